@@ -1,0 +1,56 @@
+// Package cli wires mcpgov's commands: flag parsing, output modes and exit
+// codes. It holds no domain logic; each command calls into scan, catalog,
+// shim, policy, login or audit.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// Main runs mcpgov with the process's arguments and returns its exit code.
+func Main() int {
+	f := newFactory()
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return run(ctx, f, os.Args[1:])
+}
+
+// run executes the command tree and maps the outcome to an exit code. Errors
+// are printed here and nowhere else.
+func run(ctx context.Context, f *Factory, args []string) int {
+	root, started := newRootCmd(f)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err == nil {
+		return ExitOK
+	}
+	// Anything that fails before a command's run function starts (unknown
+	// command or flag, wrong argument count) is a usage error.
+	var flagErr *FlagError
+	if !*started && !errors.As(err, &flagErr) {
+		err = &FlagError{Err: err}
+	}
+	printError(f.IO, err)
+	if errors.As(err, &flagErr) && cmd != nil {
+		fmt.Fprintf(f.IO.ErrOut, "hint: run %q for usage\n", cmd.CommandPath()+" --help")
+	}
+	return exitCode(err)
+}
+
+func printError(io *IOStreams, err error) {
+	var findings *FindingsError
+	if errors.As(err, &findings) {
+		fmt.Fprintln(io.ErrOut, err.Error())
+		return
+	}
+	fmt.Fprintf(io.ErrOut, "mcpgov: %s\n", err)
+	var hinted *HintError
+	if errors.As(err, &hinted) && hinted.Hint != "" {
+		fmt.Fprintf(io.ErrOut, "hint: %s\n", hinted.Hint)
+	}
+}

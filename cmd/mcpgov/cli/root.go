@@ -1,0 +1,60 @@
+package cli
+
+import (
+	"github.com/spf13/cobra"
+)
+
+// newRootCmd builds the command tree. The returned flag tells run whether a
+// command's own run function started, so earlier failures count as usage
+// errors.
+func newRootCmd(f *Factory) (*cobra.Command, *bool) {
+	started := new(bool)
+	root := &cobra.Command{
+		Use:   "mcpgov <command> [flags]",
+		Short: "Govern the MCP servers your AI clients use",
+		Long: `mcpgov finds, approves, wraps and audits the MCP servers that AI clients
+(Cursor, Claude Code, VS Code, Codex, Gemini CLI and others) launch on a machine.
+
+Start with an inventory of this machine:
+
+  mcpgov scan`,
+		Example: `  mcpgov scan
+  mcpgov scan --format json > inventory.json
+  mcpgov scan --format sarif --fail-on high .`,
+		Version:       f.Version.Version,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			*started = true
+		},
+	}
+	root.SetVersionTemplate(f.Version.String() + "\n")
+	root.SetIn(f.IO.In)
+	root.SetOut(f.IO.Out)
+	root.SetErr(f.IO.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
+		return &FlagError{Err: err}
+	})
+
+	root.AddGroup(&cobra.Group{ID: "inventory", Title: "Inventory:"})
+	root.AddCommand(
+		newScanCmd(f, nil),
+		newVersionCmd(f),
+	)
+	for _, topic := range helpTopics() {
+		root.AddCommand(newHelpTopicCmd(topic))
+	}
+	return root, started
+}
+
+func newVersionCmd(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:     "version",
+		Short:   "Print the mcpgov version",
+		Example: "  mcpgov version",
+		Args:    cobra.NoArgs,
+		Run: func(cmd *cobra.Command, _ []string) {
+			cmd.Println(f.Version.String())
+		},
+	}
+}

@@ -1,0 +1,236 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpgov/mcpgov/scan"
+)
+
+// ScanOptions are the inputs of `mcpgov scan`.
+type ScanOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Paths       []string
+	Format      string
+	JSON        bool
+	Clients     []string
+	FailOn      string
+	Home        string
+	SystemRoot  string
+	MaxFileSize string
+}
+
+func newScanCmd(f *Factory, runF func(context.Context, *ScanOptions) error) *cobra.Command {
+	opts := &ScanOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:     "scan [PATH...]",
+		GroupID: "inventory",
+		Short:   "Inventory the MCP servers configured on this machine",
+		Long: `Find every MCP server configured on this machine, statically: nothing is
+started and no URL is contacted.
+
+mcpgov scan reads the user, local, project and managed (machine-wide) configs of
+` + strings.Join(scan.Clients, ", ") + `
+on Linux, macOS and Windows, honouring the clients' own overrides such as
+CLAUDE_CONFIG_DIR and CODEX_HOME (see "mcpgov help environment").
+
+Projects are the PATH arguments (directories, or config files), else the
+working directory, each with its ancestors, plus every workspace the clients
+remember (Claude Code projects, VS Code-family workspaceStorage, Codex
+[projects]).
+
+Each server is reported with its launch identity (package@version, command
+or canonical URL — never its display name), whether it already runs through
+mcpgov shim, which other gateway or bridge wraps it, and findings: plain-text
+secrets (always masked), unpinned packages, plain-HTTP transport, not governed.
+
+A file that cannot be read or parsed is listed under "errors" and the scan
+goes on. Output is a table on a terminal, tab-separated lines when piped,
+versioned JSON (--format json), or SARIF 2.1.0 for code scanning.`,
+		Example: `  # this machine, as a table
+  mcpgov scan
+
+  # a repository in CI: SARIF for code scanning, fail on high findings
+  mcpgov scan --format sarif --fail-on high . > mcp.sarif
+
+  # inventory for a fleet collection
+  mcpgov scan --format json > "$(hostname).json"`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.Paths = args
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return scanRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&opts.Format, "format", "", "output format: table, plain, json or sarif (default: table on a terminal, plain when piped)")
+	fl.BoolVar(&opts.JSON, "json", false, "shorthand for --format json")
+	fl.StringSliceVar(&opts.Clients, "client", nil, "report only these clients (repeatable or comma-separated)")
+	fl.StringVar(&opts.FailOn, "fail-on", "", "exit 3 when a finding at or above this severity exists: low, medium, high or critical")
+	fl.StringVar(&opts.Home, "home", "", "scan this home directory instead of $HOME (another user, a mounted disk)")
+	fl.StringVar(&opts.SystemRoot, "system-root", "", "read machine-wide (managed) configs under this directory instead of /")
+	fl.StringVar(&opts.MaxFileSize, "max-file-size", "16MiB", "largest config file to read (bytes, or with KiB/MiB suffix)")
+	_ = cmd.RegisterFlagCompletionFunc("client", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return scan.Clients, cobra.ShellCompDirectiveNoFileComp
+	})
+	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion(formatTable, formatPlain, formatJSON, formatSARIF))
+	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletion("low", "medium", "high", "critical"))
+
+	cmd.AddCommand(newScanMergeCmd(f, nil))
+	return cmd
+}
+
+func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return values, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+func scanRun(ctx context.Context, opts *ScanOptions) error {
+	format, err := resolveFormat(opts.IO, opts.Format, opts.JSON, formatTable, formatPlain, formatJSON, formatSARIF)
+	if err != nil {
+		return err
+	}
+	var failOn scan.Severity
+	if opts.FailOn != "" {
+		sev, ok := scan.ParseSeverity(opts.FailOn)
+		if !ok {
+			return flagErrorf("invalid --fail-on %q: want low, medium, high or critical", opts.FailOn)
+		}
+		failOn = sev
+	}
+	known := map[string]bool{}
+	for _, c := range scan.Clients {
+		known[c] = true
+	}
+	for _, c := range opts.Clients {
+		if !known[c] {
+			return flagErrorf("unknown --client %q: want one of %s", c, strings.Join(scan.Clients, ", "))
+		}
+	}
+	maxSize, err := parseSize(opts.MaxFileSize)
+	if err != nil {
+		return flagErrorf("invalid --max-file-size %q: %v", opts.MaxFileSize, err)
+	}
+
+	f := opts.Factory
+	home := opts.Home
+	if home == "" {
+		home = homeDir(f.Getenv)
+	}
+	if home == "" {
+		return withHint(fmt.Errorf("cannot tell the home directory to scan: HOME is not set"), "set HOME or pass --home DIR")
+	}
+	home, _ = filepath.Abs(home)
+	wd, err := f.WorkDir()
+	if err != nil {
+		return fmt.Errorf("read working directory: %w", err)
+	}
+	hostname, _ := os.Hostname()
+	rep, err := scan.Scan(ctx, scan.Options{
+		Env:         scan.Env{OS: runtime.GOOS, Home: home, Getenv: f.Getenv, SystemRoot: opts.SystemRoot},
+		WorkDir:     wd,
+		Paths:       opts.Paths,
+		Clients:     opts.Clients,
+		MaxFileSize: maxSize,
+		Now:         f.Now,
+		Host: scan.Host{
+			Name: hostname, OS: runtime.GOOS, Arch: runtime.GOARCH, User: userName(f.Getenv),
+			Home: home, Scanner: "mcpgov " + f.Version.Version,
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("scan: %w", err)
+	}
+
+	switch format {
+	case formatJSON:
+		err = writeJSON(opts.IO.Out, rep)
+	case formatSARIF:
+		err = writeJSON(opts.IO.Out, scan.SARIF(rep, wd, f.Version.Version, nil))
+	case formatPlain:
+		printScanPlain(opts.IO, rep)
+	default:
+		printScanTable(opts.IO, rep)
+	}
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	if format != formatTable {
+		for _, e := range rep.Errors {
+			fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", fileErrorText(e))
+		}
+	}
+	if failOn != "" {
+		n := 0
+		for _, s := range rep.Servers {
+			for _, fd := range s.Findings {
+				if fd.Severity.Rank() >= failOn.Rank() {
+					n++
+				}
+			}
+		}
+		if n > 0 {
+			return &FindingsError{Summary: fmt.Sprintf("%s at or above %s (--fail-on %s)", plural(n, "finding", "findings"), failOn, failOn)}
+		}
+	}
+	return nil
+}
+
+func fileErrorText(e scan.FileError) string {
+	loc := e.File
+	if e.Line > 0 {
+		loc += ":" + strconv.Itoa(e.Line)
+		if e.Column > 0 {
+			loc += ":" + strconv.Itoa(e.Column)
+		}
+	}
+	return loc + ": " + e.Message
+}
+
+func homeDir(getenv func(string) string) string {
+	if runtime.GOOS == "windows" {
+		if h := getenv("USERPROFILE"); h != "" {
+			return h
+		}
+	}
+	return getenv("HOME")
+}
+
+func userName(getenv func(string) string) string {
+	for _, k := range []string{"USER", "USERNAME", "LOGNAME"} {
+		if v := getenv(k); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// parseSize reads "1048576", "512KiB", "16MiB" or "1GiB".
+func parseSize(s string) (int64, error) {
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GiB", 1 << 30}, {"MiB", 1 << 20}, {"KiB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}} {
+		if strings.HasSuffix(s, u.suffix) {
+			s, mult = strings.TrimSuffix(s, u.suffix), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("want a positive size such as 16MiB")
+	}
+	return n * mult, nil
+}

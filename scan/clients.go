@@ -1,0 +1,252 @@
+package scan
+
+// Client ids, exactly as they appear in reports and --client.
+const (
+	ClientCursor        = "cursor"
+	ClientClaudeDesktop = "claude-desktop"
+	ClientClaudeCode    = "claude-code"
+	ClientVSCode        = "vscode"
+	ClientWindsurf      = "windsurf"
+	ClientCline         = "cline"
+	ClientZed           = "zed"
+	ClientGeminiCLI     = "gemini-cli"
+	ClientCodex         = "codex"
+	ClientContinue      = "continue"
+	ClientOpencode      = "opencode"
+	ClientKiro          = "kiro"
+	ClientCopilotCLI    = "copilot-cli"
+)
+
+// Clients lists every supported client id in report order.
+var Clients = []string{
+	ClientCursor, ClientClaudeDesktop, ClientClaudeCode, ClientVSCode, ClientWindsurf,
+	ClientCline, ClientZed, ClientGeminiCLI, ClientCodex, ClientContinue, ClientOpencode,
+	ClientKiro, ClientCopilotCLI,
+}
+
+// shape names the layout of a config file: where its servers live and how
+// their fields are spelled.
+type shape int
+
+const (
+	shapeMCPServers       shape = iota // {"mcpServers": {name: entry}}
+	shapeClaudeJSON                    // ~/.claude.json: user mcpServers + projects[path].mcpServers
+	shapeVSCodeMCP                     // {"servers": {name: entry}, "inputs": […]}
+	shapeVSCodeSettings                // settings.json: {"mcp": {"servers": …}} or {"mcp.servers": …}
+	shapeCodeWorkspace                 // *.code-workspace: folders[] + settings.mcp.servers
+	shapeDevcontainer                  // customizations.vscode.mcp.servers
+	shapeZed                           // {"context_servers": {name: entry}}
+	shapeCodex                         // TOML [mcp_servers.name] and [projects."path"]
+	shapeContinue                      // YAML mcpServers: [ {name, …} ]
+	shapeContinueBlock                 // .continue/mcpServers/*: YAML block or a JSON mcpServers map
+	shapeOpencode                      // {"mcp": {name: {type: local|remote, command: [...]}}}
+	shapeWorkspaceStorage              // VS Code-family workspaceStorage/*/workspace.json: remembered folders
+)
+
+// source is one config file (or glob of files) a client reads.
+type source struct {
+	client  string
+	scope   Scope
+	path    string // may contain a glob in its last elements
+	glob    bool
+	shape   shape
+	project string // project root, for project-scope files
+	app     string // VS Code-family application whose workspaces a workspaceStorage belongs to
+}
+
+// vscodeFamily are the applications sharing VS Code's user-data layout, with
+// the client whose workspaces they remember.
+var vscodeFamily = []struct{ dir, client string }{
+	{"Code", ClientVSCode},
+	{"Code - Insiders", ClientVSCode},
+	{"VSCodium", ClientVSCode},
+	{"Cursor", ClientCursor},
+	{"Windsurf", ClientWindsurf},
+	{"Kiro", ClientKiro},
+}
+
+// userSources lists the user and machine-wide (managed) config files of every
+// client for e.OS, in a fixed order.
+func userSources(e Env) []source {
+	var s []source
+	add := func(client string, scope Scope, path string, sh shape) {
+		s = append(s, source{client: client, scope: scope, path: path, shape: sh})
+	}
+	addGlob := func(client string, scope Scope, path string, sh shape) {
+		s = append(s, source{client: client, scope: scope, path: path, shape: sh, glob: true})
+	}
+	ud := e.userData()
+
+	// Cursor: same dot-folder on every OS.
+	add(ClientCursor, ScopeUser, e.home(".cursor", "mcp.json"), shapeMCPServers)
+
+	// Claude Desktop: macOS and Windows officially; Linux builds use XDG.
+	add(ClientClaudeDesktop, ScopeUser, e.join(ud, "Claude", "claude_desktop_config.json"), shapeMCPServers)
+
+	// Claude Code: ~/.claude.json (or $CLAUDE_CONFIG_DIR/.claude.json) holds
+	// user and local scopes; managed-mcp.json is machine-wide.
+	claudeJSON := e.home(".claude.json")
+	if d := e.getenv("CLAUDE_CONFIG_DIR"); d != "" {
+		claudeJSON = e.join(d, ".claude.json")
+	}
+	add(ClientClaudeCode, ScopeUser, claudeJSON, shapeClaudeJSON)
+	switch e.OS {
+	case "darwin":
+		add(ClientClaudeCode, ScopeManaged, e.system("/Library/Application Support/ClaudeCode/managed-mcp.json"), shapeMCPServers)
+	case "windows":
+		add(ClientClaudeCode, ScopeManaged, e.join(e.programFiles(), "ClaudeCode", "managed-mcp.json"), shapeMCPServers)
+	default:
+		add(ClientClaudeCode, ScopeManaged, e.system("/etc/claude-code/managed-mcp.json"), shapeMCPServers)
+	}
+
+	// VS Code (+ Insiders, VSCodium): user mcp.json, legacy settings.json
+	// block, named profiles, remote server data, portable mode.
+	for _, app := range []string{"Code", "Code - Insiders", "VSCodium"} {
+		user := e.join(ud, app, "User")
+		add(ClientVSCode, ScopeUser, e.join(user, "mcp.json"), shapeVSCodeMCP)
+		add(ClientVSCode, ScopeUser, e.join(user, "settings.json"), shapeVSCodeSettings)
+		addGlob(ClientVSCode, ScopeUser, e.join(user, "profiles", "*", "mcp.json"), shapeVSCodeMCP)
+		addGlob(ClientVSCode, ScopeUser, e.join(user, "profiles", "*", "settings.json"), shapeVSCodeSettings)
+	}
+	add(ClientVSCode, ScopeUser, e.home(".vscode-server", "data", "User", "mcp.json"), shapeVSCodeMCP)
+	if p := e.getenv("VSCODE_PORTABLE"); p != "" {
+		add(ClientVSCode, ScopeUser, e.join(p, "user-data", "User", "mcp.json"), shapeVSCodeMCP)
+		add(ClientVSCode, ScopeUser, e.join(p, "user-data", "User", "settings.json"), shapeVSCodeSettings)
+	}
+
+	// Windsurf: Cascade and the JetBrains plugin.
+	add(ClientWindsurf, ScopeUser, e.home(".codeium", "windsurf", "mcp_config.json"), shapeMCPServers)
+	add(ClientWindsurf, ScopeUser, e.home(".codeium", "mcp_config.json"), shapeMCPServers)
+
+	// Cline: extension global storage in every VS Code-family editor, and the CLI.
+	for _, app := range vscodeFamily {
+		add(ClientCline, ScopeUser, e.join(ud, app.dir, "User", "globalStorage", "saoudrizwan.claude-dev", "settings", "cline_mcp_settings.json"), shapeMCPServers)
+	}
+	add(ClientCline, ScopeUser, e.home(".cline", "data", "settings", "cline_mcp_settings.json"), shapeMCPServers)
+
+	// Zed: XDG on Linux and macOS, %APPDATA%\Zed on Windows.
+	if e.OS == "windows" {
+		add(ClientZed, ScopeUser, e.join(ud, "Zed", "settings.json"), shapeZed)
+	} else {
+		add(ClientZed, ScopeUser, e.join(e.xdgConfig(), "zed", "settings.json"), shapeZed)
+	}
+
+	// Gemini CLI: user settings and system settings/defaults.
+	add(ClientGeminiCLI, ScopeUser, e.home(".gemini", "settings.json"), shapeMCPServers)
+	if p := e.getenv("GEMINI_CLI_SYSTEM_SETTINGS_PATH"); p != "" {
+		add(ClientGeminiCLI, ScopeManaged, p, shapeMCPServers)
+	} else {
+		var dir string
+		switch e.OS {
+		case "darwin":
+			dir = e.system("/Library/Application Support/GeminiCli")
+		case "windows":
+			dir = e.join(e.programData(), "gemini-cli")
+		default:
+			dir = e.system("/etc/gemini-cli")
+		}
+		add(ClientGeminiCLI, ScopeManaged, e.join(dir, "settings.json"), shapeMCPServers)
+		add(ClientGeminiCLI, ScopeManaged, e.join(dir, "system-defaults.json"), shapeMCPServers)
+	}
+
+	// Codex: $CODEX_HOME/config.toml plus profile overlays, and /etc/codex.
+	codexHome := e.home(".codex")
+	if d := e.getenv("CODEX_HOME"); d != "" {
+		codexHome = d
+	}
+	add(ClientCodex, ScopeUser, e.join(codexHome, "config.toml"), shapeCodex)
+	addGlob(ClientCodex, ScopeUser, e.join(codexHome, "*.config.toml"), shapeCodex)
+	if e.OS == "windows" {
+		add(ClientCodex, ScopeManaged, e.join(e.programData(), "OpenAI", "Codex", "config.toml"), shapeCodex)
+	} else {
+		add(ClientCodex, ScopeManaged, e.system("/etc/codex/config.toml"), shapeCodex)
+	}
+
+	// Continue: ~/.continue/config.yaml and global block files.
+	continueDir := e.home(".continue")
+	if d := e.getenv("CONTINUE_GLOBAL_DIR"); d != "" {
+		continueDir = d
+	}
+	add(ClientContinue, ScopeUser, e.join(continueDir, "config.yaml"), shapeContinue)
+	addGlob(ClientContinue, ScopeUser, e.join(continueDir, "mcpServers", "*"), shapeContinueBlock)
+
+	// opencode: XDG config on every OS, env overrides, managed directories.
+	ocDir := e.join(e.xdgConfig(), "opencode")
+	for _, name := range []string{"opencode.json", "opencode.jsonc", "config.json"} {
+		add(ClientOpencode, ScopeUser, e.join(ocDir, name), shapeOpencode)
+	}
+	if p := e.getenv("OPENCODE_CONFIG"); p != "" {
+		add(ClientOpencode, ScopeUser, p, shapeOpencode)
+	}
+	if d := e.getenv("OPENCODE_CONFIG_DIR"); d != "" {
+		add(ClientOpencode, ScopeUser, e.join(d, "opencode.json"), shapeOpencode)
+		add(ClientOpencode, ScopeUser, e.join(d, "opencode.jsonc"), shapeOpencode)
+	}
+	var ocManaged string
+	switch e.OS {
+	case "darwin":
+		ocManaged = e.system("/Library/Application Support/opencode")
+	case "windows":
+		ocManaged = e.join(e.programData(), "opencode")
+	default:
+		ocManaged = e.system("/etc/opencode")
+	}
+	add(ClientOpencode, ScopeManaged, e.join(ocManaged, "opencode.json"), shapeOpencode)
+	add(ClientOpencode, ScopeManaged, e.join(ocManaged, "opencode.jsonc"), shapeOpencode)
+
+	// Kiro: user settings and agent files with inline mcpServers.
+	add(ClientKiro, ScopeUser, e.home(".kiro", "settings", "mcp.json"), shapeMCPServers)
+	addGlob(ClientKiro, ScopeUser, e.home(".kiro", "agents", "*.json"), shapeMCPServers)
+
+	// GitHub Copilot CLI: $COPILOT_HOME/mcp-config.json.
+	copilotHome := e.home(".copilot")
+	if d := e.getenv("COPILOT_HOME"); d != "" {
+		copilotHome = d
+	}
+	add(ClientCopilotCLI, ScopeUser, e.join(copilotHome, "mcp-config.json"), shapeMCPServers)
+
+	// Workspaces the VS Code-family editors remember.
+	for _, app := range vscodeFamily {
+		s = append(s, source{
+			client: app.client, scope: ScopeUser, shape: shapeWorkspaceStorage, glob: true,
+			path: e.join(ud, app.dir, "User", "workspaceStorage", "*", "workspace.json"), app: app.dir,
+		})
+	}
+	return s
+}
+
+// projectFile is a config file a client reads relative to a project root.
+type projectFile struct {
+	client string
+	rel    []string
+	shape  shape
+	glob   bool
+}
+
+// projectFiles are the per-project config files, relative to a root.
+var projectFiles = []projectFile{
+	{ClientClaudeCode, []string{".mcp.json"}, shapeMCPServers, false},
+	{ClientCursor, []string{".cursor", "mcp.json"}, shapeMCPServers, false},
+	{ClientVSCode, []string{".vscode", "mcp.json"}, shapeVSCodeMCP, false},
+	{ClientVSCode, []string{".vscode", "settings.json"}, shapeVSCodeSettings, false},
+	{ClientVSCode, []string{".devcontainer", "devcontainer.json"}, shapeDevcontainer, false},
+	{ClientZed, []string{".zed", "settings.json"}, shapeZed, false},
+	{ClientGeminiCLI, []string{".gemini", "settings.json"}, shapeMCPServers, false},
+	{ClientCodex, []string{".codex", "config.toml"}, shapeCodex, false},
+	{ClientContinue, []string{".continue", "mcpServers", "*"}, shapeContinueBlock, true},
+	{ClientOpencode, []string{"opencode.json"}, shapeOpencode, false},
+	{ClientOpencode, []string{"opencode.jsonc"}, shapeOpencode, false},
+	{ClientKiro, []string{".kiro", "settings", "mcp.json"}, shapeMCPServers, false},
+}
+
+// projectSources lists the project-scope files under root.
+func projectSources(e Env, root string) []source {
+	out := make([]source, 0, len(projectFiles))
+	for _, pf := range projectFiles {
+		out = append(out, source{
+			client: pf.client, scope: ScopeProject, shape: pf.shape, glob: pf.glob,
+			path: e.join(append([]string{root}, pf.rel...)...), project: root,
+		})
+	}
+	return out
+}

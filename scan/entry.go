@@ -1,0 +1,274 @@
+package scan
+
+import (
+	"fmt"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// fields is an entry's launch parameters in one spelling, with the line of
+// each variable and header for findings.
+type fields struct {
+	command   string
+	args      []string
+	argsLine  int
+	url       string
+	urlLine   int
+	typ       string
+	env       []kv
+	headers   []kv
+	disabled  bool
+	gemHTTP   bool // Gemini httpUrl: streamable HTTP
+	shapeNote string
+}
+
+type kv struct {
+	key, value string
+	line       int
+	literal    bool // false when the value names a variable instead of holding one
+}
+
+// readFields normalises the field spellings of the dialects.
+func readFields(e rawEntry) fields {
+	n := e.node
+	var f fields
+	f.typ = strings.ToLower(firstText(n, "type", "transport"))
+
+	switch c := n.get("command"); {
+	case c == nil:
+	case c.kind == kArray: // opencode: command is the whole argv
+		argv := c.strings()
+		if len(argv) > 0 {
+			f.command, f.args = argv[0], argv[1:]
+		}
+		f.argsLine = c.line
+	case c.kind == kObject: // old Zed: {"path", "args", "env"}
+		f.command = c.get("path").text()
+		f.args = c.get("args").strings()
+		f.argsLine = c.line
+		f.env = append(f.env, kvs(c.get("env"), true)...)
+	default:
+		f.command = c.text()
+	}
+	if a := n.get("args"); a != nil && a.kind == kArray {
+		f.args = append(f.args, a.strings()...)
+		f.argsLine = a.line
+	}
+	if f.argsLine == 0 {
+		f.argsLine = e.line
+	}
+	// A command with spaces and no args is a whole command line ("npx -y
+	// pkg"), unless it names an existing file ("C:\Program Files\x.exe").
+	if len(f.args) == 0 && strings.ContainsAny(f.command, " \t") {
+		if _, err := os.Stat(f.command); err != nil {
+			if argv := splitCommandLine(f.command); len(argv) > 1 {
+				f.command, f.args = argv[0], argv[1:]
+			}
+		}
+	}
+
+	for _, k := range []string{"url", "serverUrl", "httpUrl", "uri"} {
+		if u := n.get(k); u != nil && u.text() != "" {
+			f.url, f.urlLine = u.text(), u.line
+			f.gemHTTP = k == "httpUrl"
+			break
+		}
+	}
+
+	switch e.dialect {
+	case dialectOpencode:
+		f.env = append(f.env, kvs(n.get("environment"), true)...)
+	case dialectCodex:
+		f.env = append(f.env, kvs(n.get("env"), true)...)
+		for _, name := range n.get("env_vars").strings() {
+			f.env = append(f.env, kv{key: name, line: n.get("env_vars").line})
+		}
+		f.headers = append(f.headers, kvs(n.get("http_headers"), true)...)
+		f.headers = append(f.headers, kvs(n.get("env_http_headers"), false)...)
+		if b := n.get("bearer_token_env_var"); b != nil {
+			f.headers = append(f.headers, kv{key: "Authorization", line: b.line})
+		}
+	default:
+		f.env = append(f.env, kvs(n.get("env"), true)...)
+	}
+	if e.dialect != dialectCodex {
+		f.headers = append(f.headers, kvs(n.get("headers"), true)...)
+		f.headers = append(f.headers, kvs(n.path("requestOptions", "headers"), true)...)
+	}
+
+	f.disabled = e.disabled || n.get("disabled").isTrue() || n.get("enabled").isFalse()
+	return f
+}
+
+func firstText(n *node, keys ...string) string {
+	for _, k := range keys {
+		if v := n.get(k).text(); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func kvs(n *node, literal bool) []kv {
+	if n == nil || n.kind != kObject {
+		return nil
+	}
+	out := make([]kv, 0, len(n.members))
+	for _, m := range n.members {
+		out = append(out, kv{key: m.key, value: m.val.text(), line: m.line, literal: literal})
+	}
+	return out
+}
+
+// transportOf decides the transport from the declared type, the dialect and
+// the URL.
+func transportOf(f fields, d dialect, l launch) Transport {
+	switch f.typ {
+	case "stdio", "local":
+		return TransportStdio
+	case "sse":
+		return TransportSSE
+	case "http", "streamable-http", "streamablehttp", "streamable_http", "streamable-https", "remote":
+		return TransportHTTP
+	case "ws", "websocket":
+		return TransportWS
+	}
+	switch {
+	case f.command != "":
+		return TransportStdio
+	case d == dialectGemini && !f.gemHTTP:
+		return TransportSSE
+	case strings.HasSuffix(strings.TrimRight(urlPath(f.url), "/"), "/sse"):
+		return TransportSSE
+	}
+	return TransportHTTP
+}
+
+func urlPath(raw string) string {
+	if i := strings.Index(raw, "://"); i >= 0 {
+		raw = raw[i+3:]
+	}
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	if i := strings.IndexByte(raw, '/'); i >= 0 {
+		return raw[i:]
+	}
+	return ""
+}
+
+// newServer normalises an entry into a Server and applies the rules.
+func newServer(src source, file string, e rawEntry, home string) Server {
+	f := readFields(e)
+	l := analyzeLaunch(f.command, f.args, f.url)
+	s := Server{
+		Client:    src.client,
+		Scope:     e.scope,
+		File:      file,
+		Line:      e.line,
+		Project:   e.project,
+		Name:      e.name,
+		Transport: transportOf(f, e.dialect, l),
+		Command:   f.command,
+		Disabled:  f.disabled,
+		Governed:  l.governed,
+		WrappedBy: l.wrappedBy,
+		launch:    l,
+	}
+	if s.WrappedBy == nil {
+		s.WrappedBy = []string{}
+	}
+	s.Env = make([]string, 0, len(f.env))
+	for _, v := range f.env {
+		s.Env = append(s.Env, v.key)
+	}
+	sort.Strings(s.Env)
+	for _, h := range f.headers {
+		s.Headers = append(s.Headers, h.key)
+	}
+	if f.url != "" {
+		s.URL = maskURL(f.url)
+	}
+	var masked map[int]bool
+	s.Findings, masked = findings(&s, f, l)
+	s.Args = make([]string, len(f.args))
+	for i, a := range f.args {
+		s.Args[i] = a
+		if masked[i] {
+			s.Args[i] = maskArg(a)
+		}
+	}
+	s.Identity = identity(l, f, home)
+	return s
+}
+
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// maskArg hides the value of a secret argument, keeping a --flag= prefix.
+func maskArg(a string) string {
+	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envName.MatchString(name)) {
+		return name + "=" + maskSecret(val)
+	}
+	if name, val, ok := strings.Cut(a, ":"); ok && !strings.Contains(name, " ") && strings.HasPrefix(strings.TrimSpace(val), "Bearer") {
+		return name + ": Bearer ****"
+	}
+	if u := maskURL(a); u != a {
+		return u
+	}
+	return maskSecret(a)
+}
+
+// identity is a stable fingerprint of what an entry launches: the package
+// and version, the canonical URL, or the command line — never its name.
+func identity(l launch, f fields, home string) string {
+	switch {
+	case l.catalogID != "":
+		return "catalog:" + l.catalogID
+	case l.workload != "":
+		return "toolhive:" + l.workload
+	case l.pkg != nil:
+		sep := "@"
+		switch l.pkg.ecosystem {
+		case "pypi":
+			sep = "=="
+		case "oci":
+			sep = ":"
+			if strings.HasPrefix(l.pkg.version, "sha256:") {
+				sep = "@"
+			}
+		}
+		if l.pkg.version == "" || !l.pkg.pinned && l.pkg.ecosystem == "oci" && l.pkg.version == "latest" {
+			return l.pkg.ecosystem + ":" + l.pkg.name
+		}
+		return l.pkg.ecosystem + ":" + l.pkg.name + sep + l.pkg.version
+	case l.url != "":
+		return canonicalURL(l.url)
+	case l.command != "":
+		secret := secretArgs(l.args)
+		parts := make([]string, 0, len(l.args)+1)
+		parts = append(parts, tildePath(l.command, home))
+		for i, a := range l.args {
+			if _, ok := secret[i]; ok {
+				a = maskArg(a)
+			}
+			parts = append(parts, tildePath(a, home))
+		}
+		return "exec:" + strings.Join(parts, " ")
+	}
+	return fmt.Sprintf("unknown:%s", f.typ)
+}
+
+// tildePath writes paths under the home directory as ~/… so one server has
+// one identity across users.
+func tildePath(p, home string) string {
+	if home == "" || !strings.HasPrefix(p, home) {
+		return p
+	}
+	rest := p[len(home):]
+	if rest == "" || rest[0] == '/' || rest[0] == '\\' {
+		return "~" + rest
+	}
+	return p
+}

@@ -1,0 +1,177 @@
+package scan
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Rule ids. They are stable: reports, SARIF and suppressions refer to them.
+const (
+	RulePlaintextSecret   = "plaintext-secret"
+	RuleUnpinnedPackage   = "unpinned-package"
+	RuleInsecureTransport = "insecure-transport"
+	RuleNotGoverned       = "not-governed"
+	RuleWrappedByOther    = "wrapped-by-other"
+)
+
+// Rule describes a finding rule for reports and SARIF.
+type Rule struct {
+	ID       string
+	Severity Severity // default severity
+	Summary  string
+	Help     string
+}
+
+// Rules lists the scan's own rules. Enrichers (the catalog) add theirs.
+var Rules = []Rule{
+	{RulePlaintextSecret, SeverityCritical, "Secret written in plain text in an MCP config",
+		"Move the value into the environment or the OS keychain and reference it (${VAR}, ${env:VAR}, ${input:id}); rotate the leaked credential."},
+	{RuleUnpinnedPackage, SeverityMedium, "MCP server package is not pinned to a version",
+		"Pin an exact version (pkg@1.2.3, pkg==1.2.3, image@sha256:…) so an upstream release cannot change what runs."},
+	{RuleInsecureTransport, SeverityHigh, "MCP server reached over plain HTTP",
+		"Use https:// for servers that are not on this machine."},
+	{RuleNotGoverned, SeverityLow, "MCP server does not run through mcpgov shim",
+		"Run `mcpgov wrap` so calls are checked against the catalog and audited."},
+	{RuleWrappedByOther, SeverityMedium, "MCP server is wrapped by another gateway or bridge",
+		"Review the wrapper: it sees every call and may hold credentials."},
+}
+
+// secretArgs finds arguments holding secrets: known token formats anywhere,
+// `--token=VALUE` and `--token VALUE` pairs, docker `-e NAME=VALUE`, and
+// `--header "Authorization: Bearer VALUE"` (mcp-remote, supergateway).
+func secretArgs(args []string) map[int]secretMatch {
+	var out map[int]secretMatch
+	hit := func(i int, m secretMatch) {
+		if out == nil {
+			out = map[int]secretMatch{}
+		}
+		out[i] = m
+	}
+	for i, a := range args {
+		if m, ok := detectSecret("", a); ok {
+			hit(i, m)
+			continue
+		}
+		if name, val, ok := strings.Cut(a, "="); ok {
+			if m, ok := detectSecret(strings.TrimLeft(name, "-"), val); ok {
+				hit(i, m)
+				continue
+			}
+		}
+		if i > 0 {
+			prev := args[i-1]
+			switch {
+			case prev == "--header" || prev == "-H":
+				if name, val, ok := strings.Cut(a, ":"); ok {
+					if m, ok := detectSecret(strings.TrimSpace(name), strings.TrimSpace(val)); ok {
+						hit(i, m)
+					}
+				}
+			case strings.HasPrefix(prev, "-") && !strings.Contains(prev, "="):
+				if m, ok := detectSecret(strings.TrimLeft(prev, "-"), a); ok {
+					hit(i, m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// findings applies the scan's rules to one entry. It returns the indexes of
+// arguments that hold secrets so the report can mask them.
+func findings(s *Server, f fields, l launch) ([]Finding, map[int]bool) {
+	out := []Finding{}
+	var masked map[int]bool
+
+	secret := func(field string, line int, m secretMatch) {
+		sev := SeverityHigh
+		if m.strong {
+			sev = SeverityCritical
+		}
+		out = append(out, Finding{
+			Rule: RulePlaintextSecret, Severity: sev, Field: field, Line: line,
+			Message: fmt.Sprintf("%s holds a plain-text %s; reference it from the environment instead (value masked)", field, m.kind),
+		})
+	}
+	for _, v := range f.env {
+		if !v.literal {
+			continue
+		}
+		if m, ok := detectSecret(v.key, v.value); ok {
+			secret("env."+v.key, v.line, m)
+		}
+	}
+	for _, h := range f.headers {
+		if !h.literal {
+			continue
+		}
+		if m, ok := detectSecret(h.key, h.value); ok {
+			secret("headers."+h.key, h.line, m)
+		}
+	}
+	for i, m := range secretArgs(f.args) {
+		if masked == nil {
+			masked = map[int]bool{}
+		}
+		masked[i] = true
+		secret(fmt.Sprintf("args[%d]", i), f.argsLine, m)
+	}
+	if f.url != "" {
+		if m, ok := detectSecret("url", f.url); ok {
+			secret("url", f.urlLine, m)
+		} else if u, err := url.Parse(f.url); err == nil {
+			for k, vs := range u.Query() {
+				for _, v := range vs {
+					if m, ok := detectSecret(k, v); ok {
+						secret("url", f.urlLine, m)
+					}
+				}
+			}
+		}
+	}
+
+	if p := l.pkg; p != nil && !p.pinned {
+		what := "no version"
+		if p.version != "" {
+			what = fmt.Sprintf("%q, which is not an exact version", p.version)
+		}
+		out = append(out, Finding{
+			Rule: RuleUnpinnedPackage, Severity: SeverityMedium, Field: "args", Line: f.argsLine,
+			Message: fmt.Sprintf("%s package %s requests %s; every launch may run different code", p.ecosystem, p.name, what),
+		})
+	}
+
+	if target := l.url; target != "" {
+		if u, err := url.Parse(target); err == nil && strings.EqualFold(u.Scheme, "http") && !isLoopback(u.Hostname()) {
+			line := f.urlLine
+			if line == 0 {
+				line = f.argsLine
+			}
+			out = append(out, Finding{
+				Rule: RuleInsecureTransport, Severity: SeverityHigh, Field: "url", Line: line,
+				Message: fmt.Sprintf("%s is reached over plain http://; calls and credentials cross the network unencrypted", u.Host),
+			})
+		}
+	}
+
+	if len(l.wrappedBy) > 0 {
+		sev, kind := SeverityLow, "bridge"
+		for _, w := range l.wrappedBy {
+			if governors[w] {
+				sev, kind = SeverityMedium, "gateway"
+			}
+		}
+		out = append(out, Finding{
+			Rule: RuleWrappedByOther, Severity: sev, Field: "command", Line: s.Line,
+			Message: fmt.Sprintf("launched through %s (%s); it sees every call", strings.Join(l.wrappedBy, " → "), kind),
+		})
+	}
+	if !l.governed {
+		out = append(out, Finding{
+			Rule: RuleNotGoverned, Severity: SeverityLow, Line: s.Line,
+			Message: "not run through mcpgov shim; calls are neither checked nor audited",
+		})
+	}
+	return out, masked
+}

@@ -1,0 +1,375 @@
+package scan
+
+import (
+	"context"
+	"errors"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Options configures a scan.
+type Options struct {
+	Env         Env
+	FS          FS         // nil reads the real file system
+	WorkDir     string     // project root when Paths is empty
+	Paths       []string   // project directories or config files to scan
+	Clients     []string   // report only these clients; empty means all
+	MaxFileSize int64      // per-file cap; 0 means DefaultMaxFileSize
+	Enrichers   []Enricher // add catalog facts to each server
+	Host        Host       // name, OS, user and scanner version for the report
+	Now         func() time.Time
+	Workers     int // parallel file readers; 0 means 2×GOMAXPROCS
+}
+
+// Scan builds the inventory. It reads files only; a file that cannot be read
+// or parsed becomes a FileError and the scan goes on.
+func Scan(ctx context.Context, opts Options) (*Report, error) {
+	s := &scanner{opts: opts, seen: map[string]bool{}, rootSeen: map[string]bool{}}
+	if s.opts.FS == nil {
+		s.opts.FS = OSFS{}
+	}
+	if s.opts.MaxFileSize <= 0 {
+		s.opts.MaxFileSize = DefaultMaxFileSize
+	}
+	if s.opts.Workers <= 0 {
+		s.opts.Workers = 2 * runtime.GOMAXPROCS(0)
+	}
+	if s.opts.Now == nil {
+		s.opts.Now = time.Now
+	}
+	return s.run(ctx)
+}
+
+type scanner struct {
+	opts     Options
+	seen     map[string]bool // files already read, by resolved path
+	rootSeen map[string]bool
+	roots    []string // project roots (not their ancestors), in discovery order
+	files    int
+	entries  []fileEntries
+	errors   []FileError
+	disabled map[string]map[string]bool // project root → .mcp.json names disabled by Claude Code
+}
+
+type fileEntries struct {
+	src     source
+	file    string
+	entries []rawEntry
+}
+
+// result of reading one file.
+type result struct {
+	src  source
+	file string
+	real string
+	x    extraction
+	err  error
+}
+
+func (s *scanner) run(ctx context.Context) (*Report, error) {
+	env := s.opts.Env
+
+	// Phase 1: user and managed files, which also name remembered projects.
+	remembered := s.readAll(ctx, s.expand(userSources(env)))
+
+	// Phase 2: explicit paths (or the working directory) with their
+	// ancestors, then the projects the clients remember; repeat for roots
+	// that .code-workspace files add.
+	var first []source
+	explicit := s.opts.Paths
+	if len(explicit) == 0 && s.opts.WorkDir != "" {
+		explicit = []string{s.opts.WorkDir}
+	}
+	for _, p := range explicit {
+		first = append(first, s.explicitPath(p)...)
+	}
+	pending := remembered
+	next := first
+	for round := 0; round < 4 && (len(next) > 0 || len(pending) > 0); round++ {
+		for _, r := range pending {
+			next = append(next, s.projectRoot(r, false)...)
+		}
+		pending = s.readAll(ctx, s.expand(next))
+		next = nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.report(), nil
+}
+
+// expand resolves glob sources into concrete files.
+func (s *scanner) expand(srcs []source) []source {
+	out := make([]source, 0, len(srcs))
+	for _, src := range srcs {
+		if !src.glob {
+			out = append(out, src)
+			continue
+		}
+		matches, err := s.opts.FS.Glob(src.path)
+		if err != nil {
+			s.errors = append(s.errors, FileError{File: src.path, Client: src.client, Message: "bad pattern: " + err.Error()})
+			continue
+		}
+		sort.Strings(matches)
+		for _, m := range matches {
+			c := src
+			c.path, c.glob = m, false
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// explicitPath turns a PATH argument into sources: a directory is a project
+// root (with its ancestors); a file is read as the client config it names.
+func (s *scanner) explicitPath(p string) []source {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		s.errors = append(s.errors, FileError{File: p, Message: err.Error()})
+		return nil
+	}
+	info, err := s.opts.FS.Stat(abs)
+	if err != nil {
+		_, rerr := readConfig(s.opts.FS, abs, s.opts.MaxFileSize)
+		if errors.Is(rerr, errMissing) || rerr == nil {
+			s.errors = append(s.errors, FileError{File: abs, Message: "no such file or directory"})
+		} else {
+			s.errors = append(s.errors, FileError{File: abs, Message: rerr.Error()})
+		}
+		return nil
+	}
+	if info.IsDir() {
+		return s.projectRoot(abs, true)
+	}
+	src, ok := classifyFile(s.opts.Env, abs)
+	if !ok {
+		s.errors = append(s.errors, FileError{File: abs, Message: "not a known MCP client config file name (for example .mcp.json, .vscode/mcp.json, .cursor/mcp.json, .codex/config.toml)"})
+		return nil
+	}
+	return []source{src}
+}
+
+// projectRoot lists the project files of root and, when withAncestors, of
+// every directory above it.
+func (s *scanner) projectRoot(root string, withAncestors bool) []source {
+	if strings.HasSuffix(root, ".code-workspace") {
+		return []source{{client: ClientVSCode, scope: ScopeProject, path: root, shape: shapeCodeWorkspace, project: filepath.Dir(root)}}
+	}
+	var out []source
+	dir := filepath.Clean(root)
+	for {
+		if !s.rootSeen[dir] {
+			if info, err := s.opts.FS.Stat(dir); err == nil && info.IsDir() {
+				s.rootSeen[dir] = true
+				if dir == filepath.Clean(root) {
+					s.roots = append(s.roots, dir)
+				}
+				out = append(out, projectSources(s.opts.Env, dir)...)
+			}
+		}
+		parent := filepath.Dir(dir)
+		if !withAncestors || parent == dir {
+			return out
+		}
+		dir = parent
+	}
+}
+
+// classifyFile recognises an explicitly named file by the project or user
+// path it matches.
+func classifyFile(env Env, abs string) (source, bool) {
+	slash := filepath.ToSlash(abs)
+	for _, pf := range projectFiles {
+		rel := strings.Join(pf.rel, "/")
+		if pf.glob {
+			dir := strings.TrimSuffix(rel, "*")
+			if i := strings.LastIndex(slash, "/"+dir); i >= 0 && !strings.Contains(slash[i+1+len(dir):], "/") {
+				return source{client: pf.client, scope: ScopeProject, path: abs, shape: pf.shape, project: filepath.FromSlash(slash[:i])}, true
+			}
+			continue
+		}
+		if strings.HasSuffix(slash, "/"+rel) {
+			root := filepath.FromSlash(strings.TrimSuffix(slash, "/"+rel))
+			return source{client: pf.client, scope: ScopeProject, path: abs, shape: pf.shape, project: root}, true
+		}
+	}
+	for _, src := range userSources(env) {
+		if ok, _ := filepath.Match(src.path, abs); ok || src.path == abs {
+			src.path, src.glob = abs, false
+			return src, true
+		}
+	}
+	switch filepath.Base(abs) {
+	case ".claude.json":
+		return source{client: ClientClaudeCode, scope: ScopeUser, path: abs, shape: shapeClaudeJSON}, true
+	case "claude_desktop_config.json":
+		return source{client: ClientClaudeDesktop, scope: ScopeUser, path: abs, shape: shapeMCPServers}, true
+	case "managed-mcp.json":
+		return source{client: ClientClaudeCode, scope: ScopeManaged, path: abs, shape: shapeMCPServers}, true
+	case "mcp_config.json":
+		return source{client: ClientWindsurf, scope: ScopeUser, path: abs, shape: shapeMCPServers}, true
+	case "cline_mcp_settings.json":
+		return source{client: ClientCline, scope: ScopeUser, path: abs, shape: shapeMCPServers}, true
+	case "mcp-config.json":
+		return source{client: ClientCopilotCLI, scope: ScopeUser, path: abs, shape: shapeMCPServers}, true
+	}
+	if strings.HasSuffix(abs, ".code-workspace") {
+		return source{client: ClientVSCode, scope: ScopeProject, path: abs, shape: shapeCodeWorkspace, project: filepath.Dir(abs)}, true
+	}
+	return source{}, false
+}
+
+// readAll reads sources in parallel and records their entries in source
+// order. It returns the project roots the files name.
+func (s *scanner) readAll(ctx context.Context, srcs []source) []string {
+	results := make([]result, len(srcs))
+	work := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < s.opts.Workers && w < len(srcs); w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				results[i] = s.readOne(srcs[i])
+			}
+		}()
+	}
+	for i := range srcs {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+
+	var roots []string
+	for _, r := range results {
+		if r.file == "" {
+			continue // missing, or skipped by cancellation
+		}
+		if r.real != "" {
+			if s.seen[r.real] {
+				continue
+			}
+			s.seen[r.real] = true
+		}
+		if r.err != nil {
+			if errors.Is(r.err, errMissing) {
+				continue
+			}
+			fe := FileError{File: r.file, Client: r.src.client, Message: r.err.Error()}
+			var pe *ParseError
+			if errors.As(r.err, &pe) {
+				fe.Line, fe.Column, fe.Message = pe.Line, pe.Column, pe.Msg
+			}
+			s.files++
+			s.errors = append(s.errors, fe)
+			continue
+		}
+		s.files++
+		for root, names := range r.x.projectDisabled {
+			if s.disabled == nil {
+				s.disabled = map[string]map[string]bool{}
+			}
+			s.disabled[root] = toSet(names)
+		}
+		s.entries = append(s.entries, fileEntries{src: r.src, file: r.file, entries: r.x.entries})
+		roots = append(roots, r.x.roots...)
+	}
+	return roots
+}
+
+func (s *scanner) readOne(src source) result {
+	r := result{src: src, file: src.path}
+	b, err := readConfig(s.opts.FS, src.path, s.opts.MaxFileSize)
+	if err != nil {
+		r.err = err
+		if errors.Is(err, errMissing) {
+			r.file = ""
+		}
+		return r
+	}
+	if real, err := filepath.EvalSymlinks(src.path); err == nil {
+		r.real = real
+	} else {
+		r.real = src.path
+	}
+	text, err := decodeText(b)
+	if err != nil {
+		r.err = err
+		return r
+	}
+	root, err := parse(text, formatOf(src.path))
+	if err != nil {
+		r.err = err
+		return r
+	}
+	r.x = extract(src, root)
+	return r
+}
+
+// report turns collected entries into the sorted, enriched inventory.
+func (s *scanner) report() *Report {
+	want := toSet(s.opts.Clients)
+	rep := &Report{SchemaVersion: SchemaVersion, Host: s.opts.Host, Servers: []Server{}, Errors: []FileError{}}
+	rep.Host.ScannedAt = s.opts.Now().UTC()
+	rep.Host.Projects = append([]string{}, s.roots...)
+	rep.Host.Files = s.files
+	for _, fe := range s.entries {
+		if want != nil && !want[fe.src.client] {
+			continue
+		}
+		for _, e := range fe.entries {
+			if fe.src.client == ClientClaudeCode && e.scope == ScopeProject && s.disabled[e.project][e.name] {
+				e.disabled = true
+			}
+			srv := newServer(fe.src, fe.file, e, s.opts.Env.Home)
+			for _, en := range s.opts.Enrichers {
+				en.Enrich(&srv)
+			}
+			sortFindings(srv.Findings)
+			rep.Servers = append(rep.Servers, srv)
+		}
+	}
+	for _, e := range s.errors {
+		if want != nil && e.Client != "" && !want[e.Client] {
+			continue
+		}
+		rep.Errors = append(rep.Errors, e)
+	}
+	order := map[string]int{}
+	for i, c := range Clients {
+		order[c] = i
+	}
+	sort.SliceStable(rep.Servers, func(i, j int) bool {
+		a, b := rep.Servers[i], rep.Servers[j]
+		if a.Client != b.Client {
+			return order[a.Client] < order[b.Client]
+		}
+		if a.File != b.File {
+			return a.File < b.File
+		}
+		return a.Line < b.Line
+	})
+	sort.SliceStable(rep.Errors, func(i, j int) bool { return rep.Errors[i].File < rep.Errors[j].File })
+	return rep
+}
+
+func sortFindings(fs []Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if a.Severity.Rank() != b.Severity.Rank() {
+			return a.Severity.Rank() > b.Severity.Rank()
+		}
+		if a.Rule != b.Rule {
+			return a.Rule < b.Rule
+		}
+		return a.Field < b.Field
+	})
+}

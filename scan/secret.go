@@ -1,0 +1,169 @@
+package scan
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+// secretPattern recognises a credential format by its literal prefix first
+// (cheap) and a regular expression second.
+type secretPattern struct {
+	kind   string
+	prefix string // literal anchor that must occur; "" means always try
+	re     *regexp.Regexp
+	keep   int // characters of the match that are a public prefix and may be shown
+}
+
+var secretPatterns = []secretPattern{
+	{"private key", "-----BEGIN", regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----`), 0},
+	{"AWS access key", "A", regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), 4},
+	{"GitHub token", "gh", regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{30,}`), 4},
+	{"GitHub token", "github_pat_", regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{22,}`), 11},
+	{"GitLab token", "glpat-", regexp.MustCompile(`\bglpat-[A-Za-z0-9_\-]{20,}`), 6},
+	{"Slack token", "xox", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`), 5},
+	{"Anthropic API key", "sk-ant-", regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_\-]{20,}`), 7},
+	{"OpenAI API key", "sk-", regexp.MustCompile(`\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}`), 3},
+	{"Stripe key", "_live_", regexp.MustCompile(`\b[rs]k_live_[A-Za-z0-9]{16,}`), 8},
+	{"Stripe key", "_test_", regexp.MustCompile(`\b[rs]k_test_[A-Za-z0-9]{16,}`), 8},
+	{"Google API key", "AIza", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}`), 4},
+	{"npm token", "npm_", regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}`), 4},
+	{"Hugging Face token", "hf_", regexp.MustCompile(`\bhf_[A-Za-z0-9]{30,}`), 3},
+	{"Linear API key", "lin_api_", regexp.MustCompile(`\blin_api_[A-Za-z0-9]{30,}`), 8},
+	{"SendGrid key", "SG.", regexp.MustCompile(`\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}`), 3},
+	{"JSON Web Token", "eyJ", regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}`), 0},
+	{"credentials in URL", "://", regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@`), 0},
+}
+
+// sensitiveName matches names of variables, headers and flags that carry
+// credentials.
+var sensitiveName = regexp.MustCompile(`(?i)(token|secret|passw(or)?d|passwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|auth|bearer|session|cookie|signature|client[_-]?secret|pat$)`)
+
+// secretMatch is a detected credential.
+type secretMatch struct {
+	kind   string
+	strong bool // a known credential format, not just a sensitive name
+}
+
+// isPlaceholder reports whether v is (or only contains) a reference that the
+// client expands at launch: ${VAR}, ${env:VAR}, ${input:id}, $VAR, %VAR%,
+// {env:VAR}, ${{ secrets.X }}.
+func isPlaceholder(v string) bool {
+	return strings.Contains(v, "${") || strings.Contains(v, "{env:") || strings.Contains(v, "$(") ||
+		placeholderVar.MatchString(v)
+}
+
+var placeholderVar = regexp.MustCompile(`^(?:Bearer\s+|token\s+)?(?:\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%)$`)
+
+// detectSecret classifies a literal value. name is the variable, header or
+// flag the value belongs to ("" when unknown); a sensitive name makes a
+// long-enough opaque literal a secret even without a known format.
+func detectSecret(name, value string) (secretMatch, bool) {
+	if len(value) < 8 {
+		return secretMatch{}, false
+	}
+	for _, p := range secretPatterns {
+		if p.prefix != "" && !strings.Contains(value, p.prefix) {
+			continue
+		}
+		if loc := p.re.FindStringIndex(value); loc != nil {
+			if p.kind == "credentials in URL" && urlPasswordIsPlaceholder(value) {
+				continue
+			}
+			return secretMatch{kind: p.kind, strong: true}, true
+		}
+	}
+	if isPlaceholder(value) {
+		return secretMatch{}, false
+	}
+	if name != "" && sensitiveName.MatchString(name) && looksOpaque(value) {
+		return secretMatch{kind: "credential", strong: false}, true
+	}
+	return secretMatch{}, false
+}
+
+// urlPasswordIsPlaceholder reports whether a URL's password is an env reference.
+func urlPasswordIsPlaceholder(v string) bool {
+	u, err := url.Parse(strings.TrimSpace(v))
+	if err != nil || u.User == nil {
+		return false
+	}
+	p, _ := u.User.Password()
+	return isPlaceholder(p) || p == ""
+}
+
+// looksOpaque tells a credential-like literal from configuration words,
+// numbers, booleans, paths and URLs.
+func looksOpaque(v string) bool {
+	v = strings.TrimSpace(v)
+	v = strings.TrimPrefix(strings.TrimPrefix(v, "Bearer "), "Basic ")
+	if len(v) < 8 || strings.ContainsAny(v, " \t") {
+		return false
+	}
+	switch strings.ToLower(v) {
+	case "true", "false", "enabled", "disabled", "required", "optional", "none", "changeme":
+		return false
+	}
+	if strings.HasPrefix(v, "/") || strings.HasPrefix(v, "~") || strings.HasPrefix(v, "./") ||
+		strings.Contains(v, "://") || (len(v) > 2 && v[1] == ':' && (v[2] == '\\' || v[2] == '/')) {
+		return false
+	}
+	digits, letters := 0, 0
+	for _, r := range v {
+		switch {
+		case r >= '0' && r <= '9':
+			digits++
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z':
+			letters++
+		}
+	}
+	// Pure words ("production") and pure numbers ("30000") are settings.
+	return digits > 0 && letters > 0 || len(v) >= 24
+}
+
+// maskSecret hides a secret, keeping only a public prefix of a known format
+// ("ghp_****") so a reader can tell what kind of credential leaked.
+func maskSecret(value string) string {
+	for _, p := range secretPatterns {
+		if p.keep == 0 || p.prefix != "" && !strings.Contains(value, p.prefix) {
+			continue
+		}
+		if loc := p.re.FindStringIndex(value); loc != nil && loc[0] == 0 {
+			return value[:p.keep] + "****"
+		}
+	}
+	return "****"
+}
+
+// maskURL removes a password and sensitive query values from a URL.
+func maskURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	changed := false
+	if u.User != nil {
+		if p, ok := u.User.Password(); ok && !isPlaceholder(p) {
+			u.User = url.UserPassword(u.User.Username(), "****")
+			changed = true
+		}
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k, vs := range q {
+			for i, v := range vs {
+				if _, ok := detectSecret(k, v); ok {
+					vs[i] = "****"
+					changed = true
+				}
+			}
+		}
+		if changed {
+			u.RawQuery = q.Encode()
+		}
+	}
+	if !changed {
+		return raw
+	}
+	return strings.ReplaceAll(u.String(), "%2A%2A%2A%2A", "****")
+}
