@@ -58,3 +58,10 @@ func newVersionCmd(f *Factory) *cobra.Command {
 		},
 	}
 }
+
+// Command returns the full command tree, for documentation generators
+// (cmd/gen-docs). It is bound to the process's standard streams.
+func Command() *cobra.Command {
+	root, _ := newRootCmd(newFactory())
+	return root
+}
