@@ -22,6 +22,7 @@ type Fleet struct {
 // FleetMachine is one inventory that went into the fleet view.
 type FleetMachine struct {
 	Name      string    `json:"name"`
+	Home      string    `json:"home,omitempty"`
 	OS        string    `json:"os"`
 	ScannedAt time.Time `json:"scannedAt"`
 	Source    string    `json:"source"`
@@ -73,15 +74,15 @@ type NamedReport struct {
 	Report *Report
 }
 
-// Merge combines inventories. When one machine appears more than once, its
-// newest inventory wins, so re-running a fleet collection does not double
-// count.
+// Merge combines inventories. An inventory is one home on one host; when
+// the same one appears more than once, the newest wins, so re-running a
+// fleet collection does not double count. Machines are counted by host name.
 func Merge(reports []NamedReport, errs []FileError) *Fleet {
 	latest := map[string]NamedReport{}
 	var order []string
 	for _, nr := range reports {
-		key := nr.Report.Host.Name
-		if key == "" {
+		key := nr.Report.Host.Name + "\x00" + nr.Report.Host.Home
+		if nr.Report.Host.Name == "" {
 			key = nr.Source
 		}
 		prev, ok := latest[key]
@@ -110,7 +111,11 @@ func Merge(reports []NamedReport, errs []FileError) *Fleet {
 	for _, key := range order {
 		nr := latest[key]
 		rep := nr.Report
-		f.Machines = append(f.Machines, FleetMachine{Name: key, OS: rep.Host.OS, ScannedAt: rep.Host.ScannedAt, Source: nr.Source, Servers: len(rep.Servers), Errors: len(rep.Errors)})
+		host := rep.Host.Name
+		if host == "" {
+			host = nr.Source
+		}
+		f.Machines = append(f.Machines, FleetMachine{Name: host, Home: rep.Host.Home, OS: rep.Host.OS, ScannedAt: rep.Host.ScannedAt, Source: nr.Source, Servers: len(rep.Servers), Errors: len(rep.Errors)})
 		for _, s := range rep.Servers {
 			a := byID[s.Identity]
 			if a == nil {
@@ -126,10 +131,10 @@ func Merge(reports []NamedReport, errs []FileError) *Fleet {
 			}
 			a.names[s.Name] = true
 			a.clients[s.Client] = true
-			a.hosts[key] = true
+			a.hosts[host] = true
 			for _, fd := range s.Findings {
-				roll(a.findings, a.fhosts, fd, key)
-				roll(global, globalHosts, fd, key)
+				roll(a.findings, a.fhosts, fd, host)
+				roll(global, globalHosts, fd, host)
 			}
 		}
 	}

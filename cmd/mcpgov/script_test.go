@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -45,6 +48,9 @@ func TestScript(t *testing.T) {
 			"mkbig":     cmdMkbig,
 			"mkfifo":    cmdMkfifo,
 			"jsonfield": cmdJSONField,
+			"crlf":      cmdCRLF,
+			"listen":    cmdListen,
+			"accepted":  cmdAccepted,
 		},
 	})
 }
@@ -110,8 +116,9 @@ func cmdCmpJSON(ts *testscript.TestScript, neg bool, args []string) {
 // volatile are the keys, by parent object, whose values differ between
 // machines and runs.
 var volatile = map[string]map[string]bool{
-	"host":   {"name": true, "scannedAt": true, "arch": true, "scanner": true},
-	"driver": {"version": true},
+	"host":     {"name": true, "scannedAt": true, "arch": true, "scanner": true},
+	"driver":   {"version": true},
+	"machines": {"scannedAt": true},
 }
 
 func normalizeJSON(doc, work string) (string, error) {
@@ -201,6 +208,7 @@ func cmdMkbig(ts *testscript.TestScript, neg bool, args []string) {
 		_, err = f.Write(chunk)
 		ts.Check(err)
 	}
+	ts.Check(f.Truncate(int64(n) << 20))
 }
 
 // mkfifo FILE creates a named pipe; a scan must not block on it.
@@ -245,5 +253,60 @@ func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if (got == args[2]) == neg {
 		ts.Fatalf("%s = %s, want %s%s", args[1], got, map[bool]string{true: "not "}[neg], args[2])
+	}
+}
+
+// crlf FILE... rewrites files with Windows line endings (txtar keeps LF).
+func cmdCRLF(ts *testscript.TestScript, neg bool, args []string) {
+	for _, f := range args {
+		p := ts.MkAbs(f)
+		b, err := os.ReadFile(p)
+		ts.Check(err)
+		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
+		ts.Check(os.WriteFile(p, b, 0o644))
+	}
+}
+
+// listen VAR starts a loopback TCP listener that counts connections and
+// stores its http:// URL in $VAR; accepted N asserts the count. Used to prove
+// a scan never contacts configured URLs.
+func cmdListen(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: listen VAR")
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ts.Check(err)
+	var n atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			n.Add(1)
+			c.Close()
+		}
+	}()
+	ts.Defer(func() { ln.Close() })
+	ts.Setenv(args[0], "http://"+ln.Addr().String())
+	listeners.Store(ts.Getenv("WORK"), &n)
+}
+
+// listeners maps a script's work dir to its connection counter.
+var listeners sync.Map
+
+func cmdAccepted(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 1 {
+		ts.Fatalf("usage: accepted N")
+	}
+	want, err := strconv.ParseInt(args[0], 10, 64)
+	ts.Check(err)
+	v, _ := listeners.Load(ts.Getenv("WORK"))
+	n, ok := v.(*atomic.Int64)
+	if !ok {
+		ts.Fatalf("accepted: no listener started")
+	}
+	if got := n.Load(); got != want {
+		ts.Fatalf("listener accepted %d connections, want %d", got, want)
 	}
 }

@@ -27,6 +27,7 @@ type ScanOptions struct {
 	Home        string
 	SystemRoot  string
 	MaxFileSize string
+	HostName    string
 }
 
 func newScanCmd(f *Factory, runF func(context.Context, *ScanOptions) error) *cobra.Command {
@@ -79,6 +80,7 @@ versioned JSON (--format json), or SARIF 2.1.0 for code scanning.`,
 	fl.StringVar(&opts.FailOn, "fail-on", "", "exit 3 when a finding at or above this severity exists: low, medium, high or critical")
 	fl.StringVar(&opts.Home, "home", "", "scan this home directory instead of $HOME (another user, a mounted disk)")
 	fl.StringVar(&opts.SystemRoot, "system-root", "", "read machine-wide (managed) configs under this directory instead of /")
+	fl.StringVar(&opts.HostName, "host-name", "", "name this machine in the report, e.g. an asset tag (default: the OS hostname)")
 	fl.StringVar(&opts.MaxFileSize, "max-file-size", "16MiB", "largest config file to read (bytes, or with KiB/MiB suffix)")
 	_ = cmd.RegisterFlagCompletionFunc("client", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return scan.Clients, cobra.ShellCompDirectiveNoFileComp
@@ -136,7 +138,10 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 	if err != nil {
 		return fmt.Errorf("read working directory: %w", err)
 	}
-	hostname, _ := os.Hostname()
+	hostname := opts.HostName
+	if hostname == "" {
+		hostname, _ = os.Hostname()
+	}
 	rep, err := scan.Scan(ctx, scan.Options{
 		Env:         scan.Env{OS: runtime.GOOS, Home: home, Getenv: f.Getenv, SystemRoot: opts.SystemRoot},
 		WorkDir:     wd,
