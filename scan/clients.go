@@ -41,6 +41,7 @@ const (
 	shapeContinueBlock                 // .continue/mcpServers/*: YAML block or a JSON mcpServers map
 	shapeOpencode                      // {"mcp": {name: {type: local|remote, command: [...]}}}
 	shapeWorkspaceStorage              // VS Code-family workspaceStorage/*/workspace.json: remembered folders
+	shapeClaudeSettings                // Claude Code settings.json: disabledMcpjsonServers
 )
 
 // source is one config file (or glob of files) a client reads.
@@ -90,6 +91,11 @@ func userSources(e Env) []source {
 		claudeJSON = e.join(d, ".claude.json")
 	}
 	add(ClientClaudeCode, ScopeUser, claudeJSON, shapeClaudeJSON)
+	claudeDir := e.home(".claude")
+	if d := e.getenv("CLAUDE_CONFIG_DIR"); d != "" {
+		claudeDir = d
+	}
+	add(ClientClaudeCode, ScopeUser, e.join(claudeDir, "settings.json"), shapeClaudeSettings)
 	switch e.OS {
 	case "darwin":
 		add(ClientClaudeCode, ScopeManaged, e.system("/Library/Application Support/ClaudeCode/managed-mcp.json"), shapeMCPServers)
@@ -226,6 +232,8 @@ type projectFile struct {
 // projectFiles are the per-project config files, relative to a root.
 var projectFiles = []projectFile{
 	{ClientClaudeCode, []string{".mcp.json"}, shapeMCPServers, false},
+	{ClientClaudeCode, []string{".claude", "settings.json"}, shapeClaudeSettings, false},
+	{ClientClaudeCode, []string{".claude", "settings.local.json"}, shapeClaudeSettings, false},
 	{ClientCursor, []string{".cursor", "mcp.json"}, shapeMCPServers, false},
 	{ClientVSCode, []string{".vscode", "mcp.json"}, shapeVSCodeMCP, false},
 	{ClientVSCode, []string{".vscode", "settings.json"}, shapeVSCodeSettings, false},

@@ -20,7 +20,6 @@ type fields struct {
 	env       []kv
 	headers   []kv
 	disabled  bool
-	gemHTTP   bool // Gemini httpUrl: streamable HTTP
 	shapeNote string
 }
 
@@ -72,7 +71,6 @@ func readFields(e rawEntry) fields {
 	for _, k := range []string{"url", "serverUrl", "httpUrl", "uri"} {
 		if u := n.get(k); u != nil && u.text() != "" {
 			f.url, f.urlLine = u.text(), u.line
-			f.gemHTTP = k == "httpUrl"
 			break
 		}
 	}
@@ -98,7 +96,9 @@ func readFields(e rawEntry) fields {
 		f.headers = append(f.headers, kvs(n.path("requestOptions", "headers"), true)...)
 	}
 
-	f.disabled = e.disabled || n.get("disabled").isTrue() || n.get("enabled").isFalse()
+	// Only fields the client honours count: Claude Code starts servers marked
+	// "disabled": true (it disables through its own state, e.disabled).
+	f.disabled = e.disabled || e.dialect != dialectClaude && (n.get("disabled").isTrue() || n.get("enabled").isFalse())
 	return f
 }
 
@@ -138,8 +138,9 @@ func transportOf(f fields, d dialect, l launch) Transport {
 	switch {
 	case f.command != "":
 		return TransportStdio
-	case d == dialectGemini && !f.gemHTTP:
-		return TransportSSE
+	case d == dialectGemini:
+		// Gemini CLI treats url and httpUrl alike as streamable HTTP.
+		return TransportHTTP
 	case strings.HasSuffix(strings.TrimRight(urlPath(f.url), "/"), "/sse"):
 		return TransportSSE
 	}

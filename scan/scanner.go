@@ -277,7 +277,12 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) []string {
 			if s.disabled == nil {
 				s.disabled = map[string]map[string]bool{}
 			}
-			s.disabled[root] = toSet(names)
+			if s.disabled[root] == nil {
+				s.disabled[root] = map[string]bool{}
+			}
+			for _, n := range names {
+				s.disabled[root][n] = true
+			}
 		}
 		s.entries = append(s.entries, fileEntries{src: r.src, file: r.file, entries: r.x.entries})
 		roots = append(roots, r.x.roots...)
@@ -326,7 +331,8 @@ func (s *scanner) report() *Report {
 			continue
 		}
 		for _, e := range fe.entries {
-			if fe.src.client == ClientClaudeCode && e.scope == ScopeProject && s.disabled[e.project][e.name] {
+			if fe.src.client == ClientClaudeCode && e.scope == ScopeProject && fe.src.shape == shapeMCPServers &&
+				(s.disabled[e.project][e.name] || s.disabled["*"][e.name]) {
 				e.disabled = true
 			}
 			srv := newServer(fe.src, fe.file, e, s.opts.Env.Home)

@@ -12,7 +12,8 @@ type dialect int
 
 const (
 	dialectGeneric  dialect = iota // command/args/env/url/headers/type (most clients)
-	dialectGemini                  // url = SSE, httpUrl = streamable HTTP
+	dialectGemini                  // url and httpUrl are both streamable HTTP unless type says sse
+	dialectClaude                  // Claude Code: ignores "disabled"; rejection lives in settings
 	dialectCodex                   // TOML: env_vars, http_headers, enabled
 	dialectOpencode                // type local|remote, command array, environment
 	dialectContinue                // YAML list items with a name field
@@ -34,8 +35,8 @@ type rawEntry struct {
 type extraction struct {
 	entries []rawEntry
 	roots   []string
-	// projectDisabled maps a project root to server names Claude Code's
-	// per-project state disables in that project's .mcp.json.
+	// projectDisabled maps a project root ("*" for all projects) to server
+	// names Claude Code's state or settings reject in that project's .mcp.json.
 	projectDisabled map[string][]string
 }
 
@@ -59,12 +60,15 @@ func extract(src source, root *node) extraction {
 	switch src.shape {
 	case shapeMCPServers:
 		d := dialectGeneric
-		if src.client == ClientGeminiCLI {
+		switch src.client {
+		case ClientGeminiCLI:
 			d = dialectGemini
+		case ClientClaudeCode:
+			d = dialectClaude
 		}
 		x.entries = mapEntries(root.get("mcpServers"), src.scope, src.project, d)
 	case shapeClaudeJSON:
-		x.entries = mapEntries(root.get("mcpServers"), src.scope, "", dialectGeneric)
+		x.entries = mapEntries(root.get("mcpServers"), src.scope, "", dialectClaude)
 		disabledUser := toSet(root.get("disabledMcpServers").strings())
 		for i := range x.entries {
 			x.entries[i].disabled = disabledUser[x.entries[i].name]
@@ -73,7 +77,7 @@ func extract(src source, root *node) extraction {
 			x.projectDisabled = map[string][]string{}
 			for _, p := range projects.members {
 				x.roots = append(x.roots, p.key)
-				local := mapEntries(p.val.get("mcpServers"), ScopeLocal, p.key, dialectGeneric)
+				local := mapEntries(p.val.get("mcpServers"), ScopeLocal, p.key, dialectClaude)
 				off := toSet(p.val.get("disabledMcpServers").strings())
 				for i := range local {
 					local[i].disabled = off[local[i].name]
@@ -81,6 +85,15 @@ func extract(src source, root *node) extraction {
 				x.entries = append(x.entries, local...)
 				x.projectDisabled[p.key] = append(p.val.get("disabledMcpjsonServers").strings(), p.val.get("disabledMcpServers").strings()...)
 			}
+		}
+	case shapeClaudeSettings:
+		// Rejected project servers: Claude Code never starts them.
+		if names := root.get("disabledMcpjsonServers").strings(); len(names) > 0 {
+			key := src.project
+			if key == "" {
+				key = "*"
+			}
+			x.projectDisabled = map[string][]string{key: names}
 		}
 	case shapeVSCodeMCP:
 		x.entries = mapEntries(root.get("servers"), src.scope, src.project, dialectGeneric)
