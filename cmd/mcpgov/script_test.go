@@ -38,19 +38,26 @@ func TestScript(t *testing.T) {
 		Dir:                 filepath.Join("..", "..", "testdata", "script"),
 		RequireExplicitExec: true,
 		RequireUniqueNames:  true,
+		Condition: func(cond string) (bool, error) {
+			if prog, ok := strings.CutPrefix(cond, "have:"); ok {
+				return haveProgram(prog)
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Setup: func(env *testscript.Env) error {
 			return sandbox(env, golden)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
-			"cmpjson":   cmdCmpJSON,
-			"envsubst":  cmdEnvsubst,
-			"exitcode":  cmdExitCode,
-			"mkbig":     cmdMkbig,
-			"mkfifo":    cmdMkfifo,
-			"jsonfield": cmdJSONField,
-			"crlf":      cmdCRLF,
-			"listen":    cmdListen,
-			"accepted":  cmdAccepted,
+			"cmpjson":           cmdCmpJSON,
+			"envsubst":          cmdEnvsubst,
+			"exitcode":          cmdExitCode,
+			"mkbig":             cmdMkbig,
+			"mkfifo":            cmdMkfifo,
+			"jsonfield":         cmdJSONField,
+			"listen":            cmdListen,
+			"crosscheck-claude": cmdCrosscheckClaude,
+			"crosscheck-codex":  cmdCrosscheckCodex,
+			"accepted":          cmdAccepted,
 		},
 	})
 }
@@ -253,17 +260,6 @@ func cmdJSONField(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if (got == args[2]) == neg {
 		ts.Fatalf("%s = %s, want %s%s", args[1], got, map[bool]string{true: "not "}[neg], args[2])
-	}
-}
-
-// crlf FILE... rewrites files with Windows line endings (txtar keeps LF).
-func cmdCRLF(ts *testscript.TestScript, neg bool, args []string) {
-	for _, f := range args {
-		p := ts.MkAbs(f)
-		b, err := os.ReadFile(p)
-		ts.Check(err)
-		b = bytes.ReplaceAll(bytes.ReplaceAll(b, []byte("\r\n"), []byte("\n")), []byte("\n"), []byte("\r\n"))
-		ts.Check(os.WriteFile(p, b, 0o644))
 	}
 }
 
