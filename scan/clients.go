@@ -42,6 +42,7 @@ const (
 	shapeOpencode                      // {"mcp": {name: {type: local|remote, command: [...]}}}
 	shapeWorkspaceStorage              // VS Code-family workspaceStorage/*/workspace.json: remembered folders
 	shapeClaudeSettings                // Claude Code settings.json: disabledMcpjsonServers
+	shapePlugin                        // plugin .mcp.json ({"mcpServers": …} or flat) or plugin.json
 )
 
 // source is one config file (or glob of files) a client reads.
@@ -50,6 +51,7 @@ type source struct {
 	scope   Scope
 	path    string // may contain a glob in its last elements
 	glob    bool
+	walk    []string // when set, path is a directory searched (bounded) for files with these names
 	shape   shape
 	project string // project root, for project-scope files
 	app     string // VS Code-family application whose workspaces a workspaceStorage belongs to
@@ -96,6 +98,8 @@ func userSources(e Env) []source {
 		claudeDir = d
 	}
 	add(ClientClaudeCode, ScopeUser, e.join(claudeDir, "settings.json"), shapeClaudeSettings)
+	// Installed plugins bring their own MCP servers.
+	s = append(s, source{client: ClientClaudeCode, scope: ScopeUser, path: e.join(claudeDir, "plugins"), shape: shapePlugin, walk: []string{".mcp.json", "plugin.json"}})
 	switch e.OS {
 	case "darwin":
 		add(ClientClaudeCode, ScopeManaged, e.system("/Library/Application Support/ClaudeCode/managed-mcp.json"), shapeMCPServers)
@@ -161,6 +165,7 @@ func userSources(e Env) []source {
 		codexHome = d
 	}
 	add(ClientCodex, ScopeUser, e.join(codexHome, "config.toml"), shapeCodex)
+	s = append(s, source{client: ClientCodex, scope: ScopeUser, path: e.join(codexHome, "plugins"), shape: shapePlugin, walk: []string{".mcp.json"}})
 	addGlob(ClientCodex, ScopeUser, e.join(codexHome, "*.config.toml"), shapeCodex)
 	if e.OS == "windows" {
 		add(ClientCodex, ScopeManaged, e.join(e.programData(), "OpenAI", "Codex", "config.toml"), shapeCodex)

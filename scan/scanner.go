@@ -3,6 +3,8 @@ package scan
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -106,6 +108,10 @@ func (s *scanner) run(ctx context.Context) (*Report, error) {
 func (s *scanner) expand(srcs []source) []source {
 	out := make([]source, 0, len(srcs))
 	for _, src := range srcs {
+		if len(src.walk) > 0 {
+			out = append(out, s.walkSource(src)...)
+			continue
+		}
 		if !src.glob {
 			out = append(out, src)
 			continue
@@ -122,6 +128,49 @@ func (s *scanner) expand(srcs []source) []source {
 			out = append(out, c)
 		}
 	}
+	return out
+}
+
+// walkLimits bound plugin directory walks: plugin caches are shallow, and a
+// hostile or looping tree must not stall the scan.
+const (
+	walkMaxDepth = 6
+	walkMaxFiles = 2000
+)
+
+// walkSource finds files named src.walk under src.path, without following
+// symlinked directories.
+func (s *scanner) walkSource(src source) []source {
+	want := toSet(src.walk)
+	var out []source
+	visited := 0
+	root := filepath.Clean(src.path)
+	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			if p != root {
+				s.errors = append(s.errors, FileError{File: p, Client: src.client, Message: "cannot list directory: " + unwrapPathError(err).Error()})
+			}
+			return fs.SkipDir
+		}
+		visited++
+		if visited > walkMaxFiles {
+			s.errors = append(s.errors, FileError{File: root, Client: src.client, Message: fmt.Sprintf("more than %d entries; the rest of this directory was not scanned", walkMaxFiles)})
+			return fs.SkipAll
+		}
+		if d.IsDir() {
+			if strings.Count(p[len(root):], string(filepath.Separator)) >= walkMaxDepth || d.Name() == "node_modules" || d.Name() == ".git" {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if want[d.Name()] {
+			c := src
+			c.path, c.walk = p, nil
+			c.project = ""
+			out = append(out, c)
+		}
+		return nil
+	})
 	return out
 }
 

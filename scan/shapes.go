@@ -86,6 +86,23 @@ func extract(src source, root *node) extraction {
 				x.projectDisabled[p.key] = append(p.val.get("disabledMcpjsonServers").strings(), p.val.get("disabledMcpServers").strings()...)
 			}
 		}
+	case shapePlugin:
+		servers := root.get("mcpServers")
+		if servers == nil {
+			servers = root.get("mcp_servers")
+		}
+		if servers == nil && root.get("name") == nil { // flat {name: entry} map
+			servers = root
+		}
+		d := dialectGeneric
+		if src.client == ClientClaudeCode {
+			d = dialectClaude
+		}
+		for _, e := range mapEntries(servers, src.scope, src.project, d) {
+			if e.node.get("command") != nil || e.node.get("url") != nil || e.node.get("type") != nil {
+				x.entries = append(x.entries, e)
+			}
+		}
 	case shapeClaudeSettings:
 		// Rejected project servers: Claude Code never starts them.
 		if names := root.get("disabledMcpjsonServers").strings(); len(names) > 0 {
