@@ -35,16 +35,17 @@ type sarifDriver struct {
 	Name           string      `json:"name"`
 	Version        string      `json:"version,omitempty"`
 	InformationURI string      `json:"informationUri,omitempty"`
+	Language       string      `json:"language"`
 	Rules          []sarifRule `json:"rules"`
 }
 
 type sarifRule struct {
-	ID                   string            `json:"id"`
-	Name                 string            `json:"name"`
-	ShortDescription     sarifText         `json:"shortDescription"`
-	Help                 sarifText         `json:"help"`
-	DefaultConfiguration sarifConfig       `json:"defaultConfiguration"`
-	Properties           map[string]string `json:"properties"`
+	ID                   string         `json:"id"`
+	Name                 string         `json:"name"`
+	ShortDescription     sarifText      `json:"shortDescription"`
+	Help                 sarifText      `json:"help"`
+	DefaultConfiguration sarifConfig    `json:"defaultConfiguration"`
+	Properties           map[string]any `json:"properties"`
 }
 
 type sarifText struct {
@@ -130,7 +131,7 @@ func SARIF(r *Report, baseDir, version string, extraRules []Rule) SARIFLog {
 			used[f.Rule] = true
 		}
 	}
-	driver := sarifDriver{Name: "mcpgov", Version: version, InformationURI: "https://github.com/mcpgov/mcpgov", Rules: []sarifRule{}}
+	driver := sarifDriver{Name: "mcpgov", Version: version, InformationURI: "https://github.com/mcpgov/mcpgov", Language: "en-US", Rules: []sarifRule{}}
 	for _, rule := range all {
 		if !used[rule.ID] {
 			continue
@@ -140,7 +141,7 @@ func SARIF(r *Report, baseDir, version string, extraRules []Rule) SARIFLog {
 			ShortDescription:     sarifText{rule.Summary},
 			Help:                 sarifText{rule.Help},
 			DefaultConfiguration: sarifConfig{Level: sarifLevel(rule.Severity)},
-			Properties:           map[string]string{"security-severity": securitySeverity(rule.Severity), "tags": "security"},
+			Properties:           map[string]any{"security-severity": securitySeverity(rule.Severity), "tags": []string{"security", "mcp"}},
 		})
 	}
 	run := SARIFRun{Tool: sarifTool{Driver: driver}, Results: []sarifResult{}}

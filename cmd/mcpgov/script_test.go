@@ -58,6 +58,7 @@ func TestScript(t *testing.T) {
 			"crosscheck-claude": cmdCrosscheckClaude,
 			"crosscheck-codex":  cmdCrosscheckCodex,
 			"accepted":          cmdAccepted,
+			"validsarif":        cmdValidSARIF,
 		},
 	})
 }
