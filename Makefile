@@ -1,0 +1,87 @@
+# mcpgov — run `make help` for the targets.
+#
+# Every tool a target needs is installed into .cache/ (ignored by git), so a
+# fresh machine needs only Go and make.
+
+GO       ?= go
+CACHE    := $(CURDIR)/.cache
+TOOLS    := $(CACHE)/bin
+BINARY   := bin/mcpgov
+CLI_PKG  := github.com/mcpgov/mcpgov/cmd/mcpgov/cli
+
+STATICCHECK_VERSION := v0.8.2
+GORELEASER_VERSION  := v2.15.1
+STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
+GORELEASER  := $(TOOLS)/goreleaser-$(GORELEASER_VERSION)
+
+FUZZ_PKG ?= ./scan/
+FUZZTIME ?= 5s
+
+# Stamped into the binary; empty outside a git checkout, and the binary then
+# falls back to its module build info.
+VERSION := $(shell git describe --tags --always --dirty 2>/dev/null)
+COMMIT  := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+DATE    := $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT) -X $(CLI_PKG).date=$(DATE)
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.PHONY: help build test fuzz-smoke bench lint docs docs-check snapshot clean
+
+help: ## list the targets
+	@echo "usage: make TARGET"
+	@echo
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  %-12s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+build: ## build bin/mcpgov with version, commit and date stamped in
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/mcpgov
+
+test: ## everything CI runs: go vet, go test -race, docs-check, fuzz-smoke
+	$(GO) vet ./...
+	$(GO) test -race -count=1 ./...
+	@$(MAKE) --no-print-directory docs-check
+	@$(MAKE) --no-print-directory fuzz-smoke
+
+fuzz-smoke: ## run each fuzz target in scan/ for 5s (FUZZTIME=…)
+	@list=$$($(GO) test -list '^Fuzz' $(FUZZ_PKG)) || { echo "$$list"; exit 1; }; \
+	targets=$$(grep '^Fuzz' <<<"$$list" || true); \
+	if [ -z "$$targets" ]; then echo "fuzz-smoke: no fuzz targets in $(FUZZ_PKG)"; exit 0; fi; \
+	for t in $$targets; do \
+		echo "fuzz-smoke: $$t for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(FUZZ_PKG); \
+	done
+
+bench: ## run the Go benchmarks and print the results
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck
+	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './dist/*')); \
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting:"; echo "$$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	STATICCHECK_CACHE=$(CACHE)/staticcheck $(STATICCHECK) ./...
+
+docs: ## regenerate the command reference in README.md
+	$(GO) run ./cmd/gen-docs --readme README.md
+
+docs-check: ## fail if the command reference in README.md is out of date
+	$(GO) run ./cmd/gen-docs --readme README.md --check
+
+snapshot: $(GORELEASER) ## local release build with goreleaser into dist/ (publishes nothing)
+	$(GORELEASER) check
+	$(GORELEASER) release --snapshot --clean
+
+clean: ## remove build output and generated docs (keeps the tools in .cache/)
+	rm -rf bin dist dist-docs
+
+# Tools are installed under a versioned name, so changing a version above
+# installs the new one on the next run.
+$(STATICCHECK):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	mv $(TOOLS)/staticcheck $@
+
+$(GORELEASER):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
+	mv $(TOOLS)/goreleaser $@
