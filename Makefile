@@ -14,6 +14,12 @@ GORELEASER_VERSION  := v2.15.1
 STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
 GORELEASER  := $(TOOLS)/goreleaser-$(GORELEASER_VERSION)
 
+# Real MCP clients and servers the end-to-end tests drive, pinned in
+# testdata/e2e/package.json + package-lock.json and installed into .cache/npm.
+NPM_DIR   := $(CACHE)/npm
+NPM_STAMP := $(NPM_DIR)/.installed
+E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(PATH)
+
 FUZZ_PKG ?= ./scan/
 FUZZTIME ?= 5s
 
@@ -27,7 +33,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test fuzz-smoke bench lint docs docs-check snapshot clean
+.PHONY: help build test e2e-deps fuzz-smoke bench lint docs docs-check snapshot clean
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -37,11 +43,19 @@ help: ## list the targets
 build: ## build bin/mcpgov with version, commit and date stamped in
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/mcpgov
 
-test: ## everything CI runs: go vet, go test -race, docs-check, fuzz-smoke
-	$(GO) vet ./...
-	$(GO) test -race -count=1 ./...
+test: e2e-deps ## everything CI runs: lint, go test -race with the real clients, docs-check, fuzz-smoke
+	@$(MAKE) --no-print-directory lint
+	PATH="$(E2E_PATH)" MCPGOV_E2E=1 $(GO) test -race -count=1 ./...
 	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory fuzz-smoke
+
+e2e-deps: $(NPM_STAMP) ## install the real clients and servers the end-to-end tests use into .cache/npm
+
+$(NPM_STAMP): testdata/e2e/package.json testdata/e2e/package-lock.json
+	@mkdir -p $(NPM_DIR)
+	cp testdata/e2e/package.json testdata/e2e/package-lock.json $(NPM_DIR)/
+	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
 
 fuzz-smoke: ## run each fuzz target in scan/ for 5s (FUZZTIME=…)
 	@list=$$($(GO) test -list '^Fuzz' $(FUZZ_PKG)) || { echo "$$list"; exit 1; }; \

@@ -11,16 +11,15 @@ import (
 // fields is an entry's launch parameters in one spelling, with the line of
 // each variable and header for findings.
 type fields struct {
-	command   string
-	args      []string
-	argsLine  int
-	url       string
-	urlLine   int
-	typ       string
-	env       []kv
-	headers   []kv
-	disabled  bool
-	shapeNote string
+	command  string
+	args     []string
+	argsLine int
+	url      string
+	urlLine  int
+	typ      string
+	env      []kv
+	headers  []kv
+	disabled bool
 }
 
 type kv struct {

@@ -35,7 +35,6 @@ type launch struct {
 type pkgRef struct {
 	ecosystem, name, version string
 	pinned                   bool
-	argIndex                 int // index in the original args of the package spec, for findings
 }
 
 func (l launch) public() Launch {
@@ -86,9 +85,18 @@ func base(cmd string) string {
 func (l *launch) peel() bool {
 	b, args := base(l.command), l.args
 	switch {
-	case b == "cmd" && len(args) > 1 && (strings.EqualFold(args[0], "/c") || strings.EqualFold(args[0], "/k")):
-		l.setCommandLine(args[1:])
-		return true
+	case b == "cmd":
+		// Switches may precede /c: `cmd /d /s /c "…"` is how wrappers (the
+		// Snyk shim on Windows among them) write it.
+		i := 0
+		for i < len(args) && isCmdSwitch(args[i]) {
+			i++
+		}
+		if i+1 < len(args) && (strings.EqualFold(args[i], "/c") || strings.EqualFold(args[i], "/k")) {
+			l.setCommandLine(args[i+1:])
+			return true
+		}
+		return false
 	case (b == "sh" || b == "bash" || b == "zsh" || b == "dash") && len(args) >= 2 && args[0] == "-c":
 		if strings.Contains(args[1], "snyk_mcp_stdio_local_proxy") {
 			l.wrappedBy = append(l.wrappedBy, "snyk-agent-scan")
@@ -128,6 +136,13 @@ func (l *launch) peel() bool {
 		return l.peelBridge(b, args)
 	}
 	return false
+}
+
+// isCmdSwitch reports whether a is a cmd.exe switch other than /c and /k
+// (/d, /s, /q, /e:on, /v:off, …).
+func isCmdSwitch(a string) bool {
+	return len(a) >= 2 && a[0] == '/' && !strings.EqualFold(a, "/c") && !strings.EqualFold(a, "/k") &&
+		(len(a) == 2 || a[2] == ':')
 }
 
 func (l *launch) setCommandLine(argv []string) {
@@ -239,13 +254,20 @@ func parsePackageSpec(eco, spec string) pkgRef {
 		if at > 0 {
 			ref.name, ref.version = spec[:at], spec[at+1:]
 		}
-		ref.pinned = isExactVersion(ref.version)
+		// npm resolves a partial version (pkg@1, pkg@1.2) as a range.
+		ref.pinned = isExactVersion(ref.version) && isFullSemver(ref.version)
 	case "pypi":
-		if n, v, ok := strings.Cut(spec, "=="); ok {
-			ref.name, ref.version = n, v
-		} else if n, v, ok := strings.Cut(spec, "@"); ok && n != "" {
-			ref.name, ref.version = n, v
+		// A PEP 440 specifier (==, >=, ~=, !=, <) or "@" ends the name,
+		// whichever comes first; only == keeps the bare version.
+		op := strings.IndexAny(spec, "=<>!~")
+		at := strings.IndexByte(spec, '@')
+		switch {
+		case at > 0 && (op < 0 || at < op):
+			ref.name, ref.version = spec[:at], spec[at+1:]
+		case op > 0:
+			ref.name, ref.version = spec[:op], strings.TrimPrefix(spec[op:], "==")
 		}
+		ref.name, ref.version = strings.TrimSpace(ref.name), strings.TrimSpace(ref.version)
 		if i := strings.IndexByte(ref.name, '['); i > 0 { // extras: pkg[cli]
 			ref.name = ref.name[:i]
 		}
@@ -264,6 +286,25 @@ func isExactVersion(v string) bool {
 	}
 	if strings.ContainsAny(v, "^~<>=*| ") || strings.Contains(v, ".x") || strings.HasSuffix(v, ".X") {
 		return false
+	}
+	return true
+}
+
+// isFullSemver reports whether v (after an optional "v") has the three
+// numeric parts of a semver version, with optional pre-release and build.
+func isFullSemver(v string) bool {
+	core := strings.TrimPrefix(v, "v")
+	if i := strings.IndexAny(core, "-+"); i >= 0 {
+		core = core[:i]
+	}
+	parts := strings.Split(core, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	for _, p := range parts {
+		if p == "" || strings.Trim(p, "0123456789") != "" {
+			return false
+		}
 	}
 	return true
 }
@@ -305,6 +346,10 @@ func (l *launch) peelContainer(args []string) bool {
 	image := args[i]
 	ref := pkgRef{ecosystem: "oci", name: image}
 	if n, digest, ok := strings.Cut(image, "@"); ok {
+		// image:tag@sha256:… runs the digest; the tag is only a label.
+		if colon := strings.LastIndex(n, ":"); colon > strings.LastIndex(n, "/") {
+			n = n[:colon]
+		}
 		ref.name, ref.version, ref.pinned = n, digest, true
 	} else if slash := strings.LastIndex(image, "/"); strings.LastIndex(image, ":") > slash {
 		colon := strings.LastIndex(image, ":")
@@ -384,7 +429,9 @@ func canonicalURL(raw string) string {
 	}
 	u, err := url.Parse(strings.TrimSpace(raw))
 	if err != nil || u.Host == "" {
-		return strings.TrimSpace(raw)
+		// The identity is written to reports: an unparseable URL (a password
+		// with "{") must not carry its secret there.
+		return maskURL(strings.TrimSpace(raw))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
@@ -397,7 +444,9 @@ func canonicalURL(raw string) string {
 	} else if strings.Contains(host, ":") {
 		host = "[" + host + "]"
 	}
-	p := strings.TrimRight(u.EscapedPath(), "/")
+	// Tokens in the path (personal server URLs such as …/mcp/sk-…/sse) are
+	// masked: the identity is written to reports and SARIF.
+	p := maskKnownTokens(strings.TrimRight(u.EscapedPath(), "/"))
 	return scheme + "://" + host + p
 }
 
