@@ -207,6 +207,11 @@ func (s *scanner) explicitPath(p string) []source {
 // every directory above it.
 func (s *scanner) projectRoot(root string, withAncestors bool) []source {
 	if strings.HasSuffix(root, ".code-workspace") {
+		if s.rootSeen[root] {
+			return nil
+		}
+		s.rootSeen[root] = true
+		s.roots = append(s.roots, root)
 		return []source{{client: ClientVSCode, scope: ScopeProject, path: root, shape: shapeCodeWorkspace, project: filepath.Dir(root)}}
 	}
 	var out []source
