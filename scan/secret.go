@@ -67,7 +67,7 @@ func detectSecret(name, value string) (secretMatch, bool) {
 			continue
 		}
 		if loc := p.re.FindStringIndex(value); loc != nil {
-			if p.kind == "credentials in URL" && urlPasswordIsPlaceholder(value) {
+			if p.kind == "credentials in URL" && urlPasswordIsPlaceholder(value[loc[0]:]) {
 				continue
 			}
 			return secretMatch{kind: p.kind, strong: true}, true
@@ -83,20 +83,54 @@ func detectSecret(name, value string) (secretMatch, bool) {
 }
 
 // urlPasswordIsPlaceholder reports whether a URL's password is an env reference.
+//
+// It reads the password from the text: net/url rejects "{" and "}" in
+// userinfo, so parsing made https://u:${PASS}@host a false positive.
 func urlPasswordIsPlaceholder(v string) bool {
-	u, err := url.Parse(strings.TrimSpace(v))
-	if err != nil || u.User == nil {
+	start, end, ok := urlPassword(v)
+	if !ok {
 		return false
 	}
-	p, _ := u.User.Password()
+	p := v[start:end]
 	return isPlaceholder(p) || p == ""
+}
+
+// urlPassword locates the password of the first scheme://user:password@host
+// in s, as byte offsets. The host starts after the last "@" of the
+// authority, as in net/url.
+func urlPassword(s string) (start, end int, ok bool) {
+	i := strings.Index(s, "://")
+	if i <= 0 {
+		return 0, 0, false
+	}
+	auth := i + 3
+	rest := s[auth:]
+	if e := strings.IndexAny(rest, "/?#"); e >= 0 {
+		rest = rest[:e]
+	}
+	at := strings.LastIndexByte(rest, '@')
+	if at < 0 {
+		return 0, 0, false
+	}
+	colon := strings.IndexByte(rest[:at], ':')
+	if colon < 0 {
+		return 0, 0, false
+	}
+	return auth + colon + 1, auth + at, true
 }
 
 // looksOpaque tells a credential-like literal from configuration words,
 // numbers, booleans, paths and URLs.
 func looksOpaque(v string) bool {
 	v = strings.TrimSpace(v)
-	v = strings.TrimPrefix(strings.TrimPrefix(v, "Bearer "), "Basic ")
+	// HTTP auth schemes are case-insensitive: "bearer X" is as secret as
+	// "Bearer X".
+	if scheme, rest, ok := strings.Cut(v, " "); ok {
+		switch strings.ToLower(scheme) {
+		case "bearer", "basic", "token":
+			v = strings.TrimSpace(rest)
+		}
+	}
 	if len(v) < 8 || strings.ContainsAny(v, " \t") {
 		return false
 	}
@@ -135,35 +169,65 @@ func maskSecret(value string) string {
 	return "****"
 }
 
-// maskURL removes a password and sensitive query values from a URL.
+// maskURL removes a password, sensitive query values and tokens of a known
+// format from a URL.
+//
+// It works on the text rather than on a net/url parse: a URL that net/url
+// rejects (a password with "{", a query value with a bad escape) used to be
+// returned unchanged, secret included; the parts that are not secret keep
+// their original spelling.
 func maskURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	changed := false
-	if u.User != nil {
-		if p, ok := u.User.Password(); ok && !isPlaceholder(p) {
-			u.User = url.UserPassword(u.User.Username(), "****")
-			changed = true
+	out := raw
+	if start, end, ok := urlPassword(out); ok {
+		if p := out[start:end]; p != "" && !isPlaceholder(p) {
+			out = out[:start] + "****" + out[end:]
 		}
 	}
-	if u.RawQuery != "" {
-		q := u.Query()
-		for k, vs := range q {
-			for i, v := range vs {
-				if _, ok := detectSecret(k, v); ok {
-					vs[i] = "****"
-					changed = true
-				}
+	if q := strings.IndexByte(out, '?'); q >= 0 {
+		end := len(out)
+		if h := strings.IndexByte(out[q:], '#'); h >= 0 {
+			end = q + h
+		}
+		pairs := strings.Split(out[q+1:end], "&")
+		changed := false
+		for i, pair := range pairs {
+			k, v, ok := strings.Cut(pair, "=")
+			if !ok {
+				continue
+			}
+			name, val := k, v
+			if u, err := url.QueryUnescape(k); err == nil {
+				name = u
+			}
+			if u, err := url.QueryUnescape(v); err == nil {
+				val = u
+			}
+			_, secret := detectSecret(name, val)
+			if !secret {
+				_, secret = detectSecret(name, v)
+			}
+			if secret {
+				pairs[i], changed = k+"=****", true
 			}
 		}
 		if changed {
-			u.RawQuery = q.Encode()
+			out = out[:q+1] + strings.Join(pairs, "&") + out[end:]
 		}
 	}
-	if !changed {
-		return raw
+	// Tokens of a known format anywhere else: in the path of personal
+	// server URLs (…/mcp/sk-…/sse) or the fragment.
+	return maskKnownTokens(out)
+}
+
+// maskKnownTokens replaces every credential of a known format in s by its
+// masked form. Credentials in URLs are left to maskURL, which keeps the
+// user name.
+func maskKnownTokens(s string) string {
+	for _, p := range secretPatterns {
+		if p.kind == "credentials in URL" || p.prefix != "" && !strings.Contains(s, p.prefix) {
+			continue
+		}
+		s = p.re.ReplaceAllStringFunc(s, maskSecret)
 	}
-	return strings.ReplaceAll(u.String(), "%2A%2A%2A%2A", "****")
+	return s
 }
