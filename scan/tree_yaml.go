@@ -65,14 +65,36 @@ func fromYAML(y *yaml.Node, budget *int, depth int) (*node, error) {
 		return fromYAML(y.Content[0], budget, depth+1)
 	case yaml.MappingNode:
 		n := &node{kind: kObject, line: y.Line}
+		// A merge key (<<: *base or <<: [*a, *b]) never overrides the
+		// mapping's own keys, wherever it is written, and earlier merged
+		// maps win over later ones. Appending merged members where << stood
+		// let `command: mine` followed by `<<: *base` report base's command.
+		own := map[string]bool{}
+		for i := 0; i+1 < len(y.Content); i += 2 {
+			if k := y.Content[i]; k.Tag != "!!merge" {
+				own[k.Value] = true
+			}
+		}
+		merged := map[string]bool{}
 		for i := 0; i+1 < len(y.Content); i += 2 {
 			k, v := y.Content[i], y.Content[i+1]
 			val, err := fromYAML(v, budget, depth+1)
 			if err != nil {
 				return nil, err
 			}
-			if k.Tag == "!!merge" && val.kind == kObject {
-				n.members = append(n.members, val.members...)
+			if k.Tag == "!!merge" && (val.kind == kObject || val.kind == kArray) {
+				from := []*node{val}
+				if val.kind == kArray {
+					from = val.items
+				}
+				for _, src := range from {
+					for _, m := range src.members {
+						if !own[m.key] && !merged[m.key] {
+							merged[m.key] = true
+							n.members = append(n.members, m)
+						}
+					}
+				}
 				continue
 			}
 			n.members = append(n.members, member{key: k.Value, line: k.Line, val: val})
