@@ -55,13 +55,27 @@ type RuleRollup struct {
 // ReadReport decodes one JSON inventory and checks its schema version.
 func ReadReport(r io.Reader) (*Report, error) {
 	dec := json.NewDecoder(r)
-	var rep Report
-	if err := dec.Decode(&rep); err != nil {
+	var raw json.RawMessage
+	if err := dec.Decode(&raw); err != nil {
 		return nil, fmt.Errorf("not a JSON inventory: %w", err)
 	}
+	var rep Report
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		return nil, fmt.Errorf("not a JSON inventory: %w", err)
+	}
+	// A fleet view has a schemaVersion too; read as a report it was an
+	// empty inventory of an unnamed machine.
+	var kind struct {
+		Kind string `json:"kind"`
+	}
+	_ = json.Unmarshal(raw, &kind)
 	switch {
+	case kind.Kind == "fleet":
+		return nil, fmt.Errorf("not an inventory: this is a fleet view (mcpgov merge output); merge the per-machine inventories instead")
 	case rep.SchemaVersion == 0:
 		return nil, fmt.Errorf("not an mcpgov inventory: schemaVersion is missing (produce one with `mcpgov scan --format json`)")
+	case rep.SchemaVersion < 0:
+		return nil, fmt.Errorf("not an mcpgov inventory: schemaVersion %d is not a version", rep.SchemaVersion)
 	case rep.SchemaVersion > SchemaVersion:
 		return nil, fmt.Errorf("inventory schemaVersion %d is newer than this mcpgov understands (%d); upgrade mcpgov", rep.SchemaVersion, SchemaVersion)
 	}
