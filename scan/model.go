@@ -140,3 +140,10 @@ type Enricher interface {
 
 // Launch describes what a server entry starts after wrappers are peeled away.
 func (s *Server) Launch() Launch { return s.launch.public() }
+
+// AnalyzeLaunch reports what a command line (or URL) starts, the way a scan
+// reads a client config entry: wrappers peeled, package and version found.
+// The catalog uses it to match its own launch parameters.
+func AnalyzeLaunch(command string, args []string, url string) Launch {
+	return analyzeLaunch(command, args, url).public()
+}
