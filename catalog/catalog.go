@@ -64,46 +64,46 @@ type Catalog struct {
 
 // Meta is the [catalog] table.
 type Meta struct {
-	Name        string `toml:"name"`
-	Description string `toml:"description"`
-	Mode        Mode   `toml:"mode"`
-	RequestURL  string `toml:"request_url"` // where people ask for a server to be approved
+	Name        string `toml:"name" json:"name,omitempty"`
+	Description string `toml:"description" json:"description,omitempty"`
+	Mode        Mode   `toml:"mode" json:"mode,omitempty"`
+	RequestURL  string `toml:"request_url" json:"requestUrl,omitempty"` // where people ask for a server to be approved
 }
 
 // Server is one registered MCP server.
 type Server struct {
-	ID          string    `toml:"-"`
-	Title       string    `toml:"title"`
-	Description string    `toml:"description"`
-	Owner       string    `toml:"owner"`
-	Status      Status    `toml:"status"`
-	Risk        Risk      `toml:"risk"`
-	DataScope   []string  `toml:"data_scope"`
-	Auth        string    `toml:"auth"`
-	Groups      []string  `toml:"groups"`
-	FailMode    FailMode  `toml:"fail_mode"`
-	Launch      Launch    `toml:"launch"`
-	Match       Match     `toml:"match"`
-	Limits      Limits    `toml:"limits"`
-	Tools       ToolRules `toml:"tools"`
+	ID          string    `toml:"-" json:"id"`
+	Title       string    `toml:"title" json:"title,omitempty"`
+	Description string    `toml:"description" json:"description,omitempty"`
+	Owner       string    `toml:"owner" json:"owner,omitempty"`
+	Status      Status    `toml:"status" json:"status"`
+	Risk        Risk      `toml:"risk" json:"risk,omitempty"`
+	DataScope   []string  `toml:"data_scope" json:"dataScope,omitempty"`
+	Auth        string    `toml:"auth" json:"auth,omitempty"`
+	Groups      []string  `toml:"groups" json:"groups,omitempty"`
+	FailMode    FailMode  `toml:"fail_mode" json:"failMode,omitempty"`
+	Launch      Launch    `toml:"launch" json:"launch,omitempty"`
+	Match       Match     `toml:"match" json:"match,omitempty"`
+	Limits      Limits    `toml:"limits" json:"limits,omitempty"`
+	Tools       ToolRules `toml:"tools" json:"tools,omitempty"`
 	// Pins maps a tool name to the fingerprint of the definition approved at
 	// review ("sha256:…", see Fingerprint).
-	Pins   map[string]string `toml:"pins"`
-	Review *Review           `toml:"review"`
+	Pins   map[string]string `toml:"pins" json:"pins,omitempty"`
+	Review *Review           `toml:"review" json:"review,omitempty"`
 
-	Line int `toml:"-"` // line of its [servers.ID] header
+	Line int `toml:"-" json:"line"` // line of its [servers.ID] header
 }
 
 // Launch is how clients start or reach the server: a stdio command line or a
 // remote URL. Env and Headers name variables the user supplies; values never
 // live in the catalog.
 type Launch struct {
-	Transport string   `toml:"transport"` // stdio | http | sse; derived when empty
-	Command   string   `toml:"command"`
-	Args      []string `toml:"args"`
-	Env       []string `toml:"env"`
-	URL       string   `toml:"url"`
-	Headers   []string `toml:"headers"`
+	Transport string   `toml:"transport" json:"transport,omitempty"` // stdio | http | sse; derived when empty
+	Command   string   `toml:"command" json:"command,omitempty"`
+	Args      []string `toml:"args" json:"args,omitempty"`
+	Env       []string `toml:"env" json:"env,omitempty"`
+	URL       string   `toml:"url" json:"url,omitempty"`
+	Headers   []string `toml:"headers" json:"headers,omitempty"`
 }
 
 // Match lists what else recognises this server in scanned configs, beyond
@@ -111,41 +111,41 @@ type Launch struct {
 // "pypi:name==1.0", "oci:image:tag"), command lines ("node */server.js") and
 // URLs ("https://mcp.example.com/*"), all globs.
 type Match struct {
-	Packages []string `toml:"packages"`
-	Commands []string `toml:"commands"`
-	URLs     []string `toml:"urls"`
+	Packages []string `toml:"packages" json:"packages,omitempty"`
+	Commands []string `toml:"commands" json:"commands,omitempty"`
+	URLs     []string `toml:"urls" json:"urls,omitempty"`
 }
 
 // Limits are rate limits enforced per user by the shim.
 type Limits struct {
-	CallsPerMinute int            `toml:"calls_per_minute"` // per user, whole server
-	Tools          map[string]int `toml:"tools"`            // per user, per tool (calls per minute)
+	CallsPerMinute int            `toml:"calls_per_minute" json:"callsPerMinute,omitempty"` // per user, whole server
+	Tools          map[string]int `toml:"tools" json:"tools,omitempty"`                     // per user, per tool (calls per minute)
 }
 
 // ToolRules are glob allow/deny lists over tool names; deny wins, and an
 // empty allow list allows every tool not denied.
 type ToolRules struct {
-	Allow []string `toml:"allow"`
-	Deny  []string `toml:"deny"`
+	Allow []string `toml:"allow" json:"allow,omitempty"`
+	Deny  []string `toml:"deny" json:"deny,omitempty"`
 }
 
 // Review is the evidence of the last vetting.
 type Review struct {
-	Reviewer       string    `toml:"reviewer"`
-	Date           time.Time `toml:"date"`
-	FindingsDigest string    `toml:"findings_digest"`
-	Notes          string    `toml:"notes"`
+	Reviewer       string    `toml:"reviewer" json:"reviewer,omitempty"`
+	Date           time.Time `toml:"date" json:"date,omitempty"`
+	FindingsDigest string    `toml:"findings_digest" json:"findingsDigest,omitempty"`
+	Notes          string    `toml:"notes" json:"notes,omitempty"`
 }
 
 // VirtualServer is a curated tool set composed from registered servers:
 // what a team is exposed to, without deploying anything.
 type VirtualServer struct {
-	ID          string   `toml:"-"`
-	Title       string   `toml:"title"`
-	Description string   `toml:"description"`
-	Groups      []string `toml:"groups"`
-	Tools       []string `toml:"tools"` // "server/tool-glob"
-	Line        int      `toml:"-"`
+	ID          string   `toml:"-" json:"id"`
+	Title       string   `toml:"title" json:"title,omitempty"`
+	Description string   `toml:"description" json:"description,omitempty"`
+	Groups      []string `toml:"groups" json:"groups,omitempty"`
+	Tools       []string `toml:"tools" json:"tools,omitempty"` // "server/tool-glob"
+	Line        int      `toml:"-" json:"line"`
 }
 
 // Server returns the server with id, or nil.

@@ -80,10 +80,12 @@ func sandbox(env *testscript.Env, golden string) error {
 	for _, k := range []string{
 		"CLAUDE_CONFIG_DIR", "CODEX_HOME", "COPILOT_HOME", "CONTINUE_GLOBAL_DIR", "OPENCODE_CONFIG",
 		"OPENCODE_CONFIG_DIR", "GEMINI_CLI_SYSTEM_SETTINGS_PATH", "VSCODE_PORTABLE", "APPDATA",
-		"MCPGOV_FORCE_TTY", "NO_COLOR",
+		"MCPGOV_FORCE_TTY", "NO_COLOR", "MCPGOV_BUNDLE", "MCPGOV_CONFIG",
 	} {
 		env.Setenv(k, "")
 	}
+	// Never read the machine's real managed config.
+	env.Setenv("MCPGOV_MANAGED_CONFIG", filepath.Join(env.WorkDir, "managed", "config.toml"))
 	env.Setenv("GOLDEN_DIR", golden)
 	env.Values["golden"] = golden
 	return nil

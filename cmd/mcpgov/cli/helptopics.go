@@ -46,6 +46,11 @@ not change the exit code.`,
   GEMINI_CLI_SYSTEM_SETTINGS_PATH
                           Gemini CLI's system settings file
   VSCODE_PORTABLE         a portable VS Code's data directory
+  MCPGOV_BUNDLE           the governance bundle directory (after --bundle)
+  MCPGOV_CONFIG           the user config file (default $XDG_CONFIG_HOME/mcpgov/config.toml)
+  MCPGOV_MANAGED_CONFIG   the managed config file (default /etc/mcpgov/config.toml,
+                          /Library/Application Support/mcpgov/config.toml on macOS,
+                          %ProgramData%\mcpgov\config.toml on Windows)
   NO_COLOR                disable colour in tables
   MCPGOV_FORCE_TTY        treat stdout as a terminal (table output when piped)
 

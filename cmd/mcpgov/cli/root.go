@@ -37,8 +37,11 @@ Start with an inventory of this machine:
 	})
 
 	root.AddGroup(&cobra.Group{ID: "inventory", Title: "Inventory:"})
+	root.AddGroup(&cobra.Group{ID: "catalog", Title: "Catalog:"})
 	root.AddCommand(
 		newScanCmd(f, nil),
+		newCatalogCmd(f),
+		newBundleCmd(f),
 		newVersionCmd(f),
 	)
 	for _, topic := range helpTopics() {

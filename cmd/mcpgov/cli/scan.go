@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/scan"
 )
 
@@ -28,6 +29,7 @@ type ScanOptions struct {
 	SystemRoot  string
 	MaxFileSize string
 	HostName    string
+	Bundle      string
 }
 
 func newScanCmd(f *Factory, runF func(context.Context, *ScanOptions) error) *cobra.Command {
@@ -53,6 +55,9 @@ Each server is reported with its launch identity (package@version, command
 or canonical URL — never its display name), whether it already runs through
 mcpgov shim, which other gateway or bridge wraps it, and findings: plain-text
 secrets (always masked), unpinned packages, plain-HTTP transport, not governed.
+With a governance bundle (--bundle, MCPGOV_BUNDLE or the config files) each
+server is matched to its catalog entry by launch identity and gets findings
+shadow (not in the catalog), blocked, pending or version-not-approved.
 
 A file that cannot be read or parsed is listed under "errors" and the scan
 goes on. Output is a table on a terminal, tab-separated lines when piped,
@@ -80,6 +85,7 @@ versioned JSON (--format json), or SARIF 2.1.0 for code scanning.`,
 	fl.StringVar(&opts.FailOn, "fail-on", "", "exit 3 when a finding at or above this severity exists: low, medium, high or critical")
 	fl.StringVar(&opts.Home, "home", "", "scan this home directory instead of $HOME (another user, a mounted disk)")
 	fl.StringVar(&opts.SystemRoot, "system-root", "", "read machine-wide (managed) configs under this directory instead of /")
+	fl.StringVar(&opts.Bundle, "bundle", "", "governance bundle whose catalog each server is matched against (default: MCPGOV_BUNDLE, then the config files)")
 	fl.StringVar(&opts.HostName, "host-name", "", "name this machine in the report, e.g. an asset tag (default: the OS hostname)")
 	fl.StringVar(&opts.MaxFileSize, "max-file-size", "16MiB", "largest config file to read (bytes, or with KiB/MiB suffix)")
 	_ = cmd.RegisterFlagCompletionFunc("client", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
@@ -138,6 +144,25 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 	if err != nil {
 		return fmt.Errorf("read working directory: %w", err)
 	}
+	// The catalog is optional for a scan: without one configured, servers
+	// simply carry no catalog match. A configured but broken bundle is an
+	// error, so missing catalog findings never pass for clean ones.
+	var (
+		enrichers  []scan.Enricher
+		extraRules []scan.Rule
+	)
+	cfgs, err := loadConfigs(f.Getenv)
+	if err != nil {
+		return err
+	}
+	if _, ok := resolveBundle(opts.Bundle, f.Getenv, cfgs); ok {
+		b, err := loadBundle(f, opts.Bundle)
+		if err != nil {
+			return err
+		}
+		enrichers = append(enrichers, b.Catalog)
+		extraRules = catalog.Rules
+	}
 	hostname := opts.HostName
 	if hostname == "" {
 		hostname, _ = os.Hostname()
@@ -148,6 +173,7 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 		Paths:       opts.Paths,
 		Clients:     opts.Clients,
 		MaxFileSize: maxSize,
+		Enrichers:   enrichers,
 		Now:         f.Now,
 		Host: scan.Host{
 			Name: hostname, OS: runtime.GOOS, Arch: runtime.GOARCH, User: userName(f.Getenv),
@@ -162,7 +188,7 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 	case formatJSON:
 		err = writeJSON(opts.IO.Out, rep)
 	case formatSARIF:
-		err = writeJSON(opts.IO.Out, scan.SARIF(rep, wd, f.Version.Version, nil))
+		err = writeJSON(opts.IO.Out, scan.SARIF(rep, wd, f.Version.Version, extraRules))
 	case formatPlain:
 		printScanPlain(opts.IO, rep)
 	default:

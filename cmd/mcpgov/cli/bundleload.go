@@ -1,0 +1,35 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/mcpgov/mcpgov/catalog"
+)
+
+// errNoBundleConfigured is returned when nothing names a bundle.
+var errNoBundleConfigured = errors.New("no governance bundle configured")
+
+// loadBundle resolves and loads the governance bundle: --bundle, then
+// MCPGOV_BUNDLE, then the user's config, then the managed config.
+func loadBundle(f *Factory, flag string) (*catalog.Bundle, error) {
+	cfgs, err := loadConfigs(f.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	src, ok := resolveBundle(flag, f.Getenv, cfgs)
+	if !ok {
+		return nil, withHint(errNoBundleConfigured, fmt.Sprintf(
+			"pass --bundle DIR, set MCPGOV_BUNDLE, or put bundle = \"DIR\" in %s; create one with `mcpgov bundle init DIR`",
+			cfgs.user.path))
+	}
+	b, err := catalog.LoadBundle(src.Dir)
+	if err != nil {
+		var ve *catalog.ValidationError
+		if errors.As(err, &ve) {
+			return nil, withHint(fmt.Errorf("load bundle %s (from %s): %w", src.Dir, src.From, err), "run `mcpgov catalog validate "+src.Dir+"` to list every problem")
+		}
+		return nil, fmt.Errorf("load bundle (from %s): %w", src.From, err)
+	}
+	return b, nil
+}

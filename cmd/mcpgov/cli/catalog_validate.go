@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpgov/mcpgov/catalog"
+)
+
+// CatalogValidateOptions are the inputs of `mcpgov catalog validate`.
+type CatalogValidateOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+	Bundle  string
+	JSON    bool
+}
+
+func newCatalogValidateCmd(f *Factory, runF func(*CatalogValidateOptions) error) *cobra.Command {
+	opts := &CatalogValidateOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "validate [BUNDLE]",
+		Short: "Check a bundle's catalog and list every problem",
+		Long: `Load the bundle's catalog.toml strictly and list every problem with its file
+and line: syntax errors, unknown keys, invalid values, duplicate ids, bad globs,
+malformed pins and virtual servers that reference missing servers.
+
+Exits 0 when the catalog is valid, 1 otherwise.`,
+		Example: "  mcpgov catalog validate ./governance",
+		Args:    cobra.MaximumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) == 1 {
+				if opts.Bundle != "" && opts.Bundle != args[0] {
+					return flagErrorf("give the bundle either as an argument or with --bundle, not both")
+				}
+				opts.Bundle = args[0]
+			}
+			if runF != nil {
+				return runF(opts)
+			}
+			return catalogValidateRun(opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "governance bundle directory")
+	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as JSON")
+	return cmd
+}
+
+type validateReport struct {
+	SchemaVersion int               `json:"schemaVersion"`
+	Bundle        string            `json:"bundle"`
+	Valid         bool              `json:"valid"`
+	Servers       int               `json:"servers"`
+	Virtual       int               `json:"virtual"`
+	Problems      []catalog.Problem `json:"problems"`
+}
+
+func catalogValidateRun(opts *CatalogValidateOptions) error {
+	b, err := loadBundle(opts.Factory, opts.Bundle)
+	rep := validateReport{SchemaVersion: 1, Problems: []catalog.Problem{}}
+	var ve *catalog.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		rep.Problems = ve.Problems
+	case err != nil:
+		return err
+	default:
+		rep.Valid = true
+		rep.Bundle = b.Dir
+		rep.Servers, rep.Virtual = len(b.Catalog.Servers), len(b.Catalog.Virtual)
+	}
+	if opts.JSON {
+		if err := writeJSON(opts.IO.Out, rep); err != nil {
+			return err
+		}
+	} else {
+		for _, p := range rep.Problems {
+			fmt.Fprintln(opts.IO.Out, p.String())
+		}
+		if rep.Valid {
+			fmt.Fprintf(opts.IO.Out, "%s: valid (%s, %s)\n", b.Dir, plural(rep.Servers, "server", "servers"), plural(rep.Virtual, "virtual server", "virtual servers"))
+		}
+	}
+	if !rep.Valid {
+		return fmt.Errorf("catalog has %s", plural(len(rep.Problems), "problem", "problems"))
+	}
+	return nil
+}

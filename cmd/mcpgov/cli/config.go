@@ -1,0 +1,127 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/BurntSushi/toml"
+)
+
+// Config is mcpgov's configuration file (config.toml). The user's file lives
+// in $XDG_CONFIG_HOME/mcpgov; a managed one (written by MDM) in
+// /etc/mcpgov, /Library/Application Support/mcpgov or %ProgramData%\mcpgov.
+type Config struct {
+	// Bundle is the governance bundle directory.
+	Bundle string `toml:"bundle"`
+	// TrustedKeys are public keys (mcpgov-ed25519:…) a bundle must be
+	// signed with. When the managed config sets them, the user's are ignored.
+	TrustedKeys []string `toml:"trusted_keys"`
+
+	path string
+}
+
+// configs is the user's and the managed configuration, either may be empty.
+type configs struct {
+	user, managed Config
+}
+
+func userConfigPath(getenv func(string) string) string {
+	if p := getenv("MCPGOV_CONFIG"); p != "" {
+		return p
+	}
+	if d := getenv("XDG_CONFIG_HOME"); d != "" {
+		return filepath.Join(d, "mcpgov", "config.toml")
+	}
+	if d, err := os.UserConfigDir(); err == nil && getenv("HOME") == "" {
+		return filepath.Join(d, "mcpgov", "config.toml")
+	}
+	return filepath.Join(getenv("HOME"), ".config", "mcpgov", "config.toml")
+}
+
+func managedConfigPath(getenv func(string) string) string {
+	if p := getenv("MCPGOV_MANAGED_CONFIG"); p != "" {
+		return p
+	}
+	switch runtime.GOOS {
+	case "darwin":
+		return "/Library/Application Support/mcpgov/config.toml"
+	case "windows":
+		pd := getenv("ProgramData")
+		if pd == "" {
+			pd = `C:\ProgramData`
+		}
+		return filepath.Join(pd, "mcpgov", "config.toml")
+	}
+	return "/etc/mcpgov/config.toml"
+}
+
+// loadConfigs reads both configuration files strictly: unknown keys are
+// errors naming the key and file. A missing file is an empty config.
+func loadConfigs(getenv func(string) string) (configs, error) {
+	var c configs
+	var err error
+	if c.managed, err = readConfig(managedConfigPath(getenv)); err != nil {
+		return c, err
+	}
+	if c.user, err = readConfig(userConfigPath(getenv)); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func readConfig(path string) (Config, error) {
+	cfg := Config{path: path}
+	text, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return cfg, nil
+	}
+	if err != nil {
+		return cfg, fmt.Errorf("read config %s: %w", path, err)
+	}
+	md, err := toml.Decode(string(text), &cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		return cfg, withHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys")
+	}
+	if cfg.Bundle != "" && !filepath.IsAbs(cfg.Bundle) {
+		cfg.Bundle = filepath.Join(filepath.Dir(path), cfg.Bundle)
+	}
+	return cfg, nil
+}
+
+// bundleSource says where the bundle directory came from, for messages.
+type bundleSource struct {
+	Dir  string
+	From string // "--bundle", "MCPGOV_BUNDLE", or a config file path
+}
+
+// resolveBundle picks the bundle: --bundle, then MCPGOV_BUNDLE, then the
+// user's config file, then the managed config. ok is false when none names
+// one.
+func resolveBundle(flag string, getenv func(string) string, c configs) (bundleSource, bool) {
+	switch {
+	case flag != "":
+		return bundleSource{flag, "--bundle"}, true
+	case getenv("MCPGOV_BUNDLE") != "":
+		return bundleSource{getenv("MCPGOV_BUNDLE"), "MCPGOV_BUNDLE"}, true
+	case c.user.Bundle != "":
+		return bundleSource{c.user.Bundle, c.user.path}, true
+	case c.managed.Bundle != "":
+		return bundleSource{c.managed.Bundle, c.managed.path}, true
+	}
+	return bundleSource{}, false
+}
+
+// trustedKeys are the managed config's keys when it pins any, else the user's.
+func (c configs) trustedKeys() ([]string, string) {
+	if len(c.managed.TrustedKeys) > 0 {
+		return c.managed.TrustedKeys, c.managed.path
+	}
+	return c.user.TrustedKeys, c.user.path
+}
