@@ -132,3 +132,13 @@ func FormatPath(path []string) string {
 
 // Int formats an integer.
 func Int(n int64) string { return fmt.Sprint(n) }
+
+// Delete returns the text without the key line at path (and the lines of a
+// multi-line value); a missing key leaves the text unchanged.
+func (d *Doc) Delete(path ...string) string {
+	k := d.Key(path...)
+	if k == nil {
+		return d.Text
+	}
+	return d.Text[:k.Start] + d.Text[k.LineEnd:]
+}

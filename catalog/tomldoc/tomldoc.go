@@ -342,3 +342,34 @@ func unquote(s string) string {
 	}
 	return s
 }
+
+// KeysIn lists the keys defined directly in table t (dotted keys by their
+// first part), in file order.
+func (d *Doc) KeysIn(t *Table) []string {
+	type kl struct {
+		name string
+		line int
+	}
+	var found []kl
+	seen := map[string]bool{}
+	for _, k := range d.keys {
+		if k.Start < t.Start || k.Start >= t.End || len(k.Path) <= len(t.Path) || !hasPrefix(k.Path, t.Path) {
+			continue
+		}
+		name := k.Path[len(t.Path)]
+		if !seen[name] {
+			seen[name] = true
+			found = append(found, kl{name, k.Line})
+		}
+	}
+	for i := 1; i < len(found); i++ {
+		for j := i; j > 0 && found[j].line < found[j-1].line; j-- {
+			found[j], found[j-1] = found[j-1], found[j]
+		}
+	}
+	out := make([]string, len(found))
+	for i, f := range found {
+		out[i] = f.name
+	}
+	return out
+}
