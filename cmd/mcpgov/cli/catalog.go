@@ -24,6 +24,7 @@ then the user's config file, then the managed config decide.`,
 		newCatalogValidateCmd(f, nil),
 		newCatalogListCmd(f, nil),
 		newCatalogShowCmd(f, nil),
+		newCatalogBlockCmd(f, nil),
 	)
 	return cmd
 }
