@@ -2,7 +2,6 @@ package scan
 
 import (
 	"fmt"
-	"os"
 	"regexp"
 	"sort"
 	"strings"
@@ -29,7 +28,7 @@ type kv struct {
 }
 
 // readFields normalises the field spellings of the dialects.
-func readFields(e rawEntry) fields {
+func readFields(e rawEntry, fsys FS) fields {
 	n := e.node
 	var f fields
 	f.typ = strings.ToLower(firstText(n, "type", "transport"))
@@ -60,7 +59,7 @@ func readFields(e rawEntry) fields {
 	// A command with spaces and no args is a whole command line ("npx -y
 	// pkg"), unless it names an existing file ("C:\Program Files\x.exe").
 	if len(f.args) == 0 && strings.ContainsAny(f.command, " \t") {
-		if _, err := os.Stat(f.command); err != nil {
+		if _, err := fsys.Stat(f.command); err != nil {
 			if argv := splitCommandLine(f.command); len(argv) > 1 {
 				f.command, f.args = argv[0], argv[1:]
 			}
@@ -160,8 +159,9 @@ func urlPath(raw string) string {
 }
 
 // newServer normalises an entry into a Server and applies the rules.
-func newServer(src source, file string, e rawEntry, home string) Server {
-	f := readFields(e)
+func newServer(src source, file string, e rawEntry, env Env, fsys FS) Server {
+	home := env.Home
+	f := readFields(e, fsys)
 	l := analyzeLaunch(f.command, f.args, f.url)
 	s := Server{
 		Client:    src.client,
@@ -239,7 +239,9 @@ func identity(l launch, f fields, home string) string {
 				sep = "@"
 			}
 		}
-		if l.pkg.version == "" || !l.pkg.pinned && l.pkg.ecosystem == "oci" && l.pkg.version == "latest" {
+		// An unpinned package is "whatever the registry serves": its
+		// identity is the name alone, whatever tag or range was written.
+		if l.pkg.version == "" || !l.pkg.pinned {
 			return l.pkg.ecosystem + ":" + l.pkg.name
 		}
 		return l.pkg.ecosystem + ":" + l.pkg.name + sep + l.pkg.version

@@ -120,12 +120,13 @@ func findings(s *Server, f fields, l launch) ([]Finding, map[int]bool) {
 	if f.url != "" {
 		if m, ok := detectSecret("url", f.url); ok {
 			secret("url", f.urlLine, m)
-		} else if u, err := url.Parse(f.url); err == nil {
-			for k, vs := range u.Query() {
-				for _, v := range vs {
-					if m, ok := detectSecret(k, v); ok {
-						secret("url", f.urlLine, m)
-					}
+		} else {
+			// Query pairs are read from the text: net/url refuses URLs
+			// with a ${VAR} password, and the query may still hold a key.
+			for _, pair := range urlQueryPairs(f.url) {
+				if m, ok := detectSecret(pair[0], pair[1]); ok {
+					secret("url", f.urlLine, m)
+					break
 				}
 			}
 		}
@@ -174,4 +175,29 @@ func findings(s *Server, f fields, l launch) ([]Finding, map[int]bool) {
 		})
 	}
 	return out, masked
+}
+
+// urlQueryPairs splits a URL's query into unescaped name/value pairs without
+// parsing the rest of the URL.
+func urlQueryPairs(raw string) [][2]string {
+	q := strings.IndexByte(raw, '?')
+	if q < 0 {
+		return nil
+	}
+	query := raw[q+1:]
+	if h := strings.IndexByte(query, '#'); h >= 0 {
+		query = query[:h]
+	}
+	var out [][2]string
+	for _, pair := range strings.Split(query, "&") {
+		k, v, _ := strings.Cut(pair, "=")
+		if u, err := url.QueryUnescape(k); err == nil {
+			k = u
+		}
+		if u, err := url.QueryUnescape(v); err == nil {
+			v = u
+		}
+		out = append(out, [2]string{k, v})
+	}
+	return out
 }

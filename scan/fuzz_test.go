@@ -303,7 +303,7 @@ func fuzzReader(f *testing.F, fm format, seeds []string) {
 		for _, src := range srcs {
 			x := extract(src, root)
 			for _, e := range x.entries {
-				s := newServer(src, src.path, e, "/home/ann")
+				s := newServer(src, src.path, e, Env{OS: "linux", Home: "/home/ann"}, fakeFS{})
 				js, err := json.Marshal(s)
 				if err != nil {
 					t.Fatalf("marshal server: %v", err)
@@ -352,7 +352,7 @@ func TestFuzzSeedsExerciseTheProperty(t *testing.T) {
 }
 
 func seedEnv(e rawEntry) string {
-	f := readFields(e)
+	f := readFields(e, fakeFS{})
 	var vals []string
 	for _, v := range f.env {
 		vals = append(vals, v.value)

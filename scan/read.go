@@ -11,6 +11,11 @@ import (
 	"syscall"
 )
 
+// maxTOMLSize caps TOML files further: the TOML decoder slows down sharply
+// on large hostile documents (13 s for 16 MiB of nested dotted keys), and
+// real TOML client configs (Codex) are a few KiB.
+const maxTOMLSize = 2 << 20
+
 // DefaultMaxFileSize caps how much of one config file is read. Real client
 // configs are kilobytes; ~/.claude.json with long histories reaches a few MiB.
 const DefaultMaxFileSize = 16 << 20
@@ -20,6 +25,8 @@ type FS interface {
 	Stat(name string) (fs.FileInfo, error)
 	ReadFile(name string, limit int64) ([]byte, error)
 	Glob(pattern string) ([]string, error)
+	WalkDir(root string, fn fs.WalkDirFunc) error
+	EvalSymlinks(path string) (string, error)
 }
 
 // OSFS reads the real file system.
@@ -30,6 +37,12 @@ func (OSFS) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
 
 // Glob expands a pattern.
 func (OSFS) Glob(pattern string) ([]string, error) { return filepath.Glob(pattern) }
+
+// WalkDir walks a tree without following symlinked directories.
+func (OSFS) WalkDir(root string, fn fs.WalkDirFunc) error { return filepath.WalkDir(root, fn) }
+
+// EvalSymlinks resolves a path, so one file reached twice is read once.
+func (OSFS) EvalSymlinks(path string) (string, error) { return filepath.EvalSymlinks(path) }
 
 // ReadFile reads at most limit+1 bytes so an oversized file is detected
 // without reading all of it.
@@ -63,6 +76,8 @@ func readConfig(fsys FS, path string, limit int64) ([]byte, error) {
 		return nil, errors.New("is a directory, expected a config file")
 	case !info.Mode().IsRegular():
 		return nil, fmt.Errorf("is not a regular file (%s), expected a config file", fileKind(info.Mode()))
+	case formatOf(path) == formatTOML && info.Size() > maxTOMLSize && limit > maxTOMLSize:
+		return nil, fmt.Errorf("TOML file is %s, larger than the %s limit for a TOML config file", humanBytes(info.Size()), humanBytes(maxTOMLSize))
 	case info.Size() > limit:
 		return nil, fmt.Errorf("file is %s, larger than the %s limit for a config file; raise it with --max-file-size", humanBytes(info.Size()), humanBytes(limit))
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -65,6 +66,33 @@ func (f fakeFS) Glob(pattern string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// WalkDir visits the fake files under root in lexical order.
+func (f fakeFS) WalkDir(root string, fn fs.WalkDirFunc) error {
+	var names []string
+	for name := range f {
+		if strings.HasPrefix(name, root+string(filepath.Separator)) {
+			names = append(names, name)
+		}
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		info, err := f.Stat(name)
+		if err != nil {
+			continue
+		}
+		if err := fn(name, fs.FileInfoToDirEntry(info), nil); err != nil {
+			if errors.Is(err, fs.SkipAll) {
+				return nil
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// EvalSymlinks: a fake file system has no links.
+func (f fakeFS) EvalSymlinks(path string) (string, error) { return path, nil }
 
 type fakeInfo struct {
 	name string

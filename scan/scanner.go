@@ -145,7 +145,7 @@ func (s *scanner) walkSource(src source) []source {
 	var out []source
 	visited := 0
 	root := filepath.Clean(src.path)
-	_ = filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+	_ = s.opts.FS.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if p != root {
 				s.errors = append(s.errors, FileError{File: p, Client: src.client, Message: "cannot list directory: " + unwrapPathError(err).Error()})
@@ -354,7 +354,7 @@ func (s *scanner) readOne(src source) result {
 		}
 		return r
 	}
-	if real, err := filepath.EvalSymlinks(src.path); err == nil {
+	if real, err := s.opts.FS.EvalSymlinks(src.path); err == nil {
 		r.real = real
 	} else {
 		r.real = src.path
@@ -389,7 +389,7 @@ func (s *scanner) report() *Report {
 				(s.disabled[e.project][e.name] || s.disabled["*"][e.name]) {
 				e.disabled = true
 			}
-			srv := newServer(fe.src, fe.file, e, s.opts.Env.Home)
+			srv := newServer(fe.src, fe.file, e, s.opts.Env, s.opts.FS)
 			for _, en := range s.opts.Enrichers {
 				en.Enrich(&srv)
 			}
