@@ -66,8 +66,14 @@ fuzz-smoke: ## run each fuzz target in scan/ for 5s (FUZZTIME=…)
 		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(FUZZ_PKG); \
 	done
 
-bench: ## run the Go benchmarks and print the results
-	$(GO) test -run '^$$' -bench . -benchmem ./...
+# Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
+BENCH_PAIRS := ScanFleetHome:ReadFilesOnly
+BENCH_COUNT ?= 3
+
+bench: ## run the Go benchmarks and report ratios against baselines measured in the same run
+	@mkdir -p $(CACHE)
+	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CACHE)/bench.txt
+	@awk -v PAIRS="$(BENCH_PAIRS)" -f .ci/bench-ratios.awk $(CACHE)/bench.txt
 
 lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './dist/*')); \
