@@ -18,7 +18,7 @@ const CatalogFile = "catalog.toml"
 type Bundle struct {
 	Dir      string
 	Catalog  *Catalog
-	Revision string // content hash of the bundle's catalog, for audit records
+	Revision string // content hash of the bundle's files, for audit records
 }
 
 // ErrNoBundle means the directory holds no catalog.toml.
@@ -47,8 +47,15 @@ func LoadBundle(dir string) (*Bundle, error) {
 	if err != nil {
 		return nil, err
 	}
-	sum := sha256.Sum256(text)
-	return &Bundle{Dir: dir, Catalog: c, Revision: hex.EncodeToString(sum[:6])}, nil
+	// The revision covers every file of the bundle (policies too), as the
+	// signature does; a bundle whose tree cannot be hashed falls back to its
+	// catalog's hash.
+	rev, err := ManifestDigest(dir)
+	if err != nil {
+		sum := sha256.Sum256(text)
+		rev = hex.EncodeToString(sum[:6])
+	}
+	return &Bundle{Dir: dir, Catalog: c, Revision: rev}, nil
 }
 
 //go:embed starter

@@ -90,6 +90,9 @@ type Server struct {
 	// review ("sha256:…", see Fingerprint).
 	Pins   map[string]string `toml:"pins" json:"pins,omitempty"`
 	Review *Review           `toml:"review" json:"review,omitempty"`
+	// Registry is the server.json this entry was imported from, kept so
+	// export reproduces it (see ImportServerJSON).
+	Registry *RegistryRecord `toml:"registry" json:"-"`
 
 	Line int `toml:"-" json:"line"` // line of its [servers.ID] header
 }

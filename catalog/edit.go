@@ -135,3 +135,33 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// AppendServers adds imported servers to the catalog file at path: new
+// blocks at the end, no existing byte changed, the result validated and
+// written atomically. Nothing is written when an id is taken or the result
+// is invalid.
+func AppendServers(path string, servers []ImportedServer) error {
+	target, err := filepath.EvalSymlinks(path)
+	if err != nil {
+		return err
+	}
+	info, err := os.Stat(target)
+	if err != nil {
+		return err
+	}
+	orig, err := os.ReadFile(target)
+	if err != nil {
+		return err
+	}
+	if _, err := Parse(path, orig); err != nil {
+		return fmt.Errorf("catalog is invalid before the import; fix it first: %w", err)
+	}
+	text, err := AppendToCatalogTOML(string(orig), servers)
+	if err != nil {
+		return err
+	}
+	if _, err := Parse(path, []byte(text)); err != nil {
+		return fmt.Errorf("import would make the catalog invalid, nothing written: %w", err)
+	}
+	return writeAtomic(target, []byte(text), info.Mode().Perm())
+}

@@ -230,6 +230,11 @@ func (v *validator) server(s *Server) {
 			v.add(at("groups"), "server %s: empty group name", s.ID)
 		}
 	}
+	if r := s.Registry; r != nil {
+		if err := ValidateServerJSON([]byte(r.ServerJSON)); err != nil {
+			v.add(at("registry", "server_json"), "server %s: registry.server_json: %v", s.ID, err)
+		}
+	}
 	if r := s.Review; r != nil {
 		if r.Reviewer == "" {
 			v.add(at("review"), "server %s: review without a reviewer", s.ID)

@@ -186,7 +186,7 @@ func (r *reviewer) phrases(field string, sc scanned, prefix string) {
 	}
 	for i := range phraseRules {
 		p := &phraseRules[i]
-		if !p.candidate(whole) {
+		if !p.candidate(whole) || p.toolsOnly && field == "instructions" {
 			continue
 		}
 		if segs == nil {

@@ -31,6 +31,10 @@ type phraseRule struct {
 	refine func(r *reviewer, sc scanned, m []int) (scan.Severity, bool)
 	// msgs replaces msg for the severities refine can give.
 	msgs map[scan.Severity]string
+	// toolsOnly skips the rule on a server's initialize instructions, which
+	// are by definition addressed to the model ("these instructions are
+	// for the LLM" is not poisoning there).
+	toolsOnly bool
 
 	// Set by prepareRules (review_match.go).
 	compiled
@@ -118,9 +122,10 @@ var phraseRules = prepareRules([]phraseRule{
 	},
 	{
 		rule: RuleImperativeMarkup, sev: scan.SeverityHigh,
-		msg:      "a note addressed to the model",
-		anchors:  []string{"note", "message", "instruction", "memo", "reminder", "attention", "hey", "dear", "warning", "psa", "directive"},
-		requires: []string{"ai", "assistant", "model", "llm", "agent", "bot", "claude", "gpt", "copilot", "gemini"},
+		msg:       "a note addressed to the model",
+		toolsOnly: true,
+		anchors:   []string{"note", "message", "instruction", "memo", "reminder", "attention", "hey", "dear", "warning", "psa", "directive"},
+		requires:  []string{"ai", "assistant", "model", "llm", "agent", "bot", "claude", "gpt", "copilot", "gemini"},
 		re: regexp.MustCompile(`\b(?:note|message|instructions?|memo|reminder|attention|psa|warning)\s+(?:to|for)\s+(?:the\s+|any\s+|all\s+)?` + modelWords + `s?\b|` +
 			`\b(?:attention|hey|dear)\s*,?\s+(?:the\s+)?` + modelWords + `\b|` +
 			`\b(?:ai|assistant|llm|agent)\s+(?:instructions?|directives?)\s*:`),

@@ -18,12 +18,14 @@ import (
 
 	"github.com/rogpeppe/go-internal/testscript"
 
+	"github.com/mcpgov/mcpgov/catalog/catalogtest"
 	"github.com/mcpgov/mcpgov/cmd/mcpgov/cli"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"mcpgov": func() { os.Exit(cli.Main()) },
+		"mcpgov":          func() { os.Exit(cli.Main()) },
+		"fake-mcp-server": catalogtest.FakeServerMain,
 	})
 }
 
@@ -59,6 +61,7 @@ func TestScript(t *testing.T) {
 			"crosscheck-codex":  cmdCrosscheckCodex,
 			"accepted":          cmdAccepted,
 			"validsarif":        cmdValidSARIF,
+			"jsonsubset":        cmdJSONSubset,
 		},
 	})
 }
@@ -308,4 +311,52 @@ func cmdAccepted(ts *testscript.TestScript, neg bool, args []string) {
 	if got := n.Load(); got != want {
 		ts.Fatalf("listener accepted %d connections, want %d", got, want)
 	}
+}
+
+// jsonsubset A B asserts that every value in JSON document A is in B, equal
+// (B may hold more keys): "nothing of the original was lost".
+func cmdJSONSubset(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: jsonsubset A B")
+	}
+	var a, b any
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[0])), &a))
+	ts.Check(json.Unmarshal([]byte(ts.ReadFile(args[1])), &b))
+	if path := firstMissing(a, b, "$"); (path == "") == neg {
+		if neg {
+			ts.Fatalf("%s is contained in %s", args[0], args[1])
+		}
+		ts.Fatalf("%s differs at %s", args[1], path)
+	}
+}
+
+func firstMissing(a, b any, path string) string {
+	switch at := a.(type) {
+	case map[string]any:
+		bt, ok := b.(map[string]any)
+		if !ok {
+			return path
+		}
+		for k, v := range at {
+			if p := firstMissing(v, bt[k], path+"."+k); p != "" {
+				return p
+			}
+		}
+		return ""
+	case []any:
+		bt, ok := b.([]any)
+		if !ok || len(bt) != len(at) {
+			return path
+		}
+		for i := range at {
+			if p := firstMissing(at[i], bt[i], fmt.Sprintf("%s[%d]", path, i)); p != "" {
+				return p
+			}
+		}
+		return ""
+	}
+	if fmt.Sprint(a) != fmt.Sprint(b) {
+		return path
+	}
+	return ""
 }

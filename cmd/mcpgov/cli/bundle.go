@@ -18,7 +18,12 @@ catalog.toml (approved servers, virtual servers), with guardrails.toml,
 policies/*.rego and an optional bundle.sig beside it.`,
 		Example: "  mcpgov bundle init ./governance",
 	}
-	cmd.AddCommand(newBundleInitCmd(f, nil))
+	cmd.AddCommand(
+		newBundleInitCmd(f, nil),
+		newBundleKeygenCmd(f, nil),
+		newBundleSignCmd(f, nil),
+		newBundleVerifyCmd(f, nil),
+	)
 	return cmd
 }
 

@@ -23,6 +23,12 @@ func loadBundle(f *Factory, flag string) (*catalog.Bundle, error) {
 			"pass --bundle DIR, set MCPGOV_BUNDLE, or put bundle = \"DIR\" in %s; create one with `mcpgov bundle init DIR`",
 			cfgs.user.path))
 	}
+	// A pinned key means only signed bundles are used: verify before reading.
+	if keys, from := cfgs.trustedKeys(); len(keys) > 0 {
+		if err := verifyBundle(src.Dir, keys, from); err != nil {
+			return nil, err
+		}
+	}
 	b, err := catalog.LoadBundle(src.Dir)
 	if err != nil {
 		var ve *catalog.ValidationError

@@ -24,7 +24,12 @@ then the user's config file, then the managed config decide.`,
 		newCatalogValidateCmd(f, nil),
 		newCatalogListCmd(f, nil),
 		newCatalogShowCmd(f, nil),
+		newCatalogVetCmd(f, nil),
+		newCatalogApproveCmd(f, nil),
+		newCatalogPinCmd(f, nil),
 		newCatalogBlockCmd(f, nil),
+		newCatalogImportCmd(f, nil),
+		newCatalogExportCmd(f, nil),
 	)
 	return cmd
 }

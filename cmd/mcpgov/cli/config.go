@@ -117,3 +117,12 @@ func resolveBundle(flag string, getenv func(string) string, c configs) (bundleSo
 	}
 	return bundleSource{}, false
 }
+
+// trustedKeys are the managed config's keys when it pins any, else the
+// user's: a user cannot loosen what the organisation pinned.
+func (c configs) trustedKeys() ([]string, string) {
+	if len(c.managed.TrustedKeys) > 0 {
+		return c.managed.TrustedKeys, c.managed.path
+	}
+	return c.user.TrustedKeys, c.user.path
+}

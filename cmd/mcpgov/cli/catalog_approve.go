@@ -1,0 +1,136 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/scan"
+)
+
+// CatalogApproveOptions are the inputs of `mcpgov catalog approve`.
+type CatalogApproveOptions struct {
+	IO             *IOStreams
+	Factory        *Factory
+	Bundle         string
+	ID             string
+	Reviewer       string
+	Notes          string
+	Report         string
+	Connect        bool
+	NoVet          bool
+	AcceptFindings bool
+	Timeout        time.Duration
+	Headers        []string
+}
+
+func newCatalogApproveCmd(f *Factory, runF func(context.Context, *CatalogApproveOptions) error) *cobra.Command {
+	opts := &CatalogApproveOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "approve ID --reviewer NAME (--report FILE | --connect | --no-vet)",
+		Short: "Approve a catalog server and record the review evidence and pins",
+		Long: `Set the server's status to approved and write the evidence into catalog.toml:
+reviewer, date, the digest of the vetting findings, and a pin (fingerprint) for
+every tool the reviewed server advertised. The review comes from a saved
+"catalog vet --json" report (--report), or from vetting now (--connect).
+Approving without vetting needs --no-vet and records no pins.
+
+A review with high or critical findings is refused unless --accept-findings
+says a person read them. catalog.toml is edited in place: only the touched
+keys change; comments and layout are kept.`,
+		Example: `  mcpgov catalog vet everything --connect --json > vet.json
+  mcpgov catalog approve everything --reviewer sec-team --report vet.json`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			n := 0
+			for _, set := range []bool{opts.Report != "", opts.Connect, opts.NoVet} {
+				if set {
+					n++
+				}
+			}
+			switch {
+			case opts.Reviewer == "":
+				return flagErrorf("--reviewer is required")
+			case n != 1:
+				return flagErrorf("give exactly one of --report FILE, --connect or --no-vet")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return catalogApproveRun(cmd.Context(), opts)
+		},
+	}
+	addVetFlags(cmd, &opts.Bundle, &opts.Connect, &opts.Timeout, &opts.Headers)
+	cmd.Flags().StringVar(&opts.Reviewer, "reviewer", "", "who reviewed the server (recorded as evidence)")
+	cmd.Flags().StringVar(&opts.Notes, "notes", "", "review notes to record")
+	cmd.Flags().StringVar(&opts.Report, "report", "", "a saved `catalog vet --json` report to take findings and fingerprints from")
+	cmd.Flags().BoolVar(&opts.NoVet, "no-vet", false, "approve without a vetting report (no pins are recorded)")
+	cmd.Flags().BoolVar(&opts.AcceptFindings, "accept-findings", false, "approve although the review has high or critical findings")
+	return cmd
+}
+
+func catalogApproveRun(ctx context.Context, opts *CatalogApproveOptions) error {
+	b, err := loadBundle(opts.Factory, opts.Bundle)
+	if err != nil {
+		return err
+	}
+	if b.Catalog.Server(opts.ID) == nil {
+		return fmt.Errorf("no server %q in %s", opts.ID, b.Catalog.File)
+	}
+	doc, err := reviewFor(ctx, opts.Factory, b, opts.ID, opts.Report, opts.Connect, opts.Timeout, opts.Headers)
+	if err != nil {
+		return err
+	}
+	review := catalog.Review{Reviewer: opts.Reviewer, Date: opts.Factory.Now().UTC(), Notes: opts.Notes}
+	changes := []catalog.Change{catalog.SetStatus(catalog.StatusApproved)}
+	if doc != nil {
+		serious := 0
+		for _, fd := range allFindings(doc.Report) {
+			if fd.Severity.Rank() >= scan.SeverityHigh.Rank() {
+				serious++
+			}
+		}
+		if serious > 0 && !opts.AcceptFindings {
+			return withHint(fmt.Errorf("the review of %s has %s at high or critical severity; not approved", opts.ID, plural(serious, "finding", "findings")),
+				"read them (`mcpgov catalog vet "+opts.ID+" --connect`), then pass --accept-findings if the server is fine")
+		}
+		review.FindingsDigest = doc.Digest
+		changes = append(changes, catalog.SetPins(pinsOf(doc.Report))...)
+	}
+	changes = append(changes, catalog.SetReview(review)...)
+	path := filepath.Join(b.Dir, catalog.CatalogFile)
+	if err := catalog.EditServer(path, opts.ID, changes...); err != nil {
+		return fmt.Errorf("approve %s: %w", opts.ID, err)
+	}
+	if doc != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "%s approved in %s with %s pinned (findings digest %s)\n", opts.ID, path, plural(len(doc.Report.Tools), "tool", "tools"), doc.Digest)
+	} else {
+		fmt.Fprintf(opts.IO.ErrOut, "%s approved in %s without vetting; no tools pinned\n", opts.ID, path)
+	}
+	return nil
+}
+
+// reviewFor returns the vetting evidence from a saved report or a fresh vet;
+// nil when neither was asked for.
+func reviewFor(ctx context.Context, f *Factory, b *catalog.Bundle, id, report string, connect bool, timeout time.Duration, headers []string) (*VetDocument, error) {
+	switch {
+	case report != "":
+		return readVetDocument(report, id)
+	case connect:
+		return vetServer(ctx, f, b, id, timeout, headers)
+	}
+	return nil, nil
+}
+
+func pinsOf(r *catalog.VetReport) map[string]string {
+	pins := make(map[string]string, len(r.Tools))
+	for _, t := range r.Tools {
+		pins[t.Name] = t.Fingerprint
+	}
+	return pins
+}
