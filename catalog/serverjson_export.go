@@ -308,10 +308,10 @@ func sjSynthesize(s *Server) ([]sjMember, error) {
 	}
 	for _, pat := range s.Match.Packages {
 		pp, err := parsePackagePattern(pat)
-		if err != nil || strings.ContainsAny(pp.version, "*?") || seen[key{pp.eco, pp.name, pp.version}] {
+		if err != nil || strings.ContainsAny(pp.version, "*?") || seen[key(pp)] {
 			continue // a version glob approves a range; only the governance block can say that
 		}
-		seen[key{pp.eco, pp.name, pp.version}] = true
+		seen[key(pp)] = true
 		doc.Packages = append(doc.Packages, sjPackageFor(pp.eco, pp.name, pp.version))
 		if doc.Version == "" {
 			doc.Version = pp.version
