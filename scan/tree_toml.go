@@ -3,16 +3,16 @@ package scan
 import (
 	"errors"
 	"fmt"
-	"regexp"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mcpgov/mcpgov/catalog/tomldoc"
 )
 
 // parseTOML reads TOML. The decoder keeps no positions, so lines of tables
-// are recovered from their headers (tomlLines).
+// are recovered from the text's layout (tomldoc).
 func parseTOML(text []byte) (*node, error) {
 	if err := checkTOMLDepth(text); err != nil {
 		return nil, err
@@ -26,8 +26,7 @@ func parseTOML(text []byte) (*node, error) {
 		return nil, &ParseError{Msg: err.Error()}
 	}
 	root := fromTOML(m, 1)
-	lines := tomlLines(text)
-	setTOMLLines(root, nil, lines)
+	setTOMLLines(root, nil, tomldoc.Parse(string(text)))
 	return root, nil
 }
 
@@ -71,21 +70,21 @@ func fromTOML(v any, line int) *node {
 // setTOMLLines gives every table (and the key that opens it) the line of its
 // header, so members sort back into file order and servers report the line
 // of their [mcp_servers.NAME] header.
-func setTOMLLines(n *node, prefix []string, lines map[string]int) {
+func setTOMLLines(n *node, prefix []string, doc *tomldoc.Doc) {
 	if n.kind != kObject {
 		return
 	}
 	for i := range n.members {
 		m := &n.members[i]
 		key := append(append([]string(nil), prefix...), m.key)
-		if l, ok := lines[strings.Join(key, "\x00")]; ok {
+		if l, ok := doc.Find(key...); ok {
 			m.line = l
 			m.val.line = l
 			setAllLines(m.val, l)
-		} else if l, ok := lines[strings.Join(prefix, "\x00")]; ok && len(prefix) > 0 {
+		} else if l, ok := doc.Find(prefix...); ok && len(prefix) > 0 {
 			m.line = l
 		}
-		setTOMLLines(m.val, key, lines)
+		setTOMLLines(m.val, key, doc)
 	}
 	sort.SliceStable(n.members, func(a, b int) bool { return n.members[a].line < n.members[b].line })
 }
@@ -96,85 +95,6 @@ func setAllLines(n *node, l int) {
 			n.members[i].line = l
 		}
 	}
-}
-
-var tomlHeader = regexp.MustCompile(`^\s*\[\s*([^\[\]]+?)\s*\]\s*(#.*)?$`)
-var tomlKeyLine = regexp.MustCompile(`^\s*("(?:[^"\\]|\\.)*"|'[^']*'|[A-Za-z0-9_-]+)\s*[=.]`)
-
-// tomlLines maps dotted table paths (joined with NUL) to the line of their
-// header, and keys directly under a header (inline tables, dotted keys) to
-// their own line.
-func tomlLines(text []byte) map[string]int {
-	out := map[string]int{}
-	var current []string
-	for i, raw := range strings.Split(string(text), "\n") {
-		line := i + 1
-		if m := tomlHeader.FindStringSubmatch(raw); m != nil {
-			current = splitTOMLKey(m[1])
-			k := strings.Join(current, "\x00")
-			if _, seen := out[k]; !seen {
-				out[k] = line
-			}
-			continue
-		}
-		if m := tomlKeyLine.FindStringSubmatch(raw); m != nil {
-			k := strings.Join(append(append([]string(nil), current...), unquoteTOMLKey(m[1])), "\x00")
-			if _, seen := out[k]; !seen {
-				out[k] = line
-			}
-		}
-	}
-	return out
-}
-
-// splitTOMLKey splits a dotted key, honouring quoted parts.
-func splitTOMLKey(s string) []string {
-	var parts []string
-	for len(s) > 0 {
-		s = strings.TrimSpace(s)
-		var part string
-		switch {
-		case strings.HasPrefix(s, `"`):
-			end := 1
-			for end < len(s) && s[end] != '"' {
-				if s[end] == '\\' {
-					end++
-				}
-				end++
-			}
-			if end >= len(s) {
-				end = len(s) - 1
-			}
-			part, s = unquoteTOMLKey(s[:end+1]), s[end+1:]
-		case strings.HasPrefix(s, `'`):
-			end := strings.IndexByte(s[1:], '\'') + 1
-			if end <= 0 {
-				end = len(s) - 1
-			}
-			part, s = s[1:end], s[end+1:]
-		default:
-			end := strings.IndexByte(s, '.')
-			if end < 0 {
-				end = len(s)
-			}
-			part, s = strings.TrimSpace(s[:end]), s[end:]
-		}
-		parts = append(parts, part)
-		s = strings.TrimSpace(s)
-		s = strings.TrimPrefix(s, ".")
-	}
-	return parts
-}
-
-func unquoteTOMLKey(s string) string {
-	if len(s) >= 2 && (s[0] == '"' && s[len(s)-1] == '"' || s[0] == '\'' && s[len(s)-1] == '\'') {
-		inner := s[1 : len(s)-1]
-		if s[0] == '"' {
-			inner = strings.NewReplacer(`\\`, `\`, `\"`, `"`).Replace(inner)
-		}
-		return inner
-	}
-	return s
 }
 
 // checkTOMLDepth rejects TOML nested deeper than maxDepth — arrays, inline

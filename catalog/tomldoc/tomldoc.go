@@ -373,3 +373,27 @@ func (d *Doc) KeysIn(t *Table) []string {
 	}
 	return out
 }
+
+// Find returns the line where path is defined: its key, its table header,
+// or else the first key or table below it (a dotted key such as
+// `docs.command = …` defines "docs" where it first appears).
+func (d *Doc) Find(path ...string) (int, bool) {
+	if k := d.Key(path...); k != nil {
+		return k.Line, true
+	}
+	if t := d.Table(path...); t != nil {
+		return t.Line, true
+	}
+	line := 0
+	for _, k := range d.keys {
+		if len(k.Path) > len(path) && hasPrefix(k.Path, path) && (line == 0 || k.Line < line) {
+			line = k.Line
+		}
+	}
+	for _, t := range d.Tables {
+		if len(t.Path) > len(path) && hasPrefix(t.Path, path) && (line == 0 || t.Line < line) {
+			line = t.Line
+		}
+	}
+	return line, line > 0
+}
