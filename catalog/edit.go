@@ -82,6 +82,32 @@ func setKey(value string, keys ...string) Change {
 // layout stay — then validates the result and replaces the file atomically.
 // Nothing is written when the server is missing or the result is invalid.
 func EditServer(path, id string, changes ...Change) error {
+	return rewriteCatalog(path, "edit", func(c *Catalog, text string) (string, error) {
+		if c.Server(id) == nil {
+			return "", fmt.Errorf("no server %q in %s", id, path)
+		}
+		for _, ch := range changes {
+			text = ch(tomldoc.Parse(text), id)
+		}
+		return text, nil
+	})
+}
+
+// AppendServers adds imported servers to the catalog file at path: new
+// blocks at the end, no existing byte changed, the result validated and
+// written atomically. Nothing is written when an id is taken or the result
+// is invalid.
+func AppendServers(path string, servers []ImportedServer) error {
+	return rewriteCatalog(path, "import", func(_ *Catalog, text string) (string, error) {
+		return AppendToCatalogTOML(text, servers)
+	})
+}
+
+// rewriteCatalog is the safe path for every change to a catalog file: the
+// file must be valid before, edit computes the new text, the result must be
+// valid, and it replaces the file (the symlink's target, mode kept)
+// atomically.
+func rewriteCatalog(path, what string, edit func(c *Catalog, text string) (string, error)) error {
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return err
@@ -96,17 +122,14 @@ func EditServer(path, id string, changes ...Change) error {
 	}
 	c, err := Parse(path, orig)
 	if err != nil {
-		return fmt.Errorf("catalog is invalid before the edit; fix it first: %w", err)
+		return fmt.Errorf("catalog is invalid before the %s; fix it first: %w", what, err)
 	}
-	if c.Server(id) == nil {
-		return fmt.Errorf("no server %q in %s", id, path)
-	}
-	text := string(orig)
-	for _, ch := range changes {
-		text = ch(tomldoc.Parse(text), id)
+	text, err := edit(c, string(orig))
+	if err != nil {
+		return err
 	}
 	if _, err := Parse(path, []byte(text)); err != nil {
-		return fmt.Errorf("edit would make the catalog invalid, nothing written: %w", err)
+		return fmt.Errorf("%s would make the catalog invalid, nothing written: %w", what, err)
 	}
 	return writeAtomic(target, []byte(text), info.Mode().Perm())
 }
@@ -134,34 +157,4 @@ func writeAtomic(path string, data []byte, mode os.FileMode) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
-}
-
-// AppendServers adds imported servers to the catalog file at path: new
-// blocks at the end, no existing byte changed, the result validated and
-// written atomically. Nothing is written when an id is taken or the result
-// is invalid.
-func AppendServers(path string, servers []ImportedServer) error {
-	target, err := filepath.EvalSymlinks(path)
-	if err != nil {
-		return err
-	}
-	info, err := os.Stat(target)
-	if err != nil {
-		return err
-	}
-	orig, err := os.ReadFile(target)
-	if err != nil {
-		return err
-	}
-	if _, err := Parse(path, orig); err != nil {
-		return fmt.Errorf("catalog is invalid before the import; fix it first: %w", err)
-	}
-	text, err := AppendToCatalogTOML(string(orig), servers)
-	if err != nil {
-		return err
-	}
-	if _, err := Parse(path, []byte(text)); err != nil {
-		return fmt.Errorf("import would make the catalog invalid, nothing written: %w", err)
-	}
-	return writeAtomic(target, []byte(text), info.Mode().Perm())
 }

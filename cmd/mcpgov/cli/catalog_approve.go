@@ -14,18 +14,14 @@ import (
 
 // CatalogApproveOptions are the inputs of `mcpgov catalog approve`.
 type CatalogApproveOptions struct {
-	IO             *IOStreams
-	Factory        *Factory
-	Bundle         string
+	IO      *IOStreams
+	Factory *Factory
+	reviewSource
 	ID             string
 	Reviewer       string
 	Notes          string
-	Report         string
-	Connect        bool
 	NoVet          bool
 	AcceptFindings bool
-	Timeout        time.Duration
-	Headers        []string
 }
 
 func newCatalogApproveCmd(f *Factory, runF func(context.Context, *CatalogApproveOptions) error) *cobra.Command {
@@ -75,14 +71,7 @@ keys change; comments and layout are kept.`,
 }
 
 func catalogApproveRun(ctx context.Context, opts *CatalogApproveOptions) error {
-	b, err := loadBundle(opts.Factory, opts.Bundle)
-	if err != nil {
-		return err
-	}
-	if b.Catalog.Server(opts.ID) == nil {
-		return fmt.Errorf("no server %q in %s", opts.ID, b.Catalog.File)
-	}
-	doc, err := reviewFor(ctx, opts.Factory, b, opts.ID, opts.Report, opts.Connect, opts.Timeout, opts.Headers)
+	b, doc, err := opts.load(ctx, opts.Factory, opts.ID)
 	if err != nil {
 		return err
 	}
@@ -115,16 +104,34 @@ func catalogApproveRun(ctx context.Context, opts *CatalogApproveOptions) error {
 	return nil
 }
 
-// reviewFor returns the vetting evidence from a saved report or a fresh vet;
-// nil when neither was asked for.
-func reviewFor(ctx context.Context, f *Factory, b *catalog.Bundle, id, report string, connect bool, timeout time.Duration, headers []string) (*VetDocument, error) {
-	switch {
-	case report != "":
-		return readVetDocument(report, id)
-	case connect:
-		return vetServer(ctx, f, b, id, timeout, headers)
+// reviewSource says where approve and pin take their review from: a saved
+// vet report, or vetting now.
+type reviewSource struct {
+	Bundle  string
+	Report  string
+	Connect bool
+	Timeout time.Duration
+	Headers []string
+}
+
+// load returns the bundle and the review of server id; the review is nil
+// when neither a report nor --connect was given.
+func (r reviewSource) load(ctx context.Context, f *Factory, id string) (*catalog.Bundle, *VetDocument, error) {
+	b, err := loadBundle(f, r.Bundle)
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil
+	if b.Catalog.Server(id) == nil {
+		return nil, nil, fmt.Errorf("no server %q in %s", id, b.Catalog.File)
+	}
+	var doc *VetDocument
+	switch {
+	case r.Report != "":
+		doc, err = readVetDocument(r.Report, id)
+	case r.Connect:
+		doc, err = vetServer(ctx, f, b, id, r.Timeout, r.Headers)
+	}
+	return b, doc, err
 }
 
 func pinsOf(r *catalog.VetReport) map[string]string {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -15,12 +14,8 @@ import (
 type CatalogPinOptions struct {
 	IO      *IOStreams
 	Factory *Factory
-	Bundle  string
-	ID      string
-	Report  string
-	Connect bool
-	Timeout time.Duration
-	Headers []string
+	reviewSource
+	ID string
 }
 
 func newCatalogPinCmd(f *Factory, runF func(context.Context, *CatalogPinOptions) error) *cobra.Command {
@@ -52,14 +47,7 @@ the changes.`,
 }
 
 func catalogPinRun(ctx context.Context, opts *CatalogPinOptions) error {
-	b, err := loadBundle(opts.Factory, opts.Bundle)
-	if err != nil {
-		return err
-	}
-	if b.Catalog.Server(opts.ID) == nil {
-		return fmt.Errorf("no server %q in %s", opts.ID, b.Catalog.File)
-	}
-	doc, err := reviewFor(ctx, opts.Factory, b, opts.ID, opts.Report, opts.Connect, opts.Timeout, opts.Headers)
+	b, doc, err := opts.load(ctx, opts.Factory, opts.ID)
 	if err != nil {
 		return err
 	}
