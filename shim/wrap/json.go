@@ -1,0 +1,385 @@
+package wrap
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/tailscale/hujson"
+
+	"github.com/mcpgov/mcpgov/scan"
+)
+
+// jdoc is a JSON or JSONC config. Offsets from hujson are relative to the
+// text after a UTF-8 byte order mark; bom shifts them back to the file.
+type jdoc struct {
+	file   string
+	b      []byte
+	bom    int
+	root   hujson.Value
+	strict bool // plain JSON: must stay plain JSON
+	nl     string
+}
+
+var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
+
+func openJSON(file string, b []byte) (*jdoc, error) {
+	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
+		return nil, errUnsupported // UTF-16: rewriting it is not supported yet
+	}
+	d := &jdoc{file: file, b: b, nl: newline(b)}
+	if bytes.HasPrefix(b, utf8BOM) {
+		d.bom = len(utf8BOM)
+	}
+	text := b[d.bom:]
+	v, err := hujson.Parse(text)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %s; refusing to edit a file that does not parse", file, strings.TrimPrefix(err.Error(), "hujson: "))
+	}
+	d.root = v
+	d.strict = json.Valid(text)
+	return d, nil
+}
+
+func (d *jdoc) format() string { return "json" }
+
+func (d *jdoc) check(after []byte) error {
+	text := bytes.TrimPrefix(after, utf8BOM)
+	if d.strict {
+		if !json.Valid(text) {
+			return fmt.Errorf("not valid JSON")
+		}
+		return nil
+	}
+	_, err := hujson.Parse(text)
+	return err
+}
+
+// raw returns the file bytes of v (its value, without surrounding extra).
+func (d *jdoc) raw(v *hujson.Value) string { return string(d.b[d.start(v):d.end(v)]) }
+func (d *jdoc) start(v *hujson.Value) int { return v.StartOffset + d.bom }
+func (d *jdoc) end(v *hujson.Value) int   { return v.EndOffset + d.bom }
+
+func memberKey(m *hujson.ObjectMember) (string, bool) {
+	lit, ok := m.Name.Value.(hujson.Literal)
+	if !ok {
+		return "", false
+	}
+	return lit.String(), true
+}
+
+// member returns the last member named key (the one clients use).
+func member(obj *hujson.Object, key string) *hujson.ObjectMember {
+	for i := len(obj.Members) - 1; i >= 0; i-- {
+		if k, ok := memberKey(&obj.Members[i]); ok && k == key {
+			return &obj.Members[i]
+		}
+	}
+	return nil
+}
+
+// locate finds the entry object of it: by its key path on retries, else by
+// name and the line scan reported.
+func (d *jdoc) locate(it *item) *hujson.Object {
+	if it.pointer != nil {
+		v := &d.root
+		for _, k := range it.pointer {
+			obj, ok := v.Value.(*hujson.Object)
+			if !ok {
+				return nil
+			}
+			m := member(obj, k)
+			if m == nil {
+				return nil
+			}
+			v = &m.Value
+		}
+		obj, _ := v.Value.(*hujson.Object)
+		return obj
+	}
+	var found *hujson.Object
+	var walk func(v *hujson.Value, path []string)
+	walk = func(v *hujson.Value, path []string) {
+		if found != nil {
+			return
+		}
+		switch t := v.Value.(type) {
+		case *hujson.Object:
+			for i := range t.Members {
+				m := &t.Members[i]
+				k, _ := memberKey(m)
+				p := append(path[:len(path):len(path)], k)
+				if obj, ok := m.Value.Value.(*hujson.Object); ok && k == it.srv.Name && lineOf(d.b, d.start(&m.Name)) == it.srv.Line {
+					found, it.pointer = obj, p
+					return
+				}
+				walk(&m.Value, p)
+			}
+		case *hujson.Array:
+			for i := range t.Elements {
+				walk(&t.Elements[i], append(path[:len(path):len(path)], fmt.Sprint(i)))
+			}
+		}
+	}
+	walk(&d.root, nil)
+	if found != nil {
+		it.res.Pointer = pointer(it.pointer)
+	}
+	return found
+}
+
+// pointer formats a key path as an RFC 6901 JSON pointer.
+func pointer(path []string) string {
+	var sb strings.Builder
+	for _, k := range path {
+		sb.WriteByte('/')
+		sb.WriteString(strings.NewReplacer("~", "~0", "/", "~1").Replace(k))
+	}
+	return sb.String()
+}
+
+// quote is a JSON string literal without HTML escaping.
+func quote(s string) string {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(buf.String(), "\n")
+}
+
+func stringLit(v *hujson.Value) (string, bool) {
+	lit, ok := v.Value.(hujson.Literal)
+	if !ok || lit.Kind() != '"' {
+		return "", false
+	}
+	return lit.String(), true
+}
+
+// strings decodes an array of string literals.
+func stringsOf(v *hujson.Value) ([]string, *hujson.Array, bool) {
+	arr, ok := v.Value.(*hujson.Array)
+	if !ok {
+		return nil, nil, false
+	}
+	out := make([]string, 0, len(arr.Elements))
+	for i := range arr.Elements {
+		s, ok := stringLit(&arr.Elements[i])
+		if !ok {
+			return nil, nil, false
+		}
+		out = append(out, s)
+	}
+	return out, arr, true
+}
+
+func isBlank(b []byte) bool {
+	for _, c := range b {
+		if c != ' ' && c != '\t' && c != '\r' && c != '\n' {
+			return false
+		}
+	}
+	return true
+}
+
+// inlineSep separates array elements on one line, in the entry's style.
+func (d *jdoc) inlineSep(m *hujson.ObjectMember) string {
+	if d.end(&m.Name) < d.start(&m.Value) && d.b[d.start(&m.Value)-1] == ':' {
+		return "," // "command":"x" — minified
+	}
+	return ", "
+}
+
+// elemSep separates elements of arr the way its own elements are.
+func (d *jdoc) elemSep(arr *hujson.Array, m *hujson.ObjectMember) string {
+	if len(arr.Elements) >= 2 && isBlank(arr.Elements[1].BeforeExtra) {
+		return "," + string(arr.Elements[1].BeforeExtra)
+	}
+	if len(arr.Elements) >= 1 {
+		if ind, own := indentAt(d.b, d.start(&arr.Elements[0])); own {
+			return "," + d.nl + ind
+		}
+	}
+	return d.inlineSep(m)
+}
+
+// insertFront puts lits before the first element of the array value v and
+// returns the patch and the array's new text.
+func (d *jdoc) insertFront(v *hujson.Value, arr *hujson.Array, m *hujson.ObjectMember, lits []string) (patch, string) {
+	if len(arr.Elements) == 0 {
+		repl := "[" + strings.Join(lits, d.inlineSep(m)) + "]"
+		return patch{d.start(v), d.end(v), repl}, repl
+	}
+	sep := d.elemSep(arr, m)
+	at := d.start(&arr.Elements[0])
+	ins := strings.Join(lits, sep) + sep
+	text := string(d.b[d.start(v):at]) + ins + string(d.b[at:d.end(v)])
+	return patch{at, at, ins}, text
+}
+
+func (d *jdoc) wrapEntry(it *item, o Options) edit {
+	obj := d.locate(it)
+	if obj == nil {
+		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
+	}
+	if e, done := precheck(it, o); done {
+		return e
+	}
+	cmd := member(obj, "command")
+	if cmd == nil {
+		return skip(ActionSkippedUnsupported, "entry has no command")
+	}
+	if it.srv.Client == scan.ClientOpencode {
+		return d.wrapArgv(it, o, cmd)
+	}
+	command, ok := stringLit(&cmd.Value)
+	if !ok {
+		return skip(ActionSkippedUnsupported, "command is not a string")
+	}
+	var (
+		args    []string
+		arr     *hujson.Array
+		argsMem = member(obj, "args")
+	)
+	if argsMem != nil {
+		if args, arr, ok = stringsOf(&argsMem.Value); !ok {
+			return skip(ActionSkippedUnsupported, "args is not an array of strings")
+		}
+	}
+	if isShim(command, args) {
+		return skip(ActionAlreadyGoverned, "")
+	}
+	newCmd := quote(o.MCPGovPath)
+	lits := make([]string, 0, 4)
+	for _, a := range shimPrefix(it.srv) {
+		lits = append(lits, quote(a))
+	}
+	lits = append(lits, d.raw(&cmd.Value)) // the original literal, escapes and placeholders as written
+	e := edit{action: ActionWrapped, command: command, args: args}
+	if args == nil {
+		args = []string{}
+	}
+	e.args = args
+	if argsMem != nil {
+		p, text := d.insertFront(&argsMem.Value, arr, argsMem, lits)
+		e.patches = append(e.patches, patch{d.start(&cmd.Value), d.end(&cmd.Value), newCmd}, p)
+		e.spans = []Span{
+			{Field: "command", Original: d.raw(&cmd.Value), Wrapped: newCmd},
+			{Field: "args", Original: d.raw(&argsMem.Value), Wrapped: text},
+		}
+		return e
+	}
+	// No args: add one right after command, in the entry's layout.
+	colon := string(d.b[d.end(&cmd.Name):d.start(&cmd.Value)])
+	if strings.Count(colon, ":") != 1 || !isBlank([]byte(strings.Replace(colon, ":", "", 1))) {
+		colon = ": "
+	}
+	lead := ""
+	if ind, own := indentAt(d.b, d.start(&cmd.Name)); own {
+		lead = d.nl + ind
+	} else if d.inlineSep(cmd) == ", " {
+		lead = " "
+	}
+	ins := "," + lead + `"args"` + colon + "[" + strings.Join(lits, d.inlineSep(cmd)) + "]"
+	e.patches = []patch{{d.start(&cmd.Value), d.end(&cmd.Value), newCmd + ins}}
+	e.spans = []Span{{Field: "command+args", Original: d.raw(&cmd.Value), Wrapped: newCmd + ins}}
+	return e
+}
+
+// wrapArgv wraps opencode's command array, which holds the whole argv.
+func (d *jdoc) wrapArgv(it *item, o Options, cmd *hujson.ObjectMember) edit {
+	argv, arr, ok := stringsOf(&cmd.Value)
+	if !ok || len(argv) == 0 {
+		return skip(ActionSkippedUnsupported, "command is not a non-empty array of strings")
+	}
+	if isShim(argv[0], argv[1:]) {
+		return skip(ActionAlreadyGoverned, "")
+	}
+	lits := []string{quote(o.MCPGovPath)}
+	for _, a := range shimPrefix(it.srv) {
+		lits = append(lits, quote(a))
+	}
+	p, text := d.insertFront(&cmd.Value, arr, cmd, lits)
+	return edit{
+		action: ActionWrapped, command: argv[0], args: argv[1:], patches: []patch{p},
+		spans: []Span{{Field: "command", Original: d.raw(&cmd.Value), Wrapped: text}},
+	}
+}
+
+// span returns the current file range of a manifest span's field.
+func (d *jdoc) span(obj *hujson.Object, field string) (int, int, bool) {
+	cmd, args := member(obj, "command"), member(obj, "args")
+	switch field {
+	case "command":
+		if cmd != nil {
+			return d.start(&cmd.Value), d.end(&cmd.Value), true
+		}
+	case "args":
+		if args != nil {
+			return d.start(&args.Value), d.end(&args.Value), true
+		}
+	case "command+args":
+		if cmd != nil && args != nil && d.start(&args.Value) > d.end(&cmd.Value) {
+			return d.start(&cmd.Value), d.end(&args.Value), true
+		}
+	}
+	return 0, 0, false
+}
+
+func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
+	obj := d.locate(it)
+	if obj == nil {
+		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
+	}
+	if rec := lookup(it.res.Pointer); rec != nil {
+		var ps []patch
+		for _, sp := range rec.Spans {
+			s, e, ok := d.span(obj, sp.Field)
+			if !ok || string(d.b[s:e]) != sp.Wrapped {
+				ps = nil
+				break
+			}
+			ps = append(ps, patch{s, e, sp.Original})
+		}
+		if ps != nil {
+			return edit{action: ActionUnwrapped, patches: ps}
+		}
+	}
+	// No usable manifest record: take the command line after "--".
+	cmd := member(obj, "command")
+	if cmd == nil {
+		return skip(ActionNotWrapped, "entry has no command")
+	}
+	if it.srv.Client == scan.ClientOpencode {
+		argv, arr, ok := stringsOf(&cmd.Value)
+		if !ok || len(argv) == 0 || !isShim(argv[0], argv[1:]) {
+			return skip(ActionNotWrapped, "")
+		}
+		k := afterDashes(argv)
+		if k < 0 || k >= len(argv) {
+			return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
+		}
+		return edit{action: ActionUnwrapped, reason: "restored from the command line (no manifest record)",
+			patches: []patch{{d.start(&arr.Elements[0]), d.start(&arr.Elements[k]), ""}}}
+	}
+	command, ok := stringLit(&cmd.Value)
+	argsMem := member(obj, "args")
+	if !ok || argsMem == nil {
+		return skip(ActionNotWrapped, "")
+	}
+	args, arr, ok := stringsOf(&argsMem.Value)
+	if !ok || !isShim(command, args) {
+		return skip(ActionNotWrapped, "")
+	}
+	k := afterDashes(args)
+	if k < 0 || k >= len(args) {
+		return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
+	}
+	ps := []patch{{d.start(&cmd.Value), d.end(&cmd.Value), d.raw(&arr.Elements[k])}}
+	if k+1 < len(args) {
+		ps = append(ps, patch{d.start(&arr.Elements[0]), d.start(&arr.Elements[k+1]), ""})
+	} else {
+		ps = append(ps, patch{d.start(&argsMem.Value), d.end(&argsMem.Value), "[]"})
+	}
+	return edit{action: ActionUnwrapped, reason: "restored from the command line (no manifest record)", patches: ps}
+}

@@ -1,0 +1,108 @@
+package wrap
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// ManifestVersion is the version of the manifest's JSON format.
+const ManifestVersion = 1
+
+// Manifest lists every entry mcpgov wrapped and still governs, with what it
+// was before, so Unwrap can restore it byte for byte.
+type Manifest struct {
+	SchemaVersion int      `json:"schemaVersion"`
+	Entries       []Record `json:"entries"`
+}
+
+// Record is one wrapped entry.
+type Record struct {
+	File       string    `json:"file"`             // the file written (symlinks resolved)
+	Config     string    `json:"config,omitempty"` // the path the client reads, when it differs
+	Client     string    `json:"client"`
+	Scope      string    `json:"scope"`
+	Server     string    `json:"server"`
+	Pointer    string    `json:"pointer"` // JSON pointer of the entry (TOML: its key path)
+	Format     string    `json:"format"`  // json or toml
+	Command    string    `json:"command"` // the original command
+	Args       []string  `json:"args"`    // the original arguments
+	Spans      []Span    `json:"spans"`
+	HashBefore string    `json:"hashBefore"` // SHA-256 of the file before the wrap
+	HashAfter  string    `json:"hashAfter"`  // and after it
+	Backup     string    `json:"backup"`
+	Time       time.Time `json:"time"`
+	Version    string    `json:"mcpgovVersion"`
+	MCPGovPath string    `json:"mcpgovPath"`
+}
+
+// Span is one changed stretch of an entry: the original bytes and the bytes
+// wrap wrote in their place. Field names which part of the entry it covers.
+type Span struct {
+	Field    string `json:"field"`
+	Original string `json:"original"`
+	Wrapped  string `json:"wrapped"`
+}
+
+func manifestPath(stateDir string) string { return filepath.Join(stateDir, "manifest.json") }
+
+// LoadManifest reads the manifest under stateDir; a missing one is empty.
+func LoadManifest(stateDir string) (*Manifest, error) {
+	m := &Manifest{SchemaVersion: ManifestVersion, Entries: []Record{}}
+	b, err := os.ReadFile(manifestPath(stateDir))
+	if errors.Is(err, fs.ErrNotExist) {
+		return m, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read wrap manifest: %w", err)
+	}
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, fmt.Errorf("read wrap manifest %s: %w", manifestPath(stateDir), err)
+	}
+	if m.Entries == nil {
+		m.Entries = []Record{}
+	}
+	return m, nil
+}
+
+func (m *Manifest) save(stateDir string) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := writeFileAtomic(manifestPath(stateDir), append(b, '\n'), 0o600); err != nil {
+		return fmt.Errorf("write wrap manifest: %w", err)
+	}
+	return nil
+}
+
+func (m *Manifest) find(file, pointer string) *Record {
+	for i := range m.Entries {
+		if m.Entries[i].File == file && m.Entries[i].Pointer == pointer {
+			return &m.Entries[i]
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) put(r Record) {
+	if old := m.find(r.File, r.Pointer); old != nil {
+		*old = r
+		return
+	}
+	m.Entries = append(m.Entries, r)
+}
+
+func (m *Manifest) remove(file, pointer string) {
+	out := m.Entries[:0]
+	for _, r := range m.Entries {
+		if r.File != file || r.Pointer != pointer {
+			out = append(out, r)
+		}
+	}
+	m.Entries = out
+}

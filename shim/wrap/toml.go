@@ -1,0 +1,186 @@
+package wrap
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/BurntSushi/toml"
+
+	"github.com/mcpgov/mcpgov/catalog/tomldoc"
+)
+
+// tdoc is a Codex config.toml. Servers are [mcp_servers.NAME] tables whose
+// command and args keys are edited in place.
+type tdoc struct {
+	file string
+	b    []byte
+	bom  int
+	doc  *tomldoc.Doc
+	data map[string]any
+	nl   string
+}
+
+func openTOML(file string, b []byte) (*tdoc, error) {
+	d := &tdoc{file: file, b: b, nl: newline(b)}
+	if bytes.HasPrefix(b, utf8BOM) {
+		d.bom = len(utf8BOM)
+	}
+	text := string(b[d.bom:])
+	if _, err := toml.Decode(text, &d.data); err != nil {
+		return nil, fmt.Errorf("%s: %v; refusing to edit a file that does not parse", file, err)
+	}
+	d.doc = tomldoc.Parse(text)
+	return d, nil
+}
+
+func (d *tdoc) format() string { return "toml" }
+
+func (d *tdoc) check(after []byte) error {
+	var v map[string]any
+	_, err := toml.Decode(string(bytes.TrimPrefix(after, utf8BOM)), &v)
+	return err
+}
+
+func (d *tdoc) entry(name string) map[string]any {
+	servers, _ := d.data["mcp_servers"].(map[string]any)
+	e, _ := servers[name].(map[string]any)
+	return e
+}
+
+func (d *tdoc) key(name, field string) *tomldoc.Key {
+	return d.doc.Key("mcp_servers", name, field)
+}
+
+func toStrings(v any) ([]string, bool) {
+	if v == nil {
+		return nil, true
+	}
+	list, ok := v.([]any)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		s, ok := x.(string)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+	}
+	return out, true
+}
+
+func (d *tdoc) locate(it *item) map[string]any {
+	e := d.entry(it.srv.Name)
+	if e != nil {
+		it.pointer = []string{"mcp_servers", it.srv.Name}
+		it.res.Pointer = pointer(it.pointer)
+	}
+	return e
+}
+
+func (d *tdoc) raw(k *tomldoc.Key) string {
+	return string(d.b[k.ValueStart+d.bom : k.ValueEnd+d.bom])
+}
+
+func (d *tdoc) wrapEntry(it *item, o Options) edit {
+	e := d.locate(it)
+	if e == nil {
+		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
+	}
+	if ed, done := precheck(it, o); done {
+		return ed
+	}
+	command, ok := e["command"].(string)
+	args, argsOK := toStrings(e["args"])
+	if !ok || !argsOK {
+		return skip(ActionSkippedUnsupported, "command is not a string or args not an array of strings")
+	}
+	if isShim(command, args) {
+		return skip(ActionAlreadyGoverned, "")
+	}
+	ck, ak := d.key(it.srv.Name, "command"), d.key(it.srv.Name, "args")
+	if ck == nil || (e["args"] != nil && ak == nil) {
+		return skip(ActionSkippedUnsupported, "entry is an inline table; not supported yet")
+	}
+	if args == nil {
+		args = []string{}
+	}
+	newCmd := tomldoc.String(o.MCPGovPath)
+	newArgs := tomldoc.Strings(append(append(shimPrefix(it.srv), command), args...))
+	ed := edit{action: ActionWrapped, command: command, args: args}
+	ed.patches = []patch{{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, newCmd}}
+	ed.spans = []Span{{Field: "command", Original: d.raw(ck), Wrapped: newCmd}}
+	if ak != nil {
+		ed.patches = append(ed.patches, patch{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, newArgs})
+		ed.spans = append(ed.spans, Span{Field: "args", Original: d.raw(ak), Wrapped: newArgs})
+		return ed
+	}
+	ind, _ := indentAt(d.b, ck.Start+d.bom)
+	at := ck.LineEnd + d.bom
+	ins := ind + "args = " + newArgs + d.nl
+	if at == len(d.b) && !bytes.HasSuffix(d.b, []byte("\n")) {
+		ins = d.nl + ind + "args = " + newArgs
+	}
+	ed.patches = append(ed.patches, patch{at, at, ins})
+	ed.spans = append(ed.spans, Span{Field: "args-line", Original: "", Wrapped: ins})
+	return ed
+}
+
+func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
+	e := d.locate(it)
+	if e == nil {
+		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
+	}
+	name := it.srv.Name
+	if rec := lookup(it.res.Pointer); rec != nil {
+		var ps []patch
+		for _, sp := range rec.Spans {
+			var cands [][2]int
+			switch sp.Field {
+			case "command", "args":
+				if k := d.key(name, sp.Field); k != nil {
+					cands = append(cands, [2]int{k.ValueStart + d.bom, k.ValueEnd + d.bom})
+				}
+			case "args-line":
+				if k := d.key(name, "args"); k != nil {
+					s, end := k.Start+d.bom, k.LineEnd+d.bom
+					cands = append(cands, [2]int{s, end}, [2]int{s - len(d.nl), end})
+				}
+			}
+			matched := false
+			for _, c := range cands {
+				if c[0] >= 0 && c[1] <= len(d.b) && string(d.b[c[0]:c[1]]) == sp.Wrapped {
+					ps = append(ps, patch{c[0], c[1], sp.Original})
+					matched = true
+					break
+				}
+			}
+			if !matched {
+				ps = nil
+				break
+			}
+		}
+		if ps != nil {
+			return edit{action: ActionUnwrapped, patches: ps}
+		}
+	}
+	command, _ := e["command"].(string)
+	args, _ := toStrings(e["args"])
+	if !isShim(command, args) {
+		return skip(ActionNotWrapped, "")
+	}
+	k := afterDashes(args)
+	if k < 0 || k >= len(args) {
+		return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
+	}
+	ck, ak := d.key(name, "command"), d.key(name, "args")
+	if ck == nil || ak == nil {
+		return skip(ActionSkippedUnsupported, "entry is an inline table; not supported yet")
+	}
+	return edit{action: ActionUnwrapped, reason: "restored from the command line (no manifest record)", patches: []patch{
+		{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, tomldoc.String(args[k])},
+		{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(args[k+1:])},
+	}}
+}
+

@@ -1,0 +1,344 @@
+package wrap
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mcpgov/mcpgov/scan"
+)
+
+// Action is what happened to one entry.
+type Action string
+
+// Actions reported per entry.
+const (
+	ActionWrapped              Action = "wrapped"
+	ActionAlreadyGoverned      Action = "already-governed"
+	ActionSkippedOtherGovernor Action = "skipped-other-governor"
+	ActionSkippedRemote        Action = "skipped-remote"
+	ActionSkippedUnsupported   Action = "skipped-unsupported"
+	ActionUnwrapped            Action = "unwrapped"
+	ActionNotWrapped           Action = "not-wrapped"
+	ActionFailed               Action = "failed"
+)
+
+// Options control Wrap and Unwrap.
+type Options struct {
+	MCPGovPath string // absolute path of the mcpgov binary written into configs
+	StateDir   string // backups and manifest live here
+	Remote     bool   // also wrap url entries as `mcpgov shim --url` (not supported yet)
+	DryRun     bool   // compute the changes, write nothing
+	Version    string // mcpgov version, recorded in the manifest
+	Now        func() time.Time
+
+	// beforeCommit runs just before each config file is replaced; tests use
+	// it to play a client writing the file concurrently.
+	beforeCommit func(path string)
+}
+
+// Result is the outcome for one server entry.
+type Result struct {
+	Client  string `json:"client"`
+	Scope   string `json:"scope"`
+	File    string `json:"file"`
+	Line    int    `json:"line"`
+	Server  string `json:"server"`
+	Action  Action `json:"action"`
+	Reason  string `json:"reason,omitempty"`
+	Pointer string `json:"pointer,omitempty"`
+}
+
+// FileChange is a config file that was (or, in a dry run, would be) rewritten.
+type FileChange struct {
+	File   string `json:"file"`
+	Before []byte `json:"-"`
+	After  []byte `json:"-"`
+}
+
+// Outcome is what Wrap or Unwrap did.
+type Outcome struct {
+	Results []Result     `json:"results"`
+	Changes []FileChange `json:"-"`
+}
+
+// maxAttempts bounds how often a file changed by someone else is re-read and
+// re-patched before giving up.
+const maxAttempts = 3
+
+// errChanged means the file changed between read and write.
+var errChanged = errors.New("file changed while it was being edited")
+
+// ChangedError reports a config file that kept changing under mcpgov.
+type ChangedError struct{ File string }
+
+func (e *ChangedError) Error() string {
+	return fmt.Sprintf("%s changed %d times while mcpgov was editing it; nothing was written", e.File, maxAttempts)
+}
+
+type item struct {
+	srv     scan.Server
+	res     *Result
+	pointer []string // found on the first attempt, used on retries
+}
+
+type op int
+
+const (
+	opWrap op = iota
+	opUnwrap
+)
+
+// Wrap rewrites the stdio entries among servers to launch through
+// `mcpgov shim`. Servers of one file are patched together in one write.
+func Wrap(ctx context.Context, servers []scan.Server, o Options) (*Outcome, error) {
+	return run(ctx, servers, o, opWrap)
+}
+
+// Unwrap restores the entries among servers that launch through
+// `mcpgov shim`, from the manifest when it knows them (byte for byte) or else
+// from the command line after `--`.
+func Unwrap(ctx context.Context, servers []scan.Server, o Options) (*Outcome, error) {
+	return run(ctx, servers, o, opUnwrap)
+}
+
+func run(ctx context.Context, servers []scan.Server, o Options, which op) (*Outcome, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if which == opWrap && !filepath.IsAbs(o.MCPGovPath) {
+		return nil, fmt.Errorf("mcpgov path %q is not absolute", o.MCPGovPath)
+	}
+	if o.StateDir == "" && !o.DryRun {
+		return nil, errors.New("no state directory for backups and the manifest")
+	}
+	man, err := LoadManifest(o.StateDir)
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Results: make([]Result, len(servers))}
+	var order []string
+	byFile := map[string][]*item{}
+	for i, s := range servers {
+		out.Results[i] = Result{Client: s.Client, Scope: string(s.Scope), File: s.File, Line: s.Line, Server: s.Name}
+		if _, ok := byFile[s.File]; !ok {
+			order = append(order, s.File)
+		}
+		byFile[s.File] = append(byFile[s.File], &item{srv: s, res: &out.Results[i]})
+	}
+	var errs []error
+	for _, file := range order {
+		if err := ctx.Err(); err != nil {
+			return out, err
+		}
+		items := byFile[file]
+		ch, err := editFile(file, items, o, which, man)
+		if err != nil {
+			for _, it := range items {
+				if it.res.Action == "" || it.res.Action == ActionWrapped || it.res.Action == ActionUnwrapped {
+					it.res.Action, it.res.Reason = ActionFailed, err.Error()
+				}
+			}
+			errs = append(errs, err)
+			continue
+		}
+		if ch != nil {
+			out.Changes = append(out.Changes, *ch)
+		}
+	}
+	return out, errors.Join(errs...)
+}
+
+// editFile patches every selected entry of one file, retrying from a fresh
+// read when the file changes underneath.
+func editFile(file string, items []*item, o Options, which op, man *Manifest) (*FileChange, error) {
+	path, err := target(file)
+	if err != nil {
+		return nil, fmt.Errorf("resolve %s: %w", file, err)
+	}
+	for attempt := 0; attempt < maxAttempts; attempt++ {
+		before, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read %s: %w", file, err)
+		}
+		d, err := openDoc(file, before)
+		if err != nil {
+			if errors.Is(err, errUnsupported) {
+				for _, it := range items {
+					it.res.Action, it.res.Reason = ActionSkippedUnsupported, "format not supported yet"
+				}
+				return nil, nil
+			}
+			return nil, err
+		}
+		var (
+			patches []patch
+			records []Record
+			removed []string
+		)
+		for _, it := range items {
+			var e edit
+			if which == opWrap {
+				e = d.wrapEntry(it, o)
+			} else {
+				e = d.unwrapEntry(it, func(ptr string) *Record { return man.find(path, ptr) })
+			}
+			it.res.Action, it.res.Reason = e.action, e.reason
+			patches = append(patches, e.patches...)
+			if len(e.patches) == 0 {
+				continue
+			}
+			if which == opWrap {
+				records = append(records, Record{
+					File: path, Client: it.srv.Client, Scope: string(it.srv.Scope), Server: it.srv.Name,
+					Pointer: it.res.Pointer, Format: d.format(), Command: e.command, Args: e.args, Spans: e.spans,
+					Time: o.Now().UTC(), Version: o.Version, MCPGovPath: o.MCPGovPath,
+				})
+				if path != file {
+					records[len(records)-1].Config = file
+				}
+			} else {
+				removed = append(removed, it.res.Pointer)
+			}
+		}
+		if len(patches) == 0 {
+			return nil, nil
+		}
+		after, err := apply(before, patches)
+		if err != nil {
+			return nil, err
+		}
+		if err := d.check(after); err != nil {
+			return nil, fmt.Errorf("%s: the edited file would not parse (%v); nothing was written", file, err)
+		}
+		ch := &FileChange{File: file, Before: before, After: after}
+		if o.DryRun || bytes.Equal(before, after) {
+			return ch, nil
+		}
+		if which == opWrap {
+			backup, err := writeBackup(o, path, before)
+			if err != nil {
+				return nil, err
+			}
+			for _, r := range records {
+				r.Backup, r.HashBefore, r.HashAfter = backup, sum(before), sum(after)
+				man.put(r)
+			}
+		} else {
+			for _, p := range removed {
+				man.remove(path, p)
+			}
+		}
+		// The manifest is saved before the config: a crash in between
+		// leaves a record that no longer matches, never a wrap without one.
+		if which == opWrap {
+			if err := man.save(o.StateDir); err != nil {
+				return nil, err
+			}
+		}
+		err = writeAtomic(path, after, sum(before), o.beforeCommit)
+		if errors.Is(err, errChanged) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("write %s: %w", file, err)
+		}
+		if which == opUnwrap {
+			if err := man.save(o.StateDir); err != nil {
+				return nil, err
+			}
+		}
+		return ch, nil
+	}
+	return nil, &ChangedError{File: file}
+}
+
+func writeBackup(o Options, path string, data []byte) (string, error) {
+	name := fmt.Sprintf("%s-%s-%s", o.Now().UTC().Format("20060102T150405Z"), sum(data)[:12], filepath.Base(path))
+	p := filepath.Join(o.StateDir, "backups", name)
+	if err := writeFileAtomic(p, data, 0o600); err != nil {
+		return "", fmt.Errorf("back up %s: %w", path, err)
+	}
+	return p, nil
+}
+
+// edit is the change to one entry.
+type edit struct {
+	patches []patch
+	spans   []Span
+	action  Action
+	reason  string
+	command string   // original command (wrap)
+	args    []string // original arguments (wrap)
+}
+
+func skip(a Action, reason string) edit { return edit{action: a, reason: reason} }
+
+// document is one parsed config file that entries can be wrapped in.
+type document interface {
+	format() string
+	wrapEntry(it *item, o Options) edit
+	unwrapEntry(it *item, lookup func(pointer string) *Record) edit
+	check(after []byte) error
+}
+
+var errUnsupported = errors.New("format not supported yet")
+
+func openDoc(file string, b []byte) (document, error) {
+	switch strings.ToLower(filepath.Ext(file)) {
+	case ".toml":
+		return openTOML(file, b)
+	case ".yaml", ".yml":
+		return nil, errUnsupported
+	}
+	return openJSON(file, b)
+}
+
+// isShim reports whether command+args launch `mcpgov shim`.
+func isShim(command string, args []string) bool {
+	b := strings.ToLower(filepath.Base(strings.ReplaceAll(command, `\`, "/")))
+	b = strings.TrimSuffix(b, ".exe")
+	return b == "mcpgov" && len(args) > 0 && args[0] == "shim"
+}
+
+// shimPrefix is what goes before the original command line.
+func shimPrefix(s scan.Server) []string {
+	p := []string{"shim"}
+	if s.Catalog != nil && s.Catalog.ID != "" {
+		p = append(p, "--server", s.Catalog.ID)
+	}
+	return append(p, "--")
+}
+
+// afterDashes returns the index just past the first "--" in args, or -1.
+func afterDashes(args []string) int {
+	for i, a := range args {
+		if a == "--" {
+			return i + 1
+		}
+	}
+	return -1
+}
+
+// precheck decides entries that are not to be wrapped.
+func precheck(it *item, o Options) (edit, bool) {
+	s := it.srv
+	if s.Governed {
+		return skip(ActionAlreadyGoverned, ""), true
+	}
+	if len(s.WrappedBy) > 0 {
+		return skip(ActionSkippedOtherGovernor, "wrapped by "+strings.Join(s.WrappedBy, ", ")), true
+	}
+	if s.Transport != scan.TransportStdio || s.Command == "" {
+		if o.Remote {
+			return skip(ActionSkippedRemote, "remote entries cannot be wrapped yet"), true
+		}
+		return skip(ActionSkippedRemote, "remote entry; wrap with --remote"), true
+	}
+	return edit{}, false
+}

@@ -1,0 +1,268 @@
+package wrap
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mcpgov/mcpgov/scan"
+)
+
+const shimPath = "/usr/local/bin/mcpgov"
+
+// fixtures are client configs in the layouts clients write, keyed by path
+// relative to the fake home.
+var fixtures = map[string]string{
+	// Cursor: 2-space indent, LF, no args on one entry, ${…} placeholders.
+	".cursor/mcp.json": `{
+  "mcpServers": {
+    "fs": {
+      "command": "npx",
+      "args": ["-y", "@modelcontextprotocol/server-filesystem@2025.1.1", "${userHome}/docs"]
+    },
+    "bare": {
+      "command": "/opt/bin/server&co"
+    },
+    "remote": { "url": "https://mcp.example.com/mcp" },
+    "bridged": { "command": "npx", "args": ["-y", "mcp-remote", "https://x.example.com/sse"] }
+  }
+}
+`,
+	// Claude Code: user and local (projects[…]) scopes, strict JSON, 2 spaces.
+	".claude.json": `{
+  "numStartups": 3,
+  "mcpServers": {
+    "everything": {
+      "type": "stdio",
+      "command": "npx",
+      "args": [
+        "-y",
+        "@modelcontextprotocol/server-everything"
+      ],
+      "env": {}
+    }
+  },
+  "projects": {
+    "/home/u/proj": {
+      "mcpServers": {
+        "local-one": {"type": "stdio", "command": "uvx", "args": [], "env": {}}
+      }
+    }
+  }
+}`,
+	// VS Code: JSONC with comments and trailing commas, CRLF and a BOM, tabs.
+	".config/Code/User/mcp.json": "\xEF\xBB\xBF{\r\n\t// my servers\r\n\t\"servers\": {\r\n\t\t\"gh\": {\r\n\t\t\t\"type\": \"stdio\", // local\r\n\t\t\t\"command\": \"docker\",\r\n\t\t\t\"args\": [\"run\", \"-i\", \"--rm\", \"ghcr.io/github/github-mcp-server:v1\"], /* pinned */\r\n\t\t\t\"env\": {\"TOKEN\": \"${input:token}\"},\r\n\t\t},\r\n\t\t\"noargs\": {\r\n\t\t\t\"command\": \"my-server\",\r\n\t\t},\r\n\t},\r\n\t\"inputs\": [],\r\n}\r\n",
+	// Windsurf: 4-space indent.
+	".codeium/windsurf/mcp_config.json": "{\n    \"mcpServers\": {\n        \"w\": {\n            \"command\": \"node\",\n            \"args\": [\"server.js\"],\n            \"disabled\": true\n        }\n    }\n}\n",
+	// Gemini CLI: minified.
+	".gemini/settings.json": `{"theme":"x","mcpServers":{"g":{"command":"python","args":["-m","srv"]},"h":{"command":"srv2"}}}`,
+	// Kiro: only change is one entry; no trailing newline.
+	".kiro/settings/mcp.json": "{\n  \"mcpServers\": {\n    \"k\": {\n      \"command\": \"uvx\",\n      \"args\": [\"awslabs.core-mcp-server@1.0.0\"]\n    }\n  }\n}",
+	// Zed: context_servers with required args, JSONC.
+	".config/zed/settings.json": "// Zed settings\n{\n  \"theme\": \"One Dark\",\n  \"context_servers\": {\n    \"z\": {\n      \"command\": \"npx\",\n      \"args\": [],\n      \"env\": {},\n    },\n  },\n}\n",
+	// opencode: argv in one array.
+	".config/opencode/opencode.json": "{\n  \"$schema\": \"https://opencode.ai/config.json\",\n  \"mcp\": {\n    \"oc\": {\n      \"type\": \"local\",\n      \"command\": [\"npx\", \"-y\", \"pkg@1\"],\n      \"enabled\": true\n    },\n    \"ocr\": {\"type\": \"remote\", \"url\": \"https://r.example.com/mcp\"}\n  }\n}\n",
+	// Codex: TOML with comments, an entry without args.
+	".codex/config.toml": "model = \"o3\"\n\n# servers\n[mcp_servers.docs]\ncommand = \"npx\" # runner\nargs = [\n  \"-y\",\n  \"docs-mcp\",\n]\n\n[mcp_servers.plain]\ncommand = 'C:\\bin\\srv.exe'\nenv = { A = \"1\" }\n",
+	// Continue: YAML, not supported yet.
+	".continue/config.yaml": "mcpServers:\n  - name: cont\n    command: npx\n    args: [\"-y\", \"c\"]\n",
+}
+
+func writeFixtures(t *testing.T, home string) {
+	t.Helper()
+	for rel, text := range fixtures {
+		p := filepath.Join(home, filepath.FromSlash(rel))
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(text), 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func scanHome(t *testing.T, home string) []scan.Server {
+	t.Helper()
+	rep, err := scan.Scan(context.Background(), scan.Options{
+		Env:     scan.Env{OS: runtime.GOOS, Home: home, Getenv: func(string) string { return "" }, SystemRoot: filepath.Join(home, "sys")},
+		WorkDir: filepath.Join(home, "work"),
+		Paths:   []string{filepath.Join(home, "work")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range rep.Errors {
+		if !strings.Contains(e.Message, "no such file") {
+			t.Logf("scan error: %+v", e)
+		}
+	}
+	return rep.Servers
+}
+
+func snapshot(t *testing.T, home string) map[string][]byte {
+	t.Helper()
+	out := map[string][]byte{}
+	for rel := range fixtures {
+		b, err := os.ReadFile(filepath.Join(home, filepath.FromSlash(rel)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[rel] = b
+	}
+	return out
+}
+
+func opts(t *testing.T, state string) Options {
+	return Options{
+		MCPGovPath: shimPath, StateDir: state, Version: "test",
+		Now: func() time.Time { return time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC) },
+	}
+}
+
+func setup(t *testing.T) (home, state string) {
+	t.Helper()
+	dir := t.TempDir()
+	home, state = filepath.Join(dir, "home"), filepath.Join(dir, "state")
+	if err := os.MkdirAll(filepath.Join(home, "work"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFixtures(t, home)
+	return home, state
+}
+
+func actions(out *Outcome) map[string]Action {
+	m := map[string]Action{}
+	for _, r := range out.Results {
+		m[r.Client+"/"+r.Server] = r.Action
+	}
+	return m
+}
+
+func TestWrapUnwrapRoundTrip(t *testing.T) {
+	home, state := setup(t)
+	orig := snapshot(t, home)
+	ctx := context.Background()
+
+	out, err := Wrap(ctx, scanHome(t, home), opts(t, state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := actions(out)
+	want := map[string]Action{
+		"cursor/fs": ActionWrapped, "cursor/bare": ActionWrapped, "cursor/remote": ActionSkippedRemote,
+		"cursor/bridged":      ActionSkippedOtherGovernor,
+		"claude-code/everything": ActionWrapped, "claude-code/local-one": ActionWrapped,
+		"vscode/gh": ActionWrapped, "vscode/noargs": ActionWrapped,
+		"windsurf/w": ActionWrapped, "gemini-cli/g": ActionWrapped, "gemini-cli/h": ActionWrapped,
+		"kiro/k": ActionWrapped, "zed/z": ActionWrapped, "opencode/oc": ActionWrapped,
+		"opencode/ocr": ActionSkippedRemote, "codex/docs": ActionWrapped, "codex/plain": ActionWrapped,
+		"continue/cont": ActionSkippedUnsupported,
+	}
+	for k, w := range want {
+		if got[k] != w {
+			t.Errorf("%s: action %q, want %q (all: %v)", k, got[k], w, out.Results)
+		}
+	}
+	wrapped := snapshot(t, home)
+	if os.Getenv("WRAP_DUMP") != "" {
+		for rel, b := range wrapped {
+			t.Logf("== %s\n%s", rel, b)
+		}
+	}
+	for rel, b := range wrapped {
+		if rel == ".continue/config.yaml" {
+			if !bytes.Equal(b, orig[rel]) {
+				t.Errorf("%s: unsupported file was changed", rel)
+			}
+			continue
+		}
+		if bytes.Equal(b, orig[rel]) {
+			t.Errorf("%s: not changed by wrap", rel)
+		}
+		if !bytes.Contains(b, []byte(shimPath)) {
+			t.Errorf("%s: no shim path:\n%s", rel, b)
+		}
+		if strings.HasSuffix(rel, ".json") && json.Valid(bytes.TrimPrefix(orig[rel], utf8BOM)) && !json.Valid(b) {
+			t.Errorf("%s: strict JSON became invalid:\n%s", rel, b)
+		}
+		if bytes.HasPrefix(orig[rel], utf8BOM) != bytes.HasPrefix(b, utf8BOM) {
+			t.Errorf("%s: BOM not kept", rel)
+		}
+		if bytes.Count(orig[rel], []byte("\r\n")) > 0 && bytes.Count(b, []byte("\n")) != bytes.Count(b, []byte("\r\n")) {
+			t.Errorf("%s: mixed line endings after wrap:\n%q", rel, b)
+		}
+		info, _ := os.Stat(filepath.Join(home, rel))
+		if info.Mode().Perm() != 0o640 {
+			t.Errorf("%s: mode %v, want 0640", rel, info.Mode().Perm())
+		}
+	}
+
+	// The wrapped entries scan as governed, launching the original.
+	for _, s := range scanHome(t, home) {
+		if want[s.Client+"/"+s.Name] == ActionWrapped && !s.Governed {
+			t.Errorf("%s/%s not governed after wrap: %s %v", s.Client, s.Name, s.Command, s.Args)
+		}
+	}
+
+	// Wrapping again changes nothing.
+	out2, err := Wrap(ctx, scanHome(t, home), opts(t, state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out2.Changes) != 0 {
+		t.Errorf("second wrap changed %d files", len(out2.Changes))
+	}
+	for k, a := range actions(out2) {
+		if want[k] == ActionWrapped && a != ActionAlreadyGoverned {
+			t.Errorf("second wrap: %s: %s", k, a)
+		}
+	}
+	if !mapsEqual(wrapped, snapshot(t, home)) {
+		t.Error("second wrap changed bytes")
+	}
+
+	// Unwrap restores every file byte for byte.
+	if _, err := Unwrap(ctx, governed(scanHome(t, home)), opts(t, state)); err != nil {
+		t.Fatal(err)
+	}
+	for rel, b := range snapshot(t, home) {
+		if !bytes.Equal(b, orig[rel]) {
+			t.Errorf("%s: not restored byte for byte:\n got %q\nwant %q", rel, b, orig[rel])
+		}
+	}
+	m, err := LoadManifest(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Entries) != 0 {
+		t.Errorf("manifest keeps %d entries after unwrap", len(m.Entries))
+	}
+}
+
+func governed(ss []scan.Server) []scan.Server {
+	var out []scan.Server
+	for _, s := range ss {
+		if s.Governed {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func mapsEqual(a, b map[string][]byte) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if !bytes.Equal(v, b[k]) {
+			return false
+		}
+	}
+	return true
+}
