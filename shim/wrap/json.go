@@ -58,8 +58,8 @@ func (d *jdoc) check(after []byte) error {
 
 // raw returns the file bytes of v (its value, without surrounding extra).
 func (d *jdoc) raw(v *hujson.Value) string { return string(d.b[d.start(v):d.end(v)]) }
-func (d *jdoc) start(v *hujson.Value) int { return v.StartOffset + d.bom }
-func (d *jdoc) end(v *hujson.Value) int   { return v.EndOffset + d.bom }
+func (d *jdoc) start(v *hujson.Value) int  { return v.StartOffset + d.bom }
+func (d *jdoc) end(v *hujson.Value) int    { return v.EndOffset + d.bom }
 
 func memberKey(m *hujson.ObjectMember) (string, bool) {
 	lit, ok := m.Name.Value.(hujson.Literal)

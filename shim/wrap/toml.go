@@ -183,4 +183,3 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(args[k+1:])},
 	}}
 }
-

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -156,7 +157,7 @@ func TestWrapUnwrapRoundTrip(t *testing.T) {
 	got := actions(out)
 	want := map[string]Action{
 		"cursor/fs": ActionWrapped, "cursor/bare": ActionWrapped, "cursor/remote": ActionSkippedRemote,
-		"cursor/bridged":      ActionSkippedOtherGovernor,
+		"cursor/bridged":         ActionSkippedOtherGovernor,
 		"claude-code/everything": ActionWrapped, "claude-code/local-one": ActionWrapped,
 		"vscode/gh": ActionWrapped, "vscode/noargs": ActionWrapped,
 		"windsurf/w": ActionWrapped, "gemini-cli/g": ActionWrapped, "gemini-cli/h": ActionWrapped,
@@ -266,3 +267,220 @@ func mapsEqual(a, b map[string][]byte) bool {
 	}
 	return true
 }
+
+func TestSymlinkWrittenThrough(t *testing.T) {
+	home, state := setup(t)
+	real := filepath.Join(home, "dotfiles", "cursor-mcp.json")
+	if err := os.MkdirAll(filepath.Dir(real), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(home, ".cursor", "mcp.json")
+	if err := os.Rename(link, real); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(real, link); err != nil {
+		t.Skip("no symlinks:", err)
+	}
+	orig, _ := os.ReadFile(real)
+	ss := only(scanHome(t, home), "cursor")
+	if _, err := Wrap(context.Background(), ss, opts(t, state)); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("symlink replaced: %v", err)
+	}
+	b, _ := os.ReadFile(real)
+	if !bytes.Contains(b, []byte(shimPath)) {
+		t.Fatalf("link target not wrapped:\n%s", b)
+	}
+	m, _ := LoadManifest(state)
+	if len(m.Entries) == 0 || m.Entries[0].File != real || m.Entries[0].Config != link {
+		t.Errorf("manifest file/config = %+v", m.Entries)
+	}
+	if _, err := Unwrap(context.Background(), governed(only(scanHome(t, home), "cursor")), opts(t, state)); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(real); !bytes.Equal(b, orig) {
+		t.Errorf("not restored:\n%s", b)
+	}
+}
+
+func only(ss []scan.Server, client string) []scan.Server {
+	var out []scan.Server
+	for _, s := range ss {
+		if s.Client == client {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+func TestManifestRecordsOriginals(t *testing.T) {
+	home, state := setup(t)
+	if _, err := Wrap(context.Background(), only(scanHome(t, home), "cursor"), opts(t, state)); err != nil {
+		t.Fatal(err)
+	}
+	m, err := LoadManifest(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Entries) != 2 {
+		t.Fatalf("manifest has %d entries, want 2: %+v", len(m.Entries), m.Entries)
+	}
+	r := m.Entries[0]
+	file, _ := filepath.EvalSymlinks(filepath.Join(home, ".cursor", "mcp.json"))
+	if r.File != file || r.Pointer != "/mcpServers/fs" || r.Command != "npx" ||
+		strings.Join(r.Args, " ") != "-y @modelcontextprotocol/server-filesystem@2025.1.1 ${userHome}/docs" ||
+		r.Version != "test" || r.MCPGovPath != shimPath || !r.Time.Equal(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)) {
+		t.Errorf("record = %+v", r)
+	}
+	orig := []byte(fixtures[".cursor/mcp.json"])
+	now, _ := os.ReadFile(file)
+	if r.HashBefore != sum(orig) || r.HashAfter != sum(now) {
+		t.Errorf("hashes before/after do not match the file")
+	}
+	backup, err := os.ReadFile(r.Backup)
+	if err != nil || !bytes.Equal(backup, orig) {
+		t.Errorf("backup %s does not hold the original: %v", r.Backup, err)
+	}
+	if m.Entries[1].Pointer != "/mcpServers/bare" || m.Entries[1].Args == nil {
+		t.Errorf("second record = %+v", m.Entries[1])
+	}
+}
+
+func TestOnlyTouchedBytesChange(t *testing.T) {
+	home, state := setup(t)
+	rel := ".kiro/settings/mcp.json"
+	before := []byte(fixtures[rel])
+	if _, err := Wrap(context.Background(), only(scanHome(t, home), "kiro"), opts(t, state)); err != nil {
+		t.Fatal(err)
+	}
+	after, _ := os.ReadFile(filepath.Join(home, rel))
+	// Common prefix and suffix cover everything outside the command and args values.
+	p := 0
+	for p < len(before) && p < len(after) && before[p] == after[p] {
+		p++
+	}
+	s := 0
+	for s < len(before)-p && s < len(after)-p && before[len(before)-1-s] == after[len(after)-1-s] {
+		s++
+	}
+	// Only the command value changes and an args member is inserted after it.
+	changed := string(before[p : len(before)-s])
+	want := `uvx",` + "\n" + `      "args": [`
+	if changed != want {
+		t.Errorf("changed original bytes = %q, want %q", changed, want)
+	}
+}
+
+func TestBrokenFileRefused(t *testing.T) {
+	home, state := setup(t)
+	ss := only(scanHome(t, home), "cursor")
+	p := filepath.Join(home, ".cursor", "mcp.json")
+	broken := []byte("{\n  \"mcpServers\": {\n    \"fs\": {\"command\": \"npx\",,}\n}\n")
+	if err := os.WriteFile(p, broken, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Wrap(context.Background(), ss, opts(t, state))
+	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "line 3") {
+		t.Fatalf("err = %v, want one naming the file and line 3", err)
+	}
+	if b, _ := os.ReadFile(p); !bytes.Equal(b, broken) {
+		t.Error("broken file was changed")
+	}
+}
+
+func TestConcurrentWriterRetried(t *testing.T) {
+	home, state := setup(t)
+	p := filepath.Join(home, ".cursor", "mcp.json")
+	o := opts(t, state)
+	n := 0
+	o.beforeCommit = func(string) {
+		n++
+		if n == 1 { // a client rewrites the file once, keeping the entries
+			b, _ := os.ReadFile(p)
+			b = bytes.Replace(b, []byte("{\n"), []byte("{\n  \"theme\": \"dark\",\n"), 1)
+			_ = os.WriteFile(p, b, 0o640)
+		}
+	}
+	if _, err := Wrap(context.Background(), only(scanHome(t, home), "cursor"), o); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	if n != 2 || !bytes.Contains(b, []byte(`"theme": "dark"`)) || bytes.Count(b, []byte(shimPath)) != 2 {
+		t.Fatalf("attempts %d; file:\n%s", n, b)
+	}
+}
+
+func TestConcurrentWriterAbort(t *testing.T) {
+	home, state := setup(t)
+	p := filepath.Join(home, ".cursor", "mcp.json")
+	o := opts(t, state)
+	n := 0
+	var last []byte
+	o.beforeCommit = func(string) { // a client that never stops writing
+		n++
+		b, _ := os.ReadFile(p)
+		last = append(b, ' ')
+		_ = os.WriteFile(p, last, 0o640)
+	}
+	_, err := Wrap(context.Background(), only(scanHome(t, home), "cursor"), o)
+	var ce *ChangedError
+	if !errorsAs(err, &ce) {
+		t.Fatalf("err = %v, want ChangedError", err)
+	}
+	if b, _ := os.ReadFile(p); !bytes.Equal(b, last) || n != maxAttempts {
+		t.Errorf("client's write clobbered (attempts %d)", n)
+	}
+}
+
+func TestUnwrapWithoutManifest(t *testing.T) {
+	home, state := setup(t)
+	orig := snapshot(t, home)
+	if _, err := Wrap(context.Background(), scanHome(t, home), opts(t, state)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := Unwrap(context.Background(), governed(scanHome(t, home)), opts(t, filepath.Join(t.TempDir(), "empty")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range out.Results {
+		if r.Action != ActionUnwrapped {
+			t.Errorf("%s/%s: %s %s", r.Client, r.Server, r.Action, r.Reason)
+		}
+	}
+	// Semantically restored: the scan sees the original launches again.
+	for _, s := range scanHome(t, home) {
+		if s.Governed {
+			t.Errorf("%s/%s still governed", s.Client, s.Name)
+		}
+	}
+	// Entries that had args come back byte for byte.
+	for _, rel := range []string{".codeium/windsurf/mcp_config.json", ".kiro/settings/mcp.json", ".config/opencode/opencode.json"} {
+		if b, _ := os.ReadFile(filepath.Join(home, rel)); !bytes.Equal(b, orig[rel]) {
+			t.Errorf("%s:\n%s", rel, b)
+		}
+	}
+}
+
+func TestDryRunWritesNothing(t *testing.T) {
+	home, state := setup(t)
+	orig := snapshot(t, home)
+	o := opts(t, state)
+	o.DryRun = true
+	out, err := Wrap(context.Background(), scanHome(t, home), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.Changes) != 9 {
+		t.Errorf("dry run reports %d changed files, want 9", len(out.Changes))
+	}
+	if !mapsEqual(orig, snapshot(t, home)) {
+		t.Error("dry run wrote")
+	}
+	if _, err := os.Stat(state); err == nil {
+		t.Error("dry run created the state dir")
+	}
+}
+
+func errorsAs(err error, target any) bool { return errors.As(err, target) }
