@@ -42,6 +42,8 @@ Start with an inventory of this machine:
 		newScanCmd(f, nil),
 		newCatalogCmd(f),
 		newBundleCmd(f),
+		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
+		newShimCmd(f, nil),
 		newVersionCmd(f),
 	)
 	for _, topic := range helpTopics() {

@@ -1,0 +1,205 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+	"github.com/spf13/cobra"
+
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/shim"
+)
+
+// ShimOptions are the inputs of `mcpgov shim`.
+type ShimOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Bundle  string
+	Server  string
+	Mode    string
+	URL     string
+	ID      string   // `mcpgov shim ID`
+	Command []string // after --
+}
+
+func newShimCmd(f *Factory, runF func(context.Context, *ShimOptions) error) *cobra.Command {
+	opts := &ShimOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:     "shim [flags] -- COMMAND [ARG...] | shim ID",
+		GroupID: "catalog",
+		Short:   "Run an MCP server through mcpgov's governance (what wrapped client configs launch)",
+		Long: `Relay an MCP client's stdio connection to an upstream MCP server, enforcing
+the catalog. Clients launch it in place of the server (see "mcpgov wrap"):
+
+  mcpgov shim -- npx -y @modelcontextprotocol/server-everything stdio
+  mcpgov shim everything        (launch parameters from the catalog)
+
+Every message passes through unchanged except what is governed:
+  - a server that is not in the catalog, pending, blocked or of an unapproved
+    version is not started; every request, initialize first, gets an error
+    saying why and where to request approval (catalog request_url);
+  - tools outside the entry's allow/deny lists are removed from tools/list and
+    refused on tools/call with "Unknown tool";
+  - a tool whose definition no longer matches its pinned fingerprint is hidden;
+  - the client is sent notifications/tools/list_changed when what it may see
+    changes.
+
+Without --server the catalog entry is found by the command's launch identity
+(package and version, or command line). With --mode audit nothing is blocked
+and every decision that would have blocked is written to stderr as a line
+starting "mcpgov: audit:". Without a usable bundle, enforce mode refuses to
+start anything.
+
+Stdout carries the MCP protocol only; the server's stderr and mcpgov's
+diagnostics go to stderr. When the client closes stdin the server's stdin is
+closed, then it gets SIGTERM and SIGKILL (its whole process group); when the
+server exits first, pending requests get errors and mcpgov exits 1.`,
+		Example: `  mcpgov shim -- npx -y @modelcontextprotocol/server-everything stdio
+  mcpgov shim --bundle ./governance --mode audit -- uvx mcp-server-fetch
+  mcpgov shim everything`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+				if dash > 0 {
+					return flagErrorf("unexpected argument %q before --", args[0])
+				}
+				opts.Command = args
+				if len(opts.Command) == 0 {
+					return flagErrorf("no command after --")
+				}
+			} else if len(args) == 1 {
+				opts.ID = args[0]
+			} else if opts.URL == "" {
+				return flagErrorf("give the server as ID, or its command after --")
+			}
+			if opts.URL != "" {
+				return flagErrorf("--url (a Streamable HTTP upstream) is not supported yet; use a stdio command after --")
+			}
+			if opts.ID != "" && opts.Server != "" {
+				return flagErrorf("--server is for the -- COMMAND form; `mcpgov shim ID` names the server already")
+			}
+			switch opts.Mode {
+			case "", string(catalog.ModeEnforce), string(catalog.ModeAudit):
+			default:
+				return flagErrorf("invalid --mode %q: want enforce or audit", opts.Mode)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return shimRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "governance bundle directory")
+	cmd.Flags().StringVar(&opts.Server, "server", "", "catalog ID of the server the command runs (default: found by launch identity)")
+	cmd.Flags().StringVar(&opts.Mode, "mode", "", "enforce or audit (default: the catalog's mode)")
+	cmd.Flags().StringVar(&opts.URL, "url", "", "Streamable HTTP upstream (not supported yet)")
+	return cmd
+}
+
+func shimRun(ctx context.Context, opts *ShimOptions) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	// A client that goes away must not kill us with SIGPIPE before the
+	// upstream is shut down: writes then fail with EPIPE instead. (Notify,
+	// not Ignore: an ignored signal would be inherited by the server.)
+	sigpipe := make(chan os.Signal, 1)
+	signal.Notify(sigpipe, syscall.SIGPIPE)
+	defer signal.Stop(sigpipe)
+
+	cfg, command, err := shimConfig(opts)
+	cfg.Recorders = append(cfg.Recorders, &enforce.LogRecorder{W: opts.IO.ErrOut})
+	core := enforce.New(cfg)
+	if refusal := core.Admit(ctx); refusal != nil {
+		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusal.Error())
+		return withHint(errors.New(strings.TrimPrefix(refusal.Reason, "mcpgov: ")), refusal.Hint)
+	}
+	if err != nil { // admitted anyway: audit mode or failing open
+		fmt.Fprintf(opts.IO.ErrOut, "mcpgov: audit: %v\n", err)
+	}
+	if len(command) == 0 {
+		err := fmt.Errorf("server %s has no stdio launch command in the catalog", opts.ID)
+		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
+		return err
+	}
+	path, err := shim.LookCommand(command[0])
+	if err != nil {
+		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
+		return withHint(err, "clients started from a desktop often have a minimal PATH; use the command's absolute path")
+	}
+	up, err := shim.StartProcess(shim.Command{Path: path, Args: command[1:], Stderr: opts.IO.ErrOut})
+	if err != nil {
+		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
+		return err
+	}
+	relay := &shim.Relay{In: opts.IO.In, Out: opts.IO.Out, Stderr: opts.IO.ErrOut, Core: core}
+	err = relay.Run(ctx, up)
+	if errors.Is(err, shim.ErrUpstreamExited) {
+		if exit := up.ExitErr(); exit != nil {
+			return fmt.Errorf("%w (%v)", shim.ErrUpstreamExited, exit)
+		}
+		return shim.ErrUpstreamExited
+	}
+	if errors.Is(err, context.Canceled) {
+		return errors.New("interrupted; upstream MCP server stopped")
+	}
+	return err
+}
+
+func refusalError(err error) *jsonrpc.Error {
+	return &jsonrpc.Error{Code: enforce.CodeServerNotApproved, Message: "mcpgov: " + err.Error()}
+}
+
+// shimConfig resolves the bundle, the catalog entry and the command line.
+// A bundle error is returned with a config whose BundleErr is set, so the
+// core decides whether to start anyway (audit mode).
+func shimConfig(opts *ShimOptions) (enforce.Config, []string, error) {
+	cfg := enforce.Config{Mode: catalog.Mode(opts.Mode), Launch: strings.Join(opts.Command, " ")}
+	command := opts.Command
+	b, err := loadBundle(opts.Factory, opts.Bundle)
+	if err != nil {
+		cfg.BundleErr = err
+		var hinted *HintError
+		if errors.As(err, &hinted) && errors.Is(err, errNoBundleConfigured) {
+			cfg.BundleErr = fmt.Errorf("%w (%s)", err, hinted.Hint)
+		}
+		if opts.ID != "" {
+			cfg.Launch = opts.ID
+		}
+		return cfg, command, err
+	}
+	c := b.Catalog
+	cfg.BundleRevision, cfg.RequestURL = b.Revision, c.Meta.RequestURL
+	if cfg.Mode == "" {
+		cfg.Mode = c.Meta.Mode
+	}
+	switch {
+	case opts.ID != "":
+		cfg.Launch = opts.ID
+		if s := c.Server(opts.ID); s != nil {
+			cfg.Server, cfg.VersionApproved = s, true
+			if s.Launch.Command != "" {
+				command = append([]string{s.Launch.Command}, s.Launch.Args...)
+			}
+		}
+	case opts.Server != "":
+		if s := c.Server(opts.Server); s != nil {
+			cfg.Server, cfg.VersionApproved = s, true
+		} else {
+			cfg.Launch = opts.Server
+		}
+	default:
+		l := scan.AnalyzeLaunch(command[0], command[1:], "")
+		if m, ok := c.Match(l); ok {
+			cfg.Server, cfg.VersionApproved = m.Server, m.VersionApproved
+		}
+	}
+	return cfg, command, nil
+}

@@ -1,0 +1,299 @@
+// Package enforce is the transport-agnostic enforcement core (DESIGN §4):
+// given the catalog entry a connection resolved to (or none), the mode and
+// the fail mode, it decides whether the upstream may be started at all,
+// whether a tools/call may pass, and which tools of a tools/list result the
+// client may see. The stdio shim calls it per governed message; the HTTP
+// gateway will call it as middleware. It knows JSON-RPC payloads (params
+// and results as raw JSON) but no transport.
+//
+// Extension points: policy and guardrail packages plug in as Deciders,
+// consulted in order for every tools/call the catalog allows; the audit
+// trail plugs in as a Recorder, which receives one Event per decision
+// that blocks, or in audit mode would have blocked.
+package enforce
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcpgov/mcpgov/catalog"
+)
+
+// CodeServerNotApproved is the JSON-RPC error code of a server the catalog
+// does not let start (unknown, pending, blocked, unapproved version, or no
+// usable bundle). It lies in the implementation-defined server error range.
+const CodeServerNotApproved = -32001
+
+// Config is what the core needs to know about one connection.
+type Config struct {
+	// Server is the catalog entry the upstream resolved to; nil when the
+	// server is not in the catalog.
+	Server *catalog.Server
+	// VersionApproved is false when the entry matched by package name but
+	// not by an approved version.
+	VersionApproved bool
+	// Launch describes the upstream for messages ("npx -y @scope/pkg").
+	Launch string
+	// Mode is enforce or audit; empty means enforce.
+	Mode catalog.Mode
+	// FailMode applies when the core cannot decide (a result it cannot
+	// parse, a Decider error); empty means the server's, else closed.
+	FailMode catalog.FailMode
+	// RequestURL is where people ask for approval (catalog request_url).
+	RequestURL string
+	// BundleErr is set when no usable bundle could be loaded; in enforce
+	// mode with fail mode closed nothing is started.
+	BundleErr error
+	// BundleRevision identifies the bundle for records.
+	BundleRevision string
+	// Deciders are consulted, in order, for every tools/call the catalog
+	// allows; the first denial wins.
+	Deciders []Decider
+	// Recorders receive every Event.
+	Recorders []Recorder
+}
+
+// Call is a governed tools/call.
+type Call struct {
+	Tool      string
+	Arguments json.RawMessage
+	Params    json.RawMessage // the whole params object
+}
+
+// Decision is a Decider's verdict on a call.
+type Decision struct {
+	Allow   bool
+	Reasons []string // human-readable, shown to the model on denial
+	RuleIDs []string
+}
+
+// Decider is a policy or guardrail consulted before a call goes upstream.
+// An error means it could not decide; the fail mode then applies.
+type Decider interface {
+	Decide(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
+}
+
+// DeciderFunc adapts a function to Decider.
+type DeciderFunc func(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
+
+// Decide calls f.
+func (f DeciderFunc) Decide(ctx context.Context, s *catalog.Server, c *Call) (Decision, error) {
+	return f(ctx, s, c)
+}
+
+// Event kinds.
+const (
+	EventServerRefused = "server-refused" // the upstream was not started
+	EventToolDenied    = "tool-denied"    // a tools/call outside the allow/deny lists
+	EventToolHidden    = "tool-hidden"    // a tool removed from a tools/list result
+	EventToolDrifted   = "tool-drifted"   // a tool whose definition differs from its pin
+	EventCallDenied    = "call-denied"    // a Decider refused a call
+	EventUndecided     = "undecided"      // the core could not decide; fail mode applied
+)
+
+// Event is one decision that blocks or, in audit mode, would have blocked.
+type Event struct {
+	Kind     string
+	Server   string // catalog ID, or "" when unknown
+	Tool     string
+	Reason   string
+	Enforced bool   // false in audit mode or when failing open: nothing was blocked
+	Mode     catalog.Mode
+	Revision string // bundle revision
+}
+
+// Recorder receives events. Record must not block for long; it runs on
+// the relay's path.
+type Recorder interface {
+	Record(ctx context.Context, e Event)
+}
+
+// Core enforces one connection's catalog entry. It is safe for concurrent
+// use.
+type Core struct {
+	cfg Config
+
+	mu      sync.Mutex
+	visible map[string]bool // tool name -> visible when last listed
+}
+
+// New returns the core for one connection.
+func New(cfg Config) *Core {
+	if cfg.Mode == "" {
+		cfg.Mode = catalog.ModeEnforce
+	}
+	if cfg.FailMode == "" {
+		cfg.FailMode = catalog.FailClosed
+		if cfg.Server != nil && cfg.Server.FailMode != "" {
+			cfg.FailMode = cfg.Server.FailMode
+		}
+	}
+	return &Core{cfg: cfg, visible: map[string]bool{}}
+}
+
+// Mode returns the effective mode.
+func (c *Core) Mode() catalog.Mode { return c.cfg.Mode }
+
+func (c *Core) audit() bool { return c.cfg.Mode == catalog.ModeAudit }
+
+func (c *Core) serverID() string {
+	if c.cfg.Server == nil {
+		return ""
+	}
+	return c.cfg.Server.ID
+}
+
+func (c *Core) record(ctx context.Context, kind, tool, reason string, enforced bool) {
+	e := Event{Kind: kind, Server: c.serverID(), Tool: tool, Reason: reason, Enforced: enforced, Mode: c.cfg.Mode, Revision: c.cfg.BundleRevision}
+	for _, r := range c.cfg.Recorders {
+		r.Record(ctx, e)
+	}
+}
+
+// Refusal says why an upstream must not start. It is the JSON-RPC error
+// every call of the connection gets.
+type Refusal struct {
+	Reason string // one line: what and why
+	Hint   string // how to get approval
+}
+
+// Error returns the JSON-RPC error the client sees.
+func (r *Refusal) Error() *jsonrpc.Error {
+	msg := r.Reason
+	if r.Hint != "" {
+		msg += "; " + r.Hint
+	}
+	return &jsonrpc.Error{Code: CodeServerNotApproved, Message: msg}
+}
+
+// Admit decides whether the upstream may be started. A nil Refusal means
+// yes; in audit mode it is always nil and the would-be refusal is recorded.
+func (c *Core) Admit(ctx context.Context) *Refusal {
+	r := c.refusal()
+	if r == nil {
+		return nil
+	}
+	enforced := !c.audit()
+	if c.cfg.BundleErr != nil && c.cfg.FailMode == catalog.FailOpen {
+		enforced = false
+	}
+	c.record(ctx, EventServerRefused, "", r.Reason, enforced)
+	if !enforced {
+		return nil
+	}
+	return r
+}
+
+func (c *Core) refusal() *Refusal {
+	hint := "ask for it to be reviewed and approved"
+	if c.cfg.RequestURL != "" {
+		hint = "request approval at " + c.cfg.RequestURL
+	}
+	s := c.cfg.Server
+	switch {
+	case c.cfg.BundleErr != nil:
+		return &Refusal{Reason: fmt.Sprintf("mcpgov: no usable governance bundle, so %s may not start: %v", c.launchName(), c.cfg.BundleErr), Hint: "fix the bundle configuration or ask your administrator"}
+	case s == nil:
+		return &Refusal{Reason: fmt.Sprintf("mcpgov: MCP server %s is not in the catalog", c.launchName()), Hint: hint}
+	case s.Status == catalog.StatusBlocked:
+		return &Refusal{Reason: fmt.Sprintf("mcpgov: MCP server %s is blocked by the catalog", s.ID), Hint: "it may not be used; " + hint + " for an alternative"}
+	case s.Status != catalog.StatusApproved:
+		return &Refusal{Reason: fmt.Sprintf("mcpgov: MCP server %s is %s, not approved", s.ID, s.Status), Hint: hint}
+	case !c.cfg.VersionApproved:
+		return &Refusal{Reason: fmt.Sprintf("mcpgov: this version of MCP server %s (%s) is not approved", s.ID, c.launchName()), Hint: hint}
+	}
+	return nil
+}
+
+func (c *Core) launchName() string {
+	if c.cfg.Launch != "" {
+		return fmt.Sprintf("%q", c.cfg.Launch)
+	}
+	if c.cfg.Server != nil {
+		return c.cfg.Server.ID
+	}
+	return "(unknown)"
+}
+
+// Verdict is the core's answer for one call: pass it upstream, or answer
+// the client locally with Error (a protocol error) or Result (a tool
+// result with isError set, so the model can adapt).
+type Verdict struct {
+	Pass   bool
+	Error  *jsonrpc.Error
+	Result json.RawMessage
+}
+
+var pass = Verdict{Pass: true}
+
+// CheckCall governs a tools/call request's params.
+func (c *Core) CheckCall(ctx context.Context, params json.RawMessage) Verdict {
+	var p struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+	}
+	if err := json.Unmarshal(params, &p); err != nil || p.Name == "" {
+		return pass // malformed params: the server answers -32602 itself
+	}
+	if c.cfg.Server == nil {
+		return pass // admitted without an entry: audit mode or failing open
+	}
+	if reason := c.toolBlocked(p.Name); reason != "" {
+		enforced := !c.audit()
+		c.record(ctx, EventToolDenied, p.Name, reason, enforced)
+		if enforced {
+			return Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Unknown tool: " + p.Name}}
+		}
+	}
+	call := &Call{Tool: p.Name, Arguments: p.Arguments, Params: params}
+	for _, d := range c.cfg.Deciders {
+		dec, err := d.Decide(ctx, c.cfg.Server, call)
+		if err != nil {
+			enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
+			c.record(ctx, EventUndecided, p.Name, err.Error(), enforced)
+			if enforced {
+				return deniedResult(fmt.Sprintf("mcpgov could not evaluate the policy for tool %s (%v), so the call was refused", p.Name, err))
+			}
+			continue
+		}
+		if !dec.Allow {
+			reason := strings.Join(dec.Reasons, "; ")
+			if len(dec.RuleIDs) > 0 {
+				reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
+			}
+			enforced := !c.audit()
+			c.record(ctx, EventCallDenied, p.Name, reason, enforced)
+			if enforced {
+				return deniedResult("mcpgov policy refused this call: " + reason)
+			}
+		}
+	}
+	return pass
+}
+
+// toolBlocked returns why a tool may not be called, or "".
+func (c *Core) toolBlocked(name string) string {
+	if !c.cfg.Server.ToolAllowed(name) {
+		return fmt.Sprintf("tool %s is not allowed by the catalog entry %s", name, c.cfg.Server.ID)
+	}
+	c.mu.Lock()
+	visible, seen := c.visible[name]
+	c.mu.Unlock()
+	if seen && !visible {
+		return fmt.Sprintf("tool %s is hidden (its definition differs from the approved pin)", name)
+	}
+	return ""
+}
+
+func deniedResult(text string) Verdict {
+	b, _ := json.Marshal(map[string]any{
+		"content": []map[string]string{{"type": "text", "text": text}},
+		"isError": true,
+	})
+	return Verdict{Result: b}
+}

@@ -1,0 +1,125 @@
+package enforce
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/mcpgov/mcpgov/catalog"
+)
+
+// ListOutcome is what FilterTools did with one tools/list result.
+type ListOutcome struct {
+	// Result is the rewritten result, or nil when the original is to be
+	// forwarded unchanged.
+	Result json.RawMessage
+	// Changed is true when a tool's visibility differs from the last time
+	// it was listed: the client should be sent
+	// notifications/tools/list_changed.
+	Changed bool
+	// Err is set when the result could not be parsed and the fail mode is
+	// closed: the client gets this error instead of the result.
+	Err error
+}
+
+// FilterTools governs one page of a tools/list result: it removes tools
+// outside the allow/deny lists and tools whose fingerprint differs from
+// their pin, and keeps every other key of the result and of each tool
+// verbatim. Pages are filtered independently.
+func (c *Core) FilterTools(ctx context.Context, result json.RawMessage) ListOutcome {
+	if c.cfg.Server == nil {
+		return ListOutcome{}
+	}
+	var obj map[string]json.RawMessage
+	var tools []json.RawMessage
+	err := json.Unmarshal(result, &obj)
+	if err == nil {
+		err = json.Unmarshal(obj["tools"], &tools)
+	}
+	if err != nil {
+		return c.undecidable(ctx, fmt.Errorf("tools/list result is not a JSON object with a tools array: %w", err))
+	}
+	kept := make([]json.RawMessage, 0, len(tools))
+	changed := false
+	for _, raw := range tools {
+		def, err := catalog.ParseToolDef(raw)
+		if err != nil {
+			if out := c.undecidable(ctx, fmt.Errorf("tools/list result: %w", err)); out.Err != nil {
+				return out
+			}
+			kept = append(kept, raw)
+			continue
+		}
+		reason, kind := c.hideReason(def)
+		visible := reason == ""
+		if !visible {
+			enforced := !c.audit()
+			c.record(ctx, kind, def.Name, reason, enforced)
+			if !enforced {
+				visible = true
+			}
+		}
+		c.mu.Lock()
+		prev, seen := c.visible[def.Name]
+		c.visible[def.Name] = visible
+		c.mu.Unlock()
+		if seen && prev != visible {
+			changed = true
+		}
+		if visible {
+			kept = append(kept, raw)
+		}
+	}
+	if len(kept) == len(tools) {
+		return ListOutcome{Changed: changed}
+	}
+	out, err := replaceTools(result, obj, kept)
+	if err != nil {
+		return c.undecidable(ctx, err)
+	}
+	return ListOutcome{Result: out, Changed: changed}
+}
+
+// hideReason says why a tool must be hidden, with the event kind, or "".
+func (c *Core) hideReason(def catalog.ToolDef) (string, string) {
+	s := c.cfg.Server
+	if !s.ToolAllowed(def.Name) {
+		return fmt.Sprintf("tool %s is not allowed by the catalog entry %s", def.Name, s.ID), EventToolHidden
+	}
+	pin, ok := s.Pins[def.Name]
+	if !ok {
+		return "", ""
+	}
+	if got := catalog.Fingerprint(def); !equalFold(got, pin) {
+		return fmt.Sprintf("tool %s drifted from its pin: definition %s, pinned %s", def.Name, got, pin), EventToolDrifted
+	}
+	return "", ""
+}
+
+func equalFold(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) }
+
+// undecidable applies the fail mode to a result the core cannot read.
+func (c *Core) undecidable(ctx context.Context, err error) ListOutcome {
+	enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
+	c.record(ctx, EventUndecided, "", err.Error(), enforced)
+	if enforced {
+		return ListOutcome{Err: err}
+	}
+	return ListOutcome{}
+}
+
+// replaceTools re-encodes the result with only the kept tools, keeping
+// every other member.
+func replaceTools(result json.RawMessage, obj map[string]json.RawMessage, kept []json.RawMessage) (json.RawMessage, error) {
+	arr, err := json.Marshal(kept)
+	if err != nil {
+		return nil, err
+	}
+	obj["tools"] = arr
+	out, err := json.Marshal(obj)
+	if err != nil {
+		return nil, fmt.Errorf("re-encode tools/list result: %w", err)
+	}
+	return out, nil
+}

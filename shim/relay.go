@@ -1,0 +1,355 @@
+package shim
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcpgov/mcpgov/policy/enforce"
+)
+
+// Upstream is the server side of the relay: a stream of frames and a way
+// to end it.
+type Upstream interface {
+	// ReadFrame returns the next frame; io.EOF when the upstream is gone.
+	ReadFrame() ([]byte, error)
+	// WriteFrame sends one frame; it must be safe to call concurrently
+	// with ReadFrame.
+	WriteFrame(msg []byte) error
+	// Shutdown ends the upstream, politely first (close its input, wait
+	// grace), then by force; it returns once it is gone.
+	Shutdown(grace time.Duration) error
+}
+
+// ErrUpstreamExited is returned by Relay.Run when the upstream went away
+// before the client did.
+var ErrUpstreamExited = errors.New("upstream MCP server exited")
+
+// Default timings.
+const (
+	DefaultDrain = 5 * time.Second // wait for answers to pending calls after the client's EOF
+	DefaultGrace = 2 * time.Second // between closing the upstream's stdin, SIGTERM and SIGKILL
+	signalGrace  = 200 * time.Millisecond
+)
+
+// Relay connects one client (IDE) to one upstream.
+type Relay struct {
+	In     io.Reader // from the client
+	Out    io.Writer // to the client: MCP frames only
+	Stderr io.Writer // diagnostics
+	// Core governs tools/list and tools/call; nil relays everything.
+	Core     *enforce.Core
+	MaxFrame int           // DefaultMaxFrame when 0
+	Drain    time.Duration // DefaultDrain when 0
+	Grace    time.Duration // DefaultGrace when 0
+}
+
+// pending tracks the client's calls awaiting an upstream answer, by raw
+// ID. Upstream-originated calls are not tracked: their answers come from
+// the client and pass straight through.
+type pending struct {
+	mu    sync.Mutex
+	calls map[string]string // raw ID -> method
+	empty chan struct{}     // closed and replaced whenever calls becomes empty
+}
+
+func newPending() *pending {
+	return &pending{calls: map[string]string{}, empty: make(chan struct{})}
+}
+
+func (p *pending) add(id json.RawMessage, method string) {
+	p.mu.Lock()
+	p.calls[idKey(id)] = method
+	p.mu.Unlock()
+}
+
+func (p *pending) take(id json.RawMessage) (string, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	m, ok := p.calls[idKey(id)]
+	if ok {
+		delete(p.calls, idKey(id))
+		if len(p.calls) == 0 {
+			close(p.empty)
+			p.empty = make(chan struct{})
+		}
+	}
+	return m, ok
+}
+
+// drained returns a channel closed once nothing is pending.
+func (p *pending) drained() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.calls) == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return p.empty
+}
+
+func (p *pending) takeAll() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ids := make([]string, 0, len(p.calls))
+	for id := range p.calls {
+		ids = append(ids, id)
+	}
+	p.calls = map[string]string{}
+	return ids
+}
+
+func (r *Relay) drain() time.Duration {
+	if r.Drain > 0 {
+		return r.Drain
+	}
+	return DefaultDrain
+}
+
+func (r *Relay) grace() time.Duration {
+	if r.Grace > 0 {
+		return r.Grace
+	}
+	return DefaultGrace
+}
+
+func (r *Relay) warnf(format string, args ...any) {
+	fmt.Fprintf(r.Stderr, "mcpgov: "+format+"\n", args...)
+}
+
+// Run relays until the client closes its input (then it shuts the upstream
+// down and returns nil), the upstream exits (every pending call is answered
+// with an error and Run returns ErrUpstreamExited) or ctx is done (the
+// upstream is killed and ctx's error returned).
+func (r *Relay) Run(ctx context.Context, up Upstream) error {
+	ide := NewFrameWriter(r.Out)
+	p := newPending()
+	upDone := make(chan error, 1)
+	ideDone := make(chan error, 1)
+	go func() { upDone <- r.upstreamPump(ctx, up, ide, p) }()
+	go func() { ideDone <- r.clientPump(ctx, up, ide, p) }()
+
+	select {
+	case err := <-upDone:
+		r.failPending(ide, p, err)
+		_ = up.Shutdown(signalGrace)
+		return fmt.Errorf("%w: %v", ErrUpstreamExited, err)
+	case <-ctx.Done():
+		_ = up.Shutdown(signalGrace)
+		<-upDone
+		return ctx.Err()
+	case <-ideDone:
+	}
+	// The client is gone: give pending calls a moment, then stop upstream.
+	timer := time.NewTimer(r.drain())
+	defer timer.Stop()
+	select {
+	case <-p.drained():
+	case <-timer.C:
+	case <-ctx.Done():
+	case err := <-upDone:
+		// It exited before being asked to: a failure, as above.
+		r.failPending(ide, p, err)
+		_ = up.Shutdown(signalGrace)
+		return fmt.Errorf("%w: %v", ErrUpstreamExited, err)
+	}
+	_ = up.Shutdown(r.grace())
+	<-upDone
+	return nil
+}
+
+// failPending answers every call still waiting for the upstream.
+func (r *Relay) failPending(ide *FrameWriter, p *pending, cause error) {
+	msg := "upstream MCP server exited"
+	if cause != nil && !errors.Is(cause, io.EOF) {
+		msg += ": " + cause.Error()
+	}
+	for _, id := range p.takeAll() {
+		_ = ide.WriteFrame(errorResponse(json.RawMessage(id), &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: msg}))
+	}
+}
+
+// clientPump moves frames from the client to the upstream, governing
+// tools/call. It returns at the client's EOF or when the client's output
+// breaks.
+func (r *Relay) clientPump(ctx context.Context, up Upstream, ide *FrameWriter, p *pending) error {
+	in := NewFrameReader(r.In, r.MaxFrame)
+	for {
+		frame, err := in.ReadFrame()
+		if errors.Is(err, ErrFrameTooLarge) {
+			r.warnf("message from the client dropped: %v", err)
+			if werr := ide.WriteFrame(errorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: err.Error()})); werr != nil {
+				return werr
+			}
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		m, err := ParseMessage(frame)
+		if err != nil {
+			if werr := ide.WriteFrame(parseErrorResponse(err)); werr != nil {
+				return werr
+			}
+			continue
+		}
+		if m.IsCall() && m.Method == "tools/call" && r.Core != nil {
+			v := r.Core.CheckCall(ctx, m.Params)
+			if !v.Pass {
+				if err := ide.WriteFrame(answer(m.ID, v)); err != nil {
+					return err
+				}
+				continue
+			}
+		}
+		if m.IsCall() {
+			p.add(m.ID, m.Method)
+		}
+		if m.Method == "notifications/cancelled" {
+			r.forgetCancelled(p, m.Params)
+		}
+		if err := up.WriteFrame(m.Raw); err != nil {
+			if m.IsCall() {
+				if _, ok := p.take(m.ID); ok {
+					_ = ide.WriteFrame(errorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "upstream MCP server is not accepting messages: " + err.Error()}))
+				}
+			}
+			// The upstream pump sees the exit and ends the relay.
+			continue
+		}
+	}
+}
+
+// forgetCancelled stops tracking a call the client cancelled; an answer
+// that still arrives passes through.
+func (r *Relay) forgetCancelled(p *pending, params json.RawMessage) {
+	var c struct {
+		RequestID json.RawMessage `json:"requestId"`
+	}
+	if json.Unmarshal(params, &c) == nil && len(c.RequestID) > 0 {
+		p.take(c.RequestID)
+	}
+}
+
+// upstreamPump moves frames from the upstream to the client, governing
+// tools/list results. It returns when the upstream's output ends.
+func (r *Relay) upstreamPump(ctx context.Context, up Upstream, ide *FrameWriter, p *pending) error {
+	for {
+		frame, err := up.ReadFrame()
+		if errors.Is(err, ErrFrameTooLarge) {
+			r.warnf("message from the upstream server dropped: %v", err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		m, err := ParseMessage(frame)
+		if err != nil {
+			r.warnf("malformed message from the upstream server skipped: %v: %.200s", err, frame)
+			continue
+		}
+		out := m.Raw
+		var listChanged bool
+		if m.IsResponse() && m.ID != nil {
+			method, ok := p.take(m.ID)
+			if ok && method == "tools/list" && r.Core != nil && m.Result != nil {
+				o := r.Core.FilterTools(ctx, m.Result)
+				switch {
+				case o.Err != nil:
+					out = errorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: " + o.Err.Error()})
+				case o.Result != nil:
+					out = rewriteResult(m, o.Result)
+				}
+				listChanged = o.Changed
+			}
+		}
+		if err := ide.WriteFrame(out); err != nil {
+			return fmt.Errorf("write to client: %w", err)
+		}
+		if listChanged {
+			n, err := notification("notifications/tools/list_changed", nil)
+			if err == nil {
+				err = ide.WriteFrame(n)
+			}
+			if err != nil {
+				return fmt.Errorf("write to client: %w", err)
+			}
+		}
+	}
+}
+
+// rewriteResult replaces a response's result, keeping any members beyond
+// jsonrpc, id and result.
+func rewriteResult(m *Message, result json.RawMessage) []byte {
+	var obj map[string]json.RawMessage
+	if json.Unmarshal(m.Raw, &obj) != nil || len(obj) <= 3 {
+		return resultResponse(m.ID, result)
+	}
+	obj["result"] = result
+	b, err := json.Marshal(obj)
+	if err != nil {
+		return resultResponse(m.ID, result)
+	}
+	return b
+}
+
+func answer(id json.RawMessage, v enforce.Verdict) []byte {
+	if v.Error != nil {
+		return errorResponse(id, v.Error)
+	}
+	return resultResponse(id, v.Result)
+}
+
+func parseErrorResponse(err error) []byte {
+	if errors.Is(err, errNotMessage) {
+		return errorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: " + err.Error()})
+	}
+	return errorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()})
+}
+
+// Refuse answers every call of the client with e, without any upstream,
+// until the client closes its input or ctx is done. A client that starts
+// a refused server so learns why from the initialize error.
+func Refuse(ctx context.Context, in io.Reader, out io.Writer, e *jsonrpc.Error) error {
+	ide := NewFrameWriter(out)
+	done := make(chan error, 1)
+	go func() {
+		fr := NewFrameReader(in, 0)
+		for {
+			frame, err := fr.ReadFrame()
+			if errors.Is(err, ErrFrameTooLarge) {
+				continue
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+			m, err := ParseMessage(frame)
+			if err != nil {
+				err = ide.WriteFrame(parseErrorResponse(err))
+			} else if m.IsCall() {
+				err = ide.WriteFrame(errorResponse(m.ID, e))
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
