@@ -102,7 +102,7 @@ type Event struct {
 	Server   string // catalog ID, or "" when unknown
 	Tool     string
 	Reason   string
-	Enforced bool   // false in audit mode or when failing open: nothing was blocked
+	Enforced bool // false in audit mode or when failing open: nothing was blocked
 	Mode     catalog.Mode
 	Revision string // bundle revision
 }
