@@ -43,6 +43,7 @@ Start with an inventory of this machine:
 		newCatalogCmd(f),
 		newBundleCmd(f),
 		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
+		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
 		newShimCmd(f, nil),
 		newVersionCmd(f),
 	)

@@ -1,0 +1,329 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/rogpeppe/go-internal/diff"
+	"github.com/spf13/cobra"
+
+	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/shim/wrap"
+)
+
+// WrapOptions are the inputs of `mcpgov wrap` and `mcpgov unwrap`.
+type WrapOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Clients    []string
+	Files      []string
+	Servers    []string
+	Remote     bool
+	DryRun     bool
+	JSON       bool
+	MCPGovPath string
+	StateDir   string
+	Bundle     string
+}
+
+func newWrapCmd(f *Factory, runF func(context.Context, *WrapOptions) error) *cobra.Command {
+	opts := &WrapOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:     "wrap",
+		GroupID: "inventory",
+		Short:   "Route the MCP servers of client configs through mcpgov shim",
+		Long: `Rewrite the stdio server entries that mcpgov scan finds so each client launches
+them through the governing shim:
+
+  "command": "/usr/local/bin/mcpgov",
+  "args": ["shim", "--", <original command>, <original args>...]
+
+Disabled entries are wrapped too, so enabling one later does not bypass the
+shim. Entries already launched through mcpgov shim are left alone (wrapping
+twice is the same as once); entries wrapped by another governor or bridge
+(mcp-remote, invariant-gateway, ToolHive, …) are reported and never
+double-wrapped. Remote (url) entries are reported and left as they are.
+
+The edit is lossless: only the bytes of the command and args values change.
+Comments, key order, indentation, line endings, byte order mark, trailing
+newline, file mode and symlinks (the link target is written) are kept, and
+no comment or trailing comma is ever added to a strict-JSON file. Each file
+is written atomically; if a client changes it while mcpgov edits it, the edit
+is redone from the new content (up to 3 times) and never clobbers the
+client's write. A file that does not parse is refused. A backup of every
+original file and a manifest of every original entry are kept under the
+state directory ($XDG_STATE_HOME/mcpgov/wrap, --state-dir), so "mcpgov
+unwrap" restores the files byte for byte.
+
+The mcpgov path written into configs is absolute: IDEs started from a
+desktop launcher or the Dock get a minimal PATH, in which a bare "mcpgov"
+would not be found and the server would fail to start. By default it is the
+running binary with symlinks resolved; pass --mcpgov-path for a stable
+location (say, a package manager's symlink that survives upgrades). Wrapping
+from "go run" or a temporary directory writes a path that will vanish, and
+mcpgov warns about it.
+
+Supported formats: JSON and JSONC (Cursor, Claude Desktop, Claude Code,
+VS Code, Windsurf, Cline, Zed, Gemini CLI, Kiro, Copilot CLI, opencode) and
+Codex TOML. Continue's YAML is reported as "format not supported yet".`,
+		Example: `  # show what would change, as a diff
+  mcpgov wrap --dry-run
+
+  # wrap Cursor and Claude Code only
+  mcpgov wrap --client cursor --client claude-code
+
+  # one file, one server
+  mcpgov wrap --file .cursor/mcp.json --server github`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return wrapRun(cmd.Context(), opts, false)
+		},
+	}
+	addWrapFlags(cmd, opts)
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Remote, "remote", false, "also wrap remote (url) entries as mcpgov shim --url, where the client accepts stdio entries (not supported yet)")
+	fl.StringVar(&opts.MCPGovPath, "mcpgov-path", "", "absolute path of mcpgov to write into configs (default: this binary, symlinks resolved)")
+	fl.StringVar(&opts.Bundle, "bundle", "", "governance bundle whose catalog ids are passed to the shim as --server (default: MCPGOV_BUNDLE, then the config files)")
+	return cmd
+}
+
+// addWrapFlags adds the selection and output flags wrap and unwrap share.
+func addWrapFlags(cmd *cobra.Command, opts *WrapOptions) {
+	fl := cmd.Flags()
+	fl.StringSliceVar(&opts.Clients, "client", nil, "only entries of these clients (repeatable or comma-separated)")
+	fl.StringSliceVar(&opts.Files, "file", nil, "only entries in this config file (repeatable)")
+	fl.StringSliceVar(&opts.Servers, "server", nil, "only entries with this server name (repeatable or comma-separated)")
+	fl.BoolVar(&opts.DryRun, "dry-run", false, "print a unified diff per file and write nothing")
+	fl.BoolVar(&opts.JSON, "json", false, "print the results as JSON")
+	fl.StringVar(&opts.StateDir, "state-dir", "", "where backups and the manifest live (default: $XDG_STATE_HOME/mcpgov/wrap)")
+	_ = cmd.RegisterFlagCompletionFunc("client", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+		return scan.Clients, cobra.ShellCompDirectiveNoFileComp
+	})
+}
+
+// wrapReport is the JSON output of wrap and unwrap.
+type wrapReport struct {
+	SchemaVersion int           `json:"schemaVersion"`
+	DryRun        bool          `json:"dryRun"`
+	Results       []wrap.Result `json:"results"`
+	Diffs         []fileDiff    `json:"diffs,omitempty"`
+}
+
+type fileDiff struct {
+	File string `json:"file"`
+	Diff string `json:"diff"`
+}
+
+func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
+	f := opts.Factory
+	known := map[string]bool{}
+	for _, c := range scan.Clients {
+		known[c] = true
+	}
+	for _, c := range opts.Clients {
+		if !known[c] {
+			return flagErrorf("unknown --client %q: want one of %s", c, strings.Join(scan.Clients, ", "))
+		}
+	}
+	home := homeDir(f.Getenv)
+	if home == "" {
+		return withHint(fmt.Errorf("cannot tell the home directory: HOME is not set"), "set HOME")
+	}
+	wo := wrap.Options{Remote: opts.Remote, DryRun: opts.DryRun, Version: f.Version.Version, Now: f.Now}
+	if !unwrap {
+		p, err := mcpgovPath(opts.MCPGovPath)
+		if err != nil {
+			return err
+		}
+		if w := volatilePath(p); w != "" {
+			fmt.Fprintf(opts.IO.ErrOut, "warning: %s is %s; clients will fail to start their servers once it is gone\nhint: pass --mcpgov-path with the installed location of mcpgov\n", p, w)
+		}
+		wo.MCPGovPath = p
+	}
+	wo.StateDir = opts.StateDir
+	if wo.StateDir == "" {
+		wo.StateDir = defaultWrapStateDir(f.Getenv, home)
+	}
+
+	servers, err := wrapSelect(ctx, opts, home, unwrap)
+	if err != nil {
+		return err
+	}
+	var out *wrap.Outcome
+	if unwrap {
+		out, err = wrap.Unwrap(ctx, servers, wo)
+	} else {
+		out, err = wrap.Wrap(ctx, servers, wo)
+	}
+	if out == nil {
+		return err
+	}
+	rep := wrapReport{SchemaVersion: 1, DryRun: opts.DryRun, Results: out.Results}
+	if opts.DryRun {
+		for _, ch := range out.Changes {
+			rep.Diffs = append(rep.Diffs, fileDiff{File: ch.File, Diff: string(diff.Diff(ch.File, ch.Before, ch.File+" (wrapped)", ch.After))})
+		}
+	}
+	if opts.JSON {
+		if werr := writeJSON(opts.IO.Out, rep); werr != nil {
+			return werr
+		}
+	} else {
+		for _, d := range rep.Diffs {
+			fmt.Fprint(opts.IO.Out, d.Diff)
+		}
+		printWrapResults(opts.IO, rep.Results)
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", map[bool]string{false: "wrap", true: "unwrap"}[unwrap], err)
+	}
+	return nil
+}
+
+// wrapSelect scans the machine and keeps the entries the flags select.
+func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool) ([]scan.Server, error) {
+	f := opts.Factory
+	wd, err := f.WorkDir()
+	if err != nil {
+		return nil, fmt.Errorf("read working directory: %w", err)
+	}
+	files := map[string]bool{}
+	var paths []string
+	for _, p := range opts.Files {
+		abs, err := filepath.Abs(p)
+		if err != nil {
+			return nil, flagErrorf("invalid --file %q: %v", p, err)
+		}
+		if _, err := os.Stat(abs); err != nil {
+			return nil, flagErrorf("invalid --file %q: %v", p, err)
+		}
+		files[abs] = true
+		if r, err := filepath.EvalSymlinks(abs); err == nil {
+			files[r] = true
+		}
+		paths = append(paths, abs)
+	}
+	var enrichers []scan.Enricher
+	if !unwrap {
+		cfgs, err := loadConfigs(f.Getenv)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := resolveBundle(opts.Bundle, f.Getenv, cfgs); ok {
+			b, err := loadBundle(f, opts.Bundle)
+			if err != nil {
+				return nil, err
+			}
+			enrichers = append(enrichers, b.Catalog)
+		}
+	}
+	rep, err := scan.Scan(ctx, scan.Options{
+		Env:       scan.Env{OS: runtime.GOOS, Home: home, Getenv: f.Getenv},
+		WorkDir:   wd,
+		Paths:     paths,
+		Clients:   opts.Clients,
+		Enrichers: enrichers,
+		Now:       f.Now,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("scan: %w", err)
+	}
+	for _, e := range rep.Errors {
+		if len(files) == 0 || files[e.File] {
+			fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", fileErrorText(e))
+		}
+	}
+	names := map[string]bool{}
+	for _, n := range opts.Servers {
+		names[n] = true
+	}
+	var out []scan.Server
+	for _, s := range rep.Servers {
+		if len(files) > 0 && !files[s.File] {
+			if r, err := filepath.EvalSymlinks(s.File); err != nil || !files[r] {
+				continue
+			}
+		}
+		if len(names) > 0 && !names[s.Name] {
+			continue
+		}
+		if unwrap && !s.Governed {
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+// mcpgovPath is the absolute path written into configs.
+func mcpgovPath(flag string) (string, error) {
+	if flag != "" {
+		if !filepath.IsAbs(flag) {
+			return "", flagErrorf("--mcpgov-path %q is not absolute: GUI-launched clients do not search your PATH", flag)
+		}
+		return flag, nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", withHint(fmt.Errorf("find the mcpgov binary: %w", err), "pass --mcpgov-path")
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	return exe, nil
+}
+
+// volatilePath says why p will not last ("" when it looks installed).
+func volatilePath(p string) string {
+	if strings.Contains(filepath.ToSlash(p), "/go-build") {
+		return "in the go build cache (go run)"
+	}
+	tmp := os.TempDir()
+	if r, err := filepath.EvalSymlinks(tmp); err == nil {
+		tmp = r
+	}
+	if rel, err := filepath.Rel(tmp, p); err == nil && !strings.HasPrefix(rel, "..") {
+		return "in the temporary directory " + tmp
+	}
+	return ""
+}
+
+func defaultWrapStateDir(getenv func(string) string, home string) string {
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "mcpgov", "wrap")
+	}
+	if runtime.GOOS == "windows" {
+		if d := getenv("LOCALAPPDATA"); d != "" {
+			return filepath.Join(d, "mcpgov", "wrap")
+		}
+	}
+	return filepath.Join(home, ".local", "state", "mcpgov", "wrap")
+}
+
+func printWrapResults(io *IOStreams, results []wrap.Result) {
+	if len(results) == 0 {
+		fmt.Fprintln(io.ErrOut, "no matching server entries")
+		return
+	}
+	p := palette{on: io.ColorEnabled()}
+	w := newTabWriter(io.Out)
+	if io.IsStdoutTTY() {
+		fmt.Fprintln(w, p.bold("CLIENT\tLOCATION\tSERVER\tACTION\tREASON"))
+	}
+	for _, r := range results {
+		reason := r.Reason
+		if reason == "" {
+			reason = "-"
+		}
+		fmt.Fprintf(w, "%s\t%s:%d\t%s\t%s\t%s\n", r.Client, r.File, r.Line, r.Server, r.Action, reason)
+	}
+	_ = w.Flush()
+}
