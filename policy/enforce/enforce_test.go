@@ -88,7 +88,9 @@ func TestDecider(t *testing.T) {
 	if v.Pass || !strings.Contains(string(v.Result), `"isError":true`) || !strings.Contains(string(v.Result), "sql.drop") {
 		t.Errorf("policy denial: %+v %s", v, v.Result)
 	}
-	broken := DeciderFunc(func(context.Context, *catalog.Server, *Call) (Decision, error) { return Decision{}, errors.New("engine down") })
+	broken := DeciderFunc(func(context.Context, *catalog.Server, *Call) (Decision, error) {
+		return Decision{}, errors.New("engine down")
+	})
 	if v := New(Config{Server: approved(), VersionApproved: true, Deciders: []Decider{broken}}).CheckCall(ctx, json.RawMessage(`{"name":"q"}`)); v.Pass {
 		t.Error("decider error passed in fail-closed mode")
 	}
