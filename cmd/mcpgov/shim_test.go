@@ -1,0 +1,177 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// writeBundle writes a bundle approving the servers the shim tests run.
+func writeBundle(tb testing.TB) string {
+	tb.Helper()
+	dir := tb.TempDir()
+	const cat = `[catalog]
+name = "shim-tests"
+mode = "enforce"
+
+[servers.fake]
+status = "approved"
+[servers.fake.launch]
+command = "fake-mcp-server"
+
+[servers.everything]
+status = "approved"
+[servers.everything.launch]
+command = "mcp-server-everything"
+args = ["stdio"]
+`
+	if err := os.WriteFile(filepath.Join(dir, "catalog.toml"), []byte(cat), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return dir
+}
+
+// connect starts command as a stdio MCP server and returns a go-sdk client
+// session on it.
+func connect(tb testing.TB, command string, args ...string) *mcp.ClientSession {
+	tb.Helper()
+	path, err := exec.LookPath(command)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), "MCPGOV_BUNDLE=", "MCPGOV_CONFIG=")
+	client := mcp.NewClient(&mcp.Implementation{Name: "parity", Version: "1"}, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil)
+	if err != nil {
+		tb.Fatalf("connect %s %v: %v", command, args, err)
+	}
+	tb.Cleanup(func() { cs.Close() })
+	return cs
+}
+
+func viaShim(bundle, command string, args ...string) (string, []string) {
+	return "mcpgov", append([]string{"shim", "--bundle", bundle, "--", command}, args...)
+}
+
+// observe drives tools, resources and prompts and returns what the client
+// saw, as JSON.
+func observe(t *testing.T, cs *mcp.ClientSession) map[string]string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	seen := map[string]string{}
+	note := func(key string, v any, err error) {
+		if err != nil {
+			t.Fatalf("%s: %v", key, err)
+		}
+		b, _ := json.Marshal(v)
+		seen[key] = string(b)
+	}
+	init := cs.InitializeResult()
+	note("initialize", init, nil)
+	var tools []*mcp.Tool
+	for tool, err := range cs.Tools(ctx, nil) {
+		if err != nil {
+			t.Fatalf("tools: %v", err)
+		}
+		tools = append(tools, tool)
+	}
+	note("tools", tools, nil)
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "parity"}})
+	note("call echo", res, err)
+	res, err = cs.CallTool(ctx, &mcp.CallToolParams{Name: "no-such-tool"})
+	seen["call unknown"] = ""
+	if err != nil {
+		seen["call unknown"] = err.Error()
+	} else {
+		note("call unknown", res, nil)
+	}
+	if init.Capabilities.Resources != nil {
+		var resources []*mcp.Resource
+		for r, err := range cs.Resources(ctx, nil) {
+			if err != nil {
+				t.Fatalf("resources: %v", err)
+			}
+			resources = append(resources, r)
+		}
+		note("resources", resources, nil)
+		if len(resources) > 0 {
+			rr, err := cs.ReadResource(ctx, &mcp.ReadResourceParams{URI: resources[0].URI})
+			note("read "+resources[0].URI, rr, err)
+		}
+		var templates []*mcp.ResourceTemplate
+		for r, err := range cs.ResourceTemplates(ctx, nil) {
+			if err != nil {
+				t.Fatalf("resource templates: %v", err)
+			}
+			templates = append(templates, r)
+		}
+		note("resource templates", templates, nil)
+	}
+	if init.Capabilities.Prompts != nil {
+		var prompts []*mcp.Prompt
+		for p, err := range cs.Prompts(ctx, nil) {
+			if err != nil {
+				t.Fatalf("prompts: %v", err)
+			}
+			prompts = append(prompts, p)
+		}
+		note("prompts", prompts, nil)
+		for _, p := range prompts {
+			if !slices.ContainsFunc(p.Arguments, func(a *mcp.PromptArgument) bool { return a.Required }) {
+				gp, err := cs.GetPrompt(ctx, &mcp.GetPromptParams{Name: p.Name})
+				note("prompt "+p.Name, gp, err)
+				break
+			}
+		}
+	}
+	note("ping", nil, cs.Ping(ctx, nil))
+	return seen
+}
+
+// TestShimParity drives the same session directly and through the shim; a
+// go-sdk client must see exactly the same results.
+func TestShimParity(t *testing.T) {
+	bundle := writeBundle(t)
+	servers := [][]string{{"fake-mcp-server"}}
+	if ok, err := haveProgram("mcp-server-everything"); err != nil {
+		t.Fatal(err)
+	} else if ok {
+		servers = append(servers, []string{"mcp-server-everything", "stdio"})
+	} else {
+		t.Log("mcp-server-everything is not installed; make test installs it into .cache/npm")
+	}
+	for _, srv := range servers {
+		t.Run(srv[0], func(t *testing.T) {
+			direct := observe(t, connect(t, srv[0], srv[1:]...))
+			cmd, args := viaShim(bundle, srv[0], srv[1:]...)
+			shimmed := observe(t, connect(t, cmd, args...))
+			if !reflect.DeepEqual(direct, shimmed) {
+				for k := range direct {
+					if direct[k] != shimmed[k] {
+						t.Errorf("%s differs:\n direct %s\n  shim  %s", k, direct[k], shimmed[k])
+					}
+				}
+				t.Fatalf("observations differ (%d direct, %d through the shim)", len(direct), len(shimmed))
+			}
+			if len(direct) < 4 {
+				t.Fatalf("observed too little: %v", direct)
+			}
+			keys := slices.Sorted(maps.Keys(direct))
+			t.Logf("equal: %v", keys)
+		})
+	}
+}
