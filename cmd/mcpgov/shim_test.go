@@ -175,3 +175,102 @@ func TestShimParity(t *testing.T) {
 		})
 	}
 }
+
+// benchEcho makes sequential echo calls and reports their p50 and p99.
+func benchEcho(b *testing.B, command string, args ...string) {
+	cs := connect(b, command, args...)
+	ctx := context.Background()
+	params := &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hello"}}
+	for range 50 { // warm up
+		if _, err := cs.CallTool(ctx, params); err != nil {
+			b.Fatal(err)
+		}
+	}
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for range b.N {
+		start := time.Now()
+		if _, err := cs.CallTool(ctx, params); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+	}
+	b.StopTimer()
+	reportPercentiles(b, lat)
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	at := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Microseconds()) }
+	b.ReportMetric(at(0.50), "p50-µs")
+	b.ReportMetric(at(0.99), "p99-µs")
+}
+
+// BenchmarkShimEcho and BenchmarkDirectEcho: the same sequential echo calls
+// through `mcpgov shim` and straight to the fake server (make bench reports
+// the ratio; -benchtime 2000x matches the issue's measurement).
+func BenchmarkShimEcho(b *testing.B) {
+	cmd, args := viaShim(writeBundle(b), "fake-mcp-server")
+	benchEcho(b, cmd, args...)
+}
+
+func BenchmarkDirectEcho(b *testing.B) { benchEcho(b, "fake-mcp-server") }
+
+func needEverything(b *testing.B) {
+	if ok, err := haveProgram("mcp-server-everything"); err != nil {
+		b.Fatal(err)
+	} else if !ok {
+		b.Skip("mcp-server-everything is not installed; run make e2e-deps")
+	}
+}
+
+// BenchmarkShimEchoEverything and BenchmarkDirectEchoEverything: the same
+// against server-everything (Node).
+func BenchmarkShimEchoEverything(b *testing.B) {
+	needEverything(b)
+	cmd, args := viaShim(writeBundle(b), "mcp-server-everything", "stdio")
+	benchEcho(b, cmd, args...)
+}
+
+func BenchmarkDirectEchoEverything(b *testing.B) {
+	needEverything(b)
+	benchEcho(b, "mcp-server-everything", "stdio")
+}
+
+// benchStartup measures start-up to the first answer: start, initialize,
+// list tools, close.
+func benchStartup(b *testing.B, command string, args ...string) {
+	ctx := context.Background()
+	lat := make([]time.Duration, 0, b.N)
+	for range b.N {
+		start := time.Now()
+		path, err := exec.LookPath(command)
+		if err != nil {
+			b.Fatal(err)
+		}
+		cmd := exec.Command(path, args...)
+		cmd.Stderr = os.Stderr
+		cs, err := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil).
+			Connect(ctx, &mcp.CommandTransport{Command: cmd}, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := cs.ListTools(ctx, nil); err != nil {
+			b.Fatal(err)
+		}
+		lat = append(lat, time.Since(start))
+		b.StopTimer()
+		cs.Close()
+		b.StartTimer()
+	}
+	reportPercentiles(b, lat)
+}
+
+// BenchmarkShimStartup and BenchmarkDirectStartup: time to the first
+// tools/list answer, through the shim (bundle loading included) and direct.
+func BenchmarkShimStartup(b *testing.B) {
+	cmd, args := viaShim(writeBundle(b), "fake-mcp-server")
+	benchStartup(b, cmd, args...)
+}
+
+func BenchmarkDirectStartup(b *testing.B) { benchStartup(b, "fake-mcp-server") }
