@@ -223,6 +223,9 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
 	}
 	if e, done := precheck(it, o); done {
+		if e.action == actionRemote {
+			return d.wrapRemote(it, o, obj)
+		}
 		return e
 	}
 	cmd := member(obj, "command")
@@ -246,7 +249,7 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 			return skip(ActionSkippedUnsupported, "args is not an array of strings")
 		}
 	}
-	if isShim(command, args) {
+	if isShimFor(command, args, o.MCPGovPath) {
 		return skip(ActionAlreadyGoverned, "")
 	}
 	newCmd := quote(o.MCPGovPath)
@@ -292,7 +295,7 @@ func (d *jdoc) wrapArgv(it *item, o Options, cmd *hujson.ObjectMember) edit {
 	if !ok || len(argv) == 0 {
 		return skip(ActionSkippedUnsupported, "command is not a non-empty array of strings")
 	}
-	if isShim(argv[0], argv[1:]) {
+	if isShimFor(argv[0], argv[1:], o.MCPGovPath) {
 		return skip(ActionAlreadyGoverned, "")
 	}
 	lits := []string{quote(o.MCPGovPath)}
@@ -317,6 +320,17 @@ func (d *jdoc) span(obj *hujson.Object, field string) (int, int, bool) {
 	case "args":
 		if args != nil {
 			return d.start(&args.Value), d.end(&args.Value), true
+		}
+	case "remote":
+		if cmd != nil && args != nil && d.start(&args.Value) > d.end(&cmd.Value) {
+			return d.start(&cmd.Name), d.end(&args.Value), true
+		}
+		if cmd != nil && args == nil { // opencode: the command array alone
+			return d.start(&cmd.Name), d.end(&cmd.Value), true
+		}
+	case "type":
+		if t := member(obj, "type"); t != nil {
+			return d.start(&t.Value), d.end(&t.Value), true
 		}
 	case "command+args":
 		if cmd != nil && args != nil && d.start(&args.Value) > d.end(&cmd.Value) {
@@ -382,4 +396,67 @@ func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		ps = append(ps, patch{d.start(&argsMem.Value), d.end(&argsMem.Value), "[]"})
 	}
 	return edit{action: ActionUnwrapped, reason: "restored from the command line (no manifest record)", patches: ps}
+}
+
+// urlKeys are the members clients spell a remote server's URL with.
+var urlKeys = []string{"url", "httpUrl", "serverUrl"}
+
+// wrapRemote turns a Streamable HTTP entry into a stdio entry that runs
+// `mcpgov shim --url URL`: the url member is replaced in place by command
+// and args (opencode: a command array), and a type member says stdio.
+func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
+	var um *hujson.ObjectMember
+	for _, k := range urlKeys {
+		if m := member(obj, k); m != nil {
+			um = m
+			break
+		}
+	}
+	if um == nil {
+		return skip(ActionSkippedRemote, "no url member")
+	}
+	url, ok := stringLit(&um.Value)
+	if !ok {
+		return skip(ActionSkippedRemote, "url is not a string")
+	}
+	if member(obj, "command") != nil || member(obj, "args") != nil {
+		return skip(ActionSkippedRemote, "entry has both url and command")
+	}
+	colon := string(d.b[d.end(&um.Name):d.start(&um.Value)])
+	var lits []string
+	if it.srv.Client == scan.ClientOpencode {
+		lits = append(lits, quote(o.MCPGovPath))
+	}
+	lits = append(lits, quote("shim"))
+	if it.srv.Catalog != nil && it.srv.Catalog.ID != "" {
+		lits = append(lits, quote("--server"), quote(it.srv.Catalog.ID))
+	}
+	lits = append(lits, quote("--url"), d.raw(&um.Value))
+	arr := "[" + strings.Join(lits, d.inlineSep(um)) + "]"
+	var repl string
+	if it.srv.Client == scan.ClientOpencode {
+		repl = `"command"` + colon + arr
+	} else {
+		sep := "," + " "
+		if ind, own := indentAt(d.b, d.start(&um.Name)); own {
+			sep = "," + d.nl + ind
+		} else if d.inlineSep(um) == "," {
+			sep = ","
+		}
+		repl = `"command"` + colon + quote(o.MCPGovPath) + sep + `"args"` + colon + arr
+	}
+	orig := string(d.b[d.start(&um.Name):d.end(&um.Value)])
+	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url",
+		patches: []patch{{d.start(&um.Name), d.end(&um.Value), repl}},
+		spans:   []Span{{Field: "remote", Original: orig, Wrapped: repl}},
+		args:    []string{}, url: url}
+	if t := member(obj, "type"); t != nil {
+		want := quote("stdio")
+		if it.srv.Client == scan.ClientOpencode {
+			want = quote("local")
+		}
+		e.patches = append(e.patches, patch{d.start(&t.Value), d.end(&t.Value), want})
+		e.spans = append(e.spans, Span{Field: "type", Original: d.raw(&t.Value), Wrapped: want})
+	}
+	return e
 }

@@ -27,10 +27,11 @@ type Record struct {
 	Client     string    `json:"client"`
 	Scope      string    `json:"scope"`
 	Server     string    `json:"server"`
-	Pointer    string    `json:"pointer"` // JSON pointer of the entry (TOML: its key path)
-	Format     string    `json:"format"`  // json or toml
-	Command    string    `json:"command"` // the original command
-	Args       []string  `json:"args"`    // the original arguments
+	Pointer    string    `json:"pointer"`       // JSON pointer of the entry (TOML: its key path)
+	Format     string    `json:"format"`        // json or toml
+	Command    string    `json:"command"`       // the original command
+	Args       []string  `json:"args"`          // the original arguments
+	URL        string    `json:"url,omitempty"` // the original URL of a remote entry
 	Spans      []Span    `json:"spans"`
 	HashBefore string    `json:"hashBefore"` // SHA-256 of the file before the wrap
 	HashAfter  string    `json:"hashAfter"`  // and after it

@@ -89,6 +89,9 @@ func (d *tdoc) wrapEntry(it *item, o Options) edit {
 		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
 	}
 	if ed, done := precheck(it, o); done {
+		if ed.action == actionRemote {
+			return skip(ActionSkippedRemote, "remote entries in TOML cannot be wrapped yet")
+		}
 		return ed
 	}
 	command, ok := e["command"].(string)
@@ -96,7 +99,7 @@ func (d *tdoc) wrapEntry(it *item, o Options) edit {
 	if !ok || !argsOK {
 		return skip(ActionSkippedUnsupported, "command is not a string or args not an array of strings")
 	}
-	if isShim(command, args) {
+	if isShimFor(command, args, o.MCPGovPath) {
 		return skip(ActionAlreadyGoverned, "")
 	}
 	ck, ak := d.key(it.srv.Name, "command"), d.key(it.srv.Name, "args")

@@ -196,7 +196,7 @@ func editFile(file string, items []*item, o Options, which op, man *Manifest) (*
 			if which == opWrap {
 				records = append(records, Record{
 					File: path, Client: it.srv.Client, Scope: string(it.srv.Scope), Server: it.srv.Name,
-					Pointer: it.res.Pointer, Format: d.format(), Command: e.command, Args: e.args, Spans: e.spans,
+					Pointer: it.res.Pointer, Format: d.format(), Command: e.command, Args: e.args, URL: e.url, Spans: e.spans,
 					Time: o.Now().UTC(), Version: o.Version, MCPGovPath: o.MCPGovPath,
 				})
 				if path != file {
@@ -275,6 +275,7 @@ type edit struct {
 	reason  string
 	command string   // original command (wrap)
 	args    []string // original arguments (wrap)
+	url     string   // original URL (remote wrap)
 }
 
 func skip(a Action, reason string) edit { return edit{action: a, reason: reason} }
@@ -297,6 +298,15 @@ func openDoc(file string, b []byte) (document, error) {
 		return nil, errUnsupported
 	}
 	return openJSON(file, b)
+}
+
+// isShimFor reports whether command+args launch `mcpgov shim`, by name or
+// by the exact path wrap writes.
+func isShimFor(command string, args []string, mcpgov string) bool {
+	if command != "" && command == mcpgov && len(args) > 0 && args[0] == "shim" {
+		return true
+	}
+	return isShim(command, args)
 }
 
 // isShim reports whether command+args launch `mcpgov shim`.
@@ -335,10 +345,19 @@ func precheck(it *item, o Options) (edit, bool) {
 		return skip(ActionSkippedOtherGovernor, "wrapped by "+strings.Join(s.WrappedBy, ", ")), true
 	}
 	if s.Transport != scan.TransportStdio || s.Command == "" {
-		if o.Remote {
-			return skip(ActionSkippedRemote, "remote entries cannot be wrapped yet"), true
+		if !o.Remote {
+			return skip(ActionSkippedRemote, "remote entry; wrap with --remote"), true
 		}
-		return skip(ActionSkippedRemote, "remote entry; wrap with --remote"), true
+		switch {
+		case s.Transport != scan.TransportHTTP:
+			return skip(ActionSkippedRemote, string(s.Transport)+" transport; mcpgov shim --url speaks Streamable HTTP"), true
+		case len(s.Headers) > 0:
+			return skip(ActionSkippedRemote, "has headers, which mcpgov shim --url cannot pass on yet"), true
+		}
+		return edit{action: actionRemote}, true
 	}
 	return edit{}, false
 }
+
+// actionRemote marks an entry precheck hands to the format's remote wrapper.
+const actionRemote Action = "remote"

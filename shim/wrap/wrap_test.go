@@ -484,3 +484,61 @@ func TestDryRunWritesNothing(t *testing.T) {
 }
 
 func errorsAs(err error, target any) bool { return errors.As(err, target) }
+
+func TestRemoteWrap(t *testing.T) {
+	home, state := setup(t)
+	extra := map[string]string{
+		".config/Claude/claude_desktop_config.json": "{\n  \"mcpServers\": {\n    \"api\": {\n      \"type\": \"http\",\n      \"url\": \"https://mcp.example.com/mcp?k=${KEY}\"\n    },\n    \"hdr\": {\"type\": \"http\", \"url\": \"https://h.example.com/mcp\", \"headers\": {\"A\": \"b\"}},\n    \"sse\": {\"url\": \"https://s.example.com/sse\"}\n  }\n}\n",
+	}
+	for rel, text := range extra {
+		p := filepath.Join(home, filepath.FromSlash(rel))
+		_ = os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	orig := snapshot(t, home)
+	o := opts(t, state)
+	o.Remote = true
+	ss := scanHome(t, home)
+	out, err := Wrap(context.Background(), ss, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := actions(out)
+	for k, w := range map[string]Action{
+		"cursor/remote": ActionWrapped, "opencode/ocr": ActionWrapped,
+		"claude-desktop/api": ActionWrapped, "claude-desktop/hdr": ActionSkippedRemote, "claude-desktop/sse": ActionSkippedRemote,
+	} {
+		if got[k] != w {
+			t.Errorf("%s: %s, want %s", k, got[k], w)
+		}
+	}
+	cd := filepath.Join(home, ".config/Claude/claude_desktop_config.json")
+	b, _ := os.ReadFile(cd)
+	want := "    \"api\": {\n      \"type\": \"stdio\",\n      \"command\": \"/usr/local/bin/mcpgov\",\n      \"args\": [\"shim\", \"--url\", \"https://mcp.example.com/mcp?k=${KEY}\"]\n    },"
+	if !bytes.Contains(b, []byte(want)) || !json.Valid(b) {
+		t.Errorf("claude desktop:\n%s", b)
+	}
+	oc, _ := os.ReadFile(filepath.Join(home, ".config/opencode/opencode.json"))
+	if !bytes.Contains(oc, []byte(`"ocr": {"type": "local", "command": ["/usr/local/bin/mcpgov", "shim", "--url", "https://r.example.com/mcp"]}`)) {
+		t.Errorf("opencode:\n%s", oc)
+	}
+	for _, s := range scanHome(t, home) {
+		if (s.Name == "api" || s.Name == "ocr" || s.Name == "remote") && (!s.Governed || s.Transport != scan.TransportStdio) {
+			t.Errorf("%s/%s after remote wrap: governed %v transport %s", s.Client, s.Name, s.Governed, s.Transport)
+		}
+	}
+	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
+		t.Fatal(err)
+	}
+	b, _ = os.ReadFile(cd)
+	if string(b) != extra[".config/Claude/claude_desktop_config.json"] {
+		t.Errorf("claude desktop not restored:\n%s", b)
+	}
+	for rel, b := range snapshot(t, home) {
+		if !bytes.Equal(b, orig[rel]) {
+			t.Errorf("%s not restored:\n%s", rel, b)
+		}
+	}
+}

@@ -43,7 +43,6 @@ Start with an inventory of this machine:
 		newCatalogCmd(f),
 		newBundleCmd(f),
 		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
-		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
 		newShimCmd(f, nil),
 		newVersionCmd(f),
 	)

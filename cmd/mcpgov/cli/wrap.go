@@ -47,7 +47,10 @@ Disabled entries are wrapped too, so enabling one later does not bypass the
 shim. Entries already launched through mcpgov shim are left alone (wrapping
 twice is the same as once); entries wrapped by another governor or bridge
 (mcp-remote, invariant-gateway, ToolHive, …) are reported and never
-double-wrapped. Remote (url) entries are reported and left as they are.
+double-wrapped. Remote (url) entries are reported and left as they are,
+unless --remote is given: then a Streamable HTTP entry without headers in a
+JSON config becomes a stdio entry running "mcpgov shim --url URL" (for
+clients such as Claude Desktop whose files accept only stdio entries).
 
 The edit is lossless: only the bytes of the command and args values change.
 Comments, key order, indentation, line endings, byte order mark, trailing
@@ -89,7 +92,7 @@ Codex TOML. Continue's YAML is reported as "format not supported yet".`,
 	}
 	addWrapFlags(cmd, opts)
 	fl := cmd.Flags()
-	fl.BoolVar(&opts.Remote, "remote", false, "also wrap remote (url) entries as mcpgov shim --url, where the client accepts stdio entries (not supported yet)")
+	fl.BoolVar(&opts.Remote, "remote", false, "also wrap remote (Streamable HTTP) entries as stdio entries running mcpgov shim --url")
 	fl.StringVar(&opts.MCPGovPath, "mcpgov-path", "", "absolute path of mcpgov to write into configs (default: this binary, symlinks resolved)")
 	fl.StringVar(&opts.Bundle, "bundle", "", "governance bundle whose catalog ids are passed to the shim as --server (default: MCPGOV_BUNDLE, then the config files)")
 	return cmd
@@ -153,7 +156,7 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 		wo.StateDir = defaultWrapStateDir(f.Getenv, home)
 	}
 
-	servers, err := wrapSelect(ctx, opts, home, unwrap)
+	servers, refused, err := wrapSelect(ctx, opts, home, unwrap)
 	if err != nil {
 		return err
 	}
@@ -166,10 +169,16 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 	if out == nil {
 		return err
 	}
-	rep := wrapReport{SchemaVersion: 1, DryRun: opts.DryRun, Results: out.Results}
+	rep := wrapReport{SchemaVersion: 1, DryRun: opts.DryRun, Results: []wrap.Result{}}
+	for _, r := range out.Results {
+		if !unwrap || r.Action != wrap.ActionNotWrapped || r.Reason != "" {
+			rep.Results = append(rep.Results, r)
+		}
+	}
 	if opts.DryRun {
 		for _, ch := range out.Changes {
-			rep.Diffs = append(rep.Diffs, fileDiff{File: ch.File, Diff: string(diff.Diff(ch.File, ch.Before, ch.File+" (wrapped)", ch.After))})
+			label := ch.File + map[bool]string{false: " (wrapped)", true: " (unwrapped)"}[unwrap]
+			rep.Diffs = append(rep.Diffs, fileDiff{File: ch.File, Diff: string(diff.Diff(ch.File, ch.Before, label, ch.After))})
 		}
 	}
 	if opts.JSON {
@@ -182,28 +191,39 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 		}
 		printWrapResults(opts.IO, rep.Results)
 	}
+	verb := map[bool]string{false: "wrap", true: "unwrap"}[unwrap]
 	if err != nil {
-		return fmt.Errorf("%s: %w", map[bool]string{false: "wrap", true: "unwrap"}[unwrap], err)
+		return fmt.Errorf("%s: %w", verb, err)
+	}
+	if len(refused) > 0 {
+		what := "a config file does not parse"
+		if len(refused) > 1 {
+			what = fmt.Sprintf("%d config files do not parse", len(refused))
+		}
+		return withHint(fmt.Errorf("%s: %s (left unchanged): %s", verb, what, strings.Join(refused, "; ")),
+			"fix the file (or have its client rewrite it) and run mcpgov "+verb+" again")
 	}
 	return nil
 }
 
-// wrapSelect scans the machine and keeps the entries the flags select.
-func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool) ([]scan.Server, error) {
+// wrapSelect scans the machine and keeps the entries the flags select. It
+// also returns the selected config files that do not parse: their entries
+// cannot be found, so they are refused rather than silently left ungoverned.
+func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool) ([]scan.Server, []string, error) {
 	f := opts.Factory
 	wd, err := f.WorkDir()
 	if err != nil {
-		return nil, fmt.Errorf("read working directory: %w", err)
+		return nil, nil, fmt.Errorf("read working directory: %w", err)
 	}
 	files := map[string]bool{}
 	var paths []string
 	for _, p := range opts.Files {
 		abs, err := filepath.Abs(p)
 		if err != nil {
-			return nil, flagErrorf("invalid --file %q: %v", p, err)
+			return nil, nil, flagErrorf("invalid --file %q: %v", p, err)
 		}
 		if _, err := os.Stat(abs); err != nil {
-			return nil, flagErrorf("invalid --file %q: %v", p, err)
+			return nil, nil, flagErrorf("invalid --file %q: %v", p, err)
 		}
 		files[abs] = true
 		if r, err := filepath.EvalSymlinks(abs); err == nil {
@@ -215,12 +235,12 @@ func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool
 	if !unwrap {
 		cfgs, err := loadConfigs(f.Getenv)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if _, ok := resolveBundle(opts.Bundle, f.Getenv, cfgs); ok {
 			b, err := loadBundle(f, opts.Bundle)
 			if err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 			enrichers = append(enrichers, b.Catalog)
 		}
@@ -234,10 +254,16 @@ func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool
 		Now:       f.Now,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("scan: %w", err)
+		return nil, nil, fmt.Errorf("scan: %w", err)
 	}
+	var refused []string
 	for _, e := range rep.Errors {
-		if len(files) == 0 || files[e.File] {
+		if len(files) > 0 && !files[e.File] {
+			continue
+		}
+		if e.Line > 0 || len(files) > 0 {
+			refused = append(refused, fileErrorText(e))
+		} else {
 			fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", fileErrorText(e))
 		}
 	}
@@ -255,12 +281,12 @@ func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool
 		if len(names) > 0 && !names[s.Name] {
 			continue
 		}
-		if unwrap && !s.Governed {
+		if unwrap && s.Transport != scan.TransportStdio {
 			continue
 		}
 		out = append(out, s)
 	}
-	return out, nil
+	return out, refused, nil
 }
 
 // mcpgovPath is the absolute path written into configs.
