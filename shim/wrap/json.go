@@ -345,7 +345,9 @@ func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 	if obj == nil {
 		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
 	}
+	fallback := "restored from the command line (no manifest record)"
 	if rec := lookup(it.res.Pointer); rec != nil {
+		fallback = "entry changed since wrap; restored from the command line"
 		var ps []patch
 		for _, sp := range rec.Spans {
 			s, e, ok := d.span(obj, sp.Field)
@@ -373,7 +375,7 @@ func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		if k < 0 || k >= len(argv) {
 			return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
 		}
-		return edit{action: ActionUnwrapped, reason: "restored from the command line (no manifest record)",
+		return edit{action: ActionUnwrapped, reason: fallback,
 			patches: []patch{{d.start(&arr.Elements[0]), d.start(&arr.Elements[k]), ""}}}
 	}
 	command, ok := stringLit(&cmd.Value)
@@ -395,7 +397,7 @@ func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 	} else {
 		ps = append(ps, patch{d.start(&argsMem.Value), d.end(&argsMem.Value), "[]"})
 	}
-	return edit{action: ActionUnwrapped, reason: "restored from the command line (no manifest record)", patches: ps}
+	return edit{action: ActionUnwrapped, reason: fallback, patches: ps}
 }
 
 // urlKeys are the members clients spell a remote server's URL with.

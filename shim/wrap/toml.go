@@ -136,7 +136,9 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
 	}
 	name := it.srv.Name
+	fallback := "restored from the command line (no manifest record)"
 	if rec := lookup(it.res.Pointer); rec != nil {
+		fallback = "entry changed since wrap; restored from the command line"
 		var ps []patch
 		for _, sp := range rec.Spans {
 			var cands [][2]int
@@ -181,7 +183,7 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 	if ck == nil || ak == nil {
 		return skip(ActionSkippedUnsupported, "entry is an inline table; not supported yet")
 	}
-	return edit{action: ActionUnwrapped, reason: "restored from the command line (no manifest record)", patches: []patch{
+	return edit{action: ActionUnwrapped, reason: fallback, patches: []patch{
 		{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, tomldoc.String(args[k])},
 		{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(args[k+1:])},
 	}}
