@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"maps"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +15,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/catalog/catalogtest"
 )
 
 // writeBundle writes a bundle approving the servers the shim tests run.
@@ -274,3 +278,35 @@ func BenchmarkShimStartup(b *testing.B) {
 }
 
 func BenchmarkDirectStartup(b *testing.B) { benchStartup(b, "fake-mcp-server") }
+
+// TestShimHTTPParity: `mcpgov shim --url` relays a Streamable HTTP server;
+// a go-sdk client sees the same as when it talks HTTP directly.
+func TestShimHTTPParity(t *testing.T) {
+	srv := catalogtest.NewServer(catalogtest.Options{})
+	ts := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil))
+	t.Cleanup(ts.Close) // after the clients' cleanups: the shim holds a GET stream open
+	bundle := t.TempDir()
+	cat := "[servers.remote]\nstatus = \"approved\"\n[servers.remote.launch]\nurl = \"" + ts.URL + "/\"\n"
+	if err := os.WriteFile(filepath.Join(bundle, "catalog.toml"), []byte(cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	client := mcp.NewClient(&mcp.Implementation{Name: "parity", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: ts.URL + "/"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cs.Close()
+	direct := observe(t, cs)
+	shimmed := observe(t, connect(t, "mcpgov", "shim", "--bundle", bundle, "--url", ts.URL+"/"))
+	for k := range direct {
+		if direct[k] != shimmed[k] {
+			t.Errorf("%s differs:\n direct %s\n  shim  %s", k, direct[k], shimmed[k])
+		}
+	}
+	if len(direct) != len(shimmed) {
+		t.Fatalf("observations differ (%d direct, %d through the shim)", len(direct), len(shimmed))
+	}
+}

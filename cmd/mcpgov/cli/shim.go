@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"os/signal"
 	"strings"
@@ -27,6 +28,7 @@ type ShimOptions struct {
 	Server  string
 	Mode    string
 	URL     string
+	Headers []string
 	ID      string   // `mcpgov shim ID`
 	Command []string // after --
 }
@@ -34,7 +36,7 @@ type ShimOptions struct {
 func newShimCmd(f *Factory, runF func(context.Context, *ShimOptions) error) *cobra.Command {
 	opts := &ShimOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
-		Use:     "shim [flags] -- COMMAND [ARG...] | shim ID",
+		Use:     "shim [flags] -- COMMAND [ARG...] | shim ID | shim --url URL",
 		GroupID: "catalog",
 		Short:   "Run an MCP server through mcpgov's governance (what wrapped client configs launch)",
 		Long: `Relay an MCP client's stdio connection to an upstream MCP server, enforcing
@@ -42,6 +44,7 @@ the catalog. Clients launch it in place of the server (see "mcpgov wrap"):
 
   mcpgov shim -- npx -y @modelcontextprotocol/server-everything stdio
   mcpgov shim everything        (launch parameters from the catalog)
+  mcpgov shim --url https://mcp.example.com/mcp   (Streamable HTTP)
 
 Every message passes through unchanged except what is governed:
   - a server that is not in the catalog, pending, blocked or of an unapproved
@@ -59,6 +62,11 @@ and every decision that would have blocked is written to stderr as a line
 starting "mcpgov: audit:". Without a usable bundle, enforce mode refuses to
 start anything.
 
+A Streamable HTTP upstream (--url, or a catalog entry with a url) is matched
+by its canonical URL; the shim opens the server's GET stream before the
+client sees the initialize result, sends MCP-Protocol-Version, and starts a
+new session with the client's initialize when the server forgets it (404).
+
 Stdout carries the MCP protocol only; the server's stderr and mcpgov's
 diagnostics go to stderr. When the client closes stdin the server's stdin is
 closed, then it gets SIGTERM and SIGKILL (its whole process group); when the
@@ -67,7 +75,11 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
   mcpgov shim --bundle ./governance --mode audit -- uvx mcp-server-fetch
   mcpgov shim everything`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if dash := cmd.ArgsLenAtDash(); dash >= 0 {
+			if opts.URL != "" {
+				if len(args) > 0 {
+					return flagErrorf("--url names the server; no command or ID")
+				}
+			} else if dash := cmd.ArgsLenAtDash(); dash >= 0 {
 				if dash > 0 {
 					return flagErrorf("unexpected argument %q before --", args[0])
 				}
@@ -77,11 +89,13 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 				}
 			} else if len(args) == 1 {
 				opts.ID = args[0]
-			} else if opts.URL == "" {
-				return flagErrorf("give the server as ID, or its command after --")
+			} else {
+				return flagErrorf("give the server as ID, its command after --, or --url")
 			}
-			if opts.URL != "" {
-				return flagErrorf("--url (a Streamable HTTP upstream) is not supported yet; use a stdio command after --")
+			for _, h := range opts.Headers {
+				if name, _, ok := strings.Cut(h, ":"); !ok || strings.TrimSpace(name) == "" {
+					return flagErrorf("invalid --header %q: want \"Name: value\"", h)
+				}
 			}
 			if opts.ID != "" && opts.Server != "" {
 				return flagErrorf("--server is for the -- COMMAND form; `mcpgov shim ID` names the server already")
@@ -100,7 +114,8 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "governance bundle directory")
 	cmd.Flags().StringVar(&opts.Server, "server", "", "catalog ID of the server the command runs (default: found by launch identity)")
 	cmd.Flags().StringVar(&opts.Mode, "mode", "", "enforce or audit (default: the catalog's mode)")
-	cmd.Flags().StringVar(&opts.URL, "url", "", "Streamable HTTP upstream (not supported yet)")
+	cmd.Flags().StringVar(&opts.URL, "url", "", "Streamable HTTP upstream (a remote server or the gateway)")
+	cmd.Flags().StringArrayVar(&opts.Headers, "header", nil, `HTTP header "Name: value" for --url (repeatable)`)
 	return cmd
 }
 
@@ -114,7 +129,7 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	signal.Notify(sigpipe, syscall.SIGPIPE)
 	defer signal.Stop(sigpipe)
 
-	cfg, command, err := shimConfig(opts)
+	cfg, command, url, err := shimConfig(opts)
 	cfg.Recorders = append(cfg.Recorders, &enforce.LogRecorder{W: opts.IO.ErrOut})
 	core := enforce.New(cfg)
 	if refusal := core.Admit(ctx); refusal != nil {
@@ -123,6 +138,10 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	}
 	if err != nil { // admitted anyway: audit mode or failing open
 		fmt.Fprintf(opts.IO.ErrOut, "mcpgov: audit: %v\n", err)
+	}
+	relay := &shim.Relay{In: opts.IO.In, Out: opts.IO.Out, Stderr: opts.IO.ErrOut, Core: core}
+	if url != "" {
+		return shimHTTP(ctx, opts, relay, url)
 	}
 	if len(command) == 0 {
 		err := fmt.Errorf("server %s has no stdio launch command in the catalog", opts.ID)
@@ -139,7 +158,6 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
 		return err
 	}
-	relay := &shim.Relay{In: opts.IO.In, Out: opts.IO.Out, Stderr: opts.IO.ErrOut, Core: core}
 	err = relay.Run(ctx, up)
 	if errors.Is(err, shim.ErrUpstreamExited) {
 		if exit := up.ExitErr(); exit != nil {
@@ -153,6 +171,24 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	return err
 }
 
+func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url string) error {
+	headers := http.Header{}
+	for _, h := range opts.Headers {
+		name, value, _ := strings.Cut(h, ":") // checked in RunE
+		headers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	up, err := shim.DialHTTP(url, headers, opts.IO.ErrOut)
+	if err != nil {
+		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
+		return err
+	}
+	err = relay.Run(ctx, up)
+	if errors.Is(err, context.Canceled) {
+		return errors.New("interrupted")
+	}
+	return err
+}
+
 func refusalError(err error) *jsonrpc.Error {
 	return &jsonrpc.Error{Code: enforce.CodeServerNotApproved, Message: "mcpgov: " + err.Error()}
 }
@@ -160,9 +196,12 @@ func refusalError(err error) *jsonrpc.Error {
 // shimConfig resolves the bundle, the catalog entry and the command line.
 // A bundle error is returned with a config whose BundleErr is set, so the
 // core decides whether to start anyway (audit mode).
-func shimConfig(opts *ShimOptions) (enforce.Config, []string, error) {
+func shimConfig(opts *ShimOptions) (enforce.Config, []string, string, error) {
 	cfg := enforce.Config{Mode: catalog.Mode(opts.Mode), Launch: strings.Join(opts.Command, " ")}
-	command := opts.Command
+	command, url := opts.Command, opts.URL
+	if url != "" {
+		cfg.Launch = url
+	}
 	b, err := loadBundle(opts.Factory, opts.Bundle)
 	if err != nil {
 		cfg.BundleErr = err
@@ -173,7 +212,7 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, error) {
 		if opts.ID != "" {
 			cfg.Launch = opts.ID
 		}
-		return cfg, command, err
+		return cfg, command, url, err
 	}
 	c := b.Catalog
 	cfg.BundleRevision, cfg.RequestURL = b.Revision, c.Meta.RequestURL
@@ -188,6 +227,7 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, error) {
 			if s.Launch.Command != "" {
 				command = append([]string{s.Launch.Command}, s.Launch.Args...)
 			}
+			url = s.Launch.URL
 		}
 	case opts.Server != "":
 		if s := c.Server(opts.Server); s != nil {
@@ -195,11 +235,15 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, error) {
 		} else {
 			cfg.Launch = opts.Server
 		}
+	case url != "":
+		if m, ok := c.Match(scan.AnalyzeLaunch("", nil, url)); ok {
+			cfg.Server, cfg.VersionApproved = m.Server, m.VersionApproved
+		}
 	default:
 		l := scan.AnalyzeLaunch(command[0], command[1:], "")
 		if m, ok := c.Match(l); ok {
 			cfg.Server, cfg.VersionApproved = m.Server, m.VersionApproved
 		}
 	}
-	return cfg, command, nil
+	return cfg, command, url, nil
 }
