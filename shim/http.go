@@ -40,11 +40,11 @@ type HTTPUpstream struct {
 
 	mu       sync.Mutex
 	conn     mcp.Connection
-	gen      int             // incremented per (re)connection
-	initKey  string          // raw ID of the client's initialize call
+	gen      int              // incremented per (re)connection
+	initKey  string           // raw ID of the client's initialize call
 	initMsg  *jsonrpc.Request // the client's initialize, replayed on 404
-	reinitID jsonrpc.ID      // our own initialize during re-initialization
-	reinit   chan []byte     // its answer
+	reinitID jsonrpc.ID       // our own initialize during re-initialization
+	reinit   chan []byte      // its answer
 	closed   bool
 }
 
