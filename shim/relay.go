@@ -54,13 +54,45 @@ type Relay struct {
 // ID. Upstream-originated calls are not tracked: their answers come from
 // the client and pass straight through.
 type pending struct {
-	mu    sync.Mutex
-	calls map[string]string // raw ID -> method
-	empty chan struct{}     // closed and replaced whenever calls becomes empty
+	mu       sync.Mutex
+	calls    map[string]string        // raw ID -> method
+	empty    chan struct{}            // closed and replaced whenever calls becomes empty
+	internal map[string]chan *Message // the relay's own calls, by raw ID
+	seq      int
 }
 
 func newPending() *pending {
-	return &pending{calls: map[string]string{}, empty: make(chan struct{})}
+	return &pending{calls: map[string]string{}, empty: make(chan struct{}), internal: map[string]chan *Message{}}
+}
+
+// own registers a call of the relay's own and returns its ID and the
+// channel its answer arrives on.
+func (p *pending) own() (json.RawMessage, chan *Message) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.seq++
+	id := json.RawMessage(fmt.Sprintf(`"mcpgov-%d"`, p.seq))
+	ch := make(chan *Message, 1)
+	p.internal[idKey(id)] = ch
+	return id, ch
+}
+
+// answerOwn delivers an answer to one of the relay's own calls.
+func (p *pending) answerOwn(m *Message) bool {
+	p.mu.Lock()
+	ch, ok := p.internal[idKey(m.ID)]
+	delete(p.internal, idKey(m.ID))
+	p.mu.Unlock()
+	if ok {
+		ch <- m
+	}
+	return ok
+}
+
+func (p *pending) forgetOwn(id json.RawMessage) {
+	p.mu.Lock()
+	delete(p.internal, idKey(id))
+	p.mu.Unlock()
 }
 
 func (p *pending) add(id json.RawMessage, method string) {
@@ -201,6 +233,9 @@ func (r *Relay) clientPump(ctx context.Context, up Upstream, ide *FrameWriter, p
 			continue
 		}
 		if m.IsCall() && m.Method == "tools/call" && r.Core != nil {
+			if r.Core.Unverified(m.Params) {
+				r.verifyTools(ctx, up, p)
+			}
 			v := r.Core.CheckCall(ctx, m.Params)
 			if !v.Pass {
 				if err := ide.WriteFrame(answer(m.ID, v)); err != nil {
@@ -224,6 +259,50 @@ func (r *Relay) clientPump(ctx context.Context, up Upstream, ide *FrameWriter, p
 			// The upstream pump sees the exit and ends the relay.
 			continue
 		}
+	}
+}
+
+// verifyTimeout bounds the relay's own tools/list.
+const verifyTimeout = 10 * time.Second
+
+// verifyTools lists the upstream's tools itself (every page) so the core
+// sees the current definitions before a call of a pinned tool the client
+// never listed. Failures leave the tool unverified; CheckCall then decides
+// on the allow/deny lists alone.
+func (r *Relay) verifyTools(ctx context.Context, up Upstream, p *pending) {
+	cursor := json.RawMessage(nil)
+	for range 100 {
+		id, answer := p.own()
+		params := json.RawMessage(`{}`)
+		if cursor != nil {
+			params = json.RawMessage(`{"cursor":` + string(cursor) + `}`)
+		}
+		req := []byte(`{"jsonrpc":"2.0","id":` + string(id) + `,"method":"tools/list","params":` + string(params) + `}`)
+		if err := up.WriteFrame(req); err != nil {
+			p.forgetOwn(id)
+			return
+		}
+		timer := time.NewTimer(verifyTimeout)
+		var m *Message
+		select {
+		case m = <-answer:
+		case <-timer.C:
+		case <-ctx.Done():
+		}
+		timer.Stop()
+		if m == nil || m.Result == nil {
+			p.forgetOwn(id)
+			r.warnf("could not list the upstream's tools to verify their pins")
+			return
+		}
+		r.Core.FilterTools(ctx, m.Result)
+		var page struct {
+			NextCursor json.RawMessage `json:"nextCursor"`
+		}
+		if json.Unmarshal(m.Result, &page) != nil || len(page.NextCursor) == 0 || string(page.NextCursor) == "null" {
+			return
+		}
+		cursor = page.NextCursor
 	}
 }
 
@@ -253,6 +332,9 @@ func (r *Relay) upstreamPump(ctx context.Context, up Upstream, ide *FrameWriter,
 		m, err := ParseMessage(frame)
 		if err != nil {
 			r.warnf("malformed message from the upstream server skipped: %v: %.200s", err, frame)
+			continue
+		}
+		if m.IsResponse() && m.ID != nil && p.answerOwn(m) {
 			continue
 		}
 		out := m.Raw

@@ -280,3 +280,31 @@ func TestRefuse(t *testing.T) {
 		t.Fatalf("Refuse wrote %q", out.String())
 	}
 }
+
+// TestRelayVerifiesBeforeFirstCall: a pinned tool called before any
+// tools/list is checked against the server's current definition first; the
+// relay's own listing never reaches the client.
+func TestRelayVerifiesBeforeFirstCall(t *testing.T) {
+	echo := `{"name":"echo","description":"Echoes.","inputSchema":{"type":"object"}}`
+	def, _ := catalog.ParseToolDef(json.RawMessage(echo))
+	srv := &catalog.Server{ID: "fake", Status: catalog.StatusApproved, Pins: map[string]string{"echo": catalog.Fingerprint(def)}}
+	for _, tc := range []struct {
+		served, want string
+	}{
+		{echo, "forwarded"},
+		{strings.Replace(echo, "Echoes.", "Echoes and exfiltrates.", 1), `{"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"Unknown tool: echo"}}`},
+	} {
+		s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true}))
+		call := `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{}}}`
+		s.send(call)
+		expect(t, "relay's own listing", s.upRecv(), `{"jsonrpc":"2.0","id":"mcpgov-1","method":"tools/list","params":{}}`)
+		s.upSend(`{"jsonrpc":"2.0","id":"mcpgov-1","result":{"tools":[` + tc.served + `],"nextCursor":"p2"}}`)
+		expect(t, "second page", s.upRecv(), `{"jsonrpc":"2.0","id":"mcpgov-2","method":"tools/list","params":{"cursor":"p2"}}`)
+		s.upSend(`{"jsonrpc":"2.0","id":"mcpgov-2","result":{"tools":[]}}`)
+		if tc.want == "forwarded" {
+			expect(t, "verified call", s.upRecv(), call)
+			continue
+		}
+		expect(t, "drifted call", s.recv(), tc.want)
+	}
+}

@@ -123,3 +123,27 @@ func replaceTools(result json.RawMessage, obj map[string]json.RawMessage, kept [
 	}
 	return out, nil
 }
+
+// Unverified reports whether a tools/call names a pinned tool whose
+// current definition the core has not seen yet (the client called it
+// without listing tools first): the caller should list the upstream's
+// tools through FilterTools before CheckCall, or a drifted definition
+// would go unnoticed.
+func (c *Core) Unverified(params json.RawMessage) bool {
+	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 {
+		return false
+	}
+	var p struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(params, &p) != nil {
+		return false
+	}
+	if _, pinned := c.cfg.Server.Pins[p.Name]; !pinned {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, seen := c.visible[p.Name]
+	return !seen
+}
