@@ -295,7 +295,7 @@ func openDoc(file string, b []byte) (document, error) {
 	case ".toml":
 		return openTOML(file, b)
 	case ".yaml", ".yml":
-		return nil, errUnsupported
+		return openYAML(file, b)
 	}
 	return openJSON(file, b)
 }

@@ -72,7 +72,7 @@ var fixtures = map[string]string{
 	// Codex: TOML with comments, an entry without args.
 	".codex/config.toml": "model = \"o3\"\n\n# servers\n[mcp_servers.docs]\ncommand = \"npx\" # runner\nargs = [\n  \"-y\",\n  \"docs-mcp\",\n]\n\n[mcp_servers.plain]\ncommand = 'C:\\bin\\srv.exe'\nenv = { A = \"1\" }\n",
 	// Continue: YAML, not supported yet.
-	".continue/config.yaml": "mcpServers:\n  - name: cont\n    command: npx\n    args: [\"-y\", \"c\"]\n",
+	".continue/config.yaml": "name: my config\nmcpServers:\n  - name: cont\n    command: npx\n    args: [\"-y\", \"c\"]\n  - name: block\n    command: \"uvx\"   # python\n    args:\n      - mcp-server-time\n      - --local-timezone=UTC\n  - name: noargs\n    command: my-server\n  - name: remote\n    type: sse\n    url: https://r.example.com/sse\nmodels: []\n",
 }
 
 func writeFixtures(t *testing.T, home string) {
@@ -163,7 +163,8 @@ func TestWrapUnwrapRoundTrip(t *testing.T) {
 		"windsurf/w": ActionWrapped, "gemini-cli/g": ActionWrapped, "gemini-cli/h": ActionWrapped,
 		"kiro/k": ActionWrapped, "zed/z": ActionWrapped, "opencode/oc": ActionWrapped,
 		"opencode/ocr": ActionSkippedRemote, "codex/docs": ActionWrapped, "codex/plain": ActionWrapped,
-		"continue/cont": ActionSkippedUnsupported,
+		"continue/cont": ActionWrapped, "continue/block": ActionWrapped, "continue/noargs": ActionWrapped,
+		"continue/remote": ActionSkippedRemote,
 	}
 	for k, w := range want {
 		if got[k] != w {
@@ -177,12 +178,6 @@ func TestWrapUnwrapRoundTrip(t *testing.T) {
 		}
 	}
 	for rel, b := range wrapped {
-		if rel == ".continue/config.yaml" {
-			if !bytes.Equal(b, orig[rel]) {
-				t.Errorf("%s: unsupported file was changed", rel)
-			}
-			continue
-		}
 		if bytes.Equal(b, orig[rel]) {
 			t.Errorf("%s: not changed by wrap", rel)
 		}
@@ -472,8 +467,8 @@ func TestDryRunWritesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Changes) != 9 {
-		t.Errorf("dry run reports %d changed files, want 9", len(out.Changes))
+	if len(out.Changes) != 10 {
+		t.Errorf("dry run reports %d changed files, want 10", len(out.Changes))
 	}
 	if !mapsEqual(orig, snapshot(t, home)) {
 		t.Error("dry run wrote")
@@ -525,7 +520,7 @@ func TestRemoteWrap(t *testing.T) {
 		t.Errorf("opencode:\n%s", oc)
 	}
 	for _, s := range scanHome(t, home) {
-		if (s.Name == "api" || s.Name == "ocr" || s.Name == "remote") && (!s.Governed || s.Transport != scan.TransportStdio) {
+		if s.Client != "continue" && (s.Name == "api" || s.Name == "ocr" || s.Name == "remote") && (!s.Governed || s.Transport != scan.TransportStdio) {
 			t.Errorf("%s/%s after remote wrap: governed %v transport %s", s.Client, s.Name, s.Governed, s.Transport)
 		}
 	}

@@ -72,8 +72,9 @@ from "go run" or a temporary directory writes a path that will vanish, and
 mcpgov warns about it.
 
 Supported formats: JSON and JSONC (Cursor, Claude Desktop, Claude Code,
-VS Code, Windsurf, Cline, Zed, Gemini CLI, Kiro, Copilot CLI, opencode) and
-Codex TOML. Continue's YAML is reported as "format not supported yet".`,
+VS Code, Windsurf, Cline, Zed, Gemini CLI, Kiro, Copilot CLI, opencode),
+Codex TOML and Continue YAML (one-line values; other layouts are reported as
+skipped-unsupported and left alone).`,
 		Example: `  # show what would change, as a diff
   mcpgov wrap --dry-run
 
@@ -312,12 +313,17 @@ func volatilePath(p string) string {
 	if strings.Contains(filepath.ToSlash(p), "/go-build") {
 		return "in the go build cache (go run)"
 	}
-	tmp := os.TempDir()
-	if r, err := filepath.EvalSymlinks(tmp); err == nil {
-		tmp = r
+	dirs := []string{os.TempDir()}
+	if runtime.GOOS != "windows" {
+		dirs = append(dirs, "/tmp", "/var/tmp", "/private/tmp", "/var/folders", "/private/var/folders")
 	}
-	if rel, err := filepath.Rel(tmp, p); err == nil && !strings.HasPrefix(rel, "..") {
-		return "in the temporary directory " + tmp
+	for _, d := range dirs {
+		if r, err := filepath.EvalSymlinks(d); err == nil {
+			d = r
+		}
+		if rel, err := filepath.Rel(d, p); err == nil && rel != "." && !strings.HasPrefix(rel, "..") {
+			return "in the temporary directory " + d
+		}
 	}
 	return ""
 }

@@ -1,0 +1,377 @@
+package wrap
+
+import (
+	"bytes"
+	"fmt"
+	"reflect"
+	"strings"
+	"unicode/utf8"
+
+	"gopkg.in/yaml.v3"
+)
+
+// ydoc is a Continue YAML config: mcpServers is a list of mappings with a
+// name. yaml.v3 gives lines and columns, not byte offsets, so values are
+// measured in the text, and every edit is checked by decoding the result.
+type ydoc struct {
+	file  string
+	b     []byte
+	lines []int // byte offset where each line starts
+	root  yaml.Node
+	nl    string
+}
+
+func openYAML(file string, b []byte) (*ydoc, error) {
+	if bytes.HasPrefix(b, utf8BOM) {
+		return nil, errUnsupported // columns on line 1 would be off by the BOM
+	}
+	d := &ydoc{file: file, b: b, nl: newline(b), lines: []int{0}}
+	for i, c := range b {
+		if c == '\n' {
+			d.lines = append(d.lines, i+1)
+		}
+	}
+	if err := yaml.Unmarshal(b, &d.root); err != nil {
+		return nil, fmt.Errorf("%s: %s; refusing to edit a file that does not parse", file, strings.TrimPrefix(err.Error(), "yaml: "))
+	}
+	return d, nil
+}
+
+func (d *ydoc) format() string { return "yaml" }
+
+func (d *ydoc) check(after []byte) error {
+	var n yaml.Node
+	return yaml.Unmarshal(after, &n)
+}
+
+// offset converts a yaml.v3 line and column (1-based, in characters) to a
+// byte offset.
+func (d *ydoc) offset(line, col int) int {
+	if line-1 >= len(d.lines) {
+		return len(d.b)
+	}
+	off := d.lines[line-1]
+	for c := 1; c < col && off < len(d.b); c++ {
+		_, n := utf8.DecodeRune(d.b[off:])
+		off += n
+	}
+	return off
+}
+
+func mapValue(m *yaml.Node, key string) (*yaml.Node, *yaml.Node) {
+	if m == nil || m.Kind != yaml.MappingNode {
+		return nil, nil
+	}
+	for i := len(m.Content) - 2; i >= 0; i -= 2 {
+		if m.Content[i].Value == key {
+			return m.Content[i], m.Content[i+1]
+		}
+	}
+	return nil, nil
+}
+
+// entry finds the list item of the named server, and where the next item
+// (or the end of the file) begins.
+func (d *ydoc) entry(name string, line int) (*yaml.Node, int) {
+	if len(d.root.Content) == 0 {
+		return nil, 0
+	}
+	_, list := mapValue(d.root.Content[0], "mcpServers")
+	if list == nil || list.Kind != yaml.SequenceNode {
+		return nil, 0
+	}
+	for i, it := range list.Content {
+		_, n := mapValue(it, "name")
+		if n == nil || n.Value != name || (line > 0 && it.Line != line) {
+			continue
+		}
+		end := len(d.b)
+		if i+1 < len(list.Content) {
+			end = d.lines[list.Content[i+1].Line-1]
+		}
+		return it, end
+	}
+	return nil, 0
+}
+
+// scalarEnd is the end of the one-line scalar starting at i, or -1.
+func scalarEnd(b []byte, i int) int {
+	if i >= len(b) {
+		return -1
+	}
+	switch b[i] {
+	case '"':
+		for j := i + 1; j < len(b) && b[j] != '\n'; j++ {
+			switch b[j] {
+			case '\\':
+				j++
+			case '"':
+				return j + 1
+			}
+		}
+		return -1
+	case '\'':
+		for j := i + 1; j < len(b) && b[j] != '\n'; j++ {
+			if b[j] == '\'' {
+				if j+1 < len(b) && b[j+1] == '\'' {
+					j++
+					continue
+				}
+				return j + 1
+			}
+		}
+		return -1
+	case '|', '>', '[', '{', '&', '*', '!':
+		return -1
+	}
+	j := i
+	for j < len(b) && b[j] != '\n' && b[j] != '\r' && !(b[j] == '#' && j > i && (b[j-1] == ' ' || b[j-1] == '\t')) {
+		j++
+	}
+	for j > i && (b[j-1] == ' ' || b[j-1] == '\t') {
+		j--
+	}
+	return j
+}
+
+// flowEnd is the end of the flow sequence starting at b[i] == '['.
+func flowEnd(b []byte, i int) int {
+	depth := 0
+	for j := i; j < len(b); j++ {
+		switch b[j] {
+		case '"':
+			if e := scalarEnd(b, j); e > 0 {
+				j = e - 1
+			} else {
+				return -1
+			}
+		case '\'':
+			if e := scalarEnd(b, j); e > 0 {
+				j = e - 1
+			} else {
+				return -1
+			}
+		case '#':
+			return -1 // comments inside a flow sequence: not supported
+		case '[':
+			depth++
+		case ']':
+			depth--
+			if depth == 0 {
+				return j + 1
+			}
+		}
+	}
+	return -1
+}
+
+func yamlStrings(n *yaml.Node) ([]string, bool) {
+	if n == nil {
+		return nil, true
+	}
+	if n.Kind != yaml.SequenceNode {
+		return nil, false
+	}
+	out := make([]string, 0, len(n.Content))
+	for _, c := range n.Content {
+		if c.Kind != yaml.ScalarNode {
+			return nil, false
+		}
+		out = append(out, c.Value)
+	}
+	return out, true
+}
+
+func (d *ydoc) wrapEntry(it *item, o Options) edit {
+	ent, _ := d.entry(it.srv.Name, it.srv.Line)
+	if ent == nil {
+		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
+	}
+	it.res.Pointer = "/mcpServers/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(it.srv.Name)
+	if e, done := precheck(it, o); done {
+		if e.action == actionRemote {
+			return skip(ActionSkippedRemote, "remote entries in YAML cannot be wrapped yet")
+		}
+		return e
+	}
+	unsupported := skip(ActionSkippedUnsupported, "entry layout not supported yet (multi-line or anchored values)")
+	ck, cv := mapValue(ent, "command")
+	_, av := mapValue(ent, "args")
+	args, ok := yamlStrings(av)
+	if cv == nil || cv.Kind != yaml.ScalarNode || !ok {
+		return unsupported
+	}
+	command := cv.Value
+	if isShimFor(command, args, o.MCPGovPath) {
+		return skip(ActionAlreadyGoverned, "")
+	}
+	cs := d.offset(cv.Line, cv.Column)
+	ce := scalarEnd(d.b, cs)
+	if ce < 0 {
+		return unsupported
+	}
+	newCmd := quote(o.MCPGovPath)
+	lits := []string{}
+	for _, a := range shimPrefix(it.srv) {
+		lits = append(lits, quote(a))
+	}
+	lits = append(lits, quote(command))
+	e := edit{action: ActionWrapped, command: command, args: args}
+	if e.args == nil {
+		e.args = []string{}
+	}
+	e.patches = []patch{{cs, ce, newCmd}}
+	e.spans = []Span{{Field: "command", Original: string(d.b[cs:ce]), Wrapped: newCmd}}
+	switch {
+	case av == nil:
+		ind, _ := indentAt(d.b, d.offset(ck.Line, ck.Column))
+		at := len(d.b)
+		if ck.Line < len(d.lines) {
+			at = d.lines[ck.Line]
+		}
+		ins := ind + "args: [" + strings.Join(lits, ", ") + "]" + d.nl
+		if at == len(d.b) && !bytes.HasSuffix(d.b, []byte("\n")) {
+			ins = d.nl + ind + "args: [" + strings.Join(lits, ", ") + "]"
+		}
+		e.patches = append(e.patches, patch{at, at, ins})
+		e.spans = append(e.spans, Span{Field: "args", Original: "", Wrapped: ins})
+	case av.Style&yaml.FlowStyle != 0:
+		as := d.offset(av.Line, av.Column)
+		if as >= len(d.b) || d.b[as] != '[' || flowEnd(d.b, as) < 0 {
+			return unsupported
+		}
+		ins := strings.Join(lits, ", ")
+		if len(args) > 0 {
+			ins += ", "
+		}
+		e.patches = append(e.patches, patch{as + 1, as + 1, ins})
+		e.spans = append(e.spans, Span{Field: "args", Original: "", Wrapped: "[" + ins})
+	default: // block sequence: new items before the first one
+		if len(av.Content) == 0 {
+			return unsupported
+		}
+		first := av.Content[0]
+		fs := d.offset(first.Line, first.Column)
+		dash := bytes.LastIndexByte(d.b[:fs], '-')
+		ind, own := indentAt(d.b, dash)
+		if dash < 0 || !own || !isBlank(d.b[dash+1:fs]) {
+			return unsupported
+		}
+		var sb strings.Builder
+		for _, l := range lits {
+			sb.WriteString("- " + l + d.nl + ind)
+		}
+		e.patches = append(e.patches, patch{dash, dash, sb.String()})
+		e.spans = append(e.spans, Span{Field: "args", Original: "", Wrapped: sb.String() + "-"})
+	}
+	// The offsets were measured by hand: prove the edit by decoding it.
+	after, err := apply(d.b, e.patches)
+	if err != nil {
+		return unsupported
+	}
+	if !d.verify(after, it, o.MCPGovPath, append(append(shimPrefix(it.srv), command), args...)) {
+		return unsupported
+	}
+	return e
+}
+
+// verify decodes after and checks the entry launches command with args.
+func (d *ydoc) verify(after []byte, it *item, command string, args []string) bool {
+	nd, err := openYAML(d.file, after)
+	if err != nil {
+		return false
+	}
+	ent, _ := nd.entry(it.srv.Name, 0)
+	_, cv := mapValue(ent, "command")
+	_, av := mapValue(ent, "args")
+	got, ok := yamlStrings(av)
+	if got == nil {
+		got = []string{}
+	}
+	if args == nil {
+		args = []string{}
+	}
+	return cv != nil && ok && cv.Value == command && reflect.DeepEqual(got, args)
+}
+
+func (d *ydoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
+	ent, end := d.entry(it.srv.Name, it.srv.Line)
+	if ent == nil {
+		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
+	}
+	it.res.Pointer = "/mcpServers/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(it.srv.Name)
+	start := d.lines[ent.Line-1]
+	region := d.b[start:end]
+	if rec := lookup(it.res.Pointer); rec != nil {
+		var ps []patch
+		for _, sp := range rec.Spans {
+			if bytes.Count(region, []byte(sp.Wrapped)) != 1 {
+				ps = nil
+				break
+			}
+			at := start + bytes.Index(region, []byte(sp.Wrapped))
+			orig := sp.Original
+			if sp.Field == "args" && strings.HasSuffix(sp.Wrapped, "-") {
+				orig += "-"
+			} else if sp.Field == "args" && strings.HasPrefix(sp.Wrapped, "[") {
+				orig = "[" + orig
+			}
+			ps = append(ps, patch{at, at + len(sp.Wrapped), orig})
+		}
+		if ps != nil {
+			after, err := apply(d.b, ps)
+			if err == nil && d.verify(after, it, rec.Command, rec.Args) {
+				return edit{action: ActionUnwrapped, patches: ps}
+			}
+		}
+	}
+	// No usable manifest record: take the command line after "--".
+	reason := "restored from the command line (no manifest record)"
+	if lookup(it.res.Pointer) != nil {
+		reason = "entry changed since wrap; restored from the command line"
+	}
+	_, cv := mapValue(ent, "command")
+	_, av := mapValue(ent, "args")
+	args, ok := yamlStrings(av)
+	if cv == nil || cv.Kind != yaml.ScalarNode || !ok || !isShim(cv.Value, args) {
+		return skip(ActionNotWrapped, "")
+	}
+	k := afterDashes(args)
+	if k < 0 || k >= len(args) {
+		return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
+	}
+	cs := d.offset(cv.Line, cv.Column)
+	ce := scalarEnd(d.b, cs)
+	cantRestore := skip(ActionSkippedUnsupported, "this args layout cannot be restored without its manifest record")
+	if ce < 0 {
+		return cantRestore
+	}
+	ps := []patch{{cs, ce, quote(args[k])}}
+	if av.Style&yaml.FlowStyle != 0 {
+		as := d.offset(av.Line, av.Column)
+		if as >= len(d.b) || d.b[as] != '[' || flowEnd(d.b, as) < 0 {
+			return cantRestore
+		}
+		rest := make([]string, 0, len(args)-k-1)
+		for _, a := range args[k+1:] {
+			rest = append(rest, quote(a))
+		}
+		ps = append(ps, patch{as, flowEnd(d.b, as), "[" + strings.Join(rest, ", ") + "]"})
+	} else {
+		// Block sequence: drop the items up to the original command.
+		if k+1 >= len(av.Content) {
+			return cantRestore
+		}
+		dash := func(n *yaml.Node) int { return bytes.LastIndexByte(d.b[:d.offset(n.Line, n.Column)], '-') }
+		from, to := dash(av.Content[0]), dash(av.Content[k+1])
+		if from < 0 || to <= from {
+			return cantRestore
+		}
+		ps = append(ps, patch{from, to, ""})
+	}
+	after, err := apply(d.b, ps)
+	if err != nil || !d.verify(after, it, args[k], args[k+1:]) {
+		return skip(ActionSkippedUnsupported, "entry layout not supported yet")
+	}
+	return edit{action: ActionUnwrapped, reason: reason, patches: ps}
+}
