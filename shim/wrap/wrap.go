@@ -117,6 +117,13 @@ func run(ctx context.Context, servers []scan.Server, o Options, which op) (*Outc
 	if o.StateDir == "" && !o.DryRun {
 		return nil, errors.New("no state directory for backups and the manifest")
 	}
+	if !o.DryRun {
+		unlock, err := lockState(o.StateDir)
+		if err != nil {
+			return nil, err
+		}
+		defer unlock()
+	}
 	man, err := LoadManifest(o.StateDir)
 	if err != nil {
 		return nil, err

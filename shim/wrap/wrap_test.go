@@ -537,3 +537,30 @@ func TestRemoteWrap(t *testing.T) {
 		}
 	}
 }
+
+func TestConcurrentWraps(t *testing.T) {
+	home, state := setup(t)
+	ss := scanHome(t, home)
+	errs := make(chan error, 4)
+	for i := 0; i < 4; i++ {
+		go func() {
+			_, err := Wrap(context.Background(), ss, opts(t, state))
+			errs <- err
+		}()
+	}
+	for i := 0; i < 4; i++ {
+		if err := <-errs; err != nil {
+			t.Error(err)
+		}
+	}
+	m, err := LoadManifest(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(m.Entries) != 17 {
+		t.Errorf("manifest has %d entries, want 17 (one per wrapped entry)", len(m.Entries))
+	}
+	if _, err := os.Stat(filepath.Join(state, "lock")); err == nil {
+		t.Error("lock left behind")
+	}
+}
