@@ -1,0 +1,74 @@
+package shim
+
+import (
+	"context"
+	"io"
+	"testing"
+	"time"
+
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/enforce"
+)
+
+// BenchmarkRelayHop measures the relay's own cost for one tools/call round
+// trip (framing, envelope decode, enforcement, both directions) over
+// in-memory pipes, without any process hop.
+func BenchmarkRelayHop(b *testing.B) {
+	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved, Tools: catalog.ToolRules{Deny: []string{"rm*"}}}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	up := newMemUpstream()
+	r := &Relay{In: inR, Out: outW, Stderr: io.Discard, Core: enforce.New(enforce.Config{Server: srv, VersionApproved: true}), Drain: time.Millisecond}
+	go r.Run(context.Background(), up)
+	defer inW.Close()
+	client, out := NewFrameWriter(inW), NewFrameReader(outR, 0)
+	call := []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}`)
+	result := []byte(`{"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"hello"}]}}`)
+	go func() { // the server: answer every call
+		for {
+			if _, err := up.fromRelay.ReadFrame(); err != nil {
+				return
+			}
+			if up.toRelay.WriteFrame(result) != nil {
+				return
+			}
+		}
+	}()
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := client.WriteFrame(call); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := out.ReadFrame(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkPipeHop is BenchmarkRelayHop's baseline: the same round trip
+// over the same pipes and framing with nothing in between.
+func BenchmarkPipeHop(b *testing.B) {
+	up := newMemUpstream()
+	call := []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}`)
+	result := []byte(`{"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"hello"}]}}`)
+	go func() {
+		for {
+			if _, err := up.fromRelay.ReadFrame(); err != nil {
+				return
+			}
+			if up.toRelay.WriteFrame(result) != nil {
+				return
+			}
+		}
+	}()
+	defer up.Shutdown(0)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := up.WriteFrame(call); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := up.ReadFrame(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
