@@ -20,6 +20,8 @@ type jdoc struct {
 	root   hujson.Value
 	strict bool // plain JSON: must stay plain JSON
 	nl     string
+
+	claimed map[string]bool // entries already located in this pass
 }
 
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
@@ -28,7 +30,7 @@ func openJSON(file string, b []byte) (*jdoc, error) {
 	if bytes.HasPrefix(b, []byte{0xFF, 0xFE}) || bytes.HasPrefix(b, []byte{0xFE, 0xFF}) {
 		return nil, errUnsupported // UTF-16: rewriting it is not supported yet
 	}
-	d := &jdoc{file: file, b: b, nl: newline(b)}
+	d := &jdoc{file: file, b: b, nl: newline(b), claimed: map[string]bool{}}
 	if bytes.HasPrefix(b, utf8BOM) {
 		d.bom = len(utf8BOM)
 	}
@@ -98,12 +100,13 @@ func (d *jdoc) locate(it *item) *hujson.Object {
 		obj, _ := v.Value.(*hujson.Object)
 		return obj
 	}
-	var found *hujson.Object
+	type cand struct {
+		obj  *hujson.Object
+		path []string
+	}
+	var cands []cand
 	var walk func(v *hujson.Value, path []string)
 	walk = func(v *hujson.Value, path []string) {
-		if found != nil {
-			return
-		}
 		switch t := v.Value.(type) {
 		case *hujson.Object:
 			for i := range t.Members {
@@ -111,8 +114,8 @@ func (d *jdoc) locate(it *item) *hujson.Object {
 				k, _ := memberKey(m)
 				p := append(path[:len(path):len(path)], k)
 				if obj, ok := m.Value.Value.(*hujson.Object); ok && k == it.srv.Name && lineOf(d.b, d.start(&m.Name)) == it.srv.Line {
-					found, it.pointer = obj, p
-					return
+					cands = append(cands, cand{obj, p})
+					continue
 				}
 				walk(&m.Value, p)
 			}
@@ -123,10 +126,30 @@ func (d *jdoc) locate(it *item) *hujson.Object {
 		}
 	}
 	walk(&d.root, nil)
-	if found != nil {
-		it.res.Pointer = pointer(it.pointer)
+	// On one line (minified files) a name can match more than once: prefer
+	// the entry of the server's project (Claude Code projects[…]), and never
+	// hand out one entry twice.
+	best := -1
+	for i, c := range cands {
+		if d.claimed[pointer(c.path)] {
+			continue
+		}
+		inProject := it.srv.Project != "" && len(c.path) > 1 && c.path[0] == "projects" && c.path[1] == it.srv.Project
+		underProjects := len(c.path) > 0 && c.path[0] == "projects"
+		if best < 0 || inProject || (it.srv.Project == "" && !underProjects) {
+			best = i
+			if inProject || (it.srv.Project == "" && !underProjects) {
+				break
+			}
+		}
 	}
-	return found
+	if best < 0 {
+		return nil
+	}
+	it.pointer = cands[best].path
+	it.res.Pointer = pointer(it.pointer)
+	d.claimed[it.res.Pointer] = true
+	return cands[best].obj
 }
 
 // pointer formats a key path as an RFC 6901 JSON pointer.

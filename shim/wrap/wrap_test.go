@@ -564,3 +564,35 @@ func TestConcurrentWraps(t *testing.T) {
 		t.Error("lock left behind")
 	}
 }
+
+// A minified ~/.claude.json puts the user and the local entry of one name on
+// the same line; each must be wrapped once, in its own place.
+func TestMinifiedSameNameOneLine(t *testing.T) {
+	dir := t.TempDir()
+	home, state := filepath.Join(dir, "home"), filepath.Join(dir, "state")
+	_ = os.MkdirAll(filepath.Join(home, "work"), 0o755)
+	orig := `{"projects":{"/p":{"mcpServers":{"a":{"command":"local-a"}}}},"mcpServers":{"a":{"command":"user-a"}}}`
+	p := filepath.Join(home, ".claude.json")
+	if err := os.WriteFile(p, []byte(orig), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ss := only(scanHome(t, home), "claude-code")
+	if len(ss) != 2 {
+		t.Fatalf("scan found %d servers", len(ss))
+	}
+	out, err := Wrap(context.Background(), ss, opts(t, state))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	want := `{"projects":{"/p":{"mcpServers":{"a":{"command":"/usr/local/bin/mcpgov","args":["shim","--","local-a"]}}}},"mcpServers":{"a":{"command":"/usr/local/bin/mcpgov","args":["shim","--","user-a"]}}}`
+	if string(b) != want {
+		t.Errorf("got  %s\nwant %s\n%+v", b, want, out.Results)
+	}
+	if _, err := Unwrap(context.Background(), governed(only(scanHome(t, home), "claude-code")), opts(t, state)); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != orig {
+		t.Errorf("not restored: %s", b)
+	}
+}
