@@ -162,3 +162,49 @@ func TestLayouts(t *testing.T) {
 		}
 	}
 }
+
+func TestTOMLLayouts(t *testing.T) {
+	cases := map[string]string{
+		"crlf-bom":       "\xEF\xBB\xBF# codex\r\n[mcp_servers.a]\r\ncommand = \"npx\"\r\nargs = [\"-y\", \"p@1.0.0\"]\r\n",
+		"no-args-at-eof": "[mcp_servers.a]\nenv = { K = \"v\" }\ncommand = 'npx'",
+		"quoted-name":    "[mcp_servers.\"a\"]\n  command = \"npx\"   # indented\n  args = [\n    \"-y\",   # flags\n    \"p@1.0.0\",\n  ]\n\n[other]\nx = 1\n",
+		"dotted-keys":    "[mcp_servers]\na.command = \"npx\"\na.args = [\"-y\", \"p@1.0.0\"]\n",
+	}
+	for name, orig := range cases {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			home, state := filepath.Join(dir, "home"), filepath.Join(dir, "state")
+			p := filepath.Join(home, ".codex", "config.toml")
+			_ = os.MkdirAll(filepath.Dir(p), 0o755)
+			_ = os.MkdirAll(filepath.Join(home, "work"), 0o755)
+			if err := os.WriteFile(p, []byte(orig), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := Wrap(context.Background(), only(scanHome(t, home), "codex"), opts(t, state))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Results) != 1 || out.Results[0].Action != ActionWrapped {
+				t.Fatalf("results %+v", out.Results)
+			}
+			got, _ := os.ReadFile(p)
+			if os.Getenv("WRAP_DUMP") != "" {
+				t.Logf("%q", got)
+			}
+			if strings.Contains(orig, "\r\n") && bytes.Count(got, []byte("\n")) != bytes.Count(got, []byte("\r\n")) {
+				t.Errorf("bare LF added: %q", got)
+			}
+			for _, s := range only(scanHome(t, home), "codex") {
+				if !s.Governed || s.Launch().Package != "p" && s.Launch().Command != "npx" {
+					t.Errorf("after wrap: %+v\n%s", s.Launch(), got)
+				}
+			}
+			if _, err := Unwrap(context.Background(), governed(only(scanHome(t, home), "codex")), opts(t, state)); err != nil {
+				t.Fatal(err)
+			}
+			if back, _ := os.ReadFile(p); string(back) != orig {
+				t.Errorf("not restored:\n got %q\nwant %q", back, orig)
+			}
+		})
+	}
+}
