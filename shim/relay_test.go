@@ -271,7 +271,7 @@ func TestRelayEnforce(t *testing.T) {
 func TestRefuse(t *testing.T) {
 	in := strings.NewReader("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}\n{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\nnot json\n")
 	var out bytes.Buffer
-	r := &enforce.Refusal{Reason: "mcpgov: MCP server x is not in the catalog", Hint: "request approval at https://r"}
+	r := &enforce.Refusal{Reason: "MCP server x is not in the catalog", Hint: "request approval at https://r"}
 	if err := Refuse(context.Background(), in, &out, r.Error()); err != nil {
 		t.Fatal(err)
 	}

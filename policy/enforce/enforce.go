@@ -162,9 +162,10 @@ type Refusal struct {
 	Hint   string // how to get approval
 }
 
-// Error returns the JSON-RPC error the client sees.
+// Error returns the JSON-RPC error the client sees; it names mcpgov, so
+// the user knows who refused.
 func (r *Refusal) Error() *jsonrpc.Error {
-	msg := r.Reason
+	msg := "mcpgov: " + r.Reason
 	if r.Hint != "" {
 		msg += "; " + r.Hint
 	}
@@ -197,15 +198,15 @@ func (c *Core) refusal() *Refusal {
 	s := c.cfg.Server
 	switch {
 	case c.cfg.BundleErr != nil:
-		return &Refusal{Reason: fmt.Sprintf("mcpgov: no usable governance bundle, so %s may not start: %v", c.launchName(), c.cfg.BundleErr), Hint: "fix the bundle configuration or ask your administrator"}
+		return &Refusal{Reason: fmt.Sprintf("no usable governance bundle, so %s may not start: %v", c.launchName(), c.cfg.BundleErr), Hint: "fix the bundle configuration or ask your administrator"}
 	case s == nil:
-		return &Refusal{Reason: fmt.Sprintf("mcpgov: MCP server %s is not in the catalog", c.launchName()), Hint: hint}
+		return &Refusal{Reason: fmt.Sprintf("MCP server %s is not in the catalog", c.launchName()), Hint: hint}
 	case s.Status == catalog.StatusBlocked:
-		return &Refusal{Reason: fmt.Sprintf("mcpgov: MCP server %s is blocked by the catalog", s.ID), Hint: "it may not be used; " + hint + " for an alternative"}
+		return &Refusal{Reason: fmt.Sprintf("MCP server %s is blocked by the catalog", s.ID), Hint: "it may not be used; " + hint + " for an alternative"}
 	case s.Status != catalog.StatusApproved:
-		return &Refusal{Reason: fmt.Sprintf("mcpgov: MCP server %s is %s, not approved", s.ID, s.Status), Hint: hint}
+		return &Refusal{Reason: fmt.Sprintf("MCP server %s is %s, not approved", s.ID, s.Status), Hint: hint}
 	case !c.cfg.VersionApproved:
-		return &Refusal{Reason: fmt.Sprintf("mcpgov: this version of MCP server %s (%s) is not approved", s.ID, c.launchName()), Hint: hint}
+		return &Refusal{Reason: fmt.Sprintf("this version of MCP server %s (%s) is not approved", s.ID, c.launchName()), Hint: hint}
 	}
 	return nil
 }

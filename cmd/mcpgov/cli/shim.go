@@ -129,15 +129,12 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	signal.Notify(sigpipe, syscall.SIGPIPE)
 	defer signal.Stop(sigpipe)
 
-	cfg, command, url, err := shimConfig(opts)
+	cfg, command, url := shimConfig(opts)
 	cfg.Recorders = append(cfg.Recorders, &enforce.LogRecorder{W: opts.IO.ErrOut})
 	core := enforce.New(cfg)
 	if refusal := core.Admit(ctx); refusal != nil {
 		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusal.Error())
-		return withHint(errors.New(strings.TrimPrefix(refusal.Reason, "mcpgov: ")), refusal.Hint)
-	}
-	if err != nil { // admitted anyway: audit mode or failing open
-		fmt.Fprintf(opts.IO.ErrOut, "mcpgov: audit: %v\n", err)
+		return withHint(errors.New(refusal.Reason), refusal.Hint)
 	}
 	relay := &shim.Relay{In: opts.IO.In, Out: opts.IO.Out, Stderr: opts.IO.ErrOut, Core: core}
 	if url != "" {
@@ -193,10 +190,10 @@ func refusalError(err error) *jsonrpc.Error {
 	return &jsonrpc.Error{Code: enforce.CodeServerNotApproved, Message: "mcpgov: " + err.Error()}
 }
 
-// shimConfig resolves the bundle, the catalog entry and the command line.
-// A bundle error is returned with a config whose BundleErr is set, so the
-// core decides whether to start anyway (audit mode).
-func shimConfig(opts *ShimOptions) (enforce.Config, []string, string, error) {
+// shimConfig resolves the bundle, the catalog entry and the command line
+// or URL. A bundle that cannot be loaded is put in BundleErr, so the core
+// decides whether to start anyway (audit mode) and records it.
+func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 	cfg := enforce.Config{Mode: catalog.Mode(opts.Mode), Launch: strings.Join(opts.Command, " ")}
 	command, url := opts.Command, opts.URL
 	if url != "" {
@@ -212,7 +209,7 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string, error) {
 		if opts.ID != "" {
 			cfg.Launch = opts.ID
 		}
-		return cfg, command, url, err
+		return cfg, command, url
 	}
 	c := b.Catalog
 	cfg.BundleRevision, cfg.RequestURL = b.Revision, c.Meta.RequestURL
@@ -245,5 +242,5 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string, error) {
 			cfg.Server, cfg.VersionApproved = m.Server, m.VersionApproved
 		}
 	}
-	return cfg, command, url, nil
+	return cfg, command, url
 }
