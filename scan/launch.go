@@ -111,7 +111,7 @@ func (l *launch) peel() bool {
 			return true
 		}
 		return false
-	case b == "mcpgov" && len(args) > 0 && args[0] == "shim":
+	case strings.HasPrefix(b, "mcpgov") && len(args) > 0 && args[0] == "shim":
 		l.governed = true
 		return l.peelShim(args[1:])
 	case b == "npx" || b == "bunx" || b == "pnpx":
@@ -182,7 +182,8 @@ func (l *launch) peelShim(args []string) bool {
 	return false
 }
 
-var shimValueFlags = map[string]bool{"--bundle": true, "--server": true, "--mode": true, "--client": true, "--url": true}
+// shimValueFlags are `mcpgov shim` flags that take a separate value.
+var shimValueFlags = map[string]bool{"--bundle": true, "--server": true, "--mode": true, "--client": true, "--url": true, "--header": true, "--timeout": true}
 
 // npm and Python runner flags that take a value.
 var runnerValueFlags = map[string]bool{
