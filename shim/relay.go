@@ -59,10 +59,11 @@ type pending struct {
 	empty    chan struct{}            // closed and replaced whenever calls becomes empty
 	internal map[string]chan *Message // the relay's own calls, by raw ID
 	seq      int
+	decide   map[string]context.CancelFunc // calls being decided off the pump
 }
 
 func newPending() *pending {
-	return &pending{calls: map[string]string{}, empty: make(chan struct{}), internal: map[string]chan *Message{}}
+	return &pending{calls: map[string]string{}, empty: make(chan struct{}), internal: map[string]chan *Message{}, decide: map[string]context.CancelFunc{}}
 }
 
 // own registers a call of the relay's own and returns its ID and the
@@ -113,6 +114,36 @@ func (p *pending) take(id json.RawMessage) (string, bool) {
 		}
 	}
 	return m, ok
+}
+
+func (p *pending) deciding(id json.RawMessage, cancel context.CancelFunc) {
+	p.mu.Lock()
+	p.decide[idKey(id)] = cancel
+	p.mu.Unlock()
+}
+
+func (p *pending) decided(id json.RawMessage) {
+	p.mu.Lock()
+	delete(p.decide, idKey(id))
+	p.mu.Unlock()
+}
+
+// cancel forgets a call the client cancelled and stops deciding it.
+func (p *pending) cancel(id json.RawMessage) {
+	p.take(id)
+	p.mu.Lock()
+	stop := p.decide[idKey(id)]
+	p.mu.Unlock()
+	if stop != nil {
+		stop()
+	}
+}
+
+func (p *pending) has(id json.RawMessage) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	_, ok := p.calls[idKey(id)]
+	return ok
 }
 
 // drained returns a channel closed once nothing is pending.
@@ -233,14 +264,12 @@ func (r *Relay) clientPump(ctx context.Context, up Upstream, ide *FrameWriter, p
 			continue
 		}
 		if m.IsCall() && m.Method == "tools/call" && r.Core != nil {
-			if r.Core.Unverified(m.Params) {
-				r.verifyTools(ctx, up, p)
+			if r.Core.Slow() {
+				p.add(m.ID, m.Method)
+				go r.governAsync(ctx, up, ide, p, m)
+				continue
 			}
-			v := r.Core.CheckCall(ctx, m.Params)
-			if !v.Pass {
-				if err := ide.WriteFrame(answer(m.ID, v)); err != nil {
-					return err
-				}
+			if !r.govern(ctx, up, ide, p, m) {
 				continue
 			}
 		}
@@ -258,6 +287,47 @@ func (r *Relay) clientPump(ctx context.Context, up Upstream, ide *FrameWriter, p
 			}
 			// The upstream pump sees the exit and ends the relay.
 			continue
+		}
+	}
+}
+
+// govern runs the core on a tools/call and answers the client itself when
+// the call may not pass; it reports whether to forward the call.
+func (r *Relay) govern(ctx context.Context, up Upstream, ide *FrameWriter, p *pending, m *Message) bool {
+	if r.Core.Unverified(m.Params) {
+		r.verifyTools(ctx, up, p)
+	}
+	v := r.Core.CheckCall(ctx, m.Params)
+	if !v.Pass {
+		_ = ide.WriteFrame(answer(m.ID, v))
+	}
+	return v.Pass
+}
+
+// governAsync is govern off the pump, for cores with slow Deciders. The
+// call is already pending; when the client cancels it meanwhile, the
+// Deciders' context is cancelled and nothing is forwarded or answered.
+func (r *Relay) governAsync(ctx context.Context, up Upstream, ide *FrameWriter, p *pending, m *Message) {
+	callCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	p.deciding(m.ID, stop)
+	defer p.decided(m.ID)
+	if r.Core.Unverified(m.Params) {
+		r.verifyTools(callCtx, up, p)
+	}
+	v := r.Core.CheckCall(callCtx, m.Params)
+	if !p.has(m.ID) {
+		return // cancelled by the client while being decided
+	}
+	if !v.Pass {
+		if _, ok := p.take(m.ID); ok {
+			_ = ide.WriteFrame(answer(m.ID, v))
+		}
+		return
+	}
+	if err := up.WriteFrame(m.Raw); err != nil {
+		if _, ok := p.take(m.ID); ok {
+			_ = ide.WriteFrame(errorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "upstream MCP server is not accepting messages: " + err.Error()}))
 		}
 	}
 }
@@ -313,7 +383,7 @@ func (r *Relay) forgetCancelled(p *pending, params json.RawMessage) {
 		RequestID json.RawMessage `json:"requestId"`
 	}
 	if json.Unmarshal(params, &c) == nil && len(c.RequestID) > 0 {
-		p.take(c.RequestID)
+		p.cancel(c.RequestID)
 	}
 }
 

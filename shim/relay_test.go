@@ -308,3 +308,40 @@ func TestRelayVerifiesBeforeFirstCall(t *testing.T) {
 		expect(t, "drifted call", s.recv(), tc.want)
 	}
 }
+
+// TestRelaySlowDecider: a slow policy decides each call off the pump, so a
+// ping overtakes it; a call the client cancels while it is being decided
+// is never forwarded.
+func TestRelaySlowDecider(t *testing.T) {
+	release := make(chan struct{})
+	slow := enforce.DeciderFunc(func(ctx context.Context, _ *catalog.Server, c *enforce.Call) (enforce.Decision, error) {
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return enforce.Decision{}, ctx.Err()
+		}
+		return enforce.Decision{Allow: c.Tool != "forbidden", Reasons: []string{"no"}}, nil
+	})
+	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Deciders: []enforce.Decider{slow}}))
+
+	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}`
+	s.send(call)
+	s.send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+	expect(t, "ping first", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+	release <- struct{}{}
+	expect(t, "then the call", s.upRecv(), call)
+
+	s.send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"forbidden"}}`)
+	release <- struct{}{}
+	if got := s.recv(); !strings.Contains(got, `"id":3,"result":{"content":[{"type":"text","text":"mcpgov policy refused this call: no"}],"isError":true}`) {
+		t.Fatalf("denied call answered with %s", got)
+	}
+
+	s.send(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo"}}`)
+	cancel := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4}}`
+	s.send(cancel)
+	expect(t, "the cancellation", s.upRecv(), cancel)
+	s.send(`{"jsonrpc":"2.0","id":5,"method":"ping"}`)
+	expect(t, "nothing of the cancelled call", s.upRecv(), `{"jsonrpc":"2.0","id":5,"method":"ping"}`)
+}

@@ -73,7 +73,9 @@ type Decision struct {
 }
 
 // Decider is a policy or guardrail consulted before a call goes upstream.
-// An error means it could not decide; the fail mode then applies.
+// An error means it could not decide; the fail mode then applies. Relays
+// run Deciders per request, concurrently (see Core.Slow), and stop waiting
+// for a call the client cancels; ctx is cancelled then.
 type Decider interface {
 	Decide(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
 }
@@ -135,6 +137,11 @@ func New(cfg Config) *Core {
 	}
 	return &Core{cfg: cfg, visible: map[string]bool{}}
 }
+
+// Slow reports whether CheckCall may take time (Deciders are plugged in),
+// so that a relay runs it per request, off its pump: pings, cancellations
+// and other calls must not wait behind a guardrail.
+func (c *Core) Slow() bool { return len(c.cfg.Deciders) > 0 }
 
 // Mode returns the effective mode.
 func (c *Core) Mode() catalog.Mode { return c.cfg.Mode }
@@ -292,9 +299,13 @@ func (c *Core) toolBlocked(name string) string {
 }
 
 func deniedResult(text string) Verdict {
-	b, _ := json.Marshal(map[string]any{
-		"content": []map[string]string{{"type": "text", "text": text}},
-		"isError": true,
-	})
+	type content struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	b, _ := json.Marshal(struct {
+		Content []content `json:"content"`
+		IsError bool      `json:"isError"`
+	}{[]content{{"text", text}}, true})
 	return Verdict{Result: b}
 }
