@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"sort"
 
+	"github.com/google/renameio/v2"
+
 	"github.com/mcpgov/mcpgov/catalog/tomldoc"
 )
 
@@ -135,26 +137,8 @@ func rewriteCatalog(path, what string, edit func(c *Catalog, text string) (strin
 }
 
 // writeAtomic replaces path with data through a temporary file in the same
-// directory, so readers see the old or the new file, never a mix.
+// directory (fsynced, then renamed), so readers see the old or the new file,
+// never a mix.
 func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp.Name(), mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return renameio.WriteFile(path, data, mode, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(mode))
 }

@@ -402,27 +402,10 @@ func SignBundle(dir string, priv PrivateKey) error {
 	return nil
 }
 
-// writeSignatureFile replaces dir/bundle.sig through a temporary dot-file,
-// which manifests skip, and a rename.
+// writeSignatureFile replaces dir/bundle.sig atomically; the temporary file
+// is a dot-file, which manifests skip.
 func writeSignatureFile(dir string, data []byte) error {
-	f, err := os.CreateTemp(dir, "."+SignatureFile+".*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp)
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, filepath.Join(dir, SignatureFile))
+	return writeAtomic(filepath.Join(dir, SignatureFile), data, 0o644)
 }
 
 var (
