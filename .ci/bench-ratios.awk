@@ -1,16 +1,24 @@
 # Reads `go test -bench` output and prints, for each "measured:baseline" pair
 # in PAIRS (space-separated benchmark names without the Benchmark prefix),
 # the mean ns/op of both and their ratio. Both sides come from the same run.
+# A benchmark whose upstream writes to stderr splits its result line; the
+# figures on the following line still belong to the last name seen.
+function record(name, from,    i) {
+	for (i = from; i < NF; i++) if ($(i+1) == "ns/op") { sum[name] += $i; n[name]++; return 1 }
+	return 0
+}
 /^Benchmark/ {
 	name = $1
 	sub(/^Benchmark/, "", name)
 	sub(/-[0-9]+$/, "", name)
-	for (i = 3; i < NF; i++) if ($(i+1) == "ns/op") { sum[name] += $i; n[name]++ }
+	pending = record(name, 3) ? "" : name
+	next
 }
+pending != "" && /ns\/op/ { if (record(pending, 2)) pending = "" }
 END {
 	split(PAIRS, pairs, " ")
 	printf "\n%-40s %14s %14s %8s\n", "measured / baseline", "measured", "baseline", "ratio"
-	for (p in pairs) {
+	for (p = 1; p in pairs; p++) {
 		split(pairs[p], mb, ":")
 		m = mb[1]; b = mb[2]
 		if (!n[m] || !n[b]) { printf "%-40s missing from this run\n", pairs[p]; continue }
