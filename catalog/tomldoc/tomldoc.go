@@ -186,8 +186,9 @@ func hasPrefix(p, prefix []string) bool {
 	return len(p) >= len(prefix) && equal(p[:len(prefix)], prefix)
 }
 
-// stripComment removes a trailing # comment that is not inside a string.
-func stripComment(line string) string {
+// firstUnquoted returns the index of the first byte of line, outside TOML
+// strings, that is in set, or -1.
+func firstUnquoted(line, set string) int {
 	var quote byte
 	for i := 0; i < len(line); i++ {
 		c := line[i]
@@ -200,32 +201,26 @@ func stripComment(line string) string {
 			}
 		case c == '"' || c == '\'':
 			quote = c
-		case c == '#':
-			return line[:i]
+		case strings.IndexByte(set, c) >= 0:
+			return i
 		}
+	}
+	return -1
+}
+
+// stripComment removes a trailing # comment that is not inside a string.
+func stripComment(line string) string {
+	if i := firstUnquoted(line, "#"); i >= 0 {
+		return line[:i]
 	}
 	return line
 }
 
-// keyEnd returns the index of the = that ends a key, outside quotes, or -1.
+// keyEnd returns the index of the = that ends a key, outside quotes, or -1
+// (also when a comment comes first).
 func keyEnd(line string) int {
-	var quote byte
-	for i := 0; i < len(line); i++ {
-		c := line[i]
-		switch {
-		case quote != 0:
-			if c == '\\' && quote == '"' {
-				i++
-			} else if c == quote {
-				quote = 0
-			}
-		case c == '"' || c == '\'':
-			quote = c
-		case c == '=':
-			return i
-		case c == '#':
-			return -1
-		}
+	if i := firstUnquoted(line, "=#"); i >= 0 && line[i] == '=' {
+		return i
 	}
 	return -1
 }
