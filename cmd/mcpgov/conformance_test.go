@@ -1,0 +1,173 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+)
+
+// ideemuEnv makes the test binary act as "ideemu", the client command the
+// conformance harness runs: a go-sdk client that talks to the conformance
+// server only through `mcpgov shim --url <serverURL>` over stdio, lists the
+// tools and calls each one. It is checked in init, before testscript.Main.
+const ideemuEnv = "MCPGOV_CONFORMANCE_IDEEMU"
+
+func init() {
+	if os.Getenv(ideemuEnv) == "" {
+		return
+	}
+	if err := ideemu(os.Args[len(os.Args)-1]); err != nil {
+		fmt.Fprintln(os.Stderr, "ideemu:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+func ideemu(serverURL string) error {
+	bundle, err := os.MkdirTemp("", "ideemu-bundle")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(bundle)
+	cat := fmt.Sprintf("[servers.conformance]\nstatus = \"approved\"\n[servers.conformance.launch]\nurl = %q\n", serverURL)
+	if err := os.WriteFile(filepath.Join(bundle, "catalog.toml"), []byte(cat), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("mcpgov", "shim", "--bundle", bundle, "--url", serverURL)
+	cmd.Stderr = os.Stderr
+	env := []string{"MCPGOV_BUNDLE=", "MCPGOV_CONFIG="}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, ideemuEnv+"=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgov-ideemu", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil)
+	if err != nil {
+		return err
+	}
+	defer cs.Close()
+	lt, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, tool := range lt.Tools {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool.Name, Arguments: sampleArgs(tool)})
+		if err != nil {
+			return fmt.Errorf("call %s: %w", tool.Name, err)
+		}
+		b, _ := json.Marshal(res)
+		fmt.Fprintf(os.Stderr, "ideemu: %s -> %s\n", tool.Name, b)
+	}
+	return nil
+}
+
+// sampleArgs fills each property of the tool's input schema with a value of
+// its type (numbers 1, strings "x", booleans true).
+func sampleArgs(tool *mcp.Tool) map[string]any {
+	args := map[string]any{}
+	b, _ := json.Marshal(tool.InputSchema)
+	var schema struct {
+		Properties map[string]struct {
+			Type string `json:"type"`
+		} `json:"properties"`
+	}
+	json.Unmarshal(b, &schema)
+	for name, p := range schema.Properties {
+		switch p.Type {
+		case "number", "integer":
+			args[name] = 1
+		case "boolean":
+			args[name] = true
+		default:
+			args[name] = "x"
+		}
+	}
+	return args
+}
+
+// TestShimConformanceClient runs the client scenarios of npm
+// @modelcontextprotocol/conformance with ideemu, whose only path to the
+// conformance server is the shim's HTTP upstream.
+func TestShimConformanceClient(t *testing.T) {
+	t.Parallel()
+	if ok, err := haveProgram("conformance"); err != nil {
+		t.Fatal(err)
+	} else if !ok {
+		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
+	}
+	bin, _ := exec.LookPath("conformance")
+	entry, err := filepath.EvalSymlinks(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 0.1.16 imports fs.globSync (Node >= 22); the loader supplies it on Node 20.
+	loader, err := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, scenario := range []string{"initialize", "tools_call", "sse-retry"} {
+		t.Run(scenario, func(t *testing.T) {
+			t.Parallel()
+			out := t.TempDir()
+			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "node", "--import", loader, entry,
+				"client", "--command", self, "--scenario", scenario, "--timeout", "30000", "-o", out)
+			cmd.Env = append(os.Environ(), ideemuEnv+"=1")
+			outb, err := cmd.CombinedOutput()
+			checks := summariseChecks(t, out)
+			if err != nil {
+				t.Fatalf("conformance %s: %v\n%s\nchecks: %s", scenario, err, outb, checks)
+			}
+			if !strings.Contains(checks, "=SUCCESS") || strings.Contains(checks, "=FAILURE") {
+				t.Fatalf("conformance %s: checks %s\n%s", scenario, checks, outb)
+			}
+			t.Logf("%s: %s", scenario, checks)
+		})
+	}
+}
+
+// summariseChecks reads <out>/<scenario>-<ts>/checks.json and returns
+// "id=STATUS" for each check.
+func summariseChecks(t *testing.T, out string) string {
+	files, _ := filepath.Glob(filepath.Join(out, "*", "checks.json"))
+	var parts []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Error(err)
+			continue
+		}
+		var checks []struct {
+			ID     string `json:"id"`
+			Status string `json:"status"`
+		}
+		if err := json.Unmarshal(b, &checks); err != nil {
+			t.Errorf("%s: %v", f, err)
+			continue
+		}
+		for _, c := range checks {
+			if c.Status == "INFO" { // trace entries, not verdicts
+				continue
+			}
+			parts = append(parts, c.ID+"="+c.Status)
+		}
+	}
+	return strings.Join(parts, " ")
+}
