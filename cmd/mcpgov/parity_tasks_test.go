@@ -177,7 +177,7 @@ func observeTasks(t *testing.T, r *rawMCP) (seq []string, statuses []string) {
 			time.Sleep(50 * time.Millisecond)
 		}
 	}
-	if exec, _ := tool["execution"].(map[string]any); exec["taskSupport"] != "required" {
+	if execution, _ := tool["execution"].(map[string]any); execution["taskSupport"] != "required" {
 		t.Fatalf("simulate-research-query execution: %v", tool["execution"])
 	}
 	seq = append(seq, normTask(tool, ""))
