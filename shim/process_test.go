@@ -20,22 +20,10 @@ const fakeServerEnv = "MCPGOV_SHIM_FAKE_SERVER"
 
 // TestFakeServerProcess is not a test: it is the fake MCP server when the
 // test binary is re-executed with fakeServerEnv set.
-func TestFakeServerProcess(t *testing.T) {
-	if os.Getenv(fakeServerEnv) != "1" {
-		return
-	}
-	args := os.Args
-	if i := slices.Index(args, "--"); i >= 0 {
-		args = args[i+1:]
-	} else {
-		args = nil
-	}
-	os.Args = append([]string{"fake-mcp-server"}, args...)
-	catalogtest.SelfArgs = fakeServerArgs
-	catalogtest.FakeServerMain()
-}
+func TestFakeServerProcess(t *testing.T) { catalogtest.RunIfHelperProcess(fakeServerEnv) }
 
-var fakeServerArgs = []string{"-test.run=^TestFakeServerProcess$", "--"}
+// fakeServerArgs make the test binary run TestFakeServerProcess only.
+var fakeServerArgs = catalogtest.HelperProcessArgs
 
 func startFake(t *testing.T, args ...string) *Process {
 	t.Helper()

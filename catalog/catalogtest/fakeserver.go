@@ -230,3 +230,25 @@ func hideInTags(s string) string {
 	}
 	return b.String()
 }
+
+// HelperProcessArgs are the test-binary flags that select the fake server
+// when a test re-executes its own binary (os/exec's helper-process pattern):
+// the package's tests define TestFakeServerProcess calling
+// RunIfHelperProcess.
+var HelperProcessArgs = []string{"-test.run=^TestFakeServerProcess$", "--"}
+
+// RunIfHelperProcess turns a re-executed test binary into the fake server
+// when the environment variable env is "1"; otherwise it returns at once.
+// The fake server's own flags follow "--" on the command line.
+func RunIfHelperProcess(env string) {
+	if os.Getenv(env) != "1" {
+		return
+	}
+	var args []string
+	if i := slices.Index(os.Args, "--"); i >= 0 {
+		args = os.Args[i+1:]
+	}
+	os.Args = append([]string{ServerName}, args...)
+	SelfArgs = HelperProcessArgs
+	FakeServerMain()
+}
