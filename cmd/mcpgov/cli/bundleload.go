@@ -39,3 +39,15 @@ func loadBundle(f *Factory, flag string) (*catalog.Bundle, error) {
 	}
 	return b, nil
 }
+
+// loadOptionalBundle is loadBundle for commands that work without a
+// catalog (scan, wrap): nil when none is configured, an error when one is
+// configured but cannot be used — missing catalog facts must never pass for
+// clean ones.
+func loadOptionalBundle(f *Factory, flag string) (*catalog.Bundle, error) {
+	b, err := loadBundle(f, flag)
+	if errors.Is(err, errNoBundleConfigured) {
+		return nil, nil
+	}
+	return b, err
+}

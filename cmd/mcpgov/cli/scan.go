@@ -151,15 +151,11 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 		enrichers  []scan.Enricher
 		extraRules []scan.Rule
 	)
-	cfgs, err := loadConfigs(f.Getenv)
+	b, err := loadOptionalBundle(f, opts.Bundle)
 	if err != nil {
 		return err
 	}
-	if _, ok := resolveBundle(opts.Bundle, f.Getenv, cfgs); ok {
-		b, err := loadBundle(f, opts.Bundle)
-		if err != nil {
-			return err
-		}
+	if b != nil {
 		enrichers = append(enrichers, b.Catalog)
 		extraRules = catalog.Rules
 	}

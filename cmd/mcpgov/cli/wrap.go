@@ -234,15 +234,11 @@ func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool
 	}
 	var enrichers []scan.Enricher
 	if !unwrap {
-		cfgs, err := loadConfigs(f.Getenv)
+		b, err := loadOptionalBundle(f, opts.Bundle)
 		if err != nil {
 			return nil, nil, err
 		}
-		if _, ok := resolveBundle(opts.Bundle, f.Getenv, cfgs); ok {
-			b, err := loadBundle(f, opts.Bundle)
-			if err != nil {
-				return nil, nil, err
-			}
+		if b != nil {
 			enrichers = append(enrichers, b.Catalog)
 		}
 	}
