@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -200,8 +201,8 @@ func sjGovernanceFor(s *Server, derived *Server) *sjGovernance {
 		l := s.Launch
 		g.Launch = &sjGovLaunch{Transport: l.Transport, Command: l.Command, Args: l.Args, Env: l.Env, URL: l.URL, Headers: l.Headers}
 	}
-	if !sjStringsEqual(s.Match.Packages, derived.Match.Packages) || !sjStringsEqual(s.Match.Commands, derived.Match.Commands) ||
-		!sjStringsEqual(s.Match.URLs, derived.Match.URLs) {
+	if !slices.Equal(s.Match.Packages, derived.Match.Packages) || !slices.Equal(s.Match.Commands, derived.Match.Commands) ||
+		!slices.Equal(s.Match.URLs, derived.Match.URLs) {
 		g.Match = &sjGovMatch{Packages: s.Match.Packages, Commands: s.Match.Commands, URLs: s.Match.URLs}
 	}
 	return g
@@ -209,20 +210,7 @@ func sjGovernanceFor(s *Server, derived *Server) *sjGovernance {
 
 func sjLaunchEqual(a, b Launch) bool {
 	return a.Transport == b.Transport && a.Command == b.Command && a.URL == b.URL &&
-		sjStringsEqual(a.Args, b.Args) && sjStringsEqual(a.Env, b.Env) && sjStringsEqual(a.Headers, b.Headers)
-}
-
-// sjStringsEqual treats nil and empty alike.
-func sjStringsEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
+		slices.Equal(a.Args, b.Args) && slices.Equal(a.Env, b.Env) && slices.Equal(a.Headers, b.Headers)
 }
 
 // ExportServerJSON writes s as a server.json document (schema 2025-12-11)

@@ -9,6 +9,7 @@
 package tomldoc
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -130,7 +131,7 @@ func (d *Doc) Key(path ...string) *Key { return d.keys[join(path)] }
 // Table returns the first table with exactly this path, or nil.
 func (d *Doc) Table(path ...string) *Table {
 	for i := range d.Tables {
-		if equal(d.Tables[i].Path, path) {
+		if slices.Equal(d.Tables[i].Path, path) {
 			return &d.Tables[i]
 		}
 	}
@@ -155,7 +156,7 @@ func (d *Doc) Line(path ...string) int {
 // the blocks of its sub-tables that directly follow it.
 func (d *Doc) Extent(path ...string) (start, end int, ok bool) {
 	for i, t := range d.Tables {
-		if !equal(t.Path, path) {
+		if !slices.Equal(t.Path, path) {
 			continue
 		}
 		start, end = t.Start, t.End
@@ -170,20 +171,8 @@ func (d *Doc) Extent(path ...string) (start, end int, ok bool) {
 	return 0, 0, false
 }
 
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func hasPrefix(p, prefix []string) bool {
-	return len(p) >= len(prefix) && equal(p[:len(prefix)], prefix)
+	return len(p) >= len(prefix) && slices.Equal(p[:len(prefix)], prefix)
 }
 
 // firstUnquoted returns the index of the first byte of line, outside TOML
