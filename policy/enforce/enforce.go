@@ -21,6 +21,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 )
 
@@ -56,6 +57,21 @@ type Config struct {
 	Deciders []Decider
 	// Recorders receive every Event.
 	Recorders []Recorder
+
+	// Identity is the person or service behind the connection; Method
+	// "none" (or empty) when nobody is logged in.
+	Identity audit.Identity
+	// Session identifies the connection in records.
+	Session string
+	// ResultFilters run, in order, on every tools/call result before the
+	// client sees it (post guardrails: redaction, output checks).
+	ResultFilters []ResultFilter
+	// ToolReviewers run on each tool definition of a tools/list result,
+	// once per definition (describe hook: tool poisoning).
+	ToolReviewers []ToolReviewer
+	// Auditor stores one record per governed event; the reply to a call
+	// is released only after its record is durable.
+	Auditor Auditor
 }
 
 // Call is a governed tools/call.
@@ -63,13 +79,62 @@ type Call struct {
 	Tool      string
 	Arguments json.RawMessage
 	Params    json.RawMessage // the whole params object
+	Meta      json.RawMessage // params._meta, if any
+
+	Identity audit.Identity
+	Client   audit.Client
+	Session  string
+	// Annotations are the tool's annotations from the last tools/list
+	// result the connection saw, if any.
+	Annotations json.RawMessage
 }
 
-// Decision is a Decider's verdict on a call.
+// Decision is a Decider's or ToolReviewer's verdict.
 type Decision struct {
 	Allow   bool
 	Reasons []string // human-readable, shown to the model on denial
 	RuleIDs []string
+	// Guardrails are the per-guardrail results behind the decision, for
+	// the audit record.
+	Guardrails []audit.Guardrail
+	// RecordArguments, when set, is what the audit record stores as the
+	// call's arguments (secrets masked); the upstream still gets the
+	// original arguments.
+	RecordArguments json.RawMessage
+}
+
+// ResultDecision is a ResultFilter's verdict on a tools/call result.
+type ResultDecision struct {
+	// Allow false withholds the result: the client gets a tool result
+	// with isError set and the Reasons instead.
+	Allow   bool
+	Reasons []string
+	RuleIDs []string
+	// Result, when non-nil, replaces the result (redacted).
+	Result     json.RawMessage
+	Redactions int
+	Guardrails []audit.Guardrail
+}
+
+// ResultFilter inspects (and may redact) a tools/call result before the
+// client sees it. An error means it could not decide; the fail mode then
+// applies.
+type ResultFilter interface {
+	FilterResult(ctx context.Context, server *catalog.Server, call *Call, result json.RawMessage) (ResultDecision, error)
+}
+
+// ToolReviewer reviews one tool definition (the raw JSON object of a
+// tools/list entry) for poisoning. A denial hides the tool in enforce
+// mode. The core calls it once per distinct definition.
+type ToolReviewer interface {
+	ReviewTool(ctx context.Context, server *catalog.Server, tool json.RawMessage) (Decision, error)
+}
+
+// Auditor stores audit records. Append returns once rec is durable (or
+// failed); in enforce mode a failed Append withholds the reply and the
+// client gets an error instead: nothing runs unrecorded.
+type Auditor interface {
+	Append(ctx context.Context, rec *audit.Record) error
 }
 
 // Decider is a policy or guardrail consulted before a call goes upstream.
