@@ -129,6 +129,10 @@ func (m *Manager) Logout(ctx context.Context, revoke bool) (*Session, error) {
 	var revokeErr error
 	if revoke {
 		revokeErr = m.revoke(ctx, s)
+		if revokeErr != nil && !errors.Is(revokeErr, ErrNoRevocation) {
+			// Keep the login, so the revocation can be retried.
+			return s, fmt.Errorf("%w (the login was kept; retry, or log out without --revoke)", revokeErr)
+		}
 	}
 	if s.Storage == StorageKeyring {
 		if err := m.Secrets.Delete(keyringService(s.Issuer), s.Profile); err != nil {

@@ -9,6 +9,8 @@ import (
 	"runtime"
 
 	"github.com/BurntSushi/toml"
+
+	"github.com/mcpgov/mcpgov/login"
 )
 
 // Config is mcpgov's configuration file (config.toml). The user's file lives
@@ -20,8 +22,28 @@ type Config struct {
 	// TrustedKeys are public keys (mcpgov-ed25519:…) a bundle must be
 	// signed with. When the managed config sets them, the user's are ignored.
 	TrustedKeys []string `toml:"trusted_keys"`
+	// Profile is the login profile used when --profile and MCPGOV_PROFILE
+	// are not given ("default" when empty).
+	Profile string `toml:"profile"`
+	// Profiles are named identity-provider settings (`mcpgov login`). In
+	// the managed config a profile's issuer and client_id are fixed: users
+	// cannot log in elsewhere under that profile.
+	Profiles map[string]LoginProfile `toml:"profiles"`
 
 	path string
+}
+
+// LoginProfile is one [profiles.NAME] table.
+type LoginProfile struct {
+	Issuer   string   `toml:"issuer"`
+	ClientID string   `toml:"client_id"`
+	Scopes   []string `toml:"scopes"`
+	// GatewayURL is the central gateway's MCP endpoint: the only upstream
+	// the shim sends the user's access token to.
+	GatewayURL string `toml:"gateway_url"`
+	// GatewayAudience must be among the access token's audiences for the
+	// token to be sent to the gateway.
+	GatewayAudience string `toml:"gateway_audience"`
 }
 
 // configs is the user's and the managed configuration, either may be empty.
@@ -87,7 +109,7 @@ func readConfig(path string) (Config, error) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return cfg, withHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys")
+		return cfg, withHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys, profile, [profiles.NAME] issuer, client_id, scopes, gateway_url, gateway_audience")
 	}
 	if cfg.Bundle != "" && !filepath.IsAbs(cfg.Bundle) {
 		cfg.Bundle = filepath.Join(filepath.Dir(path), cfg.Bundle)
@@ -125,4 +147,61 @@ func (c configs) trustedKeys() ([]string, string) {
 		return c.managed.TrustedKeys, c.managed.path
 	}
 	return c.user.TrustedKeys, c.user.path
+}
+
+// loginSettings is the resolved login configuration of one profile, with
+// where each value came from for messages.
+type loginSettings struct {
+	Profile         string
+	Issuer          string
+	ClientID        string
+	Scopes          []string
+	GatewayURL      string
+	GatewayAudience string
+	// FixedBy names the managed config that fixes issuer/client_id.
+	FixedBy string
+}
+
+// resolveLogin picks the profile (--profile, MCPGOV_PROFILE, the user's
+// then the managed config's profile key, "default") and its settings. The
+// managed config's issuer and client_id win over everything and conflicting
+// flags are errors; otherwise flags beat the user's config, which beats the
+// managed config's defaults.
+func resolveLogin(getenv func(string) string, c configs, profileFlag, issuerFlag, clientFlag string, scopesFlag []string) (loginSettings, error) {
+	ls := loginSettings{Profile: firstNonEmpty(profileFlag, getenv("MCPGOV_PROFILE"), c.user.Profile, c.managed.Profile, "default")}
+	if err := login.ValidProfile(ls.Profile); err != nil {
+		return ls, &FlagError{Err: err}
+	}
+	user, managed := c.user.Profiles[ls.Profile], c.managed.Profiles[ls.Profile]
+	if managed.Issuer != "" && issuerFlag != "" && issuerFlag != managed.Issuer {
+		return ls, withHint(fmt.Errorf("--issuer %s conflicts with profile %q of the managed config %s, which fixes the issuer to %s", issuerFlag, ls.Profile, c.managed.path, managed.Issuer), "drop --issuer, or use another --profile")
+	}
+	if managed.ClientID != "" && clientFlag != "" && clientFlag != managed.ClientID {
+		return ls, withHint(fmt.Errorf("--client-id %s conflicts with profile %q of the managed config %s, which fixes the client id to %s", clientFlag, ls.Profile, c.managed.path, managed.ClientID), "drop --client-id, or use another --profile")
+	}
+	if managed.Issuer != "" || managed.ClientID != "" {
+		ls.FixedBy = c.managed.path
+	}
+	ls.Issuer = firstNonEmpty(managed.Issuer, issuerFlag, user.Issuer)
+	ls.ClientID = firstNonEmpty(managed.ClientID, clientFlag, user.ClientID)
+	switch {
+	case len(scopesFlag) > 0:
+		ls.Scopes = scopesFlag
+	case len(user.Scopes) > 0:
+		ls.Scopes = user.Scopes
+	default:
+		ls.Scopes = managed.Scopes
+	}
+	ls.GatewayURL = firstNonEmpty(managed.GatewayURL, user.GatewayURL)
+	ls.GatewayAudience = firstNonEmpty(managed.GatewayAudience, user.GatewayAudience)
+	return ls, nil
+}
+
+func firstNonEmpty(vals ...string) string {
+	for _, v := range vals {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }

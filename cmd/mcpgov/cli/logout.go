@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpgov/mcpgov/login"
+)
+
+// LogoutOptions are the inputs of `mcpgov logout`.
+type LogoutOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+	Profile string
+	Revoke  bool
+}
+
+func newLogoutCmd(f *Factory, runF func(context.Context, *LogoutOptions) error) *cobra.Command {
+	opts := &LogoutOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:     "logout",
+		GroupID: "identity",
+		Short:   "Forget the stored login",
+		Long: `Remove the profile's login from the keyring and its session file.
+
+With --revoke, first ask the identity provider to revoke the refresh token
+(RFC 7009). Providers without a revocation endpoint (Dex among them) cannot:
+the local login is still removed and a warning says the token stays valid at
+the provider until it expires. Exit 4 when there is no login to remove.`,
+		Example: `  mcpgov logout
+  mcpgov logout --revoke --profile work`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return logoutRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Profile, "profile", "", "login profile (default: MCPGOV_PROFILE, the config's profile, or \"default\")")
+	cmd.Flags().BoolVar(&opts.Revoke, "revoke", false, "revoke the refresh token at the identity provider first")
+	return cmd
+}
+
+func logoutRun(ctx context.Context, opts *LogoutOptions) error {
+	ls, err := resolveForAuth(opts.Factory, opts.Profile)
+	if err != nil {
+		return err
+	}
+	s, err := loginManager(opts.Factory, ls).Logout(ctx, opts.Revoke)
+	if s == nil {
+		return loginError(err, ls.Profile)
+	}
+	if err != nil && !errors.Is(err, login.ErrNoRevocation) {
+		return fmt.Errorf("logout of profile %q: %w", ls.Profile, err)
+	}
+	if err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "warning: %v\n", err)
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "Logged out of %s (profile %q).\n", s.Issuer, s.Profile)
+	return nil
+}

@@ -1,0 +1,120 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/login"
+)
+
+// shimIdentity returns the verified identity the shim attaches to every
+// policy input and audit record. It never prompts, opens a browser or
+// writes to stdout (the MCP protocol stream). When the access token is
+// still fresh it reads two config files and the session file and makes no
+// network or keyring call; otherwise it refreshes under the profile's lock.
+//
+// Without a usable login it returns Identity{Method: "none"} and an error
+// saying what is wrong and to run `mcpgov login`.
+func shimIdentity(ctx context.Context, f *Factory) (audit.Identity, error) {
+	none := audit.Identity{Method: "none"}
+	ls, err := resolveForAuth(f, "")
+	if err != nil {
+		return none, fmt.Errorf("identity: %w", err)
+	}
+	if tok := envToken(f); tok != "" {
+		return envIdentity(ctx, f, ls, tok)
+	}
+	s, err := loginManager(f, ls).Token(ctx)
+	if err != nil {
+		return none, shimLoginError(err, ls.Profile)
+	}
+	method := "oidc"
+	if s.Kind == login.KindToken {
+		method = "token"
+	}
+	return auditIdentity(s.Identity, method), nil
+}
+
+// envIdentity is the identity of MCPGOV_TOKEN: verified against the
+// profile's issuer when it is a JWT and an issuer is configured; an opaque
+// token is anonymous here (the gateway that issued it knows whose it is).
+func envIdentity(ctx context.Context, f *Factory, ls loginSettings, tok string) (audit.Identity, error) {
+	if !login.IsJWT(tok) || ls.Issuer == "" {
+		return audit.Identity{Method: "token", Issuer: ls.Issuer}, nil
+	}
+	id, _, err := loginManager(f, ls).VerifyToken(ctx, tok)
+	if err != nil {
+		return audit.Identity{Method: "none"}, fmt.Errorf("MCPGOV_TOKEN: %w; unset it or set a valid token", err)
+	}
+	return auditIdentity(id, "token"), nil
+}
+
+func auditIdentity(id login.Identity, method string) audit.Identity {
+	return audit.Identity{
+		Subject: id.Subject, Email: id.Email, Name: id.Name, Groups: id.Groups, Issuer: id.Issuer, Method: method,
+	}
+}
+
+// shimLoginError phrases a login failure for the shim's refusal messages,
+// which reach the AI client: what is wrong, then what to run.
+func shimLoginError(err error, profile string) error {
+	run := "mcpgov login"
+	if profile != "default" {
+		run += " --profile " + profile
+	}
+	if errors.Is(err, login.ErrKeyringUnavailable) || login.NeedsLogin(err) {
+		return &AuthError{Err: fmt.Errorf("%w; run `%s`", err, run)}
+	}
+	return fmt.Errorf("identity: %w; run `%s`", err, run)
+}
+
+// shimUpstreamHeaders returns the Authorization header for an HTTP
+// upstream: the user's access token, for the gateway's audience, only when
+// upstreamURL is the profile's gateway_url. Every other upstream gets nil:
+// a user's token is never forwarded to a server it was not issued for.
+func shimUpstreamHeaders(ctx context.Context, f *Factory, upstreamURL string) (http.Header, error) {
+	ls, err := resolveForAuth(f, "")
+	if err != nil {
+		return nil, fmt.Errorf("identity: %w", err)
+	}
+	if ls.GatewayURL == "" || !sameURL(ls.GatewayURL, upstreamURL) {
+		return nil, nil
+	}
+	var token string
+	if tok := envToken(f); tok != "" {
+		token = tok
+	} else {
+		s, err := loginManager(f, ls).Token(ctx)
+		if err != nil {
+			return nil, shimLoginError(err, ls.Profile)
+		}
+		if err := checkGatewayAudience(s, ls); err != nil {
+			return nil, err
+		}
+		token = s.AccessToken
+	}
+	h := http.Header{}
+	h.Set("Authorization", "Bearer "+token)
+	return h, nil
+}
+
+// sameURL compares two URLs as the same endpoint: scheme and host case-
+// insensitively, default ports dropped, and a trailing slash ignored.
+func sameURL(a, b string) bool {
+	ua, errA := url.Parse(a)
+	ub, errB := url.Parse(b)
+	if errA != nil || errB != nil {
+		return false
+	}
+	norm := func(u *url.URL) string {
+		host := strings.ToLower(u.Host)
+		host = strings.TrimSuffix(host, map[string]string{"https": ":443", "http": ":80"}[strings.ToLower(u.Scheme)])
+		return strings.ToLower(u.Scheme) + "://" + host + strings.TrimSuffix(u.EscapedPath(), "/") + "?" + u.RawQuery
+	}
+	return norm(ua) == norm(ub)
+}
