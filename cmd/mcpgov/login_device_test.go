@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 const deviceCodeRE = `one-time code: ([A-Z0-9-]+)`
@@ -78,6 +79,8 @@ func TestLoginDeviceFlow(t *testing.T) {
 	// tokens and refuses a used one, so without the lock all but one
 	// would fail; with it one refreshes and the others reuse its result.
 	sb.expire("default")
+	refreshes := d.Refreshes.Load()
+	d.RefreshDelay.Store(int64(500 * time.Millisecond))
 	var wg sync.WaitGroup
 	results := make([]result, 5)
 	for i := range results {
@@ -88,6 +91,10 @@ func TestLoginDeviceFlow(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	d.RefreshDelay.Store(0)
+	if n := d.Refreshes.Load() - refreshes; n != 1 {
+		t.Errorf("five concurrent auth token processes sent %d refresh grants to Dex, want 1", n)
+	}
 	for i, r := range results {
 		if r.Code != 0 {
 			t.Fatalf("concurrent auth token %d: exit %d: %s", i, r.Code, r.Stderr)

@@ -12,15 +12,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
+	"io"
+	"log"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -36,11 +40,17 @@ const (
 // loginScopes are the scopes the tests log in with.
 var loginScopes = "openid,profile,email,groups,offline_access," + gatewayScope
 
+// dex is a running Dex behind a loopback reverse proxy. The issuer is the
+// proxy's address; the proxy counts refresh-token grants and can hold them
+// back (RefreshDelay) so concurrent refreshes really overlap.
 type dex struct {
 	Issuer string
 	Addr   string
 	Log    *bytes.Buffer
 	cmd    *exec.Cmd
+
+	Refreshes    atomic.Int32
+	RefreshDelay atomic.Int64 // nanoseconds
 }
 
 // dexBinary finds Dex: MCPGOV_DEX (set by make), else dex on PATH. Missing
@@ -82,8 +92,12 @@ func startDex(t testing.TB, deviceExpiry string) *dex {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := freeAddr(t)
-	cfg := strings.NewReplacer("{{ADDR}}", addr, "{{DEVICE_EXPIRY}}", deviceExpiry).Replace(string(tmpl))
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr, dexAddr := ln.Addr().String(), freeAddr(t)
+	cfg := strings.NewReplacer("{{ISSUER}}", "http://"+addr+"/dex", "{{ADDR}}", dexAddr, "{{DEVICE_EXPIRY}}", deviceExpiry).Replace(string(tmpl))
 	path := filepath.Join(t.TempDir(), "dex.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
@@ -96,6 +110,22 @@ func startDex(t testing.TB, deviceExpiry string) *dex {
 		t.Fatal(err)
 	}
 	t.Cleanup(d.Stop)
+	target, _ := url.Parse("http://" + dexAddr)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // Dex still starting, or stopped on purpose
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/token") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if form, _ := url.ParseQuery(string(body)); form.Get("grant_type") == "refresh_token" {
+				d.Refreshes.Add(1)
+				time.Sleep(time.Duration(d.RefreshDelay.Load()))
+			}
+		}
+		rp.ServeHTTP(w, r)
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		resp, err := http.Get(d.Issuer + "/.well-known/openid-configuration")
@@ -112,7 +142,8 @@ func startDex(t testing.TB, deviceExpiry string) *dex {
 	}
 }
 
-// Stop kills Dex (the IdP-down case uses it mid-test).
+// Stop kills Dex (the IdP-down case uses it mid-test); the proxy then
+// answers 502.
 func (d *dex) Stop() {
 	if d.cmd.ProcessState == nil {
 		_ = d.cmd.Process.Kill()
