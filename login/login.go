@@ -127,6 +127,9 @@ func (m *Manager) discover(ctx context.Context, issuer string) (*provider, error
 	if err != nil {
 		return nil, unreachable(issuer, err)
 	}
+	if resp.StatusCode >= 500 {
+		return nil, wrap(ErrIdPUnreachable, "the identity provider %s is unavailable: GET %s answered %s", issuer, wellKnown, resp.Status)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, wrap(ErrNotIdP, "%s is not an OpenID provider: GET %s answered %s", issuer, wellKnown, resp.Status)
 	}
