@@ -108,9 +108,8 @@ func (m *Manager) discover(ctx context.Context, issuer string) (*provider, error
 	if issuer == "" {
 		return nil, errors.New("no issuer configured: pass --issuer or set issuer in the config profile")
 	}
-	u, err := url.Parse(issuer)
-	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
-		return nil, fmt.Errorf("invalid issuer %q: want an http(s) URL", issuer)
+	if err := ValidIssuer(issuer); err != nil {
+		return nil, err
 	}
 	hc := m.httpClient()
 	wellKnown := strings.TrimSuffix(issuer, "/") + "/.well-known/openid-configuration"
@@ -151,6 +150,15 @@ func (m *Manager) discover(ctx context.Context, issuer string) (*provider, error
 		verifier: p.VerifierContext(pctx, &oidc.Config{ClientID: m.ClientID, Now: m.now}),
 		ctx:      pctx,
 	}, nil
+}
+
+// ValidIssuer checks that issuer has the shape of an issuer URL.
+func ValidIssuer(issuer string) error {
+	u, err := url.Parse(issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return fmt.Errorf("invalid issuer %q: want an http(s) URL", issuer)
+	}
+	return nil
 }
 
 func unreachable(issuer string, err error) error {

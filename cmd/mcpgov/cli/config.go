@@ -174,10 +174,10 @@ func resolveLogin(getenv func(string) string, c configs, profileFlag, issuerFlag
 	}
 	user, managed := c.user.Profiles[ls.Profile], c.managed.Profiles[ls.Profile]
 	if managed.Issuer != "" && issuerFlag != "" && issuerFlag != managed.Issuer {
-		return ls, withHint(fmt.Errorf("--issuer %s conflicts with profile %q of the managed config %s, which fixes the issuer to %s", issuerFlag, ls.Profile, c.managed.path, managed.Issuer), "drop --issuer, or use another --profile")
+		return ls, &FlagError{Err: withHint(fmt.Errorf("--issuer %s conflicts with profile %q of the managed config %s, which fixes the issuer to %s", issuerFlag, ls.Profile, c.managed.path, managed.Issuer), "drop --issuer, or use another --profile")}
 	}
 	if managed.ClientID != "" && clientFlag != "" && clientFlag != managed.ClientID {
-		return ls, withHint(fmt.Errorf("--client-id %s conflicts with profile %q of the managed config %s, which fixes the client id to %s", clientFlag, ls.Profile, c.managed.path, managed.ClientID), "drop --client-id, or use another --profile")
+		return ls, &FlagError{Err: withHint(fmt.Errorf("--client-id %s conflicts with profile %q of the managed config %s, which fixes the client id to %s", clientFlag, ls.Profile, c.managed.path, managed.ClientID), "drop --client-id, or use another --profile")}
 	}
 	if managed.Issuer != "" || managed.ClientID != "" {
 		ls.FixedBy = c.managed.path

@@ -51,6 +51,10 @@ not change the exit code.`,
   MCPGOV_MANAGED_CONFIG   the managed config file (default /etc/mcpgov/config.toml,
                           /Library/Application Support/mcpgov/config.toml on macOS,
                           %ProgramData%\mcpgov\config.toml on Windows)
+  MCPGOV_TOKEN            a bearer token that overrides the stored login (CI)
+  MCPGOV_PROFILE          the login profile (after --profile)
+  MCPGOV_KEYRING          "off" keeps logins out of the OS keyring (0600 file instead)
+  XDG_STATE_HOME          logins live in $XDG_STATE_HOME/mcpgov/login (default ~/.local/state)
   NO_COLOR                disable colour in tables
   MCPGOV_FORCE_TTY        treat stdout as a terminal (table output when piped)
 

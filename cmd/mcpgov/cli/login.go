@@ -87,6 +87,9 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if ls.Issuer == "" {
 		return flagErrorf("no issuer: pass --issuer or set issuer in [profiles.%s] of %s", ls.Profile, c.user.path)
 	}
+	if err := login.ValidIssuer(ls.Issuer); err != nil {
+		return &FlagError{Err: err}
+	}
 	if ls.ClientID == "" && !opts.WithToken {
 		return flagErrorf("no client id: pass --client-id or set client_id in [profiles.%s] of %s", ls.Profile, c.user.path)
 	}
