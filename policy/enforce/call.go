@@ -151,7 +151,11 @@ func (c *Core) preChecks(ctx context.Context, st *CallState) (Verdict, bool) {
 		}
 	}
 	if c.cfg.Auditor != nil && !c.audit() {
-		if err := c.auditFailure(); err != nil {
+		err := c.auditFailure()
+		if h, ok := c.cfg.Auditor.(AuditorHealth); ok && err == nil {
+			err = h.Healthy()
+		}
+		if err != nil {
 			reason := fmt.Sprintf("the audit trail cannot record calls (%v), so none may run; fix the audit directory or ask your administrator", err)
 			return c.deny(ctx, st, true, reason, "audit-unavailable", "mcpgov: "+reason)
 		}
@@ -263,6 +267,14 @@ func (c *Core) release(ctx context.Context, rec *audit.Record, reply Reply) Repl
 		return Reply{Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("mcpgov: the audit trail could not record this call, so its result was withheld: %v", err)}}
 	}
 	return reply
+}
+
+// AuditorHealth is implemented by Auditors that can tell before a call
+// runs that they could not record it (an unwritable directory, a full
+// disk): in enforce mode the call is then refused instead of running
+// unrecorded.
+type AuditorHealth interface {
+	Healthy() error
 }
 
 // CancelCall records a call the client cancelled before its answer.

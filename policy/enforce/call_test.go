@@ -209,3 +209,33 @@ func TestToolReview(t *testing.T) {
 		t.Errorf("flagged tool callable: %+v", v)
 	}
 }
+
+type sickAuditor struct {
+	memAuditor
+	health error
+}
+
+func (s *sickAuditor) Healthy() error { return s.health }
+
+// TestAuditHealthBeforeTheCall: an Auditor that knows it cannot write
+// refuses calls in enforce mode before they run, and an audit trail that
+// cannot be opened keeps the server from starting.
+func TestAuditHealthBeforeTheCall(t *testing.T) {
+	ctx := context.Background()
+	aud := &sickAuditor{health: errors.New("audit dir /x is not writable")}
+	core := New(Config{Server: approved(), VersionApproved: true, Auditor: aud})
+	if _, v := core.BeginCall(ctx, json.RawMessage(`{"name":"read"}`)); v.Pass || !strings.Contains(string(v.Result), "not writable") {
+		t.Errorf("call ran with a sick audit trail: %+v", v)
+	}
+	aud.health = nil
+	if _, v := core.BeginCall(ctx, json.RawMessage(`{"name":"read"}`)); !v.Pass {
+		t.Errorf("healthy again but refused: %+v", v)
+	}
+	r := New(Config{Server: approved(), VersionApproved: true, AuditErr: errors.New("mkdir /ro: read-only file system")}).Admit(ctx)
+	if r == nil || !strings.Contains(r.Reason, "audit trail is unavailable") {
+		t.Errorf("started without an audit trail: %+v", r)
+	}
+	if r := New(Config{Server: approved(), VersionApproved: true, Mode: catalog.ModeAudit, AuditErr: errors.New("x")}).Admit(ctx); r != nil {
+		t.Errorf("audit mode refused: %+v", r)
+	}
+}

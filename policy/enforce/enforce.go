@@ -78,6 +78,9 @@ type Config struct {
 	// with a result saying to run `mcpgov login`; audit mode lets them
 	// through, recorded as unauthenticated.
 	IdentityErr error
+	// AuditErr is set when the audit trail could not be opened: enforce
+	// mode then starts nothing, as no call could be recorded.
+	AuditErr error
 }
 
 // Call is a governed tools/call.
@@ -306,6 +309,8 @@ func (c *Core) refusal() *Refusal {
 	}
 	s := c.cfg.Server
 	switch {
+	case c.cfg.AuditErr != nil:
+		return &Refusal{Reason: fmt.Sprintf("the audit trail is unavailable, so %s may not start: %v", c.launchName(), c.cfg.AuditErr), Hint: "fix the audit directory (see `mcpgov help environment`) or ask your administrator"}
 	case c.cfg.BundleErr != nil:
 		return &Refusal{Reason: fmt.Sprintf("no usable governance bundle, so %s may not start: %v", c.launchName(), c.cfg.BundleErr), Hint: "fix the bundle configuration or ask your administrator"}
 	case s == nil:
