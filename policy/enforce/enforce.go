@@ -147,6 +147,8 @@ type Auditor interface {
 }
 
 // Decider is a policy or guardrail consulted before a call goes upstream.
+// server is nil when the connection has no catalog entry (admitted in
+// audit mode or failing open): guardrails still run and are recorded.
 // An error means it could not decide; the fail mode then applies. Relays
 // run Deciders per request, concurrently (see Core.Slow), and stop waiting
 // for a call the client cancels; ctx is cancelled then.
