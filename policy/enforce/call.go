@@ -315,9 +315,9 @@ func (c *Core) BeginTaskResult(params json.RawMessage) *CallState {
 
 // callRecord builds the audit record of a call as it stands.
 func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
-	args := st.Call.Arguments
-	if st.recordArgs != nil {
-		args = st.recordArgs
+	args := st.recordArgs
+	if args == nil {
+		args = recordArguments(st.Call.Arguments)
 	}
 	rec := c.baseRecord(audit.KindToolCall)
 	rec.Method, rec.Tool, rec.Outcome = st.method, st.Call.Tool, outcome
