@@ -153,6 +153,12 @@ func (m *Manager) finish(ctx context.Context, p *provider, tok *oauth2.Token) (*
 	if err := m.apply(ctx, p, s, tok); err != nil {
 		return nil, err
 	}
+	// A new login that the gateway would refuse is not stored. (A refresh
+	// never fails on this: it has already spent the old refresh token.)
+	if m.Audience != "" && !contains(s.Audience, m.Audience) {
+		return nil, wrap(ErrWrongAudience, "the access token is for %s, not the gateway's audience %q (request it with the scopes in the profile)", audienceList(s.Audience), m.Audience)
+	}
+	m.forgetPrevious(s)
 	if _, err := m.putSecret(s, tok.RefreshToken); err != nil {
 		return nil, err
 	}
@@ -189,9 +195,6 @@ func (m *Manager) apply(ctx context.Context, p *provider, s *Session, tok *oauth
 		s.Expiry = m.now().Add(5 * time.Minute).UTC()
 	}
 	s.Audience = jwtAudience(tok.AccessToken)
-	if m.Audience != "" && !contains(s.Audience, m.Audience) {
-		return wrap(ErrWrongAudience, "the access token is for %s, not the gateway's audience %q (request it with the scopes in the profile)", audienceList(s.Audience), m.Audience)
-	}
 	return nil
 }
 
@@ -209,4 +212,13 @@ func audienceList(aud []string) string {
 		return "no audience (an opaque token)"
 	}
 	return "audience " + strings.Join(aud, ", ")
+}
+
+// forgetPrevious removes the keyring item of the login a new one replaces
+// when it was filed under another issuer (keyring items are per issuer).
+func (m *Manager) forgetPrevious(s *Session) {
+	old, err := m.readSession()
+	if err == nil && old.Storage == StorageKeyring && old.Issuer != s.Issuer {
+		_ = m.Secrets.Delete(keyringService(old.Issuer), old.Profile)
+	}
 }

@@ -107,6 +107,7 @@ func (m *Manager) LoginToken(ctx context.Context, raw string) (*Session, error) 
 		}
 		s.Identity, s.Expiry, s.Audience = id, exp.UTC(), jwtAudience(raw)
 	}
+	m.forgetPrevious(s)
 	if _, err := m.putSecret(s, raw); err != nil {
 		return nil, err
 	}

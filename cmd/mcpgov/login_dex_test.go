@@ -1,3 +1,5 @@
+//go:build unix
+
 package main
 
 // Helpers of the login end-to-end tests: a real Dex on loopback (built by
