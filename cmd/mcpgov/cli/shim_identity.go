@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -68,10 +70,19 @@ func shimLoginError(err error, profile string) error {
 		run += " --profile " + profile
 	}
 	if errors.Is(err, login.ErrKeyringUnavailable) || login.NeedsLogin(err) {
-		return &AuthError{Err: fmt.Errorf("%w; run `%s`", err, run)}
+		return &AuthError{Err: &shimLoginErr{err: err, run: run}}
 	}
-	return fmt.Errorf("identity: %w; run `%s`", err, run)
+	return &shimLoginErr{err: fmt.Errorf("identity: %w", err), run: run}
 }
+
+// shimLoginErr is a login failure plus what to run about it.
+type shimLoginErr struct {
+	err error
+	run string
+}
+
+func (e *shimLoginErr) Error() string { return fmt.Sprintf("%v; run `%s`", e.err, e.run) }
+func (e *shimLoginErr) Unwrap() error { return e.err }
 
 // shimUpstreamHeaders returns the Authorization header for an HTTP
 // upstream: the user's access token, for the gateway's audience, only when
@@ -117,4 +128,31 @@ func sameURL(a, b string) bool {
 		return strings.ToLower(u.Scheme) + "://" + host + strings.TrimSuffix(u.EscapedPath(), "/") + "?" + u.RawQuery
 	}
 	return norm(ua) == norm(ub)
+}
+
+// shimIdentityConfig is what the shim puts in enforce.Config: the identity,
+// and the reason there is none when one is required. A login is required
+// once one is configured (the profile names an issuer, or a login was
+// stored); without any, the shim runs unauthenticated as before and
+// records calls with Method "none".
+func shimIdentityConfig(ctx context.Context, f *Factory) (audit.Identity, error) {
+	id, err := shimIdentity(ctx, f)
+	if err == nil || !loginConfigured(f) {
+		return id, nil
+	}
+	var cause *shimLoginErr
+	if errors.As(err, &cause) {
+		return id, cause.err // the core adds its own "run `mcpgov login`"
+	}
+	return id, err
+}
+
+// loginConfigured reports whether this user is meant to be logged in.
+func loginConfigured(f *Factory) bool {
+	ls, err := resolveForAuth(f, "")
+	if err != nil || ls.Issuer != "" {
+		return true
+	}
+	_, err = os.Stat(filepath.Join(login.Dir(f.Getenv), ls.Profile+".json"))
+	return err == nil
 }
