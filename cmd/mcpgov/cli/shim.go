@@ -135,6 +135,7 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	defer signal.Stop(sigpipe)
 
 	cfg, command, url := shimConfig(opts)
+	cfg.Identity, cfg.IdentityErr = shimIdentityConfig(ctx, opts.Factory)
 	cfg.Recorders = append(cfg.Recorders, &enforce.LogRecorder{W: opts.IO.ErrOut})
 	cfg.Session = newSessionID()
 	home, _ := os.UserHomeDir()
@@ -181,6 +182,15 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url str
 	for _, h := range opts.Headers {
 		name, value, _ := strings.Cut(h, ":") // checked in RunE
 		headers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	// The user's access token goes to the configured gateway only.
+	auth, err := shimUpstreamHeaders(ctx, opts.Factory, url)
+	if err != nil {
+		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
+		return err
+	}
+	if headers.Get("Authorization") == "" && auth != nil {
+		headers.Set("Authorization", auth.Get("Authorization"))
 	}
 	up, err := shim.DialHTTP(url, headers, opts.IO.ErrOut)
 	if err != nil {
