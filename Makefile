@@ -95,12 +95,12 @@ fuzz-smoke: ## run each fuzz target in scan/ for 5s (FUZZTIME=…)
 	done
 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
-BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop
+BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop
 BENCH_COUNT ?= 3
 
 bench: ## run the Go benchmarks and report ratios against baselines measured in the same run
 	@mkdir -p $(CACHE)
-	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CACHE)/bench.txt
+	MCPGOV_DEX=$(wildcard $(DEX)) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CACHE)/bench.txt
 	@awk -v PAIRS="$(BENCH_PAIRS)" -f .ci/bench-ratios.awk $(CACHE)/bench.txt
 
 lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck
