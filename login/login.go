@@ -15,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -162,11 +161,7 @@ func ValidIssuer(issuer string) error {
 }
 
 func unreachable(issuer string, err error) error {
-	var ne net.Error
-	if errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) {
-		return wrap(ErrIdPUnreachable, "cannot reach the identity provider %s: %v", issuer, rootCause(err))
-	}
-	return wrap(ErrIdPUnreachable, "cannot reach the identity provider %s: %v", issuer, err)
+	return wrap(ErrIdPUnreachable, "cannot reach the identity provider %s: %v", issuer, rootCause(err))
 }
 
 // rootCause drops url.Error's "Get \"…\":" prefix: the issuer is named already.

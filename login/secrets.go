@@ -120,14 +120,15 @@ func (m *Manager) putSecret(s *Session, secret string) (fellBack bool, err error
 		s.Storage = StorageFile
 		return false, nil
 	}
-	if err := m.Secrets.Set(keyringService(s.Issuer), s.Profile, secret); err == nil {
+	err = m.Secrets.Set(keyringService(s.Issuer), s.Profile, secret)
+	if err == nil {
 		s.Storage = StorageKeyring
 		return false, nil
-	} else if !errors.Is(err, ErrKeyringUnavailable) {
-		return false, err
-	} else {
-		m.keyringErr = err
 	}
+	if !errors.Is(err, ErrKeyringUnavailable) {
+		return false, err
+	}
+	m.keyringErr = err
 	s.Storage = StorageFile
 	s.Secret = secret
 	return true, nil
