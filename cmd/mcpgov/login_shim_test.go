@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -91,9 +92,16 @@ func TestLoginShimIdentity(t *testing.T) {
 	}
 
 	deviceLogin(t, d, sb).wantExit(t, 0)
-	cs, _ = sb.shim("--bundle", bundle, "--", "fake-mcp-server")
+	st, _ := sb.status()
+	cs, stderr := sb.shim("--bundle", bundle, "--", "fake-mcp-server")
 	if text, isErr := echo(t, cs); isErr || text != "hello" {
 		t.Fatalf("enforce mode after login: isError=%v %q", isErr, text)
+	}
+	// The verified identity reached the shim's enforcement config: it
+	// names the user's subject and groups from the ID token.
+	want := fmt.Sprintf("mcpgov: identity: alice@example.com (subject %s; groups eng,mcp-admins; issuer %s; via oidc)\n", st["subject"], d.Issuer)
+	if !strings.Contains(stderr.String(), want) {
+		t.Errorf("shim stderr lacks %q:\n%s", want, stderr)
 	}
 
 	// The IdP goes down and the token runs out: the shim cannot refresh

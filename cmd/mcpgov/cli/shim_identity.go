@@ -135,8 +135,14 @@ func sameURL(a, b string) bool {
 // once one is configured (the profile names an issuer, or a login was
 // stored); without any, the shim runs unauthenticated as before and
 // records calls with Method "none".
+//
+// The identity is also named in one diagnostic line on stderr, so a user
+// reading the client's server log sees whom the calls are attributed to.
 func shimIdentityConfig(ctx context.Context, f *Factory) (audit.Identity, error) {
 	id, err := shimIdentity(ctx, f)
+	if err == nil && id.Authenticated() {
+		fmt.Fprintf(f.IO.ErrOut, "mcpgov: identity: %s\n", describeIdentity(id))
+	}
 	if err == nil || !loginConfigured(f) {
 		return id, nil
 	}
@@ -155,4 +161,22 @@ func loginConfigured(f *Factory) bool {
 	}
 	_, err = os.Stat(filepath.Join(login.Dir(f.Getenv), ls.Profile+".json"))
 	return err == nil
+}
+
+// describeIdentity is an identity on one line: who, subject, groups, issuer
+// and how it was established. It holds no secret.
+func describeIdentity(id audit.Identity) string {
+	who := firstNonEmpty(id.Email, id.Name, id.Subject, "anonymous token")
+	var parts []string
+	if id.Subject != "" {
+		parts = append(parts, "subject "+id.Subject)
+	}
+	if len(id.Groups) > 0 {
+		parts = append(parts, "groups "+strings.Join(id.Groups, ","))
+	}
+	if id.Issuer != "" {
+		parts = append(parts, "issuer "+id.Issuer)
+	}
+	parts = append(parts, "via "+id.Method)
+	return who + " (" + strings.Join(parts, "; ") + ")"
 }
