@@ -21,7 +21,7 @@ NPM_STAMP := $(NPM_DIR)/.installed
 E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(PATH)
 
 # Dex, the identity provider the login tests start on loopback. It is built
-# from the Go module proxy at the version pinned in tools/dex/go.mod: a
+# from the Go module proxy at the version pinned in testdata/tools/dex/go.mod: a
 # pseudo-version of v2.45.1, because Dex's module path has no /v2 and its
 # replace directive rules out `go install`. The cold build takes ~4 minutes;
 # the binary is kept under its version's name, so later runs reuse it.
@@ -67,9 +67,9 @@ $(NPM_STAMP): testdata/e2e/package.json testdata/e2e/package-lock.json
 
 idp-deps: $(DEX) keyring-deps ## build Dex (the loopback IdP of the login tests) and install gnome-keyring
 
-$(DEX): tools/dex/go.mod tools/dex/go.sum
+$(DEX): testdata/tools/dex/go.mod testdata/tools/dex/go.sum
 	@mkdir -p $(TOOLS)
-	cd tools/dex && CGO_ENABLED=1 $(GO) build -o $@.tmp github.com/dexidp/dex/cmd/dex
+	cd testdata/tools/dex && CGO_ENABLED=1 $(GO) build -o $@.tmp github.com/dexidp/dex/cmd/dex
 	mv $@.tmp $@
 
 # The keyring test runs a real Secret Service (gnome-keyring under

@@ -129,7 +129,7 @@ func TestShimConformanceClient(t *testing.T) {
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "node", "--import", loader, entry,
 				"client", "--command", self, "--scenario", scenario, "--timeout", "30000", "-o", out)
-			cmd.Env = append(os.Environ(), ideemuEnv+"=1")
+			cmd.Env = sandboxEnv(t, ideemuEnv+"=1")
 			outb, err := cmd.CombinedOutput()
 			checks := summariseChecks(t, out)
 			if err != nil {

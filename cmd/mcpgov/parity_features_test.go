@@ -377,7 +377,7 @@ func TestShimFeatureParityStdio(t *testing.T) {
 				cmd = exec.Command("sh", "-c", script)
 			}
 			cmd.Stderr = os.Stderr
-			cmd.Env = append(os.Environ(), "MCPGOV_BUNDLE=", "MCPGOV_CONFIG=")
+			cmd.Env = sandboxEnv(t)
 			// sh, tee and node (or the shim and its upstream) form one process
 			// group; kill it all at the end so no server outlives the test.
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
@@ -505,7 +505,7 @@ func TestShimFeatureParityHTTP(t *testing.T) {
 				}
 				cmd := exec.Command("mcpgov", "shim", "--bundle", bundle, "--url", endpoint)
 				cmd.Stderr = os.Stderr
-				cmd.Env = append(os.Environ(), "MCPGOV_BUNDLE=", "MCPGOV_CONFIG=")
+				cmd.Env = sandboxEnv(t)
 				tr = &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}
 			} else {
 				tr = &mcp.StreamableClientTransport{Endpoint: endpoint}

@@ -34,7 +34,7 @@ type rawMCP struct {
 func startRawMCP(t *testing.T, cmd *exec.Cmd) *rawMCP {
 	t.Helper()
 	cmd.Stderr = os.Stderr
-	cmd.Env = append(os.Environ(), "MCPGOV_BUNDLE=", "MCPGOV_CONFIG=")
+	cmd.Env = sandboxEnv(t)
 	// The shim and its upstream (or node alone) form one process group;
 	// kill it all at the end so no server outlives the test.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

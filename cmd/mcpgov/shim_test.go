@@ -54,7 +54,7 @@ func connect(tb testing.TB, command string, args ...string) *mcp.ClientSession {
 	}
 	cmd := exec.Command(path, args...)
 	cmd.Stderr = os.Stderr
-	cmd.Env = append(os.Environ(), "MCPGOV_BUNDLE=", "MCPGOV_CONFIG=")
+	cmd.Env = sandboxEnv(tb)
 	client := mcp.NewClient(&mcp.Implementation{Name: "parity", Version: "1"}, nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -1,0 +1,26 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// sandboxEnv is the environment for an mcpgov process a Go end-to-end
+// test starts outside testscript: the caller's environment (PATH with the
+// real clients) but a throwaway home, so the shim never reads the
+// developer's login, config or managed config, and never writes their
+// audit trail or state.
+func sandboxEnv(tb testing.TB, extra ...string) []string {
+	tb.Helper()
+	home := tb.TempDir()
+	env := append(os.Environ(),
+		"HOME="+home,
+		"XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+		"XDG_STATE_HOME="+filepath.Join(home, ".local", "state"),
+		"XDG_CACHE_HOME="+filepath.Join(home, ".cache"),
+		"MCPGOV_MANAGED_CONFIG="+filepath.Join(home, "managed.toml"),
+		"MCPGOV_BUNDLE=", "MCPGOV_CONFIG=", "MCPGOV_TOKEN=", "MCPGOV_PROFILE=",
+	)
+	return append(env, extra...)
+}
