@@ -18,7 +18,16 @@ GORELEASER  := $(TOOLS)/goreleaser-$(GORELEASER_VERSION)
 # testdata/e2e/package.json + package-lock.json and installed into .cache/npm.
 NPM_DIR   := $(CACHE)/npm
 NPM_STAMP := $(NPM_DIR)/.installed
-E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(PATH)
+
+# The OpenTelemetry Collector the audit tests ship records to: built with the
+# collector builder from testdata/otelcol/builder-config.yaml (pinned
+# components) into .cache/otelcol/bin. About 2-3 minutes cold, cached after.
+OTELCOL_BUILDER_VERSION := v0.165.0
+OTELCOL_DIR     := $(CACHE)/otelcol
+OTELCOL_BUILDER := $(TOOLS)/builder-$(OTELCOL_BUILDER_VERSION)/builder
+OTELCOL         := $(OTELCOL_DIR)/bin/otelcol-mcpgov
+
+E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(PATH)
 
 FUZZ_PKG ?= ./scan/
 FUZZTIME ?= 5s
@@ -33,7 +42,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps fuzz-smoke bench lint docs docs-check snapshot clean
+.PHONY: help build test e2e-deps otelcol fuzz-smoke bench lint docs docs-check snapshot clean
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -49,7 +58,20 @@ test: e2e-deps ## everything CI runs: lint, go test -race with the real clients,
 	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory fuzz-smoke
 
-e2e-deps: $(NPM_STAMP) ## install the real clients and servers the end-to-end tests use into .cache/npm
+e2e-deps: $(NPM_STAMP) $(OTELCOL) ## install the real clients, servers and collector the end-to-end tests use into .cache/
+
+otelcol: $(OTELCOL) ## build the OpenTelemetry Collector (OTLP receiver, file exporter) the audit tests ship to
+
+# The builder's own `go mod tidy` fails: it also resolves the contrib file
+# exporter's test-only imports, one of which the module proxy does not serve.
+# The generated module is complete, so it is tidied with -e and built here.
+$(OTELCOL): testdata/otelcol/builder-config.yaml
+	@mkdir -p $(OTELCOL_DIR)/bin $(dir $(OTELCOL_BUILDER))
+	test -x $(OTELCOL_BUILDER) || GOBIN=$(dir $(OTELCOL_BUILDER)) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OTELCOL_BUILDER_VERSION)
+	rm -rf $(OTELCOL_DIR)/dist
+	cd $(OTELCOL_DIR) && { $(OTELCOL_BUILDER) --config=$(CURDIR)/testdata/otelcol/builder-config.yaml --skip-compilation > builder.log 2>&1 || true; }
+	@test -f $(OTELCOL_DIR)/dist/go.mod -a -f $(OTELCOL_DIR)/dist/components.go || { cat $(OTELCOL_DIR)/builder.log; exit 1; }
+	cd $(OTELCOL_DIR)/dist && $(GO) mod tidy -e && $(GO) build -trimpath -ldflags='-s -w' -o $@ .
 
 $(NPM_STAMP): testdata/e2e/package.json testdata/e2e/package-lock.json
 	@mkdir -p $(NPM_DIR)
