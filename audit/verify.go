@@ -161,8 +161,8 @@ func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
 	var witnessed uint64
 	for size, cp := range cps {
 		if size > rep.LastSeq {
-			return rep, &ChainError{Segment: orDefault(lastName, segs[len(segs)-1].Name()), Line: lastLine, Seq: size,
-				Reason: fmt.Sprintf("checkpoint of %s vouches for %d records but the chain ends at seq %d: records were removed (truncated)", cp.Time.Format("2006-01-02T15:04:05Z07:00"), size, rep.LastSeq)}
+			return rep, &ChainError{Segment: orDefault(lastName, segs[len(segs)-1].Name()), Seq: rep.LastSeq + 1,
+				Reason: fmt.Sprintf("checkpoint of %s vouches for seq %d but the chain ends at seq %d: records were removed (truncated)", cp.Time.Format("2006-01-02T15:04:05Z07:00"), size, rep.LastSeq)}
 		}
 		witnessed = max(witnessed, size)
 	}
