@@ -20,6 +20,8 @@ type Config struct {
 	// TrustedKeys are public keys (mcpgov-ed25519:…) a bundle must be
 	// signed with. When the managed config sets them, the user's are ignored.
 	TrustedKeys []string `toml:"trusted_keys"`
+	// Audit configures the local audit trail ([audit] table).
+	Audit AuditConfig `toml:"audit"`
 
 	path string
 }
@@ -87,7 +89,7 @@ func readConfig(path string) (Config, error) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return cfg, withHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys")
+		return cfg, withHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys, [audit] dir, logging, rotate_bytes, rotate_age")
 	}
 	if cfg.Bundle != "" && !filepath.IsAbs(cfg.Bundle) {
 		cfg.Bundle = filepath.Join(filepath.Dir(path), cfg.Bundle)

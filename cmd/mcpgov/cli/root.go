@@ -38,12 +38,14 @@ Start with an inventory of this machine:
 
 	root.AddGroup(&cobra.Group{ID: "inventory", Title: "Inventory:"})
 	root.AddGroup(&cobra.Group{ID: "catalog", Title: "Catalog:"})
+	root.AddGroup(&cobra.Group{ID: "audit", Title: "Audit:"})
 	root.AddCommand(
 		newScanCmd(f, nil),
 		newCatalogCmd(f),
 		newBundleCmd(f),
 		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
 		newShimCmd(f, nil),
+		newAuditCmd(f),
 		newVersionCmd(f),
 	)
 	for _, topic := range helpTopics() {
