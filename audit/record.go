@@ -64,11 +64,11 @@ type Record struct {
 	// mode kept the call's details out of the trail).
 	SuppressedKind string `json:"suppressed_kind,omitempty"`
 
-	// RequestMeta is the request's _meta, read by the header_controlled
-	// logging mode; it is never stored.
-	RequestMeta json.RawMessage `json:"-"`
-
 	Prev string `json:"prev"` // SHA-256 (hex) of the previous record's line in the chain
+
+	// RequestMeta is the request's params._meta, for the logging mode
+	// (header_controlled opts in through "io.mcpgov/logging"); not stored.
+	RequestMeta json.RawMessage `json:"-"`
 }
 
 // Identity is who made the call, as verified by `mcpgov login`.
