@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/mod/sumdb/note"
@@ -105,7 +106,8 @@ type Store struct {
 	signer   note.Signer
 	signedAt uint64 // last seq this process checkpointed
 	wrote    bool
-	failed   error // sticky: a failed fsync leaves the file's state unknown
+	failed   error                 // sticky: a failed fsync leaves the file's state unknown
+	health   atomic.Pointer[error] // the last batch's store error, for Healthy
 	buf      []byte
 	open     func(path string, flag int) (segmentFile, error)
 }
@@ -342,9 +344,22 @@ func (s *Store) commit(batch []*pending) []error {
 		return nil
 	})
 	if err != nil {
+		s.health.Store(&err)
 		return fail(err)
 	}
+	s.health.Store(nil)
 	return errs
+}
+
+// Healthy reports the error of the last batch the store could not write
+// (a full disk, a failed fsync), or nil once a batch succeeded again. The
+// enforcement core asks before running a call, so in enforce mode a call
+// is refused rather than run when its record could not be kept.
+func (s *Store) Healthy() error {
+	if p := s.health.Load(); p != nil {
+		return *p
+	}
+	return nil
 }
 
 // checkpoint appends a signed checkpoint of the current head.
