@@ -17,10 +17,10 @@ import (
 
 // ChainError names the first place where a store's chain does not hold.
 type ChainError struct {
-	Segment string // segment file name (or checkpoints.log, anchor.json)
-	Line    int    // 1-based line in Segment; 0 when not about one line
-	Seq     uint64 // the record's sequence number, when known
-	Reason  string
+	Segment string `json:"segment"`        // segment file name (or checkpoints.log, anchor.json)
+	Line    int    `json:"line,omitempty"` // 1-based line in Segment; 0 when not about one line
+	Seq     uint64 `json:"seq,omitempty"`  // the record's sequence number, when known
+	Reason  string `json:"reason"`
 }
 
 func (e *ChainError) Error() string {
