@@ -27,7 +27,17 @@ OTELCOL_DIR     := $(CACHE)/otelcol
 OTELCOL_BUILDER := $(TOOLS)/builder-$(OTELCOL_BUILDER_VERSION)/builder
 OTELCOL         := $(OTELCOL_DIR)/bin/otelcol-mcpgov
 
-E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(PATH)
+# DuckDB for reading the audit Parquet export: npm @duckdb/node-api, pinned
+# here rather than in testdata/e2e's lock because the registry serves only
+# its linux-x64 bindings, so no lock `npm ci` accepts can be written. It
+# installs into .cache/duckdb with testdata/e2e/duckdb-query.cjs as
+# .cache/duckdb/bin/duckdb-query.
+DUCKDB_NODE_VERSION := 1.5.6-r.1
+DUCKDB_DIR          := $(CACHE)/duckdb
+DUCKDB_QUERY        := $(DUCKDB_DIR)/bin/duckdb-query
+DUCKDB_STAMP        := $(DUCKDB_DIR)/.installed-$(DUCKDB_NODE_VERSION)
+
+E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$(PATH)
 
 FUZZ_PKG ?= ./scan/
 FUZZTIME ?= 5s
@@ -58,7 +68,17 @@ test: e2e-deps ## everything CI runs: lint, go test -race with the real clients,
 	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory fuzz-smoke
 
-e2e-deps: $(NPM_STAMP) $(OTELCOL) ## install the real clients, servers and collector the end-to-end tests use into .cache/
+e2e-deps: $(NPM_STAMP) $(OTELCOL) $(DUCKDB_QUERY) ## install the real clients, servers and collector the end-to-end tests use into .cache/
+
+$(DUCKDB_STAMP):
+	@mkdir -p $(DUCKDB_DIR)
+	cd $(DUCKDB_DIR) && { test -f package.json || echo '{"private": true}' > package.json; } && \
+		npm install --no-audit --no-fund --loglevel=error --save-exact @duckdb/node-api@$(DUCKDB_NODE_VERSION)
+	touch $@
+
+$(DUCKDB_QUERY): $(DUCKDB_STAMP) testdata/e2e/duckdb-query.cjs
+	@mkdir -p $(dir $@)
+	install -m 0755 testdata/e2e/duckdb-query.cjs $@
 
 otelcol: $(OTELCOL) ## build the OpenTelemetry Collector (OTLP receiver, file exporter) the audit tests ship to
 
