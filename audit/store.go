@@ -328,10 +328,10 @@ func (s *Store) commit(batch []*pending) []error {
 				return s.failed
 			}
 			s.segSize = size0
-			return fmt.Errorf("write audit segment %s: %w", s.segPath(s.segNum), err)
+			return fmt.Errorf("append to audit trail: %w", err) // err names the segment
 		}
 		if err := s.seg.Sync(); err != nil {
-			s.failed = fmt.Errorf("fsync audit segment %s: %w", s.segPath(s.segNum), err)
+			s.failed = fmt.Errorf("append to audit trail: %w", err) // err names the segment
 			return s.failed
 		}
 		s.wrote = true

@@ -259,7 +259,7 @@ func TestFullDiskFailsAppendAndKeepsChain(t *testing.T) {
 			break
 		}
 	}
-	if !errors.Is(failed, syscall.ENOSPC) || !strings.Contains(failed.Error(), "write audit segment") {
+	if !errors.Is(failed, syscall.ENOSPC) || !strings.Contains(failed.Error(), "append to audit trail: ") {
 		t.Fatalf("append on a full disk: %v", failed)
 	}
 	budget = 1 << 20 // space freed: the store goes on from an intact chain
