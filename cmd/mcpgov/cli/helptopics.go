@@ -51,6 +51,8 @@ not change the exit code.`,
   MCPGOV_MANAGED_CONFIG   the managed config file (default /etc/mcpgov/config.toml,
                           /Library/Application Support/mcpgov/config.toml on macOS,
                           %ProgramData%\mcpgov\config.toml on Windows)
+  MCPGOV_AUDIT_DIR        the audit trail the shim writes and "mcpgov audit" reads
+                          (after --dir; default $XDG_STATE_HOME/mcpgov/audit)
   NO_COLOR                disable colour in tables
   MCPGOV_FORCE_TTY        treat stdout as a terminal (table output when piped)
 
