@@ -161,12 +161,19 @@ func firstLine(path string) ([]byte, error) {
 // catchUp brings the writer's view of the chain head up to date with the
 // directory: another process may have appended or rotated since our last
 // batch, or a crashed writer may have left a torn line. Callers hold the
-// lock. The fast path is one fstat and one stat.
+// lock. The fast path is one fstat and two stats.
 func (s *Store) catchUp() error {
 	if s.seg != nil {
-		if fi, err := s.seg.Stat(); err == nil && fi.Size() == s.segSize {
-			if _, err := os.Lstat(s.segPath(s.segNum + 1)); errors.Is(err, fs.ErrNotExist) {
-				return nil
+		// Still ours alone: the same size as we left it, still linked under
+		// its name (prune may have removed an idle writer's old segment),
+		// and no newer segment.
+		fi, err := s.seg.Stat()
+		if err == nil && fi.Size() == s.segSize {
+			named, err := os.Stat(s.segPath(s.segNum))
+			if err == nil && os.SameFile(fi, named) {
+				if _, err := os.Lstat(s.segPath(s.segNum + 1)); errors.Is(err, fs.ErrNotExist) {
+					return nil
+				}
 			}
 		}
 	}

@@ -301,3 +301,30 @@ func TestPruneKeepsVerifiable(t *testing.T) {
 		t.Fatalf("forged anchor: %v", err)
 	}
 }
+
+// An idle writer whose segment was rotated past and then pruned must not
+// append to the removed file.
+func TestIdleWriterAfterPrune(t *testing.T) {
+	dir := t.TempDir()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	clock := func() time.Time { return now }
+	idle, _ := Open(dir, Options{MaxSegmentAge: time.Hour, Now: clock})
+	appendN(t, idle, 3, 1)
+	busy, _ := Open(dir, Options{MaxSegmentAge: time.Hour, Now: clock})
+	for range 4 {
+		now = now.Add(2 * time.Hour)
+		appendN(t, busy, 3, 1)
+	}
+	busy.Close()
+	if rep, err := Prune(dir, now.Add(-time.Hour), Options{}); err != nil || len(rep.Removed) < 2 {
+		t.Fatalf("prune: %+v %v", rep, err)
+	}
+	r := testRecord(9)
+	if err := idle.Append(context.Background(), r); err != nil || r.Seq != 16 {
+		t.Fatalf("idle writer appended seq %d: %v", r.Seq, err)
+	}
+	idle.Close()
+	if rep := mustVerify(t, dir); rep.LastSeq != 16 {
+		t.Fatalf("verify: %+v", rep)
+	}
+}
