@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -23,7 +24,8 @@ const (
 	checkpointsName = "checkpoints.log"
 	anchorName      = "anchor.json"
 	// KeyName is the default signing key file in the store; PubName holds
-	// its verifier key ("name+hash+key"), for auditors to pin.
+	// its verifier keys ("name+hash+key", one a line, newest last), for
+	// auditors to pin.
 	KeyName = "signing.key"
 	PubName = "signing.pub"
 )
@@ -49,7 +51,13 @@ func loadOrCreateKey(path, pubPath string) (note.Signer, error) {
 		if err := writeFileSync(path, []byte(skey+"\n"), 0o600); err != nil {
 			return nil, fmt.Errorf("create audit signing key %s: %w", path, err)
 		}
-		if err := writeFileSync(pubPath, []byte(vkey+"\n"), 0o644); err != nil {
+		// A key replaced after a loss is added to signing.pub, not swapped
+		// in: checkpoints signed by the old key must still verify.
+		old, err := os.ReadFile(pubPath)
+		if err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("read audit verifier keys %s: %w", pubPath, err)
+		}
+		if err := writeFileSync(pubPath, append(old, vkey+"\n"...), 0o644); err != nil {
 			return nil, fmt.Errorf("write audit verifier key %s: %w", pubPath, err)
 		}
 		text = []byte(skey)
@@ -101,6 +109,9 @@ func writeFileSync(path string, data []byte, perm os.FileMode) error {
 }
 
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil // directories cannot be fsynced there; NTFS journals the metadata
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

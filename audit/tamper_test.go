@@ -104,3 +104,21 @@ func TestVerifyPinnedKey(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A lost signing key is replaced, and the old key's checkpoints still
+// verify: signing.pub keeps both.
+func TestLostKeyKeepsOldCheckpoints(t *testing.T) {
+	dir := writeStore(t, 120)
+	os.Remove(filepath.Join(dir, KeyName))
+	s, err := Open(dir, Options{CheckpointEvery: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, s, 100, 4)
+	s.Close()
+	rep := mustVerify(t, dir)
+	pub, _ := os.ReadFile(filepath.Join(dir, PubName))
+	if n := strings.Count(string(pub), "\n"); n != 2 || rep.Records != 220 {
+		t.Fatalf("%d keys, %d records", n, rep.Records)
+	}
+}

@@ -216,11 +216,18 @@ func loadVerifier(dir, key string) (note.Verifiers, string, error) {
 		}
 		key = strings.TrimSpace(string(b))
 	}
-	v, err := note.NewVerifier(key)
-	if err != nil {
-		return nil, "", fmt.Errorf("verifier key %q: %w", key, err)
+	var vs []note.Verifier
+	for k := range strings.FieldsSeq(key) {
+		v, err := note.NewVerifier(k)
+		if err != nil {
+			return nil, "", fmt.Errorf("verifier key %q: %w", k, err)
+		}
+		vs = append(vs, v)
 	}
-	return note.VerifierList(v), key, nil
+	if len(vs) == 0 {
+		return nil, "", errors.New("no verifier key given")
+	}
+	return note.VerifierList(vs...), strings.Join(strings.Fields(key), " "), nil
 }
 
 // readCheckpoints verifies every stored checkpoint and indexes them by size.
