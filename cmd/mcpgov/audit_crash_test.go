@@ -46,7 +46,9 @@ func TestAuditCrash(t *testing.T) {
 		results := make([][]string, shims)
 		for i := range shims {
 			killAfter, early := 50+rng.IntN(250), rng.IntN(2) == 0
-			wg.Go(func() { results[i] = crashRound(t, bundle, dir, config, fmt.Sprintf("%d.%d", round, i), killAfter, early) })
+			wg.Go(func() {
+				results[i] = crashRound(t, bundle, dir, config, fmt.Sprintf("%d.%d", round, i), killAfter, early)
+			})
 		}
 		wg.Wait()
 		if t.Failed() {

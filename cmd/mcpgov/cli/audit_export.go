@@ -122,7 +122,7 @@ func (s *lineSink) close() (string, error) {
 }
 
 func auditExportRun(opts *AuditExportOptions) error {
-	s, err := resolveAudit(opts.Factory, opts.Dir)
+	s, err := existingTrail(opts.Factory, opts.Dir)
 	if err != nil {
 		return err
 	}

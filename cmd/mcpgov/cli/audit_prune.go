@@ -49,7 +49,7 @@ verify" still passes. Export or ship the records first if they must be kept.`,
 }
 
 func auditPruneRun(opts *AuditPruneOptions) error {
-	s, err := resolveAudit(opts.Factory, opts.Dir)
+	s, err := existingTrail(opts.Factory, opts.Dir)
 	if err != nil {
 		return err
 	}

@@ -91,7 +91,7 @@ func auditQueryRun(opts *AuditQueryOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := resolveAudit(opts.Factory, opts.Dir)
+	s, err := existingTrail(opts.Factory, opts.Dir)
 	if err != nil {
 		return err
 	}

@@ -78,7 +78,7 @@ mcpgov.audit.id. A URL without a path gets /v1/logs.`,
 }
 
 func auditShipRun(ctx context.Context, opts *AuditShipOptions) error {
-	s, err := resolveAudit(opts.Factory, opts.Dir)
+	s, err := existingTrail(opts.Factory, opts.Dir)
 	if err != nil {
 		return err
 	}

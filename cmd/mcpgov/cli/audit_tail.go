@@ -51,7 +51,7 @@ prints each stored line as it is (JSON Lines).`,
 }
 
 func auditTailRun(ctx context.Context, opts *AuditTailOptions) error {
-	s, err := resolveAudit(opts.Factory, opts.Dir)
+	s, err := existingTrail(opts.Factory, opts.Dir)
 	if err != nil {
 		return err
 	}

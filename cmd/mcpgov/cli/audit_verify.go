@@ -63,7 +63,7 @@ type auditVerifyReport struct {
 }
 
 func auditVerifyRun(opts *AuditVerifyOptions) error {
-	s, err := resolveAudit(opts.Factory, opts.Dir)
+	s, err := existingTrail(opts.Factory, opts.Dir)
 	if err != nil {
 		return err
 	}

@@ -1,7 +1,10 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -133,4 +136,18 @@ func attachShimAuditor(f *Factory, cfg *enforce.Config) (closeStore func()) {
 	}
 	cfg.Auditor = store
 	return func() { _ = store.Close() }
+}
+
+// existingTrail is resolveAudit for the commands that read a trail: a
+// directory that does not exist is an error that says where it looked.
+func existingTrail(f *Factory, flag string) (auditSettings, error) {
+	s, err := resolveAudit(f, flag)
+	if err != nil {
+		return s, err
+	}
+	if _, err := os.Stat(s.Dir); errors.Is(err, fs.ErrNotExist) {
+		return s, withHint(fmt.Errorf("no audit trail at %s (from %s)", s.Dir, s.From),
+			"nothing has been recorded there yet; point --dir or MCPGOV_AUDIT_DIR at a trail")
+	}
+	return s, nil
 }
