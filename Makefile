@@ -18,7 +18,26 @@ GORELEASER  := $(TOOLS)/goreleaser-$(GORELEASER_VERSION)
 # testdata/e2e/package.json + package-lock.json and installed into .cache/npm.
 NPM_DIR   := $(CACHE)/npm
 NPM_STAMP := $(NPM_DIR)/.installed
-E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(PATH)
+
+# The OpenTelemetry Collector the audit tests ship records to: built with the
+# collector builder from testdata/otelcol/builder-config.yaml (pinned
+# components) into .cache/otelcol/bin. About 2-3 minutes cold, cached after.
+OTELCOL_BUILDER_VERSION := v0.165.0
+OTELCOL_DIR     := $(CACHE)/otelcol
+OTELCOL_BUILDER := $(TOOLS)/builder-$(OTELCOL_BUILDER_VERSION)/builder
+OTELCOL         := $(OTELCOL_DIR)/bin/otelcol-mcpgov
+
+# DuckDB for reading the audit Parquet export: npm @duckdb/node-api, pinned
+# here rather than in testdata/e2e's lock because the registry serves only
+# its linux-x64 bindings, so no lock `npm ci` accepts can be written. It
+# installs into .cache/duckdb with testdata/e2e/duckdb-query.cjs as
+# .cache/duckdb/bin/duckdb-query.
+DUCKDB_NODE_VERSION := 1.5.6-r.1
+DUCKDB_DIR          := $(CACHE)/duckdb
+DUCKDB_QUERY        := $(DUCKDB_DIR)/bin/duckdb-query
+DUCKDB_STAMP        := $(DUCKDB_DIR)/.installed-$(DUCKDB_NODE_VERSION)
+
+E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$(PATH)
 
 # Dex, the identity provider the login tests start on loopback. It is built
 # from the Go module proxy at the version pinned in testdata/tools/dex/go.mod: a
@@ -41,7 +60,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench lint docs docs-check snapshot clean
+.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench lint docs docs-check snapshot clean otelcol
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -57,7 +76,30 @@ test: e2e-deps idp-deps ## everything CI runs: lint, go test -race with the real
 	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory fuzz-smoke
 
-e2e-deps: $(NPM_STAMP) ## install the real clients and servers the end-to-end tests use into .cache/npm
+e2e-deps: $(NPM_STAMP) $(OTELCOL) $(DUCKDB_QUERY) ## install the real clients, servers and collector the end-to-end tests use into .cache/
+
+$(DUCKDB_STAMP):
+	@mkdir -p $(DUCKDB_DIR)
+	cd $(DUCKDB_DIR) && { test -f package.json || echo '{"private": true}' > package.json; } && \
+		npm install --no-audit --no-fund --loglevel=error --save-exact @duckdb/node-api@$(DUCKDB_NODE_VERSION)
+	touch $@
+
+$(DUCKDB_QUERY): $(DUCKDB_STAMP) testdata/e2e/duckdb-query.cjs
+	@mkdir -p $(dir $@)
+	install -m 0755 testdata/e2e/duckdb-query.cjs $@
+
+otelcol: $(OTELCOL) ## build the OpenTelemetry Collector (OTLP receiver, file exporter) the audit tests ship to
+
+# The builder's own `go mod tidy` fails: it also resolves the contrib file
+# exporter's test-only imports, one of which the module proxy does not serve.
+# The generated module is complete, so it is tidied with -e and built here.
+$(OTELCOL): testdata/otelcol/builder-config.yaml
+	@mkdir -p $(OTELCOL_DIR)/bin $(dir $(OTELCOL_BUILDER))
+	test -x $(OTELCOL_BUILDER) || GOBIN=$(dir $(OTELCOL_BUILDER)) $(GO) install go.opentelemetry.io/collector/cmd/builder@$(OTELCOL_BUILDER_VERSION)
+	rm -rf $(OTELCOL_DIR)/dist
+	cd $(OTELCOL_DIR) && { $(OTELCOL_BUILDER) --config=$(CURDIR)/testdata/otelcol/builder-config.yaml --skip-compilation > builder.log 2>&1 || true; }
+	@test -f $(OTELCOL_DIR)/dist/go.mod -a -f $(OTELCOL_DIR)/dist/components.go || { cat $(OTELCOL_DIR)/builder.log; exit 1; }
+	cd $(OTELCOL_DIR)/dist && $(GO) mod tidy -e && $(GO) build -trimpath -ldflags='-s -w' -o $@ .
 
 $(NPM_STAMP): testdata/e2e/package.json testdata/e2e/package-lock.json
 	@mkdir -p $(NPM_DIR)
@@ -95,7 +137,7 @@ fuzz-smoke: ## run each fuzz target in scan/ for 5s (FUZZTIME=…)
 	done
 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
-BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop
+BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync
 BENCH_COUNT ?= 3
 
 bench: ## run the Go benchmarks and report ratios against baselines measured in the same run

@@ -37,8 +37,8 @@ const (
 	OutcomeRedacted  = "redacted"  // answered with a result changed by a post guardrail
 )
 
-// Record is one governed event. Fields the store owns (ID, Seq, Prev,
-// Hash) are zero until it is appended.
+// Record is one governed event. Fields the store owns (Version, ID, Seq,
+// Prev) are zero until it is appended.
 type Record struct {
 	Version int       `json:"v"`
 	ID      string    `json:"id"`
@@ -60,6 +60,9 @@ type Record struct {
 	Decision   Decision        `json:"decision"`
 	Guardrails []Guardrail     `json:"guardrails,omitempty"`
 	Latency    Latency         `json:"latency,omitzero"`
+	// SuppressedKind is the kind a placeholder stands for (the logging
+	// mode kept the call's details out of the trail).
+	SuppressedKind string `json:"suppressed_kind,omitempty"`
 
 	Prev string `json:"prev"` // SHA-256 (hex) of the previous record's line in the chain
 

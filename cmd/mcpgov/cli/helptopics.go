@@ -33,7 +33,9 @@ not change the exit code.`,
 
   HOME, USERPROFILE       the home directory whose client configs are scanned
   XDG_CONFIG_HOME         Linux/macOS config root for XDG clients (default ~/.config)
-  XDG_STATE_HOME          where mcpgov keeps state (default ~/.local/state)
+  XDG_STATE_HOME          where mcpgov keeps state (default ~/.local/state): logins
+                          (mcpgov/login), the audit trail (mcpgov/audit), the last good
+                          bundle (mcpgov/bundle), wrap backups (mcpgov/wrap), rate limits
   APPDATA, LOCALAPPDATA   Windows per-user config roots
   ProgramData, ProgramW6432, ProgramFiles
                           Windows machine-wide (managed) config roots
@@ -54,7 +56,8 @@ not change the exit code.`,
   MCPGOV_TOKEN            a bearer token that overrides the stored login (CI)
   MCPGOV_PROFILE          the login profile (after --profile)
   MCPGOV_KEYRING          "off" keeps logins out of the OS keyring (0600 file instead)
-  XDG_STATE_HOME          logins live in $XDG_STATE_HOME/mcpgov/login (default ~/.local/state)
+  MCPGOV_AUDIT_DIR        the audit trail the shim writes and "mcpgov audit" reads
+                          (after --dir; default $XDG_STATE_HOME/mcpgov/audit)
   NO_COLOR                disable colour in tables
   MCPGOV_FORCE_TTY        treat stdout as a terminal (table output when piped)
 

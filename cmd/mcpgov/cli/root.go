@@ -39,6 +39,7 @@ Start with an inventory of this machine:
 	root.AddGroup(&cobra.Group{ID: "inventory", Title: "Inventory:"})
 	root.AddGroup(&cobra.Group{ID: "catalog", Title: "Catalog:"})
 	root.AddGroup(&cobra.Group{ID: "identity", Title: "Identity:"})
+	root.AddGroup(&cobra.Group{ID: "audit", Title: "Audit:"})
 	root.AddCommand(
 		newScanCmd(f, nil),
 		newCatalogCmd(f),
@@ -46,6 +47,7 @@ Start with an inventory of this machine:
 		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
 		newShimCmd(f, nil),
 		newLoginCmd(f, nil), newLogoutCmd(f, nil), newAuthCmd(f),
+		newAuditCmd(f),
 		newVersionCmd(f),
 	)
 	for _, topic := range helpTopics() {

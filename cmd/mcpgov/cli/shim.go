@@ -141,6 +141,7 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	cfg.Session = newSessionID()
 	home, _ := os.UserHomeDir()
 	cfg.ServerRef = serverRef(cfg, command, url, home)
+	defer attachShimAuditor(opts.Factory, &cfg)()
 	core := enforce.New(cfg)
 	if refusal := core.Admit(ctx); refusal != nil {
 		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusal.Error())

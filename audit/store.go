@@ -1,0 +1,412 @@
+package audit
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Options configure a Store. The zero value logs every call, rotates
+// segments at 64 MiB or 24 hours and signs a checkpoint every 1,000 records
+// with the key in the store.
+type Options struct {
+	// Logging is always, header_controlled or never (see ApplyLogging).
+	Logging string
+	// MaxSegmentBytes starts a new segment once the current one is this
+	// large (default 64 MiB).
+	MaxSegmentBytes int64
+	// MaxSegmentAge starts a new segment once the current one's first
+	// record is this old (default 24h; negative: never by age).
+	MaxSegmentAge time.Duration
+	// KeyPath is the ed25519 signing key (default DIR/signing.key), created
+	// with mode 0600 on first use.
+	KeyPath string
+	// CheckpointEvery signs a checkpoint whenever the chain crosses a
+	// multiple of this many records (default 1,000), and on Close.
+	CheckpointEvery uint64
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// MaxBatch bounds how many appends share one write and fsync
+	// (default 1,024).
+	MaxBatch int
+}
+
+func (o *Options) fill(dir string) error {
+	if err := validLogging(o.Logging); err != nil {
+		return err
+	}
+	if o.Logging == "" {
+		o.Logging = LoggingAlways
+	}
+	if o.MaxSegmentBytes <= 0 {
+		o.MaxSegmentBytes = 64 << 20
+	}
+	if o.MaxSegmentAge == 0 {
+		o.MaxSegmentAge = 24 * time.Hour
+	}
+	if o.KeyPath == "" {
+		o.KeyPath = filepath.Join(dir, KeyName)
+	}
+	if o.CheckpointEvery == 0 {
+		o.CheckpointEvery = 1000
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MaxBatch <= 0 {
+		o.MaxBatch = 1024
+	}
+	return nil
+}
+
+// segmentFile is what the store needs of a segment; tests substitute one
+// that fails like a full disk.
+type segmentFile interface {
+	Write([]byte) (int, error)
+	Sync() error
+	Stat() (os.FileInfo, error)
+	Truncate(int64) error
+	Close() error
+}
+
+// Store is a local audit store: a directory of append-only JSONL segments
+// chained by SHA-256 and sealed by signed checkpoints. One goroutine writes;
+// concurrent Appends share one write and one fsync (group commit). Several
+// processes may open the same directory: each batch is written under an
+// exclusive file lock after catching up with what the others appended, so
+// they all extend one chain.
+type Store struct {
+	dir  string
+	opts Options
+
+	mu     sync.RWMutex // guards closed against Append's send
+	closed bool
+	reqs   chan *pending
+	done   chan struct{}
+
+	// Owned by the writer goroutine (and by Open before it starts).
+	lock     *os.File
+	seg      segmentFile
+	segNum   int
+	segSize  int64
+	segStart time.Time // time of the segment's first record; zero when empty
+	seq      uint64
+	prev     string // hex hash of the last line
+	signer   note.Signer
+	signedAt uint64 // last seq this process checkpointed
+	wrote    bool
+	failed   error                 // sticky: a failed fsync leaves the file's state unknown
+	health   atomic.Pointer[error] // the last batch's store error, for Healthy
+	buf      []byte
+	open     func(path string, flag int) (segmentFile, error)
+}
+
+type pending struct {
+	rec  *Record
+	done chan error
+}
+
+// ErrClosed is returned by Append after Close.
+var ErrClosed = errors.New("audit store is closed")
+
+// Open opens (creating it 0700 if needed) the store in dir and starts its
+// writer. It fails when dir cannot be created or written, so the shim can
+// refuse to run calls unrecorded.
+func Open(dir string, opts Options) (*Store, error) {
+	return openStore(dir, opts, func(path string, flag int) (segmentFile, error) {
+		return os.OpenFile(path, flag, 0o600)
+	})
+}
+
+func openStore(dir string, opts Options, open func(string, int) (segmentFile, error)) (*Store, error) {
+	if err := opts.fill(dir); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create audit dir: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, lockName), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("audit dir %s is not writable: %w", dir, err)
+	}
+	s := &Store{dir: dir, opts: opts, lock: lock, open: open,
+		reqs: make(chan *pending, opts.MaxBatch), done: make(chan struct{})}
+	if err := lockFile(lock); err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("lock audit dir %s: %w", dir, err)
+	}
+	err = s.catchUp()
+	if err == nil {
+		s.signer, err = loadOrCreateKey(opts.KeyPath, filepath.Join(dir, PubName))
+	}
+	_ = unlockFile(lock)
+	if err != nil {
+		if s.seg != nil {
+			s.seg.Close()
+		}
+		lock.Close()
+		return nil, err
+	}
+	go s.loop()
+	return s, nil
+}
+
+// Dir is the store's directory.
+func (s *Store) Dir() string { return s.dir }
+
+// Append stores rec durably: it fills Version, ID, Time (when zero), Seq
+// and Prev, applies the logging mode, and returns once the record's batch
+// is written and fsynced, or with the error that prevented it (a full disk,
+// an unwritable directory). A caller must not release a reply before
+// Append returns nil.
+func (s *Store) Append(ctx context.Context, rec *Record) error {
+	if rec == nil {
+		return errors.New("append: nil record")
+	}
+	ApplyLogging(rec, s.opts.Logging)
+	rec.Version = SchemaVersion
+	if rec.ID == "" {
+		rec.ID = newID()
+	}
+	if rec.Time.IsZero() {
+		rec.Time = s.opts.Now().UTC()
+	}
+	p := &pending{rec: rec, done: make(chan error, 1)}
+	s.mu.RLock()
+	if s.closed {
+		s.mu.RUnlock()
+		return ErrClosed
+	}
+	select {
+	case s.reqs <- p:
+	case <-ctx.Done():
+		s.mu.RUnlock()
+		return ctx.Err()
+	}
+	s.mu.RUnlock()
+	select {
+	case err := <-p.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Close flushes pending appends, signs a checkpoint of the chain head and
+// closes the store.
+func (s *Store) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		<-s.done
+		return nil
+	}
+	s.closed = true
+	close(s.reqs)
+	s.mu.Unlock()
+	<-s.done
+	var err error
+	if s.wrote && s.failed == nil {
+		err = s.withLock(func() error {
+			if err := s.catchUp(); err != nil {
+				return err
+			}
+			if s.seq > 0 && s.seq != s.signedAt {
+				return s.checkpoint()
+			}
+			return nil
+		})
+	}
+	if s.seg != nil {
+		err = errors.Join(err, s.seg.Close())
+	}
+	return errors.Join(err, s.lock.Close())
+}
+
+func (s *Store) loop() {
+	defer close(s.done)
+	batch := make([]*pending, 0, s.opts.MaxBatch)
+	for first := range s.reqs {
+		batch = append(batch[:0], first)
+	drain:
+		for len(batch) < s.opts.MaxBatch {
+			select {
+			case p, ok := <-s.reqs:
+				if !ok {
+					break drain
+				}
+				batch = append(batch, p)
+			default:
+				break drain
+			}
+		}
+		errs := s.commit(batch)
+		for i, p := range batch {
+			p.done <- errs[i]
+		}
+	}
+}
+
+func (s *Store) withLock(fn func() error) error {
+	if err := lockFile(s.lock); err != nil {
+		return fmt.Errorf("lock audit dir %s: %w", s.dir, err)
+	}
+	err := fn()
+	if uerr := unlockFile(s.lock); err == nil && uerr != nil {
+		err = fmt.Errorf("unlock audit dir %s: %w", s.dir, uerr)
+	}
+	return err
+}
+
+// commit writes one batch under the lock and returns each record's error.
+func (s *Store) commit(batch []*pending) []error {
+	errs := make([]error, len(batch))
+	fail := func(err error) []error {
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	if s.failed != nil {
+		return fail(s.failed)
+	}
+	err := s.withLock(func() error {
+		if err := s.catchUp(); err != nil {
+			return err
+		}
+		now := s.opts.Now()
+		if s.segSize >= s.opts.MaxSegmentBytes ||
+			(s.opts.MaxSegmentAge > 0 && s.segSize > 0 && !s.segStart.IsZero() && now.Sub(s.segStart) >= s.opts.MaxSegmentAge) {
+			if err := s.rotate(); err != nil {
+				return err
+			}
+		}
+		seq0, prev0, size0 := s.seq, s.prev, s.segSize
+		buf := s.buf[:0]
+		first := time.Time{}
+		for i, p := range batch {
+			p.rec.Seq, p.rec.Prev = s.seq+1, s.prev
+			line, err := json.Marshal(p.rec)
+			if err != nil {
+				errs[i] = fmt.Errorf("encode audit record: %w", err)
+				p.rec.Seq, p.rec.Prev = 0, ""
+				continue
+			}
+			s.seq++
+			sum := sha256.Sum256(line)
+			s.prev = hex.EncodeToString(sum[:])
+			if first.IsZero() {
+				first = p.rec.Time
+			}
+			buf = append(append(buf, line...), '\n')
+		}
+		s.buf = buf
+		if len(buf) == 0 {
+			return nil
+		}
+		n, err := s.seg.Write(buf)
+		s.segSize += int64(n)
+		if err != nil {
+			// Take back the partial batch so the chain stays whole; the
+			// next batch may succeed once space is freed.
+			s.seq, s.prev = seq0, prev0
+			if terr := s.seg.Truncate(size0); terr != nil {
+				s.failed = fmt.Errorf("audit segment %s: write failed (%v) and could not be undone: %w", s.segPath(s.segNum), err, terr)
+				return s.failed
+			}
+			s.segSize = size0
+			return fmt.Errorf("append to audit trail: %w", err) // err names the segment
+		}
+		if err := s.seg.Sync(); err != nil {
+			s.failed = fmt.Errorf("append to audit trail: %w", err) // err names the segment
+			return s.failed
+		}
+		s.wrote = true
+		if s.segStart.IsZero() {
+			s.segStart = first
+		}
+		if s.seq/s.opts.CheckpointEvery > seq0/s.opts.CheckpointEvery {
+			return s.checkpoint()
+		}
+		return nil
+	})
+	if err != nil {
+		s.health.Store(&err)
+		return fail(err)
+	}
+	s.health.Store(nil)
+	return errs
+}
+
+// Healthy reports the error of the last batch the store could not write
+// (a full disk, a failed fsync), or nil once a batch succeeded again. The
+// enforcement core asks before running a call, so in enforce mode a call
+// is refused rather than run when its record could not be kept.
+func (s *Store) Healthy() error {
+	if p := s.health.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// checkpoint appends a signed checkpoint of the current head.
+func (s *Store) checkpoint() error {
+	line, err := signCheckpoint(s.signer, s.seq, s.prev, s.opts.Now())
+	if err != nil {
+		return err
+	}
+	path := filepath.Join(s.dir, checkpointsName)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", path, err)
+	}
+	defer f.Close()
+	if _, err := f.Write(line); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", path, err)
+	}
+	s.signedAt = s.seq
+	return nil
+}
+
+// rotate seals the current segment and starts the next one.
+func (s *Store) rotate() error {
+	next := s.segNum + 1
+	f, err := s.open(s.segPath(next), os.O_CREATE|os.O_EXCL|os.O_RDWR|os.O_APPEND)
+	if err != nil {
+		return fmt.Errorf("create audit segment: %w", err)
+	}
+	if err := syncDir(s.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("fsync audit dir %s: %w", s.dir, err)
+	}
+	if s.seg != nil {
+		s.seg.Close()
+	}
+	s.seg, s.segNum, s.segSize, s.segStart = f, next, 0, time.Time{}
+	return nil
+}
+
+func (s *Store) segPath(n int) string { return filepath.Join(s.dir, SegmentName(n)) }
+
+// newID returns a random 128-bit record ID in hex.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
