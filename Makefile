@@ -33,7 +33,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps fuzz-smoke bench lint docs docs-check snapshot clean
+.PHONY: help build test e2e-deps fuzz-smoke bench eval lint docs docs-check snapshot clean
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -74,6 +74,9 @@ bench: ## run the Go benchmarks and report ratios against baselines measured in 
 	@mkdir -p $(CACHE)
 	$(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CACHE)/bench.txt
 	@awk -v PAIRS="$(BENCH_PAIRS)" -f .ci/bench-ratios.awk $(CACHE)/bench.txt
+
+eval: ## precision and recall of every guardrail on testdata/guardrails (and the shared public set when present)
+	$(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
 lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './dist/*')); \
