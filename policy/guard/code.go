@@ -139,7 +139,6 @@ func shellLines(s string) []string {
 	return out
 }
 
-
 func checkShell(line string, add func(rule, msg string), depth int) {
 	if depth > 3 || len(line) > 4096 {
 		return

@@ -42,6 +42,7 @@ Start with an inventory of this machine:
 		newScanCmd(f, nil),
 		newCatalogCmd(f),
 		newBundleCmd(f),
+		newPolicyCmd(f),
 		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
 		newShimCmd(f, nil),
 		newVersionCmd(f),
