@@ -62,6 +62,10 @@ type Record struct {
 	Latency    Latency         `json:"latency,omitzero"`
 
 	Prev string `json:"prev"` // SHA-256 (hex) of the previous record's line in the chain
+
+	// RequestMeta is the request's params._meta, for the logging mode
+	// (header_controlled opts in through "io.mcpgov/logging"); not stored.
+	RequestMeta json.RawMessage `json:"-"`
 }
 
 // Identity is who made the call, as verified by `mcpgov login`.

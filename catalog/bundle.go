@@ -19,6 +19,9 @@ type Bundle struct {
 	Dir      string
 	Catalog  *Catalog
 	Revision string // content hash of the bundle's files, for audit records
+	// Fallback is set when this is the last good copy, used because the
+	// configured bundle could not be (why it could not).
+	Fallback error
 }
 
 // ErrNoBundle means the directory holds no catalog.toml.

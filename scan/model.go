@@ -147,3 +147,10 @@ func (s *Server) Launch() Launch { return s.launch.public() }
 func AnalyzeLaunch(command string, args []string, url string) Launch {
 	return analyzeLaunch(command, args, url).public()
 }
+
+// LaunchIdentity is the identity scan gives a server with this launch
+// ("npm:pkg@1.2.3", a canonical URL, "exec:cmd args" with secret arguments
+// masked and paths under home written ~/…): safe to print and record.
+func LaunchIdentity(command string, args []string, url, home string) string {
+	return identity(analyzeLaunch(command, args, url), fields{command: command, args: args, url: url}, home)
+}

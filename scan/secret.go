@@ -231,3 +231,21 @@ func maskKnownTokens(s string) string {
 	}
 	return s
 }
+
+// MaskValue hides the secrets in one value named name (a JSON key, a flag,
+// a variable): the whole value when the name and shape say it is a
+// credential, else every token of a known format and URL password inside
+// it. It is what mcpgov applies to text it stores, such as tool-call
+// arguments in audit records.
+func MaskValue(name, value string) string {
+	if m, ok := detectSecret(name, value); ok && (!m.strong || !strings.Contains(value, " ")) {
+		if strings.Contains(value, "://") {
+			return maskURL(value)
+		}
+		return maskSecret(value)
+	}
+	if strings.Contains(value, "://") {
+		value = maskURL(value)
+	}
+	return maskKnownTokens(value)
+}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 )
@@ -15,10 +16,27 @@ import (
 // in-memory pipes, without any process hop.
 func BenchmarkRelayHop(b *testing.B) {
 	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved, Tools: catalog.ToolRules{Deny: []string{"rm*"}}}
+	benchRelay(b, enforce.Config{Server: srv, VersionApproved: true})
+}
+
+// BenchmarkRelayHopRecorded is BenchmarkRelayHop with the per-call work
+// of a governed connection: the call followed to its reply off the pumps
+// and one audit record built and handed to an Auditor (in memory here;
+// the store's own cost is audit's benchmark).
+func BenchmarkRelayHopRecorded(b *testing.B) {
+	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved, Tools: catalog.ToolRules{Deny: []string{"rm*"}}}
+	benchRelay(b, enforce.Config{Server: srv, VersionApproved: true, Auditor: discardAuditor{}})
+}
+
+type discardAuditor struct{}
+
+func (discardAuditor) Append(context.Context, *audit.Record) error { return nil }
+
+func benchRelay(b *testing.B, cfg enforce.Config) {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	up := newMemUpstream()
-	r := &Relay{In: inR, Out: outW, Stderr: io.Discard, Core: enforce.New(enforce.Config{Server: srv, VersionApproved: true}), Drain: time.Millisecond}
+	r := &Relay{In: inR, Out: outW, Stderr: io.Discard, Core: enforce.New(cfg), Drain: time.Millisecond}
 	go r.Run(context.Background(), up)
 	defer inW.Close()
 	client, out := NewFrameWriter(inW), NewFrameReader(outR, 0)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 )
 
@@ -48,125 +49,10 @@ type Relay struct {
 	MaxFrame int           // DefaultMaxFrame when 0
 	Drain    time.Duration // DefaultDrain when 0
 	Grace    time.Duration // DefaultGrace when 0
-}
 
-// pending tracks the client's calls awaiting an upstream answer, by raw
-// ID. Upstream-originated calls are not tracked: their answers come from
-// the client and pass straight through.
-type pending struct {
-	mu       sync.Mutex
-	calls    map[string]string        // raw ID -> method
-	empty    chan struct{}            // closed and replaced whenever calls becomes empty
-	internal map[string]chan *Message // the relay's own calls, by raw ID
-	seq      int
-	decide   map[string]context.CancelFunc // calls being decided off the pump
-}
-
-func newPending() *pending {
-	return &pending{calls: map[string]string{}, empty: make(chan struct{}), internal: map[string]chan *Message{}, decide: map[string]context.CancelFunc{}}
-}
-
-// own registers a call of the relay's own and returns its ID and the
-// channel its answer arrives on.
-func (p *pending) own() (json.RawMessage, chan *Message) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.seq++
-	id := json.RawMessage(fmt.Sprintf(`"mcpgov-%d"`, p.seq))
-	ch := make(chan *Message, 1)
-	p.internal[idKey(id)] = ch
-	return id, ch
-}
-
-// answerOwn delivers an answer to one of the relay's own calls.
-func (p *pending) answerOwn(m *Message) bool {
-	p.mu.Lock()
-	ch, ok := p.internal[idKey(m.ID)]
-	delete(p.internal, idKey(m.ID))
-	p.mu.Unlock()
-	if ok {
-		ch <- m
-	}
-	return ok
-}
-
-func (p *pending) forgetOwn(id json.RawMessage) {
-	p.mu.Lock()
-	delete(p.internal, idKey(id))
-	p.mu.Unlock()
-}
-
-func (p *pending) add(id json.RawMessage, method string) {
-	p.mu.Lock()
-	p.calls[idKey(id)] = method
-	p.mu.Unlock()
-}
-
-func (p *pending) take(id json.RawMessage) (string, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	m, ok := p.calls[idKey(id)]
-	if ok {
-		delete(p.calls, idKey(id))
-		if len(p.calls) == 0 {
-			close(p.empty)
-			p.empty = make(chan struct{})
-		}
-	}
-	return m, ok
-}
-
-func (p *pending) deciding(id json.RawMessage, cancel context.CancelFunc) {
-	p.mu.Lock()
-	p.decide[idKey(id)] = cancel
-	p.mu.Unlock()
-}
-
-func (p *pending) decided(id json.RawMessage) {
-	p.mu.Lock()
-	delete(p.decide, idKey(id))
-	p.mu.Unlock()
-}
-
-// cancel forgets a call the client cancelled and stops deciding it.
-func (p *pending) cancel(id json.RawMessage) {
-	p.take(id)
-	p.mu.Lock()
-	stop := p.decide[idKey(id)]
-	p.mu.Unlock()
-	if stop != nil {
-		stop()
-	}
-}
-
-func (p *pending) has(id json.RawMessage) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_, ok := p.calls[idKey(id)]
-	return ok
-}
-
-// drained returns a channel closed once nothing is pending.
-func (p *pending) drained() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if len(p.calls) == 0 {
-		c := make(chan struct{})
-		close(c)
-		return c
-	}
-	return p.empty
-}
-
-func (p *pending) takeAll() []string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ids := make([]string, 0, len(p.calls))
-	for id := range p.calls {
-		ids = append(ids, id)
-	}
-	p.calls = map[string]string{}
-	return ids
+	// finishing counts governed answers being finished off the pumps
+	// (post hooks, audit records); Run waits for them before returning.
+	finishing sync.WaitGroup
 }
 
 func (r *Relay) drain() time.Duration {
@@ -192,6 +78,7 @@ func (r *Relay) warnf(format string, args ...any) {
 // with an error and Run returns ErrUpstreamExited) or ctx is done (the
 // upstream is killed and ctx's error returned).
 func (r *Relay) Run(ctx context.Context, up Upstream) error {
+	defer r.finishing.Wait()
 	ide := NewFrameWriter(r.Out)
 	p := newPending()
 	upDone := make(chan error, 1)
@@ -214,7 +101,7 @@ func (r *Relay) Run(ctx context.Context, up Upstream) error {
 	timer := time.NewTimer(r.drain())
 	defer timer.Stop()
 	select {
-	case <-p.drained():
+	case <-r.drainedAll(p):
 	case <-timer.C:
 	case <-ctx.Done():
 	case err := <-upDone:
@@ -228,13 +115,28 @@ func (r *Relay) Run(ctx context.Context, up Upstream) error {
 	return nil
 }
 
+// drainedAll is closed once nothing is pending and every answer being
+// finished has been written.
+func (r *Relay) drainedAll(p *pending) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		<-p.drained()
+		r.finishing.Wait()
+		close(done)
+	}()
+	return done
+}
+
 // failPending answers every call still waiting for the upstream.
 func (r *Relay) failPending(ide *FrameWriter, p *pending, cause error) {
 	msg := "upstream MCP server exited"
 	if cause != nil && !errors.Is(cause, io.EOF) {
 		msg += ": " + cause.Error()
 	}
-	for _, id := range p.takeAll() {
+	for id, e := range p.takeAll() {
+		if e.state != nil {
+			r.Core.FailCall(context.Background(), e.state, msg)
+		}
 		_ = ide.WriteFrame(errorResponse(json.RawMessage(id), &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: msg}))
 	}
 }
@@ -263,45 +165,71 @@ func (r *Relay) clientPump(ctx context.Context, up Upstream, ide *FrameWriter, p
 			}
 			continue
 		}
-		if m.IsCall() && m.Method == "tools/call" && r.Core != nil {
-			if r.Core.Slow() {
-				p.add(m.ID, m.Method)
-				go r.governAsync(ctx, up, ide, p, m)
-				continue
-			}
-			if !r.govern(ctx, up, ide, p, m) {
-				continue
+		var state *enforce.CallState
+		if r.Core != nil && m.IsCall() {
+			switch m.Method {
+			case "initialize":
+				r.Core.SetClient(clientInfo(m.Params))
+			case "tools/call":
+				if r.Core.Slow() {
+					p.add(m.ID, m.Method, nil)
+					go r.governAsync(ctx, up, ide, p, m)
+					continue
+				}
+				var pass bool
+				if state, pass = r.govern(ctx, up, ide, p, m); !pass {
+					continue
+				}
+			case "tasks/result":
+				state = r.Core.BeginTaskResult(m.Params)
 			}
 		}
 		if m.IsCall() {
-			p.add(m.ID, m.Method)
+			p.add(m.ID, m.Method, state)
 		}
 		if m.Method == "notifications/cancelled" {
-			r.forgetCancelled(p, m.Params)
+			r.forgetCancelled(ctx, p, m.Params)
 		}
-		if err := up.WriteFrame(m.Raw); err != nil {
-			if m.IsCall() {
-				if _, ok := p.take(m.ID); ok {
-					_ = ide.WriteFrame(errorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "upstream MCP server is not accepting messages: " + err.Error()}))
-				}
-			}
+		if err := up.WriteFrame(m.Raw); err != nil && m.IsCall() {
+			r.notAccepted(ide, p, m.ID, err)
 			// The upstream pump sees the exit and ends the relay.
-			continue
 		}
 	}
 }
 
+// notAccepted answers a call the upstream would not take.
+func (r *Relay) notAccepted(ide *FrameWriter, p *pending, id json.RawMessage, err error) {
+	e, ok := p.take(id)
+	if !ok {
+		return
+	}
+	msg := "upstream MCP server is not accepting messages: " + err.Error()
+	if e.state != nil {
+		r.Core.FailCall(context.Background(), e.state, msg)
+	}
+	_ = ide.WriteFrame(errorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: msg}))
+}
+
+// clientInfo reads initialize's clientInfo.
+func clientInfo(params json.RawMessage) audit.Client {
+	var p struct {
+		ClientInfo audit.Client `json:"clientInfo"`
+	}
+	_ = json.Unmarshal(params, &p)
+	return p.ClientInfo
+}
+
 // govern runs the core on a tools/call and answers the client itself when
 // the call may not pass; it reports whether to forward the call.
-func (r *Relay) govern(ctx context.Context, up Upstream, ide *FrameWriter, p *pending, m *Message) bool {
+func (r *Relay) govern(ctx context.Context, up Upstream, ide *FrameWriter, p *pending, m *Message) (*enforce.CallState, bool) {
 	if r.Core.Unverified(m.Params) {
 		r.verifyTools(ctx, up, p)
 	}
-	v := r.Core.CheckCall(ctx, m.Params)
+	st, v := r.Core.BeginCall(ctx, m.Params)
 	if !v.Pass {
 		_ = ide.WriteFrame(answer(m.ID, v))
 	}
-	return v.Pass
+	return st, v.Pass
 }
 
 // governAsync is govern off the pump, for cores with slow Deciders. The
@@ -315,20 +243,19 @@ func (r *Relay) governAsync(ctx context.Context, up Upstream, ide *FrameWriter, 
 	if r.Core.Unverified(m.Params) {
 		r.verifyTools(callCtx, up, p)
 	}
-	v := r.Core.CheckCall(callCtx, m.Params)
-	if !p.has(m.ID) {
-		return // cancelled by the client while being decided
-	}
+	st, v := r.Core.BeginCall(callCtx, m.Params)
 	if !v.Pass {
 		if _, ok := p.take(m.ID); ok {
 			_ = ide.WriteFrame(answer(m.ID, v))
 		}
 		return
 	}
+	if !p.setState(m.ID, st) {
+		r.Core.CancelCall(ctx, st) // cancelled by the client while being decided
+		return
+	}
 	if err := up.WriteFrame(m.Raw); err != nil {
-		if _, ok := p.take(m.ID); ok {
-			_ = ide.WriteFrame(errorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "upstream MCP server is not accepting messages: " + err.Error()}))
-		}
+		r.notAccepted(ide, p, m.ID, err)
 	}
 }
 
@@ -377,13 +304,21 @@ func (r *Relay) verifyTools(ctx context.Context, up Upstream, p *pending) {
 }
 
 // forgetCancelled stops tracking a call the client cancelled; an answer
-// that still arrives passes through.
-func (r *Relay) forgetCancelled(p *pending, params json.RawMessage) {
+// that still arrives passes through. A governed call is recorded as
+// cancelled (off the pump: the record may wait for the disk).
+func (r *Relay) forgetCancelled(ctx context.Context, p *pending, params json.RawMessage) {
 	var c struct {
 		RequestID json.RawMessage `json:"requestId"`
 	}
-	if json.Unmarshal(params, &c) == nil && len(c.RequestID) > 0 {
-		p.cancel(c.RequestID)
+	if json.Unmarshal(params, &c) != nil || len(c.RequestID) == 0 {
+		return
+	}
+	if e, ok := p.cancel(c.RequestID); ok && e.state != nil {
+		r.finishing.Add(1)
+		go func() {
+			defer r.finishing.Done()
+			r.Core.CancelCall(ctx, e.state)
+		}()
 	}
 }
 
@@ -410,8 +345,13 @@ func (r *Relay) upstreamPump(ctx context.Context, up Upstream, ide *FrameWriter,
 		out := m.Raw
 		var listChanged bool
 		if m.IsResponse() && m.ID != nil {
-			method, ok := p.take(m.ID)
-			if ok && method == "tools/list" && r.Core != nil && m.Result != nil {
+			e, ok := p.take(m.ID)
+			if ok && e.state != nil && r.Core.Post() {
+				r.finishing.Add(1)
+				go r.finish(ctx, ide, m, e.state)
+				continue
+			}
+			if ok && e.method == "tools/list" && r.Core != nil && m.Result != nil {
 				o := r.Core.FilterTools(ctx, m.Result)
 				switch {
 				case o.Err != nil:
@@ -434,6 +374,30 @@ func (r *Relay) upstreamPump(ctx context.Context, up Upstream, ide *FrameWriter,
 				return fmt.Errorf("write to client: %w", err)
 			}
 		}
+	}
+}
+
+// finish runs the core's post hooks on a governed call's answer and
+// writes what they let through; the audit record is durable by then.
+func (r *Relay) finish(ctx context.Context, ide *FrameWriter, m *Message, st *enforce.CallState) {
+	defer r.finishing.Done()
+	var rpcErr *jsonrpc.Error
+	if m.Error != nil {
+		rpcErr = &jsonrpc.Error{}
+		if json.Unmarshal(m.Error, rpcErr) != nil {
+			rpcErr.Code = jsonrpc.CodeInternalError
+		}
+	}
+	reply := r.Core.FinishCall(context.WithoutCancel(ctx), st, m.Result, rpcErr)
+	out := m.Raw
+	switch {
+	case reply.Error != nil:
+		out = errorResponse(m.ID, reply.Error)
+	case reply.Result != nil:
+		out = rewriteResult(m, reply.Result)
+	}
+	if err := ide.WriteFrame(out); err != nil {
+		r.warnf("write to client: %v", err)
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"strings"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -72,6 +71,16 @@ type Config struct {
 	// Auditor stores one record per governed event; the reply to a call
 	// is released only after its record is durable.
 	Auditor Auditor
+	// ServerRef names the upstream in records (transport, masked launch).
+	ServerRef audit.ServerRef
+	// IdentityErr is set when an identity is required (a login is
+	// configured) but none is usable: enforce mode then refuses tool calls
+	// with a result saying to run `mcpgov login`; audit mode lets them
+	// through, recorded as unauthenticated.
+	IdentityErr error
+	// AuditErr is set when the audit trail could not be opened: enforce
+	// mode then starts nothing, as no call could be recorded.
+	AuditErr error
 }
 
 // Call is a governed tools/call.
@@ -138,6 +147,8 @@ type Auditor interface {
 }
 
 // Decider is a policy or guardrail consulted before a call goes upstream.
+// server is nil when the connection has no catalog entry (admitted in
+// audit mode or failing open): guardrails still run and are recorded.
 // An error means it could not decide; the fail mode then applies. Relays
 // run Deciders per request, concurrently (see Core.Slow), and stop waiting
 // for a call the client cancels; ctx is cancelled then.
@@ -161,6 +172,8 @@ const (
 	EventToolDrifted   = "tool-drifted"   // a tool whose definition differs from its pin
 	EventCallDenied    = "call-denied"    // a Decider refused a call
 	EventUndecided     = "undecided"      // the core could not decide; fail mode applied
+	EventResultDenied  = "result-denied"  // a ResultFilter withheld a result
+	EventToolFlagged   = "tool-flagged"   // a ToolReviewer flagged a tool definition
 )
 
 // Event is one decision that blocks or, in audit mode, would have blocked.
@@ -185,8 +198,14 @@ type Recorder interface {
 type Core struct {
 	cfg Config
 
-	mu      sync.Mutex
-	visible map[string]bool // tool name -> visible when last listed
+	mu         sync.Mutex
+	visible    map[string]bool            // tool name -> visible when last listed
+	annotation map[string]json.RawMessage // tool name -> annotations when last listed
+	reviewed   map[string]Decision        // fingerprint -> ToolReviewers' verdict
+	tasks      map[string]*Call           // task ID -> the call that created it
+	client     audit.Client
+	auditErr   error           // the last Append's error
+	logged     map[string]bool // tool events already recorded
 }
 
 // New returns the core for one connection.
@@ -200,13 +219,16 @@ func New(cfg Config) *Core {
 			cfg.FailMode = cfg.Server.FailMode
 		}
 	}
-	return &Core{cfg: cfg, visible: map[string]bool{}}
+	return &Core{cfg: cfg, visible: map[string]bool{}, annotation: map[string]json.RawMessage{},
+		reviewed: map[string]Decision{}, tasks: map[string]*Call{}, logged: map[string]bool{}}
 }
 
 // Slow reports whether CheckCall may take time (Deciders are plugged in),
 // so that a relay runs it per request, off its pump: pings, cancellations
 // and other calls must not wait behind a guardrail.
-func (c *Core) Slow() bool { return len(c.cfg.Deciders) > 0 }
+func (c *Core) Slow() bool {
+	return len(c.cfg.Deciders) > 0 || c.cfg.Auditor != nil || c.cfg.IdentityErr != nil
+}
 
 // Mode returns the effective mode.
 func (c *Core) Mode() catalog.Mode { return c.cfg.Mode }
@@ -225,6 +247,26 @@ func (c *Core) record(ctx context.Context, kind, tool, reason string, enforced b
 	for _, r := range c.cfg.Recorders {
 		r.Record(ctx, e)
 	}
+	// Call-level events are part of the call's own record; the others
+	// are records of their own.
+	recKind := map[string]string{EventServerRefused: audit.KindServerRefused, EventToolDrifted: audit.KindToolDrift,
+		EventToolHidden: audit.KindToolHidden, EventToolFlagged: audit.KindToolReview}[e.Kind]
+	if recKind == "" || c.cfg.Auditor == nil {
+		return
+	}
+	// A tool hidden on every tools/list is one record, not one per list.
+	key := recKind + "\x00" + tool + "\x00" + reason
+	c.mu.Lock()
+	dup := c.logged[key]
+	c.logged[key] = true
+	c.mu.Unlock()
+	if dup {
+		return
+	}
+	rec := c.baseRecord(recKind)
+	rec.Tool, rec.Reason = tool, reason
+	rec.Decision.Allow, rec.Decision.Enforced = false, enforced
+	_ = c.append(ctx, rec)
 }
 
 // Refusal says why an upstream must not start. It is the JSON-RPC error
@@ -269,6 +311,8 @@ func (c *Core) refusal() *Refusal {
 	}
 	s := c.cfg.Server
 	switch {
+	case c.cfg.AuditErr != nil:
+		return &Refusal{Reason: fmt.Sprintf("the audit trail is unavailable, so %s may not start: %v", c.launchName(), c.cfg.AuditErr), Hint: "fix the audit directory (see `mcpgov help environment`) or ask your administrator"}
 	case c.cfg.BundleErr != nil:
 		return &Refusal{Reason: fmt.Sprintf("no usable governance bundle, so %s may not start: %v", c.launchName(), c.cfg.BundleErr), Hint: "fix the bundle configuration or ask your administrator"}
 	case s == nil:
@@ -303,51 +347,6 @@ type Verdict struct {
 }
 
 var pass = Verdict{Pass: true}
-
-// CheckCall governs a tools/call request's params.
-func (c *Core) CheckCall(ctx context.Context, params json.RawMessage) Verdict {
-	var p struct {
-		Name      string          `json:"name"`
-		Arguments json.RawMessage `json:"arguments"`
-	}
-	if err := json.Unmarshal(params, &p); err != nil || p.Name == "" {
-		return pass // malformed params: the server answers -32602 itself
-	}
-	if c.cfg.Server == nil {
-		return pass // admitted without an entry: audit mode or failing open
-	}
-	if reason := c.toolBlocked(p.Name); reason != "" {
-		enforced := !c.audit()
-		c.record(ctx, EventToolDenied, p.Name, reason, enforced)
-		if enforced {
-			return Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Unknown tool: " + p.Name}}
-		}
-	}
-	call := &Call{Tool: p.Name, Arguments: p.Arguments, Params: params}
-	for _, d := range c.cfg.Deciders {
-		dec, err := d.Decide(ctx, c.cfg.Server, call)
-		if err != nil {
-			enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
-			c.record(ctx, EventUndecided, p.Name, err.Error(), enforced)
-			if enforced {
-				return deniedResult(fmt.Sprintf("mcpgov could not evaluate the policy for tool %s (%v), so the call was refused", p.Name, err))
-			}
-			continue
-		}
-		if !dec.Allow {
-			reason := strings.Join(dec.Reasons, "; ")
-			if len(dec.RuleIDs) > 0 {
-				reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
-			}
-			enforced := !c.audit()
-			c.record(ctx, EventCallDenied, p.Name, reason, enforced)
-			if enforced {
-				return deniedResult("mcpgov policy refused this call: " + reason)
-			}
-		}
-	}
-	return pass
-}
 
 // toolBlocked returns why a tool may not be called, or "".
 func (c *Core) toolBlocked(name string) string {

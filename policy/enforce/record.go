@@ -30,3 +30,11 @@ func (l *LogRecorder) Record(_ context.Context, e Event) {
 	}
 	fmt.Fprintf(l.W, "mcpgov: audit: would have %s (%s): %s\n", verb, e.Kind, e.Reason)
 }
+
+// Warn writes a diagnostic line that is not a decision (an audit record
+// that could not be stored).
+func (l *LogRecorder) Warn(msg string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	fmt.Fprintf(l.W, "mcpgov: %s\n", msg)
+}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/mcpgov/mcpgov/catalog"
 )
@@ -51,7 +52,13 @@ func (c *Core) FilterTools(ctx context.Context, result json.RawMessage) ListOutc
 			kept = append(kept, raw)
 			continue
 		}
+		c.mu.Lock()
+		c.annotation[def.Name] = def.Annotations
+		c.mu.Unlock()
 		reason, kind := c.hideReason(def)
+		if reason == "" {
+			reason, kind = c.review(ctx, def, raw)
+		}
 		visible := reason == ""
 		if !visible {
 			enforced := !c.audit()
@@ -146,4 +153,52 @@ func (c *Core) Unverified(params json.RawMessage) bool {
 	defer c.mu.Unlock()
 	_, seen := c.visible[p.Name]
 	return !seen
+}
+
+// annotations returns the tool's annotations from the last tools/list.
+func (c *Core) annotations(tool string) json.RawMessage {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.annotation[tool]
+}
+
+// review runs the ToolReviewers on a definition, once per fingerprint,
+// and returns why the tool must be hidden, or "".
+func (c *Core) review(ctx context.Context, def catalog.ToolDef, raw json.RawMessage) (string, string) {
+	if len(c.cfg.ToolReviewers) == 0 {
+		return "", ""
+	}
+	fp := catalog.Fingerprint(def)
+	c.mu.Lock()
+	dec, done := c.reviewed[fp]
+	c.mu.Unlock()
+	if !done {
+		dec = Decision{Allow: true}
+		for _, r := range c.cfg.ToolReviewers {
+			d, err := r.ReviewTool(ctx, c.cfg.Server, raw)
+			if err != nil {
+				// An unreviewable definition follows the fail mode.
+				if !c.audit() && c.cfg.FailMode != catalog.FailOpen {
+					dec = Decision{Reasons: []string{"could not be reviewed: " + err.Error()}}
+					break
+				}
+				continue
+			}
+			if !d.Allow {
+				dec = d
+				break
+			}
+		}
+		c.mu.Lock()
+		c.reviewed[fp] = dec
+		c.mu.Unlock()
+	}
+	if dec.Allow {
+		return "", ""
+	}
+	reason := fmt.Sprintf("tool %s was flagged by the description review: %s", def.Name, strings.Join(dec.Reasons, "; "))
+	if len(dec.RuleIDs) > 0 {
+		reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
+	}
+	return reason, EventToolFlagged
 }

@@ -3,6 +3,9 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
 
 	"github.com/mcpgov/mcpgov/catalog"
 )
@@ -50,4 +53,69 @@ func loadOptionalBundle(f *Factory, flag string) (*catalog.Bundle, error) {
 		return nil, nil
 	}
 	return b, err
+}
+
+// loadShimBundle is loadBundle for the shim, which must keep working when
+// the configured bundle breaks (a half-synced update, a share that is not
+// mounted, a laptop offline): every bundle that loads is kept as the last
+// good copy under the state directory, and when the configured one cannot
+// be used the shim runs on that copy, saying so on stderr. Nothing
+// configured at all is still an error: there is no copy to trust then.
+func loadShimBundle(f *Factory, flag string) (*catalog.Bundle, error) {
+	cache := lastGoodDir(f.Getenv)
+	b, err := loadBundle(f, flag)
+	if err == nil {
+		if serr := catalog.SaveLastGood(b, cache); serr != nil {
+			fmt.Fprintf(f.IO.ErrOut, "mcpgov: warning: %v\n", serr)
+		}
+		return b, nil
+	}
+	if errors.Is(err, errNoBundleConfigured) {
+		return nil, err
+	}
+	dir, lerr := catalog.LastGood(cache)
+	if lerr != nil {
+		return nil, err
+	}
+	cfgs, cerr := loadConfigs(f.Getenv)
+	if cerr != nil {
+		return nil, err
+	}
+	if keys, from := cfgs.trustedKeys(); len(keys) > 0 {
+		if verifyBundle(dir, keys, from) != nil {
+			return nil, err
+		}
+	}
+	lb, lerr := catalog.LoadBundle(dir)
+	if lerr != nil {
+		return nil, err
+	}
+	lb.Fallback = err
+	fmt.Fprintf(f.IO.ErrOut, "mcpgov: warning: the configured governance bundle cannot be used (%v); using the last good copy, revision %s, from %s\n", err, lb.Revision, dir)
+	return lb, nil
+}
+
+// lastGoodDir is where the shim keeps the last good bundle.
+func lastGoodDir(getenv func(string) string) string {
+	return filepath.Join(stateRoot(getenv, ""), "mcpgov", "bundle")
+}
+
+// stateRoot is $XDG_STATE_HOME, %LOCALAPPDATA% on Windows, else
+// ~/.local/state under home ("" for the user's).
+func stateRoot(getenv func(string) string, home string) string {
+	if d := getenv("XDG_STATE_HOME"); d != "" {
+		return d
+	}
+	if runtime.GOOS == "windows" {
+		if d := getenv("LOCALAPPDATA"); d != "" {
+			return d
+		}
+	}
+	if home == "" {
+		home = getenv("HOME")
+	}
+	if home == "" {
+		home, _ = os.UserHomeDir()
+	}
+	return filepath.Join(home, ".local", "state")
 }

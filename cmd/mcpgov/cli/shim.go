@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/spf13/cobra"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/scan"
@@ -59,8 +62,10 @@ Every message passes through unchanged except what is governed:
 Without --server the catalog entry is found by the command's launch identity
 (package and version, or command line). With --mode audit nothing is blocked
 and every decision that would have blocked is written to stderr as a line
-starting "mcpgov: audit:". Without a usable bundle, enforce mode refuses to
-start anything.
+starting "mcpgov: audit:". Every bundle that loads is kept as the last good
+copy ($XDG_STATE_HOME/mcpgov/bundle); when the configured bundle later cannot
+be used (a half-synced update, a share not mounted) the shim runs on that
+copy and warns. Without any usable bundle, enforce mode starts nothing.
 
 A Streamable HTTP upstream (--url, or a catalog entry with a url) is matched
 by its canonical URL; the shim opens the server's GET stream before the
@@ -131,6 +136,9 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 
 	cfg, command, url := shimConfig(opts)
 	cfg.Recorders = append(cfg.Recorders, &enforce.LogRecorder{W: opts.IO.ErrOut})
+	cfg.Session = newSessionID()
+	home, _ := os.UserHomeDir()
+	cfg.ServerRef = serverRef(cfg, command, url, home)
 	core := enforce.New(cfg)
 	if refusal := core.Admit(ctx); refusal != nil {
 		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusal.Error())
@@ -199,7 +207,7 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 	if url != "" {
 		cfg.Launch = url
 	}
-	b, err := loadBundle(opts.Factory, opts.Bundle)
+	b, err := loadShimBundle(opts.Factory, opts.Bundle)
 	if err != nil {
 		cfg.BundleErr = err
 		var hinted *HintError
@@ -243,4 +251,29 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 		}
 	}
 	return cfg, command, url
+}
+
+// newSessionID names one shim run (one client connection) in records.
+func newSessionID() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// serverRef names the upstream for records: the catalog entry, the
+// transport and the launch identity (secrets masked by the scanner's
+// rules, never the raw command line).
+func serverRef(cfg enforce.Config, command []string, url, home string) audit.ServerRef {
+	ref := audit.ServerRef{Transport: "stdio"}
+	if cfg.Server != nil {
+		ref.ID, ref.Name = cfg.Server.ID, cfg.Server.Title
+	}
+	switch {
+	case url != "":
+		ref.Transport = "http"
+		ref.Launch = scan.LaunchIdentity("", nil, url, home)
+	case len(command) > 0:
+		ref.Launch = scan.LaunchIdentity(command[0], command[1:], "", home)
+	}
+	return ref
 }

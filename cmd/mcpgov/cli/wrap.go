@@ -325,15 +325,7 @@ func volatilePath(p string) string {
 }
 
 func defaultWrapStateDir(getenv func(string) string, home string) string {
-	if d := getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "mcpgov", "wrap")
-	}
-	if runtime.GOOS == "windows" {
-		if d := getenv("LOCALAPPDATA"); d != "" {
-			return filepath.Join(d, "mcpgov", "wrap")
-		}
-	}
-	return filepath.Join(home, ".local", "state", "mcpgov", "wrap")
+	return filepath.Join(stateRoot(getenv, home), "mcpgov", "wrap")
 }
 
 func printWrapResults(io *IOStreams, results []wrap.Result) {

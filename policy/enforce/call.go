@@ -1,0 +1,413 @@
+package enforce
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/catalog"
+)
+
+// CallState follows one governed call from the client's request to the
+// reply: what the pre hooks decided, when it went upstream, and what the
+// audit record will say. Relays keep it with the pending call and hand it
+// back to FinishCall, CancelCall or FailCall exactly once.
+type CallState struct {
+	Call   *Call
+	method string
+
+	start     time.Time
+	forwarded time.Time
+	policy    time.Duration
+
+	decision   audit.Decision
+	guardrails []audit.Guardrail
+	recordArgs json.RawMessage
+}
+
+// Reply is what FinishCall lets through: the upstream's response as it
+// was (both nil), its result replaced (redaction, a withheld result), or
+// the whole response replaced by an error.
+type Reply struct {
+	Result json.RawMessage
+	Error  *jsonrpc.Error
+}
+
+// Post reports whether results of governed calls need the core (post
+// hooks or an audit record) before they may reach the client; relays then
+// finish such calls off their pump, as the work may block on disk.
+func (c *Core) Post() bool { return len(c.cfg.ResultFilters) > 0 || c.cfg.Auditor != nil }
+
+// SetClient records the client's name and version from initialize.
+func (c *Core) SetClient(cl audit.Client) {
+	c.mu.Lock()
+	c.client = cl
+	c.mu.Unlock()
+}
+
+func (c *Core) clientInfo() audit.Client {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.client
+}
+
+// CheckCall governs a tools/call request's params. It is BeginCall for
+// callers that do not follow the call to its reply.
+func (c *Core) CheckCall(ctx context.Context, params json.RawMessage) Verdict {
+	_, v := c.BeginCall(ctx, params)
+	return v
+}
+
+// BeginCall runs everything that decides a tools/call before it may go
+// upstream: identity, the catalog's tool rules, Deciders (guardrails,
+// rate limits, Rego). A call that may not pass is recorded here, before
+// the relay answers the client with the Verdict; one that passes is
+// recorded by FinishCall (or CancelCall, FailCall) with its result.
+func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallState, Verdict) {
+	var p struct {
+		Name      string          `json:"name"`
+		Arguments json.RawMessage `json:"arguments"`
+		Meta      json.RawMessage `json:"_meta"`
+	}
+	parseErr := json.Unmarshal(params, &p)
+	st := &CallState{
+		Call: &Call{
+			Tool: p.Name, Arguments: p.Arguments, Params: params, Meta: p.Meta,
+			Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session,
+			Annotations: c.annotations(p.Name),
+		},
+		method:   "tools/call",
+		start:    time.Now(),
+		decision: audit.Decision{Allow: true, Mode: string(c.cfg.Mode), Revision: c.cfg.BundleRevision},
+	}
+	if parseErr != nil || p.Name == "" {
+		st.forwarded = time.Now()
+		return st, pass // malformed params: the server answers -32602 itself
+	}
+	if v, stop := c.preChecks(ctx, st); stop {
+		return st, v
+	}
+	if c.cfg.Server != nil {
+		if reason := c.toolBlocked(p.Name); reason != "" {
+			enforced := !c.audit()
+			c.record(ctx, EventToolDenied, p.Name, reason, enforced)
+			if _, stop := c.deny(ctx, st, enforced, reason, "catalog-tools", ""); stop {
+				return st, Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Unknown tool: " + p.Name}}
+			}
+		}
+	}
+	began := time.Now()
+	for _, d := range c.cfg.Deciders {
+		dec, err := d.Decide(ctx, c.cfg.Server, st.Call)
+		st.guardrails = append(st.guardrails, dec.Guardrails...)
+		if dec.RecordArguments != nil {
+			st.recordArgs = dec.RecordArguments
+		}
+		if err != nil {
+			if ctx.Err() != nil { // the client cancelled; the relay records it
+				return st, Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: the call was cancelled while being checked"}}
+			}
+			enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
+			c.record(ctx, EventUndecided, p.Name, err.Error(), enforced)
+			reason := fmt.Sprintf("mcpgov could not evaluate the policy for tool %s (%v), so the call was refused", p.Name, err)
+			if v, stop := c.deny(ctx, st, enforced, err.Error(), "undecided", reason); stop {
+				st.policy = time.Since(began)
+				return st, v
+			}
+			continue
+		}
+		if !dec.Allow {
+			reason := strings.Join(dec.Reasons, "; ")
+			if len(dec.RuleIDs) > 0 {
+				reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
+			}
+			enforced := !c.audit()
+			c.record(ctx, EventCallDenied, p.Name, reason, enforced)
+			st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
+			if v, stop := c.deny(ctx, st, enforced, reason, "", "mcpgov policy refused this call: "+reason); stop {
+				st.policy = time.Since(began)
+				return st, v
+			}
+		}
+	}
+	st.policy = time.Since(began)
+	st.forwarded = time.Now()
+	return st, pass
+}
+
+// preChecks refuses calls that nothing else may see: no usable identity
+// where one is required, or an audit trail that failed in enforce mode.
+func (c *Core) preChecks(ctx context.Context, st *CallState) (Verdict, bool) {
+	if err := c.cfg.IdentityErr; err != nil {
+		reason := fmt.Sprintf("no verified identity (%v); run `mcpgov login` in a terminal, then retry", err)
+		if v, stop := c.deny(ctx, st, !c.audit(), reason, "identity-required", "mcpgov: "+reason); stop {
+			return v, true
+		}
+	}
+	if c.cfg.Auditor != nil && !c.audit() {
+		err := c.auditFailure()
+		if h, ok := c.cfg.Auditor.(AuditorHealth); ok && err == nil {
+			err = h.Healthy()
+		}
+		if err != nil {
+			reason := fmt.Sprintf("the audit trail cannot record calls (%v), so none may run; fix the audit directory or ask your administrator", err)
+			return c.deny(ctx, st, true, reason, "audit-unavailable", "mcpgov: "+reason)
+		}
+	}
+	return Verdict{}, false
+}
+
+// deny settles a call that may not pass. When enforced it records the
+// denial and returns the answer for the client, a tool result with
+// isError and msg (stop true); otherwise it notes the would-be denial in
+// the record and the call goes on.
+func (c *Core) deny(ctx context.Context, st *CallState, enforced bool, reason, rule, msg string) (Verdict, bool) {
+	st.decision.Allow = false
+	st.decision.Reasons = append(st.decision.Reasons, reason)
+	if rule != "" {
+		st.decision.RuleIDs = append(st.decision.RuleIDs, rule)
+	}
+	if !enforced {
+		return Verdict{}, false
+	}
+	st.decision.Enforced = true
+	rec := c.callRecord(st, audit.OutcomeDenied)
+	if err := c.append(ctx, rec); err != nil && rule != "audit-unavailable" {
+		msg += fmt.Sprintf(" (and the audit trail could not record it: %v)", err)
+	}
+	return deniedResult(msg), true
+}
+
+// FinishCall runs the post hooks on the upstream's answer to a call that
+// BeginCall let through and appends its record. The relay forwards the
+// Reply only after FinishCall returns, so the record is durable before
+// the client sees the result.
+func (c *Core) FinishCall(ctx context.Context, st *CallState, result json.RawMessage, rpcErr *jsonrpc.Error) Reply {
+	upstream := time.Since(st.forwarded)
+	if rpcErr != nil {
+		rec := c.callRecord(st, audit.OutcomeError)
+		rec.Result = &audit.ResultSummary{IsError: true, ErrorCode: int(rpcErr.Code)}
+		rec.Latency.UpstreamUS = upstream.Microseconds()
+		return c.release(ctx, rec, Reply{})
+	}
+	if taskID := createdTask(result); taskID != "" {
+		// A task-augmented call: the result arrives through tasks/result,
+		// which is governed as the rest of this call.
+		c.mu.Lock()
+		c.tasks[taskID] = st.Call
+		c.mu.Unlock()
+		rec := c.callRecord(st, audit.OutcomeAllowed)
+		rec.Result = summarize(result, 0)
+		rec.Latency.UpstreamUS = upstream.Microseconds()
+		return c.release(ctx, rec, Reply{})
+	}
+	out, reply, outcome, redactions := c.filterResult(ctx, st, result)
+	rec := c.callRecord(st, outcome)
+	rec.Result = summarize(out, redactions)
+	rec.Latency.UpstreamUS = upstream.Microseconds()
+	return c.release(ctx, rec, reply)
+}
+
+// filterResult runs the ResultFilters in order, each on the previous
+// one's output.
+func (c *Core) filterResult(ctx context.Context, st *CallState, result json.RawMessage) (json.RawMessage, Reply, string, int) {
+	out, outcome, redactions := result, audit.OutcomeAllowed, 0
+	var reply Reply
+	for _, f := range c.cfg.ResultFilters {
+		dec, err := f.FilterResult(ctx, c.cfg.Server, st.Call, out)
+		st.guardrails = append(st.guardrails, dec.Guardrails...)
+		if err != nil {
+			enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
+			c.record(ctx, EventUndecided, st.Call.Tool, err.Error(), enforced)
+			st.decision.Reasons = append(st.decision.Reasons, "result not checked: "+err.Error())
+			if enforced {
+				st.decision.Allow, st.decision.Enforced = false, true
+				withheld := deniedResult(fmt.Sprintf("mcpgov could not check the result of tool %s (%v), so it was withheld", st.Call.Tool, err))
+				return withheld.Result, Reply{Result: withheld.Result}, audit.OutcomeDenied, redactions
+			}
+			continue
+		}
+		if !dec.Allow {
+			reason := strings.Join(dec.Reasons, "; ")
+			if len(dec.RuleIDs) > 0 {
+				reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
+			}
+			enforced := !c.audit()
+			c.record(ctx, EventResultDenied, st.Call.Tool, reason, enforced)
+			st.decision.Allow = false
+			st.decision.Reasons = append(st.decision.Reasons, dec.Reasons...)
+			st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
+			if enforced {
+				st.decision.Enforced = true
+				withheld := deniedResult("mcpgov withheld the result of this call: " + reason)
+				return withheld.Result, Reply{Result: withheld.Result}, audit.OutcomeDenied, redactions
+			}
+			continue
+		}
+		if dec.Result != nil {
+			out, redactions = dec.Result, redactions+dec.Redactions
+			outcome = audit.OutcomeRedacted
+			reply.Result = out
+			st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
+		}
+	}
+	return out, reply, outcome, redactions
+}
+
+// release appends the record and returns the reply, or in enforce mode
+// an error in its place when the record could not be stored.
+func (c *Core) release(ctx context.Context, rec *audit.Record, reply Reply) Reply {
+	if err := c.append(ctx, rec); err != nil && !c.audit() {
+		return Reply{Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: fmt.Sprintf("mcpgov: the audit trail could not record this call, so its result was withheld: %v", err)}}
+	}
+	return reply
+}
+
+// AuditorHealth is implemented by Auditors that can tell before a call
+// runs that they could not record it (an unwritable directory, a full
+// disk): in enforce mode the call is then refused instead of running
+// unrecorded.
+type AuditorHealth interface {
+	Healthy() error
+}
+
+// CancelCall records a call the client cancelled before its answer.
+func (c *Core) CancelCall(ctx context.Context, st *CallState) {
+	rec := c.callRecord(st, audit.OutcomeCancelled)
+	_ = c.append(context.WithoutCancel(ctx), rec)
+}
+
+// FailCall records a call that ended without an answer from the upstream
+// (it exited, or would not take the request).
+func (c *Core) FailCall(ctx context.Context, st *CallState, reason string) {
+	rec := c.callRecord(st, audit.OutcomeError)
+	rec.Reason = reason
+	rec.Result = &audit.ResultSummary{IsError: true, ErrorCode: int(jsonrpc.CodeInternalError)}
+	_ = c.append(context.WithoutCancel(ctx), rec)
+}
+
+// BeginTaskResult follows a tasks/result request for a task that a
+// governed tools/call created, so the result goes through the post hooks
+// like a direct one. It returns nil for tasks the core does not know.
+func (c *Core) BeginTaskResult(params json.RawMessage) *CallState {
+	var p struct {
+		TaskID string `json:"taskId"`
+	}
+	if json.Unmarshal(params, &p) != nil || p.TaskID == "" {
+		return nil
+	}
+	c.mu.Lock()
+	call := c.tasks[p.TaskID]
+	c.mu.Unlock()
+	if call == nil {
+		return nil
+	}
+	now := time.Now()
+	return &CallState{Call: call, method: "tasks/result", start: now, forwarded: now,
+		decision: audit.Decision{Allow: true, Mode: string(c.cfg.Mode), Revision: c.cfg.BundleRevision}}
+}
+
+// callRecord builds the audit record of a call as it stands.
+func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
+	args := st.recordArgs
+	if args == nil {
+		args = recordArguments(st.Call.Arguments)
+	}
+	rec := c.baseRecord(audit.KindToolCall)
+	rec.Method, rec.Tool, rec.Outcome = st.method, st.Call.Tool, outcome
+	rec.Client = st.Call.Client
+	rec.Arguments = args
+	rec.RequestMeta = st.Call.Meta
+	rec.Decision = st.decision
+	rec.Guardrails = st.guardrails
+	rec.Latency = audit.Latency{TotalUS: time.Since(st.start).Microseconds(), PolicyUS: st.policy.Microseconds()}
+	if !st.decision.Allow && st.decision.Enforced {
+		rec.Reason = strings.Join(st.decision.Reasons, "; ")
+	}
+	return rec
+}
+
+func (c *Core) baseRecord(kind string) *audit.Record {
+	server := c.cfg.ServerRef
+	if c.cfg.Server != nil && server.ID == "" {
+		server.ID, server.Name = c.cfg.Server.ID, c.cfg.Server.Title
+	}
+	return &audit.Record{
+		Version: audit.SchemaVersion, Kind: kind, Time: time.Now().UTC(),
+		Session: c.cfg.Session, Identity: c.cfg.Identity, Client: c.clientInfo(), Server: server,
+		Decision: audit.Decision{Allow: true, Mode: string(c.cfg.Mode), Revision: c.cfg.BundleRevision},
+	}
+}
+
+// append hands rec to the Auditor. A failure is remembered, so that in
+// enforce mode the next calls are refused until a record is stored again.
+func (c *Core) append(ctx context.Context, rec *audit.Record) error {
+	if c.cfg.Auditor == nil {
+		return nil
+	}
+	err := c.cfg.Auditor.Append(ctx, rec)
+	c.mu.Lock()
+	c.auditErr = err
+	c.mu.Unlock()
+	if err != nil {
+		c.warn(fmt.Sprintf("audit record not stored: %v", err))
+	}
+	return err
+}
+
+func (c *Core) auditFailure() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.auditErr
+}
+
+func (c *Core) warn(msg string) {
+	for _, r := range c.cfg.Recorders {
+		if w, ok := r.(interface{ Warn(string) }); ok {
+			w.Warn(msg)
+		}
+	}
+}
+
+// createdTask returns the task ID of a CreateTaskResult, or "".
+func createdTask(result json.RawMessage) string {
+	var r struct {
+		Task *struct {
+			TaskID string `json:"taskId"`
+		} `json:"task"`
+		Content json.RawMessage `json:"content"`
+	}
+	if json.Unmarshal(result, &r) != nil || r.Task == nil || r.Content != nil {
+		return ""
+	}
+	return r.Task.TaskID
+}
+
+// summarize describes a result for the record without keeping it.
+func summarize(result json.RawMessage, redactions int) *audit.ResultSummary {
+	var r struct {
+		IsError bool `json:"isError"`
+		Content []struct {
+			Type string `json:"type"`
+		} `json:"content"`
+	}
+	_ = json.Unmarshal(result, &r)
+	s := &audit.ResultSummary{IsError: r.IsError, Bytes: len(result), Redactions: redactions}
+	seen := map[string]bool{}
+	for _, c := range r.Content {
+		if c.Type != "" && !seen[c.Type] {
+			seen[c.Type] = true
+			s.ContentTypes = append(s.ContentTypes, c.Type)
+		}
+	}
+	return s
+}
+
+// ErrNoIdentity is the usual IdentityErr: nobody is logged in.
+var ErrNoIdentity = errors.New("not logged in")

@@ -1,0 +1,71 @@
+package enforce
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/mcpgov/mcpgov/scan"
+)
+
+// maxRecordedArguments bounds the arguments an audit record keeps; larger
+// ones are recorded by size and digest, so one huge call cannot bloat the
+// trail or slow every reader of it.
+const maxRecordedArguments = 64 << 10
+
+// recordArguments is what the audit record stores of a call's arguments
+// when no Decider supplied a masked copy: every string value passed
+// through scan.MaskValue under its key, and oversized arguments replaced
+// by their size and SHA-256.
+func recordArguments(args json.RawMessage) json.RawMessage {
+	if len(args) == 0 {
+		return nil
+	}
+	if len(args) > maxRecordedArguments {
+		sum := sha256.Sum256(args)
+		return json.RawMessage(fmt.Sprintf(`{"_mcpgov_truncated":true,"bytes":%d,"sha256":"%s"}`, len(args), hex.EncodeToString(sum[:])))
+	}
+	dec := json.NewDecoder(bytes.NewReader(args))
+	dec.UseNumber()
+	var v any
+	if dec.Decode(&v) != nil {
+		return json.RawMessage(`{"_mcpgov_unparsable":true}`)
+	}
+	masked, changed := maskJSON("", v)
+	if !changed {
+		return args
+	}
+	out, err := json.Marshal(masked)
+	if err != nil {
+		return json.RawMessage(`{"_mcpgov_unparsable":true}`)
+	}
+	return out
+}
+
+// maskJSON masks string values, naming each by its nearest object key.
+func maskJSON(key string, v any) (any, bool) {
+	switch t := v.(type) {
+	case string:
+		m := scan.MaskValue(key, t)
+		return m, m != t
+	case map[string]any:
+		changed := false
+		for k, e := range t {
+			if m, ok := maskJSON(k, e); ok {
+				t[k], changed = m, true
+			}
+		}
+		return t, changed
+	case []any:
+		changed := false
+		for i, e := range t {
+			if m, ok := maskJSON(key, e); ok {
+				t[i], changed = m, true
+			}
+		}
+		return t, changed
+	}
+	return v, false
+}

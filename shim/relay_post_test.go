@@ -1,0 +1,100 @@
+package shim
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/enforce"
+)
+
+type recordSink struct {
+	mu   sync.Mutex
+	recs []*audit.Record
+}
+
+func (s *recordSink) Append(_ context.Context, r *audit.Record) error {
+	s.mu.Lock()
+	s.recs = append(s.recs, r)
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *recordSink) outcomes() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for _, r := range s.recs {
+		out = append(out, r.Tool+":"+r.Outcome)
+	}
+	return out
+}
+
+type maskDigits struct{}
+
+func (maskDigits) FilterResult(_ context.Context, _ *catalog.Server, _ *enforce.Call, result json.RawMessage) (enforce.ResultDecision, error) {
+	out := strings.Map(func(r rune) rune {
+		if r >= '0' && r <= '9' {
+			return '#'
+		}
+		return r
+	}, string(result))
+	if out == string(result) {
+		return enforce.ResultDecision{Allow: true}, nil
+	}
+	return enforce.ResultDecision{Allow: true, Result: json.RawMessage(out), Redactions: 1}, nil
+}
+
+// TestRelayPostHooks: a governed call's result passes the ResultFilters
+// before the client sees it, every call leaves one record (answered,
+// cancelled, failed by the upstream's exit) with the client's name from
+// initialize, and other responses pass untouched.
+func TestRelayPostHooks(t *testing.T) {
+	sink := &recordSink{}
+	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink, ResultFilters: []enforce.ResultFilter{maskDigits{}}}))
+
+	s.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"clientInfo":{"name":"cursor","version":"2.1"}}}`)
+	s.upRecv()
+	s.upSend(`{"jsonrpc":"2.0","id":0,"result":{"n":123}}`)
+	expect(t, "initialize result untouched", s.recv(), `{"jsonrpc":"2.0","id":0,"result":{"n":123}}`)
+
+	s.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"card"}}`)
+	s.upRecv()
+	s.upSend(`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"4111"}]},"x":1}`)
+	got := s.recv()
+	if !strings.Contains(got, `"text":"####"`) || !strings.Contains(got, `"x":1`) {
+		t.Fatalf("result not filtered before the client: %s", got)
+	}
+
+	s.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"slow"}}`)
+	s.upRecv()
+	s.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2}}`)
+	s.upRecv()
+	s.send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"hang"}}`)
+	s.upRecv()
+	s.up.exit()
+	if got := s.recv(); !strings.Contains(got, `"id":3,"error"`) {
+		t.Fatalf("pending call after exit: %s", got)
+	}
+	<-s.done
+	deadline := time.Now().Add(5 * time.Second)
+	for len(sink.outcomes()) < 3 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	want := []string{"card:redacted", "hang:error", "slow:cancelled"}
+	outcomes := sink.outcomes()
+	slices.Sort(outcomes)
+	if strings.Join(outcomes, " ") != strings.Join(want, " ") {
+		t.Errorf("records %v, want %v", outcomes, want)
+	}
+	if c := sink.recs[0].Client; c.Name != "cursor" || c.Version != "2.1" {
+		t.Errorf("client %+v", c)
+	}
+}
