@@ -221,6 +221,16 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 	}
 	c := b.Catalog
 	cfg.BundleRevision, cfg.RequestURL = b.Revision, c.Meta.RequestURL
+	// Policies and guardrails: a bundle whose Rego or guardrails.toml is
+	// broken is no usable bundle (enforce mode then starts nothing).
+	p, err := shimPolicy(opts.Factory, b)
+	if err != nil {
+		cfg.BundleErr = fmt.Errorf("bundle %s: %w", b.Dir, err)
+	} else {
+		cfg.Deciders = append(cfg.Deciders, p)
+		cfg.ResultFilters = append(cfg.ResultFilters, p)
+		cfg.ToolReviewers = append(cfg.ToolReviewers, p)
+	}
 	if cfg.Mode == "" {
 		cfg.Mode = c.Meta.Mode
 	}
