@@ -50,7 +50,11 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 	blockByGuardrails(&dec, results)
 
 	if st.query != nil {
-		in := buildInput(guard.HookPre, server, call, payload, results)
+		argsFor := payload
+		if !st.usesArgs {
+			argsFor = nil
+		}
+		in := buildInput(guard.HookPre, server, call, argsFor, results)
 		rd, err := evalDecision(ctx, st.query, in)
 		if err != nil {
 			return enforce.Decision{}, err

@@ -41,11 +41,13 @@ type Pipeline struct {
 }
 
 type state struct {
-	bundle  *catalog.Bundle
-	set     *guard.Set
-	query   *rego.PreparedEvalQuery // nil: the bundle has no policies
-	limiter *limit.Limiter
-	reviews sync.Map // tool fingerprint -> reviewed
+	bundle *catalog.Bundle
+	set    *guard.Set
+	query  *rego.PreparedEvalQuery // nil: the bundle has no policies
+	// usesArgs: some policy reads input.arguments.
+	usesArgs bool
+	limiter  *limit.Limiter
+	reviews  sync.Map // tool fingerprint -> reviewed
 }
 
 // Load parses the bundle's guardrails.toml strictly and compiles its
@@ -80,11 +82,11 @@ func load(ctx context.Context, b *catalog.Bundle, opts Options) (*state, error) 
 	if err != nil {
 		return nil, err
 	}
-	q, err := compilePolicies(ctx, b.Dir)
+	q, usesArgs, err := compilePolicies(ctx, b.Dir)
 	if err != nil {
 		return nil, err
 	}
-	st := &state{bundle: b, set: set, query: q}
+	st := &state{bundle: b, set: set, query: q, usesArgs: usesArgs}
 	if opts.StateDir != "" {
 		st.limiter = &limit.Limiter{Dir: opts.StateDir}
 	}

@@ -201,3 +201,5 @@ func TestReviewToolPoisoned(t *testing.T) {
 		t.Errorf("benign tool denied: %+v", d)
 	}
 }
+
+func removeFile(p string) error { return os.Remove(p) }

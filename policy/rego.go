@@ -124,28 +124,57 @@ func ParseModules(base string, files []string) (map[string]*ast.Module, error) {
 
 // compilePolicies compiles the bundle's policies and prepares the
 // decision query; nil when the bundle has no policies.
-func compilePolicies(ctx context.Context, dir string) (*rego.PreparedEvalQuery, error) {
+func compilePolicies(ctx context.Context, dir string) (*rego.PreparedEvalQuery, bool, error) {
+	pq, mods, err := compile(ctx, dir)
+	if pq == nil || err != nil {
+		return nil, false, err
+	}
+	return pq, usesArguments(mods), nil
+}
+
+// usesArguments reports whether any policy reads input.arguments (or the
+// whole input): when none does, the arguments are not converted into Rego
+// values per call, which is most of a decision's cost for large calls.
+func usesArguments(mods map[string]*ast.Module) bool {
+	uses := false
+	for _, m := range mods {
+		ast.WalkRefs(m, func(r ast.Ref) bool {
+			if !r[0].Equal(ast.InputRootDocument) {
+				return false
+			}
+			if len(r) == 1 {
+				uses = true
+			} else if s, ok := r[1].Value.(ast.String); !ok || s == "arguments" {
+				uses = true
+			}
+			return false
+		})
+	}
+	return uses
+}
+
+func compile(ctx context.Context, dir string) (*rego.PreparedEvalQuery, map[string]*ast.Module, error) {
 	files, err := PolicyFiles(dir, false)
 	if err != nil || len(files) == 0 {
-		return nil, err
+		return nil, nil, err
 	}
 	mods, err := ParseModules(dir, files)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c := ast.NewCompiler().WithCapabilities(Capabilities()).WithStrict(true)
 	c.Compile(mods)
 	if c.Failed() {
-		return nil, regoError(c.Errors)
+		return nil, nil, regoError(c.Errors)
 	}
 	if len(c.GetRulesExact(ast.MustParseRef(DecisionQuery))) == 0 {
-		return nil, fmt.Errorf("%s: no policy defines %s; a policy declares `package %s` and a rule `decision := {\"allow\": …, \"reasons\": […], \"rule_ids\": […]}`", filepath.Join(dir, PoliciesDir), DecisionQuery, Package)
+		return nil, nil, fmt.Errorf("%s: no policy defines %s; a policy declares `package %s` and a rule `decision := {\"allow\": …, \"reasons\": […], \"rule_ids\": […]}`", filepath.Join(dir, PoliciesDir), DecisionQuery, Package)
 	}
 	pq, err := rego.New(rego.Query(DecisionQuery), rego.Compiler(c)).PrepareForEval(ctx)
 	if err != nil {
-		return nil, regoError(err)
+		return nil, nil, regoError(err)
 	}
-	return &pq, nil
+	return &pq, mods, nil
 }
 
 // regoDecision is the decision object a policy produces.

@@ -82,7 +82,7 @@ func CheckCode(s string) []CodeFinding {
 	}
 	hasShell := false
 	for _, a := range shellAnchors {
-		if strings.Contains(s, a) {
+		if containsWord(s, a) {
 			hasShell = true
 			break
 		}
@@ -130,7 +130,7 @@ func shellLines(s string) []string {
 		t = strings.TrimPrefix(t, "$ ")
 		t = strings.TrimPrefix(t, "# ")
 		for _, a := range shellAnchors {
-			if strings.Contains(t, a) {
+			if containsWord(t, a) {
 				out = append(out, t)
 				break
 			}
@@ -306,4 +306,24 @@ func chmodWorld(args []string) bool {
 		}
 	}
 	return mode && target
+}
+
+// containsWord is strings.Contains where an anchor ending in a letter must
+// end a word: "| sh" is not "| shipped".
+func containsWord(s, a string) bool {
+	last := a[len(a)-1]
+	if !(last >= 'a' && last <= 'z') {
+		return strings.Contains(s, a)
+	}
+	for off := 0; ; {
+		j := strings.Index(s[off:], a)
+		if j < 0 {
+			return false
+		}
+		end := off + j + len(a)
+		if end == len(s) || !isWordChar(s[end]) {
+			return true
+		}
+		off = off + j + 1
+	}
 }

@@ -366,18 +366,16 @@ func (s *Set) replacement(session, category, method, value string) string {
 	return "[REDACTED:" + category + "]"
 }
 
-// vault maps values to reference tokens within one session. Only the
-// HMAC of a value is kept, never the value.
+// vault maps values to reference tokens within one session. It lives in
+// the shim's memory for the session only and is never written anywhere.
 type vault struct {
 	mu   sync.Mutex
-	ids  map[string]string // category + HMAC -> token
+	ids  map[string]string // category + value -> token
 	next map[string]int
 }
 
-func (v *vault) token(key []byte, category, value string) string {
-	m := hmac.New(sha256.New, key)
-	m.Write([]byte(category + "\x00" + value))
-	h := category + string(m.Sum(nil))
+func (v *vault) token(_ []byte, category, value string) string {
+	h := category + "\x00" + value
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if t, ok := v.ids[h]; ok {
