@@ -149,7 +149,6 @@ func lexSQL(s string) sqlLex {
 				k := strings.Index(s[j+1:], tag)
 				if k < 0 {
 					lx.unterminated = true
-					k = len(s) - j - 1
 					lx.toks = append(lx.toks, sqlTok{kind: tStr, text: s[j+1:], depth: depth})
 					i = len(s)
 				} else {
