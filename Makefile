@@ -20,7 +20,7 @@ NPM_DIR   := $(CACHE)/npm
 NPM_STAMP := $(NPM_DIR)/.installed
 E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(PATH)
 
-FUZZ_PKG ?= ./scan/
+FUZZ_PKGS ?= ./scan/ ./policy/guard/
 FUZZTIME ?= 5s
 
 # Stamped into the binary; empty outside a git checkout, and the binary then
@@ -57,13 +57,15 @@ $(NPM_STAMP): testdata/e2e/package.json testdata/e2e/package-lock.json
 	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
-fuzz-smoke: ## run each fuzz target in scan/ for 5s (FUZZTIME=…)
-	@list=$$($(GO) test -list '^Fuzz' $(FUZZ_PKG)) || { echo "$$list"; exit 1; }; \
-	targets=$$(grep '^Fuzz' <<<"$$list" || true); \
-	if [ -z "$$targets" ]; then echo "fuzz-smoke: no fuzz targets in $(FUZZ_PKG)"; exit 0; fi; \
-	for t in $$targets; do \
-		echo "fuzz-smoke: $$t for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(FUZZ_PKG); \
+fuzz-smoke: ## run each fuzz target in scan/ and policy/guard/ for 5s (FUZZTIME=…)
+	@for pkg in $(FUZZ_PKGS); do \
+		list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; exit 1; }; \
+		targets=$$(grep '^Fuzz' <<<"$$list" || true); \
+		if [ -z "$$targets" ]; then echo "fuzz-smoke: no fuzz targets in $$pkg"; continue; fi; \
+		for t in $$targets; do \
+			echo "fuzz-smoke: $$pkg $$t for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
 	done
 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
