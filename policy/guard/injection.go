@@ -27,9 +27,28 @@ func CheckInjection(field, s string) []InjectionFinding {
 	if len(s) < 12 {
 		return nil
 	}
+	out := reviewerFindings(field, s)
+	return append(out, phraseFindings(s, 0)...)
+}
+
+// argumentRules are the reviewer's rules that mean injection in data. The
+// others (exfiltration, sensitive paths, shadowing) describe what a tool
+// does with data, and arguments legitimately name mail recipients and
+// file paths.
+var argumentRules = map[string]bool{
+	catalog.RuleHiddenUnicode: true, catalog.RuleImperativeMarkup: true, catalog.RuleInstructionOverride: true,
+	catalog.RuleConcealment: true, catalog.RuleConsentBypass: true,
+}
+
+func reviewerFindings(field, s string) []InjectionFinding {
 	var out []InjectionFinding
 	for _, f := range injectionReviewer.Text(field, s) {
 		if f.Severity.Rank() < injectionAt.Rank() {
+			continue
+		}
+		// Exfiltration counts only when the reviewer is sure (high): a
+		// mail recipient in an argument is ordinary.
+		if !argumentRules[f.Rule] && !(f.Rule == catalog.RuleExfiltration && f.Severity.Rank() >= scan.SeverityHigh.Rank()) {
 			continue
 		}
 		out = append(out, InjectionFinding{Rule: "injection." + f.Rule, Message: f.Message})
