@@ -48,10 +48,17 @@ var injectionPhrases = []struct{ phrase, rule, msg string }{
 // decoded (an override hidden from a human reader).
 func phraseFindings(s string, depth int) []InjectionFinding {
 	low := strings.ToLower(s)
+	ascii := isASCII(s)
 	var out []InjectionFinding
-	seen := map[string]bool{}
+	var seen map[string]bool
 	for _, p := range injectionPhrases {
+		if ascii && p.phrase[0] >= 0x80 {
+			continue // a CJK phrase cannot occur in ASCII text
+		}
 		if !seen[p.msg] && strings.Contains(low, p.phrase) {
+			if seen == nil {
+				seen = map[string]bool{}
+			}
 			seen[p.msg] = true
 			out = append(out, InjectionFinding{Rule: p.rule, Message: p.msg})
 		}
@@ -91,4 +98,13 @@ func base64Runs(s string) []string {
 		start = -1
 	}
 	return out
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] >= 0x80 {
+			return false
+		}
+	}
+	return true
 }
