@@ -65,7 +65,7 @@ func benchPipeline(b *testing.B, withRego bool) {
 	if !withRego {
 		bd = bundleWithoutPolicies(b, bd)
 	}
-	p, err := Load(bd, Options{})
+	p, err := Load(bd, Options{NoDecisionCache: true})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -103,10 +103,17 @@ func BenchmarkPipeline(b *testing.B) { benchPipeline(b, false) }
 // BenchmarkPipelineRego adds the starter Rego policy.
 func BenchmarkPipelineRego(b *testing.B) { benchPipeline(b, true) }
 
-// BenchmarkRegoDecision is one starter-policy decision alone.
-func BenchmarkRegoDecision(b *testing.B) {
+// BenchmarkRegoDecision is one starter-policy decision alone, evaluated
+// (the decision cache off).
+func BenchmarkRegoDecision(b *testing.B) { benchRego(b, false) }
+
+// BenchmarkRegoDecisionCached is the same call repeated with the decision
+// cache on: what a session calling one tool again pays.
+func BenchmarkRegoDecisionCached(b *testing.B) { benchRego(b, true) }
+
+func benchRego(b *testing.B, cache bool) {
 	bd := bundle(b, "")
-	p, err := Load(bd, Options{})
+	p, err := Load(bd, Options{NoDecisionCache: !cache})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -55,7 +55,7 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 			argsFor = nil
 		}
 		in := buildInput(guard.HookPre, server, call, argsFor, results)
-		rd, err := evalDecision(ctx, st.query, in)
+		rd, err := st.decide(ctx, in)
 		if err != nil {
 			return enforce.Decision{}, err
 		}

@@ -9,6 +9,7 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -31,6 +32,9 @@ type Options struct {
 	StateDir string
 	// Getenv reads variables named in guardrails.toml (hash_key_env).
 	Getenv func(string) string
+	// NoDecisionCache evaluates the policy on every call even when its
+	// decisions could be cached (benchmarks, policy debugging).
+	NoDecisionCache bool
 }
 
 // Pipeline is the loaded policy and guardrails of one bundle. It is safe
@@ -46,8 +50,13 @@ type state struct {
 	query  *rego.PreparedEvalQuery // nil: the bundle has no policies
 	// usesArgs: some policy reads input.arguments.
 	usesArgs bool
-	limiter  *limit.Limiter
-	reviews  sync.Map // tool fingerprint -> reviewed
+	// cacheDecisions: decisions depend only on the input without its
+	// arguments; they are kept in decisions, keyed by that input's JSON.
+	cacheDecisions bool
+	decMu          sync.Mutex
+	decisions      map[string]regoDecision
+	limiter        *limit.Limiter
+	reviews        sync.Map // tool fingerprint -> reviewed
 }
 
 // Load parses the bundle's guardrails.toml strictly and compiles its
@@ -82,11 +91,14 @@ func load(ctx context.Context, b *catalog.Bundle, opts Options) (*state, error) 
 	if err != nil {
 		return nil, err
 	}
-	q, usesArgs, err := compilePolicies(ctx, b.Dir)
+	q, usesArgs, pure, err := compilePolicies(ctx, b.Dir)
 	if err != nil {
 		return nil, err
 	}
 	st := &state{bundle: b, set: set, query: q, usesArgs: usesArgs}
+	// A policy that reads neither the arguments nor the clock decides the
+	// same for the same facts: cache its decisions for this bundle.
+	st.cacheDecisions = q != nil && !usesArgs && pure && !opts.NoDecisionCache
 	if opts.StateDir != "" {
 		st.limiter = &limit.Limiter{Dir: opts.StateDir}
 	}
@@ -114,3 +126,34 @@ func (p *Pipeline) Guardrails() []*guard.Spec { return p.st.Load().set.Specs() }
 
 // HasPolicies reports whether the bundle has Rego policies.
 func (p *Pipeline) HasPolicies() bool { return p.st.Load().query != nil }
+
+// maxCachedDecisions bounds the decision cache; it is cleared when full.
+const maxCachedDecisions = 4096
+
+func (st *state) decide(ctx context.Context, in map[string]any) (regoDecision, error) {
+	if !st.cacheDecisions {
+		return evalDecision(ctx, st.query, in)
+	}
+	k, err := json.Marshal(in)
+	if err != nil {
+		return evalDecision(ctx, st.query, in)
+	}
+	key := string(k)
+	st.decMu.Lock()
+	d, ok := st.decisions[key]
+	st.decMu.Unlock()
+	if ok {
+		return d, nil
+	}
+	d, err = evalDecision(ctx, st.query, in)
+	if err != nil {
+		return d, err
+	}
+	st.decMu.Lock()
+	if st.decisions == nil || len(st.decisions) >= maxCachedDecisions {
+		st.decisions = map[string]regoDecision{}
+	}
+	st.decisions[key] = d
+	st.decMu.Unlock()
+	return d, nil
+}

@@ -203,3 +203,49 @@ func TestReviewToolPoisoned(t *testing.T) {
 }
 
 func removeFile(p string) error { return os.Remove(p) }
+
+func TestDecisionCacheOnlyForPurePolicies(t *testing.T) {
+	cases := map[string]struct{ args, volatile bool }{
+		"package mcpgov.authz\n\ndecision := {\"allow\": true}\n":                                     {false, false},
+		"package mcpgov.authz\n\ndecision := {\"allow\": input.arguments.x == 1}\n":                   {true, false},
+		"package mcpgov.authz\n\ndecision := {\"allow\": count(input) > 0}\n":                         {true, false},
+		"package mcpgov.authz\n\ndecision := {\"allow\": time.now_ns() > 0}\n":                        {false, true},
+		"package mcpgov.authz\n\nx := time.now_ns()\n\ndecision := {\"allow\": x > 0}\n":              {false, true},
+		"package mcpgov.authz\n\ndecision := {\"allow\": input.tool.name == \"a\"}\n":                 {false, false},
+		"package mcpgov.authz\n\ndecision := {\"allow\": k == \"arguments\"} if some k, _ in input\n": {true, false},
+	}
+	for src, want := range cases {
+		dir := t.TempDir()
+		if err := os.MkdirAll(filepath.Join(dir, "policies"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "policies", "p.rego"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		_, mods, err := compile(context.Background(), dir)
+		if err != nil {
+			t.Fatalf("%s: %v", src, err)
+		}
+		if got := usesArguments(mods); got != want.args {
+			t.Errorf("%q: usesArguments = %v", src, got)
+		}
+		if got := callsVolatile(mods); got != want.volatile {
+			t.Errorf("%q: callsVolatile = %v", src, got)
+		}
+	}
+	// Cached decisions still differ by identity.
+	b := bundle(t, "")
+	p, err := Load(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := b.Catalog.Server("everything")
+	for range 2 {
+		if d, _ := p.Decide(context.Background(), srv, &enforce.Call{Tool: "echo", Arguments: json.RawMessage(`{}`), Identity: engineer}); !d.Allow {
+			t.Fatal("engineer denied")
+		}
+		if d, _ := p.Decide(context.Background(), srv, &enforce.Call{Tool: "echo", Arguments: json.RawMessage(`{}`), Identity: audit.Identity{Subject: "x", Groups: []string{"sales"}, Method: "oidc"}}); d.Allow {
+			t.Fatal("sales allowed")
+		}
+	}
+}

@@ -124,12 +124,35 @@ func ParseModules(base string, files []string) (map[string]*ast.Module, error) {
 
 // compilePolicies compiles the bundle's policies and prepares the
 // decision query; nil when the bundle has no policies.
-func compilePolicies(ctx context.Context, dir string) (*rego.PreparedEvalQuery, bool, error) {
+func compilePolicies(ctx context.Context, dir string) (q *rego.PreparedEvalQuery, usesArgs, pure bool, err error) {
 	pq, mods, err := compile(ctx, dir)
 	if pq == nil || err != nil {
-		return nil, false, err
+		return nil, false, false, err
 	}
-	return pq, usesArguments(mods), nil
+	return pq, usesArguments(mods), !callsVolatile(mods), nil
+}
+
+// volatile built-ins make a decision depend on more than its input, so
+// decisions of policies that call them are never cached.
+var volatile = map[string]bool{"time.now_ns": true, "time.clock": false, "rand.intn": true, "uuid.rfc4122": true, "opa.runtime": true, "http.send": true}
+
+func callsVolatile(mods map[string]*ast.Module) bool {
+	found := false
+	for _, m := range mods {
+		ast.WalkExprs(m, func(e *ast.Expr) bool {
+			if e.IsCall() && volatile[e.Operator().String()] {
+				found = true
+			}
+			return found
+		})
+		ast.WalkTerms(m, func(t *ast.Term) bool {
+			if c, ok := t.Value.(ast.Call); ok && len(c) > 0 && volatile[c[0].String()] {
+				found = true
+			}
+			return found
+		})
+	}
+	return found
 }
 
 // usesArguments reports whether any policy reads input.arguments (or the
