@@ -18,6 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strconv"
 )
@@ -91,7 +92,13 @@ func Decode(raw json.RawMessage, limit int) (*Payload, error) {
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
-	if err := dec.Decode(&p.Value); err != nil {
+	err := dec.Decode(&p.Value)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			err = errors.New("trailing data after the JSON value")
+		}
+	}
+	if err != nil {
 		p.Value = nil
 		s := string(raw)
 		if limit > 0 && len(s) > limit {
@@ -170,48 +177,15 @@ func (p *Payload) Texts() []string {
 	return out
 }
 
-// ReplaceStrings returns the payload's JSON with every string value for
-// which repl returns a different string replaced, in place, keeping the
-// structure. It re-encodes only when something changed.
+// ReplaceStrings returns the payload's JSON with the string values at the
+// paths in repl replaced, everything else kept byte for byte.
 func (p *Payload) ReplaceStrings(repl map[string]string) (json.RawMessage, error) {
 	if len(repl) == 0 || p.Value == nil {
 		return p.Raw, nil
 	}
-	v := replaceIn(p.Value, repl, 0)
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
-		return nil, fmt.Errorf("re-encode redacted payload: %w", err)
+	out, err := rewriteJSON(p.Raw, repl)
+	if err != nil {
+		return nil, fmt.Errorf("rewrite redacted payload: %w", err)
 	}
-	return json.RawMessage(bytes.TrimRight(buf.Bytes(), "\n")), nil
-}
-
-// replaceIn rebuilds v with replaced strings; paths key repl. It copies
-// containers so the decoded original stays intact.
-func replaceIn(v any, repl map[string]string, _ int) any {
-	return replaceAt("$", v, repl)
-}
-
-func replaceAt(path string, v any, repl map[string]string) any {
-	switch v := v.(type) {
-	case string:
-		if r, ok := repl[path]; ok {
-			return r
-		}
-		return v
-	case []any:
-		out := make([]any, len(v))
-		for i, e := range v {
-			out[i] = replaceAt(path+"["+strconv.Itoa(i)+"]", e, repl)
-		}
-		return out
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, e := range v {
-			out[k] = replaceAt(path+"."+k, e, repl)
-		}
-		return out
-	}
-	return v
+	return out, nil
 }

@@ -201,3 +201,46 @@ func FuzzCheckers(f *testing.F) {
 		CheckCode(s)
 	})
 }
+
+func TestRedactionKeepsTheRestByteForByte(t *testing.T) {
+	raw := `{ "content" : [ {"type":"text", "text":"mail ann@example.com"}, {"type":"text","text":"none"} ],
+  "structuredContent": {"z": 1.50, "a": "bob@example.org", "esc\"aped": "x@example.net", "n": null, "t": true}, "isError": false }`
+	s := mustSet(t, "[guardrails.pii]\nmode = \"enforce\"\nredact = \"mask\"\n")
+	req := request(t, HookPost, raw)
+	out, n, err := s.Redact(req, s.Run(context.Background(), req))
+	if err != nil || n != 3 {
+		t.Fatalf("%s %d %v", out, n, err)
+	}
+	want := strings.NewReplacer("ann@example.com", "[REDACTED:email]", "bob@example.org", "[REDACTED:email]", "x@example.net", "[REDACTED:email]").Replace(raw)
+	if string(out) != want {
+		t.Errorf("got\n%s\nwant\n%s", out, want)
+	}
+}
+
+// Rewriting every string of any JSON value yields valid JSON.
+func FuzzRewrite(f *testing.F) {
+	for _, s := range []string{`{"a":"b","c":[1,"d",{"e":"f"}]}`, `"x"`, `[]`, `{"k\"ey":" v "}`, ` { "a" : [ "b" , 2 ] } `} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := Decode(json.RawMessage(s), 0)
+		if err != nil || p.Value == nil {
+			return
+		}
+		repl := map[string]string{}
+		for _, l := range p.Leaves {
+			if !l.IsKey {
+				repl[l.Path] = "R"
+			}
+		}
+		out, err := p.ReplaceStrings(repl)
+		if err != nil {
+			// Only inputs encoding/json accepts reach here; the rewriter
+			// must accept them too.
+			t.Fatalf("%q: %v", s, err)
+		}
+		if !json.Valid(out) {
+			t.Fatalf("%q -> invalid %q", s, out)
+		}
+	})
+}
