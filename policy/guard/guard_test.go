@@ -244,3 +244,21 @@ func FuzzRewrite(f *testing.F) {
 		}
 	})
 }
+
+func TestCustomIdentifiersAndPerTypeRedaction(t *testing.T) {
+	s := mustSet(t, `
+[guardrails.pii]
+mode = "enforce"
+redact = "token"
+redact_types = { card = "mask" }
+[guardrails.pii.identifiers]
+patient_id = "MRN-[0-9]{6,10}"
+`)
+	req := request(t, HookPost, `{"content":[{"type":"text","text":"MRN-0012345 paid with 4111 1111 1111 1111; MRN-0012345 again, MRN-9999999 too"}]}`)
+	req.Session = "s"
+	out, n, err := s.Redact(req, s.Run(context.Background(), req))
+	want := `{"content":[{"type":"text","text":"[PATIENT_ID_1] paid with [REDACTED:card]; [PATIENT_ID_1] again, [PATIENT_ID_2] too"}]}`
+	if err != nil || n != 4 || string(out) != want {
+		t.Errorf("got %s (%d, %v)\nwant %s", out, n, err, want)
+	}
+}
