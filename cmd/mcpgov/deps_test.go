@@ -13,7 +13,7 @@ func TestImportRules(t *testing.T) {
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}
-	forbidden := []string{"github.com/spf13/cobra", "github.com/spf13/pflag", "github.com/charmbracelet/bubbletea", "github.com/charmbracelet/lipgloss", "github.com/mcpgov/mcpgov/cmd/"}
+	forbidden := []string{"github.com/spf13/cobra", "github.com/spf13/pflag", "github.com/charmbracelet/bubbletea", "github.com/charmbracelet/lipgloss", "charm.land/", "github.com/mcpgov/mcpgov/cmd/"}
 	checked := 0
 	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
 		pkg, deps, _ := strings.Cut(line, ":")

@@ -9,9 +9,11 @@ import (
 	"strconv"
 	"strings"
 
+	tea "charm.land/bubbletea/v2"
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/cmd/mcpgov/cli/tui"
 	"github.com/mcpgov/mcpgov/scan"
 )
 
@@ -30,6 +32,7 @@ type ScanOptions struct {
 	MaxFileSize string
 	HostName    string
 	Bundle      string
+	TUI         bool
 }
 
 func newScanCmd(f *Factory, runF func(context.Context, *ScanOptions) error) *cobra.Command {
@@ -81,6 +84,7 @@ versioned JSON (--format json), or SARIF 2.1.0 for code scanning.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Format, "format", "", "output format: table, plain, json or sarif (default: table on a terminal, plain when piped)")
 	fl.BoolVar(&opts.JSON, "json", false, "shorthand for --format json")
+	fl.BoolVar(&opts.TUI, "tui", false, "browse the inventory interactively (needs a terminal)")
 	fl.StringSliceVar(&opts.Clients, "client", nil, "report only these clients (repeatable or comma-separated)")
 	fl.StringVar(&opts.FailOn, "fail-on", "", "exit 3 when a finding at or above this severity exists: low, medium, high or critical")
 	fl.StringVar(&opts.Home, "home", "", "scan this home directory instead of $HOME (another user, a mounted disk)")
@@ -105,6 +109,14 @@ func fixedCompletion(values ...string) func(*cobra.Command, []string, string) ([
 }
 
 func scanRun(ctx context.Context, opts *ScanOptions) error {
+	if opts.TUI {
+		if opts.Format != "" || opts.JSON {
+			return flagErrorf("--tui shows the inventory on the terminal; it cannot be combined with --format or --json")
+		}
+		if !opts.IO.CanPrompt() {
+			return flagErrorf("--tui needs a terminal on stdin and stdout; use --format json or plain when piping")
+		}
+	}
 	format, err := resolveFormat(opts.IO, opts.Format, opts.JSON, formatTable, formatPlain, formatJSON, formatSARIF)
 	if err != nil {
 		return err
@@ -180,12 +192,14 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 		return fmt.Errorf("scan: %w", err)
 	}
 
-	switch format {
-	case formatJSON:
+	switch {
+	case opts.TUI:
+		err = runScanTUI(ctx, opts.IO, rep)
+	case format == formatJSON:
 		err = writeJSON(opts.IO.Out, rep)
-	case formatSARIF:
+	case format == formatSARIF:
 		err = writeJSON(opts.IO.Out, scan.SARIF(rep, wd, f.Version.Version, extraRules))
-	case formatPlain:
+	case format == formatPlain:
 		printScanPlain(opts.IO, rep)
 	default:
 		printScanTable(opts.IO, rep)
@@ -193,7 +207,7 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 	if err != nil {
 		return fmt.Errorf("write report: %w", err)
 	}
-	if format != formatTable {
+	if format != formatTable || opts.TUI {
 		for _, e := range rep.Errors {
 			fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", fileErrorText(e))
 		}
@@ -260,4 +274,16 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("want a positive size such as 16MiB")
 	}
 	return n * mult, nil
+}
+
+// runScanTUI browses the report until the user quits; errors reading
+// files are printed after, on stderr, like the other formats.
+func runScanTUI(ctx context.Context, io *IOStreams, rep *scan.Report) error {
+	title := "mcpgov scan"
+	if rep.Host.Name != "" {
+		title += " · " + rep.Host.Name
+	}
+	p := tea.NewProgram(tui.NewScan(rep, title), tea.WithContext(ctx), tea.WithInput(io.In), tea.WithOutput(io.Out))
+	_, err := p.Run()
+	return err
 }

@@ -1,0 +1,147 @@
+package tui
+
+import (
+	"bytes"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	tea "charm.land/bubbletea/v2"
+
+	"github.com/mcpgov/mcpgov/scan"
+)
+
+func report() *scan.Report {
+	return &scan.Report{
+		Servers: []scan.Server{
+			{Client: "cursor", Scope: "user", Name: "github", File: "/h/.cursor/mcp.json", Line: 3, Transport: "stdio", Command: "npx", Args: []string{"-y", "@modelcontextprotocol/server-github"},
+				Identity: "npm:@modelcontextprotocol/server-github", Env: []string{"GITHUB_TOKEN"},
+				Findings: []scan.Finding{{Rule: "plaintext-secret", Severity: scan.SeverityCritical, Message: "GITHUB_TOKEN holds a GitHub token (ghp_****)"}}},
+			{Client: "claude-code", Scope: "project", Name: "everything", File: "/p/.mcp.json", Line: 2, Transport: "stdio", Command: "mcpgov", Identity: "npm:@modelcontextprotocol/server-everything@2026.8.31", Governed: true},
+			{Client: "vscode", Scope: "user", Name: "remote", File: "/h/.config/Code/User/mcp.json", Line: 9, Transport: "http", URL: "http://mcp.example.com/mcp", Identity: "http://mcp.example.com/mcp",
+				Findings: []scan.Finding{{Rule: "insecure-transport", Severity: scan.SeverityHigh, Message: "plain HTTP"}}},
+		},
+		Errors: []scan.FileError{{File: "/h/.codeium/windsurf/mcp_config.json", Line: 4, Message: "invalid character '}'"}},
+	}
+}
+
+func press(m *Scan, keys ...tea.KeyPressMsg) tea.Cmd {
+	var cmd tea.Cmd
+	for _, k := range keys {
+		_, cmd = m.Update(k)
+	}
+	return cmd
+}
+
+func text(s string) tea.KeyPressMsg { return tea.KeyPressMsg{Code: rune(s[0]), Text: s} }
+
+var down = tea.KeyPressMsg{Code: tea.KeyDown}
+
+func TestScanModel(t *testing.T) {
+	m := NewScan(report(), "mcpgov scan · host")
+	m.Update(tea.WindowSizeMsg{Width: 120, Height: 30})
+	v := m.Render()
+	for _, want := range []string{"3 servers, 2 with findings, 1 unreadable files", "github", "everything", "remote",
+		"plaintext-secret: GITHUB_TOKEN holds a GitHub token (ghp_****)", "/h/.cursor/mcp.json:3", "env GITHUB_TOKEN"} {
+		if !strings.Contains(v, want) {
+			t.Errorf("first screen lacks %q:\n%s", want, v)
+		}
+	}
+
+	press(m, down)
+	if v := m.Render(); !strings.Contains(v, "/p/.mcp.json:2") || !strings.Contains(v, "governed by mcpgov") {
+		t.Errorf("detail does not follow the cursor:\n%s", v)
+	}
+
+	press(m, text("f"))
+	if v := m.Render(); strings.Contains(v, "everything") || !strings.Contains(v, "findings only") {
+		t.Errorf("findings-only still lists a clean server:\n%s", v)
+	}
+	press(m, text("f"))
+
+	press(m, text("/"), text("v"), text("s"), tea.KeyPressMsg{Code: tea.KeyEnter})
+	v = m.Render()
+	if !strings.Contains(v, "remote") || strings.Contains(v, "github") || !strings.Contains(v, `filter "vs"`) {
+		t.Errorf("filter vs:\n%s", v)
+	}
+	press(m, text("/"), tea.KeyPressMsg{Code: tea.KeyBackspace}, tea.KeyPressMsg{Code: tea.KeyBackspace}, text("z"), text("z"), tea.KeyPressMsg{Code: tea.KeyEscape})
+	if v := m.Render(); !strings.Contains(v, "no server matches") {
+		t.Errorf("filter zz:\n%s", v)
+	}
+
+	press(m, text("e"))
+	if v := m.Render(); !strings.Contains(v, "mcp_config.json:4") || !strings.Contains(v, "invalid character") {
+		t.Errorf("errors view:\n%s", v)
+	}
+	if cmd := press(m, tea.KeyPressMsg{Code: tea.KeyEscape}); cmd != nil {
+		t.Error("esc in the errors view quit instead of going back")
+	}
+	cmd := press(m, text("q"))
+	if cmd == nil {
+		t.Fatal("q did not quit")
+	}
+	if _, ok := cmd().(tea.QuitMsg); !ok {
+		t.Errorf("q returned %T", cmd())
+	}
+}
+
+func TestScanModelScrolls(t *testing.T) {
+	rep := &scan.Report{}
+	for i := range 50 {
+		rep.Servers = append(rep.Servers, scan.Server{Client: "cursor", Name: strings.Repeat("s", 1+i%5) + string(rune('a'+i%26)), Identity: "exec:x"})
+	}
+	m := NewScan(rep, "t")
+	m.Update(tea.WindowSizeMsg{Width: 80, Height: 20})
+	for range 30 {
+		press(m, down)
+	}
+	if m.cursor != 30 || m.offset > m.cursor || m.cursor >= m.offset+m.listHeight() {
+		t.Errorf("cursor %d offset %d height %d", m.cursor, m.offset, m.listHeight())
+	}
+	press(m, tea.KeyPressMsg{Code: tea.KeyEnd})
+	if m.cursor != 49 {
+		t.Errorf("end: cursor %d", m.cursor)
+	}
+}
+
+// TestScanProgram runs the model in a real bubbletea program, keys in
+// through a pipe, and checks what it drew.
+func TestScanProgram(t *testing.T) {
+	r, w := io.Pipe()
+	var out bytes.Buffer
+	p := tea.NewProgram(NewScan(report(), "mcpgov scan"), tea.WithInput(r), tea.WithOutput(&out), tea.WithWindowSize(120, 30), tea.WithoutSignals())
+	go func() {
+		for _, k := range []string{"j", "/", "v", "s", "\r", "q"} {
+			time.Sleep(20 * time.Millisecond)
+			_, _ = w.Write([]byte(k))
+		}
+	}()
+	done := make(chan error, 1)
+	var final tea.Model
+	go func() {
+		var err error
+		final, err = p.Run()
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(20 * time.Second):
+		p.Kill()
+		t.Fatal("the program did not quit on q")
+	}
+	_ = w.Close()
+	// The first frame is drawn whole; later ones are cell diffs, so the
+	// keys' effect is read from the final model.
+	for _, want := range []string{"3 servers, 2 with findings", "/h/.cursor/mcp.json:3", "\x1b[?1049h"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q", want)
+		}
+	}
+	if v := final.(*Scan).Render(); !strings.Contains(v, `filter "vs"`) || !strings.Contains(v, "remote") || strings.Contains(v, "github") {
+		t.Errorf("keys not applied; final screen:\n%s", v)
+	}
+}
