@@ -29,9 +29,9 @@ func buildInput(hook string, server *catalog.Server, call *enforce.Call, payload
 	}
 	var args any = map[string]any{}
 	omitted := false
-	if payload != nil && payload.Value != nil {
+	if payload != nil && payload.IsJSON {
 		if payload.Bytes <= maxRegoArguments {
-			args = payload.Value
+			args = payload.Decoded()
 		} else {
 			omitted = true
 		}

@@ -52,7 +52,36 @@ var codeAnchors = []codeAnchor{
 }
 
 // shellAnchors trigger the shell parse.
-var shellAnchors = []string{"rm ", "| sh", "|sh", "| bash", "|bash", "| zsh", "| python", "|python", "| sudo", "|sudo", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd"}
+var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd"}
+
+// pipeTargets are the commands a pipe into which makes a line worth
+// parsing ("curl … | sh").
+var pipeTargets = []string{"sh", "bash", "zsh", "dash", "python", "python3", "perl", "ruby", "node", "sudo"}
+
+// hasShellAnchor reports whether s holds a shell anchor or a pipe into an
+// interpreter; pipes are found in one pass over '|' (tables are full of
+// them, so one Index per pipe anchor would rescan them all).
+func hasShellAnchor(s string) bool {
+	for _, a := range shellAnchors {
+		if containsWord(s, a) {
+			return true
+		}
+	}
+	for off := 0; ; {
+		j := strings.IndexByte(s[off:], '|')
+		if j < 0 {
+			return false
+		}
+		at := off + j + 1
+		off = at
+		rest := strings.TrimLeft(s[at:min(len(s), at+12)], " ")
+		for _, t := range pipeTargets {
+			if strings.HasPrefix(rest, t) && (len(rest) == len(t) || !isWordChar(rest[len(t)])) {
+				return true
+			}
+		}
+	}
+}
 
 // CheckCode returns the dangerous constructs in s: code anchors
 // (eval, os.system, shell=True, pickle, …), and shell command lines, parsed
@@ -66,7 +95,29 @@ func CheckCode(s string) []CodeFinding {
 			out = append(out, CodeFinding{rule, msg})
 		}
 	}
+	// Most anchors hold a '(' : visit the (few) parentheses once and
+	// compare each such anchor in place, instead of one scan per anchor.
+	for off := 0; off < len(s); {
+		j := strings.IndexByte(s[off:], '(')
+		if j < 0 {
+			break
+		}
+		p := off + j
+		off = p + 1
+		for _, a := range codeAnchors {
+			k := strings.IndexByte(a.lit, '(')
+			if k < 0 || p-k < 0 || p-k+len(a.lit) > len(s) || s[p-k:p-k+len(a.lit)] != a.lit {
+				continue
+			}
+			if a.check == nil || a.check(s, p-k) {
+				add(a.rule, a.msg)
+			}
+		}
+	}
 	for _, a := range codeAnchors {
+		if strings.IndexByte(a.lit, '(') >= 0 {
+			continue
+		}
 		for off := 0; off < len(s); {
 			j := strings.Index(s[off:], a.lit)
 			if j < 0 {
@@ -80,14 +131,7 @@ func CheckCode(s string) []CodeFinding {
 			}
 		}
 	}
-	hasShell := false
-	for _, a := range shellAnchors {
-		if containsWord(s, a) {
-			hasShell = true
-			break
-		}
-	}
-	if hasShell {
+	if hasShellAnchor(s) {
 		for _, line := range shellLines(s) {
 			checkShell(line, add, 0)
 		}
@@ -129,11 +173,8 @@ func shellLines(s string) []string {
 		t := strings.TrimSpace(line)
 		t = strings.TrimPrefix(t, "$ ")
 		t = strings.TrimPrefix(t, "# ")
-		for _, a := range shellAnchors {
-			if containsWord(t, a) {
-				out = append(out, t)
-				break
-			}
+		if hasShellAnchor(t) {
+			out = append(out, t)
 		}
 	}
 	return out
@@ -308,11 +349,14 @@ func chmodWorld(args []string) bool {
 	return mode && target
 }
 
-// containsWord is strings.Contains where an anchor ending in a letter must
-// end a word: "| sh" is not "| shipped".
+// containsWord is strings.Contains where an anchor that starts or ends
+// with a letter must start or end a word: "| sh" is not "| shipped", and
+// "rm " is not "platform ".
 func containsWord(s, a string) bool {
-	last := a[len(a)-1]
-	if !(last >= 'a' && last <= 'z') {
+	first, last := a[0], a[len(a)-1]
+	checkStart := first >= 'a' && first <= 'z'
+	checkEnd := last >= 'a' && last <= 'z'
+	if !checkStart && !checkEnd {
 		return strings.Contains(s, a)
 	}
 	for off := 0; ; {
@@ -320,10 +364,11 @@ func containsWord(s, a string) bool {
 		if j < 0 {
 			return false
 		}
-		end := off + j + len(a)
-		if end == len(s) || !isWordChar(s[end]) {
+		at := off + j
+		end := at + len(a)
+		if (!checkStart || at == 0 || !isWordChar(s[at-1])) && (!checkEnd || end == len(s) || !isWordChar(s[end])) {
 			return true
 		}
-		off = off + j + 1
+		off = at + 1
 	}
 }

@@ -18,9 +18,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"sort"
-	"strconv"
+	"sync"
 )
 
 // Hooks.
@@ -65,15 +63,34 @@ type Leaf struct {
 	IsKey bool
 }
 
-// Payload is a decoded JSON value and its string leaves.
+// Payload is a JSON value's string leaves; the decoded value itself is
+// built only when asked for (Decoded).
 type Payload struct {
 	Raw    json.RawMessage
-	Value  any
 	Leaves []Leaf
 	Bytes  int // size of Raw
+	// IsJSON is false for a payload that is not JSON (one text leaf).
+	IsJSON bool
 	// Truncated is set when the payload was larger than the scan limit:
 	// only its first limit bytes of strings were collected.
 	Truncated bool
+
+	decodeOnce sync.Once
+	value      any
+}
+
+// Decoded returns the decoded value (numbers as json.Number), or nil for a
+// payload that is not JSON.
+func (p *Payload) Decoded() any {
+	p.decodeOnce.Do(func() {
+		if !p.IsJSON {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader(p.Raw))
+		dec.UseNumber()
+		_ = dec.Decode(&p.value)
+	})
+	return p.value
 }
 
 // maxDepth bounds the walk of hostile, deeply nested payloads.
@@ -82,24 +99,15 @@ const maxDepth = 128
 // ErrTooDeep is returned for payloads nested deeper than maxDepth.
 var ErrTooDeep = errors.New("payload nested too deeply to scan")
 
-// Decode parses raw once and collects its strings, up to limit bytes of
-// string data (0: no limit). A payload that is not JSON is scanned as one
-// text leaf.
+// Decode validates raw once and collects its strings in document order,
+// up to limit bytes of string data (0: no limit). A payload that is not
+// JSON is scanned as one text leaf.
 func Decode(raw json.RawMessage, limit int) (*Payload, error) {
 	p := &Payload{Raw: raw, Bytes: len(raw)}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return p, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	err := dec.Decode(&p.Value)
-	if err == nil {
-		if _, terr := dec.Token(); terr != io.EOF {
-			err = errors.New("trailing data after the JSON value")
-		}
-	}
-	if err != nil {
-		p.Value = nil
+	if !json.Valid(raw) {
 		s := string(raw)
 		if limit > 0 && len(s) > limit {
 			s, p.Truncated = s[:limit], true
@@ -107,12 +115,13 @@ func Decode(raw json.RawMessage, limit int) (*Payload, error) {
 		p.Leaves = []Leaf{{Path: "$", Value: s}}
 		return p, nil
 	}
+	p.IsJSON = true
 	budget := limit
 	if budget <= 0 {
 		budget = int(^uint(0) >> 1)
 	}
 	w := walker{p: p, budget: budget}
-	if err := w.walk("$", "", p.Value, 0); err != nil {
+	if err := collectLeaves(raw, &w); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -136,38 +145,6 @@ func (w *walker) add(l Leaf) {
 	w.p.Leaves = append(w.p.Leaves, l)
 }
 
-func (w *walker) walk(path, key string, v any, depth int) error {
-	if depth > maxDepth {
-		return ErrTooDeep
-	}
-	switch v := v.(type) {
-	case string:
-		w.add(Leaf{Path: path, Key: key, Value: v})
-	case []any:
-		for i, e := range v {
-			if err := w.walk(path+"["+strconv.Itoa(i)+"]", key, e, depth+1); err != nil {
-				return err
-			}
-		}
-	case map[string]any:
-		keys := make([]string, 0, len(v))
-		for k := range v {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
-			child := path + "." + k
-			if len(k) > 3 {
-				w.add(Leaf{Path: child, Key: k, Value: k, IsKey: true})
-			}
-			if err := w.walk(child, k, v[k], depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // Texts returns the leaf values (keys included).
 func (p *Payload) Texts() []string {
 	out := make([]string, len(p.Leaves))
@@ -180,7 +157,7 @@ func (p *Payload) Texts() []string {
 // ReplaceStrings returns the payload's JSON with the string values at the
 // paths in repl replaced, everything else kept byte for byte.
 func (p *Payload) ReplaceStrings(repl map[string]string) (json.RawMessage, error) {
-	if len(repl) == 0 || p.Value == nil {
+	if len(repl) == 0 || !p.IsJSON {
 		return p.Raw, nil
 	}
 	out, err := rewriteJSON(p.Raw, repl)

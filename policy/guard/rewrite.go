@@ -14,7 +14,7 @@ import (
 func rewriteJSON(raw []byte, repl map[string]string) ([]byte, error) {
 	rw := rewriter{in: raw, repl: repl, out: make([]byte, 0, len(raw)+64)}
 	rw.space()
-	if err := rw.value("$", 0); err != nil {
+	if err := rw.value("$", "", 0); err != nil {
 		return nil, err
 	}
 	rw.space()
@@ -29,6 +29,25 @@ type rewriter struct {
 	pos  int
 	out  []byte
 	repl map[string]string
+	// collect, when set, makes the pass collect leaves instead of writing.
+	collect *walker
+}
+
+// collectLeaves fills w.p.Leaves from raw (valid JSON) in document order,
+// without building the decoded value.
+func collectLeaves(raw []byte, w *walker) error {
+	rw := rewriter{in: raw, collect: w}
+	rw.space()
+	return rw.value("$", "", 0)
+}
+
+func unquote(s []byte) (string, error) {
+	if bytes.IndexByte(s, '\\') < 0 {
+		return string(s[1 : len(s)-1]), nil
+	}
+	var v string
+	err := json.Unmarshal(s, &v)
+	return v, err
 }
 
 var errBadJSON = errors.New("malformed JSON")
@@ -38,7 +57,15 @@ func (rw *rewriter) space() {
 	for rw.pos < len(rw.in) && (rw.in[rw.pos] == ' ' || rw.in[rw.pos] == '\t' || rw.in[rw.pos] == '\n' || rw.in[rw.pos] == '\r') {
 		rw.pos++
 	}
-	rw.out = append(rw.out, rw.in[start:rw.pos]...)
+	if rw.collect == nil {
+		rw.out = append(rw.out, rw.in[start:rw.pos]...)
+	}
+}
+
+func (rw *rewriter) emit(b ...byte) {
+	if rw.collect == nil {
+		rw.out = append(rw.out, b...)
+	}
 }
 
 // str returns the extent of the string starting at pos (quotes included).
@@ -59,7 +86,7 @@ func (rw *rewriter) str() ([]byte, error) {
 	return nil, errBadJSON
 }
 
-func (rw *rewriter) value(path string, depth int) error {
+func (rw *rewriter) value(path, key string, depth int) error {
 	if depth > maxDepth {
 		return ErrTooDeep
 	}
@@ -71,6 +98,14 @@ func (rw *rewriter) value(path string, depth int) error {
 		s, err := rw.str()
 		if err != nil {
 			return err
+		}
+		if rw.collect != nil {
+			v, err := unquote(s)
+			if err != nil {
+				return err
+			}
+			rw.collect.add(Leaf{Path: path, Key: key, Value: v})
+			return nil
 		}
 		if r, ok := rw.repl[path]; ok {
 			var b bytes.Buffer
@@ -85,11 +120,11 @@ func (rw *rewriter) value(path string, depth int) error {
 		}
 		return nil
 	case '{':
-		rw.out = append(rw.out, '{')
+		rw.emit('{')
 		rw.pos++
 		rw.space()
 		if rw.pos < len(rw.in) && rw.in[rw.pos] == '}' {
-			rw.out = append(rw.out, '}')
+			rw.emit('}')
 			rw.pos++
 			return nil
 		}
@@ -101,21 +136,23 @@ func (rw *rewriter) value(path string, depth int) error {
 			if err != nil {
 				return err
 			}
-			rw.out = append(rw.out, k...)
-			key := string(k[1 : len(k)-1])
-			if bytes.IndexByte(k, '\\') >= 0 {
-				if err := json.Unmarshal(k, &key); err != nil {
-					return err
-				}
+			rw.emit(k...)
+			key, err := unquote(k)
+			if err != nil {
+				return err
+			}
+			child := path + "." + key
+			if rw.collect != nil && len(key) > 3 {
+				rw.collect.add(Leaf{Path: child, Key: key, Value: key, IsKey: true})
 			}
 			rw.space()
 			if rw.pos >= len(rw.in) || rw.in[rw.pos] != ':' {
 				return errBadJSON
 			}
-			rw.out = append(rw.out, ':')
+			rw.emit(':')
 			rw.pos++
 			rw.space()
-			if err := rw.value(path+"."+key, depth+1); err != nil {
+			if err := rw.value(child, key, depth+1); err != nil {
 				return err
 			}
 			rw.space()
@@ -123,7 +160,7 @@ func (rw *rewriter) value(path string, depth int) error {
 				return errBadJSON
 			}
 			c := rw.in[rw.pos]
-			rw.out = append(rw.out, c)
+			rw.emit(c)
 			rw.pos++
 			if c == '}' {
 				return nil
@@ -134,16 +171,16 @@ func (rw *rewriter) value(path string, depth int) error {
 			rw.space()
 		}
 	case '[':
-		rw.out = append(rw.out, '[')
+		rw.emit('[')
 		rw.pos++
 		rw.space()
 		if rw.pos < len(rw.in) && rw.in[rw.pos] == ']' {
-			rw.out = append(rw.out, ']')
+			rw.emit(']')
 			rw.pos++
 			return nil
 		}
 		for i := 0; ; i++ {
-			if err := rw.value(path+"["+strconv.Itoa(i)+"]", depth+1); err != nil {
+			if err := rw.value(path+"["+strconv.Itoa(i)+"]", key, depth+1); err != nil {
 				return err
 			}
 			rw.space()
@@ -151,7 +188,7 @@ func (rw *rewriter) value(path string, depth int) error {
 				return errBadJSON
 			}
 			c := rw.in[rw.pos]
-			rw.out = append(rw.out, c)
+			rw.emit(c)
 			rw.pos++
 			if c == ']' {
 				return nil
@@ -174,7 +211,7 @@ func (rw *rewriter) value(path string, depth int) error {
 		if rw.pos == start {
 			return errBadJSON
 		}
-		rw.out = append(rw.out, rw.in[start:rw.pos]...)
+		rw.emit(rw.in[start:rw.pos]...)
 		return nil
 	}
 }

@@ -3,6 +3,7 @@ package guard
 import (
 	"math"
 	"regexp"
+	"sort"
 	"strings"
 )
 
@@ -73,16 +74,23 @@ type SecretFinding struct {
 // a password or token is a secret even without a known prefix.
 func CheckSecrets(key, s string) []SecretFinding {
 	var out []SecretFinding
-	for ri := range secretRules {
-		r := &secretRules[ri]
-		for _, a := range r.anchors {
-			for off := 0; off < len(s); {
-				j := strings.Index(s[off:], a)
-				if j < 0 {
-					break
+	// Each anchor is found through its rarest byte (its pivot): one
+	// IndexByte pass per pivot byte instead of one Index per anchor, which
+	// matters on text full of the anchors' first letters.
+	for _, pg := range pivotGroups {
+		for off := 0; off < len(s); {
+			j := strings.IndexByte(s[off:], pg.b)
+			if j < 0 {
+				break
+			}
+			p := off + j
+			off = p + 1
+			for _, pa := range pg.anchors {
+				at := p - pa.k
+				if at < 0 || at+len(pa.lit) > len(s) || s[at:at+len(pa.lit)] != pa.lit {
+					continue
 				}
-				at := off + j
-				off = at + len(a)
+				r := &secretRules[pa.rule]
 				if r.boundary && at > 0 && isWordChar(s[at-1]) && s[at-1] != '_' {
 					continue
 				}
@@ -92,17 +100,17 @@ func CheckSecrets(key, s string) []SecretFinding {
 					continue
 				}
 				tok := s[at : at+loc[1]]
-				if r.minEntropy > 0 && entropy(tok) < r.minEntropy {
+				if r.minEntropy > 0 && entropy(tok) < r.minEntropy || placeholder(tok) {
 					continue
 				}
-				if placeholder(tok) {
-					continue
+				if len(out) > 0 && out[len(out)-1].Start == at {
+					continue // two anchors of one rule at one place
 				}
 				out = append(out, SecretFinding{r.rule, r.what, at, at + loc[1]})
-				off = at + loc[1]
 			}
 		}
 	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	out = append(out, connStrings(s)...)
 	if key != "" && secretKey(key) {
 		v := strings.TrimSpace(s)
@@ -114,6 +122,54 @@ func CheckSecrets(key, s string) []SecretFinding {
 	}
 	return out
 }
+
+type pivotAnchor struct {
+	lit  string
+	k    int // offset of the pivot byte in lit
+	rule int // index into secretRules
+}
+
+type pivotGroup struct {
+	b       byte
+	anchors []pivotAnchor
+}
+
+// pivotGroups groups every rule anchor by its rarest byte.
+var pivotGroups = func() []pivotGroup {
+	rank := func(c byte) int {
+		switch {
+		case c >= 'a' && c <= 'z':
+			return 10
+		case c == ' ':
+			return 20
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			return 4
+		case c == '-' || c == '.' || c == '/':
+			return 3
+		}
+		return 1 // _ = : and friends
+	}
+	idx := map[byte]int{}
+	var groups []pivotGroup
+	for ri, r := range secretRules {
+		for _, a := range r.anchors {
+			k := 0
+			for i := 1; i < len(a); i++ {
+				if rank(a[i]) < rank(a[k]) {
+					k = i
+				}
+			}
+			g, ok := idx[a[k]]
+			if !ok {
+				g = len(groups)
+				idx[a[k]] = g
+				groups = append(groups, pivotGroup{b: a[k]})
+			}
+			groups[g].anchors = append(groups[g].anchors, pivotAnchor{a, k, ri})
+		}
+	}
+	return groups
+}()
 
 // secretKey reports whether a JSON key names a credential.
 func secretKey(k string) bool {
