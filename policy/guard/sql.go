@@ -264,18 +264,46 @@ func CheckSQL(s string) []SQLFinding {
 	return out
 }
 
-// sqlCandidate is the cheap prefilter: some SQL keyword or operator must be
-// present (ASCII case-insensitive search for a handful of anchors).
+// sqlCandidate is the cheap prefilter, one pass over s: a statement
+// separator, a comment marker, or a word that SQL rules look at.
 func sqlCandidate(s string) bool {
-	for _, a := range sqlAnchors {
-		if indexFold(s, a) >= 0 {
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == ';' || c == '#' || c == '-' && i+1 < len(s) && s[i+1] == '-' || c == '/' && i+2 < len(s) && s[i+1] == '*' && s[i+2] == '!':
 			return true
+		case c|0x20 >= 'a' && c|0x20 <= 'z' || c == '_':
+			j := i
+			for j < len(s) && (isWordChar(s[j])) {
+				j++
+			}
+			if j-i >= 2 && j-i <= 19 && sqlWords[lowerASCII(s[i:j])] {
+				return true
+			}
+			i = j
+			continue
 		}
+		i++
 	}
 	return false
 }
 
-var sqlAnchors = []string{"drop", "truncate", "delete", "update", "select", "union", " or ", "'or", "\"or", ")or", ";", "sleep", "waitfor", "benchmark", "outfile", "dumpfile", "program", "/*!", "xp_cmdshell", "load_file", "--", "#"}
+var sqlWords = map[string]bool{
+	"drop": true, "truncate": true, "delete": true, "update": true, "select": true, "union": true, "or": true,
+	"sleep": true, "pg_sleep": true, "waitfor": true, "benchmark": true, "outfile": true, "dumpfile": true, "program": true,
+	"xp_cmdshell": true, "load_file": true, "pg_read_file": true, "exec": true, "execute": true, "lo_import": true, "lo_export": true,
+}
+
+// lowerASCII lower-cases a short ASCII word without allocating when it is
+// already lower case.
+func lowerASCII(w string) string {
+	for i := 0; i < len(w); i++ {
+		if w[i] >= 'A' && w[i] <= 'Z' {
+			return strings.ToLower(w)
+		}
+	}
+	return w
+}
 
 // checkStatements applies the statement rules; it reports whether the text
 // reads as SQL (its first statement starts with a SQL verb).
