@@ -8,9 +8,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/xeipuuv/gojsonschema"
+
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/policy/guard"
 )
 
 // bundle writes a bundle with the starter catalog and policies plus the
@@ -248,4 +251,55 @@ func TestDecisionCacheOnlyForPurePolicies(t *testing.T) {
 			t.Fatal("sales allowed")
 		}
 	}
+}
+
+// The input every policy receives validates against the schema that
+// `mcpgov policy input-schema` prints.
+func TestInputMatchesSchema(t *testing.T) {
+	b := bundle(t, "[guardrails.sql]\n[guardrails.secrets]\n")
+	p, err := Load(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := p.st.Load()
+	payload, _ := guard.Decode(json.RawMessage(`{"query":"DROP TABLE t","n":1}`), 1<<20)
+	results := st.set.Run(context.Background(), &guard.Request{Hook: guard.HookPre, Server: "everything", Tool: "q", Payload: payload})
+	for _, srv := range []*catalog.Server{b.Catalog.Server("everything"), nil} {
+		in := buildInput(guard.HookPre, srv, &enforce.Call{Tool: "q", Identity: engineer, Client: audit.Client{Name: "c"}, Annotations: json.RawMessage(`{"readOnlyHint":true}`)}, payload, results)
+		doc, _ := json.Marshal(in)
+		res, err := gojsonschema.Validate(gojsonschema.NewStringLoader(InputSchema), gojsonschema.NewBytesLoader(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Valid() {
+			t.Errorf("input %s does not match the schema: %v", doc, res.Errors())
+		}
+	}
+}
+
+// Reload swaps the pipeline while calls run (go test -race).
+func TestReloadDuringCalls(t *testing.T) {
+	b := bundle(t, "[guardrails.sql]\nmode = \"enforce\"\n")
+	p, err := Load(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := b.Catalog.Server("everything")
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for range 20 {
+			if err := p.Reload(b); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	}()
+	for range 200 {
+		d, err := p.Decide(context.Background(), srv, &enforce.Call{Tool: "echo", Arguments: json.RawMessage(`{"q":"DROP TABLE t"}`), Identity: engineer})
+		if err != nil || d.Allow {
+			t.Fatalf("%+v %v", d, err)
+		}
+	}
+	<-done
 }
