@@ -69,7 +69,7 @@ fuzz-smoke: ## run each fuzz target in scan/ and policy/guard/ for 5s (FUZZTIME=
 	done
 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
-BENCH_PAIRS := ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision
+BENCH_PAIRS := ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho
 BENCH_COUNT ?= 3
 
 bench: ## run the Go benchmarks and report ratios against baselines measured in the same run

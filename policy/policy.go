@@ -127,6 +127,17 @@ func (p *Pipeline) Guardrails() []*guard.Spec { return p.st.Load().set.Specs() }
 // HasPolicies reports whether the bundle has Rego policies.
 func (p *Pipeline) HasPolicies() bool { return p.st.Load().query != nil }
 
+// Active reports whether the pipeline has anything to do for calls of
+// server: policies, guardrails, or rate limits in its catalog entry. A
+// relay need not consult an inactive pipeline.
+func (p *Pipeline) Active(server *catalog.Server) bool {
+	st := p.st.Load()
+	if st.query != nil || len(st.set.Specs()) > 0 {
+		return true
+	}
+	return server != nil && st.limiter != nil && (server.Limits.CallsPerMinute > 0 || len(server.Limits.Tools) > 0)
+}
+
 // maxCachedDecisions bounds the decision cache; it is cleared when full.
 const maxCachedDecisions = 4096
 

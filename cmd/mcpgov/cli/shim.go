@@ -221,16 +221,6 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 	}
 	c := b.Catalog
 	cfg.BundleRevision, cfg.RequestURL = b.Revision, c.Meta.RequestURL
-	// Policies and guardrails: a bundle whose Rego or guardrails.toml is
-	// broken is no usable bundle (enforce mode then starts nothing).
-	p, err := shimPolicy(opts.Factory, b)
-	if err != nil {
-		cfg.BundleErr = fmt.Errorf("bundle %s: %w", b.Dir, err)
-	} else {
-		cfg.Deciders = append(cfg.Deciders, p)
-		cfg.ResultFilters = append(cfg.ResultFilters, p)
-		cfg.ToolReviewers = append(cfg.ToolReviewers, p)
-	}
 	if cfg.Mode == "" {
 		cfg.Mode = c.Meta.Mode
 	}
@@ -259,6 +249,18 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 		if m, ok := c.Match(l); ok {
 			cfg.Server, cfg.VersionApproved = m.Server, m.VersionApproved
 		}
+	}
+	// Policies, guardrails and rate limits: a bundle whose Rego or
+	// guardrails.toml is broken is no usable bundle (enforce mode then
+	// starts nothing); a bundle with none of them adds no hook.
+	p, err := shimPolicy(opts.Factory, b)
+	switch {
+	case err != nil:
+		cfg.BundleErr = fmt.Errorf("bundle %s: %w", b.Dir, err)
+	case p.Active(cfg.Server):
+		cfg.Deciders = append(cfg.Deciders, p)
+		cfg.ResultFilters = append(cfg.ResultFilters, p)
+		cfg.ToolReviewers = append(cfg.ToolReviewers, p)
 	}
 	return cfg, command, url
 }
