@@ -58,6 +58,11 @@ func RunTests(ctx context.Context, dir string, opts TestOptions) (*TestReport, e
 	if err != nil {
 		return nil, err
 	}
+	// The policies must load as the shim loads them (strict, with the
+	// shim's capabilities), or passing tests would mean nothing.
+	if _, _, err := compile(ctx, dir); err != nil {
+		return nil, err
+	}
 	if opts.Timeout == 0 {
 		opts.Timeout = 30 * time.Second
 	}
