@@ -19,11 +19,15 @@ import (
 // Set is a loaded guardrails configuration, ready to run. It is safe for
 // concurrent use.
 type Set struct {
-	cfg    *Config
-	specs  []*Spec // sorted by name
-	key    []byte  // HMAC key for hash and token redaction
-	vaults sync.Map
-	ext    map[string]*external
+	cfg   *Config
+	specs []*Spec // sorted by name
+	key   []byte  // HMAC key for hash and token redaction
+	// vaults holds each session's reference tokens. The shim has one
+	// session per process; a long-lived relay with many sessions is
+	// bounded by maxSessions (the oldest are forgotten, by clearing).
+	vaultMu sync.Mutex
+	vaults  map[string]*vault
+	ext     map[string]*external
 }
 
 // Options configure a Set.
@@ -360,10 +364,29 @@ func (s *Set) replacement(session, category, method, value string) string {
 		m.Write([]byte(value))
 		return "[" + category + ":" + hex.EncodeToString(m.Sum(nil)[:6]) + "]"
 	case RedactToken:
-		v, _ := s.vaults.LoadOrStore(session, &vault{ids: map[string]string{}, next: map[string]int{}})
-		return v.(*vault).token(s.key, category, value)
+		return s.vault(session).token(category, value)
 	}
 	return "[REDACTED:" + category + "]"
+}
+
+// Bounds on the token vaults' memory.
+const (
+	maxSessions     = 4096
+	maxVaultEntries = 1 << 16
+)
+
+func (s *Set) vault(session string) *vault {
+	s.vaultMu.Lock()
+	defer s.vaultMu.Unlock()
+	v, ok := s.vaults[session]
+	if !ok {
+		if s.vaults == nil || len(s.vaults) >= maxSessions {
+			s.vaults = map[string]*vault{}
+		}
+		v = &vault{ids: map[string]string{}, next: map[string]int{}}
+		s.vaults[session] = v
+	}
+	return v
 }
 
 // vault maps values to reference tokens within one session. It lives in
@@ -374,12 +397,17 @@ type vault struct {
 	next map[string]int
 }
 
-func (v *vault) token(_ []byte, category, value string) string {
+func (v *vault) token(category, value string) string {
 	h := category + "\x00" + value
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if t, ok := v.ids[h]; ok {
 		return t
+	}
+	if len(v.ids) >= maxVaultEntries {
+		// A session this large gets fresh numbering rather than unbounded
+		// memory; tokens stay distinct because the counters keep going.
+		clear(v.ids)
 	}
 	v.next[category]++
 	t := fmt.Sprintf("[%s_%d]", strings.ToUpper(category), v.next[category])
