@@ -181,6 +181,15 @@ func report(t *testing.T, title string, scores map[string]*score) {
 // testdata/guardrails (the project's own, with hard negatives) and, where
 // it exists, on the public set in the shared folder. `make eval` prints
 // the tables. The floors hold sql, secrets, pii and code at 0.95.
+//
+// The own cases were written beside the detectors, so their figures are
+// optimistic for unseen text: the first batch was read while writing the
+// rules; of the second batch (35 cases written after the first
+// measurement) the detectors missed one (an OR 1=1 inside a query), since
+// fixed. On the public set, the injection heuristic had recall 0.40 (pre)
+// and 0.44 (post) with the description reviewer's rules alone; the
+// jailbreak, role-smuggling, multilingual and base64 phrases were added
+// after reading its misses, so the current 0.80 (pre) is in-sample.
 func TestEval(t *testing.T) {
 	set := evalSet(t)
 	own := readCases(t, ownCases)

@@ -134,9 +134,7 @@ func checkStatements(lx sqlLex, add func(rule, msg string), breakout bool) bool 
 			sqlStmts++
 		}
 		statementRules(st, verb, add)
-		if breakout || !isQuery {
-			injectionRules(st, add)
-		}
+		injectionRules(st, add, breakout || !isQuery)
 	}
 	if len(nonEmpty(stmts)) > 1 && (isQuery || secondIsVerb(stmts)) {
 		add(RuleSQLStacked, "several statements in one argument (stacked queries)")
@@ -341,15 +339,16 @@ func tautologyAt(st []sqlTok, j int) bool {
 	return false
 }
 
-// injectionRules look for the shapes of injected SQL inside a value.
-func injectionRules(st []sqlTok, add func(rule, msg string)) {
+// injectionRules look for the shapes of injected SQL: an always-true OR
+// anywhere, and, inside a value (not a query of its own), UNION SELECT.
+func injectionRules(st []sqlTok, add func(rule, msg string), inValue bool) {
 	for i, t := range st {
 		if t.kind == tWord && t.text == "OR" || t.kind == tPunct && t.text == "||" {
 			if tautologyAt(st, i+1) {
 				add(RuleSQLTautology, "an always-true condition (OR 1=1) widens the query to every row")
 			}
 		}
-		if t.kind == tWord && t.text == "UNION" {
+		if inValue && t.kind == tWord && t.text == "UNION" {
 			k := i + 1
 			if k < len(st) && (st[k].text == "ALL" || st[k].text == "DISTINCT") {
 				k++
