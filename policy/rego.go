@@ -208,7 +208,11 @@ type regoDecision struct {
 }
 
 func evalDecision(ctx context.Context, pq *rego.PreparedEvalQuery, input map[string]any) (regoDecision, error) {
-	rs, err := pq.Eval(ctx, rego.EvalInput(input))
+	v, err := ast.InterfaceToValue(input)
+	if err != nil {
+		return regoDecision{}, fmt.Errorf("policy input: %w", err)
+	}
+	rs, err := pq.Eval(ctx, rego.EvalParsedInput(v))
 	if err != nil {
 		return regoDecision{}, fmt.Errorf("evaluate %s: %w", DecisionQuery, err)
 	}
