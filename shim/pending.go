@@ -120,13 +120,6 @@ func (p *pending) cancel(id json.RawMessage) (entry, bool) {
 	return e, ok
 }
 
-func (p *pending) has(id json.RawMessage) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	_, ok := p.calls[idKey(id)]
-	return ok
-}
-
 // drained returns a channel closed once nothing is pending.
 func (p *pending) drained() <-chan struct{} {
 	p.mu.Lock()
