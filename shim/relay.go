@@ -52,7 +52,46 @@ type Relay struct {
 
 	// finishing counts governed answers being finished off the pumps
 	// (post hooks, audit records); Run waits for them before returning.
-	finishing sync.WaitGroup
+	finishing inflight
+}
+
+// inflight counts work in progress and says when there is none. Unlike a
+// sync.WaitGroup it may be waited on while work is still being added (the
+// pumps add while Run waits for the drain).
+type inflight struct {
+	mu   sync.Mutex
+	n    int
+	idle chan struct{}
+}
+
+func (f *inflight) add() {
+	f.mu.Lock()
+	if f.n == 0 {
+		f.idle = make(chan struct{})
+	}
+	f.n++
+	f.mu.Unlock()
+}
+
+func (f *inflight) done() {
+	f.mu.Lock()
+	f.n--
+	if f.n == 0 {
+		close(f.idle)
+	}
+	f.mu.Unlock()
+}
+
+// wait returns a channel closed once nothing is in progress.
+func (f *inflight) wait() <-chan struct{} {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.n == 0 {
+		c := make(chan struct{})
+		close(c)
+		return c
+	}
+	return f.idle
 }
 
 func (r *Relay) drain() time.Duration {
@@ -78,7 +117,7 @@ func (r *Relay) warnf(format string, args ...any) {
 // with an error and Run returns ErrUpstreamExited) or ctx is done (the
 // upstream is killed and ctx's error returned).
 func (r *Relay) Run(ctx context.Context, up Upstream) error {
-	defer r.finishing.Wait()
+	defer func() { <-r.finishing.wait() }()
 	ide := NewFrameWriter(r.Out)
 	p := newPending()
 	upDone := make(chan error, 1)
@@ -121,7 +160,7 @@ func (r *Relay) drainedAll(p *pending) <-chan struct{} {
 	done := make(chan struct{})
 	go func() {
 		<-p.drained()
-		r.finishing.Wait()
+		<-r.finishing.wait()
 		close(done)
 	}()
 	return done
@@ -314,9 +353,9 @@ func (r *Relay) forgetCancelled(ctx context.Context, p *pending, params json.Raw
 		return
 	}
 	if e, ok := p.cancel(c.RequestID); ok && e.state != nil {
-		r.finishing.Add(1)
+		r.finishing.add()
 		go func() {
-			defer r.finishing.Done()
+			defer r.finishing.done()
 			r.Core.CancelCall(ctx, e.state)
 		}()
 	}
@@ -347,7 +386,7 @@ func (r *Relay) upstreamPump(ctx context.Context, up Upstream, ide *FrameWriter,
 		if m.IsResponse() && m.ID != nil {
 			e, ok := p.take(m.ID)
 			if ok && e.state != nil && r.Core.Post() {
-				r.finishing.Add(1)
+				r.finishing.add()
 				go r.finish(ctx, ide, m, e.state)
 				continue
 			}
@@ -380,7 +419,7 @@ func (r *Relay) upstreamPump(ctx context.Context, up Upstream, ide *FrameWriter,
 // finish runs the core's post hooks on a governed call's answer and
 // writes what they let through; the audit record is durable by then.
 func (r *Relay) finish(ctx context.Context, ide *FrameWriter, m *Message, st *enforce.CallState) {
-	defer r.finishing.Done()
+	defer r.finishing.done()
 	var rpcErr *jsonrpc.Error
 	if m.Error != nil {
 		rpcErr = &jsonrpc.Error{}

@@ -57,11 +57,16 @@ func loadOptionalBundle(f *Factory, flag string) (*catalog.Bundle, error) {
 
 // loadShimBundle is loadBundle for the shim, which must keep working when
 // the configured bundle breaks (a half-synced update, a share that is not
-// mounted, a laptop offline): every bundle that loads is kept as the last
-// good copy under the state directory, and when the configured one cannot
-// be used the shim runs on that copy, saying so on stderr. Nothing
-// configured at all is still an error: there is no copy to trust then.
+// mounted, a laptop offline): every configured bundle that loads is kept
+// as the last good copy under the state directory, and when the
+// configured one cannot be used the shim runs on that copy, saying so on
+// stderr. A bundle named with --bundle is a deliberate choice (a test, a
+// review): it is neither kept nor replaced. Nothing configured at all is
+// still an error: there is no copy to trust then.
 func loadShimBundle(f *Factory, flag string) (*catalog.Bundle, error) {
+	if flag != "" {
+		return loadBundle(f, flag)
+	}
 	cache := lastGoodDir(f.Getenv)
 	b, err := loadBundle(f, flag)
 	if err == nil {

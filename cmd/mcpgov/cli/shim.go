@@ -62,10 +62,11 @@ Every message passes through unchanged except what is governed:
 Without --server the catalog entry is found by the command's launch identity
 (package and version, or command line). With --mode audit nothing is blocked
 and every decision that would have blocked is written to stderr as a line
-starting "mcpgov: audit:". Every bundle that loads is kept as the last good
-copy ($XDG_STATE_HOME/mcpgov/bundle); when the configured bundle later cannot
-be used (a half-synced update, a share not mounted) the shim runs on that
-copy and warns. Without any usable bundle, enforce mode starts nothing.
+starting "mcpgov: audit:". Every configured bundle that loads is kept as the
+last good copy ($XDG_STATE_HOME/mcpgov/bundle); when the configured bundle
+later cannot be used (a half-synced update, a share not mounted) the shim
+runs on that copy and warns. A bundle named with --bundle is used as is.
+Without any usable bundle, enforce mode starts nothing.
 
 A Streamable HTTP upstream (--url, or a catalog entry with a url) is matched
 by its canonical URL; the shim opens the server's GET stream before the
