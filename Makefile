@@ -47,7 +47,7 @@ E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$
 DEX_VERSION := v2.45.1
 DEX         := $(TOOLS)/dex-$(DEX_VERSION)
 
-FUZZ_PKG ?= ./scan/
+FUZZ_PKGS ?= ./scan/ ./policy/guard/
 FUZZTIME ?= 5s
 
 # Stamped into the binary; empty outside a git checkout, and the binary then
@@ -60,7 +60,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench lint docs docs-check snapshot clean otelcol
+.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench lint docs docs-check snapshot clean otelcol eval
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -127,23 +127,28 @@ keyring-deps: ## install gnome-keyring (Secret Service for the keyring test) whe
 		fi; \
 	fi
 
-fuzz-smoke: ## run each fuzz target in scan/ for 5s (FUZZTIME=…)
-	@list=$$($(GO) test -list '^Fuzz' $(FUZZ_PKG)) || { echo "$$list"; exit 1; }; \
-	targets=$$(grep '^Fuzz' <<<"$$list" || true); \
-	if [ -z "$$targets" ]; then echo "fuzz-smoke: no fuzz targets in $(FUZZ_PKG)"; exit 0; fi; \
-	for t in $$targets; do \
-		echo "fuzz-smoke: $$t for $(FUZZTIME)"; \
-		$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $(FUZZ_PKG); \
+fuzz-smoke: ## run each fuzz target in scan/ and policy/guard/ for 5s (FUZZTIME=…)
+	@for pkg in $(FUZZ_PKGS); do \
+		list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; exit 1; }; \
+		targets=$$(grep '^Fuzz' <<<"$$list" || true); \
+		if [ -z "$$targets" ]; then echo "fuzz-smoke: no fuzz targets in $$pkg"; continue; fi; \
+		for t in $$targets; do \
+			echo "fuzz-smoke: $$pkg $$t for $(FUZZTIME)"; \
+			$(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$pkg; \
+		done; \
 	done
 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
-BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync
+BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho
 BENCH_COUNT ?= 3
 
 bench: ## run the Go benchmarks and report ratios against baselines measured in the same run
 	@mkdir -p $(CACHE)
 	MCPGOV_DEX=$(wildcard $(DEX)) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CACHE)/bench.txt
 	@awk -v PAIRS="$(BENCH_PAIRS)" -f .ci/bench-ratios.awk $(CACHE)/bench.txt
+
+eval: ## precision and recall of every guardrail on testdata/guardrails (and the shared public set when present)
+	$(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
 lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './dist/*')); \

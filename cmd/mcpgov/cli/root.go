@@ -44,6 +44,7 @@ Start with an inventory of this machine:
 		newScanCmd(f, nil),
 		newCatalogCmd(f),
 		newBundleCmd(f),
+		newPolicyCmd(f),
 		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
 		newShimCmd(f, nil),
 		newLoginCmd(f, nil), newLogoutCmd(f, nil), newAuthCmd(f),

@@ -262,6 +262,18 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 			cfg.Server, cfg.VersionApproved = m.Server, m.VersionApproved
 		}
 	}
+	// Policies, guardrails and rate limits: a bundle whose Rego or
+	// guardrails.toml is broken is no usable bundle (enforce mode then
+	// starts nothing); a bundle with none of them adds no hook.
+	p, err := shimPolicy(opts.Factory, b)
+	switch {
+	case err != nil:
+		cfg.BundleErr = fmt.Errorf("bundle %s: %w", b.Dir, err)
+	case p.Active(cfg.Server):
+		cfg.Deciders = append(cfg.Deciders, p)
+		cfg.ResultFilters = append(cfg.ResultFilters, p)
+		cfg.ToolReviewers = append(cfg.ToolReviewers, p)
+	}
 	return cfg, command, url
 }
 

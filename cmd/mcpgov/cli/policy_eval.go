@@ -1,0 +1,113 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpgov/mcpgov/policy"
+)
+
+// PolicyEvalOptions are the inputs of `mcpgov policy eval`.
+type PolicyEvalOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+	Bundle  string
+	JSONL   bool
+}
+
+func newPolicyEvalCmd(f *Factory, runF func(context.Context, *PolicyEvalOptions) error) *cobra.Command {
+	opts := &PolicyEvalOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "eval",
+		Short: "Run the shim's policy and guardrail pipeline on calls from stdin",
+		Long: `Read one input (or, with --jsonl, one per line) from stdin and print the
+decision the shim would make, as JSON: the same guardrails, policies and
+redaction, with each guardrail's verdict, findings and time.
+
+A call:     {"identity":{"subject":"…","groups":["…"]},"server":"ID","tool":"NAME","arguments":{…}}
+  add "result":{…} (an MCP CallToolResult) to run the post hook too; the
+  output's "result" is then the result after redaction.
+A tool:     {"hook":"describe","server":"ID","tool":"NAME","description":"…","inputSchema":{…}}
+
+Output: {"allow","mode","reasons","rule_ids","guardrails":[{"name","hook",
+"mode","verdict","findings":[{"rule","message"}],"duration_us"}],"result"}.
+Rate limits are not counted. Exits 0 whatever the decision; 1 on bad input.`,
+		Example: `  echo '{"server":"db","tool":"query","arguments":{"sql":"DROP TABLE users"}}' | mcpgov policy eval --bundle ./governance
+  mcpgov policy eval --jsonl --bundle ./governance < calls.jsonl`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return policyEvalRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "governance bundle directory")
+	cmd.Flags().BoolVar(&opts.JSONL, "jsonl", false, "read one input per line and print one decision per line")
+	return cmd
+}
+
+func policyEvalRun(ctx context.Context, opts *PolicyEvalOptions) error {
+	b, err := loadBundle(opts.Factory, opts.Bundle)
+	if err != nil {
+		return err
+	}
+	p, err := policy.Load(b, policy.Options{Getenv: opts.Factory.Getenv})
+	if err != nil {
+		return err
+	}
+	eval := func(n int, data []byte) error {
+		var in policy.EvalInput
+		dec := json.NewDecoder(bytesReader(data))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&in); err != nil {
+			return fmt.Errorf("input %d: %v; want {\"server\",\"tool\",\"arguments\"[,\"result\"]} or {\"hook\":\"describe\",…}", n, err)
+		}
+		out, err := p.Eval(ctx, in)
+		if err != nil {
+			return fmt.Errorf("input %d: %w", n, err)
+		}
+		if opts.JSONL {
+			enc := json.NewEncoder(opts.IO.Out)
+			enc.SetEscapeHTML(false)
+			return enc.Encode(out)
+		}
+		return writeJSON(opts.IO.Out, out)
+	}
+	if !opts.JSONL {
+		data, err := io.ReadAll(io.LimitReader(opts.IO.In, 64<<20))
+		if err != nil {
+			return err
+		}
+		if len(bytesTrim(data)) == 0 {
+			return flagErrorf("no input on stdin; pipe one JSON call or tool description")
+		}
+		return eval(1, data)
+	}
+	sc := bufio.NewScanner(opts.IO.In)
+	sc.Buffer(make([]byte, 1<<20), 64<<20)
+	n := 0
+	for sc.Scan() {
+		line := sc.Bytes()
+		if len(bytesTrim(line)) == 0 {
+			continue
+		}
+		n++
+		if err := eval(n, line); err != nil {
+			return err
+		}
+	}
+	if err := sc.Err(); err != nil {
+		if errors.Is(err, bufio.ErrTooLong) {
+			return fmt.Errorf("input %d: line longer than 64 MiB", n+1)
+		}
+		return err
+	}
+	return nil
+}

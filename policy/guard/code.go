@@ -1,0 +1,374 @@
+package guard
+
+import (
+	"path"
+	"strings"
+
+	"mvdan.cc/sh/v3/syntax"
+)
+
+// Code-safety rule ids.
+const (
+	RuleCodeEval       = "code.eval"
+	RuleCodeShell      = "code.shell-exec"
+	RuleCodeDeserial   = "code.unsafe-deserialize"
+	RuleCodePipeShell  = "code.pipe-to-shell"
+	RuleCodeRmRoot     = "code.rm-rf-root"
+	RuleCodeDiskWipe   = "code.disk-wipe"
+	RuleCodeChmodWorld = "code.chmod-777"
+	RuleCodeForkBomb   = "code.fork-bomb"
+)
+
+// CodeFinding is one dangerous construct in code or a command line.
+type CodeFinding struct {
+	Rule    string
+	Message string
+}
+
+type codeAnchor struct {
+	lit   string
+	rule  string
+	msg   string
+	check func(s string, at int) bool // optional refinement at the hit
+}
+
+var codeAnchors = []codeAnchor{
+	{"eval(", RuleCodeEval, "eval() runs text as code", callNotMethod},
+	{"exec(", RuleCodeEval, "exec() runs text as code", callNotMethod},
+	{"__import__(", RuleCodeEval, "__import__() loads modules by name at run time", nil},
+	{"new Function(", RuleCodeEval, "new Function() compiles text into code", nil},
+	{"os.system(", RuleCodeShell, "os.system() runs a shell command", nil},
+	{"os.popen(", RuleCodeShell, "os.popen() runs a shell command", nil},
+	{"shell=True", RuleCodeShell, "subprocess with shell=True runs a shell command", nil},
+	{"child_process", RuleCodeShell, "child_process runs commands", childProcessExec},
+	{"Runtime.getRuntime().exec(", RuleCodeShell, "Runtime.exec() runs a command", nil},
+	{"exec.Command(\"sh\"", RuleCodeShell, "exec.Command runs a shell", nil},
+	{"exec.Command(\"bash\"", RuleCodeShell, "exec.Command runs a shell", nil},
+	{"pickle.loads(", RuleCodeDeserial, "pickle.loads() runs code from its input", nil},
+	{"pickle.load(", RuleCodeDeserial, "pickle.load() runs code from its input", nil},
+	{"yaml.load(", RuleCodeDeserial, "yaml.load() without SafeLoader builds arbitrary objects", yamlUnsafe},
+	{"marshal.loads(", RuleCodeDeserial, "marshal.loads() on untrusted input", nil},
+	{":(){", RuleCodeForkBomb, "a fork bomb", nil},
+}
+
+// shellAnchors trigger the shell parse.
+var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd"}
+
+// pipeTargets are the commands a pipe into which makes a line worth
+// parsing ("curl … | sh").
+var pipeTargets = []string{"sh", "bash", "zsh", "dash", "python", "python3", "perl", "ruby", "node", "sudo"}
+
+// hasShellAnchor reports whether s holds a shell anchor or a pipe into an
+// interpreter; pipes are found in one pass over '|' (tables are full of
+// them, so one Index per pipe anchor would rescan them all).
+func hasShellAnchor(s string) bool {
+	for _, a := range shellAnchors {
+		if containsWord(s, a) {
+			return true
+		}
+	}
+	for off := 0; ; {
+		j := strings.IndexByte(s[off:], '|')
+		if j < 0 {
+			return false
+		}
+		at := off + j + 1
+		off = at
+		rest := strings.TrimLeft(s[at:min(len(s), at+12)], " ")
+		for _, t := range pipeTargets {
+			if strings.HasPrefix(rest, t) && (len(rest) == len(t) || !isWordChar(rest[len(t)])) {
+				return true
+			}
+		}
+	}
+}
+
+// CheckCode returns the dangerous constructs in s: code anchors
+// (eval, os.system, shell=True, pickle, …), and shell command lines, parsed
+// with mvdan.cc/sh so that quoted text ("echo 'rm -rf /'") is not a command.
+func CheckCode(s string) []CodeFinding {
+	var out []CodeFinding
+	seen := map[string]bool{}
+	add := func(rule, msg string) {
+		if !seen[rule+msg] {
+			seen[rule+msg] = true
+			out = append(out, CodeFinding{rule, msg})
+		}
+	}
+	// Most anchors hold a '(' : visit the (few) parentheses once and
+	// compare each such anchor in place, instead of one scan per anchor.
+	for off := 0; off < len(s); {
+		j := strings.IndexByte(s[off:], '(')
+		if j < 0 {
+			break
+		}
+		p := off + j
+		off = p + 1
+		for _, a := range codeAnchors {
+			k := strings.IndexByte(a.lit, '(')
+			if k < 0 || p-k < 0 || p-k+len(a.lit) > len(s) || s[p-k:p-k+len(a.lit)] != a.lit {
+				continue
+			}
+			if a.check == nil || a.check(s, p-k) {
+				add(a.rule, a.msg)
+			}
+		}
+	}
+	for _, a := range codeAnchors {
+		if strings.IndexByte(a.lit, '(') >= 0 {
+			continue
+		}
+		for off := 0; off < len(s); {
+			j := strings.Index(s[off:], a.lit)
+			if j < 0 {
+				break
+			}
+			at := off + j
+			off = at + len(a.lit)
+			if a.check == nil || a.check(s, at) {
+				add(a.rule, a.msg)
+				break
+			}
+		}
+	}
+	if hasShellAnchor(s) {
+		for _, line := range shellLines(s) {
+			checkShell(line, add, 0)
+		}
+	}
+	return out
+}
+
+// callNotMethod: eval( / exec( as a function, not model.eval() or
+// cursor.exec(), and with an argument.
+func callNotMethod(s string, at int) bool {
+	if at > 0 {
+		c := s[at-1]
+		if isWordChar(c) || c == '.' {
+			return false
+		}
+	}
+	i := strings.IndexByte(s[at:], '(')
+	return at+i+1 < len(s) && s[at+i+1] != ')'
+}
+
+func childProcessExec(s string, at int) bool {
+	w := s[at:min(len(s), at+400)]
+	return strings.Contains(w, "exec") || strings.Contains(w, "spawn")
+}
+
+func yamlUnsafe(s string, at int) bool {
+	end := strings.IndexByte(s[at:], ')')
+	if end < 0 {
+		end = min(len(s)-at, 200)
+	}
+	return !strings.Contains(s[at:at+end], "SafeLoader")
+}
+
+// shellLines picks the lines worth parsing: lines holding a shell anchor,
+// with prompts ("$ ") removed.
+func shellLines(s string) []string {
+	var out []string
+	for line := range strings.SplitSeq(s, "\n") {
+		t := strings.TrimSpace(line)
+		t = strings.TrimPrefix(t, "$ ")
+		t = strings.TrimPrefix(t, "# ")
+		if hasShellAnchor(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+func checkShell(line string, add func(rule, msg string), depth int) {
+	if depth > 3 || len(line) > 4096 {
+		return
+	}
+	f, err := syntax.NewParser(syntax.Variant(syntax.LangBash)).Parse(strings.NewReader(line), "")
+	if err != nil {
+		return // prose, not a command
+	}
+	syntax.Walk(f, func(n syntax.Node) bool {
+		switch n := n.(type) {
+		case *syntax.CmdSubst:
+			// `curl | sh` in prose is markdown inline code, not a command.
+			return false
+		case *syntax.BinaryCmd:
+			if n.Op == syntax.Pipe || n.Op == syntax.PipeAll {
+				l, r := cmdName(n.X), cmdName(n.Y)
+				if (l == "curl" || l == "wget" || l == "fetch") && isInterpreter(r) {
+					add(RuleCodePipeShell, "downloads a script and pipes it into "+r)
+				}
+			}
+		case *syntax.CallExpr:
+			args := unwrap(words(n.Args))
+			if len(args) == 0 {
+				return true
+			}
+			name := path.Base(args[0])
+			switch name {
+			case "rm":
+				if rmRoot(args[1:]) {
+					add(RuleCodeRmRoot, "rm -rf on the root, home or every file")
+				}
+			case "mkfs", "wipefs", "shred":
+				add(RuleCodeDiskWipe, name+" destroys a file system")
+			case "dd":
+				for _, a := range args[1:] {
+					if strings.HasPrefix(a, "of=/dev/") {
+						add(RuleCodeDiskWipe, "dd writes over a device")
+					}
+				}
+			case "chmod":
+				if chmodWorld(args[1:]) {
+					add(RuleCodeChmodWorld, "chmod 777 on a system path")
+				}
+			case "sh", "bash", "zsh":
+				for i, a := range args[1:] {
+					if a == "-c" && i+2 < len(args) {
+						checkShell(args[i+2], add, depth+1)
+					}
+				}
+			case "eval":
+				checkShell(strings.Join(args[1:], " "), add, depth+1)
+			}
+			if strings.HasPrefix(name, "mkfs.") {
+				add(RuleCodeDiskWipe, name+" destroys a file system")
+			}
+		}
+		return true
+	})
+}
+
+// words renders literal words; parts that are not literal keep their
+// source form ($HOME, "$HOME").
+func words(ws []*syntax.Word) []string {
+	out := make([]string, 0, len(ws))
+	p := syntax.NewPrinter()
+	for _, w := range ws {
+		if lit := w.Lit(); lit != "" {
+			out = append(out, lit)
+			continue
+		}
+		var b strings.Builder
+		if err := p.Print(&b, w); err != nil {
+			continue
+		}
+		out = append(out, strings.Trim(b.String(), `"'`))
+	}
+	return out
+}
+
+// unwrap drops command wrappers so "sudo rm -rf /" is rm.
+func unwrap(args []string) []string {
+	for len(args) > 0 {
+		switch path.Base(args[0]) {
+		case "sudo", "doas", "nohup", "nice", "time", "exec", "command", "builtin", "xargs", "env", "stdbuf", "timeout":
+			args = args[1:]
+			for len(args) > 0 && (strings.HasPrefix(args[0], "-") || strings.Contains(args[0], "=") || isNumber(args[0])) {
+				args = args[1:]
+			}
+			continue
+		}
+		return args
+	}
+	return args
+}
+
+func isNumber(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) && s[i] != 's' && s[i] != '.' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+func cmdName(c *syntax.Stmt) string {
+	if c == nil {
+		return ""
+	}
+	if call, ok := c.Cmd.(*syntax.CallExpr); ok {
+		args := unwrap(words(call.Args))
+		if len(args) > 0 {
+			return path.Base(args[0])
+		}
+	}
+	return ""
+}
+
+func isInterpreter(n string) bool {
+	switch n {
+	case "sh", "bash", "zsh", "dash", "ksh", "python", "python3", "perl", "ruby", "node":
+		return true
+	}
+	return false
+}
+
+func rmRoot(args []string) bool {
+	var r bool
+	var targets []string
+	for _, a := range args {
+		switch {
+		case a == "--no-preserve-root":
+			return true
+		case a == "--recursive":
+			r = true
+		case strings.HasPrefix(a, "-") && !strings.HasPrefix(a, "--"):
+			r = r || strings.ContainsAny(a, "rR")
+		default:
+			targets = append(targets, a)
+		}
+	}
+	if !r {
+		return false
+	}
+	for _, t := range targets {
+		switch strings.TrimRight(t, "/") {
+		case "", "/*", "~", "$HOME", "${HOME}", "*", "/home", "/etc", "/usr", "/var", "/boot", "/bin", "/lib", "..", ".":
+			return true
+		}
+		if t == "/" || t == "~/" || t == "/*" || t == "~/*" || t == "$HOME/*" {
+			return true
+		}
+	}
+	return false
+}
+
+func chmodWorld(args []string) bool {
+	mode, target := false, false
+	for _, a := range args {
+		if a == "777" || a == "0777" || a == "a+rwx" {
+			mode = true
+		}
+		switch strings.TrimRight(a, "/") {
+		case "", "/etc", "/usr", "/var", "/bin", "~", "$HOME":
+			target = true
+		}
+	}
+	return mode && target
+}
+
+// containsWord is strings.Contains where an anchor that starts or ends
+// with a letter must start or end a word: "| sh" is not "| shipped", and
+// "rm " is not "platform ".
+func containsWord(s, a string) bool {
+	first, last := a[0], a[len(a)-1]
+	checkStart := first >= 'a' && first <= 'z'
+	checkEnd := last >= 'a' && last <= 'z'
+	if !checkStart && !checkEnd {
+		return strings.Contains(s, a)
+	}
+	for off := 0; ; {
+		j := strings.Index(s[off:], a)
+		if j < 0 {
+			return false
+		}
+		at := off + j
+		end := at + len(a)
+		if (!checkStart || at == 0 || !isWordChar(s[at-1])) && (!checkEnd || end == len(s) || !isWordChar(s[end])) {
+			return true
+		}
+		off = at + 1
+	}
+}

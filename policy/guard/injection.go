@@ -1,0 +1,69 @@
+package guard
+
+import (
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/scan"
+)
+
+// InjectionFinding is one prompt-injection signal.
+type InjectionFinding struct {
+	Rule    string
+	Message string
+}
+
+// injectionReviewer is the catalog's tool-poisoning reviewer: its rules
+// (prompt markup, instruction overrides, concealment, consent bypass,
+// exfiltration, hidden Unicode) are the same signals in an argument or a
+// tool's output as in a description, so one implementation serves both.
+var injectionReviewer = catalog.NewReviewer(nil)
+
+// injectionAt is the severity from which a review finding counts as an
+// injection; low findings are hints.
+var injectionAt = scan.SeverityMedium
+
+// CheckInjection returns prompt-injection signals in text that reaches the
+// model. It is a heuristic: a signal, not a defence (see the eval figures).
+func CheckInjection(field, s string) []InjectionFinding {
+	if len(s) < 12 {
+		return nil
+	}
+	out := reviewerFindings(field, s)
+	return append(out, phraseFindings(s, 0)...)
+}
+
+// argumentRules are the reviewer's rules that mean injection in data. The
+// others (exfiltration, sensitive paths, shadowing) describe what a tool
+// does with data, and arguments legitimately name mail recipients and
+// file paths.
+var argumentRules = map[string]bool{
+	catalog.RuleHiddenUnicode: true, catalog.RuleImperativeMarkup: true, catalog.RuleInstructionOverride: true,
+	catalog.RuleConcealment: true, catalog.RuleConsentBypass: true,
+}
+
+func reviewerFindings(field, s string) []InjectionFinding {
+	var out []InjectionFinding
+	for _, f := range injectionReviewer.Text(field, s) {
+		if f.Severity.Rank() < injectionAt.Rank() {
+			continue
+		}
+		// Exfiltration counts only when the reviewer is sure (high): a
+		// mail recipient in an argument is ordinary.
+		if !argumentRules[f.Rule] && !(f.Rule == catalog.RuleExfiltration && f.Severity.Rank() >= scan.SeverityHigh.Rank()) {
+			continue
+		}
+		out = append(out, InjectionFinding{Rule: "injection." + f.Rule, Message: f.Message})
+	}
+	return out
+}
+
+// CheckPoisoning reviews a tool definition (the describe hook).
+func CheckPoisoning(t catalog.ToolDef, otherTools []string) []InjectionFinding {
+	var out []InjectionFinding
+	for _, f := range catalog.ReviewTool(t, otherTools) {
+		if f.Severity.Rank() < injectionAt.Rank() {
+			continue
+		}
+		out = append(out, InjectionFinding{Rule: "poisoning." + f.Rule, Message: f.Field + ": " + f.Message})
+	}
+	return out
+}

@@ -1,0 +1,397 @@
+package guard
+
+import (
+	"math/big"
+	"strings"
+)
+
+// PII categories (rule ids are "pii." + category).
+const (
+	PIIEmail = "email"
+	PIICard  = "card"
+	PIISSN   = "ssn"
+	PIIIBAN  = "iban"
+	PIIPhone = "phone"
+	PIIIP    = "ip"
+)
+
+// PIIFinding is one personal identifier in a text.
+type PIIFinding struct {
+	Category   string
+	Start, End int
+}
+
+// CheckPII finds emails, payment cards (Luhn + issuer prefix), US SSNs,
+// IBANs (mod-97), phone numbers and IPv4 addresses in s in one pass per
+// anchor kind. types limits the categories (nil: all).
+func CheckPII(s string, types map[string]bool) []PIIFinding {
+	want := func(c string) bool { return types == nil || types[c] }
+	var out []PIIFinding
+	if want(PIIEmail) {
+		out = append(out, emails(s)...)
+	}
+	if want(PIIIBAN) {
+		out = append(out, ibans(s)...)
+	}
+	out = append(out, digitRuns(s, want, out)...)
+	return out
+}
+
+func isEmailLocal(c byte) bool {
+	return isWordChar(c) || c == '.' || c == '%' || c == '+' || c == '-'
+}
+
+func isDomainChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '.'
+}
+
+func emails(s string) []PIIFinding {
+	var out []PIIFinding
+	for off := 0; off < len(s); {
+		j := strings.IndexByte(s[off:], '@')
+		if j < 0 {
+			break
+		}
+		at := off + j
+		off = at + 1
+		a := at
+		for a > 0 && at-a < 64 && isEmailLocal(s[a-1]) {
+			a--
+		}
+		for a < at && (s[a] == '.' || s[a] == '-') {
+			a++
+		}
+		if a == at {
+			continue
+		}
+		e := at + 1
+		for e < len(s) && e-at < 255 && isDomainChar(s[e]) {
+			e++
+		}
+		for e > at+1 && (s[e-1] == '.' || s[e-1] == '-') {
+			e--
+		}
+		dom := s[at+1 : e]
+		dot := strings.LastIndexByte(dom, '.')
+		if dot <= 0 || len(dom)-dot-1 < 2 {
+			continue
+		}
+		tld := dom[dot+1:]
+		if !allLetters(tld) || e < len(s) && s[e] == ':' { // git@host:repo is an SSH remote
+			continue
+		}
+		out = append(out, PIIFinding{PIIEmail, a, e})
+		off = e
+	}
+	return out
+}
+
+func allLetters(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i] | 0x20
+		if c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// ibanLengths by country (the common SEPA and nearby ones).
+var ibanLengths = map[string]int{
+	"AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "EE": 20, "ES": 24,
+	"FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IS": 26, "IT": 27, "LI": 21, "LT": 20,
+	"LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SE": 24, "SI": 19,
+	"SK": 24, "SM": 27, "TR": 26, "AE": 23, "SA": 24, "IL": 23, "BR": 29, "UA": 29,
+}
+
+func ibans(s string) []PIIFinding {
+	var out []PIIFinding
+	for i := 0; i+4 < len(s); i++ {
+		c := s[i]
+		if c < 'A' || c > 'Z' {
+			continue
+		}
+		if i > 0 && isWordChar(s[i-1]) {
+			continue
+		}
+		n, ok := ibanLengths[s[i:min(i+2, len(s))]]
+		if !ok || !isDigit(s[i+2]) || !isDigit(s[i+3]) {
+			continue
+		}
+		// Collect n alphanumerics, allowing single spaces between groups.
+		var b strings.Builder
+		j := i
+		for j < len(s) && b.Len() < n {
+			ch := s[j]
+			switch {
+			case isDigit(ch) || ch >= 'A' && ch <= 'Z':
+				b.WriteByte(ch)
+			case ch == ' ' && j+1 < len(s) && s[j+1] != ' ':
+			default:
+				j = len(s) + 1
+				continue
+			}
+			j++
+		}
+		if b.Len() != n || j < len(s) && isWordChar(s[j]) {
+			continue
+		}
+		if ibanValid(b.String()) {
+			out = append(out, PIIFinding{PIIIBAN, i, j})
+			i = j
+		}
+	}
+	return out
+}
+
+func ibanValid(iban string) bool {
+	r := iban[4:] + iban[:4]
+	var num strings.Builder
+	for i := 0; i < len(r); i++ {
+		c := r[i]
+		if isDigit(c) {
+			num.WriteByte(c)
+		} else {
+			v := int(c-'A') + 10
+			num.WriteByte(byte('0' + v/10))
+			num.WriteByte(byte('0' + v%10))
+		}
+	}
+	n, ok := new(big.Int).SetString(num.String(), 10)
+	return ok && new(big.Int).Mod(n, big.NewInt(97)).Int64() == 1
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+// digitRuns classifies runs of digits with separators: cards, SSNs,
+// phones, IPv4. Spans already taken (IBANs) are skipped.
+func digitRuns(s string, want func(string) bool, taken []PIIFinding) []PIIFinding {
+	var out []PIIFinding
+	for i := 0; i < len(s); i++ {
+		if !isDigit(s[i]) && !(s[i] == '+' && i+1 < len(s) && isDigit(s[i+1])) && !(s[i] == '(' && i+1 < len(s) && isDigit(s[i+1])) {
+			continue
+		}
+		if i > 0 && (isWordChar(s[i-1]) || s[i-1] == '.' || s[i-1] == '-' || s[i-1] == '/') {
+			// Inside a word, a version, a path: skip to the run's end.
+			for i < len(s) && (isWordChar(s[i]) || s[i] == '.') {
+				i++
+			}
+			continue
+		}
+		if covered(taken, i) {
+			continue
+		}
+		// The run: digits and single separators.
+		j := i
+		digits := 0
+		dots := 0
+		seps := 0
+		for j < len(s) {
+			c := s[j]
+			if isDigit(c) {
+				digits++
+				j++
+				continue
+			}
+			if (c == ' ' || c == '-' || c == '.' || c == '(' || c == ')' || c == '+' && j == i) && j+1 < len(s) && (isDigit(s[j+1]) || c == ')' && s[j+1] == ' ' && j+2 < len(s) && isDigit(s[j+2])) {
+				if c == '.' {
+					dots++
+				}
+				seps++
+				j++
+				if c == ')' && s[j] == ' ' {
+					j++
+				}
+				continue
+			}
+			break
+		}
+		run := s[i:j]
+		if j < len(s) && (isWordChar(s[j]) || s[j] == '.' && j+1 < len(s) && isDigit(s[j+1])) {
+			i = j
+			continue
+		}
+		if f, ok := classifyRun(run, digits, dots, seps, want); ok && !(f.Category == PIIIP && versionBefore(s, i)) {
+			f.Start, f.End = i, j
+			out = append(out, f)
+		}
+		i = j
+	}
+	return out
+}
+
+func covered(fs []PIIFinding, i int) bool {
+	for _, f := range fs {
+		if i >= f.Start && i < f.End {
+			return true
+		}
+	}
+	return false
+}
+
+func classifyRun(run string, digits, dots, seps int, want func(string) bool) (PIIFinding, bool) {
+	if dots == 3 && digits >= 4 && digits <= 12 && want(PIIIP) && ipv4(run) {
+		return PIIFinding{Category: PIIIP}, true
+	}
+	if dots > 0 && dots != 2 {
+		return PIIFinding{}, false
+	}
+	d := onlyDigits(run)
+	if digits >= 13 && digits <= 19 && want(PIICard) && dots == 0 && cardSeparators(run) && luhn(d) && cardIIN(d) {
+		return PIIFinding{Category: PIICard}, true
+	}
+	if digits == 9 && want(PIISSN) && len(run) == 11 && run[3] == '-' && run[6] == '-' && ssnValid(d) {
+		return PIIFinding{Category: PIISSN}, true
+	}
+	if want(PIIPhone) && phone(run, d) {
+		return PIIFinding{Category: PIIPhone}, true
+	}
+	return PIIFinding{}, false
+}
+
+func onlyDigits(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if isDigit(s[i]) {
+			b.WriteByte(s[i])
+		}
+	}
+	return b.String()
+}
+
+// cardSeparators: cards are written in groups of digits separated the
+// same way throughout (or not at all).
+func cardSeparators(run string) bool {
+	var sep byte
+	for i := 0; i < len(run); i++ {
+		c := run[i]
+		if isDigit(c) {
+			continue
+		}
+		if c != ' ' && c != '-' {
+			return false
+		}
+		if sep != 0 && c != sep {
+			return false
+		}
+		sep = c
+	}
+	return true
+}
+
+func luhn(d string) bool {
+	sum := 0
+	alt := false
+	for i := len(d) - 1; i >= 0; i-- {
+		n := int(d[i] - '0')
+		if alt {
+			n *= 2
+			if n > 9 {
+				n -= 9
+			}
+		}
+		sum += n
+		alt = !alt
+	}
+	return sum%10 == 0
+}
+
+// cardIIN checks the issuer prefix and length of the major networks.
+func cardIIN(d string) bool {
+	p2 := atoi(d[:2])
+	p4 := atoi(d[:4])
+	n := len(d)
+	switch {
+	case d[0] == '4':
+		return n == 13 || n == 16 || n == 19
+	case p2 >= 51 && p2 <= 55, p4 >= 2221 && p4 <= 2720:
+		return n == 16
+	case p2 == 34 || p2 == 37:
+		return n == 15
+	case p4 == 6011, p2 == 65, p4/10 >= 644 && p4/10 <= 649:
+		return n >= 16
+	case p4 >= 3528 && p4 <= 3589:
+		return n >= 16
+	case p2 == 36 || p2 == 38 || p2 == 30:
+		return n == 14
+	case p2 == 62:
+		return n >= 16
+	}
+	return false
+}
+
+func atoi(s string) int {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		n = n*10 + int(s[i]-'0')
+	}
+	return n
+}
+
+func ssnValid(d string) bool {
+	area, group, serial := atoi(d[:3]), atoi(d[3:5]), atoi(d[5:])
+	return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0
+}
+
+func ipv4(run string) bool {
+	parts := strings.Split(run, ".")
+	if len(parts) != 4 {
+		return false
+	}
+	var v [4]int
+	for i, p := range parts {
+		if p == "" || len(p) > 3 || len(p) > 1 && p[0] == '0' {
+			return false
+		}
+		for k := 0; k < len(p); k++ {
+			if !isDigit(p[k]) {
+				return false
+			}
+		}
+		v[i] = atoi(p)
+		if v[i] > 255 {
+			return false
+		}
+	}
+	// Not personal: unspecified, loopback, broadcast, documentation.
+	switch {
+	case v[0] == 0, v[0] == 127, v[0] == 255, v[0] >= 224:
+		return false
+	}
+	return true
+}
+
+// phone accepts international numbers (+CC and 7 to 14 more digits) and
+// North American numbers in their usual written forms; dates, times and
+// plain numbers are not phones.
+func phone(run, d string) bool {
+	if strings.HasPrefix(run, "+") {
+		return len(d) >= 8 && len(d) <= 15 && strings.ContainsAny(run[1:], " -.()") || len(d) >= 10 && len(d) <= 15
+	}
+	if len(d) == 11 && d[0] == '1' {
+		d = d[1:]
+		if i := strings.IndexAny(run, " -.("); i != 1 {
+			return false
+		}
+		run = strings.TrimLeft(run[1:], " -.")
+	}
+	if len(d) != 10 || d[0] < '2' || d[3] < '2' {
+		return false
+	}
+	// (555) 123-4567, 555-123-4567, 555.123.4567, 555 123 4567.
+	switch {
+	case len(run) == 14 && run[0] == '(' && run[4] == ')' && run[5] == ' ' && run[9] == '-':
+		return true
+	case len(run) == 13 && run[0] == '(' && run[4] == ')' && run[8] == '-':
+		return true
+	case len(run) == 12 && run[3] == run[7] && (run[3] == '-' || run[3] == '.' || run[3] == ' '):
+		return true
+	}
+	return false
+}
+
+// versionBefore: "version 1.2.3.4", "v1.2.3.4" are not addresses.
+func versionBefore(s string, i int) bool {
+	w := strings.ToLower(strings.TrimRight(s[max(0, i-12):i], " :="))
+	return strings.HasSuffix(w, "version") || strings.HasSuffix(w, "ver") || strings.HasSuffix(w, "release") || strings.HasSuffix(w, "build")
+}

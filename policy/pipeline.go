@@ -1,0 +1,224 @@
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/policy/guard"
+	"github.com/mcpgov/mcpgov/policy/limit"
+)
+
+// Interfaces the enforcement core calls.
+var (
+	_ enforce.Decider      = (*Pipeline)(nil)
+	_ enforce.ResultFilter = (*Pipeline)(nil)
+	_ enforce.ToolReviewer = (*Pipeline)(nil)
+)
+
+// maxRegoArguments bounds the arguments handed to Rego: converting a huge
+// object into Rego values costs time linear in its size, and policies
+// should decide on facts (the guardrail findings), not raw payloads.
+const maxRegoArguments = 256 << 10
+
+// Decide runs the pre guardrails, the rate limits and the policy for one
+// tools/call (enforce.Decider).
+func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enforce.Call) (enforce.Decision, error) {
+	st := p.st.Load()
+	serverID := ""
+	if server != nil {
+		serverID = server.ID
+	}
+	var results []guard.Result
+	payload, err := guard.Decode(call.Arguments, st.set.MaxScanBytes())
+	if err != nil {
+		results = append(results, guard.Result{Name: "arguments", Hook: guard.HookPre, Mode: guard.ModeEnforce, Verdict: audit.VerdictError, Err: err})
+		payload = nil
+	} else {
+		results = st.set.Run(ctx, &guard.Request{Hook: guard.HookPre, Server: serverID, Tool: call.Tool, Session: call.Session, Payload: payload})
+	}
+	dec := enforce.Decision{Allow: true, Guardrails: toAudit(results)}
+	if payload != nil {
+		if masked, ok := st.set.MaskSpans(payload, results); ok {
+			dec.RecordArguments = masked
+		}
+	}
+	blockByGuardrails(&dec, results)
+
+	if st.query != nil {
+		argsFor := payload
+		if !st.usesArgs {
+			argsFor = nil
+		}
+		in := buildInput(guard.HookPre, server, call, argsFor, results)
+		rd, err := st.decide(ctx, in)
+		if err != nil {
+			return enforce.Decision{}, err
+		}
+		if !rd.Allow {
+			dec.Allow = false
+			if len(rd.Reasons) == 0 {
+				rd.Reasons = []string{"the policy did not allow this call"}
+			}
+		}
+		if !rd.Allow || len(rd.Reasons) > 0 {
+			dec.Reasons = append(dec.Reasons, rd.Reasons...)
+			dec.RuleIDs = append(dec.RuleIDs, rd.RuleIDs...)
+		}
+	}
+	// Count the call against the limits only when it would pass.
+	if dec.Allow && st.limiter != nil && server != nil {
+		if err := st.limiter.Take(limitKeys(server, call)); err != nil {
+			if e, ok := limit.AsExceeded(err); ok {
+				dec.Allow = false
+				dec.Reasons = append(dec.Reasons, e.Error())
+				dec.RuleIDs = append(dec.RuleIDs, "rate-limit")
+			} else {
+				return enforce.Decision{}, err
+			}
+		}
+	}
+	return dec, nil
+}
+
+func limitKeys(s *catalog.Server, call *enforce.Call) []limit.Key {
+	user := call.Identity.Subject
+	if user == "" {
+		user = call.Identity.Email
+	}
+	if user == "" {
+		user = "anonymous"
+	}
+	var keys []limit.Key
+	if s.Limits.CallsPerMinute > 0 {
+		keys = append(keys, limit.Key{User: user, Server: s.ID, Limit: s.Limits.CallsPerMinute})
+	}
+	if n := s.Limits.Tools[call.Tool]; n > 0 {
+		keys = append(keys, limit.Key{User: user, Server: s.ID, Tool: call.Tool, Limit: n})
+	}
+	return keys
+}
+
+// blockByGuardrails denies for every result that blocks under its mode.
+func blockByGuardrails(dec *enforce.Decision, results []guard.Result) {
+	for _, r := range results {
+		if !r.Blocks() {
+			continue
+		}
+		dec.Allow = false
+		dec.Reasons = append(dec.Reasons, guardrailReason(r))
+		if r.Verdict == audit.VerdictError {
+			dec.RuleIDs = append(dec.RuleIDs, "guardrail."+r.Name+".error")
+			continue
+		}
+		seen := map[string]bool{}
+		for _, f := range r.Findings {
+			if !seen[f.Rule] {
+				seen[f.Rule] = true
+				dec.RuleIDs = append(dec.RuleIDs, "guardrail."+r.Name+"/"+f.Rule)
+			}
+		}
+	}
+}
+
+func guardrailReason(r guard.Result) string {
+	if r.Verdict == audit.VerdictError {
+		return fmt.Sprintf("guardrail %s could not check the %s (%v) and runs in mode %s, which fails closed; fix the guardrail or set mode = \"enforce_ignore_error\"", r.Name, hookObject(r.Hook), r.Err, r.Mode)
+	}
+	var msgs []string
+	for i, f := range r.Findings {
+		if i == 3 {
+			msgs = append(msgs, fmt.Sprintf("and %d more", len(r.Findings)-3))
+			break
+		}
+		msgs = append(msgs, f.Message)
+	}
+	return fmt.Sprintf("guardrail %s blocked the %s: %s", r.Name, hookObject(r.Hook), strings.Join(msgs, "; "))
+}
+
+func hookObject(hook string) string {
+	switch hook {
+	case guard.HookPost:
+		return "result"
+	case guard.HookDescribe:
+		return "tool description"
+	}
+	return "arguments"
+}
+
+// FilterResult runs the post guardrails on a tools/call result and
+// redacts it (enforce.ResultFilter). The whole result is scanned: content
+// text, structuredContent, embedded resources, task results.
+func (p *Pipeline) FilterResult(ctx context.Context, server *catalog.Server, call *enforce.Call, result json.RawMessage) (enforce.ResultDecision, error) {
+	st := p.st.Load()
+	serverID := ""
+	if server != nil {
+		serverID = server.ID
+	}
+	payload, err := guard.Decode(result, st.set.MaxScanBytes())
+	var results []guard.Result
+	if err != nil {
+		results = []guard.Result{{Name: "result", Hook: guard.HookPost, Mode: guard.ModeEnforce, Verdict: audit.VerdictError, Err: err}}
+	} else {
+		results = st.set.Run(ctx, &guard.Request{Hook: guard.HookPost, Server: serverID, Tool: call.Tool, Session: call.Session, Payload: payload})
+	}
+	rd := enforce.ResultDecision{Allow: true}
+	if payload != nil {
+		out, n, err := st.set.Redact(&guard.Request{Session: call.Session, Payload: payload}, results)
+		if err != nil {
+			return enforce.ResultDecision{}, err
+		}
+		if out != nil {
+			rd.Result, rd.Redactions = out, n
+		}
+	}
+	var dec enforce.Decision
+	dec.Allow = true
+	blockByGuardrails(&dec, results)
+	rd.Allow, rd.Reasons, rd.RuleIDs = dec.Allow, dec.Reasons, dec.RuleIDs
+	rd.Guardrails = toAudit(results)
+	return rd, nil
+}
+
+// ReviewTool runs the describe guardrails on one tool definition, once per
+// definition (enforce.ToolReviewer).
+func (p *Pipeline) ReviewTool(ctx context.Context, server *catalog.Server, tool json.RawMessage) (enforce.Decision, error) {
+	st := p.st.Load()
+	def, err := catalog.ParseToolDef(tool)
+	if err != nil {
+		return enforce.Decision{}, fmt.Errorf("review tool: %w", err)
+	}
+	serverID := ""
+	if server != nil {
+		serverID = server.ID
+	}
+	key := serverID + "\x00" + catalog.Fingerprint(def)
+	if d, ok := st.reviews.Load(key); ok {
+		return d.(enforce.Decision), nil
+	}
+	results := st.set.Run(ctx, &guard.Request{Hook: guard.HookDescribe, Server: serverID, Tool: def.Name, ToolDef: &def})
+	dec := enforce.Decision{Allow: true, Guardrails: toAudit(results)}
+	blockByGuardrails(&dec, results)
+	st.reviews.Store(key, dec)
+	return dec, nil
+}
+
+// toAudit converts results for the audit record.
+func toAudit(results []guard.Result) []audit.Guardrail {
+	out := make([]audit.Guardrail, 0, len(results))
+	for _, r := range results {
+		g := audit.Guardrail{Name: r.Name, Hook: r.Hook, Mode: r.Mode, Verdict: r.Verdict, DurationUS: r.Duration.Microseconds(), Mutated: r.Mutated}
+		if r.Err != nil {
+			g.Error = r.Err.Error()
+		}
+		for _, f := range r.Findings {
+			g.Findings = append(g.Findings, audit.Finding{Rule: f.Rule, Message: f.Message})
+		}
+		out = append(out, g)
+	}
+	return out
+}

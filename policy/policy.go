@@ -1,0 +1,170 @@
+// Package policy is mcpgov's decision pipeline (DESIGN §4): for each
+// governed tools/call it runs the pre guardrails on the arguments, the rate
+// limits and the bundle's Rego policies (package mcpgov.authz, prepared
+// once), and for each result the post guardrails (redaction, output
+// checks); for each tool definition the describe guardrails. A Pipeline
+// implements the enforcement core's Decider, ResultFilter and ToolReviewer;
+// `mcpgov policy eval` runs the same Pipeline on one input.
+package policy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+
+	"github.com/open-policy-agent/opa/v1/rego"
+
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/guard"
+	"github.com/mcpgov/mcpgov/policy/limit"
+)
+
+// Options configure a Pipeline.
+type Options struct {
+	// StateDir holds the rate-limit counters shared by every shim process;
+	// empty disables rate limits.
+	StateDir string
+	// Getenv reads variables named in guardrails.toml (hash_key_env).
+	Getenv func(string) string
+	// NoDecisionCache evaluates the policy on every call even when its
+	// decisions could be cached (benchmarks, policy debugging).
+	NoDecisionCache bool
+}
+
+// Pipeline is the loaded policy and guardrails of one bundle. It is safe
+// for concurrent use; Reload swaps in a new bundle atomically.
+type Pipeline struct {
+	opts Options
+	st   atomic.Pointer[state]
+}
+
+type state struct {
+	bundle *catalog.Bundle
+	set    *guard.Set
+	query  *rego.PreparedEvalQuery // nil: the bundle has no policies
+	// usesArgs: some policy reads input.arguments.
+	usesArgs bool
+	// cacheDecisions: decisions depend only on the input without its
+	// arguments; they are kept in decisions, keyed by that input's JSON.
+	cacheDecisions bool
+	decMu          sync.Mutex
+	decisions      map[string]regoDecision
+	limiter        *limit.Limiter
+	reviews        sync.Map // tool fingerprint -> reviewed
+}
+
+// Load parses the bundle's guardrails.toml strictly and compiles its
+// policies. A bundle without either gets an empty pipeline that allows.
+func Load(b *catalog.Bundle, opts Options) (*Pipeline, error) {
+	p := &Pipeline{opts: opts}
+	if err := p.Reload(b); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// Reload prepares b and swaps it in; on error the old bundle stays.
+func (p *Pipeline) Reload(b *catalog.Bundle) error {
+	st, err := load(context.Background(), b, p.opts)
+	if err != nil {
+		return err
+	}
+	p.st.Store(st)
+	return nil
+}
+
+func load(ctx context.Context, b *catalog.Bundle, opts Options) (*state, error) {
+	if b == nil {
+		return nil, errors.New("policy: no bundle")
+	}
+	cfg, err := LoadGuardrails(b.Dir)
+	if err != nil {
+		return nil, err
+	}
+	set, err := guard.NewSet(cfg, guard.Options{Getenv: opts.Getenv})
+	if err != nil {
+		return nil, err
+	}
+	q, usesArgs, pure, err := compilePolicies(ctx, b.Dir)
+	if err != nil {
+		return nil, err
+	}
+	st := &state{bundle: b, set: set, query: q, usesArgs: usesArgs}
+	// A policy that reads neither the arguments nor the clock decides the
+	// same for the same facts: cache its decisions for this bundle.
+	st.cacheDecisions = q != nil && !usesArgs && pure && !opts.NoDecisionCache
+	if opts.StateDir != "" {
+		st.limiter = &limit.Limiter{Dir: opts.StateDir}
+	}
+	return st, nil
+}
+
+// LoadGuardrails reads dir/guardrails.toml; nil when there is none.
+func LoadGuardrails(dir string) (*guard.Config, error) {
+	path := filepath.Join(dir, guard.FileName)
+	text, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("guardrails: %w", err)
+	}
+	return guard.ParseConfig(path, text)
+}
+
+// Bundle returns the bundle in use.
+func (p *Pipeline) Bundle() *catalog.Bundle { return p.st.Load().bundle }
+
+// Guardrails returns the guardrails in use, in name order.
+func (p *Pipeline) Guardrails() []*guard.Spec { return p.st.Load().set.Specs() }
+
+// HasPolicies reports whether the bundle has Rego policies.
+func (p *Pipeline) HasPolicies() bool { return p.st.Load().query != nil }
+
+// Active reports whether the pipeline has anything to do for calls of
+// server: policies, guardrails, or rate limits in its catalog entry. A
+// relay need not consult an inactive pipeline.
+func (p *Pipeline) Active(server *catalog.Server) bool {
+	st := p.st.Load()
+	if st.query != nil || len(st.set.Specs()) > 0 {
+		return true
+	}
+	return server != nil && st.limiter != nil && (server.Limits.CallsPerMinute > 0 || len(server.Limits.Tools) > 0)
+}
+
+// maxCachedDecisions bounds the decision cache; it is cleared when full.
+const maxCachedDecisions = 4096
+
+func (st *state) decide(ctx context.Context, in map[string]any) (regoDecision, error) {
+	if !st.cacheDecisions {
+		return evalDecision(ctx, st.query, in)
+	}
+	k, err := json.Marshal(in)
+	if err != nil {
+		return evalDecision(ctx, st.query, in)
+	}
+	key := string(k)
+	st.decMu.Lock()
+	d, ok := st.decisions[key]
+	st.decMu.Unlock()
+	if ok {
+		return d, nil
+	}
+	d, err = evalDecision(ctx, st.query, in)
+	if err != nil {
+		return d, err
+	}
+	st.decMu.Lock()
+	if st.decisions == nil || len(st.decisions) >= maxCachedDecisions {
+		st.decisions = map[string]regoDecision{}
+	}
+	st.decisions[key] = d
+	st.decMu.Unlock()
+	return d, nil
+}
