@@ -131,13 +131,15 @@ func replaceTools(result json.RawMessage, obj map[string]json.RawMessage, kept [
 	return out, nil
 }
 
-// Unverified reports whether a tools/call names a pinned tool whose
-// current definition the core has not seen yet (the client called it
+// Unverified reports whether a tools/call names a pinned tool (or, with
+// ToolReviewers, any tool) whose current definition the core has not
+// seen yet (the client called it
 // without listing tools first): the caller should list the upstream's
 // tools through FilterTools before CheckCall, or a drifted definition
 // would go unnoticed.
 func (c *Core) Unverified(params json.RawMessage) bool {
-	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 {
+	reviewed := len(c.cfg.ToolReviewers) > 0
+	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 && !reviewed {
 		return false
 	}
 	var p struct {
@@ -146,7 +148,10 @@ func (c *Core) Unverified(params json.RawMessage) bool {
 	if json.Unmarshal(params, &p) != nil {
 		return false
 	}
-	if _, pinned := c.cfg.Server.Pins[p.Name]; !pinned {
+	// A pinned tool must match its pin, and with a describe hook every
+	// tool must pass review, before its first call: a call sent beside
+	// (or without) the client's tools/list would otherwise run unchecked.
+	if _, pinned := c.cfg.Server.Pins[p.Name]; !pinned && !reviewed {
 		return false
 	}
 	c.mu.Lock()
