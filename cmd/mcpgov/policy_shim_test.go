@@ -3,7 +3,6 @@ package main
 import (
 	"os"
 	"path/filepath"
-	"reflect"
 	"testing"
 
 	"github.com/mcpgov/mcpgov/catalog"
@@ -45,30 +44,7 @@ func writeGuardedBundle(tb testing.TB) string {
 // policies, every guardrail enforced) reaches a go-sdk client exactly as it
 // does directly; the guardrails change nothing they have no reason to.
 func TestPolicyShimParity(t *testing.T) {
-	bundle := writeGuardedBundle(t)
-	servers := [][]string{{"fake-mcp-server"}}
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if ok {
-		servers = append(servers, []string{"mcp-server-everything", "stdio"})
-	} else {
-		t.Log("mcp-server-everything is not installed; make test installs it into .cache/npm")
-	}
-	for _, srv := range servers {
-		t.Run(srv[0], func(t *testing.T) {
-			direct := observe(t, connect(t, srv[0], srv[1:]...))
-			cmd, args := viaShim(bundle, srv[0], srv[1:]...)
-			guarded := observe(t, connect(t, cmd, args...))
-			if !reflect.DeepEqual(direct, guarded) {
-				for k := range direct {
-					if direct[k] != guarded[k] {
-						t.Errorf("%s differs:\n direct  %s\n guarded %s", k, direct[k], guarded[k])
-					}
-				}
-				t.Fatalf("observations differ (%d direct, %d guarded)", len(direct), len(guarded))
-			}
-		})
-	}
+	assertParity(t, writeGuardedBundle(t))
 }
 
 // BenchmarkShimEchoGuarded is BenchmarkShimEcho with the starter policies

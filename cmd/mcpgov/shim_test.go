@@ -149,7 +149,13 @@ func observe(t *testing.T, cs *mcp.ClientSession) map[string]string {
 // TestShimParity drives the same session directly and through the shim; a
 // go-sdk client must see exactly the same results.
 func TestShimParity(t *testing.T) {
-	bundle := writeBundle(t)
+	assertParity(t, writeBundle(t))
+}
+
+// assertParity runs observe on the fake server and server-everything,
+// directly and through the shim with bundle, and fails on any difference.
+func assertParity(t *testing.T, bundle string) {
+	t.Helper()
 	servers := [][]string{{"fake-mcp-server"}}
 	if ok, err := haveProgram("mcp-server-everything"); err != nil {
 		t.Fatal(err)
