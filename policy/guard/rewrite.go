@@ -155,20 +155,9 @@ func (rw *rewriter) value(path, key string, depth int) error {
 			if err := rw.value(child, key, depth+1); err != nil {
 				return err
 			}
-			rw.space()
-			if rw.pos >= len(rw.in) {
-				return errBadJSON
+			if done, err := rw.next('}'); done || err != nil {
+				return err
 			}
-			c := rw.in[rw.pos]
-			rw.emit(c)
-			rw.pos++
-			if c == '}' {
-				return nil
-			}
-			if c != ',' {
-				return errBadJSON
-			}
-			rw.space()
 		}
 	case '[':
 		rw.emit('[')
@@ -183,20 +172,9 @@ func (rw *rewriter) value(path, key string, depth int) error {
 			if err := rw.value(path+"["+strconv.Itoa(i)+"]", key, depth+1); err != nil {
 				return err
 			}
-			rw.space()
-			if rw.pos >= len(rw.in) {
-				return errBadJSON
+			if done, err := rw.next(']'); done || err != nil {
+				return err
 			}
-			c := rw.in[rw.pos]
-			rw.emit(c)
-			rw.pos++
-			if c == ']' {
-				return nil
-			}
-			if c != ',' {
-				return errBadJSON
-			}
-			rw.space()
 		}
 	default:
 		start := rw.pos
@@ -214,4 +192,24 @@ func (rw *rewriter) value(path, key string, depth int) error {
 		rw.emit(rw.in[start:rw.pos]...)
 		return nil
 	}
+}
+
+// next reads what follows a member or an element: true at the closing
+// delimiter, an error for anything but a comma.
+func (rw *rewriter) next(closing byte) (bool, error) {
+	rw.space()
+	if rw.pos >= len(rw.in) {
+		return false, errBadJSON
+	}
+	c := rw.in[rw.pos]
+	rw.emit(c)
+	rw.pos++
+	if c == closing {
+		return true, nil
+	}
+	if c != ',' {
+		return false, errBadJSON
+	}
+	rw.space()
+	return false, nil
 }
