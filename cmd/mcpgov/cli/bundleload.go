@@ -62,13 +62,24 @@ func loadOptionalBundle(f *Factory, flag string) (*catalog.Bundle, error) {
 // configured one cannot be used the shim runs on that copy, saying so on
 // stderr. A bundle named with --bundle is a deliberate choice (a test, a
 // review): it is neither kept nor replaced. Nothing configured at all is
-// still an error: there is no copy to trust then.
-func loadShimBundle(f *Factory, flag string) (*catalog.Bundle, error) {
+// still an error: there is no copy to trust then. usable is the shim's
+// own check beyond the catalog (its policies and guardrails load): a
+// bundle that fails it is not good, is never kept, and is not used.
+func loadShimBundle(f *Factory, flag string, usable func(*catalog.Bundle) error) (*catalog.Bundle, error) {
+	load := func(flag string) (*catalog.Bundle, error) {
+		b, err := loadBundle(f, flag)
+		if err == nil {
+			if uerr := usable(b); uerr != nil {
+				return nil, fmt.Errorf("bundle %s: %w", b.Dir, uerr)
+			}
+		}
+		return b, err
+	}
 	if flag != "" {
-		return loadBundle(f, flag)
+		return load(flag)
 	}
 	cache := lastGoodDir(f.Getenv)
-	b, err := loadBundle(f, flag)
+	b, err := load(flag)
 	if err == nil {
 		if serr := catalog.SaveLastGood(b, cache); serr != nil {
 			fmt.Fprintf(f.IO.ErrOut, "mcpgov: warning: %v\n", serr)
@@ -92,7 +103,7 @@ func loadShimBundle(f *Factory, flag string) (*catalog.Bundle, error) {
 		}
 	}
 	lb, lerr := catalog.LoadBundle(dir)
-	if lerr != nil {
+	if lerr != nil || usable(lb) != nil {
 		return nil, err
 	}
 	lb.Fallback = err

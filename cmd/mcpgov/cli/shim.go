@@ -17,6 +17,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/shim"
@@ -219,7 +220,15 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 	if url != "" {
 		cfg.Launch = url
 	}
-	b, err := loadShimBundle(opts.Factory, opts.Bundle)
+	// Policies, guardrails and rate limits: a bundle whose Rego or
+	// guardrails.toml is broken is no usable bundle (enforce mode then
+	// starts nothing, unless the last good copy can stand in).
+	var p *policy.Pipeline
+	b, err := loadShimBundle(opts.Factory, opts.Bundle, func(b *catalog.Bundle) error {
+		var perr error
+		p, perr = shimPolicy(opts.Factory, b)
+		return perr
+	})
 	if err != nil {
 		cfg.BundleErr = err
 		var hinted *HintError
@@ -262,14 +271,9 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 			cfg.Server, cfg.VersionApproved = m.Server, m.VersionApproved
 		}
 	}
-	// Policies, guardrails and rate limits: a bundle whose Rego or
-	// guardrails.toml is broken is no usable bundle (enforce mode then
-	// starts nothing); a bundle with none of them adds no hook.
-	p, err := shimPolicy(opts.Factory, b)
-	switch {
-	case err != nil:
-		cfg.BundleErr = fmt.Errorf("bundle %s: %w", b.Dir, err)
-	case p.Active(cfg.Server):
+	// A bundle with no policies, guardrails or limits for this server
+	// adds no hook.
+	if p.Active(cfg.Server) {
 		cfg.Deciders = append(cfg.Deciders, p)
 		cfg.ResultFilters = append(cfg.ResultFilters, p)
 		cfg.ToolReviewers = append(cfg.ToolReviewers, p)
