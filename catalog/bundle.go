@@ -27,24 +27,33 @@ type Bundle struct {
 // ErrNoBundle means the directory holds no catalog.toml.
 var ErrNoBundle = errors.New("not a bundle: no catalog.toml")
 
+// UnavailableError is a bundle that cannot be reached — missing, not
+// mounted, unreadable — as opposed to one that is there and invalid.
+type UnavailableError struct{ Err error }
+
+func (e *UnavailableError) Error() string { return e.Err.Error() }
+
+// Unwrap returns the cause.
+func (e *UnavailableError) Unwrap() error { return e.Err }
+
 // LoadBundle reads and validates the bundle in dir.
 func LoadBundle(dir string) (*Bundle, error) {
 	info, err := os.Stat(dir)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return nil, fmt.Errorf("bundle %s does not exist", dir)
+		return nil, &UnavailableError{fmt.Errorf("bundle %s does not exist", dir)}
 	case err != nil:
-		return nil, fmt.Errorf("bundle %s: %w", dir, err)
+		return nil, &UnavailableError{fmt.Errorf("bundle %s: %w", dir, err)}
 	case !info.IsDir():
 		return nil, fmt.Errorf("bundle %s is a file; a bundle is a directory holding %s", dir, CatalogFile)
 	}
 	path := filepath.Join(dir, CatalogFile)
 	text, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("bundle %s: %w", dir, ErrNoBundle)
+		return nil, &UnavailableError{fmt.Errorf("bundle %s: %w", dir, ErrNoBundle)}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("bundle %s: %w", dir, err)
+		return nil, &UnavailableError{fmt.Errorf("bundle %s: %w", dir, err)}
 	}
 	c, err := Parse(path, text)
 	if err != nil {

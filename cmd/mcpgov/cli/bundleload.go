@@ -56,11 +56,11 @@ func loadOptionalBundle(f *Factory, flag string) (*catalog.Bundle, error) {
 }
 
 // loadShimBundle is loadBundle for the shim, which must keep working when
-// the configured bundle breaks (a half-synced update, a share that is not
-// mounted, a laptop offline): every configured bundle that loads is kept
-// as the last good copy under the state directory, and when the
-// configured one cannot be used the shim runs on that copy, saying so on
-// stderr. A bundle named with --bundle is a deliberate choice (a test, a
+// the configured bundle cannot be reached (a share that is not mounted, a
+// sync that removed it, a laptop offline): every configured bundle that
+// loads is kept as the last good copy under the state directory, and when
+// the configured one is unreachable the shim runs on that copy, saying so
+// on stderr. A bundle named with --bundle is a deliberate choice (a test, a
 // review): it is neither kept nor replaced. Nothing configured at all is
 // still an error: there is no copy to trust then. usable is the shim's
 // own check beyond the catalog (its policies and guardrails load): a
@@ -86,7 +86,11 @@ func loadShimBundle(f *Factory, flag string, usable func(*catalog.Bundle) error)
 		}
 		return b, nil
 	}
-	if errors.Is(err, errNoBundleConfigured) {
+	// Only a bundle that cannot be reached is stood in for. One that is
+	// there but invalid was shipped broken: failing closed says so, where
+	// an older copy could quietly undo a tightening.
+	var unavailable *catalog.UnavailableError
+	if !errors.As(err, &unavailable) {
 		return nil, err
 	}
 	dir, lerr := catalog.LastGood(cache)

@@ -65,8 +65,9 @@ Without --server the catalog entry is found by the command's launch identity
 and every decision that would have blocked is written to stderr as a line
 starting "mcpgov: audit:". Every configured bundle that loads is kept as the
 last good copy ($XDG_STATE_HOME/mcpgov/bundle); when the configured bundle
-later cannot be used (a half-synced update, a share not mounted) the shim
-runs on that copy and warns. A bundle named with --bundle is used as is.
+later cannot be reached (a share not mounted, a sync that removed it) the
+shim runs on that copy and warns. A bundle that is there but invalid
+fails closed. A bundle named with --bundle is used as is.
 Without any usable bundle, enforce mode starts nothing.
 
 A Streamable HTTP upstream (--url, or a catalog entry with a url) is matched
@@ -222,7 +223,7 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 	}
 	// Policies, guardrails and rate limits: a bundle whose Rego or
 	// guardrails.toml is broken is no usable bundle (enforce mode then
-	// starts nothing, unless the last good copy can stand in).
+	// starts nothing).
 	var p *policy.Pipeline
 	b, err := loadShimBundle(opts.Factory, opts.Bundle, func(b *catalog.Bundle) error {
 		var perr error
