@@ -150,11 +150,13 @@ bench: ## run the Go benchmarks and report ratios against baselines measured in 
 eval: ## precision and recall of every guardrail on testdata/guardrails (and the shared public set when present)
 	$(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
-lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck
+lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck, and a Windows and macOS build of every package
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './dist/*')); \
 	if [ -n "$$unformatted" ]; then echo "gofmt: these files need formatting:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	STATICCHECK_CACHE=$(CACHE)/staticcheck $(STATICCHECK) ./...
+	GOOS=windows GOARCH=amd64 $(GO) build ./...
+	GOOS=darwin GOARCH=arm64 $(GO) build ./...
 
 docs: ## regenerate the command reference in README.md
 	$(GO) run ./cmd/gen-docs --readme README.md

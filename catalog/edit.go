@@ -6,8 +6,6 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/google/renameio/v2"
-
 	"github.com/mcpgov/mcpgov/catalog/tomldoc"
 )
 
@@ -134,11 +132,4 @@ func rewriteCatalog(path, what string, edit func(c *Catalog, text string) (strin
 		return fmt.Errorf("%s would make the catalog invalid, nothing written: %w", what, err)
 	}
 	return writeAtomic(target, []byte(text), info.Mode().Perm())
-}
-
-// writeAtomic replaces path with data through a temporary file in the same
-// directory (fsynced, then renamed), so readers see the old or the new file,
-// never a mix.
-func writeAtomic(path string, data []byte, mode os.FileMode) error {
-	return renameio.WriteFile(path, data, mode, renameio.WithTempDir(filepath.Dir(path)), renameio.WithStaticPermissions(mode))
 }

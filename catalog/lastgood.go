@@ -9,8 +9,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"github.com/google/renameio/v2"
 )
 
 // lastGoodPointer names the copy in use inside a last-good cache directory.
@@ -44,7 +42,7 @@ func SaveLastGood(b *Bundle, cacheDir string) error {
 			return fmt.Errorf("last good bundle cache: %w", err)
 		}
 	}
-	if err := renameio.WriteFile(filepath.Join(cacheDir, lastGoodPointer), []byte(b.Revision), 0o600); err != nil {
+	if err := writeAtomic(filepath.Join(cacheDir, lastGoodPointer), []byte(b.Revision), 0o600); err != nil {
 		return fmt.Errorf("last good bundle cache: %w", err)
 	}
 	pruneLastGood(cacheDir, b.Revision)

@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/google/renameio/v2"
+	"github.com/google/renameio/v2/maybe"
 )
 
 // Storage backends a login's secret can live in, as `auth status` names them.
@@ -114,7 +114,7 @@ func (m *Manager) writeSession(s *Session) error {
 	if err != nil {
 		return err
 	}
-	if err := renameio.WriteFile(m.sessionPath(), append(b, '\n'), 0o600); err != nil {
+	if err := maybe.WriteFile(m.sessionPath(), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("write login %s: %w", m.sessionPath(), err)
 	}
 	return nil

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/google/renameio/v2"
+	"github.com/google/renameio/v2/maybe"
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/policy"
@@ -72,7 +72,7 @@ func policyFmtRun(opts *PolicyFmtOptions) error {
 		if err != nil {
 			return err
 		}
-		if err := renameio.WriteFile(path, out, info.Mode().Perm()); err != nil {
+		if err := maybe.WriteFile(path, out, info.Mode().Perm()); err != nil {
 			return fmt.Errorf("write %s: %w", path, err)
 		}
 		fmt.Fprintf(opts.IO.Out, "formatted %s\n", path)
