@@ -20,10 +20,7 @@ const (
 )
 
 // CodeFinding is one dangerous construct in code or a command line.
-type CodeFinding struct {
-	Rule    string
-	Message string
-}
+type CodeFinding = RuleFinding
 
 type codeAnchor struct {
 	lit   string

@@ -171,12 +171,17 @@ func (s *Set) runOne(ctx context.Context, sp *Spec, req *Request, r *Result) err
 		return nil
 	}
 	switch sp.Kind {
-	case KindSQL:
+	case KindSQL, KindCode:
+		// Values only: keys are names the server chose, not content.
+		check := CheckSQL
+		if sp.Kind == KindCode {
+			check = CheckCode
+		}
 		for i, l := range p.Leaves {
 			if l.IsKey {
 				continue
 			}
-			for _, f := range CheckSQL(l.Value) {
+			for _, f := range check(l.Value) {
 				r.Findings = append(r.Findings, Finding{Rule: f.Rule, Message: l.Path + ": " + f.Message, Leaf: i})
 			}
 		}
@@ -230,15 +235,6 @@ func (s *Set) runOne(ctx context.Context, sp *Spec, req *Request, r *Result) err
 			for _, f := range matchPatterns(sp.res, l.Value) {
 				r.Findings = append(r.Findings, Finding{Rule: sp.Name + "." + f.Category, Message: l.Path + ": " + f.Category, Leaf: i, Start: f.Start, End: f.End, Category: f.Category})
 				r.spans = append(r.spans, span{i, f.Start, f.End, f.Category, methodFor(sp, redact, f.Category)})
-			}
-		}
-	case KindCode:
-		for i, l := range p.Leaves {
-			if l.IsKey {
-				continue
-			}
-			for _, f := range CheckCode(l.Value) {
-				r.Findings = append(r.Findings, Finding{Rule: f.Rule, Message: l.Path + ": " + f.Message, Leaf: i})
 			}
 		}
 	case KindInjection:

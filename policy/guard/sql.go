@@ -34,11 +34,15 @@ var sqlVerbs = map[string]bool{
 	"EXEC": true, "EXECUTE": true, "CALL": true, "SHUTDOWN": true, "LOAD": true, "RENAME": true, "UPSERT": true,
 }
 
-// SQLFinding is one SQL rule hit (no value, only what and a short why).
-type SQLFinding struct {
+// RuleFinding is one rule hit of a checker that reports no position: the
+// rule and a short why, never the value.
+type RuleFinding struct {
 	Rule    string
 	Message string
 }
+
+// SQLFinding is one SQL rule hit.
+type SQLFinding = RuleFinding
 
 // CheckSQL returns the SQL findings in s: s may be a query (an argument
 // that is SQL) or a value that ends up inside one (it is also read as if it
