@@ -20,12 +20,13 @@ const SchemaVersion = 1
 
 // Record kinds.
 const (
-	KindToolCall      = "tool_call"      // a tools/call, allowed, denied, errored or cancelled
-	KindServerRefused = "server_refused" // the upstream was not started
-	KindToolDrift     = "tool_drift"     // a tool's definition differs from its pin
-	KindToolHidden    = "tool_hidden"    // a tool removed from tools/list by the catalog
-	KindToolReview    = "tool_review"    // the describe hook flagged a tool description
-	KindPlaceholder   = "placeholder"    // a call whose logging was suppressed
+	KindToolCall       = "tool_call"       // a tools/call, allowed, denied, errored or cancelled
+	KindServerRefused  = "server_refused"  // the upstream was not started
+	KindToolDrift      = "tool_drift"      // a tool's definition differs from its pin
+	KindToolHidden     = "tool_hidden"     // a tool removed from tools/list by the catalog
+	KindToolReview     = "tool_review"     // the describe hook flagged a tool description
+	KindPlaceholder    = "placeholder"     // a call whose logging was suppressed
+	KindMessageRefused = "message_refused" // a client message refused unforwarded (ambiguous, no id, duplicate id)
 )
 
 // Outcomes of a tool call.

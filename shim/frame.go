@@ -65,7 +65,8 @@ func (fr *FrameReader) readLine() ([]byte, error) {
 	line, err := fr.r.ReadSlice('\n')
 	if err == nil {
 		if len(line)-1 > fr.max {
-			return nil, fr.tooLarge()
+			line = line[:len(line)-1]
+			return nil, fr.tooLarge(edge(line, true), edge(line, false))
 		}
 		return line[:len(line)-1], nil
 	}
@@ -77,12 +78,14 @@ func (fr *FrameReader) readLine() ([]byte, error) {
 	for {
 		line, err = fr.r.ReadSlice('\n')
 		if len(fr.buf)+len(line) > fr.max+1 {
+			head := edge(fr.buf, true)
+			tail := appendTail(edge(fr.buf, false), line)
 			fr.buf = fr.buf[:0]
 			if err == nil {
-				return nil, fr.tooLarge()
+				return nil, fr.tooLarge(head, bytes.TrimSuffix(tail, []byte("\n")))
 			}
 			if errors.Is(err, bufio.ErrBufferFull) {
-				return nil, fr.skipLine()
+				return nil, fr.skipLine(head, tail)
 			}
 			return nil, err
 		}
@@ -96,22 +99,64 @@ func (fr *FrameReader) readLine() ([]byte, error) {
 	}
 }
 
-// skipLine discards the rest of an oversized line.
-func (fr *FrameReader) skipLine() error {
+// edgeSize is how much of an oversized frame's start and end is kept, to
+// find its id: JSON-RPC writers put the id either before the result or
+// after it (the TypeScript SDK writes result, jsonrpc, id).
+const edgeSize = 4 << 10
+
+// edge returns a copy of the first (head) or last edgeSize bytes of b.
+func edge(b []byte, head bool) []byte {
+	if len(b) > edgeSize {
+		if head {
+			b = b[:edgeSize]
+		} else {
+			b = b[len(b)-edgeSize:]
+		}
+	}
+	return bytes.Clone(b)
+}
+
+// appendTail appends more to tail and keeps the last edgeSize bytes.
+func appendTail(tail, more []byte) []byte {
+	tail = append(tail, more...)
+	if len(tail) > edgeSize {
+		tail = append(tail[:0], tail[len(tail)-edgeSize:]...)
+	}
+	return tail
+}
+
+// skipLine discards the rest of an oversized line, keeping its tail.
+func (fr *FrameReader) skipLine(head, tail []byte) error {
 	for {
-		_, err := fr.r.ReadSlice('\n')
+		line, err := fr.r.ReadSlice('\n')
+		tail = appendTail(tail, line)
 		switch {
 		case err == nil:
-			return fr.tooLarge()
+			return fr.tooLarge(head, bytes.TrimSuffix(tail, []byte("\n")))
 		case !errors.Is(err, bufio.ErrBufferFull):
 			return err
 		}
 	}
 }
 
-func (fr *FrameReader) tooLarge() error {
-	return fmt.Errorf("%w of %d bytes", ErrFrameTooLarge, fr.max)
+func (fr *FrameReader) tooLarge(head, tail []byte) error {
+	return &FrameTooLargeError{Limit: fr.max, Head: head, Tail: bytes.TrimRight(tail, "\r")}
 }
+
+// FrameTooLargeError is the error for a frame over the limit. It keeps
+// the frame's first and last few KiB, so that the id of the call it
+// carried can be found and the call answered (FrameID).
+type FrameTooLargeError struct {
+	Limit      int
+	Head, Tail []byte
+}
+
+func (e *FrameTooLargeError) Error() string {
+	return fmt.Sprintf("%v of %d bytes", ErrFrameTooLarge, e.Limit)
+}
+
+// Is makes errors.Is(err, ErrFrameTooLarge) true.
+func (e *FrameTooLargeError) Is(target error) bool { return target == ErrFrameTooLarge }
 
 // FrameWriter writes newline-terminated frames; it is safe for concurrent
 // use, so both pumps can answer the IDE.

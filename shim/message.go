@@ -4,62 +4,208 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 )
 
-// Message is one JSON-RPC message as it arrived: the raw frame, forwarded
-// unchanged unless the enforcement core rewrites it, and the envelope fields
-// the relay routes on. The ID stays raw JSON so that it is echoed byte for
-// byte (go-sdk's jsonrpc.ID goes through float64 and corrupts integers above
-// 2^53), and so that an envelope decode costs a few microseconds instead of
-// jsonrpc.DecodeMessage's ~23 µs and 66 KB (research/go-sdk.md §2.1).
+// Message is one JSON-RPC message as it arrived: the raw frame, and the
+// envelope members the relay routes on, each read with exact-key matching
+// (DESIGN §3 "one parse, exact keys"). The ID stays raw JSON so that it is
+// echoed byte for byte (go-sdk's jsonrpc.ID goes through float64 and
+// corrupts integers above 2^53).
 type Message struct {
 	Raw    []byte
-	ID     json.RawMessage // nil for a notification
+	ID     json.RawMessage // nil for a notification (no id, or id null)
 	Method string          // "" for a response
 	Params json.RawMessage
 	Result json.RawMessage
 	Error  json.RawMessage
+
+	// HasID is true when the frame has an id member, even a null one.
+	HasID bool
+	// idStart and idEnd delimit the id value in Raw, so that it can be
+	// replaced without touching the rest of the frame.
+	idStart, idEnd int
 }
 
-// envelope is the JSON-RPC 2.0 envelope; unknown members are ignored here
-// and kept in Raw.
-type envelope struct {
-	JSONRPC string          `json:"jsonrpc"`
-	ID      json.RawMessage `json:"id"`
-	Method  string          `json:"method"`
-	Params  json.RawMessage `json:"params"`
-	Result  json.RawMessage `json:"result"`
-	Error   json.RawMessage `json:"error"`
-}
+var (
+	errNotMessage = errors.New("not a JSON-RPC 2.0 message")
+	// errAmbiguous marks a message that parsers read differently:
+	// duplicate members, or members whose names differ only in case from
+	// one a reader looks for (Go's encoding/json v1 folds case, and the
+	// last match wins; JavaScript and Python read exact keys).
+	errAmbiguous = errors.New("ambiguous JSON-RPC message")
+)
 
-var errNotMessage = errors.New("not a JSON-RPC 2.0 message")
+// envelopeKeys are the members of a JSON-RPC 2.0 message.
+var envelopeKeys = []string{"jsonrpc", "id", "method", "params", "result", "error"}
 
-// ParseMessage decodes the envelope of one frame. The frame is copied, so
-// the caller may reuse its buffer.
+// ParseMessage decodes one frame with exact-key matching. It refuses
+// (errAmbiguous) a frame with a duplicate member at any depth, or with an
+// envelope member whose name differs from a JSON-RPC member only in case;
+// invalid UTF-8 and lone surrogates are refused as parse errors. The frame
+// is copied, so the caller may reuse its buffer.
 func ParseMessage(frame []byte) (*Message, error) {
 	raw := bytes.Clone(frame)
-	var env envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		var ute *json.UnmarshalTypeError
-		if errors.As(err, &ute) {
-			return nil, errNotMessage
+	m := &Message{Raw: raw}
+	dec := jsontext.NewDecoder(bytes.NewReader(raw))
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return nil, parseError(err)
+	}
+	if tok.Kind() != '{' {
+		return nil, errNotMessage
+	}
+	var version string
+	for dec.PeekKind() != '}' {
+		nameTok, err := dec.ReadToken()
+		if err != nil {
+			return nil, parseError(err)
 		}
-		return nil, err
+		name := nameTok.String()
+		val, err := dec.ReadValue()
+		if err != nil {
+			return nil, parseError(err)
+		}
+		end := int(dec.InputOffset())
+		if variant := caseVariant(name, envelopeKeys); variant != "" {
+			return nil, fmt.Errorf("%w: member %q differs only in case from %q", errAmbiguous, name, variant)
+		}
+		switch name {
+		case "jsonrpc":
+			if val.Kind() == '"' {
+				version = unquote(val)
+			}
+		case "id":
+			m.HasID = true
+			m.idStart, m.idEnd = end-len(val), end
+			if val.Kind() != 'n' {
+				m.ID = json.RawMessage(raw[m.idStart:m.idEnd])
+			}
+		case "method":
+			if val.Kind() != '"' {
+				return nil, errNotMessage
+			}
+			m.Method = unquote(val)
+		case "params":
+			m.Params = json.RawMessage(val.Clone())
+		case "result":
+			m.Result = json.RawMessage(val.Clone())
+		case "error":
+			m.Error = json.RawMessage(val.Clone())
+		}
 	}
-	if env.JSONRPC != "2.0" {
+	if _, err := dec.ReadToken(); err != nil {
+		return nil, parseError(err)
+	}
+	if _, err := dec.ReadToken(); err == nil {
+		return nil, fmt.Errorf("%w: data after the message", errNotMessage)
+	} else if !errors.Is(err, errEOF) {
+		return nil, parseError(err)
+	}
+	if version != "2.0" {
 		return nil, errNotMessage
 	}
-	m := &Message{Raw: raw, Method: env.Method, Params: env.Params, Result: env.Result, Error: env.Error}
-	if len(env.ID) > 0 && !bytes.Equal(env.ID, []byte("null")) {
-		m.ID = env.ID
-	}
-	if m.Method == "" && m.ID == nil && env.Error == nil {
+	if m.Method == "" && m.ID == nil && m.Error == nil {
 		return nil, errNotMessage
+	}
+	if m.ID != nil && m.ID[0] != '"' && (m.ID[0] < '0' || m.ID[0] > '9') && m.ID[0] != '-' {
+		return nil, fmt.Errorf("%w: the id must be a string or a number", errNotMessage)
 	}
 	return m, nil
 }
+
+// errEOF is what jsontext reports at the end of its input.
+var errEOF = func() error {
+	_, err := jsontext.NewDecoder(bytes.NewReader(nil)).ReadToken()
+	return err
+}()
+
+// parseError tells a duplicate member (errAmbiguous) from malformed JSON.
+func parseError(err error) error {
+	var se *jsontext.SyntacticError
+	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
+		return fmt.Errorf("%w: %v", errAmbiguous, err)
+	}
+	return err
+}
+
+// unquote returns the string a JSON string token holds.
+func unquote(v jsontext.Value) string {
+	s, err := jsontext.AppendUnquote(nil, v)
+	if err != nil {
+		return ""
+	}
+	return string(s)
+}
+
+// caseVariant returns the name in names that name differs from only in
+// case, or "" (also when name is one of names exactly).
+func caseVariant(name string, names []string) string {
+	for _, n := range names {
+		if name != n && strings.EqualFold(name, n) {
+			return n
+		}
+	}
+	return ""
+}
+
+// CheckNames refuses (errAmbiguous) a JSON value with sibling members
+// whose names differ only in case, at any depth: Go's encoding/json v1
+// reads either for a field of that name, other parsers one only.
+// Duplicate members are refused already by ParseMessage.
+func CheckNames(v json.RawMessage) error {
+	if len(v) == 0 {
+		return nil
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(v))
+	// One entry per open container: the folded member names of an
+	// object (allocated on its first name), nil for an array.
+	var stack []map[string]string
+	for {
+		tok, err := dec.ReadToken()
+		if errors.Is(err, errEOF) {
+			return nil
+		}
+		if err != nil {
+			return parseError(err)
+		}
+		kind := tok.Kind()
+		var str string
+		if kind == '"' {
+			str = tok.String() // before the next call voids the token
+		}
+		switch kind {
+		case '{':
+			stack = append(stack, map[string]string{})
+		case '[':
+			stack = append(stack, nil)
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+		case '"':
+			// Within an object, names are the odd-numbered tokens.
+			kind, n := dec.StackIndex(dec.StackDepth())
+			if kind != '{' || n%2 != 1 {
+				continue
+			}
+			names := stack[len(stack)-1]
+			name := str
+			key := fold(name)
+			if prev, ok := names[key]; ok && prev != name {
+				return fmt.Errorf("%w: members %q and %q within %q differ only in case", errAmbiguous, prev, name, dec.StackPointer().Parent())
+			}
+			names[key] = name
+		}
+	}
+}
+
+// fold maps a name to a key shared by all its case variants (including
+// the Kelvin sign and long s, which Go's case folding maps to k and s).
+func fold(s string) string { return strings.ToLower(strings.ToUpper(s)) }
 
 // IsCall reports whether m is a request that expects a response.
 func (m *Message) IsCall() bool { return m.Method != "" && m.ID != nil }
@@ -70,8 +216,14 @@ func (m *Message) IsNotification() bool { return m.Method != "" && m.ID == nil }
 // IsResponse reports whether m answers a call.
 func (m *Message) IsResponse() bool { return m.Method == "" }
 
-// idKey is the map key of an ID: its raw JSON, which is what we echo.
-func idKey(id json.RawMessage) string { return string(id) }
+// WithID returns the frame with its id value replaced by id; every other
+// byte is kept.
+func (m *Message) WithID(id json.RawMessage) []byte {
+	b := make([]byte, 0, len(m.Raw)-(m.idEnd-m.idStart)+len(id))
+	b = append(b, m.Raw[:m.idStart]...)
+	b = append(b, id...)
+	return append(b, m.Raw[m.idEnd:]...)
+}
 
 // errorResponse encodes a JSON-RPC error response with the given raw ID
 // (null when id is nil), using go-sdk's wire error type for the body.
@@ -101,7 +253,83 @@ func resultResponse(id, result json.RawMessage) []byte {
 	return append(b, '}')
 }
 
+// request encodes a JSON-RPC request from its parts.
+func request(id json.RawMessage, method string, params json.RawMessage) []byte {
+	m, _ := jsontext.AppendQuote(nil, method)
+	b := make([]byte, 0, len(id)+len(m)+len(params)+50)
+	b = append(b, `{"jsonrpc":"2.0","id":`...)
+	b = append(b, id...)
+	b = append(b, `,"method":`...)
+	b = append(b, m...)
+	if params != nil {
+		b = append(b, `,"params":`...)
+		b = append(b, params...)
+	}
+	return append(b, '}')
+}
+
 // notification encodes a JSON-RPC notification with go-sdk's encoder.
 func notification(method string, params json.RawMessage) ([]byte, error) {
 	return jsonrpc.EncodeMessage(&jsonrpc.Request{Method: method, Params: params})
+}
+
+// lenientID reads the id of a frame that failed the strict parse, so that
+// the refusal can carry it; nil when none can be read.
+func lenientID(frame []byte) json.RawMessage {
+	var env struct {
+		ID json.RawMessage `json:"id"`
+	}
+	if json.Unmarshal(frame, &env) != nil {
+		return nil
+	}
+	return scalarID(jsontext.Value(env.ID))
+}
+
+// cancelledID reads notifications/cancelled's requestId.
+func cancelledID(params json.RawMessage) json.RawMessage {
+	var p struct {
+		RequestID jsontext.Value `json:"requestId"`
+	}
+	if jsonv2.Unmarshal(params, &p) != nil {
+		return nil
+	}
+	return scalarID(p.RequestID)
+}
+
+// replaceMember returns obj with the value of its member name replaced;
+// every other member is kept, in order.
+func replaceMember(obj json.RawMessage, name string, value json.RawMessage) (json.RawMessage, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(obj))
+	var out bytes.Buffer
+	enc := jsontext.NewEncoder(&out)
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, fmt.Errorf("%w: params is not an object", errNotMessage)
+	}
+	if err := enc.WriteToken(jsontext.BeginObject); err != nil {
+		return nil, err
+	}
+	for dec.PeekKind() != '}' {
+		n, err := dec.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		member := n.String() // before the next read voids the token
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		if member == name {
+			v = jsontext.Value(value)
+		}
+		if err := enc.WriteToken(jsontext.String(member)); err != nil {
+			return nil, err
+		}
+		if err := enc.WriteValue(v); err != nil {
+			return nil, err
+		}
+	}
+	if err := enc.WriteToken(jsontext.EndObject); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(bytes.TrimRight(out.Bytes(), "\n")), nil
 }

@@ -3,128 +3,202 @@ package shim
 import (
 	"context"
 	"encoding/json"
-	"fmt"
+	"errors"
+	"math/big"
+	"strconv"
 	"sync"
+
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/mcpgov/mcpgov/policy/enforce"
 )
 
-// pending tracks the client's calls awaiting an upstream answer, by raw
-// ID. Upstream-originated calls are not tracked: their answers come from
-// the client and pass straight through.
+// pending tracks the calls awaiting an upstream answer under the ids the
+// relay gave them upstream (DESIGN §3): every call the client sends goes
+// upstream with the relay's own id, a small integer, and its answer is
+// matched by that integer and sent back with the client's id byte for
+// byte. Answers are never matched by the raw bytes an upstream chose to
+// write, and the client's ids (`2`, `2.0`, `"\u0032"`, integers past
+// 2^64) never reach the upstream. Upstream-originated calls are not
+// tracked: their answers come from the client and pass straight through.
 type pending struct {
 	mu       sync.Mutex
-	calls    map[string]entry         // raw ID -> the call
-	empty    chan struct{}            // closed and replaced whenever calls becomes empty
-	internal map[string]chan *Message // the relay's own calls, by raw ID
-	seq      int
-	decide   map[string]context.CancelFunc // calls being decided off the pump
+	next     uint64
+	calls    map[uint64]*call
+	byClient map[string]uint64 // canonical client id -> upstream id, while in flight
+	live     int               // calls whose answer the client still awaits
+	empty    chan struct{}     // closed and replaced whenever live drops to 0
 }
 
-// entry is one pending call: its method and, for governed calls, the
-// core's state, which goes back to the core with the answer.
-type entry struct {
-	method string
-	state  *enforce.CallState
+// call is one call in flight.
+type call struct {
+	up        json.RawMessage // the relay's id upstream
+	clientID  json.RawMessage // the client's id, echoed byte for byte
+	clientKey string
+	method    string
+	// state is the core's, for governed calls; it goes back to the core
+	// with the answer exactly once.
+	state *enforce.CallState
+	// own is set for the relay's own calls (its tools/list): the answer
+	// is delivered there and never reaches the client.
+	own chan *Message
+	// forwarded is set once the call went upstream; before that it is
+	// being decided, and stop ends the deciding.
+	forwarded bool
+	stop      context.CancelFunc
+	// cancelled is set when the client cancelled the call after it went
+	// upstream: a late answer is dropped and recorded, never forwarded.
+	cancelled bool
 }
 
 func newPending() *pending {
-	return &pending{calls: map[string]entry{}, empty: make(chan struct{}), internal: map[string]chan *Message{}, decide: map[string]context.CancelFunc{}}
+	return &pending{calls: map[uint64]*call{}, byClient: map[string]uint64{}, empty: make(chan struct{})}
 }
 
-// own registers a call of the relay's own and returns its ID and the
-// channel its answer arrives on.
-func (p *pending) own() (json.RawMessage, chan *Message) {
+var errDuplicateID = errors.New("a request with the same id is still in flight")
+
+// add registers a call of the client and gives it its upstream id. A call
+// whose id equals (as a JSON value) one in flight is refused: answers
+// could not be told apart.
+func (p *pending) add(clientID json.RawMessage, method string) (*call, error) {
+	key := canonicalID(clientID)
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.seq++
-	id := json.RawMessage(fmt.Sprintf(`"mcpgov-%d"`, p.seq))
-	ch := make(chan *Message, 1)
-	p.internal[idKey(id)] = ch
-	return id, ch
-}
-
-// answerOwn delivers an answer to one of the relay's own calls.
-func (p *pending) answerOwn(m *Message) bool {
-	p.mu.Lock()
-	ch, ok := p.internal[idKey(m.ID)]
-	delete(p.internal, idKey(m.ID))
-	p.mu.Unlock()
-	if ok {
-		ch <- m
+	if _, dup := p.byClient[key]; dup {
+		return nil, errDuplicateID
 	}
-	return ok
+	c := p.newCall()
+	c.clientID, c.clientKey, c.method = clientID, key, method
+	p.byClient[key] = p.next
+	p.live++
+	return c, nil
 }
 
-func (p *pending) forgetOwn(id json.RawMessage) {
-	p.mu.Lock()
-	delete(p.internal, idKey(id))
-	p.mu.Unlock()
-}
-
-func (p *pending) add(id json.RawMessage, method string, st *enforce.CallState) {
-	p.mu.Lock()
-	p.calls[idKey(id)] = entry{method, st}
-	p.mu.Unlock()
-}
-
-// setState attaches the core's state to a call added before it was
-// decided; false when the call is no longer pending (cancelled).
-func (p *pending) setState(id json.RawMessage, st *enforce.CallState) bool {
+// own registers a call of the relay's own and returns it; its answer
+// arrives on c.own.
+func (p *pending) own() *call {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	e, ok := p.calls[idKey(id)]
-	if ok {
-		e.state = st
-		p.calls[idKey(id)] = e
+	c := p.newCall()
+	c.own = make(chan *Message, 1)
+	c.forwarded = true
+	return c
+}
+
+func (p *pending) newCall() *call {
+	p.next++
+	c := &call{up: json.RawMessage(strconv.FormatUint(p.next, 10))}
+	p.calls[p.next] = c
+	return c
+}
+
+// upstreamID reads an id the upstream answered with; only the integers
+// the relay gave out can match.
+func upstreamID(id json.RawMessage) (uint64, bool) {
+	n, err := strconv.ParseUint(string(id), 10, 64)
+	return n, err == nil
+}
+
+// take removes and returns the call an upstream answer is for.
+func (p *pending) take(id json.RawMessage) (*call, bool) {
+	n, ok := upstreamID(id)
+	if !ok {
+		return nil, false
 	}
-	return ok
-}
-
-func (p *pending) take(id json.RawMessage) (entry, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	e, ok := p.calls[idKey(id)]
+	c, ok := p.calls[n]
 	if ok {
-		delete(p.calls, idKey(id))
-		if len(p.calls) == 0 {
+		p.remove(n, c)
+	}
+	return c, ok
+}
+
+// remove forgets call n; p.mu is held.
+func (p *pending) remove(n uint64, c *call) {
+	delete(p.calls, n)
+	if c.own != nil {
+		return
+	}
+	if !c.cancelled {
+		delete(p.byClient, c.clientKey)
+		p.live--
+		if p.live == 0 {
 			close(p.empty)
 			p.empty = make(chan struct{})
 		}
 	}
-	return e, ok
 }
 
-func (p *pending) deciding(id json.RawMessage, cancel context.CancelFunc) {
+// forget removes a call that will get no upstream answer (refused while
+// being decided, or not accepted upstream); false when it was gone.
+func (p *pending) forget(c *call) bool {
+	n, _ := upstreamID(c.up)
 	p.mu.Lock()
-	p.decide[idKey(id)] = cancel
-	p.mu.Unlock()
-}
-
-func (p *pending) decided(id json.RawMessage) {
-	p.mu.Lock()
-	delete(p.decide, idKey(id))
-	p.mu.Unlock()
-}
-
-// cancel forgets a call the client cancelled and stops deciding it; it
-// returns the call when it was pending.
-func (p *pending) cancel(id json.RawMessage) (entry, bool) {
-	e, ok := p.take(id)
-	p.mu.Lock()
-	stop := p.decide[idKey(id)]
-	p.mu.Unlock()
-	if stop != nil {
-		stop()
+	defer p.mu.Unlock()
+	if p.calls[n] != c {
+		return false
 	}
-	return e, ok
+	p.remove(n, c)
+	return true
 }
 
-// drained returns a channel closed once nothing is pending.
+// deciding records how to stop deciding a call.
+func (p *pending) deciding(c *call, stop context.CancelFunc) {
+	p.mu.Lock()
+	c.stop = stop
+	p.mu.Unlock()
+}
+
+// forwarding marks a decided call as going upstream with the core's
+// state; false when the client cancelled it meanwhile (it is forgotten).
+func (p *pending) forwarding(c *call, st *enforce.CallState) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, _ := upstreamID(c.up)
+	if p.calls[n] != c {
+		return false
+	}
+	c.state, c.forwarded, c.stop = st, true, nil
+	return true
+}
+
+// cancel handles the client's cancellation of one of its calls. A call
+// still being decided is forgotten (it never goes upstream; forwarded
+// false); a forwarded one stays, marked, until its answer arrives or the
+// relay ends, so that a late answer is dropped and recorded.
+func (p *pending) cancel(clientID json.RawMessage) (c *call, forwarded bool) {
+	key := canonicalID(clientID)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n, ok := p.byClient[key]
+	if !ok {
+		return nil, false
+	}
+	c = p.calls[n]
+	if !c.forwarded {
+		p.remove(n, c)
+		if c.stop != nil {
+			c.stop()
+		}
+		return c, false
+	}
+	delete(p.byClient, key)
+	c.cancelled = true
+	p.live--
+	if p.live == 0 {
+		close(p.empty)
+		p.empty = make(chan struct{})
+	}
+	return c, true
+}
+
+// drained returns a channel closed once no call awaits an answer the
+// client still wants.
 func (p *pending) drained() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.calls) == 0 {
+	if p.live == 0 {
 		c := make(chan struct{})
 		close(c)
 		return c
@@ -132,11 +206,54 @@ func (p *pending) drained() <-chan struct{} {
 	return p.empty
 }
 
-// takeAll empties the table and returns what was pending, by raw ID.
-func (p *pending) takeAll() map[string]entry {
+// takeAll empties the table and returns the client's calls in it.
+func (p *pending) takeAll() []*call {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	all := p.calls
-	p.calls = map[string]entry{}
+	var all []*call
+	for n, c := range p.calls {
+		if c.own == nil {
+			all = append(all, c)
+		}
+		delete(p.calls, n)
+	}
+	p.byClient = map[string]uint64{}
+	if p.live > 0 {
+		p.live = 0
+		close(p.empty)
+		p.empty = make(chan struct{})
+	}
 	return all
+}
+
+// canonicalID is the key under which two ids that are the same JSON value
+// meet: a string by its unescaped text, a number by its exact value, so
+// that `2`, `2.0` and `2e0` are one id (as JavaScript reads them) while
+// integers past 2^64 keep every digit.
+func canonicalID(id json.RawMessage) string {
+	v := jsontext.Value(id)
+	switch v.Kind() {
+	case '"':
+		return "s" + unquote(v)
+	case '0':
+		if r, ok := exactNumber(string(id)); ok {
+			return "n" + r.RatString()
+		}
+	}
+	return "r" + string(id)
+}
+
+// exactNumber parses a JSON number exactly; huge exponents (which would
+// take big.Rat unbounded memory) are not parsed.
+func exactNumber(s string) (*big.Rat, bool) {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 'e' || s[i] == 'E' {
+			exp, err := strconv.Atoi(s[i+1:])
+			if err != nil || exp > 400 || exp < -400 {
+				return nil, false
+			}
+			break
+		}
+	}
+	return new(big.Rat).SetString(s)
 }

@@ -6,9 +6,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -133,6 +136,7 @@ func (r *Relay) Run(ctx context.Context, up Upstream) error {
 	case <-ctx.Done():
 		_ = up.Shutdown(signalGrace)
 		<-upDone
+		r.abandonPending(p)
 		return ctx.Err()
 	case <-ideDone:
 	}
@@ -151,6 +155,7 @@ func (r *Relay) Run(ctx context.Context, up Upstream) error {
 	}
 	_ = up.Shutdown(r.grace())
 	<-upDone
+	r.abandonPending(p)
 	return nil
 }
 
@@ -166,30 +171,64 @@ func (r *Relay) drainedAll(p *pending) <-chan struct{} {
 	return done
 }
 
-// failPending answers every call still waiting for the upstream.
+// failPending answers every call still waiting for the upstream and
+// records the governed ones: nothing the upstream may have run goes
+// unrecorded.
 func (r *Relay) failPending(ide *FrameWriter, p *pending, cause error) {
 	msg := "upstream MCP server exited"
 	if cause != nil && !errors.Is(cause, io.EOF) {
 		msg += ": " + cause.Error()
 	}
-	for id, e := range p.takeAll() {
-		if e.state != nil {
-			r.Core.FailCall(context.Background(), e.state, msg)
+	for _, c := range p.takeAll() {
+		if c.cancelled {
+			r.recordCancelled(context.Background(), c, "the upstream exited without answering")
+			continue
 		}
-		_ = ide.WriteFrame(errorResponse(json.RawMessage(id), &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: msg}))
+		if c.state != nil {
+			r.Core.FailCall(context.Background(), c.state, msg)
+		}
+		_ = ide.WriteFrame(errorResponse(c.clientID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: msg}))
 	}
 }
 
-// clientPump moves frames from the client to the upstream, governing
-// tools/call. It returns at the client's EOF or when the client's output
-// breaks.
+// abandonPending records the calls still pending when the relay stops
+// after the client went away: the client can no longer be answered, but
+// what the upstream was asked to run is on record.
+func (r *Relay) abandonPending(p *pending) {
+	for _, c := range p.takeAll() {
+		switch {
+		case c.cancelled:
+			r.recordCancelled(context.Background(), c, "the upstream had not answered when the session ended")
+		case c.state != nil:
+			r.Core.FailCall(context.Background(), c.state, "the client closed its input before the upstream answered; the upstream was stopped")
+		}
+	}
+}
+
+// governedMethods are the client requests whose params the core reads or
+// whose answers reach the model: their params must read the same to every
+// parser (no case-variant members at any depth), and they are never
+// forwarded without an id.
+var governedMethods = map[string]bool{
+	"tools/call": true, "resources/read": true, "prompts/get": true, "completion/complete": true,
+	"tasks/result": true, "tasks/get": true, "tasks/cancel": true, "tasks/list": true,
+	"resources/subscribe": true, "resources/unsubscribe": true,
+	"tools/list": true, "resources/list": true, "resources/templates/list": true, "prompts/list": true,
+	"initialize": true, "notifications/cancelled": true,
+}
+
+// clientPump moves frames from the client to the upstream, governing what
+// the core governs. It returns at the client's EOF or when the client's
+// output breaks.
 func (r *Relay) clientPump(ctx context.Context, up Upstream, ide *FrameWriter, p *pending) error {
 	in := NewFrameReader(r.In, r.MaxFrame)
 	for {
 		frame, err := in.ReadFrame()
-		if errors.Is(err, ErrFrameTooLarge) {
-			r.warnf("message from the client dropped: %v", err)
-			if werr := ide.WriteFrame(errorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: err.Error()})); werr != nil {
+		var tooLarge *FrameTooLargeError
+		if errors.As(err, &tooLarge) {
+			r.warnf("message from the client refused: %v", err)
+			r.refused(ctx, "", err.Error())
+			if werr := ide.WriteFrame(errorResponse(tooLarge.ID(), &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "mcpgov: " + err.Error()})); werr != nil {
 				return werr
 			}
 			continue
@@ -199,54 +238,149 @@ func (r *Relay) clientPump(ctx context.Context, up Upstream, ide *FrameWriter, p
 		}
 		m, err := ParseMessage(frame)
 		if err != nil {
-			if werr := ide.WriteFrame(parseErrorResponse(err)); werr != nil {
+			if errors.Is(err, errAmbiguous) {
+				r.warnf("message from the client refused: %v", err)
+				r.refused(ctx, "", err.Error())
+			}
+			if werr := ide.WriteFrame(parseErrorResponse(err, lenientID(frame))); werr != nil {
 				return werr
 			}
 			continue
 		}
-		var state *enforce.CallState
-		if r.Core != nil && m.IsCall() {
-			switch m.Method {
-			case "initialize":
-				r.Core.SetClient(clientInfo(m.Params))
-			case "tools/call":
-				if r.Core.Slow() {
-					p.add(m.ID, m.Method, nil)
-					go r.governAsync(ctx, up, ide, p, m)
-					continue
-				}
-				var pass bool
-				if state, pass = r.govern(ctx, up, ide, p, m); !pass {
-					continue
-				}
-			case "tasks/result":
-				state = r.Core.BeginTaskResult(m.Params)
-			}
-		}
-		if m.IsCall() {
-			p.add(m.ID, m.Method, state)
-		}
-		if m.Method == "notifications/cancelled" {
-			r.forgetCancelled(ctx, p, m.Params)
-		}
-		if err := up.WriteFrame(m.Raw); err != nil && m.IsCall() {
-			r.notAccepted(ide, p, m.ID, err)
-			// The upstream pump sees the exit and ends the relay.
+		if err := r.fromClient(ctx, up, ide, p, m); err != nil {
+			return err
 		}
 	}
 }
 
+// fromClient relays one parsed message of the client.
+func (r *Relay) fromClient(ctx context.Context, up Upstream, ide *FrameWriter, p *pending, m *Message) error {
+	if m.IsResponse() { // an answer to the upstream's own request
+		_ = up.WriteFrame(m.Raw)
+		return nil
+	}
+	if governedMethods[m.Method] {
+		if err := CheckNames(m.Params); err != nil {
+			r.warnf("%s from the client refused: %v", m.Method, err)
+			r.refused(ctx, m.Method, err.Error())
+			return ide.WriteFrame(errorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: mcpgov: " + err.Error()}))
+		}
+	}
+	if m.Method == "notifications/cancelled" {
+		r.cancelled(ctx, up, p, m)
+		return nil
+	}
+	if m.IsNotification() {
+		if isNotificationMethod(m.Method) {
+			_ = up.WriteFrame(m.Raw)
+			return nil
+		}
+		// A request without an id (or with id null) is not a call a
+		// client can be answered for, yet lenient servers execute it:
+		// it is never forwarded.
+		reason := fmt.Sprintf("request %s without an id is never forwarded", m.Method)
+		r.warnf("%s", reason)
+		r.refused(ctx, m.Method, reason)
+		return ide.WriteFrame(errorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: mcpgov: " + reason}))
+	}
+	c, err := p.add(m.ID, m.Method)
+	if err != nil {
+		reason := fmt.Sprintf("%s with id %s refused: %v", m.Method, m.ID, err)
+		r.warnf("%s", reason)
+		r.refused(ctx, m.Method, reason)
+		// Answered with id null: an answer with the duplicate id would be
+		// taken for the answer to the call in flight.
+		return ide.WriteFrame(errorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: mcpgov: " + reason}))
+	}
+	if r.Core != nil {
+		switch m.Method {
+		case "initialize":
+			r.Core.SetClient(clientInfo(m.Params))
+		case "tools/call":
+			if r.Core.Slow() {
+				r.finishing.add()
+				go func() {
+					defer r.finishing.done()
+					r.govern(ctx, up, ide, p, c, m)
+				}()
+			} else {
+				r.govern(ctx, up, ide, p, c, m)
+			}
+			return nil
+		case "tasks/result":
+			c.state = r.Core.BeginTaskResult(m.Params)
+		}
+	}
+	c.forwarded = true
+	if err := up.WriteFrame(m.WithID(c.up)); err != nil {
+		r.notAccepted(ide, p, c, err)
+		// The upstream pump sees the exit and ends the relay.
+	}
+	return nil
+}
+
+// isNotificationMethod reports whether a method is a notification's.
+func isNotificationMethod(method string) bool {
+	return strings.HasPrefix(method, "notifications/")
+}
+
+// refused records a message the relay refused to forward.
+func (r *Relay) refused(ctx context.Context, method, reason string) {
+	if r.Core != nil {
+		r.Core.RefuseMessage(ctx, method, reason)
+	}
+}
+
+// cancelled relays the client's cancellation of one of its calls under
+// the call's upstream id. A call still being decided never goes upstream
+// and is recorded as cancelled now; a forwarded one is recorded when its
+// late answer (dropped) arrives or the relay ends.
+func (r *Relay) cancelled(ctx context.Context, up Upstream, p *pending, m *Message) {
+	requestID := cancelledID(m.Params)
+	if requestID == nil {
+		return
+	}
+	c, forwarded := p.cancel(requestID)
+	if c == nil {
+		return // not in flight: nothing to cancel upstream
+	}
+	if !forwarded {
+		if c.state != nil {
+			r.finishing.add()
+			go func() {
+				defer r.finishing.done()
+				r.Core.CancelCall(ctx, c.state, "cancelled by the client while being checked; never sent upstream")
+			}()
+		}
+		return
+	}
+	params, err := replaceMember(m.Params, "requestId", c.up)
+	if err != nil {
+		return
+	}
+	n, err := notification("notifications/cancelled", params)
+	if err == nil {
+		_ = up.WriteFrame(n)
+	}
+}
+
+// recordCancelled records a forwarded call the client had cancelled.
+func (r *Relay) recordCancelled(ctx context.Context, c *call, detail string) {
+	if c.state != nil {
+		r.Core.CancelCall(ctx, c.state, "cancelled by the client after it was sent upstream; "+detail)
+	}
+}
+
 // notAccepted answers a call the upstream would not take.
-func (r *Relay) notAccepted(ide *FrameWriter, p *pending, id json.RawMessage, err error) {
-	e, ok := p.take(id)
-	if !ok {
+func (r *Relay) notAccepted(ide *FrameWriter, p *pending, c *call, err error) {
+	if !p.forget(c) {
 		return
 	}
 	msg := "upstream MCP server is not accepting messages: " + err.Error()
-	if e.state != nil {
-		r.Core.FailCall(context.Background(), e.state, msg)
+	if c.state != nil {
+		r.Core.FailCall(context.Background(), c.state, msg)
 	}
-	_ = ide.WriteFrame(errorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: msg}))
+	_ = ide.WriteFrame(errorResponse(c.clientID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: msg}))
 }
 
 // clientInfo reads initialize's clientInfo.
@@ -254,47 +388,35 @@ func clientInfo(params json.RawMessage) audit.Client {
 	var p struct {
 		ClientInfo audit.Client `json:"clientInfo"`
 	}
-	_ = json.Unmarshal(params, &p)
+	_ = jsonv2.Unmarshal(params, &p)
 	return p.ClientInfo
 }
 
 // govern runs the core on a tools/call and answers the client itself when
-// the call may not pass; it reports whether to forward the call.
-func (r *Relay) govern(ctx context.Context, up Upstream, ide *FrameWriter, p *pending, m *Message) (*enforce.CallState, bool) {
-	if r.Core.Unverified(m.Params) {
-		r.verifyTools(ctx, up, p)
-	}
-	st, v := r.Core.BeginCall(ctx, m.Params)
-	if !v.Pass {
-		_ = ide.WriteFrame(answer(m.ID, v))
-	}
-	return st, v.Pass
-}
-
-// governAsync is govern off the pump, for cores with slow Deciders. The
-// call is already pending; when the client cancels it meanwhile, the
-// Deciders' context is cancelled and nothing is forwarded or answered.
-func (r *Relay) governAsync(ctx context.Context, up Upstream, ide *FrameWriter, p *pending, m *Message) {
+// the call may not pass; a call that passes goes upstream re-encoded from
+// what the core decided on. With slow Deciders it runs off the pump; when
+// the client cancels the call meanwhile, the Deciders' context is
+// cancelled and nothing is forwarded or answered.
+func (r *Relay) govern(ctx context.Context, up Upstream, ide *FrameWriter, p *pending, c *call, m *Message) {
 	callCtx, stop := context.WithCancel(ctx)
 	defer stop()
-	p.deciding(m.ID, stop)
-	defer p.decided(m.ID)
+	p.deciding(c, stop)
 	if r.Core.Unverified(m.Params) {
 		r.verifyTools(callCtx, up, p)
 	}
 	st, v := r.Core.BeginCall(callCtx, m.Params)
 	if !v.Pass {
-		if _, ok := p.take(m.ID); ok {
-			_ = ide.WriteFrame(answer(m.ID, v))
+		if p.forget(c) {
+			_ = ide.WriteFrame(answer(c.clientID, v))
 		}
 		return
 	}
-	if !p.setState(m.ID, st) {
-		r.Core.CancelCall(ctx, st) // cancelled by the client while being decided
+	if !p.forwarding(c, st) {
+		r.Core.CancelCall(ctx, st, "cancelled by the client while being checked; never sent upstream")
 		return
 	}
-	if err := up.WriteFrame(m.Raw); err != nil {
-		r.notAccepted(ide, p, m.ID, err)
+	if err := up.WriteFrame(request(c.up, "tools/call", st.Call.Params)); err != nil {
+		r.notAccepted(ide, p, c, err)
 	}
 }
 
@@ -303,71 +425,66 @@ const verifyTimeout = 10 * time.Second
 
 // verifyTools lists the upstream's tools itself (every page) so the core
 // sees the current definitions before a call of a pinned tool the client
-// never listed. Failures leave the tool unverified; CheckCall then decides
-// on the allow/deny lists alone.
+// never listed. When that fails the tool stays unverified, and the core
+// applies the fail mode to the call.
 func (r *Relay) verifyTools(ctx context.Context, up Upstream, p *pending) {
 	cursor := json.RawMessage(nil)
 	for range 100 {
-		id, answer := p.own()
+		c := p.own()
 		params := json.RawMessage(`{}`)
 		if cursor != nil {
 			params = json.RawMessage(`{"cursor":` + string(cursor) + `}`)
 		}
-		req := []byte(`{"jsonrpc":"2.0","id":` + string(id) + `,"method":"tools/list","params":` + string(params) + `}`)
-		if err := up.WriteFrame(req); err != nil {
-			p.forgetOwn(id)
+		if err := up.WriteFrame(request(c.up, "tools/list", params)); err != nil {
+			p.forget(c)
+			r.Core.VerifyFailed(err)
 			return
 		}
 		timer := time.NewTimer(verifyTimeout)
 		var m *Message
 		select {
-		case m = <-answer:
+		case m = <-c.own:
 		case <-timer.C:
 		case <-ctx.Done():
 		}
 		timer.Stop()
 		if m == nil || m.Result == nil {
-			p.forgetOwn(id)
-			r.warnf("could not list the upstream's tools to verify their pins")
+			p.forget(c)
+			err := errors.New("no answer in time")
+			if m != nil {
+				err = fmt.Errorf("it answered with an error: %.200s", m.Error)
+			}
+			r.warnf("could not list the upstream's tools to verify their pins: %v", err)
+			r.Core.VerifyFailed(err)
 			return
 		}
-		r.Core.FilterTools(ctx, m.Result)
+		if o := r.Core.FilterTools(ctx, m.Result); o.Err != nil {
+			r.Core.VerifyFailed(o.Err)
+			return
+		}
+		r.Core.VerifyFailed(nil)
 		var page struct {
-			NextCursor json.RawMessage `json:"nextCursor"`
+			NextCursor jsontext.Value `json:"nextCursor"`
 		}
-		if json.Unmarshal(m.Result, &page) != nil || len(page.NextCursor) == 0 || string(page.NextCursor) == "null" {
+		if jsonv2.Unmarshal(m.Result, &page) != nil || len(page.NextCursor) == 0 || string(page.NextCursor) == "null" {
 			return
 		}
-		cursor = page.NextCursor
-	}
-}
-
-// forgetCancelled stops tracking a call the client cancelled; an answer
-// that still arrives passes through. A governed call is recorded as
-// cancelled (off the pump: the record may wait for the disk).
-func (r *Relay) forgetCancelled(ctx context.Context, p *pending, params json.RawMessage) {
-	var c struct {
-		RequestID json.RawMessage `json:"requestId"`
-	}
-	if json.Unmarshal(params, &c) != nil || len(c.RequestID) == 0 {
-		return
-	}
-	if e, ok := p.cancel(c.RequestID); ok && e.state != nil {
-		r.finishing.add()
-		go func() {
-			defer r.finishing.done()
-			r.Core.CancelCall(ctx, e.state)
-		}()
+		cursor = json.RawMessage(page.NextCursor)
 	}
 }
 
 // upstreamPump moves frames from the upstream to the client, governing
-// tools/list results. It returns when the upstream's output ends.
+// the answers to governed calls. It returns when the upstream's output
+// ends.
 func (r *Relay) upstreamPump(ctx context.Context, up Upstream, ide *FrameWriter, p *pending) error {
 	for {
 		frame, err := up.ReadFrame()
-		if errors.Is(err, ErrFrameTooLarge) {
+		var tooLarge *FrameTooLargeError
+		if errors.As(err, &tooLarge) {
 			r.warnf("message from the upstream server dropped: %v", err)
+			if id := tooLarge.ID(); id != nil {
+				r.failAnswer(ide, p, id, "the upstream's answer "+err.Error())
+			}
 			continue
 		}
 		if err != nil {
@@ -375,45 +492,104 @@ func (r *Relay) upstreamPump(ctx context.Context, up Upstream, ide *FrameWriter,
 		}
 		m, err := ParseMessage(frame)
 		if err != nil {
-			r.warnf("malformed message from the upstream server skipped: %v: %.200s", err, frame)
+			r.warnf("malformed message from the upstream server dropped: %v", err)
+			if id := lenientID(frame); id != nil {
+				r.failAnswer(ide, p, id, "the upstream's answer was refused: "+err.Error())
+			}
 			continue
 		}
-		if m.IsResponse() && m.ID != nil && p.answerOwn(m) {
-			continue
-		}
-		out := m.Raw
-		var listChanged bool
-		if m.IsResponse() && m.ID != nil {
-			e, ok := p.take(m.ID)
-			if ok && e.state != nil && r.Core.Post() {
-				r.finishing.add()
-				go r.finish(ctx, ide, m, e.state)
-				continue
-			}
-			if ok && e.method == "tools/list" && r.Core != nil && m.Result != nil {
-				o := r.Core.FilterTools(ctx, m.Result)
-				switch {
-				case o.Err != nil:
-					out = errorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: " + o.Err.Error()})
-				case o.Result != nil:
-					out = rewriteResult(m, o.Result)
-				}
-				listChanged = o.Changed
-			}
-		}
-		if err := ide.WriteFrame(out); err != nil {
-			return fmt.Errorf("write to client: %w", err)
-		}
-		if listChanged {
-			n, err := notification("notifications/tools/list_changed", nil)
-			if err == nil {
-				err = ide.WriteFrame(n)
-			}
-			if err != nil {
-				return fmt.Errorf("write to client: %w", err)
-			}
+		if err := r.fromUpstream(ctx, ide, p, m); err != nil {
+			return err
 		}
 	}
+}
+
+// failAnswer answers a call whose upstream answer could not be read with
+// an error carrying the client's id, and records it.
+func (r *Relay) failAnswer(ide *FrameWriter, p *pending, upID json.RawMessage, msg string) {
+	c, ok := p.take(upID)
+	if !ok || c.own != nil {
+		return
+	}
+	r.failCall(ide, c, msg)
+}
+
+// failCall ends a taken call whose answer could not be used.
+func (r *Relay) failCall(ide *FrameWriter, c *call, msg string) {
+	if c.cancelled {
+		r.recordCancelled(context.Background(), c, msg)
+		return
+	}
+	if c.state != nil {
+		r.Core.FailCall(context.Background(), c.state, msg)
+	}
+	_ = ide.WriteFrame(errorResponse(c.clientID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: " + msg}))
+}
+
+// fromUpstream relays one parsed message of the upstream.
+func (r *Relay) fromUpstream(ctx context.Context, ide *FrameWriter, p *pending, m *Message) error {
+	if !m.IsResponse() || m.ID == nil {
+		// The upstream's own requests and notifications, and errors it
+		// could not tie to a call, pass through.
+		return ide.WriteFrame(m.Raw)
+	}
+	c, ok := p.take(m.ID)
+	switch {
+	case !ok:
+		r.warnf("answer to unknown request id %.40s from the upstream server dropped", m.ID)
+		return nil
+	case c.own != nil:
+		c.own <- m
+		return nil
+	case c.cancelled:
+		detail := "the upstream answered with a result, which was dropped"
+		if m.Error != nil {
+			detail = "the upstream answered with an error, which was dropped"
+		}
+		r.recordCancelled(ctx, c, detail)
+		return nil
+	}
+	if governedMethods[c.method] {
+		// A governed answer must read the same to the core and to the
+		// client: a tool definition with "name" and "Name" would let the
+		// client call one tool while the core checked another.
+		if err := CheckNames(m.Result); err != nil {
+			r.warnf("answer to %s from the upstream server refused: %v", c.method, err)
+			r.failCall(ide, c, "the upstream's answer was refused: "+err.Error())
+			return nil
+		}
+	}
+	m.Raw, m.ID = m.WithID(c.clientID), c.clientID
+	if c.state != nil && r.Core.Post() {
+		r.finishing.add()
+		go r.finish(ctx, ide, m, c.state)
+		return nil
+	}
+	out := m.Raw
+	var listChanged bool
+	if c.method == "tools/list" && r.Core != nil && m.Result != nil {
+		o := r.Core.FilterTools(ctx, m.Result)
+		switch {
+		case o.Err != nil:
+			out = errorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: " + o.Err.Error()})
+		case o.Result != nil:
+			out = rewriteResult(m, o.Result)
+		}
+		listChanged = o.Changed
+	}
+	if err := ide.WriteFrame(out); err != nil {
+		return fmt.Errorf("write to client: %w", err)
+	}
+	if listChanged {
+		n, err := notification("notifications/tools/list_changed", nil)
+		if err == nil {
+			err = ide.WriteFrame(n)
+		}
+		if err != nil {
+			return fmt.Errorf("write to client: %w", err)
+		}
+	}
+	return nil
 }
 
 // finish runs the core's post hooks on a governed call's answer and
@@ -440,19 +616,12 @@ func (r *Relay) finish(ctx context.Context, ide *FrameWriter, m *Message, st *en
 	}
 }
 
-// rewriteResult replaces a response's result, keeping any members beyond
-// jsonrpc, id and result.
+// rewriteResult replaces a response's result, keeping its other members.
 func rewriteResult(m *Message, result json.RawMessage) []byte {
-	var obj map[string]json.RawMessage
-	if json.Unmarshal(m.Raw, &obj) != nil || len(obj) <= 3 {
-		return resultResponse(m.ID, result)
+	if out, err := replaceMember(m.Raw, "result", result); err == nil {
+		return out
 	}
-	obj["result"] = result
-	b, err := json.Marshal(obj)
-	if err != nil {
-		return resultResponse(m.ID, result)
-	}
-	return b
+	return resultResponse(m.ID, result)
 }
 
 func answer(id json.RawMessage, v enforce.Verdict) []byte {
@@ -462,11 +631,13 @@ func answer(id json.RawMessage, v enforce.Verdict) []byte {
 	return resultResponse(id, v.Result)
 }
 
-func parseErrorResponse(err error) []byte {
-	if errors.Is(err, errNotMessage) {
-		return errorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: " + err.Error()})
+// parseErrorResponse answers a frame that is not a usable message, with
+// its id when one could be read.
+func parseErrorResponse(err error, id json.RawMessage) []byte {
+	if errors.Is(err, errNotMessage) || errors.Is(err, errAmbiguous) {
+		return errorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: " + err.Error()})
 	}
-	return errorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()})
+	return errorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()})
 }
 
 // Refuse answers every call of the client with e, without any upstream,
@@ -488,7 +659,7 @@ func Refuse(ctx context.Context, in io.Reader, out io.Writer, e *jsonrpc.Error) 
 			}
 			m, err := ParseMessage(frame)
 			if err != nil {
-				err = ide.WriteFrame(parseErrorResponse(err))
+				err = ide.WriteFrame(parseErrorResponse(err, lenientID(frame)))
 			} else if m.IsCall() {
 				err = ide.WriteFrame(errorResponse(m.ID, e))
 			}

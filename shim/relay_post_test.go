@@ -26,6 +26,12 @@ func (s *recordSink) Append(_ context.Context, r *audit.Record) error {
 	return nil
 }
 
+func (s *recordSink) snapshot() []*audit.Record {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]*audit.Record(nil), s.recs...)
+}
+
 func (s *recordSink) outcomes() []string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -62,12 +68,12 @@ func TestRelayPostHooks(t *testing.T) {
 
 	s.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"clientInfo":{"name":"cursor","version":"2.1"}}}`)
 	s.upRecv()
-	s.upSend(`{"jsonrpc":"2.0","id":0,"result":{"n":123}}`)
+	s.upSend(`{"jsonrpc":"2.0","id":1,"result":{"n":123}}`)
 	expect(t, "initialize result untouched", s.recv(), `{"jsonrpc":"2.0","id":0,"result":{"n":123}}`)
 
 	s.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"card"}}`)
 	s.upRecv()
-	s.upSend(`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"4111"}]},"x":1}`)
+	s.upSend(`{"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"text","text":"4111"}]},"x":1}`)
 	got := s.recv()
 	if !strings.Contains(got, `"text":"####"`) || !strings.Contains(got, `"x":1`) {
 		t.Fatalf("result not filtered before the client: %s", got)

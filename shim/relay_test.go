@@ -5,12 +5,14 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 )
@@ -129,36 +131,46 @@ func expect(t *testing.T, what, got, want string) {
 }
 
 // TestRelayPassThrough: unknown methods, notifications, _meta, unknown
-// fields and odd-but-valid JSON pass byte for byte, both ways.
+// fields and odd-but-valid JSON pass byte for byte, both ways, except the
+// id of the client's calls, which goes upstream as the relay's own.
 func TestRelayPassThrough(t *testing.T) {
 	s := startSession(t, nil)
-	for _, m := range []string{
-		`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","_meta":{"x":1}},"extra":true}`,
-		`{"jsonrpc":"2.0","method":"notifications/initialized"}`,
-		`{"method":"tasks/list","jsonrpc":"2.0","id":"ü-2","params":{ "cursor" : null }}`,
-		`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"ü-2","reason":"x"}}`,
+	for _, m := range [][2]string{
+		{`{"jsonrpc":"2.0","id":"init","method":"initialize","params":{"protocolVersion":"2025-11-25","_meta":{"x":1}},"extra":true}`,
+			`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","_meta":{"x":1}},"extra":true}`},
+		{`{"jsonrpc":"2.0","method":"notifications/initialized"}`, `{"jsonrpc":"2.0","method":"notifications/initialized"}`},
+		{`{"method":"tasks/list","jsonrpc":"2.0","id":"ü-2","params":{ "cursor" : null }}`, `{"method":"tasks/list","jsonrpc":"2.0","id":2,"params":{ "cursor" : null }}`},
+		{`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"ü-2","reason":"x"}}`,
+			`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":2,"reason":"x"}}`},
 	} {
-		s.send(m)
-		expect(t, "forwarded upstream", s.upRecv(), m)
+		s.send(m[0])
+		expect(t, "forwarded upstream", s.upRecv(), m[1])
 	}
+	s.upSend(`{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","unknown":{"a":[1,2.50]}}}`)
+	expect(t, "answer with the client's id", s.recv(), `{"jsonrpc":"2.0","id":"init","result":{"protocolVersion":"2025-11-25","unknown":{"a":[1,2.50]}}}`)
 	for _, m := range []string{
-		`{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":"2025-11-25","unknown":{"a":[1,2.50]}}}`,
 		`{"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":7,"progress":0.5}}`,
 		`{"jsonrpc":"2.0","method":"notifications/message","params":{"level":"info","data":"é"}}`,
 	} {
 		s.upSend(m)
 		expect(t, "forwarded to client", s.recv(), m)
 	}
+	// The answer to the cancelled tasks/list is dropped, never forwarded.
+	s.upSend(`{"jsonrpc":"2.0","id":2,"result":{"tasks":[]}}`)
+	s.send(`{"jsonrpc":"2.0","id":3,"method":"ping"}`)
+	expect(t, "ping", s.upRecv(), `{"jsonrpc":"2.0","id":3,"method":"ping"}`)
+	s.upSend(`{"jsonrpc":"2.0","id":3,"result":{}}`)
+	expect(t, "only the ping's answer", s.recv(), `{"jsonrpc":"2.0","id":3,"result":{}}`)
 }
 
 // TestRelayIDSpaces: both sides use the same small integer IDs at once;
 // the client's calls and the server's calls (sampling, elicitation, roots)
-// are routed independently, and IDs, large integers included, are echoed
-// exactly.
+// are routed independently, and the client's IDs, large integers and
+// non-canonical numbers included, come back exactly as it wrote them.
 func TestRelayIDSpaces(t *testing.T) {
 	s := startSession(t, nil)
 	s.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}`)
-	s.upRecv()
+	expect(t, "call upstream", s.upRecv(), `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}`)
 	s.upSend(`{"jsonrpc":"2.0","id":1,"method":"sampling/createMessage","params":{}}`)
 	expect(t, "server request", s.recv(), `{"jsonrpc":"2.0","id":1,"method":"sampling/createMessage","params":{}}`)
 	s.send(`{"jsonrpc":"2.0","id":1,"result":{"role":"assistant"}}`)
@@ -166,14 +178,169 @@ func TestRelayIDSpaces(t *testing.T) {
 	s.upSend(`{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`)
 	expect(t, "server answer to client", s.recv(), `{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`)
 
-	s.send(`{"jsonrpc":"2.0","id":9007199254740993,"method":"ping"}`)
-	expect(t, "big id upstream", s.upRecv(), `{"jsonrpc":"2.0","id":9007199254740993,"method":"ping"}`)
-	s.upSend(`{"jsonrpc":"2.0","id":9007199254740993,"result":{}}`)
-	expect(t, "big id back", s.recv(), `{"jsonrpc":"2.0","id":9007199254740993,"result":{}}`)
+	for i, id := range []string{`9007199254740993`, `2.0`, `3e0`, `"\u0034"`, `123456789012345678901234567890`, `-1`} {
+		s.send(`{"jsonrpc":"2.0","id":` + id + `,"method":"ping"}`)
+		up := fmt.Sprint(i + 2)
+		expect(t, "upstream gets the relay's id", s.upRecv(), `{"jsonrpc":"2.0","id":`+up+`,"method":"ping"}`)
+		s.upSend(`{"jsonrpc":"2.0","id":` + up + `,"result":{}}`)
+		expect(t, "client's id back byte for byte", s.recv(), `{"jsonrpc":"2.0","id":`+id+`,"result":{}}`)
+	}
+}
+
+// TestRelayIDAttacks guards the class "answers matched to calls by the raw
+// bytes of the id": an answer the upstream sends for an id it was never
+// given is dropped; a second call with an id equal to one in flight (as a
+// JSON value) is refused; a request without an id, or with id null, is
+// never forwarded.
+func TestRelayIDAttacks(t *testing.T) {
+	s := startSession(t, nil)
+	s.send(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"x"}}`)
+	expect(t, "first call", s.upRecv(), `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x"}}`)
+	for _, dup := range []string{`2`, `2.0`, `2e0`, `20e-1`} {
+		s.send(`{"jsonrpc":"2.0","id":` + dup + `,"method":"tools/call","params":{"name":"y"}}`)
+		if got := s.recv(); !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":null,"error":{"code":-32600`) || !strings.Contains(got, "still in flight") {
+			t.Fatalf("duplicate id %s answered with %s", dup, got)
+		}
+	}
+	for _, m := range []string{
+		`{"jsonrpc":"2.0","method":"tools/call","params":{"name":"y"}}`,
+		`{"jsonrpc":"2.0","id":null,"method":"tools/call","params":{"name":"y"}}`,
+		`{"jsonrpc":"2.0","method":"resources/read","params":{"uri":"file:///etc/passwd"}}`,
+	} {
+		s.send(m)
+		if got := s.recv(); !strings.Contains(got, `"code":-32600`) || !strings.Contains(got, "without an id is never forwarded") {
+			t.Fatalf("%s answered with %s", m, got)
+		}
+	}
+	s.upSend(`{"jsonrpc":"2.0","id":"2","result":{"forged":true}}`)
+	s.upSend(`{"jsonrpc":"2.0","id":99,"result":{"forged":true}}`)
+	s.upSend(`{"jsonrpc":"2.0","id":1,"result":{"content":[]}}`)
+	expect(t, "only the real answer", s.recv(), `{"jsonrpc":"2.0","id":2,"result":{"content":[]}}`)
+	s.send(`{"jsonrpc":"2.0","id":3,"method":"ping"}`)
+	expect(t, "nothing refused went upstream", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"ping"}`)
+	if !strings.Contains(s.stderr.String(), "answer to unknown request id") {
+		t.Fatalf("stderr = %q", s.stderr.String())
+	}
+}
+
+// TestRelayAmbiguous guards the class "case-insensitive keys": a message
+// with duplicate or case-variant members is refused, never forwarded, and
+// a governed call goes upstream re-encoded from what was decided.
+func TestRelayAmbiguous(t *testing.T) {
+	srv := &catalog.Server{ID: "fake", Status: catalog.StatusApproved, Tools: catalog.ToolRules{Deny: []string{"get-env"}}}
+	sink := &recordSink{}
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink}))
+	for _, m := range []string{
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get-env","Name":"echo","arguments":{}}}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","name":"get-env"}}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","na\u006de":"get-env"}}`,
+		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"\u212aey":1,"name":"echo","arguments":{"sql":"select 1","SQL":"drop table t"}}}`,
+		`{"jsonrpc":"2.0","id":2,"method":"ping","Method":"tools/call","params":{"name":"get-env"}}`,
+		`{"jsonrpc":"2.0","id":2,"method":"ping","method":"tools/call","params":{"name":"get-env"}}`,
+		`{"jsonrpc":"2.0","id":2,"ID":3,"method":"ping"}`,
+		`{"jsonrpc":"2.0","id":2,"method":"resources/read","params":{"uri":"a","URI":"b"}}`,
+	} {
+		s.send(m)
+		got := s.recv()
+		if !strings.Contains(got, `"code":-32600`) || !strings.Contains(got, "ambiguous") {
+			t.Fatalf("%s answered with %s", m, got)
+		}
+	}
+	// Escapes are decoded before deciding and re-encoded when forwarding.
+	s.send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get\u002denv","arguments":{}}}`)
+	expect(t, "escaped denied tool", s.recv(), `{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Unknown tool: get-env"}}`)
+	s.send(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"arguments":{"m":"\u0041"},"name":"\u0065cho","x":[1]},"junk":1}`)
+	// (the denied call above took upstream id 1 without using it)
+	expect(t, "re-encoded call", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"arguments":{"m":"A"},"name":"echo","x":[1]}}`)
+	s.upSend(`{"jsonrpc":"2.0","id":2,"result":{"content":[]}}`)
+	expect(t, "answer", s.recv(), `{"jsonrpc":"2.0","id":4,"result":{"content":[]}}`)
+	refused := 0
+	for _, r := range sink.snapshot() {
+		if r.Kind == audit.KindMessageRefused {
+			refused++
+		}
+	}
+	if refused != 8 {
+		t.Fatalf("%d message_refused records, want 8: %v", refused, sink.outcomes())
+	}
+}
+
+// TestRelayCancelledAnswer guards the class "cancelled calls forgotten":
+// the answer to a call the client cancelled after it went upstream is
+// dropped, never reaches the client unchecked, and the call's one record
+// says it was cancelled and that the upstream answered.
+func TestRelayCancelledAnswer(t *testing.T) {
+	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
+	sink := &recordSink{}
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink, ResultFilters: []enforce.ResultFilter{maskDigits{}}}))
+	s.send(`{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"leak","arguments":{}}}`)
+	expect(t, "call", s.upRecv(), `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"leak","arguments":{}}}`)
+	s.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}`)
+	expect(t, "cancel upstream", s.upRecv(), `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}`)
+	// A new call may reuse the id once the old one is cancelled.
+	s.send(`{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"ok","arguments":{}}}`)
+	expect(t, "reused id", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"ok","arguments":{}}}`)
+	s.upSend(`{"jsonrpc":"2.0","id":1,"result":{"content":[{"type":"text","text":"card 4111111111111111"}]}}`)
+	s.upSend(`{"jsonrpc":"2.0","id":2,"result":{"content":[{"type":"text","text":"7"}]}}`)
+	expect(t, "only the live call's filtered answer", s.recv(), `{"jsonrpc":"2.0","id":"c","result":{"content":[{"type":"text","text":"#"}]}}`)
+	s.in.Close()
+	if err := <-s.done; err != nil {
+		t.Fatal(err)
+	}
+	recs := sink.snapshot()
+	if len(recs) != 2 {
+		t.Fatalf("records: %v", sink.outcomes())
+	}
+	if r := recs[0]; r.Tool != "leak" || r.Outcome != audit.OutcomeCancelled || !strings.Contains(r.Reason, "upstream answered with a result, which was dropped") {
+		t.Fatalf("cancelled call recorded as %+v", r)
+	}
+}
+
+// TestRelayOversized: a frame over the limit is answered with an error
+// carrying its id, whether the id comes before or after the payload (the
+// TypeScript SDK writes it last), and a governed call whose answer was
+// too large is recorded.
+func TestRelayOversized(t *testing.T) {
+	sink := &recordSink{}
+	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	up := newMemUpstream()
+	up.r = NewFrameReader(up.r.r, 200)
+	r := &Relay{In: inR, Out: outW, Stderr: io.Discard, Core: enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink}), MaxFrame: 200}
+	done := make(chan error, 1)
+	go func() { done <- r.Run(context.Background(), up); outW.Close() }()
+	s := &session{t: t, up: up, client: NewFrameWriter(inW), out: NewFrameReader(outR, 0), in: inW}
+	big := strings.Repeat("x", 300)
+	s.send(`{"jsonrpc":"2.0","id":"big-1","method":"tools/call","params":{"name":"e","arguments":{"m":"` + big + `"}}}`)
+	if got := s.recv(); !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":"big-1","error":{"code":-32600`) {
+		t.Fatalf("oversized client call answered with %s", got)
+	}
+	s.send(`{"jsonrpc":"2.0","method":"tools/call","params":{"name":"e","arguments":{"m":"` + big + `"}},"id":77}`)
+	if got := s.recv(); !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":77,"error":{"code":-32600`) {
+		t.Fatalf("oversized client call with a trailing id answered with %s", got)
+	}
+	s.send(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"e","arguments":{}}}`)
+	s.upRecv()
+	s.upSend(`{"result":{"content":[{"type":"text","text":"` + big + `","id":9}]},"jsonrpc":"2.0","id":1}`)
+	if got := s.recv(); !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":5,"error":{"code":-32603`) {
+		t.Fatalf("call with an oversized answer got %s", got)
+	}
+	inW.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for _, r := range sink.snapshot() {
+		kinds = append(kinds, r.Kind+":"+r.Tool+":"+r.Outcome)
+	}
+	if want := "message_refused:: message_refused:: tool_call:e:error"; strings.Join(kinds, " ") != want {
+		t.Fatalf("records: %v, want %s", kinds, want)
+	}
 }
 
 // TestRelayMalformed: a malformed client line gets -32700 with id null and
-// the relay goes on; a malformed server line is reported and skipped.
+// the relay goes on; a malformed server line is reported and dropped.
 func TestRelayMalformed(t *testing.T) {
 	s := startSession(t, nil)
 	s.send(`{"jsonrpc":"2.0","id":1,"method"`)
@@ -188,9 +355,9 @@ func TestRelayMalformed(t *testing.T) {
 	s.send(`{"jsonrpc":"2.0","id":2,"method":"ping"}`)
 	s.upRecv()
 	s.upSend(`garbage from the server`)
-	s.upSend(`{"jsonrpc":"2.0","id":2,"result":{}}`)
+	s.upSend(`{"jsonrpc":"2.0","id":1,"result":{}}`)
 	expect(t, "after garbage", s.recv(), `{"jsonrpc":"2.0","id":2,"result":{}}`)
-	if !strings.Contains(s.stderr.String(), "malformed message from the upstream server skipped") {
+	if !strings.Contains(s.stderr.String(), "malformed message from the upstream server dropped") {
 		t.Fatalf("stderr = %q", s.stderr.String())
 	}
 }
@@ -250,7 +417,7 @@ func TestRelayEnforce(t *testing.T) {
 	expect(t, "denied call", s.recv(), `{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Unknown tool: add"}}`)
 
 	s.send(`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
-	s.upRecv()
+	expect(t, "list upstream", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
 	s.upSend(`{"jsonrpc":"2.0","id":2,"result":{"tools":[` + echo + `,{"name":"add"}],"nextCursor":"c"}}`)
 	expect(t, "filtered list", s.recv(), `{"jsonrpc":"2.0","id":2,"result":{"nextCursor":"c","tools":[`+echo+`]}}`)
 
@@ -297,12 +464,12 @@ func TestRelayVerifiesBeforeFirstCall(t *testing.T) {
 		s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true}))
 		call := `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{}}}`
 		s.send(call)
-		expect(t, "relay's own listing", s.upRecv(), `{"jsonrpc":"2.0","id":"mcpgov-1","method":"tools/list","params":{}}`)
-		s.upSend(`{"jsonrpc":"2.0","id":"mcpgov-1","result":{"tools":[` + tc.served + `],"nextCursor":"p2"}}`)
-		expect(t, "second page", s.upRecv(), `{"jsonrpc":"2.0","id":"mcpgov-2","method":"tools/list","params":{"cursor":"p2"}}`)
-		s.upSend(`{"jsonrpc":"2.0","id":"mcpgov-2","result":{"tools":[]}}`)
+		expect(t, "relay's own listing", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}`)
+		s.upSend(`{"jsonrpc":"2.0","id":2,"result":{"tools":[` + tc.served + `],"nextCursor":"p2"}}`)
+		expect(t, "second page", s.upRecv(), `{"jsonrpc":"2.0","id":3,"method":"tools/list","params":{"cursor":"p2"}}`)
+		s.upSend(`{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}`)
 		if tc.want == "forwarded" {
-			expect(t, "verified call", s.upRecv(), call)
+			expect(t, "verified call", s.upRecv(), strings.Replace(call, `"id":5`, `"id":1`, 1))
 			continue
 		}
 		expect(t, "drifted call", s.recv(), tc.want)
@@ -339,9 +506,30 @@ func TestRelaySlowDecider(t *testing.T) {
 	}
 
 	s.send(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo"}}`)
-	cancel := `{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4}}`
-	s.send(cancel)
-	expect(t, "the cancellation", s.upRecv(), cancel)
+	s.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":4}}`)
 	s.send(`{"jsonrpc":"2.0","id":5,"method":"ping"}`)
+	// The cancelled call never went upstream, so neither does its
+	// cancellation: the next thing upstream is the ping, under its id.
 	expect(t, "nothing of the cancelled call", s.upRecv(), `{"jsonrpc":"2.0","id":5,"method":"ping"}`)
+}
+
+// TestRelayPinCheckFailsClosed: when the relay's own tools/list errors,
+// a pinned tool cannot be checked against its pin, so in enforce mode
+// (fail mode closed) the call is refused and never reaches the server.
+func TestRelayPinCheckFailsClosed(t *testing.T) {
+	srv := &catalog.Server{ID: "fake", Status: catalog.StatusApproved, Pins: map[string]string{"echo": "sha256:00"}}
+	sink := &recordSink{}
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink}))
+	s.send(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{}}}`)
+	expect(t, "relay's own listing", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}`)
+	s.upSend(`{"jsonrpc":"2.0","id":2,"error":{"code":-32603,"message":"boom"}}`)
+	got := s.recv()
+	if !strings.HasPrefix(got, `{"jsonrpc":"2.0","id":5,"result":{"content":[{"type":"text","text":"mcpgov: tool echo could not be verified`) || !strings.Contains(got, `"isError":true`) {
+		t.Fatalf("unverifiable call answered with %s", got)
+	}
+	s.send(`{"jsonrpc":"2.0","id":6,"method":"ping"}`)
+	expect(t, "the call never went upstream", s.upRecv(), `{"jsonrpc":"2.0","id":3,"method":"ping"}`)
+	if got := sink.outcomes(); len(got) != 1 || got[0] != "echo:denied" {
+		t.Fatalf("records: %v", got)
+	}
 }

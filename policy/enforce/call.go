@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -70,15 +72,10 @@ func (c *Core) CheckCall(ctx context.Context, params json.RawMessage) Verdict {
 // the relay answers the client with the Verdict; one that passes is
 // recorded by FinishCall (or CancelCall, FailCall) with its result.
 func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallState, Verdict) {
-	var p struct {
-		Name      string          `json:"name"`
-		Arguments json.RawMessage `json:"arguments"`
-		Meta      json.RawMessage `json:"_meta"`
-	}
-	parseErr := json.Unmarshal(params, &p)
+	p, parseErr := parseCallParams(params)
 	st := &CallState{
 		Call: &Call{
-			Tool: p.Name, Arguments: p.Arguments, Params: params, Meta: p.Meta,
+			Tool: p.Name, Arguments: p.Arguments, Params: p.Forward, Meta: p.Meta,
 			Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session,
 			Annotations: c.annotations(p.Name),
 		},
@@ -86,12 +83,28 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 		start:    time.Now(),
 		decision: audit.Decision{Allow: true, Mode: string(c.cfg.Mode), Revision: c.cfg.BundleRevision},
 	}
-	if parseErr != nil || p.Name == "" {
-		st.forwarded = time.Now()
-		return st, pass // malformed params: the server answers -32602 itself
+	if parseErr != nil {
+		// Params the core cannot read the way every server would are
+		// never forwarded: a lenient server might run something else.
+		reason := "invalid tools/call params: " + parseErr.Error()
+		st.decision.Allow, st.decision.Enforced = false, true
+		st.decision.Reasons = append(st.decision.Reasons, reason)
+		st.decision.RuleIDs = append(st.decision.RuleIDs, "invalid-params")
+		_ = c.append(ctx, c.callRecord(st, audit.OutcomeDenied))
+		return st, Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Invalid params: mcpgov: " + reason}}
 	}
 	if v, stop := c.preChecks(ctx, st); stop {
 		return st, v
+	}
+	if reason := c.unverifiable(p.Name); reason != "" {
+		// The relay listed the tools to check this one first: a pinned
+		// tool the server does not offer, or any tool when the listing
+		// failed, cannot be checked, so the fail mode decides.
+		enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
+		c.record(ctx, EventUndecided, p.Name, reason, enforced)
+		if v, stop := c.deny(ctx, st, enforced, reason, "unverified-tool", "mcpgov: "+reason+"; retry, or ask your administrator"); stop {
+			return st, v
+		}
 	}
 	if c.cfg.Server != nil {
 		if reason := c.toolBlocked(p.Name); reason != "" {
@@ -277,9 +290,22 @@ type AuditorHealth interface {
 	Healthy() error
 }
 
-// CancelCall records a call the client cancelled before its answer.
-func (c *Core) CancelCall(ctx context.Context, st *CallState) {
+// CancelCall records a call the client cancelled before its answer;
+// detail says what became of it (never sent upstream, or whether the
+// upstream answered, the answer being dropped).
+func (c *Core) CancelCall(ctx context.Context, st *CallState, detail string) {
 	rec := c.callRecord(st, audit.OutcomeCancelled)
+	rec.Reason = detail
+	_ = c.append(context.WithoutCancel(ctx), rec)
+}
+
+// RefuseMessage records a client message the relay refused to forward
+// (ambiguous members, a request without an id, a duplicate id in
+// flight): such a message never reaches the upstream.
+func (c *Core) RefuseMessage(ctx context.Context, method, reason string) {
+	rec := c.baseRecord(audit.KindMessageRefused)
+	rec.Method, rec.Reason = method, reason
+	rec.Decision.Allow, rec.Decision.Enforced = false, true
 	_ = c.append(context.WithoutCancel(ctx), rec)
 }
 
@@ -299,7 +325,7 @@ func (c *Core) BeginTaskResult(params json.RawMessage) *CallState {
 	var p struct {
 		TaskID string `json:"taskId"`
 	}
-	if json.Unmarshal(params, &p) != nil || p.TaskID == "" {
+	if jsonv2.Unmarshal(params, &p) != nil || p.TaskID == "" {
 		return nil
 	}
 	c.mu.Lock()
@@ -381,9 +407,9 @@ func createdTask(result json.RawMessage) string {
 		Task *struct {
 			TaskID string `json:"taskId"`
 		} `json:"task"`
-		Content json.RawMessage `json:"content"`
+		Content jsontext.Value `json:"content"`
 	}
-	if json.Unmarshal(result, &r) != nil || r.Task == nil || r.Content != nil {
+	if jsonv2.Unmarshal(result, &r) != nil || r.Task == nil || r.Content != nil {
 		return ""
 	}
 	return r.Task.TaskID
@@ -397,7 +423,7 @@ func summarize(result json.RawMessage, redactions int) *audit.ResultSummary {
 			Type string `json:"type"`
 		} `json:"content"`
 	}
-	_ = json.Unmarshal(result, &r)
+	_ = jsonv2.Unmarshal(result, &r)
 	s := &audit.ResultSummary{IsError: r.IsError, Bytes: len(result), Redactions: redactions}
 	seen := map[string]bool{}
 	for _, c := range r.Content {

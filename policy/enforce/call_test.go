@@ -92,7 +92,7 @@ func TestCallRecords(t *testing.T) {
 		t.Errorf("error record %+v", r)
 	}
 	st, _ = core.BeginCall(ctx, json.RawMessage(`{"name":"read"}`))
-	core.CancelCall(ctx, st)
+	core.CancelCall(ctx, st, "cancelled")
 	if r := aud.last(t); r.Outcome != audit.OutcomeCancelled {
 		t.Errorf("cancel record %+v", r)
 	}

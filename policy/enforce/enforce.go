@@ -205,6 +205,7 @@ type Core struct {
 	tasks      map[string]*Call           // task ID -> the call that created it
 	client     audit.Client
 	auditErr   error           // the last Append's error
+	listErr    error           // the relay's own tools/list failed (VerifyFailed)
 	logged     map[string]bool // tool events already recorded
 }
 

@@ -142,22 +142,56 @@ func (c *Core) Unverified(params json.RawMessage) bool {
 	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 && !reviewed {
 		return false
 	}
-	var p struct {
-		Name string `json:"name"`
-	}
-	if json.Unmarshal(params, &p) != nil {
+	name := toolName(params)
+	if name == "" {
 		return false
 	}
 	// A pinned tool must match its pin, and with a describe hook every
 	// tool must pass review, before its first call: a call sent beside
 	// (or without) the client's tools/list would otherwise run unchecked.
-	if _, pinned := c.cfg.Server.Pins[p.Name]; !pinned && !reviewed {
+	if _, pinned := c.cfg.Server.Pins[name]; !pinned && !reviewed {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, seen := c.visible[p.Name]
+	_, seen := c.visible[name]
 	return !seen
+}
+
+// VerifyFailed tells the core that the relay's own listing of the
+// upstream's tools (see Unverified) failed: until a listing succeeds, a
+// call of a tool the core has not seen cannot be checked and follows the
+// fail mode. VerifyFailed(nil) clears it.
+func (c *Core) VerifyFailed(err error) {
+	c.mu.Lock()
+	c.listErr = err
+	c.mu.Unlock()
+}
+
+// unverifiable says why a call of tool cannot be checked against its
+// definition, or "": a pinned tool the server has not listed (it is not
+// offered, or the listing failed), or with a describe hook any unlisted
+// tool while the listing fails. An unpinned tool the listing lacks has no
+// definition the model saw, so nothing to review: the server answers it.
+func (c *Core) unverifiable(tool string) string {
+	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 && len(c.cfg.ToolReviewers) == 0 {
+		return ""
+	}
+	c.mu.Lock()
+	_, seen := c.visible[tool]
+	listErr := c.listErr
+	c.mu.Unlock()
+	if seen {
+		return ""
+	}
+	_, pinned := c.cfg.Server.Pins[tool]
+	switch {
+	case listErr != nil && (pinned || len(c.cfg.ToolReviewers) > 0):
+		return fmt.Sprintf("tool %s could not be verified against its approved definition: the server's tools/list failed (%v)", tool, listErr)
+	case pinned:
+		return fmt.Sprintf("pinned tool %s is not offered by the server's tools/list, so its definition cannot be verified", tool)
+	}
+	return ""
 }
 
 // annotations returns the tool's annotations from the last tools/list.

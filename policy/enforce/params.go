@@ -1,0 +1,106 @@
+package enforce
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// callParams is a tools/call's params as the core read them, with exact
+// member names, and the params to forward, re-encoded from what was read:
+// what the core decided on is what the upstream receives.
+type callParams struct {
+	Name      string
+	Arguments json.RawMessage
+	Meta      json.RawMessage
+	Forward   json.RawMessage
+}
+
+// callKeys are the members of tools/call params the core reads or the
+// protocol defines.
+var callKeys = []string{"name", "arguments", "_meta", "task"}
+
+// parseCallParams reads tools/call params. It refuses what parsers would
+// read differently: duplicate members (at any depth), members whose names
+// differ from a params member only in case, a name that is not a
+// non-empty string, and arguments that are not an object.
+func parseCallParams(params json.RawMessage) (callParams, error) {
+	var p callParams
+	dec := jsontext.NewDecoder(bytes.NewReader(params))
+	var out bytes.Buffer
+	enc := jsontext.NewEncoder(&out)
+	tok, err := dec.ReadToken()
+	if err != nil || tok.Kind() != '{' {
+		return p, errors.New("params must be an object")
+	}
+	_ = enc.WriteToken(jsontext.BeginObject)
+	hasName := false
+	for dec.PeekKind() != '}' {
+		nameTok, err := dec.ReadToken()
+		if err != nil {
+			return p, err
+		}
+		member := nameTok.String() // before the next read voids the token
+		v, err := dec.ReadValue()
+		if err != nil {
+			return p, err
+		}
+		for _, k := range callKeys {
+			if member != k && strings.EqualFold(member, k) {
+				return p, fmt.Errorf("member %q differs only in case from %q", member, k)
+			}
+		}
+		switch member {
+		case "name":
+			if v.Kind() != '"' {
+				return p, errors.New("name must be a string")
+			}
+			var s []byte
+			if s, err = jsontext.AppendUnquote(nil, v); err != nil || len(s) == 0 {
+				return p, errors.New("name must be a non-empty string")
+			}
+			p.Name, hasName = string(s), true
+			// Re-encoded from the decided value: no escapes left for a
+			// server to read differently.
+			v, _ = jsontext.AppendQuote(nil, p.Name)
+		case "arguments":
+			if v.Kind() != '{' {
+				return p, errors.New("arguments must be an object")
+			}
+			p.Arguments = json.RawMessage(v.Clone())
+		case "_meta":
+			if v.Kind() != '{' {
+				return p, errors.New("_meta must be an object")
+			}
+			p.Meta = json.RawMessage(v.Clone())
+		}
+		if err := enc.WriteToken(jsontext.String(member)); err != nil {
+			return p, err
+		}
+		if err := enc.WriteValue(v); err != nil {
+			return p, err
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return p, err
+	}
+	if !hasName {
+		return p, errors.New("name is missing")
+	}
+	_ = enc.WriteToken(jsontext.EndObject)
+	p.Forward = json.RawMessage(bytes.TrimRight(out.Bytes(), "\n"))
+	return p, nil
+}
+
+// toolName reads a tools/call's tool name with exact keys, or "".
+func toolName(params json.RawMessage) string {
+	p, err := parseCallParams(params)
+	if err != nil {
+		return ""
+	}
+	return p.Name
+}
