@@ -158,7 +158,7 @@ func caseVariant(name string, names []string) string {
 // whose names differ only in case, at any depth: Go's encoding/json v1
 // reads either for a field of that name, other parsers one only.
 // Duplicate members are refused already by ParseMessage.
-func CheckNames(v json.RawMessage) error {
+func CheckNames(v json.RawMessage, where string) error {
 	if len(v) == 0 {
 		return nil
 	}
@@ -196,7 +196,7 @@ func CheckNames(v json.RawMessage) error {
 			name := str
 			key := fold(name)
 			if prev, ok := names[key]; ok && prev != name {
-				return fmt.Errorf("%w: members %q and %q within %q differ only in case", errAmbiguous, prev, name, dec.StackPointer().Parent())
+				return fmt.Errorf("%w: members %q and %q of %s differ only in case", errAmbiguous, prev, name, where+string(dec.StackPointer().Parent()))
 			}
 			names[key] = name
 		}

@@ -260,7 +260,7 @@ func (r *Relay) fromClient(ctx context.Context, up Upstream, ide *FrameWriter, p
 		return nil
 	}
 	if governedMethods[m.Method] {
-		if err := CheckNames(m.Params); err != nil {
+		if err := CheckNames(m.Params, "params"); err != nil {
 			r.warnf("%s from the client refused: %v", m.Method, err)
 			r.refused(ctx, m.Method, err.Error())
 			return ide.WriteFrame(errorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: mcpgov: " + err.Error()}))
@@ -553,7 +553,7 @@ func (r *Relay) fromUpstream(ctx context.Context, ide *FrameWriter, p *pending, 
 		// A governed answer must read the same to the core and to the
 		// client: a tool definition with "name" and "Name" would let the
 		// client call one tool while the core checked another.
-		if err := CheckNames(m.Result); err != nil {
+		if err := CheckNames(m.Result, "result"); err != nil {
 			r.warnf("answer to %s from the upstream server refused: %v", c.method, err)
 			r.failCall(ide, c, "the upstream's answer was refused: "+err.Error())
 			return nil
@@ -634,7 +634,10 @@ func answer(id json.RawMessage, v enforce.Verdict) []byte {
 // parseErrorResponse answers a frame that is not a usable message, with
 // its id when one could be read.
 func parseErrorResponse(err error, id json.RawMessage) []byte {
-	if errors.Is(err, errNotMessage) || errors.Is(err, errAmbiguous) {
+	if errors.Is(err, errAmbiguous) {
+		return errorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: mcpgov: " + err.Error()})
+	}
+	if errors.Is(err, errNotMessage) {
 		return errorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: " + err.Error()})
 	}
 	return errorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()})

@@ -20,12 +20,14 @@ import (
 
 	"github.com/mcpgov/mcpgov/catalog/catalogtest"
 	"github.com/mcpgov/mcpgov/cmd/mcpgov/cli"
+	"github.com/mcpgov/mcpgov/shim/shimtest"
 )
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"mcpgov":          func() { os.Exit(cli.Main()) },
-		"fake-mcp-server": catalogtest.FakeServerMain,
+		"mcpgov":             func() { os.Exit(cli.Main()) },
+		"fake-mcp-server":    catalogtest.FakeServerMain,
+		"lenient-mcp-server": shimtest.LenientServerMain,
 	})
 }
 
