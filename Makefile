@@ -47,7 +47,7 @@ E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$
 DEX_VERSION := v2.45.1
 DEX         := $(TOOLS)/dex-$(DEX_VERSION)
 
-FUZZ_PKGS ?= ./scan/ ./policy/guard/
+FUZZ_PKGS ?= ./scan/ ./policy/guard/ ./shim/
 # A count, not a duration: a duration-based -fuzztime races Go 1.26's fuzz
 # coordinator at the deadline and fails with "context deadline exceeded"
 # on a busy machine without any failing input (go.dev/issue/75804, fixed
@@ -131,7 +131,7 @@ keyring-deps: ## install gnome-keyring (Secret Service for the keyring test) whe
 		fi; \
 	fi
 
-fuzz-smoke: ## run each fuzz target in scan/ and policy/guard/ for 50000 executions (FUZZTIME=…)
+fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 executions (FUZZTIME=…)
 	@for pkg in $(FUZZ_PKGS); do \
 		list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; exit 1; }; \
 		targets=$$(grep '^Fuzz' <<<"$$list" || true); \
