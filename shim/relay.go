@@ -309,6 +309,13 @@ func (r *Relay) fromClient(ctx context.Context, up Upstream, ide *FrameWriter, p
 			return nil
 		case "tasks/result":
 			c.state = r.Core.BeginTaskResult(m.Params)
+		case "resources/read", "prompts/get":
+			st, v := r.Core.BeginRequest(ctx, m.Method, m.Params)
+			if !v.Pass {
+				p.forget(c)
+				return ide.WriteFrame(answer(c.clientID, v))
+			}
+			c.state = st
 		}
 	}
 	c.forwarded = true
@@ -498,7 +505,7 @@ func (r *Relay) upstreamPump(ctx context.Context, up Upstream, ide *FrameWriter,
 			}
 			continue
 		}
-		if err := r.fromUpstream(ctx, ide, p, m); err != nil {
+		if err := r.fromUpstream(ctx, up, ide, p, m); err != nil {
 			return err
 		}
 	}
@@ -527,7 +534,12 @@ func (r *Relay) failCall(ide *FrameWriter, c *call, msg string) {
 }
 
 // fromUpstream relays one parsed message of the upstream.
-func (r *Relay) fromUpstream(ctx context.Context, ide *FrameWriter, p *pending, m *Message) error {
+func (r *Relay) fromUpstream(ctx context.Context, up Upstream, ide *FrameWriter, p *pending, m *Message) error {
+	if m.IsCall() && serverContentMethods[m.Method] && r.Core != nil && r.Core.Post() {
+		r.finishing.add()
+		go r.filterServerRequest(ctx, up, ide, m)
+		return nil
+	}
 	if !m.IsResponse() || m.ID == nil {
 		// The upstream's own requests and notifications, and errors it
 		// could not tie to a call, pass through.
@@ -590,6 +602,36 @@ func (r *Relay) fromUpstream(ctx context.Context, ide *FrameWriter, p *pending, 
 		}
 	}
 	return nil
+}
+
+// serverContentMethods are the server's requests whose params carry
+// content for the model or the user: they pass the post hooks first.
+var serverContentMethods = map[string]bool{"sampling/createMessage": true, "elicitation/create": true}
+
+// filterServerRequest runs the post hooks on a server's request and
+// forwards what they let through; a refused one is answered to the
+// server and never reaches the client.
+func (r *Relay) filterServerRequest(ctx context.Context, up Upstream, ide *FrameWriter, m *Message) {
+	defer r.finishing.done()
+	if err := CheckNames(m.Params, "params"); err != nil {
+		r.warnf("%s from the upstream server refused: %v", m.Method, err)
+		_ = up.WriteFrame(errorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "mcpgov: " + err.Error()}))
+		return
+	}
+	params, rpcErr := r.Core.FilterServerRequest(context.WithoutCancel(ctx), m.Method, m.Params)
+	if rpcErr != nil {
+		_ = up.WriteFrame(errorResponse(m.ID, rpcErr))
+		return
+	}
+	out := m.Raw
+	if params != nil {
+		if b, err := replaceMember(m.Raw, "params", params); err == nil {
+			out = b
+		}
+	}
+	if err := ide.WriteFrame(out); err != nil {
+		r.warnf("write to client: %v", err)
+	}
 }
 
 // finish runs the core's post hooks on a governed call's answer and

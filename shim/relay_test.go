@@ -251,7 +251,7 @@ func TestRelayAmbiguous(t *testing.T) {
 	expect(t, "escaped denied tool", s.recv(), `{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Unknown tool: get-env"}}`)
 	s.send(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"arguments":{"m":"\u0041"},"name":"\u0065cho","x":[1]},"junk":1}`)
 	// (the denied call above took upstream id 1 without using it)
-	expect(t, "re-encoded call", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"arguments":{"m":"A"},"name":"echo","x":[1]}}`)
+	expect(t, "re-encoded call", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"arguments":{"m":"\u0041"},"name":"echo","x":[1]}}`)
 	s.upSend(`{"jsonrpc":"2.0","id":2,"result":{"content":[]}}`)
 	expect(t, "answer", s.recv(), `{"jsonrpc":"2.0","id":4,"result":{"content":[]}}`)
 	refused := 0

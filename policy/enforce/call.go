@@ -318,21 +318,20 @@ func (c *Core) FailCall(ctx context.Context, st *CallState, reason string) {
 	_ = c.append(context.WithoutCancel(ctx), rec)
 }
 
-// BeginTaskResult follows a tasks/result request for a task that a
-// governed tools/call created, so the result goes through the post hooks
-// like a direct one. It returns nil for tasks the core does not know.
+// BeginTaskResult follows a tasks/result request, so the result goes
+// through the post hooks like a direct one: as the rest of the tools/call
+// that created the task, or, for a task the core does not know (created
+// before a reload, or by another session), as a call of an unknown tool.
 func (c *Core) BeginTaskResult(params json.RawMessage) *CallState {
 	var p struct {
 		TaskID string `json:"taskId"`
 	}
-	if jsonv2.Unmarshal(params, &p) != nil || p.TaskID == "" {
-		return nil
-	}
+	_ = jsonv2.Unmarshal(params, &p)
 	c.mu.Lock()
 	call := c.tasks[p.TaskID]
 	c.mu.Unlock()
 	if call == nil {
-		return nil
+		call = &Call{Params: params, Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session}
 	}
 	now := time.Now()
 	return &CallState{Call: call, method: "tasks/result", start: now, forwarded: now,

@@ -168,8 +168,14 @@ func TestTaskResultIsFiltered(t *testing.T) {
 	if r := aud.last(t); r.Method != "tasks/result" || r.Outcome != audit.OutcomeRedacted {
 		t.Errorf("record %+v", r)
 	}
-	if core.BeginTaskResult(json.RawMessage(`{"taskId":"unknown"}`)) != nil {
-		t.Error("unknown task followed")
+	// A task the core does not know still passes the post hooks.
+	ust := core.BeginTaskResult(json.RawMessage(`{"taskId":"unknown"}`))
+	if ust == nil || ust.Call.Tool != "" {
+		t.Fatalf("unknown task not followed: %+v", ust)
+	}
+	reply = core.FinishCall(ctx, ust, json.RawMessage(`{"content":[{"type":"text","text":"secret@example.com again"}]}`), nil)
+	if !strings.Contains(string(reply.Result), "[EMAIL]") {
+		t.Errorf("unknown task's result not redacted: %s", reply.Result)
 	}
 }
 

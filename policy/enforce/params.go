@@ -31,13 +31,15 @@ var callKeys = []string{"name", "arguments", "_meta", "task"}
 func parseCallParams(params json.RawMessage) (callParams, error) {
 	var p callParams
 	dec := jsontext.NewDecoder(bytes.NewReader(params))
-	var out bytes.Buffer
-	enc := jsontext.NewEncoder(&out)
+	// The forwarded params: every member name re-quoted, the name's
+	// value re-encoded from the decided string, other values as read
+	// (validated, so every parser reads them alike): the arguments the
+	// core decided on are byte for byte the ones forwarded.
+	out := []byte{'{'}
 	tok, err := dec.ReadToken()
 	if err != nil || tok.Kind() != '{' {
 		return p, errors.New("params must be an object")
 	}
-	_ = enc.WriteToken(jsontext.BeginObject)
 	hasName := false
 	for dec.PeekKind() != '}' {
 		nameTok, err := dec.ReadToken()
@@ -78,12 +80,13 @@ func parseCallParams(params json.RawMessage) (callParams, error) {
 			}
 			p.Meta = json.RawMessage(v.Clone())
 		}
-		if err := enc.WriteToken(jsontext.String(member)); err != nil {
+		if len(out) > 1 {
+			out = append(out, ',')
+		}
+		if out, err = jsontext.AppendQuote(out, member); err != nil {
 			return p, err
 		}
-		if err := enc.WriteValue(v); err != nil {
-			return p, err
-		}
+		out = append(append(out, ':'), v...)
 	}
 	if _, err := dec.ReadToken(); err != nil {
 		return p, err
@@ -91,8 +94,7 @@ func parseCallParams(params json.RawMessage) (callParams, error) {
 	if !hasName {
 		return p, errors.New("name is missing")
 	}
-	_ = enc.WriteToken(jsontext.EndObject)
-	p.Forward = json.RawMessage(bytes.TrimRight(out.Bytes(), "\n"))
+	p.Forward = json.RawMessage(append(out, '}'))
 	return p, nil
 }
 

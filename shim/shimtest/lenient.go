@@ -21,9 +21,9 @@ const (
 	// EnvSecret is what the get-env tool returns: a denied tool's output
 	// that must never reach the client.
 	EnvSecret = "LENIENT_SECRET=hunter2-lenient"
-	// ResourceText is what resources/read returns: personal data and a
-	// key that post guardrails must redact.
-	ResourceText = "contact alice@example.com, card 4111 1111 1111 1111, key AKIAIOSFODNN7EXAMPLE"
+	// ResourceText is what resources/read returns: an email and a
+	// card number that post guardrails must redact.
+	ResourceText = "contact alice@example.com, card 4111 1111 1111 1111"
 )
 
 // message is the lenient reading of a JSON-RPC message.
@@ -80,7 +80,8 @@ func (s *server) handle(m message) {
 			`{"name":"echo","description":"Echoes the message.","inputSchema":{"type":"object","properties":{"message":{"type":"string"}}}},`+
 			`{"name":"get-env","description":"Returns the environment.","inputSchema":{"type":"object"}},`+
 			`{"name":"slow","description":"Answers when cancelled.","inputSchema":{"type":"object"}},`+
-			`{"name":"link","description":"Returns a resource link.","inputSchema":{"type":"object"}}]}`))
+			`{"name":"link","description":"Returns a resource link.","inputSchema":{"type":"object"}},`+
+			`{"name":"sample","description":"Asks the client's model.","inputSchema":{"type":"object"}}]}`))
 	case "tools/call":
 		var p struct {
 			Name      string
@@ -101,6 +102,11 @@ func (s *server) handle(m message) {
 				s.waiting[string(m.ID)] = m.ID
 				s.mu.Unlock()
 			}
+		case "sample":
+			// Content for the model, in the server's own request.
+			b, _ := json.Marshal(ResourceText)
+			s.write(`{"jsonrpc":"2.0","id":"sample-1","method":"sampling/createMessage","params":{"messages":[{"role":"user","content":{"type":"text","text":` + string(b) + `}}],"maxTokens":10}}`)
+			s.reply(m.ID, textResult("sampled"))
 		case "link":
 			s.reply(m.ID, json.RawMessage(`{"content":[{"type":"resource_link","uri":"secret://env","name":"env"}]}`))
 		default:
