@@ -101,7 +101,10 @@ func loadShimBundle(f *Factory, flag string, usable func(*catalog.Bundle) error)
 		err = checkUsable(b, s.keys, usable)
 	}
 	if flag != "" {
-		return b, err
+		if err != nil {
+			return nil, err
+		}
+		return b, nil
 	}
 	cache := lastGoodDir(f.Getenv)
 	if err == nil {
