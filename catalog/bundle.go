@@ -36,25 +36,14 @@ func (e *UnavailableError) Error() string { return e.Err.Error() }
 // Unwrap returns the cause.
 func (e *UnavailableError) Unwrap() error { return e.Err }
 
-// LoadBundle reads and validates the bundle in dir.
+// LoadBundle reads and validates the bundle in dir. It verifies no
+// signature: a machine that pins keys uses LoadSignedBundle.
 func LoadBundle(dir string) (*Bundle, error) {
-	info, err := os.Stat(dir)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		return nil, &UnavailableError{fmt.Errorf("bundle %s does not exist", dir)}
-	case err != nil:
-		return nil, &UnavailableError{fmt.Errorf("bundle %s: %w", dir, err)}
-	case !info.IsDir():
-		return nil, fmt.Errorf("bundle %s is a file; a bundle is a directory holding %s", dir, CatalogFile)
+	text, err := reach(dir)
+	if err != nil {
+		return nil, err
 	}
 	path := filepath.Join(dir, CatalogFile)
-	text, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, &UnavailableError{fmt.Errorf("bundle %s: %w", dir, ErrNoBundle)}
-	}
-	if err != nil {
-		return nil, &UnavailableError{fmt.Errorf("bundle %s: %w", dir, err)}
-	}
 	c, err := Parse(path, text)
 	if err != nil {
 		return nil, err
@@ -68,6 +57,58 @@ func LoadBundle(dir string) (*Bundle, error) {
 		rev = hex.EncodeToString(sum[:6])
 	}
 	return &Bundle{Dir: dir, Catalog: c, Revision: rev}, nil
+}
+
+// reach reads dir's catalog: *UnavailableError when the bundle cannot be
+// reached (missing, emptied, unreadable), a plain error when dir is there
+// but is no bundle directory.
+func reach(dir string) ([]byte, error) {
+	info, err := os.Stat(dir)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, &UnavailableError{fmt.Errorf("bundle %s does not exist", dir)}
+	case err != nil:
+		return nil, &UnavailableError{fmt.Errorf("bundle %s: %w", dir, err)}
+	case !info.IsDir():
+		return nil, fmt.Errorf("bundle %s is a file; a bundle is a directory holding %s", dir, CatalogFile)
+	}
+	text, err := os.ReadFile(filepath.Join(dir, CatalogFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &UnavailableError{fmt.Errorf("bundle %s: %w", dir, ErrNoBundle)}
+	}
+	if err != nil {
+		return nil, &UnavailableError{fmt.Errorf("bundle %s: %w", dir, err)}
+	}
+	return text, nil
+}
+
+// LoadSignedBundle is LoadBundle for a machine that pins keys: a bundle
+// that cannot be reached is an *UnavailableError, as from LoadBundle (so a
+// caller can stand a verified copy in for it); one that is there must be
+// signed by one of trusted over exactly its files (VerifyBundle's errors
+// otherwise), and the files loaded must be the files verified. With no
+// trusted keys it is LoadBundle.
+func LoadSignedBundle(dir string, trusted []PublicKey) (*Bundle, error) {
+	if len(trusted) == 0 {
+		return LoadBundle(dir)
+	}
+	// Reachability first: a missing bundle has no bundle.sig either, and
+	// must not read as an unsigned one.
+	if _, err := reach(dir); err != nil {
+		return nil, err
+	}
+	sig, err := verifyBundle(dir, trusted)
+	if err != nil {
+		return nil, err
+	}
+	b, err := LoadBundle(dir)
+	if err != nil {
+		return nil, err
+	}
+	if signed := (Manifest{Files: sig.Files}).Digest(); b.Revision != signed {
+		return nil, fmt.Errorf("bundle %s: %w while it was being loaded (revision %s, signed %s)", dir, ErrBundleModified, b.Revision, signed)
+	}
+	return b, nil
 }
 
 //go:embed starter

@@ -516,9 +516,15 @@ func (e *ModifiedError) Unwrap() error { return ErrBundleModified }
 // key), ErrBadSignature or ErrBundleModified (*ModifiedError names the
 // files).
 func VerifyBundle(dir string, trusted []PublicKey) error {
+	_, err := verifyBundle(dir, trusted)
+	return err
+}
+
+// verifyBundle is VerifyBundle returning the signature it verified.
+func verifyBundle(dir string, trusted []PublicKey) (*Signature, error) {
 	sig, err := ReadSignature(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var candidates []PublicKey
 	var ids []string
@@ -532,7 +538,7 @@ func VerifyBundle(dir string, trusted []PublicKey) error {
 		}
 	}
 	if len(candidates) == 0 {
-		return &UntrustedKeyError{Dir: dir, KeyID: sig.KeyID, Trusted: ids}
+		return nil, &UntrustedKeyError{Dir: dir, KeyID: sig.KeyID, Trusted: ids}
 	}
 	signed := Manifest{Files: sig.Files}
 	raw, _ := base64.StdEncoding.DecodeString(sig.Signature)
@@ -544,16 +550,16 @@ func VerifyBundle(dir string, trusted []PublicKey) error {
 		}
 	}
 	if !verified {
-		return fmt.Errorf("bundle %s: %w: key %s did not sign this file list (%s was edited)", dir, ErrBadSignature, sig.KeyID, SignatureFile)
+		return nil, fmt.Errorf("bundle %s: %w: key %s did not sign this file list (%s was edited)", dir, ErrBadSignature, sig.KeyID, SignatureFile)
 	}
 	now, err := BuildManifest(dir)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if diff := diffManifests(dir, signed, now); diff != nil {
-		return diff
+		return nil, diff
 	}
-	return nil
+	return sig, nil
 }
 
 // diffManifests reports how now differs from signed, or nil.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/tailscale/hujson"
@@ -82,27 +83,37 @@ func member(obj *hujson.Object, key string) *hujson.ObjectMember {
 }
 
 // locate finds the entry object of it: by its key path on retries, else by
-// name and the line scan reported.
-func (d *jdoc) locate(it *item) *hujson.Object {
+// name and the line scan reported. When strict (wrap), an entry that
+// cannot be told apart from another (see ambiguous) is refused with the
+// reason. Unwrap may restore such an entry, found by its line: putting a
+// wrapped copy back as it was is right whichever copy the client runs.
+func (d *jdoc) locate(it *item, strict bool) (*hujson.Object, string) {
 	if it.pointer != nil {
+		if why := d.ambiguous(it.pointer); why != "" {
+			if !strict {
+				why = "" // became ambiguous since the first attempt: not found
+			}
+			return nil, why
+		}
 		v := &d.root
 		for _, k := range it.pointer {
 			obj, ok := v.Value.(*hujson.Object)
 			if !ok {
-				return nil
+				return nil, ""
 			}
 			m := member(obj, k)
 			if m == nil {
-				return nil
+				return nil, ""
 			}
 			v = &m.Value
 		}
 		obj, _ := v.Value.(*hujson.Object)
-		return obj
+		return obj, ""
 	}
 	type cand struct {
 		obj  *hujson.Object
 		path []string
+		why  string
 	}
 	var cands []cand
 	var walk func(v *hujson.Value, path []string)
@@ -114,7 +125,7 @@ func (d *jdoc) locate(it *item) *hujson.Object {
 				k, _ := memberKey(m)
 				p := append(path[:len(path):len(path)], k)
 				if obj, ok := m.Value.Value.(*hujson.Object); ok && k == it.srv.Name && lineOf(d.b, d.start(&m.Name)) == it.srv.Line {
-					cands = append(cands, cand{obj, p})
+					cands = append(cands, cand{obj, p, d.ambiguous(p)})
 					continue
 				}
 				walk(&m.Value, p)
@@ -128,10 +139,11 @@ func (d *jdoc) locate(it *item) *hujson.Object {
 	walk(&d.root, nil)
 	// On one line (minified files) a name can match more than once: prefer
 	// the entry of the server's project (Claude Code projects[…]), and never
-	// hand out one entry twice.
+	// hand out one entry twice. Duplicates share a key path, so the second
+	// of them is refused for the same reason as the first, not skipped.
 	best := -1
 	for i, c := range cands {
-		if d.claimed[pointer(c.path)] {
+		if d.claimed[pointer(c.path)] && c.why == "" {
 			continue
 		}
 		inProject := it.srv.Project != "" && len(c.path) > 1 && c.path[0] == "projects" && c.path[1] == it.srv.Project
@@ -144,12 +156,97 @@ func (d *jdoc) locate(it *item) *hujson.Object {
 		}
 	}
 	if best < 0 {
-		return nil
+		return nil, ""
+	}
+	if why := cands[best].why; why != "" {
+		if strict {
+			return nil, why
+		}
+		// The key path names the copies alike: it serves to find a
+		// manifest record (whose spans must still match this copy), not
+		// to find the entry again on a retry.
+		it.res.Pointer = pointer(cands[best].path)
+		return cands[best].obj, ""
 	}
 	it.pointer = cands[best].path
 	it.res.Pointer = pointer(it.pointer)
 	d.claimed[it.res.Pointer] = true
-	return cands[best].obj
+	return cands[best].obj, ""
+}
+
+// ambiguous says why the entry at path cannot be told apart from another
+// ("" when it can): a key on the way to it, its own name among them, or
+// one of its members is written twice. JSON clients (JSON.parse) keep the
+// last of duplicate members and ignore the others, while scan lists every
+// entry; patching one copy and not the other would govern a different
+// entry than the client runs, or leave an ungoverned one a later edit
+// brings back, and the key path that the manifest and unwrap go by would
+// name two entries. So such an entry is refused, not guessed at.
+func (d *jdoc) ambiguous(path []string) string {
+	v := &d.root
+	for depth, k := range path {
+		switch t := v.Value.(type) {
+		case *hujson.Object:
+			var lines []int
+			var last *hujson.ObjectMember
+			for i := range t.Members {
+				if mk, ok := memberKey(&t.Members[i]); ok && mk == k {
+					lines = append(lines, lineOf(d.b, d.start(&t.Members[i].Name)))
+					last = &t.Members[i]
+				}
+			}
+			if len(lines) > 1 {
+				what := fmt.Sprintf("key %s", quote(k))
+				if depth == len(path)-1 {
+					what = fmt.Sprintf("server name %s", quote(k))
+				}
+				return fmt.Sprintf("duplicate %s (%s): clients use only the last one; remove or rename the others", what, joinLines(lines))
+			}
+			if last == nil {
+				return ""
+			}
+			v = &last.Value
+		case *hujson.Array:
+			i, err := strconv.Atoi(k)
+			if err != nil || i < 0 || i >= len(t.Elements) {
+				return ""
+			}
+			v = &t.Elements[i]
+		default:
+			return ""
+		}
+	}
+	obj, ok := v.Value.(*hujson.Object)
+	if !ok {
+		return ""
+	}
+	first := map[string]int{}
+	for i := range obj.Members {
+		k, ok := memberKey(&obj.Members[i])
+		if !ok {
+			continue
+		}
+		line := lineOf(d.b, d.start(&obj.Members[i].Name))
+		if prev, seen := first[k]; seen {
+			return fmt.Sprintf("the entry has %s twice (%s): clients use only the last one; remove the other", quote(k), joinLines([]int{prev, line}))
+		}
+		first[k] = line
+	}
+	return ""
+}
+
+// joinLines is "line 3" or "lines 3 and 5" or "lines 3, 5 and 9".
+func joinLines(lines []int) string {
+	var s []string
+	for i, l := range lines {
+		if i == 0 || l != lines[i-1] {
+			s = append(s, strconv.Itoa(l))
+		}
+	}
+	if len(s) == 1 {
+		return "line " + s[0]
+	}
+	return "lines " + strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
 // pointer formats a key path as an RFC 6901 JSON pointer.
@@ -241,7 +338,10 @@ func (d *jdoc) insertFront(v *hujson.Value, arr *hujson.Array, m *hujson.ObjectM
 }
 
 func (d *jdoc) wrapEntry(it *item, o Options) edit {
-	obj := d.locate(it)
+	obj, why := d.locate(it, true)
+	if why != "" {
+		return skip(ActionFailed, why)
+	}
 	if obj == nil {
 		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
 	}
@@ -364,7 +464,7 @@ func (d *jdoc) span(obj *hujson.Object, field string) (int, int, bool) {
 }
 
 func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
-	obj := d.locate(it)
+	obj, _ := d.locate(it, false)
 	if obj == nil {
 		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
 	}

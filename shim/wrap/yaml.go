@@ -34,7 +34,35 @@ func openYAML(file string, b []byte) (*ydoc, error) {
 	if err := yaml.Unmarshal(b, &d.root); err != nil {
 		return nil, fmt.Errorf("%s: %s; refusing to edit a file that does not parse", file, strings.TrimPrefix(err.Error(), "yaml: "))
 	}
+	if err := duplicateKey(&d.root); err != nil {
+		return nil, fmt.Errorf("%s: %v; refusing to edit a file its client does not load", file, err)
+	}
 	return d, nil
+}
+
+// duplicateKey finds a mapping key written twice. yaml.v3 accepts that
+// into a Node, but Continue's YAML parser rejects the file, and which copy
+// wrap patched would be a guess.
+func duplicateKey(n *yaml.Node) error {
+	if n.Kind == yaml.MappingNode {
+		seen := map[string]int{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := n.Content[i]
+			if k.Kind != yaml.ScalarNode || k.Tag == "!!merge" {
+				continue
+			}
+			if prev, ok := seen[k.Value]; ok {
+				return fmt.Errorf("line %d: key %q is already defined at line %d", k.Line, k.Value, prev)
+			}
+			seen[k.Value] = k.Line
+		}
+	}
+	for _, c := range n.Content {
+		if err := duplicateKey(c); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (d *ydoc) format() string { return "yaml" }

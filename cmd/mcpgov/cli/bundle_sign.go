@@ -170,22 +170,47 @@ func bundleVerifyRun(opts *BundleVerifyOptions) error {
 
 // verifyBundle checks dir's signature against keys named in from.
 func verifyBundle(dir string, keys []string, from string) error {
+	trusted, err := parseTrustedKeys(keys, from)
+	if err != nil {
+		return err
+	}
+	if err := catalog.VerifyBundle(dir, trusted); err != nil {
+		return refuseBundle(dir, from, err)
+	}
+	return nil
+}
+
+// parseTrustedKeys parses the keys named in from (nil for none).
+func parseTrustedKeys(keys []string, from string) ([]catalog.PublicKey, error) {
 	var trusted []catalog.PublicKey
 	for _, k := range keys {
 		pk, err := catalog.ParsePublicKey(k)
 		if err != nil {
-			return fmt.Errorf("trusted key in %s: %w", from, err)
+			return nil, fmt.Errorf("trusted key in %s: %w", from, err)
 		}
 		trusted = append(trusted, pk)
 	}
-	if err := catalog.VerifyBundle(dir, trusted); err != nil {
-		hint := "re-sign the bundle with `mcpgov bundle sign` after reviewing the change, or restore it from git"
-		if errors.Is(err, catalog.ErrNotSigned) {
-			hint = "sign it with `mcpgov bundle sign --key FILE " + dir + "`"
-		} else if errors.Is(err, catalog.ErrUntrustedKey) {
-			hint = "trusted keys come from " + from + "; sign with a trusted key"
+	return trusted, nil
+}
+
+// isSignatureError reports whether err is a failed signature check.
+func isSignatureError(err error) bool {
+	for _, target := range []error{catalog.ErrNotSigned, catalog.ErrUntrustedKey, catalog.ErrBadSignature, catalog.ErrBundleModified, catalog.ErrMalformedSignature} {
+		if errors.Is(err, target) {
+			return true
 		}
-		return withHint(fmt.Errorf("refusing bundle %s: %w", dir, err), hint)
 	}
-	return nil
+	return false
+}
+
+// refuseBundle is the error for a bundle whose signature check failed,
+// with what to do about it.
+func refuseBundle(dir, from string, err error) error {
+	hint := "re-sign the bundle with `mcpgov bundle sign` after reviewing the change, or restore it from git"
+	if errors.Is(err, catalog.ErrNotSigned) {
+		hint = "sign it with `mcpgov bundle sign --key FILE " + dir + "`"
+	} else if errors.Is(err, catalog.ErrUntrustedKey) {
+		hint = "trusted keys come from " + from + "; sign with a trusted key"
+	}
+	return withHint(fmt.Errorf("refusing bundle %s: %w", dir, err), hint)
 }

@@ -26,7 +26,11 @@ func newCatalogValidateCmd(f *Factory, runF func(*CatalogValidateOptions) error)
 and line: syntax errors, unknown keys, invalid values, duplicate ids, bad globs,
 malformed pins and virtual servers that reference missing servers.
 
-Exits 0 when the catalog is valid, 1 otherwise.`,
+It also warns about servers that match the same launches as an earlier
+server (the same package, URL or command line, by launch or match rules):
+a launch goes to the first, so the later entry never applies to it.
+
+Exits 0 when the catalog is valid (warnings or not), 1 otherwise.`,
 		Example: "  mcpgov catalog validate ./governance",
 		Args:    cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -54,11 +58,12 @@ type validateReport struct {
 	Servers       int               `json:"servers"`
 	Virtual       int               `json:"virtual"`
 	Problems      []catalog.Problem `json:"problems"`
+	Warnings      []catalog.Problem `json:"warnings"`
 }
 
 func catalogValidateRun(opts *CatalogValidateOptions) error {
 	b, err := loadBundle(opts.Factory, opts.Bundle)
-	rep := validateReport{SchemaVersion: 1, Problems: []catalog.Problem{}}
+	rep := validateReport{SchemaVersion: 1, Problems: []catalog.Problem{}, Warnings: []catalog.Problem{}}
 	var ve *catalog.ValidationError
 	switch {
 	case errors.As(err, &ve):
@@ -69,6 +74,7 @@ func catalogValidateRun(opts *CatalogValidateOptions) error {
 		rep.Valid = true
 		rep.Bundle = b.Dir
 		rep.Servers, rep.Virtual = len(b.Catalog.Servers), len(b.Catalog.Virtual)
+		rep.Warnings = append(rep.Warnings, b.Catalog.DuplicateIdentities()...)
 	}
 	if opts.JSON {
 		if err := writeJSON(opts.IO.Out, rep); err != nil {
@@ -78,12 +84,24 @@ func catalogValidateRun(opts *CatalogValidateOptions) error {
 		for _, p := range rep.Problems {
 			fmt.Fprintln(opts.IO.Out, p.String())
 		}
+		for _, w := range rep.Warnings {
+			fmt.Fprintln(opts.IO.Out, warningLine(w))
+		}
 		if rep.Valid {
-			fmt.Fprintf(opts.IO.Out, "%s: valid (%s, %s)\n", b.Dir, plural(rep.Servers, "server", "servers"), plural(rep.Virtual, "virtual server", "virtual servers"))
+			warned := ""
+			if len(rep.Warnings) > 0 {
+				warned = ", " + plural(len(rep.Warnings), "warning", "warnings")
+			}
+			fmt.Fprintf(opts.IO.Out, "%s: valid (%s, %s%s)\n", b.Dir, plural(rep.Servers, "server", "servers"), plural(rep.Virtual, "virtual server", "virtual servers"), warned)
 		}
 	}
 	if !rep.Valid {
 		return fmt.Errorf("catalog has %s", plural(len(rep.Problems), "problem", "problems"))
 	}
 	return nil
+}
+
+// warningLine is a warning as "file:line: warning: message".
+func warningLine(w catalog.Problem) string {
+	return catalog.Problem{File: w.File, Line: w.Line, Message: "warning: " + w.Message}.String()
 }

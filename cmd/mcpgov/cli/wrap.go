@@ -58,7 +58,11 @@ newline, file mode and symlinks (the link target is written) are kept, and
 no comment or trailing comma is ever added to a strict-JSON file. Each file
 is written atomically; if a client changes it while mcpgov edits it, the edit
 is redone from the new content (up to 3 times) and never clobbers the
-client's write. A file that does not parse is refused. A backup of every
+client's write. A file that does not parse is refused. So is an entry
+whose server name, a key on the way to it, or one of its own keys is
+written twice: clients use only the last copy, so which one to govern would
+be a guess. Refused entries and entries that could not be found are
+reported as failed, with their lines, and wrap exits 1. A backup of every
 original file and a manifest of every original entry are kept under the
 state directory ($XDG_STATE_HOME/mcpgov/wrap, --state-dir), so "mcpgov
 unwrap" restores the files byte for byte.
@@ -196,6 +200,9 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 	if err != nil {
 		return fmt.Errorf("%s: %w", verb, err)
 	}
+	if ferr := failedEntries(verb, rep.Results); ferr != nil {
+		return ferr
+	}
 	if len(refused) > 0 {
 		what := "a config file does not parse"
 		if len(refused) > 1 {
@@ -205,6 +212,28 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 			"fix the file (or have its client rewrite it) and run mcpgov "+verb+" again")
 	}
 	return nil
+}
+
+// failedEntries is the error for entries wrap or unwrap refused or could
+// not find: such an entry is left as it was (ungoverned, for wrap), which
+// must not pass for success. It names the first, with its location.
+func failedEntries(verb string, results []wrap.Result) error {
+	var failed []wrap.Result
+	for _, r := range results {
+		if r.Action == wrap.ActionFailed {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) == 0 {
+		return nil
+	}
+	first := failed[0]
+	what := "1 entry was"
+	if len(failed) > 1 {
+		what = fmt.Sprintf("%d entries were", len(failed))
+	}
+	return withHint(fmt.Errorf("%s: %s left unchanged; first: %s:%d: server %q: %s", verb, what, first.File, first.Line, first.Server, first.Reason),
+		"fix what each failed entry's reason names, then run mcpgov "+verb+" again")
 }
 
 // wrapSelect scans the machine and keeps the entries the flags select. It
