@@ -20,8 +20,15 @@ type Filter struct {
 	AfterSeq uint64 // only records with Seq > AfterSeq
 }
 
-// DecisionOf is a record's decision as "allow" or "deny".
+// DecisionOf is a record's decision: "allow", "deny", or "hidden" for
+// the tool records of a listing.
 func DecisionOf(r *Record) string {
+	switch r.Kind {
+	case KindToolHidden, KindToolDrift, KindToolReview:
+		// What a listing showed, once per tool and session: not a call
+		// that was denied, so it does not swamp --decision deny.
+		return "hidden"
+	}
 	if r.Decision.Allow {
 		return "allow"
 	}
@@ -48,10 +55,10 @@ func (f Filter) Match(r *Record) bool {
 // ValidDecision checks a --decision value.
 func ValidDecision(d string) error {
 	switch d {
-	case "", "allow", "deny", OutcomeAllowed, OutcomeDenied, OutcomeError, OutcomeCancelled, OutcomeRedacted:
+	case "", "allow", "deny", "hidden", OutcomeAllowed, OutcomeDenied, OutcomeError, OutcomeCancelled, OutcomeRedacted:
 		return nil
 	}
-	return fmt.Errorf("invalid decision %q: want allow, deny, or an outcome (allowed, denied, error, cancelled, redacted)", d)
+	return fmt.Errorf("invalid decision %q: want allow, deny, hidden, or an outcome (allowed, denied, error, cancelled, redacted)", d)
 }
 
 // Records calls fn with each record matching f, in chain order, with the

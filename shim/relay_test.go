@@ -123,6 +123,13 @@ func (s *session) upSend(msg string) {
 	}
 }
 
+func expectPrefix(t *testing.T, what, got, want string) {
+	t.Helper()
+	if !strings.HasPrefix(got, want) {
+		t.Fatalf("%s:\n got %s\nwant %s…", what, got, want)
+	}
+}
+
 func expect(t *testing.T, what, got, want string) {
 	t.Helper()
 	if got != want {
@@ -248,7 +255,7 @@ func TestRelayAmbiguous(t *testing.T) {
 	}
 	// Escapes are decoded before deciding and re-encoded when forwarding.
 	s.send(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get\u002denv","arguments":{}}}`)
-	expect(t, "escaped denied tool", s.recv(), `{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Unknown tool: get-env"}}`)
+	expectPrefix(t, "escaped denied tool", s.recv(), `{"jsonrpc":"2.0","id":3,"error":{"code":-32602,"message":"Unknown tool: get-env (mcpgov: tool get-env is not allowed`)
 	s.send(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"arguments":{"m":"\u0041"},"name":"\u0065cho","x":[1]},"junk":1}`)
 	// (the denied call above took upstream id 1 without using it)
 	expect(t, "re-encoded call", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"arguments":{"m":"\u0041"},"name":"echo","x":[1]}}`)
@@ -414,7 +421,7 @@ func TestRelayEnforce(t *testing.T) {
 	s := startSession(t, core)
 
 	s.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{}}}`)
-	expect(t, "denied call", s.recv(), `{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Unknown tool: add"}}`)
+	expect(t, "denied call", s.recv(), `{"jsonrpc":"2.0","id":1,"error":{"code":-32602,"message":"Unknown tool: add (mcpgov: tool add is not allowed by the catalog entry fake; ask your administrator to approve it in the catalog)","data":{"mcpgov":{"reason":"tool add is not allowed by the catalog entry fake","rule":"catalog-tools","remediation":"ask your administrator to approve it in the catalog"}}}}`)
 
 	s.send(`{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
 	expect(t, "list upstream", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"tools/list"}`)
@@ -429,7 +436,7 @@ func TestRelayEnforce(t *testing.T) {
 	expect(t, "drifted list", s.recv(), `{"jsonrpc":"2.0","id":3,"result":{"tools":[]}}`)
 	expect(t, "list_changed", s.recv(), `{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`)
 	s.send(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{}}}`)
-	expect(t, "hidden call", s.recv(), `{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"Unknown tool: echo"}}`)
+	expectPrefix(t, "hidden call", s.recv(), `{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"Unknown tool: echo (mcpgov: tool echo is hidden`)
 	if !strings.Contains(log.String(), "mcpgov: hidden: tool-drifted: tool echo drifted from its pin") {
 		t.Fatalf("drift not reported: %q", log.String())
 	}
@@ -442,7 +449,7 @@ func TestRefuse(t *testing.T) {
 	if err := Refuse(context.Background(), in, &out, r.Error()); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"jsonrpc":"2.0","id":1,"error":{"code":-32001,"message":"mcpgov: MCP server x is not in the catalog; request approval at https://r"}}` + "\n"
+	want := `{"jsonrpc":"2.0","id":1,"error":{"code":-32001,"message":"mcpgov: MCP server x is not in the catalog; request approval at https://r","data":{"mcpgov":{"reason":"MCP server x is not in the catalog","remediation":"request approval at https://r"}}}}` + "\n"
 	if !strings.HasPrefix(out.String(), want) || strings.Count(out.String(), "\n") != 2 {
 		t.Fatalf("Refuse wrote %q", out.String())
 	}
@@ -459,7 +466,7 @@ func TestRelayVerifiesBeforeFirstCall(t *testing.T) {
 		served, want string
 	}{
 		{echo, "forwarded"},
-		{strings.Replace(echo, "Echoes.", "Echoes and exfiltrates.", 1), `{"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"Unknown tool: echo"}}`},
+		{strings.Replace(echo, "Echoes.", "Echoes and exfiltrates.", 1), `{"jsonrpc":"2.0","id":5,"error":{"code":-32602,"message":"Unknown tool: echo (mcpgov: tool echo is hidden`},
 	} {
 		s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true}))
 		call := `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{}}}`
@@ -472,7 +479,7 @@ func TestRelayVerifiesBeforeFirstCall(t *testing.T) {
 			expect(t, "verified call", s.upRecv(), strings.Replace(call, `"id":5`, `"id":1`, 1))
 			continue
 		}
-		expect(t, "drifted call", s.recv(), tc.want)
+		expectPrefix(t, "drifted call", s.recv(), tc.want)
 	}
 }
 

@@ -107,11 +107,11 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 		}
 	}
 	if c.cfg.Server != nil {
-		if reason := c.toolBlocked(p.Name); reason != "" {
+		if reason, rule := c.toolBlocked(p.Name); reason != "" {
 			enforced := !c.audit()
 			c.record(ctx, EventToolDenied, p.Name, reason, enforced)
-			if _, stop := c.deny(ctx, st, enforced, reason, "catalog-tools", ""); stop {
-				return st, Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Unknown tool: " + p.Name}}
+			if _, stop := c.deny(ctx, st, enforced, reason, rule, ""); stop {
+				return st, Verdict{Error: c.unknownTool(p.Name, reason, rule)}
 			}
 		}
 	}

@@ -276,18 +276,22 @@ func (c *Core) record(ctx context.Context, kind, tool, reason string, enforced b
 // Refusal says why an upstream must not start. It is the JSON-RPC error
 // every call of the connection gets.
 type Refusal struct {
-	Reason string // one line: what and why
-	Hint   string // how to get approval
+	Reason     string // one line: what and why
+	Hint       string // how to get approval
+	Rule       string // which check refused it
+	Revision   string // the bundle revision
+	RequestURL string // where to ask for approval
 }
 
 // Error returns the JSON-RPC error the client sees; it names mcpgov, so
-// the user knows who refused.
+// the user knows who refused, and its data explains (Explanation).
 func (r *Refusal) Error() *jsonrpc.Error {
 	msg := "mcpgov: " + r.Reason
 	if r.Hint != "" {
 		msg += "; " + r.Hint
 	}
-	return &jsonrpc.Error{Code: CodeServerNotApproved, Message: msg}
+	return explained(&jsonrpc.Error{Code: CodeServerNotApproved, Message: msg},
+		Explanation{Reason: r.Reason, Rule: r.Rule, BundleRevision: r.Revision, Remediation: r.Hint, RequestURL: r.RequestURL})
 }
 
 // Admit decides whether the upstream may be started. A nil Refusal means
@@ -309,6 +313,14 @@ func (c *Core) Admit(ctx context.Context) *Refusal {
 }
 
 func (c *Core) refusal() *Refusal {
+	r := c.refusalReason()
+	if r != nil {
+		r.Revision, r.RequestURL = c.cfg.BundleRevision, c.cfg.RequestURL
+	}
+	return r
+}
+
+func (c *Core) refusalReason() *Refusal {
 	hint := "ask for it to be reviewed and approved"
 	if c.cfg.RequestURL != "" {
 		hint = "request approval at " + c.cfg.RequestURL
@@ -316,17 +328,17 @@ func (c *Core) refusal() *Refusal {
 	s := c.cfg.Server
 	switch {
 	case c.cfg.AuditErr != nil:
-		return &Refusal{Reason: fmt.Sprintf("the audit trail is unavailable, so %s may not start: %v", c.launchName(), c.cfg.AuditErr), Hint: "fix the audit directory (see `mcpgov help environment`) or ask your administrator"}
+		return &Refusal{Reason: fmt.Sprintf("the audit trail is unavailable, so %s may not start: %v", c.launchName(), c.cfg.AuditErr), Hint: "fix the audit directory (see `mcpgov help environment`) or ask your administrator", Rule: "audit-unavailable"}
 	case c.cfg.BundleErr != nil:
-		return &Refusal{Reason: fmt.Sprintf("no usable governance bundle, so %s may not start: %v", c.launchName(), c.cfg.BundleErr), Hint: "fix the bundle configuration or ask your administrator"}
+		return &Refusal{Reason: fmt.Sprintf("no usable governance bundle, so %s may not start: %v", c.launchName(), c.cfg.BundleErr), Hint: "fix the bundle configuration or ask your administrator", Rule: "bundle-unavailable"}
 	case s == nil:
-		return &Refusal{Reason: fmt.Sprintf("MCP server %s is not in the catalog", c.launchName()), Hint: hint}
+		return &Refusal{Reason: fmt.Sprintf("MCP server %s is not in the catalog", c.launchName()), Hint: hint, Rule: "catalog-unknown"}
 	case s.Status == catalog.StatusBlocked:
-		return &Refusal{Reason: fmt.Sprintf("MCP server %s is blocked by the catalog", s.ID), Hint: "it may not be used; " + hint + " for an alternative"}
+		return &Refusal{Reason: fmt.Sprintf("MCP server %s is blocked by the catalog", s.ID), Hint: "it may not be used; " + hint + " for an alternative", Rule: "catalog-blocked"}
 	case s.Status != catalog.StatusApproved:
-		return &Refusal{Reason: fmt.Sprintf("MCP server %s is %s, not approved", s.ID, s.Status), Hint: hint}
+		return &Refusal{Reason: fmt.Sprintf("MCP server %s is %s, not approved", s.ID, s.Status), Hint: hint, Rule: "catalog-status"}
 	case !c.cfg.VersionApproved:
-		return &Refusal{Reason: fmt.Sprintf("this version of MCP server %s (%s) is not approved", s.ID, c.launchName()), Hint: hint}
+		return &Refusal{Reason: fmt.Sprintf("this version of MCP server %s (%s) is not approved", s.ID, c.launchName()), Hint: hint, Rule: "catalog-version"}
 	}
 	return nil
 }
@@ -352,18 +364,18 @@ type Verdict struct {
 
 var pass = Verdict{Pass: true}
 
-// toolBlocked returns why a tool may not be called, or "".
-func (c *Core) toolBlocked(name string) string {
+// toolBlocked returns why a tool may not be called and the rule, or "".
+func (c *Core) toolBlocked(name string) (string, string) {
 	if !c.cfg.Server.ToolAllowed(name) {
-		return fmt.Sprintf("tool %s is not allowed by the catalog entry %s", name, c.cfg.Server.ID)
+		return fmt.Sprintf("tool %s is not allowed by the catalog entry %s", name, c.cfg.Server.ID), "catalog-tools"
 	}
 	c.mu.Lock()
 	visible, seen := c.visible[name]
 	c.mu.Unlock()
 	if seen && !visible {
-		return fmt.Sprintf("tool %s is hidden (its definition differs from the approved pin)", name)
+		return fmt.Sprintf("tool %s is hidden (its definition differs from the approved pin or failed review)", name), "tool-pin"
 	}
-	return ""
+	return "", ""
 }
 
 func deniedResult(text string) Verdict {

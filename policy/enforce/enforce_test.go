@@ -58,7 +58,7 @@ func TestCheckCall(t *testing.T) {
 		t.Errorf("allowed tool refused: %+v", v)
 	}
 	v := core.CheckCall(ctx, json.RawMessage(`{"name":"rm_rf"}`))
-	if v.Pass || v.Error == nil || v.Error.Code != -32602 || v.Error.Message != "Unknown tool: rm_rf" {
+	if v.Pass || v.Error == nil || v.Error.Code != -32602 || !strings.HasPrefix(v.Error.Message, "Unknown tool: rm_rf (mcpgov: tool rm_rf is not allowed by the catalog entry") || !strings.Contains(string(v.Error.Data), `"rule":"catalog-tools"`) {
 		t.Errorf("denied tool: %+v", v)
 	}
 

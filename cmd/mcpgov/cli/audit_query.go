@@ -34,8 +34,10 @@ func newAuditQueryCmd(f *Factory, runF func(*AuditQueryOptions) error) *cobra.Co
 		Short: "Find audit records by time, server, tool, identity and decision",
 		Long: `Read the local audit store and print the records that match every filter
 given. --since and --until take a time (2026-11-23, 2026-11-23T10:00:00Z) or
-an age counted back from now (90m, 24h, 7d). --decision takes allow or deny,
-or an outcome: allowed, denied, error, cancelled, redacted.
+an age counted back from now (90m, 24h, 7d). --decision takes allow or deny
+(calls and servers), hidden (tools a tools/list hid: not allowed, drifted
+from their pin, or flagged by review; one record per tool and session), or
+an outcome: allowed, denied, error, cancelled, redacted.
 
 --format jsonl prints the stored lines byte for byte; --json wraps the
 records in a report; --count prints only how many matched. A segment that
@@ -62,13 +64,13 @@ holds something other than records is an error naming it, never skipped.`,
 	cmd.Flags().StringVar(&opts.Server, "server", "", "only this server (catalog ID or name)")
 	cmd.Flags().StringVar(&opts.Tool, "tool", "", "only this tool")
 	cmd.Flags().StringVar(&opts.Identity, "identity", "", "only calls by this subject or email")
-	cmd.Flags().StringVar(&opts.Decision, "decision", "", "allow, deny, or an outcome (allowed, denied, error, cancelled, redacted)")
+	cmd.Flags().StringVar(&opts.Decision, "decision", "", "allow, deny, hidden (tools a listing hid), or an outcome (allowed, denied, error, cancelled, redacted)")
 	cmd.Flags().StringVar(&opts.Kind, "kind", "", "only this kind of record (tool_call, placeholder, server_refused, tool_drift, …)")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "stop after this many records (0: all)")
 	cmd.Flags().BoolVar(&opts.Count, "count", false, "print only the number of matching records")
 	cmd.Flags().StringVar(&opts.Format, "format", "", "output format: table, plain, json or jsonl (default: table on a terminal, plain when piped)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "shorthand for --format json")
-	_ = cmd.RegisterFlagCompletionFunc("decision", fixedCompletion("allow", "deny", "allowed", "denied", "error", "cancelled", "redacted"))
+	_ = cmd.RegisterFlagCompletionFunc("decision", fixedCompletion("allow", "deny", "hidden", "allowed", "denied", "error", "cancelled", "redacted"))
 	return cmd
 }
 
