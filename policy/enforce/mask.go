@@ -10,10 +10,10 @@ import (
 	"github.com/mcpgov/mcpgov/scan"
 )
 
-// maxRecordedArguments bounds the arguments an audit record keeps; larger
+// MaxRecordedArguments bounds the arguments an audit record keeps; larger
 // ones are recorded by size and digest, so one huge call cannot bloat the
 // trail or slow every reader of it.
-const maxRecordedArguments = 64 << 10
+const MaxRecordedArguments = 64 << 10
 
 // recordArguments is what the audit record stores of a call's arguments
 // when no Decider supplied a masked copy: every string value passed
@@ -23,7 +23,7 @@ func recordArguments(args json.RawMessage) json.RawMessage {
 	if len(args) == 0 {
 		return nil
 	}
-	if len(args) > maxRecordedArguments {
+	if len(args) > MaxRecordedArguments {
 		sum := sha256.Sum256(args)
 		return json.RawMessage(fmt.Sprintf(`{"_mcpgov_truncated":true,"bytes":%d,"sha256":"%s"}`, len(args), hex.EncodeToString(sum[:])))
 	}

@@ -23,7 +23,7 @@ func TestRecordArgumentsMasksSecrets(t *testing.T) {
 	if got := string(recordArguments(json.RawMessage(plain))); got != plain {
 		t.Errorf("clean arguments rewritten: %s", got)
 	}
-	big := `{"blob":"` + strings.Repeat("a", maxRecordedArguments) + `"}`
+	big := `{"blob":"` + strings.Repeat("a", MaxRecordedArguments) + `"}`
 	if got := string(recordArguments(json.RawMessage(big))); !strings.Contains(got, `"_mcpgov_truncated":true`) || len(got) > 200 {
 		t.Errorf("oversized arguments recorded as %.200s", got)
 	}
