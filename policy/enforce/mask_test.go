@@ -28,3 +28,29 @@ func TestRecordArgumentsMasksSecrets(t *testing.T) {
 		t.Errorf("oversized arguments recorded as %.200s", got)
 	}
 }
+
+// TestRecordArgumentsMasksKeys: issue 12 item 8. Without a Decider's copy,
+// a token used as an object key was recorded as it was; masked keys stay
+// distinct, and clean keys and values are kept.
+func TestRecordArgumentsMasksKeys(t *testing.T) {
+	gh1 := "ghp_" + strings.Repeat("Ab3dEf6hIj", 4)
+	gh2 := "ghp_" + strings.Repeat("Zy9xWv8uTs", 4)
+	in := `{"tokens":{"` + gh1 + `":"a","` + gh2 + `":"b"},"https://bot:s3cr3tPass@git.example.com/r":1,"name":"x"}`
+	got := string(recordArguments(json.RawMessage(in)))
+	for _, secret := range []string{gh1[4:], gh2[4:], "s3cr3tPass"} {
+		if strings.Contains(got, secret) {
+			t.Errorf("secret %q recorded: %s", secret, got)
+		}
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(got), &m); err != nil {
+		t.Fatalf("record is not JSON: %v: %s", err, got)
+	}
+	tokens, _ := m["tokens"].(map[string]any)
+	if len(tokens) != 2 || tokens["ghp_****"] == nil || tokens["ghp_****#2"] == nil {
+		t.Errorf("masked keys collide or vanish: %s", got)
+	}
+	if m["name"] != "x" || m["https://bot:****@git.example.com/r"] == nil {
+		t.Errorf("keys lost: %s", got)
+	}
+}

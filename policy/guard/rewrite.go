@@ -46,7 +46,6 @@ type rewriter struct {
 // and its value share one path.
 const keyMark = "\x00key:"
 
-
 // collectLeaves fills w.p.Leaves from raw (valid JSON) in document order,
 // without building the decoded value.
 func collectLeaves(raw []byte, w *walker) error {
