@@ -54,3 +54,19 @@ func TestRecordArgumentsMasksKeys(t *testing.T) {
 		t.Errorf("keys lost: %s", got)
 	}
 }
+
+// BenchmarkRecordArguments is the record's copy of a 1 KB call (the shape
+// of policy's BenchmarkPipeline) when no Decider supplies one: what
+// callRecord pays per call without guardrails.
+func BenchmarkRecordArguments(b *testing.B) {
+	args, _ := json.Marshal(map[string]any{
+		"query":  "SELECT o.id, o.total, c.email FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.created_at > now() - interval '7 days' AND o.status IN ('paid','shipped') ORDER BY o.total DESC LIMIT 50",
+		"params": []any{"2026-11-01", 50, "paid"},
+		"note":   strings.Repeat("Weekly revenue report for the finance team, grouped by region. ", 10),
+		"format": "markdown",
+	})
+	b.ReportAllocs()
+	for b.Loop() {
+		recordArguments(args)
+	}
+}

@@ -29,6 +29,10 @@ func (p *Payload) ShownPath(i int) string {
 	}
 	for k >= 0 {
 		kl := p.Leaves[k]
+		if !keySuspect(kl.Key) {
+			k = kl.up - 1
+			continue
+		}
 		if m := p.shownKey(k); m != "" {
 			// kl.Path ends with the key; inner keys were replaced after it,
 			// so the prefix up to it is still the original.
@@ -67,11 +71,23 @@ func (p *Payload) shownKeyOr(k int) string {
 	return p.Leaves[k].Key
 }
 
+// keySuspect is the cheap test before maskKey: a key without an "@" or a
+// digit and shorter than any credential format holds nothing to mask.
+func keySuspect(k string) bool {
+	if len(k) < 6 {
+		return false
+	}
+	if len(k) >= 12 {
+		return true
+	}
+	return strings.ContainsAny(k, "@0123456789")
+}
+
 // maskKey masks the secrets and personal data in an object key, whatever
 // guardrails are configured: what is shown of a location must not be
 // what a guardrail would have redacted.
 func maskKey(k string) (string, bool) {
-	if len(k) < 6 { // the shortest email, a@b.co
+	if !keySuspect(k) {
 		return k, false
 	}
 	fs := CheckPII(k, nil)

@@ -240,6 +240,9 @@ func detect(sp *Spec, p *Payload, r *Result) {
 		r.spans = append(r.spans, span{i, start, end, category, method})
 	}
 	for i, l := range p.Leaves {
+		if l.IsKey && !keySuspect(l.Value) {
+			continue
+		}
 		switch sp.Kind {
 		case KindSecrets:
 			name := l.Key
