@@ -86,7 +86,6 @@ func detectSecret(name, value string) (secretMatch, bool) {
 // string: found once, used by detection and masking alike.
 type anchorSet uint32
 
-//
 // It reads s once: each anchor is looked for only where its rarest byte
 // (its pivot: "_" of "ghp_", "J" of "eyJ") occurs, which in prose and SQL
 // is seldom. One strings.Contains per anchor found every "e" of a text
