@@ -86,6 +86,8 @@ func detectSecret(name, value string) (secretMatch, bool) {
 // string: found once, used by detection and masking alike.
 type anchorSet uint32
 
+// anchorsIn returns the patterns whose anchor occurs in s.
+//
 // It reads s once: each anchor is looked for only where its rarest byte
 // (its pivot: "_" of "ghp_", "J" of "eyJ") occurs, which in prose and SQL
 // is seldom. One strings.Contains per anchor found every "e" of a text
