@@ -89,14 +89,17 @@ func (m masker) arg(prev, a string, nested bool) string {
 
 // mysqlPassword reports whether a is mysql's attached password, -pSECRET.
 // Elsewhere -p is a port (-p8080, -p 3000:3000), a package or a Go-style
-// flag (-port, -profile): outside a mysql client's line only a value that
-// is not a lower-case word counts.
+// flag (-port, -profile, -port=8080): outside a mysql client's line only
+// a value that is not a lower-case word, and not name=value, counts.
 func (m masker) mysqlPassword(a string) bool {
 	if len(a) <= 2 || a[0] != '-' || a[1] != 'p' || isPortSpec(a[2:]) {
 		return false
 	}
 	if m.mysql {
 		return true
+	}
+	if strings.Contains(a, "=") {
+		return false // a Go-style -name=value flag (-port=8080)
 	}
 	for i := 2; i < len(a); i++ {
 		if c := a[i]; (c < 'a' || c > 'z') && c != '-' {

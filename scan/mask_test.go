@@ -57,6 +57,10 @@ func TestMaskCommandLine(t *testing.T) {
 			"server --password=****", "s3cret"},
 		{"not secrets", []string{"npx", "-y", "@scope/server@1.2.3", "--token-file", "/run/secrets/token", "--auth-mode", "oauth", "-p8080", "-p", "3000:3000", "--port", "5432"},
 			"npx -y @scope/server@1.2.3 --token-file /run/secrets/token --auth-mode oauth -p8080 -p 3000:3000 --port 5432", ""},
+		{"Go-style flags", []string{"server", "-port=8080", "-profile", "dev", "-password=hunter2", "-token", "abc123"},
+			"server -port=8080 -profile dev -password=**** -token ****", "hunter2"},
+		{"mysql client: any -p value", []string{"mysqldump", "-pletmein", "-p=x", "db"},
+			"mysqldump -p**** -p**** db", "letmein"},
 		{"flag after a secret flag", []string{"server", "--token", "--verbose"},
 			"server --token --verbose", ""},
 	}

@@ -251,7 +251,9 @@ func detect(sp *Spec, p *Payload, r *Result) {
 			}
 			for _, f := range CheckSecrets(name, l.Value) {
 				what := f.What
-				if f.Rule == RuleSecretGeneric && l.up > 0 && name != "" {
+				// "value of KEY" names the key: shown masked should it
+				// hold a secret itself.
+				if f.Rule == RuleSecretGeneric && l.up > 0 && name != "" && p.Leaves[l.up-1].Key == name {
 					what = "value of " + p.shownKeyOr(l.up-1)
 				}
 				add(i, f.Rule, what, f.Start, f.End, "secret")
