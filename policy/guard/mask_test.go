@@ -247,3 +247,43 @@ redact = "token"
 		t.Errorf("record copy %s: email not masked", got)
 	}
 }
+
+// benchArgs is a 1 KB tools/call's arguments, the shape of policy's
+// BenchmarkPipeline.
+func benchArgs() json.RawMessage {
+	b, _ := json.Marshal(map[string]any{
+		"query":  "SELECT o.id, o.total, c.email FROM orders o JOIN customers c ON c.id = o.customer_id WHERE o.created_at > now() - interval '7 days' AND o.status IN ('paid','shipped') ORDER BY o.total DESC LIMIT 50",
+		"params": []any{"2026-11-01", 50, "paid"},
+		"note":   strings.Repeat("Weekly revenue report for the finance team, grouped by region. ", 10),
+		"format": "markdown",
+	})
+	return b
+}
+
+const benchGuardrails = "[defaults]\nmode = \"enforce\"\n[guardrails.sql]\n[guardrails.secrets]\n[guardrails.pii]\n"
+
+// BenchmarkPreHook is the pre hook on a 1 KB call: decode and run (the
+// baseline of BenchmarkPreHookRecorded).
+func BenchmarkPreHook(b *testing.B) { benchPre(b, false) }
+
+// BenchmarkPreHookRecorded adds the record's copy of the arguments, which
+// runs the post-only pii guardrail and scan's masking for the record.
+func BenchmarkPreHookRecorded(b *testing.B) { benchPre(b, true) }
+
+func benchPre(b *testing.B, record bool) {
+	s := mustSet(b, benchGuardrails)
+	args := benchArgs()
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		p, err := Decode(args, DefaultMaxScanBytes)
+		if err != nil {
+			b.Fatal(err)
+		}
+		req := &Request{Hook: HookPre, Server: "db", Tool: "query", Payload: p}
+		rs := s.Run(ctx, req)
+		if record && s.RecordCopy(req, rs) == nil {
+			b.Fatal("no record copy")
+		}
+	}
+}
