@@ -35,17 +35,19 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 	}
 	var results []guard.Result
 	payload, err := guard.Decode(call.Arguments, st.set.MaxScanBytes())
+	req := &guard.Request{Hook: guard.HookPre, Server: serverID, Tool: call.Tool, Session: call.Session, Payload: payload}
 	if err != nil {
 		results = append(results, guard.Result{Name: "arguments", Hook: guard.HookPre, Mode: guard.ModeEnforce, Verdict: audit.VerdictError, Err: err})
 		payload = nil
 	} else {
-		results = st.set.Run(ctx, &guard.Request{Hook: guard.HookPre, Server: serverID, Tool: call.Tool, Session: call.Session, Payload: payload})
+		results = st.set.Run(ctx, req)
 	}
 	dec := enforce.Decision{Allow: true, Guardrails: toAudit(results)}
-	if payload != nil {
-		if masked, ok := st.set.MaskSpans(payload, results); ok {
-			dec.RecordArguments = masked
-		}
+	// The record's copy masks what every secrets and pii guardrail finds,
+	// on whichever hook it is configured; a large call is left to the
+	// core, which records its digest.
+	if payload != nil && len(call.Arguments) <= enforce.MaxRecordedArguments {
+		dec.RecordArguments = st.set.RecordCopy(req, results)
 	}
 	blockByGuardrails(&dec, results)
 

@@ -189,16 +189,21 @@ func newServer(src source, file string, e rawEntry, env Env, fsys FS) Server {
 		s.Headers = append(s.Headers, h.key)
 	}
 	if f.url != "" {
-		s.URL = maskURL(f.url)
+		s.URL = maskURLUser(maskURL(f.url))
 	}
 	var masked map[int]bool
 	s.Findings, masked = findings(&s, f, l)
-	s.Args = make([]string, len(f.args))
+	// Everything scan prints or records of a command line goes through
+	// MaskArgs, as the shim's refusals and records do. An argument a
+	// finding flagged is masked whole should MaskArgs have kept it.
+	s.Args = MaskArgs(append([]string{f.command}, f.args...))[1:]
 	for i, a := range f.args {
-		s.Args[i] = a
-		if masked[i] {
+		if masked[i] && s.Args[i] == a {
 			s.Args[i] = maskArg(a)
 		}
+	}
+	if strings.ContainsAny(s.Command, " \t") {
+		s.Command = MaskCommandLine([]string{s.Command})
 	}
 	s.Identity = identity(l, f, home)
 	return s
@@ -249,10 +254,10 @@ func identity(l launch, f fields, home string) string {
 		return canonicalURL(l.url)
 	case l.command != "":
 		secret := secretArgs(l.args)
-		parts := make([]string, 0, len(l.args)+1)
-		parts = append(parts, tildePath(l.command, home))
-		for i, a := range l.args {
-			if _, ok := secret[i]; ok {
+		masked := MaskArgs(append([]string{l.command}, l.args...))
+		parts := make([]string, 0, len(masked))
+		for i, a := range masked {
+			if _, ok := secret[i-1]; ok && i > 0 && a == l.args[i-1] {
 				a = maskArg(a)
 			}
 			parts = append(parts, tildePath(a, home))

@@ -10,15 +10,16 @@ import (
 // (cheap) and a regular expression second.
 type secretPattern struct {
 	kind   string
-	prefix string // literal anchor that must occur; "" means always try
+	prefix string // literal anchors, "|"-separated, one of which must occur; "" means always try
 	re     *regexp.Regexp
 	keep   int // characters of the match that are a public prefix and may be shown
 }
 
+// secretPatterns are at most 32: anchorSet has a bit for each.
 var secretPatterns = []secretPattern{
 	{"private key", "-----BEGIN", regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----`), 0},
-	{"AWS access key", "A", regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), 4},
-	{"GitHub token", "gh", regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{30,}`), 4},
+	{"AWS access key", "AKIA|ASIA", regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), 4},
+	{"GitHub token", "ghp_|gho_|ghu_|ghs_|ghr_", regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{30,}`), 4},
 	{"GitHub token", "github_pat_", regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{22,}`), 11},
 	{"GitLab token", "glpat-", regexp.MustCompile(`\bglpat-[A-Za-z0-9_\-]{20,}`), 6},
 	{"Slack token", "xox", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`), 5},
@@ -33,6 +34,25 @@ var secretPatterns = []secretPattern{
 	{"SendGrid key", "SG.", regexp.MustCompile(`\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}`), 3},
 	{"JSON Web Token", "eyJ", regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}`), 0},
 	{"credentials in URL", "://", regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@`), 0},
+}
+
+// mayMatch reports whether s holds one of the pattern's literal anchors,
+// the cheap test before the regular expression. Anchors are specific
+// ("AKIA", not "A"): every string mcpgov records goes through MaskValue.
+func (p secretPattern) mayMatch(s string) bool {
+	if p.prefix == "" {
+		return true
+	}
+	for rest := p.prefix; ; {
+		lit, more, ok := strings.Cut(rest, "|")
+		if strings.Contains(s, lit) {
+			return true
+		}
+		if !ok {
+			return false
+		}
+		rest = more
+	}
 }
 
 // sensitiveName matches names of variables, headers and flags that carry
@@ -59,11 +79,79 @@ var placeholderVar = regexp.MustCompile(`^(?:Bearer\s+|token\s+)?(?:\$[A-Za-z_][
 // flag the value belongs to ("" when unknown); a sensitive name makes a
 // long-enough opaque literal a secret even without a known format.
 func detectSecret(name, value string) (secretMatch, bool) {
+	return detectSecretIn(name, value, anchorsIn(value))
+}
+
+// anchorSet has a bit per secretPatterns entry whose anchor occurs in a
+// string: found once, used by detection and masking alike.
+type anchorSet uint32
+
+// anchorsIn returns the patterns whose anchor occurs in s.
+//
+// It reads s once: each anchor is looked for only where its rarest byte
+// (its pivot: "_" of "ghp_", "J" of "eyJ") occurs, which in prose and SQL
+// is seldom. One strings.Contains per anchor found every "e" of a text
+// for "eyJ" and cost more than the rest of the masking.
+func anchorsIn(s string) anchorSet {
+	a := unanchored
+	for i := 0; i < len(s); i++ {
+		for _, pa := range pivotTable[s[i]] {
+			at := i - pa.k
+			if at >= 0 && at+len(pa.lit) <= len(s) && s[at:at+len(pa.lit)] == pa.lit {
+				a |= 1 << pa.pattern
+			}
+		}
+	}
+	return a
+}
+
+type pivotAnchor struct {
+	lit     string
+	k       int // offset of the pivot byte in lit
+	pattern int // index into secretPatterns
+}
+
+// pivotTable lists, per byte, the anchors whose pivot it is; unanchored
+// has the bits of patterns without an anchor.
+var pivotTable, unanchored = func() (t [256][]pivotAnchor, none anchorSet) {
+	rank := func(c byte) int {
+		switch {
+		case c >= 'a' && c <= 'z':
+			return 10
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			return 4
+		case c == '-' || c == '.' || c == '/':
+			return 3
+		}
+		return 1 // _ : and friends
+	}
+	for pi, p := range secretPatterns {
+		if p.prefix == "" {
+			none |= 1 << pi
+			continue
+		}
+		for _, lit := range strings.Split(p.prefix, "|") {
+			k := 0
+			for i := 1; i < len(lit); i++ {
+				if rank(lit[i]) < rank(lit[k]) {
+					k = i
+				}
+			}
+			t[lit[k]] = append(t[lit[k]], pivotAnchor{lit, k, pi})
+		}
+	}
+	return t, none
+}()
+
+func (a anchorSet) has(i int) bool { return a&(1<<i) != 0 }
+
+// detectSecretIn is detectSecret with value's anchors already found.
+func detectSecretIn(name, value string, anchors anchorSet) (secretMatch, bool) {
 	if len(value) < 8 {
 		return secretMatch{}, false
 	}
-	for _, p := range secretPatterns {
-		if p.prefix != "" && !strings.Contains(value, p.prefix) {
+	for i, p := range secretPatterns {
+		if !anchors.has(i) {
 			continue
 		}
 		if loc := p.re.FindStringIndex(value); loc != nil {
@@ -76,7 +164,8 @@ func detectSecret(name, value string) (secretMatch, bool) {
 	if isPlaceholder(value) {
 		return secretMatch{}, false
 	}
-	if name != "" && sensitiveName.MatchString(name) && looksOpaque(value) {
+	// looksOpaque first: it is cheap, and the name's expression is not.
+	if name != "" && looksOpaque(value) && sensitiveName.MatchString(name) {
 		return secretMatch{kind: "credential", strong: false}, true
 	}
 	return secretMatch{}, false
@@ -159,7 +248,7 @@ func looksOpaque(v string) bool {
 // ("ghp_****") so a reader can tell what kind of credential leaked.
 func maskSecret(value string) string {
 	for _, p := range secretPatterns {
-		if p.keep == 0 || p.prefix != "" && !strings.Contains(value, p.prefix) {
+		if p.keep == 0 || !p.mayMatch(value) {
 			continue
 		}
 		if loc := p.re.FindStringIndex(value); loc != nil && loc[0] == 0 {
@@ -223,8 +312,15 @@ func maskURL(raw string) string {
 // masked form. Credentials in URLs are left to maskURL, which keeps the
 // user name.
 func maskKnownTokens(s string) string {
-	for _, p := range secretPatterns {
-		if p.kind == "credentials in URL" || p.prefix != "" && !strings.Contains(s, p.prefix) {
+	return maskKnownTokensIn(s, anchorsIn(s))
+}
+
+// maskKnownTokensIn is maskKnownTokens with anchors found in s or in a
+// string s was masked from: masking writes "****", which is in no anchor,
+// so it never adds one.
+func maskKnownTokensIn(s string, anchors anchorSet) string {
+	for i, p := range secretPatterns {
+		if p.kind == "credentials in URL" || !anchors.has(i) {
 			continue
 		}
 		s = p.re.ReplaceAllStringFunc(s, maskSecret)
@@ -238,7 +334,8 @@ func maskKnownTokens(s string) string {
 // it. It is what mcpgov applies to text it stores, such as tool-call
 // arguments in audit records.
 func MaskValue(name, value string) string {
-	if m, ok := detectSecret(name, value); ok && (!m.strong || !strings.Contains(value, " ")) {
+	anchors := anchorsIn(value)
+	if m, ok := detectSecretIn(name, value, anchors); ok && (!m.strong || !strings.Contains(value, " ")) {
 		if strings.Contains(value, "://") {
 			return maskURL(value)
 		}
@@ -247,5 +344,5 @@ func MaskValue(name, value string) string {
 	if strings.Contains(value, "://") {
 		value = maskURL(value)
 	}
-	return maskKnownTokens(value)
+	return maskKnownTokensIn(value, anchors)
 }

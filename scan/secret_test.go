@@ -69,7 +69,7 @@ func TestDetectSecretPatterns(t *testing.T) {
 			t.Errorf("embedded %.30q: got %+v, %v; want %q", s.value, m, ok, s.kind)
 		}
 		for i, p := range secretPatterns {
-			if p.kind == s.kind && p.re.MatchString(s.value) && (p.prefix == "" || strings.Contains(s.value, p.prefix)) {
+			if p.kind == s.kind && p.re.MatchString(s.value) && p.mayMatch(s.value) {
 				covered[i] = true
 			}
 		}
@@ -334,6 +334,32 @@ func TestMaskArgNeverReturnsSecret(t *testing.T) {
 		}
 		if strings.Contains(got, c.secret) {
 			t.Errorf("maskArg(%q) = %q keeps the secret", c.in, got)
+		}
+	}
+}
+
+func TestAnchorSetHoldsEveryPattern(t *testing.T) {
+	if n := len(secretPatterns); n > 32 {
+		t.Fatalf("%d secret patterns; anchorSet has 32 bits", n)
+	}
+}
+
+// TestAnchorsInMatchesContains: the one-pass anchor search finds exactly
+// the patterns whose anchors strings.Contains finds.
+func TestAnchorsInMatchesContains(t *testing.T) {
+	texts := []string{"", "plain words and SQL: SELECT * FROM t WHERE a = 'x'"}
+	for _, s := range secretSamples() {
+		texts = append(texts, s.value, "prefix "+s.value+" suffix", s.value[:len(s.value)/2])
+	}
+	for _, s := range texts {
+		var want anchorSet
+		for i, p := range secretPatterns {
+			if p.mayMatch(s) {
+				want |= 1 << i
+			}
+		}
+		if got := anchorsIn(s); got != want {
+			t.Errorf("anchorsIn(%.40q) = %b, want %b", s, got, want)
 		}
 	}
 }

@@ -6,14 +6,16 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"sort"
+	"strconv"
 
 	"github.com/mcpgov/mcpgov/scan"
 )
 
-// maxRecordedArguments bounds the arguments an audit record keeps; larger
+// MaxRecordedArguments bounds the arguments an audit record keeps; larger
 // ones are recorded by size and digest, so one huge call cannot bloat the
 // trail or slow every reader of it.
-const maxRecordedArguments = 64 << 10
+const MaxRecordedArguments = 64 << 10
 
 // recordArguments is what the audit record stores of a call's arguments
 // when no Decider supplied a masked copy: every string value passed
@@ -23,7 +25,7 @@ func recordArguments(args json.RawMessage) json.RawMessage {
 	if len(args) == 0 {
 		return nil
 	}
-	if len(args) > maxRecordedArguments {
+	if len(args) > MaxRecordedArguments {
 		sum := sha256.Sum256(args)
 		return json.RawMessage(fmt.Sprintf(`{"_mcpgov_truncated":true,"bytes":%d,"sha256":"%s"}`, len(args), hex.EncodeToString(sum[:])))
 	}
@@ -44,7 +46,8 @@ func recordArguments(args json.RawMessage) json.RawMessage {
 	return out
 }
 
-// maskJSON masks string values, naming each by its nearest object key.
+// maskJSON masks string values, naming each by its nearest object key,
+// and object keys: a token used as a key is as much in the record.
 func maskJSON(key string, v any) (any, bool) {
 	switch t := v.(type) {
 	case string:
@@ -52,12 +55,40 @@ func maskJSON(key string, v any) (any, bool) {
 		return m, m != t
 	case map[string]any:
 		changed := false
+		var renamed map[string]string // original key -> masked key
 		for k, e := range t {
 			if m, ok := maskJSON(k, e); ok {
 				t[k], changed = m, true
 			}
+			if mk := scan.MaskValue("", k); mk != k {
+				if renamed == nil {
+					renamed = map[string]string{}
+				}
+				renamed[k] = mk
+			}
 		}
-		return t, changed
+		if renamed == nil {
+			return t, changed
+		}
+		// In key order, so the same arguments give the same record.
+		keys := make([]string, 0, len(renamed))
+		for k := range renamed {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		for _, k := range keys {
+			e := t[k]
+			delete(t, k)
+			name := renamed[k]
+			for n := 2; ; n++ {
+				if _, taken := t[name]; !taken {
+					break
+				}
+				name = renamed[k] + "#" + strconv.Itoa(n)
+			}
+			t[name] = e
+		}
+		return t, true
 	case []any:
 		changed := false
 		for i, e := range t {

@@ -54,13 +54,19 @@ type Finding struct {
 	Category string
 }
 
-// Leaf is one string of a payload: a value, or an object key when Key is
-// set. Path is a JSONPath-like location ("$.rows[2].email").
+// Leaf is one string of a payload: a value, or an object key when IsKey
+// is set. Path is a JSONPath-like location ("$.rows[2].email"); it names
+// keys as they are, so it is for locating, not for showing (ShownPath).
 type Leaf struct {
 	Path  string
 	Key   string // the object key this value belongs to ("" in arrays)
 	Value string
 	IsKey bool
+	// Base64 is set when Value is the decoded text of a base64 string:
+	// the blob of an embedded resource. Redaction encodes it back.
+	Base64 bool
+
+	up int // 1 + index of the key leaf of the enclosing member; 0 at the top
 }
 
 // Payload is a JSON value's string leaves; the decoded value itself is
@@ -77,6 +83,11 @@ type Payload struct {
 
 	decodeOnce sync.Once
 	value      any
+
+	hasBlob bool // a "blob" member was seen
+
+	shownMu sync.Mutex
+	shown   map[int]string // key leaf -> its masked form, "" when clean
 }
 
 // Decoded returns the decoded value (numbers as json.Number), or nil for a
@@ -124,6 +135,9 @@ func Decode(raw json.RawMessage, limit int) (*Payload, error) {
 	if err := collectLeaves(raw, &w); err != nil {
 		return nil, err
 	}
+	if p.hasBlob {
+		p.decodeBlobs()
+	}
 	return p, nil
 }
 
@@ -132,10 +146,11 @@ type walker struct {
 	budget int
 }
 
-func (w *walker) add(l Leaf) {
+// add appends l and returns its index, or -1 when the budget is spent.
+func (w *walker) add(l Leaf) int {
 	if w.budget <= 0 {
 		w.p.Truncated = true
-		return
+		return -1
 	}
 	if len(l.Value) > w.budget {
 		l.Value = l.Value[:w.budget]
@@ -143,6 +158,7 @@ func (w *walker) add(l Leaf) {
 	}
 	w.budget -= len(l.Value)
 	w.p.Leaves = append(w.p.Leaves, l)
+	return len(w.p.Leaves) - 1
 }
 
 // Texts returns the leaf values (keys included).

@@ -11,7 +11,7 @@ import (
 	"time"
 )
 
-func mustSet(t *testing.T, toml string) *Set {
+func mustSet(t testing.TB, toml string) *Set {
 	t.Helper()
 	cfg, err := ParseConfig("guardrails.toml", []byte(toml))
 	if err != nil {

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
+	"strings"
 )
 
 // rewriteJSON copies raw, replacing the string values at the given paths
@@ -13,8 +15,14 @@ import (
 // original only where something was redacted.
 func rewriteJSON(raw []byte, repl map[string]string) ([]byte, error) {
 	rw := rewriter{in: raw, repl: repl, out: make([]byte, 0, len(raw)+64)}
+	for k := range repl {
+		if strings.HasPrefix(k, keyMark) {
+			rw.keys = true
+			break
+		}
+	}
 	rw.space()
-	if err := rw.value("$", "", 0); err != nil {
+	if err := rw.value("$", "", 0, 0); err != nil {
 		return nil, err
 	}
 	rw.space()
@@ -29,16 +37,21 @@ type rewriter struct {
 	pos  int
 	out  []byte
 	repl map[string]string
+	keys bool // repl renames object keys
 	// collect, when set, makes the pass collect leaves instead of writing.
 	collect *walker
 }
+
+// keyMark prefixes the path of an object key in a replacement map: a key
+// and its value share one path.
+const keyMark = "\x00key:"
 
 // collectLeaves fills w.p.Leaves from raw (valid JSON) in document order,
 // without building the decoded value.
 func collectLeaves(raw []byte, w *walker) error {
 	rw := rewriter{in: raw, collect: w}
 	rw.space()
-	return rw.value("$", "", 0)
+	return rw.value("$", "", 0, 0)
 }
 
 func unquote(s []byte) (string, error) {
@@ -86,7 +99,9 @@ func (rw *rewriter) str() ([]byte, error) {
 	return nil, errBadJSON
 }
 
-func (rw *rewriter) value(path, key string, depth int) error {
+// value copies (or collects) the value at pos. up is 1 + the index of
+// the key leaf of the enclosing member, 0 at the top.
+func (rw *rewriter) value(path, key string, up, depth int) error {
 	if depth > maxDepth {
 		return ErrTooDeep
 	}
@@ -104,17 +119,16 @@ func (rw *rewriter) value(path, key string, depth int) error {
 			if err != nil {
 				return err
 			}
-			rw.collect.add(Leaf{Path: path, Key: key, Value: v})
+			rw.collect.add(Leaf{Path: path, Key: key, Value: v, up: up})
+			if key == "blob" {
+				rw.collect.p.hasBlob = true
+			}
 			return nil
 		}
 		if r, ok := rw.repl[path]; ok {
-			var b bytes.Buffer
-			enc := json.NewEncoder(&b)
-			enc.SetEscapeHTML(false)
-			if err := enc.Encode(r); err != nil {
+			if err := rw.emitString(r); err != nil {
 				return err
 			}
-			rw.out = append(rw.out, bytes.TrimRight(b.Bytes(), "\n")...)
 		} else {
 			rw.out = append(rw.out, s...)
 		}
@@ -128,6 +142,7 @@ func (rw *rewriter) value(path, key string, depth int) error {
 			rw.pos++
 			return nil
 		}
+		var names []string // keys written, when keys are renamed
 		for {
 			if rw.pos >= len(rw.in) || rw.in[rw.pos] != '"' {
 				return errBadJSON
@@ -136,14 +151,38 @@ func (rw *rewriter) value(path, key string, depth int) error {
 			if err != nil {
 				return err
 			}
-			rw.emit(k...)
 			key, err := unquote(k)
 			if err != nil {
 				return err
 			}
 			child := path + "." + key
-			if rw.collect != nil && len(key) > 3 {
-				rw.collect.add(Leaf{Path: child, Key: key, Value: key, IsKey: true})
+			childUp := up
+			switch {
+			case rw.collect != nil:
+				// Keys of up to 3 bytes cannot hold an email, a card or a
+				// credential.
+				if len(key) > 3 {
+					if i := rw.collect.add(Leaf{Path: child, Key: key, Value: key, IsKey: true, up: up}); i >= 0 {
+						childUp = i + 1
+					}
+				}
+			case rw.keys:
+				name := key
+				if r, ok := rw.repl[keyMark+child]; ok {
+					name = r
+					// Masked keys must stay distinct: [REDACTED:email]#2.
+					for n := 2; slices.Contains(names, name); n++ {
+						name = r + "#" + strconv.Itoa(n)
+					}
+					if err := rw.emitString(name); err != nil {
+						return err
+					}
+				} else {
+					rw.emit(k...)
+				}
+				names = append(names, name)
+			default:
+				rw.emit(k...)
 			}
 			rw.space()
 			if rw.pos >= len(rw.in) || rw.in[rw.pos] != ':' {
@@ -152,7 +191,7 @@ func (rw *rewriter) value(path, key string, depth int) error {
 			rw.emit(':')
 			rw.pos++
 			rw.space()
-			if err := rw.value(child, key, depth+1); err != nil {
+			if err := rw.value(child, key, childUp, depth+1); err != nil {
 				return err
 			}
 			if done, err := rw.next('}'); done || err != nil {
@@ -169,7 +208,7 @@ func (rw *rewriter) value(path, key string, depth int) error {
 			return nil
 		}
 		for i := 0; ; i++ {
-			if err := rw.value(path+"["+strconv.Itoa(i)+"]", key, depth+1); err != nil {
+			if err := rw.value(path+"["+strconv.Itoa(i)+"]", key, up, depth+1); err != nil {
 				return err
 			}
 			if done, err := rw.next(']'); done || err != nil {
@@ -192,6 +231,18 @@ func (rw *rewriter) value(path, key string, depth int) error {
 		rw.emit(rw.in[start:rw.pos]...)
 		return nil
 	}
+}
+
+// emitString writes s as a JSON string.
+func (rw *rewriter) emitString(s string) error {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(s); err != nil {
+		return err
+	}
+	rw.out = append(rw.out, bytes.TrimRight(b.Bytes(), "\n")...)
+	return nil
 }
 
 // next reads what follows a member or an element: true at the closing

@@ -182,65 +182,16 @@ func (s *Set) runOne(ctx context.Context, sp *Spec, req *Request, r *Result) err
 				continue
 			}
 			for _, f := range check(l.Value) {
-				r.Findings = append(r.Findings, Finding{Rule: f.Rule, Message: l.Path + ": " + f.Message, Leaf: i})
+				r.Findings = append(r.Findings, Finding{Rule: f.Rule, Message: p.ShownPath(i) + ": " + f.Message, Leaf: i})
 			}
 		}
-	case KindSecrets:
-		r.Redacts = req.Hook == HookPost && sp.Redact != RedactNone
-		for i, l := range p.Leaves {
-			if l.IsKey {
-				continue
-			}
-			for _, f := range CheckSecrets(l.Key, l.Value) {
-				r.Findings = append(r.Findings, Finding{Rule: f.Rule, Message: l.Path + ": " + f.What, Leaf: i, Start: f.Start, End: f.End, Category: "secret"})
-				r.spans = append(r.spans, span{i, f.Start, f.End, "secret", RedactMask})
-			}
-		}
-	case KindPII:
-		var types map[string]bool
-		if len(sp.Types) > 0 {
-			types = map[string]bool{}
-			for _, t := range sp.Types {
-				types[t] = true
-			}
-		}
-		redact := sp.Redact
-		if redact == "" {
-			redact = RedactMask
-		}
-		r.Redacts = redact != RedactNone && req.Hook == HookPost
-		for i, l := range p.Leaves {
-			if l.IsKey {
-				continue
-			}
-			for _, f := range CheckPII(l.Value, types) {
-				r.Findings = append(r.Findings, Finding{Rule: "pii." + f.Category, Message: l.Path + ": " + f.Category, Leaf: i, Start: f.Start, End: f.End, Category: f.Category})
-				r.spans = append(r.spans, span{i, f.Start, f.End, f.Category, methodFor(sp, redact, f.Category)})
-			}
-			for _, f := range matchPatterns(sp.res, l.Value) {
-				r.Findings = append(r.Findings, Finding{Rule: "pii." + f.Category, Message: l.Path + ": " + f.Category, Leaf: i, Start: f.Start, End: f.End, Category: f.Category})
-				r.spans = append(r.spans, span{i, f.Start, f.End, f.Category, methodFor(sp, redact, f.Category)})
-			}
-		}
-	case KindRegex:
-		redact := sp.Redact
-		if redact == "" {
-			redact = RedactNone
-		}
-		r.Redacts = redact != RedactNone && req.Hook == HookPost
-		for i, l := range p.Leaves {
-			if l.IsKey {
-				continue
-			}
-			for _, f := range matchPatterns(sp.res, l.Value) {
-				r.Findings = append(r.Findings, Finding{Rule: sp.Name + "." + f.Category, Message: l.Path + ": " + f.Category, Leaf: i, Start: f.Start, End: f.End, Category: f.Category})
-				r.spans = append(r.spans, span{i, f.Start, f.End, f.Category, methodFor(sp, redact, f.Category)})
-			}
-		}
+	case KindSecrets, KindPII, KindRegex:
+		detect(sp, p, r)
+		r.Redacts = req.Hook == HookPost && redactMethod(sp) != RedactNone
 	case KindInjection:
 		for i, l := range p.Leaves {
 			for _, f := range CheckInjection(l.Path, l.Value) {
-				r.Findings = append(r.Findings, Finding{Rule: f.Rule, Message: l.Path + ": " + f.Message, Leaf: i})
+				r.Findings = append(r.Findings, Finding{Rule: f.Rule, Message: p.ShownPath(i) + ": " + f.Message, Leaf: i})
 			}
 		}
 	case KindExternal:
@@ -252,6 +203,79 @@ func (s *Set) runOne(ctx context.Context, sp *Spec, req *Request, r *Result) err
 		return s.ext[sp.Name].check(ctx, req, b.String(), r)
 	}
 	return nil
+}
+
+// redactMethod is a guardrail's default redaction on the post hook.
+func redactMethod(sp *Spec) string {
+	switch {
+	case sp.Redact != "":
+		return sp.Redact
+	case sp.Kind == KindPII:
+		return RedactMask
+	case sp.Kind == KindSecrets:
+		return RedactMask
+	}
+	return RedactNone
+}
+
+// detect runs a secrets, pii or regex guardrail over every leaf, object
+// keys included: a secret or an email used as a key is as much in the
+// payload as one in a value. (Regex patterns, written for values, see
+// values only.)
+func detect(sp *Spec, p *Payload, r *Result) {
+	redact := redactMethod(sp)
+	var types map[string]bool
+	if sp.Kind == KindPII && len(sp.Types) > 0 {
+		types = map[string]bool{}
+		for _, t := range sp.Types {
+			types[t] = true
+		}
+	}
+	add := func(i int, rule, msg string, start, end int, category string) {
+		r.Findings = append(r.Findings, Finding{Rule: rule, Message: p.ShownPath(i) + ": " + msg, Leaf: i, Start: start, End: end, Category: category})
+		method := RedactMask
+		if sp.Kind != KindSecrets {
+			method = methodFor(sp, redact, category)
+		}
+		r.spans = append(r.spans, span{i, start, end, category, method})
+	}
+	for i, l := range p.Leaves {
+		if l.IsKey && !keySuspect(l.Value) {
+			continue
+		}
+		switch sp.Kind {
+		case KindSecrets:
+			name := l.Key
+			if l.IsKey {
+				name = ""
+			}
+			for _, f := range CheckSecrets(name, l.Value) {
+				what := f.What
+				// "value of KEY" names the key: shown masked should it
+				// hold a secret itself.
+				if f.Rule == RuleSecretGeneric && l.up > 0 && name != "" && p.Leaves[l.up-1].Key == name {
+					what = "value of " + p.shownKeyOr(l.up-1)
+				}
+				add(i, f.Rule, what, f.Start, f.End, "secret")
+			}
+		case KindPII:
+			for _, f := range CheckPII(l.Value, types) {
+				add(i, "pii."+f.Category, f.Category, f.Start, f.End, f.Category)
+			}
+			if !l.IsKey {
+				for _, f := range matchPatterns(sp.res, l.Value) {
+					add(i, "pii."+f.Category, f.Category, f.Start, f.End, f.Category)
+				}
+			}
+		case KindRegex:
+			if l.IsKey {
+				continue
+			}
+			for _, f := range matchPatterns(sp.res, l.Value) {
+				add(i, sp.Name+"."+f.Category, f.Category, f.Start, f.End, f.Category)
+			}
+		}
+	}
 }
 
 func methodFor(sp *Spec, def, category string) string {
@@ -302,35 +326,21 @@ func (s *Set) Redact(req *Request, results []Result) ([]byte, int, error) {
 	return out, n, err
 }
 
-// MaskSpans returns the payload with every span of the results masked
-// whatever their mode: what records store instead of secrets.
-func (s *Set) MaskSpans(p *Payload, results []Result) ([]byte, bool) {
-	var spans []span
-	for _, r := range results {
-		for _, sp := range r.spans {
-			sp.method = RedactMask
-			spans = append(spans, sp)
-		}
-	}
-	if len(spans) == 0 || p == nil {
-		return nil, false
-	}
-	repl, _ := s.apply("", p, spans)
-	out, err := p.ReplaceStrings(repl)
-	if err != nil {
-		return nil, false
-	}
-	return out, true
+func (s *Set) apply(session string, p *Payload, spans []span) (map[string]string, int) {
+	texts, n := s.maskLeaves(session, p, spans)
+	return p.replacements(texts), n
 }
 
-func (s *Set) apply(session string, p *Payload, spans []span) (map[string]string, int) {
+// maskLeaves returns the new text of every leaf the spans touch and the
+// number of spans replaced.
+func (s *Set) maskLeaves(session string, p *Payload, spans []span) (map[int]string, int) {
 	sort.Slice(spans, func(i, j int) bool {
 		if spans[i].leaf != spans[j].leaf {
 			return spans[i].leaf < spans[j].leaf
 		}
 		return spans[i].start < spans[j].start
 	})
-	repl := map[string]string{}
+	texts := map[int]string{}
 	n := 0
 	for i := 0; i < len(spans); {
 		leaf := spans[i].leaf
@@ -348,9 +358,9 @@ func (s *Set) apply(session string, p *Payload, spans []span) (map[string]string
 			n++
 		}
 		b.WriteString(v[last:])
-		repl[p.Leaves[leaf].Path] = b.String()
+		texts[leaf] = b.String()
 	}
-	return repl, n
+	return texts, n
 }
 
 func (s *Set) replacement(session, category, method, value string) string {

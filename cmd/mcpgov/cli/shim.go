@@ -216,10 +216,12 @@ func refusalError(err error) *jsonrpc.Error {
 // or URL. A bundle that cannot be loaded is put in BundleErr, so the core
 // decides whether to start anyway (audit mode) and records it.
 func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
-	cfg := enforce.Config{Mode: catalog.Mode(opts.Mode), Launch: strings.Join(opts.Command, " ")}
+	// Launch is quoted to the client, on stderr and in records: masked by
+	// scan's rules (issue 12), never the raw command line or URL.
+	cfg := enforce.Config{Mode: catalog.Mode(opts.Mode), Launch: scan.MaskCommandLine(opts.Command)}
 	command, url := opts.Command, opts.URL
 	if url != "" {
-		cfg.Launch = url
+		cfg.Launch = scan.MaskCommandLine([]string{url})
 	}
 	// Policies, guardrails and rate limits: a bundle whose Rego or
 	// guardrails.toml is broken is no usable bundle (enforce mode then
