@@ -195,7 +195,7 @@ func (wc *witnessCheck) judge(rep *VerifyReport, hashes map[uint64]localHash, st
 		cp := &byTime[i]
 		if high != nil && cp.Size < high.Size && cp.Time.After(high.Time) {
 			add(WitnessFinding{Kind: FindingRollback, Seq: high.Size, WitnessedHead: high.Head, WitnessedTime: high.Time,
-				Reason: fmt.Sprintf("the witness received a checkpoint of seq %d (signed %s) and later one of seq %d (signed %s): the trail was put back to an earlier state and written on from there",
+				Reason: fmt.Sprintf("the witness holds a checkpoint of seq %d signed %s and one of seq %d signed later, %s: the trail was put back to an earlier state and written on from there",
 					high.Size, stamp(high.Time), cp.Size, stamp(cp.Time)),
 				Action: fmt.Sprintf("find out who restored the trail between %s and %s; the records up to seq %d that the witness saw are the original", stamp(high.Time), stamp(cp.Time), high.Size)})
 			break
@@ -236,4 +236,4 @@ func shortHash(h string) string {
 	return h
 }
 
-func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05.000Z") }
