@@ -172,11 +172,11 @@ func (wc *witnessCheck) judge(rep *VerifyReport, hashes map[uint64]localHash, st
 		at := hashes[f.Size]
 		since := "no witnessed checkpoint agrees with this chain"
 		if agreed > 0 {
-			since = fmt.Sprintf("the chain still agrees with the witness at seq %d, so the change lies in seq %d-%d", agreed, agreed+1, f.Size)
+			since = fmt.Sprintf("the chain still agrees with the witness at seq %d, so the change lies in %s", agreed, seqRange(agreed+1, f.Size, "", ""))
 		}
 		add(WitnessFinding{Kind: FindingForked, Seq: f.Size, WitnessedHead: f.Head, WitnessedTime: f.Time, LocalHead: at.hash,
 			Segment: at.segment, Line: at.line,
-			Reason: fmt.Sprintf("the witness holds a checkpoint of seq %d (head %s, signed %s) but the record at seq %d here (%s) hashes to %s: the history was rewritten and signed again after the witness saw it; %s",
+			Reason: fmt.Sprintf("the witness holds a checkpoint of seq %d (head %s, signed %s) but the record at seq %d here (%s) hashes to %s: the history here is not the one the witness saw (rewritten and signed again, or an older copy put back and written on); %s",
 				f.Size, shortHash(f.Head), stamp(f.Time), f.Size, place(at), shortHash(at.hash), since),
 			Action: "treat this trail as rewritten: the witnessed head is the original; compare these records with a backup or the central copy, and keep the witness's entry as evidence"})
 	}
@@ -184,9 +184,9 @@ func (wc *witnessCheck) judge(rep *VerifyReport, hashes map[uint64]localHash, st
 		b := slices.MaxFunc(beyond, func(a, b Checkpoint) int { return cmpUint(a.Size, b.Size) })
 		add(WitnessFinding{Kind: FindingTruncated, Seq: b.Size, WitnessedHead: b.Head, WitnessedTime: b.Time,
 			Segment: end.segment, Line: end.line,
-			Reason: fmt.Sprintf("the witness holds a checkpoint of seq %d (head %s, signed %s) but the chain here ends at seq %d (%s): records seq %d-%d were removed with their checkpoints, or the trail was put back to an older copy",
-				b.Size, shortHash(b.Head), stamp(b.Time), rep.LastSeq, place(end), rep.LastSeq+1, b.Size),
-			Action: fmt.Sprintf("recover records seq %d-%d from a backup or the central copy; the witnessed head shows which copy is genuine", rep.LastSeq+1, b.Size)})
+			Reason: fmt.Sprintf("the witness holds a checkpoint of seq %d (head %s, signed %s) but the chain here ends at seq %d (%s): %s removed (local checkpoints included), or the trail was put back to an older copy",
+				b.Size, shortHash(b.Head), stamp(b.Time), rep.LastSeq, place(end), seqRange(rep.LastSeq+1, b.Size, "was", "were")),
+			Action: fmt.Sprintf("recover %s from a backup or the central copy; the witnessed head shows which copy is genuine", seqRange(rep.LastSeq+1, b.Size, "", ""))})
 	}
 	byTime := slices.Clone(wc.trusted)
 	slices.SortStableFunc(byTime, func(a, b Checkpoint) int { return a.Time.Compare(b.Time) })
@@ -206,10 +206,26 @@ func (wc *witnessCheck) judge(rep *VerifyReport, hashes map[uint64]localHash, st
 	}
 	if wc.nRekey > 0 {
 		add(WitnessFinding{Kind: FindingRekeyed,
-			Reason: fmt.Sprintf("the witness holds %d checkpoint(s) of this store signed by %s, a key this verification does not trust: the store's signing key was replaced after the witness saw them (was the history signed again with a new key?)",
-				wc.nRekey, strings.Join(wc.rekeyed, ", ")),
+			Reason: fmt.Sprintf("the witness holds %s of this store signed by %s, a key this verification does not trust: the store's signing key was replaced after the witness saw them (was the history signed again with a new key?)",
+				count(wc.nRekey, "checkpoint", "checkpoints"), strings.Join(wc.rekeyed, ", ")),
 			Action: "if that is this store's earlier key, trust it too with --key \"OLD NEW\"; otherwise treat the trail as re-signed"})
 	}
+}
+
+// seqRange names records a to b: "record seq 4 was", "records seq 4-9 were".
+func seqRange(a, b uint64, one, many string) string {
+	s := fmt.Sprintf("record seq %d %s", a, one)
+	if a != b {
+		s = fmt.Sprintf("records seq %d-%d %s", a, b, many)
+	}
+	return strings.TrimSpace(s)
+}
+
+func count(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return fmt.Sprintf("%d %s", n, many)
 }
 
 func cmpUint(a, b uint64) int {

@@ -191,7 +191,7 @@ func printVerify(w io.Writer, out auditVerifyReport, nWitnesses int, id string) 
 	summary := fmt.Sprintf("%s in %s (seq %d-%d), %s, head %s", plural(int(rep.Records), "record", "records"),
 		plural(rep.Segments, "segment", "segments"), rep.FirstSeq, rep.LastSeq, plural(rep.Checkpoints, "signed checkpoint", "signed checkpoints"), short(rep.Head))
 	if len(out.Findings) > 0 {
-		fmt.Fprintf(w, "note: on its own the chain holds (%s), as a history cut short or signed again with this machine's key would\n", summary)
+		fmt.Fprintf(w, "note: on its own the chain holds: %s; so does a history cut short or signed again with this machine's key\n", summary)
 		for _, u := range out.Unread {
 			fmt.Fprintf(w, "note: witness %s could not be read: %s\n", u.Witness, u.Error)
 		}
@@ -221,7 +221,7 @@ func printVerify(w io.Writer, out auditVerifyReport, nWitnesses int, id string) 
 		if rep.Unwitnessed > 0 {
 			fmt.Fprintf(w, "note: the last %s follow the last checkpoint\n", plural(int(rep.Unwitnessed), "record", "records"))
 		}
-		fmt.Fprintln(w, "note: no witness is configured: the checkpoints are signed with a key on this machine, so this shows the trail is intact, not that whoever controls this machine left it alone (mcpgov help audit-threats)")
+		fmt.Fprintln(w, "note: no witness was consulted: the checkpoints are signed with a key on this machine, so this shows the trail is intact, not that whoever controls this machine left it alone (mcpgov help audit-threats)")
 	case id == "":
 		fmt.Fprintln(w, "note: this trail has no store.id, so no witness knows it: it was never written with a witness configured, or store.id was removed")
 	}

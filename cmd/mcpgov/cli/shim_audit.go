@@ -170,9 +170,10 @@ func openShimAuditor(f *Factory) (*audit.Store, error) {
 	s.Options.Witnesses = s.witnesses()
 	s.Options.Warn = func(msg string) { fmt.Fprintf(f.IO.ErrOut, "mcpgov: warning: %s\n", msg) }
 	if s.KeyFrom != "" {
-		if _, err := os.Stat(s.Options.KeyPath); err != nil {
-			return nil, withHint(fmt.Errorf("audit signing key %s (from %s): %w", s.Options.KeyPath, s.KeyFrom, err),
-				"an administrator creates it with: mcpgov audit keygen --out "+s.Options.KeyPath)
+		// The refusal carries this message (the enforcement core adds its
+		// own hint), so the remedy is part of it.
+		if _, err := os.Stat(s.Options.KeyPath); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("audit signing key %s (from %s) does not exist; an administrator creates it with mcpgov audit keygen --out %s", s.Options.KeyPath, s.KeyFrom, s.Options.KeyPath)
 		}
 	}
 	store, err := audit.Open(s.Dir, s.Options)
