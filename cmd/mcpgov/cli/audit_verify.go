@@ -199,12 +199,15 @@ func printVerify(w io.Writer, out auditVerifyReport, nWitnesses int, id string) 
 	}
 	fmt.Fprintf(w, "ok: %s\n", summary)
 	for _, r := range rep.Witnesses {
-		if r.Checkpoints == 0 {
+		switch agreed := r.Checkpoints - r.BeforeStart; {
+		case r.Checkpoints == 0:
 			fmt.Fprintf(w, "note: witness %s holds no checkpoint of this trail (store %s): nothing here is witnessed yet\n", r.Witness, rep.Store)
-			continue
+		case agreed == 0:
+			fmt.Fprintf(w, "note: witness %s holds no checkpoint of the records kept here, only of pruned ones\n", r.Witness)
+		default:
+			fmt.Fprintf(w, "ok: witness %s: %s agree with the chain, the latest at seq %d (signed %s)\n", r.Witness,
+				plural(agreed, "checkpoint", "checkpoints"), r.Matched, r.MatchedTime.UTC().Format(time.RFC3339))
 		}
-		fmt.Fprintf(w, "ok: witness %s: %s agree with the chain, the latest at seq %d (signed %s)\n", r.Witness,
-			plural(r.Checkpoints, "checkpoint", "checkpoints"), r.Matched, r.MatchedTime.UTC().Format(time.RFC3339))
 		if r.Unwitnessed > 0 {
 			fmt.Fprintf(w, "note: the last %s (seq %d-%d) follow the last checkpoint witnessed by %s: until one covers them, whoever controls this machine can change or remove them unnoticed\n",
 				plural(int(r.Unwitnessed), "record", "records"), rep.LastSeq-r.Unwitnessed+1, rep.LastSeq, r.Witness)

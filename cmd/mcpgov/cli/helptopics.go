@@ -122,8 +122,9 @@ What a witness adds ([audit] witness in the managed config)
   directory the user can append to but not rewrite (chattr +a, chflags
   sappnd, a WORM mount), or an https URL (the gateway). Sending happens in
   the background and is retried; a call never waits for it, a failure is
-  warned about ("mcpgov: warning: witness …"), and a checkpoint not yet
-  delivered when the shim exits is sent by the next one. Records that waited
+  warned about ("mcpgov: warning: witness …"), the shim waits at most 5s
+  for it when it exits, and a checkpoint still undelivered then is sent by
+  the next shim. Records that waited
   checkpoint_interval (default 10s) are signed and sent even when idle.
   Each record's hash covers every record before it, so one witnessed
   checkpoint of seq N vouches for records 1 to N. "mcpgov audit verify"
