@@ -57,7 +57,7 @@ func Prune(dir string, before time.Time, opts Options) (*PruneReport, error) {
 	if _, err := Verify(dir, VerifyOptions{}); err != nil {
 		return rep, fmt.Errorf("refusing to prune a store that does not verify: %w", err)
 	}
-	signer, err := loadOrCreateKey(opts.KeyPath, filepath.Join(dir, PubName))
+	signer, _, err := loadOrCreateKey(opts.KeyPath, filepath.Join(dir, PubName), opts.createKey)
 	if err != nil {
 		return rep, err
 	}

@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -33,42 +35,118 @@ const (
 // genesis is the prev hash of the first record of a new store.
 var genesis = strings.Repeat("0", 64)
 
-// loadOrCreateKey reads the ed25519 signer key at path, creating it (0600)
-// with its verifier key next to the store on first use. Callers hold the
-// store lock, so two processes never both create one.
-func loadOrCreateKey(path, pubPath string) (note.Signer, error) {
+// loadOrCreateKey reads the ed25519 signer key at path and returns it with
+// its verifier key, which it adds to the store's signing.pub when missing
+// (a key kept outside the store, or one replaced after a loss: checkpoints
+// signed by an older key must still verify). With create, a missing key is
+// made (0600); a configured key (a managed one) must exist instead: the
+// administrator makes it with mcpgov audit keygen. Callers hold the store
+// lock, so two processes never both create one.
+func loadOrCreateKey(path, pubPath string, create bool) (note.Signer, string, error) {
 	text, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) && create {
 		host, _ := os.Hostname()
-		name := "mcpgov-audit-" + sanitizeKeyName(host)
-		skey, vkey, gerr := note.GenerateKey(rand.Reader, name)
-		if gerr != nil {
-			return nil, fmt.Errorf("generate audit signing key: %w", gerr)
+		if _, err := NewKeyFile(path, "mcpgov-audit-"+sanitizeKeyName(host)); err != nil {
+			return nil, "", err
 		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-			return nil, fmt.Errorf("create audit signing key %s: %w", path, err)
-		}
-		if err := writeFileSync(path, []byte(skey+"\n"), 0o600); err != nil {
-			return nil, fmt.Errorf("create audit signing key %s: %w", path, err)
-		}
-		// A key replaced after a loss is added to signing.pub, not swapped
-		// in: checkpoints signed by the old key must still verify.
-		old, err := os.ReadFile(pubPath)
-		if err != nil && !errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("read audit verifier keys %s: %w", pubPath, err)
+		text, err = os.ReadFile(path)
+	}
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("audit signing key %s does not exist; create it with mcpgov audit keygen --out %s", path, path)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("read audit signing key %s: %w", path, err)
+	}
+	skey := strings.TrimSpace(string(text))
+	signer, err := note.NewSigner(skey)
+	if err != nil {
+		return nil, "", fmt.Errorf("audit signing key %s: %w", path, err)
+	}
+	vkey, err := verifierKey(skey)
+	if err != nil {
+		return nil, "", fmt.Errorf("audit signing key %s: %w", path, err)
+	}
+	old, err := os.ReadFile(pubPath)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, "", fmt.Errorf("read audit verifier keys %s: %w", pubPath, err)
+	}
+	if !slices.Contains(strings.Fields(string(old)), vkey) {
+		if len(old) > 0 && old[len(old)-1] != '\n' {
+			old = append(old, '\n')
 		}
 		if err := writeFileSync(pubPath, append(old, vkey+"\n"...), 0o644); err != nil {
-			return nil, fmt.Errorf("write audit verifier key %s: %w", pubPath, err)
+			return nil, "", fmt.Errorf("write audit verifier key %s: %w", pubPath, err)
 		}
-		text = []byte(skey)
-	} else if err != nil {
-		return nil, fmt.Errorf("read audit signing key %s: %w", path, err)
 	}
-	signer, err := note.NewSigner(strings.TrimSpace(string(text)))
+	return signer, vkey, nil
+}
+
+// NewKeyFile creates an ed25519 signer key for checkpoints at path (mode
+// 0600, refusing to replace a file) and returns its verifier key
+// ("name+hash+key"), which auditors pin with audit verify --key.
+func NewKeyFile(path, name string) (string, error) {
+	skey, vkey, err := note.GenerateKey(rand.Reader, sanitizeKeyName(name))
 	if err != nil {
-		return nil, fmt.Errorf("audit signing key %s: %w", path, err)
+		return "", fmt.Errorf("generate audit signing key: %w", err)
 	}
-	return signer, nil
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return "", fmt.Errorf("create audit signing key %s: %w", path, err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("create audit signing key: %w", err)
+	}
+	_, err = f.Write([]byte(skey + "\n"))
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = syncDir(filepath.Dir(path))
+	}
+	if err != nil {
+		os.Remove(path)
+		return "", fmt.Errorf("create audit signing key %s: %w", path, err)
+	}
+	return vkey, nil
+}
+
+// VerifierKeyFile returns the verifier key of the signer key at path: what
+// audit verify trusts when the signing key is kept outside the store.
+func VerifierKeyFile(path string) (string, error) {
+	text, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("read audit signing key: %w", err)
+	}
+	vkey, err := verifierKey(strings.TrimSpace(string(text)))
+	if err != nil {
+		return "", fmt.Errorf("audit signing key %s: %w", path, err)
+	}
+	return vkey, nil
+}
+
+// verifierKey derives "name+hash+key" from a note signer key
+// "PRIVATE+KEY+name+hash+key" (the key being the ed25519 seed).
+func verifierKey(skey string) (string, error) {
+	parts := strings.SplitN(skey, "+", 5) // names never hold a '+'; base64 may
+	if len(parts) != 5 || parts[0] != "PRIVATE" || parts[1] != "KEY" {
+		return "", errors.New("not a signer key (PRIVATE+KEY+name+hash+key)")
+	}
+	raw, err := base64.StdEncoding.DecodeString(parts[4])
+	if err != nil || len(raw) != 1+ed25519.SeedSize || raw[0] != 1 {
+		return "", errors.New("not an ed25519 signer key")
+	}
+	pub := ed25519.NewKeyFromSeed(raw[1:]).Public().(ed25519.PublicKey)
+	vkey, err := note.NewEd25519VerifierKey(parts[2], pub)
+	if err != nil {
+		return "", err
+	}
+	if !strings.HasPrefix(vkey, parts[2]+"+"+parts[3]+"+") {
+		return "", errors.New("signer key hash does not match its key")
+	}
+	return vkey, nil
 }
 
 func sanitizeKeyName(s string) string {
@@ -140,23 +218,24 @@ type Checkpoint struct {
 
 const checkpointOrigin = "mcpgov-audit"
 
-func signCheckpoint(signer note.Signer, size uint64, head string, now time.Time) ([]byte, error) {
+// signCheckpoint returns the checkpoints.log line and the signed note in it.
+func signCheckpoint(signer note.Signer, size uint64, head string, now time.Time) ([]byte, string, error) {
 	raw, err := hexDecode(head)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	text := fmt.Sprintf("%s\n%d\n%s\n%s\n", checkpointOrigin, size, base64.StdEncoding.EncodeToString(raw), now.UTC().Format(time.RFC3339Nano))
 	msg, err := note.Sign(&note.Note{Text: text}, signer)
 	if err != nil {
-		return nil, fmt.Errorf("sign checkpoint: %w", err)
+		return nil, "", fmt.Errorf("sign checkpoint: %w", err)
 	}
 	line, err := json.Marshal(struct {
 		Note string `json:"note"`
 	}{string(msg)})
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	return append(line, '\n'), nil
+	return append(line, '\n'), string(msg), nil
 }
 
 // openCheckpoint checks one stored checkpoint line against the verifier.
@@ -167,7 +246,21 @@ func openCheckpoint(line []byte, verifiers note.Verifiers) (Checkpoint, error) {
 	if err := json.Unmarshal(line, &stored); err != nil {
 		return Checkpoint{}, fmt.Errorf("not a checkpoint line: %w", err)
 	}
-	n, err := note.Open([]byte(stored.Note), verifiers)
+	return parseCheckpoint(stored.Note, verifiers)
+}
+
+// openCheckpointNote checks a signed checkpoint note against one verifier
+// key ("name+hash+key").
+func openCheckpointNote(msg, vkey string) (Checkpoint, error) {
+	v, err := note.NewVerifier(vkey)
+	if err != nil {
+		return Checkpoint{}, fmt.Errorf("verifier key: %w", err)
+	}
+	return parseCheckpoint(msg, note.VerifierList(v))
+}
+
+func parseCheckpoint(msg string, verifiers note.Verifiers) (Checkpoint, error) {
+	n, err := note.Open([]byte(msg), verifiers)
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("signature: %w", err)
 	}
@@ -187,7 +280,7 @@ func openCheckpoint(line []byte, verifiers note.Verifiers) (Checkpoint, error) {
 	if err != nil {
 		return Checkpoint{}, fmt.Errorf("checkpoint time: %w", err)
 	}
-	return Checkpoint{Size: size, Head: fmt.Sprintf("%x", head), Time: t, Note: stored.Note}, nil
+	return Checkpoint{Size: size, Head: fmt.Sprintf("%x", head), Time: t, Note: msg}, nil
 }
 
 func hexDecode(s string) ([]byte, error) {

@@ -29,17 +29,37 @@ type Options struct {
 	// MaxSegmentAge starts a new segment once the current one's first
 	// record is this old (default 24h; negative: never by age).
 	MaxSegmentAge time.Duration
-	// KeyPath is the ed25519 signing key (default DIR/signing.key), created
-	// with mode 0600 on first use.
+	// KeyPath is the ed25519 signing key (default DIR/signing.key, created
+	// with mode 0600 on first use). A key named here must exist: a managed
+	// key lives where the store's owner cannot replace it.
 	KeyPath string
 	// CheckpointEvery signs a checkpoint whenever the chain crosses a
 	// multiple of this many records (default 1,000), and on Close.
 	CheckpointEvery uint64
+	// CheckpointInterval also signs one when records have waited this long
+	// without a checkpoint, after a batch or while the writer is idle
+	// (default 0: only by count and on Close). It bounds how long a record
+	// stays unwitnessed.
+	CheckpointInterval time.Duration
+	// Witnesses receive every checkpoint the store signs, in the
+	// background (see Witness).
+	Witnesses []Witness
+	// WitnessWait bounds how long Close waits for the witnesses to accept
+	// the last checkpoint (default 5 s).
+	WitnessWait time.Duration
+	// WitnessRetry is the pause before retry attempt n of a failed
+	// delivery (default 1 s doubling to a minute).
+	WitnessRetry func(attempt int) time.Duration
+	// Warn reports problems that do not stop the store, such as a witness
+	// that cannot be reached (default: dropped).
+	Warn func(msg string)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// MaxBatch bounds how many appends share one write and fsync
 	// (default 1,024).
 	MaxBatch int
+
+	createKey bool // KeyPath is the default one in the store
 }
 
 func (o *Options) fill(dir string) error {
@@ -57,6 +77,13 @@ func (o *Options) fill(dir string) error {
 	}
 	if o.KeyPath == "" {
 		o.KeyPath = filepath.Join(dir, KeyName)
+		o.createKey = true
+	}
+	if o.WitnessWait <= 0 {
+		o.WitnessWait = 5 * time.Second
+	}
+	if o.WitnessRetry == nil {
+		o.WitnessRetry = defaultRetry
 	}
 	if o.CheckpointEvery == 0 {
 		o.CheckpointEvery = 1000
@@ -104,7 +131,11 @@ type Store struct {
 	seq      uint64
 	prev     string // hex hash of the last line
 	signer   note.Signer
-	signedAt uint64 // last seq this process checkpointed
+	vkey     string // the signer's verifier key
+	id       string // the store's identity for witnesses
+	senders  []*sender
+	signedAt uint64    // last seq this process checkpointed
+	signedT  time.Time // when this process last checkpointed
 	wrote    bool
 	failed   error                 // sticky: a failed fsync leaves the file's state unknown
 	health   atomic.Pointer[error] // the last batch's store error, for Healthy
@@ -148,7 +179,19 @@ func openStore(dir string, opts Options, open func(string, int) (segmentFile, er
 	}
 	err = s.catchUp()
 	if err == nil {
-		s.signer, err = loadOrCreateKey(opts.KeyPath, filepath.Join(dir, PubName))
+		s.signer, s.vkey, err = loadOrCreateKey(opts.KeyPath, filepath.Join(dir, PubName), opts.createKey)
+	}
+	if err == nil && len(opts.Witnesses) > 0 {
+		s.id, err = loadOrCreateStoreID(dir)
+	}
+	if err == nil {
+		for _, w := range opts.Witnesses {
+			snd := newSender(dir, w, opts.Warn, opts.WitnessRetry)
+			if it := snd.undelivered(dir, s.id, s.vkey); it != nil {
+				snd.offer(*it)
+			}
+			s.senders = append(s.senders, snd)
+		}
 	}
 	_ = unlockFile(lock)
 	if err != nil {
@@ -164,6 +207,9 @@ func openStore(dir string, opts Options, open func(string, int) (segmentFile, er
 
 // Dir is the store's directory.
 func (s *Store) Dir() string { return s.dir }
+
+// ID is the store's identity at its witnesses ("" without witnesses).
+func (s *Store) ID() string { return s.id }
 
 // Append stores rec durably: it fills Version, ID, Time (when zero), Seq
 // and Prev, applies the logging mode, and returns once the record's batch
@@ -231,13 +277,47 @@ func (s *Store) Close() error {
 	if s.seg != nil {
 		err = errors.Join(err, s.seg.Close())
 	}
-	return errors.Join(err, s.lock.Close())
+	err = errors.Join(err, s.lock.Close())
+	// The witnesses get the final checkpoint in parallel, each within
+	// WitnessWait; one that does not is warned about, not failed: the
+	// trail itself is complete, and the next writer sends it.
+	var wg sync.WaitGroup
+	for _, snd := range s.senders {
+		wg.Go(func() {
+			if werr := snd.close(s.opts.WitnessWait); werr != nil && s.opts.Warn != nil {
+				s.opts.Warn(werr.Error())
+			}
+		})
+	}
+	wg.Wait()
+	return err
 }
 
 func (s *Store) loop() {
 	defer close(s.done)
 	batch := make([]*pending, 0, s.opts.MaxBatch)
-	for first := range s.reqs {
+	// With a CheckpointInterval, a timer runs while records wait for a
+	// checkpoint, so an idle writer still signs (and witnesses) them.
+	var idle <-chan time.Time
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	for {
+		var first *pending
+		select {
+		case p, ok := <-s.reqs:
+			if !ok {
+				return
+			}
+			first = p
+		case <-idle:
+			idle = nil
+			s.timedCheckpoint()
+			continue
+		}
 		batch = append(batch[:0], first)
 	drain:
 		for len(batch) < s.opts.MaxBatch {
@@ -255,6 +335,38 @@ func (s *Store) loop() {
 		for i, p := range batch {
 			p.done <- errs[i]
 		}
+		if iv := s.opts.CheckpointInterval; iv > 0 && s.failed == nil && s.seq > s.signedAt {
+			if wait := iv - s.opts.Now().Sub(s.signedT); wait <= 0 {
+				s.timedCheckpoint() // after the batch is released: off its callers' path
+			} else if idle == nil {
+				if timer == nil {
+					timer = time.NewTimer(wait)
+				} else {
+					timer.Reset(wait)
+				}
+				idle = timer.C
+			}
+		}
+	}
+}
+
+// timedCheckpoint signs the records that waited CheckpointInterval, if any
+// remain unsigned. A failure shows in Healthy like a failed batch.
+func (s *Store) timedCheckpoint() {
+	if s.failed != nil {
+		return
+	}
+	err := s.withLock(func() error {
+		if err := s.catchUp(); err != nil {
+			return err
+		}
+		if s.seq > s.signedAt {
+			return s.checkpoint()
+		}
+		return nil
+	})
+	if err != nil {
+		s.health.Store(&err)
 	}
 }
 
@@ -362,9 +474,11 @@ func (s *Store) Healthy() error {
 	return nil
 }
 
-// checkpoint appends a signed checkpoint of the current head.
+// checkpoint appends a signed checkpoint of the current head and hands it
+// to the witnesses.
 func (s *Store) checkpoint() error {
-	line, err := signCheckpoint(s.signer, s.seq, s.prev, s.opts.Now())
+	now := s.opts.Now()
+	line, msg, err := signCheckpoint(s.signer, s.seq, s.prev, now)
 	if err != nil {
 		return err
 	}
@@ -380,7 +494,10 @@ func (s *Store) checkpoint() error {
 	if err := f.Sync(); err != nil {
 		return fmt.Errorf("fsync %s: %w", path, err)
 	}
-	s.signedAt = s.seq
+	s.signedAt, s.signedT = s.seq, now
+	for _, snd := range s.senders {
+		snd.offer(sendItem{entry: WitnessEntry{Store: s.id, Key: s.vkey, Note: msg}, seq: s.seq, head: s.prev})
+	}
 	return nil
 }
 

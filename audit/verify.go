@@ -43,6 +43,11 @@ type VerifyOptions struct {
 	// with; default: the store's signing.pub. Pin it to detect a re-signed
 	// history.
 	Key string
+	// Witnessed are the checkpoints witnesses hold for this store (see
+	// StoreID and Witness.Checkpoints). Verify compares the chain with
+	// each and returns a *WitnessError when the chain holds on its own
+	// but disagrees with one: truncated, forked, rolled back or re-keyed.
+	Witnessed []WitnessSet
 }
 
 // VerifyReport is what Verify checked.
@@ -62,6 +67,9 @@ type VerifyReport struct {
 	TornTail string `json:"tornTail,omitempty"`
 	Pruned   bool   `json:"pruned"`
 	Key      string `json:"key,omitempty"`
+	// Store is the store's identity at its witnesses.
+	Store     string          `json:"store,omitempty"`
+	Witnesses []WitnessResult `json:"witnesses,omitempty"`
 }
 
 // Verify checks a store: every segment present and in order, every line a
@@ -88,6 +96,17 @@ func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
 		return rep, err
 	}
 	rep.Checkpoints = len(cps)
+	if len(opts.Witnessed) > 0 {
+		if rep.Store, err = StoreID(dir); err != nil {
+			return rep, err
+		}
+	}
+	need := map[uint64]bool{}
+	var checks []*witnessCheck
+	for _, set := range opts.Witnessed {
+		checks = append(checks, prepareWitness(set, rep.Store, verifiers, need))
+	}
+	hashes := map[uint64]localHash{}
 
 	wantSeg, wantSeq, prev := 1, uint64(1), genesis
 	anchor, err := readAnchor(dir)
@@ -102,6 +121,7 @@ func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
 		rep.Pruned = true
 	}
 	rep.FirstSeq = wantSeq
+	start := prev
 	var lastName string
 	var lastLine int
 	for i, seg := range segs {
@@ -140,6 +160,9 @@ func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
 					Reason: fmt.Sprintf("record was changed: its hash no longer matches the prev of seq %d (%s line %d)", h.Seq, seg.Name(), n)}
 			}
 			prev = hashLine(line)
+			if need[h.Seq] {
+				hashes[h.Seq] = localHash{hash: prev, segment: seg.Name(), line: n}
+			}
 			if want, ok := cps[h.Seq]; ok && want.Head != prev {
 				return &ChainError{Segment: seg.Name(), Line: n, Seq: h.Seq, Reason: "record does not match the signed checkpoint of " + want.Time.Format("2006-01-02T15:04:05Z07:00") + " (edited)"}
 			}
@@ -168,6 +191,16 @@ func Verify(dir string, opts VerifyOptions) (*VerifyReport, error) {
 	}
 	if rep.LastSeq > witnessed {
 		rep.Unwitnessed = rep.LastSeq - max(witnessed, rep.FirstSeq-1)
+	}
+	end := localHash{hash: prev, segment: orDefault(lastName, segs[len(segs)-1].Name()), line: lastLine}
+	var findings []WitnessFinding
+	for _, wc := range checks {
+		wc.judge(rep, hashes, start, end)
+		rep.Witnesses = append(rep.Witnesses, wc.res)
+		findings = append(findings, wc.res.Findings...)
+	}
+	if len(findings) > 0 {
+		return rep, &WitnessError{Findings: findings}
 	}
 	return rep, nil
 }

@@ -26,7 +26,12 @@ MCPGOV_AUDIT_DIR, then [audit] dir in config.toml override it, and --dir
 overrides all for one command. [audit] logging (always, header_controlled,
 never) decides how much of a call is kept: under header_controlled a request
 opts in with _meta "io.mcpgov/logging": "on"; a call not logged in full
-still leaves a placeholder, so a gap is never mistaken for a deletion.`,
+still leaves a placeholder, so a gap is never mistaken for a deletion.
+
+Checkpoints signed on this machine prove nothing against whoever controls
+it. [audit] witness sends each one where they cannot rewrite it (an
+append-only file, the gateway), and audit verify compares the chain with
+them: see mcpgov help audit-threats.`,
 		Example: `  mcpgov audit verify
   mcpgov audit tail -f
   mcpgov audit query --since 24h --decision deny
@@ -40,6 +45,7 @@ still leaves a placeholder, so a gap is never mistaken for a deletion.`,
 		newAuditExportCmd(f, nil),
 		newAuditShipCmd(f, nil),
 		newAuditPruneCmd(f, nil),
+		newAuditKeygenCmd(f, nil),
 		newAuditSchemaCmd(f),
 	)
 	return cmd

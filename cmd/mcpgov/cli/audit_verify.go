@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -11,11 +14,14 @@ import (
 
 // AuditVerifyOptions are the inputs of `mcpgov audit verify`.
 type AuditVerifyOptions struct {
-	IO      *IOStreams
-	Factory *Factory
-	Dir     string
-	Key     string
-	JSON    bool
+	IO        *IOStreams
+	Factory   *Factory
+	Ctx       context.Context
+	Dir       string
+	Key       string
+	Witness   []string
+	NoWitness bool
+	JSON      bool
 }
 
 func newAuditVerifyCmd(f *Factory, runF func(*AuditVerifyOptions) error) *cobra.Command {
@@ -26,15 +32,28 @@ func newAuditVerifyCmd(f *Factory, runF func(*AuditVerifyOptions) error) *cobra.
 		Long: `Check every segment of the audit store: each record follows the previous one
 (seq) and carries the SHA-256 of its line (prev), every signed checkpoint
 verifies and matches the chain, and no checkpoint vouches for more records
-than remain. Exit 0 when all holds; exit 3 naming the first bad segment and
-record when a record was edited, deleted, reordered or truncated away.
+than remain. Then compare the chain with every checkpoint its witnesses hold
+([audit] witness in config.toml, or --witness): a witnessed checkpoint beyond
+the end of the chain means records were removed (truncated); one whose record
+hashes differently here means the history was rewritten and signed again
+(forked); a witness that saw the chain shrink means it was put back to an
+older copy (rollback); witnessed checkpoints under a key this check does not
+trust mean the store was re-keyed.
 
-Records after the last checkpoint are reported as unwitnessed. A last line
-cut short by a killed writer (never acknowledged to any client) is reported,
-not failed. Pin the store's verifier key (signing.pub) with --key to detect a
-history rewritten and re-signed on this machine.`,
+Exit 0 when all holds; exit 3 naming what was found where, and what to do;
+exit 1 when a witness cannot be read. Records after the last witnessed
+checkpoint are reported: until a witness holds one that covers them, the
+owner of this machine can change or remove them unnoticed. Without a witness
+the checkpoints are signed with a key on this machine, which shows the trail
+is intact but not that its owner left it alone (see mcpgov help
+audit-threats). A last line cut short by a killed writer (never acknowledged
+to any client) is reported, not failed.
+
+The verifier key is the store's signing.pub, or the one of [audit]
+signing_key when a config sets it; --key pins another.`,
 		Example: `  mcpgov audit verify
-  mcpgov audit verify ./audit-copy --key "$(cat signing.pub)"`,
+  mcpgov audit verify ./audit-copy --key "$(cat signing.pub)" --witness https://gateway.example.com/v1/checkpoints
+  mcpgov audit verify --witness /var/log/mcpgov/witness`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -43,6 +62,15 @@ history rewritten and re-signed on this machine.`,
 				}
 				opts.Dir = args[0]
 			}
+			if opts.NoWitness && len(opts.Witness) > 0 {
+				return flagErrorf("give --witness or --no-witness, not both")
+			}
+			for _, w := range opts.Witness {
+				if _, err := audit.NewWitness(w); err != nil {
+					return &FlagError{Err: fmt.Errorf("--witness: %w", err)}
+				}
+			}
+			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
 			}
@@ -50,7 +78,9 @@ history rewritten and re-signed on this machine.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Dir, "dir", "", "audit store (default: MCPGOV_AUDIT_DIR, [audit] dir, $XDG_STATE_HOME/mcpgov/audit)")
-	cmd.Flags().StringVar(&opts.Key, "key", "", "verifier key checkpoints must be signed with (default: the store's signing.pub)")
+	cmd.Flags().StringVar(&opts.Key, "key", "", "verifier key checkpoints must be signed with (default: [audit] signing_key's, else the store's signing.pub)")
+	cmd.Flags().StringArrayVar(&opts.Witness, "witness", nil, "compare with the checkpoints this witness holds, a path or URL (repeatable; default: [audit] witness)")
+	cmd.Flags().BoolVar(&opts.NoWitness, "no-witness", false, "check the local chain only")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON")
 	return cmd
 }
@@ -58,44 +88,152 @@ history rewritten and re-signed on this machine.`,
 type auditVerifyReport struct {
 	SchemaVersion int `json:"schemaVersion"`
 	*audit.VerifyReport
-	OK    bool              `json:"ok"`
-	Error *audit.ChainError `json:"error,omitempty"`
+	OK       bool                   `json:"ok"`
+	Error    *audit.ChainError      `json:"error,omitempty"`
+	Findings []audit.WitnessFinding `json:"findings,omitempty"`
+	// Unread are the witnesses that could not be read.
+	Unread []witnessUnread `json:"unread,omitempty"`
+	// NoWitness is true when no witness was consulted.
+	NoWitness bool `json:"noWitness"`
 }
+
+type witnessUnread struct {
+	Witness string `json:"witness"`
+	Error   string `json:"error"`
+}
+
+// witnessTimeout bounds how long verify waits for each witness.
+const witnessTimeout = 30 * time.Second
 
 func auditVerifyRun(opts *AuditVerifyOptions) error {
 	s, err := existingTrail(opts.Factory, opts.Dir)
 	if err != nil {
 		return err
 	}
-	rep, verr := audit.Verify(s.Dir, audit.VerifyOptions{Key: opts.Key})
+	key := opts.Key
+	if key == "" && s.KeyFrom != "" {
+		if key, err = audit.VerifierKeyFile(s.Options.KeyPath); err != nil {
+			return withHint(fmt.Errorf("verifier key from %s: %w", s.KeyFrom, err), "pass the verifier key with --key")
+		}
+	}
+	witnesses := s.witnesses()
+	switch {
+	case opts.NoWitness:
+		witnesses = nil
+	case len(opts.Witness) > 0:
+		witnesses = nil
+		for _, spec := range opts.Witness {
+			w, _ := audit.NewWitness(spec) // checked with the flags
+			witnesses = append(witnesses, w)
+		}
+	}
+	id, err := audit.StoreID(s.Dir)
+	if err != nil {
+		return err
+	}
+	var sets []audit.WitnessSet
+	var unread []witnessUnread
+	if id != "" {
+		ctx := opts.Ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		for _, w := range witnesses {
+			wctx, cancel := context.WithTimeout(ctx, witnessTimeout)
+			entries, err := w.Checkpoints(wctx, id)
+			cancel()
+			if err != nil {
+				unread = append(unread, witnessUnread{Witness: w.String(), Error: err.Error()})
+				continue
+			}
+			sets = append(sets, audit.WitnessSet{Witness: w.String(), Entries: entries})
+		}
+	}
+	rep, verr := audit.Verify(s.Dir, audit.VerifyOptions{Key: key, Witnessed: sets})
 	var chain *audit.ChainError
-	if verr != nil && !errors.As(verr, &chain) {
+	var witnessed *audit.WitnessError
+	if verr != nil && !errors.As(verr, &chain) && !errors.As(verr, &witnessed) {
 		return fmt.Errorf("verify audit trail %s: %w", s.Dir, verr)
 	}
-	out := auditVerifyReport{SchemaVersion: 1, VerifyReport: rep, OK: verr == nil, Error: chain}
+	out := auditVerifyReport{SchemaVersion: 1, VerifyReport: rep, OK: verr == nil && len(unread) == 0, Error: chain, Unread: unread,
+		NoWitness: len(witnesses) == 0}
+	if witnessed != nil {
+		out.Findings = witnessed.Findings
+	}
 	if opts.JSON {
 		if err := writeJSON(opts.IO.Out, out); err != nil {
 			return err
 		}
-	} else if verr == nil {
-		fmt.Fprintf(opts.IO.Out, "ok: %s in %s (seq %d-%d), %s, head %s\n", plural(int(rep.Records), "record", "records"),
-			plural(rep.Segments, "segment", "segments"), rep.FirstSeq, rep.LastSeq, plural(rep.Checkpoints, "signed checkpoint", "signed checkpoints"), short(rep.Head))
-		if rep.Unwitnessed > 0 {
-			fmt.Fprintf(opts.IO.Out, "note: the last %s follow the last checkpoint\n", plural(int(rep.Unwitnessed), "record", "records"))
-		}
-		if rep.TornTail != "" {
-			fmt.Fprintf(opts.IO.Out, "note: %s ends in an incomplete record from a killed writer (never acknowledged); the next append drops it\n", rep.TornTail)
-		}
-		if rep.Pruned {
-			fmt.Fprintf(opts.IO.Out, "note: pruned; the chain starts at seq %d (signed anchor)\n", rep.FirstSeq)
-		}
 	} else {
-		fmt.Fprintf(opts.IO.Out, "FAILED: %s\n", chain)
+		printVerify(opts.IO.Out, out, len(witnesses), id)
 	}
-	if verr != nil {
+	switch {
+	case chain != nil:
 		return &FindingsError{Summary: "audit trail does not verify: " + chain.Error()}
+	case witnessed != nil:
+		return &FindingsError{Summary: "audit trail disagrees with its witness: " + witnessed.Error()}
+	case len(unread) > 0:
+		return withHint(fmt.Errorf("could not read witness %s: %s", unread[0].Witness, unread[0].Error),
+			"check the witness setting ([audit] witness, or --witness), or check the local chain alone with --no-witness")
 	}
 	return nil
+}
+
+func printVerify(w io.Writer, out auditVerifyReport, nWitnesses int, id string) {
+	rep := out.VerifyReport
+	if out.Error != nil {
+		fmt.Fprintf(w, "FAILED: %s\n", out.Error)
+		return
+	}
+	for _, f := range out.Findings {
+		fmt.Fprintf(w, "FAILED: witness %s: %s: %s\n  what to do: %s\n", f.Witness, f.Kind, f.Reason, f.Action)
+	}
+	summary := fmt.Sprintf("%s in %s (seq %d-%d), %s, head %s", plural(int(rep.Records), "record", "records"),
+		plural(rep.Segments, "segment", "segments"), rep.FirstSeq, rep.LastSeq, plural(rep.Checkpoints, "signed checkpoint", "signed checkpoints"), short(rep.Head))
+	if len(out.Findings) > 0 {
+		fmt.Fprintf(w, "note: on its own the chain holds: %s; so does a history cut short or signed again with this machine's key\n", summary)
+		for _, u := range out.Unread {
+			fmt.Fprintf(w, "note: witness %s could not be read: %s\n", u.Witness, u.Error)
+		}
+		return
+	}
+	fmt.Fprintf(w, "ok: %s\n", summary)
+	for _, r := range rep.Witnesses {
+		switch agreed := r.Checkpoints - r.BeforeStart; {
+		case r.Checkpoints == 0:
+			fmt.Fprintf(w, "note: witness %s holds no checkpoint of this trail (store %s): nothing here is witnessed yet\n", r.Witness, rep.Store)
+		case agreed == 0:
+			fmt.Fprintf(w, "note: witness %s holds no checkpoint of the records kept here, only of pruned ones\n", r.Witness)
+		default:
+			fmt.Fprintf(w, "ok: witness %s: %s agree with the chain, the latest at seq %d (signed %s)\n", r.Witness,
+				plural(agreed, "checkpoint", "checkpoints"), r.Matched, r.MatchedTime.UTC().Format(time.RFC3339))
+		}
+		if r.Unwitnessed > 0 {
+			fmt.Fprintf(w, "note: the last %s (seq %d-%d) follow the last checkpoint witnessed by %s: until one covers them, whoever controls this machine can change or remove them unnoticed\n",
+				plural(int(r.Unwitnessed), "record", "records"), rep.LastSeq-r.Unwitnessed+1, rep.LastSeq, r.Witness)
+		}
+		if r.Rejected > 0 {
+			fmt.Fprintf(w, "note: witness %s also holds %s for this trail that are not signed checkpoints; they vouch for nothing\n", r.Witness, plural(r.Rejected, "entry", "entries"))
+		}
+		if r.BeforeStart > 0 {
+			fmt.Fprintf(w, "note: %s witnessed before the pruned start (seq %d) cannot be compared\n", plural(r.BeforeStart, "checkpoint", "checkpoints"), rep.FirstSeq)
+		}
+	}
+	switch {
+	case nWitnesses == 0:
+		if rep.Unwitnessed > 0 {
+			fmt.Fprintf(w, "note: the last %s follow the last checkpoint\n", plural(int(rep.Unwitnessed), "record", "records"))
+		}
+		fmt.Fprintln(w, "note: no witness was consulted: the checkpoints are signed with a key on this machine, so this shows the trail is intact, not that whoever controls this machine left it alone (mcpgov help audit-threats)")
+	case id == "":
+		fmt.Fprintln(w, "note: this trail has no store.id, so no witness knows it: it was never written with a witness configured, or store.id was removed")
+	}
+	if rep.TornTail != "" {
+		fmt.Fprintf(w, "note: %s ends in an incomplete record from a killed writer (never acknowledged); the next append drops it\n", rep.TornTail)
+	}
+	if rep.Pruned {
+		fmt.Fprintf(w, "note: pruned; the chain starts at seq %d (signed anchor)\n", rep.FirstSeq)
+	}
 }
 
 func short(hash string) string {

@@ -18,13 +18,19 @@ func helpTopics() []helpTopic {
   0  success
   1  error: something failed (a file could not be written, a bundle is invalid, …)
   2  usage error: unknown command or flag, wrong arguments
-  3  findings: scan found a finding at or above --fail-on, or policy tests failed
+  3  findings: scan found a finding at or above --fail-on, policy tests
+     failed, or audit verify found the trail edited, cut short or rewritten
   4  authentication required: run "mcpgov login"
 
 A scan that reads a broken config file still exits 0: the problem is listed
 under "errors" in the report, so one bad file never hides the rest of the
 inventory. Use --fail-on to turn findings into exit code 3; output formats do
 not change the exit code.`,
+		},
+		{
+			name:  "audit-threats",
+			short: "What the audit trail proves, and against whom",
+			long:  auditThreats,
 		},
 		{
 			name:  "environment",
@@ -87,3 +93,71 @@ func newHelpTopicCmd(t helpTopic) *cobra.Command {
 	})
 	return cmd
 }
+
+const auditThreats = `What the audit trail proves, and against whom.
+
+Every trail
+  Each record carries the SHA-256 of the line before it, and checkpoints sign
+  the chain's length and head with an ed25519 key. "mcpgov audit verify"
+  finds any record edited, deleted, reordered or inserted, a segment removed,
+  a forged checkpoint: anything done without the signing key (a bug, a
+  failing disk, a tool that edits one file).
+
+What the default, unmanaged setup does not prove
+  The key is signing.key inside the store, which its owner (and root, and
+  malware running as either) can read and write. They can:
+    - delete the newest records together with their checkpoints: the trail
+      still verifies, only shorter;
+    - rewrite any record, recompute the hashes after it and sign the
+      checkpoints again with signing.key: the trail verifies, also against
+      a pinned --key, because the key is the same;
+    - make a new key, replace signing.pub and sign a new history: caught only
+      by someone who pinned the old verifier key with --key;
+    - put back an older copy of the whole directory.
+  On its own a trail shows that it is intact, not that its owner left it
+  alone.
+
+What a witness adds ([audit] witness in the managed config)
+  Every checkpoint the store signs is also sent to a witness: a file or
+  directory the user can append to but not rewrite (chattr +a, chflags
+  sappnd, a WORM mount), or an https URL (the gateway). Sending happens in
+  the background and is retried; a call never waits for it, a failure is
+  warned about ("mcpgov: warning: witness …"), the shim waits at most 5s
+  for it when it exits, and a checkpoint still undelivered then is sent by
+  the next shim. Records that waited
+  checkpoint_interval (default 10s) are signed and sent even when idle.
+  Each record's hash covers every record before it, so one witnessed
+  checkpoint of seq N vouches for records 1 to N. "mcpgov audit verify"
+  compares the chain with every witnessed checkpoint and exits 3 on:
+    truncated  a witnessed checkpoint lies beyond the end of the chain:
+               records were removed, or an older copy was put back
+    forked     the record at a witnessed seq hashes differently here: the
+               history was rewritten and signed again
+    rollback   the witness saw the chain shrink: an older copy was put back
+               and written on
+    rekeyed    the witness holds checkpoints of this store under a key
+               verify does not trust: the signing key was replaced
+
+What whoever controls the machine can still hide with a witness
+  - the records after the last witnessed checkpoint (verify prints how
+    many): up to checkpoint_interval of activity, or longer while the
+    witness cannot be reached;
+  - calls that never pass through the shim: a stopped shim, an unwrapped
+    client, a server run directly;
+  - the link between trail and witness: a new store.id, another
+    MCPGOV_MANAGED_CONFIG or a config without the witness make verify on
+    this machine call the trail unwitnessed, not tampered. The witness sees
+    the store fall silent; that is for the auditor to watch;
+  - nothing it already sent: entries cannot be removed from an append-only
+    witness. Anyone who can append to a shared witness file can add entries
+    that make verify fail, not ones that make it pass.
+  The verify that counts runs where the trail's owner has no control,
+  against a copy of the trail:
+    mcpgov audit verify ./copy --key "$(cat audit.pub)" --witness https://…
+
+The signing key in a managed deployment
+  [audit] signing_key in the managed config (made with "mcpgov audit keygen")
+  keeps the key out of the store: users cannot replace it, and verify trusts
+  its verifier key rather than the store's signing.pub. The shim runs as the
+  user and must read the key, so the user can sign with it too: a managed
+  key pins who signed, and only the witness catches a history signed again.`

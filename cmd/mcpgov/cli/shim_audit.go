@@ -6,6 +6,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -24,6 +26,18 @@ type AuditConfig struct {
 	// RotateAge starts a new segment once the current one is this old, as
 	// a duration ("24h", default) or days ("7d").
 	RotateAge string `toml:"rotate_age"`
+	// Witness lists where every signed checkpoint is also sent: a path
+	// (an append-only file, or a directory of one file per store) or an
+	// https URL (the gateway). The managed config's and the user's are
+	// both used; a user cannot remove a managed witness.
+	Witness []string `toml:"witness"`
+	// SigningKey is the checkpoint signing key, kept outside the store
+	// (made with mcpgov audit keygen). The managed config's wins, and
+	// audit verify then trusts only its verifier key.
+	SigningKey string `toml:"signing_key"`
+	// CheckpointInterval signs a checkpoint of records that waited this
+	// long ("10s", the default when a witness is set).
+	CheckpointInterval string `toml:"checkpoint_interval"`
 }
 
 // auditSettings is the resolved audit configuration.
@@ -31,7 +45,21 @@ type auditSettings struct {
 	Dir     string
 	From    string // where Dir came from, for messages
 	Options audit.Options
+	// Witnesses are the configured witnesses, managed ones first.
+	Witnesses []witnessSetting
+	// KeyFrom names the config that set Options.KeyPath ("": the store's
+	// own signing.key).
+	KeyFrom string
 }
+
+// witnessSetting is one configured witness and the file that named it.
+type witnessSetting struct {
+	Spec, From string
+}
+
+// defaultCheckpointInterval bounds how long a record stays unwitnessed
+// when a witness is configured.
+const defaultCheckpointInterval = 10 * time.Second
 
 // resolveAudit picks the store: MCPGOV_AUDIT_DIR, then the user's config,
 // then the managed config, then $XDG_STATE_HOME/mcpgov/audit (default
@@ -57,6 +85,19 @@ func resolveAudit(f *Factory, flag string) (auditSettings, error) {
 		s.Dir, s.From = filepath.Join(f.Getenv("HOME"), ".local", "state", "mcpgov", "audit"), "default"
 	}
 	opts := audit.Options{Now: f.Now}
+	for _, cfg := range []Config{c.managed, c.user} {
+		for _, spec := range cfg.Audit.Witness {
+			if !strings.HasPrefix(spec, "http://") && !strings.HasPrefix(spec, "https://") && spec != "" {
+				spec = configRelative(cfg.path, spec)
+			}
+			if _, err := audit.NewWitness(spec); err != nil {
+				return s, fmt.Errorf("config %s: invalid [audit] witness: %w", cfg.path, err)
+			}
+			if !slices.ContainsFunc(s.Witnesses, func(w witnessSetting) bool { return w.Spec == spec }) {
+				s.Witnesses = append(s.Witnesses, witnessSetting{Spec: spec, From: cfg.path})
+			}
+		}
+	}
 	for _, cfg := range []Config{c.user, c.managed} { // managed last: it wins
 		a := cfg.Audit
 		if a.Logging != "" {
@@ -80,9 +121,33 @@ func resolveAudit(f *Factory, flag string) (auditSettings, error) {
 			}
 			opts.MaxSegmentAge = d
 		}
+		if a.SigningKey != "" {
+			opts.KeyPath, s.KeyFrom = configRelative(cfg.path, a.SigningKey), cfg.path
+		}
+		if a.CheckpointInterval != "" {
+			d, err := audit.ParseAge(a.CheckpointInterval)
+			if err != nil || d <= 0 {
+				return s, fmt.Errorf("config %s: invalid [audit] checkpoint_interval %q: want a duration like 10s", cfg.path, a.CheckpointInterval)
+			}
+			opts.CheckpointInterval = d
+		}
+	}
+	if len(s.Witnesses) > 0 && opts.CheckpointInterval == 0 {
+		opts.CheckpointInterval = defaultCheckpointInterval
 	}
 	s.Options = opts
 	return s, nil
+}
+
+// witnesses makes the configured witnesses.
+func (s auditSettings) witnesses() []audit.Witness {
+	var ws []audit.Witness
+	for _, w := range s.Witnesses {
+		if wit, err := audit.NewWitness(w.Spec); err == nil { // validated by resolveAudit
+			ws = append(ws, wit)
+		}
+	}
+	return ws
 }
 
 func configRelative(configPath, dir string) string {
@@ -99,6 +164,17 @@ func openShimAuditor(f *Factory) (*audit.Store, error) {
 	s, err := resolveAudit(f, "")
 	if err != nil {
 		return nil, err
+	}
+	// Checkpoints go to the witnesses in the background; a witness that
+	// cannot be reached is warned about, never waited for by a call.
+	s.Options.Witnesses = s.witnesses()
+	s.Options.Warn = func(msg string) { fmt.Fprintf(f.IO.ErrOut, "mcpgov: warning: %s\n", msg) }
+	if s.KeyFrom != "" {
+		// The refusal carries this message (the enforcement core adds its
+		// own hint), so the remedy is part of it.
+		if _, err := os.Stat(s.Options.KeyPath); errors.Is(err, fs.ErrNotExist) {
+			return nil, fmt.Errorf("audit signing key %s (from %s) does not exist; an administrator creates it with mcpgov audit keygen --out %s", s.Options.KeyPath, s.KeyFrom, s.Options.KeyPath)
+		}
 	}
 	store, err := audit.Open(s.Dir, s.Options)
 	if err != nil {
