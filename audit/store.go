@@ -193,6 +193,9 @@ func openStore(dir string, opts Options, open func(string, int) (segmentFile, er
 			s.senders = append(s.senders, snd)
 		}
 	}
+	if err == nil && s.seg != nil {
+		s.reserve()
+	}
 	_ = unlockFile(lock)
 	if err != nil {
 		if s.seg != nil {
@@ -460,11 +463,14 @@ func (s *Store) commit(batch []*pending) []error {
 		return fail(err)
 	}
 	s.health.Store(nil)
+	s.reserve()
 	return errs
 }
 
 // Healthy reports the error of the last batch the store could not write
-// (a full disk, a failed fsync), or nil once a batch succeeded again. The
+// (a full disk, a failed fsync), or that the space for the next records
+// could not be reserved (see reserveBytes), or nil once a batch succeeded
+// and the space is reserved again. The
 // enforcement core asks before running a call, so in enforce mode a call
 // is refused rather than run when its record could not be kept.
 func (s *Store) Healthy() error {

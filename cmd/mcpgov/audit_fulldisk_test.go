@@ -18,8 +18,8 @@ import (
 // TestAuditFullDisk puts the audit trail on a 192 KiB tmpfs and calls
 // through the real shim in enforce mode until the disk is full: every call
 // the client got a result for has its record, every other call got an
-// error that says the audit trail could not record it (no space left),
-// and the trail still verifies. Mounting needs root; without it the
+// error that says the audit trail could not record it (no space left) and
+// never ran upstream, and the trail still verifies. Mounting needs root; without it the
 // injected-writer unit test in audit/ covers ENOSPC.
 func TestAuditFullDisk(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -32,8 +32,16 @@ func TestAuditFullDisk(t *testing.T) {
 	t.Cleanup(func() { _ = syscall.Unmount(mnt, 0) })
 	dir := filepath.Join(mnt, "audit")
 
-	cmd := exec.Command("mcpgov", "shim", "--bundle", writeBundle(t), "--", "fake-mcp-server")
-	cmd.Env = append(os.Environ(), "MCPGOV_AUDIT_DIR="+dir, "MCPGOV_CONFIG=", "MCPGOV_BUNDLE=")
+	bundle := t.TempDir()
+	cat := "[catalog]\nmode = \"enforce\"\n\n[servers.lenient]\nstatus = \"approved\"\n[servers.lenient.launch]\ncommand = \"lenient-mcp-server\"\n"
+	if err := os.WriteFile(filepath.Join(bundle, "catalog.toml"), []byte(cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	// The server logs every call it runs (outside the full disk), so the
+	// test can tell a refused call from one that ran unrecorded.
+	ranLog := filepath.Join(t.TempDir(), "executed.log")
+	cmd := exec.Command("mcpgov", "shim", "--bundle", bundle, "--", "lenient-mcp-server")
+	cmd.Env = append(os.Environ(), "MCPGOV_AUDIT_DIR="+dir, "MCPGOV_CONFIG=", "MCPGOV_BUNDLE=", "LENIENT_LOG="+ranLog)
 	cmd.Stderr = io.Discard
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
@@ -103,6 +111,13 @@ func TestAuditFullDisk(t *testing.T) {
 		if !recorded[m] {
 			t.Fatalf("call %.10s… was answered without a record", m)
 		}
+	}
+	// No call ran upstream without its record: the store reports the disk
+	// full while its reserved space still holds the refusals' records, so
+	// the first call after that is refused before it runs.
+	ranBytes, _ := os.ReadFile(ranLog)
+	if ran := strings.Count(string(ranBytes), "EXEC "); ran != len(answered) {
+		t.Fatalf("the server ran %d calls, %d were answered and recorded: a call ran unrecorded", ran, len(answered))
 	}
 	if out, errOut, code := mcpgovRun(t, "audit", "verify", dir); code != 0 {
 		t.Fatalf("verify a full trail: exit %d\n%s%s", code, out, errOut)
