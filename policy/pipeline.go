@@ -152,9 +152,11 @@ func hookObject(hook string) string {
 	return "arguments"
 }
 
-// FilterResult runs the post guardrails on a tools/call result and
-// redacts it (enforce.ResultFilter). The whole result is scanned: content
-// text, structuredContent, embedded resources, task results.
+// FilterResult runs the post guardrails on what a server sends toward the
+// model and redacts it (enforce.ResultFilter): a tools/call or task
+// result, a resource, a prompt, or a server's own request (call.Source).
+// The whole payload is scanned: content text, structuredContent, embedded
+// resources, messages.
 func (p *Pipeline) FilterResult(ctx context.Context, server *catalog.Server, call *enforce.Call, result json.RawMessage) (enforce.ResultDecision, error) {
 	st := p.st.Load()
 	serverID := ""
@@ -166,7 +168,7 @@ func (p *Pipeline) FilterResult(ctx context.Context, server *catalog.Server, cal
 	if err != nil {
 		results = []guard.Result{{Name: "result", Hook: guard.HookPost, Mode: guard.ModeEnforce, Verdict: audit.VerdictError, Err: err}}
 	} else {
-		results = st.set.Run(ctx, &guard.Request{Hook: guard.HookPost, Server: serverID, Tool: call.Tool, Session: call.Session, Payload: payload})
+		results = st.set.Run(ctx, &guard.Request{Hook: guard.HookPost, Server: serverID, Tool: call.Tool, Session: call.Session, Payload: payload, Source: call.Source})
 	}
 	rd := enforce.ResultDecision{Allow: true}
 	if payload != nil {

@@ -96,9 +96,10 @@ type Call struct {
 	// Annotations are the tool's annotations from the last tools/list
 	// result the connection saw, if any.
 	Annotations json.RawMessage
-	// Hook says which payload a ResultFilter sees (PayloadToolResult when
-	// empty): a tool result, a resource, a prompt, or a server's request.
-	Hook string
+	// Source says where a payload a ResultFilter sees comes from
+	// (SourceTool when empty): a tool result, a resource, a prompt, or a
+	// server's request.
+	Source string
 }
 
 // Decision is a Decider's or ToolReviewer's verdict.

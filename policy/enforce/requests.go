@@ -13,13 +13,13 @@ import (
 	"github.com/mcpgov/mcpgov/audit"
 )
 
-// Payload kinds a ResultFilter is asked about (Call.Hook): every path by
-// which a server's content reaches the model.
+// Sources of what a ResultFilter is asked about (Call.Source): every path
+// by which a server's content reaches the model.
 const (
-	PayloadToolResult    = "post"           // a tools/call or tasks/result result
-	PayloadResource      = "resource"       // a resources/read result
-	PayloadPrompt        = "prompt"         // a prompts/get result
-	PayloadServerRequest = "server_request" // sampling/createMessage or elicitation/create params
+	SourceTool          = "tool"           // a tools/call or tasks/result result
+	SourceResource      = "resource"       // a resources/read result
+	SourcePrompt        = "prompt"         // a prompts/get result
+	SourceServerRequest = "server_request" // sampling/createMessage or elicitation/create params
 )
 
 // CodePolicyRefused is the JSON-RPC error code of a request other than a
@@ -41,11 +41,11 @@ func (c *Core) BeginRequest(ctx context.Context, method string, params json.RawM
 	call := &Call{Params: params, Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session}
 	switch method {
 	case "resources/read":
-		call.Hook = PayloadResource
+		call.Source = SourceResource
 		uri, _ := json.Marshal(p.URI)
 		call.Arguments = json.RawMessage(`{"uri":` + string(uri) + `}`)
 	case "prompts/get":
-		call.Hook, call.Tool = PayloadPrompt, p.Name
+		call.Source, call.Tool = SourcePrompt, p.Name
 		call.Arguments = json.RawMessage(p.Arguments)
 	}
 	now := time.Now()
@@ -85,7 +85,7 @@ func (c *Core) FilterServerRequest(ctx context.Context, method string, params js
 		return nil, nil
 	}
 	now := time.Now()
-	st := &CallState{Call: &Call{Hook: PayloadServerRequest, Params: params, Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session},
+	st := &CallState{Call: &Call{Source: SourceServerRequest, Params: params, Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session},
 		method: method, start: now, forwarded: now,
 		decision: audit.Decision{Allow: true, Mode: string(c.cfg.Mode), Revision: c.cfg.BundleRevision}}
 	out, reply, outcome, redactions := c.filterResult(ctx, st, params)

@@ -76,6 +76,10 @@ type Spec struct {
 	Hooks   []string `toml:"hooks"`
 	Servers []string `toml:"servers"` // globs over catalog ids; empty: every server
 	Tools   []string `toml:"tools"`   // globs over tool names; empty: every tool
+	// Sources narrow the post hook to some of the paths by which a
+	// server's content reaches the model (tool, resource, prompt,
+	// server_request); empty: every one of them.
+	Sources []string `toml:"sources"`
 
 	// pii
 	Types       []string          `toml:"types"`
@@ -186,6 +190,14 @@ func ParseConfig(file string, text []byte) (*Config, error) {
 				add(p("hooks"), "guardrail %s: a %s guardrail does not run on hook %q; it runs on %s", n, s.Kind, h, strings.Join(hooks, ", "))
 			}
 		}
+		for _, src := range s.Sources {
+			if !slices.Contains(Sources, src) {
+				add(p("sources"), "guardrail %s: unknown source %q; want one of %s", n, src, strings.Join(Sources, ", "))
+			}
+		}
+		if len(s.Sources) > 0 && !slices.Contains(s.Hooks, HookPost) {
+			add(p("sources"), "guardrail %s: sources narrow the post hook, which this guardrail does not run on", n)
+		}
 		for _, g := range append(slices.Clone(s.Servers), s.Tools...) {
 			if _, err := path.Match(g, ""); err != nil {
 				add(p("servers"), "guardrail %s: bad glob %q", n, g)
@@ -272,6 +284,30 @@ func defaultHooks(kind string) []string {
 		return []string{HookDescribe}
 	}
 	return []string{HookPre, HookPost}
+}
+
+// Sources of a post payload: every path by which a server's content
+// reaches the model.
+const (
+	SourceTool          = "tool"           // a tools/call or tasks/result result
+	SourceResource      = "resource"       // a resources/read result
+	SourcePrompt        = "prompt"         // a prompts/get result
+	SourceServerRequest = "server_request" // sampling/createMessage, elicitation/create
+)
+
+// Sources lists every source, in the order documented.
+var Sources = []string{SourceTool, SourceResource, SourcePrompt, SourceServerRequest}
+
+// Covers reports whether a post guardrail runs on payloads from source
+// (SourceTool when empty); other hooks have no sources.
+func (s *Spec) Covers(hook, source string) bool {
+	if hook != HookPost || len(s.Sources) == 0 {
+		return true
+	}
+	if source == "" {
+		source = SourceTool
+	}
+	return slices.Contains(s.Sources, source)
 }
 
 // Applies reports whether the guardrail runs for this hook, server and tool.

@@ -46,11 +46,34 @@ func TestConfigErrorsNameFileAndLine(t *testing.T) {
 		"[guardrails.r]\nkind = \"regex\"\n[guardrails.r.patterns]\nbad = \"(\"\n":      `guardrails.toml:4: guardrail r: pattern bad: error parsing regexp`,
 		"[guardrails.sql]\nmode = \"enforce\"\n[guardrails.sql.extra]\nx = 1\n":         `guardrails.toml:4: unknown key "guardrails.sql.extra.x"`,
 		"[guardrails.sql\n":                                                             `guardrails.toml:2: expected`,
+		"[guardrails.pii]\nsources = [\"email\"]\n":                                     `guardrails.toml:2: guardrail pii: unknown source "email"`,
+		"[guardrails.secrets]\nhooks = [\"pre\"]\nsources = [\"tool\"]\n":               `guardrails.toml:3: guardrail secrets: sources narrow the post hook`,
 	}
 	for text, want := range cases {
 		_, err := ParseConfig("guardrails.toml", []byte(text))
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: error %v, want %q", text, err, want)
+		}
+	}
+}
+
+// TestSourcesNarrowThePostHook: a post guardrail runs on every path by
+// which a server's content reaches the model unless sources narrow it.
+func TestSourcesNarrowThePostHook(t *testing.T) {
+	every := mustSet(t, "[guardrails.pii]\n")
+	toolsOnly := mustSet(t, "[guardrails.pii]\nsources = [\"tool\"]\n")
+	for _, src := range append([]string{""}, Sources...) {
+		req := request(t, HookPost, `{"content":[{"type":"text","text":"mail ann@example.com"}]}`)
+		req.Source = src
+		if got := len(every.Run(context.Background(), req)); got != 1 {
+			t.Errorf("source %q: the default pii guardrail ran %d times", src, got)
+		}
+		want := 0
+		if src == "" || src == SourceTool {
+			want = 1
+		}
+		if got := len(toolsOnly.Run(context.Background(), req)); got != want {
+			t.Errorf("source %q: sources = [tool] ran %d times, want %d", src, got, want)
 		}
 	}
 }

@@ -78,6 +78,9 @@ type Request struct {
 	Session string
 	// Payload is the decoded arguments (pre) or result (post).
 	Payload *Payload
+	// Source says where a post payload comes from (SourceTool when
+	// empty): a tool result, a resource, a prompt, or a server's request.
+	Source string
 	// ToolDef is the definition under review (describe).
 	ToolDef *catalog.ToolDef
 }
@@ -126,7 +129,7 @@ var ErrTooLarge = errors.New("payload larger than the scan limit")
 func (s *Set) Run(ctx context.Context, req *Request) []Result {
 	var out []Result
 	for _, sp := range s.specs {
-		if !sp.Applies(req.Hook, req.Server, req.Tool) {
+		if !sp.Applies(req.Hook, req.Server, req.Tool) || !sp.Covers(req.Hook, req.Source) {
 			continue
 		}
 		start := time.Now()
