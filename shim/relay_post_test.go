@@ -104,3 +104,22 @@ func TestRelayPostHooks(t *testing.T) {
 		t.Errorf("client %+v", c)
 	}
 }
+
+// TestRelayClientGoneMidCall: a governed call the upstream was running
+// when the client closed its input still has its record, once the drain
+// has waited for an answer that never came.
+func TestRelayClientGoneMidCall(t *testing.T) {
+	sink := &recordSink{}
+	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink}))
+	s.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"long","arguments":{}}}`)
+	s.upRecv()
+	s.in.Close()
+	if err := <-s.done; err != nil {
+		t.Fatal(err)
+	}
+	recs := sink.snapshot()
+	if len(recs) != 1 || recs[0].Tool != "long" || recs[0].Outcome != audit.OutcomeError || !strings.Contains(recs[0].Reason, "client closed its input before the upstream answered") {
+		t.Fatalf("records: %+v", recs)
+	}
+}
