@@ -41,7 +41,7 @@ func (f Filter) Match(r *Record) bool {
 	case r.Seq <= f.AfterSeq:
 	case !f.Since.IsZero() && r.Time.Before(f.Since):
 	case !f.Until.IsZero() && !r.Time.Before(f.Until):
-	case f.Server != "" && f.Server != r.Server.ID && f.Server != r.Server.Name:
+	case f.Server != "" && f.Server != r.Server.ID && f.Server != r.Server.Name && f.Server != r.Server.ConfigName:
 	case f.Tool != "" && f.Tool != r.Tool:
 	case f.Identity != "" && f.Identity != r.Identity.Subject && !strings.EqualFold(f.Identity, r.Identity.Email):
 	case f.Kind != "" && f.Kind != r.Kind:

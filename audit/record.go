@@ -99,6 +99,9 @@ type ServerRef struct {
 	Name      string `json:"name,omitempty"`
 	Transport string `json:"transport,omitempty"` // stdio | http
 	Launch    string `json:"launch,omitempty"`    // command line or URL, secrets masked
+	// ConfigName is the server's name in the client's config (what the
+	// user calls it), when the launcher said so (`mcpgov shim --name`).
+	ConfigName string `json:"config_name,omitempty"`
 }
 
 // ResultSummary describes a tool result without storing it.

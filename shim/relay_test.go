@@ -443,15 +443,19 @@ func TestRelayEnforce(t *testing.T) {
 }
 
 func TestRefuse(t *testing.T) {
-	in := strings.NewReader("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\"}\n{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\nnot json\n")
+	in := strings.NewReader("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"clientInfo\":{\"name\":\"cursor\",\"version\":\"2\"}}}\n{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\nnot json\n")
 	var out bytes.Buffer
 	r := &enforce.Refusal{Reason: "MCP server x is not in the catalog", Hint: "request approval at https://r"}
-	if err := Refuse(context.Background(), in, &out, r.Error()); err != nil {
+	var client audit.Client
+	if err := Refuse(context.Background(), in, &out, r.Error(), func(c audit.Client) { client = c }); err != nil {
 		t.Fatal(err)
 	}
 	want := `{"jsonrpc":"2.0","id":1,"error":{"code":-32001,"message":"mcpgov: MCP server x is not in the catalog; request approval at https://r","data":{"mcpgov":{"reason":"MCP server x is not in the catalog","remediation":"request approval at https://r"}}}}` + "\n"
 	if !strings.HasPrefix(out.String(), want) || strings.Count(out.String(), "\n") != 2 {
 		t.Fatalf("Refuse wrote %q", out.String())
+	}
+	if client.Name != "cursor" || client.Version != "2" {
+		t.Fatalf("the refusal's client is %+v", client)
 	}
 }
 

@@ -295,6 +295,24 @@ func (r *Refusal) Error() *jsonrpc.Error {
 		Explanation{Reason: r.Reason, Rule: r.Rule, BundleRevision: r.Revision, Remediation: r.Hint, RequestURL: r.RequestURL})
 }
 
+// WouldRefuse says whether Admit would refuse the upstream, without
+// recording anything: a relay can then learn the client (initialize)
+// before calling Admit, so the refusal's record names it.
+func (c *Core) WouldRefuse() *Refusal {
+	r := c.refusal()
+	if r == nil || c.audit() || c.cfg.BundleErr != nil && c.cfg.FailMode == catalog.FailOpen {
+		return nil
+	}
+	return r
+}
+
+// StartFailed records that the upstream could not be started (its
+// command not found, its process not started, no HTTP connection): the
+// client gets an error for every call, and the record says why.
+func (c *Core) StartFailed(ctx context.Context, reason string) {
+	c.record(ctx, EventServerRefused, "", reason, true)
+}
+
 // Admit decides whether the upstream may be started. A nil Refusal means
 // yes; in audit mode it is always nil and the would-be refusal is recorded.
 func (c *Core) Admit(ctx context.Context) *Refusal {

@@ -30,6 +30,7 @@ type ShimOptions struct {
 
 	Bundle  string
 	Server  string
+	Name    string // the entry's name in the client's config, for records
 	Mode    string
 	URL     string
 	Headers []string
@@ -121,6 +122,7 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	}
 	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "governance bundle directory")
 	cmd.Flags().StringVar(&opts.Server, "server", "", "catalog ID of the server the command runs (default: found by launch identity)")
+	cmd.Flags().StringVar(&opts.Name, "name", "", "the server's name in the client's config, kept in audit records (wrap sets it)")
 	cmd.Flags().StringVar(&opts.Mode, "mode", "", "enforce or audit (default: the catalog's mode)")
 	cmd.Flags().StringVar(&opts.URL, "url", "", "Streamable HTTP upstream (a remote server or the gateway)")
 	cmd.Flags().StringArrayVar(&opts.Headers, "header", nil, `HTTP header "Name: value" for --url (repeatable)`)
@@ -143,29 +145,41 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	cfg.Session = newSessionID()
 	home, _ := os.UserHomeDir()
 	cfg.ServerRef = serverRef(cfg, command, url, home)
+	cfg.ServerRef.ConfigName = opts.Name
 	defer attachShimAuditor(opts.Factory, &cfg)()
 	core := enforce.New(cfg)
-	if refusal := core.Admit(ctx); refusal != nil {
-		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusal.Error())
+	// A refused server is recorded once the client said who it is.
+	if refusal := core.WouldRefuse(); refusal != nil {
+		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusal.Error(), func(cl audit.Client) {
+			core.SetClient(cl)
+			core.Admit(ctx)
+		})
 		return withHint(errors.New(refusal.Reason), refusal.Hint)
+	}
+	core.Admit(ctx) // in audit mode, records what would have been refused
+	refuse := func(err error) {
+		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err), func(cl audit.Client) {
+			core.SetClient(cl)
+			core.StartFailed(ctx, err.Error())
+		})
 	}
 	relay := &shim.Relay{In: opts.IO.In, Out: opts.IO.Out, Stderr: opts.IO.ErrOut, Core: core}
 	if url != "" {
-		return shimHTTP(ctx, opts, relay, url)
+		return shimHTTP(ctx, opts, relay, url, refuse)
 	}
 	if len(command) == 0 {
 		err := fmt.Errorf("server %s has no stdio launch command in the catalog", opts.ID)
-		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
+		refuse(err)
 		return err
 	}
 	path, err := shim.LookCommand(command[0])
 	if err != nil {
-		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
+		refuse(err)
 		return withHint(err, "clients started from a desktop often have a minimal PATH; use the command's absolute path")
 	}
 	up, err := shim.StartProcess(shim.Command{Path: path, Args: command[1:], Stderr: opts.IO.ErrOut})
 	if err != nil {
-		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
+		refuse(err)
 		return err
 	}
 	err = relay.Run(ctx, up)
@@ -181,7 +195,7 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	return err
 }
 
-func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url string) error {
+func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url string, refuse func(error)) error {
 	headers := http.Header{}
 	for _, h := range opts.Headers {
 		name, value, _ := strings.Cut(h, ":") // checked in RunE
@@ -190,7 +204,7 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url str
 	// The user's access token goes to the configured gateway only.
 	auth, err := shimUpstreamHeaders(ctx, opts.Factory, url)
 	if err != nil {
-		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
+		refuse(err)
 		return err
 	}
 	if headers.Get("Authorization") == "" && auth != nil {
@@ -198,7 +212,7 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url str
 	}
 	up, err := shim.DialHTTP(url, headers, opts.IO.ErrOut)
 	if err != nil {
-		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err))
+		refuse(err)
 		return err
 	}
 	err = relay.Run(ctx, up)
