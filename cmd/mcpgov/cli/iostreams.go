@@ -43,6 +43,12 @@ func TestStreams() (*IOStreams, *bytes.Buffer, *bytes.Buffer, *bytes.Buffer) {
 	return &IOStreams{In: in, Out: out, ErrOut: errOut, colorOff: true}, in, out, errOut
 }
 
+// IsStdinTTY reports whether stdin is a terminal.
+func (s *IOStreams) IsStdinTTY() bool { return s.stdinTTY }
+
+// SetStdinTTY overrides terminal detection of stdin (tests).
+func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = v }
+
 // IsStdoutTTY reports whether stdout is a terminal.
 func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 

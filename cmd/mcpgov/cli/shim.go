@@ -139,6 +139,11 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	signal.Notify(sigpipe, syscall.SIGPIPE)
 	defer signal.Stop(sigpipe)
 
+	if opts.IO.IsStdinTTY() {
+		// Someone typed `mcpgov shim` by hand: what they type next would
+		// only get JSON-RPC parse errors back.
+		fmt.Fprintln(opts.IO.ErrOut, "mcpgov: hint: the shim speaks MCP (JSON-RPC, one message per line) on stdin and stdout; an MCP client starts it. Run `mcpgov wrap` to make your clients start servers through it, or `mcpgov scan` to list them")
+	}
 	cfg, command, url := shimConfig(opts)
 	cfg.Identity, cfg.IdentityErr = shimIdentityConfig(ctx, opts.Factory)
 	cfg.Recorders = append(cfg.Recorders, &enforce.LogRecorder{W: opts.IO.ErrOut})

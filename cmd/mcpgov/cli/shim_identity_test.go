@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -128,6 +129,21 @@ func BenchmarkReadSessionFile(b *testing.B) {
 		var s login.Session
 		if err := json.Unmarshal(raw, &s); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestShimHintOnTerminal: run by hand in a terminal, the shim says first
+// that an MCP client is meant to start it; launched by a client (stdin a
+// pipe) it says nothing of the kind.
+func TestShimHintOnTerminal(t *testing.T) {
+	for _, tty := range []bool{true, false} {
+		f := identityFixture(t, time.Now().Add(time.Hour), nil)
+		f.IO.SetStdinTTY(tty)
+		_ = shimRun(context.Background(), &ShimOptions{IO: f.IO, Factory: f, Command: []string{"no-such-mcp-server"}})
+		errOut := f.IO.ErrOut.(*bytes.Buffer).String()
+		if got := strings.Contains(errOut, "mcpgov: hint: the shim speaks MCP"); got != tty {
+			t.Errorf("stdin a terminal %v: hint shown %v; stderr:\n%s", tty, got, errOut)
 		}
 	}
 }
