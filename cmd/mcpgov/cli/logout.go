@@ -51,6 +51,11 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 		return err
 	}
 	s, err := loginManager(opts.Factory, ls).Logout(ctx, opts.Revoke)
+	if s == nil && login.NeedsLogin(err) {
+		// Logging out twice is not an error: the wanted state holds.
+		fmt.Fprintf(opts.IO.ErrOut, "Not logged in (profile %q); nothing to do.\n", ls.Profile)
+		return nil
+	}
 	if s == nil {
 		return loginError(err, ls.Profile)
 	}
