@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"testing"
@@ -41,12 +42,17 @@ func benchRelay(b *testing.B, cfg enforce.Config) {
 	defer inW.Close()
 	client, out := NewFrameWriter(inW), NewFrameReader(outR, 0)
 	call := []byte(`{"jsonrpc":"2.0","id":42,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"}}}`)
-	result := []byte(`{"jsonrpc":"2.0","id":42,"result":{"content":[{"type":"text","text":"hello"}]}}`)
-	go func() { // the server: answer every call
+	go func() { // the server: answer every call, under the id it was sent
 		for {
-			if _, err := up.fromRelay.ReadFrame(); err != nil {
+			frame, err := up.fromRelay.ReadFrame()
+			if err != nil {
 				return
 			}
+			// The relay writes `{"jsonrpc":"2.0","id":N,…`: a cheap cut
+			// keeps the server's own cost out of the measurement.
+			_, rest, _ := bytes.Cut(frame, []byte(`"id":`))
+			id, _, _ := bytes.Cut(rest, []byte(","))
+			result := append(append([]byte(`{"jsonrpc":"2.0","id":`), id...), `,"result":{"content":[{"type":"text","text":"hello"}]}}`...)
 			if up.toRelay.WriteFrame(result) != nil {
 				return
 			}

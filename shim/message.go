@@ -52,7 +52,9 @@ var envelopeKeys = []string{"jsonrpc", "id", "method", "params", "result", "erro
 func ParseMessage(frame []byte) (*Message, error) {
 	raw := bytes.Clone(frame)
 	m := &Message{Raw: raw}
-	dec := jsontext.NewDecoder(bytes.NewReader(raw))
+	pd := getDecoder(raw)
+	defer putDecoder(pd)
+	dec := pd.dec
 	tok, err := dec.ReadToken()
 	if err != nil {
 		return nil, parseError(err)
@@ -162,10 +164,12 @@ func CheckNames(v json.RawMessage, where string) error {
 	if len(v) == 0 {
 		return nil
 	}
-	dec := jsontext.NewDecoder(bytes.NewReader(v))
-	// One entry per open container: the folded member names of an
-	// object (allocated on its first name), nil for an array.
-	var stack []map[string]string
+	pd := getDecoder(v)
+	defer putDecoder(pd)
+	dec := pd.dec
+	// One entry per open container: the member names of an object, nil
+	// for an array.
+	var stack []*nameSet
 	for {
 		tok, err := dec.ReadToken()
 		if errors.Is(err, errEOF) {
@@ -181,7 +185,7 @@ func CheckNames(v json.RawMessage, where string) error {
 		}
 		switch kind {
 		case '{':
-			stack = append(stack, map[string]string{})
+			stack = append(stack, &nameSet{})
 		case '[':
 			stack = append(stack, nil)
 		case '}', ']':
@@ -192,13 +196,9 @@ func CheckNames(v json.RawMessage, where string) error {
 			if kind != '{' || n%2 != 1 {
 				continue
 			}
-			names := stack[len(stack)-1]
-			name := str
-			key := fold(name)
-			if prev, ok := names[key]; ok && prev != name {
-				return fmt.Errorf("%w: members %q and %q of %s differ only in case", errAmbiguous, prev, name, where+string(dec.StackPointer().Parent()))
+			if prev := stack[len(stack)-1].add(str); prev != "" {
+				return fmt.Errorf("%w: members %q and %q of %s differ only in case", errAmbiguous, prev, str, where+string(dec.StackPointer().Parent()))
 			}
-			names[key] = name
 		}
 	}
 }
@@ -206,6 +206,39 @@ func CheckNames(v json.RawMessage, where string) error {
 // fold maps a name to a key shared by all its case variants (including
 // the Kelvin sign and long s, which Go's case folding maps to k and s).
 func fold(s string) string { return strings.ToLower(strings.ToUpper(s)) }
+
+// nameSet holds an object's member names; most objects have a few, so a
+// slice is searched until it grows large enough for a map.
+type nameSet struct {
+	names []string
+	folds map[string]string
+}
+
+// add records name and returns an earlier name that differs from it only
+// in case, or "".
+func (s *nameSet) add(name string) string {
+	if s.folds == nil && len(s.names) < 16 {
+		for _, n := range s.names {
+			if n != name && strings.EqualFold(n, name) {
+				return n
+			}
+		}
+		s.names = append(s.names, name)
+		return ""
+	}
+	if s.folds == nil {
+		s.folds = make(map[string]string, 2*len(s.names))
+		for _, n := range s.names {
+			s.folds[fold(n)] = n
+		}
+	}
+	key := fold(name)
+	if prev, ok := s.folds[key]; ok && prev != name {
+		return prev
+	}
+	s.folds[key] = name
+	return ""
+}
 
 // IsCall reports whether m is a request that expects a response.
 func (m *Message) IsCall() bool { return m.Method != "" && m.ID != nil }
@@ -299,7 +332,9 @@ func cancelledID(params json.RawMessage) json.RawMessage {
 // replaceMember returns obj with the value of its member name replaced;
 // every other member is kept, in order.
 func replaceMember(obj json.RawMessage, name string, value json.RawMessage) (json.RawMessage, error) {
-	dec := jsontext.NewDecoder(bytes.NewReader(obj))
+	pd := getDecoder(obj)
+	defer putDecoder(pd)
+	dec := pd.dec
 	var out bytes.Buffer
 	enc := jsontext.NewEncoder(&out)
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {

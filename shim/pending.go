@@ -236,11 +236,32 @@ func canonicalID(id json.RawMessage) string {
 	case '"':
 		return "s" + unquote(v)
 	case '0':
+		if plainInteger(id) {
+			return "n" + string(id) // already canonical: the common case
+		}
 		if r, ok := exactNumber(string(id)); ok {
 			return "n" + r.RatString()
 		}
 	}
 	return "r" + string(id)
+}
+
+// plainInteger reports whether id is a JSON integer in canonical form:
+// no fraction, exponent, leading zero or minus zero.
+func plainInteger(id []byte) bool {
+	digits := id
+	if len(digits) > 0 && digits[0] == '-' {
+		digits = digits[1:]
+	}
+	if len(digits) == 0 || digits[0] == '0' && len(digits) > 1 || string(digits) == "0" && len(id) > 1 {
+		return false
+	}
+	for _, c := range digits {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // exactNumber parses a JSON number exactly; huge exponents (which would
