@@ -13,7 +13,7 @@ import (
 func newAuditCmd(f *Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "audit <command>",
-		GroupID: "audit",
+		GroupID: "enforce",
 		Short:   "Verify, read, export and ship the local audit trail",
 		Long: `The shim writes one record per governed event (every tools/call, allowed,
 denied, errored or cancelled; refused server starts; drifted pins; guardrail

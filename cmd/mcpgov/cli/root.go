@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"fmt"
+	"strings"
+
 	"github.com/spf13/cobra"
 )
 
@@ -36,10 +39,11 @@ Start with an inventory of this machine:
 		return &FlagError{Err: err}
 	})
 
+	// The four pillars, in the order a newcomer meets them.
 	root.AddGroup(&cobra.Group{ID: "inventory", Title: "Inventory:"})
 	root.AddGroup(&cobra.Group{ID: "catalog", Title: "Catalog:"})
 	root.AddGroup(&cobra.Group{ID: "identity", Title: "Identity:"})
-	root.AddGroup(&cobra.Group{ID: "audit", Title: "Audit:"})
+	root.AddGroup(&cobra.Group{ID: "enforce", Title: "Enforcement and audit:"})
 	root.AddCommand(
 		newScanCmd(f, nil),
 		newCatalogCmd(f),
@@ -54,7 +58,33 @@ Start with an inventory of this machine:
 	for _, topic := range helpTopics() {
 		root.AddCommand(newHelpTopicCmd(topic))
 	}
+	refuseUnknownSubcommands(root)
 	return root, started
+}
+
+// refuseUnknownSubcommands makes every command that only groups others
+// answer a word that is none of them with a usage error (exit 2) and the
+// closest subcommands, instead of printing its help and succeeding;
+// without any word it prints its help.
+func refuseUnknownSubcommands(cmd *cobra.Command) {
+	for _, sub := range cmd.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !cmd.HasSubCommands() || cmd.Run != nil || cmd.RunE != nil || !cmd.HasParent() {
+		return
+	}
+	cmd.Args = cobra.ArbitraryArgs
+	cmd.RunE = func(c *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return c.Help()
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], c.CommandPath())
+		c.SuggestionsMinimumDistance = 2
+		if s := c.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += "; did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return flagErrorf("%s", msg)
+	}
 }
 
 func newVersionCmd(f *Factory) *cobra.Command {

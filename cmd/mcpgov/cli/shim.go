@@ -42,7 +42,7 @@ func newShimCmd(f *Factory, runF func(context.Context, *ShimOptions) error) *cob
 	opts := &ShimOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:     "shim [flags] -- COMMAND [ARG...] | shim ID | shim --url URL",
-		GroupID: "catalog",
+		GroupID: "enforce",
 		Short:   "Run an MCP server through mcpgov's governance (what wrapped client configs launch)",
 		Long: `Relay an MCP client's stdio connection to an upstream MCP server, enforcing
 the catalog. Clients launch it in place of the server (see "mcpgov wrap"):

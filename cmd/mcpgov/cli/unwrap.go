@@ -10,7 +10,7 @@ func newUnwrapCmd(f *Factory, runF func(context.Context, *WrapOptions) error) *c
 	opts := &WrapOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:     "unwrap",
-		GroupID: "inventory",
+		GroupID: "enforce",
 		Short:   "Restore client configs that mcpgov wrap rewrote",
 		Long: `Restore the server entries that launch through mcpgov shim to what they were
 before "mcpgov wrap".

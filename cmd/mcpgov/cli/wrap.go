@@ -35,7 +35,7 @@ func newWrapCmd(f *Factory, runF func(context.Context, *WrapOptions) error) *cob
 	opts := &WrapOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:     "wrap",
-		GroupID: "inventory",
+		GroupID: "enforce",
 		Short:   "Route the MCP servers of client configs through mcpgov shim",
 		Long: `Rewrite the stdio server entries that mcpgov scan finds so each client launches
 them through the governing shim:
