@@ -39,8 +39,12 @@ an age counted back from now (90m, 24h, 7d). --decision takes allow or deny
 from their pin, or flagged by review; one record per tool and session), or
 an outcome: allowed, denied, error, cancelled, redacted.
 
---format jsonl prints the stored lines byte for byte; --json wraps the
-records in a report; --count prints only how many matched. A segment that
+Piped, each record is one tab-separated line (--format plain; --format tsv
+adds a header line): TIME (UTC), SEQ, KIND, DECISION (allow, deny, hidden),
+OUTCOME, IDENTITY (email or subject), SERVER (catalog ID, else name), TOOL,
+REASON; "-" stands for an empty field. --format jsonl prints the stored
+lines byte for byte; --json wraps the records in a report; --count prints
+only how many matched. A segment that
 holds something other than records is an error naming it, never skipped.`,
 		Example: `  mcpgov audit query --since 24h --decision deny
   mcpgov audit query --server github --tool create_issue --json
@@ -68,7 +72,7 @@ holds something other than records is an error naming it, never skipped.`,
 	cmd.Flags().StringVar(&opts.Kind, "kind", "", "only this kind of record (tool_call, placeholder, server_refused, tool_drift, …)")
 	cmd.Flags().IntVar(&opts.Limit, "limit", 0, "stop after this many records (0: all)")
 	cmd.Flags().BoolVar(&opts.Count, "count", false, "print only the number of matching records")
-	cmd.Flags().StringVar(&opts.Format, "format", "", "output format: table, plain, json or jsonl (default: table on a terminal, plain when piped)")
+	cmd.Flags().StringVar(&opts.Format, "format", "", "output format: table, plain, tsv, json or jsonl (default: table on a terminal, plain when piped)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "shorthand for --format json")
 	_ = cmd.RegisterFlagCompletionFunc("decision", fixedCompletion("allow", "deny", "hidden", "allowed", "denied", "error", "cancelled", "redacted"))
 	return cmd
@@ -89,7 +93,7 @@ type auditQueryReport struct {
 var errLimit = errors.New("limit reached")
 
 func auditQueryRun(opts *AuditQueryOptions) error {
-	format, err := resolveFormat(opts.IO, opts.Format, opts.JSON, formatTable, formatPlain, formatJSON, "jsonl")
+	format, err := resolveFormat(opts.IO, opts.Format, opts.JSON, formatTable, formatPlain, formatTSV, formatJSON, "jsonl")
 	if err != nil {
 		return err
 	}
@@ -109,6 +113,9 @@ func auditQueryRun(opts *AuditQueryOptions) error {
 	w := newTabWriter(opts.IO.Out)
 	if format == formatTable && !opts.Count {
 		fmt.Fprintln(w, palette{on: opts.IO.ColorEnabled()}.bold(auditLineHeader))
+	}
+	if format == formatTSV && !opts.Count {
+		fmt.Fprintln(opts.IO.Out, auditLineHeader)
 	}
 	err = audit.Records(s.Dir, filter, func(r *audit.Record, line []byte) error {
 		rep.Count++

@@ -5,13 +5,13 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 )
 
 // Output formats shared by commands that print reports.
 const (
 	formatTable = "table"
 	formatPlain = "plain"
+	formatTSV   = "tsv" // plain, with a header line naming the columns
 	formatJSON  = "json"
 	formatSARIF = "sarif"
 )
@@ -46,9 +46,8 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-func newTabWriter(w io.Writer) *tabwriter.Writer {
-	return tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-}
+// newTabWriter aligns tab-separated cells for people; see tableWriter.
+func newTabWriter(w io.Writer) *tableWriter { return newTableWriter(w) }
 
 // palette colours text when the terminal allows it.
 type palette struct{ on bool }

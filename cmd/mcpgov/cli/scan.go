@@ -64,7 +64,11 @@ shadow (not in the catalog), blocked, pending or version-not-approved.
 
 A file that cannot be read or parsed is listed under "errors" and the scan
 goes on. Output is a table on a terminal, tab-separated lines when piped,
-versioned JSON (--format json), or SARIF 2.1.0 for code scanning.`,
+versioned JSON (--format json), or SARIF 2.1.0 for code scanning. Piped,
+each server is one line (--format plain; --format tsv adds a header line):
+CLIENT, SCOPE, NAME, TRANSPORT, IDENTITY, GOVERNED (true/false), DISABLED
+(true/false), SEVERITY (the worst finding's, "-" without findings),
+FINDINGS (their count), LOCATION (file:line).`,
 		Example: `  # this machine, as a table
   mcpgov scan
 
@@ -82,7 +86,7 @@ versioned JSON (--format json), or SARIF 2.1.0 for code scanning.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVar(&opts.Format, "format", "", "output format: table, plain, json or sarif (default: table on a terminal, plain when piped)")
+	fl.StringVar(&opts.Format, "format", "", "output format: table, plain, tsv, json or sarif (default: table on a terminal, plain when piped)")
 	fl.BoolVar(&opts.JSON, "json", false, "shorthand for --format json")
 	fl.BoolVar(&opts.TUI, "tui", false, "browse the inventory interactively (needs a terminal)")
 	fl.StringSliceVar(&opts.Clients, "client", nil, "report only these clients (repeatable or comma-separated)")
@@ -95,7 +99,7 @@ versioned JSON (--format json), or SARIF 2.1.0 for code scanning.`,
 	_ = cmd.RegisterFlagCompletionFunc("client", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return scan.Clients, cobra.ShellCompDirectiveNoFileComp
 	})
-	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion(formatTable, formatPlain, formatJSON, formatSARIF))
+	_ = cmd.RegisterFlagCompletionFunc("format", fixedCompletion(formatTable, formatPlain, formatTSV, formatJSON, formatSARIF))
 	_ = cmd.RegisterFlagCompletionFunc("fail-on", fixedCompletion("low", "medium", "high", "critical"))
 
 	cmd.AddCommand(newScanMergeCmd(f, nil))
@@ -117,7 +121,7 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 			return flagErrorf("--tui needs a terminal on stdin and stdout; use --format json or plain when piping")
 		}
 	}
-	format, err := resolveFormat(opts.IO, opts.Format, opts.JSON, formatTable, formatPlain, formatJSON, formatSARIF)
+	format, err := resolveFormat(opts.IO, opts.Format, opts.JSON, formatTable, formatPlain, formatTSV, formatJSON, formatSARIF)
 	if err != nil {
 		return err
 	}
@@ -199,8 +203,8 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 		err = writeJSON(opts.IO.Out, rep)
 	case format == formatSARIF:
 		err = writeJSON(opts.IO.Out, scan.SARIF(rep, wd, f.Version.Version, extraRules))
-	case format == formatPlain:
-		printScanPlain(opts.IO, rep)
+	case format == formatPlain || format == formatTSV:
+		printScanPlain(opts.IO, rep, format == formatTSV)
 	default:
 		printScanTable(opts.IO, rep)
 	}

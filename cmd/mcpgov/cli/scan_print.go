@@ -74,10 +74,17 @@ func printScanTable(io *IOStreams, rep *scan.Report) {
 	}
 }
 
+// scanLineHeader names printScanPlain's columns (--format tsv).
+const scanLineHeader = "CLIENT\tSCOPE\tNAME\tTRANSPORT\tIDENTITY\tGOVERNED\tDISABLED\tSEVERITY\tFINDINGS\tLOCATION"
+
 // printScanPlain writes one tab-separated line per server, for scripts:
 // client, scope, name, transport, identity, governed, disabled, top
-// severity, finding count, file:line.
-func printScanPlain(io *IOStreams, rep *scan.Report) {
+// severity, finding count, file:line; with header, a line naming them
+// first.
+func printScanPlain(io *IOStreams, rep *scan.Report, header bool) {
+	if header {
+		fmt.Fprintln(io.Out, scanLineHeader)
+	}
 	for _, s := range rep.Servers {
 		top, n := worst(s)
 		sev := string(top)
