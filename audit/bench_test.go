@@ -106,3 +106,22 @@ func BenchmarkAuditVerify(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAuditLoneFsync and BenchmarkAuditLoneWrite append one record
+// at a time from one caller, as a shim does for a lone tool call: the
+// cost a call's reply waits for in each durability mode, same run.
+func BenchmarkAuditLoneFsync(b *testing.B) { benchLone(b, DurabilityFsync) }
+func BenchmarkAuditLoneWrite(b *testing.B) { benchLone(b, DurabilityWrite) }
+
+func benchLone(b *testing.B, durability string) {
+	s, err := Open(b.TempDir(), Options{Durability: durability})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; b.Loop(); i++ {
+		if err := s.Append(context.Background(), testRecord(i)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -64,6 +64,9 @@ type Record struct {
 	// SuppressedKind is the kind a placeholder stands for (the logging
 	// mode kept the call's details out of the trail).
 	SuppressedKind string `json:"suppressed_kind,omitempty"`
+	// Durability is the store's durability mode when the record was
+	// appended: fsync, or write (fsynced just after the reply).
+	Durability string `json:"durability,omitempty"`
 
 	Prev string `json:"prev"` // SHA-256 (hex) of the previous record's line in the chain
 

@@ -58,6 +58,12 @@ type Options struct {
 	// MaxBatch bounds how many appends share one write and fsync
 	// (default 1,024).
 	MaxBatch int
+	// Durability says when Append returns: DurabilityFsync (the default)
+	// after the batch is fsynced; DurabilityWrite after it is written to
+	// the OS — it survives a crash of mcpgov and kill -9, and is fsynced
+	// right after, so a power loss can lose only what that fsync had not
+	// covered yet. Every record names the mode it was appended under.
+	Durability string
 
 	createKey bool // KeyPath is the default one in the store
 }
@@ -94,6 +100,13 @@ func (o *Options) fill(dir string) error {
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1024
 	}
+	switch o.Durability {
+	case "":
+		o.Durability = DurabilityFsync
+	case DurabilityFsync, DurabilityWrite:
+	default:
+		return fmt.Errorf("audit durability %q: want fsync or write", o.Durability)
+	}
 	return nil
 }
 
@@ -117,12 +130,25 @@ type Store struct {
 	dir  string
 	opts Options
 
-	mu     sync.RWMutex // guards closed against Append's send
-	closed bool
-	reqs   chan *pending
-	done   chan struct{}
+	// The append queue: the first caller to find no leader becomes the
+	// leader and commits batches on its own goroutine until the queue is
+	// empty (leader-based group commit: a lone call wakes no writer
+	// thread); the others wait for their batch's result.
+	qmu     sync.Mutex
+	qcond   *sync.Cond // signalled when leading ends
+	queue   []*pending
+	leading bool
+	closed  bool
 
-	// Owned by the writer goroutine (and by Open before it starts).
+	// commitMu is held by whoever writes: the leader, the background
+	// goroutine (timed checkpoints, write-mode fsync), Close.
+	commitMu sync.Mutex
+	bgKick   chan struct{} // records wait for an fsync or a timed checkpoint
+	bgStop   chan struct{}
+	bgDone   chan struct{}
+	dirty    bool // write durability: written since the last fsync
+
+	// Owned by the holder of commitMu (and by Open before it returns).
 	lock     *os.File
 	seg      segmentFile
 	segNum   int
@@ -148,6 +174,12 @@ type pending struct {
 	done chan error
 }
 
+// Durability modes (Options.Durability).
+const (
+	DurabilityFsync = "fsync"
+	DurabilityWrite = "write"
+)
+
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("audit store is closed")
 
@@ -172,7 +204,8 @@ func openStore(dir string, opts Options, open func(string, int) (segmentFile, er
 		return nil, fmt.Errorf("audit dir %s is not writable: %w", dir, err)
 	}
 	s := &Store{dir: dir, opts: opts, lock: lock, open: open,
-		reqs: make(chan *pending, opts.MaxBatch), done: make(chan struct{})}
+		bgKick: make(chan struct{}, 1), bgStop: make(chan struct{}), bgDone: make(chan struct{})}
+	s.qcond = sync.NewCond(&s.qmu)
 	if err := lockFile(lock); err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("lock audit dir %s: %w", dir, err)
@@ -204,7 +237,7 @@ func openStore(dir string, opts Options, open func(string, int) (segmentFile, er
 		lock.Close()
 		return nil, err
 	}
-	go s.loop()
+	go s.background()
 	return s, nil
 }
 
@@ -231,40 +264,75 @@ func (s *Store) Append(ctx context.Context, rec *Record) error {
 	if rec.Time.IsZero() {
 		rec.Time = s.opts.Now().UTC()
 	}
+	rec.Durability = s.opts.Durability
 	p := &pending{rec: rec, done: make(chan error, 1)}
-	s.mu.RLock()
+	s.qmu.Lock()
 	if s.closed {
-		s.mu.RUnlock()
+		s.qmu.Unlock()
 		return ErrClosed
 	}
-	select {
-	case s.reqs <- p:
-	case <-ctx.Done():
-		s.mu.RUnlock()
-		return ctx.Err()
+	s.queue = append(s.queue, p)
+	if s.leading {
+		s.qmu.Unlock()
+		select {
+		case err := <-p.done:
+			return err
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
-	s.mu.RUnlock()
-	select {
-	case err := <-p.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+	s.leading = true
+	s.lead()
+	return <-p.done
+}
+
+// lead commits batches from the queue until it is empty; s.qmu is held on
+// entry and released on return. Results go to each pending's done.
+func (s *Store) lead() {
+	for len(s.queue) > 0 {
+		n := min(len(s.queue), s.opts.MaxBatch)
+		batch := s.queue[:n:n]
+		s.queue = s.queue[n:]
+		s.qmu.Unlock()
+		s.commitMu.Lock()
+		errs := s.commit(batch)
+		wait := s.afterBatch()
+		s.commitMu.Unlock()
+		for i, p := range batch {
+			p.done <- errs[i]
+		}
+		if wait {
+			s.kickBackground()
+		}
+		s.qmu.Lock()
 	}
+	s.queue = nil
+	s.leading = false
+	s.qcond.Broadcast()
+	s.qmu.Unlock()
 }
 
 // Close flushes pending appends, signs a checkpoint of the chain head and
 // closes the store.
 func (s *Store) Close() error {
-	s.mu.Lock()
+	s.qmu.Lock()
 	if s.closed {
-		s.mu.Unlock()
-		<-s.done
+		for s.leading {
+			s.qcond.Wait()
+		}
+		s.qmu.Unlock()
+		<-s.bgDone
 		return nil
 	}
 	s.closed = true
-	close(s.reqs)
-	s.mu.Unlock()
-	<-s.done
+	for s.leading { // the appends queued before Close are committed
+		s.qcond.Wait()
+	}
+	s.qmu.Unlock()
+	close(s.bgStop)
+	<-s.bgDone
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
 	var err error
 	if s.wrote && s.failed == nil {
 		err = s.withLock(func() error {
@@ -296,60 +364,87 @@ func (s *Store) Close() error {
 	return err
 }
 
-func (s *Store) loop() {
-	defer close(s.done)
-	batch := make([]*pending, 0, s.opts.MaxBatch)
-	// With a CheckpointInterval, a timer runs while records wait for a
-	// checkpoint, so an idle writer still signs (and witnesses) them.
-	var idle <-chan time.Time
+// afterBatch notes what the background goroutine owes the batch just
+// committed (an fsync in write durability; a timed checkpoint); commitMu
+// is held. It reports whether to wake it.
+func (s *Store) afterBatch() bool {
+	if s.failed != nil {
+		return false
+	}
+	return s.dirty || s.opts.CheckpointInterval > 0 && s.seq > s.signedAt
+}
+
+func (s *Store) kickBackground() {
+	select {
+	case s.bgKick <- struct{}{}:
+	default: // already woken
+	}
+}
+
+// background fsyncs what write durability left unsynced, at once, and
+// signs a checkpoint when records have waited CheckpointInterval, also
+// while no call comes.
+func (s *Store) background() {
+	defer close(s.bgDone)
 	var timer *time.Timer
+	var timerC <-chan time.Time
 	defer func() {
 		if timer != nil {
 			timer.Stop()
 		}
 	}()
 	for {
-		var first *pending
 		select {
-		case p, ok := <-s.reqs:
-			if !ok {
-				return
-			}
-			first = p
-		case <-idle:
-			idle = nil
+		case <-s.bgStop:
+			s.syncDirty()
+			return
+		case <-timerC:
+			timerC = nil
+			s.commitMu.Lock()
 			s.timedCheckpoint()
+			s.commitMu.Unlock()
 			continue
+		case <-s.bgKick:
 		}
-		batch = append(batch[:0], first)
-	drain:
-		for len(batch) < s.opts.MaxBatch {
-			select {
-			case p, ok := <-s.reqs:
-				if !ok {
-					break drain
-				}
-				batch = append(batch, p)
-			default:
-				break drain
+		s.syncDirty()
+		if iv := s.opts.CheckpointInterval; iv > 0 && timerC == nil {
+			s.commitMu.Lock()
+			pending := s.failed == nil && s.seq > s.signedAt
+			wait := iv - s.opts.Now().Sub(s.signedT)
+			if pending && wait <= 0 {
+				s.timedCheckpoint()
 			}
-		}
-		errs := s.commit(batch)
-		for i, p := range batch {
-			p.done <- errs[i]
-		}
-		if iv := s.opts.CheckpointInterval; iv > 0 && s.failed == nil && s.seq > s.signedAt {
-			if wait := iv - s.opts.Now().Sub(s.signedT); wait <= 0 {
-				s.timedCheckpoint() // after the batch is released: off its callers' path
-			} else if idle == nil {
+			s.commitMu.Unlock()
+			if pending && wait > 0 {
 				if timer == nil {
 					timer = time.NewTimer(wait)
 				} else {
 					timer.Reset(wait)
 				}
-				idle = timer.C
+				timerC = timer.C
 			}
 		}
+	}
+}
+
+// syncDirty fsyncs the segment written in write durability. The fsync
+// runs outside commitMu, so the next batch's write does not wait for it;
+// a segment rotated meanwhile was fsynced before it was closed.
+func (s *Store) syncDirty() {
+	s.commitMu.Lock()
+	seg, dirty := s.seg, s.dirty
+	s.dirty = false
+	s.commitMu.Unlock()
+	if !dirty || seg == nil {
+		return
+	}
+	if err := seg.Sync(); err != nil && !errors.Is(err, os.ErrClosed) {
+		s.commitMu.Lock()
+		if s.failed == nil {
+			s.failed = fmt.Errorf("fsync audit trail: %w", err)
+			s.health.Store(&s.failed)
+		}
+		s.commitMu.Unlock()
 	}
 }
 
@@ -445,7 +540,11 @@ func (s *Store) commit(batch []*pending) []error {
 			s.segSize = size0
 			return fmt.Errorf("append to audit trail: %w", err) // err names the segment
 		}
-		if err := s.seg.Sync(); err != nil {
+		if s.opts.Durability == DurabilityWrite {
+			// Released after the write: it survives a crash of mcpgov;
+			// the background goroutine fsyncs at once.
+			s.dirty = true
+		} else if err := s.seg.Sync(); err != nil {
 			s.failed = fmt.Errorf("append to audit trail: %w", err) // err names the segment
 			return s.failed
 		}
@@ -483,6 +582,11 @@ func (s *Store) Healthy() error {
 // checkpoint appends a signed checkpoint of the current head and hands it
 // to the witnesses.
 func (s *Store) checkpoint() error {
+	// A checkpoint vouches for the records before it: they are on disk
+	// first, whatever the durability mode.
+	if err := s.syncSegment(); err != nil {
+		return err
+	}
 	now := s.opts.Now()
 	line, msg, err := signCheckpoint(s.signer, s.seq, s.prev, now)
 	if err != nil {
@@ -507,6 +611,20 @@ func (s *Store) checkpoint() error {
 	return nil
 }
 
+// syncSegment fsyncs what write durability left unsynced in the current
+// segment; commitMu is held.
+func (s *Store) syncSegment() error {
+	if !s.dirty || s.seg == nil {
+		return nil
+	}
+	if err := s.seg.Sync(); err != nil {
+		s.failed = fmt.Errorf("fsync audit trail: %w", err)
+		return s.failed
+	}
+	s.dirty = false
+	return nil
+}
+
 // rotate seals the current segment and starts the next one.
 func (s *Store) rotate() error {
 	next := s.segNum + 1
@@ -517,6 +635,10 @@ func (s *Store) rotate() error {
 	if err := syncDir(s.dir); err != nil {
 		f.Close()
 		return fmt.Errorf("fsync audit dir %s: %w", s.dir, err)
+	}
+	if err := s.syncSegment(); err != nil {
+		f.Close()
+		return err
 	}
 	if s.seg != nil {
 		s.seg.Close()

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -326,5 +328,74 @@ func TestIdleWriterAfterPrune(t *testing.T) {
 	idle.Close()
 	if rep := mustVerify(t, dir); rep.LastSeq != 16 {
 		t.Fatalf("verify: %+v", rep)
+	}
+}
+
+// syncCounter counts a segment's fsyncs and can fail them.
+type syncCounter struct {
+	*os.File
+	syncs *atomic.Int64
+	fail  *atomic.Bool
+}
+
+func (f syncCounter) Sync() error {
+	if f.fail.Load() {
+		return syscall.EIO
+	}
+	f.syncs.Add(1)
+	return f.File.Sync()
+}
+
+// TestWriteDurability: in write durability, Append returns after the
+// write and the fsync follows in the background; each record names the
+// mode; a failed background fsync makes the store unhealthy and later
+// appends fail, as a failed fsync does in fsync mode.
+func TestWriteDurability(t *testing.T) {
+	dir := t.TempDir()
+	var syncs atomic.Int64
+	var fail atomic.Bool
+	s, err := openStore(dir, Options{Durability: DurabilityWrite}, func(path string, flag int) (segmentFile, error) {
+		f, err := os.OpenFile(path, flag, 0o600)
+		if err != nil {
+			return nil, err
+		}
+		return syncCounter{f, &syncs, &fail}, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		if err := s.Append(context.Background(), testRecord(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for syncs.Load() == 0 { // the background fsync comes; the test's deadline bounds the wait
+		runtime.Gosched()
+	}
+	fail.Store(true)
+	_ = s.Append(context.Background(), testRecord(10)) // written; its fsync fails behind it
+	for s.Healthy() == nil {
+		runtime.Gosched()
+	}
+	if err := s.Append(context.Background(), testRecord(11)); err == nil || !strings.Contains(err.Error(), "fsync audit trail") {
+		t.Fatalf("append after a failed fsync: %v", err)
+	}
+	fail.Store(false)
+	s.Close()
+	n := 0
+	if err := Records(dir, Filter{}, func(r *Record, _ []byte) error {
+		n++
+		if r.Durability != DurabilityWrite {
+			t.Errorf("record %d: durability %q", r.Seq, r.Durability)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n < 10 {
+		t.Fatalf("%d records, want at least the 10 acknowledged", n)
+	}
+	if _, err := Open(t.TempDir(), Options{Durability: "sometimes"}); err == nil || !strings.Contains(err.Error(), `audit durability "sometimes": want fsync or write`) {
+		t.Fatalf("bad durability: %v", err)
 	}
 }

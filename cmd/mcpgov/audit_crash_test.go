@@ -22,15 +22,25 @@ import (
 // client received has its record in the trail, and that the trail
 // verifies. Rounds share one audit directory, so each restart also
 // recovers the chain (and any torn tail) the killed shim left.
+//
+// It runs in both durability modes: write (the shim's default: the reply
+// goes once the record is written to the OS, which a kill -9 of mcpgov
+// cannot undo) and fsync; every record names the mode it was kept under.
 func TestAuditCrash(t *testing.T) {
 	if testing.Short() {
 		t.Skip("drives thousands of calls; not in -short")
 	}
+	for _, mode := range []string{audit.DurabilityWrite, audit.DurabilityFsync} {
+		t.Run(mode, func(t *testing.T) { auditCrash(t, mode) })
+	}
+}
+
+func auditCrash(t *testing.T, durability string) {
 	bundle := writeBundle(t)
 	dir := filepath.Join(t.TempDir(), "audit")
 	// Small segments, so shims also rotate under each other.
 	config := filepath.Join(t.TempDir(), "config.toml")
-	if err := os.WriteFile(config, []byte("[audit]\nrotate_bytes = 262144\n"), 0o644); err != nil {
+	if err := os.WriteFile(config, []byte("[audit]\nrotate_bytes = 262144\ndurability = \""+durability+"\"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	seed := uint64(time.Now().UnixNano())
@@ -40,7 +50,7 @@ func TestAuditCrash(t *testing.T) {
 	acked := map[string]bool{} // messages whose reply the client saw
 	// Each round runs three shims at once on the one directory, as three
 	// IDE servers would, and kills each at its own random point.
-	const rounds, shims = 10, 3
+	const rounds, shims = 6, 3
 	for round := range rounds {
 		var wg sync.WaitGroup
 		results := make([][]string, shims)
@@ -66,6 +76,9 @@ func TestAuditCrash(t *testing.T) {
 
 	recorded := map[string]bool{}
 	err := audit.Records(dir, audit.Filter{Kind: audit.KindToolCall}, func(r *audit.Record, _ []byte) error {
+		if r.Durability != durability {
+			return fmt.Errorf("record %d kept under durability %q, want %q", r.Seq, r.Durability, durability)
+		}
 		var args struct{ Message string }
 		if err := json.Unmarshal(r.Arguments, &args); err == nil && args.Message != "" {
 			recorded[args.Message] = true

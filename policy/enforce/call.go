@@ -348,7 +348,7 @@ func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
 	rec.Method, rec.Tool, rec.Outcome = st.method, st.Call.Tool, outcome
 	rec.Client = st.Call.Client
 	rec.Arguments = args
-	rec.RequestMeta = recordArguments(st.Call.Meta) // progress tokens, trace ids: masked like arguments
+	rec.RequestMeta = st.Call.Meta // read for the logging mode, never stored
 	rec.Decision = st.decision
 	rec.Guardrails = st.guardrails
 	rec.Latency = audit.Latency{TotalUS: time.Since(st.start).Microseconds(), PolicyUS: st.policy.Microseconds()}

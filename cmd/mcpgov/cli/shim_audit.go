@@ -38,6 +38,10 @@ type AuditConfig struct {
 	// CheckpointInterval signs a checkpoint of records that waited this
 	// long ("10s", the default when a witness is set).
 	CheckpointInterval string `toml:"checkpoint_interval"`
+	// Durability is when a reply may go: "write" (the default here, a
+	// developer's machine: after the record is written to the OS, fsynced
+	// right after) or "fsync" (after the fsync).
+	Durability string `toml:"durability"`
 }
 
 // auditSettings is the resolved audit configuration.
@@ -84,7 +88,11 @@ func resolveAudit(f *Factory, flag string) (auditSettings, error) {
 	default:
 		s.Dir, s.From = filepath.Join(f.Getenv("HOME"), ".local", "state", "mcpgov", "audit"), "default"
 	}
-	opts := audit.Options{Now: f.Now}
+	// A developer's shim answers once the record is written to the OS (it
+	// survives a crash of mcpgov and kill -9; only a power loss within the
+	// fsync that follows can lose it): an fsync per lone call costs more
+	// than the rest of the hop. A gateway or a strict policy sets fsync.
+	opts := audit.Options{Now: f.Now, Durability: audit.DurabilityWrite}
 	for _, cfg := range []Config{c.managed, c.user} {
 		for _, spec := range cfg.Audit.Witness {
 			if !strings.HasPrefix(spec, "http://") && !strings.HasPrefix(spec, "https://") && spec != "" {
@@ -120,6 +128,13 @@ func resolveAudit(f *Factory, flag string) (auditSettings, error) {
 				return s, fmt.Errorf("config %s: invalid [audit] rotate_age %q: want a duration like 24h or days like 7d", cfg.path, a.RotateAge)
 			}
 			opts.MaxSegmentAge = d
+		}
+		switch a.Durability {
+		case "":
+		case audit.DurabilityFsync, audit.DurabilityWrite:
+			opts.Durability = a.Durability
+		default:
+			return s, fmt.Errorf("config %s: invalid [audit] durability %q: want write or fsync", cfg.path, a.Durability)
 		}
 		if a.SigningKey != "" {
 			opts.KeyPath, s.KeyFrom = configRelative(cfg.path, a.SigningKey), cfg.path
