@@ -263,8 +263,12 @@ func catalogInstallRun(ctx context.Context, opts *CatalogInstallOptions) error {
 			return withHint(flagErrorf("%s cannot refer to a secret kept elsewhere, so it would be written in plain text into %s, a %s file that is often shared or committed",
 				client, tgt.Path, scope), "install with --scope user, or into a client that supports references (claude-code, cursor, vscode, …)")
 		}
+		what := "one secret is"
+		if len(st.plaintext) > 1 {
+			what = fmt.Sprintf("%d secrets are", len(st.plaintext))
+		}
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s cannot refer to a secret kept elsewhere: %s written in plain text to %s (readable by you only when mcpgov creates the file)",
-			client, plural(len(st.plaintext), "one secret is", "secrets are"), tgt.Path))
+			client, what, tgt.Path))
 	}
 	mcpgov, err := mcpgovPath(opts.MCPGovPath)
 	if err != nil {
