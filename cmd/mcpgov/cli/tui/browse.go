@@ -205,7 +205,11 @@ func (m *Browse) View() tea.View {
 // Render draws the screen as text, for tests.
 func (m *Browse) Render() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s%s%s — %d servers you may use\n", bold, m.title, reset, len(m.items))
+	noun := "servers"
+	if len(m.items) == 1 {
+		noun = "server"
+	}
+	fmt.Fprintf(&b, "%s%s%s — %d %s you may use\n", bold, m.title, reset, len(m.items), noun)
 	if m.note != "" {
 		fmt.Fprintf(&b, "%s%s%s\n", dim, m.note, reset)
 	}
@@ -269,14 +273,14 @@ func (m *Browse) renderClients(b *strings.Builder) {
 		if c.Detected {
 			mark = green + "● " + reset
 		}
-		line := c.ID
+		note := ""
 		if c.Detected {
-			line += dim + "  (configured on this machine)" + reset
+			note = dim + "  (configured on this machine)" + reset
 		}
 		if i == m.ccursor {
-			fmt.Fprintf(b, "%s%s %s%s\n", mark, reverse, c.ID, reset)
+			fmt.Fprintf(b, "%s%s %s%s%s\n", mark, reverse, c.ID, reset, note)
 		} else {
-			fmt.Fprintf(b, "%s %s\n", mark, line)
+			fmt.Fprintf(b, "%s %s%s\n", mark, c.ID, note)
 		}
 	}
 }
