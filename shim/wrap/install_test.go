@@ -135,6 +135,31 @@ func TestInstallAgreesWithWrap(t *testing.T) {
 	}
 }
 
+// TestInstallAgreesWithWrapRemote: a Streamable HTTP server installs as
+// the stdio entry wrap --remote makes of a url entry.
+func TestInstallAgreesWithWrapRemote(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "plain.json")
+	writeFile(t, plain, `{"mcpServers": {"remote": {"url": "https://mcp.example.com/mcp"}}}`)
+	srv := scan.Server{Client: scan.ClientCursor, Scope: scan.ScopeUser, File: plain, Line: 1, Name: "remote", Transport: scan.TransportHTTP,
+		URL: "https://mcp.example.com/mcp", Catalog: &scan.CatalogRef{ID: "remote", Status: "approved"}}
+	o := installOpts(t)
+	wo := o.Options
+	wo.Remote = true
+	if out, err := Wrap(context.Background(), []scan.Server{srv}, wo); err != nil || out.Results[0].Action != ActionWrapped {
+		t.Fatalf("%+v %v", out, err)
+	}
+	installed := filepath.Join(dir, "installed.json")
+	writeFile(t, installed, `{"mcpServers": {}}`)
+	e := InstallEntry{Client: scan.ClientCursor, Scope: "user", File: installed, Layout: scan.LayoutMCPServers, Name: "remote", CatalogID: "remote", URL: "https://mcp.example.com/mcp"}
+	if _, _, err := Install(context.Background(), e, o); err != nil {
+		t.Fatal(err)
+	}
+	if !sameJSON(readFile(t, plain), readFile(t, installed)) {
+		t.Errorf("wrap --remote and install disagree:\nwrap:    %s\ninstall: %s", readFile(t, plain), readFile(t, installed))
+	}
+}
+
 // TestInstallCreatesFile: a missing config is created (private, in a new
 // directory), and removed by Uninstall when nothing else was added.
 func TestInstallCreatesFile(t *testing.T) {

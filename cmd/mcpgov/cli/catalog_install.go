@@ -214,33 +214,11 @@ func catalogInstallRun(ctx context.Context, opts *CatalogInstallOptions) error {
 	if !rep.Groups.Checked && len(s.Groups) > 0 {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("could not check that you may use %s (allowed groups: %s): %s; the shim checks it on every call", s.ID, strings.Join(s.Groups, ", "), rep.Groups.Reason))
 	}
-	plan, err := s.InstallPlan()
+	st, launch, err := installInputs(opts, client, s, &rep)
 	if err != nil {
 		return err
 	}
-	given, err := parseInputFlags(opts.Inputs, plan)
-	if err != nil {
-		return err
-	}
-	if opts.Prompter == nil && opts.IO.CanPrompt() {
-		opts.Prompter = newTTYPrompter(opts.IO)
-	}
-	st, err := settleInputs(opts, client, plan, given)
-	if err != nil {
-		return err
-	}
-	rep.Inputs = st.answers
-	rep.Warnings = append(rep.Warnings, plan.Notes...)
-	rep.Warnings = append(rep.Warnings, st.warnings...)
 	m := masker(st.plaintext)
-	launch, err := plan.Launch(func(in catalog.Input) (string, bool) {
-		v, ok := st.texts[in.Key]
-		return v, ok
-	})
-	if err != nil {
-		return err
-	}
-
 	home := homeDir(f.Getenv)
 	if home == "" {
 		return withHint(errors.New("cannot tell the home directory: HOME is not set"), "set HOME")
@@ -249,26 +227,10 @@ func catalogInstallRun(ctx context.Context, opts *CatalogInstallOptions) error {
 	if err != nil {
 		return fmt.Errorf("read working directory: %w", err)
 	}
-	name := opts.Name
-	if name == "" {
-		name = s.ID
-	}
 	env := scan.Env{OS: runtime.GOOS, Home: home, Getenv: f.Getenv}
-	tgt, err := scan.InstallTarget(env, client, scope, wd, name)
+	entry, err := installEntry(opts, env, wd, client, scope, s, st, launch, &rep)
 	if err != nil {
-		return flagErrorf("%v", err)
-	}
-	if len(st.plaintext) > 0 {
-		if scope != scan.ScopeUser {
-			return withHint(flagErrorf("%s cannot refer to a secret kept elsewhere, so it would be written in plain text into %s, a %s file that is often shared or committed",
-				client, tgt.Path, scope), "install with --scope user, or into a client that supports references (claude-code, cursor, vscode, …)")
-		}
-		what := "one secret is"
-		if len(st.plaintext) > 1 {
-			what = fmt.Sprintf("%d secrets are", len(st.plaintext))
-		}
-		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s cannot refer to a secret kept elsewhere: %s written in plain text to %s (readable by you only when mcpgov creates the file)",
-			client, what, tgt.Path))
+		return err
 	}
 	mcpgov, err := mcpgovPath(opts.MCPGovPath)
 	if err != nil {
@@ -276,19 +238,6 @@ func catalogInstallRun(ctx context.Context, opts *CatalogInstallOptions) error {
 	}
 	if w := volatilePath(mcpgov); w != "" {
 		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s is %s; %s will fail to start the server once it is gone (pass --mcpgov-path with the installed location of mcpgov)", mcpgov, w, client))
-	}
-	entry := wrap.InstallEntry{
-		Client: client, Scope: string(scope), File: tgt.Path, Layout: tgt.Layout, Name: name, CatalogID: s.ID,
-		Command: launch.Command, Args: launch.Args, URL: launch.URL,
-		EnvForward: st.forward, Inputs: st.vsInputs,
-	}
-	if tgt.Layout == scan.LayoutClaudeLocal {
-		entry.Project = tgt.Project
-	}
-	for _, e := range launch.Env {
-		if e.Value != forwarded {
-			entry.Env = append(entry.Env, wrap.EnvVar{Name: e.Name, Value: e.Value})
-		}
 	}
 	stateDir := opts.StateDir
 	if stateDir == "" {
@@ -307,25 +256,94 @@ func catalogInstallRun(ctx context.Context, opts *CatalogInstallOptions) error {
 	}
 	rep.Result = res
 	if ch != nil && opts.DryRun {
-		label := ch.File + " (installed)"
-		rep.Diff = m.mask(string(diff.Diff(ch.File, ch.Before, label, ch.After)))
+		rep.Diff = string(diff.Diff(ch.File, ch.Before, ch.File+" (installed)", ch.After))
+	}
+	tgt := scan.Target{Client: client, Scope: scope, Path: entry.File, Project: entry.Project, Layout: entry.Layout}
+	if scope == scan.ScopeProject {
+		tgt.Project = wd
 	}
 	if !opts.DryRun {
-		rep.Verified = verifyInstall(ctx, f, env, wd, tgt, name, b.Catalog)
+		rep.Verified = verifyInstall(ctx, f, env, wd, tgt, entry.Name, b.Catalog)
 	}
 	rep.Warnings = append(rep.Warnings, referenceNotes(f, client, st)...)
-	for i := range rep.Warnings {
-		rep.Warnings[i] = m.mask(rep.Warnings[i])
-	}
+	m.report(&rep)
 	if opts.JSON {
 		return writeJSON(opts.IO.Out, rep)
 	}
-	printInstall(opts.IO, &rep, s, m)
+	printInstall(opts.IO, &rep, s)
 	if v := rep.Verified; v != nil && (!v.Found || !v.Governed || v.CatalogID != s.ID) {
-		return withHint(fmt.Errorf("install %s: the scan of %s does not find the entry governed and matched to %s", s.ID, tgt.Path, s.ID),
+		return withHint(fmt.Errorf("install %s: the scan of %s does not find the entry governed and matched to %s", s.ID, entry.File, s.ID),
 			"run `mcpgov scan --client "+client+"` to see how the entry reads")
 	}
 	return nil
+}
+
+// installInputs settles the server's inputs for client and puts its
+// launch together.
+func installInputs(opts *CatalogInstallOptions, client string, s *catalog.Server, rep *installReport) (*settled, catalog.InstallLaunch, error) {
+	plan, err := s.InstallPlan()
+	if err != nil {
+		return nil, catalog.InstallLaunch{}, err
+	}
+	given, err := parseInputFlags(opts.Inputs, plan)
+	if err != nil {
+		return nil, catalog.InstallLaunch{}, err
+	}
+	if opts.Prompter == nil && opts.IO.CanPrompt() {
+		opts.Prompter = newTTYPrompter(opts.IO)
+	}
+	st, err := settleInputs(opts, client, plan, given)
+	if err != nil {
+		return nil, catalog.InstallLaunch{}, err
+	}
+	rep.Inputs = st.answers
+	rep.Warnings = append(rep.Warnings, plan.Notes...)
+	rep.Warnings = append(rep.Warnings, st.warnings...)
+	launch, err := plan.Launch(func(in catalog.Input) (string, bool) {
+		v, ok := st.texts[in.Key]
+		return v, ok
+	})
+	return st, launch, err
+}
+
+// installEntry is the entry to write: where (the client's file for scope),
+// under which name, launching what with which environment. A secret that
+// would land in plain text in a project file is refused.
+func installEntry(opts *CatalogInstallOptions, env scan.Env, wd, client string, scope scan.Scope, s *catalog.Server, st *settled, launch catalog.InstallLaunch, rep *installReport) (wrap.InstallEntry, error) {
+	name := opts.Name
+	if name == "" {
+		name = s.ID
+	}
+	tgt, err := scan.InstallTarget(env, client, scope, wd, name)
+	if err != nil {
+		return wrap.InstallEntry{}, flagErrorf("%v", err)
+	}
+	if len(st.plaintext) > 0 {
+		if scope != scan.ScopeUser {
+			return wrap.InstallEntry{}, withHint(flagErrorf("%s cannot refer to a secret kept elsewhere, so it would be written in plain text into %s, a %s file that is often shared or committed",
+				client, tgt.Path, scope), "install with --scope user, or into a client that supports references (claude-code, cursor, vscode, …)")
+		}
+		what := "one secret is"
+		if len(st.plaintext) > 1 {
+			what = fmt.Sprintf("%d secrets are", len(st.plaintext))
+		}
+		rep.Warnings = append(rep.Warnings, fmt.Sprintf("%s cannot refer to a secret kept elsewhere: %s written in plain text to %s (readable by you only when mcpgov creates the file)",
+			client, what, tgt.Path))
+	}
+	e := wrap.InstallEntry{
+		Client: client, Scope: string(scope), File: tgt.Path, Layout: tgt.Layout, Name: name, CatalogID: s.ID,
+		Command: launch.Command, Args: launch.Args, URL: launch.URL,
+		EnvForward: st.forward, Inputs: st.vsInputs,
+	}
+	if tgt.Layout == scan.LayoutClaudeLocal {
+		e.Project = tgt.Project
+	}
+	for _, v := range launch.Env {
+		if v.Value != forwarded {
+			e.Env = append(e.Env, wrap.EnvVar{Name: v.Name, Value: v.Value})
+		}
+	}
+	return e, nil
 }
 
 // installable is catalog server id when it may be installed: approved, and
@@ -441,7 +459,7 @@ func verifyInstall(ctx context.Context, f *Factory, env scan.Env, wd string, tgt
 	return v
 }
 
-func printInstall(io *IOStreams, rep *installReport, s *catalog.Server, m masker) {
+func printInstall(io *IOStreams, rep *installReport, s *catalog.Server) {
 	r := rep.Result
 	out := io.Out
 	if rep.Diff != "" {
@@ -455,13 +473,13 @@ func printInstall(io *IOStreams, rep *installReport, s *catalog.Server, m masker
 	}
 	fmt.Fprintf(out, "%s %s as %q for %s (%s scope): %s:%d\n", s.ID, verb, r.Server, r.Client, r.Scope, r.File, r.Line)
 	line := strings.TrimSpace(r.Command + " " + strings.Join(r.Args, " "))
-	fmt.Fprintf(out, "  launch  %s\n", m.mask(line))
+	fmt.Fprintf(out, "  launch  %s\n", line)
 	for _, a := range rep.Inputs {
 		w := a.Written
 		if a.Source == "none" {
 			w = "(left out)"
 		}
-		fmt.Fprintf(out, "  input   %s = %s (%s)\n", a.Key, m.mask(w), a.Source)
+		fmt.Fprintf(out, "  input   %s = %s (%s)\n", a.Key, w, a.Source)
 	}
 	if v := rep.Verified; v != nil && v.Found {
 		state := "not governed"

@@ -279,6 +279,26 @@ func (m masker) mask(s string) string {
 	return s
 }
 
+// report masks every string of an install report.
+func (m masker) report(rep *installReport) {
+	if len(m) == 0 {
+		return
+	}
+	rep.Diff = m.mask(rep.Diff)
+	for i := range rep.Warnings {
+		rep.Warnings[i] = m.mask(rep.Warnings[i])
+	}
+	if r := rep.Result; r != nil {
+		r.Command = m.mask(r.Command)
+		for i := range r.Args {
+			r.Args[i] = m.mask(r.Args[i])
+		}
+	}
+	if v := rep.Verified; v != nil {
+		v.Identity = m.mask(v.Identity)
+	}
+}
+
 func jsonQuote(s string) string {
 	var b strings.Builder
 	_ = writeJSON(&b, s)
