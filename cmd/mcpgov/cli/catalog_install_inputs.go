@@ -41,13 +41,9 @@ func (p *ttyPrompter) Ask(label, def string) (string, error) {
 	} else {
 		fmt.Fprintf(p.io.ErrOut, "%s: ", label)
 	}
-	line, err := p.in.ReadString('\n')
-	if err != nil && (err != io.EOF || line == "") {
-		return "", fmt.Errorf("read %s: %w", label, err)
-	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return def, nil
+	line, err := p.line(label)
+	if err != nil || line == "" {
+		return def, err
 	}
 	return line, nil
 }
@@ -56,7 +52,7 @@ func (p *ttyPrompter) AskSecret(label string) (string, error) {
 	fmt.Fprintf(p.io.ErrOut, "%s (input hidden): ", label)
 	f, ok := p.io.In.(*os.File)
 	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return p.Ask("", "")
+		return p.line(label)
 	}
 	b, err := term.ReadPassword(int(f.Fd()))
 	fmt.Fprintln(p.io.ErrOut)
@@ -64,6 +60,15 @@ func (p *ttyPrompter) AskSecret(label string) (string, error) {
 		return "", fmt.Errorf("read %s: %w", label, err)
 	}
 	return string(b), nil
+}
+
+// line reads one answer; an answer cut short by the end of input counts.
+func (p *ttyPrompter) line(label string) (string, error) {
+	line, err := p.in.ReadString('\n')
+	if err != nil && (err != io.EOF || line == "") {
+		return "", fmt.Errorf("read %s: %w", label, err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // inputAnswer is how one input was settled, for the report.

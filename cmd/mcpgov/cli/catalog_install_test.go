@@ -253,3 +253,27 @@ func TestBrowsePickInstalls(t *testing.T) {
 		t.Errorf("gemini settings: %s %v", b, err)
 	}
 }
+
+// TestTTYPrompter: answers are read line by line, an empty line takes the
+// default, prompts go to stderr, and a secret read from a non-terminal
+// reader is not echoed back.
+func TestTTYPrompter(t *testing.T) {
+	io, in, out, errOut := TestStreams()
+	in.WriteString("eu\n\nsk-1234\n")
+	p := newTTYPrompter(io)
+	if v, err := p.Ask("REGION", ""); v != "eu" || err != nil {
+		t.Errorf("REGION: %q %v", v, err)
+	}
+	if v, err := p.Ask("MODE", "read"); v != "read" || err != nil {
+		t.Errorf("MODE: %q %v", v, err)
+	}
+	if v, err := p.AskSecret("TOKEN"); v != "sk-1234" || err != nil {
+		t.Errorf("TOKEN: %q %v", v, err)
+	}
+	if _, err := p.Ask("MORE", ""); err == nil {
+		t.Error("no error at the end of input")
+	}
+	if out.Len() != 0 || !strings.Contains(errOut.String(), "MODE [read]: ") || strings.Contains(errOut.String(), "sk-1234") {
+		t.Errorf("stdout %q stderr %q", out, errOut)
+	}
+}
