@@ -460,6 +460,16 @@ func sjPackageLaunch(p sjPackage) (Launch, []string, bool) {
 	runtime, rw := sjFixedArgs("runtimeArguments", p.RuntimeArguments)
 	pkgArgs, pw := sjFixedArgs("packageArguments", p.PackageArguments)
 	warnings := append(rw, pw...)
+	l, ok := sjLaunchWith(p, runtime, pkgArgs)
+	if !ok {
+		return Launch{}, []string{fmt.Sprintf("%s package %s has no standard launch command; not used for launch", p.RegistryType, p.Identifier)}, false
+	}
+	return l, warnings, true
+}
+
+// sjLaunchWith is the command line that starts package p with the given
+// runtime and package arguments (install passes the user's values too).
+func sjLaunchWith(p sjPackage, runtime, pkgArgs []string) (Launch, bool) {
 	var env []string
 	for _, e := range p.EnvironmentVariables {
 		env = append(env, e.Name)
@@ -501,9 +511,9 @@ func sjPackageLaunch(p sjPackage) (Launch, []string, bool) {
 			l.Args = append(append(l.Args, "--"), pkgArgs...)
 		}
 	default:
-		return Launch{}, []string{fmt.Sprintf("%s package %s has no standard launch command; not used for launch", p.RegistryType, p.Identifier)}, false
+		return Launch{}, false
 	}
-	return l, warnings, true
+	return l, true
 }
 
 func sjHasEnvFlag(args []string, name string) bool {

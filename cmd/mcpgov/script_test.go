@@ -28,6 +28,7 @@ func TestMain(m *testing.M) {
 		"mcpgov":             func() { os.Exit(cli.Main()) },
 		"fake-mcp-server":    catalogtest.FakeServerMain,
 		"lenient-mcp-server": shimtest.LenientServerMain,
+		"env-mcp-server":     envServerMain,
 	})
 }
 
@@ -64,6 +65,7 @@ func TestScript(t *testing.T) {
 			"accepted":          cmdAccepted,
 			"validsarif":        cmdValidSARIF,
 			"jsonsubset":        cmdJSONSubset,
+			"scanentry":         cmdScanEntry,
 		},
 	})
 }

@@ -102,9 +102,10 @@ func Wrap(ctx context.Context, servers []scan.Server, o Options) (*Outcome, erro
 
 // Unwrap restores the entries among servers that launch through
 // `mcpgov shim`, from the manifest when it knows them (byte for byte) or else
-// from the command line after `--`.
+// from the command line after `--`. Entries `mcpgov catalog install` added
+// are removed (see Uninstall).
 func Unwrap(ctx context.Context, servers []scan.Server, o Options) (*Outcome, error) {
-	return run(ctx, servers, o, opUnwrap)
+	return unwrapInstalled(ctx, servers, o)
 }
 
 func run(ctx context.Context, servers []scan.Server, o Options, which op) (*Outcome, error) {

@@ -30,6 +30,9 @@ then the user's config file, then the managed config decide.`,
 		newCatalogBlockCmd(f, nil),
 		newCatalogImportCmd(f, nil),
 		newCatalogExportCmd(f, nil),
+		newCatalogBrowseCmd(f, nil),
+		newCatalogInstallCmd(f, nil),
+		newCatalogUninstallCmd(f, nil),
 	)
 	return cmd
 }

@@ -20,8 +20,10 @@ The manifest under the state directory ($XDG_STATE_HOME/mcpgov/wrap,
 is still as wrap left it, it is restored byte for byte, and a file whose
 entries are all unwrapped is identical to what it was before wrap. An entry
 the manifest does not know (wrapped on another machine, or edited since) is
-restored from the command line after "--". The same lossless, atomic and
-concurrency-safe edit as wrap is used; --dry-run prints the diff instead.`,
+restored from the command line after "--". Entries "mcpgov catalog install"
+added are removed, as the install manifest recorded them (see "mcpgov
+catalog uninstall"). The same lossless, atomic and concurrency-safe edit as
+wrap is used; --dry-run prints the diff instead.`,
 		Example: `  # restore everything
   mcpgov unwrap
 

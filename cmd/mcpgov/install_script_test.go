@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/mcpgov/mcpgov/catalog/catalogtest"
+)
+
+// envServerMain is `env-mcp-server NAME=VALUE... sha256:NAME:HEX...`: the
+// fake MCP server, started only when each NAME holds VALUE (or a value
+// with that SHA-256) in its environment. A client that reports it
+// connected proves the values an install wrote, and the references the
+// client expanded, reached the server through the shim. The secret itself
+// never appears on its command line, only its hash.
+func envServerMain() {
+	for _, spec := range os.Args[1:] {
+		if rest, ok := strings.CutPrefix(spec, "sha256:"); ok {
+			name, want, _ := strings.Cut(rest, ":")
+			sum := sha256.Sum256([]byte(os.Getenv(name)))
+			if hex.EncodeToString(sum[:]) != want {
+				fmt.Fprintf(os.Stderr, "env-mcp-server: %s does not hold the expected secret\n", name)
+				os.Exit(1)
+			}
+			continue
+		}
+		name, want, _ := strings.Cut(spec, "=")
+		if got := os.Getenv(name); got != want {
+			fmt.Fprintf(os.Stderr, "env-mcp-server: %s is %q, want %q\n", name, got, want)
+			os.Exit(1)
+		}
+	}
+	if err := catalogtest.NewServer(catalogtest.Options{}).Run(context.Background(), &mcp.StdioTransport{}); err != nil {
+		fmt.Fprintln(os.Stderr, "env-mcp-server:", err)
+		os.Exit(1)
+	}
+	os.Exit(0)
+}
+
+// scanentry SCAN_JSON NAME CATALOG_ID asserts that a scan report lists an
+// entry named NAME that is governed (launched through mcpgov shim),
+// matched to catalog server CATALOG_ID (approved) and free of
+// plaintext-secret findings.
+func cmdScanEntry(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 3 {
+		ts.Fatalf("usage: scanentry SCAN_JSON NAME CATALOG_ID")
+	}
+	doc := ts.ReadFile(args[0])
+	var rep struct {
+		Servers []struct {
+			Name     string `json:"name"`
+			File     string `json:"file"`
+			Governed bool   `json:"governed"`
+			Catalog  *struct {
+				ID     string `json:"id"`
+				Status string `json:"status"`
+			} `json:"catalog"`
+			Findings []struct {
+				Rule string `json:"rule"`
+			} `json:"findings"`
+		} `json:"servers"`
+	}
+	ts.Check(json.Unmarshal([]byte(doc), &rep))
+	var why string
+	found := false
+	for _, s := range rep.Servers {
+		if s.Name != args[1] {
+			continue
+		}
+		found = true
+		switch {
+		case !s.Governed:
+			why = fmt.Sprintf("%s in %s is not governed", s.Name, s.File)
+		case s.Catalog == nil || s.Catalog.ID != args[2] || s.Catalog.Status != "approved":
+			why = fmt.Sprintf("%s in %s is matched to %+v, not approved catalog server %s", s.Name, s.File, s.Catalog, args[2])
+		}
+		for _, f := range s.Findings {
+			if f.Rule == "plaintext-secret" {
+				why = fmt.Sprintf("%s in %s has a plaintext secret", s.Name, s.File)
+			}
+		}
+	}
+	if !found {
+		why = "no entry named " + args[1]
+	}
+	if (why == "") == neg {
+		if neg {
+			ts.Fatalf("%s is found, governed and matched to %s", args[1], args[2])
+		}
+		ts.Fatalf("%s", why)
+	}
+}
