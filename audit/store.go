@@ -296,12 +296,19 @@ func (s *Store) lead() {
 		s.qmu.Unlock()
 		s.commitMu.Lock()
 		errs := s.commit(batch)
-		wait := s.afterBatch()
+		checkpointNow, kick := s.afterBatch()
 		s.commitMu.Unlock()
 		for i, p := range batch {
 			p.done <- errs[i]
 		}
-		if wait {
+		if checkpointNow {
+			// Records have waited CheckpointInterval: sign them now, after
+			// the batch's callers are released.
+			s.commitMu.Lock()
+			s.timedCheckpoint()
+			s.commitMu.Unlock()
+		}
+		if kick {
 			s.kickBackground()
 		}
 		s.qmu.Lock()
@@ -364,14 +371,23 @@ func (s *Store) Close() error {
 	return err
 }
 
-// afterBatch notes what the background goroutine owes the batch just
-// committed (an fsync in write durability; a timed checkpoint); commitMu
-// is held. It reports whether to wake it.
-func (s *Store) afterBatch() bool {
+// afterBatch says what the batch just committed still needs (commitMu
+// is held): a timed checkpoint now (its records, or earlier ones, have
+// waited CheckpointInterval), and whether to wake the background
+// goroutine (an fsync in write durability, or a timer for a checkpoint
+// due later).
+func (s *Store) afterBatch() (checkpointNow, kick bool) {
 	if s.failed != nil {
-		return false
+		return false, false
 	}
-	return s.dirty || s.opts.CheckpointInterval > 0 && s.seq > s.signedAt
+	if iv := s.opts.CheckpointInterval; iv > 0 && s.seq > s.signedAt {
+		if iv-s.opts.Now().Sub(s.signedT) <= 0 {
+			checkpointNow = true
+		} else {
+			kick = true
+		}
+	}
+	return checkpointNow, kick || s.dirty
 }
 
 func (s *Store) kickBackground() {
