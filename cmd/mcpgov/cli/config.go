@@ -106,6 +106,12 @@ func readConfig(path string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("read config %s: %w", path, err)
 	}
+	return parseConfig(path, text)
+}
+
+// parseConfig decodes the text of the config file at path strictly.
+func parseConfig(path string, text []byte) (Config, error) {
+	cfg := Config{path: path}
 	md, err := toml.Decode(string(text), &cfg)
 	if err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)

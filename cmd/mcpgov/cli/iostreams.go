@@ -49,6 +49,9 @@ func (s *IOStreams) IsStdoutTTY() bool { return s.stdoutTTY }
 // SetStdoutTTY overrides terminal detection (tests, and MCPGOV_FORCE_TTY).
 func (s *IOStreams) SetStdoutTTY(v bool) { s.stdoutTTY = v }
 
+// SetStdinTTY overrides terminal detection on stdin (tests).
+func (s *IOStreams) SetStdinTTY(v bool) { s.stdinTTY = v }
+
 // CanPrompt reports whether a person can answer questions on this terminal.
 func (s *IOStreams) CanPrompt() bool { return s.stdinTTY && s.stdoutTTY }
 
