@@ -117,7 +117,7 @@ func parseConfig(path string, text []byte) (Config, error) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return cfg, withHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys, profile, [profiles.NAME] issuer, client_id, scopes, gateway_url, gateway_audience, [audit] dir, logging, rotate_bytes, rotate_age")
+		return cfg, withHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys, profile, [profiles.NAME] issuer, client_id, scopes, gateway_url, gateway_audience, [audit] dir, logging, rotate_bytes, rotate_age (see `mcpgov help config`)")
 	}
 	if cfg.Bundle != "" && !filepath.IsAbs(cfg.Bundle) {
 		cfg.Bundle = filepath.Join(filepath.Dir(path), cfg.Bundle)
