@@ -135,6 +135,9 @@ func bundleInitRun(opts *BundleInitOptions) error {
 	default:
 		fmt.Fprintf(errOut, "registered %s in %s\n", abs, path)
 	}
+	if cfgs, err := loadConfigs(f.Getenv); err == nil && cfgs.managed.Bundle != "" && !sameDir(cfgs.managed.Bundle, abs) {
+		fmt.Fprintf(errOut, "mcpgov: warning: the managed config %s names the bundle %s; the user's config wins over it\n", cfgs.managed.path, cfgs.managed.Bundle)
+	}
 	if env := f.Getenv("MCPGOV_BUNDLE"); env != "" {
 		fmt.Fprintf(errOut, "mcpgov: warning: MCPGOV_BUNDLE=%s is set and wins over %s\n", env, path)
 	}
