@@ -17,11 +17,22 @@ import (
 )
 
 // bundle writes a bundle with the starter catalog and policies plus the
-// given guardrails.toml and loads it.
+// given guardrails.toml and loads it. The starter's server "everything"
+// gets the group rule its catalog shows commented (groups =
+// ["engineering"]), so group access is exercised.
 func bundle(t testing.TB, guardrails string) *catalog.Bundle {
 	t.Helper()
-	dir := t.TempDir()
-	if _, err := catalog.WriteStarter(dir); err != nil {
+	dir := starterDir(t)
+	cat := filepath.Join(dir, "catalog.toml")
+	text, err := os.ReadFile(cat)
+	if err != nil {
+		t.Fatal(err)
+	}
+	grouped := strings.Replace(string(text), "\n# groups = [\"engineering\"]\n", "\ngroups = [\"engineering\"]\n", 1)
+	if grouped == string(text) {
+		t.Fatal("the starter catalog no longer shows the commented group rule")
+	}
+	if err := os.WriteFile(cat, []byte(grouped), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(dir, "guardrails.toml"), []byte(guardrails), 0o644); err != nil {
@@ -32,6 +43,33 @@ func bundle(t testing.TB, guardrails string) *catalog.Bundle {
 		t.Fatal(err)
 	}
 	return b
+}
+
+func starterDir(t testing.TB) string {
+	t.Helper()
+	dir := t.TempDir()
+	if _, err := catalog.WriteStarter(dir); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// Bug (issue 11): the starter's only approved server required the
+// engineering group, so without an identity provider every call was
+// refused. As written, it is for everyone: an anonymous call is allowed.
+func TestStarterWorksWithoutLogin(t *testing.T) {
+	b, err := catalog.LoadBundle(starterDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Load(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := p.Decide(context.Background(), b.Catalog.Server("everything"), &enforce.Call{Tool: "echo", Arguments: json.RawMessage(`{"message":"hi"}`), Identity: audit.Identity{Method: "none"}})
+	if err != nil || !d.Allow {
+		t.Errorf("anonymous call on the starter's approved server: %+v, %v", d, err)
+	}
 }
 
 var engineer = audit.Identity{Subject: "u1", Groups: []string{"engineering"}, Method: "oidc"}

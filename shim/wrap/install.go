@@ -110,7 +110,7 @@ func GovernedLaunch(mcpgov, id, command string, args []string, url string) (stri
 		}
 		return mcpgov, append(a, "--url", url)
 	}
-	return mcpgov, append(append(shimPrefix(srv), command), args...)
+	return mcpgov, append(append(shimPrefix(srv, Options{}), command), args...)
 }
 
 // installEdit is the change one install makes to a file.

@@ -377,7 +377,7 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 	}
 	newCmd := quote(o.MCPGovPath)
 	lits := make([]string, 0, 4)
-	for _, a := range shimPrefix(it.srv) {
+	for _, a := range shimPrefix(it.srv, o) {
 		lits = append(lits, quote(a))
 	}
 	lits = append(lits, d.raw(&cmd.Value)) // the original literal, escapes and placeholders as written
@@ -422,7 +422,7 @@ func (d *jdoc) wrapArgv(it *item, o Options, cmd *hujson.ObjectMember) edit {
 		return skip(ActionAlreadyGoverned, "")
 	}
 	lits := []string{quote(o.MCPGovPath)}
-	for _, a := range shimPrefix(it.srv) {
+	for _, a := range shimPrefix(it.srv, o) {
 		lits = append(lits, quote(a))
 	}
 	p, text := d.insertFront(&cmd.Value, arr, cmd, lits)
@@ -553,8 +553,8 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 		lits = append(lits, quote(o.MCPGovPath))
 	}
 	lits = append(lits, quote("shim"))
-	if it.srv.Catalog != nil && it.srv.Catalog.ID != "" {
-		lits = append(lits, quote("--server"), quote(it.srv.Catalog.ID))
+	for _, a := range shimFlags(it.srv, o) {
+		lits = append(lits, quote(a))
 	}
 	lits = append(lits, quote("--url"), d.raw(&um.Value))
 	arr := "[" + strings.Join(lits, d.inlineSep(um)) + "]"

@@ -110,7 +110,7 @@ func (d *tdoc) wrapEntry(it *item, o Options) edit {
 		args = []string{}
 	}
 	newCmd := tomldoc.String(o.MCPGovPath)
-	newArgs := tomldoc.Strings(append(append(shimPrefix(it.srv), command), args...))
+	newArgs := tomldoc.Strings(append(append(shimPrefix(it.srv, o), command), args...))
 	ed := edit{action: ActionWrapped, command: command, args: args}
 	ed.patches = []patch{{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, newCmd}}
 	ed.spans = []Span{{Field: "command", Original: d.raw(ck), Wrapped: newCmd}}

@@ -23,6 +23,7 @@ const (
 	ActionSkippedOtherGovernor Action = "skipped-other-governor"
 	ActionSkippedRemote        Action = "skipped-remote"
 	ActionSkippedUnsupported   Action = "skipped-unsupported"
+	ActionSkippedProject       Action = "skipped-project"
 	ActionUnwrapped            Action = "unwrapped"
 	ActionNotWrapped           Action = "not-wrapped"
 	ActionFailed               Action = "failed"
@@ -36,6 +37,14 @@ type Options struct {
 	DryRun     bool   // compute the changes, write nothing
 	Version    string // mcpgov version, recorded in the manifest
 	Now        func() time.Time
+	// ShimFlags, when set, returns the `mcpgov shim` flags written for an
+	// entry before its command line (or --url). By default the entry's
+	// catalog id, when it has one, is written as --server.
+	ShimFlags func(s scan.Server) []string
+	// Project also wraps project-scope entries of files inside a version
+	// controlled work tree. Without it they are skipped: the absolute
+	// mcpgov path is this machine's, and would be committed for everyone.
+	Project bool
 
 	// beforeCommit runs just before each config file is replaced; tests use
 	// it to play a client writing the file concurrently.
@@ -325,12 +334,42 @@ func isShim(command string, args []string) bool {
 }
 
 // shimPrefix is what goes before the original command line.
-func shimPrefix(s scan.Server) []string {
-	p := []string{"shim"}
-	if s.Catalog != nil && s.Catalog.ID != "" {
-		p = append(p, "--server", s.Catalog.ID)
+func shimPrefix(s scan.Server, o Options) []string {
+	return append(append([]string{"shim"}, shimFlags(s, o)...), "--")
+}
+
+// shimFlags are the shim's flags for s (see Options.ShimFlags).
+func shimFlags(s scan.Server, o Options) []string {
+	if o.ShimFlags != nil {
+		return o.ShimFlags(s)
 	}
-	return append(p, "--")
+	if s.Catalog != nil && s.Catalog.ID != "" {
+		return []string{"--server", s.Catalog.ID}
+	}
+	return nil
+}
+
+// WorkTree returns the root of the version-controlled work tree (git,
+// Mercurial, Subversion, Jujutsu) that holds file, or "" when none does.
+// Only the file system is read: a .git directory or file (worktrees and
+// submodules use a file) in file's directory or one above it.
+func WorkTree(file string) string {
+	abs, err := filepath.Abs(file)
+	if err != nil {
+		return ""
+	}
+	for dir := filepath.Dir(abs); ; {
+		for _, marker := range []string{".git", ".hg", ".svn", ".jj"} {
+			if _, err := os.Lstat(filepath.Join(dir, marker)); err == nil {
+				return dir
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return ""
+		}
+		dir = parent
+	}
 }
 
 // afterDashes returns the index just past the first "--" in args, or -1.
@@ -351,6 +390,11 @@ func precheck(it *item, o Options) (edit, bool) {
 	}
 	if len(s.WrappedBy) > 0 {
 		return skip(ActionSkippedOtherGovernor, "wrapped by "+strings.Join(s.WrappedBy, ", ")), true
+	}
+	if s.Scope == scan.ScopeProject && !o.Project {
+		if root := WorkTree(s.File); root != "" {
+			return skip(ActionSkippedProject, "project file in the work tree "+root+"; it would get this machine's mcpgov path; wrap it with --project"), true
+		}
 	}
 	if s.Transport != scan.TransportStdio || s.Command == "" {
 		if !o.Remote {

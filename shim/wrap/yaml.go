@@ -240,7 +240,7 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	}
 	newCmd := quote(o.MCPGovPath)
 	lits := []string{}
-	for _, a := range shimPrefix(it.srv) {
+	for _, a := range shimPrefix(it.srv, o) {
 		lits = append(lits, quote(a))
 	}
 	lits = append(lits, quote(command))
@@ -297,7 +297,7 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	if err != nil {
 		return unsupported
 	}
-	if !d.verify(after, it, o.MCPGovPath, append(append(shimPrefix(it.srv), command), args...)) {
+	if !d.verify(after, it, o.MCPGovPath, append(append(shimPrefix(it.srv, o), command), args...)) {
 		return unsupported
 	}
 	return e

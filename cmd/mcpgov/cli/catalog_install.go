@@ -232,7 +232,7 @@ func catalogInstallRun(ctx context.Context, opts *CatalogInstallOptions) error {
 	if err != nil {
 		return err
 	}
-	mcpgov, err := mcpgovPath(opts.MCPGovPath)
+	mcpgov, err := mcpgovPath(ctx, opts.MCPGovPath)
 	if err != nil {
 		return err
 	}

@@ -52,12 +52,16 @@ type installEnv struct {
 	proj     string
 	in       *bytes.Buffer
 	out, err *bytes.Buffer
+	mcpgov   string // a stand-in for the installed binary: it answers `version`
 }
 
 func newInstallEnv(t *testing.T) *installEnv {
 	t.Helper()
 	dir := t.TempDir()
-	e := &installEnv{home: filepath.Join(dir, "home"), proj: filepath.Join(dir, "proj")}
+	e := &installEnv{home: filepath.Join(dir, "home"), proj: filepath.Join(dir, "proj"), mcpgov: filepath.Join(dir, "mcpgov")}
+	if err := os.WriteFile(e.mcpgov, []byte("#!/bin/sh\necho \"mcpgov version test\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	gov := filepath.Join(dir, "gov")
 	for _, d := range []string{e.home, e.proj, gov} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
@@ -79,7 +83,7 @@ func newInstallEnv(t *testing.T) *installEnv {
 }
 
 func (e *installEnv) opts(id, client string, identity func(context.Context) (audit.Identity, error)) *CatalogInstallOptions {
-	return &CatalogInstallOptions{IO: e.f.IO, Factory: e.f, ID: id, Client: client, MCPGovPath: "/opt/mcpgov/bin/mcpgov", Identity: identity}
+	return &CatalogInstallOptions{IO: e.f.IO, Factory: e.f, ID: id, Client: client, MCPGovPath: e.mcpgov, Identity: identity}
 }
 
 func person(groups ...string) func(context.Context) (audit.Identity, error) {

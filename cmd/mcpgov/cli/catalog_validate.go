@@ -11,10 +11,11 @@ import (
 
 // CatalogValidateOptions are the inputs of `mcpgov catalog validate`.
 type CatalogValidateOptions struct {
-	IO      *IOStreams
-	Factory *Factory
-	Bundle  string
-	JSON    bool
+	IO         *IOStreams
+	Factory    *Factory
+	Bundle     string
+	JSON       bool
+	UnsignedOK bool
 }
 
 func newCatalogValidateCmd(f *Factory, runF func(*CatalogValidateOptions) error) *cobra.Command {
@@ -30,9 +31,15 @@ It also warns about servers that match the same launches as an earlier
 server (the same package, URL or command line, by launch or match rules):
 a launch goes to the first, so the later entry never applies to it.
 
+When trusted_keys are set, the bundle must be signed by one of them, as for
+every command. --unsigned-ok checks an edited bundle before it is signed
+(for review, in CI on a pull request): a failed signature check is then a
+warning, and the result says "signature": "unverified".
+
 Exits 0 when the catalog is valid (warnings or not), 1 otherwise.`,
-		Example: "  mcpgov catalog validate ./governance",
-		Args:    cobra.MaximumNArgs(1),
+		Example: `  mcpgov catalog validate ./governance
+  mcpgov catalog validate --unsigned-ok ./governance   # edited, not yet signed`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
 				if opts.Bundle != "" && opts.Bundle != args[0] {
@@ -48,21 +55,30 @@ Exits 0 when the catalog is valid (warnings or not), 1 otherwise.`,
 	}
 	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "governance bundle directory")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the result as JSON")
+	cmd.Flags().BoolVar(&opts.UnsignedOK, "unsigned-ok", false, "with trusted_keys set, check a bundle that is not (or no longer) signed, for review before signing")
 	return cmd
 }
 
 type validateReport struct {
-	SchemaVersion int               `json:"schemaVersion"`
-	Bundle        string            `json:"bundle"`
-	Valid         bool              `json:"valid"`
-	Servers       int               `json:"servers"`
-	Virtual       int               `json:"virtual"`
-	Problems      []catalog.Problem `json:"problems"`
-	Warnings      []catalog.Problem `json:"warnings"`
+	SchemaVersion int    `json:"schemaVersion"`
+	Bundle        string `json:"bundle"`
+	Valid         bool   `json:"valid"`
+	Servers       int    `json:"servers"`
+	Virtual       int    `json:"virtual"`
+	// Signature is "verified" when trusted keys are set and the bundle's
+	// signature checked out, "unverified" when --unsigned-ok let a failed
+	// check pass, and empty when no key is pinned.
+	Signature string            `json:"signature,omitempty"`
+	Problems  []catalog.Problem `json:"problems"`
+	Warnings  []catalog.Problem `json:"warnings"`
 }
 
 func catalogValidateRun(opts *CatalogValidateOptions) error {
-	b, err := loadBundle(opts.Factory, opts.Bundle)
+	s, err := resolveAuthoringBundle(opts.Factory, opts.Bundle)
+	if err != nil {
+		return err
+	}
+	b, unverified, err := s.loadForReview(opts.IO.ErrOut, opts.UnsignedOK, "catalog validate")
 	rep := validateReport{SchemaVersion: 1, Problems: []catalog.Problem{}, Warnings: []catalog.Problem{}}
 	var ve *catalog.ValidationError
 	switch {
@@ -72,6 +88,9 @@ func catalogValidateRun(opts *CatalogValidateOptions) error {
 		return err
 	default:
 		rep.Valid = true
+		if len(s.keys) > 0 {
+			rep.Signature = map[bool]string{false: "verified", true: "unverified"}[unverified]
+		}
 		rep.Bundle = b.Dir
 		rep.Servers, rep.Virtual = len(b.Catalog.Servers), len(b.Catalog.Virtual)
 		rep.Warnings = append(rep.Warnings, b.Catalog.DuplicateIdentities()...)

@@ -106,12 +106,18 @@ func readConfig(path string) (Config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("read config %s: %w", path, err)
 	}
+	return parseConfig(path, text)
+}
+
+// parseConfig decodes the text of the config file at path strictly.
+func parseConfig(path string, text []byte) (Config, error) {
+	cfg := Config{path: path}
 	md, err := toml.Decode(string(text), &cfg)
 	if err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return cfg, withHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys, profile, [profiles.NAME] issuer, client_id, scopes, gateway_url, gateway_audience, [audit] dir, logging, rotate_bytes, rotate_age, witness, signing_key, checkpoint_interval, durability")
+		return cfg, withHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys, profile, [profiles.NAME] issuer, client_id, scopes, gateway_url, gateway_audience, [audit] dir, logging, rotate_bytes, rotate_age, witness, signing_key, checkpoint_interval, durability (see `mcpgov help config`)")
 	}
 	if cfg.Bundle != "" && !filepath.IsAbs(cfg.Bundle) {
 		cfg.Bundle = filepath.Join(filepath.Dir(path), cfg.Bundle)

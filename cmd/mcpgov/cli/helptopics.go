@@ -33,6 +33,11 @@ not change the exit code.`,
 			long:  auditThreats,
 		},
 		{
+			name:  "config",
+			short: "The config.toml file, key by key",
+			long:  configTopic,
+		},
+		{
 			name:  "environment",
 			short: "Environment variables mcpgov reads",
 			long: `mcpgov reads these environment variables:
@@ -72,6 +77,105 @@ contacts a configured URL.`,
 		},
 	}
 }
+
+// configTopic documents every key of Config; a test checks that each one
+// is here.
+const configTopic = `mcpgov reads two config.toml files, strictly (an unknown key is an error
+naming the key and the file):
+
+  user      $XDG_CONFIG_HOME/mcpgov/config.toml (default ~/.config/mcpgov/config.toml;
+            %AppData%\mcpgov\config.toml on Windows), or MCPGOV_CONFIG
+  managed   /etc/mcpgov/config.toml, /Library/Application Support/mcpgov/config.toml
+            on macOS, %ProgramData%\mcpgov\config.toml on Windows, or
+            MCPGOV_MANAGED_CONFIG; written by MDM
+
+Neither file has to exist. "mcpgov bundle init --register DIR" writes the bundle
+key into the user's file (only that line changes; a copy of the previous file
+is kept under $XDG_STATE_HOME/mcpgov/config-backups).
+
+Top-level keys:
+
+  bundle = "DIR"
+      The governance bundle directory: catalog.toml, guardrails.toml,
+      policies/. A relative path is relative to the config file. Commands
+      take the bundle from --bundle, then MCPGOV_BUNDLE, then the user's
+      file, then the managed one. The shim that wrapped servers run reads
+      the config files too (clients started from a desktop often do not
+      pass MCPGOV_BUNDLE on), and keeps the last good copy of the bundle.
+      When nothing names a bundle, catalog and policy commands use
+      ./governance in the working directory or a parent; scan, wrap and the
+      shim never guess.
+
+  trusted_keys = ["mcpgov-ed25519:…"]
+      Public keys (from "mcpgov bundle keygen") a bundle must be signed
+      with; with any set, every command refuses a bundle that is unsigned,
+      changed since it was signed, or signed by another key ("catalog
+      validate" and "policy test" accept --unsigned-ok for a review before
+      signing). When the managed file sets keys, the user's are ignored.
+
+  profile = "NAME"
+      The login profile used when --profile and MCPGOV_PROFILE are not
+      given (default "default").
+
+[profiles.NAME] — an identity provider for "mcpgov login". None is needed
+for a catalog without groups (the starter bundle's). Once a login is
+configured (the profile has an issuer, or one was stored), the shim sends the
+caller's identity and, in enforce mode, refuses calls without a usable one.
+
+  issuer = "https://idp.example.com"
+      The OpenID Connect issuer URL. In the managed file it is fixed: users
+      cannot log in elsewhere under this profile.
+  client_id = "mcpgov-cli"
+      mcpgov's OAuth client ID at the provider (fixed by the managed file
+      too).
+  scopes = ["openid", "profile", "email", "groups", "offline_access"]
+      Scopes to request (the default shown).
+  gateway_url = "https://gateway.example.com/mcp"
+      The central gateway's MCP endpoint: the only upstream the shim sends
+      your access token to.
+  gateway_audience = "mcpgov-gateway"
+      The token is sent to the gateway only when it is issued for this
+      audience.
+
+[audit] — the local audit trail the shim writes.
+
+  dir = "DIR"
+      The store (default $XDG_STATE_HOME/mcpgov/audit; MCPGOV_AUDIT_DIR
+      wins).
+  logging = "always"
+      always, header_controlled (a request opts in with
+      _meta {"io.mcpgov/logging": "on"}) or never; a call not logged in
+      full still leaves a placeholder record. The managed file's value wins.
+  rotate_bytes = 67108864
+      Start a new segment past this size (default 64 MiB).
+  rotate_age = "24h"
+      Start a new segment once the current one is this old: a duration or
+      days ("7d"); default 24h.
+  durability = "write"
+      When a call's reply may go: write (the default: once its record is
+      written to the OS, which survives a crash of mcpgov or kill -9; the
+      fsync follows at once, so only a power loss in between can lose it)
+      or fsync (once the record is on disk). Every record names its mode.
+  witness = ["/var/lib/mcpgov-witness", "https://gateway.example.com/v1/checkpoints"]
+      Where signed checkpoints are sent, so that truncating or re-signing
+      the trail on this machine shows (mcpgov help audit-threats): a file
+      or directory the user cannot rewrite, or an https URL. Managed and
+      user lists add up; a user cannot remove a managed witness.
+  signing_key = "/etc/mcpgov/audit.key"
+      The checkpoint signing key (mcpgov audit keygen); the managed file's
+      value wins. Default: signing.key in the store, created on first use.
+  checkpoint_interval = "10s"
+      Also sign a checkpoint when records have waited this long (default
+      10s once a witness is set; otherwise only every 1,000 records and on
+      exit).
+
+Example (user file):
+
+  bundle = "/home/ann/src/governance"
+
+  [profiles.default]
+  issuer = "https://idp.example.com"
+  client_id = "mcpgov-cli"`
 
 // newHelpTopicCmd makes "mcpgov help TOPIC" print the topic text alone.
 func newHelpTopicCmd(t helpTopic) *cobra.Command {

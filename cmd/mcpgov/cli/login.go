@@ -85,7 +85,8 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 		return err
 	}
 	if ls.Issuer == "" {
-		return flagErrorf("no issuer: pass --issuer or set issuer in [profiles.%s] of %s", ls.Profile, c.user.path)
+		return &FlagError{Err: withHint(fmt.Errorf("no issuer: pass --issuer or set issuer in [profiles.%s] of %s", ls.Profile, c.user.path),
+			"servers that list no groups (the starter bundle's) need no login; `mcpgov help config` describes the profile keys")}
 	}
 	if err := login.ValidIssuer(ls.Issuer); err != nil {
 		return &FlagError{Err: err}

@@ -12,12 +12,13 @@ import (
 
 // PolicyTestOptions are the inputs of `mcpgov policy test`.
 type PolicyTestOptions struct {
-	IO       *IOStreams
-	Factory  *Factory
-	Bundle   string
-	Coverage bool
-	Run      string
-	JSON     bool
+	IO         *IOStreams
+	Factory    *Factory
+	Bundle     string
+	Coverage   bool
+	Run        string
+	JSON       bool
+	UnsignedOK bool
 }
 
 func newPolicyTestCmd(f *Factory, runF func(context.Context, *PolicyTestOptions) error) *cobra.Command {
@@ -28,6 +29,9 @@ func newPolicyTestCmd(f *Factory, runF func(context.Context, *PolicyTestOptions)
 		Long: `Run every test rule (test_*) in the bundle's policies/*_test.rego against its
 policies, with the built-ins the shim allows (no http.send). Prints each
 failing test with its file and line, then a summary.
+
+With trusted_keys set the bundle must be signed, as for every command;
+--unsigned-ok runs the tests of an edited bundle before it is signed.
 
 Exits 0 when every test passes, 3 when one fails, 1 when the policies do not
 compile (each problem as file:line:col).`,
@@ -54,6 +58,7 @@ compile (each problem as file:line:col).`,
 	cmd.Flags().BoolVar(&opts.Coverage, "coverage", false, "report which policy lines the tests reach")
 	cmd.Flags().StringVar(&opts.Run, "run", "", "run only tests whose name matches this regular expression")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the results as JSON")
+	cmd.Flags().BoolVar(&opts.UnsignedOK, "unsigned-ok", false, "with trusted_keys set, test a bundle that is not (or no longer) signed, for review before signing")
 	return cmd
 }
 
@@ -64,10 +69,15 @@ type policyTestReport struct {
 }
 
 func policyTestRun(ctx context.Context, opts *PolicyTestOptions) error {
-	dir, err := policyBundleDir(opts.Factory, opts.Bundle)
+	s, err := resolveAuthoringBundle(opts.Factory, opts.Bundle)
 	if err != nil {
 		return err
 	}
+	b, _, err := s.loadForReview(opts.IO.ErrOut, opts.UnsignedOK, "policy test")
+	if err != nil {
+		return err
+	}
+	dir := b.Dir
 	rep, err := policy.RunTests(ctx, dir, policy.TestOptions{Run: opts.Run, Coverage: opts.Coverage})
 	if err != nil {
 		return err

@@ -267,31 +267,18 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 	if cfg.Mode == "" {
 		cfg.Mode = c.Meta.Mode
 	}
+	cfg.Server, cfg.VersionApproved = catalogEntry(c, opts.ID, opts.Server, url, command)
 	switch {
 	case opts.ID != "":
 		cfg.Launch = opts.ID
-		if s := c.Server(opts.ID); s != nil {
-			cfg.Server, cfg.VersionApproved = s, true
+		if s := cfg.Server; s != nil {
 			if s.Launch.Command != "" {
 				command = append([]string{s.Launch.Command}, s.Launch.Args...)
 			}
 			url = s.Launch.URL
 		}
-	case opts.Server != "":
-		if s := c.Server(opts.Server); s != nil {
-			cfg.Server, cfg.VersionApproved = s, true
-		} else {
-			cfg.Launch = opts.Server
-		}
-	case url != "":
-		if m, ok := c.Match(scan.AnalyzeLaunch("", nil, url)); ok {
-			cfg.Server, cfg.VersionApproved = m.Server, m.VersionApproved
-		}
-	default:
-		l := scan.AnalyzeLaunch(command[0], command[1:], "")
-		if m, ok := c.Match(l); ok {
-			cfg.Server, cfg.VersionApproved = m.Server, m.VersionApproved
-		}
+	case opts.Server != "" && cfg.Server == nil:
+		cfg.Launch = opts.Server
 	}
 	// A bundle with no policies, guardrails or limits for this server
 	// adds no hook.
@@ -301,6 +288,32 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 		cfg.ToolReviewers = append(cfg.ToolReviewers, p)
 	}
 	return cfg, command, url
+}
+
+// catalogEntry is the catalog entry a shim run governs, and whether the
+// version it launches is approved: the entry named by `shim ID` or
+// --server, else the one the URL or command line matches by launch
+// identity — never by display name. wrap predicts verdicts with it, so
+// what wrap says is what the shim does.
+func catalogEntry(c *catalog.Catalog, id, server, url string, command []string) (*catalog.Server, bool) {
+	var m catalog.MatchResult
+	ok := false
+	switch {
+	case id != "":
+		m.Server = c.Server(id)
+		return m.Server, m.Server != nil
+	case server != "":
+		m.Server = c.Server(server)
+		return m.Server, m.Server != nil
+	case url != "":
+		m, ok = c.Match(scan.AnalyzeLaunch("", nil, url))
+	case len(command) > 0:
+		m, ok = c.Match(scan.AnalyzeLaunch(command[0], command[1:], ""))
+	}
+	if !ok {
+		return nil, false
+	}
+	return m.Server, m.VersionApproved
 }
 
 // newSessionID names one shim run (one client connection) in records.

@@ -1,16 +1,22 @@
 package cli
 
 import (
+	"bytes"
 	"context"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
+	"time"
 
 	"github.com/rogpeppe/go-internal/diff"
 	"github.com/spf13/cobra"
 
+	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/shim/wrap"
 )
@@ -29,6 +35,8 @@ type WrapOptions struct {
 	MCPGovPath string
 	StateDir   string
 	Bundle     string
+	Mode       string
+	Project    bool
 }
 
 func newWrapCmd(f *Factory, runF func(context.Context, *WrapOptions) error) *cobra.Command {
@@ -67,20 +75,45 @@ original file and a manifest of every original entry are kept under the
 state directory ($XDG_STATE_HOME/mcpgov/wrap, --state-dir), so "mcpgov
 unwrap" restores the files byte for byte.
 
+Wrapped servers are governed by the bundle the shim loads: the one in
+config.toml (see "mcpgov help config"; "mcpgov bundle init --register"
+writes it) or MCPGOV_BUNDLE. Without a usable one every wrapped server would
+be refused at start, so wrap refuses too, unless --mode audit: then the
+shims record what they would have refused and block nothing. A --bundle
+that is not the one the shim will load is refused the same way. Each entry
+gets a VERDICT, predicted with the shim's own catalog matching and
+admission check: runs, audit-only (the catalog would refuse it; audit mode
+records that) or refused, with the reason. Servers the catalog refuses are
+wrapped all the same (left as they are, they would run ungoverned), and wrap
+warns about them. The catalog id is passed as --server only for a launch
+whose version the catalog approves.
+
+Project configs inside a git (or Mercurial, Subversion, Jujutsu) work tree
+are shared with everyone who checks the repository out, and the path wrap
+writes is this machine's: they are skipped (skipped-project) unless
+--project is given.
+
 The mcpgov path written into configs is absolute: IDEs started from a
 desktop launcher or the Dock get a minimal PATH, in which a bare "mcpgov"
 would not be found and the server would fail to start. By default it is the
 running binary with symlinks resolved; pass --mcpgov-path for a stable
-location (say, a package manager's symlink that survives upgrades). Wrapping
-from "go run" or a temporary directory writes a path that will vanish, and
+location (say, a package manager's symlink that survives upgrades), which
+must exist, be executable and answer "version" as mcpgov. Wrapping from
+"go run" or a temporary directory writes a path that will vanish, and
 mcpgov warns about it.
+
+With --dry-run nothing is written, and the exit code is the one wrap would
+return.
 
 Supported formats: JSON and JSONC (Cursor, Claude Desktop, Claude Code,
 VS Code, Windsurf, Cline, Zed, Gemini CLI, Kiro, Copilot CLI, opencode),
 Codex TOML and Continue YAML (one-line values; other layouts are reported as
 skipped-unsupported and left alone).`,
-		Example: `  # show what would change, as a diff
+		Example: `  # show what would change, as a diff, and each server's verdict
   mcpgov wrap --dry-run
+
+  # no bundle yet: record what would be refused, block nothing
+  mcpgov wrap --mode audit
 
   # wrap Cursor and Claude Code only
   mcpgov wrap --client cursor --client claude-code
@@ -99,7 +132,10 @@ skipped-unsupported and left alone).`,
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Remote, "remote", false, "also wrap remote (Streamable HTTP) entries as stdio entries running mcpgov shim --url")
 	fl.StringVar(&opts.MCPGovPath, "mcpgov-path", "", "absolute path of mcpgov to write into configs (default: this binary, symlinks resolved)")
-	fl.StringVar(&opts.Bundle, "bundle", "", "governance bundle whose catalog ids are passed to the shim as --server (default: MCPGOV_BUNDLE, then the config files)")
+	fl.StringVar(&opts.Bundle, "bundle", "", "governance bundle to predict verdicts and catalog ids with; must be the one the shim loads (default: MCPGOV_BUNDLE, then the config files)")
+	fl.StringVar(&opts.Mode, "mode", "", "enforce or audit, written into each shim command (default: the catalog's mode); audit needs no usable bundle")
+	fl.BoolVar(&opts.Project, "project", false, "also wrap project configs inside a version-controlled work tree (they get this machine's mcpgov path)")
+	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"enforce", "audit"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
@@ -119,10 +155,17 @@ func addWrapFlags(cmd *cobra.Command, opts *WrapOptions) {
 
 // wrapReport is the JSON output of wrap and unwrap.
 type wrapReport struct {
-	SchemaVersion int           `json:"schemaVersion"`
-	DryRun        bool          `json:"dryRun"`
-	Results       []wrap.Result `json:"results"`
-	Diffs         []fileDiff    `json:"diffs,omitempty"`
+	SchemaVersion int          `json:"schemaVersion"`
+	DryRun        bool         `json:"dryRun"`
+	Results       []wrapResult `json:"results"`
+	Diffs         []fileDiff   `json:"diffs,omitempty"`
+}
+
+// wrapResult is one entry's outcome and, for entries launched through the
+// shim, its predicted verdict.
+type wrapResult struct {
+	wrap.Result
+	Verdict *wrapVerdict `json:"verdict,omitempty"`
 }
 
 type fileDiff struct {
@@ -145,23 +188,38 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 	if home == "" {
 		return withHint(fmt.Errorf("cannot tell the home directory: HOME is not set"), "set HOME")
 	}
-	wo := wrap.Options{Remote: opts.Remote, DryRun: opts.DryRun, Version: f.Version.Version, Now: f.Now}
+	wo := wrap.Options{Remote: opts.Remote, DryRun: opts.DryRun, Version: f.Version.Version, Now: f.Now, Project: opts.Project}
+	var gov *wrapGovernance
+	var refuse error // what a real wrap refuses for; a dry run reports it after its output
 	if !unwrap {
-		p, err := mcpgovPath(opts.MCPGovPath)
+		switch opts.Mode {
+		case "", string(catalog.ModeEnforce), string(catalog.ModeAudit):
+		default:
+			return flagErrorf("invalid --mode %q: want enforce or audit", opts.Mode)
+		}
+		p, err := mcpgovPath(ctx, opts.MCPGovPath)
 		if err != nil {
 			return err
 		}
-		if w := volatilePath(p); w != "" {
-			fmt.Fprintf(opts.IO.ErrOut, "warning: %s is %s; clients will fail to start their servers once it is gone\nhint: pass --mcpgov-path with the installed location of mcpgov\n", p, w)
+		if w := volatilePath(p); w != "" && opts.MCPGovPath == "" {
+			fmt.Fprintf(opts.IO.ErrOut, "mcpgov: warning: %s is %s; clients will fail to start their servers once it is gone\nmcpgov: hint: pass --mcpgov-path with the installed location of mcpgov\n", p, w)
 		}
 		wo.MCPGovPath = p
+		if gov, err = loadWrapGovernance(f, opts.Bundle, opts.Mode); err != nil {
+			return err
+		}
+		wo.ShimFlags = gov.shimFlags
+		refuse = gov.refusal(opts.IO.ErrOut, opts.Bundle)
+		if refuse != nil && !opts.DryRun {
+			return refuse
+		}
 	}
 	wo.StateDir = opts.StateDir
 	if wo.StateDir == "" {
 		wo.StateDir = defaultWrapStateDir(f.Getenv, home)
 	}
 
-	servers, refused, err := wrapSelect(ctx, opts, home, unwrap)
+	servers, refused, err := wrapSelect(ctx, opts, home, gov)
 	if err != nil {
 		return err
 	}
@@ -174,11 +232,16 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 	if out == nil {
 		return err
 	}
-	rep := wrapReport{SchemaVersion: 1, DryRun: opts.DryRun, Results: []wrap.Result{}}
-	for _, r := range out.Results {
-		if !unwrap || r.Action != wrap.ActionNotWrapped || r.Reason != "" {
-			rep.Results = append(rep.Results, r)
+	rep := wrapReport{SchemaVersion: 1, DryRun: opts.DryRun, Results: []wrapResult{}}
+	for i, r := range out.Results {
+		if unwrap && r.Action == wrap.ActionNotWrapped && r.Reason == "" {
+			continue
 		}
+		wr := wrapResult{Result: r}
+		if gov != nil {
+			wr.Verdict = gov.predictResult(ctx, r, servers[i])
+		}
+		rep.Results = append(rep.Results, wr)
 	}
 	if opts.DryRun {
 		for _, ch := range out.Changes {
@@ -194,11 +257,14 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 		for _, d := range rep.Diffs {
 			fmt.Fprint(opts.IO.Out, d.Diff)
 		}
-		printWrapResults(opts.IO, rep.Results)
+		printWrapResults(opts.IO, rep.Results, !unwrap)
 	}
 	verb := map[bool]string{false: "wrap", true: "unwrap"}[unwrap]
 	if err != nil {
 		return fmt.Errorf("%s: %w", verb, err)
+	}
+	if gov != nil && gov.bundle != nil {
+		warnRefused(opts.IO.ErrOut, rep.Results, opts.DryRun)
 	}
 	if ferr := failedEntries(verb, rep.Results); ferr != nil {
 		return ferr
@@ -211,17 +277,17 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 		return withHint(fmt.Errorf("%s: %s (left unchanged): %s", verb, what, strings.Join(refused, "; ")),
 			"fix the file (or have its client rewrite it) and run mcpgov "+verb+" again")
 	}
-	return nil
+	return refuse
 }
 
 // failedEntries is the error for entries wrap or unwrap refused or could
 // not find: such an entry is left as it was (ungoverned, for wrap), which
 // must not pass for success. It names the first, with its location.
-func failedEntries(verb string, results []wrap.Result) error {
+func failedEntries(verb string, results []wrapResult) error {
 	var failed []wrap.Result
 	for _, r := range results {
 		if r.Action == wrap.ActionFailed {
-			failed = append(failed, r)
+			failed = append(failed, r.Result)
 		}
 	}
 	if len(failed) == 0 {
@@ -239,7 +305,8 @@ func failedEntries(verb string, results []wrap.Result) error {
 // wrapSelect scans the machine and keeps the entries the flags select. It
 // also returns the selected config files that do not parse: their entries
 // cannot be found, so they are refused rather than silently left ungoverned.
-func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool) ([]scan.Server, []string, error) {
+func wrapSelect(ctx context.Context, opts *WrapOptions, home string, gov *wrapGovernance) ([]scan.Server, []string, error) {
+	unwrap := gov == nil
 	f := opts.Factory
 	wd, err := f.WorkDir()
 	if err != nil {
@@ -262,14 +329,8 @@ func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool
 		paths = append(paths, abs)
 	}
 	var enrichers []scan.Enricher
-	if !unwrap {
-		b, err := loadOptionalBundle(f, opts.Bundle)
-		if err != nil {
-			return nil, nil, err
-		}
-		if b != nil {
-			enrichers = append(enrichers, b.Catalog)
-		}
+	if gov != nil && gov.bundle != nil {
+		enrichers = append(enrichers, gov.bundle.Catalog)
 	}
 	rep, err := scan.Scan(ctx, scan.Options{
 		Env:       scan.Env{OS: runtime.GOOS, Home: home, Getenv: f.Getenv},
@@ -290,7 +351,7 @@ func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool
 		if e.Line > 0 || len(files) > 0 {
 			refused = append(refused, fileErrorText(e))
 		} else {
-			fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", fileErrorText(e))
+			fmt.Fprintf(opts.IO.ErrOut, "mcpgov: warning: %s\n", fileErrorText(e))
 		}
 	}
 	names := map[string]bool{}
@@ -315,13 +376,12 @@ func wrapSelect(ctx context.Context, opts *WrapOptions, home string, unwrap bool
 	return out, refused, nil
 }
 
-// mcpgovPath is the absolute path written into configs.
-func mcpgovPath(flag string) (string, error) {
+// mcpgovPath is the absolute path written into configs. A --mcpgov-path
+// must exist, be executable and answer `version` as mcpgov: a wrong one
+// would make every wrapped server fail to start, far from this command.
+func mcpgovPath(ctx context.Context, flag string) (string, error) {
 	if flag != "" {
-		if !filepath.IsAbs(flag) {
-			return "", flagErrorf("--mcpgov-path %q is not absolute: GUI-launched clients do not search your PATH", flag)
-		}
-		return flag, nil
+		return flag, checkMCPGovPath(ctx, flag)
 	}
 	exe, err := os.Executable()
 	if err != nil {
@@ -331,6 +391,45 @@ func mcpgovPath(flag string) (string, error) {
 		exe = r
 	}
 	return exe, nil
+}
+
+func checkMCPGovPath(ctx context.Context, p string) error {
+	const hint = "pass the absolute path of the installed mcpgov binary (`command -v mcpgov`)"
+	if !filepath.IsAbs(p) {
+		return flagErrorf("--mcpgov-path %q is not absolute: GUI-launched clients do not search your PATH", p)
+	}
+	info, err := os.Stat(p)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return &FlagError{Err: withHint(fmt.Errorf("--mcpgov-path %s does not exist", p), hint)}
+	case err != nil:
+		return &FlagError{Err: withHint(fmt.Errorf("--mcpgov-path %s: %w", p, err), hint)}
+	case info.IsDir():
+		return &FlagError{Err: withHint(fmt.Errorf("--mcpgov-path %s is a directory, not the mcpgov binary", p), hint)}
+	case runtime.GOOS != "windows" && info.Mode().Perm()&0o111 == 0:
+		return &FlagError{Err: withHint(fmt.Errorf("--mcpgov-path %s is not executable (mode %04o)", p, info.Mode().Perm()), hint)}
+	}
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, p, "version")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		detail := strings.TrimSpace(stderr.String())
+		if detail != "" {
+			detail = ": " + firstLine(detail)
+		}
+		return &FlagError{Err: withHint(fmt.Errorf("--mcpgov-path %s is not mcpgov: `%s version` failed: %v%s", p, p, err, detail), hint)}
+	}
+	if out := strings.TrimSpace(stdout.String()); !strings.HasPrefix(out, "mcpgov ") {
+		return &FlagError{Err: withHint(fmt.Errorf("--mcpgov-path %s is not mcpgov: `%s version` printed %q", p, p, firstLine(out)), hint)}
+	}
+	return nil
+}
+
+func firstLine(s string) string {
+	line, _, _ := strings.Cut(s, "\n")
+	return line
 }
 
 // volatilePath says why p will not last ("" when it looks installed).
@@ -357,7 +456,7 @@ func defaultWrapStateDir(getenv func(string) string, home string) string {
 	return filepath.Join(stateRoot(getenv, home), "mcpgov", "wrap")
 }
 
-func printWrapResults(io *IOStreams, results []wrap.Result) {
+func printWrapResults(io *IOStreams, results []wrapResult, verdicts bool) {
 	if len(results) == 0 {
 		fmt.Fprintln(io.ErrOut, "no matching server entries")
 		return
@@ -365,14 +464,33 @@ func printWrapResults(io *IOStreams, results []wrap.Result) {
 	p := palette{on: io.ColorEnabled()}
 	w := newTabWriter(io.Out)
 	if io.IsStdoutTTY() {
-		fmt.Fprintln(w, p.bold("CLIENT\tLOCATION\tSERVER\tACTION\tREASON"))
+		if verdicts {
+			fmt.Fprintln(w, p.bold("CLIENT\tLOCATION\tSERVER\tACTION\tVERDICT\tREASON"))
+		} else {
+			fmt.Fprintln(w, p.bold("CLIENT\tLOCATION\tSERVER\tACTION\tREASON"))
+		}
 	}
 	for _, r := range results {
-		reason := r.Reason
+		reasons := []string{}
+		if r.Reason != "" {
+			reasons = append(reasons, r.Reason)
+		}
+		verdict := "-"
+		if v := r.Verdict; v != nil {
+			verdict = v.Verdict
+			if v.Reason != "" {
+				reasons = append(reasons, v.Reason)
+			}
+		}
+		reason := strings.Join(reasons, "; ")
 		if reason == "" {
 			reason = "-"
 		}
-		fmt.Fprintf(w, "%s\t%s:%d\t%s\t%s\t%s\n", r.Client, r.File, r.Line, r.Server, r.Action, reason)
+		if verdicts {
+			fmt.Fprintf(w, "%s\t%s:%d\t%s\t%s\t%s\t%s\n", r.Client, r.File, r.Line, r.Server, r.Action, verdict, reason)
+		} else {
+			fmt.Fprintf(w, "%s\t%s:%d\t%s\t%s\t%s\n", r.Client, r.File, r.Line, r.Server, r.Action, reason)
+		}
 	}
 	_ = w.Flush()
 }

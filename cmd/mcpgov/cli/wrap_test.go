@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"path/filepath"
 	"runtime"
 	"testing"
@@ -37,10 +38,10 @@ func TestDefaultWrapStateDir(t *testing.T) {
 }
 
 func TestMCPGovPathMustBeAbsolute(t *testing.T) {
-	if _, err := mcpgovPath("bin/mcpgov"); exitCode(err) != ExitUsage {
+	if _, err := mcpgovPath(context.Background(), "bin/mcpgov"); exitCode(err) != ExitUsage {
 		t.Errorf("relative --mcpgov-path: %v (exit %d), want a usage error", err, exitCode(err))
 	}
-	p, err := mcpgovPath("")
+	p, err := mcpgovPath(context.Background(), "")
 	if err != nil || !filepath.IsAbs(p) {
 		t.Errorf("default path %q, %v", p, err)
 	}
