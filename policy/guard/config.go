@@ -265,6 +265,39 @@ func ParseConfig(file string, text []byte) (*Config, error) {
 	return &c, nil
 }
 
+// OverrideModes sets the mode of guardrails after parsing: over maps a
+// guardrail's name or kind, or "" for every guardrail, to a mode. A name
+// overrides a kind, which overrides "". A key that names no guardrail and
+// no kind in c, or a mode that is not one, is an error.
+func (c *Config) OverrideModes(over map[string]string) error {
+	for k, m := range over {
+		switch m {
+		case ModeEnforce, ModeEnforceIgnoreError, ModeAudit:
+		default:
+			return fmt.Errorf("mode %q for %q: want enforce, enforce_ignore_error or audit", m, k)
+		}
+		if k == "" {
+			continue
+		}
+		found := false
+		for n, s := range c.Guardrails {
+			found = found || n == k || s.Kind == k
+		}
+		if !found {
+			return fmt.Errorf("no guardrail or kind of guardrail named %q in %s", k, FileName)
+		}
+	}
+	for n, s := range c.Guardrails {
+		for _, k := range []string{n, s.Kind, ""} {
+			if m, ok := over[k]; ok {
+				s.Mode = m
+				break
+			}
+		}
+	}
+	return nil
+}
+
 func lineOf(problem string) int {
 	parts := strings.SplitN(problem, ":", 3)
 	if len(parts) < 2 {
