@@ -93,7 +93,15 @@ type Spec struct {
 	AllowUnanchored bool              `toml:"allow_unanchored"`
 
 	// external
-	URL     string   `toml:"url"`
+	Provider         string `toml:"provider"`    // wire format: generic (default), azure_prompt_shields, aws_bedrock, google_model_armor, lakera, openai_moderation
+	APIKeyEnv        string `toml:"api_key_env"` // environment variable holding the provider's key or token
+	Region           string `toml:"region"`      // aws_bedrock: the region the request is signed for
+	GuardrailID      string `toml:"guardrail_id"`
+	GuardrailVersion string `toml:"guardrail_version"`
+	Template         string `toml:"template"`   // google_model_armor: projects/P/locations/L/templates/T
+	ProjectID        string `toml:"project_id"` // lakera
+	Model            string `toml:"model"`      // openai_moderation
+	URL              string `toml:"url"`
 	Command []string `toml:"command"`
 	Timeout string   `toml:"timeout"`
 	Cache   int      `toml:"cache"` // verdicts kept by content hash
@@ -247,6 +255,22 @@ func ParseConfig(file string, text []byte) (*Config, error) {
 		if s.Kind == KindExternal {
 			if (s.URL == "") == (len(s.Command) == 0) {
 				add(p("url"), "guardrail %s: an external guardrail needs exactly one of url or command", n)
+			}
+			if s.Provider == "" {
+				s.Provider = ProviderGeneric
+			}
+			if !slices.Contains(Providers, s.Provider) {
+				add(p("provider"), "guardrail %s: unknown provider %q; want one of %s", n, s.Provider, strings.Join(Providers, ", "))
+			} else if s.Provider != ProviderGeneric && s.URL == "" {
+				add(p("url"), "guardrail %s: provider %s needs url (the service's endpoint)", n, s.Provider)
+			}
+			switch {
+			case s.Provider == ProviderBedrock && (s.Region == "" || s.GuardrailID == "" || s.GuardrailVersion == ""):
+				add(p("provider"), "guardrail %s: provider %s needs region, guardrail_id and guardrail_version", n, s.Provider)
+			case s.Provider == ProviderModelArmor && s.Template == "":
+				add(p("provider"), "guardrail %s: provider %s needs template (projects/P/locations/L/templates/T)", n, s.Provider)
+			case (s.Provider == ProviderAzure || s.Provider == ProviderModelArmor || s.Provider == ProviderLakera) && s.APIKeyEnv == "":
+				add(p("provider"), "guardrail %s: provider %s needs api_key_env, the variable holding its key", n, s.Provider)
 			}
 			s.timeout = 500 * time.Millisecond
 			if s.Timeout != "" {
