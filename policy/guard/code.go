@@ -197,14 +197,19 @@ func shellTrueDynamic(s string, at int) bool {
 	return true
 }
 
-// scriptCandidate: s holds a byte the script rules need (cheap test
+// scriptCandidate: s holds an anchor of the script rules (a cheap test
 // before lower-casing it).
 func scriptCandidate(s string) bool {
-	return strings.Contains(s, "/dev/") || strings.ContainsAny(s, "-|") && (strings.Contains(s, "nc") || strings.Contains(s, "ex") || strings.Contains(s, "EX") || strings.Contains(s, "Ex")) ||
-		strings.Contains(s, "ocket") || strings.Contains(s, "ocat") || strings.Contains(s, "mkfifo") || strings.Contains(s, "ownload") ||
-		strings.Contains(s, "MpPreference") || strings.Contains(s, "mppreference") || strings.Contains(s, "tem") || strings.Contains(s, "bcdedit") ||
-		strings.Contains(s, "vssadmin") || strings.Contains(s, "ormat ") || strings.Contains(s, "ocket")
+	for _, a := range scriptAnchors {
+		if strings.Contains(s, a) {
+			return true
+		}
+	}
+	return false
 }
+
+var scriptAnchors = []string{"/dev/", "nc ", "ncat", "socat", "mkfifo", "ocket", "IEX", "iex", "Iex", "nvoke-", "NVOKE-",
+	"ownload", "-enc", "-Enc", "-ENC", "-e ", "MpPreference", "mppreference", "emove-", "EMOVE-", "bcdedit", "vssadmin", "ormat c", "ORMAT C"}
 
 func childProcessExec(s string, at int) bool {
 	w := s[at:min(len(s), at+400)]

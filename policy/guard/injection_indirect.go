@@ -17,10 +17,10 @@ var answerObjects = []string{"your response", "your reply", "your answer", "your
 // snippet to your response."): an instruction to the model hidden in
 // what a tool returned, with no override phrase to find.
 func indirectFindings(s string) []InjectionFinding {
-	low := strings.ToLower(s)
-	if !strings.Contains(low, "your") && !strings.Contains(low, "the re") {
+	if indexFold(s, "your") < 0 && indexFold(s, "the re") < 0 {
 		return nil
 	}
+	low := strings.ToLower(s)
 	start := 0
 	for i := 0; i <= len(low); i++ {
 		if i < len(low) && low[i] != '.' && low[i] != '\n' && low[i] != '!' && low[i] != '|' && low[i] != ':' {

@@ -1,6 +1,10 @@
 package guard
 
-import "strings"
+import (
+	"strings"
+
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
+)
 
 // assignStems anchor a credential assigned in free text or code:
 // password = …, db_pass := "…", apiKey: '…', "api_token", "…",
@@ -20,23 +24,27 @@ var notSecretKeySuffixes = []string{"file", "name", "path", "url", "uri", "id", 
 var notSecretKeys = []string{"passport", "compass", "bypass", "passthrough", "passenger", "passage", "tokeniz", "tokens",
 	"author", "authentication-results", "oauth2", "authority"}
 
+// assignTrie finds every stem in one pass over the lower-cased text.
+var assignTrie = ahocorasick.NewTrieBuilder().AddStrings(assignStems).Build()
+
 func assignments(s string) []SecretFinding {
 	if len(s) < 10 {
 		return nil
 	}
+	bp := lowerPool.Get().(*[]byte)
+	low := appendLower((*bp)[:0], s)
+	type hit struct{ at, n int }
+	var hits []hit
+	assignTrie.Walk(low, func(end, n, _ int64) bool {
+		hits = append(hits, hit{int(end - n + 1), int(n)})
+		return true
+	})
+	*bp = low
+	lowerPool.Put(bp)
 	var out []SecretFinding
-	for _, kw := range assignStems {
-		for off := 0; off < len(s); {
-			j := indexFold(s[off:], kw)
-			if j < 0 {
-				break
-			}
-			at := off + j
-			off = at + len(kw)
-			if f, ok := assignmentAt(s, at, len(kw)); ok && !overlaps(out, f.Start, f.End) {
-				out = append(out, f)
-				off = max(off, f.End)
-			}
+	for _, h := range hits {
+		if f, ok := assignmentAt(s, h.at, h.n); ok && !overlaps(out, f.Start, f.End) {
+			out = append(out, f)
 		}
 	}
 	return out

@@ -121,14 +121,7 @@ var lowerPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &
 // allowlist checks.
 func gitleaksFindings(s string) []SecretFinding {
 	bp := lowerPool.Get().(*[]byte)
-	low := (*bp)[:0]
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c >= 'A' && c <= 'Z' {
-			c += 32
-		}
-		low = append(low, c)
-	}
+	low := appendLower((*bp)[:0], s)
 	type hit struct{ rule, at int }
 	var hits []hit
 	var seen map[int]bool
@@ -190,6 +183,18 @@ func gitleaksFindings(s string) []SecretFinding {
 		}
 	}
 	return out
+}
+
+// appendLower appends s lower-cased (ASCII) to b.
+func appendLower(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 32
+		}
+		b = append(b, c)
+	}
+	return b
 }
 
 func anyAllows(as []glAllow, secret, match, line string) bool {
