@@ -151,8 +151,12 @@ bench: ## run the Go benchmarks and report ratios against baselines measured in 
 	MCPGOV_DEX=$(wildcard $(DEX)) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CACHE)/bench.txt
 	@awk -v PAIRS="$(BENCH_PAIRS)" -f .ci/bench-ratios.awk $(CACHE)/bench.txt
 
-eval: ## precision and recall of every guardrail on testdata/guardrails (and the shared public set when present)
-	$(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
+# The external set is read from ../shared beside the clone (MCPGOV_SHARED to
+# point elsewhere); without it the external eval is skipped with a message.
+# Each set is scored in a tuning and a held-out half split by hashing case
+# ids; only the tuning half's misses are ever printed (MCPGOV_EVAL_MISSES=FILE).
+eval: ## precision and recall per guardrail and per class, tuning and held-out halves, on testdata/guardrails and the shared public and external sets
+	MCPGOV_EVAL_QUIET=1 $(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
 lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck, and a Windows and macOS build of every package
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './dist/*')); \

@@ -31,6 +31,7 @@ type EvalInput struct {
 // EvalGuardrail is one guardrail's result in EvalOutput.
 type EvalGuardrail struct {
 	Name       string          `json:"name"`
+	Kind       string          `json:"kind"` // sql, secrets, …; "" for the pipeline's own checks (arguments, result)
 	Hook       string          `json:"hook"`
 	Mode       string          `json:"mode"`
 	Verdict    string          `json:"verdict"`
@@ -56,6 +57,10 @@ type EvalOutput struct {
 // Eval runs the pipeline exactly as the shim does on one input.
 func (p *Pipeline) Eval(ctx context.Context, in EvalInput) (*EvalOutput, error) {
 	st := p.st.Load()
+	kinds := map[string]string{}
+	for _, sp := range st.set.Specs() {
+		kinds[sp.Name] = sp.Kind
+	}
 	server := st.bundle.Catalog.Server(in.Server)
 	out := &EvalOutput{Allow: true, Mode: string(st.bundle.Catalog.Meta.Mode), Reasons: []string{}, RuleIDs: []string{}, Guardrails: []EvalGuardrail{}}
 	if out.Mode == "" {
@@ -71,7 +76,7 @@ func (p *Pipeline) Eval(ctx context.Context, in EvalInput) (*EvalOutput, error) 
 		if err != nil {
 			return nil, err
 		}
-		out.add(d.Allow, d.Reasons, d.RuleIDs, d.Guardrails)
+		out.add(kinds, d.Allow, d.Reasons, d.RuleIDs, d.Guardrails)
 		return out, nil
 	case "", "call":
 	default:
@@ -97,13 +102,13 @@ func (p *Pipeline) Eval(ctx context.Context, in EvalInput) (*EvalOutput, error) 
 	if err != nil {
 		return nil, err
 	}
-	out.add(d.Allow, d.Reasons, d.RuleIDs, d.Guardrails)
+	out.add(kinds, d.Allow, d.Reasons, d.RuleIDs, d.Guardrails)
 	if len(in.Result) > 0 {
 		rd, err := p.FilterResult(ctx, server, call, in.Result)
 		if err != nil {
 			return nil, err
 		}
-		out.add(rd.Allow, rd.Reasons, rd.RuleIDs, rd.Guardrails)
+		out.add(kinds, rd.Allow, rd.Reasons, rd.RuleIDs, rd.Guardrails)
 		out.Result = in.Result
 		if rd.Result != nil {
 			out.Result, out.Redactions = rd.Result, rd.Redactions
@@ -112,7 +117,7 @@ func (p *Pipeline) Eval(ctx context.Context, in EvalInput) (*EvalOutput, error) 
 	return out, nil
 }
 
-func (o *EvalOutput) add(allow bool, reasons, ruleIDs []string, gs []audit.Guardrail) {
+func (o *EvalOutput) add(kinds map[string]string, allow bool, reasons, ruleIDs []string, gs []audit.Guardrail) {
 	o.Allow = o.Allow && allow
 	o.Reasons = append(o.Reasons, reasons...)
 	o.RuleIDs = append(o.RuleIDs, ruleIDs...)
@@ -124,7 +129,7 @@ func (o *EvalOutput) add(allow bool, reasons, ruleIDs []string, gs []audit.Guard
 		if f == nil {
 			f = []audit.Finding{}
 		}
-		o.Guardrails = append(o.Guardrails, EvalGuardrail{Name: g.Name, Hook: g.Hook, Mode: g.Mode, Verdict: g.Verdict, Findings: f, DurationUS: g.DurationUS, Mutated: g.Mutated, Error: g.Error})
+		o.Guardrails = append(o.Guardrails, EvalGuardrail{Name: g.Name, Kind: kinds[g.Name], Hook: g.Hook, Mode: g.Mode, Verdict: g.Verdict, Findings: f, DurationUS: g.DurationUS, Mutated: g.Mutated, Error: g.Error})
 	}
 }
 

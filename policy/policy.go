@@ -35,6 +35,10 @@ type Options struct {
 	// NoDecisionCache evaluates the policy on every call even when its
 	// decisions could be cached (benchmarks, policy debugging).
 	NoDecisionCache bool
+	// GuardrailModes overrides the modes guardrails.toml sets: a
+	// guardrail's name or kind, or "" for all, to a mode
+	// (guard.Config.OverrideModes). `policy eval --guardrail-mode`.
+	GuardrailModes map[string]string
 }
 
 // Pipeline is the loaded policy and guardrails of one bundle. It is safe
@@ -86,6 +90,11 @@ func load(ctx context.Context, b *catalog.Bundle, opts Options) (*state, error) 
 	cfg, err := LoadGuardrails(b.Dir)
 	if err != nil {
 		return nil, err
+	}
+	if cfg != nil && len(opts.GuardrailModes) > 0 {
+		if err := cfg.OverrideModes(opts.GuardrailModes); err != nil {
+			return nil, fmt.Errorf("guardrails: %w", err)
+		}
 	}
 	set, err := guard.NewSet(cfg, guard.Options{Getenv: opts.Getenv})
 	if err != nil {

@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"encoding/json"
 	"path"
 	"strings"
 
@@ -30,17 +31,15 @@ type codeAnchor struct {
 }
 
 var codeAnchors = []codeAnchor{
-	{"eval(", RuleCodeEval, "eval() runs text as code", callNotMethod},
-	{"exec(", RuleCodeEval, "exec() runs text as code", callNotMethod},
+	{"eval(", RuleCodeEval, "eval() runs text as code", callNotMethodDynamic},
+	{"exec(", RuleCodeEval, "exec() runs text as code", callNotMethodDynamic},
 	{"__import__(", RuleCodeEval, "__import__() loads modules by name at run time", nil},
 	{"new Function(", RuleCodeEval, "new Function() compiles text into code", nil},
-	{"os.system(", RuleCodeShell, "os.system() runs a shell command", nil},
-	{"os.popen(", RuleCodeShell, "os.popen() runs a shell command", nil},
-	{"shell=True", RuleCodeShell, "subprocess with shell=True runs a shell command", nil},
+	{"os.system(", RuleCodeShell, "os.system() runs a shell command", dynamicFirstArg},
+	{"os.popen(", RuleCodeShell, "os.popen() runs a shell command", dynamicFirstArg},
+	{"shell=True", RuleCodeShell, "subprocess with shell=True runs a shell command", shellTrueDynamic},
 	{"child_process", RuleCodeShell, "child_process runs commands", childProcessExec},
-	{"Runtime.getRuntime().exec(", RuleCodeShell, "Runtime.exec() runs a command", nil},
-	{"exec.Command(\"sh\"", RuleCodeShell, "exec.Command runs a shell", nil},
-	{"exec.Command(\"bash\"", RuleCodeShell, "exec.Command runs a shell", nil},
+	{"Runtime.getRuntime().exec(", RuleCodeShell, "Runtime.exec() runs a command", dynamicFirstArg},
 	{"pickle.loads(", RuleCodeDeserial, "pickle.loads() runs code from its input", nil},
 	{"pickle.load(", RuleCodeDeserial, "pickle.load() runs code from its input", nil},
 	{"yaml.load(", RuleCodeDeserial, "yaml.load() without SafeLoader builds arbitrary objects", yamlUnsafe},
@@ -49,7 +48,7 @@ var codeAnchors = []codeAnchor{
 }
 
 // shellAnchors trigger the shell parse.
-var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd"}
+var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget"}
 
 // pipeTargets are the commands a pipe into which makes a line worth
 // parsing ("curl … | sh").
@@ -110,6 +109,10 @@ func CheckCode(s string) []CodeFinding {
 				add(a.rule, a.msg)
 			}
 		}
+		callFormsAt(s, p, add)
+	}
+	if scriptCandidate(s) {
+		scriptFindings(strings.ToLower(s), add)
 	}
 	for _, a := range codeAnchors {
 		if strings.IndexByte(a.lit, '(') >= 0 {
@@ -149,6 +152,65 @@ func callNotMethod(s string, at int) bool {
 	return at+i+1 < len(s) && s[at+i+1] != ')'
 }
 
+// callNotMethodDynamic is callNotMethod with an argument that is not a
+// constant string: eval("1 + 1") runs no input.
+func callNotMethodDynamic(s string, at int) bool {
+	return callNotMethod(s, at) && dynamicFirstArg(s, at)
+}
+
+// dynamicFirstArg: the first argument of the call at s[at:] is not a
+// constant string literal (os.system("ls -l") runs a fixed command).
+func dynamicFirstArg(s string, at int) bool {
+	p := at
+	for {
+		k := strings.IndexByte(s[p:], '(')
+		if k < 0 {
+			return false
+		}
+		p += k
+		if p+1 < len(s) && s[p+1] == ')' {
+			p += 2 // getRuntime()
+			continue
+		}
+		break
+	}
+	args := callArgs(s, p)
+	return len(args) > 0 && (!constantArg(args[0]) || dangerousConstant(args[0]))
+}
+
+// shellTrueDynamic: the call that shell=True belongs to runs a command
+// that is not a constant string.
+func shellTrueDynamic(s string, at int) bool {
+	depth := 0
+	for p := at - 1; p >= 0 && at-p < 400; p-- {
+		switch s[p] {
+		case ')':
+			depth++
+		case '(':
+			if depth == 0 {
+				args := callArgs(s, p)
+				return len(args) == 0 || !constantArg(args[0]) || dangerousConstant(args[0])
+			}
+			depth--
+		}
+	}
+	return true
+}
+
+// scriptCandidate: s holds an anchor of the script rules (a cheap test
+// before lower-casing it).
+func scriptCandidate(s string) bool {
+	for _, a := range scriptAnchors {
+		if strings.Contains(s, a) {
+			return true
+		}
+	}
+	return false
+}
+
+var scriptAnchors = []string{"/dev/", "nc ", "ncat", "socat", "mkfifo", "ocket", "IEX", "iex", "Iex", "nvoke-", "NVOKE-",
+	"ownload", "-enc", "-Enc", "-ENC", "-e ", "MpPreference", "mppreference", "emove-", "EMOVE-", "bcdedit", "vssadmin", "ormat c", "ORMAT C"}
+
 func childProcessExec(s string, at int) bool {
 	w := s[at:min(len(s), at+400)]
 	return strings.Contains(w, "exec") || strings.Contains(w, "spawn")
@@ -170,6 +232,10 @@ func shellLines(s string) []string {
 		t := strings.TrimSpace(line)
 		t = strings.TrimPrefix(t, "$ ")
 		t = strings.TrimPrefix(t, "# ")
+		t = strings.TrimPrefix(t, "RUN ") // Dockerfile
+		if v, ok := jsonMemberValue(t); ok {
+			t = v // package.json "postinstall": "curl … | sh"
+		}
 		if hasShellAnchor(t) {
 			out = append(out, t)
 		}
@@ -229,12 +295,52 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 			case "eval":
 				checkShell(strings.Join(args[1:], " "), add, depth+1)
 			}
+			switch name {
+			case "sh", "bash", "zsh", "dash", "eval", "source", ".", "python", "python3", "perl", "ruby", "node":
+				for _, a := range args[1:] {
+					if downloadSubst(a) {
+						add(RuleCodePipeShell, "runs a downloaded script: "+name+" with $(curl …) or <(curl …)")
+					}
+				}
+			}
 			if strings.HasPrefix(name, "mkfs.") {
 				add(RuleCodeDiskWipe, name+" destroys a file system")
 			}
 		}
 		return true
 	})
+}
+
+// downloadSubst: a word that is the output of curl or wget.
+func downloadSubst(a string) bool {
+	for _, p := range []string{"$(curl", "<(curl", "`curl", "$(wget", "<(wget", "`wget"} {
+		if strings.Contains(a, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// jsonMemberValue reads a line that is one JSON member with a string
+// value ("name": "value",) and returns the value.
+func jsonMemberValue(t string) (string, bool) {
+	if !strings.HasPrefix(t, "\"") {
+		return "", false
+	}
+	i := strings.Index(t, "\":")
+	if i < 0 {
+		return "", false
+	}
+	v := strings.TrimSpace(t[i+2:])
+	v = strings.TrimSuffix(v, ",")
+	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
+		return "", false
+	}
+	var out string
+	if err := json.Unmarshal([]byte(v), &out); err != nil {
+		return "", false
+	}
+	return out, true
 }
 
 // words renders literal words; parts that are not literal keep their

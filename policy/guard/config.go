@@ -93,10 +93,18 @@ type Spec struct {
 	AllowUnanchored bool              `toml:"allow_unanchored"`
 
 	// external
-	URL     string   `toml:"url"`
-	Command []string `toml:"command"`
-	Timeout string   `toml:"timeout"`
-	Cache   int      `toml:"cache"` // verdicts kept by content hash
+	Provider         string   `toml:"provider"`    // wire format: generic (default), azure_prompt_shields, aws_bedrock, google_model_armor, lakera, openai_moderation
+	APIKeyEnv        string   `toml:"api_key_env"` // environment variable holding the provider's key or token
+	Region           string   `toml:"region"`      // aws_bedrock: the region the request is signed for
+	GuardrailID      string   `toml:"guardrail_id"`
+	GuardrailVersion string   `toml:"guardrail_version"`
+	Template         string   `toml:"template"`   // google_model_armor: projects/P/locations/L/templates/T
+	ProjectID        string   `toml:"project_id"` // lakera
+	Model            string   `toml:"model"`      // openai_moderation
+	URL              string   `toml:"url"`
+	Command          []string `toml:"command"`
+	Timeout          string   `toml:"timeout"`
+	Cache            int      `toml:"cache"` // verdicts kept by content hash
 
 	timeout time.Duration
 	res     []namedRE // compiled Patterns or Identifiers, sorted by name
@@ -248,6 +256,22 @@ func ParseConfig(file string, text []byte) (*Config, error) {
 			if (s.URL == "") == (len(s.Command) == 0) {
 				add(p("url"), "guardrail %s: an external guardrail needs exactly one of url or command", n)
 			}
+			if s.Provider == "" {
+				s.Provider = ProviderGeneric
+			}
+			if !slices.Contains(Providers, s.Provider) {
+				add(p("provider"), "guardrail %s: unknown provider %q; want one of %s", n, s.Provider, strings.Join(Providers, ", "))
+			} else if s.Provider != ProviderGeneric && s.URL == "" {
+				add(p("url"), "guardrail %s: provider %s needs url (the service's endpoint)", n, s.Provider)
+			}
+			switch {
+			case s.Provider == ProviderBedrock && (s.Region == "" || s.GuardrailID == "" || s.GuardrailVersion == ""):
+				add(p("provider"), "guardrail %s: provider %s needs region, guardrail_id and guardrail_version", n, s.Provider)
+			case s.Provider == ProviderModelArmor && s.Template == "":
+				add(p("provider"), "guardrail %s: provider %s needs template (projects/P/locations/L/templates/T)", n, s.Provider)
+			case (s.Provider == ProviderAzure || s.Provider == ProviderModelArmor || s.Provider == ProviderLakera) && s.APIKeyEnv == "":
+				add(p("provider"), "guardrail %s: provider %s needs api_key_env, the variable holding its key", n, s.Provider)
+			}
 			s.timeout = 500 * time.Millisecond
 			if s.Timeout != "" {
 				d, err := time.ParseDuration(s.Timeout)
@@ -263,6 +287,39 @@ func ParseConfig(file string, text []byte) (*Config, error) {
 		return nil, ce
 	}
 	return &c, nil
+}
+
+// OverrideModes sets the mode of guardrails after parsing: over maps a
+// guardrail's name or kind, or "" for every guardrail, to a mode. A name
+// overrides a kind, which overrides "". A key that names no guardrail and
+// no kind in c, or a mode that is not one, is an error.
+func (c *Config) OverrideModes(over map[string]string) error {
+	for k, m := range over {
+		switch m {
+		case ModeEnforce, ModeEnforceIgnoreError, ModeAudit:
+		default:
+			return fmt.Errorf("mode %q for %q: want enforce, enforce_ignore_error or audit", m, k)
+		}
+		if k == "" {
+			continue
+		}
+		found := false
+		for n, s := range c.Guardrails {
+			found = found || n == k || s.Kind == k
+		}
+		if !found {
+			return fmt.Errorf("no guardrail or kind of guardrail named %q in %s", k, FileName)
+		}
+	}
+	for n, s := range c.Guardrails {
+		for _, k := range []string{n, s.Kind, ""} {
+			if m, ok := over[k]; ok {
+				s.Mode = m
+				break
+			}
+		}
+	}
+	return nil
 }
 
 func lineOf(problem string) int {

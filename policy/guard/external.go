@@ -35,13 +35,14 @@ type ExternalVerdict struct {
 type external struct {
 	spec   *Spec
 	client *http.Client
+	env    func(string) string
 
 	mu    sync.Mutex
 	cache map[[32]byte]ExternalVerdict
 }
 
-func newExternal(sp *Spec) *external {
-	return &external{spec: sp, client: &http.Client{}, cache: map[[32]byte]ExternalVerdict{}}
+func newExternal(sp *Spec, env func(string) string) *external {
+	return &external{spec: sp, client: &http.Client{}, env: env, cache: map[[32]byte]ExternalVerdict{}}
 }
 
 func (e *external) check(ctx context.Context, req *Request, text string, r *Result) error {
@@ -49,6 +50,7 @@ func (e *external) check(ctx context.Context, req *Request, text string, r *Resu
 	if err != nil {
 		return err
 	}
+	in := ExternalRequest{Hook: req.Hook, Server: req.Server, Tool: req.Tool, Text: text}
 	key := sha256.Sum256(body)
 	e.mu.Lock()
 	v, ok := e.cache[key]
@@ -56,7 +58,7 @@ func (e *external) check(ctx context.Context, req *Request, text string, r *Resu
 	if !ok {
 		ctx, cancel := context.WithTimeout(ctx, e.spec.timeout)
 		defer cancel()
-		v, err = e.call(ctx, body)
+		v, err = e.call(ctx, in, body)
 		if err != nil {
 			if ctx.Err() != nil {
 				return fmt.Errorf("detector %s did not answer within %s", e.spec.Name, e.spec.timeout)
@@ -86,14 +88,17 @@ func (e *external) check(ctx context.Context, req *Request, text string, r *Resu
 	return nil
 }
 
-func (e *external) call(ctx context.Context, body []byte) (ExternalVerdict, error) {
+func (e *external) call(ctx context.Context, in ExternalRequest, body []byte) (ExternalVerdict, error) {
 	var out []byte
+	pv := providers[e.spec.Provider]
+	if pv == nil {
+		pv = genericProvider{}
+	}
 	if e.spec.URL != "" {
-		hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, e.spec.URL, bytes.NewReader(body))
+		hreq, err := pv.request(ctx, e.spec, e.env, in, body)
 		if err != nil {
 			return ExternalVerdict{}, err
 		}
-		hreq.Header.Set("Content-Type", "application/json")
 		resp, err := e.client.Do(hreq)
 		if err != nil {
 			return ExternalVerdict{}, err
@@ -106,6 +111,7 @@ func (e *external) call(ctx context.Context, body []byte) (ExternalVerdict, erro
 		if resp.StatusCode != http.StatusOK {
 			return ExternalVerdict{}, fmt.Errorf("HTTP %d from %s", resp.StatusCode, e.spec.URL)
 		}
+		return pv.verdict(out)
 	} else {
 		cmd := exec.CommandContext(ctx, e.spec.Command[0], e.spec.Command[1:]...)
 		cmd.Stdin = bytes.NewReader(body)

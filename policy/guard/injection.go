@@ -28,7 +28,8 @@ func CheckInjection(field, s string) []InjectionFinding {
 		return nil
 	}
 	out := reviewerFindings(field, s)
-	return append(out, phraseFindings(s, 0)...)
+	out = append(out, phraseFindings(s, 0)...)
+	return append(out, indirectFindings(s)...)
 }
 
 // argumentRules are the reviewer's rules that mean injection in data. The

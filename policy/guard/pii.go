@@ -34,6 +34,9 @@ func CheckPII(s string, types map[string]bool) []PIIFinding {
 		out = append(out, ibans(s)...)
 	}
 	out = append(out, digitRuns(s, want, out)...)
+	if want(PIIIP) && strings.Count(s, ":") >= 2 {
+		out = append(out, ipv6s(s)...)
+	}
 	return out
 }
 
@@ -77,7 +80,7 @@ func emails(s string) []PIIFinding {
 			continue
 		}
 		tld := dom[dot+1:]
-		if !allLetters(tld) || e < len(s) && s[e] == ':' { // git@host:repo is an SSH remote
+		if !allLetters(tld) && !strings.HasPrefix(strings.ToLower(tld), "xn--") || e < len(s) && s[e] == ':' { // git@host:repo is an SSH remote
 			continue
 		}
 		out = append(out, PIIFinding{PIIEmail, a, e})
@@ -94,14 +97,6 @@ func allLetters(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-// ibanLengths by country (the common SEPA and nearby ones).
-var ibanLengths = map[string]int{
-	"AD": 24, "AT": 20, "BE": 16, "BG": 22, "CH": 21, "CY": 28, "CZ": 24, "DE": 22, "DK": 18, "EE": 20, "ES": 24,
-	"FI": 18, "FR": 27, "GB": 22, "GR": 27, "HR": 21, "HU": 28, "IE": 22, "IS": 26, "IT": 27, "LI": 21, "LT": 20,
-	"LU": 20, "LV": 21, "MC": 27, "MT": 31, "NL": 18, "NO": 15, "PL": 28, "PT": 25, "RO": 24, "SE": 24, "SI": 19,
-	"SK": 24, "SM": 27, "TR": 26, "AE": 23, "SA": 24, "IL": 23, "BR": 29, "UA": 29,
 }
 
 func ibans(s string) []PIIFinding {
@@ -167,6 +162,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 // phones, IPv4. Spans already taken (IBANs) are skipped.
 func digitRuns(s string, want func(string) bool, taken []PIIFinding) []PIIFinding {
 	var out []PIIFinding
+	budget := maxPhoneParses
 	for i := 0; i < len(s); i++ {
 		if !isDigit(s[i]) && !(s[i] == '+' && i+1 < len(s) && isDigit(s[i+1])) && !(s[i] == '(' && i+1 < len(s) && isDigit(s[i+1])) {
 			continue
@@ -211,7 +207,14 @@ func digitRuns(s string, want func(string) bool, taken []PIIFinding) []PIIFindin
 			i = j
 			continue
 		}
-		if f, ok := classifyRun(run, digits, dots, seps, want); ok && !(f.Category == PIIIP && versionBefore(s, i)) {
+		if digits > 19 && dots == 0 {
+			// Several numbers written one after the other ("4012… 4012-…"):
+			// classify each space-separated piece that is a card on its own.
+			out = append(out, cardPieces(s, i, j, want)...)
+			i = j
+			continue
+		}
+		if f, ok := classifyRun(s, i, run, digits, dots, seps, want, &budget); ok && !(f.Category == PIIIP && versionBefore(s, i)) {
 			f.Start, f.End = i, j
 			out = append(out, f)
 		}
@@ -229,7 +232,7 @@ func covered(fs []PIIFinding, i int) bool {
 	return false
 }
 
-func classifyRun(run string, digits, dots, seps int, want func(string) bool) (PIIFinding, bool) {
+func classifyRun(s string, i int, run string, digits, dots, seps int, want func(string) bool, budget *int) (PIIFinding, bool) {
 	if dots == 3 && digits >= 4 && digits <= 12 && want(PIIIP) && ipv4(run) {
 		return PIIFinding{Category: PIIIP}, true
 	}
@@ -237,16 +240,59 @@ func classifyRun(run string, digits, dots, seps int, want func(string) bool) (PI
 		return PIIFinding{}, false
 	}
 	d := onlyDigits(run)
-	if digits >= 13 && digits <= 19 && want(PIICard) && dots == 0 && cardSeparators(run) && luhn(d) && cardIIN(d) {
+	if digits >= 12 && digits <= 19 && want(PIICard) && dots == 0 && cardSeparators(run) && luhn(d) && (cardIIN(d) || cardWordBefore(s, i)) {
 		return PIIFinding{Category: PIICard}, true
 	}
-	if digits == 9 && want(PIISSN) && len(run) == 11 && run[3] == '-' && run[6] == '-' && ssnValid(d) {
+	if digits == 9 && want(PIISSN) && len(run) == 11 && run[3] == run[6] && (run[3] == '-' || run[3] == ' ' || run[3] == '.') && ssnValid(d) {
 		return PIIFinding{Category: PIISSN}, true
 	}
-	if want(PIIPhone) && phone(run, d) {
+	ssnShape := digits == 9 && len(run) == 11 && run[3] == run[6] && !isDigit(run[3])
+	if want(PIIPhone) && (phone(run, d) || !isDate(run) && !ssnShape && !cardWordBefore(s, i) && intlPhone(s, i, run, d, budget)) {
 		return PIIFinding{Category: PIIPhone}, true
 	}
 	return PIIFinding{}, false
+}
+
+// isDate: 2024-01-31, 31.01.2024, 01/31/2024 and times are not phones.
+func isDate(run string) bool {
+	parts := strings.FieldsFunc(run, func(r rune) bool { return r == '-' || r == '.' || r == '/' })
+	if len(parts) != 3 {
+		return false
+	}
+	return len(parts[0]) == 4 && len(parts[1]) <= 2 && len(parts[2]) <= 2 || len(parts[2]) == 4 && len(parts[0]) <= 2 && len(parts[1]) <= 2
+}
+
+// cardPieces finds cards among the space-separated groups of a long run.
+func cardPieces(s string, i, j int, want func(string) bool) []PIIFinding {
+	var out []PIIFinding
+	if !want(PIICard) {
+		return nil
+	}
+	var starts []int
+	for k := i; k < j; k++ {
+		if k == i || s[k-1] == ' ' {
+			starts = append(starts, k)
+		}
+	}
+	for a := 0; a < len(starts); a++ {
+		for b := a + 1; b <= len(starts); b++ {
+			end := j
+			if b < len(starts) {
+				end = starts[b] - 1
+			}
+			run := s[starts[a]:end]
+			d := onlyDigits(run)
+			if len(d) > 19 {
+				break
+			}
+			if len(d) >= 12 && cardSeparators(run) && luhn(d) && cardIIN(d) {
+				out = append(out, PIIFinding{PIICard, starts[a], end})
+				a = b - 1
+				break
+			}
+		}
+	}
+	return out
 }
 
 func onlyDigits(s string) string {
@@ -296,26 +342,38 @@ func luhn(d string) bool {
 	return sum%10 == 0
 }
 
-// cardIIN checks the issuer prefix and length of the major networks.
+// cardIIN checks the issuer prefix and length of the card networks:
+// Visa, Mastercard, American Express, Discover, JCB, Diners Club,
+// UnionPay, Maestro, UATP, RuPay, Mir, Troy, Verve.
 func cardIIN(d string) bool {
+	p1 := int(d[0] - '0')
 	p2 := atoi(d[:2])
+	p3 := atoi(d[:3])
 	p4 := atoi(d[:4])
 	n := len(d)
 	switch {
-	case d[0] == '4':
+	case p1 == 4:
 		return n == 13 || n == 16 || n == 19
 	case p2 >= 51 && p2 <= 55, p4 >= 2221 && p4 <= 2720:
 		return n == 16
 	case p2 == 34 || p2 == 37:
 		return n == 15
-	case p4 == 6011, p2 == 65, p4/10 >= 644 && p4/10 <= 649:
+	case p4 == 6011, p2 == 65, p3 >= 644 && p3 <= 649:
 		return n >= 16
 	case p4 >= 3528 && p4 <= 3589:
 		return n >= 16
-	case p2 == 36 || p2 == 38 || p2 == 30:
-		return n == 14
-	case p2 == 62:
+	case p4 == 1800 || p4 == 2131:
+		return n == 15 // JCB
+	case p3 >= 300 && p3 <= 305, p2 == 36 || p2 == 38 || p2 == 39, p4 == 3095:
+		return n >= 14
+	case p2 == 62 || p2 == 81:
 		return n >= 16
+	case p4 >= 2200 && p4 <= 2204:
+		return n >= 16 // Mir
+	case p2 == 50 || p2 >= 56 && p2 <= 69:
+		return n >= 12 // Maestro, RuPay, Verve, Troy
+	case p1 == 1:
+		return n == 15 // UATP
 	}
 	return false
 }

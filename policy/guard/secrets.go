@@ -25,11 +25,13 @@ const (
 	RuleSecretAzure      = "secrets.azure-storage-key"
 	RuleSecretSendGrid   = "secrets.sendgrid-key"
 	RuleSecretGeneric    = "secrets.generic-assignment"
+	RuleSecretAuthHeader = "secrets.authorization-header"
 )
 
-// secretRule is an anchored rule, adapted from the shapes in gitleaks'
-// default ruleset (MIT): the anchor is found with strings.Index, then re
-// (which must match at the anchor) runs on a bounded window.
+// secretRule is an anchored rule of mcpgov's own, for what gitleaks'
+// default ruleset (secrets_gitleaks_rules.go) does not cover: the anchor
+// is found with strings.Index, then re (which must match at the anchor)
+// runs on a bounded window.
 type secretRule struct {
 	rule    string
 	what    string
@@ -43,23 +45,37 @@ type secretRule struct {
 }
 
 var secretRules = []secretRule{
-	{RuleSecretAWS, "AWS access key id", []string{"AKIA", "ASIA", "ABIA", "ACCA", "A3T"}, regexp.MustCompile(`^(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z2-7]{16}\b`), 24, 3.0, true},
-	{RuleSecretGitHub, "GitHub token", []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_"}, regexp.MustCompile(`^gh[pousr]_[A-Za-z0-9]{36,255}`), 260, 3.0, true},
-	{RuleSecretGitHub, "GitHub fine-grained token", []string{"github_pat_"}, regexp.MustCompile(`^github_pat_[A-Za-z0-9_]{60,255}`), 270, 3.0, true},
-	{RuleSecretGitLab, "GitLab token", []string{"glpat-", "gldt-", "glrt-"}, regexp.MustCompile(`^gl(?:pat|dt|rt)-[A-Za-z0-9_-]{20,}`), 80, 3.0, true},
-	{RuleSecretSlack, "Slack token", []string{"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-", "xoxe-"}, regexp.MustCompile(`^xox[bparse](?:\.[a-z0-9-]+)?-[0-9A-Za-z-]{10,}`), 260, 3.0, true},
-	{RuleSecretSlack, "Slack webhook", []string{"hooks.slack.com/"}, regexp.MustCompile(`^hooks\.slack\.com/(?:services|workflows)/[A-Za-z0-9+/]{20,}`), 160, 0, false},
-	{RuleSecretStripe, "Stripe key", []string{"sk_live_", "rk_live_", "sk_test_", "rk_test_"}, regexp.MustCompile(`^[sr]k_(?:live|test)_[A-Za-z0-9]{20,}`), 140, 3.0, true},
-	{RuleSecretAnthropic, "Anthropic API key", []string{"sk-ant-"}, regexp.MustCompile(`^sk-ant-(?:api|admin)\d\d-[A-Za-z0-9_-]{32,}`), 140, 3.0, true},
-	{RuleSecretOpenAI, "OpenAI API key", []string{"sk-proj-", "sk-svcacct-", "sk-admin-"}, regexp.MustCompile(`^sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,}`), 240, 3.5, true},
-	{RuleSecretOpenAI, "OpenAI API key", []string{"T3BlbkFJ"}, regexp.MustCompile(`^T3BlbkFJ[A-Za-z0-9_-]{16,}`), 80, 3.0, false},
-	{RuleSecretGoogle, "Google API key", []string{"AIza"}, regexp.MustCompile(`^AIza[0-9A-Za-z_-]{35}`), 40, 3.0, true},
-	{RuleSecretJWT, "JSON Web Token", []string{"eyJ"}, regexp.MustCompile(`^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}`), 4096, 0, true},
-	{RuleSecretPrivateKey, "private key", []string{"-----BEGIN"}, regexp.MustCompile(`^-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----`), 64, 0, false},
-	{RuleSecretNPM, "npm token", []string{"npm_"}, regexp.MustCompile(`^npm_[A-Za-z0-9]{36}\b`), 40, 3.0, true},
-	{RuleSecretHF, "Hugging Face token", []string{"hf_"}, regexp.MustCompile(`^hf_[A-Za-z]{34}\b`), 40, 3.0, true},
+	// A JWT's signature may be empty (alg none), so two parts are enough.
+	{RuleSecretJWT, "JSON Web Token", []string{"eyJ"}, regexp.MustCompile(`^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]{8,})?`), 4096, 0, true},
+	// A key cut short (the header and its first line) is still a key;
+	// gitleaks' rule wants the whole block.
+	{RuleSecretPrivateKey, "private key", []string{"-----BEGIN"}, regexp.MustCompile(`^-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\[nr]|\s){1,4}[A-Za-z0-9+/=]{16,}`), 128, 0, false},
 	{RuleSecretAzure, "Azure storage account key", []string{"AccountKey="}, regexp.MustCompile(`^AccountKey=[A-Za-z0-9+/]{80,}={0,2}`), 100, 3.5, false},
-	{RuleSecretSendGrid, "SendGrid API key", []string{"SG."}, regexp.MustCompile(`^SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}`), 70, 3.0, true},
+	{RuleSecretAuthHeader, "credential in an Authorization header", []string{"uthorization:", "UTHORIZATION:"}, regexp.MustCompile(`^(?i:uthorization):[ \t]{0,5}(?i:Bearer|Basic|Token|Bot|Digest|ApiKey)[ \t]{1,5}([A-Za-z0-9._~+/=-]{16,})`), 4200, 3.0, false},
+}
+
+// secretWhat says what each of mcpgov's rule ids finds.
+var secretWhat = map[string]string{
+	RuleSecretAWS: "AWS access key id", RuleSecretGitHub: "GitHub token", RuleSecretGitLab: "GitLab token",
+	RuleSecretSlack: "Slack token", RuleSecretStripe: "Stripe key", RuleSecretOpenAI: "OpenAI API key",
+	RuleSecretAnthropic: "Anthropic API key", RuleSecretGoogle: "Google API key", RuleSecretPrivateKey: "private key",
+	RuleSecretNPM: "npm token", RuleSecretHF: "Hugging Face token", RuleSecretSendGrid: "SendGrid API key",
+}
+
+// gitleaksRuleIDs names gitleaks rules by the rule ids mcpgov used before
+// it took gitleaks' ruleset, so that policies and audit queries keep
+// working; other gitleaks rules are "secrets.gitleaks.ID".
+var gitleaksRuleIDs = map[string]string{
+	"aws-access-token": RuleSecretAWS, "github-app-token": RuleSecretGitHub, "github-fine-grained-pat": RuleSecretGitHub,
+	"github-oauth": RuleSecretGitHub, "github-pat": RuleSecretGitHub, "github-refresh-token": RuleSecretGitHub,
+	"gitlab-pat": RuleSecretGitLab, "gitlab-deploy-token": RuleSecretGitLab, "gitlab-runner-authentication-token": RuleSecretGitLab,
+	"slack-bot-token": RuleSecretSlack, "slack-user-token": RuleSecretSlack, "slack-app-token": RuleSecretSlack,
+	"slack-legacy-token": RuleSecretSlack, "slack-legacy-bot-token": RuleSecretSlack, "slack-legacy-workspace-token": RuleSecretSlack,
+	"slack-webhook-url": RuleSecretSlack, "slack-config-access-token": RuleSecretSlack, "slack-config-refresh-token": RuleSecretSlack,
+	"stripe-access-token": RuleSecretStripe, "openai-api-key": RuleSecretOpenAI, "anthropic-api-key": RuleSecretAnthropic,
+	"anthropic-admin-api-key": RuleSecretAnthropic, "gcp-api-key": RuleSecretGoogle, "private-key": RuleSecretPrivateKey,
+	"npm-access-token": RuleSecretNPM, "huggingface-access-token": RuleSecretHF, "huggingface-organization-api-token": RuleSecretHF,
+	"sendgrid-api-token": RuleSecretSendGrid,
 }
 
 // SecretFinding is one secret: its rule, what it is, and where.
@@ -110,6 +126,11 @@ func CheckSecrets(key, s string) []SecretFinding {
 			}
 		}
 	}
+	for _, g := range gitleaksFindings(s) {
+		if !overlaps(out, g.Start, g.End) {
+			out = append(out, g)
+		}
+	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	out = append(out, connStrings(s)...)
 	if key != "" && secretKey(key) {
@@ -121,6 +142,15 @@ func CheckSecrets(key, s string) []SecretFinding {
 		out = append(out, assignments(s)...)
 	}
 	return out
+}
+
+func overlaps(fs []SecretFinding, start, end int) bool {
+	for _, f := range fs {
+		if start < f.End && f.Start < end {
+			return true
+		}
+	}
+	return false
 }
 
 type pivotAnchor struct {
@@ -192,46 +222,6 @@ var (
 	notSecretKeyWords = []string{"_url", "_uri", "_path", "_file", "_name", "_type", "_id", "expires", "count", "length", "max_token", "tokens", "_prompt", "hint", "field", "policy"}
 )
 
-// assignKeywords anchor "password = value" and friends in free text.
-var assignKeywords = []string{"password", "passwd", "secret", "token", "api_key", "apikey", "api-key", "access_key", "client_secret", "auth"}
-
-// assignValue matches the value after a keyword: optional key tail,
-// optional quote, then [:=] and the value.
-var assignValue = regexp.MustCompile(`^[A-Za-z0-9_.-]{0,30}["']?\s{0,3}(?::|=|:=|=>)\s{0,3}["']?([^\s"',;}{)(<>]{8,200})`)
-
-func assignments(s string) []SecretFinding {
-	if len(s) < 12 {
-		return nil
-	}
-	var out []SecretFinding
-	for _, kw := range assignKeywords {
-		for off := 0; off < len(s); {
-			j := indexFold(s[off:], kw)
-			if j < 0 {
-				break
-			}
-			at := off + j
-			off = at + len(kw)
-			if at > 0 && isWordChar(s[at-1]) && s[at-1] != '_' && s[at-1] != '-' {
-				continue
-			}
-			end := min(off+240, len(s))
-			m := assignValue.FindStringSubmatchIndex(s[off:end])
-			if m == nil {
-				continue
-			}
-			vs, ve := off+m[2], off+m[3]
-			v := s[vs:ve]
-			if placeholder(v) || entropy(v) < 3.0 || !mixedClasses(v) {
-				continue
-			}
-			out = append(out, SecretFinding{RuleSecretGeneric, kw + " assignment", vs, ve})
-			off = ve
-		}
-	}
-	return out
-}
-
 // connStrings finds scheme://user:password@host with a real password.
 func connStrings(s string) []SecretFinding {
 	var out []SecretFinding
@@ -273,13 +263,26 @@ func placeholder(v string) bool {
 			return true
 		}
 	}
-	if strings.HasPrefix(v, "$") || strings.HasPrefix(v, "%") {
-		return true // $VAR, ${VAR}, %VAR%
+	n := len(v)
+	switch {
+	case v[0] == '$' && (n < 2 || v[1] != '{' || v[n-1] == '}' && isIdentifier(v[2:n-1])) && (v[1:] == strings.ToUpper(v[1:]) || v[1] == '{'):
+		return true // $VAR, ${VAR}
+	case v[0] == '%' && v[n-1] == '%', v[0] == '<' && v[n-1] == '>', strings.HasPrefix(v, "{{") && strings.HasSuffix(v, "}}"):
+		return true // %VAR%, <your key>, {{ secret }}
 	}
 	return allSame(v)
 }
 
-var placeholders = []string{"${", "{{", "<", ">", "xxxx", "****", "...", "example", "your_", "your-", "yourpass", "changeme", "placeholder", "redacted", "dummy", "sample", "password", "secret", "token", "env.", "process.env", "os.environ", "getenv", "0000000", "1234567", "abcdefg", "here"}
+func isIdentifier(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isWordChar(s[i]) && s[i] != '.' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+var placeholders = []string{"password", "secret", "token", "xxxx", "****", "...", "example", "your_", "your-", "yourpass", "changeme", "placeholder", "redacted", "dummy", "sample", "env.", "process.env", "os.environ", "getenv", "0000000", "1234567", "abcdefg", "<your", "insert"}
 
 func allSame(v string) bool {
 	for i := 1; i < len(v); i++ {
@@ -294,6 +297,7 @@ func allSame(v string) bool {
 // English words and identifiers mostly do not.
 func mixedClasses(v string) bool {
 	var lower, upper, digit, other bool
+	symbols := 0
 	for i := 0; i < len(v); i++ {
 		c := v[i]
 		switch {
@@ -305,6 +309,9 @@ func mixedClasses(v string) bool {
 			digit = true
 		default:
 			other = true
+			if c != '_' && c != '-' && c != '.' {
+				symbols++
+			}
 		}
 	}
 	n := 0
@@ -313,7 +320,7 @@ func mixedClasses(v string) bool {
 			n++
 		}
 	}
-	return n >= 3 || n == 2 && digit
+	return n >= 3 || n == 2 && (digit || symbols >= 3)
 }
 
 // entropy is the Shannon entropy of s in bits per byte.

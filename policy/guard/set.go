@@ -51,7 +51,7 @@ func NewSet(cfg *Config, opts Options) (*Set, error) {
 			}
 		}
 		if sp.Kind == KindExternal {
-			s.ext[sp.Name] = newExternal(sp)
+			s.ext[sp.Name] = newExternal(sp, opts.Getenv)
 		}
 	}
 	sort.Slice(s.specs, func(i, j int) bool { return s.specs[i].Name < s.specs[j].Name })

@@ -2,6 +2,8 @@ package guard
 
 import (
 	"strings"
+
+	libinjection "github.com/corazawaf/libinjection-go"
 )
 
 // SQL rule ids.
@@ -17,6 +19,12 @@ const (
 	RuleSQLFile          = "sql.file-access"
 	RuleSQLDelay         = "sql.time-delay"
 	RuleSQLUnterminated  = "sql.unterminated"
+	RuleSQLInjection     = "sql.injection-fingerprint"
+	RuleSQLDynamic       = "sql.dynamic-sql"
+	RuleSQLEncoded       = "sql.encoded-statement"
+	RuleSQLErrorProbe    = "sql.error-probe"
+	RuleSQLMergeDelete   = "sql.merge-delete"
+	RuleSQLIncomplete    = "sql.incomplete-statement"
 )
 
 // dropObjects are what DROP removes in SQL (and not in English).
@@ -31,7 +39,7 @@ var dropObjects = map[string]bool{
 var sqlVerbs = map[string]bool{
 	"SELECT": true, "INSERT": true, "UPDATE": true, "DELETE": true, "DROP": true, "TRUNCATE": true, "WITH": true,
 	"ALTER": true, "CREATE": true, "GRANT": true, "REVOKE": true, "REPLACE": true, "MERGE": true, "COPY": true,
-	"EXEC": true, "EXECUTE": true, "CALL": true, "SHUTDOWN": true, "LOAD": true, "RENAME": true, "UPSERT": true,
+	"EXEC": true, "EXECUTE": true, "CALL": true, "PREPARE": true, "DO": true, "SHUTDOWN": true, "LOAD": true, "RENAME": true, "UPSERT": true,
 }
 
 // RuleFinding is one rule hit of a checker that reports no position: the
@@ -48,7 +56,15 @@ type SQLFinding = RuleFinding
 // that is SQL) or a value that ends up inside one (it is also read as if it
 // were spliced into a quoted literal, the classic injection).
 func CheckSQL(s string) []SQLFinding {
-	if len(s) < 4 || !sqlCandidate(s) {
+	if len(s) < 2 {
+		return nil
+	}
+	if !sqlCandidate(s) {
+		// Not a query and none of the lexer rules' words: only an
+		// injection fragment ("1 and 1 = 1", "' + '") is left to find.
+		if fp, ok := sqliFingerprint(s); ok {
+			return []SQLFinding{{RuleSQLInjection, fingerprintMsg(fp)}}
+		}
 		return nil
 	}
 	var out []SQLFinding
@@ -74,10 +90,64 @@ func CheckSQL(s string) []SQLFinding {
 			}
 		}
 	}
+	if !isQuery && len(out) == 0 {
+		if fp, ok := sqliFingerprint(s); ok {
+			add(RuleSQLInjection, fingerprintMsg(fp))
+		}
+	}
+	if isQuery {
+		queryShapeRules(lx, add)
+	}
+	if strings.Contains(s, "0x") || strings.Contains(s, "0X") {
+		encodedRules(s, add)
+	}
 	if lx.execComment {
 		add(RuleSQLComment, "MySQL executable comment /*! … */ hides code")
 	}
 	return out
+}
+
+// sqliFingerprint asks libinjection (OWASP Coraza's Go port) whether s
+// reads as a SQL injection fragment, less the shapes it flags in ordinary
+// values: one plain function call ("TRUNCATE(price, 0)", a spreadsheet
+// formula), a word followed by an opening comment ("x/*"), and words in
+// double quotes with no other SQL punctuation.
+func sqliFingerprint(s string) (string, bool) {
+	ok, fp := libinjection.IsSQLi(s)
+	if !ok {
+		return "", false
+	}
+	switch {
+	case fp == "nc":
+		return "", false
+	case strings.HasPrefix(fp, "f(") && plainCall(s):
+		return "", false
+	case strings.Count(s, `"`)%2 == 0 && !strings.ContainsAny(s, "'`=()<>;|&*/#-+@\\"):
+		// Prose that quotes words ("NOT" STUFFER): balanced double
+		// quotes and nothing else that SQL needs to do harm.
+		return "", false
+	}
+	return fp, true
+}
+
+// plainCall: s is NAME(arguments) with literal or bare-word arguments:
+// no nested call, quote, operator or comment.
+func plainCall(s string) bool {
+	s = strings.TrimSpace(s)
+	open := strings.IndexByte(s, '(')
+	if open <= 0 || !strings.HasSuffix(s, ")") {
+		return false
+	}
+	for i := 0; i < open; i++ {
+		if !isWordChar(s[i]) {
+			return false
+		}
+	}
+	return !strings.ContainsAny(s[open+1:len(s)-1], "()'\"`;#=<>|&@-/*+")
+}
+
+func fingerprintMsg(fp string) string {
+	return "the value's tokens (" + fp + ") match a SQL injection fingerprint of libinjection"
 }
 
 // sqlCandidate is the cheap prefilter, one pass over s: a statement
@@ -108,6 +178,7 @@ var sqlWords = map[string]bool{
 	"drop": true, "truncate": true, "delete": true, "update": true, "select": true, "union": true, "or": true,
 	"sleep": true, "pg_sleep": true, "waitfor": true, "benchmark": true, "outfile": true, "dumpfile": true, "program": true,
 	"xp_cmdshell": true, "load_file": true, "pg_read_file": true, "exec": true, "execute": true, "lo_import": true, "lo_export": true,
+	"merge": true, "prepare": true, "do": true, "extractvalue": true, "updatexml": true, "into": true, "where": true,
 }
 
 // checkStatements applies the statement rules; it reports whether the text
@@ -196,7 +267,19 @@ func looksLikeStatement(st []sqlTok, i int) bool {
 	case "DROP":
 		return dropObjects[next(1)]
 	case "TRUNCATE":
-		return next(1) == "TABLE" || (len(st)-i <= 3 && i+1 < len(st) && st[i+1].kind != tPunct)
+		// TRUNCATE [TABLE|DATABASE] t[, u …]; MySQL's TRUNCATE(x, n) is
+		// a function.
+		if next(1) == "TABLE" || next(1) == "DATABASE" || next(1) == "ONLY" {
+			return true
+		}
+		if i+1 >= len(st) || st[i+1].kind != tWord && st[i+1].kind != tIdent {
+			return false
+		}
+		k := i + 2
+		for k+1 < len(st) && (st[k].text == "." || st[k].text == ",") && (st[k+1].kind == tWord || st[k+1].kind == tIdent) {
+			k += 2
+		}
+		return k == len(st) || st[k].kind == tWord && (st[k].text == "CASCADE" || st[k].text == "RESTRICT" || st[k].text == "RESTART" || st[k].text == "CONTINUE" || st[k].text == "ON" || st[k].text == "PARTITION")
 	case "DELETE":
 		return next(1) == "FROM" || hasWord(st[i:], "FROM") && len(st)-i < 12
 	case "UPDATE":
@@ -218,7 +301,13 @@ func looksLikeStatement(st []sqlTok, i int) bool {
 	case "COPY":
 		return hasWord(st[i:], "FROM") || hasWord(st[i:], "TO")
 	case "EXEC", "EXECUTE":
-		return len(st) > i+1 && st[i+1].kind == tWord && (strings.HasPrefix(st[i+1].text, "XP_") || strings.HasPrefix(st[i+1].text, "SP_"))
+		return len(st) > i+1 && (st[i+1].kind == tWord && (strings.HasPrefix(st[i+1].text, "XP_") || strings.HasPrefix(st[i+1].text, "SP_") || st[i+1].text == "IMMEDIATE") || st[i+1].text == "(" || st[i+1].text == "@" || st[i+1].kind == tStr)
+	case "MERGE":
+		return next(1) == "INTO" || hasWord(st[i:], "USING")
+	case "PREPARE":
+		return hasWord(st[i:], "FROM") || hasWord(st[i:], "AS")
+	case "DO":
+		return i+1 < len(st) && st[i+1].kind == tStr
 	case "SHUTDOWN":
 		return len(st)-i <= 2
 	}
@@ -266,8 +355,25 @@ func statementRules(st []sqlTok, verb bool, add func(rule, msg string)) {
 				add(RuleSQLDeleteNoWhere, "DELETE without a WHERE clause removes every row")
 			}
 		case "UPDATE":
-			if verb && prev != "KEY" && prev != "FOR" && prev != "DO" && prev != "ON" && hasAfter(st, i, "SET") && !whereAfter(st, i) {
+			if verb && prev != "KEY" && prev != "FOR" && prev != "DO" && prev != "ON" && prev != "THEN" && hasAfter(st, i, "SET") && !whereAfter(st, i) {
 				add(RuleSQLUpdateNoWhere, "UPDATE without a WHERE clause changes every row")
+			}
+		case "THEN":
+			if i+1 < len(st) && st[i+1].text == "DELETE" && hasWord(st, "MERGE") {
+				add(RuleSQLMergeDelete, "MERGE … THEN DELETE removes the matched rows")
+			}
+		case "EXEC", "EXECUTE", "SP_EXECUTESQL", "PREPARE":
+			if i+1 < len(st) && (st[i+1].text == "(" || st[i+1].text == "@" || st[i+1].kind == tStr || st[i+1].text == "IMMEDIATE" || st[i+1].text == "SP_EXECUTESQL" || t.text == "SP_EXECUTESQL") ||
+				t.text == "PREPARE" && hasAfter(st, i, "FROM") {
+				add(RuleSQLDynamic, "dynamic SQL ("+t.text+") runs a statement built at run time")
+			}
+		case "DO":
+			if i == firstWord(st) && i+1 < len(st) && st[i+1].kind == tStr {
+				add(RuleSQLDynamic, "DO runs an anonymous code block")
+			}
+		case "EXTRACTVALUE", "UPDATEXML":
+			if i+1 < len(st) && st[i+1].text == "(" {
+				add(RuleSQLErrorProbe, strings.ToLower(t.text)+"() is used to leak data through error messages")
 			}
 		case "OUTFILE", "DUMPFILE":
 			if prev == "INTO" {
@@ -321,24 +427,53 @@ func whereAfter(st []sqlTok, i int) bool {
 	return false
 }
 
-// tautologyAt: st[j:] starts with lit = same lit, or TRUE.
+// tautologyAt: st[j:] starts with an always-true condition: lit = same
+// lit (1=1, 'a'='a', id = id), TRUE, or a bare non-zero number (WHERE 1,
+// OR 1), inside any number of parentheses.
 func tautologyAt(st []sqlTok, j int) bool {
-	if j < len(st) && st[j].kind == tWord && st[j].text == "TRUE" {
-		return j+1 == len(st) || st[j+1].kind == tPunct || st[j+1].text == "OR" || st[j+1].text == "AND"
+	for j < len(st) && st[j].kind == tPunct && st[j].text == "(" {
+		j++
+	}
+	ends := func(k int) bool {
+		if k >= len(st) {
+			return true
+		}
+		t := st[k]
+		switch t.text {
+		case ")", ";", "OR", "AND", "ORDER", "GROUP", "LIMIT", "HAVING", "UNION", "--", "RETURNING":
+			return true
+		}
+		return false
+	}
+	if j < len(st) && (st[j].kind == tWord && st[j].text == "TRUE" || st[j].kind == tNum && nonZero(st[j].text)) && ends(j+1) {
+		return true
 	}
 	if j+2 >= len(st) {
 		return false
 	}
 	a, op, b := st[j], st[j+1], st[j+2]
 	lit := func(t sqlTok) bool { return t.kind == tNum || t.kind == tStr || t.kind == tIdent }
-	if !lit(a) || !lit(b) || a.kind != b.kind && (a.kind == tIdent || b.kind == tIdent) {
+	same := a.kind == tWord && b.kind == tWord && a.text == b.text && !sqlKeywordOperand[a.text] && ends(j+3)
+	if !same && (!lit(a) || !lit(b) || a.kind != b.kind && (a.kind == tIdent || b.kind == tIdent)) {
 		return false
 	}
 	switch op.text {
 	case "=", "LIKE", ">=", "<=":
 		return a.text == b.text || op.text == "LIKE" && b.text == "%"
 	case "<>", "!=":
-		return a.text != b.text
+		return !same && a.text != b.text
+	}
+	return false
+}
+
+// sqlKeywordOperand: words that are not columns (NULL = NULL is not true).
+var sqlKeywordOperand = map[string]bool{"NULL": true, "SELECT": true, "NOT": true, "CASE": true}
+
+func nonZero(n string) bool {
+	for i := 0; i < len(n); i++ {
+		if n[i] >= '1' && n[i] <= '9' {
+			return true
+		}
 	}
 	return false
 }

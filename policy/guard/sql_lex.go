@@ -26,11 +26,16 @@ type sqlLex struct {
 	execComment  bool // MySQL /*! … */
 	commentAfter bool // a -- or # comment right after a string literal
 	unterminated bool
+	// trailing is the text of a comment after the last token ("" and
+	// trailingAt -1 when the text ends in a token).
+	trailing   string
+	trailingAt int
+	depth      int // parenthesis depth at the end
 }
 
 // lexSQL tokenises s dialect-agnostically (MySQL and Postgres quoting).
 func lexSQL(s string) sqlLex {
-	var lx sqlLex
+	lx := sqlLex{trailingAt: -1}
 	depth := 0
 	lastStr := false
 	for i := 0; i < len(s); {
@@ -39,15 +44,21 @@ func lexSQL(s string) sqlLex {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f':
 			i++
 			continue
-		case c == '-' && i+1 < len(s) && s[i+1] == '-', c == '#':
+		case c == '-' && i+1 < len(s) && s[i+1] == '-', c == '#' && (i+1 == len(s) || !isWordChar(s[i+1]) || lastStr):
+			// "#2" in a product name is a number sign, not MySQL's comment.
 			if lastStr {
 				lx.commentAfter = true
 			}
 			lx.comments++
 			j := strings.IndexByte(s[i:], '\n')
+			if lx.trailingAt < 0 || len(lx.toks) > lx.trailingAt {
+				lx.trailing, lx.trailingAt = "", len(lx.toks)
+			}
 			if j < 0 {
+				lx.trailing += s[i:]
 				i = len(s)
 			} else {
+				lx.trailing += s[i : i+j]
 				i += j + 1
 			}
 			continue
@@ -182,6 +193,10 @@ func lexSQL(s string) sqlLex {
 		}
 		lastStr = false
 	}
+	if lx.trailingAt != len(lx.toks) {
+		lx.trailing, lx.trailingAt = "", -1
+	}
+	lx.depth = depth
 	return lx
 }
 

@@ -7,10 +7,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/policy"
+	"github.com/mcpgov/mcpgov/policy/guard"
 )
 
 // PolicyEvalOptions are the inputs of `mcpgov policy eval`.
@@ -19,6 +21,8 @@ type PolicyEvalOptions struct {
 	Factory *Factory
 	Bundle  string
 	JSONL   bool
+	// Modes are the --guardrail-mode values, [NAME=]MODE each.
+	Modes []string
 }
 
 func newPolicyEvalCmd(f *Factory, runF func(context.Context, *PolicyEvalOptions) error) *cobra.Command {
@@ -35,11 +39,21 @@ A call:     {"identity":{"subject":"…","groups":["…"]},"server":"ID","tool":
   output's "result" is then the result after redaction.
 A tool:     {"hook":"describe","server":"ID","tool":"NAME","description":"…","inputSchema":{…}}
 
-Output: {"allow","mode","reasons","rule_ids","guardrails":[{"name","hook",
-"mode","verdict","findings":[{"rule","message"}],"duration_us"}],"result"}.
-Rate limits are not counted. Exits 0 whatever the decision; 1 on bad input.`,
+Output: {"allow","mode","reasons","rule_ids","guardrails":[{"name","kind",
+"hook","mode","verdict","findings":[{"rule","message"}],"duration_us"}],
+"result"}. Rate limits are not counted.
+
+--guardrail-mode MODE sets every guardrail's mode for this run, and
+--guardrail-mode NAME=MODE one guardrail's (NAME is a guardrail's name or
+kind; a name wins over a kind, a kind over a bare MODE): measure a bundle
+in enforce mode without editing its guardrails.toml.
+
+With --jsonl a bad input line does not stop the batch: its output line is
+{"input":N,"error":"…"}, stderr says why, and the exit code is 1 once
+every line has been read. Exits 0 whatever the decisions; 1 on bad input.`,
 		Example: `  echo '{"server":"db","tool":"query","arguments":{"sql":"DROP TABLE users"}}' | mcpgov policy eval --bundle ./governance
-  mcpgov policy eval --jsonl --bundle ./governance < calls.jsonl`,
+  mcpgov policy eval --jsonl --bundle ./governance < calls.jsonl
+  mcpgov policy eval --jsonl --guardrail-mode enforce --guardrail-mode injection=audit < calls.jsonl`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if runF != nil {
@@ -50,6 +64,7 @@ Rate limits are not counted. Exits 0 whatever the decision; 1 on bad input.`,
 	}
 	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "governance bundle directory")
 	cmd.Flags().BoolVar(&opts.JSONL, "jsonl", false, "read one input per line and print one decision per line")
+	cmd.Flags().StringArrayVar(&opts.Modes, "guardrail-mode", nil, "override guardrail modes: `[NAME=]MODE` (enforce, enforce_ignore_error, audit); repeatable")
 	return cmd
 }
 
@@ -58,7 +73,11 @@ func policyEvalRun(ctx context.Context, opts *PolicyEvalOptions) error {
 	if err != nil {
 		return err
 	}
-	p, err := policy.Load(b, policy.Options{Getenv: opts.Factory.Getenv})
+	modes, err := parseGuardrailModes(opts.Modes)
+	if err != nil {
+		return err
+	}
+	p, err := policy.Load(b, policy.Options{Getenv: opts.Factory.Getenv, GuardrailModes: modes})
 	if err != nil {
 		return err
 	}
@@ -92,7 +111,9 @@ func policyEvalRun(ctx context.Context, opts *PolicyEvalOptions) error {
 	}
 	sc := bufio.NewScanner(opts.IO.In)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	n := 0
+	n, bad := 0, 0
+	enc := json.NewEncoder(opts.IO.Out)
+	enc.SetEscapeHTML(false)
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(bytesTrim(line)) == 0 {
@@ -100,7 +121,13 @@ func policyEvalRun(ctx context.Context, opts *PolicyEvalOptions) error {
 		}
 		n++
 		if err := eval(n, line); err != nil {
-			return err
+			// One bad line is reported in place, so that output line N
+			// still answers input line N, and the batch goes on.
+			bad++
+			fmt.Fprintf(opts.IO.ErrOut, "mcpgov: error: %v\n", err)
+			if err := enc.Encode(badInput{Input: n, Error: err.Error()}); err != nil {
+				return err
+			}
 		}
 	}
 	if err := sc.Err(); err != nil {
@@ -109,5 +136,37 @@ func policyEvalRun(ctx context.Context, opts *PolicyEvalOptions) error {
 		}
 		return err
 	}
+	if bad > 0 {
+		return fmt.Errorf("%d of %d inputs were bad; their output lines carry the error", bad, n)
+	}
 	return nil
+}
+
+// badInput is the output line of an input line that could not be
+// evaluated.
+type badInput struct {
+	Input int    `json:"input"`
+	Error string `json:"error"`
+}
+
+// parseGuardrailModes turns --guardrail-mode values into
+// policy.Options.GuardrailModes.
+func parseGuardrailModes(vals []string) (map[string]string, error) {
+	if len(vals) == 0 {
+		return nil, nil
+	}
+	out := map[string]string{}
+	for _, v := range vals {
+		name, mode, ok := strings.Cut(v, "=")
+		if !ok {
+			name, mode = "", v
+		}
+		switch mode {
+		case guard.ModeEnforce, guard.ModeEnforceIgnoreError, guard.ModeAudit:
+		default:
+			return nil, flagErrorf("--guardrail-mode %q: the mode must be enforce, enforce_ignore_error or audit", v)
+		}
+		out[name] = mode
+	}
+	return out, nil
 }

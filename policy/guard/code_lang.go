@@ -1,0 +1,366 @@
+package guard
+
+import "strings"
+
+// More code-safety rule ids.
+const (
+	RuleCodeReverseShell = "code.reverse-shell"
+	RuleCodePowerShell   = "code.powershell"
+	RuleCodeRemoteExec   = "code.remote-exec"
+	RuleCodeRmTree       = "code.rmtree-home"
+	RuleCodeBlockDevice  = "code.block-device-write"
+)
+
+// Argument provenance of a call.
+const (
+	argAny      = iota // flag whatever the argument
+	argDynamic         // flag unless the first argument is a constant string
+	argShellArg        // exec.Command-style: flag when a shell runs -c with a non-constant script, or the program is not constant
+)
+
+// callForm is a call of one language that runs commands or code, or
+// loads objects from data. lit ends in "(".
+type callForm struct {
+	lit  string
+	rule string
+	msg  string
+	prov int
+	// method: the callee may be a method (x.lit); otherwise the byte
+	// before lit must not be part of a name.
+	method bool
+}
+
+var callForms = []callForm{
+	// Python
+	{"os.execl(", RuleCodeShell, "os.exec*() replaces the process with a program", argAny, false},
+	{"os.execle(", RuleCodeShell, "os.exec*() replaces the process with a program", argAny, false},
+	{"os.execlp(", RuleCodeShell, "os.exec*() replaces the process with a program", argAny, false},
+	{"os.execlpe(", RuleCodeShell, "os.exec*() replaces the process with a program", argAny, false},
+	{"os.execv(", RuleCodeShell, "os.exec*() replaces the process with a program", argAny, false},
+	{"os.execve(", RuleCodeShell, "os.exec*() replaces the process with a program", argAny, false},
+	{"os.execvp(", RuleCodeShell, "os.exec*() replaces the process with a program", argAny, false},
+	{"os.execvpe(", RuleCodeShell, "os.exec*() replaces the process with a program", argAny, false},
+	{"os.spawnl(", RuleCodeShell, "os.spawn*() runs a program", argAny, false},
+	{"os.spawnle(", RuleCodeShell, "os.spawn*() runs a program", argAny, false},
+	{"os.spawnlp(", RuleCodeShell, "os.spawn*() runs a program", argAny, false},
+	{"os.spawnlpe(", RuleCodeShell, "os.spawn*() runs a program", argAny, false},
+	{"os.spawnv(", RuleCodeShell, "os.spawn*() runs a program", argAny, false},
+	{"os.spawnve(", RuleCodeShell, "os.spawn*() runs a program", argAny, false},
+	{"os.spawnvp(", RuleCodeShell, "os.spawn*() runs a program", argAny, false},
+	{"os.spawnvpe(", RuleCodeShell, "os.spawn*() runs a program", argAny, false},
+	{"os.popen2(", RuleCodeShell, "os.popen2() runs a shell command", argDynamic, false},
+	{"os.popen3(", RuleCodeShell, "os.popen3() runs a shell command", argDynamic, false},
+	{"os.popen4(", RuleCodeShell, "os.popen4() runs a shell command", argDynamic, false},
+	{"os.startfile(", RuleCodeShell, "os.startfile() opens a file with its program", argAny, false},
+	{"os.posix_spawn(", RuleCodeShell, "os.posix_spawn() runs a program", argAny, false},
+	{"pty.spawn(", RuleCodeShell, "pty.spawn() runs a program", argAny, false},
+	{"commands.getoutput(", RuleCodeShell, "commands.getoutput() runs a shell command", argDynamic, false},
+	{"subprocess.getoutput(", RuleCodeShell, "subprocess.getoutput() runs a shell command", argDynamic, false},
+	{"subprocess.getstatusoutput(", RuleCodeShell, "subprocess.getstatusoutput() runs a shell command", argDynamic, false},
+	{".exec_command(", RuleCodeRemoteExec, "exec_command() runs a command on a remote host", argAny, true},
+	{"dill.loads(", RuleCodeDeserial, "dill.loads() runs code from its input", argAny, false},
+	{"dill.load(", RuleCodeDeserial, "dill.load() runs code from its input", argAny, false},
+	{"jsonpickle.decode(", RuleCodeDeserial, "jsonpickle.decode() builds arbitrary objects", argAny, false},
+	{"jsonpickle.unpickler.decode(", RuleCodeDeserial, "jsonpickle.decode() builds arbitrary objects", argAny, false},
+	{"torch.load(", RuleCodeDeserial, "torch.load() unpickles its input", argAny, false},
+	{"yaml.unsafe_load(", RuleCodeDeserial, "yaml.unsafe_load() builds arbitrary objects", argAny, false},
+	{"yaml.full_load(", RuleCodeDeserial, "yaml.full_load() builds arbitrary objects", argAny, false},
+	{"shelve.open(", RuleCodeDeserial, "shelve unpickles what it reads", argAny, false},
+	{"pickle.Unpickler(", RuleCodeDeserial, "pickle.Unpickler runs code from its input", argAny, false},
+	{"cPickle.loads(", RuleCodeDeserial, "pickle.loads() runs code from its input", argAny, false},
+	// JavaScript
+	{"vm.runInNewContext(", RuleCodeEval, "vm.runIn*Context() runs text as code", argDynamic, false},
+	{"vm.runInThisContext(", RuleCodeEval, "vm.runIn*Context() runs text as code", argDynamic, false},
+	{"execSync(", RuleCodeShell, "execSync() runs a shell command", argDynamic, true},
+	{"spawnSync(", RuleCodeShell, "spawnSync() runs a program", argDynamic, true},
+	// PHP
+	{"shell_exec(", RuleCodeShell, "shell_exec() runs a shell command", argDynamic, false},
+	{"passthru(", RuleCodeShell, "passthru() runs a shell command", argDynamic, false},
+	{"proc_open(", RuleCodeShell, "proc_open() runs a command", argDynamic, false},
+	{"pcntl_exec(", RuleCodeShell, "pcntl_exec() runs a program", argDynamic, false},
+	{"popen(", RuleCodeShell, "popen() runs a shell command", argDynamic, false},
+	{"system(", RuleCodeShell, "system() runs a shell command", argDynamic, false},
+	{"unserialize(", RuleCodeDeserial, "unserialize() builds arbitrary objects", argDynamic, false},
+	{"create_function(", RuleCodeEval, "create_function() compiles text into code", argDynamic, false},
+	// Ruby
+	{"IO.popen(", RuleCodeShell, "IO.popen() runs a command", argDynamic, false},
+	{"Open3.capture2(", RuleCodeShell, "Open3 runs a command", argDynamic, false},
+	{"Open3.capture2e(", RuleCodeShell, "Open3 runs a command", argDynamic, false},
+	{"Open3.capture3(", RuleCodeShell, "Open3 runs a command", argDynamic, false},
+	{"Open3.popen3(", RuleCodeShell, "Open3 runs a command", argDynamic, false},
+	{"Kernel.spawn(", RuleCodeShell, "spawn() runs a command", argDynamic, false},
+	{"spawn(", RuleCodeShell, "spawn() runs a command", argDynamic, false},
+	{"instance_eval(", RuleCodeEval, "instance_eval() runs text as code", argDynamic, true},
+	{"class_eval(", RuleCodeEval, "class_eval() runs text as code", argDynamic, true},
+	{"Marshal.load(", RuleCodeDeserial, "Marshal.load() builds arbitrary objects", argAny, false},
+	{"YAML.unsafe_load(", RuleCodeDeserial, "YAML.unsafe_load() builds arbitrary objects", argAny, false},
+	// Java, Groovy
+	{"new ProcessBuilder(", RuleCodeShell, "ProcessBuilder runs a command", argDynamic, false},
+	{".readObject(", RuleCodeDeserial, "ObjectInputStream.readObject() builds arbitrary objects", argAny, true},
+	{"Eval.me(", RuleCodeEval, "Eval.me() runs text as Groovy", argDynamic, false},
+	{".evaluate(", RuleCodeEval, "GroovyShell.evaluate() runs text as code", argDynamic, true},
+	{".execute(", RuleCodeShell, "String.execute() runs a command (Groovy)", argAny, true},
+	// Go
+	{"exec.Command(", RuleCodeShell, "exec.Command runs a program", argShellArg, false},
+	{"exec.CommandContext(", RuleCodeShell, "exec.CommandContext runs a program", argShellArg, false},
+	{"syscall.Exec(", RuleCodeShell, "syscall.Exec replaces the process with a program", argAny, false},
+	// Python, PHP, JS: home or root removal
+	{"shutil.rmtree(", RuleCodeRmTree, "shutil.rmtree() on a home or root directory", argAny, false},
+}
+
+// callFormsByByte indexes callForms by the byte before their "(".
+var callFormsByByte = func() map[byte][]int {
+	m := map[byte][]int{}
+	for i, f := range callForms {
+		b := f.lit[len(f.lit)-2]
+		m[b] = append(m[b], i)
+	}
+	return m
+}()
+
+// callFormsAt checks the call forms that end at the "(" at p.
+func callFormsAt(s string, p int, add func(rule, msg string)) {
+	if p == 0 {
+		return
+	}
+	for _, fi := range callFormsByByte[s[p-1]] {
+		f := &callForms[fi]
+		at := p + 1 - len(f.lit)
+		if at < 0 || s[at:p+1] != f.lit {
+			continue
+		}
+		if f.lit == ".execute(" && (at == 0 || s[at-1] != '"' && s[at-1] != '\'') {
+			continue // Groovy's "cmd".execute(), not cursor.execute(sql)
+		}
+		if !f.method && at > 0 && (isWordChar(s[at-1]) || s[at-1] == '.' || s[at-1] == '$' || s[at-1] == '>') {
+			continue // a method or a longer name (os.system vs system)
+		}
+		args := callArgs(s, p)
+		switch f.prov {
+		case argDynamic:
+			if len(args) == 0 || constantArg(args[0]) && !dangerousConstant(args[0]) {
+				continue
+			}
+		case argShellArg:
+			if !dynamicCommand(args) {
+				continue
+			}
+		}
+		if f.rule == RuleCodeRmTree && !homeOrRoot(args) {
+			continue
+		}
+		add(f.rule, f.msg)
+	}
+}
+
+// callArgs splits the arguments of the call whose "(" is at p, at the top
+// level of brackets and outside strings (bounded to 400 bytes).
+func callArgs(s string, p int) []string {
+	var out []string
+	depth := 0
+	start := p + 1
+	var quote byte
+	end := min(len(s), p+400)
+	for i := p + 1; i < end; i++ {
+		c := s[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case c == ')' || c == ']' || c == '}':
+			if depth == 0 {
+				if a := strings.TrimSpace(s[start:i]); a != "" {
+					out = append(out, a)
+				}
+				return out
+			}
+			depth--
+		case c == ',' && depth == 0:
+			out = append(out, strings.TrimSpace(s[start:i]))
+			start = i + 1
+		}
+	}
+	return append(out, strings.TrimSpace(s[start:end]))
+}
+
+// constantArg: a string literal with nothing interpolated into it, or a
+// list of them: the program text is fixed, so no input reaches it.
+func constantArg(a string) bool {
+	a = strings.TrimSpace(a)
+	if strings.HasPrefix(a, "[") && strings.HasSuffix(a, "]") || strings.HasPrefix(a, "{") && strings.HasSuffix(a, "}") {
+		inner := a[1 : len(a)-1]
+		if strings.TrimSpace(inner) == "" {
+			return true
+		}
+		for _, e := range callArgs(inner+")", -1) {
+			if !constantArg(e) {
+				return false
+			}
+		}
+		return true
+	}
+	// r"…", b'…', u"…", @"…" prefixes; f-strings are not constant.
+	if len(a) > 2 && (a[0] == 'r' || a[0] == 'b' || a[0] == 'u' || a[0] == '@') && (a[1] == '"' || a[1] == '\'') {
+		a = a[1:]
+	}
+	if len(a) < 2 {
+		return false
+	}
+	q := a[0]
+	if (q != '"' && q != '\'') || a[len(a)-1] != q {
+		return false
+	}
+	body := a[1 : len(a)-1]
+	if strings.IndexByte(body, q) >= 0 && !strings.Contains(body, "\\"+string(q)) {
+		return false // "a" + x + "b"
+	}
+	if q == '"' && (strings.Contains(body, "${") || strings.Contains(body, "#{") || strings.Contains(body, "$")) {
+		return false // interpolation in PHP, Ruby, shell, Groovy
+	}
+	return true
+}
+
+// dynamicCommand: exec.Command's program is not a constant, or it is a
+// shell given a -c script that is not a constant.
+func dynamicCommand(args []string) bool {
+	if len(args) > 0 && strings.HasPrefix(args[0], "ctx") {
+		args = args[1:] // CommandContext
+	}
+	if len(args) == 0 {
+		return false
+	}
+	if !constantArg(args[0]) {
+		return true
+	}
+	prog := strings.Trim(args[0], `"'`)
+	switch prog {
+	case "sh", "bash", "zsh", "/bin/sh", "/bin/bash", "cmd", "cmd.exe", "powershell", "pwsh":
+		for i, a := range args[1:] {
+			if t := strings.Trim(a, `"'`); (t == "-c" || t == "/c" || t == "/C" || t == "-Command") && i+2 < len(args) {
+				return !constantArg(args[i+2])
+			}
+		}
+	}
+	return false
+}
+
+// dangerousConstant: a constant command is still a finding when what it
+// runs is: it destroys data, runs a download, or reads credentials.
+func dangerousConstant(a string) bool {
+	a = strings.TrimSpace(a)
+	if len(a) >= 2 && (a[0] == 'r' || a[0] == 'b' || a[0] == 'u' || a[0] == '@') {
+		a = a[1:]
+	}
+	cmd := strings.Trim(a, `"'[]`)
+	low := strings.ToLower(cmd)
+	for _, p := range sensitiveCommandPaths {
+		if strings.Contains(low, p) {
+			return true
+		}
+	}
+	found := false
+	if hasShellAnchor(cmd) {
+		checkShell(cmd, func(string, string) { found = true }, 1)
+	}
+	return found
+}
+
+var sensitiveCommandPaths = []string{"/etc/shadow", "/etc/passwd", ".ssh/", "id_rsa", ".aws/credentials", ".netrc", ".git-credentials", "/dev/tcp/"}
+
+func homeOrRoot(args []string) bool {
+	if len(args) == 0 {
+		return false
+	}
+	a := args[0]
+	for _, h := range []string{"expanduser(", "Path.home()", "os.environ[\"HOME\"]", "os.environ['HOME']", "getenv(\"HOME\")", "getenv('HOME')", `"/"`, `'/'`, `"~"`, `'~'`, "HOME"} {
+		if strings.Contains(a, h) {
+			return true
+		}
+	}
+	return false
+}
+
+// scriptRules are literal shapes in any text: reverse shells, PowerShell
+// cradles and defences turned off, writes to block devices.
+var scriptRules = []struct {
+	lit  string // found case-insensitively
+	rule string
+	msg  string
+	also []string // and one of these (lower case) in the same line; empty: none needed
+}{
+	{"/dev/tcp/", RuleCodeReverseShell, "a shell connected to a TCP socket (/dev/tcp)", nil},
+	{"/dev/udp/", RuleCodeReverseShell, "a shell connected to a UDP socket (/dev/udp)", nil},
+	{"nc -e ", RuleCodeReverseShell, "netcat hands a shell to a remote host", nil},
+	{"ncat -e ", RuleCodeReverseShell, "ncat hands a shell to a remote host", nil},
+	{"nc.traditional -e", RuleCodeReverseShell, "netcat hands a shell to a remote host", nil},
+	{"socat exec:", RuleCodeReverseShell, "socat hands a shell to a remote host", nil},
+	{"mkfifo", RuleCodeReverseShell, "a named pipe between a shell and netcat", []string{"nc ", "/bin/sh", "/bin/bash"}},
+	{"socket.socket(", RuleCodeReverseShell, "a socket wired to a shell", []string{"dup2", "/bin/sh", "subprocess", "pty.spawn"}},
+	{"tcpsocket.new(", RuleCodeReverseShell, "a socket wired to a shell", []string{"/bin/sh", "exec", "spawn"}},
+	{"fsockopen(", RuleCodeReverseShell, "a socket wired to a shell", []string{"/bin/sh", "exec", "proc_open", "shell"}},
+	{"new-object system.net.sockets.tcpclient", RuleCodeReverseShell, "a PowerShell reverse shell", nil},
+	{"invoke-expression", RuleCodePowerShell, "Invoke-Expression runs text as PowerShell", nil},
+	{"iex(", RuleCodePowerShell, "IEX runs text as PowerShell", nil},
+	{"iex (", RuleCodePowerShell, "IEX runs text as PowerShell", nil},
+	{"| iex", RuleCodePowerShell, "IEX runs downloaded text as PowerShell", nil},
+	{"|iex", RuleCodePowerShell, "IEX runs downloaded text as PowerShell", nil},
+	{"downloadstring(", RuleCodePowerShell, "a PowerShell download cradle", nil},
+	{"downloadfile(", RuleCodePowerShell, "a PowerShell download cradle", nil},
+	{"-encodedcommand", RuleCodePowerShell, "PowerShell runs an encoded command", nil},
+	{" -enc ", RuleCodePowerShell, "PowerShell runs an encoded command", []string{"powershell", "pwsh"}},
+	{" -e ", RuleCodePowerShell, "PowerShell runs an encoded command", []string{"powershell -", "pwsh -", "powershell.exe -"}},
+	{"set-mppreference", RuleCodePowerShell, "turns Microsoft Defender protection off", []string{"disable", "exclusion"}},
+	{"add-mppreference", RuleCodePowerShell, "adds a Microsoft Defender exclusion", []string{"exclusion"}},
+	{"remove-item", RuleCodeRmRoot, "Remove-Item -Recurse on a drive root or the user profile", []string{"c:\\ ", "c:\\'", "c:\\\"", "c:\\*", "$env:userprofile", "$home", "-path c:\\ ", " c:\\\n"}},
+	{"bcdedit", RuleCodeDiskWipe, "bcdedit changes boot configuration", []string{"recoveryenabled no", "/deletevalue", "/delete"}},
+	{"vssadmin delete shadows", RuleCodeDiskWipe, "deletes the volume shadow copies", nil},
+	{"format c:", RuleCodeDiskWipe, "formats the system drive", nil},
+	{"> /dev/sd", RuleCodeBlockDevice, "writes over a block device", nil},
+	{">/dev/sd", RuleCodeBlockDevice, "writes over a block device", nil},
+	{"> /dev/nvme", RuleCodeBlockDevice, "writes over a block device", nil},
+	{">/dev/nvme", RuleCodeBlockDevice, "writes over a block device", nil},
+	{"> /dev/hd", RuleCodeBlockDevice, "writes over a block device", nil},
+	{"> /dev/mmcblk", RuleCodeBlockDevice, "writes over a block device", nil},
+	{"> /dev/vd", RuleCodeBlockDevice, "writes over a block device", nil},
+	{"of=/dev/", RuleCodeBlockDevice, "dd writes over a device", nil},
+}
+
+// scriptFindings looks for the script rules; low is s lower-cased.
+func scriptFindings(low string, add func(rule, msg string)) {
+	for _, r := range scriptRules {
+		at := strings.Index(low, r.lit)
+		if at < 0 {
+			continue
+		}
+		if len(r.also) > 0 {
+			ls := strings.LastIndexByte(low[:at], '\n') + 1
+			le := strings.IndexByte(low[at:], '\n')
+			line := low[ls:]
+			if le >= 0 {
+				line = low[ls : at+le]
+			}
+			line += "\n"
+			ok := false
+			for _, a := range r.also {
+				if strings.Contains(line, a) {
+					ok = true
+					break
+				}
+			}
+			if !ok {
+				continue
+			}
+		}
+		if r.lit == "of=/dev/" && (strings.Contains(low[at:min(len(low), at+20)], "of=/dev/null") || strings.Contains(low[at:min(len(low), at+20)], "of=/dev/zero")) {
+			continue
+		}
+		add(r.rule, r.msg)
+	}
+}
