@@ -30,7 +30,7 @@ type Options struct {
 // Scan builds the inventory. It reads files only; a file that cannot be read
 // or parsed becomes a FileError and the scan goes on.
 func Scan(ctx context.Context, opts Options) (*Report, error) {
-	s := &scanner{opts: opts, seen: map[string]bool{}, rootSeen: map[string]bool{}}
+	s := &scanner{opts: opts, seen: map[string]bool{}, filesSeen: map[string]bool{}, rootSeen: map[string]bool{}, pluginEnabled: map[string]bool{}}
 	if s.opts.FS == nil {
 		s.opts.FS = OSFS{}
 	}
@@ -47,14 +47,18 @@ func Scan(ctx context.Context, opts Options) (*Report, error) {
 }
 
 type scanner struct {
-	opts     Options
-	seen     map[string]bool // files already read, by resolved path
-	rootSeen map[string]bool
-	roots    []string // project roots (not their ancestors), in discovery order
-	files    int
-	entries  []fileEntries
-	errors   []FileError
-	disabled map[string]map[string]bool // project root → .mcp.json names disabled by Claude Code
+	opts      Options
+	seen      map[string]bool // files already read, by client and resolved path
+	filesSeen map[string]bool // files counted in Host.Files, by resolved path
+	rootSeen  map[string]bool
+	roots     []string // project roots (not their ancestors), in discovery order
+	files     int
+	entries   []fileEntries
+	errors    []FileError
+	disabled  map[string]map[string]bool // project root → .mcp.json names disabled by Claude Code
+	// pluginEnabled is Claude Code's enabledPlugins, merged over the
+	// settings files in the order they were read.
+	pluginEnabled map[string]bool
 }
 
 type fileEntries struct {
@@ -75,8 +79,14 @@ type result struct {
 func (s *scanner) run(ctx context.Context) (*Report, error) {
 	env := s.opts.Env
 
-	// Phase 1: user and managed files, which also name remembered projects.
-	remembered := s.readAll(ctx, s.expand(userSources(env)))
+	// Phase 1: user and managed files, which also name remembered projects,
+	// installed plugins and the files plugin manifests point at.
+	remembered, more := s.readAll(ctx, s.expand(userSources(env)))
+	for round := 0; round < 4 && len(more) > 0; round++ {
+		var r []string
+		r, more = s.readAll(ctx, more)
+		remembered = append(remembered, r...)
+	}
 
 	// Phase 2: explicit paths (or the working directory) with their
 	// ancestors, then the projects the clients remember; repeat for roots
@@ -89,14 +99,16 @@ func (s *scanner) run(ctx context.Context) (*Report, error) {
 	for _, p := range explicit {
 		first = append(first, s.explicitPath(p)...)
 	}
+	// Remembered projects are read with their ancestors too: Claude Code
+	// reads the .mcp.json of every directory above the one it runs in.
 	pending := remembered
 	next := first
 	for round := 0; round < 4 && (len(next) > 0 || len(pending) > 0); round++ {
 		for _, r := range pending {
-			next = append(next, s.projectRoot(r, false)...)
+			next = append(next, s.projectRoot(r, true)...)
 		}
-		pending = s.readAll(ctx, s.expand(next))
-		next = nil
+		pending, more = s.readAll(ctx, s.expand(next))
+		next = more
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -134,7 +146,7 @@ func (s *scanner) expand(srcs []source) []source {
 // walkLimits bound plugin directory walks: plugin caches are shallow, and a
 // hostile or looping tree must not stall the scan.
 const (
-	walkMaxDepth = 6
+	walkMaxDepth = 10
 	walkMaxFiles = 2000
 )
 
@@ -158,7 +170,11 @@ func (s *scanner) walkSource(src source) []source {
 			return fs.SkipAll
 		}
 		if d.IsDir() {
-			if strings.Count(p[len(root):], string(filepath.Separator)) >= walkMaxDepth || d.Name() == "node_modules" || d.Name() == ".git" {
+			depth := src.depth
+			if depth == 0 {
+				depth = walkMaxDepth
+			}
+			if strings.Count(p[len(root):], string(filepath.Separator)) >= depth || d.Name() == "node_modules" || d.Name() == ".git" {
 				return fs.SkipDir
 			}
 			return nil
@@ -238,7 +254,7 @@ func (s *scanner) projectRoot(root string, withAncestors bool) []source {
 // path it matches.
 func classifyFile(env Env, abs string) (source, bool) {
 	slash := filepath.ToSlash(abs)
-	for _, pf := range projectFiles {
+	for _, pf := range allProjectFiles {
 		rel := strings.Join(pf.rel, "/")
 		if pf.glob {
 			dir := strings.TrimSuffix(rel, "*")
@@ -279,8 +295,9 @@ func classifyFile(env Env, abs string) (source, bool) {
 }
 
 // readAll reads sources in parallel and records their entries in source
-// order. It returns the project roots the files name.
-func (s *scanner) readAll(ctx context.Context, srcs []source) []string {
+// order. It returns the project roots the files name and the further files
+// they point at (installed plugins, plugin manifests' server files).
+func (s *scanner) readAll(ctx context.Context, srcs []source) ([]string, []source) {
 	results := make([]result, len(srcs))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -302,20 +319,33 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) []string {
 	close(work)
 	wg.Wait()
 
-	var roots []string
+	var (
+		roots []string
+		more  []source
+	)
 	for _, r := range results {
 		if r.file == "" {
 			continue // missing, or skipped by cancellation
 		}
+		// One file can serve several clients (a project .mcp.json is Claude
+		// Code's and Copilot CLI's); each reads it once.
 		if r.real != "" {
-			if s.seen[r.real] {
+			key := r.src.client + "\x00" + r.real
+			if s.seen[key] {
 				continue
 			}
-			s.seen[r.real] = true
+			s.seen[key] = true
+		}
+		counted := r.real != "" && s.filesSeen[r.real]
+		if r.real != "" {
+			s.filesSeen[r.real] = true
 		}
 		if r.err != nil {
 			if errors.Is(r.err, errMissing) {
 				continue
+			}
+			if counted {
+				continue // reported once, for the first client that read it
 			}
 			fe := FileError{File: r.file, Client: r.src.client, Message: r.err.Error()}
 			var pe *ParseError
@@ -326,7 +356,25 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) []string {
 			s.errors = append(s.errors, fe)
 			continue
 		}
-		s.files++
+		if !counted {
+			s.files++
+		}
+		for k, v := range r.x.pluginsEnabled {
+			s.pluginEnabled[k] = v
+		}
+		for _, p := range r.x.plugins {
+			for _, rel := range [][]string{{".mcp.json"}, {".claude-plugin", "plugin.json"}} {
+				more = append(more, source{
+					client: r.src.client, scope: r.src.scope, shape: shapePlugin, plugin: p.id,
+					path: filepath.Join(append([]string{p.dir}, rel...)...),
+				})
+			}
+		}
+		for _, f := range r.x.files {
+			c := r.src
+			c.path = f
+			more = append(more, c)
+		}
 		for root, names := range r.x.projectDisabled {
 			if s.disabled == nil {
 				s.disabled = map[string]map[string]bool{}
@@ -341,7 +389,7 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) []string {
 		s.entries = append(s.entries, fileEntries{src: r.src, file: r.file, entries: r.x.entries})
 		roots = append(roots, r.x.roots...)
 	}
-	return roots
+	return roots, more
 }
 
 func (s *scanner) readOne(src source) result {
@@ -388,6 +436,9 @@ func (s *scanner) report() *Report {
 			if fe.src.client == ClientClaudeCode && e.scope == ScopeProject && fe.src.shape == shapeMCPServers &&
 				(s.disabled[e.project][e.name] || s.disabled["*"][e.name]) {
 				e.disabled = true
+			}
+			if on, ok := s.pluginEnabled[fe.src.plugin]; fe.src.plugin != "" && ok && !on {
+				e.disabled = true // installed, but switched off in settings
 			}
 			srv := newServer(fe.src, fe.file, e, s.opts.Env, s.opts.FS)
 			for _, en := range s.opts.Enrichers {
