@@ -50,6 +50,7 @@ type scanner struct {
 	opts      Options
 	seen      map[string]bool // files already read, by client and resolved path
 	filesSeen map[string]bool // files counted in Host.Files, by resolved path
+	parsed    sync.Map        // path → *parsedFile
 	rootSeen  map[string]bool
 	roots     []string // project roots (not their ancestors), in discovery order
 	files     int
@@ -392,33 +393,47 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) ([]string, []sourc
 	return roots, more
 }
 
+// parsedFile is one file read and parsed once, however many clients read
+// it (a project .mcp.json is Claude Code's and Copilot CLI's).
+type parsedFile struct {
+	once sync.Once
+	real string
+	root *node
+	err  error
+}
+
 func (s *scanner) readOne(src source) result {
-	r := result{src: src, file: src.path}
-	b, err := readConfig(s.opts.FS, src.path, s.opts.MaxFileSize)
-	if err != nil {
-		r.err = err
-		if errors.Is(err, errMissing) {
-			r.file = ""
-		}
-		return r
+	v, _ := s.parsed.LoadOrStore(src.path, &parsedFile{})
+	pf := v.(*parsedFile)
+	pf.once.Do(func() { pf.real, pf.root, pf.err = s.parseFile(src.path) })
+	r := result{src: src, file: src.path, real: pf.real, err: pf.err}
+	if errors.Is(pf.err, errMissing) {
+		r.file = ""
 	}
-	if real, err := s.opts.FS.EvalSymlinks(src.path); err == nil {
-		r.real = real
+	if pf.err == nil {
+		r.x = extract(src, pf.root)
+	}
+	return r
+}
+
+// parseFile reads and parses one config file; the tree it returns is only
+// read afterwards, so sources share it.
+func (s *scanner) parseFile(path string) (real string, root *node, err error) {
+	b, err := readConfig(s.opts.FS, path, s.opts.MaxFileSize)
+	if err != nil {
+		return "", nil, err
+	}
+	if r, err := s.opts.FS.EvalSymlinks(path); err == nil {
+		real = r
 	} else {
-		r.real = src.path
+		real = path
 	}
 	text, err := decodeText(b)
 	if err != nil {
-		r.err = err
-		return r
+		return real, nil, err
 	}
-	root, err := parse(text, formatOf(src.path))
-	if err != nil {
-		r.err = err
-		return r
-	}
-	r.x = extract(src, root)
-	return r
+	root, err = parse(text, formatOf(path))
+	return real, root, err
 }
 
 // report turns collected entries into the sorted, enriched inventory.
