@@ -44,6 +44,7 @@ var Clients = []string{
 	ClientKiloCode, ClientAmp, ClientLMStudio, ClientTrae, ClientMistralVibe, ClientKimi,
 	ClientFactory, ClientQoder, ClientAmazonQ, ClientGrok, ClientMastra, ClientMCPorter,
 	ClientPi, ClientWitsy, ClientEnconvo, ClientFx,
+	ClientGitHubActions, ClientGitLabCI, ClientContainer,
 }
 
 // shape names the layout of a config file: where its servers live and how
@@ -69,7 +70,11 @@ const (
 	shapeGoose                         // YAML extensions: {name: {cmd, args, envs, type, uri}}
 	shapeAmp                           // settings.json: {"amp.mcpServers": …} or {"amp": {"mcpServers": …}}
 	shapeVibe                          // TOML [[mcp_servers]] with a name field (Mistral Vibe)
-	shapeWitsy                         // Witsy settings.json: mcpServers map, or mcp.servers list
+	shapeWorkflow                      // GitHub Actions workflow: claude-code-action mcp_config, --mcp-config
+	shapeGitLabCI                      // .gitlab-ci.yml: --mcp-config in scripts, MCP service images
+	shapeCompose                       // compose file: services running MCP images or packages
+	shapeDockerfile                    // Dockerfile: FROM an MCP image, RUN/CMD an MCP package
+	shapeDevcontainerFeatures          // devcontainer.json features that install MCP servers
 )
 
 // source is one config file (or glob of files) a client reads.
@@ -322,7 +327,7 @@ var projectFiles = []projectFile{
 }
 
 // allProjectFiles are every client's project files, in report order.
-var allProjectFiles = append(append([]projectFile{}, projectFiles...), moreProjectFiles...)
+var allProjectFiles = append(append(append([]projectFile{}, projectFiles...), moreProjectFiles...), pipelineProjectFiles...)
 
 // projectSources lists the project-scope files under root.
 func projectSources(e Env, root string) []source {

@@ -15,10 +15,14 @@ import (
 
 // Options configures a scan.
 type Options struct {
-	Env         Env
-	FS          FS         // nil reads the real file system
-	WorkDir     string     // project root when Paths is empty
-	Paths       []string   // project directories or config files to scan
+	Env     Env
+	FS      FS       // nil reads the real file system
+	WorkDir string   // project root when Paths is empty
+	Paths   []string // project directories or config files to scan
+	// Repo scans one checkout alone (CI): its project, pipeline and
+	// container files, without the home directory, managed files or the
+	// checkout's ancestors.
+	Repo        string
 	Clients     []string   // report only these clients; empty means all
 	MaxFileSize int64      // per-file cap; 0 means DefaultMaxFileSize
 	Enrichers   []Enricher // add catalog facts to each server
@@ -80,6 +84,9 @@ type result struct {
 func (s *scanner) run(ctx context.Context) (*Report, error) {
 	env := s.opts.Env
 
+	if s.opts.Repo != "" {
+		return s.runRepo(ctx)
+	}
 	// Phase 1: user and managed files, which also name remembered projects,
 	// installed plugins and the files plugin manifests point at.
 	remembered, more := s.readAll(ctx, s.expand(userSources(env)))
@@ -110,6 +117,25 @@ func (s *scanner) run(ctx context.Context) (*Report, error) {
 		}
 		pending, more = s.readAll(ctx, s.expand(next))
 		next = more
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.report(), nil
+}
+
+// runRepo scans one checkout: its own files and the files they point at.
+func (s *scanner) runRepo(ctx context.Context) (*Report, error) {
+	abs, err := filepath.Abs(s.opts.Repo)
+	if err != nil {
+		return nil, err
+	}
+	if info, err := s.opts.FS.Stat(abs); err != nil || !info.IsDir() {
+		return nil, fmt.Errorf("repository %s: not a directory", abs)
+	}
+	next := s.projectRoot(abs, false)
+	for round := 0; round < 4 && len(next) > 0; round++ {
+		_, next = s.readAll(ctx, s.expand(next))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -371,11 +397,7 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) ([]string, []sourc
 				})
 			}
 		}
-		for _, f := range r.x.files {
-			c := r.src
-			c.path = f
-			more = append(more, c)
-		}
+		more = append(more, r.x.more...)
 		for root, names := range r.x.projectDisabled {
 			if s.disabled == nil {
 				s.disabled = map[string]map[string]bool{}

@@ -44,9 +44,9 @@ type extraction struct {
 	plugins []installedPlugin
 	// pluginsEnabled is a settings file's enabledPlugins.
 	pluginsEnabled map[string]bool
-	// files are further config files this one points at (a plugin
-	// manifest's "mcpServers": "./path.json"), read with the same client.
-	files []string
+	// more are further config files this one points at (a plugin
+	// manifest's "mcpServers": "./path.json", a workflow's mcp_config file).
+	more []source
 }
 
 // installedPlugin is one plugin Claude Code installed: its id
@@ -111,7 +111,9 @@ func extract(src source, root *node) extraction {
 			// A manifest pointing at its servers' file, relative to the
 			// plugin root (the manifest sits in .claude-plugin/, .codex-plugin/, …).
 			if p := pluginPointer(src.path, servers.text()); p != "" {
-				x.files = append(x.files, p)
+				c := src
+				c.path, c.walk = p, nil
+				x.more = append(x.more, c)
 			}
 			servers = nil
 		case servers != nil && looksLikeServer(servers):
@@ -212,6 +214,8 @@ func extract(src source, root *node) extraction {
 		x.entries = namedList(root.get("mcp_servers"), src, dialectGeneric)
 	case shapeClaudePlugins:
 		x.plugins = installedPlugins(root)
+	case shapeWorkflow, shapeGitLabCI, shapeCompose, shapeDockerfile, shapeDevcontainerFeatures:
+		extractPipeline(src, root, &x)
 	case shapeWorkspaceStorage:
 		for _, key := range []string{"folder", "workspace"} {
 			if p := fileURIPath(root.get(key).text()); p != "" {
