@@ -52,29 +52,29 @@ var Clients = []string{
 type shape int
 
 const (
-	shapeMCPServers       shape = iota // {"mcpServers": {name: entry}}
-	shapeClaudeJSON                    // ~/.claude.json: user mcpServers + projects[path].mcpServers
-	shapeVSCodeMCP                     // {"servers": {name: entry}, "inputs": […]}
-	shapeVSCodeSettings                // settings.json: {"mcp": {"servers": …}} or {"mcp.servers": …}
-	shapeCodeWorkspace                 // *.code-workspace: folders[] + settings.mcp.servers
-	shapeDevcontainer                  // customizations.vscode.mcp.servers
-	shapeZed                           // {"context_servers": {name: entry}}
-	shapeCodex                         // TOML [mcp_servers.name] and [projects."path"]
-	shapeContinue                      // YAML mcpServers: [ {name, …} ]
-	shapeContinueBlock                 // .continue/mcpServers/*: YAML block or a JSON mcpServers map
-	shapeOpencode                      // {"mcp": {name: {type: local|remote, command: [...]}}}
-	shapeWorkspaceStorage              // VS Code-family workspaceStorage/*/workspace.json: remembered folders
-	shapeClaudeSettings                // Claude Code settings.json: disabledMcpjsonServers
-	shapePlugin                        // plugin .mcp.json ({"mcpServers": …} or flat) or plugin.json
-	shapeClaudePlugins                 // Claude Code installed_plugins.json: the plugins that are installed
-	shapeGoose                         // YAML extensions: {name: {cmd, args, envs, type, uri}}
-	shapeAmp                           // settings.json: {"amp.mcpServers": …} or {"amp": {"mcpServers": …}}
-	shapeVibe                          // TOML [[mcp_servers]] with a name field (Mistral Vibe)
-	shapeWorkflow                      // GitHub Actions workflow: claude-code-action mcp_config, --mcp-config
-	shapeGitLabCI                      // .gitlab-ci.yml: --mcp-config in scripts, MCP service images
-	shapeCompose                       // compose file: services running MCP images or packages
-	shapeDockerfile                    // Dockerfile: FROM an MCP image, RUN/CMD an MCP package
-	shapeDevcontainerFeatures          // devcontainer.json features that install MCP servers
+	shapeMCPServers           shape = iota // {"mcpServers": {name: entry}}
+	shapeClaudeJSON                        // ~/.claude.json: user mcpServers + projects[path].mcpServers
+	shapeVSCodeMCP                         // {"servers": {name: entry}, "inputs": […]}
+	shapeVSCodeSettings                    // settings.json: {"mcp": {"servers": …}} or {"mcp.servers": …}
+	shapeCodeWorkspace                     // *.code-workspace: folders[] + settings.mcp.servers
+	shapeDevcontainer                      // customizations.vscode.mcp.servers
+	shapeZed                               // {"context_servers": {name: entry}}
+	shapeCodex                             // TOML [mcp_servers.name] and [projects."path"]
+	shapeContinue                          // YAML mcpServers: [ {name, …} ]
+	shapeContinueBlock                     // .continue/mcpServers/*: YAML block or a JSON mcpServers map
+	shapeOpencode                          // {"mcp": {name: {type: local|remote, command: [...]}}}
+	shapeWorkspaceStorage                  // VS Code-family workspaceStorage/*/workspace.json: remembered folders
+	shapeClaudeSettings                    // Claude Code settings.json: disabledMcpjsonServers
+	shapePlugin                            // plugin .mcp.json ({"mcpServers": …} or flat) or plugin.json
+	shapeClaudePlugins                     // Claude Code installed_plugins.json: the plugins that are installed
+	shapeGoose                             // YAML extensions: {name: {cmd, args, envs, type, uri}}
+	shapeAmp                               // settings.json: {"amp.mcpServers": …} or {"amp": {"mcpServers": …}}
+	shapeVibe                              // TOML [[mcp_servers]] with a name field (Mistral Vibe)
+	shapeWorkflow                          // GitHub Actions workflow: claude-code-action mcp_config, --mcp-config
+	shapeGitLabCI                          // .gitlab-ci.yml: --mcp-config in scripts, MCP service images
+	shapeCompose                           // compose file: services running MCP images or packages
+	shapeDockerfile                        // Dockerfile: FROM an MCP image, RUN/CMD an MCP package
+	shapeDevcontainerFeatures              // devcontainer.json features that install MCP servers
 )
 
 // source is one config file (or glob of files) a client reads.
