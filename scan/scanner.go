@@ -458,8 +458,19 @@ func (s *scanner) parseFile(path string) (real string, root *node, err error) {
 	return real, root, err
 }
 
+// entryKey identifies one server entry as a client reads it.
+type entryKey struct {
+	file     string
+	line     int
+	name     string
+	scope    Scope
+	dialect  dialect
+	disabled bool
+}
+
 // report turns collected entries into the sorted, enriched inventory.
 func (s *scanner) report() *Report {
+	var built map[entryKey]Server
 	want := toSet(s.opts.Clients)
 	rep := &Report{SchemaVersion: SchemaVersion, Host: s.opts.Host, Servers: []Server{}, Errors: []FileError{}}
 	rep.Host.ScannedAt = s.opts.Now().UTC()
@@ -477,7 +488,23 @@ func (s *scanner) report() *Report {
 			if on, ok := s.pluginEnabled[fe.src.plugin]; fe.src.plugin != "" && ok && !on {
 				e.disabled = true // installed, but switched off in settings
 			}
-			srv := newServer(fe.src, fe.file, e, s.opts.Env, s.opts.FS)
+			// One entry read for several clients (a project .mcp.json) is
+			// analysed once; each client gets its own copy.
+			k := entryKey{fe.file, e.line, e.name, e.scope, e.dialect, e.disabled}
+			var srv Server
+			if base, ok := built[k]; ok {
+				srv = base
+				srv.Client = fe.src.client
+				srv.Findings = append([]Finding{}, base.Findings...)
+			} else {
+				srv = newServer(fe.src, fe.file, e, s.opts.Env, s.opts.FS)
+				if built == nil {
+					built = map[entryKey]Server{}
+				}
+				base := srv
+				base.Findings = append([]Finding{}, srv.Findings...)
+				built[k] = base
+			}
 			for _, en := range s.opts.Enrichers {
 				en.Enrich(&srv)
 			}
