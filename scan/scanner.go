@@ -501,9 +501,10 @@ func (s *scanner) report() *Report {
 				if built == nil {
 					built = map[entryKey]Server{}
 				}
-				base := srv
-				base.Findings = append([]Finding{}, srv.Findings...)
-				built[k] = base
+				// A full slice expression: an enricher's append to this
+				// server's findings never writes into the copies'.
+				srv.Findings = srv.Findings[:len(srv.Findings):len(srv.Findings)]
+				built[k] = srv
 			}
 			for _, en := range s.opts.Enrichers {
 				en.Enrich(&srv)
