@@ -14,7 +14,8 @@ GORELEASER_VERSION  := v2.15.1
 STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
 GORELEASER  := $(TOOLS)/goreleaser-$(GORELEASER_VERSION)
 
-# Real MCP clients and servers the end-to-end tests drive, pinned in
+# Real MCP clients and servers the end-to-end tests drive, and the install
+# tools (add-mcp, install-mcp) whose configs the scan tests read, pinned in
 # testdata/e2e/package.json + package-lock.json and installed into .cache/npm.
 NPM_DIR   := $(CACHE)/npm
 NPM_STAMP := $(NPM_DIR)/.installed

@@ -20,7 +20,9 @@ const (
 	fleetProjects       = 246
 	fleetUserFiles      = 16
 	fleetFiles          = fleetUserFiles + 4*fleetProjects
-	fleetServers        = fleetFiles * fleetServersPerFile
+	// A project .mcp.json is Claude Code's and GitHub Copilot CLI's: its
+	// servers are reported once for each.
+	fleetServers = (fleetFiles + fleetProjects) * fleetServersPerFile
 )
 
 // fleetEntry is one generated server: a realistic mix of package runners,

@@ -15,13 +15,36 @@ const (
 	ClientOpencode      = "opencode"
 	ClientKiro          = "kiro"
 	ClientCopilotCLI    = "copilot-cli"
+	ClientGoose         = "goose"
+	ClientAntigravity   = "antigravity"
+	ClientRooCode       = "roo-code"
+	ClientKiloCode      = "kilo-code"
+	ClientAmp           = "amp"
+	ClientLMStudio      = "lm-studio"
+	ClientTrae          = "trae"
+	ClientMistralVibe   = "mistral-vibe"
+	ClientKimi          = "kimi"
+	ClientFactory       = "factory"
+	ClientQoder         = "qoder"
+	ClientAmazonQ       = "amazon-q"
+	ClientGrok          = "grok"
+	ClientMastra        = "mastra"
+	ClientMCPorter      = "mcporter"
+	ClientPi            = "pi"
+	ClientWitsy         = "witsy"
+	ClientEnconvo       = "enconvo"
+	ClientFx            = "fx"
 )
 
 // Clients lists every supported client id in report order.
 var Clients = []string{
 	ClientCursor, ClientClaudeDesktop, ClientClaudeCode, ClientVSCode, ClientWindsurf,
 	ClientCline, ClientZed, ClientGeminiCLI, ClientCodex, ClientContinue, ClientOpencode,
-	ClientKiro, ClientCopilotCLI,
+	ClientKiro, ClientCopilotCLI, ClientGoose, ClientAntigravity, ClientRooCode,
+	ClientKiloCode, ClientAmp, ClientLMStudio, ClientTrae, ClientMistralVibe, ClientKimi,
+	ClientFactory, ClientQoder, ClientAmazonQ, ClientGrok, ClientMastra, ClientMCPorter,
+	ClientPi, ClientWitsy, ClientEnconvo, ClientFx,
+	ClientGitHubActions, ClientGitLabCI, ClientContainer,
 }
 
 // shape names the layout of a config file: where its servers live and how
@@ -29,20 +52,29 @@ var Clients = []string{
 type shape int
 
 const (
-	shapeMCPServers       shape = iota // {"mcpServers": {name: entry}}
-	shapeClaudeJSON                    // ~/.claude.json: user mcpServers + projects[path].mcpServers
-	shapeVSCodeMCP                     // {"servers": {name: entry}, "inputs": […]}
-	shapeVSCodeSettings                // settings.json: {"mcp": {"servers": …}} or {"mcp.servers": …}
-	shapeCodeWorkspace                 // *.code-workspace: folders[] + settings.mcp.servers
-	shapeDevcontainer                  // customizations.vscode.mcp.servers
-	shapeZed                           // {"context_servers": {name: entry}}
-	shapeCodex                         // TOML [mcp_servers.name] and [projects."path"]
-	shapeContinue                      // YAML mcpServers: [ {name, …} ]
-	shapeContinueBlock                 // .continue/mcpServers/*: YAML block or a JSON mcpServers map
-	shapeOpencode                      // {"mcp": {name: {type: local|remote, command: [...]}}}
-	shapeWorkspaceStorage              // VS Code-family workspaceStorage/*/workspace.json: remembered folders
-	shapeClaudeSettings                // Claude Code settings.json: disabledMcpjsonServers
-	shapePlugin                        // plugin .mcp.json ({"mcpServers": …} or flat) or plugin.json
+	shapeMCPServers           shape = iota // {"mcpServers": {name: entry}}
+	shapeClaudeJSON                        // ~/.claude.json: user mcpServers + projects[path].mcpServers
+	shapeVSCodeMCP                         // {"servers": {name: entry}, "inputs": […]}
+	shapeVSCodeSettings                    // settings.json: {"mcp": {"servers": …}} or {"mcp.servers": …}
+	shapeCodeWorkspace                     // *.code-workspace: folders[] + settings.mcp.servers
+	shapeDevcontainer                      // customizations.vscode.mcp.servers
+	shapeZed                               // {"context_servers": {name: entry}}
+	shapeCodex                             // TOML [mcp_servers.name] and [projects."path"]
+	shapeContinue                          // YAML mcpServers: [ {name, …} ]
+	shapeContinueBlock                     // .continue/mcpServers/*: YAML block or a JSON mcpServers map
+	shapeOpencode                          // {"mcp": {name: {type: local|remote, command: [...]}}}
+	shapeWorkspaceStorage                  // VS Code-family workspaceStorage/*/workspace.json: remembered folders
+	shapeClaudeSettings                    // Claude Code settings.json: disabledMcpjsonServers
+	shapePlugin                            // plugin .mcp.json ({"mcpServers": …} or flat) or plugin.json
+	shapeClaudePlugins                     // Claude Code installed_plugins.json: the plugins that are installed
+	shapeGoose                             // YAML extensions: {name: {cmd, args, envs, type, uri}}
+	shapeAmp                               // settings.json: {"amp.mcpServers": …} or {"amp": {"mcpServers": …}}
+	shapeVibe                              // TOML [[mcp_servers]] with a name field (Mistral Vibe)
+	shapeWorkflow                          // GitHub Actions workflow: claude-code-action mcp_config, --mcp-config
+	shapeGitLabCI                          // .gitlab-ci.yml: --mcp-config in scripts, MCP service images
+	shapeCompose                           // compose file: services running MCP images or packages
+	shapeDockerfile                        // Dockerfile: FROM an MCP image, RUN/CMD an MCP package
+	shapeDevcontainerFeatures              // devcontainer.json features that install MCP servers
 )
 
 // source is one config file (or glob of files) a client reads.
@@ -55,6 +87,8 @@ type source struct {
 	shape   shape
 	project string // project root, for project-scope files
 	app     string // VS Code-family application whose workspaces a workspaceStorage belongs to
+	depth   int    // walk depth limit; 0 means walkMaxDepth
+	plugin  string // Claude Code plugin ("name@marketplace") the file belongs to
 }
 
 // vscodeFamily are the applications sharing VS Code's user-data layout, with
@@ -66,6 +100,19 @@ var vscodeFamily = []struct{ dir, client string }{
 	{"Cursor", ClientCursor},
 	{"Windsurf", ClientWindsurf},
 	{"Kiro", ClientKiro},
+	{"Antigravity", ClientAntigravity},
+	{"Antigravity IDE", ClientAntigravity},
+	{"Trae", ClientTrae},
+	{"Qoder", ClientQoder},
+}
+
+// extensionStorage are the VS Code extensions that keep MCP servers in their
+// global storage, in every VS Code-family editor (Cline, Roo Code, Kilo
+// Code), with the file each keeps them in.
+var extensionStorage = []struct{ client, id, file string }{
+	{ClientCline, "saoudrizwan.claude-dev", "cline_mcp_settings.json"},
+	{ClientRooCode, "rooveterinaryinc.roo-cline", "mcp_settings.json"},
+	{ClientKiloCode, "kilocode.kilo-code", "mcp_settings.json"},
 }
 
 // userSources lists the user and machine-wide (managed) config files of every
@@ -82,6 +129,7 @@ func userSources(e Env) []source {
 
 	// Cursor: same dot-folder on every OS.
 	add(ClientCursor, ScopeUser, e.home(".cursor", "mcp.json"), shapeMCPServers)
+	s = append(s, source{client: ClientCursor, scope: ScopeUser, path: e.home(".cursor", "plugins"), shape: shapePlugin, walk: []string{"mcp.json", ".mcp.json", "plugin.json"}})
 
 	// Claude Desktop: macOS and Windows officially; Linux builds use XDG.
 	add(ClientClaudeDesktop, ScopeUser, e.join(ud, "Claude", "claude_desktop_config.json"), shapeMCPServers)
@@ -98,8 +146,13 @@ func userSources(e Env) []source {
 		claudeDir = d
 	}
 	add(ClientClaudeCode, ScopeUser, e.join(claudeDir, "settings.json"), shapeClaudeSettings)
-	// Installed plugins bring their own MCP servers.
-	s = append(s, source{client: ClientClaudeCode, scope: ScopeUser, path: e.join(claudeDir, "plugins"), shape: shapePlugin, walk: []string{".mcp.json", "plugin.json"}})
+	// Installed plugins bring their own MCP servers; the registry names
+	// them. The marketplace catalogs beside it (plugins/marketplaces) list
+	// plugins nobody installed and are never read.
+	add(ClientClaudeCode, ScopeUser, e.join(claudeDir, "plugins", "installed_plugins.json"), shapeClaudePlugins)
+	if d := e.getenv("CLAUDE_CODE_PLUGIN_CACHE_DIR"); d != "" {
+		add(ClientClaudeCode, ScopeUser, e.join(d, "installed_plugins.json"), shapeClaudePlugins)
+	}
 	switch e.OS {
 	case "darwin":
 		add(ClientClaudeCode, ScopeManaged, e.system("/Library/Application Support/ClaudeCode/managed-mcp.json"), shapeMCPServers)
@@ -119,6 +172,8 @@ func userSources(e Env) []source {
 		addGlob(ClientVSCode, ScopeUser, e.join(user, "profiles", "*", "settings.json"), shapeVSCodeSettings)
 	}
 	add(ClientVSCode, ScopeUser, e.home(".vscode-server", "data", "User", "mcp.json"), shapeVSCodeMCP)
+	add(ClientVSCode, ScopeUser, e.home(".vscode", "mcp.json"), shapeVSCodeMCP)
+	addGlob(ClientVSCode, ScopeUser, e.home(".vscode", "extensions", "*", "mcp.json"), shapeVSCodeMCP)
 	if p := e.getenv("VSCODE_PORTABLE"); p != "" {
 		add(ClientVSCode, ScopeUser, e.join(p, "user-data", "User", "mcp.json"), shapeVSCodeMCP)
 		add(ClientVSCode, ScopeUser, e.join(p, "user-data", "User", "settings.json"), shapeVSCodeSettings)
@@ -128,11 +183,18 @@ func userSources(e Env) []source {
 	add(ClientWindsurf, ScopeUser, e.home(".codeium", "windsurf", "mcp_config.json"), shapeMCPServers)
 	add(ClientWindsurf, ScopeUser, e.home(".codeium", "mcp_config.json"), shapeMCPServers)
 
-	// Cline: extension global storage in every VS Code-family editor, and the CLI.
-	for _, app := range vscodeFamily {
-		add(ClientCline, ScopeUser, e.join(ud, app.dir, "User", "globalStorage", "saoudrizwan.claude-dev", "settings", "cline_mcp_settings.json"), shapeMCPServers)
+	// Cline, Roo Code, Kilo Code: extension global storage in every VS
+	// Code-family editor; the Cline CLI ($CLINE_DIR).
+	for _, ext := range extensionStorage {
+		for _, app := range vscodeFamily {
+			add(ext.client, ScopeUser, e.join(ud, app.dir, "User", "globalStorage", ext.id, "settings", ext.file), shapeMCPServers)
+		}
 	}
-	add(ClientCline, ScopeUser, e.home(".cline", "data", "settings", "cline_mcp_settings.json"), shapeMCPServers)
+	clineDir := e.home(".cline")
+	if d := e.getenv("CLINE_DIR"); d != "" {
+		clineDir = d
+	}
+	add(ClientCline, ScopeUser, e.join(clineDir, "data", "settings", "cline_mcp_settings.json"), shapeMCPServers)
 
 	// Zed: XDG on Linux and macOS, %APPDATA%\Zed on Windows.
 	if e.OS == "windows" {
@@ -140,9 +202,13 @@ func userSources(e Env) []source {
 	} else {
 		add(ClientZed, ScopeUser, e.join(e.xdgConfig(), "zed", "settings.json"), shapeZed)
 	}
+	if e.OS == "darwin" {
+		add(ClientZed, ScopeUser, e.join(ud, "Zed", "settings.json"), shapeZed)
+	}
 
 	// Gemini CLI: user settings and system settings/defaults.
 	add(ClientGeminiCLI, ScopeUser, e.home(".gemini", "settings.json"), shapeMCPServers)
+	addGlob(ClientGeminiCLI, ScopeUser, e.home(".gemini", "extensions", "*", "gemini-extension.json"), shapeMCPServers)
 	if p := e.getenv("GEMINI_CLI_SYSTEM_SETTINGS_PATH"); p != "" {
 		add(ClientGeminiCLI, ScopeManaged, p, shapeMCPServers)
 	} else {
@@ -165,7 +231,7 @@ func userSources(e Env) []source {
 		codexHome = d
 	}
 	add(ClientCodex, ScopeUser, e.join(codexHome, "config.toml"), shapeCodex)
-	s = append(s, source{client: ClientCodex, scope: ScopeUser, path: e.join(codexHome, "plugins"), shape: shapePlugin, walk: []string{".mcp.json"}})
+	s = append(s, source{client: ClientCodex, scope: ScopeUser, path: e.join(codexHome, "plugins"), shape: shapePlugin, walk: []string{".mcp.json", "plugin.json"}})
 	addGlob(ClientCodex, ScopeUser, e.join(codexHome, "*.config.toml"), shapeCodex)
 	if e.OS == "windows" {
 		add(ClientCodex, ScopeManaged, e.join(e.programData(), "OpenAI", "Codex", "config.toml"), shapeCodex)
@@ -186,6 +252,9 @@ func userSources(e Env) []source {
 	for _, name := range []string{"opencode.json", "opencode.jsonc", "config.json"} {
 		add(ClientOpencode, ScopeUser, e.join(ocDir, name), shapeOpencode)
 	}
+	add(ClientOpencode, ScopeUser, e.home(".opencode", "opencode.json"), shapeOpencode)
+	add(ClientOpencode, ScopeUser, e.home(".opencode", "opencode.jsonc"), shapeOpencode)
+	add(ClientOpencode, ScopeUser, e.home(".opencode.json"), shapeOpencode)
 	if p := e.getenv("OPENCODE_CONFIG"); p != "" {
 		add(ClientOpencode, ScopeUser, p, shapeOpencode)
 	}
@@ -215,6 +284,11 @@ func userSources(e Env) []source {
 		copilotHome = d
 	}
 	add(ClientCopilotCLI, ScopeUser, e.join(copilotHome, "mcp-config.json"), shapeMCPServers)
+	if d := e.getenv("XDG_CONFIG_HOME"); d != "" && e.getenv("COPILOT_HOME") == "" {
+		add(ClientCopilotCLI, ScopeUser, e.join(d, "mcp-config.json"), shapeMCPServers)
+	}
+
+	s = append(s, moreUserSources(e, ud)...)
 
 	// Workspaces the VS Code-family editors remember.
 	for _, app := range vscodeFamily {
@@ -252,10 +326,13 @@ var projectFiles = []projectFile{
 	{ClientKiro, []string{".kiro", "settings", "mcp.json"}, shapeMCPServers, false},
 }
 
+// allProjectFiles are every client's project files, in report order.
+var allProjectFiles = append(append(append([]projectFile{}, projectFiles...), moreProjectFiles...), pipelineProjectFiles...)
+
 // projectSources lists the project-scope files under root.
 func projectSources(e Env, root string) []source {
-	out := make([]source, 0, len(projectFiles))
-	for _, pf := range projectFiles {
+	out := make([]source, 0, len(allProjectFiles))
+	for _, pf := range allProjectFiles {
 		out = append(out, source{
 			client: pf.client, scope: ScopeProject, shape: pf.shape, glob: pf.glob,
 			path: e.join(append([]string{root}, pf.rel...)...), project: root,

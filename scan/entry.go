@@ -19,6 +19,10 @@ type fields struct {
 	env      []kv
 	headers  []kv
 	disabled bool
+	// settings are a Zed extension server's settings (tokens and the like),
+	// which Zed hands to the extension; extension names the extension.
+	settings  []kv
+	extension string
 }
 
 type kv struct {
@@ -33,7 +37,11 @@ func readFields(e rawEntry, fsys FS) fields {
 	var f fields
 	f.typ = strings.ToLower(firstText(n, "type", "transport"))
 
-	switch c := n.get("command"); {
+	c := n.get("command")
+	if c == nil && e.dialect == dialectGoose {
+		c = n.get("cmd")
+	}
+	switch {
 	case c == nil:
 	case c.kind == kArray: // opencode: command is the whole argv
 		argv := c.strings()
@@ -76,6 +84,17 @@ func readFields(e rawEntry, fsys FS) fields {
 	switch e.dialect {
 	case dialectOpencode:
 		f.env = append(f.env, kvs(n.get("environment"), true)...)
+	case dialectGoose:
+		f.env = append(f.env, kvs(n.get("envs"), true)...)
+		f.env = append(f.env, kvs(n.get("env"), true)...)
+	case dialectZed:
+		f.env = append(f.env, kvs(n.get("env"), true)...)
+		// An extension server has no command of its own: the extension
+		// starts it, with these settings.
+		if f.command == "" && f.url == "" && (n.get("source").text() == "extension" || n.get("settings") != nil) {
+			f.extension = e.name
+			f.settings = kvs(n.get("settings"), true)
+		}
 	case dialectCodex:
 		f.env = append(f.env, kvs(n.get("env"), true)...)
 		for _, name := range n.get("env_vars").strings() {
@@ -134,7 +153,7 @@ func transportOf(f fields, d dialect, l launch) Transport {
 		return TransportWS
 	}
 	switch {
-	case f.command != "":
+	case f.command != "", f.extension != "":
 		return TransportStdio
 	case d == dialectGemini:
 		// Gemini CLI treats url and httpUrl alike as streamable HTTP.
@@ -252,6 +271,8 @@ func identity(l launch, f fields, home string) string {
 		return l.pkg.ecosystem + ":" + l.pkg.name + sep + l.pkg.version
 	case l.url != "":
 		return canonicalURL(l.url)
+	case f.extension != "":
+		return "zed-extension:" + f.extension
 	case l.command != "":
 		secret := secretArgs(l.args)
 		masked := MaskArgs(append([]string{l.command}, l.args...))

@@ -110,6 +110,11 @@ func findings(s *Server, f fields, l launch) ([]Finding, map[int]bool) {
 			secret("headers."+h.key, h.line, m)
 		}
 	}
+	for _, v := range f.settings {
+		if m, ok := detectSecret(v.key, v.value); ok {
+			secret("settings."+v.key, v.line, m)
+		}
+	}
 	for i, m := range secretArgs(f.args) {
 		if masked == nil {
 			masked = map[int]bool{}

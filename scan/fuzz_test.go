@@ -202,11 +202,21 @@ func fuzzSources(f format) []source {
 			{client: ClientCodex, scope: ScopeUser, path: "/home/ann/.codex/config.toml", shape: shapeCodex},
 			{client: ClientCodex, scope: ScopeProject, path: "/p/.codex/config.toml", shape: shapeCodex, project: "/p"},
 			{client: ClientCodex, scope: ScopeUser, path: "/home/ann/.codex/plugins/x/.mcp.json", shape: shapePlugin},
+			{client: ClientGrok, scope: ScopeUser, path: "/home/ann/.grok/config.toml", shape: shapeCodex},
+			{client: ClientMistralVibe, scope: ScopeUser, path: "/home/ann/.vibe/config.toml", shape: shapeVibe},
 		}
 	case formatYAML:
 		return []source{
 			{client: ClientContinue, scope: ScopeUser, path: "/home/ann/.continue/config.yaml", shape: shapeContinue},
 			{client: ClientContinue, scope: ScopeProject, path: "/p/.continue/mcpServers/a.yaml", shape: shapeContinueBlock, project: "/p"},
+			{client: ClientGoose, scope: ScopeUser, path: "/home/ann/.config/goose/config.yaml", shape: shapeGoose},
+			{client: ClientGitHubActions, scope: ScopeProject, path: "/p/.github/workflows/a.yml", shape: shapeWorkflow, project: "/p"},
+			{client: ClientGitLabCI, scope: ScopeProject, path: "/p/.gitlab-ci.yml", shape: shapeGitLabCI, project: "/p"},
+			{client: ClientContainer, scope: ScopeProject, path: "/p/compose.yaml", shape: shapeCompose, project: "/p"},
+		}
+	case formatDockerfile:
+		return []source{
+			{client: ClientContainer, scope: ScopeProject, path: "/p/Dockerfile", shape: shapeDockerfile, project: "/p"},
 		}
 	}
 	return []source{
@@ -224,6 +234,10 @@ func fuzzSources(f format) []source {
 		{client: ClientContinue, scope: ScopeProject, path: "/p/.continue/mcpServers/a.json", shape: shapeContinueBlock, project: "/p"},
 		{client: ClientCursor, scope: ScopeUser, path: "/home/ann/.config/Cursor/User/workspaceStorage/1/workspace.json", shape: shapeWorkspaceStorage, app: "Cursor"},
 		{client: ClientClaudeCode, scope: ScopeUser, path: "/home/ann/.claude/plugins/x/.mcp.json", shape: shapePlugin},
+		{client: ClientClaudeCode, scope: ScopeUser, path: "/home/ann/.claude/plugins/installed_plugins.json", shape: shapeClaudePlugins},
+		{client: ClientAmp, scope: ScopeUser, path: "/home/ann/.config/amp/settings.json", shape: shapeAmp},
+		{client: ClientContainer, scope: ScopeProject, path: "/p/.devcontainer/devcontainer.json", shape: shapeDevcontainerFeatures, project: "/p"},
+		{client: ClientKiloCode, scope: ScopeUser, path: "/home/ann/.config/kilo/kilo.json", shape: shapeOpencode},
 	}
 }
 

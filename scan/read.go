@@ -125,6 +125,9 @@ func humanBytes(n int64) string {
 
 // formatOf picks the syntax from the file name.
 func formatOf(path string) format {
+	if isDockerfile(path) {
+		return formatDockerfile
+	}
 	switch strings.ToLower(filepath.Ext(path)) {
 	case ".toml":
 		return formatTOML

@@ -15,10 +15,14 @@ import (
 
 // Options configures a scan.
 type Options struct {
-	Env         Env
-	FS          FS         // nil reads the real file system
-	WorkDir     string     // project root when Paths is empty
-	Paths       []string   // project directories or config files to scan
+	Env     Env
+	FS      FS       // nil reads the real file system
+	WorkDir string   // project root when Paths is empty
+	Paths   []string // project directories or config files to scan
+	// Repo scans one checkout alone (CI): its project, pipeline and
+	// container files, without the home directory, managed files or the
+	// checkout's ancestors.
+	Repo        string
 	Clients     []string   // report only these clients; empty means all
 	MaxFileSize int64      // per-file cap; 0 means DefaultMaxFileSize
 	Enrichers   []Enricher // add catalog facts to each server
@@ -30,7 +34,7 @@ type Options struct {
 // Scan builds the inventory. It reads files only; a file that cannot be read
 // or parsed becomes a FileError and the scan goes on.
 func Scan(ctx context.Context, opts Options) (*Report, error) {
-	s := &scanner{opts: opts, seen: map[string]bool{}, rootSeen: map[string]bool{}}
+	s := &scanner{opts: opts, seen: map[string]bool{}, filesSeen: map[string]bool{}, rootSeen: map[string]bool{}, pluginEnabled: map[string]bool{}}
 	if s.opts.FS == nil {
 		s.opts.FS = OSFS{}
 	}
@@ -47,14 +51,19 @@ func Scan(ctx context.Context, opts Options) (*Report, error) {
 }
 
 type scanner struct {
-	opts     Options
-	seen     map[string]bool // files already read, by resolved path
-	rootSeen map[string]bool
-	roots    []string // project roots (not their ancestors), in discovery order
-	files    int
-	entries  []fileEntries
-	errors   []FileError
-	disabled map[string]map[string]bool // project root → .mcp.json names disabled by Claude Code
+	opts      Options
+	seen      map[string]bool // files already read, by client and resolved path
+	filesSeen map[string]bool // files counted in Host.Files, by resolved path
+	parsed    sync.Map        // path → *parsedFile
+	rootSeen  map[string]bool
+	roots     []string // project roots (not their ancestors), in discovery order
+	files     int
+	entries   []fileEntries
+	errors    []FileError
+	disabled  map[string]map[string]bool // project root → .mcp.json names disabled by Claude Code
+	// pluginEnabled is Claude Code's enabledPlugins, merged over the
+	// settings files in the order they were read.
+	pluginEnabled map[string]bool
 }
 
 type fileEntries struct {
@@ -75,8 +84,17 @@ type result struct {
 func (s *scanner) run(ctx context.Context) (*Report, error) {
 	env := s.opts.Env
 
-	// Phase 1: user and managed files, which also name remembered projects.
-	remembered := s.readAll(ctx, s.expand(userSources(env)))
+	if s.opts.Repo != "" {
+		return s.runRepo(ctx)
+	}
+	// Phase 1: user and managed files, which also name remembered projects,
+	// installed plugins and the files plugin manifests point at.
+	remembered, more := s.readAll(ctx, s.expand(userSources(env)))
+	for round := 0; round < 4 && len(more) > 0; round++ {
+		var r []string
+		r, more = s.readAll(ctx, more)
+		remembered = append(remembered, r...)
+	}
 
 	// Phase 2: explicit paths (or the working directory) with their
 	// ancestors, then the projects the clients remember; repeat for roots
@@ -89,14 +107,35 @@ func (s *scanner) run(ctx context.Context) (*Report, error) {
 	for _, p := range explicit {
 		first = append(first, s.explicitPath(p)...)
 	}
+	// Remembered projects are read with their ancestors too: Claude Code
+	// reads the .mcp.json of every directory above the one it runs in.
 	pending := remembered
 	next := first
 	for round := 0; round < 4 && (len(next) > 0 || len(pending) > 0); round++ {
 		for _, r := range pending {
-			next = append(next, s.projectRoot(r, false)...)
+			next = append(next, s.projectRoot(r, true)...)
 		}
-		pending = s.readAll(ctx, s.expand(next))
-		next = nil
+		pending, more = s.readAll(ctx, s.expand(next))
+		next = more
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return s.report(), nil
+}
+
+// runRepo scans one checkout: its own files and the files they point at.
+func (s *scanner) runRepo(ctx context.Context) (*Report, error) {
+	abs, err := filepath.Abs(s.opts.Repo)
+	if err != nil {
+		return nil, err
+	}
+	if info, err := s.opts.FS.Stat(abs); err != nil || !info.IsDir() {
+		return nil, fmt.Errorf("repository %s: not a directory", abs)
+	}
+	next := s.projectRoot(abs, false)
+	for round := 0; round < 4 && len(next) > 0; round++ {
+		_, next = s.readAll(ctx, s.expand(next))
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -134,7 +173,7 @@ func (s *scanner) expand(srcs []source) []source {
 // walkLimits bound plugin directory walks: plugin caches are shallow, and a
 // hostile or looping tree must not stall the scan.
 const (
-	walkMaxDepth = 6
+	walkMaxDepth = 10
 	walkMaxFiles = 2000
 )
 
@@ -158,7 +197,11 @@ func (s *scanner) walkSource(src source) []source {
 			return fs.SkipAll
 		}
 		if d.IsDir() {
-			if strings.Count(p[len(root):], string(filepath.Separator)) >= walkMaxDepth || d.Name() == "node_modules" || d.Name() == ".git" {
+			depth := src.depth
+			if depth == 0 {
+				depth = walkMaxDepth
+			}
+			if strings.Count(p[len(root):], string(filepath.Separator)) >= depth || d.Name() == "node_modules" || d.Name() == ".git" {
 				return fs.SkipDir
 			}
 			return nil
@@ -238,7 +281,7 @@ func (s *scanner) projectRoot(root string, withAncestors bool) []source {
 // path it matches.
 func classifyFile(env Env, abs string) (source, bool) {
 	slash := filepath.ToSlash(abs)
-	for _, pf := range projectFiles {
+	for _, pf := range allProjectFiles {
 		rel := strings.Join(pf.rel, "/")
 		if pf.glob {
 			dir := strings.TrimSuffix(rel, "*")
@@ -279,8 +322,9 @@ func classifyFile(env Env, abs string) (source, bool) {
 }
 
 // readAll reads sources in parallel and records their entries in source
-// order. It returns the project roots the files name.
-func (s *scanner) readAll(ctx context.Context, srcs []source) []string {
+// order. It returns the project roots the files name and the further files
+// they point at (installed plugins, plugin manifests' server files).
+func (s *scanner) readAll(ctx context.Context, srcs []source) ([]string, []source) {
 	results := make([]result, len(srcs))
 	work := make(chan int)
 	var wg sync.WaitGroup
@@ -302,20 +346,33 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) []string {
 	close(work)
 	wg.Wait()
 
-	var roots []string
+	var (
+		roots []string
+		more  []source
+	)
 	for _, r := range results {
 		if r.file == "" {
 			continue // missing, or skipped by cancellation
 		}
+		// One file can serve several clients (a project .mcp.json is Claude
+		// Code's and Copilot CLI's); each reads it once.
 		if r.real != "" {
-			if s.seen[r.real] {
+			key := r.src.client + "\x00" + r.real
+			if s.seen[key] {
 				continue
 			}
-			s.seen[r.real] = true
+			s.seen[key] = true
+		}
+		counted := r.real != "" && s.filesSeen[r.real]
+		if r.real != "" {
+			s.filesSeen[r.real] = true
 		}
 		if r.err != nil {
 			if errors.Is(r.err, errMissing) {
 				continue
+			}
+			if counted {
+				continue // reported once, for the first client that read it
 			}
 			fe := FileError{File: r.file, Client: r.src.client, Message: r.err.Error()}
 			var pe *ParseError
@@ -326,7 +383,21 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) []string {
 			s.errors = append(s.errors, fe)
 			continue
 		}
-		s.files++
+		if !counted {
+			s.files++
+		}
+		for k, v := range r.x.pluginsEnabled {
+			s.pluginEnabled[k] = v
+		}
+		for _, p := range r.x.plugins {
+			for _, rel := range [][]string{{".mcp.json"}, {".claude-plugin", "plugin.json"}} {
+				more = append(more, source{
+					client: r.src.client, scope: r.src.scope, shape: shapePlugin, plugin: p.id,
+					path: filepath.Join(append([]string{p.dir}, rel...)...),
+				})
+			}
+		}
+		more = append(more, r.x.more...)
 		for root, names := range r.x.projectDisabled {
 			if s.disabled == nil {
 				s.disabled = map[string]map[string]bool{}
@@ -341,40 +412,65 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) []string {
 		s.entries = append(s.entries, fileEntries{src: r.src, file: r.file, entries: r.x.entries})
 		roots = append(roots, r.x.roots...)
 	}
-	return roots
+	return roots, more
+}
+
+// parsedFile is one file read and parsed once, however many clients read
+// it (a project .mcp.json is Claude Code's and Copilot CLI's).
+type parsedFile struct {
+	once sync.Once
+	real string
+	root *node
+	err  error
 }
 
 func (s *scanner) readOne(src source) result {
-	r := result{src: src, file: src.path}
-	b, err := readConfig(s.opts.FS, src.path, s.opts.MaxFileSize)
-	if err != nil {
-		r.err = err
-		if errors.Is(err, errMissing) {
-			r.file = ""
-		}
-		return r
+	v, _ := s.parsed.LoadOrStore(src.path, &parsedFile{})
+	pf := v.(*parsedFile)
+	pf.once.Do(func() { pf.real, pf.root, pf.err = s.parseFile(src.path) })
+	r := result{src: src, file: src.path, real: pf.real, err: pf.err}
+	if errors.Is(pf.err, errMissing) {
+		r.file = ""
 	}
-	if real, err := s.opts.FS.EvalSymlinks(src.path); err == nil {
-		r.real = real
+	if pf.err == nil {
+		r.x = extract(src, pf.root)
+	}
+	return r
+}
+
+// parseFile reads and parses one config file; the tree it returns is only
+// read afterwards, so sources share it.
+func (s *scanner) parseFile(path string) (real string, root *node, err error) {
+	b, err := readConfig(s.opts.FS, path, s.opts.MaxFileSize)
+	if err != nil {
+		return "", nil, err
+	}
+	if r, err := s.opts.FS.EvalSymlinks(path); err == nil {
+		real = r
 	} else {
-		r.real = src.path
+		real = path
 	}
 	text, err := decodeText(b)
 	if err != nil {
-		r.err = err
-		return r
+		return real, nil, err
 	}
-	root, err := parse(text, formatOf(src.path))
-	if err != nil {
-		r.err = err
-		return r
-	}
-	r.x = extract(src, root)
-	return r
+	root, err = parse(text, formatOf(path))
+	return real, root, err
+}
+
+// entryKey identifies one server entry as a client reads it.
+type entryKey struct {
+	file     string
+	line     int
+	name     string
+	scope    Scope
+	dialect  dialect
+	disabled bool
 }
 
 // report turns collected entries into the sorted, enriched inventory.
 func (s *scanner) report() *Report {
+	var built map[entryKey]Server
 	want := toSet(s.opts.Clients)
 	rep := &Report{SchemaVersion: SchemaVersion, Host: s.opts.Host, Servers: []Server{}, Errors: []FileError{}}
 	rep.Host.ScannedAt = s.opts.Now().UTC()
@@ -389,7 +485,27 @@ func (s *scanner) report() *Report {
 				(s.disabled[e.project][e.name] || s.disabled["*"][e.name]) {
 				e.disabled = true
 			}
-			srv := newServer(fe.src, fe.file, e, s.opts.Env, s.opts.FS)
+			if on, ok := s.pluginEnabled[fe.src.plugin]; fe.src.plugin != "" && ok && !on {
+				e.disabled = true // installed, but switched off in settings
+			}
+			// One entry read for several clients (a project .mcp.json) is
+			// analysed once; each client gets its own copy.
+			k := entryKey{fe.file, e.line, e.name, e.scope, e.dialect, e.disabled}
+			var srv Server
+			if base, ok := built[k]; ok {
+				srv = base
+				srv.Client = fe.src.client
+				srv.Findings = append([]Finding{}, base.Findings...)
+			} else {
+				srv = newServer(fe.src, fe.file, e, s.opts.Env, s.opts.FS)
+				if built == nil {
+					built = map[entryKey]Server{}
+				}
+				// A full slice expression: an enricher's append to this
+				// server's findings never writes into the copies'.
+				srv.Findings = srv.Findings[:len(srv.Findings):len(srv.Findings)]
+				built[k] = srv
+			}
 			for _, en := range s.opts.Enrichers {
 				en.Enrich(&srv)
 			}

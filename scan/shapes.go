@@ -17,6 +17,8 @@ const (
 	dialectCodex                   // TOML: env_vars, http_headers, enabled
 	dialectOpencode                // type local|remote, command array, environment
 	dialectContinue                // YAML list items with a name field
+	dialectGoose                   // Goose extensions: cmd, args, envs, uri
+	dialectZed                     // Zed: extension servers carry settings, not a command
 )
 
 // rawEntry is one server entry found in a file, before normalisation.
@@ -38,6 +40,19 @@ type extraction struct {
 	// projectDisabled maps a project root ("*" for all projects) to server
 	// names Claude Code's state or settings reject in that project's .mcp.json.
 	projectDisabled map[string][]string
+	// plugins are the Claude Code plugins installed_plugins.json lists.
+	plugins []installedPlugin
+	// pluginsEnabled is a settings file's enabledPlugins.
+	pluginsEnabled map[string]bool
+	// more are further config files this one points at (a plugin
+	// manifest's "mcpServers": "./path.json", a workflow's mcp_config file).
+	more []source
+}
+
+// installedPlugin is one plugin Claude Code installed: its id
+// ("name@marketplace") and the directory it was installed into.
+type installedPlugin struct {
+	id, dir string
 }
 
 func mapEntries(m *node, scope Scope, project string, d dialect) []rawEntry {
@@ -91,7 +106,20 @@ func extract(src source, root *node) extraction {
 		if servers == nil {
 			servers = root.get("mcp_servers")
 		}
-		if servers == nil && root.get("name") == nil { // flat {name: entry} map
+		switch {
+		case servers != nil && servers.kind == kString:
+			// A manifest pointing at its servers' file, relative to the
+			// plugin root (the manifest sits in .claude-plugin/, .codex-plugin/, …).
+			if p := pluginPointer(src.path, servers.text()); p != "" {
+				c := src
+				c.path, c.walk = p, nil
+				x.more = append(x.more, c)
+			}
+			servers = nil
+		case servers != nil && looksLikeServer(servers):
+			// A flat file whose one server is named "mcpServers".
+			servers = root
+		case servers == nil && root.get("name") == nil: // flat {name: entry} map
 			servers = root
 		}
 		d := dialectGeneric
@@ -104,6 +132,12 @@ func extract(src source, root *node) extraction {
 			}
 		}
 	case shapeClaudeSettings:
+		if ep := root.get("enabledPlugins"); ep != nil && ep.kind == kObject {
+			x.pluginsEnabled = map[string]bool{}
+			for _, m := range ep.members {
+				x.pluginsEnabled[m.key] = !m.val.isFalse()
+			}
+		}
 		// Rejected project servers: Claude Code never starts them.
 		if names := root.get("disabledMcpjsonServers").strings(); len(names) > 0 {
 			key := src.project
@@ -138,9 +172,13 @@ func extract(src source, root *node) extraction {
 	case shapeDevcontainer:
 		x.entries = mapEntries(root.path("customizations", "vscode", "mcp", "servers"), src.scope, src.project, dialectGeneric)
 	case shapeZed:
-		x.entries = mapEntries(root.get("context_servers"), src.scope, src.project, dialectGeneric)
+		x.entries = mapEntries(root.get("context_servers"), src.scope, src.project, dialectZed)
 	case shapeCodex:
-		x.entries = mapEntries(root.get("mcp_servers"), src.scope, src.project, dialectCodex)
+		d := dialectCodex
+		if src.client != ClientCodex { // Grok Build: generic field names in TOML
+			d = dialectGeneric
+		}
+		x.entries = mapEntries(root.get("mcp_servers"), src.scope, src.project, d)
 		if projects := root.get("projects"); projects != nil {
 			for _, p := range projects.members {
 				x.roots = append(x.roots, p.key)
@@ -149,17 +187,35 @@ func extract(src source, root *node) extraction {
 	case shapeContinue, shapeContinueBlock:
 		switch list := root.get("mcpServers"); {
 		case list != nil && list.kind == kArray:
-			for _, it := range list.items {
-				if it.kind != kObject {
-					continue
-				}
-				x.entries = append(x.entries, rawEntry{name: it.get("name").text(), line: it.line, node: it, scope: src.scope, project: src.project, dialect: dialectContinue})
-			}
+			x.entries = namedList(list, src, dialectContinue)
 		case list != nil && list.kind == kObject: // JSON block in Claude/Cursor format
 			x.entries = mapEntries(list, src.scope, src.project, dialectGeneric)
 		}
 	case shapeOpencode:
-		x.entries = mapEntries(root.get("mcp"), src.scope, src.project, dialectOpencode)
+		if m := root.get("mcp"); m != nil {
+			x.entries = mapEntries(m, src.scope, src.project, dialectOpencode)
+		} else { // the legacy Go opencode's .opencode.json
+			x.entries = mapEntries(root.get("mcpServers"), src.scope, src.project, dialectGeneric)
+		}
+	case shapeGoose:
+		for _, e := range mapEntries(root.get("extensions"), src.scope, src.project, dialectGoose) {
+			// Built-in and platform extensions run inside Goose itself.
+			if firstText(e.node, "cmd", "command", "uri", "url") != "" {
+				x.entries = append(x.entries, e)
+			}
+		}
+	case shapeAmp:
+		servers := root.get("amp.mcpServers")
+		if servers == nil {
+			servers = root.path("amp", "mcpServers")
+		}
+		x.entries = mapEntries(servers, src.scope, src.project, dialectGeneric)
+	case shapeVibe:
+		x.entries = namedList(root.get("mcp_servers"), src, dialectGeneric)
+	case shapeClaudePlugins:
+		x.plugins = installedPlugins(root)
+	case shapeWorkflow, shapeGitLabCI, shapeCompose, shapeDockerfile, shapeDevcontainerFeatures:
+		extractPipeline(src, root, &x)
 	case shapeWorkspaceStorage:
 		for _, key := range []string{"folder", "workspace"} {
 			if p := fileURIPath(root.get(key).text()); p != "" {
@@ -168,6 +224,75 @@ func extract(src source, root *node) extraction {
 		}
 	}
 	return x
+}
+
+// namedList reads a list of server tables that carry their own name
+// (Continue's YAML mcpServers, Mistral Vibe's [[mcp_servers]]).
+func namedList(list *node, src source, d dialect) []rawEntry {
+	if list == nil || list.kind != kArray {
+		return nil
+	}
+	var out []rawEntry
+	for _, it := range list.items {
+		if it.kind != kObject {
+			continue
+		}
+		out = append(out, rawEntry{name: it.get("name").text(), line: it.line, node: it, scope: src.scope, project: src.project, dialect: d})
+	}
+	return out
+}
+
+// looksLikeServer reports whether an object is one server entry rather than
+// a map of them: it has a scalar command, url or type.
+func looksLikeServer(n *node) bool {
+	if n == nil || n.kind != kObject {
+		return false
+	}
+	for _, k := range []string{"command", "url", "type"} {
+		if v := n.get(k); v != nil && v.kind == kString {
+			return true
+		}
+	}
+	return false
+}
+
+// pluginPointer resolves a manifest's relative "mcpServers" path against
+// the plugin root; it refuses absolute paths and paths leaving the root.
+func pluginPointer(manifest, rel string) string {
+	if rel == "" || filepath.IsAbs(rel) || strings.HasPrefix(filepath.ToSlash(rel), "/") {
+		return ""
+	}
+	dir := filepath.Dir(manifest)
+	if strings.HasPrefix(filepath.Base(dir), ".") && strings.HasSuffix(filepath.Base(dir), "-plugin") {
+		dir = filepath.Dir(dir)
+	}
+	p := filepath.Join(dir, filepath.FromSlash(rel))
+	if r, err := filepath.Rel(dir, p); err != nil || r == ".." || strings.HasPrefix(r, ".."+string(filepath.Separator)) {
+		return ""
+	}
+	return p
+}
+
+// installedPlugins reads Claude Code's plugins/installed_plugins.json:
+// version 2 maps "name@marketplace" to a list of installs, version 1 to one.
+func installedPlugins(root *node) []installedPlugin {
+	var out []installedPlugin
+	plugins := root.get("plugins")
+	if plugins == nil || plugins.kind != kObject {
+		return nil
+	}
+	for _, m := range plugins.members {
+		installs := m.val.items
+		if m.val.kind == kObject {
+			installs = []*node{m.val}
+		}
+		for _, in := range installs {
+			if dir := in.get("installPath").text(); dir != "" && filepath.IsAbs(dir) {
+				out = append(out, installedPlugin{id: m.key, dir: filepath.Clean(dir)})
+			}
+		}
+	}
+	return out
 }
 
 func toSet(list []string) map[string]bool {

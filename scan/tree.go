@@ -118,6 +118,7 @@ const (
 	formatJSON format = iota // JSON, JSONC and JSON5-ish (comments, trailing commas)
 	formatTOML
 	formatYAML
+	formatDockerfile // instruction lines
 )
 
 // decodeText normalises raw file bytes to UTF-8 text: it drops a UTF-8 byte
@@ -171,6 +172,8 @@ func parse(text []byte, f format) (*node, error) {
 		root, err = parseTOML(text)
 	case formatYAML:
 		root, err = parseYAML(text)
+	case formatDockerfile:
+		root = parseDockerfile(text)
 	default:
 		root, err = parseJSON(text)
 	}

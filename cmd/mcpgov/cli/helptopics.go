@@ -59,6 +59,12 @@ not change the exit code.`,
   GEMINI_CLI_SYSTEM_SETTINGS_PATH
                           Gemini CLI's system settings file
   VSCODE_PORTABLE         a portable VS Code's data directory
+  CLINE_DIR               the Cline CLI's directory (default ~/.cline)
+  KIMI_CODE_HOME          Kimi Code's home (default ~/.kimi-code)
+  GROK_HOME               Grok Build's home (default ~/.grok)
+  PI_CODING_AGENT_DIR     Pi's agent directory (default ~/.pi/agent)
+  CLAUDE_CODE_PLUGIN_CACHE_DIR
+                          a further Claude Code plugins root (its installed_plugins.json)
   MCPGOV_BUNDLE           the governance bundle directory (after --bundle)
   MCPGOV_CONFIG           the user config file (default $XDG_CONFIG_HOME/mcpgov/config.toml)
   MCPGOV_MANAGED_CONFIG   the managed config file (default /etc/mcpgov/config.toml,

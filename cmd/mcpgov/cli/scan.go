@@ -23,6 +23,7 @@ type ScanOptions struct {
 	Factory *Factory
 
 	Paths       []string
+	Repo        string
 	Format      string
 	JSON        bool
 	Clients     []string
@@ -52,7 +53,15 @@ CLAUDE_CONFIG_DIR and CODEX_HOME (see "mcpgov help environment").
 Projects are the PATH arguments (directories, or config files), else the
 working directory, each with its ancestors, plus every workspace the clients
 remember (Claude Code projects, VS Code-family workspaceStorage, Codex
-[projects]).
+[projects]) with theirs. Claude Code plugins count only when
+installed_plugins.json lists them, never from the marketplace catalogs.
+
+In a project, pipelines and containers are read too: GitHub Actions
+workflows that give an agent MCP servers (claude-code-action mcp_config,
+--mcp-config with a file or inline JSON), .gitlab-ci.yml scripts and
+services, devcontainer features, Dockerfiles and compose files that run
+MCP server packages or images. --repo DIR scans one checkout alone, for CI:
+no home directory, no managed files, no ancestors.
 
 Each server is reported with its launch identity (package@version, command
 or canonical URL — never its display name), whether it already runs through
@@ -73,7 +82,7 @@ FINDINGS (their count), LOCATION (file:line).`,
   mcpgov scan
 
   # a repository in CI: SARIF for code scanning, fail on high findings
-  mcpgov scan --format sarif --fail-on high . > mcp.sarif
+  mcpgov scan --repo . --format sarif --fail-on high > mcp.sarif
 
   # inventory for a fleet collection
   mcpgov scan --format json > "$(hostname).json"`,
@@ -91,6 +100,7 @@ FINDINGS (their count), LOCATION (file:line).`,
 	fl.BoolVar(&opts.TUI, "tui", false, "browse the inventory interactively (needs a terminal)")
 	fl.StringSliceVar(&opts.Clients, "client", nil, "report only these clients (repeatable or comma-separated)")
 	fl.StringVar(&opts.FailOn, "fail-on", "", "exit 3 when a finding at or above this severity exists: low, medium, high or critical")
+	fl.StringVar(&opts.Repo, "repo", "", "scan only this checkout (CI): its project, pipeline and container files, not the machine")
 	fl.StringVar(&opts.Home, "home", "", "scan this home directory instead of $HOME (another user, a mounted disk)")
 	fl.StringVar(&opts.SystemRoot, "system-root", "", "read machine-wide (managed) configs under this directory instead of /")
 	fl.StringVar(&opts.Bundle, "bundle", "", "governance bundle whose catalog each server is matched against (default: MCPGOV_BUNDLE, then the config files)")
@@ -142,6 +152,9 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 			return flagErrorf("unknown --client %q: want one of %s", c, strings.Join(scan.Clients, ", "))
 		}
 	}
+	if opts.Repo != "" && len(opts.Paths) > 0 {
+		return flagErrorf("--repo scans one checkout; it cannot be combined with PATH arguments")
+	}
 	maxSize, err := parseSize(opts.MaxFileSize)
 	if err != nil {
 		return flagErrorf("invalid --max-file-size %q: %v", opts.MaxFileSize, err)
@@ -183,6 +196,7 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 		Env:         scan.Env{OS: runtime.GOOS, Home: home, Getenv: f.Getenv, SystemRoot: opts.SystemRoot},
 		WorkDir:     wd,
 		Paths:       opts.Paths,
+		Repo:        opts.Repo,
 		Clients:     opts.Clients,
 		MaxFileSize: maxSize,
 		Enrichers:   enrichers,

@@ -1,0 +1,328 @@
+package scan
+
+import (
+	"path/filepath"
+	"regexp"
+	"strings"
+)
+
+// MCP servers also run where no developer sits: CI jobs that hand an agent
+// an MCP config (claude-code-action's mcp_config, `claude --mcp-config`)
+// and containers built to run an MCP server. These are read from a
+// repository like its other project files.
+
+// Pseudo-clients for pipelines and containers.
+const (
+	ClientGitHubActions = "github-actions"
+	ClientGitLabCI      = "gitlab-ci"
+	ClientContainer     = "container"
+)
+
+// pipelineProjectFiles are the CI and container files of a repository.
+var pipelineProjectFiles = []projectFile{
+	{ClientGitHubActions, []string{".github", "workflows", "*.yml"}, shapeWorkflow, true},
+	{ClientGitHubActions, []string{".github", "workflows", "*.yaml"}, shapeWorkflow, true},
+	{ClientGitLabCI, []string{".gitlab-ci.yml"}, shapeGitLabCI, false},
+	{ClientContainer, []string{"Dockerfile"}, shapeDockerfile, false},
+	{ClientContainer, []string{"compose.yaml"}, shapeCompose, false},
+	{ClientContainer, []string{"compose.yml"}, shapeCompose, false},
+	{ClientContainer, []string{"docker-compose.yml"}, shapeCompose, false},
+	{ClientContainer, []string{"docker-compose.yaml"}, shapeCompose, false},
+	{ClientContainer, []string{".devcontainer", "devcontainer.json"}, shapeDevcontainerFeatures, false},
+}
+
+// mcpToken matches "mcp" as a word of a package or image name
+// (mcp/github, github-mcp-server, mcp-server-fetch, @acme/mcp), and the
+// reference servers' scope.
+var mcpToken = regexp.MustCompile(`(^|[/@._:-])mcp([/._:-]|$)|^@modelcontextprotocol/`)
+
+// isMCPName reports whether a package or image name names an MCP server.
+func isMCPName(name string) bool { return mcpToken.MatchString(strings.ToLower(name)) }
+
+// synthEntry builds an entry for a server found in a file that is not an
+// MCP config (a Dockerfile line, a compose service).
+func synthEntry(src source, name string, line int, command string, args []string) rawEntry {
+	n := &node{kind: kObject, line: line}
+	n.members = append(n.members, member{key: "command", line: line, val: scalar(kString, line, command)})
+	arr := &node{kind: kArray, line: line}
+	for _, a := range args {
+		arr.items = append(arr.items, scalar(kString, line, a))
+	}
+	n.members = append(n.members, member{key: "args", line: line, val: arr})
+	return rawEntry{name: name, line: line, node: n, scope: src.scope, project: src.project, dialect: dialectGeneric}
+}
+
+// shiftLines moves the lines of a tree parsed from an embedded document to
+// where that document sits in its file.
+func shiftLines(n *node, off int) {
+	if n == nil {
+		return
+	}
+	n.line += off
+	for i := range n.members {
+		n.members[i].line += off
+		shiftLines(n.members[i].val, off)
+	}
+	for _, it := range n.items {
+		shiftLines(it, off)
+	}
+}
+
+// mcpConfigValue reads an MCP config handed to an agent in CI: inline JSON
+// becomes entries (at the lines it sits on), a path becomes a file to read.
+func (x *extraction) mcpConfigValue(src source, value string, line int) {
+	v := strings.TrimSpace(value)
+	if v == "" {
+		return
+	}
+	if strings.HasPrefix(v, "{") {
+		root, err := parseJSON([]byte(v))
+		if err != nil || root == nil {
+			return
+		}
+		shiftLines(root, line)
+		servers := root.get("mcpServers")
+		if servers == nil && !looksLikeServer(root) {
+			servers = root.get("servers")
+		}
+		x.entries = append(x.entries, mapEntries(servers, src.scope, src.project, dialectGeneric)...)
+		return
+	}
+	if strings.ContainsAny(v, "\n$") {
+		return // an expression or several values: nothing static to read
+	}
+	p := filepath.FromSlash(v)
+	if !filepath.IsAbs(p) {
+		p = filepath.Join(src.project, p)
+	}
+	x.more = append(x.more, source{client: src.client, scope: src.scope, project: src.project, path: p, shape: shapeMCPServers})
+}
+
+// mcpConfigArgs finds `--mcp-config VALUE...` in a command line or script.
+func (x *extraction) mcpConfigArgs(src source, script string, line int) {
+	if !strings.Contains(script, "--mcp-config") {
+		return
+	}
+	for i, l := range strings.Split(strings.ReplaceAll(script, "\\\n", " \n"), "\n") {
+		if !strings.Contains(l, "--mcp-config") {
+			continue
+		}
+		argv := splitCommandLine(strings.TrimSpace(l))
+		for j := 0; j < len(argv); j++ {
+			a := argv[j]
+			if v, ok := strings.CutPrefix(a, "--mcp-config="); ok {
+				x.mcpConfigValue(src, v, line+i)
+				continue
+			}
+			if a != "--mcp-config" {
+				continue
+			}
+			for j+1 < len(argv) && !strings.HasPrefix(argv[j+1], "-") {
+				j++
+				x.mcpConfigValue(src, argv[j], line+i)
+			}
+		}
+	}
+}
+
+// extractPipeline handles the CI and container shapes.
+func extractPipeline(src source, root *node, x *extraction) {
+	switch src.shape {
+	case shapeWorkflow:
+		jobs := root.get("jobs")
+		if jobs == nil || jobs.kind != kObject {
+			return
+		}
+		for _, job := range jobs.members {
+			for _, step := range job.val.get("steps").itemsOf() {
+				with := step.get("with")
+				if strings.Contains(step.get("uses").text(), "claude-code-action") || strings.Contains(step.get("uses").text(), "claude-code-base-action") {
+					if v := with.get("mcp_config"); v != nil {
+						x.mcpConfigValue(src, v.text(), v.line)
+					}
+				}
+				for _, key := range []string{"claude_args", "args"} {
+					if v := with.get(key); v != nil {
+						x.mcpConfigArgs(src, v.text(), v.line)
+					}
+				}
+				if v := step.get("run"); v != nil {
+					x.mcpConfigArgs(src, v.text(), v.line)
+				}
+			}
+		}
+	case shapeGitLabCI:
+		for _, job := range root.members {
+			if job.val.kind != kObject {
+				continue
+			}
+			for _, key := range []string{"before_script", "script", "after_script"} {
+				s := job.val.get(key)
+				if s != nil && s.kind == kString {
+					x.mcpConfigArgs(src, s.text(), s.line)
+				}
+				for _, it := range s.itemsOf() {
+					x.mcpConfigArgs(src, it.text(), it.line)
+				}
+			}
+			for _, svc := range job.val.get("services").itemsOf() {
+				img := svc.text()
+				if svc.kind == kObject {
+					img = svc.get("name").text()
+				}
+				if isMCPName(img) {
+					x.entries = append(x.entries, synthEntry(src, job.key+"/"+imageName(img), svc.line, "docker", []string{"run", "-i", "--rm", img}))
+				}
+			}
+		}
+	case shapeCompose:
+		services := root.get("services")
+		if services == nil || services.kind != kObject {
+			return
+		}
+		for _, svc := range services.members {
+			img := svc.val.get("image")
+			if isMCPName(img.text()) {
+				x.entries = append(x.entries, synthEntry(src, svc.key, img.line, "docker", []string{"run", "-i", "--rm", img.text()}))
+				continue
+			}
+			cmd := svc.val.get("command")
+			argv := cmd.strings()
+			if cmd != nil && cmd.kind == kString {
+				argv = splitCommandLine(cmd.text())
+			}
+			if e, ok := runnerEntry(src, svc.key, cmd.lineOr(svc.line), argv); ok {
+				x.entries = append(x.entries, e)
+			}
+		}
+	case shapeDevcontainerFeatures:
+		for _, f := range root.get("features").membersOf() {
+			if isMCPName(f.key) {
+				x.entries = append(x.entries, synthEntry(src, imageName(f.key), f.line, "docker", []string{"run", "-i", "--rm", f.key}))
+			}
+		}
+	case shapeDockerfile:
+		for _, l := range root.get("lines").itemsOf() {
+			fields := strings.Fields(l.text())
+			if len(fields) < 2 {
+				continue
+			}
+			switch strings.ToUpper(fields[0]) {
+			case "FROM":
+				img := fields[1]
+				if strings.HasPrefix(img, "--") && len(fields) > 2 {
+					img = fields[2]
+				}
+				if isMCPName(img) {
+					x.entries = append(x.entries, synthEntry(src, imageName(img), l.line, "docker", []string{"run", "-i", "--rm", img}))
+				}
+			case "RUN", "CMD", "ENTRYPOINT":
+				rest := strings.TrimSpace(l.text()[len(fields[0]):])
+				var argv []string
+				if strings.HasPrefix(rest, "[") {
+					if n, err := parseJSON([]byte(rest)); err == nil {
+						argv = n.strings()
+					}
+				} else {
+					argv = splitCommandLine(rest)
+				}
+				if e, ok := runnerEntry(src, "", l.line, argv); ok {
+					x.entries = append(x.entries, e)
+				}
+			}
+		}
+	}
+}
+
+// runnerEntry finds a package runner (npx, uvx, …) starting a known MCP
+// server package in argv.
+func runnerEntry(src source, name string, line int, argv []string) (rawEntry, bool) {
+	for i, a := range argv {
+		switch base(a) {
+		case "npx", "bunx", "pnpx", "uvx", "pipx":
+		default:
+			continue
+		}
+		l := analyzeLaunch(a, argv[i+1:], "")
+		if l.pkg == nil || !isMCPName(l.pkg.name) {
+			return rawEntry{}, false
+		}
+		if name == "" {
+			name = l.pkg.name
+		}
+		end := len(argv)
+		for j := i + 1; j < len(argv); j++ {
+			if argv[j] == "&&" || argv[j] == ";" || argv[j] == "||" {
+				end = j
+				break
+			}
+		}
+		return synthEntry(src, name, line, a, argv[i+1:end]), true
+	}
+	return rawEntry{}, false
+}
+
+// imageName is an image or feature reference without registry and tag.
+func imageName(ref string) string {
+	if i := strings.LastIndex(ref, "/"); i >= 0 {
+		ref = ref[i+1:]
+	}
+	if i := strings.IndexAny(ref, ":@"); i >= 0 {
+		ref = ref[:i]
+	}
+	return ref
+}
+
+// parseDockerfile turns a Dockerfile into {"lines": [...]} with continuation
+// lines joined, each item on the line its instruction starts.
+func parseDockerfile(text []byte) *node {
+	root := &node{kind: kObject, line: 1}
+	lines := &node{kind: kArray, line: 1}
+	var cur strings.Builder
+	start := 0
+	for i, l := range strings.Split(string(text), "\n") {
+		t := strings.TrimSpace(l)
+		if cur.Len() == 0 {
+			if t == "" || strings.HasPrefix(t, "#") {
+				continue
+			}
+			start = i + 1
+		}
+		if strings.HasSuffix(t, "\\") {
+			cur.WriteString(strings.TrimSuffix(t, "\\") + " ")
+			continue
+		}
+		cur.WriteString(t)
+		lines.items = append(lines.items, scalar(kString, start, cur.String()))
+		cur.Reset()
+	}
+	root.members = append(root.members, member{key: "lines", line: 1, val: lines})
+	return root
+}
+
+// isDockerfile reports whether a file name is a Dockerfile.
+func isDockerfile(path string) bool {
+	b := filepath.Base(path)
+	return b == "Dockerfile" || strings.HasPrefix(b, "Dockerfile.") || strings.HasSuffix(strings.ToLower(b), ".dockerfile")
+}
+
+func (n *node) itemsOf() []*node {
+	if n == nil || n.kind != kArray {
+		return nil
+	}
+	return n.items
+}
+
+func (n *node) membersOf() []member {
+	if n == nil || n.kind != kObject {
+		return nil
+	}
+	return n.members
+}
+
+func (n *node) lineOr(def int) int {
+	if n == nil {
+		return def
+	}
+	return n.line
+}
