@@ -141,13 +141,30 @@ func run(ctx context.Context, servers []scan.Server, o Options, which op) (*Outc
 	out := &Outcome{Results: make([]Result, len(servers))}
 	var order []string
 	byFile := map[string][]*item{}
+	// One entry that several clients read (a project .mcp.json is Claude
+	// Code's and Copilot CLI's) is scanned once per client but edited once;
+	// the other clients' results repeat its outcome.
+	first := map[string]int{}
+	var aliases [][2]int
 	for i, s := range servers {
 		out.Results[i] = Result{Client: s.Client, Scope: string(s.Scope), File: s.File, Line: s.Line, Server: s.Name}
+		key := fmt.Sprintf("%s\x00%d\x00%s", s.File, s.Line, s.Name)
+		if f, ok := first[key]; ok {
+			aliases = append(aliases, [2]int{i, f})
+			continue
+		}
+		first[key] = i
 		if _, ok := byFile[s.File]; !ok {
 			order = append(order, s.File)
 		}
 		byFile[s.File] = append(byFile[s.File], &item{srv: s, res: &out.Results[i]})
 	}
+	defer func() {
+		for _, a := range aliases {
+			f := out.Results[a[1]]
+			out.Results[a[0]].Action, out.Results[a[0]].Reason = f.Action, f.Reason
+		}
+	}()
 	var errs []error
 	for _, file := range order {
 		if err := ctx.Err(); err != nil {
