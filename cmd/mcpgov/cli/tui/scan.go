@@ -71,8 +71,10 @@ func (m *Scan) key(k tea.KeyPressMsg) tea.Cmd {
 	s := k.String()
 	if m.typing {
 		switch s {
-		case "enter", "esc":
+		case "enter":
 			m.typing = false
+		case "esc": // drop what was typed
+			m.typing, m.filter = false, ""
 		case "backspace":
 			if r := []rune(m.filter); len(r) > 0 {
 				m.filter = string(r[:len(r)-1])
@@ -88,12 +90,18 @@ func (m *Scan) key(k tea.KeyPressMsg) tea.Cmd {
 		return nil
 	}
 	switch s {
-	case "q", "esc", "ctrl+c":
-		if s == "esc" && m.showErrors {
-			m.showErrors = false
-			return nil
-		}
+	case "q", "ctrl+c":
 		return tea.Quit
+	case "esc":
+		// Esc steps back, one layer at a time, and never quits: the
+		// error pane, then the filter and the findings-only view.
+		switch {
+		case m.showErrors:
+			m.showErrors = false
+		case m.filter != "" || m.findingsOnly:
+			m.filter, m.findingsOnly = "", false
+			m.refilter()
+		}
 	case "up", "k":
 		m.move(-1)
 	case "down", "j":
@@ -267,7 +275,7 @@ func (m *Scan) renderErrors(b *strings.Builder) {
 
 func (m *Scan) footer() string {
 	if m.typing {
-		return fmt.Sprintf("filter: %s▏  (enter to keep, esc to stop typing)", m.filter)
+		return fmt.Sprintf("filter: %s▏  (enter to keep, esc to clear)", m.filter)
 	}
 	var state []string
 	if m.filter != "" {
@@ -276,7 +284,7 @@ func (m *Scan) footer() string {
 	if m.findingsOnly {
 		state = append(state, "findings only")
 	}
-	keys := dim + "↑↓ move · / filter · f findings only · e unreadable files · q quit" + reset
+	keys := dim + "↑↓ move · / filter · f findings only · e unreadable files · esc clear · q quit" + reset
 	if len(state) > 0 {
 		return strings.Join(state, ", ") + " · " + keys
 	}

@@ -65,9 +65,24 @@ func TestScanModel(t *testing.T) {
 	if !strings.Contains(v, "remote") || strings.Contains(v, "github") || !strings.Contains(v, `filter "vs"`) {
 		t.Errorf("filter vs:\n%s", v)
 	}
-	press(m, text("/"), tea.KeyPressMsg{Code: tea.KeyBackspace}, tea.KeyPressMsg{Code: tea.KeyBackspace}, text("z"), text("z"), tea.KeyPressMsg{Code: tea.KeyEscape})
+	press(m, text("/"), tea.KeyPressMsg{Code: tea.KeyBackspace}, tea.KeyPressMsg{Code: tea.KeyBackspace}, text("z"), text("z"), tea.KeyPressMsg{Code: tea.KeyEnter})
 	if v := m.Render(); !strings.Contains(v, "no server matches") {
 		t.Errorf("filter zz:\n%s", v)
+	}
+	// Esc clears the filter and quits nothing; typed into the filter line,
+	// it drops what was typed.
+	if cmd := press(m, tea.KeyPressMsg{Code: tea.KeyEscape}); cmd != nil {
+		t.Error("esc with a filter quit instead of clearing it")
+	}
+	if v := m.Render(); strings.Contains(v, "no server matches") || !strings.Contains(v, "everything") || strings.Contains(v, `filter "`) {
+		t.Errorf("esc did not clear the filter:\n%s", v)
+	}
+	press(m, text("/"), text("z"), tea.KeyPressMsg{Code: tea.KeyEscape})
+	if v := m.Render(); !strings.Contains(v, "everything") || strings.Contains(v, `filter "`) {
+		t.Errorf("esc while typing kept the filter:\n%s", v)
+	}
+	if cmd := press(m, tea.KeyPressMsg{Code: tea.KeyEscape}); cmd != nil {
+		t.Error("esc with nothing to clear quit")
 	}
 
 	press(m, text("e"))
