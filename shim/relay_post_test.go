@@ -7,23 +7,50 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/internal/await"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 )
 
 type recordSink struct {
-	mu   sync.Mutex
-	recs []*audit.Record
+	mu      sync.Mutex
+	recs    []*audit.Record
+	waiters []recordWaiter
+}
+
+// recordWaiter is a channel closed once the sink holds n records.
+type recordWaiter struct {
+	n    int
+	done chan struct{}
 }
 
 func (s *recordSink) Append(_ context.Context, r *audit.Record) error {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.recs = append(s.recs, r)
-	s.mu.Unlock()
+	s.waiters = slices.DeleteFunc(s.waiters, func(w recordWaiter) bool {
+		if len(s.recs) >= w.n {
+			close(w.done)
+			return true
+		}
+		return false
+	})
 	return nil
+}
+
+// atLeast returns a channel closed once the sink holds n records.
+func (s *recordSink) atLeast(n int) <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	w := recordWaiter{n: n, done: make(chan struct{})}
+	if len(s.recs) >= n {
+		close(w.done)
+	} else {
+		s.waiters = append(s.waiters, w)
+	}
+	return w.done
 }
 
 func (s *recordSink) outcomes() []string {
@@ -84,10 +111,7 @@ func TestRelayPostHooks(t *testing.T) {
 		t.Fatalf("pending call after exit: %s", got)
 	}
 	<-s.done
-	deadline := time.Now().Add(5 * time.Second)
-	for len(sink.outcomes()) < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	await.Recv(t, sink.atLeast(3), "three audit records")
 	want := []string{"card:redacted", "hang:error", "slow:cancelled"}
 	outcomes := sink.outcomes()
 	slices.Sort(outcomes)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/internal/await"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 )
 
@@ -83,7 +84,9 @@ func startSession(t *testing.T, core *enforce.Core) *session {
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	s := &session{t: t, up: newMemUpstream(), client: NewFrameWriter(inW), out: NewFrameReader(outR, 0), in: inW, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	r := &Relay{In: inR, Out: outW, Stderr: s.stderr, Core: core, Drain: time.Second}
+	// Drain: after the client's EOF the relay waits for pending answers as
+	// long as the test may (TestRelayClientEOF answers late on purpose).
+	r := &Relay{In: inR, Out: outW, Stderr: s.stderr, Core: core, Drain: await.Budget(t)}
 	go func() { s.done <- r.Run(context.Background(), s.up); outW.Close() }()
 	t.Cleanup(func() { inW.Close(); s.up.Shutdown(0) })
 	return s
@@ -222,6 +225,9 @@ func TestRelayClientEOF(t *testing.T) {
 	s.send(`{"jsonrpc":"2.0","id":1,"method":"ping"}`)
 	s.upRecv()
 	s.in.Close()
+	// A relay that did not wait would shut the upstream down at once; the
+	// window to see it can only miss that bug on a slow machine, never fail
+	// a relay that waits (its drain lasts as long as the test).
 	select {
 	case <-s.up.shutdown:
 		t.Fatal("upstream shut down while a call was pending")
