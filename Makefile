@@ -1,7 +1,11 @@
 # mcpgov — run `make help` for the targets.
 #
-# Every tool a target needs is installed into .cache/ (ignored by git), so a
-# fresh machine needs only Go and make.
+# A fresh (Linux) machine needs Go (the version in go.mod), make, bash, a C
+# compiler (cgo: go test -race and the Dex build), Node.js 20+ with npm (the
+# end-to-end clients and servers are npm packages), git, and root or sudo
+# once for apt (keyring-deps installs gnome-keyring and dbus-daemon); see
+# README.md, Development. Every other tool a target needs is installed into
+# .cache/ (ignored by git) at a pinned version.
 
 GO       ?= go
 CACHE    := $(CURDIR)/.cache
