@@ -51,6 +51,12 @@ E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$
 DEX_VERSION := v2.45.1
 DEX         := $(TOOLS)/dex-$(DEX_VERSION)
 
+# The time limit of each test binary, which also bounds every wait in the
+# tests (they wait for conditions, not for fixed times): cmd/mcpgov's
+# end-to-end tests took ~8 minutes on a busy 2-core machine, too close to
+# go test's default of 10.
+TEST_TIMEOUT ?= 30m
+
 FUZZ_PKGS ?= ./scan/ ./policy/guard/
 # A count, not a duration: a duration-based -fuzztime races Go 1.26's fuzz
 # coordinator at the deadline and fails with "context deadline exceeded"
@@ -80,7 +86,7 @@ build: ## build bin/mcpgov with version, commit and date stamped in
 
 test: e2e-deps idp-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, fuzz-smoke
 	@$(MAKE) --no-print-directory lint
-	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) $(GO) test -race -count=1 ./...
+	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory fuzz-smoke
 
