@@ -1,7 +1,11 @@
 # mcpgov — run `make help` for the targets.
 #
-# Every tool a target needs is installed into .cache/ (ignored by git), so a
-# fresh machine needs only Go and make.
+# A fresh (Linux) machine needs Go (the version in go.mod), make, bash, a C
+# compiler (cgo: go test -race and the Dex build), Node.js 20+ with npm (the
+# end-to-end clients and servers are npm packages), git, and root or sudo
+# once for apt (keyring-deps installs gnome-keyring and dbus-daemon); see
+# README.md, Development. Every other tool a target needs is installed into
+# .cache/ (ignored by git) at a pinned version.
 
 GO       ?= go
 CACHE    := $(CURDIR)/.cache
@@ -48,6 +52,12 @@ E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$
 DEX_VERSION := v2.45.1
 DEX         := $(TOOLS)/dex-$(DEX_VERSION)
 
+# The time limit of each test binary, which also bounds every wait in the
+# tests (they wait for conditions, not for fixed times): cmd/mcpgov's
+# end-to-end tests took ~8 minutes on a busy 2-core machine, too close to
+# go test's default of 10.
+TEST_TIMEOUT ?= 30m
+
 FUZZ_PKGS ?= ./scan/ ./policy/guard/ ./shim/
 # A count, not a duration: a duration-based -fuzztime races Go 1.26's fuzz
 # coordinator at the deadline and fails with "context deadline exceeded"
@@ -77,7 +87,7 @@ build: ## build bin/mcpgov with version, commit and date stamped in
 
 test: e2e-deps idp-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, fuzz-smoke
 	@$(MAKE) --no-print-directory lint
-	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) $(GO) test -race -count=1 ./...
+	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory fuzz-smoke
 

@@ -30,7 +30,7 @@ func fakeIdP(t *testing.T, tokenErr string) *httptest.Server {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(map[string]any{
 			"device_code": "dc", "user_code": "ABCD-EFGH", "verification_uri": srv.URL + "/device",
-			"expires_in": 60, "interval": 1,
+			"expires_in": 86400, "interval": 1, // a code that cannot expire before the first poll, however slow the machine
 		})
 	})
 	mux.HandleFunc("/token", func(w http.ResponseWriter, r *http.Request) {

@@ -5,6 +5,7 @@ package shim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/catalog/catalogtest"
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 const fakeServerEnv = "MCPGOV_SHIM_FAKE_SERVER"
@@ -65,41 +67,34 @@ func TestProcessRelay(t *testing.T) {
 
 // TestProcessShutdownKillsGroup: a server that ignores stdin EOF and
 // SIGTERM, and has started a child of its own, is killed with its whole
-// process group.
+// process group: Shutdown returns (the server would never end by itself)
+// and both processes are gone.
 func TestProcessShutdownKillsGroup(t *testing.T) {
 	pidfile := t.TempDir() + "/pids"
 	p := startFake(t, "--hang", "--pidfile", pidfile)
 	var pids []int
-	for deadline := time.Now().Add(10 * time.Second); len(pids) < 2; time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatal("fake server wrote no pid file")
-		}
+	await.Until(t, "the fake server's pid file", func() bool {
 		b, _ := os.ReadFile(pidfile)
 		pids = pids[:0]
 		for _, f := range strings.Fields(string(b)) {
-			n, _ := strconv.Atoi(f)
-			pids = append(pids, n)
+			if n, err := strconv.Atoi(f); err == nil {
+				pids = append(pids, n)
+			}
 		}
-	}
-	start := time.Now()
-	if err := p.Shutdown(100 * time.Millisecond); err != nil {
+		return len(pids) == 2 && strings.HasSuffix(string(b), "\n")
+	})
+	done := make(chan error, 1)
+	go func() { done <- p.Shutdown(100 * time.Millisecond) }()
+	if err := await.Recv(t, done, "Shutdown to return"); err != nil {
 		t.Fatal(err)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Errorf("shutdown took %v", d)
-	}
 	for _, pid := range pids {
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			// The grandchild is reparented and reaped by init; until then it
-			// is a zombie, which signal 0 still finds.
+		// The grandchild is reparented and reaped by init; until then it
+		// is a zombie, which signal 0 still finds.
+		await.Until(t, fmt.Sprintf("process %d to be gone after shutdown", pid), func() bool {
 			err := syscall.Kill(pid, 0)
-			if errors.Is(err, syscall.ESRCH) || isZombie(pid) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("process %d survived shutdown", pid)
-			}
-		}
+			return errors.Is(err, syscall.ESRCH) || isZombie(pid)
+		})
 	}
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/internal/await"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 )
 
@@ -82,10 +83,19 @@ func (s *syncBuffer) String() string {
 
 func startSession(t *testing.T, core *enforce.Core) *session {
 	t.Helper()
+	// Drain: after the client's EOF the relay waits for pending answers as
+	// long as the test may (TestRelayClientEOF answers late on purpose).
+	return startSessionDrain(t, core, await.Budget(t))
+}
+
+// startSessionDrain is startSession with the relay's drain set, for tests
+// of what happens once it has run out.
+func startSessionDrain(t *testing.T, core *enforce.Core, drain time.Duration) *session {
+	t.Helper()
 	inR, inW := io.Pipe()
 	outR, outW := io.Pipe()
 	s := &session{t: t, up: newMemUpstream(), client: NewFrameWriter(inW), out: NewFrameReader(outR, 0), in: inW, stderr: &syncBuffer{}, done: make(chan error, 1)}
-	r := &Relay{In: inR, Out: outW, Stderr: s.stderr, Core: core, Drain: time.Second}
+	r := &Relay{In: inR, Out: outW, Stderr: s.stderr, Core: core, Drain: drain}
 	go func() { s.done <- r.Run(context.Background(), s.up); outW.Close() }()
 	t.Cleanup(func() { inW.Close(); s.up.Shutdown(0) })
 	return s
@@ -396,6 +406,9 @@ func TestRelayClientEOF(t *testing.T) {
 	s.send(`{"jsonrpc":"2.0","id":1,"method":"ping"}`)
 	s.upRecv()
 	s.in.Close()
+	// A relay that did not wait would shut the upstream down at once; the
+	// window to see it can only miss that bug on a slow machine, never fail
+	// a relay that waits (its drain lasts as long as the test).
 	select {
 	case <-s.up.shutdown:
 		t.Fatal("upstream shut down while a call was pending")

@@ -72,6 +72,10 @@ type Options struct {
 	CrashOnList bool
 	PageSize    int // tools per tools/list page (0: all in one page)
 	PIDFile     string
+	// SignalLog, with Hang, is a file the server appends the name of each
+	// SIGTERM, SIGINT or SIGHUP it gets to (and goes on hanging), so a test
+	// can tell whether the caller tried the polite shutdown steps.
+	SignalLog string
 }
 
 // FakeServerMain is the fake-mcp-server command: it parses flags from
@@ -88,20 +92,21 @@ func FakeServerMain() {
 	fs.BoolVar(&o.CrashOnList, "crash-on-list", false, "exit when asked for tools/list")
 	fs.IntVar(&o.PageSize, "page-size", 2, "tools per tools/list page")
 	fs.StringVar(&o.PIDFile, "pidfile", "", "with --hang: write the pids of this process and of a child it starts")
+	fs.StringVar(&o.SignalLog, "signal-log", "", "with --hang: append the name of each SIGTERM, SIGINT or SIGHUP received to this file")
 	hangChild := fs.Bool("hang-child", false, "internal: the child --hang starts")
 	if err := fs.Parse(os.Args[1:]); err != nil {
 		os.Exit(2)
 	}
 	switch {
 	case *hangChild:
-		hang()
+		hang("")
 	case o.ExitEarly:
 		fmt.Fprintln(os.Stderr, "fake-mcp-server: starting")
 		fmt.Fprintln(os.Stderr, ExitEarlyMessage)
 		os.Exit(1)
 	case o.Hang:
 		startHangChild(o.PIDFile)
-		hang()
+		hang(o.SignalLog)
 	}
 	if err := NewServer(o).Run(context.Background(), &mcp.StdioTransport{}); err != nil {
 		fmt.Fprintln(os.Stderr, "fake-mcp-server:", err)
@@ -111,9 +116,23 @@ func FakeServerMain() {
 }
 
 // hang reads and discards stdin, ignores SIGTERM and never answers, so only
-// a SIGKILL ends it.
-func hang() {
-	signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+// a SIGKILL ends it. With signalLog set, the signals it ignores are noted
+// there as they arrive.
+func hang(signalLog string) {
+	if signalLog == "" {
+		signal.Ignore(syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+	} else {
+		got := make(chan os.Signal, 4)
+		signal.Notify(got, syscall.SIGTERM, syscall.SIGINT, syscall.SIGHUP)
+		go func() {
+			for sig := range got {
+				if f, err := os.OpenFile(signalLog, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644); err == nil {
+					fmt.Fprintln(f, sig)
+					f.Close()
+				}
+			}
+		}()
+	}
 	_, _ = io.Copy(io.Discard, os.Stdin)
 	for {
 		time.Sleep(time.Hour)

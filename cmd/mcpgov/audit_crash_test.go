@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 // TestAuditCrash drives thousands of tools/call requests through the real
@@ -168,7 +169,7 @@ func crashRound(t *testing.T, bundle, dir, config, round string, killAfter int, 
 	}()
 	select {
 	case <-inited:
-	case <-time.After(30 * time.Second):
+	case <-time.After(await.Budget(t)):
 		cmd.Process.Kill()
 		_ = cmd.Wait()
 		t.Errorf("shim %s: no initialize reply", round)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 // collector is a real OpenTelemetry Collector (otelcol-mcpgov, built by
@@ -72,7 +73,7 @@ service:
 	}
 	c := &collector{cmd: cmd, addr: addr, out: out}
 	t.Cleanup(c.stop)
-	for deadline := time.Now().Add(60 * time.Second); ; {
+	for deadline := await.Deadline(t); ; {
 		if conn, err := net.Dial("tcp", addr); err == nil {
 			conn.Close()
 			return c
@@ -154,10 +155,10 @@ func receivedIDs(t *testing.T, files ...string) map[string]int {
 }
 
 // waitFor polls the collector's files until want records arrived (the file
-// exporter flushes on an interval) or a minute passed.
+// exporter flushes on an interval) or the test's deadline is near.
 func waitFor(t *testing.T, want []*audit.Record, files ...string) map[string]int {
 	t.Helper()
-	deadline := time.Now().Add(time.Minute)
+	deadline := await.Deadline(t)
 	for {
 		ids := receivedIDs(t, files...)
 		missing := 0
@@ -239,7 +240,7 @@ func TestAuditShipOTLP(t *testing.T) {
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(followErr.String(), "retrying in"); {
+	for deadline := await.Deadline(t); !strings.Contains(followErr.String(), "retrying in"); {
 		if time.Now().After(deadline) {
 			t.Fatalf("ship --follow never reported the outage:\n%s", followErr.String())
 		}

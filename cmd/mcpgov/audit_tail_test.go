@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 // TestAuditTailFollow: `audit tail -f` prints the last records, then the
@@ -34,6 +35,7 @@ func TestAuditTailFollow(t *testing.T) {
 		}
 		close(lines)
 	}()
+	wait := await.Context(t)
 	read := func() string {
 		select {
 		case l, ok := <-lines:
@@ -41,8 +43,8 @@ func TestAuditTailFollow(t *testing.T) {
 				t.Fatal("tail -f exited")
 			}
 			return l
-		case <-time.After(30 * time.Second):
-			t.Fatal("tail -f printed nothing")
+		case <-wait.Done():
+			t.Fatal("tail -f printed nothing by the test's deadline")
 		}
 		return ""
 	}

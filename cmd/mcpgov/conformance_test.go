@@ -7,31 +7,41 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 // ideemuEnv makes the test binary act as "ideemu", the client command the
 // conformance harness runs: a go-sdk client that talks to the conformance
 // server only through `mcpgov shim --url <serverURL>` over stdio, lists the
 // tools and calls each one. It is checked in init, before testscript.Main.
+// Its value is the test's deadline (RFC 3339), which bounds ideemu too.
 const ideemuEnv = "MCPGOV_CONFORMANCE_IDEEMU"
 
 func init() {
-	if os.Getenv(ideemuEnv) == "" {
+	v := os.Getenv(ideemuEnv)
+	if v == "" {
 		return
 	}
-	if err := ideemu(os.Args[len(os.Args)-1]); err != nil {
+	deadline, err := time.Parse(time.RFC3339Nano, v)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ideemu: %s=%q: %v\n", ideemuEnv, v, err)
+		os.Exit(1)
+	}
+	if err := ideemu(deadline, os.Args[len(os.Args)-1]); err != nil {
 		fmt.Fprintln(os.Stderr, "ideemu:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
 }
 
-func ideemu(serverURL string) error {
+func ideemu(deadline time.Time, serverURL string) error {
 	bundle, err := os.MkdirTemp("", "ideemu-bundle")
 	if err != nil {
 		return err
@@ -50,7 +60,7 @@ func ideemu(serverURL string) error {
 		}
 	}
 	cmd.Env = env
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgov-ideemu", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil)
@@ -125,11 +135,14 @@ func TestShimConformanceClient(t *testing.T) {
 		t.Run(scenario, func(t *testing.T) {
 			t.Parallel()
 			out := t.TempDir()
-			ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+			// The harness's own --timeout for the client is the test's
+			// budget too: its 30 s default fails a slow machine.
+			deadline := await.Deadline(t)
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, "node", "--import", loader, entry,
-				"client", "--command", self, "--scenario", scenario, "--timeout", "30000", "-o", out)
-			cmd.Env = sandboxEnv(t, ideemuEnv+"=1")
+				"client", "--command", self, "--scenario", scenario, "--timeout", strconv.FormatInt(time.Until(deadline).Milliseconds(), 10), "-o", out)
+			cmd.Env = sandboxEnv(t, ideemuEnv+"="+deadline.Format(time.RFC3339Nano))
 			outb, err := cmd.CombinedOutput()
 			checks := summariseChecks(t, out)
 			if err != nil {

@@ -30,6 +30,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 const (
@@ -128,7 +130,7 @@ func startDex(t testing.TB, deviceExpiry string) *dex {
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	deadline := time.Now().Add(20 * time.Second)
+	deadline := await.Deadline(t)
 	for {
 		resp, err := http.Get(d.Issuer + "/.well-known/openid-configuration")
 		if err == nil {
@@ -161,7 +163,7 @@ var formAction = regexp.MustCompile(`<form[^>]*method="post"[^>]*action="([^"]*)
 func browserLogin(t testing.TB, d *dex, start string, form url.Values) string {
 	t.Helper()
 	jar, _ := cookiejar.New(nil)
-	c := &http.Client{Jar: jar, Timeout: 30 * time.Second}
+	c := &http.Client{Jar: jar, Timeout: await.Budget(t)}
 	var resp *http.Response
 	var err error
 	if form != nil {
@@ -292,7 +294,7 @@ func (s *loginSandbox) command(ctx context.Context, stdin string, args ...string
 // run runs mcpgov to completion.
 func (s *loginSandbox) run(stdin string, args ...string) result {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(s.t))
 	defer cancel()
 	cmd := s.command(ctx, stdin, args...)
 	var out, errOut bytes.Buffer
@@ -357,7 +359,7 @@ func (w *lineWatcher) Write(p []byte) (int, error) {
 // what matches re (the device code, the browser URL); wait ends it.
 func (s *loginSandbox) startLogin(re string, args ...string) (match []string, wait func() result) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(s.t))
 	cmd := s.command(ctx, "", append([]string{"login"}, args...)...)
 	w := newLineWatcher(re)
 	var out bytes.Buffer

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/zalando/go-keyring"
+
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 // startSecretService runs a private D-Bus session bus with gnome-keyring's
@@ -31,7 +33,7 @@ func startSecretService(t *testing.T, home string) string {
 	addrFile := filepath.Join(t.TempDir(), "bus")
 	script := `echo -n test-password | gnome-keyring-daemon --unlock --components=secrets --daemonize >/dev/null || exit 1
 echo "$DBUS_SESSION_BUS_ADDRESS" > "$1.tmp" && mv "$1.tmp" "$1"
-exec sleep 600`
+exec sleep infinity`
 	cmd := exec.Command("dbus-run-session", "--", "sh", "-c", script, "sh", addrFile)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + home, "XDG_RUNTIME_DIR=" + filepath.Join(home, "run"),
 		"XDG_DATA_HOME=" + filepath.Join(home, ".local", "share")}
@@ -45,7 +47,7 @@ exec sleep 600`
 		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGTERM)
 		_ = cmd.Wait()
 	})
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	for deadline := await.Deadline(t); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if b, err := os.ReadFile(addrFile); err == nil {
 			return strings.TrimSpace(string(b))
 		}

@@ -17,14 +17,14 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/catalog/catalogtest"
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 // shim starts `mcpgov shim ARGS...` in the sandbox as an MCP client would
 // and returns the session and the shim's stderr.
 func (s *loginSandbox) shim(args ...string) (*mcp.ClientSession, *syncBuffer) {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	s.t.Cleanup(cancel)
+	ctx := await.Context(s.t)
 	cmd := s.command(ctx, "", append([]string{"shim"}, args...)...)
 	cmd.Stdin = nil // the transport owns the pipes
 	stderr := &syncBuffer{}

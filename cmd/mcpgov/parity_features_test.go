@@ -28,6 +28,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 // The feature-parity tests drive server-everything's client-facing features
@@ -116,17 +118,16 @@ func toolText(res *mcp.CallToolResult) string {
 	return fmt.Sprintf("isError=%v %s", res.IsError, strings.Join(parts, "\n"))
 }
 
-// waitLog returns the first log message whose data satisfies match.
-func waitLog(t *testing.T, rec *featureRecorder, d time.Duration, match func(string) bool) (*mcp.LoggingMessageParams, bool) {
-	t.Helper()
-	deadline := time.After(d)
+// waitLog returns the first log message whose data satisfies match, or
+// false if none came by ctx's end.
+func waitLog(ctx context.Context, rec *featureRecorder, match func(string) bool) (*mcp.LoggingMessageParams, bool) {
 	for {
 		select {
 		case m := <-rec.logs:
 			if s, _ := m.Data.(string); match(s) {
 				return m, true
 			}
-		case <-deadline:
+		case <-ctx.Done():
 			return nil, false
 		}
 	}
@@ -145,7 +146,7 @@ func observeFeatures(t *testing.T, connect func(*mcp.Client) *mcp.ClientSession,
 	}
 	client := newFeatureClient(rec)
 	cs := connect(client)
-	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
 	defer cancel()
 	seen := map[string]string{}
 	call := func(key, name string, args map[string]any) *mcp.CallToolResult {
@@ -164,7 +165,7 @@ func observeFeatures(t *testing.T, connect func(*mcp.Client) *mcp.ClientSession,
 	// server-everything registers the capability-dependent tools after
 	// initialization and announces them with tools/list_changed; wait for them.
 	var names []string
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := await.Deadline(t); ; time.Sleep(50 * time.Millisecond) {
 		lt, err := cs.ListTools(ctx, nil)
 		if err != nil {
 			t.Fatalf("tools/list: %v", err)
@@ -196,7 +197,7 @@ func observeFeatures(t *testing.T, connect func(*mcp.Client) *mcp.ClientSession,
 	// notifications/roots/list_changed and the server re-fetches and logs it.
 	call("roots (1)", "get-roots-list", map[string]any{})
 	client.AddRoots(&mcp.Root{URI: "file:///parity/b", Name: "parity-b"})
-	if _, ok := waitLog(t, rec, 10*time.Second, func(s string) bool { return strings.Contains(s, "2 root(s)") }); !ok {
+	if _, ok := waitLog(ctx, rec, func(s string) bool { return strings.Contains(s, "2 root(s)") }); !ok {
 		t.Fatal("the server never re-fetched roots after roots/list_changed")
 	}
 	seen["roots updated log"] = "2 root(s)"
@@ -213,13 +214,13 @@ func observeFeatures(t *testing.T, connect func(*mcp.Client) *mcp.ClientSession,
 	seen["progress result"] = toolText(res)
 	// The go-sdk client may run notification handlers after the call has
 	// returned (seen over HTTP: the last step arrives just after the
-	// result), so collect the three steps with a grace period.
+	// result), so the three steps are awaited, not just drained.
 	var steps []string
-	for grace := time.After(3 * time.Second); len(steps) < 3; {
+	for len(steps) < 3 {
 		select {
 		case n := <-rec.progress:
 			steps = append(steps, fmt.Sprintf("%v %v/%v", n.ProgressToken, n.Progress, n.Total))
-		case <-grace:
+		case <-ctx.Done():
 			t.Errorf("only %d progress notifications", len(steps))
 			goto done
 		}
@@ -230,7 +231,7 @@ done:
 
 	// Logging: simulated logging sends one message at once, then every 5 s.
 	call("logging on", "toggle-simulated-logging", map[string]any{})
-	m, ok := waitLog(t, rec, 10*time.Second, func(s string) bool { return simLogRE.MatchString(s) })
+	m, ok := waitLog(ctx, rec, func(s string) bool { return simLogRE.MatchString(s) })
 	if !ok {
 		t.Fatal("no simulated log message arrived")
 	}
@@ -252,7 +253,7 @@ done:
 	select {
 	case got := <-rec.updated:
 		seen["resource updated"] = fmt.Sprintf("subscribed uri updated: %v", got == uri)
-	case <-time.After(10 * time.Second):
+	case <-ctx.Done():
 		t.Fatal("no notifications/resources/updated after subscribing")
 	}
 	if err := cs.Unsubscribe(ctx, &mcp.UnsubscribeParams{URI: uri}); err != nil {
@@ -268,25 +269,11 @@ done:
 	p.SetProgressToken("parity-cancel")
 	done := make(chan error, 1)
 	go func() { _, err := cs.CallTool(cctx, p); done <- err }()
-	select {
-	case <-rec.progress:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no progress from the operation to cancel")
-	}
-	start := time.Now()
+	await.Recv(t, rec.progress, "progress from the operation to cancel")
 	ccancel()
-	select {
-	case err := <-done:
-		seen["cancelled call"] = fmt.Sprintf("context.Canceled: %v", errors.Is(err, context.Canceled))
-	case <-time.After(5 * time.Second):
-		t.Fatal("cancelled call did not return")
-	}
-	for !spy() {
-		if time.Since(start) > 5*time.Second {
-			t.Fatal("notifications/cancelled never reached the upstream")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	err = await.Recv(t, done, "the cancelled call to return")
+	seen["cancelled call"] = fmt.Sprintf("context.Canceled: %v", errors.Is(err, context.Canceled))
+	await.Until(t, "notifications/cancelled at the upstream", spy)
 	seen["cancel reached upstream"] = "true"
 	call("echo after cancel", "echo", map[string]any{"message": "still here"})
 
@@ -386,7 +373,7 @@ func TestShimFeatureParityStdio(t *testing.T) {
 					syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 				}
 			})
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
 			defer cancel()
 			cs, err := c.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil)
 			if err != nil {
@@ -436,7 +423,7 @@ func startEverythingHTTP(t *testing.T) string {
 		cmd.Wait()
 	})
 	addr := "127.0.0.1:" + strconv.Itoa(port)
-	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+	for deadline := await.Deadline(t); ; time.Sleep(50 * time.Millisecond) {
 		if c, err := net.Dial("tcp", addr); err == nil {
 			c.Close()
 			break
@@ -493,7 +480,7 @@ func TestShimFeatureParityHTTP(t *testing.T) {
 		t.Cleanup(ps.Close)
 		endpoint := ps.URL + "/mcp"
 		connect := func(c *mcp.Client) *mcp.ClientSession {
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
 			defer cancel()
 			var tr mcp.Transport
 			if viaShim {

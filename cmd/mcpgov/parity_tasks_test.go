@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 // The tasks-parity test drives the 2025-11-25 tasks flow (SEP-1686) against
@@ -89,7 +91,7 @@ func (r *rawMCP) call(id, method string, params any) map[string]any {
 		msg["params"] = params
 	}
 	r.send(msg)
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(await.Budget(r.t))
 	for {
 		select {
 		case line, ok := <-r.lines:
@@ -162,7 +164,7 @@ func observeTasks(t *testing.T, r *rawMCP) (seq []string, statuses []string) {
 	// The number of polls depends on timing, so only the tool's final entry
 	// is part of the sequence, not the list responses' ids.
 	var tool map[string]any
-	for i := 0; tool == nil; i++ {
+	for i, deadline := 0, await.Deadline(t); tool == nil; i++ {
 		lt := r.call(fmt.Sprintf("list-%d", i), "tools/list", nil)
 		tools, _ := lt["result"].(map[string]any)["tools"].([]any)
 		for _, x := range tools {
@@ -171,8 +173,8 @@ func observeTasks(t *testing.T, r *rawMCP) (seq []string, statuses []string) {
 			}
 		}
 		if tool == nil {
-			if i > 100 {
-				t.Fatal("simulate-research-query never appeared in tools/list")
+			if time.Now().After(deadline) {
+				t.Fatalf("simulate-research-query never appeared in tools/list (%d lists)", i+1)
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
@@ -201,7 +203,7 @@ func observeTasks(t *testing.T, r *rawMCP) (seq []string, statuses []string) {
 	// timing-dependent, so consecutive identical (normalised) responses are
 	// collapsed and the poll ids are dropped.
 	terminal := []string{"completed", "failed", "cancelled"}
-	for i, deadline := 0, time.Now().Add(10*time.Second); ; i++ {
+	for i, deadline := 0, await.Deadline(t); ; i++ {
 		got := r.call(fmt.Sprintf("get-%d", i), "tasks/get", map[string]any{"taskId": taskID})
 		gr, _ := got["result"].(map[string]any)
 		if gr == nil {
@@ -219,7 +221,7 @@ func observeTasks(t *testing.T, r *rawMCP) (seq []string, statuses []string) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("task not terminal after 10s: %v", got)
+			t.Fatalf("task not terminal by the test's deadline: %v", got)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/catalog/catalogtest"
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 // writeBundle writes a bundle approving the servers the shim tests run.
@@ -56,7 +57,7 @@ func connect(tb testing.TB, command string, args ...string) *mcp.ClientSession {
 	cmd.Stderr = os.Stderr
 	cmd.Env = sandboxEnv(tb)
 	client := mcp.NewClient(&mcp.Implementation{Name: "parity", Version: "1"}, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(tb))
 	defer cancel()
 	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil)
 	if err != nil {
@@ -74,7 +75,7 @@ func viaShim(bundle, command string, args ...string) (string, []string) {
 // saw, as JSON.
 func observe(t *testing.T, cs *mcp.ClientSession) map[string]string {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
 	defer cancel()
 	seen := map[string]string{}
 	note := func(key string, v any, err error) {
@@ -297,7 +298,7 @@ func TestShimHTTPParity(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
 	defer cancel()
 	client := mcp.NewClient(&mcp.Implementation{Name: "parity", Version: "1"}, nil)
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: ts.URL + "/"}, nil)

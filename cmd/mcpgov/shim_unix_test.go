@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mcpgov/mcpgov/internal/await"
 )
 
 // TestShimSignalKillsGroup: SIGTERM, SIGINT or SIGHUP to the shim ends the
@@ -34,21 +36,17 @@ func TestShimSignalKillsGroup(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
+			t.Cleanup(func() { cmd.Process.Kill() }) // if it never exits
 			pids := waitPids(t, pidfile)
 			if err := cmd.Process.Signal(sig); err != nil {
 				t.Fatal(err)
 			}
 			done := make(chan error, 1)
 			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				var ee *exec.ExitError
-				if !errors.As(err, &ee) || ee.ExitCode() != 1 {
-					t.Errorf("shim exit: %v, want status 1\nstderr: %s", err, stderr.String())
-				}
-			case <-time.After(10 * time.Second):
-				cmd.Process.Kill()
-				t.Fatal("shim did not exit after the signal")
+			err = await.Recv(t, done, "the shim to exit after "+sig.String())
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+				t.Errorf("shim exit: %v, want status 1\nstderr: %s", err, stderr.String())
 			}
 			for _, pid := range pids {
 				waitGone(t, pid)
@@ -59,27 +57,25 @@ func TestShimSignalKillsGroup(t *testing.T) {
 
 func waitPids(t *testing.T, pidfile string) []int {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	var pids []int
+	await.Until(t, "the fake server's pid file", func() bool {
 		b, _ := os.ReadFile(pidfile)
-		var pids []int
+		pids = pids[:0]
 		for _, f := range strings.Fields(string(b)) {
 			if n, err := strconv.Atoi(f); err == nil {
 				pids = append(pids, n)
 			}
 		}
-		if len(pids) == 2 {
-			return pids
-		}
-	}
-	t.Fatal("the fake server wrote no pid file")
-	return nil
+		return len(pids) == 2 && strings.HasSuffix(string(b), "\n")
+	})
+	return pids
 }
 
 // waitGone waits until pid no longer runs (a zombie awaiting its reaper
-// counts as gone).
+// counts as gone); one still running at the test's deadline is killed.
 func waitGone(t *testing.T, pid int) {
 	t.Helper()
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := await.Deadline(t); ; time.Sleep(10 * time.Millisecond) {
 		if errors.Is(syscall.Kill(pid, 0), syscall.ESRCH) {
 			return
 		}

@@ -2,13 +2,15 @@ package tui
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"testing"
-	"time"
 
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/mcpgov/mcpgov/internal/await"
 	"github.com/mcpgov/mcpgov/scan"
 )
 
@@ -120,18 +122,54 @@ func TestScanModelScrolls(t *testing.T) {
 	}
 }
 
+// screen is the program's output. It closes drawn once what it holds
+// contains want: the first frame, drawn before any key is sent.
+type screen struct {
+	mu    sync.Mutex
+	b     bytes.Buffer
+	want  string
+	once  sync.Once
+	drawn chan struct{}
+}
+
+func (s *screen) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, err := s.b.Write(p)
+	if strings.Contains(s.b.String(), s.want) {
+		s.once.Do(func() { close(s.drawn) })
+	}
+	return n, err
+}
+
+func (s *screen) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
 // TestScanProgram runs the model in a real bubbletea program, keys in
-// through a pipe, and checks what it drew.
+// through a pipe, and checks what it drew. Keys go in only after the first
+// frame is out (sent earlier, on a busy machine, they moved the cursor
+// before anything was drawn), one at a time, each once the program has
+// taken the one before.
 func TestScanProgram(t *testing.T) {
 	r, w := io.Pipe()
-	var out bytes.Buffer
-	p := tea.NewProgram(NewScan(report(), "mcpgov scan"), tea.WithInput(r), tea.WithOutput(&out), tea.WithWindowSize(120, 30), tea.WithoutSignals())
-	go func() {
-		for _, k := range []string{"j", "/", "v", "s", "\r", "q"} {
-			time.Sleep(20 * time.Millisecond)
-			_, _ = w.Write([]byte(k))
-		}
-	}()
+	defer w.Close()
+	out := &screen{want: "/h/.cursor/mcp.json:3", drawn: make(chan struct{})}
+	keys := []string{"j", "/", "v", "s", "\r", "q"}
+	taken := make(chan struct{}, len(keys))
+	p := tea.NewProgram(NewScan(report(), "mcpgov scan"), tea.WithInput(r), tea.WithOutput(out), tea.WithWindowSize(120, 30), tea.WithoutSignals(),
+		tea.WithContext(await.Context(t)), // ends a program that never quits
+		tea.WithFilter(func(_ tea.Model, msg tea.Msg) tea.Msg {
+			if _, ok := msg.(tea.KeyPressMsg); ok {
+				select {
+				case taken <- struct{}{}:
+				default: // more keys than were sent; reported below
+				}
+			}
+			return msg
+		}))
 	done := make(chan error, 1)
 	var final tea.Model
 	go func() {
@@ -140,15 +178,22 @@ func TestScanProgram(t *testing.T) {
 		done <- err
 	}()
 	select {
+	case <-out.drawn:
 	case err := <-done:
-		if err != nil {
+		t.Fatalf("the program ended before drawing the first server's details: %v\n%q", err, out.String())
+	}
+	for _, k := range keys {
+		if _, err := w.Write([]byte(k)); err != nil {
 			t.Fatal(err)
 		}
-	case <-time.After(20 * time.Second):
-		p.Kill()
-		t.Fatal("the program did not quit on q")
+		await.Recv(t, taken, fmt.Sprintf("the program to take the key %q", k))
 	}
-	_ = w.Close()
+	if err := await.Recv(t, done, "the program to quit on q"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(taken); n != 0 {
+		t.Errorf("the program took %d key presses more than the %d sent", n, len(keys))
+	}
 	// The first frame is drawn whole; later ones are cell diffs, so the
 	// keys' effect is read from the final model.
 	for _, want := range []string{"3 servers, 2 with findings", "/h/.cursor/mcp.json:3", "\x1b[?1049h"} {
