@@ -20,18 +20,18 @@ import (
 	"mvdan.cc/sh/v3/syntax"
 )
 
-// installScript is the script a release ships as install.sh.
-const installScript = "install.sh"
+// relInstallScript is the script a release ships as install.sh.
+const relInstallScript = "install.sh"
 
 // TestInstallScriptIsPOSIX parses install.sh as POSIX sh, so a bashism fails
 // here rather than on a user's dash or busybox.
 func TestInstallScriptIsPOSIX(t *testing.T) {
-	f, err := os.Open(installScript)
+	f, err := os.Open(relInstallScript)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	if _, err := syntax.NewParser(syntax.Variant(syntax.LangPOSIX)).Parse(f, installScript); err != nil {
+	if _, err := syntax.NewParser(syntax.Variant(syntax.LangPOSIX)).Parse(f, relInstallScript); err != nil {
 		t.Fatalf("install.sh is not POSIX sh: %v", err)
 	}
 }
@@ -41,7 +41,7 @@ func TestInstallScriptIsPOSIX(t *testing.T) {
 // and installed; a tampered archive, a hostile name or an unknown CPU
 // installs nothing.
 func TestInstallScript(t *testing.T) {
-	requireInstallTools(t)
+	relRequireInstallTools(t)
 	rel := t.TempDir()
 	archives := map[string]string{} // platform → archive name
 	for _, p := range []string{"linux_amd64", "linux_arm64", "darwin_amd64", "darwin_arm64", "windows_amd64", "windows_arm64"} {
@@ -72,7 +72,7 @@ func TestInstallScript(t *testing.T) {
 				}
 			}
 			prefix := t.TempDir()
-			res := runInstall(t, installEnv{base: srv.URL, prefix: prefix, sys: tc.sys, machine: tc.machine, tools: tc.tools})
+			res := relRunInstall(t, relInstallEnv{base: srv.URL, prefix: prefix, sys: tc.sys, machine: tc.machine, tools: tc.tools})
 			if res.err != nil {
 				t.Fatalf("install failed: %v\n%s", res.err, res.stderr)
 			}
@@ -116,7 +116,7 @@ func TestInstallScript(t *testing.T) {
 		bad := t.TempDir()
 		relCopy(t, filepath.Join(rel, "checksums.txt"), filepath.Join(bad, "checksums.txt"))
 		prefix := t.TempDir()
-		res := runInstall(t, installEnv{base: relServe(t, bad), prefix: prefix, sys: "Linux", machine: "riscv64"})
+		res := relRunInstall(t, relInstallEnv{base: relServe(t, bad), prefix: prefix, sys: "Linux", machine: "riscv64"})
 		if res.err == nil || !strings.Contains(res.stderr, "unsupported CPU: riscv64") {
 			t.Errorf("riscv64: err %v, stderr:\n%s", res.err, res.stderr)
 		}
@@ -133,7 +133,7 @@ func relInstallRefused(t *testing.T, dir, want string) {
 	prefix := t.TempDir()
 	old := filepath.Join(prefix, "bin", "mcpgov")
 	relWrite(t, old, []byte("old"))
-	res := runInstall(t, installEnv{base: relServe(t, dir), prefix: prefix, sys: "Linux", machine: "x86_64"})
+	res := relRunInstall(t, relInstallEnv{base: relServe(t, dir), prefix: prefix, sys: "Linux", machine: "x86_64"})
 	if res.err == nil {
 		t.Fatalf("install succeeded, want failure %q\n%s", want, res.stderr)
 	}
@@ -159,42 +159,42 @@ func relNoLeftovers(t *testing.T, dir, want string) {
 	}
 }
 
-// installEnv is one run of install.sh: uname reports sys and machine, and
+// relInstallEnv is one run of install.sh: uname reports sys and machine, and
 // PATH holds only the base tools plus tools, so each downloader and hash
 // tool is exercised alone.
-type installEnv struct {
+type relInstallEnv struct {
 	base, prefix, sys, machine string
 	tools                      []string
 	script                     string // default: install.sh beside this test
 }
 
-type installResult struct {
+type relInstallResult struct {
 	stdout, stderr string
 	err            error
 }
 
-// baseTools are what install.sh needs besides a downloader and a hash tool.
-var baseTools = []string{"mktemp", "awk", "tar", "gzip", "tr", "rm", "mkdir", "cp", "chmod", "mv"}
+// relBaseTools are what install.sh needs besides a downloader and a hash tool.
+var relBaseTools = []string{"mktemp", "awk", "tar", "gzip", "tr", "rm", "mkdir", "cp", "chmod", "mv"}
 
-func requireInstallTools(t *testing.T) {
+func relRequireInstallTools(t *testing.T) {
 	t.Helper()
 	if runtime.GOOS == "windows" {
 		t.Skip("install.sh runs under a POSIX sh")
 	}
-	for _, tool := range append([]string{"sh"}, baseTools...) {
+	for _, tool := range append([]string{"sh"}, relBaseTools...) {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s is not installed", tool)
 		}
 	}
 }
 
-func runInstall(t *testing.T, e installEnv) installResult {
+func relRunInstall(t *testing.T, e relInstallEnv) relInstallResult {
 	t.Helper()
 	if e.tools == nil {
 		e.tools = []string{"curl", "sha256sum"}
 	}
 	if e.script == "" {
-		e.script = installScript
+		e.script = relInstallScript
 	}
 	script, err := filepath.Abs(e.script)
 	if err != nil {
@@ -205,7 +205,7 @@ func runInstall(t *testing.T, e installEnv) installResult {
 		t.Fatal(err)
 	}
 	bin := t.TempDir()
-	for _, tool := range append(append([]string{}, baseTools...), e.tools...) {
+	for _, tool := range append(append([]string{}, relBaseTools...), e.tools...) {
 		p, err := exec.LookPath(tool)
 		if err != nil {
 			t.Fatalf("%s is not installed", tool)
@@ -223,7 +223,7 @@ func runInstall(t *testing.T, e installEnv) installResult {
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err = cmd.Run()
-	return installResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
+	return relInstallResult{stdout: stdout.String(), stderr: stderr.String(), err: err}
 }
 
 func relServe(t *testing.T, dir string) string {
