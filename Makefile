@@ -18,6 +18,12 @@ GORELEASER_VERSION  := v2.15.1
 STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
 GORELEASER  := $(TOOLS)/goreleaser-$(GORELEASER_VERSION)
 
+# syft writes the SBOM of each release archive (goreleaser's sboms). It is a
+# Go module, so `go install` builds it from the module proxy (~5-10 minutes
+# cold); goreleaser finds it on PATH under its own name, hence the directory.
+SYFT_VERSION := v1.57.2
+SYFT         := $(TOOLS)/syft-$(SYFT_VERSION)/syft
+
 # Real MCP clients and servers the end-to-end tests drive, and the install
 # tools (add-mcp, install-mcp) whose configs the scan tests read, pinned in
 # testdata/e2e/package.json + package-lock.json and installed into .cache/npm.
@@ -85,10 +91,11 @@ help: ## list the targets
 build: ## build bin/mcpgov with version, commit and date stamped in
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/mcpgov
 
-test: e2e-deps idp-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, fuzz-smoke
+test: e2e-deps idp-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, release-test, fuzz-smoke
 	@$(MAKE) --no-print-directory lint
 	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory docs-check
+	@$(MAKE) --no-print-directory release-test
 	@$(MAKE) --no-print-directory fuzz-smoke
 
 e2e-deps: $(NPM_STAMP) $(OTELCOL) $(DUCKDB_QUERY) ## install the real clients, servers and collector the end-to-end tests use into .cache/
@@ -183,9 +190,33 @@ docs: ## regenerate the command reference in README.md
 docs-check: ## fail if the command reference in README.md is out of date
 	$(GO) run ./cmd/gen-docs --readme README.md --check
 
-snapshot: $(GORELEASER) ## local release build with goreleaser into dist/ (publishes nothing)
+snapshot: $(GORELEASER) $(SYFT) ## local release build into dist/ (publishes nothing): archives, SBOMs, deb, rpm, Homebrew cask, checksums
 	$(GORELEASER) check
-	$(GORELEASER) release --snapshot --clean
+	@# goreleaser reads no commit, date or tag in a clone without a remote (it
+	@# asks git for the remote's URL first); git's environment lends it one.
+	if [ -z "$$(git remote)" ]; then export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=remote.origin.url GIT_CONFIG_VALUE_0=https://github.com/mcpgov/mcpgov.git; fi; \
+	PATH="$(dir $(SYFT)):$$PATH" $(GORELEASER) release --snapshot --clean
+
+# What `make test` runs of the release: the snapshot, then a test of dist/
+# (archive contents, checksums, SBOMs, dpkg-deb and rpm reading the packages,
+# the cask, the stamped binary, and install.sh installing from dist/ over
+# loopback and refusing a tampered archive). -race like `make test`, so the
+# test binary's packages come from the build cache.
+.PHONY: release-test release-deps
+release-test: release-deps snapshot ## make snapshot, then test what it wrote to dist/ and install.sh against it
+	MCPGOV_DIST=$(CURDIR)/dist MCPGOV_E2E=1 $(GO) test -race -count=1 -run '^TestRelease$$' ./cmd/mcpgov/
+
+# dpkg-deb ships with Debian; rpm is installed the way keyring-deps installs
+# gnome-keyring (root and apt-get), or named for you to install.
+release-deps: ## install rpm (to read the .rpm packages) when missing
+	@if ! command -v rpm >/dev/null || ! command -v dpkg-deb >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rpm dpkg >/dev/null || \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends rpm dpkg >/dev/null; }; \
+		else \
+			echo "release-deps: rpm or dpkg-deb is missing; run: sudo apt-get install rpm dpkg" >&2; exit 1; \
+		fi; \
+	fi
 
 clean: ## remove build output and generated docs (keeps the tools in .cache/)
 	rm -rf bin dist dist-docs
@@ -201,3 +232,7 @@ $(GORELEASER):
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
 	mv $(TOOLS)/goreleaser $@
+
+$(SYFT):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install github.com/anchore/syft/cmd/syft@$(SYFT_VERSION)

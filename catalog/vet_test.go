@@ -21,8 +21,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/catalog/catalogtest"
-	"github.com/mcpgov/mcpgov/internal/await"
 	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // fakeServerEnv switches a re-executed test binary into the fake server,

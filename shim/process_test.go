@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/catalog/catalogtest"
-	"github.com/mcpgov/mcpgov/internal/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 const fakeServerEnv = "MCPGOV_SHIM_FAKE_SERVER"

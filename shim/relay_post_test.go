@@ -11,8 +11,8 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/internal/await"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 type recordSink struct {

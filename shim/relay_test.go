@@ -14,8 +14,8 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/internal/await"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // memUpstream is an in-memory upstream: the test plays the server on the

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
-	"github.com/mcpgov/mcpgov/internal/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // TestAuditCrash drives thousands of tools/call requests through the real

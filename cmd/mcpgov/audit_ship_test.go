@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
-	"github.com/mcpgov/mcpgov/internal/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // collector is a real OpenTelemetry Collector (otelcol-mcpgov, built by

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
-	"github.com/mcpgov/mcpgov/internal/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // TestAuditTailFollow: `audit tail -f` prints the last records, then the

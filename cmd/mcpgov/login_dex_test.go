@@ -31,7 +31,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpgov/mcpgov/internal/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 const (

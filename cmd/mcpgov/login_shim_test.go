@@ -17,7 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/catalog/catalogtest"
-	"github.com/mcpgov/mcpgov/internal/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // shim starts `mcpgov shim ARGS...` in the sandbox as an MCP client would

@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpgov/mcpgov/internal/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // The tasks-parity test drives the 2025-11-25 tasks flow (SEP-1686) against

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mcpgov/mcpgov/internal/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // TestShimSignalKillsGroup: SIGTERM, SIGINT or SIGHUP to the shim ends the

@@ -148,8 +148,8 @@ func run(ctx context.Context, servers []scan.Server, o Options, which op) (*Outc
 	var aliases [][2]int
 	for i, s := range servers {
 		out.Results[i] = Result{Client: s.Client, Scope: string(s.Scope), File: s.File, Line: s.Line, Server: s.Name}
-		key := fmt.Sprintf("%s\x00%d\x00%s", s.File, s.Line, s.Name)
-		if f, ok := first[key]; ok {
+		key := fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%s\x00%s\x00%s", s.File, s.Line, s.Name, s.Scope, s.Project, s.Command, s.URL)
+		if f, ok := first[key]; ok && servers[f].Client != s.Client {
 			aliases = append(aliases, [2]int{i, f})
 			continue
 		}

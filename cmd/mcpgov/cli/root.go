@@ -87,18 +87,6 @@ func refuseUnknownSubcommands(cmd *cobra.Command) {
 	}
 }
 
-func newVersionCmd(f *Factory) *cobra.Command {
-	return &cobra.Command{
-		Use:     "version",
-		Short:   "Print the mcpgov version",
-		Example: "  mcpgov version",
-		Args:    cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			cmd.Println(f.Version.String())
-		},
-	}
-}
-
 // Command returns the full command tree, for documentation generators
 // (cmd/gen-docs). It is bound to the process's standard streams.
 func Command() *cobra.Command {

@@ -10,8 +10,8 @@ import (
 
 	tea "charm.land/bubbletea/v2"
 
-	"github.com/mcpgov/mcpgov/internal/await"
 	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 func report() *scan.Report {
