@@ -133,7 +133,7 @@ func (azureProvider) verdict(out []byte) (ExternalVerdict, error) {
 		} `json:"documentsAnalysis"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
-		return ExternalVerdict{}, fmt.Errorf("Prompt Shields answer: %w", err)
+		return ExternalVerdict{}, fmt.Errorf("read the Prompt Shields answer: %w", err)
 	}
 	if r.UserPromptAnalysis != nil && r.UserPromptAnalysis.AttackDetected {
 		return ExternalVerdict{Flagged: true, Labels: []string{"user-prompt-attack"}, Reason: "Azure Prompt Shields detected a user prompt attack"}, nil
@@ -257,7 +257,7 @@ func (modelArmorProvider) verdict(out []byte) (ExternalVerdict, error) {
 		} `json:"sanitizationResult"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil {
-		return ExternalVerdict{}, fmt.Errorf("Model Armor answer: %w", err)
+		return ExternalVerdict{}, fmt.Errorf("read the Model Armor answer: %w", err)
 	}
 	if r.SanitizationResult.FilterMatchState == "MATCH_FOUND" {
 		return ExternalVerdict{Flagged: true, Labels: []string{"match-found"}, Reason: "Google Model Armor found a match"}, nil
@@ -295,7 +295,7 @@ func (lakeraProvider) verdict(out []byte) (ExternalVerdict, error) {
 		Flagged *bool `json:"flagged"`
 	}
 	if err := json.Unmarshal(out, &r); err != nil || r.Flagged == nil {
-		return ExternalVerdict{}, fmt.Errorf("Lakera Guard answer has no flagged field")
+		return ExternalVerdict{}, fmt.Errorf("the Lakera Guard answer has no flagged field")
 	}
 	if *r.Flagged {
 		return ExternalVerdict{Flagged: true, Labels: []string{"flagged"}, Reason: "Lakera Guard flagged the text"}, nil
