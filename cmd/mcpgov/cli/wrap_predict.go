@@ -114,6 +114,11 @@ func (g *wrapGovernance) shimFlags(s scan.Server) []string {
 	}
 	if m, ok := g.bundle.Catalog.Match(s.Launch()); ok && m.VersionApproved {
 		out = append(out, "--server", m.Server.ID)
+	} else if s.Name != "" {
+		// A server the catalog does not know (or not at this version) is
+		// refused by the shim; the record of that refusal names it as the
+		// user does, so it can be found (audit query --server NAME).
+		out = append(out, "--name", s.Name)
 	}
 	return out
 }
@@ -148,7 +153,7 @@ func parseShimLine(command string, args []string) (shimLine, bool) {
 			*dst = args[i+1]
 			i++
 		case strings.HasPrefix(a, "-"):
-			if !hasVal && (name == "--header" || name == "--client" || name == "--timeout") {
+			if !hasVal && (name == "--header" || name == "--client" || name == "--timeout" || name == "--name") {
 				i++
 			}
 		default:
