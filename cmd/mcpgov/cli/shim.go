@@ -303,8 +303,20 @@ func catalogEntry(c *catalog.Catalog, id, server, url string, command []string) 
 		m.Server = c.Server(id)
 		return m.Server, m.Server != nil
 	case server != "":
-		m.Server = c.Server(server)
-		return m.Server, m.Server != nil
+		// --server names the entry for launches whose identity cannot say
+		// it; a package launch must still be an approved version of that
+		// entry's package, or --server would approve any version.
+		s := c.Server(server)
+		if s == nil {
+			return nil, false
+		}
+		if len(command) > 0 {
+			if l := scan.AnalyzeLaunch(command[0], command[1:], ""); l.Ecosystem != "" {
+				m, ok := (&catalog.Catalog{Servers: []*catalog.Server{s}}).Match(l)
+				return s, ok && m.VersionApproved
+			}
+		}
+		return s, true
 	case url != "":
 		m, ok = c.Match(scan.AnalyzeLaunch("", nil, url))
 	case len(command) > 0:
