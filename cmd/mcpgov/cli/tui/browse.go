@@ -47,9 +47,7 @@ type Browse struct {
 	title   string
 	note    string // a line under the title (groups not checked, …)
 
-	shown    []int
-	cursor   int
-	offset   int
+	window   // over items
 	width    int
 	height   int
 	filter   string
@@ -165,32 +163,20 @@ func (m *Browse) key(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Browse) move(d int) {
-	if len(m.shown) == 0 {
-		return
-	}
-	m.cursor = max(0, min(len(m.shown)-1, m.cursor+d))
-	h := m.listHeight()
-	if m.cursor < m.offset {
-		m.offset = m.cursor
-	}
-	if m.cursor >= m.offset+h {
-		m.offset = m.cursor - h + 1
-	}
-}
+func (m *Browse) move(d int) { m.window.move(d, m.listHeight()) }
 
 // refilter keeps the servers whose id, title, owner, description, data
 // scope or risk contain the filter, ignoring case.
 func (m *Browse) refilter() {
 	needle := strings.ToLower(m.filter)
-	m.shown = m.shown[:0]
+	shown := m.shown[:0]
 	for i, it := range m.items {
 		hay := strings.ToLower(strings.Join(append([]string{it.ID, it.Title, it.Owner, it.Description, it.Risk}, it.DataScope...), "\x00"))
 		if needle == "" || strings.Contains(hay, needle) {
-			m.shown = append(m.shown, i)
+			shown = append(shown, i)
 		}
 	}
-	m.cursor, m.offset = 0, 0
+	m.refill(shown)
 }
 
 func (m *Browse) listHeight() int { return max(3, (m.height-5)/2) }
@@ -224,27 +210,14 @@ func (m *Browse) Render() string {
 }
 
 func (m *Browse) renderList(b *strings.Builder) {
-	h := m.listHeight()
-	if len(m.shown) == 0 {
-		b.WriteString(dim + "  no server matches" + reset + "\n")
-		for range h - 1 {
-			b.WriteString("\n")
-		}
-		return
-	}
-	for row := m.offset; row < m.offset+h; row++ {
-		if row >= len(m.shown) {
-			b.WriteString("\n")
-			continue
-		}
-		it := m.items[m.shown[row]]
+	m.render(b, m.listHeight(), func(i int, selected bool) string {
+		it := m.items[i]
 		line := fmt.Sprintf("%-20s %-28s %-18s %-8s %s", clip(it.ID, 20), clip(it.Title, 28), clip(orDash(it.Owner), 18), it.Risk, clip(strings.Join(it.DataScope, ","), max(10, m.width-80)))
-		if row == m.cursor {
-			fmt.Fprintf(b, "%s %s%s\n", reverse, line, reset)
-		} else {
-			fmt.Fprintf(b, " %s\n", riskColor(it.Risk, line))
+		if selected {
+			return fmt.Sprintf("%s %s%s", reverse, line, reset)
 		}
-	}
+		return " " + riskColor(it.Risk, line)
+	})
 }
 
 func (m *Browse) renderDetail(b *strings.Builder) {

@@ -35,9 +35,7 @@ type Scan struct {
 	errors  []scan.FileError
 	title   string
 
-	shown        []int // indexes into servers after filtering
-	cursor       int   // index into shown
-	offset       int   // first shown row on screen
+	window       // over servers
 	width        int
 	height       int
 	filter       string
@@ -125,22 +123,13 @@ func (m *Scan) key(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
-func (m *Scan) move(d int) {
-	m.cursor = max(0, min(len(m.shown)-1, m.cursor+d))
-	h := m.listHeight()
-	if m.cursor < m.offset {
-		m.offset = m.cursor
-	}
-	if m.cursor >= m.offset+h {
-		m.offset = m.cursor - h + 1
-	}
-}
+func (m *Scan) move(d int) { m.window.move(d, m.listHeight()) }
 
 // refilter recomputes the shown rows: the filter matches client, name,
 // identity, file and finding rules, case-insensitively.
 func (m *Scan) refilter() {
 	needle := strings.ToLower(m.filter)
-	m.shown = m.shown[:0]
+	shown := m.shown[:0]
 	for i, s := range m.servers {
 		if m.findingsOnly && len(s.Findings) == 0 {
 			continue
@@ -148,9 +137,9 @@ func (m *Scan) refilter() {
 		if needle != "" && !strings.Contains(strings.ToLower(haystack(s)), needle) {
 			continue
 		}
-		m.shown = append(m.shown, i)
+		shown = append(shown, i)
 	}
-	m.cursor, m.offset = 0, 0
+	m.refill(shown)
 }
 
 func haystack(s scan.Server) string {
@@ -195,32 +184,19 @@ func (m *Scan) Render() string {
 }
 
 func (m *Scan) renderList(b *strings.Builder) {
-	h := m.listHeight()
-	if len(m.shown) == 0 {
-		b.WriteString(dim + "  no server matches" + reset + "\n")
-		for range h - 1 {
-			b.WriteString("\n")
-		}
-		return
-	}
-	for row := m.offset; row < m.offset+h; row++ {
-		if row >= len(m.shown) {
-			b.WriteString("\n")
-			continue
-		}
-		s := m.servers[m.shown[row]]
+	m.render(b, m.listHeight(), func(i int, selected bool) string {
+		s := m.servers[i]
 		gov := "  "
 		if s.Governed {
 			gov = green + "✓ " + reset
 		}
 		line := fmt.Sprintf("%-14s %-8s %-22s %s", clip(s.Client, 14), clip(string(s.Scope), 8), clip(s.Name, 22), clip(s.Identity, max(10, m.width-60)))
 		sev := worst(s.Findings)
-		if row == m.cursor {
-			fmt.Fprintf(b, "%s%s %s%s %s\n", gov, reverse, line, reset, sev)
-		} else {
-			fmt.Fprintf(b, "%s %s %s\n", gov, line, sev)
+		if selected {
+			return fmt.Sprintf("%s%s %s%s %s", gov, reverse, line, reset, sev)
 		}
-	}
+		return fmt.Sprintf("%s %s %s", gov, line, sev)
+	})
 }
 
 func (m *Scan) renderDetail(b *strings.Builder) {
