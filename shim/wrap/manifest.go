@@ -1,11 +1,6 @@
 package wrap
 
 import (
-	"encoding/json"
-	"errors"
-	"fmt"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"time"
 )
@@ -54,15 +49,8 @@ func manifestPath(stateDir string) string { return filepath.Join(stateDir, "mani
 // LoadManifest reads the manifest under stateDir; a missing one is empty.
 func LoadManifest(stateDir string) (*Manifest, error) {
 	m := &Manifest{SchemaVersion: ManifestVersion, Entries: []Record{}}
-	b, err := os.ReadFile(manifestPath(stateDir))
-	if errors.Is(err, fs.ErrNotExist) {
-		return m, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read wrap manifest: %w", err)
-	}
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("read wrap manifest %s: %w", manifestPath(stateDir), err)
+	if err := readStateFile(manifestPath(stateDir), "wrap manifest", m); err != nil {
+		return nil, err
 	}
 	if m.Entries == nil {
 		m.Entries = []Record{}
@@ -71,14 +59,7 @@ func LoadManifest(stateDir string) (*Manifest, error) {
 }
 
 func (m *Manifest) save(stateDir string) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(manifestPath(stateDir), append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write wrap manifest: %w", err)
-	}
-	return nil
+	return writeStateFile(manifestPath(stateDir), "wrap manifest", m)
 }
 
 func (m *Manifest) find(file, pointer string) *Record {
@@ -99,11 +80,5 @@ func (m *Manifest) put(r Record) {
 }
 
 func (m *Manifest) remove(file, pointer string) {
-	out := m.Entries[:0]
-	for _, r := range m.Entries {
-		if r.File != file || r.Pointer != pointer {
-			out = append(out, r)
-		}
-	}
-	m.Entries = out
+	m.Entries = withoutEntry(m.Entries, func(r Record) (string, string) { return r.File, r.Pointer }, file, pointer)
 }

@@ -3,7 +3,6 @@ package wrap
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -63,15 +62,8 @@ func loadInstalls(stateDir string) (*InstallManifest, error) {
 	if stateDir == "" {
 		return m, nil
 	}
-	b, err := os.ReadFile(installsPath(stateDir))
-	if errors.Is(err, fs.ErrNotExist) {
-		return m, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("read install manifest: %w", err)
-	}
-	if err := json.Unmarshal(b, m); err != nil {
-		return nil, fmt.Errorf("read install manifest %s: %w", installsPath(stateDir), err)
+	if err := readStateFile(installsPath(stateDir), "install manifest", m); err != nil {
+		return nil, err
 	}
 	if m.Installs == nil {
 		m.Installs = []InstallRecord{}
@@ -80,14 +72,7 @@ func loadInstalls(stateDir string) (*InstallManifest, error) {
 }
 
 func (m *InstallManifest) save(stateDir string) error {
-	b, err := json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := writeFileAtomic(installsPath(stateDir), append(b, '\n'), 0o600); err != nil {
-		return fmt.Errorf("write install manifest: %w", err)
-	}
-	return nil
+	return writeStateFile(installsPath(stateDir), "install manifest", m)
 }
 
 func (m *InstallManifest) put(r InstallRecord) {
@@ -104,13 +89,7 @@ func (m *InstallManifest) put(r InstallRecord) {
 }
 
 func (m *InstallManifest) remove(file, pointer string) {
-	out := m.Installs[:0]
-	for _, r := range m.Installs {
-		if r.File != file || r.Pointer != pointer {
-			out = append(out, r)
-		}
-	}
-	m.Installs = out
+	m.Installs = withoutEntry(m.Installs, func(r InstallRecord) (string, string) { return r.File, r.Pointer }, file, pointer)
 }
 
 // Uninstall removes the installed entries whose records sel selects: each
