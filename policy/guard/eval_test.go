@@ -366,6 +366,7 @@ func TestEval(t *testing.T) {
 		t.Fatalf("no cases in %s", ownCases)
 	}
 	ot, oh := evalSetReport(t, set, "team cases (testdata/guardrails/cases.jsonl)", own)
+	gitleaksBeside(t, "team cases", own, ot, oh)
 	for _, k := range []string{"sql/pre", "secrets/pre", "pii/post", "code/post"} {
 		for _, r := range []evalResult{ot, oh} {
 			if s := r.scores[k]; s == nil || s.precision() < 0.95 || s.recall() < 0.95 {
@@ -389,7 +390,8 @@ func TestEval(t *testing.T) {
 		t.Logf("external set skipped: no %s (set MCPGOV_SHARED to the shared folder to measure it)", filepath.Join(shared, "data/guardrails-external"))
 		return
 	}
-	_, eh := evalSetReport(t, set, "external set (shared/data/guardrails-external)", ext)
+	et, eh := evalSetReport(t, set, "external set (shared/data/guardrails-external)", ext)
+	gitleaksBeside(t, "external set", ext, et, eh)
 	if os.Getenv("MCPGOV_EVAL_NO_FLOORS") != "" {
 		return
 	}
