@@ -50,6 +50,7 @@ var poisonRules = []poisonRule{
 		re: regexp.MustCompile(`\b(?:always|only|must|should\s+always)\s+(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|rather\s+than|in\s+place\s+of|over)\b|` +
 			`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|rather\s+than|in\s+place\s+of)\s+(?:any|all|every|the\s+other|other)\b|` +
 			`\b(?:never|do\s+not|don't)\s+(?:use|call|invoke)\s+(?:any\s+|the\s+)?other\s+(?:tools?|functions?|servers?)\b|` +
+			`\b(?:always\s+|must\s+)?(?:call|use|run|invoke)\s+` + thisTool + `\s+(?:first|before\s+(?:any|every|all)\s+(?:other\s+)?(?:tools?|functions?|actions?))\b|` +
 			thisTool + `\s+(?:replaces|supersedes|overrides|takes\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?(?:\S+\s+)?(?:tools?|functions?)\b`),
 	},
 	{
@@ -59,6 +60,13 @@ var poisonRules = []poisonRule{
 	{
 		rule: "model-marker", msg: "a bracketed marker addresses the model",
 		re: regexp.MustCompile(`(?m)(?:^|[\s(])[\[{]\s*(?:important|critical|system|admin|mandatory|instructions?|note\s+to\s+(?:the\s+)?(?:ai|assistant|model|llm))\s*[\]}]\s*\S`),
+	},
+	{
+		// Text a reader of a tool list does not see: an HTML comment, a
+		// terminal escape sequence, or a passage pushed far below the
+		// visible description by padding.
+		rule: "hidden-text", msg: "text hidden from a reader (comment, escape sequence or padding)",
+		re: regexp.MustCompile(`<!--[\s\S]*?\w[\s\S]*?-->|\x1b\[|(?:[ \t]*\n){8,}[ \t]*\S|[ \t\x{a0}]{40,}\S`),
 	},
 	{
 		rule: "param-asks-secret", msg: "a parameter asks for a secret or a file's contents",
