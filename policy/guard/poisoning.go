@@ -30,7 +30,7 @@ type poisonRule struct {
 
 const (
 	toolRef   = `(?:the\s+)?['"\x60]?[a-z][\w.-]*['"\x60]?\s+(?:tool|function)`
-	useVerbs  = `(?:using|calling|invoking|running|executing|use|call|invoke|run|execute)`
+	useVerbs  = `(?:using|calling|invoking|running|executing|used|called|invoked|ran|executed|use|call|invoke|run|execute)`
 	thisTool  = `(?:this|the\s+current|our)\s+(?:tool|function)`
 	resultOf  = `(?:results?|outputs?|responses?|answers?|returns?|return\s+values?)`
 	modifyVrb = `(?:modify|modifies|alter|alters|change|changes|rewrite|rewrites|overwrite|overwrites|replace|replaces|correct|corrects|fix|fixes|falsify|tamper\s+with|edit|edits|adjust|adjusts|update|updates)`
