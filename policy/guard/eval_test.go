@@ -341,10 +341,11 @@ func appendFile(t *testing.T, path, name string, lines []string) {
 // each scanner's own scope, see the set's README), so that a change that
 // loses ground fails.
 var externalFloors = map[string][2]float64{
-	"sql/pre":     {0.95, 0.95},
-	"secrets/pre": {0.88, 0.88},
-	"pii/post":    {0.95, 0.95},
-	"code/post":   {0.95, 0.25},
+	"sql/pre":            {0.95, 0.95},
+	"secrets/pre":        {0.91, 0.88},
+	"poisoning/describe": {0.65, 0.80},
+	"pii/post":           {0.95, 0.95},
+	"code/post":          {0.95, 0.25},
 }
 
 // externalFiles are the files of the external set, one per guardrail.
