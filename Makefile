@@ -18,6 +18,12 @@ GORELEASER_VERSION  := v2.15.1
 STATICCHECK := $(TOOLS)/staticcheck-$(STATICCHECK_VERSION)
 GORELEASER  := $(TOOLS)/goreleaser-$(GORELEASER_VERSION)
 
+# gitleaks, run by `make eval` on the same secrets cases as mcpgov's secrets
+# guardrail so that both sets of figures come from one run (issue 17). Built
+# from the Go module proxy like the tools above.
+GITLEAKS_VERSION := v8.30.1
+GITLEAKS         := $(TOOLS)/gitleaks-$(GITLEAKS_VERSION)
+
 # syft writes the SBOM of each release archive (goreleaser's sboms). It is a
 # Go module, so `go install` builds it from the module proxy (~5-10 minutes
 # cold); goreleaser finds it on PATH under its own name, hence the directory.
@@ -173,8 +179,8 @@ bench: ## run the Go benchmarks and report ratios against baselines measured in 
 # point elsewhere); without it the external eval is skipped with a message.
 # Each set is scored in a tuning and a held-out half split by hashing case
 # ids; only the tuning half's misses are ever printed (MCPGOV_EVAL_MISSES=FILE).
-eval: ## precision and recall per guardrail and per class, tuning and held-out halves, on testdata/guardrails and the shared public and external sets
-	MCPGOV_EVAL_QUIET=1 $(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
+eval: $(GITLEAKS) ## precision and recall per guardrail and per class, tuning and held-out halves, on testdata/guardrails and the shared public and external sets; gitleaks on the same secrets cases
+	MCPGOV_EVAL_QUIET=1 MCPGOV_GITLEAKS=$(GITLEAKS) $(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
 lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck, and a Windows and macOS build of every package
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './dist/*')); \
@@ -232,6 +238,11 @@ $(GORELEASER):
 	@mkdir -p $(TOOLS)
 	GOBIN=$(TOOLS) $(GO) install github.com/goreleaser/goreleaser/v2@$(GORELEASER_VERSION)
 	mv $(TOOLS)/goreleaser $@
+
+$(GITLEAKS):
+	@mkdir -p $(TOOLS)
+	GOBIN=$(TOOLS) $(GO) install github.com/zricethezav/gitleaks/v8@$(GITLEAKS_VERSION)
+	mv $(TOOLS)/gitleaks $@
 
 $(SYFT):
 	@mkdir -p $(dir $@)

@@ -341,10 +341,12 @@ func appendFile(t *testing.T, path, name string, lines []string) {
 // each scanner's own scope, see the set's README), so that a change that
 // loses ground fails.
 var externalFloors = map[string][2]float64{
-	"sql/pre":     {0.95, 0.95},
-	"secrets/pre": {0.88, 0.88},
-	"pii/post":    {0.95, 0.95},
-	"code/post":   {0.95, 0.25},
+	"sql/pre":            {0.95, 0.95},
+	"secrets/pre":        {0.91, 0.88},
+	"poisoning/describe": {0.65, 0.80},
+	"injection/post":     {0.95, 0.60},
+	"pii/post":           {0.95, 0.95},
+	"code/post":          {0.95, 0.25},
 }
 
 // externalFiles are the files of the external set, one per guardrail.
@@ -366,6 +368,7 @@ func TestEval(t *testing.T) {
 		t.Fatalf("no cases in %s", ownCases)
 	}
 	ot, oh := evalSetReport(t, set, "team cases (testdata/guardrails/cases.jsonl)", own)
+	gitleaksBeside(t, "team cases", own, ot, oh)
 	for _, k := range []string{"sql/pre", "secrets/pre", "pii/post", "code/post"} {
 		for _, r := range []evalResult{ot, oh} {
 			if s := r.scores[k]; s == nil || s.precision() < 0.95 || s.recall() < 0.95 {
@@ -389,7 +392,8 @@ func TestEval(t *testing.T) {
 		t.Logf("external set skipped: no %s (set MCPGOV_SHARED to the shared folder to measure it)", filepath.Join(shared, "data/guardrails-external"))
 		return
 	}
-	_, eh := evalSetReport(t, set, "external set (shared/data/guardrails-external)", ext)
+	et, eh := evalSetReport(t, set, "external set (shared/data/guardrails-external)", ext)
+	gitleaksBeside(t, "external set", ext, et, eh)
 	if os.Getenv("MCPGOV_EVAL_NO_FLOORS") != "" {
 		return
 	}

@@ -66,5 +66,5 @@ func CheckPoisoning(t catalog.ToolDef, otherTools []string) []InjectionFinding {
 		}
 		out = append(out, InjectionFinding{Rule: "poisoning." + f.Rule, Message: f.Field + ": " + f.Message})
 	}
-	return out
+	return append(out, poisonFindings(t)...)
 }

@@ -270,7 +270,7 @@ func placeholder(v string) bool {
 	case v[0] == '%' && v[n-1] == '%', v[0] == '<' && v[n-1] == '>', strings.HasPrefix(v, "{{") && strings.HasSuffix(v, "}}"):
 		return true // %VAR%, <your key>, {{ secret }}
 	}
-	return allSame(v)
+	return allSame(v) || dummyValue(v)
 }
 
 func isIdentifier(s string) bool {

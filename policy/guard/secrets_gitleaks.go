@@ -168,7 +168,7 @@ func gitleaksFindings(s string) []SecretFinding {
 					secret, ss, se = win[m[2*g]:m[2*g+1]], m[2*g], m[2*g+1]
 				}
 			}
-			if r.entropy > 0 && entropy(secret) <= r.entropy {
+			if r.entropy > 0 && entropy(secret) <= r.entropy || dummyValue(secret) {
 				continue
 			}
 			line := lineAround(win, m[0], m[1])

@@ -1,0 +1,128 @@
+package guard
+
+import (
+	"encoding/json"
+	"regexp"
+	"strings"
+
+	"github.com/mcpgov/mcpgov/catalog"
+)
+
+// The catalog's reviewer catches prompt markup, overrides, concealment,
+// consent bypass and exfiltration phrased as such. The rules here add the
+// poisoning classes it leaves to a reader (issue 17): a tool that tells the
+// model to tamper with another tool's result or to run itself in a
+// sequence with another tool, routing that pushes every call to this tool,
+// bracketed markers addressed to the model, and parameter descriptions
+// that ask for secrets or files instead of describing a value. Each rule
+// wants the directive shape, not a topic word, so that a description that
+// names other tools or credentials in passing stays quiet.
+
+// poisonRule is one pattern over lower-cased tool text.
+type poisonRule struct {
+	rule, msg string
+	re        *regexp.Regexp
+	// paramOnly restricts the rule to parameter descriptions, where asking
+	// for a credential is out of place (a tool's own description may say
+	// it takes one).
+	paramOnly bool
+}
+
+const (
+	toolRef   = `(?:the\s+)?['"\x60]?[a-z][\w.-]*['"\x60]?\s+(?:tool|function)`
+	useVerbs  = `(?:using|calling|invoking|running|executing|used|called|invoked|ran|executed|use|call|invoke|run|execute)`
+	thisTool  = `(?:this|the\s+current|our)\s+(?:tool|function)`
+	resultOf  = `(?:results?|outputs?|responses?|answers?|returns?|return\s+values?)`
+	modifyVrb = `(?:modify|modifies|alter|alters|change|changes|rewrite|rewrites|overwrite|overwrites|replace|replaces|correct|corrects|fix|fixes|falsify|tamper\s+with|edit|edits|adjust|adjusts|update|updates)`
+)
+
+var poisonRules = []poisonRule{
+	{
+		rule: "tamper-result", msg: "tells the model to change another tool's result",
+		re: regexp.MustCompile(`\b` + modifyVrb + `\s+(?:the\s+|its\s+|their\s+|any\s+)?(?:\w+\s+){0,3}?` + resultOf + `\s+(?:of|from|returned\s+by|produced\s+by|given\s+by)\s+(?:the\s+|any\s+|other\s+)?(?:\w+\s+){0,2}?(?:tool|function)s?\b`),
+	},
+	{
+		rule: "tool-sequence", msg: "ties this tool to another tool's use",
+		re: regexp.MustCompile(`\b(?:after|before|once|whenever|every\s+time|each\s+time)\s+(?:you\s+(?:have\s+)?)?` + useVerbs + `\s+` + toolRef + `\b[^.\n]{0,160}?\b(?:run|call|use|invoke|execute)\s+` + thisTool + `\b`),
+	},
+	{
+		rule: "routing", msg: "routes calls away from other tools to this one",
+		re: regexp.MustCompile(`\b(?:always|only|must|should\s+always)\s+(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|rather\s+than|in\s+place\s+of|over)\b|` +
+			`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|rather\s+than|in\s+place\s+of)\s+(?:any|all|every|the\s+other|other)\b|` +
+			`\b(?:never|do\s+not|don't)\s+(?:use|call|invoke)\s+(?:any\s+|the\s+)?other\s+(?:tools?|functions?|servers?)\b|` +
+			`\b(?:always\s+|must\s+)?(?:call|use|run|invoke)\s+` + thisTool + `\s+(?:first|before\s+(?:any|every|all)\s+(?:other\s+)?(?:tools?|functions?|actions?))\b|` +
+			thisTool + `\s+(?:replaces|supersedes|overrides|takes\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?(?:\S+\s+)?(?:tools?|functions?)\b`),
+	},
+	{
+		rule: "redirect-all", msg: "redirects every message or payment to a fixed destination",
+		re: regexp.MustCompile(`\b(?:all|every|any)\s+(?:\w+\s+)?(?:e-?mails?|messages?|requests?|payments?|transactions?|transfers?|invoices?)\s+(?:must|should|shall|are\s+to|have\s+to)\s+(?:always\s+)?(?:be\s+)?(?:sent|forwarded|redirected|routed|copied|cc'?d|bcc'?d|paid|transferred)\s+to\b`),
+	},
+	{
+		rule: "model-marker", msg: "a bracketed marker addresses the model",
+		re: regexp.MustCompile(`(?m)(?:^|[\s(])[\[{]\s*(?:important|critical|system|admin|mandatory|instructions?|note\s+to\s+(?:the\s+)?(?:ai|assistant|model|llm))\s*[\]}]\s*\S`),
+	},
+	{
+		// Text a reader of a tool list does not see: an HTML comment, a
+		// terminal escape sequence, or a passage pushed far below the
+		// visible description by padding.
+		rule: "hidden-text", msg: "text hidden from a reader (comment, escape sequence or padding)",
+		re: regexp.MustCompile(`<!--[\s\S]*?\w[\s\S]*?-->|\x1b\[|(?:[ \t]*\n){8,}[ \t]*\S|[ \t\x{a0}]{40,}\S`),
+	},
+	{
+		rule: "param-asks-secret", msg: "a parameter asks for a secret or a file's contents",
+		paramOnly: true,
+		re: regexp.MustCompile(`\b(?:contents?|text|copy)\s+of\s+(?:the\s+|your\s+|the\s+user'?s\s+)?(?:~|/etc/|\$home|\.ssh|\.env|\.aws|id_rsa|mcp\.json|private\s+key|ssh\s+key|credentials?\s+file|config(?:uration)?\s+file)|` +
+			`\b(?:the\s+)?(?:user'?s|your)\s+(?:password|api\s+key|secret|private\s+key|ssh\s+key|access\s+token|credentials)\b|` +
+			`\b(?:all|every)\s+(?:the\s+)?(?:environment\s+variables|env\s+vars|secrets|api\s+keys|credentials)\b|` +
+			`\b(?:previous|prior|entire|full|whole)\s+(?:conversation|chat|messages|system\s+prompt)\b`),
+	},
+}
+
+// poisonFindings applies poisonRules to the tool's description and to the
+// descriptions and titles of its input schema's properties, at any depth.
+func poisonFindings(t catalog.ToolDef) []InjectionFinding {
+	var out []InjectionFinding
+	check := func(field, s string, param bool) {
+		if len(s) < 12 {
+			return
+		}
+		low := strings.ToLower(s)
+		for _, r := range poisonRules {
+			if r.paramOnly && !param {
+				continue
+			}
+			if r.re.MatchString(low) {
+				out = append(out, InjectionFinding{Rule: "poisoning." + r.rule, Message: field + ": " + r.msg})
+			}
+		}
+	}
+	check("description", t.Description, false)
+	if len(t.InputSchema) > 0 {
+		var schema any
+		if json.Unmarshal(t.InputSchema, &schema) == nil {
+			walkSchemaText(schema, "inputSchema", 0, check)
+		}
+	}
+	return out
+}
+
+// walkSchemaText calls fn on every description and title in a JSON schema.
+func walkSchemaText(v any, path string, depth int, fn func(field, s string, param bool)) {
+	if depth > 32 {
+		return
+	}
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			if s, ok := e.(string); ok && (k == "description" || k == "title") {
+				fn(path+"."+k, s, true)
+				continue
+			}
+			walkSchemaText(e, path+"."+k, depth+1, fn)
+		}
+	case []any:
+		for _, e := range x {
+			walkSchemaText(e, path, depth+1, fn)
+		}
+	}
+}
