@@ -161,7 +161,9 @@ fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 
 	done
 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
-BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho
+BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
+	$(foreach v,approved-write approved-fsync guarded-write guarded-fsync,EchoRounds/$(v)@shim-p50-µs:EchoRounds/$(v)@direct-p50-µs EchoRounds/$(v)@shim-p99-µs:EchoRounds/$(v)@direct-p99-µs) \
+	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms)
 BENCH_COUNT ?= 3
 
 bench: ## run the Go benchmarks and report ratios against baselines measured in the same run
