@@ -81,7 +81,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench lint docs docs-check snapshot clean otelcol eval
+.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench bench-report lint docs docs-check snapshot clean otelcol eval
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -170,6 +170,14 @@ bench: ## run the Go benchmarks and report ratios against baselines measured in 
 	@mkdir -p $(CACHE)
 	MCPGOV_DEX=$(wildcard $(DEX)) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CACHE)/bench.txt
 	@awk -v PAIRS="$(BENCH_PAIRS)" -f .ci/bench-ratios.awk $(CACHE)/bench.txt
+
+# The report is generated straight into testdata/bench (BENCHMARKS.md with
+# bench.csv, machine.csv and bench.txt) and committed from there: the
+# top-level files are fixed. The benchmarks run once, one package at a time.
+BENCH_REPORT_DIR ?= testdata/bench
+
+bench-report: ## run the published benchmarks once (make e2e-deps first for server-everything) ; writes testdata/bench/BENCHMARKS.md and its CSVs
+	PATH="$(E2E_PATH)" GO=$(GO) .ci/bench-report.sh $(BENCH_REPORT_DIR)
 
 # The external set is read from ../shared beside the clone (MCPGOV_SHARED to
 # point elsewhere); without it the external eval is skipped with a message.

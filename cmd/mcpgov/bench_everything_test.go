@@ -71,6 +71,17 @@ func startSession(tb testing.TB, env []string, command string, args ...string) (
 	return cs, cmd.Process, took
 }
 
+// benchShim is viaShim with the shim binary MCPGOV_BENCH_BIN names, when
+// set: make bench-report measures a release-like build, not this test
+// binary standing in for mcpgov.
+func benchShim(bundle, command string, args ...string) (string, []string) {
+	cmd, args := viaShim(bundle, command, args...)
+	if bin := os.Getenv("MCPGOV_BENCH_BIN"); bin != "" {
+		cmd = bin
+	}
+	return cmd, args
+}
+
 // BenchmarkEchoRounds is the end-to-end measurement of the shim hop: a
 // go-sdk client over real pipes calls server-everything's echo tool
 // directly and through `mcpgov shim`, in interleaved rounds of roundCalls
@@ -86,7 +97,7 @@ func BenchmarkEchoRounds(b *testing.B) {
 			b.Run(v.name+"-"+durability, func(b *testing.B) {
 				direct, _, _ := startSession(b, sandboxEnv(b), "mcp-server-everything", "stdio")
 				defer direct.Close()
-				cmd, args := viaShim(v.bundle(b), "mcp-server-everything", "stdio")
+				cmd, args := benchShim(v.bundle(b), "mcp-server-everything", "stdio")
 				shimmed, _, _ := startSession(b, durabilityEnv(b, durability), cmd, args...)
 				defer shimmed.Close()
 				echoRounds(b, direct, shimmed)
@@ -127,6 +138,11 @@ func echoRounds(b *testing.B, direct, shimmed *mcp.ClientSession) {
 // reportAdded reports the p50 and p99 of each side and their differences
 // in unit.
 func reportAdded(b *testing.B, direct, shimmed []time.Duration, unit time.Duration, suffix string) {
+	reportAddedAs(b, "direct", direct, shimmed, unit, suffix)
+}
+
+// reportAddedAs is reportAdded with the baseline's metrics named base.
+func reportAddedAs(b *testing.B, base string, direct, shimmed []time.Duration, unit time.Duration, suffix string) {
 	slices.Sort(direct)
 	slices.Sort(shimmed)
 	at := func(lat []time.Duration, q float64) float64 {
@@ -137,7 +153,7 @@ func reportAdded(b *testing.B, direct, shimmed []time.Duration, unit time.Durati
 		q    float64
 	}{{"p50", 0.50}, {"p99", 0.99}} {
 		d, s := at(direct, q.q), at(shimmed, q.q)
-		b.ReportMetric(d, "direct-"+q.name+"-"+suffix)
+		b.ReportMetric(d, base+"-"+q.name+"-"+suffix)
 		b.ReportMetric(s, "shim-"+q.name+"-"+suffix)
 		b.ReportMetric(s-d, "added-"+q.name+"-"+suffix)
 	}
@@ -146,42 +162,60 @@ func reportAdded(b *testing.B, direct, shimmed []time.Duration, unit time.Durati
 // BenchmarkStartupRounds measures start-up as a client feels it: from
 // starting the process to the answer to initialize (the go-sdk client's
 // Connect returns then), for server-everything directly and through the
-// shim, alternating, for each bundle variant. It also reports the shim
-// process's peak RSS (VmHWM, the shim alone, not the server it starts)
-// after initialize.
+// shim, alternating, for each bundle variant. It also reports each side's
+// peak RSS (VmHWM) after initialize: the shim's alone, not the server it
+// starts. With MCPGOV_BENCH_BASELINE_BIN set to another build of mcpgov,
+// it adds "approved-vs-baseline", whose baseline side is that build's
+// shim: a before/after comparison of start-up in one run.
 func BenchmarkStartupRounds(b *testing.B) {
 	needEverything(b)
+	server := []string{"mcp-server-everything", "stdio"}
 	for _, v := range shimVariants {
 		b.Run(v.name, func(b *testing.B) {
-			cmd, args := viaShim(v.bundle(b), "mcp-server-everything", "stdio")
-			env := durabilityEnv(b, "write")
-			var dl, sl []time.Duration
-			var rss float64
-			// server-everything does not exit when its stdin closes, so a
-			// session's Close waits out TerminateDuration; the sessions
-			// close in the background and the benchmark waits for them.
-			var closing sync.WaitGroup
-			defer closing.Wait()
-			for range b.N {
-				cs, _, took := startSession(b, sandboxEnv(b), "mcp-server-everything", "stdio")
-				dl = append(dl, took)
-				closing.Go(func() { cs.Close() })
-				cs, proc, took := startSession(b, env, cmd, args...)
-				sl = append(sl, took)
-				b.StopTimer()
-				kb, err := peakRSS(proc.Pid)
-				if err != nil {
-					b.Fatal(err)
-				}
-				rss = max(rss, float64(kb)/1024)
-				closing.Go(func() { cs.Close() })
-				b.StartTimer()
-			}
-			reportAdded(b, dl, sl, time.Millisecond, "ms")
-			if rss > 0 {
-				b.ReportMetric(rss, "shim-rss-MB")
-			}
+			cmd, args := benchShim(v.bundle(b), server[0], server[1:]...)
+			startupRounds(b, "direct", sandboxEnv(b), server, durabilityEnv(b, "write"), append([]string{cmd}, args...))
 		})
+	}
+	if bin := os.Getenv("MCPGOV_BENCH_BASELINE_BIN"); bin != "" {
+		b.Run("approved-vs-baseline", func(b *testing.B) {
+			cmd, args := benchShim(writeBundle(b), server[0], server[1:]...)
+			env := durabilityEnv(b, "write")
+			startupRounds(b, "baseline", env, append([]string{bin}, args...), env, append([]string{cmd}, args...))
+		})
+	}
+}
+
+// startupRounds starts base and shim alternately b.N times each and
+// reports the time to initialize's answer of both, the shim's added time,
+// and each side's peak RSS in MB.
+func startupRounds(b *testing.B, baseName string, baseEnv, base, env, shim []string) {
+	var bl, sl []time.Duration
+	var baseRSS, shimRSS float64
+	// server-everything does not exit when its stdin closes, so a
+	// session's Close waits out TerminateDuration; the sessions close in
+	// the background and the benchmark waits for them.
+	var closing sync.WaitGroup
+	defer closing.Wait()
+	start := func(env, argv []string, lat []time.Duration, rss *float64) []time.Duration {
+		cs, proc, took := startSession(b, env, argv[0], argv[1:]...)
+		b.StopTimer()
+		kb, err := peakRSS(proc.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		*rss = max(*rss, float64(kb)/1024)
+		closing.Go(func() { cs.Close() })
+		b.StartTimer()
+		return append(lat, took)
+	}
+	for range b.N {
+		bl = start(baseEnv, base, bl, &baseRSS)
+		sl = start(env, shim, sl, &shimRSS)
+	}
+	reportAddedAs(b, baseName, bl, sl, time.Millisecond, "ms")
+	if shimRSS > 0 {
+		b.ReportMetric(baseRSS, baseName+"-rss-MB")
+		b.ReportMetric(shimRSS, "shim-rss-MB")
 	}
 }
 
