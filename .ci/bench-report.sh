@@ -12,18 +12,20 @@ mkdir -p "$out"
 # The shim measured is a release-like build (the flags of make build), not
 # the test binary; MCPGOV_BENCH_BASELINE_BIN, when set, names another build
 # whose shim start-up is compared with this one's in the same run.
-bin=$(mktemp -d)/mcpgov
-$GO build -trimpath -ldflags '-s -w' -o "$bin" ./cmd/mcpgov
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+bin=$tmp/mcpgov
+$GO build -trimpath -ldflags "-s -w -X github.com/mcpgov/mcpgov/cmd/mcpgov/cli.commit=$(git rev-parse --short=12 HEAD)" -o "$bin" ./cmd/mcpgov
 export MCPGOV_BENCH_BIN=$bin
 
 # The commands, as anyone reruns them (with .cache/npm/node_modules/.bin on PATH).
 cmds=(
-	"$GO test -run ^\$ -bench ^BenchmarkEchoRounds\$ -benchtime 2000x -count 1 ./cmd/mcpgov/"
-	"$GO test -run ^\$ -bench ^BenchmarkStartupRounds\$ -benchtime 20x -count 1 ./cmd/mcpgov/"
-	"$GO test -run ^\$ -bench ^BenchmarkGuardrail\$ -benchmem -count 1 ./policy/guard/"
-	"$GO test -run ^\$ -bench ^Benchmark(RegoDecision|RegoDecisionCached|Pipeline|PipelineRego|DecodeOnly)\$ -benchmem -count 1 ./policy/"
-	"$GO test -run ^\$ -bench ^BenchmarkAudit(LoneWrite|LoneFsync|Append|RawFsync)\$ -benchmem -count 1 ./audit/"
-	"$GO test -run ^\$ -bench ^Benchmark(ScanFleetHome|ReadFilesOnly)\$ -benchmem -count 1 ./scan/"
+	"$GO test -run '^\$' -bench '^BenchmarkEchoRounds\$' -benchtime 2000x -count 1 ./cmd/mcpgov/"
+	"$GO test -run '^\$' -bench '^BenchmarkStartupRounds\$' -benchtime 20x -count 1 ./cmd/mcpgov/"
+	"$GO test -run '^\$' -bench '^BenchmarkGuardrail\$' -benchmem -count 1 ./policy/guard/"
+	"$GO test -run '^\$' -bench '^Benchmark(RegoDecision|RegoDecisionCached|Pipeline|PipelineRego|DecodeOnly)\$' -benchmem -count 1 ./policy/"
+	"$GO test -run '^\$' -bench '^BenchmarkAudit(LoneWrite|LoneFsync|Append|RawFsync)\$' -benchmem -count 1 ./audit/"
+	"$GO test -run '^\$' -bench '^Benchmark(ScanFleetHome|ReadFilesOnly)\$' -benchmem -count 1 ./scan/"
 )
 
 everything=$(command -v mcp-server-everything || true)
@@ -41,7 +43,7 @@ evver=$(node -e 'console.log(require(process.argv[1]).version)' "$(dirname "$(re
 	echo "node,$(node --version 2>/dev/null || echo none)"
 	echo "server-everything,$evver"
 	echo "mcpgov binary,$(stat -c %s "$bin" | awk '{printf "%.1f MB", $1/1e6}')"
-	[ -z "${MCPGOV_BENCH_BASELINE_BIN:-}" ] || echo "baseline binary,$("$MCPGOV_BENCH_BASELINE_BIN" version 2>/dev/null | head -1) ($(stat -c %s "$MCPGOV_BENCH_BASELINE_BIN" | awk '{printf "%.1f MB", $1/1e6}'))"
+	[ -z "${MCPGOV_BENCH_BASELINE_BIN:-}" ] || echo "baseline binary,$("$MCPGOV_BENCH_BASELINE_BIN" version --json 2>/dev/null | sed -n 's/.*"commit": *"\([^"]*\)".*/commit \1/p' | head -1) ($(stat -c %s "$MCPGOV_BENCH_BASELINE_BIN" | awk '{printf "%.1f MB", $1/1e6}'))"
 	echo "audit store filesystem,$(df -T "${TMPDIR:-/tmp}" | awk 'NR==2 {print $2}')"
 } > "$out/machine.csv"
 
@@ -49,7 +51,7 @@ evver=$(node -e 'console.log(require(process.argv[1]).version)' "$(dirname "$(re
 for c in "${cmds[@]}"; do
 	echo "$ $c" | tee -a "$out/bench.txt"
 	# go test merges the servers' stderr into its output; the figures stay.
-	$c 2>&1 | grep -v '^Starting default' | tee -a "$out/bench.txt"
+	eval "$c" 2>&1 | grep -v '^Starting default' | tee -a "$out/bench.txt"
 done
 awk -f "$here/bench-csv.awk" "$out/bench.txt" > "$out/bench.csv"
 awk -F, -v cmds="$(printf '%s\n' "${cmds[@]}")" -f "$here/bench-report.awk" "$out/machine.csv" "$out/bench.csv" > "$out/BENCHMARKS.md"
