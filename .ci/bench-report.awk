@@ -51,6 +51,20 @@ END {
 		printf "| %s | %s | %s | %s | **%s** | %s | %s | **%s** |\n", substr(b, 15), base == "direct" ? "server-everything direct" : "baseline build's shim", f1(get(b, base "-p50-ms")), f1(get(b, "shim-p50-ms")), f1(get(b, "added-p50-ms")), f1(get(b, "added-p99-ms")), f1(get(b, base "-rss-MB")), f1(get(b, "shim-rss-MB"))
 	}
 	print ""
+	print "### Package init"
+	print ""
+	print "The runtime's trace of package initialisation (`GODEBUG=inittrace=1 mcpgov version`): the sum of every package's"
+	print "init clock time and allocation before main runs, the median of 21 starts of each build, alternating."
+	print ""
+	print "| build | init (ms) | allocated by init (KiB) |"
+	print "|---|---:|---:|"
+	split("this baseline", ib, " ")
+	for (i = 1; i in ib; i++) {
+		b = "PackageInit/" ib[i]
+		if (get(b, "init-ms") == "") continue
+		printf "| %s | %.2f | %s |\n", ib[i] == "this" ? "this commit" : "baseline (" fact["baseline binary"] ")", get(b, "init-ms"), get(b, "init-KiB")
+	}
+	print ""
 	print "## Each guardrail per KB"
 	print ""
 	print "Each guardrail alone, enforced in the pre hook, on a 1 KB `tools/call`'s arguments, decoded each time. *none* is the"

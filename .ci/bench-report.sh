@@ -53,6 +53,19 @@ for c in "${cmds[@]}"; do
 	# go test merges the servers' stderr into its output; the figures stay.
 	eval "$c" 2>&1 | grep -v '^Starting default' | tee -a "$out/bench.txt"
 done
+# Package init, from the runtime's own trace (GODEBUG=inittrace=1): the
+# sum of every package's init clock time in `mcpgov version`, 21 starts of
+# each build, alternating; the median of each goes into bench.csv.
+inits() { GODEBUG=inittrace=1 "$1" version 2>&1 >/dev/null | awk '/^init / {ms += $5; kb += $8} END {printf "%.2f %.0f\n", ms, kb / 1024}'; }
+{
+	for i in $(seq 21); do
+		echo "this $(inits "$bin")"
+		[ -z "${MCPGOV_BENCH_BASELINE_BIN:-}" ] || echo "baseline $(inits "$MCPGOV_BENCH_BASELINE_BIN")"
+	done
+} > "$tmp/init.txt"
+for who in this baseline; do
+	grep "^$who " "$tmp/init.txt" | sort -k2 -n | awk -v who="$who" '{ms[NR] = $2; kb[NR] = $3} END {if (NR) {m = int((NR + 1) / 2); printf "pkg: init\nBenchmarkPackageInit/%s 1 %s init-ms %s init-KiB\n", who, ms[m], kb[m]}}'
+done >> "$out/bench.txt"
 awk -f "$here/bench-csv.awk" "$out/bench.txt" > "$out/bench.csv"
 awk -F, -v cmds="$(printf '%s\n' "${cmds[@]}")" -f "$here/bench-report.awk" "$out/machine.csv" "$out/bench.csv" > "$out/BENCHMARKS.md"
 echo "bench-report: wrote $out/BENCHMARKS.md, bench.csv, machine.csv, bench.txt"
