@@ -19,6 +19,12 @@ END {
 	print "|---|---|"
 	for (i = 1; i <= nf; i++) print "| " facts[i] " | " fact[facts[i]] " |"
 	print ""
+	split(fact["loadavg at start"], la, " ")
+	if (la[1] + 0 >= fact["nproc"] + 0) {
+		print "**The machine was busy when this run started** (load " la[1] " on " fact["nproc"] " cores): every figure carries"
+		print "that load, the p99s and start-up most. Both sides of each comparison ran interleaved, so they carry it alike."
+		print ""
+	}
 	print "## Shim (stdio) against direct: `tools/call echo` on server-everything"
 	print ""
 	print "A go-sdk client over real pipes, 2,000 calls a side in interleaved rounds of 100 (direct, shim, direct, …)."
