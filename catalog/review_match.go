@@ -170,6 +170,7 @@ func (p *phraseRule) candidate(b bitset) bool {
 // characters.
 func (r *reviewer) phrases(field string, sc scanned, prefix string) {
 	norm := sc.norm
+	rules := phraseRules() // sets ruleLiterals
 	nlits := len(ruleLiterals.lits)
 	whole := newBitset(nlits)
 	hits := r.hits[:0]
@@ -184,8 +185,8 @@ func (r *reviewer) phrases(field string, sc scanned, prefix string) {
 	segOf := func(pos int) int {
 		return sort2Search(segs, pos)
 	}
-	for i := range phraseRules {
-		p := &phraseRules[i]
+	for i := range rules {
+		p := &rules[i]
 		if !p.candidate(whole) || p.toolsOnly && field == "instructions" {
 			continue
 		}

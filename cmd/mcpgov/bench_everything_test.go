@@ -1,0 +1,237 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+)
+
+// roundCalls is the number of echo calls one side makes per round before
+// the other side takes its turn: rounds interleave direct and shim so a
+// change in the machine's load lands on both.
+const roundCalls = 100
+
+// shimVariants are the bundles the end-to-end benchmarks run the shim with:
+// the catalog approving server-everything alone, and the same with the
+// starter policies and every guardrail enforced.
+var shimVariants = []struct {
+	name   string
+	bundle func(testing.TB) string
+}{
+	{"approved", writeBundle},
+	{"guarded", writeGuardedBundle},
+}
+
+// durabilityEnv writes a user config selecting the audit durability mode
+// and returns the environment that points the shim at it. The audit store
+// lives under the sandbox's XDG_STATE_HOME, in a temporary directory on
+// the machine's disk, so fsync costs what it costs there.
+func durabilityEnv(tb testing.TB, durability string) []string {
+	tb.Helper()
+	cfg := filepath.Join(tb.TempDir(), "config.toml")
+	if err := os.WriteFile(cfg, []byte("[audit]\ndurability = \""+durability+"\"\n"), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+	return sandboxEnv(tb, "MCPGOV_CONFIG="+cfg)
+}
+
+// startSession starts command with env as a stdio MCP server, connects a
+// go-sdk client (which returns once initialize is answered) and returns
+// the session, the server process and how long the connection took.
+func startSession(tb testing.TB, env []string, command string, args ...string) (*mcp.ClientSession, *os.Process, time.Duration) {
+	tb.Helper()
+	path, err := exec.LookPath(command)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(path, args...)
+	cmd.Stderr = os.Stderr
+	cmd.Env = env
+	client := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil)
+	ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(tb))
+	defer cancel()
+	start := time.Now()
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil)
+	took := time.Since(start)
+	if err != nil {
+		tb.Fatalf("connect %s %v: %v", command, args, err)
+	}
+	return cs, cmd.Process, took
+}
+
+// benchShim is viaShim with the shim binary MCPGOV_BENCH_BIN names, when
+// set: make bench-report measures a release-like build, not this test
+// binary standing in for mcpgov.
+func benchShim(bundle, command string, args ...string) (string, []string) {
+	cmd, args := viaShim(bundle, command, args...)
+	if bin := os.Getenv("MCPGOV_BENCH_BIN"); bin != "" {
+		cmd = bin
+	}
+	return cmd, args
+}
+
+// BenchmarkEchoRounds is the end-to-end measurement of the shim hop: a
+// go-sdk client over real pipes calls server-everything's echo tool
+// directly and through `mcpgov shim`, in interleaved rounds of roundCalls
+// calls, for each bundle variant and audit durability mode. An iteration
+// is one direct and one shim call; the figures that matter are the
+// percentiles of each side and the added p50 and p99 (shim percentile
+// minus direct percentile), reported as metrics. Run it with
+// -benchtime 2000x for the issue's 2,000 calls a side.
+func BenchmarkEchoRounds(b *testing.B) {
+	needEverything(b)
+	for _, v := range shimVariants {
+		for _, durability := range []string{"write", "fsync"} {
+			b.Run(v.name+"-"+durability, func(b *testing.B) {
+				direct, _, _ := startSession(b, sandboxEnv(b), "mcp-server-everything", "stdio")
+				defer direct.Close()
+				cmd, args := benchShim(v.bundle(b), "mcp-server-everything", "stdio")
+				shimmed, _, _ := startSession(b, durabilityEnv(b, durability), cmd, args...)
+				defer shimmed.Close()
+				echoRounds(b, direct, shimmed)
+			})
+		}
+	}
+}
+
+// echoRounds makes b.N echo calls on each session, alternating rounds, and
+// reports both sides' percentiles and the added ones.
+func echoRounds(b *testing.B, direct, shimmed *mcp.ClientSession) {
+	ctx := context.Background()
+	params := &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hello"}}
+	call := func(cs *mcp.ClientSession, lat []time.Duration, n int) []time.Duration {
+		for range n {
+			start := time.Now()
+			if _, err := cs.CallTool(ctx, params); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		return lat
+	}
+	call(direct, nil, 50) // warm up both
+	call(shimmed, nil, 50)
+	dl := make([]time.Duration, 0, b.N)
+	sl := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for done := 0; done < b.N; done += roundCalls {
+		n := min(roundCalls, b.N-done)
+		dl = call(direct, dl, n)
+		sl = call(shimmed, sl, n)
+	}
+	b.StopTimer()
+	reportAdded(b, dl, sl, time.Microsecond, "µs")
+}
+
+// reportAdded reports the p50 and p99 of each side and their differences
+// in unit.
+func reportAdded(b *testing.B, direct, shimmed []time.Duration, unit time.Duration, suffix string) {
+	reportAddedAs(b, "direct", direct, shimmed, unit, suffix)
+}
+
+// reportAddedAs is reportAdded with the baseline's metrics named base.
+func reportAddedAs(b *testing.B, base string, direct, shimmed []time.Duration, unit time.Duration, suffix string) {
+	slices.Sort(direct)
+	slices.Sort(shimmed)
+	at := func(lat []time.Duration, q float64) float64 {
+		return float64(lat[int(q*float64(len(lat)-1))]) / float64(unit)
+	}
+	for _, q := range []struct {
+		name string
+		q    float64
+	}{{"p50", 0.50}, {"p99", 0.99}} {
+		d, s := at(direct, q.q), at(shimmed, q.q)
+		b.ReportMetric(d, base+"-"+q.name+"-"+suffix)
+		b.ReportMetric(s, "shim-"+q.name+"-"+suffix)
+		b.ReportMetric(s-d, "added-"+q.name+"-"+suffix)
+	}
+}
+
+// BenchmarkStartupRounds measures start-up as a client feels it: from
+// starting the process to the answer to initialize (the go-sdk client's
+// Connect returns then), for server-everything directly and through the
+// shim, alternating, for each bundle variant. It also reports each side's
+// peak RSS (VmHWM) after initialize: the shim's alone, not the server it
+// starts. With MCPGOV_BENCH_BASELINE_BIN set to another build of mcpgov,
+// it adds "approved-vs-baseline", whose baseline side is that build's
+// shim: a before/after comparison of start-up in one run.
+func BenchmarkStartupRounds(b *testing.B) {
+	needEverything(b)
+	server := []string{"mcp-server-everything", "stdio"}
+	for _, v := range shimVariants {
+		b.Run(v.name, func(b *testing.B) {
+			cmd, args := benchShim(v.bundle(b), server[0], server[1:]...)
+			startupRounds(b, "direct", sandboxEnv(b), server, durabilityEnv(b, "write"), append([]string{cmd}, args...))
+		})
+	}
+	if bin := os.Getenv("MCPGOV_BENCH_BASELINE_BIN"); bin != "" {
+		b.Run("approved-vs-baseline", func(b *testing.B) {
+			cmd, args := benchShim(writeBundle(b), server[0], server[1:]...)
+			env := durabilityEnv(b, "write")
+			startupRounds(b, "baseline", env, append([]string{bin}, args...), env, append([]string{cmd}, args...))
+		})
+	}
+}
+
+// startupRounds starts base and shim alternately b.N times each and
+// reports the time to initialize's answer of both, the shim's added time,
+// and each side's peak RSS in MB.
+func startupRounds(b *testing.B, baseName string, baseEnv, base, env, shim []string) {
+	var bl, sl []time.Duration
+	var baseRSS, shimRSS float64
+	// server-everything does not exit when its stdin closes, so a
+	// session's Close waits out TerminateDuration; the sessions close in
+	// the background and the benchmark waits for them.
+	var closing sync.WaitGroup
+	defer closing.Wait()
+	start := func(env, argv []string, lat []time.Duration, rss *float64) []time.Duration {
+		cs, proc, took := startSession(b, env, argv[0], argv[1:]...)
+		b.StopTimer()
+		kb, err := peakRSS(proc.Pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		*rss = max(*rss, float64(kb)/1024)
+		closing.Go(func() { cs.Close() })
+		b.StartTimer()
+		return append(lat, took)
+	}
+	for range b.N {
+		bl = start(baseEnv, base, bl, &baseRSS)
+		sl = start(env, shim, sl, &shimRSS)
+	}
+	reportAddedAs(b, baseName, bl, sl, time.Millisecond, "ms")
+	if shimRSS > 0 {
+		b.ReportMetric(baseRSS, baseName+"-rss-MB")
+		b.ReportMetric(shimRSS, "shim-rss-MB")
+	}
+}
+
+// peakRSS reads a process's peak resident set size in KiB from
+// /proc/PID/status; 0 where there is no /proc.
+func peakRSS(pid int) (int, error) {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if os.IsNotExist(err) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	for line := range strings.Lines(string(data)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			return strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(rest), " kB"))
+		}
+	}
+	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", pid)
+}
