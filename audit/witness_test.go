@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -369,7 +370,7 @@ func TestWitnessIdleCheckpoint(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	deadline := time.After(time.Minute) // a failure bound, not a pace
+	deadline := time.After(await.Budget(t)) // the test's own deadline, not a pace
 	for {
 		select {
 		case e := <-w.ok:
@@ -420,7 +421,7 @@ func TestHTTPWitness(t *testing.T) {
 	}
 	select { // the checkpoint of seq 50 arrives while the store runs
 	case <-accepted:
-	case <-time.After(time.Minute):
+	case <-time.After(await.Budget(t)):
 		t.Fatal("the witness never accepted a checkpoint")
 	}
 	if err := s.Close(); err != nil {
