@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/audit/audittest"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 func record(i int) *audit.Record {
