@@ -1,0 +1,71 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"io"
+	"sync"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcpgov/mcpgov/audit"
+)
+
+// Refuse answers every call of the client with e, without any upstream,
+// until the client closes its input or ctx is done. A client that starts
+// a refused server so learns why from the initialize error. first, when
+// set, is called once with the client's name and version from initialize
+// (or an empty one if the client never sent it), so that the refusal is
+// recorded with the client.
+func Refuse(ctx context.Context, in io.Reader, out io.Writer, e *jsonrpc.Error, first func(audit.Client)) error {
+	ide := NewFrameWriter(out)
+	done := make(chan error, 1)
+	var once sync.Once
+	seen := func(cl audit.Client) {
+		if first != nil {
+			once.Do(func() { first(cl) })
+		}
+	}
+	defer seen(audit.Client{})
+	go func() {
+		fr := NewFrameReader(in, 0)
+		for {
+			frame, err := fr.ReadFrame()
+			var tooLarge *FrameTooLargeError
+			if errors.As(err, &tooLarge) {
+				if werr := ide.WriteFrame(errorResponse(tooLarge.ID(), e)); werr != nil {
+					done <- werr
+					return
+				}
+				continue
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+			m, err := ParseMessage(frame)
+			switch {
+			case err != nil:
+				err = ide.WriteFrame(parseErrorResponse(err, lenientID(frame)))
+			case m.IsCall():
+				if m.Method == "initialize" {
+					seen(clientInfo(m.Params))
+				}
+				err = ide.WriteFrame(errorResponse(m.ID, e))
+			}
+			if err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	select {
+	case err := <-done:
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
