@@ -140,8 +140,10 @@ func FuzzRelayDifferential(f *testing.F) {
 		}
 		recorded := 0
 		for _, rec := range sink.snapshot() {
+			// tasks/result, resources/read and prompts/get leave records
+			// of their own; the upstream's count is of tools/call.
 			neverSent := rec.Outcome == audit.OutcomeCancelled && strings.Contains(rec.Reason, "never sent upstream")
-			if rec.Kind == audit.KindToolCall && rec.Outcome != audit.OutcomeDenied && !neverSent {
+			if rec.Kind == audit.KindToolCall && rec.Method == "tools/call" && rec.Outcome != audit.OutcomeDenied && !neverSent {
 				recorded++
 			}
 		}
