@@ -3,6 +3,7 @@ package shim
 import (
 	"bytes"
 	"encoding/json"
+	"github.com/mcpgov/mcpgov/policy/rpc"
 
 	"github.com/go-json-experiment/json/jsontext"
 )
@@ -34,7 +35,7 @@ func headID(head []byte) json.RawMessage {
 			return nil // the value runs past the head
 		}
 		if isID {
-			return scalarID(val)
+			return rpc.ScalarID(val)
 		}
 	}
 }
@@ -62,7 +63,7 @@ func tailID(tail []byte) json.RawMessage {
 		if !ok || !onlyScalarMembers(rest) {
 			continue
 		}
-		return scalarID(val)
+		return rpc.ScalarID(val)
 	}
 }
 
@@ -112,13 +113,4 @@ func onlyScalarMembers(b []byte) bool {
 			return false
 		}
 	}
-}
-
-// scalarID keeps an id that is a string or a number.
-func scalarID(v jsontext.Value) json.RawMessage {
-	switch v.Kind() {
-	case '"', '0':
-		return json.RawMessage(bytes.Clone(v))
-	}
-	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mcpgov/mcpgov/policy/rpc"
 	"io"
 	"net/http"
 	"strings"
@@ -246,7 +247,7 @@ func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID string) (strin
 		line := sc.Text()
 		if line == "" {
 			if data.Len() > 0 && (event == "" || event == "message") && u.current(gen) {
-				if m, err := ParseMessage(data.Bytes()); err == nil {
+				if m, err := rpc.Parse(data.Bytes()); err == nil {
 					u.deliver(frameResult{frame: m.Raw})
 				} else {
 					fmt.Fprintf(u.stderr, "mcpgov: malformed message on the upstream GET stream skipped: %v\n", err)
@@ -346,7 +347,7 @@ func (u *HTTPUpstream) reinitialize() error {
 	}
 	select {
 	case frame := <-answer:
-		m, err := ParseMessage(frame)
+		m, err := rpc.Parse(frame)
 		if err != nil || m.Error != nil {
 			return fmt.Errorf("initialize refused: %s", frame)
 		}

@@ -3,12 +3,14 @@ package shim
 import (
 	"context"
 	"errors"
+	"github.com/mcpgov/mcpgov/policy/rpc"
 	"io"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
 	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/policy/enforce"
 )
 
 // Refuse answers every call of the client with e, without any upstream,
@@ -33,7 +35,7 @@ func Refuse(ctx context.Context, in io.Reader, out io.Writer, e *jsonrpc.Error, 
 			frame, err := fr.ReadFrame()
 			var tooLarge *FrameTooLargeError
 			if errors.As(err, &tooLarge) {
-				if werr := ide.WriteFrame(errorResponse(tooLarge.ID(), e)); werr != nil {
+				if werr := ide.WriteFrame(rpc.ErrorResponse(tooLarge.ID(), e)); werr != nil {
 					done <- werr
 					return
 				}
@@ -43,15 +45,15 @@ func Refuse(ctx context.Context, in io.Reader, out io.Writer, e *jsonrpc.Error, 
 				done <- err
 				return
 			}
-			m, err := ParseMessage(frame)
+			m, err := rpc.Parse(frame)
 			switch {
 			case err != nil:
-				err = ide.WriteFrame(parseErrorResponse(err, lenientID(frame)))
+				err = ide.WriteFrame(rpc.ParseErrorResponse(err, rpc.LenientID(frame)))
 			case m.IsCall():
 				if m.Method == "initialize" {
-					seen(clientInfo(m.Params))
+					seen(enforce.ClientInfo(m.Params))
 				}
-				err = ide.WriteFrame(errorResponse(m.ID, e))
+				err = ide.WriteFrame(rpc.ErrorResponse(m.ID, e))
 			}
 			if err != nil {
 				done <- err

@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
-
 	"github.com/mcpgov/mcpgov/policy/enforce"
 )
 
@@ -37,59 +35,22 @@ const (
 	signalGrace  = 200 * time.Millisecond
 )
 
-// Relay connects one client (IDE) to one upstream.
+// Relay is the stdio transport of the governance engine: it frames the
+// client's and the upstream's messages, hands them to an enforce.Session
+// (which decides what each message gets) and owns the upstream's
+// lifecycle. It connects one client (IDE) to one upstream.
 type Relay struct {
 	In     io.Reader // from the client
 	Out    io.Writer // to the client: MCP frames only
 	Stderr io.Writer // diagnostics
-	// Core governs tools/list and tools/call; nil relays everything.
+	// Core governs the upstream; nil relays everything.
 	Core     *enforce.Core
 	MaxFrame int           // DefaultMaxFrame when 0
 	Drain    time.Duration // DefaultDrain when 0
 	Grace    time.Duration // DefaultGrace when 0
 
-	// finishing counts governed answers being finished off the pumps
-	// (post hooks, audit records); Run waits for them before returning.
-	finishing inflight
-}
-
-// inflight counts work in progress and says when there is none. Unlike a
-// sync.WaitGroup it may be waited on while work is still being added (the
-// pumps add while Run waits for the drain).
-type inflight struct {
-	mu   sync.Mutex
-	n    int
-	idle chan struct{}
-}
-
-func (f *inflight) add() {
-	f.mu.Lock()
-	if f.n == 0 {
-		f.idle = make(chan struct{})
-	}
-	f.n++
-	f.mu.Unlock()
-}
-
-func (f *inflight) done() {
-	f.mu.Lock()
-	f.n--
-	if f.n == 0 {
-		close(f.idle)
-	}
-	f.mu.Unlock()
-}
-
-// wait returns a channel closed once nothing is in progress.
-func (f *inflight) wait() <-chan struct{} {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if f.n == 0 {
-		c := make(chan struct{})
-		close(c)
-		return c
-	}
-	return f.idle
+	mu      sync.Mutex
+	session *enforce.Session
 }
 
 func (r *Relay) drain() time.Duration {
@@ -106,8 +67,16 @@ func (r *Relay) grace() time.Duration {
 	return DefaultGrace
 }
 
-func (r *Relay) warnf(format string, args ...any) {
-	fmt.Fprintf(r.Stderr, "mcpgov: "+format+"\n", args...)
+// Reload makes core govern the relay's new calls (a new bundle revision):
+// calls in flight finish under the core that let them through.
+func (r *Relay) Reload(core *enforce.Core) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.Core = core
+	if r.session == nil {
+		return nil
+	}
+	return r.session.Reload(0, core)
 }
 
 // Run relays until the client closes its input (then it shuts the upstream
@@ -115,23 +84,26 @@ func (r *Relay) warnf(format string, args ...any) {
 // with an error and Run returns ErrUpstreamExited) or ctx is done (the
 // upstream is killed and ctx's error returned).
 func (r *Relay) Run(ctx context.Context, up Upstream) error {
-	defer func() { <-r.finishing.wait() }()
-	ide := NewFrameWriter(r.Out)
-	p := newPending()
+	r.mu.Lock()
+	s := enforce.NewSession(enforce.SessionOptions{Client: NewFrameWriter(r.Out), Diag: r.Stderr,
+		Routes: []enforce.Route{{Core: r.Core, Upstream: up}}})
+	r.session = s
+	r.mu.Unlock()
+	defer s.Wait()
 	upDone := make(chan error, 1)
 	ideDone := make(chan error, 1)
-	go func() { upDone <- r.upstreamPump(ctx, up, ide, p) }()
-	go func() { ideDone <- r.clientPump(ctx, up, ide, p) }()
+	go func() { upDone <- r.upstreamPump(ctx, s, up) }()
+	go func() { ideDone <- r.clientPump(ctx, s) }()
 
 	select {
 	case err := <-upDone:
-		r.failPending(ide, p, err)
+		s.UpstreamGone(0, err)
 		_ = up.Shutdown(signalGrace)
 		return fmt.Errorf("%w: %v", ErrUpstreamExited, err)
 	case <-ctx.Done():
 		_ = up.Shutdown(signalGrace)
 		<-upDone
-		r.abandonPending(p)
+		s.Abandon()
 		return ctx.Err()
 	case <-ideDone:
 	}
@@ -139,63 +111,58 @@ func (r *Relay) Run(ctx context.Context, up Upstream) error {
 	timer := time.NewTimer(r.drain())
 	defer timer.Stop()
 	select {
-	case <-r.drainedAll(p):
+	case <-s.Drained():
 	case <-timer.C:
 	case <-ctx.Done():
 	case err := <-upDone:
 		// It exited before being asked to: a failure, as above.
-		r.failPending(ide, p, err)
+		s.UpstreamGone(0, err)
 		_ = up.Shutdown(signalGrace)
 		return fmt.Errorf("%w: %v", ErrUpstreamExited, err)
 	}
 	_ = up.Shutdown(r.grace())
 	<-upDone
-	r.abandonPending(p)
+	s.Abandon()
 	return nil
 }
 
-// drainedAll is closed once nothing is pending and every answer being
-// finished has been written.
-func (r *Relay) drainedAll(p *pending) <-chan struct{} {
-	done := make(chan struct{})
-	go func() {
-		<-p.drained()
-		<-r.finishing.wait()
-		close(done)
-	}()
-	return done
-}
-
-// failPending answers every call still waiting for the upstream and
-// records the governed ones: nothing the upstream may have run goes
-// unrecorded.
-func (r *Relay) failPending(ide *FrameWriter, p *pending, cause error) {
-	msg := "upstream MCP server exited"
-	if cause != nil && !errors.Is(cause, io.EOF) {
-		msg += ": " + cause.Error()
-	}
-	for _, c := range p.takeAll() {
-		if c.cancelled {
-			r.recordCancelled(context.Background(), c, "the upstream exited without answering")
+// clientPump reads the client's frames into the session. It returns at
+// the client's EOF or when the client's output breaks.
+func (r *Relay) clientPump(ctx context.Context, s *enforce.Session) error {
+	in := NewFrameReader(r.In, r.MaxFrame)
+	for {
+		frame, err := in.ReadFrame()
+		var tooLarge *FrameTooLargeError
+		if errors.As(err, &tooLarge) {
+			if werr := s.ClientOversize(ctx, tooLarge.ID(), err); werr != nil {
+				return werr
+			}
 			continue
 		}
-		if c.state != nil {
-			r.Core.FailCall(context.Background(), c.state, msg)
+		if err != nil {
+			return err
 		}
-		_ = ide.WriteFrame(errorResponse(c.clientID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: msg}))
+		if err := s.FromClient(ctx, frame); err != nil {
+			return err
+		}
 	}
 }
 
-// abandonPending records the calls still pending when the relay stops
-// after the client went away: the client can no longer be answered, but
-// what the upstream was asked to run is on record.
-func (r *Relay) abandonPending(p *pending) {
-	for _, c := range p.takeAll() {
-		switch {
-		case c.cancelled:
-			r.recordCancelled(context.Background(), c, "the upstream had not answered when the session ended")
-		case c.state != nil:
-			r.Core.FailCall(context.Background(), c.state, "the client closed its input before the upstream answered; the upstream was stopped")
+// upstreamPump reads the upstream's frames into the session. It returns
+// when the upstream's output ends.
+func (r *Relay) upstreamPump(ctx context.Context, s *enforce.Session, up Upstream) error {
+	for {
+		frame, err := up.ReadFrame()
+		var tooLarge *FrameTooLargeError
+		if errors.As(err, &tooLarge) {
+			s.UpstreamOversize(0, tooLarge.ID(), err)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if err := s.FromUpstream(ctx, 0, frame); err != nil {
+			return err
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package shim
+package enforce
 
 import (
 	"context"
@@ -10,11 +10,11 @@ import (
 
 	"github.com/go-json-experiment/json/jsontext"
 
-	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/policy/rpc"
 )
 
 // pending tracks the calls awaiting an upstream answer under the ids the
-// relay gave them upstream (DESIGN §3): every call the client sends goes
+// session gave them upstream (DESIGN §3): every call the client sends goes
 // upstream with the relay's own id, a small integer, and its answer is
 // matched by that integer and sent back with the client's id byte for
 // byte. Answers are never matched by the raw bytes an upstream chose to
@@ -32,16 +32,23 @@ type pending struct {
 
 // call is one call in flight.
 type call struct {
-	up        json.RawMessage // the relay's id upstream
+	up        json.RawMessage // the session's id upstream
 	clientID  json.RawMessage // the client's id, echoed byte for byte
 	clientKey string
 	method    string
+	// route is the upstream the call went to; an answer from another
+	// upstream does not match it. -1 for a call the session answers
+	// itself (an aggregated initialize or tools/list).
+	route int
+	// core governed the call when it began; the answer goes back to it,
+	// even after a reload.
+	core *Core
 	// state is the core's, for governed calls; it goes back to the core
 	// with the answer exactly once.
-	state *enforce.CallState
-	// own is set for the relay's own calls (its tools/list): the answer
+	state *CallState
+	// own is set for the session's own calls (its tools/list): the answer
 	// is delivered there and never reaches the client.
-	own chan *Message
+	own chan *rpc.Message
 	// forwarded is set once the call went upstream; before that it is
 	// being decided, and stop ends the deciding.
 	forwarded bool
@@ -60,7 +67,7 @@ var errDuplicateID = errors.New("a request with the same id is still in flight")
 // add registers a call of the client and gives it its upstream id. A call
 // whose id equals (as a JSON value) one in flight is refused: answers
 // could not be told apart.
-func (p *pending) add(clientID json.RawMessage, method string) (*call, error) {
+func (p *pending) add(clientID json.RawMessage, method string, route int, core *Core) (*call, error) {
 	key := canonicalID(clientID)
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -68,19 +75,20 @@ func (p *pending) add(clientID json.RawMessage, method string) (*call, error) {
 		return nil, errDuplicateID
 	}
 	c := p.newCall()
-	c.clientID, c.clientKey, c.method = clientID, key, method
+	c.clientID, c.clientKey, c.method, c.route, c.core = clientID, key, method, route, core
 	p.byClient[key] = p.next
 	p.live++
 	return c, nil
 }
 
-// own registers a call of the relay's own and returns it; its answer
+// own registers a call of the session's own to route's upstream and returns it; its answer
 // arrives on c.own.
-func (p *pending) own() *call {
+func (p *pending) own(route int) *call {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c := p.newCall()
-	c.own = make(chan *Message, 1)
+	c.route = route
+	c.own = make(chan *rpc.Message, 1)
 	c.forwarded = true
 	return c
 }
@@ -99,8 +107,8 @@ func upstreamID(id json.RawMessage) (uint64, bool) {
 	return n, err == nil
 }
 
-// take removes and returns the call an upstream answer is for.
-func (p *pending) take(id json.RawMessage) (*call, bool) {
+// take removes and returns the call route's upstream answer is for.
+func (p *pending) take(route int, id json.RawMessage) (*call, bool) {
 	n, ok := upstreamID(id)
 	if !ok {
 		return nil, false
@@ -108,6 +116,9 @@ func (p *pending) take(id json.RawMessage) (*call, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	c, ok := p.calls[n]
+	if ok && c.route != route {
+		return nil, false
+	}
 	if ok {
 		p.remove(n, c)
 	}
@@ -152,7 +163,7 @@ func (p *pending) deciding(c *call, stop context.CancelFunc) {
 
 // forwarding marks a decided call as going upstream with the core's
 // state; false when the client cancelled it meanwhile (it is forgotten).
-func (p *pending) forwarding(c *call, st *enforce.CallState) bool {
+func (p *pending) forwarding(c *call, st *CallState) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n, _ := upstreamID(c.up)
@@ -206,22 +217,20 @@ func (p *pending) drained() <-chan struct{} {
 	return p.empty
 }
 
-// takeAll empties the table and returns the client's calls in it.
-func (p *pending) takeAll() []*call {
+// takeRoute removes the calls that went to route (every call when route
+// is -1) and returns the client's calls among them.
+func (p *pending) takeRoute(route int) []*call {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var all []*call
 	for n, c := range p.calls {
+		if route >= 0 && c.route != route {
+			continue
+		}
+		p.remove(n, c)
 		if c.own == nil {
 			all = append(all, c)
 		}
-		delete(p.calls, n)
-	}
-	p.byClient = map[string]uint64{}
-	if p.live > 0 {
-		p.live = 0
-		close(p.empty)
-		p.empty = make(chan struct{})
 	}
 	return all
 }
@@ -234,7 +243,7 @@ func canonicalID(id json.RawMessage) string {
 	v := jsontext.Value(id)
 	switch v.Kind() {
 	case '"':
-		return "s" + unquote(v)
+		return "s" + rpc.Unquote(v)
 	case '0':
 		if plainInteger(id) {
 			return "n" + string(id) // already canonical: the common case
@@ -277,4 +286,11 @@ func exactNumber(s string) (*big.Rat, bool) {
 		}
 	}
 	return new(big.Rat).SetString(s)
+}
+
+// recordCancelled records a forwarded call the client had cancelled.
+func (c *call) recordCancelled(ctx context.Context, detail string) {
+	if c.state != nil {
+		c.core.CancelCall(ctx, c.state, "cancelled by the client after it was sent upstream; "+detail)
+	}
 }

@@ -1,4 +1,10 @@
-package shim
+// Package rpc is the JSON-RPC 2.0 message model of MCP as mcpgov reads it at
+// the trust boundary: one strict parse with exact member names and
+// duplicate rejection (STYLE rule 17), case-variant checks at any depth,
+// ids kept as raw bytes and replaced without touching the rest of a frame,
+// and the few responses mcpgov writes itself. The engine session and the
+// transports (stdio relay, HTTP) share it; it knows no transport.
+package rpc
 
 import (
 	"bytes"
@@ -33,23 +39,23 @@ type Message struct {
 }
 
 var (
-	errNotMessage = errors.New("not a JSON-RPC 2.0 message")
-	// errAmbiguous marks a message that parsers read differently:
+	ErrNotMessage = errors.New("not a JSON-RPC 2.0 message")
+	// ErrAmbiguous marks a message that parsers read differently:
 	// duplicate members, or members whose names differ only in case from
 	// one a reader looks for (Go's encoding/json v1 folds case, and the
 	// last match wins; JavaScript and Python read exact keys).
-	errAmbiguous = errors.New("ambiguous JSON-RPC message")
+	ErrAmbiguous = errors.New("ambiguous JSON-RPC message")
 )
 
 // envelopeKeys are the members of a JSON-RPC 2.0 message.
 var envelopeKeys = []string{"jsonrpc", "id", "method", "params", "result", "error"}
 
-// ParseMessage decodes one frame with exact-key matching. It refuses
-// (errAmbiguous) a frame with a duplicate member at any depth, or with an
+// Parse decodes one frame with exact-key matching. It refuses
+// (ErrAmbiguous) a frame with a duplicate member at any depth, or with an
 // envelope member whose name differs from a JSON-RPC member only in case;
 // invalid UTF-8 and lone surrogates are refused as parse errors. The frame
 // is copied, so the caller may reuse its buffer.
-func ParseMessage(frame []byte) (*Message, error) {
+func Parse(frame []byte) (*Message, error) {
 	raw := bytes.Clone(frame)
 	m := &Message{Raw: raw}
 	pd := getDecoder(raw)
@@ -60,7 +66,7 @@ func ParseMessage(frame []byte) (*Message, error) {
 		return nil, parseError(err)
 	}
 	if tok.Kind() != '{' {
-		return nil, errNotMessage
+		return nil, ErrNotMessage
 	}
 	var version string
 	for dec.PeekKind() != '}' {
@@ -75,12 +81,12 @@ func ParseMessage(frame []byte) (*Message, error) {
 		}
 		end := int(dec.InputOffset())
 		if variant := caseVariant(name, envelopeKeys); variant != "" {
-			return nil, fmt.Errorf("%w: member %q differs only in case from %q", errAmbiguous, name, variant)
+			return nil, fmt.Errorf("%w: member %q differs only in case from %q", ErrAmbiguous, name, variant)
 		}
 		switch name {
 		case "jsonrpc":
 			if val.Kind() == '"' {
-				version = unquote(val)
+				version = Unquote(val)
 			}
 		case "id":
 			m.HasID = true
@@ -90,9 +96,9 @@ func ParseMessage(frame []byte) (*Message, error) {
 			}
 		case "method":
 			if val.Kind() != '"' {
-				return nil, errNotMessage
+				return nil, ErrNotMessage
 			}
-			m.Method = unquote(val)
+			m.Method = Unquote(val)
 		case "params":
 			m.Params = json.RawMessage(val.Clone())
 		case "result":
@@ -105,18 +111,18 @@ func ParseMessage(frame []byte) (*Message, error) {
 		return nil, parseError(err)
 	}
 	if _, err := dec.ReadToken(); err == nil {
-		return nil, fmt.Errorf("%w: data after the message", errNotMessage)
+		return nil, fmt.Errorf("%w: data after the message", ErrNotMessage)
 	} else if !errors.Is(err, errEOF) {
 		return nil, parseError(err)
 	}
 	if version != "2.0" {
-		return nil, errNotMessage
+		return nil, ErrNotMessage
 	}
 	if m.Method == "" && m.ID == nil && m.Error == nil {
-		return nil, errNotMessage
+		return nil, ErrNotMessage
 	}
 	if m.ID != nil && m.ID[0] != '"' && (m.ID[0] < '0' || m.ID[0] > '9') && m.ID[0] != '-' {
-		return nil, fmt.Errorf("%w: the id must be a string or a number", errNotMessage)
+		return nil, fmt.Errorf("%w: the id must be a string or a number", ErrNotMessage)
 	}
 	return m, nil
 }
@@ -127,17 +133,17 @@ var errEOF = func() error {
 	return err
 }()
 
-// parseError tells a duplicate member (errAmbiguous) from malformed JSON.
+// parseError tells a duplicate member (ErrAmbiguous) from malformed JSON.
 func parseError(err error) error {
 	var se *jsontext.SyntacticError
 	if errors.As(err, &se) && errors.Is(se.Err, jsontext.ErrDuplicateName) {
-		return fmt.Errorf("%w: %v", errAmbiguous, err)
+		return fmt.Errorf("%w: %v", ErrAmbiguous, err)
 	}
 	return err
 }
 
-// unquote returns the string a JSON string token holds.
-func unquote(v jsontext.Value) string {
+// Unquote returns the string a JSON string token holds.
+func Unquote(v jsontext.Value) string {
 	s, err := jsontext.AppendUnquote(nil, v)
 	if err != nil {
 		return ""
@@ -156,10 +162,10 @@ func caseVariant(name string, names []string) string {
 	return ""
 }
 
-// CheckNames refuses (errAmbiguous) a JSON value with sibling members
+// CheckNames refuses (ErrAmbiguous) a JSON value with sibling members
 // whose names differ only in case, at any depth: Go's encoding/json v1
 // reads either for a field of that name, other parsers one only.
-// Duplicate members are refused already by ParseMessage.
+// Duplicate members are refused already by Parse.
 func CheckNames(v json.RawMessage, where string) error {
 	if len(v) == 0 {
 		return nil
@@ -197,7 +203,7 @@ func CheckNames(v json.RawMessage, where string) error {
 				continue
 			}
 			if prev := stack[len(stack)-1].add(str); prev != "" {
-				return fmt.Errorf("%w: members %q and %q of %s differ only in case", errAmbiguous, prev, str, where+string(dec.StackPointer().Parent()))
+				return fmt.Errorf("%w: members %q and %q of %s differ only in case", ErrAmbiguous, prev, str, where+string(dec.StackPointer().Parent()))
 			}
 		}
 	}
@@ -258,9 +264,9 @@ func (m *Message) WithID(id json.RawMessage) []byte {
 	return append(b, m.Raw[m.idEnd:]...)
 }
 
-// errorResponse encodes a JSON-RPC error response with the given raw ID
+// ErrorResponse encodes a JSON-RPC error response with the given raw ID
 // (null when id is nil), using go-sdk's wire error type for the body.
-func errorResponse(id json.RawMessage, e *jsonrpc.Error) []byte {
+func ErrorResponse(id json.RawMessage, e *jsonrpc.Error) []byte {
 	if id == nil {
 		id = json.RawMessage("null")
 	}
@@ -276,8 +282,8 @@ func errorResponse(id json.RawMessage, e *jsonrpc.Error) []byte {
 	return append(b, '}')
 }
 
-// resultResponse encodes a JSON-RPC result response with the given raw ID.
-func resultResponse(id, result json.RawMessage) []byte {
+// ResultResponse encodes a JSON-RPC result response with the given raw ID.
+func ResultResponse(id, result json.RawMessage) []byte {
 	b := make([]byte, 0, len(id)+len(result)+40)
 	b = append(b, `{"jsonrpc":"2.0","id":`...)
 	b = append(b, id...)
@@ -286,8 +292,8 @@ func resultResponse(id, result json.RawMessage) []byte {
 	return append(b, '}')
 }
 
-// request encodes a JSON-RPC request from its parts.
-func request(id json.RawMessage, method string, params json.RawMessage) []byte {
+// Request encodes a JSON-RPC request from its parts.
+func Request(id json.RawMessage, method string, params json.RawMessage) []byte {
 	m, _ := jsontext.AppendQuote(nil, method)
 	b := make([]byte, 0, len(id)+len(m)+len(params)+50)
 	b = append(b, `{"jsonrpc":"2.0","id":`...)
@@ -301,44 +307,44 @@ func request(id json.RawMessage, method string, params json.RawMessage) []byte {
 	return append(b, '}')
 }
 
-// notification encodes a JSON-RPC notification with go-sdk's encoder.
-func notification(method string, params json.RawMessage) ([]byte, error) {
+// Notification encodes a JSON-RPC notification with go-sdk's encoder.
+func Notification(method string, params json.RawMessage) ([]byte, error) {
 	return jsonrpc.EncodeMessage(&jsonrpc.Request{Method: method, Params: params})
 }
 
-// lenientID reads the id of a frame that failed the strict parse, so that
+// LenientID reads the id of a frame that failed the strict parse, so that
 // the refusal can carry it; nil when none can be read.
-func lenientID(frame []byte) json.RawMessage {
+func LenientID(frame []byte) json.RawMessage {
 	var env struct {
 		ID json.RawMessage `json:"id"`
 	}
 	if json.Unmarshal(frame, &env) != nil {
 		return nil
 	}
-	return scalarID(jsontext.Value(env.ID))
+	return ScalarID(jsontext.Value(env.ID))
 }
 
-// cancelledID reads notifications/cancelled's requestId.
-func cancelledID(params json.RawMessage) json.RawMessage {
+// CancelledID reads notifications/cancelled's requestId.
+func CancelledID(params json.RawMessage) json.RawMessage {
 	var p struct {
 		RequestID jsontext.Value `json:"requestId"`
 	}
 	if jsonv2.Unmarshal(params, &p) != nil {
 		return nil
 	}
-	return scalarID(p.RequestID)
+	return ScalarID(p.RequestID)
 }
 
-// replaceMember returns obj with the value of its member name replaced;
+// ReplaceMember returns obj with the value of its member name replaced;
 // every other member is kept, in order.
-func replaceMember(obj json.RawMessage, name string, value json.RawMessage) (json.RawMessage, error) {
+func ReplaceMember(obj json.RawMessage, name string, value json.RawMessage) (json.RawMessage, error) {
 	pd := getDecoder(obj)
 	defer putDecoder(pd)
 	dec := pd.dec
 	var out bytes.Buffer
 	enc := jsontext.NewEncoder(&out)
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
-		return nil, fmt.Errorf("%w: params is not an object", errNotMessage)
+		return nil, fmt.Errorf("%w: params is not an object", ErrNotMessage)
 	}
 	if err := enc.WriteToken(jsontext.BeginObject); err != nil {
 		return nil, err
@@ -367,4 +373,25 @@ func replaceMember(obj json.RawMessage, name string, value json.RawMessage) (jso
 		return nil, err
 	}
 	return json.RawMessage(bytes.TrimRight(out.Bytes(), "\n")), nil
+}
+
+// ScalarID keeps an id that is a string or a number; nil otherwise.
+func ScalarID(v jsontext.Value) json.RawMessage {
+	switch v.Kind() {
+	case '"', '0':
+		return json.RawMessage(bytes.Clone(v))
+	}
+	return nil
+}
+
+// ParseErrorResponse answers a frame that is not a usable message, with
+// its id when one could be read.
+func ParseErrorResponse(err error, id json.RawMessage) []byte {
+	if errors.Is(err, ErrAmbiguous) {
+		return ErrorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: mcpgov: " + err.Error()})
+	}
+	if errors.Is(err, ErrNotMessage) {
+		return ErrorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: " + err.Error()})
+	}
+	return ErrorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeParseError, Message: "Parse error: " + err.Error()})
 }
