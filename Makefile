@@ -87,7 +87,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench bench-report lint docs docs-check snapshot clean otelcol eval
+.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -176,6 +176,12 @@ bench: ## run the Go benchmarks and report ratios against baselines measured in 
 	@mkdir -p $(CACHE)
 	MCPGOV_DEX=$(wildcard $(DEX)) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CACHE)/bench.txt
 	@awk -v PAIRS="$(BENCH_PAIRS)" -f .ci/bench-ratios.awk $(CACHE)/bench.txt
+
+# bench-compare measures this tree's relay hop and shim start-up against
+# another revision's build in the same run (default: the commit before).
+BASE ?= HEAD~1
+bench-compare: e2e-deps ## compare the shim hop and start-up with revision BASE's build in one run (make bench-compare BASE=rev)
+	PATH="$(E2E_PATH)" GO=$(GO) .ci/bench-compare.sh $(BASE)
 
 # The report is generated straight into testdata/bench (BENCHMARKS.md with
 # bench.csv, machine.csv and bench.txt) and committed from there: the

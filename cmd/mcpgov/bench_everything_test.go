@@ -100,15 +100,30 @@ func BenchmarkEchoRounds(b *testing.B) {
 				cmd, args := benchShim(v.bundle(b), "mcp-server-everything", "stdio")
 				shimmed, _, _ := startSession(b, durabilityEnv(b, durability), cmd, args...)
 				defer shimmed.Close()
-				echoRounds(b, direct, shimmed)
+				echoRounds(b, "direct", direct, shimmed)
 			})
 		}
+	}
+	if bin := os.Getenv("MCPGOV_BENCH_BASELINE_BIN"); bin != "" {
+		// The relay hop before and after a change, in one run: the
+		// baseline side is the other build's shim on the same bundle.
+		b.Run("approved-write-vs-baseline", func(b *testing.B) {
+			bundle := writeBundle(b)
+			_, args := benchShim(bundle, "mcp-server-everything", "stdio")
+			base, _, _ := startSession(b, durabilityEnv(b, "write"), bin, args...)
+			defer base.Close()
+			cmd, args := benchShim(bundle, "mcp-server-everything", "stdio")
+			shimmed, _, _ := startSession(b, durabilityEnv(b, "write"), cmd, args...)
+			defer shimmed.Close()
+			echoRounds(b, "baseline", base, shimmed)
+		})
 	}
 }
 
 // echoRounds makes b.N echo calls on each session, alternating rounds, and
-// reports both sides' percentiles and the added ones.
-func echoRounds(b *testing.B, direct, shimmed *mcp.ClientSession) {
+// reports both sides' percentiles (the first side's named base) and the
+// added ones.
+func echoRounds(b *testing.B, base string, direct, shimmed *mcp.ClientSession) {
 	ctx := context.Background()
 	params := &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hello"}}
 	call := func(cs *mcp.ClientSession, lat []time.Duration, n int) []time.Duration {
@@ -132,13 +147,7 @@ func echoRounds(b *testing.B, direct, shimmed *mcp.ClientSession) {
 		sl = call(shimmed, sl, n)
 	}
 	b.StopTimer()
-	reportAdded(b, dl, sl, time.Microsecond, "µs")
-}
-
-// reportAdded reports the p50 and p99 of each side and their differences
-// in unit.
-func reportAdded(b *testing.B, direct, shimmed []time.Duration, unit time.Duration, suffix string) {
-	reportAddedAs(b, "direct", direct, shimmed, unit, suffix)
+	reportAddedAs(b, base, dl, sl, time.Microsecond, "µs")
 }
 
 // reportAddedAs is reportAdded with the baseline's metrics named base.

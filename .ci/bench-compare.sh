@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# bench-compare.sh BASE — the relay hop and shim start-up of this tree
+# against revision BASE, in one run (STYLE rule 15): both builds serve the
+# same bundle and server, in interleaved rounds, so the machine's load lands
+# on both. `make bench-compare BASE=rev` runs it with .cache/npm's servers
+# on PATH.
+set -euo pipefail
+base=${1:?usage: bench-compare.sh BASE}
+GO=${GO:-go}
+tmp=$(mktemp -d)
+trap 'git worktree remove --force "$tmp/base" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
+git worktree add --detach -q "$tmp/base" "$base"
+flags=(-trimpath -ldflags "-s -w")
+(cd "$tmp/base" && $GO build "${flags[@]}" -o "$tmp/mcpgov-base" ./cmd/mcpgov)
+$GO build "${flags[@]}" -o "$tmp/mcpgov" ./cmd/mcpgov
+export MCPGOV_BENCH_BIN=$tmp/mcpgov MCPGOV_BENCH_BASELINE_BIN=$tmp/mcpgov-base
+echo "== end to end: a go-sdk client over real pipes, this build's shim vs $base's (baseline-*)"
+$GO test -run '^$' -bench '^BenchmarkEchoRounds$/approved-write-vs-baseline' -benchtime "${ECHO_CALLS:-2000}x" -count 1 ./cmd/mcpgov/ 2>&1 | grep -E '^Benchmark|^ok|FAIL'
+$GO test -run '^$' -bench '^BenchmarkStartupRounds$/approved-vs-baseline' -benchtime 20x -count 1 ./cmd/mcpgov/ 2>&1 | grep -E '^Benchmark|^ok|FAIL'
+echo "== in process: BenchmarkRelayHop, alternating trees"
+for i in 1 2 3; do
+	(cd "$tmp/base" && $GO test -run '^$' -bench '^BenchmarkRelayHop(Recorded)?$' -benchmem -count 1 ./shim/ | sed -n "s/^Benchmark/base  Benchmark/p")
+	$GO test -run '^$' -bench '^BenchmarkRelayHop(Recorded)?$' -benchmem -count 1 ./shim/ | sed -n "s/^Benchmark/this  Benchmark/p"
+done
