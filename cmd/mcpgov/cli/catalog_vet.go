@@ -98,7 +98,7 @@ func vetServer(ctx context.Context, f *Factory, b *catalog.Bundle, id string, ti
 		if v, ok := os.LookupEnv(name); ok {
 			ep.Env = append(ep.Env, name+"="+v)
 		} else {
-			fmt.Fprintf(f.IO.ErrOut, "warning: %s is not set; the server may fail without it\n", name)
+			f.IO.Warnf("%s is not set; the server may fail without it", name)
 		}
 	}
 	for _, h := range headers {
