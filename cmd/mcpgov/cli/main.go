@@ -44,7 +44,10 @@ func run(ctx context.Context, f *Factory, args []string) int {
 // printError prints the error a command returned, and its hint. It is the
 // only place a returned error is printed.
 func printError(io *IOStreams, err error) {
-	io.Errorf("%s", err)
+	var reported *ReportedError
+	if !errors.As(err, &reported) {
+		io.Errorf("%s", err)
+	}
 	var hinted *HintError
 	if errors.As(err, &hinted) && hinted.Hint != "" {
 		io.Hintf("%s", hinted.Hint)
