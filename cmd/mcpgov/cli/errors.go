@@ -38,7 +38,8 @@ type AuthError struct{ Err error }
 func (e *AuthError) Error() string { return e.Err.Error() }
 func (e *AuthError) Unwrap() error { return e.Err }
 
-// HintError carries a remediation line printed after the error as "hint: …".
+// HintError carries a remediation line printed after the error as
+// "mcpgov: hint: …".
 type HintError struct {
 	Err  error
 	Hint string
