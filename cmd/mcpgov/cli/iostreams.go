@@ -77,8 +77,9 @@ func isTerminal(f *os.File) bool {
 //	mcpgov: warning: …  the command goes on, but not as the user may expect
 //	mcpgov: hint: …     what to do about the line before it
 //
-// A message of several lines is printed once: its first line gets the
-// prefix, the others are indented two spaces, as age and git do. A report
+// The prefix is age's style. A message of several lines is printed once:
+// its first line gets the prefix, the others are indented two spaces, so
+// that each message's start stands out in a log. A report
 // of what a command did or waits for ("wrote X", "signed X", "logged in to
 // X") is not a diagnostic and carries no level (Notef); what a script would
 // read is data and goes to stdout. Commands return their errors instead of
