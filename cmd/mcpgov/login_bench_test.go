@@ -12,7 +12,7 @@ func benchLogin(b *testing.B) (*dex, *loginSandbox) {
 	d := startDex(b, "5m")
 	sb := newSandbox(b)
 	sb.config(dexProfile(d))
-	m, wait := sb.startLogin(`Open this URL to log in:\s+(\S+)`, "--web")
+	m, wait := sb.startLogin(`open this URL to log in:\s+(\S+)`, "--web")
 	browserLogin(b, d, m[1], nil)
 	if r := wait(); r.Code != 0 {
 		b.Fatalf("login: %s", r.Stderr)
@@ -49,7 +49,7 @@ func BenchmarkLoginWeb(b *testing.B) {
 	sb := newSandbox(b)
 	sb.config(dexProfile(d))
 	for b.Loop() {
-		m, wait := sb.startLogin(`Open this URL to log in:\s+(\S+)`, "--web")
+		m, wait := sb.startLogin(`open this URL to log in:\s+(\S+)`, "--web")
 		if page := browserLogin(b, d, m[1], nil); !strings.Contains(page, "login complete") {
 			b.Fatal(page)
 		}

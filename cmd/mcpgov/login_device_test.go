@@ -31,7 +31,7 @@ func TestLoginDeviceFlow(t *testing.T) {
 	sb.config(dexProfile(d))
 
 	r := deviceLogin(t, d, sb)
-	r.wantExit(t, 0, "Logged in to "+d.Issuer+" as alice@example.com (groups: eng, mcp-admins)",
+	r.wantExit(t, 0, "logged in to "+d.Issuer+" as alice@example.com (groups: eng, mcp-admins)",
 		"warning: no usable keyring", sb.sessionFile("default"))
 	if r.Stdout != "" {
 		t.Errorf("login wrote to stdout: %q", r.Stdout)
@@ -112,7 +112,7 @@ func TestLoginDeviceFlow(t *testing.T) {
 	}
 
 	// Logout removes it; Dex has no revocation endpoint, which --revoke says.
-	sb.run("", "logout", "--revoke").wantExit(t, 0, "offers no token revocation endpoint", "Logged out of "+d.Issuer)
+	sb.run("", "logout", "--revoke").wantExit(t, 0, "offers no token revocation endpoint", "logged out of "+d.Issuer)
 	if _, err := os.Stat(sb.sessionFile("default")); !os.IsNotExist(err) {
 		t.Errorf("session file still there after logout: %v", err)
 	}

@@ -15,7 +15,7 @@ func TestLoginWeb(t *testing.T) {
 	sb := newSandbox(t)
 	sb.config(dexProfile(d))
 
-	m, wait := sb.startLogin(`Open this URL to log in:\s+(\S+)`, "--web")
+	m, wait := sb.startLogin(`open this URL to log in:\s+(\S+)`, "--web")
 	if !strings.Contains(m[1], "code_challenge_method=S256") {
 		t.Errorf("authorization URL lacks PKCE: %s", m[1])
 	}
@@ -30,7 +30,7 @@ func TestLoginWeb(t *testing.T) {
 
 	// Without the gateway's audience scope the token is for mcpgov-cli
 	// only; the profile's gateway_audience makes that a failed login.
-	m, wait = sb.startLogin(`Open this URL to log in:\s+(\S+)`, "--web", "--profile", "narrow",
+	m, wait = sb.startLogin(`open this URL to log in:\s+(\S+)`, "--web", "--profile", "narrow",
 		"--issuer", d.Issuer, "--client-id", "mcpgov-cli", "--scopes", "openid,email,groups,offline_access")
 	browserLogin(t, d, m[1], nil)
 	// The narrow profile has no gateway_audience: the login works ...

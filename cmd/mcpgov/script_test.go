@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -66,6 +67,7 @@ func TestScript(t *testing.T) {
 			"validsarif":        cmdValidSARIF,
 			"jsonsubset":        cmdJSONSubset,
 			"scanentry":         cmdScanEntry,
+			"diaglines":         cmdDiagLines,
 		},
 	})
 }
@@ -208,6 +210,36 @@ func cmdExitCode(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	if got != want {
 		ts.Fatalf("%s exited %d, want %d", args[1], got, want)
+	}
+}
+
+// diaglines [-progress] checks the last command's stderr: every line is a
+// diagnostic, "mcpgov: error: ", "mcpgov: warning: " or "mcpgov: hint: ",
+// or the indented continuation of the one before it (STYLE rule 6). With
+// -progress a report of progress ("mcpgov: wrote …", no level) is allowed
+// too.
+func cmdDiagLines(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! diaglines")
+	}
+	progress := len(args) == 1 && args[0] == "-progress"
+	if len(args) > 0 && !progress {
+		ts.Fatalf("usage: diaglines [-progress]")
+	}
+	diag := regexp.MustCompile(`^mcpgov: (error|warning|hint): \S`)
+	note := regexp.MustCompile(`^mcpgov: \S`)
+	stderr := ts.ReadFile("stderr")
+	if stderr == "" {
+		return
+	}
+	for i, line := range strings.Split(strings.TrimSuffix(stderr, "\n"), "\n") {
+		switch {
+		case diag.MatchString(line):
+		case progress && note.MatchString(line):
+		case i > 0 && strings.HasPrefix(line, "  ") && strings.TrimSpace(line) != "":
+		default:
+			ts.Fatalf("stderr line %d has no diagnostic prefix: %q", i+1, line)
+		}
 	}
 }
 

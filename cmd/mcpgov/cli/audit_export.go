@@ -178,7 +178,7 @@ func auditExportRun(opts *AuditExportOptions) error {
 	if opts.JSON {
 		return writeJSON(opts.IO.Out, rep)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "exported %s as %s into %s\n", plural(rep.Records, "record", "records"), opts.Format, opts.Out)
+	opts.IO.Notef("exported %s as %s into %s", plural(rep.Records, "record", "records"), opts.Format, opts.Out)
 	for _, f := range rep.Files {
 		fmt.Fprintln(opts.IO.Out, f)
 	}

@@ -61,6 +61,6 @@ func auditKeygenRun(opts *AuditKeygenOptions) error {
 		return err
 	}
 	fmt.Fprintln(opts.IO.Out, vkey)
-	fmt.Fprintf(opts.IO.ErrOut, "wrote the signing key to %s; name it as [audit] signing_key in the managed config\n", opts.Out)
+	opts.IO.Notef("wrote the signing key to %s; name it as [audit] signing_key in the managed config", opts.Out)
 	return nil
 }

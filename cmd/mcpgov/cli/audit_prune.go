@@ -67,6 +67,6 @@ func auditPruneRun(opts *AuditPruneOptions) error {
 	for _, name := range rep.Removed {
 		fmt.Fprintln(opts.IO.Out, "removed", name)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "pruned %s, kept %s\n", plural(len(rep.Removed), "segment", "segments"), plural(rep.Kept, "segment", "segments"))
+	opts.IO.Notef("pruned %s, kept %s", plural(len(rep.Removed), "segment", "segments"), plural(rep.Kept, "segment", "segments"))
 	return nil
 }

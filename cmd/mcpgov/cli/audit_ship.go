@@ -98,7 +98,7 @@ func auditShipRun(ctx context.Context, opts *AuditShipOptions) error {
 				*audit.ShipReport
 			}{1, rep})
 		}
-		fmt.Fprintf(opts.IO.ErrOut, "shipped %s to %s (cursor at seq %d)\n", plural(rep.Sent, "record", "records"), rep.Endpoint, rep.Cursor)
+		opts.IO.Notef("shipped %s to %s (cursor at seq %d)", plural(rep.Sent, "record", "records"), rep.Endpoint, rep.Cursor)
 		return nil
 	}
 	if !opts.Follow {
@@ -123,12 +123,12 @@ func auditShipRun(ctx context.Context, opts *AuditShipOptions) error {
 			if ctx.Err() != nil {
 				break
 			}
-			fmt.Fprintf(opts.IO.ErrOut, "mcpgov: audit ship: %v; retrying in %s\n", err, backoff)
+			opts.IO.Warnf("audit ship: %v; retrying in %s", err, backoff)
 			wait, backoff = backoff, min(backoff*2, time.Minute)
 		} else {
 			backoff = opts.Interval
 			if rep.Sent > 0 && !opts.JSON {
-				fmt.Fprintf(opts.IO.ErrOut, "shipped %s (cursor at seq %d)\n", plural(rep.Sent, "record", "records"), rep.Cursor)
+				opts.IO.Notef("shipped %s (cursor at seq %d)", plural(rep.Sent, "record", "records"), rep.Cursor)
 			}
 		}
 		select {

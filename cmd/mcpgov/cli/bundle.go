@@ -83,7 +83,7 @@ Without a registered bundle, catalog and policy commands still find
 }
 
 func bundleInitRun(opts *BundleInitOptions) error {
-	f, errOut := opts.Factory, opts.IO.ErrOut
+	f, io := opts.Factory, opts.IO
 	abs, err := filepath.Abs(opts.Dir)
 	if err != nil {
 		return fmt.Errorf("bundle init: %w", err)
@@ -95,14 +95,14 @@ func bundleInitRun(opts *BundleInitOptions) error {
 		return withHint(fmt.Errorf("bundle init: %s already holds a bundle (%s exists); nothing written", opts.Dir, catalog.CatalogFile),
 			"to make it the configured bundle: `mcpgov bundle init --register "+opts.Dir+"`")
 	case exists:
-		fmt.Fprintf(errOut, "%s already holds a bundle; registering it\n", opts.Dir)
+		io.Notef("%s already holds a bundle; registering it", opts.Dir)
 	default:
 		files, err := catalog.WriteStarter(opts.Dir)
 		if err != nil {
 			return fmt.Errorf("bundle init: %w", err)
 		}
 		for _, file := range files {
-			fmt.Fprintf(errOut, "wrote %s\n", file)
+			io.Notef("wrote %s", file)
 		}
 	}
 	path := userConfigPath(f.Getenv)
@@ -114,13 +114,13 @@ func bundleInitRun(opts *BundleInitOptions) error {
 	}
 	if !register {
 		if !exists {
-			fmt.Fprintf(errOut, "next: edit %s/catalog.toml, then run `mcpgov catalog validate %s`\n", opts.Dir, opts.Dir)
+			io.Hintf("edit %s/catalog.toml, then run `mcpgov catalog validate %s`", opts.Dir, opts.Dir)
 		}
 		found := "commands need --bundle " + opts.Dir
 		if filepath.Base(abs) == governanceDir {
 			found = "catalog and policy commands run in " + filepath.Dir(abs) + " or below find it"
 		}
-		fmt.Fprintf(errOut, "mcpgov: hint: %s; to use it everywhere, wrapped servers included, run `mcpgov bundle init --register %s`\n", found, opts.Dir)
+		io.Hintf("%s; to use it everywhere, wrapped servers included, run `mcpgov bundle init --register %s`", found, opts.Dir)
 		return nil
 	}
 	reg, err := registerBundle(path, abs, filepath.Join(stateRoot(f.Getenv, ""), "mcpgov", "config-backups"), f.Now())
@@ -129,20 +129,20 @@ func bundleInitRun(opts *BundleInitOptions) error {
 	}
 	switch {
 	case !reg.Changed:
-		fmt.Fprintf(errOut, "%s is already the bundle in %s\n", abs, path)
+		io.Notef("%s is already the bundle in %s", abs, path)
 	case reg.Previous != "":
-		fmt.Fprintf(errOut, "registered %s in %s (it named %s before; the previous file is kept at %s)\n", abs, path, reg.Previous, reg.Backup)
+		io.Notef("registered %s in %s (it named %s before; the previous file is kept at %s)", abs, path, reg.Previous, reg.Backup)
 	default:
-		fmt.Fprintf(errOut, "registered %s in %s\n", abs, path)
+		io.Notef("registered %s in %s", abs, path)
 	}
 	if cfgs, err := loadConfigs(f.Getenv); err == nil && cfgs.managed.Bundle != "" && !sameDir(cfgs.managed.Bundle, abs) {
-		fmt.Fprintf(errOut, "mcpgov: warning: the managed config %s names the bundle %s; the user's config wins over it\n", cfgs.managed.path, cfgs.managed.Bundle)
+		io.Warnf("the managed config %s names the bundle %s; the user's config wins over it", cfgs.managed.path, cfgs.managed.Bundle)
 	}
 	if env := f.Getenv("MCPGOV_BUNDLE"); env != "" {
-		fmt.Fprintf(errOut, "mcpgov: warning: MCPGOV_BUNDLE=%s is set and wins over %s\n", env, path)
+		io.Warnf("MCPGOV_BUNDLE=%s is set and wins over %s", env, path)
 	}
 	if !exists {
-		fmt.Fprintf(errOut, "next: edit %s/catalog.toml, then run `mcpgov catalog validate`\n", opts.Dir)
+		io.Hintf("edit %s/catalog.toml, then run `mcpgov catalog validate`", opts.Dir)
 	}
 	return nil
 }

@@ -47,7 +47,7 @@ refuse bundles not signed with the private key.`,
 				return fmt.Errorf("write private key: %w", err)
 			}
 			fmt.Fprintln(opts.IO.Out, pub.String())
-			fmt.Fprintf(opts.IO.ErrOut, "private key written to %s (key id %s); keep it out of the bundle and out of git\n", opts.Out, pub.KeyID())
+			opts.IO.Notef("private key written to %s (key id %s); keep it out of the bundle and out of git", opts.Out, pub.KeyID())
 			return nil
 		},
 	}
@@ -91,7 +91,7 @@ makes verification fail. The bundle must validate first.`,
 				return fmt.Errorf("sign %s: %w", opts.Dir, err)
 			}
 			m, _ := catalog.ManifestDigest(opts.Dir)
-			fmt.Fprintf(opts.IO.ErrOut, "signed %s (revision %s)\n", opts.Dir, m)
+			opts.IO.Notef("signed %s (revision %s)", opts.Dir, m)
 			return nil
 		},
 	}

@@ -97,9 +97,9 @@ func catalogApproveRun(ctx context.Context, opts *CatalogApproveOptions) error {
 		return fmt.Errorf("approve %s: %w", opts.ID, err)
 	}
 	if doc != nil {
-		fmt.Fprintf(opts.IO.ErrOut, "%s approved in %s with %s pinned (findings digest %s)\n", opts.ID, path, plural(len(doc.Report.Tools), "tool", "tools"), doc.Digest)
+		opts.IO.Notef("%s approved in %s with %s pinned (findings digest %s)", opts.ID, path, plural(len(doc.Report.Tools), "tool", "tools"), doc.Digest)
 	} else {
-		fmt.Fprintf(opts.IO.ErrOut, "%s approved in %s without vetting; no tools pinned\n", opts.ID, path)
+		opts.IO.Notef("%s approved in %s without vetting; no tools pinned", opts.ID, path)
 	}
 	return nil
 }

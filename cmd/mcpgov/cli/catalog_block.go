@@ -57,6 +57,6 @@ func catalogBlockRun(opts *CatalogBlockOptions) error {
 	if err := catalog.EditServer(path, opts.ID, changes...); err != nil {
 		return fmt.Errorf("block %s: %w", opts.ID, err)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "%s is now blocked in %s\n", opts.ID, path)
+	opts.IO.Notef("%s is now blocked in %s", opts.ID, path)
 	return nil
 }

@@ -149,10 +149,10 @@ func catalogBrowseRun(ctx context.Context, opts *CatalogBrowseOptions) error {
 		_ = w.Flush()
 	}
 	if !rep.Groups.Checked {
-		fmt.Fprintf(io.ErrOut, "mcpgov: warning: your groups were not checked (%s): every approved server is listed; the shim checks groups on every call\n", rep.Groups.Reason)
+		io.Warnf("your groups were not checked (%s): every approved server is listed; the shim checks groups on every call", rep.Groups.Reason)
 	}
 	if len(rep.Servers) == 0 {
-		fmt.Fprintln(io.ErrOut, "mcpgov: no approved server you may use")
+		io.Notef("no approved server you may use")
 	}
 	return nil
 }

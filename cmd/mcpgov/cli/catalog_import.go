@@ -70,7 +70,7 @@ func catalogImportRun(opts *CatalogImportOptions) error {
 	for _, s := range imported {
 		s.Server.Registry = s.Registry
 		for _, w := range s.Warnings {
-			fmt.Fprintf(opts.IO.ErrOut, "warning: %s (%s): %s\n", s.Name, s.Server.ID, w)
+			opts.IO.Warnf("%s (%s): %s", s.Name, s.Server.ID, w)
 		}
 	}
 	b, err := loadBundle(opts.Factory, opts.Bundle)
@@ -92,6 +92,7 @@ func catalogImportRun(opts *CatalogImportOptions) error {
 	for _, s := range imported {
 		fmt.Fprintf(opts.IO.Out, "%s\t%s\t%s\n", s.Server.ID, s.Name, s.Version)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "added %s to %s as pending; review them with `mcpgov catalog vet ID --connect`\n", plural(len(imported), "server", "servers"), path)
+	opts.IO.Notef("added %s to %s as pending", plural(len(imported), "server", "servers"), path)
+	opts.IO.Hintf("review them with `mcpgov catalog vet ID --connect`")
 	return nil
 }

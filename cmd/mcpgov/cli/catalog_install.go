@@ -493,6 +493,6 @@ func printInstall(io *IOStreams, rep *installReport, s *catalog.Server) {
 		fmt.Fprintf(out, "  scan    found, %s, %s (%s)\n", state, match, v.Identity)
 	}
 	for _, w := range rep.Warnings {
-		fmt.Fprintf(io.ErrOut, "mcpgov: warning: %s\n", w)
+		io.Warnf("%s", w)
 	}
 }

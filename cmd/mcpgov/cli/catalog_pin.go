@@ -64,7 +64,7 @@ func catalogPinRun(ctx context.Context, opts *CatalogPinOptions) error {
 			fmt.Fprintf(opts.IO.Out, "%s\t%s\n", ch.Kind, ch.Tool)
 		}
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "%s: %s pinned in %s, %s\n", opts.ID, plural(len(doc.Report.Tools), "tool", "tools"), path, plural(len(changes), "change", "changes"))
+	opts.IO.Notef("%s: %s pinned in %s, %s", opts.ID, plural(len(doc.Report.Tools), "tool", "tools"), path, plural(len(changes), "change", "changes"))
 	return nil
 }
 

@@ -98,7 +98,7 @@ func vetServer(ctx context.Context, f *Factory, b *catalog.Bundle, id string, ti
 		if v, ok := os.LookupEnv(name); ok {
 			ep.Env = append(ep.Env, name+"="+v)
 		} else {
-			fmt.Fprintf(f.IO.ErrOut, "warning: %s is not set; the server may fail without it\n", name)
+			f.IO.Warnf("%s is not set; the server may fail without it", name)
 		}
 	}
 	for _, h := range headers {
@@ -114,7 +114,10 @@ func vetServer(ctx context.Context, f *Factory, b *catalog.Bundle, id string, ti
 			others = append(others, sortedKeys(o.Pins)...)
 		}
 	}
-	rep, err := catalog.Vet(ctx, ep, catalog.VetOptions{Pins: s.Pins, OtherTools: others, Timeout: timeout, Stderr: f.IO.ErrOut})
+	// The server's own stderr is not passed through: when the vet fails,
+	// its last lines are quoted in the error, which would otherwise
+	// repeat them (and every line on stderr is mcpgov's).
+	rep, err := catalog.Vet(ctx, ep, catalog.VetOptions{Pins: s.Pins, OtherTools: others, Timeout: timeout})
 	if err != nil {
 		var ve *catalog.VetError
 		if errors.As(err, &ve) {

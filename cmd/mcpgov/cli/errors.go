@@ -38,7 +38,8 @@ type AuthError struct{ Err error }
 func (e *AuthError) Error() string { return e.Err.Error() }
 func (e *AuthError) Unwrap() error { return e.Err }
 
-// HintError carries a remediation line printed after the error as "hint: …".
+// HintError carries a remediation line printed after the error as
+// "mcpgov: hint: …".
 type HintError struct {
 	Err  error
 	Hint string
@@ -48,6 +49,15 @@ func (e *HintError) Error() string { return e.Err.Error() }
 func (e *HintError) Unwrap() error { return e.Err }
 
 func withHint(err error, hint string) error { return &HintError{Err: err, Hint: hint} }
+
+// ReportedError is a failure already reported on stderr where it happened
+// (a shim that refuses to start its server says why in its own
+// "mcpgov: blocked: …" line): run prints only its hint, so that the reason
+// is not printed twice. Exit 1.
+type ReportedError struct{ Err error }
+
+func (e *ReportedError) Error() string { return e.Err.Error() }
+func (e *ReportedError) Unwrap() error { return e.Err }
 
 func exitCode(err error) int {
 	var (

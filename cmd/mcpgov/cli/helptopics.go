@@ -25,7 +25,16 @@ func helpTopics() []helpTopic {
 A scan that reads a broken config file still exits 0: the problem is listed
 under "errors" in the report, so one bad file never hides the rest of the
 inventory. Use --fail-on to turn findings into exit code 3; output formats do
-not change the exit code.`,
+not change the exit code.
+
+Stdout carries data only. Every line on stderr starts with "mcpgov: ": a
+diagnostic then names its level, "mcpgov: error: ", "mcpgov: warning: " or
+"mcpgov: hint: " (what to do about the line before it); a report of progress
+("mcpgov: wrote …") names none. The lines after the first of a message are
+indented. A command that fails prints its error once, with its hints after it:
+
+  mcpgov: error: load bundle ./governance (from --bundle): …
+  mcpgov: hint: run ` + "`mcpgov catalog validate ./governance`" + ` to list every problem`,
 		},
 		{
 			name:  "audit-threats",

@@ -1,14 +1,17 @@
 package cli
 
 // Which stream carries what: stdout carries data (tables, JSON, SARIF, and in
-// the shim the MCP protocol itself); stderr carries diagnostics, warnings,
-// errors and hints. No other file in this package writes to os.Stdout or
-// os.Stderr directly.
+// the shim the MCP protocol itself); stderr carries diagnostics (errors,
+// warnings, hints) and reports of progress, each written with the printer
+// below (Errorf, Warnf, Hintf, Notef). No other file in this package writes
+// to os.Stdout or os.Stderr directly.
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"golang.org/x/term"
 )
@@ -63,4 +66,44 @@ func (s *IOStreams) ColorEnabled() bool { return s.stdoutTTY && !s.colorOff }
 
 func isTerminal(f *os.File) bool {
 	return term.IsTerminal(int(f.Fd()))
+}
+
+// The printer for stderr. Every line mcpgov writes there starts with
+// "mcpgov: " — the shim's lines land in IDE logs beside the server's own
+// stderr — and a diagnostic names its level after it:
+//
+//	mcpgov: error: …    why the command failed; printed once, by run, from
+//	                    the error the command returned
+//	mcpgov: warning: …  the command goes on, but not as the user may expect
+//	mcpgov: hint: …     what to do about the line before it
+//
+// The prefix is age's style. A message of several lines is printed once:
+// its first line gets the prefix, the others are indented two spaces, so
+// that each message's start stands out in a log. A report
+// of what a command did or waits for ("wrote X", "signed X", "logged in to
+// X") is not a diagnostic and carries no level (Notef); what a script would
+// read is data and goes to stdout. Commands return their errors instead of
+// printing them, so nothing is reported twice; Errorf outside run is only
+// for a batch that reports each bad item where it happens and goes on.
+// Prompts, written only when a person answers at a terminal, are the one
+// exception to the prefix.
+
+// Errorf prints "mcpgov: error: …" on stderr.
+func (s *IOStreams) Errorf(format string, args ...any) { s.diag("error: ", format, args...) }
+
+// Warnf prints "mcpgov: warning: …" on stderr.
+func (s *IOStreams) Warnf(format string, args ...any) { s.diag("warning: ", format, args...) }
+
+// Hintf prints "mcpgov: hint: …" on stderr.
+func (s *IOStreams) Hintf(format string, args ...any) { s.diag("hint: ", format, args...) }
+
+// Notef prints "mcpgov: …", a report of progress with no level, on stderr.
+func (s *IOStreams) Notef(format string, args ...any) { s.diag("", format, args...) }
+
+// diag writes one message in a single write, so that lines from
+// concurrent writers (the shim's goroutines) do not interleave.
+func (s *IOStreams) diag(level, format string, args ...any) {
+	msg := strings.TrimRight(fmt.Sprintf(format, args...), "\n")
+	msg = strings.ReplaceAll(msg, "\n", "\n  ")
+	fmt.Fprintf(s.ErrOut, "mcpgov: %s%s\n", level, msg)
 }

@@ -95,7 +95,6 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 		return flagErrorf("no client id: pass --client-id or set client_id in [profiles.%s] of %s", ls.Profile, c.user.path)
 	}
 	m := loginManager(f, ls)
-	errOut := opts.IO.ErrOut
 	var s *login.Session
 	switch {
 	case opts.WithToken:
@@ -106,35 +105,33 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 		s, err = m.LoginToken(ctx, string(raw))
 	case opts.Web:
 		s, err = m.LoginLoopback(ctx, func(p login.BrowserPrompt) {
-			fmt.Fprintf(errOut, "Open this URL to log in:\n  %s\n", p.URL)
+			opts.IO.Notef("open this URL to log in:\n%s", p.URL)
 			openBrowser(opts, p.URL)
-			fmt.Fprintln(errOut, "Waiting for the browser to finish the login…")
+			opts.IO.Notef("waiting for the browser to finish the login…")
 		})
 	default:
 		s, err = m.LoginDevice(ctx, func(p login.DevicePrompt) {
-			fmt.Fprintf(errOut, "First copy your one-time code: %s\n", p.UserCode)
-			fmt.Fprintf(errOut, "Then open %s and enter it", p.VerificationURI)
+			open, also := p.VerificationURI, ""
 			if p.VerificationURIComplete != "" {
-				fmt.Fprintf(errOut, " (or open %s)", p.VerificationURIComplete)
-				openBrowser(opts, p.VerificationURIComplete)
-			} else {
-				openBrowser(opts, p.VerificationURI)
+				open, also = p.VerificationURIComplete, fmt.Sprintf(" (or open %s)", p.VerificationURIComplete)
 			}
-			fmt.Fprintf(errOut, ".\nWaiting for approval (the code expires at %s)…\n", p.Expiry.Local().Format(time.Kitchen))
+			opts.IO.Notef("first copy your one-time code: %s\nthen open %s and enter it%s", p.UserCode, p.VerificationURI, also)
+			openBrowser(opts, open)
+			opts.IO.Notef("waiting for approval (the code expires at %s)…", p.Expiry.Local().Format(time.Kitchen))
 		})
 	}
 	if err != nil {
 		return loginError(fmt.Errorf("login to %s failed: %w", ls.Issuer, err), ls.Profile)
 	}
 	if kerr := m.KeyringFallback(); kerr != nil {
-		fmt.Fprintf(errOut, "warning: no usable keyring: %v\nwarning: the login is stored in plain text in %s (mode 0600); anyone who can read your files can use it\n", kerr, m.SessionPath())
+		opts.IO.Warnf("no usable keyring: %v; the login is stored in plain text in %s (mode 0600): anyone who can read your files can use it", kerr, m.SessionPath())
 	}
 	who := firstNonEmpty(s.Identity.Email, s.Identity.Name, s.Identity.Subject, "a personal token")
 	groups := ""
 	if len(s.Identity.Groups) > 0 {
 		groups = " (groups: " + strings.Join(s.Identity.Groups, ", ") + ")"
 	}
-	fmt.Fprintf(errOut, "Logged in to %s as %s%s; profile %q, stored in the %s.\n", s.Issuer, who, groups, s.Profile, s.Storage)
+	opts.IO.Notef("logged in to %s as %s%s; profile %q, stored in the %s", s.Issuer, who, groups, s.Profile, s.Storage)
 	return nil
 }
 
@@ -158,7 +155,7 @@ func openBrowser(opts *LoginOptions, url string) {
 	select {
 	case err := <-done:
 		if err != nil {
-			fmt.Fprintf(opts.IO.ErrOut, "(could not open a browser: %v)\n", errors.Unwrap(err))
+			opts.IO.Warnf("could not open a browser: %v", errors.Unwrap(err))
 		}
 	case <-time.After(2 * time.Second):
 		// A text-mode browser may hold the terminal; do not wait for it.

@@ -53,7 +53,7 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	s, err := loginManager(opts.Factory, ls).Logout(ctx, opts.Revoke)
 	if s == nil && login.NeedsLogin(err) {
 		// Logging out twice is not an error: the wanted state holds.
-		fmt.Fprintf(opts.IO.ErrOut, "Not logged in (profile %q); nothing to do.\n", ls.Profile)
+		opts.IO.Notef("not logged in (profile %q); nothing to do", ls.Profile)
 		return nil
 	}
 	if s == nil {
@@ -63,8 +63,8 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 		return fmt.Errorf("logout of profile %q: %w", ls.Profile, err)
 	}
 	if err != nil {
-		fmt.Fprintf(opts.IO.ErrOut, "warning: %v\n", err)
+		opts.IO.Warnf("%v", err)
 	}
-	fmt.Fprintf(opts.IO.ErrOut, "Logged out of %s (profile %q).\n", s.Issuer, s.Profile)
+	opts.IO.Notef("logged out of %s (profile %q)", s.Issuer, s.Profile)
 	return nil
 }

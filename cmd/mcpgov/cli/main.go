@@ -6,7 +6,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 	"os"
 	"os/signal"
 	"syscall"
@@ -37,20 +36,20 @@ func run(ctx context.Context, f *Factory, args []string) int {
 	}
 	printError(f.IO, err)
 	if errors.As(err, &flagErr) && cmd != nil {
-		fmt.Fprintf(f.IO.ErrOut, "hint: run %q for usage\n", cmd.CommandPath()+" --help")
+		f.IO.Hintf("run %q for usage", cmd.CommandPath()+" --help")
 	}
 	return exitCode(err)
 }
 
+// printError prints the error a command returned, and its hint. It is the
+// only place a returned error is printed.
 func printError(io *IOStreams, err error) {
-	var findings *FindingsError
-	if errors.As(err, &findings) {
-		fmt.Fprintln(io.ErrOut, err.Error())
-		return
+	var reported *ReportedError
+	if !errors.As(err, &reported) {
+		io.Errorf("%s", err)
 	}
-	fmt.Fprintf(io.ErrOut, "mcpgov: %s\n", err)
 	var hinted *HintError
 	if errors.As(err, &hinted) && hinted.Hint != "" {
-		fmt.Fprintf(io.ErrOut, "hint: %s\n", hinted.Hint)
+		io.Hintf("%s", hinted.Hint)
 	}
 }

@@ -124,7 +124,7 @@ func policyEvalRun(ctx context.Context, opts *PolicyEvalOptions) error {
 			// One bad line is reported in place, so that output line N
 			// still answers input line N, and the batch goes on.
 			bad++
-			fmt.Fprintf(opts.IO.ErrOut, "mcpgov: error: %v\n", err)
+			opts.IO.Errorf("%v", err)
 			if err := enc.Encode(badInput{Input: n, Error: err.Error()}); err != nil {
 				return err
 			}

@@ -227,7 +227,7 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 	}
 	if format != formatTable || opts.TUI {
 		for _, e := range rep.Errors {
-			fmt.Fprintf(opts.IO.ErrOut, "warning: %s\n", fileErrorText(e))
+			opts.IO.Warnf("%s", fileErrorText(e))
 		}
 	}
 	if failOn != "" {

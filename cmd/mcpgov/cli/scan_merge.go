@@ -66,7 +66,7 @@ func scanMergeRun(opts *ScanMergeOptions) error {
 		reports = append(reports, scan.NamedReport{Source: name, Report: rep})
 	}
 	for _, e := range errs {
-		fmt.Fprintf(opts.IO.ErrOut, "warning: %s: %s\n", e.File, e.Message)
+		opts.IO.Warnf("%s: %s", e.File, e.Message)
 	}
 	if len(reports) == 0 {
 		return withHint(fmt.Errorf("none of the %s is a readable inventory", plural(len(opts.Files), "file", "files")),

@@ -66,11 +66,12 @@ func printScanTable(io *IOStreams, rep *scan.Report) {
 		summary += "; findings: " + strings.Join(parts, ", ")
 	}
 	fmt.Fprintln(io.Out, summary)
-	for _, e := range rep.Errors {
-		fmt.Fprintf(io.ErrOut, "warning: %s\n", fileErrorText(e))
-	}
 	if len(rep.Errors) > 0 {
-		fmt.Fprintf(io.ErrOut, "%s could not be read; the servers they configure are missing above\n", plural(len(rep.Errors), "file", "files"))
+		lines := make([]string, len(rep.Errors))
+		for i, e := range rep.Errors {
+			lines[i] = fileErrorText(e)
+		}
+		io.Warnf("%s could not be read; the servers they configure are missing above:\n%s", plural(len(rep.Errors), "file", "files"), strings.Join(lines, "\n"))
 	}
 }
 

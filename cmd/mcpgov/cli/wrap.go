@@ -202,14 +202,15 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 			return err
 		}
 		if w := volatilePath(p); w != "" && opts.MCPGovPath == "" {
-			fmt.Fprintf(opts.IO.ErrOut, "mcpgov: warning: %s is %s; clients will fail to start their servers once it is gone\nmcpgov: hint: pass --mcpgov-path with the installed location of mcpgov\n", p, w)
+			opts.IO.Warnf("%s is %s; clients will fail to start their servers once it is gone", p, w)
+			opts.IO.Hintf("pass --mcpgov-path with the installed location of mcpgov")
 		}
 		wo.MCPGovPath = p
 		if gov, err = loadWrapGovernance(f, opts.Bundle, opts.Mode); err != nil {
 			return err
 		}
 		wo.ShimFlags = gov.shimFlags
-		refuse = gov.refusal(opts.IO.ErrOut, opts.Bundle)
+		refuse = gov.refusal(opts.IO, opts.Bundle)
 		if refuse != nil && !opts.DryRun {
 			return refuse
 		}
@@ -264,7 +265,7 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 		return fmt.Errorf("%s: %w", verb, err)
 	}
 	if gov != nil && gov.bundle != nil {
-		warnRefused(opts.IO.ErrOut, rep.Results, opts.DryRun)
+		warnRefused(opts.IO, rep.Results, opts.DryRun)
 	}
 	if ferr := failedEntries(verb, rep.Results); ferr != nil {
 		return ferr
@@ -351,7 +352,7 @@ func wrapSelect(ctx context.Context, opts *WrapOptions, home string, gov *wrapGo
 		if e.Line > 0 || len(files) > 0 {
 			refused = append(refused, fileErrorText(e))
 		} else {
-			fmt.Fprintf(opts.IO.ErrOut, "mcpgov: warning: %s\n", fileErrorText(e))
+			opts.IO.Warnf("%s", fileErrorText(e))
 		}
 	}
 	names := map[string]bool{}
@@ -458,7 +459,7 @@ func defaultWrapStateDir(getenv func(string) string, home string) string {
 
 func printWrapResults(io *IOStreams, results []wrapResult, verdicts bool) {
 	if len(results) == 0 {
-		fmt.Fprintln(io.ErrOut, "no matching server entries")
+		io.Notef("no matching server entries")
 		return
 	}
 	p := palette{on: io.ColorEnabled()}

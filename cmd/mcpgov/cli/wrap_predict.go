@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"path/filepath"
 	"strings"
 
@@ -239,7 +238,7 @@ func (g *wrapGovernance) predictResult(ctx context.Context, r wrap.Result, s sca
 // bundle (every wrapped server would be refused at start) or a --bundle
 // the shim will not load. --mode audit turns both into warnings: audit
 // shims block nothing. flag is --bundle.
-func (g *wrapGovernance) refusal(errOut io.Writer, flag string) error {
+func (g *wrapGovernance) refusal(io *IOStreams, flag string) error {
 	const audit = "or wrap with --mode audit to record what would be refused without blocking"
 	var err error
 	switch {
@@ -253,10 +252,11 @@ func (g *wrapGovernance) refusal(errOut io.Writer, flag string) error {
 		err = withHint(fmt.Errorf("wrap: %w", g.mismatch),
 			fmt.Sprintf("register it with `mcpgov bundle init --register %s` (or set bundle in config.toml, see `mcpgov help config`), or drop --bundle", flag))
 	case g.src.From == "MCPGOV_BUNDLE":
-		fmt.Fprintf(errOut, "mcpgov: warning: the bundle comes from MCPGOV_BUNDLE; clients started from a desktop may not pass it on, and their shims then refuse every server\nmcpgov: hint: register it in config.toml: `mcpgov bundle init --register %s`\n", g.src.Dir)
+		io.Warnf("the bundle comes from MCPGOV_BUNDLE; clients started from a desktop may not pass it on, and their shims then refuse every server")
+		io.Hintf("register it in config.toml: `mcpgov bundle init --register %s`", g.src.Dir)
 	}
 	if err != nil && g.mode == string(catalog.ModeAudit) {
-		fmt.Fprintf(errOut, "mcpgov: warning: %v; with --mode audit the wrapped servers run, and their shims record what they would refuse\n", err)
+		io.Warnf("%v; with --mode audit the wrapped servers run, and their shims record what they would refuse", err)
 		return nil
 	}
 	return err
@@ -265,7 +265,7 @@ func (g *wrapGovernance) refusal(errOut io.Writer, flag string) error {
 // warnRefused warns about wrapped servers the catalog will refuse: wrap
 // governs them (left alone they would run ungoverned), but the user should
 // know before their client reports failures.
-func warnRefused(errOut io.Writer, results []wrapResult, dryRun bool) {
+func warnRefused(io *IOStreams, results []wrapResult, dryRun bool) {
 	n, first := 0, ""
 	for _, r := range results {
 		if r.Verdict != nil && r.Verdict.Verdict == verdictRefused {
@@ -283,5 +283,6 @@ func warnRefused(errOut io.Writer, results []wrapResult, dryRun bool) {
 	if n > 1 {
 		what = fmt.Sprintf("%d wrapped servers %s not start, the catalog refuses them", n, will)
 	}
-	fmt.Fprintf(errOut, "mcpgov: warning: %s (VERDICT refused); first: %s\nmcpgov: hint: have them approved, remove them from the client config, or wrap with --mode audit to only record\n", what, first)
+	io.Warnf("%s (VERDICT refused); first: %s", what, first)
+	io.Hintf("have them approved, remove them from the client config, or wrap with --mode audit to only record")
 }
