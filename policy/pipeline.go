@@ -13,12 +13,8 @@ import (
 	"github.com/mcpgov/mcpgov/policy/limit"
 )
 
-// Interfaces the enforcement core calls.
-var (
-	_ enforce.Decider      = (*Pipeline)(nil)
-	_ enforce.ResultFilter = (*Pipeline)(nil)
-	_ enforce.ToolReviewer = (*Pipeline)(nil)
-)
+// The enforcement core calls a Pipeline as its hooks.
+var _ enforce.Hooks = (*Pipeline)(nil)
 
 // maxRegoArguments bounds the arguments handed to Rego: converting a huge
 // object into Rego values costs time linear in its size, and policies
@@ -26,7 +22,7 @@ var (
 const maxRegoArguments = 256 << 10
 
 // Decide runs the pre guardrails, the rate limits and the policy for one
-// tools/call (enforce.Decider).
+// tools/call (the pre hook).
 func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enforce.Call) (enforce.Decision, error) {
 	st := p.st.Load()
 	serverID := ""
@@ -153,7 +149,7 @@ func hookObject(hook string) string {
 }
 
 // FilterResult runs the post guardrails on what a server sends toward the
-// model and redacts it (enforce.ResultFilter): a tools/call or task
+// model and redacts it (the post hook): a tools/call or task
 // result, a resource, a prompt, or a server's own request (call.Source).
 // The whole payload is scanned: content text, structuredContent, embedded
 // resources, messages.
@@ -189,7 +185,7 @@ func (p *Pipeline) FilterResult(ctx context.Context, server *catalog.Server, cal
 }
 
 // ReviewTool runs the describe guardrails on one tool definition, once per
-// definition (enforce.ToolReviewer).
+// definition (the describe hook).
 func (p *Pipeline) ReviewTool(ctx context.Context, server *catalog.Server, tool json.RawMessage) (enforce.Decision, error) {
 	st := p.st.Load()
 	def, err := catalog.ParseToolDef(tool)

@@ -3,7 +3,7 @@
 // limits and the bundle's Rego policies (package mcpgov.authz, prepared
 // once), and for each result the post guardrails (redaction, output
 // checks); for each tool definition the describe guardrails. A Pipeline
-// implements the enforcement core's Decider, ResultFilter and ToolReviewer;
+// implements the enforcement core's Hooks (pre, post and describe);
 // `mcpgov policy eval` runs the same Pipeline on one input.
 package policy
 

@@ -289,7 +289,7 @@ func TestRelayAmbiguous(t *testing.T) {
 func TestRelayCancelledAnswer(t *testing.T) {
 	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
 	sink := &recordSink{}
-	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink, ResultFilters: []enforce.ResultFilter{maskDigits{}}}))
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink, Hooks: enforce.HookFuncs{Post: maskDigits{}.FilterResult}}))
 	s.send(`{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"leak","arguments":{}}}`)
 	expect(t, "call", s.upRecv(), `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"leak","arguments":{}}}`)
 	s.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}`)
@@ -505,16 +505,16 @@ func TestRelayVerifiesBeforeFirstCall(t *testing.T) {
 // is never forwarded.
 func TestRelaySlowDecider(t *testing.T) {
 	release := make(chan struct{})
-	slow := enforce.DeciderFunc(func(ctx context.Context, _ *catalog.Server, c *enforce.Call) (enforce.Decision, error) {
+	slow := enforce.HookFuncs{Pre: func(ctx context.Context, _ *catalog.Server, c *enforce.Call) (enforce.Decision, error) {
 		select {
 		case <-release:
 		case <-ctx.Done():
 			return enforce.Decision{}, ctx.Err()
 		}
 		return enforce.Decision{Allow: c.Tool != "forbidden", Reasons: []string{"no"}}, nil
-	})
+	}}
 	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
-	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Deciders: []enforce.Decider{slow}}))
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Hooks: slow}))
 
 	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}`
 	s.send(call)

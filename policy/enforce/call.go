@@ -44,7 +44,7 @@ type Reply struct {
 // Post reports whether results of governed calls need the core (post
 // hooks or an audit record) before they may reach the client; relays then
 // finish such calls off their pump, as the work may block on disk.
-func (c *Core) Post() bool { return len(c.cfg.ResultFilters) > 0 || c.cfg.Auditor != nil }
+func (c *Core) Post() bool { return c.cfg.Hooks != nil || c.cfg.Auditor != nil }
 
 // SetClient records the client's name and version from initialize.
 func (c *Core) SetClient(cl audit.Client) {
@@ -67,7 +67,7 @@ func (c *Core) CheckCall(ctx context.Context, params json.RawMessage) Verdict {
 }
 
 // BeginCall runs everything that decides a tools/call before it may go
-// upstream: identity, the catalog's tool rules, Deciders (guardrails,
+// upstream: identity, the catalog's tool rules, the pre hook (guardrails,
 // rate limits, Rego). A call that may not pass is recorded here, before
 // the relay answers the client with the Verdict; one that passes is
 // recorded by FinishCall (or CancelCall, FailCall) with its result.
@@ -116,42 +116,46 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 		}
 	}
 	began := time.Now()
-	for _, d := range c.cfg.Deciders {
-		dec, err := d.Decide(ctx, c.cfg.Server, st.Call)
-		st.guardrails = append(st.guardrails, dec.Guardrails...)
-		if dec.RecordArguments != nil {
-			st.recordArgs = dec.RecordArguments
-		}
-		if err != nil {
-			if ctx.Err() != nil { // the client cancelled; the relay records it
-				return st, Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: the call was cancelled while being checked"}}
-			}
-			enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
-			c.record(ctx, EventUndecided, p.Name, err.Error(), enforced)
-			reason := fmt.Sprintf("mcpgov could not evaluate the policy for tool %s (%v), so the call was refused", p.Name, err)
-			if v, stop := c.deny(ctx, st, enforced, err.Error(), "undecided", reason); stop {
-				st.policy = time.Since(began)
-				return st, v
-			}
-			continue
-		}
-		if !dec.Allow {
-			reason := strings.Join(dec.Reasons, "; ")
-			if len(dec.RuleIDs) > 0 {
-				reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
-			}
-			enforced := !c.audit()
-			c.record(ctx, EventCallDenied, p.Name, reason, enforced)
-			st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
-			if v, stop := c.deny(ctx, st, enforced, reason, "", "mcpgov policy refused this call: "+reason); stop {
-				st.policy = time.Since(began)
-				return st, v
-			}
-		}
-	}
+	v, stop := c.decide(ctx, st)
 	st.policy = time.Since(began)
+	if stop {
+		return st, v
+	}
 	st.forwarded = time.Now()
 	return st, pass
+}
+
+// decide runs the pre hook; stop is true when the call must not pass.
+func (c *Core) decide(ctx context.Context, st *CallState) (Verdict, bool) {
+	if c.cfg.Hooks == nil {
+		return Verdict{}, false
+	}
+	tool := st.Call.Tool
+	dec, err := c.cfg.Hooks.Decide(ctx, c.cfg.Server, st.Call)
+	st.guardrails = append(st.guardrails, dec.Guardrails...)
+	if dec.RecordArguments != nil {
+		st.recordArgs = dec.RecordArguments
+	}
+	if err != nil {
+		if ctx.Err() != nil { // the client cancelled; the relay records it
+			return Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: the call was cancelled while being checked"}}, true
+		}
+		enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
+		c.record(ctx, EventUndecided, tool, err.Error(), enforced)
+		reason := fmt.Sprintf("mcpgov could not evaluate the policy for tool %s (%v), so the call was refused", tool, err)
+		return c.deny(ctx, st, enforced, err.Error(), "undecided", reason)
+	}
+	if dec.Allow {
+		return Verdict{}, false
+	}
+	reason := strings.Join(dec.Reasons, "; ")
+	if len(dec.RuleIDs) > 0 {
+		reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
+	}
+	enforced := !c.audit()
+	c.record(ctx, EventCallDenied, tool, reason, enforced)
+	st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
+	return c.deny(ctx, st, enforced, reason, "", "mcpgov policy refused this call: "+reason)
 }
 
 // preChecks refuses calls that nothing else may see: no usable identity
@@ -227,50 +231,46 @@ func (c *Core) FinishCall(ctx context.Context, st *CallState, result json.RawMes
 	return c.release(ctx, rec, reply)
 }
 
-// filterResult runs the ResultFilters in order, each on the previous
-// one's output.
+// filterResult runs the post hook on a result.
 func (c *Core) filterResult(ctx context.Context, st *CallState, result json.RawMessage) (json.RawMessage, Reply, string, int) {
-	out, outcome, redactions := result, audit.OutcomeAllowed, 0
-	var reply Reply
-	for _, f := range c.cfg.ResultFilters {
-		dec, err := f.FilterResult(ctx, c.cfg.Server, st.Call, out)
-		st.guardrails = append(st.guardrails, dec.Guardrails...)
-		if err != nil {
-			enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
-			c.record(ctx, EventUndecided, st.Call.Tool, err.Error(), enforced)
-			st.decision.Reasons = append(st.decision.Reasons, "result not checked: "+err.Error())
-			if enforced {
-				st.decision.Allow, st.decision.Enforced = false, true
-				withheld := deniedResult(fmt.Sprintf("mcpgov could not check the result of tool %s (%v), so it was withheld", st.Call.Tool, err))
-				return withheld.Result, Reply{Result: withheld.Result}, audit.OutcomeDenied, redactions
-			}
-			continue
-		}
-		if !dec.Allow {
-			reason := strings.Join(dec.Reasons, "; ")
-			if len(dec.RuleIDs) > 0 {
-				reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
-			}
-			enforced := !c.audit()
-			c.record(ctx, EventResultDenied, st.Call.Tool, reason, enforced)
-			st.decision.Allow = false
-			st.decision.Reasons = append(st.decision.Reasons, dec.Reasons...)
-			st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
-			if enforced {
-				st.decision.Enforced = true
-				withheld := deniedResult("mcpgov withheld the result of this call: " + reason)
-				return withheld.Result, Reply{Result: withheld.Result}, audit.OutcomeDenied, redactions
-			}
-			continue
-		}
-		if dec.Result != nil {
-			out, redactions = dec.Result, redactions+dec.Redactions
-			outcome = audit.OutcomeRedacted
-			reply.Result = out
-			st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
-		}
+	if c.cfg.Hooks == nil {
+		return result, Reply{}, audit.OutcomeAllowed, 0
 	}
-	return out, reply, outcome, redactions
+	dec, err := c.cfg.Hooks.FilterResult(ctx, c.cfg.Server, st.Call, result)
+	st.guardrails = append(st.guardrails, dec.Guardrails...)
+	if err != nil {
+		enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
+		c.record(ctx, EventUndecided, st.Call.Tool, err.Error(), enforced)
+		st.decision.Reasons = append(st.decision.Reasons, "result not checked: "+err.Error())
+		if enforced {
+			st.decision.Allow, st.decision.Enforced = false, true
+			withheld := deniedResult(fmt.Sprintf("mcpgov could not check the result of tool %s (%v), so it was withheld", st.Call.Tool, err))
+			return withheld.Result, Reply{Result: withheld.Result}, audit.OutcomeDenied, 0
+		}
+		return result, Reply{}, audit.OutcomeAllowed, 0
+	}
+	if !dec.Allow {
+		reason := strings.Join(dec.Reasons, "; ")
+		if len(dec.RuleIDs) > 0 {
+			reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
+		}
+		enforced := !c.audit()
+		c.record(ctx, EventResultDenied, st.Call.Tool, reason, enforced)
+		st.decision.Allow = false
+		st.decision.Reasons = append(st.decision.Reasons, dec.Reasons...)
+		st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
+		if enforced {
+			st.decision.Enforced = true
+			withheld := deniedResult("mcpgov withheld the result of this call: " + reason)
+			return withheld.Result, Reply{Result: withheld.Result}, audit.OutcomeDenied, 0
+		}
+		return result, Reply{}, audit.OutcomeAllowed, 0
+	}
+	if dec.Result == nil {
+		return result, Reply{}, audit.OutcomeAllowed, 0
+	}
+	st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
+	return dec.Result, Reply{Result: dec.Result}, audit.OutcomeRedacted, dec.Redactions
 }
 
 // release appends the record and returns the reply, or in enforce mode

@@ -6,8 +6,8 @@
 // gateway will call it as middleware. It knows JSON-RPC payloads (params
 // and results as raw JSON) but no transport.
 //
-// Extension points: policy and guardrail packages plug in as Deciders,
-// consulted in order for every tools/call the catalog allows; the audit
+// Extension points: policy and guardrail packages plug in as Hooks (pre,
+// post and describe); the audit
 // trail plugs in as a Recorder, which receives one Event per decision
 // that blocks, or in audit mode would have blocked.
 package enforce
@@ -42,7 +42,7 @@ type Config struct {
 	// Mode is enforce or audit; empty means enforce.
 	Mode catalog.Mode
 	// FailMode applies when the core cannot decide (a result it cannot
-	// parse, a Decider error); empty means the server's, else closed.
+	// parse, a hook's error); empty means the server's, else closed.
 	FailMode catalog.FailMode
 	// RequestURL is where people ask for approval (catalog request_url).
 	RequestURL string
@@ -51,9 +51,9 @@ type Config struct {
 	BundleErr error
 	// BundleRevision identifies the bundle for records.
 	BundleRevision string
-	// Deciders are consulted, in order, for every tools/call the catalog
-	// allows; the first denial wins.
-	Deciders []Decider
+	// Hooks are the pre, post and describe hooks (policy, guardrails,
+	// rate limits); nil means none.
+	Hooks Hooks
 	// Recorders receive every Event.
 	Recorders []Recorder
 
@@ -62,12 +62,6 @@ type Config struct {
 	Identity audit.Identity
 	// Session identifies the connection in records.
 	Session string
-	// ResultFilters run, in order, on every tools/call result before the
-	// client sees it (post guardrails: redaction, output checks).
-	ResultFilters []ResultFilter
-	// ToolReviewers run on each tool definition of a tools/list result,
-	// once per definition (describe hook: tool poisoning).
-	ToolReviewers []ToolReviewer
 	// Auditor stores one record per governed event; the reply to a call
 	// is released only after its record is durable.
 	Auditor Auditor
@@ -96,13 +90,13 @@ type Call struct {
 	// Annotations are the tool's annotations from the last tools/list
 	// result the connection saw, if any.
 	Annotations json.RawMessage
-	// Source says where a payload a ResultFilter sees comes from
+	// Source says where a payload the post hook sees comes from
 	// (SourceTool when empty): a tool result, a resource, a prompt, or a
 	// server's request.
 	Source string
 }
 
-// Decision is a Decider's or ToolReviewer's verdict.
+// Decision is a pre or describe hook's verdict.
 type Decision struct {
 	Allow   bool
 	Reasons []string // human-readable, shown to the model on denial
@@ -116,7 +110,7 @@ type Decision struct {
 	RecordArguments json.RawMessage
 }
 
-// ResultDecision is a ResultFilter's verdict on a tools/call result.
+// ResultDecision is a post hook's verdict on a tools/call result.
 type ResultDecision struct {
 	// Allow false withholds the result: the client gets a tool result
 	// with isError set and the Reasons instead.
@@ -129,18 +123,71 @@ type ResultDecision struct {
 	Guardrails []audit.Guardrail
 }
 
-// ResultFilter inspects (and may redact) a tools/call result before the
-// client sees it. An error means it could not decide; the fail mode then
-// applies.
-type ResultFilter interface {
+// Hooks are the policy and guardrails plugged into the core (DESIGN §4),
+// one value for the three hook points. An error means the hook could not
+// decide; the fail mode then applies. server is nil when the connection
+// has no catalog entry (admitted in audit mode or failing open): the
+// hooks still run and are recorded. *policy.Pipeline implements Hooks.
+type Hooks interface {
+	// Decide is the pre hook, consulted for every tools/call the catalog
+	// allows. Relays run it per request, concurrently, and stop waiting
+	// for a call the client cancels; ctx is cancelled then.
+	Decide(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
+	// FilterResult is the post hook: it inspects (and may redact) what a
+	// server sends toward the model before the client sees it.
 	FilterResult(ctx context.Context, server *catalog.Server, call *Call, result json.RawMessage) (ResultDecision, error)
+	// ReviewTool is the describe hook: it reviews one tool definition
+	// (the raw JSON object of a tools/list entry) for poisoning; a denial
+	// hides the tool in enforce mode.
+	ReviewTool(ctx context.Context, server *catalog.Server, tool json.RawMessage) (Decision, error)
 }
 
-// ToolReviewer reviews one tool definition (the raw JSON object of a
-// tools/list entry) for poisoning. A denial hides the tool in enforce
-// mode. The core calls it once per distinct definition.
-type ToolReviewer interface {
-	ReviewTool(ctx context.Context, server *catalog.Server, tool json.RawMessage) (Decision, error)
+// HookFuncs adapts functions to Hooks; a nil function allows, and a nil
+// Describe means no describe hook at all (tools need no review before
+// their first call).
+type HookFuncs struct {
+	Pre      func(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
+	Post     func(ctx context.Context, server *catalog.Server, call *Call, result json.RawMessage) (ResultDecision, error)
+	Describe func(ctx context.Context, server *catalog.Server, tool json.RawMessage) (Decision, error)
+}
+
+var _ Hooks = HookFuncs{}
+
+// Decide calls h.Pre, or allows.
+func (h HookFuncs) Decide(ctx context.Context, s *catalog.Server, c *Call) (Decision, error) {
+	if h.Pre == nil {
+		return Decision{Allow: true}, nil
+	}
+	return h.Pre(ctx, s, c)
+}
+
+// FilterResult calls h.Post, or allows.
+func (h HookFuncs) FilterResult(ctx context.Context, s *catalog.Server, c *Call, result json.RawMessage) (ResultDecision, error) {
+	if h.Post == nil {
+		return ResultDecision{Allow: true}, nil
+	}
+	return h.Post(ctx, s, c, result)
+}
+
+// ReviewTool calls h.Describe, or allows.
+func (h HookFuncs) ReviewTool(ctx context.Context, s *catalog.Server, tool json.RawMessage) (Decision, error) {
+	if h.Describe == nil {
+		return Decision{Allow: true}, nil
+	}
+	return h.Describe(ctx, s, tool)
+}
+
+// reviews reports whether hooks include a describe hook.
+func reviews(h Hooks) bool {
+	switch f := h.(type) {
+	case nil:
+		return false
+	case HookFuncs:
+		return f.Describe != nil
+	case *HookFuncs:
+		return f != nil && f.Describe != nil
+	}
+	return true
 }
 
 // Auditor stores audit records. Append returns once rec is durable (or
@@ -150,34 +197,16 @@ type Auditor interface {
 	Append(ctx context.Context, rec *audit.Record) error
 }
 
-// Decider is a policy or guardrail consulted before a call goes upstream.
-// server is nil when the connection has no catalog entry (admitted in
-// audit mode or failing open): guardrails still run and are recorded.
-// An error means it could not decide; the fail mode then applies. Relays
-// run Deciders per request, concurrently (see Core.Slow), and stop waiting
-// for a call the client cancels; ctx is cancelled then.
-type Decider interface {
-	Decide(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
-}
-
-// DeciderFunc adapts a function to Decider.
-type DeciderFunc func(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
-
-// Decide calls f.
-func (f DeciderFunc) Decide(ctx context.Context, s *catalog.Server, c *Call) (Decision, error) {
-	return f(ctx, s, c)
-}
-
 // Event kinds.
 const (
 	EventServerRefused = "server-refused" // the upstream was not started
 	EventToolDenied    = "tool-denied"    // a tools/call outside the allow/deny lists
 	EventToolHidden    = "tool-hidden"    // a tool removed from a tools/list result
 	EventToolDrifted   = "tool-drifted"   // a tool whose definition differs from its pin
-	EventCallDenied    = "call-denied"    // a Decider refused a call
+	EventCallDenied    = "call-denied"    // the pre hook refused a call
 	EventUndecided     = "undecided"      // the core could not decide; fail mode applied
-	EventResultDenied  = "result-denied"  // a ResultFilter withheld a result
-	EventToolFlagged   = "tool-flagged"   // a ToolReviewer flagged a tool definition
+	EventResultDenied  = "result-denied"  // the post hook withheld a result
+	EventToolFlagged   = "tool-flagged"   // the describe hook flagged a tool definition
 )
 
 // Event is one decision that blocks or, in audit mode, would have blocked.
@@ -205,7 +234,7 @@ type Core struct {
 	mu         sync.Mutex
 	visible    map[string]bool            // tool name -> visible when last listed
 	annotation map[string]json.RawMessage // tool name -> annotations when last listed
-	reviewed   map[string]Decision        // fingerprint -> ToolReviewers' verdict
+	reviewed   map[string]Decision        // fingerprint -> the describe hook's verdict
 	tasks      map[string]*Call           // task ID -> the call that created it
 	client     audit.Client
 	auditErr   error           // the last Append's error
@@ -228,11 +257,11 @@ func New(cfg Config) *Core {
 		reviewed: map[string]Decision{}, tasks: map[string]*Call{}, logged: map[string]bool{}}
 }
 
-// Slow reports whether CheckCall may take time (Deciders are plugged in),
+// Slow reports whether CheckCall may take time (hooks are plugged in),
 // so that a relay runs it per request, off its pump: pings, cancellations
 // and other calls must not wait behind a guardrail.
 func (c *Core) Slow() bool {
-	return len(c.cfg.Deciders) > 0 || c.cfg.Auditor != nil || c.cfg.IdentityErr != nil
+	return c.cfg.Hooks != nil || c.cfg.Auditor != nil || c.cfg.IdentityErr != nil
 }
 
 // Mode returns the effective mode.

@@ -72,29 +72,29 @@ func TestCheckCall(t *testing.T) {
 	}
 }
 
-// TestDecider: a plugged-in policy denies a visible tool with an isError
-// result naming the rule; a Decider error fails closed unless fail_mode is
+// TestDecider: a plugged-in pre hook denies a visible tool with an isError
+// result naming the rule; a pre hook error fails closed unless fail_mode is
 // open.
 func TestDecider(t *testing.T) {
 	ctx := context.Background()
-	deny := DeciderFunc(func(_ context.Context, _ *catalog.Server, c *Call) (Decision, error) {
+	deny := HookFuncs{Pre: func(_ context.Context, _ *catalog.Server, c *Call) (Decision, error) {
 		if strings.Contains(string(c.Arguments), "DROP") {
 			return Decision{Reasons: []string{"destructive SQL"}, RuleIDs: []string{"sql.drop"}}, nil
 		}
 		return Decision{Allow: true}, nil
-	})
-	core := New(Config{Server: approved(), VersionApproved: true, Deciders: []Decider{deny}})
+	}}
+	core := New(Config{Server: approved(), VersionApproved: true, Hooks: deny})
 	v := core.CheckCall(ctx, json.RawMessage(`{"name":"query","arguments":{"sql":"DROP TABLE t"}}`))
 	if v.Pass || !strings.Contains(string(v.Result), `"isError":true`) || !strings.Contains(string(v.Result), "sql.drop") {
 		t.Errorf("policy denial: %+v %s", v, v.Result)
 	}
-	broken := DeciderFunc(func(context.Context, *catalog.Server, *Call) (Decision, error) {
+	broken := HookFuncs{Pre: func(context.Context, *catalog.Server, *Call) (Decision, error) {
 		return Decision{}, errors.New("engine down")
-	})
-	if v := New(Config{Server: approved(), VersionApproved: true, Deciders: []Decider{broken}}).CheckCall(ctx, json.RawMessage(`{"name":"q"}`)); v.Pass {
+	}}
+	if v := New(Config{Server: approved(), VersionApproved: true, Hooks: broken}).CheckCall(ctx, json.RawMessage(`{"name":"q"}`)); v.Pass {
 		t.Error("decider error passed in fail-closed mode")
 	}
-	if v := New(Config{Server: approved(), VersionApproved: true, FailMode: catalog.FailOpen, Deciders: []Decider{broken}}).CheckCall(ctx, json.RawMessage(`{"name":"q"}`)); !v.Pass {
+	if v := New(Config{Server: approved(), VersionApproved: true, FailMode: catalog.FailOpen, Hooks: broken}).CheckCall(ctx, json.RawMessage(`{"name":"q"}`)); !v.Pass {
 		t.Error("decider error blocked in fail-open mode")
 	}
 }

@@ -13,7 +13,7 @@ import (
 	"github.com/mcpgov/mcpgov/audit"
 )
 
-// Sources of what a ResultFilter is asked about (Call.Source): every path
+// Sources of what the post hook is asked about (Call.Source): every path
 // by which a server's content reaches the model.
 const (
 	SourceTool          = "tool"           // a tools/call or tasks/result result
@@ -81,7 +81,7 @@ func asError(v Verdict) Verdict {
 // the params to forward (redacted, or as they were when nil), or an error
 // to answer the server with instead of forwarding.
 func (c *Core) FilterServerRequest(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, *jsonrpc.Error) {
-	if len(c.cfg.ResultFilters) == 0 && c.cfg.Auditor == nil {
+	if c.cfg.Hooks == nil && c.cfg.Auditor == nil {
 		return nil, nil
 	}
 	now := time.Now()

@@ -132,13 +132,13 @@ func replaceTools(result json.RawMessage, obj map[string]json.RawMessage, kept [
 }
 
 // Unverified reports whether a tools/call names a pinned tool (or, with
-// ToolReviewers, any tool) whose current definition the core has not
+// a describe hook, any tool) whose current definition the core has not
 // seen yet (the client called it
 // without listing tools first): the caller should list the upstream's
 // tools through FilterTools before CheckCall, or a drifted definition
 // would go unnoticed.
 func (c *Core) Unverified(params json.RawMessage) bool {
-	reviewed := len(c.cfg.ToolReviewers) > 0
+	reviewed := reviews(c.cfg.Hooks)
 	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 && !reviewed {
 		return false
 	}
@@ -174,7 +174,7 @@ func (c *Core) VerifyFailed(err error) {
 // tool while the listing fails. An unpinned tool the listing lacks has no
 // definition the model saw, so nothing to review: the server answers it.
 func (c *Core) unverifiable(tool string) string {
-	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 && len(c.cfg.ToolReviewers) == 0 {
+	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 && !reviews(c.cfg.Hooks) {
 		return ""
 	}
 	c.mu.Lock()
@@ -186,7 +186,7 @@ func (c *Core) unverifiable(tool string) string {
 	}
 	_, pinned := c.cfg.Server.Pins[tool]
 	switch {
-	case listErr != nil && (pinned || len(c.cfg.ToolReviewers) > 0):
+	case listErr != nil && (pinned || reviews(c.cfg.Hooks)):
 		return fmt.Sprintf("tool %s could not be verified against its approved definition: the server's tools/list failed (%v)", tool, listErr)
 	case pinned:
 		return fmt.Sprintf("pinned tool %s is not offered by the server's tools/list, so its definition cannot be verified", tool)
@@ -201,10 +201,10 @@ func (c *Core) annotations(tool string) json.RawMessage {
 	return c.annotation[tool]
 }
 
-// review runs the ToolReviewers on a definition, once per fingerprint,
+// review runs the describe hook on a definition, once per fingerprint,
 // and returns why the tool must be hidden, or "".
 func (c *Core) review(ctx context.Context, def catalog.ToolDef, raw json.RawMessage) (string, string) {
-	if len(c.cfg.ToolReviewers) == 0 {
+	if !reviews(c.cfg.Hooks) {
 		return "", ""
 	}
 	fp := catalog.Fingerprint(def)
@@ -212,21 +212,15 @@ func (c *Core) review(ctx context.Context, def catalog.ToolDef, raw json.RawMess
 	dec, done := c.reviewed[fp]
 	c.mu.Unlock()
 	if !done {
-		dec = Decision{Allow: true}
-		for _, r := range c.cfg.ToolReviewers {
-			d, err := r.ReviewTool(ctx, c.cfg.Server, raw)
-			if err != nil {
-				// An unreviewable definition follows the fail mode.
-				if !c.audit() && c.cfg.FailMode != catalog.FailOpen {
-					dec = Decision{Reasons: []string{"could not be reviewed: " + err.Error()}}
-					break
-				}
-				continue
-			}
-			if !d.Allow {
-				dec = d
-				break
-			}
+		d, err := c.cfg.Hooks.ReviewTool(ctx, c.cfg.Server, raw)
+		switch {
+		case err == nil:
+			dec = d
+		case !c.audit() && c.cfg.FailMode != catalog.FailOpen:
+			// An unreviewable definition follows the fail mode.
+			dec = Decision{Reasons: []string{"could not be reviewed: " + err.Error()}}
+		default:
+			dec = Decision{Allow: true}
 		}
 		c.mu.Lock()
 		c.reviewed[fp] = dec

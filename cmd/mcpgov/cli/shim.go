@@ -283,9 +283,7 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 	// A bundle with no policies, guardrails or limits for this server
 	// adds no hook.
 	if p.Active(cfg.Server) {
-		cfg.Deciders = append(cfg.Deciders, p)
-		cfg.ResultFilters = append(cfg.ResultFilters, p)
-		cfg.ToolReviewers = append(cfg.ToolReviewers, p)
+		cfg.Hooks = p
 	}
 	return cfg, command, url
 }
