@@ -7,9 +7,9 @@
 // and results as raw JSON) but no transport.
 //
 // Extension points: policy and guardrail packages plug in as Hooks (pre,
-// post and describe); the audit
-// trail plugs in as a Recorder, which receives one Event per decision
-// that blocks, or in audit mode would have blocked.
+// post and describe); the audit trail and the stderr diagnostics plug in
+// as one Sink, which receives every record the core makes: the reply to
+// a call is released only after its record is durable.
 package enforce
 
 import (
@@ -54,17 +54,15 @@ type Config struct {
 	// Hooks are the pre, post and describe hooks (policy, guardrails,
 	// rate limits); nil means none.
 	Hooks Hooks
-	// Recorders receive every Event.
-	Recorders []Recorder
+	// Sink receives every record the core makes (Tee: the audit store and
+	// stderr lines; Lines: stderr lines only); nil records nothing.
+	Sink Sink
 
 	// Identity is the person or service behind the connection; Method
 	// "none" (or empty) when nobody is logged in.
 	Identity audit.Identity
 	// Session identifies the connection in records.
 	Session string
-	// Auditor stores one record per governed event; the reply to a call
-	// is released only after its record is durable.
-	Auditor Auditor
 	// ServerRef names the upstream in records (transport, masked launch).
 	ServerRef audit.ServerRef
 	// IdentityErr is set when an identity is required (a login is
@@ -190,42 +188,6 @@ func reviews(h Hooks) bool {
 	return true
 }
 
-// Auditor stores audit records. Append returns once rec is durable (or
-// failed); in enforce mode a failed Append withholds the reply and the
-// client gets an error instead: nothing runs unrecorded.
-type Auditor interface {
-	Append(ctx context.Context, rec *audit.Record) error
-}
-
-// Event kinds.
-const (
-	EventServerRefused = "server-refused" // the upstream was not started
-	EventToolDenied    = "tool-denied"    // a tools/call outside the allow/deny lists
-	EventToolHidden    = "tool-hidden"    // a tool removed from a tools/list result
-	EventToolDrifted   = "tool-drifted"   // a tool whose definition differs from its pin
-	EventCallDenied    = "call-denied"    // the pre hook refused a call
-	EventUndecided     = "undecided"      // the core could not decide; fail mode applied
-	EventResultDenied  = "result-denied"  // the post hook withheld a result
-	EventToolFlagged   = "tool-flagged"   // the describe hook flagged a tool definition
-)
-
-// Event is one decision that blocks or, in audit mode, would have blocked.
-type Event struct {
-	Kind     string
-	Server   string // catalog ID, or "" when unknown
-	Tool     string
-	Reason   string
-	Enforced bool // false in audit mode or when failing open: nothing was blocked
-	Mode     catalog.Mode
-	Revision string // bundle revision
-}
-
-// Recorder receives events. Record must not block for long; it runs on
-// the relay's path.
-type Recorder interface {
-	Record(ctx context.Context, e Event)
-}
-
 // Core enforces one connection's catalog entry. It is safe for concurrent
 // use.
 type Core struct {
@@ -237,9 +199,9 @@ type Core struct {
 	reviewed   map[string]Decision        // fingerprint -> the describe hook's verdict
 	tasks      map[string]*Call           // task ID -> the call that created it
 	client     audit.Client
-	auditErr   error           // the last Append's error
+	auditErr   error           // the last Record's error
 	listErr    error           // the relay's own tools/list failed (VerifyFailed)
-	logged     map[string]bool // tool events already recorded
+	logged     map[string]bool // tool records already made
 }
 
 // New returns the core for one connection.
@@ -261,7 +223,7 @@ func New(cfg Config) *Core {
 // so that a relay runs it per request, off its pump: pings, cancellations
 // and other calls must not wait behind a guardrail.
 func (c *Core) Slow() bool {
-	return c.cfg.Hooks != nil || c.cfg.Auditor != nil || c.cfg.IdentityErr != nil
+	return c.cfg.Hooks != nil || c.keeps() || c.cfg.IdentityErr != nil
 }
 
 // Mode returns the effective mode.
@@ -269,35 +231,27 @@ func (c *Core) Mode() catalog.Mode { return c.cfg.Mode }
 
 func (c *Core) audit() bool { return c.cfg.Mode == catalog.ModeAudit }
 
-func (c *Core) serverID() string {
-	if c.cfg.Server == nil {
-		return ""
-	}
-	return c.cfg.Server.ID
-}
+// keeps reports whether the Sink keeps records of allowed calls.
+func (c *Core) keeps() bool { return c.cfg.Sink != nil && c.cfg.Sink.Keeps() }
 
+// record makes the record of a decision outside a call: a refused
+// server, a hidden or flagged tool, an unreadable tools/list result.
 func (c *Core) record(ctx context.Context, kind, tool, reason string, enforced bool) {
-	e := Event{Kind: kind, Server: c.serverID(), Tool: tool, Reason: reason, Enforced: enforced, Mode: c.cfg.Mode, Revision: c.cfg.BundleRevision}
-	for _, r := range c.cfg.Recorders {
-		r.Record(ctx, e)
-	}
-	// Call-level events are part of the call's own record; the others
-	// are records of their own.
-	recKind := map[string]string{EventServerRefused: audit.KindServerRefused, EventToolDrifted: audit.KindToolDrift,
-		EventToolHidden: audit.KindToolHidden, EventToolFlagged: audit.KindToolReview}[e.Kind]
-	if recKind == "" || c.cfg.Auditor == nil {
+	if c.cfg.Sink == nil {
 		return
 	}
-	// A tool hidden on every tools/list is one record, not one per list.
-	key := recKind + "\x00" + tool + "\x00" + reason
-	c.mu.Lock()
-	dup := c.logged[key]
-	c.logged[key] = true
-	c.mu.Unlock()
-	if dup {
-		return
+	if kind != audit.KindServerRefused {
+		// A tool hidden on every tools/list is one record, not one per list.
+		key := kind + "\x00" + tool + "\x00" + reason
+		c.mu.Lock()
+		dup := c.logged[key]
+		c.logged[key] = true
+		c.mu.Unlock()
+		if dup {
+			return
+		}
 	}
-	rec := c.baseRecord(recKind)
+	rec := c.baseRecord(kind)
 	rec.Tool, rec.Reason = tool, reason
 	rec.Decision.Allow, rec.Decision.Enforced = false, enforced
 	_ = c.append(ctx, rec)
@@ -339,7 +293,7 @@ func (c *Core) WouldRefuse() *Refusal {
 // command not found, its process not started, no HTTP connection): the
 // client gets an error for every call, and the record says why.
 func (c *Core) StartFailed(ctx context.Context, reason string) {
-	c.record(ctx, EventServerRefused, "", reason, true)
+	c.record(ctx, audit.KindServerRefused, "", reason, true)
 }
 
 // Admit decides whether the upstream may be started. A nil Refusal means
@@ -353,7 +307,7 @@ func (c *Core) Admit(ctx context.Context) *Refusal {
 	if c.cfg.BundleErr != nil && c.cfg.FailMode == catalog.FailOpen {
 		enforced = false
 	}
-	c.record(ctx, EventServerRefused, "", r.Reason, enforced)
+	c.record(ctx, audit.KindServerRefused, "", r.Reason, enforced)
 	if !enforced {
 		return nil
 	}

@@ -7,12 +7,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 )
 
-type events []Event
+// records is a Sink that keeps nothing, like Lines: it is told only of
+// records that block or would have.
+type records []*audit.Record
 
-func (e *events) Record(_ context.Context, ev Event) { *e = append(*e, ev) }
+func (r *records) Record(_ context.Context, rec *audit.Record) error {
+	*r = append(*r, rec)
+	return nil
+}
+
+func (r *records) Keeps() bool { return false }
 
 func approved() *catalog.Server {
 	return &catalog.Server{ID: "s", Status: catalog.StatusApproved, Tools: catalog.ToolRules{Deny: []string{"rm*"}}}
@@ -34,19 +42,19 @@ func TestAdmit(t *testing.T) {
 		{"audit", Config{Mode: catalog.ModeAudit}, ""},
 		{"no bundle, fail open", Config{BundleErr: errors.New("gone"), FailMode: catalog.FailOpen}, ""},
 	} {
-		var rec events
-		tc.cfg.Recorders = []Recorder{&rec}
+		var rec records
+		tc.cfg.Sink = &rec
 		r := New(tc.cfg).Admit(ctx)
 		switch {
 		case tc.want == "" && r != nil:
 			t.Errorf("%s: refused: %s", tc.name, r.Reason)
 		case tc.want != "" && (r == nil || !strings.Contains(r.Error().Message, tc.want)):
 			t.Errorf("%s: got %+v, want refusal containing %q", tc.name, r, tc.want)
-		case tc.want != "" && (len(rec) != 1 || !rec[0].Enforced):
-			t.Errorf("%s: events %+v", tc.name, rec)
+		case tc.want != "" && (len(rec) != 1 || !rec[0].Decision.Enforced):
+			t.Errorf("%s: records %+v", tc.name, rec)
 		}
-		if tc.name == "audit" && (len(rec) != 1 || rec[0].Enforced || rec[0].Kind != EventServerRefused) {
-			t.Errorf("audit: events %+v, want one would-be refusal", rec)
+		if tc.name == "audit" && (len(rec) != 1 || rec[0].Decision.Enforced || rec[0].Kind != audit.KindServerRefused) {
+			t.Errorf("audit: records %+v, want one would-be refusal", rec)
 		}
 	}
 }
@@ -62,13 +70,23 @@ func TestCheckCall(t *testing.T) {
 		t.Errorf("denied tool: %+v", v)
 	}
 
-	var rec events
-	audit := New(Config{Server: approved(), VersionApproved: true, Mode: catalog.ModeAudit, Recorders: []Recorder{&rec}})
-	if v := audit.CheckCall(ctx, json.RawMessage(`{"name":"rm_rf"}`)); !v.Pass {
-		t.Errorf("audit mode blocked: %+v", v)
+	// In audit mode the would-be denial is in the call's record, made
+	// when the call finishes, even though the Sink keeps no records: an
+	// allowed call leaves none.
+	var rec records
+	auditing := New(Config{Server: approved(), VersionApproved: true, Mode: catalog.ModeAudit, Sink: &rec})
+	if !auditing.Post() {
+		t.Error("audit mode: Post is false, so no call would be finished")
 	}
-	if len(rec) != 1 || rec[0].Enforced || rec[0].Tool != "rm_rf" {
-		t.Errorf("audit events %+v", rec)
+	for _, tool := range []string{"read", "rm_rf"} {
+		st, v := auditing.BeginCall(ctx, json.RawMessage(`{"name":"`+tool+`"}`))
+		if !v.Pass {
+			t.Errorf("audit mode blocked: %+v", v)
+		}
+		auditing.FinishCall(ctx, st, json.RawMessage(`{"content":[]}`), nil)
+	}
+	if len(rec) != 1 || rec[0].Decision.Enforced || rec[0].Decision.Allow || rec[0].Tool != "rm_rf" {
+		t.Errorf("audit records %+v", rec)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 )
 
@@ -88,18 +89,18 @@ func (c *Core) FilterTools(ctx context.Context, result json.RawMessage) ListOutc
 	return ListOutcome{Result: out, Changed: changed}
 }
 
-// hideReason says why a tool must be hidden, with the event kind, or "".
+// hideReason says why a tool must be hidden, with the record kind, or "".
 func (c *Core) hideReason(def catalog.ToolDef) (string, string) {
 	s := c.cfg.Server
 	if !s.ToolAllowed(def.Name) {
-		return fmt.Sprintf("tool %s is not allowed by the catalog entry %s", def.Name, s.ID), EventToolHidden
+		return fmt.Sprintf("tool %s is not allowed by the catalog entry %s", def.Name, s.ID), audit.KindToolHidden
 	}
 	pin, ok := s.Pins[def.Name]
 	if !ok {
 		return "", ""
 	}
 	if got := catalog.Fingerprint(def); !equalFold(got, pin) {
-		return fmt.Sprintf("tool %s drifted from its pin: definition %s, pinned %s", def.Name, got, pin), EventToolDrifted
+		return fmt.Sprintf("tool %s drifted from its pin: definition %s, pinned %s", def.Name, got, pin), audit.KindToolDrift
 	}
 	return "", ""
 }
@@ -109,7 +110,7 @@ func equalFold(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) 
 // undecidable applies the fail mode to a result the core cannot read.
 func (c *Core) undecidable(ctx context.Context, err error) ListOutcome {
 	enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
-	c.record(ctx, EventUndecided, "", err.Error(), enforced)
+	c.record(ctx, audit.KindListUndecided, "", err.Error(), enforced)
 	if enforced {
 		return ListOutcome{Err: err}
 	}
@@ -233,5 +234,5 @@ func (c *Core) review(ctx context.Context, def catalog.ToolDef, raw json.RawMess
 	if len(dec.RuleIDs) > 0 {
 		reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
 	}
-	return reason, EventToolFlagged
+	return reason, audit.KindToolReview
 }
