@@ -38,7 +38,7 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 	} else {
 		results = st.set.Run(ctx, req)
 	}
-	dec := enforce.Decision{Allow: true, Guardrails: toAudit(results)}
+	dec := enforce.Decision{Allow: true, Guardrails: guardrails(results)}
 	// The record's copy masks what every secrets and pii guardrail finds,
 	// on whichever hook it is configured; a large call is left to the
 	// core, which records its digest.
@@ -180,7 +180,7 @@ func (p *Pipeline) FilterResult(ctx context.Context, server *catalog.Server, cal
 	dec.Allow = true
 	blockByGuardrails(&dec, results)
 	rd.Allow, rd.Reasons, rd.RuleIDs = dec.Allow, dec.Reasons, dec.RuleIDs
-	rd.Guardrails = toAudit(results)
+	rd.Guardrails = guardrails(results)
 	return rd, nil
 }
 
@@ -201,22 +201,22 @@ func (p *Pipeline) ReviewTool(ctx context.Context, server *catalog.Server, tool 
 		return d.(enforce.Decision), nil
 	}
 	results := st.set.Run(ctx, &guard.Request{Hook: guard.HookDescribe, Server: serverID, Tool: def.Name, ToolDef: &def})
-	dec := enforce.Decision{Allow: true, Guardrails: toAudit(results)}
+	dec := enforce.Decision{Allow: true, Guardrails: guardrails(results)}
 	blockByGuardrails(&dec, results)
 	st.reviews.Store(key, dec)
 	return dec, nil
 }
 
-// toAudit converts results for the audit record.
-func toAudit(results []guard.Result) []audit.Guardrail {
-	out := make([]audit.Guardrail, 0, len(results))
+// guardrails converts results for the core (and its record).
+func guardrails(results []guard.Result) []enforce.Guardrail {
+	out := make([]enforce.Guardrail, 0, len(results))
 	for _, r := range results {
-		g := audit.Guardrail{Name: r.Name, Hook: r.Hook, Mode: r.Mode, Verdict: r.Verdict, DurationUS: r.Duration.Microseconds(), Mutated: r.Mutated}
+		g := enforce.Guardrail{Name: r.Name, Hook: r.Hook, Mode: r.Mode, Verdict: r.Verdict, Duration: r.Duration, Mutated: r.Mutated}
 		if r.Err != nil {
 			g.Error = r.Err.Error()
 		}
 		for _, f := range r.Findings {
-			g.Findings = append(g.Findings, audit.Finding{Rule: f.Rule, Message: f.Message})
+			g.Findings = append(g.Findings, enforce.Finding{Rule: f.Rule, Message: f.Message})
 		}
 		out = append(out, g)
 	}

@@ -29,7 +29,7 @@ type CallState struct {
 	policy    time.Duration
 
 	decision   audit.Decision
-	guardrails []audit.Guardrail
+	guardrails []Guardrail
 	recordArgs json.RawMessage
 }
 
@@ -367,7 +367,7 @@ func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
 	rec.Arguments = args
 	rec.RequestMeta = st.Call.Meta // read for the logging mode, never stored
 	rec.Decision = st.decision
-	rec.Guardrails = st.guardrails
+	rec.Guardrails = auditGuardrails(st.guardrails)
 	rec.Latency = audit.Latency{TotalUS: time.Since(st.start).Microseconds(), PolicyUS: st.policy.Microseconds()}
 	if !st.decision.Allow && st.decision.Enforced {
 		rec.Reason = strings.Join(st.decision.Reasons, "; ")

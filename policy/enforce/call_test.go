@@ -50,7 +50,7 @@ func (redactor) FilterResult(_ context.Context, _ *catalog.Server, _ *Call, resu
 	}
 	out := strings.ReplaceAll(string(result), "secret@example.com", "[EMAIL]")
 	return ResultDecision{Allow: true, Result: json.RawMessage(out), Redactions: 1,
-		Guardrails: []audit.Guardrail{{Name: "pii", Hook: "post", Mode: "enforce", Verdict: audit.VerdictFail, Mutated: true}}}, nil
+		Guardrails: []Guardrail{{Name: "pii", Hook: "post", Mode: "enforce", Verdict: audit.VerdictFail, Mutated: true}}}, nil
 }
 
 func TestCallRecords(t *testing.T) {

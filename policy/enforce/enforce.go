@@ -101,7 +101,7 @@ type Decision struct {
 	RuleIDs []string
 	// Guardrails are the per-guardrail results behind the decision, for
 	// the audit record.
-	Guardrails []audit.Guardrail
+	Guardrails []Guardrail
 	// RecordArguments, when set, is what the audit record stores as the
 	// call's arguments (secrets masked); the upstream still gets the
 	// original arguments.
@@ -118,7 +118,7 @@ type ResultDecision struct {
 	// Result, when non-nil, replaces the result (redacted).
 	Result     json.RawMessage
 	Redactions int
-	Guardrails []audit.Guardrail
+	Guardrails []Guardrail
 }
 
 // Hooks are the policy and guardrails plugged into the core (DESIGN §4),
