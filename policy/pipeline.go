@@ -184,8 +184,8 @@ func (p *Pipeline) FilterResult(ctx context.Context, server *catalog.Server, cal
 	return rd, nil
 }
 
-// ReviewTool runs the describe guardrails on one tool definition, once per
-// definition (the describe hook).
+// ReviewTool runs the describe guardrails on one tool definition (the
+// describe hook), once per definition, server and bundle revision.
 func (p *Pipeline) ReviewTool(ctx context.Context, server *catalog.Server, tool json.RawMessage) (enforce.Decision, error) {
 	st := p.st.Load()
 	def, err := catalog.ParseToolDef(tool)
@@ -196,14 +196,27 @@ func (p *Pipeline) ReviewTool(ctx context.Context, server *catalog.Server, tool 
 	if server != nil {
 		serverID = server.ID
 	}
+	// The one cache of tool reviews: per bundle (a Reload starts a new
+	// state, so a new revision reviews again), shared by every session
+	// of the process, as the gateway serves many sessions of one server.
 	key := serverID + "\x00" + catalog.Fingerprint(def)
-	if d, ok := st.reviews.Load(key); ok {
-		return d.(enforce.Decision), nil
+	st.revMu.Lock()
+	dec, ok := st.reviews[key]
+	st.revMu.Unlock()
+	if ok {
+		return dec, nil
 	}
 	results := st.set.Run(ctx, &guard.Request{Hook: guard.HookDescribe, Server: serverID, Tool: def.Name, ToolDef: &def})
-	dec := enforce.Decision{Allow: true, Guardrails: guardrails(results)}
+	dec = enforce.Decision{Allow: true, Guardrails: guardrails(results)}
 	blockByGuardrails(&dec, results)
-	st.reviews.Store(key, dec)
+	st.revMu.Lock()
+	if st.reviews == nil || len(st.reviews) >= maxCachedReviews {
+		// A server that varies its definitions must not grow the cache
+		// without bound; verdicts are recomputable.
+		st.reviews = map[string]enforce.Decision{}
+	}
+	st.reviews[key] = dec
+	st.revMu.Unlock()
 	return dec, nil
 }
 

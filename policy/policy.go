@@ -21,6 +21,7 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/guard"
 	"github.com/mcpgov/mcpgov/policy/limit"
 )
@@ -60,7 +61,8 @@ type state struct {
 	decMu          sync.Mutex
 	decisions      map[string]regoDecision
 	limiter        *limit.Limiter
-	reviews        sync.Map // tool fingerprint -> reviewed
+	revMu          sync.Mutex
+	reviews        map[string]enforce.Decision // server ID + tool fingerprint -> ReviewTool's verdict
 }
 
 // Load parses the bundle's guardrails.toml strictly and compiles its
@@ -149,6 +151,9 @@ func (p *Pipeline) Active(server *catalog.Server) bool {
 
 // maxCachedDecisions bounds the decision cache; it is cleared when full.
 const maxCachedDecisions = 4096
+
+// maxCachedReviews bounds the tool-review cache; it is cleared when full.
+const maxCachedReviews = 4096
 
 func (st *state) decide(ctx context.Context, in map[string]any) (regoDecision, error) {
 	if !st.cacheDecisions {

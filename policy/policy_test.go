@@ -241,6 +241,26 @@ func TestReviewToolPoisoned(t *testing.T) {
 	if !d.Allow {
 		t.Errorf("benign tool denied: %+v", d)
 	}
+	// The pipeline's cache is the only one: every session (every core) of
+	// the process that lists the tool again gets the kept verdict.
+	for range 3 {
+		if d, _ := p.ReviewTool(context.Background(), nil, tool); d.Allow {
+			t.Fatal("poisoned tool allowed from the cache")
+		}
+	}
+	st := p.st.Load()
+	st.revMu.Lock()
+	n := len(st.reviews)
+	st.revMu.Unlock()
+	if n != 2 {
+		t.Errorf("%d cached reviews for 2 definitions", n)
+	}
+	if err := p.Reload(b); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.st.Load().reviews); n != 0 {
+		t.Errorf("a new bundle revision starts with %d cached reviews", n)
+	}
 }
 
 func removeFile(p string) error { return os.Remove(p) }

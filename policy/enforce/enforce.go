@@ -136,7 +136,9 @@ type Hooks interface {
 	FilterResult(ctx context.Context, server *catalog.Server, call *Call, result json.RawMessage) (ResultDecision, error)
 	// ReviewTool is the describe hook: it reviews one tool definition
 	// (the raw JSON object of a tools/list entry) for poisoning; a denial
-	// hides the tool in enforce mode.
+	// hides the tool in enforce mode. The core calls it on every listing
+	// and keeps no verdicts: the hook caches them, once for every session
+	// of the process.
 	ReviewTool(ctx context.Context, server *catalog.Server, tool json.RawMessage) (Decision, error)
 }
 
@@ -196,7 +198,6 @@ type Core struct {
 	mu         sync.Mutex
 	visible    map[string]bool            // tool name -> visible when last listed
 	annotation map[string]json.RawMessage // tool name -> annotations when last listed
-	reviewed   map[string]Decision        // fingerprint -> the describe hook's verdict
 	tasks      map[string]*Call           // task ID -> the call that created it
 	client     audit.Client
 	auditErr   error           // the last Record's error
@@ -216,7 +217,7 @@ func New(cfg Config) *Core {
 		}
 	}
 	return &Core{cfg: cfg, visible: map[string]bool{}, annotation: map[string]json.RawMessage{},
-		reviewed: map[string]Decision{}, tasks: map[string]*Call{}, logged: map[string]bool{}}
+		tasks: map[string]*Call{}, logged: map[string]bool{}}
 }
 
 // Slow reports whether CheckCall may take time (hooks are plugged in),

@@ -202,30 +202,23 @@ func (c *Core) annotations(tool string) json.RawMessage {
 	return c.annotation[tool]
 }
 
-// review runs the describe hook on a definition, once per fingerprint,
-// and returns why the tool must be hidden, or "".
+// review runs the describe hook on a definition and returns why the tool
+// must be hidden, or "". It runs on every listing: the hook keeps the one
+// cache of verdicts (the Pipeline's, per bundle revision and shared by
+// every session of the process), so a gateway with many sessions reviews
+// each definition once, not once per session.
 func (c *Core) review(ctx context.Context, def catalog.ToolDef, raw json.RawMessage) (string, string) {
 	if !reviews(c.cfg.Hooks) {
 		return "", ""
 	}
-	fp := catalog.Fingerprint(def)
-	c.mu.Lock()
-	dec, done := c.reviewed[fp]
-	c.mu.Unlock()
-	if !done {
-		d, err := c.cfg.Hooks.ReviewTool(ctx, c.cfg.Server, raw)
-		switch {
-		case err == nil:
-			dec = d
-		case !c.audit() && c.cfg.FailMode != catalog.FailOpen:
-			// An unreviewable definition follows the fail mode.
-			dec = Decision{Reasons: []string{"could not be reviewed: " + err.Error()}}
-		default:
-			dec = Decision{Allow: true}
-		}
-		c.mu.Lock()
-		c.reviewed[fp] = dec
-		c.mu.Unlock()
+	dec, err := c.cfg.Hooks.ReviewTool(ctx, c.cfg.Server, raw)
+	switch {
+	case err == nil:
+	case !c.audit() && c.cfg.FailMode != catalog.FailOpen:
+		// An unreviewable definition follows the fail mode.
+		dec = Decision{Reasons: []string{"could not be reviewed: " + err.Error()}}
+	default:
+		dec = Decision{Allow: true}
 	}
 	if dec.Allow {
 		return "", ""
