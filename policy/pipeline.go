@@ -70,7 +70,7 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 	}
 	// Count the call against the limits only when it would pass.
 	if dec.Allow && st.limiter != nil && server != nil {
-		if err := st.limiter.Take(limitKeys(server, call)); err != nil {
+		if err := st.limiter.Take(ctx, limitKeys(server, call)); err != nil {
 			if e, ok := limit.AsExceeded(err); ok {
 				dec.Allow = false
 				dec.Reasons = append(dec.Reasons, e.Error())

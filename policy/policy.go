@@ -28,7 +28,10 @@ import (
 
 // Options configure a Pipeline.
 type Options struct {
-	// StateDir holds the rate-limit counters shared by every shim process;
+	// Limits keeps the rate-limit counters; nil means a file under
+	// StateDir, shared by every shim process of the machine.
+	Limits limit.Store
+	// StateDir holds the rate-limit counters when Limits is nil; both
 	// empty disables rate limits.
 	StateDir string
 	// Getenv reads variables named in guardrails.toml (hash_key_env).
@@ -60,7 +63,7 @@ type state struct {
 	cacheDecisions bool
 	decMu          sync.Mutex
 	decisions      map[string]regoDecision
-	limiter        *limit.Limiter
+	limiter        limit.Store
 	revMu          sync.Mutex
 	reviews        map[string]enforce.Decision // server ID + tool fingerprint -> ReviewTool's verdict
 }
@@ -110,7 +113,10 @@ func load(ctx context.Context, b *catalog.Bundle, opts Options) (*state, error) 
 	// A policy that reads neither the arguments nor the clock decides the
 	// same for the same facts: cache its decisions for this bundle.
 	st.cacheDecisions = q != nil && !usesArgs && pure && !opts.NoDecisionCache
-	if opts.StateDir != "" {
+	switch {
+	case opts.Limits != nil:
+		st.limiter = opts.Limits
+	case opts.StateDir != "":
 		st.limiter = &limit.Limiter{Dir: opts.StateDir}
 	}
 	return st, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/guard"
+	"github.com/mcpgov/mcpgov/policy/limit"
 )
 
 // bundle writes a bundle with the starter catalog and policies plus the
@@ -191,6 +192,41 @@ func TestRateLimitRetryAfter(t *testing.T) {
 	d, _ := p.Decide(context.Background(), srv, call)
 	if d.Allow || d.RuleIDs[0] != "rate-limit" || !strings.Contains(d.Reasons[0], "rate limit of 2 calls per minute reached for tool echo of server everything; retry after ") {
 		t.Errorf("over the limit: %+v", d)
+	}
+}
+
+// TestRateLimitStore: another Store plugs in through Options.Limits (the
+// gateway will keep counters in a store its replicas share): two
+// pipelines on one in-memory store count together, across a reload, and
+// no state file is needed.
+func TestRateLimitStore(t *testing.T) {
+	b := bundle(t, "")
+	store := &limit.Memory{}
+	p1, err := Load(b, Options{Limits: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := Load(b, Options{Limits: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := b.Catalog.Server("everything")
+	srv.Limits.Tools["echo"] = 2
+	if !p1.Active(srv) {
+		t.Fatal("a pipeline with a limit store and a limited server is inactive")
+	}
+	call := &enforce.Call{Tool: "echo", Arguments: json.RawMessage(`{}`), Identity: engineer}
+	if d, _ := p1.Decide(context.Background(), srv, call); !d.Allow {
+		t.Fatalf("first call: %+v", d)
+	}
+	if err := p2.Reload(b); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := p2.Decide(context.Background(), srv, call); !d.Allow {
+		t.Fatalf("second call: %+v", d)
+	}
+	if d, _ := p1.Decide(context.Background(), srv, call); d.Allow || d.RuleIDs[0] != "rate-limit" {
+		t.Errorf("third call, over the shared limit: %+v", d)
 	}
 }
 
