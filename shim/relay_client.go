@@ -107,15 +107,13 @@ func (r *Relay) fromClient(ctx context.Context, up Upstream, ide *FrameWriter, p
 		case "initialize":
 			r.Core.SetClient(clientInfo(m.Params))
 		case "tools/call":
-			if r.Core.Slow() {
-				r.finishing.add()
-				go func() {
-					defer r.finishing.done()
-					r.govern(ctx, up, ide, p, c, m)
-				}()
-			} else {
+			// Governed off the pump: pings, cancellations and other calls
+			// must not wait behind a hook or the audit trail.
+			r.finishing.add()
+			go func() {
+				defer r.finishing.done()
 				r.govern(ctx, up, ide, p, c, m)
-			}
+			}()
 			return nil
 		case "tasks/result":
 			c.state = r.Core.BeginTaskResult(m.Params)

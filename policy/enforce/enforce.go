@@ -220,13 +220,6 @@ func New(cfg Config) *Core {
 		tasks: map[string]*Call{}, logged: map[string]bool{}}
 }
 
-// Slow reports whether CheckCall may take time (hooks are plugged in),
-// so that a relay runs it per request, off its pump: pings, cancellations
-// and other calls must not wait behind a guardrail.
-func (c *Core) Slow() bool {
-	return c.cfg.Hooks != nil || c.keeps() || c.cfg.IdentityErr != nil
-}
-
 // Mode returns the effective mode.
 func (c *Core) Mode() catalog.Mode { return c.cfg.Mode }
 
