@@ -27,6 +27,7 @@ const (
 	KindToolReview     = "tool_review"     // the describe hook flagged a tool description
 	KindPlaceholder    = "placeholder"     // a call whose logging was suppressed
 	KindMessageRefused = "message_refused" // a client message refused unforwarded (ambiguous, no id, duplicate id)
+	KindListUndecided  = "list_undecided"  // a tools/list result mcpgov could not read; the fail mode decided
 )
 
 // Outcomes of a tool call.

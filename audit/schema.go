@@ -25,7 +25,7 @@ func Schema() ([]byte, error) {
 	s.Title = "mcpgov audit record"
 	s.Description = fmt.Sprintf("One governed event in mcpgov's audit trail (schema version %d): one JSON line per record, chained by prev = SHA-256 of the previous line.", SchemaVersion)
 	if p := s.Properties["kind"]; p != nil {
-		p.Enum = []any{KindToolCall, KindServerRefused, KindToolDrift, KindToolHidden, KindToolReview, KindPlaceholder, KindMessageRefused}
+		p.Enum = []any{KindToolCall, KindServerRefused, KindToolDrift, KindToolHidden, KindToolReview, KindPlaceholder, KindMessageRefused, KindListUndecided}
 	}
 	if p := s.Properties["outcome"]; p != nil {
 		p.Enum = []any{OutcomeAllowed, OutcomeDenied, OutcomeError, OutcomeCancelled, OutcomeRedacted}

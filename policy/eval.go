@@ -117,7 +117,7 @@ func (p *Pipeline) Eval(ctx context.Context, in EvalInput) (*EvalOutput, error) 
 	return out, nil
 }
 
-func (o *EvalOutput) add(kinds map[string]string, allow bool, reasons, ruleIDs []string, gs []audit.Guardrail) {
+func (o *EvalOutput) add(kinds map[string]string, allow bool, reasons, ruleIDs []string, gs []enforce.Guardrail) {
 	o.Allow = o.Allow && allow
 	o.Reasons = append(o.Reasons, reasons...)
 	o.RuleIDs = append(o.RuleIDs, ruleIDs...)
@@ -125,15 +125,15 @@ func (o *EvalOutput) add(kinds map[string]string, allow bool, reasons, ruleIDs [
 		if g.Mode == "audit" && g.Verdict != "pass" {
 			o.WouldBlock = append(o.WouldBlock, fmt.Sprintf("guardrail %s (audit) would have blocked the %s hook: %s", g.Name, g.Hook, wouldBlockWhy(g)))
 		}
-		f := g.Findings
-		if f == nil {
-			f = []audit.Finding{}
+		f := []audit.Finding{}
+		for _, x := range g.Findings {
+			f = append(f, audit.Finding{Rule: x.Rule, Message: x.Message})
 		}
-		o.Guardrails = append(o.Guardrails, EvalGuardrail{Name: g.Name, Kind: kinds[g.Name], Hook: g.Hook, Mode: g.Mode, Verdict: g.Verdict, Findings: f, DurationUS: g.DurationUS, Mutated: g.Mutated, Error: g.Error})
+		o.Guardrails = append(o.Guardrails, EvalGuardrail{Name: g.Name, Kind: kinds[g.Name], Hook: g.Hook, Mode: g.Mode, Verdict: g.Verdict, Findings: f, DurationUS: g.Duration.Microseconds(), Mutated: g.Mutated, Error: g.Error})
 	}
 }
 
-func wouldBlockWhy(g audit.Guardrail) string {
+func wouldBlockWhy(g enforce.Guardrail) string {
 	if g.Verdict == "error" {
 		return g.Error
 	}

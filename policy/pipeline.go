@@ -13,12 +13,8 @@ import (
 	"github.com/mcpgov/mcpgov/policy/limit"
 )
 
-// Interfaces the enforcement core calls.
-var (
-	_ enforce.Decider      = (*Pipeline)(nil)
-	_ enforce.ResultFilter = (*Pipeline)(nil)
-	_ enforce.ToolReviewer = (*Pipeline)(nil)
-)
+// The enforcement core calls a Pipeline as its hooks.
+var _ enforce.Hooks = (*Pipeline)(nil)
 
 // maxRegoArguments bounds the arguments handed to Rego: converting a huge
 // object into Rego values costs time linear in its size, and policies
@@ -26,7 +22,7 @@ var (
 const maxRegoArguments = 256 << 10
 
 // Decide runs the pre guardrails, the rate limits and the policy for one
-// tools/call (enforce.Decider).
+// tools/call (the pre hook).
 func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enforce.Call) (enforce.Decision, error) {
 	st := p.st.Load()
 	serverID := ""
@@ -42,7 +38,7 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 	} else {
 		results = st.set.Run(ctx, req)
 	}
-	dec := enforce.Decision{Allow: true, Guardrails: toAudit(results)}
+	dec := enforce.Decision{Allow: true, Guardrails: guardrails(results)}
 	// The record's copy masks what every secrets and pii guardrail finds,
 	// on whichever hook it is configured; a large call is left to the
 	// core, which records its digest.
@@ -74,7 +70,7 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 	}
 	// Count the call against the limits only when it would pass.
 	if dec.Allow && st.limiter != nil && server != nil {
-		if err := st.limiter.Take(limitKeys(server, call)); err != nil {
+		if err := st.limiter.Take(ctx, limitKeys(server, call)); err != nil {
 			if e, ok := limit.AsExceeded(err); ok {
 				dec.Allow = false
 				dec.Reasons = append(dec.Reasons, e.Error())
@@ -153,7 +149,7 @@ func hookObject(hook string) string {
 }
 
 // FilterResult runs the post guardrails on what a server sends toward the
-// model and redacts it (enforce.ResultFilter): a tools/call or task
+// model and redacts it (the post hook): a tools/call or task
 // result, a resource, a prompt, or a server's own request (call.Source).
 // The whole payload is scanned: content text, structuredContent, embedded
 // resources, messages.
@@ -184,12 +180,12 @@ func (p *Pipeline) FilterResult(ctx context.Context, server *catalog.Server, cal
 	dec.Allow = true
 	blockByGuardrails(&dec, results)
 	rd.Allow, rd.Reasons, rd.RuleIDs = dec.Allow, dec.Reasons, dec.RuleIDs
-	rd.Guardrails = toAudit(results)
+	rd.Guardrails = guardrails(results)
 	return rd, nil
 }
 
-// ReviewTool runs the describe guardrails on one tool definition, once per
-// definition (enforce.ToolReviewer).
+// ReviewTool runs the describe guardrails on one tool definition (the
+// describe hook), once per definition, server and bundle revision.
 func (p *Pipeline) ReviewTool(ctx context.Context, server *catalog.Server, tool json.RawMessage) (enforce.Decision, error) {
 	st := p.st.Load()
 	def, err := catalog.ParseToolDef(tool)
@@ -200,27 +196,40 @@ func (p *Pipeline) ReviewTool(ctx context.Context, server *catalog.Server, tool 
 	if server != nil {
 		serverID = server.ID
 	}
+	// The one cache of tool reviews: per bundle (a Reload starts a new
+	// state, so a new revision reviews again), shared by every session
+	// of the process, as the gateway serves many sessions of one server.
 	key := serverID + "\x00" + catalog.Fingerprint(def)
-	if d, ok := st.reviews.Load(key); ok {
-		return d.(enforce.Decision), nil
+	st.revMu.Lock()
+	dec, ok := st.reviews[key]
+	st.revMu.Unlock()
+	if ok {
+		return dec, nil
 	}
 	results := st.set.Run(ctx, &guard.Request{Hook: guard.HookDescribe, Server: serverID, Tool: def.Name, ToolDef: &def})
-	dec := enforce.Decision{Allow: true, Guardrails: toAudit(results)}
+	dec = enforce.Decision{Allow: true, Guardrails: guardrails(results)}
 	blockByGuardrails(&dec, results)
-	st.reviews.Store(key, dec)
+	st.revMu.Lock()
+	if st.reviews == nil || len(st.reviews) >= maxCachedReviews {
+		// A server that varies its definitions must not grow the cache
+		// without bound; verdicts are recomputable.
+		st.reviews = map[string]enforce.Decision{}
+	}
+	st.reviews[key] = dec
+	st.revMu.Unlock()
 	return dec, nil
 }
 
-// toAudit converts results for the audit record.
-func toAudit(results []guard.Result) []audit.Guardrail {
-	out := make([]audit.Guardrail, 0, len(results))
+// guardrails converts results for the core (and its record).
+func guardrails(results []guard.Result) []enforce.Guardrail {
+	out := make([]enforce.Guardrail, 0, len(results))
 	for _, r := range results {
-		g := audit.Guardrail{Name: r.Name, Hook: r.Hook, Mode: r.Mode, Verdict: r.Verdict, DurationUS: r.Duration.Microseconds(), Mutated: r.Mutated}
+		g := enforce.Guardrail{Name: r.Name, Hook: r.Hook, Mode: r.Mode, Verdict: r.Verdict, Duration: r.Duration, Mutated: r.Mutated}
 		if r.Err != nil {
 			g.Error = r.Err.Error()
 		}
 		for _, f := range r.Findings {
-			g.Findings = append(g.Findings, audit.Finding{Rule: f.Rule, Message: f.Message})
+			g.Findings = append(g.Findings, enforce.Finding{Rule: f.Rule, Message: f.Message})
 		}
 		out = append(out, g)
 	}

@@ -3,7 +3,7 @@
 // limits and the bundle's Rego policies (package mcpgov.authz, prepared
 // once), and for each result the post guardrails (redaction, output
 // checks); for each tool definition the describe guardrails. A Pipeline
-// implements the enforcement core's Decider, ResultFilter and ToolReviewer;
+// implements the enforcement core's Hooks (pre, post and describe);
 // `mcpgov policy eval` runs the same Pipeline on one input.
 package policy
 
@@ -21,13 +21,17 @@ import (
 	"github.com/open-policy-agent/opa/v1/rego"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/guard"
 	"github.com/mcpgov/mcpgov/policy/limit"
 )
 
 // Options configure a Pipeline.
 type Options struct {
-	// StateDir holds the rate-limit counters shared by every shim process;
+	// Limits keeps the rate-limit counters; nil means a file under
+	// StateDir, shared by every shim process of the machine.
+	Limits limit.Store
+	// StateDir holds the rate-limit counters when Limits is nil; both
 	// empty disables rate limits.
 	StateDir string
 	// Getenv reads variables named in guardrails.toml (hash_key_env).
@@ -59,8 +63,9 @@ type state struct {
 	cacheDecisions bool
 	decMu          sync.Mutex
 	decisions      map[string]regoDecision
-	limiter        *limit.Limiter
-	reviews        sync.Map // tool fingerprint -> reviewed
+	limiter        limit.Store
+	revMu          sync.Mutex
+	reviews        map[string]enforce.Decision // server ID + tool fingerprint -> ReviewTool's verdict
 }
 
 // Load parses the bundle's guardrails.toml strictly and compiles its
@@ -108,7 +113,10 @@ func load(ctx context.Context, b *catalog.Bundle, opts Options) (*state, error) 
 	// A policy that reads neither the arguments nor the clock decides the
 	// same for the same facts: cache its decisions for this bundle.
 	st.cacheDecisions = q != nil && !usesArgs && pure && !opts.NoDecisionCache
-	if opts.StateDir != "" {
+	switch {
+	case opts.Limits != nil:
+		st.limiter = opts.Limits
+	case opts.StateDir != "":
 		st.limiter = &limit.Limiter{Dir: opts.StateDir}
 	}
 	return st, nil
@@ -149,6 +157,9 @@ func (p *Pipeline) Active(server *catalog.Server) bool {
 
 // maxCachedDecisions bounds the decision cache; it is cleared when full.
 const maxCachedDecisions = 4096
+
+// maxCachedReviews bounds the tool-review cache; it is cleared when full.
+const maxCachedReviews = 4096
 
 func (st *state) decide(ctx context.Context, in map[string]any) (regoDecision, error) {
 	if !st.cacheDecisions {

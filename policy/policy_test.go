@@ -14,6 +14,7 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/guard"
+	"github.com/mcpgov/mcpgov/policy/limit"
 )
 
 // bundle writes a bundle with the starter catalog and policies plus the
@@ -194,6 +195,41 @@ func TestRateLimitRetryAfter(t *testing.T) {
 	}
 }
 
+// TestRateLimitStore: another Store plugs in through Options.Limits (the
+// gateway will keep counters in a store its replicas share): two
+// pipelines on one in-memory store count together, across a reload, and
+// no state file is needed.
+func TestRateLimitStore(t *testing.T) {
+	b := bundle(t, "")
+	store := &limit.Memory{}
+	p1, err := Load(b, Options{Limits: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := Load(b, Options{Limits: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := b.Catalog.Server("everything")
+	srv.Limits.Tools["echo"] = 2
+	if !p1.Active(srv) {
+		t.Fatal("a pipeline with a limit store and a limited server is inactive")
+	}
+	call := &enforce.Call{Tool: "echo", Arguments: json.RawMessage(`{}`), Identity: engineer}
+	if d, _ := p1.Decide(context.Background(), srv, call); !d.Allow {
+		t.Fatalf("first call: %+v", d)
+	}
+	if err := p2.Reload(b); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ := p2.Decide(context.Background(), srv, call); !d.Allow {
+		t.Fatalf("second call: %+v", d)
+	}
+	if d, _ := p1.Decide(context.Background(), srv, call); d.Allow || d.RuleIDs[0] != "rate-limit" {
+		t.Errorf("third call, over the shared limit: %+v", d)
+	}
+}
+
 func TestRedactionCoversStructuredContentAndResources(t *testing.T) {
 	b := bundle(t, "[guardrails.pii]\nmode = \"enforce\"\nredact = \"token\"\n")
 	p, err := Load(b, Options{})
@@ -240,6 +276,26 @@ func TestReviewToolPoisoned(t *testing.T) {
 	d, _ = p.ReviewTool(context.Background(), nil, json.RawMessage(`{"name":"add","description":"Adds two numbers.","inputSchema":{"type":"object"}}`))
 	if !d.Allow {
 		t.Errorf("benign tool denied: %+v", d)
+	}
+	// The pipeline's cache is the only one: every session (every core) of
+	// the process that lists the tool again gets the kept verdict.
+	for range 3 {
+		if d, _ := p.ReviewTool(context.Background(), nil, tool); d.Allow {
+			t.Fatal("poisoned tool allowed from the cache")
+		}
+	}
+	st := p.st.Load()
+	st.revMu.Lock()
+	n := len(st.reviews)
+	st.revMu.Unlock()
+	if n != 2 {
+		t.Errorf("%d cached reviews for 2 definitions", n)
+	}
+	if err := p.Reload(b); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(p.st.Load().reviews); n != 0 {
+		t.Errorf("a new bundle revision starts with %d cached reviews", n)
 	}
 }
 

@@ -26,7 +26,7 @@ func BenchmarkRelayHop(b *testing.B) {
 // the store's own cost is audit's benchmark).
 func BenchmarkRelayHopRecorded(b *testing.B) {
 	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved, Tools: catalog.ToolRules{Deny: []string{"rm*"}}}
-	benchRelay(b, enforce.Config{Server: srv, VersionApproved: true, Auditor: discardAuditor{}})
+	benchRelay(b, enforce.Config{Server: srv, VersionApproved: true, Sink: enforce.Tee{Store: discardAuditor{}}})
 }
 
 type discardAuditor struct{}

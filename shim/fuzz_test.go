@@ -85,8 +85,7 @@ func FuzzRelayDifferential(f *testing.F) {
 		d := &decided{calls: map[string]int{}}
 		sink := &recordSink{}
 		srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved, Tools: catalog.ToolRules{Deny: []string{"get-env"}}}
-		core := enforce.New(enforce.Config{Server: srv, VersionApproved: true, Deciders: []enforce.Decider{d},
-			ResultFilters: []enforce.ResultFilter{filtered{}}, Auditor: sink})
+		core := enforce.New(enforce.Config{Server: srv, VersionApproved: true, Hooks: enforce.HookFuncs{Pre: d.Decide, Post: filtered{}.FilterResult}, Sink: enforce.Tee{Store: sink}})
 
 		up := newMemUpstream()
 		ran := 0

@@ -85,14 +85,14 @@ func (maskDigits) FilterResult(_ context.Context, _ *catalog.Server, _ *enforce.
 	return enforce.ResultDecision{Allow: true, Result: json.RawMessage(out), Redactions: 1}, nil
 }
 
-// TestRelayPostHooks: a governed call's result passes the ResultFilters
+// TestRelayPostHooks: a governed call's result passes the post hook
 // before the client sees it, every call leaves one record (answered,
 // cancelled, failed by the upstream's exit) with the client's name from
 // initialize, and other responses pass untouched.
 func TestRelayPostHooks(t *testing.T) {
 	sink := &recordSink{}
 	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
-	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink, ResultFilters: []enforce.ResultFilter{maskDigits{}}}))
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Sink: enforce.Tee{Store: sink}, Hooks: enforce.HookFuncs{Post: maskDigits{}.FilterResult}}))
 
 	s.send(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"clientInfo":{"name":"cursor","version":"2.1"}}}`)
 	s.upRecv()
@@ -138,7 +138,7 @@ func TestRelayClientGoneMidCall(t *testing.T) {
 	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
 	// The upstream never answers, so the outcome is the same whatever the
 	// drain; a short one keeps the test short.
-	s := startSessionDrain(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink}), 10*time.Millisecond)
+	s := startSessionDrain(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Sink: enforce.Tee{Store: sink}}), 10*time.Millisecond)
 	s.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"long","arguments":{}}}`)
 	s.upRecv()
 	s.in.Close()

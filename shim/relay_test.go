@@ -246,7 +246,7 @@ func TestRelayIDAttacks(t *testing.T) {
 func TestRelayAmbiguous(t *testing.T) {
 	srv := &catalog.Server{ID: "fake", Status: catalog.StatusApproved, Tools: catalog.ToolRules{Deny: []string{"get-env"}}}
 	sink := &recordSink{}
-	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink}))
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Sink: enforce.Tee{Store: sink}}))
 	for _, m := range []string{
 		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"get-env","Name":"echo","arguments":{}}}`,
 		`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","name":"get-env"}}`,
@@ -289,7 +289,7 @@ func TestRelayAmbiguous(t *testing.T) {
 func TestRelayCancelledAnswer(t *testing.T) {
 	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
 	sink := &recordSink{}
-	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink, ResultFilters: []enforce.ResultFilter{maskDigits{}}}))
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Sink: enforce.Tee{Store: sink}, Hooks: enforce.HookFuncs{Post: maskDigits{}.FilterResult}}))
 	s.send(`{"jsonrpc":"2.0","id":"c","method":"tools/call","params":{"name":"leak","arguments":{}}}`)
 	expect(t, "call", s.upRecv(), `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"leak","arguments":{}}}`)
 	s.send(`{"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":"c"}}`)
@@ -324,7 +324,7 @@ func TestRelayOversized(t *testing.T) {
 	outR, outW := io.Pipe()
 	up := newMemUpstream()
 	up.r = NewFrameReader(up.r.r, 200)
-	r := &Relay{In: inR, Out: outW, Stderr: io.Discard, Core: enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink}), MaxFrame: 200}
+	r := &Relay{In: inR, Out: outW, Stderr: io.Discard, Core: enforce.New(enforce.Config{Server: srv, VersionApproved: true, Sink: enforce.Tee{Store: sink}}), MaxFrame: 200}
 	done := make(chan error, 1)
 	go func() { done <- r.Run(context.Background(), up); outW.Close() }()
 	s := &session{t: t, up: up, client: NewFrameWriter(inW), out: NewFrameReader(outR, 0), in: inW}
@@ -430,7 +430,7 @@ func TestRelayEnforce(t *testing.T) {
 	def, _ := catalog.ParseToolDef(json.RawMessage(echo))
 	srv.Pins = map[string]string{"echo": catalog.Fingerprint(def)}
 	log := &syncBuffer{}
-	core := enforce.New(enforce.Config{Server: srv, VersionApproved: true, Recorders: []enforce.Recorder{&enforce.LogRecorder{W: log}}})
+	core := enforce.New(enforce.Config{Server: srv, VersionApproved: true, Sink: &enforce.Lines{W: log}})
 	s := startSession(t, core)
 
 	s.send(`{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"add","arguments":{}}}`)
@@ -450,7 +450,7 @@ func TestRelayEnforce(t *testing.T) {
 	expect(t, "list_changed", s.recv(), `{"jsonrpc":"2.0","method":"notifications/tools/list_changed"}`)
 	s.send(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"echo","arguments":{}}}`)
 	expectPrefix(t, "hidden call", s.recv(), `{"jsonrpc":"2.0","id":4,"error":{"code":-32602,"message":"Unknown tool: echo (mcpgov: tool echo is hidden`)
-	if !strings.Contains(log.String(), "mcpgov: hidden: tool-drifted: tool echo drifted from its pin") {
+	if !strings.Contains(log.String(), "mcpgov: warning: hid tool echo: tool echo drifted from its pin") {
 		t.Fatalf("drift not reported: %q", log.String())
 	}
 }
@@ -505,16 +505,16 @@ func TestRelayVerifiesBeforeFirstCall(t *testing.T) {
 // is never forwarded.
 func TestRelaySlowDecider(t *testing.T) {
 	release := make(chan struct{})
-	slow := enforce.DeciderFunc(func(ctx context.Context, _ *catalog.Server, c *enforce.Call) (enforce.Decision, error) {
+	slow := enforce.HookFuncs{Pre: func(ctx context.Context, _ *catalog.Server, c *enforce.Call) (enforce.Decision, error) {
 		select {
 		case <-release:
 		case <-ctx.Done():
 			return enforce.Decision{}, ctx.Err()
 		}
 		return enforce.Decision{Allow: c.Tool != "forbidden", Reasons: []string{"no"}}, nil
-	})
+	}}
 	srv := &catalog.Server{ID: "s", Status: catalog.StatusApproved}
-	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Deciders: []enforce.Decider{slow}}))
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Hooks: slow}))
 
 	call := `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo"}}`
 	s.send(call)
@@ -543,7 +543,7 @@ func TestRelaySlowDecider(t *testing.T) {
 func TestRelayPinCheckFailsClosed(t *testing.T) {
 	srv := &catalog.Server{ID: "fake", Status: catalog.StatusApproved, Pins: map[string]string{"echo": "sha256:00"}}
 	sink := &recordSink{}
-	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Auditor: sink}))
+	s := startSession(t, enforce.New(enforce.Config{Server: srv, VersionApproved: true, Sink: enforce.Tee{Store: sink}}))
 	s.send(`{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"echo","arguments":{}}}`)
 	expect(t, "relay's own listing", s.upRecv(), `{"jsonrpc":"2.0","id":2,"method":"tools/list","params":{}}`)
 	s.upSend(`{"jsonrpc":"2.0","id":2,"error":{"code":-32603,"message":"boom"}}`)

@@ -29,7 +29,7 @@ type CallState struct {
 	policy    time.Duration
 
 	decision   audit.Decision
-	guardrails []audit.Guardrail
+	guardrails []Guardrail
 	recordArgs json.RawMessage
 }
 
@@ -42,9 +42,22 @@ type Reply struct {
 }
 
 // Post reports whether results of governed calls need the core (post
-// hooks or an audit record) before they may reach the client; relays then
-// finish such calls off their pump, as the work may block on disk.
-func (c *Core) Post() bool { return len(c.cfg.ResultFilters) > 0 || c.cfg.Auditor != nil }
+// hooks, an audit record, or the record of a call that would have been
+// blocked, in audit mode or failing open) before they may reach the
+// client. When it is false the relay need not call FinishCall.
+func (c *Core) Post() bool {
+	return c.cfg.Hooks != nil || c.keeps() ||
+		c.cfg.Sink != nil && (c.audit() || c.cfg.FailMode == catalog.FailOpen)
+}
+
+// wants reports whether a call's record goes to the Sink: always when it
+// keeps records, else only when the call blocked or would have.
+func (c *Core) wants(st *CallState) bool {
+	if c.cfg.Sink == nil {
+		return false
+	}
+	return c.keeps() || !st.decision.Allow || len(st.decision.Reasons) > 0
+}
 
 // SetClient records the client's name and version from initialize.
 func (c *Core) SetClient(cl audit.Client) {
@@ -67,7 +80,7 @@ func (c *Core) CheckCall(ctx context.Context, params json.RawMessage) Verdict {
 }
 
 // BeginCall runs everything that decides a tools/call before it may go
-// upstream: identity, the catalog's tool rules, Deciders (guardrails,
+// upstream: identity, the catalog's tool rules, the pre hook (guardrails,
 // rate limits, Rego). A call that may not pass is recorded here, before
 // the relay answers the client with the Verdict; one that passes is
 // recorded by FinishCall (or CancelCall, FailCall) with its result.
@@ -101,7 +114,6 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 		// tool the server does not offer, or any tool when the listing
 		// failed, cannot be checked, so the fail mode decides.
 		enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
-		c.record(ctx, EventUndecided, p.Name, reason, enforced)
 		if v, stop := c.deny(ctx, st, enforced, reason, "unverified-tool", "mcpgov: "+reason+"; retry, or ask your administrator"); stop {
 			return st, v
 		}
@@ -109,49 +121,50 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 	if c.cfg.Server != nil {
 		if reason, rule := c.toolBlocked(p.Name); reason != "" {
 			enforced := !c.audit()
-			c.record(ctx, EventToolDenied, p.Name, reason, enforced)
 			if _, stop := c.deny(ctx, st, enforced, reason, rule, ""); stop {
 				return st, Verdict{Error: c.unknownTool(p.Name, reason, rule)}
 			}
 		}
 	}
 	began := time.Now()
-	for _, d := range c.cfg.Deciders {
-		dec, err := d.Decide(ctx, c.cfg.Server, st.Call)
-		st.guardrails = append(st.guardrails, dec.Guardrails...)
-		if dec.RecordArguments != nil {
-			st.recordArgs = dec.RecordArguments
-		}
-		if err != nil {
-			if ctx.Err() != nil { // the client cancelled; the relay records it
-				return st, Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: the call was cancelled while being checked"}}
-			}
-			enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
-			c.record(ctx, EventUndecided, p.Name, err.Error(), enforced)
-			reason := fmt.Sprintf("mcpgov could not evaluate the policy for tool %s (%v), so the call was refused", p.Name, err)
-			if v, stop := c.deny(ctx, st, enforced, err.Error(), "undecided", reason); stop {
-				st.policy = time.Since(began)
-				return st, v
-			}
-			continue
-		}
-		if !dec.Allow {
-			reason := strings.Join(dec.Reasons, "; ")
-			if len(dec.RuleIDs) > 0 {
-				reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
-			}
-			enforced := !c.audit()
-			c.record(ctx, EventCallDenied, p.Name, reason, enforced)
-			st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
-			if v, stop := c.deny(ctx, st, enforced, reason, "", "mcpgov policy refused this call: "+reason); stop {
-				st.policy = time.Since(began)
-				return st, v
-			}
-		}
-	}
+	v, stop := c.decide(ctx, st)
 	st.policy = time.Since(began)
+	if stop {
+		return st, v
+	}
 	st.forwarded = time.Now()
 	return st, pass
+}
+
+// decide runs the pre hook; stop is true when the call must not pass.
+func (c *Core) decide(ctx context.Context, st *CallState) (Verdict, bool) {
+	if c.cfg.Hooks == nil {
+		return Verdict{}, false
+	}
+	tool := st.Call.Tool
+	dec, err := c.cfg.Hooks.Decide(ctx, c.cfg.Server, st.Call)
+	st.guardrails = append(st.guardrails, dec.Guardrails...)
+	if dec.RecordArguments != nil {
+		st.recordArgs = dec.RecordArguments
+	}
+	if err != nil {
+		if ctx.Err() != nil { // the client cancelled; the relay records it
+			return Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: the call was cancelled while being checked"}}, true
+		}
+		enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
+		reason := fmt.Sprintf("mcpgov could not evaluate the policy for tool %s (%v), so the call was refused", tool, err)
+		return c.deny(ctx, st, enforced, err.Error(), "undecided", reason)
+	}
+	if dec.Allow {
+		return Verdict{}, false
+	}
+	reason := strings.Join(dec.Reasons, "; ")
+	if len(dec.RuleIDs) > 0 {
+		reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
+	}
+	enforced := !c.audit()
+	st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
+	return c.deny(ctx, st, enforced, reason, "", "mcpgov policy refused this call: "+reason)
 }
 
 // preChecks refuses calls that nothing else may see: no usable identity
@@ -163,9 +176,9 @@ func (c *Core) preChecks(ctx context.Context, st *CallState) (Verdict, bool) {
 			return v, true
 		}
 	}
-	if c.cfg.Auditor != nil && !c.audit() {
+	if c.keeps() && !c.audit() {
 		err := c.auditFailure()
-		if h, ok := c.cfg.Auditor.(AuditorHealth); ok && err == nil {
+		if h, ok := c.cfg.Sink.(AuditorHealth); ok && err == nil {
 			err = h.Healthy()
 		}
 		if err != nil {
@@ -204,6 +217,9 @@ func (c *Core) deny(ctx context.Context, st *CallState, enforced bool, reason, r
 func (c *Core) FinishCall(ctx context.Context, st *CallState, result json.RawMessage, rpcErr *jsonrpc.Error) Reply {
 	upstream := time.Since(st.forwarded)
 	if rpcErr != nil {
+		if !c.wants(st) {
+			return Reply{}
+		}
 		rec := c.callRecord(st, audit.OutcomeError)
 		rec.Result = &audit.ResultSummary{IsError: true, ErrorCode: int(rpcErr.Code)}
 		rec.Latency.UpstreamUS = upstream.Microseconds()
@@ -215,62 +231,62 @@ func (c *Core) FinishCall(ctx context.Context, st *CallState, result json.RawMes
 		c.mu.Lock()
 		c.tasks[taskID] = st.Call
 		c.mu.Unlock()
+		if !c.wants(st) {
+			return Reply{}
+		}
 		rec := c.callRecord(st, audit.OutcomeAllowed)
 		rec.Result = summarize(result, 0)
 		rec.Latency.UpstreamUS = upstream.Microseconds()
 		return c.release(ctx, rec, Reply{})
 	}
 	out, reply, outcome, redactions := c.filterResult(ctx, st, result)
+	if !c.wants(st) {
+		return reply
+	}
 	rec := c.callRecord(st, outcome)
 	rec.Result = summarize(out, redactions)
 	rec.Latency.UpstreamUS = upstream.Microseconds()
 	return c.release(ctx, rec, reply)
 }
 
-// filterResult runs the ResultFilters in order, each on the previous
-// one's output.
+// filterResult runs the post hook on a result.
 func (c *Core) filterResult(ctx context.Context, st *CallState, result json.RawMessage) (json.RawMessage, Reply, string, int) {
-	out, outcome, redactions := result, audit.OutcomeAllowed, 0
-	var reply Reply
-	for _, f := range c.cfg.ResultFilters {
-		dec, err := f.FilterResult(ctx, c.cfg.Server, st.Call, out)
-		st.guardrails = append(st.guardrails, dec.Guardrails...)
-		if err != nil {
-			enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
-			c.record(ctx, EventUndecided, st.Call.Tool, err.Error(), enforced)
-			st.decision.Reasons = append(st.decision.Reasons, "result not checked: "+err.Error())
-			if enforced {
-				st.decision.Allow, st.decision.Enforced = false, true
-				withheld := deniedResult(fmt.Sprintf("mcpgov could not check the result of tool %s (%v), so it was withheld", st.Call.Tool, err))
-				return withheld.Result, Reply{Result: withheld.Result}, audit.OutcomeDenied, redactions
-			}
-			continue
-		}
-		if !dec.Allow {
-			reason := strings.Join(dec.Reasons, "; ")
-			if len(dec.RuleIDs) > 0 {
-				reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
-			}
-			enforced := !c.audit()
-			c.record(ctx, EventResultDenied, st.Call.Tool, reason, enforced)
-			st.decision.Allow = false
-			st.decision.Reasons = append(st.decision.Reasons, dec.Reasons...)
-			st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
-			if enforced {
-				st.decision.Enforced = true
-				withheld := deniedResult("mcpgov withheld the result of this call: " + reason)
-				return withheld.Result, Reply{Result: withheld.Result}, audit.OutcomeDenied, redactions
-			}
-			continue
-		}
-		if dec.Result != nil {
-			out, redactions = dec.Result, redactions+dec.Redactions
-			outcome = audit.OutcomeRedacted
-			reply.Result = out
-			st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
-		}
+	if c.cfg.Hooks == nil {
+		return result, Reply{}, audit.OutcomeAllowed, 0
 	}
-	return out, reply, outcome, redactions
+	dec, err := c.cfg.Hooks.FilterResult(ctx, c.cfg.Server, st.Call, result)
+	st.guardrails = append(st.guardrails, dec.Guardrails...)
+	if err != nil {
+		enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
+		st.decision.Reasons = append(st.decision.Reasons, "result not checked: "+err.Error())
+		if enforced {
+			st.decision.Allow, st.decision.Enforced = false, true
+			withheld := deniedResult(fmt.Sprintf("mcpgov could not check the result of tool %s (%v), so it was withheld", st.Call.Tool, err))
+			return withheld.Result, Reply{Result: withheld.Result}, audit.OutcomeDenied, 0
+		}
+		return result, Reply{}, audit.OutcomeAllowed, 0
+	}
+	if !dec.Allow {
+		reason := strings.Join(dec.Reasons, "; ")
+		if len(dec.RuleIDs) > 0 {
+			reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
+		}
+		enforced := !c.audit()
+		st.decision.Allow = false
+		st.decision.Reasons = append(st.decision.Reasons, dec.Reasons...)
+		st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
+		if enforced {
+			st.decision.Enforced = true
+			withheld := deniedResult("mcpgov withheld the result of this call: " + reason)
+			return withheld.Result, Reply{Result: withheld.Result}, audit.OutcomeDenied, 0
+		}
+		return result, Reply{}, audit.OutcomeAllowed, 0
+	}
+	if dec.Result == nil {
+		return result, Reply{}, audit.OutcomeAllowed, 0
+	}
+	st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
+	return dec.Result, Reply{Result: dec.Result}, audit.OutcomeRedacted, dec.Redactions
 }
 
 // release appends the record and returns the reply, or in enforce mode
@@ -282,18 +298,13 @@ func (c *Core) release(ctx context.Context, rec *audit.Record, reply Reply) Repl
 	return reply
 }
 
-// AuditorHealth is implemented by Auditors that can tell before a call
-// runs that they could not record it (an unwritable directory, a full
-// disk): in enforce mode the call is then refused instead of running
-// unrecorded.
-type AuditorHealth interface {
-	Healthy() error
-}
-
 // CancelCall records a call the client cancelled before its answer;
 // detail says what became of it (never sent upstream, or whether the
 // upstream answered, the answer being dropped).
 func (c *Core) CancelCall(ctx context.Context, st *CallState, detail string) {
+	if !c.wants(st) {
+		return
+	}
 	rec := c.callRecord(st, audit.OutcomeCancelled)
 	rec.Reason = detail
 	_ = c.append(context.WithoutCancel(ctx), rec)
@@ -303,6 +314,9 @@ func (c *Core) CancelCall(ctx context.Context, st *CallState, detail string) {
 // (ambiguous members, a request without an id, a duplicate id in
 // flight): such a message never reaches the upstream.
 func (c *Core) RefuseMessage(ctx context.Context, method, reason string) {
+	if c.cfg.Sink == nil {
+		return
+	}
 	rec := c.baseRecord(audit.KindMessageRefused)
 	rec.Method, rec.Reason = method, reason
 	rec.Decision.Allow, rec.Decision.Enforced = false, true
@@ -312,6 +326,9 @@ func (c *Core) RefuseMessage(ctx context.Context, method, reason string) {
 // FailCall records a call that ended without an answer from the upstream
 // (it exited, or would not take the request).
 func (c *Core) FailCall(ctx context.Context, st *CallState, reason string) {
+	if !c.wants(st) {
+		return
+	}
 	rec := c.callRecord(st, audit.OutcomeError)
 	rec.Reason = reason
 	rec.Result = &audit.ResultSummary{IsError: true, ErrorCode: int(jsonrpc.CodeInternalError)}
@@ -350,7 +367,7 @@ func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
 	rec.Arguments = args
 	rec.RequestMeta = st.Call.Meta // read for the logging mode, never stored
 	rec.Decision = st.decision
-	rec.Guardrails = st.guardrails
+	rec.Guardrails = auditGuardrails(st.guardrails)
 	rec.Latency = audit.Latency{TotalUS: time.Since(st.start).Microseconds(), PolicyUS: st.policy.Microseconds()}
 	if !st.decision.Allow && st.decision.Enforced {
 		rec.Reason = strings.Join(st.decision.Reasons, "; ")
@@ -370,19 +387,16 @@ func (c *Core) baseRecord(kind string) *audit.Record {
 	}
 }
 
-// append hands rec to the Auditor. A failure is remembered, so that in
+// append hands rec to the Sink. A failure is remembered, so that in
 // enforce mode the next calls are refused until a record is stored again.
 func (c *Core) append(ctx context.Context, rec *audit.Record) error {
-	if c.cfg.Auditor == nil {
+	if c.cfg.Sink == nil {
 		return nil
 	}
-	err := c.cfg.Auditor.Append(ctx, rec)
+	err := c.cfg.Sink.Record(ctx, rec)
 	c.mu.Lock()
 	c.auditErr = err
 	c.mu.Unlock()
-	if err != nil {
-		c.warn(fmt.Sprintf("audit record not stored: %v", err))
-	}
 	return err
 }
 
@@ -390,14 +404,6 @@ func (c *Core) auditFailure() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.auditErr
-}
-
-func (c *Core) warn(msg string) {
-	for _, r := range c.cfg.Recorders {
-		if w, ok := r.(interface{ Warn(string) }); ok {
-			w.Warn(msg)
-		}
-	}
 }
 
 // createdTask returns the task ID of a CreateTaskResult, or "".

@@ -6,10 +6,10 @@
 // gateway will call it as middleware. It knows JSON-RPC payloads (params
 // and results as raw JSON) but no transport.
 //
-// Extension points: policy and guardrail packages plug in as Deciders,
-// consulted in order for every tools/call the catalog allows; the audit
-// trail plugs in as a Recorder, which receives one Event per decision
-// that blocks, or in audit mode would have blocked.
+// Extension points: policy and guardrail packages plug in as Hooks (pre,
+// post and describe); the audit trail and the stderr diagnostics plug in
+// as one Sink, which receives every record the core makes: the reply to
+// a call is released only after its record is durable.
 package enforce
 
 import (
@@ -42,7 +42,7 @@ type Config struct {
 	// Mode is enforce or audit; empty means enforce.
 	Mode catalog.Mode
 	// FailMode applies when the core cannot decide (a result it cannot
-	// parse, a Decider error); empty means the server's, else closed.
+	// parse, a hook's error); empty means the server's, else closed.
 	FailMode catalog.FailMode
 	// RequestURL is where people ask for approval (catalog request_url).
 	RequestURL string
@@ -51,26 +51,18 @@ type Config struct {
 	BundleErr error
 	// BundleRevision identifies the bundle for records.
 	BundleRevision string
-	// Deciders are consulted, in order, for every tools/call the catalog
-	// allows; the first denial wins.
-	Deciders []Decider
-	// Recorders receive every Event.
-	Recorders []Recorder
+	// Hooks are the pre, post and describe hooks (policy, guardrails,
+	// rate limits); nil means none.
+	Hooks Hooks
+	// Sink receives every record the core makes (Tee: the audit store and
+	// stderr lines; Lines: stderr lines only); nil records nothing.
+	Sink Sink
 
 	// Identity is the person or service behind the connection; Method
 	// "none" (or empty) when nobody is logged in.
 	Identity audit.Identity
 	// Session identifies the connection in records.
 	Session string
-	// ResultFilters run, in order, on every tools/call result before the
-	// client sees it (post guardrails: redaction, output checks).
-	ResultFilters []ResultFilter
-	// ToolReviewers run on each tool definition of a tools/list result,
-	// once per definition (describe hook: tool poisoning).
-	ToolReviewers []ToolReviewer
-	// Auditor stores one record per governed event; the reply to a call
-	// is released only after its record is durable.
-	Auditor Auditor
 	// ServerRef names the upstream in records (transport, masked launch).
 	ServerRef audit.ServerRef
 	// IdentityErr is set when an identity is required (a login is
@@ -96,27 +88,27 @@ type Call struct {
 	// Annotations are the tool's annotations from the last tools/list
 	// result the connection saw, if any.
 	Annotations json.RawMessage
-	// Source says where a payload a ResultFilter sees comes from
+	// Source says where a payload the post hook sees comes from
 	// (SourceTool when empty): a tool result, a resource, a prompt, or a
 	// server's request.
 	Source string
 }
 
-// Decision is a Decider's or ToolReviewer's verdict.
+// Decision is a pre or describe hook's verdict.
 type Decision struct {
 	Allow   bool
 	Reasons []string // human-readable, shown to the model on denial
 	RuleIDs []string
 	// Guardrails are the per-guardrail results behind the decision, for
 	// the audit record.
-	Guardrails []audit.Guardrail
+	Guardrails []Guardrail
 	// RecordArguments, when set, is what the audit record stores as the
 	// call's arguments (secrets masked); the upstream still gets the
 	// original arguments.
 	RecordArguments json.RawMessage
 }
 
-// ResultDecision is a ResultFilter's verdict on a tools/call result.
+// ResultDecision is a post hook's verdict on a tools/call result.
 type ResultDecision struct {
 	// Allow false withholds the result: the client gets a tool result
 	// with isError set and the Reasons instead.
@@ -126,75 +118,76 @@ type ResultDecision struct {
 	// Result, when non-nil, replaces the result (redacted).
 	Result     json.RawMessage
 	Redactions int
-	Guardrails []audit.Guardrail
+	Guardrails []Guardrail
 }
 
-// ResultFilter inspects (and may redact) a tools/call result before the
-// client sees it. An error means it could not decide; the fail mode then
-// applies.
-type ResultFilter interface {
+// Hooks are the policy and guardrails plugged into the core (DESIGN §4),
+// one value for the three hook points. An error means the hook could not
+// decide; the fail mode then applies. server is nil when the connection
+// has no catalog entry (admitted in audit mode or failing open): the
+// hooks still run and are recorded. *policy.Pipeline implements Hooks.
+type Hooks interface {
+	// Decide is the pre hook, consulted for every tools/call the catalog
+	// allows. Relays run it per request, concurrently, and stop waiting
+	// for a call the client cancels; ctx is cancelled then.
+	Decide(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
+	// FilterResult is the post hook: it inspects (and may redact) what a
+	// server sends toward the model before the client sees it.
 	FilterResult(ctx context.Context, server *catalog.Server, call *Call, result json.RawMessage) (ResultDecision, error)
-}
-
-// ToolReviewer reviews one tool definition (the raw JSON object of a
-// tools/list entry) for poisoning. A denial hides the tool in enforce
-// mode. The core calls it once per distinct definition.
-type ToolReviewer interface {
+	// ReviewTool is the describe hook: it reviews one tool definition
+	// (the raw JSON object of a tools/list entry) for poisoning; a denial
+	// hides the tool in enforce mode. The core calls it on every listing
+	// and keeps no verdicts: the hook caches them, once for every session
+	// of the process.
 	ReviewTool(ctx context.Context, server *catalog.Server, tool json.RawMessage) (Decision, error)
 }
 
-// Auditor stores audit records. Append returns once rec is durable (or
-// failed); in enforce mode a failed Append withholds the reply and the
-// client gets an error instead: nothing runs unrecorded.
-type Auditor interface {
-	Append(ctx context.Context, rec *audit.Record) error
+// HookFuncs adapts functions to Hooks; a nil function allows, and a nil
+// Describe means no describe hook at all (tools need no review before
+// their first call).
+type HookFuncs struct {
+	Pre      func(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
+	Post     func(ctx context.Context, server *catalog.Server, call *Call, result json.RawMessage) (ResultDecision, error)
+	Describe func(ctx context.Context, server *catalog.Server, tool json.RawMessage) (Decision, error)
 }
 
-// Decider is a policy or guardrail consulted before a call goes upstream.
-// server is nil when the connection has no catalog entry (admitted in
-// audit mode or failing open): guardrails still run and are recorded.
-// An error means it could not decide; the fail mode then applies. Relays
-// run Deciders per request, concurrently (see Core.Slow), and stop waiting
-// for a call the client cancels; ctx is cancelled then.
-type Decider interface {
-	Decide(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
+var _ Hooks = HookFuncs{}
+
+// Decide calls h.Pre, or allows.
+func (h HookFuncs) Decide(ctx context.Context, s *catalog.Server, c *Call) (Decision, error) {
+	if h.Pre == nil {
+		return Decision{Allow: true}, nil
+	}
+	return h.Pre(ctx, s, c)
 }
 
-// DeciderFunc adapts a function to Decider.
-type DeciderFunc func(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
-
-// Decide calls f.
-func (f DeciderFunc) Decide(ctx context.Context, s *catalog.Server, c *Call) (Decision, error) {
-	return f(ctx, s, c)
+// FilterResult calls h.Post, or allows.
+func (h HookFuncs) FilterResult(ctx context.Context, s *catalog.Server, c *Call, result json.RawMessage) (ResultDecision, error) {
+	if h.Post == nil {
+		return ResultDecision{Allow: true}, nil
+	}
+	return h.Post(ctx, s, c, result)
 }
 
-// Event kinds.
-const (
-	EventServerRefused = "server-refused" // the upstream was not started
-	EventToolDenied    = "tool-denied"    // a tools/call outside the allow/deny lists
-	EventToolHidden    = "tool-hidden"    // a tool removed from a tools/list result
-	EventToolDrifted   = "tool-drifted"   // a tool whose definition differs from its pin
-	EventCallDenied    = "call-denied"    // a Decider refused a call
-	EventUndecided     = "undecided"      // the core could not decide; fail mode applied
-	EventResultDenied  = "result-denied"  // a ResultFilter withheld a result
-	EventToolFlagged   = "tool-flagged"   // a ToolReviewer flagged a tool definition
-)
-
-// Event is one decision that blocks or, in audit mode, would have blocked.
-type Event struct {
-	Kind     string
-	Server   string // catalog ID, or "" when unknown
-	Tool     string
-	Reason   string
-	Enforced bool // false in audit mode or when failing open: nothing was blocked
-	Mode     catalog.Mode
-	Revision string // bundle revision
+// ReviewTool calls h.Describe, or allows.
+func (h HookFuncs) ReviewTool(ctx context.Context, s *catalog.Server, tool json.RawMessage) (Decision, error) {
+	if h.Describe == nil {
+		return Decision{Allow: true}, nil
+	}
+	return h.Describe(ctx, s, tool)
 }
 
-// Recorder receives events. Record must not block for long; it runs on
-// the relay's path.
-type Recorder interface {
-	Record(ctx context.Context, e Event)
+// reviews reports whether hooks include a describe hook.
+func reviews(h Hooks) bool {
+	switch f := h.(type) {
+	case nil:
+		return false
+	case HookFuncs:
+		return f.Describe != nil
+	case *HookFuncs:
+		return f != nil && f.Describe != nil
+	}
+	return true
 }
 
 // Core enforces one connection's catalog entry. It is safe for concurrent
@@ -205,12 +198,11 @@ type Core struct {
 	mu         sync.Mutex
 	visible    map[string]bool            // tool name -> visible when last listed
 	annotation map[string]json.RawMessage // tool name -> annotations when last listed
-	reviewed   map[string]Decision        // fingerprint -> ToolReviewers' verdict
 	tasks      map[string]*Call           // task ID -> the call that created it
 	client     audit.Client
-	auditErr   error           // the last Append's error
+	auditErr   error           // the last Record's error
 	listErr    error           // the relay's own tools/list failed (VerifyFailed)
-	logged     map[string]bool // tool events already recorded
+	logged     map[string]bool // tool records already made
 }
 
 // New returns the core for one connection.
@@ -225,14 +217,7 @@ func New(cfg Config) *Core {
 		}
 	}
 	return &Core{cfg: cfg, visible: map[string]bool{}, annotation: map[string]json.RawMessage{},
-		reviewed: map[string]Decision{}, tasks: map[string]*Call{}, logged: map[string]bool{}}
-}
-
-// Slow reports whether CheckCall may take time (Deciders are plugged in),
-// so that a relay runs it per request, off its pump: pings, cancellations
-// and other calls must not wait behind a guardrail.
-func (c *Core) Slow() bool {
-	return len(c.cfg.Deciders) > 0 || c.cfg.Auditor != nil || c.cfg.IdentityErr != nil
+		tasks: map[string]*Call{}, logged: map[string]bool{}}
 }
 
 // Mode returns the effective mode.
@@ -240,35 +225,27 @@ func (c *Core) Mode() catalog.Mode { return c.cfg.Mode }
 
 func (c *Core) audit() bool { return c.cfg.Mode == catalog.ModeAudit }
 
-func (c *Core) serverID() string {
-	if c.cfg.Server == nil {
-		return ""
-	}
-	return c.cfg.Server.ID
-}
+// keeps reports whether the Sink keeps records of allowed calls.
+func (c *Core) keeps() bool { return c.cfg.Sink != nil && c.cfg.Sink.Keeps() }
 
+// record makes the record of a decision outside a call: a refused
+// server, a hidden or flagged tool, an unreadable tools/list result.
 func (c *Core) record(ctx context.Context, kind, tool, reason string, enforced bool) {
-	e := Event{Kind: kind, Server: c.serverID(), Tool: tool, Reason: reason, Enforced: enforced, Mode: c.cfg.Mode, Revision: c.cfg.BundleRevision}
-	for _, r := range c.cfg.Recorders {
-		r.Record(ctx, e)
-	}
-	// Call-level events are part of the call's own record; the others
-	// are records of their own.
-	recKind := map[string]string{EventServerRefused: audit.KindServerRefused, EventToolDrifted: audit.KindToolDrift,
-		EventToolHidden: audit.KindToolHidden, EventToolFlagged: audit.KindToolReview}[e.Kind]
-	if recKind == "" || c.cfg.Auditor == nil {
+	if c.cfg.Sink == nil {
 		return
 	}
-	// A tool hidden on every tools/list is one record, not one per list.
-	key := recKind + "\x00" + tool + "\x00" + reason
-	c.mu.Lock()
-	dup := c.logged[key]
-	c.logged[key] = true
-	c.mu.Unlock()
-	if dup {
-		return
+	if kind != audit.KindServerRefused {
+		// A tool hidden on every tools/list is one record, not one per list.
+		key := kind + "\x00" + tool + "\x00" + reason
+		c.mu.Lock()
+		dup := c.logged[key]
+		c.logged[key] = true
+		c.mu.Unlock()
+		if dup {
+			return
+		}
 	}
-	rec := c.baseRecord(recKind)
+	rec := c.baseRecord(kind)
 	rec.Tool, rec.Reason = tool, reason
 	rec.Decision.Allow, rec.Decision.Enforced = false, enforced
 	_ = c.append(ctx, rec)
@@ -310,7 +287,7 @@ func (c *Core) WouldRefuse() *Refusal {
 // command not found, its process not started, no HTTP connection): the
 // client gets an error for every call, and the record says why.
 func (c *Core) StartFailed(ctx context.Context, reason string) {
-	c.record(ctx, EventServerRefused, "", reason, true)
+	c.record(ctx, audit.KindServerRefused, "", reason, true)
 }
 
 // Admit decides whether the upstream may be started. A nil Refusal means
@@ -324,7 +301,7 @@ func (c *Core) Admit(ctx context.Context) *Refusal {
 	if c.cfg.BundleErr != nil && c.cfg.FailMode == catalog.FailOpen {
 		enforced = false
 	}
-	c.record(ctx, EventServerRefused, "", r.Reason, enforced)
+	c.record(ctx, audit.KindServerRefused, "", r.Reason, enforced)
 	if !enforced {
 		return nil
 	}

@@ -7,12 +7,20 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 )
 
-type events []Event
+// records is a Sink that keeps nothing, like Lines: it is told only of
+// records that block or would have.
+type records []*audit.Record
 
-func (e *events) Record(_ context.Context, ev Event) { *e = append(*e, ev) }
+func (r *records) Record(_ context.Context, rec *audit.Record) error {
+	*r = append(*r, rec)
+	return nil
+}
+
+func (r *records) Keeps() bool { return false }
 
 func approved() *catalog.Server {
 	return &catalog.Server{ID: "s", Status: catalog.StatusApproved, Tools: catalog.ToolRules{Deny: []string{"rm*"}}}
@@ -34,19 +42,19 @@ func TestAdmit(t *testing.T) {
 		{"audit", Config{Mode: catalog.ModeAudit}, ""},
 		{"no bundle, fail open", Config{BundleErr: errors.New("gone"), FailMode: catalog.FailOpen}, ""},
 	} {
-		var rec events
-		tc.cfg.Recorders = []Recorder{&rec}
+		var rec records
+		tc.cfg.Sink = &rec
 		r := New(tc.cfg).Admit(ctx)
 		switch {
 		case tc.want == "" && r != nil:
 			t.Errorf("%s: refused: %s", tc.name, r.Reason)
 		case tc.want != "" && (r == nil || !strings.Contains(r.Error().Message, tc.want)):
 			t.Errorf("%s: got %+v, want refusal containing %q", tc.name, r, tc.want)
-		case tc.want != "" && (len(rec) != 1 || !rec[0].Enforced):
-			t.Errorf("%s: events %+v", tc.name, rec)
+		case tc.want != "" && (len(rec) != 1 || !rec[0].Decision.Enforced):
+			t.Errorf("%s: records %+v", tc.name, rec)
 		}
-		if tc.name == "audit" && (len(rec) != 1 || rec[0].Enforced || rec[0].Kind != EventServerRefused) {
-			t.Errorf("audit: events %+v, want one would-be refusal", rec)
+		if tc.name == "audit" && (len(rec) != 1 || rec[0].Decision.Enforced || rec[0].Kind != audit.KindServerRefused) {
+			t.Errorf("audit: records %+v, want one would-be refusal", rec)
 		}
 	}
 }
@@ -62,39 +70,49 @@ func TestCheckCall(t *testing.T) {
 		t.Errorf("denied tool: %+v", v)
 	}
 
-	var rec events
-	audit := New(Config{Server: approved(), VersionApproved: true, Mode: catalog.ModeAudit, Recorders: []Recorder{&rec}})
-	if v := audit.CheckCall(ctx, json.RawMessage(`{"name":"rm_rf"}`)); !v.Pass {
-		t.Errorf("audit mode blocked: %+v", v)
+	// In audit mode the would-be denial is in the call's record, made
+	// when the call finishes, even though the Sink keeps no records: an
+	// allowed call leaves none.
+	var rec records
+	auditing := New(Config{Server: approved(), VersionApproved: true, Mode: catalog.ModeAudit, Sink: &rec})
+	if !auditing.Post() {
+		t.Error("audit mode: Post is false, so no call would be finished")
 	}
-	if len(rec) != 1 || rec[0].Enforced || rec[0].Tool != "rm_rf" {
-		t.Errorf("audit events %+v", rec)
+	for _, tool := range []string{"read", "rm_rf"} {
+		st, v := auditing.BeginCall(ctx, json.RawMessage(`{"name":"`+tool+`"}`))
+		if !v.Pass {
+			t.Errorf("audit mode blocked: %+v", v)
+		}
+		auditing.FinishCall(ctx, st, json.RawMessage(`{"content":[]}`), nil)
+	}
+	if len(rec) != 1 || rec[0].Decision.Enforced || rec[0].Decision.Allow || rec[0].Tool != "rm_rf" {
+		t.Errorf("audit records %+v", rec)
 	}
 }
 
-// TestDecider: a plugged-in policy denies a visible tool with an isError
-// result naming the rule; a Decider error fails closed unless fail_mode is
+// TestDecider: a plugged-in pre hook denies a visible tool with an isError
+// result naming the rule; a pre hook error fails closed unless fail_mode is
 // open.
 func TestDecider(t *testing.T) {
 	ctx := context.Background()
-	deny := DeciderFunc(func(_ context.Context, _ *catalog.Server, c *Call) (Decision, error) {
+	deny := HookFuncs{Pre: func(_ context.Context, _ *catalog.Server, c *Call) (Decision, error) {
 		if strings.Contains(string(c.Arguments), "DROP") {
 			return Decision{Reasons: []string{"destructive SQL"}, RuleIDs: []string{"sql.drop"}}, nil
 		}
 		return Decision{Allow: true}, nil
-	})
-	core := New(Config{Server: approved(), VersionApproved: true, Deciders: []Decider{deny}})
+	}}
+	core := New(Config{Server: approved(), VersionApproved: true, Hooks: deny})
 	v := core.CheckCall(ctx, json.RawMessage(`{"name":"query","arguments":{"sql":"DROP TABLE t"}}`))
 	if v.Pass || !strings.Contains(string(v.Result), `"isError":true`) || !strings.Contains(string(v.Result), "sql.drop") {
 		t.Errorf("policy denial: %+v %s", v, v.Result)
 	}
-	broken := DeciderFunc(func(context.Context, *catalog.Server, *Call) (Decision, error) {
+	broken := HookFuncs{Pre: func(context.Context, *catalog.Server, *Call) (Decision, error) {
 		return Decision{}, errors.New("engine down")
-	})
-	if v := New(Config{Server: approved(), VersionApproved: true, Deciders: []Decider{broken}}).CheckCall(ctx, json.RawMessage(`{"name":"q"}`)); v.Pass {
+	}}
+	if v := New(Config{Server: approved(), VersionApproved: true, Hooks: broken}).CheckCall(ctx, json.RawMessage(`{"name":"q"}`)); v.Pass {
 		t.Error("decider error passed in fail-closed mode")
 	}
-	if v := New(Config{Server: approved(), VersionApproved: true, FailMode: catalog.FailOpen, Deciders: []Decider{broken}}).CheckCall(ctx, json.RawMessage(`{"name":"q"}`)); !v.Pass {
+	if v := New(Config{Server: approved(), VersionApproved: true, FailMode: catalog.FailOpen, Hooks: broken}).CheckCall(ctx, json.RawMessage(`{"name":"q"}`)); !v.Pass {
 		t.Error("decider error blocked in fail-open mode")
 	}
 }

@@ -18,7 +18,7 @@ import (
 const MaxRecordedArguments = 64 << 10
 
 // recordArguments is what the audit record stores of a call's arguments
-// when no Decider supplied a masked copy: every string value passed
+// when no pre hook supplied a masked copy: every string value passed
 // through scan.MaskValue under its key, and oversized arguments replaced
 // by their size and SHA-256.
 func recordArguments(args json.RawMessage) json.RawMessage {

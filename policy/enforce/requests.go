@@ -13,7 +13,7 @@ import (
 	"github.com/mcpgov/mcpgov/audit"
 )
 
-// Sources of what a ResultFilter is asked about (Call.Source): every path
+// Sources of what the post hook is asked about (Call.Source): every path
 // by which a server's content reaches the model.
 const (
 	SourceTool          = "tool"           // a tools/call or tasks/result result
@@ -81,7 +81,7 @@ func asError(v Verdict) Verdict {
 // the params to forward (redacted, or as they were when nil), or an error
 // to answer the server with instead of forwarding.
 func (c *Core) FilterServerRequest(ctx context.Context, method string, params json.RawMessage) (json.RawMessage, *jsonrpc.Error) {
-	if len(c.cfg.ResultFilters) == 0 && c.cfg.Auditor == nil {
+	if c.cfg.Hooks == nil && !c.keeps() {
 		return nil, nil
 	}
 	now := time.Now()
@@ -89,10 +89,12 @@ func (c *Core) FilterServerRequest(ctx context.Context, method string, params js
 		method: method, start: now, forwarded: now,
 		decision: audit.Decision{Allow: true, Mode: string(c.cfg.Mode), Revision: c.cfg.BundleRevision}}
 	out, reply, outcome, redactions := c.filterResult(ctx, st, params)
-	rec := c.callRecord(st, outcome)
-	rec.Result = summarize(out, redactions)
-	if reply := c.release(ctx, rec, reply); reply.Error != nil {
-		return nil, reply.Error
+	if c.wants(st) {
+		rec := c.callRecord(st, outcome)
+		rec.Result = summarize(out, redactions)
+		if reply := c.release(ctx, rec, reply); reply.Error != nil {
+			return nil, reply.Error
+		}
 	}
 	if outcome == audit.OutcomeDenied {
 		return nil, &jsonrpc.Error{Code: CodePolicyRefused, Message: fmt.Sprintf("mcpgov withheld this %s: %s", method, st.decision.Reasons)}

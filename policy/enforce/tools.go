@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 )
 
@@ -88,18 +89,18 @@ func (c *Core) FilterTools(ctx context.Context, result json.RawMessage) ListOutc
 	return ListOutcome{Result: out, Changed: changed}
 }
 
-// hideReason says why a tool must be hidden, with the event kind, or "".
+// hideReason says why a tool must be hidden, with the record kind, or "".
 func (c *Core) hideReason(def catalog.ToolDef) (string, string) {
 	s := c.cfg.Server
 	if !s.ToolAllowed(def.Name) {
-		return fmt.Sprintf("tool %s is not allowed by the catalog entry %s", def.Name, s.ID), EventToolHidden
+		return fmt.Sprintf("tool %s is not allowed by the catalog entry %s", def.Name, s.ID), audit.KindToolHidden
 	}
 	pin, ok := s.Pins[def.Name]
 	if !ok {
 		return "", ""
 	}
 	if got := catalog.Fingerprint(def); !equalFold(got, pin) {
-		return fmt.Sprintf("tool %s drifted from its pin: definition %s, pinned %s", def.Name, got, pin), EventToolDrifted
+		return fmt.Sprintf("tool %s drifted from its pin: definition %s, pinned %s", def.Name, got, pin), audit.KindToolDrift
 	}
 	return "", ""
 }
@@ -109,7 +110,7 @@ func equalFold(a, b string) bool { return bytes.EqualFold([]byte(a), []byte(b)) 
 // undecidable applies the fail mode to a result the core cannot read.
 func (c *Core) undecidable(ctx context.Context, err error) ListOutcome {
 	enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
-	c.record(ctx, EventUndecided, "", err.Error(), enforced)
+	c.record(ctx, audit.KindListUndecided, "", err.Error(), enforced)
 	if enforced {
 		return ListOutcome{Err: err}
 	}
@@ -132,13 +133,13 @@ func replaceTools(result json.RawMessage, obj map[string]json.RawMessage, kept [
 }
 
 // Unverified reports whether a tools/call names a pinned tool (or, with
-// ToolReviewers, any tool) whose current definition the core has not
+// a describe hook, any tool) whose current definition the core has not
 // seen yet (the client called it
 // without listing tools first): the caller should list the upstream's
 // tools through FilterTools before CheckCall, or a drifted definition
 // would go unnoticed.
 func (c *Core) Unverified(params json.RawMessage) bool {
-	reviewed := len(c.cfg.ToolReviewers) > 0
+	reviewed := reviews(c.cfg.Hooks)
 	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 && !reviewed {
 		return false
 	}
@@ -174,7 +175,7 @@ func (c *Core) VerifyFailed(err error) {
 // tool while the listing fails. An unpinned tool the listing lacks has no
 // definition the model saw, so nothing to review: the server answers it.
 func (c *Core) unverifiable(tool string) string {
-	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 && len(c.cfg.ToolReviewers) == 0 {
+	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 && !reviews(c.cfg.Hooks) {
 		return ""
 	}
 	c.mu.Lock()
@@ -186,7 +187,7 @@ func (c *Core) unverifiable(tool string) string {
 	}
 	_, pinned := c.cfg.Server.Pins[tool]
 	switch {
-	case listErr != nil && (pinned || len(c.cfg.ToolReviewers) > 0):
+	case listErr != nil && (pinned || reviews(c.cfg.Hooks)):
 		return fmt.Sprintf("tool %s could not be verified against its approved definition: the server's tools/list failed (%v)", tool, listErr)
 	case pinned:
 		return fmt.Sprintf("pinned tool %s is not offered by the server's tools/list, so its definition cannot be verified", tool)
@@ -201,36 +202,23 @@ func (c *Core) annotations(tool string) json.RawMessage {
 	return c.annotation[tool]
 }
 
-// review runs the ToolReviewers on a definition, once per fingerprint,
-// and returns why the tool must be hidden, or "".
+// review runs the describe hook on a definition and returns why the tool
+// must be hidden, or "". It runs on every listing: the hook keeps the one
+// cache of verdicts (the Pipeline's, per bundle revision and shared by
+// every session of the process), so a gateway with many sessions reviews
+// each definition once, not once per session.
 func (c *Core) review(ctx context.Context, def catalog.ToolDef, raw json.RawMessage) (string, string) {
-	if len(c.cfg.ToolReviewers) == 0 {
+	if !reviews(c.cfg.Hooks) {
 		return "", ""
 	}
-	fp := catalog.Fingerprint(def)
-	c.mu.Lock()
-	dec, done := c.reviewed[fp]
-	c.mu.Unlock()
-	if !done {
+	dec, err := c.cfg.Hooks.ReviewTool(ctx, c.cfg.Server, raw)
+	switch {
+	case err == nil:
+	case !c.audit() && c.cfg.FailMode != catalog.FailOpen:
+		// An unreviewable definition follows the fail mode.
+		dec = Decision{Reasons: []string{"could not be reviewed: " + err.Error()}}
+	default:
 		dec = Decision{Allow: true}
-		for _, r := range c.cfg.ToolReviewers {
-			d, err := r.ReviewTool(ctx, c.cfg.Server, raw)
-			if err != nil {
-				// An unreviewable definition follows the fail mode.
-				if !c.audit() && c.cfg.FailMode != catalog.FailOpen {
-					dec = Decision{Reasons: []string{"could not be reviewed: " + err.Error()}}
-					break
-				}
-				continue
-			}
-			if !d.Allow {
-				dec = d
-				break
-			}
-		}
-		c.mu.Lock()
-		c.reviewed[fp] = dec
-		c.mu.Unlock()
 	}
 	if dec.Allow {
 		return "", ""
@@ -239,5 +227,5 @@ func (c *Core) review(ctx context.Context, def catalog.ToolDef, raw json.RawMess
 	if len(dec.RuleIDs) > 0 {
 		reason += " (rule " + strings.Join(dec.RuleIDs, ", ") + ")"
 	}
-	return reason, EventToolFlagged
+	return reason, audit.KindToolReview
 }

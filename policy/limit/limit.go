@@ -1,11 +1,15 @@
 // Package limit enforces the catalog's rate limits (calls per minute per
-// user, for a whole server and per tool). Many shim processes run at once
-// on one machine, each for one client connection, so the counters live in
-// one small state file that every process updates under an exclusive file
-// lock; a sliding window of call times per key makes "retry after" exact.
+// user, for a whole server and per tool). The counters live in a Store.
+// Many shim processes run at once on one machine, each for one client
+// connection, so the shim's Store (Limiter) is one small state file that
+// every process updates under an exclusive file lock; a process that
+// serves every session itself can keep them in memory (Memory), and a
+// gateway that scales out in a store its replicas share. A sliding window
+// of call times per key makes "retry after" exact.
 package limit
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,7 +25,21 @@ const Window = time.Minute
 // FileName is the state file's name inside the state directory.
 const FileName = "ratelimits.json"
 
-// Limiter counts calls in a state file under Dir.
+// Store keeps the counters. Take records one call against every key, or
+// none when any key is at its limit; then it returns an *Exceeded for the
+// key that waits longest. Any other error means the store could not
+// count (the pipeline then cannot decide, and the fail mode applies).
+type Store interface {
+	Take(ctx context.Context, keys []Key) error
+}
+
+var (
+	_ Store = (*Limiter)(nil)
+	_ Store = (*Memory)(nil)
+)
+
+// Limiter is the Store of shim processes: it counts calls in a state file
+// under Dir, shared by every process on the machine.
 type Limiter struct {
 	Dir string
 	Now func() time.Time
@@ -60,9 +78,8 @@ type state struct {
 	Calls map[string][]int64 `json:"calls"` // key id -> call times (unix ms), oldest first
 }
 
-// Take records one call against every key, or none when any key is at
-// its limit; then it returns an *Exceeded for the key that waits longest.
-func (l *Limiter) Take(keys []Key) error {
+// Take implements Store.
+func (l *Limiter) Take(_ context.Context, keys []Key) error {
 	if len(keys) == 0 {
 		return nil
 	}
@@ -96,37 +113,7 @@ func (l *Limiter) Take(keys []Key) error {
 	if st.Calls == nil {
 		st.Calls = map[string][]int64{}
 	}
-	t := now()
-	cutoff := t.Add(-Window).UnixMilli()
-	for id, times := range st.Calls {
-		i := 0
-		for i < len(times) && times[i] <= cutoff {
-			i++
-		}
-		if i == len(times) {
-			delete(st.Calls, id)
-		} else {
-			st.Calls[id] = times[i:]
-		}
-	}
-	var worst *Exceeded
-	for _, k := range keys {
-		times := st.Calls[k.id()]
-		if k.Limit > 0 && len(times) >= k.Limit {
-			oldest := time.UnixMilli(times[len(times)-k.Limit])
-			wait := oldest.Add(Window).Sub(t)
-			if worst == nil || wait > worst.RetryAfter {
-				worst = &Exceeded{Key: k, RetryAfter: wait}
-			}
-		}
-	}
-	if worst == nil {
-		for _, k := range keys {
-			if k.Limit > 0 {
-				st.Calls[k.id()] = append(st.Calls[k.id()], t.UnixMilli())
-			}
-		}
-	}
+	worst := take(st.Calls, keys, now())
 	out, err := json.Marshal(st)
 	if err != nil {
 		return err
@@ -141,6 +128,43 @@ func (l *Limiter) Take(keys []Key) error {
 		return worst
 	}
 	return nil
+}
+
+// take drops call times older than the window from calls, then records a
+// call at t against every key, or none and returns the Exceeded of the
+// key that waits longest when any key is at its limit.
+func take(calls map[string][]int64, keys []Key, t time.Time) *Exceeded {
+	cutoff := t.Add(-Window).UnixMilli()
+	for id, times := range calls {
+		i := 0
+		for i < len(times) && times[i] <= cutoff {
+			i++
+		}
+		if i == len(times) {
+			delete(calls, id)
+		} else {
+			calls[id] = times[i:]
+		}
+	}
+	var worst *Exceeded
+	for _, k := range keys {
+		times := calls[k.id()]
+		if k.Limit > 0 && len(times) >= k.Limit {
+			oldest := time.UnixMilli(times[len(times)-k.Limit])
+			wait := oldest.Add(Window).Sub(t)
+			if worst == nil || wait > worst.RetryAfter {
+				worst = &Exceeded{Key: k, RetryAfter: wait}
+			}
+		}
+	}
+	if worst == nil {
+		for _, k := range keys {
+			if k.Limit > 0 {
+				calls[k.id()] = append(calls[k.id()], t.UnixMilli())
+			}
+		}
+	}
+	return worst
 }
 
 // AsExceeded unwraps an *Exceeded.

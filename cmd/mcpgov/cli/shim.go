@@ -64,7 +64,7 @@ Every message passes through unchanged except what is governed:
 Without --server the catalog entry is found by the command's launch identity
 (package and version, or command line). With --mode audit nothing is blocked
 and every decision that would have blocked is written to stderr as a line
-starting "mcpgov: audit:". Every configured bundle that loads is kept as the
+starting "mcpgov: warning: audit mode: would have". Every configured bundle that loads is kept as the
 last good copy ($XDG_STATE_HOME/mcpgov/bundle); when the configured bundle
 later cannot be reached (a share not mounted, a sync that removed it) the
 shim runs on that copy and warns. A bundle that is there but invalid
@@ -146,12 +146,13 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	}
 	cfg, command, url := shimConfig(opts)
 	cfg.Identity, cfg.IdentityErr = shimIdentityConfig(ctx, opts.Factory)
-	cfg.Recorders = append(cfg.Recorders, &enforce.LogRecorder{W: opts.IO.ErrOut})
+	lines := &enforce.Lines{W: opts.IO.ErrOut}
+	cfg.Sink = lines
 	cfg.Session = newSessionID()
 	home, _ := os.UserHomeDir()
 	cfg.ServerRef = serverRef(cfg, command, url, home)
 	cfg.ServerRef.ConfigName = opts.Name
-	defer attachShimAuditor(opts.Factory, &cfg)()
+	defer attachShimAuditor(opts.Factory, &cfg, lines)()
 	core := enforce.New(cfg)
 	// A refused server is recorded once the client said who it is.
 	if refusal := core.WouldRefuse(); refusal != nil {
@@ -283,9 +284,7 @@ func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 	// A bundle with no policies, guardrails or limits for this server
 	// adds no hook.
 	if p.Active(cfg.Server) {
-		cfg.Deciders = append(cfg.Deciders, p)
-		cfg.ResultFilters = append(cfg.ResultFilters, p)
-		cfg.ToolReviewers = append(cfg.ToolReviewers, p)
+		cfg.Hooks = p
 	}
 	return cfg, command, url
 }

@@ -216,16 +216,17 @@ func auditTime(flag, v string, now time.Time) (time.Time, error) {
 	return time.Time{}, flagErrorf("invalid %s %q: want a time (2026-11-23, 2026-11-23T10:00:00Z) or an age (90m, 24h, 7d)", flag, v)
 }
 
-// attachShimAuditor opens the audit trail into cfg: the store as its
-// Auditor, or the reason it cannot be opened as AuditErr (enforce mode
-// then refuses to start the server). The returned func closes the store.
-func attachShimAuditor(f *Factory, cfg *enforce.Config) (closeStore func()) {
+// attachShimAuditor opens the audit trail into cfg: the store, then the
+// stderr lines, as its Sink, or the reason it cannot be opened as
+// AuditErr (enforce mode then refuses to start the server). The returned
+// func closes the store.
+func attachShimAuditor(f *Factory, cfg *enforce.Config, lines *enforce.Lines) (closeStore func()) {
 	store, err := openShimAuditor(f)
 	if err != nil {
 		cfg.AuditErr = err
 		return func() {}
 	}
-	cfg.Auditor = store
+	cfg.Sink = enforce.Tee{Store: store, Lines: lines}
 	return func() { _ = store.Close() }
 }
 
