@@ -13,10 +13,13 @@ git worktree add --detach -q "$tmp/base" "$base"
 flags=(-trimpath -ldflags "-s -w")
 (cd "$tmp/base" && $GO build "${flags[@]}" -o "$tmp/mcpgov-base" ./cmd/mcpgov)
 $GO build "${flags[@]}" -o "$tmp/mcpgov" ./cmd/mcpgov
+# figures keeps go test's result lines; the servers' own stderr lands in
+# the same stream, sometimes mid-line.
+figures() { sed 's/Starting default (STDIO) server\.\.\.//' | grep -E '^Benchmark|ns/op|^ok|FAIL'; }
 export MCPGOV_BENCH_BIN=$tmp/mcpgov MCPGOV_BENCH_BASELINE_BIN=$tmp/mcpgov-base
 echo "== end to end: a go-sdk client over real pipes, this build's shim vs $base's (baseline-*)"
-$GO test -run '^$' -bench '^BenchmarkEchoRounds$/approved-write-vs-baseline' -benchtime "${ECHO_CALLS:-2000}x" -count 1 ./cmd/mcpgov/ 2>&1 | grep -E '^Benchmark|^ok|FAIL'
-$GO test -run '^$' -bench '^BenchmarkStartupRounds$/approved-vs-baseline' -benchtime 20x -count 1 ./cmd/mcpgov/ 2>&1 | grep -E '^Benchmark|^ok|FAIL'
+$GO test -run '^$' -bench '^BenchmarkEchoRounds$/approved-write-vs-baseline' -benchtime "${ECHO_CALLS:-2000}x" -count 1 ./cmd/mcpgov/ 2>&1 | figures
+$GO test -run '^$' -bench '^BenchmarkStartupRounds$/approved-vs-baseline' -benchtime 20x -count 1 ./cmd/mcpgov/ 2>&1 | figures
 echo "== in process: BenchmarkRelayHop, alternating trees"
 for i in 1 2 3; do
 	(cd "$tmp/base" && $GO test -run '^$' -bench '^BenchmarkRelayHop(Recorded)?$' -benchmem -count 1 ./shim/ | sed -n "s/^Benchmark/base  Benchmark/p")
