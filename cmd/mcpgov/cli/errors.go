@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mcpgov/mcpgov/policy/govern"
 )
 
 // Exit codes, documented in `mcpgov help exit-codes`. They are mapped from
@@ -39,15 +41,10 @@ func (e *AuthError) Error() string { return e.Err.Error() }
 func (e *AuthError) Unwrap() error { return e.Err }
 
 // HintError carries a remediation line printed after the error as "hint: …".
-type HintError struct {
-	Err  error
-	Hint string
-}
+// It is govern's, so the assembly's errors carry their hints here too.
+type HintError = govern.HintError
 
-func (e *HintError) Error() string { return e.Err.Error() }
-func (e *HintError) Unwrap() error { return e.Err }
-
-func withHint(err error, hint string) error { return &HintError{Err: err, Hint: hint} }
+func withHint(err error, hint string) error { return govern.WithHint(err, hint) }
 
 func exitCode(err error) int {
 	var (
