@@ -49,13 +49,14 @@ func withHint(err error, hint string) error { return govern.WithHint(err, hint) 
 func exitCode(err error) int {
 	var (
 		flagErr     *FlagError
+		usageErr    *govern.UsageError
 		findingsErr *FindingsError
 		authErr     *AuthError
 	)
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &flagErr):
+	case errors.As(err, &flagErr), errors.As(err, &usageErr):
 		return ExitUsage
 	case errors.As(err, &findingsErr):
 		return ExitFindings
