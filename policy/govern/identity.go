@@ -49,9 +49,13 @@ func (l *LocalLogin) Settings() (LoginSettings, error) {
 	return ResolveLogin(l.Env, l.Configs, LoginFlags{})
 }
 
-// Manager is the login manager of a resolved profile.
-func (l *LocalLogin) Manager(ls LoginSettings) *login.Manager {
-	dir, _ := LoginDir(l.Env) // "" fails on use: not logged in
+// Manager is the login manager of a resolved profile; an error when there
+// is no state directory to keep the login in.
+func (l *LocalLogin) Manager(ls LoginSettings) (*login.Manager, error) {
+	dir, err := LoginDir(l.Env)
+	if err != nil {
+		return nil, fmt.Errorf("login: %w", err)
+	}
 	return &login.Manager{
 		Profile:  ls.Profile,
 		Issuer:   ls.Issuer,
@@ -61,7 +65,7 @@ func (l *LocalLogin) Manager(ls LoginSettings) *login.Manager {
 		Dir:      dir,
 		Secrets:  l.Secrets,
 		Now:      l.Env.Now,
-	}
+	}, nil
 }
 
 // Identity is the verified identity attached to every policy input and
@@ -76,7 +80,11 @@ func (l *LocalLogin) Identity(ctx context.Context) (audit.Identity, error) {
 	if tok := l.Env.getenv("MCPGOV_TOKEN"); tok != "" {
 		return l.envIdentity(ctx, ls, tok)
 	}
-	s, err := l.Manager(ls).Token(ctx)
+	m, err := l.Manager(ls)
+	if err != nil {
+		return none, fmt.Errorf("identity: %w", err)
+	}
+	s, err := m.Token(ctx)
 	if err != nil {
 		return none, NewLoginError(err, ls.Profile)
 	}
@@ -94,7 +102,11 @@ func (l *LocalLogin) envIdentity(ctx context.Context, ls LoginSettings, tok stri
 	if !login.IsJWT(tok) || ls.Issuer == "" {
 		return audit.Identity{Method: "token", Issuer: ls.Issuer}, nil
 	}
-	id, _, err := l.Manager(ls).VerifyToken(ctx, tok)
+	m, err := l.Manager(ls)
+	if err != nil {
+		return audit.Identity{Method: "none"}, fmt.Errorf("MCPGOV_TOKEN: %w", err)
+	}
+	id, _, err := m.VerifyToken(ctx, tok)
 	if err != nil {
 		return audit.Identity{Method: "none"}, fmt.Errorf("MCPGOV_TOKEN: %w; unset it or set a valid token", err)
 	}
@@ -133,7 +145,11 @@ func (l *LocalLogin) UpstreamHeaders(ctx context.Context, upstreamURL string) (h
 	if tok := l.Env.getenv("MCPGOV_TOKEN"); tok != "" {
 		token = tok
 	} else {
-		s, err := l.Manager(ls).Token(ctx)
+		m, err := l.Manager(ls)
+		if err != nil {
+			return nil, fmt.Errorf("identity: %w", err)
+		}
+		s, err := m.Token(ctx)
 		if err != nil {
 			return nil, NewLoginError(err, ls.Profile)
 		}

@@ -31,9 +31,13 @@ scripts. MCPGOV_TOKEN, when set, overrides the stored login (for CI).`,
 }
 
 // loginManager builds the login manager of a resolved profile.
-func loginManager(f *Factory, ls govern.LoginSettings) *login.Manager {
+func loginManager(f *Factory, ls govern.LoginSettings) (*login.Manager, error) {
 	l := &govern.LocalLogin{Env: f.Env(), Secrets: f.Secrets()}
-	return l.Manager(ls)
+	m, err := l.Manager(ls)
+	if err != nil {
+		return nil, withHint(err, "set HOME, or XDG_STATE_HOME to an absolute directory")
+	}
+	return m, nil
 }
 
 // loginError turns the login package's "a login is needed" errors into
@@ -67,6 +71,10 @@ func resolveForAuth(f *Factory, profileFlag string) (govern.LoginSettings, error
 // freshSession returns the profile's session with a usable access token,
 // refreshing it when needed.
 func freshSession(ctx context.Context, f *Factory, ls govern.LoginSettings) (*login.Session, error) {
-	s, err := loginManager(f, ls).Token(ctx)
+	m, err := loginManager(f, ls)
+	if err != nil {
+		return nil, err
+	}
+	s, err := m.Token(ctx)
 	return s, loginError(err, ls.Profile)
 }

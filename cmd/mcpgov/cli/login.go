@@ -93,7 +93,10 @@ func loginRun(ctx context.Context, opts *LoginOptions) error {
 	if ls.ClientID == "" && !opts.WithToken {
 		return flagErrorf("no client id: pass --client-id or set client_id in [profiles.%s] of %s", ls.Profile, c.User.Path())
 	}
-	m := loginManager(f, ls)
+	m, err := loginManager(f, ls)
+	if err != nil {
+		return err
+	}
 	errOut := opts.IO.ErrOut
 	var s *login.Session
 	switch {
