@@ -41,7 +41,7 @@ type Manager struct {
 	// gateway's); a login whose token lacks it fails with ErrWrongAudience.
 	Audience string
 
-	Dir     string      // session files and locks (see Dir)
+	Dir     string      // session files and locks ($XDG_STATE_HOME/mcpgov/login)
 	Secrets SecretStore // the keyring
 	HTTP    *http.Client
 	Now     func() time.Time

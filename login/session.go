@@ -68,19 +68,6 @@ func ValidProfile(name string) error {
 	return nil
 }
 
-// Dir is where session files and locks live: $XDG_STATE_HOME/mcpgov/login
-// (default ~/.local/state/mcpgov/login).
-func Dir(getenv func(string) string) string {
-	if d := getenv("XDG_STATE_HOME"); d != "" {
-		return filepath.Join(d, "mcpgov", "login")
-	}
-	home := getenv("HOME")
-	if home == "" {
-		home, _ = os.UserHomeDir()
-	}
-	return filepath.Join(home, ".local", "state", "mcpgov", "login")
-}
-
 func (m *Manager) sessionPath() string { return filepath.Join(m.Dir, m.Profile+".json") }
 func (m *Manager) lockPath() string    { return filepath.Join(m.Dir, m.Profile+".lock") }
 

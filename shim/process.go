@@ -26,15 +26,15 @@ func (e *CommandNotFoundError) Error() string {
 }
 
 // LookCommand resolves name as exec.LookPath does, with an error naming the
-// command and the PATH searched. GUI-launched IDEs start the shim with a
-// minimal PATH, which is the usual cause.
-func LookCommand(name string) (string, error) {
+// command and the PATH searched (path, the process's PATH). GUI-launched
+// IDEs start the shim with a minimal PATH, which is the usual cause.
+func LookCommand(name, path string) (string, error) {
 	p, err := exec.LookPath(name)
 	if err == nil {
 		return p, nil
 	}
 	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
-		return "", &CommandNotFoundError{Name: name, Path: os.Getenv("PATH")}
+		return "", &CommandNotFoundError{Name: name, Path: path}
 	}
 	return "", fmt.Errorf("upstream command %q: %w", name, err)
 }

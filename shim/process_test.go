@@ -110,7 +110,7 @@ func isZombie(pid int) bool {
 
 func TestLookCommandMissing(t *testing.T) {
 	t.Setenv("PATH", "/nonexistent/bin")
-	_, err := LookCommand("no-such-mcp-server")
+	_, err := LookCommand("no-such-mcp-server", "/nonexistent/bin")
 	var nf *CommandNotFoundError
 	if !errors.As(err, &nf) || !strings.Contains(err.Error(), `"no-such-mcp-server" not found in PATH "/nonexistent/bin"`) {
 		t.Fatalf("err = %v", err)

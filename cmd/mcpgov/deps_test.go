@@ -1,7 +1,11 @@
 package main
 
 import (
+	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -31,5 +35,86 @@ func TestImportRules(t *testing.T) {
 	}
 	if checked == 0 {
 		t.Fatal("no domain packages found; the check ran on nothing")
+	}
+}
+
+// TestImportRulesEngine keeps the engine and its transports free of
+// everything interactive (DESIGN §4, §7): policy/govern, policy/enforce
+// and shim — what the shim runs in an IDE and a gateway runs in a server —
+// depend on no CLI, terminal UI or browser package.
+func TestImportRulesEngine(t *testing.T) {
+	forbidden := []string{"github.com/spf13/cobra", "github.com/spf13/pflag", "github.com/charmbracelet/", "charm.land/", "github.com/pkg/browser", "github.com/mcpgov/mcpgov/cmd/"}
+	for _, pkg := range []string{"policy/govern", "policy/enforce", "shim"} {
+		out, err := exec.Command("go", "list", "-deps", "github.com/mcpgov/mcpgov/"+pkg).Output()
+		if err != nil {
+			t.Fatalf("go list %s: %v", pkg, err)
+		}
+		for _, dep := range strings.Fields(string(out)) {
+			for _, f := range forbidden {
+				if dep == f || strings.HasPrefix(dep, f) {
+					t.Errorf("%s depends on %s; the engine and its transports must not", pkg, dep)
+				}
+			}
+		}
+	}
+}
+
+// TestImportRulesThinCLI keeps domain decisions out of cmd/mcpgov/cli:
+// the CLI parses flags and prints, and reaches the enforcement core and the
+// rate limiter only through policy/govern, which assembles them the same
+// way for the shim and the gateway.
+func TestImportRulesThinCLI(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", "{{join .Imports \" \"}}", "github.com/mcpgov/mcpgov/cmd/mcpgov/cli").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	imports := strings.Fields(string(out))
+	if len(imports) == 0 {
+		t.Fatal("cmd/mcpgov/cli imports nothing; the check ran on nothing")
+	}
+	for _, imp := range imports {
+		switch imp {
+		case "github.com/mcpgov/mcpgov/policy/enforce", "github.com/mcpgov/mcpgov/policy/limit":
+			t.Errorf("cmd/mcpgov/cli imports %s; build the core through policy/govern", imp)
+		}
+	}
+}
+
+// TestEnvOnlyInFactory: only the CLI's Factory reads the process
+// environment and home directory; everything else gets them as values
+// (Getenv, govern.Env), so tests and the gateway can give their own. Test
+// helper packages (…test) are exempt.
+func TestEnvOnlyInFactory(t *testing.T) {
+	envRead := regexp.MustCompile(`\bos\.(Getenv|LookupEnv|UserHomeDir)\(`)
+	root := filepath.Join("..", "..")
+	checked := 0
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if name := d.Name(); path != root && (strings.HasPrefix(name, ".") || name == "testdata" || strings.HasSuffix(name, "test")) {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") || filepath.ToSlash(path) == "../../cmd/mcpgov/cli/factory.go" {
+			return nil
+		}
+		checked++
+		text, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		if m := envRead.Find(text); m != nil {
+			t.Errorf("%s calls %s; take the environment from the Factory (Getenv, govern.Env)", path, m)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked == 0 {
+		t.Fatal("no Go files found; the check ran on nothing")
 	}
 }

@@ -116,7 +116,7 @@ func auditVerifyRun(opts *AuditVerifyOptions) error {
 			return withHint(fmt.Errorf("verifier key from %s: %w", s.KeyFrom, err), "pass the verifier key with --key")
 		}
 	}
-	witnesses := s.witnesses()
+	witnesses := s.NewWitnesses()
 	switch {
 	case opts.NoWitness:
 		witnesses = nil

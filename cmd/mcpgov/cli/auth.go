@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/login"
+	"github.com/mcpgov/mcpgov/policy/govern"
 )
 
 func newAuthCmd(f *Factory) *cobra.Command {
@@ -30,17 +31,13 @@ scripts. MCPGOV_TOKEN, when set, overrides the stored login (for CI).`,
 }
 
 // loginManager builds the login manager of a resolved profile.
-func loginManager(f *Factory, ls loginSettings) *login.Manager {
-	return &login.Manager{
-		Profile:  ls.Profile,
-		Issuer:   ls.Issuer,
-		ClientID: ls.ClientID,
-		Scopes:   ls.Scopes,
-		Audience: ls.GatewayAudience,
-		Dir:      login.Dir(f.Getenv),
-		Secrets:  login.Keyring{Getenv: f.Getenv},
-		Now:      f.Now,
+func loginManager(f *Factory, ls govern.LoginSettings) (*login.Manager, error) {
+	l := &govern.LocalLogin{Env: f.Env(), Secrets: f.Secrets()}
+	m, err := l.Manager(ls)
+	if err != nil {
+		return nil, withHint(err, "set HOME, or XDG_STATE_HOME to an absolute directory")
 	}
+	return m, nil
 }
 
 // loginError turns the login package's "a login is needed" errors into
@@ -67,17 +64,17 @@ func envToken(f *Factory) string { return f.Getenv("MCPGOV_TOKEN") }
 
 // resolveForAuth loads the configs and resolves the profile for commands
 // that use an existing login.
-func resolveForAuth(f *Factory, profileFlag string) (loginSettings, error) {
-	c, err := loadConfigs(f.Getenv)
-	if err != nil {
-		return loginSettings{}, err
-	}
-	return resolveLogin(f.Getenv, c, profileFlag, "", "", nil)
+func resolveForAuth(f *Factory, profileFlag string) (govern.LoginSettings, error) {
+	return resolveLogin(f, profileFlag, "", "", nil)
 }
 
 // freshSession returns the profile's session with a usable access token,
 // refreshing it when needed.
-func freshSession(ctx context.Context, f *Factory, ls loginSettings) (*login.Session, error) {
-	s, err := loginManager(f, ls).Token(ctx)
+func freshSession(ctx context.Context, f *Factory, ls govern.LoginSettings) (*login.Session, error) {
+	m, err := loginManager(f, ls)
+	if err != nil {
+		return nil, err
+	}
+	s, err := m.Token(ctx)
 	return s, loginError(err, ls.Profile)
 }

@@ -73,7 +73,10 @@ func authStatusRun(ctx context.Context, opts *AuthStatusOptions) error {
 		return err
 	}
 	st := authStatus{SchemaVersion: 1, Profile: ls.Profile}
-	m := loginManager(f, ls)
+	m, err := loginManager(f, ls)
+	if err != nil {
+		return err
+	}
 	var s *login.Session
 	if tok := envToken(f); tok != "" {
 		st.Storage, st.StoragePath, st.Kind = login.StorageEnv, "MCPGOV_TOKEN", login.KindToken

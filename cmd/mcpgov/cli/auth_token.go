@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/login"
+	"github.com/mcpgov/mcpgov/policy/govern"
 )
 
 // AuthTokenOptions are the inputs of `mcpgov auth token`.
@@ -64,18 +65,6 @@ func authTokenRun(ctx context.Context, opts *AuthTokenOptions) error {
 
 // checkGatewayAudience refuses a token the gateway would reject: one
 // whose audiences lack the profile's gateway_audience.
-func checkGatewayAudience(s *login.Session, ls loginSettings) error {
-	if ls.GatewayAudience == "" || s.Kind == login.KindToken && len(s.Audience) == 0 {
-		return nil
-	}
-	for _, a := range s.Audience {
-		if a == ls.GatewayAudience {
-			return nil
-		}
-	}
-	aud := "no audience"
-	if len(s.Audience) > 0 {
-		aud = fmt.Sprintf("audience %v", s.Audience)
-	}
-	return loginError(fmt.Errorf("%w: the stored token has %s, not the gateway's %q", login.ErrWrongAudience, aud, ls.GatewayAudience), ls.Profile)
+func checkGatewayAudience(s *login.Session, ls govern.LoginSettings) error {
+	return loginError(govern.CheckGatewayAudience(s, ls), ls.Profile)
 }

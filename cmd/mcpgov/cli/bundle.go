@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/govern"
 )
 
 func newBundleCmd(f *Factory) *cobra.Command {
@@ -105,7 +106,7 @@ func bundleInitRun(opts *BundleInitOptions) error {
 			io.Notef("wrote %s", file)
 		}
 	}
-	path := userConfigPath(f.Getenv)
+	path := govern.UserConfigPath(f.Env())
 	register := opts.Register != nil && *opts.Register
 	if opts.Register == nil && opts.IO.CanPrompt() {
 		if register, err = confirm(opts.IO, fmt.Sprintf("Register %s as your governance bundle in %s?", abs, path), true); err != nil {
@@ -117,13 +118,17 @@ func bundleInitRun(opts *BundleInitOptions) error {
 			io.Hintf("edit %s/catalog.toml, then run `mcpgov catalog validate %s`", opts.Dir, opts.Dir)
 		}
 		found := "commands need --bundle " + opts.Dir
-		if filepath.Base(abs) == governanceDir {
+		if filepath.Base(abs) == govern.GovernanceDir {
 			found = "catalog and policy commands run in " + filepath.Dir(abs) + " or below find it"
 		}
 		io.Hintf("%s; to use it everywhere, wrapped servers included, run `mcpgov bundle init --register %s`", found, opts.Dir)
 		return nil
 	}
-	reg, err := registerBundle(path, abs, filepath.Join(stateRoot(f.Getenv, ""), "mcpgov", "config-backups"), f.Now())
+	backups, err := stateDir(f, "config-backups")
+	if err != nil {
+		return fmt.Errorf("bundle init: register: %w", err)
+	}
+	reg, err := registerBundle(path, abs, backups, f.Now())
 	if err != nil {
 		return fmt.Errorf("bundle init: register: %w", err)
 	}
@@ -135,8 +140,8 @@ func bundleInitRun(opts *BundleInitOptions) error {
 	default:
 		io.Notef("registered %s in %s", abs, path)
 	}
-	if cfgs, err := loadConfigs(f.Getenv); err == nil && cfgs.managed.Bundle != "" && !sameDir(cfgs.managed.Bundle, abs) {
-		io.Warnf("the managed config %s names the bundle %s; the user's config wins over it", cfgs.managed.path, cfgs.managed.Bundle)
+	if cfgs, err := f.Config(); err == nil && cfgs.Managed.Bundle != "" && !sameDir(cfgs.Managed.Bundle, abs) {
+		io.Warnf("the managed config %s names the bundle %s; the user's config wins over it", cfgs.Managed.Path(), cfgs.Managed.Bundle)
 	}
 	if env := f.Getenv("MCPGOV_BUNDLE"); env != "" {
 		io.Warnf("MCPGOV_BUNDLE=%s is set and wins over %s", env, path)

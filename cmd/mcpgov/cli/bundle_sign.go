@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/govern"
 )
 
 // BundleKeygenOptions are the inputs of `mcpgov bundle keygen`.
@@ -132,13 +133,13 @@ the file that changed, or the key that signed, when verification fails.`,
 }
 
 func bundleVerifyRun(opts *BundleVerifyOptions) error {
-	cfgs, err := loadConfigs(opts.Factory.Getenv)
+	cfgs, err := opts.Factory.Config()
 	if err != nil {
 		return err
 	}
 	dir := opts.Dir
 	if dir == "" {
-		src, ok := resolveBundle("", opts.Factory.Getenv, cfgs)
+		src, ok := govern.ResolveBundle("", opts.Factory.Env(), cfgs)
 		if !ok {
 			return withHint(errNoBundleConfigured, "give the bundle directory as an argument")
 		}
@@ -155,7 +156,7 @@ func bundleVerifyRun(opts *BundleVerifyOptions) error {
 		}
 	}
 	if len(keys) == 0 {
-		keys, from = cfgs.trustedKeys()
+		keys, from = cfgs.TrustedKeys()
 	}
 	if len(keys) == 0 {
 		return withHint(errors.New("no trusted keys to verify with"), "pass --key mcpgov-ed25519:… or set trusted_keys in the config")
@@ -170,47 +171,12 @@ func bundleVerifyRun(opts *BundleVerifyOptions) error {
 
 // verifyBundle checks dir's signature against keys named in from.
 func verifyBundle(dir string, keys []string, from string) error {
-	trusted, err := parseTrustedKeys(keys, from)
+	trusted, err := govern.ParseTrustedKeys(keys, from)
 	if err != nil {
 		return err
 	}
 	if err := catalog.VerifyBundle(dir, trusted); err != nil {
-		return refuseBundle(dir, from, err)
+		return govern.RefuseBundle(dir, from, err)
 	}
 	return nil
-}
-
-// parseTrustedKeys parses the keys named in from (nil for none).
-func parseTrustedKeys(keys []string, from string) ([]catalog.PublicKey, error) {
-	var trusted []catalog.PublicKey
-	for _, k := range keys {
-		pk, err := catalog.ParsePublicKey(k)
-		if err != nil {
-			return nil, fmt.Errorf("trusted key in %s: %w", from, err)
-		}
-		trusted = append(trusted, pk)
-	}
-	return trusted, nil
-}
-
-// isSignatureError reports whether err is a failed signature check.
-func isSignatureError(err error) bool {
-	for _, target := range []error{catalog.ErrNotSigned, catalog.ErrUntrustedKey, catalog.ErrBadSignature, catalog.ErrBundleModified, catalog.ErrMalformedSignature} {
-		if errors.Is(err, target) {
-			return true
-		}
-	}
-	return false
-}
-
-// refuseBundle is the error for a bundle whose signature check failed,
-// with what to do about it.
-func refuseBundle(dir, from string, err error) error {
-	hint := "re-sign the bundle with `mcpgov bundle sign` after reviewing the change, or restore it from git"
-	if errors.Is(err, catalog.ErrNotSigned) {
-		hint = "sign it with `mcpgov bundle sign --key FILE " + dir + "`"
-	} else if errors.Is(err, catalog.ErrUntrustedKey) {
-		hint = "trusted keys come from " + from + "; sign with a trusted key"
-	}
-	return withHint(fmt.Errorf("refusing bundle %s: %w", dir, err), hint)
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgov/mcpgov/policy/govern"
 )
 
 // On a terminal, bundle init asks whether to register the bundle; the
@@ -36,7 +38,7 @@ func TestBundleInitPrompt(t *testing.T) {
 		if !strings.Contains(errOut.String(), "Register "+gov+" as your governance bundle in ") {
 			t.Errorf("answer %q: no question asked: %s", tc.answer, errOut)
 		}
-		cfg, err := readConfig(filepath.Join(dir, ".config", "mcpgov", "config.toml"))
+		cfg, err := govern.ReadConfig(filepath.Join(dir, ".config", "mcpgov", "config.toml"))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,6 +15,7 @@ import (
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/cmd/mcpgov/cli/tui"
+	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/scan"
 )
 
@@ -163,7 +164,13 @@ func catalogBrowseRun(ctx context.Context, opts *CatalogBrowseOptions) error {
 func callerGroups(ctx context.Context, opts *CatalogInstallOptions) groupCheck {
 	lookup := opts.Identity
 	if lookup == nil {
-		lookup = func(ctx context.Context) (audit.Identity, error) { return shimIdentity(ctx, opts.Factory) }
+		lookup = func(ctx context.Context) (audit.Identity, error) {
+			l, err := opts.Factory.localLogin()
+			if err != nil {
+				return audit.Identity{Method: "none"}, fmt.Errorf("identity: %w", err)
+			}
+			return l.Identity(ctx)
+		}
 	}
 	id, err := lookup(ctx)
 	switch {
@@ -178,7 +185,7 @@ func callerGroups(ctx context.Context, opts *CatalogInstallOptions) groupCheck {
 	if groups == nil {
 		groups = []string{}
 	}
-	return groupCheck{Checked: true, Yours: groups, Reason: "as " + describeIdentity(id)}
+	return groupCheck{Checked: true, Yours: groups, Reason: "as " + govern.DescribeIdentity(id)}
 }
 
 // browseInteractive runs the browser and, when the user picks a server,

@@ -241,7 +241,9 @@ func catalogInstallRun(ctx context.Context, opts *CatalogInstallOptions) error {
 	}
 	stateDir := opts.StateDir
 	if stateDir == "" {
-		stateDir = defaultWrapStateDir(f.Getenv, home)
+		if stateDir, err = defaultWrapStateDir(f.Getenv, home); err != nil {
+			return err
+		}
 	}
 	res, ch, err := wrap.Install(ctx, entry, wrap.InstallOptions{
 		Options: wrap.Options{MCPGovPath: mcpgov, StateDir: stateDir, DryRun: opts.DryRun, Version: f.Version.Version, Now: f.Now},

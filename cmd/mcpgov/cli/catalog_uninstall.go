@@ -59,7 +59,10 @@ func catalogUninstallRun(ctx context.Context, opts *CatalogInstallOptions) error
 		if home == "" {
 			return withHint(errors.New("cannot tell the home directory: HOME is not set"), "set HOME or pass --state-dir")
 		}
-		stateDir = defaultWrapStateDir(f.Getenv, home)
+		var err error
+		if stateDir, err = defaultWrapStateDir(f.Getenv, home); err != nil {
+			return err
+		}
 	}
 	results, changes, err := wrap.Uninstall(ctx, func(r wrap.InstallRecord) bool {
 		return r.CatalogID == opts.ID && (client == "" || r.Client == client) &&

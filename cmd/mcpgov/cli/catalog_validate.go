@@ -78,7 +78,7 @@ func catalogValidateRun(opts *CatalogValidateOptions) error {
 	if err != nil {
 		return err
 	}
-	b, unverified, err := s.loadForReview(opts.IO.ErrOut, opts.UnsignedOK, "catalog validate")
+	b, unverified, err := loadForReview(opts.IO.ErrOut, s, opts.UnsignedOK, "catalog validate")
 	rep := validateReport{SchemaVersion: 1, Problems: []catalog.Problem{}, Warnings: []catalog.Problem{}}
 	var ve *catalog.ValidationError
 	switch {
@@ -88,7 +88,7 @@ func catalogValidateRun(opts *CatalogValidateOptions) error {
 		return err
 	default:
 		rep.Valid = true
-		if len(s.keys) > 0 {
+		if len(s.Keys) > 0 {
 			rep.Signature = map[bool]string{false: "verified", true: "unverified"}[unverified]
 		}
 		rep.Bundle = b.Dir

@@ -95,7 +95,7 @@ func vetServer(ctx context.Context, f *Factory, b *catalog.Bundle, id string, ti
 		return nil, withHint(fmt.Errorf("server %s has no launch parameters to connect with", id), "add [servers."+id+".launch] with command/args or url")
 	}
 	for _, name := range s.Launch.Env {
-		if v, ok := os.LookupEnv(name); ok {
+		if v, ok := f.lookupEnv(name); ok {
 			ep.Env = append(ep.Env, name+"="+v)
 		} else {
 			f.IO.Warnf("%s is not set; the server may fail without it", name)

@@ -14,6 +14,7 @@ import (
 	"github.com/google/renameio/v2/maybe"
 
 	"github.com/mcpgov/mcpgov/catalog/tomldoc"
+	"github.com/mcpgov/mcpgov/policy/govern"
 )
 
 // configRegistration is what registerBundle did to the user's config.
@@ -48,7 +49,7 @@ func registerBundle(path, dir, backupDir string, now time.Time) (configRegistrat
 			return reg, fmt.Errorf("create config directory: %w", err)
 		}
 		text := newConfigHeader + "bundle = " + tomldoc.String(dir) + "\n"
-		if err := verifyRegistration(target, Config{path: target}, text, dir); err != nil {
+		if err := verifyRegistration(target, emptyConfig(target), text, dir); err != nil {
 			return reg, err
 		}
 		if err := maybe.WriteFile(target, []byte(text), 0o644); err != nil {
@@ -60,7 +61,7 @@ func registerBundle(path, dir, backupDir string, now time.Time) (configRegistrat
 	if err != nil {
 		return reg, fmt.Errorf("read config %s: %w", path, err)
 	}
-	old, err := readConfig(target)
+	old, err := govern.ReadConfig(target)
 	if err != nil {
 		return reg, withHint(fmt.Errorf("config %s cannot be edited: %w", path, err), "fix it first; `mcpgov help config` lists every key")
 	}
@@ -95,10 +96,16 @@ func registerBundle(path, dir, backupDir string, now time.Time) (configRegistrat
 	return reg, nil
 }
 
+// emptyConfig is the config of a file at path that holds nothing yet.
+func emptyConfig(path string) Config {
+	c, _ := govern.ParseConfig(path, nil)
+	return c
+}
+
 // verifyRegistration checks that text loads strictly and differs from old
 // in the bundle only.
 func verifyRegistration(path string, old Config, text, dir string) error {
-	got, err := parseConfig(path, []byte(text))
+	got, err := govern.ParseConfig(path, []byte(text))
 	if err != nil {
 		return fmt.Errorf("edit config %s: the result would not load (%v); nothing was written", path, err)
 	}

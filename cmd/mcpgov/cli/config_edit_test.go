@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgov/mcpgov/policy/govern"
 )
 
 func TestSetTopLevelKey(t *testing.T) {
@@ -41,7 +43,7 @@ func TestRegisterBundle(t *testing.T) {
 	if err != nil || !reg.Created || !reg.Changed {
 		t.Fatalf("new file: %+v, %v", reg, err)
 	}
-	if c, err := readConfig(fresh); err != nil || c.Bundle != bundle {
+	if c, err := govern.ReadConfig(fresh); err != nil || c.Bundle != bundle {
 		t.Fatalf("new file reads back %+v, %v", c, err)
 	}
 	if reg, err := registerBundle(fresh, bundle, backups, now); err != nil || reg.Changed {

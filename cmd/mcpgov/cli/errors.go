@@ -3,6 +3,8 @@ package cli
 import (
 	"errors"
 	"fmt"
+
+	"github.com/mcpgov/mcpgov/policy/govern"
 )
 
 // Exit codes, documented in `mcpgov help exit-codes`. They are mapped from
@@ -39,16 +41,11 @@ func (e *AuthError) Error() string { return e.Err.Error() }
 func (e *AuthError) Unwrap() error { return e.Err }
 
 // HintError carries a remediation line printed after the error as
-// "mcpgov: hint: …".
-type HintError struct {
-	Err  error
-	Hint string
-}
+// "mcpgov: hint: …". It is govern's, so the assembly's errors carry their
+// hints here too.
+type HintError = govern.HintError
 
-func (e *HintError) Error() string { return e.Err.Error() }
-func (e *HintError) Unwrap() error { return e.Err }
-
-func withHint(err error, hint string) error { return &HintError{Err: err, Hint: hint} }
+func withHint(err error, hint string) error { return govern.WithHint(err, hint) }
 
 // ReportedError is a failure already reported on stderr where it happened
 // (a shim that refuses to start its server says why in its own
@@ -62,13 +59,14 @@ func (e *ReportedError) Unwrap() error { return e.Err }
 func exitCode(err error) int {
 	var (
 		flagErr     *FlagError
+		usageErr    *govern.UsageError
 		findingsErr *FindingsError
 		authErr     *AuthError
 	)
 	switch {
 	case err == nil:
 		return ExitOK
-	case errors.As(err, &flagErr):
+	case errors.As(err, &flagErr), errors.As(err, &usageErr):
 		return ExitUsage
 	case errors.As(err, &findingsErr):
 		return ExitFindings

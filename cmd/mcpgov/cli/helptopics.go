@@ -53,7 +53,8 @@ indented. A command that fails prints its error once, with its hints after it:
 
   HOME, USERPROFILE       the home directory whose client configs are scanned
   XDG_CONFIG_HOME         Linux/macOS config root for XDG clients (default ~/.config)
-  XDG_STATE_HOME          where mcpgov keeps state (default ~/.local/state): logins
+  XDG_STATE_HOME          where mcpgov keeps state (default %LOCALAPPDATA% on Windows,
+                          else ~/.local/state; never a relative path): logins
                           (mcpgov/login), the audit trail (mcpgov/audit), the last good
                           bundle (mcpgov/bundle), wrap backups (mcpgov/wrap), rate limits
   APPDATA, LOCALAPPDATA   Windows per-user config roots

@@ -28,15 +28,16 @@ type IOStreams struct {
 	colorOff  bool
 }
 
-// System returns IOStreams bound to the process's standard streams.
-func System() *IOStreams {
+// System returns IOStreams bound to the process's standard streams;
+// getenv tells whether colour is off (NO_COLOR, TERM=dumb).
+func System(getenv func(string) string) *IOStreams {
 	return &IOStreams{
 		In:        os.Stdin,
 		Out:       os.Stdout,
 		ErrOut:    os.Stderr,
 		stdoutTTY: isTerminal(os.Stdout),
 		stdinTTY:  isTerminal(os.Stdin),
-		colorOff:  os.Getenv("NO_COLOR") != "" || os.Getenv("TERM") == "dumb",
+		colorOff:  getenv("NO_COLOR") != "" || getenv("TERM") == "dumb",
 	}
 }
 

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pkg/browser"
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/login"
@@ -76,25 +75,28 @@ config can fix issuer and client id.`,
 
 func loginRun(ctx context.Context, opts *LoginOptions) error {
 	f := opts.Factory
-	c, err := loadConfigs(f.Getenv)
+	c, err := f.Config()
 	if err != nil {
 		return err
 	}
-	ls, err := resolveLogin(f.Getenv, c, opts.Profile, opts.Issuer, opts.ClientID, opts.Scopes)
+	ls, err := resolveLogin(f, opts.Profile, opts.Issuer, opts.ClientID, opts.Scopes)
 	if err != nil {
 		return err
 	}
 	if ls.Issuer == "" {
-		return &FlagError{Err: withHint(fmt.Errorf("no issuer: pass --issuer or set issuer in [profiles.%s] of %s", ls.Profile, c.user.path),
+		return &FlagError{Err: withHint(fmt.Errorf("no issuer: pass --issuer or set issuer in [profiles.%s] of %s", ls.Profile, c.User.Path()),
 			"servers that list no groups (the starter bundle's) need no login; `mcpgov help config` describes the profile keys")}
 	}
 	if err := login.ValidIssuer(ls.Issuer); err != nil {
 		return &FlagError{Err: err}
 	}
 	if ls.ClientID == "" && !opts.WithToken {
-		return flagErrorf("no client id: pass --client-id or set client_id in [profiles.%s] of %s", ls.Profile, c.user.path)
+		return flagErrorf("no client id: pass --client-id or set client_id in [profiles.%s] of %s", ls.Profile, c.User.Path())
 	}
-	m := loginManager(f, ls)
+	m, err := loginManager(f, ls)
+	if err != nil {
+		return err
+	}
 	var s *login.Session
 	switch {
 	case opts.WithToken:
@@ -147,11 +149,12 @@ func openBrowser(opts *LoginOptions, url string) {
 	if runtime.GOOS == "linux" && getenv("DISPLAY") == "" && getenv("WAYLAND_DISPLAY") == "" {
 		return
 	}
-	// pkg/browser writes the helper's output to os.Stdout by default,
-	// which is the protocol stream in a shim; send it to stderr.
-	browser.Stdout, browser.Stderr = opts.IO.ErrOut, opts.IO.ErrOut
+	open := opts.Factory.OpenBrowser
+	if open == nil {
+		return
+	}
 	done := make(chan error, 1)
-	go func() { done <- browser.OpenURL(url) }()
+	go func() { done <- open(url) }()
 	select {
 	case err := <-done:
 		if err != nil {

@@ -50,7 +50,11 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	if err != nil {
 		return err
 	}
-	s, err := loginManager(opts.Factory, ls).Logout(ctx, opts.Revoke)
+	m, err := loginManager(opts.Factory, ls)
+	if err != nil {
+		return err
+	}
+	s, err := m.Logout(ctx, opts.Revoke)
 	if s == nil && login.NeedsLogin(err) {
 		// Logging out twice is not an error: the wanted state holds.
 		opts.IO.Notef("not logged in (profile %q); nothing to do", ls.Profile)

@@ -73,7 +73,7 @@ func policyTestRun(ctx context.Context, opts *PolicyTestOptions) error {
 	if err != nil {
 		return err
 	}
-	b, _, err := s.loadForReview(opts.IO.ErrOut, opts.UnsignedOK, "policy test")
+	b, _, err := loadForReview(opts.IO.ErrOut, s, opts.UnsignedOK, "policy test")
 	if err != nil {
 		return err
 	}

@@ -2,8 +2,6 @@ package cli
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/http"
@@ -12,14 +10,11 @@ import (
 	"strings"
 	"syscall"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/policy"
-	"github.com/mcpgov/mcpgov/policy/enforce"
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim"
 )
 
@@ -144,18 +139,21 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 		// only get JSON-RPC parse errors back.
 		fmt.Fprintln(opts.IO.ErrOut, "mcpgov: hint: the shim speaks MCP (JSON-RPC, one message per line) on stdin and stdout; an MCP client starts it. Run `mcpgov wrap` to make your clients start servers through it, or `mcpgov scan` to list them")
 	}
-	cfg, command, url := shimConfig(opts)
-	cfg.Identity, cfg.IdentityErr = shimIdentityConfig(ctx, opts.Factory)
-	lines := &enforce.Lines{W: opts.IO.ErrOut}
-	cfg.Sink = lines
-	cfg.Session = newSessionID()
-	home, _ := os.UserHomeDir()
-	cfg.ServerRef = serverRef(cfg, command, url, home)
-	cfg.ServerRef.ConfigName = opts.Name
-	defer attachShimAuditor(opts.Factory, &cfg, lines)()
-	core := enforce.New(cfg)
+	eng := govern.Build(ctx, shimGovernOptions(opts))
+	defer func() { _ = eng.Close() }()
+	for _, n := range eng.Notices {
+		printNotice(opts.IO, n)
+	}
+	core := eng.NewCore()
 	// A refused server is recorded once the client said who it is.
 	if refusal := core.WouldRefuse(); refusal != nil {
+		// A bundle that does not load knows the better remedy (`mcpgov
+		// catalog validate DIR`, how to configure one): the client's
+		// error and the shim's hint say it.
+		var hinted *govern.HintError
+		if refusal.Rule == "bundle-unavailable" && errors.As(eng.Config.BundleErr, &hinted) {
+			refusal.Hint = hinted.Hint
+		}
 		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusal.Error(), func(cl audit.Client) {
 			core.SetClient(cl)
 			core.Admit(ctx)
@@ -164,21 +162,25 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	}
 	core.Admit(ctx) // in audit mode, records what would have been refused
 	refuse := func(err error) {
-		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, refusalError(err), func(cl audit.Client) {
+		_ = shim.Refuse(ctx, opts.IO.In, opts.IO.Out, govern.RefusalError(err), func(cl audit.Client) {
 			core.SetClient(cl)
 			core.StartFailed(ctx, err.Error())
 		})
 	}
 	relay := &shim.Relay{In: opts.IO.In, Out: opts.IO.Out, Stderr: opts.IO.ErrOut, Core: core}
-	if url != "" {
+	// A changed bundle governs every new call of this connection: catalog
+	// entry, policies, guardrails and revision together.
+	go eng.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}, govern.ApplyCores(relay.Reload))
+	if url := eng.URL; url != "" {
 		return shimHTTP(ctx, opts, relay, url, refuse)
 	}
+	command := eng.Command
 	if len(command) == 0 {
 		err := fmt.Errorf("server %s has no stdio launch command in the catalog", opts.ID)
 		refuse(err)
 		return err
 	}
-	path, err := shim.LookCommand(command[0])
+	path, err := shim.LookCommand(command[0], opts.Factory.Getenv("PATH"))
 	if err != nil {
 		refuse(err)
 		return withHint(err, "clients started from a desktop often have a minimal PATH; use the command's absolute path")
@@ -199,6 +201,26 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 		return errors.New("interrupted; upstream MCP server stopped")
 	}
 	return err
+}
+
+// shimGovernOptions is what govern assembles the shim's governance from:
+// the flags, the configs, the local login and stderr for the event log.
+func shimGovernOptions(opts *ShimOptions) govern.Options {
+	f := opts.Factory
+	c, cerr := f.Config()
+	return govern.Options{
+		Env: f.Env(), Configs: c, ConfigErr: cerr,
+		Bundle: opts.Bundle, ID: opts.ID, Server: opts.Server, Name: opts.Name, Mode: catalog.Mode(opts.Mode),
+		Command: opts.Command, URL: opts.URL,
+		Identity:  &govern.LocalLogin{Env: f.Env(), Configs: c, Secrets: f.Secrets()},
+		Log:       opts.IO.ErrOut,
+		AuditWarn: func(msg string) { fmt.Fprintf(opts.IO.ErrOut, "mcpgov: warning: %s\n", msg) },
+	}
+}
+
+// printNotice shows what govern wants a person to know, on stderr.
+func printNotice(io *IOStreams, n govern.Notice) {
+	fmt.Fprintf(io.ErrOut, "mcpgov: %s: %s\n", n.Kind, n.Text)
 }
 
 func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url string, refuse func(error)) error {
@@ -228,126 +250,25 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url str
 	return err
 }
 
-func refusalError(err error) *jsonrpc.Error {
-	return &jsonrpc.Error{Code: enforce.CodeServerNotApproved, Message: "mcpgov: " + err.Error()}
-}
-
-// shimConfig resolves the bundle, the catalog entry and the command line
-// or URL. A bundle that cannot be loaded is put in BundleErr, so the core
-// decides whether to start anyway (audit mode) and records it.
-func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
-	// Launch is quoted to the client, on stderr and in records: masked by
-	// scan's rules (issue 12), never the raw command line or URL.
-	cfg := enforce.Config{Mode: catalog.Mode(opts.Mode), Launch: scan.MaskCommandLine(opts.Command)}
-	command, url := opts.Command, opts.URL
-	if url != "" {
-		cfg.Launch = scan.MaskCommandLine([]string{url})
-	}
-	// Policies, guardrails and rate limits: a bundle whose Rego or
-	// guardrails.toml is broken is no usable bundle (enforce mode then
-	// starts nothing).
-	var p *policy.Pipeline
-	b, err := loadShimBundle(opts.Factory, opts.Bundle, func(b *catalog.Bundle) error {
-		var perr error
-		p, perr = shimPolicy(opts.Factory, b)
-		return perr
-	})
+// shimUpstreamHeaders is the local login's Authorization header for an
+// HTTP upstream (govern.LocalLogin.UpstreamHeaders), with a login failure
+// made an AuthError (exit 4).
+func shimUpstreamHeaders(ctx context.Context, f *Factory, url string) (http.Header, error) {
+	l, err := f.localLogin()
 	if err != nil {
-		cfg.BundleErr = err
-		var hinted *HintError
-		if errors.As(err, &hinted) && errors.Is(err, errNoBundleConfigured) {
-			cfg.BundleErr = fmt.Errorf("%w (%s)", err, hinted.Hint)
-		}
-		if opts.ID != "" {
-			cfg.Launch = opts.ID
-		}
-		return cfg, command, url
+		return nil, fmt.Errorf("identity: %w", err)
 	}
-	c := b.Catalog
-	cfg.BundleRevision, cfg.RequestURL = b.Revision, c.Meta.RequestURL
-	if cfg.Mode == "" {
-		cfg.Mode = c.Meta.Mode
-	}
-	cfg.Server, cfg.VersionApproved = catalogEntry(c, opts.ID, opts.Server, url, command)
+	h, err := l.UpstreamHeaders(ctx, url)
+	var le *govern.LoginError
 	switch {
-	case opts.ID != "":
-		cfg.Launch = opts.ID
-		if s := cfg.Server; s != nil {
-			if s.Launch.Command != "" {
-				command = append([]string{s.Launch.Command}, s.Launch.Args...)
-			}
-			url = s.Launch.URL
+	case err == nil:
+		return h, nil
+	case errors.As(err, &le):
+		if le.NeedsLogin {
+			return nil, &AuthError{Err: err}
 		}
-	case opts.Server != "" && cfg.Server == nil:
-		cfg.Launch = opts.Server
+		return nil, err
 	}
-	// A bundle with no policies, guardrails or limits for this server
-	// adds no hook.
-	if p.Active(cfg.Server) {
-		cfg.Hooks = p
-	}
-	return cfg, command, url
-}
-
-// catalogEntry is the catalog entry a shim run governs, and whether the
-// version it launches is approved: the entry named by `shim ID` or
-// --server, else the one the URL or command line matches by launch
-// identity — never by display name. wrap predicts verdicts with it, so
-// what wrap says is what the shim does.
-func catalogEntry(c *catalog.Catalog, id, server, url string, command []string) (*catalog.Server, bool) {
-	var m catalog.MatchResult
-	ok := false
-	switch {
-	case id != "":
-		m.Server = c.Server(id)
-		return m.Server, m.Server != nil
-	case server != "":
-		// --server names the entry for launches whose identity cannot say
-		// it; a package launch must still be an approved version of that
-		// entry's package, or --server would approve any version.
-		s := c.Server(server)
-		if s == nil {
-			return nil, false
-		}
-		if len(command) > 0 {
-			if l := scan.AnalyzeLaunch(command[0], command[1:], ""); l.Ecosystem != "" {
-				m, ok := (&catalog.Catalog{Servers: []*catalog.Server{s}}).Match(l)
-				return s, ok && m.VersionApproved
-			}
-		}
-		return s, true
-	case url != "":
-		m, ok = c.Match(scan.AnalyzeLaunch("", nil, url))
-	case len(command) > 0:
-		m, ok = c.Match(scan.AnalyzeLaunch(command[0], command[1:], ""))
-	}
-	if !ok {
-		return nil, false
-	}
-	return m.Server, m.VersionApproved
-}
-
-// newSessionID names one shim run (one client connection) in records.
-func newSessionID() string {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
-// serverRef names the upstream for records: the catalog entry, the
-// transport and the launch identity (secrets masked by the scanner's
-// rules, never the raw command line).
-func serverRef(cfg enforce.Config, command []string, url, home string) audit.ServerRef {
-	ref := audit.ServerRef{Transport: "stdio"}
-	if cfg.Server != nil {
-		ref.ID, ref.Name = cfg.Server.ID, cfg.Server.Title
-	}
-	switch {
-	case url != "":
-		ref.Transport = "http"
-		ref.Launch = scan.LaunchIdentity("", nil, url, home)
-	case len(command) > 0:
-		ref.Launch = scan.LaunchIdentity(command[0], command[1:], "", home)
-	}
-	return ref
+	ls, _ := l.Settings()
+	return nil, loginError(err, ls.Profile)
 }

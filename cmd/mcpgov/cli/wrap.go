@@ -17,6 +17,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/shim/wrap"
 )
@@ -217,7 +218,11 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 	}
 	wo.StateDir = opts.StateDir
 	if wo.StateDir == "" {
-		wo.StateDir = defaultWrapStateDir(f.Getenv, home)
+		dir, err := defaultWrapStateDir(f.Getenv, home)
+		if err != nil {
+			return err
+		}
+		wo.StateDir = dir
 	}
 
 	servers, refused, err := wrapSelect(ctx, opts, home, gov)
@@ -453,8 +458,14 @@ func volatilePath(p string) string {
 	return ""
 }
 
-func defaultWrapStateDir(getenv func(string) string, home string) string {
-	return filepath.Join(stateRoot(getenv, home), "mcpgov", "wrap")
+// defaultWrapStateDir is where wrap keeps backups and its manifest: the
+// state directory's wrap (govern.StateDir).
+func defaultWrapStateDir(getenv func(string) string, home string) (string, error) {
+	dir, err := govern.StateDir(govern.Env{Getenv: getenv, Home: home}, "wrap")
+	if err != nil {
+		return "", withHint(err, "set HOME, or pass --state-dir")
+	}
+	return dir, nil
 }
 
 func printWrapResults(io *IOStreams, results []wrapResult, verdicts bool) {

@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/shim/wrap"
 )
@@ -35,7 +35,7 @@ type wrapVerdict struct {
 type wrapGovernance struct {
 	bundle *catalog.Bundle
 	err    error // why there is no usable bundle (bundle is nil then)
-	src    bundleSource
+	src    govern.BundleSource
 	// mismatch is set when --bundle names another bundle than the one the
 	// shim will load.
 	mismatch error
@@ -55,11 +55,12 @@ func loadWrapGovernance(f *Factory, flag, mode string) (*wrapGovernance, error) 
 	case err != nil:
 		return nil, err
 	}
-	g.src = s.src
-	b, err := s.load()
+	g.src = s.Source
+	b, err := s.Load()
 	if err == nil {
-		err = checkUsable(b, s.keys, func(b *catalog.Bundle) error {
-			_, perr := shimPolicy(f, b)
+		env := f.Env()
+		err = govern.CheckUsable(b, s.Keys, func(b *catalog.Bundle) error {
+			_, perr := govern.Pipeline(env, b)
 			return perr
 		})
 	}
@@ -69,11 +70,11 @@ func loadWrapGovernance(f *Factory, flag, mode string) (*wrapGovernance, error) 
 		g.bundle = b
 	}
 	if flag != "" {
-		cfgs, cerr := loadConfigs(f.Getenv)
+		cfgs, cerr := f.Config()
 		if cerr != nil {
 			return nil, cerr
 		}
-		shimSrc, ok := resolveBundle("", f.Getenv, cfgs)
+		shimSrc, ok := govern.ResolveBundle("", f.Env(), cfgs)
 		switch {
 		case !ok:
 			g.mismatch = fmt.Errorf("--bundle %s is not the bundle wrapped servers will use: none is configured", flag)
@@ -162,33 +163,21 @@ func parseShimLine(command string, args []string) (shimLine, bool) {
 	return r, r.id != "" || r.url != ""
 }
 
-// predict says what the shim will do with run, the way the shim decides:
-// the same catalog entry (catalogEntry) and the enforcement core's
-// admission check.
+// predict says what the shim will do with run, the way the shim decides
+// (govern.Predict).
 func (g *wrapGovernance) predict(ctx context.Context, run shimLine, launch string) *wrapVerdict {
-	cfg := enforce.Config{Mode: catalog.ModeEnforce, Launch: launch}
-	mode := catalog.Mode(run.mode)
-	switch {
-	case run.bundle != "":
+	if run.bundle != "" {
 		return nil // the entry names its own bundle
-	case g.bundle == nil:
-		cfg.BundleErr = g.err
-	default:
-		c := g.bundle.Catalog
-		cfg.Server, cfg.VersionApproved = catalogEntry(c, run.id, run.server, run.url, run.command)
-		cfg.RequestURL = c.Meta.RequestURL
-		if mode == "" {
-			mode = c.Meta.Mode
-		}
 	}
-	if mode == "" {
-		mode = catalog.ModeEnforce
-	}
+	p := govern.Predict(ctx, g.bundle, g.err, govern.Launch{
+		ID: run.id, Server: run.server, URL: run.url, Command: run.command, Mode: catalog.Mode(run.mode), Name: launch,
+	})
+	mode := p.Mode
 	v := &wrapVerdict{Verdict: verdictRuns, Mode: mode}
-	if cfg.Server != nil {
-		v.Server = cfg.Server.ID
+	if p.Server != nil {
+		v.Server = p.Server.ID
 	}
-	if r := enforce.New(cfg).Admit(ctx); r != nil {
+	if r := p.Refusal; r != nil {
 		v.Reason = r.Reason
 		if mode == catalog.ModeAudit {
 			v.Verdict = verdictAudit
@@ -200,7 +189,7 @@ func (g *wrapGovernance) predict(ctx context.Context, run shimLine, launch strin
 		}
 		return v
 	}
-	if s := cfg.Server; s != nil && len(s.Groups) > 0 {
+	if s := p.Server; s != nil && len(s.Groups) > 0 {
 		v.Reason = "its calls are for members of " + strings.Join(s.Groups, ", ") + " (a login that carries the group)"
 	}
 	return v

@@ -27,11 +27,11 @@ func TestVolatilePath(t *testing.T) {
 
 func TestDefaultWrapStateDir(t *testing.T) {
 	env := map[string]string{"XDG_STATE_HOME": "/s"}
-	if got := defaultWrapStateDir(func(k string) string { return env[k] }, "/h"); got != filepath.Join("/s", "mcpgov", "wrap") {
+	if got, _ := defaultWrapStateDir(func(k string) string { return env[k] }, "/h"); got != filepath.Join("/s", "mcpgov", "wrap") {
 		t.Errorf("with XDG_STATE_HOME: %s", got)
 	}
 	if runtime.GOOS != "windows" {
-		if got := defaultWrapStateDir(func(string) string { return "" }, "/h"); got != "/h/.local/state/mcpgov/wrap" {
+		if got, _ := defaultWrapStateDir(func(string) string { return "" }, "/h"); got != "/h/.local/state/mcpgov/wrap" {
 			t.Errorf("default: %s", got)
 		}
 	}

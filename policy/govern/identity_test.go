@@ -1,7 +1,6 @@
-package cli
+package govern
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,8 +14,9 @@ import (
 )
 
 // identityFixture is a sandboxed home with a config profile and a stored
-// login whose access token is fresh (or not).
-func identityFixture(tb testing.TB, expiry time.Time, audience []string) *Factory {
+// login whose access token is fresh (or not). Its token store fails every
+// call: the login is stored in the file, and no test touches the keyring.
+func identityFixture(tb testing.TB, expiry time.Time, audience []string) *LocalLogin {
 	tb.Helper()
 	home := tb.TempDir()
 	env := map[string]string{
@@ -38,12 +38,22 @@ gateway_audience = "mcpgov-gateway"
 		Identity: login.Identity{Subject: "sub-1", Email: "alice@example.com", Name: "Alice", Groups: []string{"eng", "mcp-admins"}, Issuer: "http://127.0.0.1:1/dex"},
 	}
 	b, _ := json.Marshal(s)
-	dir := login.Dir(func(k string) string { return env[k] })
+	e := Env{Getenv: func(k string) string { return env[k] }, Now: time.Now}
+	dir, err := LoginDir(e)
+	must(tb, err)
 	must(tb, os.MkdirAll(dir, 0o700))
 	must(tb, os.WriteFile(filepath.Join(dir, "default.json"), b, 0o600))
-	io, _, _, _ := TestStreams()
-	return &Factory{IO: io, Getenv: func(k string) string { return env[k] }, Now: time.Now}
+	c, err := LoadConfigs(e)
+	must(tb, err)
+	return &LocalLogin{Env: e, Configs: c, Secrets: noKeyring{}}
 }
+
+// noKeyring is a token store that is never there.
+type noKeyring struct{}
+
+func (noKeyring) Get(string, string) (string, error) { return "", login.ErrKeyringUnavailable }
+func (noKeyring) Set(string, string, string) error   { return login.ErrKeyringUnavailable }
+func (noKeyring) Delete(string, string) error        { return login.ErrKeyringUnavailable }
 
 func must(tb testing.TB, err error) {
 	tb.Helper()
@@ -54,31 +64,29 @@ func must(tb testing.TB, err error) {
 
 func TestShimIdentityFresh(t *testing.T) {
 	f := identityFixture(t, time.Now().Add(time.Hour), []string{"mcpgov-gateway"})
-	id, err := shimIdentity(context.Background(), f)
+	id, err := f.Identity(context.Background())
 	if err != nil || id.Method != "oidc" || id.Subject != "sub-1" || len(id.Groups) != 2 || id.Issuer == "" {
 		t.Fatalf("identity = %+v, %v", id, err)
-	}
-	if out := f.IO.Out.(interface{ Len() int }).Len(); out != 0 {
-		t.Error("shimIdentity wrote to stdout")
 	}
 }
 
 func TestShimIdentityNeedsLogin(t *testing.T) {
 	// Expired, and the issuer (port 1) is down: no refresh possible.
 	f := identityFixture(t, time.Now().Add(-time.Hour), nil)
-	id, err := shimIdentity(context.Background(), f)
-	var authErr *AuthError
-	if id.Method != "none" || !errors.As(err, &authErr) || !strings.Contains(err.Error(), "run `mcpgov login`") ||
+	id, err := f.Identity(context.Background())
+	var loginErr *LoginError
+	if id.Method != "none" || !errors.As(err, &loginErr) || !loginErr.NeedsLogin || !strings.Contains(err.Error(), "run `mcpgov login`") ||
 		!strings.Contains(err.Error(), "cannot reach the identity provider") {
 		t.Fatalf("identity = %+v, err = %v", id, err)
 	}
-	f.Getenv = func(k string) string {
+	f.Env.Getenv = func(k string) string {
 		if k == "XDG_STATE_HOME" {
 			return t.TempDir()
 		}
 		return ""
 	}
-	if id, err := shimIdentity(context.Background(), f); id.Method != "none" || !strings.Contains(err.Error(), "not logged in") {
+	f.Configs = Configs{}
+	if id, err := f.Identity(context.Background()); id.Method != "none" || !strings.Contains(err.Error(), "not logged in") {
 		t.Fatalf("not logged in: %+v, %v", id, err)
 	}
 }
@@ -87,18 +95,18 @@ func TestShimUpstreamHeaders(t *testing.T) {
 	ctx := context.Background()
 	f := identityFixture(t, time.Now().Add(time.Hour), []string{"mcpgov-gateway", "mcpgov-cli"})
 	for _, u := range []string{"https://gateway.example.com/mcp", "HTTPS://Gateway.example.com:443/mcp/"} {
-		h, err := shimUpstreamHeaders(ctx, f, u)
+		h, err := f.UpstreamHeaders(ctx, u)
 		if err != nil || !strings.HasPrefix(h.Get("Authorization"), "Bearer at-") {
 			t.Errorf("%s: headers %v, %v", u, h, err)
 		}
 	}
 	for _, u := range []string{"https://evil.example.com/mcp", "https://gateway.example.com/other", "http://gateway.example.com/mcp", "https://gateway.example.com:8443/mcp"} {
-		if h, err := shimUpstreamHeaders(ctx, f, u); h != nil || err != nil {
+		if h, err := f.UpstreamHeaders(ctx, u); h != nil || err != nil {
 			t.Errorf("%s got the user's token: %v, %v", u, h, err)
 		}
 	}
 	f = identityFixture(t, time.Now().Add(time.Hour), []string{"mcpgov-cli"})
-	if _, err := shimUpstreamHeaders(ctx, f, "https://gateway.example.com/mcp"); !errors.Is(err, login.ErrWrongAudience) {
+	if _, err := f.UpstreamHeaders(ctx, "https://gateway.example.com/mcp"); !errors.Is(err, login.ErrWrongAudience) {
 		t.Errorf("a token for another audience: %v", err)
 	}
 }
@@ -110,7 +118,7 @@ func BenchmarkShimIdentityFresh(b *testing.B) {
 	f := identityFixture(b, time.Now().Add(time.Hour), []string{"mcpgov-gateway"})
 	ctx := context.Background()
 	for b.Loop() {
-		if _, err := shimIdentity(ctx, f); err != nil {
+		if _, err := f.Identity(ctx); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -120,7 +128,8 @@ func BenchmarkShimIdentityFresh(b *testing.B) {
 // file alone.
 func BenchmarkReadSessionFile(b *testing.B) {
 	f := identityFixture(b, time.Now().Add(time.Hour), nil)
-	path := filepath.Join(login.Dir(f.Getenv), "default.json")
+	dir, _ := LoginDir(f.Env)
+	path := filepath.Join(dir, "default.json")
 	for b.Loop() {
 		raw, err := os.ReadFile(path)
 		if err != nil {
@@ -129,21 +138,6 @@ func BenchmarkReadSessionFile(b *testing.B) {
 		var s login.Session
 		if err := json.Unmarshal(raw, &s); err != nil {
 			b.Fatal(err)
-		}
-	}
-}
-
-// TestShimHintOnTerminal: run by hand in a terminal, the shim says first
-// that an MCP client is meant to start it; launched by a client (stdin a
-// pipe) it says nothing of the kind.
-func TestShimHintOnTerminal(t *testing.T) {
-	for _, tty := range []bool{true, false} {
-		f := identityFixture(t, time.Now().Add(time.Hour), nil)
-		f.IO.SetStdinTTY(tty)
-		_ = shimRun(context.Background(), &ShimOptions{IO: f.IO, Factory: f, Command: []string{"no-such-mcp-server"}})
-		errOut := f.IO.ErrOut.(*bytes.Buffer).String()
-		if got := strings.Contains(errOut, "mcpgov: hint: the shim speaks MCP"); got != tty {
-			t.Errorf("stdin a terminal %v: hint shown %v; stderr:\n%s", tty, got, errOut)
 		}
 	}
 }

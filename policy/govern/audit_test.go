@@ -1,4 +1,4 @@
-package cli
+package govern
 
 import (
 	"os"
@@ -24,13 +24,19 @@ func TestResolveAuditWitness(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	io, _, _, _ := TestStreams()
-	env := map[string]string{"MCPGOV_MANAGED_CONFIG": managed, "MCPGOV_CONFIG": user, "HOME": dir}
-	f := &Factory{IO: io, Getenv: func(k string) string { return env[k] }, Now: time.Now}
+	vars := map[string]string{"MCPGOV_MANAGED_CONFIG": managed, "MCPGOV_CONFIG": user, "HOME": dir}
+	env := Env{Getenv: func(k string) string { return vars[k] }, Now: time.Now}
+	resolveAudit := func(flag string) (AuditSettings, error) {
+		c, err := LoadConfigs(env)
+		if err != nil {
+			return AuditSettings{}, err
+		}
+		return ResolveAudit(env, c, flag)
+	}
 
 	write(managed, "[audit]\nwitness = [\"witness\", \"https://gw.example.com/v1/checkpoints\"]\nsigning_key = \"audit.key\"\n")
 	write(user, "[audit]\nwitness = [\"https://gw.example.com/v1/checkpoints\", \"/srv/mine\"]\nsigning_key = \"/home/me/key\"\n")
-	s, err := resolveAudit(f, "")
+	s, err := resolveAudit("")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,12 +51,12 @@ func TestResolveAuditWitness(t *testing.T) {
 	if s.Options.KeyPath != filepath.Join(dir, "etc", "audit.key") || s.KeyFrom != managed {
 		t.Fatalf("key %s from %s", s.Options.KeyPath, s.KeyFrom)
 	}
-	if s.Options.CheckpointInterval != defaultCheckpointInterval {
+	if s.Options.CheckpointInterval != DefaultCheckpointInterval {
 		t.Fatalf("interval %v", s.Options.CheckpointInterval)
 	}
 
 	write(user, "[audit]\ncheckpoint_interval = \"2s\"\n")
-	if s, err = resolveAudit(f, ""); err != nil || s.Options.CheckpointInterval != 2*time.Second {
+	if s, err = resolveAudit(""); err != nil || s.Options.CheckpointInterval != 2*time.Second {
 		t.Fatalf("%v %v", err, s.Options.CheckpointInterval)
 	}
 
@@ -60,7 +66,7 @@ func TestResolveAuditWitness(t *testing.T) {
 		{"[audit]\nwitnesses = [\"x\"]\n", `unknown key "audit.witnesses"`},
 	} {
 		write(managed, tc.text)
-		if _, err := resolveAudit(f, ""); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), managed) {
+		if _, err := resolveAudit(""); err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), managed) {
 			t.Errorf("%q: %v, want %q naming %s", tc.text, err, tc.want, managed)
 		}
 	}
