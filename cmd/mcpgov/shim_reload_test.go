@@ -106,4 +106,3 @@ func writeFileAtomic(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
-
