@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
 
 // fields is an entry's launch parameters in one spelling, with the line of
@@ -208,21 +210,21 @@ func newServer(src source, file string, e rawEntry, env Env, fsys FS) Server {
 		s.Headers = append(s.Headers, h.key)
 	}
 	if f.url != "" {
-		s.URL = maskURLUser(maskURL(f.url))
+		s.URL = secret.MaskURLUser(secret.MaskURL(f.url))
 	}
 	var masked map[int]bool
 	s.Findings, masked = findings(&s, f, l)
 	// Everything scan prints or records of a command line goes through
 	// MaskArgs, as the shim's refusals and records do. An argument a
 	// finding flagged is masked whole should MaskArgs have kept it.
-	s.Args = MaskArgs(append([]string{f.command}, f.args...))[1:]
+	s.Args = secret.MaskArgs(append([]string{f.command}, f.args...))[1:]
 	for i, a := range f.args {
 		if masked[i] && s.Args[i] == a {
 			s.Args[i] = maskArg(a)
 		}
 	}
 	if strings.ContainsAny(s.Command, " \t") {
-		s.Command = MaskCommandLine([]string{s.Command})
+		s.Command = secret.MaskCommandLine([]string{s.Command})
 	}
 	s.Identity = identity(l, f, home)
 	return s
@@ -233,15 +235,15 @@ var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 // maskArg hides the value of a secret argument, keeping a --flag= prefix.
 func maskArg(a string) string {
 	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envName.MatchString(name)) {
-		return name + "=" + maskSecret(val)
+		return name + "=" + secret.Mask(val)
 	}
 	if name, val, ok := strings.Cut(a, ":"); ok && !strings.Contains(name, " ") && strings.HasPrefix(strings.TrimSpace(val), "Bearer") {
 		return name + ": Bearer ****"
 	}
-	if u := maskURL(a); u != a {
+	if u := secret.MaskURL(a); u != a {
 		return u
 	}
-	return maskSecret(a)
+	return secret.Mask(a)
 }
 
 // identity is a stable fingerprint of what an entry launches: the package
@@ -274,11 +276,11 @@ func identity(l launch, f fields, home string) string {
 	case f.extension != "":
 		return "zed-extension:" + f.extension
 	case l.command != "":
-		secret := secretArgs(l.args)
-		masked := MaskArgs(append([]string{l.command}, l.args...))
+		flagged := secretArgs(l.args)
+		masked := secret.MaskArgs(append([]string{l.command}, l.args...))
 		parts := make([]string, 0, len(masked))
 		for i, a := range masked {
-			if _, ok := secret[i-1]; ok && i > 0 && a == l.args[i-1] {
+			if _, ok := flagged[i-1]; ok && i > 0 && a == l.args[i-1] {
 				a = maskArg(a)
 			}
 			parts = append(parts, tildePath(a, home))

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
 
 // Rule ids. They are stable: reports, SARIF and suppressions refer to them.
@@ -40,21 +42,21 @@ var Rules = []Rule{
 // secretArgs finds arguments holding secrets: known token formats anywhere,
 // `--token=VALUE` and `--token VALUE` pairs, docker `-e NAME=VALUE`, and
 // `--header "Authorization: Bearer VALUE"` (mcp-remote, supergateway).
-func secretArgs(args []string) map[int]secretMatch {
-	var out map[int]secretMatch
-	hit := func(i int, m secretMatch) {
+func secretArgs(args []string) map[int]secret.Match {
+	var out map[int]secret.Match
+	hit := func(i int, m secret.Match) {
 		if out == nil {
-			out = map[int]secretMatch{}
+			out = map[int]secret.Match{}
 		}
 		out[i] = m
 	}
 	for i, a := range args {
-		if m, ok := detectSecret("", a); ok {
+		if m, ok := secret.Detect("", a); ok {
 			hit(i, m)
 			continue
 		}
 		if name, val, ok := strings.Cut(a, "="); ok {
-			if m, ok := detectSecret(strings.TrimLeft(name, "-"), val); ok {
+			if m, ok := secret.Detect(strings.TrimLeft(name, "-"), val); ok {
 				hit(i, m)
 				continue
 			}
@@ -64,12 +66,12 @@ func secretArgs(args []string) map[int]secretMatch {
 			switch {
 			case prev == "--header" || prev == "-H":
 				if name, val, ok := strings.Cut(a, ":"); ok {
-					if m, ok := detectSecret(strings.TrimSpace(name), strings.TrimSpace(val)); ok {
+					if m, ok := secret.Detect(strings.TrimSpace(name), strings.TrimSpace(val)); ok {
 						hit(i, m)
 					}
 				}
 			case strings.HasPrefix(prev, "-") && !strings.Contains(prev, "="):
-				if m, ok := detectSecret(strings.TrimLeft(prev, "-"), a); ok {
+				if m, ok := secret.Detect(strings.TrimLeft(prev, "-"), a); ok {
 					hit(i, m)
 				}
 			}
@@ -84,35 +86,35 @@ func findings(s *Server, f fields, l launch) ([]Finding, map[int]bool) {
 	out := []Finding{}
 	var masked map[int]bool
 
-	secret := func(field string, line int, m secretMatch) {
+	plain := func(field string, line int, m secret.Match) {
 		sev := SeverityHigh
-		if m.strong {
+		if m.Strong {
 			sev = SeverityCritical
 		}
 		out = append(out, Finding{
 			Rule: RulePlaintextSecret, Severity: sev, Field: field, Line: line,
-			Message: fmt.Sprintf("%s holds a plain-text %s; reference it from the environment instead (value masked)", field, m.kind),
+			Message: fmt.Sprintf("%s holds a plain-text %s; reference it from the environment instead (value masked)", field, m.Kind),
 		})
 	}
 	for _, v := range f.env {
 		if !v.literal {
 			continue
 		}
-		if m, ok := detectSecret(v.key, v.value); ok {
-			secret("env."+v.key, v.line, m)
+		if m, ok := secret.Detect(v.key, v.value); ok {
+			plain("env."+v.key, v.line, m)
 		}
 	}
 	for _, h := range f.headers {
 		if !h.literal {
 			continue
 		}
-		if m, ok := detectSecret(h.key, h.value); ok {
-			secret("headers."+h.key, h.line, m)
+		if m, ok := secret.Detect(h.key, h.value); ok {
+			plain("headers."+h.key, h.line, m)
 		}
 	}
 	for _, v := range f.settings {
-		if m, ok := detectSecret(v.key, v.value); ok {
-			secret("settings."+v.key, v.line, m)
+		if m, ok := secret.Detect(v.key, v.value); ok {
+			plain("settings."+v.key, v.line, m)
 		}
 	}
 	for i, m := range secretArgs(f.args) {
@@ -120,17 +122,17 @@ func findings(s *Server, f fields, l launch) ([]Finding, map[int]bool) {
 			masked = map[int]bool{}
 		}
 		masked[i] = true
-		secret(fmt.Sprintf("args[%d]", i), f.argsLine, m)
+		plain(fmt.Sprintf("args[%d]", i), f.argsLine, m)
 	}
 	if f.url != "" {
-		if m, ok := detectSecret("url", f.url); ok {
-			secret("url", f.urlLine, m)
+		if m, ok := secret.Detect("url", f.url); ok {
+			plain("url", f.urlLine, m)
 		} else {
 			// Query pairs are read from the text: net/url refuses URLs
 			// with a ${VAR} password, and the query may still hold a key.
 			for _, pair := range urlQueryPairs(f.url) {
-				if m, ok := detectSecret(pair[0], pair[1]); ok {
-					secret("url", f.urlLine, m)
+				if m, ok := secret.Detect(pair[0], pair[1]); ok {
+					plain("url", f.urlLine, m)
 					break
 				}
 			}

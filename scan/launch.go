@@ -5,6 +5,8 @@ import (
 	"net/url"
 	"path"
 	"strings"
+
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
 
 // Launch is what a server entry starts once wrappers (cmd /c, mcpgov shim,
@@ -432,7 +434,7 @@ func canonicalURL(raw string) string {
 	if err != nil || u.Host == "" {
 		// The identity is written to reports: an unparseable URL (a password
 		// with "{") must not carry its secret there.
-		return maskURL(strings.TrimSpace(raw))
+		return secret.MaskURL(strings.TrimSpace(raw))
 	}
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
@@ -447,7 +449,7 @@ func canonicalURL(raw string) string {
 	}
 	// Tokens in the path (personal server URLs such as …/mcp/sk-…/sse) are
 	// masked: the identity is written to reports and SARIF.
-	p := maskKnownTokens(strings.TrimRight(u.EscapedPath(), "/"))
+	p := secret.MaskKnownTokens(strings.TrimRight(u.EscapedPath(), "/"))
 	return scheme + "://" + host + p
 }
 

@@ -33,3 +33,45 @@ func TestImportRules(t *testing.T) {
 		t.Fatal("no domain packages found; the check ran on nothing")
 	}
 }
+
+// TestLayerRules keeps the shared vocabulary in leaf packages (issue 13):
+// a leaf imports nothing of mcpgov, so any package may use it without
+// pulling in a domain package, and the pairs below stay apart.
+func TestLayerRules(t *testing.T) {
+	const mod = "github.com/mcpgov/mcpgov/"
+	leaves := []string{
+		"policy/guard/secret", // one secret detector for scan, guard and every mask
+	}
+	apart := []struct{ pkg, dep, why string }{}
+	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}:{{join .Deps \" \"}}", mod+"...").Output()
+	if err != nil {
+		t.Fatalf("go list: %v", err)
+	}
+	deps := map[string][]string{}
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		pkg, ds, _ := strings.Cut(line, ":")
+		deps[strings.TrimPrefix(pkg, mod)] = strings.Fields(ds)
+	}
+	for _, leaf := range leaves {
+		ds, ok := deps[leaf]
+		if !ok {
+			t.Errorf("leaf %s not found", leaf)
+		}
+		for _, d := range ds {
+			if strings.HasPrefix(d, mod) {
+				t.Errorf("%s imports %s; it is a leaf and imports nothing of mcpgov", leaf, d)
+			}
+		}
+	}
+	for _, a := range apart {
+		ds, ok := deps[a.pkg]
+		if !ok {
+			t.Errorf("package %s not found", a.pkg)
+		}
+		for _, d := range ds {
+			if d == mod+a.dep {
+				t.Errorf("%s imports %s: %s", a.pkg, a.dep, a.why)
+			}
+		}
+	}
+}

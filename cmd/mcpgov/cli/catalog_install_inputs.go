@@ -12,6 +12,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/shim/wrap"
 )
@@ -271,7 +272,7 @@ func (m masker) mask(s string) string {
 		if v == "" {
 			continue
 		}
-		hidden := scan.MaskValue("secret", v)
+		hidden := secret.MaskValue("secret", v)
 		if hidden == v {
 			hidden = "****"
 		}

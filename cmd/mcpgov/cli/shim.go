@@ -19,6 +19,7 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/shim"
 )
@@ -237,10 +238,10 @@ func refusalError(err error) *jsonrpc.Error {
 func shimConfig(opts *ShimOptions) (enforce.Config, []string, string) {
 	// Launch is quoted to the client, on stderr and in records: masked by
 	// scan's rules (issue 12), never the raw command line or URL.
-	cfg := enforce.Config{Mode: catalog.Mode(opts.Mode), Launch: scan.MaskCommandLine(opts.Command)}
+	cfg := enforce.Config{Mode: catalog.Mode(opts.Mode), Launch: secret.MaskCommandLine(opts.Command)}
 	command, url := opts.Command, opts.URL
 	if url != "" {
-		cfg.Launch = scan.MaskCommandLine([]string{url})
+		cfg.Launch = secret.MaskCommandLine([]string{url})
 	}
 	// Policies, guardrails and rate limits: a bundle whose Rego or
 	// guardrails.toml is broken is no usable bundle (enforce mode then

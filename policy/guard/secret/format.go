@@ -1,4 +1,4 @@
-package scan
+package secret
 
 import (
 	"net/url"
@@ -59,10 +59,10 @@ func (p secretPattern) mayMatch(s string) bool {
 // credentials.
 var sensitiveName = regexp.MustCompile(`(?i)(token|secret|passw(or)?d|passwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|auth|bearer|session|cookie|signature|client[_-]?secret|pat$)`)
 
-// secretMatch is a detected credential.
-type secretMatch struct {
-	kind   string
-	strong bool // a known credential format, not just a sensitive name
+// Match is a credential Detect found in a value.
+type Match struct {
+	Kind   string // what it is: "GitHub token", "credential"
+	Strong bool   // a known credential format, not just a sensitive name
 }
 
 // isPlaceholder reports whether v is (or only contains) a reference that the
@@ -75,11 +75,11 @@ func isPlaceholder(v string) bool {
 
 var placeholderVar = regexp.MustCompile(`^(?:Bearer\s+|token\s+)?(?:\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%)$`)
 
-// detectSecret classifies a literal value. name is the variable, header or
+// Detect classifies a literal value. name is the variable, header or
 // flag the value belongs to ("" when unknown); a sensitive name makes a
 // long-enough opaque literal a secret even without a known format.
-func detectSecret(name, value string) (secretMatch, bool) {
-	return detectSecretIn(name, value, anchorsIn(value))
+func Detect(name, value string) (Match, bool) {
+	return detectIn(name, value, anchorsIn(value))
 }
 
 // anchorSet has a bit per secretPatterns entry whose anchor occurs in a
@@ -95,7 +95,7 @@ type anchorSet uint32
 func anchorsIn(s string) anchorSet {
 	a := unanchored
 	for i := 0; i < len(s); i++ {
-		for _, pa := range pivotTable[s[i]] {
+		for _, pa := range formatPivots[s[i]] {
 			at := i - pa.k
 			if at >= 0 && at+len(pa.lit) <= len(s) && s[at:at+len(pa.lit)] == pa.lit {
 				a |= 1 << pa.pattern
@@ -105,15 +105,15 @@ func anchorsIn(s string) anchorSet {
 	return a
 }
 
-type pivotAnchor struct {
+type formatAnchor struct {
 	lit     string
 	k       int // offset of the pivot byte in lit
 	pattern int // index into secretPatterns
 }
 
-// pivotTable lists, per byte, the anchors whose pivot it is; unanchored
+// formatPivots lists, per byte, the anchors whose pivot it is; unanchored
 // has the bits of patterns without an anchor.
-var pivotTable, unanchored = func() (t [256][]pivotAnchor, none anchorSet) {
+var formatPivots, unanchored = func() (t [256][]formatAnchor, none anchorSet) {
 	rank := func(c byte) int {
 		switch {
 		case c >= 'a' && c <= 'z':
@@ -137,7 +137,7 @@ var pivotTable, unanchored = func() (t [256][]pivotAnchor, none anchorSet) {
 					k = i
 				}
 			}
-			t[lit[k]] = append(t[lit[k]], pivotAnchor{lit, k, pi})
+			t[lit[k]] = append(t[lit[k]], formatAnchor{lit, k, pi})
 		}
 	}
 	return t, none
@@ -145,10 +145,10 @@ var pivotTable, unanchored = func() (t [256][]pivotAnchor, none anchorSet) {
 
 func (a anchorSet) has(i int) bool { return a&(1<<i) != 0 }
 
-// detectSecretIn is detectSecret with value's anchors already found.
-func detectSecretIn(name, value string, anchors anchorSet) (secretMatch, bool) {
+// detectIn is Detect with value's anchors already found.
+func detectIn(name, value string, anchors anchorSet) (Match, bool) {
 	if len(value) < 8 {
-		return secretMatch{}, false
+		return Match{}, false
 	}
 	for i, p := range secretPatterns {
 		if !anchors.has(i) {
@@ -158,17 +158,17 @@ func detectSecretIn(name, value string, anchors anchorSet) (secretMatch, bool) {
 			if p.kind == "credentials in URL" && urlPasswordIsPlaceholder(value[loc[0]:]) {
 				continue
 			}
-			return secretMatch{kind: p.kind, strong: true}, true
+			return Match{Kind: p.kind, Strong: true}, true
 		}
 	}
 	if isPlaceholder(value) {
-		return secretMatch{}, false
+		return Match{}, false
 	}
 	// looksOpaque first: it is cheap, and the name's expression is not.
 	if name != "" && looksOpaque(value) && sensitiveName.MatchString(name) {
-		return secretMatch{kind: "credential", strong: false}, true
+		return Match{Kind: "credential", Strong: false}, true
 	}
-	return secretMatch{}, false
+	return Match{}, false
 }
 
 // urlPasswordIsPlaceholder reports whether a URL's password is an env reference.
@@ -244,9 +244,9 @@ func looksOpaque(v string) bool {
 	return digits > 0 && letters > 0 || len(v) >= 24
 }
 
-// maskSecret hides a secret, keeping only a public prefix of a known format
+// Mask hides a secret, keeping only a public prefix of a known format
 // ("ghp_****") so a reader can tell what kind of credential leaked.
-func maskSecret(value string) string {
+func Mask(value string) string {
 	for _, p := range secretPatterns {
 		if p.keep == 0 || !p.mayMatch(value) {
 			continue
@@ -258,14 +258,14 @@ func maskSecret(value string) string {
 	return "****"
 }
 
-// maskURL removes a password, sensitive query values and tokens of a known
+// MaskURL removes a password, sensitive query values and tokens of a known
 // format from a URL.
 //
 // It works on the text rather than on a net/url parse: a URL that net/url
 // rejects (a password with "{", a query value with a bad escape) used to be
 // returned unchanged, secret included; the parts that are not secret keep
 // their original spelling.
-func maskURL(raw string) string {
+func MaskURL(raw string) string {
 	out := raw
 	if start, end, ok := urlPassword(out); ok {
 		if p := out[start:end]; p != "" && !isPlaceholder(p) {
@@ -291,9 +291,9 @@ func maskURL(raw string) string {
 			if u, err := url.QueryUnescape(v); err == nil {
 				val = u
 			}
-			_, secret := detectSecret(name, val)
+			_, secret := Detect(name, val)
 			if !secret {
-				_, secret = detectSecret(name, v)
+				_, secret = Detect(name, v)
 			}
 			if secret {
 				pairs[i], changed = k+"=****", true
@@ -305,17 +305,17 @@ func maskURL(raw string) string {
 	}
 	// Tokens of a known format anywhere else: in the path of personal
 	// server URLs (…/mcp/sk-…/sse) or the fragment.
-	return maskKnownTokens(out)
+	return MaskKnownTokens(out)
 }
 
-// maskKnownTokens replaces every credential of a known format in s by its
-// masked form. Credentials in URLs are left to maskURL, which keeps the
+// MaskKnownTokens replaces every credential of a known format in s by its
+// masked form. Credentials in URLs are left to MaskURL, which keeps the
 // user name.
-func maskKnownTokens(s string) string {
+func MaskKnownTokens(s string) string {
 	return maskKnownTokensIn(s, anchorsIn(s))
 }
 
-// maskKnownTokensIn is maskKnownTokens with anchors found in s or in a
+// maskKnownTokensIn is MaskKnownTokens with anchors found in s or in a
 // string s was masked from: masking writes "****", which is in no anchor,
 // so it never adds one.
 func maskKnownTokensIn(s string, anchors anchorSet) string {
@@ -323,7 +323,7 @@ func maskKnownTokensIn(s string, anchors anchorSet) string {
 		if p.kind == "credentials in URL" || !anchors.has(i) {
 			continue
 		}
-		s = p.re.ReplaceAllStringFunc(s, maskSecret)
+		s = p.re.ReplaceAllStringFunc(s, Mask)
 	}
 	return s
 }
@@ -335,14 +335,14 @@ func maskKnownTokensIn(s string, anchors anchorSet) string {
 // arguments in audit records.
 func MaskValue(name, value string) string {
 	anchors := anchorsIn(value)
-	if m, ok := detectSecretIn(name, value, anchors); ok && (!m.strong || !strings.Contains(value, " ")) {
+	if m, ok := detectIn(name, value, anchors); ok && (!m.Strong || !strings.Contains(value, " ")) {
 		if strings.Contains(value, "://") {
-			return maskURL(value)
+			return MaskURL(value)
 		}
-		return maskSecret(value)
+		return Mask(value)
 	}
 	if strings.Contains(value, "://") {
-		value = maskURL(value)
+		value = MaskURL(value)
 	}
 	return maskKnownTokensIn(value, anchors)
 }

@@ -1,6 +1,7 @@
-package scan
+package secret
 
 import (
+	"path"
 	"regexp"
 	"strings"
 )
@@ -182,7 +183,7 @@ func maskWhole(v string) string {
 	if v == "" || onlyReference(v) || isPathLike(v) {
 		return v
 	}
-	return maskSecret(v)
+	return Mask(v)
 }
 
 // maskText masks what a value shows of itself: tokens of a known format,
@@ -191,14 +192,14 @@ func maskWhole(v string) string {
 func maskText(name, v string) string {
 	m := MaskValue(name, v)
 	if strings.Contains(m, "://") {
-		m = maskURLUser(m)
+		m = MaskURLUser(m)
 	}
 	return m
 }
 
-// maskURLUser masks a URL's user when it has no password and looks like a
+// MaskURLUser masks a URL's user when it has no password and looks like a
 // token (https://3f9c2b7a1e5d4c8b@git.example.com).
-func maskURLUser(s string) string {
+func MaskURLUser(s string) string {
 	i := strings.Index(s, "://")
 	if i <= 0 {
 		return s
@@ -310,4 +311,17 @@ var notSecretSuffix = map[string]bool{
 	"mode": true, "id": true, "url": true, "uri": true, "header": true, "format": true, "method": true,
 	"provider": true, "timeout": true, "ttl": true, "expiry": true, "length": true, "store": true, "helper": true,
 	"command": true, "cmd": true, "endpoint": true, "server": true, "issuer": true, "scope": true, "scopes": true,
+}
+
+// envName matches an environment variable's name (NAME=value).
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// base is a command's lower-case name without directory or Windows extension.
+func base(cmd string) string {
+	cmd = strings.ReplaceAll(cmd, `\`, "/")
+	b := strings.ToLower(path.Base(cmd))
+	for _, ext := range []string{".exe", ".cmd", ".bat", ".ps1"} {
+		b = strings.TrimSuffix(b, ext)
+	}
+	return b
 }

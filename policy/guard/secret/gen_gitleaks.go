@@ -1,12 +1,12 @@
 //go:build ignore
 
-// gen_gitleaks writes secrets_gitleaks_rules.go: the rules, keywords,
+// gen_gitleaks writes gitleaks_rules.go: the rules, keywords,
 // entropy thresholds and allowlists of gitleaks' default configuration
 // (config/gitleaks.toml of github.com/zricethezav/gitleaks/v8, MIT), as a
 // Go table. The module is fetched from the module proxy into the module
 // cache (`go mod download`); it is not a dependency of mcpgov.
 //
-//	go generate ./policy/guard/   (or: go run gen_gitleaks.go -version v8.30.1)
+//	go generate ./policy/guard/secret/   (or: go run gen_gitleaks.go -version v8.30.1)
 package main
 
 import (
@@ -67,7 +67,7 @@ var skipped = map[string]string{
 
 func main() {
 	version := flag.String("version", "v8.30.1", "gitleaks version")
-	out := flag.String("o", "secrets_gitleaks_rules.go", "output file")
+	out := flag.String("o", "gitleaks_rules.go", "output file")
 	flag.Parse()
 	mod := "github.com/zricethezav/gitleaks/v8@" + *version
 	dl, err := exec.Command("go", "mod", "download", "-json", mod).Output()
@@ -93,7 +93,7 @@ func main() {
 // MIT License, Copyright (c) 2019 Zachary Rice), less those named in
 // gen_gitleaks.go's skipped list.
 
-package guard
+package secret
 
 `, *version)
 	fmt.Fprintf(&b, "const gitleaksVersion = %q\n\n", *version)

@@ -1,6 +1,6 @@
-package guard
+package secret
 
-//go:generate go run gen_gitleaks.go -version v8.30.1 -o secrets_gitleaks_rules.go
+//go:generate go run gen_gitleaks.go -version v8.30.1 -o gitleaks_rules.go
 
 import (
 	"regexp"
@@ -11,7 +11,7 @@ import (
 )
 
 // glRule is one rule of gitleaks' default ruleset, as the generated table
-// (secrets_gitleaks_rules.go) holds it.
+// (gitleaks_rules.go) holds it.
 type glRule struct {
 	id          string
 	keywords    []string
@@ -119,7 +119,7 @@ var lowerPool = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &
 // gitleaksFindings runs the rules whose keywords occur in s, each on a
 // window around its first keyword hit, with gitleaks' entropy and
 // allowlist checks.
-func gitleaksFindings(s string) []SecretFinding {
+func gitleaksFindings(s string) []Finding {
 	bp := lowerPool.Get().(*[]byte)
 	low := appendLower((*bp)[:0], s)
 	type hit struct{ rule, at int }
@@ -140,7 +140,7 @@ func gitleaksFindings(s string) []SecretFinding {
 	})
 	*bp = low
 	lowerPool.Put(bp)
-	var out []SecretFinding
+	var out []Finding
 	for _, h := range hits {
 		r := &gitleaksRules[h.rule]
 		lo, hi := max(0, h.at-glWindow), min(len(s), h.at+glWindow)
@@ -179,7 +179,7 @@ func gitleaksFindings(s string) []SecretFinding {
 			if m, ok := gitleaksRuleIDs[r.id]; ok {
 				id, what = m, secretWhat[m]
 			}
-			out = append(out, SecretFinding{id, what, lo + ss, lo + se})
+			out = append(out, Finding{id, what, lo + ss, lo + se})
 		}
 	}
 	return out

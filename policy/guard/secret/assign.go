@@ -1,4 +1,4 @@
-package guard
+package secret
 
 import (
 	"strings"
@@ -27,7 +27,7 @@ var notSecretKeys = []string{"passport", "compass", "bypass", "passthrough", "pa
 // assignTrie finds every stem in one pass over the lower-cased text.
 var assignTrie = ahocorasick.NewTrieBuilder().AddStrings(assignStems).Build()
 
-func assignments(s string) []SecretFinding {
+func assignments(s string) []Finding {
 	if len(s) < 10 {
 		return nil
 	}
@@ -41,7 +41,7 @@ func assignments(s string) []SecretFinding {
 	})
 	*bp = low
 	lowerPool.Put(bp)
-	var out []SecretFinding
+	var out []Finding
 	for _, h := range hits {
 		if f, ok := assignmentAt(s, h.at, h.n); ok && !overlaps(out, f.Start, f.End) {
 			out = append(out, f)
@@ -54,12 +54,12 @@ func isKeyChar(c byte) bool { return isWordChar(c) || c == '.' || c == '-' }
 
 // assignmentAt reads the assignment or comparison around a stem at s[at:]
 // of length n.
-func assignmentAt(s string, at, n int) (SecretFinding, bool) {
+func assignmentAt(s string, at, n int) (Finding, bool) {
 	if at > 0 {
 		p, c := s[at-1], s[at]
 		camel := p >= 'a' && p <= 'z' && c >= 'A' && c <= 'Z'
 		if isKeyChar(p) && p != '_' && p != '-' && p != '.' && !camel {
-			return SecretFinding{}, false
+			return Finding{}, false
 		}
 	}
 	ks := at
@@ -73,13 +73,13 @@ func assignmentAt(s string, at, n int) (SecretFinding, bool) {
 	key := strings.ToLower(s[ks:ke])
 	for _, x := range notSecretKeys {
 		if strings.Contains(key, x) && !(x == "author" && strings.Contains(key, "authoriz")) {
-			return SecretFinding{}, false
+			return Finding{}, false
 		}
 	}
 	bare := strings.Trim(strings.NewReplacer("_", "", "-", "", ".", "").Replace(key), "")
 	for _, x := range notSecretKeySuffixes {
 		if strings.HasSuffix(bare, x) && len(bare) > len(x)+2 {
-			return SecretFinding{}, false
+			return Finding{}, false
 		}
 	}
 	vs, ve, ok := valueAfter(s, ks, ke)
@@ -87,26 +87,26 @@ func assignmentAt(s string, at, n int) (SecretFinding, bool) {
 		vs, ve, ok = valueBefore(s, ks)
 	}
 	if !ok {
-		return SecretFinding{}, false
+		return Finding{}, false
 	}
 	v := s[vs:ve]
 	if !secretLike(v) {
-		return SecretFinding{}, false
+		return Finding{}, false
 	}
 	ms, me := min(ks, vs), max(ke, ve)
 	line := lineAround(s, ms, me)
 	if gitleaksGlobalAllow.allows(v, s[ms:me], line) {
-		return SecretFinding{}, false
+		return Finding{}, false
 	}
 	// gitleaks' stopwords ("find", "user", …) weed out identifiers; a
 	// value full of symbols is no identifier, whatever words it holds.
 	stop := symbolCount(v) < 3
 	for i := range gitleaksGenericAllow {
 		if gitleaksGenericAllow[i].allowsStop(v, s[ms:me], line, stop) {
-			return SecretFinding{}, false
+			return Finding{}, false
 		}
 	}
-	return SecretFinding{RuleSecretGeneric, strings.ToLower(s[at:at+n]) + " assignment", vs, ve}, true
+	return Finding{RuleGeneric, strings.ToLower(s[at:at+n]) + " assignment", vs, ve}, true
 }
 
 // assignOps are the assignment and comparison operators, longest first.

@@ -4,7 +4,7 @@
 // MIT License, Copyright (c) 2019 Zachary Rice), less those named in
 // gen_gitleaks.go's skipped list.
 
-package guard
+package secret
 
 const gitleaksVersion = "v8.30.1"
 

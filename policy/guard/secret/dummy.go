@@ -1,4 +1,4 @@
-package guard
+package secret
 
 import "strings"
 
@@ -73,4 +73,10 @@ func allDigits(s string) bool {
 		}
 	}
 	return s != ""
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isWordChar(c byte) bool {
+	return c == '_' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
