@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // Finding rule ids the catalog adds to scan reports.
@@ -16,14 +17,14 @@ const (
 )
 
 // Rules describes the catalog's finding rules, for SARIF.
-var Rules = []scan.Rule{
-	{ID: RuleShadow, Severity: scan.SeverityHigh, Summary: "MCP server is not in the catalog (shadow server)",
+var Rules = []finding.Rule{
+	{ID: RuleShadow, Severity: finding.SeverityHigh, Summary: "MCP server is not in the catalog (shadow server)",
 		Help: "Request approval for it, or remove it from the client config."},
-	{ID: RuleBlocked, Severity: scan.SeverityCritical, Summary: "MCP server is blocked in the catalog",
+	{ID: RuleBlocked, Severity: finding.SeverityCritical, Summary: "MCP server is blocked in the catalog",
 		Help: "Remove it from the client config; the catalog entry says why it is blocked."},
-	{ID: RulePending, Severity: scan.SeverityMedium, Summary: "MCP server is awaiting review",
+	{ID: RulePending, Severity: finding.SeverityMedium, Summary: "MCP server is awaiting review",
 		Help: "It may be used once the catalog marks it approved."},
-	{ID: RuleVersionNotApproved, Severity: scan.SeverityHigh, Summary: "MCP server runs a version the catalog has not approved",
+	{ID: RuleVersionNotApproved, Severity: finding.SeverityHigh, Summary: "MCP server runs a version the catalog has not approved",
 		Help: "Switch to an approved version, or have this version reviewed."},
 }
 
@@ -174,16 +175,16 @@ func (c *Catalog) Enrich(s *scan.Server) {
 		if c.Meta.RequestURL != "" {
 			msg += "; request approval at " + c.Meta.RequestURL
 		}
-		s.Findings = append(s.Findings, scan.Finding{Rule: RuleShadow, Severity: scan.SeverityHigh, Line: s.Line, Message: msg})
+		s.Findings = append(s.Findings, finding.Finding{Rule: RuleShadow, Severity: finding.SeverityHigh, Line: s.Line, Message: msg})
 		return
 	}
 	s.Catalog = &scan.CatalogRef{ID: m.Server.ID, Status: string(m.Server.Status)}
 	switch m.Server.Status {
 	case StatusBlocked:
-		s.Findings = append(s.Findings, scan.Finding{Rule: RuleBlocked, Severity: scan.SeverityCritical, Line: s.Line,
+		s.Findings = append(s.Findings, finding.Finding{Rule: RuleBlocked, Severity: finding.SeverityCritical, Line: s.Line,
 			Message: fmt.Sprintf("catalog server %s is blocked; remove it from this config", m.Server.ID)})
 	case StatusPending:
-		s.Findings = append(s.Findings, scan.Finding{Rule: RulePending, Severity: scan.SeverityMedium, Line: s.Line,
+		s.Findings = append(s.Findings, finding.Finding{Rule: RulePending, Severity: finding.SeverityMedium, Line: s.Line,
 			Message: fmt.Sprintf("catalog server %s is awaiting review", m.Server.ID)})
 	}
 	if !m.VersionApproved {
@@ -191,7 +192,7 @@ func (c *Catalog) Enrich(s *scan.Server) {
 		if l.Version == "" {
 			version = "an unpinned version"
 		}
-		s.Findings = append(s.Findings, scan.Finding{Rule: RuleVersionNotApproved, Severity: scan.SeverityHigh, Field: "args", Line: s.Line,
+		s.Findings = append(s.Findings, finding.Finding{Rule: RuleVersionNotApproved, Severity: finding.SeverityHigh, Field: "args", Line: s.Line,
 			Message: fmt.Sprintf("%s %s runs %s, not one approved for catalog server %s", l.Ecosystem, l.Package, version, m.Server.ID)})
 	}
 }

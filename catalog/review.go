@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // Review rule ids. They are stable: review evidence, reports and
@@ -27,30 +27,30 @@ const (
 
 // ReviewRules describes the review rules for reports and SARIF, in the shape
 // the scan uses for its own.
-var ReviewRules = []scan.Rule{
-	{ID: RuleHiddenUnicode, Severity: scan.SeverityCritical, Summary: "Tool text hides characters a reviewer cannot see",
+var ReviewRules = []finding.Rule{
+	{ID: RuleHiddenUnicode, Severity: finding.SeverityCritical, Summary: "Tool text hides characters a reviewer cannot see",
 		Help: "Reject the server or ask its maintainers to remove the invisible characters; the decoded text is what the model reads."},
-	{ID: RuleImperativeMarkup, Severity: scan.SeverityHigh, Summary: "Tool text addresses the model with prompt markup",
+	{ID: RuleImperativeMarkup, Severity: finding.SeverityHigh, Summary: "Tool text addresses the model with prompt markup",
 		Help: "Tool descriptions should describe the tool; markup such as <IMPORTANT> or 'ignore previous instructions' is a prompt injection."},
-	{ID: RuleInstructionOverride, Severity: scan.SeverityHigh, Summary: "Tool text claims authority over the model's instructions or safety rules",
+	{ID: RuleInstructionOverride, Severity: finding.SeverityHigh, Summary: "Tool text claims authority over the model's instructions or safety rules",
 		Help: "Reject: a tool cannot legitimately override the system prompt, user instructions or safety checks."},
-	{ID: RuleSensitivePath, Severity: scan.SeverityHigh, Summary: "Tool text refers to credential files or MCP client configs",
+	{ID: RuleSensitivePath, Severity: finding.SeverityHigh, Summary: "Tool text refers to credential files or MCP client configs",
 		Help: "Check why the tool needs the file; an instruction to read it and pass it on is credential theft."},
-	{ID: RuleConcealment, Severity: scan.SeverityHigh, Summary: "Tool text tells the model to keep something from the user",
+	{ID: RuleConcealment, Severity: finding.SeverityHigh, Summary: "Tool text tells the model to keep something from the user",
 		Help: "Reject: hiding behaviour from the user is the signature of a poisoned tool."},
-	{ID: RuleConsentBypass, Severity: scan.SeverityHigh, Summary: "Tool text tells the model to act without the user's confirmation",
+	{ID: RuleConsentBypass, Severity: finding.SeverityHigh, Summary: "Tool text tells the model to act without the user's confirmation",
 		Help: "Reject or pin a reviewed version; consent must stay with the client."},
-	{ID: RuleShadowing, Severity: scan.SeverityMedium, Summary: "Tool text steers how other tools are used",
+	{ID: RuleShadowing, Severity: finding.SeverityMedium, Summary: "Tool text steers how other tools are used",
 		Help: "A tool should not change the behaviour of tools from other servers; check each mention."},
-	{ID: RuleExfiltration, Severity: scan.SeverityHigh, Summary: "Tool text sends conversation, secrets or files elsewhere",
+	{ID: RuleExfiltration, Severity: finding.SeverityHigh, Summary: "Tool text sends conversation, secrets or files elsewhere",
 		Help: "Reject unless the data flow is the tool's documented purpose and the destination is trusted."},
 }
 
 // ReviewFinding is one suspicious passage in a tool's advertised text.
 type ReviewFinding struct {
-	Rule     string        `json:"rule"`
-	Severity scan.Severity `json:"severity"`
-	Message  string        `json:"message"`
+	Rule     string           `json:"rule"`
+	Severity finding.Severity `json:"severity"`
+	Message  string           `json:"message"`
 	// Field is where it was found: name, title, description,
 	// annotations.title, inputSchema.properties.<p>.description, or
 	// inputSchema.properties.<p> for the parameter name itself.
@@ -120,8 +120,8 @@ func (rv *Reviewer) Text(field, text string) []ReviewFinding {
 }
 
 // MaxSeverity returns the highest severity among findings, or "" for none.
-func MaxSeverity(findings []ReviewFinding) scan.Severity {
-	var top scan.Severity
+func MaxSeverity(findings []ReviewFinding) finding.Severity {
+	var top finding.Severity
 	for _, f := range findings {
 		if f.Severity.Rank() > top.Rank() {
 			top = f.Severity
@@ -448,7 +448,7 @@ func (r *reviewer) mentions(field string, sc scanned, prefix string) {
 		reported[id] = true
 		r.add(ReviewFinding{
 			Rule:     RuleShadowing,
-			Severity: scan.SeverityMedium,
+			Severity: finding.SeverityMedium,
 			Message:  fmt.Sprintf("%snames %q, a tool of another server", prefix, o.name),
 			Field:    field,
 			Evidence: sc.evidence(start, end),

@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // publicPoisoningSet is the labelled tool-description set shared beside the
@@ -29,7 +29,7 @@ type poisoningCase struct {
 
 // flaggedAt is the severity at which a review blocks approval: low findings
 // are hints for the reviewer, not verdicts.
-const flaggedAt = scan.SeverityMedium
+const flaggedAt = finding.SeverityMedium
 
 func flagged(fs []ReviewFinding) bool { return MaxSeverity(fs).Rank() >= flaggedAt.Rank() }
 

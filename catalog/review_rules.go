@@ -5,7 +5,7 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // The phrase rules. They were written from the published tool-poisoning
@@ -20,7 +20,7 @@ import (
 // folded, identifier separators read as spaces in names.
 type phraseRule struct {
 	rule    string
-	sev     scan.Severity
+	sev     finding.Severity
 	msg     string
 	anchors []string
 	// requires, when set, is a second list of literals one of which must
@@ -29,9 +29,9 @@ type phraseRule struct {
 	re       *regexp.Regexp
 	// refine may raise or lower the severity of one match, or drop it; m
 	// holds the submatch indexes into sc.norm.
-	refine func(r *reviewer, sc scanned, m []int) (scan.Severity, bool)
+	refine func(r *reviewer, sc scanned, m []int) (finding.Severity, bool)
 	// msgs replaces msg for the severities refine can give.
-	msgs map[scan.Severity]string
+	msgs map[finding.Severity]string
 	// toolsOnly skips the rule on a server's initialize instructions, which
 	// are by definition addressed to the model ("these instructions are
 	// for the LLM" is not poisoning there).
@@ -100,7 +100,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 	return prepareRules([]phraseRule{
 		// imperative-markup: text addressed to the model as a prompt.
 		{
-			rule: RuleImperativeMarkup, sev: scan.SeverityHigh,
+			rule: RuleImperativeMarkup, sev: finding.SeverityHigh,
 			msg:     "prompt-style markup addresses the model",
 			anchors: []string{"<"},
 			re: regexp.MustCompile(`<\s*/?\s*(?:important|system|sys|instructions?|critical|admin|secret|hidden|urgent|mandatory|directive|override|` +
@@ -108,14 +108,14 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				`note[\s_-]*to[\s_-]*(?:the[\s_-]*)?` + modelWords + `)\s*>`),
 		},
 		{
-			rule: RuleImperativeMarkup, sev: scan.SeverityHigh,
+			rule: RuleImperativeMarkup, sev: finding.SeverityHigh,
 			msg:     "chat-template control tokens in tool text",
 			anchors: []string{"inst]", "<<sys", "<|", "###"},
 			re: regexp.MustCompile(`(?m)\[/?inst\]|<</?sys>>|<\|(?:im_start|im_end|system|user|assistant|endoftext|eot_id|start_header_id|end_header_id|begin_of_text)\|>|` +
 				`^\s*###\s*(?:system|instructions?|assistant)\b`),
 		},
 		{
-			rule: RuleImperativeMarkup, sev: scan.SeverityCritical,
+			rule: RuleImperativeMarkup, sev: finding.SeverityCritical,
 			msg:     "tells the model to ignore its instructions",
 			anchors: []string{"ignore", "disregard", "forget"},
 			requires: []string{"instruction", "prompt", "direction", "rule", "guideline", "message", "polic", "constraint", "directive", "context",
@@ -126,7 +126,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				`\bforget\s+(?:everything|all)\s+(?:you|above|before|previous|that)\b`),
 		},
 		{
-			rule: RuleImperativeMarkup, sev: scan.SeverityHigh,
+			rule: RuleImperativeMarkup, sev: finding.SeverityHigh,
 			msg:       "a note addressed to the model",
 			toolsOnly: true,
 			anchors:   []string{"note", "message", "instruction", "memo", "reminder", "attention", "hey", "dear", "warning", "psa", "directive"},
@@ -136,7 +136,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				`\b(?:ai|assistant|llm|agent)\s+(?:instructions?|directives?)\s*:`),
 		},
 		{
-			rule: RuleImperativeMarkup, sev: scan.SeverityMedium,
+			rule: RuleImperativeMarkup, sev: finding.SeverityMedium,
 			msg:     "tries to redefine the model's role",
 			anchors: []string{"you are now", "from now on", "new instructions", "new system", "new directive", "new prompt"},
 			re: regexp.MustCompile(`\byou\s+are\s+now\s+(?:a|an|in|the|my|acting|operating|no\s+longer)\b|\bfrom\s+now\s+on\b` + gap + `\byou\b|` +
@@ -145,7 +145,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 
 		// instruction-override: claims authority over the model.
 		{
-			rule: RuleInstructionOverride, sev: scan.SeverityHigh,
+			rule: RuleInstructionOverride, sev: finding.SeverityHigh,
 			msg:     "claims to override the model's instructions or safety rules",
 			anchors: []string{"overrid", "supersed", "replac", "precedence", "bypass", "circumvent", "outrank", "ignor", "disregard"},
 			requires: []string{"prompt", "instruction", "preference", "request", "intent", "choice", "wish", "guideline", "check", "filter", "measure",
@@ -161,7 +161,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				`permission\s+checks|access\s+controls?|guardrails|safeguards|content\s+filter(?:s|ing)?)\b`),
 		},
 		{
-			rule: RuleInstructionOverride, sev: scan.SeverityHigh,
+			rule: RuleInstructionOverride, sev: finding.SeverityHigh,
 			msg:      "claims its output carries instructions the model must follow",
 			anchors:  []string{"authoritative", "priority", "mandatory", "binding", "treat", "consider", "regard", "interpret", "follow", "obey", "execute", "carry out", "comply"},
 			requires: []string{"instruction", "directive", "command", "order", "system prompt"},
@@ -172,7 +172,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				`(?:in|from|contained\s+in|included\s+in|within|inside|returned\s+by|given\s+in)\s+(?:the\s+|this\s+|its\s+)?(?:\w+\s+){0,2}?(?:output|results?|response|returned|context|data|content|text|tool)\b`),
 		},
 		{
-			rule: RuleInstructionOverride, sev: scan.SeverityMedium,
+			rule: RuleInstructionOverride, sev: finding.SeverityMedium,
 			msg:     "tells the model to take on a persona the tool chooses",
 			anchors: []string{"adopt"},
 			re:      regexp.MustCompile(`\badopt\s+(?:the\s+|a\s+|this\s+|its\s+|any\s+)?(?:new\s+)?(?:persona|role|identity|personality)\s+(?:\w+\s+){0,3}?(?:from|in|specified|given|returned|defined|described)\b`),
@@ -180,7 +180,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 
 		// concealment: keep it from the user.
 		{
-			rule: RuleConcealment, sev: scan.SeverityHigh,
+			rule: RuleConcealment, sev: finding.SeverityHigh,
 			msg:      "tells the model not to tell the user",
 			anchors:  []string{"tell", "mention", "inform", "notif", "reveal", "disclos", "alert", "let ", "discuss", "explain", "acknowledge"},
 			requires: []string{"not", "n't", "never", "no need", "avoid", "refrain"},
@@ -190,14 +190,14 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				`\b(?:do\s+not|don't|never|must\s+not|should\s+not)\s+(?:tell|mention|reveal|disclose|discuss|explain|acknowledge)\s+(?:this|that|it|these|anything|any\s+of\s+this)\b`),
 		},
 		{
-			rule: RuleConcealment, sev: scan.SeverityMedium,
+			rule: RuleConcealment, sev: finding.SeverityMedium,
 			msg:      "acts without telling the user",
 			anchors:  []string{"without"},
 			requires: []string{"telling", "informing", "notifying", "alerting"},
 			re:       regexp.MustCompile(`\bwithout\s+(?:telling|informing|notifying|alerting)\s+(?:the\s+)?(?:user|users|human)\b`),
 		},
 		{
-			rule: RuleConcealment, sev: scan.SeverityHigh,
+			rule: RuleConcealment, sev: finding.SeverityHigh,
 			msg:      "tells the model to hide something from the user",
 			anchors:  []string{"hid", "conceal", "keep", "without", "behind", "not", "n't", "never"},
 			requires: []string{"user", "human", "anyone", "secret", "hidden", "confidential", "between us"},
@@ -208,13 +208,13 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				`\bbehind\s+the\s+user'?s\s+back\b`),
 		},
 		{
-			rule: RuleConcealment, sev: scan.SeverityMedium,
+			rule: RuleConcealment, sev: finding.SeverityMedium,
 			msg:     "describes acting covertly",
 			anchors: []string{"secretly", "covertly", "surreptitious", "stealthily"},
 			re:      regexp.MustCompile(`\b(?:secretly|covertly|surreptitiously|stealthily)\b`),
 		},
 		{
-			rule: RuleConcealment, sev: scan.SeverityLow,
+			rule: RuleConcealment, sev: finding.SeverityLow,
 			msg:     "describes acting silently",
 			anchors: []string{"silently", "quietly", "behind the scenes"},
 			re:      regexp.MustCompile(`\b(?:silently|quietly|behind\s+the\s+scenes)\b`),
@@ -222,7 +222,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 
 		// consent-bypass: act without the user's say.
 		{
-			rule: RuleConsentBypass, sev: scan.SeverityLow,
+			rule: RuleConsentBypass, sev: finding.SeverityLow,
 			msg:      "acts without the user's confirmation",
 			anchors:  []string{"without"},
 			requires: []string{"approval", "confirm", "consent", "permission", "authori", "sign", "the user"},
@@ -231,7 +231,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			refine: raiseIfDirective,
 		},
 		{
-			rule: RuleConsentBypass, sev: scan.SeverityHigh,
+			rule: RuleConsentBypass, sev: finding.SeverityHigh,
 			msg:      "tells the model not to ask the user",
 			anchors:  []string{"never", "n't", "not", "no need", "no user", "no human", "without user", "without human"},
 			requires: []string{"ask", "confirm", "check with", "consult", "prompt", "approval", "consent", "permission"},
@@ -239,13 +239,13 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				`\b(?:no|without)\s+(?:user|human)\s+(?:approval|confirmation|consent|permission)\s+(?:is\s+)?(?:needed|required|necessary)\b`),
 		},
 		{
-			rule: RuleConsentBypass, sev: scan.SeverityLow,
+			rule: RuleConsentBypass, sev: finding.SeverityLow,
 			msg:     "says no user involvement is needed",
 			anchors: []string{"no user"},
 			re:      regexp.MustCompile(`\bno\s+user\s+(?:action|interaction|input|involvement)\s+(?:is\s+)?(?:needed|required|necessary)\b`),
 		},
 		{
-			rule: RuleConsentBypass, sev: scan.SeverityLow,
+			rule: RuleConsentBypass, sev: finding.SeverityLow,
 			msg:     "claims prior approval",
 			anchors: []string{"approved", "validated", "authorized", "authorised"},
 			re:      regexp.MustCompile(`\b(?:pre[\s-]?approved|pre[\s-]?authori[sz]ed|already\s+(?:been\s+)?(?:approved|validated|authori[sz]ed|vetted))\b`),
@@ -253,10 +253,10 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 
 		// sensitive-path: credential files and MCP client configs.
 		{
-			rule: RuleSensitivePath, sev: scan.SeverityLow,
+			rule: RuleSensitivePath, sev: finding.SeverityLow,
 			msg: "names a sensitive file",
-			msgs: map[scan.Severity]string{
-				scan.SeverityHigh: "tells the model to read or pass on a sensitive file",
+			msgs: map[finding.Severity]string{
+				finding.SeverityHigh: "tells the model to read or pass on a sensitive file",
 			},
 			anchors: []string{".ssh", "id_", "authorized_keys", ".aws", "gcloud", "application_default", ".azure", ".kube", "kubeconfig", ".env",
 				".netrc", ".npmrc", ".pypirc", ".git-credentials", ".docker", ".gnupg", ".password-store", "/etc/", "_history", "wallet.dat",
@@ -272,7 +272,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 
 		// shadowing: steering other tools.
 		{
-			rule: RuleShadowing, sev: scan.SeverityMedium,
+			rule: RuleShadowing, sev: finding.SeverityMedium,
 			msg:      "changes what happens when another tool is used",
 			anchors:  []string{"when", "before", "after", "every time", "each time", "if "},
 			requires: []string{"called", "used", "invoked", "executed", "run", "triggered"},
@@ -281,14 +281,14 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			refine: notSelf,
 		},
 		{
-			rule: RuleShadowing, sev: scan.SeverityMedium,
+			rule: RuleShadowing, sev: finding.SeverityMedium,
 			msg:     "steers the model away from other tools",
 			anchors: []string{"instead of", "not use", "not call", "never use", "never call", "don't use", "don't call", "not invoke"},
 			re: regexp.MustCompile(`\binstead\s+of\s+(?:using|calling|invoking|running)\b|` +
 				`\b(?:do\s+not|don't|never)\s+(?:use|call|invoke|run)\s+(?:the\s+|any\s+)?(?:other\s+)?['"\x60]?[a-z0-9_.-]+['"\x60]?\s+tools?\b`),
 		},
 		{
-			rule: RuleShadowing, sev: scan.SeverityMedium,
+			rule: RuleShadowing, sev: finding.SeverityMedium,
 			msg: "refers to other tools or servers present in the session",
 			anchors: []string{"any other tool", "every other tool", "all other tool", "any tool", "also present", "previously declared", "other available",
 				"other connected", "other installed", "already available", "already present", "already installed", "already connected", "side effect", "effect on"},
@@ -297,7 +297,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				`\b(?:side\s+effects?|effect|impact|influence)\s+on\s+(?:the\s+)?(?:\S+\s+){0,3}?(?:tools?|servers?)\b`),
 		},
 		{
-			rule: RuleShadowing, sev: scan.SeverityMedium,
+			rule: RuleShadowing, sev: finding.SeverityMedium,
 			msg:     "dictates how another tool must be used",
 			anchors: []string{" tool must", " tool should", " tool needs", " tool has to", " tool is required", " tool shall"},
 			re: regexp.MustCompile(`\bthe\s+['"\x60]?([a-z0-9_.-]+)['"\x60]?\s+tool\s+(?:must|should|needs\s+to|has\s+to|is\s+required\s+to|shall)\s+` +
@@ -307,7 +307,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 
 		// exfiltration: the conversation, secrets or files leave.
 		{
-			rule: RuleExfiltration, sev: scan.SeverityHigh,
+			rule: RuleExfiltration, sev: finding.SeverityHigh,
 			msg: "sends the conversation or prompt elsewhere",
 			anchors: []string{"conversation", "chat", "dialog", "message", "session", "full", "entire", "complete", "whole", "system prompt",
 				"previous messages", "user's", "users'", "user prompt", "user message", "user quer", "user conversation"},
@@ -315,7 +315,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			re:       regexp.MustCompile(`\b` + sendVerbs + `\b` + gap + `\b` + conversationData + `\b`),
 		},
 		{
-			rule: RuleExfiltration, sev: scan.SeverityMedium,
+			rule: RuleExfiltration, sev: finding.SeverityMedium,
 			msg: "sends secrets or user data",
 			anchors: []string{"key", "token", "password", "secret", "credential", "environment variable", "env var", "cookie",
 				"user data", "users'", "user's", "user files", "their ", "your ", "all ", "personal"},
@@ -324,7 +324,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			refine:   raiseIfExternal,
 		},
 		{
-			rule: RuleExfiltration, sev: scan.SeverityHigh,
+			rule: RuleExfiltration, sev: finding.SeverityHigh,
 			msg:      "smuggles file contents or secrets through a tool parameter",
 			anchors:  []string{"param", "argument", "arg", "field", "property"},
 			requires: []string{"pass", "put", "include", "insert", "embed", "attach", "append", "place", "paste", "supply", "encode", "stuff"},
@@ -334,26 +334,26 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				`\b(?:as|in|into|inside|within|via|through|to|using)\s+(?:the\s+|a\s+|an\s+|this\s+|that\s+)?(?:['"\x60]?[\w-]+['"\x60]?\s+)?(?:parameter|param|argument|arg|field|property)\b`),
 		},
 		{
-			rule: RuleExfiltration, sev: scan.SeverityMedium,
+			rule: RuleExfiltration, sev: finding.SeverityMedium,
 			msg: "tells the model to send data to an external URL",
-			msgs: map[scan.Severity]string{
-				scan.SeverityHigh: "a URL with placeholders or secret names for data to be filled in",
+			msgs: map[finding.Severity]string{
+				finding.SeverityHigh: "a URL with placeholders or secret names for data to be filled in",
 			},
 			anchors: []string{"http://", "https://"},
 			re:      regexp.MustCompile(`https?://[^\s'"<>\x60)\]]+`),
 			refine:  urlSeverity,
 		},
 		{
-			rule: RuleExfiltration, sev: scan.SeverityMedium,
+			rule: RuleExfiltration, sev: finding.SeverityMedium,
 			msg:      "sends mail to a fixed address",
 			anchors:  []string{"@"},
 			requires: []string{"send", "forward", "bcc", "cc", "copy", "redirect", "email", "mail", "reroute"},
 			re:       regexp.MustCompile(`\b(?:send|sends|forward|forwards|bcc|cc|copy|redirect|redirects|email|mail|reroute|reroutes)\b` + gap + `\bto\s+<?[\w.+-]+@[\w-]+(?:\.[\w-]+)+`),
-			refine: func(_ *reviewer, sc scanned, m []int) (scan.Severity, bool) {
+			refine: func(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
 				if mailToAll.MatchString(sc.norm[m[0]:m[1]]) {
-					return scan.SeverityHigh, true
+					return finding.SeverityHigh, true
 				}
-				return scan.SeverityMedium, true
+				return finding.SeverityMedium, true
 			},
 		},
 	})
@@ -379,46 +379,46 @@ func sentence(norm string, start, end int) (string, int) {
 
 // raiseIfDirective: "deletes without confirmation" describes a tool; "always
 // send it without confirmation" instructs the model.
-func raiseIfDirective(_ *reviewer, sc scanned, m []int) (scan.Severity, bool) {
+func raiseIfDirective(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
 	if s, _ := sentence(sc.norm, m[0], m[1]); directiveWords.MatchString(s) {
-		return scan.SeverityHigh, true
+		return finding.SeverityHigh, true
 	}
-	return scan.SeverityLow, true
+	return finding.SeverityLow, true
 }
 
 // raiseIfExternal grades "sends … secrets": high when the sentence names an
 // outside destination, dropped when the secret is only the means ("sends an
 // email using the account's credentials"), medium otherwise.
-func raiseIfExternal(_ *reviewer, sc scanned, m []int) (scan.Severity, bool) {
+func raiseIfExternal(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
 	if s, _ := sentence(sc.norm, m[0], m[1]); externalDest.MatchString(s) {
-		return scan.SeverityHigh, true
+		return finding.SeverityHigh, true
 	}
 	if instrumentWords.MatchString(sc.norm[m[0]:m[1]]) {
 		return "", false
 	}
-	return scan.SeverityMedium, true
+	return finding.SeverityMedium, true
 }
 
 // notSelf drops shadowing matches whose tool is this tool or a generic word.
-func notSelf(r *reviewer, sc scanned, m []int) (scan.Severity, bool) {
+func notSelf(r *reviewer, sc scanned, m []int) (finding.Severity, bool) {
 	if len(m) < 4 || m[2] < 0 {
-		return scan.SeverityMedium, true
+		return finding.SeverityMedium, true
 	}
 	name := sc.norm[m[2]:m[3]]
 	if (name == "tool" || name == "tools") && strings.Contains(sc.norm[m[0]:m[2]], "any ") {
-		return scan.SeverityMedium, true // "when any tool is called"
+		return finding.SeverityMedium, true // "when any tool is called"
 	}
 	if shadowSelfWords[name] || (r.self != "" && strings.EqualFold(name, r.self)) {
 		return "", false
 	}
-	return scan.SeverityMedium, true
+	return finding.SeverityMedium, true
 }
 
 // sensitivePathSeverity grades a sensitive file mention: an instruction to
 // read or pass it on is high, a credential or MCP config named in passing is
 // medium, a directory or ordinary config named in passing is low (a tool that
 // lists SSH host aliases from ~/.ssh/config is not poisoned).
-func sensitivePathSeverity(_ *reviewer, sc scanned, m []int) (scan.Severity, bool) {
+func sensitivePathSeverity(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
 	path := sc.norm[m[0]:m[1]]
 	if strings.HasPrefix(path, ".env") && m[0] > 0 && isWordByte(sc.norm[m[0]-1]) {
 		return "", false // process.env, import.meta.env: code, not a file
@@ -426,35 +426,35 @@ func sensitivePathSeverity(_ *reviewer, sc scanned, m []int) (scan.Severity, boo
 	s, lo := sentence(sc.norm, m[0], m[1])
 	before := s[:m[0]-lo]
 	if accessVerb.MatchString(before) || pathAssignment.MatchString(before) {
-		return scan.SeverityHigh, true
+		return finding.SeverityHigh, true
 	}
 	if envTemplate.MatchString(path) {
-		return scan.SeverityLow, true // a template lists names, not secrets
+		return finding.SeverityLow, true // a template lists names, not secrets
 	}
 	for _, w := range []string{"id_", "credentials", ".netrc", ".npmrc", ".pypirc", "shadow", "wallet", ".kdbx", "keychain", ".env",
 		"password-store", "gcloud", "kube", ".docker", "history", "mcp", "claude", ".cursor/", ".codeium", ".gemini", ".codex"} {
 		if strings.Contains(path, w) {
-			return scan.SeverityMedium, true
+			return finding.SeverityMedium, true
 		}
 	}
-	return scan.SeverityLow, true
+	return finding.SeverityLow, true
 }
 
 // urlSeverity keeps a URL only when it has placeholders for the model to
 // fill in (high), names a secret in its query, or is where the sentence tells
 // the model to send something (medium); documentation links and API
 // endpoints (".../oauth/token") are not findings.
-func urlSeverity(_ *reviewer, sc scanned, m []int) (scan.Severity, bool) {
+func urlSeverity(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
 	url := sc.norm[m[0]:m[1]]
 	if urlPlaceholder.MatchString(url) {
-		return scan.SeverityHigh, true
+		return finding.SeverityHigh, true
 	}
 	if urlSecretParam.MatchString(url) {
-		return scan.SeverityMedium, true
+		return finding.SeverityMedium, true
 	}
 	s, lo := sentence(sc.norm, m[0], m[1])
 	if before := s[:m[0]-lo]; sendVerb.MatchString(before) && dataNouns.MatchString(before) {
-		return scan.SeverityMedium, true
+		return finding.SeverityMedium, true
 	}
 	return "", false
 }

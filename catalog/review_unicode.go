@@ -6,7 +6,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // Invisible and control characters that hide text from a person reading a
@@ -75,7 +75,7 @@ func visible(s string) string {
 // it is decoded, shown in the message, and returned for the phrase rules.
 func (r *reviewer) hiddenUnicode(field, s string) (hidden []string) {
 	type class struct {
-		sev   scan.Severity
+		sev   finding.Severity
 		msg   string
 		count int
 		first int
@@ -153,7 +153,7 @@ func (r *reviewer) hiddenUnicode(field, s string) (hidden []string) {
 
 	if tags.count > 0 {
 		decoded := tagText.String()
-		tags.sev = scan.SeverityCritical
+		tags.sev = finding.SeverityCritical
 		tags.msg = fmt.Sprintf("%d invisible Unicode tag characters (U+E0000–U+E007F)", tags.count)
 		if decoded != "" {
 			tags.msg += fmt.Sprintf(" spell the hidden text %q", clip(decoded, 300))
@@ -161,7 +161,7 @@ func (r *reviewer) hiddenUnicode(field, s string) (hidden []string) {
 		}
 	}
 	if vsRun.count > 0 {
-		vsRun.sev = scan.SeverityHigh
+		vsRun.sev = finding.SeverityHigh
 		vsRun.msg = fmt.Sprintf("%d invisible variation selectors in a row can smuggle bytes", vsRun.count+1)
 		for _, h := range hidden {
 			if printableASCII(h) {
@@ -170,12 +170,12 @@ func (r *reviewer) hiddenUnicode(field, s string) (hidden []string) {
 			}
 		}
 	}
-	bidi.sev, bidi.msg = scan.SeverityHigh, "bidirectional control characters reorder how the text is displayed"
-	zw.sev, zw.msg = scan.SeverityMedium, "zero-width characters hide inside the text"
-	ansi.sev, ansi.msg = scan.SeverityHigh, "terminal escape sequences can hide or overwrite text when displayed"
-	ctrl.sev, ctrl.msg = scan.SeverityMedium, "control characters in the text"
-	otherCf.sev, otherCf.msg = scan.SeverityMedium, "invisible format characters (Unicode Cf) in the text"
-	mild.sev, mild.msg = scan.SeverityLow, "soft hyphens, direction marks or a byte-order mark in the text"
+	bidi.sev, bidi.msg = finding.SeverityHigh, "bidirectional control characters reorder how the text is displayed"
+	zw.sev, zw.msg = finding.SeverityMedium, "zero-width characters hide inside the text"
+	ansi.sev, ansi.msg = finding.SeverityHigh, "terminal escape sequences can hide or overwrite text when displayed"
+	ctrl.sev, ctrl.msg = finding.SeverityMedium, "control characters in the text"
+	otherCf.sev, otherCf.msg = finding.SeverityMedium, "invisible format characters (Unicode Cf) in the text"
+	mild.sev, mild.msg = finding.SeverityLow, "soft hyphens, direction marks or a byte-order mark in the text"
 	for _, c := range []*class{&tags, &vsRun, &bidi, &ansi, &zw, &ctrl, &otherCf, &mild} {
 		if c.count == 0 {
 			continue

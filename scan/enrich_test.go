@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // fakeCatalog stands in for the catalog issue's enricher: it matches on the
@@ -16,12 +18,12 @@ func (c fakeCatalog) Enrich(s *Server) {
 	l := s.Launch()
 	status, ok := c.status[l.Ecosystem+":"+l.Package]
 	if !ok {
-		s.Findings = append(s.Findings, Finding{Rule: "shadow", Severity: SeverityHigh, Message: "not in the catalog"})
+		s.Findings = append(s.Findings, finding.Finding{Rule: "shadow", Severity: finding.SeverityHigh, Message: "not in the catalog"})
 		return
 	}
 	s.Catalog = &CatalogRef{ID: l.Package, Status: status}
 	if status == "blocked" {
-		s.Findings = append(s.Findings, Finding{Rule: "blocked", Severity: SeverityCritical, Message: "blocked"})
+		s.Findings = append(s.Findings, finding.Finding{Rule: "blocked", Severity: finding.SeverityCritical, Message: "blocked"})
 	}
 }
 
@@ -59,7 +61,7 @@ func TestEnricherSeesLaunchNotName(t *testing.T) {
 		t.Errorf("launch through the shim = %+v", l)
 	}
 
-	log := SARIF(rep, "", "test", []Rule{{ID: "blocked", Severity: SeverityCritical, Summary: "Server is blocked in the catalog", Help: "Remove it."}})
+	log := SARIF(rep, "", "test", []finding.Rule{{ID: "blocked", Severity: finding.SeverityCritical, Summary: "Server is blocked in the catalog", Help: "Remove it."}})
 	found := false
 	for _, r := range log.Runs[0].Tool.Driver.Rules {
 		found = found || r.ID == "blocked"

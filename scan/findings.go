@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/mcpgov/mcpgov/policy/guard/secret"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // Rule ids. They are stable: reports, SARIF and suppressions refer to them.
@@ -17,26 +18,18 @@ const (
 	RuleWrappedByOther    = "wrapped-by-other"
 )
 
-// Rule describes a finding rule for reports and SARIF.
-type Rule struct {
-	ID       string
-	Severity Severity // default severity
-	Summary  string
-	Help     string
-}
-
 // Rules lists the scan's own rules. Enrichers (the catalog) add theirs.
-var Rules = []Rule{
-	{RulePlaintextSecret, SeverityCritical, "Secret written in plain text in an MCP config",
-		"Move the value into the environment or the OS keychain and reference it (${VAR}, ${env:VAR}, ${input:id}); rotate the leaked credential."},
-	{RuleUnpinnedPackage, SeverityMedium, "MCP server package is not pinned to a version",
-		"Pin an exact version (pkg@1.2.3, pkg==1.2.3, image@sha256:…) so an upstream release cannot change what runs."},
-	{RuleInsecureTransport, SeverityHigh, "MCP server reached over plain HTTP",
-		"Use https:// for servers that are not on this machine."},
-	{RuleNotGoverned, SeverityLow, "MCP server does not run through mcpgov shim",
-		"Run `mcpgov wrap` so calls are checked against the catalog and audited."},
-	{RuleWrappedByOther, SeverityMedium, "MCP server is wrapped by another gateway or bridge",
-		"Review the wrapper: it sees every call and may hold credentials."},
+var Rules = []finding.Rule{
+	{ID: RulePlaintextSecret, Severity: finding.SeverityCritical, Summary: "Secret written in plain text in an MCP config",
+		Help: "Move the value into the environment or the OS keychain and reference it (${VAR}, ${env:VAR}, ${input:id}); rotate the leaked credential."},
+	{ID: RuleUnpinnedPackage, Severity: finding.SeverityMedium, Summary: "MCP server package is not pinned to a version",
+		Help: "Pin an exact version (pkg@1.2.3, pkg==1.2.3, image@sha256:…) so an upstream release cannot change what runs."},
+	{ID: RuleInsecureTransport, Severity: finding.SeverityHigh, Summary: "MCP server reached over plain HTTP",
+		Help: "Use https:// for servers that are not on this machine."},
+	{ID: RuleNotGoverned, Severity: finding.SeverityLow, Summary: "MCP server does not run through mcpgov shim",
+		Help: "Run `mcpgov wrap` so calls are checked against the catalog and audited."},
+	{ID: RuleWrappedByOther, Severity: finding.SeverityMedium, Summary: "MCP server is wrapped by another gateway or bridge",
+		Help: "Review the wrapper: it sees every call and may hold credentials."},
 }
 
 // secretArgs finds arguments holding secrets: known token formats anywhere,
@@ -82,16 +75,16 @@ func secretArgs(args []string) map[int]secret.Match {
 
 // findings applies the scan's rules to one entry. It returns the indexes of
 // arguments that hold secrets so the report can mask them.
-func findings(s *Server, f fields, l launch) ([]Finding, map[int]bool) {
-	out := []Finding{}
+func findings(s *Server, f fields, l launch) ([]finding.Finding, map[int]bool) {
+	out := []finding.Finding{}
 	var masked map[int]bool
 
 	plain := func(field string, line int, m secret.Match) {
-		sev := SeverityHigh
+		sev := finding.SeverityHigh
 		if m.Strong {
-			sev = SeverityCritical
+			sev = finding.SeverityCritical
 		}
-		out = append(out, Finding{
+		out = append(out, finding.Finding{
 			Rule: RulePlaintextSecret, Severity: sev, Field: field, Line: line,
 			Message: fmt.Sprintf("%s holds a plain-text %s; reference it from the environment instead (value masked)", field, m.Kind),
 		})
@@ -144,8 +137,8 @@ func findings(s *Server, f fields, l launch) ([]Finding, map[int]bool) {
 		if p.version != "" {
 			what = fmt.Sprintf("%q, which is not an exact version", p.version)
 		}
-		out = append(out, Finding{
-			Rule: RuleUnpinnedPackage, Severity: SeverityMedium, Field: "args", Line: f.argsLine,
+		out = append(out, finding.Finding{
+			Rule: RuleUnpinnedPackage, Severity: finding.SeverityMedium, Field: "args", Line: f.argsLine,
 			Message: fmt.Sprintf("%s package %s requests %s; every launch may run different code", p.ecosystem, p.name, what),
 		})
 	}
@@ -156,28 +149,28 @@ func findings(s *Server, f fields, l launch) ([]Finding, map[int]bool) {
 			if line == 0 {
 				line = f.argsLine
 			}
-			out = append(out, Finding{
-				Rule: RuleInsecureTransport, Severity: SeverityHigh, Field: "url", Line: line,
+			out = append(out, finding.Finding{
+				Rule: RuleInsecureTransport, Severity: finding.SeverityHigh, Field: "url", Line: line,
 				Message: fmt.Sprintf("%s is reached over plain http://; calls and credentials cross the network unencrypted", u.Host),
 			})
 		}
 	}
 
 	if len(l.wrappedBy) > 0 {
-		sev, kind := SeverityLow, "bridge"
+		sev, kind := finding.SeverityLow, "bridge"
 		for _, w := range l.wrappedBy {
 			if governors[w] {
-				sev, kind = SeverityMedium, "gateway"
+				sev, kind = finding.SeverityMedium, "gateway"
 			}
 		}
-		out = append(out, Finding{
+		out = append(out, finding.Finding{
 			Rule: RuleWrappedByOther, Severity: sev, Field: "command", Line: s.Line,
 			Message: fmt.Sprintf("launched through %s (%s); it sees every call", strings.Join(l.wrappedBy, " → "), kind),
 		})
 	}
 	if !l.governed {
-		out = append(out, Finding{
-			Rule: RuleNotGoverned, Severity: SeverityLow, Line: s.Line,
+		out = append(out, finding.Finding{
+			Rule: RuleNotGoverned, Severity: finding.SeverityLow, Line: s.Line,
 			Message: "not run through mcpgov shim; calls are neither checked nor audited",
 		})
 	}

@@ -1,6 +1,10 @@
 package scan
 
-import "time"
+import (
+	"time"
+
+	"github.com/mcpgov/mcpgov/scan/finding"
+)
 
 // SchemaVersion is the version of the JSON inventory format. It changes only
 // when a field is removed or changes meaning.
@@ -28,38 +32,6 @@ const (
 	TransportWS    Transport = "ws"
 )
 
-// Severity ranks findings.
-type Severity string
-
-// Severities, lowest first.
-const (
-	SeverityLow      Severity = "low"
-	SeverityMedium   Severity = "medium"
-	SeverityHigh     Severity = "high"
-	SeverityCritical Severity = "critical"
-)
-
-// Rank orders severities: low=1 … critical=4; unknown values rank 0.
-func (s Severity) Rank() int {
-	switch s {
-	case SeverityLow:
-		return 1
-	case SeverityMedium:
-		return 2
-	case SeverityHigh:
-		return 3
-	case SeverityCritical:
-		return 4
-	}
-	return 0
-}
-
-// ParseSeverity accepts low, medium, high or critical.
-func ParseSeverity(s string) (Severity, bool) {
-	sev := Severity(s)
-	return sev, sev.Rank() > 0
-}
-
 // Report is the inventory of one machine. Its JSON form is a versioned API.
 type Report struct {
 	SchemaVersion int         `json:"schemaVersion"`
@@ -83,24 +55,24 @@ type Host struct {
 
 // Server is one configured MCP server entry.
 type Server struct {
-	Client    string      `json:"client"`
-	Scope     Scope       `json:"scope"`
-	File      string      `json:"file"`
-	Line      int         `json:"line"`
-	Project   string      `json:"project,omitempty"`
-	Name      string      `json:"name"`
-	Transport Transport   `json:"transport"`
-	Command   string      `json:"command,omitempty"`
-	Args      []string    `json:"args"`
-	URL       string      `json:"url,omitempty"`
-	Env       []string    `json:"env"`
-	Headers   []string    `json:"headers,omitempty"`
-	Disabled  bool        `json:"disabled"`
-	Identity  string      `json:"identity"`
-	Governed  bool        `json:"governed"`
-	WrappedBy []string    `json:"wrappedBy"`
-	Catalog   *CatalogRef `json:"catalog,omitempty"`
-	Findings  []Finding   `json:"findings"`
+	Client    string            `json:"client"`
+	Scope     Scope             `json:"scope"`
+	File      string            `json:"file"`
+	Line      int               `json:"line"`
+	Project   string            `json:"project,omitempty"`
+	Name      string            `json:"name"`
+	Transport Transport         `json:"transport"`
+	Command   string            `json:"command,omitempty"`
+	Args      []string          `json:"args"`
+	URL       string            `json:"url,omitempty"`
+	Env       []string          `json:"env"`
+	Headers   []string          `json:"headers,omitempty"`
+	Disabled  bool              `json:"disabled"`
+	Identity  string            `json:"identity"`
+	Governed  bool              `json:"governed"`
+	WrappedBy []string          `json:"wrappedBy"`
+	Catalog   *CatalogRef       `json:"catalog,omitempty"`
+	Findings  []finding.Finding `json:"findings"`
 
 	// launch is what the entry really starts once wrappers are peeled away;
 	// enrichers (the catalog) match on it.
@@ -111,15 +83,6 @@ type Server struct {
 type CatalogRef struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
-}
-
-// Finding is one problem with a server entry.
-type Finding struct {
-	Rule     string   `json:"rule"`
-	Severity Severity `json:"severity"`
-	Message  string   `json:"message"`
-	Field    string   `json:"field,omitempty"`
-	Line     int      `json:"line,omitempty"`
 }
 
 // FileError is a config file that could not be read or understood.

@@ -2,7 +2,7 @@ package guard
 
 import (
 	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // InjectionFinding is one prompt-injection signal.
@@ -19,7 +19,7 @@ var injectionReviewer = catalog.NewReviewer(nil)
 
 // injectionAt is the severity from which a review finding counts as an
 // injection; low findings are hints.
-var injectionAt = scan.SeverityMedium
+var injectionAt = finding.SeverityMedium
 
 // CheckInjection returns prompt-injection signals in text that reaches the
 // model. It is a heuristic: a signal, not a defence (see the eval figures).
@@ -49,7 +49,7 @@ func reviewerFindings(field, s string) []InjectionFinding {
 		}
 		// Exfiltration counts only when the reviewer is sure (high): a
 		// mail recipient in an argument is ordinary.
-		if !argumentRules[f.Rule] && !(f.Rule == catalog.RuleExfiltration && f.Severity.Rank() >= scan.SeverityHigh.Rank()) {
+		if !argumentRules[f.Rule] && !(f.Rule == catalog.RuleExfiltration && f.Severity.Rank() >= finding.SeverityHigh.Rank()) {
 			continue
 		}
 		out = append(out, InjectionFinding{Rule: "injection." + f.Rule, Message: f.Message})

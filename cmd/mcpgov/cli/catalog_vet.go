@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // CatalogVetOptions are the inputs of `mcpgov catalog vet`.
@@ -126,9 +126,9 @@ func vetServer(ctx context.Context, f *Factory, b *catalog.Bundle, id string, ti
 }
 
 func catalogVetRun(ctx context.Context, opts *CatalogVetOptions) error {
-	var failOn scan.Severity
+	var failOn finding.Severity
 	if opts.FailOn != "" {
-		sev, ok := scan.ParseSeverity(opts.FailOn)
+		sev, ok := finding.ParseSeverity(opts.FailOn)
 		if !ok {
 			return flagErrorf("invalid --fail-on %q: want low, medium, high or critical", opts.FailOn)
 		}
@@ -187,7 +187,7 @@ func printVet(io *IOStreams, doc *VetDocument) {
 	for _, t := range r.Tools {
 		top, n := "", len(t.Findings)
 		for _, fd := range t.Findings {
-			if fd.Severity.Rank() > scan.Severity(top).Rank() {
+			if fd.Severity.Rank() > finding.Severity(top).Rank() {
 				top = string(fd.Severity)
 			}
 		}
