@@ -6,6 +6,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/scan/finding"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // Finding rule ids the catalog adds to scan reports.
@@ -99,13 +100,13 @@ func (s *Server) packageRules() []packagePattern {
 	return out
 }
 
-func (s *Server) launchIdentity() scan.Launch {
-	return scan.AnalyzeLaunch(s.Launch.Command, s.Launch.Args, s.Launch.URL)
+func (s *Server) launchIdentity() launch.Launch {
+	return launch.Analyze(s.Launch.Command, s.Launch.Args, s.Launch.URL)
 }
 
 // Match finds the catalog server a scanned launch is, by launch identity —
 // never by display name, which users choose freely.
-func (c *Catalog) Match(l scan.Launch) (MatchResult, bool) {
+func (c *Catalog) Match(l launch.Launch) (MatchResult, bool) {
 	if l.CatalogID != "" {
 		if s := c.Server(l.CatalogID); s != nil {
 			return MatchResult{Server: s, VersionApproved: true, By: "catalog-id"}, true

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // The catalog interoperates with the official MCP registry's server.json
@@ -394,7 +394,7 @@ var sjURLTemplateVar = regexp.MustCompile(`\{[^{}]*\}`)
 // each {variable} a * glob.
 func sjURLPattern(raw string) string {
 	const hole = "mcpgovurlvariable"
-	canon := scan.AnalyzeLaunch("", nil, sjURLTemplateVar.ReplaceAllString(raw, hole)).URL
+	canon := launch.Analyze("", nil, sjURLTemplateVar.ReplaceAllString(raw, hole)).URL
 	return strings.ReplaceAll(canon, hole, "*")
 }
 

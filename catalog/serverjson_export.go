@@ -11,7 +11,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // sjGovernance is the _meta["io.mcpgov/governance"] block. Keys follow
@@ -277,7 +277,7 @@ func sjSynthesize(s *Server) ([]sjMember, error) {
 	if doc.Description == "" {
 		doc.Description = "MCP server " + s.ID + " from the mcpgov catalog"
 	}
-	l := scan.AnalyzeLaunch(s.Launch.Command, s.Launch.Args, s.Launch.URL)
+	l := launch.Analyze(s.Launch.Command, s.Launch.Args, s.Launch.URL)
 	type key struct{ eco, name, version string }
 	seen := map[key]bool{}
 	if l.Ecosystem != "" {

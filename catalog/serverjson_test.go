@@ -12,7 +12,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // The official 2025-12-11 schema, copied from the registry's Go module
@@ -305,7 +305,7 @@ func TestImportedLaunchMatchesScans(t *testing.T) {
 		{"dnx", []string{"TimeMcpServer@1.0.8", "--yes", "--", "mcp", "start"}, "", "time-mcp-nuget", true},
 	}
 	for _, tc := range cases {
-		m, ok := c.Match(scan.AnalyzeLaunch(tc.command, tc.args, tc.url))
+		m, ok := c.Match(launch.Analyze(tc.command, tc.args, tc.url))
 		if !ok || m.Server.ID != tc.id || m.VersionApproved != tc.approved {
 			got := "no match"
 			if ok {
@@ -319,7 +319,7 @@ func TestImportedLaunchMatchesScans(t *testing.T) {
 		if s.Launch.Command == "" && s.Launch.URL == "" {
 			continue
 		}
-		if m, ok := c.Match(scan.AnalyzeLaunch(s.Launch.Command, s.Launch.Args, s.Launch.URL)); !ok || m.Server != s {
+		if m, ok := c.Match(launch.Analyze(s.Launch.Command, s.Launch.Args, s.Launch.URL)); !ok || m.Server != s {
 			t.Errorf("%s: its own launch %+v does not match it", s.ID, s.Launch)
 		}
 	}

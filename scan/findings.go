@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/scan/finding"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // Rule ids. They are stable: reports, SARIF and suppressions refer to them.
@@ -32,50 +33,9 @@ var Rules = []finding.Rule{
 		Help: "Review the wrapper: it sees every call and may hold credentials."},
 }
 
-// secretArgs finds arguments holding secrets: known token formats anywhere,
-// `--token=VALUE` and `--token VALUE` pairs, docker `-e NAME=VALUE`, and
-// `--header "Authorization: Bearer VALUE"` (mcp-remote, supergateway).
-func secretArgs(args []string) map[int]secret.Match {
-	var out map[int]secret.Match
-	hit := func(i int, m secret.Match) {
-		if out == nil {
-			out = map[int]secret.Match{}
-		}
-		out[i] = m
-	}
-	for i, a := range args {
-		if m, ok := secret.Detect("", a); ok {
-			hit(i, m)
-			continue
-		}
-		if name, val, ok := strings.Cut(a, "="); ok {
-			if m, ok := secret.Detect(strings.TrimLeft(name, "-"), val); ok {
-				hit(i, m)
-				continue
-			}
-		}
-		if i > 0 {
-			prev := args[i-1]
-			switch {
-			case prev == "--header" || prev == "-H":
-				if name, val, ok := strings.Cut(a, ":"); ok {
-					if m, ok := secret.Detect(strings.TrimSpace(name), strings.TrimSpace(val)); ok {
-						hit(i, m)
-					}
-				}
-			case strings.HasPrefix(prev, "-") && !strings.Contains(prev, "="):
-				if m, ok := secret.Detect(strings.TrimLeft(prev, "-"), a); ok {
-					hit(i, m)
-				}
-			}
-		}
-	}
-	return out
-}
-
 // findings applies the scan's rules to one entry. It returns the indexes of
 // arguments that hold secrets so the report can mask them.
-func findings(s *Server, f fields, l launch) ([]finding.Finding, map[int]bool) {
+func findings(s *Server, f fields, l launch.Analysis) ([]finding.Finding, map[int]bool) {
 	out := []finding.Finding{}
 	var masked map[int]bool
 
@@ -110,7 +70,7 @@ func findings(s *Server, f fields, l launch) ([]finding.Finding, map[int]bool) {
 			plain("settings."+v.key, v.line, m)
 		}
 	}
-	for i, m := range secretArgs(f.args) {
+	for i, m := range secret.Args(f.args) {
 		if masked == nil {
 			masked = map[int]bool{}
 		}
@@ -132,19 +92,19 @@ func findings(s *Server, f fields, l launch) ([]finding.Finding, map[int]bool) {
 		}
 	}
 
-	if p := l.pkg; p != nil && !p.pinned {
+	if p := l.Package; p != nil && !p.Pinned {
 		what := "no version"
-		if p.version != "" {
-			what = fmt.Sprintf("%q, which is not an exact version", p.version)
+		if p.Version != "" {
+			what = fmt.Sprintf("%q, which is not an exact version", p.Version)
 		}
 		out = append(out, finding.Finding{
 			Rule: RuleUnpinnedPackage, Severity: finding.SeverityMedium, Field: "args", Line: f.argsLine,
-			Message: fmt.Sprintf("%s package %s requests %s; every launch may run different code", p.ecosystem, p.name, what),
+			Message: fmt.Sprintf("%s package %s requests %s; every launch may run different code", p.Ecosystem, p.Name, what),
 		})
 	}
 
-	if target := l.url; target != "" {
-		if u, err := url.Parse(target); err == nil && strings.EqualFold(u.Scheme, "http") && !isLoopback(u.Hostname()) {
+	if target := l.URL; target != "" {
+		if u, err := url.Parse(target); err == nil && strings.EqualFold(u.Scheme, "http") && !launch.IsLoopback(u.Hostname()) {
 			line := f.urlLine
 			if line == 0 {
 				line = f.argsLine
@@ -156,19 +116,19 @@ func findings(s *Server, f fields, l launch) ([]finding.Finding, map[int]bool) {
 		}
 	}
 
-	if len(l.wrappedBy) > 0 {
+	if len(l.WrappedBy) > 0 {
 		sev, kind := finding.SeverityLow, "bridge"
-		for _, w := range l.wrappedBy {
-			if governors[w] {
+		for _, w := range l.WrappedBy {
+			if launch.IsGovernor(w) {
 				sev, kind = finding.SeverityMedium, "gateway"
 			}
 		}
 		out = append(out, finding.Finding{
 			Rule: RuleWrappedByOther, Severity: sev, Field: "command", Line: s.Line,
-			Message: fmt.Sprintf("launched through %s (%s); it sees every call", strings.Join(l.wrappedBy, " → "), kind),
+			Message: fmt.Sprintf("launched through %s (%s); it sees every call", strings.Join(l.WrappedBy, " → "), kind),
 		})
 	}
-	if !l.governed {
+	if !l.Governed {
 		out = append(out, finding.Finding{
 			Rule: RuleNotGoverned, Severity: finding.SeverityLow, Line: s.Line,
 			Message: "not run through mcpgov shim; calls are neither checked nor audited",

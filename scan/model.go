@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/scan/finding"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // SchemaVersion is the version of the JSON inventory format. It changes only
@@ -76,7 +77,7 @@ type Server struct {
 
 	// launch is what the entry really starts once wrappers are peeled away;
 	// enrichers (the catalog) match on it.
-	launch launch
+	launch launch.Analysis
 }
 
 // CatalogRef is the catalog entry a server matched, filled by an Enricher.
@@ -102,18 +103,4 @@ type Enricher interface {
 }
 
 // Launch describes what a server entry starts after wrappers are peeled away.
-func (s *Server) Launch() Launch { return s.launch.public() }
-
-// AnalyzeLaunch reports what a command line (or URL) starts, the way a scan
-// reads a client config entry: wrappers peeled, package and version found.
-// The catalog uses it to match its own launch parameters.
-func AnalyzeLaunch(command string, args []string, url string) Launch {
-	return analyzeLaunch(command, args, url).public()
-}
-
-// LaunchIdentity is the identity scan gives a server with this launch
-// ("npm:pkg@1.2.3", a canonical URL, "exec:cmd args" with secret arguments
-// masked and paths under home written ~/…): safe to print and record.
-func LaunchIdentity(command string, args []string, url, home string) string {
-	return identity(analyzeLaunch(command, args, url), fields{command: command, args: args, url: url}, home)
-}
+func (s *Server) Launch() launch.Launch { return s.launch.Launch() }

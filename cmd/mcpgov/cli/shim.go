@@ -20,7 +20,7 @@ import (
 	"github.com/mcpgov/mcpgov/policy"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/guard/secret"
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/launch"
 	"github.com/mcpgov/mcpgov/shim"
 )
 
@@ -312,16 +312,16 @@ func catalogEntry(c *catalog.Catalog, id, server, url string, command []string) 
 			return nil, false
 		}
 		if len(command) > 0 {
-			if l := scan.AnalyzeLaunch(command[0], command[1:], ""); l.Ecosystem != "" {
+			if l := launch.Analyze(command[0], command[1:], ""); l.Ecosystem != "" {
 				m, ok := (&catalog.Catalog{Servers: []*catalog.Server{s}}).Match(l)
 				return s, ok && m.VersionApproved
 			}
 		}
 		return s, true
 	case url != "":
-		m, ok = c.Match(scan.AnalyzeLaunch("", nil, url))
+		m, ok = c.Match(launch.Analyze("", nil, url))
 	case len(command) > 0:
-		m, ok = c.Match(scan.AnalyzeLaunch(command[0], command[1:], ""))
+		m, ok = c.Match(launch.Analyze(command[0], command[1:], ""))
 	}
 	if !ok {
 		return nil, false
@@ -347,9 +347,9 @@ func serverRef(cfg enforce.Config, command []string, url, home string) audit.Ser
 	switch {
 	case url != "":
 		ref.Transport = "http"
-		ref.Launch = scan.LaunchIdentity("", nil, url, home)
+		ref.Launch = launch.Identity("", nil, url, home)
 	case len(command) > 0:
-		ref.Launch = scan.LaunchIdentity(command[0], command[1:], "", home)
+		ref.Launch = launch.Identity(command[0], command[1:], "", home)
 	}
 	return ref
 }

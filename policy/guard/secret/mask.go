@@ -325,3 +325,59 @@ func base(cmd string) string {
 	}
 	return b
 }
+
+// Args finds the arguments of a command line that hold secrets, by index:
+// known token formats anywhere, holding secrets: known token formats anywhere,
+// `--token=VALUE` and `--token VALUE` pairs, docker `-e NAME=VALUE`, and
+// `--header "Authorization: Bearer VALUE"` (mcp-remote, supergateway).
+func Args(args []string) map[int]Match {
+	var out map[int]Match
+	hit := func(i int, m Match) {
+		if out == nil {
+			out = map[int]Match{}
+		}
+		out[i] = m
+	}
+	for i, a := range args {
+		if m, ok := Detect("", a); ok {
+			hit(i, m)
+			continue
+		}
+		if name, val, ok := strings.Cut(a, "="); ok {
+			if m, ok := Detect(strings.TrimLeft(name, "-"), val); ok {
+				hit(i, m)
+				continue
+			}
+		}
+		if i > 0 {
+			prev := args[i-1]
+			switch {
+			case prev == "--header" || prev == "-H":
+				if name, val, ok := strings.Cut(a, ":"); ok {
+					if m, ok := Detect(strings.TrimSpace(name), strings.TrimSpace(val)); ok {
+						hit(i, m)
+					}
+				}
+			case strings.HasPrefix(prev, "-") && !strings.Contains(prev, "="):
+				if m, ok := Detect(strings.TrimLeft(prev, "-"), a); ok {
+					hit(i, m)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// MaskArg hides the value of a secret argument, keeping a --flag= prefix.
+func MaskArg(a string) string {
+	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envName.MatchString(name)) {
+		return name + "=" + Mask(val)
+	}
+	if name, val, ok := strings.Cut(a, ":"); ok && !strings.Contains(name, " ") && strings.HasPrefix(strings.TrimSpace(val), "Bearer") {
+		return name + ": Bearer ****"
+	}
+	if u := MaskURL(a); u != a {
+		return u
+	}
+	return Mask(a)
+}

@@ -1,4 +1,11 @@
-package scan
+// Package launch works out what an MCP server entry really starts: it
+// peels wrappers (cmd /c, sh -c, mcpgov shim, mcp-remote, docker, package
+// runners such as npx and uvx) off a command line, finds the package and
+// its version or the canonical URL, and derives the launch identity scan
+// reports and the shim records. The catalog matches its entries on it and
+// the CLI names servers by it, without importing the scanner. It never
+// runs anything.
+package launch
 
 import (
 	"net"
@@ -21,30 +28,34 @@ type Launch struct {
 	CatalogID string   // `mcpgov shim ID`: launched from the catalog
 }
 
-// launch is the analysis of one entry's command line.
-type launch struct {
-	command   string
-	args      []string
-	url       string
-	transport Transport // set when a bridge turns the entry into a remote one
-	governed  bool
-	wrappedBy []string
-	pkg       *pkgRef
-	catalogID string
-	workload  string // ToolHive workload name
+// Analysis is what Parse makes of one entry's command line: Launch's facts
+// and the ones scan's findings need besides (wrappers, the package's
+// pinning).
+type Analysis struct {
+	Command   string
+	Args      []string
+	URL       string // as written; Launch has it canonical
+	Transport string // "http" or "sse" when a bridge turns the entry into a remote one
+	Governed  bool   // runs through mcpgov shim
+	WrappedBy []string
+	Package   *Package
+	CatalogID string
+	Workload  string // ToolHive workload name
 }
 
-type pkgRef struct {
-	ecosystem, name, version string
-	pinned                   bool
+// Package is a package or image a launch runs.
+type Package struct {
+	Ecosystem, Name, Version string
+	Pinned                   bool // an exact version (or digest) was asked for
 }
 
-func (l launch) public() Launch {
-	p := Launch{Command: l.command, Args: l.args, URL: canonicalURL(l.url), CatalogID: l.catalogID}
-	if l.pkg != nil {
-		p.Ecosystem, p.Package = l.pkg.ecosystem, l.pkg.name
-		if l.pkg.pinned {
-			p.Version = l.pkg.version
+// Launch is the public summary of a.
+func (l Analysis) Launch() Launch {
+	p := Launch{Command: l.Command, Args: l.Args, URL: CanonicalURL(l.URL), CatalogID: l.CatalogID}
+	if l.Package != nil {
+		p.Ecosystem, p.Package = l.Package.Ecosystem, l.Package.Name
+		if l.Package.Pinned {
+			p.Version = l.Package.Version
 		}
 	}
 	return p
@@ -54,18 +65,22 @@ func (l launch) public() Launch {
 // enforces policy (it competes with mcpgov); a bridge only changes transport.
 var governors = map[string]bool{"invariant-gateway": true, "snyk-agent-scan": true, "toolhive": true}
 
+// IsGovernor reports whether a wrapper of WrappedBy enforces policy of its
+// own (a gateway competing with mcpgov) rather than only bridging.
+func IsGovernor(wrapper string) bool { return governors[wrapper] }
+
 // analyzeLaunch peels wrappers off command+args (or looks at url) and works
 // out what is really started. It never runs anything.
-func analyzeLaunch(command string, args []string, rawURL string) launch {
-	l := launch{command: command, args: args, url: rawURL}
+func Parse(command string, args []string, rawURL string) Analysis {
+	l := Analysis{Command: command, Args: args, URL: rawURL}
 	if command == "" {
 		if w := toolhiveWorkload(rawURL); w != "" {
-			l.wrappedBy = append(l.wrappedBy, "toolhive")
-			l.workload = w
+			l.WrappedBy = append(l.WrappedBy, "toolhive")
+			l.Workload = w
 		}
 		return l
 	}
-	for depth := 0; depth < 8 && l.command != ""; depth++ {
+	for depth := 0; depth < 8 && l.Command != ""; depth++ {
 		if !l.peel() {
 			break
 		}
@@ -73,8 +88,8 @@ func analyzeLaunch(command string, args []string, rawURL string) launch {
 	return l
 }
 
-// base is a command's lower-case name without directory or Windows extension.
-func base(cmd string) string {
+// Base is a command's lower-case name without directory or Windows extension.
+func Base(cmd string) string {
 	cmd = strings.ReplaceAll(cmd, `\`, "/")
 	b := strings.ToLower(path.Base(cmd))
 	for _, ext := range []string{".exe", ".cmd", ".bat", ".ps1"} {
@@ -84,8 +99,8 @@ func base(cmd string) string {
 }
 
 // peel removes one wrapper layer; it reports false when nothing was peeled.
-func (l *launch) peel() bool {
-	b, args := base(l.command), l.args
+func (l *Analysis) peel() bool {
+	b, args := Base(l.Command), l.Args
 	switch {
 	case b == "cmd":
 		// Switches may precede /c: `cmd /d /s /c "…"` is how wrappers (the
@@ -101,7 +116,7 @@ func (l *launch) peel() bool {
 		return false
 	case (b == "sh" || b == "bash" || b == "zsh" || b == "dash") && len(args) >= 2 && args[0] == "-c":
 		if strings.Contains(args[1], "snyk_mcp_stdio_local_proxy") {
-			l.wrappedBy = append(l.wrappedBy, "snyk-agent-scan")
+			l.WrappedBy = append(l.WrappedBy, "snyk-agent-scan")
 			if len(args) > 3 {
 				l.setCommandLine(args[3:])
 				return true
@@ -109,12 +124,12 @@ func (l *launch) peel() bool {
 			return false
 		}
 		if len(args) == 2 {
-			l.setCommandLine(splitCommandLine(args[1]))
+			l.setCommandLine(SplitCommandLine(args[1]))
 			return true
 		}
 		return false
 	case strings.HasPrefix(b, "mcpgov") && len(args) > 0 && args[0] == "shim":
-		l.governed = true
+		l.Governed = true
 		return l.peelShim(args[1:])
 	case b == "npx" || b == "bunx" || b == "pnpx":
 		return l.peelPackageRunner("npm", args)
@@ -131,8 +146,8 @@ func (l *launch) peel() bool {
 	case b == "docker" || b == "podman" || b == "nerdctl":
 		return l.peelContainer(args)
 	case b == "thv" && len(args) > 2 && args[0] == "proxy" && args[1] == "stdio":
-		l.wrappedBy = append(l.wrappedBy, "toolhive")
-		l.workload = args[2]
+		l.WrappedBy = append(l.WrappedBy, "toolhive")
+		l.Workload = args[2]
 		return false
 	case b == "mcp-remote" || b == "supergateway" || b == "mcp-proxy" || b == "invariant-gateway":
 		return l.peelBridge(b, args)
@@ -147,19 +162,19 @@ func isCmdSwitch(a string) bool {
 		(len(a) == 2 || a[2] == ':')
 }
 
-func (l *launch) setCommandLine(argv []string) {
+func (l *Analysis) setCommandLine(argv []string) {
 	if len(argv) == 1 && strings.ContainsAny(argv[0], " \t") {
-		argv = splitCommandLine(argv[0])
+		argv = SplitCommandLine(argv[0])
 	}
 	if len(argv) == 0 {
-		l.command, l.args = "", nil
+		l.Command, l.Args = "", nil
 		return
 	}
-	l.command, l.args = argv[0], argv[1:]
+	l.Command, l.Args = argv[0], argv[1:]
 }
 
 // peelShim handles `mcpgov shim [flags] -- CMD ARGS`, `--url URL` and `ID`.
-func (l *launch) peelShim(args []string) bool {
+func (l *Analysis) peelShim(args []string) bool {
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -167,17 +182,17 @@ func (l *launch) peelShim(args []string) bool {
 			l.setCommandLine(args[i+1:])
 			return true
 		case a == "--url" && i+1 < len(args):
-			l.url, l.command, l.args = args[i+1], "", nil
+			l.URL, l.Command, l.Args = args[i+1], "", nil
 			return false
 		case strings.HasPrefix(a, "--url="):
-			l.url, l.command, l.args = strings.TrimPrefix(a, "--url="), "", nil
+			l.URL, l.Command, l.Args = strings.TrimPrefix(a, "--url="), "", nil
 			return false
 		case strings.HasPrefix(a, "-"):
 			if !strings.Contains(a, "=") && i+1 < len(args) && shimValueFlags[a] {
 				i++
 			}
 		default:
-			l.catalogID, l.command, l.args = a, "", nil
+			l.CatalogID, l.Command, l.Args = a, "", nil
 			return false
 		}
 	}
@@ -196,7 +211,7 @@ var runnerValueFlags = map[string]bool{
 
 // peelPackageRunner handles npx/uvx-style runners: the first positional
 // argument (or --package/--from) names the package.
-func (l *launch) peelPackageRunner(eco string, args []string) bool {
+func (l *Analysis) peelPackageRunner(eco string, args []string) bool {
 	var spec string
 	specFlagged := false
 	i := 0
@@ -238,27 +253,27 @@ func (l *launch) peelPackageRunner(eco string, args []string) bool {
 		rest = args[i+1:]
 	}
 	ref := parsePackageSpec(eco, spec)
-	switch ref.name {
+	switch ref.Name {
 	case "mcp-remote", "supergateway", "mcp-proxy", "invariant-gateway":
-		return l.peelBridge(ref.name, rest)
+		return l.peelBridge(ref.Name, rest)
 	}
-	l.pkg = &ref
-	l.command, l.args = "", rest
+	l.Package = &ref
+	l.Command, l.Args = "", rest
 	return false
 }
 
 // parsePackageSpec reads "name@version" (npm, also scoped), "name==version"
 // or "name@version" (Python).
-func parsePackageSpec(eco, spec string) pkgRef {
-	ref := pkgRef{ecosystem: eco, name: spec}
+func parsePackageSpec(eco, spec string) Package {
+	ref := Package{Ecosystem: eco, Name: spec}
 	switch eco {
 	case "npm":
 		at := strings.LastIndex(spec, "@")
 		if at > 0 {
-			ref.name, ref.version = spec[:at], spec[at+1:]
+			ref.Name, ref.Version = spec[:at], spec[at+1:]
 		}
 		// npm resolves a partial version (pkg@1, pkg@1.2) as a range.
-		ref.pinned = isExactVersion(ref.version) && isFullSemver(ref.version)
+		ref.Pinned = isExactVersion(ref.Version) && isFullSemver(ref.Version)
 	case "pypi":
 		// A PEP 440 specifier (==, >=, ~=, !=, <) or "@" ends the name,
 		// whichever comes first; only == keeps the bare version.
@@ -266,16 +281,16 @@ func parsePackageSpec(eco, spec string) pkgRef {
 		at := strings.IndexByte(spec, '@')
 		switch {
 		case at > 0 && (op < 0 || at < op):
-			ref.name, ref.version = spec[:at], spec[at+1:]
+			ref.Name, ref.Version = spec[:at], spec[at+1:]
 		case op > 0:
-			ref.name, ref.version = spec[:op], strings.TrimPrefix(spec[op:], "==")
+			ref.Name, ref.Version = spec[:op], strings.TrimPrefix(spec[op:], "==")
 		}
-		ref.name, ref.version = strings.TrimSpace(ref.name), strings.TrimSpace(ref.version)
-		if i := strings.IndexByte(ref.name, '['); i > 0 { // extras: pkg[cli]
-			ref.name = ref.name[:i]
+		ref.Name, ref.Version = strings.TrimSpace(ref.Name), strings.TrimSpace(ref.Version)
+		if i := strings.IndexByte(ref.Name, '['); i > 0 { // extras: pkg[cli]
+			ref.Name = ref.Name[:i]
 		}
-		ref.name = strings.ToLower(ref.name)
-		ref.pinned = isExactVersion(ref.version)
+		ref.Name = strings.ToLower(ref.Name)
+		ref.Pinned = isExactVersion(ref.Version)
 	}
 	return ref
 }
@@ -323,7 +338,7 @@ var containerValueFlags = map[string]bool{
 	"--log-driver": true, "--restart": true, "--runtime": true, "--gpus": true, "--shm-size": true,
 }
 
-func (l *launch) peelContainer(args []string) bool {
+func (l *Analysis) peelContainer(args []string) bool {
 	i := 0
 	for i < len(args) && args[i] != "run" {
 		if !strings.HasPrefix(args[i], "-") && args[i] != "container" {
@@ -347,27 +362,27 @@ func (l *launch) peelContainer(args []string) bool {
 		return false
 	}
 	image := args[i]
-	ref := pkgRef{ecosystem: "oci", name: image}
+	ref := Package{Ecosystem: "oci", Name: image}
 	if n, digest, ok := strings.Cut(image, "@"); ok {
 		// image:tag@sha256:… runs the digest; the tag is only a label.
 		if colon := strings.LastIndex(n, ":"); colon > strings.LastIndex(n, "/") {
 			n = n[:colon]
 		}
-		ref.name, ref.version, ref.pinned = n, digest, true
+		ref.Name, ref.Version, ref.Pinned = n, digest, true
 	} else if slash := strings.LastIndex(image, "/"); strings.LastIndex(image, ":") > slash {
 		colon := strings.LastIndex(image, ":")
-		ref.name, ref.version = image[:colon], image[colon+1:]
-		ref.pinned = ref.version != "latest"
+		ref.Name, ref.Version = image[:colon], image[colon+1:]
+		ref.Pinned = ref.Version != "latest"
 	}
-	ref.name = strings.TrimPrefix(strings.TrimPrefix(ref.name, "docker.io/"), "library/")
-	l.pkg = &ref
-	l.command, l.args = "", args[i+1:]
+	ref.Name = strings.TrimPrefix(strings.TrimPrefix(ref.Name, "docker.io/"), "library/")
+	l.Package = &ref
+	l.Command, l.Args = "", args[i+1:]
 	return false
 }
 
 // peelBridge handles stdio bridges to remote servers and wrapping gateways.
-func (l *launch) peelBridge(name string, args []string) bool {
-	l.wrappedBy = append(l.wrappedBy, name)
+func (l *Analysis) peelBridge(name string, args []string) bool {
+	l.WrappedBy = append(l.WrappedBy, name)
 	switch name {
 	case "invariant-gateway":
 		for i, a := range args {
@@ -380,13 +395,13 @@ func (l *launch) peelBridge(name string, args []string) bool {
 		for i := 0; i+1 < len(args); i++ {
 			switch strings.TrimLeft(args[i], "-") {
 			case "stdio":
-				l.setCommandLine(splitCommandLine(args[i+1]))
+				l.setCommandLine(SplitCommandLine(args[i+1]))
 				return true
 			case "sse":
-				l.url, l.transport, l.command, l.args = args[i+1], TransportSSE, "", nil
+				l.URL, l.Transport, l.Command, l.Args = args[i+1], transportSSE, "", nil
 				return false
 			case "streamableHttp":
-				l.url, l.transport, l.command, l.args = args[i+1], TransportHTTP, "", nil
+				l.URL, l.Transport, l.Command, l.Args = args[i+1], transportHTTP, "", nil
 				return false
 			}
 		}
@@ -397,17 +412,17 @@ func (l *launch) peelBridge(name string, args []string) bool {
 				return true
 			}
 			if strings.HasPrefix(a, "http://") || strings.HasPrefix(a, "https://") {
-				l.url, l.command = a, ""
-				l.transport = TransportHTTP
+				l.URL, l.Command = a, ""
+				l.Transport = transportHTTP
 				if strings.Contains(strings.Join(args, " "), "sse-only") || strings.HasSuffix(strings.TrimRight(a, "/"), "/sse") {
-					l.transport = TransportSSE
+					l.Transport = transportSSE
 				}
-				l.args = args // kept: --header values are checked for secrets
+				l.Args = args // kept: --header values are checked for secrets
 				return false
 			}
 		}
 	}
-	l.command, l.args = "", args
+	l.Command, l.Args = "", args
 	return false
 }
 
@@ -415,7 +430,7 @@ func (l *launch) peelBridge(name string, args []string) bool {
 // (http://127.0.0.1:PORT/sse#WORKLOAD).
 func toolhiveWorkload(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.Fragment == "" || !isLoopback(u.Hostname()) {
+	if err != nil || u.Fragment == "" || !IsLoopback(u.Hostname()) {
 		return ""
 	}
 	if p := strings.TrimRight(u.Path, "/"); p == "/sse" || p == "/mcp" {
@@ -424,9 +439,9 @@ func toolhiveWorkload(raw string) string {
 	return ""
 }
 
-// canonicalURL lower-cases scheme and host, drops default ports, userinfo,
+// CanonicalURL lower-cases scheme and host, drops default ports, userinfo,
 // query, fragment and a trailing slash, so one server has one identity.
-func canonicalURL(raw string) string {
+func CanonicalURL(raw string) string {
 	if raw == "" {
 		return ""
 	}
@@ -453,7 +468,8 @@ func canonicalURL(raw string) string {
 	return scheme + "://" + host + p
 }
 
-func isLoopback(host string) bool {
+// IsLoopback reports whether host is this machine (localhost, a loopback IP).
+func IsLoopback(host string) bool {
 	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
 		return true
 	}
@@ -461,10 +477,10 @@ func isLoopback(host string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// splitCommandLine splits a shell-like command string on whitespace,
+// SplitCommandLine splits a shell-like command string on whitespace,
 // honouring single and double quotes and backslash escapes. It never
 // expands anything.
-func splitCommandLine(s string) []string {
+func SplitCommandLine(s string) []string {
 	var (
 		out     []string
 		cur     strings.Builder
@@ -505,4 +521,86 @@ func splitCommandLine(s string) []string {
 		out = append(out, cur.String())
 	}
 	return out
+}
+
+// The transports a bridge turns an entry into; scan's Transport values.
+const (
+	transportHTTP = "http"
+	transportSSE  = "sse"
+)
+
+// Identity is a stable fingerprint of what an entry launches: the package
+// and version, the canonical URL, a Zed extension, or the command line with
+// secret arguments masked and paths under home written ~/… — never its
+// name. It is "" when the entry launches nothing it can name.
+func (l Analysis) Identity(extension, home string) string {
+	switch {
+	case l.CatalogID != "":
+		return "catalog:" + l.CatalogID
+	case l.Workload != "":
+		return "toolhive:" + l.Workload
+	case l.Package != nil:
+		sep := "@"
+		switch l.Package.Ecosystem {
+		case "pypi":
+			sep = "=="
+		case "oci":
+			sep = ":"
+			if strings.HasPrefix(l.Package.Version, "sha256:") {
+				sep = "@"
+			}
+		}
+		// An unpinned package is "whatever the registry serves": its
+		// identity is the name alone, whatever tag or range was written.
+		if l.Package.Version == "" || !l.Package.Pinned {
+			return l.Package.Ecosystem + ":" + l.Package.Name
+		}
+		return l.Package.Ecosystem + ":" + l.Package.Name + sep + l.Package.Version
+	case l.URL != "":
+		return CanonicalURL(l.URL)
+	case extension != "":
+		return "zed-extension:" + extension
+	case l.Command != "":
+		flagged := secret.Args(l.Args)
+		masked := secret.MaskArgs(append([]string{l.Command}, l.Args...))
+		parts := make([]string, 0, len(masked))
+		for i, a := range masked {
+			if _, ok := flagged[i-1]; ok && i > 0 && a == l.Args[i-1] {
+				a = secret.MaskArg(a)
+			}
+			parts = append(parts, tildePath(a, home))
+		}
+		return "exec:" + strings.Join(parts, " ")
+	}
+	return ""
+}
+
+// tildePath writes paths under the home directory as ~/… so one server has
+// one identity across users.
+func tildePath(p, home string) string {
+	if home == "" || !strings.HasPrefix(p, home) {
+		return p
+	}
+	rest := p[len(home):]
+	if rest == "" || rest[0] == '/' || rest[0] == '\\' {
+		return "~" + rest
+	}
+	return p
+}
+
+// Analyze reports what a command line (or URL) starts, the way a scan
+// reads a client config entry: wrappers peeled, package and version found.
+// The catalog uses it to match its own launch parameters.
+func Analyze(command string, args []string, url string) Launch {
+	return Parse(command, args, url).Launch()
+}
+
+// Identity is the identity scan gives a server with this launch
+// ("npm:pkg@1.2.3", a canonical URL, "exec:cmd args" with secret arguments
+// masked and paths under home written ~/…): safe to print and record.
+func Identity(command string, args []string, url, home string) string {
+	if id := Parse(command, args, url).Identity("", home); id != "" {
+		return id
+	}
+	return "unknown:"
 }

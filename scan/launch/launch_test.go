@@ -1,4 +1,4 @@
-package scan
+package launch
 
 import (
 	"reflect"
@@ -13,55 +13,55 @@ type launchWant struct {
 	command   string
 	args      []string // nil = not checked; use []string{} for "no args"
 	url       string
-	transport Transport
+	transport string
 	governed  bool
 	wrappedBy []string
 	catalogID string
 	workload  string
 }
 
-func pkgString(p *pkgRef) string {
+func pkgString(p *Package) string {
 	if p == nil {
 		return ""
 	}
-	s := p.ecosystem + ":" + p.name
-	if p.version != "" {
-		s += "@" + p.version
+	s := p.Ecosystem + ":" + p.Name
+	if p.Version != "" {
+		s += "@" + p.Version
 	}
-	if p.pinned {
+	if p.Pinned {
 		s += "!"
 	}
 	return s
 }
 
-func checkLaunch(t *testing.T, l launch, w launchWant) {
+func checkLaunch(t *testing.T, l Analysis, w launchWant) {
 	t.Helper()
-	if got := pkgString(l.pkg); got != w.pkg {
+	if got := pkgString(l.Package); got != w.pkg {
 		t.Errorf("pkg = %q, want %q", got, w.pkg)
 	}
-	if l.command != w.command {
-		t.Errorf("command = %q, want %q", l.command, w.command)
+	if l.Command != w.command {
+		t.Errorf("command = %q, want %q", l.Command, w.command)
 	}
-	if w.args != nil && !(len(w.args) == 0 && len(l.args) == 0) && !reflect.DeepEqual(l.args, w.args) {
-		t.Errorf("args = %q, want %q", l.args, w.args)
+	if w.args != nil && !(len(w.args) == 0 && len(l.Args) == 0) && !reflect.DeepEqual(l.Args, w.args) {
+		t.Errorf("args = %q, want %q", l.Args, w.args)
 	}
-	if l.url != w.url {
-		t.Errorf("url = %q, want %q", l.url, w.url)
+	if l.URL != w.url {
+		t.Errorf("url = %q, want %q", l.URL, w.url)
 	}
-	if l.transport != w.transport {
-		t.Errorf("transport = %q, want %q", l.transport, w.transport)
+	if l.Transport != w.transport {
+		t.Errorf("transport = %q, want %q", l.Transport, w.transport)
 	}
-	if l.governed != w.governed {
-		t.Errorf("governed = %v, want %v", l.governed, w.governed)
+	if l.Governed != w.governed {
+		t.Errorf("governed = %v, want %v", l.Governed, w.governed)
 	}
-	if !(len(l.wrappedBy) == 0 && len(w.wrappedBy) == 0) && !reflect.DeepEqual(l.wrappedBy, w.wrappedBy) {
-		t.Errorf("wrappedBy = %q, want %q", l.wrappedBy, w.wrappedBy)
+	if !(len(l.WrappedBy) == 0 && len(w.wrappedBy) == 0) && !reflect.DeepEqual(l.WrappedBy, w.wrappedBy) {
+		t.Errorf("wrappedBy = %q, want %q", l.WrappedBy, w.wrappedBy)
 	}
-	if l.catalogID != w.catalogID {
-		t.Errorf("catalogID = %q, want %q", l.catalogID, w.catalogID)
+	if l.CatalogID != w.catalogID {
+		t.Errorf("catalogID = %q, want %q", l.CatalogID, w.catalogID)
 	}
-	if l.workload != w.workload {
-		t.Errorf("workload = %q, want %q", l.workload, w.workload)
+	if l.Workload != w.workload {
+		t.Errorf("workload = %q, want %q", l.Workload, w.workload)
 	}
 }
 
@@ -207,21 +207,21 @@ func TestAnalyzeLaunch(t *testing.T) {
 
 		// Bridges to remote servers.
 		{"npx mcp-remote", "npx", []string{"-y", "mcp-remote", "https://mcp.example.com/sse"}, "",
-			launchWant{url: "https://mcp.example.com/sse", transport: TransportSSE, wrappedBy: []string{"mcp-remote"}, args: []string{"https://mcp.example.com/sse"}}},
+			launchWant{url: "https://mcp.example.com/sse", transport: transportSSE, wrappedBy: []string{"mcp-remote"}, args: []string{"https://mcp.example.com/sse"}}},
 		{"npx mcp-remote@version with header", "npx", []string{"mcp-remote@0.1.38", "https://mcp.example.com/mcp", "--header", "Authorization: Bearer ${TOKEN}"}, "",
-			launchWant{url: "https://mcp.example.com/mcp", transport: TransportHTTP, wrappedBy: []string{"mcp-remote"},
+			launchWant{url: "https://mcp.example.com/mcp", transport: transportHTTP, wrappedBy: []string{"mcp-remote"},
 				args: []string{"https://mcp.example.com/mcp", "--header", "Authorization: Bearer ${TOKEN}"}}},
 		{"mcp-remote direct sse-only", "mcp-remote", []string{"http://example.com/mcp", "--transport", "sse-only"}, "",
-			launchWant{url: "http://example.com/mcp", transport: TransportSSE, wrappedBy: []string{"mcp-remote"}}},
+			launchWant{url: "http://example.com/mcp", transport: transportSSE, wrappedBy: []string{"mcp-remote"}}},
 		{"mcp-remote without URL", "mcp-remote", []string{"--help"}, "", launchWant{wrappedBy: []string{"mcp-remote"}, args: []string{"--help"}}},
 		{"supergateway --stdio", "npx", []string{"-y", "supergateway", "--stdio", "npx -y @modelcontextprotocol/server-filesystem@2025.1.14 /tmp", "--port", "8000"}, "",
 			launchWant{pkg: "npm:@modelcontextprotocol/server-filesystem@2025.1.14!", args: []string{"/tmp"}, wrappedBy: []string{"supergateway"}}},
 		{"supergateway --sse", "supergateway", []string{"--sse", "https://mcp.example.com/sse"}, "",
-			launchWant{url: "https://mcp.example.com/sse", transport: TransportSSE, wrappedBy: []string{"supergateway"}}},
+			launchWant{url: "https://mcp.example.com/sse", transport: transportSSE, wrappedBy: []string{"supergateway"}}},
 		{"supergateway --streamableHttp", "npx", []string{"-y", "supergateway@3.4.0", "--streamableHttp", "https://mcp.example.com/mcp"}, "",
-			launchWant{url: "https://mcp.example.com/mcp", transport: TransportHTTP, wrappedBy: []string{"supergateway"}}},
+			launchWant{url: "https://mcp.example.com/mcp", transport: transportHTTP, wrappedBy: []string{"supergateway"}}},
 		{"mcp-proxy URL", "mcp-proxy", []string{"http://localhost:8080/sse"}, "",
-			launchWant{url: "http://localhost:8080/sse", transport: TransportSSE, wrappedBy: []string{"mcp-proxy"}, args: []string{"http://localhost:8080/sse"}}},
+			launchWant{url: "http://localhost:8080/sse", transport: transportSSE, wrappedBy: []string{"mcp-proxy"}, args: []string{"http://localhost:8080/sse"}}},
 		{"uvx mcp-proxy -- cmd", "uvx", []string{"mcp-proxy", "--port", "8096", "--", "uvx", "mcp-server-fetch==2025.4.7"}, "",
 			launchWant{pkg: "pypi:mcp-server-fetch@2025.4.7!", args: []string{}, wrappedBy: []string{"mcp-proxy"}}},
 		{"invariant-gateway --exec", "uvx", []string{"invariant-gateway@latest", "mcp", "--project-name", "p", "--push-explorer", "--exec", "npx", "-y", "pkg@1.0.0", "/x"}, "",
@@ -233,7 +233,7 @@ func TestAnalyzeLaunch(t *testing.T) {
 		{"Snyk shim without a command", "sh", []string{"-c", snykScript, "snyk_mcp_stdio_local_proxy_wrapper"}, "",
 			launchWant{command: "sh", wrappedBy: []string{"snyk-agent-scan"}}},
 		{"mcpgov shim around mcp-remote", "mcpgov", []string{"shim", "--", "npx", "-y", "mcp-remote", "https://x.example.com/mcp"}, "",
-			launchWant{url: "https://x.example.com/mcp", transport: TransportHTTP, governed: true, wrappedBy: []string{"mcp-remote"}}},
+			launchWant{url: "https://x.example.com/mcp", transport: transportHTTP, governed: true, wrappedBy: []string{"mcp-remote"}}},
 
 		// ToolHive.
 		{"thv proxy stdio", "thv", []string{"proxy", "stdio", "fetch"}, "",
@@ -251,7 +251,7 @@ func TestAnalyzeLaunch(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			checkLaunch(t, analyzeLaunch(c.command, c.args, c.url), c.want)
+			checkLaunch(t, Parse(c.command, c.args, c.url), c.want)
 		})
 	}
 }
@@ -264,27 +264,27 @@ func TestAnalyzeLaunchTerminates(t *testing.T) {
 		args = append(args, "cmd", "/c")
 	}
 	args = append(args, "node", "x.js")
-	l := analyzeLaunch("cmd", args, "")
-	if l.command != "cmd" {
-		t.Fatalf("command = %q, want the 9th cmd layer to remain", l.command)
+	l := Parse("cmd", args, "")
+	if l.Command != "cmd" {
+		t.Fatalf("command = %q, want the 9th cmd layer to remain", l.Command)
 	}
-	l = analyzeLaunch("sh", []string{"-c", "sh -c 'sh -c \"node x.js\"'"}, "")
-	if l.command != "node" || !reflect.DeepEqual(l.args, []string{"x.js"}) {
-		t.Fatalf("nested sh -c = %q %q", l.command, l.args)
+	l = Parse("sh", []string{"-c", "sh -c 'sh -c \"node x.js\"'"}, "")
+	if l.Command != "node" || !reflect.DeepEqual(l.Args, []string{"x.js"}) {
+		t.Fatalf("nested sh -c = %q %q", l.Command, l.Args)
 	}
 }
 
 func TestLaunchPublic(t *testing.T) {
-	l := analyzeLaunch("npx", []string{"-y", "pkg@latest"}, "")
-	p := l.public()
+	l := Parse("npx", []string{"-y", "pkg@latest"}, "")
+	p := l.Launch()
 	if p.Ecosystem != "npm" || p.Package != "pkg" || p.Version != "" {
 		t.Errorf("unpinned public launch = %+v, want npm pkg with no version", p)
 	}
-	p = analyzeLaunch("uvx", []string{"pkg==1.2.3"}, "").public()
+	p = Parse("uvx", []string{"pkg==1.2.3"}, "").Launch()
 	if p.Ecosystem != "pypi" || p.Package != "pkg" || p.Version != "1.2.3" {
 		t.Errorf("pinned public launch = %+v", p)
 	}
-	p = analyzeLaunch("", nil, "HTTPS://User:pw@Example.com:443/mcp/?token=x").public()
+	p = Parse("", nil, "HTTPS://User:pw@Example.com:443/mcp/?token=x").Launch()
 	if p.URL != "https://example.com/mcp" {
 		t.Errorf("public URL = %q", p.URL)
 	}
@@ -303,8 +303,8 @@ func TestBase(t *testing.T) {
 		"":                                ".",
 	}
 	for in, want := range cases {
-		if got := base(in); got != want {
-			t.Errorf("base(%q) = %q, want %q", in, got, want)
+		if got := Base(in); got != want {
+			t.Errorf("Base(%q) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -349,8 +349,8 @@ func TestCanonicalURL(t *testing.T) {
 		{"unix:///run/mcp.sock", "unix:///run/mcp.sock"},
 	}
 	for _, c := range cases {
-		if got := canonicalURL(c.in); got != c.want {
-			t.Errorf("canonicalURL(%q) = %q, want %q", c.in, got, c.want)
+		if got := CanonicalURL(c.in); got != c.want {
+			t.Errorf("CanonicalURL(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
@@ -398,9 +398,9 @@ func TestSplitCommandLine(t *testing.T) {
 		{"ünïcode 'ça va'", []string{"ünïcode", "ça va"}},
 	}
 	for _, c := range cases {
-		got := splitCommandLine(c.in)
+		got := SplitCommandLine(c.in)
 		if !reflect.DeepEqual(got, c.want) {
-			t.Errorf("splitCommandLine(%q) = %q, want %q", c.in, got, c.want)
+			t.Errorf("SplitCommandLine(%q) = %q, want %q", c.in, got, c.want)
 		}
 	}
 }
@@ -409,8 +409,22 @@ func TestSplitCommandLine(t *testing.T) {
 // data, never interpreted.
 func TestSplitCommandLineNeverExpands(t *testing.T) {
 	in := `echo $HOME ${X} %APPDATA% $(id) ~ *.json`
-	got := splitCommandLine(in)
+	got := SplitCommandLine(in)
 	if strings.Join(got, " ") != in {
 		t.Fatalf("splitCommandLine changed its input: %q", got)
+	}
+}
+
+// Bug: `mcpgov shim --header "Authorization: Bearer x" --url U` read the
+// header as a catalog id and lost the URL; a versioned binary name
+// (mcpgov-1.2) was not recognised as the shim.
+func TestShimFlagsAndVersionedBinary(t *testing.T) {
+	l := Parse("mcpgov", []string{"shim", "--header", "Authorization: Bearer ${TOKEN}", "--url", "https://mcp.example.com/mcp"}, "")
+	if !l.Governed || l.CatalogID != "" || l.URL != "https://mcp.example.com/mcp" {
+		t.Errorf("shim with --header: %+v", l)
+	}
+	l = Parse("/opt/mcpgov-1.2/mcpgov-1.2", []string{"shim", "--", "npx", "-y", "pkg@1.0.0"}, "")
+	if !l.Governed || l.Package == nil || l.Package.Name != "pkg" {
+		t.Errorf("versioned binary: %+v", l)
 	}
 }
