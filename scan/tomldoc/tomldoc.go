@@ -6,6 +6,13 @@
 // hand-kept file must change only the bytes of the keys it touches, keeping
 // comments, order and layout. tomldoc reads the text directly; it trusts a
 // document the decoder already accepted and only understands layout.
+//
+// It sits under scan, whose readers (tree_toml.go) own the client config
+// formats, because that is the lowest of its users: scan reads Codex's
+// config with it, shim/wrap edits client configs, the catalog and guard
+// load and edit their own TOML files, and the CLI edits mcpgov's config.
+// None of them is its owner and it imports nothing of mcpgov, so each of
+// them uses it without importing another's domain.
 package tomldoc
 
 import (
