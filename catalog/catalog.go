@@ -209,3 +209,11 @@ func groupsIntersect(allowed, have []string) bool {
 	}
 	return false
 }
+
+// RegistryRecord is the server.json document a catalog entry was imported
+// from, kept so export reproduces it. In catalog.toml it is the
+// [servers.ID.registry] table: server_json = ”'…”'. Package
+// catalog/serverjson imports and exports it; Load validates it.
+type RegistryRecord struct {
+	ServerJSON string `toml:"server_json"`
+}

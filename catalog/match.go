@@ -35,6 +35,13 @@ type packagePattern struct {
 	eco, name, version string
 }
 
+// ParsePackagePattern reads a match.packages rule as parsePackagePattern
+// does: its ecosystem, name and version glob ("" = any version).
+func ParsePackagePattern(p string) (eco, name, version string, err error) {
+	pp, err := parsePackagePattern(p)
+	return pp.eco, pp.name, pp.version, err
+}
+
 // parsePackagePattern reads "npm:name", "npm:@scope/name@1.2.*",
 // "pypi:name==1.0", "pypi:name@1.0", "oci:image:tag", "oci:image@sha256:…".
 func parsePackagePattern(p string) (packagePattern, error) {

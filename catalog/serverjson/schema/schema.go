@@ -1,4 +1,10 @@
-package catalog
+// Package schema judges a server.json document against the MCP registry's
+// 2025-12-11 schema, naming every problem by its JSON path. It is the leaf
+// of the server.json interop: package catalog validates the record a
+// catalog entry keeps (registry.server_json) with it when it loads, and
+// package catalog/serverjson on import and export, so catalog does not
+// import the interop package that imports it.
+package schema
 
 import (
 	"bytes"
@@ -15,35 +21,37 @@ import (
 // (https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json)
 // written out in Go, so a document is judged without fetching anything and
 // every problem names its JSON path. TestServerJSONValidatorAgreesWithSchema
-// holds them to the official schema file (testdata/serverjson). Two checks
+// (package catalog/serverjson) holds them to the official schema file in
+// catalog/serverjson/testdata/serverjson. Two checks
 // are the official registry's, stricter than the schema: registryType must
 // be one it knows, and a package identifier must not be empty.
 
-// ServerJSONSchemaURL is the server.json schema version mcpgov reads and writes.
-const ServerJSONSchemaURL = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
+// URL is the server.json schema version mcpgov reads and writes.
+const URL = "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json"
 
-// JSONProblem is one thing wrong in a server.json document, at a JSON path
+// Problem is one thing wrong in a server.json document, at a JSON path
 // such as "packages[1].transport.url".
-type JSONProblem struct {
+type Problem struct {
 	Path    string `json:"path,omitempty"`
 	Message string `json:"message"`
 }
 
-func (p JSONProblem) String() string {
+// String is the problem as one line: "path: message".
+func (p Problem) String() string {
 	if p.Path == "" {
 		return p.Message
 	}
 	return p.Path + ": " + p.Message
 }
 
-// ServerJSONError lists every problem of one server.json document.
-type ServerJSONError struct {
+// Error lists every problem of one server.json document.
+type Error struct {
 	Doc      string // which document: "server.json", "[2]", "servers[3].server"
 	Name     string // its name, when it has one
-	Problems []JSONProblem
+	Problems []Problem
 }
 
-func (e *ServerJSONError) Error() string {
+func (e *Error) Error() string {
 	where := e.Doc
 	if e.Name != "" {
 		where += " (" + e.Name + ")"
@@ -63,15 +71,15 @@ func (e *ServerJSONError) Error() string {
 	return fmt.Sprintf("%s: %d problems: %s", where, len(e.Problems), strings.Join(parts, "; "))
 }
 
-// ValidateServerJSON checks one server.json document against the 2025-12-11
-// schema and returns a *ServerJSONError listing every problem, or nil.
-func ValidateServerJSON(data []byte) error {
-	v, err := sjDecodeAny(data)
+// Validate checks one server.json document against the 2025-12-11
+// schema and returns a *Error listing every problem, or nil.
+func Validate(data []byte) error {
+	v, err := Decode(data)
 	if err != nil {
-		return &ServerJSONError{Doc: "server.json", Problems: []JSONProblem{{Message: err.Error()}}}
+		return &Error{Doc: "server.json", Problems: []Problem{{Message: err.Error()}}}
 	}
-	if probs := sjValidateDoc(v); len(probs) > 0 {
-		e := &ServerJSONError{Doc: "server.json", Problems: probs}
+	if probs := Check(v); len(probs) > 0 {
+		e := &Error{Doc: "server.json", Problems: probs}
 		if m, ok := v.(map[string]any); ok {
 			e.Name, _ = m["name"].(string)
 		}
@@ -80,9 +88,9 @@ func ValidateServerJSON(data []byte) error {
 	return nil
 }
 
-// sjDecodeAny decodes JSON keeping numbers as written, and places a syntax
+// Decode decodes JSON keeping numbers as written, and places a syntax
 // error by line and column.
-func sjDecodeAny(data []byte) (any, error) {
+func Decode(data []byte) (any, error) {
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("not valid UTF-8 (server.json is UTF-8 JSON)")
 	}
@@ -140,10 +148,10 @@ var (
 )
 
 // sjChecker accumulates problems while walking a decoded document.
-type sjChecker struct{ probs []JSONProblem }
+type sjChecker struct{ probs []Problem }
 
 func (c *sjChecker) add(path, format string, args ...any) {
-	c.probs = append(c.probs, JSONProblem{Path: path, Message: fmt.Sprintf(format, args...)})
+	c.probs = append(c.probs, Problem{Path: path, Message: fmt.Sprintf(format, args...)})
 }
 
 func sjJoin(path, key string) string {
@@ -247,7 +255,8 @@ func (c *sjChecker) uri(path, s string) {
 	}
 }
 
-func sjValidateDoc(v any) []JSONProblem {
+// Check returns every problem of a document Decode read.
+func Check(v any) []Problem {
 	c := &sjChecker{}
 	m, ok := c.object("", v)
 	if !ok {

@@ -1,4 +1,4 @@
-package catalog
+package serverjson
 
 import (
 	"bytes"
@@ -9,11 +9,13 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/scan/tomldoc"
+	"os"
 )
 
 func TestAppendToCatalogTOML(t *testing.T) {
-	existingBytes, _ := starter.ReadFile("starter/catalog.toml")
+	existingBytes, _ := os.ReadFile("../starter/catalog.toml")
 	existing := string(existingBytes)
 	var imps []ImportedServer
 	for _, f := range sjSampleFiles(t) {
@@ -42,7 +44,7 @@ func TestAppendToCatalogTOML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Parse("catalog.toml", []byte(plain))
+	c, err := catalog.Parse("catalog.toml", []byte(plain))
 	if err != nil {
 		t.Fatalf("appended catalog does not load: %v\n%s", err, plain[len(existing):])
 	}
@@ -53,16 +55,16 @@ func TestAppendToCatalogTOML(t *testing.T) {
 		got := c.Servers[3+i]
 		want := *imp.Server
 		if want.FailMode == "" {
-			want.FailMode = FailClosed // the loader's default
+			want.FailMode = catalog.FailClosed // the loader's default
 		}
 		sjAssertSameServer(t, got, &want)
 	}
 
 	// With them, the strict loader accepts the file once Server has its
 	// Registry field; until then the only problems are that table's keys.
-	full, err := Parse("catalog.toml", []byte(out))
+	full, err := catalog.Parse("catalog.toml", []byte(out))
 	if err != nil {
-		var ve *ValidationError
+		var ve *catalog.ValidationError
 		if !errors.As(err, &ve) {
 			t.Fatal(err)
 		}
@@ -90,8 +92,8 @@ func TestAppendToCatalogTOML(t *testing.T) {
 	edited := doc.Set(tomldoc.String("approved"), "servers", "fetch", "status")
 	var after struct {
 		Servers map[string]struct {
-			Status   string          `toml:"status"`
-			Registry *RegistryRecord `toml:"registry"`
+			Status   string                  `toml:"status"`
+			Registry *catalog.RegistryRecord `toml:"registry"`
 		} `toml:"servers"`
 	}
 	if _, err := toml.Decode(edited, &after); err != nil {
@@ -112,9 +114,11 @@ func sjFindImport(imps []ImportedServer, id string) ImportedServer {
 }
 
 func TestAppendToCatalogTOMLRefusals(t *testing.T) {
-	existingBytes, _ := starter.ReadFile("starter/catalog.toml")
+	existingBytes, _ := os.ReadFile("../starter/catalog.toml")
 	existing := string(existingBytes)
-	mk := func(id string) ImportedServer { return ImportedServer{Server: &Server{ID: id, Status: StatusPending}} }
+	mk := func(id string) ImportedServer {
+		return ImportedServer{Server: &catalog.Server{ID: id, Status: catalog.StatusPending}}
+	}
 
 	_, err := AppendToCatalogTOML(existing, []ImportedServer{mk("new"), mk("github"), mk("support-triage")})
 	var ce *IDConflictError
@@ -150,7 +154,7 @@ func TestAppendToCatalogTOMLKeepsLayout(t *testing.T) {
 	}
 	var back struct {
 		Servers map[string]struct {
-			Registry RegistryRecord `toml:"registry"`
+			Registry catalog.RegistryRecord `toml:"registry"`
 		} `toml:"servers"`
 	}
 	if _, err := toml.Decode(out, &back); err != nil {

@@ -1,4 +1,4 @@
-package catalog
+package serverjson
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/serverjson/schema"
 	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
@@ -21,13 +23,13 @@ import (
 type sjGovernance struct {
 	Version     int               `json:"version"`
 	ID          string            `json:"id,omitempty"`
-	Status      Status            `json:"status,omitempty"`
+	Status      catalog.Status    `json:"status,omitempty"`
 	Owner       string            `json:"owner,omitempty"`
-	Risk        Risk              `json:"risk,omitempty"`
+	Risk        catalog.Risk      `json:"risk,omitempty"`
 	DataScope   []string          `json:"data_scope,omitempty"`
 	Auth        string            `json:"auth,omitempty"`
 	Groups      []string          `json:"groups,omitempty"`
-	FailMode    FailMode          `json:"fail_mode,omitempty"`
+	FailMode    catalog.FailMode  `json:"fail_mode,omitempty"`
 	Tools       *sjGovTools       `json:"tools,omitempty"`
 	Limits      *sjGovLimits      `json:"limits,omitempty"`
 	Pins        map[string]string `json:"pins,omitempty"`
@@ -74,7 +76,7 @@ const sjGovernanceVersion = 1
 
 // sjReadGovernance decodes the governance block strictly: an unknown key
 // or a wrong type is a problem at its path.
-func sjReadGovernance(meta map[string]json.RawMessage) (*sjGovernance, *JSONProblem) {
+func sjReadGovernance(meta map[string]json.RawMessage) (*sjGovernance, *schema.Problem) {
 	raw, ok := meta[GovernanceMetaKey]
 	if !ok {
 		return nil, nil
@@ -87,24 +89,24 @@ func sjReadGovernance(meta map[string]json.RawMessage) (*sjGovernance, *JSONProb
 		var te *json.UnmarshalTypeError
 		switch {
 		case errors.As(err, &te) && te.Field != "":
-			return nil, &JSONProblem{Path: at + "." + te.Field, Message: fmt.Sprintf("must be %s, not a JSON %s", sjGoKind(te.Type.Kind().String()), te.Value)}
+			return nil, &schema.Problem{Path: at + "." + te.Field, Message: fmt.Sprintf("must be %s, not a JSON %s", sjGoKind(te.Type.Kind().String()), te.Value)}
 		case errors.As(err, &te):
-			return nil, &JSONProblem{Path: at, Message: fmt.Sprintf("must be an object, not a JSON %s", te.Value)}
+			return nil, &schema.Problem{Path: at, Message: fmt.Sprintf("must be an object, not a JSON %s", te.Value)}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return nil, &JSONProblem{Path: at, Message: "unknown key " + strings.TrimPrefix(err.Error(), "json: unknown field ")}
+			return nil, &schema.Problem{Path: at, Message: "unknown key " + strings.TrimPrefix(err.Error(), "json: unknown field ")}
 		}
-		return nil, &JSONProblem{Path: at, Message: err.Error()}
+		return nil, &schema.Problem{Path: at, Message: err.Error()}
 	}
 	if _, err := dec.Token(); err != io.EOF {
-		return nil, &JSONProblem{Path: at, Message: "unexpected data after the object"}
+		return nil, &schema.Problem{Path: at, Message: "unexpected data after the object"}
 	}
 	switch {
 	case g.Version == 0:
 		g.Version = sjGovernanceVersion
 	case g.Version > sjGovernanceVersion:
-		return nil, &JSONProblem{Path: at + ".version", Message: fmt.Sprintf("version %d was written by a newer mcpgov; this one reads version %d", g.Version, sjGovernanceVersion)}
+		return nil, &schema.Problem{Path: at + ".version", Message: fmt.Sprintf("version %d was written by a newer mcpgov; this one reads version %d", g.Version, sjGovernanceVersion)}
 	case g.Version < 0:
-		return nil, &JSONProblem{Path: at + ".version", Message: fmt.Sprintf("version %d: want %d", g.Version, sjGovernanceVersion)}
+		return nil, &schema.Problem{Path: at + ".version", Message: fmt.Sprintf("version %d: want %d", g.Version, sjGovernanceVersion)}
 	}
 	return &g, nil
 }
@@ -125,12 +127,12 @@ func sjGoKind(k string) string {
 
 // apply restores the governance data onto s, which holds what the
 // document implies.
-func (g *sjGovernance) apply(s *Server) error {
+func (g *sjGovernance) apply(s *catalog.Server) error {
 	if g == nil {
 		return nil
 	}
 	if g.ID != "" {
-		if !idPattern.MatchString(g.ID) {
+		if !catalog.ValidID(g.ID) {
 			return fmt.Errorf("id %q: use lower-case letters, digits, '.', '_' and '-' (at most 63)", g.ID)
 		}
 		s.ID = g.ID
@@ -140,14 +142,14 @@ func (g *sjGovernance) apply(s *Server) error {
 	}
 	s.Owner, s.Risk, s.DataScope, s.Auth, s.Groups, s.FailMode = g.Owner, g.Risk, g.DataScope, g.Auth, g.Groups, g.FailMode
 	if g.Tools != nil {
-		s.Tools = ToolRules{Allow: g.Tools.Allow, Deny: g.Tools.Deny}
+		s.Tools = catalog.ToolRules{Allow: g.Tools.Allow, Deny: g.Tools.Deny}
 	}
 	if g.Limits != nil {
-		s.Limits = Limits{CallsPerMinute: g.Limits.CallsPerMinute, Tools: g.Limits.Tools}
+		s.Limits = catalog.Limits{CallsPerMinute: g.Limits.CallsPerMinute, Tools: g.Limits.Tools}
 	}
 	s.Pins = g.Pins
 	if r := g.Review; r != nil {
-		s.Review = &Review{Reviewer: r.Reviewer, FindingsDigest: r.FindingsDigest, Notes: r.Notes}
+		s.Review = &catalog.Review{Reviewer: r.Reviewer, FindingsDigest: r.FindingsDigest, Notes: r.Notes}
 		if r.Date != "" {
 			d, err := time.Parse("2006-01-02", r.Date)
 			if err != nil {
@@ -165,16 +167,16 @@ func (g *sjGovernance) apply(s *Server) error {
 		s.Description = *g.Description
 	}
 	if l := g.Launch; l != nil {
-		s.Launch = Launch{Transport: l.Transport, Command: l.Command, Args: l.Args, Env: l.Env, URL: l.URL, Headers: l.Headers}
+		s.Launch = catalog.Launch{Transport: l.Transport, Command: l.Command, Args: l.Args, Env: l.Env, URL: l.URL, Headers: l.Headers}
 	}
 	if m := g.Match; m != nil {
-		s.Match = Match{Packages: m.Packages, Commands: m.Commands, URLs: m.URLs}
+		s.Match = catalog.Match{Packages: m.Packages, Commands: m.Commands, URLs: m.URLs}
 	}
 	return nil
 }
 
 // sjGovernanceFor is s's governance block, given what its document implies.
-func sjGovernanceFor(s *Server, derived *Server) *sjGovernance {
+func sjGovernanceFor(s *catalog.Server, derived *catalog.Server) *sjGovernance {
 	g := &sjGovernance{
 		Version: sjGovernanceVersion, ID: s.ID, Status: s.Status, Owner: s.Owner, Risk: s.Risk,
 		DataScope: s.DataScope, Auth: s.Auth, Groups: s.Groups, FailMode: s.FailMode, Pins: s.Pins,
@@ -208,7 +210,7 @@ func sjGovernanceFor(s *Server, derived *Server) *sjGovernance {
 	return g
 }
 
-func sjLaunchEqual(a, b Launch) bool {
+func sjLaunchEqual(a, b catalog.Launch) bool {
 	return a.Transport == b.Transport && a.Command == b.Command && a.URL == b.URL &&
 		slices.Equal(a.Args, b.Args) && slices.Equal(a.Env, b.Env) && slices.Equal(a.Headers, b.Headers)
 }
@@ -220,7 +222,7 @@ func sjLaunchEqual(a, b Launch) bool {
 // block added or replaced. Any other entry gets a document built from the
 // catalog: name io.mcpgov.catalog/<id>, packages from its launch and exact
 // match packages, remotes from its launch URL. The result is validated.
-func ExportServerJSON(s *Server, reg *RegistryRecord) ([]byte, error) {
+func ExportServerJSON(s *catalog.Server, reg *catalog.RegistryRecord) ([]byte, error) {
 	if s == nil {
 		return nil, errors.New("export server.json: no server")
 	}
@@ -230,7 +232,7 @@ func ExportServerJSON(s *Server, reg *RegistryRecord) ([]byte, error) {
 	)
 	if reg != nil && strings.TrimSpace(reg.ServerJSON) != "" {
 		raw := []byte(reg.ServerJSON)
-		if err := ValidateServerJSON(raw); err != nil {
+		if err := schema.Validate(raw); err != nil {
 			return nil, fmt.Errorf("server %s: registry.server_json: %w", s.ID, err)
 		}
 		if members, err = sjParseObject(raw); err != nil {
@@ -257,16 +259,16 @@ func ExportServerJSON(s *Server, reg *RegistryRecord) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("server %s: %w", s.ID, err)
 	}
-	if err := ValidateServerJSON([]byte(text)); err != nil {
+	if err := schema.Validate([]byte(text)); err != nil {
 		return nil, fmt.Errorf("server %s: exported server.json is invalid: %w", s.ID, err)
 	}
 	return []byte(text), nil
 }
 
 // sjSynthesize builds a server.json for an entry that was never imported.
-func sjSynthesize(s *Server) ([]sjMember, error) {
+func sjSynthesize(s *catalog.Server) ([]sjMember, error) {
 	doc := sjServer{
-		Schema:      ServerJSONSchemaURL,
+		Schema:      schema.URL,
 		Name:        CatalogNamespace + "/" + s.ID,
 		Title:       sjTruncate(s.Title, 100),
 		Description: sjTruncate(s.Description, 100),
@@ -295,14 +297,14 @@ func sjSynthesize(s *Server) ([]sjMember, error) {
 		doc.Version = l.Version
 	}
 	for _, pat := range s.Match.Packages {
-		pp, err := parsePackagePattern(pat)
-		if err != nil || strings.ContainsAny(pp.version, "*?") || seen[key(pp)] {
+		eco, name, version, err := catalog.ParsePackagePattern(pat)
+		if err != nil || strings.ContainsAny(version, "*?") || seen[key{eco, name, version}] {
 			continue // a version glob approves a range; only the governance block can say that
 		}
-		seen[key(pp)] = true
-		doc.Packages = append(doc.Packages, sjPackageFor(pp.eco, pp.name, pp.version))
+		seen[key{eco, name, version}] = true
+		doc.Packages = append(doc.Packages, sjPackageFor(eco, name, version))
 		if doc.Version == "" {
-			doc.Version = pp.version
+			doc.Version = version
 		}
 	}
 	if doc.Version == "" || strings.HasPrefix(doc.Version, "sha256:") {

@@ -1,4 +1,4 @@
-package catalog
+package serverjson
 
 import (
 	"bytes"
@@ -9,20 +9,10 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/serverjson/schema"
 	"github.com/mcpgov/mcpgov/scan/launch"
 )
-
-// The catalog interoperates with the official MCP registry's server.json
-// (schema 2025-12-11). Import turns each document into a pending catalog
-// entry and keeps the document itself, verbatim, in a RegistryRecord, so
-// export gives the publisher's document back with only one _meta key
-// added or replaced: GovernanceMetaKey, which carries what the catalog
-// knows and the document does not (status, owner, risk, pins, review, …).
-//
-// Everything the catalog derives from a document (title, description,
-// launch, match) is recomputed on import; the governance block stores a
-// derived field only when the catalog's value differs from what the
-// document would give, so import(export(s)) restores s exactly.
 
 // GovernanceMetaKey is the server.json _meta key holding mcpgov's
 // governance data.
@@ -32,17 +22,10 @@ const GovernanceMetaKey = "io.mcpgov/governance"
 // for catalog entries that were never imported: "io.mcpgov.catalog/<id>".
 const CatalogNamespace = "io.mcpgov.catalog"
 
-// RegistryRecord is the server.json document a catalog entry was imported
-// from, kept so export reproduces it. In catalog.toml it is the
-// [servers.ID.registry] table: server_json = ”'…”'.
-type RegistryRecord struct {
-	ServerJSON string `toml:"server_json"`
-}
-
 // ImportedServer is one server.json document turned into a catalog entry.
 type ImportedServer struct {
-	Server   *Server
-	Registry *RegistryRecord
+	Server   *catalog.Server
+	Registry *catalog.RegistryRecord
 	Name     string // server.json name, e.g. "io.github.github/github-mcp-server"
 	Version  string // server.json version
 	Source   string // where in the input: "server.json", "[2]", "servers[3].server"
@@ -148,7 +131,7 @@ type sjDoc struct {
 // sjSplitInput finds the documents in a single document, an array or a
 // registry listing.
 func sjSplitInput(data []byte) ([]sjDoc, error) {
-	if _, err := sjDecodeAny(data); err != nil {
+	if _, err := schema.Decode(data); err != nil {
 		return nil, fmt.Errorf("server.json input: %w", err)
 	}
 	trimmed := bytes.TrimSpace(data)
@@ -212,35 +195,35 @@ func sjListingItem(source string, raw json.RawMessage) sjDoc {
 
 // sjImportDoc validates one document and derives its catalog entry.
 func sjImportDoc(d sjDoc) (ImportedServer, error) {
-	fail := func(name string, probs ...JSONProblem) error {
-		return &ServerJSONError{Doc: d.source, Name: name, Problems: probs}
+	fail := func(name string, probs ...schema.Problem) error {
+		return &schema.Error{Doc: d.source, Name: name, Problems: probs}
 	}
-	v, err := sjDecodeAny(d.raw)
+	v, err := schema.Decode(d.raw)
 	if err != nil {
-		return ImportedServer{}, fail("", JSONProblem{Message: err.Error()})
+		return ImportedServer{}, fail("", schema.Problem{Message: err.Error()})
 	}
 	name := ""
 	if m, ok := v.(map[string]any); ok {
 		name, _ = m["name"].(string)
 	}
-	if probs := sjValidateDoc(v); len(probs) > 0 {
+	if probs := schema.Check(v); len(probs) > 0 {
 		return ImportedServer{}, fail(name, probs...)
 	}
 	// Export edits the top level and _meta by key: both must be unambiguous.
 	members, err := sjParseObject(d.raw)
 	if err != nil {
-		return ImportedServer{}, fail(name, JSONProblem{Message: err.Error()})
+		return ImportedServer{}, fail(name, schema.Problem{Message: err.Error()})
 	}
 	for _, m := range members {
 		if m.Key == "_meta" {
 			if _, err := sjParseObject(m.Value); err != nil {
-				return ImportedServer{}, fail(name, JSONProblem{Path: "_meta", Message: err.Error()})
+				return ImportedServer{}, fail(name, schema.Problem{Path: "_meta", Message: err.Error()})
 			}
 		}
 	}
 	var doc sjServer
 	if err := json.Unmarshal(d.raw, &doc); err != nil {
-		return ImportedServer{}, fail(name, JSONProblem{Message: err.Error()})
+		return ImportedServer{}, fail(name, schema.Problem{Message: err.Error()})
 	}
 	gov, prob := sjReadGovernance(doc.Meta)
 	if prob != nil {
@@ -248,15 +231,15 @@ func sjImportDoc(d sjDoc) (ImportedServer, error) {
 	}
 	s, warnings := sjDerive(&doc)
 	if err := gov.apply(s); err != nil {
-		return ImportedServer{}, fail(name, JSONProblem{Path: "_meta." + GovernanceMetaKey, Message: err.Error()})
+		return ImportedServer{}, fail(name, schema.Problem{Path: "_meta." + GovernanceMetaKey, Message: err.Error()})
 	}
 	text, err := sjIndent(d.raw)
 	if err != nil {
-		return ImportedServer{}, fail(name, JSONProblem{Message: err.Error()})
+		return ImportedServer{}, fail(name, schema.Problem{Message: err.Error()})
 	}
 	imp := ImportedServer{
 		Server:         s,
-		Registry:       &RegistryRecord{ServerJSON: text},
+		Registry:       &catalog.RegistryRecord{ServerJSON: text},
 		Name:           doc.Name,
 		Version:        doc.Version,
 		Source:         d.source,
@@ -268,7 +251,7 @@ func sjImportDoc(d sjDoc) (ImportedServer, error) {
 	}
 	// The entry must be one catalog.toml accepts: render it and load it.
 	if err := sjCheckLoads(imp); err != nil {
-		return ImportedServer{}, fail(name, JSONProblem{Path: "_meta." + GovernanceMetaKey, Message: err.Error()})
+		return ImportedServer{}, fail(name, schema.Problem{Path: "_meta." + GovernanceMetaKey, Message: err.Error()})
 	}
 	return imp, nil
 }
@@ -329,12 +312,12 @@ func sjUniqueID(base, version string, used map[string]bool) string {
 // sjDerive computes the catalog entry a document implies on its own: id,
 // title, description, launch (first stdio package, else first remote),
 // env, match packages and URLs; status pending.
-func sjDerive(doc *sjServer) (*Server, []string) {
-	s := &Server{
+func sjDerive(doc *sjServer) (*catalog.Server, []string) {
+	s := &catalog.Server{
 		ID:          sjIDFromName(doc.Name),
 		Title:       doc.Title,
 		Description: doc.Description,
-		Status:      StatusPending,
+		Status:      catalog.StatusPending,
 	}
 	var warnings []string
 	launched := false
@@ -350,7 +333,7 @@ func sjDerive(doc *sjServer) (*Server, []string) {
 	}
 	if !launched && len(doc.Remotes) > 0 {
 		r := doc.Remotes[0]
-		s.Launch = Launch{Transport: sjCatalogTransport(r.Type), URL: r.URL}
+		s.Launch = catalog.Launch{Transport: sjCatalogTransport(r.Type), URL: r.URL}
 		for _, h := range r.Headers {
 			s.Launch.Headers = append(s.Launch.Headers, h.Name)
 		}
@@ -370,7 +353,7 @@ func sjDerive(doc *sjServer) (*Server, []string) {
 			}
 			continue
 		}
-		if _, err := parsePackagePattern(pat); err != nil {
+		if _, _, _, err := catalog.ParsePackagePattern(pat); err != nil {
 			warnings = append(warnings, fmt.Sprintf("packages[%d]: %s cannot be a match rule: %v", i, pat, err))
 			continue
 		}
@@ -378,7 +361,7 @@ func sjDerive(doc *sjServer) (*Server, []string) {
 	}
 	for i, r := range doc.Remotes {
 		pat := sjURLPattern(r.URL)
-		if _, err := compileGlob(pat); err != nil {
+		if err := catalog.CheckURLPattern(pat); err != nil {
 			warnings = append(warnings, fmt.Sprintf("remotes[%d]: url %s cannot be a match rule: %v", i, r.URL, err))
 			continue
 		}
@@ -456,25 +439,25 @@ func sjMatchPackage(p sjPackage) (string, bool) {
 // sjPackageLaunch is the command line that starts a stdio package, the way
 // clients write it: npx -y, uvx, docker run -i --rm, dnx. Arguments with a
 // fixed value are included; those the user supplies are reported.
-func sjPackageLaunch(p sjPackage) (Launch, []string, bool) {
+func sjPackageLaunch(p sjPackage) (catalog.Launch, []string, bool) {
 	runtime, rw := sjFixedArgs("runtimeArguments", p.RuntimeArguments)
 	pkgArgs, pw := sjFixedArgs("packageArguments", p.PackageArguments)
 	warnings := append(rw, pw...)
 	l, ok := sjLaunchWith(p, runtime, pkgArgs)
 	if !ok {
-		return Launch{}, []string{fmt.Sprintf("%s package %s has no standard launch command; not used for launch", p.RegistryType, p.Identifier)}, false
+		return catalog.Launch{}, []string{fmt.Sprintf("%s package %s has no standard launch command; not used for launch", p.RegistryType, p.Identifier)}, false
 	}
 	return l, warnings, true
 }
 
 // sjLaunchWith is the command line that starts package p with the given
 // runtime and package arguments (install passes the user's values too).
-func sjLaunchWith(p sjPackage, runtime, pkgArgs []string) (Launch, bool) {
+func sjLaunchWith(p sjPackage, runtime, pkgArgs []string) (catalog.Launch, bool) {
 	var env []string
 	for _, e := range p.EnvironmentVariables {
 		env = append(env, e.Name)
 	}
-	l := Launch{Env: env}
+	l := catalog.Launch{Env: env}
 	switch p.RegistryType {
 	case "npm":
 		spec := p.Identifier
@@ -511,7 +494,7 @@ func sjLaunchWith(p sjPackage, runtime, pkgArgs []string) (Launch, bool) {
 			l.Args = append(append(l.Args, "--"), pkgArgs...)
 		}
 	default:
-		return Launch{}, false
+		return catalog.Launch{}, false
 	}
 	return l, true
 }

@@ -1,4 +1,4 @@
-package catalog
+package serverjson
 
 import (
 	"encoding/json"
@@ -6,6 +6,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/mcpgov/mcpgov/catalog"
 )
 
 // InputKind says what an install input becomes in the launch.
@@ -58,7 +60,7 @@ type InstallPlan struct {
 	// differs from its server.json package, unsupported fields).
 	Notes []string
 
-	server  *Server
+	server  *catalog.Server
 	pkg     *inPackage
 	rawPkg  *sjPackage
 	derived bool // the catalog launch is the package's own: recompute it
@@ -102,8 +104,8 @@ type inValue struct {
 // launch.env names without a server.json to say.
 var secretName = regexp.MustCompile(`(?i)(token|secret|passw|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|auth|(^|_)pat$)`)
 
-// InstallPlan returns the inputs installing s asks for.
-func (s *Server) InstallPlan() (*InstallPlan, error) {
+// PlanInstall returns the inputs installing s asks for.
+func PlanInstall(s *catalog.Server) (*InstallPlan, error) {
 	p := &InstallPlan{server: s, keys: map[string]string{}}
 	if s.Registry != nil && s.Launch.URL == "" {
 		if err := p.fromServerJSON(s.Registry.ServerJSON); err != nil {

@@ -1,4 +1,4 @@
-package catalog
+package serverjson
 
 import (
 	"encoding/json"
@@ -7,9 +7,11 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/mcpgov/mcpgov/catalog"
 )
 
-func importOne(t *testing.T, doc string) *Server {
+func importOne(t *testing.T, doc string) *catalog.Server {
 	t.Helper()
 	imps, err := ImportServerJSON([]byte(doc))
 	if err != nil {
@@ -28,7 +30,7 @@ func TestInstallPlanServerJSON(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := importOne(t, string(raw))
-	p, err := s.InstallPlan()
+	p, err := PlanInstall(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,7 +62,7 @@ func TestInstallPlanServerJSON(t *testing.T) {
 	if s.Launch.Command != "docker" {
 		t.Fatalf("launch %+v", s.Launch)
 	}
-	p, err = s.InstallPlan()
+	p, err = PlanInstall(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,8 +94,8 @@ func TestInstallPlanServerJSON(t *testing.T) {
 // TestInstallPlanLaunchEnv: without a server.json, launch.env names the
 // inputs; names that look like credentials are secret.
 func TestInstallPlanLaunchEnv(t *testing.T) {
-	s := &Server{ID: "x", Status: StatusApproved, Launch: Launch{Command: "srv", Args: []string{"a"}, Env: []string{"API_TOKEN", "REGION"}}}
-	p, err := s.InstallPlan()
+	s := &catalog.Server{ID: "x", Status: catalog.StatusApproved, Launch: catalog.Launch{Command: "srv", Args: []string{"a"}, Env: []string{"API_TOKEN", "REGION"}}}
+	p, err := PlanInstall(s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,17 +111,17 @@ func TestInstallPlanLaunchEnv(t *testing.T) {
 // TestAssessRisk: the reviewer's tier wins; otherwise data scope, tool
 // rules and vetting decide, and the basis says so.
 func TestAssessRisk(t *testing.T) {
-	s := &Server{DataScope: []string{"customer-records"}}
+	s := &catalog.Server{DataScope: []string{"customer-records"}}
 	a := s.AssessRisk()
-	if a.Level != RiskCritical || a.Source != "derived" || !strings.Contains(strings.Join(a.Basis, "; "), "never vetted") {
+	if a.Level != catalog.RiskCritical || a.Source != "derived" || !strings.Contains(strings.Join(a.Basis, "; "), "never vetted") {
 		t.Errorf("%+v", a)
 	}
-	s = &Server{DataScope: []string{"docs"}, Tools: ToolRules{Allow: []string{"search*"}}, Review: &Review{Reviewer: "sec"}}
-	if a := s.AssessRisk(); a.Level != RiskMedium {
+	s = &catalog.Server{DataScope: []string{"docs"}, Tools: catalog.ToolRules{Allow: []string{"search*"}}, Review: &catalog.Review{Reviewer: "sec"}}
+	if a := s.AssessRisk(); a.Level != catalog.RiskMedium {
 		t.Errorf("%+v", a)
 	}
-	s.Risk = RiskLow
-	if a := s.AssessRisk(); a.Level != RiskLow || a.Source != "reviewer" {
+	s.Risk = catalog.RiskLow
+	if a := s.AssessRisk(); a.Level != catalog.RiskLow || a.Source != "reviewer" {
 		t.Errorf("%+v", a)
 	}
 }

@@ -1,4 +1,4 @@
-package catalog
+package serverjson
 
 import (
 	"bytes"
@@ -12,6 +12,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/serverjson/schema"
 	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
@@ -146,24 +148,24 @@ func sjObjectKeys(t *testing.T, raw []byte) []string {
 func TestImportSamples(t *testing.T) {
 	type want struct {
 		id, title string
-		launch    Launch
-		match     Match
-		status    Status
+		launch    catalog.Launch
+		match     catalog.Match
+		status    catalog.Status
 		warnings  []string // substrings, in order
 	}
 	cases := map[string][]want{
 		"github.json": {{
-			id: "github-mcp-server", title: "GitHub", status: StatusPending,
-			launch: Launch{Command: "npx", Args: []string{"-y", "@modelcontextprotocol/server-github@2025.4.8"}, Env: []string{"GITHUB_PERSONAL_ACCESS_TOKEN"}},
-			match: Match{
+			id: "github-mcp-server", title: "GitHub", status: catalog.StatusPending,
+			launch: catalog.Launch{Command: "npx", Args: []string{"-y", "@modelcontextprotocol/server-github@2025.4.8"}, Env: []string{"GITHUB_PERSONAL_ACCESS_TOKEN"}},
+			match: catalog.Match{
 				Packages: []string{"npm:@modelcontextprotocol/server-github@2025.4.8", "oci:ghcr.io/github/github-mcp-server:0.26.3"},
 				URLs:     []string{"https://api.githubcopilot.com/mcp"}, // as scans report it
 			},
 		}},
 		"fetch-pypi.json": {{
-			id: "fetch", title: "Fetch", status: StatusPending,
-			launch: Launch{Command: "uvx", Args: []string{"mcp-server-fetch==2025.4.7", "--user-agent", "ModelContextProtocol/1.0 (Autonomous; +https://github.com/modelcontextprotocol/servers)"}},
-			match:  Match{Packages: []string{"pypi:mcp-server-fetch==2025.4.7"}},
+			id: "fetch", title: "Fetch", status: catalog.StatusPending,
+			launch: catalog.Launch{Command: "uvx", Args: []string{"mcp-server-fetch==2025.4.7", "--user-agent", "ModelContextProtocol/1.0 (Autonomous; +https://github.com/modelcontextprotocol/servers)"}},
+			match:  catalog.Match{Packages: []string{"pypi:mcp-server-fetch==2025.4.7"}},
 			warnings: []string{
 				"packages[0]: packageArguments[1] --ignore-robots-txt has no fixed value",
 				"packages[0]: packageArguments[2] --proxy-url has no fixed value",
@@ -171,31 +173,31 @@ func TestImportSamples(t *testing.T) {
 		}},
 		"registry-listing.json": {
 			{
-				id: "airtable-mcp-server", status: StatusPending,
-				launch:   Launch{Command: "npx", Args: []string{"-y", "airtable-mcp-server@1.7.2"}, Env: []string{"AIRTABLE_API_KEY"}},
-				match:    Match{Packages: []string{"npm:airtable-mcp-server@1.7.2"}},
+				id: "airtable-mcp-server", status: catalog.StatusPending,
+				launch:   catalog.Launch{Command: "npx", Args: []string{"-y", "airtable-mcp-server@1.7.2"}, Env: []string{"AIRTABLE_API_KEY"}},
+				match:    catalog.Match{Packages: []string{"npm:airtable-mcp-server@1.7.2"}},
 				warnings: []string{"packages[1]: mcpb package https://github.com/domdomegg/", "the registry marks this version deprecated"},
 			},
 			{
-				id: "airtable-mcp-server-1.7.3", status: StatusPending,
-				launch:   Launch{Command: "npx", Args: []string{"-y", "airtable-mcp-server@1.7.3"}, Env: []string{"AIRTABLE_API_KEY"}},
-				match:    Match{Packages: []string{"npm:airtable-mcp-server@1.7.3", "oci:docker.io/domdomegg/airtable-mcp-server:1.7.3"}},
+				id: "airtable-mcp-server-1.7.3", status: catalog.StatusPending,
+				launch:   catalog.Launch{Command: "npx", Args: []string{"-y", "airtable-mcp-server@1.7.3"}, Env: []string{"AIRTABLE_API_KEY"}},
+				match:    catalog.Match{Packages: []string{"npm:airtable-mcp-server@1.7.3", "oci:docker.io/domdomegg/airtable-mcp-server:1.7.3"}},
 				warnings: []string{`id "airtable-mcp-server" is taken by another document in this input; using "airtable-mcp-server-1.7.3"`},
 			},
 			{
-				id: "support_desk", title: "Support Desk", status: StatusPending,
-				launch:   Launch{Transport: "sse", URL: "https://{tenant}.support.example.com/mcp/sse", Headers: []string{"X-API-Key"}},
-				match:    Match{URLs: []string{"https://*.support.example.com/mcp/sse", "https://*.support.example.com/mcp"}},
+				id: "support_desk", title: "Support Desk", status: catalog.StatusPending,
+				launch:   catalog.Launch{Transport: "sse", URL: "https://{tenant}.support.example.com/mcp/sse", Headers: []string{"X-API-Key"}},
+				match:    catalog.Match{URLs: []string{"https://*.support.example.com/mcp/sse", "https://*.support.example.com/mcp"}},
 				warnings: []string{"remotes[0]: url https://{tenant}.support.example.com/mcp/sse is a template"},
 			},
 		},
 		"data-listing.json": {
 			{
-				id: "time-mcp-nuget", status: StatusPending,
-				launch: Launch{Command: "dnx", Args: []string{"TimeMcpServer@1.0.8", "--yes", "--", "mcp", "start"}},
+				id: "time-mcp-nuget", status: catalog.StatusPending,
+				launch: catalog.Launch{Command: "dnx", Args: []string{"TimeMcpServer@1.0.8", "--yes", "--", "mcp", "start"}},
 			},
 			{
-				id: "weather-mcpb", status: StatusPending,
+				id: "weather-mcpb", status: catalog.StatusPending,
 				warnings: []string{
 					"packages[0]: mcpb package https://github.com/example/weather-mcp/releases/download/v0.3.1/weather.mcpb has no standard launch command",
 					"no stdio package or remote to launch",
@@ -205,26 +207,26 @@ func TestImportSamples(t *testing.T) {
 		},
 		"array.json": {
 			{
-				id: "hybrid-mcp", title: "Hybrid", status: StatusPending,
-				launch: Launch{Command: "npx", Args: []string{"-y", "@example/hybrid-mcp-server@1.5.0"}},
-				match: Match{
+				id: "hybrid-mcp", title: "Hybrid", status: catalog.StatusPending,
+				launch: catalog.Launch{Command: "npx", Args: []string{"-y", "@example/hybrid-mcp-server@1.5.0"}},
+				match: catalog.Match{
 					Packages: []string{"npm:@example/hybrid-mcp-server@1.5.0"},
 					URLs:     []string{"https://mcp.anonymous.modelcontextprotocol.io/http", "https://mcp.anonymous.modelcontextprotocol.io/sse"},
 				},
 				warnings: []string{"packageArguments[0] --mode has no fixed value"},
 			},
 			{
-				id: "database-manager", status: StatusPending,
-				launch: Launch{Command: "docker", Args: []string{"run", "-i", "--rm", "--network", "host", "-e", "DB_USERNAME", "-e", "DB_PASSWORD", "docker.io/example/database-manager-mcp:3.1.0"},
+				id: "database-manager", status: catalog.StatusPending,
+				launch: catalog.Launch{Command: "docker", Args: []string{"run", "-i", "--rm", "--network", "host", "-e", "DB_USERNAME", "-e", "DB_PASSWORD", "docker.io/example/database-manager-mcp:3.1.0"},
 					Env: []string{"DB_USERNAME", "DB_PASSWORD"}},
-				match:    Match{Packages: []string{"oci:docker.io/example/database-manager-mcp:3.1.0", "npm:@example/database-manager-http@3.1.0"}},
+				match:    catalog.Match{Packages: []string{"oci:docker.io/example/database-manager-mcp:3.1.0", "npm:@example/database-manager-http@3.1.0"}},
 				warnings: []string{"runtimeArguments[1] -e has no fixed value", "packageArguments[0] database_name has no fixed value"},
 			},
 		},
 		"governed.json": {{
-			id: "atlassian", title: "Atlassian", status: StatusApproved,
-			launch: Launch{Transport: "sse", URL: "https://mcp.atlassian.com/v1/sse"},
-			match:  Match{URLs: []string{"https://mcp.atlassian.com/v1/sse", "https://mcp.atlassian.com/v1/mcp", "https://mcp.atlassian.com/v1/*"}},
+			id: "atlassian", title: "Atlassian", status: catalog.StatusApproved,
+			launch: catalog.Launch{Transport: "sse", URL: "https://mcp.atlassian.com/v1/sse"},
+			match:  catalog.Match{URLs: []string{"https://mcp.atlassian.com/v1/sse", "https://mcp.atlassian.com/v1/mcp", "https://mcp.atlassian.com/v1/*"}},
 		}},
 	}
 	for _, f := range sjSampleFiles(t) {
@@ -268,21 +270,21 @@ func TestImportSamples(t *testing.T) {
 	}
 }
 
-func sjNormMatch(m Match) Match {
+func sjNormMatch(m catalog.Match) catalog.Match {
 	n := func(l []string) []string {
 		if len(l) == 0 {
 			return nil
 		}
 		return l
 	}
-	return Match{Packages: n(m.Packages), Commands: n(m.Commands), URLs: n(m.URLs)}
+	return catalog.Match{Packages: n(m.Packages), Commands: n(m.Commands), URLs: n(m.URLs)}
 }
 
 // TestImportedLaunchMatchesScans checks the launch conventions against the
 // scanner: what a developer writes in a client config for the package or
 // remote finds the imported entry.
 func TestImportedLaunchMatchesScans(t *testing.T) {
-	var c Catalog
+	var c catalog.Catalog
 	for _, f := range sjSampleFiles(t) {
 		for _, imp := range sjImportFile(t, f) {
 			c.Servers = append(c.Servers, imp.Server)
@@ -343,7 +345,7 @@ func TestServerJSONRoundTrip(t *testing.T) {
 			}
 			var fromTOML struct {
 				Servers map[string]struct {
-					Registry *RegistryRecord `toml:"registry"`
+					Registry *catalog.RegistryRecord `toml:"registry"`
 				} `toml:"servers"`
 			}
 			if _, err := toml.Decode(text, &fromTOML); err != nil {
@@ -390,7 +392,7 @@ func TestGovernedSampleExportsByteForByte(t *testing.T) {
 	data, _ := os.ReadFile("testdata/serverjson/governed.json")
 	imps := sjImportFile(t, "testdata/serverjson/governed.json")
 	s := imps[0].Server
-	if s.Owner != "collaboration-tools" || s.Risk != RiskHigh || s.Auth != "oauth" || s.FailMode != FailClosed ||
+	if s.Owner != "collaboration-tools" || s.Risk != catalog.RiskHigh || s.Auth != "oauth" || s.FailMode != catalog.FailClosed ||
 		!reflect.DeepEqual(s.DataScope, []string{"issues", "wiki-pages"}) || !reflect.DeepEqual(s.Groups, []string{"engineering", "support"}) ||
 		!reflect.DeepEqual(s.Tools.Deny, []string{"delete*"}) || s.Limits.CallsPerMinute != 60 || s.Limits.Tools["createJiraIssue"] != 5 ||
 		len(s.Pins) != 2 || s.Review == nil || s.Review.Reviewer != "alice@example.com" || s.Review.Date.Format("2006-01-02") != "2026-01-15" {
@@ -404,7 +406,7 @@ func TestGovernedSampleExportsByteForByte(t *testing.T) {
 		t.Errorf("export of an unchanged governed document differs from it:\n%s", out)
 	}
 	// Changing governance rewrites only the block, in place.
-	s.Status = StatusBlocked
+	s.Status = catalog.StatusBlocked
 	s.Pins = nil
 	out, _ = ExportServerJSON(s, imps[0].Registry)
 	if !strings.Contains(string(out), `"status": "blocked"`) || strings.Contains(string(out), `"pins"`) {
@@ -416,9 +418,9 @@ func TestGovernedSampleExportsByteForByte(t *testing.T) {
 }
 
 // sjAssertSameServer compares catalog entries as the catalog sees them.
-func sjAssertSameServer(t *testing.T, got, want *Server) {
+func sjAssertSameServer(t *testing.T, got, want *catalog.Server) {
 	t.Helper()
-	norm := func(s *Server) Server {
+	norm := func(s *catalog.Server) catalog.Server {
 		c := *s
 		c.Line = 0
 		c.Match = sjNormMatch(c.Match)
@@ -448,11 +450,11 @@ func sjAssertSameServer(t *testing.T, got, want *Server) {
 // TestCatalogEntriesRoundTrip: an entry that was never imported exports as
 // a valid server.json that imports back as the same entry.
 func TestCatalogEntriesRoundTrip(t *testing.T) {
-	text, err := starter.ReadFile("starter/catalog.toml")
+	text, err := os.ReadFile("../starter/catalog.toml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := Parse("catalog.toml", text)
+	c, err := catalog.Parse("catalog.toml", text)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -464,7 +466,7 @@ func TestCatalogEntriesRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			doc := sjGeneric(t, out).(map[string]any)
-			if doc["name"] != CatalogNamespace+"/"+s.ID || doc["$schema"] != ServerJSONSchemaURL {
+			if doc["name"] != CatalogNamespace+"/"+s.ID || doc["$schema"] != schema.URL {
 				t.Errorf("name/$schema: %v %v", doc["name"], doc["$schema"])
 			}
 			imps, err := ImportServerJSON(out)
@@ -490,33 +492,33 @@ func TestCatalogEntriesRoundTrip(t *testing.T) {
 }
 
 // sjExtraServers exercise the export paths the starter does not.
-func sjExtraServers() []*Server {
+func sjExtraServers() []*catalog.Server {
 	long := strings.Repeat("Reads and writes the data warehouse; ", 5)
-	return []*Server{
+	return []*catalog.Server{
 		{
-			ID: "warehouse", Title: "Data warehouse", Description: long, Status: StatusApproved, Owner: "data-platform",
-			Risk: RiskCritical, DataScope: []string{"customer-data"}, Auth: "oidc", FailMode: FailOpen,
-			Launch: Launch{Command: "docker", Args: []string{"run", "-i", "--rm", "-e", "DWH_TOKEN", "ghcr.io/acme/dwh-mcp@sha256:" + strings.Repeat("ab", 32)}, Env: []string{"DWH_TOKEN"}},
-			Match:  Match{Commands: []string{"dwh-mcp *"}, Packages: []string{"oci:ghcr.io/acme/dwh-mcp@sha256:" + strings.Repeat("ab", 32), "pypi:dwh-mcp==2.0.1"}},
-			Limits: Limits{CallsPerMinute: 30, Tools: map[string]int{"run query": 2}},
+			ID: "warehouse", Title: "Data warehouse", Description: long, Status: catalog.StatusApproved, Owner: "data-platform",
+			Risk: catalog.RiskCritical, DataScope: []string{"customer-data"}, Auth: "oidc", FailMode: catalog.FailOpen,
+			Launch: catalog.Launch{Command: "docker", Args: []string{"run", "-i", "--rm", "-e", "DWH_TOKEN", "ghcr.io/acme/dwh-mcp@sha256:" + strings.Repeat("ab", 32)}, Env: []string{"DWH_TOKEN"}},
+			Match:  catalog.Match{Commands: []string{"dwh-mcp *"}, Packages: []string{"oci:ghcr.io/acme/dwh-mcp@sha256:" + strings.Repeat("ab", 32), "pypi:dwh-mcp==2.0.1"}},
+			Limits: catalog.Limits{CallsPerMinute: 30, Tools: map[string]int{"run query": 2}},
 			Pins:   map[string]string{"run query": "sha256:" + strings.Repeat("0", 64)},
-			Review: &Review{Reviewer: "bob", Date: time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC), Notes: "ok"},
+			Review: &catalog.Review{Reviewer: "bob", Date: time.Date(2026, 2, 3, 0, 0, 0, 0, time.UTC), Notes: "ok"},
 		},
 		{
-			ID: "legacy-sse", Status: StatusBlocked,
-			Launch: Launch{Transport: "sse", URL: "https://legacy.example.com/sse", Headers: []string{"Authorization", "X-Tenant"}},
-			Match:  Match{URLs: []string{"https://legacy.example.com/*", "https://legacy-eu.example.com/sse"}},
+			ID: "legacy-sse", Status: catalog.StatusBlocked,
+			Launch: catalog.Launch{Transport: "sse", URL: "https://legacy.example.com/sse", Headers: []string{"Authorization", "X-Tenant"}},
+			Match:  catalog.Match{URLs: []string{"https://legacy.example.com/*", "https://legacy-eu.example.com/sse"}},
 		},
 		{
-			ID: "local-script", Title: "Local script", Status: StatusPending,
-			Launch: Launch{Command: "node", Args: []string{"/opt/mcp/server.js", "--stdio"}},
+			ID: "local-script", Title: "Local script", Status: catalog.StatusPending,
+			Launch: catalog.Launch{Command: "node", Args: []string{"/opt/mcp/server.js", "--stdio"}},
 		},
 		{
-			ID: "bare", Status: StatusPending,
+			ID: "bare", Status: catalog.StatusPending,
 		},
 		{
-			ID: "bridged", Status: StatusApproved, Description: "Remote server through mcp-remote",
-			Launch: Launch{Command: "npx", Args: []string{"mcp-remote", "https://mcp.example.com/mcp"}},
+			ID: "bridged", Status: catalog.StatusApproved, Description: "Remote server through mcp-remote",
+			Launch: catalog.Launch{Command: "npx", Args: []string{"mcp-remote", "https://mcp.example.com/mcp"}},
 		},
 	}
 }
@@ -551,7 +553,7 @@ func TestServerIDs(t *testing.T) {
 		"com.example/" + strings.Repeat("a", 80): strings.Repeat("a", 63),
 		"com.example/___":                        "server",
 	} {
-		if got := sjIDFromName(name); got != want || !idPattern.MatchString(got) {
+		if got := sjIDFromName(name); got != want || !catalog.ValidID(got) {
 			t.Errorf("id for %q = %q, want %q", name, got, want)
 		}
 	}

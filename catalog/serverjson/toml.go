@@ -1,4 +1,4 @@
-package catalog
+package serverjson
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
@@ -34,7 +35,7 @@ func sjPlural(n int, one, many string) string {
 // *IDConflictError and nothing is appended.
 //
 // The [servers.ID.registry] table holding the original server.json is
-// written for servers that have a RegistryRecord.
+// written for servers that have a catalog.RegistryRecord.
 func AppendToCatalogTOML(existing string, servers []ImportedServer) (string, error) {
 	var current map[string]any
 	if _, err := toml.Decode(existing, &current); err != nil {
@@ -56,7 +57,7 @@ func AppendToCatalogTOML(existing string, servers []ImportedServer) (string, err
 		}
 		id := imp.Server.ID
 		switch {
-		case !idPattern.MatchString(id):
+		case !catalog.ValidID(id):
 			return "", fmt.Errorf("server id %q: use lower-case letters, digits, '.', '_' and '-' (at most 63)", id)
 		case batch[id]:
 			return "", fmt.Errorf("server id %s appears twice in the import", id)
@@ -113,7 +114,7 @@ func sjRenderServer(b *strings.Builder, imp ImportedServer, nl string) {
 		if imp.RegistryStatus != "" {
 			comment("Registry status: " + imp.RegistryStatus)
 		}
-		if s.Owner == "" || s.Status == StatusPending {
+		if s.Owner == "" || s.Status == catalog.StatusPending {
 			comment("Review it: fill in owner, risk, data_scope and auth, then set status.")
 		}
 	}
@@ -285,8 +286,8 @@ func sjCheckLoads(imp ImportedServer) error {
 	if err != nil {
 		return err
 	}
-	_, err = Parse("server.json", []byte(text))
-	if ve, ok := err.(*ValidationError); ok {
+	_, err = catalog.Parse("server.json", []byte(text))
+	if ve, ok := err.(*catalog.ValidationError); ok {
 		msgs := make([]string, len(ve.Problems))
 		for i, p := range ve.Problems {
 			msgs[i] = p.Message
@@ -294,4 +295,14 @@ func sjCheckLoads(imp ImportedServer) error {
 		return fmt.Errorf("%s", strings.Join(msgs, "; "))
 	}
 	return err
+}
+
+// AppendServers adds imported servers to the catalog file at path: new
+// blocks at the end, no existing byte changed, the result validated and
+// written atomically. Nothing is written when an id is taken or the result
+// is invalid.
+func AppendServers(path string, servers []ImportedServer) error {
+	return catalog.Rewrite(path, "import", func(_ *catalog.Catalog, text string) (string, error) {
+		return AppendToCatalogTOML(text, servers)
+	})
 }

@@ -1,4 +1,4 @@
-package catalog
+package serverjson
 
 import (
 	"encoding/json"
@@ -8,6 +8,9 @@ import (
 	"testing"
 
 	"github.com/xeipuuv/gojsonschema"
+
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/serverjson/schema"
 )
 
 func sjLoadOfficialSchema(t *testing.T) *gojsonschema.Schema {
@@ -16,16 +19,16 @@ func sjLoadOfficialSchema(t *testing.T) *gojsonschema.Schema {
 	if err != nil {
 		t.Fatal(err)
 	}
-	schema, err := gojsonschema.NewSchema(gojsonschema.NewBytesLoader(data))
+	official, err := gojsonschema.NewSchema(gojsonschema.NewBytesLoader(data))
 	if err != nil {
 		t.Fatalf("official schema: %v", err)
 	}
-	return schema
+	return official
 }
 
-func sjSchemaErrors(t *testing.T, schema *gojsonschema.Schema, doc []byte) []string {
+func sjSchemaErrors(t *testing.T, official *gojsonschema.Schema, doc []byte) []string {
 	t.Helper()
-	res, err := schema.Validate(gojsonschema.NewBytesLoader(doc))
+	res, err := official.Validate(gojsonschema.NewBytesLoader(doc))
 	if err != nil {
 		t.Fatalf("validate: %v", err)
 	}
@@ -39,15 +42,15 @@ func sjSchemaErrors(t *testing.T, schema *gojsonschema.Schema, doc []byte) []str
 // TestExportsMatchOfficialSchema validates every export — imported samples,
 // the starter catalog and the extra entries — with the official schema.
 func TestExportsMatchOfficialSchema(t *testing.T) {
-	schema := sjLoadOfficialSchema(t)
+	official := sjLoadOfficialSchema(t)
 	check := func(name string, out []byte) {
-		if errs := sjSchemaErrors(t, schema, out); len(errs) > 0 {
+		if errs := sjSchemaErrors(t, official, out); len(errs) > 0 {
 			t.Errorf("%s: export fails the official schema: %v\n%s", name, errs, out)
 		}
 	}
 	for _, f := range sjSampleFiles(t) {
 		for _, doc := range sjSampleDocs(t, f) {
-			if errs := sjSchemaErrors(t, schema, doc); len(errs) > 0 {
+			if errs := sjSchemaErrors(t, official, doc); len(errs) > 0 {
 				t.Errorf("sample %s is itself invalid: %v", f, errs)
 			}
 		}
@@ -59,8 +62,8 @@ func TestExportsMatchOfficialSchema(t *testing.T) {
 			check(imp.Server.ID, out)
 		}
 	}
-	text, _ := starter.ReadFile("starter/catalog.toml")
-	c, _ := Parse("catalog.toml", text)
+	text, _ := os.ReadFile("../starter/catalog.toml")
+	c, _ := catalog.Parse("catalog.toml", text)
 	for _, s := range append(c.Servers, sjExtraServers()...) {
 		out, err := ExportServerJSON(s, nil)
 		if err != nil {
@@ -74,7 +77,7 @@ func TestExportsMatchOfficialSchema(t *testing.T) {
 // official schema: each mutation of a valid document is judged the same
 // way by both, and the Go error names the path.
 func TestServerJSONValidatorAgreesWithSchema(t *testing.T) {
-	schema := sjLoadOfficialSchema(t)
+	official := sjLoadOfficialSchema(t)
 	base, _ := os.ReadFile("testdata/serverjson/github.json")
 	cases := []struct {
 		name  string
@@ -139,8 +142,8 @@ func TestServerJSONValidatorAgreesWithSchema(t *testing.T) {
 			json.Unmarshal(base, &m)
 			c.edit(m)
 			doc, _ := json.Marshal(m)
-			goErr := ValidateServerJSON(doc)
-			schemaErrs := sjSchemaErrors(t, schema, doc)
+			goErr := schema.Validate(doc)
+			schemaErrs := sjSchemaErrors(t, official, doc)
 			switch {
 			case c.path == "" && goErr != nil:
 				t.Errorf("Go rejects a valid document: %v", goErr)
@@ -224,7 +227,7 @@ func TestImportErrors(t *testing.T) {
 	}
 
 	_, err := ImportServerJSON([]byte(`[{"version": "1"}]`))
-	var se *ServerJSONError
+	var se *schema.Error
 	if !errors.As(err, &se) || se.Doc != "[0]" || len(se.Problems) != 2 || se.Problems[0].Path != "name" {
 		t.Errorf("structured error: %#v", err)
 	}
@@ -234,17 +237,17 @@ func TestExportErrors(t *testing.T) {
 	if _, err := ExportServerJSON(nil, nil); err == nil {
 		t.Error("nil server exported")
 	}
-	s := &Server{ID: "x", Status: StatusPending}
+	s := &catalog.Server{ID: "x", Status: catalog.StatusPending}
 	for rec, want := range map[string]string{
 		`{"name": "a.b/c"}`: "server x: registry.server_json: server.json (a.b/c): 2 problems: description: is required; version: is required",
 		`not json`:          "server x: registry.server_json: server.json: invalid JSON",
 		`{"name": "a.b/c", "description": "d", "version": "1", "_meta": []}`: "_meta: must be an object",
 	} {
-		if _, err := ExportServerJSON(s, &RegistryRecord{ServerJSON: rec}); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := ExportServerJSON(s, &catalog.RegistryRecord{ServerJSON: rec}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("record %s: %v, want %q", rec, err, want)
 		}
 	}
-	if _, err := ExportServerJSON(&Server{ID: "Bad ID", Status: StatusPending}, nil); err == nil || !strings.Contains(err.Error(), "exported server.json is invalid") {
+	if _, err := ExportServerJSON(&catalog.Server{ID: "Bad ID", Status: catalog.StatusPending}, nil); err == nil || !strings.Contains(err.Error(), "exported server.json is invalid") {
 		t.Errorf("bad id: %v", err)
 	}
 }
