@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/guard/review"
 	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
@@ -168,8 +169,8 @@ func catalogVetRun(ctx context.Context, opts *CatalogVetOptions) error {
 	return nil
 }
 
-func allFindings(r *catalog.VetReport) []catalog.ReviewFinding {
-	out := append([]catalog.ReviewFinding{}, r.Findings...)
+func allFindings(r *catalog.VetReport) []review.Finding {
+	out := append([]review.Finding{}, r.Findings...)
 	for _, t := range r.Tools {
 		out = append(out, t.Findings...)
 	}

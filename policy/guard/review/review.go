@@ -1,4 +1,13 @@
-package catalog
+// Package review reads what an MCP tool advertises of itself (name, title,
+// description, annotations, schemas) for tool poisoning: hidden
+// characters, prompt markup, claims over the model's instructions,
+// concealment, consent bypass, shadowing of other tools, exfiltration.
+//
+// It is the engine of guard's describe hook (poisoning.go), which reviews
+// each tools/list once per description hash, and of the catalog's vetting
+// (catalog.Vet), which reviews a server before approval. It imports only
+// scan/finding, so both use it without importing each other.
+package review
 
 import (
 	"bytes"
@@ -25,9 +34,9 @@ const (
 	RuleExfiltration        = "exfiltration"         // sends conversation or secrets out, smuggles data in parameters
 )
 
-// ReviewRules describes the review rules for reports and SARIF, in the shape
+// Rules describes the review rules for reports and SARIF, in the shape
 // the scan uses for its own.
-var ReviewRules = []finding.Rule{
+var Rules = []finding.Rule{
 	{ID: RuleHiddenUnicode, Severity: finding.SeverityCritical, Summary: "Tool text hides characters a reviewer cannot see",
 		Help: "Reject the server or ask its maintainers to remove the invisible characters; the decoded text is what the model reads."},
 	{ID: RuleImperativeMarkup, Severity: finding.SeverityHigh, Summary: "Tool text addresses the model with prompt markup",
@@ -46,8 +55,8 @@ var ReviewRules = []finding.Rule{
 		Help: "Reject unless the data flow is the tool's documented purpose and the destination is trusted."},
 }
 
-// ReviewFinding is one suspicious passage in a tool's advertised text.
-type ReviewFinding struct {
+// Finding is one suspicious passage in a tool's advertised text.
+type Finding struct {
 	Rule     string           `json:"rule"`
 	Severity finding.Severity `json:"severity"`
 	Message  string           `json:"message"`
@@ -60,7 +69,20 @@ type ReviewFinding struct {
 	Evidence string `json:"evidence"`
 }
 
-// ReviewTool reviews everything a tool advertises that ends up in the model's
+// ToolDef is what a tool advertises of itself, the fields of
+// catalog.ToolDef (which converts to it: review.ToolDef(t)). The reviewer
+// has its own type so that the catalog, whose vetting uses it, need not be
+// imported by it.
+type ToolDef struct {
+	Name         string
+	Title        string
+	Description  string
+	InputSchema  json.RawMessage
+	OutputSchema json.RawMessage
+	Annotations  json.RawMessage
+}
+
+// Tool reviews everything a tool advertises that ends up in the model's
 // context: its name, title and description, annotations, and every string in
 // its input and output schemas (parameter names, descriptions, defaults,
 // enums…). otherTools names tools of other servers; mentioning one is
@@ -68,15 +90,15 @@ type ReviewFinding struct {
 //
 // Severity low is a hint for the reviewer; medium and above should block
 // approval until a person has looked.
-func ReviewTool(t ToolDef, otherTools []string) []ReviewFinding {
-	return NewReviewer(otherTools).Tool(t)
+func Tool(t ToolDef, otherTools []string) []Finding {
+	return New(otherTools).Tool(t)
 }
 
-// ReviewText reviews one piece of text that reaches the model, such as a
+// Text reviews one piece of text that reaches the model, such as a
 // server's initialize instructions or a prompt description, under the given
 // field name.
-func ReviewText(field, text string, otherTools []string) []ReviewFinding {
-	return NewReviewer(otherTools).Text(field, text)
+func Text(field, text string, otherTools []string) []Finding {
+	return New(otherTools).Text(field, text)
 }
 
 // Reviewer reviews tools against one set of other servers' tool names. Build
@@ -87,8 +109,8 @@ type Reviewer struct {
 	ac     *acMatcher // over the lower-cased names in others
 }
 
-// NewReviewer prepares a Reviewer; otherTools may be nil.
-func NewReviewer(otherTools []string) *Reviewer {
+// New prepares a Reviewer; otherTools may be nil.
+func New(otherTools []string) *Reviewer {
 	rv := &Reviewer{others: prepareOthers(otherTools)}
 	if len(rv.others) > 0 {
 		lits := make([]string, len(rv.others))
@@ -101,7 +123,7 @@ func NewReviewer(otherTools []string) *Reviewer {
 }
 
 // Tool is ReviewTool with the Reviewer's other tools.
-func (rv *Reviewer) Tool(t ToolDef) []ReviewFinding {
+func (rv *Reviewer) Tool(t ToolDef) []Finding {
 	r := newReviewer(t.Name, rv)
 	r.text("name", t.Name, true)
 	r.text("title", t.Title, false)
@@ -113,14 +135,14 @@ func (rv *Reviewer) Tool(t ToolDef) []ReviewFinding {
 }
 
 // Text is ReviewText with the Reviewer's other tools.
-func (rv *Reviewer) Text(field, text string) []ReviewFinding {
+func (rv *Reviewer) Text(field, text string) []Finding {
 	r := newReviewer("", rv)
 	r.text(field, text, false)
 	return r.result()
 }
 
 // MaxSeverity returns the highest severity among findings, or "" for none.
-func MaxSeverity(findings []ReviewFinding) finding.Severity {
+func MaxSeverity(findings []Finding) finding.Severity {
 	var top finding.Severity
 	for _, f := range findings {
 		if f.Severity.Rank() > top.Rank() {
@@ -141,7 +163,7 @@ const (
 type reviewer struct {
 	self     string
 	rv       *Reviewer
-	findings []ReviewFinding
+	findings []Finding
 	seen     map[string]int // rule+field+message → index in findings
 	perRule  map[string]int // rule+field → count
 	budget   int
@@ -160,7 +182,7 @@ func newReviewer(self string, rv *Reviewer) *reviewer {
 
 // add records a finding; the same rule, field and message is reported once,
 // at its highest severity.
-func (r *reviewer) add(f ReviewFinding) {
+func (r *reviewer) add(f Finding) {
 	key := f.Rule + "\x00" + f.Field + "\x00" + f.Message
 	if i, ok := r.seen[key]; ok {
 		if f.Severity.Rank() > r.findings[i].Severity.Rank() {
@@ -177,8 +199,8 @@ func (r *reviewer) add(f ReviewFinding) {
 	r.findings = append(r.findings, f)
 }
 
-func (r *reviewer) result() []ReviewFinding {
-	slices.SortStableFunc(r.findings, func(a, b ReviewFinding) int {
+func (r *reviewer) result() []Finding {
+	slices.SortStableFunc(r.findings, func(a, b Finding) int {
 		if c := b.Severity.Rank() - a.Severity.Rank(); c != 0 {
 			return c
 		}
@@ -207,7 +229,7 @@ func (r *reviewer) text(field, s string, isName bool) {
 		s = s[:r.budget]
 	}
 	r.budget -= len(s)
-	field = visible(field)
+	field = Visible(field)
 
 	var hidden []string
 	if needsUnicodeScan(s) {
@@ -264,7 +286,7 @@ func (r *reviewer) walk(path string, v any, key string, depth int) {
 	case string:
 		if schemaKeywordsNotProse[key] {
 			if needsUnicodeScan(v) {
-				r.hiddenUnicode(visible(path), v)
+				r.hiddenUnicode(Visible(path), v)
 			}
 			return
 		}
@@ -285,7 +307,7 @@ func (r *reviewer) walk(path string, v any, key string, depth int) {
 			case key == "properties" || key == "patternProperties":
 				r.text(child, k, true) // a parameter name
 			case needsUnicodeScan(k):
-				r.hiddenUnicode(visible(child), k)
+				r.hiddenUnicode(Visible(child), k)
 			}
 			r.walk(child, v[k], k, depth+1)
 		}
@@ -313,7 +335,7 @@ func normalize(s string, isName bool) scanned {
 	var b strings.Builder
 	idx := make([]int, 0, len(s))
 	for i, c := range s {
-		if isInvisible(c) {
+		if IsInvisible(c) {
 			continue
 		}
 		switch c {
@@ -446,7 +468,7 @@ func (r *reviewer) mentions(field string, sc scanned, prefix string) {
 			}
 		}
 		reported[id] = true
-		r.add(ReviewFinding{
+		r.add(Finding{
 			Rule:     RuleShadowing,
 			Severity: finding.SeverityMedium,
 			Message:  fmt.Sprintf("%snames %q, a tool of another server", prefix, o.name),
@@ -454,4 +476,10 @@ func (r *reviewer) mentions(field string, sc scanned, prefix string) {
 			Evidence: sc.evidence(start, end),
 		})
 	})
+}
+
+// isJSONNull reports whether raw is absent or the JSON null.
+func isJSONNull(raw []byte) bool {
+	s := bytes.TrimSpace(raw)
+	return len(s) == 0 || string(s) == "null"
 }

@@ -1,4 +1,4 @@
-package catalog
+package review
 
 import (
 	"bufio"
@@ -13,9 +13,16 @@ import (
 )
 
 // publicPoisoningSet is the labelled tool-description set shared beside the
-// repository (see its README for sources and licences). It is not copied into
-// testdata: the test measures against it where it exists.
-var publicPoisoningSet = filepath.Join("..", "..", "shared", "data", "guardrails-public", "poisoning.jsonl")
+// repository (see its README for sources and licences), in $MCPGOV_SHARED
+// or the shared folder beside the repository, as guard's eval finds it. It
+// is not copied into testdata: the test measures against it where it exists.
+var publicPoisoningSet = func() string {
+	dir := os.Getenv("MCPGOV_SHARED")
+	if dir == "" {
+		dir = filepath.Join("..", "..", "..", "..", "shared")
+	}
+	return filepath.Join(dir, "data", "guardrails-public", "poisoning.jsonl")
+}()
 
 type poisoningCase struct {
 	ID          string          `json:"id"`
@@ -31,7 +38,7 @@ type poisoningCase struct {
 // are hints for the reviewer, not verdicts.
 const flaggedAt = finding.SeverityMedium
 
-func flagged(fs []ReviewFinding) bool { return MaxSeverity(fs).Rank() >= flaggedAt.Rank() }
+func flagged(fs []Finding) bool { return MaxSeverity(fs).Rank() >= flaggedAt.Rank() }
 
 // TestReviewPublicSet measures the reviewer on the public labelled set.
 //
@@ -69,7 +76,7 @@ func TestReviewPublicSet(t *testing.T) {
 		if c.Hook != "describe" {
 			continue
 		}
-		findings := ReviewTool(ToolDef{Name: c.Tool, Description: c.Description, InputSchema: c.InputSchema}, nil)
+		findings := Tool(ToolDef{Name: c.Tool, Description: c.Description, InputSchema: c.InputSchema}, nil)
 		switch c.Label {
 		case "bad":
 			bad++

@@ -1,4 +1,4 @@
-package catalog
+package review
 
 import (
 	"fmt"
@@ -25,10 +25,10 @@ func isVariationSelector(r rune) bool {
 	return (r >= 0xFE00 && r <= 0xFE0F) || (r >= 0xE0100 && r <= 0xE01EF)
 }
 
-// isInvisible reports runes that print as nothing (or that a terminal
+// IsInvisible reports runes that print as nothing (or that a terminal
 // interprets) and so are dropped from the text the phrase rules read and
 // rendered as <U+XXXX> in evidence.
-func isInvisible(r rune) bool {
+func IsInvisible(r rune) bool {
 	switch {
 	case r == '\t' || r == '\n' || r == '\r':
 		return false
@@ -40,10 +40,10 @@ func isInvisible(r rune) bool {
 	return unicode.Is(unicode.Cf, r)
 }
 
-// visible renders s with every invisible, control, private-use or unusual
+// Visible renders s with every invisible, control, private-use or unusual
 // space character spelled <U+XXXX>, invalid UTF-8 as <0xXX>, and line
 // breaks and tabs escaped, so evidence never carries the hidden payload raw.
-func visible(s string) string {
+func Visible(s string) string {
 	if printableASCII(s) {
 		return s
 	}
@@ -59,7 +59,7 @@ func visible(s string) string {
 			b.WriteString(`\r`)
 		case r == '\t':
 			b.WriteString(`\t`)
-		case isInvisible(r), unicode.Is(unicode.Co, r), unicode.Is(unicode.Zl, r), unicode.Is(unicode.Zp, r),
+		case IsInvisible(r), unicode.Is(unicode.Co, r), unicode.Is(unicode.Zl, r), unicode.Is(unicode.Zp, r),
 			r != ' ' && unicode.Is(unicode.Zs, r), r == utf8.RuneError:
 			fmt.Fprintf(&b, "<U+%04X>", r)
 		default:
@@ -184,7 +184,7 @@ func (r *reviewer) hiddenUnicode(field, s string) (hidden []string) {
 		if c != &tags && c != &vsRun {
 			msg = fmt.Sprintf("%s (%d)", msg, c.count)
 		}
-		r.add(ReviewFinding{
+		r.add(Finding{
 			Rule:     RuleHiddenUnicode,
 			Severity: c.sev,
 			Message:  msg,
@@ -236,7 +236,7 @@ func evidence(s string, start, end int) string {
 		_, size := utf8.DecodeRuneInString(s[hi:])
 		hi += size
 	}
-	out := visible(s[lo:hi])
+	out := Visible(s[lo:hi])
 	const maxOut = 320
 	if len(out) > maxOut {
 		out = clip(out, maxOut)

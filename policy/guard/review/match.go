@@ -1,4 +1,4 @@
-package catalog
+package review
 
 import (
 	"regexp"
@@ -283,7 +283,7 @@ func (r *reviewer) phraseMatch(p *phraseRule, field string, sc scanned, prefix s
 	if alt, ok := p.msgs[sev]; ok {
 		msg = alt
 	}
-	r.add(ReviewFinding{
+	r.add(Finding{
 		Rule:     p.rule,
 		Severity: sev,
 		Message:  prefix + msg,
