@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/scan/finding"
 	"github.com/mcpgov/mcpgov/scan/launch"
 )
@@ -170,10 +169,10 @@ func (c *Catalog) Match(l launch.Launch) (MatchResult, bool) {
 	return MatchResult{}, false
 }
 
-// Enrich implements scan.Enricher: it attaches the matching catalog entry
-// and adds shadow, blocked, pending and version-not-approved findings.
-func (c *Catalog) Enrich(s *scan.Server) {
-	l := s.Launch()
+// Enrich implements scan.Enricher: it returns the catalog entry an entry
+// launching l (at line) matches, and its shadow, blocked, pending and
+// version-not-approved findings.
+func (c *Catalog) Enrich(l launch.Launch, line int) (id, status string, fs []finding.Finding) {
 	m, ok := c.Match(l)
 	if !ok {
 		msg := "not in the catalog: nobody has reviewed what it can reach"
@@ -183,16 +182,14 @@ func (c *Catalog) Enrich(s *scan.Server) {
 		if c.Meta.RequestURL != "" {
 			msg += "; request approval at " + c.Meta.RequestURL
 		}
-		s.Findings = append(s.Findings, finding.Finding{Rule: RuleShadow, Severity: finding.SeverityHigh, Line: s.Line, Message: msg})
-		return
+		return "", "", []finding.Finding{{Rule: RuleShadow, Severity: finding.SeverityHigh, Line: line, Message: msg}}
 	}
-	s.Catalog = &scan.CatalogRef{ID: m.Server.ID, Status: string(m.Server.Status)}
 	switch m.Server.Status {
 	case StatusBlocked:
-		s.Findings = append(s.Findings, finding.Finding{Rule: RuleBlocked, Severity: finding.SeverityCritical, Line: s.Line,
+		fs = append(fs, finding.Finding{Rule: RuleBlocked, Severity: finding.SeverityCritical, Line: line,
 			Message: fmt.Sprintf("catalog server %s is blocked; remove it from this config", m.Server.ID)})
 	case StatusPending:
-		s.Findings = append(s.Findings, finding.Finding{Rule: RulePending, Severity: finding.SeverityMedium, Line: s.Line,
+		fs = append(fs, finding.Finding{Rule: RulePending, Severity: finding.SeverityMedium, Line: line,
 			Message: fmt.Sprintf("catalog server %s is awaiting review", m.Server.ID)})
 	}
 	if !m.VersionApproved {
@@ -200,9 +197,8 @@ func (c *Catalog) Enrich(s *scan.Server) {
 		if l.Version == "" {
 			version = "an unpinned version"
 		}
-		s.Findings = append(s.Findings, finding.Finding{Rule: RuleVersionNotApproved, Severity: finding.SeverityHigh, Field: "args", Line: s.Line,
+		fs = append(fs, finding.Finding{Rule: RuleVersionNotApproved, Severity: finding.SeverityHigh, Field: "args", Line: line,
 			Message: fmt.Sprintf("%s %s runs %s, not one approved for catalog server %s", l.Ecosystem, l.Package, version, m.Server.ID)})
 	}
+	return m.Server.ID, string(m.Server.Status), fs
 }
-
-var _ scan.Enricher = (*Catalog)(nil)

@@ -8,23 +8,22 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/scan/finding"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // fakeCatalog stands in for the catalog issue's enricher: it matches on the
 // launch identity, never the display name, and adds catalog findings.
 type fakeCatalog struct{ status map[string]string }
 
-func (c fakeCatalog) Enrich(s *Server) {
-	l := s.Launch()
+func (c fakeCatalog) Enrich(l launch.Launch, _ int) (string, string, []finding.Finding) {
 	status, ok := c.status[l.Ecosystem+":"+l.Package]
 	if !ok {
-		s.Findings = append(s.Findings, finding.Finding{Rule: "shadow", Severity: finding.SeverityHigh, Message: "not in the catalog"})
-		return
+		return "", "", []finding.Finding{{Rule: "shadow", Severity: finding.SeverityHigh, Message: "not in the catalog"}}
 	}
-	s.Catalog = &CatalogRef{ID: l.Package, Status: status}
 	if status == "blocked" {
-		s.Findings = append(s.Findings, finding.Finding{Rule: "blocked", Severity: finding.SeverityCritical, Message: "blocked"})
+		return l.Package, status, []finding.Finding{{Rule: "blocked", Severity: finding.SeverityCritical, Message: "blocked"}}
 	}
+	return l.Package, status, nil
 }
 
 func TestEnricherSeesLaunchNotName(t *testing.T) {

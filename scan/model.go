@@ -97,9 +97,13 @@ type FileError struct {
 
 // Enricher adds facts a static scan cannot know by itself — the catalog
 // issue's match of each server to an approved entry and its findings
-// (shadow, blocked, pending, version-not-approved).
+// (shadow, blocked, pending, version-not-approved). It sees what an entry
+// launches and the entry's line, never its display name; it returns the
+// catalog entry matched (id "" for none) and findings to add. It speaks
+// only scan/launch and scan/finding, so the catalog implements it without
+// importing the scanner.
 type Enricher interface {
-	Enrich(s *Server)
+	Enrich(l launch.Launch, line int) (id, status string, findings []finding.Finding)
 }
 
 // Launch describes what a server entry starts after wrappers are peeled away.

@@ -509,7 +509,11 @@ func (s *scanner) report() *Report {
 				built[k] = srv
 			}
 			for _, en := range s.opts.Enrichers {
-				en.Enrich(&srv)
+				id, status, fs := en.Enrich(srv.Launch(), srv.Line)
+				if id != "" {
+					srv.Catalog = &CatalogRef{ID: id, Status: status}
+				}
+				srv.Findings = append(srv.Findings, fs...)
 			}
 			sortFindings(srv.Findings)
 			rep.Servers = append(rep.Servers, srv)

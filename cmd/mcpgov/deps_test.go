@@ -50,6 +50,13 @@ func TestLayerRules(t *testing.T) {
 	}
 	apart := []struct{ pkg, dep, why string }{
 		{"catalog", "catalog/serverjson", "server.json interop builds on the catalog, not the reverse"},
+		// The engine speaks scan/finding, scan/launch and the secret
+		// detector, never the scanner (client tables, readers, inventory).
+		{"catalog", "scan", "the catalog enriches scans through scan/launch and scan/finding"},
+		{"policy", "scan", "the engine does not import the scanner"},
+		{"policy/enforce", "scan", "the engine does not import the scanner"},
+		{"policy/guard", "scan", "guardrails use the secret detector, not the scanner"},
+		{"shim", "scan", "the relay does not import the scanner"},
 	}
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}:{{join .Deps \" \"}}", mod+"...").Output()
 	if err != nil {
