@@ -327,8 +327,7 @@ func base(cmd string) string {
 }
 
 // Args finds the arguments of a command line that hold secrets, by index:
-// known token formats anywhere, holding secrets: known token formats anywhere,
-// `--token=VALUE` and `--token VALUE` pairs, docker `-e NAME=VALUE`, and
+// known token formats anywhere, `--token=VALUE` and `--token VALUE` pairs, docker `-e NAME=VALUE`, and
 // `--header "Authorization: Bearer VALUE"` (mcp-remote, supergateway).
 func Args(args []string) map[int]Match {
 	var out map[int]Match
@@ -368,7 +367,8 @@ func Args(args []string) map[int]Match {
 	return out
 }
 
-// MaskArg hides the value of a secret argument, keeping a --flag= prefix.
+// MaskArg hides the value of an argument Args flagged, whole, keeping a
+// --flag= or NAME= prefix, a header's name or a URL's user.
 func MaskArg(a string) string {
 	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envName.MatchString(name)) {
 		return name + "=" + Mask(val)
