@@ -45,7 +45,10 @@ type secretRule struct {
 	boundary bool
 }
 
-var secretRules = []secretRule{
+// secretRules are Find's own rules followed by formatSecretRules.
+var secretRules = append(ownRules, formatSecretRules()...)
+
+var ownRules = []secretRule{
 	// A JWT's signature may be empty (alg none), so two parts are enough.
 	{RuleJWT, "JSON Web Token", []string{"eyJ"}, regexp.MustCompile(`^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]{8,})?`), 4096, 0, true},
 	// A key cut short (the header and its first line) is still a key;
@@ -127,13 +130,9 @@ func Find(key, s string) []Finding {
 			}
 		}
 	}
-	// The table's tokens before gitleaks': its patterns take a token
-	// whole where gitleaks' fixed lengths take a prefix of a longer one.
-	for _, g := range formatFindings(s) {
-		if !overlaps(out, g.Start, g.End) {
-			out = append(out, g)
-		}
-	}
+	// The table's tokens come first, with the rules above: its patterns
+	// take a token whole where gitleaks' fixed lengths take a prefix of a
+	// longer one.
 	for _, g := range gitleaksFindings(s) {
 		if !overlaps(out, g.Start, g.End) {
 			out = append(out, g)
@@ -167,23 +166,20 @@ var formatRules = map[string]string{
 	"Linear API key": RuleLinear, "SendGrid key": RuleSendGrid,
 }
 
-// formatFindings returns the tokens of format.go's table in s, less
-// placeholders and hand-typed stand-ins.
-func formatFindings(s string) []Finding {
-	anchors := anchorsIn(s)
-	var out []Finding
-	for i, p := range secretPatterns {
+// formatSecretRules turns the kinds formatRules adopts into anchored
+// rules, found in the same pass over the text as Find's own: each
+// pattern's literal anchors, its expression anchored at them (a leading
+// \b becomes the boundary check), a window wide enough for any token.
+func formatSecretRules() []secretRule {
+	var out []secretRule
+	for _, p := range secretPatterns {
 		rule, ok := formatRules[p.kind]
-		if !ok || !anchors.has(i) {
+		if !ok {
 			continue
 		}
-		for _, loc := range p.re.FindAllStringIndex(s, -1) {
-			tok := s[loc[0]:loc[1]]
-			if placeholder(tok) || overlaps(out, loc[0], loc[1]) {
-				continue
-			}
-			out = append(out, Finding{rule, p.kind, loc[0], loc[1]})
-		}
+		expr, boundary := strings.CutPrefix(p.re.String(), `\b`)
+		out = append(out, secretRule{rule: rule, what: p.kind, anchors: strings.Split(p.prefix, "|"),
+			re: regexp.MustCompile(`^` + expr), window: 512, boundary: boundary})
 	}
 	return out
 }
