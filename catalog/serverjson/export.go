@@ -215,14 +215,14 @@ func sjLaunchEqual(a, b catalog.Launch) bool {
 		slices.Equal(a.Args, b.Args) && slices.Equal(a.Env, b.Env) && slices.Equal(a.Headers, b.Headers)
 }
 
-// ExportServerJSON writes s as a server.json document (schema 2025-12-11)
+// Export writes s as a server.json document (schema 2025-12-11)
 // with its governance data under _meta["io.mcpgov/governance"]. An entry
 // imported from the registry (reg holds its document) comes back as that
 // document, every field and _meta key kept in order, only the governance
 // block added or replaced. Any other entry gets a document built from the
 // catalog: name io.mcpgov.catalog/<id>, packages from its launch and exact
 // match packages, remotes from its launch URL. The result is validated.
-func ExportServerJSON(s *catalog.Server, reg *catalog.RegistryRecord) ([]byte, error) {
+func Export(s *catalog.Server, reg *catalog.RegistryRecord) ([]byte, error) {
 	if s == nil {
 		return nil, errors.New("export server.json: no server")
 	}

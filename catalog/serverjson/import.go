@@ -78,13 +78,13 @@ type sjKeyValue struct {
 	Name string `json:"name"`
 }
 
-// ImportServerJSON reads one server.json document, a JSON array of them, or
+// Import reads one server.json document, a JSON array of them, or
 // a registry listing ({"servers": [{"server": {…}, "_meta": {…}}, …]}, also
 // wrapped as {"data": {"servers": …}}), and turns each document into a
 // pending catalog entry. Ids come from the name's last segment, made unique
 // within the input; a governance block in _meta restores status, owner and
 // the rest. Every invalid document is reported, each as a *ServerJSONError.
-func ImportServerJSON(data []byte) ([]ImportedServer, error) {
+func Import(data []byte) ([]ImportedServer, error) {
 	data = bytes.TrimPrefix(data, []byte("\xef\xbb\xbf"))
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("server.json input is not valid UTF-8")

@@ -48,7 +48,7 @@ func sjImportFile(t *testing.T, name string) []ImportedServer {
 	if err != nil {
 		t.Fatal(err)
 	}
-	imps, err := ImportServerJSON(data)
+	imps, err := Import(data)
 	if err != nil {
 		t.Fatalf("import %s: %v", name, err)
 	}
@@ -339,7 +339,7 @@ func TestServerJSONRoundTrip(t *testing.T) {
 			}
 			// Through catalog.toml as well: the registry table read back by
 			// the TOML decoder must give the same export.
-			text, err := AppendToCatalogTOML("", imps)
+			text, err := AppendTOML("", imps)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -352,7 +352,7 @@ func TestServerJSONRoundTrip(t *testing.T) {
 				t.Fatalf("appended TOML does not decode: %v\n%s", err, text)
 			}
 			for i, imp := range imps {
-				out, err := ExportServerJSON(imp.Server, imp.Registry)
+				out, err := Export(imp.Server, imp.Registry)
 				if err != nil {
 					t.Fatalf("[%d] export: %v", i, err)
 				}
@@ -372,13 +372,13 @@ func TestServerJSONRoundTrip(t *testing.T) {
 				if rec == nil || rec.ServerJSON != imp.Registry.ServerJSON {
 					t.Fatalf("[%d] registry.server_json read back from TOML differs:\n%q\nwant\n%q", i, rec, imp.Registry.ServerJSON)
 				}
-				viaTOML, err := ExportServerJSON(imp.Server, rec)
+				viaTOML, err := Export(imp.Server, rec)
 				if err != nil || !bytes.Equal(viaTOML, out) {
 					t.Errorf("[%d] export via TOML differs: %v", i, err)
 				}
 
 				// Import the export: the same entry comes back.
-				again, err := ImportServerJSON(out)
+				again, err := Import(out)
 				if err != nil {
 					t.Fatalf("[%d] re-import: %v", i, err)
 				}
@@ -398,7 +398,7 @@ func TestGovernedSampleExportsByteForByte(t *testing.T) {
 		len(s.Pins) != 2 || s.Review == nil || s.Review.Reviewer != "alice@example.com" || s.Review.Date.Format("2006-01-02") != "2026-01-15" {
 		t.Fatalf("governance not restored: %+v", s)
 	}
-	out, err := ExportServerJSON(s, imps[0].Registry)
+	out, err := Export(s, imps[0].Registry)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,7 +408,7 @@ func TestGovernedSampleExportsByteForByte(t *testing.T) {
 	// Changing governance rewrites only the block, in place.
 	s.Status = catalog.StatusBlocked
 	s.Pins = nil
-	out, _ = ExportServerJSON(s, imps[0].Registry)
+	out, _ = Export(s, imps[0].Registry)
 	if !strings.Contains(string(out), `"status": "blocked"`) || strings.Contains(string(out), `"pins"`) {
 		t.Errorf("governance change not exported:\n%s", out)
 	}
@@ -461,7 +461,7 @@ func TestCatalogEntriesRoundTrip(t *testing.T) {
 	servers := append(c.Servers, sjExtraServers()...)
 	for _, s := range servers {
 		t.Run(s.ID, func(t *testing.T) {
-			out, err := ExportServerJSON(s, nil)
+			out, err := Export(s, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -469,7 +469,7 @@ func TestCatalogEntriesRoundTrip(t *testing.T) {
 			if doc["name"] != CatalogNamespace+"/"+s.ID || doc["$schema"] != schema.URL {
 				t.Errorf("name/$schema: %v %v", doc["name"], doc["$schema"])
 			}
-			imps, err := ImportServerJSON(out)
+			imps, err := Import(out)
 			if err != nil {
 				t.Fatalf("re-import: %v\n%s", err, out)
 			}
@@ -478,12 +478,12 @@ func TestCatalogEntriesRoundTrip(t *testing.T) {
 	}
 
 	// What the export says about the starter's servers.
-	everything, _ := ExportServerJSON(c.Server("everything"), nil)
+	everything, _ := Export(c.Server("everything"), nil)
 	if !strings.Contains(string(everything), `"identifier": "@modelcontextprotocol/server-everything"`) ||
 		!strings.Contains(string(everything), `"runtimeHint": "npx"`) || strings.Contains(string(everything), `"launch"`) {
 		t.Errorf("everything:\n%s", everything)
 	}
-	github, _ := ExportServerJSON(c.Server("github"), nil)
+	github, _ := Export(c.Server("github"), nil)
 	for _, want := range []string{`"type": "streamable-http"`, `"url": "https://api.githubcopilot.com/mcp"`, `"npm:@modelcontextprotocol/server-github@2025.4.*"`} {
 		if !strings.Contains(string(github), want) {
 			t.Errorf("github export lacks %s:\n%s", want, github)
@@ -525,7 +525,7 @@ func sjExtraServers() []*catalog.Server {
 
 func TestImportAcceptsBOMAndListingExtras(t *testing.T) {
 	data, _ := os.ReadFile("testdata/serverjson/fetch-pypi.json")
-	imps, err := ImportServerJSON(append([]byte("\xef\xbb\xbf"), data...))
+	imps, err := Import(append([]byte("\xef\xbb\xbf"), data...))
 	if err != nil || len(imps) != 1 || imps[0].Source != "server.json" {
 		t.Fatalf("BOM: %v", err)
 	}
@@ -539,7 +539,7 @@ func TestImportAcceptsBOMAndListingExtras(t *testing.T) {
 	}
 	// An array may mix bare documents and registry entries.
 	mixed := `[{"server": {"name": "a.b/one", "description": "d", "version": "1"}, "_meta": {}}, {"name": "a.b/two", "description": "d", "version": "1"}]`
-	imps, err = ImportServerJSON([]byte(mixed))
+	imps, err = Import([]byte(mixed))
 	if err != nil || imps[0].Server.ID != "one" || imps[1].Server.ID != "two" || imps[0].Source != "[0].server" {
 		t.Errorf("mixed array: %v %+v", err, imps)
 	}
@@ -570,7 +570,7 @@ func TestServerIDs(t *testing.T) {
 	}
 	// The same document twice in one input.
 	doc := `{"name": "a.b/dup", "description": "d", "version": "1"}`
-	imps, err := ImportServerJSON([]byte("[" + doc + "," + doc + "]"))
+	imps, err := Import([]byte("[" + doc + "," + doc + "]"))
 	if err != nil || imps[0].Server.ID != "dup" || imps[1].Server.ID != "dup-1" {
 		t.Errorf("dedup: %v %q %q", err, imps[0].Server.ID, imps[1].Server.ID)
 	}

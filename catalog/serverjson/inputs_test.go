@@ -13,7 +13,7 @@ import (
 
 func importOne(t *testing.T, doc string) *catalog.Server {
 	t.Helper()
-	imps, err := ImportServerJSON([]byte(doc))
+	imps, err := Import([]byte(doc))
 	if err != nil {
 		t.Fatal(err)
 	}

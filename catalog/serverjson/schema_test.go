@@ -55,7 +55,7 @@ func TestExportsMatchOfficialSchema(t *testing.T) {
 			}
 		}
 		for _, imp := range sjImportFile(t, f) {
-			out, err := ExportServerJSON(imp.Server, imp.Registry)
+			out, err := Export(imp.Server, imp.Registry)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func TestExportsMatchOfficialSchema(t *testing.T) {
 	text, _ := os.ReadFile("../starter/catalog.toml")
 	c, _ := catalog.Parse("catalog.toml", text)
 	for _, s := range append(c.Servers, sjExtraServers()...) {
-		out, err := ExportServerJSON(s, nil)
+		out, err := Export(s, nil)
 		if err != nil {
 			t.Fatalf("%s: %v", s.ID, err)
 		}
@@ -214,7 +214,7 @@ func TestImportErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			imps, err := ImportServerJSON([]byte(c.input))
+			imps, err := Import([]byte(c.input))
 			if err == nil {
 				t.Fatalf("imported %+v", imps)
 			}
@@ -226,7 +226,7 @@ func TestImportErrors(t *testing.T) {
 		})
 	}
 
-	_, err := ImportServerJSON([]byte(`[{"version": "1"}]`))
+	_, err := Import([]byte(`[{"version": "1"}]`))
 	var se *schema.Error
 	if !errors.As(err, &se) || se.Doc != "[0]" || len(se.Problems) != 2 || se.Problems[0].Path != "name" {
 		t.Errorf("structured error: %#v", err)
@@ -234,7 +234,7 @@ func TestImportErrors(t *testing.T) {
 }
 
 func TestExportErrors(t *testing.T) {
-	if _, err := ExportServerJSON(nil, nil); err == nil {
+	if _, err := Export(nil, nil); err == nil {
 		t.Error("nil server exported")
 	}
 	s := &catalog.Server{ID: "x", Status: catalog.StatusPending}
@@ -243,11 +243,11 @@ func TestExportErrors(t *testing.T) {
 		`not json`:          "server x: registry.server_json: server.json: invalid JSON",
 		`{"name": "a.b/c", "description": "d", "version": "1", "_meta": []}`: "_meta: must be an object",
 	} {
-		if _, err := ExportServerJSON(s, &catalog.RegistryRecord{ServerJSON: rec}); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := Export(s, &catalog.RegistryRecord{ServerJSON: rec}); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("record %s: %v, want %q", rec, err, want)
 		}
 	}
-	if _, err := ExportServerJSON(&catalog.Server{ID: "Bad ID", Status: catalog.StatusPending}, nil); err == nil || !strings.Contains(err.Error(), "exported server.json is invalid") {
+	if _, err := Export(&catalog.Server{ID: "Bad ID", Status: catalog.StatusPending}, nil); err == nil || !strings.Contains(err.Error(), "exported server.json is invalid") {
 		t.Errorf("bad id: %v", err)
 	}
 }

@@ -28,7 +28,7 @@ func sjPlural(n int, one, many string) string {
 	return many
 }
 
-// AppendToCatalogTOML returns existing with one commented [servers.ID]
+// AppendTOML returns existing with one commented [servers.ID]
 // block (and its sub-tables) appended per imported server. Existing bytes
 // are never changed; the file's line endings are kept. Ids the catalog
 // already uses (as servers or virtual servers) are refused with an
@@ -36,7 +36,7 @@ func sjPlural(n int, one, many string) string {
 //
 // The [servers.ID.registry] table holding the original server.json is
 // written for servers that have a catalog.RegistryRecord.
-func AppendToCatalogTOML(existing string, servers []ImportedServer) (string, error) {
+func AppendTOML(existing string, servers []ImportedServer) (string, error) {
 	var current map[string]any
 	if _, err := toml.Decode(existing, &current); err != nil {
 		return "", fmt.Errorf("existing catalog is not valid TOML: %w", err)
@@ -282,7 +282,7 @@ func sjTOMLMultiline(s, nl string) string {
 // an entry catalog.toml would refuse.
 func sjCheckLoads(imp ImportedServer) error {
 	imp.Registry = nil
-	text, err := AppendToCatalogTOML("", []ImportedServer{imp})
+	text, err := AppendTOML("", []ImportedServer{imp})
 	if err != nil {
 		return err
 	}
@@ -303,6 +303,6 @@ func sjCheckLoads(imp ImportedServer) error {
 // is invalid.
 func AppendServers(path string, servers []ImportedServer) error {
 	return catalog.Rewrite(path, "import", func(_ *catalog.Catalog, text string) (string, error) {
-		return AppendToCatalogTOML(text, servers)
+		return AppendTOML(text, servers)
 	})
 }

@@ -21,7 +21,7 @@ func TestAppendToCatalogTOML(t *testing.T) {
 	for _, f := range sjSampleFiles(t) {
 		imps = append(imps, sjImportFile(t, f)...)
 	}
-	out, err := AppendToCatalogTOML(existing, imps)
+	out, err := AppendTOML(existing, imps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -40,7 +40,7 @@ func TestAppendToCatalogTOML(t *testing.T) {
 		bare[i] = imp
 		bare[i].Registry = nil
 	}
-	plain, err := AppendToCatalogTOML(existing, bare)
+	plain, err := AppendTOML(existing, bare)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -120,23 +120,23 @@ func TestAppendToCatalogTOMLRefusals(t *testing.T) {
 		return ImportedServer{Server: &catalog.Server{ID: id, Status: catalog.StatusPending}}
 	}
 
-	_, err := AppendToCatalogTOML(existing, []ImportedServer{mk("new"), mk("github"), mk("support-triage")})
+	_, err := AppendTOML(existing, []ImportedServer{mk("new"), mk("github"), mk("support-triage")})
 	var ce *IDConflictError
 	if !errors.As(err, &ce) || !reflect.DeepEqual(ce.IDs, []string{"github", "support-triage"}) ||
 		err.Error() != "catalog already uses the ids github, support-triage; nothing appended" {
 		t.Errorf("conflict: %v", err)
 	}
-	if _, err := AppendToCatalogTOML(existing, []ImportedServer{mk("a"), mk("a")}); err == nil || !strings.Contains(err.Error(), "appears twice") {
+	if _, err := AppendTOML(existing, []ImportedServer{mk("a"), mk("a")}); err == nil || !strings.Contains(err.Error(), "appears twice") {
 		t.Errorf("duplicate in batch: %v", err)
 	}
-	if _, err := AppendToCatalogTOML(existing, []ImportedServer{mk("Bad ID")}); err == nil || !strings.Contains(err.Error(), `server id "Bad ID"`) {
+	if _, err := AppendTOML(existing, []ImportedServer{mk("Bad ID")}); err == nil || !strings.Contains(err.Error(), `server id "Bad ID"`) {
 		t.Errorf("bad id: %v", err)
 	}
-	if _, err := AppendToCatalogTOML("[servers\n", []ImportedServer{mk("a")}); err == nil || !strings.Contains(err.Error(), "existing catalog is not valid TOML") {
+	if _, err := AppendTOML("[servers\n", []ImportedServer{mk("a")}); err == nil || !strings.Contains(err.Error(), "existing catalog is not valid TOML") {
 		t.Errorf("broken existing: %v", err)
 	}
 	// Dotted-key and inline forms of existing ids count too.
-	if _, err := AppendToCatalogTOML("servers.a.status = \"approved\"\n", []ImportedServer{mk("a")}); !errors.As(err, &ce) {
+	if _, err := AppendTOML("servers.a.status = \"approved\"\n", []ImportedServer{mk("a")}); !errors.As(err, &ce) {
 		t.Errorf("dotted existing id: %v", err)
 	}
 }
@@ -144,7 +144,7 @@ func TestAppendToCatalogTOMLRefusals(t *testing.T) {
 func TestAppendToCatalogTOMLKeepsLayout(t *testing.T) {
 	imps := sjImportFile(t, "testdata/serverjson/github.json")
 	crlf := "[catalog]\r\nname = \"x\"\r\n"
-	out, err := AppendToCatalogTOML(crlf, imps)
+	out, err := AppendTOML(crlf, imps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,16 +161,16 @@ func TestAppendToCatalogTOMLKeepsLayout(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := back.Servers["github-mcp-server"].Registry
-	if got, err := ExportServerJSON(imps[0].Server, &rec); err != nil || !bytes.Equal(got, sjMustExport(t, imps[0])) {
+	if got, err := Export(imps[0].Server, &rec); err != nil || !bytes.Equal(got, sjMustExport(t, imps[0])) {
 		t.Errorf("CRLF round trip: %v", err)
 	}
 
 	noNewline := "[catalog]\nname = \"x\""
-	out, _ = AppendToCatalogTOML(noNewline, imps)
+	out, _ = AppendTOML(noNewline, imps)
 	if !strings.HasPrefix(out, noNewline+"\n\n# ----") {
 		t.Errorf("no trailing newline: %q", out[:60])
 	}
-	out, _ = AppendToCatalogTOML("", imps)
+	out, _ = AppendTOML("", imps)
 	if !strings.HasPrefix(out, "# ----") {
 		t.Errorf("empty catalog: %q", out[:20])
 	}
@@ -178,7 +178,7 @@ func TestAppendToCatalogTOMLKeepsLayout(t *testing.T) {
 
 func sjMustExport(t *testing.T, imp ImportedServer) []byte {
 	t.Helper()
-	out, err := ExportServerJSON(imp.Server, imp.Registry)
+	out, err := Export(imp.Server, imp.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -69,7 +69,7 @@ func catalogExportRun(opts *CatalogExportOptions) error {
 	}
 	docs := make([]json.RawMessage, 0, len(servers))
 	for _, s := range servers {
-		doc, err := serverjson.ExportServerJSON(s, s.Registry)
+		doc, err := serverjson.Export(s, s.Registry)
 		if err != nil {
 			return fmt.Errorf("export %s: %w", s.ID, err)
 		}

@@ -64,7 +64,7 @@ func catalogImportRun(opts *CatalogImportOptions) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", opts.File, err)
 	}
-	imported, err := serverjson.ImportServerJSON(data)
+	imported, err := serverjson.Import(data)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", opts.File, err)
 	}
@@ -80,7 +80,7 @@ func catalogImportRun(opts *CatalogImportOptions) error {
 	}
 	path := filepath.Join(b.Dir, catalog.CatalogFile)
 	if opts.DryRun {
-		text, err := serverjson.AppendToCatalogTOML("", imported)
+		text, err := serverjson.AppendTOML("", imported)
 		if err != nil {
 			return err
 		}
