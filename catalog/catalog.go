@@ -91,7 +91,7 @@ type Server struct {
 	Pins   map[string]string `toml:"pins" json:"pins,omitempty"`
 	Review *Review           `toml:"review" json:"review,omitempty"`
 	// Registry is the server.json this entry was imported from, kept so
-	// export reproduces it (see ImportServerJSON).
+	// export reproduces it (see serverjson.Import).
 	Registry *RegistryRecord `toml:"registry" json:"-"`
 
 	Line int `toml:"-" json:"line"` // line of its [servers.ID] header
@@ -208,4 +208,12 @@ func groupsIntersect(allowed, have []string) bool {
 		}
 	}
 	return false
+}
+
+// RegistryRecord is the server.json document a catalog entry was imported
+// from, kept so export reproduces it. In catalog.toml it is the
+// [servers.ID.registry] table: server_json = ”'…”'. Package
+// catalog/serverjson imports and exports it; Load validates it.
+type RegistryRecord struct {
+	ServerJSON string `toml:"server_json"`
 }

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"sort"
 
-	"github.com/mcpgov/mcpgov/catalog/tomldoc"
+	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
 // Change is one edit to a server's entry in catalog.toml text.
@@ -82,7 +82,7 @@ func setKey(value string, keys ...string) Change {
 // layout stay — then validates the result and replaces the file atomically.
 // Nothing is written when the server is missing or the result is invalid.
 func EditServer(path, id string, changes ...Change) error {
-	return rewriteCatalog(path, "edit", func(c *Catalog, text string) (string, error) {
+	return Rewrite(path, "edit", func(c *Catalog, text string) (string, error) {
 		if c.Server(id) == nil {
 			return "", fmt.Errorf("no server %q in %s", id, path)
 		}
@@ -93,21 +93,11 @@ func EditServer(path, id string, changes ...Change) error {
 	})
 }
 
-// AppendServers adds imported servers to the catalog file at path: new
-// blocks at the end, no existing byte changed, the result validated and
-// written atomically. Nothing is written when an id is taken or the result
-// is invalid.
-func AppendServers(path string, servers []ImportedServer) error {
-	return rewriteCatalog(path, "import", func(_ *Catalog, text string) (string, error) {
-		return AppendToCatalogTOML(text, servers)
-	})
-}
-
-// rewriteCatalog is the safe path for every change to a catalog file: the
-// file must be valid before, edit computes the new text, the result must be
+// Rewrite is the safe path for every change to a catalog file: the file
+// must be valid before, edit computes the new text, the result must be
 // valid, and it replaces the file (the symlink's target, mode kept)
-// atomically.
-func rewriteCatalog(path, what string, edit func(c *Catalog, text string) (string, error)) error {
+// atomically. what names the change in errors ("edit", "import").
+func Rewrite(path, what string, edit func(c *Catalog, text string) (string, error)) error {
 	target, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		return err

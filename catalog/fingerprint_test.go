@@ -269,3 +269,37 @@ func TestComparePinsDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkFingerprint(b *testing.B) {
+	tool := ToolDef{Name: "search_files", Title: "Search files", Description: fpBenchDescription, InputSchema: fpBenchSchema}
+	b.ReportAllocs()
+	for b.Loop() {
+		Fingerprint(tool)
+	}
+}
+
+// fpBenchDescription and fpBenchSchema are a long real-world tool, as the
+// reviewer's benchmarks (policy/guard/review) use.
+var fpBenchDescription = func() string {
+	s := "Search for files and directories matching a glob pattern, starting from the given path. " +
+		"Use this tool when you need to find files by name and do not know their exact location; " +
+		"for searching file contents use the grep tool instead. Patterns follow the usual glob syntax: " +
+		"'*.go' matches Go files in the current directory and '**/*.md' matches Markdown files at any depth. " +
+		"Results are sorted by modification time, newest first, and include the full path, size and type " +
+		"of each entry. Hidden files such as .gitignore are skipped unless include_hidden is true. " +
+		"Before sending a very broad pattern, consider narrowing the path: large trees can take a while, " +
+		"and results are capped at 500 entries. The user can configure allowed directories in the server " +
+		"settings; requests outside them fail with a clear error. Symbolic links are reported but not followed. " +
+		"When a token limit applies, prefer the summary mode, which returns counts per directory. " +
+		"Only works within allowed directories."
+	for len(s) < 1024 {
+		s += " Results are deterministic."
+	}
+	return s[:1024]
+}()
+
+var fpBenchSchema = json.RawMessage(`{"type":"object","properties":{
+	"pattern":{"type":"string","description":"Glob pattern such as **/*.go"},
+	"path":{"type":"string","description":"Directory to start from; defaults to the first allowed directory"},
+	"include_hidden":{"type":"boolean","default":false,"description":"Also match files whose name starts with a dot"},
+	"limit":{"type":"integer","minimum":1,"maximum":500,"default":100}},"required":["pattern"]}`)

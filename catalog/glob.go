@@ -13,6 +13,12 @@ import (
 
 var globCache sync.Map // pattern → *regexp.Regexp
 
+// CheckURLPattern reports why p cannot be a match.urls rule, or nil.
+func CheckURLPattern(p string) error {
+	_, err := compileGlob(p)
+	return err
+}
+
 func compileGlob(pattern string) (*regexp.Regexp, error) {
 	if v, ok := globCache.Load(pattern); ok {
 		return v.(*regexp.Regexp), nil

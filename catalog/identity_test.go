@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 func TestGlobsIntersect(t *testing.T) {
@@ -102,7 +102,7 @@ commands = ["python *"]
 		}
 	}
 	// What the warning says is what Match does.
-	m, ok := c.Match(scan.AnalyzeLaunch("npx", []string{"-y", "@modelcontextprotocol/server-github@1.2.0"}, ""))
+	m, ok := c.Match(launch.Analyze("npx", []string{"-y", "@modelcontextprotocol/server-github@1.2.0"}, ""))
 	if !ok || m.Server.ID != "github" {
 		t.Errorf("launch matched %+v, want github, the first", m.Server)
 	}

@@ -11,7 +11,8 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/mcpgov/mcpgov/catalog/tomldoc"
+	"github.com/mcpgov/mcpgov/catalog/serverjson/schema"
+	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
 // Problem is one thing wrong with a catalog file.
@@ -143,6 +144,10 @@ func (v *validator) add(path []string, format string, args ...any) {
 	v.problems = append(v.problems, Problem{File: v.file, Line: v.doc.Line(path...), Message: fmt.Sprintf(format, args...)})
 }
 
+// ValidID reports whether id can name a catalog server or virtual server:
+// lower-case letters, digits, '.', '_' and '-', at most 63.
+func ValidID(id string) bool { return idPattern.MatchString(id) }
+
 var (
 	idPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
 	digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
@@ -231,7 +236,7 @@ func (v *validator) server(s *Server) {
 		}
 	}
 	if r := s.Registry; r != nil {
-		if err := ValidateServerJSON([]byte(r.ServerJSON)); err != nil {
+		if err := schema.Validate([]byte(r.ServerJSON)); err != nil {
 			v.add(at("registry", "server_json"), "server %s: registry.server_json: %v", s.ID, err)
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 func TestStarterBundleValidates(t *testing.T) {
@@ -139,7 +139,7 @@ func TestMatchByLaunchIdentity(t *testing.T) {
 		{"npx", []string{"-y", "some-other-mcp@1.0.0"}, "", "", false},
 	}
 	for _, tc := range cases {
-		m, ok := c.Match(scan.AnalyzeLaunch(tc.command, tc.args, tc.url))
+		m, ok := c.Match(launch.Analyze(tc.command, tc.args, tc.url))
 		switch {
 		case tc.id == "" && ok:
 			t.Errorf("%s %v %s matched %s, want no match", tc.command, tc.args, tc.url, m.Server.ID)

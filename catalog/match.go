@@ -4,7 +4,8 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // Finding rule ids the catalog adds to scan reports.
@@ -16,14 +17,14 @@ const (
 )
 
 // Rules describes the catalog's finding rules, for SARIF.
-var Rules = []scan.Rule{
-	{ID: RuleShadow, Severity: scan.SeverityHigh, Summary: "MCP server is not in the catalog (shadow server)",
+var Rules = []finding.Rule{
+	{ID: RuleShadow, Severity: finding.SeverityHigh, Summary: "MCP server is not in the catalog (shadow server)",
 		Help: "Request approval for it, or remove it from the client config."},
-	{ID: RuleBlocked, Severity: scan.SeverityCritical, Summary: "MCP server is blocked in the catalog",
+	{ID: RuleBlocked, Severity: finding.SeverityCritical, Summary: "MCP server is blocked in the catalog",
 		Help: "Remove it from the client config; the catalog entry says why it is blocked."},
-	{ID: RulePending, Severity: scan.SeverityMedium, Summary: "MCP server is awaiting review",
+	{ID: RulePending, Severity: finding.SeverityMedium, Summary: "MCP server is awaiting review",
 		Help: "It may be used once the catalog marks it approved."},
-	{ID: RuleVersionNotApproved, Severity: scan.SeverityHigh, Summary: "MCP server runs a version the catalog has not approved",
+	{ID: RuleVersionNotApproved, Severity: finding.SeverityHigh, Summary: "MCP server runs a version the catalog has not approved",
 		Help: "Switch to an approved version, or have this version reviewed."},
 }
 
@@ -31,6 +32,13 @@ var Rules = []scan.Rule{
 // exactly, version as a glob ("" = any version).
 type packagePattern struct {
 	eco, name, version string
+}
+
+// ParsePackagePattern reads a match.packages rule as parsePackagePattern
+// does: its ecosystem, name and version glob ("" = any version).
+func ParsePackagePattern(p string) (eco, name, version string, err error) {
+	pp, err := parsePackagePattern(p)
+	return pp.eco, pp.name, pp.version, err
 }
 
 // parsePackagePattern reads "npm:name", "npm:@scope/name@1.2.*",
@@ -98,13 +106,13 @@ func (s *Server) packageRules() []packagePattern {
 	return out
 }
 
-func (s *Server) launchIdentity() scan.Launch {
-	return scan.AnalyzeLaunch(s.Launch.Command, s.Launch.Args, s.Launch.URL)
+func (s *Server) launchIdentity() launch.Launch {
+	return launch.Analyze(s.Launch.Command, s.Launch.Args, s.Launch.URL)
 }
 
 // Match finds the catalog server a scanned launch is, by launch identity —
 // never by display name, which users choose freely.
-func (c *Catalog) Match(l scan.Launch) (MatchResult, bool) {
+func (c *Catalog) Match(l launch.Launch) (MatchResult, bool) {
 	if l.CatalogID != "" {
 		if s := c.Server(l.CatalogID); s != nil {
 			return MatchResult{Server: s, VersionApproved: true, By: "catalog-id"}, true
@@ -161,10 +169,10 @@ func (c *Catalog) Match(l scan.Launch) (MatchResult, bool) {
 	return MatchResult{}, false
 }
 
-// Enrich implements scan.Enricher: it attaches the matching catalog entry
-// and adds shadow, blocked, pending and version-not-approved findings.
-func (c *Catalog) Enrich(s *scan.Server) {
-	l := s.Launch()
+// Enrich implements scan.Enricher: it returns the catalog entry an entry
+// launching l (at line) matches, and its shadow, blocked, pending and
+// version-not-approved findings.
+func (c *Catalog) Enrich(l launch.Launch, line int) (id, status string, fs []finding.Finding) {
 	m, ok := c.Match(l)
 	if !ok {
 		msg := "not in the catalog: nobody has reviewed what it can reach"
@@ -174,16 +182,14 @@ func (c *Catalog) Enrich(s *scan.Server) {
 		if c.Meta.RequestURL != "" {
 			msg += "; request approval at " + c.Meta.RequestURL
 		}
-		s.Findings = append(s.Findings, scan.Finding{Rule: RuleShadow, Severity: scan.SeverityHigh, Line: s.Line, Message: msg})
-		return
+		return "", "", []finding.Finding{{Rule: RuleShadow, Severity: finding.SeverityHigh, Line: line, Message: msg}}
 	}
-	s.Catalog = &scan.CatalogRef{ID: m.Server.ID, Status: string(m.Server.Status)}
 	switch m.Server.Status {
 	case StatusBlocked:
-		s.Findings = append(s.Findings, scan.Finding{Rule: RuleBlocked, Severity: scan.SeverityCritical, Line: s.Line,
+		fs = append(fs, finding.Finding{Rule: RuleBlocked, Severity: finding.SeverityCritical, Line: line,
 			Message: fmt.Sprintf("catalog server %s is blocked; remove it from this config", m.Server.ID)})
 	case StatusPending:
-		s.Findings = append(s.Findings, scan.Finding{Rule: RulePending, Severity: scan.SeverityMedium, Line: s.Line,
+		fs = append(fs, finding.Finding{Rule: RulePending, Severity: finding.SeverityMedium, Line: line,
 			Message: fmt.Sprintf("catalog server %s is awaiting review", m.Server.ID)})
 	}
 	if !m.VersionApproved {
@@ -191,9 +197,8 @@ func (c *Catalog) Enrich(s *scan.Server) {
 		if l.Version == "" {
 			version = "an unpinned version"
 		}
-		s.Findings = append(s.Findings, scan.Finding{Rule: RuleVersionNotApproved, Severity: scan.SeverityHigh, Field: "args", Line: s.Line,
+		fs = append(fs, finding.Finding{Rule: RuleVersionNotApproved, Severity: finding.SeverityHigh, Field: "args", Line: line,
 			Message: fmt.Sprintf("%s %s runs %s, not one approved for catalog server %s", l.Ecosystem, l.Package, version, m.Server.ID)})
 	}
+	return m.Server.ID, string(m.Server.Status), fs
 }
-
-var _ scan.Enricher = (*Catalog)(nil)

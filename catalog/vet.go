@@ -13,8 +13,11 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/policy/guard/review"
 )
 
 // DefaultVetTimeout bounds a whole vet (start, initialize, every list call)
@@ -70,8 +73,8 @@ type VetServer struct {
 // VettedTool is one advertised tool with its fingerprint and review.
 type VettedTool struct {
 	ToolDef
-	Fingerprint string          `json:"fingerprint"`
-	Findings    []ReviewFinding `json:"findings"`
+	Fingerprint string           `json:"fingerprint"`
+	Findings    []review.Finding `json:"findings"`
 }
 
 // VetReport is the outcome of vetting one server.
@@ -83,8 +86,8 @@ type VetReport struct {
 	ResourceTemplates []string     `json:"resourceTemplates"` // URI templates
 	PinChanges        []PinChange  `json:"pinChanges"`
 	// Findings on the server itself: its initialize instructions.
-	Findings []ReviewFinding `json:"findings"`
-	Duration time.Duration   `json:"duration"`
+	Findings []review.Finding `json:"findings"`
+	Duration time.Duration    `json:"duration"`
 }
 
 // Digest returns "sha256:" and the hex SHA-256 of the canonical JSON of the
@@ -94,13 +97,13 @@ type VetReport struct {
 // reviewed definition changes, and it is the same for the same review.
 func (r *VetReport) Digest() string {
 	type toolEvidence struct {
-		Name        string          `json:"name"`
-		Fingerprint string          `json:"fingerprint"`
-		Findings    []ReviewFinding `json:"findings"`
+		Name        string           `json:"name"`
+		Fingerprint string           `json:"fingerprint"`
+		Findings    []review.Finding `json:"findings"`
 	}
 	doc := struct {
-		Server []ReviewFinding `json:"server"`
-		Tools  []toolEvidence  `json:"tools"`
+		Server []review.Finding `json:"server"`
+		Tools  []toolEvidence   `json:"tools"`
 	}{Server: nonNil(r.Findings), Tools: []toolEvidence{}}
 	for _, t := range r.Tools {
 		doc.Tools = append(doc.Tools, toolEvidence{t.Name, t.Fingerprint, nonNil(t.Findings)})
@@ -192,7 +195,7 @@ func (v *vetRun) list(ctx context.Context, cs *mcp.ClientSession, opts VetOption
 	}
 	r.Server.ProtocolVersion = hello.ProtocolVersion
 	r.Server.Instructions = hello.Instructions
-	rv := NewReviewer(opts.OtherTools)
+	rv := review.New(opts.OtherTools)
 	r.Findings = nonNil(rv.Text("instructions", hello.Instructions))
 	caps := hello.Capabilities
 	if caps == nil {
@@ -267,7 +270,7 @@ func (v *vetRun) list(ctx context.Context, cs *mcp.ClientSession, opts VetOption
 
 	slices.SortStableFunc(defs, func(a, b ToolDef) int { return strings.Compare(a.Name, b.Name) })
 	for _, d := range defs {
-		r.Tools = append(r.Tools, VettedTool{ToolDef: d, Fingerprint: Fingerprint(d), Findings: nonNil(rv.Tool(d))})
+		r.Tools = append(r.Tools, VettedTool{ToolDef: d, Fingerprint: Fingerprint(d), Findings: nonNil(rv.Tool(review.ToolDef(d)))})
 	}
 	r.PinChanges = nonNil(ComparePins(opts.Pins, defs))
 	return r, nil
@@ -389,4 +392,15 @@ func exitError(err error) error {
 		return errors.New("exit status 0")
 	}
 	return err
+}
+
+// clip shortens s to at most n bytes on a rune boundary, marking the cut.
+func clip(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

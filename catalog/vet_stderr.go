@@ -5,6 +5,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/mcpgov/mcpgov/policy/guard/review"
 )
 
 // stderrTail passes a child's stderr on and keeps its last lines.
@@ -55,7 +57,7 @@ func (s *stderrTail) push() {
 	if strings.TrimSpace(line) == "" {
 		return
 	}
-	s.buf = append(s.buf, visible(line))
+	s.buf = append(s.buf, review.Visible(line))
 	if len(s.buf) > stderrKeepLines {
 		s.buf = s.buf[1:]
 	}
@@ -69,7 +71,7 @@ func (s *stderrTail) lines() []string {
 	defer s.mu.Unlock()
 	out := slices.Clone(s.buf)
 	if len(s.part) > 0 && strings.TrimSpace(string(s.part)) != "" {
-		out = append(out, visible(string(s.part)))
+		out = append(out, review.Visible(string(s.part)))
 	}
 	if len(out) > stderrKeepLines {
 		out = out[len(out)-stderrKeepLines:]

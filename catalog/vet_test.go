@@ -21,7 +21,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/catalog/catalogtest"
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/policy/guard/review"
+	"github.com/mcpgov/mcpgov/scan/finding"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
@@ -106,7 +107,7 @@ func TestVetFakeServer(t *testing.T) {
 		if !digestRe.MatchString(tool.Fingerprint) || tool.Fingerprint != Fingerprint(tool.ToolDef) {
 			t.Errorf("%s: fingerprint %q", tool.Name, tool.Fingerprint)
 		}
-		if MaxSeverity(tool.Findings).Rank() >= scan.SeverityMedium.Rank() {
+		if review.MaxSeverity(tool.Findings).Rank() >= finding.SeverityMedium.Rank() {
 			t.Errorf("%s: clean tool has findings %+v", tool.Name, tool.Findings)
 		}
 		if len(tool.InputSchema) == 0 {
@@ -174,25 +175,25 @@ func TestVetFakeServerPoison(t *testing.T) {
 	if add == nil {
 		t.Fatal("no add tool")
 	}
-	rules := map[string]scan.Severity{}
+	rules := map[string]finding.Severity{}
 	for _, f := range add.Findings {
 		if f.Severity.Rank() > rules[f.Rule].Rank() {
 			rules[f.Rule] = f.Severity
 		}
 		for _, c := range f.Evidence + f.Message + f.Field {
-			if isInvisible(c) {
+			if review.IsInvisible(c) {
 				t.Errorf("raw invisible character %U in finding %+v", c, f)
 			}
 		}
-		if f.Rule == RuleHiddenUnicode && f.Severity == scan.SeverityCritical && !strings.Contains(f.Message, catalogtest.HiddenPoison) {
+		if f.Rule == review.RuleHiddenUnicode && f.Severity == finding.SeverityCritical && !strings.Contains(f.Message, catalogtest.HiddenPoison) {
 			t.Errorf("tag characters not decoded: %+v", f)
 		}
 	}
-	for rule, min := range map[string]scan.Severity{
-		RuleHiddenUnicode:    scan.SeverityCritical,
-		RuleImperativeMarkup: scan.SeverityHigh,
-		RuleSensitivePath:    scan.SeverityHigh,
-		RuleConcealment:      scan.SeverityHigh,
+	for rule, min := range map[string]finding.Severity{
+		review.RuleHiddenUnicode:    finding.SeverityCritical,
+		review.RuleImperativeMarkup: finding.SeverityHigh,
+		review.RuleSensitivePath:    finding.SeverityHigh,
+		review.RuleConcealment:      finding.SeverityHigh,
 	} {
 		if rules[rule].Rank() < min.Rank() {
 			t.Errorf("rule %s: got %q, want at least %s; findings:\n%+v", rule, rules[rule], min, add.Findings)

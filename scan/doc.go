@@ -10,8 +10,9 @@
 // The client table (clients.go) knows where each supported client keeps its
 // configuration on Linux, macOS and Windows and in which shape; readers
 // (tree*.go) turn JSON, JSONC, TOML and YAML into one position-aware tree;
-// shapes.go pulls server entries out of that tree; launch.go works out what
-// an entry really launches (through npx, uvx, docker, cmd /c and other
-// governors or bridges) and derives its identity; findings.go applies the
-// rules.
+// shapes.go pulls server entries out of that tree; package scan/launch works
+// out what an entry really launches (through npx, uvx, docker, cmd /c and
+// other governors or bridges) and derives its identity; findings.go applies
+// the rules, in the vocabulary of package scan/finding, with the secret
+// detector of package policy/guard/secret.
 package scan

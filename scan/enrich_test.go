@@ -6,23 +6,24 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mcpgov/mcpgov/scan/finding"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // fakeCatalog stands in for the catalog issue's enricher: it matches on the
 // launch identity, never the display name, and adds catalog findings.
 type fakeCatalog struct{ status map[string]string }
 
-func (c fakeCatalog) Enrich(s *Server) {
-	l := s.Launch()
+func (c fakeCatalog) Enrich(l launch.Launch, _ int) (string, string, []finding.Finding) {
 	status, ok := c.status[l.Ecosystem+":"+l.Package]
 	if !ok {
-		s.Findings = append(s.Findings, Finding{Rule: "shadow", Severity: SeverityHigh, Message: "not in the catalog"})
-		return
+		return "", "", []finding.Finding{{Rule: "shadow", Severity: finding.SeverityHigh, Message: "not in the catalog"}}
 	}
-	s.Catalog = &CatalogRef{ID: l.Package, Status: status}
 	if status == "blocked" {
-		s.Findings = append(s.Findings, Finding{Rule: "blocked", Severity: SeverityCritical, Message: "blocked"})
+		return l.Package, status, []finding.Finding{{Rule: "blocked", Severity: finding.SeverityCritical, Message: "blocked"}}
 	}
+	return l.Package, status, nil
 }
 
 func TestEnricherSeesLaunchNotName(t *testing.T) {
@@ -59,7 +60,7 @@ func TestEnricherSeesLaunchNotName(t *testing.T) {
 		t.Errorf("launch through the shim = %+v", l)
 	}
 
-	log := SARIF(rep, "", "test", []Rule{{ID: "blocked", Severity: SeverityCritical, Summary: "Server is blocked in the catalog", Help: "Remove it."}})
+	log := SARIF(rep, "", "test", []finding.Rule{{ID: "blocked", Severity: finding.SeverityCritical, Summary: "Server is blocked in the catalog", Help: "Remove it."}})
 	found := false
 	for _, r := range log.Runs[0].Tool.Driver.Rules {
 		found = found || r.ID == "blocked"

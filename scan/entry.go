@@ -1,10 +1,11 @@
 package scan
 
 import (
-	"fmt"
-	"regexp"
 	"sort"
 	"strings"
+
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // fields is an entry's launch parameters in one spelling, with the line of
@@ -68,7 +69,7 @@ func readFields(e rawEntry, fsys FS) fields {
 	// pkg"), unless it names an existing file ("C:\Program Files\x.exe").
 	if len(f.args) == 0 && strings.ContainsAny(f.command, " \t") {
 		if _, err := fsys.Stat(f.command); err != nil {
-			if argv := splitCommandLine(f.command); len(argv) > 1 {
+			if argv := launch.SplitCommandLine(f.command); len(argv) > 1 {
 				f.command, f.args = argv[0], argv[1:]
 			}
 		}
@@ -141,7 +142,7 @@ func kvs(n *node, literal bool) []kv {
 
 // transportOf decides the transport from the declared type, the dialect and
 // the URL.
-func transportOf(f fields, d dialect, l launch) Transport {
+func transportOf(f fields, d dialect) Transport {
 	switch f.typ {
 	case "stdio", "local":
 		return TransportStdio
@@ -181,7 +182,7 @@ func urlPath(raw string) string {
 func newServer(src source, file string, e rawEntry, env Env, fsys FS) Server {
 	home := env.Home
 	f := readFields(e, fsys)
-	l := analyzeLaunch(f.command, f.args, f.url)
+	l := launch.Parse(f.command, f.args, f.url)
 	s := Server{
 		Client:    src.client,
 		Scope:     e.scope,
@@ -189,11 +190,11 @@ func newServer(src source, file string, e rawEntry, env Env, fsys FS) Server {
 		Line:      e.line,
 		Project:   e.project,
 		Name:      e.name,
-		Transport: transportOf(f, e.dialect, l),
+		Transport: transportOf(f, e.dialect),
 		Command:   f.command,
 		Disabled:  f.disabled,
-		Governed:  l.governed,
-		WrappedBy: l.wrappedBy,
+		Governed:  l.Governed,
+		WrappedBy: l.WrappedBy,
 		launch:    l,
 	}
 	if s.WrappedBy == nil {
@@ -208,95 +209,25 @@ func newServer(src source, file string, e rawEntry, env Env, fsys FS) Server {
 		s.Headers = append(s.Headers, h.key)
 	}
 	if f.url != "" {
-		s.URL = maskURLUser(maskURL(f.url))
+		s.URL = secret.MaskURLUser(secret.MaskURL(f.url))
 	}
 	var masked map[int]bool
 	s.Findings, masked = findings(&s, f, l)
 	// Everything scan prints or records of a command line goes through
 	// MaskArgs, as the shim's refusals and records do. An argument a
 	// finding flagged is masked whole should MaskArgs have kept it.
-	s.Args = MaskArgs(append([]string{f.command}, f.args...))[1:]
+	s.Args = secret.MaskArgs(append([]string{f.command}, f.args...))[1:]
 	for i, a := range f.args {
 		if masked[i] && s.Args[i] == a {
-			s.Args[i] = maskArg(a)
+			s.Args[i] = secret.MaskArg(a)
 		}
 	}
 	if strings.ContainsAny(s.Command, " \t") {
-		s.Command = MaskCommandLine([]string{s.Command})
+		s.Command = secret.MaskCommandLine([]string{s.Command})
 	}
-	s.Identity = identity(l, f, home)
+	s.Identity = l.Identity(f.extension, home)
+	if s.Identity == "" {
+		s.Identity = "unknown:" + f.typ
+	}
 	return s
-}
-
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// maskArg hides the value of a secret argument, keeping a --flag= prefix.
-func maskArg(a string) string {
-	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envName.MatchString(name)) {
-		return name + "=" + maskSecret(val)
-	}
-	if name, val, ok := strings.Cut(a, ":"); ok && !strings.Contains(name, " ") && strings.HasPrefix(strings.TrimSpace(val), "Bearer") {
-		return name + ": Bearer ****"
-	}
-	if u := maskURL(a); u != a {
-		return u
-	}
-	return maskSecret(a)
-}
-
-// identity is a stable fingerprint of what an entry launches: the package
-// and version, the canonical URL, or the command line — never its name.
-func identity(l launch, f fields, home string) string {
-	switch {
-	case l.catalogID != "":
-		return "catalog:" + l.catalogID
-	case l.workload != "":
-		return "toolhive:" + l.workload
-	case l.pkg != nil:
-		sep := "@"
-		switch l.pkg.ecosystem {
-		case "pypi":
-			sep = "=="
-		case "oci":
-			sep = ":"
-			if strings.HasPrefix(l.pkg.version, "sha256:") {
-				sep = "@"
-			}
-		}
-		// An unpinned package is "whatever the registry serves": its
-		// identity is the name alone, whatever tag or range was written.
-		if l.pkg.version == "" || !l.pkg.pinned {
-			return l.pkg.ecosystem + ":" + l.pkg.name
-		}
-		return l.pkg.ecosystem + ":" + l.pkg.name + sep + l.pkg.version
-	case l.url != "":
-		return canonicalURL(l.url)
-	case f.extension != "":
-		return "zed-extension:" + f.extension
-	case l.command != "":
-		secret := secretArgs(l.args)
-		masked := MaskArgs(append([]string{l.command}, l.args...))
-		parts := make([]string, 0, len(masked))
-		for i, a := range masked {
-			if _, ok := secret[i-1]; ok && i > 0 && a == l.args[i-1] {
-				a = maskArg(a)
-			}
-			parts = append(parts, tildePath(a, home))
-		}
-		return "exec:" + strings.Join(parts, " ")
-	}
-	return fmt.Sprintf("unknown:%s", f.typ)
-}
-
-// tildePath writes paths under the home directory as ~/… so one server has
-// one identity across users.
-func tildePath(p, home string) string {
-	if home == "" || !strings.HasPrefix(p, home) {
-		return p
-	}
-	rest := p[len(home):]
-	if rest == "" || rest[0] == '/' || rest[0] == '\\' {
-		return "~" + rest
-	}
-	return p
 }

@@ -4,6 +4,10 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
+	"github.com/mcpgov/mcpgov/scan/finding"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // Rule ids. They are stable: reports, SARIF and suppressions refer to them.
@@ -15,167 +19,118 @@ const (
 	RuleWrappedByOther    = "wrapped-by-other"
 )
 
-// Rule describes a finding rule for reports and SARIF.
-type Rule struct {
-	ID       string
-	Severity Severity // default severity
-	Summary  string
-	Help     string
-}
-
 // Rules lists the scan's own rules. Enrichers (the catalog) add theirs.
-var Rules = []Rule{
-	{RulePlaintextSecret, SeverityCritical, "Secret written in plain text in an MCP config",
-		"Move the value into the environment or the OS keychain and reference it (${VAR}, ${env:VAR}, ${input:id}); rotate the leaked credential."},
-	{RuleUnpinnedPackage, SeverityMedium, "MCP server package is not pinned to a version",
-		"Pin an exact version (pkg@1.2.3, pkg==1.2.3, image@sha256:…) so an upstream release cannot change what runs."},
-	{RuleInsecureTransport, SeverityHigh, "MCP server reached over plain HTTP",
-		"Use https:// for servers that are not on this machine."},
-	{RuleNotGoverned, SeverityLow, "MCP server does not run through mcpgov shim",
-		"Run `mcpgov wrap` so calls are checked against the catalog and audited."},
-	{RuleWrappedByOther, SeverityMedium, "MCP server is wrapped by another gateway or bridge",
-		"Review the wrapper: it sees every call and may hold credentials."},
-}
-
-// secretArgs finds arguments holding secrets: known token formats anywhere,
-// `--token=VALUE` and `--token VALUE` pairs, docker `-e NAME=VALUE`, and
-// `--header "Authorization: Bearer VALUE"` (mcp-remote, supergateway).
-func secretArgs(args []string) map[int]secretMatch {
-	var out map[int]secretMatch
-	hit := func(i int, m secretMatch) {
-		if out == nil {
-			out = map[int]secretMatch{}
-		}
-		out[i] = m
-	}
-	for i, a := range args {
-		if m, ok := detectSecret("", a); ok {
-			hit(i, m)
-			continue
-		}
-		if name, val, ok := strings.Cut(a, "="); ok {
-			if m, ok := detectSecret(strings.TrimLeft(name, "-"), val); ok {
-				hit(i, m)
-				continue
-			}
-		}
-		if i > 0 {
-			prev := args[i-1]
-			switch {
-			case prev == "--header" || prev == "-H":
-				if name, val, ok := strings.Cut(a, ":"); ok {
-					if m, ok := detectSecret(strings.TrimSpace(name), strings.TrimSpace(val)); ok {
-						hit(i, m)
-					}
-				}
-			case strings.HasPrefix(prev, "-") && !strings.Contains(prev, "="):
-				if m, ok := detectSecret(strings.TrimLeft(prev, "-"), a); ok {
-					hit(i, m)
-				}
-			}
-		}
-	}
-	return out
+var Rules = []finding.Rule{
+	{ID: RulePlaintextSecret, Severity: finding.SeverityCritical, Summary: "Secret written in plain text in an MCP config",
+		Help: "Move the value into the environment or the OS keychain and reference it (${VAR}, ${env:VAR}, ${input:id}); rotate the leaked credential."},
+	{ID: RuleUnpinnedPackage, Severity: finding.SeverityMedium, Summary: "MCP server package is not pinned to a version",
+		Help: "Pin an exact version (pkg@1.2.3, pkg==1.2.3, image@sha256:…) so an upstream release cannot change what runs."},
+	{ID: RuleInsecureTransport, Severity: finding.SeverityHigh, Summary: "MCP server reached over plain HTTP",
+		Help: "Use https:// for servers that are not on this machine."},
+	{ID: RuleNotGoverned, Severity: finding.SeverityLow, Summary: "MCP server does not run through mcpgov shim",
+		Help: "Run `mcpgov wrap` so calls are checked against the catalog and audited."},
+	{ID: RuleWrappedByOther, Severity: finding.SeverityMedium, Summary: "MCP server is wrapped by another gateway or bridge",
+		Help: "Review the wrapper: it sees every call and may hold credentials."},
 }
 
 // findings applies the scan's rules to one entry. It returns the indexes of
 // arguments that hold secrets so the report can mask them.
-func findings(s *Server, f fields, l launch) ([]Finding, map[int]bool) {
-	out := []Finding{}
+func findings(s *Server, f fields, l launch.Analysis) ([]finding.Finding, map[int]bool) {
+	out := []finding.Finding{}
 	var masked map[int]bool
 
-	secret := func(field string, line int, m secretMatch) {
-		sev := SeverityHigh
-		if m.strong {
-			sev = SeverityCritical
+	plain := func(field string, line int, m secret.Match) {
+		sev := finding.SeverityHigh
+		if m.Strong {
+			sev = finding.SeverityCritical
 		}
-		out = append(out, Finding{
+		out = append(out, finding.Finding{
 			Rule: RulePlaintextSecret, Severity: sev, Field: field, Line: line,
-			Message: fmt.Sprintf("%s holds a plain-text %s; reference it from the environment instead (value masked)", field, m.kind),
+			Message: fmt.Sprintf("%s holds a plain-text %s; reference it from the environment instead (value masked)", field, m.Kind),
 		})
 	}
 	for _, v := range f.env {
 		if !v.literal {
 			continue
 		}
-		if m, ok := detectSecret(v.key, v.value); ok {
-			secret("env."+v.key, v.line, m)
+		if m, ok := secret.Detect(v.key, v.value); ok {
+			plain("env."+v.key, v.line, m)
 		}
 	}
 	for _, h := range f.headers {
 		if !h.literal {
 			continue
 		}
-		if m, ok := detectSecret(h.key, h.value); ok {
-			secret("headers."+h.key, h.line, m)
+		if m, ok := secret.Detect(h.key, h.value); ok {
+			plain("headers."+h.key, h.line, m)
 		}
 	}
 	for _, v := range f.settings {
-		if m, ok := detectSecret(v.key, v.value); ok {
-			secret("settings."+v.key, v.line, m)
+		if m, ok := secret.Detect(v.key, v.value); ok {
+			plain("settings."+v.key, v.line, m)
 		}
 	}
-	for i, m := range secretArgs(f.args) {
+	for i, m := range secret.Args(f.args) {
 		if masked == nil {
 			masked = map[int]bool{}
 		}
 		masked[i] = true
-		secret(fmt.Sprintf("args[%d]", i), f.argsLine, m)
+		plain(fmt.Sprintf("args[%d]", i), f.argsLine, m)
 	}
 	if f.url != "" {
-		if m, ok := detectSecret("url", f.url); ok {
-			secret("url", f.urlLine, m)
+		if m, ok := secret.Detect("url", f.url); ok {
+			plain("url", f.urlLine, m)
 		} else {
 			// Query pairs are read from the text: net/url refuses URLs
 			// with a ${VAR} password, and the query may still hold a key.
 			for _, pair := range urlQueryPairs(f.url) {
-				if m, ok := detectSecret(pair[0], pair[1]); ok {
-					secret("url", f.urlLine, m)
+				if m, ok := secret.Detect(pair[0], pair[1]); ok {
+					plain("url", f.urlLine, m)
 					break
 				}
 			}
 		}
 	}
 
-	if p := l.pkg; p != nil && !p.pinned {
+	if p := l.Package; p != nil && !p.Pinned {
 		what := "no version"
-		if p.version != "" {
-			what = fmt.Sprintf("%q, which is not an exact version", p.version)
+		if p.Version != "" {
+			what = fmt.Sprintf("%q, which is not an exact version", p.Version)
 		}
-		out = append(out, Finding{
-			Rule: RuleUnpinnedPackage, Severity: SeverityMedium, Field: "args", Line: f.argsLine,
-			Message: fmt.Sprintf("%s package %s requests %s; every launch may run different code", p.ecosystem, p.name, what),
+		out = append(out, finding.Finding{
+			Rule: RuleUnpinnedPackage, Severity: finding.SeverityMedium, Field: "args", Line: f.argsLine,
+			Message: fmt.Sprintf("%s package %s requests %s; every launch may run different code", p.Ecosystem, p.Name, what),
 		})
 	}
 
-	if target := l.url; target != "" {
-		if u, err := url.Parse(target); err == nil && strings.EqualFold(u.Scheme, "http") && !isLoopback(u.Hostname()) {
+	if target := l.URL; target != "" {
+		if u, err := url.Parse(target); err == nil && strings.EqualFold(u.Scheme, "http") && !launch.IsLoopback(u.Hostname()) {
 			line := f.urlLine
 			if line == 0 {
 				line = f.argsLine
 			}
-			out = append(out, Finding{
-				Rule: RuleInsecureTransport, Severity: SeverityHigh, Field: "url", Line: line,
+			out = append(out, finding.Finding{
+				Rule: RuleInsecureTransport, Severity: finding.SeverityHigh, Field: "url", Line: line,
 				Message: fmt.Sprintf("%s is reached over plain http://; calls and credentials cross the network unencrypted", u.Host),
 			})
 		}
 	}
 
-	if len(l.wrappedBy) > 0 {
-		sev, kind := SeverityLow, "bridge"
-		for _, w := range l.wrappedBy {
-			if governors[w] {
-				sev, kind = SeverityMedium, "gateway"
+	if len(l.WrappedBy) > 0 {
+		sev, kind := finding.SeverityLow, "bridge"
+		for _, w := range l.WrappedBy {
+			if launch.IsGovernor(w) {
+				sev, kind = finding.SeverityMedium, "gateway"
 			}
 		}
-		out = append(out, Finding{
+		out = append(out, finding.Finding{
 			Rule: RuleWrappedByOther, Severity: sev, Field: "command", Line: s.Line,
-			Message: fmt.Sprintf("launched through %s (%s); it sees every call", strings.Join(l.wrappedBy, " → "), kind),
+			Message: fmt.Sprintf("launched through %s (%s); it sees every call", strings.Join(l.WrappedBy, " → "), kind),
 		})
 	}
-	if !l.governed {
-		out = append(out, Finding{
-			Rule: RuleNotGoverned, Severity: SeverityLow, Line: s.Line,
+	if !l.Governed {
+		out = append(out, finding.Finding{
+			Rule: RuleNotGoverned, Severity: finding.SeverityLow, Line: s.Line,
 			Message: "not run through mcpgov shim; calls are neither checked nor audited",
 		})
 	}

@@ -72,17 +72,3 @@ func TestTOMLSizeCap(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
-
-// Bug: `mcpgov shim --header "Authorization: Bearer x" --url U` read the
-// header as a catalog id and lost the URL; a versioned binary name
-// (mcpgov-1.2) was not recognised as the shim.
-func TestShimFlagsAndVersionedBinary(t *testing.T) {
-	l := analyzeLaunch("mcpgov", []string{"shim", "--header", "Authorization: Bearer ${TOKEN}", "--url", "https://mcp.example.com/mcp"}, "")
-	if !l.governed || l.catalogID != "" || l.url != "https://mcp.example.com/mcp" {
-		t.Errorf("shim with --header: %+v", l)
-	}
-	l = analyzeLaunch("/opt/mcpgov-1.2/mcpgov-1.2", []string{"shim", "--", "npx", "-y", "pkg@1.0.0"}, "")
-	if !l.governed || l.pkg == nil || l.pkg.name != "pkg" {
-		t.Errorf("versioned binary: %+v", l)
-	}
-}

@@ -97,7 +97,7 @@ var fuzzJSONSeeds = []string{
 	// Wrappers
 	`{"mcpServers": {"snyk": {"command": "/bin/sh", "args": ["-c", "P=/tmp/snyk_mcp_stdio_local_proxy.abc.sh; exec \"$P\" \"$@\"", "snyk_mcp_stdio_local_proxy_wrapper", "npx", "mcp-remote", "https://x.example.com/sse", "--header", "Authorization: Bearer ghp_Zq7xK2mN9pL4vR8tW1yB6cD3fG5hJ0sA1eXb"]}}}`,
 	// Secrets in URL parts net/url rejects or ignores (regression seeds for
-	// maskURL and canonicalURL).
+	// secret.MaskURL and launch.CanonicalURL).
 	`{"mcpServers": {"z": {"url": "https://actions.zapier.com/mcp/sk-ak-Zq7xK2mN9pL4vR8tW1yB6cD3fG5h/sse"}, "p": {"url": "https://u:p{ss}w0rd12@h.example.com/x?k=ghp_Zq7xK2mN9pL4vR8tW1yB6cD3fG5hJ0sA1eXc%zz", "env": {"T": "` + fuzzSecret + `"}}}}`,
 	"\xEF\xBB\xBF{\"mcpServers\": {}}",
 	`[]`,

@@ -6,6 +6,8 @@ import (
 	"io"
 	"sort"
 	"time"
+
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // Fleet is the combined inventory of many machines: one row per server
@@ -46,10 +48,10 @@ type FleetServer struct {
 
 // RuleRollup counts one rule's findings.
 type RuleRollup struct {
-	Rule     string   `json:"rule"`
-	Severity Severity `json:"severity"` // the highest seen
-	Findings int      `json:"findings"`
-	Machines int      `json:"machines"`
+	Rule     string           `json:"rule"`
+	Severity finding.Severity `json:"severity"` // the highest seen
+	Findings int              `json:"findings"`
+	Machines int              `json:"machines"`
 }
 
 // ReadReport decodes one JSON inventory and checks its schema version.
@@ -169,7 +171,7 @@ func Merge(reports []NamedReport, errs []FileError) *Fleet {
 	return f
 }
 
-func roll(m map[string]*RuleRollup, hosts map[string]map[string]bool, fd Finding, host string) {
+func roll(m map[string]*RuleRollup, hosts map[string]map[string]bool, fd finding.Finding, host string) {
 	r := m[fd.Rule]
 	if r == nil {
 		r = &RuleRollup{Rule: fd.Rule, Severity: fd.Severity}

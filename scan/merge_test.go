@@ -7,16 +7,20 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-func srv(id, name, client string, rules ...Finding) Server {
+func srv(id, name, client string, rules ...finding.Finding) Server {
 	return Server{Identity: id, Name: name, Client: client, Transport: TransportStdio, Findings: rules,
 		Args: []string{}, Env: []string{}, WrappedBy: []string{}}
 }
 
-func fnd(rule string, sev Severity) Finding { return Finding{Rule: rule, Severity: sev, Message: rule} }
+func fnd(rule string, sev finding.Severity) finding.Finding {
+	return finding.Finding{Rule: rule, Severity: sev, Message: rule}
+}
 
 func rep(host, home string, at time.Time, servers ...Server) *Report {
 	return &Report{SchemaVersion: SchemaVersion, Host: Host{Name: host, Home: home, OS: "linux", ScannedAt: at}, Servers: servers, Errors: []FileError{}}
@@ -53,12 +57,12 @@ func TestMergeCountsMachinesByHost(t *testing.T) {
 	reports := []NamedReport{
 		// Two homes on one host: two inventories, one machine.
 		{"a1.json", rep("host-a", "/home/ann", t0,
-			srv(gh, "github", ClientCursor, fnd(RuleNotGoverned, SeverityLow), fnd(RulePlaintextSecret, SeverityHigh)),
-			srv("npm:fs", "fs", ClientClaudeCode, fnd(RuleNotGoverned, SeverityLow), fnd(RuleUnpinnedPackage, SeverityMedium)))},
+			srv(gh, "github", ClientCursor, fnd(RuleNotGoverned, finding.SeverityLow), fnd(RulePlaintextSecret, finding.SeverityHigh)),
+			srv("npm:fs", "fs", ClientClaudeCode, fnd(RuleNotGoverned, finding.SeverityLow), fnd(RuleUnpinnedPackage, finding.SeverityMedium)))},
 		{"a2.json", rep("host-a", "/home/bob", t0,
-			srv(gh, "gh", ClientVSCode, fnd(RuleNotGoverned, SeverityLow), fnd(RulePlaintextSecret, SeverityCritical)))},
+			srv(gh, "gh", ClientVSCode, fnd(RuleNotGoverned, finding.SeverityLow), fnd(RulePlaintextSecret, finding.SeverityCritical)))},
 		{"b.json", rep("host-b", "/home/cy", t0,
-			srv(gh, "github", ClientCursor, fnd(RuleNotGoverned, SeverityLow)))},
+			srv(gh, "github", ClientCursor, fnd(RuleNotGoverned, finding.SeverityLow)))},
 		// No host name: the source names the machine.
 		{"c.json", rep("", "/home/dee", t0,
 			func() Server { s := srv(gh, "github", ClientZed); s.Governed = true; return s }())},
@@ -97,17 +101,17 @@ func TestMergeCountsMachinesByHost(t *testing.T) {
 		t.Errorf("hosts = %q, want %q", g.Hosts, want)
 	}
 	wantG := []RuleRollup{
-		{Rule: RulePlaintextSecret, Severity: SeverityCritical, Findings: 2, Machines: 1},
-		{Rule: RuleNotGoverned, Severity: SeverityLow, Findings: 3, Machines: 2},
+		{Rule: RulePlaintextSecret, Severity: finding.SeverityCritical, Findings: 2, Machines: 1},
+		{Rule: RuleNotGoverned, Severity: finding.SeverityLow, Findings: 3, Machines: 2},
 	}
 	if !reflect.DeepEqual(g.Findings, wantG) {
 		t.Errorf("github rollups = %+v, want %+v", g.Findings, wantG)
 	}
 
 	wantAll := []RuleRollup{
-		{Rule: RulePlaintextSecret, Severity: SeverityCritical, Findings: 2, Machines: 1},
-		{Rule: RuleUnpinnedPackage, Severity: SeverityMedium, Findings: 1, Machines: 1},
-		{Rule: RuleNotGoverned, Severity: SeverityLow, Findings: 4, Machines: 2},
+		{Rule: RulePlaintextSecret, Severity: finding.SeverityCritical, Findings: 2, Machines: 1},
+		{Rule: RuleUnpinnedPackage, Severity: finding.SeverityMedium, Findings: 1, Machines: 1},
+		{Rule: RuleNotGoverned, Severity: finding.SeverityLow, Findings: 4, Machines: 2},
 	}
 	if !reflect.DeepEqual(f.Findings, wantAll) {
 		t.Errorf("fleet rollups = %+v, want %+v", f.Findings, wantAll)
@@ -154,7 +158,7 @@ func TestMergeCatalogKept(t *testing.T) {
 }
 
 func TestReadReport(t *testing.T) {
-	in := rep("ann-laptop", "/home/ann", t0, srv("npm:x@1.0.0", "x", ClientCursor, fnd(RuleNotGoverned, SeverityLow)))
+	in := rep("ann-laptop", "/home/ann", t0, srv("npm:x@1.0.0", "x", ClientCursor, fnd(RuleNotGoverned, finding.SeverityLow)))
 	b, err := json.Marshal(in)
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,11 @@
 package scan
 
-import "time"
+import (
+	"time"
+
+	"github.com/mcpgov/mcpgov/scan/finding"
+	"github.com/mcpgov/mcpgov/scan/launch"
+)
 
 // SchemaVersion is the version of the JSON inventory format. It changes only
 // when a field is removed or changes meaning.
@@ -28,38 +33,6 @@ const (
 	TransportWS    Transport = "ws"
 )
 
-// Severity ranks findings.
-type Severity string
-
-// Severities, lowest first.
-const (
-	SeverityLow      Severity = "low"
-	SeverityMedium   Severity = "medium"
-	SeverityHigh     Severity = "high"
-	SeverityCritical Severity = "critical"
-)
-
-// Rank orders severities: low=1 … critical=4; unknown values rank 0.
-func (s Severity) Rank() int {
-	switch s {
-	case SeverityLow:
-		return 1
-	case SeverityMedium:
-		return 2
-	case SeverityHigh:
-		return 3
-	case SeverityCritical:
-		return 4
-	}
-	return 0
-}
-
-// ParseSeverity accepts low, medium, high or critical.
-func ParseSeverity(s string) (Severity, bool) {
-	sev := Severity(s)
-	return sev, sev.Rank() > 0
-}
-
 // Report is the inventory of one machine. Its JSON form is a versioned API.
 type Report struct {
 	SchemaVersion int         `json:"schemaVersion"`
@@ -83,43 +56,34 @@ type Host struct {
 
 // Server is one configured MCP server entry.
 type Server struct {
-	Client    string      `json:"client"`
-	Scope     Scope       `json:"scope"`
-	File      string      `json:"file"`
-	Line      int         `json:"line"`
-	Project   string      `json:"project,omitempty"`
-	Name      string      `json:"name"`
-	Transport Transport   `json:"transport"`
-	Command   string      `json:"command,omitempty"`
-	Args      []string    `json:"args"`
-	URL       string      `json:"url,omitempty"`
-	Env       []string    `json:"env"`
-	Headers   []string    `json:"headers,omitempty"`
-	Disabled  bool        `json:"disabled"`
-	Identity  string      `json:"identity"`
-	Governed  bool        `json:"governed"`
-	WrappedBy []string    `json:"wrappedBy"`
-	Catalog   *CatalogRef `json:"catalog,omitempty"`
-	Findings  []Finding   `json:"findings"`
+	Client    string            `json:"client"`
+	Scope     Scope             `json:"scope"`
+	File      string            `json:"file"`
+	Line      int               `json:"line"`
+	Project   string            `json:"project,omitempty"`
+	Name      string            `json:"name"`
+	Transport Transport         `json:"transport"`
+	Command   string            `json:"command,omitempty"`
+	Args      []string          `json:"args"`
+	URL       string            `json:"url,omitempty"`
+	Env       []string          `json:"env"`
+	Headers   []string          `json:"headers,omitempty"`
+	Disabled  bool              `json:"disabled"`
+	Identity  string            `json:"identity"`
+	Governed  bool              `json:"governed"`
+	WrappedBy []string          `json:"wrappedBy"`
+	Catalog   *CatalogRef       `json:"catalog,omitempty"`
+	Findings  []finding.Finding `json:"findings"`
 
 	// launch is what the entry really starts once wrappers are peeled away;
 	// enrichers (the catalog) match on it.
-	launch launch
+	launch launch.Analysis
 }
 
 // CatalogRef is the catalog entry a server matched, filled by an Enricher.
 type CatalogRef struct {
 	ID     string `json:"id"`
 	Status string `json:"status"`
-}
-
-// Finding is one problem with a server entry.
-type Finding struct {
-	Rule     string   `json:"rule"`
-	Severity Severity `json:"severity"`
-	Message  string   `json:"message"`
-	Field    string   `json:"field,omitempty"`
-	Line     int      `json:"line,omitempty"`
 }
 
 // FileError is a config file that could not be read or understood.
@@ -133,24 +97,14 @@ type FileError struct {
 
 // Enricher adds facts a static scan cannot know by itself — the catalog
 // issue's match of each server to an approved entry and its findings
-// (shadow, blocked, pending, version-not-approved).
+// (shadow, blocked, pending, version-not-approved). It sees what an entry
+// launches and the entry's line, never its display name; it returns the
+// catalog entry matched (id "" for none) and findings to add. It speaks
+// only scan/launch and scan/finding, so the catalog implements it without
+// importing the scanner.
 type Enricher interface {
-	Enrich(s *Server)
+	Enrich(l launch.Launch, line int) (id, status string, findings []finding.Finding)
 }
 
 // Launch describes what a server entry starts after wrappers are peeled away.
-func (s *Server) Launch() Launch { return s.launch.public() }
-
-// AnalyzeLaunch reports what a command line (or URL) starts, the way a scan
-// reads a client config entry: wrappers peeled, package and version found.
-// The catalog uses it to match its own launch parameters.
-func AnalyzeLaunch(command string, args []string, url string) Launch {
-	return analyzeLaunch(command, args, url).public()
-}
-
-// LaunchIdentity is the identity scan gives a server with this launch
-// ("npm:pkg@1.2.3", a canonical URL, "exec:cmd args" with secret arguments
-// masked and paths under home written ~/…): safe to print and record.
-func LaunchIdentity(command string, args []string, url, home string) string {
-	return identity(analyzeLaunch(command, args, url), fields{command: command, args: args, url: url}, home)
-}
+func (s *Server) Launch() launch.Launch { return s.launch.Launch() }

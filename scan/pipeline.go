@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // MCP servers also run where no developer sits: CI jobs that hand an agent
@@ -107,7 +109,7 @@ func (x *extraction) mcpConfigArgs(src source, script string, line int) {
 		if !strings.Contains(l, "--mcp-config") {
 			continue
 		}
-		argv := splitCommandLine(strings.TrimSpace(l))
+		argv := launch.SplitCommandLine(strings.TrimSpace(l))
 		for j := 0; j < len(argv); j++ {
 			a := argv[j]
 			if v, ok := strings.CutPrefix(a, "--mcp-config="); ok {
@@ -189,7 +191,7 @@ func extractPipeline(src source, root *node, x *extraction) {
 			cmd := svc.val.get("command")
 			argv := cmd.strings()
 			if cmd != nil && cmd.kind == kString {
-				argv = splitCommandLine(cmd.text())
+				argv = launch.SplitCommandLine(cmd.text())
 			}
 			if e, ok := runnerEntry(src, svc.key, cmd.lineOr(svc.line), argv); ok {
 				x.entries = append(x.entries, e)
@@ -224,7 +226,7 @@ func extractPipeline(src source, root *node, x *extraction) {
 						argv = n.strings()
 					}
 				} else {
-					argv = splitCommandLine(rest)
+					argv = launch.SplitCommandLine(rest)
 				}
 				if e, ok := runnerEntry(src, "", l.line, argv); ok {
 					x.entries = append(x.entries, e)
@@ -238,17 +240,17 @@ func extractPipeline(src source, root *node, x *extraction) {
 // server package in argv.
 func runnerEntry(src source, name string, line int, argv []string) (rawEntry, bool) {
 	for i, a := range argv {
-		switch base(a) {
+		switch launch.Base(a) {
 		case "npx", "bunx", "pnpx", "uvx", "pipx":
 		default:
 			continue
 		}
-		l := analyzeLaunch(a, argv[i+1:], "")
-		if l.pkg == nil || !isMCPName(l.pkg.name) {
+		l := launch.Parse(a, argv[i+1:], "")
+		if l.Package == nil || !isMCPName(l.Package.Name) {
 			return rawEntry{}, false
 		}
 		if name == "" {
-			name = l.pkg.name
+			name = l.Package.Name
 		}
 		end := len(argv)
 		for j := i + 1; j < len(argv); j++ {

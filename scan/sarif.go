@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // SARIF 2.1.0, the subset GitHub code scanning reads: rules with a
@@ -95,11 +97,11 @@ type sarifNotification struct {
 }
 
 // sarifLevel maps severities to SARIF levels.
-func sarifLevel(s Severity) string {
+func sarifLevel(s finding.Severity) string {
 	switch s {
-	case SeverityCritical, SeverityHigh:
+	case finding.SeverityCritical, finding.SeverityHigh:
 		return "error"
-	case SeverityMedium:
+	case finding.SeverityMedium:
 		return "warning"
 	}
 	return "note"
@@ -107,13 +109,13 @@ func sarifLevel(s Severity) string {
 
 // securitySeverity is GitHub's numeric severity (critical ≥ 9, high ≥ 7,
 // medium ≥ 4, low < 4).
-func securitySeverity(s Severity) string {
+func securitySeverity(s finding.Severity) string {
 	switch s {
-	case SeverityCritical:
+	case finding.SeverityCritical:
 		return "9.5"
-	case SeverityHigh:
+	case finding.SeverityHigh:
 		return "8.0"
-	case SeverityMedium:
+	case finding.SeverityMedium:
 		return "5.5"
 	}
 	return "3.0"
@@ -123,8 +125,8 @@ func securitySeverity(s Severity) string {
 // (uriBaseId %SRCROOT%) so code scanning can annotate them in the
 // repository; other files are absolute file:// URIs. extraRules describes
 // rules added by enrichers.
-func SARIF(r *Report, baseDir, version string, extraRules []Rule) SARIFLog {
-	all := append(append([]Rule{}, Rules...), extraRules...)
+func SARIF(r *Report, baseDir, version string, extraRules []finding.Rule) SARIFLog {
+	all := append(append([]finding.Rule{}, Rules...), extraRules...)
 	used := map[string]bool{}
 	for _, s := range r.Servers {
 		for _, f := range s.Findings {

@@ -6,18 +6,20 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 func TestSARIFLevels(t *testing.T) {
-	cases := map[Severity]string{
-		SeverityCritical: "error", SeverityHigh: "error", SeverityMedium: "warning", SeverityLow: "note", "": "note",
+	cases := map[finding.Severity]string{
+		finding.SeverityCritical: "error", finding.SeverityHigh: "error", finding.SeverityMedium: "warning", finding.SeverityLow: "note", "": "note",
 	}
 	for sev, want := range cases {
 		if got := sarifLevel(sev); got != want {
 			t.Errorf("sarifLevel(%q) = %q, want %q", sev, got, want)
 		}
 	}
-	scores := map[Severity]string{SeverityCritical: "9.5", SeverityHigh: "8.0", SeverityMedium: "5.5", SeverityLow: "3.0"}
+	scores := map[finding.Severity]string{finding.SeverityCritical: "9.5", finding.SeverityHigh: "8.0", finding.SeverityMedium: "5.5", finding.SeverityLow: "3.0"}
 	for sev, want := range scores {
 		if got := securitySeverity(sev); got != want {
 			t.Errorf("securitySeverity(%q) = %q, want %q", sev, got, want)
@@ -27,15 +29,15 @@ func TestSARIFLevels(t *testing.T) {
 
 func sarifReport() *Report {
 	a := Server{Client: ClientCursor, Name: "github", File: "/repo/.cursor/mcp.json", Line: 3, Identity: "oci:ghcr.io/github/github-mcp-server", Scope: ScopeProject,
-		Findings: []Finding{
-			{Rule: RulePlaintextSecret, Severity: SeverityCritical, Field: "env.GITHUB_TOKEN", Line: 7, Message: "env.GITHUB_TOKEN holds a plain-text GitHub token"},
-			{Rule: RuleUnpinnedPackage, Severity: SeverityMedium, Field: "args", Message: "unpinned"},
+		Findings: []finding.Finding{
+			{Rule: RulePlaintextSecret, Severity: finding.SeverityCritical, Field: "env.GITHUB_TOKEN", Line: 7, Message: "env.GITHUB_TOKEN holds a plain-text GitHub token"},
+			{Rule: RuleUnpinnedPackage, Severity: finding.SeverityMedium, Field: "args", Message: "unpinned"},
 		}}
 	b := Server{Client: ClientClaudeDesktop, Name: "fs", File: "/Users/ann/Library/Application Support/Claude/claude_desktop_config.json", Line: 2,
 		Identity: "npm:@modelcontextprotocol/server-filesystem", Scope: ScopeUser,
-		Findings: []Finding{{Rule: RuleNotGoverned, Severity: SeverityLow, Message: "not governed"}}}
+		Findings: []finding.Finding{{Rule: RuleNotGoverned, Severity: finding.SeverityLow, Message: "not governed"}}}
 	c := Server{Client: ClientZed, Name: "shadow", File: "/repo2/.zed/settings.json", Identity: "exec:node x.js",
-		Findings: []Finding{{Rule: "shadow-server", Severity: SeverityHigh, Message: "not in the catalog"}}}
+		Findings: []finding.Finding{{Rule: "shadow-server", Severity: finding.SeverityHigh, Message: "not in the catalog"}}}
 	return &Report{SchemaVersion: SchemaVersion, Servers: []Server{a, b, c},
 		Errors: []FileError{{File: "/repo/.vscode/mcp.json", Line: 4, Column: 2, Message: "invalid character"}, {File: "/home/ann/.claude.json", Message: "permission denied"}}}
 }
@@ -44,9 +46,9 @@ func TestSARIF(t *testing.T) {
 	if runtime.GOOS == "windows" {
 		t.Skip("unix paths")
 	}
-	extra := []Rule{
-		{ID: "shadow-server", Severity: SeverityHigh, Summary: "not in the catalog", Help: "add it"},
-		{ID: "unused-rule", Severity: SeverityLow, Summary: "never used", Help: "-"},
+	extra := []finding.Rule{
+		{ID: "shadow-server", Severity: finding.SeverityHigh, Summary: "not in the catalog", Help: "add it"},
+		{ID: "unused-rule", Severity: finding.SeverityLow, Summary: "never used", Help: "-"},
 	}
 	log := SARIF(sarifReport(), "/repo", "1.2.3", extra)
 	if log.Version != "2.1.0" || len(log.Runs) != 1 {

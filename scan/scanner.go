@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // Options configures a scan.
@@ -495,7 +497,7 @@ func (s *scanner) report() *Report {
 			if base, ok := built[k]; ok {
 				srv = base
 				srv.Client = fe.src.client
-				srv.Findings = append([]Finding{}, base.Findings...)
+				srv.Findings = append([]finding.Finding{}, base.Findings...)
 			} else {
 				srv = newServer(fe.src, fe.file, e, s.opts.Env, s.opts.FS)
 				if built == nil {
@@ -507,7 +509,11 @@ func (s *scanner) report() *Report {
 				built[k] = srv
 			}
 			for _, en := range s.opts.Enrichers {
-				en.Enrich(&srv)
+				id, status, fs := en.Enrich(srv.Launch(), srv.Line)
+				if id != "" {
+					srv.Catalog = &CatalogRef{ID: id, Status: status}
+				}
+				srv.Findings = append(srv.Findings, fs...)
 			}
 			sortFindings(srv.Findings)
 			rep.Servers = append(rep.Servers, srv)
@@ -537,7 +543,7 @@ func (s *scanner) report() *Report {
 	return rep
 }
 
-func sortFindings(fs []Finding) {
+func sortFindings(fs []finding.Finding) {
 	sort.SliceStable(fs, func(i, j int) bool {
 		a, b := fs[i], fs[j]
 		if a.Severity.Rank() != b.Severity.Rank() {

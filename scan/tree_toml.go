@@ -8,7 +8,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/mcpgov/mcpgov/catalog/tomldoc"
+	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
 // parseTOML reads TOML. The decoder keeps no positions, so lines of tables

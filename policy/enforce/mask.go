@@ -9,7 +9,7 @@ import (
 	"sort"
 	"strconv"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
 
 // MaxRecordedArguments bounds the arguments an audit record keeps; larger
@@ -19,7 +19,7 @@ const MaxRecordedArguments = 64 << 10
 
 // recordArguments is what the audit record stores of a call's arguments
 // when no pre hook supplied a masked copy: every string value passed
-// through scan.MaskValue under its key, and oversized arguments replaced
+// through secret.MaskValue under its key, and oversized arguments replaced
 // by their size and SHA-256.
 func recordArguments(args json.RawMessage) json.RawMessage {
 	if len(args) == 0 {
@@ -51,7 +51,7 @@ func recordArguments(args json.RawMessage) json.RawMessage {
 func maskJSON(key string, v any) (any, bool) {
 	switch t := v.(type) {
 	case string:
-		m := scan.MaskValue(key, t)
+		m := secret.MaskValue(key, t)
 		return m, m != t
 	case map[string]any:
 		changed := false
@@ -60,7 +60,7 @@ func maskJSON(key string, v any) (any, bool) {
 			if m, ok := maskJSON(k, e); ok {
 				t[k], changed = m, true
 			}
-			if mk := scan.MaskValue("", k); mk != k {
+			if mk := secret.MaskValue("", k); mk != k {
 				if renamed == nil {
 					renamed = map[string]string{}
 				}

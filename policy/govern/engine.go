@@ -14,7 +14,8 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy"
 	"github.com/mcpgov/mcpgov/policy/enforce"
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 // Options are what one governed upstream is assembled from.
@@ -178,9 +179,9 @@ func (e *Engine) governed() (enforce.Config, []Notice) {
 	opts := e.opts
 	// Launch is quoted to the client, on stderr and in records: masked by
 	// scan's rules (issue 12), never the raw command line or URL.
-	cfg := enforce.Config{Mode: opts.Mode, Launch: scan.MaskCommandLine(opts.Command)}
+	cfg := enforce.Config{Mode: opts.Mode, Launch: secret.MaskCommandLine(opts.Command)}
 	if opts.URL != "" {
-		cfg.Launch = scan.MaskCommandLine([]string{opts.URL})
+		cfg.Launch = secret.MaskCommandLine([]string{opts.URL})
 	}
 	// Policies, guardrails and rate limits: a bundle whose Rego or
 	// guardrails.toml is broken is no usable bundle (enforce mode then
@@ -276,16 +277,16 @@ func CatalogEntry(c *catalog.Catalog, id, server, url string, command []string) 
 			return nil, false
 		}
 		if len(command) > 0 {
-			if l := scan.AnalyzeLaunch(command[0], command[1:], ""); l.Ecosystem != "" {
+			if l := launch.Analyze(command[0], command[1:], ""); l.Ecosystem != "" {
 				m, ok := (&catalog.Catalog{Servers: []*catalog.Server{s}}).Match(l)
 				return s, ok && m.VersionApproved
 			}
 		}
 		return s, true
 	case url != "":
-		m, ok = c.Match(scan.AnalyzeLaunch("", nil, url))
+		m, ok = c.Match(launch.Analyze("", nil, url))
 	case len(command) > 0:
-		m, ok = c.Match(scan.AnalyzeLaunch(command[0], command[1:], ""))
+		m, ok = c.Match(launch.Analyze(command[0], command[1:], ""))
 	}
 	if !ok {
 		return nil, false
@@ -311,9 +312,9 @@ func ServerRef(server *catalog.Server, command []string, url, home string) audit
 	switch {
 	case url != "":
 		ref.Transport = "http"
-		ref.Launch = scan.LaunchIdentity("", nil, url, home)
+		ref.Launch = launch.Identity("", nil, url, home)
 	case len(command) > 0:
-		ref.Launch = scan.LaunchIdentity(command[0], command[1:], "", home)
+		ref.Launch = launch.Identity(command[0], command[1:], "", home)
 	}
 	return ref
 }

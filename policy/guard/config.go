@@ -13,7 +13,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/mcpgov/mcpgov/catalog/tomldoc"
+	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
 // FileName is the guardrails file's name inside a bundle.
@@ -49,6 +49,10 @@ const (
 	RedactMask  = "mask"  // [REDACTED:email]
 	RedactHash  = "hash"  // [email:HMAC prefix], stable for one key
 	RedactToken = "token" // [EMAIL_1], the same value gets the same token within a session
+
+	// redactRecord is RecordCopy's: secrets as secret.Mask masks them,
+	// other categories as RedactMask. Not a configurable method.
+	redactRecord = "record"
 )
 
 // DefaultMaxScanBytes bounds the string data one guardrail scans per

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
@@ -213,7 +214,7 @@ func FuzzCheckers(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, s string) {
 		CheckSQL(s)
-		for _, fd := range CheckSecrets("password", s) {
+		for _, fd := range secret.Find("password", s) {
 			if fd.Start < 0 || fd.End > len(s) || fd.Start > fd.End {
 				t.Fatalf("secret span %d-%d out of %d", fd.Start, fd.End, len(s))
 			}

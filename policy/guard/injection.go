@@ -2,7 +2,8 @@ package guard
 
 import (
 	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/policy/guard/review"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // InjectionFinding is one prompt-injection signal.
@@ -15,11 +16,11 @@ type InjectionFinding struct {
 // (prompt markup, instruction overrides, concealment, consent bypass,
 // exfiltration, hidden Unicode) are the same signals in an argument or a
 // tool's output as in a description, so one implementation serves both.
-var injectionReviewer = catalog.NewReviewer(nil)
+var injectionReviewer = review.New(nil)
 
 // injectionAt is the severity from which a review finding counts as an
 // injection; low findings are hints.
-var injectionAt = scan.SeverityMedium
+var injectionAt = finding.SeverityMedium
 
 // CheckInjection returns prompt-injection signals in text that reaches the
 // model. It is a heuristic: a signal, not a defence (see the eval figures).
@@ -37,8 +38,8 @@ func CheckInjection(field, s string) []InjectionFinding {
 // does with data, and arguments legitimately name mail recipients and
 // file paths.
 var argumentRules = map[string]bool{
-	catalog.RuleHiddenUnicode: true, catalog.RuleImperativeMarkup: true, catalog.RuleInstructionOverride: true,
-	catalog.RuleConcealment: true, catalog.RuleConsentBypass: true,
+	review.RuleHiddenUnicode: true, review.RuleImperativeMarkup: true, review.RuleInstructionOverride: true,
+	review.RuleConcealment: true, review.RuleConsentBypass: true,
 }
 
 func reviewerFindings(field, s string) []InjectionFinding {
@@ -49,7 +50,7 @@ func reviewerFindings(field, s string) []InjectionFinding {
 		}
 		// Exfiltration counts only when the reviewer is sure (high): a
 		// mail recipient in an argument is ordinary.
-		if !argumentRules[f.Rule] && !(f.Rule == catalog.RuleExfiltration && f.Severity.Rank() >= scan.SeverityHigh.Rank()) {
+		if !argumentRules[f.Rule] && !(f.Rule == review.RuleExfiltration && f.Severity.Rank() >= finding.SeverityHigh.Rank()) {
 			continue
 		}
 		out = append(out, InjectionFinding{Rule: "injection." + f.Rule, Message: f.Message})
@@ -60,7 +61,7 @@ func reviewerFindings(field, s string) []InjectionFinding {
 // CheckPoisoning reviews a tool definition (the describe hook).
 func CheckPoisoning(t catalog.ToolDef, otherTools []string) []InjectionFinding {
 	var out []InjectionFinding
-	for _, f := range catalog.ReviewTool(t, otherTools) {
+	for _, f := range review.Tool(review.ToolDef(t), otherTools) {
 		if f.Severity.Rank() < injectionAt.Rank() {
 			continue
 		}

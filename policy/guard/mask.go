@@ -7,7 +7,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
 
 // Where secrets and personal data hide from a check that reads only
@@ -91,7 +91,7 @@ func maskKey(k string) (string, bool) {
 		return k, false
 	}
 	fs := CheckPII(k, nil)
-	for _, f := range CheckSecrets("", k) {
+	for _, f := range secret.Find("", k) {
 		fs = append(fs, PIIFinding{"secret", f.Start, f.End})
 	}
 	out := k
@@ -110,7 +110,7 @@ func maskKey(k string) (string, bool) {
 		b.WriteString(k[last:])
 		out = b.String()
 	}
-	out = scan.MaskValue("", out)
+	out = secret.MaskValue("", out)
 	return out, out != k
 }
 
@@ -223,9 +223,12 @@ func textualMIME(m string) bool {
 // that apply to the request's server and tool on any hook but did not run
 // on it, run for the record alone (a pii guardrail configured only on
 // results still keeps an email in the arguments out of the trail); and
-// every string and key passed through scan.MaskValue, as a record without
-// guardrails gets. Masking is "[REDACTED:category]": a record is read by
-// others than the session, so no reference tokens and no hashes.
+// every string and key passed through secret.MaskValue, as a record without
+// guardrails gets. A secret is masked as secret.Mask masks it ("ghp_****",
+// "****"), the same form a record without guardrails has, so a token reads
+// alike in the trail whatever the bundle holds; other categories are
+// "[REDACTED:category]". A record is read by others than the session, so
+// no reference tokens and no hashes.
 //
 // It returns nil for a payload it cannot copy whole (not JSON, or larger
 // than the scan limit): the caller records a digest instead.
@@ -239,7 +242,7 @@ func (s *Set) RecordCopy(req *Request, results []Result) json.RawMessage {
 	for _, r := range results {
 		ran[r.Name] = true
 		for _, sp := range r.spans {
-			sp.method = RedactMask
+			sp.method = redactRecord
 			spans = append(spans, sp)
 		}
 	}
@@ -253,7 +256,7 @@ func (s *Set) RecordCopy(req *Request, results []Result) json.RawMessage {
 		var r Result
 		detect(sp, p, &r)
 		for _, x := range r.spans {
-			x.method = RedactMask
+			x.method = redactRecord
 			spans = append(spans, x)
 		}
 	}
@@ -265,9 +268,11 @@ func (s *Set) RecordCopy(req *Request, results []Result) json.RawMessage {
 		}
 		var m string
 		if l.IsKey {
-			m, _ = maskKey(t)
+			// Known formats first, as secret.MaskValue masks a key in a
+			// record without guardrails; maskKey then finds the rest.
+			m, _ = maskKey(secret.MaskValue("", t))
 		} else {
-			m = scan.MaskValue(l.Key, t)
+			m = secret.MaskValue(l.Key, t)
 		}
 		if m != t || ok {
 			texts[i] = m

@@ -217,7 +217,7 @@ hooks = ["post"]
 	}
 
 	// Out of the guardrail's scope, PII stays (it is not a secret); the
-	// password is masked by scan's rules all the same.
+	// password is masked by package secret's rules all the same.
 	scoped := mustSet(t, "[guardrails.pii]\nservers = [\"crm\"]\n")
 	req = request(t, HookPre, raw)
 	got = string(scoped.RecordCopy(req, scoped.Run(context.Background(), req)))

@@ -58,9 +58,9 @@ func postJSON(ctx context.Context, u string, v any) (*http.Request, []byte, erro
 	return req, b, nil
 }
 
-// secret reads the credential named by api_key_env; an unset variable is
+// apiKey reads the credential named by api_key_env; an unset variable is
 // an error (the mode decides), not an unauthenticated call.
-func secret(sp *Spec, env func(string) string) (string, error) {
+func apiKey(sp *Spec, env func(string) string) (string, error) {
 	if sp.APIKeyEnv == "" {
 		return "", nil
 	}
@@ -82,7 +82,7 @@ func (genericProvider) request(ctx context.Context, sp *Spec, env func(string) s
 		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	if k, err := secret(sp, env); err != nil {
+	if k, err := apiKey(sp, env); err != nil {
 		return nil, err
 	} else if k != "" {
 		req.Header.Set("Authorization", "Bearer "+k)
@@ -105,7 +105,7 @@ func (genericProvider) verdict(out []byte) (ExternalVerdict, error) {
 type azureProvider struct{}
 
 func (azureProvider) request(ctx context.Context, sp *Spec, env func(string) string, in ExternalRequest, _ []byte) (*http.Request, error) {
-	k, err := secret(sp, env)
+	k, err := apiKey(sp, env)
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +234,7 @@ func sigV4(req *http.Request, body []byte, ak, sk, token, region, service string
 type modelArmorProvider struct{}
 
 func (modelArmorProvider) request(ctx context.Context, sp *Spec, env func(string) string, in ExternalRequest, _ []byte) (*http.Request, error) {
-	k, err := secret(sp, env)
+	k, err := apiKey(sp, env)
 	if err != nil {
 		return nil, err
 	}
@@ -270,7 +270,7 @@ func (modelArmorProvider) verdict(out []byte) (ExternalVerdict, error) {
 type lakeraProvider struct{}
 
 func (lakeraProvider) request(ctx context.Context, sp *Spec, env func(string) string, in ExternalRequest, _ []byte) (*http.Request, error) {
-	k, err := secret(sp, env)
+	k, err := apiKey(sp, env)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +308,7 @@ func (lakeraProvider) verdict(out []byte) (ExternalVerdict, error) {
 type moderationProvider struct{}
 
 func (moderationProvider) request(ctx context.Context, sp *Spec, env func(string) string, in ExternalRequest, _ []byte) (*http.Request, error) {
-	k, err := secret(sp, env)
+	k, err := apiKey(sp, env)
 	if err != nil {
 		return nil, err
 	}

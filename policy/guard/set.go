@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
 
 // Set is a loaded guardrails configuration, ready to run. It is safe for
@@ -252,11 +253,11 @@ func detect(sp *Spec, p *Payload, r *Result) {
 			if l.IsKey {
 				name = ""
 			}
-			for _, f := range CheckSecrets(name, l.Value) {
+			for _, f := range secret.Find(name, l.Value) {
 				what := f.What
 				// "value of KEY" names the key: shown masked should it
 				// hold a secret itself.
-				if f.Rule == RuleSecretGeneric && l.up > 0 && name != "" && p.Leaves[l.up-1].Key == name {
+				if f.Rule == secret.RuleGeneric && l.up > 0 && name != "" && p.Leaves[l.up-1].Key == name {
 					what = "value of " + p.shownKeyOr(l.up-1)
 				}
 				add(i, f.Rule, what, f.Start, f.End, "secret")
@@ -374,6 +375,10 @@ func (s *Set) replacement(session, category, method, value string) string {
 		return "[" + category + ":" + hex.EncodeToString(m.Sum(nil)[:6]) + "]"
 	case RedactToken:
 		return s.vault(session).token(category, value)
+	case redactRecord:
+		if category == "secret" {
+			return secret.Mask(value)
+		}
 	}
 	return "[REDACTED:" + category + "]"
 }

@@ -7,7 +7,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/mcpgov/mcpgov/catalog/tomldoc"
+	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
 // tomlEntry is a Codex [mcp_servers.NAME] table: command, args, env as an

@@ -6,7 +6,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
-	"github.com/mcpgov/mcpgov/catalog/tomldoc"
+	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
 // tdoc is a Codex config.toml. Servers are [mcp_servers.NAME] tables whose

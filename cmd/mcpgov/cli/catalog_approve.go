@@ -9,7 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // CatalogApproveOptions are the inputs of `mcpgov catalog approve`.
@@ -80,7 +80,7 @@ func catalogApproveRun(ctx context.Context, opts *CatalogApproveOptions) error {
 	if doc != nil {
 		serious := 0
 		for _, fd := range allFindings(doc.Report) {
-			if fd.Severity.Rank() >= scan.SeverityHigh.Rank() {
+			if fd.Severity.Rank() >= finding.SeverityHigh.Rank() {
 				serious++
 			}
 		}

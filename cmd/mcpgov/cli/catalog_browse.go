@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/serverjson"
 	"github.com/mcpgov/mcpgov/cmd/mcpgov/cli/tui"
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/scan"
@@ -81,7 +82,7 @@ type browseServer struct {
 	Groups      []string               `json:"groups,omitempty"`
 	Risk        catalog.RiskAssessment `json:"risk"`
 	Launch      string                 `json:"launch"`
-	Inputs      []catalog.Input        `json:"inputs"`
+	Inputs      []serverjson.Input     `json:"inputs"`
 }
 
 type browseReport struct {
@@ -118,11 +119,11 @@ func catalogBrowseRun(ctx context.Context, opts *CatalogBrowseOptions) error {
 			continue
 		}
 		bs := browseServer{ID: s.ID, Title: s.Title, Description: s.Description, Owner: s.Owner, DataScope: s.DataScope,
-			Groups: s.Groups, Risk: s.AssessRisk(), Launch: launchSummary(s), Inputs: []catalog.Input{}}
+			Groups: s.Groups, Risk: s.AssessRisk(), Launch: launchSummary(s), Inputs: []serverjson.Input{}}
 		if bs.DataScope == nil {
 			bs.DataScope = []string{}
 		}
-		if p, err := s.InstallPlan(); err == nil {
+		if p, err := serverjson.PlanInstall(s); err == nil {
 			bs.Inputs = p.Inputs
 		}
 		rep.Servers = append(rep.Servers, bs)

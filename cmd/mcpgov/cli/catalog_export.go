@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/serverjson"
 )
 
 // CatalogExportOptions are the inputs of `mcpgov catalog export`.
@@ -68,7 +69,7 @@ func catalogExportRun(opts *CatalogExportOptions) error {
 	}
 	docs := make([]json.RawMessage, 0, len(servers))
 	for _, s := range servers {
-		doc, err := catalog.ExportServerJSON(s, s.Registry)
+		doc, err := serverjson.Export(s, s.Registry)
 		if err != nil {
 			return fmt.Errorf("export %s: %w", s.ID, err)
 		}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/serverjson"
 )
 
 // CatalogImportOptions are the inputs of `mcpgov catalog import`.
@@ -63,7 +64,7 @@ func catalogImportRun(opts *CatalogImportOptions) error {
 	if err != nil {
 		return fmt.Errorf("read %s: %w", opts.File, err)
 	}
-	imported, err := catalog.ImportServerJSON(data)
+	imported, err := serverjson.Import(data)
 	if err != nil {
 		return fmt.Errorf("import %s: %w", opts.File, err)
 	}
@@ -79,14 +80,14 @@ func catalogImportRun(opts *CatalogImportOptions) error {
 	}
 	path := filepath.Join(b.Dir, catalog.CatalogFile)
 	if opts.DryRun {
-		text, err := catalog.AppendToCatalogTOML("", imported)
+		text, err := serverjson.AppendTOML("", imported)
 		if err != nil {
 			return err
 		}
 		fmt.Fprint(opts.IO.Out, text)
 		return nil
 	}
-	if err := catalog.AppendServers(path, imported); err != nil {
+	if err := serverjson.AppendServers(path, imported); err != nil {
 		return fmt.Errorf("import %s: %w", opts.File, err)
 	}
 	for _, s := range imported {

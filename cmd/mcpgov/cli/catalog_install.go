@@ -13,6 +13,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/serverjson"
 	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/shim/wrap"
 )
@@ -282,26 +283,26 @@ func catalogInstallRun(ctx context.Context, opts *CatalogInstallOptions) error {
 
 // installInputs settles the server's inputs for client and puts its
 // launch together.
-func installInputs(opts *CatalogInstallOptions, client string, s *catalog.Server, rep *installReport) (*settled, catalog.InstallLaunch, error) {
-	plan, err := s.InstallPlan()
+func installInputs(opts *CatalogInstallOptions, client string, s *catalog.Server, rep *installReport) (*settled, serverjson.InstallLaunch, error) {
+	plan, err := serverjson.PlanInstall(s)
 	if err != nil {
-		return nil, catalog.InstallLaunch{}, err
+		return nil, serverjson.InstallLaunch{}, err
 	}
 	given, err := parseInputFlags(opts.Inputs, plan)
 	if err != nil {
-		return nil, catalog.InstallLaunch{}, err
+		return nil, serverjson.InstallLaunch{}, err
 	}
 	if opts.Prompter == nil && opts.IO.CanPrompt() {
 		opts.Prompter = newTTYPrompter(opts.IO)
 	}
 	st, err := settleInputs(opts, client, plan, given)
 	if err != nil {
-		return nil, catalog.InstallLaunch{}, err
+		return nil, serverjson.InstallLaunch{}, err
 	}
 	rep.Inputs = st.answers
 	rep.Warnings = append(rep.Warnings, plan.Notes...)
 	rep.Warnings = append(rep.Warnings, st.warnings...)
-	launch, err := plan.Launch(func(in catalog.Input) (string, bool) {
+	launch, err := plan.Launch(func(in serverjson.Input) (string, bool) {
 		v, ok := st.texts[in.Key]
 		return v, ok
 	})
@@ -311,7 +312,7 @@ func installInputs(opts *CatalogInstallOptions, client string, s *catalog.Server
 // installEntry is the entry to write: where (the client's file for scope),
 // under which name, launching what with which environment. A secret that
 // would land in plain text in a project file is refused.
-func installEntry(opts *CatalogInstallOptions, env scan.Env, wd, client string, scope scan.Scope, s *catalog.Server, st *settled, launch catalog.InstallLaunch, rep *installReport) (wrap.InstallEntry, error) {
+func installEntry(opts *CatalogInstallOptions, env scan.Env, wd, client string, scope scan.Scope, s *catalog.Server, st *settled, launch serverjson.InstallLaunch, rep *installReport) (wrap.InstallEntry, error) {
 	name := opts.Name
 	if name == "" {
 		name = s.ID

@@ -11,7 +11,8 @@ import (
 
 	"golang.org/x/term"
 
-	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/serverjson"
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/shim/wrap"
 )
@@ -102,8 +103,8 @@ const forwarded = "\x00forwarded"
 var envNameInvalid = regexp.MustCompile(`[^A-Za-z0-9_]+`)
 
 // refName is the environment variable a secret input is referenced by.
-func refName(in catalog.Input) string {
-	if in.Kind == catalog.InputEnv && in.Env != "" {
+func refName(in serverjson.Input) string {
+	if in.Kind == serverjson.InputEnv && in.Env != "" {
 		return in.Env
 	}
 	return strings.ToUpper(strings.Trim(envNameInvalid.ReplaceAllString(in.Key, "_"), "_"))
@@ -114,7 +115,7 @@ func refName(in catalog.Input) string {
 // (Claude Code, Gemini CLI ${VAR}; Cursor, Windsurf ${env:VAR}; opencode
 // {env:VAR}), Continue's secrets, VS Code's input variables, and Codex's
 // env_vars (whole variables only).
-func secretReference(client, id string, in catalog.Input) (string, bool) {
+func secretReference(client, id string, in serverjson.Input) (string, bool) {
 	name := refName(in)
 	switch client {
 	case scan.ClientClaudeCode, scan.ClientGeminiCLI:
@@ -128,12 +129,12 @@ func secretReference(client, id string, in catalog.Input) (string, bool) {
 	case scan.ClientVSCode:
 		return "${input:" + vsInputID(id, in) + "}", true
 	case scan.ClientCodex:
-		return "", in.Kind == catalog.InputEnv
+		return "", in.Kind == serverjson.InputEnv
 	}
 	return "", false
 }
 
-func vsInputID(id string, in catalog.Input) string {
+func vsInputID(id string, in serverjson.Input) string {
 	return strings.ToLower(id + "-" + strings.Trim(envNameInvalid.ReplaceAllString(in.Key, "-"), "-"))
 }
 
@@ -141,7 +142,7 @@ func vsInputID(id string, in catalog.Input) string {
 // terminal, defaults, and references for secrets where the client has
 // them. A required input left without a value in a run that cannot prompt
 // is a usage error naming it.
-func settleInputs(opts *CatalogInstallOptions, client string, plan *catalog.InstallPlan, given map[string]string) (*settled, error) {
+func settleInputs(opts *CatalogInstallOptions, client string, plan *serverjson.InstallPlan, given map[string]string) (*settled, error) {
 	st := &settled{texts: map[string]string{}}
 	var missing []string
 	for _, in := range plan.Inputs {
@@ -214,7 +215,7 @@ func settleInputs(opts *CatalogInstallOptions, client string, plan *catalog.Inst
 	return st, nil
 }
 
-func ask(p Prompter, in catalog.Input) (string, error) {
+func ask(p Prompter, in serverjson.Input) (string, error) {
 	label := in.Key
 	if in.Description != "" {
 		label += " (" + in.Description + ")"
@@ -231,7 +232,7 @@ func ask(p Prompter, in catalog.Input) (string, error) {
 	return p.Ask(label, in.Default)
 }
 
-func describeInput(in catalog.Input) string {
+func describeInput(in serverjson.Input) string {
 	if in.Description != "" {
 		return in.Key + " (" + in.Description + ")"
 	}
@@ -239,7 +240,7 @@ func describeInput(in catalog.Input) string {
 }
 
 // parseInputFlags reads --input KEY=VALUE, checking keys against plan.
-func parseInputFlags(flags []string, plan *catalog.InstallPlan) (map[string]string, error) {
+func parseInputFlags(flags []string, plan *serverjson.InstallPlan) (map[string]string, error) {
 	given := map[string]string{}
 	for _, kv := range flags {
 		k, v, ok := strings.Cut(kv, "=")
@@ -271,7 +272,7 @@ func (m masker) mask(s string) string {
 		if v == "" {
 			continue
 		}
-		hidden := scan.MaskValue("secret", v)
+		hidden := secret.MaskValue("secret", v)
 		if hidden == v {
 			hidden = "****"
 		}

@@ -12,7 +12,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/policy/guard/review"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // CatalogVetOptions are the inputs of `mcpgov catalog vet`.
@@ -129,9 +130,9 @@ func vetServer(ctx context.Context, f *Factory, b *catalog.Bundle, id string, ti
 }
 
 func catalogVetRun(ctx context.Context, opts *CatalogVetOptions) error {
-	var failOn scan.Severity
+	var failOn finding.Severity
 	if opts.FailOn != "" {
-		sev, ok := scan.ParseSeverity(opts.FailOn)
+		sev, ok := finding.ParseSeverity(opts.FailOn)
 		if !ok {
 			return flagErrorf("invalid --fail-on %q: want low, medium, high or critical", opts.FailOn)
 		}
@@ -171,8 +172,8 @@ func catalogVetRun(ctx context.Context, opts *CatalogVetOptions) error {
 	return nil
 }
 
-func allFindings(r *catalog.VetReport) []catalog.ReviewFinding {
-	out := append([]catalog.ReviewFinding{}, r.Findings...)
+func allFindings(r *catalog.VetReport) []review.Finding {
+	out := append([]review.Finding{}, r.Findings...)
 	for _, t := range r.Tools {
 		out = append(out, t.Findings...)
 	}
@@ -190,7 +191,7 @@ func printVet(io *IOStreams, doc *VetDocument) {
 	for _, t := range r.Tools {
 		top, n := "", len(t.Findings)
 		for _, fd := range t.Findings {
-			if fd.Severity.Rank() > scan.Severity(top).Rank() {
+			if fd.Severity.Rank() > finding.Severity(top).Rank() {
 				top = string(fd.Severity)
 			}
 		}

@@ -13,8 +13,8 @@ import (
 
 	"github.com/google/renameio/v2/maybe"
 
-	"github.com/mcpgov/mcpgov/catalog/tomldoc"
 	"github.com/mcpgov/mcpgov/policy/govern"
+	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
 // configRegistration is what registerBundle did to the user's config.

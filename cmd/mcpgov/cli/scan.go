@@ -15,6 +15,7 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/cmd/mcpgov/cli/tui"
 	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // ScanOptions are the inputs of `mcpgov scan`.
@@ -135,9 +136,9 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 	if err != nil {
 		return err
 	}
-	var failOn scan.Severity
+	var failOn finding.Severity
 	if opts.FailOn != "" {
-		sev, ok := scan.ParseSeverity(opts.FailOn)
+		sev, ok := finding.ParseSeverity(opts.FailOn)
 		if !ok {
 			return flagErrorf("invalid --fail-on %q: want low, medium, high or critical", opts.FailOn)
 		}
@@ -178,7 +179,7 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 	// error, so missing catalog findings never pass for clean ones.
 	var (
 		enrichers  []scan.Enricher
-		extraRules []scan.Rule
+		extraRules []finding.Rule
 	)
 	b, err := loadOptionalBundle(f, opts.Bundle)
 	if err != nil {

@@ -5,11 +5,12 @@ import (
 	"strings"
 
 	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // worst returns a server's highest finding severity and the finding count.
-func worst(s scan.Server) (scan.Severity, int) {
-	var top scan.Severity
+func worst(s scan.Server) (finding.Severity, int) {
+	var top finding.Severity
 	for _, f := range s.Findings {
 		if f.Severity.Rank() > top.Rank() {
 			top = f.Severity
@@ -47,7 +48,7 @@ func printScanTable(io *IOStreams, rep *scan.Report) {
 	}
 	_ = w.Flush()
 
-	counts := map[scan.Severity]int{}
+	counts := map[finding.Severity]int{}
 	clients := map[string]bool{}
 	for _, s := range rep.Servers {
 		clients[s.Client] = true
@@ -56,7 +57,7 @@ func printScanTable(io *IOStreams, rep *scan.Report) {
 		}
 	}
 	var parts []string
-	for _, sev := range []scan.Severity{scan.SeverityCritical, scan.SeverityHigh, scan.SeverityMedium, scan.SeverityLow} {
+	for _, sev := range []finding.Severity{finding.SeverityCritical, finding.SeverityHigh, finding.SeverityMedium, finding.SeverityLow} {
 		if counts[sev] > 0 {
 			parts = append(parts, p.severity(string(sev), fmt.Sprintf("%d %s", counts[sev], sev)))
 		}

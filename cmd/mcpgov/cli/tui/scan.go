@@ -15,6 +15,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
 // ANSI styles; the view is plain text apart from these.
@@ -268,7 +269,7 @@ func (m *Scan) footer() string {
 }
 
 // worst is the highest severity among findings, styled, or "".
-func worst(fs []scan.Finding) string {
+func worst(fs []finding.Finding) string {
 	if len(fs) == 0 {
 		return ""
 	}
@@ -281,11 +282,11 @@ func worst(fs []scan.Finding) string {
 	return severity(top)
 }
 
-func severity(s scan.Severity) string {
+func severity(s finding.Severity) string {
 	switch s {
-	case scan.SeverityCritical, scan.SeverityHigh:
+	case finding.SeverityCritical, finding.SeverityHigh:
 		return red + string(s) + reset
-	case scan.SeverityMedium:
+	case finding.SeverityMedium:
 		return yellow + string(s) + reset
 	}
 	return string(s)

@@ -11,6 +11,7 @@ import (
 	tea "charm.land/bubbletea/v2"
 
 	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/scan/finding"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
@@ -19,10 +20,10 @@ func report() *scan.Report {
 		Servers: []scan.Server{
 			{Client: "cursor", Scope: "user", Name: "github", File: "/h/.cursor/mcp.json", Line: 3, Transport: "stdio", Command: "npx", Args: []string{"-y", "@modelcontextprotocol/server-github"},
 				Identity: "npm:@modelcontextprotocol/server-github", Env: []string{"GITHUB_TOKEN"},
-				Findings: []scan.Finding{{Rule: "plaintext-secret", Severity: scan.SeverityCritical, Message: "GITHUB_TOKEN holds a GitHub token (ghp_****)"}}},
+				Findings: []finding.Finding{{Rule: "plaintext-secret", Severity: finding.SeverityCritical, Message: "GITHUB_TOKEN holds a GitHub token (ghp_****)"}}},
 			{Client: "claude-code", Scope: "project", Name: "everything", File: "/p/.mcp.json", Line: 2, Transport: "stdio", Command: "mcpgov", Identity: "npm:@modelcontextprotocol/server-everything@2026.8.31", Governed: true},
 			{Client: "vscode", Scope: "user", Name: "remote", File: "/h/.config/Code/User/mcp.json", Line: 9, Transport: "http", URL: "http://mcp.example.com/mcp", Identity: "http://mcp.example.com/mcp",
-				Findings: []scan.Finding{{Rule: "insecure-transport", Severity: scan.SeverityHigh, Message: "plain HTTP"}}},
+				Findings: []finding.Finding{{Rule: "insecure-transport", Severity: finding.SeverityHigh, Message: "plain HTTP"}}},
 		},
 		Errors: []scan.FileError{{File: "/h/.codeium/windsurf/mcp_config.json", Line: 4, Message: "invalid character '}'"}},
 	}

@@ -1,0 +1,263 @@
+package secret
+
+import (
+	"strings"
+
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
+)
+
+// assignStems anchor a credential assigned in free text or code:
+// password = …, db_pass := "…", apiKey: '…', "api_token", "…",
+// if (secret === "…"). They are matched case-insensitively at the start
+// of a key segment (after _, -, ., or a camelCase hump).
+var assignStems = []string{"pass", "pwd", "secret", "token", "apikey", "api_key", "api-key", "accesskey", "access_key",
+	"privatekey", "private_key", "credential", "auth", "contraseña", "contrasena"}
+
+// notSecretKeySuffixes end key names that hold something about a
+// credential, not the credential (token_url, secret_name, passwordHint).
+var notSecretKeySuffixes = []string{"file", "name", "path", "url", "uri", "id", "ids", "type", "length", "size", "count",
+	"source", "location", "endpoint", "expiry", "expires", "expiresat", "field", "hint", "policy", "prompt", "label",
+	"header", "format", "mode", "enabled", "required", "min", "max", "limit", "ttl", "timeout", "kind", "version",
+	"prefix", "regex", "pattern", "ref", "arn", "store", "manager", "provider", "strategy", "method"}
+
+// notSecretKeys contain a stem without naming a credential.
+var notSecretKeys = []string{"passport", "compass", "bypass", "passthrough", "passenger", "passage", "tokeniz", "tokens",
+	"author", "authentication-results", "oauth2", "authority"}
+
+// assignTrie finds every stem in one pass over the lower-cased text.
+var assignTrie = ahocorasick.NewTrieBuilder().AddStrings(assignStems).Build()
+
+func assignments(s string) []Finding {
+	if len(s) < 10 {
+		return nil
+	}
+	bp := lowerPool.Get().(*[]byte)
+	low := appendLower((*bp)[:0], s)
+	type hit struct{ at, n int }
+	var hits []hit
+	assignTrie.Walk(low, func(end, n, _ int64) bool {
+		hits = append(hits, hit{int(end - n + 1), int(n)})
+		return true
+	})
+	*bp = low
+	lowerPool.Put(bp)
+	var out []Finding
+	for _, h := range hits {
+		if f, ok := assignmentAt(s, h.at, h.n); ok && !overlaps(out, f.Start, f.End) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func isKeyChar(c byte) bool { return isWordChar(c) || c == '.' || c == '-' }
+
+// assignmentAt reads the assignment or comparison around a stem at s[at:]
+// of length n.
+func assignmentAt(s string, at, n int) (Finding, bool) {
+	if at > 0 {
+		p, c := s[at-1], s[at]
+		camel := p >= 'a' && p <= 'z' && c >= 'A' && c <= 'Z'
+		if isKeyChar(p) && p != '_' && p != '-' && p != '.' && !camel {
+			return Finding{}, false
+		}
+	}
+	ks := at
+	for ks > 0 && isKeyChar(s[ks-1]) && at-ks < 40 {
+		ks--
+	}
+	ke := at + n
+	for ke < len(s) && isKeyChar(s[ke]) && ke-at < 48 {
+		ke++
+	}
+	key := strings.ToLower(s[ks:ke])
+	for _, x := range notSecretKeys {
+		if strings.Contains(key, x) && !(x == "author" && strings.Contains(key, "authoriz")) {
+			return Finding{}, false
+		}
+	}
+	bare := strings.Trim(strings.NewReplacer("_", "", "-", "", ".", "").Replace(key), "")
+	for _, x := range notSecretKeySuffixes {
+		if strings.HasSuffix(bare, x) && len(bare) > len(x)+2 {
+			return Finding{}, false
+		}
+	}
+	vs, ve, ok := valueAfter(s, ks, ke)
+	if !ok {
+		vs, ve, ok = valueBefore(s, ks)
+	}
+	if !ok {
+		return Finding{}, false
+	}
+	v := s[vs:ve]
+	if !secretLike(v) {
+		return Finding{}, false
+	}
+	ms, me := min(ks, vs), max(ke, ve)
+	line := lineAround(s, ms, me)
+	if gitleaksGlobalAllow.allows(v, s[ms:me], line) {
+		return Finding{}, false
+	}
+	// gitleaks' stopwords ("find", "user", …) weed out identifiers; a
+	// value full of symbols is no identifier, whatever words it holds.
+	stop := symbolCount(v) < 3
+	for i := range gitleaksGenericAllow {
+		if gitleaksGenericAllow[i].allowsStop(v, s[ms:me], line, stop) {
+			return Finding{}, false
+		}
+	}
+	return Finding{RuleGeneric, strings.ToLower(s[at:at+n]) + " assignment", vs, ve}, true
+}
+
+// assignOps are the assignment and comparison operators, longest first.
+var assignOps = []string{"===", "!==", ":=", "=>", "==", "!=", "?=", "||", "=", ":"}
+
+// valueAfter reads KEY["']?[[]]? OP ["'`@]?VALUE from s[ke:].
+func valueAfter(s string, ks, ke int) (int, int, bool) {
+	i := ke
+	quotedKey := false
+	if i < len(s) && (s[i] == '"' || s[i] == '\'') && ks > 0 && s[ks-1] == s[i] {
+		quotedKey = true
+		i++
+	}
+	if strings.HasPrefix(s[i:], "[]") {
+		i += 2
+	}
+	i = skipSpaces(s, i, 3)
+	op := ""
+	for _, o := range assignOps {
+		if strings.HasPrefix(s[i:], o) {
+			op = o
+			break
+		}
+	}
+	if op == "" && quotedKey && i < len(s) && s[i] == ',' {
+		op = ","
+	}
+	if op == "" {
+		return 0, 0, false
+	}
+	i = skipSpaces(s, i+len(op), 3)
+	if i < len(s) && s[i] == '@' {
+		i++
+	}
+	return readValue(s, i)
+}
+
+// valueBefore reads "VALUE" OP KEY, a comparison written the other way.
+func valueBefore(s string, ks int) (int, int, bool) {
+	i := ks
+	for i > 0 && s[i-1] == ' ' {
+		i--
+	}
+	found := false
+	for _, o := range []string{"===", "!==", "==", "!="} {
+		if strings.HasSuffix(s[:i], o) {
+			i -= len(o)
+			found = true
+			break
+		}
+	}
+	if !found {
+		return 0, 0, false
+	}
+	for i > 0 && s[i-1] == ' ' {
+		i--
+	}
+	if i == 0 || !isQuote(s[i-1]) {
+		return 0, 0, false
+	}
+	q := s[i-1]
+	st := strings.LastIndexByte(s[max(0, i-201):i-1], q)
+	if st < 0 {
+		return 0, 0, false
+	}
+	st += max(0, i-201) + 1
+	if strings.ContainsRune(s[st:i-1], '\n') {
+		return 0, 0, false
+	}
+	return st, i - 1, true
+}
+
+func isQuote(c byte) bool { return c == '"' || c == '\'' || c == '`' }
+
+func skipSpaces(s string, i, n int) int {
+	for k := 0; k < n && i < len(s) && (s[i] == ' ' || s[i] == '\t'); k++ {
+		i++
+	}
+	return i
+}
+
+// readValue reads a quoted value to its closing quote, or a bare one to
+// the next space, less trailing punctuation.
+func readValue(s string, i int) (int, int, bool) {
+	if i >= len(s) {
+		return 0, 0, false
+	}
+	if isQuote(s[i]) {
+		q := s[i]
+		e := strings.IndexByte(s[i+1:min(len(s), i+202)], q)
+		if e < 0 {
+			return 0, 0, false
+		}
+		v := s[i+1 : i+1+e]
+		if strings.ContainsAny(v, "\n ") {
+			return 0, 0, false // a sentence, not a credential
+		}
+		return i + 1, i + 1 + e, true
+	}
+	e := i
+	for e < len(s) && e-i < 200 && s[e] != ' ' && s[e] != '\t' && s[e] != '\n' && s[e] != '\r' {
+		e++
+	}
+	for e > i && strings.IndexByte(",;\"'`", s[e-1]) >= 0 {
+		e--
+	}
+	return i, e, e > i
+}
+
+// secretLike: long enough, not a placeholder or a code reference, and
+// random-looking (entropy and a mix of character classes).
+func secretLike(v string) bool {
+	if len(v) < 8 || len(v) > 200 || placeholder(v) || codeReference(v) {
+		return false
+	}
+	return entropy(v) >= 3.0 && mixedClasses(v)
+}
+
+// codeReference: an identifier, a dotted path or a call (os.environ,
+// self.password, get_secret("x")), or a literal keyword.
+func codeReference(v string) bool {
+	switch strings.ToLower(v) {
+	case "null", "none", "nil", "true", "false", "undefined":
+		return true
+	}
+	i := 0
+	for i < len(v) {
+		c := v[i]
+		if !(isWordChar(c) || c == '.' || c == '$') || i == 0 && isDigit(c) {
+			break
+		}
+		i++
+	}
+	return i == len(v) && !hasDigitAndLetter(v) || i > 0 && i < len(v) && v[i] == '(' && strings.HasSuffix(v, ")") && strings.IndexByte(v[:i], '.') > 0
+}
+
+func symbolCount(v string) int {
+	n := 0
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; !isWordChar(c) && c != '-' && c != '.' {
+			n++
+		}
+	}
+	return n
+}
+
+func hasDigitAndLetter(v string) bool {
+	var d, l bool
+	for i := 0; i < len(v); i++ {
+		d = d || isDigit(v[i])
+		l = l || v[i]|0x20 >= 'a' && v[i]|0x20 <= 'z'
+	}
+	return d && l
+}

@@ -1,0 +1,384 @@
+package secret
+
+import (
+	"math"
+	"regexp"
+	"sort"
+	"strings"
+)
+
+// Secret rule ids.
+const (
+	RuleAWS        = "secrets.aws-access-key"
+	RuleGitHub     = "secrets.github-token"
+	RuleGitLab     = "secrets.gitlab-token"
+	RuleSlack      = "secrets.slack-token"
+	RuleStripe     = "secrets.stripe-key"
+	RuleOpenAI     = "secrets.openai-key"
+	RuleAnthropic  = "secrets.anthropic-key"
+	RuleGoogle     = "secrets.google-api-key"
+	RuleJWT        = "secrets.jwt"
+	RulePrivateKey = "secrets.private-key"
+	RuleConnString = "secrets.connection-string"
+	RuleNPM        = "secrets.npm-token"
+	RuleHF         = "secrets.huggingface-token"
+	RuleAzure      = "secrets.azure-storage-key"
+	RuleSendGrid   = "secrets.sendgrid-key"
+	RuleGeneric    = "secrets.generic-assignment"
+	RuleAuthHeader = "secrets.authorization-header"
+	RuleLinear     = "secrets.linear-api-key"
+)
+
+// secretRule is an anchored rule of mcpgov's own, for what gitleaks'
+// default ruleset (gitleaks_rules.go) does not cover: the anchor
+// is found with strings.Index, then re (which must match at the anchor)
+// runs on a bounded window.
+type secretRule struct {
+	rule    string
+	what    string
+	anchors []string
+	re      *regexp.Regexp // anchored with ^ on the window starting at the anchor
+	window  int
+	// minEntropy over the matched token, when > 0.
+	minEntropy float64
+	// boundary: the byte before the anchor must not be alphanumeric.
+	boundary bool
+}
+
+// secretRules are Find's own rules followed by formatSecretRules.
+var secretRules = append(ownRules, formatSecretRules()...)
+
+var ownRules = []secretRule{
+	// A JWT's signature may be empty (alg none), so two parts are enough.
+	{RuleJWT, "JSON Web Token", []string{"eyJ"}, regexp.MustCompile(`^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]{8,})?`), 4096, 0, true},
+	// A key cut short (the header and its first line) is still a key;
+	// gitleaks' rule wants the whole block.
+	{RulePrivateKey, "private key", []string{"-----BEGIN"}, regexp.MustCompile(`^-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\[nr]|\s){1,4}[A-Za-z0-9+/=]{16,}`), 128, 0, false},
+	{RuleAzure, "Azure storage account key", []string{"AccountKey="}, regexp.MustCompile(`^AccountKey=[A-Za-z0-9+/]{80,}={0,2}`), 100, 3.5, false},
+	{RuleAuthHeader, "credential in an Authorization header", []string{"uthorization:", "UTHORIZATION:"}, regexp.MustCompile(`^(?i:uthorization):[ \t]{0,5}(?i:Bearer|Basic|Token|Bot|Digest|ApiKey)[ \t]{1,5}([A-Za-z0-9._~+/=-]{16,})`), 4200, 3.0, false},
+}
+
+// secretWhat says what each of mcpgov's rule ids finds.
+var secretWhat = map[string]string{
+	RuleAWS: "AWS access key id", RuleGitHub: "GitHub token", RuleGitLab: "GitLab token",
+	RuleSlack: "Slack token", RuleStripe: "Stripe key", RuleOpenAI: "OpenAI API key",
+	RuleAnthropic: "Anthropic API key", RuleGoogle: "Google API key", RulePrivateKey: "private key",
+	RuleNPM: "npm token", RuleHF: "Hugging Face token", RuleSendGrid: "SendGrid API key",
+}
+
+// gitleaksRuleIDs names gitleaks rules by the rule ids mcpgov used before
+// it took gitleaks' ruleset, so that policies and audit queries keep
+// working; other gitleaks rules are "secrets.gitleaks.ID".
+var gitleaksRuleIDs = map[string]string{
+	"aws-access-token": RuleAWS, "github-app-token": RuleGitHub, "github-fine-grained-pat": RuleGitHub,
+	"github-oauth": RuleGitHub, "github-pat": RuleGitHub, "github-refresh-token": RuleGitHub,
+	"gitlab-pat": RuleGitLab, "gitlab-deploy-token": RuleGitLab, "gitlab-runner-authentication-token": RuleGitLab,
+	"slack-bot-token": RuleSlack, "slack-user-token": RuleSlack, "slack-app-token": RuleSlack,
+	"slack-legacy-token": RuleSlack, "slack-legacy-bot-token": RuleSlack, "slack-legacy-workspace-token": RuleSlack,
+	"slack-webhook-url": RuleSlack, "slack-config-access-token": RuleSlack, "slack-config-refresh-token": RuleSlack,
+	"stripe-access-token": RuleStripe, "openai-api-key": RuleOpenAI, "anthropic-api-key": RuleAnthropic,
+	"anthropic-admin-api-key": RuleAnthropic, "gcp-api-key": RuleGoogle, "private-key": RulePrivateKey,
+	"npm-access-token": RuleNPM, "huggingface-access-token": RuleHF, "huggingface-organization-api-token": RuleHF,
+	"sendgrid-api-token": RuleSendGrid,
+}
+
+// Finding is one secret: its rule, what it is, and where.
+type Finding struct {
+	Rule       string
+	What       string
+	Start, End int
+}
+
+// Find returns the secrets in s. key is the JSON object key s is
+// the value of ("" when none): a high-entropy value under a key named like
+// a password or token is a secret even without a known prefix.
+func Find(key, s string) []Finding {
+	var out []Finding
+	// Each anchor is found through its rarest byte (its pivot): one
+	// IndexByte pass per pivot byte instead of one Index per anchor, which
+	// matters on text full of the anchors' first letters.
+	for _, pg := range pivotGroups {
+		for off := 0; off < len(s); {
+			j := strings.IndexByte(s[off:], pg.b)
+			if j < 0 {
+				break
+			}
+			p := off + j
+			off = p + 1
+			for _, pa := range pg.anchors {
+				at := p - pa.k
+				if at < 0 || at+len(pa.lit) > len(s) || s[at:at+len(pa.lit)] != pa.lit {
+					continue
+				}
+				r := &secretRules[pa.rule]
+				if r.boundary && at > 0 && isWordChar(s[at-1]) && s[at-1] != '_' {
+					continue
+				}
+				end := min(at+r.window, len(s))
+				loc := r.re.FindStringIndex(s[at:end])
+				if loc == nil {
+					continue
+				}
+				tok := s[at : at+loc[1]]
+				if r.minEntropy > 0 && entropy(tok) < r.minEntropy || placeholder(tok) {
+					continue
+				}
+				if len(out) > 0 && out[len(out)-1].Start == at {
+					continue // two anchors of one rule at one place
+				}
+				out = append(out, Finding{r.rule, r.what, at, at + loc[1]})
+			}
+		}
+	}
+	// The table's tokens come first, with the rules above: its patterns
+	// take a token whole where gitleaks' fixed lengths take a prefix of a
+	// longer one.
+	for _, g := range gitleaksFindings(s) {
+		if !overlaps(out, g.Start, g.End) {
+			out = append(out, g)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
+	out = append(out, connStrings(s)...)
+	if key != "" && secretKey(key) {
+		v := strings.TrimSpace(s)
+		if len(v) >= 8 && len(v) <= 512 && !placeholder(v) && !strings.ContainsAny(v, " \n") && entropy(v) >= 3.0 && len(out) == 0 {
+			out = append(out, Finding{RuleGeneric, "value of " + key, 0, len(s)})
+		}
+	} else {
+		out = append(out, assignments(s)...)
+	}
+	return out
+}
+
+// formatRules names the kinds of format.go's table by rule id. The table
+// is what scan's findings and every mask (launch lines, records) know;
+// Find reports its tokens too, so that a value scan calls a GitHub token
+// is one to the guardrail as well, whatever gitleaks' fixed length says.
+// Kinds left out have a rule with more context: private keys (a header
+// alone is prose), JWTs and URL credentials (connStrings) of Find's own;
+// Google, Slack, OpenAI, Anthropic and Hugging Face tokens of gitleaks, whose
+// entropy floors and allowlists of published example keys the table
+// lacks (with them the external eval's precision fell from 0.93 to 0.80).
+var formatRules = map[string]string{
+	"AWS access key": RuleAWS, "GitHub token": RuleGitHub, "GitLab token": RuleGitLab,
+	"Stripe key": RuleStripe, "npm token": RuleNPM,
+	"Linear API key": RuleLinear, "SendGrid key": RuleSendGrid,
+}
+
+// formatSecretRules turns the kinds formatRules adopts into anchored
+// rules, found in the same pass over the text as Find's own: each
+// pattern's literal anchors, its expression anchored at them (a leading
+// \b becomes the boundary check), a window wide enough for any token.
+func formatSecretRules() []secretRule {
+	var out []secretRule
+	for _, p := range secretPatterns {
+		rule, ok := formatRules[p.kind]
+		if !ok {
+			continue
+		}
+		expr, boundary := strings.CutPrefix(p.re.String(), `\b`)
+		out = append(out, secretRule{rule: rule, what: p.kind, anchors: strings.Split(p.prefix, "|"),
+			re: regexp.MustCompile(`^` + expr), window: 512, boundary: boundary})
+	}
+	return out
+}
+
+func overlaps(fs []Finding, start, end int) bool {
+	for _, f := range fs {
+		if start < f.End && f.Start < end {
+			return true
+		}
+	}
+	return false
+}
+
+type pivotAnchor struct {
+	lit  string
+	k    int // offset of the pivot byte in lit
+	rule int // index into secretRules
+}
+
+type pivotGroup struct {
+	b       byte
+	anchors []pivotAnchor
+}
+
+// pivotGroups groups every rule anchor by its rarest byte.
+var pivotGroups = func() []pivotGroup {
+	rank := func(c byte) int {
+		switch {
+		case c >= 'a' && c <= 'z':
+			return 10
+		case c == ' ':
+			return 20
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+			return 4
+		case c == '-' || c == '.' || c == '/':
+			return 3
+		}
+		return 1 // _ = : and friends
+	}
+	idx := map[byte]int{}
+	var groups []pivotGroup
+	for ri, r := range secretRules {
+		for _, a := range r.anchors {
+			k := 0
+			for i := 1; i < len(a); i++ {
+				if rank(a[i]) < rank(a[k]) {
+					k = i
+				}
+			}
+			g, ok := idx[a[k]]
+			if !ok {
+				g = len(groups)
+				idx[a[k]] = g
+				groups = append(groups, pivotGroup{b: a[k]})
+			}
+			groups[g].anchors = append(groups[g].anchors, pivotAnchor{a, k, ri})
+		}
+	}
+	return groups
+}()
+
+// secretKey reports whether a JSON key names a credential.
+func secretKey(k string) bool {
+	l := strings.ToLower(k)
+	for _, w := range secretKeyWords {
+		if strings.Contains(l, w) {
+			for _, x := range notSecretKeyWords {
+				if strings.Contains(l, x) {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	secretKeyWords    = []string{"password", "passwd", "pwd", "secret", "token", "api_key", "apikey", "api-key", "access_key", "accesskey", "private_key", "privatekey", "credential", "auth_key", "client_key", "passphrase"}
+	notSecretKeyWords = []string{"_url", "_uri", "_path", "_file", "_name", "_type", "_id", "expires", "count", "length", "max_token", "tokens", "_prompt", "hint", "field", "policy"}
+)
+
+// connStrings finds scheme://user:password@host with a real password.
+func connStrings(s string) []Finding {
+	var out []Finding
+	for off := 0; off < len(s); {
+		j := strings.Index(s[off:], "://")
+		if j < 0 {
+			break
+		}
+		at := off + j + 3
+		off = at
+		// user:pass@ within the authority.
+		end := at
+		for end < len(s) && end-at < 300 && !strings.ContainsRune("/?# \n\"'<>", rune(s[end])) {
+			end++
+		}
+		auth := s[at:end]
+		atSign := strings.LastIndexByte(auth, '@')
+		if atSign < 0 {
+			continue
+		}
+		colon := strings.IndexByte(auth[:atSign], ':')
+		if colon < 0 {
+			continue
+		}
+		pw := auth[colon+1 : atSign]
+		if len(pw) < 4 || placeholder(pw) {
+			continue
+		}
+		out = append(out, Finding{RuleConnString, "password in a connection string", at + colon + 1, at + atSign})
+	}
+	return out
+}
+
+// placeholder recognises documentation values that are not secrets.
+func placeholder(v string) bool {
+	l := strings.ToLower(v)
+	for _, p := range placeholders {
+		if strings.Contains(l, p) {
+			return true
+		}
+	}
+	n := len(v)
+	switch {
+	case v[0] == '$' && (n < 2 || v[1] != '{' || v[n-1] == '}' && isIdentifier(v[2:n-1])) && (v[1:] == strings.ToUpper(v[1:]) || v[1] == '{'):
+		return true // $VAR, ${VAR}
+	case v[0] == '%' && v[n-1] == '%', v[0] == '<' && v[n-1] == '>', strings.HasPrefix(v, "{{") && strings.HasSuffix(v, "}}"):
+		return true // %VAR%, <your key>, {{ secret }}
+	}
+	return allSame(v) || dummyValue(v)
+}
+
+func isIdentifier(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if !isWordChar(s[i]) && s[i] != '.' {
+			return false
+		}
+	}
+	return s != ""
+}
+
+var placeholders = []string{"password", "secret", "token", "xxxx", "****", "...", "example", "your_", "your-", "yourpass", "changeme", "placeholder", "redacted", "dummy", "sample", "env.", "process.env", "os.environ", "getenv", "0000000", "1234567", "abcdefg", "<your", "insert"}
+
+func allSame(v string) bool {
+	for i := 1; i < len(v); i++ {
+		if v[i] != v[0] {
+			return false
+		}
+	}
+	return true
+}
+
+// mixedClasses: a secret mixes letters with digits or symbols, which
+// English words and identifiers mostly do not.
+func mixedClasses(v string) bool {
+	var lower, upper, digit, other bool
+	symbols := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			lower = true
+		case c >= 'A' && c <= 'Z':
+			upper = true
+		case c >= '0' && c <= '9':
+			digit = true
+		default:
+			other = true
+			if c != '_' && c != '-' && c != '.' {
+				symbols++
+			}
+		}
+	}
+	n := 0
+	for _, b := range []bool{lower, upper, digit, other} {
+		if b {
+			n++
+		}
+	}
+	return n >= 3 || n == 2 && (digit || symbols >= 3)
+}
+
+// entropy is the Shannon entropy of s in bits per byte.
+func entropy(s string) float64 {
+	if s == "" {
+		return 0
+	}
+	var counts [256]int
+	for i := 0; i < len(s); i++ {
+		counts[s[i]]++
+	}
+	h := 0.0
+	n := float64(len(s))
+	for _, c := range counts {
+		if c > 0 {
+			p := float64(c) / n
+			h -= p * math.Log2(p)
+		}
+	}
+	return h
+}
