@@ -79,10 +79,16 @@ func startConformanceHTTP(t *testing.T, bin string) string {
 // URL and a function that returns its stderr so far.
 func startGateway(t *testing.T, bundle string, extra ...string) (string, func() string) {
 	t.Helper()
+	return startGatewayEnv(t, sandboxEnv(t), bundle, extra...)
+}
+
+// startGatewayEnv is startGateway with the gateway's environment.
+func startGatewayEnv(t *testing.T, env []string, bundle string, extra ...string) (string, func() string) {
+	t.Helper()
 	addr := freeAddr(t)
 	args := append([]string{"gateway", "serve", "--bundle", bundle, "--listen", addr, "--allow-anonymous"}, extra...)
 	cmd := exec.Command("mcpgov", args...)
-	cmd.Env = sandboxEnv(t)
+	cmd.Env = env
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -259,7 +265,8 @@ status = "pending"
 [servers.unapproved.launch]
 command = "never-started"
 `, everything, upstream))
-	base, stderr := startGateway(t, bundle, "--max-body", "4096")
+	auditDir := filepath.Join(t.TempDir(), "audit")
+	base, stderr := startGatewayEnv(t, sandboxEnv(t, "MCPGOV_AUDIT_DIR="+auditDir), bundle, "--max-body", "4096")
 
 	ctx := await.Context(t)
 	client := mcp.NewClient(&mcp.Implementation{Name: "gateway-test", Version: "1"}, nil)
@@ -302,6 +309,22 @@ command = "never-started"
 	}
 	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "everything__get-env", Arguments: map[string]any{}}); err == nil || !strings.Contains(err.Error(), "Unknown tool") {
 		t.Errorf("the denied tool was callable or refused unclearly: %v", err)
+	}
+
+	// One record per call, before its reply: the two calls and the
+	// refused one, each with the anonymous identity.
+	out, err := exec.Command("mcpgov", "audit", "query", "--dir", auditDir, "--kind", "tool_call", "--format", "jsonl").CombinedOutput()
+	if err != nil {
+		t.Fatalf("audit query: %v\n%s", err, out)
+	}
+	records := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(records) != 3 {
+		t.Fatalf("%d tool_call records, want 3:\n%s", len(records), out)
+	}
+	for _, r := range records {
+		if !strings.Contains(r, `"identity":{"method":"anonymous"}`) {
+			t.Errorf("record without the anonymous identity: %s", r)
+		}
 	}
 
 	t.Run("bad input", func(t *testing.T) {

@@ -142,7 +142,8 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 	}
 	s.engine = enforce.NewSession(enforce.SessionOptions{Client: s, Routes: routes, Aggregate: ep.kind != kindServer,
 		Tools: tools, ServerName: h.opts.ServerName, ServerVersion: h.opts.ServerVersion, Diag: h.opts.Diag})
-	s.idle = time.AfterFunc(h.opts.IdleTimeout, s.expire)
+	// The timer runs once the session is registered (end unregisters it).
+	s.idle = time.AfterFunc(time.Duration(1<<62), s.expire)
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -156,6 +157,7 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 		s.pumps.Add(1)
 		go s.pump(i, up)
 	}
+	s.idle.Reset(h.opts.IdleTimeout)
 	return s, 0, nil
 }
 
