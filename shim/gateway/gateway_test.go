@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -313,6 +314,78 @@ func TestHealth(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 || len(bytes.TrimSpace(b)) == 0 {
 			t.Fatalf("%s: %d %q", p, resp.StatusCode, b)
+		}
+	}
+}
+
+// TestGetStream: the server's own messages that belong to no streamed
+// call go on the session's GET stream; one GET stream per session.
+func TestGetStream(t *testing.T) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "growing", Version: "1"}, nil)
+	s.AddTool(&mcp.Tool{Name: "grow", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			s.AddTool(&mcp.Tool{Name: "grown", InputSchema: json.RawMessage(`{"type":"object"}`)},
+				func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) { return &mcp.CallToolResult{}, nil })
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "grew"}}}, nil
+		})
+	up := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	t.Cleanup(up.Close)
+	gov := &fakeGov{
+		servers: []gateway.Server{{ID: "g", URL: up.URL}},
+		entries: map[string]*catalog.Server{"g": {ID: "g", Status: catalog.StatusApproved}},
+	}
+	ts, _ := newGateway(t, gov, gateway.Options{})
+	url := ts.URL + "/servers/g/mcp"
+	status, _, hdr := post(t, url, "", initBody, "Accept", "application/json")
+	sid := hdr.Get("Mcp-Session-Id")
+	if status != 200 || sid == "" {
+		t.Fatalf("initialize: %d %q", status, sid)
+	}
+	post(t, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+
+	get := func() *http.Response {
+		req, _ := http.NewRequestWithContext(await.Context(t), http.MethodGet, url, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Mcp-Session-Id", sid)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp
+	}
+	stream := get()
+	defer stream.Body.Close()
+	if stream.StatusCode != 200 || !strings.HasPrefix(stream.Header.Get("Content-Type"), "text/event-stream") {
+		t.Fatalf("GET: %d %q", stream.StatusCode, stream.Header.Get("Content-Type"))
+	}
+	if second := get(); second.StatusCode != http.StatusConflict {
+		t.Fatalf("second GET: %d, want 409", second.StatusCode)
+	} else {
+		second.Body.Close()
+	}
+	events := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(stream.Body)
+		for sc.Scan() {
+			if data, ok := strings.CutPrefix(sc.Text(), "data: "); ok {
+				events <- data
+			}
+		}
+		close(events)
+	}()
+	// Answered as JSON, so the change the call causes has no POST stream
+	// to ride: it comes on the GET stream.
+	status, body, _ := post(t, url, sid, `{"jsonrpc":"2.0","id":5,"method":"tools/call","params":{"name":"grow","arguments":{}}}`, "Accept", "application/json")
+	if status != 200 || !strings.Contains(body, "grew") {
+		t.Fatalf("call grow: %d %q", status, body)
+	}
+	for {
+		ev := await.Recv(t, events, "notifications/tools/list_changed on the GET stream")
+		if ev == "" {
+			t.Fatal("the GET stream ended")
+		}
+		if strings.Contains(ev, `"method":"notifications/tools/list_changed"`) {
+			break
 		}
 	}
 }
