@@ -83,7 +83,9 @@ func upstream(t *testing.T, server string, names ...string) string {
 func newGateway(t *testing.T, gov *fakeGov, opts gateway.Options) (*httptest.Server, *gateway.Handler) {
 	t.Helper()
 	opts.Governance = gov
-	opts.Identify = func(*http.Request) (audit.Identity, error) { return audit.Identity{Method: "anonymous"}, nil }
+	opts.Identify = func(r *http.Request) (audit.Identity, error) {
+		return audit.Identity{Method: "anonymous", Subject: r.Header.Get("X-Test-User")}, nil
+	}
 	h, err := gateway.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -259,6 +261,7 @@ func TestBadInput(t *testing.T) {
 		{"bad protocol version", sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`, []string{"Mcp-Protocol-Version", "1999-01-01"}, 400, `unsupported Mcp-Protocol-Version`},
 		{"stateless probe", "", `{"jsonrpc":"2.0","id":2,"method":"server/discover"}`, []string{"Mcp-Protocol-Version", "2026-07-28"}, 400, `"code":-32022`},
 		{"foreign origin", sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`, []string{"Origin", "https://evil.example"}, 403, `not allowed`},
+		{"another caller's session", sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`, []string{"X-Test-User", "mallory"}, 403, `belongs to another caller`},
 		{"wrong content type", sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`, []string{"Content-Type", "text/plain"}, 415, `application/json`},
 		{"unknown server", "", initBody, nil, 404, `not in the catalog`},
 	} {

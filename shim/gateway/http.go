@@ -139,7 +139,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 			fmt.Sprintf("Invalid Request: missing %s header; send initialize first to open a session", headerSession))
 		return
 	default:
-		if s = h.lookup(w, sid, ep); s == nil {
+		if s = h.lookup(w, r, sid, ep); s == nil {
 			return
 		}
 	}
@@ -165,7 +165,7 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		httpError(w, http.StatusBadRequest, "missing "+headerSession+" header; GET opens the stream of an initialized session")
 		return
 	}
-	s := h.lookup(w, sid, ep)
+	s := h.lookup(w, r, sid, ep)
 	if s == nil {
 		return
 	}
@@ -183,7 +183,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		httpError(w, http.StatusBadRequest, "missing "+headerSession+" header")
 		return
 	}
-	s := h.lookup(w, sid, ep)
+	s := h.lookup(w, r, sid, ep)
 	if s == nil {
 		return
 	}
@@ -191,14 +191,24 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, ep endpoint) {
 	w.WriteHeader(http.StatusNoContent)
 }
 
-// lookup finds the session sid of endpoint ep, or answers 404: a client
-// must then initialize a new session (the spec's signal).
-func (h *Handler) lookup(w http.ResponseWriter, sid string, ep endpoint) *session {
+// lookup finds the session sid of endpoint ep, or answers 404 (a client
+// must then initialize a new session: the spec's signal); a caller other
+// than the one that opened it gets 403.
+func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, sid string, ep endpoint) *session {
 	h.mu.Lock()
 	s := h.sessions[sid]
 	h.mu.Unlock()
 	if s == nil || s.endpoint != ep.path {
 		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
+		return nil
+	}
+	who, err := h.opts.Identify(r)
+	if err != nil {
+		httpError(w, http.StatusUnauthorized, err.Error())
+		return nil
+	}
+	if !sameCaller(who, s.who) {
+		httpError(w, http.StatusForbidden, "this session belongs to another caller")
 		return nil
 	}
 	return s

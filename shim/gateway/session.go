@@ -14,6 +14,7 @@ import (
 	"github.com/go-json-experiment/json/jsontext"
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/rpc"
 	"github.com/mcpgov/mcpgov/shim"
@@ -31,6 +32,7 @@ type session struct {
 	h        *Handler
 	key      string // the Mcp-Session-Id
 	endpoint string
+	who      audit.Identity // who opened it; only they may use it
 	engine   *enforce.Session
 	ups      []shim.Upstream
 	ctx      context.Context
@@ -105,7 +107,7 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 	}
 	info := SessionInfo{ID: randomHex(12), Identity: who, Endpoint: ep.path}
 	client := enforce.ClientInfo(m.Params)
-	s = &session{h: h, key: randomHex(16), endpoint: ep.path,
+	s = &session{h: h, key: randomHex(16), endpoint: ep.path, who: who,
 		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var routes []enforce.Route
@@ -501,6 +503,13 @@ func progressTokenOf(params []byte) string {
 		return ""
 	}
 	return string(p.Token)
+}
+
+// sameCaller reports whether a request's identity is the one that
+// opened the session: a session id that leaked does not let another
+// caller act in it.
+func sameCaller(a, b audit.Identity) bool {
+	return a.Method == b.Method && a.Issuer == b.Issuer && a.Subject == b.Subject
 }
 
 func randomHex(n int) string {
