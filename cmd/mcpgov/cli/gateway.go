@@ -1,0 +1,142 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/shim/gateway"
+)
+
+func newGatewayCmd(f *Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "gateway <command>",
+		GroupID: "enforce",
+		Short:   "Serve the catalog's MCP servers over Streamable HTTP, governed (the central gateway)",
+		Long: `The gateway is the shim's engine behind a network endpoint, for agents, CI
+jobs and remote clients that do not launch a local shim: every call through it
+is governed by the same catalog, policies, guardrails and audit trail.`,
+		Example: `  mcpgov gateway serve --bundle ./governance --allow-anonymous`,
+	}
+	cmd.AddCommand(newGatewayServeCmd(f, nil))
+	return cmd
+}
+
+// GatewayServeOptions are the inputs of `mcpgov gateway serve`.
+type GatewayServeOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Bundle         string
+	Listen         string
+	AllowAnonymous bool
+	AllowedOrigins []string
+	MaxBody        int64
+}
+
+func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOptions) error) *cobra.Command {
+	opts := &GatewayServeOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "serve [--bundle DIR] [--listen ADDR] --allow-anonymous",
+		Short: "Serve MCP Streamable HTTP endpoints for the catalog's servers",
+		Long: `Serve the catalog's approved servers over MCP Streamable HTTP (protocol
+2025-06-18 and 2025-11-25):
+
+  /servers/ID/mcp   one catalog server (proxy): a remote server reached at its
+                    url, or a stdio server the gateway launches, one process
+                    per MCP session
+  /mcp              every approved server as one, tools named server__tool
+  /virtual/ID/mcp   a virtual server of the catalog: exactly its tools
+  /healthz /readyz  liveness, readiness (a usable bundle)
+
+A POST carries one JSON-RPC message and is answered as a stream
+(text/event-stream) when the client accepts one, else as application/json;
+notifications and answers get 202. initialize opens a session
+(Mcp-Session-Id), GET opens its stream of the servers' own messages, DELETE
+ends it. A request whose Origin is not the gateway's own (or one of
+--allowed-origin) is refused, and so is a Host other than loopback on a
+loopback address (DNS rebinding).
+
+Inbound authentication is not built yet: the gateway refuses to start unless
+--allow-anonymous says that every caller may use it as "anonymous" (local
+trials, conformance runs). Records name the identity method "anonymous".
+
+Stdout carries nothing; diagnostics and one line per blocked call go to
+stderr. SIGINT or SIGTERM stops accepting requests and ends every session.`,
+		Example: `  mcpgov gateway serve --bundle ./governance --listen 127.0.0.1:8080 --allow-anonymous`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !opts.AllowAnonymous {
+				return withHint(&FlagError{Err: errors.New("the gateway has no inbound authentication yet; pass --allow-anonymous to serve every caller as anonymous")},
+					"use it only on a trusted network or loopback until gateway authentication is built")
+			}
+			if opts.MaxBody < 0 {
+				return flagErrorf("invalid --max-body %d: want a size in bytes", opts.MaxBody)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return gatewayServeRun(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "governance bundle directory")
+	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address to listen on")
+	cmd.Flags().BoolVar(&opts.AllowAnonymous, "allow-anonymous", false, "serve callers without authentication, as \"anonymous\" (required: no inbound auth yet)")
+	cmd.Flags().StringArrayVar(&opts.AllowedOrigins, "allowed-origin", nil, "Origin a browser client may call from (repeatable; default: same origin only)")
+	cmd.Flags().Int64Var(&opts.MaxBody, "max-body", gateway.DefaultMaxBody, "largest POST body in bytes")
+	return cmd
+}
+
+func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	errOut := opts.IO.ErrOut
+	gov, err := newBundleGovernance(opts.Factory, opts.Bundle)
+	if err != nil {
+		return err
+	}
+	defer gov.Close()
+	fmt.Fprintln(errOut, "mcpgov: warning: --allow-anonymous: the gateway authenticates nobody; every caller is served and recorded as \"anonymous\"")
+	h, err := gateway.New(gateway.Options{
+		Governance: gov,
+		Identify: func(*http.Request) (audit.Identity, error) {
+			return audit.Identity{Method: "anonymous"}, nil
+		},
+		AllowedOrigins: opts.AllowedOrigins,
+		MaxBody:        opts.MaxBody,
+		ServerName:     "mcpgov-gateway",
+		ServerVersion:  opts.Factory.Version.Version,
+		Diag:           errOut,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return withHint(fmt.Errorf("listen on %s: %w", opts.Listen, err), "pick a free address with --listen")
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	fmt.Fprintf(errOut, "mcpgov: gateway serving http://%s (bundle revision %s, %d servers)\n", ln.Addr(), gov.Revision(), len(gov.Servers()))
+	select {
+	case err := <-served:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	fmt.Fprintln(errOut, "mcpgov: gateway stopping")
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_ = h.Close(shutdown)
+	_ = srv.Shutdown(shutdown)
+	return nil
+}

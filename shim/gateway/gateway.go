@@ -1,0 +1,238 @@
+// Package gateway is the HTTP face of the relay family (DESIGN §9): an
+// http.Handler that serves MCP Streamable HTTP (protocol 2025-06-18 and
+// 2025-11-25) to remote clients and agents, with each MCP session run by
+// one enforce.Session, the same engine the stdio shim uses. The handler
+// keeps only what a transport keeps: HTTP framing, sessions, streams and
+// the upstreams' lifecycle. Every message reaches the engine raw.
+//
+// Endpoints:
+//
+//	/servers/{id}/mcp   proxy: one catalog server
+//	/mcp                aggregator: every server Governance serves, tools named server__tool
+//	/virtual/{id}/mcp   a virtual server: exactly its tool subset
+//	/healthz, /readyz   liveness and readiness
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/policy/enforce"
+)
+
+// Server is how the gateway reaches one catalog server: a Streamable HTTP
+// URL, or a stdio command it launches.
+type Server struct {
+	ID      string
+	URL     string      // Streamable HTTP upstream; wins over Command
+	Headers http.Header // sent with every request to URL
+	Command []string    // stdio launch: the resolved command, then its arguments
+	Env     []string    // the launched command's environment; nil: the gateway's
+}
+
+// Virtual is a virtual server: routes to several servers, exposing only
+// the named tools.
+type Virtual struct {
+	Servers []Server
+	// Tools are the aggregated names (server__tool) the client may list
+	// and call.
+	Tools map[string]bool
+}
+
+// SessionInfo is what Governance learns about the session a core is for.
+type SessionInfo struct {
+	// ID names the session in records. It is not the Mcp-Session-Id,
+	// which works as a credential for the session.
+	ID       string
+	Identity audit.Identity
+	// Endpoint is the path the session was opened on.
+	Endpoint string
+}
+
+// ErrNotFound is returned by Governance for a server or virtual server
+// it does not serve.
+var ErrNotFound = errors.New("not found")
+
+// Governance is what the gateway needs from the governance assembly:
+// which servers it serves and how to reach them, and one core per session
+// and server. It is a consumer-side interface so that the assembly (bundle
+// source, reloads, audit store, identity) can be plugged in.
+type Governance interface {
+	// Server returns server id, or an error wrapping ErrNotFound.
+	Server(id string) (Server, error)
+	// Servers returns the servers the aggregating endpoint serves.
+	Servers() []Server
+	// Virtual returns virtual server id, or an error wrapping ErrNotFound
+	// (or saying why it cannot be served).
+	Virtual(id string) (Virtual, error)
+	// Core returns the core that governs one session's calls to server id.
+	Core(id string, s SessionInfo) (*enforce.Core, error)
+	// Ready returns nil when the gateway can govern (a usable bundle).
+	Ready() error
+}
+
+// Defaults.
+const (
+	DefaultMaxBody     = 8 << 20 // a POST body (one JSON-RPC message)
+	DefaultMaxSessions = 10000
+	DefaultBacklog     = 256 // messages kept for a GET stream not yet open
+	DefaultIdleTimeout = 30 * time.Minute
+)
+
+// Options configure a Handler.
+type Options struct {
+	Governance Governance
+	// Identify returns the identity behind a request; a non-nil error
+	// refuses it (401).
+	Identify func(*http.Request) (audit.Identity, error)
+	// AllowedOrigins, when set, are the only Origin header values a
+	// request may carry ("https://app.example.com"). When empty, a request
+	// with an Origin must be same-origin (its host equal to Host).
+	AllowedOrigins []string
+	// MaxBody bounds a POST body; DefaultMaxBody when 0.
+	MaxBody int64
+	// MaxSessions bounds the open sessions; DefaultMaxSessions when 0.
+	MaxSessions int
+	// ServerName and ServerVersion are the serverInfo of aggregating and
+	// virtual endpoints.
+	ServerName, ServerVersion string
+	// Diag receives diagnostic lines; io.Discard when nil.
+	Diag io.Writer
+	// IdleTimeout ends a session nobody used for this long (no request,
+	// no stream open, no call in flight); DefaultIdleTimeout when 0.
+	IdleTimeout time.Duration
+	// Grace is how long a stdio upstream gets to exit after its session
+	// ends, before SIGTERM and SIGKILL; 2s when 0.
+	Grace time.Duration
+}
+
+// Handler serves the gateway's endpoints.
+type Handler struct {
+	opts Options
+	mux  *http.ServeMux
+
+	mu       sync.Mutex
+	sessions map[string]*session
+	closed   bool
+	wg       sync.WaitGroup // sessions' goroutines
+}
+
+// New returns the gateway handler.
+func New(opts Options) (*Handler, error) {
+	if opts.Governance == nil {
+		return nil, errors.New("gateway: no Governance")
+	}
+	if opts.Identify == nil {
+		return nil, errors.New("gateway: no Identify")
+	}
+	if opts.MaxBody <= 0 {
+		opts.MaxBody = DefaultMaxBody
+	}
+	if opts.MaxSessions <= 0 {
+		opts.MaxSessions = DefaultMaxSessions
+	}
+	if opts.Diag == nil {
+		opts.Diag = io.Discard
+	}
+	if opts.IdleTimeout <= 0 {
+		opts.IdleTimeout = DefaultIdleTimeout
+	}
+	if opts.Grace <= 0 {
+		opts.Grace = 2 * time.Second
+	}
+	if opts.ServerName == "" {
+		opts.ServerName = "mcpgov-gateway"
+	}
+	h := &Handler{opts: opts, sessions: map[string]*session{}, mux: http.NewServeMux()}
+	h.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		fmt.Fprintln(w, "ok")
+	})
+	h.mux.HandleFunc("/readyz", h.readyz)
+	h.mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
+		h.serveMCP(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})
+	})
+	h.mux.HandleFunc("/servers/{id}/mcp", func(w http.ResponseWriter, r *http.Request) {
+		h.serveMCP(w, r, endpoint{kind: kindServer, id: r.PathValue("id"), path: r.URL.Path})
+	})
+	h.mux.HandleFunc("/virtual/{id}/mcp", func(w http.ResponseWriter, r *http.Request) {
+		h.serveMCP(w, r, endpoint{kind: kindVirtual, id: r.PathValue("id"), path: r.URL.Path})
+	})
+	return h, nil
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	h.mu.Lock()
+	closed := h.closed
+	h.mu.Unlock()
+	if closed {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, "not ready: shutting down")
+		return
+	}
+	if err := h.opts.Governance.Ready(); err != nil {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintf(w, "not ready: %v\n", err)
+		return
+	}
+	fmt.Fprintln(w, "ready")
+}
+
+// Close ends every session (their upstreams are shut down) and refuses
+// new ones; it returns once their goroutines are done or ctx is.
+func (h *Handler) Close(ctx context.Context) error {
+	h.mu.Lock()
+	h.closed = true
+	all := make([]*session, 0, len(h.sessions))
+	for _, s := range h.sessions {
+		all = append(all, s)
+	}
+	h.mu.Unlock()
+	for _, s := range all {
+		s.end("the gateway is shutting down")
+	}
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Sessions returns the number of open sessions.
+func (h *Handler) Sessions() int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.sessions)
+}
+
+func (h *Handler) warnf(format string, args ...any) {
+	fmt.Fprintf(h.opts.Diag, "mcpgov: warning: "+format+"\n", args...)
+}
+
+type endpointKind int
+
+const (
+	kindServer endpointKind = iota
+	kindAggregate
+	kindVirtual
+)
+
+// endpoint is the MCP endpoint a request came to.
+type endpoint struct {
+	kind endpointKind
+	id   string
+	path string
+}

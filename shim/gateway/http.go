@@ -1,0 +1,311 @@
+package gateway
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcpgov/mcpgov/policy/rpc"
+)
+
+// Header names of the Streamable HTTP transport.
+const (
+	headerSession  = "Mcp-Session-Id"
+	headerProtocol = "Mcp-Protocol-Version"
+)
+
+// supportedVersions are the protocol revisions the gateway's sessions
+// speak; the stateless revision (2026-07-28) has no sessions and is
+// answered as a stateful server answers it (SEP-2575), so clients fall
+// back to initialize.
+var supportedVersions = []string{"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"}
+
+const statelessVersion = "2026-07-28"
+
+// codeUnsupportedProtocolVersion is SEP-2575's error code.
+const codeUnsupportedProtocolVersion = -32022
+
+// serveMCP serves one request to an MCP endpoint.
+func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request, ep endpoint) {
+	if err := checkHost(r); err != nil {
+		httpError(w, http.StatusForbidden, err.Error())
+		return
+	}
+	if err := h.checkOrigin(r); err != nil {
+		httpError(w, http.StatusForbidden, err.Error())
+		return
+	}
+	version := r.Header.Get(headerProtocol)
+	if version != "" && version < statelessVersion && !slices.Contains(supportedVersions, version) {
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("unsupported %s %q (supported: %s)", headerProtocol, version, strings.Join(supportedVersions, ", ")))
+		return
+	}
+	switch r.Method {
+	case http.MethodPost:
+		h.post(w, r, ep, version)
+	case http.MethodGet:
+		h.get(w, r, ep)
+	case http.MethodDelete:
+		h.delete(w, r, ep)
+	default:
+		w.Header().Set("Allow", "GET, POST, DELETE")
+		httpError(w, http.StatusMethodNotAllowed, "method not allowed: use POST, GET or DELETE")
+	}
+}
+
+// post serves one JSON-RPC message of the client.
+func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, version string) {
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+		httpError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	jsonOK, sseOK := accepts(r.Header.Values("Accept"))
+	if !jsonOK && !sseOK {
+		httpError(w, http.StatusNotAcceptable, "Accept must list application/json or text/event-stream (clients send both)")
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			rpcError(w, http.StatusRequestEntityTooLarge, nil, jsonrpc.CodeInvalidRequest,
+				fmt.Sprintf("mcpgov: the request body exceeds the gateway's limit of %d bytes", tooLarge.Limit))
+			return
+		}
+		httpError(w, http.StatusBadRequest, "read request body: "+err.Error())
+		return
+	}
+	trimmed := bytes.TrimSpace(body)
+	if len(trimmed) == 0 {
+		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "Invalid Request: the POST body is empty")
+		return
+	}
+	if trimmed[0] == '[' {
+		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "Invalid Request: JSON-RPC batches are not supported (protocol 2025-06-18 and later)")
+		return
+	}
+	m, err := rpc.Parse(body)
+	if err != nil {
+		writeJSON(w, http.StatusBadRequest, rpc.ParseErrorResponse(err, rpc.LenientID(body)))
+		return
+	}
+	if m.IsNotification() && !strings.HasPrefix(m.Method, "notifications/") {
+		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest,
+			fmt.Sprintf("Invalid Request: request %s without an id is never forwarded", m.Method))
+		return
+	}
+	if m.IsCall() && (version >= statelessVersion || metaVersion(m.Params) >= statelessVersion) {
+		// Answered as SEP-2575 asks of a server with sessions, so that a
+		// client probing with server/discover falls back to initialize.
+		requested := version
+		if requested == "" {
+			requested = metaVersion(m.Params)
+		}
+		data, _ := json.Marshal(map[string]any{"supported": supportedVersions, "requested": requested})
+		writeJSON(w, http.StatusBadRequest, rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: codeUnsupportedProtocolVersion,
+			Message: fmt.Sprintf("protocol version %q is not supported by this gateway", requested), Data: data}))
+		return
+	}
+	sid := r.Header.Get(headerSession)
+	var s *session
+	switch {
+	case m.Method == "initialize" && m.IsCall():
+		if sid != "" {
+			rpcError(w, http.StatusBadRequest, m.ID, jsonrpc.CodeInvalidRequest,
+				"Invalid Request: initialize opens a new session; send it without "+headerSession)
+			return
+		}
+		var status int
+		var refusal []byte
+		s, status, refusal = h.open(r, ep, m)
+		if s == nil {
+			writeJSON(w, status, refusal)
+			return
+		}
+		w.Header().Set(headerSession, s.key)
+	case sid == "":
+		rpcError(w, http.StatusBadRequest, m.ID, jsonrpc.CodeInvalidRequest,
+			fmt.Sprintf("Invalid Request: missing %s header; send initialize first to open a session", headerSession))
+		return
+	default:
+		if s = h.lookup(w, r, sid, ep); s == nil {
+			return
+		}
+	}
+	if !m.IsCall() {
+		// A notification, or the client's answer to a server's request.
+		s.fromClient(body)
+		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	// An answer streams (and carries the server's messages about the
+	// call) when the client accepts a stream; else it is one JSON body.
+	s.call(w, r, m, body, sseOK)
+}
+
+// get opens the session's stream for the server's own messages.
+func (h *Handler) get(w http.ResponseWriter, r *http.Request, ep endpoint) {
+	if _, sseOK := accepts(r.Header.Values("Accept")); !sseOK {
+		httpError(w, http.StatusNotAcceptable, "Accept must list text/event-stream for GET")
+		return
+	}
+	sid := r.Header.Get(headerSession)
+	if sid == "" {
+		httpError(w, http.StatusBadRequest, "missing "+headerSession+" header; GET opens the stream of an initialized session")
+		return
+	}
+	s := h.lookup(w, r, sid, ep)
+	if s == nil {
+		return
+	}
+	if r.Header.Get("Last-Event-ID") != "" {
+		httpError(w, http.StatusBadRequest, "resuming a stream (Last-Event-ID) is not supported")
+		return
+	}
+	s.serveGet(w, r)
+}
+
+// delete ends a session.
+func (h *Handler) delete(w http.ResponseWriter, r *http.Request, ep endpoint) {
+	sid := r.Header.Get(headerSession)
+	if sid == "" {
+		httpError(w, http.StatusBadRequest, "missing "+headerSession+" header")
+		return
+	}
+	s := h.lookup(w, r, sid, ep)
+	if s == nil {
+		return
+	}
+	s.end("the client ended the session")
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// lookup finds the session sid of endpoint ep, or answers 404 (a client
+// must then initialize a new session: the spec's signal); a caller other
+// than the one that opened it gets 403.
+func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, sid string, ep endpoint) *session {
+	h.mu.Lock()
+	s := h.sessions[sid]
+	h.mu.Unlock()
+	if s == nil || s.endpoint != ep.path {
+		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
+		return nil
+	}
+	who, err := h.opts.Identify(r)
+	if err != nil {
+		httpError(w, http.StatusUnauthorized, err.Error())
+		return nil
+	}
+	if !sameCaller(who, s.who) {
+		httpError(w, http.StatusForbidden, "this session belongs to another caller")
+		return nil
+	}
+	return s
+}
+
+// checkHost refuses, on a loopback listener, a Host that is not a
+// loopback name: a DNS-rebinding page reaches a local gateway under its
+// own host name.
+func checkHost(r *http.Request) error {
+	local, ok := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+	if !ok || local == nil || !isLoopback(local.String()) {
+		return nil
+	}
+	if !isLoopback(r.Host) {
+		return fmt.Errorf("invalid Host header %q for a gateway listening on loopback", r.Host)
+	}
+	return nil
+}
+
+// checkOrigin refuses a browser request from an origin that may not use
+// the gateway: one of AllowedOrigins when set, else the same origin.
+func (h *Handler) checkOrigin(r *http.Request) error {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return nil
+	}
+	if len(h.opts.AllowedOrigins) > 0 {
+		if slices.Contains(h.opts.AllowedOrigins, origin) {
+			return nil
+		}
+		return fmt.Errorf("origin %q is not allowed", origin)
+	}
+	u, err := url.Parse(origin)
+	if err != nil || u.Host == "" {
+		return fmt.Errorf("invalid Origin %q", origin)
+	}
+	if strings.EqualFold(u.Host, r.Host) || isLoopback(u.Host) && isLoopback(r.Host) {
+		return nil
+	}
+	return fmt.Errorf("origin %q is not allowed (cross-origin; configure the allowed origins)", origin)
+}
+
+func isLoopback(hostport string) bool {
+	host, _, err := net.SplitHostPort(hostport)
+	if err != nil {
+		host = strings.Trim(hostport, "[]")
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.IsLoopback()
+}
+
+// accepts reads the Accept header as the go-sdk does.
+func accepts(values []string) (jsonOK, sseOK bool) {
+	for _, v := range values {
+		for _, part := range strings.Split(v, ",") {
+			base, _, _ := strings.Cut(part, ";")
+			switch strings.ToLower(strings.TrimSpace(base)) {
+			case "application/json", "application/*":
+				jsonOK = true
+			case "text/event-stream", "text/*":
+				sseOK = true
+			case "*/*":
+				jsonOK, sseOK = true, true
+			}
+		}
+	}
+	return jsonOK, sseOK
+}
+
+// metaVersion reads params._meta["io.modelcontextprotocol/protocolVersion"].
+func metaVersion(params json.RawMessage) string {
+	if !bytes.Contains(params, []byte("io.modelcontextprotocol/protocolVersion")) {
+		return ""
+	}
+	var p struct {
+		Meta map[string]any `json:"_meta"`
+	}
+	_ = json.Unmarshal(params, &p)
+	v, _ := p.Meta["io.modelcontextprotocol/protocolVersion"].(string)
+	return v
+}
+
+func httpError(w http.ResponseWriter, status int, msg string) {
+	http.Error(w, "mcpgov: "+msg, status)
+}
+
+// rpcError answers with a JSON-RPC error body, so that MCP clients show
+// the message.
+func rpcError(w http.ResponseWriter, status int, id json.RawMessage, code int64, msg string) {
+	writeJSON(w, status, rpc.ErrorResponse(id, &jsonrpc.Error{Code: code, Message: msg}))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}

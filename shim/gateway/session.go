@@ -1,0 +1,492 @@
+package gateway
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"sync"
+	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/policy/rpc"
+	"github.com/mcpgov/mcpgov/shim"
+)
+
+// session is one MCP session: an engine session, its upstreams, and the
+// HTTP streams its messages to the client go out on. It is also the
+// engine's client Peer: every message the engine writes to the client is
+// routed here — an answer to the POST that asked (by the client's id,
+// which the engine echoes byte for byte), a progress notification to the
+// POST that carries its token, and the server's other messages to the one
+// POST stream in flight when there is exactly one (they are then about
+// it), else to the GET stream (kept until one opens).
+type session struct {
+	h        *Handler
+	key      string // the Mcp-Session-Id
+	endpoint string
+	who      audit.Identity // who opened it; only they may use it
+	engine   *enforce.Session
+	ups      []shim.Upstream
+	ctx      context.Context
+	cancel   context.CancelFunc
+	pumps    sync.WaitGroup
+
+	mu      sync.Mutex
+	waiters map[string]*reply // by the client's raw id
+	tokens  map[string]*reply // by raw progress token
+	live    map[*reply]bool   // streamed answers in flight
+	get     *outbox           // the open GET stream
+	backlog [][]byte          // for a GET stream not open yet
+	gone    int               // routes whose upstream went away
+	ended   bool
+	idle    *time.Timer
+}
+
+// reply is one POST waiting for its answer.
+type reply struct {
+	id    string
+	token string
+	out   *outbox
+}
+
+// open starts a session for an initialize on ep: it resolves the servers,
+// builds a core per server, admits or refuses each, starts the upstreams
+// and registers the session. On failure it returns the HTTP status and the
+// JSON-RPC error body to answer with.
+func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, int, []byte) {
+	var s *session
+	fail := func(status int, code int64, msg string) (*session, int, []byte) {
+		if s != nil {
+			s.shutdownUpstreams()
+			s.cancel()
+		}
+		return nil, status, rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: code, Message: msg})
+	}
+	h.mu.Lock()
+	closed, n := h.closed, len(h.sessions)
+	h.mu.Unlock()
+	if closed {
+		return fail(http.StatusServiceUnavailable, jsonrpc.CodeInternalError, "mcpgov: the gateway is shutting down")
+	}
+	if n >= h.opts.MaxSessions {
+		return fail(http.StatusServiceUnavailable, jsonrpc.CodeInternalError, fmt.Sprintf("mcpgov: the gateway has its maximum of %d sessions open; retry later", h.opts.MaxSessions))
+	}
+	who, err := h.opts.Identify(r)
+	if err != nil {
+		return fail(http.StatusUnauthorized, jsonrpc.CodeInvalidRequest, "mcpgov: "+err.Error())
+	}
+	gov := h.opts.Governance
+	var servers []Server
+	var tools map[string]bool
+	switch ep.kind {
+	case kindServer:
+		srv, err := gov.Server(ep.id)
+		if err != nil {
+			return fail(statusOf(err), jsonrpc.CodeInvalidRequest, "mcpgov: "+err.Error())
+		}
+		servers = []Server{srv}
+	case kindVirtual:
+		v, err := gov.Virtual(ep.id)
+		if err != nil {
+			return fail(statusOf(err), jsonrpc.CodeInvalidRequest, "mcpgov: "+err.Error())
+		}
+		servers, tools = v.Servers, v.Tools
+		if tools == nil {
+			tools = map[string]bool{} // a virtual server without tools exposes none
+		}
+	default:
+		servers = gov.Servers()
+	}
+	info := SessionInfo{ID: randomHex(12), Identity: who, Endpoint: ep.path}
+	client := enforce.ClientInfo(m.Params)
+	s = &session{h: h, key: randomHex(16), endpoint: ep.path, who: who,
+		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	var routes []enforce.Route
+	for _, srv := range servers {
+		core, err := gov.Core(srv.ID, info)
+		if err != nil {
+			return fail(http.StatusInternalServerError, jsonrpc.CodeInternalError, fmt.Sprintf("mcpgov: server %s: %v", srv.ID, err))
+		}
+		core.SetClient(client)
+		if refusal := core.WouldRefuse(); refusal != nil {
+			core.Admit(s.ctx) // recorded, with the client
+			if ep.kind == kindServer {
+				s.cancel()
+				return nil, http.StatusForbidden, rpc.ErrorResponse(m.ID, refusal.Error())
+			}
+			h.warnf("server %s left out of %s: %s", srv.ID, ep.path, refusal.Reason)
+			continue
+		}
+		core.Admit(s.ctx) // in audit mode, records what would have been refused
+		up, err := h.start(srv)
+		if err != nil {
+			core.StartFailed(s.ctx, err.Error())
+			if ep.kind == kindServer {
+				return fail(http.StatusBadGateway, enforce.CodeServerNotApproved, fmt.Sprintf("mcpgov: server %s could not be started: %v", srv.ID, err))
+			}
+			h.warnf("server %s left out of %s: %v", srv.ID, ep.path, err)
+			continue
+		}
+		s.ups = append(s.ups, up)
+		routes = append(routes, enforce.Route{Name: srv.ID, Core: core, Upstream: up})
+	}
+	if len(routes) == 0 {
+		return fail(http.StatusBadGateway, jsonrpc.CodeInternalError, "mcpgov: no upstream server is available on "+ep.path)
+	}
+	s.engine = enforce.NewSession(enforce.SessionOptions{Client: s, Routes: routes, Aggregate: ep.kind != kindServer,
+		Tools: tools, ServerName: h.opts.ServerName, ServerVersion: h.opts.ServerVersion, Diag: h.opts.Diag})
+	// The timer runs once the session is registered (end unregisters it).
+	s.idle = time.AfterFunc(time.Duration(1<<62), s.expire)
+	h.mu.Lock()
+	if h.closed {
+		h.mu.Unlock()
+		s.idle.Stop()
+		return fail(http.StatusServiceUnavailable, jsonrpc.CodeInternalError, "mcpgov: the gateway is shutting down")
+	}
+	h.sessions[s.key] = s
+	h.wg.Add(1)
+	h.mu.Unlock()
+	for i, up := range s.ups {
+		s.pumps.Add(1)
+		go s.pump(i, up)
+	}
+	s.idle.Reset(h.opts.IdleTimeout)
+	return s, 0, nil
+}
+
+// start starts one server's upstream. A stdio server gets a process of
+// its own per MCP session: its state (initialize, subscriptions, roots,
+// request ids, tasks) belongs to one client connection, and a process
+// shared by sessions would mix them and leak one user's data into another
+// user's session; a pool would need the server to be stateless, which
+// nothing in the catalog says.
+func (h *Handler) start(srv Server) (shim.Upstream, error) {
+	if srv.URL != "" {
+		up, err := shim.DialHTTP(srv.URL, srv.Headers, h.opts.Diag)
+		if err != nil {
+			return nil, err
+		}
+		return up, nil
+	}
+	if len(srv.Command) == 0 {
+		return nil, fmt.Errorf("server %s has neither a url nor a stdio command in the catalog", srv.ID)
+	}
+	path, err := shim.LookCommand(srv.Command[0])
+	if err != nil {
+		return nil, err
+	}
+	p, err := shim.StartProcess(shim.Command{Path: path, Args: srv.Command[1:], Env: srv.Env, Stderr: h.opts.Diag})
+	if err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// pump reads route i's upstream into the engine.
+func (s *session) pump(i int, up shim.Upstream) {
+	defer s.pumps.Done()
+	for {
+		frame, err := up.ReadFrame()
+		var tooLarge *shim.FrameTooLargeError
+		if errors.As(err, &tooLarge) {
+			s.engine.UpstreamOversize(i, tooLarge.ID(), err)
+			continue
+		}
+		if err != nil {
+			s.upstreamGone(i, err)
+			return
+		}
+		_ = s.engine.FromUpstream(s.ctx, i, frame) // errors only when the client peer fails; ours does not
+	}
+}
+
+// upstreamGone answers the calls waiting for route i; the session ends
+// when no upstream is left (a client then gets 404 and initializes anew).
+func (s *session) upstreamGone(i int, err error) {
+	s.mu.Lock()
+	ended := s.ended
+	s.gone++
+	all := s.gone == len(s.ups)
+	s.mu.Unlock()
+	if ended {
+		return // we stopped it
+	}
+	s.engine.UpstreamGone(i, err)
+	if all {
+		s.end("the upstream server exited")
+	}
+}
+
+// fromClient hands a notification or an answer of the client to the
+// engine.
+func (s *session) fromClient(body []byte) {
+	s.touch()
+	_ = s.engine.FromClient(s.ctx, body)
+}
+
+// call hands a request of the client to the engine and answers the POST
+// with what the engine writes for it.
+func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, body []byte, stream bool) {
+	rep := &reply{id: string(m.ID), out: newOutbox()}
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
+		return
+	}
+	if _, dup := s.waiters[rep.id]; dup {
+		s.mu.Unlock()
+		rpcError(w, http.StatusBadRequest, m.ID, jsonrpc.CodeInvalidRequest,
+			fmt.Sprintf("Invalid Request: request id %s is already in flight in this session", m.ID))
+		return
+	}
+	s.waiters[rep.id] = rep
+	if stream {
+		s.live[rep] = true
+		if tok := progressToken(m.Params); tok != "" {
+			rep.token = tok
+			s.tokens[tok] = rep
+		}
+	}
+	s.mu.Unlock()
+	s.touch()
+	_ = s.engine.FromClient(s.ctx, body)
+	if stream {
+		s.stream(w, r, rep.out, func() { s.forget(rep) })
+		return
+	}
+	select {
+	case <-rep.out.closed():
+	case <-r.Context().Done():
+		s.forget(rep)
+		return
+	}
+	items, _ := rep.out.take()
+	if len(items) == 0 {
+		httpError(w, http.StatusNotFound, "the session ended before the server answered")
+		return
+	}
+	writeJSON(w, http.StatusOK, items[len(items)-1])
+}
+
+// forget drops a POST whose client went away; its answer, when it
+// comes, is dropped (a disconnection is no cancellation).
+func (s *session) forget(rep *reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.waiters[rep.id] == rep {
+		delete(s.waiters, rep.id)
+	}
+	delete(s.live, rep)
+	if rep.token != "" && s.tokens[rep.token] == rep {
+		delete(s.tokens, rep.token)
+	}
+}
+
+// serveGet serves the stream of the server's own messages; one per
+// session at a time.
+func (s *session) serveGet(w http.ResponseWriter, r *http.Request) {
+	g := newOutbox()
+	s.mu.Lock()
+	switch {
+	case s.ended:
+		s.mu.Unlock()
+		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
+		return
+	case s.get != nil:
+		s.mu.Unlock()
+		httpError(w, http.StatusConflict, "this session's GET stream is open already")
+		return
+	}
+	s.get = g
+	for _, b := range s.backlog {
+		g.push(b)
+	}
+	s.backlog = nil
+	s.mu.Unlock()
+	s.touch()
+	s.stream(w, r, g, func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if s.get == g {
+			s.get = nil
+			items, _ := g.take()
+			s.backlog = append(items, s.backlog...)
+		}
+	})
+	s.touch()
+}
+
+// WriteFrame implements enforce.Peer: it routes one message of the engine
+// to the client's stream it belongs on.
+func (s *session) WriteFrame(msg []byte) error {
+	m, err := rpc.Parse(msg)
+	if err != nil {
+		s.h.warnf("message to the client dropped: %v", err)
+		return nil
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ended {
+		return nil
+	}
+	if m.IsResponse() {
+		rep := s.waiters[string(m.ID)]
+		if m.ID == nil || rep == nil {
+			// Nobody waits for it (the POST went away): responses never
+			// go on the GET stream.
+			s.h.warnf("answer to request id %.40s dropped: its POST is gone", m.ID)
+			return nil
+		}
+		delete(s.waiters, rep.id)
+		delete(s.live, rep)
+		if rep.token != "" {
+			delete(s.tokens, rep.token)
+		}
+		rep.out.push(msg)
+		rep.out.close()
+		return nil
+	}
+	if m.Method == "notifications/progress" {
+		if rep := s.tokens[progressTokenOf(m.Params)]; rep != nil {
+			rep.out.push(msg)
+			return nil
+		}
+	}
+	if len(s.live) == 1 {
+		for rep := range s.live {
+			rep.out.push(msg)
+		}
+		return nil
+	}
+	if s.get != nil && s.get.push(msg) {
+		return nil
+	}
+	if len(s.backlog) >= DefaultBacklog {
+		s.h.warnf("session's backlog for its GET stream is full; oldest message dropped")
+		s.backlog = s.backlog[1:]
+	}
+	s.backlog = append(s.backlog, msg)
+	return nil
+}
+
+// touch restarts the idle timer.
+func (s *session) touch() {
+	if s.idle != nil {
+		s.idle.Reset(s.h.opts.IdleTimeout)
+	}
+}
+
+// expire ends a session nobody used for IdleTimeout; one with a stream
+// open or a call in flight is in use.
+func (s *session) expire() {
+	s.mu.Lock()
+	busy := s.get != nil || len(s.waiters) > 0
+	s.mu.Unlock()
+	if busy {
+		s.touch()
+		return
+	}
+	s.end("the session was idle")
+}
+
+// end ends the session once: it is unregistered, its streams and waiting
+// POSTs are closed, and its upstreams are shut down in the background;
+// what was still pending is recorded.
+func (s *session) end(reason string) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	waiters, get := s.waiters, s.get
+	s.waiters, s.tokens, s.live, s.get, s.backlog = nil, nil, nil, nil, nil
+	s.mu.Unlock()
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	h := s.h
+	h.mu.Lock()
+	if h.sessions[s.key] == s {
+		delete(h.sessions, s.key)
+	}
+	h.mu.Unlock()
+	for _, rep := range waiters {
+		rep.out.close()
+	}
+	if get != nil {
+		get.close()
+	}
+	go func() {
+		defer h.wg.Done()
+		s.shutdownUpstreams()
+		s.pumps.Wait()
+		s.engine.Abandon()
+		s.engine.Wait()
+		s.cancel()
+		fmt.Fprintf(h.opts.Diag, "mcpgov: session on %s ended: %s\n", s.endpoint, reason)
+	}()
+}
+
+// shutdownUpstreams stops every started upstream, in parallel.
+func (s *session) shutdownUpstreams() {
+	var wg sync.WaitGroup
+	for _, up := range s.ups {
+		wg.Go(func() { _ = up.Shutdown(s.h.opts.Grace) })
+	}
+	wg.Wait()
+}
+
+// progressToken reads a request's params._meta.progressToken as raw JSON.
+func progressToken(params []byte) string {
+	var p struct {
+		Meta struct {
+			Token jsontext.Value `json:"progressToken"`
+		} `json:"_meta"`
+	}
+	if len(params) == 0 || jsonv2.Unmarshal(params, &p) != nil {
+		return ""
+	}
+	return string(p.Meta.Token)
+}
+
+// progressTokenOf reads notifications/progress's progressToken.
+func progressTokenOf(params []byte) string {
+	var p struct {
+		Token jsontext.Value `json:"progressToken"`
+	}
+	if jsonv2.Unmarshal(params, &p) != nil {
+		return ""
+	}
+	return string(p.Token)
+}
+
+// sameCaller reports whether a request's identity is the one that
+// opened the session: a session id that leaked does not let another
+// caller act in it.
+func sameCaller(a, b audit.Identity) bool {
+	return a.Method == b.Method && a.Issuer == b.Issuer && a.Subject == b.Subject
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func statusOf(err error) int {
+	if errors.Is(err, ErrNotFound) {
+		return http.StatusNotFound
+	}
+	return http.StatusForbidden
+}

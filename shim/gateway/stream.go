@@ -1,0 +1,97 @@
+package gateway
+
+import (
+	"fmt"
+	"net/http"
+	"sync"
+)
+
+// stream writes out's messages as server-sent events until out is closed
+// (the answer was written, or the session ended) or the client goes away
+// (then gone is called).
+func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, gone func()) {
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache, no-transform")
+	w.WriteHeader(http.StatusOK)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	for {
+		items, closed := out.take()
+		for _, b := range items {
+			if _, err := fmt.Fprintf(w, "event: message\ndata: %s\n\n", b); err != nil {
+				gone()
+				return
+			}
+		}
+		if len(items) > 0 && flusher != nil {
+			flusher.Flush()
+		}
+		if closed {
+			return
+		}
+		select {
+		case <-out.wake:
+		case <-r.Context().Done():
+			gone()
+			return
+		}
+	}
+}
+
+// outbox is a queue of messages for one HTTP stream. The engine never
+// waits on a slow client: pushes only append.
+type outbox struct {
+	mu       sync.Mutex
+	q        [][]byte
+	wake     chan struct{}
+	done     chan struct{}
+	isClosed bool
+}
+
+func newOutbox() *outbox {
+	return &outbox{wake: make(chan struct{}, 1), done: make(chan struct{})}
+}
+
+// push appends msg; false once the outbox is closed.
+func (o *outbox) push(msg []byte) bool {
+	o.mu.Lock()
+	if o.isClosed {
+		o.mu.Unlock()
+		return false
+	}
+	o.q = append(o.q, msg)
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+// close ends the outbox after what was pushed.
+func (o *outbox) close() {
+	o.mu.Lock()
+	if !o.isClosed {
+		o.isClosed = true
+		close(o.done)
+	}
+	o.mu.Unlock()
+	select {
+	case o.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (o *outbox) closed() <-chan struct{} { return o.done }
+
+// take returns what was pushed since the last take, and whether the
+// outbox is closed (nothing more will come).
+func (o *outbox) take() ([][]byte, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	q := o.q
+	o.q = nil
+	return q, o.isClosed
+}
