@@ -107,6 +107,8 @@ type Options struct {
 	// IdleTimeout ends a session nobody used for this long (no request,
 	// no stream open, no call in flight); DefaultIdleTimeout when 0.
 	IdleTimeout time.Duration
+	// Path is the PATH stdio upstreams' commands are looked up in.
+	Path string
 	// Grace is how long a stdio upstream gets to exit after its session
 	// ends, before SIGTERM and SIGKILL; 2s when 0.
 	Grace time.Duration

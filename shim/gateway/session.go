@@ -180,7 +180,7 @@ func (h *Handler) start(srv Server) (shim.Upstream, error) {
 	if len(srv.Command) == 0 {
 		return nil, fmt.Errorf("server %s has neither a url nor a stdio command in the catalog", srv.ID)
 	}
-	path, err := shim.LookCommand(srv.Command[0])
+	path, err := shim.LookCommand(srv.Command[0], h.opts.Path)
 	if err != nil {
 		return nil, err
 	}

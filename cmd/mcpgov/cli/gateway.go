@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
 
@@ -100,12 +101,20 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	errOut := opts.IO.ErrOut
-	gov, err := newBundleGovernance(opts.Factory, opts.Bundle)
+	f := opts.Factory
+	c, err := f.Config()
+	if err != nil {
+		return err
+	}
+	gov, notices, err := govern.NewGatewayGovernance(f.Env(), c, opts.Bundle, errOut, func(msg string) { opts.IO.Warnf("%s", msg) })
 	if err != nil {
 		return err
 	}
 	defer gov.Close()
-	fmt.Fprintln(errOut, "mcpgov: warning: --allow-anonymous: the gateway authenticates nobody; every caller is served and recorded as \"anonymous\"")
+	for _, n := range notices {
+		printNotice(opts.IO, n)
+	}
+	opts.IO.Warnf("--allow-anonymous: the gateway authenticates nobody; every caller is served and recorded as \"anonymous\"")
 	h, err := gateway.New(gateway.Options{
 		Governance: gov,
 		Identify: func(*http.Request) (audit.Identity, error) {
@@ -116,6 +125,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		ServerName:     "mcpgov-gateway",
 		ServerVersion:  opts.Factory.Version.Version,
 		Diag:           errOut,
+		Path:           f.Getenv("PATH"),
 	})
 	if err != nil {
 		return err
@@ -127,13 +137,13 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
-	fmt.Fprintf(errOut, "mcpgov: gateway serving http://%s (bundle revision %s, %d servers)\n", ln.Addr(), gov.Revision(), len(gov.Servers()))
+	opts.IO.Notef("gateway serving http://%s (bundle revision %s, %d servers)", ln.Addr(), gov.Revision(), len(gov.Servers()))
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	fmt.Fprintln(errOut, "mcpgov: gateway stopping")
+	opts.IO.Notef("gateway stopping")
 	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	_ = h.Close(shutdown)

@@ -1,7 +1,8 @@
-package cli
+package govern
 
 import (
 	"fmt"
+	"io"
 	"strings"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -11,61 +12,69 @@ import (
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
 
-// bundleGovernance is the gateway's governance from one bundle, loaded at
-// start as the shim loads it (shimConfig): the catalog says which servers
-// are served and how to reach them, the policy pipeline and the audit
-// trail are shared by every session's cores. It stands in until the
-// assembly moves to its own package (with reloads).
-type bundleGovernance struct {
-	f        *Factory
+// GatewayGovernance is the gateway's governance from one bundle, loaded
+// at start as the shim loads it: the catalog says which servers are
+// served and how to reach them; the policy pipeline, the audit trail and
+// the stderr lines are shared by every session's cores. It implements
+// gateway.Governance, so the HTTP transport asks the assembly, not the
+// CLI, for each session's core.
+type GatewayGovernance struct {
+	env      Env
 	bundle   *catalog.Bundle
 	pipeline *policy.Pipeline
 	store    *audit.Store
 	auditErr error
-	log      *enforce.LogRecorder
+	lines    *enforce.Lines
 }
 
-var _ gateway.Governance = (*bundleGovernance)(nil)
+var _ gateway.Governance = (*GatewayGovernance)(nil)
 
-// newBundleGovernance loads the bundle and opens the audit trail. A bundle
-// that cannot be used stops the gateway from starting: it would refuse
-// every server anyway, and a gateway that fails later is harder to see.
-func newBundleGovernance(f *Factory, flag string) (*bundleGovernance, error) {
-	g := &bundleGovernance{f: f, log: &enforce.LogRecorder{W: f.IO.ErrOut}}
-	b, err := loadShimBundle(f, flag, func(b *catalog.Bundle) error {
+// NewGatewayGovernance loads the bundle (bundleFlag, else the configured
+// one) and opens the audit trail. A bundle that cannot be used stops the
+// gateway from starting: it would refuse every server anyway, and a
+// gateway that fails later is harder to see. An audit trail that cannot
+// be opened is a warning notice: servers in enforce mode are refused.
+// log receives the records' diagnostic lines.
+func NewGatewayGovernance(env Env, c Configs, bundleFlag string, log io.Writer, warn func(string)) (*GatewayGovernance, []Notice, error) {
+	g := &GatewayGovernance{env: env, lines: &enforce.Lines{W: log}}
+	s, err := ResolveBundleSettings(env, c, bundleFlag)
+	if err != nil {
+		return nil, nil, fmt.Errorf("governance bundle: %w", err)
+	}
+	b, notices, err := s.LoadLive(env, bundleFlag != "", func(b *catalog.Bundle) error {
 		var perr error
-		g.pipeline, perr = shimPolicy(f, b)
+		g.pipeline, perr = Pipeline(env, b)
 		return perr
 	})
 	if err != nil {
-		return nil, fmt.Errorf("governance bundle: %w", err)
+		return nil, nil, fmt.Errorf("governance bundle: %w", err)
 	}
 	g.bundle = b
-	g.store, g.auditErr = openShimAuditor(f)
+	g.store, g.auditErr = OpenAuditor(env, c, warn)
 	if g.auditErr != nil {
-		fmt.Fprintf(f.IO.ErrOut, "mcpgov: warning: %v; servers in enforce mode will be refused\n", g.auditErr)
+		notices = append(notices, Notice{"warning", fmt.Sprintf("%v; servers in enforce mode will be refused", g.auditErr)})
 	}
-	return g, nil
+	return g, notices, nil
 }
 
 // Close closes the audit trail.
-func (g *bundleGovernance) Close() {
+func (g *GatewayGovernance) Close() {
 	if g.store != nil {
 		_ = g.store.Close()
 	}
 }
 
 // Revision is the bundle's revision.
-func (g *bundleGovernance) Revision() string { return g.bundle.Revision }
+func (g *GatewayGovernance) Revision() string { return g.bundle.Revision }
 
 // Ready implements gateway.Governance: the bundle loaded at start (or the
 // gateway would not have started; a last good copy stood in for an
 // unreachable one is warned about at start and still governs).
-func (g *bundleGovernance) Ready() error { return nil }
+func (g *GatewayGovernance) Ready() error { return nil }
 
 // Server implements gateway.Governance: any catalog entry, approved or
 // not (its core refuses what is not approved, and records why).
-func (g *bundleGovernance) Server(id string) (gateway.Server, error) {
+func (g *GatewayGovernance) Server(id string) (gateway.Server, error) {
 	s := g.bundle.Catalog.Server(id)
 	if s == nil {
 		return gateway.Server{}, fmt.Errorf("server %q is not in the catalog: %w", id, gateway.ErrNotFound)
@@ -83,7 +92,7 @@ func gatewayServer(s *catalog.Server) gateway.Server {
 
 // Servers implements gateway.Governance: the approved entries, in
 // catalog order.
-func (g *bundleGovernance) Servers() []gateway.Server {
+func (g *GatewayGovernance) Servers() []gateway.Server {
 	var out []gateway.Server
 	for _, s := range g.bundle.Catalog.Servers {
 		if s.Status == catalog.StatusApproved && (s.Launch.URL != "" || s.Launch.Command != "") {
@@ -95,7 +104,7 @@ func (g *bundleGovernance) Servers() []gateway.Server {
 
 // Virtual implements gateway.Governance. The engine takes a virtual
 // server's tools as exact names, so tool globs cannot be served yet.
-func (g *bundleGovernance) Virtual(id string) (gateway.Virtual, error) {
+func (g *GatewayGovernance) Virtual(id string) (gateway.Virtual, error) {
 	c := g.bundle.Catalog
 	vs := c.VirtualServer(id)
 	if vs == nil {
@@ -123,7 +132,7 @@ func (g *bundleGovernance) Virtual(id string) (gateway.Virtual, error) {
 
 // Core implements gateway.Governance: the shim's core for one session of
 // server id, with the session's identity.
-func (g *bundleGovernance) Core(id string, info gateway.SessionInfo) (*enforce.Core, error) {
+func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.Core, error) {
 	c := g.bundle.Catalog
 	s := c.Server(id)
 	cfg := enforce.Config{
@@ -133,20 +142,16 @@ func (g *bundleGovernance) Core(id string, info gateway.SessionInfo) (*enforce.C
 		VersionApproved: s != nil,
 		BundleRevision:  g.bundle.Revision, RequestURL: c.Meta.RequestURL,
 		Identity: info.Identity, Session: info.ID,
-		Recorders: []enforce.Recorder{g.log},
-		AuditErr:  g.auditErr,
+		Sink:     g.lines,
+		AuditErr: g.auditErr,
 	}
 	if g.store != nil {
-		cfg.Auditor = g.store
+		cfg.Sink = enforce.Tee{Store: g.store, Lines: g.lines}
 	}
 	if s != nil {
 		srv := gatewayServer(s)
-		cfg.ServerRef = serverRef(cfg, srv.Command, srv.URL, g.f.Getenv("HOME"))
+		cfg.ServerRef = ServerRef(s, srv.Command, srv.URL, g.env.Home)
 	}
-	if g.pipeline.Active(s) {
-		cfg.Deciders = append(cfg.Deciders, g.pipeline)
-		cfg.ResultFilters = append(cfg.ResultFilters, g.pipeline)
-		cfg.ToolReviewers = append(cfg.ToolReviewers, g.pipeline)
-	}
+	addPipeline(&cfg, g.pipeline)
 	return enforce.New(cfg), nil
 }
