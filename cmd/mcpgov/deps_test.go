@@ -143,6 +143,7 @@ func TestLayerRules(t *testing.T) {
 		{"policy/guard", "scan", "guardrails use the secret detector, not the scanner"},
 		{"shim", "scan", "the relay does not import the scanner"},
 		{"policy/govern", "scan", "the assembly does not import the scanner"},
+		{"catalog", "shim", "the catalog model starts no server; catalog/vet does, through the shim's transports"},
 		{"policy/rpc", "policy/enforce", "the message model is a leaf the transports share"},
 	}
 	out, err := exec.Command("go", "list", "-f", "{{.ImportPath}}:{{join .Deps \" \"}}", mod+"...").Output()

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/vet"
 	"github.com/mcpgov/mcpgov/scan/finding"
 )
 
@@ -134,7 +135,7 @@ func (r reviewSource) load(ctx context.Context, f *Factory, id string) (*catalog
 	return b, doc, err
 }
 
-func pinsOf(r *catalog.VetReport) map[string]string {
+func pinsOf(r *vet.Report) map[string]string {
 	pins := make(map[string]string, len(r.Tools))
 	for _, t := range r.Tools {
 		pins[t.Name] = t.Fingerprint

@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/vet"
 )
 
 // CatalogPinOptions are the inputs of `mcpgov catalog pin`.
@@ -68,7 +69,7 @@ func catalogPinRun(ctx context.Context, opts *CatalogPinOptions) error {
 	return nil
 }
 
-func toolDefs(r *catalog.VetReport) []catalog.ToolDef {
+func toolDefs(r *vet.Report) []catalog.ToolDef {
 	out := make([]catalog.ToolDef, len(r.Tools))
 	for i, t := range r.Tools {
 		out[i] = t.ToolDef

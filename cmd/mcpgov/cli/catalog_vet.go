@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/catalog/vet"
 	"github.com/mcpgov/mcpgov/policy/guard/review"
 	"github.com/mcpgov/mcpgov/scan/finding"
 )
@@ -70,18 +71,18 @@ launch.env are passed through from this environment. Nothing is written; use
 func addVetFlags(cmd *cobra.Command, bundle *string, connect *bool, timeout *time.Duration, headers *[]string) {
 	cmd.Flags().StringVar(bundle, "bundle", "", "governance bundle directory")
 	cmd.Flags().BoolVar(connect, "connect", false, "allow starting or contacting the server")
-	cmd.Flags().DurationVar(timeout, "timeout", catalog.DefaultVetTimeout, "give up when the server has not answered everything within this time")
+	cmd.Flags().DurationVar(timeout, "timeout", vet.DefaultTimeout, "give up when the server has not answered everything within this time")
 	cmd.Flags().StringArrayVar(headers, "header", nil, `HTTP header "Name: value" for a remote server (repeatable)`)
 }
 
 // VetDocument is the JSON that `catalog vet --json` prints and that
 // approve/pin read back with --report.
 type VetDocument struct {
-	SchemaVersion int                `json:"schemaVersion"`
-	Server        string             `json:"server"`
-	VettedAt      time.Time          `json:"vettedAt"`
-	Digest        string             `json:"findingsDigest"`
-	Report        *catalog.VetReport `json:"report"`
+	SchemaVersion int         `json:"schemaVersion"`
+	Server        string      `json:"server"`
+	VettedAt      time.Time   `json:"vettedAt"`
+	Digest        string      `json:"findingsDigest"`
+	Report        *vet.Report `json:"report"`
 }
 
 // vetServer connects to catalog server id and reviews it.
@@ -91,7 +92,7 @@ func vetServer(ctx context.Context, f *Factory, b *catalog.Bundle, id string, ti
 	if s == nil {
 		return nil, fmt.Errorf("no server %q in %s", id, c.File)
 	}
-	ep := catalog.Endpoint{Command: s.Launch.Command, Args: s.Launch.Args, URL: s.Launch.URL, Headers: map[string]string{}}
+	ep := vet.Endpoint{Command: s.Launch.Command, Args: s.Launch.Args, URL: s.Launch.URL, Headers: map[string]string{}}
 	if ep.Command == "" && ep.URL == "" {
 		return nil, withHint(fmt.Errorf("server %s has no launch parameters to connect with", id), "add [servers."+id+".launch] with command/args or url")
 	}
@@ -118,9 +119,9 @@ func vetServer(ctx context.Context, f *Factory, b *catalog.Bundle, id string, ti
 	// The server's own stderr is not passed through: when the vet fails,
 	// its last lines are quoted in the error, which would otherwise
 	// repeat them (and every line on stderr is mcpgov's).
-	rep, err := catalog.Vet(ctx, ep, catalog.VetOptions{Pins: s.Pins, OtherTools: others, Timeout: timeout})
+	rep, err := vet.Run(ctx, ep, vet.Options{Pins: s.Pins, OtherTools: others, Timeout: timeout})
 	if err != nil {
-		var ve *catalog.VetError
+		var ve *vet.Error
 		if errors.As(err, &ve) {
 			return nil, withHint(fmt.Errorf("vet %s: %w", id, err), ve.Hint())
 		}
@@ -172,7 +173,7 @@ func catalogVetRun(ctx context.Context, opts *CatalogVetOptions) error {
 	return nil
 }
 
-func allFindings(r *catalog.VetReport) []review.Finding {
+func allFindings(r *vet.Report) []review.Finding {
 	out := append([]review.Finding{}, r.Findings...)
 	for _, t := range r.Tools {
 		out = append(out, t.Findings...)

@@ -5,7 +5,7 @@
 //
 // It is the engine of guard's describe hook (poisoning.go), which reviews
 // each tools/list once per description hash, and of the catalog's vetting
-// (catalog.Vet), which reviews a server before approval. It imports only
+// (catalog/vet), which reviews a server before approval. It imports only
 // scan/finding, so both use it without importing each other.
 package review
 

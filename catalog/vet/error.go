@@ -1,4 +1,4 @@
-package catalog
+package vet
 
 import (
 	"errors"
@@ -15,9 +15,9 @@ var (
 	ErrConnectionRefused = errors.New("connection refused")
 )
 
-// VetError is a failed Vet: what was contacted, what we were doing, and why
+// Error is a failed Vet: what was contacted, what we were doing, and why
 // it failed, with the server's last stderr lines when it wrote any.
-type VetError struct {
+type Error struct {
 	Kind    error         // ErrCommandNotFound, ErrServerExited, ErrNoAnswer, ErrConnectionRefused or nil
 	Target  string        // the endpoint, as Endpoint.String gives it
 	Op      string        // start, initialize, tools/list, prompts/list, …
@@ -28,7 +28,7 @@ type VetError struct {
 	Stderr  []string      // last lines the server wrote to stderr, rendered visible
 }
 
-func (e *VetError) Error() string {
+func (e *Error) Error() string {
 	var b strings.Builder
 	switch e.Kind {
 	case ErrCommandNotFound:
@@ -54,7 +54,7 @@ func (e *VetError) Error() string {
 
 // Unwrap lets errors.Is match both the kind and the underlying error
 // (exec.ErrNotFound, context.DeadlineExceeded, syscall.ECONNREFUSED, …).
-func (e *VetError) Unwrap() []error {
+func (e *Error) Unwrap() []error {
 	var errs []error
 	if e.Kind != nil {
 		errs = append(errs, e.Kind)
@@ -66,7 +66,7 @@ func (e *VetError) Unwrap() []error {
 }
 
 // Hint says what to try next, for the CLI's "hint:" line.
-func (e *VetError) Hint() string {
+func (e *Error) Hint() string {
 	switch e.Kind {
 	case ErrCommandNotFound:
 		return "install the server's runtime or package, or give the full path of the command"

@@ -1,4 +1,4 @@
-package catalog
+package vet
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mcpgov/mcpgov/catalog"
 	"io"
 	"os"
 	"os/exec"
@@ -18,12 +19,13 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/policy/guard/review"
+	"github.com/mcpgov/mcpgov/shim"
 )
 
-// DefaultVetTimeout bounds a whole vet (start, initialize, every list call)
-// when VetOptions.Timeout is zero. npx and uvx may download the server on
+// DefaultTimeout bounds a whole vet (start, initialize, every list call)
+// when Options.Timeout is zero. npx and uvx may download the server on
 // first use, which is why it is not shorter.
-const DefaultVetTimeout = 30 * time.Second
+const DefaultTimeout = 30 * time.Second
 
 // Endpoint is how to reach a server for vetting: a command started over stdio
 // or a Streamable HTTP URL.
@@ -46,23 +48,23 @@ func (ep Endpoint) String() string {
 	return fmt.Sprintf("%q", clip(strings.Join(argv, " "), 200))
 }
 
-// VetOptions tune Vet.
-type VetOptions struct {
+// Options tune Vet.
+type Options struct {
 	// Pins are the approved fingerprints (tool name → "sha256:…") to compare
 	// the advertised tools with; nil reports every tool as new.
 	Pins map[string]string
 	// OtherTools are tool names of the catalog's other servers; a
 	// description that names one is reported as shadowing.
 	OtherTools []string
-	// Timeout bounds the whole vet; zero means DefaultVetTimeout.
+	// Timeout bounds the whole vet; zero means DefaultTimeout.
 	Timeout time.Duration
 	// Stderr receives the child's stderr (never stdout, which carries the
 	// protocol); nil discards it. The last lines are kept for errors either way.
 	Stderr io.Writer
 }
 
-// VetServer is what the server said about itself at initialize.
-type VetServer struct {
+// ServerInfo is what the server said about itself at initialize.
+type ServerInfo struct {
 	Name            string `json:"name"`
 	Version         string `json:"version"`
 	ProtocolVersion string `json:"protocolVersion"`
@@ -70,21 +72,21 @@ type VetServer struct {
 	Instructions string `json:"instructions,omitempty"`
 }
 
-// VettedTool is one advertised tool with its fingerprint and review.
-type VettedTool struct {
-	ToolDef
+// Tool is one advertised tool with its fingerprint and review.
+type Tool struct {
+	catalog.ToolDef
 	Fingerprint string           `json:"fingerprint"`
 	Findings    []review.Finding `json:"findings"`
 }
 
-// VetReport is the outcome of vetting one server.
-type VetReport struct {
-	Server            VetServer    `json:"server"`
-	Tools             []VettedTool `json:"tools"`             // sorted by name
-	Prompts           []string     `json:"prompts"`           // names
-	Resources         []string     `json:"resources"`         // URIs
-	ResourceTemplates []string     `json:"resourceTemplates"` // URI templates
-	PinChanges        []PinChange  `json:"pinChanges"`
+// Report is the outcome of vetting one server.
+type Report struct {
+	Server            ServerInfo          `json:"server"`
+	Tools             []Tool              `json:"tools"`             // sorted by name
+	Prompts           []string            `json:"prompts"`           // names
+	Resources         []string            `json:"resources"`         // URIs
+	ResourceTemplates []string            `json:"resourceTemplates"` // URI templates
+	PinChanges        []catalog.PinChange `json:"pinChanges"`
 	// Findings on the server itself: its initialize instructions.
 	Findings []review.Finding `json:"findings"`
 	Duration time.Duration    `json:"duration"`
@@ -95,7 +97,7 @@ type VetReport struct {
 // findings on the server's instructions. It is the evidence recorded as the
 // catalog's review.findings_digest: it changes when any finding or any
 // reviewed definition changes, and it is the same for the same review.
-func (r *VetReport) Digest() string {
+func (r *Report) Digest() string {
 	type toolEvidence struct {
 		Name        string           `json:"name"`
 		Fingerprint string           `json:"fingerprint"`
@@ -113,12 +115,12 @@ func (r *VetReport) Digest() string {
 	if err != nil {
 		panic(err) // only strings and slices of them
 	}
-	canon, err := CanonicalJSON(raw)
+	canon, err := catalog.CanonicalJSON(raw)
 	if err != nil {
 		panic(err)
 	}
 	sum := sha256.Sum256(canon)
-	return FingerprintPrefix + hex.EncodeToString(sum[:])
+	return catalog.FingerprintPrefix + hex.EncodeToString(sum[:])
 }
 
 func nonNil[T any](s []T) []T {
@@ -128,21 +130,22 @@ func nonNil[T any](s []T) []T {
 	return s
 }
 
-// Vet connects to a server as an MCP client, lists what it advertises (tools
+// Run connects to a server as an MCP client, lists what it advertises (tools
 // on every page, prompts, resources and resource templates, each only if the
 // server declares the capability), fingerprints and reviews every tool and
 // compares the fingerprints with the pins. It never calls a tool.
 //
-// A stdio server runs in its own process group, which is killed when Vet
+// A stdio server is started by the relay's own process handling
+// (shim.StartProcess): it runs in its own process group, which is killed when Run
 // returns, whatever happened; Timeout bounds the whole exchange, so a dead or
-// silent server cannot hang it. Errors are *VetError values that name what was
+// silent server cannot hang it. Errors are *Error values that name what was
 // contacted and match ErrCommandNotFound, ErrServerExited, ErrNoAnswer or
 // ErrConnectionRefused with errors.Is.
-func Vet(ctx context.Context, ep Endpoint, opts VetOptions) (*VetReport, error) {
+func Run(ctx context.Context, ep Endpoint, opts Options) (*Report, error) {
 	start := time.Now()
 	timeout := opts.Timeout
 	if timeout <= 0 {
-		timeout = DefaultVetTimeout
+		timeout = DefaultTimeout
 	}
 	parent := ctx
 	ctx, cancel := context.WithTimeout(ctx, timeout)
@@ -152,7 +155,7 @@ func Vet(ctx context.Context, ep Endpoint, opts VetOptions) (*VetReport, error) 
 	var inner mcp.Transport
 	switch {
 	case ep.Command != "" && ep.URL != "":
-		return nil, &VetError{Target: v.target, Op: "connect", Err: errors.New("endpoint has both a command and a URL")}
+		return nil, &Error{Target: v.target, Op: "connect", Err: errors.New("endpoint has both a command and a URL")}
 	case ep.Command != "":
 		t, err := v.stdioTransport(ctx, opts.Stderr)
 		if err != nil {
@@ -162,7 +165,7 @@ func Vet(ctx context.Context, ep Endpoint, opts VetOptions) (*VetReport, error) 
 	case ep.URL != "":
 		inner = v.httpTransport(ctx)
 	default:
-		return nil, &VetError{Target: v.target, Op: "connect", Err: errors.New("endpoint has neither a command nor a URL")}
+		return nil, &Error{Target: v.target, Op: "connect", Err: errors.New("endpoint has neither a command nor a URL")}
 	}
 	defer v.cleanup()
 
@@ -187,9 +190,9 @@ func Vet(ctx context.Context, ep Endpoint, opts VetOptions) (*VetReport, error) 
 	return report, nil
 }
 
-func (v *vetRun) list(ctx context.Context, cs *mcp.ClientSession, opts VetOptions) (*VetReport, error) {
+func (v *vetRun) list(ctx context.Context, cs *mcp.ClientSession, opts Options) (*Report, error) {
 	hello := cs.InitializeResult()
-	r := &VetReport{Prompts: []string{}, Resources: []string{}, ResourceTemplates: []string{}, Tools: []VettedTool{}}
+	r := &Report{Prompts: []string{}, Resources: []string{}, ResourceTemplates: []string{}, Tools: []Tool{}}
 	if hello.ServerInfo != nil {
 		r.Server.Name, r.Server.Version = hello.ServerInfo.Name, hello.ServerInfo.Version
 	}
@@ -202,7 +205,7 @@ func (v *vetRun) list(ctx context.Context, cs *mcp.ClientSession, opts VetOption
 		caps = &mcp.ServerCapabilities{}
 	}
 
-	var defs []ToolDef
+	var defs []catalog.ToolDef
 	if caps.Tools != nil {
 		v.op = "tools/list"
 		err := paginate(func(cursor string) (string, error) {
@@ -268,11 +271,11 @@ func (v *vetRun) list(ctx context.Context, cs *mcp.ClientSession, opts VetOption
 		}
 	}
 
-	slices.SortStableFunc(defs, func(a, b ToolDef) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortStableFunc(defs, func(a, b catalog.ToolDef) int { return strings.Compare(a.Name, b.Name) })
 	for _, d := range defs {
-		r.Tools = append(r.Tools, VettedTool{ToolDef: d, Fingerprint: Fingerprint(d), Findings: nonNil(rv.Tool(review.ToolDef(d)))})
+		r.Tools = append(r.Tools, Tool{ToolDef: d, Fingerprint: catalog.Fingerprint(d), Findings: nonNil(rv.Tool(review.ToolDef(d)))})
 	}
-	r.PinChanges = nonNil(ComparePins(opts.Pins, defs))
+	r.PinChanges = nonNil(catalog.ComparePins(opts.Pins, defs))
 	return r, nil
 }
 
@@ -309,73 +312,76 @@ type vetRun struct {
 	op      string // what we are waiting for, for errors
 	capture *captureTransport
 
-	cmd    *exec.Cmd
+	proc   *shim.Process
 	stderr *stderrTail
 	http   *httpState
 }
 
-const (
-	vetTerminateDelay = 2 * time.Second // stdin closed → SIGTERM → SIGKILL steps
-	vetWaitDelay      = 2 * time.Second // for grandchildren holding stderr open
-)
+// vetTerminateDelay is each step of a stdio server's shutdown once the
+// vet is done: stdin closed, SIGTERM, SIGKILL.
+const vetTerminateDelay = 2 * time.Second
 
 func (v *vetRun) stdioTransport(ctx context.Context, stderr io.Writer) (mcp.Transport, error) {
-	cmd := exec.CommandContext(ctx, v.ep.Command, v.ep.Args...)
-	if cmd.Err != nil {
-		return nil, v.startError(cmd.Err)
+	path, err := shim.LookCommand(v.ep.Command, "")
+	if err != nil {
+		return nil, v.startError(err)
 	}
-	cmd.Dir = v.ep.Dir
-	cmd.Env = append(os.Environ(), v.ep.Env...)
 	v.stderr = newStderrTail(stderr)
-	cmd.Stderr = v.stderr
-	setProcessGroup(cmd)
-	// On timeout or cancellation the whole group dies, not just the leader:
-	// npx, uvx and shell wrappers leave the real server as a grandchild.
-	cmd.Cancel = func() error { return killProcessGroup(cmd) }
-	cmd.WaitDelay = vetWaitDelay
-	v.cmd = cmd
-	return &mcp.CommandTransport{Command: cmd, TerminateDuration: vetTerminateDelay}, nil
+	// The relay's own process handling: the server leads a new process
+	// group, and npx, uvx and shell wrappers that leave the real server
+	// as a grandchild are stopped with it.
+	p, err := shim.StartProcess(shim.Command{Path: path, Args: v.ep.Args, Env: append(os.Environ(), v.ep.Env...), Dir: v.ep.Dir, Stderr: v.stderr})
+	if err != nil {
+		return nil, v.startError(err)
+	}
+	v.proc = p
+	// On timeout or cancellation the whole group dies at once.
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = p.Shutdown(0)
+		case <-p.Done():
+		}
+	}()
+	return &shim.SDKTransport{Upstream: p, Grace: vetTerminateDelay}, nil
 }
 
-// cleanup kills whatever is left of a stdio server's process group and
+// cleanup stops whatever is left of a stdio server's process group and
 // drops idle HTTP connections.
 func (v *vetRun) cleanup() {
-	if v.cmd != nil && v.cmd.Process != nil {
-		_ = killProcessGroup(v.cmd)
+	if v.proc != nil {
+		_ = v.proc.Shutdown(0)
 	}
 	if v.http != nil {
 		v.http.transport.CloseIdleConnections()
 	}
 }
 
-// fail turns an error from the SDK into a precise VetError.
+// fail turns an error from the SDK into a precise Error.
 func (v *vetRun) fail(parent, ctx context.Context, err error) error {
-	if v.cmd != nil && v.cmd.Process == nil {
-		return v.startError(err) // the command never started
-	}
 	if parent.Err() != nil {
-		return &VetError{Target: v.target, Op: v.op, Err: parent.Err()}
+		return &Error{Target: v.target, Op: v.op, Err: parent.Err()}
 	}
 	// The deadline first: when it passes, the process group is killed,
 	// and the server then looks as if it had exited by itself.
 	if ctx.Err() != nil {
-		return &VetError{Kind: ErrNoAnswer, Target: v.target, Op: v.op, Err: ctx.Err(), Timeout: v.timeout, Stderr: v.stderr.lines()}
+		return &Error{Kind: ErrNoAnswer, Target: v.target, Op: v.op, Err: ctx.Err(), Timeout: v.timeout, Stderr: v.stderr.lines()}
 	}
-	if c := v.capture.connection(); c != nil && v.cmd != nil {
+	if c := v.capture.connection(); c != nil && v.proc != nil {
 		if gone, exit := c.peerGone(); gone {
-			return &VetError{Kind: ErrServerExited, Target: v.target, Op: v.op, Err: exitError(exit), Stderr: v.stderr.lines()}
+			return &Error{Kind: ErrServerExited, Target: v.target, Op: v.op, Err: exitError(exit), Stderr: v.stderr.lines()}
 		}
 	}
 	if v.http != nil {
 		return v.http.classify(v, err)
 	}
-	return &VetError{Target: v.target, Op: v.op, Err: err, Stderr: v.stderr.lines()}
+	return &Error{Target: v.target, Op: v.op, Err: err, Stderr: v.stderr.lines()}
 }
 
 func (v *vetRun) startError(err error) error {
-	e := &VetError{Target: v.target, Op: "start", Err: err}
-	var execErr *exec.Error
-	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) || errors.As(err, &execErr) && errors.Is(execErr.Err, exec.ErrNotFound) {
+	e := &Error{Target: v.target, Op: "start", Err: err}
+	var notFound *shim.CommandNotFoundError
+	if errors.As(err, &notFound) || errors.Is(err, exec.ErrNotFound) || errors.Is(err, os.ErrNotExist) {
 		e.Kind = ErrCommandNotFound
 		e.Command = v.ep.Command
 	}

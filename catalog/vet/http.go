@@ -1,4 +1,4 @@
-package catalog
+package vet
 
 import (
 	"context"
@@ -77,7 +77,7 @@ func (s *httpState) classify(v *vetRun, err error) error {
 	s.mu.Lock()
 	last, status := s.lastErr, s.lastStatus
 	s.mu.Unlock()
-	e := &VetError{Target: v.target, Op: v.op, Err: err, Status: status}
+	e := &Error{Target: v.target, Op: v.op, Err: err, Status: status}
 	switch {
 	case last != nil && errors.Is(last, syscall.ECONNREFUSED):
 		e.Kind, e.Err = ErrConnectionRefused, last

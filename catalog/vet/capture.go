@@ -1,9 +1,10 @@
-package catalog
+package vet
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/mcpgov/mcpgov/catalog"
 	"slices"
 	"sync"
 
@@ -41,23 +42,23 @@ func (t *captureTransport) connection() *captureConn {
 
 // toolPage returns the raw tools of the tools/list response just received,
 // falling back to the typed result if none was captured (a cached page).
-func (t *captureTransport) toolPage(res *mcp.ListToolsResult) ([]ToolDef, error) {
+func (t *captureTransport) toolPage(res *mcp.ListToolsResult) ([]catalog.ToolDef, error) {
 	if c := t.connection(); c != nil {
 		if raw, ok := c.takeToolPage(); ok {
-			defs, err := ParseToolDefs(raw)
+			defs, err := catalog.ParseToolDefs(raw)
 			if err != nil {
 				return nil, fmt.Errorf("tools/list result: %w", err)
 			}
 			return defs, nil
 		}
 	}
-	defs := make([]ToolDef, 0, len(res.Tools))
+	defs := make([]catalog.ToolDef, 0, len(res.Tools))
 	for _, tool := range res.Tools {
 		raw, err := json.Marshal(tool)
 		if err != nil {
 			return nil, err
 		}
-		d, err := ParseToolDef(raw)
+		d, err := catalog.ParseToolDef(raw)
 		if err != nil {
 			return nil, err
 		}

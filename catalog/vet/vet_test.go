@@ -1,10 +1,11 @@
-package catalog
+package vet
 
 import (
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mcpgov/mcpgov/catalog"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -47,14 +48,14 @@ func fakeEndpoint(args ...string) Endpoint {
 
 var digestRe = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
 
-func vetFake(t *testing.T, opts VetOptions, args ...string) *VetReport {
+func vetFake(t *testing.T, opts Options, args ...string) *Report {
 	t.Helper()
 	var stderr bytes.Buffer
 	opts.Stderr = &lockedWriter{w: &stderr}
 	if opts.Timeout == 0 {
 		opts.Timeout = await.Budget(t)
 	}
-	r, err := Vet(context.Background(), fakeEndpoint(args...), opts)
+	r, err := Run(context.Background(), fakeEndpoint(args...), opts)
 	if err != nil {
 		t.Fatalf("Vet %v: %v\nstderr:\n%s", args, err, stderr.String())
 	}
@@ -78,7 +79,7 @@ func (l *lockedWriter) String() string {
 	return l.w.String()
 }
 
-func toolNames(r *VetReport) []string {
+func toolNames(r *Report) []string {
 	var names []string
 	for _, t := range r.Tools {
 		names = append(names, t.Name)
@@ -86,7 +87,7 @@ func toolNames(r *VetReport) []string {
 	return names
 }
 
-func pinsOf(r *VetReport) map[string]string {
+func pinsOf(r *Report) map[string]string {
 	pins := map[string]string{}
 	for _, t := range r.Tools {
 		pins[t.Name] = t.Fingerprint
@@ -95,7 +96,7 @@ func pinsOf(r *VetReport) map[string]string {
 }
 
 func TestVetFakeServer(t *testing.T) {
-	r := vetFake(t, VetOptions{})
+	r := vetFake(t, Options{})
 	if r.Server.Name != catalogtest.ServerName || r.Server.Version != catalogtest.ServerVersion || r.Server.ProtocolVersion == "" {
 		t.Errorf("server = %+v", r.Server)
 	}
@@ -104,7 +105,7 @@ func TestVetFakeServer(t *testing.T) {
 		t.Fatalf("tools = %v, want %v", got, want)
 	}
 	for _, tool := range r.Tools {
-		if !digestRe.MatchString(tool.Fingerprint) || tool.Fingerprint != Fingerprint(tool.ToolDef) {
+		if !digestRe.MatchString(tool.Fingerprint) || tool.Fingerprint != catalog.Fingerprint(tool.ToolDef) {
 			t.Errorf("%s: fingerprint %q", tool.Name, tool.Fingerprint)
 		}
 		if review.MaxSeverity(tool.Findings).Rank() >= finding.SeverityMedium.Rank() {
@@ -119,7 +120,7 @@ func TestVetFakeServer(t *testing.T) {
 		!slices.Equal(r.ResourceTemplates, []string{catalogtest.ResourceTemplate}) {
 		t.Errorf("prompts %v, resources %v, templates %v", r.Prompts, r.Resources, r.ResourceTemplates)
 	}
-	if len(r.PinChanges) != 3 || r.PinChanges[0].Kind != PinNew {
+	if len(r.PinChanges) != 3 || r.PinChanges[0].Kind != catalog.PinNew {
 		t.Errorf("without pins every tool is new: %v", r.PinChanges)
 	}
 	if r.Duration <= 0 {
@@ -128,7 +129,7 @@ func TestVetFakeServer(t *testing.T) {
 
 	// Vetting again gives the same fingerprints, no pin changes, the same
 	// digest.
-	again := vetFake(t, VetOptions{Pins: pinsOf(r)})
+	again := vetFake(t, Options{Pins: pinsOf(r)})
 	if len(again.PinChanges) != 0 {
 		t.Errorf("second vet against the first one's pins: %v", again.PinChanges)
 	}
@@ -138,15 +139,15 @@ func TestVetFakeServer(t *testing.T) {
 }
 
 func TestVetFakeServerPinChanges(t *testing.T) {
-	pins := pinsOf(vetFake(t, VetOptions{}))
+	pins := pinsOf(vetFake(t, Options{}))
 
-	drift := vetFake(t, VetOptions{Pins: pins}, "--drift")
-	if len(drift.PinChanges) != 1 || drift.PinChanges[0].Kind != PinDrift || drift.PinChanges[0].Tool != catalogtest.ToolEcho {
+	drift := vetFake(t, Options{Pins: pins}, "--drift")
+	if len(drift.PinChanges) != 1 || drift.PinChanges[0].Kind != catalog.PinDrift || drift.PinChanges[0].Tool != catalogtest.ToolEcho {
 		t.Errorf("--drift: %v", drift.PinChanges)
 	}
 
-	renamed := vetFake(t, VetOptions{Pins: pins}, "--rename")
-	want := PinChange{Kind: PinRenamed, Tool: catalogtest.RenamedEcho, From: catalogtest.ToolEcho, Pinned: pins[catalogtest.ToolEcho]}
+	renamed := vetFake(t, Options{Pins: pins}, "--rename")
+	want := catalog.PinChange{Kind: catalog.PinRenamed, Tool: catalogtest.RenamedEcho, From: catalogtest.ToolEcho, Pinned: pins[catalogtest.ToolEcho]}
 	if len(renamed.PinChanges) != 1 {
 		t.Fatalf("--rename: %v", renamed.PinChanges)
 	}
@@ -158,15 +159,15 @@ func TestVetFakeServerPinChanges(t *testing.T) {
 }
 
 func TestVetFakeServerPoison(t *testing.T) {
-	clean := vetFake(t, VetOptions{})
-	r := vetFake(t, VetOptions{Pins: pinsOf(clean)}, "--poison")
-	if len(r.PinChanges) != 1 || r.PinChanges[0].Kind != PinDrift || r.PinChanges[0].Tool != catalogtest.ToolAdd {
+	clean := vetFake(t, Options{})
+	r := vetFake(t, Options{Pins: pinsOf(clean)}, "--poison")
+	if len(r.PinChanges) != 1 || r.PinChanges[0].Kind != catalog.PinDrift || r.PinChanges[0].Tool != catalogtest.ToolAdd {
 		t.Errorf("pin changes %v", r.PinChanges)
 	}
 	if r.Digest() == clean.Digest() {
 		t.Error("poisoned review has the clean review's digest")
 	}
-	var add *VettedTool
+	var add *Tool
 	for i := range r.Tools {
 		if r.Tools[i].Name == catalogtest.ToolAdd {
 			add = &r.Tools[i]
@@ -212,7 +213,7 @@ func TestVetFakeServerPoison(t *testing.T) {
 func TestVetFakeServerExitsEarly(t *testing.T) {
 	var stderr lockedWriter
 	stderr.w = &bytes.Buffer{}
-	_, err := Vet(context.Background(), fakeEndpoint("--exit-early"), VetOptions{Timeout: await.Budget(t), Stderr: &stderr})
+	_, err := Run(context.Background(), fakeEndpoint("--exit-early"), Options{Timeout: await.Budget(t), Stderr: &stderr})
 	if !errors.Is(err, ErrServerExited) {
 		t.Fatalf("err = %v, want ErrServerExited", err)
 	}
@@ -225,7 +226,7 @@ func TestVetFakeServerExitsEarly(t *testing.T) {
 	if !strings.Contains(stderr.String(), catalogtest.ExitEarlyMessage) {
 		t.Errorf("child stderr not passed on: %q", stderr.String())
 	}
-	var ve *VetError
+	var ve *Error
 	if !errors.As(err, &ve) || ve.Hint() == "" {
 		t.Errorf("no hint for %v", err)
 	}
@@ -236,7 +237,7 @@ func TestVetFakeServerExitsEarly(t *testing.T) {
 // timeout, must end the wait: the timeout is the test's whole budget, so
 // ErrServerExited (rather than ErrNoAnswer) shows that Vet noticed it.
 func TestVetFakeServerCrashesOnList(t *testing.T) {
-	_, err := Vet(context.Background(), fakeEndpoint("--crash-on-list"), VetOptions{Timeout: await.Budget(t)})
+	_, err := Run(context.Background(), fakeEndpoint("--crash-on-list"), Options{Timeout: await.Budget(t)})
 	if !errors.Is(err, ErrServerExited) {
 		t.Fatalf("err = %v, want ErrServerExited", err)
 	}
@@ -261,7 +262,7 @@ func TestVetFakeServerHangs(t *testing.T) {
 	for timeout := time.Second; ; timeout *= 2 {
 		dir := t.TempDir()
 		pidFile, signalLog := filepath.Join(dir, "pids"), filepath.Join(dir, "signals")
-		_, err := Vet(context.Background(), fakeEndpoint("--hang", "--pidfile", pidFile, "--signal-log", signalLog), VetOptions{Timeout: timeout})
+		_, err := Run(context.Background(), fakeEndpoint("--hang", "--pidfile", pidFile, "--signal-log", signalLog), Options{Timeout: timeout})
 		if !errors.Is(err, ErrNoAnswer) || !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("err = %v, want ErrNoAnswer", err)
 		}
@@ -293,7 +294,7 @@ func TestVetFakeServerHangAfterCancel(t *testing.T) {
 	pidFile := filepath.Join(t.TempDir(), "pids")
 	done := make(chan error, 1)
 	go func() {
-		_, err := Vet(ctx, fakeEndpoint("--hang", "--pidfile", pidFile), VetOptions{Timeout: await.Budget(t)})
+		_, err := Run(ctx, fakeEndpoint("--hang", "--pidfile", pidFile), Options{Timeout: await.Budget(t)})
 		done <- err
 	}()
 	var pids [2]int
@@ -312,7 +313,7 @@ func TestVetFakeServerHangAfterCancel(t *testing.T) {
 
 func TestVetCommandNotFound(t *testing.T) {
 	for _, cmd := range []string{"mcpgov-no-such-server-zz9", filepath.Join(t.TempDir(), "no", "such", "server")} {
-		_, err := Vet(context.Background(), Endpoint{Command: cmd, Args: []string{"--stdio"}}, VetOptions{Timeout: await.Budget(t)})
+		_, err := Run(context.Background(), Endpoint{Command: cmd, Args: []string{"--stdio"}}, Options{Timeout: await.Budget(t)})
 		if !errors.Is(err, ErrCommandNotFound) {
 			t.Errorf("%s: err = %v, want ErrCommandNotFound", cmd, err)
 			continue
@@ -325,8 +326,8 @@ func TestVetCommandNotFound(t *testing.T) {
 
 func TestVetEndpointErrors(t *testing.T) {
 	for _, ep := range []Endpoint{{}, {Command: "x", URL: "http://127.0.0.1:1/mcp"}} {
-		if _, err := Vet(context.Background(), ep, VetOptions{}); err == nil {
-			t.Errorf("Vet(%+v) accepted the endpoint", ep)
+		if _, err := Run(context.Background(), ep, Options{}); err == nil {
+			t.Errorf("Run(%+v) accepted the endpoint", ep)
 		}
 	}
 }
@@ -345,17 +346,17 @@ func TestVetHTTP(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	r, err := Vet(context.Background(), Endpoint{URL: srv.URL + "/mcp", Headers: map[string]string{"Authorization": "Bearer t0ken"}}, VetOptions{Timeout: await.Budget(t)})
+	r, err := Run(context.Background(), Endpoint{URL: srv.URL + "/mcp", Headers: map[string]string{"Authorization": "Bearer t0ken"}}, Options{Timeout: await.Budget(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	stdio := vetFake(t, VetOptions{})
+	stdio := vetFake(t, Options{})
 	if !slices.Equal(toolNames(r), toolNames(stdio)) {
 		t.Fatalf("HTTP tools %v, stdio tools %v", toolNames(r), toolNames(stdio))
 	}
 	// A fingerprint depends on the definition, not on the transport.
-	if len(ComparePins(pinsOf(stdio), toolsOf(r))) != 0 {
-		t.Errorf("HTTP and stdio fingerprints differ: %v", ComparePins(pinsOf(stdio), toolsOf(r)))
+	if len(catalog.ComparePins(pinsOf(stdio), toolsOf(r))) != 0 {
+		t.Errorf("HTTP and stdio fingerprints differ: %v", catalog.ComparePins(pinsOf(stdio), toolsOf(r)))
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -364,8 +365,8 @@ func TestVetHTTP(t *testing.T) {
 	}
 }
 
-func toolsOf(r *VetReport) []ToolDef {
-	var defs []ToolDef
+func toolsOf(r *Report) []catalog.ToolDef {
+	var defs []catalog.ToolDef
 	for _, t := range r.Tools {
 		defs = append(defs, t.ToolDef)
 	}
@@ -379,7 +380,7 @@ func TestVetHTTPConnectionRefused(t *testing.T) {
 	}
 	url := "http://" + l.Addr().String() + "/mcp"
 	l.Close()
-	_, err = Vet(context.Background(), Endpoint{URL: url}, VetOptions{Timeout: await.Budget(t)})
+	_, err = Run(context.Background(), Endpoint{URL: url}, Options{Timeout: await.Budget(t)})
 	if !errors.Is(err, ErrConnectionRefused) {
 		t.Fatalf("err = %v, want ErrConnectionRefused", err)
 	}
@@ -418,7 +419,7 @@ func TestVetHTTPSilentUpstream(t *testing.T) {
 	}()
 	done := make(chan error, 1)
 	go func() {
-		_, err := Vet(context.Background(), Endpoint{URL: "http://" + l.Addr().String() + "/mcp"}, VetOptions{Timeout: time.Second})
+		_, err := Run(context.Background(), Endpoint{URL: "http://" + l.Addr().String() + "/mcp"}, Options{Timeout: time.Second})
 		done <- err
 	}()
 	if err := await.Recv(t, done, "Vet to give up on a silent server"); !errors.Is(err, ErrNoAnswer) {
@@ -517,10 +518,10 @@ func e2eBinary(t *testing.T, name string) string {
 // TestVetServerEverything vets the real reference server over stdio.
 func TestVetServerEverything(t *testing.T) {
 	bin := e2eBinary(t, "mcp-server-everything")
-	vet := func() *VetReport {
+	vet := func() *Report {
 		var stderr lockedWriter
 		stderr.w = &bytes.Buffer{}
-		r, err := Vet(context.Background(), Endpoint{Command: bin, Args: []string{"stdio"}}, VetOptions{Timeout: await.Budget(t), Stderr: &stderr})
+		r, err := Run(context.Background(), Endpoint{Command: bin, Args: []string{"stdio"}}, Options{Timeout: await.Budget(t), Stderr: &stderr})
 		if err != nil {
 			t.Fatalf("Vet: %v\nstderr:\n%s", err, stderr.String())
 		}
@@ -549,7 +550,7 @@ func TestVetServerEverything(t *testing.T) {
 	if !slices.Equal(toolNames(first), toolNames(second)) {
 		t.Fatalf("tools differ between two vets: %v and %v", toolNames(first), toolNames(second))
 	}
-	if changes := ComparePins(pinsOf(first), toolsOf(second)); len(changes) != 0 {
+	if changes := catalog.ComparePins(pinsOf(first), toolsOf(second)); len(changes) != 0 {
 		t.Errorf("fingerprints differ between two vets: %v", changes)
 	}
 	if first.Digest() != second.Digest() {
