@@ -92,8 +92,8 @@ func (r *Relay) Run(ctx context.Context, up Upstream) error {
 	defer s.Wait()
 	upDone := make(chan error, 1)
 	ideDone := make(chan error, 1)
-	go func() { upDone <- r.upstreamPump(ctx, s, up) }()
-	go func() { ideDone <- r.clientPump(ctx, s) }()
+	go r.upstreamPump(ctx, s, up, upDone)
+	go r.clientPump(ctx, s, NewFrameReader(r.In, r.MaxFrame), ideDone)
 
 	select {
 	case err := <-upDone:
@@ -126,31 +126,45 @@ func (r *Relay) Run(ctx context.Context, up Upstream) error {
 	return nil
 }
 
-// clientPump reads the client's frames into the session. It returns at
-// the client's EOF or when the client's output breaks.
-func (r *Relay) clientPump(ctx context.Context, s *enforce.Session) error {
-	in := NewFrameReader(r.In, r.MaxFrame)
+// clientPump reads the client's frames into the session until the
+// client's EOF or a broken output, which it reports on done. When the
+// session hands a message's work to the goroutine that read it, a new
+// clientPump takes over reading and this one ends after the work: the
+// message is handled without waking another goroutine on its path.
+func (r *Relay) clientPump(ctx context.Context, s *enforce.Session, in *FrameReader, done chan<- error) {
 	for {
 		frame, err := in.ReadFrame()
 		var tooLarge *FrameTooLargeError
 		if errors.As(err, &tooLarge) {
 			if werr := s.ClientOversize(ctx, tooLarge.ID(), err); werr != nil {
-				return werr
+				report(done, werr)
+				return
 			}
 			continue
 		}
 		if err != nil {
-			return err
+			report(done, err)
+			return
 		}
-		if err := s.FromClient(ctx, frame); err != nil {
-			return err
+		handedOn := false
+		err = s.FromClientHandoff(ctx, frame, func() {
+			handedOn = true
+			go r.clientPump(ctx, s, in, done)
+		})
+		if err != nil {
+			report(done, err)
+			return
+		}
+		if handedOn {
+			return
 		}
 	}
 }
 
-// upstreamPump reads the upstream's frames into the session. It returns
-// when the upstream's output ends.
-func (r *Relay) upstreamPump(ctx context.Context, s *enforce.Session, up Upstream) error {
+// upstreamPump reads the upstream's frames into the session until its
+// output ends, which it reports on done; it hands reading on as
+// clientPump does.
+func (r *Relay) upstreamPump(ctx context.Context, s *enforce.Session, up Upstream, done chan<- error) {
 	for {
 		frame, err := up.ReadFrame()
 		var tooLarge *FrameTooLargeError
@@ -159,10 +173,30 @@ func (r *Relay) upstreamPump(ctx context.Context, s *enforce.Session, up Upstrea
 			continue
 		}
 		if err != nil {
-			return err
+			report(done, err)
+			return
 		}
-		if err := s.FromUpstream(ctx, 0, frame); err != nil {
-			return err
+		handedOn := false
+		err = s.FromUpstreamHandoff(ctx, 0, frame, func() {
+			handedOn = true
+			go r.upstreamPump(ctx, s, up, done)
+		})
+		if err != nil {
+			report(done, err)
+			return
 		}
+		if handedOn {
+			return
+		}
+	}
+}
+
+// report sends a pump's end on done (capacity one) unless an end was
+// reported already: after a hand-on, the work's goroutine and the next
+// reader may both find the peer gone.
+func report(done chan<- error, err error) {
+	select {
+	case done <- err:
+	default:
 	}
 }

@@ -22,10 +22,10 @@ const Separator = "__"
 // aggregated session: initialize and tools/list are answered from every
 // route, tools/call goes to the route its name names, ping is answered
 // here. Other methods name no route and are refused.
-func (s *Session) aggregateCall(ctx context.Context, m *rpc.Message) error {
+func (s *Session) aggregateCall(ctx context.Context, m *rpc.Message, run func(func())) error {
 	switch m.Method {
 	case "tools/call":
-		return s.aggregateToolCall(ctx, m)
+		return s.aggregateToolCall(ctx, m, run)
 	case "ping":
 		return s.client.WriteFrame(rpc.ResultResponse(m.ID, json.RawMessage(`{}`)))
 	case "initialize", "tools/list":
@@ -136,7 +136,7 @@ func (s *Session) aggregateTools(ctx context.Context, m *rpc.Message) []byte {
 
 // aggregateToolCall routes a tools/call by its route__tool name, with the
 // name the upstream knows.
-func (s *Session) aggregateToolCall(ctx context.Context, m *rpc.Message) error {
+func (s *Session) aggregateToolCall(ctx context.Context, m *rpc.Message, run func(func())) error {
 	name := toolName(m.Params)
 	ri, tool := s.routeOf(name)
 	if ri < 0 || s.tools != nil && !s.tools[name] {
@@ -148,7 +148,7 @@ func (s *Session) aggregateToolCall(ctx context.Context, m *rpc.Message) error {
 	if err != nil {
 		return s.client.WriteFrame(rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Invalid params: mcpgov: " + err.Error()}))
 	}
-	return s.forward(ctx, ri, m, params)
+	return s.forward(ctx, ri, m, params, run)
 }
 
 // routeOf splits route__tool into the route's index and the tool's name;

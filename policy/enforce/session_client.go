@@ -29,8 +29,21 @@ var governedMethods = map[string]bool{
 }
 
 // FromClient handles one frame the client sent. It returns an error only
-// when the client can no longer be written to.
+// when the client can no longer be written to. Work that may take time
+// (a tools/call's hooks and record) runs on a goroutine of the session's
+// own, so the caller goes on reading.
 func (s *Session) FromClient(ctx context.Context, frame []byte) error {
+	return s.FromClientHandoff(ctx, frame, nil)
+}
+
+// FromClientHandoff is FromClient for a transport whose reader can hand
+// reading on: before work that may take time, the session calls handoff,
+// which must start the transport's next reader, and then does the work on
+// the caller's goroutine, which must not read again. The message is then
+// handled by the goroutine that read it, with no wake-up of another on its
+// path, while pings and cancellations are read by the next reader. With
+// handoff nil it is FromClient.
+func (s *Session) FromClientHandoff(ctx context.Context, frame []byte, handoff func()) error {
 	m, err := rpc.Parse(frame)
 	if err != nil {
 		if errors.Is(err, rpc.ErrAmbiguous) {
@@ -39,7 +52,26 @@ func (s *Session) FromClient(ctx context.Context, frame []byte) error {
 		}
 		return s.client.WriteFrame(rpc.ParseErrorResponse(err, rpc.LenientID(frame)))
 	}
-	return s.fromClient(ctx, m)
+	return s.fromClient(ctx, m, s.worker(handoff))
+}
+
+// worker returns how to run work that may take time: after handing the
+// reader on, on the caller's goroutine; without a handoff, on a goroutine
+// of its own. Either way the session waits for it before it drains.
+func (s *Session) worker(handoff func()) func(work func()) {
+	return func(work func()) {
+		s.finishing.add()
+		if handoff == nil {
+			go func() {
+				defer s.finishing.done()
+				work()
+			}()
+			return
+		}
+		handoff()
+		defer s.finishing.done()
+		work()
+	}
 }
 
 // ClientOversize answers a client frame the transport could not take
@@ -51,7 +83,7 @@ func (s *Session) ClientOversize(ctx context.Context, id json.RawMessage, err er
 }
 
 // fromClient routes one parsed message of the client.
-func (s *Session) fromClient(ctx context.Context, m *rpc.Message) error {
+func (s *Session) fromClient(ctx context.Context, m *rpc.Message, run func(func())) error {
 	if m.IsResponse() { // an answer to an upstream's own request
 		s.answerToUpstream(m)
 		return nil
@@ -83,9 +115,9 @@ func (s *Session) fromClient(ctx context.Context, m *rpc.Message) error {
 		return s.client.WriteFrame(rpc.ErrorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeInvalidRequest, Message: "Invalid Request: mcpgov: " + reason}))
 	}
 	if s.aggregate {
-		return s.aggregateCall(ctx, m)
+		return s.aggregateCall(ctx, m, run)
 	}
-	return s.forward(ctx, 0, m, m.Params)
+	return s.forward(ctx, 0, m, m.Params, run)
 }
 
 // answerToUpstream passes the client's answer to an upstream's request
@@ -109,7 +141,7 @@ func (s *Session) answerToUpstream(m *rpc.Message) {
 // forward sends one call of the client to route ri, governed by the
 // route's core; params are what goes upstream (an aggregated tools/call
 // has the route's prefix removed from its tool name).
-func (s *Session) forward(ctx context.Context, ri int, m *rpc.Message, params json.RawMessage) error {
+func (s *Session) forward(ctx context.Context, ri int, m *rpc.Message, params json.RawMessage, run func(func())) error {
 	core := s.core(ri)
 	c, err := s.pending.add(m.ID, m.Method, ri, core)
 	if err != nil {
@@ -126,13 +158,10 @@ func (s *Session) forward(ctx context.Context, ri int, m *rpc.Message, params js
 			core.SetClient(clientInfo(m.Params))
 		case "tools/call":
 			// Hooks may take time (guardrails, a detector, the audit
-			// trail): every call is decided off the reader, so pings,
-			// cancellations and other calls never wait behind one.
-			s.finishing.add()
-			go func() {
-				defer s.finishing.done()
-				s.govern(ctx, ri, c, params)
-			}()
+			// trail): every call is decided while another goroutine
+			// reads, so pings, cancellations and other calls never wait
+			// behind one.
+			run(func() { s.govern(ctx, ri, c, params) })
 			return nil
 		case "tasks/result":
 			c.state = core.BeginTaskResult(params)

@@ -13,6 +13,13 @@ import (
 // FromUpstream handles one frame route ri's upstream sent. It returns an
 // error only when the client can no longer be written to.
 func (s *Session) FromUpstream(ctx context.Context, ri int, frame []byte) error {
+	return s.FromUpstreamHandoff(ctx, ri, frame, nil)
+}
+
+// FromUpstreamHandoff is FromUpstream for a reader that can hand reading
+// on (see FromClientHandoff): an answer's post hooks and record run on the
+// goroutine that read it.
+func (s *Session) FromUpstreamHandoff(ctx context.Context, ri int, frame []byte, handoff func()) error {
 	m, err := rpc.Parse(frame)
 	if err != nil {
 		s.warnf("malformed message from the upstream server dropped: %v", err)
@@ -21,7 +28,7 @@ func (s *Session) FromUpstream(ctx context.Context, ri int, frame []byte) error 
 		}
 		return nil
 	}
-	return s.fromUpstream(ctx, ri, m)
+	return s.fromUpstream(ctx, ri, m, s.worker(handoff))
 }
 
 // UpstreamOversize handles an upstream frame the transport could not take
@@ -56,11 +63,10 @@ func (s *Session) failCall(c *call, msg string) {
 }
 
 // fromUpstream routes one parsed message of route ri's upstream.
-func (s *Session) fromUpstream(ctx context.Context, ri int, m *rpc.Message) error {
+func (s *Session) fromUpstream(ctx context.Context, ri int, m *rpc.Message, run func(func())) error {
 	if m.IsCall() {
 		if core := s.core(ri); serverContentMethods[m.Method] && core != nil && core.Post() {
-			s.finishing.add()
-			go s.filterServerRequest(ctx, ri, core, m)
+			run(func() { s.filterServerRequest(ctx, ri, core, m) })
 			return nil
 		}
 		return s.toClient(ri, m, m.Raw)
@@ -98,8 +104,7 @@ func (s *Session) fromUpstream(ctx context.Context, ri int, m *rpc.Message) erro
 	}
 	m.Raw, m.ID = m.WithID(c.clientID), c.clientID
 	if c.state != nil && c.core.Post() {
-		s.finishing.add()
-		go s.finish(ctx, c.core, m, c.state)
+		run(func() { s.finish(ctx, c.core, m, c.state) })
 		return nil
 	}
 	out := m.Raw
@@ -163,7 +168,6 @@ var serverContentMethods = map[string]bool{"sampling/createMessage": true, "elic
 // forwards what they let through; a refused one is answered to the
 // server and never reaches the client.
 func (s *Session) filterServerRequest(ctx context.Context, ri int, core *Core, m *rpc.Message) {
-	defer s.finishing.done()
 	up := s.routes[ri].upstream
 	if err := rpc.CheckNames(m.Params, "params"); err != nil {
 		s.warnf("%s from the upstream server refused: %v", m.Method, err)
@@ -189,7 +193,6 @@ func (s *Session) filterServerRequest(ctx context.Context, ri int, core *Core, m
 // finish runs the core's post hooks on a governed call's answer and
 // writes what they let through; the audit record is durable by then.
 func (s *Session) finish(ctx context.Context, core *Core, m *rpc.Message, st *CallState) {
-	defer s.finishing.done()
 	var rpcErr *jsonrpc.Error
 	if m.Error != nil {
 		rpcErr = &jsonrpc.Error{}
