@@ -582,6 +582,11 @@ func (s *Store) commit(batch []*pending) []error {
 	return errs
 }
 
+// MayBlock reports whether Append waits for the disk (durability fsync):
+// the engine then records while another goroutine reads. In write
+// durability an Append is a write to the OS.
+func (s *Store) MayBlock() bool { return s.opts.Durability == DurabilityFsync }
+
 // Healthy reports the error of the last batch the store could not write
 // (a full disk, a failed fsync), or that the space for the next records
 // could not be reserved (see reserveBytes), or nil once a batch succeeded

@@ -155,6 +155,12 @@ func (p *Pipeline) Active(server *catalog.Server) bool {
 	return server != nil && st.limiter != nil && (server.Limits.CallsPerMinute > 0 || len(server.Limits.Tools) > 0)
 }
 
+// MayBlock implements enforce.Blocker: the pipeline waits on something
+// outside the process only for a guardrail that calls a remote detector.
+// Rego and the other guardrails run in memory, and a rate-limit counter
+// is a local file.
+func (p *Pipeline) MayBlock() bool { return p.st.Load().set.Remote() }
+
 // maxCachedDecisions bounds the decision cache; it is cleared when full.
 const maxCachedDecisions = 4096
 

@@ -22,7 +22,7 @@ const Separator = "__"
 // aggregated session: initialize and tools/list are answered from every
 // route, tools/call goes to the route its name names, ping is answered
 // here. Other methods name no route and are refused.
-func (s *Session) aggregateCall(ctx context.Context, m *rpc.Message, run func(func())) error {
+func (s *Session) aggregateCall(ctx context.Context, m *rpc.Message, run func(bool, func())) error {
 	switch m.Method {
 	case "tools/call":
 		return s.aggregateToolCall(ctx, m, run)
@@ -136,7 +136,7 @@ func (s *Session) aggregateTools(ctx context.Context, m *rpc.Message) []byte {
 
 // aggregateToolCall routes a tools/call by its route__tool name, with the
 // name the upstream knows.
-func (s *Session) aggregateToolCall(ctx context.Context, m *rpc.Message, run func(func())) error {
+func (s *Session) aggregateToolCall(ctx context.Context, m *rpc.Message, run func(bool, func())) error {
 	name := toolName(m.Params)
 	ri, tool := s.routeOf(name)
 	if ri < 0 || s.tools != nil && !s.tools[name] {

@@ -142,6 +142,31 @@ type Hooks interface {
 	ReviewTool(ctx context.Context, server *catalog.Server, tool json.RawMessage) (Decision, error)
 }
 
+// Blocker is implemented by Hooks, Sinks and audit stores that can say
+// whether their work may wait on something outside the process — a
+// remote detector, an fsync. The session runs such work while another
+// goroutine reads, so pings and cancellations are never stuck behind it,
+// and runs everything else on the goroutine that read the message, with
+// no hand-over on its path. Hooks and Sinks that do not implement it are
+// taken to block.
+type Blocker interface {
+	MayBlock() bool
+}
+
+// mayBlock reports whether v may block (see Blocker).
+func mayBlock(v any) bool {
+	if v == nil {
+		return false
+	}
+	b, ok := v.(Blocker)
+	return !ok || b.MayBlock()
+}
+
+// MayBlock reports whether the core's hooks or sink may block (see
+// Blocker): a session then governs the core's calls and finishes their
+// answers while another goroutine reads.
+func (c *Core) MayBlock() bool { return c.blocks }
+
 // HookFuncs adapts functions to Hooks; a nil function allows, and a nil
 // Describe means no describe hook at all (tools need no review before
 // their first call).
@@ -193,7 +218,8 @@ func reviews(h Hooks) bool {
 // Core enforces one connection's catalog entry. It is safe for concurrent
 // use.
 type Core struct {
-	cfg Config
+	cfg    Config
+	blocks bool // hooks or sink may block (MayBlock)
 
 	mu         sync.Mutex
 	visible    map[string]bool            // tool name -> visible when last listed
@@ -216,8 +242,10 @@ func New(cfg Config) *Core {
 			cfg.FailMode = cfg.Server.FailMode
 		}
 	}
-	return &Core{cfg: cfg, visible: map[string]bool{}, annotation: map[string]json.RawMessage{},
+	c := &Core{cfg: cfg, visible: map[string]bool{}, annotation: map[string]json.RawMessage{},
 		tasks: map[string]*Call{}, logged: map[string]bool{}}
+	c.blocks = cfg.Hooks != nil && mayBlock(cfg.Hooks) || cfg.Sink != nil && mayBlock(cfg.Sink)
+	return c
 }
 
 // Mode returns the effective mode.

@@ -55,13 +55,22 @@ func (s *Session) FromClientHandoff(ctx context.Context, frame []byte, handoff f
 	return s.fromClient(ctx, m, s.worker(handoff))
 }
 
-// worker returns how to run work that may take time: after handing the
-// reader on, on the caller's goroutine; without a handoff, on a goroutine
-// of its own. Either way the session waits for it before it drains.
-func (s *Session) worker(handoff func()) func(work func()) {
-	return func(work func()) {
+// worker returns how to run work that may take time. Work that cannot
+// block (block false: local hooks, a write to the audit file) runs at
+// once on the caller's goroutine, which holds the message; work that may
+// block runs after the reader was handed on (handoff), or without a
+// handoff on a goroutine of its own. Either way the session waits for it
+// before it drains.
+func (s *Session) worker(handoff func()) func(block bool, work func()) {
+	return func(block bool, work func()) {
 		s.finishing.add()
+		defer s.finishing.done()
+		if !block {
+			work()
+			return
+		}
 		if handoff == nil {
+			s.finishing.add()
 			go func() {
 				defer s.finishing.done()
 				work()
@@ -69,7 +78,6 @@ func (s *Session) worker(handoff func()) func(work func()) {
 			return
 		}
 		handoff()
-		defer s.finishing.done()
 		work()
 	}
 }
@@ -83,7 +91,7 @@ func (s *Session) ClientOversize(ctx context.Context, id json.RawMessage, err er
 }
 
 // fromClient routes one parsed message of the client.
-func (s *Session) fromClient(ctx context.Context, m *rpc.Message, run func(func())) error {
+func (s *Session) fromClient(ctx context.Context, m *rpc.Message, run func(bool, func())) error {
 	if m.IsResponse() { // an answer to an upstream's own request
 		s.answerToUpstream(m)
 		return nil
@@ -141,7 +149,7 @@ func (s *Session) answerToUpstream(m *rpc.Message) {
 // forward sends one call of the client to route ri, governed by the
 // route's core; params are what goes upstream (an aggregated tools/call
 // has the route's prefix removed from its tool name).
-func (s *Session) forward(ctx context.Context, ri int, m *rpc.Message, params json.RawMessage, run func(func())) error {
+func (s *Session) forward(ctx context.Context, ri int, m *rpc.Message, params json.RawMessage, run func(bool, func())) error {
 	core := s.core(ri)
 	c, err := s.pending.add(m.ID, m.Method, ri, core)
 	if err != nil {
@@ -157,11 +165,11 @@ func (s *Session) forward(ctx context.Context, ri int, m *rpc.Message, params js
 		case "initialize":
 			core.SetClient(clientInfo(m.Params))
 		case "tools/call":
-			// Hooks may take time (guardrails, a detector, the audit
-			// trail): every call is decided while another goroutine
-			// reads, so pings, cancellations and other calls never wait
-			// behind one.
-			run(func() { s.govern(ctx, ri, c, params) })
+			// Hooks that may block (a remote detector, an fsync, the
+			// session's own tools/list to verify pins) decide while
+			// another goroutine reads, so pings, cancellations and other
+			// calls never wait behind one; the rest decide at once.
+			run(core.MayBlock() || core.Unverified(params), func() { s.govern(ctx, ri, c, params) })
 			return nil
 		case "tasks/result":
 			c.state = core.BeginTaskResult(params)

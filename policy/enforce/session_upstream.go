@@ -63,10 +63,10 @@ func (s *Session) failCall(c *call, msg string) {
 }
 
 // fromUpstream routes one parsed message of route ri's upstream.
-func (s *Session) fromUpstream(ctx context.Context, ri int, m *rpc.Message, run func(func())) error {
+func (s *Session) fromUpstream(ctx context.Context, ri int, m *rpc.Message, run func(bool, func())) error {
 	if m.IsCall() {
 		if core := s.core(ri); serverContentMethods[m.Method] && core != nil && core.Post() {
-			run(func() { s.filterServerRequest(ctx, ri, core, m) })
+			run(core.MayBlock(), func() { s.filterServerRequest(ctx, ri, core, m) })
 			return nil
 		}
 		return s.toClient(ri, m, m.Raw)
@@ -104,7 +104,7 @@ func (s *Session) fromUpstream(ctx context.Context, ri int, m *rpc.Message, run 
 	}
 	m.Raw, m.ID = m.WithID(c.clientID), c.clientID
 	if c.state != nil && c.core.Post() {
-		run(func() { s.finish(ctx, c.core, m, c.state) })
+		run(c.core.MayBlock(), func() { s.finish(ctx, c.core, m, c.state) })
 		return nil
 	}
 	out := m.Raw

@@ -63,6 +63,9 @@ func (t Tee) Record(ctx context.Context, rec *audit.Record) error {
 // Keeps implements Sink: a store keeps every record.
 func (t Tee) Keeps() bool { return true }
 
+// MayBlock implements Blocker: the store's (an fsync per record blocks).
+func (t Tee) MayBlock() bool { return mayBlock(t.Store) }
+
 // Healthy implements AuditorHealth for Stores that do.
 func (t Tee) Healthy() error {
 	if h, ok := t.Store.(AuditorHealth); ok {
@@ -91,6 +94,9 @@ func (l *Lines) Record(_ context.Context, rec *audit.Record) error {
 
 // Keeps implements Sink: lines are not records.
 func (l *Lines) Keeps() bool { return false }
+
+// MayBlock implements Blocker: a line is written at once.
+func (l *Lines) MayBlock() bool { return false }
 
 // write writes rec's line, if it has one, and the store's error.
 func (l *Lines) write(rec *audit.Record, storeErr error) {

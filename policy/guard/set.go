@@ -65,6 +65,11 @@ func NewSet(cfg *Config, opts Options) (*Set, error) {
 	return s, nil
 }
 
+// Remote reports whether a guardrail calls out of the process (an
+// external detector or a provider's API), so a check may wait on the
+// network.
+func (s *Set) Remote() bool { return len(s.ext) > 0 }
+
 // Specs returns the guardrails in name order.
 func (s *Set) Specs() []*Spec { return s.specs }
 
