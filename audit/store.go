@@ -61,9 +61,14 @@ type Options struct {
 	// Durability says when Append returns: DurabilityFsync (the default)
 	// after the batch is fsynced; DurabilityWrite after it is written to
 	// the OS — it survives a crash of mcpgov and kill -9, and is fsynced
-	// right after, so a power loss can lose only what that fsync had not
-	// covered yet. Every record names the mode it was appended under.
+	// within SyncWindow, so a power loss can lose only what that fsync had
+	// not covered yet. Every record names the mode it was appended under.
 	Durability string
+	// SyncWindow bounds, in write durability, how long a written record
+	// waits for its fsync (DefaultSyncWindow when 0): the records written
+	// within one window share one fsync, which then costs the machine
+	// once per window instead of once per call.
+	SyncWindow time.Duration
 
 	createKey bool // KeyPath is the default one in the store
 }
@@ -99,6 +104,9 @@ func (o *Options) fill(dir string) error {
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = 1024
+	}
+	if o.SyncWindow <= 0 {
+		o.SyncWindow = DefaultSyncWindow
 	}
 	switch o.Durability {
 	case "":
@@ -179,6 +187,10 @@ const (
 	DurabilityFsync = "fsync"
 	DurabilityWrite = "write"
 )
+
+// DefaultSyncWindow is the write-durability fsync window: at most what a
+// power loss may take of the records written (DESIGN §5: at most 10 ms).
+const DefaultSyncWindow = 5 * time.Millisecond
 
 // ErrClosed is returned by Append after Close.
 var ErrClosed = errors.New("audit store is closed")
@@ -397,9 +409,9 @@ func (s *Store) kickBackground() {
 	}
 }
 
-// background fsyncs what write durability left unsynced, at once, and
-// signs a checkpoint when records have waited CheckpointInterval, also
-// while no call comes.
+// background fsyncs what write durability left unsynced, within
+// SyncWindow of the first such write, and signs a checkpoint when records
+// have waited CheckpointInterval, also while no call comes.
 func (s *Store) background() {
 	defer close(s.bgDone)
 	var timer *time.Timer
@@ -422,6 +434,7 @@ func (s *Store) background() {
 			continue
 		case <-s.bgKick:
 		}
+		s.awaitSyncWindow()
 		s.syncDirty()
 		if iv := s.opts.CheckpointInterval; iv > 0 && timerC == nil {
 			s.commitMu.Lock()
@@ -440,6 +453,23 @@ func (s *Store) background() {
 				timerC = timer.C
 			}
 		}
+	}
+}
+
+// awaitSyncWindow lets the writes of one window gather before their
+// fsync; Close ends the wait.
+func (s *Store) awaitSyncWindow() {
+	s.commitMu.Lock()
+	dirty := s.dirty
+	s.commitMu.Unlock()
+	if !dirty {
+		return
+	}
+	t := time.NewTimer(s.opts.SyncWindow)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.bgStop:
 	}
 }
 

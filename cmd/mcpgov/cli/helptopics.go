@@ -170,8 +170,9 @@ caller's identity and, in enforce mode, refuses calls without a usable one.
   durability = "write"
       When a call's reply may go: write (the default: once its record is
       written to the OS, which survives a crash of mcpgov or kill -9; the
-      fsync follows at once, so only a power loss in between can lose it)
-      or fsync (once the record is on disk). Every record names its mode.
+      records of each 5 ms share one fsync, so a power loss can lose at
+      most the last 5 ms) or fsync (once the record is on disk). Every
+      record names its mode.
   witness = ["/var/lib/mcpgov-witness", "https://gateway.example.com/v1/checkpoints"]
       Where signed checkpoints are sent, so that truncating or re-signing
       the trail on this machine shows (mcpgov help audit-threats): a file
