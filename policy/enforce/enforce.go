@@ -128,7 +128,8 @@ type ResultDecision struct {
 // hooks still run and are recorded. *policy.Pipeline implements Hooks.
 type Hooks interface {
 	// Decide is the pre hook, consulted for every tools/call the catalog
-	// allows. Relays run it per request, concurrently, and stop waiting
+	// allows. Sessions run it per request (while another goroutine reads
+	// when the hooks may block, see Blocker), and stop waiting
 	// for a call the client cancels; ctx is cancelled then.
 	Decide(ctx context.Context, server *catalog.Server, call *Call) (Decision, error)
 	// FilterResult is the post hook: it inspects (and may redact) what a

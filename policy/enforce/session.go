@@ -74,8 +74,8 @@ type Session struct {
 	diagMu    sync.Mutex
 
 	pending *pending
-	// finishing counts governed answers being finished off the readers
-	// (hooks, audit records); Wait returns once there are none.
+	// finishing counts governed work in progress (hooks, audit records),
+	// on a reader's goroutine or its own; Wait returns once there is none.
 	finishing inflight
 	// reverse maps the ids an aggregated session gives the upstreams'
 	// own requests toward the client back to their route and id.
@@ -146,7 +146,7 @@ func (s *Session) Drained() <-chan struct{} {
 	return done
 }
 
-// Wait returns once every answer being finished off the readers is
+// Wait returns once all governed work in progress is done and its answer
 // written (or abandoned).
 func (s *Session) Wait() { <-s.finishing.wait() }
 
