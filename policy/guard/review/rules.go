@@ -70,6 +70,8 @@ var (
 
 	accessVerb = regexp.MustCompile(`\b(?:read|cat|open|load|fetch|grab|include|attach|send|upload|copy|pass|provide|access|retrieve|extract|dump|print|exfiltrate|forward|post|paste|insert|embed|append|collect|steal|leak|return|output|look\s+(?:at|in)|contents?\s+of)\b`)
 
+	youWord         = regexp.MustCompile(`\byou\b`)
+	imperativeNext  = regexp.MustCompile(`^\s*[,:;]?\s*(?:then\s+|first\s+|also\s+|please\s+)?(?:add|set|include|insert|append|prepend|attach|send|forward|copy|cc|bcc|redirect|change|replace|modify|remove|delete|use|call|invoke|run|pass|log|record|save|write|report|notify|make|ensure|read|fetch|upload)\b`)
 	sendVerb        = regexp.MustCompile(`\b` + sendVerbs + `\b`)
 	instrumentWords = regexp.MustCompile(`\b(?:using|with|via|through|by)\b`)
 	dataNouns       = regexp.MustCompile(`\b(?:data|contents?|results?|output|information|info|conversation|history|credentials|keys?|tokens?|secrets?|passwords?|files?|everything|variables|logs?)\b`)
@@ -278,7 +280,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			requires: []string{"called", "used", "invoked", "executed", "run", "triggered"},
 			re: regexp.MustCompile(`\b(?:when|whenever|before|after|every\s+time|each\s+time|if)\s+(?:the\s+|any\s+|an?\s+)?['"\x60]?([a-z0-9_.:/-]+)['"\x60]?\s+` +
 				`(?:tool\s+|function\s+|command\s+)?(?:is|gets|has\s+been|are)\s+(?:called|used|invoked|executed|run|triggered)\b`),
-			refine: notSelf,
+			refine: directedAtOther,
 		},
 		{
 			rule: RuleShadowing, sev: finding.SeverityMedium,
@@ -397,6 +399,20 @@ func raiseIfExternal(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) 
 		return "", false
 	}
 	return finding.SeverityMedium, true
+}
+
+// directedAtOther keeps "when the X tool is called, …" only when the
+// sentence tells the model what to do then ("you must", "always"): "when
+// the search tool is used, results are cached" describes this server.
+func directedAtOther(r *reviewer, sc scanned, m []int) (finding.Severity, bool) {
+	sev, ok := notSelf(r, sc, m)
+	if !ok {
+		return sev, ok
+	}
+	if s, _ := sentence(sc.norm, m[0], m[1]); directiveWords.MatchString(s) || youWord.MatchString(s) || imperativeNext.MatchString(sc.norm[m[1]:]) {
+		return sev, true
+	}
+	return "", false
 }
 
 // notSelf drops shadowing matches whose tool is this tool or a generic word.
