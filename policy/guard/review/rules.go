@@ -121,11 +121,25 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			msg:     "tells the model to ignore its instructions",
 			anchors: []string{"ignore", "disregard", "forget"},
 			requires: []string{"instruction", "prompt", "direction", "rule", "guideline", "message", "polic", "constraint", "directive", "context",
-				"command", "guardrail", "everything", "all "},
+				"command", "guardrail", "everything", "all ", "above"},
 			re: regexp.MustCompile(`\b(?:ignore|disregard|forget)\s+(?:(?:all|any|the|your|of|every)\s+)*` +
 				`(?:previous|prior|above|preceding|earlier|former|existing|original|other|system|safety|security|initial|current)\s+(?:\w+\s+){0,2}?` +
 				`(?:instructions?|prompts?|directions?|rules?|guidelines?|messages?|policies|policy|constraints?|directives?|context|commands?|guardrails?)\b|` +
-				`\bforget\s+(?:everything|all)\s+(?:you|above|before|previous|that)\b`),
+				`\bforget\s+(?:everything|all)\s+(?:you|above|before|previous|that)\b|` +
+				// No qualifier is needed when the instructions are the
+				// model's own or all of them ("ignore your instructions",
+				// "ignore all instructions given to you"), nor for "the
+				// above" ending a clause ("disregard the above and …").
+				`\b(?:ignore|disregard|forget)\s+(?:all\s+(?:of\s+)?)?(?:your|all|any)\s+(?:\w+\s+)?(?:instructions|prompts|directions|rules|guidelines|directives)\b|` +
+				`\b(?:ignore|disregard|forget)\s+(?:all\s+(?:of\s+)?|everything\s+)?(?:the\s+)?above(?:\s*[,.;:!]|\s+and\b|\s*$)`),
+		},
+		{
+			rule: RuleImperativeMarkup, sev: finding.SeverityHigh,
+			msg:      "tells the model to drop its task and answer something else",
+			anchors:  []string{"instead"},
+			requires: []string{"not", "n't", "never"},
+			re: regexp.MustCompile(`\b(?:do\s+not|don't|never)\s+(?:\w+\s+){1,3}?(?:this|the|that)\s+(?:\w+\s+)?(?:document|text|page|content|e-?mail|article|input|data|message|file|review|question)\s*[,;:]?\s*` +
+				`(?:and\s+|but\s+)?instead\s*,?\s+(?:output|print|say|write|reply|respond|return|answer|type)\b`),
 		},
 		{
 			rule: RuleImperativeMarkup, sev: finding.SeverityHigh,
@@ -140,8 +154,9 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 		{
 			rule: RuleImperativeMarkup, sev: finding.SeverityMedium,
 			msg:     "tries to redefine the model's role",
-			anchors: []string{"you are now", "from now on", "new instructions", "new system", "new directive", "new prompt"},
+			anchors: []string{"you are now", "from now on", "new instructions", "new system", "new directive", "new prompt", "no longer"},
 			re: regexp.MustCompile(`\byou\s+are\s+now\s+(?:a|an|in|the|my|acting|operating|no\s+longer)\b|\bfrom\s+now\s+on\b` + gap + `\byou\b|` +
+				`\byou\s+(?:will|shall|must|are\s+to)\s+no\s+longer\s+(?:be|function|act|behave|operate|respond|serve)\b|` +
 				`\bnew\s+(?:system\s+)?(?:instructions|prompt|directives?)\s*:`),
 		},
 
