@@ -133,6 +133,11 @@ func Find(key, s string) []Finding {
 	// The table's tokens come first, with the rules above: its patterns
 	// take a token whole where gitleaks' fixed lengths take a prefix of a
 	// longer one.
+	for _, g := range shapeFindings(s) {
+		if !overlaps(out, g.Start, g.End) {
+			out = append(out, g)
+		}
+	}
 	for _, g := range gitleaksFindings(s) {
 		if !overlaps(out, g.Start, g.End) {
 			out = append(out, g)
