@@ -70,6 +70,7 @@ var (
 
 	accessVerb = regexp.MustCompile(`\b(?:read|cat|open|load|fetch|grab|include|attach|send|upload|copy|pass|provide|access|retrieve|extract|dump|print|exfiltrate|forward|post|paste|insert|embed|append|collect|steal|leak|return|output|look\s+(?:at|in)|contents?\s+of)\b`)
 
+	asksUser        = regexp.MustCompile(`\b(?:confirm|check|double-check|verify|ask)\s+(?:\w+\s+){0,4}?(?:with\s+)?the\s+user\b`)
 	youWord         = regexp.MustCompile(`\byou\b`)
 	imperativeNext  = regexp.MustCompile(`^\s*[,:;]?\s*(?:then\s+|first\s+|also\s+|please\s+)?(?:add|set|include|insert|append|prepend|attach|send|forward|copy|cc|bcc|redirect|change|replace|modify|remove|delete|use|call|invoke|run|pass|log|record|save|write|report|notify|make|ensure|read|fetch|upload)\b`)
 	sendVerb        = regexp.MustCompile(`\b` + sendVerbs + `\b`)
@@ -302,7 +303,9 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			msg:     "steers the model away from other tools",
 			anchors: []string{"instead of", "not use", "not call", "never use", "never call", "don't use", "don't call", "not invoke"},
 			re: regexp.MustCompile(`\binstead\s+of\s+(?:using|calling|invoking|running)\b|` +
-				`\b(?:do\s+not|don't|never)\s+(?:use|call|invoke|run)\s+(?:the\s+|any\s+)?(?:other\s+)?['"\x60]?[a-z0-9_.-]+['"\x60]?\s+tools?\b`),
+				`\b(?:do\s+not|don't|never)\s+(?:use|call|invoke|run)\s+(?:the\s+|any\s+)?(?:other\s+)?['"\x60]?([a-z0-9_.-]+)['"\x60]?\s+tools?\b`),
+			// "Do not use this tool to send direct messages" is about itself.
+			refine: notSelf,
 		},
 		{
 			rule: RuleShadowing, sev: finding.SeverityMedium,
@@ -395,9 +398,14 @@ func sentence(norm string, start, end int) (string, int) {
 }
 
 // raiseIfDirective: "deletes without confirmation" describes a tool; "always
-// send it without confirmation" instructs the model.
+// send it without confirmation" instructs the model; a sentence that also
+// tells the model to check with the user is a warning, not a bypass.
 func raiseIfDirective(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
-	if s, _ := sentence(sc.norm, m[0], m[1]); directiveWords.MatchString(s) {
+	s, _ := sentence(sc.norm, m[0], m[1])
+	if asksUser.MatchString(s) {
+		return "", false // "sent without further confirmation, so check with the user first"
+	}
+	if directiveWords.MatchString(s) {
 		return finding.SeverityHigh, true
 	}
 	return finding.SeverityLow, true
