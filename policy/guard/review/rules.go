@@ -70,6 +70,7 @@ var (
 
 	accessVerb = regexp.MustCompile(`\b(?:read|cat|open|load|fetch|grab|include|attach|send|upload|copy|pass|provide|access|retrieve|extract|dump|print|exfiltrate|forward|post|paste|insert|embed|append|collect|steal|leak|return|output|look\s+(?:at|in)|contents?\s+of)\b`)
 
+	ofOther         = regexp.MustCompile(`^\s+(?:of|from|in)\s+(?:the\s+)?(?:given|selected|specified|requested|chosen|named|a|an|each|that|another)\b`)
 	asksUser        = regexp.MustCompile(`\b(?:confirm|check|double-check|verify|ask)\s+(?:\w+\s+){0,4}?(?:with\s+)?the\s+user\b`)
 	youWord         = regexp.MustCompile(`\byou\b`)
 	imperativeNext  = regexp.MustCompile(`^\s*[,:;]?\s*(?:then\s+|first\s+|also\s+|please\s+)?(?:add|set|include|insert|append|prepend|attach|send|forward|copy|cc|bcc|redirect|change|replace|modify|remove|delete|use|call|invoke|run|pass|log|record|save|write|report|notify|make|ensure|read|fetch|upload)\b`)
@@ -333,6 +334,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				"previous messages", "user's", "users'", "user prompt", "user message", "user quer", "user conversation"},
 			requires: sendStems,
 			re:       regexp.MustCompile(`\b` + sendVerbs + `\b` + gap + `\b` + conversationData + `\b`),
+			refine:   notOtherChannel,
 		},
 		{
 			rule: RuleExfiltration, sev: finding.SeverityMedium,
@@ -395,6 +397,16 @@ func sentence(norm string, start, end int) (string, int) {
 		}
 	}
 	return norm[lo:hi], lo
+}
+
+// notOtherChannel drops "exports the chat history of the given channel":
+// the history of a channel or a thread the tool works on, not the
+// conversation with the model.
+func notOtherChannel(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
+	if ofOther.MatchString(sc.norm[m[1]:]) {
+		return "", false
+	}
+	return finding.SeverityHigh, true
 }
 
 // raiseIfDirective: "deletes without confirmation" describes a tool; "always
@@ -462,13 +474,13 @@ func sensitivePathSeverity(_ *reviewer, sc scanned, m []int) (finding.Severity, 
 	if strings.HasPrefix(path, ".env") && m[0] > 0 && isWordByte(sc.norm[m[0]-1]) {
 		return "", false // process.env, import.meta.env: code, not a file
 	}
+	if envTemplate.MatchString(path) {
+		return finding.SeverityLow, true // a template lists names, not secrets, even when read
+	}
 	s, lo := sentence(sc.norm, m[0], m[1])
 	before := s[:m[0]-lo]
 	if accessVerb.MatchString(before) || pathAssignment.MatchString(before) {
 		return finding.SeverityHigh, true
-	}
-	if envTemplate.MatchString(path) {
-		return finding.SeverityLow, true // a template lists names, not secrets
 	}
 	for _, w := range []string{"id_", "credentials", ".netrc", ".npmrc", ".pypirc", "shadow", "wallet", ".kdbx", "keychain", ".env",
 		"password-store", "gcloud", "kube", ".docker", "history", "mcp", "claude", ".cursor/", ".codeium", ".gemini", ".codex"} {
