@@ -42,3 +42,26 @@ func TestShapeFindings(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAIMarker: a project key of any half lengths is found by the
+// "T3BlbkFJ" marker; the marker without the halves is not a key.
+func TestOpenAIMarker(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	const alnum = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	half := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = alnum[r.IntN(len(alnum))]
+		}
+		return string(b)
+	}
+	for _, n := range []int{20, 58, 74} {
+		key := "sk-proj-" + half(n) + "T3BlbkFJ" + half(n)
+		if fs := Find("", "OPENAI_API_KEY="+key); len(fs) == 0 || fs[0].Rule != RuleOpenAI {
+			t.Errorf("halves of %d: %v", n, fs)
+		}
+	}
+	if fs := Find("", "the marker sk-proj-T3BlbkFJ alone"); len(fs) != 0 {
+		t.Errorf("marker alone: %v", fs)
+	}
+}
