@@ -131,6 +131,9 @@ func CheckCode(s string) []CodeFinding {
 			}
 		}
 	}
+	if strings.Contains(s, "#{") && interpolatedBackticks(s) {
+		add(RuleCodeShell, "backticks run a shell command with interpolated input (Ruby)")
+	}
 	if hasShellAnchor(s) {
 		for _, line := range shellLines(s) {
 			checkShell(line, add, 0)
@@ -197,6 +200,29 @@ func shellTrueDynamic(s string, at int) bool {
 	return true
 }
 
+// interpolatedBackticks: Ruby's `…#{x}…` or %x(…#{x}…), a shell command
+// built from a value; a constant command in backticks is not a finding.
+func interpolatedBackticks(s string) bool {
+	for off := 0; ; {
+		j := strings.Index(s[off:], "#{")
+		if j < 0 {
+			return false
+		}
+		at := off + j
+		off = at + 2
+		ls := strings.LastIndexByte(s[:at], '\n') + 1
+		before := s[ls:at]
+		if strings.Count(before, "`")%2 == 1 {
+			if k := strings.IndexByte(s[at:], '`'); k > 0 && !strings.Contains(s[at:at+k], "\n") {
+				return true
+			}
+		}
+		if k := strings.LastIndex(before, "%x"); k >= 0 && k+2 < len(before) && strings.IndexByte("({[|!", before[k+2]) >= 0 {
+			return true
+		}
+	}
+}
+
 // scriptCandidate: s holds an anchor of the script rules (a cheap test
 // before lower-casing it).
 func scriptCandidate(s string) bool {
@@ -209,7 +235,8 @@ func scriptCandidate(s string) bool {
 }
 
 var scriptAnchors = []string{"/dev/", "nc ", "ncat", "socat", "mkfifo", "ocket", "IEX", "iex", "Iex", "nvoke-", "NVOKE-",
-	"ownload", "-enc", "-Enc", "-ENC", "-e ", "MpPreference", "mppreference", "emove-", "EMOVE-", "bcdedit", "vssadmin", "ormat c", "ORMAT C"}
+	"ownload", "-enc", "-Enc", "-ENC", "-e ", "MpPreference", "mppreference", "emove-", "EMOVE-", "bcdedit", "vssadmin", "ormat c", "ormat C", "ORMAT C",
+	"sockopen", "del /", "DEL /", "rd /", "RD /", "rmdir /", "RMDIR /"}
 
 func childProcessExec(s string, at int) bool {
 	w := s[at:min(len(s), at+400)]

@@ -1,6 +1,9 @@
 package guard
 
-import "strings"
+import (
+	"path"
+	"strings"
+)
 
 // More code-safety rule ids.
 const (
@@ -95,7 +98,7 @@ var callForms = []callForm{
 	{"Marshal.load(", RuleCodeDeserial, "Marshal.load() builds arbitrary objects", argAny, false},
 	{"YAML.unsafe_load(", RuleCodeDeserial, "YAML.unsafe_load() builds arbitrary objects", argAny, false},
 	// Java, Groovy
-	{"new ProcessBuilder(", RuleCodeShell, "ProcessBuilder runs a command", argDynamic, false},
+	{"new ProcessBuilder(", RuleCodeShell, "ProcessBuilder runs a command", argShellArg, false},
 	{".readObject(", RuleCodeDeserial, "ObjectInputStream.readObject() builds arbitrary objects", argAny, true},
 	{"Eval.me(", RuleCodeEval, "Eval.me() runs text as Groovy", argDynamic, false},
 	{".evaluate(", RuleCodeEval, "GroovyShell.evaluate() runs text as code", argDynamic, true},
@@ -260,6 +263,9 @@ func dangerousConstant(a string) bool {
 	}
 	cmd := strings.Trim(a, `"'[]`)
 	low := strings.ToLower(cmd)
+	if wildcardInjection(low) {
+		return true
+	}
 	for _, p := range sensitiveCommandPaths {
 		if strings.Contains(low, p) {
 			return true
@@ -270,6 +276,26 @@ func dangerousConstant(a string) bool {
 		checkShell(cmd, func(string, string) { found = true }, 1)
 	}
 	return found
+}
+
+// wildcardInjection: a shell command run from code that hands a bare "*"
+// to a program that reads options from file names (chown, chmod, tar,
+// rsync): a file named "--checkpoint-action=exec=…" in that directory
+// becomes an option (bandit's B609).
+func wildcardInjection(low string) bool {
+	f := strings.Fields(low)
+	if len(f) < 2 {
+		return false
+	}
+	switch path.Base(f[0]) {
+	case "chown", "chmod", "tar", "rsync":
+		for _, a := range f[1:] {
+			if a == "*" || strings.HasSuffix(a, "/*") {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 var sensitiveCommandPaths = []string{"/etc/shadow", "/etc/passwd", ".ssh/", "id_rsa", ".aws/credentials", ".netrc", ".git-credentials", "/dev/tcp/"}
@@ -300,9 +326,10 @@ var scriptRules = []struct {
 	{"nc -e ", RuleCodeReverseShell, "netcat hands a shell to a remote host", nil},
 	{"ncat -e ", RuleCodeReverseShell, "ncat hands a shell to a remote host", nil},
 	{"nc.traditional -e", RuleCodeReverseShell, "netcat hands a shell to a remote host", nil},
-	{"socat exec:", RuleCodeReverseShell, "socat hands a shell to a remote host", nil},
+	{"socat ", RuleCodeReverseShell, "socat hands a shell to a remote host", []string{"exec:", "system:"}},
 	{"mkfifo", RuleCodeReverseShell, "a named pipe between a shell and netcat", []string{"nc ", "/bin/sh", "/bin/bash"}},
 	{"socket.socket(", RuleCodeReverseShell, "a socket wired to a shell", []string{"dup2", "/bin/sh", "subprocess", "pty.spawn"}},
+	{"socket(", RuleCodeReverseShell, "a socket wired to a shell", []string{"sh -i", "bash -i", "cmd.exe", "dup2("}},
 	{"tcpsocket.new(", RuleCodeReverseShell, "a socket wired to a shell", []string{"/bin/sh", "exec", "spawn"}},
 	{"fsockopen(", RuleCodeReverseShell, "a socket wired to a shell", []string{"/bin/sh", "exec", "proc_open", "shell"}},
 	{"new-object system.net.sockets.tcpclient", RuleCodeReverseShell, "a PowerShell reverse shell", nil},
@@ -322,6 +349,9 @@ var scriptRules = []struct {
 	{"bcdedit", RuleCodeDiskWipe, "bcdedit changes boot configuration", []string{"recoveryenabled no", "/deletevalue", "/delete"}},
 	{"vssadmin delete shadows", RuleCodeDiskWipe, "deletes the volume shadow copies", nil},
 	{"format c:", RuleCodeDiskWipe, "formats the system drive", nil},
+	{"del /", RuleCodeRmRoot, "del /s on a drive root or the user profile", []string{"c:\\*", "c:\\ ", "c:\\\n", "%userprofile%", "c:\\users\\*"}},
+	{"rd /s", RuleCodeRmRoot, "rd /s on a drive root or the user profile", []string{"c:\\ ", "c:\\\n", "%userprofile%"}},
+	{"rmdir /s", RuleCodeRmRoot, "rmdir /s on a drive root or the user profile", []string{"c:\\ ", "c:\\\n", "%userprofile%"}},
 	{"> /dev/sd", RuleCodeBlockDevice, "writes over a block device", nil},
 	{">/dev/sd", RuleCodeBlockDevice, "writes over a block device", nil},
 	{"> /dev/nvme", RuleCodeBlockDevice, "writes over a block device", nil},

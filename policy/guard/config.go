@@ -97,14 +97,14 @@ type Spec struct {
 	AllowUnanchored bool              `toml:"allow_unanchored"`
 
 	// external
-	Provider         string   `toml:"provider"`    // wire format: generic (default), azure_prompt_shields, aws_bedrock, google_model_armor, lakera, openai_moderation
+	Provider         string   `toml:"provider"`    // wire format: generic (default), azure_prompt_shields, aws_bedrock, google_model_armor, lakera, openai_moderation, openai_chat
 	APIKeyEnv        string   `toml:"api_key_env"` // environment variable holding the provider's key or token
 	Region           string   `toml:"region"`      // aws_bedrock: the region the request is signed for
 	GuardrailID      string   `toml:"guardrail_id"`
 	GuardrailVersion string   `toml:"guardrail_version"`
 	Template         string   `toml:"template"`   // google_model_armor: projects/P/locations/L/templates/T
 	ProjectID        string   `toml:"project_id"` // lakera
-	Model            string   `toml:"model"`      // openai_moderation
+	Model            string   `toml:"model"`      // openai_moderation, openai_chat
 	URL              string   `toml:"url"`
 	Command          []string `toml:"command"`
 	Timeout          string   `toml:"timeout"`

@@ -343,7 +343,8 @@ func appendFile(t *testing.T, path, name string, lines []string) {
 var externalFloors = map[string][2]float64{
 	"sql/pre":            {0.95, 0.95},
 	"secrets/pre":        {0.91, 0.88},
-	"poisoning/describe": {0.65, 0.80},
+	"secrets_other/pre":  {0.93, 0.72},
+	"poisoning/describe": {0.75, 0.80},
 	"injection/post":     {0.95, 0.60},
 	"pii/post":           {0.95, 0.95},
 	"code/post":          {0.95, 0.25},

@@ -58,11 +58,27 @@ func reviewerFindings(field, s string) []InjectionFinding {
 	return out
 }
 
+// poisoningAt raises the bar for the reviewer's rules that describe what a
+// tool does rather than what it tells the model. A tool description names
+// its own files and destinations: a Kubernetes tool names ~/.kube/config,
+// a mail tool a recipient, a sync tool "all files". Those count as
+// poisoning only when the reviewer is sure (high): the description tells
+// the model to read or pass the file on, or to send data to an outside
+// destination.
+var poisoningAt = map[string]finding.Severity{
+	review.RuleSensitivePath: finding.SeverityHigh,
+	review.RuleExfiltration:  finding.SeverityHigh,
+}
+
 // CheckPoisoning reviews a tool definition (the describe hook).
 func CheckPoisoning(t catalog.ToolDef, otherTools []string) []InjectionFinding {
 	var out []InjectionFinding
 	for _, f := range review.Tool(review.ToolDef(t), otherTools) {
-		if f.Severity.Rank() < injectionAt.Rank() {
+		at := injectionAt
+		if s, ok := poisoningAt[f.Rule]; ok {
+			at = s
+		}
+		if f.Severity.Rank() < at.Rank() {
 			continue
 		}
 		out = append(out, InjectionFinding{Rule: "poisoning." + f.Rule, Message: f.Field + ": " + f.Message})

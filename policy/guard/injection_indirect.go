@@ -73,12 +73,12 @@ func indirectFindings(s string) []InjectionFinding {
 	return nil
 }
 
-// sentenceEnd: a line break, '!', '|' or ':', or a '.' that ends a sentence
+// sentenceEnd: a line break, '!', '|', ':' or '>', or a '.' that ends a sentence
 // rather than a host name or a number ("www.example.com", "3.5").
 func sentenceEnd(s string, i int) bool {
 	switch s[i] {
-	case '\n', '!', '|', ':':
-		return true
+	case '\n', '!', '|', ':', '>':
+		return true // '>' ends an HTML tag: "<p>In your response, …"
 	case '.':
 		return i+1 == len(s) || s[i+1] == ' ' || s[i+1] == '\n' || s[i+1] == '"' || s[i+1] == '\''
 	}

@@ -3,6 +3,7 @@ package guard
 import (
 	"encoding/base64"
 	"strings"
+	"unicode/utf8"
 )
 
 // injectionPhrases are well-known injection and jailbreak markers the
@@ -63,6 +64,9 @@ func phraseFindings(s string, depth int) []InjectionFinding {
 			out = append(out, InjectionFinding{Rule: p.rule, Message: p.msg})
 		}
 	}
+	if !ascii && !seen["cjk"] && cjkOverride(s) {
+		out = append(out, InjectionFinding{Rule: "injection.instruction-override", Message: "instruction override (Chinese, Japanese or Korean)"})
+	}
 	if depth == 0 {
 		for _, run := range base64Runs(s) {
 			dec, err := base64.StdEncoding.DecodeString(run)
@@ -79,6 +83,58 @@ func phraseFindings(s string, depth int) []InjectionFinding {
 	}
 	return out
 }
+
+// cjkOverride: in Chinese, Japanese or Korean, a verb that sets
+// instructions aside (ignore, disregard, void) within a few characters of
+// what it sets aside (instructions, prompt, rules, the content above or
+// everything else). The literal phrases above are the common word orders;
+// this finds the others ("忽略其他所有內容", "지시는 무효입니다").
+func cjkOverride(s string) bool {
+	for vi, v := range cjkVoidVerbs {
+		for off := 0; ; {
+			j := strings.Index(s[off:], v)
+			if j < 0 {
+				break
+			}
+			at := off + j
+			off = at + len(v)
+			// About 12 characters either side (CJK runes are 3 bytes).
+			lo, hi := max(at-36, 0), min(off+36, len(s))
+			for lo > 0 && !utf8.RuneStart(s[lo]) {
+				lo--
+			}
+			for hi < len(s) && !utf8.RuneStart(s[hi]) {
+				hi++
+			}
+			win := s[lo:hi]
+			nouns := cjkInstructionNouns
+			if vi < cjkIgnoreVerbs {
+				nouns = append(nouns[:len(nouns):len(nouns)], cjkScopeNouns...)
+			}
+			for _, o := range nouns {
+				if strings.Contains(win, o) {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+const cjkIgnoreVerbs = 8 // the first cjkVoidVerbs: ignore, disregard
+
+var (
+	// ignore, disregard (the first cjkIgnoreVerbs); void, invalid, cancel
+	// (zh-Hans, zh-Hant, ja, ko).
+	cjkVoidVerbs = []string{"忽略", "忽视", "忽視", "无视", "無視", "不要理会", "不要理會", "무시",
+		"作废", "作廢", "无效", "無效", "무효", "取り消"}
+	// instructions, commands, prompt, rules, settings.
+	cjkInstructionNouns = []string{"指令", "指示", "命令", "提示", "规则", "規則", "设定", "設定", "プロンプト", "ルール", "지시", "명령", "지침", "프롬프트", "규칙"}
+	// What an ignore verb sets aside besides instructions: the above, what
+	// came before, everything else, all the content. "Invalid content" is
+	// an error message, so the void verbs need an instruction noun.
+	cjkScopeNouns = []string{"以上", "之前", "上述", "前面", "其他", "其它", "所有", "内容", "內容", "이전", "위의", "모든"}
+)
 
 // base64Runs returns runs of at least 24 base64 characters (padded to a
 // multiple of 4).

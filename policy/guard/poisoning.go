@@ -50,7 +50,11 @@ var poisonRules = []poisonRule{
 		re: regexp.MustCompile(`\b(?:always|only|must|should\s+always)\s+(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|rather\s+than|in\s+place\s+of|over)\b|` +
 			`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|rather\s+than|in\s+place\s+of)\s+(?:any|all|every|the\s+other|other)\b|` +
 			`\b(?:never|do\s+not|don't)\s+(?:use|call|invoke)\s+(?:any\s+|the\s+)?other\s+(?:tools?|functions?|servers?)\b|` +
-			`\b(?:always\s+|must\s+)?(?:call|use|run|invoke)\s+` + thisTool + `\s+(?:first|before\s+(?:any|every|all)\s+(?:other\s+)?(?:tools?|functions?|actions?))\b|` +
+			// "Call this tool first to load the schema" is a setup step;
+			// "always call this tool first" and "before any other tool"
+			// claim every session.
+			`\b(?:always|must)\s+(?:call|use|run|invoke)\s+` + thisTool + `\s+first\b|` +
+			`\b(?:call|use|run|invoke)\s+` + thisTool + `\s+(?:first\s+)?before\s+(?:any|every|all)\s+(?:other\s+)?(?:tools?|functions?|actions?)\b|` +
 			thisTool + `\s+(?:replaces|supersedes|overrides|takes\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?(?:\S+\s+)?(?:tools?|functions?)\b`),
 	},
 	{

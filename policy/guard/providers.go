@@ -25,10 +25,11 @@ const (
 	ProviderModelArmor  = "google_model_armor"   // Google Model Armor, sanitizeUserPrompt / sanitizeModelResponse
 	ProviderLakera      = "lakera"               // Lakera Guard, /v2/guard
 	ProviderOpenAIModer = "openai_moderation"    // an OpenAI-compatible /v1/moderations classifier
+	ProviderOpenAIChat  = "openai_chat"          // a classifier model behind an OpenAI-compatible /v1/chat/completions (Llama Guard on llama.cpp, vLLM, Ollama)
 )
 
 // Providers lists the providers in the order documented.
-var Providers = []string{ProviderGeneric, ProviderAzure, ProviderBedrock, ProviderModelArmor, ProviderLakera, ProviderOpenAIModer}
+var Providers = []string{ProviderGeneric, ProviderAzure, ProviderBedrock, ProviderModelArmor, ProviderLakera, ProviderOpenAIModer, ProviderOpenAIChat}
 
 // provider builds one HTTP request for a text and reads the verdict.
 type provider interface {
@@ -43,6 +44,7 @@ var providers = map[string]provider{
 	ProviderModelArmor:  modelArmorProvider{},
 	ProviderLakera:      lakeraProvider{},
 	ProviderOpenAIModer: moderationProvider{},
+	ProviderOpenAIChat:  chatProvider{},
 }
 
 func postJSON(ctx context.Context, u string, v any) (*http.Request, []byte, error) {
@@ -348,4 +350,81 @@ func (moderationProvider) verdict(out []byte) (ExternalVerdict, error) {
 	}
 	sort.Strings(labels)
 	return ExternalVerdict{Flagged: true, Labels: labels, Reason: "the classifier flagged the text"}, nil
+}
+
+// chatProvider: POST {url}/v1/chat/completions with the text as the one
+// user message, {"model","messages","temperature":0,"max_tokens":16,
+// "stream":false}, the endpoint local model servers share (llama.cpp's
+// llama-server, vLLM's OpenAI-compatible server, Ollama). It is meant for
+// a classifier model that answers with a verdict word, as Llama Guard
+// does: "safe", or "unsafe" and a line of category codes ("S14"). The
+// model's chat template wraps the text in its own classification prompt,
+// so the server must run the model with that template (the GGUF's or
+// the model card's). The first word decides: unsafe, injection,
+// jailbreak, malicious, flagged or yes flag the text; safe, benign, clean
+// or no pass it; anything else is an error the mode decides.
+type chatProvider struct{}
+
+func (chatProvider) request(ctx context.Context, sp *Spec, env func(string) string, in ExternalRequest, _ []byte) (*http.Request, error) {
+	k, err := apiKey(sp, env)
+	if err != nil {
+		return nil, err
+	}
+	body := map[string]any{
+		"messages":    []map[string]string{{"role": "user", "content": in.Text}},
+		"temperature": 0,
+		"max_tokens":  16,
+		"stream":      false,
+	}
+	if sp.Model != "" {
+		body["model"] = sp.Model
+	}
+	req, _, err := postJSON(ctx, strings.TrimRight(sp.URL, "/")+"/v1/chat/completions", body)
+	if err != nil {
+		return nil, err
+	}
+	if k != "" {
+		req.Header.Set("Authorization", "Bearer "+k)
+	}
+	return req, nil
+}
+
+func (chatProvider) verdict(out []byte) (ExternalVerdict, error) {
+	var r struct {
+		Choices []struct {
+			Message struct {
+				Content string `json:"content"`
+			} `json:"message"`
+		} `json:"choices"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil || len(r.Choices) == 0 {
+		return ExternalVerdict{}, fmt.Errorf("chat completion answer has no choices")
+	}
+	return classifierVerdict(r.Choices[0].Message.Content)
+}
+
+// classifierVerdict reads a classifier model's answer: a verdict word,
+// then optionally category codes on the same or the next lines.
+func classifierVerdict(content string) (ExternalVerdict, error) {
+	f := strings.FieldsFunc(strings.ToLower(content), func(r rune) bool {
+		return r == ' ' || r == '\n' || r == '\r' || r == '\t' || r == ',' || r == ':' || r == '.'
+	})
+	if len(f) == 0 {
+		return ExternalVerdict{}, fmt.Errorf("the classifier answered nothing")
+	}
+	switch f[0] {
+	case "safe", "benign", "clean", "no":
+		return ExternalVerdict{}, nil
+	case "unsafe", "injection", "jailbreak", "malicious", "flagged", "yes":
+		labels := []string{f[0]}
+		// Only category codes ("S14") are kept: the rest of the answer is
+		// the model's text and may quote the input.
+		for _, w := range f[1:] {
+			if len(w) >= 2 && len(w) <= 3 && w[0] == 's' && strings.Trim(w[1:], "0123456789") == "" && len(labels) < 8 {
+				labels = append(labels, strings.ToUpper(w))
+			}
+		}
+		return ExternalVerdict{Flagged: true, Labels: labels, Reason: "the classifier model answered " + f[0]}, nil
+	}
+	return ExternalVerdict{}, fmt.Errorf("the classifier answered neither safe nor unsafe")
 }

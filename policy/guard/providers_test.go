@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -99,6 +100,29 @@ func TestProviders(t *testing.T) {
 			func(f bool) string {
 				return `{"results":[{"flagged":` + boolStr(f) + `,"categories":{"injection":` + boolStr(f) + `}}]}`
 			}},
+		// The shape llama.cpp's llama-server, vLLM and Ollama answer on
+		// /v1/chat/completions, with Llama Guard 3's verdict as content.
+		{ProviderOpenAIChat, `model = "llama-guard3:1b"`,
+			func(r *http.Request, b map[string]any) (string, string) {
+				if r.URL.Path != "/v1/chat/completions" || b["model"] != "llama-guard3:1b" || b["temperature"] != 0.0 || b["stream"] != false {
+					return "", "path, model, temperature or stream"
+				}
+				m, _ := b["messages"].([]any)
+				if len(m) != 1 || m[0].(map[string]any)["role"] != "user" {
+					return "", "messages"
+				}
+				txt, _ := m[0].(map[string]any)["content"].(string)
+				return txt, ""
+			},
+			func(f bool) string {
+				content := "safe"
+				if f {
+					content = `unsafe\nS14` // JSON-escaped line break
+				}
+				return `{"id":"chatcmpl-1","object":"chat.completion","created":1733540000,"model":"llama-guard3:1b",` +
+					`"choices":[{"index":0,"message":{"role":"assistant","content":"` + content + `"},"finish_reason":"stop"}],` +
+					`"usage":{"prompt_tokens":210,"completion_tokens":4,"total_tokens":214}}`
+			}},
 	}
 	for _, c := range cases {
 		t.Run(c.provider, func(t *testing.T) {
@@ -143,7 +167,7 @@ func TestProviders(t *testing.T) {
 			}
 			// Without its credential the call is an error, never an
 			// unauthenticated request.
-			if c.provider != ProviderOpenAIModer {
+			if c.provider != ProviderOpenAIModer && c.provider != ProviderOpenAIChat { // local servers need no key
 				s2, _ := NewSet(cfg, Options{Getenv: func(string) string { return "" }})
 				if rs := s2.Run(context.Background(), request(t, HookPre, `{"q":"x"}`)); rs[0].Verdict != "error" || !rs[0].Blocks() {
 					t.Errorf("no credential: %+v", rs[0])
@@ -170,5 +194,57 @@ func TestProviderConfigErrors(t *testing.T) {
 		if _, err := ParseConfig("guardrails.toml", []byte(text)); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", text, err, want)
 		}
+	}
+}
+
+// TestClassifierVerdict reads the answers a classifier model gives through
+// a chat completion: Llama Guard's "safe" / "unsafe\nS1,S14", a
+// one-word label, and text that is neither (an error the mode decides).
+// Only category codes become labels, never the model's other words.
+func TestClassifierVerdict(t *testing.T) {
+	for in, want := range map[string]string{
+		"safe":                                   "pass",
+		"  Safe\n":                               "pass",
+		"BENIGN":                                 "pass",
+		"unsafe\nS14":                            "flag unsafe S14",
+		"unsafe\nS1,S14":                         "flag unsafe S1 S14",
+		"INJECTION":                              "flag injection",
+		"unsafe: the text says password hunter2": "flag unsafe",
+		"I cannot help with that.":               "error",
+		"":                                       "error",
+	} {
+		v, err := classifierVerdict(in)
+		got := "pass"
+		switch {
+		case err != nil:
+			got = "error"
+		case v.Flagged:
+			got = "flag " + strings.Join(v.Labels, " ")
+		}
+		if got != want {
+			t.Errorf("%q: %s, want %s", in, got, want)
+		}
+	}
+}
+
+// TestReadmeLocalModelRecipe keeps the README's local model recipe a
+// configuration that parses and builds an openai_chat detector.
+func TestReadmeLocalModelRecipe(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	i := strings.Index(s, "[guardrails.local-model]")
+	if i < 0 {
+		t.Fatal("README has no [guardrails.local-model] recipe")
+	}
+	block := s[i : i+strings.Index(s[i:], "```")]
+	cfg, err := ParseConfig("README.md", []byte(block))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sp := cfg.Guardrails["local-model"]; sp == nil || sp.Provider != ProviderOpenAIChat || sp.Model == "" {
+		t.Fatalf("recipe: %+v", sp)
 	}
 }

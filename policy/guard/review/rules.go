@@ -70,6 +70,10 @@ var (
 
 	accessVerb = regexp.MustCompile(`\b(?:read|cat|open|load|fetch|grab|include|attach|send|upload|copy|pass|provide|access|retrieve|extract|dump|print|exfiltrate|forward|post|paste|insert|embed|append|collect|steal|leak|return|output|look\s+(?:at|in)|contents?\s+of)\b`)
 
+	ofOther         = regexp.MustCompile(`^\s+(?:of|from|in)\s+(?:the\s+)?(?:given|selected|specified|requested|chosen|named|a|an|each|that|another)\b`)
+	asksUser        = regexp.MustCompile(`\b(?:confirm|check|double-check|verify|ask)\s+(?:\w+\s+){0,4}?(?:with\s+)?the\s+user\b`)
+	youWord         = regexp.MustCompile(`\byou\b`)
+	imperativeNext  = regexp.MustCompile(`^\s*[,:;]?\s*(?:then\s+|first\s+|also\s+|please\s+)?(?:add|set|include|insert|append|prepend|attach|send|forward|copy|cc|bcc|redirect|change|replace|modify|remove|delete|use|call|invoke|run|pass|log|record|save|write|report|notify|make|ensure|read|fetch|upload)\b`)
 	sendVerb        = regexp.MustCompile(`\b` + sendVerbs + `\b`)
 	instrumentWords = regexp.MustCompile(`\b(?:using|with|via|through|by)\b`)
 	dataNouns       = regexp.MustCompile(`\b(?:data|contents?|results?|output|information|info|conversation|history|credentials|keys?|tokens?|secrets?|passwords?|files?|everything|variables|logs?)\b`)
@@ -119,11 +123,25 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			msg:     "tells the model to ignore its instructions",
 			anchors: []string{"ignore", "disregard", "forget"},
 			requires: []string{"instruction", "prompt", "direction", "rule", "guideline", "message", "polic", "constraint", "directive", "context",
-				"command", "guardrail", "everything", "all "},
+				"command", "guardrail", "everything", "all ", "above"},
 			re: regexp.MustCompile(`\b(?:ignore|disregard|forget)\s+(?:(?:all|any|the|your|of|every)\s+)*` +
 				`(?:previous|prior|above|preceding|earlier|former|existing|original|other|system|safety|security|initial|current)\s+(?:\w+\s+){0,2}?` +
 				`(?:instructions?|prompts?|directions?|rules?|guidelines?|messages?|policies|policy|constraints?|directives?|context|commands?|guardrails?)\b|` +
-				`\bforget\s+(?:everything|all)\s+(?:you|above|before|previous|that)\b`),
+				`\bforget\s+(?:everything|all)\s+(?:you|above|before|previous|that)\b|` +
+				// No qualifier is needed when the instructions are the
+				// model's own or all of them ("ignore your instructions",
+				// "ignore all instructions given to you"), nor for "the
+				// above" ending a clause ("disregard the above and …").
+				`\b(?:ignore|disregard|forget)\s+(?:all\s+(?:of\s+)?)?(?:your|all|any)\s+(?:\w+\s+)?(?:instructions|prompts|directions|rules|guidelines|directives)\b|` +
+				`\b(?:ignore|disregard|forget)\s+(?:all\s+(?:of\s+)?|everything\s+)?(?:the\s+)?above(?:\s*[,.;:!]|\s+and\b|\s*$)`),
+		},
+		{
+			rule: RuleImperativeMarkup, sev: finding.SeverityHigh,
+			msg:      "tells the model to drop its task and answer something else",
+			anchors:  []string{"instead"},
+			requires: []string{"not", "n't", "never"},
+			re: regexp.MustCompile(`\b(?:do\s+not|don't|never)\s+(?:\w+\s+){1,3}?(?:this|the|that)\s+(?:\w+\s+)?(?:document|text|page|content|e-?mail|article|input|data|message|file|review|question)\s*[,;:]?\s*` +
+				`(?:and\s+|but\s+)?instead\s*,?\s+(?:output|print|say|write|reply|respond|return|answer|type)\b`),
 		},
 		{
 			rule: RuleImperativeMarkup, sev: finding.SeverityHigh,
@@ -138,8 +156,9 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 		{
 			rule: RuleImperativeMarkup, sev: finding.SeverityMedium,
 			msg:     "tries to redefine the model's role",
-			anchors: []string{"you are now", "from now on", "new instructions", "new system", "new directive", "new prompt"},
+			anchors: []string{"you are now", "from now on", "new instructions", "new system", "new directive", "new prompt", "no longer"},
 			re: regexp.MustCompile(`\byou\s+are\s+now\s+(?:a|an|in|the|my|acting|operating|no\s+longer)\b|\bfrom\s+now\s+on\b` + gap + `\byou\b|` +
+				`\byou\s+(?:will|shall|must|are\s+to)\s+no\s+longer\s+(?:be|function|act|behave|operate|respond|serve)\b|` +
 				`\bnew\s+(?:system\s+)?(?:instructions|prompt|directives?)\s*:`),
 		},
 
@@ -278,14 +297,16 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			requires: []string{"called", "used", "invoked", "executed", "run", "triggered"},
 			re: regexp.MustCompile(`\b(?:when|whenever|before|after|every\s+time|each\s+time|if)\s+(?:the\s+|any\s+|an?\s+)?['"\x60]?([a-z0-9_.:/-]+)['"\x60]?\s+` +
 				`(?:tool\s+|function\s+|command\s+)?(?:is|gets|has\s+been|are)\s+(?:called|used|invoked|executed|run|triggered)\b`),
-			refine: notSelf,
+			refine: directedAtOther,
 		},
 		{
 			rule: RuleShadowing, sev: finding.SeverityMedium,
 			msg:     "steers the model away from other tools",
 			anchors: []string{"instead of", "not use", "not call", "never use", "never call", "don't use", "don't call", "not invoke"},
 			re: regexp.MustCompile(`\binstead\s+of\s+(?:using|calling|invoking|running)\b|` +
-				`\b(?:do\s+not|don't|never)\s+(?:use|call|invoke|run)\s+(?:the\s+|any\s+)?(?:other\s+)?['"\x60]?[a-z0-9_.-]+['"\x60]?\s+tools?\b`),
+				`\b(?:do\s+not|don't|never)\s+(?:use|call|invoke|run)\s+(?:the\s+|any\s+)?(?:other\s+)?['"\x60]?([a-z0-9_.-]+)['"\x60]?\s+tools?\b`),
+			// "Do not use this tool to send direct messages" is about itself.
+			refine: notSelf,
 		},
 		{
 			rule: RuleShadowing, sev: finding.SeverityMedium,
@@ -313,6 +334,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 				"previous messages", "user's", "users'", "user prompt", "user message", "user quer", "user conversation"},
 			requires: sendStems,
 			re:       regexp.MustCompile(`\b` + sendVerbs + `\b` + gap + `\b` + conversationData + `\b`),
+			refine:   notOtherChannel,
 		},
 		{
 			rule: RuleExfiltration, sev: finding.SeverityMedium,
@@ -377,10 +399,25 @@ func sentence(norm string, start, end int) (string, int) {
 	return norm[lo:hi], lo
 }
 
+// notOtherChannel drops "exports the chat history of the given channel":
+// the history of a channel or a thread the tool works on, not the
+// conversation with the model.
+func notOtherChannel(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
+	if ofOther.MatchString(sc.norm[m[1]:]) {
+		return "", false
+	}
+	return finding.SeverityHigh, true
+}
+
 // raiseIfDirective: "deletes without confirmation" describes a tool; "always
-// send it without confirmation" instructs the model.
+// send it without confirmation" instructs the model; a sentence that also
+// tells the model to check with the user is a warning, not a bypass.
 func raiseIfDirective(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
-	if s, _ := sentence(sc.norm, m[0], m[1]); directiveWords.MatchString(s) {
+	s, _ := sentence(sc.norm, m[0], m[1])
+	if asksUser.MatchString(s) {
+		return "", false // "sent without further confirmation, so check with the user first"
+	}
+	if directiveWords.MatchString(s) {
 		return finding.SeverityHigh, true
 	}
 	return finding.SeverityLow, true
@@ -397,6 +434,20 @@ func raiseIfExternal(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) 
 		return "", false
 	}
 	return finding.SeverityMedium, true
+}
+
+// directedAtOther keeps "when the X tool is called, …" only when the
+// sentence tells the model what to do then ("you must", "always"): "when
+// the search tool is used, results are cached" describes this server.
+func directedAtOther(r *reviewer, sc scanned, m []int) (finding.Severity, bool) {
+	sev, ok := notSelf(r, sc, m)
+	if !ok {
+		return sev, ok
+	}
+	if s, _ := sentence(sc.norm, m[0], m[1]); directiveWords.MatchString(s) || youWord.MatchString(s) || imperativeNext.MatchString(sc.norm[m[1]:]) {
+		return sev, true
+	}
+	return "", false
 }
 
 // notSelf drops shadowing matches whose tool is this tool or a generic word.
@@ -423,13 +474,13 @@ func sensitivePathSeverity(_ *reviewer, sc scanned, m []int) (finding.Severity, 
 	if strings.HasPrefix(path, ".env") && m[0] > 0 && isWordByte(sc.norm[m[0]-1]) {
 		return "", false // process.env, import.meta.env: code, not a file
 	}
+	if envTemplate.MatchString(path) {
+		return finding.SeverityLow, true // a template lists names, not secrets, even when read
+	}
 	s, lo := sentence(sc.norm, m[0], m[1])
 	before := s[:m[0]-lo]
 	if accessVerb.MatchString(before) || pathAssignment.MatchString(before) {
 		return finding.SeverityHigh, true
-	}
-	if envTemplate.MatchString(path) {
-		return finding.SeverityLow, true // a template lists names, not secrets
 	}
 	for _, w := range []string{"id_", "credentials", ".netrc", ".npmrc", ".pypirc", "shadow", "wallet", ".kdbx", "keychain", ".env",
 		"password-store", "gcloud", "kube", ".docker", "history", "mcp", "claude", ".cursor/", ".codeium", ".gemini", ".codex"} {

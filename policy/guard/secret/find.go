@@ -54,6 +54,10 @@ var ownRules = []secretRule{
 	// A key cut short (the header and its first line) is still a key;
 	// gitleaks' rule wants the whole block.
 	{RulePrivateKey, "private key", []string{"-----BEGIN"}, regexp.MustCompile(`^-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\[nr]|\s){1,4}[A-Za-z0-9+/=]{16,}`), 128, 0, false},
+	// OpenAI's project, service account and admin keys carry "T3BlbkFJ"
+	// (base64 of "OpenAI") between two random halves; gitleaks' rule wants
+	// each half's exact length, which has changed with every key format.
+	{RuleOpenAI, "OpenAI API key", []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"}, regexp.MustCompile(`^sk-[A-Za-z]+-[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}`), 400, 3.5, true},
 	{RuleAzure, "Azure storage account key", []string{"AccountKey="}, regexp.MustCompile(`^AccountKey=[A-Za-z0-9+/]{80,}={0,2}`), 100, 3.5, false},
 	{RuleAuthHeader, "credential in an Authorization header", []string{"uthorization:", "UTHORIZATION:"}, regexp.MustCompile(`^(?i:uthorization):[ \t]{0,5}(?i:Bearer|Basic|Token|Bot|Digest|ApiKey)[ \t]{1,5}([A-Za-z0-9._~+/=-]{16,})`), 4200, 3.0, false},
 }
@@ -133,6 +137,11 @@ func Find(key, s string) []Finding {
 	// The table's tokens come first, with the rules above: its patterns
 	// take a token whole where gitleaks' fixed lengths take a prefix of a
 	// longer one.
+	for _, g := range shapeFindings(s) {
+		if !overlaps(out, g.Start, g.End) {
+			out = append(out, g)
+		}
+	}
 	for _, g := range gitleaksFindings(s) {
 		if !overlaps(out, g.Start, g.End) {
 			out = append(out, g)
