@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -134,6 +135,11 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	var idps []string
 	for _, is := range authCfg.Issuers {
 		idps = append(idps, is.URL)
+	}
+	if len(idps) > 0 {
+		opts.IO.Notef("accepting JWTs of %s (audience checked), and tokens from `mcpgov gateway token create`", strings.Join(idps, ", "))
+	} else {
+		opts.IO.Notef("accepting tokens from `mcpgov gateway token create` (no identity provider in [[gateway.issuers]])")
 	}
 	h, err := gateway.New(gateway.Options{
 		Governance: gov,
