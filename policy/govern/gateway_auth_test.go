@@ -144,8 +144,17 @@ func TestJWTVerifier(t *testing.T) {
 	// Key rotation: a token signed with a new key verifies without a
 	// restart (the key set is fetched again for the unknown kid).
 	p.rotate()
-	if _, err := v.Verify(ctx, p.token(claims("gw", now.Add(time.Hour)))); err != nil {
+	tok := p.token(claims("gw", now.Add(time.Hour)))
+	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("after rotation: %v", err)
+	}
+	// A verification is reused, but never past the token's expiry.
+	if _, err := v.Verify(ctx, tok); err != nil {
+		t.Fatalf("again: %v", err)
+	}
+	now = now.Add(time.Hour + 2*time.Minute)
+	if _, err := v.Verify(ctx, tok); !errors.Is(err, ErrTokenExpired) {
+		t.Fatalf("cached past expiry: %v", err)
 	}
 }
 
@@ -224,5 +233,31 @@ func TestAuthenticator(t *testing.T) {
 	}
 	if _, err := a.Identify(req("Bearer mcpgov_pat_forged")); !errors.Is(err, ErrTokenUnknown) {
 		t.Fatalf("a bad token is never anonymous: %v", err)
+	}
+}
+
+// BenchmarkIdentify is the per-request cost of naming the caller: a JWT
+// of a provider (signature, claims) and a token the gateway issued.
+func BenchmarkIdentify(b *testing.B) {
+	t := &testing.T{}
+	p := newIdP(t)
+	now := time.Now()
+	jwt := p.token(fmt.Sprintf(`{"iss":%q,"sub":"u1","aud":"gw","exp":%d,"groups":["eng"]}`, p.URL, now.Add(time.Hour).Unix()))
+	s := &FileTokenStore{Path: filepath.Join(b.TempDir(), "tokens.json")}
+	pat, _, _ := s.Create(context.Background(), TokenSpec{Kind: TokenPersonal, Subject: "ann", TTL: time.Hour})
+	a := &Authenticator{Tokens: s, JWT: &JWTVerifier{Issuers: []IssuerConfig{{URL: p.URL, Audience: "gw", GroupsClaim: "groups"}}}}
+	for name, tok := range map[string]string{"jwt": jwt, "jwt-first-use": jwt, "pat": pat} {
+		b.Run(name, func(b *testing.B) {
+			r := httptest.NewRequest("POST", "/mcp", nil)
+			r.Header.Set("Authorization", "Bearer "+tok)
+			for b.Loop() {
+				if name == "jwt-first-use" {
+					a.JWT.verified = nil
+				}
+				if _, err := a.Identify(r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
