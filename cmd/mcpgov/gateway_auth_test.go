@@ -328,6 +328,11 @@ func TestGatewayAuth(t *testing.T) {
 		if status != 403 || !strings.Contains(body, "ann@example.com may not use MCP server conf: it is for members of ops, and the caller's groups are eng") {
 			t.Errorf("conf for eng: %d %s", status, body)
 		}
+		// The refusal is recorded with the caller's verified identity.
+		out := g.mcpgov(t, "audit", "query", "--dir", g.AuditDir, "--kind", "server_refused", "--format", "jsonl")
+		if !strings.Contains(out, `"reason":"ann@example.com may not use MCP server conf`) || !strings.Contains(out, `"method":"pat"`) {
+			t.Errorf("no server_refused record for conf:\n%s", out)
+		}
 	})
 
 	t.Run("bad credentials", func(t *testing.T) {
