@@ -84,7 +84,9 @@ type Identity struct {
 	Groups  []string `json:"groups,omitempty"`
 	Issuer  string   `json:"issuer,omitempty"`
 	// Method is how the identity was established: "oidc" (a login),
-	// "token" (MCPGOV_TOKEN), or "none" (unauthenticated).
+	// "token" (MCPGOV_TOKEN), at the gateway "jwt" (an identity
+	// provider's token), "pat" or "service" (a token the gateway issued)
+	// or "anonymous" (--allow-anonymous), or "none" (unauthenticated).
 	Method string `json:"method"`
 }
 

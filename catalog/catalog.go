@@ -126,10 +126,14 @@ type Limits struct {
 }
 
 // ToolRules are glob allow/deny lists over tool names; deny wins, and an
-// empty allow list allows every tool not denied.
+// empty allow list allows every tool not denied. Groups limits tools to
+// members of groups: a tool matching a glob key may be used only by a
+// member of one of its groups (of every matching key's, when several
+// match).
 type ToolRules struct {
-	Allow []string `toml:"allow" json:"allow,omitempty"`
-	Deny  []string `toml:"deny" json:"deny,omitempty"`
+	Allow  []string            `toml:"allow" json:"allow,omitempty"`
+	Deny   []string            `toml:"deny" json:"deny,omitempty"`
+	Groups map[string][]string `toml:"groups" json:"groups,omitempty"`
 }
 
 // Review is the evidence of the last vetting.
@@ -192,6 +196,18 @@ func (s *Server) ToolAllowed(tool string) bool {
 // AllowsGroup reports whether a member of groups may use the server; an
 // empty allowed list admits everyone.
 func (s *Server) AllowsGroup(groups []string) bool { return groupsIntersect(s.Groups, groups) }
+
+// ToolAllowsGroup reports whether a member of groups may use tool: every
+// [servers.ID.tools] groups glob that matches the tool must list one of
+// them. It returns the groups that were missing, for messages.
+func (s *Server) ToolAllowsGroup(tool string, groups []string) (bool, []string) {
+	for g, allowed := range s.Tools.Groups {
+		if globMatch(g, tool) && !groupsIntersect(allowed, groups) {
+			return false, allowed
+		}
+	}
+	return true, nil
+}
 
 // AllowsGroup reports whether a member of groups may use the virtual server.
 func (v *VirtualServer) AllowsGroup(groups []string) bool { return groupsIntersect(v.Groups, groups) }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -215,6 +216,14 @@ func (v *validator) server(s *Server) {
 			if _, err := compileGlob(p); err != nil {
 				v.add(at("tools", kind.key), "server %s: tools.%s: %v", s.ID, kind.key, err)
 			}
+		}
+	}
+	for glob, groups := range s.Tools.Groups {
+		if _, err := compileGlob(glob); err != nil {
+			v.add(at("tools", "groups", glob), "server %s: tools.groups: %v", s.ID, err)
+		}
+		if len(groups) == 0 || slices.Contains(groups, "") {
+			v.add(at("tools", "groups", glob), "server %s: tools.groups %q: want a list of group names", s.ID, glob)
 		}
 	}
 	for tool, fp := range s.Pins {

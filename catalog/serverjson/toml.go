@@ -174,11 +174,17 @@ func sjRenderServer(b *strings.Builder, imp ImportedServer, nl string) {
 		sjListKV(kv, "commands", m.Commands)
 		sjListKV(kv, "urls", m.URLs)
 	}
-	if t := s.Tools; len(t.Allow)+len(t.Deny) > 0 {
+	if t := s.Tools; len(t.Allow)+len(t.Deny)+len(t.Groups) > 0 {
 		line("")
 		table("tools")
 		sjListKV(kv, "allow", t.Allow)
 		sjListKV(kv, "deny", t.Deny)
+		if len(t.Groups) > 0 {
+			table("tools", "groups")
+			for _, k := range sjSortedKeys(t.Groups) {
+				kv(k, tomldoc.Strings(t.Groups[k]), "")
+			}
+		}
 	}
 	if l := s.Limits; l.CallsPerMinute != 0 || len(l.Tools) > 0 {
 		line("")

@@ -16,6 +16,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -73,7 +74,19 @@ type Config struct {
 	// AuditErr is set when the audit trail could not be opened: enforce
 	// mode then starts nothing, as no call could be recorded.
 	AuditErr error
+	// GroupRBAC makes the entry's groups decide with Identity's groups:
+	// a server with groups is refused to non-members (RuleGroups), and a
+	// tool of [servers.ID.tools] groups is hidden from and refused to
+	// them ("Unknown tool"). The gateway sets it: its identities are
+	// verified per request.
+	GroupRBAC bool
 }
+
+// Rules of group RBAC, in refusals and records.
+const (
+	RuleGroups     = "catalog-groups"
+	RuleToolGroups = "catalog-tool-groups"
+)
 
 // Call is a governed tools/call.
 type Call struct {
@@ -364,8 +377,51 @@ func (c *Core) refusalReason() *Refusal {
 		return &Refusal{Reason: fmt.Sprintf("MCP server %s is %s, not approved", s.ID, s.Status), Hint: hint, Rule: "catalog-status"}
 	case !c.cfg.VersionApproved:
 		return &Refusal{Reason: fmt.Sprintf("this version of MCP server %s (%s) is not approved", s.ID, c.launchName()), Hint: hint, Rule: "catalog-version"}
+	case c.cfg.GroupRBAC && !s.AllowsGroup(c.cfg.Identity.Groups):
+		return &Refusal{Reason: fmt.Sprintf("%s may not use MCP server %s: it is for members of %s, and the caller's groups are %s",
+			c.caller(), s.ID, strings.Join(s.Groups, ", "), groupsOf(c.cfg.Identity)), Hint: "ask the server's owner for access" + ownerOf(s), Rule: RuleGroups}
 	}
 	return nil
+}
+
+// caller names the identity in messages.
+func (c *Core) caller() string {
+	id := c.cfg.Identity
+	for _, who := range []string{id.Email, id.Subject, id.Name} {
+		if who != "" {
+			return who
+		}
+	}
+	if id.Method == "anonymous" {
+		return "an anonymous caller"
+	}
+	return "a caller without an identity"
+}
+
+func groupsOf(id audit.Identity) string {
+	if len(id.Groups) == 0 {
+		return "none"
+	}
+	return strings.Join(id.Groups, ", ")
+}
+
+func ownerOf(s *catalog.Server) string {
+	if s.Owner == "" {
+		return ""
+	}
+	return " (" + s.Owner + ")"
+}
+
+// toolGroupBlocked says why the caller may not use tool, or "".
+func (c *Core) toolGroupBlocked(tool string) string {
+	if !c.cfg.GroupRBAC {
+		return ""
+	}
+	ok, allowed := c.cfg.Server.ToolAllowsGroup(tool, c.cfg.Identity.Groups)
+	if ok {
+		return ""
+	}
+	return fmt.Sprintf("tool %s of %s is for members of %s, and the caller's groups are %s", tool, c.cfg.Server.ID, strings.Join(allowed, ", "), groupsOf(c.cfg.Identity))
 }
 
 func (c *Core) launchName() string {
@@ -393,6 +449,9 @@ var pass = Verdict{Pass: true}
 func (c *Core) toolBlocked(name string) (string, string) {
 	if !c.cfg.Server.ToolAllowed(name) {
 		return fmt.Sprintf("tool %s is not allowed by the catalog entry %s", name, c.cfg.Server.ID), "catalog-tools"
+	}
+	if reason := c.toolGroupBlocked(name); reason != "" {
+		return reason, RuleToolGroups
 	}
 	c.mu.Lock()
 	visible, seen := c.visible[name]

@@ -95,6 +95,9 @@ func (c *Core) hideReason(def catalog.ToolDef) (string, string) {
 	if !s.ToolAllowed(def.Name) {
 		return fmt.Sprintf("tool %s is not allowed by the catalog entry %s", def.Name, s.ID), audit.KindToolHidden
 	}
+	if reason := c.toolGroupBlocked(def.Name); reason != "" {
+		return reason, audit.KindToolHidden
+	}
 	pin, ok := s.Pins[def.Name]
 	if !ok {
 		return "", ""

@@ -1,9 +1,11 @@
 package govern
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
@@ -110,7 +112,7 @@ func (g *GatewayGovernance) Virtual(id string) (gateway.Virtual, error) {
 	if vs == nil {
 		return gateway.Virtual{}, fmt.Errorf("virtual server %q is not in the catalog: %w", id, gateway.ErrNotFound)
 	}
-	v := gateway.Virtual{Tools: map[string]bool{}}
+	v := gateway.Virtual{Tools: map[string]bool{}, Groups: vs.Groups}
 	seen := map[string]bool{}
 	for _, ref := range vs.Tools {
 		server, tool, _ := strings.Cut(ref, "/")
@@ -144,6 +146,9 @@ func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.
 		Identity: info.Identity, Session: info.ID,
 		Sink:     g.lines,
 		AuditErr: g.auditErr,
+		// Every gateway request's identity is verified, so its groups
+		// decide which servers and tools the caller may use.
+		GroupRBAC: true,
 	}
 	if g.store != nil {
 		cfg.Sink = enforce.Tee{Store: g.store, Lines: g.lines}
@@ -154,4 +159,25 @@ func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.
 	}
 	addPipeline(&cfg, g.pipeline)
 	return enforce.New(cfg), nil
+}
+
+// AuthRefused records a tools/call the gateway refused because its
+// request carried no valid identity: the attempt is in the trail with
+// identity method "none" and the reason, though no session or core
+// exists for it.
+func (g *GatewayGovernance) AuthRefused(ctx context.Context, a gateway.AuthRefusal) {
+	rec := &audit.Record{
+		Version: audit.SchemaVersion, Kind: audit.KindToolCall, Time: time.Now().UTC(),
+		Identity: audit.Identity{Method: "none"},
+		Server:   audit.ServerRef{ID: a.Server, Transport: "http", Launch: a.Endpoint},
+		Method:   a.Method, Tool: a.Tool, Outcome: audit.OutcomeDenied,
+		Reason: fmt.Sprintf("authentication failed from %s: %s", a.Addr, a.Reason),
+		Decision: audit.Decision{Allow: false, Enforced: true, Mode: string(g.bundle.Catalog.Meta.Mode),
+			Reasons: []string{a.Reason}, RuleIDs: []string{"authentication"}, Revision: g.bundle.Revision},
+	}
+	if g.store != nil {
+		_ = enforce.Tee{Store: g.store, Lines: g.lines}.Record(ctx, rec)
+		return
+	}
+	_ = g.lines.Record(ctx, rec)
 }

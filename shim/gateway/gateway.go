@@ -11,6 +11,7 @@
 //	/mcp                aggregator: every server Governance serves, tools named server__tool
 //	/virtual/{id}/mcp   a virtual server: exactly its tool subset
 //	/healthz, /readyz   liveness and readiness
+//	/.well-known/oauth-protected-resource[/PATH]  RFC 9728 metadata
 package gateway
 
 import (
@@ -43,6 +44,8 @@ type Virtual struct {
 	// Tools are the aggregated names (server__tool) the client may list
 	// and call.
 	Tools map[string]bool
+	// Groups, when set, are the groups whose members may use it.
+	Groups []string
 }
 
 // SessionInfo is what Governance learns about the session a core is for.
@@ -112,6 +115,9 @@ type Options struct {
 	// Grace is how long a stdio upstream gets to exit after its session
 	// ends, before SIGTERM and SIGKILL; 2s when 0.
 	Grace time.Duration
+	// Auth configures the challenge, the protected-resource metadata and
+	// the limit on repeated authentication failures.
+	Auth AuthOptions
 }
 
 // Handler serves the gateway's endpoints.
@@ -123,6 +129,7 @@ type Handler struct {
 	sessions map[string]*session
 	closed   bool
 	wg       sync.WaitGroup // sessions' goroutines
+	failures failures       // failed authentications per client address
 }
 
 // New returns the gateway handler.
@@ -157,6 +164,8 @@ func New(opts Options) (*Handler, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	h.mux.HandleFunc("/readyz", h.readyz)
+	h.mux.HandleFunc(metadataPath, h.resourceMetadata)
+	h.mux.HandleFunc(metadataPath+"/{path...}", h.resourceMetadata)
 	h.mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		h.serveMCP(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})
 	})

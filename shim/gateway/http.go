@@ -51,6 +51,9 @@ func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request, ep endpoint) 
 		httpError(w, http.StatusBadRequest, fmt.Sprintf("unsupported %s %q (supported: %s)", headerProtocol, version, strings.Join(supportedVersions, ", ")))
 		return
 	}
+	if r = h.authenticate(w, r, ep); r == nil {
+		return
+	}
 	switch r.Method {
 	case http.MethodPost:
 		h.post(w, r, ep, version)
@@ -202,12 +205,7 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, sid string, ep 
 		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
 		return nil
 	}
-	who, err := h.opts.Identify(r)
-	if err != nil {
-		httpError(w, http.StatusUnauthorized, err.Error())
-		return nil
-	}
-	if !sameCaller(who, s.who) {
+	if !sameCaller(caller(r), s.who) {
 		httpError(w, http.StatusForbidden, "this session belongs to another caller")
 		return nil
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -79,10 +80,7 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 	if n >= h.opts.MaxSessions {
 		return fail(http.StatusServiceUnavailable, jsonrpc.CodeInternalError, fmt.Sprintf("mcpgov: the gateway has its maximum of %d sessions open; retry later", h.opts.MaxSessions))
 	}
-	who, err := h.opts.Identify(r)
-	if err != nil {
-		return fail(http.StatusUnauthorized, jsonrpc.CodeInvalidRequest, "mcpgov: "+err.Error())
-	}
+	who := caller(r)
 	gov := h.opts.Governance
 	var servers []Server
 	var tools map[string]bool
@@ -97,6 +95,9 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 		v, err := gov.Virtual(ep.id)
 		if err != nil {
 			return fail(statusOf(err), jsonrpc.CodeInvalidRequest, "mcpgov: "+err.Error())
+		}
+		if len(v.Groups) > 0 && !memberOf(v.Groups, who.Groups) {
+			return fail(http.StatusForbidden, jsonrpc.CodeInvalidRequest, fmt.Sprintf("mcpgov: the caller may not use virtual server %s: it is for members of %s", ep.id, strings.Join(v.Groups, ", ")))
 		}
 		servers, tools = v.Servers, v.Tools
 		if tools == nil {
@@ -118,6 +119,9 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 		}
 		core.SetClient(client)
 		if refusal := core.WouldRefuse(); refusal != nil {
+			if ep.kind == kindAggregate && refusal.Rule == enforce.RuleGroups {
+				continue // not the caller's: /mcp aggregates what their groups may use
+			}
 			core.Admit(s.ctx) // recorded, with the client
 			if ep.kind == kindServer {
 				s.cancel()

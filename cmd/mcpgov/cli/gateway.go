@@ -2,18 +2,17 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
@@ -29,6 +28,7 @@ is governed by the same catalog, policies, guardrails and audit trail.`,
 		Example: `  mcpgov gateway serve --bundle ./governance --allow-anonymous`,
 	}
 	cmd.AddCommand(newGatewayServeCmd(f, nil))
+	cmd.AddCommand(newGatewayTokenCmd(f))
 	return cmd
 }
 
@@ -47,7 +47,7 @@ type GatewayServeOptions struct {
 func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOptions) error) *cobra.Command {
 	opts := &GatewayServeOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
-		Use:   "serve [--bundle DIR] [--listen ADDR] --allow-anonymous",
+		Use:   "serve [--bundle DIR] [--listen ADDR] [--allow-anonymous]",
 		Short: "Serve MCP Streamable HTTP endpoints for the catalog's servers",
 		Long: `Serve the catalog's approved servers over MCP Streamable HTTP (protocol
 2025-06-18 and 2025-11-25):
@@ -67,19 +67,30 @@ ends it. A request whose Origin is not the gateway's own (or one of
 --allowed-origin) is refused, and so is a Host other than loopback on a
 loopback address (DNS rebinding).
 
-Inbound authentication is not built yet: the gateway refuses to start unless
---allow-anonymous says that every caller may use it as "anonymous" (local
-trials, conformance runs). Records name the identity method "anonymous".
+Every request must carry "Authorization: Bearer TOKEN": a JWT of one of the
+identity providers in config.toml ([[gateway.issuers]]: signature against
+the provider's keys, issuer, audience, expiry; groups from the provider's
+claim), or a personal or service token made by "mcpgov gateway token
+create". A request without a valid one gets 401 with a WWW-Authenticate
+challenge naming the OAuth protected-resource metadata (RFC 9728) at
+/.well-known/oauth-protected-resource, which lists the providers; an
+address with too many failures in a row gets 429 for a while
+([gateway] auth_failures). Records carry the verified identity (method
+jwt, pat or service). The gateway refuses to start when nobody could
+authenticate (no provider, no live token) unless --allow-anonymous says
+that callers without a token are served as "anonymous" (local trials,
+conformance runs); records then name the method "anonymous".
+
+Groups decide what a caller may use: a catalog server with groups is
+served only to members (/mcp leaves it out, /servers/ID/mcp answers 403),
+and [servers.ID.tools] groups limit single tools the same way (hidden,
+refused as "Unknown tool", recorded).
 
 Stdout carries nothing; diagnostics and one line per blocked call go to
 stderr. SIGINT or SIGTERM stops accepting requests and ends every session.`,
 		Example: `  mcpgov gateway serve --bundle ./governance --listen 127.0.0.1:8080 --allow-anonymous`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !opts.AllowAnonymous {
-				return withHint(&FlagError{Err: errors.New("the gateway has no inbound authentication yet; pass --allow-anonymous to serve every caller as anonymous")},
-					"use it only on a trusted network or loopback until gateway authentication is built")
-			}
 			if opts.MaxBody < 0 {
 				return flagErrorf("invalid --max-body %d: want a size in bytes", opts.MaxBody)
 			}
@@ -91,7 +102,7 @@ stderr. SIGINT or SIGTERM stops accepting requests and ends every session.`,
 	}
 	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "governance bundle directory")
 	cmd.Flags().StringVar(&opts.Listen, "listen", "127.0.0.1:8080", "address to listen on")
-	cmd.Flags().BoolVar(&opts.AllowAnonymous, "allow-anonymous", false, "serve callers without authentication, as \"anonymous\" (required: no inbound auth yet)")
+	cmd.Flags().BoolVar(&opts.AllowAnonymous, "allow-anonymous", false, "serve callers without a token, as \"anonymous\" (local trials)")
 	cmd.Flags().StringArrayVar(&opts.AllowedOrigins, "allowed-origin", nil, "Origin a browser client may call from (repeatable; default: same origin only)")
 	cmd.Flags().Int64Var(&opts.MaxBody, "max-body", gateway.DefaultMaxBody, "largest POST body in bytes")
 	return cmd
@@ -106,6 +117,10 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	if err != nil {
 		return err
 	}
+	auth, authCfg, err := govern.NewGatewayAuthenticator(ctx, f.Env(), c, opts.AllowAnonymous)
+	if err != nil {
+		return err
+	}
 	gov, notices, err := govern.NewGatewayGovernance(f.Env(), c, opts.Bundle, errOut, func(msg string) { opts.IO.Warnf("%s", msg) })
 	if err != nil {
 		return err
@@ -114,11 +129,26 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	for _, n := range notices {
 		printNotice(opts.IO, n)
 	}
-	opts.IO.Warnf("--allow-anonymous: the gateway authenticates nobody; every caller is served and recorded as \"anonymous\"")
+	if opts.AllowAnonymous {
+		opts.IO.Warnf("--allow-anonymous: callers without a token are served and recorded as \"anonymous\"")
+	}
+	var idps []string
+	for _, is := range authCfg.Issuers {
+		idps = append(idps, is.URL)
+	}
+	if len(idps) > 0 {
+		opts.IO.Notef("accepting JWTs of %s (audience checked), and tokens from `mcpgov gateway token create`", strings.Join(idps, ", "))
+	} else {
+		opts.IO.Notef("accepting tokens from `mcpgov gateway token create` (no identity provider in [[gateway.issuers]])")
+	}
 	h, err := gateway.New(gateway.Options{
 		Governance: gov,
-		Identify: func(*http.Request) (audit.Identity, error) {
-			return audit.Identity{Method: "anonymous"}, nil
+		Identify:   auth.Identify,
+		Auth: gateway.AuthOptions{
+			AuthorizationServers: idps,
+			MaxFailures:          authCfg.MaxFailures,
+			FailureWindow:        authCfg.FailureWindow,
+			Refused:              gov.AuthRefused,
 		},
 		AllowedOrigins: opts.AllowedOrigins,
 		MaxBody:        opts.MaxBody,

@@ -186,6 +186,39 @@ caller's identity and, in enforce mode, refuses calls without a usable one.
       10s once a witness is set; otherwise only every 1,000 records and on
       exit).
 
+[gateway] — who may call "mcpgov gateway serve". Tokens the gateway issues
+("mcpgov gateway token") need no setting.
+
+  clock_skew = "1m"
+      How far an identity provider's clock may be off: a token counts as
+      expired this long after its exp (default 1m, at most 1h).
+  auth_failures = 20
+      Failed authentications one client address may make within
+      auth_failure_window before every request from it gets 429 until the
+      window ends (default 20).
+  auth_failure_window = "1m"
+      The window of auth_failures (default 1m).
+
+[[gateway.issuers]] — an identity provider whose JWT access tokens the
+gateway accepts (repeat the table for several). The token's iss picks the
+provider; its keys come from the provider's discovery document and are
+fetched again when a token names a new key (rotation). The managed file's
+list, when it has one, replaces the user's.
+
+  url = "https://idp.example.com"
+      The issuer, exactly as the tokens' iss claim names it (https; http
+      only on loopback).
+  audience = "mcpgov-gateway"
+      Must be among the token's audiences (required: without it tokens
+      issued for any application would pass).
+  groups_claim = "groups"
+      The claim with the caller's groups (default "groups": Dex, Okta and
+      Entra ID group claims); a dotted path reaches into an object
+      ("realm_access.roles"). An array of strings or a space-separated
+      string.
+  roles_claim = "roles"
+      A claim whose values count as groups too (Entra ID app roles).
+
 Example (user file):
 
   bundle = "/home/ann/src/governance"
