@@ -138,6 +138,16 @@ func (p *Process) Shutdown(grace time.Duration) error {
 	return nil
 }
 
+// Kill ends the child's whole process group at once, without the polite
+// steps (for a caller that gave up on it: a timeout), and returns once it
+// is gone.
+func (p *Process) Kill() error {
+	p.closed.Do(func() { p.stdin.Close() })
+	err := killGroup(p.cmd)
+	<-p.done
+	return err
+}
+
 func (p *Process) wait(d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()

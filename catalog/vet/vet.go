@@ -335,11 +335,12 @@ func (v *vetRun) stdioTransport(ctx context.Context, stderr io.Writer) (mcp.Tran
 		return nil, v.startError(err)
 	}
 	v.proc = p
-	// On timeout or cancellation the whole group dies at once.
+	// On timeout or cancellation the whole group dies at once, with no
+	// polite steps: it did not answer.
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = p.Shutdown(0)
+			_ = p.Kill()
 		case <-p.Done():
 		}
 	}()
@@ -350,7 +351,7 @@ func (v *vetRun) stdioTransport(ctx context.Context, stderr io.Writer) (mcp.Tran
 // drops idle HTTP connections.
 func (v *vetRun) cleanup() {
 	if v.proc != nil {
-		_ = v.proc.Shutdown(0)
+		_ = v.proc.Kill()
 	}
 	if v.http != nil {
 		v.http.transport.CloseIdleConnections()
