@@ -185,7 +185,8 @@ fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
 BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
 	$(foreach v,approved-write approved-fsync guarded-write guarded-fsync,EchoRounds/$(v)@shim-p50-µs:EchoRounds/$(v)@direct-p50-µs EchoRounds/$(v)@shim-p99-µs:EchoRounds/$(v)@direct-p99-µs) \
-	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms)
+	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms) \
+	$(foreach r,serial rate200 rate1000,$(foreach v,guarded vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs)))
 BENCH_COUNT ?= 3
 
 bench: ## run the Go benchmarks and report ratios against baselines measured in the same run
@@ -205,7 +206,7 @@ bench-compare: e2e-deps ## compare the shim hop and start-up with revision BASE'
 BENCH_REPORT_DIR ?= testdata/bench
 
 bench-report: ## run the published benchmarks once (make e2e-deps first for server-everything) ; writes testdata/bench/BENCHMARKS.md and its CSVs
-	PATH="$(E2E_PATH)" GO=$(GO) .ci/bench-report.sh $(BENCH_REPORT_DIR)
+	PATH="$(E2E_PATH)" MCPGOV_THV=$(wildcard $(THV)) GO=$(GO) .ci/bench-report.sh $(BENCH_REPORT_DIR)
 
 # The external set is read from ../shared beside the clone (MCPGOV_SHARED to
 # point elsewhere); without it the external eval is skipped with a message.
