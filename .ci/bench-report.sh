@@ -44,7 +44,7 @@ evver=$(node -e 'console.log(require(process.argv[1]).version)' "$(dirname "$(re
 	echo "node,$(node --version 2>/dev/null || echo none)"
 	echo "server-everything,$evver"
 	thv=${MCPGOV_THV:-.cache/bin/thv-v0.47.0}
-	echo "thv,$([ -x "$thv" ] && "$thv" version 2>/dev/null | head -1 | tr -d , || echo "not built (make thv)")"
+	echo "thv,$([ -x "$thv" ] && echo "ToolHive v0.47.0 ($(stat -c %s "$thv" | awk '{printf "%.0f MB", $1/1e6}'))" || echo "not built (make thv)")"
 	echo "mcpgov binary,$(stat -c %s "$bin" | awk '{printf "%.1f MB", $1/1e6}')"
 	[ -z "${MCPGOV_BENCH_BASELINE_BIN:-}" ] || echo "baseline binary,$("$MCPGOV_BENCH_BASELINE_BIN" version --json 2>/dev/null | sed -n 's/.*"commit": *"\([^"]*\)".*/commit \1/p' | head -1) ($(stat -c %s "$MCPGOV_BENCH_BASELINE_BIN" | awk '{printf "%.1f MB", $1/1e6}'))"
 	echo "audit store filesystem,$(df -T "${TMPDIR:-/tmp}" | awk 'NR==2 {print $2}')"

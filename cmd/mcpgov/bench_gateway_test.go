@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -363,6 +364,13 @@ func startEverythingBench(tb testing.TB) string {
 	addr := freeAddr(tb)
 	_, port, _ := strings.Cut(addr, ":")
 	startBenchProcess(tb, sandboxEnv(tb, "PORT="+port), "mcp-server-everything", "streamableHttp")
+	await.Until(tb, "server-everything listening on "+addr, func() bool {
+		c, err := net.Dial("tcp", addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 	return "http://" + addr + "/mcp"
 }
 
@@ -499,6 +507,6 @@ aggregation:
 	if err := os.WriteFile(cfg, []byte(yaml), 0o644); err != nil {
 		tb.Fatal(err)
 	}
-	proc := startBenchProcess(tb, sandboxEnv(tb), thv, "vmcp", "serve", "--config", cfg, "--host", host, "--port", port)
+	proc := startBenchProcess(tb, sandboxEnv(tb, "TOOLHIVE_SKIP_UPDATE_CHECK=true"), thv, "vmcp", "serve", "--config", cfg, "--host", host, "--port", port)
 	return "http://" + addr, proc
 }
