@@ -65,7 +65,7 @@ END {
 	print ""
 	b = "GatewayRounds/saturation"
 	print "Saturation: 32 closed-loop workers, 2 s per side per round. Calls per CPU-second is the calls answered divided by"
-	print "the proxy process's own CPU time (user + system, /proc) meanwhile: governed calls per core, GOMAXPROCS " get(b, "gomaxprocs") "."
+	print "the proxy process's own CPU time (user + system, /proc) meanwhile: governed calls per core, GOMAXPROCS " f0(get(b, "gomaxprocs")) "."
 	print "The upstream (Node, one thread) bounds every side's calls/s; per CPU-second is the proxy's own cost."
 	print ""
 	print "| side | calls/s | **calls per CPU-second of the proxy** |"
