@@ -115,7 +115,8 @@ func BenchmarkGatewayRounds(b *testing.B) {
 		gw("guarded-fsync", writeHTTPBundle(b, upstream, true), "fsync"),
 	)
 	if thv := thvBinary(); thv == "" {
-		b.Logf("ToolHive's thv %s is not built (make thv builds it into .cache/bin, or set MCPGOV_THV): the vmcp side is left out", thvVersion)
+		// On the output itself: a parent benchmark's log is not shown.
+		fmt.Printf("BenchmarkGatewayRounds: ToolHive's thv %s is not built (make thv builds it into .cache/bin, or set MCPGOV_THV): the vmcp side is left out\n", thvVersion)
 	} else {
 		base, proc := startVMCP(b, thv, upstream)
 		sides = append(sides, &gatewaySide{name: "vmcp", url: base + "/mcp", proc: proc})
