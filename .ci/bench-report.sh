@@ -67,7 +67,7 @@ inits() { GODEBUG=inittrace=1 "$1" version 2>&1 >/dev/null | awk '/^init / {ms +
 	done
 } > "$tmp/init.txt"
 for who in this baseline; do
-	grep "^$who " "$tmp/init.txt" | sort -k2 -n | awk -v who="$who" '{ms[NR] = $2; kb[NR] = $3} END {if (NR) {m = int((NR + 1) / 2); printf "pkg: init\nBenchmarkPackageInit/%s 1 %s init-ms %s init-KiB\n", who, ms[m], kb[m]}}'
+	{ grep "^$who " "$tmp/init.txt" || true; } | sort -k2 -n | awk -v who="$who" '{ms[NR] = $2; kb[NR] = $3} END {if (NR) {m = int((NR + 1) / 2); printf "pkg: init\nBenchmarkPackageInit/%s 1 %s init-ms %s init-KiB\n", who, ms[m], kb[m]}}'
 done >> "$out/bench.txt"
 awk -f "$here/bench-csv.awk" "$out/bench.txt" > "$out/bench.csv"
 awk -F, -v cmds="$(printf '%s\n' "${cmds[@]}")" -f "$here/bench-report.awk" "$out/machine.csv" "$out/bench.csv" > "$out/BENCHMARKS.md"
