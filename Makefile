@@ -70,6 +70,15 @@ DEX         := $(TOOLS)/dex-$(DEX_VERSION)
 # go test's default of 10.
 TEST_TIMEOUT ?= 30m
 
+# ToolHive's thv, the peer gateway BenchmarkGatewayRounds measures beside
+# mcpgov's (`thv vmcp serve`, which runs without a container runtime; DESIGN
+# §9). v0.47.0 is its newest release that builds with this Go; it is pinned
+# in testdata/tools/thv/go.mod and built from the module proxy (~10 minutes
+# cold, ~180 MB), only by `make thv`: make bench leaves the vMCP side out,
+# with a message, when it is not built.
+THV_VERSION := v0.47.0
+THV         := $(TOOLS)/thv-$(THV_VERSION)
+
 FUZZ_PKGS ?= ./scan/ ./policy/guard/ ./shim/
 # A count, not a duration: a duration-based -fuzztime races Go 1.26's fuzz
 # coordinator at the deadline and fails with "context deadline exceeded"
@@ -87,7 +96,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval
+.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval thv
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -142,6 +151,13 @@ $(DEX): testdata/tools/dex/go.mod testdata/tools/dex/go.sum
 	cd testdata/tools/dex && CGO_ENABLED=1 $(GO) build -o $@.tmp github.com/dexidp/dex/cmd/dex
 	mv $@.tmp $@
 
+thv: $(THV) ## build ToolHive's thv (the peer gateway of the gateway benchmark, `thv vmcp serve`) into .cache/bin
+
+$(THV): testdata/tools/thv/go.mod testdata/tools/thv/go.sum
+	@mkdir -p $(TOOLS)
+	cd testdata/tools/thv && $(GO) build -trimpath -o $@.tmp github.com/stacklok/toolhive/cmd/thv
+	mv $@.tmp $@
+
 # The keyring test runs a real Secret Service (gnome-keyring under
 # dbus-run-session, with its own HOME). Installing it needs root; elsewhere
 # install it yourself (apt-get install gnome-keyring).
@@ -169,12 +185,13 @@ fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
 BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
 	$(foreach v,approved-write approved-fsync guarded-write guarded-fsync,EchoRounds/$(v)@shim-p50-µs:EchoRounds/$(v)@direct-p50-µs EchoRounds/$(v)@shim-p99-µs:EchoRounds/$(v)@direct-p99-µs) \
-	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms)
+	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms) \
+	$(foreach r,serial rate200 rate1000,$(foreach v,guarded vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs)))
 BENCH_COUNT ?= 3
 
 bench: ## run the Go benchmarks and report ratios against baselines measured in the same run
 	@mkdir -p $(CACHE)
-	MCPGOV_DEX=$(wildcard $(DEX)) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CACHE)/bench.txt
+	PATH="$(E2E_PATH)" MCPGOV_DEX=$(wildcard $(DEX)) MCPGOV_THV=$(wildcard $(THV)) $(GO) test -run '^$$' -bench . -benchmem -count $(BENCH_COUNT) ./... | tee $(CACHE)/bench.txt
 	@awk -v PAIRS="$(BENCH_PAIRS)" -f .ci/bench-ratios.awk $(CACHE)/bench.txt
 
 # bench-compare measures this tree's relay hop and shim start-up against
@@ -189,7 +206,7 @@ bench-compare: e2e-deps ## compare the shim hop and start-up with revision BASE'
 BENCH_REPORT_DIR ?= testdata/bench
 
 bench-report: ## run the published benchmarks once (make e2e-deps first for server-everything) ; writes testdata/bench/BENCHMARKS.md and its CSVs
-	PATH="$(E2E_PATH)" GO=$(GO) .ci/bench-report.sh $(BENCH_REPORT_DIR)
+	PATH="$(E2E_PATH)" MCPGOV_THV=$(wildcard $(THV)) GO=$(GO) .ci/bench-report.sh $(BENCH_REPORT_DIR)
 
 # The external set is read from ../shared beside the clone (MCPGOV_SHARED to
 # point elsewhere); without it the external eval is skipped with a message.

@@ -41,6 +41,40 @@ END {
 		printf "| %s | %s | %s | %s | **%s** | %s | %s | **%s** |\n", v, d, f0(get(b, "direct-p50-µs")), f0(get(b, "shim-p50-µs")), f0(get(b, "added-p50-µs")), f0(get(b, "direct-p99-µs")), f0(get(b, "shim-p99-µs")), f0(get(b, "added-p99-µs"))
 	}
 	print ""
+	print "## Gateway (Streamable HTTP) against direct and ToolHive vMCP: `tools/call echo` on server-everything"
+	print ""
+	print "server-everything in its Streamable HTTP mode, one process, reached directly, through `mcpgov gateway serve"
+	print "--allow-anonymous` on `/servers/everything/mcp` and through ToolHive's `thv vmcp serve` (" fact["thv"] ", static"
+	print "backend, anonymous inbound) when it is built (`make thv`). *gateway*: a catalog approving the server, audit"
+	print "trail on; *guarded*: plus the starter Rego policies and every guardrail enforced; *-fsync*: audit durability"
+	print "`fsync` instead of `write`. No inbound token is verified (anonymous). The client is a minimal HTTP client over 8"
+	print "sessions per side. Rounds interleave the sides. *serial*: one call at a time; *rateN*: open-loop at N calls/s,"
+	print "1 s per side per round, latency from the request's send; added = side percentile − direct percentile, µs."
+	print ""
+	print "| shape | side | p50 | **added p50** | p99 | **added p99** |"
+	print "|---|---|---:|---:|---:|---:|"
+	split("serial rate200 rate1000", gs, " ")
+	split("direct gateway guarded guarded-fsync vmcp", gd, " ")
+	for (i = 1; i in gs; i++) {
+		b = "GatewayRounds/" gs[i]
+		for (j = 1; j in gd; j++) {
+			if (get(b, gd[j] "-p50-µs") == "") continue
+			printf "| %s | %s | %s | **%s** | %s | **%s** |\n", gs[i], gd[j], f0(get(b, gd[j] "-p50-µs")), gd[j] == "direct" ? "–" : f0(get(b, gd[j] "-added-p50-µs")), f0(get(b, gd[j] "-p99-µs")), gd[j] == "direct" ? "–" : f0(get(b, gd[j] "-added-p99-µs"))
+		}
+	}
+	print ""
+	b = "GatewayRounds/saturation"
+	print "Saturation: 32 closed-loop workers, 2 s per side per round. Calls per CPU-second is the calls answered divided by"
+	print "the proxy process's own CPU time (user + system, /proc) meanwhile: governed calls per core, GOMAXPROCS " f0(get(b, "gomaxprocs")) "."
+	print "The upstream (Node, one thread) bounds every side's calls/s; per CPU-second is the proxy's own cost."
+	print ""
+	print "| side | calls/s | **calls per CPU-second of the proxy** |"
+	print "|---|---:|---:|"
+	for (j = 1; j in gd; j++) {
+		if (get(b, gd[j] "-calls/s") == "") continue
+		printf "| %s | %s | **%s** |\n", gd[j], f0(get(b, gd[j] "-calls/s")), f0(get(b, gd[j] "-calls/cpu-s"))
+	}
+	print ""
 	print "## Start-up: time to the answer to `initialize`, and RSS"
 	print ""
 	print "From starting the process to the go-sdk client's Connect returning (initialize answered), the baseline and the"
@@ -131,16 +165,16 @@ END {
 	print ""
 	print "## Peers"
 	print ""
-	print "Not measured. npm `mcp-proxy` and `supergateway` bridge stdio to SSE/Streamable HTTP: they are peers of an HTTP"
-	print "gateway, not of a stdio→stdio relay, so a same-run comparison with `mcpgov shim` would measure a different hop"
-	print "(HTTP client, HTTP server, process spawn) rather than governance overhead. They are also not pinned in"
-	print "testdata/e2e's lock. The HTTP gateway comparison (with ToolHive's `thv vmcp serve`) belongs with the gateway"
-	print "benchmark, which this report does not yet include."
+	print "ToolHive's `thv vmcp serve` is measured beside the gateway above, in the same rounds. npm `mcp-proxy` and"
+	print "`supergateway` bridge stdio to SSE/Streamable HTTP: they are peers of an HTTP gateway, not of a stdio→stdio"
+	print "relay, so a same-run comparison with `mcpgov shim` would measure a different hop (HTTP client, HTTP server,"
+	print "process spawn) rather than governance overhead. They are also not pinned in testdata/e2e's lock."
 	print ""
 	print "## Rerun"
 	print ""
 	print "```"
 	print "make e2e-deps          # server-everything into .cache/npm"
+	print "make thv               # ToolHive's thv into .cache/bin (optional: the vmcp side is left out without it)"
 	print "make bench-report      # all of the below, then this file"
 	print "```"
 	print ""

@@ -22,6 +22,7 @@ export MCPGOV_BENCH_BIN=$bin
 cmds=(
 	"$GO test -run '^\$' -bench '^BenchmarkEchoRounds\$' -benchtime 2000x -count 1 ./cmd/mcpgov/"
 	"$GO test -run '^\$' -bench '^BenchmarkStartupRounds\$' -benchtime 20x -count 1 ./cmd/mcpgov/"
+	"MCPGOV_BENCH_GATEWAY_ROUNDS=5 $GO test -run '^\$' -bench '^BenchmarkGatewayRounds\$' -count 1 ./cmd/mcpgov/"
 	"$GO test -run '^\$' -bench '^BenchmarkGuardrail\$' -benchmem -count 1 ./policy/guard/"
 	"$GO test -run '^\$' -bench '^Benchmark(RegoDecision|RegoDecisionCached|Pipeline|PipelineRego|DecodeOnly)\$' -benchmem -count 1 ./policy/"
 	"$GO test -run '^\$' -bench '^BenchmarkAudit(LoneWrite|LoneFsync|Append|RawFsync)\$' -benchmem -count 1 ./audit/"
@@ -42,6 +43,8 @@ evver=$(node -e 'console.log(require(process.argv[1]).version)' "$(dirname "$(re
 	echo "go,$($GO env GOVERSION)"
 	echo "node,$(node --version 2>/dev/null || echo none)"
 	echo "server-everything,$evver"
+	thv=${MCPGOV_THV:-.cache/bin/thv-v0.47.0}
+	echo "thv,$([ -x "$thv" ] && echo "ToolHive v0.47.0 ($(stat -c %s "$thv" | awk '{printf "%.0f MB", $1/1e6}'))" || echo "not built (make thv)")"
 	echo "mcpgov binary,$(stat -c %s "$bin" | awk '{printf "%.1f MB", $1/1e6}')"
 	[ -z "${MCPGOV_BENCH_BASELINE_BIN:-}" ] || echo "baseline binary,$("$MCPGOV_BENCH_BASELINE_BIN" version --json 2>/dev/null | sed -n 's/.*"commit": *"\([^"]*\)".*/commit \1/p' | head -1) ($(stat -c %s "$MCPGOV_BENCH_BASELINE_BIN" | awk '{printf "%.1f MB", $1/1e6}'))"
 	echo "audit store filesystem,$(df -T "${TMPDIR:-/tmp}" | awk 'NR==2 {print $2}')"
@@ -64,7 +67,7 @@ inits() { GODEBUG=inittrace=1 "$1" version 2>&1 >/dev/null | awk '/^init / {ms +
 	done
 } > "$tmp/init.txt"
 for who in this baseline; do
-	grep "^$who " "$tmp/init.txt" | sort -k2 -n | awk -v who="$who" '{ms[NR] = $2; kb[NR] = $3} END {if (NR) {m = int((NR + 1) / 2); printf "pkg: init\nBenchmarkPackageInit/%s 1 %s init-ms %s init-KiB\n", who, ms[m], kb[m]}}'
+	{ grep "^$who " "$tmp/init.txt" || true; } | sort -k2 -n | awk -v who="$who" '{ms[NR] = $2; kb[NR] = $3} END {if (NR) {m = int((NR + 1) / 2); printf "pkg: init\nBenchmarkPackageInit/%s 1 %s init-ms %s init-KiB\n", who, ms[m], kb[m]}}'
 done >> "$out/bench.txt"
 awk -f "$here/bench-csv.awk" "$out/bench.txt" > "$out/bench.csv"
 awk -F, -v cmds="$(printf '%s\n' "${cmds[@]}")" -f "$here/bench-report.awk" "$out/machine.csv" "$out/bench.csv" > "$out/BENCHMARKS.md"
