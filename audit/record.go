@@ -48,20 +48,26 @@ type Record struct {
 	Time    time.Time `json:"time"`
 	Kind    string    `json:"kind"`
 
-	Session    string          `json:"session,omitempty"` // one shim process / client connection
-	Identity   Identity        `json:"identity"`
-	Client     Client          `json:"client,omitzero"`
-	Server     ServerRef       `json:"server,omitzero"`
-	Method     string          `json:"method,omitempty"` // JSON-RPC method, "tools/call"
-	Tool       string          `json:"tool,omitempty"`
-	Outcome    string          `json:"outcome,omitempty"`
-	Reason     string          `json:"reason,omitempty"`    // one line, for non-call kinds and denials
-	Logging    string          `json:"logging,omitempty"`   // always | header_controlled | never: the mode that applied
-	Arguments  json.RawMessage `json:"arguments,omitempty"` // redacted
-	Result     *ResultSummary  `json:"result,omitempty"`
-	Decision   Decision        `json:"decision"`
-	Guardrails []Guardrail     `json:"guardrails,omitempty"`
-	Latency    Latency         `json:"latency,omitzero"`
+	Session   string          `json:"session,omitempty"` // one shim process / client connection
+	Identity  Identity        `json:"identity"`
+	Client    Client          `json:"client,omitzero"`
+	Server    ServerRef       `json:"server,omitzero"`
+	Method    string          `json:"method,omitempty"` // JSON-RPC method, "tools/call"
+	Tool      string          `json:"tool,omitempty"`
+	Outcome   string          `json:"outcome,omitempty"`
+	Reason    string          `json:"reason,omitempty"`    // one line, for non-call kinds and denials
+	Logging   string          `json:"logging,omitempty"`   // always | header_controlled | never: the mode that applied
+	Arguments json.RawMessage `json:"arguments,omitempty"` // redacted
+	// ArgumentsKept says what Arguments holds, for a replay: full (as
+	// sent), masked (secrets and PII replaced), digest (too large: size
+	// and hash only); empty when no arguments were kept.
+	ArgumentsKept string `json:"arguments_kept,omitempty"`
+	// ToolAnnotations are the tool's MCP annotations the policy saw.
+	ToolAnnotations json.RawMessage `json:"tool_annotations,omitempty"`
+	Result          *ResultSummary  `json:"result,omitempty"`
+	Decision        Decision        `json:"decision"`
+	Guardrails      []Guardrail     `json:"guardrails,omitempty"`
+	Latency         Latency         `json:"latency,omitzero"`
 	// SuppressedKind is the kind a placeholder stands for (the logging
 	// mode kept the call's details out of the trail).
 	SuppressedKind string `json:"suppressed_kind,omitempty"`
@@ -125,6 +131,23 @@ type Decision struct {
 	Reasons  []string `json:"reasons,omitempty"`
 	RuleIDs  []string `json:"rule_ids,omitempty"`
 	Revision string   `json:"bundle_revision,omitempty"`
+	// PreDenied is set when the checks before the call went upstream
+	// (identity, catalog, guardrails, policy, limits) refused it or, in
+	// audit mode, would have; a refusal of the result leaves it unset.
+	PreDenied bool `json:"pre_denied,omitempty"`
+	// Shadow is the decision of the shadow bundle (shadow_bundle), made
+	// beside this one and never enforced.
+	Shadow *ShadowDecision `json:"shadow,omitempty"`
+}
+
+// ShadowDecision is what a candidate bundle evaluated on live traffic
+// would have decided before the call went upstream.
+type ShadowDecision struct {
+	Allow    bool     `json:"allow"`
+	Reasons  []string `json:"reasons,omitempty"`
+	RuleIDs  []string `json:"rule_ids,omitempty"`
+	Revision string   `json:"bundle_revision,omitempty"`
+	Error    string   `json:"error,omitempty"` // the shadow could not decide
 }
 
 // Guardrail verdicts.

@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -194,7 +195,7 @@ func (c *Core) preChecks(ctx context.Context, st *CallState) (Verdict, bool) {
 // isError and msg (stop true); otherwise it notes the would-be denial in
 // the record and the call goes on.
 func (c *Core) deny(ctx context.Context, st *CallState, enforced bool, reason, rule, msg string) (Verdict, bool) {
-	st.decision.Allow = false
+	st.decision.Allow, st.decision.PreDenied = false, true
 	st.decision.Reasons = append(st.decision.Reasons, reason)
 	if rule != "" {
 		st.decision.RuleIDs = append(st.decision.RuleIDs, rule)
@@ -365,6 +366,8 @@ func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
 	rec.Method, rec.Tool, rec.Outcome = st.method, st.Call.Tool, outcome
 	rec.Client = st.Call.Client
 	rec.Arguments = args
+	rec.ArgumentsKept = argumentsKept(st.Call.Arguments, args)
+	rec.ToolAnnotations = st.Call.Annotations
 	rec.RequestMeta = st.Call.Meta // read for the logging mode, never stored
 	rec.Decision = st.decision
 	rec.Guardrails = auditGuardrails(st.guardrails)
@@ -404,6 +407,19 @@ func (c *Core) auditFailure() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.auditErr
+}
+
+// argumentsKept says what the record's copy of a call's arguments holds.
+func argumentsKept(sent, kept json.RawMessage) string {
+	switch {
+	case len(kept) == 0:
+		return ""
+	case bytes.Equal(sent, kept):
+		return "full"
+	case bytes.HasPrefix(kept, []byte(`{"_mcpgov_truncated":`)), bytes.HasPrefix(kept, []byte(`{"_mcpgov_unparsable":`)):
+		return "digest"
+	}
+	return "masked"
 }
 
 // createdTask returns the task ID of a CreateTaskResult, or "".

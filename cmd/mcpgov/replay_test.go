@@ -1,0 +1,157 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/catalog/catalogtest"
+)
+
+// replayPolicy denies the tools named in its set; rule ids no-TOOL.
+func replayPolicy(tools ...string) string {
+	set := ""
+	for i, t := range tools {
+		if i > 0 {
+			set += ", "
+		}
+		set += `"` + t + `"`
+	}
+	return `package mcpgov.authz
+
+denied := {` + set + `}
+
+decision := {
+	"allow": count(deny) == 0,
+	"reasons": [d.reason | some d in deny],
+	"rule_ids": [d.id | some d in deny],
+}
+
+deny contains {"id": sprintf("no-%s", [input.tool.name]), "reason": sprintf("tool %s is retired", [input.tool.name])} if {
+	input.tool.name in denied
+}
+`
+}
+
+// writeReplayBundle is writeBundle with a policy denying tools and an
+// optional guardrails.toml.
+func writeReplayBundle(t *testing.T, guardrails string, denied ...string) string {
+	t.Helper()
+	dir := writeBundle(t)
+	if len(denied) > 0 {
+		if err := os.MkdirAll(filepath.Join(dir, "policies"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "policies", "authz.rego"), []byte(replayPolicy(denied...)), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if guardrails != "" {
+		if err := os.WriteFile(filepath.Join(dir, "guardrails.toml"), []byte(guardrails), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+type replayGroup struct {
+	Change, Rule, Server, Tool, Identity, Reason string
+	Count                                        int
+	Seqs                                         []uint64
+}
+
+type replayReport struct {
+	SchemaVersion int            `json:"schemaVersion"`
+	Calls         int            `json:"calls"`
+	Redecided     int            `json:"redecided"`
+	Unchanged     int            `json:"unchanged"`
+	Changes       map[string]int `json:"changes"`
+	Groups        []replayGroup  `json:"groups"`
+}
+
+func (r replayReport) group(change, tool string) *replayGroup {
+	for i, g := range r.Groups {
+		if g.Change == change && g.Tool == tool {
+			return &r.Groups[i]
+		}
+	}
+	return nil
+}
+
+// TestPolicyReplay: a trail written by the shim in front of a real MCP
+// server is replayed under a tightened and a loosened candidate, and each
+// diff names exactly the calls, rules and tools that would change.
+func TestPolicyReplay(t *testing.T) {
+	sb := newSandbox(t)
+	enforced := writeReplayBundle(t, "", catalogtest.ToolAdd)
+	cs, _ := sb.shim("--bundle", enforced, "--", "fake-mcp-server")
+	ctx := context.Background()
+	call := func(name string, args map[string]any) bool {
+		t.Helper()
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
+		if err != nil {
+			t.Fatalf("call %s: %v", name, err)
+		}
+		return res.IsError
+	}
+	if call(catalogtest.ToolEcho, map[string]any{"message": "hello"}) || call(catalogtest.ToolEcho, map[string]any{"message": "again"}) {
+		t.Fatal("echo was refused under the enforced bundle")
+	}
+	if !call(catalogtest.ToolAdd, map[string]any{"a": 1, "b": 2}) {
+		t.Fatal("add was not refused under the enforced bundle")
+	}
+	if call(catalogtest.ToolNotes, map[string]any{}) {
+		t.Fatal("list_notes was refused under the enforced bundle")
+	}
+	cs.Close()
+
+	replay := func(candidate string) replayReport {
+		t.Helper()
+		out := sb.must("", "policy", "replay", "--bundle", candidate, "--json").Stdout
+		var rep replayReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("replay report %q: %v", out, err)
+		}
+		if rep.Calls != 4 {
+			t.Fatalf("replay read %d calls, want 4:\n%s", rep.Calls, out)
+		}
+		return rep
+	}
+
+	// Tightened: echo is retired too.
+	tight := replay(writeReplayBundle(t, "", catalogtest.ToolAdd, catalogtest.ToolEcho))
+	g := tight.group("newly_denied", catalogtest.ToolEcho)
+	if g == nil || g.Count != 2 || g.Rule != "no-echo" || g.Server != "fake" || g.Identity != "anonymous" {
+		t.Fatalf("tightened: want echo newly denied twice by no-echo on fake, got %+v", tight)
+	}
+	if len(tight.Groups) != 1 || tight.Unchanged != 2 {
+		t.Errorf("tightened: want only echo to change (add and list_notes unchanged), got %+v", tight)
+	}
+
+	// Loosened: add is allowed again, and list_notes results get redacted.
+	loose := replay(writeReplayBundle(t, "[guardrails.pii]\nmode = \"enforce\"\nhooks = [\"post\"]\ntools = [\"list_notes\"]\n"))
+	g = loose.group("newly_allowed", catalogtest.ToolAdd)
+	if g == nil || g.Count != 1 || g.Rule != "no-add" {
+		t.Fatalf("loosened: want add newly allowed (was no-add), got %+v", loose)
+	}
+	g = loose.group("newly_redacted", catalogtest.ToolNotes)
+	if g == nil || g.Count != 1 || g.Rule != "guardrail.pii" {
+		t.Fatalf("loosened: want list_notes newly redacted by pii, got %+v", loose)
+	}
+	if loose.Changes["newly_denied"] != 0 || loose.Unchanged != 2 {
+		t.Errorf("loosened: echo must not change, got %+v", loose)
+	}
+
+	// The human form names the same.
+	text := sb.must("", "policy", "replay", "--bundle", writeReplayBundle(t, "", catalogtest.ToolAdd, catalogtest.ToolEcho)).Stdout
+	for _, want := range []string{"4 calls read", "newly_denied", "no-echo", "tool echo is retired"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("replay output lacks %q:\n%s", want, text)
+		}
+	}
+}
