@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -153,5 +154,53 @@ func TestPolicyReplay(t *testing.T) {
 		if !strings.Contains(text, want) {
 			t.Errorf("replay output lacks %q:\n%s", want, text)
 		}
+	}
+}
+
+// TestShadowBundle: with shadow_bundle set, the shim in front of a real
+// server decides each call under both bundles and records both
+// decisions; the shadow never blocks a call, nor lets a refused one pass.
+func TestShadowBundle(t *testing.T) {
+	sb := newSandbox(t)
+	enforced := writeReplayBundle(t, "", catalogtest.ToolAdd)
+	shadow := writeReplayBundle(t, "", catalogtest.ToolEcho)
+	sb.config("shadow_bundle = " + strconv.Quote(shadow) + "\n")
+	cs, _ := sb.shim("--bundle", enforced, "--", "fake-mcp-server")
+	if text, isErr := echo(t, cs); isErr || text != "hello" {
+		t.Fatalf("echo under a shadow that refuses it: isError=%v %q", isErr, text)
+	}
+	res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: catalogtest.ToolAdd, Arguments: map[string]any{"a": 1, "b": 2}})
+	if err != nil || !res.IsError {
+		t.Fatalf("add, refused by the enforced bundle, passed under a shadow that allows it: %v %+v", err, res)
+	}
+	cs.Close()
+
+	out := sb.must("", "audit", "query", "--format", "jsonl", "--kind", "tool_call").Stdout
+	type decision struct {
+		Allow   bool     `json:"allow"`
+		RuleIDs []string `json:"rule_ids"`
+		Shadow  *struct {
+			Allow    bool     `json:"allow"`
+			RuleIDs  []string `json:"rule_ids"`
+			Revision string   `json:"bundle_revision"`
+		} `json:"shadow"`
+	}
+	got := map[string]decision{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var rec struct {
+			Tool     string   `json:"tool"`
+			Decision decision `json:"decision"`
+		}
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Fatalf("record %q: %v", line, err)
+		}
+		got[rec.Tool] = rec.Decision
+	}
+	e, a := got[catalogtest.ToolEcho], got[catalogtest.ToolAdd]
+	if !e.Allow || e.Shadow == nil || e.Shadow.Allow || strings.Join(e.Shadow.RuleIDs, ",") != "no-echo" || e.Shadow.Revision == "" {
+		t.Errorf("echo's decision %+v: want allowed, the shadow refusing it by no-echo", e)
+	}
+	if a.Allow || a.Shadow == nil || !a.Shadow.Allow {
+		t.Errorf("add's decision %+v: want refused, the shadow allowing it", a)
 	}
 }

@@ -47,7 +47,7 @@ type Reply struct {
 // blocked, in audit mode or failing open) before they may reach the
 // client. When it is false the relay need not call FinishCall.
 func (c *Core) Post() bool {
-	return c.cfg.Hooks != nil || c.keeps() ||
+	return c.cfg.Hooks != nil || c.cfg.Shadow != nil || c.keeps() ||
 		c.cfg.Sink != nil && (c.audit() || c.cfg.FailMode == catalog.FailOpen)
 }
 
@@ -57,7 +57,8 @@ func (c *Core) wants(st *CallState) bool {
 	if c.cfg.Sink == nil {
 		return false
 	}
-	return c.keeps() || !st.decision.Allow || len(st.decision.Reasons) > 0
+	return c.keeps() || !st.decision.Allow || len(st.decision.Reasons) > 0 ||
+		st.decision.Shadow != nil && !st.decision.Shadow.Allow
 }
 
 // SetClient records the client's name and version from initialize.
@@ -107,6 +108,7 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 		_ = c.append(ctx, c.callRecord(st, audit.OutcomeDenied))
 		return st, Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Invalid params: mcpgov: " + reason}}
 	}
+	c.shadow(ctx, st)
 	if v, stop := c.preChecks(ctx, st); stop {
 		return st, v
 	}
@@ -166,6 +168,33 @@ func (c *Core) decide(ctx context.Context, st *CallState) (Verdict, bool) {
 	enforced := !c.audit()
 	st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
 	return c.deny(ctx, st, enforced, reason, "", "mcpgov policy refused this call: "+reason)
+}
+
+// shadow runs the shadow bundle's checks on a call and notes what they
+// decided in its record. It never changes what happens to the call.
+func (c *Core) shadow(ctx context.Context, st *CallState) {
+	if c.cfg.Shadow == nil {
+		return
+	}
+	sd := &audit.ShadowDecision{Allow: true, Revision: c.cfg.ShadowRevision}
+	st.decision.Shadow = sd
+	tool, s := st.Call.Tool, c.cfg.ShadowServer
+	switch {
+	case s != nil && s.Status == catalog.StatusBlocked:
+		sd.Allow = false
+		sd.Reasons, sd.RuleIDs = []string{fmt.Sprintf("server %s is blocked", s.ID)}, []string{"catalog-status"}
+		return
+	case s != nil && !s.ToolAllowed(tool):
+		sd.Allow = false
+		sd.Reasons, sd.RuleIDs = []string{fmt.Sprintf("tool %s is not allowed by the catalog entry %s", tool, s.ID)}, []string{"catalog-tools"}
+		return
+	}
+	dec, err := c.cfg.Shadow.Decide(ctx, s, st.Call)
+	if err != nil {
+		sd.Allow, sd.Error = false, err.Error()
+		return
+	}
+	sd.Allow, sd.Reasons, sd.RuleIDs = dec.Allow, dec.Reasons, dec.RuleIDs
 }
 
 // preChecks refuses calls that nothing else may see: no usable identity

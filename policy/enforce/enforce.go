@@ -54,6 +54,13 @@ type Config struct {
 	// Hooks are the pre, post and describe hooks (policy, guardrails,
 	// rate limits); nil means none.
 	Hooks Hooks
+	// Shadow are the pre hooks of a candidate bundle (shadow_bundle),
+	// run beside Hooks on every tools/call; their decision is recorded,
+	// never enforced. ShadowServer is the call's catalog entry in the
+	// candidate's catalog (nil: not in it), ShadowRevision its revision.
+	Shadow         Hooks
+	ShadowServer   *catalog.Server
+	ShadowRevision string
 	// Sink receives every record the core makes (Tee: the audit store and
 	// stderr lines; Lines: stderr lines only); nil records nothing.
 	Sink Sink
