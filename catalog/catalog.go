@@ -130,6 +130,32 @@ type Limits struct {
 type ToolRules struct {
 	Allow []string `toml:"allow" json:"allow,omitempty"`
 	Deny  []string `toml:"deny" json:"deny,omitempty"`
+	// Egress are globs over the tools that can send data out (post a
+	// message, open an issue, fetch a URL it was given): policies refuse
+	// them in a session that read private data and ingested untrusted
+	// content (input.tool.egress).
+	Egress []string `toml:"egress" json:"egress,omitempty"`
+	// Untrusted are globs over the tools whose results carry content from
+	// outside (web pages, issues, mail): calling one taints the session
+	// with untrusted content, as a tool annotated openWorldHint does.
+	Untrusted []string `toml:"untrusted" json:"untrusted,omitempty"`
+}
+
+// ToolEgress reports whether the catalog marks tool as able to send data
+// out.
+func (s *Server) ToolEgress(tool string) bool { return globAny(s.Tools.Egress, tool) }
+
+// ToolUntrusted reports whether the catalog marks tool's results as
+// untrusted content.
+func (s *Server) ToolUntrusted(tool string) bool { return globAny(s.Tools.Untrusted, tool) }
+
+func globAny(globs []string, s string) bool {
+	for _, g := range globs {
+		if globMatch(g, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Review is the evidence of the last vetting.

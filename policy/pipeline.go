@@ -224,7 +224,7 @@ func (p *Pipeline) ReviewTool(ctx context.Context, server *catalog.Server, tool 
 func guardrails(results []guard.Result) []enforce.Guardrail {
 	out := make([]enforce.Guardrail, 0, len(results))
 	for _, r := range results {
-		g := enforce.Guardrail{Name: r.Name, Hook: r.Hook, Mode: r.Mode, Verdict: r.Verdict, Duration: r.Duration, Mutated: r.Mutated}
+		g := enforce.Guardrail{Name: r.Name, Kind: r.Kind, Hook: r.Hook, Mode: r.Mode, Verdict: r.Verdict, Duration: r.Duration, Mutated: r.Mutated}
 		if r.Err != nil {
 			g.Error = r.Err.Error()
 		}

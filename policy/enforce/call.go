@@ -92,7 +92,7 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 		Call: &Call{
 			Tool: p.Name, Arguments: p.Arguments, Params: p.Forward, Meta: p.Meta,
 			Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session,
-			Annotations: c.annotations(p.Name),
+			Annotations: c.annotations(p.Name), Facts: c.cfg.Facts.View(),
 		},
 		method:   "tools/call",
 		start:    time.Now(),
@@ -271,12 +271,31 @@ func (c *Core) FinishCall(ctx context.Context, st *CallState, result json.RawMes
 	}
 	out, reply, outcome, redactions := c.filterResult(ctx, st, result)
 	if !c.wants(st) {
+		c.observe(st, outcome, "")
 		return reply
 	}
 	rec := c.callRecord(st, outcome)
 	rec.Result = summarize(out, redactions)
 	rec.Latency.UpstreamUS = upstream.Microseconds()
-	return c.release(ctx, rec, reply)
+	reply = c.release(ctx, rec, reply)
+	c.observe(st, outcome, rec.ID)
+	return reply
+}
+
+// observe notes a call whose result reached the client in the session's
+// facts.
+func (c *Core) observe(st *CallState, outcome, record string) {
+	if !observed(outcome) || st.method != "tools/call" {
+		return
+	}
+	name := c.cfg.ServerRef.ID
+	if c.cfg.Server != nil {
+		name = c.cfg.Server.ID
+	}
+	if name == "" {
+		name = c.cfg.ServerRef.Name
+	}
+	c.cfg.Facts.observe(c.cfg.Server, name, st.Call, st.guardrails, record, time.Now())
 }
 
 // filterResult runs the post hook on a result.

@@ -61,6 +61,9 @@ type Config struct {
 	Shadow         Hooks
 	ShadowServer   *catalog.Server
 	ShadowRevision string
+	// Facts are the session's facts, shared by the cores of one
+	// session; nil gives the core its own.
+	Facts *Facts
 	// Sink receives every record the core makes (Tee: the audit store and
 	// stderr lines; Lines: stderr lines only); nil records nothing.
 	Sink Sink
@@ -92,6 +95,9 @@ type Call struct {
 	Identity audit.Identity
 	Client   audit.Client
 	Session  string
+	// Facts are what the session did before this call (nil outside a
+	// session: policy eval).
+	Facts *FactsView
 	// Annotations are the tool's annotations from the last tools/list
 	// result the connection saw, if any.
 	Annotations json.RawMessage
@@ -222,6 +228,9 @@ func New(cfg Config) *Core {
 		if cfg.Server != nil && cfg.Server.FailMode != "" {
 			cfg.FailMode = cfg.Server.FailMode
 		}
+	}
+	if cfg.Facts == nil {
+		cfg.Facts = &Facts{}
 	}
 	return &Core{cfg: cfg, visible: map[string]bool{}, annotation: map[string]json.RawMessage{},
 		tasks: map[string]*Call{}, logged: map[string]bool{}}

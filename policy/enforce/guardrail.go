@@ -11,6 +11,7 @@ import (
 // not know the record's form.
 type Guardrail struct {
 	Name     string
+	Kind     string // sql, secrets, pii, …; "" for the pipeline's own checks
 	Hook     string // pre | post | describe
 	Mode     string // enforce | enforce_ignore_error | audit
 	Verdict  string // pass | fail | error

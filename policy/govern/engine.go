@@ -114,6 +114,7 @@ func Build(ctx context.Context, opts Options) *Engine {
 		lines = &enforce.Lines{W: opts.Log}
 		e.Config.Sink = lines
 	}
+	e.Config.Facts = &enforce.Facts{}
 	e.Config.Session = opts.Session
 	if e.Config.Session == "" {
 		e.Config.Session = NewSessionID()
@@ -165,7 +166,7 @@ func (e *Engine) Reload() (enforce.Config, []Notice) {
 	cfg, notices := e.governed()
 	keep := e.Config
 	cfg.Identity, cfg.IdentityErr = keep.Identity, keep.IdentityErr
-	cfg.Sink, cfg.Session = keep.Sink, keep.Session
+	cfg.Sink, cfg.Session, cfg.Facts = keep.Sink, keep.Session, keep.Facts
 	cfg.AuditErr = keep.AuditErr
 	cfg.ServerRef = ServerRef(cfg.Server, e.Command, e.URL, e.opts.Env.Home)
 	cfg.ServerRef.ConfigName = e.opts.Name
