@@ -68,6 +68,9 @@ type Record struct {
 	Decision        Decision        `json:"decision"`
 	Guardrails      []Guardrail     `json:"guardrails,omitempty"`
 	Latency         Latency         `json:"latency,omitzero"`
+	// Cost is what the call cost by the catalog's prices; absent for a
+	// server without prices.
+	Cost *Cost `json:"cost,omitempty"`
 	// SuppressedKind is the kind a placeholder stands for (the logging
 	// mode kept the call's details out of the trail).
 	SuppressedKind string `json:"suppressed_kind,omitempty"`
@@ -174,6 +177,16 @@ type Guardrail struct {
 type Finding struct {
 	Rule    string `json:"rule"`
 	Message string `json:"message"`
+}
+
+// Cost of a call in the catalog's budget currency. Call and Result were
+// spent against the budgets; Price is the call's price, also when the
+// call was refused (a budget it would have exceeded).
+type Cost struct {
+	Price  float64 `json:"price"`
+	Call   float64 `json:"call"`
+	Result float64 `json:"result,omitempty"` // the result's size (result_kb)
+	Total  float64 `json:"total"`
 }
 
 // Latency of a call, in microseconds.

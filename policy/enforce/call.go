@@ -32,6 +32,7 @@ type CallState struct {
 	decision   audit.Decision
 	guardrails []Guardrail
 	recordArgs json.RawMessage
+	cost       audit.Cost
 }
 
 // Reply is what FinishCall lets through: the upstream's response as it
@@ -147,6 +148,7 @@ func (c *Core) decide(ctx context.Context, st *CallState) (Verdict, bool) {
 	tool := st.Call.Tool
 	dec, err := c.cfg.Hooks.Decide(ctx, c.cfg.Server, st.Call)
 	st.guardrails = append(st.guardrails, dec.Guardrails...)
+	st.cost.Price, st.cost.Call = dec.Price, dec.Cost
 	if dec.RecordArguments != nil {
 		st.recordArgs = dec.RecordArguments
 	}
@@ -305,6 +307,7 @@ func (c *Core) filterResult(ctx context.Context, st *CallState, result json.RawM
 	}
 	dec, err := c.cfg.Hooks.FilterResult(ctx, c.cfg.Server, st.Call, result)
 	st.guardrails = append(st.guardrails, dec.Guardrails...)
+	st.cost.Result = dec.Cost
 	if err != nil {
 		enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
 		st.decision.Reasons = append(st.decision.Reasons, "result not checked: "+err.Error())
@@ -419,6 +422,11 @@ func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
 	rec.RequestMeta = st.Call.Meta // read for the logging mode, never stored
 	rec.Decision = st.decision
 	rec.Guardrails = auditGuardrails(st.guardrails)
+	if st.cost != (audit.Cost{}) {
+		cost := st.cost
+		cost.Total = cost.Call + cost.Result
+		rec.Cost = &cost
+	}
 	rec.Latency = audit.Latency{TotalUS: time.Since(st.start).Microseconds(), PolicyUS: st.policy.Microseconds()}
 	if !st.decision.Allow && st.decision.Enforced {
 		rec.Reason = strings.Join(st.decision.Reasons, "; ")

@@ -115,6 +115,9 @@ type Decision struct {
 	// Guardrails are the per-guardrail results behind the decision, for
 	// the audit record.
 	Guardrails []Guardrail
+	// Price is what the call costs by the catalog's prices; Cost what
+	// was spent against the budgets (0 when it was refused).
+	Price, Cost float64
 	// RecordArguments, when set, is what the audit record stores as the
 	// call's arguments (secrets masked); the upstream still gets the
 	// original arguments.
@@ -132,6 +135,8 @@ type ResultDecision struct {
 	Result     json.RawMessage
 	Redactions int
 	Guardrails []Guardrail
+	// Cost is what the result's size cost (the server's result_kb price).
+	Cost float64
 }
 
 // Hooks are the policy and guardrails plugged into the core (DESIGN §4),
