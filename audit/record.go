@@ -28,6 +28,7 @@ const (
 	KindPlaceholder    = "placeholder"     // a call whose logging was suppressed
 	KindMessageRefused = "message_refused" // a client message refused unforwarded (ambiguous, no id, duplicate id)
 	KindListUndecided  = "list_undecided"  // a tools/list result mcpgov could not read; the fail mode decided
+	// KindAlert (alert.go): an alert rule fired.
 )
 
 // Outcomes of a tool call.
@@ -68,6 +69,8 @@ type Record struct {
 	Decision        Decision        `json:"decision"`
 	Guardrails      []Guardrail     `json:"guardrails,omitempty"`
 	Latency         Latency         `json:"latency,omitzero"`
+	// Alert is the alert a KindAlert record holds.
+	Alert *Alert `json:"alert,omitempty"`
 	// Cost is what the call cost by the catalog's prices; absent for a
 	// server without prices.
 	Cost *Cost `json:"cost,omitempty"`
