@@ -148,6 +148,18 @@ func TestPolicyReplay(t *testing.T) {
 		t.Errorf("loosened: echo must not change, got %+v", loose)
 	}
 
+	// A Parquet export of the trail replays the same.
+	lake := filepath.Join(t.TempDir(), "lake")
+	sb.must("", "audit", "export", "--format", "parquet", "--out", lake)
+	out := sb.must("", "policy", "replay", "--bundle", writeReplayBundle(t, "", catalogtest.ToolAdd, catalogtest.ToolEcho), "--parquet", lake, "--json").Stdout
+	var fromLake replayReport
+	if err := json.Unmarshal([]byte(out), &fromLake); err != nil {
+		t.Fatal(err)
+	}
+	if g := fromLake.group("newly_denied", catalogtest.ToolEcho); fromLake.Calls != 4 || g == nil || g.Count != 2 || g.Rule != "no-echo" || len(fromLake.Groups) != 1 {
+		t.Errorf("replay of the Parquet export: %+v", fromLake)
+	}
+
 	// The human form names the same.
 	text := sb.must("", "policy", "replay", "--bundle", writeReplayBundle(t, "", catalogtest.ToolAdd, catalogtest.ToolEcho)).Stdout
 	for _, want := range []string{"4 calls read", "newly_denied", "no-echo", "tool echo is retired"} {

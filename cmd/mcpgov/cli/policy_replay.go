@@ -18,6 +18,7 @@ type PolicyReplayOptions struct {
 	Bundle  string
 	Since   string
 	Audit   string
+	Parquet string
 	JSON    bool
 }
 
@@ -26,7 +27,8 @@ func newPolicyReplayCmd(f *Factory, runF func(context.Context, *PolicyReplayOpti
 	cmd := &cobra.Command{
 		Use:   "replay --bundle CANDIDATE",
 		Short: "Re-decide recorded calls under a candidate bundle and show what would change",
-		Long: `Read the tool calls in the audit trail and decide each again under the
+		Long: `Read the tool calls in the audit trail (or, with --parquet, a Parquet export
+of one) and decide each again under the
 candidate bundle, as the shim would before the call goes upstream: its
 catalog (blocked servers, allowed tools), guardrails and policies, on the
 decision input each record keeps (identity, client, server, tool, its
@@ -53,9 +55,13 @@ trail — stand as recorded; rate limits are not counted.
 "server","tool","identity","count","approximate","reason","seqs"}]}.
 Exits 0 whatever would change; 1 on error.`,
 		Example: `  mcpgov policy replay --bundle ./governance-next --since 30d
+  mcpgov policy replay --bundle ./governance-next --parquet ./lake --json
   mcpgov policy replay --bundle ./governance-next --audit /var/log/mcpgov --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Audit != "" && opts.Parquet != "" {
+				return flagErrorf("--audit and --parquet both name the records to replay; give one")
+			}
 			if opts.Bundle == "" {
 				return flagErrorf("--bundle is required: the candidate bundle to replay the trail under")
 			}
@@ -68,6 +74,7 @@ Exits 0 whatever would change; 1 on error.`,
 	cmd.Flags().StringVar(&opts.Bundle, "bundle", "", "the candidate governance bundle directory")
 	cmd.Flags().StringVar(&opts.Since, "since", "30d", "replay records at or after this time or age (2026-11-23, 24h, 30d)")
 	cmd.Flags().StringVar(&opts.Audit, "audit", "", "audit store (default: MCPGOV_AUDIT_DIR, [audit] dir, $XDG_STATE_HOME/mcpgov/audit)")
+	cmd.Flags().StringVar(&opts.Parquet, "parquet", "", "replay a Parquet export (audit export --format parquet): a file or its directory")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON")
 	return cmd
 }
@@ -90,15 +97,30 @@ func policyReplayRun(ctx context.Context, opts *PolicyReplayOptions) error {
 	if err != nil {
 		return fmt.Errorf("load candidate %s: %w", b.Dir, err)
 	}
-	trail, err := existingTrail(opts.Factory, opts.Audit)
-	if err != nil {
-		return err
-	}
-	err = audit.Records(trail.Dir, audit.Filter{Since: since}, func(rec *audit.Record, _ []byte) error {
-		return r.Add(ctx, rec)
-	})
-	if err != nil {
-		return fmt.Errorf("replay audit trail %s: %w", trail.Dir, err)
+	if opts.Parquet != "" {
+		recs, err := audit.ReadParquet(opts.Parquet)
+		if err != nil {
+			return fmt.Errorf("replay %s: %w", opts.Parquet, err)
+		}
+		for _, rec := range recs {
+			if rec.Time.Before(since) {
+				continue
+			}
+			if err := r.Add(ctx, rec); err != nil {
+				return err
+			}
+		}
+	} else {
+		trail, err := existingTrail(opts.Factory, opts.Audit)
+		if err != nil {
+			return err
+		}
+		err = audit.Records(trail.Dir, audit.Filter{Since: since}, func(rec *audit.Record, _ []byte) error {
+			return r.Add(ctx, rec)
+		})
+		if err != nil {
+			return fmt.Errorf("replay audit trail %s: %w", trail.Dir, err)
+		}
 	}
 	rep := r.Report()
 	if opts.JSON {
