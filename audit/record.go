@@ -166,8 +166,9 @@ const (
 // Guardrail is one guardrail's result on one hook of one call.
 type Guardrail struct {
 	Name       string    `json:"name"`
-	Hook       string    `json:"hook"` // pre | post | describe
-	Mode       string    `json:"mode"` // enforce | enforce_ignore_error | audit
+	Kind       string    `json:"kind,omitempty"` // sql, secrets, pii, …
+	Hook       string    `json:"hook"`           // pre | post | describe
+	Mode       string    `json:"mode"`           // enforce | enforce_ignore_error | audit
 	Verdict    string    `json:"verdict"`
 	Findings   []Finding `json:"findings,omitempty"`
 	DurationUS int64     `json:"duration_us"`

@@ -37,9 +37,10 @@ var runtimeRules = map[string]bool{
 // record keeps. Rate limits are not counted; a recorded refusal that came
 // from the moment (a limit, a missing identity) stands.
 type Replayer struct {
-	p      *Pipeline
-	report *ReplayReport
-	groups map[string]*ReplayGroup
+	p        *Pipeline
+	report   *ReplayReport
+	groups   map[string]*ReplayGroup
+	sessions map[string]*enforce.Facts // the recorded sessions' facts, rebuilt in order
 }
 
 // ReplayReport is what would change, grouped by change, rule, server,
@@ -85,7 +86,7 @@ func NewReplayer(candidate *catalog.Bundle, getenv func(string) string) (*Replay
 	if err != nil {
 		return nil, err
 	}
-	return &Replayer{p: p, groups: map[string]*ReplayGroup{}, report: &ReplayReport{
+	return &Replayer{p: p, groups: map[string]*ReplayGroup{}, sessions: map[string]*enforce.Facts{}, report: &ReplayReport{
 		SchemaVersion: 1, Candidate: candidate.Revision, Changes: map[string]int{}, Groups: []*ReplayGroup{},
 	}}, nil
 }
@@ -103,6 +104,15 @@ func (r *Replayer) Add(ctx context.Context, rec *audit.Record) error {
 	r.report.Calls++
 	st := r.p.st.Load()
 	server := st.bundle.Catalog.Server(rec.Server.ID)
+	// The session's facts before this call, as the shim had them: the
+	// candidate's session rules (taint) decide on them too.
+	facts := r.sessions[rec.Session]
+	if facts == nil {
+		facts = &enforce.Facts{}
+		r.sessions[rec.Session] = facts
+	}
+	view := facts.View()
+	defer r.observe(facts, server, rec)
 	identity := identityKey(rec.Identity)
 	serverName := rec.Server.ID
 	if serverName == "" {
@@ -171,7 +181,7 @@ func (r *Replayer) Add(ctx context.Context, rec *audit.Record) error {
 			args = json.RawMessage(`{}`)
 		}
 		call := &enforce.Call{Tool: rec.Tool, Arguments: args, Identity: rec.Identity, Client: rec.Client,
-			Session: rec.Session, Annotations: rec.ToolAnnotations}
+			Session: rec.Session, Annotations: rec.ToolAnnotations, Facts: view}
 		d, err := r.p.Decide(ctx, server, call)
 		if err != nil {
 			return fmt.Errorf("replay record %d: %w", rec.Seq, err)
@@ -218,6 +228,30 @@ func (r *Replayer) Add(ctx context.Context, rec *audit.Record) error {
 		r.report.Unchanged++
 	}
 	return nil
+}
+
+// observe notes a recorded call whose result reached the client in its
+// session's facts, with the findings the record kept.
+func (r *Replayer) observe(facts *enforce.Facts, server *catalog.Server, rec *audit.Record) {
+	if rec.Outcome != audit.OutcomeAllowed && rec.Outcome != audit.OutcomeRedacted {
+		return
+	}
+	var gs []enforce.Guardrail
+	for _, g := range rec.Guardrails {
+		eg := enforce.Guardrail{Name: g.Name, Kind: g.Kind, Hook: g.Hook, Mode: g.Mode, Verdict: g.Verdict}
+		if eg.Kind == "" {
+			eg.Kind = g.Name // records before guardrail kinds: a guardrail is usually named for its kind
+		}
+		for _, f := range g.Findings {
+			eg.Findings = append(eg.Findings, enforce.Finding{Rule: f.Rule, Message: f.Message})
+		}
+		gs = append(gs, eg)
+	}
+	name := rec.Server.ID
+	if name == "" {
+		name = rec.Server.Name
+	}
+	facts.Observe(server, name, &enforce.Call{Tool: rec.Tool, Annotations: rec.ToolAnnotations}, gs, rec.ID, rec.Time)
 }
 
 // needsArguments reports whether the candidate's decision on a call of

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -94,5 +95,30 @@ func TestSessionTaint(t *testing.T) {
 	out := sb.must("", "audit", "query", "--tool", catalogtest.ToolAdd, "--decision", "deny", "--count").Stdout
 	if strings.TrimSpace(out) != "1" {
 		t.Errorf("want one denied add in the trail, got %s", out)
+	}
+
+	// A replay rebuilds each recorded session's facts: under the same
+	// bundle nothing changes, and without taint.rego the refused add is
+	// newly allowed.
+	replayJSON := func(candidate string) replayReport {
+		t.Helper()
+		var rep replayReport
+		if err := json.Unmarshal([]byte(sb.must("", "policy", "replay", "--bundle", candidate, "--json").Stdout), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	if same := replayJSON(bundle); same.Calls != 4 || len(same.Groups) != 0 {
+		t.Errorf("replay under the enforced bundle: %+v", same)
+	}
+	if err := os.Remove(filepath.Join(bundle, "policies", "taint.rego")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(bundle, "policies", "taint_test.rego")); err != nil {
+		t.Fatal(err)
+	}
+	loose := replayJSON(bundle)
+	if g := loose.group("newly_allowed", catalogtest.ToolAdd); g == nil || g.Count != 1 || g.Rule != "session-taint" || len(loose.Groups) != 1 {
+		t.Errorf("replay without taint.rego: %+v", loose)
 	}
 }

@@ -80,6 +80,12 @@ func sortedKeys(m map[string]bool) []string {
 	return out
 }
 
+// Observe notes a call whose result reached the client (a replay
+// rebuilding a recorded session's facts); see observe.
+func (f *Facts) Observe(server *catalog.Server, serverName string, call *Call, guardrails []Guardrail, record string, t time.Time) {
+	f.observe(server, serverName, call, guardrails, record, t)
+}
+
 // observe notes a call whose result reached the client: the server's
 // catalog data scope, the data classes and untrusted content the post
 // guardrails found in its result, and whether the tool's content is

@@ -35,7 +35,7 @@ func auditGuardrails(gs []Guardrail) []audit.Guardrail {
 	}
 	out := make([]audit.Guardrail, 0, len(gs))
 	for _, g := range gs {
-		a := audit.Guardrail{Name: g.Name, Hook: g.Hook, Mode: g.Mode, Verdict: g.Verdict, DurationUS: g.Duration.Microseconds(), Mutated: g.Mutated, Error: g.Error}
+		a := audit.Guardrail{Name: g.Name, Kind: g.Kind, Hook: g.Hook, Mode: g.Mode, Verdict: g.Verdict, DurationUS: g.Duration.Microseconds(), Mutated: g.Mutated, Error: g.Error}
 		for _, f := range g.Findings {
 			a.Findings = append(a.Findings, audit.Finding{Rule: f.Rule, Message: f.Message})
 		}

@@ -32,7 +32,9 @@ of one) and decide each again under the
 candidate bundle, as the shim would before the call goes upstream: its
 catalog (blocked servers, allowed tools), guardrails and policies, on the
 decision input each record keeps (identity, client, server, tool, its
-annotations, the arguments). Print what would change, grouped by change,
+annotations, the arguments), with each recorded session's facts rebuilt in
+order for session rules (input.session: servers, tools, data classes and
+untrusted content from the calls before). Print what would change, grouped by change,
 rule, server, tool and identity:
 
   newly_denied        allowed as recorded, refused by the candidate
