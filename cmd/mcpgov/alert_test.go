@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/audit/audittest"
@@ -139,5 +140,46 @@ func TestAuditAlert(t *testing.T) {
 		if got[rule] != n {
 			t.Errorf("OTLP alert %s: severity %d, want %d (all: %v)", rule, got[rule], n, got)
 		}
+	}
+}
+
+// TestAuditAlertFollow: with --follow the rules run on records as they
+// are appended, and an alert appears once its anomaly is in the trail.
+func TestAuditAlertFollow(t *testing.T) {
+	sb := newSandbox(t)
+	rules := filepath.Join(t.TempDir(), "alerts.toml")
+	if err := os.WriteFile(rules, []byte(audittest.AlertRules), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := writeTrail(t, audittest.AlertTrail(false))
+	ctx, cancel := context.WithCancel(await.Context(t))
+	defer cancel()
+	cmd := sb.command(ctx, "", "audit", "alert", "--rules", rules, "--dir", dir, "--json", "--follow")
+	stdout := &syncBuffer{}
+	cmd.Stdout = stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cancel(); _ = cmd.Wait() }()
+
+	s, err := audit.Open(dir, audit.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	when := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
+	for i := range 3 {
+		r := &audit.Record{Kind: audit.KindToolCall, Time: when.Add(time.Duration(i) * time.Minute), Identity: audit.Identity{Method: "none"},
+			Server: audit.ServerRef{ID: "github"}, Method: "tools/call", Tool: "search", Outcome: audit.OutcomeDenied,
+			Decision: audit.Decision{Enforced: true, PreDenied: true, Mode: "enforce", RuleIDs: []string{"identity-required"}}}
+		if err := s.Append(context.Background(), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	await.Until(t, "the following alert run reports the no-access alert", func() bool {
+		return strings.Contains(stdout.String(), `"rule":"no-access"`)
+	})
+	if n := strings.Count(strings.TrimSpace(stdout.String()), "\n") + 1; n != 1 {
+		t.Errorf("want one alert, got:\n%s", stdout)
 	}
 }
