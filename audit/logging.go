@@ -49,6 +49,7 @@ func ApplyLogging(rec *Record, mode string) {
 	rec.SuppressedKind = rec.Kind
 	rec.Kind = KindPlaceholder
 	rec.Arguments = nil
+	rec.ArgumentsKept = ""
 	if rec.Result != nil {
 		rec.Result = &ResultSummary{IsError: rec.Result.IsError, ErrorCode: rec.Result.ErrorCode}
 	}

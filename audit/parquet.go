@@ -35,12 +35,15 @@ type ParquetRow struct {
 	Reason          string         `parquet:"reason"`
 	Logging         string         `parquet:"logging,dict"`
 	Arguments       string         `parquet:"arguments,json"`
+	ArgumentsKept   string         `parquet:"arguments_kept,dict"`
+	ToolAnnotations string         `parquet:"tool_annotations,json"`
 	ResultIsError   bool           `parquet:"result_is_error"`
 	ResultBytes     int64          `parquet:"result_bytes"`
 	ResultRedacted  int64          `parquet:"result_redactions"`
 	Decision        string         `parquet:"decision,dict"` // allow | deny
 	DecisionMode    string         `parquet:"decision_mode,dict"`
 	Enforced        bool           `parquet:"decision_enforced"`
+	PreDenied       bool           `parquet:"decision_pre_denied"`
 	Reasons         []string       `parquet:"decision_reasons,list"`
 	RuleIDs         []string       `parquet:"decision_rule_ids,list"`
 	BundleRevision  string         `parquet:"bundle_revision,dict"`
@@ -48,6 +51,7 @@ type ParquetRow struct {
 	LatencyTotalUS  int64          `parquet:"latency_total_us"`
 	UpstreamUS      int64          `parquet:"latency_upstream_us"`
 	PolicyUS        int64          `parquet:"latency_policy_us"`
+	CostTotal       float64        `parquet:"cost_total"`
 	Prev            string         `parquet:"prev"`
 }
 
@@ -77,6 +81,14 @@ func toParquetRow(r *Record) ParquetRow {
 	}
 	if row.Arguments == "" {
 		row.Arguments = "null"
+	}
+	row.ArgumentsKept, row.PreDenied = r.ArgumentsKept, r.Decision.PreDenied
+	row.ToolAnnotations = string(r.ToolAnnotations)
+	if row.ToolAnnotations == "" {
+		row.ToolAnnotations = "null"
+	}
+	if r.Cost != nil {
+		row.CostTotal = r.Cost.Total
 	}
 	if r.Result != nil {
 		row.ResultIsError, row.ResultBytes, row.ResultRedacted = r.Result.IsError, int64(r.Result.Bytes), int64(r.Result.Redactions)

@@ -28,6 +28,7 @@ const (
 	KindPlaceholder    = "placeholder"     // a call whose logging was suppressed
 	KindMessageRefused = "message_refused" // a client message refused unforwarded (ambiguous, no id, duplicate id)
 	KindListUndecided  = "list_undecided"  // a tools/list result mcpgov could not read; the fail mode decided
+	// KindAlert (alert.go): an alert rule fired.
 )
 
 // Outcomes of a tool call.
@@ -48,20 +49,31 @@ type Record struct {
 	Time    time.Time `json:"time"`
 	Kind    string    `json:"kind"`
 
-	Session    string          `json:"session,omitempty"` // one shim process / client connection
-	Identity   Identity        `json:"identity"`
-	Client     Client          `json:"client,omitzero"`
-	Server     ServerRef       `json:"server,omitzero"`
-	Method     string          `json:"method,omitempty"` // JSON-RPC method, "tools/call"
-	Tool       string          `json:"tool,omitempty"`
-	Outcome    string          `json:"outcome,omitempty"`
-	Reason     string          `json:"reason,omitempty"`    // one line, for non-call kinds and denials
-	Logging    string          `json:"logging,omitempty"`   // always | header_controlled | never: the mode that applied
-	Arguments  json.RawMessage `json:"arguments,omitempty"` // redacted
-	Result     *ResultSummary  `json:"result,omitempty"`
-	Decision   Decision        `json:"decision"`
-	Guardrails []Guardrail     `json:"guardrails,omitempty"`
-	Latency    Latency         `json:"latency,omitzero"`
+	Session   string          `json:"session,omitempty"` // one shim process / client connection
+	Identity  Identity        `json:"identity"`
+	Client    Client          `json:"client,omitzero"`
+	Server    ServerRef       `json:"server,omitzero"`
+	Method    string          `json:"method,omitempty"` // JSON-RPC method, "tools/call"
+	Tool      string          `json:"tool,omitempty"`
+	Outcome   string          `json:"outcome,omitempty"`
+	Reason    string          `json:"reason,omitempty"`    // one line, for non-call kinds and denials
+	Logging   string          `json:"logging,omitempty"`   // always | header_controlled | never: the mode that applied
+	Arguments json.RawMessage `json:"arguments,omitempty"` // redacted
+	// ArgumentsKept says what Arguments holds, for a replay: full (as
+	// sent), masked (secrets and PII replaced), digest (too large: size
+	// and hash only); empty when no arguments were kept.
+	ArgumentsKept string `json:"arguments_kept,omitempty"`
+	// ToolAnnotations are the tool's MCP annotations the policy saw.
+	ToolAnnotations json.RawMessage `json:"tool_annotations,omitempty"`
+	Result          *ResultSummary  `json:"result,omitempty"`
+	Decision        Decision        `json:"decision"`
+	Guardrails      []Guardrail     `json:"guardrails,omitempty"`
+	Latency         Latency         `json:"latency,omitzero"`
+	// Alert is the alert a KindAlert record holds.
+	Alert *Alert `json:"alert,omitempty"`
+	// Cost is what the call cost by the catalog's prices; absent for a
+	// server without prices.
+	Cost *Cost `json:"cost,omitempty"`
 	// SuppressedKind is the kind a placeholder stands for (the logging
 	// mode kept the call's details out of the trail).
 	SuppressedKind string `json:"suppressed_kind,omitempty"`
@@ -127,6 +139,23 @@ type Decision struct {
 	Reasons  []string `json:"reasons,omitempty"`
 	RuleIDs  []string `json:"rule_ids,omitempty"`
 	Revision string   `json:"bundle_revision,omitempty"`
+	// PreDenied is set when the checks before the call went upstream
+	// (identity, catalog, guardrails, policy, limits) refused it or, in
+	// audit mode, would have; a refusal of the result leaves it unset.
+	PreDenied bool `json:"pre_denied,omitempty"`
+	// Shadow is the decision of the shadow bundle (shadow_bundle), made
+	// beside this one and never enforced.
+	Shadow *ShadowDecision `json:"shadow,omitempty"`
+}
+
+// ShadowDecision is what a candidate bundle evaluated on live traffic
+// would have decided before the call went upstream.
+type ShadowDecision struct {
+	Allow    bool     `json:"allow"`
+	Reasons  []string `json:"reasons,omitempty"`
+	RuleIDs  []string `json:"rule_ids,omitempty"`
+	Revision string   `json:"bundle_revision,omitempty"`
+	Error    string   `json:"error,omitempty"` // the shadow could not decide
 }
 
 // Guardrail verdicts.
@@ -139,8 +168,9 @@ const (
 // Guardrail is one guardrail's result on one hook of one call.
 type Guardrail struct {
 	Name       string    `json:"name"`
-	Hook       string    `json:"hook"` // pre | post | describe
-	Mode       string    `json:"mode"` // enforce | enforce_ignore_error | audit
+	Kind       string    `json:"kind,omitempty"` // sql, secrets, pii, …
+	Hook       string    `json:"hook"`           // pre | post | describe
+	Mode       string    `json:"mode"`           // enforce | enforce_ignore_error | audit
 	Verdict    string    `json:"verdict"`
 	Findings   []Finding `json:"findings,omitempty"`
 	DurationUS int64     `json:"duration_us"`
@@ -153,6 +183,16 @@ type Guardrail struct {
 type Finding struct {
 	Rule    string `json:"rule"`
 	Message string `json:"message"`
+}
+
+// Cost of a call in the catalog's budget currency. Call and Result were
+// spent against the budgets; Price is the call's price, also when the
+// call was refused (a budget it would have exceeded).
+type Cost struct {
+	Price  float64 `json:"price"`
+	Call   float64 `json:"call"`
+	Result float64 `json:"result,omitempty"` // the result's size (result_kb)
+	Total  float64 `json:"total"`
 }
 
 // Latency of a call, in microseconds.

@@ -25,6 +25,19 @@ import (
 // EventName is the OpenTelemetry event name of an audit log record.
 const EventName = "mcpgov.audit.tool_call"
 
+// AlertEventName is the OpenTelemetry event name of an alert.
+const AlertEventName = "mcpgov.audit.alert"
+
+// SendOTLP sends records (alerts) to an OTLP/HTTP logs endpoint once,
+// as Shipper does without a cursor.
+func SendOTLP(ctx context.Context, endpoint string, headers http.Header, recs []*Record) error {
+	u, err := LogsURL(endpoint)
+	if err != nil {
+		return err
+	}
+	return (&Shipper{Headers: headers}).export(ctx, u, recs)
+}
+
 // Shipper sends a store's records to an OTLP/HTTP logs endpoint as OTLP
 // log records, driven by a cursor persisted in the store: a batch is sent,
 // and only when the receiver accepted it (2xx) does the cursor move. The
@@ -198,6 +211,10 @@ func otlpLogs(recs []*Record, resource map[string]string) ([]byte, error) {
 		if !r.Decision.Allow {
 			sev, sevText = 13, "WARN"
 		}
+		event := EventName
+		if r.Kind == KindAlert && r.Alert != nil {
+			sev, sevText, event = r.Alert.SeverityNumber(), strings.ToUpper(r.Alert.Severity), AlertEventName
+		}
 		attrs := []kv{
 			{"key": "mcpgov.audit.id", "value": kv{"stringValue": r.ID}},
 			{"key": "mcpgov.audit.seq", "value": kv{"intValue": strconv.FormatUint(r.Seq, 10)}},
@@ -210,6 +227,10 @@ func otlpLogs(recs []*Record, resource map[string]string) ([]byte, error) {
 		if r.Tool != "" {
 			attrs = append(attrs, kv{"key": "gen_ai.tool.name", "value": kv{"stringValue": r.Tool}})
 		}
+		if r.Alert != nil {
+			attrs = append(attrs, kv{"key": "mcpgov.alert.rule", "value": kv{"stringValue": r.Alert.Rule}},
+				kv{"key": "mcpgov.alert.kind", "value": kv{"stringValue": r.Alert.Kind}})
+		}
 		if r.Session != "" {
 			attrs = append(attrs, kv{"key": "mcp.session.id", "value": kv{"stringValue": r.Session}})
 		}
@@ -217,7 +238,7 @@ func otlpLogs(recs []*Record, resource map[string]string) ([]byte, error) {
 		logs = append(logs, kv{
 			"timeUnixNano": ts, "observedTimeUnixNano": ts,
 			"severityNumber": sev, "severityText": sevText,
-			"eventName": EventName, "body": anyValue(body), "attributes": attrs,
+			"eventName": event, "body": anyValue(body), "attributes": attrs,
 		})
 	}
 	return json.Marshal(kv{"resourceLogs": []kv{{

@@ -68,7 +68,49 @@ type Meta struct {
 	Description string `toml:"description" json:"description,omitempty"`
 	Mode        Mode   `toml:"mode" json:"mode,omitempty"`
 	RequestURL  string `toml:"request_url" json:"requestUrl,omitempty"` // where people ask for a server to be approved
+	// Budgets cap what tool calls may cost (servers' prices).
+	Budgets Budgets `toml:"budgets" json:"budgets,omitzero"`
 }
+
+// Budgets cap the cost of tool calls, in the catalog's currency: per MCP
+// session, per user per UTC day, and per team (an identity group) per UTC
+// month. Zero means no cap.
+type Budgets struct {
+	Currency     string             `toml:"currency" json:"currency,omitempty"` // a label for amounts ("USD" when empty)
+	Session      float64            `toml:"session" json:"session,omitempty"`
+	UserPerDay   float64            `toml:"user_per_day" json:"userPerDay,omitempty"`
+	TeamPerMonth map[string]float64 `toml:"team_per_month" json:"teamPerMonth,omitempty"` // group -> cap
+}
+
+// Any reports whether some budget is set.
+func (b Budgets) Any() bool { return b.Session > 0 || b.UserPerDay > 0 || len(b.TeamPerMonth) > 0 }
+
+// CurrencyOrDefault is the currency label.
+func (b Budgets) CurrencyOrDefault() string {
+	if b.Currency == "" {
+		return "USD"
+	}
+	return b.Currency
+}
+
+// Prices are what a server's tool calls cost: a price per call (per tool
+// where Tools names it) and per KiB of result.
+type Prices struct {
+	Call     float64            `toml:"call" json:"call,omitempty"`
+	ResultKB float64            `toml:"result_kb" json:"resultKb,omitempty"`
+	Tools    map[string]float64 `toml:"tools" json:"tools,omitempty"`
+}
+
+// CallPrice is the price of one call of tool.
+func (p Prices) CallPrice(tool string) float64 {
+	if v, ok := p.Tools[tool]; ok {
+		return v
+	}
+	return p.Call
+}
+
+// Priced reports whether calls of the server cost anything.
+func (p Prices) Priced() bool { return p.Call > 0 || p.ResultKB > 0 || len(p.Tools) > 0 }
 
 // Server is one registered MCP server.
 type Server struct {
@@ -85,6 +127,7 @@ type Server struct {
 	Launch      Launch    `toml:"launch" json:"launch,omitempty"`
 	Match       Match     `toml:"match" json:"match,omitempty"`
 	Limits      Limits    `toml:"limits" json:"limits,omitempty"`
+	Prices      Prices    `toml:"prices" json:"prices,omitzero"`
 	Tools       ToolRules `toml:"tools" json:"tools,omitempty"`
 	// Pins maps a tool name to the fingerprint of the definition approved at
 	// review ("sha256:…", see Fingerprint).
@@ -134,6 +177,32 @@ type ToolRules struct {
 	Allow  []string            `toml:"allow" json:"allow,omitempty"`
 	Deny   []string            `toml:"deny" json:"deny,omitempty"`
 	Groups map[string][]string `toml:"groups" json:"groups,omitempty"`
+	// Egress are globs over the tools that can send data out (post a
+	// message, open an issue, fetch a URL it was given): policies refuse
+	// them in a session that read private data and ingested untrusted
+	// content (input.tool.egress).
+	Egress []string `toml:"egress" json:"egress,omitempty"`
+	// Untrusted are globs over the tools whose results carry content from
+	// outside (web pages, issues, mail): calling one taints the session
+	// with untrusted content, as a tool annotated openWorldHint does.
+	Untrusted []string `toml:"untrusted" json:"untrusted,omitempty"`
+}
+
+// ToolEgress reports whether the catalog marks tool as able to send data
+// out.
+func (s *Server) ToolEgress(tool string) bool { return globAny(s.Tools.Egress, tool) }
+
+// ToolUntrusted reports whether the catalog marks tool's results as
+// untrusted content.
+func (s *Server) ToolUntrusted(tool string) bool { return globAny(s.Tools.Untrusted, tool) }
+
+func globAny(globs []string, s string) bool {
+	for _, g := range globs {
+		if globMatch(g, s) {
+			return true
+		}
+	}
+	return false
 }
 
 // Review is the evidence of the last vetting.

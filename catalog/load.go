@@ -160,6 +160,14 @@ func (v *validator) catalog(c *Catalog) {
 	default:
 		v.add([]string{"catalog", "mode"}, "mode %q: want enforce or audit", c.Meta.Mode)
 	}
+	if b := c.Meta.Budgets; b.Session < 0 || b.UserPerDay < 0 {
+		v.add([]string{"catalog", "budgets"}, "budgets must not be negative")
+	}
+	for team, n := range c.Meta.Budgets.TeamPerMonth {
+		if n <= 0 {
+			v.add([]string{"catalog", "budgets", "team_per_month", team}, "budget of team %q must be positive", team)
+		}
+	}
 	ids := map[string]bool{}
 	for _, s := range c.Servers {
 		ids[s.ID] = true
@@ -233,6 +241,14 @@ func (v *validator) server(s *Server) {
 	}
 	if s.Limits.CallsPerMinute < 0 {
 		v.add(at("limits", "calls_per_minute"), "server %s: calls_per_minute must not be negative", s.ID)
+	}
+	if s.Prices.Call < 0 || s.Prices.ResultKB < 0 {
+		v.add(at("prices"), "server %s: prices must not be negative", s.ID)
+	}
+	for tool, p := range s.Prices.Tools {
+		if p < 0 {
+			v.add(at("prices", "tools", tool), "server %s: price of tool %q must not be negative", s.ID, tool)
+		}
 	}
 	for tool, n := range s.Limits.Tools {
 		if n <= 0 {

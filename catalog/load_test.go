@@ -24,7 +24,7 @@ func TestStarterBundleValidates(t *testing.T) {
 	if len(c.Servers) != 3 || c.Servers[0].ID != "everything" || c.Servers[1].ID != "github" || c.Servers[2].ID != "unvetted-shell" {
 		t.Fatalf("servers not in file order: %+v", c.Servers)
 	}
-	if c.Servers[0].Line != 24 || c.Servers[0].FailMode != FailClosed || c.Servers[1].FailMode != FailClosed {
+	if c.Servers[0].Line != 33 || c.Servers[0].FailMode != FailClosed || c.Servers[1].FailMode != FailClosed {
 		t.Errorf("line/defaults: %+v", c.Servers[0])
 	}
 	if _, err := WriteStarter(dir); err == nil {

@@ -46,19 +46,40 @@ func buildInput(hook string, server *catalog.Server, call *enforce.Call, payload
 		}
 		gr[r.Name] = map[string]any{"kind": r.Kind, "mode": r.Mode, "verdict": r.Verdict, "rules": rules}
 	}
+	egress, untrusted := false, false
+	if server != nil {
+		egress, untrusted = server.ToolEgress(call.Tool), server.ToolUntrusted(call.Tool)
+	}
 	return map[string]any{
-		"hook": hook,
+		"hook":    hook,
+		"session": sessionInput(call.Facts),
 		"identity": map[string]any{
 			"subject": id.Subject, "email": id.Email, "name": id.Name, "groups": groups,
 			"issuer": id.Issuer, "method": methodOrNone(id.Method), "authenticated": id.Authenticated(),
 		},
 		"client":            map[string]any{"name": call.Client.Name, "version": call.Client.Version},
 		"server":            srv,
-		"tool":              map[string]any{"name": call.Tool, "annotations": annotations},
+		"tool":              map[string]any{"name": call.Tool, "annotations": annotations, "egress": egress, "untrusted": untrusted},
 		"arguments":         args,
 		"arguments_omitted": omitted,
 		"guardrails":        gr,
 		"findings":          findings,
+	}
+}
+
+// sessionInput is the session's facts as the policy sees them.
+func sessionInput(f *enforce.FactsView) map[string]any {
+	if f == nil {
+		f = &enforce.FactsView{}
+	}
+	taint := map[string]any{}
+	for k, t := range f.Taint {
+		taint[k] = map[string]any{"server": t.Server, "tool": t.Tool, "call": t.Call, "record": t.Record,
+			"time": t.Time.Format("2006-01-02T15:04:05Z"), "why": t.Why}
+	}
+	return map[string]any{
+		"calls": f.Calls, "servers": anyStrings(f.Servers), "tools": anyStrings(f.Tools),
+		"data_classes": anyStrings(f.DataClasses), "untrusted": f.Untrusted, "taint": taint,
 	}
 }
 
@@ -84,9 +105,28 @@ const InputSchema = `{
   "$id": "https://mcpgov.dev/schemas/policy-input.json",
   "title": "mcpgov policy input (data.mcpgov.authz.decision)",
   "type": "object",
-  "required": ["hook", "identity", "client", "server", "tool", "arguments", "guardrails", "findings"],
+  "required": ["hook", "session", "identity", "client", "server", "tool", "arguments", "guardrails", "findings"],
   "properties": {
     "hook": {"enum": ["pre"], "description": "the policy decides before the call goes upstream"},
+    "session": {
+      "type": "object",
+      "description": "what this client session did before this call (calls whose results reached the client)",
+      "properties": {
+        "calls": {"type": "integer"},
+        "servers": {"type": "array", "items": {"type": "string"}, "description": "catalog IDs called"},
+        "tools": {"type": "array", "items": {"type": "string"}, "description": "server/tool called"},
+        "data_classes": {"type": "array", "items": {"type": "string"}, "description": "data classes read: the catalog data_scope of servers called, pii and secret when a post guardrail found them in a result"},
+        "untrusted": {"type": "boolean", "description": "untrusted content ingested: a tool the catalog marks untrusted, one annotated openWorldHint, or an injection finding in a result"},
+        "taint": {
+          "type": "object",
+          "description": "data:CLASS and untrusted to the first call that established each",
+          "additionalProperties": {
+            "type": "object",
+            "properties": {"server": {"type": "string"}, "tool": {"type": "string"}, "call": {"type": "integer"}, "record": {"type": "string"}, "time": {"type": "string"}, "why": {"type": "string"}}
+          }
+        }
+      }
+    },
     "identity": {
       "type": "object",
       "description": "who makes the call, as verified by mcpgov login",
@@ -122,7 +162,9 @@ const InputSchema = `{
       "type": "object",
       "properties": {
         "name": {"type": "string"},
-        "annotations": {"type": "object", "description": "the tool's MCP annotations (readOnlyHint, destructiveHint, idempotentHint, openWorldHint, title)"}
+        "annotations": {"type": "object", "description": "the tool's MCP annotations (readOnlyHint, destructiveHint, idempotentHint, openWorldHint, title)"},
+        "egress": {"type": "boolean", "description": "the catalog lists the tool in tools.egress: it can send data out"},
+        "untrusted": {"type": "boolean", "description": "the catalog lists the tool in tools.untrusted: its results carry outside content"}
       }
     },
     "arguments": {"type": "object", "description": "the call's arguments; empty when arguments_omitted"},

@@ -80,7 +80,58 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 			}
 		}
 	}
+	if server != nil && server.Prices.Priced() {
+		if err := st.charge(ctx, server, call, &dec); err != nil {
+			return enforce.Decision{}, err
+		}
+	}
 	return dec, nil
+}
+
+// charge prices a call the pipeline would let pass and spends its price
+// against the catalog's budgets; a call past a budget is refused, naming
+// the budget and when it resets.
+func (st *state) charge(ctx context.Context, server *catalog.Server, call *enforce.Call, dec *enforce.Decision) error {
+	price := server.Prices.CallPrice(call.Tool)
+	dec.Price = price
+	if !dec.Allow {
+		return nil
+	}
+	budgets := st.budgets(call)
+	if price > 0 && st.spender != nil && len(budgets) > 0 {
+		err := st.spender.Spend(ctx, budgets, price, true)
+		if e, ok := err.(*limit.OverBudget); ok {
+			e.Currency = st.bundle.Catalog.Meta.Budgets.CurrencyOrDefault()
+			dec.Allow = false
+			dec.Reasons = append(dec.Reasons, e.Error())
+			dec.RuleIDs = append(dec.RuleIDs, "budget."+e.Budget.Scope)
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+	}
+	dec.Cost = price
+	return nil
+}
+
+// budgets are the catalog's budgets a call counts against now.
+func (st *state) budgets(call *enforce.Call) []limit.Budget {
+	b := st.bundle.Catalog.Meta.Budgets
+	if !b.Any() {
+		return nil
+	}
+	return limit.BudgetsFor(call.Session, userKey(call), b.TeamPerMonth, call.Identity.Groups, b.Session, b.UserPerDay, st.now())
+}
+
+func userKey(call *enforce.Call) string {
+	switch {
+	case call.Identity.Subject != "":
+		return call.Identity.Subject
+	case call.Identity.Email != "":
+		return call.Identity.Email
+	}
+	return "anonymous"
 }
 
 func limitKeys(s *catalog.Server, call *enforce.Call) []limit.Key {
@@ -181,6 +232,16 @@ func (p *Pipeline) FilterResult(ctx context.Context, server *catalog.Server, cal
 	blockByGuardrails(&dec, results)
 	rd.Allow, rd.Reasons, rd.RuleIDs = dec.Allow, dec.Reasons, dec.RuleIDs
 	rd.Guardrails = guardrails(results)
+	if server != nil && server.Prices.ResultKB > 0 && call.Source == "" {
+		// What the result's size costs is known only now: it is spent
+		// whatever the budgets say, and counts against the next call.
+		rd.Cost = server.Prices.ResultKB * float64(len(result)) / 1024
+		if st.spender != nil {
+			if err := st.spender.Spend(ctx, st.budgets(call), rd.Cost, false); err != nil {
+				return enforce.ResultDecision{}, err
+			}
+		}
+	}
 	return rd, nil
 }
 
@@ -224,7 +285,7 @@ func (p *Pipeline) ReviewTool(ctx context.Context, server *catalog.Server, tool 
 func guardrails(results []guard.Result) []enforce.Guardrail {
 	out := make([]enforce.Guardrail, 0, len(results))
 	for _, r := range results {
-		g := enforce.Guardrail{Name: r.Name, Hook: r.Hook, Mode: r.Mode, Verdict: r.Verdict, Duration: r.Duration, Mutated: r.Mutated}
+		g := enforce.Guardrail{Name: r.Name, Kind: r.Kind, Hook: r.Hook, Mode: r.Mode, Verdict: r.Verdict, Duration: r.Duration, Mutated: r.Mutated}
 		if r.Err != nil {
 			g.Error = r.Err.Error()
 		}

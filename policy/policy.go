@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/open-policy-agent/opa/v1/rego"
 
@@ -34,6 +35,12 @@ type Options struct {
 	// StateDir holds the rate-limit counters when Limits is nil; both
 	// empty disables rate limits.
 	StateDir string
+	// Budgets keeps what the catalog's budgets have spent; nil means
+	// Limits when it is a limit.Spender, else a file under StateDir; none
+	// of them disables budgets (costs are still recorded).
+	Budgets limit.Spender
+	// Now is the clock of budget periods; nil means time.Now.
+	Now func() time.Time
 	// Getenv reads variables named in guardrails.toml (hash_key_env).
 	Getenv func(string) string
 	// NoDecisionCache evaluates the policy on every call even when its
@@ -64,6 +71,8 @@ type state struct {
 	decMu          sync.Mutex
 	decisions      map[string]regoDecision
 	limiter        limit.Store
+	spender        limit.Spender
+	now            func() time.Time
 	revMu          sync.Mutex
 	reviews        map[string]enforce.Decision // server ID + tool fingerprint -> ReviewTool's verdict
 }
@@ -113,11 +122,19 @@ func load(ctx context.Context, b *catalog.Bundle, opts Options) (*state, error) 
 	// A policy that reads neither the arguments nor the clock decides the
 	// same for the same facts: cache its decisions for this bundle.
 	st.cacheDecisions = q != nil && !usesArgs && pure && !opts.NoDecisionCache
+	st.now = opts.Now
+	if st.now == nil {
+		st.now = time.Now
+	}
 	switch {
 	case opts.Limits != nil:
 		st.limiter = opts.Limits
 	case opts.StateDir != "":
-		st.limiter = &limit.Limiter{Dir: opts.StateDir}
+		st.limiter = &limit.Limiter{Dir: opts.StateDir, Now: opts.Now}
+	}
+	st.spender = opts.Budgets
+	if sp, ok := st.limiter.(limit.Spender); ok && st.spender == nil {
+		st.spender = sp
 	}
 	return st, nil
 }
@@ -152,7 +169,8 @@ func (p *Pipeline) Active(server *catalog.Server) bool {
 	if st.query != nil || len(st.set.Specs()) > 0 {
 		return true
 	}
-	return server != nil && st.limiter != nil && (server.Limits.CallsPerMinute > 0 || len(server.Limits.Tools) > 0)
+	return server != nil && (server.Prices.Priced() ||
+		st.limiter != nil && (server.Limits.CallsPerMinute > 0 || len(server.Limits.Tools) > 0))
 }
 
 // MayBlock implements enforce.Blocker: the pipeline waits on something

@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -31,6 +32,7 @@ type CallState struct {
 	decision   audit.Decision
 	guardrails []Guardrail
 	recordArgs json.RawMessage
+	cost       audit.Cost
 }
 
 // Reply is what FinishCall lets through: the upstream's response as it
@@ -46,7 +48,7 @@ type Reply struct {
 // blocked, in audit mode or failing open) before they may reach the
 // client. When it is false the relay need not call FinishCall.
 func (c *Core) Post() bool {
-	return c.cfg.Hooks != nil || c.keeps() ||
+	return c.cfg.Hooks != nil || c.cfg.Shadow != nil || c.keeps() ||
 		c.cfg.Sink != nil && (c.audit() || c.cfg.FailMode == catalog.FailOpen)
 }
 
@@ -56,7 +58,8 @@ func (c *Core) wants(st *CallState) bool {
 	if c.cfg.Sink == nil {
 		return false
 	}
-	return c.keeps() || !st.decision.Allow || len(st.decision.Reasons) > 0
+	return c.keeps() || !st.decision.Allow || len(st.decision.Reasons) > 0 ||
+		st.decision.Shadow != nil && !st.decision.Shadow.Allow
 }
 
 // SetClient records the client's name and version from initialize.
@@ -90,7 +93,7 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 		Call: &Call{
 			Tool: p.Name, Arguments: p.Arguments, Params: p.Forward, Meta: p.Meta,
 			Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session,
-			Annotations: c.annotations(p.Name),
+			Annotations: c.annotations(p.Name), Facts: c.cfg.Facts.View(),
 		},
 		method:   "tools/call",
 		start:    time.Now(),
@@ -106,6 +109,7 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 		_ = c.append(ctx, c.callRecord(st, audit.OutcomeDenied))
 		return st, Verdict{Error: &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Invalid params: mcpgov: " + reason}}
 	}
+	c.shadow(ctx, st)
 	if v, stop := c.preChecks(ctx, st); stop {
 		return st, v
 	}
@@ -144,6 +148,7 @@ func (c *Core) decide(ctx context.Context, st *CallState) (Verdict, bool) {
 	tool := st.Call.Tool
 	dec, err := c.cfg.Hooks.Decide(ctx, c.cfg.Server, st.Call)
 	st.guardrails = append(st.guardrails, dec.Guardrails...)
+	st.cost.Price, st.cost.Call = dec.Price, dec.Cost
 	if dec.RecordArguments != nil {
 		st.recordArgs = dec.RecordArguments
 	}
@@ -165,6 +170,33 @@ func (c *Core) decide(ctx context.Context, st *CallState) (Verdict, bool) {
 	enforced := !c.audit()
 	st.decision.RuleIDs = append(st.decision.RuleIDs, dec.RuleIDs...)
 	return c.deny(ctx, st, enforced, reason, "", "mcpgov policy refused this call: "+reason)
+}
+
+// shadow runs the shadow bundle's checks on a call and notes what they
+// decided in its record. It never changes what happens to the call.
+func (c *Core) shadow(ctx context.Context, st *CallState) {
+	if c.cfg.Shadow == nil {
+		return
+	}
+	sd := &audit.ShadowDecision{Allow: true, Revision: c.cfg.ShadowRevision}
+	st.decision.Shadow = sd
+	tool, s := st.Call.Tool, c.cfg.ShadowServer
+	switch {
+	case s != nil && s.Status == catalog.StatusBlocked:
+		sd.Allow = false
+		sd.Reasons, sd.RuleIDs = []string{fmt.Sprintf("server %s is blocked", s.ID)}, []string{"catalog-status"}
+		return
+	case s != nil && !s.ToolAllowed(tool):
+		sd.Allow = false
+		sd.Reasons, sd.RuleIDs = []string{fmt.Sprintf("tool %s is not allowed by the catalog entry %s", tool, s.ID)}, []string{"catalog-tools"}
+		return
+	}
+	dec, err := c.cfg.Shadow.Decide(ctx, s, st.Call)
+	if err != nil {
+		sd.Allow, sd.Error = false, err.Error()
+		return
+	}
+	sd.Allow, sd.Reasons, sd.RuleIDs = dec.Allow, dec.Reasons, dec.RuleIDs
 }
 
 // preChecks refuses calls that nothing else may see: no usable identity
@@ -194,7 +226,7 @@ func (c *Core) preChecks(ctx context.Context, st *CallState) (Verdict, bool) {
 // isError and msg (stop true); otherwise it notes the would-be denial in
 // the record and the call goes on.
 func (c *Core) deny(ctx context.Context, st *CallState, enforced bool, reason, rule, msg string) (Verdict, bool) {
-	st.decision.Allow = false
+	st.decision.Allow, st.decision.PreDenied = false, true
 	st.decision.Reasons = append(st.decision.Reasons, reason)
 	if rule != "" {
 		st.decision.RuleIDs = append(st.decision.RuleIDs, rule)
@@ -241,12 +273,31 @@ func (c *Core) FinishCall(ctx context.Context, st *CallState, result json.RawMes
 	}
 	out, reply, outcome, redactions := c.filterResult(ctx, st, result)
 	if !c.wants(st) {
+		c.observe(st, outcome, "")
 		return reply
 	}
 	rec := c.callRecord(st, outcome)
 	rec.Result = summarize(out, redactions)
 	rec.Latency.UpstreamUS = upstream.Microseconds()
-	return c.release(ctx, rec, reply)
+	reply = c.release(ctx, rec, reply)
+	c.observe(st, outcome, rec.ID)
+	return reply
+}
+
+// observe notes a call whose result reached the client in the session's
+// facts.
+func (c *Core) observe(st *CallState, outcome, record string) {
+	if !observed(outcome) || st.method != "tools/call" {
+		return
+	}
+	name := c.cfg.ServerRef.ID
+	if c.cfg.Server != nil {
+		name = c.cfg.Server.ID
+	}
+	if name == "" {
+		name = c.cfg.ServerRef.Name
+	}
+	c.cfg.Facts.observe(c.cfg.Server, name, st.Call, st.guardrails, record, time.Now())
 }
 
 // filterResult runs the post hook on a result.
@@ -256,6 +307,7 @@ func (c *Core) filterResult(ctx context.Context, st *CallState, result json.RawM
 	}
 	dec, err := c.cfg.Hooks.FilterResult(ctx, c.cfg.Server, st.Call, result)
 	st.guardrails = append(st.guardrails, dec.Guardrails...)
+	st.cost.Result = dec.Cost
 	if err != nil {
 		enforced := !c.audit() && c.cfg.FailMode != catalog.FailOpen
 		st.decision.Reasons = append(st.decision.Reasons, "result not checked: "+err.Error())
@@ -365,9 +417,16 @@ func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
 	rec.Method, rec.Tool, rec.Outcome = st.method, st.Call.Tool, outcome
 	rec.Client = st.Call.Client
 	rec.Arguments = args
+	rec.ArgumentsKept = argumentsKept(st.Call.Arguments, args)
+	rec.ToolAnnotations = st.Call.Annotations
 	rec.RequestMeta = st.Call.Meta // read for the logging mode, never stored
 	rec.Decision = st.decision
 	rec.Guardrails = auditGuardrails(st.guardrails)
+	if st.cost != (audit.Cost{}) {
+		cost := st.cost
+		cost.Total = cost.Call + cost.Result
+		rec.Cost = &cost
+	}
 	rec.Latency = audit.Latency{TotalUS: time.Since(st.start).Microseconds(), PolicyUS: st.policy.Microseconds()}
 	if !st.decision.Allow && st.decision.Enforced {
 		rec.Reason = strings.Join(st.decision.Reasons, "; ")
@@ -404,6 +463,19 @@ func (c *Core) auditFailure() error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.auditErr
+}
+
+// argumentsKept says what the record's copy of a call's arguments holds.
+func argumentsKept(sent, kept json.RawMessage) string {
+	switch {
+	case len(kept) == 0:
+		return ""
+	case bytes.Equal(sent, kept):
+		return "full"
+	case bytes.HasPrefix(kept, []byte(`{"_mcpgov_truncated":`)), bytes.HasPrefix(kept, []byte(`{"_mcpgov_unparsable":`)):
+		return "digest"
+	}
+	return "masked"
 }
 
 // createdTask returns the task ID of a CreateTaskResult, or "".

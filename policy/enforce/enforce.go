@@ -55,6 +55,16 @@ type Config struct {
 	// Hooks are the pre, post and describe hooks (policy, guardrails,
 	// rate limits); nil means none.
 	Hooks Hooks
+	// Shadow are the pre hooks of a candidate bundle (shadow_bundle),
+	// run beside Hooks on every tools/call; their decision is recorded,
+	// never enforced. ShadowServer is the call's catalog entry in the
+	// candidate's catalog (nil: not in it), ShadowRevision its revision.
+	Shadow         Hooks
+	ShadowServer   *catalog.Server
+	ShadowRevision string
+	// Facts are the session's facts, shared by the cores of one
+	// session; nil gives the core its own.
+	Facts *Facts
 	// Sink receives every record the core makes (Tee: the audit store and
 	// stderr lines; Lines: stderr lines only); nil records nothing.
 	Sink Sink
@@ -98,6 +108,9 @@ type Call struct {
 	Identity audit.Identity
 	Client   audit.Client
 	Session  string
+	// Facts are what the session did before this call (nil outside a
+	// session: policy eval).
+	Facts *FactsView
 	// Annotations are the tool's annotations from the last tools/list
 	// result the connection saw, if any.
 	Annotations json.RawMessage
@@ -115,6 +128,9 @@ type Decision struct {
 	// Guardrails are the per-guardrail results behind the decision, for
 	// the audit record.
 	Guardrails []Guardrail
+	// Price is what the call costs by the catalog's prices; Cost what
+	// was spent against the budgets (0 when it was refused).
+	Price, Cost float64
 	// RecordArguments, when set, is what the audit record stores as the
 	// call's arguments (secrets masked); the upstream still gets the
 	// original arguments.
@@ -132,6 +148,8 @@ type ResultDecision struct {
 	Result     json.RawMessage
 	Redactions int
 	Guardrails []Guardrail
+	// Cost is what the result's size cost (the server's result_kb price).
+	Cost float64
 }
 
 // Hooks are the policy and guardrails plugged into the core (DESIGN §4),
@@ -255,6 +273,9 @@ func New(cfg Config) *Core {
 		if cfg.Server != nil && cfg.Server.FailMode != "" {
 			cfg.FailMode = cfg.Server.FailMode
 		}
+	}
+	if cfg.Facts == nil {
+		cfg.Facts = &Facts{}
 	}
 	c := &Core{cfg: cfg, visible: map[string]bool{}, annotation: map[string]json.RawMessage{},
 		tasks: map[string]*Call{}, logged: map[string]bool{}}

@@ -11,6 +11,7 @@ import (
 // not know the record's form.
 type Guardrail struct {
 	Name     string
+	Kind     string // sql, secrets, pii, …; "" for the pipeline's own checks
 	Hook     string // pre | post | describe
 	Mode     string // enforce | enforce_ignore_error | audit
 	Verdict  string // pass | fail | error
@@ -34,7 +35,7 @@ func auditGuardrails(gs []Guardrail) []audit.Guardrail {
 	}
 	out := make([]audit.Guardrail, 0, len(gs))
 	for _, g := range gs {
-		a := audit.Guardrail{Name: g.Name, Hook: g.Hook, Mode: g.Mode, Verdict: g.Verdict, DurationUS: g.Duration.Microseconds(), Mutated: g.Mutated, Error: g.Error}
+		a := audit.Guardrail{Name: g.Name, Kind: g.Kind, Hook: g.Hook, Mode: g.Mode, Verdict: g.Verdict, DurationUS: g.Duration.Microseconds(), Mutated: g.Mutated, Error: g.Error}
 		for _, f := range g.Findings {
 			a.Findings = append(a.Findings, audit.Finding{Rule: f.Rule, Message: f.Message})
 		}

@@ -21,6 +21,10 @@ type Config struct {
 	// TrustedKeys are public keys (mcpgov-ed25519:…) a bundle must be
 	// signed with. When the managed config sets them, the user's are ignored.
 	TrustedKeys []string `toml:"trusted_keys"`
+	// ShadowBundle is a candidate bundle the shim evaluates beside the
+	// enforced one on every call, recording its decision without
+	// enforcing it. The managed config's wins.
+	ShadowBundle string `toml:"shadow_bundle"`
 	// Profile is the login profile used when --profile and MCPGOV_PROFILE
 	// are not given ("default" when empty).
 	Profile string `toml:"profile"`
@@ -141,10 +145,13 @@ func ParseConfig(path string, text []byte) (Config, error) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return cfg, WithHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys, profile, [profiles.NAME] issuer, client_id, scopes, gateway_url, gateway_audience, [gateway] clock_skew, auth_failures, auth_failure_window, [[gateway.issuers]] url, audience, groups_claim, roles_claim, [audit] dir, logging, rotate_bytes, rotate_age, witness, signing_key, checkpoint_interval, durability (see `mcpgov help config`)")
+		return cfg, WithHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys, shadow_bundle, profile, [profiles.NAME] issuer, client_id, scopes, gateway_url, gateway_audience, [gateway] clock_skew, auth_failures, auth_failure_window, [[gateway.issuers]] url, audience, groups_claim, roles_claim, [audit] dir, logging, rotate_bytes, rotate_age, witness, signing_key, checkpoint_interval, durability (see `mcpgov help config`)")
 	}
 	if cfg.Bundle != "" && !filepath.IsAbs(cfg.Bundle) {
 		cfg.Bundle = filepath.Join(filepath.Dir(path), cfg.Bundle)
+	}
+	if cfg.ShadowBundle != "" && !filepath.IsAbs(cfg.ShadowBundle) {
+		cfg.ShadowBundle = filepath.Join(filepath.Dir(path), cfg.ShadowBundle)
 	}
 	return cfg, nil
 }
@@ -170,6 +177,15 @@ func ResolveBundle(flag string, env Env, c Configs) (BundleSource, bool) {
 		return BundleSource{c.Managed.Bundle, c.Managed.Path()}, true
 	}
 	return BundleSource{}, false
+}
+
+// ShadowBundle is the shadow bundle directory and the file that names
+// it: the managed config's, else the user's; "" when none.
+func (c Configs) ShadowBundle() (dir, from string) {
+	if c.Managed.ShadowBundle != "" {
+		return c.Managed.ShadowBundle, c.Managed.Path()
+	}
+	return c.User.ShadowBundle, c.User.Path()
 }
 
 // TrustedKeys are the managed config's keys when it pins any, else the

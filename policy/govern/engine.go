@@ -114,6 +114,7 @@ func Build(ctx context.Context, opts Options) *Engine {
 		lines = &enforce.Lines{W: opts.Log}
 		e.Config.Sink = lines
 	}
+	e.Config.Facts = &enforce.Facts{}
 	e.Config.Session = opts.Session
 	if e.Config.Session == "" {
 		e.Config.Session = NewSessionID()
@@ -165,7 +166,7 @@ func (e *Engine) Reload() (enforce.Config, []Notice) {
 	cfg, notices := e.governed()
 	keep := e.Config
 	cfg.Identity, cfg.IdentityErr = keep.Identity, keep.IdentityErr
-	cfg.Sink, cfg.Session = keep.Sink, keep.Session
+	cfg.Sink, cfg.Session, cfg.Facts = keep.Sink, keep.Session, keep.Facts
 	cfg.AuditErr = keep.AuditErr
 	cfg.ServerRef = ServerRef(cfg.Server, e.Command, e.URL, e.opts.Env.Home)
 	cfg.ServerRef.ConfigName = e.opts.Name
@@ -218,7 +219,47 @@ func (e *Engine) governed() (enforce.Config, []Notice) {
 		cfg.Launch = opts.Server
 	}
 	addPipeline(&cfg, p)
+	notices = append(notices, e.addShadow(&cfg)...)
 	return cfg, notices
+}
+
+// addShadow loads the shadow bundle (shadow_bundle) into cfg, verified as
+// the bundle is. A shadow that cannot be loaded is a warning: it never
+// stops a call.
+func (e *Engine) addShadow(cfg *enforce.Config) []Notice {
+	dir, from := e.opts.Configs.ShadowBundle()
+	if dir == "" {
+		return nil
+	}
+	b, p, err := LoadShadow(e.opts.Env, e.opts.Configs, BundleSource{Dir: dir, From: from})
+	if err != nil {
+		return []Notice{{"warning", fmt.Sprintf("the shadow bundle is not evaluated: %v", err)}}
+	}
+	cfg.Shadow, cfg.ShadowRevision = p, b.Revision
+	cfg.ShadowServer, _ = CatalogEntry(b.Catalog, e.opts.ID, e.opts.Server, e.opts.URL, e.opts.Command)
+	if e.opts.ID == "" && e.opts.Server == "" && cfg.Server != nil && cfg.ShadowServer == nil {
+		// The same catalog entry by ID when the launch matches none.
+		cfg.ShadowServer = b.Catalog.Server(cfg.Server.ID)
+	}
+	return nil
+}
+
+// LoadShadow loads a shadow bundle, verified against the trusted keys as
+// the enforced bundle is, and its pipeline, which counts no rate limits.
+func LoadShadow(env Env, c Configs, src BundleSource) (*catalog.Bundle, *policy.Pipeline, error) {
+	s, err := WithTrustedKeys(c, src)
+	if err != nil {
+		return nil, nil, err
+	}
+	b, err := s.Load()
+	if err != nil {
+		return nil, nil, err
+	}
+	p, err := policy.Load(b, policy.Options{Getenv: env.Getenv})
+	if err != nil {
+		return nil, nil, fmt.Errorf("shadow bundle %s: %w", src.Dir, err)
+	}
+	return b, p, nil
 }
 
 // addPipeline puts p's hooks in cfg. A bundle with no policies,

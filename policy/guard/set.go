@@ -433,3 +433,7 @@ func (v *vault) token(category, value string) string {
 	v.ids[h] = t
 	return t
 }
+
+// RedactMethod is how the guardrail rewrites what it finds on the post
+// hook: none, mask, hash or token.
+func (s *Spec) RedactMethod() string { return redactMethod(s) }

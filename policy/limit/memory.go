@@ -14,6 +14,7 @@ type Memory struct {
 
 	mu    sync.Mutex
 	calls map[string][]int64 // key id -> call times (unix ms), oldest first
+	spent map[string]spent   // budget id -> spending in its period
 }
 
 // Take implements Store.

@@ -41,6 +41,7 @@ them: see mcpgov help audit-threats.`,
 	cmd.AddCommand(
 		newAuditVerifyCmd(f, nil),
 		newAuditTailCmd(f, nil),
+		newAuditAlertCmd(f, nil),
 		newAuditQueryCmd(f, nil),
 		newAuditExportCmd(f, nil),
 		newAuditShipCmd(f, nil),

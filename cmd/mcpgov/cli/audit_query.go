@@ -3,6 +3,7 @@ package cli
 import (
 	"errors"
 	"fmt"
+	"sort"
 
 	"github.com/spf13/cobra"
 
@@ -25,6 +26,9 @@ type AuditQueryOptions struct {
 	Count    bool
 	Format   string
 	JSON     bool
+	// SumCost groups the matching records' cost by identity, team or
+	// server.
+	SumCost string
 }
 
 func newAuditQueryCmd(f *Factory, runF func(*AuditQueryOptions) error) *cobra.Command {
@@ -44,15 +48,24 @@ adds a header line): TIME (UTC), SEQ, KIND, DECISION (allow, deny, hidden),
 OUTCOME, IDENTITY (email or subject), SERVER (catalog ID, else name), TOOL,
 REASON; "-" stands for an empty field. --format jsonl prints the stored
 lines byte for byte; --json wraps the records in a report; --count prints
-only how many matched. A segment that
+only how many matched. --sum-cost BY sums the cost of the matching calls
+(the catalog's prices, spent against its budgets) by identity, team (each
+of the caller's groups) or server: one line per group, GROUP, CALLS, COST,
+most expensive first. A segment that
 holds something other than records is an error naming it, never skipped.`,
 		Example: `  mcpgov audit query --since 24h --decision deny
   mcpgov audit query --server github --tool create_issue --json
-  mcpgov audit query --identity alice@example.com --count`,
+  mcpgov audit query --identity alice@example.com --count
+  mcpgov audit query --since 30d --sum-cost team`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := audit.ValidDecision(opts.Decision); err != nil {
 				return &FlagError{Err: err}
+			}
+			switch opts.SumCost {
+			case "", "identity", "team", "server":
+			default:
+				return flagErrorf("invalid --sum-cost %q: want identity, team or server", opts.SumCost)
 			}
 			if opts.Limit < 0 {
 				return flagErrorf("invalid --limit %d: want 0 (no limit) or more", opts.Limit)
@@ -74,6 +87,8 @@ holds something other than records is an error naming it, never skipped.`,
 	cmd.Flags().BoolVar(&opts.Count, "count", false, "print only the number of matching records")
 	cmd.Flags().StringVar(&opts.Format, "format", "", "output format: table, plain, tsv, json or jsonl (default: table on a terminal, plain when piped)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "shorthand for --format json")
+	cmd.Flags().StringVar(&opts.SumCost, "sum-cost", "", "sum the calls' cost by identity, team or server")
+	_ = cmd.RegisterFlagCompletionFunc("sum-cost", fixedCompletion("identity", "team", "server"))
 	_ = cmd.RegisterFlagCompletionFunc("decision", fixedCompletion("allow", "deny", "hidden", "allowed", "denied", "error", "cancelled", "redacted"))
 	return cmd
 }
@@ -108,6 +123,9 @@ func auditQueryRun(opts *AuditQueryOptions) error {
 	}
 	if filter.Until, err = auditTime("--until", opts.Until, now); err != nil {
 		return err
+	}
+	if opts.SumCost != "" {
+		return auditSumCost(opts, s.Dir, filter, format)
 	}
 	rep := auditQueryReport{SchemaVersion: 1, Dir: s.Dir, Records: []*audit.Record{}}
 	w := newTabWriter(opts.IO.Out)
@@ -156,4 +174,83 @@ func auditQueryRun(opts *AuditQueryOptions) error {
 		return w.Flush()
 	}
 	return nil
+}
+
+// costSum is one group of --sum-cost.
+type costSum struct {
+	Group string  `json:"group"`
+	Calls int     `json:"calls"`
+	Cost  float64 `json:"cost"`
+}
+
+func auditSumCost(opts *AuditQueryOptions, dir string, filter audit.Filter, format string) error {
+	sums := map[string]*costSum{}
+	add := func(group string, c float64) {
+		g := sums[group]
+		if g == nil {
+			g = &costSum{Group: group}
+			sums[group] = g
+		}
+		g.Calls++
+		g.Cost += c
+	}
+	err := audit.Records(dir, filter, func(r *audit.Record, _ []byte) error {
+		if r.Cost == nil {
+			return nil
+		}
+		switch opts.SumCost {
+		case "identity":
+			id := r.Identity.Email
+			if id == "" {
+				id = r.Identity.Subject
+			}
+			if id == "" {
+				id = "anonymous"
+			}
+			add(id, r.Cost.Total)
+		case "team":
+			if len(r.Identity.Groups) == 0 {
+				add("(no team)", r.Cost.Total)
+			}
+			for _, g := range r.Identity.Groups {
+				add(g, r.Cost.Total)
+			}
+		default:
+			srv := r.Server.ID
+			if srv == "" {
+				srv = r.Server.Name
+			}
+			add(srv, r.Cost.Total)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("query audit trail %s: %w", dir, err)
+	}
+	out := make([]*costSum, 0, len(sums))
+	for _, g := range sums {
+		out = append(out, g)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Cost != out[j].Cost {
+			return out[i].Cost > out[j].Cost
+		}
+		return out[i].Group < out[j].Group
+	})
+	if format == formatJSON {
+		return writeJSON(opts.IO.Out, struct {
+			SchemaVersion int        `json:"schemaVersion"`
+			Dir           string     `json:"dir"`
+			By            string     `json:"by"`
+			Sums          []*costSum `json:"sums"`
+		}{1, dir, opts.SumCost, out})
+	}
+	w := newTabWriter(opts.IO.Out)
+	if format == formatTable || format == formatTSV {
+		fmt.Fprintln(w, palette{on: opts.IO.ColorEnabled() && format == formatTable}.bold("GROUP\tCALLS\tCOST"))
+	}
+	for _, g := range out {
+		fmt.Fprintf(w, "%s\t%d\t%.4f\n", g.Group, g.Calls, g.Cost)
+	}
+	return w.Flush()
 }

@@ -129,6 +129,17 @@ Top-level keys:
       validate" and "policy test" accept --unsigned-ok for a review before
       signing). When the managed file sets keys, the user's are ignored.
 
+  shadow_bundle = "DIR"
+      A candidate bundle the shim evaluates beside the enforced one on
+      every tools/call: its catalog (blocked servers, allowed tools),
+      guardrails and policies decide too, and the record keeps both
+      decisions ("decision.shadow": allow, reasons, rule_ids, revision) —
+      the call itself goes on as the enforced bundle says, whatever the
+      shadow decides. Rate limits are not counted for it. It is verified
+      against trusted_keys like the bundle. Read the results with
+      "mcpgov audit query --json", or replay the past instead with "mcpgov
+      policy replay". The managed file's wins over the user's.
+
   profile = "NAME"
       The login profile used when --profile and MCPGOV_PROFILE are not
       given (default "default").

@@ -26,6 +26,7 @@ what a policy sees; policy fmt formats the Rego.`,
 		newPolicyTestCmd(f, nil),
 		newPolicyEvalCmd(f, nil),
 		newPolicyFmtCmd(f, nil),
+		newPolicyReplayCmd(f, nil),
 		newPolicyInputSchemaCmd(f),
 	)
 	return cmd

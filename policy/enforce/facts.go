@@ -1,0 +1,154 @@
+package enforce
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/catalog"
+)
+
+// Facts are what one client session has done so far, for policies that
+// decide on the session rather than the call alone ("lethal trifecta"
+// rules: private data read, untrusted content ingested, then a tool that
+// can send data out). The core notes each call whose result reached the
+// client; every call's pre hook sees a snapshot (Call.Facts). Cores of
+// one session share a Facts (Config.Facts); it is safe for concurrent use.
+type Facts struct {
+	mu        sync.Mutex
+	calls     int
+	servers   map[string]bool
+	tools     map[string]bool
+	classes   map[string]Taint
+	untrusted *Taint
+}
+
+// Taint names the earlier call that brought a fact into the session, so a
+// refusal can say which call it was.
+type Taint struct {
+	Server string    `json:"server"`
+	Tool   string    `json:"tool"`
+	Call   int       `json:"call"`   // the session's Nth call
+	Record string    `json:"record"` // its audit record's id; "" when none was stored
+	Time   time.Time `json:"time"`
+	Why    string    `json:"why"` // how the fact was established
+}
+
+// FactsView is a snapshot of Facts, as the policy input's session.
+type FactsView struct {
+	Calls       int      // calls whose results reached the client
+	Servers     []string // catalog IDs (or names) called
+	Tools       []string // "server/tool" called
+	DataClasses []string // data classes read
+	Untrusted   bool     // untrusted content ingested
+	// Taint maps "data:CLASS" and "untrusted" to the first call that
+	// established each.
+	Taint map[string]Taint
+}
+
+// Data classes the guardrails' findings establish, by guardrail kind.
+var findingClasses = map[string]string{"pii": "pii", "secrets": "secret"}
+
+// View returns a snapshot.
+func (f *Facts) View() *FactsView {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v := &FactsView{Calls: f.calls, Servers: sortedKeys(f.servers), Tools: sortedKeys(f.tools), Taint: map[string]Taint{}}
+	for c, t := range f.classes {
+		v.DataClasses = append(v.DataClasses, c)
+		v.Taint["data:"+c] = t
+	}
+	sort.Strings(v.DataClasses)
+	if f.untrusted != nil {
+		v.Untrusted = true
+		v.Taint["untrusted"] = *f.untrusted
+	}
+	return v
+}
+
+func sortedKeys(m map[string]bool) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Observe notes a call whose result reached the client (a replay
+// rebuilding a recorded session's facts); see observe.
+func (f *Facts) Observe(server *catalog.Server, serverName string, call *Call, guardrails []Guardrail, record string, t time.Time) {
+	f.observe(server, serverName, call, guardrails, record, t)
+}
+
+// observe notes a call whose result reached the client: the server's
+// catalog data scope, the data classes and untrusted content the post
+// guardrails found in its result, and whether the tool's content is
+// untrusted (catalog tools.untrusted, annotation openWorldHint).
+func (f *Facts) observe(server *catalog.Server, serverName string, call *Call, guardrails []Guardrail, record string, now time.Time) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.servers == nil {
+		f.servers, f.tools, f.classes = map[string]bool{}, map[string]bool{}, map[string]Taint{}
+	}
+	f.calls++
+	f.servers[serverName] = true
+	f.tools[serverName+"/"+call.Tool] = true
+	taint := func(why string) Taint {
+		return Taint{Server: serverName, Tool: call.Tool, Call: f.calls, Record: record, Time: now.UTC(), Why: why}
+	}
+	addClass := func(c, why string) {
+		if _, ok := f.classes[c]; !ok && c != "" && c != "none" {
+			f.classes[c] = taint(why)
+		}
+	}
+	setUntrusted := func(why string) {
+		if f.untrusted == nil {
+			t := taint(why)
+			f.untrusted = &t
+		}
+	}
+	if server != nil {
+		for _, c := range server.DataScope {
+			addClass(c, fmt.Sprintf("the catalog's data_scope of %s", server.ID))
+		}
+		if server.ToolUntrusted(call.Tool) {
+			setUntrusted(fmt.Sprintf("the catalog marks %s's results untrusted", call.Tool))
+		}
+	}
+	var ann struct {
+		OpenWorld *bool `json:"openWorldHint"`
+	}
+	if len(call.Annotations) > 0 && json.Unmarshal(call.Annotations, &ann) == nil && ann.OpenWorld != nil && *ann.OpenWorld {
+		setUntrusted(fmt.Sprintf("%s is annotated openWorldHint", call.Tool))
+	}
+	for _, g := range guardrails {
+		if g.Hook != "post" || len(g.Findings) == 0 {
+			continue
+		}
+		rules := []string{}
+		for _, fd := range g.Findings {
+			if !slices.Contains(rules, fd.Rule) {
+				rules = append(rules, fd.Rule)
+			}
+		}
+		why := fmt.Sprintf("guardrail %s found %s in its result", g.Name, strings.Join(rules, ", "))
+		if c, ok := findingClasses[g.Kind]; ok {
+			addClass(c, why)
+		}
+		if g.Kind == "injection" {
+			setUntrusted(why)
+		}
+	}
+}
+
+// observed reports whether a call's outcome means its result reached the
+// client.
+func observed(outcome string) bool {
+	return outcome == audit.OutcomeAllowed || outcome == audit.OutcomeRedacted
+}

@@ -1,0 +1,36 @@
+package enforce
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/mcpgov/mcpgov/catalog"
+)
+
+// TestFactsKeepTheFirstTaint: each fact names the first call that
+// established it, from the catalog's data scope, a tool annotated
+// openWorldHint, and post guardrail findings by kind.
+func TestFactsKeepTheFirstTaint(t *testing.T) {
+	var f Facts
+	crm := &catalog.Server{ID: "crm", DataScope: []string{"customers", "none"}}
+	web := &catalog.Server{ID: "web"}
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	f.observe(crm, "crm", &Call{Tool: "get"}, []Guardrail{{Name: "pii", Kind: "pii", Hook: "pre", Findings: []Finding{{Rule: "pii.email"}}}}, "r1", now)
+	f.observe(web, "web", &Call{Tool: "fetch", Annotations: json.RawMessage(`{"openWorldHint":true}`)},
+		[]Guardrail{{Name: "mypii", Kind: "pii", Hook: "post", Findings: []Finding{{Rule: "pii.phone"}, {Rule: "pii.phone"}}}}, "r2", now)
+	f.observe(web, "web", &Call{Tool: "fetch", Annotations: json.RawMessage(`{"openWorldHint":true}`)}, nil, "r3", now)
+	v := f.View()
+	if v.Calls != 3 || len(v.Servers) != 2 || len(v.Tools) != 2 || !v.Untrusted {
+		t.Fatalf("view %+v", v)
+	}
+	if got := v.DataClasses; len(got) != 2 || got[0] != "customers" || got[1] != "pii" {
+		t.Errorf("data classes %v: want customers (data scope, none left out) and pii (a post finding only)", got)
+	}
+	if u := v.Taint["untrusted"]; u.Call != 2 || u.Record != "r2" || u.Tool != "fetch" {
+		t.Errorf("untrusted taint %+v: want the first fetch", u)
+	}
+	if p := v.Taint["data:pii"]; p.Why != "guardrail mypii found pii.phone in its result" {
+		t.Errorf("pii taint %+v", p)
+	}
+}
