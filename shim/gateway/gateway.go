@@ -187,6 +187,14 @@ func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 		fmt.Fprintf(w, "not ready: %v\n", err)
 		return
 	}
+	if st, ok := h.opts.Governance.(Stale); ok {
+		if err := st.Stale(); err != nil {
+			// Still ready: the last good bundle serves, and taking every
+			// replica out of rotation over one bad edit would stop them all.
+			fmt.Fprintf(w, "ready; warning: %v\n", err)
+			return
+		}
+	}
 	fmt.Fprintln(w, "ready")
 }
 

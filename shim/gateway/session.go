@@ -35,6 +35,8 @@ type session struct {
 	who      audit.Identity // who opened it; only they may use it
 	engine   *enforce.Session
 	ups      []shim.Upstream
+	info     SessionInfo // what its cores were built for (Reload builds new ones)
+	ids      []string    // the server id of each route
 	ctx      context.Context
 	cancel   context.CancelFunc
 	pumps    sync.WaitGroup
@@ -107,7 +109,7 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 	}
 	info := SessionInfo{ID: randomHex(12), Identity: who, Endpoint: ep.path}
 	client := enforce.ClientInfo(m.Params)
-	s = &session{h: h, key: randomHex(16), endpoint: ep.path, who: who,
+	s = &session{h: h, key: randomHex(16), endpoint: ep.path, who: who, info: info,
 		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var routes []enforce.Route
@@ -137,6 +139,7 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 			continue
 		}
 		s.ups = append(s.ups, up)
+		s.ids = append(s.ids, srv.ID)
 		routes = append(routes, enforce.Route{Name: srv.ID, Core: core, Upstream: up})
 	}
 	if len(routes) == 0 {

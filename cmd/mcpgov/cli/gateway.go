@@ -138,6 +138,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	opts.IO.Notef("gateway serving http://%s (bundle revision %s, %d servers)", ln.Addr(), gov.Revision(), len(gov.Servers()))
+	go gov.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}, h.Reload)
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
