@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/policy/govern"
@@ -42,12 +44,19 @@ type GatewayServeOptions struct {
 	AllowAnonymous bool
 	AllowedOrigins []string
 	MaxBody        int64
+	MaxSessions    int
+	IdleTimeout    time.Duration
+	TLSCert        string
+	TLSKey         string
+	// Set names the flags given on the command line: they override the
+	// [gateway] config, which overrides the flags' defaults.
+	Set map[string]bool
 }
 
 func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOptions) error) *cobra.Command {
 	opts := &GatewayServeOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
-		Use:   "serve [--bundle DIR] [--listen ADDR] --allow-anonymous",
+		Use:   "serve [--bundle DIR] [--listen ADDR] [--tls-cert F --tls-key F] --allow-anonymous",
 		Short: "Serve MCP Streamable HTTP endpoints for the catalog's servers",
 		Long: `Serve the catalog's approved servers over MCP Streamable HTTP (protocol
 2025-06-18 and 2025-11-25):
@@ -67,6 +76,16 @@ ends it. A request whose Origin is not the gateway's own (or one of
 --allowed-origin) is refused, and so is a Host other than loopback on a
 loopback address (DNS rebinding).
 
+Settings come from the [gateway] table of config.toml (mcpgov help config);
+a flag given overrides its key. With --tls-cert and --tls-key (or tls_cert
+and tls_key) the gateway serves HTTPS only.
+
+The bundle is watched: a changed bundle is loaded and its signature checked
+and, when usable, governs every open session's new calls (its clients get
+notifications/tools/list_changed) and every new session; a session of a
+server the new bundle refuses ends. A changed bundle that cannot be used
+leaves the last good one serving; the log and /readyz say why.
+
 Inbound authentication is not built yet: the gateway refuses to start unless
 --allow-anonymous says that every caller may use it as "anonymous" (local
 trials, conformance runs). Records name the identity method "anonymous".
@@ -83,6 +102,11 @@ stderr. SIGINT or SIGTERM stops accepting requests and ends every session.`,
 			if opts.MaxBody < 0 {
 				return flagErrorf("invalid --max-body %d: want a size in bytes", opts.MaxBody)
 			}
+			opts.Set = map[string]bool{}
+			cmd.Flags().Visit(func(fl *pflag.Flag) { opts.Set[fl.Name] = true })
+			if err := checkGatewayFlags(opts); err != nil {
+				return err
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -94,6 +118,7 @@ stderr. SIGINT or SIGTERM stops accepting requests and ends every session.`,
 	cmd.Flags().BoolVar(&opts.AllowAnonymous, "allow-anonymous", false, "serve callers without authentication, as \"anonymous\" (required: no inbound auth yet)")
 	cmd.Flags().StringArrayVar(&opts.AllowedOrigins, "allowed-origin", nil, "Origin a browser client may call from (repeatable; default: same origin only)")
 	cmd.Flags().Int64Var(&opts.MaxBody, "max-body", gateway.DefaultMaxBody, "largest POST body in bytes")
+	addGatewayServeFlags(cmd, opts)
 	return cmd
 }
 
@@ -104,6 +129,9 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	f := opts.Factory
 	c, err := f.Config()
 	if err != nil {
+		return err
+	}
+	if err := resolveGatewaySettings(opts, c); err != nil {
 		return err
 	}
 	gov, notices, err := govern.NewGatewayGovernance(f.Env(), c, opts.Bundle, errOut, func(msg string) { opts.IO.Warnf("%s", msg) })
@@ -122,6 +150,8 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		},
 		AllowedOrigins: opts.AllowedOrigins,
 		MaxBody:        opts.MaxBody,
+		MaxSessions:    opts.MaxSessions,
+		IdleTimeout:    opts.IdleTimeout,
 		ServerName:     "mcpgov-gateway",
 		ServerVersion:  opts.Factory.Version.Version,
 		Diag:           errOut,
@@ -136,8 +166,15 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	opts.IO.Notef("gateway serving http://%s (bundle revision %s, %d servers)", ln.Addr(), gov.Revision(), len(gov.Servers()))
+	scheme := "http"
+	if opts.TLSCert != "" {
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		go func() { served <- srv.ServeTLS(ln, opts.TLSCert, opts.TLSKey) }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	opts.IO.Notef("gateway serving %s://%s (bundle revision %s, %d servers)", scheme, ln.Addr(), gov.Revision(), len(gov.Servers()))
 	go gov.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}, h.Reload)
 	select {
 	case err := <-served:

@@ -185,6 +185,26 @@ caller's identity and, in enforce mode, refuses calls without a usable one.
       10s once a witness is set; otherwise only every 1,000 records and on
       exit).
 
+[gateway] — "mcpgov gateway serve". Its flags override these keys; a key
+the managed file sets wins over the user's.
+
+  listen = "127.0.0.1:8080"
+      The address to listen on (default 127.0.0.1:8080).
+  allowed_origins = ["https://app.example.com"]
+      Origin values a browser client may call from (default: same origin
+      only).
+  max_body = 8388608
+      The largest POST body in bytes (default 8 MiB); a larger one gets 413.
+  max_sessions = 10000
+      The most MCP sessions open at once (default 10000); past it an
+      initialize gets 503.
+  idle_timeout = "30m"
+      A session nobody used for this long ends (default 30m).
+  tls_cert = "/etc/mcpgov/gateway.crt"
+  tls_key = "/etc/mcpgov/gateway.key"
+      PEM certificate (chain) and key: with both set the gateway serves
+      HTTPS only. Relative to the config file.
+
 Example (user file):
 
   bundle = "/home/ann/src/governance"

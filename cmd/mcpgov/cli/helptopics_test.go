@@ -12,7 +12,7 @@ func TestHelpConfigDocumentsEveryKey(t *testing.T) {
 	// The text up to each heading is the section before it.
 	var sections []string
 	rest := configTopic
-	for _, heading := range []string{"[profiles.NAME]", "[audit]", "Example"} {
+	for _, heading := range []string{"[profiles.NAME]", "[audit]", "[gateway]", "Example"} {
 		i := strings.Index(rest, "\n"+heading)
 		if i < 0 {
 			t.Fatalf("help config has no %s section", heading)
@@ -21,9 +21,10 @@ func TestHelpConfigDocumentsEveryKey(t *testing.T) {
 		rest = rest[i:]
 	}
 	for typ, section := range map[reflect.Type]string{
-		reflect.TypeFor[Config]():       sections[0],
-		reflect.TypeFor[LoginProfile](): sections[1],
-		reflect.TypeFor[AuditConfig]():  sections[2],
+		reflect.TypeFor[Config]():        sections[0],
+		reflect.TypeFor[LoginProfile]():  sections[1],
+		reflect.TypeFor[AuditConfig]():   sections[2],
+		reflect.TypeFor[GatewayConfig](): sections[3],
 	} {
 		for i := range typ.NumField() {
 			fld := typ.Field(i)
