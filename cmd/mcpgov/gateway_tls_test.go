@@ -64,9 +64,19 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	return certFile, keyFile, pool
 }
 
+// gatewayProc is a running `mcpgov gateway serve`.
+type gatewayProc struct {
+	cmd    *exec.Cmd
+	log    *syncBuffer
+	copied chan struct{} // closed once its stderr is read to the end
+}
+
+// stderr is what the gateway wrote so far.
+func (g *gatewayProc) stderr() string { return g.log.String() }
+
 // runGateway starts `mcpgov gateway serve args…` and waits for its
-// "gateway serving" line; it returns the stderr so far on each call.
-func runGateway(t *testing.T, env []string, args ...string) func() string {
+// "gateway serving" line.
+func runGateway(t *testing.T, env []string, args ...string) *gatewayProc {
 	t.Helper()
 	cmd := exec.Command("mcpgov", append([]string{"gateway", "serve"}, args...)...)
 	cmd.Env = env
@@ -77,32 +87,31 @@ func runGateway(t *testing.T, env []string, args ...string) func() string {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
-	copied := make(chan struct{})
+	g := &gatewayProc{cmd: cmd, log: &syncBuffer{}, copied: make(chan struct{})}
 	go func() {
 		sc := bufio.NewScanner(stderr)
 		for sc.Scan() {
-			fmt.Fprintln(&log, sc.Text())
+			fmt.Fprintln(g.log, sc.Text())
 			if testing.Verbose() {
 				fmt.Fprintln(os.Stderr, "gateway:", sc.Text())
 			}
 		}
-		close(copied)
+		close(g.copied)
 	}()
 	t.Cleanup(func() {
 		cmd.Process.Signal(syscall.SIGTERM)
-		<-copied
+		<-g.copied
 		cmd.Wait()
 	})
 	await.Until(t, "the gateway serving", func() bool {
 		select {
-		case <-copied:
-			t.Fatalf("the gateway exited:\n%s", log.String())
+		case <-g.copied:
+			t.Fatalf("the gateway exited:\n%s", g.stderr())
 		default:
 		}
-		return strings.Contains(log.String(), "gateway serving")
+		return strings.Contains(g.stderr(), "gateway serving")
 	})
-	return log.String
+	return g
 }
 
 // TestGatewayTLSAndConfig: the [gateway] table configures the gateway
@@ -125,7 +134,7 @@ tls_cert = %q
 tls_key = "gateway.key"
 `, certFile))
 	_ = keyFile // relative to the config file
-	stderr := runGateway(t, sandboxEnv(t, "MCPGOV_CONFIG="+config), "--bundle", bundle, "--listen", addr, "--allow-anonymous")
+	stderr := runGateway(t, sandboxEnv(t, "MCPGOV_CONFIG="+config), "--bundle", bundle, "--listen", addr, "--allow-anonymous").stderr
 	if !strings.Contains(stderr(), "gateway serving https://"+addr) {
 		t.Fatalf("not serving https on the --listen address:\n%s", stderr())
 	}

@@ -90,7 +90,8 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 		Call: &Call{
 			Tool: p.Name, Arguments: p.Arguments, Params: p.Forward, Meta: p.Meta,
 			Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session,
-			Annotations: c.annotations(p.Name),
+			Annotations:    c.annotations(p.Name),
+			RequestLogging: audit.RequestLoggingFrom(ctx),
 		},
 		method:   "tools/call",
 		start:    time.Now(),
@@ -366,6 +367,7 @@ func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
 	rec.Client = st.Call.Client
 	rec.Arguments = args
 	rec.RequestMeta = st.Call.Meta // read for the logging mode, never stored
+	rec.RequestLogging = st.Call.RequestLogging
 	rec.Decision = st.decision
 	rec.Guardrails = auditGuardrails(st.guardrails)
 	rec.Latency = audit.Latency{TotalUS: time.Since(st.start).Microseconds(), PolicyUS: st.policy.Microseconds()}

@@ -32,6 +32,10 @@ type GatewayGovernance struct {
 	store    *audit.Store
 	auditErr error
 	lines    *enforce.Lines
+
+	// WrapSink, when set before serving, wraps every core's Sink (the
+	// gateway's metrics count the records through it).
+	WrapSink func(enforce.Sink) enforce.Sink
 }
 
 // gatewayState is one usable bundle and the pipeline loaded from it.
@@ -263,6 +267,9 @@ func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.
 	}
 	if g.store != nil {
 		cfg.Sink = enforce.Tee{Store: g.store, Lines: g.lines}
+	}
+	if g.WrapSink != nil {
+		cfg.Sink = g.WrapSink(cfg.Sink)
 	}
 	if s != nil {
 		srv := gatewayServer(s)

@@ -112,6 +112,9 @@ type Options struct {
 	// Grace is how long a stdio upstream gets to exit after its session
 	// ends, before SIGTERM and SIGKILL; 2s when 0.
 	Grace time.Duration
+	// Metrics, when set, are served at /metrics and count the requests;
+	// Metrics.Sink counts the engine's records.
+	Metrics *Metrics
 }
 
 // Handler serves the gateway's endpoints.
@@ -123,6 +126,8 @@ type Handler struct {
 	sessions map[string]*session
 	closed   bool
 	wg       sync.WaitGroup // sessions' goroutines
+
+	drainState
 }
 
 // New returns the gateway handler.
@@ -157,6 +162,10 @@ func New(opts Options) (*Handler, error) {
 		fmt.Fprintln(w, "ok")
 	})
 	h.mux.HandleFunc("/readyz", h.readyz)
+	if opts.Metrics != nil {
+		opts.Metrics.register(h)
+		h.mux.Handle("/metrics", opts.Metrics.Handler())
+	}
 	h.mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		h.serveMCP(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})
 	})
@@ -177,7 +186,7 @@ func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
-	if closed {
+	if closed || h.Draining() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, "not ready: shutting down")
 		return

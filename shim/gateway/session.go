@@ -262,7 +262,7 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 	}
 	s.mu.Unlock()
 	s.touch()
-	_ = s.engine.FromClient(s.ctx, body)
+	_ = s.engine.FromClient(withRequestLogging(s.ctx, r), body)
 	if stream {
 		s.stream(w, r, rep.out, func() { s.forget(rep) })
 		return

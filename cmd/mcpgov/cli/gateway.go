@@ -48,6 +48,8 @@ type GatewayServeOptions struct {
 	IdleTimeout    time.Duration
 	TLSCert        string
 	TLSKey         string
+	LogFormat      string
+	DrainTimeout   time.Duration
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -66,7 +68,11 @@ func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOpti
                     per MCP session
   /mcp              every approved server as one, tools named server__tool
   /virtual/ID/mcp   a virtual server of the catalog: exactly its tools
-  /healthz /readyz  liveness, readiness (a usable bundle)
+  /healthz /readyz  liveness, readiness (a usable bundle; 503 while draining)
+  /metrics          Prometheus: calls, denials, guardrail verdicts and
+                    durations, upstream and policy latency per server and
+                    tool (counted from the audit records), HTTP requests,
+                    open sessions
 
 A POST carries one JSON-RPC message and is answered as a stream
 (text/event-stream) when the client accepts one, else as application/json;
@@ -90,8 +96,17 @@ Inbound authentication is not built yet: the gateway refuses to start unless
 --allow-anonymous says that every caller may use it as "anonymous" (local
 trials, conformance runs). Records name the identity method "anonymous".
 
+Audit logging per request: with [audit] logging = "header_controlled", a
+request's X-Mcpgov-Logging header (on or off) says whether the calls it
+carries are logged in full or as placeholders, and a call's _meta
+"io.mcpgov/logging" wins over it; under always and never the header changes
+nothing, so no request is logged beyond what the configuration permits.
+
 Stdout carries nothing; diagnostics and one line per blocked call go to
-stderr. SIGINT or SIGTERM stops accepting requests and ends every session.`,
+stderr, as text lines or, with --log-format json, one JSON object per line.
+SIGINT or SIGTERM drains: new requests get 503 and /readyz fails while the
+calls in flight finish and are recorded (up to --drain-timeout), then every
+session ends.`,
 		Example: `  mcpgov gateway serve --bundle ./governance --listen 127.0.0.1:8080 --allow-anonymous`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -125,6 +140,10 @@ stderr. SIGINT or SIGTERM stops accepting requests and ends every session.`,
 func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if opts.LogFormat == "json" {
+		// Every stderr line from here on, the final error included.
+		opts.IO.ErrOut = newJSONLog(opts.IO.ErrOut)
+	}
 	errOut := opts.IO.ErrOut
 	f := opts.Factory
 	c, err := f.Config()
@@ -139,6 +158,8 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		return err
 	}
 	defer gov.Close()
+	metrics := gateway.NewMetrics()
+	gov.WrapSink = metrics.Sink
 	for _, n := range notices {
 		printNotice(opts.IO, n)
 	}
@@ -156,6 +177,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		ServerVersion:  opts.Factory.Version.Version,
 		Diag:           errOut,
 		Path:           f.Getenv("PATH"),
+		Metrics:        metrics,
 	})
 	if err != nil {
 		return err
@@ -181,10 +203,17 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	opts.IO.Notef("gateway stopping")
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Drain: new requests get 503 while the calls in flight finish and
+	// are recorded; then the sessions end and the server closes.
+	opts.IO.Notef("gateway draining: %d sessions open", h.Sessions())
+	drain, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
 	defer cancel()
-	_ = h.Close(shutdown)
+	if err := h.Drain(drain); err != nil {
+		opts.IO.Warnf("%v", err)
+	}
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelShutdown()
 	_ = srv.Shutdown(shutdown)
+	opts.IO.Notef("gateway stopped")
 	return nil
 }

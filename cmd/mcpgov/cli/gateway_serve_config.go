@@ -3,6 +3,7 @@ package cli
 import (
 	"crypto/tls"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,12 +19,20 @@ func addGatewayServeFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", gateway.DefaultIdleTimeout, "end a session nobody used for this long")
 	cmd.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (with --tls-key)")
 	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
+	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "stderr as text lines or json (one log/slog object per line)")
+	cmd.Flags().DurationVar(&opts.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long calls in flight may take to finish")
 }
 
 // checkGatewayFlags checks the flags alone (usage errors).
 func checkGatewayFlags(opts *GatewayServeOptions) error {
 	if opts.Set["tls-cert"] != opts.Set["tls-key"] {
 		return flagErrorf("--tls-cert and --tls-key go together")
+	}
+	if opts.LogFormat != "text" && opts.LogFormat != "json" {
+		return flagErrorf("invalid --log-format %q: want text or json", opts.LogFormat)
+	}
+	if opts.DrainTimeout <= 0 {
+		return flagErrorf("invalid --drain-timeout %s: want a positive duration", opts.DrainTimeout)
 	}
 	if opts.MaxSessions <= 0 {
 		return flagErrorf("invalid --max-sessions %d: want a positive number", opts.MaxSessions)

@@ -160,8 +160,10 @@ caller's identity and, in enforce mode, refuses calls without a usable one.
       wins).
   logging = "always"
       always, header_controlled (a request opts in with
-      _meta {"io.mcpgov/logging": "on"}) or never; a call not logged in
-      full still leaves a placeholder record. The managed file's value wins.
+      _meta {"io.mcpgov/logging": "on"}, or through the gateway with the
+      header X-Mcpgov-Logging: on; _meta wins) or never; a call not logged
+      in full still leaves a placeholder record. The managed file's value
+      wins.
   rotate_bytes = 67108864
       Start a new segment past this size (default 64 MiB).
   rotate_age = "24h"
