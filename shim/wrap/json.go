@@ -351,6 +351,9 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 		}
 		return e
 	}
+	if url := o.gatewayFor(it.srv); url != "" {
+		return d.wrapGateway(it, o, obj, url)
+	}
 	cmd := member(obj, "command")
 	if cmd == nil {
 		return skip(ActionSkippedUnsupported, "entry has no command")
@@ -512,6 +515,9 @@ func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 	}
 	k := afterDashes(args)
 	if k < 0 || k >= len(args) {
+		if rec := lookup(it.res.Pointer); rec != nil && rec.URL == "" && rec.Command != "" {
+			return d.restoreRecord(cmd, argsMem, rec) // a --gateway wrap: the command line is in the manifest
+		}
 		return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
 	}
 	ps := []patch{{d.start(&cmd.Value), d.end(&cmd.Value), d.raw(&arr.Elements[k])}}
@@ -556,7 +562,11 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 	for _, a := range shimFlags(it.srv, o) {
 		lits = append(lits, quote(a))
 	}
-	lits = append(lits, quote("--url"), d.raw(&um.Value))
+	urlLit := d.raw(&um.Value)
+	if gw := o.gatewayFor(it.srv); gw != "" {
+		urlLit = quote(gw) // the original URL is kept in the manifest
+	}
+	lits = append(lits, quote("--url"), urlLit)
 	arr := "[" + strings.Join(lits, d.inlineSep(um)) + "]"
 	var repl string
 	if it.srv.Client == scan.ClientOpencode {

@@ -147,8 +147,9 @@ caller's identity and, in enforce mode, refuses calls without a usable one.
   scopes = ["openid", "profile", "email", "groups", "offline_access"]
       Scopes to request (the default shown).
   gateway_url = "https://gateway.example.com/mcp"
-      The central gateway's MCP endpoint: the only upstream the shim sends
-      your access token to.
+      The central gateway's MCP endpoint: its endpoints (/mcp,
+      /servers/ID/mcp, /virtual/ID/mcp on the same host) are the only
+      upstreams the shim sends your access token to.
   gateway_audience = "mcpgov-gateway"
       The token is sent to the gateway only when it is issued for this
       audience.

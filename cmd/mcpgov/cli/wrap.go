@@ -38,6 +38,7 @@ type WrapOptions struct {
 	Bundle     string
 	Mode       string
 	Project    bool
+	Gateway    string
 }
 
 func newWrapCmd(f *Factory, runF func(context.Context, *WrapOptions) error) *cobra.Command {
@@ -89,6 +90,19 @@ wrapped all the same (left as they are, they would run ungoverned), and wrap
 warns about them. The catalog id is passed as --server only for a launch
 whose version the catalog approves.
 
+With --gateway URL the machine's servers are pointed at the central gateway
+(mcpgov gateway serve) instead: each JSON entry, stdio or remote, whose
+launch the catalog knows becomes a stdio entry running
+
+  mcpgov shim --server ID --url URL/servers/ID/mcp
+
+which relays to the gateway's endpoint for that catalog server and sends the
+login's access token there (set the profile's gateway_url to URL/mcp; wrap
+warns when it is not). The entry's other members (env, disabled, …) are kept,
+and unwrap restores it from the manifest. Entries the catalog does not know,
+and Codex TOML and Continue YAML entries, are wrapped through the local shim
+as without --gateway, with the reason.
+
 Project configs inside a git (or Mercurial, Subversion, Jujutsu) work tree
 are shared with everyone who checks the repository out, and the path wrap
 writes is this machine's: they are skipped (skipped-project) unless
@@ -120,7 +134,10 @@ skipped-unsupported and left alone).`,
   mcpgov wrap --client cursor --client claude-code
 
   # one file, one server
-  mcpgov wrap --file .cursor/mcp.json --server github`,
+  mcpgov wrap --file .cursor/mcp.json --server github
+
+  # point every catalog server at the central gateway
+  mcpgov wrap --gateway https://gateway.example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -135,6 +152,7 @@ skipped-unsupported and left alone).`,
 	fl.StringVar(&opts.MCPGovPath, "mcpgov-path", "", "absolute path of mcpgov to write into configs (default: this binary, symlinks resolved)")
 	fl.StringVar(&opts.Bundle, "bundle", "", "governance bundle to predict verdicts and catalog ids with; must be the one the shim loads (default: MCPGOV_BUNDLE, then the config files)")
 	fl.StringVar(&opts.Mode, "mode", "", "enforce or audit, written into each shim command (default: the catalog's mode); audit needs no usable bundle")
+	fl.StringVar(&opts.Gateway, "gateway", "", "point catalog servers at this gateway (URL): each runs mcpgov shim --url GATEWAY/servers/ID/mcp")
 	fl.BoolVar(&opts.Project, "project", false, "also wrap project configs inside a version-controlled work tree (they get this machine's mcpgov path)")
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"enforce", "audit"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -211,6 +229,11 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 			return err
 		}
 		wo.ShimFlags = gov.shimFlags
+		if opts.Gateway != "" {
+			if err := wrapGatewayOptions(opts, gov, &wo); err != nil {
+				return err
+			}
+		}
 		refuse = gov.refusal(opts.IO, opts.Bundle)
 		if refuse != nil && !opts.DryRun {
 			return refuse
