@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -24,10 +26,11 @@ func envValue(env []string, key string) string {
 }
 
 // TestGatewayWrapClaude: `mcpgov wrap --gateway URL` points Claude Code's
-// server at the gateway (`mcpgov shim --server ID --url
-// URL/servers/ID/mcp`); Claude Code (`claude mcp list`) reports it
-// Connected through the gateway, which opened a session for it; unwrap
-// puts the entry back as it was.
+// server at the gateway: a Streamable HTTP entry for URL/servers/ID/mcp
+// whose headersHelper is `mcpgov auth token --header-json`; Claude Code
+// (`claude mcp list`) reports it Connected, the gateway having served its
+// session; unwrap puts the entry back as it was, although Claude Code
+// rewrote the file meanwhile.
 func TestGatewayWrapClaude(t *testing.T) {
 	for _, p := range []string{"claude", "mcp-server-everything"} {
 		if ok, err := haveProgram(p); err != nil {
@@ -38,7 +41,7 @@ func TestGatewayWrapClaude(t *testing.T) {
 	}
 	bundle := writeBundle(t)
 	base, gwlog := startGateway(t, bundle)
-	env := sandboxEnv(t, "MCPGOV_BUNDLE="+bundle, "MCP_TIMEOUT=600000", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1")
+	env := sandboxEnv(t, "MCPGOV_BUNDLE="+bundle, "MCP_TIMEOUT=600000", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "MCPGOV_TOKEN=token-for-the-gateway")
 	home := envValue(env, "HOME")
 	const entry = `{"type": "stdio", "command": "mcp-server-everything", "args": ["stdio"]}`
 	writeFile(t, filepath.Join(home, ".claude.json"), `{
@@ -64,7 +67,7 @@ func TestGatewayWrapClaude(t *testing.T) {
 	}
 	out := run("mcpgov", "wrap", "--client", "claude-code", "--gateway", base, "--mcpgov-path", mcpgov)
 	endpoint := base + "/servers/everything/mcp"
-	if !regexp.MustCompile(`user-everything\s+wrapped\s+\S+\s+now runs mcpgov shim --url ` + regexp.QuoteMeta(endpoint)).MatchString(out) {
+	if !regexp.MustCompile(`user-everything\s+wrapped\s+\S+\s+now a Streamable HTTP entry for ` + regexp.QuoteMeta(endpoint) + ` with the login's token from its headersHelper`).MatchString(out) {
 		t.Errorf("wrap output:\n%s", out)
 	}
 	if !strings.Contains(out, `mcpgov: warning: the login profile "default" has no gateway_url for `+base) {
@@ -74,17 +77,26 @@ func TestGatewayWrapClaude(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := `"args": ["shim", "--server", "everything", "--url", "` + endpoint + `"]`; !strings.Contains(string(b), want) {
+	if want := `{"type": "http", "url": "` + endpoint + `", "headersHelper": "` + mcpgov + ` auth token --header-json"}`; !strings.Contains(string(b), want) {
 		t.Fatalf(".claude.json lacks %s:\n%s", want, b)
 	}
 
 	out = run("claude", "mcp", "list")
-	if !regexp.MustCompile(`user-everything: \S+/mcpgov shim --server everything --url ` + regexp.QuoteMeta(endpoint) + ` - . Connected`).MatchString(out) {
+	if !regexp.MustCompile(`user-everything: ` + regexp.QuoteMeta(endpoint) + ` \(HTTP\) - . Connected`).MatchString(out) {
 		t.Fatalf("claude mcp list:\n%s\ngateway:\n%s", out, gwlog())
 	}
-	await.Until(t, "the gateway serving Claude Code's session", func() bool {
-		return strings.Contains(gwlog(), "session on /servers/everything/mcp ended")
-	})
+	// The gateway served it: Claude Code's initialize opened a session
+	// on the endpoint (Claude Code does not end it with DELETE).
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !regexp.MustCompile(`mcpgov_gateway_sessions [1-9]`).Match(metrics) ||
+		!regexp.MustCompile(`mcpgov_gateway_http_requests_total\{code="200",endpoint="server",method="POST"\} [1-9]`).Match(metrics) {
+		t.Errorf("the gateway served no session for Claude Code:\n%s", metrics)
+	}
 
 	out = run("mcpgov", "unwrap", "--client", "claude-code")
 	if !regexp.MustCompile(`user-everything\s+unwrapped`).MatchString(out) {

@@ -61,3 +61,11 @@ func (s *session) reload() {
 		}
 	}
 }
+
+// revisionOf is the bundle revision a Governance serves, when it says.
+func revisionOf(g Governance) string {
+	if r, ok := g.(interface{ Revision() string }); ok {
+		return r.Revision()
+	}
+	return ""
+}

@@ -108,6 +108,7 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 		servers = gov.Servers()
 	}
 	info := SessionInfo{ID: randomHex(12), Identity: who, Endpoint: ep.path}
+	rev := revisionOf(gov)
 	client := enforce.ClientInfo(m.Params)
 	s = &session{h: h, key: randomHex(16), endpoint: ep.path, who: who, info: info,
 		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}}
@@ -163,6 +164,11 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 		go s.pump(i, up)
 	}
 	s.idle.Reset(h.opts.IdleTimeout)
+	if revisionOf(gov) != rev {
+		// The bundle changed while the cores were built, before Reload
+		// could see this session: it gets the new cores now.
+		s.reload()
+	}
 	return s, 0, nil
 }
 

@@ -116,3 +116,77 @@ func (d *jdoc) restoreRecord(cmd, argsMem *hujson.ObjectMember, rec *Record) edi
 			{d.start(&argsMem.Value), d.end(&argsMem.Value), "[" + strings.Join(lits, d.inlineSep(argsMem)) + "]"},
 		}}
 }
+
+// wrapGatewayHTTP makes a Claude Code stdio entry a Streamable HTTP entry
+// for the gateway, with the login's token from o.HeadersHelper (Claude
+// Code runs it for the headers of each connection): its command member
+// becomes url, its args member headersHelper and its type "http", each in
+// place, so the manifest's spans restore it byte for byte. ok is false
+// for an entry it does not take (no type, args or string values): the
+// shim carries the token for it instead.
+func (d *jdoc) wrapGatewayHTTP(it *item, o Options, obj *hujson.Object, url string) (edit, bool) {
+	cmd, argsMem, typ := member(obj, "command"), member(obj, "args"), member(obj, "type")
+	if o.HeadersHelper == "" || it.srv.Client != scan.ClientClaudeCode || cmd == nil || argsMem == nil || typ == nil ||
+		member(obj, "url") != nil || member(obj, "headersHelper") != nil {
+		return edit{}, false
+	}
+	command, ok := stringLit(&cmd.Value)
+	args, _, okArgs := stringsOf(&argsMem.Value)
+	if !ok || !okArgs {
+		return edit{}, false
+	}
+	colon := func(m *hujson.ObjectMember) string { return string(d.b[d.end(&m.Name):d.start(&m.Value)]) }
+	urlText := `"url"` + colon(cmd) + quote(url)
+	helperText := `"headersHelper"` + colon(argsMem) + quote(o.HeadersHelper)
+	httpType := quote("http")
+	whole := func(m *hujson.ObjectMember) string { return string(d.b[d.start(&m.Name):d.end(&m.Value)]) }
+	return edit{action: ActionWrapped, reason: "now a Streamable HTTP entry for " + url + " with the login's token from its headersHelper",
+		command: command, args: args,
+		patches: []patch{
+			{d.start(&cmd.Name), d.end(&cmd.Value), urlText},
+			{d.start(&argsMem.Name), d.end(&argsMem.Value), helperText},
+			{d.start(&typ.Value), d.end(&typ.Value), httpType},
+		},
+		spans: []Span{
+			{Field: "url", Original: whole(cmd), Wrapped: urlText},
+			{Field: "headersHelper", Original: whole(argsMem), Wrapped: helperText},
+			{Field: "type", Original: d.raw(&typ.Value), Wrapped: httpType},
+		}}, true
+}
+
+// gatewayHTTPDone reports whether obj is an entry a --gateway wrap made a
+// Streamable HTTP entry (its headersHelper is ours): wrapping it again
+// changes nothing.
+func (d *jdoc) gatewayHTTPDone(obj *hujson.Object, o Options) bool {
+	h := member(obj, "headersHelper")
+	if o.HeadersHelper == "" || h == nil {
+		return false
+	}
+	v, ok := stringLit(&h.Value)
+	return ok && v == o.HeadersHelper
+}
+
+// restoreHTTPRecord puts back the stdio entry a --gateway wrap made a
+// Streamable HTTP entry, from the manifest, when the client rewrote the
+// file since (its spans no longer match): url becomes command, and
+// headersHelper args, with the values written anew.
+func (d *jdoc) restoreHTTPRecord(obj *hujson.Object, rec *Record) (edit, bool) {
+	u, h, typ := member(obj, "url"), member(obj, "headersHelper"), member(obj, "type")
+	if u == nil || h == nil || rec.Command == "" {
+		return edit{}, false
+	}
+	lits := make([]string, len(rec.Args))
+	for i, a := range rec.Args {
+		lits[i] = quote(a)
+	}
+	colon := func(m *hujson.ObjectMember) string { return string(d.b[d.end(&m.Name):d.start(&m.Value)]) }
+	e := edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's command line",
+		patches: []patch{
+			{d.start(&u.Name), d.end(&u.Value), `"command"` + colon(u) + quote(rec.Command)},
+			{d.start(&h.Name), d.end(&h.Value), `"args"` + colon(h) + "[" + strings.Join(lits, d.inlineSep(h)) + "]"},
+		}}
+	if typ != nil {
+		e.patches = append(e.patches, patch{d.start(&typ.Value), d.end(&typ.Value), quote("stdio")})
+	}
+	return e, true
+}

@@ -149,3 +149,75 @@ func TestGatewayUnwrapRewrittenFile(t *testing.T) {
 		t.Errorf("entry after unwrap: %+v\n%s", e, b)
 	}
 }
+
+// TestGatewayWrapHTTPEntry: with a headers helper, Claude Code's stdio
+// entries become Streamable HTTP entries for the gateway (url,
+// headersHelper, type http; env kept), other clients' entries run the
+// shim; wrapping again changes nothing, and unwrap restores every file
+// byte for byte, or from the manifest once Claude Code rewrote its file.
+func TestGatewayWrapHTTPEntry(t *testing.T) {
+	for _, rewrite := range []bool{false, true} {
+		home, state := setup(t)
+		orig := snapshot(t, home)
+		ctx := context.Background()
+		o := opts(t, state)
+		o.Gateway = func(s scan.Server) string { return "https://gw.example.com/servers/" + s.Name + "/mcp" }
+		o.HeadersHelper = shimPath + " auth token --header-json"
+		out, err := Wrap(ctx, scanHome(t, home), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range out.Results {
+			if r.Client == "claude-code" && (r.Action != ActionWrapped || !strings.HasPrefix(r.Reason, "now a Streamable HTTP entry for https://gw.example.com/servers/")) {
+				t.Errorf("%s: %s %s", r.Server, r.Action, r.Reason)
+			}
+		}
+		b, _ := os.ReadFile(filepath.Join(home, ".claude.json"))
+		want := `"everything": {
+      "type": "http",
+      "url": "https://gw.example.com/servers/everything/mcp",
+      "headersHelper": "/usr/local/bin/mcpgov auth token --header-json",
+      "env": {}
+    }`
+		if !strings.Contains(string(b), want) || !json.Valid(b) {
+			t.Fatalf(".claude.json after the gateway wrap:\n%s", b)
+		}
+		out2, err := Wrap(ctx, scanHome(t, home), o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(out2.Changes) != 0 {
+			t.Errorf("a second wrap changed %d files", len(out2.Changes))
+		}
+		if rewrite {
+			var v any
+			_ = json.Unmarshal(b, &v)
+			re, _ := json.MarshalIndent(v, "", "\t")
+			if err := os.WriteFile(filepath.Join(home, ".claude.json"), re, 0o640); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := Unwrap(ctx, scanHome(t, home), o); err != nil {
+			t.Fatal(err)
+		}
+		got := snapshot(t, home)
+		for rel, b := range got {
+			if rewrite && rel == ".claude.json" {
+				continue
+			}
+			if !bytes.Equal(b, orig[rel]) {
+				t.Errorf("%s: not restored byte for byte:\n got %q\nwant %q", rel, b, orig[rel])
+			}
+		}
+		if rewrite {
+			var doc, want any
+			_ = json.Unmarshal(got[".claude.json"], &doc)
+			_ = json.Unmarshal(orig[".claude.json"], &want)
+			gb, _ := json.Marshal(doc)
+			wb, _ := json.Marshal(want)
+			if string(gb) != string(wb) {
+				t.Errorf(".claude.json after unwrap of a rewritten file:\n%s\nwant\n%s", gb, wb)
+			}
+		}
+	}
+}

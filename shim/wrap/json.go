@@ -345,6 +345,9 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 	if obj == nil {
 		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
 	}
+	if d.gatewayHTTPDone(obj, o) {
+		return skip(ActionAlreadyGoverned, "")
+	}
 	if e, done := precheck(it, o); done {
 		if e.action == actionRemote {
 			return d.wrapRemote(it, o, obj)
@@ -352,6 +355,9 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 		return e
 	}
 	if url := o.gatewayFor(it.srv); url != "" {
+		if e, ok := d.wrapGatewayHTTP(it, o, obj, url); ok {
+			return e
+		}
 		return d.wrapGateway(it, o, obj, url)
 	}
 	cmd := member(obj, "command")
@@ -454,6 +460,10 @@ func (d *jdoc) span(obj *hujson.Object, field string) (int, int, bool) {
 		if cmd != nil && args == nil { // opencode: the command array alone
 			return d.start(&cmd.Name), d.end(&cmd.Value), true
 		}
+	case "url", "headersHelper": // a --gateway wrap's Streamable HTTP entry
+		if m := member(obj, field); m != nil {
+			return d.start(&m.Name), d.end(&m.Value), true
+		}
 	case "type":
 		if t := member(obj, "type"); t != nil {
 			return d.start(&t.Value), d.end(&t.Value), true
@@ -490,6 +500,14 @@ func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 	// No usable manifest record: take the command line after "--".
 	cmd := member(obj, "command")
 	if cmd == nil {
+		if rec := lookup(it.res.Pointer); rec != nil {
+			if e, ok := d.restoreHTTPRecord(obj, rec); ok {
+				return e
+			}
+		}
+		if member(obj, "url") != nil {
+			return skip(ActionNotWrapped, "") // a remote entry wrap did not touch
+		}
 		return skip(ActionNotWrapped, "entry has no command")
 	}
 	if it.srv.Client == scan.ClientOpencode {

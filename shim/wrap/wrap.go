@@ -47,6 +47,11 @@ type Options struct {
 	// A stdio or remote JSON entry with an endpoint runs
 	// `mcpgov shim --url ENDPOINT`.
 	Gateway func(s scan.Server) string
+	// HeadersHelper, with Gateway, is the command line that prints the
+	// login's token as headers (`mcpgov auth token --header-json`): a
+	// Claude Code entry then becomes a Streamable HTTP entry for the
+	// gateway whose headersHelper runs it, instead of a shim.
+	HeadersHelper string
 	// Project also wraps project-scope entries of files inside a version
 	// controlled work tree. Without it they are skipped: the absolute
 	// mcpgov path is this machine's, and would be committed for everyone.

@@ -91,15 +91,19 @@ warns about them. The catalog id is passed as --server only for a launch
 whose version the catalog approves.
 
 With --gateway URL the machine's servers are pointed at the central gateway
-(mcpgov gateway serve) instead: each JSON entry, stdio or remote, whose
-launch the catalog knows becomes a stdio entry running
+(mcpgov gateway serve) instead, at its endpoint for their catalog server,
+URL/servers/ID/mcp. A Claude Code stdio entry whose launch the catalog knows
+becomes a Streamable HTTP entry for it ("type": "http", "url") whose
+headersHelper is "mcpgov auth token --header-json", so Claude Code sends
+the login's token itself. Every other JSON entry, stdio or remote, that the
+catalog knows becomes a stdio entry running
 
   mcpgov shim --server ID --url URL/servers/ID/mcp
 
-which relays to the gateway's endpoint for that catalog server and sends the
-login's access token there (set the profile's gateway_url to URL/mcp; wrap
-warns when it is not). The entry's other members (env, disabled, …) are kept,
-and unwrap restores it from the manifest. Entries the catalog does not know,
+which relays to the gateway and sends the login's access token there (set
+the profile's gateway_url to URL/mcp; wrap warns when it is not). The
+entries' other members (env, disabled, …) are kept, and unwrap restores
+them from the manifest, also after a client rewrote its file. Entries the catalog does not know,
 and Codex TOML and Continue YAML entries, are wrapped through the local shim
 as without --gateway, with the reason.
 
@@ -397,7 +401,10 @@ func wrapSelect(ctx context.Context, opts *WrapOptions, home string, gov *wrapGo
 		if len(names) > 0 && !names[s.Name] {
 			continue
 		}
-		if unwrap && s.Transport != scan.TransportStdio {
+		// Unwrap looks at stdio entries and at HTTP ones, which may be a
+		// --gateway wrap's (other HTTP entries come back not-wrapped and
+		// are not reported).
+		if unwrap && s.Transport != scan.TransportStdio && s.Transport != scan.TransportHTTP {
 			continue
 		}
 		out = append(out, s)

@@ -3,6 +3,7 @@ package cli
 import (
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/scan"
@@ -36,6 +37,9 @@ func wrapGatewayOptions(opts *WrapOptions, gov *wrapGovernance, wo *wrap.Options
 		}
 		return ""
 	}
+	// Claude Code runs a headersHelper for each connection: its entries
+	// become Streamable HTTP entries with the login's token from it.
+	wo.HeadersHelper = shellWord(wo.MCPGovPath) + " auth token --header-json"
 	wo.ShimFlags = func(s scan.Server) []string {
 		flags := gov.shimFlags(s)
 		i := id(s)
@@ -52,4 +56,13 @@ func wrapGatewayOptions(opts *WrapOptions, gov *wrapGovernance, wo *wrap.Options
 		opts.IO.Hintf("set gateway_url = %q under [profiles.%s] (see `mcpgov help config`)", govern.GatewayBase(opts.Gateway)+"/mcp", ls.Profile)
 	}
 	return nil
+}
+
+// shellWord quotes p for a shell when it holds anything but plain path
+// characters (a client runs a headersHelper through one).
+func shellWord(p string) string {
+	if strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-+:@") == "" {
+		return p
+	}
+	return "'" + strings.ReplaceAll(p, "'", `'\''`) + "'"
 }
