@@ -42,7 +42,12 @@ func ApplyLogging(rec *Record, mode string) {
 	case LoggingAlways:
 		return
 	case LoggingHeaderControlled:
-		if optedIn(rec.RequestMeta) {
+		on, said := optedIn(rec.RequestMeta)
+		if !said {
+			// The call's _meta says nothing: the request's header decides.
+			on = rec.RequestLogging == RequestLoggingOn
+		}
+		if on {
 			return
 		}
 	}
@@ -58,29 +63,30 @@ func ApplyLogging(rec *Record, mode string) {
 	}
 }
 
-// optedIn reports whether a request's _meta asks for full logging.
-func optedIn(meta json.RawMessage) bool {
+// optedIn reports whether a request's _meta asks for full logging (on),
+// and whether it says anything about it (said).
+func optedIn(meta json.RawMessage) (on, said bool) {
 	if len(meta) == 0 {
-		return false
+		return false, false
 	}
 	var m map[string]json.RawMessage
 	if json.Unmarshal(meta, &m) != nil {
-		return false
+		return false, false
 	}
 	v, ok := m[MetaLogging]
 	if !ok {
-		return false
+		return false, false
 	}
 	var b bool
 	if json.Unmarshal(v, &b) == nil {
-		return b
+		return b, true
 	}
 	var s string
 	if json.Unmarshal(v, &s) == nil {
 		switch strings.ToLower(s) {
 		case "on", "true", "always", "full":
-			return true
+			return true, true
 		}
 	}
-	return false
+	return false, true
 }

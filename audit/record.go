@@ -86,6 +86,10 @@ type Record struct {
 	// RequestMeta is the request's params._meta, for the logging mode
 	// (header_controlled opts in through "io.mcpgov/logging"); not stored.
 	RequestMeta json.RawMessage `json:"-"`
+	// RequestLogging is the logging the request carrying the call chose
+	// (RequestLoggingOn, RequestLoggingOff, or ""), for header_controlled
+	// when _meta says nothing; not stored.
+	RequestLogging string `json:"-"`
 }
 
 // Identity is who made the call, as verified by `mcpgov login`.

@@ -36,16 +36,6 @@ type authGateway struct {
 	Stderr   func() string
 }
 
-func envValue(env []string, key string) string {
-	v := ""
-	for _, kv := range env {
-		if k, val, ok := strings.Cut(kv, "="); ok && k == key {
-			v = val
-		}
-	}
-	return v
-}
-
 func startAuthGateway(t *testing.T) *authGateway {
 	t.Helper()
 	for _, prog := range []string{"mcp-server-everything"} {

@@ -94,6 +94,7 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 			Tool: p.Name, Arguments: p.Arguments, Params: p.Forward, Meta: p.Meta,
 			Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session,
 			Annotations: c.annotations(p.Name), Facts: c.cfg.Facts.View(),
+			RequestLogging: audit.RequestLoggingFrom(ctx),
 		},
 		method:   "tools/call",
 		start:    time.Now(),
@@ -420,6 +421,7 @@ func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
 	rec.ArgumentsKept = argumentsKept(st.Call.Arguments, args)
 	rec.ToolAnnotations = st.Call.Annotations
 	rec.RequestMeta = st.Call.Meta // read for the logging mode, never stored
+	rec.RequestLogging = st.Call.RequestLogging
 	rec.Decision = st.decision
 	rec.Guardrails = auditGuardrails(st.guardrails)
 	if st.cost != (audit.Cost{}) {

@@ -104,6 +104,9 @@ type Call struct {
 	Arguments json.RawMessage
 	Params    json.RawMessage // the whole params object
 	Meta      json.RawMessage // params._meta, if any
+	// RequestLogging is the audit logging the transport's request chose
+	// (a gateway's X-Mcpgov-Logging header), within the configured mode.
+	RequestLogging string
 
 	Identity audit.Identity
 	Client   audit.Client

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -15,18 +16,32 @@ import (
 )
 
 // GatewayGovernance is the gateway's governance from one bundle, loaded
-// at start as the shim loads it: the catalog says which servers are
-// served and how to reach them; the policy pipeline, the audit trail and
-// the stderr lines are shared by every session's cores. It implements
-// gateway.Governance, so the HTTP transport asks the assembly, not the
-// CLI, for each session's core.
+// at start as the shim loads it and reloaded when it changes (Reload,
+// Watch): the catalog says which servers are served and how to reach
+// them; the policy pipeline, the audit trail and the stderr lines are
+// shared by every session's cores. It implements gateway.Governance, so
+// the HTTP transport asks the assembly, not the CLI, for each session's
+// core.
 type GatewayGovernance struct {
 	env      Env
-	bundle   *catalog.Bundle
-	pipeline *policy.Pipeline
+	settings BundleSettings
+	explicit bool // --bundle: neither kept as the last good copy nor replaced by it
+	// state is the bundle in use and its pipeline, swapped together.
+	state    atomic.Pointer[gatewayState]
+	stale    atomic.Pointer[error] // why a changed bundle is not in use
 	store    *audit.Store
 	auditErr error
 	lines    *enforce.Lines
+
+	// WrapSink, when set before serving, wraps every core's Sink (the
+	// gateway's metrics count the records through it).
+	WrapSink func(enforce.Sink) enforce.Sink
+}
+
+// gatewayState is one usable bundle and the pipeline loaded from it.
+type gatewayState struct {
+	bundle   *catalog.Bundle
+	pipeline *policy.Pipeline
 }
 
 var _ gateway.Governance = (*GatewayGovernance)(nil)
@@ -38,20 +53,17 @@ var _ gateway.Governance = (*GatewayGovernance)(nil)
 // be opened is a warning notice: servers in enforce mode are refused.
 // log receives the records' diagnostic lines.
 func NewGatewayGovernance(env Env, c Configs, bundleFlag string, log io.Writer, warn func(string)) (*GatewayGovernance, []Notice, error) {
-	g := &GatewayGovernance{env: env, lines: &enforce.Lines{W: log}}
+	g := &GatewayGovernance{env: env, lines: &enforce.Lines{W: log}, explicit: bundleFlag != ""}
 	s, err := ResolveBundleSettings(env, c, bundleFlag)
 	if err != nil {
 		return nil, nil, fmt.Errorf("governance bundle: %w", err)
 	}
-	b, notices, err := s.LoadLive(env, bundleFlag != "", func(b *catalog.Bundle) error {
-		var perr error
-		g.pipeline, perr = Pipeline(env, b)
-		return perr
-	})
+	g.settings = s
+	st, notices, err := g.load()
 	if err != nil {
 		return nil, nil, fmt.Errorf("governance bundle: %w", err)
 	}
-	g.bundle = b
+	g.state.Store(st)
 	g.store, g.auditErr = OpenAuditor(env, c, warn)
 	if g.auditErr != nil {
 		notices = append(notices, Notice{"warning", fmt.Sprintf("%v; servers in enforce mode will be refused", g.auditErr)})
@@ -66,18 +78,123 @@ func (g *GatewayGovernance) Close() {
 	}
 }
 
+// load loads the bundle as the shim does (signature first, then its
+// policies and guardrails), with the last good copy standing in for an
+// unreachable configured bundle.
+func (g *GatewayGovernance) load() (*gatewayState, []Notice, error) {
+	st := &gatewayState{}
+	b, notices, err := g.settings.LoadLive(g.env, g.explicit, func(b *catalog.Bundle) error {
+		var perr error
+		st.pipeline, perr = Pipeline(g.env, b)
+		return perr
+	})
+	if err != nil {
+		return nil, notices, err
+	}
+	st.bundle = b
+	return st, notices, nil
+}
+
+// cur is the bundle in use.
+func (g *GatewayGovernance) cur() *gatewayState { return g.state.Load() }
+
 // Revision is the bundle's revision.
-func (g *GatewayGovernance) Revision() string { return g.bundle.Revision }
+func (g *GatewayGovernance) Revision() string { return g.cur().bundle.Revision }
+
+// Source is the bundle directory the gateway governs with (watched).
+func (g *GatewayGovernance) Source() string { return g.settings.Source.Dir }
 
 // Ready implements gateway.Governance: the bundle loaded at start (or the
 // gateway would not have started; a last good copy stood in for an
-// unreachable one is warned about at start and still governs).
+// unreachable one is warned about at start and still governs), and a
+// changed bundle that cannot be used leaves it governing (Stale says why).
 func (g *GatewayGovernance) Ready() error { return nil }
+
+// Stale implements gateway.Stale: why the bundle changed into one that is
+// not in use (nil when the one in use is the source's latest).
+func (g *GatewayGovernance) Stale() error {
+	if p := g.stale.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Reload loads the bundle again: a usable bundle with a new revision
+// replaces the one in use atomically (new sessions and, through the
+// transport's Reload, every open one get their cores from it) and
+// changed is true; one that cannot be used (unsigned, invalid, a broken
+// policy) leaves the last good one serving, and err says why (Stale
+// keeps saying it until a usable bundle is back).
+func (g *GatewayGovernance) Reload() (changed bool, notices []Notice, err error) {
+	st, notices, err := g.load()
+	if err != nil {
+		err = fmt.Errorf("the changed governance bundle cannot be used (revision %s still governs): %w", g.Revision(), err)
+		g.stale.Store(&err)
+		return false, notices, err
+	}
+	g.stale.Store(nil)
+	if st.bundle.Revision == g.Revision() {
+		return false, notices, nil
+	}
+	g.state.Store(st)
+	return true, notices, nil
+}
+
+// Watch looks at the bundle source at every tick and, when its content
+// changed, reloads it (Reload); after a swap it calls applied, which
+// hands the new cores to every open session. Notices (a reload, a bundle
+// that cannot be used, the last good copy in use) go to wo.Notify. It
+// returns when ctx is done.
+func (g *GatewayGovernance) Watch(ctx context.Context, wo WatchOptions, applied func()) {
+	dir := g.Source()
+	if dir == "" {
+		return
+	}
+	tick := wo.Tick
+	if tick == nil {
+		d := wo.Interval
+		if d <= 0 {
+			d = DefaultWatchInterval
+		}
+		t := time.NewTicker(d)
+		defer t.Stop()
+		tick = t.C
+	}
+	notify := func(n Notice) {
+		if wo.Notify != nil {
+			wo.Notify(n)
+		}
+	}
+	last := sourceRevision(dir)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick:
+		}
+		rev := sourceRevision(dir)
+		if rev == last {
+			continue
+		}
+		last = rev
+		changed, notices, err := g.Reload()
+		for _, n := range notices {
+			notify(n)
+		}
+		switch {
+		case err != nil:
+			notify(Notice{"warning", err.Error()})
+		case changed:
+			notify(Notice{"reload", "bundle revision " + g.Revision() + " governs every session"})
+			applied()
+		}
+	}
+}
 
 // Server implements gateway.Governance: any catalog entry, approved or
 // not (its core refuses what is not approved, and records why).
 func (g *GatewayGovernance) Server(id string) (gateway.Server, error) {
-	s := g.bundle.Catalog.Server(id)
+	s := g.cur().bundle.Catalog.Server(id)
 	if s == nil {
 		return gateway.Server{}, fmt.Errorf("server %q is not in the catalog: %w", id, gateway.ErrNotFound)
 	}
@@ -96,7 +213,7 @@ func gatewayServer(s *catalog.Server) gateway.Server {
 // catalog order.
 func (g *GatewayGovernance) Servers() []gateway.Server {
 	var out []gateway.Server
-	for _, s := range g.bundle.Catalog.Servers {
+	for _, s := range g.cur().bundle.Catalog.Servers {
 		if s.Status == catalog.StatusApproved && (s.Launch.URL != "" || s.Launch.Command != "") {
 			out = append(out, gatewayServer(s))
 		}
@@ -107,7 +224,7 @@ func (g *GatewayGovernance) Servers() []gateway.Server {
 // Virtual implements gateway.Governance. The engine takes a virtual
 // server's tools as exact names, so tool globs cannot be served yet.
 func (g *GatewayGovernance) Virtual(id string) (gateway.Virtual, error) {
-	c := g.bundle.Catalog
+	c := g.cur().bundle.Catalog
 	vs := c.VirtualServer(id)
 	if vs == nil {
 		return gateway.Virtual{}, fmt.Errorf("virtual server %q is not in the catalog: %w", id, gateway.ErrNotFound)
@@ -135,14 +252,15 @@ func (g *GatewayGovernance) Virtual(id string) (gateway.Virtual, error) {
 // Core implements gateway.Governance: the shim's core for one session of
 // server id, with the session's identity.
 func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.Core, error) {
-	c := g.bundle.Catalog
+	st := g.cur()
+	c := st.bundle.Catalog
 	s := c.Server(id)
 	cfg := enforce.Config{
 		Mode: c.Meta.Mode, Server: s, Launch: id,
 		// The gateway launches exactly what the entry says, so there is
 		// no other version to approve.
 		VersionApproved: s != nil,
-		BundleRevision:  g.bundle.Revision, RequestURL: c.Meta.RequestURL,
+		BundleRevision:  st.bundle.Revision, RequestURL: c.Meta.RequestURL,
 		Identity: info.Identity, Session: info.ID,
 		Sink:     g.lines,
 		AuditErr: g.auditErr,
@@ -153,11 +271,14 @@ func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.
 	if g.store != nil {
 		cfg.Sink = enforce.Tee{Store: g.store, Lines: g.lines}
 	}
+	if g.WrapSink != nil {
+		cfg.Sink = g.WrapSink(cfg.Sink)
+	}
 	if s != nil {
 		srv := gatewayServer(s)
 		cfg.ServerRef = ServerRef(s, srv.Command, srv.URL, g.env.Home)
 	}
-	addPipeline(&cfg, g.pipeline)
+	addPipeline(&cfg, st.pipeline)
 	return enforce.New(cfg), nil
 }
 
@@ -166,14 +287,15 @@ func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.
 // identity method "none" and the reason, though no session or core
 // exists for it.
 func (g *GatewayGovernance) AuthRefused(ctx context.Context, a gateway.AuthRefusal) {
+	b := g.cur().bundle
 	rec := &audit.Record{
 		Version: audit.SchemaVersion, Kind: audit.KindToolCall, Time: time.Now().UTC(),
 		Identity: audit.Identity{Method: "none"},
 		Server:   audit.ServerRef{ID: a.Server, Transport: "http", Launch: a.Endpoint},
 		Method:   a.Method, Tool: a.Tool, Outcome: audit.OutcomeDenied,
 		Reason: fmt.Sprintf("authentication failed from %s: %s", a.Addr, a.Reason),
-		Decision: audit.Decision{Allow: false, Enforced: true, Mode: string(g.bundle.Catalog.Meta.Mode),
-			Reasons: []string{a.Reason}, RuleIDs: []string{"authentication"}, Revision: g.bundle.Revision},
+		Decision: audit.Decision{Allow: false, Enforced: true, Mode: string(b.Catalog.Meta.Mode),
+			Reasons: []string{a.Reason}, RuleIDs: []string{"authentication"}, Revision: b.Revision},
 	}
 	if g.store != nil {
 		_ = enforce.Tee{Store: g.store, Lines: g.lines}.Record(ctx, rec)

@@ -138,7 +138,7 @@ func (l *LocalLogin) UpstreamHeaders(ctx context.Context, upstreamURL string) (h
 	if err != nil {
 		return nil, fmt.Errorf("identity: %w", err)
 	}
-	if ls.GatewayURL == "" || !SameURL(ls.GatewayURL, upstreamURL) {
+	if ls.GatewayURL == "" || !IsGatewayEndpoint(ls.GatewayURL, upstreamURL) {
 		return nil, nil
 	}
 	var token string

@@ -118,6 +118,9 @@ type Options struct {
 	// Auth configures the challenge, the protected-resource metadata and
 	// the limit on repeated authentication failures.
 	Auth AuthOptions
+	// Metrics, when set, are served at /metrics and count the requests;
+	// Metrics.Sink counts the engine's records.
+	Metrics *Metrics
 }
 
 // Handler serves the gateway's endpoints.
@@ -130,6 +133,8 @@ type Handler struct {
 	closed   bool
 	wg       sync.WaitGroup // sessions' goroutines
 	failures failures       // failed authentications per client address
+
+	drainState
 }
 
 // New returns the gateway handler.
@@ -166,6 +171,10 @@ func New(opts Options) (*Handler, error) {
 	h.mux.HandleFunc("/readyz", h.readyz)
 	h.mux.HandleFunc(metadataPath, h.resourceMetadata)
 	h.mux.HandleFunc(metadataPath+"/{path...}", h.resourceMetadata)
+	if opts.Metrics != nil {
+		opts.Metrics.register(h)
+		h.mux.Handle("/metrics", opts.Metrics.Handler())
+	}
 	h.mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		h.serveMCP(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})
 	})
@@ -186,7 +195,7 @@ func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 	h.mu.Lock()
 	closed := h.closed
 	h.mu.Unlock()
-	if closed {
+	if closed || h.Draining() {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintln(w, "not ready: shutting down")
 		return
@@ -195,6 +204,14 @@ func (h *Handler) readyz(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
 		fmt.Fprintf(w, "not ready: %v\n", err)
 		return
+	}
+	if st, ok := h.opts.Governance.(Stale); ok {
+		if err := st.Stale(); err != nil {
+			// Still ready: the last good bundle serves, and taking every
+			// replica out of rotation over one bad edit would stop them all.
+			fmt.Fprintf(w, "ready; warning: %v\n", err)
+			return
+		}
 	}
 	fmt.Fprintln(w, "ready")
 }

@@ -37,7 +37,12 @@ const statelessVersion = "2026-07-28"
 const codeUnsupportedProtocolVersion = -32022
 
 // serveMCP serves one request to an MCP endpoint.
-func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request, ep endpoint) {
+func (h *Handler) serveMCP(rw http.ResponseWriter, r *http.Request, ep endpoint) {
+	w, done, ok := h.admit(rw, r, ep)
+	if !ok {
+		return
+	}
+	defer done()
 	if err := checkHost(r); err != nil {
 		httpError(w, http.StatusForbidden, err.Error())
 		return
@@ -71,6 +76,10 @@ func (h *Handler) serveMCP(w http.ResponseWriter, r *http.Request, ep endpoint) 
 func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, version string) {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
 		httpError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
+		return
+	}
+	if _, err := requestLogging(r); err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
 		return
 	}
 	jsonOK, sseOK := accepts(r.Header.Values("Accept"))

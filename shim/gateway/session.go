@@ -36,6 +36,8 @@ type session struct {
 	who      audit.Identity // who opened it; only they may use it
 	engine   *enforce.Session
 	ups      []shim.Upstream
+	info     SessionInfo // what its cores were built for (Reload builds new ones)
+	ids      []string    // the server id of each route
 	ctx      context.Context
 	cancel   context.CancelFunc
 	pumps    sync.WaitGroup
@@ -107,8 +109,9 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 		servers = gov.Servers()
 	}
 	info := SessionInfo{ID: randomHex(12), Identity: who, Endpoint: ep.path}
+	rev := revisionOf(gov)
 	client := enforce.ClientInfo(m.Params)
-	s = &session{h: h, key: randomHex(16), endpoint: ep.path, who: who,
+	s = &session{h: h, key: randomHex(16), endpoint: ep.path, who: who, info: info,
 		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var routes []enforce.Route
@@ -141,6 +144,7 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 			continue
 		}
 		s.ups = append(s.ups, up)
+		s.ids = append(s.ids, srv.ID)
 		routes = append(routes, enforce.Route{Name: srv.ID, Core: core, Upstream: up})
 	}
 	if len(routes) == 0 {
@@ -164,6 +168,11 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 		go s.pump(i, up)
 	}
 	s.idle.Reset(h.opts.IdleTimeout)
+	if revisionOf(gov) != rev {
+		// The bundle changed while the cores were built, before Reload
+		// could see this session: it gets the new cores now.
+		s.reload()
+	}
 	return s, 0, nil
 }
 
@@ -263,7 +272,7 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 	}
 	s.mu.Unlock()
 	s.touch()
-	_ = s.engine.FromClient(s.ctx, body)
+	_ = s.engine.FromClient(withRequestLogging(s.ctx, r), body)
 	if stream {
 		s.stream(w, r, rep.out, func() { s.forget(rep) })
 		return

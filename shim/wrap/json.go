@@ -345,11 +345,20 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 	if obj == nil {
 		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")
 	}
+	if d.gatewayHTTPDone(obj, o) {
+		return skip(ActionAlreadyGoverned, "")
+	}
 	if e, done := precheck(it, o); done {
 		if e.action == actionRemote {
 			return d.wrapRemote(it, o, obj)
 		}
 		return e
+	}
+	if url := o.gatewayFor(it.srv); url != "" {
+		if e, ok := d.wrapGatewayHTTP(it, o, obj, url); ok {
+			return e
+		}
+		return d.wrapGateway(it, o, obj, url)
 	}
 	cmd := member(obj, "command")
 	if cmd == nil {
@@ -451,6 +460,10 @@ func (d *jdoc) span(obj *hujson.Object, field string) (int, int, bool) {
 		if cmd != nil && args == nil { // opencode: the command array alone
 			return d.start(&cmd.Name), d.end(&cmd.Value), true
 		}
+	case "url", "headersHelper": // a --gateway wrap's Streamable HTTP entry
+		if m := member(obj, field); m != nil {
+			return d.start(&m.Name), d.end(&m.Value), true
+		}
 	case "type":
 		if t := member(obj, "type"); t != nil {
 			return d.start(&t.Value), d.end(&t.Value), true
@@ -487,6 +500,14 @@ func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 	// No usable manifest record: take the command line after "--".
 	cmd := member(obj, "command")
 	if cmd == nil {
+		if rec := lookup(it.res.Pointer); rec != nil {
+			if e, ok := d.restoreHTTPRecord(obj, rec); ok {
+				return e
+			}
+		}
+		if member(obj, "url") != nil {
+			return skip(ActionNotWrapped, "") // a remote entry wrap did not touch
+		}
 		return skip(ActionNotWrapped, "entry has no command")
 	}
 	if it.srv.Client == scan.ClientOpencode {
@@ -512,6 +533,9 @@ func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 	}
 	k := afterDashes(args)
 	if k < 0 || k >= len(args) {
+		if rec := lookup(it.res.Pointer); rec != nil && rec.URL == "" && rec.Command != "" {
+			return d.restoreRecord(cmd, argsMem, rec) // a --gateway wrap: the command line is in the manifest
+		}
 		return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
 	}
 	ps := []patch{{d.start(&cmd.Value), d.end(&cmd.Value), d.raw(&arr.Elements[k])}}
@@ -556,7 +580,11 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 	for _, a := range shimFlags(it.srv, o) {
 		lits = append(lits, quote(a))
 	}
-	lits = append(lits, quote("--url"), d.raw(&um.Value))
+	urlLit := d.raw(&um.Value)
+	if gw := o.gatewayFor(it.srv); gw != "" {
+		urlLit = quote(gw) // the original URL is kept in the manifest
+	}
+	lits = append(lits, quote("--url"), urlLit)
 	arr := "[" + strings.Join(lits, d.inlineSep(um)) + "]"
 	var repl string
 	if it.srv.Client == scan.ClientOpencode {

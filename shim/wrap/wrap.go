@@ -41,6 +41,17 @@ type Options struct {
 	// entry before its command line (or --url). By default the entry's
 	// catalog id, when it has one, is written as --server.
 	ShimFlags func(s scan.Server) []string
+	// Gateway, when set, is a --gateway wrap: it returns the gateway
+	// endpoint (…/servers/ID/mcp) an entry is pointed at, or "" for an
+	// entry the gateway does not serve (wrapped through the local shim).
+	// A stdio or remote JSON entry with an endpoint runs
+	// `mcpgov shim --url ENDPOINT`.
+	Gateway func(s scan.Server) string
+	// HeadersHelper, with Gateway, is the command line that prints the
+	// login's token as headers (`mcpgov auth token --header-json`): a
+	// Claude Code entry then becomes a Streamable HTTP entry for the
+	// gateway whose headersHelper runs it, instead of a shim.
+	HeadersHelper string
 	// Project also wraps project-scope entries of files inside a version
 	// controlled work tree. Without it they are skipped: the absolute
 	// mcpgov path is this machine's, and would be committed for everyone.
@@ -218,7 +229,7 @@ func editFile(file string, items []*item, o Options, which op, man *Manifest) (*
 		for _, it := range items {
 			var e edit
 			if which == opWrap {
-				e = d.wrapEntry(it, o)
+				e = gatewayReason(d, it, o, d.wrapEntry(it, o))
 			} else {
 				e = d.unwrapEntry(it, func(ptr string) *Record { return man.find(path, ptr) })
 			}
@@ -414,7 +425,7 @@ func precheck(it *item, o Options) (edit, bool) {
 		}
 	}
 	if s.Transport != scan.TransportStdio || s.Command == "" {
-		if !o.Remote {
+		if !o.Remote && o.gatewayFor(s) == "" {
 			return skip(ActionSkippedRemote, "remote entry; wrap with --remote"), true
 		}
 		switch {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 
 	"github.com/spf13/cobra"
@@ -15,6 +16,9 @@ type AuthTokenOptions struct {
 	IO      *IOStreams
 	Factory *Factory
 	Profile string
+	// HeaderJSON prints {"Authorization": "Bearer TOKEN"} instead of the
+	// token (a client's header helper, such as Claude Code's headersHelper).
+	HeaderJSON bool
 }
 
 func newAuthTokenCmd(f *Factory, runF func(context.Context, *AuthTokenOptions) error) *cobra.Command {
@@ -40,13 +44,13 @@ when there is no usable login.`,
 		},
 	}
 	cmd.Flags().StringVar(&opts.Profile, "profile", "", "login profile (default: MCPGOV_PROFILE, the config's profile, or \"default\")")
+	cmd.Flags().BoolVar(&opts.HeaderJSON, "header-json", false, "print {\"Authorization\": \"Bearer TOKEN\"}, for a client's header helper (Claude Code's headersHelper)")
 	return cmd
 }
 
 func authTokenRun(ctx context.Context, opts *AuthTokenOptions) error {
 	if tok := envToken(opts.Factory); tok != "" {
-		_, err := fmt.Fprintln(opts.IO.Out, tok)
-		return err
+		return printToken(opts, tok)
 	}
 	ls, err := resolveForAuth(opts.Factory, opts.Profile)
 	if err != nil {
@@ -59,7 +63,20 @@ func authTokenRun(ctx context.Context, opts *AuthTokenOptions) error {
 	if err := checkGatewayAudience(s, ls); err != nil {
 		return err
 	}
-	_, err = fmt.Fprintln(opts.IO.Out, s.AccessToken)
+	return printToken(opts, s.AccessToken)
+}
+
+// printToken prints the token, or the header helper's JSON object.
+func printToken(opts *AuthTokenOptions, tok string) error {
+	if opts.HeaderJSON {
+		b, err := json.Marshal(map[string]string{"Authorization": "Bearer " + tok})
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintf(opts.IO.Out, "%s\n", b)
+		return err
+	}
+	_, err := fmt.Fprintln(opts.IO.Out, tok)
 	return err
 }
 

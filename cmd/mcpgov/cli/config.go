@@ -15,6 +15,8 @@ type (
 	LoginProfile = govern.LoginProfile
 	// AuditConfig is the [audit] table.
 	AuditConfig = govern.AuditConfig
+	// GatewayConfig is the [gateway] table.
+	GatewayConfig = govern.GatewayConfig
 )
 
 // resolveLogin resolves the login profile with the flags given; a flag the

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim/gateway"
@@ -42,12 +44,21 @@ type GatewayServeOptions struct {
 	AllowAnonymous bool
 	AllowedOrigins []string
 	MaxBody        int64
+	MaxSessions    int
+	IdleTimeout    time.Duration
+	TLSCert        string
+	TLSKey         string
+	LogFormat      string
+	DrainTimeout   time.Duration
+	// Set names the flags given on the command line: they override the
+	// [gateway] config, which overrides the flags' defaults.
+	Set map[string]bool
 }
 
 func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOptions) error) *cobra.Command {
 	opts := &GatewayServeOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
-		Use:   "serve [--bundle DIR] [--listen ADDR] [--allow-anonymous]",
+		Use:   "serve [--bundle DIR] [--listen ADDR] [--tls-cert F --tls-key F] [--allow-anonymous]",
 		Short: "Serve MCP Streamable HTTP endpoints for the catalog's servers",
 		Long: `Serve the catalog's approved servers over MCP Streamable HTTP (protocol
 2025-06-18 and 2025-11-25):
@@ -57,7 +68,11 @@ func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOpti
                     per MCP session
   /mcp              every approved server as one, tools named server__tool
   /virtual/ID/mcp   a virtual server of the catalog: exactly its tools
-  /healthz /readyz  liveness, readiness (a usable bundle)
+  /healthz /readyz  liveness, readiness (a usable bundle; 503 while draining)
+  /metrics          Prometheus: calls, denials, guardrail verdicts and
+                    durations, upstream and policy latency per server and
+                    tool (counted from the audit records), HTTP requests,
+                    open sessions
 
 A POST carries one JSON-RPC message and is answered as a stream
 (text/event-stream) when the client accepts one, else as application/json;
@@ -86,13 +101,37 @@ served only to members (/mcp leaves it out, /servers/ID/mcp answers 403),
 and [servers.ID.tools] groups limit single tools the same way (hidden,
 refused as "Unknown tool", recorded).
 
+Settings come from the [gateway] table of config.toml (mcpgov help config);
+a flag given overrides its key. With --tls-cert and --tls-key (or tls_cert
+and tls_key) the gateway serves HTTPS only.
+
+The bundle is watched: a changed bundle is loaded and its signature checked
+and, when usable, governs every open session's new calls (its clients get
+notifications/tools/list_changed) and every new session; a session of a
+server the new bundle refuses ends. A changed bundle that cannot be used
+leaves the last good one serving; the log and /readyz say why.
+
+Audit logging per request: with [audit] logging = "header_controlled", a
+request's X-Mcpgov-Logging header (on or off) says whether the calls it
+carries are logged in full or as placeholders, and a call's _meta
+"io.mcpgov/logging" wins over it; under always and never the header changes
+nothing, so no request is logged beyond what the configuration permits.
+
 Stdout carries nothing; diagnostics and one line per blocked call go to
-stderr. SIGINT or SIGTERM stops accepting requests and ends every session.`,
+stderr, as text lines or, with --log-format json, one JSON object per line.
+SIGINT or SIGTERM drains: new requests get 503 and /readyz fails while the
+calls in flight finish and are recorded (up to --drain-timeout), then every
+session ends.`,
 		Example: `  mcpgov gateway serve --bundle ./governance --listen 127.0.0.1:8080 --allow-anonymous`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.MaxBody < 0 {
 				return flagErrorf("invalid --max-body %d: want a size in bytes", opts.MaxBody)
+			}
+			opts.Set = map[string]bool{}
+			cmd.Flags().Visit(func(fl *pflag.Flag) { opts.Set[fl.Name] = true })
+			if err := checkGatewayFlags(opts); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -105,16 +144,24 @@ stderr. SIGINT or SIGTERM stops accepting requests and ends every session.`,
 	cmd.Flags().BoolVar(&opts.AllowAnonymous, "allow-anonymous", false, "serve callers without a token, as \"anonymous\" (local trials)")
 	cmd.Flags().StringArrayVar(&opts.AllowedOrigins, "allowed-origin", nil, "Origin a browser client may call from (repeatable; default: same origin only)")
 	cmd.Flags().Int64Var(&opts.MaxBody, "max-body", gateway.DefaultMaxBody, "largest POST body in bytes")
+	addGatewayServeFlags(cmd, opts)
 	return cmd
 }
 
 func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if opts.LogFormat == "json" {
+		// Every stderr line from here on, the final error included.
+		opts.IO.ErrOut = newJSONLog(opts.IO.ErrOut)
+	}
 	errOut := opts.IO.ErrOut
 	f := opts.Factory
 	c, err := f.Config()
 	if err != nil {
+		return err
+	}
+	if err := resolveGatewaySettings(opts, c); err != nil {
 		return err
 	}
 	auth, authCfg, err := govern.NewGatewayAuthenticator(ctx, f.Env(), c, opts.AllowAnonymous)
@@ -126,6 +173,8 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		return err
 	}
 	defer gov.Close()
+	metrics := gateway.NewMetrics()
+	gov.WrapSink = metrics.Sink
 	for _, n := range notices {
 		printNotice(opts.IO, n)
 	}
@@ -152,10 +201,13 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		},
 		AllowedOrigins: opts.AllowedOrigins,
 		MaxBody:        opts.MaxBody,
+		MaxSessions:    opts.MaxSessions,
+		IdleTimeout:    opts.IdleTimeout,
 		ServerName:     "mcpgov-gateway",
 		ServerVersion:  opts.Factory.Version.Version,
 		Diag:           errOut,
 		Path:           f.Getenv("PATH"),
+		Metrics:        metrics,
 	})
 	if err != nil {
 		return err
@@ -166,17 +218,32 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(ln) }()
-	opts.IO.Notef("gateway serving http://%s (bundle revision %s, %d servers)", ln.Addr(), gov.Revision(), len(gov.Servers()))
+	scheme := "http"
+	if opts.TLSCert != "" {
+		scheme = "https"
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		go func() { served <- srv.ServeTLS(ln, opts.TLSCert, opts.TLSKey) }()
+	} else {
+		go func() { served <- srv.Serve(ln) }()
+	}
+	opts.IO.Notef("gateway serving %s://%s (bundle revision %s, %d servers)", scheme, ln.Addr(), gov.Revision(), len(gov.Servers()))
+	go gov.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}, h.Reload)
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	opts.IO.Notef("gateway stopping")
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// Drain: new requests get 503 while the calls in flight finish and
+	// are recorded; then the sessions end and the server closes.
+	opts.IO.Notef("gateway draining: %d sessions open", h.Sessions())
+	drain, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
 	defer cancel()
-	_ = h.Close(shutdown)
+	if err := h.Drain(drain); err != nil {
+		opts.IO.Warnf("%v", err)
+	}
+	shutdown, cancelShutdown := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancelShutdown()
 	_ = srv.Shutdown(shutdown)
+	opts.IO.Notef("gateway stopped")
 	return nil
 }

@@ -158,8 +158,9 @@ caller's identity and, in enforce mode, refuses calls without a usable one.
   scopes = ["openid", "profile", "email", "groups", "offline_access"]
       Scopes to request (the default shown).
   gateway_url = "https://gateway.example.com/mcp"
-      The central gateway's MCP endpoint: the only upstream the shim sends
-      your access token to.
+      The central gateway's MCP endpoint: its endpoints (/mcp,
+      /servers/ID/mcp, /virtual/ID/mcp on the same host) are the only
+      upstreams the shim sends your access token to.
   gateway_audience = "mcpgov-gateway"
       The token is sent to the gateway only when it is issued for this
       audience.
@@ -171,8 +172,10 @@ caller's identity and, in enforce mode, refuses calls without a usable one.
       wins).
   logging = "always"
       always, header_controlled (a request opts in with
-      _meta {"io.mcpgov/logging": "on"}) or never; a call not logged in
-      full still leaves a placeholder record. The managed file's value wins.
+      _meta {"io.mcpgov/logging": "on"}, or through the gateway with the
+      header X-Mcpgov-Logging: on; _meta wins) or never; a call not logged
+      in full still leaves a placeholder record. The managed file's value
+      wins.
   rotate_bytes = 67108864
       Start a new segment past this size (default 64 MiB).
   rotate_age = "24h"
@@ -197,9 +200,25 @@ caller's identity and, in enforce mode, refuses calls without a usable one.
       10s once a witness is set; otherwise only every 1,000 records and on
       exit).
 
-[gateway] — who may call "mcpgov gateway serve". Tokens the gateway issues
-("mcpgov gateway token") need no setting.
+[gateway] — "mcpgov gateway serve". Its flags override these keys; a key
+the managed file sets wins over the user's.
 
+  listen = "127.0.0.1:8080"
+      The address to listen on (default 127.0.0.1:8080).
+  allowed_origins = ["https://app.example.com"]
+      Origin values a browser client may call from (default: same origin
+      only).
+  max_body = 8388608
+      The largest POST body in bytes (default 8 MiB); a larger one gets 413.
+  max_sessions = 10000
+      The most MCP sessions open at once (default 10000); past it an
+      initialize gets 503.
+  idle_timeout = "30m"
+      A session nobody used for this long ends (default 30m).
+  tls_cert = "/etc/mcpgov/gateway.crt"
+  tls_key = "/etc/mcpgov/gateway.key"
+      PEM certificate (chain) and key: with both set the gateway serves
+      HTTPS only. Relative to the config file.
   clock_skew = "1m"
       How far an identity provider's clock may be off: a token counts as
       expired this long after its exp (default 1m, at most 1h).

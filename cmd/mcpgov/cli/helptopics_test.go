@@ -26,6 +26,7 @@ func TestHelpConfigDocumentsEveryKey(t *testing.T) {
 		reflect.TypeFor[Config]():                   sections[0],
 		reflect.TypeFor[LoginProfile]():             sections[1],
 		reflect.TypeFor[AuditConfig]():              sections[2],
+		reflect.TypeFor[GatewayConfig]():            sections[3],
 		reflect.TypeFor[govern.GatewayAuthConfig](): sections[3],
 		reflect.TypeFor[govern.IssuerConfig]():      sections[4],
 	} {

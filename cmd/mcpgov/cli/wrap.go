@@ -38,6 +38,7 @@ type WrapOptions struct {
 	Bundle     string
 	Mode       string
 	Project    bool
+	Gateway    string
 }
 
 func newWrapCmd(f *Factory, runF func(context.Context, *WrapOptions) error) *cobra.Command {
@@ -89,6 +90,23 @@ wrapped all the same (left as they are, they would run ungoverned), and wrap
 warns about them. The catalog id is passed as --server only for a launch
 whose version the catalog approves.
 
+With --gateway URL the machine's servers are pointed at the central gateway
+(mcpgov gateway serve) instead, at its endpoint for their catalog server,
+URL/servers/ID/mcp. A Claude Code stdio entry whose launch the catalog knows
+becomes a Streamable HTTP entry for it ("type": "http", "url") whose
+headersHelper is "mcpgov auth token --header-json", so Claude Code sends
+the login's token itself. Every other JSON entry, stdio or remote, that the
+catalog knows becomes a stdio entry running
+
+  mcpgov shim --server ID --url URL/servers/ID/mcp
+
+which relays to the gateway and sends the login's access token there (set
+the profile's gateway_url to URL/mcp; wrap warns when it is not). The
+entries' other members (env, disabled, …) are kept, and unwrap restores
+them from the manifest, also after a client rewrote its file. Entries the catalog does not know,
+and Codex TOML and Continue YAML entries, are wrapped through the local shim
+as without --gateway, with the reason.
+
 Project configs inside a git (or Mercurial, Subversion, Jujutsu) work tree
 are shared with everyone who checks the repository out, and the path wrap
 writes is this machine's: they are skipped (skipped-project) unless
@@ -120,7 +138,10 @@ skipped-unsupported and left alone).`,
   mcpgov wrap --client cursor --client claude-code
 
   # one file, one server
-  mcpgov wrap --file .cursor/mcp.json --server github`,
+  mcpgov wrap --file .cursor/mcp.json --server github
+
+  # point every catalog server at the central gateway
+  mcpgov wrap --gateway https://gateway.example.com`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
@@ -135,6 +156,7 @@ skipped-unsupported and left alone).`,
 	fl.StringVar(&opts.MCPGovPath, "mcpgov-path", "", "absolute path of mcpgov to write into configs (default: this binary, symlinks resolved)")
 	fl.StringVar(&opts.Bundle, "bundle", "", "governance bundle to predict verdicts and catalog ids with; must be the one the shim loads (default: MCPGOV_BUNDLE, then the config files)")
 	fl.StringVar(&opts.Mode, "mode", "", "enforce or audit, written into each shim command (default: the catalog's mode); audit needs no usable bundle")
+	fl.StringVar(&opts.Gateway, "gateway", "", "point catalog servers at this gateway (URL): each runs mcpgov shim --url GATEWAY/servers/ID/mcp")
 	fl.BoolVar(&opts.Project, "project", false, "also wrap project configs inside a version-controlled work tree (they get this machine's mcpgov path)")
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"enforce", "audit"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
@@ -211,6 +233,11 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 			return err
 		}
 		wo.ShimFlags = gov.shimFlags
+		if opts.Gateway != "" {
+			if err := wrapGatewayOptions(opts, gov, &wo); err != nil {
+				return err
+			}
+		}
 		refuse = gov.refusal(opts.IO, opts.Bundle)
 		if refuse != nil && !opts.DryRun {
 			return refuse
@@ -374,7 +401,10 @@ func wrapSelect(ctx context.Context, opts *WrapOptions, home string, gov *wrapGo
 		if len(names) > 0 && !names[s.Name] {
 			continue
 		}
-		if unwrap && s.Transport != scan.TransportStdio {
+		// Unwrap looks at stdio entries and at HTTP ones, which may be a
+		// --gateway wrap's (other HTTP entries come back not-wrapped and
+		// are not reported).
+		if unwrap && s.Transport != scan.TransportStdio && s.Transport != scan.TransportHTTP {
 			continue
 		}
 		out = append(out, s)

@@ -1,0 +1,24 @@
+package audit
+
+import "context"
+
+// A request's own choice of logging (a gateway's X-Mcpgov-Logging
+// header), within what the configured mode lets a request choose.
+const (
+	RequestLoggingOn  = "on"
+	RequestLoggingOff = "off"
+)
+
+type requestLoggingKey struct{}
+
+// WithRequestLogging returns ctx carrying a request's logging choice (on
+// or off) for the calls it carries.
+func WithRequestLogging(ctx context.Context, v string) context.Context {
+	return context.WithValue(ctx, requestLoggingKey{}, v)
+}
+
+// RequestLoggingFrom is the logging choice ctx carries, or "".
+func RequestLoggingFrom(ctx context.Context) string {
+	v, _ := ctx.Value(requestLoggingKey{}).(string)
+	return v
+}

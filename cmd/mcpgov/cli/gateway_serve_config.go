@@ -1,0 +1,77 @@
+package cli
+
+import (
+	"crypto/tls"
+	"fmt"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mcpgov/mcpgov/policy/govern"
+	"github.com/mcpgov/mcpgov/shim/gateway"
+)
+
+// addGatewayServeFlags adds the flags of `gateway serve` that have a
+// [gateway] config key beside them (and --listen, --max-body,
+// --allowed-origin declared with the command).
+func addGatewayServeFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
+	cmd.Flags().IntVar(&opts.MaxSessions, "max-sessions", gateway.DefaultMaxSessions, "most MCP sessions open at once")
+	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", gateway.DefaultIdleTimeout, "end a session nobody used for this long")
+	cmd.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (with --tls-key)")
+	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
+	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "stderr as text lines or json (one log/slog object per line)")
+	cmd.Flags().DurationVar(&opts.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long calls in flight may take to finish")
+}
+
+// checkGatewayFlags checks the flags alone (usage errors).
+func checkGatewayFlags(opts *GatewayServeOptions) error {
+	if opts.Set["tls-cert"] != opts.Set["tls-key"] {
+		return flagErrorf("--tls-cert and --tls-key go together")
+	}
+	if opts.LogFormat != "text" && opts.LogFormat != "json" {
+		return flagErrorf("invalid --log-format %q: want text or json", opts.LogFormat)
+	}
+	if opts.DrainTimeout <= 0 {
+		return flagErrorf("invalid --drain-timeout %s: want a positive duration", opts.DrainTimeout)
+	}
+	if opts.MaxSessions <= 0 {
+		return flagErrorf("invalid --max-sessions %d: want a positive number", opts.MaxSessions)
+	}
+	if opts.IdleTimeout <= 0 {
+		return flagErrorf("invalid --idle-timeout %s: want a positive duration", opts.IdleTimeout)
+	}
+	return nil
+}
+
+// resolveGatewaySettings fills what no flag set from the [gateway]
+// config, and checks that a TLS pair loads before anything listens.
+func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
+	s, err := c.Gateway()
+	if err != nil {
+		return err
+	}
+	if !opts.Set["listen"] && s.Listen != "" {
+		opts.Listen = s.Listen
+	}
+	if !opts.Set["allowed-origin"] && len(s.AllowedOrigins) > 0 {
+		opts.AllowedOrigins = s.AllowedOrigins
+	}
+	if !opts.Set["max-body"] && s.MaxBody > 0 {
+		opts.MaxBody = s.MaxBody
+	}
+	if !opts.Set["max-sessions"] && s.MaxSessions > 0 {
+		opts.MaxSessions = s.MaxSessions
+	}
+	if !opts.Set["idle-timeout"] && s.IdleTimeout > 0 {
+		opts.IdleTimeout = s.IdleTimeout
+	}
+	if !opts.Set["tls-cert"] && s.TLSCert != "" {
+		opts.TLSCert, opts.TLSKey = s.TLSCert, s.TLSKey
+	}
+	if opts.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(opts.TLSCert, opts.TLSKey); err != nil {
+			return withHint(fmt.Errorf("load the TLS certificate %s and key %s: %w", opts.TLSCert, opts.TLSKey, err), "give PEM files: the certificate (chain) and its unencrypted private key")
+		}
+	}
+	return nil
+}

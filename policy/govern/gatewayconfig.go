@@ -1,0 +1,95 @@
+package govern
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/mcpgov/mcpgov/audit"
+)
+
+// GatewayConfig is the [gateway] table: how `mcpgov gateway serve`
+// listens and what it bounds. Flags override it.
+type GatewayConfig struct {
+	// GatewayAuthConfig is how callers are authenticated (issuers, the
+	// limit on failures).
+	GatewayAuthConfig
+	// Listen is the address to listen on (host:port).
+	Listen string `toml:"listen"`
+	// AllowedOrigins are the Origin values a browser client may call from.
+	AllowedOrigins []string `toml:"allowed_origins"`
+	// MaxBody bounds a POST body, in bytes.
+	MaxBody int64 `toml:"max_body"`
+	// MaxSessions bounds the open MCP sessions.
+	MaxSessions int `toml:"max_sessions"`
+	// IdleTimeout ends a session nobody used for this long ("30m").
+	IdleTimeout string `toml:"idle_timeout"`
+	// TLSCert and TLSKey are PEM files: with both set the gateway serves
+	// HTTPS. Relative paths are relative to the config file.
+	TLSCert string `toml:"tls_cert"`
+	TLSKey  string `toml:"tls_key"`
+}
+
+// GatewaySettings are the [gateway] settings resolved from both configs;
+// zero values are unset (the gateway's defaults).
+type GatewaySettings struct {
+	Listen         string
+	AllowedOrigins []string
+	MaxBody        int64
+	MaxSessions    int
+	IdleTimeout    time.Duration
+	TLSCert        string
+	TLSKey         string
+}
+
+// Gateway resolves the [gateway] settings: each key the managed config
+// sets wins (the machine's administrator runs the service), else the
+// user's config's. A value that is not valid is an error naming the key
+// and the file.
+func (c Configs) Gateway() (GatewaySettings, error) {
+	var s GatewaySettings
+	for _, cfg := range []Config{c.User, c.Managed} { // managed last: it wins
+		if err := applyGateway(&s, cfg); err != nil {
+			return s, err
+		}
+	}
+	if (s.TLSCert == "") != (s.TLSKey == "") {
+		return s, WithHint(fmt.Errorf("config: [gateway] sets only one of tls_cert and tls_key"), "set both, or neither to serve plain HTTP")
+	}
+	return s, nil
+}
+
+func applyGateway(s *GatewaySettings, cfg Config) error {
+	g := cfg.Gateway
+	if g.Listen != "" {
+		s.Listen = g.Listen
+	}
+	if len(g.AllowedOrigins) > 0 {
+		s.AllowedOrigins = g.AllowedOrigins
+	}
+	if g.MaxBody < 0 {
+		return fmt.Errorf("config %s: invalid [gateway] max_body %d: want a positive size in bytes", cfg.Path(), g.MaxBody)
+	}
+	if g.MaxBody > 0 {
+		s.MaxBody = g.MaxBody
+	}
+	if g.MaxSessions < 0 {
+		return fmt.Errorf("config %s: invalid [gateway] max_sessions %d: want a positive number", cfg.Path(), g.MaxSessions)
+	}
+	if g.MaxSessions > 0 {
+		s.MaxSessions = g.MaxSessions
+	}
+	if g.IdleTimeout != "" {
+		d, err := audit.ParseAge(g.IdleTimeout)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("config %s: invalid [gateway] idle_timeout %q: want a duration like 30m", cfg.Path(), g.IdleTimeout)
+		}
+		s.IdleTimeout = d
+	}
+	if g.TLSCert != "" {
+		s.TLSCert = configRelative(cfg.Path(), g.TLSCert)
+	}
+	if g.TLSKey != "" {
+		s.TLSKey = configRelative(cfg.Path(), g.TLSKey)
+	}
+	return nil
+}

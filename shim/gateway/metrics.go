@@ -1,0 +1,200 @@
+package gateway
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/policy/enforce"
+)
+
+// Metrics are the gateway's Prometheus figures. The engine's come from
+// its records: Sink wraps a core's Sink and counts every record the core
+// makes (calls by outcome, denials by rule, guardrail verdicts and
+// durations, upstream and policy latency, per server and tool), so the
+// figures are what the audit trail holds, never parsed from logs. With an
+// audit store (always, in a gateway that serves in enforce mode) every
+// call is a record; without one only the blocked ones are.
+type Metrics struct {
+	reg        *prometheus.Registry
+	calls      *prometheus.CounterVec
+	denials    *prometheus.CounterVec
+	refusals   *prometheus.CounterVec
+	verdicts   *prometheus.CounterVec
+	guardDur   *prometheus.HistogramVec
+	upstream   *prometheus.HistogramVec
+	policy     *prometheus.HistogramVec
+	total      *prometheus.HistogramVec
+	requests   *prometheus.CounterVec
+	recordErrs prometheus.Counter
+
+	mu    sync.Mutex
+	tools map[string]map[string]bool // server -> tools labelled so far
+}
+
+// maxToolLabels bounds the tool label values per server: tool names come
+// from clients, and a client naming tools at random must not grow the
+// metrics without bound. Past it, tools are counted as "_other".
+const maxToolLabels = 256
+
+// NewMetrics returns the gateway's metrics, with the Go runtime's and
+// the process's beside them.
+func NewMetrics() *Metrics {
+	m := &Metrics{reg: prometheus.NewRegistry(), tools: map[string]map[string]bool{}}
+	st := []string{"server", "tool"}
+	buckets := []float64{.0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30}
+	m.calls = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcpgov_gateway_calls_total",
+		Help: "Governed calls by server, tool and outcome (allowed, denied, error, cancelled, redacted)."}, []string{"server", "tool", "outcome"})
+	m.denials = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcpgov_gateway_denials_total",
+		Help: "Calls blocked (or, in audit mode, that would have been) by server, tool and rule."}, []string{"server", "tool", "rule", "enforced"})
+	m.refusals = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcpgov_gateway_records_total",
+		Help: "Audit records by kind (tool_call, server_refused, tool_hidden, ...)."}, []string{"server", "kind"})
+	m.verdicts = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcpgov_gateway_guardrail_verdicts_total",
+		Help: "Guardrail verdicts (pass, fail, error) by guardrail and hook."}, []string{"server", "guardrail", "hook", "verdict"})
+	m.guardDur = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mcpgov_gateway_guardrail_duration_seconds",
+		Help: "Time one guardrail took on one hook of one call.", Buckets: buckets}, []string{"server", "guardrail", "hook"})
+	m.upstream = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mcpgov_gateway_upstream_duration_seconds",
+		Help: "Time from forwarding a call to the upstream's answer.", Buckets: buckets}, st)
+	m.policy = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mcpgov_gateway_policy_duration_seconds",
+		Help: "Time the pre-call policy (Rego, guardrails, rate limits) took.", Buckets: buckets}, st)
+	m.total = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "mcpgov_gateway_call_duration_seconds",
+		Help: "Time from the call's arrival to its record.", Buckets: buckets}, st)
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcpgov_gateway_http_requests_total",
+		Help: "HTTP requests to the MCP endpoints by endpoint kind, method and status."}, []string{"endpoint", "method", "code"})
+	m.recordErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "mcpgov_gateway_record_errors_total",
+		Help: "Records the audit store failed to keep."})
+	m.reg.MustRegister(m.calls, m.denials, m.refusals, m.verdicts, m.guardDur, m.upstream, m.policy, m.total, m.requests, m.recordErrs,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// register adds the handler's own gauges (open sessions, draining).
+func (m *Metrics) register(h *Handler) {
+	_ = m.reg.Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "mcpgov_gateway_sessions",
+		Help: "Open MCP sessions."}, func() float64 { return float64(h.Sessions()) }))
+}
+
+// Sink returns next wrapped so that every record is counted after next
+// has taken it.
+func (m *Metrics) Sink(next enforce.Sink) enforce.Sink {
+	if next == nil {
+		return nil
+	}
+	return metricSink{next: next, m: m}
+}
+
+type metricSink struct {
+	next enforce.Sink
+	m    *Metrics
+}
+
+var _ enforce.AuditorHealth = metricSink{}
+
+// Record implements enforce.Sink.
+func (s metricSink) Record(ctx context.Context, rec *audit.Record) error {
+	err := s.next.Record(ctx, rec)
+	s.m.observe(rec, err)
+	return err
+}
+
+// Keeps implements enforce.Sink: as next does.
+func (s metricSink) Keeps() bool { return s.next.Keeps() }
+
+// Healthy implements enforce.AuditorHealth: as next does.
+func (s metricSink) Healthy() error {
+	if h, ok := s.next.(enforce.AuditorHealth); ok {
+		return h.Healthy()
+	}
+	return nil
+}
+
+// toolLabel bounds the tool label values of server.
+func (m *Metrics) toolLabel(server, tool string) string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := m.tools[server]
+	if seen == nil {
+		seen = map[string]bool{}
+		m.tools[server] = seen
+	}
+	if !seen[tool] {
+		if len(seen) >= maxToolLabels {
+			return "_other"
+		}
+		seen[tool] = true
+	}
+	return tool
+}
+
+func (m *Metrics) observe(rec *audit.Record, err error) {
+	if err != nil {
+		m.recordErrs.Inc()
+	}
+	server := rec.Server.ID
+	kind := rec.Kind
+	if kind == audit.KindPlaceholder {
+		kind = rec.SuppressedKind // the logging mode kept details out, not the call
+	}
+	m.refusals.WithLabelValues(server, kind).Inc()
+	if kind != audit.KindToolCall {
+		return
+	}
+	tool := m.toolLabel(server, rec.Tool)
+	m.calls.WithLabelValues(server, tool, rec.Outcome).Inc()
+	if !rec.Decision.Allow {
+		rule := "policy"
+		if len(rec.Decision.RuleIDs) > 0 {
+			rule = rec.Decision.RuleIDs[0]
+		}
+		enforced := "false"
+		if rec.Decision.Enforced {
+			enforced = "true"
+		}
+		m.denials.WithLabelValues(server, tool, rule, enforced).Inc()
+	}
+	for _, g := range rec.Guardrails {
+		m.verdicts.WithLabelValues(server, g.Name, g.Hook, g.Verdict).Inc()
+		m.guardDur.WithLabelValues(server, g.Name, g.Hook).Observe(seconds(g.DurationUS))
+	}
+	if rec.Latency.UpstreamUS > 0 {
+		m.upstream.WithLabelValues(server, tool).Observe(seconds(rec.Latency.UpstreamUS))
+	}
+	if rec.Latency.PolicyUS > 0 {
+		m.policy.WithLabelValues(server, tool).Observe(seconds(rec.Latency.PolicyUS))
+	}
+	if rec.Latency.TotalUS > 0 {
+		m.total.WithLabelValues(server, tool).Observe(seconds(rec.Latency.TotalUS))
+	}
+}
+
+func seconds(us int64) float64 { return (time.Duration(us) * time.Microsecond).Seconds() }
+
+// request counts one HTTP request to an MCP endpoint.
+func (m *Metrics) request(kind endpointKind, method string, code int) {
+	if m == nil {
+		return
+	}
+	m.requests.WithLabelValues(kind.String(), method, strconv.Itoa(code)).Inc()
+}
+
+func (k endpointKind) String() string {
+	switch k {
+	case kindAggregate:
+		return "aggregate"
+	case kindVirtual:
+		return "virtual"
+	}
+	return "server"
+}
