@@ -286,6 +286,10 @@ func New(cfg Config) *Core {
 	return c
 }
 
+// Config returns what the core governs with (a copy): the assembly's
+// tests and tools read it; changing it changes nothing.
+func (c *Core) Config() Config { return c.cfg }
+
 // Mode returns the effective mode.
 func (c *Core) Mode() catalog.Mode { return c.cfg.Mode }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -36,6 +37,34 @@ type GatewayGovernance struct {
 	// WrapSink, when set before serving, wraps every core's Sink (the
 	// gateway's metrics count the records through it).
 	WrapSink func(enforce.Sink) enforce.Sink
+
+	// shadow is the candidate bundle (shadow_bundle) every call is also
+	// decided under, and recorded, without changing it; nil when none.
+	shadow *gatewayState
+	// facts are each MCP session's facts, shared by the cores of its
+	// routes, so taint rules see what the session did on every server.
+	factsMu sync.Mutex
+	facts   map[string]*enforce.Facts
+}
+
+// maxSessionFacts bounds the sessions whose facts are kept; past it the
+// oldest are forgotten all at once (a session that still runs starts
+// over, as after a reload of its process).
+const maxSessionFacts = 100_000
+
+// sessionFacts returns the facts of MCP session id, shared by its cores.
+func (g *GatewayGovernance) sessionFacts(id string) *enforce.Facts {
+	g.factsMu.Lock()
+	defer g.factsMu.Unlock()
+	if f, ok := g.facts[id]; ok {
+		return f
+	}
+	if g.facts == nil || len(g.facts) >= maxSessionFacts {
+		g.facts = map[string]*enforce.Facts{}
+	}
+	f := &enforce.Facts{}
+	g.facts[id] = f
+	return f
 }
 
 // gatewayState is one usable bundle and the pipeline loaded from it.
@@ -67,6 +96,14 @@ func NewGatewayGovernance(env Env, c Configs, bundleFlag string, log io.Writer, 
 	g.store, g.auditErr = OpenAuditor(env, c, warn)
 	if g.auditErr != nil {
 		notices = append(notices, Notice{"warning", fmt.Sprintf("%v; servers in enforce mode will be refused", g.auditErr)})
+	}
+	if dir, from := c.ShadowBundle(); dir != "" {
+		b, p, err := LoadShadow(env, c, BundleSource{Dir: dir, From: from})
+		if err != nil {
+			notices = append(notices, Notice{"warning", fmt.Sprintf("the shadow bundle is not evaluated: %v", err)})
+		} else {
+			g.shadow = &gatewayState{bundle: b, pipeline: p}
+		}
 	}
 	return g, notices, nil
 }
@@ -262,6 +299,7 @@ func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.
 		VersionApproved: s != nil,
 		BundleRevision:  st.bundle.Revision, RequestURL: c.Meta.RequestURL,
 		Identity: info.Identity, Session: info.ID,
+		Facts:    g.sessionFacts(info.ID),
 		Sink:     g.lines,
 		AuditErr: g.auditErr,
 		// Every gateway request's identity is verified, so its groups
@@ -279,6 +317,10 @@ func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.
 		cfg.ServerRef = ServerRef(s, srv.Command, srv.URL, g.env.Home)
 	}
 	addPipeline(&cfg, st.pipeline)
+	if sh := g.shadow; sh != nil {
+		cfg.Shadow, cfg.ShadowRevision = sh.pipeline, sh.bundle.Revision
+		cfg.ShadowServer = sh.bundle.Catalog.Server(id)
+	}
 	return enforce.New(cfg), nil
 }
 
