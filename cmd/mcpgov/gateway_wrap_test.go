@@ -40,8 +40,24 @@ func TestGatewayWrapClaude(t *testing.T) {
 		}
 	}
 	bundle := writeBundle(t)
-	base, gwlog := startGateway(t, bundle)
-	env := sandboxEnv(t, "MCPGOV_BUNDLE="+bundle, "MCP_TIMEOUT=600000", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "MCPGOV_TOKEN=token-for-the-gateway")
+	// A personal token the gateway issued: the one headersHelper sends
+	// (a token the gateway does not know is refused, --allow-anonymous or
+	// not).
+	gwEnv := sandboxEnv(t)
+	mint := exec.Command("mcpgov", "gateway", "token", "create", "--user", "dev@example.com", "--groups", "eng", "--expires", "1d", "--json")
+	mint.Env = gwEnv
+	minted, err := mint.Output()
+	if err != nil {
+		t.Fatalf("gateway token create: %v", err)
+	}
+	var issued struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(minted, &issued); err != nil || issued.Token == "" {
+		t.Fatalf("gateway token create: %v\n%s", err, minted)
+	}
+	base, gwlog := startGatewayEnv(t, gwEnv, bundle)
+	env := sandboxEnv(t, "MCPGOV_BUNDLE="+bundle, "MCP_TIMEOUT=600000", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1", "MCPGOV_TOKEN="+issued.Token)
 	home := envValue(env, "HOME")
 	const entry = `{"type": "stdio", "command": "mcp-server-everything", "args": ["stdio"]}`
 	writeFile(t, filepath.Join(home, ".claude.json"), `{
