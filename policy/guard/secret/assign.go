@@ -2,6 +2,7 @@ package secret
 
 import (
 	"strings"
+	"sync"
 
 	ahocorasick "github.com/BobuSumisu/aho-corasick"
 )
@@ -25,7 +26,10 @@ var notSecretKeys = []string{"passport", "compass", "bypass", "passthrough", "pa
 	"author", "authentication-results", "oauth2", "authority"}
 
 // assignTrie finds every stem in one pass over the lower-cased text.
-var assignTrie = ahocorasick.NewTrieBuilder().AddStrings(assignStems).Build()
+// It is built on first use, like the gitleaks keyword index.
+var assignTrie = sync.OnceValue(func() *ahocorasick.Trie {
+	return ahocorasick.NewTrieBuilder().AddStrings(assignStems).Build()
+})
 
 func assignments(s string) []Finding {
 	if len(s) < 10 {
@@ -35,7 +39,7 @@ func assignments(s string) []Finding {
 	low := appendLower((*bp)[:0], s)
 	type hit struct{ at, n int }
 	var hits []hit
-	assignTrie.Walk(low, func(end, n, _ int64) bool {
+	assignTrie().Walk(low, func(end, n, _ int64) bool {
 		hits = append(hits, hit{int(end - n + 1), int(n)})
 		return true
 	})

@@ -86,10 +86,12 @@ func (a *glAllow) allowsStop(secret, match, line string, stop bool) bool {
 	return re || sw
 }
 
-// glKeywords is one Aho-Corasick automaton over every rule's keywords
-// (lower case, as gitleaks matches them); glKeywordRules maps a keyword's
-// index to its rules.
-var glKeywords, glKeywordRules = func() (*ahocorasick.Trie, [][]int) {
+// glKeywordIndex is one Aho-Corasick automaton over every rule's keywords
+// (lower case, as gitleaks matches them) and, per keyword's index, its
+// rules. It is built on first use: a process that never checks a secret
+// (most commands, a shim without guardrails) does not pay its 3 MB and
+// milliseconds at start.
+var glKeywordIndex = sync.OnceValues(func() (*ahocorasick.Trie, [][]int) {
 	idx := map[string]int{}
 	var kws []string
 	var rules [][]int
@@ -107,7 +109,7 @@ var glKeywords, glKeywordRules = func() (*ahocorasick.Trie, [][]int) {
 		}
 	}
 	return ahocorasick.NewTrieBuilder().AddStrings(kws).Build(), rules
-}()
+})
 
 // glWindow bounds the text a triggered rule's regex runs on, on each side
 // of its keyword: gitleaks runs it over the whole file, which costs
@@ -125,6 +127,7 @@ func gitleaksFindings(s string) []Finding {
 	type hit struct{ rule, at int }
 	var hits []hit
 	var seen map[int]bool
+	glKeywords, glKeywordRules := glKeywordIndex()
 	glKeywords.Walk(low, func(end, n, pattern int64) bool {
 		for _, ri := range glKeywordRules[pattern] {
 			if seen[ri] {
