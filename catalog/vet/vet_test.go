@@ -480,19 +480,16 @@ func readPIDs(pidFile string) (pids [2]int, ok bool) {
 
 // assertProcessesGone waits for pids to be gone (a killed process is
 // reaped a moment later). One that outlives the test's deadline is an
-// error, and is killed.
+// error, and is killed when the test ends.
 func assertProcessesGone(t *testing.T, pids [2]int) {
 	t.Helper()
-	deadline := await.Deadline(t)
 	for _, pid := range pids {
-		for processAlive(pid) {
-			if time.Now().After(deadline) {
-				t.Errorf("process %d still running after Vet returned", pid)
+		t.Cleanup(func() {
+			if processAlive(pid) {
 				killPID(pid)
-				break
 			}
-			time.Sleep(20 * time.Millisecond)
-		}
+		})
+		await.Until(t, fmt.Sprintf("process %d gone after Vet returned", pid), func() bool { return !processAlive(pid) })
 	}
 }
 

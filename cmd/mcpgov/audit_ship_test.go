@@ -24,6 +24,7 @@ import (
 // make otelcol) receiving OTLP/HTTP on a loopback port and writing what it
 // receives to a file.
 type collector struct {
+	t    testing.TB
 	cmd  *exec.Cmd
 	addr string
 	out  string
@@ -71,18 +72,16 @@ service:
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &collector{cmd: cmd, addr: addr, out: out}
+	c := &collector{t: t, cmd: cmd, addr: addr, out: out}
 	t.Cleanup(c.stop)
-	for deadline := await.Deadline(t); ; {
-		if conn, err := net.Dial("tcp", addr); err == nil {
+	await.Until(t, "the collector listening on "+addr, func() bool {
+		conn, err := net.Dial("tcp", addr)
+		if err == nil {
 			conn.Close()
-			return c
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("collector did not listen on %s\n%s", addr, stderr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return err == nil
+	})
+	return c
 }
 
 // stop shuts the collector down cleanly (it flushes the file).
@@ -95,7 +94,7 @@ func (c *collector) stop() {
 	go func() { _ = c.cmd.Wait(); close(done) }()
 	select {
 	case <-done:
-	case <-time.After(20 * time.Second):
+	case <-time.After(await.Budget(c.t)):
 		_ = c.cmd.Process.Kill()
 		<-done
 	}
@@ -243,12 +242,9 @@ func TestAuditShipOTLP(t *testing.T) {
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := await.Deadline(t); !strings.Contains(followErr.String(), "retrying in"); {
-		if time.Now().After(deadline) {
-			t.Fatalf("ship --follow never reported the outage:\n%s", followErr.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	await.Until(t, "ship --follow reporting the outage", func() bool {
+		return strings.Contains(followErr.String(), "retrying in")
+	})
 	startCollector(t, addr, out2)
 	waitFor(t, more, out2)
 	last := appendMore(t, dir, 50) // appended while --follow runs

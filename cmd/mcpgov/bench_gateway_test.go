@@ -410,7 +410,7 @@ func startBenchProcess(tb testing.TB, env []string, name string, args ...string)
 		go func() { cmd.Wait(); close(done) }()
 		select {
 		case <-done:
-		case <-time.After(5 * time.Second):
+		case <-time.After(await.Budget(tb)):
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}

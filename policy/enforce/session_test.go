@@ -8,10 +8,10 @@ import (
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/rpc"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // memServer is an in-process MCP server behind a session: it answers
@@ -112,17 +112,7 @@ func (c *memClient) WriteFrame(msg []byte) error {
 // the session sends nothing while the test's deadline lasts.
 func (c *memClient) next(t *testing.T) *rpc.Message {
 	t.Helper()
-	deadline, ok := t.Deadline()
-	if !ok {
-		deadline = time.Now().Add(time.Minute)
-	}
-	select {
-	case m := <-c.out:
-		return m
-	case <-time.After(time.Until(deadline)):
-		t.Fatal("no message for the client")
-		return nil
-	}
+	return await.Recv(t, c.out, "a message for the client")
 }
 
 // call sends a request and returns the answer to it (notifications that
