@@ -14,7 +14,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,42 +78,7 @@ audience = "mcpgov-gateway"
 groups_claim = "groups"
 `, d.Issuer))
 
-	addr := freeAddr(t)
-	cmd := exec.Command("mcpgov", "gateway", "serve", "--bundle", bundle, "--listen", addr)
-	cmd.Env = g.Env
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	var log syncBuffer
-	copied := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		for sc.Scan() {
-			fmt.Fprintln(&log, sc.Text())
-			if testing.Verbose() {
-				fmt.Fprintln(os.Stderr, "gateway:", sc.Text())
-			}
-		}
-		close(copied)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		<-copied
-		cmd.Wait()
-	})
-	g.Base, g.Stderr = "http://"+addr, log.String
-	await.Until(t, "the gateway answering /healthz", func() bool {
-		resp, err := http.Get(g.Base + "/healthz")
-		if err == nil {
-			resp.Body.Close()
-		}
-		return err == nil && resp.StatusCode == 200
-	})
+	g.Base, g.Stderr = serveGateway(t, g.Env, "--bundle", bundle)
 	return g
 }
 

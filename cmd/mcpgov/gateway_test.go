@@ -85,10 +85,18 @@ func startGateway(t *testing.T, bundle string, extra ...string) (string, func() 
 // startGatewayEnv is startGateway with the gateway's environment.
 func startGatewayEnv(t *testing.T, env []string, bundle string, extra ...string) (string, func() string) {
 	t.Helper()
+	return serveGateway(t, env, append([]string{"--bundle", bundle, "--allow-anonymous"}, extra...)...)
+}
+
+// serveGateway runs `mcpgov gateway serve ARGS` on a free loopback
+// address with env until the test ends, and returns its base URL (once it
+// answers /healthz) and its stderr so far.
+func serveGateway(t *testing.T, env []string, args ...string) (string, func() string) {
+	t.Helper()
 	addr := freeAddr(t)
-	args := append([]string{"gateway", "serve", "--bundle", bundle, "--listen", addr, "--allow-anonymous"}, extra...)
-	cmd := exec.Command("mcpgov", args...)
+	cmd := exec.Command("mcpgov", append([]string{"gateway", "serve", "--listen", addr}, args...)...)
 	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
