@@ -60,6 +60,8 @@ type Catalog struct {
 	Servers []*Server        // in file order
 	Virtual []*VirtualServer // in file order
 	File    string           // where it was loaded from
+	// Warnings are what loads but is deprecated (the old free-text auth).
+	Warnings []Problem
 }
 
 // Meta is the [catalog] table.
@@ -121,7 +123,7 @@ type Server struct {
 	Status      Status    `toml:"status" json:"status"`
 	Risk        Risk      `toml:"risk" json:"risk,omitempty"`
 	DataScope   []string  `toml:"data_scope" json:"dataScope,omitempty"`
-	Auth        string    `toml:"auth" json:"auth,omitempty"`
+	Auth        Auth      `toml:"auth" json:"auth,omitzero"` // outbound credentials (auth.go)
 	Groups      []string  `toml:"groups" json:"groups,omitempty"`
 	FailMode    FailMode  `toml:"fail_mode" json:"failMode,omitempty"`
 	Launch      Launch    `toml:"launch" json:"launch,omitempty"`

@@ -101,6 +101,7 @@ func Parse(file string, text []byte) (*Catalog, error) {
 		sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
 		return nil, &ValidationError{File: file, Problems: v.problems}
 	}
+	c.Warnings = v.warnings
 	if c.Meta.Mode == "" {
 		c.Meta.Mode = ModeEnforce
 	}
@@ -139,6 +140,7 @@ type validator struct {
 	file     string
 	doc      *tomldoc.Doc
 	problems []Problem
+	warnings []Problem
 }
 
 func (v *validator) add(path []string, format string, args ...any) {
@@ -201,6 +203,9 @@ func (v *validator) server(s *Server) {
 		v.add(at("fail_mode"), "server %s: fail_mode %q: want closed or open", s.ID, s.FailMode)
 	}
 	v.launch(s, at("launch"))
+	v.auth(s, at, func(path []string, format string, args ...any) {
+		v.warnings = append(v.warnings, Problem{File: v.file, Line: v.doc.Line(path...), Message: fmt.Sprintf(format, args...)})
+	})
 	for _, p := range s.Match.Packages {
 		if _, err := parsePackagePattern(p); err != nil {
 			v.add(at("match", "packages"), "server %s: match package %q: %v", s.ID, p, err)

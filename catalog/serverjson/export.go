@@ -140,7 +140,10 @@ func (g *sjGovernance) apply(s *catalog.Server) error {
 	if g.Status != "" {
 		s.Status = g.Status
 	}
-	s.Owner, s.Risk, s.DataScope, s.Auth, s.Groups, s.FailMode = g.Owner, g.Risk, g.DataScope, g.Auth, g.Groups, g.FailMode
+	s.Owner, s.Risk, s.DataScope, s.Groups, s.FailMode = g.Owner, g.Risk, g.DataScope, g.Groups, g.FailMode
+	// The governance block carries the auth method as text only (the
+	// structured block's references stay in the catalog).
+	s.Auth = catalog.Auth{Legacy: g.Auth}
 	if g.Tools != nil {
 		s.Tools = catalog.ToolRules{Allow: g.Tools.Allow, Deny: g.Tools.Deny}
 	}
@@ -179,7 +182,7 @@ func (g *sjGovernance) apply(s *catalog.Server) error {
 func sjGovernanceFor(s *catalog.Server, derived *catalog.Server) *sjGovernance {
 	g := &sjGovernance{
 		Version: sjGovernanceVersion, ID: s.ID, Status: s.Status, Owner: s.Owner, Risk: s.Risk,
-		DataScope: s.DataScope, Auth: s.Auth, Groups: s.Groups, FailMode: s.FailMode, Pins: s.Pins,
+		DataScope: s.DataScope, Auth: s.Auth.String(), Groups: s.Groups, FailMode: s.FailMode, Pins: s.Pins,
 	}
 	if len(s.Tools.Allow)+len(s.Tools.Deny) > 0 {
 		g.Tools = &sjGovTools{Allow: s.Tools.Allow, Deny: s.Tools.Deny}

@@ -392,7 +392,7 @@ func TestGovernedSampleExportsByteForByte(t *testing.T) {
 	data, _ := os.ReadFile("testdata/serverjson/governed.json")
 	imps := sjImportFile(t, "testdata/serverjson/governed.json")
 	s := imps[0].Server
-	if s.Owner != "collaboration-tools" || s.Risk != catalog.RiskHigh || s.Auth != "oauth" || s.FailMode != catalog.FailClosed ||
+	if s.Owner != "collaboration-tools" || s.Risk != catalog.RiskHigh || s.Auth.Legacy != "oauth" || s.FailMode != catalog.FailClosed ||
 		!reflect.DeepEqual(s.DataScope, []string{"issues", "wiki-pages"}) || !reflect.DeepEqual(s.Groups, []string{"engineering", "support"}) ||
 		!reflect.DeepEqual(s.Tools.Deny, []string{"delete*"}) || s.Limits.CallsPerMinute != 60 || s.Limits.Tools["createJiraIssue"] != 5 ||
 		len(s.Pins) != 2 || s.Review == nil || s.Review.Reviewer != "alice@example.com" || s.Review.Date.Format("2006-01-02") != "2026-01-15" {
@@ -497,7 +497,7 @@ func sjExtraServers() []*catalog.Server {
 	return []*catalog.Server{
 		{
 			ID: "warehouse", Title: "Data warehouse", Description: long, Status: catalog.StatusApproved, Owner: "data-platform",
-			Risk: catalog.RiskCritical, DataScope: []string{"customer-data"}, Auth: "oidc", FailMode: catalog.FailOpen,
+			Risk: catalog.RiskCritical, DataScope: []string{"customer-data"}, Auth: catalog.Auth{Legacy: "oidc"}, FailMode: catalog.FailOpen,
 			Launch: catalog.Launch{Command: "docker", Args: []string{"run", "-i", "--rm", "-e", "DWH_TOKEN", "ghcr.io/acme/dwh-mcp@sha256:" + strings.Repeat("ab", 32)}, Env: []string{"DWH_TOKEN"}},
 			Match:  catalog.Match{Commands: []string{"dwh-mcp *"}, Packages: []string{"oci:ghcr.io/acme/dwh-mcp@sha256:" + strings.Repeat("ab", 32), "pypi:dwh-mcp==2.0.1"}},
 			Limits: catalog.Limits{CallsPerMinute: 30, Tools: map[string]int{"run query": 2}},

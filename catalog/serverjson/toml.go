@@ -145,10 +145,10 @@ func sjRenderServer(b *strings.Builder, imp ImportedServer, nl string) {
 	} else {
 		placeholder("data_scope", "[]", "what it can read or change")
 	}
-	if s.Auth != "" {
-		kv("auth", tomldoc.String(s.Auth), "none | api-key | oauth | oidc | mtls")
+	if s.Auth.Legacy != "" {
+		kv("auth", tomldoc.String(s.Auth.Legacy), "old free-text form; write an [auth] table")
 	} else {
-		placeholder("auth", `""`, "none | api-key | oauth | oidc | mtls")
+		placeholder("auth.type", `"none"`, "none | api_key | api_key_per_user | oauth_user | oauth_client | passthrough | headers")
 	}
 	if len(s.Groups) > 0 {
 		kv("groups", tomldoc.Strings(s.Groups), "who may use it; empty means everyone")

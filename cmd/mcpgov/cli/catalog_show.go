@@ -93,7 +93,7 @@ func printServer(io *IOStreams, c *catalog.Catalog, s *catalog.Server) {
 	row("risk", string(s.Risk))
 	row("owner", s.Owner)
 	row("data scope", strings.Join(s.DataScope, ", "))
-	row("auth", s.Auth)
+	row("auth", s.Auth.String())
 	row("groups", orDash(strings.Join(s.Groups, ", ")))
 	row("fail mode", string(s.FailMode))
 	row("launch", launchSummary(s))

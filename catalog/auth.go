@@ -1,0 +1,296 @@
+package catalog
+
+import (
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
+)
+
+// AuthType is how mcpgov authenticates to a server on the caller's behalf
+// (outbound credentials).
+type AuthType string
+
+// Auth types.
+const (
+	AuthNone AuthType = "none"
+	// AuthAPIKey: one shared key, injected as a header, a query parameter
+	// or an environment variable.
+	AuthAPIKey AuthType = "api_key"
+	// AuthAPIKeyPerUser: each person's own key, from the vault
+	// (`mcpgov creds set SERVER`), injected like a shared key.
+	AuthAPIKeyPerUser AuthType = "api_key_per_user"
+	// AuthOAuthUser: each person's OAuth authorization-code grant; the
+	// tokens live in the vault.
+	AuthOAuthUser AuthType = "oauth_user"
+	// AuthOAuthClient: the OAuth client-credentials grant, one token per
+	// server.
+	AuthOAuthClient AuthType = "oauth_client"
+	// AuthPassthrough: the caller's inbound token, forwarded only when its
+	// audience is the server's (MCP's security guidance forbids passing a
+	// token through blindly).
+	AuthPassthrough AuthType = "passthrough"
+	// AuthHeaders: headers the caller supplies per server in
+	// X-Mcpgov-Mcp-Headers, delivered to that server only.
+	AuthHeaders AuthType = "headers"
+	// AuthTokenExchange: the caller's token exchanged for one for the
+	// server (RFC 8693) at the identity provider.
+	AuthTokenExchange AuthType = "token_exchange"
+)
+
+var authTypes = []AuthType{AuthNone, AuthAPIKey, AuthAPIKeyPerUser, AuthOAuthUser, AuthOAuthClient, AuthPassthrough, AuthHeaders, AuthTokenExchange}
+
+// Auth is a server's [servers.ID.auth] table. Secrets are never inline:
+// Secret and ClientSecret are references ("env:NAME", "file:PATH",
+// "keyring:SERVICE/ACCOUNT", "vault:NAME"; see login/secretref).
+//
+// The old free-text form (auth = "oauth") still loads: it is kept in
+// Legacy, means no outbound credentials, and Load warns about it.
+type Auth struct {
+	Type AuthType `json:"type,omitempty"`
+
+	// Secret references the shared key (api_key).
+	Secret string `json:"secret,omitempty"`
+	// Header, Query and Env say where a key or token goes: a request
+	// header (HTTP), a query parameter (HTTP) or an environment variable
+	// of the launched command (stdio). Prefix goes before the value in a
+	// header ("Bearer ").
+	Header string `json:"header,omitempty"`
+	Prefix string `json:"prefix,omitempty"`
+	Query  string `json:"query,omitempty"`
+	Env    string `json:"env,omitempty"`
+
+	// OAuth (oauth_user, oauth_client, token_exchange): the issuer, or its
+	// endpoints when it publishes no discovery document.
+	Issuer           string   `json:"issuer,omitempty"`
+	AuthorizationURL string   `json:"authorizationUrl,omitempty"`
+	TokenURL         string   `json:"tokenUrl,omitempty"`
+	ClientID         string   `json:"clientId,omitempty"`
+	ClientSecret     string   `json:"clientSecret,omitempty"` // a reference
+	Scopes           []string `json:"scopes,omitempty"`
+	// Resource (RFC 8707) and Audience name the server the token is for;
+	// for passthrough, Audience is what the caller's token must carry.
+	Resource string `json:"resource,omitempty"`
+	Audience string `json:"audience,omitempty"`
+
+	// Legacy is the old free-text value ("oauth", "api-key").
+	Legacy string `json:"legacy,omitempty"`
+
+	unknown []string // keys UnmarshalTOML did not know, reported by Load
+	bad     []string // values of the wrong TOML type
+}
+
+// authKeys are the table's keys, for strict decoding.
+var authKeys = map[string]func(a *Auth) any{
+	"type": func(a *Auth) any { return (*string)(&a.Type) }, "secret": func(a *Auth) any { return &a.Secret },
+	"header": func(a *Auth) any { return &a.Header }, "prefix": func(a *Auth) any { return &a.Prefix },
+	"query": func(a *Auth) any { return &a.Query }, "env": func(a *Auth) any { return &a.Env },
+	"issuer": func(a *Auth) any { return &a.Issuer }, "authorization_url": func(a *Auth) any { return &a.AuthorizationURL },
+	"token_url": func(a *Auth) any { return &a.TokenURL }, "client_id": func(a *Auth) any { return &a.ClientID },
+	"client_secret": func(a *Auth) any { return &a.ClientSecret }, "scopes": func(a *Auth) any { return &a.Scopes },
+	"resource": func(a *Auth) any { return &a.Resource }, "audience": func(a *Auth) any { return &a.Audience },
+}
+
+// UnmarshalTOML implements toml.Unmarshaler: a string is the old free-text
+// form, a table the structured one. Unknown keys are kept for Load to
+// report with their line (the decoder marks everything under an
+// Unmarshaler as decoded).
+func (a *Auth) UnmarshalTOML(data any) error {
+	*a = Auth{}
+	switch v := data.(type) {
+	case string:
+		a.Legacy = v
+		return nil
+	case map[string]any:
+		for k, val := range v {
+			dst, ok := authKeys[k]
+			if !ok {
+				a.unknown = append(a.unknown, k)
+				continue
+			}
+			switch p := dst(a).(type) {
+			case *string:
+				s, ok := val.(string)
+				if !ok {
+					a.bad = append(a.bad, k)
+				}
+				*p = s
+			case *[]string:
+				list, ok := val.([]any)
+				if !ok {
+					a.bad = append(a.bad, k)
+				}
+				for _, e := range list {
+					s, ok := e.(string)
+					if !ok {
+						a.bad = append(a.bad, k)
+						break
+					}
+					*p = append(*p, s)
+				}
+			}
+		}
+		slices.Sort(a.unknown)
+		slices.Sort(a.bad)
+		return nil
+	default:
+		return fmt.Errorf("auth: want a table ([servers.ID.auth]) or, in the old form, a string")
+	}
+}
+
+// Kind is the auth type in effect: none for the old free-text form and an
+// absent block.
+func (a Auth) Kind() AuthType {
+	if a.Type == "" {
+		return AuthNone
+	}
+	return a.Type
+}
+
+// String is a one-line description, without any secret (references only).
+func (a Auth) String() string {
+	if a.Type == "" {
+		return a.Legacy
+	}
+	return string(a.Type)
+}
+
+// IsZero reports whether no auth is set at all (for omitzero).
+func (a Auth) IsZero() bool { return a.Type == "" && a.Legacy == "" }
+
+// validateAuth reports what is wrong with s's auth block; warn gets what is
+// only deprecated.
+func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(path []string, format string, args ...any)) {
+	a := s.Auth
+	for _, k := range a.unknown {
+		v.add(at("auth", k), "server %s: auth: unknown key %q", s.ID, k)
+	}
+	for _, k := range a.bad {
+		v.add(at("auth", k), "server %s: auth.%s: wrong type", s.ID, k)
+	}
+	if a.Type == "" {
+		if a.Legacy != "" {
+			warn(at("auth"), "server %s: auth = %q is the old free-text form and injects no credentials; write an [servers.%s.auth] table (type = \"none\", \"api_key\", …)", s.ID, a.Legacy, s.ID)
+		}
+		return
+	}
+	if !slices.Contains(authTypes, a.Type) {
+		v.add(at("auth", "type"), "server %s: auth.type %q: want one of %s", s.ID, a.Type, joinTypes())
+		return
+	}
+	need := func(key, val string) {
+		if val == "" {
+			v.add(at("auth"), "server %s: auth type %s needs %s", s.ID, a.Type, key)
+		}
+	}
+	ref := func(key, val string) {
+		if val == "" {
+			return
+		}
+		r, err := ParseSecretRef(val)
+		if m, ok := secret.Detect("", r.Name); err == nil && ok && m.Strong {
+			v.add(at("auth", key), "server %s: auth.%s holds a literal secret (%s) after its scheme; reference it instead (\"env:NAME\", \"vault:NAME\", …)", s.ID, key, m.Kind)
+			return
+		}
+		if err != nil {
+			if m, ok := secret.Detect(key, val); ok {
+				v.add(at("auth", key), "server %s: auth.%s holds a literal secret (%s); secrets are referenced, never inline: use \"env:NAME\", \"file:PATH\", \"keyring:SERVICE/ACCOUNT\" or \"vault:NAME\"", s.ID, key, m.Kind)
+				return
+			}
+			v.add(at("auth", key), "server %s: auth.%s: %v", s.ID, key, err)
+		}
+	}
+	ref("secret", a.Secret)
+	ref("client_secret", a.ClientSecret)
+	places := 0
+	for _, p := range []string{a.Header, a.Query, a.Env} {
+		if p != "" {
+			places++
+		}
+	}
+	if a.Header != "" && http.CanonicalHeaderKey(a.Header) != "" && strings.ContainsAny(a.Header, " :\r\n") {
+		v.add(at("auth", "header"), "server %s: auth.header %q is not a header name", s.ID, a.Header)
+	}
+	switch a.Type {
+	case AuthAPIKey, AuthAPIKeyPerUser:
+		if a.Type == AuthAPIKey {
+			need("secret", a.Secret)
+		}
+		if places != 1 {
+			v.add(at("auth"), "server %s: auth type %s needs exactly one of header, query or env (where the key goes)", s.ID, a.Type)
+		}
+	case AuthOAuthUser, AuthOAuthClient, AuthTokenExchange:
+		if a.Issuer == "" && a.TokenURL == "" {
+			v.add(at("auth"), "server %s: auth type %s needs issuer or token_url", s.ID, a.Type)
+		}
+		need("client_id", a.ClientID)
+		if a.Type == AuthOAuthUser && a.Issuer == "" && a.AuthorizationURL == "" {
+			v.add(at("auth"), "server %s: auth type oauth_user needs issuer or authorization_url", s.ID)
+		}
+	case AuthPassthrough:
+		need("audience", a.Audience)
+	}
+	for _, u := range []struct{ key, val string }{{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}} {
+		if u.val != "" && !strings.HasPrefix(u.val, "https://") && !strings.HasPrefix(u.val, "http://") {
+			v.add(at("auth", u.key), "server %s: auth.%s %q must start with https:// or http://", s.ID, u.key, u.val)
+		}
+	}
+	if a.Type == AuthNone || a.Type == AuthPassthrough || a.Type == AuthHeaders {
+		if a.Secret != "" || a.ClientSecret != "" {
+			v.add(at("auth"), "server %s: auth type %s takes no secret", s.ID, a.Type)
+		}
+	}
+}
+
+func joinTypes() string {
+	s := make([]string, len(authTypes))
+	for i, t := range authTypes {
+		s[i] = string(t)
+	}
+	return strings.Join(s, ", ")
+}
+
+// SecretRef is a parsed secret reference: Scheme "env", "file", "keyring",
+// "vault" or another a secret source registers, and what it names.
+type SecretRef struct {
+	Scheme string
+	Name   string
+}
+
+// String is the reference as written.
+func (r SecretRef) String() string { return r.Scheme + ":" + r.Name }
+
+// ParseSecretRef parses "scheme:name". The scheme is lower-case letters,
+// digits and '-'; a value that does not look like a reference is refused,
+// so a literal secret is never taken for one.
+func ParseSecretRef(s string) (SecretRef, error) {
+	scheme, name, ok := strings.Cut(s, ":")
+	if !ok || scheme == "" || name == "" || strings.TrimSpace(name) != name {
+		return SecretRef{}, fmt.Errorf("secret reference %q: want SCHEME:NAME (env:NAME, file:PATH, keyring:SERVICE/ACCOUNT, vault:NAME)", redactRef(s))
+	}
+	for _, c := range scheme {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return SecretRef{}, fmt.Errorf("secret reference %q: scheme %q: use lower-case letters, digits and '-'", redactRef(s), redactRef(scheme))
+		}
+	}
+	if scheme == "keyring" {
+		if svc, acct, ok := strings.Cut(name, "/"); !ok || svc == "" || acct == "" {
+			return SecretRef{}, fmt.Errorf("secret reference %q: want keyring:SERVICE/ACCOUNT", redactRef(s))
+		}
+	}
+	if scheme == "https" || scheme == "http" {
+		return SecretRef{}, fmt.Errorf("secret reference %q: a URL is not a secret reference", redactRef(s))
+	}
+	return SecretRef{Scheme: scheme, Name: name}, nil
+}
+
+// redactRef masks a value that may be a literal secret written where a
+// reference belongs, for messages.
+func redactRef(s string) string {
+	if _, ok := secret.Detect("secret", s); ok {
+		return secret.Mask(s)
+	}
+	return s
+}
