@@ -28,6 +28,7 @@ const (
 	KindPlaceholder    = "placeholder"     // a call whose logging was suppressed
 	KindMessageRefused = "message_refused" // a client message refused unforwarded (ambiguous, no id, duplicate id)
 	KindListUndecided  = "list_undecided"  // a tools/list result mcpgov could not read; the fail mode decided
+	KindCredential     = "credential"      // an outbound credential granted, refreshed, used, revoked or refused (never its value)
 	// KindAlert (alert.go): an alert rule fired.
 )
 

@@ -54,10 +54,12 @@ type frameResult struct {
 	err   error
 }
 
-// versionTransport adds MCP-Protocol-Version and fixed headers.
+// versionTransport adds MCP-Protocol-Version, fixed headers and the
+// outbound credentials.
 type versionTransport struct {
 	base    http.RoundTripper
 	headers http.Header
+	apply   func(*http.Request) error // outbound credentials, per request; may be nil
 	mu      sync.Mutex
 	version string
 }
@@ -80,6 +82,12 @@ func (t *versionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	if v != "" && req.Header.Get("MCP-Protocol-Version") == "" {
 		req.Header.Set("MCP-Protocol-Version", v)
 	}
+	if t.apply != nil {
+		// Per request, so a refreshed token is the one sent.
+		if err := t.apply(req); err != nil {
+			return nil, fmt.Errorf("outbound credentials: %w", err)
+		}
+	}
 	return t.base.RoundTrip(req)
 }
 
@@ -97,7 +105,13 @@ var upstreamTransport = func() *http.Transport {
 // DialHTTP prepares a Streamable HTTP upstream at endpoint; headers are
 // sent with every request. Nothing is sent until the first message.
 func DialHTTP(endpoint string, headers http.Header, stderr io.Writer) (*HTTPUpstream, error) {
-	rt := &versionTransport{base: upstreamTransport, headers: headers}
+	return DialHTTPWith(endpoint, headers, Credentials{}, stderr)
+}
+
+// DialHTTPWith is DialHTTP with outbound credentials applied to every
+// request.
+func DialHTTPWith(endpoint string, headers http.Header, cred Credentials, stderr io.Writer) (*HTTPUpstream, error) {
+	rt := &versionTransport{base: upstreamTransport, headers: headers, apply: cred.Apply}
 	ctx, cancel := context.WithCancel(context.Background())
 	u := &HTTPUpstream{
 		endpoint: endpoint, client: &http.Client{Transport: rt}, rt: rt, stderr: stderr,

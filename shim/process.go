@@ -56,6 +56,9 @@ type Command struct {
 	Path     string   // resolved with LookCommand
 	Args     []string // without the command itself
 	Env      []string // nil: this process's environment
+	// ExtraEnv are "NAME=value" entries added to Env (outbound
+	// credentials injected at launch); they win over Env's.
+	ExtraEnv []string
 	Dir      string
 	Stderr   io.Writer // the child's stderr; an *os.File is handed over directly
 	MaxFrame int
@@ -75,6 +78,11 @@ func StartProcess(c Command) (*Process, error) {
 	}
 	cmd := exec.Command(c.Path, c.Args...)
 	cmd.Env, cmd.Dir = c.Env, c.Dir
+	if len(c.ExtraEnv) > 0 {
+		// Environ is Env, or this process's environment when nil; exec
+		// keeps the last of duplicate names.
+		cmd.Env = append(cmd.Environ(), c.ExtraEnv...)
+	}
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, c.Stderr
 	setProcAttr(cmd)
 	p := &Process{cmd: cmd, stdin: inW, r: NewFrameReader(outR, c.MaxFrame), w: NewFrameWriter(inW), done: make(chan struct{})}

@@ -13,6 +13,7 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/shim/creds"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
 
@@ -37,6 +38,9 @@ type GatewayGovernance struct {
 	// WrapSink, when set before serving, wraps every core's Sink (the
 	// gateway's metrics count the records through it).
 	WrapSink func(enforce.Sink) enforce.Sink
+	// Creds, when set before serving, gives upstreams the outbound
+	// credentials their catalog entries ask for (credentials.go).
+	Creds *creds.Injector
 
 	// shadow is the candidate bundle (shadow_bundle) every call is also
 	// decided under, and recorded, without changing it; nil when none.

@@ -134,7 +134,11 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 			continue
 		}
 		core.Admit(s.ctx) // in audit mode, records what would have been refused
-		up, err := h.start(srv)
+		cred, err := h.credentials(r, who, srv)
+		var up shim.Upstream
+		if err == nil {
+			up, err = h.start(srv, cred)
+		}
 		if err != nil {
 			core.StartFailed(s.ctx, err.Error())
 			if ep.kind == kindServer {
@@ -182,9 +186,9 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 // shared by sessions would mix them and leak one user's data into another
 // user's session; a pool would need the server to be stateless, which
 // nothing in the catalog says.
-func (h *Handler) start(srv Server) (shim.Upstream, error) {
+func (h *Handler) start(srv Server, cred shim.Credentials) (shim.Upstream, error) {
 	if srv.URL != "" {
-		up, err := shim.DialHTTP(srv.URL, srv.Headers, h.opts.Diag)
+		up, err := shim.DialHTTPWith(srv.URL, srv.Headers, cred, h.opts.Diag)
 		if err != nil {
 			return nil, err
 		}
@@ -197,7 +201,7 @@ func (h *Handler) start(srv Server) (shim.Upstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := shim.StartProcess(shim.Command{Path: path, Args: srv.Command[1:], Env: srv.Env, Stderr: h.opts.Diag})
+	p, err := shim.StartProcess(shim.Command{Path: path, Args: srv.Command[1:], Env: srv.Env, ExtraEnv: cred.Env, Stderr: h.opts.Diag})
 	if err != nil {
 		return nil, err
 	}

@@ -175,6 +175,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	defer gov.Close()
 	metrics := gateway.NewMetrics()
 	gov.WrapSink = metrics.Sink
+	gov.Creds = govern.NewInjector(ctx, f.Env(), f.Secrets(), govern.CredentialRecorder(gov.Store(), govern.NoActor))
 	for _, n := range notices {
 		printNotice(opts.IO, n)
 	}

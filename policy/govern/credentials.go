@@ -1,0 +1,163 @@
+package govern
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/login"
+	"github.com/mcpgov/mcpgov/login/secretref"
+	"github.com/mcpgov/mcpgov/login/vault"
+	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/shim"
+	"github.com/mcpgov/mcpgov/shim/creds"
+	"github.com/mcpgov/mcpgov/shim/gateway"
+)
+
+// DefaultVaultKeyRef is where the vault's key-encryption key is kept when
+// MCPGOV_VAULT_KEY names no other source: the OS keyring, created on first
+// use.
+const DefaultVaultKeyRef = "keyring:mcpgov/vault-key"
+
+// VaultSettings say where the vault is and where its key comes from.
+type VaultSettings struct {
+	Path   string // MCPGOV_VAULT, else $XDG_STATE_HOME/mcpgov/vault.json
+	KeyRef string // MCPGOV_VAULT_KEY (a secret reference), else DefaultVaultKeyRef
+}
+
+// ResolveVault reads the vault settings from env.
+func ResolveVault(env Env) (VaultSettings, error) {
+	s := VaultSettings{Path: env.getenv("MCPGOV_VAULT"), KeyRef: env.getenv("MCPGOV_VAULT_KEY")}
+	if s.Path == "" {
+		dir, err := StateDir(env, "")
+		if err != nil {
+			return s, fmt.Errorf("vault: %w", err)
+		}
+		s.Path = filepath.Join(dir, "vault.json")
+	}
+	if s.KeyRef == "" {
+		s.KeyRef = DefaultVaultKeyRef
+	}
+	if _, err := secretref.Parse(s.KeyRef); err != nil {
+		return s, fmt.Errorf("MCPGOV_VAULT_KEY: %w", err)
+	}
+	return s, nil
+}
+
+// SecretResolver resolves secret references in env, with keyring for
+// "keyring:" and the vault (when v is not nil) for "vault:".
+func SecretResolver(env Env, keyring login.SecretStore, v *vault.Vault) *secretref.Resolver {
+	r := &secretref.Resolver{Getenv: env.getenv, Keyring: keyring, Sources: map[string]secretref.Source{}}
+	if v != nil {
+		r.Sources["vault"] = v
+	}
+	return r
+}
+
+// OpenVault opens the vault. With create, a missing key in the default
+// keyring item is generated and stored (the first `mcpgov creds set`);
+// otherwise its absence is an error naming what to configure.
+func OpenVault(ctx context.Context, env Env, keyring login.SecretStore, create bool, rec func(vault.Event)) (*vault.Vault, error) {
+	s, err := ResolveVault(env)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := SecretResolver(env, keyring, nil).Resolve(ctx, s.KeyRef)
+	if err != nil && create && s.KeyRef == DefaultVaultKeyRef && errors.Is(err, login.ErrSecretNotFound) {
+		raw = vault.NewKey()
+		if err = keyring.Set("mcpgov", "vault-key", raw); err != nil {
+			return nil, fmt.Errorf("vault: store a new key in the keyring: %w", err)
+		}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("vault key (%s): %w", s.KeyRef, err)
+	}
+	kek, err := vault.ParseKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("vault key (%s): %w", s.KeyRef, err)
+	}
+	st, err := vault.OpenFile(s.Path, kek)
+	if err != nil {
+		return nil, err
+	}
+	return &vault.Vault{Store: st, Audit: rec}, nil
+}
+
+// NoActor is the actor of vault events in a process acting for its
+// callers (the gateway): each record names the entry's user.
+var NoActor = audit.Identity{}
+
+// CredentialRecorder makes each vault event an audit record (kind
+// credential): who, which server, what happened — never the value.
+func CredentialRecorder(store enforce.Store, actor audit.Identity) func(vault.Event) {
+	return func(e vault.Event) {
+		if store == nil {
+			return
+		}
+		id := actor
+		if e.User != "" && e.User != creds.UserOf(actor) {
+			// An administrator acting on someone's entry: the record is
+			// about that person; the actor is in the reason.
+			id = audit.Identity{Subject: e.User, Method: "vault"}
+			if who := creds.UserOf(actor); who != "" {
+				e.Reason = joinReason(e.Reason, "by "+who)
+			}
+		}
+		if id.Method == "" {
+			id.Method = "service" // the gateway acting for a shared entry
+		}
+		reason := e.Action + " " + e.Kind + " " + e.Name
+		rec := &audit.Record{
+			Version: audit.SchemaVersion, Kind: audit.KindCredential, Time: time.Now().UTC(),
+			Identity: id, Server: audit.ServerRef{ID: e.Server}, Outcome: e.Action,
+			Reason: joinReason(reason, e.Reason),
+		}
+		_ = store.Append(context.Background(), rec)
+	}
+}
+
+func joinReason(a, b string) string {
+	if b == "" {
+		return a
+	}
+	return a + ": " + b
+}
+
+// Credentials implements gateway.CredentialSource: the outbound
+// credentials of the session's server, from its catalog entry's auth
+// block, for the caller.
+func (g *GatewayGovernance) Credentials(ctx context.Context, r *http.Request, who audit.Identity, srv gateway.Server) (shim.Credentials, error) {
+	s := g.cur().bundle.Catalog.Server(srv.ID)
+	if s == nil || s.Auth.Kind() == catalog.AuthNone {
+		return shim.Credentials{}, nil
+	}
+	if g.Creds == nil {
+		return shim.Credentials{}, fmt.Errorf("server %s authenticates with %s and the gateway has no credential store (vault key)", s.ID, s.Auth.Kind())
+	}
+	return g.Creds.For(ctx, creds.Request{Server: s, User: creds.UserOf(who), Stdio: srv.URL == "", Inbound: r})
+}
+
+var _ gateway.CredentialSource = (*GatewayGovernance)(nil)
+
+// Store is the gateway's audit store (nil when it has none), for the
+// vault's records.
+func (g *GatewayGovernance) Store() enforce.Store {
+	if g.store == nil {
+		return nil
+	}
+	return g.store
+}
+
+// NewInjector assembles outbound credentials for the shim or the gateway:
+// secret references resolved in env, the keyring and the vault. A vault
+// that cannot be opened (no key configured) is not an error here: only
+// servers that need it are refused, saying why.
+func NewInjector(ctx context.Context, env Env, keyring login.SecretStore, rec func(vault.Event)) *creds.Injector {
+	v, err := OpenVault(ctx, env, keyring, false, rec)
+	return &creds.Injector{Vault: v, VaultErr: err, Secrets: SecretResolver(env, keyring, v)}
+}
