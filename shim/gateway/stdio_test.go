@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -48,7 +49,11 @@ func stdioServer() {
 			if m.Params.Name == "exit" {
 				os.Exit(3)
 			}
-			result = fmt.Sprintf(`{"content":[{"type":"text","text":"%d"}]}`, os.Getpid())
+			text := strconv.Itoa(os.Getpid())
+			if m.Params.Name == "key" { // the key injected at launch (creds_test.go)
+				text = "key=" + os.Getenv(stdioKeyEnv)
+			}
+			result = fmt.Sprintf(`{"content":[{"type":"text","text":%q}]}`, text)
 		}
 		fmt.Printf(`{"jsonrpc":"2.0","id":%s,"result":%s}`+"\n", m.ID, result)
 	}
