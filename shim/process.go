@@ -53,9 +53,9 @@ type Process struct {
 
 // Command says how to start a stdio upstream.
 type Command struct {
-	Path     string   // resolved with LookCommand
-	Args     []string // without the command itself
-	Env      []string // nil: this process's environment
+	Path string   // resolved with LookCommand
+	Args []string // without the command itself
+	Env  []string // nil: this process's environment
 	// ExtraEnv are "NAME=value" entries added to Env (outbound
 	// credentials injected at launch); they win over Env's.
 	ExtraEnv []string
