@@ -161,3 +161,51 @@ func NewInjector(ctx context.Context, env Env, keyring login.SecretStore, rec fu
 	v, err := OpenVault(ctx, env, keyring, false, rec)
 	return &creds.Injector{Vault: v, VaultErr: err, Secrets: SecretResolver(env, keyring, v)}
 }
+
+// LocalUser is whose vault entries a person's own shim uses: their
+// login (email, else subject), or "local" when they have none — the
+// vault on their machine is theirs either way.
+func LocalUser(id audit.Identity) string {
+	if u := creds.UserOf(id); u != "" {
+		return u
+	}
+	return "local"
+}
+
+// Credentials are the outbound credentials of the engine's upstream
+// (its catalog entry's auth block), for the local user: stdio says the
+// upstream is launched. Each vault event is recorded in the engine's
+// audit trail.
+func (e *Engine) Credentials(ctx context.Context, keyring login.SecretStore, stdio bool) (shim.Credentials, error) {
+	s := e.Config.Server
+	if s == nil || s.Auth.Kind() == catalog.AuthNone {
+		return shim.Credentials{}, nil
+	}
+	var store enforce.Store
+	if e.store != nil {
+		store = e.store
+	}
+	inj := NewInjector(ctx, e.opts.Env, keyring, CredentialRecorder(store, e.Config.Identity))
+	return inj.For(ctx, creds.Request{Server: s, User: LocalUser(e.Config.Identity), Stdio: stdio})
+}
+
+// OpenVaultAudited opens the vault for a command acting as actor (`mcpgov
+// creds`, `mcpgov gateway creds revoke`), recording each event in the
+// local audit trail; the returned func closes that trail. A trail that
+// cannot be opened is reported to warn and the command goes on: the
+// vault's own state is what the person asked to change.
+func OpenVaultAudited(ctx context.Context, env Env, c Configs, keyring login.SecretStore, create bool, actor audit.Identity, warn func(string)) (*vault.Vault, func(), error) {
+	var store enforce.Store
+	closeFn := func() {}
+	if st, err := OpenAuditor(env, c, warn); err != nil {
+		warn(fmt.Sprintf("credential changes are not recorded: %v", err))
+	} else if st != nil {
+		store, closeFn = st, func() { _ = st.Close() }
+	}
+	v, err := OpenVault(ctx, env, keyring, create, CredentialRecorder(store, actor))
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	return v, closeFn, nil
+}

@@ -31,6 +31,7 @@ is governed by the same catalog, policies, guardrails and audit trail.`,
 	}
 	cmd.AddCommand(newGatewayServeCmd(f, nil))
 	cmd.AddCommand(newGatewayTokenCmd(f))
+	cmd.AddCommand(newGatewayCredsCmd(f))
 	return cmd
 }
 

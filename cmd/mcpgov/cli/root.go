@@ -51,7 +51,7 @@ Start with an inventory of this machine:
 		newPolicyCmd(f),
 		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
 		newShimCmd(f, nil), newGatewayCmd(f),
-		newLoginCmd(f, nil), newLogoutCmd(f, nil), newAuthCmd(f),
+		newLoginCmd(f, nil), newLogoutCmd(f, nil), newAuthCmd(f), newCredsCmd(f),
 		newAuditCmd(f),
 		newVersionCmd(f),
 	)

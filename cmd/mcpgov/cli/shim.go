@@ -16,6 +16,7 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim"
+	"github.com/mcpgov/mcpgov/shim/creds"
 )
 
 // ShimOptions are the inputs of `mcpgov shim`.
@@ -172,7 +173,12 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 	// entry, policies, guardrails and revision together.
 	go eng.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}, govern.ApplyCores(relay.Reload))
 	if url := eng.URL; url != "" {
-		return shimHTTP(ctx, opts, relay, url, refuse)
+		cred, err := eng.Credentials(ctx, opts.Factory.Secrets(), false)
+		if err != nil {
+			refuse(err)
+			return credentialsError(err)
+		}
+		return shimHTTP(ctx, opts, relay, url, cred, refuse)
 	}
 	command := eng.Command
 	if len(command) == 0 {
@@ -185,7 +191,12 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 		refuse(err)
 		return withHint(err, "clients started from a desktop often have a minimal PATH; use the command's absolute path")
 	}
-	up, err := shim.StartProcess(shim.Command{Path: path, Args: command[1:], Stderr: opts.IO.ErrOut})
+	cred, err := eng.Credentials(ctx, opts.Factory.Secrets(), true)
+	if err != nil {
+		refuse(err)
+		return credentialsError(err)
+	}
+	up, err := shim.StartProcess(shim.Command{Path: path, Args: command[1:], ExtraEnv: cred.Env, Stderr: opts.IO.ErrOut})
 	if err != nil {
 		refuse(err)
 		return err
@@ -223,7 +234,16 @@ func printNotice(io *IOStreams, n govern.Notice) {
 	fmt.Fprintf(io.ErrOut, "mcpgov: %s: %s\n", n.Kind, n.Text)
 }
 
-func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url string, refuse func(error)) error {
+// credentialsError adds the remedy a credentials refusal carries.
+func credentialsError(err error) error {
+	var ce *creds.Error
+	if errors.As(err, &ce) && ce.Hint != "" {
+		return withHint(err, ce.Hint)
+	}
+	return err
+}
+
+func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url string, cred shim.Credentials, refuse func(error)) error {
 	headers := http.Header{}
 	for _, h := range opts.Headers {
 		name, value, _ := strings.Cut(h, ":") // checked in RunE
@@ -238,7 +258,7 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url str
 	if headers.Get("Authorization") == "" && auth != nil {
 		headers.Set("Authorization", auth.Get("Authorization"))
 	}
-	up, err := shim.DialHTTP(url, headers, opts.IO.ErrOut)
+	up, err := shim.DialHTTPWith(url, headers, cred, opts.IO.ErrOut)
 	if err != nil {
 		refuse(err)
 		return err
