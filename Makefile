@@ -54,7 +54,16 @@ DUCKDB_DIR          := $(CACHE)/duckdb
 DUCKDB_QUERY        := $(DUCKDB_DIR)/bin/duckdb-query
 DUCKDB_STAMP        := $(DUCKDB_DIR)/.installed-$(DUCKDB_NODE_VERSION)
 
-E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$(PATH)
+# node oidc-provider, the loopback authorization server of the outbound
+# client-credentials tests (Dex v2.45 has no client_credentials grant),
+# installed into .cache/oidc-provider with testdata/idp/oidc-provider-cc.mjs
+# as .cache/oidc-provider/bin/oidc-provider-cc.
+OIDCP_VERSION := 9.13.3
+OIDCP_DIR     := $(CACHE)/oidc-provider
+OIDCP_CC      := $(OIDCP_DIR)/bin/oidc-provider-cc
+OIDCP_STAMP   := $(OIDCP_DIR)/.installed-$(OIDCP_VERSION)
+
+E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$(OIDCP_DIR)/bin:$(PATH)
 
 # Dex, the identity provider the login tests start on loopback. It is built
 # from the Go module proxy at the version pinned in testdata/tools/dex/go.mod: a
@@ -113,13 +122,23 @@ test: e2e-deps idp-deps ## everything CI runs: lint, go test -race with the real
 	@$(MAKE) --no-print-directory release-test
 	@$(MAKE) --no-print-directory fuzz-smoke
 
-e2e-deps: $(NPM_STAMP) $(OTELCOL) $(DUCKDB_QUERY) ## install the real clients, servers and collector the end-to-end tests use into .cache/
+e2e-deps: $(NPM_STAMP) $(OTELCOL) $(DUCKDB_QUERY) $(OIDCP_CC) ## install the real clients, servers and collector the end-to-end tests use into .cache/
 
 $(DUCKDB_STAMP):
 	@mkdir -p $(DUCKDB_DIR)
 	cd $(DUCKDB_DIR) && { test -f package.json || echo '{"private": true}' > package.json; } && \
 		npm install --no-audit --no-fund --loglevel=error --save-exact @duckdb/node-api@$(DUCKDB_NODE_VERSION)
 	touch $@
+
+$(OIDCP_STAMP):
+	@mkdir -p $(OIDCP_DIR)
+	cd $(OIDCP_DIR) && { test -f package.json || echo '{"private": true}' > package.json; } && \
+		npm install --no-audit --no-fund --loglevel=error --save-exact oidc-provider@$(OIDCP_VERSION)
+	touch $@
+
+$(OIDCP_CC): $(OIDCP_STAMP) testdata/idp/oidc-provider-cc.mjs
+	@mkdir -p $(dir $@)
+	install -m 0755 testdata/idp/oidc-provider-cc.mjs $@
 
 $(DUCKDB_QUERY): $(DUCKDB_STAMP) testdata/e2e/duckdb-query.cjs
 	@mkdir -p $(dir $@)

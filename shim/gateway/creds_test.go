@@ -94,7 +94,7 @@ type credFixture struct {
 // person's key from the vault), hdrs (caller headers), pass (passthrough
 // for audience "https://pass.example"), and stdio (a shared key in the
 // launched process's environment). The caller is X-Test-User.
-func credGateway(t *testing.T) *credFixture {
+func credGateway(t *testing.T, more ...catalog.Server) *credFixture {
 	t.Helper()
 	st, err := vault.OpenFile(filepath.Join(t.TempDir(), "vault.json"), mustKey(t))
 	if err != nil {
@@ -103,7 +103,7 @@ func credGateway(t *testing.T) *credFixture {
 	var mu sync.Mutex
 	var events []vault.Event
 	v := &vault.Vault{Store: st, Audit: func(e vault.Event) { mu.Lock(); events = append(events, e); mu.Unlock() }}
-	env := map[string]string{"SHARED_KEY": "shared-key-5a7c9e1f", "STDIO_KEY": "stdio-key-2b4d6f80"}
+	env := map[string]string{"SHARED_KEY": "shared-key-5a7c9e1f", "STDIO_KEY": "stdio-key-2b4d6f80", "CC_SECRET": ccSecret}
 	inj := &creds.Injector{Vault: v, Secrets: &secretref.Resolver{Getenv: func(k string) string { return env[k] }, Sources: map[string]secretref.Source{"vault": v}}}
 	fx := &credFixture{vault: v, seen: map[string]*seen{}, events: func() []vault.Event { mu.Lock(); defer mu.Unlock(); return append([]vault.Event(nil), events...) }}
 	gov := &fakeGov{entries: map[string]*catalog.Server{}, virtual: map[string]gateway.Virtual{}}
@@ -119,6 +119,9 @@ func credGateway(t *testing.T) *credFixture {
 	add("hdrs", catalog.Auth{Type: catalog.AuthHeaders})
 	add("other", catalog.Auth{Type: catalog.AuthHeaders})
 	add("pass", catalog.Auth{Type: catalog.AuthPassthrough, Audience: "https://pass.example"})
+	for _, m := range more {
+		add(m.ID, m.Auth)
+	}
 	gov.servers = append(gov.servers, gateway.Server{ID: "stdio", Command: []string{os.Args[0]}})
 	gov.entries["stdio"] = &catalog.Server{ID: "stdio", Status: catalog.StatusApproved, Auth: catalog.Auth{Type: catalog.AuthAPIKey, Secret: "env:STDIO_KEY", Env: stdioKeyEnv}}
 	t.Setenv(stdioServerEnv, "1")
