@@ -93,6 +93,7 @@ func catalogValidateRun(opts *CatalogValidateOptions) error {
 		}
 		rep.Bundle = b.Dir
 		rep.Servers, rep.Virtual = len(b.Catalog.Servers), len(b.Catalog.Virtual)
+		rep.Warnings = append(rep.Warnings, b.Catalog.Warnings...)
 		rep.Warnings = append(rep.Warnings, b.Catalog.DuplicateIdentities()...)
 	}
 	if opts.JSON {
