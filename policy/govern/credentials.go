@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -208,4 +209,45 @@ func OpenVaultAudited(ctx context.Context, env Env, c Configs, keyring login.Sec
 		return nil, nil, err
 	}
 	return v, closeFn, nil
+}
+
+// MovedSecretRef is where `mcpgov wrap --move-secrets` keeps variable name
+// of a client's config entry: a shared vault entry, referenced as
+// "vault:config/CLIENT/ENTRY/NAME".
+func MovedSecretRef(client, entry, name string) (server, ref string) {
+	server = "config/" + client + "/" + entry
+	return server, "vault:" + server + "/" + name
+}
+
+// ResolveSecretEnv resolves the shim's --secret-env NAME=REF flags into
+// "NAME=value" entries for the launched server.
+func ResolveSecretEnv(ctx context.Context, env Env, keyring login.SecretStore, specs []string, rec func(vault.Event)) ([]string, error) {
+	if len(specs) == 0 {
+		return nil, nil
+	}
+	v, verr := OpenVault(ctx, env, keyring, false, rec)
+	r := SecretResolver(env, keyring, v)
+	var out []string
+	for _, spec := range specs {
+		name, ref, _ := strings.Cut(spec, "=") // checked by the CLI
+		if strings.HasPrefix(ref, "vault:") && v == nil {
+			return nil, fmt.Errorf("--secret-env %s: %w", name, verr)
+		}
+		val, err := r.Resolve(ctx, ref)
+		if err != nil {
+			return nil, fmt.Errorf("--secret-env %s: %w", name, err)
+		}
+		out = append(out, name+"="+val)
+	}
+	return out, nil
+}
+
+// SecretEnv is ResolveSecretEnv with each vault use recorded in the
+// engine's audit trail.
+func (e *Engine) SecretEnv(ctx context.Context, keyring login.SecretStore, specs []string) ([]string, error) {
+	var store enforce.Store
+	if e.store != nil {
+		store = e.store
+	}
+	return ResolveSecretEnv(ctx, e.opts.Env, keyring, specs, CredentialRecorder(store, e.Config.Identity))
 }

@@ -384,9 +384,13 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 	if isShimFor(command, args, o.MCPGovPath) {
 		return skip(ActionAlreadyGoverned, "")
 	}
+	moves, err := d.moveSecrets(it, o, obj)
+	if err != nil {
+		return skip(ActionFailed, "move secrets: "+err.Error())
+	}
 	newCmd := quote(o.MCPGovPath)
 	lits := make([]string, 0, 4)
-	for _, a := range shimPrefix(it.srv, o) {
+	for _, a := range withSecretFlags(shimPrefix(it.srv, o), moves) {
 		lits = append(lits, quote(a))
 	}
 	lits = append(lits, d.raw(&cmd.Value)) // the original literal, escapes and placeholders as written
@@ -402,7 +406,7 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 			{Field: "command", Original: d.raw(&cmd.Value), Wrapped: newCmd},
 			{Field: "args", Original: d.raw(&argsMem.Value), Wrapped: text},
 		}
-		return e
+		return addMoves(e, moves)
 	}
 	// No args: add one right after command, in the entry's layout.
 	colon := string(d.b[d.end(&cmd.Name):d.start(&cmd.Value)])
@@ -418,7 +422,7 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 	ins := "," + lead + `"args"` + colon + "[" + strings.Join(lits, d.inlineSep(cmd)) + "]"
 	e.patches = []patch{{d.start(&cmd.Value), d.end(&cmd.Value), newCmd + ins}}
 	e.spans = []Span{{Field: "command+args", Original: d.raw(&cmd.Value), Wrapped: newCmd + ins}}
-	return e
+	return addMoves(e, moves)
 }
 
 // wrapArgv wraps opencode's command array, which holds the whole argv.
@@ -443,6 +447,9 @@ func (d *jdoc) wrapArgv(it *item, o Options, cmd *hujson.ObjectMember) edit {
 
 // span returns the current file range of a manifest span's field.
 func (d *jdoc) span(obj *hujson.Object, field string) (int, int, bool) {
+	if strings.HasPrefix(field, "env.") {
+		return d.envSpan(obj, field)
+	}
 	cmd, args := member(obj, "command"), member(obj, "args")
 	switch field {
 	case "command":
@@ -477,6 +484,14 @@ func (d *jdoc) span(obj *hujson.Object, field string) (int, int, bool) {
 }
 
 func (d *jdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
+	e := d.unwrapCommand(it, lookup)
+	if e.action == ActionUnwrapped {
+		e.patches = append(e.patches, d.restoreMoved(it, lookup, e.patches)...)
+	}
+	return e
+}
+
+func (d *jdoc) unwrapCommand(it *item, lookup func(string) *Record) edit {
 	obj, _ := d.locate(it, false)
 	if obj == nil {
 		return skip(ActionFailed, "entry not found in the file (it changed since the scan)")

@@ -42,6 +42,10 @@ type Span struct {
 	Field    string `json:"field"`
 	Original string `json:"original"`
 	Wrapped  string `json:"wrapped"`
+	// Secret is the vault reference of a value --move-secrets took out of
+	// the config; Original is then empty (the manifest holds no secret)
+	// and unwrap reads the value back from the vault.
+	Secret string `json:"secret,omitempty"`
 }
 
 func manifestPath(stateDir string) string { return filepath.Join(stateDir, "manifest.json") }

@@ -57,6 +57,14 @@ type Options struct {
 	// mcpgov path is this machine's, and would be committed for everyone.
 	Project bool
 
+	// MoveSecret, when set (--move-secrets), takes a literal secret out of
+	// a JSON stdio entry's env: it stores value in the vault (when store;
+	// not in a dry run) and returns the reference the shim resolves at
+	// launch ("vault:…").
+	MoveSecret func(s scan.Server, name, value string, store bool) (ref string, err error)
+	// RestoreSecret reads a moved secret back on unwrap.
+	RestoreSecret func(ref string) (string, error)
+
 	// beforeCommit runs just before each config file is replaced; tests use
 	// it to play a client writing the file concurrently.
 	beforeCommit func(path string)
@@ -223,6 +231,7 @@ func editFile(file string, items []*item, o Options, which op, man *Manifest) (*
 		}
 		var (
 			patches []patch
+			redact  []patch
 			records []Record
 			removed []string
 		)
@@ -231,8 +240,21 @@ func editFile(file string, items []*item, o Options, which op, man *Manifest) (*
 			if which == opWrap {
 				e = gatewayReason(d, it, o, d.wrapEntry(it, o))
 			} else {
-				e = d.unwrapEntry(it, func(ptr string) *Record { return man.find(path, ptr) })
+				var rerr error
+				e = d.unwrapEntry(it, func(ptr string) *Record {
+					rec, err := restoreSecrets(man.find(path, ptr), o)
+					if err != nil {
+						rerr = err
+						return nil
+					}
+					return rec
+				})
+				if rerr != nil {
+					// Restoring from the command line would lose the value.
+					e = skip(ActionFailed, "restore a moved secret: "+rerr.Error())
+				}
 			}
+			redact = append(redact, e.redact...)
 			it.res.Action, it.res.Reason = e.action, e.reason
 			patches = append(patches, e.patches...)
 			if len(e.patches) == 0 {
@@ -261,12 +283,18 @@ func editFile(file string, items []*item, o Options, which op, man *Manifest) (*
 		if err := d.check(after); err != nil {
 			return nil, fmt.Errorf("%s: the edited file would not parse (%v); nothing was written", file, err)
 		}
-		ch := &FileChange{File: file, Before: before, After: after}
+		// Moved secrets appear masked in what is shown and backed up: the
+		// vault holds them, and a backup is no place for them.
+		shown, err := apply(before, redact)
+		if err != nil {
+			return nil, err
+		}
+		ch := &FileChange{File: file, Before: shown, After: after}
 		if o.DryRun || bytes.Equal(before, after) {
 			return ch, nil
 		}
 		if which == opWrap {
-			backup, err := writeBackup(o, path, before)
+			backup, err := writeBackup(o, path, shown)
 			if err != nil {
 				return nil, err
 			}
@@ -321,6 +349,7 @@ type edit struct {
 	command string   // original command (wrap)
 	args    []string // original arguments (wrap)
 	url     string   // original URL (remote wrap)
+	redact  []patch  // moved secrets masked, for backups and diffs
 }
 
 func skip(a Action, reason string) edit { return edit{action: a, reason: reason} }

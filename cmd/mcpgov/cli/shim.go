@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim"
 	"github.com/mcpgov/mcpgov/shim/creds"
@@ -32,6 +33,9 @@ type ShimOptions struct {
 	Headers []string
 	ID      string   // `mcpgov shim ID`
 	Command []string // after --
+	// SecretEnv are NAME=REF: the server's variable NAME gets the secret
+	// REF references (what `mcpgov wrap --move-secrets` writes).
+	SecretEnv []string
 }
 
 func newShimCmd(f *Factory, runF func(context.Context, *ShimOptions) error) *cobra.Command {
@@ -110,6 +114,12 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 			default:
 				return flagErrorf("invalid --mode %q: want enforce or audit", opts.Mode)
 			}
+			for _, spec := range opts.SecretEnv {
+				name, ref, ok := strings.Cut(spec, "=")
+				if _, err := secretref.Parse(ref); !ok || name == "" || err != nil {
+					return flagErrorf("invalid --secret-env %q: want NAME=REF, REF a secret reference (vault:…, env:…, file:…, keyring:…)", name)
+				}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -122,6 +132,7 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	cmd.Flags().StringVar(&opts.Mode, "mode", "", "enforce or audit (default: the catalog's mode)")
 	cmd.Flags().StringVar(&opts.URL, "url", "", "Streamable HTTP upstream (a remote server or the gateway)")
 	cmd.Flags().StringArrayVar(&opts.Headers, "header", nil, `HTTP header "Name: value" for --url (repeatable)`)
+	cmd.Flags().StringArrayVar(&opts.SecretEnv, "secret-env", nil, "set the server's variable NAME to the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
 	return cmd
 }
 
@@ -196,6 +207,12 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 		refuse(err)
 		return credentialsError(err)
 	}
+	moved, err := eng.SecretEnv(ctx, opts.Factory.Secrets(), opts.SecretEnv)
+	if err != nil {
+		refuse(err)
+		return withHint(err, "the config's secret was moved to the vault by mcpgov wrap --move-secrets; mcpgov unwrap puts it back")
+	}
+	cred.Env = append(moved, cred.Env...)
 	up, err := shim.StartProcess(shim.Command{Path: path, Args: command[1:], ExtraEnv: cred.Env, Stderr: opts.IO.ErrOut})
 	if err != nil {
 		refuse(err)

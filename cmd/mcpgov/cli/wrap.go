@@ -39,6 +39,9 @@ type WrapOptions struct {
 	Mode       string
 	Project    bool
 	Gateway    string
+	// MoveSecrets takes literal secrets out of the entries' env into the
+	// vault; the shim injects them (wrap_secrets.go).
+	MoveSecrets bool
 }
 
 func newWrapCmd(f *Factory, runF func(context.Context, *WrapOptions) error) *cobra.Command {
@@ -158,6 +161,7 @@ skipped-unsupported and left alone).`,
 	fl.StringVar(&opts.Mode, "mode", "", "enforce or audit, written into each shim command (default: the catalog's mode); audit needs no usable bundle")
 	fl.StringVar(&opts.Gateway, "gateway", "", "point catalog servers at this gateway (URL): each runs mcpgov shim --url GATEWAY/servers/ID/mcp")
 	fl.BoolVar(&opts.Project, "project", false, "also wrap project configs inside a version-controlled work tree (they get this machine's mcpgov path)")
+	fl.BoolVar(&opts.MoveSecrets, "move-secrets", false, "move plain-text secrets of the entries' env into the vault; the shim injects them at launch (JSON configs)")
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"enforce", "audit"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
@@ -251,6 +255,8 @@ func wrapRun(ctx context.Context, opts *WrapOptions, unwrap bool) error {
 		}
 		wo.StateDir = dir
 	}
+
+	defer wrapSecrets(ctx, opts, &wo, unwrap)()
 
 	servers, refused, err := wrapSelect(ctx, opts, home, gov)
 	if err != nil {

@@ -70,8 +70,13 @@ type Match struct {
 // {env:VAR}, ${{ secrets.X }}.
 func isPlaceholder(v string) bool {
 	return strings.Contains(v, "${") || strings.Contains(v, "{env:") || strings.Contains(v, "$(") ||
-		placeholderVar.MatchString(v)
+		placeholderVar.MatchString(v) || secretRef.MatchString(v)
 }
+
+// secretRef matches mcpgov's secret references (env:NAME, file:PATH,
+// keyring:SERVICE/ACCOUNT, vault:NAME), which name a secret held
+// elsewhere: `mcpgov wrap --move-secrets` writes them into shim flags.
+var secretRef = regexp.MustCompile(`^(?:env:[A-Za-z_][A-Za-z0-9_]*|file:/[^\s]+|keyring:[^\s/]+/[^\s]+|vault:[A-Za-z0-9._@/-]+)$`)
 
 var placeholderVar = regexp.MustCompile(`^(?:Bearer\s+|token\s+)?(?:\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%)$`)
 

@@ -338,6 +338,9 @@ func Args(args []string) map[int]Match {
 		out[i] = m
 	}
 	for i, a := range args {
+		if _, val, ok := strings.Cut(a, "="); ok && secretRef.MatchString(val) {
+			continue // NAME=REF names a secret held elsewhere (shim --secret-env)
+		}
 		if m, ok := Detect("", a); ok {
 			hit(i, m)
 			continue
