@@ -3,6 +3,7 @@ package scan
 import (
 	"fmt"
 	"net/url"
+	"path/filepath"
 	"strings"
 
 	"github.com/mcpgov/mcpgov/policy/guard/secret"
@@ -44,9 +45,14 @@ func findings(s *Server, f fields, l launch.Analysis) ([]finding.Finding, map[in
 		if m.Strong {
 			sev = finding.SeverityCritical
 		}
+		remedy := "reference it from the environment instead"
+		if strings.HasPrefix(field, "env.") && strings.EqualFold(filepath.Ext(s.File), ".json") {
+			// What wrap --move-secrets takes into the vault.
+			remedy = "move it into mcpgov's vault with `mcpgov wrap --move-secrets`, or reference it from the environment"
+		}
 		out = append(out, finding.Finding{
 			Rule: RulePlaintextSecret, Severity: sev, Field: field, Line: line,
-			Message: fmt.Sprintf("%s holds a plain-text %s; reference it from the environment instead (value masked)", field, m.Kind),
+			Message: fmt.Sprintf("%s holds a plain-text %s; %s (value masked)", field, m.Kind, remedy),
 		})
 	}
 	for _, v := range f.env {
