@@ -23,7 +23,9 @@ func newCredsDeleteCmd(f *Factory, runF func(context.Context, *CredsDeleteOption
 	cmd := &cobra.Command{
 		Use:   "delete SERVER",
 		Short: "Delete your key for a catalog server from the vault",
-		Args:  cobra.ExactArgs(1),
+		Example: `  mcpgov creds delete github
+  mcpgov creds delete github --user ann@example.com`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.Server = args[0]
 			if runF != nil {

@@ -24,7 +24,9 @@ func newCredsListCmd(f *Factory, runF func(context.Context, *CredsListOptions) e
 	cmd := &cobra.Command{
 		Use:   "list",
 		Short: "List your credentials in the vault (servers and kinds, never values)",
-		Args:  cobra.NoArgs,
+		Example: `  mcpgov creds list
+  mcpgov creds list --all --json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.All && opts.User != "" {
 				return flagErrorf("--all and --user disagree; use one of them")

@@ -35,7 +35,11 @@ func newGatewayCredsRevokeCmd(f *Factory, runF func(context.Context, *GatewayCre
 	cmd := &cobra.Command{
 		Use:   "revoke --user U",
 		Short: "Revoke every credential the vault holds for a person (offboarding)",
-		Args:  cobra.NoArgs,
+		Long: `Remove every key and token the vault holds for one person, shared by the
+gateway on this host (MCPGOV_VAULT): their next session gets no credentials
+until new ones are stored. Each revocation is recorded in the audit trail.`,
+		Example: `  mcpgov gateway creds revoke --user ann@example.com`,
+		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.User == "" {
 				return flagErrorf("name the person: --user U (as records show them: email, else subject)")
