@@ -323,3 +323,23 @@ func (v *Vault) List(ctx context.Context, user string) ([]Info, error) {
 
 // Ref is a secret reference (secretref.Ref).
 type Ref = secretref.Ref
+
+// RevokeTokens revokes user's OAuth grants (logout), keeping the keys they
+// stored themselves, and returns how many there were.
+func (v *Vault) RevokeTokens(ctx context.Context, user, reason string) (int, error) {
+	list, err := v.Store.List(ctx, user)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, e := range list {
+		if e.User != user || e.Kind != KindToken {
+			continue
+		}
+		if err := v.Delete(ctx, e.Key, reason); err != nil && !errors.Is(err, ErrNotFound) {
+			return n, err
+		}
+		n++
+	}
+	return n, nil
+}

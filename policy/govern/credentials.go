@@ -196,6 +196,11 @@ func (e *Engine) Credentials(ctx context.Context, keyring login.SecretStore, std
 // cannot be opened is reported to warn and the command goes on: the
 // vault's own state is what the person asked to change.
 func OpenVaultAudited(ctx context.Context, env Env, c Configs, keyring login.SecretStore, create bool, actor audit.Identity, warn func(string)) (*vault.Vault, func(), error) {
+	// The vault first: without one there is nothing to record.
+	v, err := OpenVault(ctx, env, keyring, create, nil)
+	if err != nil {
+		return nil, nil, err
+	}
 	var store enforce.Store
 	closeFn := func() {}
 	if st, err := OpenAuditor(env, c, warn); err != nil {
@@ -203,11 +208,7 @@ func OpenVaultAudited(ctx context.Context, env Env, c Configs, keyring login.Sec
 	} else if st != nil {
 		store, closeFn = st, func() { _ = st.Close() }
 	}
-	v, err := OpenVault(ctx, env, keyring, create, CredentialRecorder(store, actor))
-	if err != nil {
-		closeFn()
-		return nil, nil, err
-	}
+	v.Audit = CredentialRecorder(store, actor)
 	return v, closeFn, nil
 }
 

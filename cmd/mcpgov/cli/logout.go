@@ -7,7 +7,9 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/login"
+	"github.com/mcpgov/mcpgov/policy/govern"
 )
 
 // LogoutOptions are the inputs of `mcpgov logout`.
@@ -54,6 +56,7 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	if err != nil {
 		return err
 	}
+	user, actor := credsUser(ctx, opts.Factory, "")
 	s, err := m.Logout(ctx, opts.Revoke)
 	if s == nil && login.NeedsLogin(err) {
 		// Logging out twice is not an error: the wanted state holds.
@@ -70,5 +73,29 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 		opts.IO.Warnf("%v", err)
 	}
 	opts.IO.Notef("logged out of %s (profile %q)", s.Issuer, s.Profile)
+	logoutVault(ctx, opts, user, actor)
 	return nil
+}
+
+// logoutVault revokes the OAuth grants the vault holds for the person who
+// logged out (their own keys stay: they stored them). A vault that cannot
+// be opened holds nothing of theirs to revoke.
+func logoutVault(ctx context.Context, opts *LogoutOptions, user string, actor audit.Identity) {
+	c, err := opts.Factory.Config()
+	if err != nil {
+		return
+	}
+	v, closeFn, err := govern.OpenVaultAudited(ctx, opts.Factory.Env(), c, opts.Factory.Secrets(), false, actor, func(string) {})
+	if err != nil {
+		return
+	}
+	defer closeFn()
+	n, err := v.RevokeTokens(ctx, user, "logout")
+	if err != nil {
+		opts.IO.Warnf("revoke the vault's tokens of %s: %v", user, err)
+		return
+	}
+	if n > 0 {
+		opts.IO.Notef("revoked %d OAuth grants of %s in the vault", n, user)
+	}
 }
