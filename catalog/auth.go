@@ -1,12 +1,15 @@
 package catalog
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/mcpgov/mcpgov/policy/guard/secret"
+	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
 // AuthType is how mcpgov authenticates to a server on the caller's behalf
@@ -293,4 +296,57 @@ func redactRef(s string) string {
 		return secret.Mask(s)
 	}
 	return s
+}
+
+// authJSON is Auth's structured form in JSON.
+type authJSON Auth
+
+// MarshalJSON writes the old free-text form as a string and the
+// structured block as an object (server.json's governance block, --json).
+func (a Auth) MarshalJSON() ([]byte, error) {
+	if a.Type == "" {
+		return json.Marshal(a.Legacy)
+	}
+	return json.Marshal(authJSON(a))
+}
+
+// UnmarshalJSON reads what MarshalJSON writes; unknown members are errors.
+func (a *Auth) UnmarshalJSON(b []byte) error {
+	*a = Auth{}
+	if len(b) > 0 && b[0] == '"' {
+		return json.Unmarshal(b, &a.Legacy)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var v authJSON
+	if err := dec.Decode(&v); err != nil {
+		return fmt.Errorf("auth: %w", err)
+	}
+	*a = Auth(v)
+	return nil
+}
+
+// TOMLInline is the block as a TOML inline table ("{ type = "api_key", … }"),
+// or the old form's string; "" when none is set.
+func (a Auth) TOMLInline() string {
+	if a.Type == "" {
+		if a.Legacy == "" {
+			return ""
+		}
+		return tomldoc.String(a.Legacy)
+	}
+	var parts []string
+	for _, kv := range []struct{ k, v string }{
+		{"type", string(a.Type)}, {"secret", a.Secret}, {"header", a.Header}, {"prefix", a.Prefix}, {"query", a.Query}, {"env", a.Env},
+		{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}, {"client_id", a.ClientID},
+		{"client_secret", a.ClientSecret}, {"resource", a.Resource}, {"audience", a.Audience},
+	} {
+		if kv.v != "" {
+			parts = append(parts, kv.k+" = "+tomldoc.String(kv.v))
+		}
+	}
+	if len(a.Scopes) > 0 {
+		parts = append(parts, "scopes = "+tomldoc.Strings(a.Scopes))
+	}
+	return "{ " + strings.Join(parts, ", ") + " }"
 }

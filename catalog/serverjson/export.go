@@ -27,7 +27,7 @@ type sjGovernance struct {
 	Owner       string            `json:"owner,omitempty"`
 	Risk        catalog.Risk      `json:"risk,omitempty"`
 	DataScope   []string          `json:"data_scope,omitempty"`
-	Auth        string            `json:"auth,omitempty"`
+	Auth        catalog.Auth      `json:"auth,omitzero"`
 	Groups      []string          `json:"groups,omitempty"`
 	FailMode    catalog.FailMode  `json:"fail_mode,omitempty"`
 	Tools       *sjGovTools       `json:"tools,omitempty"`
@@ -141,9 +141,7 @@ func (g *sjGovernance) apply(s *catalog.Server) error {
 		s.Status = g.Status
 	}
 	s.Owner, s.Risk, s.DataScope, s.Groups, s.FailMode = g.Owner, g.Risk, g.DataScope, g.Groups, g.FailMode
-	// The governance block carries the auth method as text only (the
-	// structured block's references stay in the catalog).
-	s.Auth = catalog.Auth{Legacy: g.Auth}
+	s.Auth = g.Auth
 	if g.Tools != nil {
 		s.Tools = catalog.ToolRules{Allow: g.Tools.Allow, Deny: g.Tools.Deny}
 	}
@@ -182,7 +180,7 @@ func (g *sjGovernance) apply(s *catalog.Server) error {
 func sjGovernanceFor(s *catalog.Server, derived *catalog.Server) *sjGovernance {
 	g := &sjGovernance{
 		Version: sjGovernanceVersion, ID: s.ID, Status: s.Status, Owner: s.Owner, Risk: s.Risk,
-		DataScope: s.DataScope, Auth: s.Auth.String(), Groups: s.Groups, FailMode: s.FailMode, Pins: s.Pins,
+		DataScope: s.DataScope, Auth: s.Auth, Groups: s.Groups, FailMode: s.FailMode, Pins: s.Pins,
 	}
 	if len(s.Tools.Allow)+len(s.Tools.Deny) > 0 {
 		g.Tools = &sjGovTools{Allow: s.Tools.Allow, Deny: s.Tools.Deny}

@@ -145,8 +145,8 @@ func sjRenderServer(b *strings.Builder, imp ImportedServer, nl string) {
 	} else {
 		placeholder("data_scope", "[]", "what it can read or change")
 	}
-	if s.Auth.Legacy != "" {
-		kv("auth", tomldoc.String(s.Auth.Legacy), "old free-text form; write an [auth] table")
+	if a := s.Auth.TOMLInline(); a != "" {
+		kv("auth", a, "outbound credentials (README)")
 	} else {
 		placeholder("auth.type", `"none"`, "none | api_key | api_key_per_user | oauth_user | oauth_client | passthrough | headers")
 	}
