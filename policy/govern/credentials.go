@@ -15,6 +15,7 @@ import (
 	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/scan/launch"
 	"github.com/mcpgov/mcpgov/shim"
 	"github.com/mcpgov/mcpgov/shim/creds"
 	"github.com/mcpgov/mcpgov/shim/gateway"
@@ -180,6 +181,12 @@ func LocalUser(id audit.Identity) string {
 func (e *Engine) Credentials(ctx context.Context, keyring login.SecretStore, stdio bool) (shim.Credentials, error) {
 	s := e.Config.Server
 	if s == nil || s.Auth.Kind() == catalog.AuthNone {
+		return shim.Credentials{}, nil
+	}
+	if !stdio && (s.Launch.URL == "" || launch.CanonicalURL(e.URL) != launch.CanonicalURL(s.Launch.URL)) {
+		// Not the server itself (the gateway, with `wrap --gateway`): the
+		// server's credentials are the gateway's to inject, and never go
+		// to another endpoint.
 		return shim.Credentials{}, nil
 	}
 	var store enforce.Store
