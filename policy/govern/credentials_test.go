@@ -17,7 +17,9 @@ import (
 func TestShimCredentialsOnlyForTheServersOwnURL(t *testing.T) {
 	s := &catalog.Server{ID: "notes", Launch: catalog.Launch{URL: "https://notes.example/mcp"},
 		Auth: catalog.Auth{Type: catalog.AuthAPIKey, Secret: "env:NOTES_KEY", Header: "X-Api-Key"}}
-	env := Env{Getenv: func(k string) string { return map[string]string{"NOTES_KEY": "k-9a8b7c", "MCPGOV_VAULT": t.TempDir() + "/v.json"}[k] }, Home: t.TempDir()}
+	env := Env{Getenv: func(k string) string {
+		return map[string]string{"NOTES_KEY": "k-9a8b7c", "MCPGOV_VAULT": t.TempDir() + "/v.json"}[k]
+	}, Home: t.TempDir()}
 	for url, want := range map[string]string{
 		"https://notes.example/mcp":                 "k-9a8b7c",
 		"https://gateway.example/servers/notes/mcp": "",
