@@ -27,6 +27,9 @@ type GatewayConfig struct {
 	// HTTPS. Relative paths are relative to the config file.
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
+	// InventoryReaders are the groups whose members may read the fleet
+	// inventory over HTTP (GET /inventory); nobody when empty.
+	InventoryReaders []string `toml:"inventory_readers"`
 }
 
 // GatewaySettings are the [gateway] settings resolved from both configs;
@@ -39,6 +42,8 @@ type GatewaySettings struct {
 	IdleTimeout    time.Duration
 	TLSCert        string
 	TLSKey         string
+	// InventoryReaders: see GatewayConfig.
+	InventoryReaders []string
 }
 
 // Gateway resolves the [gateway] settings: each key the managed config
@@ -65,6 +70,9 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 	}
 	if len(g.AllowedOrigins) > 0 {
 		s.AllowedOrigins = g.AllowedOrigins
+	}
+	if len(g.InventoryReaders) > 0 {
+		s.InventoryReaders = g.InventoryReaders
 	}
 	if g.MaxBody < 0 {
 		return fmt.Errorf("config %s: invalid [gateway] max_body %d: want a positive size in bytes", cfg.Path(), g.MaxBody)

@@ -10,6 +10,7 @@
 //	/servers/{id}/mcp   proxy: one catalog server
 //	/mcp                aggregator: every server Governance serves, tools named server__tool
 //	/virtual/{id}/mcp   a virtual server: exactly its tool subset
+//	/inventory          fleet inventory: scans uploaded (POST) and read (GET)
 //	/healthz, /readyz   liveness and readiness
 //	/.well-known/oauth-protected-resource[/PATH]  RFC 9728 metadata
 package gateway
@@ -25,6 +26,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/scan/fleet"
 )
 
 // Server is how the gateway reaches one catalog server: a Streamable HTTP
@@ -121,6 +123,10 @@ type Options struct {
 	// Metrics, when set, are served at /metrics and count the requests;
 	// Metrics.Sink counts the engine's records.
 	Metrics *Metrics
+	// Inventory, when set, keeps the fleet inventory machines upload to
+	// InventoryPath; InventoryReaders are the groups that may read it.
+	Inventory        fleet.Store
+	InventoryReaders []string
 }
 
 // Handler serves the gateway's endpoints.
@@ -175,6 +181,7 @@ func New(opts Options) (*Handler, error) {
 		opts.Metrics.register(h)
 		h.mux.Handle("/metrics", opts.Metrics.Handler())
 	}
+	h.mux.HandleFunc(InventoryPath, h.serveInventory)
 	h.mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		h.serveMCP(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})
 	})
@@ -256,6 +263,7 @@ const (
 	kindServer endpointKind = iota
 	kindAggregate
 	kindVirtual
+	kindInventory
 )
 
 // endpoint is the MCP endpoint a request came to.

@@ -31,6 +31,7 @@ is governed by the same catalog, policies, guardrails and audit trail.`,
 	}
 	cmd.AddCommand(newGatewayServeCmd(f, nil))
 	cmd.AddCommand(newGatewayTokenCmd(f))
+	cmd.AddCommand(newGatewayInventoryCmd(f, nil))
 	return cmd
 }
 
@@ -50,6 +51,9 @@ type GatewayServeOptions struct {
 	TLSKey         string
 	LogFormat      string
 	DrainTimeout   time.Duration
+	// InventoryReaders are the groups that may read the fleet inventory
+	// over HTTP ([gateway] inventory_readers).
+	InventoryReaders []string
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -68,6 +72,9 @@ func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOpti
                     per MCP session
   /mcp              every approved server as one, tools named server__tool
   /virtual/ID/mcp   a virtual server of the catalog: exactly its tools
+  /inventory        the fleet inventory: machines upload their scans (POST,
+                    mcpgov scan --upload); the groups in [gateway]
+                    inventory_readers read it (GET)
   /healthz /readyz  liveness, readiness (a usable bundle; 503 while draining)
   /metrics          Prometheus: calls, denials, guardrail verdicts and
                     durations, upstream and policy latency per server and
@@ -190,9 +197,15 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	} else {
 		opts.IO.Notef("accepting tokens from `mcpgov gateway token create` (no identity provider in [[gateway.issuers]])")
 	}
+	inventory, err := govern.OpenFleetStore(f.Env())
+	if err != nil {
+		return err
+	}
 	h, err := gateway.New(gateway.Options{
-		Governance: gov,
-		Identify:   auth.Identify,
+		Governance:       gov,
+		Inventory:        inventory,
+		InventoryReaders: opts.InventoryReaders,
+		Identify:         auth.Identify,
 		Auth: gateway.AuthOptions{
 			AuthorizationServers: idps,
 			MaxFailures:          authCfg.MaxFailures,

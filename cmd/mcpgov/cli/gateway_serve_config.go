@@ -65,6 +65,7 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 	if !opts.Set["idle-timeout"] && s.IdleTimeout > 0 {
 		opts.IdleTimeout = s.IdleTimeout
 	}
+	opts.InventoryReaders = s.InventoryReaders
 	if !opts.Set["tls-cert"] && s.TLSCert != "" {
 		opts.TLSCert, opts.TLSKey = s.TLSCert, s.TLSKey
 	}

@@ -82,6 +82,9 @@ indented. A command that fails prints its error once, with its hints after it:
                           %ProgramData%\mcpgov\config.toml on Windows)
   MCPGOV_TOKEN            a bearer token that overrides the stored login (CI)
   MCPGOV_PROFILE          the login profile (after --profile)
+  MCPGOV_MACHINE_ID       what names this machine in scan --upload (an asset tag
+                          from MDM; default the OS's machine id); only an HMAC
+                          of it is sent
   MCPGOV_KEYRING          "off" keeps logins out of the OS keyring (0600 file instead)
   MCPGOV_AUDIT_DIR        the audit trail the shim writes and "mcpgov audit" reads
                           (after --dir; default $XDG_STATE_HOME/mcpgov/audit)
@@ -89,7 +92,7 @@ indented. A command that fails prints its error once, with its hints after it:
   MCPGOV_FORCE_TTY        treat stdout as a terminal (table output when piped)
 
 mcpgov scan only reads files: it never runs a configured command and never
-contacts a configured URL.`,
+contacts a configured URL (--upload contacts only the gateway).`,
 		},
 	}
 }
@@ -219,6 +222,10 @@ the managed file sets wins over the user's.
   tls_key = "/etc/mcpgov/gateway.key"
       PEM certificate (chain) and key: with both set the gateway serves
       HTTPS only. Relative to the config file.
+  inventory_readers = ["security"]
+      Groups whose members may read the fleet inventory over HTTP (GET
+      /inventory); nobody when unset. Any authenticated caller may upload
+      a scan (mcpgov scan --upload).
   clock_skew = "1m"
       How far an identity provider's clock may be off: a token counts as
       expired this long after its exp (default 1m, at most 1h).
