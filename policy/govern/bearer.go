@@ -68,8 +68,9 @@ var (
 // JWTVerifier verifies JWT access tokens from the configured identity
 // providers: the token's iss picks the provider (an issuer not configured
 // is refused before any network call), whose discovery document and keys
-// are fetched on first use and kept; go-oidc refetches the key set when a
-// token names a key it does not know, so key rotation needs no restart.
+// are fetched on first use and again every keySetMaxAge (so a withdrawn
+// key stops counting); go-oidc also refetches the key set when a token
+// names a key it does not know, so key rotation needs no restart.
 // Signature, issuer, audience and expiry (with ClockSkew) are checked,
 // then the provider's group claims are read.
 type JWTVerifier struct {
@@ -82,8 +83,15 @@ type JWTVerifier struct {
 	Client *http.Client
 
 	mu        sync.Mutex
-	verifiers map[string]*oidc.IDTokenVerifier
+	verifiers map[string]*issuerVerifier
 	verified  map[[32]byte]cachedJWT // by the token's SHA-256
+}
+
+// issuerVerifier is one provider's verifier and when its discovery
+// document and key set were fetched.
+type issuerVerifier struct {
+	ver     *oidc.IDTokenVerifier
+	fetched time.Time
 }
 
 // cachedJWT is a verified token's identity, good until until: its expiry
@@ -100,6 +108,18 @@ type cachedJWT struct {
 const (
 	jwtCacheFor = 5 * time.Minute
 	jwtCacheMax = 10000
+)
+
+// keySetMaxAge is how long a provider's key set is used before it is
+// fetched again. go-oidc fetches it anew only for a token that names a key
+// it does not know, so without this a key the provider withdrew (say, a
+// leaked one) would keep verifying tokens until the gateway restarts.
+// keySetRetry is the wait before another try when a refetch fails; the
+// keys already fetched keep serving meanwhile, so a provider's outage
+// does not lock everyone out.
+const (
+	keySetMaxAge = 5 * time.Minute
+	keySetRetry  = 30 * time.Second
 )
 
 func (v *JWTVerifier) now() time.Time {
@@ -193,14 +213,36 @@ func (v *JWTVerifier) remember(key [32]byte, id audit.Identity, until, now time.
 	v.verified[key] = cachedJWT{id: id, until: until}
 }
 
-// verifier is the issuer's verifier, discovering it on first use. A
-// failed discovery is not kept: the next request tries again.
+// verifier is the issuer's verifier, discovering it on first use and
+// again once its key set is keySetMaxAge old. A failed first discovery is
+// not kept: the next request tries again. A failed refresh keeps the
+// verifier it had and tries again after keySetRetry.
 func (v *JWTVerifier) verifier(ctx context.Context, cfg *IssuerConfig) (*oidc.IDTokenVerifier, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if ver := v.verifiers[cfg.URL]; ver != nil {
-		return ver, nil
+	now := v.now()
+	cur := v.verifiers[cfg.URL]
+	if cur != nil && now.Sub(cur.fetched) < keySetMaxAge {
+		return cur.ver, nil
 	}
+	ver, err := v.discover(ctx, cfg)
+	if err != nil {
+		if cur != nil {
+			cur.fetched = now.Add(keySetRetry - keySetMaxAge)
+			return cur.ver, nil
+		}
+		return nil, err
+	}
+	if v.verifiers == nil {
+		v.verifiers = map[string]*issuerVerifier{}
+	}
+	v.verifiers[cfg.URL] = &issuerVerifier{ver: ver, fetched: now}
+	return ver, nil
+}
+
+// discover fetches the issuer's discovery document and makes a verifier
+// with a new key set (fetched on its first use).
+func (v *JWTVerifier) discover(ctx context.Context, cfg *IssuerConfig) (*oidc.IDTokenVerifier, error) {
 	hc := v.Client
 	if hc == nil {
 		hc = http.DefaultClient
@@ -212,16 +254,11 @@ func (v *JWTVerifier) verifier(ctx context.Context, cfg *IssuerConfig) (*oidc.ID
 		return nil, fmt.Errorf("%w: discover %s: %v", ErrIdPDown, cfg.URL, err)
 	}
 	skew := v.ClockSkew
-	ver := p.Verifier(&oidc.Config{
+	return p.Verifier(&oidc.Config{
 		SkipClientIDCheck: true, // the audience is checked after, with a precise error
 		// Expiry with leeway: a token counts as expired skew after its exp.
 		Now: func() time.Time { return v.now().Add(-skew) },
-	})
-	if v.verifiers == nil {
-		v.verifiers = map[string]*oidc.IDTokenVerifier{}
-	}
-	v.verifiers[cfg.URL] = ver
-	return ver, nil
+	}), nil
 }
 
 // unverifiedIssuer reads a JWT's iss claim before verification, only to

@@ -141,9 +141,23 @@ func TestJWTVerifier(t *testing.T) {
 			t.Errorf("%s: %+v %v, want %v", name, id, err, c.want)
 		}
 	}
+	// A key the provider withdraws without a successor stops counting
+	// once the key set is keySetMaxAge old, though no token named a new
+	// key; the tokens verified before keep their cached verification no
+	// longer than jwtCacheFor.
+	unseen := p.token(claims("gw", now.Add(time.Hour)))
+	withdrawn := p.key
+	p.srv.PublicKeys = nil
+	now = now.Add(keySetMaxAge + time.Second)
+	if _, err := v.Verify(ctx, unseen); !errors.Is(err, ErrBadToken) {
+		t.Errorf("a token of a withdrawn key, after the key set's refresh: %v; want ErrBadToken", err)
+	}
 	// Key rotation: a token signed with a new key verifies without a
 	// restart (the key set is fetched again for the unknown kid).
 	p.rotate()
+	if p.key == withdrawn {
+		t.Fatal("rotate kept the key")
+	}
 	tok := p.token(claims("gw", now.Add(time.Hour)))
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("after rotation: %v", err)
