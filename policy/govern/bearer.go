@@ -63,6 +63,9 @@ var (
 	ErrAudience      = errors.New("wrong audience")
 	ErrBadToken      = errors.New("invalid token")
 	ErrIdPDown       = errors.New("identity provider unreachable")
+	// ErrGroupsOverage: the token says the caller's groups are elsewhere
+	// (Entra ID's group overage), so what they may use cannot be told.
+	ErrGroupsOverage = errors.New("the token does not carry the caller's groups")
 )
 
 // JWTVerifier verifies JWT access tokens from the configured identity
@@ -178,6 +181,11 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (audit.Identity, e
 	if id.Name == "" {
 		id.Name, _ = claims["preferred_username"].(string)
 	}
+	if overage(claims, cfg.GroupsClaim) {
+		// Refused rather than served with no groups: a caller who
+		// belongs to many groups would otherwise lose access silently.
+		return none, fmt.Errorf("%w: its %q claim is replaced by a reference to another source (Entra ID sends one past 200 groups, or \"hasgroups\"); emit only the groups assigned to the application (groupMembershipClaims \"ApplicationGroup\") or use app roles with roles_claim (issuer %s)", ErrGroupsOverage, cfg.GroupsClaim, iss)
+	}
 	id.Groups = ClaimGroups(claims, cfg.GroupsClaim)
 	if cfg.RolesClaim != "" {
 		for _, g := range ClaimGroups(claims, cfg.RolesClaim) {
@@ -290,13 +298,18 @@ func unverifiedIssuer(raw string) (string, error) {
 // understood: an array of strings (Dex, Okta and Entra ID "groups", Entra
 // "roles"), a single string, or a space-separated string.
 func ClaimGroups(claims map[string]any, name string) []string {
-	var cur any = claims
-	for _, part := range strings.Split(name, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
+	// A claim named as a whole wins over a dotted path: Auth0 and Okta
+	// custom claims are URLs ("https://example.com/groups") full of dots.
+	cur, ok := claims[name]
+	if !ok {
+		cur = any(claims)
+		for _, part := range strings.Split(name, ".") {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil
+			}
+			cur = m[part]
 		}
-		cur = m[part]
 	}
 	var out []string
 	switch v := cur.(type) {
@@ -310,6 +323,22 @@ func ClaimGroups(claims map[string]any, name string) []string {
 		}
 	}
 	return out
+}
+
+// overage reports whether claims say the groups claim name was left out
+// for being too large: Entra ID's "_claim_names" pointing the claim to
+// "_claim_sources" (JWTs past 200 groups), or "hasgroups" (implicit flow).
+func overage(claims map[string]any, name string) bool {
+	if _, present := claims[name]; present {
+		return false
+	}
+	if names, ok := claims["_claim_names"].(map[string]any); ok {
+		if _, ok := names[name]; ok {
+			return true
+		}
+	}
+	has, _ := claims["hasgroups"].(bool)
+	return has && name == "groups"
 }
 
 func audiences(aud []string) string {

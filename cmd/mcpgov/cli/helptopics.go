@@ -251,8 +251,12 @@ list, when it has one, replaces the user's.
   groups_claim = "groups"
       The claim with the caller's groups (default "groups": Dex, Okta and
       Entra ID group claims); a dotted path reaches into an object
-      ("realm_access.roles"). An array of strings or a space-separated
-      string.
+      ("realm_access.roles"), and a claim named as a whole wins (Okta and
+      Auth0 custom claims such as "https://example.com/groups"). An array
+      of strings or a space-separated string. A token whose groups were
+      left out for their number (Entra ID's group overage: _claim_names,
+      hasgroups) is refused with what to change, never served without
+      groups.
   roles_claim = "roles"
       A claim whose values count as groups too (Entra ID app roles).
 
