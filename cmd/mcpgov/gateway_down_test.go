@@ -4,6 +4,8 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -70,5 +72,32 @@ command = "lenient-mcp-server"
 	out, err := q.Output()
 	if err != nil || !strings.Contains(string(out), `"outcome":"error"`) || !strings.Contains(string(out), "exit status 7") {
 		t.Errorf("the crashed call's record: %v %s\ngateway stderr:\n%s", err, out, stderr())
+	}
+}
+
+// TestGatewayMetricsListener: with --metrics-listen, /metrics is served on
+// that address and not beside the MCP endpoints.
+func TestGatewayMetricsListener(t *testing.T) {
+	gov := t.TempDir()
+	writeFile(t, filepath.Join(gov, "catalog.toml"), "[catalog]\nmode = \"enforce\"\n[servers.lenient]\nstatus = \"approved\"\n[servers.lenient.launch]\ncommand = \"lenient-mcp-server\"\n")
+	metricsAddr := freeAddr(t)
+	base, stderr := serveGateway(t, sandboxEnv(t), "--bundle", gov, "--allow-anonymous", "--metrics-listen", metricsAddr)
+	get := func(url string) (int, string) {
+		resp, err := http.Get(url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if status, _ := get(base + "/metrics"); status != http.StatusNotFound {
+		t.Errorf("/metrics beside the MCP endpoints: %d, want 404", status)
+	}
+	if status, body := get("http://" + metricsAddr + "/metrics"); status != 200 || !strings.Contains(body, "mcpgov_") {
+		t.Errorf("/metrics on --metrics-listen: %d %.200s", status, body)
+	}
+	if !strings.Contains(stderr(), "metrics at http://"+metricsAddr+"/metrics") {
+		t.Errorf("the gateway does not say where its metrics are:\n%s", stderr())
 	}
 }

@@ -30,6 +30,8 @@ type GatewayConfig struct {
 	// InventoryReaders are the groups whose members may read the fleet
 	// inventory over HTTP (GET /inventory); nobody when empty.
 	InventoryReaders []string `toml:"inventory_readers"`
+	// MetricsListen, when set, is the only address /metrics is served on.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // GatewaySettings are the [gateway] settings resolved from both configs;
@@ -42,8 +44,9 @@ type GatewaySettings struct {
 	IdleTimeout    time.Duration
 	TLSCert        string
 	TLSKey         string
-	// InventoryReaders: see GatewayConfig.
+	// InventoryReaders and MetricsListen: see GatewayConfig.
 	InventoryReaders []string
+	MetricsListen    string
 }
 
 // Gateway resolves the [gateway] settings: each key the managed config
@@ -70,6 +73,9 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 	}
 	if len(g.AllowedOrigins) > 0 {
 		s.AllowedOrigins = g.AllowedOrigins
+	}
+	if g.MetricsListen != "" {
+		s.MetricsListen = g.MetricsListen
 	}
 	if len(g.InventoryReaders) > 0 {
 		s.InventoryReaders = g.InventoryReaders

@@ -88,6 +88,7 @@ const (
 	DefaultMaxSessions = 10000
 	DefaultBacklog     = 256 // messages kept for a GET stream not yet open
 	DefaultIdleTimeout = 30 * time.Minute
+	DefaultKeepAlive   = 25 * time.Second // under common proxies' 60 s idle limit
 )
 
 // Options configure a Handler.
@@ -112,6 +113,9 @@ type Options struct {
 	// IdleTimeout ends a session nobody used for this long (no request,
 	// no stream open, no call in flight); DefaultIdleTimeout when 0.
 	IdleTimeout time.Duration
+	// KeepAlive is how long an event stream may stay quiet before the
+	// gateway writes a comment line on it; DefaultKeepAlive when 0.
+	KeepAlive time.Duration
 	// Path is the PATH stdio upstreams' commands are looked up in.
 	Path string
 	// Grace is how long a stdio upstream gets to exit after its session
@@ -123,6 +127,9 @@ type Options struct {
 	// Metrics, when set, are served at /metrics and count the requests;
 	// Metrics.Sink counts the engine's records.
 	Metrics *Metrics
+	// MetricsElsewhere: the caller serves Metrics.Handler on a listener
+	// of its own; the handler counts but does not serve /metrics.
+	MetricsElsewhere bool
 	// Inventory, when set, keeps the fleet inventory machines upload to
 	// InventoryPath; InventoryReaders are the groups that may read it.
 	Inventory        fleet.Store
@@ -163,6 +170,9 @@ func New(opts Options) (*Handler, error) {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = DefaultKeepAlive
+	}
 	if opts.Grace <= 0 {
 		opts.Grace = 2 * time.Second
 	}
@@ -179,7 +189,9 @@ func New(opts Options) (*Handler, error) {
 	h.mux.HandleFunc(metadataPath+"/{path...}", h.resourceMetadata)
 	if opts.Metrics != nil {
 		opts.Metrics.register(h)
-		h.mux.Handle("/metrics", opts.Metrics.Handler())
+		if !opts.MetricsElsewhere {
+			h.mux.Handle("/metrics", opts.Metrics.Handler())
+		}
 	}
 	h.mux.HandleFunc(InventoryPath, h.serveInventory)
 	h.mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {

@@ -54,6 +54,8 @@ type GatewayServeOptions struct {
 	// InventoryReaders are the groups that may read the fleet inventory
 	// over HTTP ([gateway] inventory_readers).
 	InventoryReaders []string
+	// MetricsListen, when set, is the only address /metrics is served on.
+	MetricsListen string
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -79,7 +81,8 @@ func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOpti
   /metrics          Prometheus: calls, denials, guardrail verdicts and
                     durations, upstream and policy latency per server and
                     tool (counted from the audit records), HTTP requests,
-                    open sessions
+                    open sessions; with --metrics-listen only on that
+                    address (keep it private)
 
 A POST carries one JSON-RPC message and is answered as a stream
 (text/event-stream) when the client accepts one, else as application/json;
@@ -221,6 +224,10 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		Diag:           errOut,
 		Path:           f.Getenv("PATH"),
 		Metrics:        metrics,
+		// On its own listener, /metrics is not served beside the MCP
+		// endpoints, where anyone who reaches the gateway could read
+		// every server's and tool's name and traffic.
+		MetricsElsewhere: opts.MetricsListen != "",
 	})
 	if err != nil {
 		return err
@@ -228,6 +235,18 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return withHint(fmt.Errorf("listen on %s: %w", opts.Listen, err), "pick a free address with --listen")
+	}
+	if opts.MetricsListen != "" {
+		mln, err := net.Listen("tcp", opts.MetricsListen)
+		if err != nil {
+			return withHint(fmt.Errorf("listen on %s for /metrics: %w", opts.MetricsListen, err), "pick a free address with --metrics-listen")
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		opts.IO.Notef("metrics at http://%s/metrics", mln.Addr())
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)

@@ -222,6 +222,10 @@ the managed file sets wins over the user's.
   tls_key = "/etc/mcpgov/gateway.key"
       PEM certificate (chain) and key: with both set the gateway serves
       HTTPS only. Relative to the config file.
+  metrics_listen = "127.0.0.1:9090"
+      Serve /metrics only on this address, not beside the MCP endpoints
+      (where anyone who reaches the gateway could read it); as
+      --metrics-listen.
   inventory_readers = ["security"]
       Groups whose members may read the fleet inventory over HTTP (GET
       /inventory); nobody when unset. Any authenticated caller may upload
