@@ -178,6 +178,15 @@ func (m *Manager) RedirectHandler() http.Handler {
 			return
 		}
 		ev := Event{User: p.key.User, Server: p.key.Server, ElicitationID: p.cr.ElicitationID}
+		if m.CheckUser != nil {
+			if err := m.CheckUser(r, p.key.User); err != nil {
+				ev.Kind, ev.Reason = EventConsentFailed, "other_user"
+				m.emit(r.Context(), ev)
+				writePage(w, http.StatusForbidden, "This consent link is for someone else",
+					"Sign in to mcpgov as the person who asked for it, or retry the tool call yourself to get your own link.")
+				return
+			}
+		}
 		if e := q.Get("error"); e != "" {
 			ev.Kind, ev.Reason = EventConsentFailed, safeCode(e)
 			m.emit(r.Context(), ev)

@@ -88,6 +88,12 @@ type Manager struct {
 	// HTTPClient reaches the authorization servers (http.DefaultClient
 	// when nil).
 	HTTPClient *http.Client
+	// CheckUser, when set, is asked by RedirectHandler, before the code is
+	// redeemed, whether the browser that came back is the user the consent
+	// was made for (the gateway checks its own login cookie). Without it,
+	// whoever opens a consent link grants their upstream account to the
+	// user who got the link: a user could pass theirs to a colleague.
+	CheckUser func(r *http.Request, user string) error
 
 	mu      sync.Mutex
 	servers map[string]*server
