@@ -221,13 +221,16 @@ func (m *Manager) exchange(ctx context.Context, p *pending, code, iss string) (T
 	if err != nil {
 		return Token{}, err
 	}
-	// RFC 9207: a redirect naming another issuer is a mix-up attack.
-	if iss != "" && s.cfg.Issuer != "" && iss != s.cfg.Issuer {
-		return Token{}, fmt.Errorf("the redirect names issuer %q, not %q", iss, s.cfg.Issuer)
-	}
 	oc, err := m.config(ctx, s)
 	if err != nil {
 		return Token{}, err
+	}
+	s.mu.Lock()
+	issuer := s.cfg.Issuer // discovery may have filled it in
+	s.mu.Unlock()
+	// RFC 9207: a redirect naming another issuer is a mix-up attack.
+	if iss != "" && issuer != "" && iss != issuer {
+		return Token{}, fmt.Errorf("the redirect names issuer %q, not %q", iss, issuer)
 	}
 	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(p.verifier)}
 	if s.cfg.Resource != "" {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/gofrs/flock"
 	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
 )
 
@@ -24,6 +26,8 @@ import (
 type Config struct {
 	// Issuer is the authorization server; its RFC 8414 or OpenID metadata
 	// gives the endpoints. AuthURL and TokenURL, when set, win over it.
+	// Without either, the issuer is the first authorization server named
+	// by the Resource's RFC 9728 protected-resource metadata.
 	Issuer        string
 	AuthURL       string
 	TokenURL      string
@@ -49,8 +53,8 @@ func (c Config) validate(server string) error {
 	if c.RedirectURL == "" {
 		missing = append(missing, "redirect URL")
 	}
-	if c.Issuer == "" && (c.AuthURL == "" || c.TokenURL == "") {
-		missing = append(missing, "issuer (or both authorization and token URLs)")
+	if c.Issuer == "" && c.Resource == "" && (c.AuthURL == "" || c.TokenURL == "") {
+		missing = append(missing, "issuer (or the resource URL, or both authorization and token URLs)")
 	}
 	if len(missing) > 0 {
 		return fmt.Errorf("oauth_user server %q: missing %s", server, strings.Join(missing, ", "))
@@ -182,6 +186,13 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 	c := s.cfg
 	authURL, tokenURL, revokeURL := c.AuthURL, c.TokenURL, c.RevocationURL
 	if authURL == "" || tokenURL == "" {
+		if c.Issuer == "" {
+			issuer, err := m.resourceIssuer(ctx, c.Resource)
+			if err != nil {
+				return nil, fmt.Errorf("find the authorization server of server %q: %w\nhint: set the issuer in the catalog", s.id, err)
+			}
+			c.Issuer, s.cfg.Issuer = issuer, issuer
+		}
 		meta, err := auth.GetAuthServerMetadata(ctx, c.Issuer, m.client())
 		if err != nil {
 			return nil, fmt.Errorf("discover the authorization server %s of server %q: %w", c.Issuer, s.id, err)
@@ -358,4 +369,35 @@ func fromOAuth2(nt *oauth2.Token, prev Token) Token {
 		t.Scopes = strings.Fields(sc)
 	}
 	return t
+}
+
+// resourceIssuer reads the resource's RFC 9728 metadata where MCP says to
+// look (the endpoint's path, then the root) and returns its first
+// authorization server. go-sdk checks that the metadata is for this
+// resource and that the server URL is https or loopback.
+func (m *Manager) resourceIssuer(ctx context.Context, resource string) (string, error) {
+	u, err := url.Parse(resource)
+	if err != nil || u.Host == "" {
+		return "", fmt.Errorf("resource %q is not a URL", resource)
+	}
+	pathURL, rootURL := *u, *u
+	pathURL.Path = "/.well-known/oauth-protected-resource/" + strings.TrimLeft(u.Path, "/")
+	pathURL.RawQuery, rootURL.RawQuery = "", ""
+	rootURL.Path = "/.well-known/oauth-protected-resource"
+	origin := *u
+	origin.Path, origin.RawQuery = "", ""
+	var errs []error
+	for _, try := range []struct{ meta, resource string }{{pathURL.String(), resource}, {rootURL.String(), origin.String()}} {
+		prm, err := oauthex.GetProtectedResourceMetadata(ctx, try.meta, try.resource, m.client())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(prm.AuthorizationServers) == 0 {
+			errs = append(errs, fmt.Errorf("%s names no authorization server", try.meta))
+			continue
+		}
+		return prm.AuthorizationServers[0], nil
+	}
+	return "", errors.Join(errs...)
 }
