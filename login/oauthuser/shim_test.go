@@ -21,13 +21,8 @@ import (
 func TestShimFlowKeyringLoopbackDiscoveredIssuer(t *testing.T) {
 	ctx := await.Context(t)
 	dex := oauthusertest.StartDex(t, "http://127.0.0.1:1/unused")
-	upLn := oauthusertest.Listen(t)
-	upBase := "http://" + upLn.Addr().String()
-	up, err := oauthusertest.NewResourceServer(ctx, dex.Issuer, oauthusertest.PublicClientID, upBase+"/mcp", upBase+"/.well-known/oauth-protected-resource/mcp")
-	if err != nil {
-		t.Fatal(err)
-	}
-	serve(t, upLn, up.Handler)
+	// The remote server runs as its own process, from testdata.
+	upURL := oauthusertest.StartBearerServer(t, dex.Issuer, oauthusertest.PublicClientID)
 
 	keyring.MockInit()
 	store := oauthuser.KeyringStore{Secrets: login.Keyring{Getenv: func(k string) string {
@@ -41,13 +36,13 @@ func TestShimFlowKeyringLoopbackDiscoveredIssuer(t *testing.T) {
 	m := &oauthuser.Manager{Store: store, Sink: ev, LockDir: t.TempDir()}
 	if err := m.AddServer("remote", oauthuser.Config{
 		ClientID: oauthusertest.PublicClientID, Scopes: []string{"openid", "email", "offline_access"},
-		RedirectURL: "http://" + cbLn.Addr().String() + "/callback", Resource: upBase + "/mcp",
+		RedirectURL: "http://" + cbLn.Addr().String() + "/callback", Resource: upURL,
 	}); err != nil {
 		t.Fatal(err)
 	}
 	serve(t, cbLn, m.RedirectHandler())
 
-	_, err = m.Token(ctx, "local-user", "remote")
+	_, err := m.Token(ctx, "local-user", "remote")
 	var cr *oauthuser.ConsentRequired
 	if !errors.As(err, &cr) || !strings.HasPrefix(cr.URL, dex.Issuer+"/auth?") {
 		t.Fatalf("first token: %v, want a consent at %s", err, dex.Issuer)
@@ -64,10 +59,10 @@ func TestShimFlowKeyringLoopbackDiscoveredIssuer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got, err := callUpstream(ctx, upBase+"/mcp", tok); err != nil || got != oauthusertest.User {
+	if got, err := callUpstream(ctx, upURL, tok); err != nil || got != oauthusertest.User {
 		t.Fatalf("upstream with the token: %q %v", got, err)
 	}
-	if _, err := callUpstream(ctx, upBase+"/mcp", "not-a-token"); err == nil || up.Refused.Load() == 0 {
+	if _, err := callUpstream(ctx, upURL, "not-a-token"); err == nil {
 		t.Errorf("the upstream took a bad token: %v", err)
 	}
 	if err := m.Revoke(ctx, "local-user", "remote"); err != nil {

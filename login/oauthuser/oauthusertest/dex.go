@@ -164,3 +164,47 @@ func StartDex(t testing.TB, redirectURL string) *Dex {
 
 // String names the Dex for failure messages.
 func (d *Dex) String() string { return fmt.Sprintf("dex at %s", d.Issuer) }
+
+// StartBearerServer builds testdata/mcp-bearer and runs it as its own
+// process (a remote server, as a shim fronts one) until the test ends. It
+// returns the server's MCP endpoint URL.
+func StartBearerServer(t testing.TB, issuer, audience string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mcp-bearer")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/mcp-bearer")
+	build.Dir = repoFile(".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build testdata/mcp-bearer: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-issuer", issuer, "-audience", audience)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line := make(chan string, 1)
+	go func() {
+		var b []byte
+		one := make([]byte, 1)
+		for {
+			if _, err := out.Read(one); err != nil || one[0] == '\n' {
+				line <- string(b)
+				return
+			}
+			b = append(b, one[0])
+		}
+	}()
+	u := await.Recv(t, line, "mcp-bearer's URL on stdout")
+	if !strings.HasPrefix(u, "http://127.0.0.1:") {
+		t.Fatalf("mcp-bearer printed %q\n%s", u, stderr)
+	}
+	return u
+}
