@@ -7,17 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/gofrs/flock"
-	"github.com/modelcontextprotocol/go-sdk/auth"
-	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
 )
 
@@ -33,22 +29,30 @@ type Config struct {
 	TokenURL      string
 	RevocationURL string
 	// ClientID and ClientSecret identify mcpgov at the authorization
-	// server; an empty secret makes a public client (PKCE only).
+	// server; an empty secret makes a public client (PKCE only). Without
+	// a ClientID, mcpgov registers itself (RFC 7591) when the server
+	// offers it; that registration lives as long as the Manager.
 	ClientID     string
 	ClientSecret string
-	Scopes       []string
+	// Scopes to ask for; when empty, those the resource's metadata lists
+	// as supported (as MCP clients do), else none.
+	Scopes []string
 	// RedirectURL is the address of RedirectHandler as the browser
 	// reaches it; it must be registered with the authorization server.
 	RedirectURL string
 	// Resource is the upstream server's canonical URL, sent as the RFC
 	// 8707 resource parameter so tokens are bound to it.
 	Resource string
+	// ResourceMetadataURL is where the resource's RFC 9728 metadata is,
+	// when known (the resource_metadata of its 401 WWW-Authenticate
+	// challenge); tried before the well-known locations.
+	ResourceMetadataURL string
 }
 
 func (c Config) validate(server string) error {
 	var missing []string
-	if c.ClientID == "" {
-		missing = append(missing, "client_id")
+	if c.ClientID == "" && c.Issuer == "" && c.Resource == "" {
+		missing = append(missing, "client_id (or an issuer or resource URL, to register one dynamically)")
 	}
 	if c.RedirectURL == "" {
 		missing = append(missing, "redirect URL")
@@ -173,58 +177,6 @@ func (m *Manager) emit(ctx context.Context, e Event) {
 	}
 	e.Time = m.now().UTC()
 	m.Sink.OAuthEvent(ctx, e)
-}
-
-// config returns the server's OAuth client configuration, discovering the
-// endpoints once.
-func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.oc != nil {
-		return s.oc, nil
-	}
-	c := s.cfg
-	authURL, tokenURL, revokeURL := c.AuthURL, c.TokenURL, c.RevocationURL
-	if authURL == "" || tokenURL == "" {
-		if c.Issuer == "" {
-			issuer, err := m.resourceIssuer(ctx, c.Resource)
-			if err != nil {
-				return nil, fmt.Errorf("find the authorization server of server %q: %w\nhint: set the issuer in the catalog", s.id, err)
-			}
-			c.Issuer, s.cfg.Issuer = issuer, issuer
-		}
-		meta, err := auth.GetAuthServerMetadata(ctx, c.Issuer, m.client())
-		if err != nil {
-			return nil, fmt.Errorf("discover the authorization server %s of server %q: %w", c.Issuer, s.id, err)
-		}
-		if meta == nil {
-			return nil, fmt.Errorf("discover the authorization server %s of server %q: no OAuth or OpenID metadata there\nhint: set the authorization and token URLs in the catalog", c.Issuer, s.id)
-		}
-		authURL = cmp(authURL, meta.AuthorizationEndpoint)
-		tokenURL = cmp(tokenURL, meta.TokenEndpoint)
-		revokeURL = cmp(revokeURL, meta.RevocationEndpoint)
-	}
-	// Set the style explicitly: x/oauth2's auto-detection retries a failed
-	// request with the other style, and some servers then answer slow_down
-	// or count the attempt twice.
-	style := oauth2.AuthStyleInParams
-	if c.ClientSecret != "" {
-		style = oauth2.AuthStyleInHeader
-	}
-	s.oc = &oauth2.Config{
-		ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scopes: slices.Clone(c.Scopes),
-		RedirectURL: c.RedirectURL,
-		Endpoint:    oauth2.Endpoint{AuthURL: authURL, TokenURL: tokenURL, AuthStyle: style},
-	}
-	s.revokeURL = revokeURL
-	return s.oc, nil
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 func (m *Manager) fresh(t Token) bool {
@@ -369,35 +321,4 @@ func fromOAuth2(nt *oauth2.Token, prev Token) Token {
 		t.Scopes = strings.Fields(sc)
 	}
 	return t
-}
-
-// resourceIssuer reads the resource's RFC 9728 metadata where MCP says to
-// look (the endpoint's path, then the root) and returns its first
-// authorization server. go-sdk checks that the metadata is for this
-// resource and that the server URL is https or loopback.
-func (m *Manager) resourceIssuer(ctx context.Context, resource string) (string, error) {
-	u, err := url.Parse(resource)
-	if err != nil || u.Host == "" {
-		return "", fmt.Errorf("resource %q is not a URL", resource)
-	}
-	pathURL, rootURL := *u, *u
-	pathURL.Path = "/.well-known/oauth-protected-resource/" + strings.TrimLeft(u.Path, "/")
-	pathURL.RawQuery, rootURL.RawQuery = "", ""
-	rootURL.Path = "/.well-known/oauth-protected-resource"
-	origin := *u
-	origin.Path, origin.RawQuery = "", ""
-	var errs []error
-	for _, try := range []struct{ meta, resource string }{{pathURL.String(), resource}, {rootURL.String(), origin.String()}} {
-		prm, err := oauthex.GetProtectedResourceMetadata(ctx, try.meta, try.resource, m.client())
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		if len(prm.AuthorizationServers) == 0 {
-			errs = append(errs, fmt.Errorf("%s names no authorization server", try.meta))
-			continue
-		}
-		return prm.AuthorizationServers[0], nil
-	}
-	return "", errors.Join(errs...)
 }
