@@ -15,33 +15,43 @@
 // gateway then sends notifications/elicitation/complete and the retried
 // call gets its token.
 //
-// Wiring in the gateway (a few lines):
+// The authorization server is the configured issuer, else the first one
+// the server's RFC 9728 metadata names (at ResourceMetadataURL, else the
+// well-known locations). Without a client id, mcpgov registers itself
+// (RFC 7591) once per Manager.
 //
-//	m := &oauthuser.Manager{Store: vault, Sink: auditSink, LockDir: stateDir}
+// Wiring in the gateway:
+//
+//	m := &oauthuser.Manager{Store: vault, Sink: auditSink, LockDir: stateDir,
+//		CheckUser: browserIsUser} // the gateway's login cookie vs the consent's user
 //	m.AddServer(entry.ID, oauthuser.Config{Issuer: a.Issuer, ClientID: a.ClientID,
 //		ClientSecret: resolvedSecret, Scopes: a.Scopes,
 //		RedirectURL: publicURL + "/oauth/callback", Resource: entry.URL})
 //	mux.Handle("/oauth/callback", m.RedirectHandler())
 //
-//	// per tools/call to an oauth_user server, user = the caller's identity (issuer + subject):
+//	// per tools/call to an oauth_user server; user = issuer + subject of the caller:
 //	tok, err := m.Token(ctx, user, entry.ID)
 //	var cr *oauthuser.ConsentRequired
 //	if errors.As(err, &cr) {
-//		urlMode, _ := oauthuser.SupportsURLElicitation(initializeParams.capabilities)
-//		result, rpcErr := cr.Answer(urlMode) // forward one of the two; remember cr.ElicitationID → session
+//		urlMode, err := oauthuser.SupportsURLElicitation(initialize.params.capabilities)
+//		result, rpcErr := cr.Answer(urlMode) // answer with one; keep cr.ElicitationID → session
 //	}
 //	upstreamReq.Header.Set("Authorization", "Bearer "+tok)
 //
-//	// in the Sink, on EventGrant: notifications/elicitation/complete
+//	// Sink, on EventGrant: send notifications/elicitation/complete
 //	// {"elicitationId": e.ElicitationID} to the session that got cr.
-//	// on logout / offboarding: m.Revoke(ctx, user, "")
+//	// logout or offboarding: m.Revoke(ctx, user, "")
 //
-// The shim fronting a remote server uses the same Manager with a
-// KeyringStore (login.Keyring as its SecretStore), a loopback redirect
-// (a public client, http://127.0.0.1:PORT/...) and LockDir in the user's
-// state directory, so several shims refresh a grant once.
+// The shim fronting a remote server directly uses the same Manager with a
+// KeyringStore (login.Keyring as its SecretStore), a loopback RedirectURL
+// served by RedirectHandler, and LockDir in the user's state directory so
+// several shims refresh a grant once; when the server answers 401 before
+// any configuration is known, ReadChallenge gives ResourceMetadataURL and
+// Scopes.
 //
-// Consents in flight (state, PKCE verifier) live in the Manager's memory:
-// a gateway with replicas must route the redirect to the replica that made
-// the consent URL, or the state moves to the shared store.
+// Consents in flight (state, PKCE verifier) and dynamically registered
+// clients live in the Manager's memory: a gateway with replicas must route
+// the redirect to the replica that made the consent URL (or keep them in
+// the shared store), and a restart registers a new client, whose grants
+// then need a new consent.
 package oauthuser

@@ -267,3 +267,54 @@ func TestKeyringStore(t *testing.T) {
 		t.Errorf("no keyring: %v", err)
 	}
 }
+
+// With an RFC 7009 endpoint, Revoke revokes the refresh token there (as
+// the client, Basic auth) before forgetting it; when that fails the grant
+// is still removed here and the error says the token may live on.
+func TestRevokeAtIssuer(t *testing.T) {
+	var mu sync.Mutex
+	var got url.Values
+	var user, pass string
+	status := http.StatusOK
+	rev := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		r.ParseForm()
+		got = r.PostForm
+		user, pass, _ = r.BasicAuth()
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(rev.Close)
+	ev := &eventLog{}
+	m := &oauthuser.Manager{Store: &oauthuser.MemoryStore{}, Sink: ev}
+	if err := m.AddServer("gh", oauthuser.Config{AuthURL: "https://as.example/authorize", TokenURL: "https://as.example/token",
+		RevocationURL: rev.URL, ClientID: "cid", ClientSecret: "csecret", RedirectURL: "https://gw.example/cb"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	k := oauthuser.Key{User: "u1", Server: "gh"}
+	m.Store.Put(ctx, k, oauthuser.Token{AccessToken: "a", RefreshToken: "r1"})
+	if err := m.Revoke(ctx, "u1", ""); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if got.Get("token") != "r1" || got.Get("token_type_hint") != "refresh_token" || user != "cid" || pass != "csecret" {
+		t.Errorf("revocation request: %v, basic %q", got, user)
+	}
+	status = http.StatusServiceUnavailable
+	mu.Unlock()
+	if e := ev.last(oauthuser.EventRevoke); !e.AtIssuer {
+		t.Errorf("revoke event = %+v, want AtIssuer", e)
+	}
+	m.Store.Put(ctx, k, oauthuser.Token{AccessToken: "a", RefreshToken: "r2"})
+	err := m.Revoke(ctx, "u1", "gh")
+	if err == nil || !strings.Contains(err.Error(), "may stay valid") || strings.Contains(err.Error(), "r2") {
+		t.Fatalf("failed revocation: %v", err)
+	}
+	if _, err := m.Store.Get(ctx, k); !errors.Is(err, oauthuser.ErrNoToken) {
+		t.Errorf("the grant survived a failed revocation: %v", err)
+	}
+	if e := ev.last(oauthuser.EventRevoke); e.AtIssuer {
+		t.Errorf("revoke event after a failure = %+v", e)
+	}
+}
