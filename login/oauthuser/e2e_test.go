@@ -147,6 +147,29 @@ func TestRefreshAcrossExpiryFiveCallsOneGrant(t *testing.T) {
 	}
 }
 
+// A real expiry: Dex's access tokens live 3 s here. Once the upstream
+// refuses the first token (it expired, by its own clock), the next call
+// refreshes it with one refresh grant and goes through.
+func TestRefreshAcrossRealExpiry(t *testing.T) {
+	r := newRigExpiry(t, "3s")
+	r.mgr.Leeway = time.Nanosecond // refresh only once expired, as the upstream sees it
+	s := r.consentOnce(t, alice)
+	first, err := r.store.MemoryStore.Get(context.Background(), oauthuser.Key{User: alice, Server: upstreamID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	await.Until(t, "the upstream refusing the first access token", func() bool {
+		_, err := callUpstream(await.Context(t), r.upstreamURL, first.AccessToken)
+		return err != nil
+	})
+	if got := resultText(r.call(t, s)); got != oauthusertest.User {
+		t.Fatalf("call after expiry = %q", got)
+	}
+	if n := r.dex.Refreshes.Load(); n != 1 {
+		t.Errorf("refresh grants = %d, want 1", n)
+	}
+}
+
 // Two processes (two managers sharing the store and the lock directory)
 // refreshing the same expired grant at once spend its refresh token once.
 func TestTwoProcessesOneRefresh(t *testing.T) {

@@ -80,24 +80,31 @@ func (l *eventLog) last(k oauthuser.EventKind) oauthuser.Event {
 }
 
 type rig struct {
-	dex      *oauthusertest.Dex
-	upstream *oauthusertest.ResourceServer
-	mgr      *oauthuser.Manager
-	store    *countingStore
-	events   *eventLog
-	gateway  string // the test gateway's MCP endpoint
-	cfg      oauthuser.Config
-	sessions sync.Map // elicitation id -> *mcp.ServerSession
-	clients  sync.Map // *mcp.ClientSession -> *consents
+	dex         *oauthusertest.Dex
+	upstream    *oauthusertest.ResourceServer
+	mgr         *oauthuser.Manager
+	store       *countingStore
+	events      *eventLog
+	gateway     string // the test gateway's MCP endpoint
+	cfg         oauthuser.Config
+	upstreamURL string
+	sessions    sync.Map // elicitation id -> *mcp.ServerSession
+	clients     sync.Map // *mcp.ClientSession -> *consents
 }
 
 func newRig(t *testing.T) *rig {
+	t.Helper()
+	return newRigExpiry(t, "10m")
+}
+
+// newRigExpiry is newRig with Dex's access tokens living tokenExpiry.
+func newRigExpiry(t *testing.T, tokenExpiry string) *rig {
 	t.Helper()
 	ctx := await.Context(t)
 	gwLn := oauthusertest.Listen(t)
 	gwBase := "http://" + gwLn.Addr().String()
 	r := &rig{store: &countingStore{}, events: &eventLog{}}
-	r.dex = oauthusertest.StartDex(t, gwBase+"/oauth/callback")
+	r.dex = oauthusertest.StartDexExpiry(t, gwBase+"/oauth/callback", tokenExpiry)
 
 	upLn := oauthusertest.Listen(t)
 	upBase := "http://" + upLn.Addr().String()
@@ -105,7 +112,7 @@ func newRig(t *testing.T) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.upstream = up
+	r.upstream, r.upstreamURL = up, upBase+"/mcp"
 	serve(t, upLn, up.Handler)
 
 	r.mgr = &oauthuser.Manager{Store: r.store, Sink: r.events, LockDir: t.TempDir()}

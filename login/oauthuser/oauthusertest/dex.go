@@ -105,8 +105,16 @@ func Listen(t testing.TB) net.Listener {
 }
 
 // StartDex runs Dex with testdata/idp/oauthuser.yaml until the test ends;
-// redirectURL is registered for the confidential client.
+// redirectURL is registered for the confidential client. Access tokens
+// live 10 minutes.
 func StartDex(t testing.TB, redirectURL string) *Dex {
+	t.Helper()
+	return StartDexExpiry(t, redirectURL, "10m")
+}
+
+// StartDexExpiry is StartDex with access tokens that live tokenExpiry (a
+// Go duration), for a test that waits for a real expiry.
+func StartDexExpiry(t testing.TB, redirectURL, tokenExpiry string) *Dex {
 	t.Helper()
 	bin := Binary(t)
 	tmpl, err := os.ReadFile(repoFile("testdata/idp/oauthuser.yaml"))
@@ -118,7 +126,7 @@ func StartDex(t testing.TB, redirectURL string) *Dex {
 	dexAddr := dexLn.Addr().String()
 	dexLn.Close() // Dex binds it itself
 	d := &Dex{Issuer: "http://" + proxyLn.Addr().String() + "/dex", Log: &syncBuffer{}}
-	cfg := strings.NewReplacer("{{ISSUER}}", d.Issuer, "{{ADDR}}", dexAddr, "{{REDIRECT}}", redirectURL).Replace(string(tmpl))
+	cfg := strings.NewReplacer("{{ISSUER}}", d.Issuer, "{{ADDR}}", dexAddr, "{{REDIRECT}}", redirectURL, "{{TOKEN_EXPIRY}}", tokenExpiry).Replace(string(tmpl))
 	path := filepath.Join(t.TempDir(), "dex.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
