@@ -9,6 +9,8 @@ import (
 	"html/template"
 	"net/http"
 	"regexp"
+	"slices"
+	"strings"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -42,6 +44,7 @@ type pending struct {
 	key      Key
 	state    string
 	verifier string
+	scopes   []string
 	cr       *ConsentRequired
 }
 
@@ -59,6 +62,48 @@ func randomString() string {
 // in flight and unexpired for the same user and server, the same one is
 // returned, so concurrent calls show the user one link.
 func (m *Manager) ConsentURL(ctx context.Context, user, serverID string) (*ConsentRequired, error) {
+	return m.consent(ctx, user, serverID, nil)
+}
+
+// ErrScopeLoop: the server refuses a scope the user's grant already holds,
+// so another consent would not help (and could loop forever).
+var ErrScopeLoop = errors.New("the server refuses scopes the user already granted")
+
+// StepUp answers an upstream's 403 insufficient_scope (its challenge read
+// with ReadChallenge): a consent for the scopes of the current grant (or
+// the configured ones) plus scopes. The current grant stays in use until
+// the new one arrives. When the grant already holds every scope asked
+// for, it returns ErrScopeLoop instead of another consent.
+func (m *Manager) StepUp(ctx context.Context, user, serverID string, scopes []string) (*ConsentRequired, error) {
+	k := Key{User: user, Server: serverID}
+	t, err := m.Store.Get(ctx, k)
+	if err != nil && !errors.Is(err, ErrNoToken) {
+		return nil, err
+	}
+	if err == nil && len(scopes) > 0 && !slices.ContainsFunc(scopes, func(sc string) bool { return !slices.Contains(t.Scopes, sc) }) {
+		return nil, fmt.Errorf("server %q asks for %s: %w", serverID, strings.Join(scopes, " "), ErrScopeLoop)
+	}
+	cr, err := m.consent(ctx, user, serverID, union(t.Scopes, scopes))
+	if err != nil {
+		return nil, err
+	}
+	m.emit(ctx, Event{Kind: EventConsentRequested, User: user, Server: serverID, ElicitationID: cr.ElicitationID, Scopes: union(t.Scopes, scopes)})
+	return cr, nil
+}
+
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, s := range b {
+		if !slices.Contains(out, s) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// consent makes (or reuses) the consent of user for server asking for the
+// configured scopes plus extra.
+func (m *Manager) consent(ctx context.Context, user, serverID string, extra []string) (*ConsentRequired, error) {
 	s, err := m.server(serverID)
 	if err != nil {
 		return nil, err
@@ -67,13 +112,17 @@ func (m *Manager) ConsentURL(ctx context.Context, user, serverID string) (*Conse
 	if err != nil {
 		return nil, err
 	}
+	scopes := union(oc.Scopes, extra)
 	k := Key{User: user, Server: serverID}
 	now := m.now()
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.prune(now)
 	if p, ok := m.byKey[k]; ok {
-		return p.cr, nil
+		if !slices.ContainsFunc(scopes, func(sc string) bool { return !slices.Contains(p.scopes, sc) }) {
+			return p.cr, nil
+		}
+		delete(m.pending, p.state) // asks for less than needed now
 	}
 	if len(m.pending) >= maxPending {
 		return nil, fmt.Errorf("%d consents are in flight; retry once some are done or expired", maxPending)
@@ -82,13 +131,15 @@ func (m *Manager) ConsentURL(ctx context.Context, user, serverID string) (*Conse
 	if ttl == 0 {
 		ttl = DefaultConsentTTL
 	}
-	p := &pending{key: k, state: randomString(), verifier: oauth2.GenerateVerifier()}
+	p := &pending{key: k, state: randomString(), verifier: oauth2.GenerateVerifier(), scopes: scopes}
 	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.verifier)}
 	if s.cfg.Resource != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("resource", s.cfg.Resource))
 	}
+	withScopes := *oc
+	withScopes.Scopes = scopes
 	p.cr = &ConsentRequired{
-		User: user, Server: serverID, URL: oc.AuthCodeURL(p.state, opts...),
+		User: user, Server: serverID, URL: withScopes.AuthCodeURL(p.state, opts...),
 		ElicitationID: randomString()[:22], Expires: now.Add(ttl),
 	}
 	if m.pending == nil {
@@ -240,7 +291,7 @@ func (m *Manager) exchange(ctx context.Context, p *pending, code, iss string) (T
 	if err != nil {
 		return Token{}, err
 	}
-	t := fromOAuth2(nt, Token{Scopes: oc.Scopes})
+	t := fromOAuth2(nt, Token{Scopes: p.scopes})
 	if err := m.Store.Put(ctx, p.key, t); err != nil {
 		return Token{}, err
 	}

@@ -318,3 +318,33 @@ func TestRevokeAtIssuer(t *testing.T) {
 		t.Errorf("revoke event after a failure = %+v", e)
 	}
 }
+
+// StepUp asks for the grant's scopes plus the missing ones, replacing a
+// narrower consent in flight, and refuses to loop when the grant already
+// holds what the server asks for.
+func TestStepUp(t *testing.T) {
+	m, ev, _ := newManager(t, "https://as.example/token")
+	ctx := context.Background()
+	narrow, _ := m.ConsentURL(ctx, "u1", "gh")
+	m.Store.Put(ctx, oauthuser.Key{User: "u1", Server: "gh"}, oauthuser.Token{AccessToken: "a", Scopes: []string{"repo"}})
+	cr, err := m.StepUp(ctx, "u1", "gh", []string{"repo", "admin:org"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(cr.URL)
+	if got := u.Query().Get("scope"); got != "repo admin:org" {
+		t.Errorf("step-up scope = %q", got)
+	}
+	if rec := redirect(m, url.Values{"state": {stateOf(t, narrow)}, "code": {"c"}}); rec.Code != http.StatusBadRequest {
+		t.Errorf("the narrower consent still works: %d", rec.Code)
+	}
+	if again, _ := m.StepUp(ctx, "u1", "gh", []string{"admin:org"}); again.URL != cr.URL {
+		t.Error("the same step-up made a second consent")
+	}
+	if e := ev.last(oauthuser.EventConsentRequested); len(e.Scopes) != 2 {
+		t.Errorf("consent_requested scopes = %v", e.Scopes)
+	}
+	if _, err := m.StepUp(ctx, "u1", "gh", []string{"repo"}); !errors.Is(err, oauthuser.ErrScopeLoop) {
+		t.Errorf("asking again for a granted scope: %v", err)
+	}
+}
