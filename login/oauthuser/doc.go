@@ -38,6 +38,10 @@
 //	}
 //	upstreamReq.Header.Set("Authorization", "Bearer "+tok)
 //
+//	// upstream answered 403 insufficient_scope:
+//	_, scopes := oauthuser.ReadChallenge(resp.Header)
+//	cr, err := m.StepUp(ctx, user, entry.ID, scopes) // answer cr as above; ErrScopeLoop: fail the call
+//
 //	// Sink, on EventGrant: send notifications/elicitation/complete
 //	// {"elicitationId": e.ElicitationID} to the session that got cr.
 //	// logout or offboarding: m.Revoke(ctx, user, "")
