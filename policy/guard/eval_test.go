@@ -310,10 +310,14 @@ func split(cases []evalCase) (tune, held []evalCase) {
 func evalSetReport(t *testing.T, set *Set, name string, cases []evalCase) (tune, held evalResult) {
 	tc, hc := split(cases)
 	tune = runEval(t, set, tc, true)
-	held = runEval(t, set, hc, false)
 	var b strings.Builder
 	tune.table(fmt.Sprintf("%s, tuning half (%d cases)", name, len(tc)), &b)
-	held.table(fmt.Sprintf("%s, held-out half (%d cases; never read while tuning)", name, len(hc)), &b)
+	if tuningOnly() {
+		held = evalResult{scores: map[string]*score{}, kinds: map[string]*score{}}
+	} else {
+		held = runEval(t, set, hc, false)
+		held.table(fmt.Sprintf("%s, held-out half (%d cases; never read while tuning)", name, len(hc)), &b)
+	}
 	kindTable(name+", per class", tune, held, &b)
 	t.Log(b.String())
 	if f := os.Getenv("MCPGOV_EVAL_MISSES"); f != "" {
@@ -325,6 +329,11 @@ func evalSetReport(t *testing.T, set *Set, name string, cases []evalCase) (tune,
 	}
 	return tune, held
 }
+
+// tuningOnly: MCPGOV_EVAL_HALF=tuning scores the tuning half alone, so that
+// the rounds of tuning do not even see the held-out figures; the held-out
+// half is then measured once, at the end of a round.
+func tuningOnly() bool { return os.Getenv("MCPGOV_EVAL_HALF") == "tuning" }
 
 func appendFile(t *testing.T, path, name string, lines []string) {
 	f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
@@ -372,7 +381,9 @@ func TestEval(t *testing.T) {
 	gitleaksBeside(t, "team cases", own, ot, oh)
 	for _, k := range []string{"sql/pre", "secrets/pre", "pii/post", "code/post"} {
 		for _, r := range []evalResult{ot, oh} {
-			if s := r.scores[k]; s == nil || s.precision() < 0.95 || s.recall() < 0.95 {
+			if s := r.scores[k]; tuningOnly() && len(r.scores) == 0 {
+				continue
+			} else if s == nil || s.precision() < 0.95 || s.recall() < 0.95 {
 				t.Errorf("team cases %s below 0.95: %+v", k, s)
 			}
 		}
@@ -395,7 +406,7 @@ func TestEval(t *testing.T) {
 	}
 	et, eh := evalSetReport(t, set, "external set (shared/data/guardrails-external)", ext)
 	gitleaksBeside(t, "external set", ext, et, eh)
-	if os.Getenv("MCPGOV_EVAL_NO_FLOORS") != "" {
+	if os.Getenv("MCPGOV_EVAL_NO_FLOORS") != "" || tuningOnly() {
 		return
 	}
 	for k, floor := range externalFloors {
