@@ -1,7 +1,6 @@
 package guard
 
 import (
-	"encoding/json"
 	"path"
 	"strings"
 
@@ -37,7 +36,7 @@ var codeAnchors = []codeAnchor{
 	{"new Function(", RuleCodeEval, "new Function() compiles text into code", nil},
 	{"os.system(", RuleCodeShell, "os.system() runs a shell command", dynamicFirstArg},
 	{"os.popen(", RuleCodeShell, "os.popen() runs a shell command", dynamicFirstArg},
-	{"shell=True", RuleCodeShell, "subprocess with shell=True runs a shell command", shellTrueDynamic},
+	{"shell=", RuleCodeShell, "subprocess with shell=True runs a shell command", func(s string, at int) bool { return shellTruthy(s, at) && shellTrueDynamic(s, at) }},
 	{"child_process", RuleCodeShell, "child_process runs commands", childProcessExec},
 	{"Runtime.getRuntime().exec(", RuleCodeShell, "Runtime.exec() runs a command", dynamicFirstArg},
 	{"pickle.loads(", RuleCodeDeserial, "pickle.loads() runs code from its input", nil},
@@ -48,7 +47,8 @@ var codeAnchors = []codeAnchor{
 }
 
 // shellAnchors trigger the shell parse.
-var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget"}
+var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget",
+	"&& sh ", "&& bash ", "; sh ", "; bash ", "&& ./", "; ./", "&& python", "<<< \"$(curl", "<<<$(curl", "<<< $(curl"}
 
 // pipeTargets are the commands a pipe into which makes a line worth
 // parsing ("curl … | sh").
@@ -110,6 +110,7 @@ func CheckCode(s string) []CodeFinding {
 			}
 		}
 		callFormsAt(s, p, add)
+		contextCallsAt(s, p, add)
 	}
 	if scriptCandidate(s) {
 		scriptFindings(strings.ToLower(s), add)
@@ -236,7 +237,11 @@ func scriptCandidate(s string) bool {
 
 var scriptAnchors = []string{"/dev/", "nc ", "ncat", "socat", "mkfifo", "ocket", "IEX", "iex", "Iex", "nvoke-", "NVOKE-",
 	"ownload", "-enc", "-Enc", "-ENC", "-e ", "MpPreference", "mppreference", "emove-", "EMOVE-", "bcdedit", "vssadmin", "ormat c", "ormat C", "ORMAT C",
-	"sockopen", "del /", "DEL /", "rd /", "RD /", "rmdir /", "RMDIR /"}
+	"sockopen", "del /", "DEL /", "rd /", "RD /", "rmdir /", "RMDIR /",
+	"owerShell", "owershell", "OWERSHELL", "pwsh", "PWSH", "ertutil", "ERTUTIL", "itsadmin", "ITSADMIN", "mshta", "MSHTA",
+	"egsvr32", "EGSVR32", "undll32", "UNDLL32", "criptblock", "criptBlock", "CRIPTBLOCK", "-Service", "-service", "indefend", "inDefend", "INDEFEND",
+	"AntiSpyware", "antispyware", "ANTISPYWARE", "RealtimeMonitoring", "realtimemonitoring", "REALTIMEMONITORING", "WindowsFeature", "windowsfeature",
+	"wmic", "WMIC", "Webrequest", "WebRequest", "webrequest", "iwr ", "IWR ", "BitsTransfer", "bitstransfer"}
 
 func childProcessExec(s string, at int) bool {
 	w := s[at:min(len(s), at+400)]
@@ -255,13 +260,25 @@ func yamlUnsafe(s string, at int) bool {
 // with prompts ("$ ") removed.
 func shellLines(s string) []string {
 	var out []string
-	for line := range strings.SplitSeq(s, "\n") {
+	for line := range strings.SplitSeq(joinContinuations(s), "\n") {
 		t := strings.TrimSpace(line)
 		t = strings.TrimPrefix(t, "$ ")
 		t = strings.TrimPrefix(t, "# ")
+		if v, ok := dockerExecForm(t); ok {
+			t = v // RUN ["sh", "-c", "curl … | sh"]
+		}
 		t = strings.TrimPrefix(t, "RUN ") // Dockerfile
-		if v, ok := jsonMemberValue(t); ok {
-			t = v // package.json "postinstall": "curl … | sh"
+		if strings.Contains(t, "\":") {
+			// package.json "postinstall": "curl … | sh", on its own line or
+			// in a package.json printed on one line.
+			if vs := jsonStringMembers(t); len(vs) > 0 {
+				for _, v := range vs {
+					if hasShellAnchor(v) {
+						out = append(out, v)
+					}
+				}
+				continue
+			}
 		}
 		if hasShellAnchor(t) {
 			out = append(out, t)
@@ -278,6 +295,7 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 	if err != nil {
 		return // prose, not a command
 	}
+	downloadThenRun(f, add)
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.CmdSubst:
@@ -346,28 +364,6 @@ func downloadSubst(a string) bool {
 		}
 	}
 	return false
-}
-
-// jsonMemberValue reads a line that is one JSON member with a string
-// value ("name": "value",) and returns the value.
-func jsonMemberValue(t string) (string, bool) {
-	if !strings.HasPrefix(t, "\"") {
-		return "", false
-	}
-	i := strings.Index(t, "\":")
-	if i < 0 {
-		return "", false
-	}
-	v := strings.TrimSpace(t[i+2:])
-	v = strings.TrimSuffix(v, ",")
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-		return "", false
-	}
-	var out string
-	if err := json.Unmarshal([]byte(v), &out); err != nil {
-		return "", false
-	}
-	return out, true
 }
 
 // words renders literal words; parts that are not literal keep their
