@@ -144,7 +144,7 @@ func shellTruthy(s string, at int) bool {
 var contextMethodCalls = []struct {
 	lit, context, rule, msg string
 }{
-	{".exec(", "Runtime", RuleCodeShell, "Runtime.exec() runs a command"},
+	{".exec(", "getRuntime()", RuleCodeShell, "Runtime.exec() runs a command"},
 	{".evaluate(", "GroovyShell", RuleCodeEval, "GroovyShell.evaluate() runs text as code"},
 	{".eval(", "ScriptEngine", RuleCodeEval, "ScriptEngine.eval() runs text as code"},
 	{".command(", "ProcessBuilder", RuleCodeShell, "ProcessBuilder runs a command"},
