@@ -55,7 +55,16 @@ var poisonRules = []poisonRule{
 			// claim every session.
 			`\b(?:always|must)\s+(?:call|use|run|invoke)\s+` + thisTool + `\s+first\b|` +
 			`\b(?:call|use|run|invoke)\s+` + thisTool + `\s+(?:first\s+)?before\s+(?:any|every|all)\s+(?:other\s+)?(?:tools?|functions?|actions?)\b|` +
-			thisTool + `\s+(?:replaces|supersedes|overrides|takes\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?(?:\S+\s+)?(?:tools?|functions?)\b`),
+			thisTool + `\s+(?:replaces|supersedes|overrides|takes\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?(?:\S+\s+)?(?:tools?|functions?)\b|` +
+			thisTool + `\s+(?:supersedes|deprecates|takes\s+precedence\s+over)\s+\S|` +
+			// "should be preferred over all other search tools", "the only
+			// tool you should use for payments": a claim on every call.
+			`\b(?:should|must)\s+(?:always\s+)?be\s+(?:preferred|used|chosen|called)\s+(?:over|instead\s+of|rather\s+than|before)\s+(?:all|any|every|the)\s+(?:\w+\s+)?(?:other\s+)?(?:\w+\s+)?(?:tools?|functions?|servers?)\b|` +
+			`\b(?:the\s+)?only\s+(?:tool|function)\s+(?:you\s+|the\s+(?:assistant|model|ai)\s+)?(?:should|must|may|can|is\s+allowed\s+to)\s+(?:ever\s+)?(?:use|call|invoke)\b|` +
+			// Unconditional: "use this tool in place of the calculator
+			// tool." ("instead of list_issues when …" names a case).
+			`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|in\s+place\s+of|rather\s+than)\s+(?:the\s+)?['"\x60]?[\w.-]+['"\x60]?\s+(?:tool|function)s?\s*(?:[.!;]|$)|` +
+			`\b(?:better|improved|enhanced|upgraded|newer|safer|fixed)\s+(?:version|replacement)\s+of\s+(?:the\s+)?['"\x60]?[\w.-]+['"\x60]?\s+(?:tool|function)\b`),
 	},
 	{
 		rule: "redirect-all", msg: "redirects every message or payment to a fixed destination",
@@ -76,9 +85,14 @@ var poisonRules = []poisonRule{
 		rule: "param-asks-secret", msg: "a parameter asks for a secret or a file's contents",
 		paramOnly: true,
 		re: regexp.MustCompile(`\b(?:contents?|text|copy)\s+of\s+(?:the\s+|your\s+|the\s+user'?s\s+)?(?:~|/etc/|\$home|\.ssh|\.env|\.aws|id_rsa|mcp\.json|private\s+key|ssh\s+key|credentials?\s+file|config(?:uration)?\s+file)|` +
-			`\b(?:the\s+)?(?:user'?s|your)\s+(?:password|api\s+key|secret|private\s+key|ssh\s+key|access\s+token|credentials)\b|` +
+			`\b(?:the\s+)?(?:user'?s|your)\s+(?:(?:ssh|aws|gpg|pgp|github|openai|cloud)\s+)?(?:passwords?|api\s+keys?|secrets?|private\s+keys?|ssh\s+keys?|access\s+tokens?|credentials)\b|` +
 			`\b(?:all|every)\s+(?:the\s+)?(?:environment\s+variables|env\s+vars|secrets|api\s+keys|credentials)\b|` +
-			`\b(?:previous|prior|entire|full|whole)\s+(?:conversation|chat|messages|system\s+prompt)\b`),
+			`\b(?:previous|prior|entire|full|whole)\s+(?:conversation|chat|messages|system\s+prompt)\b|` +
+			`\b(?:all|every)\s+(?:the\s+)?(?:previous|prior|earlier)\s+(?:messages?|conversations?)\b|` +
+			`\b(?:your|the\s+(?:assistant|model|ai)'?s?)\s+(?:system\s+prompt|instructions)\b|\bsystem\s+prompt\s+(?:you|that\s+you)\b|` +
+			`\b(?:output|result)\s+of\s+(?:the\s+)?['"\x60]?(?:env|printenv|whoami|history|cat\s+~|cat\s+/etc|ls\s+~)\b|` +
+			`\bvalue\s+of\s+(?:the\s+)?\$?\w*(?:key|token|secret|password)\w*\s+(?:environment|env)\b|` +
+			`\b(?:any|all|every)\s+(?:\w+\s+)?(?:passwords?|tokens?|api\s+keys|credentials|secrets)\s+(?:they|the\s+user|you)\s+(?:have\s+)?(?:mentioned|shared|gave|given|provided|typed|entered|seen|saw|know)\b`),
 	},
 }
 
