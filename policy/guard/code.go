@@ -1,6 +1,9 @@
 package guard
 
 import (
+	"sync"
+
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"path"
 	"strings"
 
@@ -63,6 +66,11 @@ func hasShellAnchor(s string) bool {
 			return true
 		}
 	}
+	return pipeIntoInterpreter(s)
+}
+
+// pipeIntoInterpreter: s pipes into one of pipeTargets.
+func pipeIntoInterpreter(s string) bool {
 	for off := 0; ; {
 		j := strings.IndexByte(s[off:], '|')
 		if j < 0 {
@@ -112,7 +120,8 @@ func CheckCode(s string) []CodeFinding {
 		callFormsAt(s, p, add)
 		contextCallsAt(s, p, add)
 	}
-	if scriptCandidate(s) {
+	script, shell := anchorsIn(s)
+	if script {
 		scriptFindings(strings.ToLower(s), add)
 	}
 	for _, a := range codeAnchors {
@@ -135,7 +144,7 @@ func CheckCode(s string) []CodeFinding {
 	if strings.Contains(s, "#{") && interpolatedBackticks(s) {
 		add(RuleCodeShell, "backticks run a shell command with interpolated input (Ruby)")
 	}
-	if hasShellAnchor(s) {
+	if shell {
 		for _, line := range shellLines(s) {
 			checkShell(line, add, 0)
 		}
@@ -224,24 +233,69 @@ func interpolatedBackticks(s string) bool {
 	}
 }
 
-// scriptCandidate: s holds an anchor of the script rules (a cheap test
-// before lower-casing it).
-func scriptCandidate(s string) bool {
-	for _, a := range scriptAnchors {
-		if strings.Contains(s, a) {
-			return true
+// anchorsIn finds, in one case-insensitive pass, whether s holds an
+// anchor of the script rules and one of the shell anchors (these at word
+// bounds, as containsWord): the cheap test before lower-casing s or
+// parsing its lines. Pipes into an interpreter are found apart, in one
+// pass over '|'.
+func anchorsIn(s string) (script, shell bool) {
+	bp := lowerBufs.Get().(*[]byte)
+	low := (*bp)[:0]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		low = append(low, c)
 	}
-	return false
+	ns := int64(len(scriptAnchors))
+	anchorTrie().Walk(low, func(end, n, pi int64) bool {
+		if pi < ns {
+			script = true
+		} else if a := shellAnchors[pi-ns]; !shell && wordAt(s, int(end-n+1), a) {
+			shell = true
+		}
+		return !(script && shell)
+	})
+	*bp = low
+	lowerBufs.Put(bp)
+	return script, shell || pipeIntoInterpreter(s)
 }
 
-var scriptAnchors = []string{"/dev/", "nc ", "ncat", "socat", "mkfifo", "ocket", "IEX", "iex", "Iex", "nvoke-", "NVOKE-",
-	"ownload", "-enc", "-Enc", "-ENC", "-e ", "MpPreference", "mppreference", "emove-", "EMOVE-", "bcdedit", "vssadmin", "ormat c", "ormat C", "ORMAT C",
-	"sockopen", "del /", "DEL /", "rd /", "RD /", "rmdir /", "RMDIR /",
-	"owerShell", "owershell", "OWERSHELL", "pwsh", "PWSH", "ertutil", "ERTUTIL", "itsadmin", "ITSADMIN", "mshta", "MSHTA",
-	"egsvr32", "EGSVR32", "undll32", "UNDLL32", "criptblock", "criptBlock", "CRIPTBLOCK", "-Service", "-service", "indefend", "inDefend", "INDEFEND",
-	"AntiSpyware", "antispyware", "ANTISPYWARE", "RealtimeMonitoring", "realtimemonitoring", "REALTIMEMONITORING", "WindowsFeature", "windowsfeature",
-	"wmic", "WMIC", "Webrequest", "WebRequest", "webrequest", "iwr ", "IWR ", "BitsTransfer", "bitstransfer"}
+// wordAt: the anchor a found at s[at:] (case-insensitively) is there
+// case-sensitively and, where it starts or ends with a letter, starts or
+// ends a word.
+func wordAt(s string, at int, a string) bool {
+	end := at + len(a)
+	if s[at:end] != a {
+		return false
+	}
+	first, last := a[0], a[len(a)-1]
+	if first >= 'a' && first <= 'z' && at > 0 && isWordChar(s[at-1]) {
+		return false
+	}
+	return !(last >= 'a' && last <= 'z' && end < len(s) && isWordChar(s[end]))
+}
+
+// anchorTrie holds scriptAnchors then shellAnchors, lower case; built on
+// first use.
+var anchorTrie = sync.OnceValue(func() *ahocorasick.Trie {
+	b := ahocorasick.NewTrieBuilder().AddStrings(scriptAnchors)
+	for _, a := range shellAnchors {
+		b.AddString(strings.ToLower(a))
+	}
+	return b.Build()
+})
+
+// scriptAnchors are the script rules' literals, lower case: at least one
+// is in any text a script rule fires on.
+var scriptAnchors = []string{"/dev/", "nc ", "ncat", "socat", "mkfifo", "ocket", "iex", "nvoke-",
+	"ownload", "-enc", "-e ", "mppreference", "emove-", "bcdedit", "vssadmin", "ormat c",
+	"sockopen", "del /", "rd /", "rmdir /", "owershell", "pwsh", "ertutil", "itsadmin", "mshta",
+	"egsvr32", "undll32", "criptblock", "-service", "indefend", "antispyware", "realtimemonitoring",
+	"windowsfeature", "wmic", "webrequest", "iwr ", "bitstransfer", "sc stop", "sc config"}
+
+var lowerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func childProcessExec(s string, at int) bool {
 	w := s[at:min(len(s), at+400)]
