@@ -51,7 +51,8 @@ var codeAnchors = []codeAnchor{
 
 // shellAnchors trigger the shell parse.
 var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget",
-	"&& sh ", "&& bash ", "; sh ", "; bash ", "&& ./", "; ./", "&& python", "<<< \"$(curl", "<<<$(curl", "<<< $(curl"}
+	"&& sh ", "&& bash ", "; sh ", "; bash ", "&& ./", "; ./", "&& python", "<<< \"$(curl", "<<<$(curl", "<<< $(curl",
+	"nc ", "ncat ", "netcat ", "telnet "}
 
 // pipeTargets are the commands a pipe into which makes a line worth
 // parsing ("curl … | sh").
@@ -289,7 +290,7 @@ var anchorTrie = sync.OnceValue(func() *ahocorasick.Trie {
 
 // scriptAnchors are the script rules' literals, lower case: at least one
 // is in any text a script rule fires on.
-var scriptAnchors = []string{"/dev/", "nc ", "ncat", "socat", "mkfifo", "ocket", "iex", "nvoke-",
+var scriptAnchors = []string{"/dev/", "/inet/", "mknod", "nc ", "ncat", "socat", "mkfifo", "ocket", "iex", "nvoke-",
 	"ownload", "-enc", "-e ", "mppreference", "emove-", "bcdedit", "vssadmin", "ormat c",
 	"sockopen", "del /", "rd /", "rmdir /", "owershell", "pwsh", "ertutil", "itsadmin", "mshta",
 	"egsvr32", "undll32", "criptblock", "-service", "indefend", "antispyware", "realtimemonitoring",
@@ -361,6 +362,9 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 				if (l == "curl" || l == "wget" || l == "fetch") && isInterpreter(r) {
 					add(RuleCodePipeShell, "downloads a script and pipes it into "+r)
 				}
+				if isNetcat(l) && isInterpreter(r) {
+					add(RuleCodeReverseShell, l+" pipes a remote host's commands into "+r)
+				}
 			}
 		case *syntax.CallExpr:
 			args := unwrap(words(n.Args))
@@ -368,6 +372,9 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 				return true
 			}
 			name := path.Base(args[0])
+			if isNetcat(name) && netcatExec(args[1:]) {
+				add(RuleCodeReverseShell, name+" hands a shell to a remote host")
+			}
 			switch name {
 			case "rm":
 				if rmRoot(args[1:]) {
@@ -443,7 +450,7 @@ func words(ws []*syntax.Word) []string {
 func unwrap(args []string) []string {
 	for len(args) > 0 {
 		switch path.Base(args[0]) {
-		case "sudo", "doas", "nohup", "nice", "time", "exec", "command", "builtin", "xargs", "env", "stdbuf", "timeout":
+		case "sudo", "doas", "nohup", "nice", "time", "exec", "command", "builtin", "xargs", "env", "stdbuf", "timeout", "busybox", "setsid":
 			args = args[1:]
 			for len(args) > 0 && (strings.HasPrefix(args[0], "-") || strings.Contains(args[0], "=") || isNumber(args[0])) {
 				args = args[1:]

@@ -63,3 +63,24 @@ func downloadThenRun(f *syntax.File, add func(rule, msg string)) {
 		return true
 	})
 }
+
+// isNetcat: a program that joins stdin and stdout to a socket.
+func isNetcat(name string) bool {
+	switch name {
+	case "nc", "ncat", "netcat", "nc.traditional", "nc.openbsd", "telnet":
+		return true
+	}
+	return false
+}
+
+// netcatExec: netcat's -e or -c runs a shell for the remote end.
+func netcatExec(args []string) bool {
+	for i, a := range args {
+		if (a == "-e" || a == "-c" || a == "--exec" || a == "--sh-exec") && i+1 < len(args) {
+			if p := path.Base(args[i+1]); isInterpreter(p) || p == "cmd.exe" || p == "cmd" || strings.HasPrefix(p, "bash") || strings.HasPrefix(p, "sh") {
+				return true
+			}
+		}
+	}
+	return false
+}

