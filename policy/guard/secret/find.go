@@ -65,7 +65,7 @@ var ownRules = []secretRule{
 	// Slack's legacy tokens (xoxa-, xoxp-, xoxo-, xoxs-, xoxr-): numeric
 	// parts of any length and a last part, the shape Slack issued before
 	// its current fixed lengths.
-	{RuleSlack, "Slack token", []string{"xoxa-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "xoxb-"}, regexp.MustCompile(`^xox[abposr]-(?:[0-9]{4,}-){1,4}[A-Za-z0-9]{8,}`), 200, 3.0, true},
+	{RuleSlack, "Slack token", []string{"xoxa-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "xoxb-"}, regexp.MustCompile(`^xox[abposr]-(?:[0-9]{4,}-){1,4}[A-Za-z0-9]{8,}`), 200, 2.5, true},
 	// An .npmrc registry credential: whatever follows :_authToken= or
 	// :_password= is the secret (old npm tokens are UUIDs), unless it is a
 	// ${VAR} reference.
@@ -138,11 +138,17 @@ func Find(key, s string) []Finding {
 					loc[1]-- // the boundary the pattern reads past the token
 				}
 				tok := s[at : at+loc[1]]
+				if r.rule == RuleNPM && !npmrcScope(s, at) {
+					continue
+				}
 				val := tok
 				if r.rule == RuleNPM {
 					val = tok[strings.IndexByte(tok, '=')+1:] // the key is no placeholder
 				}
-				if r.minEntropy > 0 && entropy(val) < r.minEntropy || placeholder(val) {
+				// After :_authToken= even a time-based UUID is a credential
+				// (npm's legacy tokens are UUIDs).
+				ph := placeholder(val) && !(r.rule == RuleNPM && nonRandomUUID(val) && !repeatedGroups(val))
+				if r.minEntropy > 0 && entropy(val) < r.minEntropy || ph {
 					continue
 				}
 				if len(out) > 0 && out[len(out)-1].Start == at {
@@ -338,6 +344,16 @@ func placeholder(v string) bool {
 		return true // %VAR%, <your key>, {{ secret }}
 	}
 	return allSame(v) || dummyValue(v)
+}
+
+// npmrcScope: the credential at s[at:] belongs to a registry scope as
+// .npmrc writes one, "//host/path/:_authToken=…"; npm reads no other form.
+func npmrcScope(s string, at int) bool {
+	ls := at
+	for ls > 0 && s[ls-1] != ' ' && s[ls-1] != '\n' && s[ls-1] != '\t' && s[ls-1] != '"' && s[ls-1] != '\'' && at-ls < 300 {
+		ls--
+	}
+	return strings.HasPrefix(s[ls:at], "//")
 }
 
 func isIdentifier(s string) bool {

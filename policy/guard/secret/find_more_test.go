@@ -13,7 +13,7 @@ func TestFindNewerForms(t *testing.T) {
 		{`token: "glptt-Qm8v_Xr2-kT9wZp4Lc7nHy3Bd6Fj1Vs5Ga0Ue8qR"`, RuleGitLab, "glptt-Qm8v_Xr2-kT9wZp4Lc7nHy3Bd6Fj1Vs5Ga0Ue8qR"},
 		{"CI_JOB_TOKEN=glcbt-Rk7pWm2xTq9vLn4cZb8s", RuleGitLab, "glcbt-Rk7pWm2xTq9vLn4cZb8s"},
 		{"slack: xoxp-738201-551902-884213-c04f9ab31d7e2c55a1", RuleSlack, "xoxp-738201-551902-884213-c04f9ab31d7e2c55a1"},
-		{"//registry.npmjs.org/:_authToken=5f0c8e2a-91b7-4d3e-a6f4-2c9d81b7e053", RuleNPM, ":_authToken=5f0c8e2a-91b7-4d3e-a6f4-2c9d81b7e053"},
+		{"//registry.npmjs.org/:_authToken=5f0c8e2a-91b7-11ee-a6f4-2c9d81b7e053", RuleNPM, ":_authToken=5f0c8e2a-91b7-11ee-a6f4-2c9d81b7e053"},
 	} {
 		fs := Find("", tc.in)
 		ok := false
@@ -28,6 +28,7 @@ func TestFindNewerForms(t *testing.T) {
 	}
 	for _, in := range []string{
 		"//registry.npmjs.org/:_authToken=${NPM_TOKEN}",
+		"registry.npmjs.org/:_authToken=5f0c8e2a-91b7-11ee-a6f4-2c9d81b7e053", // not an .npmrc scope
 		"glptt-short",
 		"xoxp-1234-abc",
 		"see the glcbt- prefix in GitLab's token docs",
