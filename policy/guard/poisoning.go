@@ -82,6 +82,18 @@ var poisonRules = []poisonRule{
 		re: regexp.MustCompile(`<!--[\s\S]*?\w[\s\S]*?-->|\x1b\[|(?:[ \t]*\n){8,}[ \t]*\S|[ \t\x{a0}]{40,}\S`),
 	},
 	{
+		// A tool has no business telling the model how to answer the user
+		// in general, or ranking itself above the instructions it has.
+		rule: "behaviour-override", msg: "tells the model how to answer the user, beyond this tool",
+		re: regexp.MustCompile(`\bfrom\s+now\s+on\b[^.\n]{0,60}?\b(?:respond|reply|answer|you\s+(?:must|will|should|always|never))\b|` +
+			`\bwhenever\s+(?:the\s+)?user\s+(?:mentions|asks|says|talks|writes|types|requests)\b[^.\n]{0,80}?\b(?:reply|respond|answer|say|tell\s+(?:them|the\s+user))\s+(?:that|with)\b|` +
+			`\b(?:overrides?|supersedes?|takes\s+precedence\s+over)\s+(?:any|all|every)\s+(?:previous|prior|other|earlier|existing)\s+(?:instructions?|rules?|guidelines?|directives?|system\s+prompts?)\b`),
+	},
+	{
+		rule: "conversation-data", msg: "asks for the user's messages to be copied into a tool's data",
+		re: regexp.MustCompile(`\b(?:append|include|add|attach|insert|pass|send|copy|put|embed)\s+(?:\w+\s+){0,3}?(?:the\s+)?(?:text\s+of\s+|content\s+of\s+)?(?:the\s+)?user'?s\s+(?:last|previous|recent|earlier|prior|other)\s+(?:\w+\s+)?(?:messages?|prompts?|queries|requests|inputs?)\b`),
+	},
+	{
 		rule: "param-asks-secret", msg: "a parameter asks for a secret or a file's contents",
 		paramOnly: true,
 		re: regexp.MustCompile(`\b(?:contents?|text|copy)\s+of\s+(?:the\s+|your\s+|the\s+user'?s\s+)?(?:~|/etc/|\$home|\.ssh|\.env|\.aws|id_rsa|mcp\.json|private\s+key|ssh\s+key|credentials?\s+file|config(?:uration)?\s+file)|` +
