@@ -61,7 +61,9 @@ func sharedDir() string {
 // the tuning half. TestEval prints (and, with MCPGOV_EVAL_MISSES, writes)
 // the misses and false positives of the tuning half only; of the held-out
 // half it prints counts, never a case. Nobody tuning reads the data files
-// themselves, only these reports.
+// themselves, only these reports; and a round of tuning runs with
+// MCPGOV_EVAL_HALF=tuning (make eval-tuning), which does not score the
+// held-out half at all, so its figures are seen once, at the end.
 func heldOut(id string) bool {
 	h := sha256.Sum256([]byte("mcpgov-eval-split-v1\x00" + id))
 	return h[0]&1 == 1
