@@ -96,7 +96,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval thv
+.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning thv
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -214,6 +214,14 @@ bench-report: ## run the published benchmarks once (make e2e-deps first for serv
 # ids; only the tuning half's misses are ever printed (MCPGOV_EVAL_MISSES=FILE).
 eval: $(GITLEAKS) ## precision and recall per guardrail and per class, tuning and held-out halves, on testdata/guardrails and the shared public and external sets; gitleaks on the same secrets cases
 	MCPGOV_EVAL_QUIET=1 MCPGOV_GITLEAKS=$(GITLEAKS) $(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
+
+# eval-tuning is the round of tuning: the tuning half alone (the held-out
+# half is neither scored nor printed), its misses written to
+# .cache/eval-misses.txt. Measure the held-out half with `make eval` once,
+# at the end of a round.
+eval-tuning: $(GITLEAKS) ## the tuning half alone, its misses in .cache/eval-misses.txt (the held-out half is not scored)
+	rm -f $(CACHE)/eval-misses.txt
+	MCPGOV_EVAL_HALF=tuning MCPGOV_EVAL_MISSES=$(abspath $(CACHE))/eval-misses.txt MCPGOV_EVAL_QUIET=1 MCPGOV_GITLEAKS=$(GITLEAKS) $(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
 lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck, and a Windows and macOS build of every package
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './dist/*')); \
