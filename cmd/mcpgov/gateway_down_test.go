@@ -40,7 +40,7 @@ command = "lenient-mcp-server"
 	base, stderr := serveGateway(t, env, "--bundle", gov, "--allow-anonymous")
 	init := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}`
 	for _, c := range []struct{ server, want string }{
-		{"remote", `"message":"upstream MCP server remote is not accepting messages: sending \"initialize\": rejected by transport: Post \"http://` + dead + `/mcp\": dial tcp ` + dead + `: connect: connection refused"`},
+		{"remote", `"message":"upstream MCP server remote is not accepting messages: sending \"initialize\": Post \"http://` + dead + `/mcp\": dial tcp ` + dead + `: connect: connection refused"`},
 		{"crash", `"message":"upstream MCP server crash exited: the server process ended (exit status 3)"`},
 	} {
 		status, body, _ := rawPost(t, base+"/servers/"+c.server+"/mcp", "", init)

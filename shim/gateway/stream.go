@@ -15,7 +15,9 @@ func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, go
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache, no-transform")
 	w.WriteHeader(http.StatusOK)
-	if flusher != nil {
+	// The headers go out at once only when the stream must wait: an
+	// answer already there leaves with them in one write.
+	if flusher != nil && !out.ready() {
 		flusher.Flush()
 	}
 	// A stream that stays quiet gets a comment line now and then: proxies
@@ -109,6 +111,13 @@ func (o *outbox) close() {
 }
 
 func (o *outbox) closed() <-chan struct{} { return o.done }
+
+// ready reports whether take would return something now.
+func (o *outbox) ready() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.q) > 0 || o.isClosed
+}
 
 // take returns what was pushed since the last take, and whether the
 // outbox is closed (nothing more will come).
