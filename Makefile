@@ -96,7 +96,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval thv
+.PHONY: help build test e2e-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval thv
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -106,7 +106,7 @@ help: ## list the targets
 build: ## build bin/mcpgov with version, commit and date stamped in
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/mcpgov
 
-test: e2e-deps idp-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, release-test, fuzz-smoke
+test: e2e-deps idp-deps scale-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, release-test, fuzz-smoke
 	@$(MAKE) --no-print-directory lint
 	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory docs-check
@@ -168,6 +168,21 @@ keyring-deps: ## install gnome-keyring (Secret Service for the keyring test) whe
 			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends gnome-keyring dbus-daemon >/dev/null; }; \
 		else \
 			echo "keyring-deps: gnome-keyring-daemon or dbus-run-session is missing; run: sudo apt-get install gnome-keyring dbus-daemon" >&2; exit 1; \
+		fi; \
+	fi
+
+# The gateway's scale tests run a real Redis (the replicas' shared state
+# store) and nginx (the load balancer in front of three replicas), both
+# from Debian's packages, installed the way keyring-deps installs
+# gnome-keyring (root, else sudo, and apt-get).
+scale-deps: ## install redis-server and nginx (the gateway's shared store and load balancer in the scale tests) when missing
+	@if ! command -v redis-server >/dev/null && ! command -v valkey-server >/dev/null || ! command -v nginx >/dev/null && ! test -x /usr/sbin/nginx; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		if command -v apt-get >/dev/null && { [ -z "$$sudo" ] || command -v sudo >/dev/null; }; then \
+			$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server nginx >/dev/null || \
+			{ $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server nginx >/dev/null; }; \
+		else \
+			echo "scale-deps: redis-server or nginx is missing; run: sudo apt-get install redis-server nginx" >&2; exit 1; \
 		fi; \
 	fi
 
