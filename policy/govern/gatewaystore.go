@@ -211,3 +211,18 @@ func (s *SharedState) AfterReload(ctx context.Context, revision func() string, a
 		_ = s.Announce(ctx, revision()) // lost when the store is down: the others look every second anyway
 	}
 }
+
+// SessionKey is the key the replicas sign session ids with (kept in the
+// store); nil on a nil SharedState (session ids of one process). A store
+// that cannot be reached stops the replica from starting: sessions it
+// opened could not be served by the others.
+func (s *SharedState) SessionKey(ctx context.Context) ([]byte, error) {
+	if s == nil {
+		return nil, nil
+	}
+	key, err := s.Store.SessionKey(ctx)
+	if err != nil {
+		return nil, WithHint(fmt.Errorf("read the replicas' session key: %w", err), "start the store first; a replica needs it to serve the sessions other replicas opened")
+	}
+	return key, nil
+}

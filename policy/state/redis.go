@@ -332,3 +332,31 @@ func (r *Redis) Revisions(ctx context.Context) <-chan string {
 	}()
 	return out
 }
+
+// sessionKeyName holds the key replicas sign session ids with.
+const sessionKeyName = Prefix + "session-key"
+
+// SessionKey returns the key every replica signs session ids with: the
+// first replica to ask creates it (32 random bytes), the others read it,
+// in one round trip. Anyone who can write to the store can serve
+// themselves any session; the store is as trusted as the replicas.
+func (r *Redis) SessionKey(ctx context.Context) ([]byte, error) {
+	fresh := make([]byte, 32)
+	if _, err := rand.Read(fresh); err != nil {
+		return nil, err
+	}
+	var get *redis.StringCmd
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.SetNX(ctx, sessionKeyName, fresh, 0)
+		get = p.Get(ctx, sessionKeyName)
+		return nil
+	})
+	if err != nil {
+		return nil, r.unavailable(err)
+	}
+	key, err := get.Bytes()
+	if err != nil || len(key) < 32 {
+		return nil, r.unavailable(fmt.Errorf("session key: %v", err))
+	}
+	return key, nil
+}

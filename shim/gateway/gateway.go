@@ -121,6 +121,9 @@ type Options struct {
 	// Metrics, when set, are served at /metrics and count the requests;
 	// Metrics.Sink counts the engine's records.
 	Metrics *Metrics
+	// SessionKey, when set, signs self-describing session ids, so that
+	// every replica given the same key serves every session (resume.go).
+	SessionKey []byte
 }
 
 // Handler serves the gateway's endpoints.
@@ -133,6 +136,7 @@ type Handler struct {
 	closed   bool
 	wg       sync.WaitGroup // sessions' goroutines
 	failures failures       // failed authentications per client address
+	resumeMu sync.Mutex     // one session resumption at a time
 
 	drainState
 }

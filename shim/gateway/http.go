@@ -210,6 +210,9 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, sid string, ep 
 	h.mu.Lock()
 	s := h.sessions[sid]
 	h.mu.Unlock()
+	if s == nil && len(h.opts.SessionKey) > 0 {
+		return h.resume(w, r, sid, ep) // opened by another replica
+	}
 	if s == nil || s.endpoint != ep.path {
 		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
 		return nil

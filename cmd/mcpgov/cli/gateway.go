@@ -183,6 +183,10 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		return err
 	}
 	defer gov.Close()
+	sessionKey, err := shared.SessionKey(ctx)
+	if err != nil {
+		return err
+	}
 	metrics := gateway.NewMetrics()
 	gov.WrapSink = metrics.Sink
 	for _, n := range notices {
@@ -218,6 +222,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		Diag:           errOut,
 		Path:           f.Getenv("PATH"),
 		Metrics:        metrics,
+		SessionKey:     sessionKey,
 	})
 	if err != nil {
 		return err
