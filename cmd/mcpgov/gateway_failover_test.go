@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -120,10 +121,14 @@ type replica struct {
 
 // startReplica runs `mcpgov gateway serve` in its own process group with
 // a state directory and an audit directory of its own.
-func startReplica(t *testing.T, bundle, store string) *replica {
+func startReplica(t testing.TB, bundle, store string) *replica {
 	t.Helper()
 	r := &replica{addr: freeAddr(t), audit: filepath.Join(t.TempDir(), "audit"), log: &syncBuffer{}}
-	r.cmd = exec.Command("mcpgov", "gateway", "serve", "--listen", r.addr, "--bundle", bundle, "--allow-anonymous", "--store", store)
+	args := []string{"gateway", "serve", "--listen", r.addr, "--bundle", bundle, "--allow-anonymous"}
+	if store != "" {
+		args = append(args, "--store", store)
+	}
+	r.cmd = exec.Command("mcpgov", args...)
 	r.cmd.Env = sandboxEnv(t, "MCPGOV_AUDIT_DIR="+r.audit)
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	stderr, err := r.cmd.StderrPipe()
@@ -146,7 +151,13 @@ func startReplica(t *testing.T, bundle, store string) *replica {
 		<-copied
 		r.cmd.Wait()
 	})
-	listening(t, r.addr)
+	await.Until(t, r.addr+" listening", func() bool {
+		c, err := net.Dial("tcp", r.addr)
+		if err == nil {
+			c.Close()
+		}
+		return err == nil
+	})
 	return r
 }
 
@@ -161,7 +172,7 @@ func (r *replica) kill9(t *testing.T) {
 
 // mcpPost posts one JSON-RPC message with the session id and returns
 // the status, body and session header; a transport error is status 0.
-func mcpPost(t *testing.T, url, session, body string) (int, string, string) {
+func mcpPost(t testing.TB, url, session, body string) (int, string, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(await.Context(t), http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
