@@ -35,8 +35,8 @@ var _ limit.Store = (*Redis)(nil)
 // so an unreachable one must fail fast (and the down mode decide), not
 // hold the call.
 const (
-	dialTimeout = 500 * time.Millisecond
-	ioTimeout   = 500 * time.Millisecond
+	dialTimeout = time.Second
+	ioTimeout   = time.Second
 )
 
 // OpenRedis connects to the store at url: redis://[user:password@]host:port[/db],
