@@ -203,9 +203,12 @@ func mcpPost(t testing.TB, url, session, body string) (int, string, string) {
 //
 // A client retries a request whose answer it did not get (a transport
 // error or a 502 from the balancer) with the same id; the test counts
-// those retries. A call in flight on the killed replica at the moment of
-// the kill would be run again by the retry (at least once, not exactly
-// once): here the kill falls between two calls, so each runs once.
+// those retries, and then sends three answered calls again, as a client
+// that lost their answers would: the call log answers them with their
+// first answer, and they are neither run nor recorded again. A call in
+// flight on the killed replica at the moment of the kill has no answer
+// in the log: its retry runs it once the dead replica's claim lapses (at
+// least once). Here the kill falls between two calls.
 func TestGatewayFailover(t *testing.T) {
 	redis := statetest.Start(t)
 	bundle := writeBundle(t)
@@ -272,6 +275,33 @@ func TestGatewayFailover(t *testing.T) {
 	}
 	if resumed != 2 {
 		t.Errorf("%d surviving replicas resumed the session, want 2", resumed)
+	}
+
+	// A client that lost answers sends the calls again with the same
+	// ids: each is answered from the call log, with its first answer, and
+	// not run or recorded again, whichever replica gets it.
+	for _, i := range []int{killAfter, killAfter + 1, calls} {
+		msg := fmt.Sprintf("m%d", i)
+		req := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":%q}}}`, i, msg)
+		for range 2 { // two replicas are left: both answer it
+			status, body, _ := mcpPost(t, lb, sid, req)
+			if status != 200 || !strings.Contains(body, fmt.Sprintf(`"id":%d`, i)) || !strings.Contains(body, `"text":"`+msg+`"`) {
+				t.Fatalf("retry of call %d: %d %s", i, status, body)
+			}
+		}
+	}
+	fromLog := func() int {
+		n := 0
+		for i, r := range replicas {
+			if i != killed {
+				n += strings.Count(r.log.String(), "from the call log")
+			}
+		}
+		return n
+	}
+	await.Until(t, "six retries logged as answered from the call log", func() bool { return fromLog() >= 6 })
+	if fromLog := fromLog(); fromLog != 6 {
+		t.Errorf("%d retries answered from the call log, want 6", fromLog)
 	}
 
 	// Records: every call once, across the three trails, under one

@@ -9,6 +9,7 @@ import (
 	"github.com/mcpgov/mcpgov/policy"
 	"github.com/mcpgov/mcpgov/policy/limit"
 	"github.com/mcpgov/mcpgov/policy/state"
+	"github.com/mcpgov/mcpgov/shim/gateway"
 )
 
 // GatewayStoreConfig is the [gateway] keys of the store that several
@@ -225,4 +226,13 @@ func (s *SharedState) SessionKey(ctx context.Context) ([]byte, error) {
 		return nil, WithHint(fmt.Errorf("read the replicas' session key: %w", err), "start the store first; a replica needs it to serve the sessions other replicas opened")
 	}
 	return key, nil
+}
+
+// CallLog is the log of call answers the replicas share (a client's
+// retry is answered from it); nil on a nil SharedState.
+func (s *SharedState) CallLog() gateway.CallLog {
+	if s == nil {
+		return nil
+	}
+	return s.Store
 }

@@ -360,3 +360,61 @@ func (r *Redis) SessionKey(ctx context.Context) ([]byte, error) {
 	}
 	return key, nil
 }
+
+// Call records: what a replica keeps of each tools/call, keyed by session
+// and request id, so that a client's retry of a call whose answer it
+// did not get is answered from the record instead of running the call
+// again. "p" + replica while the call runs (a lease), "a" + the answer
+// once it is answered.
+const callKey = Prefix + "call:"
+
+// claimScript returns the call's record, or claims it for ARGV[1] for
+// ARGV[2] ms and returns false.
+var claimScript = redis.NewScript(`
+local v = redis.call('GET', KEYS[1])
+if v then return v end
+redis.call('SET', KEYS[1], 'p' .. ARGV[1], 'PX', ARGV[2])
+return false
+`)
+
+// releaseScript drops the claim of ARGV[1], if it still holds it.
+var releaseScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == 'p' .. ARGV[1] then redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+func callRecordKey(session, id string) string {
+	h := sha256.Sum256([]byte(id))
+	return callKey + "{" + session + "}:" + hex.EncodeToString(h[:12])
+}
+
+// ClaimCall claims call id of session for this replica for lease, in one
+// round trip. It returns the answer when the call was answered already,
+// or busy when another replica's claim on it is live.
+func (r *Redis) ClaimCall(ctx context.Context, session, id string, lease time.Duration) (answer []byte, busy bool, err error) {
+	v, err := claimScript.Run(ctx, r.c, []string{callRecordKey(session, id)}, r.replica, lease.Milliseconds()).Text()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, false, nil
+	case err != nil:
+		return nil, false, r.unavailable(err)
+	case strings.HasPrefix(v, "a"):
+		return []byte(v[1:]), false, nil
+	}
+	return nil, strings.TrimPrefix(v, "p") != r.replica, nil
+}
+
+// RenewCall extends this replica's claim on a call still running.
+func (r *Redis) RenewCall(ctx context.Context, session, id string, lease time.Duration) error {
+	return r.unavailable(r.c.PExpire(ctx, callRecordKey(session, id), lease).Err())
+}
+
+// KeepCall records the answer of a call for keep.
+func (r *Redis) KeepCall(ctx context.Context, session, id string, answer []byte, keep time.Duration) error {
+	return r.unavailable(r.c.Set(ctx, callRecordKey(session, id), append([]byte("a"), answer...), keep).Err())
+}
+
+// ReleaseCall drops this replica's claim on a call that got no answer.
+func (r *Redis) ReleaseCall(ctx context.Context, session, id string) error {
+	return r.unavailable(releaseScript.Run(ctx, r.c, []string{callRecordKey(session, id)}, r.replica).Err())
+}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/mcpgov/mcpgov/policy/limit"
 	"github.com/mcpgov/mcpgov/policy/state"
@@ -191,4 +192,42 @@ func TestOpenRedisURL(t *testing.T) {
 	if _, err := state.ParseDownMode("open"); err == nil {
 		t.Error("ParseDownMode(open) = nil error")
 	}
+}
+
+// TestCallLog: a claimed call is busy for another replica and not for its
+// claimant; an answered one returns its answer to every replica; a
+// released claim lets the next claimant run it; a claim whose lease ran
+// out (its replica died) lets another take it over.
+func TestCallLog(t *testing.T) {
+	srv := statetest.Start(t)
+	ctx := await.Context(t)
+	a, b := open(t, srv.URL()), open(t, srv.URL())
+	if ans, busy, err := a.ClaimCall(ctx, "s1", "7", time.Minute); ans != nil || busy || err != nil {
+		t.Fatalf("first claim: %q %v %v", ans, busy, err)
+	}
+	if _, busy, err := b.ClaimCall(ctx, "s1", "7", time.Minute); !busy || err != nil {
+		t.Fatalf("claim by another replica while it runs: busy %v, %v", busy, err)
+	}
+	if err := a.KeepCall(ctx, "s1", "7", []byte(`{"jsonrpc":"2.0","id":7,"result":{}}`), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range []*state.Redis{a, b} {
+		if ans, busy, err := r.ClaimCall(ctx, "s1", "7", time.Minute); string(ans) != `{"jsonrpc":"2.0","id":7,"result":{}}` || busy || err != nil {
+			t.Fatalf("claim of an answered call: %q %v %v", ans, busy, err)
+		}
+	}
+	// Same request id, another session: its own call.
+	if ans, busy, err := b.ClaimCall(ctx, "s2", "7", time.Minute); ans != nil || busy || err != nil {
+		t.Fatalf("same id in another session: %q %v %v", ans, busy, err)
+	}
+	if err := b.ReleaseCall(ctx, "s2", "7"); err != nil {
+		t.Fatal(err)
+	}
+	if ans, busy, err := a.ClaimCall(ctx, "s2", "7", time.Millisecond); ans != nil || busy || err != nil {
+		t.Fatalf("claim after release: %q %v %v", ans, busy, err)
+	}
+	await.Until(t, "a lapsed claim taken over", func() bool {
+		ans, busy, err := b.ClaimCall(ctx, "s2", "7", time.Minute)
+		return ans == nil && !busy && err == nil
+	})
 }

@@ -124,6 +124,10 @@ type Options struct {
 	// SessionKey, when set, signs self-describing session ids, so that
 	// every replica given the same key serves every session (resume.go).
 	SessionKey []byte
+	// Calls, when set, logs each tools/call's answer in the store the
+	// replicas share, so that a client's retry is answered once
+	// (calls.go).
+	Calls CallLog
 }
 
 // Handler serves the gateway's endpoints.

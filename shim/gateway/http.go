@@ -163,7 +163,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 	}
 	// An answer streams (and carries the server's messages about the
 	// call) when the client accepts a stream; else it is one JSON body.
-	s.call(w, r, m, body, sseOK)
+	h.callOnce(w, r, s, m, body, sseOK)
 }
 
 // get opens the session's stream for the server's own messages.

@@ -223,6 +223,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		Path:           f.Getenv("PATH"),
 		Metrics:        metrics,
 		SessionKey:     sessionKey,
+		Calls:          shared.CallLog(),
 	})
 	if err != nil {
 		return err
