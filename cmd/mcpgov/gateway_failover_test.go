@@ -304,6 +304,31 @@ func TestGatewayFailover(t *testing.T) {
 		t.Errorf("%d retries answered from the call log, want 6", fromLog)
 	}
 
+	// The client ends the session through one replica: every replica
+	// ends its copy, and none resumes it.
+	req, err := http.NewRequestWithContext(await.Context(t), http.MethodDelete, lb, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Mcp-Session-Id", sid)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 204 {
+		t.Fatalf("DELETE: %d", resp.StatusCode)
+	}
+	for i, r := range replicas {
+		if i == killed {
+			continue
+		}
+		await.Until(t, "the ended session refused by every replica", func() bool {
+			status, _, _ := mcpPost(t, "http://"+r.addr+"/servers/fake/mcp", sid, `{"jsonrpc":"2.0","id":5000,"method":"tools/list"}`)
+			return status == 404
+		})
+	}
+
 	// Records: every call once, across the three trails, under one
 	// session record id.
 	seen := map[string]int{}

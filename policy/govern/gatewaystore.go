@@ -236,3 +236,13 @@ func (s *SharedState) CallLog() gateway.CallLog {
 	}
 	return s.Store
 }
+
+// EndCopies calls end with the record id of each session a client ends
+// through any replica (end ends this replica's copy), until ctx is done;
+// nothing on a nil SharedState.
+func (s *SharedState) EndCopies(ctx context.Context, end func(session string)) {
+	if s == nil {
+		return
+	}
+	s.Store.EndedSessions(ctx, end)
+}

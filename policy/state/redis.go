@@ -418,3 +418,49 @@ func (r *Redis) KeepCall(ctx context.Context, session, id string, answer []byte,
 func (r *Redis) ReleaseCall(ctx context.Context, session, id string) error {
 	return r.unavailable(releaseScript.Run(ctx, r.c, []string{callRecordKey(session, id)}, r.replica).Err())
 }
+
+// endedKey marks a session its client ended (DELETE), so that no replica
+// resumes it.
+const endedKey = Prefix + "ended:"
+
+// EndSession notes that the client ended session (its record id) for
+// keep: longer than any replica keeps an idle copy.
+func (r *Redis) EndSession(ctx context.Context, session string, keep time.Duration) error {
+	_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, endedKey+session, "1", keep)
+		p.Publish(ctx, endedChannel, session)
+		return nil
+	})
+	return r.unavailable(err)
+}
+
+// endedChannel carries the record ids of the sessions clients end, so
+// that every replica ends its copy at once.
+const endedChannel = Prefix + "ended"
+
+// EndedSessions calls end with the record id of every session a client
+// ends through any replica, until ctx is done.
+func (r *Redis) EndedSessions(ctx context.Context, end func(session string)) {
+	sub := r.c.Subscribe(ctx, endedChannel)
+	go func() {
+		defer sub.Close()
+		in := sub.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case m, ok := <-in:
+				if !ok {
+					return
+				}
+				end(m.Payload)
+			}
+		}
+	}()
+}
+
+// SessionEnded reports whether the client ended session.
+func (r *Redis) SessionEnded(ctx context.Context, session string) (bool, error) {
+	n, err := r.c.Exists(ctx, endedKey+session).Result()
+	return n > 0, r.unavailable(err)
+}

@@ -31,6 +31,11 @@ type CallLog interface {
 	KeepCall(ctx context.Context, session, id string, answer []byte, keep time.Duration) error
 	// ReleaseCall drops the claim of a call that got no answer.
 	ReleaseCall(ctx context.Context, session, id string) error
+	// EndSession notes that the client ended a session (DELETE) for
+	// keep, and SessionEnded reads it: no replica resumes an ended
+	// session.
+	EndSession(ctx context.Context, session string, keep time.Duration) error
+	SessionEnded(ctx context.Context, session string) (bool, error)
 }
 
 // Call log timing: a claim lasts callLease and is renewed while the call

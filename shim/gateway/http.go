@@ -200,6 +200,10 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		return
 	}
 	s.end("the client ended the session")
+	if log := h.opts.Calls; log != nil {
+		// The other replicas' copies end when idle; none resumes it.
+		_ = log.EndSession(r.Context(), s.info.ID, h.opts.IdleTimeout)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 

@@ -124,6 +124,15 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request, sid string, ep 
 		httpError(w, http.StatusForbidden, "this session belongs to another caller")
 		return nil
 	}
+	if log := h.opts.Calls; log != nil {
+		// A session its client ended stays ended on every replica; a
+		// store that cannot say lets the session be resumed (its caller
+		// and signature are checked).
+		if ended, err := log.SessionEnded(r.Context(), c.SID); err == nil && ended {
+			httpError(w, http.StatusNotFound, "session not found; initialize a new one")
+			return nil
+		}
+	}
 	// One resumption at a time per replica: concurrent requests of one
 	// session must not open it twice.
 	h.resumeMu.Lock()
@@ -186,4 +195,21 @@ func (s *session) replayInitialize(ctx context.Context, m *rpc.Message, body []b
 	}
 	s.fromClient([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
 	return nil
+}
+
+// EndRecord ends this replica's copy of the session with record id sid
+// (SessionInfo.ID), when it holds one: its client ended it through
+// another replica.
+func (h *Handler) EndRecord(sid string) {
+	h.mu.Lock()
+	var found []*session
+	for _, s := range h.sessions {
+		if s.info.ID == sid {
+			found = append(found, s)
+		}
+	}
+	h.mu.Unlock()
+	for _, s := range found {
+		s.end("the client ended the session through another replica")
+	}
 }

@@ -243,6 +243,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		go func() { served <- srv.Serve(ln) }()
 	}
 	opts.IO.Notef("gateway serving %s://%s (bundle revision %s, %d servers)", scheme, ln.Addr(), gov.Revision(), len(gov.Servers()))
+	shared.EndCopies(ctx, h.EndRecord)
 	go gov.Watch(ctx, shared.WatchOptions(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}), shared.AfterReload(ctx, gov.Revision, h.Reload))
 	select {
 	case err := <-served:
