@@ -30,6 +30,11 @@ type GatewayConfig struct {
 	// HTTPS. Relative paths are relative to the config file.
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
+	// InventoryReaders are the groups whose members may read the fleet
+	// inventory over HTTP (GET /inventory); nobody when empty.
+	InventoryReaders []string `toml:"inventory_readers"`
+	// MetricsListen, when set, is the only address /metrics is served on.
+	MetricsListen string `toml:"metrics_listen"`
 }
 
 // GatewaySettings are the [gateway] settings resolved from both configs;
@@ -42,6 +47,9 @@ type GatewaySettings struct {
 	IdleTimeout    time.Duration
 	TLSCert        string
 	TLSKey         string
+	// InventoryReaders and MetricsListen: see GatewayConfig.
+	InventoryReaders []string
+	MetricsListen    string
 }
 
 // Gateway resolves the [gateway] settings: each key the managed config
@@ -68,6 +76,12 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 	}
 	if len(g.AllowedOrigins) > 0 {
 		s.AllowedOrigins = g.AllowedOrigins
+	}
+	if g.MetricsListen != "" {
+		s.MetricsListen = g.MetricsListen
+	}
+	if len(g.InventoryReaders) > 0 {
+		s.InventoryReaders = g.InventoryReaders
 	}
 	if g.MaxBody < 0 {
 		return fmt.Errorf("config %s: invalid [gateway] max_body %d: want a positive size in bytes", cfg.Path(), g.MaxBody)

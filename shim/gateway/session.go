@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -245,9 +247,18 @@ func (s *session) upstreamGone(i int, err error) {
 	if ended {
 		return // we stopped it
 	}
+	if p, ok := s.ups[i].(*shim.Process); ok {
+		// Say how the process ended (its stderr, which may hold
+		// anything, stays in the log).
+		err = p.ExitCause(err)
+	}
 	s.engine.UpstreamGone(i, err)
 	if all {
-		s.end("the upstream server exited")
+		reason := fmt.Sprintf("the upstream server %s exited", s.ids[i])
+		if err != nil && !errors.Is(err, io.EOF) {
+			reason += ": " + err.Error()
+		}
+		s.end(reason)
 	}
 }
 
@@ -270,8 +281,12 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 	}
 	if _, dup := s.waiters[rep.id]; dup {
 		s.mu.Unlock()
-		rpcError(w, http.StatusBadRequest, m.ID, jsonrpc.CodeInvalidRequest,
-			fmt.Sprintf("Invalid Request: request id %s is already in flight in this session", m.ID))
+		// Answered under id null, as the shim does: clients match
+		// answers by id, and an error under this id would end the call
+		// still in flight.
+		reason := fmt.Sprintf("%s with id %s refused: a request with the same id is still in flight", m.Method, m.ID)
+		s.engine.Refuse(s.ctx, m.Method, reason)
+		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "Invalid Request: mcpgov: "+reason)
 		return
 	}
 	s.waiters[rep.id] = rep
@@ -447,6 +462,10 @@ func (s *session) end(reason string) {
 	}
 	h.mu.Unlock()
 	for _, rep := range waiters {
+		// A call the engine never saw (it arrived as the session
+		// ended) still gets an answer that says why.
+		rep.out.push(rpc.ErrorResponse(json.RawMessage(rep.id), &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: "mcpgov: the session ended before the server answered: " + reason}))
 		rep.out.close()
 	}
 	if get != nil {

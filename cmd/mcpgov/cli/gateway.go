@@ -31,6 +31,7 @@ is governed by the same catalog, policies, guardrails and audit trail.`,
 	}
 	cmd.AddCommand(newGatewayServeCmd(f, nil))
 	cmd.AddCommand(newGatewayTokenCmd(f))
+	cmd.AddCommand(newGatewayInventoryCmd(f, nil))
 	return cmd
 }
 
@@ -52,6 +53,11 @@ type GatewayServeOptions struct {
 	DrainTimeout   time.Duration
 	Store          string
 	StoreDown      string
+	// InventoryReaders are the groups that may read the fleet inventory
+	// over HTTP ([gateway] inventory_readers).
+	InventoryReaders []string
+	// MetricsListen, when set, is the only address /metrics is served on.
+	MetricsListen string
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -70,11 +76,15 @@ func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOpti
                     per MCP session
   /mcp              every approved server as one, tools named server__tool
   /virtual/ID/mcp   a virtual server of the catalog: exactly its tools
+  /inventory        the fleet inventory: machines upload their scans (POST,
+                    mcpgov scan --upload); the groups in [gateway]
+                    inventory_readers read it (GET)
   /healthz /readyz  liveness, readiness (a usable bundle; 503 while draining)
   /metrics          Prometheus: calls, denials, guardrail verdicts and
                     durations, upstream and policy latency per server and
                     tool (counted from the audit records), HTTP requests,
-                    open sessions
+                    open sessions; with --metrics-listen only on that
+                    address (keep it private)
 
 A POST carries one JSON-RPC message and is answered as a stream
 (text/event-stream) when the client accepts one, else as application/json;
@@ -204,9 +214,15 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	} else {
 		opts.IO.Notef("accepting tokens from `mcpgov gateway token create` (no identity provider in [[gateway.issuers]])")
 	}
+	inventory, err := govern.OpenFleetStore(f.Env())
+	if err != nil {
+		return err
+	}
 	h, err := gateway.New(gateway.Options{
-		Governance: gov,
-		Identify:   auth.Identify,
+		Governance:       gov,
+		Inventory:        inventory,
+		InventoryReaders: opts.InventoryReaders,
+		Identify:         auth.Identify,
 		Auth: gateway.AuthOptions{
 			AuthorizationServers: idps,
 			MaxFailures:          authCfg.MaxFailures,
@@ -224,6 +240,10 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		Metrics:        metrics,
 		SessionKey:     sessionKey,
 		Calls:          shared.CallLog(),
+		// On its own listener, /metrics is not served beside the MCP
+		// endpoints, where anyone who reaches the gateway could read
+		// every server's and tool's name and traffic.
+		MetricsElsewhere: opts.MetricsListen != "",
 	})
 	if err != nil {
 		return err
@@ -231,6 +251,18 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return withHint(fmt.Errorf("listen on %s: %w", opts.Listen, err), "pick a free address with --listen")
+	}
+	if opts.MetricsListen != "" {
+		mln, err := net.Listen("tcp", opts.MetricsListen)
+		if err != nil {
+			return withHint(fmt.Errorf("listen on %s for /metrics: %w", opts.MetricsListen, err), "pick a free address with --metrics-listen")
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		opts.IO.Notef("metrics at http://%s/metrics", mln.Addr())
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)

@@ -21,6 +21,7 @@ func addGatewayServeFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
 	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "stderr as text lines or json (one log/slog object per line)")
 	cmd.Flags().DurationVar(&opts.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long calls in flight may take to finish")
+	cmd.Flags().StringVar(&opts.MetricsListen, "metrics-listen", "", "serve /metrics on this address only (such as 127.0.0.1:9090), not beside the MCP endpoints")
 }
 
 // checkGatewayFlags checks the flags alone (usage errors).
@@ -64,6 +65,10 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 	}
 	if !opts.Set["idle-timeout"] && s.IdleTimeout > 0 {
 		opts.IdleTimeout = s.IdleTimeout
+	}
+	opts.InventoryReaders = s.InventoryReaders
+	if !opts.Set["metrics-listen"] && s.MetricsListen != "" {
+		opts.MetricsListen = s.MetricsListen
 	}
 	if !opts.Set["tls-cert"] && s.TLSCert != "" {
 		opts.TLSCert, opts.TLSKey = s.TLSCert, s.TLSKey
