@@ -29,10 +29,7 @@ import (
 // (O(log n) a call) and adds the call log (a claim and the answer: two
 // more round trips) to every tools/call.
 func BenchmarkGatewayStore(b *testing.B) {
-	if _, err := os.Stat(statetest.Binary(b)); err != nil {
-		b.Skip(err)
-	}
-	redis := statetest.Start(b)
+	redis := statetest.Start(b) // skips without redis-server
 	plain := writeBundle(b)
 	bundle := writeBundle(b)
 	catalogPath := filepath.Join(bundle, "catalog.toml")
