@@ -96,7 +96,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning thv
+.PHONY: help build test e2e-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning thv
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -106,7 +106,7 @@ help: ## list the targets
 build: ## build bin/mcpgov with version, commit and date stamped in
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/mcpgov
 
-test: e2e-deps idp-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, release-test, fuzz-smoke
+test: e2e-deps idp-deps scale-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, release-test, fuzz-smoke
 	@$(MAKE) --no-print-directory lint
 	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory docs-check
@@ -171,6 +171,21 @@ keyring-deps: ## install gnome-keyring (Secret Service for the keyring test) whe
 		fi; \
 	fi
 
+# The gateway's scale tests run a real Redis (the replicas' shared state
+# store) and nginx (the load balancer in front of three replicas), both
+# from Debian's packages, installed the way keyring-deps installs
+# gnome-keyring (root, else sudo, and apt-get).
+scale-deps: ## install redis-server and nginx (the gateway's shared store and load balancer in the scale tests) when missing
+	@if ! command -v redis-server >/dev/null && ! command -v valkey-server >/dev/null || ! command -v nginx >/dev/null && ! test -x /usr/sbin/nginx; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		if command -v apt-get >/dev/null && { [ -z "$$sudo" ] || command -v sudo >/dev/null; }; then \
+			$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server nginx >/dev/null || \
+			{ $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server nginx >/dev/null; }; \
+		else \
+			echo "scale-deps: redis-server or nginx is missing; run: sudo apt-get install redis-server nginx" >&2; exit 1; \
+		fi; \
+	fi
+
 fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 executions (FUZZTIME=…)
 	@for pkg in $(FUZZ_PKGS); do \
 		list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; exit 1; }; \
@@ -183,7 +198,7 @@ fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 
 	done
 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
-BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
+BENCH_PAIRS := GatewayStore/redis-serial:GatewayStore/embedded-serial GatewayStore/redis-parallel:GatewayStore/embedded-parallel GatewayStore/redis-serial:GatewayStore/none-serial GatewayStore/redis-parallel:GatewayStore/none-parallel ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
 	$(foreach v,approved-write approved-fsync guarded-write guarded-fsync,EchoRounds/$(v)@shim-p50-µs:EchoRounds/$(v)@direct-p50-µs EchoRounds/$(v)@shim-p99-µs:EchoRounds/$(v)@direct-p99-µs) \
 	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms) \
 	$(foreach r,serial rate200 rate1000,$(foreach v,guarded vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs)))

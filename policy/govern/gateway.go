@@ -33,6 +33,8 @@ type GatewayGovernance struct {
 	store    *audit.Store
 	auditErr error
 	lines    *enforce.Lines
+	// shared is the store the replicas share; nil for one process.
+	shared *SharedState
 
 	// WrapSink, when set before serving, wraps every core's Sink (the
 	// gateway's metrics count the records through it).
@@ -82,7 +84,13 @@ var _ gateway.Governance = (*GatewayGovernance)(nil)
 // be opened is a warning notice: servers in enforce mode are refused.
 // log receives the records' diagnostic lines.
 func NewGatewayGovernance(env Env, c Configs, bundleFlag string, log io.Writer, warn func(string)) (*GatewayGovernance, []Notice, error) {
-	g := &GatewayGovernance{env: env, lines: &enforce.Lines{W: log}, explicit: bundleFlag != ""}
+	return NewReplicaGovernance(env, c, bundleFlag, log, warn, nil)
+}
+
+// NewReplicaGovernance is NewGatewayGovernance for one replica of several:
+// its rate limits are counted in shared (nil: by this process alone).
+func NewReplicaGovernance(env Env, c Configs, bundleFlag string, log io.Writer, warn func(string), shared *SharedState) (*GatewayGovernance, []Notice, error) {
+	g := &GatewayGovernance{env: env, lines: &enforce.Lines{W: log}, explicit: bundleFlag != "", shared: shared}
 	s, err := ResolveBundleSettings(env, c, bundleFlag)
 	if err != nil {
 		return nil, nil, fmt.Errorf("governance bundle: %w", err)
@@ -122,7 +130,7 @@ func (g *GatewayGovernance) load() (*gatewayState, []Notice, error) {
 	st := &gatewayState{}
 	b, notices, err := g.settings.LoadLive(g.env, g.explicit, func(b *catalog.Bundle) error {
 		var perr error
-		st.pipeline, perr = Pipeline(g.env, b)
+		st.pipeline, perr = gatewayPipeline(g.env, b, g.shared.limitStore())
 		return perr
 	})
 	if err != nil {

@@ -13,6 +13,9 @@ type GatewayConfig struct {
 	// GatewayAuthConfig is how callers are authenticated (issuers, the
 	// limit on failures).
 	GatewayAuthConfig
+	// GatewayStoreConfig is the store the replicas share (store,
+	// store_down).
+	GatewayStoreConfig
 	// Listen is the address to listen on (host:port).
 	Listen string `toml:"listen"`
 	// AllowedOrigins are the Origin values a browser client may call from.

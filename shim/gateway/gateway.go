@@ -127,6 +127,13 @@ type Options struct {
 	// Metrics, when set, are served at /metrics and count the requests;
 	// Metrics.Sink counts the engine's records.
 	Metrics *Metrics
+	// SessionKey, when set, signs self-describing session ids, so that
+	// every replica given the same key serves every session (resume.go).
+	SessionKey []byte
+	// Calls, when set, logs each tools/call's answer in the store the
+	// replicas share, so that a client's retry is answered once
+	// (calls.go).
+	Calls CallLog
 	// MetricsElsewhere: the caller serves Metrics.Handler on a listener
 	// of its own; the handler counts but does not serve /metrics.
 	MetricsElsewhere bool
@@ -146,6 +153,7 @@ type Handler struct {
 	closed   bool
 	wg       sync.WaitGroup // sessions' goroutines
 	failures failures       // failed authentications per client address
+	resumeMu sync.Mutex     // one session resumption at a time
 
 	drainState
 }

@@ -172,7 +172,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 	}
 	// An answer streams (and carries the server's messages about the
 	// call) when the client accepts a stream; else it is one JSON body.
-	s.call(w, r, m, body, sseOK)
+	h.callOnce(w, r, s, m, body, sseOK)
 }
 
 // get opens the session's stream for the server's own messages.
@@ -209,6 +209,10 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		return
 	}
 	s.end("the client ended the session")
+	if log := h.opts.Calls; log != nil {
+		// The other replicas' copies end when idle; none resumes it.
+		_ = log.EndSession(r.Context(), s.info.ID, h.opts.IdleTimeout)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -219,6 +223,9 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, sid string, ep 
 	h.mu.Lock()
 	s := h.sessions[sid]
 	h.mu.Unlock()
+	if s == nil && len(h.opts.SessionKey) > 0 {
+		return h.resume(w, r, sid, ep) // opened by another replica
+	}
 	if s == nil || s.endpoint != ep.path {
 		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
 		return nil

@@ -67,6 +67,12 @@ type reply struct {
 // and registers the session. On failure it returns the HTTP status and the
 // JSON-RPC error body to answer with.
 func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, int, []byte) {
+	return h.openAs(r, ep, m, nil, "")
+}
+
+// openAs is open; resumed, when set, are the claims of a session another
+// replica opened, which this one opens again under its id sid.
+func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *sessionClaims, sid string) (*session, int, []byte) {
 	var s *session
 	fail := func(status int, code int64, msg string) (*session, int, []byte) {
 		if s != nil {
@@ -111,9 +117,15 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 		servers = gov.Servers()
 	}
 	info := SessionInfo{ID: randomHex(12), Identity: who, Endpoint: ep.path}
+	key := ""
+	if resumed != nil {
+		info.ID, key = resumed.SID, sid
+	} else if key = h.signSession(info, m.Params); key == "" {
+		key = randomHex(16)
+	}
 	rev := revisionOf(gov)
 	client := enforce.ClientInfo(m.Params)
-	s = &session{h: h, key: randomHex(16), endpoint: ep.path, who: who, info: info,
+	s = &session{h: h, key: key, endpoint: ep.path, who: who, info: info,
 		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var routes []enforce.Route

@@ -51,6 +51,8 @@ type GatewayServeOptions struct {
 	TLSKey         string
 	LogFormat      string
 	DrainTimeout   time.Duration
+	Store          string
+	StoreDown      string
 	// InventoryReaders are the groups that may read the fleet inventory
 	// over HTTP ([gateway] inventory_readers).
 	InventoryReaders []string
@@ -155,6 +157,7 @@ session ends.`,
 	cmd.Flags().StringArrayVar(&opts.AllowedOrigins, "allowed-origin", nil, "Origin a browser client may call from (repeatable; default: same origin only)")
 	cmd.Flags().Int64Var(&opts.MaxBody, "max-body", gateway.DefaultMaxBody, "largest POST body in bytes")
 	addGatewayServeFlags(cmd, opts)
+	addGatewayStoreFlags(cmd, opts)
 	return cmd
 }
 
@@ -174,15 +177,26 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	if err := resolveGatewaySettings(opts, c); err != nil {
 		return err
 	}
-	auth, authCfg, err := govern.NewGatewayAuthenticator(ctx, f.Env(), c, opts.AllowAnonymous)
+	shared, err := openGatewayStore(opts, c)
 	if err != nil {
 		return err
 	}
-	gov, notices, err := govern.NewGatewayGovernance(f.Env(), c, opts.Bundle, errOut, func(msg string) { opts.IO.Warnf("%s", msg) })
+	if shared != nil {
+		defer shared.Close()
+	}
+	auth, authCfg, err := govern.NewReplicaAuthenticator(ctx, f.Env(), c, opts.AllowAnonymous, shared.TokenStore())
+	if err != nil {
+		return err
+	}
+	gov, notices, err := govern.NewReplicaGovernance(f.Env(), c, opts.Bundle, errOut, func(msg string) { opts.IO.Warnf("%s", msg) }, shared)
 	if err != nil {
 		return err
 	}
 	defer gov.Close()
+	sessionKey, err := shared.SessionKey(ctx)
+	if err != nil {
+		return err
+	}
 	metrics := gateway.NewMetrics()
 	gov.WrapSink = metrics.Sink
 	for _, n := range notices {
@@ -224,6 +238,8 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		Diag:           errOut,
 		Path:           f.Getenv("PATH"),
 		Metrics:        metrics,
+		SessionKey:     sessionKey,
+		Calls:          shared.CallLog(),
 		// On its own listener, /metrics is not served beside the MCP
 		// endpoints, where anyone who reaches the gateway could read
 		// every server's and tool's name and traffic.
@@ -259,7 +275,8 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		go func() { served <- srv.Serve(ln) }()
 	}
 	opts.IO.Notef("gateway serving %s://%s (bundle revision %s, %d servers)", scheme, ln.Addr(), gov.Revision(), len(gov.Servers()))
-	go gov.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}, h.Reload)
+	shared.EndCopies(ctx, h.EndRecord)
+	go gov.Watch(ctx, shared.WatchOptions(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}), shared.AfterReload(ctx, gov.Revision, h.Reload))
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)

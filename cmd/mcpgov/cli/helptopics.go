@@ -239,6 +239,20 @@ the managed file sets wins over the user's.
       window ends (default 20).
   auth_failure_window = "1m"
       The window of auth_failures (default 1m).
+  store = "redis://redis.internal:6379/0"
+      The Redis-protocol store (Redis, Valkey, ElastiCache, Memorystore;
+      rediss:// for TLS, unix:///PATH for a socket) that several replicas
+      behind a load balancer share: rate-limit counters, issued tokens and
+      their revocation ("mcpgov gateway token" uses it too), the key that
+      signs session ids (any replica serves any session) and bundle
+      reloads (a replica looks at its bundle every second and at once
+      when another announces a new revision). Default: none, one process.
+  store_down = "enforce"
+      While the store is unreachable: enforce (default) refuses calls that
+      need a rate-limit counter, and issued tokens cannot be checked;
+      audit counts rate limits per replica and says so on stderr. Either
+      way the store is tried again at each call: no restart once it is
+      back.
 
 [[gateway.issuers]] — an identity provider whose JWT access tokens the
 gateway accepts (repeat the table for several). The token's iss picks the
