@@ -38,8 +38,9 @@ type Shipper struct {
 	// Retain, when set, writes each object under this Object Lock
 	// retention from the time of upload; otherwise the bucket's default
 	// retention applies.
-	Retain     time.Duration
-	RetainMode string // COMPLIANCE (default) or GOVERNANCE
+	Retain      time.Duration
+	RetainYears int    // added to Retain, as calendar years
+	RetainMode  string // COMPLIANCE (default) or GOVERNANCE
 	Version    string // written as the Parquet files' created_by
 	Now        func() time.Time
 }
@@ -241,14 +242,14 @@ func (s *Shipper) upload(ctx context.Context, c *cursor, store string, rep *Ship
 }
 
 func (s *Shipper) retention() *Retention {
-	if s.Retain <= 0 {
+	if s.Retain <= 0 && s.RetainYears <= 0 {
 		return nil
 	}
 	mode := strings.ToUpper(s.RetainMode)
 	if mode == "" {
 		mode = "COMPLIANCE"
 	}
-	return &Retention{Mode: mode, Until: s.now().Add(s.Retain).UTC()}
+	return &Retention{Mode: mode, Until: s.now().AddDate(s.RetainYears, 0, 0).Add(s.Retain).UTC()}
 }
 
 // shipKeys writes the store's verifier keys once each, so that the central
