@@ -41,8 +41,8 @@ type Shipper struct {
 	Retain      time.Duration
 	RetainYears int    // added to Retain, as calendar years
 	RetainMode  string // COMPLIANCE (default) or GOVERNANCE
-	Version    string // written as the Parquet files' created_by
-	Now        func() time.Time
+	Version     string // written as the Parquet files' created_by
+	Now         func() time.Time
 }
 
 // ShipReport says what one Ship pass did.

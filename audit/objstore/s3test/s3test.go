@@ -154,4 +154,3 @@ func (s *Server) Bucket(t testing.TB, name string, lockDays int32) {
 		t.Fatalf("object lock on bucket %s: %v", name, err)
 	}
 }
-
