@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,5 +163,33 @@ func TestDeploySystemd(t *testing.T) {
 		if err != nil || len(bytes.TrimSpace(out)) > 0 {
 			t.Errorf("systemd-analyze verify %s: %v\n%s", filepath.Base(u), err, out)
 		}
+	}
+}
+
+// TestGatewayReadyzReflectsAuditStore: a replica whose audit trail cannot
+// be opened is alive (/healthz) but not ready (/readyz 503 naming the
+// trail), so a load balancer or Kubernetes sends calls elsewhere; the same
+// gateway with a working trail is ready.
+func TestGatewayReadyzReflectsAuditStore(t *testing.T) {
+	bundle := t.TempDir()
+	writeFile(t, filepath.Join(bundle, "catalog.toml"), "[catalog]\nname = \"ready\"\nmode = \"enforce\"\n")
+	readyz := func(base string) (int, string) {
+		resp, err := http.Get(base + "/readyz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	notDir := filepath.Join(t.TempDir(), "file")
+	writeFile(t, notDir, "not a directory\n")
+	base, _ := startGatewayEnv(t, sandboxEnv(t, "MCPGOV_AUDIT_DIR="+filepath.Join(notDir, "audit")), bundle)
+	if code, body := readyz(base); code != http.StatusServiceUnavailable || !strings.Contains(body, "audit trail unavailable") {
+		t.Fatalf("/readyz with a broken audit trail: %d %q", code, body)
+	}
+	base, _ = startGatewayEnv(t, sandboxEnv(t, "MCPGOV_AUDIT_DIR="+t.TempDir()), bundle)
+	if code, body := readyz(base); code != http.StatusOK {
+		t.Fatalf("/readyz with a working audit trail: %d %q", code, body)
 	}
 }
