@@ -84,3 +84,10 @@ var ErrStop = errors.New("stop")
 // ValidStoreID reports whether id is a store identity as StoreID returns
 // it, safe to use in a file or object name.
 func ValidStoreID(id string) error { return validStoreID(id) }
+
+// WriteFileAtomic replaces path with data through a synced temporary file
+// and a rename, so a crash leaves the old content or the new, never a mix:
+// what a cursor kept beside the store needs.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	return writeFileAtomic(path, data, perm)
+}

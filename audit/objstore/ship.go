@@ -16,7 +16,6 @@ import (
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/google/renameio/v2"
 
 	"github.com/mcpgov/mcpgov/audit"
 )
@@ -107,7 +106,7 @@ func (s *Shipper) readCursor() (cursor, error) {
 
 func (s *Shipper) saveCursor(c cursor) error {
 	b, _ := json.Marshal(c)
-	if err := renameio.WriteFile(s.cursorPath(), append(b, '\n'), 0o600); err != nil {
+	if err := audit.WriteFileAtomic(s.cursorPath(), append(b, '\n'), 0o600); err != nil {
 		return fmt.Errorf("save ship cursor: %w", err)
 	}
 	return nil
