@@ -142,7 +142,7 @@ func (s *Shipper) Ship(ctx context.Context) (*ShipReport, error) {
 		return rep, err
 	}
 	if c.Pending != nil {
-		if err := s.upload(ctx, &c, store, rep); err != nil {
+		if err := s.upload(ctx, &c, store, rep, nil); err != nil {
 			return rep, err
 		}
 	}
@@ -159,7 +159,7 @@ func (s *Shipper) Ship(ctx context.Context) (*ShipReport, error) {
 		if err := s.saveCursor(c); err != nil {
 			return rep, err
 		}
-		if err := s.upload(ctx, &c, store, rep); err != nil {
+		if err := s.upload(ctx, &c, store, rep, rows); err != nil {
 			return rep, err
 		}
 	}
@@ -205,12 +205,15 @@ func (s *Shipper) collect(after, last uint64) ([]Row, time.Time, error) {
 	return rows, day, nil
 }
 
-// upload sends c.Pending and moves the cursor past it.
-func (s *Shipper) upload(ctx context.Context, c *cursor, store string, rep *ShipReport) error {
+// upload sends c.Pending (rows, or read again from the store when nil:
+// an interrupted pass) and moves the cursor past it.
+func (s *Shipper) upload(ctx context.Context, c *cursor, store string, rep *ShipReport, rows []Row) error {
 	p := c.Pending
-	rows, _, err := s.collect(p.First-1, p.Last)
-	if err != nil {
-		return err
+	if rows == nil {
+		var err error
+		if rows, _, err = s.collect(p.First-1, p.Last); err != nil {
+			return err
+		}
 	}
 	body, err := encodeRows(rows, s.Replica, store, s.Version)
 	if err != nil {
