@@ -161,6 +161,12 @@ func TestAuditShipS3(t *testing.T) {
 	if len(gw2) < 3 {
 		t.Fatalf("gw-2 objects: %v", gw2)
 	}
+	// An overwrite of what was shipped is refused (the key is taken).
+	_, err = c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("lake"), Key: aws.String(gw2[0]), IfNoneMatch: aws.String("*"),
+		Body: strings.NewReader("forged")})
+	if err == nil || !strings.Contains(err.Error(), "PreconditionFailed") {
+		t.Fatalf("overwrite of %s: got %v, want PreconditionFailed", gw2[0], err)
+	}
 	victim := gw2[1]
 	var first, last int
 	if _, err := fmt.Sscanf(victim[strings.LastIndex(victim, "/part-")+1:], "part-%d-%d.parquet", &first, &last); err != nil {
