@@ -102,8 +102,8 @@ func TestShipVerifyRoundTrip(t *testing.T) {
 	if rep.Records != 230 || rep.Objects != 6 || rep.Cursor != 230 || rep.Checkpoints != 6 {
 		t.Fatalf("first ship: %+v", rep)
 	}
-	if !strings.Contains(rep.Lock, "GOVERNANCE 1 days") {
-		t.Errorf("lock: %q", rep.Lock)
+	if !strings.Contains(rep.Lock, "GOVERNANCE 1 days") || !rep.Retained {
+		t.Errorf("lock: %q, retained %v", rep.Lock, rep.Retained)
 	}
 	if again := ship(t, sh); again.Objects != 0 || again.Records != 0 || again.Checkpoints != 0 || again.Cursor != 230 {
 		t.Fatalf("second ship: %+v", again)
@@ -230,7 +230,9 @@ func TestVerifyReportsDeletedObjects(t *testing.T) {
 	dir := t.TempDir()
 	seed(t, dir, 200)
 	b := open(t, srv, "plain", "p", nil)
-	ship(t, &objstore.Shipper{Dir: dir, Replica: "r1", Bucket: b, Batch: 50})
+	if rep := ship(t, &objstore.Shipper{Dir: dir, Replica: "r1", Bucket: b, Batch: 50}); rep.Retained || rep.Lock != "no object lock" {
+		t.Fatalf("an unlocked bucket: %+v", rep)
+	}
 	ctx := await.Context(t)
 	c := srv.Client(t)
 	del := func(rel string) {

@@ -54,6 +54,9 @@ type ShipReport struct {
 	Checkpoints int    `json:"checkpoints"` // checkpoints written
 	Cursor      uint64 `json:"cursor"`      // last seq the bucket holds
 	Lock        string `json:"objectLock"`  // the bucket's Object Lock, as read
+	// Retained is true when every object written is under a retention:
+	// the bucket's default one, or the Shipper's own.
+	Retained bool `json:"retained"`
 }
 
 // cursor is the shipping state kept in the store.
@@ -132,6 +135,7 @@ func (s *Shipper) Ship(ctx context.Context) (*ShipReport, error) {
 		return rep, err
 	}
 	rep.Lock = lock.String()
+	rep.Retained = lock.Enabled && (lock.Mode != "" || s.retention() != nil)
 	c, err := s.readCursor()
 	if err != nil {
 		return rep, err

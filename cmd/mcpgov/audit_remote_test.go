@@ -82,6 +82,13 @@ func TestAuditShipS3(t *testing.T) {
 		}
 	}
 
+	// A bucket without Object Lock works, with a warning.
+	srv.Bucket(t, "open", 0)
+	if _, errOut, code := s3Run(t, "audit", "ship", "--dir", dirs["gw-1"], "--s3", srv.URL("open", ""), "--replica", "gw-1"); code != 0 ||
+		!strings.Contains(errOut, "mcpgov: warning: bucket s3://open: no object lock: whoever can write to the bucket can delete what was shipped") {
+		t.Fatalf("ship to an unlocked bucket: exit %d\n%s", code, errOut)
+	}
+
 	// DuckDB reads the bucket's files where the server keeps them (no
 	// httpfs offline), with dt and replica as Hive partitions.
 	src := "read_parquet('" + filepath.Join(srv.Root, "lake", "audit", "records", "*", "*", "*.parquet") + "', hive_partitioning = true)"

@@ -213,7 +213,7 @@ func auditShipS3(ctx context.Context, opts *AuditShipOptions, dir string) error 
 		total.Records += rep.Records
 		total.Recognised += rep.Recognised
 		total.Checkpoints += rep.Checkpoints
-		total.Cursor, total.Lock = rep.Cursor, rep.Lock
+		total.Cursor, total.Lock, total.Retained = rep.Cursor, rep.Lock, rep.Retained
 	}
 	report := func() error {
 		if opts.JSON {
@@ -227,10 +227,15 @@ func auditShipS3(ctx context.Context, opts *AuditShipOptions, dir string) error 
 		return nil
 	}
 	backoff := opts.Interval
+	warned := false
 	for {
 		rep, err := sh.Ship(ctx)
 		if rep != nil {
 			add(rep)
+			if rep.Lock != "" && !rep.Retained && !warned {
+				opts.IO.Warnf("bucket %s: %s: whoever can write to the bucket can delete what was shipped; create it with Object Lock and a COMPLIANCE default retention, or pass --retain", b.Location(), rep.Lock)
+				warned = true
+			}
 		}
 		if !opts.Follow {
 			if err != nil {
