@@ -281,9 +281,12 @@ func (s *Shipper) shipKeys(ctx context.Context, c *cursor) error {
 	return s.saveCursor(*c)
 }
 
-// shipCheckpoints writes, in order, the store's checkpoints whose records
-// the bucket holds: a checkpoint in the bucket therefore vouches that every
-// record up to its size was shipped, and a missing one was removed.
+// shipCheckpoints writes the newest of the store's new checkpoints whose
+// records the bucket holds. One is enough: the objects chain every record
+// to the one before, so a checkpoint vouches for all records up to its
+// size, and as it goes only after them, a checkpoint in the bucket beyond
+// the last object means objects were removed. (Every checkpoint, one per
+// few seconds, would be millions of objects a year for nothing more.)
 func (s *Shipper) shipCheckpoints(ctx context.Context, c *cursor, rep *ShipReport) error {
 	entries, err := audit.StoreCheckpoints(s.Dir)
 	if err != nil {
@@ -292,37 +295,39 @@ func (s *Shipper) shipCheckpoints(ctx context.Context, c *cursor, rep *ShipRepor
 	if c.Checkpoints > len(entries) {
 		c.Checkpoints = 0 // checkpoints.log was replaced; writes are idempotent
 	}
-	for c.Checkpoints < len(entries) {
-		e := entries[c.Checkpoints]
-		cp, err := audit.OpenCheckpoint(e.Note, e.Key)
+	var newest *audit.WitnessEntry
+	var newestCP audit.Checkpoint
+	next := c.Checkpoints
+	for ; next < len(entries); next++ {
+		cp, err := audit.OpenCheckpoint(entries[next].Note, entries[next].Key)
 		if err != nil {
-			c.Checkpoints++ // StoreCheckpoints returns verified entries only
-			continue
+			continue // StoreCheckpoints returns verified entries only
 		}
 		if cp.Size > c.Seq {
 			break
 		}
-		body, _ := jsonv2.Marshal(e)
-		body = append(body, '\n')
-		key := checkpointKey(s.Replica, cp)
-		switch err := s.Bucket.Create(ctx, key, body, nil, s.retention()); {
-		case errors.Is(err, ErrExists):
-			old, _, gerr := s.Bucket.Get(ctx, key)
-			if gerr != nil {
-				return gerr
-			}
-			if !bytes.Equal(old, body) {
-				return fmt.Errorf("object %s already holds another checkpoint: is replica name %q used by another store?", key, s.Replica)
-			}
-		case err != nil:
-			return err
-		default:
-			rep.Checkpoints++
-		}
-		c.Checkpoints++
-		if err := s.saveCursor(*c); err != nil {
-			return err
-		}
+		newest, newestCP = &entries[next], cp
 	}
+	if newest == nil {
+		return nil
+	}
+	body, _ := jsonv2.Marshal(newest)
+	body = append(body, '\n')
+	key := checkpointKey(s.Replica, newestCP)
+	switch err := s.Bucket.Create(ctx, key, body, nil, s.retention()); {
+	case errors.Is(err, ErrExists):
+		old, _, gerr := s.Bucket.Get(ctx, key)
+		if gerr != nil {
+			return gerr
+		}
+		if !bytes.Equal(old, body) {
+			return fmt.Errorf("object %s already holds another checkpoint: is replica name %q used by another store?", key, s.Replica)
+		}
+	case err != nil:
+		return err
+	default:
+		rep.Checkpoints++
+	}
+	c.Checkpoints = next
 	return s.saveCursor(*c)
 }
