@@ -52,9 +52,10 @@ mcpgov.audit.id. A URL without a path gets /v1/logs.
 With --s3, the records go to an S3-compatible bucket (AWS S3, GCS or Azure
 through their S3 endpoints, MinIO, versitygw) as zstd Parquet objects
 records/dt=DAY/replica=NAME/part-FIRST-LAST.parquet under the prefix, each
-a contiguous range of the chain with the exact record lines, and the signed
-checkpoints those records reach go beside them (checkpoints/replica=NAME/),
-with the store's verifier keys (keys/replica=NAME/). Objects are created
+a contiguous range of the chain with the exact record lines; after them,
+each pass, the newest signed checkpoint they reach goes beside them
+(checkpoints/replica=NAME/), with the store's verifier keys
+(keys/replica=NAME/). Objects are created
 only if absent, so nothing shipped is ever replaced; when the bucket has
 Object Lock its default retention applies, or --retain sets one per
 object. A crash between an upload and the cursor write sends the same range
