@@ -275,3 +275,50 @@ func isCode(err error, codes ...string) bool {
 	}
 	return false
 }
+
+// History is what a versioned bucket remembers of one key.
+type History struct {
+	Versions      int // object versions, the current one included
+	DeleteMarkers int
+}
+
+// Histories returns, for each key under rel with more than one version or
+// any delete marker, its history. A bucket without versioning (or a
+// service without the call) has none to tell: the result is empty.
+func (b *Bucket) Histories(ctx context.Context, rel string) (map[string]History, error) {
+	out := map[string]History{}
+	all := map[string]History{}
+	in := &s3.ListObjectVersionsInput{Bucket: aws.String(b.loc.Bucket), Prefix: aws.String(b.key(rel))}
+	for {
+		page, err := b.client.ListObjectVersions(ctx, in)
+		if isCode(err, "NotImplemented", "MethodNotAllowed") {
+			return out, nil
+		}
+		if err != nil {
+			return nil, fmt.Errorf("list versions under %s: %w", b.key(rel), err)
+		}
+		for _, v := range page.Versions {
+			h := all[aws.ToString(v.Key)]
+			h.Versions++
+			all[aws.ToString(v.Key)] = h
+		}
+		for _, m := range page.DeleteMarkers {
+			h := all[aws.ToString(m.Key)]
+			h.DeleteMarkers++
+			all[aws.ToString(m.Key)] = h
+		}
+		if !aws.ToBool(page.IsTruncated) {
+			break
+		}
+		in.KeyMarker, in.VersionIdMarker = page.NextKeyMarker, page.NextVersionIdMarker
+	}
+	for k, h := range all {
+		if h.Versions > 1 || h.DeleteMarkers > 0 {
+			if b.loc.Prefix != "" {
+				k = strings.TrimPrefix(k, b.loc.Prefix+"/")
+			}
+			out[k] = h
+		}
+	}
+	return out, nil
+}

@@ -225,6 +225,26 @@ func TestOverwriteRefusedUnderObjectLock(t *testing.T) {
 	if v := verifyRemote(t, b); len(v.Findings) > 0 {
 		t.Fatalf("verify: %v", kinds(v))
 	}
+
+	// Object Lock keeps versions, not keys: a delete hides the object
+	// behind a marker, and the key is free again. An object written there
+	// is caught by its version history, whatever it holds.
+	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("worm"), Key: aws.String("audit/" + rel)}); err != nil {
+		t.Fatal(err)
+	}
+	rows, err := objstore.DecodeRows(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows[0].Tool = "delete_repo"
+	forged, _ := objstore.EncodeRows(rows, "gw-1", "", "forger")
+	if _, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("worm"), Key: aws.String("audit/" + rel), Body: strings.NewReader(string(forged))}); err != nil {
+		t.Fatalf("write over the delete marker: %v", err)
+	}
+	v := verifyRemote(t, b)
+	if got := kinds(v); len(got) != 2 || got[0] != "replaced 0-0" || got[1] != "edited 1-1" || v.Findings[0].Object != rel {
+		t.Fatalf("after hiding and replacing %s: %v", rel, got)
+	}
 }
 
 // TestVerifyReportsDeletedObjects: deleting an object in the middle leaves

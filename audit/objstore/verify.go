@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -29,6 +30,10 @@ const (
 	FindingUnreadable = "unreadable"
 	// FindingUnsigned: a checkpoint object does not verify under the keys.
 	FindingUnsigned = "unsigned"
+	// FindingReplaced: a key of the layout has more than one version in a
+	// versioned bucket. mcpgov writes each key once, so someone hid the
+	// object shipped there (a delete marker) and wrote another.
+	FindingReplaced = "replaced"
 )
 
 // Finding is one way the central copy does not hold.
@@ -105,6 +110,19 @@ func Verify(ctx context.Context, b *Bucket, opts VerifyOptions) (*VerifyReport, 
 		case strings.HasPrefix(k, keysDir) && r != "":
 			pubs[r] = append(pubs[r], k)
 		}
+	}
+	hist, err := b.Histories(ctx, "")
+	if err != nil {
+		return rep, err
+	}
+	for _, k := range slices.Sorted(maps.Keys(hist)) {
+		h := hist[k]
+		if h.Versions < 2 || !(strings.HasPrefix(k, recordsDir) || strings.HasPrefix(k, checkpointsDir) || strings.HasPrefix(k, keysDir)) {
+			continue // a delete alone leaves a gap, reported below
+		}
+		rep.Findings = append(rep.Findings, Finding{Replica: replicaOf(k), Kind: FindingReplaced, Object: k,
+			Reason: fmt.Sprintf("object has %d versions and %d delete markers: mcpgov writes each key once, so what it shipped there was hidden and replaced", h.Versions, h.DeleteMarkers),
+			Action: "compare the versions (the oldest is what was shipped), restore it, and find out who wrote the other"})
 	}
 	var names []string
 	for n := range objs {
