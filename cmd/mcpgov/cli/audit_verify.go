@@ -62,8 +62,11 @@ record's line chains to the one before it across objects, each row's
 columns are those of its line (an edited row), and every checkpoint in the
 bucket verifies and matches its record; as checkpoints are shipped only
 after the records they reach, one beyond the last object means the newest
-objects were deleted. The keys are those shipped beside the objects unless
---key pins them. Credentials as for audit ship --s3.`,
+objects were deleted. In a versioned bucket (Object Lock needs one), a key
+with more than one version was hidden behind a delete marker and written
+again (replaced): mcpgov writes each key once. The keys are those shipped
+beside the objects unless --key pins them. Credentials as for audit ship
+--s3.`,
 		Example: `  mcpgov audit verify
   mcpgov audit verify ./audit-copy --key "$(cat signing.pub)" --witness https://gateway.example.com/v1/checkpoints
   mcpgov audit verify --witness /var/log/mcpgov/witness
