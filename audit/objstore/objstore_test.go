@@ -335,3 +335,31 @@ func TestVerifyReportsEditedObject(t *testing.T) {
 		t.Fatalf("after editing a line: %v", got)
 	}
 }
+
+// TestShipRetentionPerObject: with Retain, each object is written under
+// its own retention (the seven years of a real deployment; a day here),
+// which the bucket reports back and enforces.
+func TestShipRetentionPerObject(t *testing.T) {
+	srv := s3test.Start(t)
+	srv.Bucket(t, "worm", 1)
+	dir := t.TempDir()
+	seed(t, dir, 20)
+	b := open(t, srv, "worm", "", nil)
+	now := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
+	ship(t, &objstore.Shipper{Dir: dir, Replica: "gw-1", Bucket: b, Retain: 48 * time.Hour, RetainMode: "GOVERNANCE", Now: func() time.Time { return now }})
+	ctx := await.Context(t)
+	keys, _ := b.List(ctx, "")
+	if len(keys) != 4 { // records of two days, a checkpoint, a key
+		t.Fatalf("objects: %v", keys)
+	}
+	c := srv.Client(t)
+	for _, k := range keys {
+		r, err := c.GetObjectRetention(ctx, &s3.GetObjectRetentionInput{Bucket: aws.String("worm"), Key: aws.String(k)})
+		if err != nil {
+			t.Fatalf("retention of %s: %v", k, err)
+		}
+		if r.Retention == nil || r.Retention.Mode != "GOVERNANCE" || !aws.ToTime(r.Retention.RetainUntilDate).Equal(now.Add(48*time.Hour)) {
+			t.Fatalf("retention of %s: %+v", k, r.Retention)
+		}
+	}
+}
