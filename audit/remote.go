@@ -1,6 +1,9 @@
 package audit
 
 import (
+	"bufio"
+	"bytes"
+	"io"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -31,51 +34,78 @@ func OpenCheckpoint(msg, keys string) (Checkpoint, error) {
 	return parseCheckpoint(msg, verifiers)
 }
 
-// StoreCheckpoints returns the store's checkpoints as a witness would hold
-// them, in the order they were written: each with the verifier key (from
-// the store's signing.pub) that its signature verifies under. Lines that
-// verify under none of those keys, or are torn, are left out: they vouch
-// for nothing.
-func StoreCheckpoints(dir string) ([]WitnessEntry, error) {
+// StoredCheckpoint is one verified line of a store's checkpoints.log.
+type StoredCheckpoint struct {
+	Entry      WitnessEntry // as a witness would hold it
+	Checkpoint Checkpoint
+	// End is the byte offset just past its line: where to read on from.
+	End int64
+}
+
+// StoreCheckpoints returns the store's checkpoints written at or after
+// byte offset from of checkpoints.log, in order, each with the verifier
+// key (from the store's signing.pub) its signature verifies under, and
+// the offset where the file's complete lines end. A reader that keeps
+// that offset reads only what is new, however long the file grows. Lines
+// that verify under none of the keys, or do not parse, are passed over:
+// they vouch for nothing. An offset past the end (the file was replaced)
+// reads from the start.
+func StoreCheckpoints(dir string, from int64) ([]StoredCheckpoint, int64, error) {
 	store, err := StoreID(dir)
 	if err != nil {
-		return nil, err
+		return nil, from, err
 	}
 	pub, err := os.ReadFile(filepath.Join(dir, PubName))
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
+		return nil, from, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read verifier keys: %w", err)
+		return nil, from, fmt.Errorf("read verifier keys: %w", err)
 	}
 	keys := strings.Fields(string(pub))
 	path := filepath.Join(dir, checkpointsName)
-	var out []WitnessEntry
-	err = scanLines(path, func(_ int, line []byte, complete bool) error {
-		if !complete {
-			return nil
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, 0, nil
+	}
+	if err != nil {
+		return nil, from, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil {
+		return nil, from, err
+	} else if fi.Size() < from {
+		from = 0
+	}
+	if _, err := f.Seek(from, io.SeekStart); err != nil {
+		return nil, from, err
+	}
+	var out []StoredCheckpoint
+	r := bufio.NewReader(f)
+	end := from
+	for {
+		line, err := r.ReadBytes('\n')
+		if err == io.EOF {
+			break // a torn last line is read again next time
 		}
+		if err != nil {
+			return out, end, fmt.Errorf("read %s: %w", path, err)
+		}
+		end += int64(len(line))
 		var stored struct {
 			Note string `json:"note"`
 		}
-		if json.Unmarshal(line, &stored) != nil {
-			return nil
+		if json.Unmarshal(bytes.TrimSuffix(line, []byte("\n")), &stored) != nil {
+			continue
 		}
 		for _, k := range keys {
 			if cp, err := openCheckpointNote(stored.Note, k); err == nil {
-				out = append(out, WitnessEntry{Store: store, Key: k, Note: cp.Note})
+				out = append(out, StoredCheckpoint{Entry: WitnessEntry{Store: store, Key: k, Note: cp.Note}, Checkpoint: cp, End: end})
 				break
 			}
 		}
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
 	}
-	if err != nil {
-		return nil, fmt.Errorf("read %s: %w", path, err)
-	}
-	return out, nil
+	return out, end, nil
 }
 
 // ErrStop, returned by a Records callback, ends the walk without error.

@@ -65,7 +65,7 @@ type cursor struct {
 	Replica     string   `json:"replica"`
 	Seq         uint64   `json:"seq"`
 	Pending     *pending `json:"pending,omitempty"`
-	Checkpoints int      `json:"checkpoints"` // StoreCheckpoints entries shipped
+	Checkpoints int64    `json:"checkpoints"` // offset in checkpoints.log read up to
 	Keys        string   `json:"keys,omitempty"`
 }
 
@@ -288,28 +288,23 @@ func (s *Shipper) shipKeys(ctx context.Context, c *cursor) error {
 // the last object means objects were removed. (Every checkpoint, one per
 // few seconds, would be millions of objects a year for nothing more.)
 func (s *Shipper) shipCheckpoints(ctx context.Context, c *cursor, rep *ShipReport) error {
-	entries, err := audit.StoreCheckpoints(s.Dir)
+	cps, end, err := audit.StoreCheckpoints(s.Dir, c.Checkpoints)
 	if err != nil {
 		return err
 	}
-	if c.Checkpoints > len(entries) {
-		c.Checkpoints = 0 // checkpoints.log was replaced; writes are idempotent
-	}
 	var newest *audit.WitnessEntry
 	var newestCP audit.Checkpoint
-	next := c.Checkpoints
-	for ; next < len(entries); next++ {
-		cp, err := audit.OpenCheckpoint(entries[next].Note, entries[next].Key)
-		if err != nil {
-			continue // StoreCheckpoints returns verified entries only
-		}
-		if cp.Size > c.Seq {
+	next := end
+	for _, sc := range cps {
+		if sc.Checkpoint.Size > c.Seq {
+			next = prevEnd(cps, sc, c.Checkpoints) // read it again next pass
 			break
 		}
-		newest, newestCP = &entries[next], cp
+		newest, newestCP = &sc.Entry, sc.Checkpoint
 	}
 	if newest == nil {
-		return nil
+		c.Checkpoints = next
+		return s.saveCursor(*c)
 	}
 	body, _ := jsonv2.Marshal(newest)
 	body = append(body, '\n')
@@ -330,4 +325,17 @@ func (s *Shipper) shipCheckpoints(ctx context.Context, c *cursor, rep *ShipRepor
 	}
 	c.Checkpoints = next
 	return s.saveCursor(*c)
+}
+
+// prevEnd is where the line of sc starts: the end of the checkpoint read
+// before it, or from.
+func prevEnd(cps []audit.StoredCheckpoint, sc audit.StoredCheckpoint, from int64) int64 {
+	start := from
+	for _, o := range cps {
+		if o.End >= sc.End {
+			break
+		}
+		start = o.End
+	}
+	return start
 }
