@@ -3,10 +3,10 @@ package audit
 import (
 	"bufio"
 	"bytes"
-	"io"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
