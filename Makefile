@@ -54,7 +54,23 @@ DUCKDB_DIR          := $(CACHE)/duckdb
 DUCKDB_QUERY        := $(DUCKDB_DIR)/bin/duckdb-query
 DUCKDB_STAMP        := $(DUCKDB_DIR)/.installed-$(DUCKDB_NODE_VERSION)
 
-E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$(PATH)
+# versitygw, the S3-compatible server (posix backend, versioning, Object
+# Lock) the central-audit tests ship Parquet objects to; Apache-2.0, built
+# from the Go module proxy (~5 minutes cold, ~80 MB).
+VERSITYGW_VERSION := v1.8.0
+VERSITYGW         := $(TOOLS)/versitygw-$(VERSITYGW_VERSION)/versitygw
+
+# kubeconform validates the Kubernetes manifests in shim/gateway/deploy.
+# It needs JSON schemas, which it would download; here they are generated
+# offline from the OpenAPI v3 documents inside the k8s.io/kubernetes module
+# (18 MB from the Go module proxy) by testdata/tools/k8sschema.
+KUBECONFORM_VERSION := v0.7.0
+KUBECONFORM         := $(TOOLS)/kubeconform-$(KUBECONFORM_VERSION)/kubeconform
+K8S_SCHEMA_VERSION  := v1.34.2
+K8S_SCHEMAS         := $(CACHE)/k8s-schemas-$(K8S_SCHEMA_VERSION)
+K8S_SCHEMAS_STAMP   := $(K8S_SCHEMAS)/.generated
+
+E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$(dir $(VERSITYGW)):$(dir $(KUBECONFORM)):$(PATH)
 
 # Dex, the identity provider the login tests start on loopback. It is built
 # from the Go module proxy at the version pinned in testdata/tools/dex/go.mod: a
@@ -96,7 +112,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning thv
+.PHONY: help build test e2e-deps deploy-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning thv
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -106,14 +122,41 @@ help: ## list the targets
 build: ## build bin/mcpgov with version, commit and date stamped in
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/mcpgov
 
-test: e2e-deps idp-deps scale-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, release-test, fuzz-smoke
+test: e2e-deps deploy-deps idp-deps scale-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, release-test, fuzz-smoke
 	@$(MAKE) --no-print-directory lint
-	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) MCPGOV_K8S_SCHEMAS=$(K8S_SCHEMAS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory release-test
 	@$(MAKE) --no-print-directory fuzz-smoke
 
-e2e-deps: $(NPM_STAMP) $(OTELCOL) $(DUCKDB_QUERY) ## install the real clients, servers and collector the end-to-end tests use into .cache/
+e2e-deps: $(NPM_STAMP) $(OTELCOL) $(DUCKDB_QUERY) $(VERSITYGW) $(KUBECONFORM) $(K8S_SCHEMAS_STAMP) ## install the real clients, servers, collector, S3 server and kubeconform the end-to-end tests use into .cache/
+
+$(VERSITYGW):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+$(KUBECONFORM):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+$(K8S_SCHEMAS_STAMP): testdata/tools/k8sschema/main.go
+	rm -rf $(K8S_SCHEMAS)
+	spec=$$(cd $${TMPDIR:-/tmp} && GOWORK=off $(GO) mod download -json k8s.io/kubernetes@$(K8S_SCHEMA_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+		test -n "$$spec" && $(GO) run ./testdata/tools/k8sschema "$$spec/api/openapi-spec/v3" $(K8S_SCHEMAS)
+	touch $@
+
+# The systemd units in shim/gateway/deploy are checked with
+# systemd-analyze verify; installed the way keyring-deps installs
+# gnome-keyring, or named for you to install.
+deploy-deps: ## install systemd-analyze (to check the systemd units) when missing
+	@if ! command -v systemd-analyze >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null || \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null; }; \
+		else \
+			echo "deploy-deps: systemd-analyze is missing; run: sudo apt-get install systemd" >&2; exit 1; \
+		fi; \
+	fi
 
 $(DUCKDB_STAMP):
 	@mkdir -p $(DUCKDB_DIR)
@@ -198,7 +241,7 @@ fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 
 	done
 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
-BENCH_PAIRS := GatewayStore/redis-serial:GatewayStore/embedded-serial GatewayStore/redis-parallel:GatewayStore/embedded-parallel GatewayStore/redis-serial:GatewayStore/none-serial GatewayStore/redis-parallel:GatewayStore/none-parallel ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
+BENCH_PAIRS := GatewayStore/redis-serial:GatewayStore/embedded-serial GatewayStore/redis-parallel:GatewayStore/embedded-parallel GatewayStore/redis-serial:GatewayStore/none-serial GatewayStore/redis-parallel:GatewayStore/none-parallel ShimIdentityFresh:ReadSessionFile ShipS3:ParquetLocal LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
 	$(foreach v,approved-write approved-fsync guarded-write guarded-fsync,EchoRounds/$(v)@shim-p50-µs:EchoRounds/$(v)@direct-p50-µs EchoRounds/$(v)@shim-p99-µs:EchoRounds/$(v)@direct-p99-µs) \
 	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms) \
 	$(foreach r,serial rate200 rate1000,$(foreach v,guarded vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs)))

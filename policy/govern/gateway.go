@@ -153,7 +153,21 @@ func (g *GatewayGovernance) Source() string { return g.settings.Source.Dir }
 // gateway would not have started; a last good copy stood in for an
 // unreachable one is warned about at start and still governs), and a
 // changed bundle that cannot be used leaves it governing (Stale says why).
-func (g *GatewayGovernance) Ready() error { return nil }
+// What makes a replica unready is its audit trail: one that could not be
+// opened, or cannot keep records now (a full disk, a failed fsync), would
+// have every call to a server in enforce mode refused, so the load
+// balancer should send them to a replica whose trail works.
+func (g *GatewayGovernance) Ready() error {
+	if g.auditErr != nil {
+		return fmt.Errorf("audit trail unavailable: %w", g.auditErr)
+	}
+	if g.store != nil {
+		if err := g.store.Healthy(); err != nil {
+			return fmt.Errorf("audit trail cannot keep records: %w", err)
+		}
+	}
+	return nil
+}
 
 // Stale implements gateway.Stale: why the bundle changed into one that is
 // not in use (nil when the one in use is the source's latest).
