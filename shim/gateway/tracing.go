@@ -323,8 +323,12 @@ func recordSpans(span *trace.Span, rec *audit.Record) []*trace.Span {
 	end := rec.Time
 	start := end.Add(-us(rec.Latency.TotalUS))
 	var out []*trace.Span
-	if rec.Latency.PolicyUS > 0 {
-		out = append(out, span.Child("mcpgov policy", start, start.Add(us(rec.Latency.PolicyUS)),
+	policy := rec.Latency.PolicyUS
+	if rec.Decision.PreDenied && rec.Latency.UpstreamUS == 0 {
+		policy = rec.Latency.TotalUS // refused before it went upstream: all of it was deciding
+	}
+	if policy > 0 {
+		out = append(out, span.Child("mcpgov policy", start, start.Add(us(policy)),
 			trace.String("mcpgov.decision", decision)))
 	}
 	if rec.Latency.UpstreamUS > 0 {
