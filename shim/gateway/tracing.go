@@ -12,6 +12,8 @@ import (
 	"sync"
 	"time"
 
+	jsonv2 "github.com/go-json-experiment/json"
+
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/rpc"
@@ -135,8 +137,9 @@ func (h *Handler) serveTraced(w http.ResponseWriter, r *http.Request, ep endpoin
 		io.Reader
 		io.Closer
 	}{io.MultiReader(bytes.NewReader(peek), r.Body), r.Body}
+	m, _ := rpc.Parse(peek) // nil when it is not one; post says why
 	span := &trace.Span{SpanID: trace.NewSpanID(), Kind: trace.KindServer, Start: start}
-	if pc, ok := parentOf(r); ok {
+	if pc, ok := parentOf(r, m); ok {
 		span.TraceID, span.Parent, span.Flags, span.State, span.RemoteParent = pc.TraceID, pc.SpanID, pc.Flags, pc.State, true
 	} else {
 		span.TraceID, span.Flags = trace.NewTraceID(), trace.FlagSampled
@@ -151,7 +154,7 @@ func (h *Handler) serveTraced(w http.ResponseWriter, r *http.Request, ep endpoin
 	ct.mu.Lock()
 	recs := ct.recs
 	ct.mu.Unlock()
-	h.describe(span, r, ep, peek, sw)
+	h.describe(span, r, ep, m, sw)
 	for _, rec := range recs {
 		if child := recordSpans(span, rec); child != nil {
 			for _, c := range child {
@@ -162,26 +165,42 @@ func (h *Handler) serveTraced(w http.ResponseWriter, r *http.Request, ep endpoin
 	t.exp.Export(span)
 }
 
-// parentOf reads the request's trace context; an invalid traceparent is
-// ignored (a new trace starts), as is an invalid tracestate.
-func parentOf(r *http.Request) (trace.Context, bool) {
-	vals := r.Header.Values(HeaderTraceparent)
-	if len(vals) != 1 {
+// parentOf reads the request's trace context: its traceparent header,
+// else the message's params._meta traceparent (where the conventions for
+// MCP put it). An invalid traceparent is ignored (a new trace starts), as
+// is an invalid tracestate.
+func parentOf(r *http.Request, m *rpc.Message) (trace.Context, bool) {
+	parent, state := r.Header.Values(HeaderTraceparent), r.Header.Values(HeaderTracestate)
+	if len(parent) == 0 && m != nil {
+		var p struct {
+			Meta struct {
+				Traceparent string `json:"traceparent"`
+				Tracestate  string `json:"tracestate"`
+			} `json:"_meta"`
+		}
+		if bytes.Contains(m.Params, []byte("traceparent")) && jsonv2.Unmarshal(m.Params, &p) == nil && p.Meta.Traceparent != "" {
+			parent, state = []string{p.Meta.Traceparent}, nil
+			if p.Meta.Tracestate != "" {
+				state = []string{p.Meta.Tracestate}
+			}
+		}
+	}
+	if len(parent) != 1 {
 		return trace.Context{}, false // none, or ambiguous
 	}
-	pc, err := trace.ParseTraceparent(strings.TrimSpace(vals[0]))
+	pc, err := trace.ParseTraceparent(strings.TrimSpace(parent[0]))
 	if err != nil {
 		return trace.Context{}, false
 	}
-	if st := r.Header.Values(HeaderTracestate); len(st) > 0 {
-		pc.State, _ = trace.ParseTracestate(strings.Join(st, ","))
+	if len(state) > 0 {
+		pc.State, _ = trace.ParseTracestate(strings.Join(state, ","))
 	}
 	return pc, true
 }
 
 // describe names span and sets its attributes from the request, the
 // message, the answer's status and the session.
-func (h *Handler) describe(span *trace.Span, r *http.Request, ep endpoint, body []byte, sw *statusWriter) {
+func (h *Handler) describe(span *trace.Span, r *http.Request, ep endpoint, m *rpc.Message, sw *statusWriter) {
 	code := sw.code
 	if code == 0 {
 		code = http.StatusOK
@@ -190,7 +209,7 @@ func (h *Handler) describe(span *trace.Span, r *http.Request, ep endpoint, body 
 		trace.String("network.transport", "tcp"),
 		trace.String("network.protocol.name", "http"),
 		trace.String("http.request.method", r.Method),
-		trace.String("url.path", ep.path),
+		trace.String("url.path", clip(ep.path)),
 		trace.Int("http.response.status_code", int64(code)),
 	}
 	if host, port, err := net.SplitHostPort(r.Host); err == nil {
@@ -208,19 +227,19 @@ func (h *Handler) describe(span *trace.Span, r *http.Request, ep endpoint, body 
 		attrs = append(attrs, trace.String("mcpgov.virtual.id", ep.id))
 	}
 	if v := r.Header.Get(headerProtocol); v != "" {
-		attrs = append(attrs, trace.String("mcp.protocol.version", v))
+		attrs = append(attrs, trace.String("mcp.protocol.version", clip(v)))
 	}
 	name := "mcp"
-	if m, err := rpc.Parse(body); err == nil {
+	if m != nil {
 		if m.Method != "" {
 			name = m.Method
 			attrs = append(attrs, trace.String("mcp.method.name", m.Method))
 		}
 		if m.ID != nil {
-			attrs = append(attrs, trace.String("jsonrpc.request.id", requestID(m.ID)))
+			attrs = append(attrs, trace.String("jsonrpc.request.id", clip(requestID(m.ID))))
 		}
 		if m.Method == "tools/call" {
-			if tool := toolName(m.Params); tool != "" {
+			if tool := clip(toolName(m.Params)); tool != "" {
 				name += " " + tool
 				attrs = append(attrs, trace.String("gen_ai.tool.name", tool), trace.String("gen_ai.operation.name", "execute_tool"))
 			}
@@ -263,16 +282,27 @@ func requestID(id json.RawMessage) string {
 	return string(id)
 }
 
-// toolName reads tools/call's params.name (the span's name only: the
-// engine decides on its own strict reading).
+// toolName reads tools/call's params.name with exact keys, duplicates
+// refused, as the engine reads it.
 func toolName(params json.RawMessage) string {
 	var p struct {
 		Name string `json:"name"`
 	}
-	if json.Unmarshal(params, &p) != nil {
+	if jsonv2.Unmarshal(params, &p) != nil {
 		return ""
 	}
 	return p.Name
+}
+
+// maxAttr bounds an attribute the client chose (an id, a tool name):
+// spans are for latency, and a client must not fill the trace store.
+const maxAttr = 128
+
+func clip(s string) string {
+	if len(s) <= maxAttr {
+		return s
+	}
+	return strings.ToValidUTF8(s[:maxAttr], "")
 }
 
 // recordSpans adds what rec says to span (a tool call's server, decision,

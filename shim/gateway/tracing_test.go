@@ -239,6 +239,18 @@ func TestTracingNewTrace(t *testing.T) {
 	if got := attr(s, "mcpgov.server.id"); got != "beta" {
 		t.Errorf("aggregated call's server %v, want beta", got)
 	}
+
+	// Without the header, the message's _meta traceparent is the parent.
+	plain := connectWith(t, url+"/mcp", nil)
+	meta := mcp.Meta{"traceparent": "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", "tracestate": "congo=t61rcWkgMzE"}
+	if _, err := plain.CallTool(await.Context(t), &mcp.CallToolParams{Name: "alpha__echo", Arguments: map[string]any{}, Meta: meta}); err != nil {
+		t.Fatal(err)
+	}
+	await.Until(t, "the _meta call's span", func() bool { return spanNamed(spans.all(), "tools/call alpha__echo") != nil })
+	s = spanNamed(spans.all(), "tools/call alpha__echo")
+	if s.TraceID.String() != "0af7651916cd43dd8448eb211c80319c" || s.Parent.String() != "b7ad6b7169203331" || s.State != "congo=t61rcWkgMzE" {
+		t.Errorf("span of a call with _meta traceparent: trace %s parent %s state %q", s.TraceID, s.Parent, s.State)
+	}
 }
 
 func names(spans []*trace.Span) []string {
