@@ -85,7 +85,11 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 	}
 	if g.OTLPTraces != "" {
 		u, err := url.Parse(g.OTLPTraces)
-		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil {
+		if err == nil && u.User != nil {
+			return WithHint(fmt.Errorf("config %s: invalid [gateway] otlp_traces %q: it holds credentials", cfg.Path(), u.Redacted()),
+				"remove them from the URL")
+		}
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			return WithHint(fmt.Errorf("config %s: invalid [gateway] otlp_traces %q", cfg.Path(), g.OTLPTraces),
 				"give the OTLP/HTTP endpoint as http(s)://host:port, such as http://127.0.0.1:4318")
 		}
