@@ -213,12 +213,12 @@ func (h *Handler) describe(span *trace.Span, r *http.Request, ep endpoint, m *rp
 		trace.Int("http.response.status_code", int64(code)),
 	}
 	if host, port, err := net.SplitHostPort(r.Host); err == nil {
-		attrs = append(attrs, trace.String("server.address", host))
+		attrs = append(attrs, trace.String("server.address", clip(host)))
 		if p, err := strconv.Atoi(port); err == nil {
 			attrs = append(attrs, trace.Int("server.port", int64(p)))
 		}
 	} else if r.Host != "" {
-		attrs = append(attrs, trace.String("server.address", r.Host))
+		attrs = append(attrs, trace.String("server.address", clip(r.Host)))
 	}
 	if ep.kind == kindServer {
 		attrs = append(attrs, trace.String("mcpgov.server.id", ep.id))
