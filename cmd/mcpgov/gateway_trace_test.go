@@ -4,10 +4,12 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -239,6 +241,17 @@ func TestGatewayTracesOTLP(t *testing.T) {
 			t.Errorf("span %q: upstream child %v, want it only for the allowed call", s.Name, children["mcpgov upstream"])
 		}
 	}
+	// /metrics counts the spans: sent (the collector has them), none dropped.
+	await.Until(t, "/metrics counting the spans sent", func() bool {
+		resp, err := http.Get(base + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		m, _ := io.ReadAll(resp.Body)
+		return regexp.MustCompile(`(?m)^mcpgov_gateway_spans_sent_total [1-9]`).Match(m) &&
+			regexp.MustCompile(`(?m)^mcpgov_gateway_spans_dropped_total 0$`).Match(m)
+	})
 	raw, _ := os.ReadFile(out)
 	if bytes.Contains(raw, []byte(sentinel)) || bytes.Contains(raw, []byte(`"a"`)) {
 		t.Errorf("an argument value reached the collector")
