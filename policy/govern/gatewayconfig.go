@@ -2,6 +2,7 @@ package govern
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -35,6 +36,9 @@ type GatewayConfig struct {
 	InventoryReaders []string `toml:"inventory_readers"`
 	// MetricsListen, when set, is the only address /metrics is served on.
 	MetricsListen string `toml:"metrics_listen"`
+	// OTLPTraces, when set, is the OTLP/HTTP endpoint the gateway sends
+	// its spans to.
+	OTLPTraces string `toml:"otlp_traces"`
 }
 
 // GatewaySettings are the [gateway] settings resolved from both configs;
@@ -50,6 +54,8 @@ type GatewaySettings struct {
 	// InventoryReaders and MetricsListen: see GatewayConfig.
 	InventoryReaders []string
 	MetricsListen    string
+	// OTLPTraces: see GatewayConfig.
+	OTLPTraces string
 }
 
 // Gateway resolves the [gateway] settings: each key the managed config
@@ -79,6 +85,18 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 	}
 	if g.MetricsListen != "" {
 		s.MetricsListen = g.MetricsListen
+	}
+	if g.OTLPTraces != "" {
+		u, err := url.Parse(g.OTLPTraces)
+		if err == nil && u.User != nil {
+			return WithHint(fmt.Errorf("config %s: invalid [gateway] otlp_traces %q: it holds credentials", cfg.Path(), u.Redacted()),
+				"remove them from the URL")
+		}
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return WithHint(fmt.Errorf("config %s: invalid [gateway] otlp_traces %q", cfg.Path(), g.OTLPTraces),
+				"give the OTLP/HTTP endpoint as http(s)://host:port, such as http://127.0.0.1:4318")
+		}
+		s.OTLPTraces = g.OTLPTraces
 	}
 	if len(g.InventoryReaders) > 0 {
 		s.InventoryReaders = g.InventoryReaders

@@ -141,6 +141,9 @@ type Options struct {
 	// InventoryPath; InventoryReaders are the groups that may read it.
 	Inventory        fleet.Store
 	InventoryReaders []string
+	// Tracing, when set, makes a span of every MCP message POSTed;
+	// Tracing.Sink adds what the engine's records say.
+	Tracing *Tracing
 }
 
 // Handler serves the gateway's endpoints.
@@ -203,13 +206,13 @@ func New(opts Options) (*Handler, error) {
 	}
 	h.mux.HandleFunc(InventoryPath, h.serveInventory)
 	h.mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
-		h.serveMCP(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})
+		h.serveTraced(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})
 	})
 	h.mux.HandleFunc("/servers/{id}/mcp", func(w http.ResponseWriter, r *http.Request) {
-		h.serveMCP(w, r, endpoint{kind: kindServer, id: r.PathValue("id"), path: r.URL.Path})
+		h.serveTraced(w, r, endpoint{kind: kindServer, id: r.PathValue("id"), path: r.URL.Path})
 	})
 	h.mux.HandleFunc("/virtual/{id}/mcp", func(w http.ResponseWriter, r *http.Request) {
-		h.serveMCP(w, r, endpoint{kind: kindVirtual, id: r.PathValue("id"), path: r.URL.Path})
+		h.serveTraced(w, r, endpoint{kind: kindVirtual, id: r.PathValue("id"), path: r.URL.Path})
 	})
 	return h, nil
 }

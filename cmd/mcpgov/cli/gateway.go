@@ -58,6 +58,8 @@ type GatewayServeOptions struct {
 	InventoryReaders []string
 	// MetricsListen, when set, is the only address /metrics is served on.
 	MetricsListen string
+	// OTLPTraces, when set, is the OTLP/HTTP endpoint spans go to.
+	OTLPTraces string
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -85,6 +87,16 @@ func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOpti
                     tool (counted from the audit records), HTTP requests,
                     open sessions; with --metrics-listen only on that
                     address (keep it private)
+
+With --otlp-traces URL (or [gateway] otlp_traces) every MCP message POSTed
+is a span sent to that OTLP/HTTP endpoint, named and described as the
+OpenTelemetry conventions for MCP say ("tools/call add": mcp.method.name,
+jsonrpc.request.id, gen_ai.tool.name, mcp.session.id as in the records),
+with the catalog server, the decision, its rule ids and the audit record's
+id, and two children: the policy decision and the upstream round trip. A
+request's traceparent header makes it a child of the caller's span. Spans
+carry no argument, result, reason or personal value; a queue that is full
+drops spans (counted in /metrics) rather than slow a call.
 
 A POST carries one JSON-RPC message and is answered as a stream
 (text/event-stream) when the client accepts one, else as application/json;
@@ -199,6 +211,14 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	}
 	metrics := gateway.NewMetrics()
 	gov.WrapSink = metrics.Sink
+	tracing, stopTraces, err := startTracing(opts, metrics)
+	if err != nil {
+		return err
+	}
+	defer stopTraces()
+	if tracing != nil {
+		gov.WrapSink = tracing.Around(metrics.Sink)
+	}
 	for _, n := range notices {
 		printNotice(opts.IO, n)
 	}
@@ -240,6 +260,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		Metrics:        metrics,
 		SessionKey:     sessionKey,
 		Calls:          shared.CallLog(),
+		Tracing:        tracing,
 		// On its own listener, /metrics is not served beside the MCP
 		// endpoints, where anyone who reaches the gateway could read
 		// every server's and tool's name and traffic.

@@ -226,6 +226,13 @@ the managed file sets wins over the user's.
       Serve /metrics only on this address, not beside the MCP endpoints
       (where anyone who reaches the gateway could read it); as
       --metrics-listen.
+  otlp_traces = "http://127.0.0.1:4318"
+      Send one span per MCP request (OpenTelemetry conventions for MCP;
+      the caller's traceparent is its parent), with the policy decision
+      and the upstream round trip as children, to this OTLP/HTTP endpoint
+      (/v1/traces is added when the URL has no path); as --otlp-traces.
+      Spans hold no argument, result or personal value; when the exporter
+      falls behind, spans are dropped and counted, never waited for.
   inventory_readers = ["security"]
       Groups whose members may read the fleet inventory over HTTP (GET
       /inventory); nobody when unset. Any authenticated caller may upload
