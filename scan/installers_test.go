@@ -3,6 +3,7 @@ package scan
 import (
 	"context"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,7 +19,8 @@ import (
 // configs for every client they support. They run offline: each writes a
 // stdio and a remote server, globally and into a project, for every client
 // it knows, into an empty HOME; the scan must then find every server they
-// wrote with the right client, scope and transport.
+// wrote with the right client, scope and transport, in the layouts of
+// Linux, macOS and Windows.
 
 // written is one server an install tool wrote, as the scan must report it.
 type written struct {
@@ -89,6 +91,79 @@ const (
 	installURL     = "https://mcp.example.com/mcp"
 )
 
+// installPlatform is one OS the install tools write for and the scan then
+// resolves paths for.
+type installPlatform struct {
+	goos    string // the scan's Env.OS
+	node    string // Node's process.platform for it
+	preload string // script making Node report node; "" on the running OS
+}
+
+// installPlatforms are Linux, macOS and Windows. The tools pick every
+// per-OS path from process.platform (and APPDATA, left unset so both sides
+// use ~/AppData/Roaming), so a preload that sets it makes them write the
+// other systems' layouts under the temporary home; Node's path module stays
+// POSIX, so the Windows files land at the same places with forward slashes,
+// which slashFS maps the scan's backslashed paths to.
+func installPlatforms(t *testing.T) []installPlatform {
+	t.Helper()
+	script := filepath.Join(t.TempDir(), "platform.cjs")
+	const src = "Object.defineProperty(process, 'platform', { value: process.env.MCPGOV_NODE_PLATFORM, configurable: true });\n"
+	if err := os.WriteFile(script, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out []installPlatform
+	for _, p := range []installPlatform{{goos: "linux", node: "linux"}, {goos: "darwin", node: "darwin"}, {goos: "windows", node: "win32"}} {
+		if p.goos != runtime.GOOS {
+			p.preload = script
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// checkLayout fails unless the tools wrote pl's own layout: the per-user
+// application data root of macOS or Windows, and neither on Linux.
+func checkLayout(t *testing.T, pl installPlatform, home string) {
+	t.Helper()
+	roots := map[string]string{"darwin": "Library/Application Support", "windows": "AppData/Roaming"}
+	for goos, rel := range roots {
+		_, err := os.Stat(filepath.Join(home, rel))
+		if has := err == nil; has != (goos == pl.goos) {
+			t.Errorf("%s layout: ~/%s exists = %v; the tools did not write for %s (process.platform %s)", pl.goos, rel, has, pl.goos, pl.node)
+		}
+	}
+}
+
+// slashFS reads the files a Windows layout names on a POSIX machine: the
+// scan joins Windows paths with backslashes, the tools wrote them with
+// slashes.
+type slashFS struct{ OSFS }
+
+func toSlash(p string) string   { return strings.ReplaceAll(p, `\`, "/") }
+func fromSlash(p string) string { return strings.ReplaceAll(p, "/", `\`) }
+
+func (f slashFS) Stat(name string) (fs.FileInfo, error) { return f.OSFS.Stat(toSlash(name)) }
+func (f slashFS) ReadFile(name string, limit int64) ([]byte, error) {
+	return f.OSFS.ReadFile(toSlash(name), limit)
+}
+func (f slashFS) EvalSymlinks(p string) (string, error) {
+	r, err := f.OSFS.EvalSymlinks(toSlash(p))
+	return fromSlash(r), err
+}
+func (f slashFS) Glob(pattern string) ([]string, error) {
+	m, err := f.OSFS.Glob(toSlash(pattern))
+	for i := range m {
+		m[i] = fromSlash(m[i])
+	}
+	return m, err
+}
+func (f slashFS) WalkDir(root string, fn fs.WalkDirFunc) error {
+	return f.OSFS.WalkDir(toSlash(root), func(p string, d fs.DirEntry, err error) error {
+		return fn(fromSlash(p), d, err)
+	})
+}
+
 // lookInstaller finds an install tool on PATH; missing, the test skips,
 // except under MCPGOV_E2E (make test), where it fails.
 func lookInstaller(t *testing.T, name string) string {
@@ -105,21 +180,26 @@ func lookInstaller(t *testing.T, name string) string {
 
 // installEnv is a clean environment with only HOME pointing at the
 // temporary home: none of the clients' overrides, so the tools write their
-// defaults.
-func installEnv(home string) []string {
+// defaults. On a platform other than the running one, pl.preload makes
+// Node report pl.node as process.platform, which is all both tools consult
+// to pick their macOS and Windows paths.
+func installEnv(home string, pl installPlatform) []string {
 	env := []string{"HOME=" + home, "USERPROFILE=" + home, "NO_UPDATE_NOTIFIER=1", "NO_COLOR=1", "CI=1"}
 	for _, k := range []string{"PATH", "TMPDIR", "SYSTEMROOT"} {
 		if v := os.Getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}
 	}
+	if pl.preload != "" {
+		env = append(env, "NODE_OPTIONS=--require "+pl.preload, "MCPGOV_NODE_PLATFORM="+pl.node)
+	}
 	return env
 }
 
-func runInstaller(dir, home, bin string, args ...string) error {
+func runInstaller(dir, home string, pl installPlatform, bin string, args ...string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = installEnv(home)
+	cmd.Env = installEnv(home, pl)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
 	}
@@ -152,10 +232,15 @@ func wantFor(t installTarget, local, remote bool, name string) written {
 
 // checkWritten scans home (with proj as the working directory) and reports
 // every written server the scan missed or reported differently.
-func checkWritten(t *testing.T, tool, home, proj string, want []written) {
+func checkWritten(t *testing.T, tool string, pl installPlatform, home, proj string, want []written) {
 	t.Helper()
+	var fsys FS
+	if pl.goos == "windows" && runtime.GOOS != "windows" {
+		fsys = slashFS{}
+	}
 	rep, err := Scan(context.Background(), Options{
-		Env:     Env{OS: runtime.GOOS, Home: home, Getenv: func(string) string { return "" }},
+		Env:     Env{OS: pl.goos, Home: home, Getenv: func(string) string { return "" }},
+		FS:      fsys,
 		WorkDir: proj,
 	})
 	if err != nil {
@@ -193,9 +278,9 @@ func checkWritten(t *testing.T, tool, home, proj string, want []written) {
 		}
 	}
 	sort.Strings(missing)
-	t.Logf("%s: scan found %d of the %d servers it wrote", tool, found, len(want))
+	t.Logf("%s (%s): scan found %d of the %d servers it wrote", tool, pl.goos, found, len(want))
 	for _, m := range missing {
-		t.Errorf("%s: %s", tool, m)
+		t.Errorf("%s (%s): %s", tool, pl.goos, m)
 	}
 }
 
@@ -204,6 +289,12 @@ func TestScanFindsWhatAddMCPWrites(t *testing.T) {
 		t.Skip("the install tools' Linux and macOS paths are what is checked")
 	}
 	bin := lookInstaller(t, "add-mcp")
+	for _, pl := range installPlatforms(t) {
+		t.Run(pl.goos, func(t *testing.T) { addMCPWrites(t, bin, pl) })
+	}
+}
+
+func addMCPWrites(t *testing.T, bin string, pl installPlatform) {
 	home := filepath.Join(t.TempDir(), "home")
 	proj := filepath.Join(home, "src", "proj")
 	if err := os.MkdirAll(proj, 0o755); err != nil {
@@ -241,13 +332,14 @@ func TestScanFindsWhatAddMCPWrites(t *testing.T) {
 				if !local {
 					args = append(args, "-g")
 				}
-				if err := runInstaller(proj, home, bin, args...); err != nil {
+				if err := runInstaller(proj, home, pl, bin, args...); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
 	}
-	checkWritten(t, "add-mcp", home, proj, want)
+	checkLayout(t, pl, home)
+	checkWritten(t, "add-mcp", pl, home, proj, want)
 }
 
 func TestScanFindsWhatInstallMCPWrites(t *testing.T) {
@@ -255,6 +347,12 @@ func TestScanFindsWhatInstallMCPWrites(t *testing.T) {
 		t.Skip("the install tools' Linux and macOS paths are what is checked")
 	}
 	bin := lookInstaller(t, "install-mcp")
+	for _, pl := range installPlatforms(t) {
+		t.Run(pl.goos, func(t *testing.T) { installMCPWrites(t, bin, pl) })
+	}
+}
+
+func installMCPWrites(t *testing.T, bin string, pl installPlatform) {
 	home := filepath.Join(t.TempDir(), "home")
 	proj := filepath.Join(home, "src", "proj")
 	if err := os.MkdirAll(proj, 0o755); err != nil {
@@ -287,7 +385,7 @@ func TestScanFindsWhatInstallMCPWrites(t *testing.T) {
 						if local {
 							args = append(args, "--local")
 						}
-						if err := runInstaller(proj, home, bin, args...); err != nil {
+						if err := runInstaller(proj, home, pl, bin, args...); err != nil {
 							t.Error(err)
 							continue
 						}
@@ -304,5 +402,6 @@ func TestScanFindsWhatInstallMCPWrites(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
-	checkWritten(t, "install-mcp", home, proj, want)
+	checkLayout(t, pl, home)
+	checkWritten(t, "install-mcp", pl, home, proj, want)
 }
