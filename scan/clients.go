@@ -1,5 +1,10 @@
 package scan
 
+import (
+	"path/filepath"
+	"strings"
+)
+
 // Client ids, exactly as they appear in reports and --client.
 const (
 	ClientCursor        = "cursor"
@@ -297,7 +302,41 @@ func userSources(e Env) []source {
 			path: e.join(ud, app.dir, "User", "workspaceStorage", "*", "workspace.json"), app: app.dir,
 		})
 	}
-	return s
+	return withDefaultConfigRoot(e, s)
+}
+
+// withDefaultConfigRoot adds, for every file under $XDG_CONFIG_HOME, the
+// same file under ~/.config. XDG_CONFIG_HOME belongs to a session, not to
+// the machine: a scan run by a timer or an MDM agent does not see the one a
+// desktop session exports, an editor started from the dock does not see
+// the shell's, and install tools (install-mcp for Zed and opencode, add-mcp
+// for opencode) write ~/.config whatever it is set to. Reading both roots
+// misses neither.
+func withDefaultConfigRoot(e Env, s []source) []source {
+	x := e.getenv("XDG_CONFIG_HOME")
+	def := e.home(".config")
+	if x == "" || e.OS == "windows" || filepath.Clean(x) == def {
+		return s
+	}
+	x = filepath.Clean(x)
+	have := make(map[string]bool, len(s))
+	for _, src := range s {
+		have[src.client+"\x00"+src.path] = true
+	}
+	out := s
+	for _, src := range s {
+		rel, ok := strings.CutPrefix(src.path, x+string(filepath.Separator))
+		if !ok {
+			continue
+		}
+		c := src
+		c.path = filepath.Join(def, rel)
+		if !have[c.client+"\x00"+c.path] {
+			have[c.client+"\x00"+c.path] = true
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // projectFile is a config file a client reads relative to a project root.

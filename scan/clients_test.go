@@ -214,7 +214,9 @@ func TestUserSourcesOverrides(t *testing.T) {
 			},
 		},
 		{
-			name:  "linux XDG_CONFIG_HOME moves user data, zed and opencode",
+			// The default root is read too: the scan's session need not be
+			// the client's, and install-mcp writes ~/.config regardless.
+			name:  "linux XDG_CONFIG_HOME adds a root for user data, zed and opencode",
 			slash: true,
 			env:   Env{OS: "linux", Home: "/home/ann", Getenv: envMap("XDG_CONFIG_HOME", "/xdg")},
 			want: []string{
@@ -229,19 +231,25 @@ func TestUserSourcesOverrides(t *testing.T) {
 				// Dot-folders and the VS Code server stay in the home directory.
 				"cursor user /home/ann/.cursor/mcp.json",
 				"vscode user /home/ann/.vscode-server/data/User/mcp.json",
-			},
-			notWant: []string{
 				"zed user /home/ann/.config/zed/settings.json",
 				"opencode user /home/ann/.config/opencode/opencode.json",
+				"vscode user /home/ann/.config/Code/User/mcp.json",
+				"claude-desktop user /home/ann/.config/Claude/claude_desktop_config.json",
+			},
+			notWant: []string{
+				// Dot-folders in the home directory are not moved, so not doubled.
+				"cursor user /home/ann/.config/.cursor/mcp.json",
 			},
 		},
 		{
-			name:  "darwin XDG_CONFIG_HOME moves zed and opencode, not Application Support",
+			name:  "darwin XDG_CONFIG_HOME adds a root for zed and opencode, not Application Support",
 			slash: true,
 			env:   Env{OS: "darwin", Home: "/Users/ann", Getenv: envMap("XDG_CONFIG_HOME", "/Users/ann/xdg")},
 			want: []string{
 				"zed user /Users/ann/xdg/zed/settings.json",
 				"opencode user /Users/ann/xdg/opencode/opencode.json",
+				"zed user /Users/ann/.config/zed/settings.json",
+				"opencode user /Users/ann/.config/opencode/opencode.json",
 				"claude-desktop user /Users/ann/Library/Application Support/Claude/claude_desktop_config.json",
 				"vscode user /Users/ann/Library/Application Support/Code/User/mcp.json",
 			},

@@ -94,9 +94,21 @@ const (
 // installPlatform is one OS the install tools write for and the scan then
 // resolves paths for.
 type installPlatform struct {
+	name    string // subtest name
 	goos    string // the scan's Env.OS
 	node    string // Node's process.platform for it
 	preload string // script making Node report node; "" on the running OS
+	// env are the clients' directory overrides the tools honour, as
+	// NAME=dir with dir relative to the temporary home; the tools and the
+	// scan both see them.
+	env []string
+}
+
+// overrides are every directory override add-mcp 2.4.0 and install-mcp
+// 1.10.2 read on Linux and macOS (their process.env lookups).
+var overrides = []string{
+	"XDG_CONFIG_HOME=xdg", "CLINE_DIR=cline-dir", "CODEX_HOME=codex-home",
+	"GROK_HOME=grok-home", "KIMI_CODE_HOME=kimi-home", "PI_CODING_AGENT_DIR=pi-dir",
 }
 
 // installPlatforms are Linux, macOS and Windows. The tools pick every
@@ -113,7 +125,13 @@ func installPlatforms(t *testing.T) []installPlatform {
 		t.Fatal(err)
 	}
 	var out []installPlatform
-	for _, p := range []installPlatform{{goos: "linux", node: "linux"}, {goos: "darwin", node: "darwin"}, {goos: "windows", node: "win32"}} {
+	for _, p := range []installPlatform{
+		{name: "linux", goos: "linux", node: "linux"},
+		{name: "linux-overrides", goos: "linux", node: "linux", env: overrides},
+		{name: "darwin", goos: "darwin", node: "darwin"},
+		{name: "windows", goos: "windows", node: "win32"},
+		{name: "windows-appdata", goos: "windows", node: "win32", env: []string{"APPDATA=AppData/Moved"}},
+	} {
 		if p.goos != runtime.GOOS {
 			p.preload = script
 		}
@@ -126,13 +144,40 @@ func installPlatforms(t *testing.T) []installPlatform {
 // application data root of macOS or Windows, and neither on Linux.
 func checkLayout(t *testing.T, pl installPlatform, home string) {
 	t.Helper()
-	roots := map[string]string{"darwin": "Library/Application Support", "windows": "AppData/Roaming"}
+	roots := map[string]string{"darwin": "Library/Application Support", "windows": "AppData"}
 	for goos, rel := range roots {
 		_, err := os.Stat(filepath.Join(home, rel))
 		if has := err == nil; has != (goos == pl.goos) {
 			t.Errorf("%s layout: ~/%s exists = %v; the tools did not write for %s (process.platform %s)", pl.goos, rel, has, pl.goos, pl.node)
 		}
 	}
+}
+
+// checkOverrides fails unless the tool wrote into the directory of each of
+// the named overrides pl sets: the tool honoured it, so the scan's reading
+// of the same variable is what is tested.
+func checkOverrides(t *testing.T, pl installPlatform, home string, names ...string) {
+	t.Helper()
+	vars := pl.vars(home)
+	for _, k := range names {
+		d, ok := vars[k]
+		if !ok {
+			continue
+		}
+		if _, err := os.Stat(d); err != nil {
+			t.Errorf("%s: nothing written under %s=%s", pl.name, k, d)
+		}
+	}
+}
+
+// vars are pl's overrides with their directories under home.
+func (pl installPlatform) vars(home string) map[string]string {
+	m := map[string]string{}
+	for _, kv := range pl.env {
+		k, rel, _ := strings.Cut(kv, "=")
+		m[k] = filepath.Join(home, rel)
+	}
+	return m
 }
 
 // slashFS reads the files a Windows layout names on a POSIX machine: the
@@ -190,6 +235,9 @@ func installEnv(home string, pl installPlatform) []string {
 			env = append(env, k+"="+v)
 		}
 	}
+	for k, v := range pl.vars(home) {
+		env = append(env, k+"="+v)
+	}
 	if pl.preload != "" {
 		env = append(env, "NODE_OPTIONS=--require "+pl.preload, "MCPGOV_NODE_PLATFORM="+pl.node)
 	}
@@ -235,11 +283,14 @@ func wantFor(t installTarget, local, remote bool, name string) written {
 func checkWritten(t *testing.T, tool string, pl installPlatform, home, proj string, want []written) {
 	t.Helper()
 	var fsys FS
+	vars := pl.vars(home)
+	getenv := func(k string) string { return vars[k] }
 	if pl.goos == "windows" && runtime.GOOS != "windows" {
 		fsys = slashFS{}
+		getenv = func(k string) string { return fromSlash(vars[k]) }
 	}
 	rep, err := Scan(context.Background(), Options{
-		Env:     Env{OS: pl.goos, Home: home, Getenv: func(string) string { return "" }},
+		Env:     Env{OS: pl.goos, Home: home, Getenv: getenv},
 		FS:      fsys,
 		WorkDir: proj,
 	})
@@ -278,9 +329,9 @@ func checkWritten(t *testing.T, tool string, pl installPlatform, home, proj stri
 		}
 	}
 	sort.Strings(missing)
-	t.Logf("%s (%s): scan found %d of the %d servers it wrote", tool, pl.goos, found, len(want))
+	t.Logf("%s (%s): scan found %d of the %d servers it wrote", tool, pl.name, found, len(want))
 	for _, m := range missing {
-		t.Errorf("%s (%s): %s", tool, pl.goos, m)
+		t.Errorf("%s (%s): %s", tool, pl.name, m)
 	}
 }
 
@@ -290,7 +341,7 @@ func TestScanFindsWhatAddMCPWrites(t *testing.T) {
 	}
 	bin := lookInstaller(t, "add-mcp")
 	for _, pl := range installPlatforms(t) {
-		t.Run(pl.goos, func(t *testing.T) { addMCPWrites(t, bin, pl) })
+		t.Run(pl.name, func(t *testing.T) { addMCPWrites(t, bin, pl) })
 	}
 }
 
@@ -339,6 +390,7 @@ func addMCPWrites(t *testing.T, bin string, pl installPlatform) {
 		}
 	}
 	checkLayout(t, pl, home)
+	checkOverrides(t, pl, home, "XDG_CONFIG_HOME", "CLINE_DIR", "CODEX_HOME", "GROK_HOME", "KIMI_CODE_HOME", "PI_CODING_AGENT_DIR", "APPDATA")
 	checkWritten(t, "add-mcp", pl, home, proj, want)
 }
 
@@ -348,7 +400,7 @@ func TestScanFindsWhatInstallMCPWrites(t *testing.T) {
 	}
 	bin := lookInstaller(t, "install-mcp")
 	for _, pl := range installPlatforms(t) {
-		t.Run(pl.goos, func(t *testing.T) { installMCPWrites(t, bin, pl) })
+		t.Run(pl.name, func(t *testing.T) { installMCPWrites(t, bin, pl) })
 	}
 }
 
@@ -403,5 +455,6 @@ func installMCPWrites(t *testing.T, bin string, pl installPlatform) {
 	close(work)
 	wg.Wait()
 	checkLayout(t, pl, home)
+	checkOverrides(t, pl, home, "XDG_CONFIG_HOME", "CODEX_HOME", "APPDATA")
 	checkWritten(t, "install-mcp", pl, home, proj, want)
 }
