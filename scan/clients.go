@@ -39,6 +39,10 @@ const (
 	ClientWitsy         = "witsy"
 	ClientEnconvo       = "enconvo"
 	ClientFx            = "fx"
+	ClientJetBrains     = "jetbrains-copilot"
+	ClientJunie         = "junie"
+	ClientQwenCode      = "qwen-code"
+	ClientVisualStudio  = "visual-studio"
 )
 
 // Clients lists every supported client id in report order.
@@ -48,7 +52,8 @@ var Clients = []string{
 	ClientKiro, ClientCopilotCLI, ClientGoose, ClientAntigravity, ClientRooCode,
 	ClientKiloCode, ClientAmp, ClientLMStudio, ClientTrae, ClientMistralVibe, ClientKimi,
 	ClientFactory, ClientQoder, ClientAmazonQ, ClientGrok, ClientMastra, ClientMCPorter,
-	ClientPi, ClientWitsy, ClientEnconvo, ClientFx,
+	ClientPi, ClientWitsy, ClientEnconvo, ClientFx, ClientJetBrains, ClientJunie,
+	ClientQwenCode, ClientVisualStudio,
 	ClientGitHubActions, ClientGitLabCI, ClientContainer,
 }
 

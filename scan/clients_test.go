@@ -371,10 +371,11 @@ func TestEveryClientHasUserSourceOnEveryOS(t *testing.T) {
 					break
 				}
 			}
-			// Amazon Q Developer CLI has no Windows build (agent-scan);
-			// pipelines and containers live in repositories only.
+			// Amazon Q Developer CLI has no Windows build (agent-scan),
+			// Visual Studio only a Windows one; pipelines and containers
+			// live in repositories only.
 			repoOnly := c == ClientGitHubActions || c == ClientGitLabCI || c == ClientContainer
-			if !found && !repoOnly && !(osName == "windows" && c == ClientAmazonQ) {
+			if !found && !repoOnly && !(osName == "windows" && c == ClientAmazonQ) && !(osName != "windows" && c == ClientVisualStudio) {
 				t.Errorf("%s: client %s has no user-scope config file", osName, c)
 			}
 		}
@@ -456,6 +457,12 @@ func TestProjectSources(t *testing.T) {
 			`mastra project C:\src\proj\.mastracode\mcp.json`,
 			`mcporter project C:\src\proj\config\mcporter.json`,
 			`pi project C:\src\proj\.pi\mcp.json`,
+			`vscode project C:\src\proj\.mcp.json`,
+			`junie project C:\src\proj\.junie\mcp\mcp.json`,
+			`qwen-code project C:\src\proj\.qwen\settings.json`,
+			`visual-studio project C:\src\proj\.mcp.json`,
+			`visual-studio project C:\src\proj\.vs\mcp.json`,
+			`trae project C:\src\proj\.trae\mcp.json`,
 			`github-actions project C:\src\proj\.github\workflows\*.yml (glob)`,
 			`github-actions project C:\src\proj\.github\workflows\*.yaml (glob)`,
 			`gitlab-ci project C:\src\proj\.gitlab-ci.yml`,
@@ -511,6 +518,12 @@ func TestProjectSources(t *testing.T) {
 			"mastra project /home/ann/src/proj/.mastracode/mcp.json",
 			"mcporter project /home/ann/src/proj/config/mcporter.json",
 			"pi project /home/ann/src/proj/.pi/mcp.json",
+			"vscode project /home/ann/src/proj/.mcp.json",
+			"junie project /home/ann/src/proj/.junie/mcp/mcp.json",
+			"qwen-code project /home/ann/src/proj/.qwen/settings.json",
+			"visual-studio project /home/ann/src/proj/.mcp.json",
+			"visual-studio project /home/ann/src/proj/.vs/mcp.json",
+			"trae project /home/ann/src/proj/.trae/mcp.json",
 			"github-actions project /home/ann/src/proj/.github/workflows/*.yml (glob)",
 			"github-actions project /home/ann/src/proj/.github/workflows/*.yaml (glob)",
 			"gitlab-ci project /home/ann/src/proj/.gitlab-ci.yml",
@@ -531,6 +544,13 @@ func TestProjectSources(t *testing.T) {
 		}
 		for _, s := range srcs {
 			rel := strings.TrimPrefix(s.path, root+"/")
+			// Visual Studio reads VS Code's "servers" from the same .mcp.json.
+			if s.client == ClientVisualStudio && rel == ".mcp.json" {
+				if s.shape != shapeVSCodeMCP {
+					t.Errorf("visual-studio %s: shape %d, want %d", rel, s.shape, shapeVSCodeMCP)
+				}
+				continue
+			}
 			if sh, ok := wantShape[rel]; ok && s.shape != sh && s.client != ClientContainer {
 				t.Errorf("%s: shape %d, want %d", rel, s.shape, sh)
 			}

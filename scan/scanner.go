@@ -357,17 +357,22 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) ([]string, []sourc
 			continue // missing, or skipped by cancellation
 		}
 		// One file can serve several clients (a project .mcp.json is Claude
-		// Code's and Copilot CLI's); each reads it once.
-		if r.real != "" {
-			key := r.src.client + "\x00" + r.real
+		// Code's and Copilot CLI's); each reads it once. A file that could
+		// not be read is known by its path.
+		real := r.real
+		if real == "" && r.err != nil && !errors.Is(r.err, errMissing) {
+			real = r.file
+		}
+		if real != "" {
+			key := r.src.client + "\x00" + real
 			if s.seen[key] {
 				continue
 			}
 			s.seen[key] = true
 		}
-		counted := r.real != "" && s.filesSeen[r.real]
-		if r.real != "" {
-			s.filesSeen[r.real] = true
+		counted := real != "" && s.filesSeen[real]
+		if real != "" {
+			s.filesSeen[real] = true
 		}
 		if r.err != nil {
 			if errors.Is(r.err, errMissing) {

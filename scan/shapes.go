@@ -76,7 +76,7 @@ func extract(src source, root *node) extraction {
 	case shapeMCPServers:
 		d := dialectGeneric
 		switch src.client {
-		case ClientGeminiCLI:
+		case ClientGeminiCLI, ClientQwenCode: // Qwen Code is a Gemini CLI fork
 			d = dialectGemini
 		case ClientClaudeCode:
 			d = dialectClaude
