@@ -30,10 +30,12 @@ func moreUserSources(e Env, ud string) []source {
 	}
 
 	// Antigravity: the IDE's file (ToolHive, agent-scan), the one its CLI and
-	// IDE share (add-mcp, agent-scan), and the editor settings of both app
-	// names (agent-scan).
+	// IDE share (add-mcp, agent-scan), the separate IDE build's
+	// antigravity-ide (a public installer's client table), and the editor
+	// settings of both app names (agent-scan).
 	add(ClientAntigravity, e.home(".gemini", "antigravity", "mcp_config.json"), shapeMCPServers)
 	add(ClientAntigravity, e.home(".gemini", "config", "mcp_config.json"), shapeMCPServers)
+	add(ClientAntigravity, e.home(".gemini", "antigravity-ide", "mcp_config.json"), shapeMCPServers)
 	for _, app := range []string{"Antigravity", "Antigravity IDE"} {
 		add(ClientAntigravity, e.join(ud, app, "User", "settings.json"), shapeVSCodeSettings)
 	}
@@ -123,8 +125,8 @@ func moreUserSources(e Env, ud string) []source {
 
 	// GitHub Copilot in JetBrains IDEs: github-copilot/intellij/mcp.json
 	// with VS Code's "servers" (ToolHive jetbrains-copilot: ~/.config on
-	// Linux and macOS, %LOCALAPPDATA% on Windows; JetBrains' own MCP plugin
-	// and Unity's configurators add Application Support on macOS).
+	// Linux and macOS, %LOCALAPPDATA% on Windows; public installers' client
+	// tables add Application Support on macOS).
 	switch e.OS {
 	case "windows":
 		local := e.getenv("LOCALAPPDATA")
@@ -139,8 +141,8 @@ func moreUserSources(e Env, ud string) []source {
 		add(ClientJetBrains, e.join(e.xdgConfig(), "github-copilot", "intellij", "mcp.json"), shapeVSCodeMCP)
 	}
 
-	// Junie, JetBrains' agent: ~/.junie/mcp/mcp.json (JetBrains' MCP
-	// server plugin writes it; Junie docs).
+	// Junie, JetBrains' agent: ~/.junie/mcp/mcp.json (a JetBrains plugin's
+	// agent table).
 	add(ClientJunie, e.home(".junie", "mcp", "mcp.json"), shapeMCPServers)
 
 	// Qwen Code, a Gemini CLI fork: ~/.qwen/settings.json.
