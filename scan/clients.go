@@ -85,6 +85,7 @@ const (
 	shapeCompose                           // compose file: services running MCP images or packages
 	shapeDockerfile                        // Dockerfile: FROM an MCP image, RUN/CMD an MCP package
 	shapeDevcontainerFeatures              // devcontainer.json features that install MCP servers
+	shapeCopilotPermissions                // Copilot permissions-config.json: locations are remembered projects
 )
 
 // source is one config file (or glob of files) a client reads.
@@ -294,6 +295,12 @@ func userSources(e Env) []source {
 		copilotHome = d
 	}
 	add(ClientCopilotCLI, ScopeUser, e.join(copilotHome, "mcp-config.json"), shapeMCPServers)
+	// Installed plugins (installed-plugins/<marketplace>/<plugin>/) bring
+	// .mcp.json files or a plugin.json naming them; permissions-config.json
+	// keys the projects Copilot was used in (agent-scan github_copilot.py,
+	// after the Copilot CLI config-dir reference).
+	s = append(s, source{client: ClientCopilotCLI, scope: ScopeUser, path: e.join(copilotHome, "installed-plugins"), shape: shapePlugin, walk: []string{".mcp.json", "plugin.json"}})
+	add(ClientCopilotCLI, ScopeUser, e.join(copilotHome, "permissions-config.json"), shapeCopilotPermissions)
 	if d := e.getenv("XDG_CONFIG_HOME"); d != "" && e.getenv("COPILOT_HOME") == "" {
 		add(ClientCopilotCLI, ScopeUser, e.join(d, "mcp-config.json"), shapeMCPServers)
 	}

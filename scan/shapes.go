@@ -107,13 +107,16 @@ func extract(src source, root *node) extraction {
 			servers = root.get("mcp_servers")
 		}
 		switch {
-		case servers != nil && servers.kind == kString:
-			// A manifest pointing at its servers' file, relative to the
-			// plugin root (the manifest sits in .claude-plugin/, .codex-plugin/, …).
-			if p := pluginPointer(src.path, servers.text()); p != "" {
-				c := src
-				c.path, c.walk = p, nil
-				x.more = append(x.more, c)
+		case servers != nil && (servers.kind == kString || servers.kind == kArray):
+			// A manifest pointing at its servers' file or files, relative to
+			// the plugin root (the manifest sits in .claude-plugin/,
+			// .codex-plugin/, …); Claude Code and Copilot take a list too.
+			for _, rel := range append(servers.strings(), servers.text()) {
+				if p := pluginPointer(src.path, rel); p != "" {
+					c := src
+					c.path, c.walk = p, nil
+					x.more = append(x.more, c)
+				}
 			}
 			servers = nil
 		case servers != nil && looksLikeServer(servers):
@@ -216,6 +219,15 @@ func extract(src source, root *node) extraction {
 		x.plugins = installedPlugins(root)
 	case shapeWorkflow, shapeGitLabCI, shapeCompose, shapeDockerfile, shapeDevcontainerFeatures:
 		extractPipeline(src, root, &x)
+	case shapeCopilotPermissions:
+		// Only the keys: the approvals saved under them are not servers.
+		if locs := root.get("locations"); locs != nil && locs.kind == kObject {
+			for _, m := range locs.members {
+				if filepath.IsAbs(m.key) {
+					x.roots = append(x.roots, filepath.Clean(m.key))
+				}
+			}
+		}
 	case shapeWorkspaceStorage:
 		for _, key := range []string{"folder", "workspace"} {
 			if p := fileURIPath(root.get(key).text()); p != "" {
