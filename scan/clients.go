@@ -86,6 +86,7 @@ const (
 	shapeDockerfile                        // Dockerfile: FROM an MCP image, RUN/CMD an MCP package
 	shapeDevcontainerFeatures              // devcontainer.json features that install MCP servers
 	shapeCopilotPermissions                // Copilot permissions-config.json: locations are remembered projects
+	shapeDesktopPlugins                    // Claude Desktop rpm/manifest.json: the plugins a session installed
 )
 
 // source is one config file (or glob of files) a client reads.
@@ -144,6 +145,11 @@ func userSources(e Env) []source {
 
 	// Claude Desktop: macOS and Windows officially; Linux builds use XDG.
 	add(ClientClaudeDesktop, ScopeUser, e.join(ud, "Claude", "claude_desktop_config.json"), shapeMCPServers)
+	// Plugins its agent sessions installed, as each session's
+	// rpm/manifest.json lists them (agent-scan claude_desktop.py; macOS).
+	if e.OS == "darwin" {
+		addGlob(ClientClaudeDesktop, ScopeUser, e.join(ud, "Claude", "local-agent-mode-sessions", "*", "*", "rpm", "manifest.json"), shapeDesktopPlugins)
+	}
 
 	// Claude Code: ~/.claude.json (or $CLAUDE_CONFIG_DIR/.claude.json) holds
 	// user and local scopes; managed-mcp.json is machine-wide.

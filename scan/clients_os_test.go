@@ -145,6 +145,7 @@ func TestUserSourcesDarwin(t *testing.T) {
 		"cursor user /Users/ann/.cursor/mcp.json",
 		"cursor user /Users/ann/.cursor/plugins (walk mcp.json .mcp.json plugin.json)",
 		"claude-desktop user /Users/ann/Library/Application Support/Claude/claude_desktop_config.json",
+		"claude-desktop user /Users/ann/Library/Application Support/Claude/local-agent-mode-sessions/*/*/rpm/manifest.json (glob)",
 		"claude-code user /Users/ann/.claude.json",
 		"claude-code user /Users/ann/.claude/settings.json",
 		"claude-code user /Users/ann/.claude/plugins/installed_plugins.json",

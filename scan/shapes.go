@@ -219,6 +219,20 @@ func extract(src source, root *node) extraction {
 		x.plugins = installedPlugins(root)
 	case shapeWorkflow, shapeGitLabCI, shapeCompose, shapeDockerfile, shapeDevcontainerFeatures:
 		extractPipeline(src, root, &x)
+	case shapeDesktopPlugins:
+		// Each listed plugin is a directory beside the manifest, named by
+		// its id; an id that is not one plain name is ignored.
+		list := root.get("plugins")
+		if list == nil || list.kind != kArray {
+			break
+		}
+		for _, it := range list.items {
+			id := it.get("id").text()
+			if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\\x00") {
+				continue
+			}
+			x.plugins = append(x.plugins, installedPlugin{id: id, dir: filepath.Join(filepath.Dir(src.path), id)})
+		}
 	case shapeCopilotPermissions:
 		// Only the keys: the approvals saved under them are not servers.
 		if locs := root.get("locations"); locs != nil && locs.kind == kObject {
