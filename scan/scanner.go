@@ -66,6 +66,9 @@ type scanner struct {
 	// pluginEnabled is Claude Code's enabledPlugins, merged over the
 	// settings files in the order they were read.
 	pluginEnabled map[string]bool
+	// cursorWorkspace are the editors whose settings import each
+	// workspace's .cursor/mcp.json (chat.mcp.discovery.enabled).
+	cursorWorkspace map[string]bool
 }
 
 type fileEntries struct {
@@ -265,10 +268,13 @@ func (s *scanner) projectRoot(root string, withAncestors bool) []source {
 		if !s.rootSeen[dir] {
 			if info, err := s.opts.FS.Stat(dir); err == nil && info.IsDir() {
 				s.rootSeen[dir] = true
+				out = append(out, projectSources(s.opts.Env, dir)...)
 				if dir == filepath.Clean(root) {
 					s.roots = append(s.roots, dir)
+					// VS Code imports a workspace folder's own file, not
+					// its parents'.
+					out = append(out, s.importCursorWorkspace(dir)...)
 				}
-				out = append(out, projectSources(s.opts.Env, dir)...)
 			}
 		}
 		parent := filepath.Dir(dir)
@@ -405,6 +411,15 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) ([]string, []sourc
 			}
 		}
 		more = append(more, r.x.more...)
+		more = append(more, discoverySources(s.opts.Env, r.src.client, r.x.discovery)...)
+		for _, k := range r.x.discovery {
+			if k == discoverCursorWorkspace {
+				if s.cursorWorkspace == nil {
+					s.cursorWorkspace = map[string]bool{}
+				}
+				s.cursorWorkspace[r.src.client] = true
+			}
+		}
 		for root, names := range r.x.projectDisabled {
 			if s.disabled == nil {
 				s.disabled = map[string]map[string]bool{}

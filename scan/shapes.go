@@ -47,6 +47,9 @@ type extraction struct {
 	// more are further config files this one points at (a plugin
 	// manifest's "mcpServers": "./path.json", a workflow's mcp_config file).
 	more []source
+	// discovery are the other clients' files a VS Code settings file
+	// imports (chat.mcp.discovery.enabled).
+	discovery []string
 }
 
 // installedPlugin is one plugin Claude Code installed: its id
@@ -157,6 +160,7 @@ func extract(src source, root *node) extraction {
 			servers = root.get("mcp.servers")
 		}
 		x.entries = mapEntries(servers, src.scope, src.project, dialectGeneric)
+		x.discovery = discoveryEnabled(root)
 	case shapeCodeWorkspace:
 		x.entries = mapEntries(root.path("settings", "mcp", "servers"), ScopeProject, src.project, dialectGeneric)
 		if folders := root.get("folders"); folders != nil {
