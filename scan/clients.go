@@ -87,6 +87,7 @@ const (
 	shapeDevcontainerFeatures              // devcontainer.json features that install MCP servers
 	shapeCopilotPermissions                // Copilot permissions-config.json: locations are remembered projects
 	shapeDesktopPlugins                    // Claude Desktop rpm/manifest.json: the plugins a session installed
+	shapeExtensionMCP                      // an editor extension's bundled mcp.json: servers or mcpServers
 )
 
 // source is one config file (or glob of files) a client reads.
@@ -190,7 +191,14 @@ func userSources(e Env) []source {
 	}
 	add(ClientVSCode, ScopeUser, e.home(".vscode-server", "data", "User", "mcp.json"), shapeVSCodeMCP)
 	add(ClientVSCode, ScopeUser, e.home(".vscode", "mcp.json"), shapeVSCodeMCP)
-	addGlob(ClientVSCode, ScopeUser, e.home(".vscode", "extensions", "*", "mcp.json"), shapeVSCodeMCP)
+	// Extensions that bundle an mcp.json, in any of the family's spellings
+	// (agent-scan: ~/.vscode[-insiders]/extensions; VSCodium's
+	// ~/.vscode-oss and Cursor's ~/.cursor/extensions in public editor
+	// tooling).
+	addGlob(ClientVSCode, ScopeUser, e.home(".vscode", "extensions", "*", "mcp.json"), shapeExtensionMCP)
+	addGlob(ClientVSCode, ScopeUser, e.home(".vscode-insiders", "extensions", "*", "mcp.json"), shapeExtensionMCP)
+	addGlob(ClientVSCode, ScopeUser, e.home(".vscode-oss", "extensions", "*", "mcp.json"), shapeExtensionMCP)
+	addGlob(ClientCursor, ScopeUser, e.home(".cursor", "extensions", "*", "mcp.json"), shapeExtensionMCP)
 	if p := e.getenv("VSCODE_PORTABLE"); p != "" {
 		add(ClientVSCode, ScopeUser, e.join(p, "user-data", "User", "mcp.json"), shapeVSCodeMCP)
 		add(ClientVSCode, ScopeUser, e.join(p, "user-data", "User", "settings.json"), shapeVSCodeSettings)

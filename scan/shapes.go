@@ -154,6 +154,12 @@ func extract(src source, root *node) extraction {
 		}
 	case shapeVSCodeMCP:
 		x.entries = mapEntries(root.get("servers"), src.scope, src.project, dialectGeneric)
+	case shapeExtensionMCP:
+		servers := root.get("servers")
+		if servers == nil {
+			servers = root.get("mcpServers")
+		}
+		x.entries = mapEntries(servers, src.scope, src.project, dialectGeneric)
 	case shapeVSCodeSettings:
 		servers := root.path("mcp", "servers")
 		if servers == nil {
