@@ -88,6 +88,7 @@ const (
 	shapeCopilotPermissions                // Copilot permissions-config.json: locations are remembered projects
 	shapeDesktopPlugins                    // Claude Desktop rpm/manifest.json: the plugins a session installed
 	shapeExtensionMCP                      // an editor extension's bundled mcp.json: servers or mcpServers
+	shapeOpencodeProject                   // opencode storage/project/*.json: the worktree it was used in
 )
 
 // source is one config file (or glob of files) a client reads.
@@ -298,6 +299,17 @@ func userSources(e Env) []source {
 	}
 	add(ClientOpencode, ScopeManaged, e.join(ocManaged, "opencode.json"), shapeOpencode)
 	add(ClientOpencode, ScopeManaged, e.join(ocManaged, "opencode.jsonc"), shapeOpencode)
+	// Projects opencode was used in: before its SQLite database, one JSON
+	// file per project under $XDG_DATA_HOME/opencode/storage/project, with
+	// the project's worktree (agent-scan opencode.py reads the database;
+	// session tools read these files). Both data roots, as for config.
+	dataRoots := []string{e.home(".local", "share")}
+	if d := e.getenv("XDG_DATA_HOME"); d != "" && e.OS != "windows" && filepath.Clean(d) != dataRoots[0] {
+		dataRoots = append([]string{d}, dataRoots...)
+	}
+	for _, d := range dataRoots {
+		addGlob(ClientOpencode, ScopeUser, e.join(d, "opencode", "storage", "project", "*.json"), shapeOpencodeProject)
+	}
 
 	// Kiro: user settings and agent files with inline mcpServers.
 	add(ClientKiro, ScopeUser, e.home(".kiro", "settings", "mcp.json"), shapeMCPServers)

@@ -243,6 +243,11 @@ func extract(src source, root *node) extraction {
 			}
 			x.plugins = append(x.plugins, installedPlugin{id: id, dir: filepath.Join(filepath.Dir(src.path), id)})
 		}
+	case shapeOpencodeProject:
+		// "/" is opencode's project for directories outside any repository.
+		if w := root.get("worktree").text(); filepath.IsAbs(w) && filepath.Dir(w) != w {
+			x.roots = append(x.roots, filepath.Clean(w))
+		}
 	case shapeCopilotPermissions:
 		// Only the keys: the approvals saved under them are not servers.
 		if locs := root.get("locations"); locs != nil && locs.kind == kObject {
