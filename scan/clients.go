@@ -172,6 +172,18 @@ func userSources(e Env) []source {
 	if d := e.getenv("CLAUDE_CODE_PLUGIN_CACHE_DIR"); d != "" {
 		add(ClientClaudeCode, ScopeUser, e.join(d, "installed_plugins.json"), shapeClaudePlugins)
 	}
+	// Read-only seed directories baked into images for containers and CI,
+	// laid out like ~/.claude/plugins, several joined by the OS's list
+	// separator (Claude Code plugin docs; agent-scan).
+	sep := ":"
+	if e.OS == "windows" {
+		sep = ";"
+	}
+	for _, d := range strings.Split(e.getenv("CLAUDE_CODE_PLUGIN_SEED_DIR"), sep) {
+		if d = strings.TrimSpace(d); d != "" && d != e.getenv("CLAUDE_CODE_PLUGIN_CACHE_DIR") {
+			add(ClientClaudeCode, ScopeUser, e.join(d, "installed_plugins.json"), shapeClaudePlugins)
+		}
+	}
 	switch e.OS {
 	case "darwin":
 		add(ClientClaudeCode, ScopeManaged, e.system("/Library/Application Support/ClaudeCode/managed-mcp.json"), shapeMCPServers)

@@ -95,6 +95,7 @@ func TestUserSourcesOverrides(t *testing.T) {
 			env: Env{OS: "linux", Home: "/home/ann", Getenv: envMap(
 				"CLINE_DIR", "/cfg/cline", "KIMI_CODE_HOME", "/cfg/kimi", "GROK_HOME", "/cfg/grok",
 				"PI_CODING_AGENT_DIR", "/cfg/pi", "CLAUDE_CODE_PLUGIN_CACHE_DIR", "/cfg/plugins",
+				"CLAUDE_CODE_PLUGIN_SEED_DIR", "/seed/a::/seed/b",
 				"XDG_CONFIG_HOME", "/cfg/xdg")},
 			want: []string{
 				"cline user /cfg/cline/data/settings/cline_mcp_settings.json",
@@ -102,6 +103,8 @@ func TestUserSourcesOverrides(t *testing.T) {
 				"grok user /cfg/grok/config.toml",
 				"pi user /cfg/pi/mcp.json",
 				"claude-code user /cfg/plugins/installed_plugins.json",
+				"claude-code user /seed/a/installed_plugins.json",
+				"claude-code user /seed/b/installed_plugins.json",
 				"claude-code user /home/ann/.claude/plugins/installed_plugins.json",
 				"goose user /cfg/xdg/goose/config.yaml",
 				"goose user /home/ann/.config/goose/config.yaml",
