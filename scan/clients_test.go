@@ -475,6 +475,12 @@ func TestProjectSources(t *testing.T) {
 			`container project C:\src\proj\docker-compose.yml`,
 			`container project C:\src\proj\docker-compose.yaml`,
 			`container project C:\src\proj\.devcontainer\devcontainer.json`,
+			`container project C:\src\proj\Dockerfile.* (glob)`,
+			`container project C:\src\proj\*.Dockerfile (glob)`,
+			`container project C:\src\proj\*.dockerfile (glob)`,
+			`container project C:\src\proj\.devcontainer\Dockerfile`,
+			`container project C:\src\proj\.devcontainer\docker-compose.yml`,
+			`container project C:\src\proj\.devcontainer\compose.yaml`,
 		}
 		srcs := projectSources(Env{OS: "windows", Home: `C:\Users\ann`}, root)
 		diffRows(t, rows(srcs), want)
@@ -536,6 +542,12 @@ func TestProjectSources(t *testing.T) {
 			"container project /home/ann/src/proj/docker-compose.yml",
 			"container project /home/ann/src/proj/docker-compose.yaml",
 			"container project /home/ann/src/proj/.devcontainer/devcontainer.json",
+			"container project /home/ann/src/proj/Dockerfile.* (glob)",
+			"container project /home/ann/src/proj/*.Dockerfile (glob)",
+			"container project /home/ann/src/proj/*.dockerfile (glob)",
+			"container project /home/ann/src/proj/.devcontainer/Dockerfile",
+			"container project /home/ann/src/proj/.devcontainer/docker-compose.yml",
+			"container project /home/ann/src/proj/.devcontainer/compose.yaml",
 		}
 		srcs := projectSources(Env{OS: "linux", Home: "/home/ann"}, root)
 		diffRows(t, rows(srcs), want)

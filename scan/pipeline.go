@@ -31,6 +31,14 @@ var pipelineProjectFiles = []projectFile{
 	{ClientContainer, []string{"docker-compose.yml"}, shapeCompose, false},
 	{ClientContainer, []string{"docker-compose.yaml"}, shapeCompose, false},
 	{ClientContainer, []string{".devcontainer", "devcontainer.json"}, shapeDevcontainerFeatures, false},
+	// Variant Dockerfiles (Dockerfile.mcp, mcp.Dockerfile) and the dev
+	// container's own image and compose file.
+	{ClientContainer, []string{"Dockerfile.*"}, shapeDockerfile, true},
+	{ClientContainer, []string{"*.Dockerfile"}, shapeDockerfile, true},
+	{ClientContainer, []string{"*.dockerfile"}, shapeDockerfile, true},
+	{ClientContainer, []string{".devcontainer", "Dockerfile"}, shapeDockerfile, false},
+	{ClientContainer, []string{".devcontainer", "docker-compose.yml"}, shapeCompose, false},
+	{ClientContainer, []string{".devcontainer", "compose.yaml"}, shapeCompose, false},
 }
 
 // mcpToken matches "mcp" as a word of a package or image name
