@@ -25,17 +25,15 @@ var pipelineProjectFiles = []projectFile{
 	{ClientGitHubActions, []string{".github", "workflows", "*.yml"}, shapeWorkflow, true},
 	{ClientGitHubActions, []string{".github", "workflows", "*.yaml"}, shapeWorkflow, true},
 	{ClientGitLabCI, []string{".gitlab-ci.yml"}, shapeGitLabCI, false},
-	{ClientContainer, []string{"Dockerfile"}, shapeDockerfile, false},
+	// Dockerfile and its variants (Dockerfile.mcp, mcp.Dockerfile), in one
+	// directory read; expand keeps the names isDockerfile accepts.
+	{ClientContainer, []string{"*ockerfile*"}, shapeDockerfile, true},
 	{ClientContainer, []string{"compose.yaml"}, shapeCompose, false},
 	{ClientContainer, []string{"compose.yml"}, shapeCompose, false},
 	{ClientContainer, []string{"docker-compose.yml"}, shapeCompose, false},
 	{ClientContainer, []string{"docker-compose.yaml"}, shapeCompose, false},
 	{ClientContainer, []string{".devcontainer", "devcontainer.json"}, shapeDevcontainerFeatures, false},
-	// Variant Dockerfiles (Dockerfile.mcp, mcp.Dockerfile) and the dev
-	// container's own image and compose file.
-	{ClientContainer, []string{"Dockerfile.*"}, shapeDockerfile, true},
-	{ClientContainer, []string{"*.Dockerfile"}, shapeDockerfile, true},
-	{ClientContainer, []string{"*.dockerfile"}, shapeDockerfile, true},
+	// The dev container's own image and compose file.
 	{ClientContainer, []string{".devcontainer", "Dockerfile"}, shapeDockerfile, false},
 	{ClientContainer, []string{".devcontainer", "docker-compose.yml"}, shapeCompose, false},
 	{ClientContainer, []string{".devcontainer", "compose.yaml"}, shapeCompose, false},

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -167,6 +168,9 @@ func (s *scanner) expand(srcs []source) []source {
 		}
 		sort.Strings(matches)
 		for _, m := range matches {
+			if src.shape == shapeDockerfile && !isDockerfile(m) {
+				continue // *ockerfile* also matches .dockerfile-lint and the like
+			}
 			c := src
 			c.path, c.glob = m, false
 			out = append(out, c)
@@ -292,9 +296,21 @@ func classifyFile(env Env, abs string) (source, bool) {
 	for _, pf := range allProjectFiles {
 		rel := strings.Join(pf.rel, "/")
 		if pf.glob {
-			dir := strings.TrimSuffix(rel, "*")
-			if i := strings.LastIndex(slash, "/"+dir); i >= 0 && !strings.Contains(slash[i+1+len(dir):], "/") {
-				return source{client: pf.client, scope: ScopeProject, path: abs, shape: pf.shape, project: filepath.FromSlash(slash[:i])}, true
+			// Match the pattern's elements against the path's last ones.
+			parts := strings.Split(slash, "/")
+			k := len(pf.rel)
+			if len(parts) <= k || pf.shape == shapeDockerfile && !isDockerfile(abs) {
+				continue
+			}
+			ok := true
+			for j, pat := range pf.rel {
+				if m, _ := path.Match(pat, parts[len(parts)-k+j]); !m {
+					ok = false
+					break
+				}
+			}
+			if ok {
+				return source{client: pf.client, scope: ScopeProject, path: abs, shape: pf.shape, project: filepath.FromSlash(strings.Join(parts[:len(parts)-k], "/"))}, true
 			}
 			continue
 		}
