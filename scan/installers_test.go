@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -457,4 +458,50 @@ func installMCPWrites(t *testing.T, bin string, pl installPlatform) {
 	checkLayout(t, pl, home)
 	checkOverrides(t, pl, home, "XDG_CONFIG_HOME", "CODEX_HOME", "APPDATA")
 	checkWritten(t, "install-mcp", pl, home, proj, want)
+}
+
+// TestAddMCPTargetsAreTheToolsAgents keeps addMCPTargets equal to the agents
+// add-mcp itself lists, with their project support, so an agent the tool
+// gains is a failing test rather than a silent gap.
+func TestAddMCPTargetsAreTheToolsAgents(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the install tools' Linux and macOS paths are what is checked")
+	}
+	bin := lookInstaller(t, "add-mcp")
+	home := t.TempDir()
+	cmd := exec.Command(bin, "list-agents")
+	cmd.Env = installEnv(home, installPlatform{})
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("add-mcp list-agents: %v\n%s", err, out)
+	}
+	ansi := regexp.MustCompile("\x1b\\[[0-9;]*m")
+	got := map[string]bool{} // agent → project support
+	for _, l := range strings.Split(ansi.ReplaceAllString(string(out), ""), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || f[len(f)-1] != "✓" && f[len(f)-1] != "-" {
+			continue
+		}
+		got[f[0]] = f[len(f)-2] == "✓"
+	}
+	t.Logf("add-mcp lists %d agents", len(got))
+	want := map[string]bool{}
+	for _, tg := range addMCPTargets {
+		want[tg.agent] = tg.local
+	}
+	if len(got) == 0 {
+		t.Fatalf("no agents in add-mcp list-agents output:\n%s", out)
+	}
+	for a, local := range got {
+		if w, ok := want[a]; !ok {
+			t.Errorf("add-mcp lists agent %s, which addMCPTargets does not test", a)
+		} else if w != local {
+			t.Errorf("agent %s: add-mcp project support %v, addMCPTargets says %v", a, local, w)
+		}
+	}
+	for a := range want {
+		if _, ok := got[a]; !ok {
+			t.Errorf("addMCPTargets tests %s, which add-mcp no longer lists", a)
+		}
+	}
 }
