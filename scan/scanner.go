@@ -288,7 +288,6 @@ func (s *scanner) projectRoot(root string, withAncestors bool) []source {
 	}
 }
 
-
 // readAll reads sources in parallel and records their entries in source
 // order. It returns the project roots the files name and the further files
 // they point at (installed plugins, plugin manifests' server files).
