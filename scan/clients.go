@@ -54,7 +54,8 @@ var Clients = []string{
 	ClientFactory, ClientQoder, ClientAmazonQ, ClientGrok, ClientMastra, ClientMCPorter,
 	ClientPi, ClientWitsy, ClientEnconvo, ClientFx, ClientJetBrains, ClientJunie,
 	ClientQwenCode, ClientVisualStudio,
-	ClientGitHubActions, ClientGitLabCI, ClientContainer,
+	ClientGitHubActions, ClientGitLabCI, ClientContainer, ClientCircleCI, ClientAzurePipeline,
+	ClientBitbucket,
 }
 
 // shape names the layout of a config file: where its servers live and how
@@ -89,6 +90,7 @@ const (
 	shapeDesktopPlugins                    // Claude Desktop rpm/manifest.json: the plugins a session installed
 	shapeExtensionMCP                      // an editor extension's bundled mcp.json: servers or mcpServers
 	shapeOpencodeProject                   // opencode storage/project/*.json: the worktree it was used in
+	shapeCIYAML                            // CircleCI, Azure Pipelines, Bitbucket: images and scripts anywhere
 )
 
 // source is one config file (or glob of files) a client reads.

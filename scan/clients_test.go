@@ -377,7 +377,8 @@ func TestEveryClientHasUserSourceOnEveryOS(t *testing.T) {
 			// Amazon Q Developer CLI has no Windows build (agent-scan),
 			// Visual Studio only a Windows one; pipelines and containers
 			// live in repositories only.
-			repoOnly := c == ClientGitHubActions || c == ClientGitLabCI || c == ClientContainer
+			repoOnly := c == ClientGitHubActions || c == ClientGitLabCI || c == ClientContainer ||
+				c == ClientCircleCI || c == ClientAzurePipeline || c == ClientBitbucket
 			if !found && !repoOnly && !(osName == "windows" && c == ClientAmazonQ) && !(osName != "windows" && c == ClientVisualStudio) {
 				t.Errorf("%s: client %s has no user-scope config file", osName, c)
 			}
@@ -469,6 +470,9 @@ func TestProjectSources(t *testing.T) {
 			`github-actions project C:\src\proj\.github\workflows\*.yml (glob)`,
 			`github-actions project C:\src\proj\.github\workflows\*.yaml (glob)`,
 			`gitlab-ci project C:\src\proj\.gitlab-ci.yml`,
+			`circleci project C:\src\proj\.circleci\config.yml`,
+			`azure-pipelines project C:\src\proj\azure-pipelines.yml`,
+			`bitbucket-pipelines project C:\src\proj\bitbucket-pipelines.yml`,
 			`container project C:\src\proj\*ockerfile* (glob)`,
 			`container project C:\src\proj\compose.yaml`,
 			`container project C:\src\proj\compose.yml`,
@@ -533,6 +537,9 @@ func TestProjectSources(t *testing.T) {
 			"github-actions project /home/ann/src/proj/.github/workflows/*.yml (glob)",
 			"github-actions project /home/ann/src/proj/.github/workflows/*.yaml (glob)",
 			"gitlab-ci project /home/ann/src/proj/.gitlab-ci.yml",
+			"circleci project /home/ann/src/proj/.circleci/config.yml",
+			"azure-pipelines project /home/ann/src/proj/azure-pipelines.yml",
+			"bitbucket-pipelines project /home/ann/src/proj/bitbucket-pipelines.yml",
 			"container project /home/ann/src/proj/*ockerfile* (glob)",
 			"container project /home/ann/src/proj/compose.yaml",
 			"container project /home/ann/src/proj/compose.yml",

@@ -18,6 +18,9 @@ const (
 	ClientGitHubActions = "github-actions"
 	ClientGitLabCI      = "gitlab-ci"
 	ClientContainer     = "container"
+	ClientCircleCI      = "circleci"
+	ClientAzurePipeline = "azure-pipelines"
+	ClientBitbucket     = "bitbucket-pipelines"
 )
 
 // pipelineProjectFiles are the CI and container files of a repository.
@@ -25,6 +28,9 @@ var pipelineProjectFiles = []projectFile{
 	{ClientGitHubActions, []string{".github", "workflows", "*.yml"}, shapeWorkflow, true},
 	{ClientGitHubActions, []string{".github", "workflows", "*.yaml"}, shapeWorkflow, true},
 	{ClientGitLabCI, []string{".gitlab-ci.yml"}, shapeGitLabCI, false},
+	{ClientCircleCI, []string{".circleci", "config.yml"}, shapeCIYAML, false},
+	{ClientAzurePipeline, []string{"azure-pipelines.yml"}, shapeCIYAML, false},
+	{ClientBitbucket, []string{"bitbucket-pipelines.yml"}, shapeCIYAML, false},
 	// Dockerfile and its variants (Dockerfile.mcp, mcp.Dockerfile), in one
 	// directory read; expand keeps the names isDockerfile accepts.
 	{ClientContainer, []string{"*ockerfile*"}, shapeDockerfile, true},
@@ -231,6 +237,8 @@ func extractPipeline(src source, root *node, x *extraction) {
 				x.entries = append(x.entries, e)
 			}
 		}
+	case shapeCIYAML:
+		x.walkCI(src, root, 0)
 	case shapeDevcontainerFeatures:
 		for _, f := range root.get("features").membersOf() {
 			if isMCPName(f.key) {
@@ -267,6 +275,46 @@ func extractPipeline(src source, root *node, x *extraction) {
 				}
 			}
 		}
+	}
+}
+
+// ciScriptKeys are the keys whose string (or list of strings) is a shell
+// script in CircleCI (run, command), Azure Pipelines (script, bash, pwsh,
+// powershell) and Bitbucket Pipelines (script, after-script).
+var ciScriptKeys = map[string]bool{
+	"run": true, "command": true, "script": true, "bash": true, "pwsh": true,
+	"powershell": true, "after-script": true,
+}
+
+// ciWalkDepth bounds the walk of a CI file, which nests steps in jobs in
+// stages in pipelines.
+const ciWalkDepth = 16
+
+// walkCI finds, anywhere in a CI file, the images that are MCP servers and
+// the scripts that hand an agent an MCP config or start an MCP package.
+func (x *extraction) walkCI(src source, n *node, depth int) {
+	if n == nil || depth > ciWalkDepth {
+		return
+	}
+	for _, it := range n.itemsOf() {
+		x.walkCI(src, it, depth+1)
+	}
+	for _, m := range n.membersOf() {
+		switch {
+		case m.key == "image":
+			x.namedImageEntry(src, imageName(imageOf(m.val)), m.val)
+		case ciScriptKeys[m.key] && m.val.kind == kString:
+			x.mcpConfigArgs(src, m.val.text(), m.val.line)
+			x.scriptRunners(src, m.val.text(), m.val.line)
+		case ciScriptKeys[m.key] && m.val.kind == kArray:
+			for _, it := range m.val.items {
+				if it.kind == kString {
+					x.mcpConfigArgs(src, it.text(), it.line)
+					x.scriptRunners(src, it.text(), it.line)
+				}
+			}
+		}
+		x.walkCI(src, m.val, depth+1)
 	}
 }
 

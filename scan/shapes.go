@@ -227,7 +227,7 @@ func extract(src source, root *node) extraction {
 		x.entries = namedList(root.get("mcp_servers"), src, dialectGeneric)
 	case shapeClaudePlugins:
 		x.plugins = installedPlugins(root)
-	case shapeWorkflow, shapeGitLabCI, shapeCompose, shapeDockerfile, shapeDevcontainerFeatures:
+	case shapeWorkflow, shapeGitLabCI, shapeCompose, shapeDockerfile, shapeDevcontainerFeatures, shapeCIYAML:
 		extractPipeline(src, root, &x)
 	case shapeDesktopPlugins:
 		// Each listed plugin is a directory beside the manifest, named by
