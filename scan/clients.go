@@ -91,6 +91,7 @@ const (
 	shapeExtensionMCP                      // an editor extension's bundled mcp.json: servers or mcpServers
 	shapeOpencodeProject                   // opencode storage/project/*.json: the worktree it was used in
 	shapeCIYAML                            // CircleCI, Azure Pipelines, Bitbucket: images and scripts anywhere
+	shapeDesktopSession                    // Claude Desktop session log: the connectors it was given
 )
 
 // source is one config file (or glob of files) a client reads.
@@ -153,6 +154,9 @@ func userSources(e Env) []source {
 	// rpm/manifest.json lists them (agent-scan claude_desktop.py; macOS).
 	if e.OS == "darwin" {
 		addGlob(ClientClaudeDesktop, ScopeUser, e.join(ud, "Claude", "local-agent-mode-sessions", "*", "*", "rpm", "manifest.json"), shapeDesktopPlugins)
+	}
+	if e.OS == "darwin" || e.OS == "windows" {
+		s = append(s, desktopSessionSources(e, e.join(ud, "Claude"))...)
 	}
 
 	// Claude Code: ~/.claude.json (or $CLAUDE_CONFIG_DIR/.claude.json) holds

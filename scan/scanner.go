@@ -69,6 +69,8 @@ type scanner struct {
 	// cursorWorkspace are the editors whose settings import each
 	// workspace's .cursor/mcp.json (chat.mcp.discovery.enabled).
 	cursorWorkspace map[string]bool
+	// connectors are Claude Desktop's logged connectors, newest per key.
+	connectors map[string]desktopConnector
 }
 
 type fileEntries struct {
@@ -390,7 +392,11 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) ([]string, []sourc
 				s.disabled[root][n] = true
 			}
 		}
-		s.entries = append(s.entries, fileEntries{src: r.src, file: r.file, entries: r.x.entries})
+		if r.src.shape == shapeDesktopSession {
+			s.keepNewestConnectors(r)
+		} else {
+			s.entries = append(s.entries, fileEntries{src: r.src, file: r.file, entries: r.x.entries})
+		}
 		roots = append(roots, r.x.roots...)
 	}
 	return roots, more
@@ -457,7 +463,7 @@ func (s *scanner) report() *Report {
 	rep.Host.ScannedAt = s.opts.Now().UTC()
 	rep.Host.Projects = append([]string{}, s.roots...)
 	rep.Host.Files = s.files
-	for _, fe := range s.entries {
+	for _, fe := range append(append([]fileEntries{}, s.entries...), s.connectorEntries()...) {
 		if want != nil && !want[fe.src.client] {
 			continue
 		}

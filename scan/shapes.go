@@ -29,7 +29,8 @@ type rawEntry struct {
 	scope    Scope
 	project  string
 	dialect  dialect
-	disabled bool // disabled by a list outside the entry (Claude Code)
+	disabled bool   // disabled by a list outside the entry (Claude Code)
+	key      string // identity across files (a Claude Desktop connector: org/uuid)
 }
 
 // extraction is what one file yields: server entries, and project roots the
@@ -50,6 +51,9 @@ type extraction struct {
 	// discovery are the other clients' files a VS Code settings file
 	// imports (chat.mcp.discovery.enabled).
 	discovery []string
+	// rank orders files that log the same entries (Claude Desktop
+	// sessions: lastActivityAt, createdAt).
+	rank [2]float64
 }
 
 // installedPlugin is one plugin Claude Code installed: its id
@@ -248,6 +252,8 @@ func extract(src source, root *node) extraction {
 		if w := root.get("worktree").text(); filepath.IsAbs(w) && filepath.Dir(w) != w {
 			x.roots = append(x.roots, filepath.Clean(w))
 		}
+	case shapeDesktopSession:
+		extractDesktopSession(src, root, &x)
 	case shapeCopilotPermissions:
 		// Only the keys: the approvals saved under them are not servers.
 		if locs := root.get("locations"); locs != nil && locs.kind == kObject {
