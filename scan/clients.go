@@ -414,6 +414,8 @@ var projectFiles = []projectFile{
 	{ClientVSCode, []string{".devcontainer", "devcontainer.json"}, shapeDevcontainer, false},
 	{ClientZed, []string{".zed", "settings.json"}, shapeZed, false},
 	{ClientGeminiCLI, []string{".gemini", "settings.json"}, shapeMCPServers, false},
+	// Workspace extensions (Gemini CLI docs/extension.md: <workspace>/.gemini/extensions).
+	{ClientGeminiCLI, []string{".gemini", "extensions", "*", "gemini-extension.json"}, shapeMCPServers, true},
 	{ClientCodex, []string{".codex", "config.toml"}, shapeCodex, false},
 	{ClientContinue, []string{".continue", "mcpServers", "*"}, shapeContinueBlock, true},
 	{ClientOpencode, []string{"opencode.json"}, shapeOpencode, false},
