@@ -386,3 +386,39 @@ func TestAddMCPTargetsAreTheToolsAgents(t *testing.T) {
 		}
 	}
 }
+
+// TestInstallMCPTargetsAreTheToolsClients keeps installMCPTargets equal to
+// the clients install-mcp accepts (its error for an unknown client lists
+// them); warp is the one it only prints a snippet for.
+func TestInstallMCPTargetsAreTheToolsClients(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the install tools' Linux and macOS paths are what is checked")
+	}
+	bin := lookInstaller(t, "install-mcp")
+	cmd := exec.Command(bin, "x", "--client", "no-such-client", "--yes")
+	cmd.Env = installEnv(t.TempDir(), installPlatform{})
+	out, _ := cmd.CombinedOutput()
+	_, list, ok := strings.Cut(string(out), "Available clients:")
+	if !ok {
+		t.Fatalf("install-mcp did not list its clients:\n%s", out)
+	}
+	got := map[string]bool{}
+	for _, c := range strings.Split(strings.TrimSpace(strings.SplitN(list, "\n", 2)[0]), ",") {
+		got[strings.TrimSpace(c)] = true
+	}
+	want := map[string]bool{"warp": true}
+	for _, tg := range installMCPTargets {
+		want[tg.agent] = true
+	}
+	for c := range got {
+		if !want[c] {
+			t.Errorf("install-mcp accepts client %s, which installMCPTargets does not test", c)
+		}
+	}
+	for c := range want {
+		if !got[c] {
+			t.Errorf("installMCPTargets tests %s, which install-mcp no longer accepts", c)
+		}
+	}
+	t.Logf("install-mcp accepts %d clients", len(got))
+}
