@@ -226,6 +226,8 @@ func userSources(e Env) []source {
 	// Windsurf: Cascade and the JetBrains plugin.
 	add(ClientWindsurf, ScopeUser, e.home(".codeium", "windsurf", "mcp_config.json"), shapeMCPServers)
 	add(ClientWindsurf, ScopeUser, e.home(".codeium", "mcp_config.json"), shapeMCPServers)
+	// Windsurf Next, the pre-release build, keeps its own file beside it.
+	add(ClientWindsurf, ScopeUser, e.home(".codeium", "windsurf-next", "mcp_config.json"), shapeMCPServers)
 
 	// Cline, Roo Code, Kilo Code: extension global storage in every VS
 	// Code-family editor; the Cline CLI ($CLINE_DIR).

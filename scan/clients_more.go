@@ -38,6 +38,9 @@ func moreUserSources(e Env, ud string) []source {
 	add(ClientAntigravity, e.home(".gemini", "antigravity-ide", "mcp_config.json"), shapeMCPServers)
 	for _, app := range []string{"Antigravity", "Antigravity IDE"} {
 		add(ClientAntigravity, e.join(ud, app, "User", "settings.json"), shapeVSCodeSettings)
+		// The editor's own User/mcp.json, as in every VS Code fork
+		// (public client path tables), in either spelling.
+		add(ClientAntigravity, e.join(ud, app, "User", "mcp.json"), shapeExtensionMCP)
 	}
 
 	// Kilo Code CLI: $XDG_CONFIG_HOME/kilo (add-mcp; the extension's
