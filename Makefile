@@ -63,7 +63,23 @@ OIDCP_DIR     := $(CACHE)/oidc-provider
 OIDCP_CC      := $(OIDCP_DIR)/bin/oidc-provider-cc
 OIDCP_STAMP   := $(OIDCP_DIR)/.installed-$(OIDCP_VERSION)
 
-E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$(OIDCP_DIR)/bin:$(PATH)
+# versitygw, the S3-compatible server (posix backend, versioning, Object
+# Lock) the central-audit tests ship Parquet objects to; Apache-2.0, built
+# from the Go module proxy (~5 minutes cold, ~80 MB).
+VERSITYGW_VERSION := v1.8.0
+VERSITYGW         := $(TOOLS)/versitygw-$(VERSITYGW_VERSION)/versitygw
+
+# kubeconform validates the Kubernetes manifests in shim/gateway/deploy.
+# It needs JSON schemas, which it would download; here they are generated
+# offline from the OpenAPI v3 documents inside the k8s.io/kubernetes module
+# (18 MB from the Go module proxy) by testdata/tools/k8sschema.
+KUBECONFORM_VERSION := v0.7.0
+KUBECONFORM         := $(TOOLS)/kubeconform-$(KUBECONFORM_VERSION)/kubeconform
+K8S_SCHEMA_VERSION  := v1.34.2
+K8S_SCHEMAS         := $(CACHE)/k8s-schemas-$(K8S_SCHEMA_VERSION)
+K8S_SCHEMAS_STAMP   := $(K8S_SCHEMAS)/.generated
+
+E2E_PATH  := $(NPM_DIR)/node_modules/.bin:$(OTELCOL_DIR)/bin:$(DUCKDB_DIR)/bin:$(OIDCP_DIR)/bin:$(dir $(VERSITYGW)):$(dir $(KUBECONFORM)):$(PATH)
 
 # Dex, the identity provider the login tests start on loopback. It is built
 # from the Go module proxy at the version pinned in testdata/tools/dex/go.mod: a
@@ -105,7 +121,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps idp-deps keyring-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval thv
+.PHONY: help build test e2e-deps deploy-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning thv
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -115,14 +131,41 @@ help: ## list the targets
 build: ## build bin/mcpgov with version, commit and date stamped in
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BINARY) ./cmd/mcpgov
 
-test: e2e-deps idp-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, release-test, fuzz-smoke
+test: e2e-deps deploy-deps idp-deps scale-deps ## everything CI runs: lint, go test -race with the real clients and IdP, docs-check, release-test, fuzz-smoke
 	@$(MAKE) --no-print-directory lint
-	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+	PATH="$(E2E_PATH)" MCPGOV_E2E=1 MCPGOV_DEX=$(DEX) MCPGOV_K8S_SCHEMAS=$(K8S_SCHEMAS) $(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
 	@$(MAKE) --no-print-directory docs-check
 	@$(MAKE) --no-print-directory release-test
 	@$(MAKE) --no-print-directory fuzz-smoke
 
-e2e-deps: $(NPM_STAMP) $(OTELCOL) $(DUCKDB_QUERY) $(OIDCP_CC) ## install the real clients, servers and collector the end-to-end tests use into .cache/
+e2e-deps: $(NPM_STAMP) $(OTELCOL) $(DUCKDB_QUERY) $(VERSITYGW) $(KUBECONFORM) $(K8S_SCHEMAS_STAMP) $(OIDCP_CC) ## install the real clients, servers, collector, S3 server and kubeconform the end-to-end tests use into .cache/
+
+$(VERSITYGW):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
+$(KUBECONFORM):
+	@mkdir -p $(dir $@)
+	GOBIN=$(dir $@) $(GO) install github.com/yannh/kubeconform/cmd/kubeconform@$(KUBECONFORM_VERSION)
+
+$(K8S_SCHEMAS_STAMP): testdata/tools/k8sschema/main.go
+	rm -rf $(K8S_SCHEMAS)
+	spec=$$(cd $${TMPDIR:-/tmp} && GOWORK=off $(GO) mod download -json k8s.io/kubernetes@$(K8S_SCHEMA_VERSION) | sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$$/\1/p'); \
+		test -n "$$spec" && $(GO) run ./testdata/tools/k8sschema "$$spec/api/openapi-spec/v3" $(K8S_SCHEMAS)
+	touch $@
+
+# The systemd units in shim/gateway/deploy are checked with
+# systemd-analyze verify; installed the way keyring-deps installs
+# gnome-keyring, or named for you to install.
+deploy-deps: ## install systemd-analyze (to check the systemd units) when missing
+	@if ! command -v systemd-analyze >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null || \
+			{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd >/dev/null; }; \
+		else \
+			echo "deploy-deps: systemd-analyze is missing; run: sudo apt-get install systemd" >&2; exit 1; \
+		fi; \
+	fi
 
 $(DUCKDB_STAMP):
 	@mkdir -p $(DUCKDB_DIR)
@@ -190,6 +233,21 @@ keyring-deps: ## install gnome-keyring (Secret Service for the keyring test) whe
 		fi; \
 	fi
 
+# The gateway's scale tests run a real Redis (the replicas' shared state
+# store) and nginx (the load balancer in front of three replicas), both
+# from Debian's packages, installed the way keyring-deps installs
+# gnome-keyring (root, else sudo, and apt-get).
+scale-deps: ## install redis-server and nginx (the gateway's shared store and load balancer in the scale tests) when missing
+	@if ! command -v redis-server >/dev/null && ! command -v valkey-server >/dev/null || ! command -v nginx >/dev/null && ! test -x /usr/sbin/nginx; then \
+		sudo=""; [ "$$(id -u)" = 0 ] || sudo="sudo"; \
+		if command -v apt-get >/dev/null && { [ -z "$$sudo" ] || command -v sudo >/dev/null; }; then \
+			$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server nginx >/dev/null || \
+			{ $$sudo apt-get update -qq && $$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server nginx >/dev/null; }; \
+		else \
+			echo "scale-deps: redis-server or nginx is missing; run: sudo apt-get install redis-server nginx" >&2; exit 1; \
+		fi; \
+	fi
+
 fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 executions (FUZZTIME=…)
 	@for pkg in $(FUZZ_PKGS); do \
 		list=$$($(GO) test -list '^Fuzz' $$pkg) || { echo "$$list"; exit 1; }; \
@@ -202,7 +260,7 @@ fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 
 	done
 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
-BENCH_PAIRS := ShimIdentityFresh:ReadSessionFile LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
+BENCH_PAIRS := GatewayStore/redis-serial:GatewayStore/embedded-serial GatewayStore/redis-parallel:GatewayStore/embedded-parallel GatewayStore/redis-serial:GatewayStore/none-serial GatewayStore/redis-parallel:GatewayStore/none-parallel ShimIdentityFresh:ReadSessionFile ShipS3:ParquetLocal LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
 	$(foreach v,approved-write approved-fsync guarded-write guarded-fsync,EchoRounds/$(v)@shim-p50-µs:EchoRounds/$(v)@direct-p50-µs EchoRounds/$(v)@shim-p99-µs:EchoRounds/$(v)@direct-p99-µs) \
 	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms) \
 	$(foreach r,serial rate200 rate1000,$(foreach v,guarded vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs)))
@@ -233,6 +291,14 @@ bench-report: ## run the published benchmarks once (make e2e-deps first for serv
 # ids; only the tuning half's misses are ever printed (MCPGOV_EVAL_MISSES=FILE).
 eval: $(GITLEAKS) ## precision and recall per guardrail and per class, tuning and held-out halves, on testdata/guardrails and the shared public and external sets; gitleaks on the same secrets cases
 	MCPGOV_EVAL_QUIET=1 MCPGOV_GITLEAKS=$(GITLEAKS) $(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
+
+# eval-tuning is the round of tuning: the tuning half alone (the held-out
+# half is neither scored nor printed), its misses written to
+# .cache/eval-misses.txt. Measure the held-out half with `make eval` once,
+# at the end of a round.
+eval-tuning: $(GITLEAKS) ## the tuning half alone, its misses in .cache/eval-misses.txt (the held-out half is not scored)
+	rm -f $(CACHE)/eval-misses.txt
+	MCPGOV_EVAL_HALF=tuning MCPGOV_EVAL_MISSES=$(abspath $(CACHE))/eval-misses.txt MCPGOV_EVAL_QUIET=1 MCPGOV_GITLEAKS=$(GITLEAKS) $(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
 lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck, and a Windows and macOS build of every package
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './dist/*')); \

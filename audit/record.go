@@ -91,6 +91,10 @@ type Record struct {
 	// (RequestLoggingOn, RequestLoggingOff, or ""), for header_controlled
 	// when _meta says nothing; not stored.
 	RequestLogging string `json:"-"`
+	// RequestRef refers to the transport's request that carried the call
+	// (WithRequestRef), for sinks that follow requests (the gateway's
+	// traces); not stored.
+	RequestRef string `json:"-"`
 }
 
 // Identity is who made the call, as verified by `mcpgov login`.

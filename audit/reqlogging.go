@@ -22,3 +22,18 @@ func RequestLoggingFrom(ctx context.Context) string {
 	v, _ := ctx.Value(requestLoggingKey{}).(string)
 	return v
 }
+
+type requestRefKey struct{}
+
+// WithRequestRef returns ctx carrying ref, an opaque reference to the
+// transport's request (a gateway's trace span), which the records of the
+// calls it carries hold as RequestRef.
+func WithRequestRef(ctx context.Context, ref string) context.Context {
+	return context.WithValue(ctx, requestRefKey{}, ref)
+}
+
+// RequestRefFrom is the request reference ctx carries, or "".
+func RequestRefFrom(ctx context.Context) string {
+	v, _ := ctx.Value(requestRefKey{}).(string)
+	return v
+}

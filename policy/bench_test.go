@@ -111,6 +111,28 @@ func BenchmarkRegoDecision(b *testing.B) { benchRego(b, false) }
 // cache on: what a session calling one tool again pays.
 func BenchmarkRegoDecisionCached(b *testing.B) { benchRego(b, true) }
 
+// BenchmarkRegoDecisionSession is a session's calls with the cache on:
+// its facts change on every call (the call counter) while what the
+// starter policy reads of them (taint) does not.
+func BenchmarkRegoDecisionSession(b *testing.B) {
+	bd := bundle(b, "")
+	p, err := Load(bd, Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	args, _ := benchCall()
+	srv := bd.Catalog.Server("everything")
+	ctx := context.Background()
+	n := 0
+	runPercentiles(b, func() {
+		n++
+		call := &enforce.Call{Tool: "echo", Arguments: args, Identity: engineer, Facts: &enforce.FactsView{Calls: n, Servers: []string{"everything"}, Tools: []string{"everything/echo"}}}
+		if d, err := p.Decide(ctx, srv, call); err != nil || !d.Allow {
+			b.Fatalf("%+v %v", d, err)
+		}
+	})
+}
+
 func benchRego(b *testing.B, cache bool) {
 	bd := bundle(b, "")
 	p, err := Load(bd, Options{NoDecisionCache: !cache})

@@ -9,7 +9,6 @@ package policy
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -63,10 +62,13 @@ type state struct {
 	bundle *catalog.Bundle
 	set    *guard.Set
 	query  *rego.PreparedEvalQuery // nil: the bundle has no policies
-	// usesArgs: some policy reads input.arguments.
+	// use is what the policies read of their input; usesArgs: some
+	// policy reads input.arguments.
+	use      inputUse
 	usesArgs bool
 	// cacheDecisions: decisions depend only on the input without its
-	// arguments; they are kept in decisions, keyed by that input's JSON.
+	// arguments; they are kept in decisions, keyed by the canonical
+	// encoding of the part of the input the policies read.
 	cacheDecisions bool
 	decMu          sync.Mutex
 	decisions      map[string]regoDecision
@@ -114,11 +116,12 @@ func load(ctx context.Context, b *catalog.Bundle, opts Options) (*state, error) 
 	if err != nil {
 		return nil, err
 	}
-	q, usesArgs, pure, err := compilePolicies(ctx, b.Dir)
+	q, use, pure, err := compilePolicies(ctx, b.Dir)
 	if err != nil {
 		return nil, err
 	}
-	st := &state{bundle: b, set: set, query: q, usesArgs: usesArgs}
+	usesArgs := use.reads("arguments")
+	st := &state{bundle: b, set: set, query: q, use: use, usesArgs: usesArgs}
 	// A policy that reads neither the arguments nor the clock decides the
 	// same for the same facts: cache its decisions for this bundle.
 	st.cacheDecisions = q != nil && !usesArgs && pure && !opts.NoDecisionCache
@@ -186,11 +189,12 @@ const maxCachedDecisions = 4096
 const maxCachedReviews = 4096
 
 func (st *state) decide(ctx context.Context, in map[string]any) (regoDecision, error) {
+	in = st.use.project(in)
 	if !st.cacheDecisions {
 		return evalDecision(ctx, st.query, in)
 	}
-	k, err := json.Marshal(in)
-	if err != nil {
+	k, ok := appendKey(make([]byte, 0, 512), in)
+	if !ok {
 		return evalDecision(ctx, st.query, in)
 	}
 	key := string(k)
@@ -200,7 +204,7 @@ func (st *state) decide(ctx context.Context, in map[string]any) (regoDecision, e
 	if ok {
 		return d, nil
 	}
-	d, err = evalDecision(ctx, st.query, in)
+	d, err := evalDecision(ctx, st.query, in)
 	if err != nil {
 		return d, err
 	}

@@ -323,8 +323,8 @@ func TestDecisionCacheOnlyForPurePolicies(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", src, err)
 		}
-		if got := usesArguments(mods); got != want.args {
-			t.Errorf("%q: usesArguments = %v", src, got)
+		if got := readsInput(mods).reads("arguments"); got != want.args {
+			t.Errorf("%q: reads arguments = %v", src, got)
 		}
 		if got := callsVolatile(mods); got != want.volatile {
 			t.Errorf("%q: callsVolatile = %v", src, got)

@@ -124,12 +124,12 @@ func ParseModules(base string, files []string) (map[string]*ast.Module, error) {
 
 // compilePolicies compiles the bundle's policies and prepares the
 // decision query; nil when the bundle has no policies.
-func compilePolicies(ctx context.Context, dir string) (q *rego.PreparedEvalQuery, usesArgs, pure bool, err error) {
+func compilePolicies(ctx context.Context, dir string) (q *rego.PreparedEvalQuery, use inputUse, pure bool, err error) {
 	pq, mods, err := compile(ctx, dir)
 	if pq == nil || err != nil {
-		return nil, false, false, err
+		return nil, inputUse{}, false, err
 	}
-	return pq, usesArguments(mods), !callsVolatile(mods), nil
+	return pq, readsInput(mods), !callsVolatile(mods), nil
 }
 
 // volatile built-ins make a decision depend on more than its input, so
@@ -153,27 +153,6 @@ func callsVolatile(mods map[string]*ast.Module) bool {
 		})
 	}
 	return found
-}
-
-// usesArguments reports whether any policy reads input.arguments (or the
-// whole input): when none does, the arguments are not converted into Rego
-// values per call, which is most of a decision's cost for large calls.
-func usesArguments(mods map[string]*ast.Module) bool {
-	uses := false
-	for _, m := range mods {
-		ast.WalkRefs(m, func(r ast.Ref) bool {
-			if !r[0].Equal(ast.InputRootDocument) {
-				return false
-			}
-			if len(r) == 1 {
-				uses = true
-			} else if s, ok := r[1].Value.(ast.String); !ok || s == "arguments" {
-				uses = true
-			}
-			return false
-		})
-	}
-	return uses
 }
 
 func compile(ctx context.Context, dir string) (*rego.PreparedEvalQuery, map[string]*ast.Module, error) {

@@ -20,9 +20,10 @@ const (
 	fleetProjects       = 246
 	fleetUserFiles      = 16
 	fleetFiles          = fleetUserFiles + 4*fleetProjects
-	// A project .mcp.json is Claude Code's and GitHub Copilot CLI's: its
+	// A project .mcp.json is Claude Code's, GitHub Copilot CLI's and VS
+	// Code's, ~/.copilot/mcp-config.json Copilot CLI's and VS Code's: their
 	// servers are reported once for each.
-	fleetServers = (fleetFiles + fleetProjects) * fleetServersPerFile
+	fleetServers = (fleetFiles + 2*fleetProjects + 1) * fleetServersPerFile
 )
 
 // fleetEntry is one generated server: a realistic mix of package runners,

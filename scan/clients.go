@@ -1,5 +1,10 @@
 package scan
 
+import (
+	"path/filepath"
+	"strings"
+)
+
 // Client ids, exactly as they appear in reports and --client.
 const (
 	ClientCursor        = "cursor"
@@ -34,6 +39,10 @@ const (
 	ClientWitsy         = "witsy"
 	ClientEnconvo       = "enconvo"
 	ClientFx            = "fx"
+	ClientJetBrains     = "jetbrains-copilot"
+	ClientJunie         = "junie"
+	ClientQwenCode      = "qwen-code"
+	ClientVisualStudio  = "visual-studio"
 )
 
 // Clients lists every supported client id in report order.
@@ -43,8 +52,10 @@ var Clients = []string{
 	ClientKiro, ClientCopilotCLI, ClientGoose, ClientAntigravity, ClientRooCode,
 	ClientKiloCode, ClientAmp, ClientLMStudio, ClientTrae, ClientMistralVibe, ClientKimi,
 	ClientFactory, ClientQoder, ClientAmazonQ, ClientGrok, ClientMastra, ClientMCPorter,
-	ClientPi, ClientWitsy, ClientEnconvo, ClientFx,
-	ClientGitHubActions, ClientGitLabCI, ClientContainer,
+	ClientPi, ClientWitsy, ClientEnconvo, ClientFx, ClientJetBrains, ClientJunie,
+	ClientQwenCode, ClientVisualStudio,
+	ClientGitHubActions, ClientGitLabCI, ClientContainer, ClientCircleCI, ClientAzurePipeline,
+	ClientBitbucket,
 }
 
 // shape names the layout of a config file: where its servers live and how
@@ -75,6 +86,12 @@ const (
 	shapeCompose                           // compose file: services running MCP images or packages
 	shapeDockerfile                        // Dockerfile: FROM an MCP image, RUN/CMD an MCP package
 	shapeDevcontainerFeatures              // devcontainer.json features that install MCP servers
+	shapeCopilotPermissions                // Copilot permissions-config.json: locations are remembered projects
+	shapeDesktopPlugins                    // Claude Desktop rpm/manifest.json: the plugins a session installed
+	shapeExtensionMCP                      // an editor extension's bundled mcp.json: servers or mcpServers
+	shapeOpencodeProject                   // opencode storage/project/*.json: the worktree it was used in
+	shapeCIYAML                            // CircleCI, Azure Pipelines, Bitbucket: images and scripts anywhere
+	shapeDesktopSession                    // Claude Desktop session log: the connectors it was given
 )
 
 // source is one config file (or glob of files) a client reads.
@@ -133,6 +150,14 @@ func userSources(e Env) []source {
 
 	// Claude Desktop: macOS and Windows officially; Linux builds use XDG.
 	add(ClientClaudeDesktop, ScopeUser, e.join(ud, "Claude", "claude_desktop_config.json"), shapeMCPServers)
+	// Plugins its agent sessions installed, as each session's
+	// rpm/manifest.json lists them (agent-scan claude_desktop.py; macOS).
+	if e.OS == "darwin" {
+		addGlob(ClientClaudeDesktop, ScopeUser, e.join(ud, "Claude", "local-agent-mode-sessions", "*", "*", "rpm", "manifest.json"), shapeDesktopPlugins)
+	}
+	if e.OS == "darwin" || e.OS == "windows" {
+		s = append(s, desktopSessionSources(e, e.join(ud, "Claude"))...)
+	}
 
 	// Claude Code: ~/.claude.json (or $CLAUDE_CONFIG_DIR/.claude.json) holds
 	// user and local scopes; managed-mcp.json is machine-wide.
@@ -152,6 +177,18 @@ func userSources(e Env) []source {
 	add(ClientClaudeCode, ScopeUser, e.join(claudeDir, "plugins", "installed_plugins.json"), shapeClaudePlugins)
 	if d := e.getenv("CLAUDE_CODE_PLUGIN_CACHE_DIR"); d != "" {
 		add(ClientClaudeCode, ScopeUser, e.join(d, "installed_plugins.json"), shapeClaudePlugins)
+	}
+	// Read-only seed directories baked into images for containers and CI,
+	// laid out like ~/.claude/plugins, several joined by the OS's list
+	// separator (Claude Code plugin docs; agent-scan).
+	sep := ":"
+	if e.OS == "windows" {
+		sep = ";"
+	}
+	for _, d := range strings.Split(e.getenv("CLAUDE_CODE_PLUGIN_SEED_DIR"), sep) {
+		if d = strings.TrimSpace(d); d != "" && d != e.getenv("CLAUDE_CODE_PLUGIN_CACHE_DIR") {
+			add(ClientClaudeCode, ScopeUser, e.join(d, "installed_plugins.json"), shapeClaudePlugins)
+		}
 	}
 	switch e.OS {
 	case "darwin":
@@ -173,7 +210,14 @@ func userSources(e Env) []source {
 	}
 	add(ClientVSCode, ScopeUser, e.home(".vscode-server", "data", "User", "mcp.json"), shapeVSCodeMCP)
 	add(ClientVSCode, ScopeUser, e.home(".vscode", "mcp.json"), shapeVSCodeMCP)
-	addGlob(ClientVSCode, ScopeUser, e.home(".vscode", "extensions", "*", "mcp.json"), shapeVSCodeMCP)
+	// Extensions that bundle an mcp.json, in any of the family's spellings
+	// (agent-scan: ~/.vscode[-insiders]/extensions; VSCodium's
+	// ~/.vscode-oss and Cursor's ~/.cursor/extensions in public editor
+	// tooling).
+	addGlob(ClientVSCode, ScopeUser, e.home(".vscode", "extensions", "*", "mcp.json"), shapeExtensionMCP)
+	addGlob(ClientVSCode, ScopeUser, e.home(".vscode-insiders", "extensions", "*", "mcp.json"), shapeExtensionMCP)
+	addGlob(ClientVSCode, ScopeUser, e.home(".vscode-oss", "extensions", "*", "mcp.json"), shapeExtensionMCP)
+	addGlob(ClientCursor, ScopeUser, e.home(".cursor", "extensions", "*", "mcp.json"), shapeExtensionMCP)
 	if p := e.getenv("VSCODE_PORTABLE"); p != "" {
 		add(ClientVSCode, ScopeUser, e.join(p, "user-data", "User", "mcp.json"), shapeVSCodeMCP)
 		add(ClientVSCode, ScopeUser, e.join(p, "user-data", "User", "settings.json"), shapeVSCodeSettings)
@@ -182,6 +226,8 @@ func userSources(e Env) []source {
 	// Windsurf: Cascade and the JetBrains plugin.
 	add(ClientWindsurf, ScopeUser, e.home(".codeium", "windsurf", "mcp_config.json"), shapeMCPServers)
 	add(ClientWindsurf, ScopeUser, e.home(".codeium", "mcp_config.json"), shapeMCPServers)
+	// Windsurf Next, the pre-release build, keeps its own file beside it.
+	add(ClientWindsurf, ScopeUser, e.home(".codeium", "windsurf-next", "mcp_config.json"), shapeMCPServers)
 
 	// Cline, Roo Code, Kilo Code: extension global storage in every VS
 	// Code-family editor; the Cline CLI ($CLINE_DIR).
@@ -273,6 +319,17 @@ func userSources(e Env) []source {
 	}
 	add(ClientOpencode, ScopeManaged, e.join(ocManaged, "opencode.json"), shapeOpencode)
 	add(ClientOpencode, ScopeManaged, e.join(ocManaged, "opencode.jsonc"), shapeOpencode)
+	// Projects opencode was used in: before its SQLite database, one JSON
+	// file per project under $XDG_DATA_HOME/opencode/storage/project, with
+	// the project's worktree (agent-scan opencode.py reads the database;
+	// session tools read these files). Both data roots, as for config.
+	dataRoots := []string{e.home(".local", "share")}
+	if d := e.getenv("XDG_DATA_HOME"); d != "" && e.OS != "windows" && filepath.Clean(d) != dataRoots[0] {
+		dataRoots = append([]string{d}, dataRoots...)
+	}
+	for _, d := range dataRoots {
+		addGlob(ClientOpencode, ScopeUser, e.join(d, "opencode", "storage", "project", "*.json"), shapeOpencodeProject)
+	}
 
 	// Kiro: user settings and agent files with inline mcpServers.
 	add(ClientKiro, ScopeUser, e.home(".kiro", "settings", "mcp.json"), shapeMCPServers)
@@ -284,6 +341,12 @@ func userSources(e Env) []source {
 		copilotHome = d
 	}
 	add(ClientCopilotCLI, ScopeUser, e.join(copilotHome, "mcp-config.json"), shapeMCPServers)
+	// Installed plugins (installed-plugins/<marketplace>/<plugin>/) bring
+	// .mcp.json files or a plugin.json naming them; permissions-config.json
+	// keys the projects Copilot was used in (agent-scan github_copilot.py,
+	// after the Copilot CLI config-dir reference).
+	s = append(s, source{client: ClientCopilotCLI, scope: ScopeUser, path: e.join(copilotHome, "installed-plugins"), shape: shapePlugin, walk: []string{".mcp.json", "plugin.json"}})
+	add(ClientCopilotCLI, ScopeUser, e.join(copilotHome, "permissions-config.json"), shapeCopilotPermissions)
 	if d := e.getenv("XDG_CONFIG_HOME"); d != "" && e.getenv("COPILOT_HOME") == "" {
 		add(ClientCopilotCLI, ScopeUser, e.join(d, "mcp-config.json"), shapeMCPServers)
 	}
@@ -297,7 +360,41 @@ func userSources(e Env) []source {
 			path: e.join(ud, app.dir, "User", "workspaceStorage", "*", "workspace.json"), app: app.dir,
 		})
 	}
-	return s
+	return withDefaultConfigRoot(e, s)
+}
+
+// withDefaultConfigRoot adds, for every file under $XDG_CONFIG_HOME, the
+// same file under ~/.config. XDG_CONFIG_HOME belongs to a session, not to
+// the machine: a scan run by a timer or an MDM agent does not see the one a
+// desktop session exports, an editor started from the dock does not see
+// the shell's, and install tools (install-mcp for Zed and opencode, add-mcp
+// for opencode) write ~/.config whatever it is set to. Reading both roots
+// misses neither.
+func withDefaultConfigRoot(e Env, s []source) []source {
+	x := e.getenv("XDG_CONFIG_HOME")
+	def := e.home(".config")
+	if x == "" || e.OS == "windows" || filepath.Clean(x) == def {
+		return s
+	}
+	x = filepath.Clean(x)
+	have := make(map[string]bool, len(s))
+	for _, src := range s {
+		have[src.client+"\x00"+src.path] = true
+	}
+	out := s
+	for _, src := range s {
+		rel, ok := strings.CutPrefix(src.path, x+string(filepath.Separator))
+		if !ok {
+			continue
+		}
+		c := src
+		c.path = filepath.Join(def, rel)
+		if !have[c.client+"\x00"+c.path] {
+			have[c.client+"\x00"+c.path] = true
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // projectFile is a config file a client reads relative to a project root.
@@ -319,6 +416,8 @@ var projectFiles = []projectFile{
 	{ClientVSCode, []string{".devcontainer", "devcontainer.json"}, shapeDevcontainer, false},
 	{ClientZed, []string{".zed", "settings.json"}, shapeZed, false},
 	{ClientGeminiCLI, []string{".gemini", "settings.json"}, shapeMCPServers, false},
+	// Workspace extensions (Gemini CLI docs/extension.md: <workspace>/.gemini/extensions).
+	{ClientGeminiCLI, []string{".gemini", "extensions", "*", "gemini-extension.json"}, shapeMCPServers, true},
 	{ClientCodex, []string{".codex", "config.toml"}, shapeCodex, false},
 	{ClientContinue, []string{".continue", "mcpServers", "*"}, shapeContinueBlock, true},
 	{ClientOpencode, []string{"opencode.json"}, shapeOpencode, false},

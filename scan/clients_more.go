@@ -30,12 +30,17 @@ func moreUserSources(e Env, ud string) []source {
 	}
 
 	// Antigravity: the IDE's file (ToolHive, agent-scan), the one its CLI and
-	// IDE share (add-mcp, agent-scan), and the editor settings of both app
-	// names (agent-scan).
+	// IDE share (add-mcp, agent-scan), the separate IDE build's
+	// antigravity-ide (a public installer's client table), and the editor
+	// settings of both app names (agent-scan).
 	add(ClientAntigravity, e.home(".gemini", "antigravity", "mcp_config.json"), shapeMCPServers)
 	add(ClientAntigravity, e.home(".gemini", "config", "mcp_config.json"), shapeMCPServers)
+	add(ClientAntigravity, e.home(".gemini", "antigravity-ide", "mcp_config.json"), shapeMCPServers)
 	for _, app := range []string{"Antigravity", "Antigravity IDE"} {
 		add(ClientAntigravity, e.join(ud, app, "User", "settings.json"), shapeVSCodeSettings)
+		// The editor's own User/mcp.json, as in every VS Code fork
+		// (public client path tables), in either spelling.
+		add(ClientAntigravity, e.join(ud, app, "User", "mcp.json"), shapeExtensionMCP)
 	}
 
 	// Kilo Code CLI: $XDG_CONFIG_HOME/kilo (add-mcp; the extension's
@@ -112,6 +117,45 @@ func moreUserSources(e Env, ud string) []source {
 
 	// fx reads only its trusted global profile (add-mcp).
 	add(ClientFx, e.home(".fx", "mcp.json"), shapeOpencode)
+
+	// VS Code's Copilot harness reads the portable file Copilot CLI keeps
+	// (vscode-docs agents/reference/mcp-configuration.md).
+	copilotHome := e.home(".copilot")
+	if d := e.getenv("COPILOT_HOME"); d != "" {
+		copilotHome = d
+	}
+	add(ClientVSCode, e.join(copilotHome, "mcp-config.json"), shapeMCPServers)
+
+	// GitHub Copilot in JetBrains IDEs: github-copilot/intellij/mcp.json
+	// with VS Code's "servers" (ToolHive jetbrains-copilot: ~/.config on
+	// Linux and macOS, %LOCALAPPDATA% on Windows; public installers' client
+	// tables add Application Support on macOS).
+	switch e.OS {
+	case "windows":
+		local := e.getenv("LOCALAPPDATA")
+		if local == "" {
+			local = e.home("AppData", "Local")
+		}
+		add(ClientJetBrains, e.join(local, "github-copilot", "intellij", "mcp.json"), shapeVSCodeMCP)
+	case "darwin":
+		add(ClientJetBrains, e.join(ud, "github-copilot", "intellij", "mcp.json"), shapeVSCodeMCP)
+		fallthrough
+	default:
+		add(ClientJetBrains, e.join(e.xdgConfig(), "github-copilot", "intellij", "mcp.json"), shapeVSCodeMCP)
+	}
+
+	// Junie, JetBrains' agent: ~/.junie/mcp/mcp.json (a JetBrains plugin's
+	// agent table).
+	add(ClientJunie, e.home(".junie", "mcp", "mcp.json"), shapeMCPServers)
+
+	// Qwen Code, a Gemini CLI fork: ~/.qwen/settings.json.
+	add(ClientQwenCode, e.home(".qwen", "settings.json"), shapeMCPServers)
+
+	// Visual Studio (Windows only): %USERPROFILE%\.mcp.json with "servers"
+	// (learn.microsoft.com visualstudio/ide/mcp-servers).
+	if e.OS == "windows" {
+		add(ClientVisualStudio, e.home(".mcp.json"), shapeVSCodeMCP)
+	}
 	return s
 }
 
@@ -141,4 +185,15 @@ var moreProjectFiles = []projectFile{
 	{ClientMastra, []string{".mastracode", "mcp.json"}, shapeMCPServers, false},
 	{ClientMCPorter, []string{"config", "mcporter.json"}, shapeMCPServers, false},
 	{ClientPi, []string{".pi", "mcp.json"}, shapeMCPServers, false},
+	// VS Code's Copilot harness reads the portable .mcp.json at the
+	// workspace root (vscode-docs).
+	{ClientVSCode, []string{".mcp.json"}, shapeMCPServers, false},
+	{ClientJunie, []string{".junie", "mcp", "mcp.json"}, shapeMCPServers, false},
+	{ClientQwenCode, []string{".qwen", "settings.json"}, shapeMCPServers, false},
+	// Visual Studio: the solution's .mcp.json and .vs/mcp.json with
+	// "servers" (learn.microsoft.com visualstudio/ide/mcp-servers).
+	{ClientVisualStudio, []string{".mcp.json"}, shapeVSCodeMCP, false},
+	{ClientVisualStudio, []string{".vs", "mcp.json"}, shapeVSCodeMCP, false},
+	// Trae's project file (.trae/mcp.json).
+	{ClientTrae, []string{".trae", "mcp.json"}, shapeMCPServers, false},
 }

@@ -95,6 +95,7 @@ func TestUserSourcesOverrides(t *testing.T) {
 			env: Env{OS: "linux", Home: "/home/ann", Getenv: envMap(
 				"CLINE_DIR", "/cfg/cline", "KIMI_CODE_HOME", "/cfg/kimi", "GROK_HOME", "/cfg/grok",
 				"PI_CODING_AGENT_DIR", "/cfg/pi", "CLAUDE_CODE_PLUGIN_CACHE_DIR", "/cfg/plugins",
+				"CLAUDE_CODE_PLUGIN_SEED_DIR", "/seed/a::/seed/b",
 				"XDG_CONFIG_HOME", "/cfg/xdg")},
 			want: []string{
 				"cline user /cfg/cline/data/settings/cline_mcp_settings.json",
@@ -102,6 +103,8 @@ func TestUserSourcesOverrides(t *testing.T) {
 				"grok user /cfg/grok/config.toml",
 				"pi user /cfg/pi/mcp.json",
 				"claude-code user /cfg/plugins/installed_plugins.json",
+				"claude-code user /seed/a/installed_plugins.json",
+				"claude-code user /seed/b/installed_plugins.json",
 				"claude-code user /home/ann/.claude/plugins/installed_plugins.json",
 				"goose user /cfg/xdg/goose/config.yaml",
 				"goose user /home/ann/.config/goose/config.yaml",
@@ -214,7 +217,9 @@ func TestUserSourcesOverrides(t *testing.T) {
 			},
 		},
 		{
-			name:  "linux XDG_CONFIG_HOME moves user data, zed and opencode",
+			// The default root is read too: the scan's session need not be
+			// the client's, and install-mcp writes ~/.config regardless.
+			name:  "linux XDG_CONFIG_HOME adds a root for user data, zed and opencode",
 			slash: true,
 			env:   Env{OS: "linux", Home: "/home/ann", Getenv: envMap("XDG_CONFIG_HOME", "/xdg")},
 			want: []string{
@@ -229,19 +234,25 @@ func TestUserSourcesOverrides(t *testing.T) {
 				// Dot-folders and the VS Code server stay in the home directory.
 				"cursor user /home/ann/.cursor/mcp.json",
 				"vscode user /home/ann/.vscode-server/data/User/mcp.json",
-			},
-			notWant: []string{
 				"zed user /home/ann/.config/zed/settings.json",
 				"opencode user /home/ann/.config/opencode/opencode.json",
+				"vscode user /home/ann/.config/Code/User/mcp.json",
+				"claude-desktop user /home/ann/.config/Claude/claude_desktop_config.json",
+			},
+			notWant: []string{
+				// Dot-folders in the home directory are not moved, so not doubled.
+				"cursor user /home/ann/.config/.cursor/mcp.json",
 			},
 		},
 		{
-			name:  "darwin XDG_CONFIG_HOME moves zed and opencode, not Application Support",
+			name:  "darwin XDG_CONFIG_HOME adds a root for zed and opencode, not Application Support",
 			slash: true,
 			env:   Env{OS: "darwin", Home: "/Users/ann", Getenv: envMap("XDG_CONFIG_HOME", "/Users/ann/xdg")},
 			want: []string{
 				"zed user /Users/ann/xdg/zed/settings.json",
 				"opencode user /Users/ann/xdg/opencode/opencode.json",
+				"zed user /Users/ann/.config/zed/settings.json",
+				"opencode user /Users/ann/.config/opencode/opencode.json",
 				"claude-desktop user /Users/ann/Library/Application Support/Claude/claude_desktop_config.json",
 				"vscode user /Users/ann/Library/Application Support/Code/User/mcp.json",
 			},
@@ -363,10 +374,12 @@ func TestEveryClientHasUserSourceOnEveryOS(t *testing.T) {
 					break
 				}
 			}
-			// Amazon Q Developer CLI has no Windows build (agent-scan);
-			// pipelines and containers live in repositories only.
-			repoOnly := c == ClientGitHubActions || c == ClientGitLabCI || c == ClientContainer
-			if !found && !repoOnly && !(osName == "windows" && c == ClientAmazonQ) {
+			// Amazon Q Developer CLI has no Windows build (agent-scan),
+			// Visual Studio only a Windows one; pipelines and containers
+			// live in repositories only.
+			repoOnly := c == ClientGitHubActions || c == ClientGitLabCI || c == ClientContainer ||
+				c == ClientCircleCI || c == ClientAzurePipeline || c == ClientBitbucket
+			if !found && !repoOnly && !(osName == "windows" && c == ClientAmazonQ) && !(osName != "windows" && c == ClientVisualStudio) {
 				t.Errorf("%s: client %s has no user-scope config file", osName, c)
 			}
 		}
@@ -424,6 +437,7 @@ func TestProjectSources(t *testing.T) {
 			`vscode project C:\src\proj\.devcontainer\devcontainer.json`,
 			`zed project C:\src\proj\.zed\settings.json`,
 			`gemini-cli project C:\src\proj\.gemini\settings.json`,
+			`gemini-cli project C:\src\proj\.gemini\extensions\*\gemini-extension.json (glob)`,
 			`codex project C:\src\proj\.codex\config.toml`,
 			`continue project C:\src\proj\.continue\mcpServers\* (glob)`,
 			`opencode project C:\src\proj\opencode.json`,
@@ -448,15 +462,27 @@ func TestProjectSources(t *testing.T) {
 			`mastra project C:\src\proj\.mastracode\mcp.json`,
 			`mcporter project C:\src\proj\config\mcporter.json`,
 			`pi project C:\src\proj\.pi\mcp.json`,
+			`vscode project C:\src\proj\.mcp.json`,
+			`junie project C:\src\proj\.junie\mcp\mcp.json`,
+			`qwen-code project C:\src\proj\.qwen\settings.json`,
+			`visual-studio project C:\src\proj\.mcp.json`,
+			`visual-studio project C:\src\proj\.vs\mcp.json`,
+			`trae project C:\src\proj\.trae\mcp.json`,
 			`github-actions project C:\src\proj\.github\workflows\*.yml (glob)`,
 			`github-actions project C:\src\proj\.github\workflows\*.yaml (glob)`,
 			`gitlab-ci project C:\src\proj\.gitlab-ci.yml`,
-			`container project C:\src\proj\Dockerfile`,
+			`circleci project C:\src\proj\.circleci\config.yml`,
+			`azure-pipelines project C:\src\proj\azure-pipelines.yml`,
+			`bitbucket-pipelines project C:\src\proj\bitbucket-pipelines.yml`,
+			`container project C:\src\proj\*ockerfile* (glob)`,
 			`container project C:\src\proj\compose.yaml`,
 			`container project C:\src\proj\compose.yml`,
 			`container project C:\src\proj\docker-compose.yml`,
 			`container project C:\src\proj\docker-compose.yaml`,
 			`container project C:\src\proj\.devcontainer\devcontainer.json`,
+			`container project C:\src\proj\.devcontainer\Dockerfile`,
+			`container project C:\src\proj\.devcontainer\docker-compose.yml`,
+			`container project C:\src\proj\.devcontainer\compose.yaml`,
 		}
 		srcs := projectSources(Env{OS: "windows", Home: `C:\Users\ann`}, root)
 		diffRows(t, rows(srcs), want)
@@ -479,6 +505,7 @@ func TestProjectSources(t *testing.T) {
 			"vscode project /home/ann/src/proj/.devcontainer/devcontainer.json",
 			"zed project /home/ann/src/proj/.zed/settings.json",
 			"gemini-cli project /home/ann/src/proj/.gemini/settings.json",
+			"gemini-cli project /home/ann/src/proj/.gemini/extensions/*/gemini-extension.json (glob)",
 			"codex project /home/ann/src/proj/.codex/config.toml",
 			"continue project /home/ann/src/proj/.continue/mcpServers/* (glob)",
 			"opencode project /home/ann/src/proj/opencode.json",
@@ -503,15 +530,27 @@ func TestProjectSources(t *testing.T) {
 			"mastra project /home/ann/src/proj/.mastracode/mcp.json",
 			"mcporter project /home/ann/src/proj/config/mcporter.json",
 			"pi project /home/ann/src/proj/.pi/mcp.json",
+			"vscode project /home/ann/src/proj/.mcp.json",
+			"junie project /home/ann/src/proj/.junie/mcp/mcp.json",
+			"qwen-code project /home/ann/src/proj/.qwen/settings.json",
+			"visual-studio project /home/ann/src/proj/.mcp.json",
+			"visual-studio project /home/ann/src/proj/.vs/mcp.json",
+			"trae project /home/ann/src/proj/.trae/mcp.json",
 			"github-actions project /home/ann/src/proj/.github/workflows/*.yml (glob)",
 			"github-actions project /home/ann/src/proj/.github/workflows/*.yaml (glob)",
 			"gitlab-ci project /home/ann/src/proj/.gitlab-ci.yml",
-			"container project /home/ann/src/proj/Dockerfile",
+			"circleci project /home/ann/src/proj/.circleci/config.yml",
+			"azure-pipelines project /home/ann/src/proj/azure-pipelines.yml",
+			"bitbucket-pipelines project /home/ann/src/proj/bitbucket-pipelines.yml",
+			"container project /home/ann/src/proj/*ockerfile* (glob)",
 			"container project /home/ann/src/proj/compose.yaml",
 			"container project /home/ann/src/proj/compose.yml",
 			"container project /home/ann/src/proj/docker-compose.yml",
 			"container project /home/ann/src/proj/docker-compose.yaml",
 			"container project /home/ann/src/proj/.devcontainer/devcontainer.json",
+			"container project /home/ann/src/proj/.devcontainer/Dockerfile",
+			"container project /home/ann/src/proj/.devcontainer/docker-compose.yml",
+			"container project /home/ann/src/proj/.devcontainer/compose.yaml",
 		}
 		srcs := projectSources(Env{OS: "linux", Home: "/home/ann"}, root)
 		diffRows(t, rows(srcs), want)
@@ -523,6 +562,13 @@ func TestProjectSources(t *testing.T) {
 		}
 		for _, s := range srcs {
 			rel := strings.TrimPrefix(s.path, root+"/")
+			// Visual Studio reads VS Code's "servers" from the same .mcp.json.
+			if s.client == ClientVisualStudio && rel == ".mcp.json" {
+				if s.shape != shapeVSCodeMCP {
+					t.Errorf("visual-studio %s: shape %d, want %d", rel, s.shape, shapeVSCodeMCP)
+				}
+				continue
+			}
 			if sh, ok := wantShape[rel]; ok && s.shape != sh && s.client != ClientContainer {
 				t.Errorf("%s: shape %d, want %d", rel, s.shape, sh)
 			}

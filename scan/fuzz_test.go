@@ -213,6 +213,7 @@ func fuzzSources(f format) []source {
 			{client: ClientGitHubActions, scope: ScopeProject, path: "/p/.github/workflows/a.yml", shape: shapeWorkflow, project: "/p"},
 			{client: ClientGitLabCI, scope: ScopeProject, path: "/p/.gitlab-ci.yml", shape: shapeGitLabCI, project: "/p"},
 			{client: ClientContainer, scope: ScopeProject, path: "/p/compose.yaml", shape: shapeCompose, project: "/p"},
+			{client: ClientCircleCI, scope: ScopeProject, path: "/p/.circleci/config.yml", shape: shapeCIYAML, project: "/p"},
 		}
 	case formatDockerfile:
 		return []source{
@@ -238,6 +239,11 @@ func fuzzSources(f format) []source {
 		{client: ClientAmp, scope: ScopeUser, path: "/home/ann/.config/amp/settings.json", shape: shapeAmp},
 		{client: ClientContainer, scope: ScopeProject, path: "/p/.devcontainer/devcontainer.json", shape: shapeDevcontainerFeatures, project: "/p"},
 		{client: ClientKiloCode, scope: ScopeUser, path: "/home/ann/.config/kilo/kilo.json", shape: shapeOpencode},
+		{client: ClientCopilotCLI, scope: ScopeUser, path: "/home/ann/.copilot/permissions-config.json", shape: shapeCopilotPermissions},
+		{client: ClientClaudeDesktop, scope: ScopeUser, path: "/home/ann/Claude/local-agent-mode-sessions/a/b/rpm/manifest.json", shape: shapeDesktopPlugins},
+		{client: ClientClaudeDesktop, scope: ScopeUser, path: "/home/ann/Claude/claude-code-sessions/a/b/local_1.json", shape: shapeDesktopSession},
+		{client: ClientVSCode, scope: ScopeUser, path: "/home/ann/.vscode/extensions/x/mcp.json", shape: shapeExtensionMCP},
+		{client: ClientOpencode, scope: ScopeUser, path: "/home/ann/.local/share/opencode/storage/project/a.json", shape: shapeOpencodeProject},
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"runtime"
 	"sort"
 	"strings"
@@ -18,7 +19,8 @@ import (
 // configs for every client they support. They run offline: each writes a
 // stdio and a remote server, globally and into a project, for every client
 // it knows, into an empty HOME; the scan must then find every server they
-// wrote with the right client, scope and transport.
+// wrote with the right client, scope and transport, in the layouts of
+// Linux, macOS and Windows.
 
 // written is one server an install tool wrote, as the scan must report it.
 type written struct {
@@ -105,21 +107,29 @@ func lookInstaller(t *testing.T, name string) string {
 
 // installEnv is a clean environment with only HOME pointing at the
 // temporary home: none of the clients' overrides, so the tools write their
-// defaults.
-func installEnv(home string) []string {
+// defaults. On a platform other than the running one, pl.preload makes
+// Node report pl.node as process.platform, which is all both tools consult
+// to pick their macOS and Windows paths.
+func installEnv(home string, pl installPlatform) []string {
 	env := []string{"HOME=" + home, "USERPROFILE=" + home, "NO_UPDATE_NOTIFIER=1", "NO_COLOR=1", "CI=1"}
 	for _, k := range []string{"PATH", "TMPDIR", "SYSTEMROOT"} {
 		if v := os.Getenv(k); v != "" {
 			env = append(env, k+"="+v)
 		}
 	}
+	for k, v := range pl.vars(home) {
+		env = append(env, k+"="+v)
+	}
+	if pl.preload != "" {
+		env = append(env, "NODE_OPTIONS=--require "+pl.preload, "MCPGOV_NODE_PLATFORM="+pl.node)
+	}
 	return env
 }
 
-func runInstaller(dir, home, bin string, args ...string) error {
+func runInstaller(dir, home string, pl installPlatform, bin string, args ...string) error {
 	cmd := exec.Command(bin, args...)
 	cmd.Dir = dir
-	cmd.Env = installEnv(home)
+	cmd.Env = installEnv(home, pl)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s %s: %v\n%s", filepath.Base(bin), strings.Join(args, " "), err, out)
 	}
@@ -152,10 +162,18 @@ func wantFor(t installTarget, local, remote bool, name string) written {
 
 // checkWritten scans home (with proj as the working directory) and reports
 // every written server the scan missed or reported differently.
-func checkWritten(t *testing.T, tool, home, proj string, want []written) {
+func checkWritten(t *testing.T, tool string, pl installPlatform, home, proj string, want []written) {
 	t.Helper()
+	var fsys FS
+	vars := pl.vars(home)
+	getenv := func(k string) string { return vars[k] }
+	if pl.goos == "windows" && runtime.GOOS != "windows" {
+		fsys = slashFS{}
+		getenv = func(k string) string { return fromSlash(vars[k]) }
+	}
 	rep, err := Scan(context.Background(), Options{
-		Env:     Env{OS: runtime.GOOS, Home: home, Getenv: func(string) string { return "" }},
+		Env:     Env{OS: pl.goos, Home: home, Getenv: getenv},
+		FS:      fsys,
 		WorkDir: proj,
 	})
 	if err != nil {
@@ -193,9 +211,9 @@ func checkWritten(t *testing.T, tool, home, proj string, want []written) {
 		}
 	}
 	sort.Strings(missing)
-	t.Logf("%s: scan found %d of the %d servers it wrote", tool, found, len(want))
+	t.Logf("%s (%s): scan found %d of the %d servers it wrote", tool, pl.name, found, len(want))
 	for _, m := range missing {
-		t.Errorf("%s: %s", tool, m)
+		t.Errorf("%s (%s): %s", tool, pl.name, m)
 	}
 }
 
@@ -204,6 +222,12 @@ func TestScanFindsWhatAddMCPWrites(t *testing.T) {
 		t.Skip("the install tools' Linux and macOS paths are what is checked")
 	}
 	bin := lookInstaller(t, "add-mcp")
+	for _, pl := range installPlatforms(t) {
+		t.Run(pl.name, func(t *testing.T) { addMCPWrites(t, bin, pl) })
+	}
+}
+
+func addMCPWrites(t *testing.T, bin string, pl installPlatform) {
 	home := filepath.Join(t.TempDir(), "home")
 	proj := filepath.Join(home, "src", "proj")
 	if err := os.MkdirAll(proj, 0o755); err != nil {
@@ -241,13 +265,15 @@ func TestScanFindsWhatAddMCPWrites(t *testing.T) {
 				if !local {
 					args = append(args, "-g")
 				}
-				if err := runInstaller(proj, home, bin, args...); err != nil {
+				if err := runInstaller(proj, home, pl, bin, args...); err != nil {
 					t.Fatal(err)
 				}
 			}
 		}
 	}
-	checkWritten(t, "add-mcp", home, proj, want)
+	checkLayout(t, pl, home)
+	checkOverrides(t, pl, home, "XDG_CONFIG_HOME", "CLINE_DIR", "CODEX_HOME", "GROK_HOME", "KIMI_CODE_HOME", "PI_CODING_AGENT_DIR", "APPDATA")
+	checkWritten(t, "add-mcp", pl, home, proj, want)
 }
 
 func TestScanFindsWhatInstallMCPWrites(t *testing.T) {
@@ -255,6 +281,12 @@ func TestScanFindsWhatInstallMCPWrites(t *testing.T) {
 		t.Skip("the install tools' Linux and macOS paths are what is checked")
 	}
 	bin := lookInstaller(t, "install-mcp")
+	for _, pl := range installPlatforms(t) {
+		t.Run(pl.name, func(t *testing.T) { installMCPWrites(t, bin, pl) })
+	}
+}
+
+func installMCPWrites(t *testing.T, bin string, pl installPlatform) {
 	home := filepath.Join(t.TempDir(), "home")
 	proj := filepath.Join(home, "src", "proj")
 	if err := os.MkdirAll(proj, 0o755); err != nil {
@@ -287,7 +319,7 @@ func TestScanFindsWhatInstallMCPWrites(t *testing.T) {
 						if local {
 							args = append(args, "--local")
 						}
-						if err := runInstaller(proj, home, bin, args...); err != nil {
+						if err := runInstaller(proj, home, pl, bin, args...); err != nil {
 							t.Error(err)
 							continue
 						}
@@ -304,5 +336,89 @@ func TestScanFindsWhatInstallMCPWrites(t *testing.T) {
 	}
 	close(work)
 	wg.Wait()
-	checkWritten(t, "install-mcp", home, proj, want)
+	checkLayout(t, pl, home)
+	checkOverrides(t, pl, home, "XDG_CONFIG_HOME", "CODEX_HOME", "APPDATA")
+	checkWritten(t, "install-mcp", pl, home, proj, want)
+}
+
+// TestAddMCPTargetsAreTheToolsAgents keeps addMCPTargets equal to the agents
+// add-mcp itself lists, with their project support, so an agent the tool
+// gains is a failing test rather than a silent gap.
+func TestAddMCPTargetsAreTheToolsAgents(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the install tools' Linux and macOS paths are what is checked")
+	}
+	bin := lookInstaller(t, "add-mcp")
+	home := t.TempDir()
+	cmd := exec.Command(bin, "list-agents")
+	cmd.Env = installEnv(home, installPlatform{})
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("add-mcp list-agents: %v\n%s", err, out)
+	}
+	ansi := regexp.MustCompile("\x1b\\[[0-9;]*m")
+	got := map[string]bool{} // agent → project support
+	for _, l := range strings.Split(ansi.ReplaceAllString(string(out), ""), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 || f[len(f)-1] != "✓" && f[len(f)-1] != "-" {
+			continue
+		}
+		got[f[0]] = f[len(f)-2] == "✓"
+	}
+	t.Logf("add-mcp lists %d agents", len(got))
+	want := map[string]bool{}
+	for _, tg := range addMCPTargets {
+		want[tg.agent] = tg.local
+	}
+	if len(got) == 0 {
+		t.Fatalf("no agents in add-mcp list-agents output:\n%s", out)
+	}
+	for a, local := range got {
+		if w, ok := want[a]; !ok {
+			t.Errorf("add-mcp lists agent %s, which addMCPTargets does not test", a)
+		} else if w != local {
+			t.Errorf("agent %s: add-mcp project support %v, addMCPTargets says %v", a, local, w)
+		}
+	}
+	for a := range want {
+		if _, ok := got[a]; !ok {
+			t.Errorf("addMCPTargets tests %s, which add-mcp no longer lists", a)
+		}
+	}
+}
+
+// TestInstallMCPTargetsAreTheToolsClients keeps installMCPTargets equal to
+// the clients install-mcp accepts (its error for an unknown client lists
+// them); warp is the one it only prints a snippet for.
+func TestInstallMCPTargetsAreTheToolsClients(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("the install tools' Linux and macOS paths are what is checked")
+	}
+	bin := lookInstaller(t, "install-mcp")
+	cmd := exec.Command(bin, "x", "--client", "no-such-client", "--yes")
+	cmd.Env = installEnv(t.TempDir(), installPlatform{})
+	out, _ := cmd.CombinedOutput()
+	_, list, ok := strings.Cut(string(out), "Available clients:")
+	if !ok {
+		t.Fatalf("install-mcp did not list its clients:\n%s", out)
+	}
+	got := map[string]bool{}
+	for _, c := range strings.Split(strings.TrimSpace(strings.SplitN(list, "\n", 2)[0]), ",") {
+		got[strings.TrimSpace(c)] = true
+	}
+	want := map[string]bool{"warp": true}
+	for _, tg := range installMCPTargets {
+		want[tg.agent] = true
+	}
+	for c := range got {
+		if !want[c] {
+			t.Errorf("install-mcp accepts client %s, which installMCPTargets does not test", c)
+		}
+	}
+	for c := range want {
+		if !got[c] {
+			t.Errorf("installMCPTargets tests %s, which install-mcp no longer accepts", c)
+		}
+	}
+	t.Logf("install-mcp accepts %d clients", len(got))
 }

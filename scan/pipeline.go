@@ -18,6 +18,9 @@ const (
 	ClientGitHubActions = "github-actions"
 	ClientGitLabCI      = "gitlab-ci"
 	ClientContainer     = "container"
+	ClientCircleCI      = "circleci"
+	ClientAzurePipeline = "azure-pipelines"
+	ClientBitbucket     = "bitbucket-pipelines"
 )
 
 // pipelineProjectFiles are the CI and container files of a repository.
@@ -25,12 +28,21 @@ var pipelineProjectFiles = []projectFile{
 	{ClientGitHubActions, []string{".github", "workflows", "*.yml"}, shapeWorkflow, true},
 	{ClientGitHubActions, []string{".github", "workflows", "*.yaml"}, shapeWorkflow, true},
 	{ClientGitLabCI, []string{".gitlab-ci.yml"}, shapeGitLabCI, false},
-	{ClientContainer, []string{"Dockerfile"}, shapeDockerfile, false},
+	{ClientCircleCI, []string{".circleci", "config.yml"}, shapeCIYAML, false},
+	{ClientAzurePipeline, []string{"azure-pipelines.yml"}, shapeCIYAML, false},
+	{ClientBitbucket, []string{"bitbucket-pipelines.yml"}, shapeCIYAML, false},
+	// Dockerfile and its variants (Dockerfile.mcp, mcp.Dockerfile), in one
+	// directory read; expand keeps the names isDockerfile accepts.
+	{ClientContainer, []string{"*ockerfile*"}, shapeDockerfile, true},
 	{ClientContainer, []string{"compose.yaml"}, shapeCompose, false},
 	{ClientContainer, []string{"compose.yml"}, shapeCompose, false},
 	{ClientContainer, []string{"docker-compose.yml"}, shapeCompose, false},
 	{ClientContainer, []string{"docker-compose.yaml"}, shapeCompose, false},
 	{ClientContainer, []string{".devcontainer", "devcontainer.json"}, shapeDevcontainerFeatures, false},
+	// The dev container's own image and compose file.
+	{ClientContainer, []string{".devcontainer", "Dockerfile"}, shapeDockerfile, false},
+	{ClientContainer, []string{".devcontainer", "docker-compose.yml"}, shapeCompose, false},
+	{ClientContainer, []string{".devcontainer", "compose.yaml"}, shapeCompose, false},
 }
 
 // mcpToken matches "mcp" as a word of a package or image name
@@ -73,6 +85,12 @@ func shiftLines(n *node, off int) {
 // mcpConfigValue reads an MCP config handed to an agent in CI: inline JSON
 // becomes entries (at the lines it sits on), a path becomes a file to read.
 func (x *extraction) mcpConfigValue(src source, value string, line int) {
+	x.mcpConfigValueAs(src, value, line, dialectGeneric)
+}
+
+// mcpConfigValueAs is mcpConfigValue for inline JSON spelled in dialect d
+// (Gemini CLI settings: httpUrl).
+func (x *extraction) mcpConfigValueAs(src source, value string, line int, d dialect) {
 	v := strings.TrimSpace(value)
 	if v == "" {
 		return
@@ -87,7 +105,7 @@ func (x *extraction) mcpConfigValue(src source, value string, line int) {
 		if servers == nil && !looksLikeServer(root) {
 			servers = root.get("servers")
 		}
-		x.entries = append(x.entries, mapEntries(servers, src.scope, src.project, dialectGeneric)...)
+		x.entries = append(x.entries, mapEntries(servers, src.scope, src.project, d)...)
 		return
 	}
 	if strings.ContainsAny(v, "\n$") {
@@ -136,12 +154,29 @@ func extractPipeline(src source, root *node, x *extraction) {
 			return
 		}
 		for _, job := range jobs.members {
+			// Service and job containers that run an MCP server image.
+			x.imageEntry(src, job.key, job.val.get("container"))
+			for _, svc := range job.val.get("services").membersOf() {
+				x.namedImageEntry(src, job.key+"/"+svc.key, svc.val)
+			}
 			for _, step := range job.val.get("steps").itemsOf() {
 				with := step.get("with")
-				if strings.Contains(step.get("uses").text(), "claude-code-action") || strings.Contains(step.get("uses").text(), "claude-code-base-action") {
+				uses := step.get("uses").text()
+				if strings.Contains(uses, "claude-code-action") || strings.Contains(uses, "claude-code-base-action") {
 					if v := with.get("mcp_config"); v != nil {
 						x.mcpConfigValue(src, v.text(), v.line)
 					}
+				}
+				// run-gemini-cli writes its settings input, JSON, to
+				// .gemini/settings.json (google-github-actions/run-gemini-cli
+				// action.yml).
+				if strings.Contains(uses, "run-gemini-cli") {
+					if v := with.get("settings"); v != nil {
+						x.mcpConfigValueAs(src, v.text(), v.line, dialectGemini)
+					}
+				}
+				if img, ok := strings.CutPrefix(uses, "docker://"); ok && isMCPName(img) {
+					x.entries = append(x.entries, synthEntry(src, job.key+"/"+imageName(img), step.get("uses").line, "docker", []string{"run", "-i", "--rm", img}))
 				}
 				for _, key := range []string{"claude_args", "args"} {
 					if v := with.get(key); v != nil {
@@ -150,21 +185,26 @@ func extractPipeline(src source, root *node, x *extraction) {
 				}
 				if v := step.get("run"); v != nil {
 					x.mcpConfigArgs(src, v.text(), v.line)
+					x.scriptRunners(src, v.text(), v.line)
 				}
 			}
 		}
 	case shapeGitLabCI:
+		x.imageEntry(src, "image", root.get("image"))
 		for _, job := range root.members {
 			if job.val.kind != kObject {
 				continue
 			}
+			x.imageEntry(src, job.key, job.val.get("image"))
 			for _, key := range []string{"before_script", "script", "after_script"} {
 				s := job.val.get(key)
 				if s != nil && s.kind == kString {
 					x.mcpConfigArgs(src, s.text(), s.line)
+					x.scriptRunners(src, s.text(), s.line)
 				}
 				for _, it := range s.itemsOf() {
 					x.mcpConfigArgs(src, it.text(), it.line)
+					x.scriptRunners(src, it.text(), it.line)
 				}
 			}
 			for _, svc := range job.val.get("services").itemsOf() {
@@ -197,6 +237,8 @@ func extractPipeline(src source, root *node, x *extraction) {
 				x.entries = append(x.entries, e)
 			}
 		}
+	case shapeCIYAML:
+		x.walkCI(src, root, 0)
 	case shapeDevcontainerFeatures:
 		for _, f := range root.get("features").membersOf() {
 			if isMCPName(f.key) {
@@ -232,6 +274,82 @@ func extractPipeline(src source, root *node, x *extraction) {
 					x.entries = append(x.entries, e)
 				}
 			}
+		}
+	}
+}
+
+// ciScriptKeys are the keys whose string (or list of strings) is a shell
+// script in CircleCI (run, command), Azure Pipelines (script, bash, pwsh,
+// powershell) and Bitbucket Pipelines (script, after-script).
+var ciScriptKeys = map[string]bool{
+	"run": true, "command": true, "script": true, "bash": true, "pwsh": true,
+	"powershell": true, "after-script": true,
+}
+
+// ciWalkDepth bounds the walk of a CI file, which nests steps in jobs in
+// stages in pipelines.
+const ciWalkDepth = 16
+
+// walkCI finds, anywhere in a CI file, the images that are MCP servers and
+// the scripts that hand an agent an MCP config or start an MCP package.
+func (x *extraction) walkCI(src source, n *node, depth int) {
+	if n == nil || depth > ciWalkDepth {
+		return
+	}
+	for _, it := range n.itemsOf() {
+		x.walkCI(src, it, depth+1)
+	}
+	for _, m := range n.membersOf() {
+		switch {
+		case m.key == "image":
+			x.namedImageEntry(src, imageName(imageOf(m.val)), m.val)
+		case ciScriptKeys[m.key] && m.val.kind == kString:
+			x.mcpConfigArgs(src, m.val.text(), m.val.line)
+			x.scriptRunners(src, m.val.text(), m.val.line)
+		case ciScriptKeys[m.key] && m.val.kind == kArray:
+			for _, it := range m.val.items {
+				if it.kind == kString {
+					x.mcpConfigArgs(src, it.text(), it.line)
+					x.scriptRunners(src, it.text(), it.line)
+				}
+			}
+		}
+		x.walkCI(src, m.val, depth+1)
+	}
+}
+
+// imageOf is a container's image: a reference, or an object's image or
+// name.
+func imageOf(n *node) string {
+	if n != nil && n.kind == kObject {
+		if img := n.get("image").text(); img != "" {
+			return img
+		}
+		return n.get("name").text()
+	}
+	return n.text()
+}
+
+// imageEntry reports a container that runs an MCP server image, named
+// prefix/<image name>.
+func (x *extraction) imageEntry(src source, prefix string, n *node) {
+	x.namedImageEntry(src, prefix+"/"+imageName(imageOf(n)), n)
+}
+
+// namedImageEntry reports a container that runs an MCP server image under
+// name (a service's own name).
+func (x *extraction) namedImageEntry(src source, name string, n *node) {
+	if img := imageOf(n); img != "" && isMCPName(img) {
+		x.entries = append(x.entries, synthEntry(src, name, n.line, "docker", []string{"run", "-i", "--rm", img}))
+	}
+}
+
+// scriptRunners finds the lines of a CI script that start a known MCP
+// server package with a package runner (npx, uvx, …).
+func (x *extraction) scriptRunners(src source, script string, line int) {
+	for i, l := range strings.Split(strings.ReplaceAll(script, "\\\n", " \n"), "\n") {
+		if e, ok := runnerEntry(src, "", line+i, launch.SplitCommandLine(strings.TrimSpace(l))); ok {
+			x.entries = append(x.entries, e)
 		}
 	}
 }

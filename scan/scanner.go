@@ -66,6 +66,11 @@ type scanner struct {
 	// pluginEnabled is Claude Code's enabledPlugins, merged over the
 	// settings files in the order they were read.
 	pluginEnabled map[string]bool
+	// cursorWorkspace are the editors whose settings import each
+	// workspace's .cursor/mcp.json (chat.mcp.discovery.enabled).
+	cursorWorkspace map[string]bool
+	// connectors are Claude Desktop's logged connectors, newest per key.
+	connectors map[string]desktopConnector
 }
 
 type fileEntries struct {
@@ -164,6 +169,9 @@ func (s *scanner) expand(srcs []source) []source {
 		}
 		sort.Strings(matches)
 		for _, m := range matches {
+			if src.shape == shapeDockerfile && !isDockerfile(m) {
+				continue // *ockerfile* also matches .dockerfile-lint and the like
+			}
 			c := src
 			c.path, c.glob = m, false
 			out = append(out, c)
@@ -265,10 +273,13 @@ func (s *scanner) projectRoot(root string, withAncestors bool) []source {
 		if !s.rootSeen[dir] {
 			if info, err := s.opts.FS.Stat(dir); err == nil && info.IsDir() {
 				s.rootSeen[dir] = true
+				out = append(out, projectSources(s.opts.Env, dir)...)
 				if dir == filepath.Clean(root) {
 					s.roots = append(s.roots, dir)
+					// VS Code imports a workspace folder's own file, not
+					// its parents'.
+					out = append(out, s.importCursorWorkspace(dir)...)
 				}
-				out = append(out, projectSources(s.opts.Env, dir)...)
 			}
 		}
 		parent := filepath.Dir(dir)
@@ -277,50 +288,6 @@ func (s *scanner) projectRoot(root string, withAncestors bool) []source {
 		}
 		dir = parent
 	}
-}
-
-// classifyFile recognises an explicitly named file by the project or user
-// path it matches.
-func classifyFile(env Env, abs string) (source, bool) {
-	slash := filepath.ToSlash(abs)
-	for _, pf := range allProjectFiles {
-		rel := strings.Join(pf.rel, "/")
-		if pf.glob {
-			dir := strings.TrimSuffix(rel, "*")
-			if i := strings.LastIndex(slash, "/"+dir); i >= 0 && !strings.Contains(slash[i+1+len(dir):], "/") {
-				return source{client: pf.client, scope: ScopeProject, path: abs, shape: pf.shape, project: filepath.FromSlash(slash[:i])}, true
-			}
-			continue
-		}
-		if strings.HasSuffix(slash, "/"+rel) {
-			root := filepath.FromSlash(strings.TrimSuffix(slash, "/"+rel))
-			return source{client: pf.client, scope: ScopeProject, path: abs, shape: pf.shape, project: root}, true
-		}
-	}
-	for _, src := range userSources(env) {
-		if ok, _ := filepath.Match(src.path, abs); ok || src.path == abs {
-			src.path, src.glob = abs, false
-			return src, true
-		}
-	}
-	switch filepath.Base(abs) {
-	case ".claude.json":
-		return source{client: ClientClaudeCode, scope: ScopeUser, path: abs, shape: shapeClaudeJSON}, true
-	case "claude_desktop_config.json":
-		return source{client: ClientClaudeDesktop, scope: ScopeUser, path: abs, shape: shapeMCPServers}, true
-	case "managed-mcp.json":
-		return source{client: ClientClaudeCode, scope: ScopeManaged, path: abs, shape: shapeMCPServers}, true
-	case "mcp_config.json":
-		return source{client: ClientWindsurf, scope: ScopeUser, path: abs, shape: shapeMCPServers}, true
-	case "cline_mcp_settings.json":
-		return source{client: ClientCline, scope: ScopeUser, path: abs, shape: shapeMCPServers}, true
-	case "mcp-config.json":
-		return source{client: ClientCopilotCLI, scope: ScopeUser, path: abs, shape: shapeMCPServers}, true
-	}
-	if strings.HasSuffix(abs, ".code-workspace") {
-		return source{client: ClientVSCode, scope: ScopeProject, path: abs, shape: shapeCodeWorkspace, project: filepath.Dir(abs)}, true
-	}
-	return source{}, false
 }
 
 // readAll reads sources in parallel and records their entries in source
@@ -357,17 +324,22 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) ([]string, []sourc
 			continue // missing, or skipped by cancellation
 		}
 		// One file can serve several clients (a project .mcp.json is Claude
-		// Code's and Copilot CLI's); each reads it once.
-		if r.real != "" {
-			key := r.src.client + "\x00" + r.real
+		// Code's and Copilot CLI's); each reads it once. A file that could
+		// not be read is known by its path.
+		real := r.real
+		if real == "" && r.err != nil && !errors.Is(r.err, errMissing) {
+			real = r.file
+		}
+		if real != "" {
+			key := r.src.client + "\x00" + real
 			if s.seen[key] {
 				continue
 			}
 			s.seen[key] = true
 		}
-		counted := r.real != "" && s.filesSeen[r.real]
-		if r.real != "" {
-			s.filesSeen[r.real] = true
+		counted := real != "" && s.filesSeen[real]
+		if real != "" {
+			s.filesSeen[real] = true
 		}
 		if r.err != nil {
 			if errors.Is(r.err, errMissing) {
@@ -400,6 +372,15 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) ([]string, []sourc
 			}
 		}
 		more = append(more, r.x.more...)
+		more = append(more, discoverySources(s.opts.Env, r.src.client, r.x.discovery)...)
+		for _, k := range r.x.discovery {
+			if k == discoverCursorWorkspace {
+				if s.cursorWorkspace == nil {
+					s.cursorWorkspace = map[string]bool{}
+				}
+				s.cursorWorkspace[r.src.client] = true
+			}
+		}
 		for root, names := range r.x.projectDisabled {
 			if s.disabled == nil {
 				s.disabled = map[string]map[string]bool{}
@@ -411,7 +392,11 @@ func (s *scanner) readAll(ctx context.Context, srcs []source) ([]string, []sourc
 				s.disabled[root][n] = true
 			}
 		}
-		s.entries = append(s.entries, fileEntries{src: r.src, file: r.file, entries: r.x.entries})
+		if r.src.shape == shapeDesktopSession {
+			s.keepNewestConnectors(r)
+		} else {
+			s.entries = append(s.entries, fileEntries{src: r.src, file: r.file, entries: r.x.entries})
+		}
 		roots = append(roots, r.x.roots...)
 	}
 	return roots, more
@@ -478,7 +463,7 @@ func (s *scanner) report() *Report {
 	rep.Host.ScannedAt = s.opts.Now().UTC()
 	rep.Host.Projects = append([]string{}, s.roots...)
 	rep.Host.Files = s.files
-	for _, fe := range s.entries {
+	for _, fe := range append(append([]fileEntries{}, s.entries...), s.connectorEntries()...) {
 		if want != nil && !want[fe.src.client] {
 			continue
 		}

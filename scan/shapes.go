@@ -29,7 +29,8 @@ type rawEntry struct {
 	scope    Scope
 	project  string
 	dialect  dialect
-	disabled bool // disabled by a list outside the entry (Claude Code)
+	disabled bool   // disabled by a list outside the entry (Claude Code)
+	key      string // identity across files (a Claude Desktop connector: org/uuid)
 }
 
 // extraction is what one file yields: server entries, and project roots the
@@ -47,6 +48,12 @@ type extraction struct {
 	// more are further config files this one points at (a plugin
 	// manifest's "mcpServers": "./path.json", a workflow's mcp_config file).
 	more []source
+	// discovery are the other clients' files a VS Code settings file
+	// imports (chat.mcp.discovery.enabled).
+	discovery []string
+	// rank orders files that log the same entries (Claude Desktop
+	// sessions: lastActivityAt, createdAt).
+	rank [2]float64
 }
 
 // installedPlugin is one plugin Claude Code installed: its id
@@ -76,7 +83,7 @@ func extract(src source, root *node) extraction {
 	case shapeMCPServers:
 		d := dialectGeneric
 		switch src.client {
-		case ClientGeminiCLI:
+		case ClientGeminiCLI, ClientQwenCode: // Qwen Code is a Gemini CLI fork
 			d = dialectGemini
 		case ClientClaudeCode:
 			d = dialectClaude
@@ -107,13 +114,16 @@ func extract(src source, root *node) extraction {
 			servers = root.get("mcp_servers")
 		}
 		switch {
-		case servers != nil && servers.kind == kString:
-			// A manifest pointing at its servers' file, relative to the
-			// plugin root (the manifest sits in .claude-plugin/, .codex-plugin/, …).
-			if p := pluginPointer(src.path, servers.text()); p != "" {
-				c := src
-				c.path, c.walk = p, nil
-				x.more = append(x.more, c)
+		case servers != nil && (servers.kind == kString || servers.kind == kArray):
+			// A manifest pointing at its servers' file or files, relative to
+			// the plugin root (the manifest sits in .claude-plugin/,
+			// .codex-plugin/, …); Claude Code and Copilot take a list too.
+			for _, rel := range append(servers.strings(), servers.text()) {
+				if p := pluginPointer(src.path, rel); p != "" {
+					c := src
+					c.path, c.walk = p, nil
+					x.more = append(x.more, c)
+				}
 			}
 			servers = nil
 		case servers != nil && looksLikeServer(servers):
@@ -148,12 +158,19 @@ func extract(src source, root *node) extraction {
 		}
 	case shapeVSCodeMCP:
 		x.entries = mapEntries(root.get("servers"), src.scope, src.project, dialectGeneric)
+	case shapeExtensionMCP:
+		servers := root.get("servers")
+		if servers == nil {
+			servers = root.get("mcpServers")
+		}
+		x.entries = mapEntries(servers, src.scope, src.project, dialectGeneric)
 	case shapeVSCodeSettings:
 		servers := root.path("mcp", "servers")
 		if servers == nil {
 			servers = root.get("mcp.servers")
 		}
 		x.entries = mapEntries(servers, src.scope, src.project, dialectGeneric)
+		x.discovery = discoveryEnabled(root)
 	case shapeCodeWorkspace:
 		x.entries = mapEntries(root.path("settings", "mcp", "servers"), ScopeProject, src.project, dialectGeneric)
 		if folders := root.get("folders"); folders != nil {
@@ -214,8 +231,38 @@ func extract(src source, root *node) extraction {
 		x.entries = namedList(root.get("mcp_servers"), src, dialectGeneric)
 	case shapeClaudePlugins:
 		x.plugins = installedPlugins(root)
-	case shapeWorkflow, shapeGitLabCI, shapeCompose, shapeDockerfile, shapeDevcontainerFeatures:
+	case shapeWorkflow, shapeGitLabCI, shapeCompose, shapeDockerfile, shapeDevcontainerFeatures, shapeCIYAML:
 		extractPipeline(src, root, &x)
+	case shapeDesktopPlugins:
+		// Each listed plugin is a directory beside the manifest, named by
+		// its id; an id that is not one plain name is ignored.
+		list := root.get("plugins")
+		if list == nil || list.kind != kArray {
+			break
+		}
+		for _, it := range list.items {
+			id := it.get("id").text()
+			if id == "" || id == "." || id == ".." || strings.ContainsAny(id, "/\\\x00") {
+				continue
+			}
+			x.plugins = append(x.plugins, installedPlugin{id: id, dir: filepath.Join(filepath.Dir(src.path), id)})
+		}
+	case shapeOpencodeProject:
+		// "/" is opencode's project for directories outside any repository.
+		if w := root.get("worktree").text(); filepath.IsAbs(w) && filepath.Dir(w) != w {
+			x.roots = append(x.roots, filepath.Clean(w))
+		}
+	case shapeDesktopSession:
+		extractDesktopSession(src, root, &x)
+	case shapeCopilotPermissions:
+		// Only the keys: the approvals saved under them are not servers.
+		if locs := root.get("locations"); locs != nil && locs.kind == kObject {
+			for _, m := range locs.members {
+				if filepath.IsAbs(m.key) {
+					x.roots = append(x.roots, filepath.Clean(m.key))
+				}
+			}
+		}
 	case shapeWorkspaceStorage:
 		for _, key := range []string{"folder", "workspace"} {
 			if p := fileURIPath(root.get(key).text()); p != "" {

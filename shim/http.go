@@ -7,28 +7,28 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mcpgov/mcpgov/policy/rpc"
 	"io"
+	"mime"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
-	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/policy/rpc"
 )
 
-// HTTPUpstream is a Streamable HTTP upstream over go-sdk's client
-// transport, used raw (research/go-sdk.md §4.2, §6): the SDK's own
-// standalone SSE stream is disabled because its failure tears the whole
-// connection down (go-sdk#1175), so this type opens the GET stream itself,
-// before the client sees the initialize result; MCP-Protocol-Version is
-// added by a RoundTripper, since the raw transport only knows it for
-// 2026-07-28; and a session the server has forgotten (404) is
-// re-initialized with the client's own initialize request.
-//
-// Messages cross go-sdk's jsonrpc types on this leg, so integer IDs above
-// 2^53 are not preserved here.
+// HTTPUpstream is a Streamable HTTP upstream (protocol 2025-03-26 and
+// later), written raw: a message goes upstream as the bytes the engine
+// decided on and comes back as the bytes the server sent, with no decoding
+// into another library's types and back (which cost about a sixth of a
+// gateway's CPU per call, and lost integer ids above 2^53). It opens the
+// standalone GET stream itself, before the client sees the initialize
+// result; sends MCP-Protocol-Version once the server chose one; and
+// re-initializes a session the server has forgotten (404) with the
+// client's own initialize request.
 type HTTPUpstream struct {
 	endpoint string
 	client   *http.Client
@@ -39,14 +39,14 @@ type HTTPUpstream struct {
 	cancel context.CancelFunc
 	frames chan frameResult
 
-	mu       sync.Mutex
-	conn     mcp.Connection
-	gen      int              // incremented per (re)connection
-	initKey  string           // raw ID of the client's initialize call
-	initMsg  *jsonrpc.Request // the client's initialize, replayed on 404
-	reinitID jsonrpc.ID       // our own initialize during re-initialization
-	reinit   chan []byte      // its answer
-	closed   bool
+	mu        sync.Mutex
+	session   string       // Mcp-Session-Id the server gave
+	gen       int          // incremented per (re)initialized session
+	initKey   string       // raw ID of the client's initialize call
+	initMsg   *rpc.Message // the client's initialize, replayed on 404
+	reinitKey string       // raw ID of our own initialize during re-initialization
+	reinit    chan []byte  // its answer
+	closed    bool
 }
 
 type frameResult struct {
@@ -111,33 +111,15 @@ func DialHTTP(endpoint string, headers http.Header, stderr io.Writer) (*HTTPUpst
 // DialHTTPWith is DialHTTP with outbound credentials applied to every
 // request.
 func DialHTTPWith(endpoint string, headers http.Header, cred Credentials, stderr io.Writer) (*HTTPUpstream, error) {
+	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("upstream URL %q: want http:// or https:// with a host", endpoint)
+	}
 	rt := &versionTransport{base: upstreamTransport, headers: headers, apply: cred.Apply}
 	ctx, cancel := context.WithCancel(context.Background())
-	u := &HTTPUpstream{
+	return &HTTPUpstream{
 		endpoint: endpoint, client: &http.Client{Transport: rt}, rt: rt, stderr: stderr,
 		ctx: ctx, cancel: cancel, frames: make(chan frameResult, 16),
-	}
-	if err := u.connect(); err != nil {
-		cancel()
-		return nil, err
-	}
-	return u, nil
-}
-
-// connect opens a new connection and starts its reader.
-func (u *HTTPUpstream) connect() error {
-	t := &mcp.StreamableClientTransport{Endpoint: u.endpoint, HTTPClient: u.client, DisableStandaloneSSE: true}
-	conn, err := t.Connect(u.ctx)
-	if err != nil {
-		return fmt.Errorf("connect to %s: %w", u.endpoint, err)
-	}
-	u.mu.Lock()
-	u.conn = conn
-	u.gen++
-	gen := u.gen
-	u.mu.Unlock()
-	go u.read(conn, gen)
-	return nil
+	}, nil
 }
 
 func (u *HTTPUpstream) current(gen int) bool {
@@ -153,53 +135,38 @@ func (u *HTTPUpstream) deliver(f frameResult) {
 	}
 }
 
-// read moves one connection's messages to frames.
-func (u *HTTPUpstream) read(conn mcp.Connection, gen int) {
-	for {
-		msg, err := conn.Read(u.ctx)
-		if err != nil {
-			// A forgotten session is re-initialized on the next write; a
-			// replaced connection's reader just stops.
-			if errors.Is(err, mcp.ErrSessionMissing) || !u.current(gen) {
-				return
-			}
-			if errors.Is(err, context.Canceled) {
-				err = io.EOF
-			}
-			u.deliver(frameResult{err: err})
+// handle passes one message of the server on: the answer to our own
+// re-initialization goes to reinitialize, the answer to the client's
+// initialize opens the GET stream first, everything else to the engine.
+func (u *HTTPUpstream) handle(frame []byte, gen int) {
+	m, err := rpc.Parse(frame)
+	if err != nil {
+		fmt.Fprintf(u.stderr, "mcpgov: malformed message from the upstream server skipped: %v\n", err)
+		return
+	}
+	if m.IsResponse() {
+		key := string(m.ID)
+		u.mu.Lock()
+		reinit := u.reinit
+		isReinit := reinit != nil && key == u.reinitKey
+		isInit := u.initKey != "" && key == u.initKey
+		u.mu.Unlock()
+		if isReinit {
+			reinit <- m.Raw
 			return
 		}
-		frame, err := jsonrpc.EncodeMessage(msg)
-		if err != nil {
-			fmt.Fprintf(u.stderr, "mcpgov: message from the upstream server skipped: %v\n", err)
-			continue
+		if isInit && m.Error == nil {
+			u.initialized(m.Result, gen)
 		}
-		if resp, ok := msg.(*jsonrpc.Response); ok {
-			u.mu.Lock()
-			isReinit := u.reinit != nil && resp.ID == u.reinitID
-			reinit := u.reinit
-			isInit := u.initKey != "" && idKeyOf(resp.ID) == u.initKey
-			u.mu.Unlock()
-			if isReinit {
-				reinit <- frame
-				continue
-			}
-			if isInit && resp.Error == nil {
-				u.initialized(conn, resp.Result)
-			}
-		}
-		u.deliver(frameResult{frame: frame})
 	}
-}
-
-func idKeyOf(id jsonrpc.ID) string {
-	b, _ := json.Marshal(id.Raw())
-	return string(b)
+	if u.current(gen) {
+		u.deliver(frameResult{frame: m.Raw})
+	}
 }
 
 // initialized learns the protocol version and opens the GET stream, before
 // the initialize result is released to the client.
-func (u *HTTPUpstream) initialized(conn mcp.Connection, result json.RawMessage) {
+func (u *HTTPUpstream) initialized(result json.RawMessage, gen int) {
 	var r struct {
 		ProtocolVersion string `json:"protocolVersion"`
 	}
@@ -207,9 +174,9 @@ func (u *HTTPUpstream) initialized(conn mcp.Connection, result json.RawMessage) 
 		u.rt.setVersion(r.ProtocolVersion)
 	}
 	u.mu.Lock()
-	gen := u.gen
+	session := u.session
 	u.mu.Unlock()
-	u.openStream(conn.SessionID(), gen, "")
+	u.openStream(session, gen, "")
 }
 
 // openStream opens the standalone GET stream and returns once the server
@@ -244,7 +211,7 @@ func (u *HTTPUpstream) openStream(session string, gen int, lastID string) {
 		return
 	}
 	go func() {
-		last, retry := u.readEvents(resp.Body, gen, lastID)
+		last, retry, _ := u.readEvents(resp.Body, gen, lastID, "")
 		resp.Body.Close()
 		if !u.current(gen) {
 			return
@@ -261,8 +228,10 @@ func (u *HTTPUpstream) openStream(session string, gen int, lastID string) {
 }
 
 // readEvents parses server-sent events into frames; it returns the last
-// event ID and the reconnection delay.
-func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID string) (string, time.Duration) {
+// event ID, the reconnection delay, and whether the answer to request want
+// (its raw id) came.
+func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID, want string) (string, time.Duration, bool) {
+	answered := false
 	retry := time.Second
 	sc := bufio.NewScanner(body)
 	sc.Buffer(make([]byte, 64<<10), DefaultMaxFrame)
@@ -272,11 +241,11 @@ func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID string) (strin
 		line := sc.Text()
 		if line == "" {
 			if data.Len() > 0 && (event == "" || event == "message") && u.current(gen) {
-				if m, err := rpc.Parse(data.Bytes()); err == nil {
-					u.deliver(frameResult{frame: m.Raw})
-				} else {
-					fmt.Fprintf(u.stderr, "mcpgov: malformed message on the upstream GET stream skipped: %v\n", err)
+				frame := bytes.Clone(data.Bytes())
+				if want != "" && !answered && string(rpc.LenientID(frame)) == want {
+					answered = true
 				}
+				u.handle(frame, gen)
 			}
 			data.Reset()
 			event = ""
@@ -301,7 +270,7 @@ func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID string) (strin
 			}
 		}
 	}
-	return lastID, retry
+	return lastID, retry, answered
 }
 
 // ReadFrame implements Upstream.
@@ -314,75 +283,214 @@ func (u *HTTPUpstream) ReadFrame() ([]byte, error) {
 	}
 }
 
-// WriteFrame implements Upstream.
+// errSessionMissing: the server answered 404 to a request in a session:
+// it has forgotten the session.
+var errSessionMissing = errors.New("the upstream server no longer knows the session")
+
+// WriteFrame implements Upstream: it POSTs the frame as it is and returns
+// once the server has taken it (an answer it sends as one JSON body is
+// passed on before; one it streams is read on by another goroutine).
 func (u *HTTPUpstream) WriteFrame(frame []byte) error {
-	msg, err := jsonrpc.DecodeMessage(frame)
+	m, err := rpc.Parse(frame)
 	if err != nil {
-		return fmt.Errorf("decode message for the upstream: %w", err)
+		return fmt.Errorf("message for the upstream: %w", err)
 	}
-	if req, ok := msg.(*jsonrpc.Request); ok && req.Method == "initialize" && req.IsCall() {
+	if m.Method == "initialize" && m.IsCall() {
 		u.mu.Lock()
-		u.initKey, u.initMsg = idKeyOf(req.ID), req
+		u.initKey, u.initMsg = string(m.ID), m
 		u.mu.Unlock()
 	}
-	u.mu.Lock()
-	conn := u.conn
-	u.mu.Unlock()
-	err = conn.Write(u.ctx, msg)
-	if errors.Is(err, mcp.ErrSessionMissing) {
+	err = u.post(m)
+	if errors.Is(err, errSessionMissing) {
 		fmt.Fprintf(u.stderr, "mcpgov: upstream session expired; initializing a new one\n")
 		if err := u.reinitialize(); err != nil {
 			return fmt.Errorf("re-initialize upstream session: %w", err)
 		}
-		u.mu.Lock()
-		conn = u.conn
-		u.mu.Unlock()
-		err = conn.Write(u.ctx, msg)
+		err = u.post(m)
 	}
 	return err
 }
 
-// reinitialize replays the client's initialize on a new connection; its
+// post sends one message. An answer in the response goes to handle.
+func (u *HTTPUpstream) post(m *rpc.Message) error {
+	u.mu.Lock()
+	session, gen, closed := u.session, u.gen, u.closed
+	u.mu.Unlock()
+	if closed {
+		return errors.New("the upstream connection is closed")
+	}
+	what := "message"
+	if m.Method != "" {
+		what = fmt.Sprintf("%q", m.Method)
+	}
+	req, err := http.NewRequestWithContext(u.ctx, http.MethodPost, u.endpoint, bytes.NewReader(m.Raw))
+	if err != nil {
+		return fmt.Errorf("sending %s: %w", what, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	if session != "" {
+		req.Header.Set("Mcp-Session-Id", session)
+	}
+	resp, err := u.client.Do(req)
+	if err != nil {
+		return fmt.Errorf("sending %s: %w", what, err)
+	}
+	if m.Method == "initialize" && m.IsCall() && resp.StatusCode == http.StatusOK {
+		u.mu.Lock()
+		if u.gen == gen {
+			u.session = resp.Header.Get("Mcp-Session-Id")
+		}
+		u.mu.Unlock()
+	}
+	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
+	switch {
+	case resp.StatusCode == http.StatusNotFound && session != "":
+		drain(resp)
+		return errSessionMissing
+	case resp.StatusCode == http.StatusAccepted:
+		drain(resp)
+		return nil
+	case resp.StatusCode == http.StatusOK && mediaType == "text/event-stream":
+		go u.readPostStream(resp, m, session, gen)
+		return nil
+	case resp.StatusCode == http.StatusOK && mediaType == "application/json":
+		body, err := readBody(resp)
+		if err != nil {
+			return fmt.Errorf("sending %s: read the answer: %w", what, err)
+		}
+		u.handle(body, gen)
+		return nil
+	case resp.StatusCode == http.StatusOK:
+		drain(resp)
+		return fmt.Errorf("sending %s: the server answered with Content-Type %q", what, resp.Header.Get("Content-Type"))
+	}
+	// A refusal: a JSON-RPC error answering the request is passed on as
+	// the server wrote it; anything else says what the server said.
+	body, _ := readBody(resp)
+	if a, err := rpc.Parse(body); err == nil && a.IsResponse() && m.IsCall() && string(a.ID) == string(m.ID) {
+		u.handle(body, gen)
+		return nil
+	}
+	return fmt.Errorf("sending %s: HTTP %d: %.200s", what, resp.StatusCode, bytes.TrimSpace(body))
+}
+
+// readPostStream reads the stream a POST was answered with. A stream that
+// ends before the request's answer is resumed the way the transport
+// specifies: after the server's retry delay, a GET with Last-Event-ID
+// replays what followed the last event seen, until the answer comes or
+// the server has no more.
+func (u *HTTPUpstream) readPostStream(resp *http.Response, m *rpc.Message, session string, gen int) {
+	want := ""
+	if m.IsCall() {
+		want = string(m.ID)
+	}
+	last, retry, answered := u.readEvents(resp.Body, gen, "", want)
+	resp.Body.Close()
+	for want != "" && !answered && last != "" && u.current(gen) {
+		timer := time.NewTimer(retry)
+		select {
+		case <-timer.C:
+		case <-u.ctx.Done():
+			timer.Stop()
+			return
+		}
+		req, err := http.NewRequestWithContext(u.ctx, http.MethodGet, u.endpoint, nil)
+		if err != nil {
+			return
+		}
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Last-Event-ID", last)
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+		}
+		r, err := u.client.Do(req)
+		if err != nil || r.StatusCode != http.StatusOK {
+			if err == nil {
+				drain(r)
+				err = fmt.Errorf("HTTP %d", r.StatusCode)
+			}
+			fmt.Fprintf(u.stderr, "mcpgov: resuming the upstream's stream for request %.40s: %v\n", want, err)
+			break
+		}
+		next, nextRetry, got := u.readEvents(r.Body, gen, last, want)
+		r.Body.Close()
+		if next == last && !got {
+			break // nothing new: the server cannot resume it
+		}
+		last, retry, answered = next, nextRetry, got
+	}
+	if want != "" && !answered && u.current(gen) {
+		// The answer is lost: say so rather than leave the call waiting.
+		u.deliver(frameResult{frame: rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: "mcpgov: the upstream server's stream ended before it answered"})})
+	}
+}
+
+// readBody reads a JSON answer, at most a frame's limit.
+func readBody(resp *http.Response) ([]byte, error) {
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, DefaultMaxFrame+1))
+	if err == nil && len(body) > DefaultMaxFrame {
+		return nil, fmt.Errorf("%w of %d bytes", ErrFrameTooLarge, DefaultMaxFrame)
+	}
+	return body, err
+}
+
+// drain reads a little of a body nobody needs, so the connection is reused.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+}
+
+// reinitialize replays the client's initialize in a new session; its
 // answer is not forwarded (the client has one already).
 func (u *HTTPUpstream) reinitialize() error {
 	u.mu.Lock()
 	init := u.initMsg
-	u.mu.Unlock()
 	if init == nil {
+		u.mu.Unlock()
 		return errors.New("the session expired before initialize")
 	}
-	old := u.conn
-	if err := u.connect(); err != nil {
-		return err
-	}
-	_ = old.Close()
-	id, _ := jsonrpc.MakeID("mcpgov-reinitialize")
 	answer := make(chan []byte, 1)
-	u.mu.Lock()
-	u.reinitID, u.reinit = id, answer
-	conn := u.conn
+	u.session, u.gen = "", u.gen+1
+	u.reinitKey, u.reinit = `"mcpgov-reinitialize"`, answer
+	gen := u.gen
 	u.mu.Unlock()
 	defer func() {
 		u.mu.Lock()
 		u.reinit = nil
 		u.mu.Unlock()
 	}()
-	if err := conn.Write(u.ctx, &jsonrpc.Request{ID: id, Method: "initialize", Params: init.Params}); err != nil {
+	req := []byte(`{"jsonrpc":"2.0","id":"mcpgov-reinitialize","method":"initialize","params":` + string(init.Params) + `}`)
+	m, err := rpc.Parse(req)
+	if err != nil {
 		return err
 	}
+	if err := u.post(m); err != nil {
+		return err
+	}
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
 	select {
 	case frame := <-answer:
-		m, err := rpc.Parse(frame)
-		if err != nil || m.Error != nil {
+		a, err := rpc.Parse(frame)
+		if err != nil || a.Error != nil {
 			return fmt.Errorf("initialize refused: %s", frame)
 		}
-		u.initialized(conn, m.Result)
-	case <-time.After(30 * time.Second):
+		u.mu.Lock()
+		ok := u.gen == gen
+		u.mu.Unlock()
+		if ok {
+			u.initialized(a.Result, gen)
+		}
+	case <-timer.C:
 		return errors.New("no answer to initialize within 30s")
 	case <-u.ctx.Done():
 		return u.ctx.Err()
 	}
-	return conn.Write(u.ctx, &jsonrpc.Request{Method: "notifications/initialized"})
+	n, _ := rpc.Parse([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
+	return u.post(n)
 }
 
 // Shutdown implements Upstream: it ends the session (DELETE) and stops
@@ -394,9 +502,21 @@ func (u *HTTPUpstream) Shutdown(time.Duration) error {
 		return nil
 	}
 	u.closed = true
-	conn := u.conn
+	session := u.session
 	u.mu.Unlock()
-	err := conn.Close()
+	var err error
+	if session != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		req, rerr := http.NewRequestWithContext(ctx, http.MethodDelete, u.endpoint, nil)
+		if rerr == nil {
+			req.Header.Set("Mcp-Session-Id", session)
+			var resp *http.Response
+			if resp, err = u.client.Do(req); err == nil {
+				drain(resp)
+			}
+		}
+	}
 	u.cancel()
 	return err
 }

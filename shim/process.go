@@ -121,8 +121,33 @@ func (p *Process) Pid() int { return p.cmd.Process.Pid }
 // ReadFrame implements Upstream.
 func (p *Process) ReadFrame() ([]byte, error) { return p.r.ReadFrame() }
 
-// WriteFrame implements Upstream.
-func (p *Process) WriteFrame(msg []byte) error { return p.w.WriteFrame(msg) }
+// WriteFrame implements Upstream. A write to a server that has exited
+// says so, with its exit status, rather than "broken pipe".
+func (p *Process) WriteFrame(msg []byte) error {
+	err := p.w.WriteFrame(msg)
+	if err != nil && p.wait(exitCauseWait) {
+		if p.err != nil {
+			return fmt.Errorf("the server process ended (%v)", p.err)
+		}
+		return errors.New("the server process ended")
+	}
+	return err
+}
+
+// ExitCause is err, or how the process ended when err is the end of its
+// output and it has exited (or does within a moment).
+func (p *Process) ExitCause(err error) error {
+	if errors.Is(err, io.EOF) && p.wait(exitCauseWait) && p.err != nil {
+		return fmt.Errorf("the server process ended (%v)", p.err)
+	}
+	return err
+}
+
+// exitCauseWait bounds the wait for a process whose pipe closed to be
+// reaped, so an error can say how it ended; it is reaped at once in
+// practice, and a process that closed its pipe but lives on is not
+// waited for.
+const exitCauseWait = 200 * time.Millisecond
 
 // Done is closed when the child has exited.
 func (p *Process) Done() <-chan struct{} { return p.done }

@@ -97,6 +97,7 @@ func (r *Relay) Run(ctx context.Context, up Upstream) error {
 
 	select {
 	case err := <-upDone:
+		err = exitCause(up, err)
 		s.UpstreamGone(0, err)
 		_ = up.Shutdown(signalGrace)
 		return fmt.Errorf("%w: %v", ErrUpstreamExited, err)
@@ -116,6 +117,7 @@ func (r *Relay) Run(ctx context.Context, up Upstream) error {
 	case <-ctx.Done():
 	case err := <-upDone:
 		// It exited before being asked to: a failure, as above.
+		err = exitCause(up, err)
 		s.UpstreamGone(0, err)
 		_ = up.Shutdown(signalGrace)
 		return fmt.Errorf("%w: %v", ErrUpstreamExited, err)
@@ -199,4 +201,12 @@ func report(done chan<- error, err error) {
 	case done <- err:
 	default:
 	}
+}
+
+// exitCause says how a launched server ended when its output did.
+func exitCause(up Upstream, err error) error {
+	if p, ok := up.(*Process); ok {
+		return p.ExitCause(err)
+	}
+	return err
 }

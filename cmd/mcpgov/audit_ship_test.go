@@ -21,8 +21,8 @@ import (
 )
 
 // collector is a real OpenTelemetry Collector (otelcol-mcpgov, built by
-// make otelcol) receiving OTLP/HTTP on a loopback port and writing what it
-// receives to a file.
+// make otelcol) receiving OTLP/HTTP logs and traces on a loopback port and
+// writing what it receives to a file, one export request per line.
 type collector struct {
 	t    testing.TB
 	cmd  *exec.Cmd
@@ -60,6 +60,9 @@ service:
       level: warn
   pipelines:
     logs:
+      receivers: [otlp]
+      exporters: [file]
+    traces:
       receivers: [otlp]
       exporters: [file]
 `, addr, out)

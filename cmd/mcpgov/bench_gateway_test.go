@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -103,8 +104,8 @@ func BenchmarkGatewayRounds(b *testing.B) {
 	needEverything(b)
 	upstream := startEverythingBench(b)
 	sides := []*gatewaySide{{name: "direct", url: upstream}}
-	gw := func(name, bundle, durability string) *gatewaySide {
-		base, proc := startBenchGateway(b, bundle, durability)
+	gw := func(name, bundle, durability string, args ...string) *gatewaySide {
+		base, proc := startBenchGateway(b, bundle, durability, args...)
 		return &gatewaySide{name: name, url: base + "/servers/everything/mcp", proc: proc}
 	}
 	// approved: the catalog alone (and the audit trail); guarded: the
@@ -114,6 +115,9 @@ func BenchmarkGatewayRounds(b *testing.B) {
 		gw("gateway", writeHTTPBundle(b, upstream, false), "write"),
 		gw("guarded", writeHTTPBundle(b, upstream, true), "write"),
 		gw("guarded-fsync", writeHTTPBundle(b, upstream, true), "fsync"),
+		// guarded with a span per request sent over OTLP/HTTP (to a
+		// loopback receiver that discards them): what tracing adds.
+		gw("guarded-traced", writeHTTPBundle(b, upstream, true), "write", "--otlp-traces", otlpDiscard(b)),
 	)
 	if thv := thvBinary(); thv == "" {
 		// On the output itself: a parent benchmark's log is not shown.
@@ -448,14 +452,14 @@ func writeHTTPBundle(tb testing.TB, url string, guarded bool) string {
 // startBenchGateway runs `mcpgov gateway serve --allow-anonymous` (the
 // MCPGOV_BENCH_BIN build when set) on bundle with the audit trail in the
 // given durability mode, and returns its base URL and process.
-func startBenchGateway(tb testing.TB, bundle, durability string) (string, *os.Process) {
+func startBenchGateway(tb testing.TB, bundle, durability string, args ...string) (string, *os.Process) {
 	tb.Helper()
 	addr := freeAddr(tb)
 	bin := "mcpgov"
 	if v := os.Getenv("MCPGOV_BENCH_BIN"); v != "" {
 		bin = v
 	}
-	proc := startBenchProcess(tb, durabilityEnv(tb, durability), bin, "gateway", "serve", "--bundle", bundle, "--listen", addr, "--allow-anonymous")
+	proc := startBenchProcess(tb, durabilityEnv(tb, durability), bin, append([]string{"gateway", "serve", "--bundle", bundle, "--listen", addr, "--allow-anonymous"}, args...)...)
 	base := "http://" + addr
 	await.Until(tb, "the gateway answering /readyz", func() bool {
 		resp, err := http.Get(base + "/readyz")
@@ -511,4 +515,16 @@ aggregation:
 	}
 	proc := startBenchProcess(tb, sandboxEnv(tb, "TOOLHIVE_SKIP_UPDATE_CHECK=true"), thv, "vmcp", "serve", "--config", cfg, "--host", host, "--port", port)
 	return "http://" + addr, proc
+}
+
+// otlpDiscard is an OTLP/HTTP endpoint on loopback that accepts and
+// discards what it is sent.
+func otlpDiscard(tb testing.TB) string {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	tb.Cleanup(ts.Close)
+	return ts.URL
 }

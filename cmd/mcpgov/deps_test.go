@@ -128,6 +128,8 @@ func TestLayerRules(t *testing.T) {
 	small := map[string][]string{
 		"policy/guard/secret":       nil, // one secret detector for scan, guard and every mask
 		"scan/finding":              nil, // severity, rule and finding
+		"scan/fleet":                nil, // the fleet inventory the gateway keeps without the scanner
+		"shim/trace":                nil, // spans and their exporter, kept apart from the engine
 		"scan/launch":               {"policy/guard/secret"},
 		"scan/tomldoc":              nil,              // the lossless TOML editor of catalog, guard, scan, shim/wrap and the CLI
 		"catalog/serverjson/schema": nil,              // catalog validates its registry record without the interop package

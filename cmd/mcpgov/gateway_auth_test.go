@@ -72,6 +72,7 @@ url = %q
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(g.Home, ".config", "mcpgov", "config.toml"), fmt.Sprintf(`[gateway]
+inventory_readers = ["mcp-admins"]
 [[gateway.issuers]]
 url = %q
 audience = "mcpgov-gateway"

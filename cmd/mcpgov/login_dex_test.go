@@ -52,6 +52,8 @@ type dex struct {
 	Addr   string
 	Log    *bytes.Buffer
 	cmd    *exec.Cmd
+	bin    string // the Dex binary and its config, for Restart
+	config string
 
 	Refreshes    atomic.Int32
 	RefreshDelay atomic.Int64 // nanoseconds
@@ -91,6 +93,12 @@ func freeAddr(t testing.TB) string {
 // the test ends. deviceExpiry is how long a device code lives.
 func startDex(t testing.TB, deviceExpiry string) *dex {
 	t.Helper()
+	return startDexExpiry(t, deviceExpiry, "10m")
+}
+
+// startDexExpiry is startDex with the lifetime of the tokens Dex signs.
+func startDexExpiry(t testing.TB, deviceExpiry, idTokens string) *dex {
+	t.Helper()
 	bin := dexBinary(t)
 	tmpl, err := os.ReadFile(filepath.Join("..", "..", "testdata", "idp", "dex.yaml"))
 	if err != nil {
@@ -101,18 +109,12 @@ func startDex(t testing.TB, deviceExpiry string) *dex {
 		t.Fatal(err)
 	}
 	addr, dexAddr := ln.Addr().String(), freeAddr(t)
-	cfg := strings.NewReplacer("{{ISSUER}}", "http://"+addr+"/dex", "{{ADDR}}", dexAddr, "{{DEVICE_EXPIRY}}", deviceExpiry).Replace(string(tmpl))
+	cfg := strings.NewReplacer("{{ISSUER}}", "http://"+addr+"/dex", "{{ADDR}}", dexAddr, "{{DEVICE_EXPIRY}}", deviceExpiry, "{{ID_TOKENS}}", idTokens).Replace(string(tmpl))
 	path := filepath.Join(t.TempDir(), "dex.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d := &dex{Issuer: "http://" + addr + "/dex", Addr: addr, Log: &bytes.Buffer{}}
-	d.cmd = exec.Command(bin, "serve", path)
-	d.cmd.Stdout, d.cmd.Stderr = d.Log, d.Log
-	d.cmd.Dir = t.TempDir()
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
+	d := &dex{Issuer: "http://" + addr + "/dex", Addr: addr, Log: &bytes.Buffer{}, bin: bin, config: path}
 	t.Cleanup(d.Stop)
 	target, _ := url.Parse("http://" + dexAddr)
 	rp := httputil.NewSingleHostReverseProxy(target)
@@ -130,26 +132,42 @@ func startDex(t testing.TB, deviceExpiry string) *dex {
 	})}
 	go srv.Serve(ln)
 	t.Cleanup(func() { srv.Close() })
-	deadline := await.Deadline(t)
-	for {
-		resp, err := http.Get(d.Issuer + "/.well-known/openid-configuration")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return d
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("dex did not come up: %v\n%s", err, d.Log)
-		}
-		time.Sleep(50 * time.Millisecond)
+	d.start(t)
+	return d
+}
+
+// start runs the Dex process and waits for its discovery document.
+func (d *dex) start(t testing.TB) {
+	t.Helper()
+	d.cmd = exec.Command(d.bin, "serve", d.config)
+	d.cmd.Stdout, d.cmd.Stderr = d.Log, d.Log
+	d.cmd.Dir = t.TempDir()
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
 	}
+	await.Until(t, "Dex serving its discovery document", func() bool {
+		resp, err := http.Get(d.Issuer + "/.well-known/openid-configuration")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+// Restart stops Dex and starts it again behind the same issuer URL. Its
+// storage is in memory, so it signs with new keys from then on: a key
+// rotation with the old keys gone at once.
+func (d *dex) Restart(t testing.TB) {
+	t.Helper()
+	d.Stop()
+	d.start(t)
 }
 
 // Stop kills Dex (the IdP-down case uses it mid-test); the proxy then
 // answers 502.
 func (d *dex) Stop() {
-	if d.cmd.ProcessState == nil {
+	if d.cmd != nil && d.cmd.ProcessState == nil {
 		_ = d.cmd.Process.Kill()
 		_ = d.cmd.Wait()
 	}

@@ -94,7 +94,7 @@ func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallStat
 			Tool: p.Name, Arguments: p.Arguments, Params: p.Forward, Meta: p.Meta,
 			Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session,
 			Annotations: c.annotations(p.Name), Facts: c.cfg.Facts.View(),
-			RequestLogging: audit.RequestLoggingFrom(ctx),
+			RequestLogging: audit.RequestLoggingFrom(ctx), RequestRef: audit.RequestRefFrom(ctx),
 		},
 		method:   "tools/call",
 		start:    time.Now(),
@@ -422,6 +422,7 @@ func (c *Core) callRecord(st *CallState, outcome string) *audit.Record {
 	rec.ToolAnnotations = st.Call.Annotations
 	rec.RequestMeta = st.Call.Meta // read for the logging mode, never stored
 	rec.RequestLogging = st.Call.RequestLogging
+	rec.RequestRef = st.Call.RequestRef
 	rec.Decision = st.decision
 	rec.Guardrails = auditGuardrails(st.guardrails)
 	if st.cost != (audit.Cost{}) {

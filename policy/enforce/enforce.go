@@ -107,6 +107,9 @@ type Call struct {
 	// RequestLogging is the audit logging the transport's request chose
 	// (a gateway's X-Mcpgov-Logging header), within the configured mode.
 	RequestLogging string
+	// RequestRef refers to the transport's request that carried the call
+	// (audit.WithRequestRef), for its record.
+	RequestRef string
 
 	Identity audit.Identity
 	Client   audit.Client

@@ -38,7 +38,8 @@ func (c *Core) BeginRequest(ctx context.Context, method string, params json.RawM
 		Arguments jsontext.Value `json:"arguments"`
 	}
 	_ = jsonv2.Unmarshal(params, &p)
-	call := &Call{Params: params, Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session}
+	call := &Call{Params: params, Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session,
+		RequestRef: audit.RequestRefFrom(ctx)}
 	switch method {
 	case "resources/read":
 		call.Source = SourceResource

@@ -155,6 +155,9 @@ func (s *Session) Wait() { <-s.finishing.wait() }
 // have run goes unrecorded.
 func (s *Session) UpstreamGone(i int, cause error) {
 	msg := "upstream MCP server exited"
+	if i >= 0 && i < len(s.routes) && s.routes[i].name != "" {
+		msg = fmt.Sprintf("upstream MCP server %s exited", s.routes[i].name)
+	}
 	if cause != nil && !errors.Is(cause, io.EOF) {
 		msg += ": " + cause.Error()
 	}

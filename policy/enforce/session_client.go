@@ -197,6 +197,19 @@ func (s *Session) forward(ctx context.Context, ri int, m *rpc.Message, params js
 func bytesEqual(a, b json.RawMessage) bool { return string(a) == string(b) }
 
 // refused records a message the session refused to forward.
+// Refuse records a message the transport refused on the session's behalf
+// before it reached the session (a body it could not parse, a request
+// without an id, an id already in flight), as the session records its own
+// refusals: a warning line and a message_refused record.
+func (s *Session) Refuse(ctx context.Context, method, reason string) {
+	if method != "" {
+		s.warnf("%s from the client refused: %s", method, reason)
+	} else {
+		s.warnf("message from the client refused: %s", reason)
+	}
+	s.refused(ctx, method, reason)
+}
+
 func (s *Session) refused(ctx context.Context, method, reason string) {
 	if core := s.core(0); core != nil {
 		core.RefuseMessage(ctx, method, reason)
@@ -245,6 +258,9 @@ func (s *Session) notAccepted(c *call, err error) {
 		return
 	}
 	msg := "upstream MCP server is not accepting messages: " + err.Error()
+	if c.route >= 0 && c.route < len(s.routes) && s.routes[c.route].name != "" {
+		msg = fmt.Sprintf("upstream MCP server %s is not accepting messages: %v", s.routes[c.route].name, err)
+	}
 	if c.state != nil {
 		c.core.FailCall(context.Background(), c.state, msg)
 	}

@@ -63,13 +63,17 @@ var (
 	ErrAudience      = errors.New("wrong audience")
 	ErrBadToken      = errors.New("invalid token")
 	ErrIdPDown       = errors.New("identity provider unreachable")
+	// ErrGroupsOverage: the token says the caller's groups are elsewhere
+	// (Entra ID's group overage), so what they may use cannot be told.
+	ErrGroupsOverage = errors.New("the token does not carry the caller's groups")
 )
 
 // JWTVerifier verifies JWT access tokens from the configured identity
 // providers: the token's iss picks the provider (an issuer not configured
 // is refused before any network call), whose discovery document and keys
-// are fetched on first use and kept; go-oidc refetches the key set when a
-// token names a key it does not know, so key rotation needs no restart.
+// are fetched on first use and again every keySetMaxAge (so a withdrawn
+// key stops counting); go-oidc also refetches the key set when a token
+// names a key it does not know, so key rotation needs no restart.
 // Signature, issuer, audience and expiry (with ClockSkew) are checked,
 // then the provider's group claims are read.
 type JWTVerifier struct {
@@ -82,8 +86,15 @@ type JWTVerifier struct {
 	Client *http.Client
 
 	mu        sync.Mutex
-	verifiers map[string]*oidc.IDTokenVerifier
+	verifiers map[string]*issuerVerifier
 	verified  map[[32]byte]cachedJWT // by the token's SHA-256
+}
+
+// issuerVerifier is one provider's verifier and when its discovery
+// document and key set were fetched.
+type issuerVerifier struct {
+	ver     *oidc.IDTokenVerifier
+	fetched time.Time
 }
 
 // cachedJWT is a verified token's identity, good until until: its expiry
@@ -100,6 +111,18 @@ type cachedJWT struct {
 const (
 	jwtCacheFor = 5 * time.Minute
 	jwtCacheMax = 10000
+)
+
+// keySetMaxAge is how long a provider's key set is used before it is
+// fetched again. go-oidc fetches it anew only for a token that names a key
+// it does not know, so without this a key the provider withdrew (say, a
+// leaked one) would keep verifying tokens until the gateway restarts.
+// keySetRetry is the wait before another try when a refetch fails; the
+// keys already fetched keep serving meanwhile, so a provider's outage
+// does not lock everyone out.
+const (
+	keySetMaxAge = 5 * time.Minute
+	keySetRetry  = 30 * time.Second
 )
 
 func (v *JWTVerifier) now() time.Time {
@@ -158,6 +181,11 @@ func (v *JWTVerifier) Verify(ctx context.Context, raw string) (audit.Identity, e
 	if id.Name == "" {
 		id.Name, _ = claims["preferred_username"].(string)
 	}
+	if overage(claims, cfg.GroupsClaim) {
+		// Refused rather than served with no groups: a caller who
+		// belongs to many groups would otherwise lose access silently.
+		return none, fmt.Errorf("%w: its %q claim is replaced by a reference to another source (Entra ID sends one past 200 groups, or \"hasgroups\"); emit only the groups assigned to the application (groupMembershipClaims \"ApplicationGroup\") or use app roles with roles_claim (issuer %s)", ErrGroupsOverage, cfg.GroupsClaim, iss)
+	}
 	id.Groups = ClaimGroups(claims, cfg.GroupsClaim)
 	if cfg.RolesClaim != "" {
 		for _, g := range ClaimGroups(claims, cfg.RolesClaim) {
@@ -193,14 +221,36 @@ func (v *JWTVerifier) remember(key [32]byte, id audit.Identity, until, now time.
 	v.verified[key] = cachedJWT{id: id, until: until}
 }
 
-// verifier is the issuer's verifier, discovering it on first use. A
-// failed discovery is not kept: the next request tries again.
+// verifier is the issuer's verifier, discovering it on first use and
+// again once its key set is keySetMaxAge old. A failed first discovery is
+// not kept: the next request tries again. A failed refresh keeps the
+// verifier it had and tries again after keySetRetry.
 func (v *JWTVerifier) verifier(ctx context.Context, cfg *IssuerConfig) (*oidc.IDTokenVerifier, error) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if ver := v.verifiers[cfg.URL]; ver != nil {
-		return ver, nil
+	now := v.now()
+	cur := v.verifiers[cfg.URL]
+	if cur != nil && now.Sub(cur.fetched) < keySetMaxAge {
+		return cur.ver, nil
 	}
+	ver, err := v.discover(ctx, cfg)
+	if err != nil {
+		if cur != nil {
+			cur.fetched = now.Add(keySetRetry - keySetMaxAge)
+			return cur.ver, nil
+		}
+		return nil, err
+	}
+	if v.verifiers == nil {
+		v.verifiers = map[string]*issuerVerifier{}
+	}
+	v.verifiers[cfg.URL] = &issuerVerifier{ver: ver, fetched: now}
+	return ver, nil
+}
+
+// discover fetches the issuer's discovery document and makes a verifier
+// with a new key set (fetched on its first use).
+func (v *JWTVerifier) discover(ctx context.Context, cfg *IssuerConfig) (*oidc.IDTokenVerifier, error) {
 	hc := v.Client
 	if hc == nil {
 		hc = http.DefaultClient
@@ -212,16 +262,11 @@ func (v *JWTVerifier) verifier(ctx context.Context, cfg *IssuerConfig) (*oidc.ID
 		return nil, fmt.Errorf("%w: discover %s: %v", ErrIdPDown, cfg.URL, err)
 	}
 	skew := v.ClockSkew
-	ver := p.Verifier(&oidc.Config{
+	return p.Verifier(&oidc.Config{
 		SkipClientIDCheck: true, // the audience is checked after, with a precise error
 		// Expiry with leeway: a token counts as expired skew after its exp.
 		Now: func() time.Time { return v.now().Add(-skew) },
-	})
-	if v.verifiers == nil {
-		v.verifiers = map[string]*oidc.IDTokenVerifier{}
-	}
-	v.verifiers[cfg.URL] = ver
-	return ver, nil
+	}), nil
 }
 
 // unverifiedIssuer reads a JWT's iss claim before verification, only to
@@ -253,13 +298,18 @@ func unverifiedIssuer(raw string) (string, error) {
 // understood: an array of strings (Dex, Okta and Entra ID "groups", Entra
 // "roles"), a single string, or a space-separated string.
 func ClaimGroups(claims map[string]any, name string) []string {
-	var cur any = claims
-	for _, part := range strings.Split(name, ".") {
-		m, ok := cur.(map[string]any)
-		if !ok {
-			return nil
+	// A claim named as a whole wins over a dotted path: Auth0 and Okta
+	// custom claims are URLs ("https://example.com/groups") full of dots.
+	cur, ok := claims[name]
+	if !ok {
+		cur = any(claims)
+		for _, part := range strings.Split(name, ".") {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return nil
+			}
+			cur = m[part]
 		}
-		cur = m[part]
 	}
 	var out []string
 	switch v := cur.(type) {
@@ -273,6 +323,22 @@ func ClaimGroups(claims map[string]any, name string) []string {
 		}
 	}
 	return out
+}
+
+// overage reports whether claims say the groups claim name was left out
+// for being too large: Entra ID's "_claim_names" pointing the claim to
+// "_claim_sources" (JWTs past 200 groups), or "hasgroups" (implicit flow).
+func overage(claims map[string]any, name string) bool {
+	if _, present := claims[name]; present {
+		return false
+	}
+	if names, ok := claims["_claim_names"].(map[string]any); ok {
+		if _, ok := names[name]; ok {
+			return true
+		}
+	}
+	has, _ := claims["hasgroups"].(bool)
+	return has && name == "groups"
 }
 
 func audiences(aud []string) string {

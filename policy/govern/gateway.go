@@ -34,6 +34,8 @@ type GatewayGovernance struct {
 	store    *audit.Store
 	auditErr error
 	lines    *enforce.Lines
+	// shared is the store the replicas share; nil for one process.
+	shared *SharedState
 
 	// WrapSink, when set before serving, wraps every core's Sink (the
 	// gateway's metrics count the records through it).
@@ -86,7 +88,13 @@ var _ gateway.Governance = (*GatewayGovernance)(nil)
 // be opened is a warning notice: servers in enforce mode are refused.
 // log receives the records' diagnostic lines.
 func NewGatewayGovernance(env Env, c Configs, bundleFlag string, log io.Writer, warn func(string)) (*GatewayGovernance, []Notice, error) {
-	g := &GatewayGovernance{env: env, lines: &enforce.Lines{W: log}, explicit: bundleFlag != ""}
+	return NewReplicaGovernance(env, c, bundleFlag, log, warn, nil)
+}
+
+// NewReplicaGovernance is NewGatewayGovernance for one replica of several:
+// its rate limits are counted in shared (nil: by this process alone).
+func NewReplicaGovernance(env Env, c Configs, bundleFlag string, log io.Writer, warn func(string), shared *SharedState) (*GatewayGovernance, []Notice, error) {
+	g := &GatewayGovernance{env: env, lines: &enforce.Lines{W: log}, explicit: bundleFlag != "", shared: shared}
 	s, err := ResolveBundleSettings(env, c, bundleFlag)
 	if err != nil {
 		return nil, nil, fmt.Errorf("governance bundle: %w", err)
@@ -126,7 +134,7 @@ func (g *GatewayGovernance) load() (*gatewayState, []Notice, error) {
 	st := &gatewayState{}
 	b, notices, err := g.settings.LoadLive(g.env, g.explicit, func(b *catalog.Bundle) error {
 		var perr error
-		st.pipeline, perr = Pipeline(g.env, b)
+		st.pipeline, perr = gatewayPipeline(g.env, b, g.shared.limitStore())
 		return perr
 	})
 	if err != nil {
@@ -149,7 +157,21 @@ func (g *GatewayGovernance) Source() string { return g.settings.Source.Dir }
 // gateway would not have started; a last good copy stood in for an
 // unreachable one is warned about at start and still governs), and a
 // changed bundle that cannot be used leaves it governing (Stale says why).
-func (g *GatewayGovernance) Ready() error { return nil }
+// What makes a replica unready is its audit trail: one that could not be
+// opened, or cannot keep records now (a full disk, a failed fsync), would
+// have every call to a server in enforce mode refused, so the load
+// balancer should send them to a replica whose trail works.
+func (g *GatewayGovernance) Ready() error {
+	if g.auditErr != nil {
+		return fmt.Errorf("audit trail unavailable: %w", g.auditErr)
+	}
+	if g.store != nil {
+		if err := g.store.Healthy(); err != nil {
+			return fmt.Errorf("audit trail cannot keep records: %w", err)
+		}
+	}
+	return nil
+}
 
 // Stale implements gateway.Stale: why the bundle changed into one that is
 // not in use (nil when the one in use is the source's latest).

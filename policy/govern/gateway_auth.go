@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/policy/state"
 )
 
 // GatewayAuthConfig are the [gateway] keys of the gateway's inbound
@@ -177,6 +178,14 @@ const GatewayTokenIssuer = "mcpgov-gateway"
 // refuses (ErrNoInboundAuth) a gateway without an identity provider,
 // without a live issued token and without allowAnonymous.
 func NewGatewayAuthenticator(ctx context.Context, env Env, c Configs, allowAnonymous bool) (*Authenticator, GatewayAuth, error) {
+	return NewReplicaAuthenticator(ctx, env, c, allowAnonymous, nil)
+}
+
+// NewReplicaAuthenticator is NewGatewayAuthenticator with the issued
+// tokens in tokens (the store replicas share; nil: the state directory's
+// file). A shared store that cannot be reached at start leaves the check
+// for a live token out: the tokens are checked at each request.
+func NewReplicaAuthenticator(ctx context.Context, env Env, c Configs, allowAnonymous bool, tokens TokenStore) (*Authenticator, GatewayAuth, error) {
 	ga, err := ResolveGatewayAuth(c)
 	if err != nil {
 		return nil, ga, err
@@ -186,11 +195,17 @@ func NewGatewayAuthenticator(ctx context.Context, env Env, c Configs, allowAnony
 		a.JWT = &JWTVerifier{Issuers: ga.Issuers, ClockSkew: ga.ClockSkew, Now: env.Now}
 	}
 	live := 0
-	if path, err := TokenStorePath(env); err == nil {
-		store := &FileTokenStore{Path: path, Now: env.Now}
-		a.Tokens = store
-		all, err := store.List(ctx)
-		if err != nil {
+	if tokens == nil {
+		if path, err := TokenStorePath(env); err == nil {
+			tokens = &FileTokenStore{Path: path, Now: env.Now}
+		}
+	}
+	if tokens != nil {
+		a.Tokens = tokens
+		all, err := tokens.List(ctx)
+		if errors.Is(err, state.ErrUnavailable) {
+			all, live = nil, 1
+		} else if err != nil {
 			return nil, ga, err
 		}
 		now := time.Now()

@@ -68,9 +68,12 @@ func TestClaimGroups(t *testing.T) {
 		"groups":       []any{"eng", "ops", 3},
 		"roles":        "Admin Reader",
 		"realm_access": map[string]any{"roles": []any{"kc-role"}},
+		// Okta and Auth0 custom claims are named by URLs.
+		"https://example.com/groups": []any{"okta-eng"},
 	}
 	for name, want := range map[string][]string{
 		"groups": {"eng", "ops"}, "roles": {"Admin", "Reader"}, "realm_access.roles": {"kc-role"}, "missing": nil, "groups.x": nil,
+		"https://example.com/groups": {"okta-eng"},
 	} {
 		if got := ClaimGroups(claims, name); !slices.Equal(got, want) {
 			t.Errorf("%s: %v, want %v", name, got, want)
@@ -130,20 +133,36 @@ func TestJWTVerifier(t *testing.T) {
 		want error
 		text string
 	}{
-		"expired":        {p.token(claims("gw", now.Add(-2*time.Minute))), ErrTokenExpired, "token expired at"},
-		"wrong audience": {p.token(claims("other-app", now.Add(time.Hour))), ErrAudience, `not the gateway's "gw"`},
-		"unknown issuer": {p.token(strings.Replace(claims("gw", now.Add(time.Hour)), p.URL, "https://evil.example.com", 1)), ErrUnknownIssuer, `"https://evil.example.com"`},
-		"not a JWT":      {"abc", ErrBadToken, "not a JWT"},
-		"forged":         {p.token(claims("gw", now.Add(time.Hour)))[:20] + "x" + p.token(claims("gw", now.Add(time.Hour)))[21:], ErrBadToken, ""},
+		"expired":             {p.token(claims("gw", now.Add(-2*time.Minute))), ErrTokenExpired, "token expired at"},
+		"wrong audience":      {p.token(claims("other-app", now.Add(time.Hour))), ErrAudience, `not the gateway's "gw"`},
+		"unknown issuer":      {p.token(strings.Replace(claims("gw", now.Add(time.Hour)), p.URL, "https://evil.example.com", 1)), ErrUnknownIssuer, `"https://evil.example.com"`},
+		"not a JWT":           {"abc", ErrBadToken, "not a JWT"},
+		"Entra group overage": {p.token(strings.Replace(claims("gw", now.Add(time.Hour)), `"groups":["eng"],`, `"_claim_names":{"groups":"src1"},"_claim_sources":{"src1":{"endpoint":"https://graph.microsoft.com/v1.0/users/u1/getMemberObjects"}},`, 1)), ErrGroupsOverage, "ApplicationGroup"},
+		"Entra hasgroups":     {p.token(strings.Replace(claims("gw", now.Add(time.Hour)), `"groups":["eng"],`, `"hasgroups":true,`, 1)), ErrGroupsOverage, "roles_claim"},
+		"forged":              {p.token(claims("gw", now.Add(time.Hour)))[:20] + "x" + p.token(claims("gw", now.Add(time.Hour)))[21:], ErrBadToken, ""},
 	} {
 		id, err := v.Verify(ctx, c.tok)
 		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.text) || id.Authenticated() {
 			t.Errorf("%s: %+v %v, want %v", name, id, err, c.want)
 		}
 	}
+	// A key the provider withdraws without a successor stops counting
+	// once the key set is keySetMaxAge old, though no token named a new
+	// key; the tokens verified before keep their cached verification no
+	// longer than jwtCacheFor.
+	unseen := p.token(claims("gw", now.Add(time.Hour)))
+	withdrawn := p.key
+	p.srv.PublicKeys = nil
+	now = now.Add(keySetMaxAge + time.Second)
+	if _, err := v.Verify(ctx, unseen); !errors.Is(err, ErrBadToken) {
+		t.Errorf("a token of a withdrawn key, after the key set's refresh: %v; want ErrBadToken", err)
+	}
 	// Key rotation: a token signed with a new key verifies without a
 	// restart (the key set is fetched again for the unknown kid).
 	p.rotate()
+	if p.key == withdrawn {
+		t.Fatal("rotate kept the key")
+	}
 	tok := p.token(claims("gw", now.Add(time.Hour)))
 	if _, err := v.Verify(ctx, tok); err != nil {
 		t.Fatalf("after rotation: %v", err)

@@ -2,6 +2,7 @@ package govern
 
 import (
 	"fmt"
+	"net/url"
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -13,6 +14,9 @@ type GatewayConfig struct {
 	// GatewayAuthConfig is how callers are authenticated (issuers, the
 	// limit on failures).
 	GatewayAuthConfig
+	// GatewayStoreConfig is the store the replicas share (store,
+	// store_down).
+	GatewayStoreConfig
 	// Listen is the address to listen on (host:port).
 	Listen string `toml:"listen"`
 	// AllowedOrigins are the Origin values a browser client may call from.
@@ -27,6 +31,14 @@ type GatewayConfig struct {
 	// HTTPS. Relative paths are relative to the config file.
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
+	// InventoryReaders are the groups whose members may read the fleet
+	// inventory over HTTP (GET /inventory); nobody when empty.
+	InventoryReaders []string `toml:"inventory_readers"`
+	// MetricsListen, when set, is the only address /metrics is served on.
+	MetricsListen string `toml:"metrics_listen"`
+	// OTLPTraces, when set, is the OTLP/HTTP endpoint the gateway sends
+	// its spans to.
+	OTLPTraces string `toml:"otlp_traces"`
 }
 
 // GatewaySettings are the [gateway] settings resolved from both configs;
@@ -39,6 +51,11 @@ type GatewaySettings struct {
 	IdleTimeout    time.Duration
 	TLSCert        string
 	TLSKey         string
+	// InventoryReaders and MetricsListen: see GatewayConfig.
+	InventoryReaders []string
+	MetricsListen    string
+	// OTLPTraces: see GatewayConfig.
+	OTLPTraces string
 }
 
 // Gateway resolves the [gateway] settings: each key the managed config
@@ -65,6 +82,24 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 	}
 	if len(g.AllowedOrigins) > 0 {
 		s.AllowedOrigins = g.AllowedOrigins
+	}
+	if g.MetricsListen != "" {
+		s.MetricsListen = g.MetricsListen
+	}
+	if g.OTLPTraces != "" {
+		u, err := url.Parse(g.OTLPTraces)
+		if err == nil && u.User != nil {
+			return WithHint(fmt.Errorf("config %s: invalid [gateway] otlp_traces %q: it holds credentials", cfg.Path(), u.Redacted()),
+				"remove them from the URL")
+		}
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return WithHint(fmt.Errorf("config %s: invalid [gateway] otlp_traces %q", cfg.Path(), g.OTLPTraces),
+				"give the OTLP/HTTP endpoint as http(s)://host:port, such as http://127.0.0.1:4318")
+		}
+		s.OTLPTraces = g.OTLPTraces
+	}
+	if len(g.InventoryReaders) > 0 {
+		s.InventoryReaders = g.InventoryReaders
 	}
 	if g.MaxBody < 0 {
 		return fmt.Errorf("config %s: invalid [gateway] max_body %d: want a positive size in bytes", cfg.Path(), g.MaxBody)

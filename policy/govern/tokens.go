@@ -309,45 +309,24 @@ func (s *FileTokenStore) read() ([]IssuedToken, error) {
 // update changes the file under its lock: read, change, write a
 // temporary file and rename it over.
 func (s *FileTokenStore) update(change func([]IssuedToken) ([]IssuedToken, error)) error {
-	if err := os.MkdirAll(filepath.Dir(s.Path), 0o700); err != nil {
+	var own error // read's and change's errors say what they are already
+	err := withFileLock(s.Path, func() error {
+		all, err := s.read()
+		if err == nil {
+			all, err = change(all)
+		}
+		if err != nil {
+			own = err
+			return err
+		}
+		b, err := jsonv2.Marshal(tokenFile{Version: 1, Tokens: all})
+		if err != nil {
+			return err
+		}
+		return writeFileAtomic(s.Path, append(b, '\n'), ".tokens-*")
+	})
+	if err != nil && err != own {
 		return fmt.Errorf("gateway tokens: %w", err)
 	}
-	lock, err := os.OpenFile(s.Path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return fmt.Errorf("gateway tokens: %w", err)
-	}
-	defer lock.Close()
-	if err := lockFile(lock); err != nil {
-		return fmt.Errorf("gateway tokens: lock %s: %w", lock.Name(), err)
-	}
-	defer unlockFile(lock)
-	all, err := s.read()
-	if err != nil {
-		return err
-	}
-	if all, err = change(all); err != nil {
-		return err
-	}
-	b, err := jsonv2.Marshal(tokenFile{Version: 1, Tokens: all})
-	if err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(s.Path), ".tokens-*")
-	if err != nil {
-		return fmt.Errorf("gateway tokens: %w", err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err = tmp.Write(append(b, '\n')); err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), s.Path)
-	}
-	if err != nil {
-		return fmt.Errorf("gateway tokens: write %s: %w", s.Path, err)
-	}
-	return nil
+	return err
 }

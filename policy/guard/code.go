@@ -1,7 +1,9 @@
 package guard
 
 import (
-	"encoding/json"
+	"sync"
+
+	ahocorasick "github.com/BobuSumisu/aho-corasick"
 	"path"
 	"strings"
 
@@ -37,7 +39,7 @@ var codeAnchors = []codeAnchor{
 	{"new Function(", RuleCodeEval, "new Function() compiles text into code", nil},
 	{"os.system(", RuleCodeShell, "os.system() runs a shell command", dynamicFirstArg},
 	{"os.popen(", RuleCodeShell, "os.popen() runs a shell command", dynamicFirstArg},
-	{"shell=True", RuleCodeShell, "subprocess with shell=True runs a shell command", shellTrueDynamic},
+	{"shell=", RuleCodeShell, "subprocess with shell=True runs a shell command", func(s string, at int) bool { return shellTruthy(s, at) && shellTrueDynamic(s, at) }},
 	{"child_process", RuleCodeShell, "child_process runs commands", childProcessExec},
 	{"Runtime.getRuntime().exec(", RuleCodeShell, "Runtime.exec() runs a command", dynamicFirstArg},
 	{"pickle.loads(", RuleCodeDeserial, "pickle.loads() runs code from its input", nil},
@@ -48,7 +50,9 @@ var codeAnchors = []codeAnchor{
 }
 
 // shellAnchors trigger the shell parse.
-var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget"}
+var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget",
+	"&& sh ", "&& bash ", "; sh ", "; bash ", "&& ./", "; ./", "&& python", "<<< \"$(curl", "<<<$(curl", "<<< $(curl",
+	"nc ", "ncat ", "netcat ", "telnet "}
 
 // pipeTargets are the commands a pipe into which makes a line worth
 // parsing ("curl … | sh").
@@ -63,6 +67,11 @@ func hasShellAnchor(s string) bool {
 			return true
 		}
 	}
+	return pipeIntoInterpreter(s)
+}
+
+// pipeIntoInterpreter: s pipes into one of pipeTargets.
+func pipeIntoInterpreter(s string) bool {
 	for off := 0; ; {
 		j := strings.IndexByte(s[off:], '|')
 		if j < 0 {
@@ -110,8 +119,10 @@ func CheckCode(s string) []CodeFinding {
 			}
 		}
 		callFormsAt(s, p, add)
+		contextCallsAt(s, p, add)
 	}
-	if scriptCandidate(s) {
+	script, shell := anchorsIn(s)
+	if script {
 		scriptFindings(strings.ToLower(s), add)
 	}
 	for _, a := range codeAnchors {
@@ -134,7 +145,7 @@ func CheckCode(s string) []CodeFinding {
 	if strings.Contains(s, "#{") && interpolatedBackticks(s) {
 		add(RuleCodeShell, "backticks run a shell command with interpolated input (Ruby)")
 	}
-	if hasShellAnchor(s) {
+	if shell {
 		for _, line := range shellLines(s) {
 			checkShell(line, add, 0)
 		}
@@ -223,20 +234,69 @@ func interpolatedBackticks(s string) bool {
 	}
 }
 
-// scriptCandidate: s holds an anchor of the script rules (a cheap test
-// before lower-casing it).
-func scriptCandidate(s string) bool {
-	for _, a := range scriptAnchors {
-		if strings.Contains(s, a) {
-			return true
+// anchorsIn finds, in one case-insensitive pass, whether s holds an
+// anchor of the script rules and one of the shell anchors (these at word
+// bounds, as containsWord): the cheap test before lower-casing s or
+// parsing its lines. Pipes into an interpreter are found apart, in one
+// pass over '|'.
+func anchorsIn(s string) (script, shell bool) {
+	bp := lowerBufs.Get().(*[]byte)
+	low := (*bp)[:0]
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if c >= 'A' && c <= 'Z' {
+			c += 'a' - 'A'
 		}
+		low = append(low, c)
 	}
-	return false
+	ns := int64(len(scriptAnchors))
+	anchorTrie().Walk(low, func(end, n, pi int64) bool {
+		if pi < ns {
+			script = true
+		} else if a := shellAnchors[pi-ns]; !shell && wordAt(s, int(end-n+1), a) {
+			shell = true
+		}
+		return !(script && shell)
+	})
+	*bp = low
+	lowerBufs.Put(bp)
+	return script, shell || pipeIntoInterpreter(s)
 }
 
-var scriptAnchors = []string{"/dev/", "nc ", "ncat", "socat", "mkfifo", "ocket", "IEX", "iex", "Iex", "nvoke-", "NVOKE-",
-	"ownload", "-enc", "-Enc", "-ENC", "-e ", "MpPreference", "mppreference", "emove-", "EMOVE-", "bcdedit", "vssadmin", "ormat c", "ormat C", "ORMAT C",
-	"sockopen", "del /", "DEL /", "rd /", "RD /", "rmdir /", "RMDIR /"}
+// wordAt: the anchor a found at s[at:] (case-insensitively) is there
+// case-sensitively and, where it starts or ends with a letter, starts or
+// ends a word.
+func wordAt(s string, at int, a string) bool {
+	end := at + len(a)
+	if s[at:end] != a {
+		return false
+	}
+	first, last := a[0], a[len(a)-1]
+	if first >= 'a' && first <= 'z' && at > 0 && isWordChar(s[at-1]) {
+		return false
+	}
+	return !(last >= 'a' && last <= 'z' && end < len(s) && isWordChar(s[end]))
+}
+
+// anchorTrie holds scriptAnchors then shellAnchors, lower case; built on
+// first use.
+var anchorTrie = sync.OnceValue(func() *ahocorasick.Trie {
+	b := ahocorasick.NewTrieBuilder().AddStrings(scriptAnchors)
+	for _, a := range shellAnchors {
+		b.AddString(strings.ToLower(a))
+	}
+	return b.Build()
+})
+
+// scriptAnchors are the script rules' literals, lower case: at least one
+// is in any text a script rule fires on.
+var scriptAnchors = []string{"/dev/", "/inet/", "mknod", "nc ", "ncat", "socat", "mkfifo", "ocket", "iex", "nvoke-",
+	"ownload", "-enc", "-e ", "mppreference", "emove-", "bcdedit", "vssadmin", "ormat c",
+	"sockopen", "del /", "rd /", "rmdir /", "owershell", "pwsh", "ertutil", "itsadmin", "mshta",
+	"egsvr32", "undll32", "criptblock", "-service", "indefend", "antispyware", "realtimemonitoring",
+	"windowsfeature", "wmic", "webrequest", "iwr ", "bitstransfer", "sc stop", "sc config"}
+
+var lowerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
 func childProcessExec(s string, at int) bool {
 	w := s[at:min(len(s), at+400)]
@@ -255,13 +315,25 @@ func yamlUnsafe(s string, at int) bool {
 // with prompts ("$ ") removed.
 func shellLines(s string) []string {
 	var out []string
-	for line := range strings.SplitSeq(s, "\n") {
+	for line := range strings.SplitSeq(joinContinuations(s), "\n") {
 		t := strings.TrimSpace(line)
 		t = strings.TrimPrefix(t, "$ ")
 		t = strings.TrimPrefix(t, "# ")
+		if v, ok := dockerExecForm(t); ok {
+			t = v // RUN ["sh", "-c", "curl … | sh"]
+		}
 		t = strings.TrimPrefix(t, "RUN ") // Dockerfile
-		if v, ok := jsonMemberValue(t); ok {
-			t = v // package.json "postinstall": "curl … | sh"
+		if strings.Contains(t, "\":") {
+			// package.json "postinstall": "curl … | sh", on its own line or
+			// in a package.json printed on one line.
+			if vs := jsonStringMembers(t); len(vs) > 0 {
+				for _, v := range vs {
+					if hasShellAnchor(v) {
+						out = append(out, v)
+					}
+				}
+				continue
+			}
 		}
 		if hasShellAnchor(t) {
 			out = append(out, t)
@@ -278,6 +350,7 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 	if err != nil {
 		return // prose, not a command
 	}
+	downloadThenRun(f, add)
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
 		case *syntax.CmdSubst:
@@ -289,6 +362,9 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 				if (l == "curl" || l == "wget" || l == "fetch") && isInterpreter(r) {
 					add(RuleCodePipeShell, "downloads a script and pipes it into "+r)
 				}
+				if isNetcat(l) && isInterpreter(r) {
+					add(RuleCodeReverseShell, l+" pipes a remote host's commands into "+r)
+				}
 			}
 		case *syntax.CallExpr:
 			args := unwrap(words(n.Args))
@@ -296,6 +372,9 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 				return true
 			}
 			name := path.Base(args[0])
+			if isNetcat(name) && netcatExec(args[1:]) {
+				add(RuleCodeReverseShell, name+" hands a shell to a remote host")
+			}
 			switch name {
 			case "rm":
 				if rmRoot(args[1:]) {
@@ -348,28 +427,6 @@ func downloadSubst(a string) bool {
 	return false
 }
 
-// jsonMemberValue reads a line that is one JSON member with a string
-// value ("name": "value",) and returns the value.
-func jsonMemberValue(t string) (string, bool) {
-	if !strings.HasPrefix(t, "\"") {
-		return "", false
-	}
-	i := strings.Index(t, "\":")
-	if i < 0 {
-		return "", false
-	}
-	v := strings.TrimSpace(t[i+2:])
-	v = strings.TrimSuffix(v, ",")
-	if len(v) < 2 || v[0] != '"' || v[len(v)-1] != '"' {
-		return "", false
-	}
-	var out string
-	if err := json.Unmarshal([]byte(v), &out); err != nil {
-		return "", false
-	}
-	return out, true
-}
-
 // words renders literal words; parts that are not literal keep their
 // source form ($HOME, "$HOME").
 func words(ws []*syntax.Word) []string {
@@ -393,7 +450,7 @@ func words(ws []*syntax.Word) []string {
 func unwrap(args []string) []string {
 	for len(args) > 0 {
 		switch path.Base(args[0]) {
-		case "sudo", "doas", "nohup", "nice", "time", "exec", "command", "builtin", "xargs", "env", "stdbuf", "timeout":
+		case "sudo", "doas", "nohup", "nice", "time", "exec", "command", "builtin", "xargs", "env", "stdbuf", "timeout", "busybox", "setsid":
 			args = args[1:]
 			for len(args) > 0 && (strings.HasPrefix(args[0], "-") || strings.Contains(args[0], "=") || isNumber(args[0])) {
 				args = args[1:]

@@ -101,7 +101,6 @@ var callForms = []callForm{
 	{"new ProcessBuilder(", RuleCodeShell, "ProcessBuilder runs a command", argShellArg, false},
 	{".readObject(", RuleCodeDeserial, "ObjectInputStream.readObject() builds arbitrary objects", argAny, true},
 	{"Eval.me(", RuleCodeEval, "Eval.me() runs text as Groovy", argDynamic, false},
-	{".evaluate(", RuleCodeEval, "GroovyShell.evaluate() runs text as code", argDynamic, true},
 	{".execute(", RuleCodeShell, "String.execute() runs a command (Groovy)", argAny, true},
 	// Go
 	{"exec.Command(", RuleCodeShell, "exec.Command runs a program", argShellArg, false},
@@ -111,10 +110,13 @@ var callForms = []callForm{
 	{"shutil.rmtree(", RuleCodeRmTree, "shutil.rmtree() on a home or root directory", argAny, false},
 }
 
+// allCallForms are callForms and moreCallForms.
+var allCallForms = append(append([]callForm{}, callForms...), moreCallForms...)
+
 // callFormsByByte indexes callForms by the byte before their "(".
 var callFormsByByte = func() map[byte][]int {
 	m := map[byte][]int{}
-	for i, f := range callForms {
+	for i, f := range allCallForms {
 		b := f.lit[len(f.lit)-2]
 		m[b] = append(m[b], i)
 	}
@@ -127,7 +129,7 @@ func callFormsAt(s string, p int, add func(rule, msg string)) {
 		return
 	}
 	for _, fi := range callFormsByByte[s[p-1]] {
-		f := &callForms[fi]
+		f := &allCallForms[fi]
 		at := p + 1 - len(f.lit)
 		if at < 0 || s[at:p+1] != f.lit {
 			continue
@@ -139,6 +141,12 @@ func callFormsAt(s string, p int, add func(rule, msg string)) {
 			continue // a method or a longer name (os.system vs system)
 		}
 		args := callArgs(s, p)
+		if f.lit == "exec.CommandContext(" && len(args) > 0 {
+			args = args[1:] // the context, whatever it is called
+		}
+		if f.prov >= argSecondDynamic && !moreProvenance(f.prov, args) {
+			continue
+		}
 		switch f.prov {
 		case argDynamic:
 			if len(args) == 0 || constantArg(args[0]) && !dangerousConstant(args[0]) {
@@ -217,12 +225,15 @@ func constantArg(a string) bool {
 		return false
 	}
 	q := a[0]
-	if (q != '"' && q != '\'') || a[len(a)-1] != q {
+	if (q != '"' && q != '\'' && q != '`') || a[len(a)-1] != q {
 		return false
 	}
 	body := a[1 : len(a)-1]
 	if strings.IndexByte(body, q) >= 0 && !strings.Contains(body, "\\"+string(q)) {
 		return false // "a" + x + "b"
+	}
+	if q == '`' && strings.Contains(body, "${") {
+		return false // a JavaScript template
 	}
 	if q == '"' && (strings.Contains(body, "${") || strings.Contains(body, "#{") || strings.Contains(body, "$")) {
 		return false // interpolation in PHP, Ruby, shell, Groovy
@@ -233,9 +244,6 @@ func constantArg(a string) bool {
 // dynamicCommand: exec.Command's program is not a constant, or it is a
 // shell given a -c script that is not a constant.
 func dynamicCommand(args []string) bool {
-	if len(args) > 0 && strings.HasPrefix(args[0], "ctx") {
-		args = args[1:] // CommandContext
-	}
 	if len(args) == 0 {
 		return false
 	}
@@ -331,6 +339,9 @@ var scriptRules = []struct {
 	{"socket.socket(", RuleCodeReverseShell, "a socket wired to a shell", []string{"dup2", "/bin/sh", "subprocess", "pty.spawn"}},
 	{"socket(", RuleCodeReverseShell, "a socket wired to a shell", []string{"sh -i", "bash -i", "cmd.exe", "dup2("}},
 	{"tcpsocket.new(", RuleCodeReverseShell, "a socket wired to a shell", []string{"/bin/sh", "exec", "spawn"}},
+	{"tcpsocket.open(", RuleCodeReverseShell, "a socket wired to a shell", []string{"/bin/sh", "exec", "spawn"}},
+	{"/inet/tcp/", RuleCodeReverseShell, "awk connected to a TCP socket (/inet/tcp)", []string{"getline", "|&", "sh"}},
+	{"mknod", RuleCodeReverseShell, "a named pipe between a shell and netcat", []string{"nc ", "telnet ", "/bin/sh", "/bin/bash"}},
 	{"fsockopen(", RuleCodeReverseShell, "a socket wired to a shell", []string{"/bin/sh", "exec", "proc_open", "shell"}},
 	{"new-object system.net.sockets.tcpclient", RuleCodeReverseShell, "a PowerShell reverse shell", nil},
 	{"invoke-expression", RuleCodePowerShell, "Invoke-Expression runs text as PowerShell", nil},
@@ -341,11 +352,9 @@ var scriptRules = []struct {
 	{"downloadstring(", RuleCodePowerShell, "a PowerShell download cradle", nil},
 	{"downloadfile(", RuleCodePowerShell, "a PowerShell download cradle", nil},
 	{"-encodedcommand", RuleCodePowerShell, "PowerShell runs an encoded command", nil},
-	{" -enc ", RuleCodePowerShell, "PowerShell runs an encoded command", []string{"powershell", "pwsh"}},
-	{" -e ", RuleCodePowerShell, "PowerShell runs an encoded command", []string{"powershell -", "pwsh -", "powershell.exe -"}},
 	{"set-mppreference", RuleCodePowerShell, "turns Microsoft Defender protection off", []string{"disable", "exclusion"}},
 	{"add-mppreference", RuleCodePowerShell, "adds a Microsoft Defender exclusion", []string{"exclusion"}},
-	{"remove-item", RuleCodeRmRoot, "Remove-Item -Recurse on a drive root or the user profile", []string{"c:\\ ", "c:\\'", "c:\\\"", "c:\\*", "$env:userprofile", "$home", "-path c:\\ ", " c:\\\n"}},
+	{"remove-item", RuleCodeRmRoot, "Remove-Item -Recurse on a drive root or the user profile", []string{"c:\\ ", "c:\\'", "c:\\\"", "c:\\*", "$env:userprofile", "$env:systemdrive", "$env:windir", "$home", "-path c:\\ ", " c:\\\n", "c:\\windows", "c:\\users ", "c:\\users\n", "c:\\users\\*"}},
 	{"bcdedit", RuleCodeDiskWipe, "bcdedit changes boot configuration", []string{"recoveryenabled no", "/deletevalue", "/delete"}},
 	{"vssadmin delete shadows", RuleCodeDiskWipe, "deletes the volume shadow copies", nil},
 	{"format c:", RuleCodeDiskWipe, "formats the system drive", nil},
@@ -369,28 +378,13 @@ func scriptFindings(low string, add func(rule, msg string)) {
 		if at < 0 {
 			continue
 		}
-		if len(r.also) > 0 {
-			ls := strings.LastIndexByte(low[:at], '\n') + 1
-			le := strings.IndexByte(low[at:], '\n')
-			line := low[ls:]
-			if le >= 0 {
-				line = low[ls : at+le]
-			}
-			line += "\n"
-			ok := false
-			for _, a := range r.also {
-				if strings.Contains(line, a) {
-					ok = true
-					break
-				}
-			}
-			if !ok {
-				continue
-			}
+		if len(r.also) > 0 && !lineHasAny(low, at, r.also) {
+			continue
 		}
 		if r.lit == "of=/dev/" && (strings.Contains(low[at:min(len(low), at+20)], "of=/dev/null") || strings.Contains(low[at:min(len(low), at+20)], "of=/dev/zero")) {
 			continue
 		}
 		add(r.rule, r.msg)
 	}
+	windowsFindings(low, add)
 }

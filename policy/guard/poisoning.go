@@ -55,7 +55,16 @@ var poisonRules = []poisonRule{
 			// claim every session.
 			`\b(?:always|must)\s+(?:call|use|run|invoke)\s+` + thisTool + `\s+first\b|` +
 			`\b(?:call|use|run|invoke)\s+` + thisTool + `\s+(?:first\s+)?before\s+(?:any|every|all)\s+(?:other\s+)?(?:tools?|functions?|actions?)\b|` +
-			thisTool + `\s+(?:replaces|supersedes|overrides|takes\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?(?:\S+\s+)?(?:tools?|functions?)\b`),
+			thisTool + `\s+(?:replaces|supersedes|overrides|takes\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?(?:\S+\s+)?(?:tools?|functions?)\b|` +
+			thisTool + `\s+(?:supersedes|deprecates|takes\s+precedence\s+over)\s+\S|` +
+			// "should be preferred over all other search tools", "the only
+			// tool you should use for payments": a claim on every call.
+			`\b(?:should|must)\s+(?:always\s+)?be\s+(?:preferred|used|chosen|called)\s+(?:over|instead\s+of|rather\s+than|before)\s+(?:all|any|every|the)\s+(?:\w+\s+)?(?:other\s+)?(?:\w+\s+)?(?:tools?|functions?|servers?)\b|` +
+			`\b(?:the\s+)?only\s+(?:tool|function)\s+(?:you\s+|the\s+(?:assistant|model|ai)\s+)?(?:should|must|may|can|is\s+allowed\s+to)\s+(?:ever\s+)?(?:use|call|invoke)\b|` +
+			// Unconditional: "use this tool in place of the calculator
+			// tool." ("instead of list_issues when …" names a case).
+			`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|in\s+place\s+of|rather\s+than)\s+(?:the\s+)?['"\x60]?[\w.-]+['"\x60]?\s+(?:tool|function)s?\s*(?:[.!;]|$)|` +
+			`\b(?:better|improved|enhanced|upgraded|newer|safer|fixed)\s+(?:version|replacement)\s+of\s+(?:the\s+)?['"\x60]?[\w.-]+['"\x60]?\s+(?:tool|function)\b`),
 	},
 	{
 		rule: "redirect-all", msg: "redirects every message or payment to a fixed destination",
@@ -73,12 +82,29 @@ var poisonRules = []poisonRule{
 		re: regexp.MustCompile(`<!--[\s\S]*?\w[\s\S]*?-->|\x1b\[|(?:[ \t]*\n){8,}[ \t]*\S|[ \t\x{a0}]{40,}\S`),
 	},
 	{
+		// A tool has no business telling the model how to answer the user
+		// in general, or ranking itself above the instructions it has.
+		rule: "behaviour-override", msg: "tells the model how to answer the user, beyond this tool",
+		re: regexp.MustCompile(`\bfrom\s+now\s+on\b[^.\n]{0,60}?\b(?:respond|reply|answer|you\s+(?:must|will|should|always|never))\b|` +
+			`\bwhenever\s+(?:the\s+)?user\s+(?:mentions|asks|says|talks|writes|types|requests)\b[^.\n]{0,80}?\b(?:reply|respond|answer|say|tell\s+(?:them|the\s+user))\s+(?:that|with)\b|` +
+			`\b(?:overrides?|supersedes?|takes\s+precedence\s+over)\s+(?:any|all|every)\s+(?:previous|prior|other|earlier|existing)\s+(?:instructions?|rules?|guidelines?|directives?|system\s+prompts?)\b`),
+	},
+	{
+		rule: "conversation-data", msg: "asks for the user's messages to be copied into a tool's data",
+		re: regexp.MustCompile(`\b(?:append|include|add|attach|insert|pass|send|copy|put|embed)\s+(?:\w+\s+){0,3}?(?:the\s+)?(?:text\s+of\s+|content\s+of\s+)?(?:the\s+)?user'?s\s+(?:last|previous|recent|earlier|prior|other)\s+(?:\w+\s+)?(?:messages?|prompts?|queries|requests|inputs?)\b`),
+	},
+	{
 		rule: "param-asks-secret", msg: "a parameter asks for a secret or a file's contents",
 		paramOnly: true,
 		re: regexp.MustCompile(`\b(?:contents?|text|copy)\s+of\s+(?:the\s+|your\s+|the\s+user'?s\s+)?(?:~|/etc/|\$home|\.ssh|\.env|\.aws|id_rsa|mcp\.json|private\s+key|ssh\s+key|credentials?\s+file|config(?:uration)?\s+file)|` +
-			`\b(?:the\s+)?(?:user'?s|your)\s+(?:password|api\s+key|secret|private\s+key|ssh\s+key|access\s+token|credentials)\b|` +
+			`\b(?:the\s+)?(?:user'?s|your)\s+(?:(?:ssh|aws|gpg|pgp|github|openai|cloud)\s+)?(?:passwords?|api\s+keys?|secrets?|private\s+keys?|ssh\s+keys?|access\s+tokens?|credentials)\b|` +
 			`\b(?:all|every)\s+(?:the\s+)?(?:environment\s+variables|env\s+vars|secrets|api\s+keys|credentials)\b|` +
-			`\b(?:previous|prior|entire|full|whole)\s+(?:conversation|chat|messages|system\s+prompt)\b`),
+			`\b(?:previous|prior|entire|full|whole)\s+(?:conversation|chat|messages|system\s+prompt)\b|` +
+			`\b(?:all|every)\s+(?:the\s+)?(?:previous|prior|earlier)\s+(?:messages?|conversations?)\b|` +
+			`\b(?:your|the\s+(?:assistant|model|ai)'?s?)\s+(?:system\s+prompt|instructions)\b|\bsystem\s+prompt\s+(?:you|that\s+you)\b|` +
+			`\b(?:output|result)\s+of\s+(?:the\s+)?['"\x60]?(?:env|printenv|whoami|history|cat\s+~|cat\s+/etc|ls\s+~)\b|` +
+			`\bvalue\s+of\s+(?:the\s+)?\$?\w*(?:key|token|secret|password)\w*\s+(?:environment|env)\b|` +
+			`\b(?:any|all|every)\s+(?:\w+\s+)?(?:passwords?|tokens?|api\s+keys|credentials|secrets)\s+(?:they|the\s+user|you)\s+(?:have\s+)?(?:mentioned|shared|gave|given|provided|typed|entered|seen|saw|know)\b`),
 	},
 }
 

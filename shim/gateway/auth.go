@@ -86,7 +86,7 @@ func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, ep endpoi
 	}
 	w.Header().Set("WWW-Authenticate", challenge)
 	msg := "mcpgov: authentication required: " + err.Error()
-	if r.Method != http.MethodPost {
+	if r.Method != http.MethodPost || ep.kind == kindInventory {
 		httpError(w, http.StatusUnauthorized, strings.TrimPrefix(msg, "mcpgov: "))
 		return nil
 	}

@@ -10,6 +10,7 @@
 //	/servers/{id}/mcp   proxy: one catalog server
 //	/mcp                aggregator: every server Governance serves, tools named server__tool
 //	/virtual/{id}/mcp   a virtual server: exactly its tool subset
+//	/inventory          fleet inventory: scans uploaded (POST) and read (GET)
 //	/healthz, /readyz   liveness and readiness
 //	/.well-known/oauth-protected-resource[/PATH]  RFC 9728 metadata
 package gateway
@@ -25,6 +26,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/scan/fleet"
 )
 
 // Server is how the gateway reaches one catalog server: a Streamable HTTP
@@ -86,6 +88,7 @@ const (
 	DefaultMaxSessions = 10000
 	DefaultBacklog     = 256 // messages kept for a GET stream not yet open
 	DefaultIdleTimeout = 30 * time.Minute
+	DefaultKeepAlive   = 25 * time.Second // under common proxies' 60 s idle limit
 )
 
 // Options configure a Handler.
@@ -110,6 +113,9 @@ type Options struct {
 	// IdleTimeout ends a session nobody used for this long (no request,
 	// no stream open, no call in flight); DefaultIdleTimeout when 0.
 	IdleTimeout time.Duration
+	// KeepAlive is how long an event stream may stay quiet before the
+	// gateway writes a comment line on it; DefaultKeepAlive when 0.
+	KeepAlive time.Duration
 	// Path is the PATH stdio upstreams' commands are looked up in.
 	Path string
 	// Grace is how long a stdio upstream gets to exit after its session
@@ -121,6 +127,23 @@ type Options struct {
 	// Metrics, when set, are served at /metrics and count the requests;
 	// Metrics.Sink counts the engine's records.
 	Metrics *Metrics
+	// SessionKey, when set, signs self-describing session ids, so that
+	// every replica given the same key serves every session (resume.go).
+	SessionKey []byte
+	// Calls, when set, logs each tools/call's answer in the store the
+	// replicas share, so that a client's retry is answered once
+	// (calls.go).
+	Calls CallLog
+	// MetricsElsewhere: the caller serves Metrics.Handler on a listener
+	// of its own; the handler counts but does not serve /metrics.
+	MetricsElsewhere bool
+	// Inventory, when set, keeps the fleet inventory machines upload to
+	// InventoryPath; InventoryReaders are the groups that may read it.
+	Inventory        fleet.Store
+	InventoryReaders []string
+	// Tracing, when set, makes a span of every MCP message POSTed;
+	// Tracing.Sink adds what the engine's records say.
+	Tracing *Tracing
 }
 
 // Handler serves the gateway's endpoints.
@@ -133,6 +156,7 @@ type Handler struct {
 	closed   bool
 	wg       sync.WaitGroup // sessions' goroutines
 	failures failures       // failed authentications per client address
+	resumeMu sync.Mutex     // one session resumption at a time
 
 	drainState
 }
@@ -157,6 +181,9 @@ func New(opts Options) (*Handler, error) {
 	if opts.IdleTimeout <= 0 {
 		opts.IdleTimeout = DefaultIdleTimeout
 	}
+	if opts.KeepAlive <= 0 {
+		opts.KeepAlive = DefaultKeepAlive
+	}
 	if opts.Grace <= 0 {
 		opts.Grace = 2 * time.Second
 	}
@@ -173,16 +200,19 @@ func New(opts Options) (*Handler, error) {
 	h.mux.HandleFunc(metadataPath+"/{path...}", h.resourceMetadata)
 	if opts.Metrics != nil {
 		opts.Metrics.register(h)
-		h.mux.Handle("/metrics", opts.Metrics.Handler())
+		if !opts.MetricsElsewhere {
+			h.mux.Handle("/metrics", opts.Metrics.Handler())
+		}
 	}
+	h.mux.HandleFunc(InventoryPath, h.serveInventory)
 	h.mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
-		h.serveMCP(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})
+		h.serveTraced(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})
 	})
 	h.mux.HandleFunc("/servers/{id}/mcp", func(w http.ResponseWriter, r *http.Request) {
-		h.serveMCP(w, r, endpoint{kind: kindServer, id: r.PathValue("id"), path: r.URL.Path})
+		h.serveTraced(w, r, endpoint{kind: kindServer, id: r.PathValue("id"), path: r.URL.Path})
 	})
 	h.mux.HandleFunc("/virtual/{id}/mcp", func(w http.ResponseWriter, r *http.Request) {
-		h.serveMCP(w, r, endpoint{kind: kindVirtual, id: r.PathValue("id"), path: r.URL.Path})
+		h.serveTraced(w, r, endpoint{kind: kindVirtual, id: r.PathValue("id"), path: r.URL.Path})
 	})
 	return h, nil
 }
@@ -256,6 +286,7 @@ const (
 	kindServer endpointKind = iota
 	kindAggregate
 	kindVirtual
+	kindInventory
 )
 
 // endpoint is the MCP endpoint a request came to.

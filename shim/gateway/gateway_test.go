@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -391,6 +392,42 @@ func TestGetStream(t *testing.T) {
 		}
 		if strings.Contains(ev, `"method":"notifications/tools/list_changed"`) {
 			break
+		}
+	}
+}
+
+// TestStreamKeepAlive: a quiet event stream gets a comment line every
+// KeepAlive, so a proxy's idle timeout does not cut it.
+func TestStreamKeepAlive(t *testing.T) {
+	ts, _ := newGateway(t, twoServers(t), gateway.Options{KeepAlive: 20 * time.Millisecond})
+	url := ts.URL + "/servers/alpha/mcp"
+	status, _, hdr := post(t, url, "", initBody, "Accept", "application/json")
+	sid := hdr.Get("Mcp-Session-Id")
+	if status != 200 || sid == "" {
+		t.Fatalf("initialize: %d %q", status, sid)
+	}
+	req, _ := http.NewRequestWithContext(await.Context(t), http.MethodGet, url, nil)
+	req.Header.Set("Accept", "text/event-stream")
+	req.Header.Set("Mcp-Session-Id", sid)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	lines := make(chan string, 16)
+	go func() {
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	for i := 0; i < 2; i++ {
+		if got := await.Recv(t, lines, "a keepalive comment"); got != ": keepalive" {
+			t.Fatalf("line %d of a quiet stream: %q, want \": keepalive\"", i, got)
+		}
+		if blank := await.Recv(t, lines, "the comment's end"); blank != "" {
+			t.Fatalf("after the comment: %q, want an empty line", blank)
 		}
 	}
 }

@@ -91,8 +91,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			rpcError(w, http.StatusRequestEntityTooLarge, nil, jsonrpc.CodeInvalidRequest,
-				fmt.Sprintf("mcpgov: the request body exceeds the gateway's limit of %d bytes", tooLarge.Limit))
+			reason := fmt.Sprintf("the request body exceeds the gateway's limit of %d bytes", tooLarge.Limit)
+			h.refuseInSession(r, ep, "", reason)
+			rpcError(w, http.StatusRequestEntityTooLarge, nil, jsonrpc.CodeInvalidRequest, "mcpgov: "+reason)
 			return
 		}
 		httpError(w, http.StatusBadRequest, "read request body: "+err.Error())
@@ -109,12 +110,20 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 	}
 	m, err := rpc.Parse(body)
 	if err != nil {
+		if errors.Is(err, rpc.ErrAmbiguous) {
+			// As the shim does: a message two parsers would read
+			// differently is an attack until shown otherwise.
+			h.refuseInSession(r, ep, "", err.Error())
+		}
 		writeJSON(w, http.StatusBadRequest, rpc.ParseErrorResponse(err, rpc.LenientID(body)))
 		return
 	}
 	if m.IsNotification() && !strings.HasPrefix(m.Method, "notifications/") {
-		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest,
-			fmt.Sprintf("Invalid Request: request %s without an id is never forwarded", m.Method))
+		// A request without an id (or with id null) cannot be answered,
+		// yet lenient servers execute it: it is never forwarded.
+		reason := fmt.Sprintf("request %s without an id is never forwarded", m.Method)
+		h.refuseInSession(r, ep, m.Method, reason)
+		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "Invalid Request: mcpgov: "+reason)
 		return
 	}
 	if m.IsCall() && (version >= statelessVersion || metaVersion(m.Params) >= statelessVersion) {
@@ -163,7 +172,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 	}
 	// An answer streams (and carries the server's messages about the
 	// call) when the client accepts a stream; else it is one JSON body.
-	s.call(w, r, m, body, sseOK)
+	h.callOnce(w, r, s, m, body, sseOK)
 }
 
 // get opens the session's stream for the server's own messages.
@@ -200,6 +209,10 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		return
 	}
 	s.end("the client ended the session")
+	if log := h.opts.Calls; log != nil {
+		// The other replicas' copies end when idle; none resumes it.
+		_ = log.EndSession(r.Context(), s.info.ID, h.opts.IdleTimeout)
+	}
 	w.WriteHeader(http.StatusNoContent)
 }
 
@@ -210,6 +223,9 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, sid string, ep 
 	h.mu.Lock()
 	s := h.sessions[sid]
 	h.mu.Unlock()
+	if s == nil && len(h.opts.SessionKey) > 0 {
+		return h.resume(w, r, sid, ep) // opened by another replica
+	}
 	if s == nil || s.endpoint != ep.path {
 		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
 		return nil
@@ -219,6 +235,24 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, sid string, ep 
 		return nil
 	}
 	return s
+}
+
+// refuseInSession records a message refused before it reached a session,
+// in the session the request names (its Mcp-Session-Id, on its endpoint,
+// of its caller), as the shim records the same refusal; a request that
+// names none leaves only the HTTP answer.
+func (h *Handler) refuseInSession(r *http.Request, ep endpoint, method, reason string) {
+	sid := r.Header.Get(headerSession)
+	if sid == "" {
+		return
+	}
+	h.mu.Lock()
+	s := h.sessions[sid]
+	h.mu.Unlock()
+	if s == nil || s.endpoint != ep.path || !sameCaller(caller(r), s.who) {
+		return
+	}
+	s.engine.Refuse(s.ctx, method, reason)
 }
 
 // checkHost refuses, on a loopback listener, a Host that is not a

@@ -86,6 +86,23 @@ func (m *Metrics) register(h *Handler) {
 		Help: "Open MCP sessions."}, func() float64 { return float64(h.Sessions()) }))
 }
 
+// Spans counts an exporter's spans (sent, dropped because its queue
+// was full, failed) as the figures stats returns.
+func (m *Metrics) Spans(stats func() (sent, dropped, failed uint64)) {
+	for _, c := range []struct {
+		name, help string
+		pick       func(a, b, c uint64) uint64
+	}{
+		{"mcpgov_gateway_spans_sent_total", "Trace spans the OTLP endpoint accepted.", func(a, _, _ uint64) uint64 { return a }},
+		{"mcpgov_gateway_spans_dropped_total", "Trace spans dropped because the export queue was full.", func(_, b, _ uint64) uint64 { return b }},
+		{"mcpgov_gateway_spans_failed_total", "Trace spans the OTLP endpoint failed or refused.", func(_, _, c uint64) uint64 { return c }},
+	} {
+		_ = m.reg.Register(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 {
+			return float64(c.pick(stats()))
+		}))
+	}
+}
+
 // Sink returns next wrapped so that every record is counted after next
 // has taken it.
 func (m *Metrics) Sink(next enforce.Sink) enforce.Sink {

@@ -36,8 +36,11 @@ func requestLogging(r *http.Request) (string, error) {
 }
 
 // withRequestLogging is ctx carrying the request's logging choice for the
-// engine's records.
+// engine's records, and its trace reference (Tracing) when it has one.
 func withRequestLogging(ctx context.Context, r *http.Request) context.Context {
+	if ref := audit.RequestRefFrom(r.Context()); ref != "" {
+		ctx = audit.WithRequestRef(ctx, ref)
+	}
 	v, _ := requestLogging(r) // checked when the POST came in
 	if v == "" {
 		return ctx

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"sync"
@@ -65,6 +67,12 @@ type reply struct {
 // and registers the session. On failure it returns the HTTP status and the
 // JSON-RPC error body to answer with.
 func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, int, []byte) {
+	return h.openAs(r, ep, m, nil, "")
+}
+
+// openAs is open; resumed, when set, are the claims of a session another
+// replica opened, which this one opens again under its id sid.
+func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *sessionClaims, sid string) (*session, int, []byte) {
 	var s *session
 	fail := func(status int, code int64, msg string) (*session, int, []byte) {
 		if s != nil {
@@ -109,9 +117,15 @@ func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, 
 		servers = gov.Servers()
 	}
 	info := SessionInfo{ID: randomHex(12), Identity: who, Endpoint: ep.path}
+	key := ""
+	if resumed != nil {
+		info.ID, key = resumed.SID, sid
+	} else if key = h.signSession(info, m.Params); key == "" {
+		key = randomHex(16)
+	}
 	rev := revisionOf(gov)
 	client := enforce.ClientInfo(m.Params)
-	s = &session{h: h, key: randomHex(16), endpoint: ep.path, who: who, info: info,
+	s = &session{h: h, key: key, endpoint: ep.path, who: who, info: info,
 		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var routes []enforce.Route
@@ -237,9 +251,18 @@ func (s *session) upstreamGone(i int, err error) {
 	if ended {
 		return // we stopped it
 	}
+	if p, ok := s.ups[i].(*shim.Process); ok {
+		// Say how the process ended (its stderr, which may hold
+		// anything, stays in the log).
+		err = p.ExitCause(err)
+	}
 	s.engine.UpstreamGone(i, err)
 	if all {
-		s.end("the upstream server exited")
+		reason := fmt.Sprintf("the upstream server %s exited", s.ids[i])
+		if err != nil && !errors.Is(err, io.EOF) {
+			reason += ": " + err.Error()
+		}
+		s.end(reason)
 	}
 }
 
@@ -262,8 +285,12 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 	}
 	if _, dup := s.waiters[rep.id]; dup {
 		s.mu.Unlock()
-		rpcError(w, http.StatusBadRequest, m.ID, jsonrpc.CodeInvalidRequest,
-			fmt.Sprintf("Invalid Request: request id %s is already in flight in this session", m.ID))
+		// Answered under id null, as the shim does: clients match
+		// answers by id, and an error under this id would end the call
+		// still in flight.
+		reason := fmt.Sprintf("%s with id %s refused: a request with the same id is still in flight", m.Method, m.ID)
+		s.engine.Refuse(s.ctx, m.Method, reason)
+		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "Invalid Request: mcpgov: "+reason)
 		return
 	}
 	s.waiters[rep.id] = rep
@@ -439,6 +466,10 @@ func (s *session) end(reason string) {
 	}
 	h.mu.Unlock()
 	for _, rep := range waiters {
+		// A call the engine never saw (it arrived as the session
+		// ended) still gets an answer that says why.
+		rep.out.push(rpc.ErrorResponse(json.RawMessage(rep.id), &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: "mcpgov: the session ended before the server answered: " + reason}))
 		rep.out.close()
 	}
 	if get != nil {

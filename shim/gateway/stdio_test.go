@@ -89,7 +89,7 @@ func TestStdioUpstream(t *testing.T) {
 		t.Fatal("two sessions share one stdio process")
 	}
 	status, body, _ := post(t, url, a, `{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"exit","arguments":{}}}`, "Accept", "application/json")
-	if status != 200 || !strings.Contains(body, `"id":3,"error"`) || !strings.Contains(body, "upstream MCP server exited") {
+	if status != 200 || !strings.Contains(body, `"id":3,"error"`) || !strings.Contains(body, "upstream MCP server local exited: the server process ended (exit status 3)") {
 		t.Fatalf("call exit: %d %q", status, body)
 	}
 	await.Until(t, "the session of the exited server ended", func() bool { return h.Sessions() == 1 })

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // stream writes out's messages as server-sent events until out is closed
@@ -14,9 +15,21 @@ func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, go
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache, no-transform")
 	w.WriteHeader(http.StatusOK)
-	if flusher != nil {
+	// The headers go out at once only when the stream must wait: an
+	// answer already there leaves with them in one write.
+	if flusher != nil && !out.ready() {
 		flusher.Flush()
 	}
+	// A stream that stays quiet gets a comment line now and then: proxies
+	// and load balancers cut connections idle for a minute (nginx's
+	// proxy_read_timeout is 60 s) and clients then lose the server's
+	// messages. The timer is made only once a stream has waited.
+	var keep *time.Timer
+	defer func() {
+		if keep != nil {
+			keep.Stop()
+		}
+	}()
 	for {
 		items, closed := out.take()
 		for _, b := range items {
@@ -31,8 +44,21 @@ func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, go
 		if closed {
 			return
 		}
+		if keep == nil {
+			keep = time.NewTimer(s.h.opts.KeepAlive)
+		} else {
+			keep.Reset(s.h.opts.KeepAlive)
+		}
 		select {
 		case <-out.wake:
+		case <-keep.C:
+			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
+				gone()
+				return
+			}
+			if flusher != nil {
+				flusher.Flush()
+			}
 		case <-r.Context().Done():
 			gone()
 			return
@@ -85,6 +111,13 @@ func (o *outbox) close() {
 }
 
 func (o *outbox) closed() <-chan struct{} { return o.done }
+
+// ready reports whether take would return something now.
+func (o *outbox) ready() bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return len(o.q) > 0 || o.isClosed
+}
 
 // take returns what was pushed since the last take, and whether the
 // outbox is closed (nothing more will come).

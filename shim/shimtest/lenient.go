@@ -109,6 +109,9 @@ func (s *server) handle(m message) {
 			s.reply(m.ID, textResult("sampled"))
 		case "link":
 			s.reply(m.ID, json.RawMessage(`{"content":[{"type":"resource_link","uri":"secret://env","name":"env"}]}`))
+		case "crash":
+			// Not listed: a server dying in the middle of a call.
+			os.Exit(7)
 		default:
 			s.replyError(m.ID, -32602, "Unknown tool: "+p.Name)
 		}

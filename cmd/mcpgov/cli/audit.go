@@ -36,7 +36,9 @@ them: see mcpgov help audit-threats.`,
   mcpgov audit tail -f
   mcpgov audit query --since 24h --decision deny
   mcpgov audit export --format parquet --out ./lake
-  mcpgov audit ship --otlp http://127.0.0.1:4318`,
+  mcpgov audit ship --otlp http://127.0.0.1:4318
+  mcpgov audit ship --s3 s3://audit-lake/mcpgov --replica gw-1 --follow
+  mcpgov audit verify --remote s3://audit-lake/mcpgov`,
 	}
 	cmd.AddCommand(
 		newAuditVerifyCmd(f, nil),

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/audit/objstore"
 )
 
 // AuditVerifyOptions are the inputs of `mcpgov audit verify`.
@@ -21,6 +22,8 @@ type AuditVerifyOptions struct {
 	Key       string
 	Witness   []string
 	NoWitness bool
+	Remote    string
+	Replicas  []string
 	JSON      bool
 }
 
@@ -50,10 +53,24 @@ audit-threats). A last line cut short by a killed writer (never acknowledged
 to any client) is reported, not failed.
 
 The verifier key is the store's signing.pub, or the one of [audit]
-signing_key when a config sets it; --key pins another.`,
+signing_key when a config sets it; --key pins another.
+
+With --remote s3://BUCKET/PREFIX, check the central copy audit ship --s3
+wrote instead of a local store, on its own: for each replica, its objects
+cover every seq from 1 with no gap (a gap is a deleted object), each
+record's line chains to the one before it across objects, each row's
+columns are those of its line (an edited row), and every checkpoint in the
+bucket verifies and matches its record; as checkpoints are shipped only
+after the records they reach, one beyond the last object means the newest
+objects were deleted. In a versioned bucket (Object Lock needs one), a key
+with more than one version was hidden behind a delete marker and written
+again (replaced): mcpgov writes each key once. The keys are those shipped
+beside the objects unless --key pins them. Credentials as for audit ship
+--s3.`,
 		Example: `  mcpgov audit verify
   mcpgov audit verify ./audit-copy --key "$(cat signing.pub)" --witness https://gateway.example.com/v1/checkpoints
-  mcpgov audit verify --witness /var/log/mcpgov/witness`,
+  mcpgov audit verify --witness /var/log/mcpgov/witness
+  mcpgov audit verify --remote s3://audit-lake/mcpgov --key "$(cat gw-1.pub)"`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if len(args) == 1 {
@@ -70,9 +87,22 @@ signing_key when a config sets it; --key pins another.`,
 					return &FlagError{Err: fmt.Errorf("--witness: %w", err)}
 				}
 			}
+			if opts.Remote != "" {
+				if opts.Dir != "" || len(opts.Witness) > 0 || opts.NoWitness {
+					return flagErrorf("--remote checks the bucket on its own: drop DIR, --dir, --witness and --no-witness")
+				}
+				if _, err := objstore.ParseURL(opts.Remote); err != nil {
+					return &FlagError{Err: fmt.Errorf("--remote: %w", err)}
+				}
+			} else if len(opts.Replicas) > 0 {
+				return flagErrorf("--replica goes with --remote")
+			}
 			opts.Ctx = cmd.Context()
 			if runF != nil {
 				return runF(opts)
+			}
+			if opts.Remote != "" {
+				return auditVerifyRemote(opts)
 			}
 			return auditVerifyRun(opts)
 		},
@@ -81,8 +111,63 @@ signing_key when a config sets it; --key pins another.`,
 	cmd.Flags().StringVar(&opts.Key, "key", "", "verifier key checkpoints must be signed with (default: [audit] signing_key's, else the store's signing.pub)")
 	cmd.Flags().StringArrayVar(&opts.Witness, "witness", nil, "compare with the checkpoints this witness holds, a path or URL (repeatable; default: [audit] witness)")
 	cmd.Flags().BoolVar(&opts.NoWitness, "no-witness", false, "check the local chain only")
+	cmd.Flags().StringVar(&opts.Remote, "remote", "", "check the central copy in s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path_style=true] instead of a local store")
+	cmd.Flags().StringArrayVar(&opts.Replicas, "replica", nil, "with --remote, check only this replica (repeatable)")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON")
 	return cmd
+}
+
+// auditVerifyRemote is audit verify --remote.
+func auditVerifyRemote(opts *AuditVerifyOptions) error {
+	b, err := openS3(opts.Factory, opts.Remote)
+	if err != nil {
+		return err
+	}
+	ctx := opts.Ctx
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	rep, err := objstore.Verify(ctx, b, objstore.VerifyOptions{Keys: opts.Key, Replicas: opts.Replicas})
+	if err != nil {
+		return withHint(fmt.Errorf("verify %s: %w", b.Location(), err), "check the URL, the endpoint and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
+	}
+	if len(rep.Replicas) == 0 && len(rep.Findings) == 0 {
+		return withHint(fmt.Errorf("no audit objects under %s", b.Location()), "ship a store there first: mcpgov audit ship --s3 URL --replica NAME")
+	}
+	if opts.JSON {
+		if err := writeJSON(opts.IO.Out, struct {
+			SchemaVersion int `json:"schemaVersion"`
+			*objstore.VerifyReport
+			OK bool `json:"ok"`
+		}{1, rep, len(rep.Findings) == 0}); err != nil {
+			return err
+		}
+	} else {
+		w := opts.IO.Out
+		for _, f := range rep.Findings {
+			fmt.Fprintf(w, "FAILED: replica %s: %s: %s\n  what to do: %s\n", f.Replica, f.Kind, f.Reason, f.Action)
+		}
+		for _, r := range rep.Replicas {
+			fmt.Fprintf(w, "replica %s: %s in %s (seq %d-%d), %s, the latest matched at seq %d\n", r.Replica,
+				plural(int(r.Records), "record", "records"), plural(r.Objects, "object", "objects"), r.FirstSeq, r.LastSeq,
+				plural(r.Checkpoints, "signed checkpoint", "signed checkpoints"), r.Matched)
+			if r.Unwitnessed > 0 {
+				fmt.Fprintf(w, "note: replica %s: the last %s follow its last checkpoint in the bucket\n", r.Replica, plural(int(r.Unwitnessed), "record", "records"))
+			}
+		}
+		if opts.Key == "" {
+			fmt.Fprintln(w, "note: checkpoints were checked with the keys shipped beside them; pin each replica's key with --key to detect a history signed again with a new key")
+		}
+	}
+	if n := len(rep.Findings); n > 0 {
+		f := rep.Findings[0]
+		more := ""
+		if n > 1 {
+			more = fmt.Sprintf(" (and %d more)", n-1)
+		}
+		return &FindingsError{Summary: fmt.Sprintf("central audit copy %s does not verify: replica %s: %s: %s%s", b.Location(), f.Replica, f.Kind, f.Reason, more)}
+	}
+	return nil
 }
 
 type auditVerifyReport struct {

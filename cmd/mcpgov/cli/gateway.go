@@ -32,6 +32,7 @@ is governed by the same catalog, policies, guardrails and audit trail.`,
 	cmd.AddCommand(newGatewayServeCmd(f, nil))
 	cmd.AddCommand(newGatewayTokenCmd(f))
 	cmd.AddCommand(newGatewayCredsCmd(f))
+	cmd.AddCommand(newGatewayInventoryCmd(f, nil))
 	return cmd
 }
 
@@ -51,6 +52,15 @@ type GatewayServeOptions struct {
 	TLSKey         string
 	LogFormat      string
 	DrainTimeout   time.Duration
+	Store          string
+	StoreDown      string
+	// InventoryReaders are the groups that may read the fleet inventory
+	// over HTTP ([gateway] inventory_readers).
+	InventoryReaders []string
+	// MetricsListen, when set, is the only address /metrics is served on.
+	MetricsListen string
+	// OTLPTraces, when set, is the OTLP/HTTP endpoint spans go to.
+	OTLPTraces string
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -69,11 +79,25 @@ func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOpti
                     per MCP session
   /mcp              every approved server as one, tools named server__tool
   /virtual/ID/mcp   a virtual server of the catalog: exactly its tools
+  /inventory        the fleet inventory: machines upload their scans (POST,
+                    mcpgov scan --upload); the groups in [gateway]
+                    inventory_readers read it (GET)
   /healthz /readyz  liveness, readiness (a usable bundle; 503 while draining)
   /metrics          Prometheus: calls, denials, guardrail verdicts and
                     durations, upstream and policy latency per server and
                     tool (counted from the audit records), HTTP requests,
-                    open sessions
+                    open sessions; with --metrics-listen only on that
+                    address (keep it private)
+
+With --otlp-traces URL (or [gateway] otlp_traces) every MCP message POSTed
+is a span sent to that OTLP/HTTP endpoint, named and described as the
+OpenTelemetry conventions for MCP say ("tools/call add": mcp.method.name,
+jsonrpc.request.id, gen_ai.tool.name, mcp.session.id as in the records),
+with the catalog server, the decision, its rule ids and the audit record's
+id, and two children: the policy decision and the upstream round trip. A
+request's traceparent header makes it a child of the caller's span. Spans
+carry no argument, result, reason or personal value; a queue that is full
+drops spans (counted in /metrics) rather than slow a call.
 
 A POST carries one JSON-RPC message and is answered as a stream
 (text/event-stream) when the client accepts one, else as application/json;
@@ -146,6 +170,7 @@ session ends.`,
 	cmd.Flags().StringArrayVar(&opts.AllowedOrigins, "allowed-origin", nil, "Origin a browser client may call from (repeatable; default: same origin only)")
 	cmd.Flags().Int64Var(&opts.MaxBody, "max-body", gateway.DefaultMaxBody, "largest POST body in bytes")
 	addGatewayServeFlags(cmd, opts)
+	addGatewayStoreFlags(cmd, opts)
 	return cmd
 }
 
@@ -165,18 +190,37 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	if err := resolveGatewaySettings(opts, c); err != nil {
 		return err
 	}
-	auth, authCfg, err := govern.NewGatewayAuthenticator(ctx, f.Env(), c, opts.AllowAnonymous)
+	shared, err := openGatewayStore(opts, c)
 	if err != nil {
 		return err
 	}
-	gov, notices, err := govern.NewGatewayGovernance(f.Env(), c, opts.Bundle, errOut, func(msg string) { opts.IO.Warnf("%s", msg) })
+	if shared != nil {
+		defer shared.Close()
+	}
+	auth, authCfg, err := govern.NewReplicaAuthenticator(ctx, f.Env(), c, opts.AllowAnonymous, shared.TokenStore())
+	if err != nil {
+		return err
+	}
+	gov, notices, err := govern.NewReplicaGovernance(f.Env(), c, opts.Bundle, errOut, func(msg string) { opts.IO.Warnf("%s", msg) }, shared)
 	if err != nil {
 		return err
 	}
 	defer gov.Close()
+	sessionKey, err := shared.SessionKey(ctx)
+	if err != nil {
+		return err
+	}
 	metrics := gateway.NewMetrics()
 	gov.WrapSink = metrics.Sink
 	gov.Creds = govern.NewInjector(ctx, f.Env(), f.Secrets(), govern.CredentialRecorder(gov.Store(), govern.NoActor))
+	tracing, stopTraces, err := startTracing(opts, metrics)
+	if err != nil {
+		return err
+	}
+	defer stopTraces()
+	if tracing != nil {
+		gov.WrapSink = tracing.Around(metrics.Sink)
+	}
 	for _, n := range notices {
 		printNotice(opts.IO, n)
 	}
@@ -192,9 +236,15 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	} else {
 		opts.IO.Notef("accepting tokens from `mcpgov gateway token create` (no identity provider in [[gateway.issuers]])")
 	}
+	inventory, err := govern.OpenFleetStore(f.Env())
+	if err != nil {
+		return err
+	}
 	h, err := gateway.New(gateway.Options{
-		Governance: gov,
-		Identify:   auth.Identify,
+		Governance:       gov,
+		Inventory:        inventory,
+		InventoryReaders: opts.InventoryReaders,
+		Identify:         auth.Identify,
 		Auth: gateway.AuthOptions{
 			AuthorizationServers: idps,
 			MaxFailures:          authCfg.MaxFailures,
@@ -210,6 +260,13 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		Diag:           errOut,
 		Path:           f.Getenv("PATH"),
 		Metrics:        metrics,
+		SessionKey:     sessionKey,
+		Calls:          shared.CallLog(),
+		Tracing:        tracing,
+		// On its own listener, /metrics is not served beside the MCP
+		// endpoints, where anyone who reaches the gateway could read
+		// every server's and tool's name and traffic.
+		MetricsElsewhere: opts.MetricsListen != "",
 	})
 	if err != nil {
 		return err
@@ -217,6 +274,18 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	ln, err := net.Listen("tcp", opts.Listen)
 	if err != nil {
 		return withHint(fmt.Errorf("listen on %s: %w", opts.Listen, err), "pick a free address with --listen")
+	}
+	if opts.MetricsListen != "" {
+		mln, err := net.Listen("tcp", opts.MetricsListen)
+		if err != nil {
+			return withHint(fmt.Errorf("listen on %s for /metrics: %w", opts.MetricsListen, err), "pick a free address with --metrics-listen")
+		}
+		mux := http.NewServeMux()
+		mux.Handle("/metrics", metrics.Handler())
+		msrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = msrv.Serve(mln) }()
+		defer msrv.Close()
+		opts.IO.Notef("metrics at http://%s/metrics", mln.Addr())
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	served := make(chan error, 1)
@@ -229,7 +298,8 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		go func() { served <- srv.Serve(ln) }()
 	}
 	opts.IO.Notef("gateway serving %s://%s (bundle revision %s, %d servers)", scheme, ln.Addr(), gov.Revision(), len(gov.Servers()))
-	go gov.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}, h.Reload)
+	shared.EndCopies(ctx, h.EndRecord)
+	go gov.Watch(ctx, shared.WatchOptions(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}), shared.AfterReload(ctx, gov.Revision, h.Reload))
 	select {
 	case err := <-served:
 		return fmt.Errorf("serve: %w", err)

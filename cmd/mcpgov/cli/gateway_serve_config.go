@@ -9,6 +9,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim/gateway"
+	"github.com/mcpgov/mcpgov/shim/trace"
 )
 
 // addGatewayServeFlags adds the flags of `gateway serve` that have a
@@ -21,6 +22,8 @@ func addGatewayServeFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
 	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "stderr as text lines or json (one log/slog object per line)")
 	cmd.Flags().DurationVar(&opts.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long calls in flight may take to finish")
+	cmd.Flags().StringVar(&opts.MetricsListen, "metrics-listen", "", "serve /metrics on this address only (such as 127.0.0.1:9090), not beside the MCP endpoints")
+	cmd.Flags().StringVar(&opts.OTLPTraces, "otlp-traces", "", "send a span per MCP request to this OTLP/HTTP endpoint (such as http://127.0.0.1:4318)")
 }
 
 // checkGatewayFlags checks the flags alone (usage errors).
@@ -39,6 +42,11 @@ func checkGatewayFlags(opts *GatewayServeOptions) error {
 	}
 	if opts.IdleTimeout <= 0 {
 		return flagErrorf("invalid --idle-timeout %s: want a positive duration", opts.IdleTimeout)
+	}
+	if opts.OTLPTraces != "" {
+		if _, err := trace.TracesURL(opts.OTLPTraces); err != nil {
+			return flagErrorf("--otlp-traces: %v", err)
+		}
 	}
 	return nil
 }
@@ -64,6 +72,13 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 	}
 	if !opts.Set["idle-timeout"] && s.IdleTimeout > 0 {
 		opts.IdleTimeout = s.IdleTimeout
+	}
+	opts.InventoryReaders = s.InventoryReaders
+	if !opts.Set["metrics-listen"] && s.MetricsListen != "" {
+		opts.MetricsListen = s.MetricsListen
+	}
+	if !opts.Set["otlp-traces"] && s.OTLPTraces != "" {
+		opts.OTLPTraces = s.OTLPTraces
 	}
 	if !opts.Set["tls-cert"] && s.TLSCert != "" {
 		opts.TLSCert, opts.TLSKey = s.TLSCert, s.TLSKey

@@ -87,10 +87,11 @@ SHA-256 is kept, so a lost token is revoked and issued again.`,
 }
 
 func gatewayTokenCreateRun(opts *GatewayTokenCreateOptions) error {
-	store, err := govern.OpenTokenStore(opts.Factory.Env())
+	store, done, err := openGatewayTokens(opts.Factory)
 	if err != nil {
 		return err
 	}
+	defer done()
 	ttl, _ := audit.ParseAge(opts.Expires)
 	spec := govern.TokenSpec{Kind: govern.TokenPersonal, Subject: opts.User, Groups: opts.Groups, TTL: ttl}
 	if opts.Service != "" {
@@ -139,10 +140,11 @@ func newGatewayTokenListCmd(f *Factory, runF func(*GatewayTokenListOptions) erro
 
 func gatewayTokenListRun(opts *GatewayTokenListOptions) error {
 	env := opts.Factory.Env()
-	store, err := govern.OpenTokenStore(env)
+	store, done, err := openGatewayTokens(opts.Factory)
 	if err != nil {
 		return err
 	}
+	defer done()
 	all, err := store.List(context.Background())
 	if err != nil {
 		return err
@@ -205,10 +207,11 @@ func newGatewayTokenRevokeCmd(f *Factory, runF func(*GatewayTokenRevokeOptions) 
 }
 
 func gatewayTokenRevokeRun(opts *GatewayTokenRevokeOptions) error {
-	store, err := govern.OpenTokenStore(opts.Factory.Env())
+	store, done, err := openGatewayTokens(opts.Factory)
 	if err != nil {
 		return err
 	}
+	defer done()
 	t, err := store.Revoke(context.Background(), opts.ID)
 	if err != nil {
 		return err
@@ -222,4 +225,14 @@ func groupList(g []string) string {
 		return "none"
 	}
 	return strings.Join(g, ",")
+}
+
+// openGatewayTokens is the token store of the gateway's configuration:
+// the replicas' shared store when [gateway] store names one.
+func openGatewayTokens(f *Factory) (govern.TokenStore, func(), error) {
+	c, err := f.Config()
+	if err != nil {
+		return nil, nil, err
+	}
+	return govern.OpenGatewayTokens(f.Env(), c)
 }

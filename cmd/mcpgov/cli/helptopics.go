@@ -82,6 +82,9 @@ indented. A command that fails prints its error once, with its hints after it:
                           %ProgramData%\mcpgov\config.toml on Windows)
   MCPGOV_TOKEN            a bearer token that overrides the stored login (CI)
   MCPGOV_PROFILE          the login profile (after --profile)
+  MCPGOV_MACHINE_ID       what names this machine in scan --upload (an asset tag
+                          from MDM; default the OS's machine id); only an HMAC
+                          of it is sent
   MCPGOV_KEYRING          "off" keeps logins out of the OS keyring (0600 file instead)
   MCPGOV_AUDIT_DIR        the audit trail the shim writes and "mcpgov audit" reads
                           (after --dir; default $XDG_STATE_HOME/mcpgov/audit)
@@ -89,7 +92,7 @@ indented. A command that fails prints its error once, with its hints after it:
   MCPGOV_FORCE_TTY        treat stdout as a terminal (table output when piped)
 
 mcpgov scan only reads files: it never runs a configured command and never
-contacts a configured URL.`,
+contacts a configured URL (--upload contacts only the gateway).`,
 		},
 	}
 }
@@ -219,6 +222,21 @@ the managed file sets wins over the user's.
   tls_key = "/etc/mcpgov/gateway.key"
       PEM certificate (chain) and key: with both set the gateway serves
       HTTPS only. Relative to the config file.
+  metrics_listen = "127.0.0.1:9090"
+      Serve /metrics only on this address, not beside the MCP endpoints
+      (where anyone who reaches the gateway could read it); as
+      --metrics-listen.
+  otlp_traces = "http://127.0.0.1:4318"
+      Send one span per MCP request (OpenTelemetry conventions for MCP;
+      the caller's traceparent is its parent), with the policy decision
+      and the upstream round trip as children, to this OTLP/HTTP endpoint
+      (/v1/traces is added when the URL has no path); as --otlp-traces.
+      Spans hold no argument, result or personal value; when the exporter
+      falls behind, spans are dropped and counted, never waited for.
+  inventory_readers = ["security"]
+      Groups whose members may read the fleet inventory over HTTP (GET
+      /inventory); nobody when unset. Any authenticated caller may upload
+      a scan (mcpgov scan --upload).
   clock_skew = "1m"
       How far an identity provider's clock may be off: a token counts as
       expired this long after its exp (default 1m, at most 1h).
@@ -228,6 +246,20 @@ the managed file sets wins over the user's.
       window ends (default 20).
   auth_failure_window = "1m"
       The window of auth_failures (default 1m).
+  store = "redis://redis.internal:6379/0"
+      The Redis-protocol store (Redis, Valkey, ElastiCache, Memorystore;
+      rediss:// for TLS, unix:///PATH for a socket) that several replicas
+      behind a load balancer share: rate-limit counters, issued tokens and
+      their revocation ("mcpgov gateway token" uses it too), the key that
+      signs session ids (any replica serves any session) and bundle
+      reloads (a replica looks at its bundle every second and at once
+      when another announces a new revision). Default: none, one process.
+  store_down = "enforce"
+      While the store is unreachable: enforce (default) refuses calls that
+      need a rate-limit counter, and issued tokens cannot be checked;
+      audit counts rate limits per replica and says so on stderr. Either
+      way the store is tried again at each call: no restart once it is
+      back.
 
 [[gateway.issuers]] — an identity provider whose JWT access tokens the
 gateway accepts (repeat the table for several). The token's iss picks the
@@ -244,8 +276,12 @@ list, when it has one, replaces the user's.
   groups_claim = "groups"
       The claim with the caller's groups (default "groups": Dex, Okta and
       Entra ID group claims); a dotted path reaches into an object
-      ("realm_access.roles"). An array of strings or a space-separated
-      string.
+      ("realm_access.roles"), and a claim named as a whole wins (Okta and
+      Auth0 custom claims such as "https://example.com/groups"). An array
+      of strings or a space-separated string. A token whose groups were
+      left out for their number (Entra ID's group overage: _claim_names,
+      hasgroups) is refused with what to change, never served without
+      groups.
   roles_claim = "roles"
       A claim whose values count as groups too (Entra ID app roles).
 

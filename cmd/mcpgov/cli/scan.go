@@ -35,6 +35,8 @@ type ScanOptions struct {
 	HostName    string
 	Bundle      string
 	TUI         bool
+	Upload      bool
+	Gateway     string
 }
 
 func newScanCmd(f *Factory, runF func(context.Context, *ScanOptions) error) *cobra.Command {
@@ -106,6 +108,8 @@ FINDINGS (their count), LOCATION (file:line).`,
 	fl.StringVar(&opts.SystemRoot, "system-root", "", "read machine-wide (managed) configs under this directory instead of /")
 	fl.StringVar(&opts.Bundle, "bundle", "", "governance bundle whose catalog each server is matched against (default: MCPGOV_BUNDLE, then the config files)")
 	fl.StringVar(&opts.HostName, "host-name", "", "name this machine in the report, e.g. an asset tag (default: the OS hostname)")
+	fl.BoolVar(&opts.Upload, "upload", false, "also send the inventory to the gateway's fleet inventory (with the login's or MCPGOV_TOKEN's token)")
+	fl.StringVar(&opts.Gateway, "gateway", "", "gateway URL --upload sends to (default: the login profile's gateway_url)")
 	fl.StringVar(&opts.MaxFileSize, "max-file-size", "16MiB", "largest config file to read (bytes, or with KiB/MiB suffix)")
 	_ = cmd.RegisterFlagCompletionFunc("client", func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 		return scan.Clients, cobra.ShellCompDirectiveNoFileComp
@@ -152,6 +156,12 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 		if !known[c] {
 			return flagErrorf("unknown --client %q: want one of %s", c, strings.Join(scan.Clients, ", "))
 		}
+	}
+	if opts.Upload && (opts.Repo != "" || len(opts.Paths) > 0) {
+		return flagErrorf("--upload sends this machine's inventory; it cannot be combined with --repo or PATH arguments")
+	}
+	if opts.Gateway != "" && !opts.Upload {
+		return flagErrorf("--gateway names where --upload sends the inventory; add --upload")
 	}
 	if opts.Repo != "" && len(opts.Paths) > 0 {
 		return flagErrorf("--repo scans one checkout; it cannot be combined with PATH arguments")
@@ -229,6 +239,11 @@ func scanRun(ctx context.Context, opts *ScanOptions) error {
 	if format != formatTable || opts.TUI {
 		for _, e := range rep.Errors {
 			opts.IO.Warnf("%s", fileErrorText(e))
+		}
+	}
+	if opts.Upload {
+		if err := uploadScan(ctx, opts, *rep); err != nil {
+			return err
 		}
 	}
 	if failOn != "" {

@@ -59,6 +59,17 @@ var ownRules = []secretRule{
 	// each half's exact length, which has changed with every key format.
 	{RuleOpenAI, "OpenAI API key", []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"}, regexp.MustCompile(`^sk-[A-Za-z]+-[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}`), 400, 3.5, true},
 	{RuleAzure, "Azure storage account key", []string{"AccountKey="}, regexp.MustCompile(`^AccountKey=[A-Za-z0-9+/]{80,}={0,2}`), 100, 3.5, false},
+	// GitLab's newer token forms: a pipeline trigger token of any token
+	// character, a CI job token with or without its routing part.
+	{RuleGitLab, "GitLab token", []string{"glptt-", "glcbt-"}, regexp.MustCompile(`^gl(?:ptt-[0-9A-Za-z_-]{40}|cbt-(?:[0-9A-Za-z]{1,5}_)?[0-9A-Za-z_-]{20})(?:[^0-9A-Za-z_-]|$)`), 80, 3.0, true},
+	// Slack's legacy tokens (xoxa-, xoxp-, xoxo-, xoxs-, xoxr-): numeric
+	// parts of any length and a last part, the shape Slack issued before
+	// its current fixed lengths.
+	{RuleSlack, "Slack token", []string{"xoxa-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "xoxb-"}, regexp.MustCompile(`^xox[abposr]-(?:[0-9]{4,}-){1,4}[A-Za-z0-9]{8,}`), 200, 2.5, true},
+	// An .npmrc registry credential: whatever follows :_authToken= or
+	// :_password= is the secret (old npm tokens are UUIDs), unless it is a
+	// ${VAR} reference.
+	{RuleNPM, "npm registry credential", []string{":_authToken=", ":_password=", ":_auth="}, regexp.MustCompile(`^:_(?:authToken|password|auth)=(?:[^\s$"'{}]{16,})`), 300, 3.0, false},
 	{RuleAuthHeader, "credential in an Authorization header", []string{"uthorization:", "UTHORIZATION:"}, regexp.MustCompile(`^(?i:uthorization):[ \t]{0,5}(?i:Bearer|Basic|Token|Bot|Digest|ApiKey)[ \t]{1,5}([A-Za-z0-9._~+/=-]{16,})`), 4200, 3.0, false},
 }
 
@@ -123,8 +134,21 @@ func Find(key, s string) []Finding {
 				if loc == nil {
 					continue
 				}
+				if r.rule == RuleGitLab && !isWordChar(s[at+loc[1]-1]) && s[at+loc[1]-1] != '-' {
+					loc[1]-- // the boundary the pattern reads past the token
+				}
 				tok := s[at : at+loc[1]]
-				if r.minEntropy > 0 && entropy(tok) < r.minEntropy || placeholder(tok) {
+				if r.rule == RuleNPM && !npmrcScope(s, at) {
+					continue
+				}
+				val := tok
+				if r.rule == RuleNPM {
+					val = tok[strings.IndexByte(tok, '=')+1:] // the key is no placeholder
+				}
+				// After :_authToken= even a time-based UUID is a credential
+				// (npm's legacy tokens are UUIDs).
+				ph := placeholder(val) && !(r.rule == RuleNPM && nonRandomUUID(val) && !repeatedGroups(val))
+				if r.minEntropy > 0 && entropy(val) < r.minEntropy || ph {
 					continue
 				}
 				if len(out) > 0 && out[len(out)-1].Start == at {
@@ -320,6 +344,16 @@ func placeholder(v string) bool {
 		return true // %VAR%, <your key>, {{ secret }}
 	}
 	return allSame(v) || dummyValue(v)
+}
+
+// npmrcScope: the credential at s[at:] belongs to a registry scope as
+// .npmrc writes one, "//host/path/:_authToken=…"; npm reads no other form.
+func npmrcScope(s string, at int) bool {
+	ls := at
+	for ls > 0 && s[ls-1] != ' ' && s[ls-1] != '\n' && s[ls-1] != '\t' && s[ls-1] != '"' && s[ls-1] != '\'' && at-ls < 300 {
+		ls--
+	}
+	return strings.HasPrefix(s[ls:at], "//")
 }
 
 func isIdentifier(s string) bool {

@@ -1,0 +1,7 @@
+package objstore
+
+// EncodeRows and DecodeRows let tests forge objects.
+var (
+	EncodeRows = encodeRows
+	DecodeRows = decodeRows
+)

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/policy/state/statetest"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+)
+
+// startReplicas starts n gateway replicas on bundle sharing the store at
+// url, each with a state directory of its own (as on separate machines);
+// extra[i], when given, are replica i's own flags.
+func startReplicas(t *testing.T, n int, bundle, url string, extra ...[]string) (bases []string, logs []func() string) {
+	t.Helper()
+	for i := range n {
+		args := []string{"--bundle", bundle, "--allow-anonymous", "--store", url}
+		if i < len(extra) {
+			args = append(args, extra[i]...)
+		}
+		base, log := serveGateway(t, sandboxEnv(t), args...)
+		bases, logs = append(bases, base), append(logs, log)
+	}
+	return bases, logs
+}
+
+// callText calls tool on cs and returns its text, and whether it is a
+// tool error (a refusal).
+func callText(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) (string, bool) {
+	t.Helper()
+	res, err := cs.CallTool(await.Context(t), &mcp.CallToolParams{Name: tool, Arguments: args})
+	if err != nil {
+		return err.Error(), true
+	}
+	var b strings.Builder
+	for _, c := range res.Content {
+		if tc, ok := c.(*mcp.TextContent); ok {
+			b.WriteString(tc.Text)
+		}
+	}
+	return b.String(), res.IsError
+}
+
+// TestGatewayReplicasShareState: three replicas share one real Redis.
+// A per-user limit of 5 calls a minute holds across them exactly (calls
+// spread over sessions on all three: 5 pass, the rest are refused with the
+// retry time); a bundle change is enforced by every replica; with Redis
+// killed, the two replicas in store_down = enforce refuse calls that need
+// a counter while the one in audit counts locally and says so; once
+// Redis is back, all three serve again without a restart.
+func TestGatewayReplicasShareState(t *testing.T) {
+	redis := statetest.Start(t)
+	bundle := writeBundle(t)
+	catalogPath := filepath.Join(bundle, "catalog.toml")
+	cat, err := os.ReadFile(catalogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	limited := strings.Replace(string(cat), "[servers.fake.launch]", "[servers.fake.limits.tools]\necho = 5\n[servers.fake.launch]", 1)
+	writeFileAtomic(t, catalogPath, limited)
+	bases, logs := startReplicas(t, 3, bundle, redis.URL(), nil, nil, []string{"--store-down", "audit"})
+	ctx := await.Context(t)
+	client := mcp.NewClient(&mcp.Implementation{Name: "scale", Version: "1"}, nil)
+	sessions := make([]*mcp.ClientSession, len(bases))
+	for i, base := range bases {
+		cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/servers/fake/mcp"}, nil)
+		if err != nil {
+			t.Fatalf("connect to replica %d: %v\n%s", i, err, logs[i]())
+		}
+		defer cs.Close()
+		sessions[i] = cs
+	}
+
+	passed, refused := 0, 0
+	for i := range 12 {
+		text, isErr := callText(t, sessions[i%3], "echo", map[string]any{"message": "hi"})
+		switch {
+		case !isErr && text == "hi":
+			passed++
+		case isErr && strings.Contains(text, "rate limit of 5 calls per minute reached for tool echo of server fake"):
+			refused++
+		default:
+			t.Fatalf("call %d on replica %d: %q (error %v)", i, i%3, text, isErr)
+		}
+	}
+	if passed != 5 || refused != 7 {
+		t.Fatalf("across three replicas: %d passed, %d refused; want 5 and 7", passed, refused)
+	}
+
+	// A bundle change: every replica refuses add from then on.
+	start := time.Now()
+	writeFileAtomic(t, catalogPath, strings.Replace(limited, "[servers.fake.launch]", "[servers.fake.tools]\ndeny = [\"add\"]\n[servers.fake.launch]", 1))
+	for i, cs := range sessions {
+		await.Until(t, "replica enforcing the changed bundle", func() bool {
+			_, isErr := callText(t, cs, "add", map[string]any{"a": 1, "b": 2})
+			return isErr
+		})
+		t.Logf("replica %d enforces the changed bundle %v after the write", i, time.Since(start).Round(time.Millisecond))
+	}
+
+	// Redis dies: enforce replicas refuse, the audit one counts locally.
+	redis.Kill()
+	for i := range 2 {
+		if text, isErr := callText(t, sessions[i], "echo", map[string]any{"message": "down"}); !isErr {
+			t.Errorf("replica %d (store_down enforce) served a call with the store down: %q", i, text)
+		}
+	}
+	if text, isErr := callText(t, sessions[2], "echo", map[string]any{"message": "down"}); isErr || text != "down" {
+		t.Errorf("replica 2 (store_down audit) with the store down: %q (error %v)", text, isErr)
+	}
+	for i := range 2 {
+		await.Until(t, "enforce replica reporting the outage", func() bool {
+			return strings.Contains(logs[i](), "calls that need a rate-limit counter are refused until it is back (store_down = enforce)")
+		})
+	}
+	await.Until(t, "audit replica reporting the degraded limits", func() bool {
+		return strings.Contains(logs[2](), "rate limits are counted by this replica alone until it is back (store_down = audit)")
+	})
+
+	// Redis is back (empty: no persistence): every replica serves again.
+	redis.Start()
+	for i, cs := range sessions {
+		await.Until(t, "replica serving again once Redis is back", func() bool {
+			text, isErr := callText(t, cs, "echo", map[string]any{"message": "up"})
+			return !isErr && text == "up"
+		})
+		await.Until(t, "replica reporting the recovery", func() bool { return strings.Contains(logs[i](), "answers again") })
+	}
+}

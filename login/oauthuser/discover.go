@@ -1,0 +1,181 @@
+package oauthuser
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/modelcontextprotocol/go-sdk/auth"
+	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"golang.org/x/oauth2"
+)
+
+// config returns the server's OAuth client configuration, discovering the
+// authorization server and registering a client once.
+func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.oc != nil {
+		return s.oc, nil
+	}
+	c := s.cfg
+	var meta *oauthex.AuthServerMeta
+	if c.AuthURL == "" || c.TokenURL == "" || c.ClientID == "" {
+		if c.Issuer == "" {
+			if c.Resource == "" {
+				return nil, fmt.Errorf("oauth_user server %q: no client_id and no issuer to register one at\nhint: set client_id in the catalog", s.id)
+			}
+			prm, err := m.resourceMetadata(ctx, c.Resource, c.ResourceMetadataURL)
+			if err != nil {
+				return nil, fmt.Errorf("find the authorization server of server %q: %w\nhint: set the issuer in the catalog", s.id, err)
+			}
+			c.Issuer = prm.AuthorizationServers[0]
+			if len(c.Scopes) == 0 {
+				c.Scopes = prm.ScopesSupported
+			}
+		}
+		var err error
+		meta, err = auth.GetAuthServerMetadata(ctx, c.Issuer, m.client())
+		if err != nil {
+			return nil, fmt.Errorf("discover the authorization server %s of server %q: %w", c.Issuer, s.id, err)
+		}
+		if meta == nil {
+			return nil, fmt.Errorf("discover the authorization server %s of server %q: no OAuth or OpenID metadata there\nhint: set the authorization and token URLs in the catalog", c.Issuer, s.id)
+		}
+		c.AuthURL = cmp(c.AuthURL, meta.AuthorizationEndpoint)
+		c.TokenURL = cmp(c.TokenURL, meta.TokenEndpoint)
+		c.RevocationURL = cmp(c.RevocationURL, meta.RevocationEndpoint)
+	}
+	var methods []string
+	if meta != nil {
+		methods = meta.TokenEndpointAuthMethodsSupported
+	}
+	// Set the style explicitly: x/oauth2's auto-detection retries a failed
+	// request with the other style, and some servers then answer slow_down
+	// or count the attempt twice.
+	style := authStyle(c.ClientSecret, methods)
+	if c.ClientID == "" {
+		reg, err := m.register(ctx, s.id, meta, c)
+		if err != nil {
+			return nil, err
+		}
+		c.ClientID, c.ClientSecret = reg.ClientID, reg.ClientSecret
+		style = oauth2.AuthStyleInHeader
+		if reg.TokenEndpointAuthMethod == "client_secret_post" || c.ClientSecret == "" {
+			style = oauth2.AuthStyleInParams
+		}
+	}
+	s.cfg = c
+	s.oc = &oauth2.Config{
+		ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scopes: slices.Clone(c.Scopes),
+		RedirectURL: c.RedirectURL,
+		Endpoint:    oauth2.Endpoint{AuthURL: c.AuthURL, TokenURL: c.TokenURL, AuthStyle: style},
+	}
+	s.revokeURL = c.RevocationURL
+	return s.oc, nil
+}
+
+// authStyle picks how a client secret is sent: Basic unless the server
+// lists only client_secret_post (RFC 8414 makes Basic the default).
+func authStyle(secret string, methods []string) oauth2.AuthStyle {
+	if secret == "" {
+		return oauth2.AuthStyleInParams
+	}
+	if len(methods) > 0 && !slices.Contains(methods, "client_secret_basic") && slices.Contains(methods, "client_secret_post") {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
+}
+
+// register registers mcpgov as a client (RFC 7591) with the redirect URL,
+// asking for the first token endpoint method the server supports in the
+// order basic, post, none.
+func (m *Manager) register(ctx context.Context, id string, meta *oauthex.AuthServerMeta, c Config) (*oauthex.ClientRegistrationResponse, error) {
+	if meta == nil || meta.RegistrationEndpoint == "" {
+		return nil, fmt.Errorf("oauth_user server %q: no client_id configured and %s offers no dynamic client registration\nhint: register mcpgov there and set client_id (and the secret) in the catalog", id, c.Issuer)
+	}
+	method := "client_secret_basic"
+	if ms := meta.TokenEndpointAuthMethodsSupported; len(ms) > 0 {
+		method = ""
+		for _, want := range []string{"client_secret_basic", "client_secret_post", "none"} {
+			if slices.Contains(ms, want) {
+				method = want
+				break
+			}
+		}
+		if method == "" {
+			return nil, fmt.Errorf("oauth_user server %q: %s supports none of the token endpoint methods mcpgov uses (%s)", id, c.Issuer, strings.Join(ms, ", "))
+		}
+	}
+	reg, err := oauthex.RegisterClient(ctx, meta.RegistrationEndpoint, &oauthex.ClientRegistrationMetadata{
+		RedirectURIs: []string{c.RedirectURL}, TokenEndpointAuthMethod: method, ClientName: "mcpgov",
+		GrantTypes: []string{"authorization_code", "refresh_token"}, ResponseTypes: []string{"code"},
+		Scope: strings.Join(c.Scopes, " "),
+	}, m.client())
+	if err != nil {
+		return nil, fmt.Errorf("register mcpgov as a client of %s for server %q: %w", c.Issuer, id, err)
+	}
+	return reg, nil
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// resourceMetadata reads the resource's RFC 9728 metadata at metaURL when
+// known, else where MCP says to look (the endpoint's path, then the root).
+// go-sdk checks that the metadata is for this resource and that the
+// servers are https or loopback.
+func (m *Manager) resourceMetadata(ctx context.Context, resource, metaURL string) (*oauthex.ProtectedResourceMetadata, error) {
+	u, err := url.Parse(resource)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("resource %q is not a URL", resource)
+	}
+	pathURL, rootURL, origin := *u, *u, *u
+	pathURL.Path = "/.well-known/oauth-protected-resource/" + strings.TrimLeft(u.Path, "/")
+	rootURL.Path = "/.well-known/oauth-protected-resource"
+	origin.Path = ""
+	pathURL.RawQuery, rootURL.RawQuery, origin.RawQuery = "", "", ""
+	tries := []struct{ meta, resource string }{{pathURL.String(), resource}, {rootURL.String(), origin.String()}}
+	if metaURL != "" {
+		tries = append(tries[:0:0], append([]struct{ meta, resource string }{{metaURL, resource}}, tries...)...)
+	}
+	var errs []error
+	for _, try := range tries {
+		prm, err := oauthex.GetProtectedResourceMetadata(ctx, try.meta, try.resource, m.client())
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if len(prm.AuthorizationServers) == 0 {
+			errs = append(errs, fmt.Errorf("%s names no authorization server", try.meta))
+			continue
+		}
+		return prm, nil
+	}
+	return nil, errors.Join(errs...)
+}
+
+// ReadChallenge reads the Bearer challenge of an upstream's 401 or 403
+// (RFC 6750, RFC 9728): where its protected-resource metadata is and which
+// scopes it asks for, for Config.ResourceMetadataURL and Config.Scopes.
+// A malformed header yields nothing.
+func ReadChallenge(h http.Header) (metadataURL string, scopes []string) {
+	cs, err := oauthex.ParseWWWAuthenticate(h.Values("WWW-Authenticate"))
+	if err != nil {
+		return "", nil
+	}
+	for _, c := range cs {
+		if c.Scheme == "bearer" {
+			return c.Params["resource_metadata"], strings.Fields(c.Params["scope"])
+		}
+	}
+	return "", nil
+}

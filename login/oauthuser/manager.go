@@ -1,0 +1,324 @@
+package oauthuser
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofrs/flock"
+	"golang.org/x/oauth2"
+)
+
+// Config is how one upstream server's authorization server is reached.
+// Secrets in it are already resolved by the caller.
+type Config struct {
+	// Issuer is the authorization server; its RFC 8414 or OpenID metadata
+	// gives the endpoints. AuthURL and TokenURL, when set, win over it.
+	// Without either, the issuer is the first authorization server named
+	// by the Resource's RFC 9728 protected-resource metadata.
+	Issuer        string
+	AuthURL       string
+	TokenURL      string
+	RevocationURL string
+	// ClientID and ClientSecret identify mcpgov at the authorization
+	// server; an empty secret makes a public client (PKCE only). Without
+	// a ClientID, mcpgov registers itself (RFC 7591) when the server
+	// offers it; that registration lives as long as the Manager.
+	ClientID     string
+	ClientSecret string
+	// Scopes to ask for; when empty, those the resource's metadata lists
+	// as supported (as MCP clients do), else none.
+	Scopes []string
+	// RedirectURL is the address of RedirectHandler as the browser
+	// reaches it; it must be registered with the authorization server.
+	RedirectURL string
+	// Resource is the upstream server's canonical URL, sent as the RFC
+	// 8707 resource parameter so tokens are bound to it.
+	Resource string
+	// ResourceMetadataURL is where the resource's RFC 9728 metadata is,
+	// when known (the resource_metadata of its 401 WWW-Authenticate
+	// challenge); tried before the well-known locations.
+	ResourceMetadataURL string
+}
+
+func (c Config) validate(server string) error {
+	var missing []string
+	if c.ClientID == "" && c.Issuer == "" && c.Resource == "" {
+		missing = append(missing, "client_id (or an issuer or resource URL, to register one dynamically)")
+	}
+	if c.RedirectURL == "" {
+		missing = append(missing, "redirect URL")
+	}
+	if c.Issuer == "" && c.Resource == "" && (c.AuthURL == "" || c.TokenURL == "") {
+		missing = append(missing, "issuer (or the resource URL, or both authorization and token URLs)")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("oauth_user server %q: missing %s", server, strings.Join(missing, ", "))
+	}
+	return nil
+}
+
+// Defaults of the Manager's tunables.
+const (
+	DefaultLeeway     = time.Minute
+	DefaultConsentTTL = 10 * time.Minute
+	lockWait          = 30 * time.Second
+)
+
+// Manager hands out per-user access tokens for upstream servers, refreshes
+// them, and runs the consent flow when a user has none. Set the exported
+// fields, then AddServer, before use; it is safe for concurrent use.
+type Manager struct {
+	// Store holds the grants (required).
+	Store TokenStore
+	// Sink receives an Event for every grant, refresh, use, revocation
+	// and consent request; nil drops them.
+	Sink Sink
+	// LockDir, when set, holds one lock file per grant, so only one
+	// process refreshes a grant at a time (rotating refresh tokens used
+	// twice may revoke the grant). Without it only this process is
+	// serialized.
+	LockDir string
+	// Leeway is how long before expiry an access token is refreshed.
+	Leeway time.Duration
+	// ConsentTTL is how long a consent URL stays usable.
+	ConsentTTL time.Duration
+	// Now is the clock (time.Now when nil).
+	Now func() time.Time
+	// HTTPClient reaches the authorization servers (http.DefaultClient
+	// when nil).
+	HTTPClient *http.Client
+	// CheckUser, when set, is asked by RedirectHandler, before the code is
+	// redeemed, whether the browser that came back is the user the consent
+	// was made for (the gateway checks its own login cookie). Without it,
+	// whoever opens a consent link grants their upstream account to the
+	// user who got the link: a user could pass theirs to a colleague.
+	CheckUser func(r *http.Request, user string) error
+
+	mu      sync.Mutex
+	servers map[string]*server
+	locks   map[Key]*sync.Mutex
+	pending map[string]*pending // by state
+	byKey   map[Key]*pending
+}
+
+// server is one registered upstream with its lazily discovered endpoints.
+type server struct {
+	id  string
+	cfg Config
+
+	mu        sync.Mutex
+	oc        *oauth2.Config
+	revokeURL string
+}
+
+// AddServer registers an upstream server that uses per-user OAuth. The
+// authorization server is discovered on first use, so an identity provider
+// that is down at start-up does not stop the gateway.
+func (m *Manager) AddServer(id string, cfg Config) error {
+	if err := cfg.validate(id); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.servers == nil {
+		m.servers = map[string]*server{}
+	}
+	if _, dup := m.servers[id]; dup {
+		return fmt.Errorf("oauth_user server %q registered twice", id)
+	}
+	m.servers[id] = &server{id: id, cfg: cfg}
+	return nil
+}
+
+// ErrUnknownServer: the server was not registered with AddServer.
+var ErrUnknownServer = errors.New("server does not use per-user oauth")
+
+func (m *Manager) server(id string) (*server, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.servers[id]
+	if !ok {
+		return nil, fmt.Errorf("server %q: %w", id, ErrUnknownServer)
+	}
+	return s, nil
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Manager) client() *http.Client {
+	if m.HTTPClient != nil {
+		return m.HTTPClient
+	}
+	return http.DefaultClient
+}
+
+// oauthCtx carries the Manager's HTTP client into x/oauth2.
+func (m *Manager) oauthCtx(ctx context.Context) context.Context {
+	return context.WithValue(ctx, oauth2.HTTPClient, m.client())
+}
+
+func (m *Manager) emit(ctx context.Context, e Event) {
+	if m.Sink == nil {
+		return
+	}
+	e.Time = m.now().UTC()
+	m.Sink.OAuthEvent(ctx, e)
+}
+
+func (m *Manager) fresh(t Token) bool {
+	leeway := m.Leeway
+	if leeway == 0 {
+		leeway = DefaultLeeway
+	}
+	return t.AccessToken != "" && (t.Expiry.IsZero() || m.now().Add(leeway).Before(t.Expiry))
+}
+
+// Token returns an access token of user for server, valid for at least
+// the leeway. It refreshes an expiring one (once per grant, across
+// goroutines and, with LockDir, across processes). When the user has no
+// usable grant it returns a *ConsentRequired error carrying the consent
+// URL; other errors mean the call must fail (fail closed).
+func (m *Manager) Token(ctx context.Context, user, serverID string) (string, error) {
+	s, err := m.server(serverID)
+	if err != nil {
+		return "", err
+	}
+	k := Key{User: user, Server: serverID}
+	t, err := m.Store.Get(ctx, k)
+	if errors.Is(err, ErrNoToken) {
+		return "", m.consentError(ctx, s, k)
+	}
+	if err != nil {
+		return "", err
+	}
+	if !m.fresh(t) {
+		if t, err = m.refresh(ctx, s, k); err != nil {
+			return "", err
+		}
+	}
+	m.emit(ctx, Event{Kind: EventUse, User: user, Server: serverID, Scopes: t.Scopes, Expiry: t.Expiry})
+	return t.AccessToken, nil
+}
+
+func (m *Manager) keyLock(k Key) *sync.Mutex {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.locks == nil {
+		m.locks = map[Key]*sync.Mutex{}
+	}
+	l, ok := m.locks[k]
+	if !ok {
+		l = &sync.Mutex{}
+		m.locks[k] = l
+	}
+	return l
+}
+
+// lockFile names the grant's lock file by a hash, so no user name or
+// server id lands in a file name.
+func (m *Manager) lockFile(k Key) string {
+	h := sha256.Sum256([]byte(k.User + "\x00" + k.Server))
+	return filepath.Join(m.LockDir, "oauth-"+hex.EncodeToString(h[:12])+".lock")
+}
+
+// refresh renews k's access token. Holding the grant's lock, it re-reads
+// the store first: whoever refreshed meanwhile (another goroutine or
+// process) left a fresh token there, and the refresh token it used is
+// already spent.
+func (m *Manager) refresh(ctx context.Context, s *server, k Key) (Token, error) {
+	l := m.keyLock(k)
+	l.Lock()
+	defer l.Unlock()
+	if m.LockDir != "" {
+		if err := os.MkdirAll(m.LockDir, 0o700); err != nil {
+			return Token{}, fmt.Errorf("create the lock directory: %w", err)
+		}
+		fl := flock.New(m.lockFile(k), flock.SetPermissions(0o600))
+		lctx, cancel := context.WithTimeout(ctx, lockWait)
+		defer cancel()
+		if ok, err := fl.TryLockContext(lctx, 20*time.Millisecond); err != nil || !ok {
+			return Token{}, fmt.Errorf("lock %s to refresh the token for server %q: another process held it for %s: %v", m.lockFile(k), k.Server, lockWait, err)
+		}
+		defer fl.Unlock()
+	}
+	t, err := m.Store.Get(ctx, k)
+	if errors.Is(err, ErrNoToken) {
+		return Token{}, m.consentError(ctx, s, k)
+	}
+	if err != nil {
+		return Token{}, err
+	}
+	if m.fresh(t) {
+		return t, nil
+	}
+	if t.RefreshToken == "" {
+		if err := m.Store.Delete(ctx, k); err != nil {
+			return Token{}, err
+		}
+		return Token{}, m.consentError(ctx, s, k)
+	}
+	oc, err := m.config(ctx, s)
+	if err != nil {
+		return Token{}, err
+	}
+	nt, err := oc.TokenSource(m.oauthCtx(ctx), &oauth2.Token{RefreshToken: t.RefreshToken}).Token()
+	if err != nil {
+		if code, ok := rejected(err); ok {
+			// Revoked, rotated away or expired: only a new consent helps.
+			if err := m.Store.Delete(ctx, k); err != nil {
+				return Token{}, err
+			}
+			m.emit(ctx, Event{Kind: EventRefreshRejected, User: k.User, Server: k.Server, Reason: code})
+			return Token{}, m.consentError(ctx, s, k)
+		}
+		return Token{}, fmt.Errorf("refresh the token for server %q at %s: %w", k.Server, oc.Endpoint.TokenURL, err)
+	}
+	t = fromOAuth2(nt, t)
+	if err := m.Store.Put(ctx, k, t); err != nil {
+		return Token{}, err
+	}
+	m.emit(ctx, Event{Kind: EventRefresh, User: k.User, Server: k.Server, Scopes: t.Scopes, Expiry: t.Expiry})
+	return t, nil
+}
+
+// rejected reports whether err is the authorization server refusing the
+// refresh token itself (RFC 6749 invalid_grant; Dex says invalid_request),
+// rather than refusing mcpgov (invalid_client) or being unreachable.
+func rejected(err error) (string, bool) {
+	var re *oauth2.RetrieveError
+	if !errors.As(err, &re) {
+		return "", false
+	}
+	switch re.ErrorCode {
+	case "invalid_grant", "invalid_request":
+		return re.ErrorCode, true
+	}
+	return "", false
+}
+
+// fromOAuth2 converts a token response, keeping what the response leaves
+// out (servers need not resend the refresh token or the scopes).
+func fromOAuth2(nt *oauth2.Token, prev Token) Token {
+	t := Token{AccessToken: nt.AccessToken, RefreshToken: nt.RefreshToken, TokenType: nt.TokenType, Expiry: nt.Expiry, Scopes: prev.Scopes}
+	if t.RefreshToken == "" {
+		t.RefreshToken = prev.RefreshToken
+	}
+	if sc, ok := nt.Extra("scope").(string); ok && sc != "" {
+		t.Scopes = strings.Fields(sc)
+	}
+	return t
+}

@@ -1,0 +1,218 @@
+// Package oauthusertest holds the real parts the per-user OAuth tests run
+// against, on loopback: Dex as the authorization server (behind a proxy
+// that counts and can hold refresh grants), an MCP server over Streamable
+// HTTP that requires Dex-issued bearer tokens (go-sdk's auth middleware),
+// and a scripted browser that consents through Dex's login form.
+package oauthusertest
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+)
+
+// Dex clients and user of testdata/idp/oauthuser.yaml.
+const (
+	ClientID       = "mcp-upstream"
+	ClientSecret   = "upstream-secret"
+	PublicClientID = "mcp-upstream-public"
+	User           = "alice@example.com"
+	Password       = "password"
+)
+
+// Dex is a running Dex behind a loopback proxy whose address is the
+// issuer. The proxy counts refresh grants; HoldRefresh, when set, runs
+// before a refresh grant is forwarded (a test blocks there until the
+// concurrent callers it wants are waiting).
+type Dex struct {
+	Issuer string
+	Log    *syncBuffer
+
+	Refreshes   atomic.Int32
+	HoldRefresh atomic.Pointer[func()]
+
+	cmd *exec.Cmd
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Binary finds Dex: MCPGOV_DEX (set by make), else dex on PATH. Missing
+// Dex skips the test, except under MCPGOV_E2E where it fails.
+func Binary(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("MCPGOV_DEX"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			t.Fatalf("MCPGOV_DEX=%s: %v\nhint: run make idp-deps", p, err)
+		}
+		return p
+	}
+	if p, err := exec.LookPath("dex"); err == nil {
+		return p
+	}
+	if os.Getenv("MCPGOV_E2E") != "" {
+		t.Fatal("Dex is not installed but MCPGOV_E2E is set\nhint: run make idp-deps")
+	}
+	t.Skip("Dex not installed (make idp-deps builds it; set MCPGOV_DEX)")
+	return ""
+}
+
+// repoFile returns a path in the repository, wherever the test runs from.
+func repoFile(rel string) string {
+	_, self, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(self), "..", "..", "..", rel)
+}
+
+// Listen reserves a loopback listener; its address is known before the
+// server behind it exists (the redirect URL Dex must register).
+func Listen(t testing.TB) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
+}
+
+// StartDex runs Dex with testdata/idp/oauthuser.yaml until the test ends;
+// redirectURL is registered for the confidential client. Access tokens
+// live 10 minutes.
+func StartDex(t testing.TB, redirectURL string) *Dex {
+	t.Helper()
+	return StartDexExpiry(t, redirectURL, "10m")
+}
+
+// StartDexExpiry is StartDex with access tokens that live tokenExpiry (a
+// Go duration), for a test that waits for a real expiry.
+func StartDexExpiry(t testing.TB, redirectURL, tokenExpiry string) *Dex {
+	t.Helper()
+	bin := Binary(t)
+	tmpl, err := os.ReadFile(repoFile("testdata/idp/oauthuser.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxyLn := Listen(t)
+	dexLn := Listen(t)
+	dexAddr := dexLn.Addr().String()
+	dexLn.Close() // Dex binds it itself
+	d := &Dex{Issuer: "http://" + proxyLn.Addr().String() + "/dex", Log: &syncBuffer{}}
+	cfg := strings.NewReplacer("{{ISSUER}}", d.Issuer, "{{ADDR}}", dexAddr, "{{REDIRECT}}", redirectURL, "{{TOKEN_EXPIRY}}", tokenExpiry).Replace(string(tmpl))
+	path := filepath.Join(t.TempDir(), "dex.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	d.cmd = exec.Command(bin, "serve", path)
+	d.cmd.Stdout, d.cmd.Stderr = d.Log, d.Log
+	d.cmd.Dir = t.TempDir()
+	if err := d.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = d.cmd.Process.Kill()
+		_ = d.cmd.Wait()
+	})
+	target, _ := url.Parse("http://" + dexAddr)
+	rp := httputil.NewSingleHostReverseProxy(target)
+	rp.ErrorLog = log.New(io.Discard, "", 0) // Dex still starting
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/token") {
+			body, _ := io.ReadAll(r.Body)
+			r.Body = io.NopCloser(bytes.NewReader(body))
+			if form, _ := url.ParseQuery(string(body)); form.Get("grant_type") == "refresh_token" {
+				d.Refreshes.Add(1)
+				if hold := d.HoldRefresh.Load(); hold != nil {
+					(*hold)()
+				}
+			}
+		}
+		rp.ServeHTTP(w, r)
+	})}
+	go srv.Serve(proxyLn)
+	t.Cleanup(func() { srv.Close() })
+	await.Until(t, "Dex's discovery document", func() bool {
+		resp, err := http.Get(d.Issuer + "/.well-known/openid-configuration")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+	return d
+}
+
+// String names the Dex for failure messages.
+func (d *Dex) String() string { return fmt.Sprintf("dex at %s", d.Issuer) }
+
+// StartBearerServer builds testdata/mcp-bearer and runs it as its own
+// process (a remote server, as a shim fronts one) until the test ends. It
+// returns the server's MCP endpoint URL.
+func StartBearerServer(t testing.TB, issuer, audience string) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "mcp-bearer")
+	build := exec.Command("go", "build", "-o", bin, "./testdata/mcp-bearer")
+	build.Dir = repoFile(".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("build testdata/mcp-bearer: %v\n%s", err, out)
+	}
+	cmd := exec.Command(bin, "-issuer", issuer, "-audience", audience)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	})
+	line := make(chan string, 1)
+	go func() {
+		var b []byte
+		one := make([]byte, 1)
+		for {
+			if _, err := out.Read(one); err != nil || one[0] == '\n' {
+				line <- string(b)
+				return
+			}
+			b = append(b, one[0])
+		}
+	}()
+	u := await.Recv(t, line, "mcp-bearer's URL on stdout")
+	if !strings.HasPrefix(u, "http://127.0.0.1:") {
+		t.Fatalf("mcp-bearer printed %q\n%s", u, stderr)
+	}
+	return u
+}

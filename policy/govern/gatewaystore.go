@@ -1,0 +1,248 @@
+package govern
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/policy"
+	"github.com/mcpgov/mcpgov/policy/limit"
+	"github.com/mcpgov/mcpgov/policy/state"
+	"github.com/mcpgov/mcpgov/shim/gateway"
+)
+
+// GatewayStoreConfig is the [gateway] keys of the store that several
+// gateway replicas share.
+type GatewayStoreConfig struct {
+	// Store is the Redis-protocol store's URL (redis://host:6379/0,
+	// rediss:// for TLS, unix:///path): rate-limit counters, issued
+	// tokens and their revocation, and the bundle revision are shared
+	// through it. Empty: one gateway process, state of its own.
+	Store string `toml:"store"`
+	// StoreDown is what a replica does while the store is unreachable:
+	// "enforce" (the default: calls that need a shared counter are
+	// refused, tokens cannot be checked) or "audit" (rate limits counted
+	// per replica, the outage reported).
+	StoreDown string `toml:"store_down"`
+}
+
+// GatewayStore resolves the store settings: each key the managed config
+// sets wins, else the user's; flags (store, down; "" when not given)
+// override both.
+func (c Configs) GatewayStore(store, down string) (url string, mode state.DownMode, err error) {
+	mode = state.DownEnforce
+	for _, cfg := range []Config{c.User, c.Managed} { // managed last: it wins
+		g := cfg.Gateway.GatewayStoreConfig
+		if g.Store != "" {
+			url = g.Store
+		}
+		if g.StoreDown != "" {
+			if mode, err = state.ParseDownMode(g.StoreDown); err != nil {
+				return "", "", fmt.Errorf("config %s: invalid [gateway] store_down: %w", cfg.Path(), err)
+			}
+		}
+	}
+	if store != "" {
+		url = store
+	}
+	if down != "" {
+		if mode, err = state.ParseDownMode(down); err != nil {
+			return "", "", err
+		}
+	}
+	return url, mode, nil
+}
+
+// SharedState is what a gateway replica keeps in the store its replicas
+// share: it counts rate limits (through the down mode's guard), keeps the
+// issued tokens, and fans bundle revisions out.
+type SharedState struct {
+	Store  *state.Redis
+	Limits *state.Guard
+	Tokens *SharedTokenStore
+	Mode   state.DownMode
+}
+
+// OpenSharedState opens the store at url for a replica; report is told
+// when the store becomes unreachable and when it is back. It does not
+// wait for the store: a replica starts while the store is down, under the
+// down mode, and the first call after the store is back uses it. Close it
+// when the gateway stops.
+func OpenSharedState(env Env, url string, mode state.DownMode, report func(Notice)) (*SharedState, error) {
+	r, err := state.OpenRedis(url)
+	if err != nil {
+		return nil, WithHint(err, "set [gateway] store (or --store) to redis://HOST:PORT/DB, rediss://… or unix:///PATH")
+	}
+	g := &state.Guard{Shared: r, Mode: mode, Report: func(err error) {
+		if report == nil {
+			return
+		}
+		if err != nil {
+			what := "calls that need a rate-limit counter are refused until it is back (store_down = enforce)"
+			if mode == state.DownAudit {
+				what = "rate limits are counted by this replica alone until it is back (store_down = audit)"
+			}
+			report(Notice{"warning", fmt.Sprintf("%v; %s", err, what)})
+			return
+		}
+		report(Notice{"note", "the shared state store " + r.String() + " answers again; rate limits are shared again"})
+	}}
+	return &SharedState{Store: r, Limits: g, Tokens: &SharedTokenStore{Store: r, Now: env.Now}, Mode: mode}, nil
+}
+
+// Close closes the store's connections.
+func (s *SharedState) Close() error { return s.Store.Close() }
+
+// limitStore is the rate-limit store of the gateway's pipelines: the
+// shared one when there is one.
+func (s *SharedState) limitStore() limit.Store {
+	if s == nil {
+		return nil
+	}
+	return s.Limits
+}
+
+// Ticks merges the local watch interval with the revisions other
+// replicas publish: a replica looks at its bundle at every interval and
+// at once when another replica announces a revision, so a change one
+// replica sees is enforced by all of them within the store's fan-out
+// (milliseconds), not within their intervals.
+func (s *SharedState) Ticks(ctx context.Context, interval time.Duration) <-chan time.Time {
+	out := make(chan time.Time, 1)
+	revs := s.Store.Revisions(ctx)
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				send(out, now)
+			case <-revs:
+				send(out, time.Now())
+			}
+		}
+	}()
+	return out
+}
+
+// send delivers a tick unless one is already waiting.
+func send(c chan time.Time, t time.Time) {
+	select {
+	case c <- t:
+	default:
+	}
+}
+
+// Announce publishes the revision that now governs this replica, for the
+// others (Ticks). A store that is down loses the announcement: the
+// others still see the change at their interval.
+func (s *SharedState) Announce(ctx context.Context, rev string) error {
+	return s.Store.PublishRevision(ctx, rev)
+}
+
+// gatewayPipeline is Pipeline with the rate limits counted in limits when
+// it is set (the store gateway replicas share); budgets stay in the state
+// directory's file.
+func gatewayPipeline(env Env, b *catalog.Bundle, limits limit.Store) (*policy.Pipeline, error) {
+	if limits == nil {
+		return Pipeline(env, b)
+	}
+	dir, err := StateDir(env, "limits")
+	if err != nil {
+		return nil, fmt.Errorf("rate limits: %w", err)
+	}
+	return policy.Load(b, policy.Options{Limits: limits, Budgets: &limit.Limiter{Dir: dir, Now: env.Now}, Getenv: env.Getenv})
+}
+
+// OpenGatewayTokens is the token store `mcpgov gateway token` works on:
+// the shared store when [gateway] store names one (the replicas' tokens),
+// else the state directory's file. done releases it.
+func OpenGatewayTokens(env Env, c Configs) (tokens TokenStore, done func(), err error) {
+	url, _, err := c.GatewayStore("", "")
+	if err != nil {
+		return nil, nil, err
+	}
+	if url == "" {
+		fs, err := OpenTokenStore(env)
+		return fs, func() {}, err
+	}
+	r, err := state.OpenRedis(url)
+	if err != nil {
+		return nil, nil, WithHint(err, "fix [gateway] store in config.toml (`mcpgov help config`)")
+	}
+	return &SharedTokenStore{Store: r, Now: env.Now}, func() { _ = r.Close() }, nil
+}
+
+// SharedWatchInterval is how often a replica looks at its bundle on its
+// own when it shares a store: a second, so that a change reaches every
+// replica within a second even when the one that saw it first could not
+// announce it.
+const SharedWatchInterval = time.Second
+
+// TokenStore is the shared token store; nil (no store: the file) on a
+// nil SharedState.
+func (s *SharedState) TokenStore() TokenStore {
+	if s == nil {
+		return nil
+	}
+	return s.Tokens
+}
+
+// WatchOptions returns wo with the replica's ticks (Ticks at
+// SharedWatchInterval); wo itself on a nil SharedState.
+func (s *SharedState) WatchOptions(ctx context.Context, wo WatchOptions) WatchOptions {
+	if s == nil {
+		return wo
+	}
+	wo.Tick = s.Ticks(ctx, SharedWatchInterval)
+	return wo
+}
+
+// AfterReload returns applied followed by the announcement of the
+// revision now in use; applied itself on a nil SharedState.
+func (s *SharedState) AfterReload(ctx context.Context, revision func() string, applied func()) func() {
+	if s == nil {
+		return applied
+	}
+	return func() {
+		applied()
+		_ = s.Announce(ctx, revision()) // lost when the store is down: the others look every second anyway
+	}
+}
+
+// SessionKey is the key the replicas sign session ids with (kept in the
+// store); nil on a nil SharedState (session ids of one process). A store
+// that cannot be reached stops the replica from starting: sessions it
+// opened could not be served by the others.
+func (s *SharedState) SessionKey(ctx context.Context) ([]byte, error) {
+	if s == nil {
+		return nil, nil
+	}
+	key, err := s.Store.SessionKey(ctx)
+	if err != nil {
+		return nil, WithHint(fmt.Errorf("read the replicas' session key: %w", err), "start the store first; a replica needs it to serve the sessions other replicas opened")
+	}
+	return key, nil
+}
+
+// CallLog is the log of call answers the replicas share (a client's
+// retry is answered from it); nil on a nil SharedState.
+func (s *SharedState) CallLog() gateway.CallLog {
+	if s == nil {
+		return nil
+	}
+	return s.Store
+}
+
+// EndCopies calls end with the record id of each session a client ends
+// through any replica (end ends this replica's copy), until ctx is done;
+// nothing on a nil SharedState.
+func (s *SharedState) EndCopies(ctx context.Context, end func(session string)) {
+	if s == nil {
+		return
+	}
+	s.Store.EndedSessions(ctx, end)
+}

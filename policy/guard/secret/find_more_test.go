@@ -1,0 +1,40 @@
+package secret
+
+import "testing"
+
+// TestFindNewerForms covers token forms gitleaks' v8.30.1 table leaves out:
+// GitLab's newer pipeline-trigger and CI-job tokens, Slack's legacy tokens
+// with numeric parts of any length, and .npmrc registry credentials. The
+// values are made up for this test.
+func TestFindNewerForms(t *testing.T) {
+	for _, tc := range []struct {
+		in, rule, tok string
+	}{
+		{`token: "glptt-Qm8v_Xr2-kT9wZp4Lc7nHy3Bd6Fj1Vs5Ga0Ue8qR"`, RuleGitLab, "glptt-Qm8v_Xr2-kT9wZp4Lc7nHy3Bd6Fj1Vs5Ga0Ue8qR"},
+		{"CI_JOB_TOKEN=glcbt-Rk7pWm2xTq9vLn4cZb8s", RuleGitLab, "glcbt-Rk7pWm2xTq9vLn4cZb8s"},
+		{"slack: xoxp-738201-551902-884213-c04f9ab31d7e2c55a1", RuleSlack, "xoxp-738201-551902-884213-c04f9ab31d7e2c55a1"},
+		{"//registry.npmjs.org/:_authToken=5f0c8e2a-91b7-11ee-a6f4-2c9d81b7e053", RuleNPM, ":_authToken=5f0c8e2a-91b7-11ee-a6f4-2c9d81b7e053"},
+	} {
+		fs := Find("", tc.in)
+		ok := false
+		for _, f := range fs {
+			if f.Rule == tc.rule && tc.in[f.Start:f.End] == tc.tok {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("%q: %+v, want %s over %q", tc.in, fs, tc.rule, tc.tok)
+		}
+	}
+	for _, in := range []string{
+		"//registry.npmjs.org/:_authToken=${NPM_TOKEN}",
+		"registry.npmjs.org/:_authToken=5f0c8e2a-91b7-11ee-a6f4-2c9d81b7e053", // not an .npmrc scope
+		"glptt-short",
+		"xoxp-1234-abc",
+		"see the glcbt- prefix in GitLab's token docs",
+	} {
+		if fs := Find("", in); len(fs) > 0 {
+			t.Errorf("%q: %+v, want nothing", in, fs)
+		}
+	}
+}
