@@ -93,7 +93,13 @@ func startGatewayEnv(t *testing.T, env []string, bundle string, extra ...string)
 // answers /healthz) and its stderr so far.
 func serveGateway(t *testing.T, env []string, args ...string) (string, func() string) {
 	t.Helper()
-	addr := freeAddr(t)
+	return serveGatewayAt(t, freeAddr(t), env, args...)
+}
+
+// serveGatewayAt is serveGateway on addr, for a test that must name the
+// gateway's URL before it starts (an identity provider's redirect URI).
+func serveGatewayAt(t *testing.T, addr string, env []string, args ...string) (string, func() string) {
+	t.Helper()
 	cmd := exec.Command("mcpgov", append([]string{"gateway", "serve", "--listen", addr}, args...)...)
 	cmd.Env = env
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -31,11 +31,15 @@ func (c *ConsentRequired) RPCError() *jsonrpc.Error {
 	return &jsonrpc.Error{Code: CodeURLElicitationRequired, Message: "URL elicitation required: consent needed for " + c.Server, Data: data}
 }
 
+// ConsentText is what a client without URL elicitation shows: why, and
+// the consent URL (for the user's eyes: not for logs or records).
+func (c *ConsentRequired) ConsentText() string { return c.message() + "\n\n" + c.URL }
+
 // ToolResult is the answer for a client without URL elicitation: a tool
 // error whose text carries the consent URL, so the agent can show it.
 func (c *ConsentRequired) ToolResult() *mcp.CallToolResult {
 	return &mcp.CallToolResult{IsError: true, Content: []mcp.Content{&mcp.TextContent{
-		Text: c.message() + "\n\n" + c.URL,
+		Text: c.ConsentText(),
 	}}}
 }
 

@@ -36,6 +36,9 @@ type GatewayConfig struct {
 	InventoryReaders []string `toml:"inventory_readers"`
 	// MetricsListen, when set, is the only address /metrics is served on.
 	MetricsListen string `toml:"metrics_listen"`
+	// PublicURL is the gateway's URL as browsers reach it: per-user OAuth
+	// consent returns to PublicURL/oauth/callback.
+	PublicURL string `toml:"public_url"`
 	// OTLPTraces, when set, is the OTLP/HTTP endpoint the gateway sends
 	// its spans to.
 	OTLPTraces string `toml:"otlp_traces"`
@@ -56,6 +59,8 @@ type GatewaySettings struct {
 	MetricsListen    string
 	// OTLPTraces: see GatewayConfig.
 	OTLPTraces string
+	// PublicURL: see GatewayConfig.
+	PublicURL string
 }
 
 // Gateway resolves the [gateway] settings: each key the managed config
@@ -85,6 +90,9 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 	}
 	if g.MetricsListen != "" {
 		s.MetricsListen = g.MetricsListen
+	}
+	if g.PublicURL != "" {
+		s.PublicURL = g.PublicURL
 	}
 	if g.OTLPTraces != "" {
 		u, err := url.Parse(g.OTLPTraces)

@@ -63,8 +63,20 @@ type Injector struct {
 	// http.DefaultClient when nil.
 	HTTPClient *http.Client
 
+	// OAuthUsers, when set, gives a person's token for an oauth_user
+	// server, asking for their consent when they have no usable grant
+	// (login/oauthuser.Manager, its consent answered by the gateway);
+	// without it, the vault's grants are used as they are.
+	OAuthUsers OAuthUserTokens
+
 	mu        sync.Mutex
 	endpoints map[string]string // issuer -> token endpoint
+}
+
+// OAuthUserTokens gives user's access token for server, refreshed as
+// needed; an error that asks for consent says how to give it.
+type OAuthUserTokens interface {
+	Token(ctx context.Context, user, server string) (string, error)
 }
 
 // Error is a refusal to give an upstream credentials: the server is then

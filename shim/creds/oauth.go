@@ -70,6 +70,13 @@ func (in *Injector) oauthUser(ctx context.Context, s *catalog.Server, req Reques
 	if req.User == "" {
 		return shim.Credentials{}, &Error{Server: s.ID, Err: errors.New("the server uses each person's OAuth grant and the caller is anonymous"), Hint: "log in (`mcpgov login`)"}
 	}
+	if in.OAuthUsers != nil {
+		token := func(ctx context.Context) (string, error) { return in.OAuthUsers.Token(ctx, req.User, s.ID) }
+		if _, err := token(ctx); err != nil {
+			return shim.Credentials{}, &Error{Server: s.ID, Err: err, Hint: fmt.Sprintf("%s consents to mcpgov calling the server for them (the consent link)", req.User)}
+		}
+		return dynamic(s, req.Stdio, token)
+	}
 	if in.Vault == nil {
 		return shim.Credentials{}, &Error{Server: s.ID, Err: in.noVault(), Hint: "configure the vault key (MCPGOV_VAULT_KEY, a secret reference)"}
 	}

@@ -10,6 +10,7 @@
 //	/servers/{id}/mcp   proxy: one catalog server
 //	/mcp                aggregator: every server Governance serves, tools named server__tool
 //	/virtual/{id}/mcp   a virtual server: exactly its tool subset
+//	/oauth/callback     per-user OAuth consent returns here (outbound credentials)
 //	/inventory          fleet inventory: scans uploaded (POST) and read (GET)
 //	/healthz, /readyz   liveness and readiness
 //	/.well-known/oauth-protected-resource[/PATH]  RFC 9728 metadata
@@ -82,6 +83,9 @@ type Governance interface {
 	Ready() error
 }
 
+// OAuthCallbackPath is the redirect endpoint of per-user OAuth consent.
+const OAuthCallbackPath = "/oauth/callback"
+
 // Defaults.
 const (
 	DefaultMaxBody     = 8 << 20 // a POST body (one JSON-RPC message)
@@ -137,6 +141,10 @@ type Options struct {
 	// MetricsElsewhere: the caller serves Metrics.Handler on a listener
 	// of its own; the handler counts but does not serve /metrics.
 	MetricsElsewhere bool
+	// OAuthCallback, when set, is served at OAuthCallbackPath: where an
+	// authorization server sends a person back after consenting to
+	// mcpgov calling a server for them (login/oauthuser).
+	OAuthCallback http.Handler
 	// Inventory, when set, keeps the fleet inventory machines upload to
 	// InventoryPath; InventoryReaders are the groups that may read it.
 	Inventory        fleet.Store
@@ -205,6 +213,11 @@ func New(opts Options) (*Handler, error) {
 		}
 	}
 	h.mux.HandleFunc(InventoryPath, h.serveInventory)
+	if opts.OAuthCallback != nil {
+		// Reached by the person's browser, without a bearer token: the
+		// single-use state it carries is what authorizes it.
+		h.mux.Handle(OAuthCallbackPath, opts.OAuthCallback)
+	}
 	h.mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		h.serveTraced(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})
 	})

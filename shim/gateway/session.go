@@ -154,7 +154,12 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 			up, err = h.start(srv, cred)
 		}
 		if err != nil {
-			core.StartFailed(s.ctx, err.Error())
+			core.StartFailed(s.ctx, err.Error()) // the error never holds a consent URL
+			var consent ConsentNeeded
+			if ep.kind == kindServer && errors.As(err, &consent) {
+				s.cancel()
+				return nil, http.StatusOK, consentAnswer(m, consent)
+			}
 			if ep.kind == kindServer {
 				return fail(http.StatusBadGateway, enforce.CodeServerNotApproved, fmt.Sprintf("mcpgov: server %s could not be started: %v", srv.ID, err))
 			}

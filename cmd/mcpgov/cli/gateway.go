@@ -61,6 +61,9 @@ type GatewayServeOptions struct {
 	MetricsListen string
 	// OTLPTraces, when set, is the OTLP/HTTP endpoint spans go to.
 	OTLPTraces string
+	// PublicURL is the gateway's URL as browsers reach it (per-user OAuth
+	// consent returns there); its listen address when empty.
+	PublicURL string
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -240,8 +243,31 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", opts.Listen)
+	if err != nil {
+		return withHint(fmt.Errorf("listen on %s: %w", opts.Listen, err), "pick a free address with --listen")
+	}
+	defer ln.Close()
+	publicURL := opts.PublicURL
+	if publicURL == "" {
+		publicURL = "http://" + ln.Addr().String()
+		if opts.TLSCert != "" {
+			publicURL = "https://" + ln.Addr().String()
+		}
+	}
+	consents, err := gov.OAuthUsers(ctx, f.Env(), publicURL)
+	if err != nil {
+		return err
+	}
+	var callback http.Handler
+	if consents != nil {
+		gov.Creds.OAuthUsers = consents
+		callback = consents.RedirectHandler()
+		opts.IO.Notef("per-user OAuth consent returns to %s%s", strings.TrimRight(publicURL, "/"), gateway.OAuthCallbackPath)
+	}
 	h, err := gateway.New(gateway.Options{
 		Governance:       gov,
+		OAuthCallback:    callback,
 		Inventory:        inventory,
 		InventoryReaders: opts.InventoryReaders,
 		Identify:         auth.Identify,
@@ -270,10 +296,6 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	})
 	if err != nil {
 		return err
-	}
-	ln, err := net.Listen("tcp", opts.Listen)
-	if err != nil {
-		return withHint(fmt.Errorf("listen on %s: %w", opts.Listen, err), "pick a free address with --listen")
 	}
 	if opts.MetricsListen != "" {
 		mln, err := net.Listen("tcp", opts.MetricsListen)

@@ -222,6 +222,12 @@ the managed file sets wins over the user's.
   tls_key = "/etc/mcpgov/gateway.key"
       PEM certificate (chain) and key: with both set the gateway serves
       HTTPS only. Relative to the config file.
+  public_url = "https://mcp.example.com"
+      The gateway's URL as browsers reach it (behind a proxy or load
+      balancer): a person consenting to mcpgov calling a server for them
+      (auth type oauth_user) is sent back to public_url/oauth/callback,
+      which the authorization server must list as a redirect URI. Default:
+      the listen address; as --public-url.
   metrics_listen = "127.0.0.1:9090"
       Serve /metrics only on this address, not beside the MCP endpoints
       (where anyone who reaches the gateway could read it); as

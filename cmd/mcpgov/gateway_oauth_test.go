@@ -1,0 +1,145 @@
+//go:build unix
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
+	"github.com/mcpgov/mcpgov/login/vault"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+)
+
+// TestGatewayOAuthUserConsent: a catalog server that takes each person's
+// own OAuth token (auth type oauth_user, Dex as its authorization server,
+// a Go SDK server that requires Dex's bearer tokens). A person's first
+// initialize through the gateway is answered with a URL-mode elicitation
+// (-32042) carrying the consent link, or, for a client without URL
+// elicitation, an error whose text carries it; after consenting in the
+// browser (Dex's login form, then the gateway's /oauth/callback), the
+// initialize and the tool call work with the person's own token. The
+// vault holds the grant encrypted, no token is in any record, and the
+// grant is recorded.
+func TestGatewayOAuthUserConsent(t *testing.T) {
+	addr := freeAddr(t)
+	base := "http://" + addr
+	d := oauthusertest.StartDex(t, base+"/oauth/callback")
+	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
+	gov := t.TempDir()
+	writeFile(t, filepath.Join(gov, "catalog.toml"), fmt.Sprintf(`[catalog]
+mode = "enforce"
+[servers.notes]
+status = "approved"
+[servers.notes.launch]
+url = %q
+[servers.notes.auth]
+type = "oauth_user"
+issuer = %q
+client_id = %q
+client_secret = "env:NOTES_CLIENT_SECRET"
+scopes = ["openid", "email", "offline_access"]
+`, upstream, d.Issuer, oauthusertest.ClientID))
+	auditDir := filepath.Join(t.TempDir(), "audit")
+	env := sandboxEnv(t, "MCPGOV_AUDIT_DIR="+auditDir, "MCPGOV_VAULT_KEY=env:TEST_VAULT_KEY", "TEST_VAULT_KEY="+vault.NewKey(),
+		"NOTES_CLIENT_SECRET="+oauthusertest.ClientSecret)
+	mcpgov := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("mcpgov", args...)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("mcpgov %s: %v", strings.Join(args, " "), err)
+		}
+		return string(out)
+	}
+	var issued struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(mcpgov("gateway", "token", "create", "--user", "alice@example.com", "--expires", "1d", "--json")), &issued); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := serveGatewayAt(t, addr, env, "--bundle", gov)
+	url := base + "/servers/notes/mcp"
+	initWith := func(caps string) (int, string) {
+		body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":` + caps + `,"clientInfo":{"name":"t","version":"1"}}}`
+		status, answer, _ := authPost(t, url, issued.Token, body)
+		return status, answer
+	}
+
+	// A client without URL elicitation: the consent link in the error.
+	status, answer := initWith(`{}`)
+	if status != 200 || !strings.Contains(answer, `"error"`) || !strings.Contains(answer, "needs your permission to call notes") || !strings.Contains(answer, d.Issuer) {
+		t.Fatalf("initialize without consent, no URL elicitation: %d %s", status, answer)
+	}
+	// A client with URL elicitation: -32042 with the elicitation.
+	status, answer = initWith(`{"elicitation":{"url":{}}}`)
+	var refused struct {
+		Error struct {
+			Code int `json:"code"`
+			Data struct {
+				Elicitations []struct {
+					Mode, URL, ElicitationID string
+				} `json:"elicitations"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(answer), &refused); err != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 ||
+		refused.Error.Data.Elicitations[0].Mode != "url" || !strings.HasPrefix(refused.Error.Data.Elicitations[0].URL, d.Issuer) {
+		t.Fatalf("initialize without consent, URL elicitation: %d %s", status, answer)
+	}
+
+	// The person consents in the browser; the gateway's callback stores
+	// the grant.
+	code, page, err := oauthusertest.Consent(await.Context(t), refused.Error.Data.Elicitations[0].URL)
+	if err != nil || code != http.StatusOK {
+		t.Fatalf("consent: %d %v\n%s\ngateway:\n%s", code, err, page, stderr())
+	}
+
+	// Now the initialize and the call go through with alice's own token.
+	status, answer, hdr := authPost(t, url, issued.Token, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	sid := hdr.Get("Mcp-Session-Id")
+	if status != 200 || sid == "" || !strings.Contains(answer, `"result"`) {
+		t.Fatalf("initialize after consent: %d %s\ngateway:\n%s", status, answer, stderr())
+	}
+	post := func(body string) string {
+		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		req.Header.Set("Authorization", "Bearer "+issued.Token)
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	if got := post(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`); !strings.Contains(got, "alice@example.com") {
+		t.Errorf("whoami through the gateway with alice's grant: %s", got)
+	}
+
+	// The vault holds the grant, encrypted; no record or log holds a token.
+	vaultFile := filepath.Join(envValue(env, "XDG_STATE_HOME"), "mcpgov", "vault.json")
+	b, err := os.ReadFile(vaultFile)
+	if err != nil || !strings.Contains(string(b), `"notes"`) || strings.Contains(string(b), "eyJ") {
+		t.Errorf("the vault file: %v; want alice's grant for notes, sealed (no JWT in clear)", err)
+	}
+	records := mcpgov("audit", "query", "--format", "jsonl")
+	if !strings.Contains(records, `"kind":"credential"`) || !strings.Contains(records, "grant") || strings.Contains(records, "eyJ") {
+		t.Errorf("records: want a credential record of the grant and no token:\n%s", records)
+	}
+	if strings.Contains(stderr(), "eyJ") || strings.Contains(stderr(), "state=") {
+		t.Errorf("the gateway's log holds a token or a consent state:\n%s", stderr())
+	}
+}

@@ -1,0 +1,118 @@
+package govern
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/login/oauthuser"
+	"github.com/mcpgov/mcpgov/login/vault"
+	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/shim/gateway"
+)
+
+// OAuthUsers assembles per-user OAuth (auth type oauth_user) for the
+// gateway: a consent flow per server of the bundle's catalog, its grants
+// kept in the vault, its redirect endpoint at publicURL +
+// gateway.OAuthCallbackPath, and each grant, refresh, use and revocation
+// recorded (kind credential, never a token). It returns nil when no
+// server uses oauth_user. Servers a later bundle adds need a restart.
+func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL string) (*oauthuser.Manager, error) {
+	var users []*catalog.Server
+	for _, s := range g.cur().bundle.Catalog.Servers {
+		if s.Auth.Kind() == catalog.AuthOAuthUser {
+			users = append(users, s)
+		}
+	}
+	if len(users) == 0 {
+		return nil, nil
+	}
+	if g.Creds == nil || g.Creds.Vault == nil {
+		var why error = errors.New("no vault")
+		if g.Creds != nil && g.Creds.VaultErr != nil {
+			why = g.Creds.VaultErr
+		}
+		return nil, WithHint(fmt.Errorf("servers with auth type oauth_user keep each person's grant in the vault: %w", why),
+			"set MCPGOV_VAULT_KEY to a secret reference holding 32 random bytes as base64")
+	}
+	lockDir, err := StateDir(env, "oauth")
+	if err != nil {
+		return nil, err
+	}
+	m := &oauthuser.Manager{Store: vaultTokens{g.Creds.Vault}, Sink: oauthRecorder(g.Store()), LockDir: lockDir}
+	redirect := strings.TrimRight(publicURL, "/") + gateway.OAuthCallbackPath
+	for _, s := range users {
+		a := s.Auth
+		secret := ""
+		if a.ClientSecret != "" {
+			if secret, err = g.Creds.Secrets.Resolve(ctx, a.ClientSecret); err != nil {
+				return nil, fmt.Errorf("server %s: auth.client_secret: %w", s.ID, err)
+			}
+		}
+		resource := a.Resource
+		if resource == "" {
+			resource = s.Launch.URL
+		}
+		if err := m.AddServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL,
+			ClientID: a.ClientID, ClientSecret: secret, Scopes: a.Scopes, RedirectURL: redirect, Resource: resource}); err != nil {
+			return nil, fmt.Errorf("server %s: %w", s.ID, err)
+		}
+	}
+	return m, nil
+}
+
+// vaultTokens is the vault as oauthuser's token store: each grant is the
+// vault entry (user, server, "oauth"), encrypted at rest.
+type vaultTokens struct{ v *vault.Vault }
+
+func (s vaultTokens) key(k oauthuser.Key) vault.Key {
+	return vault.Key{User: k.User, Server: k.Server, Name: vault.NameOAuth}
+}
+
+// Get implements oauthuser.TokenStore.
+func (s vaultTokens) Get(ctx context.Context, k oauthuser.Key) (oauthuser.Token, error) {
+	e, err := s.v.Store.Get(ctx, s.key(k))
+	if errors.Is(err, vault.ErrNotFound) || err == nil && e.Token == nil {
+		return oauthuser.Token{}, fmt.Errorf("%s: %w", s.key(k), oauthuser.ErrNoToken)
+	}
+	if err != nil {
+		return oauthuser.Token{}, err
+	}
+	return oauthuser.Token(*e.Token), nil
+}
+
+// Put implements oauthuser.TokenStore.
+func (s vaultTokens) Put(ctx context.Context, k oauthuser.Key, t oauthuser.Token) error {
+	return s.v.PutToken(ctx, k.User, k.Server, vault.Token(t))
+}
+
+// Delete implements oauthuser.TokenStore.
+func (s vaultTokens) Delete(ctx context.Context, k oauthuser.Key) error {
+	err := s.v.Delete(ctx, s.key(k), "oauth grant withdrawn")
+	if errors.Is(err, vault.ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// oauthRecorder records consent-flow events as credential records.
+func oauthRecorder(store enforce.Store) oauthuser.Sink {
+	return oauthuser.SinkFunc(func(ctx context.Context, e oauthuser.Event) {
+		if store == nil {
+			return
+		}
+		reason := string(e.Kind) + " oauth grant"
+		if e.Reason != "" {
+			reason += ": " + e.Reason
+		}
+		_ = store.Append(ctx, &audit.Record{
+			Version: audit.SchemaVersion, Kind: audit.KindCredential, Time: time.Now().UTC(),
+			Identity: audit.Identity{Subject: e.User, Method: "vault"}, Server: audit.ServerRef{ID: e.Server},
+			Outcome: string(e.Kind), Reason: reason,
+		})
+	})
+}
