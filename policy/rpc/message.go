@@ -321,7 +321,13 @@ func LenientID(frame []byte) json.RawMessage {
 	if json.Unmarshal(frame, &env) != nil {
 		return nil
 	}
-	return ScalarID(jsontext.Value(env.ID))
+	// encoding/json keeps a RawMessage's bytes as they came, invalid
+	// UTF-8 included: echoed back, such an id made the refusal itself
+	// invalid JSON.
+	if id := jsontext.Value(env.ID); id.IsValid() {
+		return ScalarID(id)
+	}
+	return nil
 }
 
 // CancelledID reads notifications/cancelled's requestId.

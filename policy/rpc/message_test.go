@@ -41,3 +41,19 @@ func TestParse(t *testing.T) {
 		t.Errorf("ID = %s, want it byte for byte", m.ID)
 	}
 }
+
+// TestLenientIDInvalidUTF8 guards the fuzz finding "the client got invalid
+// JSON": a frame whose id string holds invalid UTF-8 failed the strict
+// parse, and its refusal echoed the id's bytes, so the refusal was not
+// JSON either. Such an id is now dropped (the refusal carries id null).
+func TestLenientIDInvalidUTF8(t *testing.T) {
+	if id := LenientID([]byte("{\"id\":\"\xd5\"}")); id != nil {
+		t.Errorf("LenientID of an id with invalid UTF-8 = %q, want nil", id)
+	}
+	if id := LenientID([]byte(`{"id":"é","method":`)); id != nil {
+		t.Errorf("LenientID of a frame that does not parse = %q, want nil", id)
+	}
+	if id := LenientID([]byte(`{"id":"é","Method":"x","method":"y"}`)); string(id) != `"é"` {
+		t.Errorf("LenientID of a valid id = %q", id)
+	}
+}
