@@ -95,9 +95,7 @@ func (c *collector) stop() {
 	_ = c.cmd.Process.Signal(syscall.SIGTERM)
 	done := make(chan struct{})
 	go func() { _ = c.cmd.Wait(); close(done) }()
-	select {
-	case <-done:
-	case <-time.After(await.Budget(c.t)):
+	if !await.Closed(c.t, done) {
 		_ = c.cmd.Process.Kill()
 		<-done
 	}

@@ -412,9 +412,7 @@ func startBenchProcess(tb testing.TB, env []string, name string, args ...string)
 		cmd.Process.Signal(syscall.SIGTERM)
 		done := make(chan struct{})
 		go func() { cmd.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(await.Budget(tb)):
+		if !await.Closed(tb, done) {
 			syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 			<-done
 		}

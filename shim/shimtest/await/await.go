@@ -80,3 +80,16 @@ func Until(t testing.TB, what string, cond func() bool) {
 		time.Sleep(poll)
 	}
 }
+
+// Closed reports whether c is closed before the test's deadline; unlike
+// Recv it does not fail t, for cleanups that then stop what did not end.
+func Closed(t testing.TB, c <-chan struct{}) bool {
+	timer := time.NewTimer(Budget(t))
+	defer timer.Stop()
+	select {
+	case <-c:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
