@@ -138,8 +138,9 @@ func (s *FileTokenStore) now() time.Time {
 	return time.Now().UTC()
 }
 
-// Create implements TokenStore.
-func (s *FileTokenStore) Create(_ context.Context, spec TokenSpec) (string, IssuedToken, error) {
+// mintToken makes a token of spec at now from r (crypto/rand when nil):
+// what it returns once in clear, and its record, which keeps only a hash.
+func mintToken(spec TokenSpec, r io.Reader, now time.Time) (string, IssuedToken, error) {
 	prefix := personalPrefix
 	switch spec.Kind {
 	case TokenPersonal:
@@ -151,12 +152,10 @@ func (s *FileTokenStore) Create(_ context.Context, spec TokenSpec) (string, Issu
 	if spec.TTL <= 0 {
 		return "", IssuedToken{}, errors.New("a token needs a positive lifetime")
 	}
-	r := s.Rand
 	if r == nil {
 		r = rand.Reader
 	}
-	secret := make([]byte, 32)
-	id := make([]byte, 6)
+	secret, id := make([]byte, 32), make([]byte, 6)
 	if _, err := io.ReadFull(r, secret); err != nil {
 		return "", IssuedToken{}, fmt.Errorf("make token: %w", err)
 	}
@@ -164,12 +163,19 @@ func (s *FileTokenStore) Create(_ context.Context, spec TokenSpec) (string, Issu
 		return "", IssuedToken{}, fmt.Errorf("make token: %w", err)
 	}
 	raw := prefix + base64.RawURLEncoding.EncodeToString(secret)
-	now := s.now()
-	t := IssuedToken{
+	return raw, IssuedToken{
 		ID: hex.EncodeToString(id), Kind: spec.Kind, Subject: spec.Subject, Groups: spec.Groups,
 		Created: now, Expires: now.Add(spec.TTL), Hash: tokenHash(raw),
+	}, nil
+}
+
+// Create implements TokenStore.
+func (s *FileTokenStore) Create(_ context.Context, spec TokenSpec) (string, IssuedToken, error) {
+	raw, t, err := mintToken(spec, s.Rand, s.now())
+	if err != nil {
+		return "", IssuedToken{}, err
 	}
-	err := s.update(func(all []IssuedToken) ([]IssuedToken, error) { return append(all, t), nil })
+	err = s.update(func(all []IssuedToken) ([]IssuedToken, error) { return append(all, t), nil })
 	if err != nil {
 		return "", IssuedToken{}, err
 	}

@@ -2,9 +2,6 @@ package govern
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -40,33 +37,9 @@ func (s *SharedTokenStore) now() time.Time {
 
 // Create implements TokenStore.
 func (s *SharedTokenStore) Create(ctx context.Context, spec TokenSpec) (string, IssuedToken, error) {
-	prefix := personalPrefix
-	switch spec.Kind {
-	case TokenPersonal:
-	case TokenService:
-		prefix = servicePrefix
-	default:
-		return "", IssuedToken{}, fmt.Errorf("token kind %q: want personal or service", spec.Kind)
-	}
-	if spec.TTL <= 0 {
-		return "", IssuedToken{}, errors.New("a token needs a positive lifetime")
-	}
-	r := s.Rand
-	if r == nil {
-		r = rand.Reader
-	}
-	secret, id := make([]byte, 32), make([]byte, 6)
-	if _, err := io.ReadFull(r, secret); err != nil {
-		return "", IssuedToken{}, fmt.Errorf("make token: %w", err)
-	}
-	if _, err := io.ReadFull(r, id); err != nil {
-		return "", IssuedToken{}, fmt.Errorf("make token: %w", err)
-	}
-	raw := prefix + base64.RawURLEncoding.EncodeToString(secret)
-	now := s.now()
-	t := IssuedToken{
-		ID: hex.EncodeToString(id), Kind: spec.Kind, Subject: spec.Subject, Groups: spec.Groups,
-		Created: now, Expires: now.Add(spec.TTL), Hash: tokenHash(raw),
+	raw, t, err := mintToken(spec, s.Rand, s.now())
+	if err != nil {
+		return "", IssuedToken{}, err
 	}
 	b, err := jsonv2.Marshal(t)
 	if err != nil {
