@@ -121,7 +121,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps deploy-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning thv
+.PHONY: help build test e2e-deps deploy-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning eval-overfire thv
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -299,6 +299,13 @@ eval: $(GITLEAKS) ## precision and recall per guardrail and per class, tuning an
 eval-tuning: $(GITLEAKS) ## the tuning half alone, its misses in .cache/eval-misses.txt (the held-out half is not scored)
 	rm -f $(CACHE)/eval-misses.txt
 	MCPGOV_EVAL_HALF=tuning MCPGOV_EVAL_MISSES=$(abspath $(CACHE))/eval-misses.txt MCPGOV_EVAL_QUIET=1 MCPGOV_GITLEAKS=$(GITLEAKS) $(GO) test -count=1 -run '^TestEval$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
+
+# eval-overfire hands real files nobody labelled (the npm packages of
+# e2e-deps and the Go module cache) to the post-tool guardrails as tool
+# results and counts the flagged files per guardrail; the flagged paths go
+# to .cache/overfire.txt. Compare the counts between builds.
+eval-overfire: ## the over-firing check: 40,000 real files from node_modules and the Go module cache as tool results, flagged files per guardrail (paths in .cache/overfire.txt)
+	MCPGOV_OVERFIRE_DIRS=$(CACHE)/npm/node_modules:$$($(GO) env GOMODCACHE) MCPGOV_OVERFIRE_LIST=$(abspath $(CACHE))/overfire.txt $(GO) test -count=1 -timeout 30m -run '^TestOverFiring$$' -v ./policy/guard/ | grep -v -e '^=== RUN' -e '^--- ' -e '^PASS' -e '^ok '
 
 lint: $(STATICCHECK) ## gofmt (must list nothing), go vet, staticcheck, and a Windows and macOS build of every package
 	@unformatted=$$(gofmt -l $$(find . -name '*.go' -not -path './.cache/*' -not -path './dist/*')); \
