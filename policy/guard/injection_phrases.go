@@ -1,8 +1,10 @@
 package guard
 
 import (
+	"bytes"
 	"encoding/base64"
 	"strings"
+	"unicode"
 	"unicode/utf8"
 )
 
@@ -70,7 +72,7 @@ func phraseFindings(s string, depth int) []InjectionFinding {
 	if depth == 0 {
 		for _, run := range base64Runs(s) {
 			dec, err := base64.StdEncoding.DecodeString(run)
-			if err != nil {
+			if err != nil || !decodedText(dec) {
 				continue
 			}
 			inner := string(dec)
@@ -135,6 +137,26 @@ var (
 	// an error message, so the void verbs need an instruction noun.
 	cjkScopeNouns = []string{"以上", "之前", "上述", "前面", "其他", "其它", "所有", "内容", "內容", "이전", "위의", "모든"}
 )
+
+// decodedText: a base64 run decoded to words someone wrote (valid UTF-8,
+// at least one space, and nearly every character printable), not to bytes.
+// A run of the base64 alphabet is most often not an encoding at all: an
+// import path ("github.com/org/repo/pkg"), a digest, an identifier; decoded,
+// those are bytes whose control characters the reviewer would otherwise
+// read as hidden text.
+func decodedText(b []byte) bool {
+	if !utf8.Valid(b) || bytes.IndexByte(b, ' ') < 0 {
+		return false
+	}
+	n, odd := 0, 0
+	for _, r := range string(b) {
+		n++
+		if !unicode.IsPrint(r) && r != '\n' && r != '\r' && r != '\t' {
+			odd++
+		}
+	}
+	return odd*20 <= n // at most 5% unprintable
+}
 
 // base64Runs returns runs of at least 24 base64 characters (padded to a
 // multiple of 4).
