@@ -30,7 +30,8 @@ func CheckInjection(field, s string) []InjectionFinding {
 	}
 	out := reviewerFindings(field, s)
 	out = append(out, phraseFindings(s, 0)...)
-	return append(out, indirectFindings(s)...)
+	out = append(out, indirectFindings(s)...)
+	return append(out, foreignRequestFindings(s)...)
 }
 
 // argumentRules are the reviewer's rules that mean injection in data. The
