@@ -1,6 +1,9 @@
 package guard
 
 import (
+	"regexp"
+	"strings"
+
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/guard/review"
 	"github.com/mcpgov/mcpgov/scan/finding"
@@ -54,6 +57,12 @@ func reviewerFindings(field, s string) []InjectionFinding {
 		if !argumentRules[f.Rule] && !(f.Rule == review.RuleExfiltration && f.Severity.Rank() >= finding.SeverityHigh.Rank()) {
 			continue
 		}
+		// A URL template in data counts when the data has the model
+		// fetch it: an image or link for the client to render, or a
+		// sentence telling the model to open or send to it.
+		if f.Message == review.MsgURLPlaceholder && !urlTemplateUsed(s) {
+			continue
+		}
 		out = append(out, InjectionFinding{Rule: "injection." + f.Rule, Message: f.Message})
 	}
 	return out
@@ -85,4 +94,40 @@ func CheckPoisoning(t catalog.ToolDef, otherTools []string) []InjectionFinding {
 		out = append(out, InjectionFinding{Rule: "poisoning." + f.Rule, Message: f.Field + ": " + f.Message})
 	}
 	return append(out, poisonFindings(t)...)
+}
+
+// urlPlaceholder: a URL part for data to be filled in (as the reviewer's).
+var urlPlaceholder = regexp.MustCompile(`(?i)\$\{|\{\{|%s|\$[a-z_(]`)
+
+// urlDirective: a sentence, before a URL, that has the model use it.
+var urlDirective = regexp.MustCompile(`(?i)\b(?:send|sends|post|upload|forward|transmit|visit|open|fetch|load|navigate|go to|render|display|show|include|embed|append|request|access|call|click|submit|report|log|ping)\b`)
+
+// urlTemplateUsed: a URL with placeholders in s is one the text has the
+// model fetch: the target of a Markdown image or link, an HTML src or
+// href, or a URL a directive verb on the same line points at.
+func urlTemplateUsed(s string) bool {
+	for off := 0; ; {
+		i := strings.Index(s[off:], "http")
+		if i < 0 {
+			return false
+		}
+		at := off + i
+		end := at
+		for end < len(s) && !strings.ContainsRune(" \t\n'\"<>`)]", rune(s[end])) {
+			end++
+		}
+		off = max(end, at+4)
+		if !urlPlaceholder.MatchString(s[at:end]) {
+			continue
+		}
+		before := s[max(at-6, 0):at]
+		if strings.HasSuffix(before, "](") || strings.HasSuffix(before, "src=\"") || strings.HasSuffix(before, "href=\"") ||
+			strings.HasSuffix(before, "src='") || strings.HasSuffix(before, "href='") {
+			return true
+		}
+		lo := strings.LastIndexByte(s[:at], '\n') + 1
+		if urlDirective.MatchString(s[max(lo, at-160):at]) {
+			return true
+		}
+	}
 }

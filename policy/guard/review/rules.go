@@ -359,7 +359,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			rule: RuleExfiltration, sev: finding.SeverityMedium,
 			msg: "tells the model to send data to an external URL",
 			msgs: map[finding.Severity]string{
-				finding.SeverityHigh: "a URL with placeholders or secret names for data to be filled in",
+				finding.SeverityHigh: MsgURLPlaceholder,
 			},
 			anchors: []string{"http://", "https://"},
 			re:      regexp.MustCompile(`https?://[^\s'"<>\x60)\]]+`),
@@ -490,6 +490,13 @@ func sensitivePathSeverity(_ *reviewer, sc scanned, m []int) (finding.Severity, 
 	}
 	return finding.SeverityLow, true
 }
+
+// MsgURLPlaceholder is the message of a URL with placeholders for data to
+// be filled in: in a tool's description, the model is the one to fill
+// them. In data (an argument, a tool's result), a URL template is as often
+// a script's or a document's own (".../repos/${REPO}"); a caller there
+// decides whether the text around it tells the model to use it.
+const MsgURLPlaceholder = "a URL with placeholders or secret names for data to be filled in"
 
 // urlSeverity keeps a URL only when it has placeholders for the model to
 // fill in (high), names a secret in its query, or is where the sentence tells
