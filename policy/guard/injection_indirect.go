@@ -24,8 +24,21 @@ var answerOpeners = []string{"in your response", "in your answer", "in your repl
 	"when responding", "when you respond", "when answering", "when you answer", "as you respond", "while responding"}
 
 // answerObjects name the assistant's own output.
+// "In your" alone is not one: documentation says "in your project", "in
+// your PATH", "in your editor".
 var answerObjects = []string{"your response", "your reply", "your answer", "your solution", "your output", "your summary",
-	"your code", "your implementation", "your algorithm", "your program", "your script", "your function", "your message", "your next", "the response", "the reply", "in your", "your final"}
+	"your message", "your next", "the response", "the reply", "your final"}
+
+// codeObjects name the assistant's code: an object of a sentence that
+// offers "the following code" (codeOffer), not of any instruction, since
+// documentation tells its reader to "run goimports on your code".
+var codeObjects = []string{"your code", "your implementation", "your algorithm", "your program", "your script", "your function",
+	"your codebase", "your solution", "your answer", "your response"}
+
+// apiWords mark "the response" as a server's (an HTTP or API response in
+// documentation: "use the nextLink property in the response").
+var apiWords = []string{"property", "field", "element", "header", "status", "endpoint", "request", "json", "http", "api",
+	"page", "returned", "body", "cookie", "server", "client", "parameter", "attribute", "object"}
 
 // indirectFindings flags a sentence inside data that opens with an
 // imperative and names the assistant's answer ("Add the following
@@ -65,12 +78,21 @@ func indirectFindings(s string) []InjectionFinding {
 			continue
 		}
 		for _, o := range answerObjects {
-			if strings.Contains(sent, o) {
+			if strings.Contains(sent, o) && !(strings.HasPrefix(o, "the ") && containsAny(sent, apiWords)) {
 				return []InjectionFinding{{Rule: "injection.indirect-instruction", Message: "data holds an instruction about the assistant's answer"}}
 			}
 		}
 	}
 	return nil
+}
+
+func containsAny(s string, words []string) bool {
+	for _, w := range words {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
 }
 
 // sentenceEnd: a line break, '!', '|', ':' or '>', or a '.' that ends a sentence
@@ -102,10 +124,5 @@ func codeOffer(sent string) bool {
 	if !offered {
 		return false
 	}
-	for _, o := range answerObjects {
-		if strings.HasPrefix(o, "your") && strings.Contains(sent, o) {
-			return true
-		}
-	}
-	return false
+	return containsAny(sent, codeObjects)
 }
