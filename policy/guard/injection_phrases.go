@@ -47,6 +47,30 @@ var injectionPhrases = []struct{ phrase, rule, msg string }{
 	{"지시를 무시", "injection.instruction-override", "instruction override (Korean)"},
 }
 
+// loosePhrases are jailbreak phrases that documentation uses in their
+// plain sense ("there are no restrictions on the field", "unfiltered
+// samples"): they count only where the text addresses the model.
+var loosePhrases = map[string]bool{"no restrictions": true, "without any restrictions": true, "unfiltered": true}
+
+// addressesModel: near an occurrence of phrase, the text speaks to the
+// model (you, AI, assistant) or of its answers (respond, output, mode).
+func addressesModel(low, phrase string) bool {
+	for off := 0; ; {
+		i := strings.Index(low[off:], phrase)
+		if i < 0 {
+			return false
+		}
+		at := off + i
+		off = at + len(phrase)
+		win := " " + low[max(at-60, 0):min(off+40, len(low))]
+		for _, w := range []string{"you", " ai", "ai ", "assistant", "model", " chat", "persona", "respond", "response", "answer", "reply", "output", " mode", " act ", "pretend"} {
+			if strings.Contains(win, w) {
+				return true
+			}
+		}
+	}
+}
+
 // phraseFindings looks for the phrases in s, and in base64 runs of s
 // decoded (an override hidden from a human reader).
 func phraseFindings(s string, depth int) []InjectionFinding {
@@ -58,7 +82,7 @@ func phraseFindings(s string, depth int) []InjectionFinding {
 		if ascii && p.phrase[0] >= 0x80 {
 			continue // a CJK phrase cannot occur in ASCII text
 		}
-		if !seen[p.msg] && strings.Contains(low, p.phrase) {
+		if !seen[p.msg] && strings.Contains(low, p.phrase) && (!loosePhrases[p.phrase] || addressesModel(low, p.phrase)) {
 			if seen == nil {
 				seen = map[string]bool{}
 			}
