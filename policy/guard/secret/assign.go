@@ -217,7 +217,53 @@ func readValue(s string, i int) (int, int, bool) {
 	for e > i && strings.IndexByte(",;\"'`", s[e-1]) >= 0 {
 		e--
 	}
+	if bareExpression(s[i:e]) {
+		return 0, 0, false
+	}
 	return i, e, e > i
+}
+
+// bareExpression: an unquoted value that is code rather than a literal
+// (Go's "var _ Credential = (*cli)(nil)", "token := header[len(p):]",
+// "secret = make([]byte, n)", "pass = ${lines[2]}", "re = /^[a-z]+$/"):
+// it opens with an operator or a bracket, or with a name and a bracket
+// (a call, an index, a composite literal), and its brackets nest as code's
+// do, each closed by its own kind (a value cut at a space may leave some
+// open). A credential in a config file or an environment assignment is
+// one bare run of characters; a random one that holds brackets does not
+// nest them.
+func bareExpression(v string) bool {
+	if v == "" {
+		return false
+	}
+	if v[0] == '/' && len(v) > 2 && strings.HasSuffix(strings.TrimRight(v, "dgimsuvy"), "/") {
+		return true // a regular expression literal, /…/flags
+	}
+	i := 0
+	switch v[0] {
+	case '*', '&', '/', '<', '!', '$':
+		i = 1
+	}
+	for i < len(v) && (isWordChar(v[i]) || v[i] == '.') {
+		i++
+	}
+	if i == len(v) || strings.IndexByte("([{/", v[i]) < 0 {
+		return false
+	}
+	var stack []byte
+	for j := 0; j < len(v); j++ {
+		switch c := v[j]; c {
+		case '(', '[', '{':
+			stack = append(stack, c)
+		case ')', ']', '}':
+			open := map[byte]byte{')': '(', ']': '[', '}': '{'}[c]
+			if len(stack) == 0 || stack[len(stack)-1] != open {
+				return false
+			}
+			stack = stack[:len(stack)-1]
+		}
+	}
+	return true
 }
 
 // secretLike: long enough, not a placeholder or a code reference, and

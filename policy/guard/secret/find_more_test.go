@@ -38,3 +38,38 @@ func TestFindNewerForms(t *testing.T) {
 		}
 	}
 }
+
+// TestBareExpressionsAreCode: an unquoted value that is code (a call, an
+// index, a composite literal, a conversion) is no credential; a bare
+// random value is one, brackets or not, when its brackets do not nest as
+// code's do. The values are made up for this test.
+func TestBareExpressionsAreCode(t *testing.T) {
+	for _, in := range []string{
+		"var _ oauth2.TokenSource = (*staticTokenSrc)(nil)",
+		"token := authHeader[len(bearerPrefix):]",
+		"secret := make([]byte, params.SecretLen)",
+		"password = os.Args[4]",
+		"privateKeyOut := new(PrivateKey2)",
+		"apiKeys: map[string]KeyConfig{",
+		"password=${lines[2]}",
+		"var TOKEN_RE = /^[!#$%&'*+.^_|~0-9A-Za-z-]+$/",
+	} {
+		for _, f := range Find("", in) {
+			if f.Rule == RuleGeneric {
+				t.Errorf("%q: generic secret over %q, want none (code)", in, in[f.Start:f.End])
+			}
+		}
+	}
+	for _, in := range []string{
+		"API_TOKEN=Xk9(qZ]p2Lm7Rt4Vw8Bn3",
+		"db_password = Qw7Zp2Lx9Tk4Vr8Bn3Mh",
+	} {
+		found := false
+		for _, f := range Find("", in) {
+			found = found || f.Rule == RuleGeneric
+		}
+		if !found {
+			t.Errorf("%q: no generic secret", in)
+		}
+	}
+}
