@@ -12,7 +12,8 @@ import "strings"
 // face, and its harm is that the assistant does it instead of the user's.
 //
 // Three things must hold, so that ordinary tables and mail stay clean:
-//   - the text is data: at least three table rows, or a mail's headers;
+//   - the text is data: at least three table rows, or a mail (its headers,
+//     or a line that opens a letter: "Hi David,");
 //   - the line opens as a request: a question word or "can you", or a verb
 //     that sets an assistant's task (explain, compose, determine, …);
 //   - fewer than a third of the line's content words occur anywhere else
@@ -86,12 +87,13 @@ func foreignRequestFindings(s string) []InjectionFinding {
 }
 
 // dataShape counts table rows ("| a | b |") and says whether the text
-// carries a mail's headers (a subject and a sender).
+// is a mail: its headers (a subject and a sender), or a salutation.
 func dataShape(s string) (rows int, mail bool) {
 	// Most texts have neither a '|' nor a "subject:": two byte scans.
 	hasBar := strings.IndexByte(s, '|') >= 0
 	hasSubject := strings.Contains(s, "ubject:") || strings.Contains(s, "UBJECT:")
-	if !hasBar && !hasSubject {
+	greeting := salutation(s)
+	if !hasBar && !hasSubject && !greeting {
 		return 0, false
 	}
 	for off := 0; hasBar && off < len(s); {
@@ -116,7 +118,26 @@ func dataShape(s string) (rows int, mail bool) {
 			}
 		}
 	}
-	return rows, mail
+	return rows, mail || greeting
+}
+
+// salutation: a line of s opens a letter ("Hi David,", "Dear Ms Ortiz"),
+// the body of a mail without its headers.
+func salutation(s string) bool {
+	for _, g := range []string{"Hi ", "Hello ", "Dear "} {
+		for off := 0; ; {
+			i := strings.Index(s[off:], g)
+			if i < 0 {
+				break
+			}
+			at := off + i
+			off = at + len(g)
+			if (at == 0 || s[at-1] == '\n') && off < len(s) && s[off] >= 'A' && s[off] <= 'Z' {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // opensRequest: a question ("What is …?", "Can you …?") or a task ("Explain
