@@ -247,19 +247,40 @@ func classifyRun(s string, i int, run string, digits, dots, seps int, want func(
 		return PIIFinding{Category: PIISSN}, true
 	}
 	ssnShape := digits == 9 && len(run) == 11 && run[3] == run[6] && !isDigit(run[3])
-	if want(PIIPhone) && (phone(run, d) || !isDate(run) && !ssnShape && !cardWordBefore(s, i) && intlPhone(s, i, run, d, budget)) {
+	if want(PIIPhone) && !sequentialDigits(d) && (phone(run, d) || !isDate(run) && !ssnShape && !cardWordBefore(s, i) && intlPhone(s, i, run, d, budget)) {
 		return PIIFinding{Category: PIIPhone}, true
 	}
 	return PIIFinding{}, false
 }
 
 // isDate: 2024-01-31, 31.01.2024, 01/31/2024 and times are not phones.
+// A range of years (1991-2020) is not one either.
 func isDate(run string) bool {
+	run = strings.Trim(run, "() ")
 	parts := strings.FieldsFunc(run, func(r rune) bool { return r == '-' || r == '.' || r == '/' })
+	if len(parts) == 2 {
+		return year(parts[0]) && year(parts[1])
+	}
 	if len(parts) != 3 {
 		return false
 	}
 	return len(parts[0]) == 4 && len(parts[1]) <= 2 && len(parts[2]) <= 2 || len(parts[2]) == 4 && len(parts[0]) <= 2 && len(parts[1]) <= 2
+}
+
+func year(p string) bool { return len(p) == 4 && (p[:2] == "19" || p[:2] == "20") }
+
+// sequentialDigits: 0123456789, 987654321: a stand-in typed along the
+// keyboard, not a number someone was given.
+func sequentialDigits(d string) bool {
+	if len(d) < 6 {
+		return false
+	}
+	up, down := true, true
+	for k := 1; k < len(d); k++ {
+		up = up && d[k] == d[k-1]+1
+		down = down && d[k] == d[k-1]-1
+	}
+	return up || down
 }
 
 // cardPieces finds cards among the space-separated groups of a long run.

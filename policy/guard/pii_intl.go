@@ -75,12 +75,26 @@ func parseValid(run, region string, budget *int) bool {
 	return err == nil && phonenumbers.IsValidNumber(n)
 }
 
-// phoneWordBefore: a phone word in the 40 bytes before i.
+// phoneWordBefore: a phone word in the 40 bytes before i, as a word of
+// its own ("numbers" and "Tel." count; "$numberLong", "NumSyscall",
+// "tools/call" do not: an identifier is no context).
 func phoneWordBefore(s string, i int) bool {
 	w := strings.ToLower(s[max(0, i-40):i])
 	for _, p := range phoneContext {
-		if strings.Contains(w, p) {
-			return true
+		for off := 0; ; {
+			k := strings.Index(w[off:], p)
+			if k < 0 {
+				break
+			}
+			at := off + k
+			off = at + 1
+			end := at + len(p)
+			if end < len(w) && w[end] == 's' {
+				end++
+			}
+			if (at == 0 || !isWordChar(w[at-1]) && w[at-1] != '$' && w[at-1] != '/') && (end == len(w) || !isWordChar(w[end])) {
+				return true
+			}
 		}
 	}
 	return false
