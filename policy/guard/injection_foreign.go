@@ -1,6 +1,10 @@
 package guard
 
-import "strings"
+import (
+	"strings"
+	"unicode"
+	"unicode/utf8"
+)
 
 // A request to the assistant set inside data: a table or a mail a tool
 // returned, with one line of its own that asks a question or sets a task
@@ -19,13 +23,22 @@ import "strings"
 //   - fewer than a third of the line's content words occur anywhere else
 //     in the text, where a question a mail's sender asks about the mail
 //     shares its words ("What is the status of order 4471?" in a mail
-//     about the order).
+//     about the order). Words are compared as written, so a question in
+//     another language than its data shares fewer of them: a related
+//     question asked across languages can be read as foreign.
 
 // requestOpeners open a question to whoever reads the text.
 var requestOpeners = map[string]bool{
 	"what": true, "how": true, "who": true, "whom": true, "which": true, "why": true, "when": true, "where": true,
 	"can": true, "could": true, "would": true, "will": true, "is": true, "are": true, "does": true, "do": true, "did": true,
 	"should": true,
+	// German, French, Spanish, Italian, Portuguese.
+	"was": true, "wie": true, "wer": true, "warum": true, "wann": true, "wo": true, "welche": true, "welcher": true,
+	"welches": true, "kannst": true, "können": true, "qu": true, "quel": true, "quelle": true, "quels": true,
+	"quelles": true, "comment": true, "pourquoi": true, "qui": true, "où": true, "quand": true, "peux": true,
+	"pouvez": true, "qué": true, "cómo": true, "quién": true, "cuál": true, "cuándo": true, "dónde": true,
+	"puedes": true, "puede": true, "cosa": true, "come": true, "chi": true, "perché": true, "quale": true,
+	"quando": true, "dove": true, "puoi": true, "como": true, "quem": true, "qual": true, "onde": true, "pode": true,
 }
 
 // taskVerbs open a task set for an assistant: writing, explaining,
@@ -39,6 +52,16 @@ var taskVerbs = map[string]bool{
 	"propose": true, "solve": true, "paraphrase": true, "rewrite": true, "jumble": true, "scramble": true,
 	"shuffle": true, "misspell": true, "reverse": true, "encode": true, "reply": true, "respond": true, "answer": true,
 	"predict": true, "assess": true, "estimate": true, "illustrate": true, "elaborate": true, "recite": true,
+	// The same tasks in German, French, Spanish, Italian and Portuguese
+	// (the imperative; German and French also the polite form's verb).
+	"erkläre": true, "erklären": true, "schreibe": true, "schreiben": true, "beschreibe": true, "beschreiben": true,
+	"verfasse": true, "erstelle": true, "nenne": true, "übersetze": true, "fasse": true, "gib": true,
+	"explique": true, "expliquez": true, "écris": true, "écrivez": true, "décris": true, "décrivez": true,
+	"rédige": true, "rédigez": true, "traduis": true, "traduisez": true, "résume": true, "résumez": true,
+	"donne": true, "donnez": true, "explica": true, "escribe": true, "redacta": true,
+	"traduce": true, "resume": true, "enumera": true, "dame": true, "spiega": true, "scrivi": true,
+	"descrivi": true, "traduci": true, "riassumi": true, "elenca": true, "escreva": true, "descreva": true,
+	"traduza": true, "resuma": true,
 }
 
 // foreignStop are the words that carry no topic.
@@ -169,12 +192,16 @@ func opensRequest(t string) bool {
 }
 
 func leadWord(t string) (string, string) {
-	t = strings.TrimLeft(t, " \t\"'*-•>")
+	t = strings.TrimLeft(t, " \t\"'*-•>¿¡«")
 	i := 0
-	for i < len(t) && t[i] >= 'a' && t[i] <= 'z' {
-		i++
+	for i < len(t) {
+		r, n := utf8.DecodeRuneInString(t[i:])
+		if !unicode.IsLetter(r) {
+			break
+		}
+		i += n
 	}
-	return t[:i], strings.TrimLeft(t[i:], " ,")
+	return t[:i], strings.TrimLeft(t[i:], " ,'’-")
 }
 
 // contentWords are the topic words of t, cut to five letters (charged,
