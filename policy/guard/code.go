@@ -20,6 +20,12 @@ const (
 	RuleCodeDiskWipe   = "code.disk-wipe"
 	RuleCodeChmodWorld = "code.chmod-777"
 	RuleCodeForkBomb   = "code.fork-bomb"
+	// RuleCodePersistence: a command that makes itself or another run
+	// again later (an SSH key appended, a crontab installed, a Run key).
+	RuleCodePersistence = "code.persistence"
+	// RuleCodeCoverTracks: a command that clears the record of what was
+	// run (shell history, event logs) or turns a host's defences off.
+	RuleCodeCoverTracks = "code.cover-tracks"
 )
 
 // CodeFinding is one dangerous construct in code or a command line.
@@ -52,7 +58,8 @@ var codeAnchors = []codeAnchor{
 // shellAnchors trigger the shell parse.
 var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget",
 	"&& sh ", "&& bash ", "; sh ", "; bash ", "&& ./", "; ./", "&& python", "<<< \"$(curl", "<<<$(curl", "<<< $(curl",
-	"nc ", "ncat ", "netcat ", "telnet "}
+	"nc ", "ncat ", "netcat ", "telnet ", "authorized_keys", "crontab", "history -c", "HISTFILE", "_history", "iptables",
+	"ufw ", "setenforce", "systemctl "}
 
 // pipeTargets are the commands a pipe into which makes a line worth
 // parsing ("curl … | sh").
@@ -294,7 +301,8 @@ var scriptAnchors = []string{"/dev/", "/inet/", "mknod", "nc ", "ncat", "socat",
 	"ownload", "-enc", "-e ", "mppreference", "emove-", "bcdedit", "vssadmin", "ormat c",
 	"sockopen", "del /", "rd /", "rmdir /", "owershell", "pwsh", "ertutil", "itsadmin", "mshta",
 	"egsvr32", "undll32", "criptblock", "-service", "indefend", "antispyware", "realtimemonitoring",
-	"windowsfeature", "wmic", "webrequest", "iwr ", "bitstransfer", "sc stop", "sc config"}
+	"windowsfeature", "wmic", "webrequest", "iwr ", "bitstransfer", "sc stop", "sc config", "currentversion\\run", "wevtutil",
+	"clear-eventlog", "advfirewall"}
 
 var lowerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
@@ -353,6 +361,19 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 	downloadThenRun(f, add)
 	syntax.Walk(f, func(n syntax.Node) bool {
 		switch n := n.(type) {
+		case *syntax.Stmt:
+			for _, r := range n.Redirs {
+				if r.Word == nil || r.Op != syntax.AppOut && r.Op != syntax.RdrOut && r.Op != syntax.RdrAll && r.Op != syntax.AppAll {
+					continue
+				}
+				target := strings.Join(words([]*syntax.Word{r.Word}), "")
+				switch {
+				case strings.Contains(target, "authorized_keys"):
+					add(RuleCodePersistence, "adds a key to ~/.ssh/authorized_keys")
+				case r.Op == syntax.RdrOut && (strings.HasSuffix(target, "bash_history") || strings.HasSuffix(target, "zsh_history")):
+					add(RuleCodeCoverTracks, "empties the shell history")
+				}
+			}
 		case *syntax.CmdSubst:
 			// `curl | sh` in prose is markdown inline code, not a command.
 			return false
@@ -391,6 +412,45 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 			case "chmod":
 				if chmodWorld(args[1:]) {
 					add(RuleCodeChmodWorld, "chmod 777 on a system path")
+				}
+			case "tee":
+				if anyContains(args[1:], "authorized_keys") {
+					add(RuleCodePersistence, "adds a key to ~/.ssh/authorized_keys")
+				}
+			case "crontab":
+				if len(args) == 2 && args[1] == "-" {
+					add(RuleCodePersistence, "installs a crontab from its input")
+				}
+			case "history":
+				if anyEqual(args[1:], "-c") {
+					add(RuleCodeCoverTracks, "clears the shell history")
+				}
+			case "unset":
+				if anyEqual(args[1:], "HISTFILE") {
+					add(RuleCodeCoverTracks, "stops the shell history")
+				}
+			case "iptables", "ip6tables":
+				if anyEqual(args[1:], "-F") || anyEqual(args[1:], "--flush") {
+					add(RuleCodeCoverTracks, name+" flushes the firewall rules")
+				}
+			case "ufw":
+				if anyEqual(args[1:], "disable") {
+					add(RuleCodeCoverTracks, "turns the firewall off")
+				}
+			case "setenforce":
+				if anyEqual(args[1:], "0") {
+					add(RuleCodeCoverTracks, "turns SELinux enforcement off")
+				}
+			case "systemctl":
+				if (anyEqual(args[1:], "stop") || anyEqual(args[1:], "disable") || anyEqual(args[1:], "mask")) &&
+					(anyContains(args[1:], "firewalld") || anyContains(args[1:], "apparmor") || anyContains(args[1:], "auditd") || anyContains(args[1:], "ufw")) {
+					add(RuleCodeCoverTracks, "stops a host's firewall or audit service")
+				}
+			}
+			switch name {
+			case "rm", "shred", "truncate", "ln":
+				if anyContains(args[1:], "bash_history") || anyContains(args[1:], "zsh_history") {
+					add(RuleCodeCoverTracks, "removes the shell history")
 				}
 			case "sh", "bash", "zsh":
 				for i, a := range args[1:] {
@@ -518,9 +578,19 @@ func rmRoot(args []string) bool {
 		if t == "/" || t == "~/" || t == "/*" || t == "~/*" || t == "$HOME/*" {
 			return true
 		}
+		// Everything in a system directory: "/var/lib/*", "/usr/bin/".
+		if systemDirs[strings.TrimRight(strings.TrimSuffix(t, "*"), "/")] {
+			return true
+		}
 	}
 	return false
 }
+
+// systemDirs are the directories whose whole content a system needs.
+var systemDirs = map[string]bool{"/etc": true, "/usr": true, "/var": true, "/boot": true, "/bin": true, "/sbin": true,
+	"/lib": true, "/lib64": true, "/opt": true, "/root": true, "/srv": true, "/home": true, "/var/lib": true,
+	"/var/log": true, "/usr/bin": true, "/usr/lib": true, "/usr/local": true, "/usr/sbin": true, "/Users": true,
+	"/System": true, "/Library": true}
 
 func chmodWorld(args []string) bool {
 	mode, target := false, false
@@ -558,4 +628,22 @@ func containsWord(s, a string) bool {
 		}
 		off = at + 1
 	}
+}
+
+func anyEqual(args []string, w string) bool {
+	for _, a := range args {
+		if a == w {
+			return true
+		}
+	}
+	return false
+}
+
+func anyContains(args []string, w string) bool {
+	for _, a := range args {
+		if strings.Contains(a, w) {
+			return true
+		}
+	}
+	return false
 }

