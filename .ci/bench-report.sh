@@ -17,6 +17,11 @@ trap 'rm -rf "$tmp"' EXIT
 bin=$tmp/mcpgov
 $GO build -trimpath -ldflags "-s -w -X github.com/mcpgov/mcpgov/cmd/mcpgov/cli.commit=$(git rev-parse --short=12 HEAD)" -o "$bin" ./cmd/mcpgov
 export MCPGOV_BENCH_BIN=$bin
+# A binary's peak RSS counts the pages of it that the page cache maps in
+# around each fault, so what the build left in the cache swings it (the same
+# binary measured 38 and 48 MB): drop its cached pages, as after a reboot or
+# an install, and measure from there.
+for b in "$bin" ${MCPGOV_BENCH_BASELINE_BIN:+"$MCPGOV_BENCH_BASELINE_BIN"}; do dd if="$b" iflag=nocache count=0 status=none; done
 
 # The commands, as anyone reruns them (with .cache/npm/node_modules/.bin on PATH).
 cmds=(
