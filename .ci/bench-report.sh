@@ -30,7 +30,7 @@ cmds=(
 	"MCPGOV_BENCH_GATEWAY_ROUNDS=5 $GO test -run '^\$' -bench '^BenchmarkGatewayRounds\$' -count 1 ./cmd/mcpgov/"
 	"$GO test -run '^\$' -bench '^BenchmarkGuardrail\$' -benchmem -count 1 ./policy/guard/"
 	"$GO test -run '^\$' -bench '^Benchmark(RegoDecision|RegoDecisionCached|Pipeline|PipelineRego|DecodeOnly)\$' -benchmem -count 1 ./policy/"
-	"$GO test -run '^\$' -bench '^BenchmarkAudit(LoneWrite|LoneFsync|Append|RawFsync)\$' -benchmem -count 1 ./audit/"
+	"$GO test -run '^\$' -bench '^BenchmarkAudit(LoneWrite|LoneFsync|Append|AppendWrite|RawFsync)\$' -benchmem -count 1 ./audit/"
 	"$GO test -run '^\$' -bench '^Benchmark(ScanFleetHome|ReadFilesOnly)\$' -benchmem -count 1 ./scan/"
 )
 
