@@ -36,6 +36,13 @@ SYFT         := $(TOOLS)/syft-$(SYFT_VERSION)/syft
 NPM_DIR   := $(CACHE)/npm
 NPM_STAMP := $(NPM_DIR)/.installed
 
+# The stdio-to-HTTP bridges BenchmarkBridgeRounds measures the gateway
+# against (npm supergateway and mcp-proxy), pinned in testdata/bench/peers
+# and installed into .cache/npm-peers by make bench-peers alone: the tests
+# never need them, and make bench-report leaves them out when absent.
+NPM_PEERS_DIR   := $(CACHE)/npm-peers
+NPM_PEERS_STAMP := $(NPM_PEERS_DIR)/.installed
+
 # The OpenTelemetry Collector the audit tests ship records to: built with the
 # collector builder from testdata/otelcol/builder-config.yaml (pinned
 # components) into .cache/otelcol/bin. About 2-3 minutes cold, cached after.
@@ -121,7 +128,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps deploy-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning thv
+.PHONY: help build test e2e-deps bench-peers deploy-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning thv
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -206,6 +213,14 @@ $(NPM_STAMP): testdata/e2e/package.json testdata/e2e/package-lock.json
 	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+bench-peers: $(NPM_PEERS_STAMP) ## install npm supergateway and mcp-proxy (the bridges BenchmarkBridgeRounds compares the gateway with) into .cache/npm-peers
+
+$(NPM_PEERS_STAMP): testdata/bench/peers/package.json testdata/bench/peers/package-lock.json
+	@mkdir -p $(NPM_PEERS_DIR)
+	cp testdata/bench/peers/package.json testdata/bench/peers/package-lock.json $(NPM_PEERS_DIR)/
+	cd $(NPM_PEERS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 idp-deps: $(DEX) keyring-deps ## build Dex (the loopback IdP of the login tests) and install gnome-keyring
 
 $(DEX): testdata/tools/dex/go.mod testdata/tools/dex/go.sum
@@ -283,7 +298,7 @@ bench-compare: e2e-deps ## compare the shim hop and start-up with revision BASE'
 BENCH_REPORT_DIR ?= testdata/bench
 
 bench-report: ## run the published benchmarks once (make e2e-deps first for server-everything) ; writes testdata/bench/BENCHMARKS.md and its CSVs
-	PATH="$(E2E_PATH)" MCPGOV_THV=$(wildcard $(THV)) GO=$(GO) .ci/bench-report.sh $(BENCH_REPORT_DIR)
+	PATH="$(E2E_PATH)" MCPGOV_THV=$(wildcard $(THV)) MCPGOV_BENCH_PEERS=$(NPM_PEERS_DIR)/node_modules/.bin GO=$(GO) .ci/bench-report.sh $(BENCH_REPORT_DIR)
 
 # The external set is read from ../shared beside the clone (MCPGOV_SHARED to
 # point elsewhere); without it the external eval is skipped with a message.

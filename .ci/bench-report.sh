@@ -28,6 +28,7 @@ cmds=(
 	"$GO test -run '^\$' -bench '^BenchmarkEchoRounds\$' -benchtime 2000x -count 1 ./cmd/mcpgov/"
 	"$GO test -run '^\$' -bench '^BenchmarkStartupRounds\$' -benchtime 20x -count 1 ./cmd/mcpgov/"
 	"MCPGOV_BENCH_GATEWAY_ROUNDS=5 $GO test -run '^\$' -bench '^BenchmarkGatewayRounds\$' -count 1 ./cmd/mcpgov/"
+	"MCPGOV_BENCH_GATEWAY_ROUNDS=3 $GO test -run '^\$' -bench '^BenchmarkBridgeRounds\$' -count 1 ./cmd/mcpgov/"
 	"$GO test -run '^\$' -bench '^BenchmarkGuardrail\$' -benchmem -count 1 ./policy/guard/"
 	"$GO test -run '^\$' -bench '^Benchmark(RegoDecision|RegoDecisionCached|Pipeline|PipelineRego|DecodeOnly)\$' -benchmem -count 1 ./policy/"
 	"$GO test -run '^\$' -bench '^BenchmarkAudit(LoneWrite|LoneFsync|Append|AppendWrite|RawFsync)\$' -benchmem -count 1 ./audit/"
@@ -50,6 +51,10 @@ evver=$(node -e 'console.log(require(process.argv[1]).version)' "$(dirname "$(re
 	echo "server-everything,$evver"
 	thv=${MCPGOV_THV:-.cache/bin/thv-v0.47.0}
 	echo "thv,$([ -x "$thv" ] && echo "ToolHive v0.47.0 ($(stat -c %s "$thv" | awk '{printf "%.0f MB", $1/1e6}'))" || echo "not built (make thv)")"
+	peers=${MCPGOV_BENCH_PEERS:-.cache/npm-peers/node_modules/.bin}
+	for p in supergateway mcp-proxy; do
+		echo "$p,$(node -e 'console.log(require(process.argv[1]).version)' "$(readlink -f "$peers/../$p/package.json" 2>/dev/null || echo /nonexistent)" 2>/dev/null || echo "not installed (make bench-peers)")"
+	done
 	echo "mcpgov binary,$(stat -c %s "$bin" | awk '{printf "%.1f MB", $1/1e6}')"
 	[ -z "${MCPGOV_BENCH_BASELINE_BIN:-}" ] || echo "baseline binary,$("$MCPGOV_BENCH_BASELINE_BIN" version --json 2>/dev/null | sed -n 's/.*"commit": *"\([^"]*\)".*/commit \1/p' | head -1) ($(stat -c %s "$MCPGOV_BENCH_BASELINE_BIN" | awk '{printf "%.1f MB", $1/1e6}'))"
 	echo "audit store filesystem,$(df -T "${TMPDIR:-/tmp}" | awk 'NR==2 {print $2}')"
