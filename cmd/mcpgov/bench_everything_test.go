@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,30 @@ func durabilityEnv(tb testing.TB, durability string) []string {
 		tb.Fatal(err)
 	}
 	return sandboxEnv(tb, "MCPGOV_CONFIG="+cfg)
+}
+
+// benchTraced runs main, the mcpgov command, under the runtime's execution
+// tracer when MCPGOV_BENCH_TRACE names a file and the command is the shim:
+// the scheduler trace of a shim started by this test binary (not
+// MCPGOV_BENCH_BIN), for `go tool trace` and its -pprof=sched profile of
+// the time goroutines waited to run, e.g. over BenchmarkEchoRounds.
+func benchTraced(main func() int) int {
+	path := os.Getenv("MCPGOV_BENCH_TRACE")
+	if path == "" || len(os.Args) < 2 || os.Args[1] != "shim" {
+		return main()
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
+	if err == nil {
+		err = trace.Start(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: trace: %v\n", err)
+		return main()
+	}
+	code := main()
+	trace.Stop()
+	f.Close()
+	return code
 }
 
 // startSession starts command with env as a stdio MCP server, connects a
