@@ -279,7 +279,7 @@ BENCH_PAIRS := GatewayStore/redis-serial:GatewayStore/embedded-serial GatewaySto
 	$(foreach v,approved-write approved-fsync guarded-write guarded-fsync,EchoRounds/$(v)@shim-p50-µs:EchoRounds/$(v)@direct-p50-µs EchoRounds/$(v)@shim-p99-µs:EchoRounds/$(v)@direct-p99-µs) \
 	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms) \
 	$(foreach r,serial rate200 rate1000,$(foreach v,guarded vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs))) \
-	AuditAppendWrite:AuditAppend AuditLoneWrite:AuditLoneFsync \
+	AuditAppendWrite:AuditAppend AuditLoneWrite:AuditLoneFsync AuditLoneFsync:AuditRawLoneFsync \
 	$(foreach v,supergateway mcp-proxy,BridgeRounds/serial@$(v)-p50-µs:BridgeRounds/serial@gateway-p50-µs BridgeRounds/saturation@$(v)-calls/cpu-s:BridgeRounds/saturation@gateway-calls/cpu-s)
 BENCH_COUNT ?= 3
 

@@ -136,14 +136,15 @@ END {
 	print "## Audit append, both durability modes"
 	print ""
 	print "*LoneWrite*/*LoneFsync*: one caller appending one record at a time, as a shim does for a lone call — what a reply"
-	print "waits for in `write` and `fsync` durability. *Append*: 64 concurrent callers, each waiting for its record's"
+	print "waits for in `write` and `fsync` durability; *RawLoneFsync*: the same record's bytes with one write and one fsync"
+	print "each, no encoding, chain or locking — the device's floor under LoneFsync. *Append*: 64 concurrent callers, each waiting for its record's"
 	print "fsync (group commit, `fsync` durability), per record; *AppendWrite*: the same in `write` durability, each"
 	print "waiting for its record's write (one fsync per window behind them); *RawFsync*: the same bytes with one write and one fsync"
 	print "per 64 records, no encoding, chain or locking — the floor group commit can approach."
 	print ""
 	print "| benchmark | µs/record | records/s |"
 	print "|---|---:|---:|"
-	split("AuditLoneWrite AuditLoneFsync AuditAppend AuditAppendWrite AuditRawFsync", au, " ")
+	split("AuditLoneWrite AuditLoneFsync AuditRawLoneFsync AuditAppend AuditAppendWrite AuditRawFsync", au, " ")
 	for (i = 1; i in au; i++) {
 		b = au[i]; ns = get(b, "ns/op")
 		if (ns == "") continue

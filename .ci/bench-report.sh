@@ -31,7 +31,7 @@ cmds=(
 	"MCPGOV_BENCH_GATEWAY_ROUNDS=3 $GO test -run '^\$' -bench '^BenchmarkBridgeRounds\$' -count 1 ./cmd/mcpgov/"
 	"$GO test -run '^\$' -bench '^BenchmarkGuardrail\$' -benchmem -count 1 ./policy/guard/"
 	"$GO test -run '^\$' -bench '^Benchmark(RegoDecision|RegoDecisionCached|Pipeline|PipelineRego|DecodeOnly)\$' -benchmem -count 1 ./policy/"
-	"$GO test -run '^\$' -bench '^BenchmarkAudit(LoneWrite|LoneFsync|Append|AppendWrite|RawFsync)\$' -benchmem -count 1 ./audit/"
+	"$GO test -run '^\$' -bench '^BenchmarkAudit(LoneWrite|LoneFsync|RawLoneFsync|Append|AppendWrite|RawFsync)\$' -benchmem -count 1 ./audit/"
 	"$GO test -run '^\$' -bench '^Benchmark(ScanFleetHome|ReadFilesOnly)\$' -benchmem -count 1 ./scan/"
 )
 

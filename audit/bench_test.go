@@ -68,6 +68,30 @@ func BenchmarkAuditRawFsync(b *testing.B) {
 	}
 }
 
+// BenchmarkAuditRawLoneFsync is the device's floor for a lone record in
+// fsync durability: the same record bytes appended with one write(2) and
+// one fsync each, no encoding, chain or locking. BenchmarkAuditLoneFsync
+// against it is what the store adds to the fsync a reply waits for.
+func BenchmarkAuditRawLoneFsync(b *testing.B) {
+	f, err := os.OpenFile(filepath.Join(b.TempDir(), "raw.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	r := testRecord(1)
+	r.Seq, r.Prev, r.ID, r.Time = 1, genesis, newID(), time.Now()
+	line, _ := json.Marshal(r)
+	line = append(line, '\n')
+	for b.Loop() {
+		if _, err := f.Write(line); err != nil {
+			b.Fatal(err)
+		}
+		if err := f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 // BenchmarkAuditLatency1k appends at a steady 1,000 records/s from one
 // caller and reports the p50 and p99 time Append blocks (write + fsync).
 func BenchmarkAuditLatency1k(b *testing.B) {
