@@ -277,6 +277,7 @@ fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
 BENCH_PAIRS := GatewayStore/redis-serial:GatewayStore/embedded-serial GatewayStore/redis-parallel:GatewayStore/embedded-parallel GatewayStore/redis-serial:GatewayStore/none-serial GatewayStore/redis-parallel:GatewayStore/none-parallel ShimIdentityFresh:ReadSessionFile ShipS3:ParquetLocal LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
 	$(foreach v,approved-write approved-fsync guarded-write guarded-fsync,EchoRounds/$(v)@shim-p50-µs:EchoRounds/$(v)@direct-p50-µs EchoRounds/$(v)@shim-p99-µs:EchoRounds/$(v)@direct-p99-µs) \
+	$(foreach v,approved-fsync guarded-fsync,EchoRounds/$(v)@added-p50-µs:EchoRounds/$(v)@fsync-p50-µs) \
 	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms) \
 	$(foreach r,serial rate200 rate1000,$(foreach v,guarded vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs))) \
 	AuditAppendWrite:AuditAppend AuditLoneWrite:AuditLoneFsync AuditLoneFsync:AuditRawLoneFsync \

@@ -41,6 +41,17 @@ END {
 		printf "| %s | %s | %s | %s | **%s** | %s | %s | **%s** |\n", v, d, f0(get(b, "direct-p50-µs")), f0(get(b, "shim-p50-µs")), f0(get(b, "added-p50-µs")), f0(get(b, "direct-p99-µs")), f0(get(b, "shim-p99-µs")), f0(get(b, "added-p99-µs"))
 	}
 	print ""
+	print "In `fsync` durability the target is the device's fsync plus 100 µs. The device's fsync was measured in the same"
+	print "rounds (one record-sized write and one fsync on the audit store's filesystem per shim call, between the rounds):"
+	print ""
+	print "| variant | device fsync p50 | device fsync p99 | **added p50 over the fsync** |"
+	print "|---|---:|---:|---:|"
+	for (i = 1; i <= nb; i++) {
+		b = order[i]
+		if (b !~ /^EchoRounds\// || get(b, "fsync-p50-µs") == "") continue
+		printf "| %s | %s | %s | **%s** |\n", substr(b, 12), f0(get(b, "fsync-p50-µs")), f0(get(b, "fsync-p99-µs")), f0(get(b, "added-over-fsync-p50-µs"))
+	}
+	print ""
 	print "## Gateway (Streamable HTTP) against direct and ToolHive vMCP: `tools/call echo` on server-everything"
 	print ""
 	print "server-everything in its Streamable HTTP mode, one process, reached directly, through `mcpgov gateway serve"

@@ -113,8 +113,10 @@ func benchShim(bundle, command string, args ...string) (string, []string) {
 // calls, for each bundle variant and audit durability mode. An iteration
 // is one direct and one shim call; the figures that matter are the
 // percentiles of each side and the added p50 and p99 (shim percentile
-// minus direct percentile), reported as metrics. Run it with
-// -benchtime 2000x for the 2,000 calls a side.
+// minus direct percentile), reported as metrics. In fsync durability the
+// device's fsync is measured in the same rounds too (fsyncFloor), and the
+// added p50 less the fsync's p50. Run it with -benchtime 2000x for the
+// issue's 2,000 calls a side.
 func BenchmarkEchoRounds(b *testing.B) {
 	needEverything(b)
 	for _, v := range shimVariants {
@@ -123,9 +125,14 @@ func BenchmarkEchoRounds(b *testing.B) {
 				direct, _, _ := startSession(b, sandboxEnv(b), "mcp-server-everything", "stdio")
 				defer direct.Close()
 				cmd, args := benchShim(v.bundle(b), "mcp-server-everything", "stdio")
-				shimmed, _, _ := startSession(b, durabilityEnv(b, durability), cmd, args...)
+				env := durabilityEnv(b, durability)
+				shimmed, _, _ := startSession(b, env, cmd, args...)
 				defer shimmed.Close()
-				echoRounds(b, "direct", direct, shimmed)
+				var floor *fsyncFloor
+				if durability == "fsync" {
+					floor = newFsyncFloor(b, envValue(env, "XDG_STATE_HOME"))
+				}
+				echoRoundsFloor(b, "direct", direct, shimmed, floor)
 			})
 		}
 	}
@@ -145,10 +152,54 @@ func BenchmarkEchoRounds(b *testing.B) {
 	}
 }
 
+// fsyncFloor is the device's fsync latency in the rounds of an fsync
+// durability benchmark: one record-sized write and one fsync to a file on
+// the shim's audit filesystem, measured once per shim call in the same
+// rounds, so that "added over direct" can be set against what the disk
+// took at that moment (the target: the fsync plus 100 µs).
+type fsyncFloor struct {
+	f    *os.File
+	line []byte
+	lat  []time.Duration
+}
+
+func newFsyncFloor(tb testing.TB, dir string) *fsyncFloor {
+	tb.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "fsync-floor.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return &fsyncFloor{f: f, line: append([]byte(strings.Repeat("x", 900)), '\n')}
+}
+
+func (fl *fsyncFloor) round(b *testing.B, n int) {
+	for range n {
+		start := time.Now()
+		if _, err := fl.f.Write(fl.line); err != nil {
+			b.Fatal(err)
+		}
+		if err := fl.f.Sync(); err != nil {
+			b.Fatal(err)
+		}
+		fl.lat = append(fl.lat, time.Since(start))
+	}
+}
+
 // echoRounds makes b.N echo calls on each session, alternating rounds, and
 // reports both sides' percentiles (the first side's named base) and the
 // added ones.
 func echoRounds(b *testing.B, base string, direct, shimmed *mcp.ClientSession) {
+	echoRoundsFloor(b, base, direct, shimmed, nil)
+}
+
+// echoRoundsFloor is echoRounds that, with a floor, also measures the
+// device's fsync in each round (not timed as either side) and reports its
+// percentiles and the shim's added p50 less the fsync's p50.
+func echoRoundsFloor(b *testing.B, base string, direct, shimmed *mcp.ClientSession, floor *fsyncFloor) {
 	ctx := context.Background()
 	params := &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hello"}}
 	call := func(cs *mcp.ClientSession, lat []time.Duration, n int) []time.Duration {
@@ -170,9 +221,22 @@ func echoRounds(b *testing.B, base string, direct, shimmed *mcp.ClientSession) {
 		n := min(roundCalls, b.N-done)
 		dl = call(direct, dl, n)
 		sl = call(shimmed, sl, n)
+		if floor != nil {
+			b.StopTimer()
+			floor.round(b, n)
+			b.StartTimer()
+		}
 	}
 	b.StopTimer()
 	reportAddedAs(b, base, dl, sl, time.Microsecond, "µs")
+	if floor != nil {
+		slices.Sort(floor.lat)
+		p50 := float64(floor.lat[len(floor.lat)/2]) / float64(time.Microsecond)
+		b.ReportMetric(p50, "fsync-p50-µs")
+		b.ReportMetric(float64(floor.lat[len(floor.lat)*99/100])/float64(time.Microsecond), "fsync-p99-µs")
+		mid := func(l []time.Duration) time.Duration { return l[(len(l)-1)/2] } // as reportAddedAs, sorted there
+		b.ReportMetric(float64(mid(sl)-mid(dl))/float64(time.Microsecond)-p50, "added-over-fsync-p50-µs")
+	}
 }
 
 // reportAddedAs is reportAdded with the baseline's metrics named base.
