@@ -42,7 +42,8 @@ END {
 	}
 	print ""
 	print "In `fsync` durability the target is the device's fsync plus 100 µs. The device's fsync was measured in the same"
-	print "rounds (one record-sized write and one fsync on the audit store's filesystem per shim call, between the rounds):"
+	print "rounds (one record-sized write and one fsync on the audit store's filesystem per shim call, in a round of its own, each after"
+	print "a direct call so that they are spaced as the shim's are: a VM's isolated fsync costs several times a back-to-back one):"
 	print ""
 	print "| variant | device fsync p50 | device fsync p99 | **added p50 over the fsync** |"
 	print "|---|---:|---:|---:|"
