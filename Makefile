@@ -36,6 +36,13 @@ SYFT         := $(TOOLS)/syft-$(SYFT_VERSION)/syft
 NPM_DIR   := $(CACHE)/npm
 NPM_STAMP := $(NPM_DIR)/.installed
 
+# The stdio-to-HTTP bridges BenchmarkBridgeRounds measures the gateway
+# against (npm supergateway and mcp-proxy), pinned in testdata/bench/peers
+# and installed into .cache/npm-peers by make bench-peers alone: the tests
+# never need them, and make bench-report leaves them out when absent.
+NPM_PEERS_DIR   := $(CACHE)/npm-peers
+NPM_PEERS_STAMP := $(NPM_PEERS_DIR)/.installed
+
 # The OpenTelemetry Collector the audit tests ship records to: built with the
 # collector builder from testdata/otelcol/builder-config.yaml (pinned
 # components) into .cache/otelcol/bin. About 2-3 minutes cold, cached after.
@@ -121,7 +128,7 @@ LDFLAGS := -s -w -X $(CLI_PKG).version=$(VERSION) -X $(CLI_PKG).commit=$(COMMIT)
 SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
-.PHONY: help build test e2e-deps deploy-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning eval-overfire thv
+.PHONY: help build test e2e-deps bench-peers deploy-deps idp-deps keyring-deps scale-deps fuzz-smoke bench bench-compare bench-report lint docs docs-check snapshot clean otelcol eval eval-tuning eval-overfire thv
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -206,6 +213,14 @@ $(NPM_STAMP): testdata/e2e/package.json testdata/e2e/package-lock.json
 	cd $(NPM_DIR) && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+bench-peers: $(NPM_PEERS_STAMP) ## install npm supergateway and mcp-proxy (the bridges BenchmarkBridgeRounds compares the gateway with) into .cache/npm-peers
+
+$(NPM_PEERS_STAMP): testdata/bench/peers/package.json testdata/bench/peers/package-lock.json
+	@mkdir -p $(NPM_PEERS_DIR)
+	cp testdata/bench/peers/package.json testdata/bench/peers/package-lock.json $(NPM_PEERS_DIR)/
+	cd $(NPM_PEERS_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 idp-deps: $(DEX) keyring-deps ## build Dex (the loopback IdP of the login tests) and install gnome-keyring
 
 $(DEX): testdata/tools/dex/go.mod testdata/tools/dex/go.sum
@@ -262,8 +277,11 @@ fuzz-smoke: ## run each fuzz target in scan/, policy/guard/ and shim/ for 50000 
 # Benchmark pairs "measured:baseline" whose ratio `make bench` reports.
 BENCH_PAIRS := GatewayStore/redis-serial:GatewayStore/embedded-serial GatewayStore/redis-parallel:GatewayStore/embedded-parallel GatewayStore/redis-serial:GatewayStore/none-serial GatewayStore/redis-parallel:GatewayStore/none-parallel ShimIdentityFresh:ReadSessionFile ShipS3:ParquetLocal LoginRefresh:LoginTokenFresh ScanFleetHome:ReadFilesOnly ShimEcho:DirectEcho ShimEchoEverything:DirectEchoEverything ShimStartup:DirectStartup RelayHop:PipeHop RelayHopRecorded:RelayHop AuditAppend:AuditRawFsync Pipeline:DecodeOnly PipelineRego:Pipeline RegoDecision:DecodeOnly RegoDecisionCached:RegoDecision ShimEchoGuarded:ShimEcho \
 	$(foreach v,approved-write approved-fsync guarded-write guarded-fsync,EchoRounds/$(v)@shim-p50-µs:EchoRounds/$(v)@direct-p50-µs EchoRounds/$(v)@shim-p99-µs:EchoRounds/$(v)@direct-p99-µs) \
+	$(foreach v,approved-fsync guarded-fsync,EchoRounds/$(v)@added-p50-µs:EchoRounds/$(v)@fsync-p50-µs) \
 	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms) \
-	$(foreach r,serial rate200 rate1000,$(foreach v,guarded vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs)))
+	$(foreach r,serial rate200 rate1000,$(foreach v,guarded vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs))) \
+	AuditAppendWrite:AuditAppend AuditLoneWrite:AuditLoneFsync AuditLoneFsync:AuditRawLoneFsync \
+	$(foreach v,supergateway mcp-proxy,BridgeRounds/serial@$(v)-p50-µs:BridgeRounds/serial@gateway-p50-µs BridgeRounds/saturation@$(v)-calls/cpu-s:BridgeRounds/saturation@gateway-calls/cpu-s)
 BENCH_COUNT ?= 3
 
 bench: ## run the Go benchmarks and report ratios against baselines measured in the same run
@@ -283,7 +301,7 @@ bench-compare: e2e-deps ## compare the shim hop and start-up with revision BASE'
 BENCH_REPORT_DIR ?= testdata/bench
 
 bench-report: ## run the published benchmarks once (make e2e-deps first for server-everything) ; writes testdata/bench/BENCHMARKS.md and its CSVs
-	PATH="$(E2E_PATH)" MCPGOV_THV=$(wildcard $(THV)) GO=$(GO) .ci/bench-report.sh $(BENCH_REPORT_DIR)
+	PATH="$(E2E_PATH)" MCPGOV_THV=$(wildcard $(THV)) MCPGOV_BENCH_PEERS=$(NPM_PEERS_DIR)/node_modules/.bin GO=$(GO) .ci/bench-report.sh $(BENCH_REPORT_DIR)
 
 # The external set is read from ../shared beside the clone (MCPGOV_SHARED to
 # point elsewhere); without it the external eval is skipped with a message.

@@ -41,6 +41,18 @@ END {
 		printf "| %s | %s | %s | %s | **%s** | %s | %s | **%s** |\n", v, d, f0(get(b, "direct-p50-µs")), f0(get(b, "shim-p50-µs")), f0(get(b, "added-p50-µs")), f0(get(b, "direct-p99-µs")), f0(get(b, "shim-p99-µs")), f0(get(b, "added-p99-µs"))
 	}
 	print ""
+	print "In `fsync` durability the target is the device's fsync plus 100 µs. The device's fsync was measured in the same"
+	print "rounds (one record-sized write and one fsync on the audit store's filesystem per shim call, in a round of its own, each after"
+	print "a direct call so that they are spaced as the shim's are: a VM's isolated fsync costs several times a back-to-back one):"
+	print ""
+	print "| variant | device fsync p50 | device fsync p99 | **added p50 over the fsync** |"
+	print "|---|---:|---:|---:|"
+	for (i = 1; i <= nb; i++) {
+		b = order[i]
+		if (b !~ /^EchoRounds\// || get(b, "fsync-p50-µs") == "") continue
+		printf "| %s | %s | %s | **%s** |\n", substr(b, 12), f0(get(b, "fsync-p50-µs")), f0(get(b, "fsync-p99-µs")), f0(get(b, "added-over-fsync-p50-µs"))
+	}
+	print ""
 	print "## Gateway (Streamable HTTP) against direct and ToolHive vMCP: `tools/call echo` on server-everything"
 	print ""
 	print "server-everything in its Streamable HTTP mode, one process, reached directly, through `mcpgov gateway serve"
@@ -136,13 +148,15 @@ END {
 	print "## Audit append, both durability modes"
 	print ""
 	print "*LoneWrite*/*LoneFsync*: one caller appending one record at a time, as a shim does for a lone call — what a reply"
-	print "waits for in `write` and `fsync` durability. *Append*: 64 concurrent callers, each waiting for its record's"
-	print "fsync (group commit, `fsync` durability), per record; *RawFsync*: the same bytes with one write and one fsync"
+	print "waits for in `write` and `fsync` durability; *RawLoneFsync*: the same record's bytes with one write and one fsync"
+	print "each, no encoding, chain or locking — the device's floor under LoneFsync. *Append*: 64 concurrent callers, each waiting for its record's"
+	print "fsync (group commit, `fsync` durability), per record; *AppendWrite*: the same in `write` durability, each"
+	print "waiting for its record's write (one fsync per window behind them); *RawFsync*: the same bytes with one write and one fsync"
 	print "per 64 records, no encoding, chain or locking — the floor group commit can approach."
 	print ""
 	print "| benchmark | µs/record | records/s |"
 	print "|---|---:|---:|"
-	split("AuditLoneWrite AuditLoneFsync AuditAppend AuditRawFsync", au, " ")
+	split("AuditLoneWrite AuditLoneFsync AuditRawLoneFsync AuditAppend AuditAppendWrite AuditRawFsync", au, " ")
 	for (i = 1; i in au; i++) {
 		b = au[i]; ns = get(b, "ns/op")
 		if (ns == "") continue
@@ -163,18 +177,34 @@ END {
 		printf "| %s | %.1f | %s | %s |\n", b, get(b, "ns/op") / 1e6, f0(get(b, "servers/op")), f0(get(b, "files/op"))
 	}
 	print ""
-	print "## Peers"
+	print "## Bridges: a stdio server over Streamable HTTP, against npm `supergateway` and `mcp-proxy`"
 	print ""
-	print "ToolHive's `thv vmcp serve` is measured beside the gateway above, in the same rounds. npm `mcp-proxy` and"
-	print "`supergateway` bridge stdio to SSE/Streamable HTTP: they are peers of an HTTP gateway, not of a stdio→stdio"
-	print "relay, so a same-run comparison with `mcpgov shim` would measure a different hop (HTTP client, HTTP server,"
-	print "process spawn) rather than governance overhead. They are also not pinned in testdata/e2e's lock."
+	print "server-everything started over stdio by the process in front of it and reached over Streamable HTTP: through"
+	print "`mcpgov gateway serve` (a catalog entry with a launch command; the catalog alone, audit durability `write`), npm"
+	print "`supergateway` (" fact["supergateway"] ", `--stateful`) and npm `mcp-proxy` (" fact["mcp-proxy"] ", `--server stream`), each"
+	print "starting one server process per session, 2 sessions a side; *direct* is server-everything's own Streamable HTTP"
+	print "transport, the same server with no bridge. The peers govern nothing, so this compares the bridge, not the"
+	print "guardrails. Node's own HTTP transport is slower than its stdio behind a Go bridge, so a bridge's *added* can be"
+	print "below zero: compare the bridges' own columns, measured in the same interleaved rounds. Peers that are not"
+	print "installed (`make bench-peers`) are left out."
+	print ""
+	print "| side | serial p50 | serial p99 | added p50 | calls/s | **calls per CPU-second of the bridge** |"
+	print "|---|---:|---:|---:|---:|---:|"
+	split("direct gateway supergateway mcp-proxy", bd, " ")
+	for (j = 1; j in bd; j++) {
+		b = "BridgeRounds/serial"; c = "BridgeRounds/saturation"
+		if (get(b, bd[j] "-p50-µs") == "") continue
+		printf "| %s | %s | %s | %s | %s | **%s** |\n", bd[j], f0(get(b, bd[j] "-p50-µs")), f0(get(b, bd[j] "-p99-µs")), bd[j] == "direct" ? "–" : f0(get(b, bd[j] "-added-p50-µs")), f0(get(c, bd[j] "-calls/s")), bd[j] == "direct" ? "–" : f0(get(c, bd[j] "-calls/cpu-s"))
+	}
+	print ""
+	print "ToolHive's `thv vmcp serve` is measured beside the gateway above (an HTTP upstream), in the same rounds."
 	print ""
 	print "## Rerun"
 	print ""
 	print "```"
 	print "make e2e-deps          # server-everything into .cache/npm"
 	print "make thv               # ToolHive's thv into .cache/bin (optional: the vmcp side is left out without it)"
+	print "make bench-peers       # npm supergateway and mcp-proxy into .cache/npm-peers (optional: left out without them)"
 	print "make bench-report      # all of the below, then this file"
 	print "```"
 	print ""

@@ -17,15 +17,21 @@ trap 'rm -rf "$tmp"' EXIT
 bin=$tmp/mcpgov
 $GO build -trimpath -ldflags "-s -w -X github.com/mcpgov/mcpgov/cmd/mcpgov/cli.commit=$(git rev-parse --short=12 HEAD)" -o "$bin" ./cmd/mcpgov
 export MCPGOV_BENCH_BIN=$bin
+# A binary's peak RSS counts the pages of it that the page cache maps in
+# around each fault, so what the build left in the cache swings it (the same
+# binary measured 38 and 48 MB): drop its cached pages, as after a reboot or
+# an install, and measure from there.
+for b in "$bin" ${MCPGOV_BENCH_BASELINE_BIN:+"$MCPGOV_BENCH_BASELINE_BIN"}; do dd if="$b" iflag=nocache count=0 status=none; done
 
 # The commands, as anyone reruns them (with .cache/npm/node_modules/.bin on PATH).
 cmds=(
 	"$GO test -run '^\$' -bench '^BenchmarkEchoRounds\$' -benchtime 2000x -count 1 ./cmd/mcpgov/"
 	"$GO test -run '^\$' -bench '^BenchmarkStartupRounds\$' -benchtime 20x -count 1 ./cmd/mcpgov/"
 	"MCPGOV_BENCH_GATEWAY_ROUNDS=5 $GO test -run '^\$' -bench '^BenchmarkGatewayRounds\$' -count 1 ./cmd/mcpgov/"
+	"MCPGOV_BENCH_GATEWAY_ROUNDS=3 $GO test -run '^\$' -bench '^BenchmarkBridgeRounds\$' -count 1 ./cmd/mcpgov/"
 	"$GO test -run '^\$' -bench '^BenchmarkGuardrail\$' -benchmem -count 1 ./policy/guard/"
 	"$GO test -run '^\$' -bench '^Benchmark(RegoDecision|RegoDecisionCached|Pipeline|PipelineRego|DecodeOnly)\$' -benchmem -count 1 ./policy/"
-	"$GO test -run '^\$' -bench '^BenchmarkAudit(LoneWrite|LoneFsync|Append|RawFsync)\$' -benchmem -count 1 ./audit/"
+	"$GO test -run '^\$' -bench '^BenchmarkAudit(LoneWrite|LoneFsync|RawLoneFsync|Append|AppendWrite|RawFsync)\$' -benchmem -count 1 ./audit/"
 	"$GO test -run '^\$' -bench '^Benchmark(ScanFleetHome|ReadFilesOnly)\$' -benchmem -count 1 ./scan/"
 )
 
@@ -45,6 +51,10 @@ evver=$(node -e 'console.log(require(process.argv[1]).version)' "$(dirname "$(re
 	echo "server-everything,$evver"
 	thv=${MCPGOV_THV:-.cache/bin/thv-v0.47.0}
 	echo "thv,$([ -x "$thv" ] && echo "ToolHive v0.47.0 ($(stat -c %s "$thv" | awk '{printf "%.0f MB", $1/1e6}'))" || echo "not built (make thv)")"
+	peers=${MCPGOV_BENCH_PEERS:-.cache/npm-peers/node_modules/.bin}
+	for p in supergateway mcp-proxy; do
+		echo "$p,$(node -e 'console.log(require(process.argv[1]).version)' "$(readlink -f "$peers/../$p/package.json" 2>/dev/null || echo /nonexistent)" 2>/dev/null || echo "not installed (make bench-peers)")"
+	done
 	echo "mcpgov binary,$(stat -c %s "$bin" | awk '{printf "%.1f MB", $1/1e6}')"
 	[ -z "${MCPGOV_BENCH_BASELINE_BIN:-}" ] || echo "baseline binary,$("$MCPGOV_BENCH_BASELINE_BIN" version --json 2>/dev/null | sed -n 's/.*"commit": *"\([^"]*\)".*/commit \1/p' | head -1) ($(stat -c %s "$MCPGOV_BENCH_BASELINE_BIN" | awk '{printf "%.1f MB", $1/1e6}'))"
 	echo "audit store filesystem,$(df -T "${TMPDIR:-/tmp}" | awk 'NR==2 {print $2}')"

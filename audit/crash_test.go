@@ -13,18 +13,22 @@ import (
 	"time"
 )
 
-const appenderEnv = "MCPGOV_AUDIT_APPENDER_DIR"
+const (
+	appenderEnv           = "MCPGOV_AUDIT_APPENDER_DIR"
+	appenderDurabilityEnv = "MCPGOV_AUDIT_APPENDER_DURABILITY"
+)
 
 // TestAppenderProcess is not a test: re-executed with appenderEnv set, the
 // test binary becomes a writer process that appends from 8 goroutines and
 // prints each record's message once Append returned nil (the ack a shim
-// gives by releasing a reply), until it is killed.
+// gives by releasing a reply), until it is killed. It opens the store in
+// the durability mode appenderDurabilityEnv names.
 func TestAppenderProcess(t *testing.T) {
 	dir := os.Getenv(appenderEnv)
 	if dir == "" {
 		t.Skip("helper process for TestCrashManyWriters")
 	}
-	s, err := Open(dir, Options{MaxSegmentBytes: 128 << 10})
+	s, err := Open(dir, Options{MaxSegmentBytes: 128 << 10, Durability: os.Getenv(appenderDurabilityEnv)})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
@@ -54,11 +58,20 @@ func TestAppenderProcess(t *testing.T) {
 
 // TestCrashManyWriters runs writer processes three at a time on one
 // store and SIGKILLs each at a random point: every acknowledged record is
-// in the store and the store verifies.
+// in the store, says the durability mode it was written in, and the store
+// verifies. In both modes: in write durability an acknowledged record has
+// reached the OS, which keeps it when the process is killed (only a power
+// loss may take the last sync window).
 func TestCrashManyWriters(t *testing.T) {
 	if testing.Short() {
-		t.Skip("starts and kills 24 processes")
+		t.Skip("starts and kills 24 processes per durability mode")
 	}
+	for _, durability := range []string{DurabilityFsync, DurabilityWrite} {
+		t.Run(durability, func(t *testing.T) { crashManyWriters(t, durability) })
+	}
+}
+
+func crashManyWriters(t *testing.T, durability string) {
 	dir := t.TempDir()
 	seed := uint64(time.Now().UnixNano())
 	t.Logf("seed %d", seed)
@@ -71,7 +84,7 @@ func TestCrashManyWriters(t *testing.T) {
 			killAfter := 100 + rng.IntN(900)
 			wg.Go(func() {
 				cmd := exec.Command(os.Args[0], "-test.run=^TestAppenderProcess$")
-				cmd.Env = append(os.Environ(), appenderEnv+"="+dir)
+				cmd.Env = append(os.Environ(), appenderEnv+"="+dir, appenderDurabilityEnv+"="+durability)
 				cmd.Stderr = os.Stderr
 				stdout, _ := cmd.StdoutPipe()
 				if err := cmd.Start(); err != nil {
@@ -101,6 +114,9 @@ func TestCrashManyWriters(t *testing.T) {
 		var a struct{ Message string }
 		_ = json.Unmarshal(r.Arguments, &a)
 		found[a.Message] = true
+		if r.Durability != durability {
+			return fmt.Errorf("record %d (%s) says durability %q, written in %q", r.Seq, a.Message, r.Durability, durability)
+		}
 		return nil
 	})
 	if err != nil {

@@ -13,15 +13,20 @@ import (
 // refusals are written into the space already reserved.
 const reserveBytes = 64 << 10
 
-// reserve allocates reserveBytes past the segment's end, where the system
-// can (Linux fallocate with KEEP_SIZE: the file's size does not change).
-// It sets or clears the store's health; elsewhere it does nothing.
+// reserve keeps at least reserveBytes allocated past the segment's end,
+// where the system can (Linux fallocate with KEEP_SIZE: the file's size
+// does not change). It allocates twice that at a time, so most batches
+// find enough still reserved and make no system call for it. It sets or
+// clears the store's health; elsewhere it does nothing.
 func (s *Store) reserve() {
+	if s.segSize+reserveBytes <= s.reservedTo {
+		return
+	}
 	f, ok := s.seg.(*os.File)
 	if !ok {
 		return
 	}
-	err := preallocate(f, s.segSize, reserveBytes)
+	err := preallocate(f, s.segSize, 2*reserveBytes)
 	if errors.Is(err, errPreallocUnsupported) {
 		return
 	}
@@ -30,6 +35,7 @@ func (s *Store) reserve() {
 		s.health.Store(&err)
 		return
 	}
+	s.reservedTo = s.segSize + 2*reserveBytes
 	s.health.Store(nil)
 }
 

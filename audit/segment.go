@@ -167,11 +167,14 @@ func (s *Store) catchUp() error {
 		// Still ours alone: the same size as we left it, still linked under
 		// its name (prune may have removed an idle writer's old segment),
 		// and no newer segment.
+		if s.pathCur == "" || s.pathNum != s.segNum {
+			s.pathNum, s.pathCur, s.pathNext = s.segNum, s.segPath(s.segNum), s.segPath(s.segNum+1)
+		}
 		fi, err := s.seg.Stat()
 		if err == nil && fi.Size() == s.segSize {
-			named, err := os.Stat(s.segPath(s.segNum))
+			named, err := os.Stat(s.pathCur)
 			if err == nil && os.SameFile(fi, named) {
-				if _, err := os.Lstat(s.segPath(s.segNum + 1)); errors.Is(err, fs.ErrNotExist) {
+				if _, err := os.Lstat(s.pathNext); errors.Is(err, fs.ErrNotExist) {
 					return nil
 				}
 			}
@@ -203,7 +206,7 @@ func (s *Store) load() error {
 	if err != nil {
 		return fmt.Errorf("open audit segment %s: %w", last.Path, err)
 	}
-	s.seg, s.segNum = f, last.Num
+	s.seg, s.segNum, s.reservedTo = f, last.Num, 0
 	line, complete, size, err := lastLine(last.Path)
 	if err != nil {
 		return fmt.Errorf("read audit segment %s: %w", last.Path, err)

@@ -157,24 +157,31 @@ type Store struct {
 	dirty    bool // write durability: written since the last fsync
 
 	// Owned by the holder of commitMu (and by Open before it returns).
-	lock     *os.File
-	seg      segmentFile
-	segNum   int
-	segSize  int64
-	segStart time.Time // time of the segment's first record; zero when empty
-	seq      uint64
-	prev     string // hex hash of the last line
-	signer   note.Signer
-	vkey     string // the signer's verifier key
-	id       string // the store's identity for witnesses
-	senders  []*sender
-	signedAt uint64    // last seq this process checkpointed
-	signedT  time.Time // when this process last checkpointed
-	wrote    bool
-	failed   error                 // sticky: a failed fsync leaves the file's state unknown
-	health   atomic.Pointer[error] // the last batch's store error, for Healthy
-	buf      []byte
-	open     func(path string, flag int) (segmentFile, error)
+	lock    *os.File
+	seg     segmentFile
+	segNum  int
+	segSize int64
+	// reservedTo is the offset of the current segment up to which space
+	// is allocated (reserve); zero when a segment is opened or truncated.
+	reservedTo int64
+	// The current and next segment's paths, for catchUp's stats (segPath
+	// of pathNum and pathNum+1).
+	pathNum           int
+	pathCur, pathNext string
+	segStart          time.Time // time of the segment's first record; zero when empty
+	seq               uint64
+	prev              string // hex hash of the last line
+	signer            note.Signer
+	vkey              string // the signer's verifier key
+	id                string // the store's identity for witnesses
+	senders           []*sender
+	signedAt          uint64    // last seq this process checkpointed
+	signedT           time.Time // when this process last checkpointed
+	wrote             bool
+	failed            error                 // sticky: a failed fsync leaves the file's state unknown
+	health            atomic.Pointer[error] // the last batch's store error, for Healthy
+	buf               []byte
+	open              func(path string, flag int) (segmentFile, error)
 }
 
 type pending struct {
@@ -579,6 +586,7 @@ func (s *Store) commit(batch []*pending) []error {
 			// Take back the partial batch so the chain stays whole; the
 			// next batch may succeed once space is freed.
 			s.seq, s.prev = seq0, prev0
+			s.reservedTo = 0 // a truncate may free what was reserved past the end
 			if terr := s.seg.Truncate(size0); terr != nil {
 				s.failed = fmt.Errorf("audit segment %s: write failed (%v) and could not be undone: %w", s.segPath(s.segNum), err, terr)
 				return s.failed
@@ -694,7 +702,7 @@ func (s *Store) rotate() error {
 	if s.seg != nil {
 		s.seg.Close()
 	}
-	s.seg, s.segNum, s.segSize, s.segStart = f, next, 0, time.Time{}
+	s.seg, s.segNum, s.segSize, s.segStart, s.reservedTo = f, next, 0, time.Time{}, 0
 	return nil
 }
 

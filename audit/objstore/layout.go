@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/parquet-go/parquet-go"
@@ -41,11 +42,15 @@ const (
 	metaStore = "mcpgov-store"
 )
 
-var replicaRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+// The key patterns are compiled on first use: a counted repetition
+// compiles to one instruction per count, and every mcpgov command would
+// otherwise build both at start (149 KB in 2,022 allocations) for the few
+// that ship or read a bucket.
+var replicaRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`) })
 
 // ValidReplica reports whether name can name a replica in object keys.
 func ValidReplica(name string) error {
-	if !replicaRE.MatchString(name) {
+	if !replicaRE().MatchString(name) {
 		return fmt.Errorf("invalid replica name %q: want 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
 	}
 	return nil
@@ -55,7 +60,9 @@ func recordsKey(day time.Time, replica string, first, last uint64) string {
 	return fmt.Sprintf("%sdt=%s/replica=%s/part-%012d-%012d.parquet", recordsDir, day.UTC().Format("2006-01-02"), replica, first, last)
 }
 
-var recordsKeyRE = regexp.MustCompile(`^records/dt=(\d{4}-\d{2}-\d{2})/replica=([A-Za-z0-9][A-Za-z0-9._-]{0,63})/part-(\d{12})-(\d{12})\.parquet$`)
+var recordsKeyRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^records/dt=(\d{4}-\d{2}-\d{2})/replica=([A-Za-z0-9][A-Za-z0-9._-]{0,63})/part-(\d{12})-(\d{12})\.parquet$`)
+})
 
 // recordsObject is a records key taken apart.
 type recordsObject struct {
@@ -66,7 +73,7 @@ type recordsObject struct {
 }
 
 func parseRecordsKey(k string) (recordsObject, bool) {
-	m := recordsKeyRE.FindStringSubmatch(k)
+	m := recordsKeyRE().FindStringSubmatch(k)
 	if m == nil {
 		return recordsObject{}, false
 	}

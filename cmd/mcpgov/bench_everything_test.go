@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/trace"
 	"slices"
 	"strconv"
 	"strings"
@@ -45,6 +46,30 @@ func durabilityEnv(tb testing.TB, durability string) []string {
 		tb.Fatal(err)
 	}
 	return sandboxEnv(tb, "MCPGOV_CONFIG="+cfg)
+}
+
+// benchTraced runs main, the mcpgov command, under the runtime's execution
+// tracer when MCPGOV_BENCH_TRACE names a file and the command is the shim:
+// the scheduler trace of a shim started by this test binary (not
+// MCPGOV_BENCH_BIN), for `go tool trace` and its -pprof=sched profile of
+// the time goroutines waited to run, e.g. over BenchmarkEchoRounds.
+func benchTraced(main func() int) int {
+	path := os.Getenv("MCPGOV_BENCH_TRACE")
+	if path == "" || len(os.Args) < 2 || os.Args[1] != "shim" {
+		return main()
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
+	if err == nil {
+		err = trace.Start(f)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "bench: trace: %v\n", err)
+		return main()
+	}
+	code := main()
+	trace.Stop()
+	f.Close()
+	return code
 }
 
 // startSession starts command with env as a stdio MCP server, connects a
@@ -88,8 +113,10 @@ func benchShim(bundle, command string, args ...string) (string, []string) {
 // calls, for each bundle variant and audit durability mode. An iteration
 // is one direct and one shim call; the figures that matter are the
 // percentiles of each side and the added p50 and p99 (shim percentile
-// minus direct percentile), reported as metrics. Run it with
-// -benchtime 2000x for the issue's 2,000 calls a side.
+// minus direct percentile), reported as metrics. In fsync durability the
+// device's fsync is measured in the same rounds too (fsyncFloor), and the
+// added p50 less the fsync's p50. Run it with -benchtime 2000x for the
+// issue's 2,000 calls a side.
 func BenchmarkEchoRounds(b *testing.B) {
 	needEverything(b)
 	for _, v := range shimVariants {
@@ -98,9 +125,14 @@ func BenchmarkEchoRounds(b *testing.B) {
 				direct, _, _ := startSession(b, sandboxEnv(b), "mcp-server-everything", "stdio")
 				defer direct.Close()
 				cmd, args := benchShim(v.bundle(b), "mcp-server-everything", "stdio")
-				shimmed, _, _ := startSession(b, durabilityEnv(b, durability), cmd, args...)
+				env := durabilityEnv(b, durability)
+				shimmed, _, _ := startSession(b, env, cmd, args...)
 				defer shimmed.Close()
-				echoRounds(b, "direct", direct, shimmed)
+				var floor *fsyncFloor
+				if durability == "fsync" {
+					floor = newFsyncFloor(b, envValue(env, "XDG_STATE_HOME"))
+				}
+				echoRoundsFloor(b, "direct", direct, shimmed, floor)
 			})
 		}
 	}
@@ -120,34 +152,102 @@ func BenchmarkEchoRounds(b *testing.B) {
 	}
 }
 
+// fsyncFloor is the device's fsync latency in the rounds of an fsync
+// durability benchmark: one record-sized write and one fsync to a file on
+// the shim's audit filesystem, in a round of its own after each shim
+// round, each fsync after a direct echo call (not counted) so that they
+// are spaced by a call's work as the shim's own are. On a VM an isolated
+// fsync costs several times one issued back to back (measured here: ~400
+// µs with 1 ms between fsyncs, ~50 µs back to back), and an fsync right
+// after the shim's makes the shim's next one cheaper: a floor in a tight
+// loop, or inside the shim's round, would misstate it. The target it
+// serves: the shim adds at most the fsync plus 100 µs.
+type fsyncFloor struct {
+	f    *os.File
+	line []byte
+	lat  []time.Duration
+}
+
+func newFsyncFloor(tb testing.TB, dir string) *fsyncFloor {
+	tb.Helper()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, "fsync-floor.jsonl"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { f.Close() })
+	return &fsyncFloor{f: f, line: append([]byte(strings.Repeat("x", 900)), '\n')}
+}
+
+// one appends and fsyncs one line and keeps its latency.
+func (fl *fsyncFloor) one(b *testing.B) {
+	start := time.Now()
+	if _, err := fl.f.Write(fl.line); err != nil {
+		b.Fatal(err)
+	}
+	if err := fl.f.Sync(); err != nil {
+		b.Fatal(err)
+	}
+	fl.lat = append(fl.lat, time.Since(start))
+}
+
 // echoRounds makes b.N echo calls on each session, alternating rounds, and
 // reports both sides' percentiles (the first side's named base) and the
 // added ones.
 func echoRounds(b *testing.B, base string, direct, shimmed *mcp.ClientSession) {
+	echoRoundsFloor(b, base, direct, shimmed, nil)
+}
+
+// echoRoundsFloor is echoRounds that, with a floor, also measures the
+// device's fsync in each round (not timed as either side) and reports its
+// percentiles and the shim's added p50 less the fsync's p50.
+func echoRoundsFloor(b *testing.B, base string, direct, shimmed *mcp.ClientSession, floor *fsyncFloor) {
 	ctx := context.Background()
 	params := &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hello"}}
-	call := func(cs *mcp.ClientSession, lat []time.Duration, n int) []time.Duration {
+	call := func(cs *mcp.ClientSession, lat []time.Duration, n int, after func()) []time.Duration {
 		for range n {
 			start := time.Now()
 			if _, err := cs.CallTool(ctx, params); err != nil {
 				b.Fatal(err)
 			}
 			lat = append(lat, time.Since(start))
+			if after != nil {
+				after()
+			}
 		}
 		return lat
 	}
-	call(direct, nil, 50) // warm up both
-	call(shimmed, nil, 50)
+	var afterFloor func()
+	if floor != nil {
+		afterFloor = func() { floor.one(b) }
+	}
+	call(direct, nil, 50, nil) // warm up both
+	call(shimmed, nil, 50, nil)
 	dl := make([]time.Duration, 0, b.N)
 	sl := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for done := 0; done < b.N; done += roundCalls {
 		n := min(roundCalls, b.N-done)
-		dl = call(direct, dl, n)
-		sl = call(shimmed, sl, n)
+		dl = call(direct, dl, n, nil)
+		sl = call(shimmed, sl, n, nil)
+		if floor != nil {
+			b.StopTimer()
+			call(direct, nil, n, afterFloor)
+			b.StartTimer()
+		}
 	}
 	b.StopTimer()
 	reportAddedAs(b, base, dl, sl, time.Microsecond, "µs")
+	if floor != nil {
+		slices.Sort(floor.lat)
+		p50 := float64(floor.lat[len(floor.lat)/2]) / float64(time.Microsecond)
+		b.ReportMetric(p50, "fsync-p50-µs")
+		b.ReportMetric(float64(floor.lat[len(floor.lat)*99/100])/float64(time.Microsecond), "fsync-p99-µs")
+		mid := func(l []time.Duration) time.Duration { return l[(len(l)-1)/2] } // as reportAddedAs, sorted there
+		b.ReportMetric(float64(mid(sl)-mid(dl))/float64(time.Microsecond)-p50, "added-over-fsync-p50-µs")
+	}
 }
 
 // reportAddedAs is reportAdded with the baseline's metrics named base.

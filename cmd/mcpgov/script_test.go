@@ -26,7 +26,7 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"mcpgov":             func() { benchProfileHook(); os.Exit(cli.Main()) },
+		"mcpgov":             func() { benchProfileHook(); os.Exit(benchTraced(cli.Main)) },
 		"fake-mcp-server":    catalogtest.FakeServerMain,
 		"lenient-mcp-server": shimtest.LenientServerMain,
 		"env-mcp-server":     envServerMain,
