@@ -167,6 +167,15 @@ func run(ctx context.Context, servers []scan.Server, o Options, which op) (*Outc
 	var aliases [][2]int
 	for i, s := range servers {
 		out.Results[i] = Result{Client: s.Client, Scope: string(s.Scope), File: s.File, Line: s.Line, Server: s.Name}
+		if scan.IsDesktopConnector(s) {
+			// Its session log is a record of what Claude Desktop was
+			// given, not its configuration: editing it changes nothing.
+			out.Results[i].Action, out.Results[i].Reason = ActionSkippedRemote, reasonDesktopConnector
+			if which == opUnwrap {
+				out.Results[i].Action = ActionNotWrapped
+			}
+			continue
+		}
 		key := fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%s\x00%s\x00%s", s.File, s.Line, s.Name, s.Scope, s.Project, s.Command, s.URL)
 		if f, ok := first[key]; ok && servers[f].Client != s.Client {
 			aliases = append(aliases, [2]int{i, f})
@@ -467,6 +476,9 @@ func precheck(it *item, o Options) (edit, bool) {
 	}
 	return edit{}, false
 }
+
+// reasonDesktopConnector is why a Claude Desktop connector is left alone.
+const reasonDesktopConnector = "a Claude Desktop connector, found in its session log: Claude Desktop keeps connectors in its account settings, not in a file mcpgov can edit; change it under Settings > Connectors"
 
 // actionRemote marks an entry precheck hands to the format's remote wrapper.
 const actionRemote Action = "remote"

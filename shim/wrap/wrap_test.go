@@ -596,3 +596,44 @@ func TestMinifiedSameNameOneLine(t *testing.T) {
 		t.Errorf("not restored: %s", b)
 	}
 }
+
+// TestDesktopConnectorSkipped: a Claude Desktop connector found in a
+// session log is skipped by wrap --remote (and --gateway) with the reason,
+// not reported as an entry not found, and its log is left as it was.
+func TestDesktopConnectorSkipped(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "Claude", "claude-code-sessions", "u1", "org-a", "local_1.json")
+	const text = `{"lastActivityAt": 1, "remoteMcpServersConfig": [{"uuid": "c-1", "url": "https://linear.example.com/mcp", "name": "Linear"}]}`
+	if err := os.MkdirAll(filepath.Dir(log), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, log, text)
+	conn := scan.Server{Client: scan.ClientClaudeDesktop, Scope: scan.ScopeUser, File: log, Line: 1, Name: "Linear",
+		Transport: scan.TransportHTTP, URL: "https://linear.example.com/mcp"}
+	if !scan.IsDesktopConnector(conn) {
+		t.Fatal("IsDesktopConnector: false for a session log's connector")
+	}
+	if cfg := (scan.Server{Client: scan.ClientClaudeDesktop, File: filepath.Join(dir, "Claude", "claude_desktop_config.json")}); scan.IsDesktopConnector(cfg) {
+		t.Error("IsDesktopConnector: true for claude_desktop_config.json")
+	}
+	o := opts(t, filepath.Join(dir, "state"))
+	o.Remote = true
+	o.Gateway = func(scan.Server) string { return "https://gw.example.com/servers/linear/mcp" }
+	out, err := Wrap(context.Background(), []scan.Server{conn}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionSkippedRemote || r.Reason != reasonDesktopConnector {
+		t.Errorf("wrap: %s %q", r.Action, r.Reason)
+	}
+	out, err = Unwrap(context.Background(), []scan.Server{conn}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionNotWrapped || r.Reason != reasonDesktopConnector {
+		t.Errorf("unwrap: %s %q", r.Action, r.Reason)
+	}
+	if got := readFile(t, log); got != text {
+		t.Errorf("the session log changed:\n%s", got)
+	}
+}
