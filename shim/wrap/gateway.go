@@ -39,6 +39,12 @@ func gatewayReason(d document, it *item, o Options, e edit) edit {
 	return e
 }
 
+// gatewayArgs are the shim's arguments for an entry pointed at the
+// gateway endpoint url: shim [flags] --url URL.
+func gatewayArgs(s scan.Server, o Options, url string) []string {
+	return append(append([]string{"shim"}, shimFlags(s, o)...), "--url", url)
+}
+
 // wrapGateway points a stdio entry at the gateway: its command becomes
 // `mcpgov shim [flags] --url URL` (the shim relays to the gateway with
 // the login's token), in place, so that the manifest's spans restore it
@@ -48,11 +54,7 @@ func (d *jdoc) wrapGateway(it *item, o Options, obj *hujson.Object, url string) 
 	if cmd == nil {
 		return skip(ActionSkippedUnsupported, "entry has no command")
 	}
-	lits := []string{quote("shim")}
-	for _, a := range shimFlags(it.srv, o) {
-		lits = append(lits, quote(a))
-	}
-	lits = append(lits, quote("--url"), quote(url))
+	lits := quoteAll(gatewayArgs(it.srv, o, url))
 	reason := "now runs mcpgov shim --url " + url
 	if it.srv.Client == scan.ClientOpencode {
 		argv, _, ok := stringsOf(&cmd.Value)
@@ -84,17 +86,7 @@ func (d *jdoc) wrapGateway(it *item, o Options, obj *hujson.Object, url string) 
 		}
 		return e
 	}
-	colon := string(d.b[d.end(&cmd.Name):d.start(&cmd.Value)])
-	if strings.Count(colon, ":") != 1 || !isBlank([]byte(strings.Replace(colon, ":", "", 1))) {
-		colon = ": "
-	}
-	lead := ""
-	if ind, own := indentAt(d.b, d.start(&cmd.Name)); own {
-		lead = d.nl + ind
-	} else if d.inlineSep(cmd) == ", " {
-		lead = " "
-	}
-	ins := "," + lead + `"args"` + colon + arr
+	ins := d.argsAfter(cmd, lits)
 	e.patches = []patch{{d.start(&cmd.Value), d.end(&cmd.Value), newCmd + ins}}
 	e.spans = []Span{{Field: "command+args", Original: d.raw(&cmd.Value), Wrapped: newCmd + ins}}
 	return e
@@ -106,10 +98,7 @@ func (d *jdoc) wrapGateway(it *item, o Options, obj *hujson.Object, url string) 
 // runs `mcpgov shim --url`): the values are written anew, so their
 // escapes are JSON's, not necessarily the original bytes.
 func (d *jdoc) restoreRecord(cmd, argsMem *hujson.ObjectMember, rec *Record) edit {
-	lits := make([]string, len(rec.Args))
-	for i, a := range rec.Args {
-		lits[i] = quote(a)
-	}
+	lits := quoteAll(rec.Args)
 	return edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's command line",
 		patches: []patch{
 			{d.start(&cmd.Value), d.end(&cmd.Value), quote(rec.Command)},
@@ -175,10 +164,7 @@ func (d *jdoc) restoreHTTPRecord(obj *hujson.Object, rec *Record) (edit, bool) {
 	if u == nil || h == nil || rec.Command == "" {
 		return edit{}, false
 	}
-	lits := make([]string, len(rec.Args))
-	for i, a := range rec.Args {
-		lits[i] = quote(a)
-	}
+	lits := quoteAll(rec.Args)
 	colon := func(m *hujson.ObjectMember) string { return string(d.b[d.end(&m.Name):d.start(&m.Value)]) }
 	e := edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's command line",
 		patches: []patch{

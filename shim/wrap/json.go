@@ -268,6 +268,15 @@ func quote(s string) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
+// quoteAll is quote of each of ss.
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quote(s)
+	}
+	return out
+}
+
 func stringLit(v *hujson.Value) (string, bool) {
 	lit, ok := v.Value.(hujson.Literal)
 	if !ok || lit.Kind() != '"' {
@@ -408,7 +417,16 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 		}
 		return addMoves(e, moves)
 	}
-	// No args: add one right after command, in the entry's layout.
+	ins := d.argsAfter(cmd, lits)
+	e.patches = []patch{{d.start(&cmd.Value), d.end(&cmd.Value), newCmd + ins}}
+	e.spans = []Span{{Field: "command+args", Original: d.raw(&cmd.Value), Wrapped: newCmd + ins}}
+	return addMoves(e, moves)
+}
+
+// argsAfter is the text that adds an args member holding lits right after
+// the command member cmd (an entry without args), in the entry's layout:
+// its colon spacing, and a line of its own at cmd's indent or inline.
+func (d *jdoc) argsAfter(cmd *hujson.ObjectMember, lits []string) string {
 	colon := string(d.b[d.end(&cmd.Name):d.start(&cmd.Value)])
 	if strings.Count(colon, ":") != 1 || !isBlank([]byte(strings.Replace(colon, ":", "", 1))) {
 		colon = ": "
@@ -419,10 +437,7 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 	} else if d.inlineSep(cmd) == ", " {
 		lead = " "
 	}
-	ins := "," + lead + `"args"` + colon + "[" + strings.Join(lits, d.inlineSep(cmd)) + "]"
-	e.patches = []patch{{d.start(&cmd.Value), d.end(&cmd.Value), newCmd + ins}}
-	e.spans = []Span{{Field: "command+args", Original: d.raw(&cmd.Value), Wrapped: newCmd + ins}}
-	return addMoves(e, moves)
+	return "," + lead + `"args"` + colon + "[" + strings.Join(lits, d.inlineSep(cmd)) + "]"
 }
 
 // wrapArgv wraps opencode's command array, which holds the whole argv.
