@@ -21,20 +21,16 @@ func (o Options) gatewayFor(s scan.Server) string {
 // not take.
 const (
 	reasonGatewayNoCatalog = "not in the catalog, so not served by the gateway; wrapped through the local shim"
-	reasonGatewayFormat    = "the gateway wrap does not edit this format yet; wrapped through the local shim"
 )
 
 // gatewayReason says why a wrapped entry of a --gateway wrap went through
 // the local shim instead.
-func gatewayReason(d document, it *item, o Options, e edit) edit {
+func gatewayReason(it *item, o Options, e edit) edit {
 	if o.Gateway == nil || e.action != ActionWrapped || e.reason != "" {
 		return e
 	}
-	switch {
-	case o.gatewayFor(it.srv) == "":
+	if o.gatewayFor(it.srv) == "" {
 		e.reason = reasonGatewayNoCatalog
-	case d.format() != "json":
-		e.reason = reasonGatewayFormat
 	}
 	return e
 }

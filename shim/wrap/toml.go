@@ -90,7 +90,7 @@ func (d *tdoc) wrapEntry(it *item, o Options) edit {
 	}
 	if ed, done := precheck(it, o); done {
 		if ed.action == actionRemote {
-			return skip(ActionSkippedRemote, "remote entries in TOML cannot be wrapped yet")
+			return d.wrapRemote(it, o, e)
 		}
 		return ed
 	}
@@ -112,6 +112,13 @@ func (d *tdoc) wrapEntry(it *item, o Options) edit {
 	newCmd := tomldoc.String(o.MCPGovPath)
 	newArgs := tomldoc.Strings(append(append(shimPrefix(it.srv, o), command), args...))
 	ed := edit{action: ActionWrapped, command: command, args: args}
+	if url := o.gatewayFor(it.srv); url != "" {
+		// Codex takes a Streamable HTTP entry's token only from an
+		// environment variable of its own (bearer_token_env_var), which
+		// holds no login token: the shim carries it instead.
+		newArgs = tomldoc.Strings(gatewayArgs(it.srv, o, url))
+		ed.reason = "now runs mcpgov shim --url " + url
+	}
 	ed.patches = []patch{{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, newCmd}}
 	ed.spans = []Span{{Field: "command", Original: d.raw(ck), Wrapped: newCmd}}
 	if ak != nil {
@@ -152,6 +159,11 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 					s, end := k.Start+d.bom, k.LineEnd+d.bom
 					cands = append(cands, [2]int{s, end}, [2]int{s - len(d.nl), end})
 				}
+			case "remote":
+				ck, ak := d.key(name, "command"), d.key(name, "args")
+				if ck != nil && ak != nil {
+					cands = append(cands, [2]int{d.keyStart(ck), ak.ValueEnd + d.bom})
+				}
 			}
 			matched := false
 			for _, c := range cands {
@@ -175,11 +187,26 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 	if !isShim(command, args) {
 		return skip(ActionNotWrapped, "")
 	}
+	ck, ak := d.key(name, "command"), d.key(name, "args")
 	k := afterDashes(args)
 	if k < 0 || k >= len(args) {
+		// A --gateway wrap runs `mcpgov shim --url`: the command line
+		// is in the manifest only.
+		if rec := lookup(it.res.Pointer); rec != nil && ck != nil && ak != nil {
+			if rec.URL == "" && rec.Command != "" {
+				return edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's command line", patches: []patch{
+					{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, tomldoc.String(rec.Command)},
+					{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(rec.Args)},
+				}}
+			}
+			if rec.URL != "" {
+				return edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's URL", patches: []patch{
+					{d.keyStart(ck), ak.ValueEnd + d.bom, "url = " + tomldoc.String(rec.URL)},
+				}}
+			}
+		}
 		return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
 	}
-	ck, ak := d.key(name, "command"), d.key(name, "args")
 	if ck == nil || ak == nil {
 		return skip(ActionSkippedUnsupported, "entry is an inline table; not supported yet")
 	}
@@ -187,4 +214,49 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, tomldoc.String(args[k])},
 		{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(args[k+1:])},
 	}}
+}
+
+// keyStart is where k's key begins in the file (past its line's indent).
+func (d *tdoc) keyStart(k *tomldoc.Key) int {
+	at := k.Start + d.bom
+	for at < len(d.b) && (d.b[at] == ' ' || d.b[at] == '\t') {
+		at++
+	}
+	return at
+}
+
+// codexHTTPKeys are the members of a Codex Streamable HTTP entry that a
+// stdio entry may not have (Codex refuses the mix); an entry with any of
+// them is not turned into `mcpgov shim --url`.
+var codexHTTPKeys = []string{"bearer_token_env_var", "bearer_token", "http_headers", "env_http_headers", "oauth", "oauth_resource", "scopes"}
+
+// wrapRemote turns a Codex Streamable HTTP entry (url = "…") into a stdio
+// entry running `mcpgov shim --url URL` (the gateway's endpoint in a
+// --gateway wrap): the url line's key and value are replaced in place by
+// command and args, so the manifest's span restores it byte for byte.
+func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
+	uk := d.key(it.srv.Name, "url")
+	url, ok := e["url"].(string)
+	if uk == nil || !ok {
+		return skip(ActionSkippedRemote, "url is not a string key of the entry's table (an inline table is not supported yet)")
+	}
+	if _, ok := e["command"]; ok {
+		return skip(ActionSkippedRemote, "entry has both url and command")
+	}
+	for _, k := range codexHTTPKeys {
+		if _, ok := e[k]; ok {
+			return skip(ActionSkippedRemote, "has "+k+", which mcpgov shim --url cannot pass on yet")
+		}
+	}
+	target := url
+	if gw := o.gatewayFor(it.srv); gw != "" {
+		target = gw // the original URL is kept in the manifest
+	}
+	ind, _ := indentAt(d.b, d.keyStart(uk))
+	repl := "command = " + tomldoc.String(o.MCPGovPath) + d.nl + ind + "args = " +
+		tomldoc.Strings(append(append([]string{"shim"}, shimFlags(it.srv, o)...), "--url", target))
+	start := d.keyStart(uk)
+	return edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
+		patches: []patch{{start, uk.ValueEnd + d.bom, repl}},
+		spans:   []Span{{Field: "remote", Original: string(d.b[start : uk.ValueEnd+d.bom]), Wrapped: repl}}}
 }

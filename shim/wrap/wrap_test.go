@@ -483,6 +483,9 @@ func errorsAs(err error, target any) bool { return errors.As(err, target) }
 func TestRemoteWrap(t *testing.T) {
 	home, state := setup(t)
 	extra := map[string]string{
+		// Codex: a Streamable HTTP entry with an indented url line and a
+		// comment; one whose token comes from Codex's own env is left.
+		".codex/config.toml": "model = \"o3\"\n\n[mcp_servers.linear]\n  url = \"https://mcp.linear.app/mcp\"  # hosted\n  startup_timeout_sec = 20\n\n[mcp_servers.tokened]\nurl = \"https://t.example.com/mcp\"\nbearer_token_env_var = \"T_TOKEN\"\n",
 		".config/Claude/claude_desktop_config.json": "{\n  \"mcpServers\": {\n    \"api\": {\n      \"type\": \"http\",\n      \"url\": \"https://mcp.example.com/mcp?k=${KEY}\"\n    },\n    \"hdr\": {\"type\": \"http\", \"url\": \"https://h.example.com/mcp\", \"headers\": {\"A\": \"b\"}},\n    \"sse\": {\"url\": \"https://s.example.com/sse\"}\n  }\n}\n",
 	}
 	for rel, text := range extra {
@@ -504,6 +507,7 @@ func TestRemoteWrap(t *testing.T) {
 	for k, w := range map[string]Action{
 		"cursor/remote": ActionWrapped, "opencode/ocr": ActionWrapped,
 		"claude-desktop/api": ActionWrapped, "claude-desktop/hdr": ActionSkippedRemote, "claude-desktop/sse": ActionSkippedRemote,
+		"codex/linear": ActionWrapped, "codex/tokened": ActionSkippedRemote,
 	} {
 		if got[k] != w {
 			t.Errorf("%s: %s, want %s", k, got[k], w)
@@ -515,12 +519,16 @@ func TestRemoteWrap(t *testing.T) {
 	if !bytes.Contains(b, []byte(want)) || !json.Valid(b) {
 		t.Errorf("claude desktop:\n%s", b)
 	}
+	cx, _ := os.ReadFile(filepath.Join(home, ".codex/config.toml"))
+	if !bytes.Contains(cx, []byte("[mcp_servers.linear]\n  command = \"/usr/local/bin/mcpgov\"\n  args = [\"shim\", \"--url\", \"https://mcp.linear.app/mcp\"]  # hosted\n  startup_timeout_sec = 20\n")) {
+		t.Errorf("codex:\n%s", cx)
+	}
 	oc, _ := os.ReadFile(filepath.Join(home, ".config/opencode/opencode.json"))
 	if !bytes.Contains(oc, []byte(`"ocr": {"type": "local", "command": ["/usr/local/bin/mcpgov", "shim", "--url", "https://r.example.com/mcp"]}`)) {
 		t.Errorf("opencode:\n%s", oc)
 	}
 	for _, s := range scanHome(t, home) {
-		if s.Client != "continue" && (s.Name == "api" || s.Name == "ocr" || s.Name == "remote") && (!s.Governed || s.Transport != scan.TransportStdio) {
+		if s.Client != "continue" && (s.Name == "api" || s.Name == "ocr" || s.Name == "remote" || s.Name == "linear") && (!s.Governed || s.Transport != scan.TransportStdio) {
 			t.Errorf("%s/%s after remote wrap: governed %v transport %s", s.Client, s.Name, s.Governed, s.Transport)
 		}
 	}

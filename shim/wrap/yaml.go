@@ -238,6 +238,9 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	if ce < 0 {
 		return unsupported
 	}
+	if url := o.gatewayFor(it.srv); url != "" {
+		return d.wrapGateway(it, o, ck, av, cs, ce, command, args, url)
+	}
 	newCmd := quote(o.MCPGovPath)
 	lits := []string{}
 	for _, a := range shimPrefix(it.srv, o) {
@@ -298,6 +301,71 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 		return unsupported
 	}
 	if !d.verify(after, it, o.MCPGovPath, append(append(shimPrefix(it.srv, o), command), args...)) {
+		return unsupported
+	}
+	return e
+}
+
+// wrapGateway points a Continue stdio entry at the gateway endpoint url:
+// its command becomes mcpgov and its args `shim [flags] --url URL`, in
+// place (a flow sequence is replaced, a block sequence's items become one
+// flow sequence where they stood), so the manifest's spans restore it byte
+// for byte. Continue sends a Streamable HTTP entry's headers as written
+// (requestOptions.headers, secrets from its own store): no login token can
+// reach them, so the shim carries it.
+func (d *ydoc) wrapGateway(it *item, o Options, ck, av *yaml.Node, cs, ce int, command string, args []string, url string) edit {
+	unsupported := skip(ActionSkippedUnsupported, "entry layout not supported yet (multi-line or anchored values)")
+	want := gatewayArgs(it.srv, o, url)
+	flow := "[" + strings.Join(quoteAll(want), ", ") + "]"
+	newCmd := quote(o.MCPGovPath)
+	e := edit{action: ActionWrapped, reason: "now runs mcpgov shim --url " + url, command: command, args: args}
+	if e.args == nil {
+		e.args = []string{}
+	}
+	e.patches = []patch{{cs, ce, newCmd}}
+	e.spans = []Span{{Field: "command", Original: string(d.b[cs:ce]), Wrapped: newCmd}}
+	var from, to int
+	switch {
+	case av == nil:
+		ind, own := indentAt(d.b, d.offset(ck.Line, ck.Column))
+		if !own {
+			return unsupported
+		}
+		at := len(d.b)
+		if ck.Line < len(d.lines) {
+			at = d.lines[ck.Line]
+		}
+		ins := ind + "args: " + flow + d.nl
+		if at == len(d.b) && !bytes.HasSuffix(d.b, []byte("\n")) {
+			ins = d.nl + ind + "args: " + flow
+		}
+		e.patches = append(e.patches, patch{at, at, ins})
+		e.spans = append(e.spans, Span{Field: "args", Original: "", Wrapped: ins})
+		from = -1
+	case av.Style&yaml.FlowStyle != 0:
+		from = d.offset(av.Line, av.Column)
+		if from >= len(d.b) || d.b[from] != '[' {
+			return unsupported
+		}
+		to = flowEnd(d.b, from)
+	default: // block sequence: from the first item's dash to the last item's end
+		if len(av.Content) == 0 {
+			return unsupported
+		}
+		first, last := av.Content[0], av.Content[len(av.Content)-1]
+		from = bytes.LastIndexByte(d.b[:d.offset(first.Line, first.Column)], '-')
+		to = scalarEnd(d.b, d.offset(last.Line, last.Column))
+	}
+	if from >= 0 {
+		if to <= from {
+			return unsupported
+		}
+		e.patches = append(e.patches, patch{from, to, flow})
+		e.spans = append(e.spans, Span{Field: "gateway-args", Original: string(d.b[from:to]), Wrapped: flow})
+	}
+	// The offsets were measured by hand: prove the edit by decoding it.
+	after, err := apply(d.b, e.patches)
+	if err != nil || !d.verify(after, it, o.MCPGovPath, want) {
 		return unsupported
 	}
 	return e
