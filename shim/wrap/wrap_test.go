@@ -485,7 +485,7 @@ func TestRemoteWrap(t *testing.T) {
 	extra := map[string]string{
 		// Codex: a Streamable HTTP entry with an indented url line and a
 		// comment; one whose token comes from Codex's own env is left.
-		".codex/config.toml": "model = \"o3\"\n\n[mcp_servers.linear]\n  url = \"https://mcp.linear.app/mcp\"  # hosted\n  startup_timeout_sec = 20\n\n[mcp_servers.tokened]\nurl = \"https://t.example.com/mcp\"\nbearer_token_env_var = \"T_TOKEN\"\n",
+		".codex/config.toml":                        "model = \"o3\"\n\n[mcp_servers.linear]\n  url = \"https://mcp.linear.app/mcp\"  # hosted\n  startup_timeout_sec = 20\n\n[mcp_servers.tokened]\nurl = \"https://t.example.com/mcp\"\nbearer_token_env_var = \"T_TOKEN\"\n",
 		".config/Claude/claude_desktop_config.json": "{\n  \"mcpServers\": {\n    \"api\": {\n      \"type\": \"http\",\n      \"url\": \"https://mcp.example.com/mcp?k=${KEY}\"\n    },\n    \"hdr\": {\"type\": \"http\", \"url\": \"https://h.example.com/mcp\", \"headers\": {\"A\": \"b\"}},\n    \"sse\": {\"url\": \"https://s.example.com/sse\"}\n  }\n}\n",
 	}
 	for rel, text := range extra {
