@@ -206,7 +206,7 @@ mcpServers:
 	}
 	endpoint := base + "/servers/everything/mcp"
 	out := run("mcpgov", "wrap", "--client", "codex,continue", "--gateway", base, "--mcpgov-path", mcpgov)
-	if n := len(regexp.MustCompile(`everything\s+wrapped\s+\S+\s+now runs mcpgov shim --url ` + regexp.QuoteMeta(endpoint)).FindAllString(out, -1)); n != 2 {
+	if n := len(regexp.MustCompile(`everything\s+wrapped\s+\S+\s+now runs mcpgov shim --url `+regexp.QuoteMeta(endpoint)).FindAllString(out, -1)); n != 2 {
 		t.Errorf("wrap output (%d entries pointed at the gateway, want 2):\n%s", n, out)
 	}
 	wantArgs := []string{"shim", "--server", "everything", "--url", endpoint}
