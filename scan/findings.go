@@ -34,6 +34,21 @@ var Rules = []finding.Rule{
 		Help: "Review the wrapper: it sees every call and may hold credentials."},
 }
 
+// movable reports whether `mcpgov wrap --move-secrets` takes the secret
+// in field of s into the vault: an argument of a JSON entry's command
+// line (unless another bridge runs it: wrap leaves those), or a JSON
+// entry's env value.
+func movable(s *Server, field string, l launch.Analysis) bool {
+	json := strings.EqualFold(filepath.Ext(s.File), ".json")
+	switch {
+	case strings.HasPrefix(field, "env."):
+		return json
+	case strings.HasPrefix(field, "args["):
+		return json && s.Transport == TransportStdio && len(l.WrappedBy) == 0
+	}
+	return false
+}
+
 // findings applies the scan's rules to one entry. It returns the indexes of
 // arguments that hold secrets so the report can mask them.
 func findings(s *Server, f fields, l launch.Analysis) ([]finding.Finding, map[int]bool) {
@@ -46,7 +61,7 @@ func findings(s *Server, f fields, l launch.Analysis) ([]finding.Finding, map[in
 			sev = finding.SeverityCritical
 		}
 		remedy := "reference it from the environment instead"
-		if strings.HasPrefix(field, "env.") && strings.EqualFold(filepath.Ext(s.File), ".json") {
+		if movable(s, field, l) {
 			// What wrap --move-secrets takes into the vault.
 			remedy = "move it into mcpgov's vault with `mcpgov wrap --move-secrets`, or reference it from the environment"
 		}

@@ -397,17 +397,25 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 	if err != nil {
 		return skip(ActionFailed, "move secrets: "+err.Error())
 	}
+	argMoves, notMoved, err := moveArgSecrets(it, o, args, func(i int) (string, int) {
+		return d.raw(&arr.Elements[i]), d.start(&arr.Elements[i])
+	})
+	if err != nil {
+		return skip(ActionFailed, "move secrets: "+err.Error())
+	}
 	newCmd := quote(o.MCPGovPath)
 	lits := make([]string, 0, 4)
-	for _, a := range withSecretFlags(shimPrefix(it.srv, o), moves) {
+	prefix := withSecretFlags(shimPrefix(it.srv, o), moves)
+	prefix = append(append(prefix[:len(prefix)-1:len(prefix)-1], argFlags(argMoves)...), "--")
+	for _, a := range prefix {
 		lits = append(lits, quote(a))
 	}
 	lits = append(lits, d.raw(&cmd.Value)) // the original literal, escapes and placeholders as written
-	e := edit{action: ActionWrapped, command: command, args: args}
+	e := edit{action: ActionWrapped, command: command}
 	if args == nil {
 		args = []string{}
 	}
-	e.args = args
+	e.args = clearedArgs(args, argMoves)
 	if argsMem != nil {
 		p, text := d.insertFront(&argsMem.Value, arr, argsMem, lits)
 		e.patches = append(e.patches, patch{d.start(&cmd.Value), d.end(&cmd.Value), newCmd}, p)
@@ -415,7 +423,19 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 			{Field: "command", Original: d.raw(&cmd.Value), Wrapped: newCmd},
 			{Field: "args", Original: d.raw(&argsMem.Value), Wrapped: text},
 		}
-		return addMoves(e, moves)
+		if len(argMoves) > 0 {
+			// The array is rewritten whole: the prefix inserted and each
+			// moved value cut from its argument.
+			s, end := d.start(&argsMem.Value), d.end(&argsMem.Value)
+			clear := func(argMove) string { return "" }
+			text = cutMoves([]byte(text), 0, len(text), shiftMoves(argMoves, p.start, len(p.repl)-(p.end-p.start), s), clear)
+			e.patches[1] = patch{s, end, text}
+			e.spans[1] = Span{Field: "args", Original: cutMoves(d.b, s, end, argMoves, func(argMove) string { return secretMark }),
+				Wrapped: text, Refs: argRefs(argMoves)}
+			e.redact = append(e.redact, maskMoves(argMoves)...)
+			e.reason = movedReason(e.reason, argMoves)
+		}
+		return addMoves(notMovedReason(e, notMoved), moves)
 	}
 	ins := d.argsAfter(cmd, lits)
 	e.patches = []patch{{d.start(&cmd.Value), d.end(&cmd.Value), newCmd + ins}}
@@ -569,6 +589,13 @@ func (d *jdoc) unwrapCommand(it *item, lookup func(string) *Record) edit {
 		return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
 	}
 	ps := []patch{{d.start(&cmd.Value), d.end(&cmd.Value), d.raw(&arr.Elements[k])}}
+	back, err := restoreArgs(it, args, k)
+	if err != nil {
+		return skip(ActionFailed, "restore a moved secret: "+err.Error())
+	}
+	for i, v := range back {
+		ps = append(ps, patch{d.start(&arr.Elements[i]), d.end(&arr.Elements[i]), quote(v)})
+	}
 	if k+1 < len(args) {
 		ps = append(ps, patch{d.start(&arr.Elements[0]), d.start(&arr.Elements[k+1]), ""})
 	} else {

@@ -2,7 +2,9 @@ package wrap
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tailscale/hujson"
@@ -10,10 +12,196 @@ import (
 	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
 
-// SecretEnvFlag is the shim flag a moved secret is passed by reference
-// with: --secret-env NAME=REF (the shim resolves REF and sets NAME in the
-// server's environment at launch).
-const SecretEnvFlag = "--secret-env"
+// The shim flags a moved secret is passed by reference with; the shim
+// resolves REF and puts the value back where the config had it.
+const (
+	// SecretEnvFlag: --secret-env NAME=REF sets NAME in the server's
+	// environment at launch.
+	SecretEnvFlag = "--secret-env"
+	// SecretArgFlag: --secret-arg N=REF appends the value to the
+	// server's argument N (0 is the first after the command).
+	SecretArgFlag = "--secret-arg"
+)
+
+// secretMark stands for a moved value in a span's Original (Span.Refs).
+const secretMark = "\x00"
+
+// argSecret splits an argument secret.Args flagged into the part that
+// stays in the config and the secret that leaves it: the value of
+// --flag=VALUE or NAME=VALUE, the value of a header "Name: value" after
+// --header/-H, else the whole argument.
+func argSecret(args []string, i int) (keep, value string) {
+	a := args[i]
+	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envNameRE.MatchString(name)) {
+		return name + "=", val
+	}
+	if i > 0 && (args[i-1] == "--header" || args[i-1] == "-H") {
+		if name, val, ok := strings.Cut(a, ":"); ok {
+			trimmed := strings.TrimLeft(val, " \t")
+			return name + ":" + val[:len(val)-len(trimmed)], trimmed
+		}
+	}
+	return "", a
+}
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// argMove is one secret moved out of an argument: where its bytes are in
+// the file (the literal's text holds it verbatim, just before the closing
+// quote, or the argument is not moved), and its reference.
+type argMove struct {
+	index      int
+	start, end int
+	ref        string
+	value      string
+}
+
+// moveArgSecrets takes the secrets secret.Args finds in args out to the
+// vault. raw gives argument i's literal and its offset in the file; an
+// argument whose secret is not written verbatim at the literal's end (an
+// escape inside it) is not moved, and is named in skipped.
+func moveArgSecrets(it *item, o Options, args []string, raw func(i int) (string, int)) (moves []argMove, skipped []string, err error) {
+	if o.MoveSecret == nil {
+		return nil, nil, nil
+	}
+	for i := range args {
+		if _, ok := secret.Args(args)[i]; !ok {
+			continue
+		}
+		_, value := argSecret(args, i)
+		lit, at := raw(i)
+		body := len(lit) - 1 // before the closing quote
+		if value == "" || body < 1 || strings.ContainsAny(value, "\\\"'") || !strings.HasSuffix(lit[:body], value) {
+			skipped = append(skipped, fmt.Sprintf("args[%d]", i))
+			continue
+		}
+		ref, err := o.MoveSecret(it.srv, fmt.Sprintf("arg%d", i), value, !o.DryRun)
+		if err != nil {
+			return nil, nil, fmt.Errorf("args[%d]: %w", i, err)
+		}
+		end := at + body
+		moves = append(moves, argMove{index: i, start: end - len(value), end: end, ref: ref, value: value})
+	}
+	return moves, skipped, nil
+}
+
+// cutMoves returns b[start:end] with each moved value replaced by with
+// (one call per value: "" to clear, secretMark for the manifest, or a mask).
+func cutMoves(b []byte, start, end int, ms []argMove, with func(argMove) string) string {
+	var sb strings.Builder
+	at := start
+	for _, m := range ms {
+		if m.start < at || m.end > end {
+			continue
+		}
+		sb.Write(b[at:m.start])
+		sb.WriteString(with(m))
+		at = m.end
+	}
+	sb.Write(b[at:end])
+	return sb.String()
+}
+
+// clearedArgs is args with each moved value cut out: what the manifest
+// records as the original command line (it holds no secret).
+func clearedArgs(args []string, ms []argMove) []string {
+	if len(ms) == 0 {
+		return args
+	}
+	out := append([]string(nil), args...)
+	for _, m := range ms {
+		out[m.index] = strings.TrimSuffix(out[m.index], m.value)
+	}
+	return out
+}
+
+// shiftMoves re-bases moves found in the file onto the text of a span
+// that starts at base, after an insertion of grow bytes at offset at.
+func shiftMoves(ms []argMove, at, grow, base int) []argMove {
+	out := make([]argMove, len(ms))
+	for i, m := range ms {
+		d := -base
+		if m.start >= at {
+			d += grow
+		}
+		m.start, m.end = m.start+d, m.end+d
+		out[i] = m
+	}
+	return out
+}
+
+// maskMoves are the patches that show each moved value masked.
+func maskMoves(ms []argMove) []patch {
+	out := make([]patch, len(ms))
+	for i, m := range ms {
+		out[i] = patch{m.start, m.end, secret.Mask(m.value)}
+	}
+	return out
+}
+
+// movedReason adds the moved arguments to a result's reason.
+func movedReason(reason string, ms []argMove) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = fmt.Sprintf("args[%d]", m.index)
+	}
+	return strings.TrimPrefix(reason+"; moved "+strings.Join(names, ", ")+" to the vault", "; ")
+}
+
+// notMovedReason says which secrets --move-secrets had to leave.
+func notMovedReason(e edit, names []string) edit {
+	if len(names) > 0 {
+		e.reason = strings.TrimPrefix(e.reason+"; "+strings.Join(names, ", ")+" not moved (escapes in the secret; move it by hand)", "; ")
+	}
+	return e
+}
+
+// restoreArgs reads back, for an unwrap from the command line, the
+// arguments the shim flags before "--" (at k) say hold moved secrets:
+// their index in args and full value.
+func restoreArgs(it *item, args []string, k int) (map[int]string, error) {
+	var out map[int]string
+	for i := 0; i+1 < k; i++ {
+		if args[i] != SecretArgFlag {
+			continue
+		}
+		n, ref, _ := strings.Cut(args[i+1], "=")
+		idx, err := strconv.Atoi(n)
+		if err != nil || idx < 0 || k+1+idx >= len(args) {
+			return nil, fmt.Errorf("%s %s names no argument", SecretArgFlag, args[i+1])
+		}
+		if it.restore == nil {
+			return nil, fmt.Errorf("args[%d] was moved to the vault (%s) and no vault is open", idx, ref)
+		}
+		v, err := it.restore(ref)
+		if err != nil {
+			return nil, fmt.Errorf("args[%d]: %w", idx, err)
+		}
+		if out == nil {
+			out = map[int]string{}
+		}
+		out[k+1+idx] = args[k+1+idx] + v
+	}
+	return out, nil
+}
+
+// argFlags are the --secret-arg flags of moves.
+func argFlags(ms []argMove) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, SecretArgFlag, fmt.Sprintf("%d=%s", m.index, m.ref))
+	}
+	return out
+}
+
+// argRefs are the references of moves, in file order.
+func argRefs(ms []argMove) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ref
+	}
+	return out
+}
 
 // moved is one literal secret taken out of an entry's env.
 type moved struct {
@@ -123,6 +311,19 @@ func restoreSecrets(rec *Record, o Options) (*Record, error) {
 	}
 	var out *Record
 	for i, sp := range rec.Spans {
+		if len(sp.Refs) > 0 {
+			orig, err := fillMarks(sp, o)
+			if err != nil {
+				return nil, err
+			}
+			if out == nil {
+				cp := *rec
+				cp.Spans = append([]Span(nil), rec.Spans...)
+				out = &cp
+			}
+			out.Spans[i].Original = orig
+			continue
+		}
 		if sp.Secret == "" {
 			continue
 		}
@@ -144,6 +345,29 @@ func restoreSecrets(rec *Record, o Options) (*Record, error) {
 		return rec, nil
 	}
 	return out, nil
+}
+
+// fillMarks is sp.Original with each moved value read back from the
+// vault in place of its mark.
+func fillMarks(sp Span, o Options) (string, error) {
+	parts := strings.Split(sp.Original, secretMark)
+	if len(parts) != len(sp.Refs)+1 {
+		return "", fmt.Errorf("%s: the manifest's record of its moved secrets is damaged", sp.Field)
+	}
+	var sb strings.Builder
+	sb.WriteString(parts[0])
+	for i, ref := range sp.Refs {
+		if o.RestoreSecret == nil {
+			return "", fmt.Errorf("%s was moved to the vault (%s) and no vault is open", sp.Field, ref)
+		}
+		v, err := o.RestoreSecret(ref)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", sp.Field, err)
+		}
+		sb.WriteString(v)
+		sb.WriteString(parts[i+1])
+	}
+	return sb.String(), nil
 }
 
 // restoreMoved puts back the moved secrets of a record whose command line

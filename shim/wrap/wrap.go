@@ -113,6 +113,9 @@ type item struct {
 	srv     scan.Server
 	res     *Result
 	pointer []string // found on the first attempt, used on retries
+	// restore reads a moved secret back (Options.RestoreSecret), for an
+	// unwrap from the command line that finds --secret-arg flags.
+	restore func(ref string) (string, error)
 }
 
 type op int
@@ -185,7 +188,7 @@ func run(ctx context.Context, servers []scan.Server, o Options, which op) (*Outc
 		if _, ok := byFile[s.File]; !ok {
 			order = append(order, s.File)
 		}
-		byFile[s.File] = append(byFile[s.File], &item{srv: s, res: &out.Results[i]})
+		byFile[s.File] = append(byFile[s.File], &item{srv: s, res: &out.Results[i], restore: o.RestoreSecret})
 	}
 	defer func() {
 		for _, a := range aliases {

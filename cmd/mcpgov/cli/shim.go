@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -36,6 +37,10 @@ type ShimOptions struct {
 	// SecretEnv are NAME=REF: the server's variable NAME gets the secret
 	// REF references (what `mcpgov wrap --move-secrets` writes).
 	SecretEnv []string
+	// SecretArgs are N=REF: the secret REF references is appended to the
+	// server's argument N (what `mcpgov wrap --move-secrets` writes for a
+	// secret it took out of an argument).
+	SecretArgs []string
 }
 
 func newShimCmd(f *Factory, runF func(context.Context, *ShimOptions) error) *cobra.Command {
@@ -120,6 +125,16 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 					return flagErrorf("invalid --secret-env %q: want NAME=REF, REF a secret reference (vault:…, env:…, file:…, keyring:…)", name)
 				}
 			}
+			for _, spec := range opts.SecretArgs {
+				n, ref, ok := strings.Cut(spec, "=")
+				i, nerr := strconv.Atoi(n)
+				if _, err := secretref.Parse(ref); !ok || nerr != nil || i < 0 || err != nil {
+					return flagErrorf("invalid --secret-arg %q: want N=REF, N the argument's index after the command (0 is the first), REF a secret reference (vault:…, env:…, file:…, keyring:…)", n)
+				}
+			}
+			if len(opts.SecretArgs) > 0 && len(opts.Command) == 0 {
+				return flagErrorf("--secret-arg is for the -- COMMAND form: it puts a secret back into one of its arguments")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -133,6 +148,7 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	cmd.Flags().StringVar(&opts.URL, "url", "", "Streamable HTTP upstream (a remote server or the gateway)")
 	cmd.Flags().StringArrayVar(&opts.Headers, "header", nil, `HTTP header "Name: value" for --url (repeatable)`)
 	cmd.Flags().StringArrayVar(&opts.SecretEnv, "secret-env", nil, "set the server's variable NAME to the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
+	cmd.Flags().StringArrayVar(&opts.SecretArgs, "secret-arg", nil, "append the secret REF references to the server's argument N (0 is the first after the command): N=REF (repeatable; wrap --move-secrets writes it)")
 	return cmd
 }
 
@@ -213,7 +229,20 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 		return withHint(err, "the config's secret was moved to the vault by mcpgov wrap --move-secrets; mcpgov unwrap puts it back")
 	}
 	cred.Env = append(moved, cred.Env...)
-	up, err := shim.StartProcess(shim.Command{Path: path, Args: command[1:], ExtraEnv: cred.Env, Stderr: opts.IO.ErrOut})
+	args := command[1:]
+	if len(opts.SecretArgs) > 0 {
+		resolved, err := eng.SecretEnv(ctx, opts.Factory.Secrets(), opts.SecretArgs)
+		if err == nil {
+			args, err = creds.AppendArgs(args, resolved)
+		} else if inner := errors.Unwrap(err); inner != nil {
+			err = fmt.Errorf("--secret-arg %s: %w", strings.TrimSuffix(strings.TrimPrefix(err.Error(), "--secret-env "), ": "+inner.Error()), inner)
+		}
+		if err != nil {
+			refuse(err)
+			return withHint(err, "the config's secret was moved to the vault by mcpgov wrap --move-secrets; mcpgov unwrap puts it back")
+		}
+	}
+	up, err := shim.StartProcess(shim.Command{Path: path, Args: args, ExtraEnv: cred.Env, Stderr: opts.IO.ErrOut})
 	if err != nil {
 		refuse(err)
 		return err
