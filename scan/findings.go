@@ -35,16 +35,19 @@ var Rules = []finding.Rule{
 }
 
 // movable reports whether `mcpgov wrap --move-secrets` takes the secret
-// in field of s into the vault: an argument of a JSON entry's command
-// line (unless another bridge runs it: wrap leaves those), or a JSON
-// entry's env value.
+// in field of s into the vault: an env value of a JSON entry, a Codex
+// (TOML) or a Continue (YAML) entry, and an argument of a JSON or Codex
+// stdio entry's command line (unless another bridge runs it: wrap leaves
+// those).
 func movable(s *Server, field string, l launch.Analysis) bool {
-	json := strings.EqualFold(filepath.Ext(s.File), ".json")
+	ext := strings.ToLower(filepath.Ext(s.File))
+	json, codex := ext == ".json", ext == ".toml" && s.Client == ClientCodex
+	continueYAML := (ext == ".yaml" || ext == ".yml") && s.Client == ClientContinue
 	switch {
 	case strings.HasPrefix(field, "env."):
-		return json
+		return json || codex || continueYAML
 	case strings.HasPrefix(field, "args["):
-		return json && s.Transport == TransportStdio && len(l.WrappedBy) == 0
+		return (json || codex) && s.Transport == TransportStdio && len(l.WrappedBy) == 0
 	}
 	return false
 }

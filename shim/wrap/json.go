@@ -435,7 +435,7 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 			e.redact = append(e.redact, maskMoves(argMoves)...)
 			e.reason = movedReason(e.reason, argMoves)
 		}
-		return addMoves(notMovedReason(e, notMoved), moves)
+		return addMoves(notMovedReason(e, notMoved, whyEscapes), moves)
 	}
 	ins := d.argsAfter(cmd, lits)
 	e.patches = []patch{{d.start(&cmd.Value), d.end(&cmd.Value), newCmd + ins}}

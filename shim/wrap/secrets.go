@@ -148,10 +148,16 @@ func movedReason(reason string, ms []argMove) string {
 	return strings.TrimPrefix(reason+"; moved "+strings.Join(names, ", ")+" to the vault", "; ")
 }
 
-// notMovedReason says which secrets --move-secrets had to leave.
-func notMovedReason(e edit, names []string) edit {
+// Why --move-secrets left a secret in the config.
+const (
+	whyEscapes  = "escapes in the secret; move it by hand"
+	whyYAMLArgs = "arguments of a YAML entry are not moved yet; move it by hand"
+)
+
+// notMovedReason says which secrets --move-secrets had to leave, and why.
+func notMovedReason(e edit, names []string, why string) edit {
 	if len(names) > 0 {
-		e.reason = strings.TrimPrefix(e.reason+"; "+strings.Join(names, ", ")+" not moved (escapes in the secret; move it by hand)", "; ")
+		e.reason = strings.TrimPrefix(e.reason+"; "+strings.Join(names, ", ")+" not moved ("+why+")", "; ")
 	}
 	return e
 }

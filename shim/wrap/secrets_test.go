@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -65,6 +66,13 @@ func TestMoveArgSecrets(t *testing.T) {
 	}{
 		{"json", ".cursor/mcp.json", "{\n  \"mcpServers\": {\n    \"k\": {\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\", \"--token\", \"" + secretB + "\"]\n    }\n  }\n}\n",
 			`"args": ["shim", "--secret-arg", "2=vault:config/cursor/k/arg2", "--secret-arg", "4=vault:config/cursor/k/arg4", "--", "npx", "-y", "k-mcp@1.0.0", "--api-key=", "--token", ""]`},
+		// Codex: a multi-line array with a comment and a literal string,
+		// and an env table.
+		{"toml", ".codex/config.toml", "# codex\n[mcp_servers.k]\ncommand = \"npx\"\nargs = [\n  \"-y\", \"k-mcp@1.0.0\", # pinned\n  \"--api-key=" + secretA + "\",\n  \"--token\", '" + secretB + "',\n]\n\n[mcp_servers.k.env]\nGITHUB_TOKEN = \"" + secretB + "\" # the bot's\nLEVEL = \"debug\"\n",
+			"args = [\"shim\", \"--secret-env\", \"GITHUB_TOKEN=vault:config/codex/k/GITHUB_TOKEN\", \"--secret-arg\", \"2=vault:config/codex/k/arg2\", \"--secret-arg\", \"4=vault:config/codex/k/arg4\", \"--\", \"npx\", \"-y\", \"k-mcp@1.0.0\", \"--api-key=\", \"--token\", \"\"]\n\n[mcp_servers.k.env]\nGITHUB_TOKEN = \"\" # the bot's\nLEVEL = \"debug\"\n"},
+		// Codex: an inline env table.
+		{"toml-inline", ".codex/config.toml", "[mcp_servers.k]\ncommand = \"npx\"\nargs = [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\", \"--token\", \"" + secretB + "\"]\nenv = { LEVEL = \"debug\", \"GITHUB_TOKEN\" = '" + secretB + "' }\n",
+			"env = { LEVEL = \"debug\", \"GITHUB_TOKEN\" = '' }\n"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -91,7 +99,8 @@ func TestMoveArgSecrets(t *testing.T) {
 					t.Errorf("the manifest holds a secret")
 				}
 			}
-			if v["vault:config/cursor/k/arg2"] != secretA || v["vault:config/cursor/k/arg4"] != secretB {
+			client := servers[0].Client
+			if v["vault:config/"+client+"/k/arg2"] != secretA || v["vault:config/"+client+"/k/arg4"] != secretB {
 				t.Errorf("vault: %v", v)
 			}
 			if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
@@ -100,6 +109,61 @@ func TestMoveArgSecrets(t *testing.T) {
 			if got := readFile(t, path); got != c.text {
 				t.Errorf("unwrap:\n%s\nwant\n%s", got, c.text)
 			}
+
+			// The client rewrites the entry after wrap (the spans no
+			// longer match): unwrap takes the command line after "--" and
+			// puts each --secret-arg value back into its argument.
+			if _, err := Wrap(context.Background(), scanHome(t, home), o); err != nil {
+				t.Fatal(err)
+			}
+			rewritten := strings.Replace(readFile(t, path), `"--token", ""`, `"--token",""`, 1)
+			writeFile(t, path, rewritten)
+			out, err = Unwrap(context.Background(), governed(scanHome(t, home)), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = readFile(t, path)
+			if r := out.Results[0]; r.Action != ActionUnwrapped || !strings.Contains(got, `"--api-key=`+secretA+`"`) || !regexp.MustCompile(`"--token", ?"`+secretB+`"`).MatchString(got) {
+				t.Errorf("unwrap of a rewritten entry: %s %q\n%s", r.Action, r.Reason, got)
+			}
 		})
+	}
+}
+
+// TestMoveEnvSecretsYAML: --move-secrets on a Continue entry takes its env
+// secrets (plain and quoted scalars) into the vault, says which argument
+// secrets it left, and unwrap restores the file byte for byte.
+func TestMoveEnvSecretsYAML(t *testing.T) {
+	text := "name: dev\nmcpServers:\n  - name: k\n    command: npx\n    args: [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\"]\n    env:\n      GITHUB_TOKEN: " + secretB + "   # bot\n      OTHER_TOKEN: \"" + secretB + "x\"\n      LEVEL: debug\n"
+	home, state, path, servers := moveFixture(t, ".continue/config.yaml", text)
+	v := memVault{}
+	o := v.opts(opts(t, state))
+	out, err := Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "args[2] not moved (arguments of a YAML entry are not moved yet; move it by hand); moved GITHUB_TOKEN, OTHER_TOKEN to the vault" {
+		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
+	}
+	got := readFile(t, path)
+	for _, want := range []string{
+		`args: ["shim", "--secret-env", "GITHUB_TOKEN=vault:config/continue/k/GITHUB_TOKEN", "--secret-env", "OTHER_TOKEN=vault:config/continue/k/OTHER_TOKEN", "--", "npx", "-y"`,
+		"      GITHUB_TOKEN: \"\"   # bot\n      OTHER_TOKEN: \"\"\n      LEVEL: debug\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("wrapped lacks %s:\n%s", want, got)
+		}
+	}
+	if strings.Contains(got, secretB) || strings.Contains(string(out.Changes[0].Before), secretB) {
+		t.Errorf("a moved secret is still in the file or the diff")
+	}
+	if v["vault:config/continue/k/OTHER_TOKEN"] != secretB+"x" {
+		t.Errorf("vault: %v", v)
+	}
+	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, path); got != text {
+		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
 	}
 }

@@ -3,6 +3,7 @@ package wrap
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 
@@ -110,21 +111,58 @@ func (d *tdoc) wrapEntry(it *item, o Options) edit {
 		args = []string{}
 	}
 	newCmd := tomldoc.String(o.MCPGovPath)
-	newArgs := tomldoc.Strings(append(append(shimPrefix(it.srv, o), command), args...))
 	ed := edit{action: ActionWrapped, command: command, args: args}
+	var (
+		envMoves []moved
+		argMoves []argMove
+		newArgs  string
+	)
 	if url := o.gatewayFor(it.srv); url != "" {
 		// Codex takes a Streamable HTTP entry's token only from an
 		// environment variable of its own (bearer_token_env_var), which
 		// holds no login token: the shim carries it instead.
 		newArgs = tomldoc.Strings(gatewayArgs(it.srv, o, url))
 		ed.reason = "now runs mcpgov shim --url " + url
+	} else {
+		var notMoved []string
+		var err error
+		if envMoves, notMoved, err = d.moveSecrets(it, o, e); err != nil {
+			return skip(ActionFailed, "move secrets: "+err.Error())
+		}
+		if ak != nil {
+			var elems [][2]int
+			raw := d.raw(ak)
+			if elems, ok = tomlStrings(raw); ok && len(elems) == len(args) {
+				base := ak.ValueStart + d.bom
+				var skipped []string
+				argMoves, skipped, err = moveArgSecrets(it, o, args, func(i int) (string, int) {
+					return raw[elems[i][0]:elems[i][1]], base + elems[i][0]
+				})
+				if err != nil {
+					return skip(ActionFailed, "move secrets: "+err.Error())
+				}
+				notMoved = append(notMoved, skipped...)
+			}
+		}
+		prefix := withSecretFlags(shimPrefix(it.srv, o), envMoves)
+		prefix = append(append(prefix[:len(prefix)-1:len(prefix)-1], argFlags(argMoves)...), "--")
+		ed.args = clearedArgs(args, argMoves)
+		newArgs = tomldoc.Strings(append(append(prefix, command), ed.args...))
+		ed = notMovedReason(ed, notMoved, whyEscapes)
 	}
 	ed.patches = []patch{{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, newCmd}}
 	ed.spans = []Span{{Field: "command", Original: d.raw(ck), Wrapped: newCmd}}
 	if ak != nil {
-		ed.patches = append(ed.patches, patch{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, newArgs})
+		s, end := ak.ValueStart+d.bom, ak.ValueEnd+d.bom
+		ed.patches = append(ed.patches, patch{s, end, newArgs})
 		ed.spans = append(ed.spans, Span{Field: "args", Original: d.raw(ak), Wrapped: newArgs})
-		return ed
+		if len(argMoves) > 0 {
+			ed.spans[len(ed.spans)-1].Original = cutMoves(d.b, s, end, argMoves, func(argMove) string { return secretMark })
+			ed.spans[len(ed.spans)-1].Refs = argRefs(argMoves)
+			ed.redact = append(ed.redact, maskMoves(argMoves)...)
+			ed.reason = movedReason(ed.reason, argMoves)
+		}
+		return addMoves(ed, envMoves)
 	}
 	ind, _ := indentAt(d.b, ck.Start+d.bom)
 	at := ck.LineEnd + d.bom
@@ -134,7 +172,7 @@ func (d *tdoc) wrapEntry(it *item, o Options) edit {
 	}
 	ed.patches = append(ed.patches, patch{at, at, ins})
 	ed.spans = append(ed.spans, Span{Field: "args-line", Original: "", Wrapped: ins})
-	return ed
+	return addMoves(ed, envMoves)
 }
 
 func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
@@ -158,6 +196,12 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 				if k := d.key(name, "args"); k != nil {
 					s, end := k.Start+d.bom, k.LineEnd+d.bom
 					cands = append(cands, [2]int{s, end}, [2]int{s - len(d.nl), end})
+				}
+			default:
+				if env, ok := strings.CutPrefix(sp.Field, "env."); ok {
+					if s, end, ok := d.envValue(name, env); ok {
+						cands = append(cands, [2]int{s, end})
+					}
 				}
 			case "remote":
 				ck, ak := d.key(name, "command"), d.key(name, "args")
@@ -210,9 +254,17 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 	if ck == nil || ak == nil {
 		return skip(ActionSkippedUnsupported, "entry is an inline table; not supported yet")
 	}
+	back, err := restoreArgs(it, args, k)
+	if err != nil {
+		return skip(ActionFailed, "restore a moved secret: "+err.Error())
+	}
+	rest := append([]string(nil), args[k+1:]...)
+	for i, v := range back {
+		rest[i-k-1] = v
+	}
 	return edit{action: ActionUnwrapped, reason: fallback, patches: []patch{
 		{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, tomldoc.String(args[k])},
-		{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(args[k+1:])},
+		{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(rest)},
 	}}
 }
 

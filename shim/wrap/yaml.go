@@ -4,10 +4,13 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"sort"
 	"strings"
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
 
 // ydoc is a Continue YAML config: mcpServers is a list of mappings with a
@@ -243,7 +246,12 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	}
 	newCmd := quote(o.MCPGovPath)
 	lits := []string{}
-	for _, a := range shimPrefix(it.srv, o) {
+	envMoves, notMoved, argsLeft, err := d.moveSecrets(it, o, ent, args)
+	if err != nil {
+		return skip(ActionFailed, "move secrets: "+err.Error())
+	}
+	prefix := withSecretFlags(shimPrefix(it.srv, o), envMoves)
+	for _, a := range prefix {
 		lits = append(lits, quote(a))
 	}
 	lits = append(lits, quote(command))
@@ -300,10 +308,10 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	if err != nil {
 		return unsupported
 	}
-	if !d.verify(after, it, o.MCPGovPath, append(append(shimPrefix(it.srv, o), command), args...)) {
+	if !d.verify(after, it, o.MCPGovPath, append(append(prefix, command), args...)) {
 		return unsupported
 	}
-	return e
+	return addMoves(notMovedReason(notMovedReason(e, argsLeft, whyYAMLArgs), notMoved, whyEscapes), envMoves)
 }
 
 // wrapGateway points a Continue stdio entry at the gateway endpoint url:
@@ -369,6 +377,58 @@ func (d *ydoc) wrapGateway(it *item, o Options, ck, av *yaml.Node, cs, ce int, c
 		return unsupported
 	}
 	return e
+}
+
+// moveSecrets takes the literal secrets of the entry's env mapping into
+// the vault, as the JSON wrap does: each value becomes "" and the shim
+// sets it from --secret-env. Each span runs from the key to the value, so
+// unwrap finds it again by its text. Secrets in args are named in
+// argsLeft: a Continue entry's arguments are not moved yet.
+func (d *ydoc) moveSecrets(it *item, o Options, ent *yaml.Node, args []string) (ms []moved, notMoved, argsLeft []string, err error) {
+	if o.MoveSecret == nil {
+		return nil, nil, nil, nil
+	}
+	for i := range secret.Args(args) {
+		argsLeft = append(argsLeft, fmt.Sprintf("args[%d]", i))
+	}
+	sort.Strings(argsLeft)
+	_, env := mapValue(ent, "env")
+	if env == nil || env.Kind != yaml.MappingNode {
+		return nil, nil, argsLeft, nil
+	}
+	for i := 0; i+1 < len(env.Content); i += 2 {
+		k, v := env.Content[i], env.Content[i+1]
+		if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+			continue
+		}
+		if _, ok := secret.Detect(k.Value, v.Value); !ok {
+			continue
+		}
+		ks, vs := d.offset(k.Line, k.Column), d.offset(v.Line, v.Column)
+		ve := scalarEnd(d.b, vs)
+		if ve < 0 || k.Line != v.Line || strings.ContainsAny(v.Value, "\\\"'") {
+			notMoved = append(notMoved, "env."+k.Value)
+			continue
+		}
+		raw := string(d.b[vs:ve])
+		open, closing := "", ""
+		if raw[0] == '"' || raw[0] == '\'' {
+			open, closing = raw[:1], raw[:1]
+		}
+		if raw != open+v.Value+closing {
+			notMoved = append(notMoved, "env."+k.Value)
+			continue
+		}
+		ref, err := o.MoveSecret(it.srv, k.Value, v.Value, !o.DryRun)
+		if err != nil {
+			return nil, nil, nil, fmt.Errorf("env %s: %w", k.Value, err)
+		}
+		lead := string(d.b[ks:vs])
+		ms = append(ms, moved{name: k.Value, ref: ref,
+			clear: patch{vs, ve, `""`}, mask: patch{vs, ve, quote(secret.Mask(v.Value))},
+			span: Span{Field: "env." + k.Value, Original: lead + open + secretMark + closing, Wrapped: lead + `""`, Refs: []string{ref}}})
+	}
+	return ms, notMoved, argsLeft, nil
 }
 
 // verify decodes after and checks the entry launches command with args.
