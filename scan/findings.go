@@ -34,22 +34,26 @@ var Rules = []finding.Rule{
 		Help: "Review the wrapper: it sees every call and may hold credentials."},
 }
 
-// movable reports whether `mcpgov wrap --move-secrets` takes the secret
-// in field of s into the vault: an env value of a JSON entry, a Codex
-// (TOML) or a Continue (YAML) entry, and an argument of a JSON or Codex
-// stdio entry's command line (unless another bridge runs it: wrap leaves
-// those).
-func movable(s *Server, field string, l launch.Analysis) bool {
+// movable is the wrap command that takes the secret in field of s into
+// mcpgov's vault ("" for none): an env value of a JSON entry, a Codex
+// (TOML) or a Continue (YAML) entry; an argument of a JSON or Codex stdio
+// entry's command line (unless another bridge runs it: wrap leaves
+// those); a header or the URL of a JSON Streamable HTTP entry, which
+// wrap --remote turns into `mcpgov shim --url`.
+func movable(s *Server, field string, l launch.Analysis) string {
 	ext := strings.ToLower(filepath.Ext(s.File))
 	json, codex := ext == ".json", ext == ".toml" && s.Client == ClientCodex
 	continueYAML := (ext == ".yaml" || ext == ".yml") && s.Client == ClientContinue
+	const local, remote = "mcpgov wrap --move-secrets", "mcpgov wrap --remote --move-secrets"
 	switch {
-	case strings.HasPrefix(field, "env."):
-		return json || codex || continueYAML
-	case strings.HasPrefix(field, "args["):
-		return (json || codex) && s.Transport == TransportStdio && len(l.WrappedBy) == 0
+	case strings.HasPrefix(field, "env.") && (json || codex || continueYAML):
+		return local
+	case strings.HasPrefix(field, "args[") && (json || codex) && s.Transport == TransportStdio && len(l.WrappedBy) == 0:
+		return local
+	case (strings.HasPrefix(field, "headers.") || field == "url") && json && s.Transport == TransportHTTP:
+		return remote
 	}
-	return false
+	return ""
 }
 
 // findings applies the scan's rules to one entry. It returns the indexes of
@@ -64,9 +68,9 @@ func findings(s *Server, f fields, l launch.Analysis) ([]finding.Finding, map[in
 			sev = finding.SeverityCritical
 		}
 		remedy := "reference it from the environment instead"
-		if movable(s, field, l) {
+		if cmd := movable(s, field, l); cmd != "" {
 			// What wrap --move-secrets takes into the vault.
-			remedy = "move it into mcpgov's vault with `mcpgov wrap --move-secrets`, or reference it from the environment"
+			remedy = "move it into mcpgov's vault with `" + cmd + "`, or reference it from the environment"
 		}
 		out = append(out, finding.Finding{
 			Rule: RulePlaintextSecret, Severity: sev, Field: field, Line: line,

@@ -27,3 +27,44 @@ func AppendArgs(args []string, resolved []string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// FillURL puts back the parts of a URL `mcpgov wrap --move-secrets` took
+// out of a config: each resolved "NAME=value" (shim --secret-query) fills
+// the empty value of query parameter NAME, as written, and userinfo
+// (shim --secret-userinfo), when set, goes back before the host. Nothing
+// else of the URL changes, so the server gets the request it got before.
+// Errors name the parameter, never a value.
+func FillURL(raw string, query []string, userinfo string) (string, error) {
+	u := raw
+	if userinfo != "" {
+		i := strings.Index(u, "://")
+		if i < 0 {
+			return "", fmt.Errorf("--secret-userinfo: the URL has no scheme:// to put a user before")
+		}
+		u = u[:i+3] + userinfo + "@" + u[i+3:]
+	}
+	for _, r := range query {
+		name, value, _ := strings.Cut(r, "=")
+		q := strings.IndexByte(u, '?')
+		if q < 0 {
+			return "", fmt.Errorf("--secret-query %s: the URL has no query", name)
+		}
+		end := len(u)
+		if h := strings.IndexByte(u[q:], '#'); h >= 0 {
+			end = q + h
+		}
+		at, done := q+1, false
+		for _, pair := range strings.Split(u[q+1:end], "&") {
+			if pair == name+"=" {
+				u = u[:at+len(pair)] + value + u[at+len(pair):]
+				done = true
+				break
+			}
+			at += len(pair) + 1
+		}
+		if !done {
+			return "", fmt.Errorf("--secret-query %s: the URL has no empty %s= parameter to fill", name, name)
+		}
+	}
+	return u, nil
+}

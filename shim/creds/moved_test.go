@@ -23,3 +23,24 @@ func TestAppendArgs(t *testing.T) {
 		t.Errorf("out of range: %v", err)
 	}
 }
+
+func TestFillURL(t *testing.T) {
+	got, err := FillURL("https://mcp.example.com/v1?region=eu&api_key=&x=1#f", []string{"api_key=sk%2Fv=1"}, "bob:pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "https://bob:pw@mcp.example.com/v1?region=eu&api_key=sk%2Fv=1&x=1#f"; got != want {
+		t.Errorf("got %s, want %s", got, want)
+	}
+	for _, c := range []struct {
+		url, query, want string
+	}{
+		{"https://h/mcp", "k=secret-value", "--secret-query k: the URL has no query"},
+		{"https://h/mcp?k=already", "k=secret-value", "--secret-query k: the URL has no empty k= parameter"},
+	} {
+		_, err := FillURL(c.url, []string{c.query}, "")
+		if err == nil || !strings.Contains(err.Error(), c.want) || strings.Contains(err.Error(), "secret-value") {
+			t.Errorf("%s: %v", c.url, err)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tailscale/hujson"
 
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/scan"
 )
 
@@ -482,7 +483,7 @@ func (d *jdoc) wrapArgv(it *item, o Options, cmd *hujson.ObjectMember) edit {
 
 // span returns the current file range of a manifest span's field.
 func (d *jdoc) span(obj *hujson.Object, field string) (int, int, bool) {
-	if strings.HasPrefix(field, "env.") {
+	if strings.HasPrefix(field, "env.") || strings.HasPrefix(field, "headers.") {
 		return d.envSpan(obj, field)
 	}
 	cmd, args := member(obj, "command"), member(obj, "args")
@@ -628,6 +629,9 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 	if member(obj, "command") != nil || member(obj, "args") != nil {
 		return skip(ActionSkippedRemote, "entry has both url and command")
 	}
+	if len(it.srv.Headers) > 0 && member(obj, "headers") == nil {
+		return skip(ActionSkippedRemote, "its headers are not in a headers member, which is all wrap passes on")
+	}
 	colon := string(d.b[d.end(&um.Name):d.start(&um.Value)])
 	var lits []string
 	if it.srv.Client == scan.ClientOpencode {
@@ -638,8 +642,51 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 		lits = append(lits, quote(a))
 	}
 	urlLit := d.raw(&um.Value)
+	orig := string(d.b[d.start(&um.Name):d.end(&um.Value)])
+	var (
+		moves  []moved
+		refs   []string
+		redact []patch
+		names  []string
+	)
 	if gw := o.gatewayFor(it.srv); gw != "" {
 		urlLit = quote(gw) // the original URL is kept in the manifest
+	} else if o.MoveSecret != nil {
+		flags, ms, err := d.moveHeaders(it, o, obj)
+		if err != nil {
+			return skip(ActionFailed, "move secrets: "+err.Error())
+		}
+		moves = ms
+		for _, f := range flags {
+			lits = append(lits, quote(f))
+		}
+		if secs := urlSecrets(url); len(secs) > 0 && urlLit == `"`+url+`"` && !strings.ContainsAny(url, "\"\\") {
+			// The URL is written verbatim: cut each secret part out of
+			// the text --url gets, and mark it in the manifest's copy.
+			var cleared, marked strings.Builder
+			at, base := 0, d.start(&um.Value)+1
+			for _, sec := range secs {
+				value, cut := url[sec.start:sec.end], sec.end
+				if sec.flag == SecretUserinfoFlag {
+					value = strings.TrimSuffix(value, "@")
+				}
+				ref, err := o.MoveSecret(it.srv, sec.name, value, !o.DryRun)
+				if err != nil {
+					return skip(ActionFailed, "move secrets: url: "+err.Error())
+				}
+				cleared.WriteString(url[at:sec.start])
+				marked.WriteString(url[at:sec.start] + secretMark + url[sec.start+len(value):cut])
+				at = cut
+				refs = append(refs, ref)
+				lits = append(lits, quote(sec.flag), quote(sec.arg+ref))
+				redact = append(redact, patch{base + sec.start, base + sec.start + len(value), secret.Mask(value)})
+				names = append(names, strings.TrimPrefix(sec.name, "query-"))
+			}
+			cleared.WriteString(url[at:])
+			marked.WriteString(url[at:])
+			urlLit = quote(cleared.String())
+			orig = orig[:len(orig)-len(d.raw(&um.Value))] + `"` + marked.String() + `"`
+		}
 	}
 	lits = append(lits, quote("--url"), urlLit)
 	arr := "[" + strings.Join(lits, d.inlineSep(um)) + "]"
@@ -655,11 +702,15 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 		}
 		repl = `"command"` + colon + quote(o.MCPGovPath) + sep + `"args"` + colon + arr
 	}
-	orig := string(d.b[d.start(&um.Name):d.end(&um.Value)])
 	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url",
 		patches: []patch{{d.start(&um.Name), d.end(&um.Value), repl}},
-		spans:   []Span{{Field: "remote", Original: orig, Wrapped: repl}},
-		args:    []string{}, url: url}
+		spans:   []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: refs}},
+		args:    []string{}, url: url, redact: redact}
+	if len(refs) > 0 {
+		// The manifest's URL must hold no secret either.
+		e.url = strings.Trim(urlLit, `"`)
+		e.reason += "; moved the URL's " + strings.Join(names, ", ") + " to the vault"
+	}
 	if t := member(obj, "type"); t != nil {
 		want := quote("stdio")
 		if it.srv.Client == scan.ClientOpencode {
@@ -668,5 +719,5 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 		e.patches = append(e.patches, patch{d.start(&t.Value), d.end(&t.Value), want})
 		e.spans = append(e.spans, Span{Field: "type", Original: d.raw(&t.Value), Wrapped: want})
 	}
-	return e
+	return addMoves(e, moves)
 }

@@ -21,6 +21,15 @@ const (
 	// SecretArgFlag: --secret-arg N=REF appends the value to the
 	// server's argument N (0 is the first after the command).
 	SecretArgFlag = "--secret-arg"
+	// SecretHeaderFlag: --secret-header NAME=REF sends the value as the
+	// HTTP header NAME (--url).
+	SecretHeaderFlag = "--secret-header"
+	// SecretQueryFlag: --secret-query NAME=REF fills the empty value of
+	// the URL's query parameter NAME.
+	SecretQueryFlag = "--secret-query"
+	// SecretUserinfoFlag: --secret-userinfo REF puts the URL's user and
+	// password (user:password, as written) back.
+	SecretUserinfoFlag = "--secret-userinfo"
 )
 
 // secretMark stands for a moved value in a span's Original (Span.Refs).
@@ -258,6 +267,89 @@ func (d *jdoc) moveSecrets(it *item, o Options, obj *hujson.Object) ([]moved, er
 	return out, nil
 }
 
+// moveHeaders takes the secret headers of a remote JSON entry into the
+// vault (their values become "" in place, as env values do); the others
+// are passed on as they are. It returns the shim's flags for both:
+// --secret-header NAME=REF and --header "NAME: value".
+func (d *jdoc) moveHeaders(it *item, o Options, obj *hujson.Object) (flags []string, ms []moved, err error) {
+	h := member(obj, "headers")
+	if h == nil {
+		return nil, nil, nil
+	}
+	ho, ok := h.Value.Value.(*hujson.Object)
+	if !ok {
+		return nil, nil, fmt.Errorf("headers is not an object")
+	}
+	for i := range ho.Members {
+		m := &ho.Members[i]
+		name, ok := memberKey(m)
+		v, okv := stringLit(&m.Value)
+		if !ok || !okv {
+			return nil, nil, fmt.Errorf("header %s is not a string", name)
+		}
+		if member(ho, name) != m {
+			return nil, nil, fmt.Errorf("header %s is written twice", name)
+		}
+		if _, ok := secret.Detect(name, v); !ok {
+			flags = append(flags, "--header", name+": "+v)
+			continue
+		}
+		ref, err := o.MoveSecret(it.srv, "header-"+name, v, !o.DryRun)
+		if err != nil {
+			return nil, nil, fmt.Errorf("header %s: %w", name, err)
+		}
+		s, e := d.start(&m.Value), d.end(&m.Value)
+		ms = append(ms, moved{name: name, ref: ref,
+			clear: patch{s, e, `""`}, mask: patch{s, e, quote(secret.Mask(v))},
+			span: Span{Field: "headers." + name, Wrapped: `""`, Secret: ref}})
+		flags = append(flags, SecretHeaderFlag, name+"="+ref)
+	}
+	return flags, ms, nil
+}
+
+// urlSecret is a secret part of a URL: its offsets in the URL text.
+type urlSecret struct {
+	start, end int
+	flag, arg  string // the shim flag and its argument, REF added
+	name       string // the vault name
+}
+
+// urlSecrets finds the secret parts of u, as written: a user:password
+// before the host, and query values secret.Detect flags by their name.
+func urlSecrets(u string) []urlSecret {
+	var out []urlSecret
+	rest := 0
+	if i := strings.Index(u, "://"); i >= 0 {
+		rest = i + 3
+		end := len(u)
+		if j := strings.IndexAny(u[rest:], "/?#"); j >= 0 {
+			end = rest + j
+		}
+		if at := strings.LastIndexByte(u[rest:end], '@'); at >= 0 && strings.Contains(u[rest:rest+at], ":") {
+			out = append(out, urlSecret{start: rest, end: rest + at + 1, flag: SecretUserinfoFlag, name: "userinfo"})
+		}
+	}
+	q := strings.IndexByte(u, '?')
+	if q < 0 {
+		return out
+	}
+	end := len(u)
+	if h := strings.IndexByte(u[q:], '#'); h >= 0 {
+		end = q + h
+	}
+	at := q + 1
+	for _, pair := range strings.Split(u[q+1:end], "&") {
+		if k, v, ok := strings.Cut(pair, "="); ok && v != "" {
+			if _, secretValue := secret.Detect(k, v); secretValue {
+				s := at + len(k) + 1
+				out = append(out, urlSecret{start: s, end: s + len(v), flag: SecretQueryFlag, arg: k + "=", name: "query-" + k})
+			}
+		}
+		at += len(pair) + 1
+	}
+	return out
+}
+
 // withSecretFlags puts a --secret-env flag per moved secret before the
 // prefix's "--".
 func withSecretFlags(prefix []string, ms []moved) []string {
@@ -288,13 +380,13 @@ func addMoves(e edit, ms []moved) edit {
 	return e
 }
 
-// envSpan is where env.NAME's value is in obj.
+// envSpan is where env.NAME's (or headers.NAME's) value is in obj.
 func (d *jdoc) envSpan(obj *hujson.Object, field string) (int, int, bool) {
-	name, ok := strings.CutPrefix(field, "env.")
-	if !ok {
+	in, name, ok := strings.Cut(field, ".")
+	if !ok || (in != "env" && in != "headers") {
 		return 0, 0, false
 	}
-	env := member(obj, "env")
+	env := member(obj, in)
 	if env == nil {
 		return 0, 0, false
 	}

@@ -472,8 +472,10 @@ func precheck(it *item, o Options) (edit, bool) {
 		switch {
 		case s.Transport != scan.TransportHTTP:
 			return skip(ActionSkippedRemote, string(s.Transport)+" transport; mcpgov shim --url speaks Streamable HTTP"), true
-		case len(s.Headers) > 0:
-			return skip(ActionSkippedRemote, "has headers, which mcpgov shim --url cannot pass on yet"), true
+		case len(s.Headers) > 0 && o.gatewayFor(s) != "":
+			return skip(ActionSkippedRemote, "has headers, which the gateway would not get"), true
+		case len(s.Headers) > 0 && o.MoveSecret == nil:
+			return skip(ActionSkippedRemote, "has headers; wrap --remote --move-secrets passes them on, a secret one from the vault"), true
 		}
 		return edit{action: actionRemote}, true
 	}
