@@ -36,8 +36,8 @@ var Rules = []finding.Rule{
 
 // movable is the wrap command that takes the secret in field of s into
 // mcpgov's vault ("" for none): an env value of a JSON entry, a Codex
-// (TOML) or a Continue (YAML) entry; an argument of a JSON or Codex stdio
-// entry's command line (unless another bridge runs it: wrap leaves
+// (TOML) or a Continue (YAML) entry; an argument of such a stdio entry's
+// command line (unless another bridge runs it: wrap leaves
 // those); a header or the URL of a JSON Streamable HTTP entry, which
 // wrap --remote turns into `mcpgov shim --url`.
 func movable(s *Server, field string, l launch.Analysis) string {
@@ -48,7 +48,7 @@ func movable(s *Server, field string, l launch.Analysis) string {
 	switch {
 	case strings.HasPrefix(field, "env.") && (json || codex || continueYAML):
 		return local
-	case strings.HasPrefix(field, "args[") && (json || codex) && s.Transport == TransportStdio && len(l.WrappedBy) == 0:
+	case strings.HasPrefix(field, "args[") && (json || codex || continueYAML) && s.Transport == TransportStdio && len(l.WrappedBy) == 0:
 		return local
 	case (strings.HasPrefix(field, "headers.") || field == "url") && json && s.Transport == TransportHTTP:
 		return remote

@@ -79,7 +79,10 @@ func moveArgSecrets(it *item, o Options, args []string, raw func(i int) (string,
 		}
 		_, value := argSecret(args, i)
 		lit, at := raw(i)
-		body := len(lit) - 1 // before the closing quote
+		body := len(lit) // a plain (YAML) scalar: its end
+		if lit != "" && (lit[0] == '"' || lit[0] == '\'') {
+			body-- // before the closing quote
+		}
 		if value == "" || body < 1 || strings.ContainsAny(value, "\\\"'") || !strings.HasSuffix(lit[:body], value) {
 			skipped = append(skipped, fmt.Sprintf("args[%d]", i))
 			continue
@@ -158,10 +161,7 @@ func movedReason(reason string, ms []argMove) string {
 }
 
 // Why --move-secrets left a secret in the config.
-const (
-	whyEscapes  = "escapes in the secret; move it by hand"
-	whyYAMLArgs = "arguments of a YAML entry are not moved yet; move it by hand"
-)
+const whyEscapes = "escapes in the secret, or a layout wrap does not edit; move it by hand"
 
 // notMovedReason says which secrets --move-secrets had to leave, and why.
 func notMovedReason(e edit, names []string, why string) edit {

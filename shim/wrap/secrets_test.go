@@ -131,8 +131,8 @@ func TestMoveArgSecrets(t *testing.T) {
 }
 
 // TestMoveEnvSecretsYAML: --move-secrets on a Continue entry takes its env
-// secrets (plain and quoted scalars) into the vault, says which argument
-// secrets it left, and unwrap restores the file byte for byte.
+// secrets (plain and quoted scalars) and its argument secrets into the
+// vault, and unwrap restores the file byte for byte.
 func TestMoveEnvSecretsYAML(t *testing.T) {
 	text := "name: dev\nmcpServers:\n  - name: k\n    command: npx\n    args: [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\"]\n    env:\n      GITHUB_TOKEN: " + secretB + "   # bot\n      OTHER_TOKEN: \"" + secretB + "x\"\n      LEVEL: debug\n"
 	home, state, path, servers := moveFixture(t, ".continue/config.yaml", text)
@@ -142,20 +142,22 @@ func TestMoveEnvSecretsYAML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "args[2] not moved (arguments of a YAML entry are not moved yet; move it by hand); moved GITHUB_TOKEN, OTHER_TOKEN to the vault" {
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "moved args[2] to the vault; moved GITHUB_TOKEN, OTHER_TOKEN to the vault" {
 		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
 	}
 	got := readFile(t, path)
 	for _, want := range []string{
-		`args: ["shim", "--secret-env", "GITHUB_TOKEN=vault:config/continue/k/GITHUB_TOKEN", "--secret-env", "OTHER_TOKEN=vault:config/continue/k/OTHER_TOKEN", "--", "npx", "-y"`,
+		`    command: "/usr/local/bin/mcpgov"` + "\n" + `    args: ["shim", "--secret-env", "GITHUB_TOKEN=vault:config/continue/k/GITHUB_TOKEN", "--secret-env", "OTHER_TOKEN=vault:config/continue/k/OTHER_TOKEN", "--secret-arg", "2=vault:config/continue/k/arg2", "--", "npx", "-y", "k-mcp@1.0.0", "--api-key="]` + "\n",
 		"      GITHUB_TOKEN: \"\"   # bot\n      OTHER_TOKEN: \"\"\n      LEVEL: debug\n",
 	} {
 		if !strings.Contains(got, want) {
 			t.Errorf("wrapped lacks %s:\n%s", want, got)
 		}
 	}
-	if strings.Contains(got, secretB) || strings.Contains(string(out.Changes[0].Before), secretB) {
-		t.Errorf("a moved secret is still in the file or the diff")
+	for _, sec := range []string{secretA, secretB} {
+		if strings.Contains(got, sec) || strings.Contains(string(out.Changes[0].Before), sec) {
+			t.Errorf("a moved secret is still in the file or the diff")
+		}
 	}
 	if v["vault:config/continue/k/OTHER_TOKEN"] != secretB+"x" {
 		t.Errorf("vault: %v", v)

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
-	"sort"
 	"strings"
 	"unicode/utf8"
 
@@ -246,11 +245,39 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	}
 	newCmd := quote(o.MCPGovPath)
 	lits := []string{}
-	envMoves, notMoved, argsLeft, err := d.moveSecrets(it, o, ent, args)
+	envMoves, notMoved, err := d.moveSecrets(it, o, ent)
 	if err != nil {
 		return skip(ActionFailed, "move secrets: "+err.Error())
 	}
+	var argMoves []argMove
+	if av != nil {
+		var left []string
+		argMoves, left, err = moveArgSecrets(it, o, args, func(i int) (string, int) {
+			n := av.Content[i]
+			s := d.offset(n.Line, n.Column)
+			if e := scalarEnd(d.b, s); e > s && n.Kind == yaml.ScalarNode {
+				return string(d.b[s:e]), s
+			}
+			return "", s
+		})
+		if err != nil {
+			return skip(ActionFailed, "move secrets: "+err.Error())
+		}
+		notMoved = append(notMoved, left...)
+	}
 	prefix := withSecretFlags(shimPrefix(it.srv, o), envMoves)
+	if len(argMoves) > 0 {
+		// The args are rewritten whole, with the moved values cut.
+		prefix = append(append(prefix[:len(prefix)-1:len(prefix)-1], argFlags(argMoves)...), "--")
+		cleared := clearedArgs(args, argMoves)
+		e := edit{action: ActionWrapped, command: command, args: cleared}
+		e = d.replaceArgs(it, o, ck, av, cs, ce, e, append(append(prefix, command), cleared...), argMoves)
+		if e.action != ActionWrapped {
+			return e
+		}
+		e.reason = movedReason(e.reason, argMoves)
+		return addMoves(notMovedReason(e, notMoved, whyEscapes), envMoves)
+	}
 	for _, a := range prefix {
 		lits = append(lits, quote(a))
 	}
@@ -311,7 +338,7 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	if !d.verify(after, it, o.MCPGovPath, append(append(prefix, command), args...)) {
 		return unsupported
 	}
-	return addMoves(notMovedReason(notMovedReason(e, argsLeft, whyYAMLArgs), notMoved, whyEscapes), envMoves)
+	return addMoves(notMovedReason(e, notMoved, whyEscapes), envMoves)
 }
 
 // wrapGateway points a Continue stdio entry at the gateway endpoint url:
@@ -322,11 +349,18 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 // (requestOptions.headers, secrets from its own store): no login token can
 // reach them, so the shim carries it.
 func (d *ydoc) wrapGateway(it *item, o Options, ck, av *yaml.Node, cs, ce int, command string, args []string, url string) edit {
+	e := edit{action: ActionWrapped, reason: "now runs mcpgov shim --url " + url, command: command, args: args}
+	return d.replaceArgs(it, o, ck, av, cs, ce, e, gatewayArgs(it.srv, o, url), nil)
+}
+
+// replaceArgs makes the entry run mcpgov with the arguments want: its
+// command scalar is replaced, and its args become one flow sequence where
+// they stood (a missing args is added under command). The moved secrets
+// ms are marked in the manifest's copy of the old args.
+func (d *ydoc) replaceArgs(it *item, o Options, ck, av *yaml.Node, cs, ce int, e edit, want []string, ms []argMove) edit {
 	unsupported := skip(ActionSkippedUnsupported, "entry layout not supported yet (multi-line or anchored values)")
-	want := gatewayArgs(it.srv, o, url)
 	flow := "[" + strings.Join(quoteAll(want), ", ") + "]"
 	newCmd := quote(o.MCPGovPath)
-	e := edit{action: ActionWrapped, reason: "now runs mcpgov shim --url " + url, command: command, args: args}
 	if e.args == nil {
 		e.args = []string{}
 	}
@@ -369,7 +403,12 @@ func (d *ydoc) wrapGateway(it *item, o Options, ck, av *yaml.Node, cs, ce int, c
 			return unsupported
 		}
 		e.patches = append(e.patches, patch{from, to, flow})
-		e.spans = append(e.spans, Span{Field: "gateway-args", Original: string(d.b[from:to]), Wrapped: flow})
+		e.spans = append(e.spans, Span{Field: "args-flow", Original: string(d.b[from:to]), Wrapped: flow})
+		if len(ms) > 0 {
+			e.spans[len(e.spans)-1].Original = cutMoves(d.b, from, to, ms, func(argMove) string { return secretMark })
+			e.spans[len(e.spans)-1].Refs = argRefs(ms)
+			e.redact = append(e.redact, maskMoves(ms)...)
+		}
 	}
 	// The offsets were measured by hand: prove the edit by decoding it.
 	after, err := apply(d.b, e.patches)
@@ -382,19 +421,14 @@ func (d *ydoc) wrapGateway(it *item, o Options, ck, av *yaml.Node, cs, ce int, c
 // moveSecrets takes the literal secrets of the entry's env mapping into
 // the vault, as the JSON wrap does: each value becomes "" and the shim
 // sets it from --secret-env. Each span runs from the key to the value, so
-// unwrap finds it again by its text. Secrets in args are named in
-// argsLeft: a Continue entry's arguments are not moved yet.
-func (d *ydoc) moveSecrets(it *item, o Options, ent *yaml.Node, args []string) (ms []moved, notMoved, argsLeft []string, err error) {
+// unwrap finds it again by its text.
+func (d *ydoc) moveSecrets(it *item, o Options, ent *yaml.Node) (ms []moved, notMoved []string, err error) {
 	if o.MoveSecret == nil {
-		return nil, nil, nil, nil
+		return nil, nil, nil
 	}
-	for i := range secret.Args(args) {
-		argsLeft = append(argsLeft, fmt.Sprintf("args[%d]", i))
-	}
-	sort.Strings(argsLeft)
 	_, env := mapValue(ent, "env")
 	if env == nil || env.Kind != yaml.MappingNode {
-		return nil, nil, argsLeft, nil
+		return nil, nil, nil
 	}
 	for i := 0; i+1 < len(env.Content); i += 2 {
 		k, v := env.Content[i], env.Content[i+1]
@@ -421,14 +455,14 @@ func (d *ydoc) moveSecrets(it *item, o Options, ent *yaml.Node, args []string) (
 		}
 		ref, err := o.MoveSecret(it.srv, k.Value, v.Value, !o.DryRun)
 		if err != nil {
-			return nil, nil, nil, fmt.Errorf("env %s: %w", k.Value, err)
+			return nil, nil, fmt.Errorf("env %s: %w", k.Value, err)
 		}
 		lead := string(d.b[ks:vs])
 		ms = append(ms, moved{name: k.Value, ref: ref,
 			clear: patch{vs, ve, `""`}, mask: patch{vs, ve, quote(secret.Mask(v.Value))},
 			span: Span{Field: "env." + k.Value, Original: lead + open + secretMark + closing, Wrapped: lead + `""`, Refs: []string{ref}}})
 	}
-	return ms, notMoved, argsLeft, nil
+	return ms, notMoved, nil
 }
 
 // verify decodes after and checks the entry launches command with args.
@@ -476,7 +510,7 @@ func (d *ydoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		}
 		if ps != nil {
 			after, err := apply(d.b, ps)
-			if err == nil && d.verify(after, it, rec.Command, rec.Args) {
+			if err == nil && d.verify(after, it, rec.Command, restoredArgs(rec, it)) {
 				return edit{action: ActionUnwrapped, patches: ps}
 			}
 		}
@@ -503,19 +537,24 @@ func (d *ydoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		return cantRestore
 	}
 	ps := []patch{{cs, ce, quote(args[k])}}
+	back, err := restoreArgs(it, args, k)
+	if err != nil {
+		return skip(ActionFailed, "restore a moved secret: "+err.Error())
+	}
+	want := append([]string(nil), args[k+1:]...)
+	for i, v := range back {
+		want[i-k-1] = v
+	}
 	if av.Style&yaml.FlowStyle != 0 {
 		as := d.offset(av.Line, av.Column)
 		if as >= len(d.b) || d.b[as] != '[' || flowEnd(d.b, as) < 0 {
 			return cantRestore
 		}
-		rest := make([]string, 0, len(args)-k-1)
-		for _, a := range args[k+1:] {
-			rest = append(rest, quote(a))
-		}
+		rest := quoteAll(want)
 		ps = append(ps, patch{as, flowEnd(d.b, as), "[" + strings.Join(rest, ", ") + "]"})
 	} else {
 		// Block sequence: drop the items up to the original command.
-		if k+1 >= len(av.Content) {
+		if k+1 >= len(av.Content) || len(back) > 0 {
 			return cantRestore
 		}
 		dash := func(n *yaml.Node) int { return bytes.LastIndexByte(d.b[:d.offset(n.Line, n.Column)], '-') }
@@ -526,8 +565,39 @@ func (d *ydoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		ps = append(ps, patch{from, to, ""})
 	}
 	after, err := apply(d.b, ps)
-	if err != nil || !d.verify(after, it, args[k], args[k+1:]) {
+	if err != nil || !d.verify(after, it, args[k], want) {
 		return skip(ActionSkippedUnsupported, "entry layout not supported yet")
 	}
 	return edit{action: ActionUnwrapped, reason: reason, patches: ps}
+}
+
+// restoredArgs are the arguments an entry gets back on unwrap: the
+// recorded ones, with each value --move-secrets took from them (the
+// --secret-arg flags the wrapped entry's shim carries) read back.
+func restoredArgs(rec *Record, it *item) []string {
+	var wrapped []string
+	for _, sp := range rec.Spans {
+		if len(sp.Refs) > 0 && (sp.Field == "args-flow" || sp.Field == "args") {
+			wrapped = nil
+			var n yaml.Node
+			if yaml.Unmarshal([]byte(sp.Wrapped), &n) == nil && len(n.Content) == 1 {
+				wrapped, _ = yamlStrings(n.Content[0])
+			}
+		}
+	}
+	k := afterDashes(wrapped)
+	if k < 0 || k >= len(wrapped) {
+		return rec.Args
+	}
+	back, err := restoreArgs(it, wrapped, k)
+	if err != nil {
+		return rec.Args
+	}
+	out := append([]string(nil), rec.Args...)
+	for i, v := range back {
+		if i-k-1 < len(out) {
+			out[i-k-1] = v
+		}
+	}
+	return out
 }
