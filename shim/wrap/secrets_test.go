@@ -169,3 +169,49 @@ func TestMoveEnvSecretsYAML(t *testing.T) {
 		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
 	}
 }
+
+// TestMoveHeadersTOML: wrap --remote --move-secrets turns a Codex
+// Streamable HTTP entry with http_headers into `mcpgov shim --url`: the
+// secret header goes to the vault (--secret-header), the plain one is
+// passed as --header, the http_headers line leaves the table (Codex
+// refuses it beside command), the other keys stay; unwrap restores the
+// file byte for byte. Without --move-secrets the entry is left, saying
+// how to wrap it.
+func TestMoveHeadersTOML(t *testing.T) {
+	text := "# codex\n[mcp_servers.linear]\nurl = \"https://mcp.linear.app/mcp\" # hosted\nstartup_timeout_sec = 20\nhttp_headers = { \"Authorization\" = \"Bearer " + secretB + "\", X-Team = 'blue' }\nenabled = true\n"
+	home, state, path, servers := moveFixture(t, ".codex/config.toml", text)
+	plain := opts(t, state)
+	plain.Remote = true
+	out, err := Wrap(context.Background(), servers, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionSkippedRemote || !strings.Contains(r.Reason, "--move-secrets") {
+		t.Errorf("without --move-secrets: %s %q", r.Action, r.Reason)
+	}
+	v := memVault{}
+	o := v.opts(plain)
+	out, err = Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved Authorization to the vault" {
+		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
+	}
+	want := "# codex\n[mcp_servers.linear]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/linear/header-Authorization\", \"--header\", \"X-Team: blue\", \"--url\", \"https://mcp.linear.app/mcp\"] # hosted\nstartup_timeout_sec = 20\nenabled = true\n"
+	if got := readFile(t, path); got != want {
+		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
+	}
+	if strings.Contains(string(out.Changes[0].Before), secretB) || v["vault:config/codex/linear/header-Authorization"] != "Bearer "+secretB {
+		t.Errorf("diff or vault: %v", v)
+	}
+	if b, _ := os.ReadFile(filepath.Join(state, "manifest.json")); strings.Contains(string(b), secretB) {
+		t.Errorf("the manifest holds a secret")
+	}
+	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, path); got != text {
+		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
+	}
+}

@@ -3,10 +3,14 @@ package wrap
 import (
 	"bytes"
 	"fmt"
+	"regexp"
+	"slices"
+	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
@@ -203,6 +207,11 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 						cands = append(cands, [2]int{s, end})
 					}
 				}
+			case "remote-region":
+				if n := bytes.Count(d.b, []byte(sp.Wrapped)); n == 1 {
+					at := bytes.Index(d.b, []byte(sp.Wrapped))
+					cands = append(cands, [2]int{at, at + len(sp.Wrapped)})
+				}
 			case "remote":
 				ck, ak := d.key(name, "command"), d.key(name, "args")
 				if ck != nil && ak != nil {
@@ -242,6 +251,9 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 					{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, tomldoc.String(rec.Command)},
 					{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(rec.Args)},
 				}}
+			}
+			if rec.URL != "" && slices.ContainsFunc(rec.Spans, func(sp Span) bool { return len(sp.Refs) > 0 }) {
+				return skip(ActionFailed, "the entry changed since wrap, and its moved headers can be put back only from the manifest's record of it; restore the line from the backup under the state directory")
 			}
 			if rec.URL != "" {
 				return edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's URL", patches: []patch{
@@ -295,20 +307,115 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	if _, ok := e["command"]; ok {
 		return skip(ActionSkippedRemote, "entry has both url and command")
 	}
+	gw := o.gatewayFor(it.srv)
+	// With --move-secrets, an inline http_headers table is passed on (a
+	// secret value from the vault) and its line goes: Codex refuses it
+	// beside command.
+	hk := d.key(it.srv.Name, "http_headers")
+	headers, _ := e["http_headers"].(map[string]any)
+	movesHeaders := o.MoveSecret != nil && gw == "" && hk != nil && headers != nil && strings.HasPrefix(d.raw(hk), "{")
 	for _, k := range codexHTTPKeys {
-		if _, ok := e[k]; ok {
-			return skip(ActionSkippedRemote, "has "+k+", which mcpgov shim --url cannot pass on yet")
+		if _, ok := e[k]; ok && !(k == "http_headers" && movesHeaders) {
+			why := "has " + k + ", which mcpgov shim --url cannot pass on yet"
+			if k == "http_headers" && o.MoveSecret == nil && gw == "" {
+				why = "has http_headers; wrap --remote --move-secrets passes them on, a secret one from the vault"
+			}
+			return skip(ActionSkippedRemote, why)
 		}
 	}
 	target := url
-	if gw := o.gatewayFor(it.srv); gw != "" {
+	if gw != "" {
 		target = gw // the original URL is kept in the manifest
+	}
+	flags := append([]string{"shim"}, shimFlags(it.srv, o)...)
+	var (
+		marks  []patch // the moved values, marked in the manifest's copy
+		refs   []string
+		redact []patch
+		moved  []string
+	)
+	if movesHeaders {
+		names := make([]string, 0, len(headers))
+		for n := range headers {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			v, ok := headers[n].(string)
+			if !ok {
+				return skip(ActionSkippedRemote, "http_headers."+n+" is not a string")
+			}
+			if _, isSecret := secret.Detect(n, v); !isSecret {
+				flags = append(flags, "--header", n+": "+v)
+				continue
+			}
+			s, end, ok := d.inlineValue(hk, n)
+			if !ok || string(d.b[s+1:end-1]) != v || strings.ContainsAny(v, "\\\"'") {
+				return skip(ActionSkippedRemote, "http_headers."+n+" is not written verbatim (escapes); move it by hand")
+			}
+			ref, err := o.MoveSecret(it.srv, "header-"+n, v, !o.DryRun)
+			if err != nil {
+				return skip(ActionFailed, "move secrets: header "+n+": "+err.Error())
+			}
+			flags = append(flags, SecretHeaderFlag, n+"="+ref)
+			marks = append(marks, patch{s + 1, end - 1, secretMark})
+			refs = append(refs, ref)
+			redact = append(redact, patch{s + 1, end - 1, secret.Mask(v)})
+			moved = append(moved, n)
+		}
 	}
 	ind, _ := indentAt(d.b, d.keyStart(uk))
 	repl := "command = " + tomldoc.String(o.MCPGovPath) + d.nl + ind + "args = " +
-		tomldoc.Strings(append(append([]string{"shim"}, shimFlags(it.srv, o)...), "--url", target))
+		tomldoc.Strings(append(flags, "--url", target))
 	start := d.keyStart(uk)
-	return edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
+	ed := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
 		patches: []patch{{start, uk.ValueEnd + d.bom, repl}},
 		spans:   []Span{{Field: "remote", Original: string(d.b[start : uk.ValueEnd+d.bom]), Wrapped: repl}}}
+	if !movesHeaders {
+		return ed
+	}
+	// One span from the first to the last of the two lines: the url
+	// line replaced and the http_headers line taken out, what lies
+	// between kept.
+	hs, he := hk.Start+d.bom, hk.LineEnd+d.bom
+	from, to := min(start, hs), max(uk.ValueEnd+d.bom, he)
+	sub := []patch{{start - from, uk.ValueEnd + d.bom - from, repl}, {hs - from, he - from, ""}}
+	region := d.b[from:to]
+	wrapped, err := apply(region, sub)
+	if err != nil {
+		return skip(ActionSkippedRemote, "http_headers shares a line with url")
+	}
+	for i := range marks {
+		marks[i].start -= from
+		marks[i].end -= from
+	}
+	orig, err := apply(region, marks)
+	if err != nil {
+		return skip(ActionSkippedRemote, "http_headers could not be marked")
+	}
+	ed.patches = []patch{{from, to, string(wrapped)}}
+	ed.spans = []Span{{Field: "remote-region", Original: string(orig), Wrapped: string(wrapped), Refs: refs}}
+	ed.redact = redact
+	if len(moved) > 0 {
+		ed.reason += "; moved " + strings.Join(moved, ", ") + " to the vault"
+	}
+	return ed
+}
+
+// inlineValue is where the value of name in the inline table k's value
+// is in the file (a one-line basic or literal string).
+func (d *tdoc) inlineValue(k *tomldoc.Key, name string) (int, int, bool) {
+	text := string(d.b[k.ValueStart+d.bom : k.ValueEnd+d.bom])
+	q := regexp.QuoteMeta(name)
+	re := regexp.MustCompile(`(?:^\{|,)\s*(?:` + q + `|"` + q + `"|'` + q + `')\s*=\s*`)
+	loc := re.FindAllStringIndex(text, -1)
+	if len(loc) != 1 || loc[0][1] >= len(text) || (text[loc[0][1]] != '"' && text[loc[0][1]] != '\'') {
+		return 0, 0, false
+	}
+	end := tomlStringEnd(text, loc[0][1])
+	if end < 0 {
+		return 0, 0, false
+	}
+	base := k.ValueStart + d.bom
+	return base + loc[0][1], base + end, true
 }

@@ -2,7 +2,6 @@ package wrap
 
 import (
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 
@@ -70,18 +69,7 @@ func (d *tdoc) envValue(entry, name string) (int, int, bool) {
 	if ek == nil {
 		return 0, 0, false
 	}
-	text := string(d.b[ek.ValueStart+d.bom : ek.ValueEnd+d.bom])
-	re := regexp.MustCompile(`(?:^\{|,)\s*(?:` + regexp.QuoteMeta(name) + `|"` + regexp.QuoteMeta(name) + `"|'` + regexp.QuoteMeta(name) + `')\s*=\s*`)
-	loc := re.FindAllStringIndex(text, -1)
-	if len(loc) != 1 || loc[0][1] >= len(text) || (text[loc[0][1]] != '"' && text[loc[0][1]] != '\'') {
-		return 0, 0, false
-	}
-	end := tomlStringEnd(text, loc[0][1])
-	if end < 0 {
-		return 0, 0, false
-	}
-	base := ek.ValueStart + d.bom
-	return base + loc[0][1], base + end, true
+	return d.inlineValue(ek, name)
 }
 
 // moveSecrets takes the literal secrets of the entry's env (a table or an
