@@ -29,6 +29,19 @@ func envValue(env []string, key string) string {
 	return v
 }
 
+// needPrograms skips the test when one of progs is not installed (and
+// fails it when MCPGOV_E2E says they must be).
+func needPrograms(t *testing.T, progs ...string) {
+	t.Helper()
+	for _, p := range progs {
+		if ok, err := haveProgram(p); err != nil {
+			t.Fatal(err)
+		} else if !ok {
+			t.Skipf("%s is not installed; make test installs it into .cache/npm", p)
+		}
+	}
+}
+
 // TestGatewayWrapClaude: `mcpgov wrap --gateway URL` points Claude Code's
 // server at the gateway: a Streamable HTTP entry for URL/servers/ID/mcp
 // whose headersHelper is `mcpgov auth token --header-json`; Claude Code
@@ -36,13 +49,7 @@ func envValue(env []string, key string) string {
 // session; unwrap puts the entry back as it was, although Claude Code
 // rewrote the file meanwhile.
 func TestGatewayWrapClaude(t *testing.T) {
-	for _, p := range []string{"claude", "mcp-server-everything"} {
-		if ok, err := haveProgram(p); err != nil {
-			t.Fatal(err)
-		} else if !ok {
-			t.Skipf("%s is not installed; make test installs it into .cache/npm", p)
-		}
-	}
+	needPrograms(t, "claude", "mcp-server-everything")
 	bundle := writeBundle(t)
 	// A personal token the gateway issued: the one headersHelper sends
 	// (a token the gateway does not know is refused, --allow-anonymous or
@@ -152,13 +159,7 @@ func TestGatewayWrapClaude(t *testing.T) {
 // through the gateway (a tools/call the gateway serves); unwrap puts both
 // files back byte for byte.
 func TestGatewayWrapCodexContinue(t *testing.T) {
-	for _, p := range []string{"codex", "mcp-server-everything"} {
-		if ok, err := haveProgram(p); err != nil {
-			t.Fatal(err)
-		} else if !ok {
-			t.Skipf("%s is not installed; make test installs it into .cache/npm", p)
-		}
-	}
+	needPrograms(t, "codex", "mcp-server-everything")
 	bundle := writeBundle(t)
 	base, gwlog := startGatewayEnv(t, sandboxEnv(t), bundle)
 	env := sandboxEnv(t, "MCPGOV_BUNDLE="+bundle)

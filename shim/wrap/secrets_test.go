@@ -41,16 +41,7 @@ const (
 // moveFixture writes one config file under a fresh home and scans it.
 func moveFixture(t *testing.T, rel, text string) (home, state, path string, servers []scan.Server) {
 	t.Helper()
-	dir := t.TempDir()
-	home, state = filepath.Join(dir, "home"), filepath.Join(dir, "state")
-	path = filepath.Join(home, filepath.FromSlash(rel))
-	if err := os.MkdirAll(filepath.Join(home, "work"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, path, text)
+	home, state, path = writeHome(t, rel, text)
 	return home, state, path, scanHome(t, home)
 }
 

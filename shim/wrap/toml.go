@@ -3,9 +3,9 @@ package wrap
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -335,12 +335,7 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 		moved  []string
 	)
 	if movesHeaders {
-		names := make([]string, 0, len(headers))
-		for n := range headers {
-			names = append(names, n)
-		}
-		sort.Strings(names)
-		for _, n := range names {
+		for _, n := range slices.Sorted(maps.Keys(headers)) {
 			v, ok := headers[n].(string)
 			if !ok {
 				return skip(ActionSkippedRemote, "http_headers."+n+" is not a string")

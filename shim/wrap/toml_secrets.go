@@ -2,7 +2,8 @@ package wrap
 
 import (
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/mcpgov/mcpgov/policy/guard/secret"
@@ -81,12 +82,7 @@ func (d *tdoc) moveSecrets(it *item, o Options, e map[string]any) (ms []moved, n
 		return nil, nil, nil
 	}
 	env, _ := e["env"].(map[string]any)
-	names := make([]string, 0, len(env))
-	for k := range env {
-		names = append(names, k)
-	}
-	sort.Strings(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(env)) {
 		v, ok := env[name].(string)
 		if !ok {
 			continue
