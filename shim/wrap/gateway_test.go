@@ -52,6 +52,7 @@ func TestGatewayWrapRoundTrip(t *testing.T) {
 		"continue/block":         "wrapped: now runs mcpgov shim --url " + gw + "block/mcp",
 		"continue/noargs":        "wrapped: now runs mcpgov shim --url " + gw + "noargs/mcp",
 		"continue/remote":        "skipped-remote: sse transport; mcpgov shim --url speaks Streamable HTTP",
+		"continue/hosted":        "wrapped: remote entry now runs mcpgov shim --url",
 	} {
 		if reasons[k] != want {
 			t.Errorf("%s: %q, want %q", k, reasons[k], want)
@@ -75,7 +76,9 @@ func TestGatewayWrapRoundTrip(t *testing.T) {
 		// where they stood; a missing args is added under command.
 		".continue/config.yaml": "  - name: cont\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--url\", \"https://gw.example.com/servers/cont/mcp\"]\n" +
 			"  - name: block\n    command: \"/usr/local/bin/mcpgov\"   # python\n    args:\n      [\"shim\", \"--url\", \"https://gw.example.com/servers/block/mcp\"]\n" +
-			"  - name: noargs\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--url\", \"https://gw.example.com/servers/noargs/mcp\"]\n",
+			"  - name: noargs\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--url\", \"https://gw.example.com/servers/noargs/mcp\"]\n" +
+			"  - name: remote\n    type: sse\n    url: https://r.example.com/sse\n" +
+			"  - name: hosted\n    type: stdio # http\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--url\", \"https://gw.example.com/servers/hosted/mcp\"]\n",
 	} {
 		if !bytes.Contains(wrapped[rel], []byte(want)) {
 			t.Errorf("%s lacks %s:\n%s", rel, want, wrapped[rel])

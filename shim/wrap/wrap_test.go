@@ -72,7 +72,7 @@ var fixtures = map[string]string{
 	// Codex: TOML with comments, an entry without args.
 	".codex/config.toml": "model = \"o3\"\n\n# servers\n[mcp_servers.docs]\ncommand = \"npx\" # runner\nargs = [\n  \"-y\",\n  \"docs-mcp\",\n]\n\n[mcp_servers.plain]\ncommand = 'C:\\bin\\srv.exe'\nenv = { A = \"1\" }\n",
 	// Continue: YAML, not supported yet.
-	".continue/config.yaml": "name: my config\nmcpServers:\n  - name: cont\n    command: npx\n    args: [\"-y\", \"c\"]\n  - name: block\n    command: \"uvx\"   # python\n    args:\n      - mcp-server-time\n      - --local-timezone=UTC\n  - name: noargs\n    command: my-server\n  - name: remote\n    type: sse\n    url: https://r.example.com/sse\nmodels: []\n",
+	".continue/config.yaml": "name: my config\nmcpServers:\n  - name: cont\n    command: npx\n    args: [\"-y\", \"c\"]\n  - name: block\n    command: \"uvx\"   # python\n    args:\n      - mcp-server-time\n      - --local-timezone=UTC\n  - name: noargs\n    command: my-server\n  - name: remote\n    type: sse\n    url: https://r.example.com/sse\n  - name: hosted\n    type: streamable-http # http\n    url: https://h.example.com/mcp\nmodels: []\n",
 }
 
 func writeFixtures(t *testing.T, home string) {

@@ -220,7 +220,7 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	it.res.Pointer = "/mcpServers/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(it.srv.Name)
 	if e, done := precheck(it, o); done {
 		if e.action == actionRemote {
-			return skip(ActionSkippedRemote, "remote entries in YAML cannot be wrapped yet")
+			return d.wrapRemote(it, o, ent)
 		}
 		return e
 	}
@@ -465,6 +465,69 @@ func (d *ydoc) moveSecrets(it *item, o Options, ent *yaml.Node) (ms []moved, not
 	return ms, notMoved, nil
 }
 
+// wrapRemote turns a Continue Streamable HTTP entry (type:
+// streamable-http, url) into a stdio entry running `mcpgov shim --url URL`
+// (the gateway's endpoint in a --gateway wrap): the url line becomes
+// command and args lines, and type says stdio, each in place, so the
+// manifest's spans restore them byte for byte.
+func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
+	unsupported := skip(ActionSkippedRemote, "entry layout not supported yet (multi-line or anchored values)")
+	uk, uv := mapValue(ent, "url")
+	if uv == nil || uv.Kind != yaml.ScalarNode {
+		return skip(ActionSkippedRemote, "url is not a string")
+	}
+	if k, _ := mapValue(ent, "command"); k != nil {
+		return skip(ActionSkippedRemote, "entry has both url and command")
+	}
+	if k, _ := mapValue(ent, "requestOptions"); k != nil {
+		return skip(ActionSkippedRemote, "has requestOptions, which mcpgov shim --url does not take yet")
+	}
+	us := d.offset(uk.Line, uk.Column)
+	ve := scalarEnd(d.b, d.offset(uv.Line, uv.Column))
+	ind, own := indentAt(d.b, us)
+	if ve < 0 || uk.Line != uv.Line {
+		return unsupported
+	}
+	if !own { // "- url: …": the new lines go under the item's first key
+		ind = strings.Repeat(" ", uk.Column-1)
+	}
+	target := uv.Value
+	if gw := o.gatewayFor(it.srv); gw != "" {
+		target = gw // the original URL is kept in the manifest
+	}
+	want := append(append([]string{"shim"}, shimFlags(it.srv, o)...), "--url", target)
+	repl := "command: " + quote(o.MCPGovPath) + d.nl + ind + "args: [" + strings.Join(quoteAll(want), ", ") + "]"
+	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: uv.Value, args: []string{},
+		patches: []patch{{us, ve, repl}},
+		spans:   []Span{{Field: "remote", Original: string(d.b[us:ve]), Wrapped: repl}}}
+	if tk, tv := mapValue(ent, "type"); tk != nil {
+		ts, te := d.offset(tk.Line, tk.Column), scalarEnd(d.b, d.offset(tv.Line, tv.Column))
+		if te < 0 || tk.Line != tv.Line {
+			return unsupported
+		}
+		typ := string(d.b[ts:d.offset(tv.Line, tv.Column)]) + "stdio"
+		e.patches = append(e.patches, patch{ts, te, typ})
+		e.spans = append(e.spans, Span{Field: "type", Original: string(d.b[ts:te]), Wrapped: typ})
+	}
+	after, err := apply(d.b, e.patches)
+	if err != nil || !d.verify(after, it, o.MCPGovPath, want) {
+		return unsupported
+	}
+	return e
+}
+
+// verifyURL decodes after and checks the entry is a url entry for url.
+func (d *ydoc) verifyURL(after []byte, it *item, url string) bool {
+	nd, err := openYAML(d.file, after)
+	if err != nil {
+		return false
+	}
+	ent, _ := nd.entry(it.srv.Name, 0)
+	_, uv := mapValue(ent, "url")
+	_, cv := mapValue(ent, "command")
+	return uv != nil && uv.Value == url && cv == nil
+}
+
 // verify decodes after and checks the entry launches command with args.
 func (d *ydoc) verify(after []byte, it *item, command string, args []string) bool {
 	nd, err := openYAML(d.file, after)
@@ -510,6 +573,9 @@ func (d *ydoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		}
 		if ps != nil {
 			after, err := apply(d.b, ps)
+			if err == nil && rec.URL != "" && rec.Command == "" && d.verifyURL(after, it, rec.URL) {
+				return edit{action: ActionUnwrapped, patches: ps}
+			}
 			if err == nil && d.verify(after, it, rec.Command, restoredArgs(rec, it)) {
 				return edit{action: ActionUnwrapped, patches: ps}
 			}
