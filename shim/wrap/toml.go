@@ -201,12 +201,6 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 					s, end := k.Start+d.bom, k.LineEnd+d.bom
 					cands = append(cands, [2]int{s, end}, [2]int{s - len(d.nl), end})
 				}
-			default:
-				if env, ok := strings.CutPrefix(sp.Field, "env."); ok {
-					if s, end, ok := d.envValue(name, env); ok {
-						cands = append(cands, [2]int{s, end})
-					}
-				}
 			case "remote-region":
 				if n := bytes.Count(d.b, []byte(sp.Wrapped)); n == 1 {
 					at := bytes.Index(d.b, []byte(sp.Wrapped))
@@ -216,6 +210,12 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 				ck, ak := d.key(name, "command"), d.key(name, "args")
 				if ck != nil && ak != nil {
 					cands = append(cands, [2]int{d.keyStart(ck), ak.ValueEnd + d.bom})
+				}
+			default:
+				if env, ok := strings.CutPrefix(sp.Field, "env."); ok {
+					if s, end, ok := d.envValue(name, env); ok {
+						cands = append(cands, [2]int{s, end})
+					}
 				}
 			}
 			matched := false
