@@ -36,21 +36,9 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 		apiKey = "sk-ant-api03-R2d2C3poLukeSkywalker0123456789abcdefABCDEF"
 		passwd = "R2d2C3poLuke-pa55word"
 	)
-	type seen struct{ Authorization, Team, Query string }
-	var (
-		mu  sync.Mutex
-		got = map[string][]seen{}
-		tag string
-	)
-	srv := catalogtest.NewServer(catalogtest.Options{})
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mu.Lock()
-		got[tag] = append(got[tag], seen{r.Header.Get("Authorization"), r.Header.Get("X-Team"), r.URL.RawQuery})
-		mu.Unlock()
-		h.ServeHTTP(w, r)
-	}))
-	t.Cleanup(ts.Close)
+	rs := newRecordingServer(t)
+	ts, mu, got := rs.ts, &rs.mu, rs.got
+	tag := &rs.tag
 	keyed := ts.URL + "/mcp?region=eu&api_key=" + apiKey
 	basic := strings.Replace(ts.URL, "://", "://bob:"+passwd+"@", 1) + "/mcp"
 
@@ -78,7 +66,7 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 	call := func(name string, tr mcp.Transport) {
 		t.Helper()
 		mu.Lock()
-		tag = name
+		*tag = name
 		mu.Unlock()
 		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
 		defer cancel()
@@ -186,6 +174,131 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 	if b, _ := os.ReadFile(cfg); string(b) != orig {
 		t.Errorf("after unwrap:\n%s\nwant\n%s", b, orig)
 	}
+}
+
+// seen is what one request to a recordingServer carried.
+type seen struct{ Authorization, Team, Query string }
+
+// recordingServer is a Streamable HTTP MCP server that records, under the
+// current tag, the credentials every request to /mcp carried.
+type recordingServer struct {
+	ts  *httptest.Server
+	mu  sync.Mutex
+	got map[string][]seen
+	tag string
+}
+
+func newRecordingServer(t *testing.T) *recordingServer {
+	rs := &recordingServer{got: map[string][]seen{}}
+	srv := catalogtest.NewServer(catalogtest.Options{})
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, nil)
+	rs.ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/mcp" {
+			rs.mu.Lock()
+			rs.got[rs.tag] = append(rs.got[rs.tag], seen{r.Header.Get("Authorization"), r.Header.Get("X-Team"), r.URL.RawQuery})
+			rs.mu.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(rs.ts.Close)
+	return rs
+}
+
+// TestWrapMoveSecretsRemoteClaude: Claude Code itself before and after
+// `wrap --remote --move-secrets`: its Streamable HTTP entry with a bearer
+// header and an api_key query parameter connects (claude mcp list), then
+// runs `mcpgov shim --url` with the secrets in the vault and connects
+// again, and the server saw the same credentials on every request. Claude
+// Code rewrites ~/.claude.json meanwhile; unwrap still puts the entry back
+// with its secrets.
+func TestWrapMoveSecretsRemoteClaude(t *testing.T) {
+	needPrograms(t, "claude")
+	const (
+		bearer = "Bearer ghp_R2d2C3poLukeSkywalker0123456789abcd"
+		apiKey = "sk-ant-api03-R2d2C3poLukeSkywalker0123456789abcdefABCDEF"
+	)
+	rs := newRecordingServer(t)
+	keyed := rs.ts.URL + "/mcp?region=eu&api_key=" + apiKey
+	bundle := t.TempDir()
+	writeFile(t, filepath.Join(bundle, "catalog.toml"), "[catalog]\nmode = \"audit\"\n")
+	env := sandboxEnv(t, "MCPGOV_VAULT_KEY=env:VAULT_KEY", "VAULT_KEY=q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
+		"MCPGOV_BUNDLE="+bundle, "MCP_TIMEOUT=600000", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1")
+	home := envValue(env, "HOME")
+	entry := `{"type": "http", "url": "` + keyed + `", "headers": {"Authorization": "` + bearer + `", "X-Team": "blue"}}`
+	writeFile(t, filepath.Join(home, ".claude.json"), "{\n  \"hasCompletedOnboarding\": true,\n  \"mcpServers\": {\n    \"keyed\": "+entry+"\n  }\n}\n")
+	run := func(tag, name string, args ...string) string {
+		t.Helper()
+		rs.mu.Lock()
+		rs.tag = tag
+		rs.mu.Unlock()
+		cmd := exec.CommandContext(await.Context(t), name, args...)
+		cmd.Env, cmd.Dir = env, home
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+		}
+		return string(out)
+	}
+	if out := run("before", "claude", "mcp", "list"); !regexp.MustCompile(`keyed: .* \(HTTP\) - . Connected`).MatchString(out) {
+		t.Fatalf("claude mcp list before wrap:\n%s", out)
+	}
+	mcpgov, err := exec.LookPath("mcpgov")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := run("", "mcpgov", "wrap", "--client", "claude-code", "--remote", "--move-secrets", "--mcpgov-path", mcpgov)
+	if !strings.Contains(out, "moved the URL's api_key to the vault; moved Authorization to the vault") {
+		t.Errorf("wrap:\n%s", out)
+	}
+	if b, _ := os.ReadFile(filepath.Join(home, ".claude.json")); strings.Contains(string(b), "R2d2C3poLuke") || strings.Contains(out, "R2d2C3poLuke") {
+		t.Errorf("a secret is still in ~/.claude.json or the output:\n%s\n%s", b, out)
+	}
+	if out := run("after", "claude", "mcp", "list"); !regexp.MustCompile(`keyed: ` + regexp.QuoteMeta(mcpgov) + ` shim .* - . Connected`).MatchString(out) {
+		t.Fatalf("claude mcp list after wrap:\n%s", out)
+	}
+	rs.mu.Lock()
+	before, after := rs.got["before"], rs.got["after"]
+	rs.mu.Unlock()
+	if len(before) == 0 || len(after) == 0 {
+		t.Fatalf("the server saw %d requests from Claude Code before, %d after", len(before), len(after))
+	}
+	if want := (seen{bearer, "blue", "region=eu&api_key=" + apiKey}); before[0] != want {
+		t.Errorf("before: %+v, want %+v", before[0], want)
+	}
+	for _, s := range append(before[1:], after...) {
+		if s != before[0] {
+			t.Errorf("a request carried %+v, the first one before wrap %+v", s, before[0])
+		}
+	}
+	out = run("", "mcpgov", "unwrap", "--client", "claude-code")
+	if !regexp.MustCompile(`keyed\s+unwrapped`).MatchString(out) {
+		t.Errorf("unwrap:\n%s", out)
+	}
+	b, err := os.ReadFile(filepath.Join(home, ".claude.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		MCPServers map[string]json.RawMessage `json:"mcpServers"`
+	}
+	if err := json.Unmarshal(b, &doc); err != nil {
+		t.Fatal(err)
+	}
+	var gotEntry, wantEntry any
+	_ = json.Unmarshal(doc.MCPServers["keyed"], &gotEntry)
+	_ = json.Unmarshal([]byte(entry), &wantEntry)
+	if gb, wb := mustJSON(t, gotEntry), mustJSON(t, wantEntry); gb != wb {
+		t.Errorf("entry after unwrap: %s, want %s", gb, wb)
+	}
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func basicAuth(user, pass string) string {

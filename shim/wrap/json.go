@@ -587,6 +587,11 @@ func (d *jdoc) unwrapCommand(it *item, lookup func(string) *Record) edit {
 		if rec := lookup(it.res.Pointer); rec != nil && rec.URL == "" && rec.Command != "" {
 			return d.restoreRecord(cmd, argsMem, rec) // a --gateway wrap: the command line is in the manifest
 		}
+		if rec := lookup(it.res.Pointer); rec != nil && rec.URL != "" {
+			if e, ok := d.restoreRemoteRecord(obj, cmd, argsMem, rec); ok {
+				return e // a --remote wrap: the url member is in the manifest
+			}
+		}
 		return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
 	}
 	ps := []patch{{d.start(&cmd.Value), d.end(&cmd.Value), d.raw(&arr.Elements[k])}}
@@ -603,6 +608,42 @@ func (d *jdoc) unwrapCommand(it *item, lookup func(string) *Record) edit {
 		ps = append(ps, patch{d.start(&argsMem.Value), d.end(&argsMem.Value), "[]"})
 	}
 	return edit{action: ActionUnwrapped, reason: fallback, patches: ps}
+}
+
+// restoreRemoteRecord puts back the url member a --remote wrap replaced,
+// from the manifest (its moved secrets read back), when the client
+// rewrote the file since (the spans no longer match): the command and
+// args members, next to each other in either order, become the url
+// member again, and a
+// type member what it was. ok is false when they are not next to each
+// other (the url member is then not put back by guesswork).
+func (d *jdoc) restoreRemoteRecord(obj *hujson.Object, cmd, argsMem *hujson.ObjectMember, rec *Record) (edit, bool) {
+	var remote, typ *Span
+	for i := range rec.Spans {
+		switch rec.Spans[i].Field {
+		case "remote":
+			remote = &rec.Spans[i]
+		case "type":
+			typ = &rec.Spans[i]
+		}
+	}
+	first, second := cmd, argsMem
+	if d.start(&argsMem.Name) < d.start(&cmd.Name) {
+		first, second = argsMem, cmd
+	}
+	if remote == nil {
+		return edit{}, false
+	}
+	between := bytes.Replace(d.b[d.end(&first.Value):d.start(&second.Name)], []byte(","), nil, 1)
+	if !isBlank(between) {
+		return edit{}, false
+	}
+	e := edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's URL",
+		patches: []patch{{d.start(&first.Name), d.end(&second.Value), remote.Original}}}
+	if t := member(obj, "type"); t != nil && typ != nil {
+		e.patches = append(e.patches, patch{d.start(&t.Value), d.end(&t.Value), typ.Original})
+	}
+	return e, true
 }
 
 // urlKeys are the members clients spell a remote server's URL with.

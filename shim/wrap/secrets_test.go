@@ -2,6 +2,7 @@ package wrap
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -204,5 +205,43 @@ func TestMoveHeadersTOML(t *testing.T) {
 	}
 	if got := readFile(t, path); got != text {
 		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
+	}
+}
+
+// TestMoveRemoteRewritten: a remote entry wrap --remote --move-secrets
+// rewrote, then reformatted by its client (the spans no longer match), is
+// put back by unwrap from the manifest: its url member with the moved
+// query value, its type, and its header from the vault.
+func TestMoveRemoteRewritten(t *testing.T) {
+	entry := `{"type": "http", "url": "https://h.example.com/mcp?api_key=` + secretA + `", "headers": {"Authorization": "Bearer ` + secretB + `"}}`
+	home, state, path, servers := moveFixture(t, ".claude.json", "{\n  \"mcpServers\": {\n    \"k\": "+entry+"\n  }\n}\n")
+	v := memVault{}
+	o := v.opts(opts(t, state))
+	o.Remote = true
+	if _, err := Wrap(context.Background(), servers, o); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, path)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	re, _ := json.MarshalIndent(doc, "", "    ") // the client writes it its own way
+	writeFile(t, path, string(re))
+	out, err := Unwrap(context.Background(), governed(scanHome(t, home)), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionUnwrapped {
+		t.Fatalf("unwrap: %s %q", r.Action, r.Reason)
+	}
+	if err := json.Unmarshal([]byte(readFile(t, path)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var want any
+	_ = json.Unmarshal([]byte(entry), &want)
+	got, _ := json.Marshal(doc["mcpServers"].(map[string]any)["k"])
+	wantB, _ := json.Marshal(want)
+	if string(got) != string(wantB) {
+		t.Errorf("entry after unwrap:\n%s\nwant\n%s", got, wantB)
 	}
 }
