@@ -2,8 +2,10 @@ package scan
 
 import (
 	"path/filepath"
+	"slices"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // Claude Desktop's connectors (remote MCP servers added in its settings or
@@ -19,11 +21,30 @@ import (
 // directory dir.
 func desktopSessionSources(e Env, dir string) []source {
 	var out []source
-	for _, d := range []string{"claude-code-sessions", "local-agent-mode-sessions"} {
+	for _, d := range desktopSessionDirs {
 		out = append(out, source{client: ClientClaudeDesktop, scope: ScopeUser, glob: true,
 			path: e.join(dir, d, "*", "*", "local_*.json"), shape: shapeDesktopSession})
 	}
 	return out
+}
+
+// desktopSessionDirs are the Claude Desktop directories whose session logs
+// list its connectors.
+var desktopSessionDirs = []string{"claude-code-sessions", "local-agent-mode-sessions"}
+
+// IsDesktopConnector reports whether s is a Claude Desktop connector read
+// from a session log (…/claude-code-sessions/*/ORG/local_*.json): it lives
+// in Claude Desktop's settings, not in a file anyone can edit.
+func IsDesktopConnector(s Server) bool {
+	if s.Client != ClientClaudeDesktop {
+		return false
+	}
+	file := filepath.ToSlash(s.File)
+	if ok, _ := filepath.Match("local_*.json", filepath.Base(file)); !ok {
+		return false
+	}
+	parts := strings.Split(file, "/")
+	return len(parts) >= 4 && slices.Contains(desktopSessionDirs, parts[len(parts)-4])
 }
 
 // desktopConnector is one logged connector and how recent its session is.

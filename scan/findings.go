@@ -34,6 +34,30 @@ var Rules = []finding.Rule{
 		Help: "Review the wrapper: it sees every call and may hold credentials."},
 }
 
+// movable is the wrap command that takes the secret in field of s into
+// mcpgov's vault ("" for none): an env value of a JSON entry, a Codex
+// (TOML) or a Continue (YAML) entry; an argument of such a stdio entry's
+// command line (unless another bridge runs it: wrap leaves
+// those); a header or the URL of a JSON Streamable HTTP entry, or a
+// header of a Codex one, which wrap --remote turns into `mcpgov shim --url`.
+func movable(s *Server, field string, l launch.Analysis) string {
+	ext := strings.ToLower(filepath.Ext(s.File))
+	json, codex := ext == ".json", ext == ".toml" && s.Client == ClientCodex
+	continueYAML := (ext == ".yaml" || ext == ".yml") && s.Client == ClientContinue
+	const local, remote = "mcpgov wrap --move-secrets", "mcpgov wrap --remote --move-secrets"
+	switch {
+	case strings.HasPrefix(field, "env.") && (json || codex || continueYAML):
+		return local
+	case strings.HasPrefix(field, "args[") && (json || codex || continueYAML) && s.Transport == TransportStdio && len(l.WrappedBy) == 0:
+		return local
+	case (strings.HasPrefix(field, "headers.") || field == "url") && json && s.Transport == TransportHTTP:
+		return remote
+	case strings.HasPrefix(field, "headers.") && codex && s.Transport == TransportHTTP:
+		return remote
+	}
+	return ""
+}
+
 // findings applies the scan's rules to one entry. It returns the indexes of
 // arguments that hold secrets so the report can mask them.
 func findings(s *Server, f fields, l launch.Analysis) ([]finding.Finding, map[int]bool) {
@@ -46,9 +70,9 @@ func findings(s *Server, f fields, l launch.Analysis) ([]finding.Finding, map[in
 			sev = finding.SeverityCritical
 		}
 		remedy := "reference it from the environment instead"
-		if strings.HasPrefix(field, "env.") && strings.EqualFold(filepath.Ext(s.File), ".json") {
+		if cmd := movable(s, field, l); cmd != "" {
 			// What wrap --move-secrets takes into the vault.
-			remedy = "move it into mcpgov's vault with `mcpgov wrap --move-secrets`, or reference it from the environment"
+			remedy = "move it into mcpgov's vault with `" + cmd + "`, or reference it from the environment"
 		}
 		out = append(out, finding.Finding{
 			Rule: RulePlaintextSecret, Severity: sev, Field: field, Line: line,

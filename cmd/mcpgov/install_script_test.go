@@ -21,8 +21,25 @@ import (
 // connected proves the values an install wrote, and the references the
 // client expanded, reached the server through the shim. The secret itself
 // never appears on its command line, only its hash.
+//
+// `record:FILE` makes it write every argument it was given to FILE (JSON)
+// before it starts, and take the arguments that follow it as its own
+// options (--api-key=VALUE, --token VALUE), not as checks: a test compares
+// what it saw launched directly with what it saw through the shim.
 func envServerMain() {
-	for _, spec := range os.Args[1:] {
+	specs := os.Args[1:]
+	for i, spec := range specs {
+		if file, ok := strings.CutPrefix(spec, "record:"); ok {
+			b, _ := json.Marshal(os.Args[1:])
+			if err := os.WriteFile(file, b, 0o600); err != nil {
+				fmt.Fprintln(os.Stderr, "env-mcp-server:", err)
+				os.Exit(1)
+			}
+			specs = specs[:i]
+			break
+		}
+	}
+	for _, spec := range specs {
 		if rest, ok := strings.CutPrefix(spec, "sha256:"); ok {
 			name, want, _ := strings.Cut(rest, ":")
 			sum := sha256.Sum256([]byte(os.Getenv(name)))

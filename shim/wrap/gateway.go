@@ -21,22 +21,24 @@ func (o Options) gatewayFor(s scan.Server) string {
 // not take.
 const (
 	reasonGatewayNoCatalog = "not in the catalog, so not served by the gateway; wrapped through the local shim"
-	reasonGatewayFormat    = "the gateway wrap does not edit this format yet; wrapped through the local shim"
 )
 
 // gatewayReason says why a wrapped entry of a --gateway wrap went through
 // the local shim instead.
-func gatewayReason(d document, it *item, o Options, e edit) edit {
+func gatewayReason(it *item, o Options, e edit) edit {
 	if o.Gateway == nil || e.action != ActionWrapped || e.reason != "" {
 		return e
 	}
-	switch {
-	case o.gatewayFor(it.srv) == "":
+	if o.gatewayFor(it.srv) == "" {
 		e.reason = reasonGatewayNoCatalog
-	case d.format() != "json":
-		e.reason = reasonGatewayFormat
 	}
 	return e
+}
+
+// gatewayArgs are the shim's arguments for an entry pointed at the
+// gateway endpoint url: shim [flags] --url URL.
+func gatewayArgs(s scan.Server, o Options, url string) []string {
+	return append(append([]string{"shim"}, shimFlags(s, o)...), "--url", url)
 }
 
 // wrapGateway points a stdio entry at the gateway: its command becomes
@@ -48,11 +50,7 @@ func (d *jdoc) wrapGateway(it *item, o Options, obj *hujson.Object, url string) 
 	if cmd == nil {
 		return skip(ActionSkippedUnsupported, "entry has no command")
 	}
-	lits := []string{quote("shim")}
-	for _, a := range shimFlags(it.srv, o) {
-		lits = append(lits, quote(a))
-	}
-	lits = append(lits, quote("--url"), quote(url))
+	lits := quoteAll(gatewayArgs(it.srv, o, url))
 	reason := "now runs mcpgov shim --url " + url
 	if it.srv.Client == scan.ClientOpencode {
 		argv, _, ok := stringsOf(&cmd.Value)
@@ -84,17 +82,7 @@ func (d *jdoc) wrapGateway(it *item, o Options, obj *hujson.Object, url string) 
 		}
 		return e
 	}
-	colon := string(d.b[d.end(&cmd.Name):d.start(&cmd.Value)])
-	if strings.Count(colon, ":") != 1 || !isBlank([]byte(strings.Replace(colon, ":", "", 1))) {
-		colon = ": "
-	}
-	lead := ""
-	if ind, own := indentAt(d.b, d.start(&cmd.Name)); own {
-		lead = d.nl + ind
-	} else if d.inlineSep(cmd) == ", " {
-		lead = " "
-	}
-	ins := "," + lead + `"args"` + colon + arr
+	ins := d.argsAfter(cmd, lits)
 	e.patches = []patch{{d.start(&cmd.Value), d.end(&cmd.Value), newCmd + ins}}
 	e.spans = []Span{{Field: "command+args", Original: d.raw(&cmd.Value), Wrapped: newCmd + ins}}
 	return e
@@ -106,10 +94,7 @@ func (d *jdoc) wrapGateway(it *item, o Options, obj *hujson.Object, url string) 
 // runs `mcpgov shim --url`): the values are written anew, so their
 // escapes are JSON's, not necessarily the original bytes.
 func (d *jdoc) restoreRecord(cmd, argsMem *hujson.ObjectMember, rec *Record) edit {
-	lits := make([]string, len(rec.Args))
-	for i, a := range rec.Args {
-		lits[i] = quote(a)
-	}
+	lits := quoteAll(rec.Args)
 	return edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's command line",
 		patches: []patch{
 			{d.start(&cmd.Value), d.end(&cmd.Value), quote(rec.Command)},
@@ -175,10 +160,7 @@ func (d *jdoc) restoreHTTPRecord(obj *hujson.Object, rec *Record) (edit, bool) {
 	if u == nil || h == nil || rec.Command == "" {
 		return edit{}, false
 	}
-	lits := make([]string, len(rec.Args))
-	for i, a := range rec.Args {
-		lits[i] = quote(a)
-	}
+	lits := quoteAll(rec.Args)
 	colon := func(m *hujson.ObjectMember) string { return string(d.b[d.end(&m.Name):d.start(&m.Value)]) }
 	e := edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's command line",
 		patches: []patch{

@@ -46,9 +46,13 @@ func TestGatewayWrapRoundTrip(t *testing.T) {
 		"vscode/noargs":          "wrapped: now runs mcpgov shim --url " + gw + "noargs/mcp",
 		"opencode/oc":            "wrapped: now runs mcpgov shim --url " + gw + "oc/mcp",
 		"opencode/ocr":           "wrapped: remote entry now runs mcpgov shim --url",
-		"codex/docs":             "wrapped: " + reasonGatewayFormat,
-		"continue/cont":          "wrapped: " + reasonGatewayFormat,
+		"codex/docs":             "wrapped: now runs mcpgov shim --url " + gw + "docs/mcp",
+		"codex/plain":            "wrapped: now runs mcpgov shim --url " + gw + "plain/mcp",
+		"continue/cont":          "wrapped: now runs mcpgov shim --url " + gw + "cont/mcp",
+		"continue/block":         "wrapped: now runs mcpgov shim --url " + gw + "block/mcp",
+		"continue/noargs":        "wrapped: now runs mcpgov shim --url " + gw + "noargs/mcp",
 		"continue/remote":        "skipped-remote: sse transport; mcpgov shim --url speaks Streamable HTTP",
+		"continue/hosted":        "wrapped: remote entry now runs mcpgov shim --url",
 	} {
 		if reasons[k] != want {
 			t.Errorf("%s: %q, want %q", k, reasons[k], want)
@@ -65,6 +69,16 @@ func TestGatewayWrapRoundTrip(t *testing.T) {
 		".claude.json":                   `"type": "stdio",` + "\n" + `      "command": "/usr/local/bin/mcpgov",` + "\n" + `      "args": ["shim", "--url", "https://gw.example.com/servers/everything/mcp"],` + "\n" + `      "env": {}`,
 		".config/opencode/opencode.json": `"command": ["/usr/local/bin/mcpgov", "shim", "--url", "https://gw.example.com/servers/oc/mcp"]`,
 		".gemini/settings.json":          `"h":{"command":"/usr/local/bin/mcpgov","args":["shim","--url","https://gw.example.com/servers/h/mcp"]}`,
+		// Codex: in place, the comment after command and the layout kept.
+		".codex/config.toml": "[mcp_servers.docs]\ncommand = \"/usr/local/bin/mcpgov\" # runner\nargs = [\"shim\", \"--url\", \"https://gw.example.com/servers/docs/mcp\"]\n\n" +
+			"[mcp_servers.plain]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--url\", \"https://gw.example.com/servers/plain/mcp\"]\nenv = { A = \"1\" }\n",
+		// Continue: flow and block sequences become one flow sequence
+		// where they stood; a missing args is added under command.
+		".continue/config.yaml": "  - name: cont\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--url\", \"https://gw.example.com/servers/cont/mcp\"]\n" +
+			"  - name: block\n    command: \"/usr/local/bin/mcpgov\"   # python\n    args:\n      [\"shim\", \"--url\", \"https://gw.example.com/servers/block/mcp\"]\n" +
+			"  - name: noargs\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--url\", \"https://gw.example.com/servers/noargs/mcp\"]\n" +
+			"  - name: remote\n    type: sse\n    url: https://r.example.com/sse\n" +
+			"  - name: hosted\n    type: stdio # http\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--url\", \"https://gw.example.com/servers/hosted/mcp\"]\n",
 	} {
 		if !bytes.Contains(wrapped[rel], []byte(want)) {
 			t.Errorf("%s lacks %s:\n%s", rel, want, wrapped[rel])

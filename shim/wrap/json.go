@@ -9,6 +9,7 @@ import (
 
 	"github.com/tailscale/hujson"
 
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/scan"
 )
 
@@ -268,6 +269,15 @@ func quote(s string) string {
 	return strings.TrimSuffix(buf.String(), "\n")
 }
 
+// quoteAll is quote of each of ss.
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quote(s)
+	}
+	return out
+}
+
 func stringLit(v *hujson.Value) (string, bool) {
 	lit, ok := v.Value.(hujson.Literal)
 	if !ok || lit.Kind() != '"' {
@@ -388,17 +398,25 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 	if err != nil {
 		return skip(ActionFailed, "move secrets: "+err.Error())
 	}
+	argMoves, notMoved, err := moveArgSecrets(it, o, args, func(i int) (string, int) {
+		return d.raw(&arr.Elements[i]), d.start(&arr.Elements[i])
+	})
+	if err != nil {
+		return skip(ActionFailed, "move secrets: "+err.Error())
+	}
 	newCmd := quote(o.MCPGovPath)
 	lits := make([]string, 0, 4)
-	for _, a := range withSecretFlags(shimPrefix(it.srv, o), moves) {
+	prefix := withSecretFlags(shimPrefix(it.srv, o), moves)
+	prefix = append(append(prefix[:len(prefix)-1:len(prefix)-1], argFlags(argMoves)...), "--")
+	for _, a := range prefix {
 		lits = append(lits, quote(a))
 	}
 	lits = append(lits, d.raw(&cmd.Value)) // the original literal, escapes and placeholders as written
-	e := edit{action: ActionWrapped, command: command, args: args}
+	e := edit{action: ActionWrapped, command: command}
 	if args == nil {
 		args = []string{}
 	}
-	e.args = args
+	e.args = clearedArgs(args, argMoves)
 	if argsMem != nil {
 		p, text := d.insertFront(&argsMem.Value, arr, argsMem, lits)
 		e.patches = append(e.patches, patch{d.start(&cmd.Value), d.end(&cmd.Value), newCmd}, p)
@@ -406,9 +424,30 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 			{Field: "command", Original: d.raw(&cmd.Value), Wrapped: newCmd},
 			{Field: "args", Original: d.raw(&argsMem.Value), Wrapped: text},
 		}
-		return addMoves(e, moves)
+		if len(argMoves) > 0 {
+			// The array is rewritten whole: the prefix inserted and each
+			// moved value cut from its argument.
+			s, end := d.start(&argsMem.Value), d.end(&argsMem.Value)
+			clear := func(argMove) string { return "" }
+			text = cutMoves([]byte(text), 0, len(text), shiftMoves(argMoves, p.start, len(p.repl)-(p.end-p.start), s), clear)
+			e.patches[1] = patch{s, end, text}
+			e.spans[1] = Span{Field: "args", Original: cutMoves(d.b, s, end, argMoves, func(argMove) string { return secretMark }),
+				Wrapped: text, Refs: argRefs(argMoves)}
+			e.redact = append(e.redact, maskMoves(argMoves)...)
+			e.reason = movedReason(e.reason, argMoves)
+		}
+		return addMoves(notMovedReason(e, notMoved, whyEscapes), moves)
 	}
-	// No args: add one right after command, in the entry's layout.
+	ins := d.argsAfter(cmd, lits)
+	e.patches = []patch{{d.start(&cmd.Value), d.end(&cmd.Value), newCmd + ins}}
+	e.spans = []Span{{Field: "command+args", Original: d.raw(&cmd.Value), Wrapped: newCmd + ins}}
+	return addMoves(e, moves)
+}
+
+// argsAfter is the text that adds an args member holding lits right after
+// the command member cmd (an entry without args), in the entry's layout:
+// its colon spacing, and a line of its own at cmd's indent or inline.
+func (d *jdoc) argsAfter(cmd *hujson.ObjectMember, lits []string) string {
 	colon := string(d.b[d.end(&cmd.Name):d.start(&cmd.Value)])
 	if strings.Count(colon, ":") != 1 || !isBlank([]byte(strings.Replace(colon, ":", "", 1))) {
 		colon = ": "
@@ -419,10 +458,7 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 	} else if d.inlineSep(cmd) == ", " {
 		lead = " "
 	}
-	ins := "," + lead + `"args"` + colon + "[" + strings.Join(lits, d.inlineSep(cmd)) + "]"
-	e.patches = []patch{{d.start(&cmd.Value), d.end(&cmd.Value), newCmd + ins}}
-	e.spans = []Span{{Field: "command+args", Original: d.raw(&cmd.Value), Wrapped: newCmd + ins}}
-	return addMoves(e, moves)
+	return "," + lead + `"args"` + colon + "[" + strings.Join(lits, d.inlineSep(cmd)) + "]"
 }
 
 // wrapArgv wraps opencode's command array, which holds the whole argv.
@@ -447,7 +483,7 @@ func (d *jdoc) wrapArgv(it *item, o Options, cmd *hujson.ObjectMember) edit {
 
 // span returns the current file range of a manifest span's field.
 func (d *jdoc) span(obj *hujson.Object, field string) (int, int, bool) {
-	if strings.HasPrefix(field, "env.") {
+	if strings.HasPrefix(field, "env.") || strings.HasPrefix(field, "headers.") {
 		return d.envSpan(obj, field)
 	}
 	cmd, args := member(obj, "command"), member(obj, "args")
@@ -551,15 +587,63 @@ func (d *jdoc) unwrapCommand(it *item, lookup func(string) *Record) edit {
 		if rec := lookup(it.res.Pointer); rec != nil && rec.URL == "" && rec.Command != "" {
 			return d.restoreRecord(cmd, argsMem, rec) // a --gateway wrap: the command line is in the manifest
 		}
+		if rec := lookup(it.res.Pointer); rec != nil && rec.URL != "" {
+			if e, ok := d.restoreRemoteRecord(obj, cmd, argsMem, rec); ok {
+				return e // a --remote wrap: the url member is in the manifest
+			}
+		}
 		return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
 	}
 	ps := []patch{{d.start(&cmd.Value), d.end(&cmd.Value), d.raw(&arr.Elements[k])}}
+	back, err := restoreArgs(it, args, k)
+	if err != nil {
+		return skip(ActionFailed, "restore a moved secret: "+err.Error())
+	}
+	for i, v := range back {
+		ps = append(ps, patch{d.start(&arr.Elements[i]), d.end(&arr.Elements[i]), quote(v)})
+	}
 	if k+1 < len(args) {
 		ps = append(ps, patch{d.start(&arr.Elements[0]), d.start(&arr.Elements[k+1]), ""})
 	} else {
 		ps = append(ps, patch{d.start(&argsMem.Value), d.end(&argsMem.Value), "[]"})
 	}
 	return edit{action: ActionUnwrapped, reason: fallback, patches: ps}
+}
+
+// restoreRemoteRecord puts back the url member a --remote wrap replaced,
+// from the manifest (its moved secrets read back), when the client
+// rewrote the file since (the spans no longer match): the command and
+// args members, next to each other in either order, become the url
+// member again, and a
+// type member what it was. ok is false when they are not next to each
+// other (the url member is then not put back by guesswork).
+func (d *jdoc) restoreRemoteRecord(obj *hujson.Object, cmd, argsMem *hujson.ObjectMember, rec *Record) (edit, bool) {
+	var remote, typ *Span
+	for i := range rec.Spans {
+		switch rec.Spans[i].Field {
+		case "remote":
+			remote = &rec.Spans[i]
+		case "type":
+			typ = &rec.Spans[i]
+		}
+	}
+	first, second := cmd, argsMem
+	if d.start(&argsMem.Name) < d.start(&cmd.Name) {
+		first, second = argsMem, cmd
+	}
+	if remote == nil {
+		return edit{}, false
+	}
+	between := bytes.Replace(d.b[d.end(&first.Value):d.start(&second.Name)], []byte(","), nil, 1)
+	if !isBlank(between) {
+		return edit{}, false
+	}
+	e := edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's URL",
+		patches: []patch{{d.start(&first.Name), d.end(&second.Value), remote.Original}}}
+	if t := member(obj, "type"); t != nil && typ != nil {
+		e.patches = append(e.patches, patch{d.start(&t.Value), d.end(&t.Value), typ.Original})
+	}
+	return e, true
 }
 
 // urlKeys are the members clients spell a remote server's URL with.
@@ -586,6 +670,9 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 	if member(obj, "command") != nil || member(obj, "args") != nil {
 		return skip(ActionSkippedRemote, "entry has both url and command")
 	}
+	if len(it.srv.Headers) > 0 && member(obj, "headers") == nil {
+		return skip(ActionSkippedRemote, "its headers are not in a headers member, which is all wrap passes on")
+	}
 	colon := string(d.b[d.end(&um.Name):d.start(&um.Value)])
 	var lits []string
 	if it.srv.Client == scan.ClientOpencode {
@@ -596,8 +683,51 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 		lits = append(lits, quote(a))
 	}
 	urlLit := d.raw(&um.Value)
+	orig := string(d.b[d.start(&um.Name):d.end(&um.Value)])
+	var (
+		moves  []moved
+		refs   []string
+		redact []patch
+		names  []string
+	)
 	if gw := o.gatewayFor(it.srv); gw != "" {
 		urlLit = quote(gw) // the original URL is kept in the manifest
+	} else if o.MoveSecret != nil {
+		flags, ms, err := d.moveHeaders(it, o, obj)
+		if err != nil {
+			return skip(ActionFailed, "move secrets: "+err.Error())
+		}
+		moves = ms
+		for _, f := range flags {
+			lits = append(lits, quote(f))
+		}
+		if secs := urlSecrets(url); len(secs) > 0 && urlLit == `"`+url+`"` && !strings.ContainsAny(url, "\"\\") {
+			// The URL is written verbatim: cut each secret part out of
+			// the text --url gets, and mark it in the manifest's copy.
+			var cleared, marked strings.Builder
+			at, base := 0, d.start(&um.Value)+1
+			for _, sec := range secs {
+				value, cut := url[sec.start:sec.end], sec.end
+				if sec.flag == SecretUserinfoFlag {
+					value = strings.TrimSuffix(value, "@")
+				}
+				ref, err := o.MoveSecret(it.srv, sec.name, value, !o.DryRun)
+				if err != nil {
+					return skip(ActionFailed, "move secrets: url: "+err.Error())
+				}
+				cleared.WriteString(url[at:sec.start])
+				marked.WriteString(url[at:sec.start] + secretMark + url[sec.start+len(value):cut])
+				at = cut
+				refs = append(refs, ref)
+				lits = append(lits, quote(sec.flag), quote(sec.arg+ref))
+				redact = append(redact, patch{base + sec.start, base + sec.start + len(value), secret.Mask(value)})
+				names = append(names, strings.TrimPrefix(sec.name, "query-"))
+			}
+			cleared.WriteString(url[at:])
+			marked.WriteString(url[at:])
+			urlLit = quote(cleared.String())
+			orig = orig[:len(orig)-len(d.raw(&um.Value))] + `"` + marked.String() + `"`
+		}
 	}
 	lits = append(lits, quote("--url"), urlLit)
 	arr := "[" + strings.Join(lits, d.inlineSep(um)) + "]"
@@ -613,11 +743,15 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 		}
 		repl = `"command"` + colon + quote(o.MCPGovPath) + sep + `"args"` + colon + arr
 	}
-	orig := string(d.b[d.start(&um.Name):d.end(&um.Value)])
 	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url",
 		patches: []patch{{d.start(&um.Name), d.end(&um.Value), repl}},
-		spans:   []Span{{Field: "remote", Original: orig, Wrapped: repl}},
-		args:    []string{}, url: url}
+		spans:   []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: refs}},
+		args:    []string{}, url: url, redact: redact}
+	if len(refs) > 0 {
+		// The manifest's URL must hold no secret either.
+		e.url = strings.Trim(urlLit, `"`)
+		e.reason += "; moved the URL's " + strings.Join(names, ", ") + " to the vault"
+	}
 	if t := member(obj, "type"); t != nil {
 		want := quote("stdio")
 		if it.srv.Client == scan.ClientOpencode {
@@ -626,5 +760,5 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 		e.patches = append(e.patches, patch{d.start(&t.Value), d.end(&t.Value), want})
 		e.spans = append(e.spans, Span{Field: "type", Original: d.raw(&t.Value), Wrapped: want})
 	}
-	return e
+	return addMoves(e, moves)
 }

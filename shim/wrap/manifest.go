@@ -46,6 +46,10 @@ type Span struct {
 	// the config; Original is then empty (the manifest holds no secret)
 	// and unwrap reads the value back from the vault.
 	Secret string `json:"secret,omitempty"`
+	// Refs are the vault references of the values --move-secrets took out
+	// of this span's text: Original holds a NUL byte where each was, in
+	// order, and unwrap puts the values back there.
+	Refs []string `json:"refs,omitempty"`
 }
 
 func manifestPath(stateDir string) string { return filepath.Join(stateDir, "manifest.json") }

@@ -2,7 +2,9 @@ package wrap
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/tailscale/hujson"
@@ -10,10 +12,211 @@ import (
 	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
 
-// SecretEnvFlag is the shim flag a moved secret is passed by reference
-// with: --secret-env NAME=REF (the shim resolves REF and sets NAME in the
-// server's environment at launch).
-const SecretEnvFlag = "--secret-env"
+// The shim flags a moved secret is passed by reference with; the shim
+// resolves REF and puts the value back where the config had it.
+const (
+	// SecretEnvFlag: --secret-env NAME=REF sets NAME in the server's
+	// environment at launch.
+	SecretEnvFlag = "--secret-env"
+	// SecretArgFlag: --secret-arg N=REF appends the value to the
+	// server's argument N (0 is the first after the command).
+	SecretArgFlag = "--secret-arg"
+	// SecretHeaderFlag: --secret-header NAME=REF sends the value as the
+	// HTTP header NAME (--url).
+	SecretHeaderFlag = "--secret-header"
+	// SecretQueryFlag: --secret-query NAME=REF fills the empty value of
+	// the URL's query parameter NAME.
+	SecretQueryFlag = "--secret-query"
+	// SecretUserinfoFlag: --secret-userinfo REF puts the URL's user and
+	// password (user:password, as written) back.
+	SecretUserinfoFlag = "--secret-userinfo"
+)
+
+// secretMark stands for a moved value in a span's Original (Span.Refs).
+const secretMark = "\x00"
+
+// argSecret splits an argument secret.Args flagged into the part that
+// stays in the config and the secret that leaves it: the value of
+// --flag=VALUE or NAME=VALUE, the value of a header "Name: value" after
+// --header/-H, else the whole argument.
+func argSecret(args []string, i int) (keep, value string) {
+	a := args[i]
+	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envNameRE.MatchString(name)) {
+		return name + "=", val
+	}
+	if i > 0 && (args[i-1] == "--header" || args[i-1] == "-H") {
+		if name, val, ok := strings.Cut(a, ":"); ok {
+			trimmed := strings.TrimLeft(val, " \t")
+			return name + ":" + val[:len(val)-len(trimmed)], trimmed
+		}
+	}
+	return "", a
+}
+
+var envNameRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// argMove is one secret moved out of an argument: where its bytes are in
+// the file (the literal's text holds it verbatim, just before the closing
+// quote, or the argument is not moved), and its reference.
+type argMove struct {
+	index      int
+	start, end int
+	ref        string
+	value      string
+}
+
+// moveArgSecrets takes the secrets secret.Args finds in args out to the
+// vault. raw gives argument i's literal and its offset in the file; an
+// argument whose secret is not written verbatim at the literal's end (an
+// escape inside it) is not moved, and is named in skipped.
+func moveArgSecrets(it *item, o Options, args []string, raw func(i int) (string, int)) (moves []argMove, skipped []string, err error) {
+	if o.MoveSecret == nil {
+		return nil, nil, nil
+	}
+	for i := range args {
+		if _, ok := secret.Args(args)[i]; !ok {
+			continue
+		}
+		_, value := argSecret(args, i)
+		lit, at := raw(i)
+		body := len(lit) // a plain (YAML) scalar: its end
+		if lit != "" && (lit[0] == '"' || lit[0] == '\'') {
+			body-- // before the closing quote
+		}
+		if value == "" || body < 1 || strings.ContainsAny(value, "\\\"'") || !strings.HasSuffix(lit[:body], value) {
+			skipped = append(skipped, fmt.Sprintf("args[%d]", i))
+			continue
+		}
+		ref, err := o.MoveSecret(it.srv, fmt.Sprintf("arg%d", i), value, !o.DryRun)
+		if err != nil {
+			return nil, nil, fmt.Errorf("args[%d]: %w", i, err)
+		}
+		end := at + body
+		moves = append(moves, argMove{index: i, start: end - len(value), end: end, ref: ref, value: value})
+	}
+	return moves, skipped, nil
+}
+
+// cutMoves returns b[start:end] with each moved value replaced by with
+// (one call per value: "" to clear, secretMark for the manifest, or a mask).
+func cutMoves(b []byte, start, end int, ms []argMove, with func(argMove) string) string {
+	var sb strings.Builder
+	at := start
+	for _, m := range ms {
+		if m.start < at || m.end > end {
+			continue
+		}
+		sb.Write(b[at:m.start])
+		sb.WriteString(with(m))
+		at = m.end
+	}
+	sb.Write(b[at:end])
+	return sb.String()
+}
+
+// clearedArgs is args with each moved value cut out: what the manifest
+// records as the original command line (it holds no secret).
+func clearedArgs(args []string, ms []argMove) []string {
+	if len(ms) == 0 {
+		return args
+	}
+	out := append([]string(nil), args...)
+	for _, m := range ms {
+		out[m.index] = strings.TrimSuffix(out[m.index], m.value)
+	}
+	return out
+}
+
+// shiftMoves re-bases moves found in the file onto the text of a span
+// that starts at base, after an insertion of grow bytes at offset at.
+func shiftMoves(ms []argMove, at, grow, base int) []argMove {
+	out := make([]argMove, len(ms))
+	for i, m := range ms {
+		d := -base
+		if m.start >= at {
+			d += grow
+		}
+		m.start, m.end = m.start+d, m.end+d
+		out[i] = m
+	}
+	return out
+}
+
+// maskMoves are the patches that show each moved value masked.
+func maskMoves(ms []argMove) []patch {
+	out := make([]patch, len(ms))
+	for i, m := range ms {
+		out[i] = patch{m.start, m.end, secret.Mask(m.value)}
+	}
+	return out
+}
+
+// movedReason adds the moved arguments to a result's reason.
+func movedReason(reason string, ms []argMove) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = fmt.Sprintf("args[%d]", m.index)
+	}
+	return strings.TrimPrefix(reason+"; moved "+strings.Join(names, ", ")+" to the vault", "; ")
+}
+
+// Why --move-secrets left a secret in the config.
+const whyEscapes = "escapes in the secret, or a layout wrap does not edit; move it by hand"
+
+// notMovedReason says which secrets --move-secrets had to leave, and why.
+func notMovedReason(e edit, names []string, why string) edit {
+	if len(names) > 0 {
+		e.reason = strings.TrimPrefix(e.reason+"; "+strings.Join(names, ", ")+" not moved ("+why+")", "; ")
+	}
+	return e
+}
+
+// restoreArgs reads back, for an unwrap from the command line, the
+// arguments the shim flags before "--" (at k) say hold moved secrets:
+// their index in args and full value.
+func restoreArgs(it *item, args []string, k int) (map[int]string, error) {
+	var out map[int]string
+	for i := 0; i+1 < k; i++ {
+		if args[i] != SecretArgFlag {
+			continue
+		}
+		n, ref, _ := strings.Cut(args[i+1], "=")
+		idx, err := strconv.Atoi(n)
+		if err != nil || idx < 0 || k+1+idx >= len(args) {
+			return nil, fmt.Errorf("%s %s names no argument", SecretArgFlag, args[i+1])
+		}
+		if it.restore == nil {
+			return nil, fmt.Errorf("args[%d] was moved to the vault (%s) and no vault is open", idx, ref)
+		}
+		v, err := it.restore(ref)
+		if err != nil {
+			return nil, fmt.Errorf("args[%d]: %w", idx, err)
+		}
+		if out == nil {
+			out = map[int]string{}
+		}
+		out[k+1+idx] = args[k+1+idx] + v
+	}
+	return out, nil
+}
+
+// argFlags are the --secret-arg flags of moves.
+func argFlags(ms []argMove) []string {
+	var out []string
+	for _, m := range ms {
+		out = append(out, SecretArgFlag, fmt.Sprintf("%d=%s", m.index, m.ref))
+	}
+	return out
+}
+
+// argRefs are the references of moves, in file order.
+func argRefs(ms []argMove) []string {
+	out := make([]string, len(ms))
+	for i, m := range ms {
+		out[i] = m.ref
+	}
+	return out
+}
 
 // moved is one literal secret taken out of an entry's env.
 type moved struct {
@@ -64,6 +267,89 @@ func (d *jdoc) moveSecrets(it *item, o Options, obj *hujson.Object) ([]moved, er
 	return out, nil
 }
 
+// moveHeaders takes the secret headers of a remote JSON entry into the
+// vault (their values become "" in place, as env values do); the others
+// are passed on as they are. It returns the shim's flags for both:
+// --secret-header NAME=REF and --header "NAME: value".
+func (d *jdoc) moveHeaders(it *item, o Options, obj *hujson.Object) (flags []string, ms []moved, err error) {
+	h := member(obj, "headers")
+	if h == nil {
+		return nil, nil, nil
+	}
+	ho, ok := h.Value.Value.(*hujson.Object)
+	if !ok {
+		return nil, nil, fmt.Errorf("headers is not an object")
+	}
+	for i := range ho.Members {
+		m := &ho.Members[i]
+		name, ok := memberKey(m)
+		v, okv := stringLit(&m.Value)
+		if !ok || !okv {
+			return nil, nil, fmt.Errorf("header %s is not a string", name)
+		}
+		if member(ho, name) != m {
+			return nil, nil, fmt.Errorf("header %s is written twice", name)
+		}
+		if _, ok := secret.Detect(name, v); !ok {
+			flags = append(flags, "--header", name+": "+v)
+			continue
+		}
+		ref, err := o.MoveSecret(it.srv, "header-"+name, v, !o.DryRun)
+		if err != nil {
+			return nil, nil, fmt.Errorf("header %s: %w", name, err)
+		}
+		s, e := d.start(&m.Value), d.end(&m.Value)
+		ms = append(ms, moved{name: name, ref: ref,
+			clear: patch{s, e, `""`}, mask: patch{s, e, quote(secret.Mask(v))},
+			span: Span{Field: "headers." + name, Wrapped: `""`, Secret: ref}})
+		flags = append(flags, SecretHeaderFlag, name+"="+ref)
+	}
+	return flags, ms, nil
+}
+
+// urlSecret is a secret part of a URL: its offsets in the URL text.
+type urlSecret struct {
+	start, end int
+	flag, arg  string // the shim flag and its argument, REF added
+	name       string // the vault name
+}
+
+// urlSecrets finds the secret parts of u, as written: a user:password
+// before the host, and query values secret.Detect flags by their name.
+func urlSecrets(u string) []urlSecret {
+	var out []urlSecret
+	rest := 0
+	if i := strings.Index(u, "://"); i >= 0 {
+		rest = i + 3
+		end := len(u)
+		if j := strings.IndexAny(u[rest:], "/?#"); j >= 0 {
+			end = rest + j
+		}
+		if at := strings.LastIndexByte(u[rest:end], '@'); at >= 0 && strings.Contains(u[rest:rest+at], ":") {
+			out = append(out, urlSecret{start: rest, end: rest + at + 1, flag: SecretUserinfoFlag, name: "userinfo"})
+		}
+	}
+	q := strings.IndexByte(u, '?')
+	if q < 0 {
+		return out
+	}
+	end := len(u)
+	if h := strings.IndexByte(u[q:], '#'); h >= 0 {
+		end = q + h
+	}
+	at := q + 1
+	for _, pair := range strings.Split(u[q+1:end], "&") {
+		if k, v, ok := strings.Cut(pair, "="); ok && v != "" {
+			if _, secretValue := secret.Detect(k, v); secretValue {
+				s := at + len(k) + 1
+				out = append(out, urlSecret{start: s, end: s + len(v), flag: SecretQueryFlag, arg: k + "=", name: "query-" + k})
+			}
+		}
+		at += len(pair) + 1
+	}
+	return out
+}
+
 // withSecretFlags puts a --secret-env flag per moved secret before the
 // prefix's "--".
 func withSecretFlags(prefix []string, ms []moved) []string {
@@ -94,13 +380,13 @@ func addMoves(e edit, ms []moved) edit {
 	return e
 }
 
-// envSpan is where env.NAME's value is in obj.
+// envSpan is where env.NAME's (or headers.NAME's) value is in obj.
 func (d *jdoc) envSpan(obj *hujson.Object, field string) (int, int, bool) {
-	name, ok := strings.CutPrefix(field, "env.")
-	if !ok {
+	in, name, ok := strings.Cut(field, ".")
+	if !ok || (in != "env" && in != "headers") {
 		return 0, 0, false
 	}
-	env := member(obj, "env")
+	env := member(obj, in)
 	if env == nil {
 		return 0, 0, false
 	}
@@ -123,6 +409,19 @@ func restoreSecrets(rec *Record, o Options) (*Record, error) {
 	}
 	var out *Record
 	for i, sp := range rec.Spans {
+		if len(sp.Refs) > 0 {
+			orig, err := fillMarks(sp, o)
+			if err != nil {
+				return nil, err
+			}
+			if out == nil {
+				cp := *rec
+				cp.Spans = append([]Span(nil), rec.Spans...)
+				out = &cp
+			}
+			out.Spans[i].Original = orig
+			continue
+		}
 		if sp.Secret == "" {
 			continue
 		}
@@ -144,6 +443,29 @@ func restoreSecrets(rec *Record, o Options) (*Record, error) {
 		return rec, nil
 	}
 	return out, nil
+}
+
+// fillMarks is sp.Original with each moved value read back from the
+// vault in place of its mark.
+func fillMarks(sp Span, o Options) (string, error) {
+	parts := strings.Split(sp.Original, secretMark)
+	if len(parts) != len(sp.Refs)+1 {
+		return "", fmt.Errorf("%s: the manifest's record of its moved secrets is damaged", sp.Field)
+	}
+	var sb strings.Builder
+	sb.WriteString(parts[0])
+	for i, ref := range sp.Refs {
+		if o.RestoreSecret == nil {
+			return "", fmt.Errorf("%s was moved to the vault (%s) and no vault is open", sp.Field, ref)
+		}
+		v, err := o.RestoreSecret(ref)
+		if err != nil {
+			return "", fmt.Errorf("%s: %w", sp.Field, err)
+		}
+		sb.WriteString(v)
+		sb.WriteString(parts[i+1])
+	}
+	return sb.String(), nil
 }
 
 // restoreMoved puts back the moved secrets of a record whose command line

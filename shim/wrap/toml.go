@@ -3,9 +3,14 @@ package wrap
 import (
 	"bytes"
 	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
 
 	"github.com/BurntSushi/toml"
 
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/scan/tomldoc"
 )
 
@@ -90,7 +95,7 @@ func (d *tdoc) wrapEntry(it *item, o Options) edit {
 	}
 	if ed, done := precheck(it, o); done {
 		if ed.action == actionRemote {
-			return skip(ActionSkippedRemote, "remote entries in TOML cannot be wrapped yet")
+			return d.wrapRemote(it, o, e)
 		}
 		return ed
 	}
@@ -110,14 +115,58 @@ func (d *tdoc) wrapEntry(it *item, o Options) edit {
 		args = []string{}
 	}
 	newCmd := tomldoc.String(o.MCPGovPath)
-	newArgs := tomldoc.Strings(append(append(shimPrefix(it.srv, o), command), args...))
 	ed := edit{action: ActionWrapped, command: command, args: args}
+	var (
+		envMoves []moved
+		argMoves []argMove
+		newArgs  string
+	)
+	if url := o.gatewayFor(it.srv); url != "" {
+		// Codex takes a Streamable HTTP entry's token only from an
+		// environment variable of its own (bearer_token_env_var), which
+		// holds no login token: the shim carries it instead.
+		newArgs = tomldoc.Strings(gatewayArgs(it.srv, o, url))
+		ed.reason = "now runs mcpgov shim --url " + url
+	} else {
+		var notMoved []string
+		var err error
+		if envMoves, notMoved, err = d.moveSecrets(it, o, e); err != nil {
+			return skip(ActionFailed, "move secrets: "+err.Error())
+		}
+		if ak != nil {
+			var elems [][2]int
+			raw := d.raw(ak)
+			if elems, ok = tomlStrings(raw); ok && len(elems) == len(args) {
+				base := ak.ValueStart + d.bom
+				var skipped []string
+				argMoves, skipped, err = moveArgSecrets(it, o, args, func(i int) (string, int) {
+					return raw[elems[i][0]:elems[i][1]], base + elems[i][0]
+				})
+				if err != nil {
+					return skip(ActionFailed, "move secrets: "+err.Error())
+				}
+				notMoved = append(notMoved, skipped...)
+			}
+		}
+		prefix := withSecretFlags(shimPrefix(it.srv, o), envMoves)
+		prefix = append(append(prefix[:len(prefix)-1:len(prefix)-1], argFlags(argMoves)...), "--")
+		ed.args = clearedArgs(args, argMoves)
+		newArgs = tomldoc.Strings(append(append(prefix, command), ed.args...))
+		ed = notMovedReason(ed, notMoved, whyEscapes)
+	}
 	ed.patches = []patch{{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, newCmd}}
 	ed.spans = []Span{{Field: "command", Original: d.raw(ck), Wrapped: newCmd}}
 	if ak != nil {
-		ed.patches = append(ed.patches, patch{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, newArgs})
+		s, end := ak.ValueStart+d.bom, ak.ValueEnd+d.bom
+		ed.patches = append(ed.patches, patch{s, end, newArgs})
 		ed.spans = append(ed.spans, Span{Field: "args", Original: d.raw(ak), Wrapped: newArgs})
-		return ed
+		if len(argMoves) > 0 {
+			ed.spans[len(ed.spans)-1].Original = cutMoves(d.b, s, end, argMoves, func(argMove) string { return secretMark })
+			ed.spans[len(ed.spans)-1].Refs = argRefs(argMoves)
+			ed.redact = append(ed.redact, maskMoves(argMoves)...)
+			ed.reason = movedReason(ed.reason, argMoves)
+		}
+		return addMoves(ed, envMoves)
 	}
 	ind, _ := indentAt(d.b, ck.Start+d.bom)
 	at := ck.LineEnd + d.bom
@@ -127,7 +176,7 @@ func (d *tdoc) wrapEntry(it *item, o Options) edit {
 	}
 	ed.patches = append(ed.patches, patch{at, at, ins})
 	ed.spans = append(ed.spans, Span{Field: "args-line", Original: "", Wrapped: ins})
-	return ed
+	return addMoves(ed, envMoves)
 }
 
 func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
@@ -152,6 +201,22 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 					s, end := k.Start+d.bom, k.LineEnd+d.bom
 					cands = append(cands, [2]int{s, end}, [2]int{s - len(d.nl), end})
 				}
+			case "remote-region":
+				if n := bytes.Count(d.b, []byte(sp.Wrapped)); n == 1 {
+					at := bytes.Index(d.b, []byte(sp.Wrapped))
+					cands = append(cands, [2]int{at, at + len(sp.Wrapped)})
+				}
+			case "remote":
+				ck, ak := d.key(name, "command"), d.key(name, "args")
+				if ck != nil && ak != nil {
+					cands = append(cands, [2]int{d.keyStart(ck), ak.ValueEnd + d.bom})
+				}
+			default:
+				if env, ok := strings.CutPrefix(sp.Field, "env."); ok {
+					if s, end, ok := d.envValue(name, env); ok {
+						cands = append(cands, [2]int{s, end})
+					}
+				}
 			}
 			matched := false
 			for _, c := range cands {
@@ -175,16 +240,177 @@ func (d *tdoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 	if !isShim(command, args) {
 		return skip(ActionNotWrapped, "")
 	}
+	ck, ak := d.key(name, "command"), d.key(name, "args")
 	k := afterDashes(args)
 	if k < 0 || k >= len(args) {
+		// A --gateway wrap runs `mcpgov shim --url`: the command line
+		// is in the manifest only.
+		if rec := lookup(it.res.Pointer); rec != nil && ck != nil && ak != nil {
+			if rec.URL == "" && rec.Command != "" {
+				return edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's command line", patches: []patch{
+					{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, tomldoc.String(rec.Command)},
+					{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(rec.Args)},
+				}}
+			}
+			if rec.URL != "" && slices.ContainsFunc(rec.Spans, func(sp Span) bool { return len(sp.Refs) > 0 }) {
+				return skip(ActionFailed, "the entry changed since wrap, and its moved headers can be put back only from the manifest's record of it; restore the line from the backup under the state directory")
+			}
+			if rec.URL != "" {
+				return edit{action: ActionUnwrapped, reason: "entry changed since wrap; restored from the manifest's URL", patches: []patch{
+					{d.keyStart(ck), ak.ValueEnd + d.bom, "url = " + tomldoc.String(rec.URL)},
+				}}
+			}
+		}
 		return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
 	}
-	ck, ak := d.key(name, "command"), d.key(name, "args")
 	if ck == nil || ak == nil {
 		return skip(ActionSkippedUnsupported, "entry is an inline table; not supported yet")
 	}
+	back, err := restoreArgs(it, args, k)
+	if err != nil {
+		return skip(ActionFailed, "restore a moved secret: "+err.Error())
+	}
+	rest := append([]string(nil), args[k+1:]...)
+	for i, v := range back {
+		rest[i-k-1] = v
+	}
 	return edit{action: ActionUnwrapped, reason: fallback, patches: []patch{
 		{ck.ValueStart + d.bom, ck.ValueEnd + d.bom, tomldoc.String(args[k])},
-		{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(args[k+1:])},
+		{ak.ValueStart + d.bom, ak.ValueEnd + d.bom, tomldoc.Strings(rest)},
 	}}
+}
+
+// keyStart is where k's key begins in the file (past its line's indent).
+func (d *tdoc) keyStart(k *tomldoc.Key) int {
+	at := k.Start + d.bom
+	for at < len(d.b) && (d.b[at] == ' ' || d.b[at] == '\t') {
+		at++
+	}
+	return at
+}
+
+// codexHTTPKeys are the members of a Codex Streamable HTTP entry that a
+// stdio entry may not have (Codex refuses the mix); an entry with any of
+// them is not turned into `mcpgov shim --url`.
+var codexHTTPKeys = []string{"bearer_token_env_var", "bearer_token", "http_headers", "env_http_headers", "oauth", "oauth_resource", "scopes"}
+
+// wrapRemote turns a Codex Streamable HTTP entry (url = "…") into a stdio
+// entry running `mcpgov shim --url URL` (the gateway's endpoint in a
+// --gateway wrap): the url line's key and value are replaced in place by
+// command and args, so the manifest's span restores it byte for byte.
+func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
+	uk := d.key(it.srv.Name, "url")
+	url, ok := e["url"].(string)
+	if uk == nil || !ok {
+		return skip(ActionSkippedRemote, "url is not a string key of the entry's table (an inline table is not supported yet)")
+	}
+	if _, ok := e["command"]; ok {
+		return skip(ActionSkippedRemote, "entry has both url and command")
+	}
+	gw := o.gatewayFor(it.srv)
+	// With --move-secrets, an inline http_headers table is passed on (a
+	// secret value from the vault) and its line goes: Codex refuses it
+	// beside command.
+	hk := d.key(it.srv.Name, "http_headers")
+	headers, _ := e["http_headers"].(map[string]any)
+	movesHeaders := o.MoveSecret != nil && gw == "" && hk != nil && headers != nil && strings.HasPrefix(d.raw(hk), "{")
+	for _, k := range codexHTTPKeys {
+		if _, ok := e[k]; ok && !(k == "http_headers" && movesHeaders) {
+			why := "has " + k + ", which mcpgov shim --url cannot pass on yet"
+			if k == "http_headers" && o.MoveSecret == nil && gw == "" {
+				why = "has http_headers; wrap --remote --move-secrets passes them on, a secret one from the vault"
+			}
+			return skip(ActionSkippedRemote, why)
+		}
+	}
+	target := url
+	if gw != "" {
+		target = gw // the original URL is kept in the manifest
+	}
+	flags := append([]string{"shim"}, shimFlags(it.srv, o)...)
+	var (
+		marks  []patch // the moved values, marked in the manifest's copy
+		refs   []string
+		redact []patch
+		moved  []string
+	)
+	if movesHeaders {
+		for _, n := range slices.Sorted(maps.Keys(headers)) {
+			v, ok := headers[n].(string)
+			if !ok {
+				return skip(ActionSkippedRemote, "http_headers."+n+" is not a string")
+			}
+			if _, isSecret := secret.Detect(n, v); !isSecret {
+				flags = append(flags, "--header", n+": "+v)
+				continue
+			}
+			s, end, ok := d.inlineValue(hk, n)
+			if !ok || string(d.b[s+1:end-1]) != v || strings.ContainsAny(v, "\\\"'") {
+				return skip(ActionSkippedRemote, "http_headers."+n+" is not written verbatim (escapes); move it by hand")
+			}
+			ref, err := o.MoveSecret(it.srv, "header-"+n, v, !o.DryRun)
+			if err != nil {
+				return skip(ActionFailed, "move secrets: header "+n+": "+err.Error())
+			}
+			flags = append(flags, SecretHeaderFlag, n+"="+ref)
+			marks = append(marks, patch{s + 1, end - 1, secretMark})
+			refs = append(refs, ref)
+			redact = append(redact, patch{s + 1, end - 1, secret.Mask(v)})
+			moved = append(moved, n)
+		}
+	}
+	ind, _ := indentAt(d.b, d.keyStart(uk))
+	repl := "command = " + tomldoc.String(o.MCPGovPath) + d.nl + ind + "args = " +
+		tomldoc.Strings(append(flags, "--url", target))
+	start := d.keyStart(uk)
+	ed := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
+		patches: []patch{{start, uk.ValueEnd + d.bom, repl}},
+		spans:   []Span{{Field: "remote", Original: string(d.b[start : uk.ValueEnd+d.bom]), Wrapped: repl}}}
+	if !movesHeaders {
+		return ed
+	}
+	// One span from the first to the last of the two lines: the url
+	// line replaced and the http_headers line taken out, what lies
+	// between kept.
+	hs, he := hk.Start+d.bom, hk.LineEnd+d.bom
+	from, to := min(start, hs), max(uk.ValueEnd+d.bom, he)
+	sub := []patch{{start - from, uk.ValueEnd + d.bom - from, repl}, {hs - from, he - from, ""}}
+	region := d.b[from:to]
+	wrapped, err := apply(region, sub)
+	if err != nil {
+		return skip(ActionSkippedRemote, "http_headers shares a line with url")
+	}
+	for i := range marks {
+		marks[i].start -= from
+		marks[i].end -= from
+	}
+	orig, err := apply(region, marks)
+	if err != nil {
+		return skip(ActionSkippedRemote, "http_headers could not be marked")
+	}
+	ed.patches = []patch{{from, to, string(wrapped)}}
+	ed.spans = []Span{{Field: "remote-region", Original: string(orig), Wrapped: string(wrapped), Refs: refs}}
+	ed.redact = redact
+	if len(moved) > 0 {
+		ed.reason += "; moved " + strings.Join(moved, ", ") + " to the vault"
+	}
+	return ed
+}
+
+// inlineValue is where the value of name in the inline table k's value
+// is in the file (a one-line basic or literal string).
+func (d *tdoc) inlineValue(k *tomldoc.Key, name string) (int, int, bool) {
+	text := string(d.b[k.ValueStart+d.bom : k.ValueEnd+d.bom])
+	q := regexp.QuoteMeta(name)
+	re := regexp.MustCompile(`(?:^\{|,)\s*(?:` + q + `|"` + q + `"|'` + q + `')\s*=\s*`)
+	loc := re.FindAllStringIndex(text, -1)
+	if len(loc) != 1 || loc[0][1] >= len(text) || (text[loc[0][1]] != '"' && text[loc[0][1]] != '\'') {
+		return 0, 0, false
+	}
+	end := tomlStringEnd(text, loc[0][1])
+	if end < 0 {
+		return 0, 0, false
+	}
+	base := k.ValueStart + d.bom
+	return base + loc[0][1], base + end, true
 }

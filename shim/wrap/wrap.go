@@ -113,6 +113,9 @@ type item struct {
 	srv     scan.Server
 	res     *Result
 	pointer []string // found on the first attempt, used on retries
+	// restore reads a moved secret back (Options.RestoreSecret), for an
+	// unwrap from the command line that finds --secret-arg flags.
+	restore func(ref string) (string, error)
 }
 
 type op int
@@ -167,6 +170,15 @@ func run(ctx context.Context, servers []scan.Server, o Options, which op) (*Outc
 	var aliases [][2]int
 	for i, s := range servers {
 		out.Results[i] = Result{Client: s.Client, Scope: string(s.Scope), File: s.File, Line: s.Line, Server: s.Name}
+		if scan.IsDesktopConnector(s) {
+			// Its session log is a record of what Claude Desktop was
+			// given, not its configuration: editing it changes nothing.
+			out.Results[i].Action, out.Results[i].Reason = ActionSkippedRemote, reasonDesktopConnector
+			if which == opUnwrap {
+				out.Results[i].Action = ActionNotWrapped
+			}
+			continue
+		}
 		key := fmt.Sprintf("%s\x00%d\x00%s\x00%s\x00%s\x00%s\x00%s", s.File, s.Line, s.Name, s.Scope, s.Project, s.Command, s.URL)
 		if f, ok := first[key]; ok && servers[f].Client != s.Client {
 			aliases = append(aliases, [2]int{i, f})
@@ -176,7 +188,7 @@ func run(ctx context.Context, servers []scan.Server, o Options, which op) (*Outc
 		if _, ok := byFile[s.File]; !ok {
 			order = append(order, s.File)
 		}
-		byFile[s.File] = append(byFile[s.File], &item{srv: s, res: &out.Results[i]})
+		byFile[s.File] = append(byFile[s.File], &item{srv: s, res: &out.Results[i], restore: o.RestoreSecret})
 	}
 	defer func() {
 		for _, a := range aliases {
@@ -238,7 +250,7 @@ func editFile(file string, items []*item, o Options, which op, man *Manifest) (*
 		for _, it := range items {
 			var e edit
 			if which == opWrap {
-				e = gatewayReason(d, it, o, d.wrapEntry(it, o))
+				e = gatewayReason(it, o, d.wrapEntry(it, o))
 			} else {
 				var rerr error
 				e = d.unwrapEntry(it, func(ptr string) *Record {
@@ -460,13 +472,18 @@ func precheck(it *item, o Options) (edit, bool) {
 		switch {
 		case s.Transport != scan.TransportHTTP:
 			return skip(ActionSkippedRemote, string(s.Transport)+" transport; mcpgov shim --url speaks Streamable HTTP"), true
-		case len(s.Headers) > 0:
-			return skip(ActionSkippedRemote, "has headers, which mcpgov shim --url cannot pass on yet"), true
+		case len(s.Headers) > 0 && o.gatewayFor(s) != "":
+			return skip(ActionSkippedRemote, "has headers, which the gateway would not get"), true
+		case len(s.Headers) > 0 && o.MoveSecret == nil:
+			return skip(ActionSkippedRemote, "has headers; wrap --remote --move-secrets passes them on, a secret one from the vault"), true
 		}
 		return edit{action: actionRemote}, true
 	}
 	return edit{}, false
 }
+
+// reasonDesktopConnector is why a Claude Desktop connector is left alone.
+const reasonDesktopConnector = "a Claude Desktop connector, found in its session log: Claude Desktop keeps connectors in its account settings, not in a file mcpgov can edit; change it under Settings > Connectors"
 
 // actionRemote marks an entry precheck hands to the format's remote wrapper.
 const actionRemote Action = "remote"

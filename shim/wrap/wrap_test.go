@@ -72,7 +72,7 @@ var fixtures = map[string]string{
 	// Codex: TOML with comments, an entry without args.
 	".codex/config.toml": "model = \"o3\"\n\n# servers\n[mcp_servers.docs]\ncommand = \"npx\" # runner\nargs = [\n  \"-y\",\n  \"docs-mcp\",\n]\n\n[mcp_servers.plain]\ncommand = 'C:\\bin\\srv.exe'\nenv = { A = \"1\" }\n",
 	// Continue: YAML, not supported yet.
-	".continue/config.yaml": "name: my config\nmcpServers:\n  - name: cont\n    command: npx\n    args: [\"-y\", \"c\"]\n  - name: block\n    command: \"uvx\"   # python\n    args:\n      - mcp-server-time\n      - --local-timezone=UTC\n  - name: noargs\n    command: my-server\n  - name: remote\n    type: sse\n    url: https://r.example.com/sse\nmodels: []\n",
+	".continue/config.yaml": "name: my config\nmcpServers:\n  - name: cont\n    command: npx\n    args: [\"-y\", \"c\"]\n  - name: block\n    command: \"uvx\"   # python\n    args:\n      - mcp-server-time\n      - --local-timezone=UTC\n  - name: noargs\n    command: my-server\n  - name: remote\n    type: sse\n    url: https://r.example.com/sse\n  - name: hosted\n    type: streamable-http # http\n    url: https://h.example.com/mcp\nmodels: []\n",
 }
 
 func writeFixtures(t *testing.T, home string) {
@@ -483,6 +483,9 @@ func errorsAs(err error, target any) bool { return errors.As(err, target) }
 func TestRemoteWrap(t *testing.T) {
 	home, state := setup(t)
 	extra := map[string]string{
+		// Codex: a Streamable HTTP entry with an indented url line and a
+		// comment; one whose token comes from Codex's own env is left.
+		".codex/config.toml":                        "model = \"o3\"\n\n[mcp_servers.linear]\n  url = \"https://mcp.linear.app/mcp\"  # hosted\n  startup_timeout_sec = 20\n\n[mcp_servers.tokened]\nurl = \"https://t.example.com/mcp\"\nbearer_token_env_var = \"T_TOKEN\"\n",
 		".config/Claude/claude_desktop_config.json": "{\n  \"mcpServers\": {\n    \"api\": {\n      \"type\": \"http\",\n      \"url\": \"https://mcp.example.com/mcp?k=${KEY}\"\n    },\n    \"hdr\": {\"type\": \"http\", \"url\": \"https://h.example.com/mcp\", \"headers\": {\"A\": \"b\"}},\n    \"sse\": {\"url\": \"https://s.example.com/sse\"}\n  }\n}\n",
 	}
 	for rel, text := range extra {
@@ -504,6 +507,7 @@ func TestRemoteWrap(t *testing.T) {
 	for k, w := range map[string]Action{
 		"cursor/remote": ActionWrapped, "opencode/ocr": ActionWrapped,
 		"claude-desktop/api": ActionWrapped, "claude-desktop/hdr": ActionSkippedRemote, "claude-desktop/sse": ActionSkippedRemote,
+		"codex/linear": ActionWrapped, "codex/tokened": ActionSkippedRemote,
 	} {
 		if got[k] != w {
 			t.Errorf("%s: %s, want %s", k, got[k], w)
@@ -515,12 +519,16 @@ func TestRemoteWrap(t *testing.T) {
 	if !bytes.Contains(b, []byte(want)) || !json.Valid(b) {
 		t.Errorf("claude desktop:\n%s", b)
 	}
+	cx, _ := os.ReadFile(filepath.Join(home, ".codex/config.toml"))
+	if !bytes.Contains(cx, []byte("[mcp_servers.linear]\n  command = \"/usr/local/bin/mcpgov\"\n  args = [\"shim\", \"--url\", \"https://mcp.linear.app/mcp\"]  # hosted\n  startup_timeout_sec = 20\n")) {
+		t.Errorf("codex:\n%s", cx)
+	}
 	oc, _ := os.ReadFile(filepath.Join(home, ".config/opencode/opencode.json"))
 	if !bytes.Contains(oc, []byte(`"ocr": {"type": "local", "command": ["/usr/local/bin/mcpgov", "shim", "--url", "https://r.example.com/mcp"]}`)) {
 		t.Errorf("opencode:\n%s", oc)
 	}
 	for _, s := range scanHome(t, home) {
-		if s.Client != "continue" && (s.Name == "api" || s.Name == "ocr" || s.Name == "remote") && (!s.Governed || s.Transport != scan.TransportStdio) {
+		if s.Client != "continue" && (s.Name == "api" || s.Name == "ocr" || s.Name == "remote" || s.Name == "linear") && (!s.Governed || s.Transport != scan.TransportStdio) {
 			t.Errorf("%s/%s after remote wrap: governed %v transport %s", s.Client, s.Name, s.Governed, s.Transport)
 		}
 	}
@@ -594,5 +602,46 @@ func TestMinifiedSameNameOneLine(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(p); string(b) != orig {
 		t.Errorf("not restored: %s", b)
+	}
+}
+
+// TestDesktopConnectorSkipped: a Claude Desktop connector found in a
+// session log is skipped by wrap --remote (and --gateway) with the reason,
+// not reported as an entry not found, and its log is left as it was.
+func TestDesktopConnectorSkipped(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "Claude", "claude-code-sessions", "u1", "org-a", "local_1.json")
+	const text = `{"lastActivityAt": 1, "remoteMcpServersConfig": [{"uuid": "c-1", "url": "https://linear.example.com/mcp", "name": "Linear"}]}`
+	if err := os.MkdirAll(filepath.Dir(log), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, log, text)
+	conn := scan.Server{Client: scan.ClientClaudeDesktop, Scope: scan.ScopeUser, File: log, Line: 1, Name: "Linear",
+		Transport: scan.TransportHTTP, URL: "https://linear.example.com/mcp"}
+	if !scan.IsDesktopConnector(conn) {
+		t.Fatal("IsDesktopConnector: false for a session log's connector")
+	}
+	if cfg := (scan.Server{Client: scan.ClientClaudeDesktop, File: filepath.Join(dir, "Claude", "claude_desktop_config.json")}); scan.IsDesktopConnector(cfg) {
+		t.Error("IsDesktopConnector: true for claude_desktop_config.json")
+	}
+	o := opts(t, filepath.Join(dir, "state"))
+	o.Remote = true
+	o.Gateway = func(scan.Server) string { return "https://gw.example.com/servers/linear/mcp" }
+	out, err := Wrap(context.Background(), []scan.Server{conn}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionSkippedRemote || r.Reason != reasonDesktopConnector {
+		t.Errorf("wrap: %s %q", r.Action, r.Reason)
+	}
+	out, err = Unwrap(context.Background(), []scan.Server{conn}, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionNotWrapped || r.Reason != reasonDesktopConnector {
+		t.Errorf("unwrap: %s %q", r.Action, r.Reason)
+	}
+	if got := readFile(t, log); got != text {
+		t.Errorf("the session log changed:\n%s", got)
 	}
 }

@@ -8,6 +8,8 @@ import (
 	"unicode/utf8"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
 
 // ydoc is a Continue YAML config: mcpServers is a list of mappings with a
@@ -218,7 +220,7 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	it.res.Pointer = "/mcpServers/" + strings.NewReplacer("~", "~0", "/", "~1").Replace(it.srv.Name)
 	if e, done := precheck(it, o); done {
 		if e.action == actionRemote {
-			return skip(ActionSkippedRemote, "remote entries in YAML cannot be wrapped yet")
+			return d.wrapRemote(it, o, ent)
 		}
 		return e
 	}
@@ -238,9 +240,45 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	if ce < 0 {
 		return unsupported
 	}
+	if url := o.gatewayFor(it.srv); url != "" {
+		return d.wrapGateway(it, o, ck, av, cs, ce, command, args, url)
+	}
 	newCmd := quote(o.MCPGovPath)
 	lits := []string{}
-	for _, a := range shimPrefix(it.srv, o) {
+	envMoves, notMoved, err := d.moveSecrets(it, o, ent)
+	if err != nil {
+		return skip(ActionFailed, "move secrets: "+err.Error())
+	}
+	var argMoves []argMove
+	if av != nil {
+		var left []string
+		argMoves, left, err = moveArgSecrets(it, o, args, func(i int) (string, int) {
+			n := av.Content[i]
+			s := d.offset(n.Line, n.Column)
+			if e := scalarEnd(d.b, s); e > s && n.Kind == yaml.ScalarNode {
+				return string(d.b[s:e]), s
+			}
+			return "", s
+		})
+		if err != nil {
+			return skip(ActionFailed, "move secrets: "+err.Error())
+		}
+		notMoved = append(notMoved, left...)
+	}
+	prefix := withSecretFlags(shimPrefix(it.srv, o), envMoves)
+	if len(argMoves) > 0 {
+		// The args are rewritten whole, with the moved values cut.
+		prefix = append(append(prefix[:len(prefix)-1:len(prefix)-1], argFlags(argMoves)...), "--")
+		cleared := clearedArgs(args, argMoves)
+		e := edit{action: ActionWrapped, command: command, args: cleared}
+		e = d.replaceArgs(it, o, ck, av, cs, ce, e, append(append(prefix, command), cleared...), argMoves)
+		if e.action != ActionWrapped {
+			return e
+		}
+		e.reason = movedReason(e.reason, argMoves)
+		return addMoves(notMovedReason(e, notMoved, whyEscapes), envMoves)
+	}
+	for _, a := range prefix {
 		lits = append(lits, quote(a))
 	}
 	lits = append(lits, quote(command))
@@ -297,10 +335,197 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 	if err != nil {
 		return unsupported
 	}
-	if !d.verify(after, it, o.MCPGovPath, append(append(shimPrefix(it.srv, o), command), args...)) {
+	if !d.verify(after, it, o.MCPGovPath, append(append(prefix, command), args...)) {
+		return unsupported
+	}
+	return addMoves(notMovedReason(e, notMoved, whyEscapes), envMoves)
+}
+
+// wrapGateway points a Continue stdio entry at the gateway endpoint url:
+// its command becomes mcpgov and its args `shim [flags] --url URL`, in
+// place (a flow sequence is replaced, a block sequence's items become one
+// flow sequence where they stood), so the manifest's spans restore it byte
+// for byte. Continue sends a Streamable HTTP entry's headers as written
+// (requestOptions.headers, secrets from its own store): no login token can
+// reach them, so the shim carries it.
+func (d *ydoc) wrapGateway(it *item, o Options, ck, av *yaml.Node, cs, ce int, command string, args []string, url string) edit {
+	e := edit{action: ActionWrapped, reason: "now runs mcpgov shim --url " + url, command: command, args: args}
+	return d.replaceArgs(it, o, ck, av, cs, ce, e, gatewayArgs(it.srv, o, url), nil)
+}
+
+// replaceArgs makes the entry run mcpgov with the arguments want: its
+// command scalar is replaced, and its args become one flow sequence where
+// they stood (a missing args is added under command). The moved secrets
+// ms are marked in the manifest's copy of the old args.
+func (d *ydoc) replaceArgs(it *item, o Options, ck, av *yaml.Node, cs, ce int, e edit, want []string, ms []argMove) edit {
+	unsupported := skip(ActionSkippedUnsupported, "entry layout not supported yet (multi-line or anchored values)")
+	flow := "[" + strings.Join(quoteAll(want), ", ") + "]"
+	newCmd := quote(o.MCPGovPath)
+	if e.args == nil {
+		e.args = []string{}
+	}
+	e.patches = []patch{{cs, ce, newCmd}}
+	e.spans = []Span{{Field: "command", Original: string(d.b[cs:ce]), Wrapped: newCmd}}
+	var from, to int
+	switch {
+	case av == nil:
+		ind, own := indentAt(d.b, d.offset(ck.Line, ck.Column))
+		if !own {
+			return unsupported
+		}
+		at := len(d.b)
+		if ck.Line < len(d.lines) {
+			at = d.lines[ck.Line]
+		}
+		ins := ind + "args: " + flow + d.nl
+		if at == len(d.b) && !bytes.HasSuffix(d.b, []byte("\n")) {
+			ins = d.nl + ind + "args: " + flow
+		}
+		e.patches = append(e.patches, patch{at, at, ins})
+		e.spans = append(e.spans, Span{Field: "args", Original: "", Wrapped: ins})
+		from = -1
+	case av.Style&yaml.FlowStyle != 0:
+		from = d.offset(av.Line, av.Column)
+		if from >= len(d.b) || d.b[from] != '[' {
+			return unsupported
+		}
+		to = flowEnd(d.b, from)
+	default: // block sequence: from the first item's dash to the last item's end
+		if len(av.Content) == 0 {
+			return unsupported
+		}
+		first, last := av.Content[0], av.Content[len(av.Content)-1]
+		from = bytes.LastIndexByte(d.b[:d.offset(first.Line, first.Column)], '-')
+		to = scalarEnd(d.b, d.offset(last.Line, last.Column))
+	}
+	if from >= 0 {
+		if to <= from {
+			return unsupported
+		}
+		e.patches = append(e.patches, patch{from, to, flow})
+		e.spans = append(e.spans, Span{Field: "args-flow", Original: string(d.b[from:to]), Wrapped: flow})
+		if len(ms) > 0 {
+			e.spans[len(e.spans)-1].Original = cutMoves(d.b, from, to, ms, func(argMove) string { return secretMark })
+			e.spans[len(e.spans)-1].Refs = argRefs(ms)
+			e.redact = append(e.redact, maskMoves(ms)...)
+		}
+	}
+	// The offsets were measured by hand: prove the edit by decoding it.
+	after, err := apply(d.b, e.patches)
+	if err != nil || !d.verify(after, it, o.MCPGovPath, want) {
 		return unsupported
 	}
 	return e
+}
+
+// moveSecrets takes the literal secrets of the entry's env mapping into
+// the vault, as the JSON wrap does: each value becomes "" and the shim
+// sets it from --secret-env. Each span runs from the key to the value, so
+// unwrap finds it again by its text.
+func (d *ydoc) moveSecrets(it *item, o Options, ent *yaml.Node) (ms []moved, notMoved []string, err error) {
+	if o.MoveSecret == nil {
+		return nil, nil, nil
+	}
+	_, env := mapValue(ent, "env")
+	if env == nil || env.Kind != yaml.MappingNode {
+		return nil, nil, nil
+	}
+	for i := 0; i+1 < len(env.Content); i += 2 {
+		k, v := env.Content[i], env.Content[i+1]
+		if k.Kind != yaml.ScalarNode || v.Kind != yaml.ScalarNode || v.Tag != "!!str" {
+			continue
+		}
+		if _, ok := secret.Detect(k.Value, v.Value); !ok {
+			continue
+		}
+		ks, vs := d.offset(k.Line, k.Column), d.offset(v.Line, v.Column)
+		ve := scalarEnd(d.b, vs)
+		if ve < 0 || k.Line != v.Line || strings.ContainsAny(v.Value, "\\\"'") {
+			notMoved = append(notMoved, "env."+k.Value)
+			continue
+		}
+		raw := string(d.b[vs:ve])
+		open, closing := "", ""
+		if raw[0] == '"' || raw[0] == '\'' {
+			open, closing = raw[:1], raw[:1]
+		}
+		if raw != open+v.Value+closing {
+			notMoved = append(notMoved, "env."+k.Value)
+			continue
+		}
+		ref, err := o.MoveSecret(it.srv, k.Value, v.Value, !o.DryRun)
+		if err != nil {
+			return nil, nil, fmt.Errorf("env %s: %w", k.Value, err)
+		}
+		lead := string(d.b[ks:vs])
+		ms = append(ms, moved{name: k.Value, ref: ref,
+			clear: patch{vs, ve, `""`}, mask: patch{vs, ve, quote(secret.Mask(v.Value))},
+			span: Span{Field: "env." + k.Value, Original: lead + open + secretMark + closing, Wrapped: lead + `""`, Refs: []string{ref}}})
+	}
+	return ms, notMoved, nil
+}
+
+// wrapRemote turns a Continue Streamable HTTP entry (type:
+// streamable-http, url) into a stdio entry running `mcpgov shim --url URL`
+// (the gateway's endpoint in a --gateway wrap): the url line becomes
+// command and args lines, and type says stdio, each in place, so the
+// manifest's spans restore them byte for byte.
+func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
+	unsupported := skip(ActionSkippedRemote, "entry layout not supported yet (multi-line or anchored values)")
+	uk, uv := mapValue(ent, "url")
+	if uv == nil || uv.Kind != yaml.ScalarNode {
+		return skip(ActionSkippedRemote, "url is not a string")
+	}
+	if k, _ := mapValue(ent, "command"); k != nil {
+		return skip(ActionSkippedRemote, "entry has both url and command")
+	}
+	if k, _ := mapValue(ent, "requestOptions"); k != nil {
+		return skip(ActionSkippedRemote, "has requestOptions, which mcpgov shim --url does not take yet")
+	}
+	us := d.offset(uk.Line, uk.Column)
+	ve := scalarEnd(d.b, d.offset(uv.Line, uv.Column))
+	ind, own := indentAt(d.b, us)
+	if ve < 0 || uk.Line != uv.Line {
+		return unsupported
+	}
+	if !own { // "- url: …": the new lines go under the item's first key
+		ind = strings.Repeat(" ", uk.Column-1)
+	}
+	target := uv.Value
+	if gw := o.gatewayFor(it.srv); gw != "" {
+		target = gw // the original URL is kept in the manifest
+	}
+	want := append(append([]string{"shim"}, shimFlags(it.srv, o)...), "--url", target)
+	repl := "command: " + quote(o.MCPGovPath) + d.nl + ind + "args: [" + strings.Join(quoteAll(want), ", ") + "]"
+	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: uv.Value, args: []string{},
+		patches: []patch{{us, ve, repl}},
+		spans:   []Span{{Field: "remote", Original: string(d.b[us:ve]), Wrapped: repl}}}
+	if tk, tv := mapValue(ent, "type"); tk != nil {
+		ts, te := d.offset(tk.Line, tk.Column), scalarEnd(d.b, d.offset(tv.Line, tv.Column))
+		if te < 0 || tk.Line != tv.Line {
+			return unsupported
+		}
+		typ := string(d.b[ts:d.offset(tv.Line, tv.Column)]) + "stdio"
+		e.patches = append(e.patches, patch{ts, te, typ})
+		e.spans = append(e.spans, Span{Field: "type", Original: string(d.b[ts:te]), Wrapped: typ})
+	}
+	after, err := apply(d.b, e.patches)
+	if err != nil || !d.verify(after, it, o.MCPGovPath, want) {
+		return unsupported
+	}
+	return e
+}
+
+// verifyURL decodes after and checks the entry is a url entry for url.
+func (d *ydoc) verifyURL(after []byte, it *item, url string) bool {
+	nd, err := openYAML(d.file, after)
+	if err != nil {
+		return false
+	}
+	ent, _ := nd.entry(it.srv.Name, 0)
+	_, uv := mapValue(ent, "url")
+	_, cv := mapValue(ent, "command")
+	return uv != nil && uv.Value == url && cv == nil
 }
 
 // verify decodes after and checks the entry launches command with args.
@@ -348,7 +573,10 @@ func (d *ydoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		}
 		if ps != nil {
 			after, err := apply(d.b, ps)
-			if err == nil && d.verify(after, it, rec.Command, rec.Args) {
+			if err == nil && rec.URL != "" && rec.Command == "" && d.verifyURL(after, it, rec.URL) {
+				return edit{action: ActionUnwrapped, patches: ps}
+			}
+			if err == nil && d.verify(after, it, rec.Command, restoredArgs(rec, it)) {
 				return edit{action: ActionUnwrapped, patches: ps}
 			}
 		}
@@ -375,19 +603,24 @@ func (d *ydoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		return cantRestore
 	}
 	ps := []patch{{cs, ce, quote(args[k])}}
+	back, err := restoreArgs(it, args, k)
+	if err != nil {
+		return skip(ActionFailed, "restore a moved secret: "+err.Error())
+	}
+	want := append([]string(nil), args[k+1:]...)
+	for i, v := range back {
+		want[i-k-1] = v
+	}
 	if av.Style&yaml.FlowStyle != 0 {
 		as := d.offset(av.Line, av.Column)
 		if as >= len(d.b) || d.b[as] != '[' || flowEnd(d.b, as) < 0 {
 			return cantRestore
 		}
-		rest := make([]string, 0, len(args)-k-1)
-		for _, a := range args[k+1:] {
-			rest = append(rest, quote(a))
-		}
+		rest := quoteAll(want)
 		ps = append(ps, patch{as, flowEnd(d.b, as), "[" + strings.Join(rest, ", ") + "]"})
 	} else {
 		// Block sequence: drop the items up to the original command.
-		if k+1 >= len(av.Content) {
+		if k+1 >= len(av.Content) || len(back) > 0 {
 			return cantRestore
 		}
 		dash := func(n *yaml.Node) int { return bytes.LastIndexByte(d.b[:d.offset(n.Line, n.Column)], '-') }
@@ -398,8 +631,39 @@ func (d *ydoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		ps = append(ps, patch{from, to, ""})
 	}
 	after, err := apply(d.b, ps)
-	if err != nil || !d.verify(after, it, args[k], args[k+1:]) {
+	if err != nil || !d.verify(after, it, args[k], want) {
 		return skip(ActionSkippedUnsupported, "entry layout not supported yet")
 	}
 	return edit{action: ActionUnwrapped, reason: reason, patches: ps}
+}
+
+// restoredArgs are the arguments an entry gets back on unwrap: the
+// recorded ones, with each value --move-secrets took from them (the
+// --secret-arg flags the wrapped entry's shim carries) read back.
+func restoredArgs(rec *Record, it *item) []string {
+	var wrapped []string
+	for _, sp := range rec.Spans {
+		if len(sp.Refs) > 0 && (sp.Field == "args-flow" || sp.Field == "args") {
+			wrapped = nil
+			var n yaml.Node
+			if yaml.Unmarshal([]byte(sp.Wrapped), &n) == nil && len(n.Content) == 1 {
+				wrapped, _ = yamlStrings(n.Content[0])
+			}
+		}
+	}
+	k := afterDashes(wrapped)
+	if k < 0 || k >= len(wrapped) {
+		return rec.Args
+	}
+	back, err := restoreArgs(it, wrapped, k)
+	if err != nil {
+		return rec.Args
+	}
+	out := append([]string(nil), rec.Args...)
+	for i, v := range back {
+		if i-k-1 < len(out) {
+			out[i-k-1] = v
+		}
+	}
+	return out
 }

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -36,6 +37,18 @@ type ShimOptions struct {
 	// SecretEnv are NAME=REF: the server's variable NAME gets the secret
 	// REF references (what `mcpgov wrap --move-secrets` writes).
 	SecretEnv []string
+	// SecretArgs are N=REF: the secret REF references is appended to the
+	// server's argument N (what `mcpgov wrap --move-secrets` writes for a
+	// secret it took out of an argument).
+	SecretArgs []string
+	// SecretHeaders are NAME=REF: the HTTP header NAME for --url gets the
+	// secret REF references; SecretQuery are NAME=REF: it fills the empty
+	// value of the URL's query parameter NAME; SecretUserinfo is the REF
+	// of the URL's user:password (what wrap --move-secrets writes for a
+	// remote entry).
+	SecretHeaders  []string
+	SecretQuery    []string
+	SecretUserinfo string
 }
 
 func newShimCmd(f *Factory, runF func(context.Context, *ShimOptions) error) *cobra.Command {
@@ -120,6 +133,32 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 					return flagErrorf("invalid --secret-env %q: want NAME=REF, REF a secret reference (vault:…, env:…, file:…, keyring:…)", name)
 				}
 			}
+			for _, spec := range opts.SecretArgs {
+				n, ref, ok := strings.Cut(spec, "=")
+				i, nerr := strconv.Atoi(n)
+				if _, err := secretref.Parse(ref); !ok || nerr != nil || i < 0 || err != nil {
+					return flagErrorf("invalid --secret-arg %q: want N=REF, N the argument's index after the command (0 is the first), REF a secret reference (vault:…, env:…, file:…, keyring:…)", n)
+				}
+			}
+			for flag, specs := range map[string][]string{"--secret-header": opts.SecretHeaders, "--secret-query": opts.SecretQuery} {
+				for _, spec := range specs {
+					name, ref, ok := strings.Cut(spec, "=")
+					if _, err := secretref.Parse(ref); !ok || name == "" || err != nil {
+						return flagErrorf("invalid %s %q: want NAME=REF, REF a secret reference (vault:…, env:…, file:…, keyring:…)", flag, name)
+					}
+				}
+			}
+			if opts.SecretUserinfo != "" {
+				if _, err := secretref.Parse(opts.SecretUserinfo); err != nil {
+					return flagErrorf("invalid --secret-userinfo: want REF, a secret reference (vault:…, env:…, file:…, keyring:…)")
+				}
+			}
+			if (len(opts.SecretHeaders) > 0 || len(opts.SecretQuery) > 0 || opts.SecretUserinfo != "") && opts.URL == "" {
+				return flagErrorf("--secret-header, --secret-query and --secret-userinfo are for --url: they put a secret back into its requests")
+			}
+			if len(opts.SecretArgs) > 0 && len(opts.Command) == 0 {
+				return flagErrorf("--secret-arg is for the -- COMMAND form: it puts a secret back into one of its arguments")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -133,6 +172,10 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	cmd.Flags().StringVar(&opts.URL, "url", "", "Streamable HTTP upstream (a remote server or the gateway)")
 	cmd.Flags().StringArrayVar(&opts.Headers, "header", nil, `HTTP header "Name: value" for --url (repeatable)`)
 	cmd.Flags().StringArrayVar(&opts.SecretEnv, "secret-env", nil, "set the server's variable NAME to the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
+	cmd.Flags().StringArrayVar(&opts.SecretHeaders, "secret-header", nil, "send the secret REF references as the HTTP header NAME for --url: NAME=REF (repeatable; wrap --move-secrets writes it)")
+	cmd.Flags().StringArrayVar(&opts.SecretQuery, "secret-query", nil, "fill the empty query parameter NAME of --url with the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
+	cmd.Flags().StringVar(&opts.SecretUserinfo, "secret-userinfo", "", "put the user:password the secret REF references back into --url (wrap --move-secrets writes it)")
+	cmd.Flags().StringArrayVar(&opts.SecretArgs, "secret-arg", nil, "append the secret REF references to the server's argument N (0 is the first after the command): N=REF (repeatable; wrap --move-secrets writes it)")
 	return cmd
 }
 
@@ -189,7 +232,7 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 			refuse(err)
 			return credentialsError(err)
 		}
-		return shimHTTP(ctx, opts, relay, url, cred, refuse)
+		return shimHTTP(ctx, opts, eng, relay, url, cred, refuse)
 	}
 	command := eng.Command
 	if len(command) == 0 {
@@ -213,7 +256,20 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 		return withHint(err, "the config's secret was moved to the vault by mcpgov wrap --move-secrets; mcpgov unwrap puts it back")
 	}
 	cred.Env = append(moved, cred.Env...)
-	up, err := shim.StartProcess(shim.Command{Path: path, Args: command[1:], ExtraEnv: cred.Env, Stderr: opts.IO.ErrOut})
+	args := command[1:]
+	if len(opts.SecretArgs) > 0 {
+		resolved, err := eng.SecretEnv(ctx, opts.Factory.Secrets(), opts.SecretArgs)
+		if err == nil {
+			args, err = creds.AppendArgs(args, resolved)
+		} else if inner := errors.Unwrap(err); inner != nil {
+			err = fmt.Errorf("--secret-arg %s: %w", strings.TrimSuffix(strings.TrimPrefix(err.Error(), "--secret-env "), ": "+inner.Error()), inner)
+		}
+		if err != nil {
+			refuse(err)
+			return withHint(err, "the config's secret was moved to the vault by mcpgov wrap --move-secrets; mcpgov unwrap puts it back")
+		}
+	}
+	up, err := shim.StartProcess(shim.Command{Path: path, Args: args, ExtraEnv: cred.Env, Stderr: opts.IO.ErrOut})
 	if err != nil {
 		refuse(err)
 		return err
@@ -260,11 +316,16 @@ func credentialsError(err error) error {
 	return err
 }
 
-func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url string, cred shim.Credentials, refuse func(error)) error {
+func shimHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, relay *shim.Relay, url string, cred shim.Credentials, refuse func(error)) error {
 	headers := http.Header{}
 	for _, h := range opts.Headers {
 		name, value, _ := strings.Cut(h, ":") // checked in RunE
 		headers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
+	}
+	dial, err := shimMovedHTTP(ctx, opts, eng, url, headers)
+	if err != nil {
+		refuse(err)
+		return withHint(err, "the config's secret was moved to the vault by mcpgov wrap --move-secrets; mcpgov unwrap puts it back")
 	}
 	// The user's access token goes to the configured gateway only.
 	auth, err := shimUpstreamHeaders(ctx, opts.Factory, url)
@@ -275,7 +336,7 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url str
 	if headers.Get("Authorization") == "" && auth != nil {
 		headers.Set("Authorization", auth.Get("Authorization"))
 	}
-	up, err := shim.DialHTTPWith(url, headers, cred, opts.IO.ErrOut)
+	up, err := shim.DialHTTPWith(dial, headers, cred, opts.IO.ErrOut)
 	if err != nil {
 		refuse(err)
 		return err
@@ -285,6 +346,44 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url str
 		return errors.New("interrupted")
 	}
 	return err
+}
+
+// shimMovedHTTP puts back what wrap --move-secrets took out of a remote
+// entry: secret headers into headers, and query values and the user into
+// the URL it returns (url itself, the one governance matched, holds none).
+func shimMovedHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, url string, headers http.Header) (string, error) {
+	if len(opts.SecretHeaders) == 0 && len(opts.SecretQuery) == 0 && opts.SecretUserinfo == "" {
+		return url, nil
+	}
+	resolve := func(flag string, specs []string) ([]string, error) {
+		out, err := eng.SecretEnv(ctx, opts.Factory.Secrets(), specs)
+		if inner := errors.Unwrap(err); err != nil && inner != nil {
+			name := strings.TrimSuffix(strings.TrimPrefix(err.Error(), "--secret-env "), ": "+inner.Error())
+			return nil, fmt.Errorf("%s %s: %w", flag, name, inner)
+		}
+		return out, err
+	}
+	hs, err := resolve("--secret-header", opts.SecretHeaders)
+	if err != nil {
+		return "", err
+	}
+	for _, h := range hs {
+		name, value, _ := strings.Cut(h, "=")
+		headers.Set(name, value)
+	}
+	qs, err := resolve("--secret-query", opts.SecretQuery)
+	if err != nil {
+		return "", err
+	}
+	var userinfo string
+	if opts.SecretUserinfo != "" {
+		u, err := resolve("--secret-userinfo", []string{"userinfo=" + opts.SecretUserinfo})
+		if err != nil {
+			return "", err
+		}
+		_, userinfo, _ = strings.Cut(u[0], "=")
+	}
+	return creds.FillURL(url, qs, userinfo)
 }
 
 // shimUpstreamHeaders is the local login's Authorization header for an

@@ -39,8 +39,9 @@ type WrapOptions struct {
 	Mode       string
 	Project    bool
 	Gateway    string
-	// MoveSecrets takes literal secrets out of the entries' env into the
-	// vault; the shim injects them (wrap_secrets.go).
+	// MoveSecrets takes literal secrets out of the entries' env, args,
+	// headers and URLs into the vault; the shim injects them
+	// (wrap_secrets.go).
 	MoveSecrets bool
 }
 
@@ -61,9 +62,24 @@ shim. Entries already launched through mcpgov shim are left alone (wrapping
 twice is the same as once); entries wrapped by another governor or bridge
 (mcp-remote, invariant-gateway, ToolHive, …) are reported and never
 double-wrapped. Remote (url) entries are reported and left as they are,
-unless --remote is given: then a Streamable HTTP entry without headers in a
-JSON config becomes a stdio entry running "mcpgov shim --url URL" (for
-clients such as Claude Desktop whose files accept only stdio entries).
+unless --remote is given: then a Streamable HTTP entry of a JSON config or
+Codex's config.toml becomes a stdio entry running "mcpgov shim --url URL"
+(for clients such as Claude Desktop whose files accept only stdio entries);
+one with headers only with --move-secrets, which passes them on. Claude
+Desktop's connectors (found in its session logs) live in its account
+settings, not in a file: they are skipped with that reason.
+
+With --move-secrets the plain-text secrets scan reports leave the config
+for mcpgov's vault, and the shim puts each back where it was at launch, so
+the server gets what it got before: an env value (JSON, Codex, Continue)
+becomes "" (shim --secret-env NAME=REF); a secret argument keeps what came
+before its value (--api-key=, or nothing) and the shim appends it
+(--secret-arg N=REF); a remote JSON entry's secret header becomes ""
+(--secret-header NAME=REF; other headers go as --header), a secret query
+value or user:password is cut from the URL (--secret-query NAME=REF,
+--secret-userinfo REF). Diffs and backups show the values masked; the
+manifest holds only references; unwrap reads the values back from the
+vault and restores the file byte for byte.
 
 The edit is lossless: only the bytes of the command and args values change.
 Comments, key order, indentation, line endings, byte order mark, trailing
@@ -104,11 +120,14 @@ catalog knows becomes a stdio entry running
   mcpgov shim --server ID --url URL/servers/ID/mcp
 
 which relays to the gateway and sends the login's access token there (set
-the profile's gateway_url to URL/mcp; wrap warns when it is not). The
-entries' other members (env, disabled, …) are kept, and unwrap restores
-them from the manifest, also after a client rewrote its file. Entries the catalog does not know,
-and Codex TOML and Continue YAML entries, are wrapped through the local shim
-as without --gateway, with the reason.
+the profile's gateway_url to URL/mcp; wrap warns when it is not). Codex's
+config.toml and Continue's config.yaml get that command line too: Codex
+reads a Streamable HTTP entry's token only from an environment variable of
+its own, and Continue only from its file, so neither could send the
+login's token. The entries' other members (env, disabled, comments, …) are
+kept, and unwrap restores them from the manifest, also after a client
+rewrote its file. Entries the catalog does not know are wrapped through the
+local shim as without --gateway, with the reason.
 
 Project configs inside a git (or Mercurial, Subversion, Jujutsu) work tree
 are shared with everyone who checks the repository out, and the path wrap
@@ -161,7 +180,7 @@ skipped-unsupported and left alone).`,
 	fl.StringVar(&opts.Mode, "mode", "", "enforce or audit, written into each shim command (default: the catalog's mode); audit needs no usable bundle")
 	fl.StringVar(&opts.Gateway, "gateway", "", "point catalog servers at this gateway (URL): each runs mcpgov shim --url GATEWAY/servers/ID/mcp")
 	fl.BoolVar(&opts.Project, "project", false, "also wrap project configs inside a version-controlled work tree (they get this machine's mcpgov path)")
-	fl.BoolVar(&opts.MoveSecrets, "move-secrets", false, "move plain-text secrets of the entries' env into the vault; the shim injects them at launch (JSON configs)")
+	fl.BoolVar(&opts.MoveSecrets, "move-secrets", false, "move plain-text secrets (env values, arguments, a remote entry's headers and URL parts) into the vault; the shim puts each back at launch")
 	_ = cmd.RegisterFlagCompletionFunc("mode", cobra.FixedCompletions([]string{"enforce", "audit"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -1,0 +1,247 @@
+package wrap
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mcpgov/mcpgov/scan"
+)
+
+// memVault stands in for the vault: MoveSecret stores, RestoreSecret reads.
+type memVault map[string]string
+
+func (v memVault) opts(o Options) Options {
+	o.MoveSecret = func(s scan.Server, name, value string, store bool) (string, error) {
+		ref := fmt.Sprintf("vault:config/%s/%s/%s", s.Client, s.Name, name)
+		if store {
+			v[ref] = value
+		}
+		return ref, nil
+	}
+	o.RestoreSecret = func(ref string) (string, error) {
+		val, ok := v[ref]
+		if !ok {
+			return "", fmt.Errorf("no %s", ref)
+		}
+		return val, nil
+	}
+	return o
+}
+
+const (
+	secretA = "sk-ant-api03-R2d2C3poLukeSkywalker0123456789abcdefABCDEF"
+	secretB = "ghp_R2d2C3poLukeSkywalker0123456789abcd"
+)
+
+// moveFixture writes one config file under a fresh home and scans it.
+func moveFixture(t *testing.T, rel, text string) (home, state, path string, servers []scan.Server) {
+	t.Helper()
+	home, state, path = writeHome(t, rel, text)
+	return home, state, path, scanHome(t, home)
+}
+
+// TestMoveArgSecrets: --move-secrets takes a secret out of an argument
+// (--api-key=VALUE keeps its --api-key= prefix, --token VALUE leaves "")
+// in every config format; the shim's --secret-arg flags say where each
+// goes back; the diff and backup show it masked; the secret is nowhere in
+// the file; unwrap restores the file byte for byte from the manifest, and
+// from the command line when the client rewrote the entry.
+func TestMoveArgSecrets(t *testing.T) {
+	cases := []struct {
+		name, rel, text, wantArgs string
+	}{
+		{"json", ".cursor/mcp.json", "{\n  \"mcpServers\": {\n    \"k\": {\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\", \"--token\", \"" + secretB + "\"]\n    }\n  }\n}\n",
+			`"args": ["shim", "--secret-arg", "2=vault:config/cursor/k/arg2", "--secret-arg", "4=vault:config/cursor/k/arg4", "--", "npx", "-y", "k-mcp@1.0.0", "--api-key=", "--token", ""]`},
+		// Codex: a multi-line array with a comment and a literal string,
+		// and an env table.
+		{"toml", ".codex/config.toml", "# codex\n[mcp_servers.k]\ncommand = \"npx\"\nargs = [\n  \"-y\", \"k-mcp@1.0.0\", # pinned\n  \"--api-key=" + secretA + "\",\n  \"--token\", '" + secretB + "',\n]\n\n[mcp_servers.k.env]\nGITHUB_TOKEN = \"" + secretB + "\" # the bot's\nLEVEL = \"debug\"\n",
+			"args = [\"shim\", \"--secret-env\", \"GITHUB_TOKEN=vault:config/codex/k/GITHUB_TOKEN\", \"--secret-arg\", \"2=vault:config/codex/k/arg2\", \"--secret-arg\", \"4=vault:config/codex/k/arg4\", \"--\", \"npx\", \"-y\", \"k-mcp@1.0.0\", \"--api-key=\", \"--token\", \"\"]\n\n[mcp_servers.k.env]\nGITHUB_TOKEN = \"\" # the bot's\nLEVEL = \"debug\"\n"},
+		// Codex: an inline env table.
+		{"toml-inline", ".codex/config.toml", "[mcp_servers.k]\ncommand = \"npx\"\nargs = [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\", \"--token\", \"" + secretB + "\"]\nenv = { LEVEL = \"debug\", \"GITHUB_TOKEN\" = '" + secretB + "' }\n",
+			"env = { LEVEL = \"debug\", \"GITHUB_TOKEN\" = '' }\n"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			home, state, path, servers := moveFixture(t, c.rel, c.text)
+			v := memVault{}
+			o := v.opts(opts(t, state))
+			out, err := Wrap(context.Background(), servers, o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r := out.Results[0]; r.Action != ActionWrapped || !strings.Contains(r.Reason, "moved args[2], args[4] to the vault") {
+				t.Fatalf("wrap: %s %q", r.Action, r.Reason)
+			}
+			got := readFile(t, path)
+			if !strings.Contains(got, c.wantArgs) {
+				t.Errorf("wrapped:\n%s\nwant %s", got, c.wantArgs)
+			}
+			for _, sec := range []string{secretA, secretB} {
+				if strings.Contains(got, sec) || strings.Contains(string(out.Changes[0].Before), sec) {
+					t.Errorf("a moved secret is still in the file or the diff")
+				}
+				b, _ := os.ReadFile(filepath.Join(state, "manifest.json"))
+				if strings.Contains(string(b), sec) {
+					t.Errorf("the manifest holds a secret")
+				}
+			}
+			client := servers[0].Client
+			if v["vault:config/"+client+"/k/arg2"] != secretA || v["vault:config/"+client+"/k/arg4"] != secretB {
+				t.Errorf("vault: %v", v)
+			}
+			if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
+				t.Fatal(err)
+			}
+			if got := readFile(t, path); got != c.text {
+				t.Errorf("unwrap:\n%s\nwant\n%s", got, c.text)
+			}
+
+			// The client rewrites the entry after wrap (the spans no
+			// longer match): unwrap takes the command line after "--" and
+			// puts each --secret-arg value back into its argument.
+			if _, err := Wrap(context.Background(), scanHome(t, home), o); err != nil {
+				t.Fatal(err)
+			}
+			rewritten := strings.Replace(readFile(t, path), `"--token", ""`, `"--token",""`, 1)
+			writeFile(t, path, rewritten)
+			out, err = Unwrap(context.Background(), governed(scanHome(t, home)), o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got = readFile(t, path)
+			if r := out.Results[0]; r.Action != ActionUnwrapped || !strings.Contains(got, `"--api-key=`+secretA+`"`) || !regexp.MustCompile(`"--token", ?"`+secretB+`"`).MatchString(got) {
+				t.Errorf("unwrap of a rewritten entry: %s %q\n%s", r.Action, r.Reason, got)
+			}
+		})
+	}
+}
+
+// TestMoveEnvSecretsYAML: --move-secrets on a Continue entry takes its env
+// secrets (plain and quoted scalars) and its argument secrets into the
+// vault, and unwrap restores the file byte for byte.
+func TestMoveEnvSecretsYAML(t *testing.T) {
+	text := "name: dev\nmcpServers:\n  - name: k\n    command: npx\n    args: [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\"]\n    env:\n      GITHUB_TOKEN: " + secretB + "   # bot\n      OTHER_TOKEN: \"" + secretB + "x\"\n      LEVEL: debug\n"
+	home, state, path, servers := moveFixture(t, ".continue/config.yaml", text)
+	v := memVault{}
+	o := v.opts(opts(t, state))
+	out, err := Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "moved args[2] to the vault; moved GITHUB_TOKEN, OTHER_TOKEN to the vault" {
+		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
+	}
+	got := readFile(t, path)
+	for _, want := range []string{
+		`    command: "/usr/local/bin/mcpgov"` + "\n" + `    args: ["shim", "--secret-env", "GITHUB_TOKEN=vault:config/continue/k/GITHUB_TOKEN", "--secret-env", "OTHER_TOKEN=vault:config/continue/k/OTHER_TOKEN", "--secret-arg", "2=vault:config/continue/k/arg2", "--", "npx", "-y", "k-mcp@1.0.0", "--api-key="]` + "\n",
+		"      GITHUB_TOKEN: \"\"   # bot\n      OTHER_TOKEN: \"\"\n      LEVEL: debug\n",
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("wrapped lacks %s:\n%s", want, got)
+		}
+	}
+	for _, sec := range []string{secretA, secretB} {
+		if strings.Contains(got, sec) || strings.Contains(string(out.Changes[0].Before), sec) {
+			t.Errorf("a moved secret is still in the file or the diff")
+		}
+	}
+	if v["vault:config/continue/k/OTHER_TOKEN"] != secretB+"x" {
+		t.Errorf("vault: %v", v)
+	}
+	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, path); got != text {
+		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
+	}
+}
+
+// TestMoveHeadersTOML: wrap --remote --move-secrets turns a Codex
+// Streamable HTTP entry with http_headers into `mcpgov shim --url`: the
+// secret header goes to the vault (--secret-header), the plain one is
+// passed as --header, the http_headers line leaves the table (Codex
+// refuses it beside command), the other keys stay; unwrap restores the
+// file byte for byte. Without --move-secrets the entry is left, saying
+// how to wrap it.
+func TestMoveHeadersTOML(t *testing.T) {
+	text := "# codex\n[mcp_servers.linear]\nurl = \"https://mcp.linear.app/mcp\" # hosted\nstartup_timeout_sec = 20\nhttp_headers = { \"Authorization\" = \"Bearer " + secretB + "\", X-Team = 'blue' }\nenabled = true\n"
+	home, state, path, servers := moveFixture(t, ".codex/config.toml", text)
+	plain := opts(t, state)
+	plain.Remote = true
+	out, err := Wrap(context.Background(), servers, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionSkippedRemote || !strings.Contains(r.Reason, "--move-secrets") {
+		t.Errorf("without --move-secrets: %s %q", r.Action, r.Reason)
+	}
+	v := memVault{}
+	o := v.opts(plain)
+	out, err = Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved Authorization to the vault" {
+		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
+	}
+	want := "# codex\n[mcp_servers.linear]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/linear/header-Authorization\", \"--header\", \"X-Team: blue\", \"--url\", \"https://mcp.linear.app/mcp\"] # hosted\nstartup_timeout_sec = 20\nenabled = true\n"
+	if got := readFile(t, path); got != want {
+		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
+	}
+	if strings.Contains(string(out.Changes[0].Before), secretB) || v["vault:config/codex/linear/header-Authorization"] != "Bearer "+secretB {
+		t.Errorf("diff or vault: %v", v)
+	}
+	if b, _ := os.ReadFile(filepath.Join(state, "manifest.json")); strings.Contains(string(b), secretB) {
+		t.Errorf("the manifest holds a secret")
+	}
+	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, path); got != text {
+		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
+	}
+}
+
+// TestMoveRemoteRewritten: a remote entry wrap --remote --move-secrets
+// rewrote, then reformatted by its client (the spans no longer match), is
+// put back by unwrap from the manifest: its url member with the moved
+// query value, its type, and its header from the vault.
+func TestMoveRemoteRewritten(t *testing.T) {
+	entry := `{"type": "http", "url": "https://h.example.com/mcp?api_key=` + secretA + `", "headers": {"Authorization": "Bearer ` + secretB + `"}}`
+	home, state, path, servers := moveFixture(t, ".claude.json", "{\n  \"mcpServers\": {\n    \"k\": "+entry+"\n  }\n}\n")
+	v := memVault{}
+	o := v.opts(opts(t, state))
+	o.Remote = true
+	if _, err := Wrap(context.Background(), servers, o); err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(readFile(t, path)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	re, _ := json.MarshalIndent(doc, "", "    ") // the client writes it its own way
+	writeFile(t, path, string(re))
+	out, err := Unwrap(context.Background(), governed(scanHome(t, home)), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionUnwrapped {
+		t.Fatalf("unwrap: %s %q", r.Action, r.Reason)
+	}
+	if err := json.Unmarshal([]byte(readFile(t, path)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var want any
+	_ = json.Unmarshal([]byte(entry), &want)
+	got, _ := json.Marshal(doc["mcpServers"].(map[string]any)["k"])
+	wantB, _ := json.Marshal(want)
+	if string(got) != string(wantB) {
+		t.Errorf("entry after unwrap:\n%s\nwant\n%s", got, wantB)
+	}
+}
