@@ -215,7 +215,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	}
 	metrics := gateway.NewMetrics()
 	gov.WrapSink = metrics.Sink
-	gov.Creds = govern.NewInjector(ctx, f.Env(), f.Secrets(), govern.CredentialRecorder(gov.Store(), govern.NoActor))
+	gov.Creds = govern.NewReplicaInjector(ctx, f.Env(), f.Secrets(), govern.CredentialRecorder(gov.Store(), govern.NoActor), shared)
 	tracing, stopTraces, err := startTracing(opts, metrics)
 	if err != nil {
 		return err
