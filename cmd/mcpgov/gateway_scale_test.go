@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,5 +132,67 @@ func TestGatewayReplicasShareState(t *testing.T) {
 			return !isErr && text == "up"
 		})
 		await.Until(t, "replica reporting the recovery", func() bool { return strings.Contains(logs[i](), "answers again") })
+	}
+}
+
+// TestGatewayReplicaStartsWhileStoreDown: a replica started while its
+// Redis is down stays alive (/healthz 200), is not ready (/readyz 503
+// naming the store and why), and answers MCP requests 503 with
+// Retry-After; once Redis starts, it becomes ready without a restart,
+// serves a session, and that session is served by a second replica too:
+// it signs with the replicas' shared key, not one of its own.
+func TestGatewayReplicaStartsWhileStoreDown(t *testing.T) {
+	redis := statetest.Start(t)
+	redis.Kill()
+	bundle := writeBundle(t)
+	bases, logs := startReplicas(t, 1, bundle, redis.URL())
+	get := func(path string) (int, string) {
+		resp, err := http.Get(bases[0] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// Not ready from the start ("starting" until its first try at the
+	// store fails), then with the reason.
+	await.Until(t, "/readyz naming the unreachable store", func() bool {
+		code, body := get("/readyz")
+		if code != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz with the store down: %d %q", code, body)
+		}
+		return strings.Contains(body, "not ready: read the replicas' session key: the shared state store is unavailable (unix://"+redis.Sock+")")
+	})
+	code, body, _ := mcpPost(t, bases[0]+"/servers/fake/mcp", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "mcpgov gateway not ready") {
+		t.Fatalf("initialize with the store down: %d %q", code, body)
+	}
+	await.Until(t, "the replica saying it waits for the store", func() bool {
+		return strings.Contains(logs[0](), "not ready (/readyz says why) until the store answers")
+	})
+
+	redis.Start()
+	await.Until(t, "the replica ready once Redis is up", func() bool {
+		code, _ := get("/readyz")
+		return code == http.StatusOK
+	})
+	if !strings.Contains(logs[0](), "now ready") {
+		t.Fatalf("no recovery note:\n%s", logs[0]())
+	}
+	ctx := await.Context(t)
+	client := mcp.NewClient(&mcp.Implementation{Name: "late", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: bases[0] + "/servers/fake/mcp"}, nil)
+	if err != nil {
+		t.Fatalf("connect once ready: %v\n%s", err, logs[0]())
+	}
+	defer cs.Close()
+	if text, isErr := callText(t, cs, "echo", map[string]any{"message": "up"}); isErr || text != "up" {
+		t.Fatalf("call once ready: %q (error %v)", text, isErr)
+	}
+	other, _ := startReplicas(t, 1, bundle, redis.URL())
+	code, body, _ = mcpPost(t, other[0]+"/servers/fake/mcp", cs.ID(), `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"elsewhere"}}}`)
+	if code != http.StatusOK || !strings.Contains(body, `"id":7`) || !strings.Contains(body, "elsewhere") {
+		t.Fatalf("the session on a second replica: %d %q", code, body)
 	}
 }
