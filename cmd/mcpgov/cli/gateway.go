@@ -236,7 +236,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	} else {
 		opts.IO.Notef("accepting tokens from `mcpgov gateway token create` (no identity provider in [[gateway.issuers]])")
 	}
-	inventory, err := govern.OpenFleetStore(f.Env())
+	inventory, err := shared.FleetStore(f.Env())
 	if err != nil {
 		return err
 	}
