@@ -196,3 +196,43 @@ func TestGatewayReplicaStartsWhileStoreDown(t *testing.T) {
 		t.Fatalf("the session on a second replica: %d %q", code, body)
 	}
 }
+
+// TestGatewayReplicasShareBudgets: two replicas on one real Redis, a
+// daily budget of 0.25 EUR per user and calls of 0.10: across sessions
+// on both replicas, two calls pass and the rest are refused naming the
+// budget (each replica counting alone would have let four pass).
+func TestGatewayReplicasShareBudgets(t *testing.T) {
+	redis := statetest.Start(t)
+	bundle := writeBundle(t)
+	catalogPath := filepath.Join(bundle, "catalog.toml")
+	cat, err := os.ReadFile(catalogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priced := strings.Replace(string(cat), "mode = \"enforce\"\n", "mode = \"enforce\"\n\n[catalog.budgets]\ncurrency = \"EUR\"\nuser_per_day = 0.25\n", 1)
+	priced = strings.Replace(priced, "[servers.fake.launch]", "[servers.fake.prices]\ncall = 0.1\n\n[servers.fake.launch]", 1)
+	writeFileAtomic(t, catalogPath, priced)
+	bases, logs := startReplicas(t, 2, bundle, redis.URL())
+	ctx := await.Context(t)
+	client := mcp.NewClient(&mcp.Implementation{Name: "budgets", Version: "1"}, nil)
+	passed, refused := 0, 0
+	for i := range 6 {
+		cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: bases[i%2] + "/servers/fake/mcp"}, nil)
+		if err != nil {
+			t.Fatalf("connect to replica %d: %v\n%s", i%2, err, logs[i%2]())
+		}
+		text, isErr := callText(t, cs, "echo", map[string]any{"message": "hi"})
+		cs.Close()
+		switch {
+		case !isErr && text == "hi":
+			passed++
+		case isErr && strings.Contains(text, "your daily budget of 0.25 EUR is spent (0.20 so far; this call costs 0.10)"):
+			refused++
+		default:
+			t.Fatalf("call %d on replica %d: %q (error %v)", i, i%2, text, isErr)
+		}
+	}
+	if passed != 2 || refused != 4 {
+		t.Fatalf("across two replicas: %d passed, %d refused; want 2 and 4", passed, refused)
+	}
+}

@@ -145,11 +145,16 @@ func (s *SharedState) Announce(ctx context.Context, rev string) error {
 }
 
 // gatewayPipeline is Pipeline with the rate limits counted in limits when
-// it is set (the store gateway replicas share); budgets stay in the state
-// directory's file.
+// it is set (the store gateway replicas share), and the budgets too when
+// limits keeps them (limit.Spender), else in the state directory's file.
 func gatewayPipeline(env Env, b *catalog.Bundle, limits limit.Store) (*policy.Pipeline, error) {
 	if limits == nil {
 		return Pipeline(env, b)
+	}
+	if sp, ok := limits.(limit.Spender); ok {
+		// The replicas' store keeps the budgets too: a budget spent
+		// through one replica is spent for all.
+		return policy.Load(b, policy.Options{Limits: limits, Budgets: sp, Getenv: env.Getenv})
 	}
 	dir, err := StateDir(env, "limits")
 	if err != nil {
