@@ -4,6 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"runtime"
+	"runtime/debug"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -78,5 +81,58 @@ func BenchmarkParquetLocal(b *testing.B) {
 			b.Fatalf("export: %d %v", n, err)
 		}
 	}
+	b.ReportMetric(float64(benchRecords*b.N)/b.Elapsed().Seconds(), "records/s")
+}
+
+// BenchmarkVerifyS3 verifies a shipped 20,000-record store (one records
+// object) on versitygw; peak-heap-MB is the largest heap sampled while
+// Verify runs, with the collector set to run at 10% growth so that the
+// heap stays close to what verification holds live.
+func BenchmarkVerifyS3(b *testing.B) {
+	srv := s3test.Start(b)
+	srv.Bucket(b, "bench", 1)
+	dir := benchStore(b)
+	loc, _ := objstore.ParseURL(srv.URL("bench", "verify"))
+	bk, err := objstore.Open(loc, srv.Creds(), nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := (&objstore.Shipper{Dir: dir, Replica: "gw-1", Bucket: bk}).Ship(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	defer debug.SetGCPercent(debug.SetGCPercent(10))
+	runtime.GC()
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		var ms runtime.MemStats
+		t := time.NewTicker(2 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+				runtime.ReadMemStats(&ms)
+				if ms.HeapAlloc > peak.Load() {
+					peak.Store(ms.HeapAlloc)
+				}
+			}
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		rep, err := objstore.Verify(context.Background(), bk, objstore.VerifyOptions{})
+		if err != nil || len(rep.Findings) != 0 || len(rep.Replicas) != 1 || rep.Replicas[0].Records != benchRecords {
+			b.Fatalf("verify: %+v %v", rep, err)
+		}
+	}
+	b.StopTimer()
+	close(stop)
+	<-sampled
+	b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
 	b.ReportMetric(float64(benchRecords*b.N)/b.Elapsed().Seconds(), "records/s")
 }

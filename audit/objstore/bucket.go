@@ -191,6 +191,21 @@ func (b *Bucket) Get(ctx context.Context, rel string) ([]byte, map[string]string
 	return body, out.Metadata, nil
 }
 
+// Download copies the object at rel to w as it arrives (the body is never
+// held in memory whole) and returns its size.
+func (b *Bucket) Download(ctx context.Context, rel string, w io.Writer) (int64, error) {
+	out, err := b.client.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(b.loc.Bucket), Key: aws.String(b.key(rel))})
+	if err != nil {
+		return 0, fmt.Errorf("get %s: %w", b.key(rel), err)
+	}
+	defer out.Body.Close()
+	n, err := io.Copy(w, out.Body)
+	if err != nil {
+		return n, fmt.Errorf("get %s: %w", b.key(rel), err)
+	}
+	return n, nil
+}
+
 // Head reads the user metadata of the object at rel.
 func (b *Bucket) Head(ctx context.Context, rel string) (map[string]string, error) {
 	out, err := b.client.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(b.loc.Bucket), Key: aws.String(b.key(rel))})

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
+	"io"
 	"regexp"
 	"strconv"
 	"strings"
@@ -129,6 +131,44 @@ func encodeRows(rows []Row, replica, store, version string) ([]byte, error) {
 		return nil, fmt.Errorf("write parquet: %w", err)
 	}
 	return buf.Bytes(), nil
+}
+
+// rowBatch is how many rows a records object is read by: verification
+// holds one batch of rows at a time, not the object's.
+const rowBatch = 512
+
+// eachRow reads the records object in r (size bytes, a Parquet file:
+// random access for its footer), calls count with its number of rows,
+// then f with each row in order, one batch of rows in memory at a time.
+// It returns the rows read.
+func eachRow(r io.ReaderAt, size int64, count func(int64) error, f func(Row) error) (int64, error) {
+	pf, err := parquet.OpenFile(r, size)
+	if err != nil {
+		return 0, err
+	}
+	if err := count(pf.NumRows()); err != nil {
+		return 0, err
+	}
+	rr := parquet.NewGenericReader[Row](pf)
+	defer rr.Close()
+	buf := make([]Row, rowBatch)
+	var total int64
+	for {
+		n, err := rr.Read(buf)
+		for i := range n {
+			if ferr := f(buf[i]); ferr != nil {
+				return total, ferr
+			}
+			total++
+		}
+		clear(buf[:n])
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // decodeRows reads a records object.

@@ -4,8 +4,11 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"maps"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -133,11 +136,16 @@ func Verify(ctx context.Context, b *Bucket, opts VerifyOptions) (*VerifyReport, 
 	}
 	slices.Sort(names)
 	names = slices.Compact(names)
+	sp, err := newSpool()
+	if err != nil {
+		return rep, err
+	}
+	defer sp.close()
 	for _, name := range names {
 		if len(opts.Replicas) > 0 && !slices.Contains(opts.Replicas, name) {
 			continue
 		}
-		rr, findings, err := verifyReplica(ctx, b, name, objs[name], cps[name], pubs[name], opts.Keys)
+		rr, findings, err := verifyReplica(ctx, b, sp, name, objs[name], cps[name], pubs[name], opts.Keys)
 		if err != nil {
 			return rep, err
 		}
@@ -154,7 +162,7 @@ type chainState struct {
 	heads map[uint64]string
 }
 
-func verifyReplica(ctx context.Context, b *Bucket, name string, objs []recordsObject, cpKeys, pubKeys []string, pinned string) (ReplicaReport, []Finding, error) {
+func verifyReplica(ctx context.Context, b *Bucket, sp *spool, name string, objs []recordsObject, cpKeys, pubKeys []string, pinned string) (ReplicaReport, []Finding, error) {
 	rr := ReplicaReport{Replica: name, Objects: len(objs)}
 	var fs []Finding
 	add := func(f Finding) { f.Replica = name; fs = append(fs, f) }
@@ -212,7 +220,7 @@ func verifyReplica(ctx context.Context, b *Bucket, name string, objs []recordsOb
 				Reason: fmt.Sprintf("object overlaps records already read up to seq %d", st.next-1), Action: "find out who wrote it; mcpgov writes each seq once"})
 			continue
 		}
-		f := verifyObject(ctx, b, o, &st, want)
+		f := verifyObject(ctx, b, sp, o, &st, want)
 		if f != nil {
 			add(*f)
 			if f.Kind != FindingEdited {
@@ -252,27 +260,61 @@ func verifyReplica(ctx context.Context, b *Bucket, name string, objs []recordsOb
 	return rr, fs, nil
 }
 
-// verifyObject reads one records object and checks its chain from st.
-func verifyObject(ctx context.Context, b *Bucket, o recordsObject, st *chainState, want map[uint64]bool) *Finding {
-	body, _, err := b.Get(ctx, o.Key)
+// spool is where verification puts the object it reads: a Parquet file
+// needs random access (its footer), and an object of any size is read
+// from disk a batch of rows at a time rather than held in memory.
+type spool struct{ f *os.File }
+
+func newSpool() (*spool, error) {
+	f, err := os.CreateTemp("", "mcpgov-verify-*.parquet")
+	if err != nil {
+		return nil, fmt.Errorf("spool file for the objects read: %w", err)
+	}
+	return &spool{f: f}, nil
+}
+
+func (s *spool) close() {
+	_ = s.f.Close()
+	_ = os.Remove(s.f.Name())
+}
+
+// fetch downloads the object at key into the spool, replacing the last.
+func (s *spool) fetch(ctx context.Context, b *Bucket, key string) (int64, error) {
+	if err := s.f.Truncate(0); err != nil {
+		return 0, err
+	}
+	if _, err := s.f.Seek(0, io.SeekStart); err != nil {
+		return 0, err
+	}
+	return b.Download(ctx, key, s.f)
+}
+
+// errEdited stops the row loop of verifyObject at a finding.
+type errEdited struct{ f *Finding }
+
+func (e errEdited) Error() string { return e.f.Reason }
+
+// verifyObject reads one records object, streamed through sp, and checks
+// its chain from st.
+func verifyObject(ctx context.Context, b *Bucket, sp *spool, o recordsObject, st *chainState, want map[uint64]bool) *Finding {
+	size, err := sp.fetch(ctx, b, o.Key)
 	if err != nil {
 		return &Finding{Kind: FindingUnreadable, Object: o.Key, FirstSeq: o.First, LastSeq: o.Last, Reason: err.Error(), Action: "check the bucket's permissions and run again"}
 	}
-	rows, err := decodeRows(body)
-	if err != nil {
-		return &Finding{Kind: FindingUnreadable, Object: o.Key, FirstSeq: o.First, LastSeq: o.Last, Reason: "not a Parquet records object: " + err.Error(),
-			Action: "restore the object from a previous version or a backup"}
-	}
-	edited := func(seq uint64, why string) *Finding {
+	edited := func(seq uint64, why string) error {
 		st.next, st.prev = o.Last+1, ""
-		return &Finding{Kind: FindingEdited, Object: o.Key, FirstSeq: seq, LastSeq: seq, Reason: fmt.Sprintf("record seq %d: %s", seq, why),
-			Action: "compare with the replica's local store (mcpgov audit verify there) and find out who rewrote the object"}
+		return errEdited{&Finding{Kind: FindingEdited, Object: o.Key, FirstSeq: seq, LastSeq: seq, Reason: fmt.Sprintf("record seq %d: %s", seq, why),
+			Action: "compare with the replica's local store (mcpgov audit verify there) and find out who rewrote the object"}}
 	}
-	if uint64(len(rows)) != o.Last-o.First+1 {
-		return edited(o.First, fmt.Sprintf("the object holds %d rows for seq %d-%d", len(rows), o.First, o.Last))
+	count := func(n int64) error {
+		if uint64(n) != o.Last-o.First+1 {
+			return edited(o.First, fmt.Sprintf("the object holds %d rows for seq %d-%d", n, o.First, o.Last))
+		}
+		return nil
 	}
-	for i, row := range rows {
-		seq := o.First + uint64(i)
+	seq := o.First
+	check := func(row Row) error {
+		defer func() { seq++ }()
 		var r audit.Record
 		if err := json.Unmarshal([]byte(row.Line), &r); err != nil {
 			return edited(seq, "its line is not a record: "+err.Error())
@@ -293,6 +335,15 @@ func verifyObject(ctx context.Context, b *Bucket, o recordsObject, st *chainStat
 		if want[seq] {
 			st.heads[seq] = st.prev
 		}
+		return nil
+	}
+	if _, err := eachRow(sp.f, size, count, check); err != nil {
+		var ee errEdited
+		if errors.As(err, &ee) {
+			return ee.f
+		}
+		return &Finding{Kind: FindingUnreadable, Object: o.Key, FirstSeq: o.First, LastSeq: o.Last, Reason: "not a Parquet records object: " + err.Error(),
+			Action: "restore the object from a previous version or a backup"}
 	}
 	st.next = o.Last + 1
 	return nil

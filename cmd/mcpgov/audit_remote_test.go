@@ -127,8 +127,35 @@ func TestAuditShipS3(t *testing.T) {
 		}
 		return rep, errOut, code
 	}
-	if rep, errOut, code := verify(); code != 0 || rep["ok"] != true || len(rep["replicas"].([]any)) != 3 {
+	rep, errOut, code := verify()
+	if code != 0 || rep["ok"] != true || len(rep["replicas"].([]any)) != 3 || rep["keysFrom"] != "bucket" {
 		t.Fatalf("verify --remote of an intact copy: exit %d\n%v\n%s", code, rep, errOut)
+	}
+	// Without --key it says, on stderr and in JSON mode too, that it trusts
+	// the keys it found in the bucket; --require-key refuses that.
+	if !strings.Contains(errOut, "mcpgov: warning: checkpoints are checked with the verifier keys found in the bucket") ||
+		!strings.Contains(errOut, "mcpgov: hint: pin each replica's key with --key") {
+		t.Fatalf("no warning about the bucket's keys:\n%s", errOut)
+	}
+	if _, errOut, code := s3Run(t, "audit", "verify", "--remote", url, "--require-key"); code != 2 || !strings.Contains(errOut, "--require-key: no --key given") {
+		t.Fatalf("--require-key without --key: exit %d\n%s", code, errOut)
+	}
+	var pinned []string
+	for _, name := range []string{"gw-1", "gw-2", "gw-3"} {
+		pub, err := os.ReadFile(filepath.Join(dirs[name], "signing.pub"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pinned = append(pinned, strings.TrimSpace(string(pub)))
+	}
+	out, errOut, code := s3Run(t, "audit", "verify", "--remote", url, "--json", "--require-key", "--key", strings.Join(pinned, " "))
+	if code != 0 || strings.Contains(errOut, "warning") || !strings.Contains(out, `"keysFrom": "pinned"`) {
+		t.Fatalf("verify --remote with pinned keys: exit %d\n%s%s", code, out, errOut)
+	}
+	// A key that is not the replicas' own: every checkpoint is refused.
+	out, _, code = s3Run(t, "audit", "verify", "--remote", url, "--json", "--key", pinned[0])
+	if code != 3 || !strings.Contains(out, `"kind": "unsigned"`) {
+		t.Fatalf("verify --remote with only gw-1's key: exit %d\n%s", code, out)
 	}
 
 	// The cursor is lost (a restored machine): everything is sent again
@@ -138,7 +165,7 @@ func TestAuditShipS3(t *testing.T) {
 		t.Fatalf("cursor files: %v", cursors)
 	}
 	os.Remove(cursors[0])
-	out, errOut, code := s3Run(t, "audit", "ship", "--dir", dirs["gw-3"], "--s3", url, "--replica", "gw-3", "--batch", "40", "--json")
+	out, errOut, code = s3Run(t, "audit", "ship", "--dir", dirs["gw-3"], "--s3", url, "--replica", "gw-3", "--batch", "40", "--json")
 	var again struct {
 		Records    int `json:"records"`
 		Recognised int `json:"recognised"`
@@ -182,7 +209,7 @@ func TestAuditShipS3(t *testing.T) {
 	if _, err := c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("lake"), Key: aws.String(victim)}); err != nil {
 		t.Fatal(err)
 	}
-	rep, errOut, code := verify()
+	rep, errOut, code = verify()
 	if code != 3 || rep["ok"] != false {
 		t.Fatalf("verify --remote after a delete: exit %d\n%v\n%s", code, rep, errOut)
 	}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -130,5 +132,107 @@ func TestGatewayReplicasShareState(t *testing.T) {
 			return !isErr && text == "up"
 		})
 		await.Until(t, "replica reporting the recovery", func() bool { return strings.Contains(logs[i](), "answers again") })
+	}
+}
+
+// TestGatewayReplicaStartsWhileStoreDown: a replica started while its
+// Redis is down stays alive (/healthz 200), is not ready (/readyz 503
+// naming the store and why), and answers MCP requests 503 with
+// Retry-After; once Redis starts, it becomes ready without a restart,
+// serves a session, and that session is served by a second replica too:
+// it signs with the replicas' shared key, not one of its own.
+func TestGatewayReplicaStartsWhileStoreDown(t *testing.T) {
+	redis := statetest.Start(t)
+	redis.Kill()
+	bundle := writeBundle(t)
+	bases, logs := startReplicas(t, 1, bundle, redis.URL())
+	get := func(path string) (int, string) {
+		resp, err := http.Get(bases[0] + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// Not ready from the start ("starting" until its first try at the
+	// store fails), then with the reason.
+	await.Until(t, "/readyz naming the unreachable store", func() bool {
+		code, body := get("/readyz")
+		if code != http.StatusServiceUnavailable {
+			t.Fatalf("/readyz with the store down: %d %q", code, body)
+		}
+		return strings.Contains(body, "not ready: read the replicas' session key: the shared state store is unavailable (unix://"+redis.Sock+")")
+	})
+	code, body, _ := mcpPost(t, bases[0]+"/servers/fake/mcp", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	if code != http.StatusServiceUnavailable || !strings.Contains(body, "mcpgov gateway not ready") {
+		t.Fatalf("initialize with the store down: %d %q", code, body)
+	}
+	await.Until(t, "the replica saying it waits for the store", func() bool {
+		return strings.Contains(logs[0](), "not ready (/readyz says why) until the store answers")
+	})
+
+	redis.Start()
+	await.Until(t, "the replica ready once Redis is up", func() bool {
+		code, _ := get("/readyz")
+		return code == http.StatusOK
+	})
+	if !strings.Contains(logs[0](), "now ready") {
+		t.Fatalf("no recovery note:\n%s", logs[0]())
+	}
+	ctx := await.Context(t)
+	client := mcp.NewClient(&mcp.Implementation{Name: "late", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: bases[0] + "/servers/fake/mcp"}, nil)
+	if err != nil {
+		t.Fatalf("connect once ready: %v\n%s", err, logs[0]())
+	}
+	defer cs.Close()
+	if text, isErr := callText(t, cs, "echo", map[string]any{"message": "up"}); isErr || text != "up" {
+		t.Fatalf("call once ready: %q (error %v)", text, isErr)
+	}
+	other, _ := startReplicas(t, 1, bundle, redis.URL())
+	code, body, _ = mcpPost(t, other[0]+"/servers/fake/mcp", cs.ID(), `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"elsewhere"}}}`)
+	if code != http.StatusOK || !strings.Contains(body, `"id":7`) || !strings.Contains(body, "elsewhere") {
+		t.Fatalf("the session on a second replica: %d %q", code, body)
+	}
+}
+
+// TestGatewayReplicasShareBudgets: two replicas on one real Redis, a
+// daily budget of 0.25 EUR per user and calls of 0.10: across sessions
+// on both replicas, two calls pass and the rest are refused naming the
+// budget (each replica counting alone would have let four pass).
+func TestGatewayReplicasShareBudgets(t *testing.T) {
+	redis := statetest.Start(t)
+	bundle := writeBundle(t)
+	catalogPath := filepath.Join(bundle, "catalog.toml")
+	cat, err := os.ReadFile(catalogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	priced := strings.Replace(string(cat), "mode = \"enforce\"\n", "mode = \"enforce\"\n\n[catalog.budgets]\ncurrency = \"EUR\"\nuser_per_day = 0.25\n", 1)
+	priced = strings.Replace(priced, "[servers.fake.launch]", "[servers.fake.prices]\ncall = 0.1\n\n[servers.fake.launch]", 1)
+	writeFileAtomic(t, catalogPath, priced)
+	bases, logs := startReplicas(t, 2, bundle, redis.URL())
+	ctx := await.Context(t)
+	client := mcp.NewClient(&mcp.Implementation{Name: "budgets", Version: "1"}, nil)
+	passed, refused := 0, 0
+	for i := range 6 {
+		cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: bases[i%2] + "/servers/fake/mcp"}, nil)
+		if err != nil {
+			t.Fatalf("connect to replica %d: %v\n%s", i%2, err, logs[i%2]())
+		}
+		text, isErr := callText(t, cs, "echo", map[string]any{"message": "hi"})
+		cs.Close()
+		switch {
+		case !isErr && text == "hi":
+			passed++
+		case isErr && strings.Contains(text, "your daily budget of 0.25 EUR is spent (0.20 so far; this call costs 0.10)"):
+			refused++
+		default:
+			t.Fatalf("call %d on replica %d: %q (error %v)", i, i%2, text, isErr)
+		}
+	}
+	if passed != 2 || refused != 4 {
+		t.Fatalf("across two replicas: %d passed, %d refused; want 2 and 4", passed, refused)
 	}
 }

@@ -15,9 +15,11 @@ import (
 	"github.com/mcpgov/mcpgov/catalog/catalogtest"
 )
 
-// envServerMain is `env-mcp-server NAME=VALUE... sha256:NAME:HEX...`: the
-// fake MCP server, started only when each NAME holds VALUE (or a value
-// with that SHA-256) in its environment. A client that reports it
+// envServerMain is `env-mcp-server NAME=VALUE... sha256:NAME:HEX...
+// record:NAME:FILE...`: the fake MCP server, started only when each NAME
+// holds VALUE (or a value with that SHA-256) in its environment; recordenv:NAME:FILE
+// appends NAME's value as a line to FILE (a token the test cannot know
+// beforehand, which it then looks for where it must not be). A client that reports it
 // connected proves the values an install wrote, and the references the
 // client expanded, reached the server through the shim. The secret itself
 // never appears on its command line, only its hash.
@@ -40,6 +42,21 @@ func envServerMain() {
 		}
 	}
 	for _, spec := range specs {
+		if rest, ok := strings.CutPrefix(spec, "recordenv:"); ok {
+			name, file, _ := strings.Cut(rest, ":")
+			f, err := os.OpenFile(file, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o600)
+			if err == nil {
+				_, err = fmt.Fprintln(f, os.Getenv(name))
+				if cerr := f.Close(); err == nil {
+					err = cerr
+				}
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, "env-mcp-server:", err)
+				os.Exit(1)
+			}
+			continue
+		}
 		if rest, ok := strings.CutPrefix(spec, "sha256:"); ok {
 			name, want, _ := strings.Cut(rest, ":")
 			sum := sha256.Sum256([]byte(os.Getenv(name)))

@@ -44,20 +44,18 @@ func NewKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// FileStore is the embedded store: one JSON file whose entries' values are
-// sealed with AES-256-GCM under the key-encryption key, each with a random
-// nonce and its key, kind and the key's id as additional data — so a value
-// changed, an entry relabelled or moved to another user, or one sealed
-// under another key does not open. Writes are atomic (rename) under a lock
-// file, so processes sharing it do not lose each other's entries.
-type FileStore struct {
-	path string
+// Sealer seals entries with AES-256-GCM under the key-encryption key,
+// each with a random nonce and its key, kind and the key's id as
+// additional data — so a value changed, an entry relabelled or moved to
+// another user, or one sealed under another key does not open. Every
+// store keeps entries sealed by it: the store holds ciphertext only.
+type Sealer struct {
 	aead cipher.AEAD
 	kid  string
 }
 
-// OpenFile returns the store at path, sealing with kek.
-func OpenFile(path string, kek []byte) (*FileStore, error) {
+// NewSealer returns the sealer of kek.
+func NewSealer(kek []byte) (*Sealer, error) {
 	if len(kek) != KeySize {
 		return nil, fmt.Errorf("vault key: want %d bytes, have %d", KeySize, len(kek))
 	}
@@ -70,7 +68,81 @@ func OpenFile(path string, kek []byte) (*FileStore, error) {
 		return nil, err
 	}
 	sum := sha256.Sum256(append([]byte("mcpgov vault key id\x00"), kek...))
-	return &FileStore{path: path, aead: aead, kid: hex.EncodeToString(sum[:6])}, nil
+	return &Sealer{aead: aead, kid: hex.EncodeToString(sum[:6])}, nil
+}
+
+// Sealed is an entry as a store keeps it: its key, kind and time in the
+// clear (listing and revocation need no key-encryption key), its value
+// sealed and bound to them.
+type Sealed struct {
+	Key
+	Kind    string    `json:"kind"`
+	Updated time.Time `json:"updated"`
+	KeyID   string    `json:"kid"`
+	Nonce   []byte    `json:"nonce"`
+	Sealed  []byte    `json:"sealed"`
+}
+
+// Info is what listing shows of a sealed entry.
+func (se Sealed) Info() Info { return Info{Key: se.Key, Kind: se.Kind, Updated: se.Updated} }
+
+// sealedValue is what is encrypted.
+type sealedValue struct {
+	Secret string `json:"secret,omitempty"`
+	Token  *Token `json:"token,omitempty"`
+}
+
+func (s *Sealer) aad(se Sealed) []byte {
+	b, _ := json.Marshal([]string{"mcpgov-vault-v1", se.User, se.Server, se.Name, se.Kind, se.KeyID})
+	return b
+}
+
+// Seal seals e.
+func (s *Sealer) Seal(e Entry) (Sealed, error) {
+	se := Sealed{Key: e.Key, Kind: e.Kind, Updated: e.Updated, KeyID: s.kid, Nonce: make([]byte, s.aead.NonceSize())}
+	if _, err := rand.Read(se.Nonce); err != nil {
+		return se, err
+	}
+	plain, err := json.Marshal(sealedValue{Secret: e.Secret, Token: e.Token})
+	if err != nil {
+		return se, err
+	}
+	se.Sealed = s.aead.Seal(nil, se.Nonce, plain, s.aad(se))
+	clear(plain)
+	return se, nil
+}
+
+// Open opens se, or fails with ErrTampered.
+func (s *Sealer) Open(se Sealed) (Entry, error) {
+	if se.KeyID != s.kid || len(se.Nonce) != s.aead.NonceSize() {
+		return Entry{}, fmt.Errorf("%s: %w", se.Key, ErrTampered)
+	}
+	plain, err := s.aead.Open(nil, se.Nonce, se.Sealed, s.aad(se))
+	if err != nil {
+		return Entry{}, fmt.Errorf("%s: %w", se.Key, ErrTampered)
+	}
+	var v sealedValue
+	if err := json.Unmarshal(plain, &v); err != nil {
+		return Entry{}, fmt.Errorf("%s: %w", se.Key, ErrTampered)
+	}
+	return Entry{Key: se.Key, Kind: se.Kind, Secret: v.Secret, Token: v.Token, Updated: se.Updated}, nil
+}
+
+// FileStore is the embedded store: one JSON file of entries sealed by a
+// Sealer. Writes are atomic (rename) under a lock file, so processes
+// sharing it do not lose each other's entries.
+type FileStore struct {
+	path   string
+	sealer *Sealer
+}
+
+// OpenFile returns the store at path, sealing with kek.
+func OpenFile(path string, kek []byte) (*FileStore, error) {
+	s, err := NewSealer(kek)
+	if err != nil {
+		return nil, err
+	}
+	return &FileStore{path: path, sealer: s}, nil
 }
 
 // Path is the vault file.
@@ -82,57 +154,8 @@ var _ Store = (*FileStore)(nil)
 const fileVersion = 1
 
 type fileModel struct {
-	Version int         `json:"version"`
-	Entries []fileEntry `json:"entries"`
-}
-
-type fileEntry struct {
-	Key
-	Kind    string    `json:"kind"`
-	Updated time.Time `json:"updated"`
-	KeyID   string    `json:"kid"`
-	Nonce   []byte    `json:"nonce"`
-	Sealed  []byte    `json:"sealed"`
-}
-
-// sealedValue is what is encrypted.
-type sealedValue struct {
-	Secret string `json:"secret,omitempty"`
-	Token  *Token `json:"token,omitempty"`
-}
-
-func (s *FileStore) aad(fe fileEntry) []byte {
-	b, _ := json.Marshal([]string{"mcpgov-vault-v1", fe.User, fe.Server, fe.Name, fe.Kind, fe.KeyID})
-	return b
-}
-
-func (s *FileStore) seal(e Entry) (fileEntry, error) {
-	fe := fileEntry{Key: e.Key, Kind: e.Kind, Updated: e.Updated, KeyID: s.kid, Nonce: make([]byte, s.aead.NonceSize())}
-	if _, err := rand.Read(fe.Nonce); err != nil {
-		return fe, err
-	}
-	plain, err := json.Marshal(sealedValue{Secret: e.Secret, Token: e.Token})
-	if err != nil {
-		return fe, err
-	}
-	fe.Sealed = s.aead.Seal(nil, fe.Nonce, plain, s.aad(fe))
-	clear(plain)
-	return fe, nil
-}
-
-func (s *FileStore) open(fe fileEntry) (Entry, error) {
-	if fe.KeyID != s.kid || len(fe.Nonce) != s.aead.NonceSize() {
-		return Entry{}, fmt.Errorf("%s: %w", fe.Key, ErrTampered)
-	}
-	plain, err := s.aead.Open(nil, fe.Nonce, fe.Sealed, s.aad(fe))
-	if err != nil {
-		return Entry{}, fmt.Errorf("%s: %w", fe.Key, ErrTampered)
-	}
-	var v sealedValue
-	if err := json.Unmarshal(plain, &v); err != nil {
-		return Entry{}, fmt.Errorf("%s: %w", fe.Key, ErrTampered)
-	}
-	return Entry{Key: fe.Key, Kind: fe.Kind, Secret: v.Secret, Token: v.Token, Updated: fe.Updated}, nil
+	Version int      `json:"version"`
+	Entries []Sealed `json:"entries"`
 }
 
 func (s *FileStore) read() (fileModel, error) {
@@ -207,7 +230,7 @@ func (s *FileStore) Get(_ context.Context, k Key) (Entry, error) {
 	}
 	for _, fe := range m.Entries {
 		if fe.Key == k {
-			return s.open(fe)
+			return s.sealer.Open(fe)
 		}
 	}
 	return Entry{}, fmt.Errorf("vault has no entry %s: %w", k, ErrNotFound)
@@ -215,14 +238,14 @@ func (s *FileStore) Get(_ context.Context, k Key) (Entry, error) {
 
 // Put implements Store.
 func (s *FileStore) Put(ctx context.Context, e Entry) error {
-	fe, err := s.seal(e)
+	fe, err := s.sealer.Seal(e)
 	if err != nil {
 		return err
 	}
 	return s.update(ctx, func(m *fileModel) error {
-		m.Entries = slices.DeleteFunc(m.Entries, func(x fileEntry) bool { return x.Key == e.Key })
+		m.Entries = slices.DeleteFunc(m.Entries, func(x Sealed) bool { return x.Key == e.Key })
 		m.Entries = append(m.Entries, fe)
-		slices.SortFunc(m.Entries, func(a, b fileEntry) int { return strings.Compare(a.Key.String(), b.Key.String()) })
+		slices.SortFunc(m.Entries, func(a, b Sealed) int { return strings.Compare(a.Key.String(), b.Key.String()) })
 		return nil
 	})
 }
@@ -231,7 +254,7 @@ func (s *FileStore) Put(ctx context.Context, e Entry) error {
 func (s *FileStore) Delete(ctx context.Context, k Key) error {
 	return s.update(ctx, func(m *fileModel) error {
 		n := len(m.Entries)
-		m.Entries = slices.DeleteFunc(m.Entries, func(x fileEntry) bool { return x.Key == k })
+		m.Entries = slices.DeleteFunc(m.Entries, func(x Sealed) bool { return x.Key == k })
 		if len(m.Entries) == n {
 			return fmt.Errorf("vault has no entry %s: %w", k, ErrNotFound)
 		}
@@ -244,7 +267,7 @@ func (s *FileStore) DeleteUser(ctx context.Context, user string) (int, error) {
 	var n int
 	err := s.update(ctx, func(m *fileModel) error {
 		before := len(m.Entries)
-		m.Entries = slices.DeleteFunc(m.Entries, func(x fileEntry) bool { return x.User == user })
+		m.Entries = slices.DeleteFunc(m.Entries, func(x Sealed) bool { return x.User == user })
 		n = before - len(m.Entries)
 		return nil
 	})
@@ -260,7 +283,7 @@ func (s *FileStore) List(_ context.Context, user string) ([]Info, error) {
 	var out []Info
 	for _, fe := range m.Entries {
 		if user == "" || fe.User == user {
-			out = append(out, Info{Key: fe.Key, Kind: fe.Kind, Updated: fe.Updated})
+			out = append(out, fe.Info())
 		}
 	}
 	return out, nil

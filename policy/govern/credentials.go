@@ -15,6 +15,7 @@ import (
 	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/policy/state"
 	"github.com/mcpgov/mcpgov/scan/launch"
 	"github.com/mcpgov/mcpgov/shim"
 	"github.com/mcpgov/mcpgov/shim/creds"
@@ -65,6 +66,13 @@ func SecretResolver(env Env, keyring login.SecretStore, v *vault.Vault) *secretr
 // keyring item is generated and stored (the first `mcpgov creds set`);
 // otherwise its absence is an error naming what to configure.
 func OpenVault(ctx context.Context, env Env, keyring login.SecretStore, create bool, rec func(vault.Event)) (*vault.Vault, error) {
+	return openVaultIn(ctx, env, keyring, create, rec, nil)
+}
+
+// openVaultIn is OpenVault with the entries in shared when it is set (the
+// store gateway replicas share: sealed there as in the file, under the
+// same key-encryption key), else in the vault file.
+func openVaultIn(ctx context.Context, env Env, keyring login.SecretStore, create bool, rec func(vault.Event), shared *state.Redis) (*vault.Vault, error) {
 	s, err := ResolveVault(env)
 	if err != nil {
 		return nil, err
@@ -82,6 +90,13 @@ func OpenVault(ctx context.Context, env Env, keyring login.SecretStore, create b
 	kek, err := vault.ParseKey(raw)
 	if err != nil {
 		return nil, fmt.Errorf("vault key (%s): %w", s.KeyRef, err)
+	}
+	if shared != nil {
+		st, err := shared.Vault(kek)
+		if err != nil {
+			return nil, err
+		}
+		return &vault.Vault{Store: st, Audit: rec}, nil
 	}
 	st, err := vault.OpenFile(s.Path, kek)
 	if err != nil {
@@ -160,7 +175,19 @@ func (g *GatewayGovernance) Store() enforce.Store {
 // that cannot be opened (no key configured) is not an error here: only
 // servers that need it are refused, saying why.
 func NewInjector(ctx context.Context, env Env, keyring login.SecretStore, rec func(vault.Event)) *creds.Injector {
-	v, err := OpenVault(ctx, env, keyring, false, rec)
+	return NewReplicaInjector(ctx, env, keyring, rec, nil)
+}
+
+// NewReplicaInjector is NewInjector for a gateway replica: with a shared
+// store, the vault's entries are the replicas' (a grant one replica
+// obtains is used by the others, and a token is refreshed once across
+// them); without one, the vault file.
+func NewReplicaInjector(ctx context.Context, env Env, keyring login.SecretStore, rec func(vault.Event), shared *SharedState) *creds.Injector {
+	var r *state.Redis
+	if shared != nil {
+		r = shared.Store
+	}
+	v, err := openVaultIn(ctx, env, keyring, false, rec, r)
 	return &creds.Injector{Vault: v, VaultErr: err, Secrets: SecretResolver(env, keyring, v)}
 }
 
@@ -202,18 +229,34 @@ func (e *Engine) Credentials(ctx context.Context, keyring login.SecretStore, std
 // local audit trail; the returned func closes that trail. A trail that
 // cannot be opened is reported to warn and the command goes on: the
 // vault's own state is what the person asked to change.
+//
+// When [gateway] store names a shared store, the vault is the replicas'
+// one in that store (where a gateway's users' keys and grants are).
 func OpenVaultAudited(ctx context.Context, env Env, c Configs, keyring login.SecretStore, create bool, actor audit.Identity, warn func(string)) (*vault.Vault, func(), error) {
-	// The vault first: without one there is nothing to record.
-	v, err := OpenVault(ctx, env, keyring, create, nil)
+	url, _, err := c.GatewayStore("", "")
 	if err != nil {
 		return nil, nil, err
 	}
-	var store enforce.Store
+	var shared *state.Redis
 	closeFn := func() {}
+	if url != "" {
+		if shared, err = state.OpenRedis(url); err != nil {
+			return nil, nil, WithHint(err, "fix [gateway] store in config.toml (`mcpgov help config`)")
+		}
+		closeFn = func() { _ = shared.Close() }
+	}
+	// The vault first: without one there is nothing to record.
+	v, err := openVaultIn(ctx, env, keyring, create, nil, shared)
+	if err != nil {
+		closeFn()
+		return nil, nil, err
+	}
+	var store enforce.Store
 	if st, err := OpenAuditor(env, c, warn); err != nil {
 		warn(fmt.Sprintf("credential changes are not recorded: %v", err))
 	} else if st != nil {
-		store, closeFn = st, func() { _ = st.Close() }
+		closeShared := closeFn
+		store, closeFn = st, func() { _ = st.Close(); closeShared() }
 	}
 	v.Audit = CredentialRecorder(store, actor)
 	return v, closeFn, nil

@@ -9,6 +9,7 @@ import (
 	"github.com/mcpgov/mcpgov/policy"
 	"github.com/mcpgov/mcpgov/policy/limit"
 	"github.com/mcpgov/mcpgov/policy/state"
+	"github.com/mcpgov/mcpgov/scan/fleet"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
 
@@ -144,11 +145,16 @@ func (s *SharedState) Announce(ctx context.Context, rev string) error {
 }
 
 // gatewayPipeline is Pipeline with the rate limits counted in limits when
-// it is set (the store gateway replicas share); budgets stay in the state
-// directory's file.
+// it is set (the store gateway replicas share), and the budgets too when
+// limits keeps them (limit.Spender), else in the state directory's file.
 func gatewayPipeline(env Env, b *catalog.Bundle, limits limit.Store) (*policy.Pipeline, error) {
 	if limits == nil {
 		return Pipeline(env, b)
+	}
+	if sp, ok := limits.(limit.Spender); ok {
+		// The replicas' store keeps the budgets too: a budget spent
+		// through one replica is spent for all.
+		return policy.Load(b, policy.Options{Limits: limits, Budgets: sp, Getenv: env.Getenv})
 	}
 	dir, err := StateDir(env, "limits")
 	if err != nil {
@@ -245,4 +251,34 @@ func (s *SharedState) EndCopies(ctx context.Context, end func(session string)) {
 		return
 	}
 	s.Store.EndedSessions(ctx, end)
+}
+
+// FleetStore is where the replica keeps the fleet inventory machines
+// upload: the shared store, so an upload to any replica is in every
+// replica's inventory; the state directory's file on a nil SharedState.
+func (s *SharedState) FleetStore(env Env) (fleet.Store, error) {
+	if s == nil {
+		return OpenFleetStore(env)
+	}
+	return s.Store.Fleet(), nil
+}
+
+// OpenGatewayFleet is the fleet inventory `mcpgov gateway inventory`
+// reads: the store at url when given, else the one [gateway] store names
+// (the replicas'), else the state directory's file. done releases it.
+func OpenGatewayFleet(env Env, c Configs, url string) (inv fleet.Store, done func(), err error) {
+	if url == "" {
+		if url, _, err = c.GatewayStore("", ""); err != nil {
+			return nil, nil, err
+		}
+	}
+	if url == "" {
+		fs, err := OpenFleetStore(env)
+		return fs, func() {}, err
+	}
+	r, err := state.OpenRedis(url)
+	if err != nil {
+		return nil, nil, WithHint(err, "give --store redis://HOST:PORT/DB, or fix [gateway] store in config.toml (`mcpgov help config`)")
+	}
+	return r.Fleet(), func() { _ = r.Close() }, nil
 }

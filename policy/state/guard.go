@@ -22,7 +22,7 @@ type Guard struct {
 	// when it ends (err is nil), once each.
 	Report func(err error)
 
-	local limit.Memory // the counters of DownAudit
+	local limit.Memory // the counters and budgets of DownAudit
 
 	mu   sync.Mutex
 	down bool
@@ -46,6 +46,32 @@ func (g *Guard) Take(ctx context.Context, keys []limit.Key) error {
 		return g.local.Take(ctx, keys)
 	}
 	return fmt.Errorf("rate limits cannot be counted, so the call is refused (store failure mode enforce): %w", err)
+}
+
+var _ limit.Spender = (*Guard)(nil)
+
+// Spend implements limit.Spender: the budgets in Shared when it keeps
+// them (limit.Spender), under the same down mode as the rate limits —
+// enforce refuses a call whose spending cannot be counted, audit counts
+// it in this replica alone meanwhile.
+func (g *Guard) Spend(ctx context.Context, budgets []limit.Budget, amount float64, check bool) error {
+	sp, ok := g.Shared.(limit.Spender)
+	if !ok {
+		return g.local.Spend(ctx, budgets, amount, check)
+	}
+	err := sp.Spend(ctx, budgets, amount, check)
+	var over *limit.OverBudget
+	if err == nil || errors.As(err, &over) || !errors.Is(err, ErrUnavailable) {
+		if len(budgets) > 0 {
+			g.set(false, nil)
+		}
+		return err
+	}
+	g.set(true, err)
+	if g.Mode == DownAudit {
+		return g.local.Spend(ctx, budgets, amount, check)
+	}
+	return fmt.Errorf("budgets cannot be counted, so the call is refused (store failure mode enforce): %w", err)
 }
 
 // Down reports whether the last call found the store unreachable.

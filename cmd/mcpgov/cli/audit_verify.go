@@ -24,7 +24,9 @@ type AuditVerifyOptions struct {
 	NoWitness bool
 	Remote    string
 	Replicas  []string
-	JSON      bool
+	// RequireKey refuses a --remote check without --key.
+	RequireKey bool
+	JSON       bool
 }
 
 func newAuditVerifyCmd(f *Factory, runF func(*AuditVerifyOptions) error) *cobra.Command {
@@ -65,8 +67,11 @@ after the records they reach, one beyond the last object means the newest
 objects were deleted. In a versioned bucket (Object Lock needs one), a key
 with more than one version was hidden behind a delete marker and written
 again (replaced): mcpgov writes each key once. The keys are those shipped
-beside the objects unless --key pins them. Credentials as for audit ship
---s3.`,
+beside the objects unless --key pins them: then a warning says so, as
+whoever can write to the bucket could rewrite the records and sign the new
+history with a key of their own; --require-key refuses to run without
+--key. Objects are read one at a time through a temporary file, a batch
+of rows in memory at once. Credentials as for audit ship --s3.`,
 		Example: `  mcpgov audit verify
   mcpgov audit verify ./audit-copy --key "$(cat signing.pub)" --witness https://gateway.example.com/v1/checkpoints
   mcpgov audit verify --witness /var/log/mcpgov/witness
@@ -94,8 +99,12 @@ beside the objects unless --key pins them. Credentials as for audit ship
 				if _, err := objstore.ParseURL(opts.Remote); err != nil {
 					return &FlagError{Err: fmt.Errorf("--remote: %w", err)}
 				}
-			} else if len(opts.Replicas) > 0 {
-				return flagErrorf("--replica goes with --remote")
+				if opts.RequireKey && opts.Key == "" {
+					return withHint(flagErrorf("--require-key: no --key given, and the keys in the bucket are not trusted"),
+						"pin each replica's verifier key: --key \"$(cat gw-1.pub) $(cat gw-2.pub)\" (a store's signing.pub)")
+				}
+			} else if len(opts.Replicas) > 0 || opts.RequireKey {
+				return flagErrorf("--replica and --require-key go with --remote")
 			}
 			opts.Ctx = cmd.Context()
 			if runF != nil {
@@ -113,6 +122,7 @@ beside the objects unless --key pins them. Credentials as for audit ship
 	cmd.Flags().BoolVar(&opts.NoWitness, "no-witness", false, "check the local chain only")
 	cmd.Flags().StringVar(&opts.Remote, "remote", "", "check the central copy in s3://BUCKET[/PREFIX][?endpoint=URL&region=R&path_style=true] instead of a local store")
 	cmd.Flags().StringArrayVar(&opts.Replicas, "replica", nil, "with --remote, check only this replica (repeatable)")
+	cmd.Flags().BoolVar(&opts.RequireKey, "require-key", false, "with --remote, refuse to check without --key rather than trust the verifier keys found in the bucket")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the report as JSON")
 	return cmd
 }
@@ -127,6 +137,12 @@ func auditVerifyRemote(opts *AuditVerifyOptions) error {
 	if ctx == nil {
 		ctx = context.Background()
 	}
+	keysFrom := "pinned"
+	if opts.Key == "" {
+		keysFrom = "bucket"
+		opts.IO.Warnf("checkpoints are checked with the verifier keys found in the bucket (keys/replica=NAME/): whoever can write to it can rewrite records and sign the new history with a key of their own, and this check would pass")
+		opts.IO.Hintf("pin each replica's key with --key (its store's signing.pub); --require-key refuses to run without it")
+	}
 	rep, err := objstore.Verify(ctx, b, objstore.VerifyOptions{Keys: opts.Key, Replicas: opts.Replicas})
 	if err != nil {
 		return withHint(fmt.Errorf("verify %s: %w", b.Location(), err), "check the URL, the endpoint and the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)")
@@ -138,8 +154,11 @@ func auditVerifyRemote(opts *AuditVerifyOptions) error {
 		if err := writeJSON(opts.IO.Out, struct {
 			SchemaVersion int `json:"schemaVersion"`
 			*objstore.VerifyReport
-			OK bool `json:"ok"`
-		}{1, rep, len(rep.Findings) == 0}); err != nil {
+			// KeysFrom says which verifier keys checkpoints were checked
+			// with: "pinned" (--key) or "bucket" (the ones shipped there).
+			KeysFrom string `json:"keysFrom"`
+			OK       bool   `json:"ok"`
+		}{1, rep, keysFrom, len(rep.Findings) == 0}); err != nil {
 			return err
 		}
 	} else {
@@ -154,9 +173,6 @@ func auditVerifyRemote(opts *AuditVerifyOptions) error {
 			if r.Unwitnessed > 0 {
 				fmt.Fprintf(w, "note: replica %s: the last %s follow its last checkpoint in the bucket\n", r.Replica, plural(int(r.Unwitnessed), "record", "records"))
 			}
-		}
-		if opts.Key == "" {
-			fmt.Fprintln(w, "note: checkpoints were checked with the keys shipped beside them; pin each replica's key with --key to detect a history signed again with a new key")
 		}
 	}
 	if n := len(rep.Findings); n > 0 {

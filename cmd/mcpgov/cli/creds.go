@@ -26,8 +26,10 @@ own key. "mcpgov creds set SERVER" stores yours in the vault, where the
 shim (and a gateway sharing the vault) injects it into that server's
 requests or environment; the key never appears in a client config.
 
-The vault is one file ($XDG_STATE_HOME/mcpgov/vault.json, or MCPGOV_VAULT)
-whose values are encrypted (AES-256-GCM) under a key from MCPGOV_VAULT_KEY,
+The vault is one file ($XDG_STATE_HOME/mcpgov/vault.json, or MCPGOV_VAULT),
+or, when [gateway] store names the store gateway replicas share, that
+store (Redis holds the entries sealed, never a value). Its values are
+encrypted (AES-256-GCM) under a key from MCPGOV_VAULT_KEY,
 a secret reference: env:NAME, file:PATH or keyring:SERVICE/ACCOUNT. By
 default the key is kept in the OS keyring (keyring:mcpgov/vault-key) and
 created on the first "creds set". Every change and use is recorded in the

@@ -85,7 +85,8 @@ func newGatewayServeCmd(f *Factory, runF func(context.Context, *GatewayServeOpti
   /inventory        the fleet inventory: machines upload their scans (POST,
                     mcpgov scan --upload); the groups in [gateway]
                     inventory_readers read it (GET)
-  /healthz /readyz  liveness, readiness (a usable bundle; 503 while draining)
+  /healthz /readyz  liveness, readiness (a usable bundle; 503 while draining,
+                    and with --store until the store has answered once)
   /metrics          Prometheus: calls, denials, guardrail verdicts and
                     durations, upstream and policy latency per server and
                     tool (counted from the audit records), HTTP requests,
@@ -209,13 +210,9 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		return err
 	}
 	defer gov.Close()
-	sessionKey, err := shared.SessionKey(ctx)
-	if err != nil {
-		return err
-	}
 	metrics := gateway.NewMetrics()
 	gov.WrapSink = metrics.Sink
-	gov.Creds = govern.NewInjector(ctx, f.Env(), f.Secrets(), govern.CredentialRecorder(gov.Store(), govern.NoActor))
+	gov.Creds = govern.NewReplicaInjector(ctx, f.Env(), f.Secrets(), govern.CredentialRecorder(gov.Store(), govern.NoActor), shared)
 	tracing, stopTraces, err := startTracing(opts, metrics)
 	if err != nil {
 		return err
@@ -239,7 +236,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	} else {
 		opts.IO.Notef("accepting tokens from `mcpgov gateway token create` (no identity provider in [[gateway.issuers]])")
 	}
-	inventory, err := govern.OpenFleetStore(f.Env())
+	inventory, err := shared.FleetStore(f.Env())
 	if err != nil {
 		return err
 	}
@@ -265,38 +262,6 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		callback = consents.RedirectHandler()
 		opts.IO.Notef("per-user OAuth consent returns to %s%s", strings.TrimRight(publicURL, "/"), gateway.OAuthCallbackPath)
 	}
-	h, err := gateway.New(gateway.Options{
-		Governance:       gov,
-		OAuthCallback:    callback,
-		Inventory:        inventory,
-		InventoryReaders: opts.InventoryReaders,
-		Identify:         auth.Identify,
-		Auth: gateway.AuthOptions{
-			AuthorizationServers: idps,
-			MaxFailures:          authCfg.MaxFailures,
-			FailureWindow:        authCfg.FailureWindow,
-			Refused:              gov.AuthRefused,
-		},
-		AllowedOrigins: opts.AllowedOrigins,
-		MaxBody:        opts.MaxBody,
-		MaxSessions:    opts.MaxSessions,
-		IdleTimeout:    opts.IdleTimeout,
-		ServerName:     "mcpgov-gateway",
-		ServerVersion:  opts.Factory.Version.Version,
-		Diag:           errOut,
-		Path:           f.Getenv("PATH"),
-		Metrics:        metrics,
-		SessionKey:     sessionKey,
-		Calls:          shared.CallLog(),
-		Tracing:        tracing,
-		// On its own listener, /metrics is not served beside the MCP
-		// endpoints, where anyone who reaches the gateway could read
-		// every server's and tool's name and traffic.
-		MetricsElsewhere: opts.MetricsListen != "",
-	})
-	if err != nil {
-		return err
-	}
 	if opts.MetricsListen != "" {
 		mln, err := net.Listen("tcp", opts.MetricsListen)
 		if err != nil {
@@ -309,7 +274,51 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		defer msrv.Close()
 		opts.IO.Notef("metrics at http://%s/metrics", mln.Addr())
 	}
-	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	build := func(sessionKey []byte) (*gateway.Handler, error) {
+		return gateway.New(gateway.Options{
+			Governance:       gov,
+			OAuthCallback:    callback,
+			Inventory:        inventory,
+			InventoryReaders: opts.InventoryReaders,
+			Identify:         auth.Identify,
+			Auth: gateway.AuthOptions{
+				AuthorizationServers: idps,
+				MaxFailures:          authCfg.MaxFailures,
+				FailureWindow:        authCfg.FailureWindow,
+				Refused:              gov.AuthRefused,
+			},
+			AllowedOrigins: opts.AllowedOrigins,
+			MaxBody:        opts.MaxBody,
+			MaxSessions:    opts.MaxSessions,
+			IdleTimeout:    opts.IdleTimeout,
+			ServerName:     "mcpgov-gateway",
+			ServerVersion:  opts.Factory.Version.Version,
+			Diag:           errOut,
+			Path:           f.Getenv("PATH"),
+			Metrics:        metrics,
+			SessionKey:     sessionKey,
+			Calls:          shared.CallLog(),
+			Tracing:        tracing,
+			// On its own listener, /metrics is not served beside the MCP
+			// endpoints, where anyone who reaches the gateway could read
+			// every server's and tool's name and traffic.
+			MetricsElsewhere: opts.MetricsListen != "",
+		})
+	}
+	// A replica whose store is down at start serves at once all the
+	// same: it answers /healthz and explains itself in /readyz until it
+	// can read the replicas' session key.
+	late := &lateHandler{}
+	sessionKey, keyErr := shared.SessionKey(ctx)
+	var h *gateway.Handler
+	if keyErr == nil {
+		if h, err = build(sessionKey); err != nil {
+			return err
+		}
+		late.serve(h)
+	}
+	srv := &http.Server{Handler: late, ReadHeaderTimeout: 10 * time.Second}
+	defer srv.Close()
 	served := make(chan error, 1)
 	scheme := "http"
 	if opts.TLSCert != "" {
@@ -318,6 +327,16 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		go func() { served <- srv.ServeTLS(ln, opts.TLSCert, opts.TLSKey) }()
 	} else {
 		go func() { served <- srv.Serve(ln) }()
+	}
+	if h == nil {
+		sessionKey, err := awaitSessionKey(ctx, opts, shared, keyErr, late)
+		if err != nil {
+			return nil // stopped before the store answered: nothing to drain
+		}
+		if h, err = build(sessionKey); err != nil {
+			return err
+		}
+		late.serve(h)
 	}
 	opts.IO.Notef("gateway serving %s://%s (bundle revision %s, %d servers)", scheme, ln.Addr(), gov.Revision(), len(gov.Servers()))
 	shared.EndCopies(ctx, h.EndRecord)

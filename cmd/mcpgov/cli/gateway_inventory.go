@@ -21,6 +21,7 @@ type GatewayInventoryOptions struct {
 	Factory *Factory
 	By      string
 	JSON    bool
+	Store   string
 }
 
 func newGatewayInventoryCmd(f *Factory, runF func(*GatewayInventoryOptions) error) *cobra.Command {
@@ -34,7 +35,9 @@ now, when it was first and last seen and so how long it has been running;
 each machine with its uploader and server count; and per team (the
 uploader's groups) the shadow servers, those outside the catalog.
 
-It reads inventory.json in the state directory's gateway
+It reads the store the gateway replicas share when --store or [gateway]
+store names one (each machine's part kept under mcpgov:fleet:machine:ID),
+else inventory.json in the state directory's gateway
 ($XDG_STATE_HOME/mcpgov/gateway), the embedded store a gateway on this
 machine writes. Remote readers GET /inventory with a token of a group in
 [gateway] inventory_readers.`,
@@ -56,15 +59,21 @@ machine writes. Remote readers GET /inventory with a token of a group in
 	}
 	cmd.Flags().StringVar(&opts.By, "by", "server", "rows: server, machine or team")
 	cmd.Flags().BoolVar(&opts.JSON, "json", false, "print the whole inventory as JSON")
+	cmd.Flags().StringVar(&opts.Store, "store", "", "read the replicas' shared store (redis://HOST:PORT/DB, rediss://, unix:///PATH) instead of [gateway] store or the local file")
 	return cmd
 }
 
 func gatewayInventoryRun(opts *GatewayInventoryOptions) error {
 	env := opts.Factory.Env()
-	store, err := govern.OpenFleetStore(env)
+	c, err := opts.Factory.Config()
 	if err != nil {
 		return err
 	}
+	store, done, err := govern.OpenGatewayFleet(env, c, opts.Store)
+	if err != nil {
+		return err
+	}
+	defer done()
 	inv, err := store.Inventory(context.Background())
 	if err != nil {
 		return err

@@ -8,7 +8,7 @@ import (
 
 // addGatewayStoreFlags adds the flags of the store replicas share.
 func addGatewayStoreFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
-	cmd.Flags().StringVar(&opts.Store, "store", "", "Redis or Valkey URL the replicas share (redis://HOST:PORT/DB, rediss://, unix:///PATH): rate limits, tokens, bundle reloads")
+	cmd.Flags().StringVar(&opts.Store, "store", "", "Redis or Valkey URL the replicas share (redis://HOST:PORT/DB, rediss://, unix:///PATH): rate limits, tokens, the credential vault, bundle reloads")
 	cmd.Flags().StringVar(&opts.StoreDown, "store-down", "", "while the store is unreachable: enforce (refuse calls that need a shared counter) or audit (count per replica); default enforce")
 }
 
@@ -30,6 +30,6 @@ func openGatewayStore(opts *GatewayServeOptions, c govern.Configs) (*govern.Shar
 	if err != nil {
 		return nil, err
 	}
-	opts.IO.Notef("sharing rate limits, tokens and bundle reloads through %s (store_down = %s)", shared.Store, mode)
+	opts.IO.Notef("sharing rate limits, tokens, the credential vault and bundle reloads through %s (store_down = %s)", shared.Store, mode)
 	return shared, nil
 }

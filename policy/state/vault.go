@@ -1,0 +1,253 @@
+package state
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mcpgov/mcpgov/login/vault"
+)
+
+// Vault is the token vault's store in the shared store: the replicas'
+// outbound credentials (per-user keys, shared secrets, OAuth grants)
+// sealed exactly as in the embedded file (vault.Sealer: AES-256-GCM, bound
+// to user, server, name and kind), so Redis holds ciphertext only and a
+// value moved to another entry does not open. One hash holds every entry,
+// its field the SHA-256 of the entry's key (no personal value in a field
+// name); a refresh's lock is a key with an expiry, so a replica that dies
+// holding it does not hold the others up longer than LockTTL.
+type Vault struct {
+	r      *Redis
+	sealer *vault.Sealer
+	// LockTTL is how long a refresh lock holds when its holder does not
+	// release it (a replica killed mid-refresh); 30 s when zero.
+	LockTTL time.Duration
+	// LockPoll is how often a caller waiting for a lock tries again; 10 ms
+	// when zero.
+	LockPoll time.Duration
+}
+
+var _ vault.Store = (*Vault)(nil)
+
+// Keys of the vault.
+const (
+	vaultKey     = Prefix + "vault"
+	vaultLockKey = Prefix + "vault-lock:"
+)
+
+// Vault returns the vault store on r, sealing with kek.
+func (r *Redis) Vault(kek []byte) (*Vault, error) {
+	s, err := vault.NewSealer(kek)
+	if err != nil {
+		return nil, err
+	}
+	return &Vault{r: r, sealer: s}, nil
+}
+
+// field is an entry's field in the vault hash.
+func field(k vault.Key) string {
+	b, _ := json.Marshal([]string{k.User, k.Server, k.Name})
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:16])
+}
+
+// decode reads one stored entry, refusing unknown and duplicate members
+// (a value a decision depends on: what opens is what was sealed).
+func decode(b []byte) (vault.Sealed, error) {
+	var se vault.Sealed
+	if err := strictUnmarshal(b, &se); err != nil {
+		return se, fmt.Errorf("vault entry in the store: %w", err)
+	}
+	return se, nil
+}
+
+// Get implements vault.Store.
+func (v *Vault) Get(ctx context.Context, k vault.Key) (vault.Entry, error) {
+	b, err := v.r.c.HGet(ctx, vaultKey, field(k)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return vault.Entry{}, fmt.Errorf("vault has no entry %s: %w", k, vault.ErrNotFound)
+	}
+	if err != nil {
+		return vault.Entry{}, v.r.unavailable(err)
+	}
+	se, err := decode(b)
+	if err != nil {
+		return vault.Entry{}, fmt.Errorf("%s: %w", k, vault.ErrTampered)
+	}
+	if se.Key != k { // an entry copied under another entry's field
+		return vault.Entry{}, fmt.Errorf("%s: %w", k, vault.ErrTampered)
+	}
+	return v.sealer.Open(se)
+}
+
+// Put implements vault.Store.
+func (v *Vault) Put(ctx context.Context, e vault.Entry) error {
+	se, err := v.sealer.Seal(e)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(se)
+	if err != nil {
+		return err
+	}
+	return v.r.unavailable(v.r.c.HSet(ctx, vaultKey, field(e.Key), b).Err())
+}
+
+// Delete implements vault.Store.
+func (v *Vault) Delete(ctx context.Context, k vault.Key) error {
+	n, err := v.r.c.HDel(ctx, vaultKey, field(k)).Result()
+	if err != nil {
+		return v.r.unavailable(err)
+	}
+	if n == 0 {
+		return fmt.Errorf("vault has no entry %s: %w", k, vault.ErrNotFound)
+	}
+	return nil
+}
+
+// all returns every stored entry with its field.
+func (v *Vault) all(ctx context.Context) (map[string]vault.Sealed, error) {
+	m, err := v.r.c.HGetAll(ctx, vaultKey).Result()
+	if err != nil {
+		return nil, v.r.unavailable(err)
+	}
+	out := make(map[string]vault.Sealed, len(m))
+	for f, b := range m {
+		se, err := decode([]byte(b))
+		if err != nil {
+			return nil, malformed(f, err)
+		}
+		out[f] = se
+	}
+	return out, nil
+}
+
+// malformed is the error of a stored entry that does not decode: which
+// one, and how to remove it.
+func malformed(field string, err error) error {
+	return fmt.Errorf("field %s of %s: %w (remove it with: redis-cli HDEL %s %s)", field, vaultKey, err, vaultKey, field)
+}
+
+// List implements vault.Store.
+func (v *Vault) List(ctx context.Context, user string) ([]vault.Info, error) {
+	all, err := v.all(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []vault.Info
+	for _, se := range all {
+		if user == "" || se.User == user {
+			out = append(out, se.Info())
+		}
+	}
+	sortInfos(out)
+	return out, nil
+}
+
+// deleteFieldsScript deletes the fields whose values are still the ones
+// read (an entry put again meanwhile is kept: it is a new grant) and
+// returns how many it deleted.
+var deleteFieldsScript = redis.NewScript(`
+local n = 0
+for i = 1, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    n = n + redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return n
+`)
+
+// DeleteUser implements vault.Store.
+func (v *Vault) DeleteUser(ctx context.Context, user string) (int, error) {
+	m, err := v.r.c.HGetAll(ctx, vaultKey).Result()
+	if err != nil {
+		return 0, v.r.unavailable(err)
+	}
+	var args []any
+	for f, b := range m {
+		se, err := decode([]byte(b))
+		if err != nil {
+			return 0, malformed(f, err)
+		}
+		if se.User == user {
+			args = append(args, f, b)
+		}
+	}
+	if len(args) == 0 {
+		return 0, nil
+	}
+	n, err := deleteFieldsScript.Run(ctx, v.r.c, []string{vaultKey}, args...).Int()
+	if err != nil {
+		return 0, v.r.unavailable(err)
+	}
+	return n, nil
+}
+
+// unlockScript deletes a lock only when it still holds the holder's
+// token: a lock that expired and was taken by another is not released.
+var unlockScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`)
+
+// Lock implements vault.Store: SET NX with an expiry, tried again every
+// LockPoll until ctx is done.
+func (v *Vault) Lock(ctx context.Context, k vault.Key) (func(), error) {
+	ttl, poll := v.LockTTL, v.LockPoll
+	if ttl <= 0 {
+		ttl = 30 * time.Second
+	}
+	if poll <= 0 {
+		poll = 10 * time.Millisecond
+	}
+	key := vaultLockKey + field(k)
+	tok := make([]byte, 16)
+	_, _ = rand.Read(tok)
+	holder := hex.EncodeToString(tok)
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for {
+		ok, err := v.r.c.SetNX(ctx, key, holder, ttl).Result()
+		if err != nil && ctx.Err() != nil {
+			return nil, fmt.Errorf("wait for the refresh lock of %s: %w", k, ctx.Err())
+		}
+		if err != nil {
+			return nil, v.r.unavailable(err)
+		}
+		if ok {
+			return func() {
+				// Released even when the caller's context is done: the
+				// lock must not outlive the refresh by its whole TTL.
+				rel, cancel := context.WithTimeout(context.WithoutCancel(ctx), ioTimeout)
+				defer cancel()
+				_ = unlockScript.Run(rel, v.r.c, []string{key}, holder).Err()
+			}, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("wait for the refresh lock of %s: %w", k, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
+// strictUnmarshal decodes b into v with exact member names, no unknown
+// and no duplicate members.
+func strictUnmarshal(b []byte, v any) error {
+	return jsonv2.Unmarshal(b, v, jsonv2.RejectUnknownMembers(true))
+}
+
+// sortInfos orders a listing as the file store does: by key.
+func sortInfos(l []vault.Info) {
+	slices.SortFunc(l, func(a, b vault.Info) int { return strings.Compare(a.Key.String(), b.Key.String()) })
+}

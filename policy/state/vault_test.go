@@ -1,0 +1,267 @@
+package state_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/mcpgov/mcpgov/login/vault"
+	"github.com/mcpgov/mcpgov/policy/state"
+	"github.com/mcpgov/mcpgov/policy/state/statetest"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+)
+
+func openVault(t *testing.T, url string, kek []byte) *vault.Vault {
+	t.Helper()
+	st, err := open(t, url).Vault(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &vault.Vault{Store: st}
+}
+
+func testKEK(t *testing.T) []byte {
+	t.Helper()
+	kek, err := vault.ParseKey(vault.NewKey())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kek
+}
+
+// dump is every value the store holds under mcpgov's prefix (strings and
+// hash fields and values), as `redis-cli --scan` and GET/HGETALL show it.
+func dump(t *testing.T, srv *statetest.Server) string {
+	t.Helper()
+	opt, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(opt)
+	defer c.Close()
+	ctx := await.Context(t)
+	var b strings.Builder
+	iter := c.Scan(ctx, 0, state.Prefix+"*", 0).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		b.WriteString(k + "\n")
+		switch c.Type(ctx, k).Val() {
+		case "string":
+			b.WriteString(c.Get(ctx, k).Val() + "\n")
+		case "hash":
+			for f, v := range c.HGetAll(ctx, k).Val() {
+				b.WriteString(f + " " + v + "\n")
+			}
+		}
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// TestRedisVaultSharedAcrossReplicas: a grant stored through one replica
+// is used by another; the store holds ciphertext only (no key, token or
+// refresh token in the dump); an entry copied over another's field, or
+// opened under another key-encryption key, is refused; a user's
+// revocation through one replica is seen by the other.
+func TestRedisVaultSharedAcrossReplicas(t *testing.T) {
+	srv := statetest.Start(t)
+	ctx := await.Context(t)
+	kek := testKEK(t)
+	a, b := openVault(t, srv.URL(), kek), openVault(t, srv.URL(), kek)
+	const (
+		access  = "at-3b1f9c0e7d2a4b6f"
+		refresh = "rt-8e7d6c5b4a392817"
+		apiKey  = "k-alice-9f8e7d6c5b4a"
+	)
+	exp := time.Now().Add(time.Hour).UTC().Truncate(time.Second)
+	if err := a.PutToken(ctx, "alice@example.com", "drive", vault.Token{AccessToken: access, RefreshToken: refresh, Expiry: exp, Scopes: []string{"files.read"}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetAPIKey(ctx, "alice@example.com", "jira", apiKey); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetAPIKey(ctx, "bob@example.com", "jira", "k-bob-1a2b3c4d5e6f"); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := b.Token(ctx, "alice@example.com", "drive", nil)
+	if err != nil || tok.AccessToken != access || tok.RefreshToken != refresh || !tok.Expiry.Equal(exp) {
+		t.Fatalf("the other replica reads %+v, %v", tok, err)
+	}
+	if got, err := b.APIKey(ctx, "alice@example.com", "jira"); err != nil || got != apiKey {
+		t.Fatalf("the other replica's key: %q, %v", got, err)
+	}
+	d := dump(t, srv)
+	for _, plain := range []string{access, refresh, apiKey, "k-bob-1a2b3c4d5e6f", "files.read"} {
+		if strings.Contains(d, plain) {
+			t.Fatalf("the store holds %q in the clear:\n%s", plain, d)
+		}
+	}
+	list, err := b.List(ctx, "alice@example.com")
+	if err != nil || len(list) != 2 || list[0].Server != "drive" || list[1].Server != "jira" {
+		t.Fatalf("List(alice) = %+v, %v", list, err)
+	}
+
+	// Alice's jira entry copied over Bob's field: it does not open as Bob's.
+	opt, _ := redis.ParseURL(srv.URL())
+	raw := redis.NewClient(opt)
+	defer raw.Close()
+	fields := raw.HGetAll(ctx, state.Prefix+"vault").Val()
+	var aliceJira, bobJira string
+	for f, v := range fields {
+		switch {
+		case strings.Contains(v, `"user":"alice@example.com","server":"jira"`):
+			aliceJira = v
+		case strings.Contains(v, `"user":"bob@example.com","server":"jira"`):
+			bobJira = f
+		}
+	}
+	if aliceJira == "" || bobJira == "" {
+		t.Fatalf("entries not found in %v", fields)
+	}
+	raw.HSet(ctx, state.Prefix+"vault", bobJira, aliceJira)
+	if _, err := b.APIKey(ctx, "bob@example.com", "jira"); !errors.Is(err, vault.ErrTampered) {
+		t.Fatalf("an entry moved to another user's field: %v, want ErrTampered", err)
+	}
+	// Relabelled in place (the clear key changed to Bob's): the seal refuses it.
+	raw.HSet(ctx, state.Prefix+"vault", bobJira, strings.Replace(aliceJira, "alice@example.com", "bob@example.com", 1))
+	if _, err := b.APIKey(ctx, "bob@example.com", "jira"); !errors.Is(err, vault.ErrTampered) {
+		t.Fatalf("a relabelled entry: %v, want ErrTampered", err)
+	}
+	// A duplicate member is refused, not decided by the last one.
+	raw.HSet(ctx, state.Prefix+"vault", bobJira, strings.Replace(aliceJira, `"kind"`, `"user":"bob@example.com","kind"`, 1))
+	if _, err := b.APIKey(ctx, "bob@example.com", "jira"); !errors.Is(err, vault.ErrTampered) {
+		t.Fatalf("an entry with a duplicate member: %v, want ErrTampered", err)
+	}
+	// Another key-encryption key opens nothing.
+	other := openVault(t, srv.URL(), testKEK(t))
+	if _, err := other.APIKey(ctx, "alice@example.com", "jira"); !errors.Is(err, vault.ErrTampered) {
+		t.Fatalf("under another key: %v, want ErrTampered", err)
+	}
+
+	// A malformed entry is named, with how to remove it.
+	if _, err := a.List(ctx, ""); err == nil || !strings.Contains(err.Error(), "redis-cli HDEL "+state.Prefix+"vault "+bobJira) {
+		t.Fatalf("List over a malformed entry: %v", err)
+	}
+	raw.HDel(ctx, state.Prefix+"vault", bobJira)
+
+	n, err := a.RevokeUser(ctx, "alice@example.com", "offboarding")
+	if err != nil || n != 2 {
+		t.Fatalf("RevokeUser = %d, %v", n, err)
+	}
+	if _, err := b.Token(ctx, "alice@example.com", "drive", nil); !errors.Is(err, vault.ErrNotFound) {
+		t.Fatalf("alice's grant after revocation on the other replica: %v", err)
+	}
+	if all, err := b.List(ctx, ""); err != nil || len(all) != 0 {
+		t.Fatalf("after revocation (bob's entry was removed as malformed): %+v, %v", all, err)
+	}
+}
+
+// TestRedisVaultRefreshOnce: 16 callers on two replicas, a token about to
+// expire: one refresh across both, every caller gets the new token, and
+// the refresh token the server did not rotate is kept.
+func TestRedisVaultRefreshOnce(t *testing.T) {
+	srv := statetest.Start(t)
+	ctx := await.Context(t)
+	kek := testKEK(t)
+	a, b := openVault(t, srv.URL(), kek), openVault(t, srv.URL(), kek)
+	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	a.Now, b.Now = func() time.Time { return now }, func() time.Time { return now }
+	if err := a.PutToken(ctx, "alice", "drive", vault.Token{AccessToken: "old-access", RefreshToken: "rt-1", Expiry: now.Add(30 * time.Second)}); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	release := make(chan struct{})
+	refresh := func(_ context.Context, cur vault.Token) (vault.Token, error) {
+		if cur.RefreshToken != "rt-1" {
+			return vault.Token{}, fmt.Errorf("refresh with %q", cur.RefreshToken)
+		}
+		calls.Add(1)
+		<-release // every other caller is waiting for the lock meanwhile
+		return vault.Token{AccessToken: "new-access", Expiry: now.Add(time.Hour)}, nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := range 16 {
+		v := a
+		if i%2 == 1 {
+			v = b
+		}
+		wg.Go(func() {
+			tok, err := v.Token(ctx, "alice", "drive", refresh)
+			if err == nil && tok.AccessToken != "new-access" {
+				err = fmt.Errorf("got %q", tok.AccessToken)
+			}
+			errs <- err
+		})
+	}
+	await.Until(t, "one refresh started", func() bool { return calls.Load() == 1 })
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Fatalf("refreshed %d times across two replicas, want once", n)
+	}
+	tok, err := b.Token(ctx, "alice", "drive", nil)
+	if err != nil || tok.RefreshToken != "rt-1" {
+		t.Fatalf("kept refresh token: %+v, %v", tok, err)
+	}
+}
+
+// TestRedisVaultLockExpires: a replica that dies holding a refresh lock
+// holds the others up only until the lock's expiry; a released lock is
+// free at once, and a holder whose lock expired and was taken by another
+// does not release the other's.
+func TestRedisVaultLockExpires(t *testing.T) {
+	srv := statetest.Start(t)
+	ctx := await.Context(t)
+	kek := testKEK(t)
+	dead, err := open(t, srv.URL()).Vault(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	live, err := open(t, srv.URL()).Vault(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dead.LockTTL, live.LockTTL = 300*time.Millisecond, time.Minute
+	k := vault.Key{User: "alice", Server: "drive", Name: vault.NameOAuth}
+	staleUnlock, err := dead.Lock(ctx, k) // never released in time: the replica "dies"
+	if err != nil {
+		t.Fatal(err)
+	}
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	if _, err := live.Lock(short, k); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a held lock was taken: %v", err)
+	}
+	cancel()
+	unlock, err := live.Lock(ctx, k) // waits for the dead holder's expiry
+	if err != nil {
+		t.Fatal(err)
+	}
+	staleUnlock() // the dead holder's late release must not free live's lock
+	short, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
+	if _, err := dead.Lock(short, k); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("a stale holder released the live lock: %v", err)
+	}
+	cancel()
+	unlock()
+	again, err := dead.Lock(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again()
+}
