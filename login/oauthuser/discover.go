@@ -24,24 +24,38 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 	}
 	c := s.cfg
 	var meta *oauthex.AuthServerMeta
+	legacy := false
 	if c.AuthURL == "" || c.TokenURL == "" || c.ClientID == "" {
 		if c.Issuer == "" {
 			if c.Resource == "" {
 				return nil, fmt.Errorf("oauth_user server %q: no client_id and no issuer to register one at\nhint: set client_id in the catalog", s.id)
 			}
 			prm, err := m.resourceMetadata(ctx, c.Resource, c.ResourceMetadataURL)
-			if err != nil {
+			switch {
+			case err == nil:
+				c.Issuer = prm.AuthorizationServers[0]
+				if len(c.Scopes) == 0 {
+					c.Scopes = prm.ScopesSupported
+				}
+			case c.ResourceMetadataURL == "":
+				// No protected-resource metadata anywhere: a server of
+				// MCP 2025-03-26, whose authorization server is the
+				// origin of its URL.
+				legacy = true
+				c.Issuer = origin(c.Resource)
+			default:
 				return nil, fmt.Errorf("find the authorization server of server %q: %w\nhint: set the issuer in the catalog", s.id, err)
-			}
-			c.Issuer = prm.AuthorizationServers[0]
-			if len(c.Scopes) == 0 {
-				c.Scopes = prm.ScopesSupported
 			}
 		}
 		var err error
 		meta, err = auth.GetAuthServerMetadata(ctx, c.Issuer, m.client())
 		if err != nil {
 			return nil, fmt.Errorf("discover the authorization server %s of server %q: %w", c.Issuer, s.id, err)
+		}
+		if meta == nil && legacy {
+			// MCP 2025-03-26's default endpoints, at the server's origin.
+			meta = &oauthex.AuthServerMeta{Issuer: c.Issuer, AuthorizationEndpoint: c.Issuer + "/authorize",
+				TokenEndpoint: c.Issuer + "/token", RegistrationEndpoint: c.Issuer + "/register"}
 		}
 		if meta == nil {
 			return nil, fmt.Errorf("discover the authorization server %s of server %q: no OAuth or OpenID metadata there\nhint: set the authorization and token URLs in the catalog", c.Issuer, s.id)
@@ -58,6 +72,12 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 	// request with the other style, and some servers then answer slow_down
 	// or count the attempt twice.
 	style := authStyle(c.ClientSecret, methods)
+	if c.ClientID == "" && c.ClientMetadataURL != "" && meta != nil && meta.ClientIDMetadataDocumentSupported {
+		// The client id is the URL of mcpgov's client metadata document
+		// (OAuth Client ID Metadata Document): no registration, a public
+		// client.
+		c.ClientID, c.ClientSecret, style = c.ClientMetadataURL, "", oauth2.AuthStyleInParams
+	}
 	if c.ClientID == "" {
 		reg, err := m.register(ctx, s.id, meta, c)
 		if err != nil {
@@ -120,6 +140,16 @@ func (m *Manager) register(ctx context.Context, id string, meta *oauthex.AuthSer
 		return nil, fmt.Errorf("register mcpgov as a client of %s for server %q: %w", c.Issuer, id, err)
 	}
 	return reg, nil
+}
+
+// origin is the scheme and host of a URL (its authorization base in MCP
+// 2025-03-26).
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func cmp(a, b string) string {
