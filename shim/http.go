@@ -127,11 +127,11 @@ func DialHTTPWith(endpoint string, headers http.Header, cred Credentials, stderr
 	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("upstream URL %q: want http:// or https:// with a host", endpoint)
 	}
-	rt := &versionTransport{base: upstreamTransport, headers: headers, apply: cred.Apply}
+	rt := &versionTransport{base: upstreamTransport, headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &HTTPUpstream{
 		endpoint: endpoint, client: &http.Client{Transport: rt}, rt: rt, stderr: stderr,
-		ctx: ctx, cancel: cancel, frames: make(chan frameResult, 16),
+		ctx: ctx, cancel: cancel, frames: make(chan frameResult, 16), auth: cred.Authorizer,
 	}, nil
 }
 

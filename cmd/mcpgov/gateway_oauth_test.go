@@ -32,7 +32,7 @@ func TestGatewayOAuthUserConsent(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	d := oauthusertest.StartDex(t, base+"/oauth/callback")
-	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
+	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID, "-introspect")
 	gov := t.TempDir()
 	writeFile(t, filepath.Join(gov, "catalog.toml"), fmt.Sprintf(`[catalog]
 mode = "enforce"
@@ -129,6 +129,34 @@ scopes = ["openid", "email", "offline_access"]
 		t.Errorf("whoami through the gateway with alice's grant: %s", got)
 	}
 
+	// Mid-session, every token Dex issued stops working (a restart: new
+	// keys, grants gone). The next call is refused upstream (401), the
+	// refresh is refused too, so the call is answered with a new consent
+	// link (a tool error: this client has no URL elicitation), not a bare
+	// failure; after the consent the same session's call works again.
+	d.Restart(t)
+	revoked := post(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`)
+	var toolErr struct {
+		Result struct {
+			IsError bool                    `json:"isError"`
+			Content []struct{ Text string } `json:"content"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(sseData(revoked)), &toolErr); err != nil || !toolErr.Result.IsError || len(toolErr.Result.Content) != 1 ||
+		!strings.Contains(toolErr.Result.Content[0].Text, "needs your permission to call notes") {
+		t.Fatalf("the call after the grant was revoked: %s\ngateway:\n%s", revoked, stderr())
+	}
+	link := consentLinkIn(toolErr.Result.Content[0].Text)
+	if !strings.HasPrefix(link, d.Issuer+"/auth?") {
+		t.Fatalf("no consent link in %q", toolErr.Result.Content[0].Text)
+	}
+	if code, page, err := oauthusertest.Consent(await.Context(t), link); err != nil || code != http.StatusOK {
+		t.Fatalf("consent again: %d %v\n%s\ngateway:\n%s", code, err, page, stderr())
+	}
+	if got := post(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`); !strings.Contains(got, "alice@example.com") {
+		t.Errorf("whoami in the same session after consenting again: %s\ngateway:\n%s", got, stderr())
+	}
+
 	// The vault holds the grant, encrypted; no record or log holds a token.
 	vaultFile := filepath.Join(envValue(env, "XDG_STATE_HOME"), "mcpgov", "vault.json")
 	b, err := os.ReadFile(vaultFile)
@@ -142,4 +170,21 @@ scopes = ["openid", "email", "offline_access"]
 	if strings.Contains(stderr(), "eyJ") || strings.Contains(stderr(), "state=") {
 		t.Errorf("the gateway's log holds a token or a consent state:\n%s", stderr())
 	}
+}
+
+// sseData is the JSON of an answer sent as one server-sent event, or the
+// answer itself when it is plain JSON.
+func sseData(body string) string {
+	for _, line := range strings.Split(body, "\n") {
+		if d, ok := strings.CutPrefix(line, "data: "); ok {
+			return d
+		}
+	}
+	return body
+}
+
+// consentLinkIn is the last line of a consent text: the link.
+func consentLinkIn(text string) string {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
 }

@@ -39,7 +39,7 @@ type shimOAuthSandbox struct {
 func newShimOAuthSandbox(t *testing.T) *shimOAuthSandbox {
 	s := &shimOAuthSandbox{t: t}
 	s.dex = oauthusertest.StartDex(t, "http://127.0.0.1:1/unused")
-	s.upstream = oauthusertest.StartBearerServer(t, s.dex.Issuer, oauthusertest.PublicClientID)
+	s.upstream = oauthusertest.StartBearerServer(t, s.dex.Issuer, oauthusertest.PublicClientID, "-introspect")
 	s.env = sandboxEnv(t)
 	home := envValue(s.env, "HOME")
 	bus := startSecretService(t, home)
@@ -218,5 +218,49 @@ func TestShimOAuthLink(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "eyJ") || strings.Contains(stderr.String(), "state=") {
 		t.Errorf("stderr holds a token or the consent state:\n%s", stderr)
+	}
+}
+
+// TestShimOAuthRevoked: mid-session every token Dex issued stops working
+// (a restart: new signing keys, grants gone). The next call is refused by
+// the server (401), the shim's refresh is refused too, and the call is
+// answered with a new consent link (a tool error) instead of a bare
+// failure; after consenting, the same session's call works, and another
+// shim running meanwhile picks the new grant up from the keyring without
+// a consent of its own.
+func TestShimOAuthRevoked(t *testing.T) {
+	s := newShimOAuthSandbox(t)
+	withBrowser, stderrA, err := s.connect(nil, []string{"MCPGOV_BROWSER=dex-consent-browser"})
+	if err != nil {
+		t.Fatalf("initialize: %v\n%s", err, stderrA)
+	}
+	if who, _ := whoami(t, withBrowser); who != oauthusertest.User {
+		t.Fatalf("whoami = %q\n%s", who, stderrA)
+	}
+	noBrowser, stderrB, err := s.connect(nil, nil, "--no-browser")
+	if err != nil {
+		t.Fatalf("initialize (--no-browser, grant in the keyring): %v\n%s", err, stderrB)
+	}
+	if who, _ := whoami(t, noBrowser); who != oauthusertest.User {
+		t.Fatalf("whoami (--no-browser) = %q\n%s", who, stderrB)
+	}
+
+	s.dex.Restart(t)
+	text, isErr := whoami(t, noBrowser)
+	link := consentLink.FindString(text)
+	if !isErr || !strings.Contains(text, "needs your permission") || link == "" {
+		t.Fatalf("the call after the grant was revoked: error %v, %q\n%s", isErr, text, stderrB)
+	}
+	if status, page, err := oauthusertest.Consent(await.Context(t), link); err != nil || status != http.StatusOK {
+		t.Fatalf("consent again: %d %v\n%s\n%s", status, err, page, stderrB)
+	}
+	if who, isErr := whoami(t, noBrowser); isErr || who != oauthusertest.User {
+		t.Fatalf("whoami after consenting again = %q\n%s", who, stderrB)
+	}
+	if who, isErr := whoami(t, withBrowser); isErr || who != oauthusertest.User {
+		t.Fatalf("the other shim after the new grant: %q\n%s", who, stderrA)
+	}
+	if b, _ := os.ReadFile(s.browsed); strings.Count(string(b), "\n") != 1 {
+		t.Errorf("browser opened %q; want once, before the revocation", b)
 	}
 }

@@ -99,12 +99,19 @@ func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
 	return m, nil
 }
 
-// Close stops the redirect listener.
+// Close stops the redirect listener, letting a page being answered finish
+// (the grant that ends Linger is announced before its page is written).
 func (r *Remote) Close() error {
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.srv != nil {
-		return r.srv.Close()
+	srv := r.srv
+	r.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return srv.Close()
 	}
 	return nil
 }
@@ -173,34 +180,14 @@ func (r *Remote) Challenged(ctx context.Context, c shim.Challenge) shim.Challeng
 	if err != nil {
 		return r.fail(c, err)
 	}
-	var cr *ConsentRequired
+	retry, cr, err := m.answer(ctx, r.User, r.Server, c)
 	switch {
-	case c.Status == http.StatusForbidden:
-		if _, asked := ReadChallenge(c.Header); len(asked) == 0 {
-			return shim.ChallengeResult{} // a refusal, not a scope challenge
-		}
-		cr, err = m.StepUp(ctx, r.User, r.Server, scopes)
-		if err != nil {
-			return r.fail(c, err)
-		}
-	default:
-		if c.Sent != "" {
-			// The server no longer takes the token: refresh it, and
-			// consent again if the refresh is refused too.
-			if err := m.Reject(ctx, r.User, r.Server, bearer(c.Sent)); err != nil {
-				return r.fail(c, err)
-			}
-		}
-		tok, err := m.Token(ctx, r.User, r.Server)
-		if err == nil {
-			if "Bearer "+tok != c.Sent {
-				return shim.ChallengeResult{Retry: true}
-			}
-			return r.fail(c, errors.New("the server refuses a token the authorization server just issued"))
-		}
-		if !errors.As(err, &cr) {
-			return r.fail(c, err)
-		}
+	case err != nil:
+		return r.fail(c, err)
+	case retry:
+		return shim.ChallengeResult{Retry: true}
+	case cr == nil:
+		return shim.ChallengeResult{}
 	}
 	granted := r.waiter(cr.ElicitationID) // before the browser can come back
 	if r.open(cr.URL) {
@@ -270,6 +257,83 @@ func (r *Remote) Linger(ctx context.Context) {
 		delete(r.links, id)
 		r.mu.Unlock()
 	}
+}
+
+// answer decides what a refusal c of server for user calls for: a resend
+// (the grant was refreshed), a consent, or nothing (a 403 that asks for no
+// scope is a plain refusal, passed on).
+func (m *Manager) answer(ctx context.Context, user, server string, c shim.Challenge) (retry bool, cr *ConsentRequired, err error) {
+	if c.Status == http.StatusForbidden {
+		_, scopes := ReadChallenge(c.Header)
+		if len(scopes) == 0 {
+			return false, nil, nil
+		}
+		cr, err := m.StepUp(ctx, user, server, scopes)
+		return false, cr, err
+	}
+	if c.Sent != "" {
+		// The server no longer takes the token: refresh it, and consent
+		// again if the refresh is refused too.
+		if err := m.Reject(ctx, user, server, bearer(c.Sent)); err != nil {
+			return false, nil, err
+		}
+	}
+	tok, err := m.Token(ctx, user, server)
+	if err == nil {
+		if "Bearer "+tok != c.Sent {
+			return true, nil, nil
+		}
+		return false, nil, errors.New("the server refuses a token the authorization server just issued")
+	}
+	if errors.As(err, &cr) {
+		return false, cr, nil
+	}
+	return false, nil, err
+}
+
+// Authorizer is the shim.Authorizer of user's grant for server, for an
+// upstream session of the gateway: each request carries the grant's token
+// (refreshed ahead of expiry); a token the server stops taking is
+// refreshed and the request resent; when only a new consent helps, the
+// call is answered with its link (URL-mode elicitation, tool error or
+// error text), so the person consents and retries instead of getting a
+// bare failure.
+func (m *Manager) Authorizer(user, server string) shim.Authorizer {
+	return &grantAuthorizer{m: m, user: user, server: server}
+}
+
+type grantAuthorizer struct {
+	m            *Manager
+	user, server string
+}
+
+func (g *grantAuthorizer) Authorization(ctx context.Context) (string, error) {
+	tok, err := g.m.Token(ctx, g.user, g.server)
+	var cr *ConsentRequired
+	if errors.As(err, &cr) {
+		return "", nil // the server's 401 gets the consent answered
+	}
+	if err != nil {
+		return "", err
+	}
+	return "Bearer " + tok, nil
+}
+
+func (g *grantAuthorizer) Challenged(ctx context.Context, c shim.Challenge) shim.ChallengeResult {
+	retry, cr, err := g.m.answer(ctx, g.user, g.server, c)
+	switch {
+	case err != nil:
+		if !c.Call.IsCall() {
+			return shim.ChallengeResult{}
+		}
+		return shim.ChallengeResult{Answer: rpc.ErrorResponse(c.Call.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: fmt.Sprintf("mcpgov: authorize %s: %v", g.server, err)})}
+	case retry:
+		return shim.ChallengeResult{Retry: true}
+	case cr == nil:
+		return shim.ChallengeResult{}
+	}
+	return shim.ChallengeResult{Answer: consentAnswer(c, cr)}
 }
 
 // bearer is the token of an Authorization header value.
