@@ -108,11 +108,15 @@ type Manager struct {
 	// user who got the link: a user could pass theirs to a colleague.
 	CheckUser func(r *http.Request, user string) error
 
-	mu      sync.Mutex
-	servers map[string]*server
-	locks   map[Key]*sync.Mutex
-	pending map[string]*pending // by state
-	byKey   map[Key]*pending
+	// Pending keeps the consents in flight (nil: this Manager's memory);
+	// replicas of a gateway share one, so a redirect may reach any.
+	Pending PendingStore
+
+	consentMu  sync.Mutex
+	mu         sync.Mutex
+	servers    map[string]*server
+	locks      map[Key]*sync.Mutex
+	memPending *MemoryPending
 }
 
 // server is one registered upstream with its lazily discovered endpoints.
