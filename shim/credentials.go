@@ -12,4 +12,7 @@ type Credentials struct {
 	// Apply adds the credentials to one request to an HTTP upstream; nil
 	// adds nothing.
 	Apply func(*http.Request) error
+	// Authorizer, when set, gives an HTTP upstream its bearer token and
+	// answers its 401 and 403 challenges (a person's OAuth grant).
+	Authorizer Authorizer
 }

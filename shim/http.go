@@ -47,6 +47,8 @@ type HTTPUpstream struct {
 	reinitKey string       // raw ID of our own initialize during re-initialization
 	reinit    chan []byte  // its answer
 	closed    bool
+
+	auth Authorizer // nil: no OAuth of mcpgov's own
 }
 
 type frameResult struct {
@@ -60,8 +62,10 @@ type versionTransport struct {
 	base    http.RoundTripper
 	headers http.Header
 	apply   func(*http.Request) error // outbound credentials, per request; may be nil
-	mu      sync.Mutex
-	version string
+	// authorizer, when set, gives the bearer token of each request.
+	authorizer Authorizer
+	mu         sync.Mutex
+	version    string
 }
 
 func (t *versionTransport) setVersion(v string) {
@@ -86,6 +90,15 @@ func (t *versionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		// Per request, so a refreshed token is the one sent.
 		if err := t.apply(req); err != nil {
 			return nil, fmt.Errorf("outbound credentials: %w", err)
+		}
+	}
+	if t.authorizer != nil && req.Header.Get("Authorization") == "" {
+		v, err := t.authorizer.Authorization(req.Context())
+		if err != nil {
+			return nil, fmt.Errorf("authorization: %w", err)
+		}
+		if v != "" {
+			req.Header.Set("Authorization", v)
 		}
 	}
 	return t.base.RoundTrip(req)
@@ -114,11 +127,11 @@ func DialHTTPWith(endpoint string, headers http.Header, cred Credentials, stderr
 	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("upstream URL %q: want http:// or https:// with a host", endpoint)
 	}
-	rt := &versionTransport{base: upstreamTransport, headers: headers, apply: cred.Apply}
+	rt := &versionTransport{base: upstreamTransport, headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &HTTPUpstream{
 		endpoint: endpoint, client: &http.Client{Transport: rt}, rt: rt, stderr: stderr,
-		ctx: ctx, cancel: cancel, frames: make(chan frameResult, 16),
+		ctx: ctx, cancel: cancel, frames: make(chan frameResult, 16), auth: cred.Authorizer,
 	}, nil
 }
 
@@ -323,18 +336,41 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 	if m.Method != "" {
 		what = fmt.Sprintf("%q", m.Method)
 	}
-	req, err := http.NewRequestWithContext(u.ctx, http.MethodPost, u.endpoint, bytes.NewReader(m.Raw))
-	if err != nil {
-		return fmt.Errorf("sending %s: %w", what, err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	if session != "" {
-		req.Header.Set("Mcp-Session-Id", session)
-	}
-	resp, err := u.client.Do(req)
-	if err != nil {
-		return fmt.Errorf("sending %s: %w", what, err)
+	var resp *http.Response
+	for attempt := 0; ; attempt++ {
+		req, err := http.NewRequestWithContext(u.ctx, http.MethodPost, u.endpoint, bytes.NewReader(m.Raw))
+		if err != nil {
+			return fmt.Errorf("sending %s: %w", what, err)
+		}
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		if session != "" {
+			req.Header.Set("Mcp-Session-Id", session)
+		}
+		resp, err = u.client.Do(req)
+		if err != nil {
+			return fmt.Errorf("sending %s: %w", what, err)
+		}
+		if u.auth == nil || (resp.StatusCode != http.StatusUnauthorized && resp.StatusCode != http.StatusForbidden) || attempt >= maxAuthRetries {
+			break
+		}
+		sent := ""
+		if resp.Request != nil {
+			sent = resp.Request.Header.Get("Authorization")
+		}
+		drain(resp)
+		u.mu.Lock()
+		init := u.initMsg
+		u.mu.Unlock()
+		res := u.auth.Challenged(u.ctx, Challenge{Status: resp.StatusCode, Header: resp.Header, Sent: sent, Call: m, Init: init, Attempt: attempt})
+		if res.Retry {
+			continue
+		}
+		if res.Answer != nil && m.IsCall() {
+			u.handle(res.Answer, gen)
+			return nil
+		}
+		return fmt.Errorf("sending %s: HTTP %d: the server refused mcpgov's authorization", what, resp.StatusCode)
 	}
 	if m.Method == "initialize" && m.IsCall() && resp.StatusCode == http.StatusOK {
 		u.mu.Lock()

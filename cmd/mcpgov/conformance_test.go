@@ -51,9 +51,31 @@ func ideemu(deadline time.Time, serverURL string) error {
 	if err := os.WriteFile(filepath.Join(bundle, "catalog.toml"), []byte(cat), 0o644); err != nil {
 		return err
 	}
-	cmd := exec.Command("mcpgov", "shim", "--bundle", bundle, "--url", serverURL)
+	// The auth/* scenarios: the shim is the OAuth client. The harness
+	// hands a pre-registered client in MCP_CONFORMANCE_CONTEXT; its
+	// authorization server approves at once, so the browser only follows
+	// the redirect; basic-cimd's server takes the client metadata URL as
+	// the client id.
+	args := []string{"shim", "--bundle", bundle, "--url", serverURL, "--oauth-client-metadata-url", conformanceCIMD}
+	env := []string{"MCPGOV_BUNDLE=", "MCPGOV_CONFIG=", "MCPGOV_BROWSER=follow-browser", "MCPGOV_KEYRING=off"}
+	if raw := os.Getenv("MCP_CONFORMANCE_CONTEXT"); raw != "" {
+		var cc struct {
+			ClientID     string `json:"client_id"`
+			ClientSecret string `json:"client_secret"`
+		}
+		if err := json.Unmarshal([]byte(raw), &cc); err != nil {
+			return fmt.Errorf("MCP_CONFORMANCE_CONTEXT: %w", err)
+		}
+		if cc.ClientID != "" {
+			args = append(args, "--oauth-client-id", cc.ClientID)
+		}
+		if cc.ClientSecret != "" {
+			args = append(args, "--oauth-client-secret", "env:IDEEMU_CLIENT_SECRET")
+			env = append(env, "IDEEMU_CLIENT_SECRET="+cc.ClientSecret)
+		}
+	}
+	cmd := exec.Command("mcpgov", args...)
 	cmd.Stderr = os.Stderr
-	env := []string{"MCPGOV_BUNDLE=", "MCPGOV_CONFIG="}
 	for _, kv := range os.Environ() {
 		if !strings.HasPrefix(kv, ideemuEnv+"=") {
 			env = append(env, kv)
@@ -156,10 +178,16 @@ func TestShimConformanceClient(t *testing.T) {
 	}
 }
 
+// conformanceCIMD is the client id auth/basic-cimd expects: the URL of
+// the client's metadata document.
+const conformanceCIMD = "https://conformance-test.local/client-metadata.json"
+
 // summariseChecks reads <out>/<scenario>-<ts>/checks.json and returns
 // "id=STATUS" for each check.
 func summariseChecks(t *testing.T, out string) string {
 	files, _ := filepath.Glob(filepath.Join(out, "*", "checks.json"))
+	nested, _ := filepath.Glob(filepath.Join(out, "*", "*", "checks.json")) // auth/x-<ts>
+	files = append(files, nested...)
 	var parts []string
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -183,4 +211,64 @@ func summariseChecks(t *testing.T, out string) string {
 		}
 	}
 	return strings.Join(parts, " ")
+}
+
+// shimAuthScenarios are the auth/* client scenarios ideemu passes with
+// the shim as its OAuth client. Not here: the client-credentials and
+// cross-app-access extensions (no person's consent; the gateway's
+// oauth_client covers client credentials).
+var shimAuthScenarios = []string{
+	"auth/metadata-default", "auth/metadata-var1", "auth/metadata-var2", "auth/metadata-var3",
+	"auth/basic-cimd", "auth/2025-03-26-oauth-metadata-backcompat", "auth/2025-03-26-oauth-endpoint-fallback",
+	"auth/token-endpoint-auth-basic", "auth/token-endpoint-auth-post", "auth/token-endpoint-auth-none",
+	"auth/scope-from-www-authenticate", "auth/scope-from-scopes-supported", "auth/scope-omitted-when-undefined",
+	"auth/pre-registration", "auth/resource-mismatch", "auth/offline-access-scope", "auth/offline-access-not-supported",
+	"auth/scope-step-up", "auth/scope-retry-limit",
+}
+
+// TestShimConformanceAuth runs the auth/* client scenarios of npm
+// @modelcontextprotocol/conformance with ideemu: its MCP client has no
+// OAuth of its own, so every check the harness makes of the OAuth client
+// (discovery, registration, PKCE, resource, scopes, step-up) is a check of
+// `mcpgov shim --url`. Warnings fail too.
+func TestShimConformanceAuth(t *testing.T) {
+	if ok, err := haveProgram("conformance"); err != nil {
+		t.Fatal(err)
+	} else if !ok {
+		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
+	}
+	bin, _ := exec.LookPath("conformance")
+	entry, err := filepath.EvalSymlinks(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader, err := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	filter := os.Getenv("MCPGOV_CONFORMANCE_AUTH") // one scenario, while working on it
+	for _, scenario := range shimAuthScenarios {
+		if filter != "" && filter != scenario {
+			continue
+		}
+		t.Run(strings.TrimPrefix(scenario, "auth/"), func(t *testing.T) {
+			out := t.TempDir()
+			deadline := await.Deadline(t)
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "node", "--import", loader, entry,
+				"client", "--command", self, "--scenario", scenario, "--timeout", strconv.FormatInt(time.Until(deadline).Milliseconds(), 10), "-o", out)
+			cmd.Env = sandboxEnv(t, ideemuEnv+"="+deadline.Format(time.RFC3339Nano))
+			outb, err := cmd.CombinedOutput()
+			checks := summariseChecks(t, out)
+			if err != nil || !strings.Contains(checks, "=SUCCESS") || strings.Contains(checks, "=FAILURE") || strings.Contains(checks, "=WARNING") {
+				t.Fatalf("conformance %s: %v\nchecks: %s\n%s", scenario, err, checks, outb)
+			}
+			t.Logf("%s: %s", scenario, checks)
+		})
+	}
 }

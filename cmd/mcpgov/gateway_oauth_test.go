@@ -15,6 +15,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
 	"github.com/mcpgov/mcpgov/login/vault"
+	"github.com/mcpgov/mcpgov/policy/state/statetest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
@@ -32,7 +33,7 @@ func TestGatewayOAuthUserConsent(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	d := oauthusertest.StartDex(t, base+"/oauth/callback")
-	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
+	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID, "-introspect")
 	gov := t.TempDir()
 	writeFile(t, filepath.Join(gov, "catalog.toml"), fmt.Sprintf(`[catalog]
 mode = "enforce"
@@ -129,6 +130,34 @@ scopes = ["openid", "email", "offline_access"]
 		t.Errorf("whoami through the gateway with alice's grant: %s", got)
 	}
 
+	// Mid-session, every token Dex issued stops working (a restart: new
+	// keys, grants gone). The next call is refused upstream (401), the
+	// refresh is refused too, so the call is answered with a new consent
+	// link (a tool error: this client has no URL elicitation), not a bare
+	// failure; after the consent the same session's call works again.
+	d.Restart(t)
+	revoked := post(`{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`)
+	var toolErr struct {
+		Result struct {
+			IsError bool                    `json:"isError"`
+			Content []struct{ Text string } `json:"content"`
+		} `json:"result"`
+	}
+	if err := json.Unmarshal([]byte(sseData(revoked)), &toolErr); err != nil || !toolErr.Result.IsError || len(toolErr.Result.Content) != 1 ||
+		!strings.Contains(toolErr.Result.Content[0].Text, "needs your permission to call notes") {
+		t.Fatalf("the call after the grant was revoked: %s\ngateway:\n%s", revoked, stderr())
+	}
+	link := consentLinkIn(toolErr.Result.Content[0].Text)
+	if !strings.HasPrefix(link, d.Issuer+"/auth?") {
+		t.Fatalf("no consent link in %q", toolErr.Result.Content[0].Text)
+	}
+	if code, page, err := oauthusertest.Consent(await.Context(t), link); err != nil || code != http.StatusOK {
+		t.Fatalf("consent again: %d %v\n%s\ngateway:\n%s", code, err, page, stderr())
+	}
+	if got := post(`{"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`); !strings.Contains(got, "alice@example.com") {
+		t.Errorf("whoami in the same session after consenting again: %s\ngateway:\n%s", got, stderr())
+	}
+
 	// The vault holds the grant, encrypted; no record or log holds a token.
 	vaultFile := filepath.Join(envValue(env, "XDG_STATE_HOME"), "mcpgov", "vault.json")
 	b, err := os.ReadFile(vaultFile)
@@ -141,5 +170,114 @@ scopes = ["openid", "email", "offline_access"]
 	}
 	if strings.Contains(stderr(), "eyJ") || strings.Contains(stderr(), "state=") {
 		t.Errorf("the gateway's log holds a token or a consent state:\n%s", stderr())
+	}
+}
+
+// sseData is the JSON of an answer sent as one server-sent event, or the
+// answer itself when it is plain JSON.
+func sseData(body string) string {
+	for _, line := range strings.Split(body, "\n") {
+		if d, ok := strings.CutPrefix(line, "data: "); ok {
+			return d
+		}
+	}
+	return body
+}
+
+// consentLinkIn is the last line of a consent text: the link.
+func consentLinkIn(text string) string {
+	lines := strings.Split(strings.TrimSpace(text), "\n")
+	return strings.TrimSpace(lines[len(lines)-1])
+}
+
+// TestGatewayOAuthUserReplicas: two gateway replicas share a Redis store
+// (redis-server); the balancer sends /oauth/callback to replica B. Alice's
+// initialize on replica A is answered with the consent link A made; the
+// browser's redirect lands on B, which redeems the code with the PKCE
+// verifier A kept in the shared store; alice's next initialize and call on
+// A go through with her own token. The two replicas share one state
+// directory here (the vault is a file: it is not in the shared store yet).
+func TestGatewayOAuthUserReplicas(t *testing.T) {
+	redis := statetest.Start(t)
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	publicURL := "http://" + addrB
+	d := oauthusertest.StartDex(t, publicURL+"/oauth/callback")
+	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
+	gov := t.TempDir()
+	writeFile(t, filepath.Join(gov, "catalog.toml"), fmt.Sprintf(`[catalog]
+mode = "enforce"
+[servers.notes]
+status = "approved"
+[servers.notes.launch]
+url = %q
+[servers.notes.auth]
+type = "oauth_user"
+issuer = %q
+client_id = %q
+client_secret = "env:NOTES_CLIENT_SECRET"
+scopes = ["openid", "email", "offline_access"]
+`, upstream, d.Issuer, oauthusertest.ClientID))
+	env := sandboxEnv(t, "MCPGOV_VAULT_KEY=env:TEST_VAULT_KEY", "TEST_VAULT_KEY="+vault.NewKey(), "NOTES_CLIENT_SECRET="+oauthusertest.ClientSecret)
+	configDir := filepath.Join(envValue(env, "XDG_CONFIG_HOME"), "mcpgov")
+	if err := os.MkdirAll(configDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(configDir, "config.toml"), fmt.Sprintf("[gateway]\nstore = %q\n", redis.URL()))
+	cmd := exec.Command("mcpgov", "gateway", "token", "create", "--user", "alice@example.com", "--expires", "1d", "--json")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	var issued struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(out, &issued); err != nil {
+		t.Fatal(err)
+	}
+	_, logA := serveGatewayAt(t, addrA, env, "--bundle", gov, "--public-url", publicURL)
+	_, logB := serveGatewayAt(t, addrB, env, "--bundle", gov, "--public-url", publicURL)
+	onA := "http://" + addrA + "/servers/notes/mcp"
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`
+
+	_, answer, _ := authPost(t, onA, issued.Token, initialize)
+	var refused struct {
+		Error struct {
+			Code int `json:"code"`
+			Data struct {
+				Elicitations []struct{ URL string } `json:"elicitations"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(sseData(answer)), &refused); err != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 {
+		t.Fatalf("initialize on A without consent: %s\nA:\n%s", answer, logA())
+	}
+	code, page, err := oauthusertest.Consent(await.Context(t), refused.Error.Data.Elicitations[0].URL)
+	if err != nil || code != http.StatusOK || !strings.Contains(page, "Access granted") {
+		t.Fatalf("consent redeemed on B: %d %v\n%s\nB:\n%s", code, err, page, logB())
+	}
+	status, answer, hdr := authPost(t, onA, issued.Token, initialize)
+	if status != 200 || !strings.Contains(answer, `"result"`) {
+		t.Fatalf("initialize on A after the grant on B: %d %s\nA:\n%s", status, answer, logA())
+	}
+	sid := hdr.Get("Mcp-Session-Id")
+	post := func(body string) string {
+		req, _ := http.NewRequest(http.MethodPost, onA, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header.Set("Authorization", "Bearer "+issued.Token)
+		req.Header.Set("Mcp-Session-Id", sid)
+		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	if got := post(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`); !strings.Contains(got, "alice@example.com") {
+		t.Errorf("whoami on A with the grant redeemed on B: %s\nA:\n%s", got, logA())
 	}
 }

@@ -26,10 +26,12 @@ import (
 
 func TestMain(m *testing.M) {
 	testscript.Main(m, map[string]func(){
-		"mcpgov":             func() { benchProfileHook(); os.Exit(benchTraced(cli.Main)) },
-		"fake-mcp-server":    catalogtest.FakeServerMain,
-		"lenient-mcp-server": shimtest.LenientServerMain,
-		"env-mcp-server":     envServerMain,
+		"mcpgov":              func() { benchProfileHook(); os.Exit(benchTraced(cli.Main)) },
+		"fake-mcp-server":     catalogtest.FakeServerMain,
+		"lenient-mcp-server":  shimtest.LenientServerMain,
+		"env-mcp-server":      envServerMain,
+		"dex-consent-browser": dexConsentBrowserMain,
+		"follow-browser":      followBrowserMain,
 	})
 }
 

@@ -202,10 +202,10 @@ func TestConformanceAuthScenarios(t *testing.T) {
 }
 
 // conformanceScenarios are the auth/* client scenarios this client passes.
-// Not here: basic-cimd (a client id that is an https URL of a metadata
-// document mcpgov would host), the 2025-03-26 back-compat pair (no
-// resource metadata; go-sdk's RFC 8414 issuer check refuses the legacy
-// layout), and the client-credentials extensions (not per-user).
+// Not here: basic-cimd and the 2025-03-26 back-compat pair, which
+// cmd/mcpgov's TestShimConformanceAuth runs through `mcpgov shim --url`
+// (this client passes no client metadata URL), and the client-credentials
+// extensions (not per-user).
 var conformanceScenarios = []string{
 	"auth/metadata-default", "auth/metadata-var1", "auth/metadata-var2", "auth/metadata-var3",
 	"auth/token-endpoint-auth-basic", "auth/token-endpoint-auth-post", "auth/token-endpoint-auth-none",

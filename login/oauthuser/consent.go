@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -37,15 +38,6 @@ type ConsentRequired struct {
 // Error says what is needed without the URL (it holds the state).
 func (c *ConsentRequired) Error() string {
 	return fmt.Sprintf("server %q needs the user's consent before mcpgov can call it on their behalf", c.Server)
-}
-
-// pending is one consent in flight.
-type pending struct {
-	key      Key
-	state    string
-	verifier string
-	scopes   []string
-	cr       *ConsentRequired
 }
 
 // maxPending bounds consents in flight, so callers cannot grow memory
@@ -113,63 +105,67 @@ func (m *Manager) consent(ctx context.Context, user, serverID string, extra []st
 		return nil, err
 	}
 	scopes := union(oc.Scopes, extra)
-	k := Key{User: user, Server: serverID}
+	// One consent at a time in this process, so concurrent calls show
+	// the user one link.
+	m.consentMu.Lock()
+	defer m.consentMu.Unlock()
 	now := m.now()
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.prune(now)
-	if p, ok := m.byKey[k]; ok {
-		if !slices.ContainsFunc(scopes, func(sc string) bool { return !slices.Contains(p.scopes, sc) }) {
-			return p.cr, nil
+	store := m.pendingStore()
+	if rec, err := store.Current(ctx, user, serverID); err == nil {
+		p, err := decodePending(rec)
+		if err == nil && now.Before(p.Expires) && !slices.ContainsFunc(scopes, func(sc string) bool { return !slices.Contains(p.Scopes, sc) }) {
+			return p.consent(), nil
 		}
-		delete(m.pending, p.state) // asks for less than needed now
-	}
-	if len(m.pending) >= maxPending {
-		return nil, fmt.Errorf("%d consents are in flight; retry once some are done or expired", maxPending)
+	} else if !errors.Is(err, ErrNoPending) {
+		return nil, fmt.Errorf("read the consents in flight: %w", err)
 	}
 	ttl := m.ConsentTTL
 	if ttl == 0 {
 		ttl = DefaultConsentTTL
 	}
-	p := &pending{key: k, state: randomString(), verifier: oauth2.GenerateVerifier(), scopes: scopes}
-	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.verifier)}
+	p := &pendingRecord{State: randomString(), User: user, Server: serverID, Verifier: oauth2.GenerateVerifier(), Scopes: scopes,
+		ElicitationID: randomString()[:22], Expires: now.Add(ttl)}
+	opts := []oauth2.AuthCodeOption{oauth2.S256ChallengeOption(p.Verifier)}
 	if s.cfg.Resource != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("resource", s.cfg.Resource))
 	}
 	withScopes := *oc
 	withScopes.Scopes = scopes
-	p.cr = &ConsentRequired{
-		User: user, Server: serverID, URL: withScopes.AuthCodeURL(p.state, opts...),
-		ElicitationID: randomString()[:22], Expires: now.Add(ttl),
+	p.URL = withScopes.AuthCodeURL(p.State, opts...)
+	rec, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
 	}
-	if m.pending == nil {
-		m.pending, m.byKey = map[string]*pending{}, map[Key]*pending{}
+	if err := store.Put(ctx, p.State, user, serverID, rec, ttl); err != nil {
+		return nil, fmt.Errorf("keep the consent in flight: %w", err)
 	}
-	m.pending[p.state], m.byKey[k] = p, p
-	return p.cr, nil
+	return p.consent(), nil
 }
 
-// prune drops expired consents; m.mu is held.
-func (m *Manager) prune(now time.Time) {
-	for st, p := range m.pending {
-		if !now.Before(p.cr.Expires) {
-			delete(m.pending, st)
-			delete(m.byKey, p.key)
-		}
+// pendingStore is Pending, else the Manager's own memory.
+func (m *Manager) pendingStore() PendingStore {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.Pending != nil {
+		return m.Pending
 	}
+	if m.memPending == nil {
+		m.memPending = &MemoryPending{Now: m.Now}
+	}
+	return m.memPending
 }
 
 // take removes and returns the consent of state: a state works once.
-func (m *Manager) take(state string) *pending {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	p, ok := m.pending[state]
-	if !ok {
+func (m *Manager) take(ctx context.Context, state string) *pendingRecord {
+	if state == "" {
 		return nil
 	}
-	delete(m.pending, state)
-	delete(m.byKey, p.key)
-	if !m.now().Before(p.cr.Expires) {
+	rec, err := m.pendingStore().Take(ctx, state)
+	if err != nil {
+		return nil
+	}
+	p, err := decodePending(rec)
+	if err != nil || p.State != state || !m.now().Before(p.Expires) {
 		return nil
 	}
 	return p
@@ -221,16 +217,16 @@ func (m *Manager) RedirectHandler() http.Handler {
 			return
 		}
 		q := r.URL.Query()
-		p := m.take(q.Get("state"))
+		p := m.take(r.Context(), q.Get("state"))
 		if p == nil {
 			m.emit(r.Context(), Event{Kind: EventConsentFailed, Reason: "unknown_state"})
 			writePage(w, http.StatusBadRequest, "This consent link is no longer valid",
 				"It was used already or has expired. Retry the tool call to get a new link.")
 			return
 		}
-		ev := Event{User: p.key.User, Server: p.key.Server, ElicitationID: p.cr.ElicitationID}
+		ev := Event{User: p.User, Server: p.Server, ElicitationID: p.ElicitationID}
 		if m.CheckUser != nil {
-			if err := m.CheckUser(r, p.key.User); err != nil {
+			if err := m.CheckUser(r, p.User); err != nil {
 				ev.Kind, ev.Reason = EventConsentFailed, "other_user"
 				m.emit(r.Context(), ev)
 				writePage(w, http.StatusForbidden, "This consent link is for someone else",
@@ -260,15 +256,15 @@ func (m *Manager) RedirectHandler() http.Handler {
 		ev.Kind, ev.Scopes, ev.Expiry = EventGrant, t.Scopes, t.Expiry
 		m.emit(r.Context(), ev)
 		writePage(w, http.StatusOK, "Access granted",
-			fmt.Sprintf("mcpgov can now call %s on your behalf. You can close this tab.", p.key.Server))
+			fmt.Sprintf("mcpgov can now call %s on your behalf. You can close this tab.", p.Server))
 	})
 }
 
-func (m *Manager) exchange(ctx context.Context, p *pending, code, iss string) (Token, error) {
+func (m *Manager) exchange(ctx context.Context, p *pendingRecord, code, iss string) (Token, error) {
 	if code == "" {
 		return Token{}, errors.New("the redirect carries no code")
 	}
-	s, err := m.server(p.key.Server)
+	s, err := m.server(p.Server)
 	if err != nil {
 		return Token{}, err
 	}
@@ -283,7 +279,7 @@ func (m *Manager) exchange(ctx context.Context, p *pending, code, iss string) (T
 	if iss != "" && issuer != "" && iss != issuer {
 		return Token{}, fmt.Errorf("the redirect names issuer %q, not %q", iss, issuer)
 	}
-	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(p.verifier)}
+	opts := []oauth2.AuthCodeOption{oauth2.VerifierOption(p.Verifier)}
 	if s.cfg.Resource != "" {
 		opts = append(opts, oauth2.SetAuthURLParam("resource", s.cfg.Resource))
 	}
@@ -291,8 +287,8 @@ func (m *Manager) exchange(ctx context.Context, p *pending, code, iss string) (T
 	if err != nil {
 		return Token{}, err
 	}
-	t := fromOAuth2(nt, Token{Scopes: p.scopes})
-	if err := m.Store.Put(ctx, p.key, t); err != nil {
+	t := fromOAuth2(nt, Token{Scopes: p.Scopes})
+	if err := m.Store.Put(ctx, Key{User: p.User, Server: p.Server}, t); err != nil {
 		return Token{}, err
 	}
 	return t, nil

@@ -2,8 +2,11 @@ package oauthuser
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -24,24 +27,42 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 	}
 	c := s.cfg
 	var meta *oauthex.AuthServerMeta
+	legacy := false
 	if c.AuthURL == "" || c.TokenURL == "" || c.ClientID == "" {
 		if c.Issuer == "" {
 			if c.Resource == "" {
 				return nil, fmt.Errorf("oauth_user server %q: no client_id and no issuer to register one at\nhint: set client_id in the catalog", s.id)
 			}
 			prm, err := m.resourceMetadata(ctx, c.Resource, c.ResourceMetadataURL)
-			if err != nil {
+			switch {
+			case err == nil:
+				c.Issuer = prm.AuthorizationServers[0]
+				if len(c.Scopes) == 0 {
+					c.Scopes = prm.ScopesSupported
+				}
+			case c.ResourceMetadataURL == "":
+				// No protected-resource metadata anywhere: a server of
+				// MCP 2025-03-26, whose authorization server is the
+				// origin of its URL.
+				legacy = true
+				c.Issuer = origin(c.Resource)
+			default:
 				return nil, fmt.Errorf("find the authorization server of server %q: %w\nhint: set the issuer in the catalog", s.id, err)
-			}
-			c.Issuer = prm.AuthorizationServers[0]
-			if len(c.Scopes) == 0 {
-				c.Scopes = prm.ScopesSupported
 			}
 		}
 		var err error
-		meta, err = auth.GetAuthServerMetadata(ctx, c.Issuer, m.client())
+		if legacy {
+			meta, err = m.legacyMetadata(ctx, c.Issuer)
+		} else {
+			meta, err = auth.GetAuthServerMetadata(ctx, c.Issuer, m.client())
+		}
 		if err != nil {
 			return nil, fmt.Errorf("discover the authorization server %s of server %q: %w", c.Issuer, s.id, err)
+		}
+		if meta == nil && legacy {
+			// MCP 2025-03-26's default endpoints, at the server's origin.
+			meta = &oauthex.AuthServerMeta{Issuer: c.Issuer, AuthorizationEndpoint: c.Issuer + "/authorize",
+				TokenEndpoint: c.Issuer + "/token", RegistrationEndpoint: c.Issuer + "/register"}
 		}
 		if meta == nil {
 			return nil, fmt.Errorf("discover the authorization server %s of server %q: no OAuth or OpenID metadata there\nhint: set the authorization and token URLs in the catalog", c.Issuer, s.id)
@@ -58,6 +79,12 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 	// request with the other style, and some servers then answer slow_down
 	// or count the attempt twice.
 	style := authStyle(c.ClientSecret, methods)
+	if c.ClientID == "" && c.ClientMetadataURL != "" && meta != nil && meta.ClientIDMetadataDocumentSupported {
+		// The client id is the URL of mcpgov's client metadata document
+		// (OAuth Client ID Metadata Document): no registration, a public
+		// client.
+		c.ClientID, c.ClientSecret, style = c.ClientMetadataURL, "", oauth2.AuthStyleInParams
+	}
 	if c.ClientID == "" {
 		reg, err := m.register(ctx, s.id, meta, c)
 		if err != nil {
@@ -120,6 +147,74 @@ func (m *Manager) register(ctx context.Context, id string, meta *oauthex.AuthSer
 		return nil, fmt.Errorf("register mcpgov as a client of %s for server %q: %w", c.Issuer, id, err)
 	}
 	return reg, nil
+}
+
+// legacyMetadata reads the RFC 8414 metadata a server of MCP 2025-03-26
+// publishes at its origin. Such servers may name an issuer under a path
+// of the origin (the document is at the root all the same); it is taken
+// when it is on the same origin, which served the document. Endpoints
+// must be https, or http on loopback. No document (404) is nil: the
+// default endpoints apply.
+func (m *Manager) legacyMetadata(ctx context.Context, base string) (*oauthex.AuthServerMeta, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/.well-known/oauth-authorization-server", nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := m.client().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, nil
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: HTTP %d", req.URL, resp.StatusCode)
+	}
+	var meta oauthex.AuthServerMeta
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&meta); err != nil {
+		return nil, fmt.Errorf("%s: %w", req.URL, err)
+	}
+	if origin(meta.Issuer) != base {
+		return nil, fmt.Errorf("%s names issuer %q, not on %s", req.URL, meta.Issuer, base)
+	}
+	for _, e := range []string{meta.AuthorizationEndpoint, meta.TokenEndpoint, meta.RegistrationEndpoint, meta.RevocationEndpoint} {
+		if e != "" && !secureURL(e) {
+			return nil, fmt.Errorf("%s: endpoint %q is neither https nor loopback", req.URL, e)
+		}
+	}
+	return &meta, nil
+}
+
+// secureURL: https, or http to a loopback host.
+func secureURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	if u.Scheme == "https" {
+		return true
+	}
+	if u.Scheme != "http" {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
+}
+
+// origin is the scheme and host of a URL (its authorization base in MCP
+// 2025-03-26).
+func origin(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 func cmp(a, b string) string {

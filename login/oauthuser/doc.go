@@ -46,16 +46,18 @@
 //	// {"elicitationId": e.ElicitationID} to the session that got cr.
 //	// logout or offboarding: m.Revoke(ctx, user, "")
 //
-// The shim fronting a remote server directly uses the same Manager with a
-// KeyringStore (login.Keyring as its SecretStore), a loopback RedirectURL
-// served by RedirectHandler, and LockDir in the user's state directory so
-// several shims refresh a grant once; when the server answers 401 before
-// any configuration is known, ReadChallenge gives ResourceMetadataURL and
-// Scopes.
+// The shim fronting a remote server directly (`mcpgov shim --url`) uses
+// Remote, a shim.Authorizer around a Manager with a KeyringStore
+// (login.Keyring as its SecretStore) and a loopback RedirectURL served by
+// RedirectHandler: the server's 401 challenge gives ResourceMetadataURL and
+// Scopes, the browser opens or the call gets the link. The gateway's
+// upstream sessions use Manager.Authorizer, so a token the server stops
+// taking is refreshed, or the call gets a new consent link.
 //
-// Consents in flight (state, PKCE verifier) and dynamically registered
-// clients live in the Manager's memory: a gateway with replicas must route
-// the redirect to the replica that made the consent URL (or keep them in
-// the shared store), and a restart registers a new client, whose grants
+// Consents in flight (state, PKCE verifier) live in a PendingStore: the
+// Manager's memory by default, or a store the gateway's replicas share
+// (policy/state's Redis: a state is taken once with GETDEL), so the
+// redirect may reach any replica. Dynamically registered clients live in
+// the Manager's memory: a restart registers a new client, whose grants
 // then need a new consent.
 package oauthuser

@@ -34,6 +34,11 @@ type Config struct {
 	// offers it; that registration lives as long as the Manager.
 	ClientID     string
 	ClientSecret string
+	// ClientMetadataURL, when set and no ClientID is, is an https URL
+	// where mcpgov's client metadata document is published: used as the
+	// client id at authorization servers that support Client ID Metadata
+	// Documents, instead of registering.
+	ClientMetadataURL string
 	// Scopes to ask for; when empty, those the resource's metadata lists
 	// as supported (as MCP clients do), else none.
 	Scopes []string
@@ -103,11 +108,15 @@ type Manager struct {
 	// user who got the link: a user could pass theirs to a colleague.
 	CheckUser func(r *http.Request, user string) error
 
-	mu      sync.Mutex
-	servers map[string]*server
-	locks   map[Key]*sync.Mutex
-	pending map[string]*pending // by state
-	byKey   map[Key]*pending
+	// Pending keeps the consents in flight (nil: this Manager's memory);
+	// replicas of a gateway share one, so a redirect may reach any.
+	Pending PendingStore
+
+	consentMu  sync.Mutex
+	mu         sync.Mutex
+	servers    map[string]*server
+	locks      map[Key]*sync.Mutex
+	memPending *MemoryPending
 }
 
 // server is one registered upstream with its lazily discovered endpoints.
@@ -212,6 +221,30 @@ func (m *Manager) Token(ctx context.Context, user, serverID string) (string, err
 	}
 	m.emit(ctx, Event{Kind: EventUse, User: user, Server: serverID, Scopes: t.Scopes, Expiry: t.Expiry})
 	return t.AccessToken, nil
+}
+
+// Reject marks accessToken, which the server refused before its expiry
+// (revoked, or the server restarted with new keys), as spent: the next
+// Token refreshes the grant, and a refused refresh makes it a consent.
+// A grant already holding another token is left alone (someone refreshed
+// it meanwhile).
+func (m *Manager) Reject(ctx context.Context, user, serverID, accessToken string) error {
+	k := Key{User: user, Server: serverID}
+	l := m.keyLock(k)
+	l.Lock()
+	defer l.Unlock()
+	t, err := m.Store.Get(ctx, k)
+	if errors.Is(err, ErrNoToken) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if t.AccessToken != accessToken {
+		return nil
+	}
+	t.Expiry = m.now().Add(-time.Second)
+	return m.Store.Put(ctx, k, t)
 }
 
 func (m *Manager) keyLock(k Key) *sync.Mutex {

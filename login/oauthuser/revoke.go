@@ -26,14 +26,17 @@ func (m *Manager) Revoke(ctx context.Context, user, serverID string) error {
 	} else {
 		ids = []string{serverID}
 	}
-	for k, p := range m.byKey {
-		if k.User == user && (serverID == "" || k.Server == serverID) {
-			delete(m.byKey, k)
-			delete(m.pending, p.state)
-		}
-	}
 	m.mu.Unlock()
 	var errs []error
+	store := m.pendingStore()
+	for _, id := range ids {
+		// A consent in flight for the user dies with the grant.
+		if rec, err := store.Current(ctx, user, id); err == nil {
+			if p, err := decodePending(rec); err == nil {
+				_, _ = store.Take(ctx, p.State)
+			}
+		}
+	}
 	for _, id := range ids {
 		if err := m.revokeOne(ctx, user, id); err != nil {
 			errs = append(errs, err)

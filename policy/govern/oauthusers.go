@@ -44,6 +44,11 @@ func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL s
 		return nil, err
 	}
 	m := &oauthuser.Manager{Store: vaultTokens{g.Creds.Vault}, Sink: oauthRecorder(g.Store()), LockDir: lockDir}
+	if g.shared != nil {
+		// Replicas share the consents in flight: the browser's redirect
+		// may reach any of them.
+		m.Pending = g.shared.Store.Consents()
+	}
 	redirect := strings.TrimRight(publicURL, "/") + gateway.OAuthCallbackPath
 	for _, s := range users {
 		a := s.Auth

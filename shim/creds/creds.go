@@ -79,6 +79,12 @@ type OAuthUserTokens interface {
 	Token(ctx context.Context, user, server string) (string, error)
 }
 
+// OAuthUserAuthorizers is what OAuthUsers also offers when it can answer
+// an HTTP server's challenges for a grant (login/oauthuser.Manager).
+type OAuthUserAuthorizers interface {
+	Authorizer(user, server string) shim.Authorizer
+}
+
 // Error is a refusal to give an upstream credentials: the server is then
 // not started (fail closed). Hint says what to do.
 type Error struct {

@@ -75,6 +75,12 @@ func (in *Injector) oauthUser(ctx context.Context, s *catalog.Server, req Reques
 		if _, err := token(ctx); err != nil {
 			return shim.Credentials{}, &Error{Server: s.ID, Err: err, Hint: fmt.Sprintf("%s consents to mcpgov calling the server for them (the consent link)", req.User)}
 		}
+		if az, ok := in.OAuthUsers.(OAuthUserAuthorizers); ok && !req.Stdio && a.Header == "" && a.Query == "" && a.Env == "" {
+			// The grant answers the server's challenges too: a token it
+			// stops taking mid-session is refreshed, or the call gets a
+			// new consent link.
+			return shim.Credentials{Authorizer: az.Authorizer(req.User, s.ID)}, nil
+		}
 		return dynamic(s, req.Stdio, token)
 	}
 	if in.Vault == nil {

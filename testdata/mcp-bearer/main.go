@@ -4,7 +4,7 @@
 // upstream of the per-user OAuth tests, runnable as its own process, as a
 // remote server a shim or gateway fronts.
 //
-//	mcp-bearer -issuer http://127.0.0.1:5556/dex -audience mcp-upstream [-addr 127.0.0.1:0]
+//	mcp-bearer -issuer http://127.0.0.1:5556/dex -audience mcp-upstream [-addr 127.0.0.1:0] [-introspect]
 //
 // It prints its MCP endpoint URL on stdout once it listens.
 package main
@@ -24,6 +24,7 @@ func main() {
 	issuer := flag.String("issuer", "", "the authorization server whose tokens are accepted")
 	audience := flag.String("audience", "", "the aud the tokens must carry (the client id at the authorization server)")
 	addr := flag.String("addr", "127.0.0.1:0", "the loopback address to listen on")
+	introspect := flag.Bool("introspect", false, "also present each token to the issuer's userinfo endpoint (refuses tokens the issuer no longer honours)")
 	flag.Parse()
 	if *issuer == "" || *audience == "" {
 		fmt.Fprintln(os.Stderr, "mcp-bearer: error: -issuer and -audience are required")
@@ -40,6 +41,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "mcp-bearer: error: %v\n", err)
 		os.Exit(1)
 	}
+	rs.Introspect.Store(*introspect)
 	fmt.Println(base + "/mcp")
 	if err := http.Serve(ln, rs.Handler); err != nil {
 		fmt.Fprintf(os.Stderr, "mcp-bearer: error: %v\n", err)

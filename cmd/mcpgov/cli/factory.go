@@ -1,8 +1,12 @@
 package cli
 
 import (
+	"fmt"
+	goio "io"
 	"os"
+	"os/exec"
 	"runtime"
+	"strings"
 	"sync"
 	"time"
 
@@ -56,6 +60,9 @@ func newFactory() *Factory {
 		HomeDir:   os.UserHomeDir,
 		Version:   buildInfo(),
 		OpenBrowser: func(url string) error {
+			if cmd := os.Getenv("MCPGOV_BROWSER"); cmd != "" {
+				return runBrowser(cmd, url, io.ErrOut)
+			}
 			// pkg/browser writes the helper's output to os.Stdout by
 			// default, which is the protocol stream in a shim; send it
 			// to stderr.
@@ -109,4 +116,18 @@ func (f *Factory) localLogin() (*govern.LocalLogin, error) {
 		return nil, err
 	}
 	return &govern.LocalLogin{Env: f.Env(), Configs: c, Secrets: f.Secrets()}, nil
+}
+
+// runBrowser starts MCPGOV_BROWSER's command (words split on spaces) with
+// url as its last argument and does not wait for it; its output goes to
+// stderr, never to the shim's protocol stream.
+func runBrowser(command, url string, stderr goio.Writer) error {
+	words := strings.Fields(command)
+	c := exec.Command(words[0], append(words[1:], url)...)
+	c.Stdout, c.Stderr = stderr, stderr
+	if err := c.Start(); err != nil {
+		return fmt.Errorf("MCPGOV_BROWSER: %w", err)
+	}
+	go func() { _ = c.Wait() }()
+	return nil
 }

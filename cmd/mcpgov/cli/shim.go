@@ -49,6 +49,12 @@ type ShimOptions struct {
 	SecretHeaders  []string
 	SecretQuery    []string
 	SecretUserinfo string
+	// OAuth client of --url, for a server that asks for a bearer token.
+	OAuthClientID          string
+	OAuthClientSecret      string // a secret reference
+	OAuthClientMetadataURL string
+	OAuthScopes            string // space-separated
+	NoBrowser              bool
 }
 
 func newShimCmd(f *Factory, runF func(context.Context, *ShimOptions) error) *cobra.Command {
@@ -85,7 +91,19 @@ fails closed. A bundle named with --bundle is used as is.
 Without any usable bundle, enforce mode starts nothing.
 
 A Streamable HTTP upstream (--url, or a catalog entry with a url) is matched
-by its canonical URL; the shim opens the server's GET stream before the
+by its canonical URL. When it answers 401 with a Bearer challenge and no
+credentials are configured for it, the shim is its OAuth client, as
+mcp-remote is: it finds the authorization server from the server's
+protected-resource metadata, registers itself (or uses --oauth-client-id,
+or the --oauth-client-metadata-url document), and runs the consent with
+PKCE and a loopback redirect. It opens the browser and sends the call again
+once consent is given; where it cannot open one (--no-browser, SSH, no
+display) the call is answered with the consent link (a URL-mode
+elicitation, or a tool error) and the call retried after consent works.
+The grant is kept in the OS keyring and refreshed when it expires; a token
+the server stops taking is refreshed, and a refused refresh leads to a new
+consent. MCPGOV_BROWSER names a command that opens the link instead.
+The shim opens the server's GET stream before the
 client sees the initialize result, sends MCP-Protocol-Version, and starts a
 new session with the client's initialize when the server forgets it (404).
 
@@ -126,6 +144,14 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 			case "", string(catalog.ModeEnforce), string(catalog.ModeAudit):
 			default:
 				return flagErrorf("invalid --mode %q: want enforce or audit", opts.Mode)
+			}
+			if opts.URL == "" && (opts.OAuthClientID != "" || opts.OAuthClientSecret != "" || opts.OAuthClientMetadataURL != "" || opts.OAuthScopes != "") {
+				return flagErrorf("the --oauth-* flags are for --url")
+			}
+			if opts.OAuthClientSecret != "" {
+				if _, err := secretref.Parse(opts.OAuthClientSecret); err != nil {
+					return flagErrorf("invalid --oauth-client-secret: want a secret reference (env:NAME, file:PATH, keyring:SERVICE/USER), never the secret itself")
+				}
 			}
 			for _, spec := range opts.SecretEnv {
 				name, ref, ok := strings.Cut(spec, "=")
@@ -171,6 +197,11 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	cmd.Flags().StringVar(&opts.Mode, "mode", "", "enforce or audit (default: the catalog's mode)")
 	cmd.Flags().StringVar(&opts.URL, "url", "", "Streamable HTTP upstream (a remote server or the gateway)")
 	cmd.Flags().StringArrayVar(&opts.Headers, "header", nil, `HTTP header "Name: value" for --url (repeatable)`)
+	cmd.Flags().StringVar(&opts.OAuthClientID, "oauth-client-id", "", "OAuth client id of mcpgov at the --url server's authorization server (default: register dynamically)")
+	cmd.Flags().StringVar(&opts.OAuthClientSecret, "oauth-client-secret", "", "secret reference (env:, file:, keyring:) of the --oauth-client-id's secret")
+	cmd.Flags().StringVar(&opts.OAuthClientMetadataURL, "oauth-client-metadata-url", "", "https URL of mcpgov's client metadata document, the client id where the authorization server supports them")
+	cmd.Flags().StringVar(&opts.OAuthScopes, "oauth-scopes", "", `scopes to ask the --url server's authorization server for, space-separated (default: the server's challenge, else its metadata's)`)
+	cmd.Flags().BoolVar(&opts.NoBrowser, "no-browser", false, "never open a browser for a --url server's consent; the link goes to the MCP client")
 	cmd.Flags().StringArrayVar(&opts.SecretEnv, "secret-env", nil, "set the server's variable NAME to the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
 	cmd.Flags().StringArrayVar(&opts.SecretHeaders, "secret-header", nil, "send the secret REF references as the HTTP header NAME for --url: NAME=REF (repeatable; wrap --move-secrets writes it)")
 	cmd.Flags().StringArrayVar(&opts.SecretQuery, "secret-query", nil, "fill the empty query parameter NAME of --url with the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
@@ -340,6 +371,18 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, relay 
 	if err != nil {
 		refuse(err)
 		return err
+	}
+	if headers.Get("Authorization") == "" && cred.Apply == nil {
+		// No token of the user's login, no configured credentials: a
+		// server that asks for one gets mcpgov's own OAuth client.
+		remote, err := shimRemote(ctx, opts, url)
+		if err != nil {
+			refuse(err)
+			return err
+		}
+		defer remote.Close()
+		defer remote.Linger(ctx)
+		up.WithAuthorizer(remote)
 	}
 	err = relay.Run(ctx, up)
 	if errors.Is(err, context.Canceled) {

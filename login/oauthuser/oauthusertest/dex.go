@@ -46,7 +46,9 @@ type Dex struct {
 	Refreshes   atomic.Int32
 	HoldRefresh atomic.Pointer[func()]
 
-	cmd *exec.Cmd
+	mu       sync.Mutex
+	cmd      *exec.Cmd
+	bin, cfg string
 }
 
 type syncBuffer struct {
@@ -131,16 +133,9 @@ func StartDexExpiry(t testing.TB, redirectURL, tokenExpiry string) *Dex {
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	d.cmd = exec.Command(bin, "serve", path)
-	d.cmd.Stdout, d.cmd.Stderr = d.Log, d.Log
-	d.cmd.Dir = t.TempDir()
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = d.cmd.Process.Kill()
-		_ = d.cmd.Wait()
-	})
+	d.bin, d.cfg = bin, path
+	d.start(t)
+	t.Cleanup(d.stop)
 	target, _ := url.Parse("http://" + dexAddr)
 	rp := httputil.NewSingleHostReverseProxy(target)
 	rp.ErrorLog = log.New(io.Discard, "", 0) // Dex still starting
@@ -159,6 +154,33 @@ func StartDexExpiry(t testing.TB, redirectURL, tokenExpiry string) *Dex {
 	})}
 	go srv.Serve(proxyLn)
 	t.Cleanup(func() { srv.Close() })
+	d.await(t)
+	return d
+}
+
+func (d *Dex) start(t testing.TB) {
+	t.Helper()
+	cmd := exec.Command(d.bin, "serve", d.cfg)
+	cmd.Stdout, cmd.Stderr = d.Log, d.Log
+	cmd.Dir = filepath.Dir(d.cfg)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	d.cmd = cmd
+	d.mu.Unlock()
+}
+
+func (d *Dex) stop() {
+	d.mu.Lock()
+	cmd := d.cmd
+	d.mu.Unlock()
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+}
+
+func (d *Dex) await(t testing.TB) {
+	t.Helper()
 	await.Until(t, "Dex's discovery document", func() bool {
 		resp, err := http.Get(d.Issuer + "/.well-known/openid-configuration")
 		if err != nil {
@@ -167,16 +189,28 @@ func StartDexExpiry(t testing.TB, redirectURL, tokenExpiry string) *Dex {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return d
+}
+
+// Restart stops Dex and starts it again on the same address and issuer.
+// Its storage is memory, so every grant is gone and its signing keys are
+// new: every token it issued stops working (the access tokens fail
+// verification, the refresh tokens are unknown), as when an
+// authorization server revokes them.
+func (d *Dex) Restart(t testing.TB) {
+	t.Helper()
+	d.stop()
+	d.start(t)
+	d.await(t)
 }
 
 // String names the Dex for failure messages.
 func (d *Dex) String() string { return fmt.Sprintf("dex at %s", d.Issuer) }
 
 // StartBearerServer builds testdata/mcp-bearer and runs it as its own
-// process (a remote server, as a shim fronts one) until the test ends. It
-// returns the server's MCP endpoint URL.
-func StartBearerServer(t testing.TB, issuer, audience string) string {
+// process (a remote server, as a shim fronts one) until the test ends,
+// with extra flags (-introspect). It returns the server's MCP endpoint
+// URL.
+func StartBearerServer(t testing.TB, issuer, audience string, flags ...string) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "mcp-bearer")
 	build := exec.Command("go", "build", "-o", bin, "./testdata/mcp-bearer")
@@ -184,7 +218,7 @@ func StartBearerServer(t testing.TB, issuer, audience string) string {
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("build testdata/mcp-bearer: %v\n%s", err, out)
 	}
-	cmd := exec.Command(bin, "-issuer", issuer, "-audience", audience)
+	cmd := exec.Command(bin, append([]string{"-issuer", issuer, "-audience", audience}, flags...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

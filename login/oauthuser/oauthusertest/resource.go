@@ -11,6 +11,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
+	"golang.org/x/oauth2"
 )
 
 // ResourceServer is an MCP server over Streamable HTTP at /mcp that
@@ -23,6 +24,12 @@ type ResourceServer struct {
 	// Calls counts whoami calls that got through; Refused counts
 	// requests the middleware refused.
 	Calls, Refused atomic.Int32
+	// Introspect, when set, also presents each token to the issuer's
+	// userinfo endpoint, so one the issuer no longer honours (revoked,
+	// or issued before a restart of an issuer with memory storage) is
+	// refused with 401 though its signature and expiry are fine, as a
+	// resource server that introspects tokens does.
+	Introspect atomic.Bool
 }
 
 // NewResourceServer discovers issuer and builds the server; resourceURL is
@@ -36,6 +43,9 @@ func NewResourceServer(ctx context.Context, issuer, audience, resourceURL, metad
 	rs := &ResourceServer{}
 	verify := func(ctx context.Context, raw string, _ *http.Request) (*auth.TokenInfo, error) {
 		tok, err := verifier.Verify(ctx, raw)
+		if err == nil && rs.Introspect.Load() {
+			_, err = provider.UserInfo(ctx, oauth2.StaticTokenSource(&oauth2.Token{AccessToken: raw, TokenType: "Bearer"}))
+		}
 		if err != nil {
 			rs.Refused.Add(1)
 			return nil, fmt.Errorf("%w: %v", auth.ErrInvalidToken, err)

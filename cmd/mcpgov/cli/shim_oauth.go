@@ -1,0 +1,65 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"strings"
+
+	"github.com/mcpgov/mcpgov/login"
+	"github.com/mcpgov/mcpgov/login/oauthuser"
+	"github.com/mcpgov/mcpgov/login/secretref"
+)
+
+// shimOAuthUser is the keyring account of the shim's own grants: the OS
+// keyring is the person's already.
+const shimOAuthUser = "local"
+
+// shimRemote is the OAuth client of `mcpgov shim --url` for a remote
+// server that asks for a bearer token (as mcp-remote does, governed):
+// grants in the OS keyring (in memory for this run when there is none),
+// the browser opened when someone can use it.
+func shimRemote(ctx context.Context, opts *ShimOptions, url string) (*oauthuser.Remote, error) {
+	f := opts.Factory
+	cfg := oauthuser.Config{ClientID: opts.OAuthClientID, ClientMetadataURL: opts.OAuthClientMetadataURL, Resource: url,
+		Scopes: strings.Fields(opts.OAuthScopes)}
+	if opts.OAuthClientSecret != "" {
+		r := &secretref.Resolver{Getenv: f.Getenv, Keyring: f.Secrets()}
+		secret, err := r.Resolve(ctx, opts.OAuthClientSecret)
+		if err != nil {
+			return nil, withHint(fmt.Errorf("--oauth-client-secret: %w", err), "give a secret reference that resolves (env:NAME, file:PATH, keyring:SERVICE/USER)")
+		}
+		cfg.ClientSecret = secret
+	}
+	var store oauthuser.TokenStore = oauthuser.KeyringStore{Secrets: f.Secrets()}
+	if _, err := store.Get(ctx, oauthuser.Key{User: shimOAuthUser, Server: url}); errors.Is(err, login.ErrKeyringUnavailable) {
+		fmt.Fprintf(opts.IO.ErrOut, "mcpgov: warning: no OS keyring (%v): an OAuth grant for %s lasts only while this shim runs\n", errors.Unwrap(err), url)
+		store = &oauthuser.MemoryStore{}
+	}
+	lockDir, _ := stateDir(f, "oauth-locks") // without one, only this process is serialized
+	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut}
+	if open := shimBrowser(opts); open != nil {
+		r.Open = open
+	}
+	return r, nil
+}
+
+// shimBrowser is how the shim opens a consent page, or nil when nobody
+// could use one: --no-browser, over SSH, a Linux box without a display.
+// MCPGOV_BROWSER (a command given the URL) wins over those checks.
+func shimBrowser(opts *ShimOptions) func(string) error {
+	getenv := opts.Factory.Getenv
+	if opts.NoBrowser {
+		return nil
+	}
+	if getenv("MCPGOV_BROWSER") == "" {
+		if getenv("SSH_CONNECTION") != "" {
+			return nil
+		}
+		if runtime.GOOS == "linux" && getenv("DISPLAY") == "" && getenv("WAYLAND_DISPLAY") == "" {
+			return nil
+		}
+	}
+	return opts.Factory.OpenBrowser
+}

@@ -1,0 +1,440 @@
+package oauthuser
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcpgov/mcpgov/policy/rpc"
+	"github.com/mcpgov/mcpgov/shim"
+)
+
+// Remote is the OAuth client of the shim for one remote server it fronts
+// directly (`mcpgov shim --url`), what mcp-remote does for a client
+// without OAuth of its own: the first request goes without a token; the
+// server's 401 names its protected-resource metadata, from which the
+// authorization server is found (RFC 9728), mcpgov registers itself when
+// no client id is given (RFC 7591, or a Client ID Metadata Document URL),
+// and the consent runs with PKCE and a loopback redirect. The grant is
+// kept in Store (the OS keyring) and refreshed ahead of expiry.
+//
+// When Open opens the user's browser, the refused call waits for the
+// grant and is sent again; when it cannot, the call is answered with the
+// consent link: a URL-mode elicitation (-32042) for a client that
+// declared elicitation.url, a tool error for tools/call, else an error
+// whose message carries the link. The call retried after consent works.
+// A token the server stops accepting is refreshed once; a refused refresh
+// leads to a new consent the same way.
+type Remote struct {
+	// Server names the grant in Store (the catalog id, or the URL).
+	Server string
+	// User names the person in Store (the local login's identity, or a
+	// fixed local name).
+	User string
+	// Config is the client configuration: ClientID, ClientSecret,
+	// ClientMetadataURL, Scopes, Issuer as configured; Resource is the
+	// server's URL. RedirectURL is set by Remote (its loopback listener).
+	Config Config
+	// Store keeps the grants (a KeyringStore); LockDir the refresh locks.
+	Store   TokenStore
+	LockDir string
+	// Open opens a URL in the user's browser; nil or an error means the
+	// link goes to the client instead.
+	Open func(url string) error
+	// Log receives the shim's notes (stderr); nil discards them.
+	Log io.Writer
+	// Sink receives the Manager's events (audit), besides Remote itself.
+	Sink Sink
+	// HTTPClient reaches the authorization server (nil: the default).
+	HTTPClient *http.Client
+
+	mu      sync.Mutex
+	m       *Manager
+	srv     *http.Server
+	waiters map[string]*consentWait // by elicitation id
+	links   map[string]time.Time    // consents handed out as links: expiry by elicitation id
+}
+
+var _ shim.Authorizer = (*Remote)(nil)
+
+// manager returns the Manager, made at the first challenge: it listens on
+// a loopback port for the redirect and registers the server with what the
+// challenge said (metadata location, scopes).
+func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m != nil {
+		return r.m, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("listen on loopback for the OAuth redirect: %w", err)
+	}
+	m := &Manager{Store: r.Store, Sink: r, LockDir: r.LockDir, HTTPClient: r.HTTPClient}
+	cfg := r.Config
+	cfg.RedirectURL = "http://" + ln.Addr().String() + "/callback"
+	cfg.ResourceMetadataURL = metaURL
+	if len(cfg.Scopes) == 0 {
+		cfg.Scopes = scopes
+	}
+	if err := m.AddServer(r.Server, cfg); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/callback", m.RedirectHandler())
+	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = r.srv.Serve(ln) }()
+	r.m = m
+	return m, nil
+}
+
+// Close stops the redirect listener, letting a page being answered finish
+// (the grant that ends Linger is announced before its page is written).
+func (r *Remote) Close() error {
+	r.mu.Lock()
+	srv := r.srv
+	r.mu.Unlock()
+	if srv == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		return srv.Close()
+	}
+	return nil
+}
+
+// consentWait is a consent someone waits for: done closes when it is
+// granted or has failed (failed says why).
+type consentWait struct {
+	done   chan struct{}
+	failed string
+}
+
+// OAuthEvent implements Sink: a grant, or a consent that failed at the
+// redirect, wakes the call waiting for it.
+func (r *Remote) OAuthEvent(ctx context.Context, e Event) {
+	if (e.Kind == EventGrant || e.Kind == EventConsentFailed) && e.ElicitationID != "" {
+		r.mu.Lock()
+		delete(r.links, e.ElicitationID)
+		if w, ok := r.waiters[e.ElicitationID]; ok {
+			if e.Kind == EventConsentFailed {
+				w.failed = e.Reason
+			}
+			close(w.done)
+			delete(r.waiters, e.ElicitationID)
+		}
+		r.mu.Unlock()
+	}
+	if r.Sink != nil {
+		r.Sink.OAuthEvent(ctx, e)
+	}
+}
+
+func (r *Remote) logf(format string, args ...any) {
+	if r.Log != nil {
+		fmt.Fprintf(r.Log, "mcpgov: "+format+"\n", args...)
+	}
+}
+
+// Authorization implements shim.Authorizer: the stored grant's access
+// token (refreshed when it expires), or none before any grant.
+func (r *Remote) Authorization(ctx context.Context) (string, error) {
+	k := Key{User: r.User, Server: r.Server}
+	if _, err := r.Store.Get(ctx, k); errors.Is(err, ErrNoToken) {
+		return "", nil
+	} else if err != nil {
+		return "", err
+	}
+	m, err := r.manager("", nil)
+	if err != nil {
+		return "", err
+	}
+	tok, err := m.Token(ctx, r.User, r.Server)
+	var cr *ConsentRequired
+	if errors.As(err, &cr) {
+		return "", nil // the refresh was refused: the 401 leads to consent
+	}
+	if err != nil {
+		return "", err
+	}
+	return "Bearer " + tok, nil
+}
+
+// Challenged implements shim.Authorizer.
+func (r *Remote) Challenged(ctx context.Context, c shim.Challenge) shim.ChallengeResult {
+	metaURL, scopes := ReadChallenge(c.Header)
+	m, err := r.manager(metaURL, scopes)
+	if err != nil {
+		return r.fail(c, err)
+	}
+	retry, cr, err := m.answer(ctx, r.User, r.Server, c)
+	switch {
+	case err != nil:
+		return r.fail(c, err)
+	case retry:
+		return shim.ChallengeResult{Retry: true}
+	case cr == nil:
+		return shim.ChallengeResult{}
+	}
+	granted := r.waiter(cr.ElicitationID) // before the browser can come back
+	if r.open(cr.URL) {
+		r.logf("opened the browser to authorize %s; waiting for the consent", r.Server)
+		if err := r.wait(ctx, cr, granted); err != nil {
+			return r.fail(c, err)
+		}
+		return shim.ChallengeResult{Retry: true}
+	}
+	r.logf("%s needs your consent; the link went to the MCP client", r.Server)
+	r.handedOut(cr)
+	return shim.ChallengeResult{Answer: consentAnswer(c, cr)}
+}
+
+// handedOut remembers a consent whose link went to the client, so Linger
+// keeps the redirect endpoint up for it.
+func (r *Remote) handedOut(cr *ConsentRequired) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.links == nil {
+		r.links = map[string]time.Time{}
+	}
+	r.links[cr.ElicitationID] = cr.Expires
+}
+
+// Linger keeps the redirect endpoint up after the client has gone, while
+// a consent whose link it was given is unanswered and unexpired (a client
+// whose initialize got the link usually stops the shim, and the browser
+// comes back later): it returns once every such consent is granted or
+// expired, or ctx ends. The grant lands in Store, so the client's next
+// start finds it.
+func (r *Remote) Linger(ctx context.Context) {
+	for {
+		r.mu.Lock()
+		var id string
+		var exp time.Time
+		now := time.Now()
+		for i, e := range r.links {
+			if now.Before(e) {
+				id, exp = i, e
+				break
+			}
+			delete(r.links, i)
+		}
+		var w *consentWait
+		if id != "" {
+			w = r.waiterLocked(id)
+		}
+		r.mu.Unlock()
+		if id == "" {
+			return
+		}
+		r.logf("waiting up to %s for the consent to %s (the link the client was given) before exiting", time.Until(exp).Round(time.Second), r.Server)
+		timer := time.NewTimer(time.Until(exp))
+		select {
+		case <-w.done:
+			if w.failed == "" {
+				r.logf("%s authorized; the client's next start uses the grant", r.Server)
+			}
+		case <-timer.C:
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		}
+		timer.Stop()
+		r.mu.Lock()
+		delete(r.links, id)
+		r.mu.Unlock()
+	}
+}
+
+// answer decides what a refusal c of server for user calls for: a resend
+// (the grant was refreshed), a consent, or nothing (a 403 that asks for no
+// scope is a plain refusal, passed on).
+func (m *Manager) answer(ctx context.Context, user, server string, c shim.Challenge) (retry bool, cr *ConsentRequired, err error) {
+	if c.Status == http.StatusForbidden {
+		_, scopes := ReadChallenge(c.Header)
+		if len(scopes) == 0 {
+			return false, nil, nil
+		}
+		cr, err := m.StepUp(ctx, user, server, scopes)
+		return false, cr, err
+	}
+	if c.Sent != "" {
+		// The server no longer takes the token: refresh it, and consent
+		// again if the refresh is refused too.
+		if err := m.Reject(ctx, user, server, bearer(c.Sent)); err != nil {
+			return false, nil, err
+		}
+	}
+	tok, err := m.Token(ctx, user, server)
+	if err == nil {
+		if "Bearer "+tok != c.Sent {
+			return true, nil, nil
+		}
+		return false, nil, errors.New("the server refuses a token the authorization server just issued")
+	}
+	if errors.As(err, &cr) {
+		return false, cr, nil
+	}
+	return false, nil, err
+}
+
+// Authorizer is the shim.Authorizer of user's grant for server, for an
+// upstream session of the gateway: each request carries the grant's token
+// (refreshed ahead of expiry); a token the server stops taking is
+// refreshed and the request resent; when only a new consent helps, the
+// call is answered with its link (URL-mode elicitation, tool error or
+// error text), so the person consents and retries instead of getting a
+// bare failure.
+func (m *Manager) Authorizer(user, server string) shim.Authorizer {
+	return &grantAuthorizer{m: m, user: user, server: server}
+}
+
+type grantAuthorizer struct {
+	m            *Manager
+	user, server string
+}
+
+func (g *grantAuthorizer) Authorization(ctx context.Context) (string, error) {
+	tok, err := g.m.Token(ctx, g.user, g.server)
+	var cr *ConsentRequired
+	if errors.As(err, &cr) {
+		return "", nil // the server's 401 gets the consent answered
+	}
+	if err != nil {
+		return "", err
+	}
+	return "Bearer " + tok, nil
+}
+
+func (g *grantAuthorizer) Challenged(ctx context.Context, c shim.Challenge) shim.ChallengeResult {
+	retry, cr, err := g.m.answer(ctx, g.user, g.server, c)
+	switch {
+	case err != nil:
+		if !c.Call.IsCall() {
+			return shim.ChallengeResult{}
+		}
+		return shim.ChallengeResult{Answer: rpc.ErrorResponse(c.Call.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: fmt.Sprintf("mcpgov: authorize %s: %v", g.server, err)})}
+	case retry:
+		return shim.ChallengeResult{Retry: true}
+	case cr == nil:
+		return shim.ChallengeResult{}
+	}
+	return shim.ChallengeResult{Answer: consentAnswer(c, cr)}
+}
+
+// bearer is the token of an Authorization header value.
+func bearer(v string) string {
+	if len(v) > 7 && (v[:7] == "Bearer " || v[:7] == "bearer ") {
+		return v[7:]
+	}
+	return v
+}
+
+func (r *Remote) open(u string) bool {
+	if r.Open == nil {
+		return false
+	}
+	if err := r.Open(u); err != nil {
+		r.logf("warning: could not open a browser: %v", err)
+		return false
+	}
+	return true
+}
+
+// waiter is the wait for the consent id, made before its link is given
+// out, so a grant that comes back at once is not missed.
+func (r *Remote) waiter(id string) *consentWait {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.waiterLocked(id)
+}
+
+// waiterLocked is waiter with r.mu held.
+func (r *Remote) waiterLocked(id string) *consentWait {
+	if r.waiters == nil {
+		r.waiters = map[string]*consentWait{}
+	}
+	w, ok := r.waiters[id]
+	if !ok {
+		w = &consentWait{done: make(chan struct{})}
+		r.waiters[id] = w
+	}
+	return w
+}
+
+// wait blocks until cr's grant arrives, its consent fails, it expires, or
+// ctx ends.
+func (r *Remote) wait(ctx context.Context, cr *ConsentRequired, w *consentWait) error {
+	timer := time.NewTimer(time.Until(cr.Expires))
+	defer timer.Stop()
+	select {
+	case <-w.done:
+		if w.failed != "" {
+			return fmt.Errorf("the consent failed (%s); retry the call for a new one", w.failed)
+		}
+		return nil
+	case <-timer.C:
+		return fmt.Errorf("no consent for %s within %s", r.Server, DefaultConsentTTL)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// fail answers a refused call with what went wrong (never a token).
+func (r *Remote) fail(c shim.Challenge, err error) shim.ChallengeResult {
+	r.logf("error: authorize %s: %v", r.Server, err)
+	if !c.Call.IsCall() {
+		return shim.ChallengeResult{}
+	}
+	return shim.ChallengeResult{Answer: rpc.ErrorResponse(c.Call.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+		Message: fmt.Sprintf("mcpgov: authorize %s: %v", r.Server, err)})}
+}
+
+// consentAnswer is the answer carrying the consent link to a call: the
+// URL-mode elicitation when the client takes it, a tool error for a tool
+// call, else an error whose message holds the link.
+func consentAnswer(c shim.Challenge, cr *ConsentRequired) []byte {
+	urlMode := false
+	if c.Init != nil {
+		urlMode = initTakesURL(c.Init.Params)
+	}
+	if !c.Call.IsCall() {
+		return nil
+	}
+	if urlMode {
+		return rpc.ErrorResponse(c.Call.ID, cr.RPCError())
+	}
+	if c.Call.Method == "tools/call" {
+		result, _ := cr.Answer(false)
+		return rpc.ResultResponse(c.Call.ID, result)
+	}
+	return rpc.ErrorResponse(c.Call.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: cr.ConsentText()})
+}
+
+// initTakesURL reads initialize's capabilities.elicitation.url, with
+// exact keys and duplicate members refused (untrusted JSON): a malformed
+// one takes the link as text.
+func initTakesURL(params []byte) bool {
+	var p struct {
+		Capabilities jsontext.Value `json:"capabilities"`
+	}
+	if jsonv2.Unmarshal(params, &p, jsonv2.RejectUnknownMembers(false)) != nil {
+		return false
+	}
+	ok, err := SupportsURLElicitation(json.RawMessage(p.Capabilities))
+	return err == nil && ok
+}
