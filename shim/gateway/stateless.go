@@ -116,6 +116,7 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 		writeJSON(w, status, refusal)
 		return
 	}
+	noteSession(r, s)
 	if m.Method == "server/discover" {
 		writeJSON(w, http.StatusOK, rpc.ResultResponse(m.ID, s.discoverResult()))
 		return
