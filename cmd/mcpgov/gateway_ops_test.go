@@ -125,7 +125,9 @@ func TestGatewayOperations(t *testing.T) {
 		`mcpgov_gateway_denials_total{enforced="true",rule="catalog-tools",server="fake",tool="list_notes"} 1`,
 		`mcpgov_gateway_upstream_duration_seconds_count{server="fake",tool="add"} 3`,
 		`mcpgov_gateway_policy_duration_seconds_count{server="fake",tool="add"} 3`,
-		`mcpgov_gateway_sessions 3`,
+		// The three clients speak the stateless revision as one caller
+		// with one clientInfo: one pooled upstream session serves them.
+		`mcpgov_gateway_sessions 1`,
 	} {
 		if !strings.Contains(string(metrics), want+"\n") {
 			t.Errorf("/metrics lacks %s", want)

@@ -29,7 +29,10 @@ func TestGatewayReload(t *testing.T) {
 	client := mcp.NewClient(&mcp.Implementation{Name: "reload", Version: "1"}, &mcp.ClientOptions{
 		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
 	})
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/servers/fake/mcp"}, nil)
+	// A session of 2025-11-25: list_changed reaches an open session; the
+	// stateless revision would need subscriptions/listen.
+	legacy := &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"}
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/servers/fake/mcp"}, legacy)
 	if err != nil {
 		t.Fatalf("connect: %v\n%s", err, stderr())
 	}

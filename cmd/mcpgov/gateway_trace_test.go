@@ -194,12 +194,14 @@ func TestGatewayTracesOTLP(t *testing.T) {
 	if service != "mcpgov-gateway" {
 		t.Errorf("service.name %q", service)
 	}
+	// The go-sdk client speaks the stateless revision with the gateway:
+	// the denied tool's -32602 is answered with 400, as it requires.
 	for _, c := range []struct {
-		tool, server, decision, rule string
+		tool, server, decision, rule, status string
 	}{
-		{"add", "fake", "allow", ""},
-		{"list_notes", "fake", "deny", "catalog-tools"},
-		{"echo", "everything", "allow", ""},
+		{"add", "fake", "allow", "", "200"},
+		{"list_notes", "fake", "deny", "catalog-tools", "400"},
+		{"echo", "everything", "allow", "", "200"},
 	} {
 		s := find("tools/call " + c.tool)
 		if s.TraceID != traceID || s.ParentSpanID != parentID || s.TraceState != "congo=t61rcWkgMzE" || s.Kind != 2 {
@@ -209,8 +211,8 @@ func TestGatewayTracesOTLP(t *testing.T) {
 		for key, want := range map[string]string{
 			"mcp.method.name": "tools/call", "gen_ai.tool.name": c.tool, "mcpgov.server.id": c.server,
 			"mcpgov.decision": c.decision, "mcpgov.audit.record_id": rec.ID, "mcp.session.id": rec.Session,
-			"server.address": "127.0.0.1", "http.response.status_code": `{"intValue":"200"}`,
-			"mcpgov.identity.method": "anonymous",
+			"server.address": "127.0.0.1", "http.response.status_code": `{"intValue":"` + c.status + `"}`,
+			"mcpgov.identity.method": "anonymous", "mcp.protocol.version": "2026-07-28",
 		} {
 			if got := s.attr(key); got != want || want == "" {
 				t.Errorf("span %q: %s = %q, want %q", s.Name, key, got, want)

@@ -162,9 +162,10 @@ type Handler struct {
 	mu       sync.Mutex
 	sessions map[string]*session
 	closed   bool
-	wg       sync.WaitGroup // sessions' goroutines
-	failures failures       // failed authentications per client address
-	resumeMu sync.Mutex     // one session resumption at a time
+	wg       sync.WaitGroup       // sessions' goroutines
+	failures failures             // failed authentications per client address
+	resumeMu sync.Mutex           // one session resumption at a time
+	pools    map[string]*poolSlot // stateless callers' sessions, by poolKey
 
 	drainState
 }
@@ -198,7 +199,7 @@ func New(opts Options) (*Handler, error) {
 	if opts.ServerName == "" {
 		opts.ServerName = "mcpgov-gateway"
 	}
-	h := &Handler{opts: opts, sessions: map[string]*session{}, mux: http.NewServeMux()}
+	h := &Handler{opts: opts, sessions: map[string]*session{}, pools: map[string]*poolSlot{}, mux: http.NewServeMux()}
 	h.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -260,7 +260,7 @@ func TestBadInput(t *testing.T) {
 		{"oversized body", sid, `{"jsonrpc":"2.0","id":2,"method":"ping","params":{"pad":"` + strings.Repeat("x", 2000) + `"}}`, nil, 413, `exceeds the gateway's limit of 1024 bytes`},
 		{"request without id", sid, `{"jsonrpc":"2.0","method":"tools/call","params":{"name":"sum"}}`, nil, 400, `without an id is never forwarded`},
 		{"bad protocol version", sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`, []string{"Mcp-Protocol-Version", "1999-01-01"}, 400, `unsupported Mcp-Protocol-Version`},
-		{"stateless probe", "", `{"jsonrpc":"2.0","id":2,"method":"server/discover"}`, []string{"Mcp-Protocol-Version", "2026-07-28"}, 400, `"code":-32022`},
+		{"stateless request without _meta", "", `{"jsonrpc":"2.0","id":2,"method":"server/discover"}`, []string{"Mcp-Protocol-Version", "2026-07-28"}, 400, `"code":-32602,"message":"mcpgov: missing or invalid _meta \"io.modelcontextprotocol/protocolVersion\"`},
 		{"foreign origin", sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`, []string{"Origin", "https://evil.example"}, 403, `not allowed`},
 		{"another caller's session", sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`, []string{"X-Test-User", "mallory"}, 403, `belongs to another caller`},
 		{"wrong content type", sid, `{"jsonrpc":"2.0","id":2,"method":"ping"}`, []string{"Content-Type", "text/plain"}, 415, `application/json`},

@@ -27,8 +27,7 @@ const (
 
 // supportedVersions are the protocol revisions the gateway's sessions
 // speak; the stateless revision (2026-07-28) has no sessions and is
-// answered as a stateful server answers it (SEP-2575), so clients fall
-// back to initialize.
+// served by stateless.go.
 var supportedVersions = []string{"2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"}
 
 const statelessVersion = "2026-07-28"
@@ -57,6 +56,11 @@ func (h *Handler) serveMCP(rw http.ResponseWriter, r *http.Request, ep endpoint)
 		return
 	}
 	if r = h.authenticate(w, r, ep); r == nil {
+		return
+	}
+	if r.Method != http.MethodPost && version >= statelessVersion && r.Header.Get(headerSession) == "" {
+		w.Header().Set("Allow", "POST")
+		httpError(w, http.StatusMethodNotAllowed, fmt.Sprintf("protocol %s has no sessions and no GET stream: every request is a POST", version))
 		return
 	}
 	switch r.Method {
@@ -126,16 +130,15 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "Invalid Request: mcpgov: "+reason)
 		return
 	}
-	if m.IsCall() && (version >= statelessVersion || metaVersion(m.Params) >= statelessVersion) {
-		// Answered as SEP-2575 asks of a server with sessions, so that a
-		// client probing with server/discover falls back to initialize.
-		requested := version
-		if requested == "" {
-			requested = metaVersion(m.Params)
-		}
-		data, _ := json.Marshal(map[string]any{"supported": supportedVersions, "requested": requested})
-		writeJSON(w, http.StatusBadRequest, rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: codeUnsupportedProtocolVersion,
-			Message: fmt.Sprintf("protocol version %q is not supported by this gateway", requested), Data: data}))
+	if m.IsCall() && isStatelessRequest(version, m) {
+		h.postStateless(w, r, ep, m, version, sseOK)
+		return
+	}
+	if version >= statelessVersion && r.Header.Get(headerSession) == "" {
+		// A notification or an answer of a stateless client: the
+		// revision has no session it could belong to (a client cancels a
+		// request by closing its POST).
+		w.WriteHeader(http.StatusAccepted)
 		return
 	}
 	sid := r.Header.Get(headerSession)

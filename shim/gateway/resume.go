@@ -150,7 +150,7 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request, sid string, ep 
 		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
 		return nil
 	}
-	s, status, refusal := h.openAs(r, ep, m, &c, sid)
+	s, status, refusal := h.openAs(r, ep, m, &c, sid, "")
 	if s == nil {
 		// The session cannot be served here any more (the bundle now
 		// refuses its server, the upstream does not start): the client
@@ -158,7 +158,7 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request, sid string, ep 
 		writeJSON(w, status, refusal)
 		return nil
 	}
-	if err := s.replayInitialize(r.Context(), m, body); err != nil {
+	if _, err := s.initialize(r.Context(), m, body); err != nil {
 		s.end("resumption failed: " + err.Error())
 		rpcError(w, http.StatusBadGateway, nil, jsonrpc.CodeInternalError, "mcpgov: the session could not be resumed on this replica: "+err.Error())
 		return nil
@@ -167,10 +167,11 @@ func (h *Handler) resume(w http.ResponseWriter, r *http.Request, sid string, ep 
 	return s
 }
 
-// replayInitialize hands the engine the client's initialize (under an id
-// of ours) and its notifications/initialized, as the client did on the
-// replica that opened the session.
-func (s *session) replayInitialize(ctx context.Context, m *rpc.Message, body []byte) error {
+// initialize hands the engine an initialize of the gateway's (the
+// client's, under an id of ours, when resuming on another replica; a
+// stateless caller's) and notifications/initialized, as a client does;
+// it returns the answer.
+func (s *session) initialize(ctx context.Context, m *rpc.Message, body []byte) ([]byte, error) {
 	rep := &reply{id: string(m.ID), out: newOutbox()}
 	s.mu.Lock()
 	s.waiters[rep.id] = rep
@@ -180,21 +181,22 @@ func (s *session) replayInitialize(ctx context.Context, m *rpc.Message, body []b
 	case <-rep.out.closed():
 	case <-ctx.Done():
 		s.forget(rep)
-		return ctx.Err()
+		return nil, ctx.Err()
 	}
 	items, _ := rep.out.take()
 	if len(items) == 0 {
-		return fmt.Errorf("the session ended before its servers answered initialize")
+		return nil, fmt.Errorf("the session ended before its servers answered initialize")
 	}
-	a, err := rpc.Parse(items[len(items)-1])
+	answer := items[len(items)-1]
+	a, err := rpc.Parse(answer)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if a.Error != nil {
-		return fmt.Errorf("initialize refused: %s", a.Error)
+		return answer, fmt.Errorf("initialize refused: %s", a.Error)
 	}
 	s.fromClient([]byte(`{"jsonrpc":"2.0","method":"notifications/initialized"}`))
-	return nil
+	return answer, nil
 }
 
 // EndRecord ends this replica's copy of the session with record id sid

@@ -53,6 +53,13 @@ type session struct {
 	gone    int               // routes whose upstream went away
 	ended   bool
 	idle    *time.Timer
+
+	// A pooled session of stateless callers (stateless.go): poolKey names
+	// its slot in Handler.pools, initResult is its initialize answer, seq
+	// numbers the ids its requests go upstream under.
+	poolKey    string
+	initResult []byte
+	seq        uint64
 }
 
 // reply is one POST waiting for its answer.
@@ -60,6 +67,9 @@ type reply struct {
 	id    string
 	token string
 	out   *outbox
+	// rewrite, when set, makes the answer the client gets from the one
+	// the engine wrote (a stateless request's, under the client's id).
+	rewrite func(*rpc.Message) []byte
 }
 
 // open starts a session for an initialize on ep: it resolves the servers,
@@ -67,12 +77,14 @@ type reply struct {
 // and registers the session. On failure it returns the HTTP status and the
 // JSON-RPC error body to answer with.
 func (h *Handler) open(r *http.Request, ep endpoint, m *rpc.Message) (*session, int, []byte) {
-	return h.openAs(r, ep, m, nil, "")
+	return h.openAs(r, ep, m, nil, "", "")
 }
 
 // openAs is open; resumed, when set, are the claims of a session another
-// replica opened, which this one opens again under its id sid.
-func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *sessionClaims, sid string) (*session, int, []byte) {
+// replica opened, which this one opens again under its id sid; poolKey,
+// when set, makes it the pooled session of stateless callers, registered
+// under a key no client is ever given.
+func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *sessionClaims, sid, poolKey string) (*session, int, []byte) {
 	var s *session
 	fail := func(status int, code int64, msg string) (*session, int, []byte) {
 		if s != nil {
@@ -120,12 +132,14 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 	key := ""
 	if resumed != nil {
 		info.ID, key = resumed.SID, sid
+	} else if poolKey != "" {
+		key = "stateless:" + randomHex(16)
 	} else if key = h.signSession(info, m.Params); key == "" {
 		key = randomHex(16)
 	}
 	rev := revisionOf(gov)
 	client := enforce.ClientInfo(m.Params)
-	s = &session{h: h, key: key, endpoint: ep.path, who: who, info: info,
+	s = &session{h: h, key: key, endpoint: ep.path, who: who, info: info, poolKey: poolKey,
 		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var routes []enforce.Route
@@ -282,31 +296,9 @@ func (s *session) fromClient(body []byte) {
 // with what the engine writes for it.
 func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, body []byte, stream bool) {
 	rep := &reply{id: string(m.ID), out: newOutbox()}
-	s.mu.Lock()
-	if s.ended {
-		s.mu.Unlock()
-		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
+	if !s.register(w, m, rep, stream) {
 		return
 	}
-	if _, dup := s.waiters[rep.id]; dup {
-		s.mu.Unlock()
-		// Answered under id null, as the shim does: clients match
-		// answers by id, and an error under this id would end the call
-		// still in flight.
-		reason := fmt.Sprintf("%s with id %s refused: a request with the same id is still in flight", m.Method, m.ID)
-		s.engine.Refuse(s.ctx, m.Method, reason)
-		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "Invalid Request: mcpgov: "+reason)
-		return
-	}
-	s.waiters[rep.id] = rep
-	if stream {
-		s.live[rep] = true
-		if tok := progressToken(m.Params); tok != "" {
-			rep.token = tok
-			s.tokens[tok] = rep
-		}
-	}
-	s.mu.Unlock()
 	s.touch()
 	_ = s.engine.FromClient(withRequestLogging(s.ctx, r), body)
 	if stream {
@@ -325,6 +317,39 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 		return
 	}
 	writeJSON(w, http.StatusOK, items[len(items)-1])
+}
+
+// register makes rep the POST that waits for m's answer (and, streamed,
+// its progress); false when the session ended or the id is in flight,
+// which it answered.
+func (s *session) register(w http.ResponseWriter, m *rpc.Message, rep *reply, stream bool) bool {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
+		return false
+	}
+	if _, dup := s.waiters[rep.id]; dup {
+		s.mu.Unlock()
+		// Answered under id null, as the shim does: clients match
+		// answers by id, and an error under this id would end the call
+		// still in flight.
+		reason := fmt.Sprintf("%s with id %s refused: a request with the same id is still in flight", m.Method, m.ID)
+		s.engine.Refuse(s.ctx, m.Method, reason)
+		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "Invalid Request: mcpgov: "+reason)
+		return false
+	}
+	s.waiters[rep.id] = rep
+	if stream {
+		s.live[rep] = true
+		if tok := progressToken(m.Params); tok != "" {
+			rep.token = tok
+			s.tokens[tok] = rep
+		}
+	}
+	s.mu.Unlock()
+	s.touch()
+	return true
 }
 
 // forget drops a POST whose client went away; its answer, when it
@@ -401,6 +426,9 @@ func (s *session) WriteFrame(msg []byte) error {
 		if rep.token != "" {
 			delete(s.tokens, rep.token)
 		}
+		if rep.rewrite != nil {
+			msg = rep.rewrite(m)
+		}
 		rep.out.push(msg)
 		rep.out.close()
 		return nil
@@ -411,11 +439,18 @@ func (s *session) WriteFrame(msg []byte) error {
 			return nil
 		}
 	}
+	if s.poolKey != "" && m.IsCall() {
+		s.refuseServerRequest(m)
+		return nil
+	}
 	if len(s.live) == 1 {
 		for rep := range s.live {
 			rep.out.push(msg)
 		}
 		return nil
+	}
+	if s.poolKey != "" {
+		return nil // the stateless revision has no stream for it
 	}
 	if s.get != nil && s.get.push(msg) {
 		return nil
@@ -468,6 +503,9 @@ func (s *session) end(reason string) {
 	h.mu.Lock()
 	if h.sessions[s.key] == s {
 		delete(h.sessions, s.key)
+	}
+	if slot := h.pools[s.poolKey]; s.poolKey != "" && slot != nil && slot.s == s {
+		delete(h.pools, s.poolKey)
 	}
 	h.mu.Unlock()
 	for _, rep := range waiters {

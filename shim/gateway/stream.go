@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"sync"
@@ -127,4 +128,28 @@ func (o *outbox) take() ([][]byte, bool) {
 	q := o.q
 	o.q = nil
 	return q, o.isClosed
+}
+
+// await waits until take would return something; false when ctx ended
+// first.
+func (o *outbox) await(ctx context.Context) bool {
+	for !o.ready() {
+		select {
+		case <-o.wake:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return true
+}
+
+// answered returns, once the outbox is closed, how many messages it holds
+// and the last of them (the answer); nil while it is open.
+func (o *outbox) answered() (int, []byte) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if !o.isClosed || len(o.q) == 0 {
+		return len(o.q), nil
+	}
+	return len(o.q), o.q[len(o.q)-1]
 }

@@ -148,7 +148,9 @@ func (h *Handler) serveTraced(w http.ResponseWriter, r *http.Request, ep endpoin
 	ref := span.SpanID.String()
 	t.pending.Store(ref, ct)
 	sw := &statusWriter{ResponseWriter: w}
-	h.serveMCP(sw, r.WithContext(audit.WithRequestRef(r.Context(), ref)), ep)
+	ctx := context.WithValue(audit.WithRequestRef(r.Context(), ref), servedByKey{}, &servedBy{})
+	r = r.WithContext(ctx)
+	h.serveMCP(sw, r, ep)
 	t.pending.Delete(ref)
 	span.End = time.Now()
 	ct.mu.Lock()
@@ -260,6 +262,9 @@ func (h *Handler) describe(span *trace.Span, r *http.Request, ep endpoint, m *rp
 // sessionOf is the request's session: the one initialize opened, or the
 // one its Mcp-Session-Id names. Its info.ID is what records call it.
 func (h *Handler) sessionOf(r *http.Request, sw *statusWriter) *session {
+	if by, ok := r.Context().Value(servedByKey{}).(*servedBy); ok && by.s != nil {
+		return by.s // a stateless request's pooled session
+	}
 	key := r.Header.Get(headerSession)
 	if key == "" {
 		key = sw.Header().Get(headerSession)
@@ -270,6 +275,19 @@ func (h *Handler) sessionOf(r *http.Request, sw *statusWriter) *session {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	return h.sessions[key]
+}
+
+// servedBy is where a stateless request notes the pooled session that
+// served it, for its span (it names no session the client could see).
+type servedBy struct{ s *session }
+
+type servedByKey struct{}
+
+// noteSession notes, for r's span, the session that serves it.
+func noteSession(r *http.Request, s *session) {
+	if by, ok := r.Context().Value(servedByKey{}).(*servedBy); ok {
+		by.s = s
+	}
 }
 
 // requestID is a JSON-RPC id as the conventions write it: a string's

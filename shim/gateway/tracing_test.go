@@ -93,8 +93,9 @@ func newTracedGateway(t *testing.T) (url string, spans *spanSink, store *recordS
 func connectWith(t *testing.T, url string, h http.Header) *mcp.ClientSession {
 	t.Helper()
 	c := mcp.NewClient(&mcp.Implementation{Name: "trace-client", Version: "1"}, nil)
+	// A session of 2025-11-25: its initialize gets a span too.
 	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: url,
-		HTTPClient: &http.Client{Transport: addHeaders{h}}}, nil)
+		HTTPClient: &http.Client{Transport: addHeaders{h}}}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 	if err != nil {
 		t.Fatalf("connect %s: %v", url, err)
 	}

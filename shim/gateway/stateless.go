@@ -1,0 +1,507 @@
+package gateway
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcpgov/mcpgov/policy/rpc"
+)
+
+// The stateless protocol revision (2026-07-28, SEP-2575) has no
+// initialize and no sessions: every request names its protocol version,
+// client and capabilities in params._meta, and the POST that carries it is
+// its whole lifecycle (no Mcp-Session-Id, no GET stream, no resumption).
+//
+// Upstreams: the gateway keeps one upstream session per (endpoint,
+// verified identity, client), opened with a legacy initialize the first
+// time that caller's client speaks the revision on that endpoint, and
+// reused by its later requests until it is idle for IdleTimeout. It does
+// not call upstreams statelessly, because:
+//   - the catalog's servers speak 2025-11-25 and older (server-everything,
+//     every stdio server): a stdio server must be started and initialized,
+//     and one process per request would cost a process start per call;
+//   - one pooled engine session keeps the engine unchanged: the same
+//     admission, RBAC, rate limits, guardrails, tool namespacing of /mcp and
+//     one record per call, with the verified identity of the requests it
+//     serves (the identity is part of the key, so a session never serves a
+//     caller other than the one it was opened for);
+//   - pools are bounded as sessions are (MaxSessions, IdleTimeout) and
+//     reloaded with the bundle like any session.
+//
+// Each request goes upstream under an id of the gateway's own (two
+// requests of one client may carry the same id on two connections), and
+// its answer goes back under the client's id, with resultType "complete"
+// on a result. A client that closes its POST cancels the call upstream.
+// What the revision cannot carry is not relayed: the upstream session is
+// opened without client capabilities (no sampling, elicitation or roots
+// requests, which the revision replaces by MRTR), a server's request that
+// comes anyway is answered with an error, and list_changed and resource
+// subscriptions are not offered (subscriptions/listen is not served).
+
+// codeHeaderMismatch is SEP-2575's error for HTTP headers that do not
+// mirror the body.
+const codeHeaderMismatch = -32020
+
+// Meta keys of the stateless revision.
+const (
+	metaProtocolVersion = "io.modelcontextprotocol/protocolVersion"
+	metaClientInfo      = "io.modelcontextprotocol/clientInfo"
+	metaServerInfo      = "io.modelcontextprotocol/serverInfo"
+)
+
+// Headers of the stateless revision that mirror the body.
+const (
+	headerMethod = "Mcp-Method"
+	headerName   = "Mcp-Name"
+)
+
+// allVersions are the revisions the gateway speaks, newest first:
+// server/discover lists them.
+var allVersions = []string{statelessVersion, "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
+
+// legacyInitVersion is the revision of the upstream sessions opened for
+// stateless callers.
+const legacyInitVersion = "2025-11-25"
+
+// postStateless serves one request of the stateless revision.
+func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpoint, m *rpc.Message, header string, sseOK bool) {
+	meta := requestMeta(m.Params)
+	version, _ := meta[metaProtocolVersion].(string)
+	if header == "" {
+		statelessError(w, m.ID, http.StatusBadRequest, codeHeaderMismatch,
+			fmt.Sprintf("%s header is required for a request carrying _meta %q", headerProtocol, metaProtocolVersion), nil)
+		return
+	}
+	if version == "" {
+		statelessError(w, m.ID, http.StatusBadRequest, jsonrpc.CodeInvalidParams,
+			fmt.Sprintf("missing or invalid _meta %q: protocol %s requires it on every request", metaProtocolVersion, header), nil)
+		return
+	}
+	if header != version {
+		statelessError(w, m.ID, http.StatusBadRequest, codeHeaderMismatch,
+			fmt.Sprintf("%s header %q does not match the request's _meta %q %q", headerProtocol, header, metaProtocolVersion, version), nil)
+		return
+	}
+	if version != statelessVersion {
+		data, _ := json.Marshal(map[string]any{"supported": allVersions, "requested": version})
+		statelessError(w, m.ID, http.StatusBadRequest, codeUnsupportedProtocolVersion,
+			fmt.Sprintf("protocol version %q is not supported by this gateway", version), data)
+		return
+	}
+	if err := mirroredHeaders(r.Header, m); err != nil {
+		statelessError(w, m.ID, http.StatusBadRequest, codeHeaderMismatch, err.Error(), nil)
+		return
+	}
+	switch m.Method {
+	case "initialize", "subscriptions/listen":
+		statelessError(w, m.ID, http.StatusNotFound, jsonrpc.CodeMethodNotFound,
+			fmt.Sprintf("Method not found: %s is not served under protocol %s by this gateway", m.Method, statelessVersion), nil)
+		return
+	}
+	s, status, refusal := h.pooled(r, ep, meta)
+	if s == nil {
+		if rm, err := rpc.Parse(refusal); err == nil {
+			refusal = rm.WithID(m.ID)
+		}
+		writeJSON(w, status, refusal)
+		return
+	}
+	noteSession(r, s)
+	if m.Method == "server/discover" {
+		writeJSON(w, http.StatusOK, rpc.ResultResponse(m.ID, s.discoverResult()))
+		return
+	}
+	s.callStateless(w, r, m, sseOK)
+}
+
+// requestMeta reads params._meta; nil when there is none.
+func requestMeta(params json.RawMessage) map[string]any {
+	var p struct {
+		Meta map[string]any `json:"_meta"`
+	}
+	if len(params) == 0 || jsonv2.Unmarshal(params, &p) != nil {
+		return nil
+	}
+	return p.Meta
+}
+
+// mirroredHeaders checks Mcp-Method, and Mcp-Name where the revision
+// requires it, against the body: a policy decided on the body must not be
+// read differently by an intermediary that reads the headers.
+func mirroredHeaders(hdr http.Header, m *rpc.Message) error {
+	method := hdr.Get(headerMethod)
+	if method == "" {
+		return fmt.Errorf("missing required %s header (protocol %s mirrors the method there)", headerMethod, statelessVersion)
+	}
+	if method != m.Method {
+		return fmt.Errorf("header mismatch: %s header %q does not match the body's method %q", headerMethod, method, m.Method)
+	}
+	member := ""
+	switch m.Method {
+	case "tools/call", "prompts/get":
+		member = "name"
+	case "resources/read":
+		member = "uri"
+	default:
+		return nil
+	}
+	name := hdr.Get(headerName)
+	if name == "" {
+		return fmt.Errorf("missing required %s header for method %s", headerName, m.Method)
+	}
+	var p map[string]jsontext.Value
+	if jsonv2.Unmarshal(m.Params, &p) != nil {
+		return fmt.Errorf("params of %s are not an object with a string %q", m.Method, member)
+	}
+	var inBody string
+	if jsonv2.Unmarshal(p[member], &inBody) != nil {
+		return fmt.Errorf("params of %s have no string %q", m.Method, member)
+	}
+	if name != inBody {
+		return fmt.Errorf("header mismatch: %s header %q does not match the body's %s %q", headerName, name, member, inBody)
+	}
+	return nil
+}
+
+// statelessError answers with a JSON-RPC error and the HTTP status the
+// revision maps its code to.
+func statelessError(w http.ResponseWriter, id json.RawMessage, status int, code int64, msg string, data json.RawMessage) {
+	writeJSON(w, status, rpc.ErrorResponse(id, &jsonrpc.Error{Code: code, Message: "mcpgov: " + msg, Data: data}))
+}
+
+// poolSlot is one pooled upstream session, or its opening in progress.
+type poolSlot struct {
+	ready   chan struct{}
+	s       *session
+	status  int
+	refusal []byte
+}
+
+// poolKey names the pooled session of a caller's client on an endpoint.
+// When upstream credentials come from the request (a passthrough token,
+// X-Mcpgov-Mcp-Headers), those headers are part of the key too: a session
+// opened with one request's credentials never serves a request that
+// carries others.
+func (h *Handler) poolKey(r *http.Request, ep endpoint, meta map[string]any) string {
+	who, _ := json.Marshal(caller(r))
+	client, _ := json.Marshal(clientOf(meta))
+	parts := [][]byte{[]byte(ep.path), who, client}
+	if _, ok := h.opts.Governance.(CredentialSource); ok {
+		for _, name := range []string{"Authorization", "X-Mcpgov-Mcp-Headers"} {
+			parts = append(parts, []byte(strings.Join(r.Header.Values(name), "\n")))
+		}
+	}
+	sum := sha256.Sum256(bytes.Join(parts, []byte{0}))
+	return hex.EncodeToString(sum[:])
+}
+
+// clientOf is the _meta clientInfo's name and version.
+func clientOf(meta map[string]any) map[string]string {
+	ci, _ := meta[metaClientInfo].(map[string]any)
+	name, _ := ci["name"].(string)
+	version, _ := ci["version"].(string)
+	return map[string]string{"name": name, "version": version}
+}
+
+// pooled returns the caller's pooled session on ep, opening it when there
+// is none; on failure, the HTTP status and the JSON-RPC error to answer.
+func (h *Handler) pooled(r *http.Request, ep endpoint, meta map[string]any) (*session, int, []byte) {
+	key := h.poolKey(r, ep, meta)
+	for {
+		h.mu.Lock()
+		slot := h.pools[key]
+		if slot == nil {
+			slot = &poolSlot{ready: make(chan struct{})}
+			h.pools[key] = slot
+			h.mu.Unlock()
+			h.openPooled(r, ep, meta, key, slot)
+			return slot.s, slot.status, slot.refusal
+		}
+		h.mu.Unlock()
+		select {
+		case <-slot.ready:
+		case <-r.Context().Done():
+			return nil, http.StatusServiceUnavailable, rpc.ErrorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+				Message: "mcpgov: the request ended while its upstream session was opening"})
+		}
+		if slot.s == nil {
+			return nil, slot.status, slot.refusal
+		}
+		slot.s.mu.Lock()
+		ended := slot.s.ended
+		slot.s.mu.Unlock()
+		if !ended {
+			return slot.s, 0, nil
+		}
+		// Ended since (idle, upstream gone, reload): end removed the
+		// slot, or is about to; open a new one.
+		h.mu.Lock()
+		if h.pools[key] == slot {
+			delete(h.pools, key)
+		}
+		h.mu.Unlock()
+	}
+}
+
+// openPooled opens the pooled session of slot: a legacy initialize for the
+// caller's client, without client capabilities, then initialized.
+func (h *Handler) openPooled(r *http.Request, ep endpoint, meta map[string]any, key string, slot *poolSlot) {
+	defer close(slot.ready)
+	fail := func(status int, refusal []byte) {
+		slot.status, slot.refusal = status, refusal
+		h.mu.Lock()
+		if h.pools[key] == slot {
+			delete(h.pools, key)
+		}
+		h.mu.Unlock()
+	}
+	params, _ := json.Marshal(map[string]any{"protocolVersion": legacyInitVersion, "capabilities": map[string]any{},
+		"clientInfo": clientOf(meta)})
+	initID := `"mcpgov-stateless-` + randomHex(8) + `"`
+	body := rpc.Request(json.RawMessage(initID), "initialize", params)
+	m, err := rpc.Parse(body)
+	if err != nil {
+		fail(http.StatusInternalServerError, rpc.ErrorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: " + err.Error()}))
+		return
+	}
+	s, status, refusal := h.openAs(r, ep, m, nil, "", key)
+	if s == nil {
+		fail(status, refusal)
+		return
+	}
+	answer, err := s.initialize(r.Context(), m, body)
+	if err != nil {
+		s.end("opening the upstream session for a stateless client failed: " + err.Error())
+		if answer == nil {
+			answer = rpc.ErrorResponse(nil, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+				Message: "mcpgov: the upstream session could not be opened: " + err.Error()})
+		}
+		fail(http.StatusBadGateway, answer)
+		return
+	}
+	s.mu.Lock()
+	s.initResult = answer
+	s.mu.Unlock()
+	slot.s = s
+}
+
+// discoverResult answers server/discover from the pooled session's
+// initialize result: the server's capabilities (without list_changed and
+// subscriptions, which need subscriptions/listen), instructions and
+// serverInfo.
+func (s *session) discoverResult() json.RawMessage {
+	s.mu.Lock()
+	answer := s.initResult
+	s.mu.Unlock()
+	var init struct {
+		Result struct {
+			Capabilities map[string]jsontext.Value `json:"capabilities"`
+			ServerInfo   jsontext.Value            `json:"serverInfo"`
+			Instructions string                    `json:"instructions"`
+		} `json:"result"`
+	}
+	_ = jsonv2.Unmarshal(answer, &init, jsonv2.RejectUnknownMembers(false))
+	caps := map[string]any{}
+	for name, v := range init.Result.Capabilities {
+		switch name {
+		case "tools", "prompts", "resources":
+			var c map[string]jsontext.Value
+			if jsonv2.Unmarshal(v, &c) != nil {
+				continue
+			}
+			delete(c, "listChanged")
+			delete(c, "subscribe")
+			caps[name] = c
+		default:
+			caps[name] = v
+		}
+	}
+	res := map[string]any{"resultType": "complete", "supportedVersions": allVersions, "capabilities": caps}
+	if init.Result.Instructions != "" {
+		res["instructions"] = init.Result.Instructions
+	}
+	if len(init.Result.ServerInfo) > 0 {
+		res["_meta"] = map[string]any{metaServerInfo: init.Result.ServerInfo}
+	}
+	b, _ := jsonv2.Marshal(res, jsonv2.Deterministic(true))
+	return b
+}
+
+// callStateless runs one request in the pooled session under an id of
+// the gateway's, and answers the POST with what comes back for it.
+func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.Message, sseOK bool) {
+	s.mu.Lock()
+	s.seq++
+	gid := json.RawMessage(`"mcpgov-` + strconv.FormatUint(s.seq, 10) + `"`)
+	s.mu.Unlock()
+	params, err := legacyParams(m.Params)
+	if err != nil {
+		statelessError(w, m.ID, http.StatusBadRequest, jsonrpc.CodeInvalidParams, err.Error(), nil)
+		return
+	}
+	body := rpc.Request(gid, m.Method, params)
+	up, err := rpc.Parse(body)
+	if err != nil {
+		statelessError(w, m.ID, http.StatusBadRequest, jsonrpc.CodeInvalidRequest, err.Error(), nil)
+		return
+	}
+	clientID := m.ID
+	rep := &reply{id: string(gid), out: newOutbox(), rewrite: func(answer *rpc.Message) []byte {
+		return statelessAnswer(answer, clientID)
+	}}
+	if !s.register(w, up, rep, true) {
+		return
+	}
+	_ = s.engine.FromClient(withRequestLogging(s.ctx, r), body)
+	cancel := func() {
+		s.forget(rep)
+		// The POST is the request's whole lifecycle: a client that
+		// closed it cancelled the call.
+		p, _ := json.Marshal(map[string]any{"requestId": gid, "reason": "the client closed its request"})
+		if n, err := rpc.Notification("notifications/cancelled", p); err == nil {
+			s.fromClient(n)
+		}
+	}
+	if !rep.out.await(r.Context()) {
+		cancel()
+		return
+	}
+	if !sseOK {
+		select {
+		case <-rep.out.closed():
+		case <-r.Context().Done():
+			cancel()
+			return
+		}
+	}
+	// An answer already there goes as one JSON body when it is all there
+	// is, or when the revision gives it a status of its own (a protocol
+	// error is not a stream); else the stream carries what comes.
+	if n, last := rep.out.answered(); last != nil && (!sseOK || n == 1 || statelessStatus(last) != http.StatusOK) {
+		_, _ = rep.out.take()
+		writeJSON(w, statelessStatus(last), last)
+		return
+	}
+	s.stream(w, r, rep.out, cancel)
+}
+
+// sessionMeta are the _meta members by which a stateless request carries
+// what a legacy session learnt at initialize; a legacy upstream refuses a
+// request that carries them (SEP-2575 asks it to), and its session
+// already knows them.
+var sessionMeta = map[string]bool{
+	metaProtocolVersion: true,
+	metaClientInfo:      true,
+	"io.modelcontextprotocol/clientCapabilities": true,
+	"io.modelcontextprotocol/logLevel":           true,
+}
+
+// legacyParams is a stateless request's params as its upstream session
+// takes them: without the members of _meta in sessionMeta; every other
+// byte is kept.
+func legacyParams(params json.RawMessage) (json.RawMessage, error) {
+	var p map[string]jsontext.Value
+	if len(params) == 0 || jsonv2.Unmarshal(params, &p) != nil || p["_meta"] == nil {
+		return params, nil
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(p["_meta"]))
+	var out bytes.Buffer
+	enc := jsontext.NewEncoder(&out)
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, fmt.Errorf("params._meta is not an object")
+	}
+	_ = enc.WriteToken(jsontext.BeginObject)
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, fmt.Errorf("params._meta: %v", err)
+		}
+		member := name.String()
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil, fmt.Errorf("params._meta: %v", err)
+		}
+		if sessionMeta[member] {
+			continue
+		}
+		if err := enc.WriteToken(jsontext.String(member)); err != nil {
+			return nil, err
+		}
+		if err := enc.WriteValue(v); err != nil {
+			return nil, err
+		}
+	}
+	if err := enc.WriteToken(jsontext.EndObject); err != nil {
+		return nil, err
+	}
+	return rpc.ReplaceMember(params, "_meta", bytes.TrimRight(out.Bytes(), "\n"))
+}
+
+// statelessAnswer is an answer as the stateless revision gives it: under
+// the client's id, a result with resultType "complete" (unless the server
+// gave one).
+func statelessAnswer(a *rpc.Message, clientID json.RawMessage) []byte {
+	if a.Result == nil {
+		return a.WithID(clientID)
+	}
+	res := bytes.TrimSpace(a.Result)
+	var members map[string]jsontext.Value
+	if len(res) < 2 || res[0] != '{' || jsonv2.Unmarshal(res, &members) != nil {
+		return a.WithID(clientID)
+	}
+	if _, ok := members["resultType"]; ok {
+		return a.WithID(clientID)
+	}
+	out := make([]byte, 0, len(res)+26)
+	out = append(out, `{"resultType":"complete"`...)
+	if rest := bytes.TrimSpace(res[1:]); len(rest) > 0 && rest[0] != '}' {
+		out = append(out, ',')
+	}
+	out = append(out, res[1:]...)
+	return rpc.ResultResponse(clientID, out)
+}
+
+// statelessStatus is the HTTP status the revision gives an answer: 404
+// for an unknown method, 400 for invalid params, an unsupported version or
+// missing client capabilities, else 200.
+func statelessStatus(answer []byte) int {
+	var a struct {
+		Error *struct {
+			Code int64 `json:"code"`
+		} `json:"error"`
+	}
+	if json.Unmarshal(answer, &a) != nil || a.Error == nil {
+		return http.StatusOK
+	}
+	switch a.Error.Code {
+	case jsonrpc.CodeMethodNotFound:
+		return http.StatusNotFound
+	case jsonrpc.CodeInvalidParams, codeUnsupportedProtocolVersion, -32021:
+		return http.StatusBadRequest
+	}
+	return http.StatusOK
+}
+
+// refuseServerRequest answers a server's request in a pooled session: its
+// clients speak a revision without server-to-client requests.
+func (s *session) refuseServerRequest(m *rpc.Message) {
+	answer := rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound,
+		Message: fmt.Sprintf("mcpgov: %s is not relayed: the gateway's client speaks protocol %s, which has no server-to-client requests", m.Method, statelessVersion)})
+	go s.fromClient(answer)
+}
+
+// isStatelessRequest reports whether a request speaks the stateless
+// revision: by its header or by its _meta.
+func isStatelessRequest(header string, m *rpc.Message) bool {
+	return header >= statelessVersion || strings.Contains(string(m.Params), metaProtocolVersion) && metaVersion(m.Params) >= statelessVersion
+}
