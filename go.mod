@@ -108,4 +108,4 @@ require (
 	google.golang.org/protobuf v1.36.12 // indirect
 )
 
-replace github.com/nyaruka/phonenumbers => ./third_party/phonenumbers
+replace github.com/nyaruka/phonenumbers => ./policy/guard/third_party/phonenumbers

@@ -16,7 +16,7 @@ import (
 )
 
 // envServerMain is `env-mcp-server NAME=VALUE... sha256:NAME:HEX...
-// record:NAME:FILE...`: the fake MCP server, started only when each NAME
+// recordenv:NAME:FILE... [record:FILE ARG...]`: the fake MCP server, started only when each NAME
 // holds VALUE (or a value with that SHA-256) in its environment; recordenv:NAME:FILE
 // appends NAME's value as a line to FILE (a token the test cannot know
 // beforehand, which it then looks for where it must not be). A client that reports it
