@@ -392,7 +392,7 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 		writeJSON(w, statelessStatus(last), last)
 		return
 	}
-	s.stream(w, r, rep.out, cancel)
+	_ = s.stream(w, r, rep.out, cancel, nil, 0)
 }
 
 // sessionMeta are the _meta members by which a stateless request carries
