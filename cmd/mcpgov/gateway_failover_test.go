@@ -42,6 +42,12 @@ func nginxBinary(t *testing.T) string {
 // sent, so even a POST goes to the next one).
 func startNginx(t *testing.T, backends []string) string {
 	t.Helper()
+	return startNginxWith(t, backends, "")
+}
+
+// startNginxWith is startNginx with more directives in its location.
+func startNginxWith(t *testing.T, backends []string, location string) string {
+	t.Helper()
 	bin := nginxBinary(t)
 	dir, err := os.MkdirTemp("", "mcpgov-nginx-")
 	if err != nil {
@@ -81,10 +87,10 @@ http {
       proxy_buffering off;
       proxy_read_timeout 1h;
       proxy_next_upstream error timeout;
-    }
+%[5]s    }
   }
 }
-`, user, dir, servers.String(), addr)
+`, user, dir, servers.String(), addr, location)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
