@@ -246,3 +246,73 @@ func TestMemoryEventLog(t *testing.T) {
 		t.Fatalf("after the session was forgotten: %v", err)
 	}
 }
+
+// TestResumeGETStream: the session's GET stream breaks; the client
+// resumes it with the id of the last event it got, and gets what was
+// sent after that once, then what follows.
+func TestResumeGETStream(t *testing.T) {
+	gov := twoServers(t)
+	ts, h := newGateway(t, gov, gateway.Options{})
+	url := ts.URL + "/servers/beta/mcp"
+	status, _, hdr := post(t, url, "", initBody, "Accept", "application/json")
+	sid := hdr.Get("Mcp-Session-Id")
+	if status != 200 || sid == "" {
+		t.Fatalf("initialize: %d", status)
+	}
+	if status, _, _ := post(t, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); status != 202 {
+		t.Fatalf("initialized: %d", status)
+	}
+	type ev struct{ id, data string }
+	open := func(last string) (*bufio.Reader, func()) {
+		t.Helper()
+		ctx, cancel := context.WithCancel(await.Context(t))
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		req.Header.Set("Accept", "text/event-stream")
+		req.Header.Set("Mcp-Session-Id", sid)
+		if last != "" {
+			req.Header.Set("Last-Event-ID", last)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET (Last-Event-ID %q): %v %v", last, resp, err)
+		}
+		return bufio.NewReader(resp.Body), func() { cancel(); resp.Body.Close() }
+	}
+	next := func(r *bufio.Reader) ev {
+		t.Helper()
+		var e ev
+		for {
+			line, err := r.ReadString('\n')
+			if err != nil {
+				t.Fatalf("read the stream: %v", err)
+			}
+			line = strings.TrimRight(line, "\n")
+			switch {
+			case strings.HasPrefix(line, "id: "):
+				e.id = strings.TrimPrefix(line, "id: ")
+			case strings.HasPrefix(line, "data: "):
+				e.data = strings.TrimPrefix(line, "data: ")
+			case line == "" && e.data != "":
+				return e
+			}
+		}
+	}
+	// Reload tells the session's client to list its tools again, on the
+	// GET stream (no POST is in flight).
+	r1, close1 := open("")
+	h.Reload()
+	if e := next(r1); e.id != "get_1" || !strings.Contains(e.data, "notifications/tools/list_changed") {
+		t.Fatalf("first event: %+v", e)
+	}
+	close1()
+	h.Reload() // sent while the stream is broken
+	r2, close2 := open("get_1")
+	defer close2()
+	if e := next(r2); e.id != "get_2" || !strings.Contains(e.data, "list_changed") {
+		t.Fatalf("resumed: %+v, want get_2", e)
+	}
+	h.Reload()
+	if e := next(r2); e.id != "get_3" {
+		t.Fatalf("after the resumption: %+v, want get_3 (get_2 once)", e)
+	}
+}

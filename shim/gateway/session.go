@@ -347,6 +347,12 @@ func (s *session) register(w http.ResponseWriter, m *rpc.Message, rep *reply, st
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
+		if rep.rewrite != nil {
+			// A stateless request has no session to initialize anew.
+			statelessError(w, m.ID, http.StatusServiceUnavailable, jsonrpc.CodeInternalError,
+				"the upstream session serving this caller ended as the request arrived; retry it", nil)
+			return false
+		}
 		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
 		return false
 	}
@@ -396,7 +402,7 @@ func (s *session) forget(rep *reply) {
 // serveGet serves the stream of the server's own messages; one per
 // session at a time.
 func (s *session) serveGet(w http.ResponseWriter, r *http.Request) {
-	s.serveGetReplay(w, r, nil, 0)
+	s.serveGetReplay(w, r, nil, 0, false)
 }
 
 // serveGetAfter resumes the GET stream after position pos.
@@ -406,15 +412,30 @@ func (s *session) serveGetAfter(w http.ResponseWriter, r *http.Request, lastID s
 		httpError(w, http.StatusBadRequest, fmt.Sprintf("cannot resume after Last-Event-ID %q: %v", lastID, err))
 		return
 	}
-	s.serveGetReplay(w, r, replay, pos)
+	s.serveGetReplay(w, r, replay, pos, true)
 }
 
 // serveGetReplay serves the GET stream, first replaying its events after
 // position after.
-func (s *session) serveGetReplay(w http.ResponseWriter, r *http.Request, replay [][]byte, after uint64) {
+func (s *session) serveGetReplay(w http.ResponseWriter, r *http.Request, replay [][]byte, after uint64, resuming bool) {
 	g := newOutbox()
 	g.stream, g.log = getStream, s.logger(getStream)
 	s.mu.Lock()
+	if old := s.get; old != nil && resuming {
+		// The client knows its stream broke; the gateway may not have
+		// noticed yet: the old reader stops, and what it took and did
+		// not write goes back to the backlog (the log has it too).
+		s.mu.Unlock()
+		if !old.takeover(r.Context()) {
+			return
+		}
+		s.mu.Lock()
+		if s.get == old {
+			s.get = nil
+			items, _ := old.take()
+			s.backlog = append(items, s.backlog...)
+		}
+	}
 	switch {
 	case s.ended:
 		s.mu.Unlock()

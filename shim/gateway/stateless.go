@@ -109,6 +109,11 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 		return
 	}
 	s, status, refusal := h.pooled(r, ep, meta)
+	if s != nil && s.isEnded() {
+		// Ended since it was looked up (idle, its upstream gone): once
+		// more, which opens a new one.
+		s, status, refusal = h.pooled(r, ep, meta)
+	}
 	if s == nil {
 		if rm, err := rpc.Parse(refusal); err == nil {
 			refusal = rm.WithID(m.ID)
@@ -504,4 +509,10 @@ func (s *session) refuseServerRequest(m *rpc.Message) {
 // revision: by its header or by its _meta.
 func isStatelessRequest(header string, m *rpc.Message) bool {
 	return header >= statelessVersion || strings.Contains(string(m.Params), metaProtocolVersion) && metaVersion(m.Params) >= statelessVersion
+}
+
+func (s *session) isEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"os"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
@@ -245,5 +247,38 @@ func TestStatelessWire(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
 		t.Errorf("GET under 2026-07-28: %d Allow %q, want 405 Allow POST", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+}
+
+// TestStatelessPoolRecovers: the stdio server behind a stateless
+// caller's pooled session exits; the call waiting for it gets an error
+// saying so, and the caller's next request is served by a new process.
+func TestStatelessPoolRecovers(t *testing.T) {
+	t.Setenv(stdioServerEnv, "1") // inherited by the servers the gateway starts
+	gov := &fakeGov{
+		servers: []gateway.Server{{ID: "local", Command: []string{os.Args[0]}}},
+		entries: map[string]*catalog.Server{"local": {ID: "local", Status: catalog.StatusApproved}},
+	}
+	ts, h := newGateway(t, gov, gateway.Options{})
+	c := mcp.NewClient(&mcp.Implementation{Name: "stateless-stdio", Version: "1"}, nil)
+	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/local/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("negotiated %q", v)
+	}
+	first, err := callText(t, cs, "pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := callText(t, cs, "exit"); err == nil || !strings.Contains(err.Error(), "upstream MCP server local exited: the server process ended (exit status 3)") {
+		t.Fatalf("call exit: %v", err)
+	}
+	await.Until(t, "the pooled session of the exited server ended", func() bool { return h.Sessions() == 0 })
+	second, err := callText(t, cs, "pid")
+	if err != nil || second == first || second == "" {
+		t.Fatalf("after the exit: pid %q (before %q), %v; want a new process", second, first, err)
 	}
 }
