@@ -367,7 +367,12 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 	if !s.register(w, up, rep, true) {
 		return
 	}
-	_ = s.engine.FromClient(withRequestLogging(s.ctx, r), body)
+	// The engine returns once the upstream took the request, which for a
+	// Streamable HTTP upstream is when its answer's headers come; the POST
+	// is watched meanwhile, since closing it is how a stateless client
+	// cancels.
+	logCtx := withRequestLogging(s.ctx, r)
+	go func() { _ = s.engine.FromClient(logCtx, body) }()
 	cancel := func() {
 		s.forget(rep)
 		// The POST is the request's whole lifecycle: a client that

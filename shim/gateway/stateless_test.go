@@ -282,3 +282,47 @@ func TestStatelessPoolRecovers(t *testing.T) {
 		t.Fatalf("after the exit: pid %q (before %q), %v; want a new process", second, first, err)
 	}
 }
+
+// TestStatelessCancel: a stateless client that gives up on a call closes
+// its POST; the gateway cancels the call upstream (the revision has no
+// session to send notifications/cancelled in).
+func TestStatelessCancel(t *testing.T) {
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	up := mcp.NewServer(&mcp.Implementation{Name: "slow", Version: "1"}, nil)
+	up.AddTool(&mcp.Tool{Name: "wait", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			close(started)
+			<-ctx.Done()
+			close(cancelled)
+			return nil, ctx.Err()
+		})
+	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return up }, nil))
+	t.Cleanup(upTS.Close)
+	gov := &fakeGov{servers: []gateway.Server{{ID: "slow", URL: upTS.URL}},
+		entries: map[string]*catalog.Server{"slow": {ID: "slow", Status: catalog.StatusApproved}}}
+	ts, _ := newGateway(t, gov, gateway.Options{})
+	cs := connect(t, ts.URL+"/servers/slow/mcp")
+	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("negotiated %q", v)
+	}
+	ctx, cancel := context.WithCancel(await.Context(t))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "wait", Arguments: map[string]any{}})
+		errc <- err
+	}()
+	select {
+	case <-started:
+	case <-await.Context(t).Done():
+		t.Fatal("the call never reached the upstream")
+	}
+	cancel()
+	select {
+	case <-cancelled:
+	case <-await.Context(t).Done():
+		t.Fatal("the upstream call was not cancelled when the client gave up")
+	}
+	if err := <-errc; err == nil {
+		t.Fatal("the cancelled call returned no error")
+	}
+}
