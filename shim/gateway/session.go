@@ -64,6 +64,7 @@ type session struct {
 	poolKey    string
 	initResult []byte
 	seq        uint64
+	listeners  map[*listener]bool // its clients' subscriptions/listen streams
 }
 
 // reply is one POST waiting for its answer.
@@ -511,6 +512,10 @@ func (s *session) WriteFrame(msg []byte) error {
 		s.refuseServerRequest(m)
 		return nil
 	}
+	if s.poolKey != "" && strings.HasSuffix(m.Method, "/list_changed") {
+		s.toListeners(m) // to its clients' subscriptions/listen streams
+		return nil
+	}
 	if len(s.live) == 1 {
 		for rep := range s.live {
 			rep.out.push(msg)
@@ -588,7 +593,8 @@ func (s *session) end(reason string) {
 		return
 	}
 	s.ended = true
-	waiters, get := s.waiters, s.get
+	waiters, get, listeners := s.waiters, s.get, s.listeners
+	s.listeners = nil
 	s.waiters, s.tokens, s.live, s.get, s.backlog, s.posts = nil, nil, nil, nil, nil, nil
 	s.mu.Unlock()
 	if s.idle != nil {
@@ -612,6 +618,10 @@ func (s *session) end(reason string) {
 	}
 	if get != nil {
 		get.close()
+	}
+	for l := range listeners {
+		l.out.push(s.listenResult(l.id)) // the subscription ends gracefully
+		l.out.close()
 	}
 	go func() {
 		defer h.wg.Done()

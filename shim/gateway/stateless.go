@@ -45,8 +45,9 @@ import (
 // What the revision cannot carry is not relayed: the upstream session is
 // opened without client capabilities (no sampling, elicitation or roots
 // requests, which the revision replaces by MRTR), a server's request that
-// comes anyway is answered with an error, and list_changed and resource
-// subscriptions are not offered (subscriptions/listen is not served).
+// comes anyway is answered with an error, and resource subscriptions are
+// not offered. A subscriptions/listen POST gets the pooled session's
+// list_changed notifications (listen.go).
 
 // codeHeaderMismatch is SEP-2575's error for HTTP headers that do not
 // mirror the body.
@@ -103,7 +104,7 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 		return
 	}
 	switch m.Method {
-	case "initialize", "subscriptions/listen":
+	case "initialize":
 		statelessError(w, m.ID, http.StatusNotFound, jsonrpc.CodeMethodNotFound,
 			fmt.Sprintf("Method not found: %s is not served under protocol %s by this gateway", m.Method, statelessVersion), nil)
 		return
@@ -124,6 +125,10 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 	noteSession(r, s)
 	if m.Method == "server/discover" {
 		writeJSON(w, http.StatusOK, rpc.ResultResponse(m.ID, s.discoverResult()))
+		return
+	}
+	if m.Method == "subscriptions/listen" {
+		s.listen(w, r, m)
 		return
 	}
 	s.callStateless(w, r, m, sseOK)
@@ -301,9 +306,9 @@ func (h *Handler) openPooled(r *http.Request, ep endpoint, meta map[string]any, 
 }
 
 // discoverResult answers server/discover from the pooled session's
-// initialize result: the server's capabilities (without list_changed and
-// subscriptions, which need subscriptions/listen), instructions and
-// serverInfo.
+// initialize result: the server's capabilities (without resource
+// subscriptions, which subscriptions/listen does not relay), instructions
+// and serverInfo.
 func (s *session) discoverResult() json.RawMessage {
 	s.mu.Lock()
 	answer := s.initResult
@@ -324,7 +329,6 @@ func (s *session) discoverResult() json.RawMessage {
 			if jsonv2.Unmarshal(v, &c) != nil {
 				continue
 			}
-			delete(c, "listChanged")
 			delete(c, "subscribe")
 			caps[name] = c
 		default:

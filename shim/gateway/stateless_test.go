@@ -203,8 +203,8 @@ func TestStatelessWire(t *testing.T) {
 	if status != 200 || a.Error != nil || string(a.Result["resultType"]) != `"complete"` || !strings.Contains(string(a.Result["supportedVersions"]), `"2026-07-28"`) {
 		t.Fatalf("server/discover: %d %+v", status, a)
 	}
-	if strings.Contains(string(a.Result["capabilities"]), "listChanged") {
-		t.Errorf("discover offers listChanged without subscriptions/listen: %s", a.Result["capabilities"])
+	if strings.Contains(string(a.Result["capabilities"]), "subscribe") || !strings.Contains(string(a.Result["capabilities"]), `"listChanged":true`) {
+		t.Errorf("discover: capabilities %s, want listChanged (subscriptions/listen relays it) and no resource subscriptions", a.Result["capabilities"])
 	}
 	if h.Get("Mcp-Session-Id") != "" {
 		t.Errorf("discover answered with Mcp-Session-Id")
@@ -324,5 +324,38 @@ func TestStatelessCancel(t *testing.T) {
 	}
 	if err := <-errc; err == nil {
 		t.Fatal("the cancelled call returned no error")
+	}
+}
+
+// TestStatelessListen: a go-sdk client that wants tools/list_changed
+// opens subscriptions/listen as it connects under the stateless
+// revision; after a call, a bundle reload tells it to list its tools
+// again on that stream.
+func TestStatelessListen(t *testing.T) {
+	gov := twoServers(t)
+	ts, h := newGateway(t, gov, gateway.Options{})
+	changed := make(chan struct{}, 8)
+	c := mcp.NewClient(&mcp.Implementation{Name: "listener", Version: "1"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
+	})
+	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/alpha/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("negotiated %q", v)
+	}
+	if got, err := callText(t, cs, "echo"); err != nil || got != "alpha:echo" {
+		t.Fatalf("call echo: %q %v", got, err)
+	}
+	h.Reload()
+	select {
+	case <-changed:
+	case <-await.Context(t).Done():
+		t.Fatal("no notifications/tools/list_changed on the subscriptions/listen stream after the reload")
+	}
+	if got := toolNames(t, cs); !slices.Equal(got, []string{"echo"}) {
+		t.Fatalf("tools after the reload: %v", got)
 	}
 }
