@@ -42,6 +42,12 @@ func nginxBinary(t *testing.T) string {
 // sent, so even a POST goes to the next one).
 func startNginx(t *testing.T, backends []string) string {
 	t.Helper()
+	return startNginxWith(t, backends, "")
+}
+
+// startNginxWith is startNginx with more directives in its location.
+func startNginxWith(t *testing.T, backends []string, location string) string {
+	t.Helper()
 	bin := nginxBinary(t)
 	dir, err := os.MkdirTemp("", "mcpgov-nginx-")
 	if err != nil {
@@ -81,10 +87,10 @@ http {
       proxy_buffering off;
       proxy_read_timeout 1h;
       proxy_next_upstream error timeout;
-    }
+%[5]s    }
   }
 }
-`, user, dir, servers.String(), addr)
+`, user, dir, servers.String(), addr, location)
 	path := filepath.Join(dir, "nginx.conf")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -170,28 +176,6 @@ func (r *replica) kill9(t *testing.T) {
 	}
 }
 
-// mcpPost posts one JSON-RPC message with the session id and returns
-// the status, body and session header; a transport error is status 0.
-func mcpPost(t testing.TB, url, session, body string) (int, string, string) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(await.Context(t), http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	if session != "" {
-		req.Header.Set("Mcp-Session-Id", session)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return 0, err.Error(), ""
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header.Get("Mcp-Session-Id")
-}
-
 // TestGatewayFailover: three replicas sharing a real Redis behind nginx,
 // round robin. One client session makes 1,000 tools/call requests; after
 // the 300th, the replica that opened the session is killed with SIGKILL
@@ -222,11 +206,12 @@ func TestGatewayFailover(t *testing.T) {
 	lb := startNginx(t, backends) + "/servers/fake/mcp"
 
 	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"failover","version":"1"}}}`
-	status, body, sid := mcpPost(t, lb, "", init)
+	status, body, hdr := rawPost(t, lb, "", init)
+	sid := hdr.Get("Mcp-Session-Id")
 	if status != 200 || !strings.HasPrefix(sid, "mcpgov1.") {
 		t.Fatalf("initialize through nginx: %d %s (session %q)", status, body, sid)
 	}
-	if status, body, _ := mcpPost(t, lb, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); status != 202 {
+	if status, body, _ := rawPost(t, lb, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); status != 202 {
 		t.Fatalf("initialized: %d %s", status, body)
 	}
 	const calls = 1000
@@ -241,7 +226,7 @@ func TestGatewayFailover(t *testing.T) {
 		msg := fmt.Sprintf("m%d", i)
 		req := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":%q}}}`, i, msg)
 		for {
-			status, body, _ := mcpPost(t, lb, sid, req)
+			status, body, _ := rawPost(t, lb, sid, req)
 			if status == 0 || status == 502 || status == 503 || status == 504 {
 				retries++
 				t.Logf("call %d: retry after %d %.200s", i, status, body)
@@ -284,7 +269,7 @@ func TestGatewayFailover(t *testing.T) {
 		msg := fmt.Sprintf("m%d", i)
 		req := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":%q}}}`, i, msg)
 		for range 2 { // two replicas are left: both answer it
-			status, body, _ := mcpPost(t, lb, sid, req)
+			status, body, _ := rawPost(t, lb, sid, req)
 			if status != 200 || !strings.Contains(body, fmt.Sprintf(`"id":%d`, i)) || !strings.Contains(body, `"text":"`+msg+`"`) {
 				t.Fatalf("retry of call %d: %d %s", i, status, body)
 			}
@@ -324,7 +309,7 @@ func TestGatewayFailover(t *testing.T) {
 			continue
 		}
 		await.Until(t, "the ended session refused by every replica", func() bool {
-			status, _, _ := mcpPost(t, "http://"+r.addr+"/servers/fake/mcp", sid, `{"jsonrpc":"2.0","id":5000,"method":"tools/list"}`)
+			status, _, _ := rawPost(t, "http://"+r.addr+"/servers/fake/mcp", sid, `{"jsonrpc":"2.0","id":5000,"method":"tools/list"}`)
 			return status == 404
 		})
 	}

@@ -35,11 +35,12 @@ func TestGatewayFailoverInFlight(t *testing.T) {
 	const path = "/servers/everything/mcp"
 	lb := startNginx(t, backends) + path
 	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"inflight","version":"1"}}}`
-	status, body, sid := mcpPost(t, lb, "", init)
+	status, body, hdr := rawPost(t, lb, "", init)
+	sid := hdr.Get("Mcp-Session-Id")
 	if status != 200 || sid == "" {
 		t.Fatalf("initialize: %d %s", status, body)
 	}
-	mcpPost(t, lb, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	rawPost(t, lb, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 
 	// The call runs on replica 1 (directly, so the test knows where),
 	// as a stream with progress: the first progress event says it runs.
@@ -79,7 +80,7 @@ func TestGatewayFailoverInFlight(t *testing.T) {
 	conflicts := 0
 	var answer string
 	await.Until(t, "the retried call answered by a live replica", func() bool {
-		status, body, _ := mcpPost(t, lb, sid, call)
+		status, body, _ := rawPost(t, lb, sid, call)
 		switch status {
 		case 409:
 			conflicts++

@@ -88,7 +88,7 @@ func TestGatewayOperations(t *testing.T) {
 	}
 	add(connect("/servers/fake/mcp", "", nil), nil)
 	add(connect("/servers/fake/mcp", "off", nil), mcp.Meta{"io.mcpgov/logging": "on"})
-	if status, body, _ := rawPostHeader(t, base+"/servers/fake/mcp", http.Header{"X-Mcpgov-Logging": {"verbose"}}, `{}`); status != 400 || !strings.Contains(body, `invalid X-Mcpgov-Logging "verbose": want on or off`) {
+	if status, body, _ := rawPost(t, base+"/servers/fake/mcp", "", `{}`, http.Header{"X-Mcpgov-Logging": {"verbose"}}); status != 400 || !strings.Contains(body, `invalid X-Mcpgov-Logging "verbose": want on or off`) {
 		t.Errorf("an invalid X-Mcpgov-Logging: %d %s", status, body)
 	}
 
@@ -183,7 +183,7 @@ func TestGatewayOperations(t *testing.T) {
 	case r := <-done:
 		t.Fatalf("the long call ended before the drain was checked: %+v %v", r.res, r.err)
 	default:
-		if status, body, _ := rawPostHeader(t, base+"/servers/fake/mcp", nil, init); status != 503 || !strings.Contains(body, "shutting down") {
+		if status, body, _ := rawPost(t, base+"/servers/fake/mcp", "", init); status != 503 || !strings.Contains(body, "shutting down") {
 			t.Errorf("a new session while draining: %d %s", status, body)
 		}
 	}
@@ -212,25 +212,4 @@ func TestGatewayOperations(t *testing.T) {
 	if !strings.Contains(strings.Join(levels, "\n"), "INFO gateway stopped") {
 		t.Errorf("stderr does not end with the gateway stopped:\n%s", strings.Join(levels, "\n"))
 	}
-}
-
-// rawPostHeader posts body with extra headers and no session.
-func rawPostHeader(t *testing.T, url string, h http.Header, body string) (int, string, http.Header) {
-	t.Helper()
-	req, err := http.NewRequestWithContext(await.Context(t), http.MethodPost, url, strings.NewReader(body))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k, v := range h {
-		req.Header[k] = v
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), resp.Header
 }

@@ -46,18 +46,19 @@ func BenchmarkGatewayStore(b *testing.B) {
 		url := "http://" + r.addr + "/servers/fake/mcp"
 		open := func() string {
 			init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`
-			status, body, sid := mcpPost(b, url, "", init)
+			status, body, hdr := rawPost(b, url, "", init)
+			sid := hdr.Get("Mcp-Session-Id")
 			if status != 200 {
 				b.Fatalf("initialize: %d %s", status, body)
 			}
-			mcpPost(b, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+			rawPost(b, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 			return sid
 		}
 		var id atomic.Int64
 		call := func(sid string) {
 			n := id.Add(1)
 			req := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"}}}`, n)
-			if status, body, _ := mcpPost(b, url, sid, req); status != 200 || !strings.Contains(body, `"text":"x"`) {
+			if status, body, _ := rawPost(b, url, sid, req); status != 200 || !strings.Contains(body, `"text":"x"`) {
 				b.Fatalf("call: %d %s", status, body)
 			}
 		}

@@ -370,11 +370,20 @@ command = "never-started"
 	})
 }
 
-func rawPost(t *testing.T, url, session, body string) (int, string, http.Header) {
+// rawPost posts one JSON-RPC message, with the session id when given and
+// the extra headers, accepting a JSON answer; it returns the status, the
+// body and the headers. A transport error (a replica killed under the
+// request) is status 0 with the error as the body.
+func rawPost(t testing.TB, url, session, body string, extra ...http.Header) (int, string, http.Header) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(await.Context(t), http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
+	}
+	for _, h := range extra {
+		for k, v := range h {
+			req.Header[k] = v
+		}
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "application/json")
@@ -383,7 +392,7 @@ func rawPost(t *testing.T, url, session, body string) (int, string, http.Header)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		t.Fatal(err)
+		return 0, err.Error(), http.Header{}
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)

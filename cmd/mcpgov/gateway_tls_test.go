@@ -193,6 +193,8 @@ func TestGatewayConfigErrors(t *testing.T) {
 		{"bad idle_timeout", "[gateway]\nidle_timeout = \"soon\"\n", `invalid [gateway] idle_timeout "soon"`},
 		{"half a TLS pair", "[gateway]\ntls_cert = \"a.crt\"\n", "sets only one of tls_cert and tls_key"},
 		{"missing TLS files", "[gateway]\ntls_cert = \"a.crt\"\ntls_key = \"a.key\"\n", "load the TLS certificate"},
+		{"bad trusted proxy", "[gateway]\ntrusted_proxies = [\"10.0.0.0/8\", \"lb.internal\"]\n",
+			`invalid [gateway] trusted_proxies entry: "lb.internal" is neither a CIDR prefix (10.0.0.0/8) nor an IP address`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			config := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".toml")
@@ -208,5 +210,10 @@ func TestGatewayConfigErrors(t *testing.T) {
 	out, err := exec.Command("mcpgov", "gateway", "serve", "--tls-cert", "a.crt", "--allow-anonymous").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "--tls-cert and --tls-key go together") {
 		t.Errorf("--tls-cert alone: %v\n%s", err, out)
+	}
+	cmd := exec.Command("mcpgov", "gateway", "serve", "--trusted-proxy", "10.0.0.0/33", "--allow-anonymous")
+	out, err = cmd.CombinedOutput()
+	if err == nil || cmd.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), `invalid --trusted-proxy: "10.0.0.0/33" is neither a CIDR prefix`) {
+		t.Errorf("--trusted-proxy 10.0.0.0/33: %v\n%s", err, out)
 	}
 }

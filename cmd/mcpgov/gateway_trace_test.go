@@ -162,6 +162,17 @@ func TestGatewayTracesOTLP(t *testing.T) {
 	if res, err := everything.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": sentinel}}); err != nil || res.IsError {
 		t.Fatalf("echo: %v %+v", err, res)
 	}
+	// A session of 2025-11-25 opens the GET stream and ends with DELETE:
+	// both get spans too.
+	legacy, err := mcp.NewClient(&mcp.Implementation{Name: "traces", Version: "1"}, nil).
+		Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + "/servers/fake/mcp", HTTPClient: hc}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatalf("connect with a session: %v\n%s", err, g.stderr())
+	}
+	if _, err := legacy.ListTools(ctx, nil); err != nil {
+		t.Fatalf("tools/list in a session: %v", err)
+	}
+	legacy.Close()
 
 	var spans []otlpSpan
 	var service string
@@ -175,8 +186,31 @@ func TestGatewayTracesOTLP(t *testing.T) {
 	}
 	await.Until(t, "the calls' spans in the collector's file", func() bool {
 		spans, service = receivedSpans(t, out)
-		return find("tools/call add") != nil && find("tools/call list_notes") != nil && find("tools/call echo") != nil
+		return find("tools/call add") != nil && find("tools/call list_notes") != nil && find("tools/call echo") != nil &&
+			find("GET /servers/{id}/mcp") != nil && find("DELETE /servers/{id}/mcp") != nil
 	})
+	initialize := find("initialize")
+	if initialize == nil || initialize.attr("mcp.session.id") == "" {
+		t.Fatalf("no initialize span with its session: %+v", initialize)
+	}
+	for _, c := range []struct{ name, method, status string }{
+		{"GET /servers/{id}/mcp", "GET", "200"},
+		{"DELETE /servers/{id}/mcp", "DELETE", "204"},
+	} {
+		s := find(c.name)
+		if s.TraceID != traceID || s.ParentSpanID != parentID || s.Kind != 2 {
+			t.Errorf("span %q: trace %s parent %s kind %d; want the caller's trace and span", s.Name, s.TraceID, s.ParentSpanID, s.Kind)
+		}
+		for key, want := range map[string]string{
+			"http.request.method": c.method, "http.route": "/servers/{id}/mcp", "mcpgov.server.id": "fake",
+			"http.response.status_code": `{"intValue":"` + c.status + `"}`, "mcp.session.id": initialize.attr("mcp.session.id"),
+			"mcpgov.identity.method": "anonymous",
+		} {
+			if got := s.attr(key); got != want {
+				t.Errorf("span %q: %s = %q, want %q", s.Name, key, got, want)
+			}
+		}
+	}
 
 	// The audit trail says which record each call made.
 	records := map[string]struct{ ID, Session string }{}

@@ -2,10 +2,12 @@ package govern
 
 import (
 	"fmt"
+	"net/netip"
 	"net/url"
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/shim/gateway"
 )
 
 // GatewayConfig is the [gateway] table: how `mcpgov gateway serve`
@@ -42,6 +44,9 @@ type GatewayConfig struct {
 	// OTLPTraces, when set, is the OTLP/HTTP endpoint the gateway sends
 	// its spans to.
 	OTLPTraces string `toml:"otlp_traces"`
+	// TrustedProxies are the peers (CIDR prefixes or addresses) whose
+	// X-Forwarded-For names the client.
+	TrustedProxies []string `toml:"trusted_proxies"`
 }
 
 // GatewaySettings are the [gateway] settings resolved from both configs;
@@ -61,6 +66,8 @@ type GatewaySettings struct {
 	OTLPTraces string
 	// PublicURL: see GatewayConfig.
 	PublicURL string
+	// TrustedProxies: see GatewayConfig; checked.
+	TrustedProxies []netip.Prefix
 }
 
 // Gateway resolves the [gateway] settings: each key the managed config
@@ -108,6 +115,17 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 	}
 	if len(g.InventoryReaders) > 0 {
 		s.InventoryReaders = g.InventoryReaders
+	}
+	if len(g.TrustedProxies) > 0 {
+		s.TrustedProxies = nil
+		for _, v := range g.TrustedProxies {
+			p, err := gateway.ParseTrustedProxy(v)
+			if err != nil {
+				return WithHint(fmt.Errorf("config %s: invalid [gateway] trusted_proxies entry: %v", cfg.Path(), err),
+					"list the load balancers' addresses, such as trusted_proxies = [\"10.0.0.0/8\"]")
+			}
+			s.TrustedProxies = append(s.TrustedProxies, p)
+		}
 	}
 	if g.MaxBody < 0 {
 		return fmt.Errorf("config %s: invalid [gateway] max_body %d: want a positive size in bytes", cfg.Path(), g.MaxBody)

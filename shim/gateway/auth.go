@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -40,6 +41,13 @@ type AuthOptions struct {
 	Refused func(context.Context, AuthRefusal)
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
+	// TrustedProxies are the peers (load balancers, reverse proxies)
+	// whose X-Forwarded-For is believed: for a request from one of them,
+	// the client address (for MaxFailures and the records) is the
+	// rightmost hop of X-Forwarded-For that is not itself trusted. From
+	// any other peer the header is ignored: a client could write anything
+	// there.
+	TrustedProxies []netip.Prefix
 }
 
 // AuthRefusal is a call refused because its request was not
@@ -69,7 +77,7 @@ func caller(r *http.Request) audit.Identity {
 // the address) and returns nil.
 func (h *Handler) authenticate(w http.ResponseWriter, r *http.Request, ep endpoint) *http.Request {
 	a := &h.opts.Auth
-	addr := clientAddr(r)
+	addr := h.clientAddr(r)
 	if wait := h.failures.blocked(addr, h.now()); wait > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+1)))
 		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed authentications from %s; retry in %s", addr, wait.Round(time.Second)))
@@ -167,13 +175,63 @@ func nonNil(s []string) []string {
 	return s
 }
 
-// clientAddr is the request's remote IP (without the port).
-func clientAddr(r *http.Request) string {
+// clientAddr is the request's client IP: its peer's (without the port),
+// or, when the peer is a trusted proxy, the rightmost hop of
+// X-Forwarded-For that is not a trusted proxy (each proxy appends the
+// address it was reached from; a client can write anything to the left).
+// A hop that is not an IP address ends the walk at the trusted hop to its
+// right.
+func (h *Handler) clientAddr(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		return r.RemoteAddr
+		host = r.RemoteAddr
 	}
-	return host
+	trusted := h.opts.Auth.TrustedProxies
+	if len(trusted) == 0 {
+		return host
+	}
+	peer, err := netip.ParseAddr(host)
+	if err != nil || !trustedAddr(trusted, peer) {
+		return host
+	}
+	client := peer
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break
+		}
+		client = hop.Unmap()
+		if !trustedAddr(trusted, client) {
+			break
+		}
+	}
+	return client.String()
+}
+
+func trustedAddr(trusted []netip.Prefix, a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range trusted {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+// ParseTrustedProxy reads a trusted proxy: a CIDR prefix (10.0.0.0/8) or
+// one address (10.0.0.7).
+func ParseTrustedProxy(s string) (netip.Prefix, error) {
+	s = strings.TrimSpace(s)
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, fmt.Errorf("%q is neither a CIDR prefix (10.0.0.0/8) nor an IP address", s)
+	}
+	a = a.Unmap()
+	return netip.PrefixFrom(a, a.BitLen()), nil
 }
 
 // failures counts failed authentications per client address in fixed

@@ -149,6 +149,10 @@ type Options struct {
 	// InventoryPath; InventoryReaders are the groups that may read it.
 	Inventory        fleet.Store
 	InventoryReaders []string
+	// EventLog keeps the events of sessions' streams, for clients that
+	// resume a broken stream (Last-Event-ID); a MemoryEventLog with the
+	// default bounds when nil.
+	EventLog EventLog
 	// Tracing, when set, makes a span of every MCP message POSTed;
 	// Tracing.Sink adds what the engine's records say.
 	Tracing *Tracing
@@ -195,6 +199,9 @@ func New(opts Options) (*Handler, error) {
 	}
 	if opts.Grace <= 0 {
 		opts.Grace = 2 * time.Second
+	}
+	if opts.EventLog == nil {
+		opts.EventLog = NewMemoryEventLog(0, 0)
 	}
 	if opts.ServerName == "" {
 		opts.ServerName = "mcpgov-gateway"

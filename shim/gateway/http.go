@@ -193,8 +193,8 @@ func (h *Handler) get(w http.ResponseWriter, r *http.Request, ep endpoint) {
 	if s == nil {
 		return
 	}
-	if r.Header.Get("Last-Event-ID") != "" {
-		httpError(w, http.StatusBadRequest, "resuming a stream (Last-Event-ID) is not supported")
+	if last := r.Header.Get("Last-Event-ID"); last != "" {
+		s.resumeStream(w, r, last)
 		return
 	}
 	s.serveGet(w, r)

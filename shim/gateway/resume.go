@@ -187,7 +187,7 @@ func (s *session) initialize(ctx context.Context, m *rpc.Message, body []byte) (
 	if len(items) == 0 {
 		return nil, fmt.Errorf("the session ended before its servers answered initialize")
 	}
-	answer := items[len(items)-1]
+	answer := items[len(items)-1].data
 	a, err := rpc.Parse(answer)
 	if err != nil {
 		return nil, err

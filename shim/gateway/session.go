@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -49,7 +50,10 @@ type session struct {
 	tokens  map[string]*reply // by raw progress token
 	live    map[*reply]bool   // streamed answers in flight
 	get     *outbox           // the open GET stream
-	backlog [][]byte          // for a GET stream not open yet
+	backlog []event           // for a GET stream not open yet
+	posts   map[string]*reply // streamed POSTs waiting for their answer, by stream
+	postSeq uint64            // numbers the streamed POSTs (their stream names)
+	done    []string          // streams written to the end, newest last (their events are kept a while)
 	gone    int               // routes whose upstream went away
 	ended   bool
 	idle    *time.Timer
@@ -60,6 +64,7 @@ type session struct {
 	poolKey    string
 	initResult []byte
 	seq        uint64
+	listeners  map[*listener]bool // its clients' subscriptions/listen streams
 }
 
 // reply is one POST waiting for its answer.
@@ -70,6 +75,9 @@ type reply struct {
 	// rewrite, when set, makes the answer the client gets from the one
 	// the engine wrote (a stateless request's, under the client's id).
 	rewrite func(*rpc.Message) []byte
+	// stream names a streamed answer's stream in event ids (a client
+	// resumes it with Last-Event-ID until its answer is out).
+	stream string
 }
 
 // open starts a session for an initialize on ep: it resolves the servers,
@@ -140,7 +148,7 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 	rev := revisionOf(gov)
 	client := enforce.ClientInfo(m.Params)
 	s = &session{h: h, key: key, endpoint: ep.path, who: who, info: info, poolKey: poolKey,
-		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}}
+		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}, posts: map[string]*reply{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var routes []enforce.Route
 	for _, srv := range servers {
@@ -299,10 +307,24 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 	if !s.register(w, m, rep, stream) {
 		return
 	}
+	if stream {
+		// Priming needs a client of 2025-11-25 or later: older ones
+		// may not take an event without data.
+		rep.out.prime = rep.out.log != nil && r.Header.Get(headerProtocol) >= "2025-11-25"
+	}
 	s.touch()
 	_ = s.engine.FromClient(withRequestLogging(s.ctx, r), body)
 	if stream {
-		s.stream(w, r, rep.out, func() { s.forget(rep) })
+		read := s.stream(w, r, rep.out, func() {
+			if rep.out.log != nil {
+				s.detach(rep) // its client may resume it
+			} else {
+				s.forget(rep)
+			}
+		}, nil, 0)
+		if read && rep.out.log != nil {
+			s.streamDone(rep.stream)
+		}
 		return
 	}
 	select {
@@ -316,7 +338,7 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 		httpError(w, http.StatusNotFound, "the session ended before the server answered")
 		return
 	}
-	writeJSON(w, http.StatusOK, items[len(items)-1])
+	writeJSON(w, http.StatusOK, items[len(items)-1].data)
 }
 
 // register makes rep the POST that waits for m's answer (and, streamed,
@@ -326,6 +348,12 @@ func (s *session) register(w http.ResponseWriter, m *rpc.Message, rep *reply, st
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
+		if rep.rewrite != nil {
+			// A stateless request has no session to initialize anew.
+			statelessError(w, m.ID, http.StatusServiceUnavailable, jsonrpc.CodeInternalError,
+				"the upstream session serving this caller ended as the request arrived; retry it", nil)
+			return false
+		}
 		httpError(w, http.StatusNotFound, "session not found; initialize a new one")
 		return false
 	}
@@ -342,6 +370,12 @@ func (s *session) register(w http.ResponseWriter, m *rpc.Message, rep *reply, st
 	s.waiters[rep.id] = rep
 	if stream {
 		s.live[rep] = true
+		s.postSeq++
+		rep.stream = "p" + strconv.FormatUint(s.postSeq, 10)
+		rep.out.stream, rep.out.log = rep.stream, s.logger(rep.stream)
+		if rep.out.log != nil {
+			s.posts[rep.stream] = rep
+		}
 		if tok := progressToken(m.Params); tok != "" {
 			rep.token = tok
 			s.tokens[tok] = rep
@@ -369,8 +403,40 @@ func (s *session) forget(rep *reply) {
 // serveGet serves the stream of the server's own messages; one per
 // session at a time.
 func (s *session) serveGet(w http.ResponseWriter, r *http.Request) {
+	s.serveGetReplay(w, r, nil, 0, false)
+}
+
+// serveGetAfter resumes the GET stream after position pos.
+func (s *session) serveGetAfter(w http.ResponseWriter, r *http.Request, lastID string, pos uint64) {
+	replay, err := s.h.opts.EventLog.After(r.Context(), s.key, getStream, pos)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("cannot resume after Last-Event-ID %q: %v", lastID, err))
+		return
+	}
+	s.serveGetReplay(w, r, replay, pos, true)
+}
+
+// serveGetReplay serves the GET stream, first replaying its events after
+// position after.
+func (s *session) serveGetReplay(w http.ResponseWriter, r *http.Request, replay [][]byte, after uint64, resuming bool) {
 	g := newOutbox()
+	g.stream, g.log = getStream, s.logger(getStream)
 	s.mu.Lock()
+	if old := s.get; old != nil && resuming {
+		// The client knows its stream broke; the gateway may not have
+		// noticed yet: the old reader stops, and what it took and did
+		// not write goes back to the backlog (the log has it too).
+		s.mu.Unlock()
+		if !old.takeover(r.Context()) {
+			return
+		}
+		s.mu.Lock()
+		if s.get == old {
+			s.get = nil
+			items, _ := old.take()
+			s.backlog = append(items, s.backlog...)
+		}
+	}
 	switch {
 	case s.ended:
 		s.mu.Unlock()
@@ -382,8 +448,8 @@ func (s *session) serveGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.get = g
-	for _, b := range s.backlog {
-		g.push(b)
+	for _, ev := range s.backlog {
+		g.pushEvent(ev)
 	}
 	s.backlog = nil
 	s.mu.Unlock()
@@ -396,7 +462,7 @@ func (s *session) serveGet(w http.ResponseWriter, r *http.Request) {
 			items, _ := g.take()
 			s.backlog = append(items, s.backlog...)
 		}
-	})
+	}, replay, after)
 	s.touch()
 }
 
@@ -426,6 +492,9 @@ func (s *session) WriteFrame(msg []byte) error {
 		if rep.token != "" {
 			delete(s.tokens, rep.token)
 		}
+		if rep.stream != "" && s.posts[rep.stream] == rep {
+			delete(s.posts, rep.stream) // ended: a resumption replays the log
+		}
 		if rep.rewrite != nil {
 			msg = rep.rewrite(m)
 		}
@@ -441,6 +510,10 @@ func (s *session) WriteFrame(msg []byte) error {
 	}
 	if s.poolKey != "" && m.IsCall() {
 		s.refuseServerRequest(m)
+		return nil
+	}
+	if s.poolKey != "" && strings.HasSuffix(m.Method, "/list_changed") {
+		s.toListeners(m) // to its clients' subscriptions/listen streams
 		return nil
 	}
 	if len(s.live) == 1 {
@@ -459,8 +532,35 @@ func (s *session) WriteFrame(msg []byte) error {
 		s.h.warnf("session's backlog for its GET stream is full; oldest message dropped")
 		s.backlog = s.backlog[1:]
 	}
-	s.backlog = append(s.backlog, msg)
+	ev := event{data: msg}
+	if log := s.logger(getStream); log != nil {
+		if ev.pos = log(msg); ev.pos != 0 {
+			ev.id = eventID(getStream, ev.pos)
+		}
+	}
+	s.backlog = append(s.backlog, ev)
 	return nil
+}
+
+// keepDone is how many streams written to their end keep their events: a
+// write to a connection that broke succeeds all the same, and its client
+// then resumes a stream the gateway wrote to the end.
+const keepDone = 8
+
+// streamDone notes a stream written to its end; the events of the
+// oldest such stream beyond keepDone are dropped.
+func (s *session) streamDone(stream string) {
+	s.mu.Lock()
+	s.done = append(s.done, stream)
+	var drop string
+	if len(s.done) > keepDone {
+		drop = s.done[0]
+		s.done = append(s.done[:0], s.done[1:]...)
+	}
+	s.mu.Unlock()
+	if drop != "" {
+		s.h.opts.EventLog.Drop(s.ctx, s.key, drop)
+	}
 }
 
 // touch restarts the idle timer.
@@ -493,8 +593,9 @@ func (s *session) end(reason string) {
 		return
 	}
 	s.ended = true
-	waiters, get := s.waiters, s.get
-	s.waiters, s.tokens, s.live, s.get, s.backlog = nil, nil, nil, nil, nil
+	waiters, get, listeners := s.waiters, s.get, s.listeners
+	s.listeners = nil
+	s.waiters, s.tokens, s.live, s.get, s.backlog, s.posts = nil, nil, nil, nil, nil, nil
 	s.mu.Unlock()
 	if s.idle != nil {
 		s.idle.Stop()
@@ -518,12 +619,19 @@ func (s *session) end(reason string) {
 	if get != nil {
 		get.close()
 	}
+	for l := range listeners {
+		l.out.push(s.listenResult(l.id)) // the subscription ends gracefully
+		l.out.close()
+	}
 	go func() {
 		defer h.wg.Done()
 		s.shutdownUpstreams()
 		s.pumps.Wait()
 		s.engine.Abandon()
 		s.engine.Wait()
+		if log := h.opts.EventLog; log != nil {
+			log.Forget(context.WithoutCancel(s.ctx), s.key)
+		}
 		s.cancel()
 		fmt.Fprintf(h.opts.Diag, "mcpgov: session on %s ended: %s\n", s.endpoint, reason)
 	}()

@@ -45,8 +45,9 @@ import (
 // What the revision cannot carry is not relayed: the upstream session is
 // opened without client capabilities (no sampling, elicitation or roots
 // requests, which the revision replaces by MRTR), a server's request that
-// comes anyway is answered with an error, and list_changed and resource
-// subscriptions are not offered (subscriptions/listen is not served).
+// comes anyway is answered with an error, and resource subscriptions are
+// not offered. A subscriptions/listen POST gets the pooled session's
+// list_changed notifications (listen.go).
 
 // codeHeaderMismatch is SEP-2575's error for HTTP headers that do not
 // mirror the body.
@@ -103,12 +104,17 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 		return
 	}
 	switch m.Method {
-	case "initialize", "subscriptions/listen":
+	case "initialize":
 		statelessError(w, m.ID, http.StatusNotFound, jsonrpc.CodeMethodNotFound,
 			fmt.Sprintf("Method not found: %s is not served under protocol %s by this gateway", m.Method, statelessVersion), nil)
 		return
 	}
 	s, status, refusal := h.pooled(r, ep, meta)
+	if s != nil && s.isEnded() {
+		// Ended since it was looked up (idle, its upstream gone): once
+		// more, which opens a new one.
+		s, status, refusal = h.pooled(r, ep, meta)
+	}
 	if s == nil {
 		if rm, err := rpc.Parse(refusal); err == nil {
 			refusal = rm.WithID(m.ID)
@@ -119,6 +125,10 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 	noteSession(r, s)
 	if m.Method == "server/discover" {
 		writeJSON(w, http.StatusOK, rpc.ResultResponse(m.ID, s.discoverResult()))
+		return
+	}
+	if m.Method == "subscriptions/listen" {
+		s.listen(w, r, m)
 		return
 	}
 	s.callStateless(w, r, m, sseOK)
@@ -296,9 +306,9 @@ func (h *Handler) openPooled(r *http.Request, ep endpoint, meta map[string]any, 
 }
 
 // discoverResult answers server/discover from the pooled session's
-// initialize result: the server's capabilities (without list_changed and
-// subscriptions, which need subscriptions/listen), instructions and
-// serverInfo.
+// initialize result: the server's capabilities (without resource
+// subscriptions, which subscriptions/listen does not relay), instructions
+// and serverInfo.
 func (s *session) discoverResult() json.RawMessage {
 	s.mu.Lock()
 	answer := s.initResult
@@ -319,7 +329,6 @@ func (s *session) discoverResult() json.RawMessage {
 			if jsonv2.Unmarshal(v, &c) != nil {
 				continue
 			}
-			delete(c, "listChanged")
 			delete(c, "subscribe")
 			caps[name] = c
 		default:
@@ -362,7 +371,12 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 	if !s.register(w, up, rep, true) {
 		return
 	}
-	_ = s.engine.FromClient(withRequestLogging(s.ctx, r), body)
+	// The engine returns once the upstream took the request, which for a
+	// Streamable HTTP upstream is when its answer's headers come; the POST
+	// is watched meanwhile, since closing it is how a stateless client
+	// cancels.
+	logCtx := withRequestLogging(s.ctx, r)
+	go func() { _ = s.engine.FromClient(logCtx, body) }()
 	cancel := func() {
 		s.forget(rep)
 		// The POST is the request's whole lifecycle: a client that
@@ -392,7 +406,7 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 		writeJSON(w, statelessStatus(last), last)
 		return
 	}
-	s.stream(w, r, rep.out, cancel)
+	_ = s.stream(w, r, rep.out, cancel, nil, 0)
 }
 
 // sessionMeta are the _meta members by which a stateless request carries
@@ -504,4 +518,10 @@ func (s *session) refuseServerRequest(m *rpc.Message) {
 // revision: by its header or by its _meta.
 func isStatelessRequest(header string, m *rpc.Message) bool {
 	return header >= statelessVersion || strings.Contains(string(m.Params), metaProtocolVersion) && metaVersion(m.Params) >= statelessVersion
+}
+
+func (s *session) isEnded() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.ended
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
@@ -201,8 +203,8 @@ func TestStatelessWire(t *testing.T) {
 	if status != 200 || a.Error != nil || string(a.Result["resultType"]) != `"complete"` || !strings.Contains(string(a.Result["supportedVersions"]), `"2026-07-28"`) {
 		t.Fatalf("server/discover: %d %+v", status, a)
 	}
-	if strings.Contains(string(a.Result["capabilities"]), "listChanged") {
-		t.Errorf("discover offers listChanged without subscriptions/listen: %s", a.Result["capabilities"])
+	if strings.Contains(string(a.Result["capabilities"]), "subscribe") || !strings.Contains(string(a.Result["capabilities"]), `"listChanged":true`) {
+		t.Errorf("discover: capabilities %s, want listChanged (subscriptions/listen relays it) and no resource subscriptions", a.Result["capabilities"])
 	}
 	if h.Get("Mcp-Session-Id") != "" {
 		t.Errorf("discover answered with Mcp-Session-Id")
@@ -245,5 +247,115 @@ func TestStatelessWire(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusMethodNotAllowed || resp.Header.Get("Allow") != "POST" {
 		t.Errorf("GET under 2026-07-28: %d Allow %q, want 405 Allow POST", resp.StatusCode, resp.Header.Get("Allow"))
+	}
+}
+
+// TestStatelessPoolRecovers: the stdio server behind a stateless
+// caller's pooled session exits; the call waiting for it gets an error
+// saying so, and the caller's next request is served by a new process.
+func TestStatelessPoolRecovers(t *testing.T) {
+	t.Setenv(stdioServerEnv, "1") // inherited by the servers the gateway starts
+	gov := &fakeGov{
+		servers: []gateway.Server{{ID: "local", Command: []string{os.Args[0]}}},
+		entries: map[string]*catalog.Server{"local": {ID: "local", Status: catalog.StatusApproved}},
+	}
+	ts, h := newGateway(t, gov, gateway.Options{})
+	c := mcp.NewClient(&mcp.Implementation{Name: "stateless-stdio", Version: "1"}, nil)
+	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/local/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("negotiated %q", v)
+	}
+	first, err := callText(t, cs, "pid")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := callText(t, cs, "exit"); err == nil || !strings.Contains(err.Error(), "upstream MCP server local exited: the server process ended (exit status 3)") {
+		t.Fatalf("call exit: %v", err)
+	}
+	await.Until(t, "the pooled session of the exited server ended", func() bool { return h.Sessions() == 0 })
+	second, err := callText(t, cs, "pid")
+	if err != nil || second == first || second == "" {
+		t.Fatalf("after the exit: pid %q (before %q), %v; want a new process", second, first, err)
+	}
+}
+
+// TestStatelessCancel: a stateless client that gives up on a call closes
+// its POST; the gateway cancels the call upstream (the revision has no
+// session to send notifications/cancelled in).
+func TestStatelessCancel(t *testing.T) {
+	started, cancelled := make(chan struct{}), make(chan struct{})
+	up := mcp.NewServer(&mcp.Implementation{Name: "slow", Version: "1"}, nil)
+	up.AddTool(&mcp.Tool{Name: "wait", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			close(started)
+			<-ctx.Done()
+			close(cancelled)
+			return nil, ctx.Err()
+		})
+	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return up }, nil))
+	t.Cleanup(upTS.Close)
+	gov := &fakeGov{servers: []gateway.Server{{ID: "slow", URL: upTS.URL}},
+		entries: map[string]*catalog.Server{"slow": {ID: "slow", Status: catalog.StatusApproved}}}
+	ts, _ := newGateway(t, gov, gateway.Options{})
+	cs := connect(t, ts.URL+"/servers/slow/mcp")
+	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("negotiated %q", v)
+	}
+	ctx, cancel := context.WithCancel(await.Context(t))
+	errc := make(chan error, 1)
+	go func() {
+		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "wait", Arguments: map[string]any{}})
+		errc <- err
+	}()
+	select {
+	case <-started:
+	case <-await.Context(t).Done():
+		t.Fatal("the call never reached the upstream")
+	}
+	cancel()
+	select {
+	case <-cancelled:
+	case <-await.Context(t).Done():
+		t.Fatal("the upstream call was not cancelled when the client gave up")
+	}
+	if err := <-errc; err == nil {
+		t.Fatal("the cancelled call returned no error")
+	}
+}
+
+// TestStatelessListen: a go-sdk client that wants tools/list_changed
+// opens subscriptions/listen as it connects under the stateless
+// revision; after a call, a bundle reload tells it to list its tools
+// again on that stream.
+func TestStatelessListen(t *testing.T) {
+	gov := twoServers(t)
+	ts, h := newGateway(t, gov, gateway.Options{})
+	changed := make(chan struct{}, 8)
+	c := mcp.NewClient(&mcp.Implementation{Name: "listener", Version: "1"}, &mcp.ClientOptions{
+		ToolListChangedHandler: func(context.Context, *mcp.ToolListChangedRequest) { changed <- struct{}{} },
+	})
+	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/alpha/mcp"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
+		t.Fatalf("negotiated %q", v)
+	}
+	if got, err := callText(t, cs, "echo"); err != nil || got != "alpha:echo" {
+		t.Fatalf("call echo: %q %v", got, err)
+	}
+	h.Reload()
+	select {
+	case <-changed:
+	case <-await.Context(t).Done():
+		t.Fatal("no notifications/tools/list_changed on the subscriptions/listen stream after the reload")
+	}
+	if got := toolNames(t, cs); !slices.Equal(got, []string{"echo"}) {
+		t.Fatalf("tools after the reload: %v", got)
 	}
 }

@@ -10,15 +10,39 @@ import (
 
 // stream writes out's messages as server-sent events until out is closed
 // (the answer was written, or the session ended) or the client goes away
-// (then gone is called).
-func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, gone func()) {
+// (then gone is called). A resumed stream first gets replay, the events
+// of its stream after position after, and then out's events past them.
+// It reports whether the client got everything up to out's close.
+func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, gone func(), replay [][]byte, after uint64) bool {
+	ws, ok := out.attach(r.Context())
+	if !ok {
+		return false
+	}
+	defer close(ws.done)
 	flusher, _ := w.(http.Flusher)
 	w.Header().Set("Content-Type", "text/event-stream")
 	w.Header().Set("Cache-Control", "no-cache, no-transform")
 	w.WriteHeader(http.StatusOK)
+	skip := after
+	for _, data := range replay {
+		skip++
+		if _, err := fmt.Fprintf(w, "id: %s\nevent: message\ndata: %s\n\n", eventID(out.stream, skip), data); err != nil {
+			gone()
+			return false
+		}
+	}
 	// The headers go out at once only when the stream must wait: an
-	// answer already there leaves with them in one write.
-	if flusher != nil && !out.ready() {
+	// answer already there leaves with them in one write. A stream that
+	// waits is primed with an event that has an id and no data (SEP-1699),
+	// so that a client can resume it even before its first message.
+	if !out.ready() {
+		if out.prime && len(replay) == 0 && after == 0 {
+			fmt.Fprintf(w, "id: %s\ndata: \n\n", eventID(out.stream, 0))
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+	} else if len(replay) > 0 && flusher != nil {
 		flusher.Flush()
 	}
 	// A stream that stays quiet gets a comment line now and then: proxies
@@ -33,17 +57,26 @@ func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, go
 	}()
 	for {
 		items, closed := out.take()
-		for _, b := range items {
-			if _, err := fmt.Fprintf(w, "event: message\ndata: %s\n\n", b); err != nil {
+		for _, ev := range items {
+			if ev.pos != 0 && ev.pos <= skip {
+				continue // replayed from the log already
+			}
+			var err error
+			if ev.id != "" {
+				_, err = fmt.Fprintf(w, "id: %s\nevent: message\ndata: %s\n\n", ev.id, ev.data)
+			} else {
+				_, err = fmt.Fprintf(w, "event: message\ndata: %s\n\n", ev.data)
+			}
+			if err != nil {
 				gone()
-				return
+				return false
 			}
 		}
 		if len(items) > 0 && flusher != nil {
 			flusher.Flush()
 		}
 		if closed {
-			return
+			return true
 		}
 		if keep == nil {
 			keep = time.NewTimer(s.h.opts.KeepAlive)
@@ -52,49 +85,137 @@ func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, go
 		}
 		select {
 		case <-out.wake:
+		case <-ws.stop:
+			return false // a resumption took the stream over
 		case <-keep.C:
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
 				gone()
-				return
+				return false
 			}
 			if flusher != nil {
 				flusher.Flush()
 			}
 		case <-r.Context().Done():
 			gone()
-			return
+			return false
 		}
 	}
 }
 
 // outbox is a queue of messages for one HTTP stream. The engine never
-// waits on a slow client: pushes only append.
+// waits on a slow client: pushes only append. When the stream is
+// resumable, each message is logged as the next event of stream (log) and
+// carries its id.
 type outbox struct {
 	mu       sync.Mutex
-	q        [][]byte
+	q        []event
 	wake     chan struct{}
 	done     chan struct{}
 	isClosed bool
+
+	stream string              // the stream's name in event ids
+	log    func([]byte) uint64 // logs an event; nil: not resumable
+	prime  bool                // a waiting stream starts with a priming event
+	reader *reader             // the HTTP stream reading it, if any
+}
+
+// reader is the HTTP stream that reads an outbox: stop makes it return,
+// done is closed once it has.
+type reader struct {
+	stop, done chan struct{}
+}
+
+// attach makes the caller the outbox's reader, taking over from the one
+// before (see takeover); false when ctx ended first.
+func (o *outbox) attach(ctx context.Context) (*reader, bool) {
+	ws := &reader{stop: make(chan struct{}), done: make(chan struct{})}
+	for {
+		if !o.takeover(ctx) {
+			return nil, false
+		}
+		o.mu.Lock()
+		if o.reader == nil { // else another attached meanwhile: stop it too
+			o.reader = ws
+			o.mu.Unlock()
+			return ws, true
+		}
+		o.mu.Unlock()
+	}
+}
+
+// takeover stops the outbox's reader, if it has one, and waits until it
+// has returned; false when ctx ended first.
+func (o *outbox) takeover(ctx context.Context) bool {
+	o.mu.Lock()
+	old := o.reader
+	o.reader = nil
+	o.mu.Unlock()
+	if old == nil {
+		return true
+	}
+	select {
+	case <-old.stop:
+	default:
+		close(old.stop)
+	}
+	select {
+	case <-old.done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// event is one message of a stream: its position and id when logged.
+type event struct {
+	pos  uint64
+	id   string
+	data []byte
 }
 
 func newOutbox() *outbox {
 	return &outbox{wake: make(chan struct{}, 1), done: make(chan struct{})}
 }
 
-// push appends msg; false once the outbox is closed.
+// push appends msg (logged first, when the stream is resumable); false
+// once the outbox is closed.
 func (o *outbox) push(msg []byte) bool {
 	o.mu.Lock()
 	if o.isClosed {
 		o.mu.Unlock()
 		return false
 	}
-	o.q = append(o.q, msg)
+	ev := event{data: msg}
+	if o.log != nil {
+		if ev.pos = o.log(msg); ev.pos != 0 {
+			ev.id = eventID(o.stream, ev.pos)
+		}
+	}
+	o.q = append(o.q, ev)
 	o.mu.Unlock()
+	o.signal()
+	return true
+}
+
+// pushEvent appends an event logged already; false once the outbox is
+// closed.
+func (o *outbox) pushEvent(ev event) bool {
+	o.mu.Lock()
+	if o.isClosed {
+		o.mu.Unlock()
+		return false
+	}
+	o.q = append(o.q, ev)
+	o.mu.Unlock()
+	o.signal()
+	return true
+}
+
+func (o *outbox) signal() {
 	select {
 	case o.wake <- struct{}{}:
 	default:
 	}
-	return true
 }
 
 // close ends the outbox after what was pushed.
@@ -122,7 +243,7 @@ func (o *outbox) ready() bool {
 
 // take returns what was pushed since the last take, and whether the
 // outbox is closed (nothing more will come).
-func (o *outbox) take() ([][]byte, bool) {
+func (o *outbox) take() ([]event, bool) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	q := o.q
@@ -151,5 +272,5 @@ func (o *outbox) answered() (int, []byte) {
 	if !o.isClosed || len(o.q) == 0 {
 		return len(o.q), nil
 	}
-	return len(o.q), o.q[len(o.q)-1]
+	return len(o.q), o.q[len(o.q)-1].data
 }

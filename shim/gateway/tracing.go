@@ -125,19 +125,28 @@ const (
 // a POST and tracing is on.
 func (h *Handler) serveTraced(w http.ResponseWriter, r *http.Request, ep endpoint) {
 	t := h.opts.Tracing
-	if t == nil || r.Method != http.MethodPost {
+	if t == nil {
 		h.serveMCP(w, r, ep)
 		return
 	}
 	start := time.Now()
-	// The message names the span; post reads the same bytes again (and
-	// still applies MaxBody to the whole body).
-	peek, _ := io.ReadAll(io.LimitReader(r.Body, h.opts.MaxBody+1))
-	r.Body = struct {
-		io.Reader
-		io.Closer
-	}{io.MultiReader(bytes.NewReader(peek), r.Body), r.Body}
-	m, _ := rpc.Parse(peek) // nil when it is not one; post says why
+	var m *rpc.Message
+	var before *session
+	if r.Method == http.MethodPost {
+		// The message names the span; post reads the same bytes again
+		// (and still applies MaxBody to the whole body).
+		peek, _ := io.ReadAll(io.LimitReader(r.Body, h.opts.MaxBody+1))
+		r.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.MultiReader(bytes.NewReader(peek), r.Body), r.Body}
+		m, _ = rpc.Parse(peek) // nil when it is not one; post says why
+	} else if key := r.Header.Get(headerSession); key != "" {
+		// A DELETE ends the session before the span is described.
+		h.mu.Lock()
+		before = h.sessions[key]
+		h.mu.Unlock()
+	}
 	span := &trace.Span{SpanID: trace.NewSpanID(), Kind: trace.KindServer, Start: start}
 	if pc, ok := parentOf(r, m); ok {
 		span.TraceID, span.Parent, span.Flags, span.State, span.RemoteParent = pc.TraceID, pc.SpanID, pc.Flags, pc.State, true
@@ -151,6 +160,9 @@ func (h *Handler) serveTraced(w http.ResponseWriter, r *http.Request, ep endpoin
 	ctx := context.WithValue(audit.WithRequestRef(r.Context(), ref), servedByKey{}, &servedBy{})
 	r = r.WithContext(ctx)
 	h.serveMCP(sw, r, ep)
+	if before != nil && sw.code < 400 {
+		noteSession(r, before) // served: the caller was its owner
+	}
 	t.pending.Delete(ref)
 	span.End = time.Now()
 	ct.mu.Lock()
@@ -232,6 +244,12 @@ func (h *Handler) describe(span *trace.Span, r *http.Request, ep endpoint, m *rp
 		attrs = append(attrs, trace.String("mcp.protocol.version", clip(v)))
 	}
 	name := "mcp"
+	if r.Method != http.MethodPost {
+		// The GET stream and DELETE of a session: named as HTTP server
+		// spans are, by method and route.
+		name = r.Method + " " + routeOf(ep)
+		attrs = append(attrs, trace.String("http.route", routeOf(ep)))
+	}
 	if m != nil {
 		if m.Method != "" {
 			name = m.Method
@@ -257,6 +275,17 @@ func (h *Handler) describe(span *trace.Span, r *http.Request, ep endpoint, m *rp
 			trace.String("mcpgov.identity.method", s.who.Method), trace.Int("mcpgov.identity.groups", int64(len(s.who.Groups))))
 	}
 	span.Attrs = append(span.Attrs, attrs...)
+}
+
+// routeOf is an endpoint's route, as the mux has it.
+func routeOf(ep endpoint) string {
+	switch ep.kind {
+	case kindServer:
+		return "/servers/{id}/mcp"
+	case kindVirtual:
+		return "/virtual/{id}/mcp"
+	}
+	return "/mcp"
 }
 
 // sessionOf is the request's session: the one initialize opened, or the

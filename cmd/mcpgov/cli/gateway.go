@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strings"
@@ -64,6 +65,10 @@ type GatewayServeOptions struct {
 	// PublicURL is the gateway's URL as browsers reach it (per-user OAuth
 	// consent returns there); its listen address when empty.
 	PublicURL string
+	// TrustedProxy are the peers whose X-Forwarded-For names the client
+	// (--trusted-proxy, [gateway] trusted_proxies); trustedProxies, read.
+	TrustedProxy   []string
+	trustedProxies []netip.Prefix
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -286,6 +291,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 				MaxFailures:          authCfg.MaxFailures,
 				FailureWindow:        authCfg.FailureWindow,
 				Refused:              gov.AuthRefused,
+				TrustedProxies:       opts.trustedProxies,
 			},
 			AllowedOrigins: opts.AllowedOrigins,
 			MaxBody:        opts.MaxBody,

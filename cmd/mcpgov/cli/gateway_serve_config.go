@@ -25,6 +25,7 @@ func addGatewayServeFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
 	cmd.Flags().StringVar(&opts.PublicURL, "public-url", "", "the gateway's URL as browsers reach it, where per-user OAuth consent returns (default: its listen address)")
 	cmd.Flags().StringVar(&opts.MetricsListen, "metrics-listen", "", "serve /metrics on this address only (such as 127.0.0.1:9090), not beside the MCP endpoints")
 	cmd.Flags().StringVar(&opts.OTLPTraces, "otlp-traces", "", "send a span per MCP request to this OTLP/HTTP endpoint (such as http://127.0.0.1:4318)")
+	cmd.Flags().StringArrayVar(&opts.TrustedProxy, "trusted-proxy", nil, "a load balancer or reverse proxy (CIDR or IP) whose X-Forwarded-For names the client (repeatable; default: none, the header is ignored)")
 }
 
 // checkGatewayFlags checks the flags alone (usage errors).
@@ -48,6 +49,13 @@ func checkGatewayFlags(opts *GatewayServeOptions) error {
 		if _, err := trace.TracesURL(opts.OTLPTraces); err != nil {
 			return flagErrorf("--otlp-traces: %v", err)
 		}
+	}
+	for _, v := range opts.TrustedProxy {
+		p, err := gateway.ParseTrustedProxy(v)
+		if err != nil {
+			return flagErrorf("invalid --trusted-proxy: %v", err)
+		}
+		opts.trustedProxies = append(opts.trustedProxies, p)
 	}
 	return nil
 }
@@ -80,6 +88,9 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 	}
 	if !opts.Set["metrics-listen"] && s.MetricsListen != "" {
 		opts.MetricsListen = s.MetricsListen
+	}
+	if !opts.Set["trusted-proxy"] && len(s.TrustedProxies) > 0 {
+		opts.trustedProxies = s.TrustedProxies
 	}
 	if !opts.Set["otlp-traces"] && s.OTLPTraces != "" {
 		opts.OTLPTraces = s.OTLPTraces

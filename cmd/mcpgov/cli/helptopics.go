@@ -232,6 +232,14 @@ the managed file sets wins over the user's.
       Serve /metrics only on this address, not beside the MCP endpoints
       (where anyone who reaches the gateway could read it); as
       --metrics-listen.
+  trusted_proxies = ["10.0.0.0/8"]
+      The load balancers or reverse proxies (CIDR prefixes or addresses)
+      in front of the gateway. For a request from one of them, the client
+      address (the limit on repeated failed authentications, and the
+      record of a refused call) is the rightmost X-Forwarded-For hop that
+      is not itself one of them; from any other peer the header is ignored,
+      since a client can write anything there. Default: none; as
+      --trusted-proxy (repeatable).
   otlp_traces = "http://127.0.0.1:4318"
       Send one span per MCP request (OpenTelemetry conventions for MCP;
       the caller's traceparent is its parent), with the policy decision

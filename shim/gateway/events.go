@@ -1,0 +1,272 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+)
+
+// Resumable streams (Streamable HTTP 2025-11-25, "Resumability and
+// Redelivery"): every event the gateway writes on a session's stream
+// carries an id that names the stream and the event's position in it,
+// STREAM_POSITION: "get_7" is the 7th event of the session's GET stream,
+// "p3_2" the 2nd of the session's 3rd streamed POST answer. The events
+// are kept in the session's event log; a client whose stream broke sends
+// GET with Last-Event-ID and gets the events of that stream after it, then
+// what follows (for a POST stream: up to its answer). The stateless
+// revision has no resumption, and its pooled sessions keep no log.
+
+// EventLog keeps the events of sessions' streams. The memory one keeps
+// them in the replica; one shared by replicas (Redis) can replace it, so
+// that a stream resumes on another replica.
+type EventLog interface {
+	// Append adds data as the next event of stream of session and
+	// returns its position (1, 2, …).
+	Append(ctx context.Context, session, stream string, data []byte) (uint64, error)
+	// After returns the events of stream of session after position pos
+	// (0: all), in order; an error wrapping ErrEventNotInLog when the log
+	// cannot say what followed pos (evicted, or never written).
+	After(ctx context.Context, session, stream string, pos uint64) ([][]byte, error)
+	// Drop drops the events of a stream its client read to the end.
+	Drop(ctx context.Context, session, stream string)
+	// Forget drops the events of a session that ended.
+	Forget(ctx context.Context, session string)
+}
+
+// ErrEventNotInLog: a Last-Event-ID the log cannot resume after.
+var ErrEventNotInLog = errors.New("event not in the session's event log")
+
+// Default bounds of the memory event log, per session: the newest events
+// are kept, up to both bounds. A POST stream's events are dropped once
+// eight later streams were written to their end (keepDone), so the log
+// holds the GET stream's recent events, those of answers in flight or
+// broken off, and of the last few answers.
+const (
+	DefaultEventLogEvents = 1000
+	DefaultEventLogBytes  = 4 << 20
+)
+
+// MemoryEventLog is an EventLog in memory, bounded per session.
+type MemoryEventLog struct {
+	maxEvents, maxBytes int
+
+	mu       sync.Mutex
+	sessions map[string]*sessionEvents
+}
+
+type sessionEvents struct {
+	events []loggedEvent // oldest first
+	bytes  int
+	last   map[string]uint64 // each stream's newest position
+}
+
+type loggedEvent struct {
+	stream string
+	pos    uint64
+	data   []byte
+}
+
+// NewMemoryEventLog returns a log that keeps, per session, at most
+// maxEvents events and maxBytes bytes of them (the defaults when <= 0).
+func NewMemoryEventLog(maxEvents, maxBytes int) *MemoryEventLog {
+	if maxEvents <= 0 {
+		maxEvents = DefaultEventLogEvents
+	}
+	if maxBytes <= 0 {
+		maxBytes = DefaultEventLogBytes
+	}
+	return &MemoryEventLog{maxEvents: maxEvents, maxBytes: maxBytes, sessions: map[string]*sessionEvents{}}
+}
+
+// Append implements EventLog.
+func (l *MemoryEventLog) Append(_ context.Context, session, stream string, data []byte) (uint64, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	se := l.sessions[session]
+	if se == nil {
+		se = &sessionEvents{last: map[string]uint64{}}
+		l.sessions[session] = se
+	}
+	se.last[stream]++
+	pos := se.last[stream]
+	se.events = append(se.events, loggedEvent{stream: stream, pos: pos, data: data})
+	se.bytes += len(data)
+	drop := 0
+	for len(se.events)-drop > 1 && (len(se.events)-drop > l.maxEvents || se.bytes > l.maxBytes) {
+		se.bytes -= len(se.events[drop].data)
+		drop++
+	}
+	if drop > 0 {
+		se.events = append(se.events[:0:0], se.events[drop:]...)
+	}
+	return pos, nil
+}
+
+// After implements EventLog.
+func (l *MemoryEventLog) After(_ context.Context, session, stream string, pos uint64) ([][]byte, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	se := l.sessions[session]
+	if se == nil && pos == 0 {
+		return nil, nil
+	}
+	if se == nil {
+		return nil, fmt.Errorf("%w: the session has no events", ErrEventNotInLog)
+	}
+	last, ok := se.last[stream]
+	switch {
+	case !ok && pos == 0:
+		return nil, nil // nothing was written to it yet
+	case !ok:
+		return nil, fmt.Errorf("%w: the session has no stream %q", ErrEventNotInLog, stream)
+	case pos > last:
+		return nil, fmt.Errorf("%w: stream %q has %d events, not %d", ErrEventNotInLog, stream, last, pos)
+	case pos == last:
+		return nil, nil
+	}
+	var out [][]byte
+	for _, ev := range se.events {
+		if ev.stream != stream || ev.pos <= pos {
+			continue
+		}
+		if out == nil && ev.pos != pos+1 {
+			break // pos+1 was evicted
+		}
+		out = append(out, ev.data)
+	}
+	if out == nil {
+		return nil, fmt.Errorf("%w: the events of stream %q after %d were dropped (the log keeps the newest %d events and %d bytes of a session)",
+			ErrEventNotInLog, stream, pos, l.maxEvents, l.maxBytes)
+	}
+	return out, nil
+}
+
+// Drop implements EventLog.
+func (l *MemoryEventLog) Drop(_ context.Context, session, stream string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	se := l.sessions[session]
+	if se == nil {
+		return
+	}
+	kept := se.events[:0]
+	for _, ev := range se.events {
+		if ev.stream == stream {
+			se.bytes -= len(ev.data)
+			continue
+		}
+		kept = append(kept, ev)
+	}
+	clear(se.events[len(kept):])
+	se.events = kept
+	delete(se.last, stream)
+}
+
+// Forget implements EventLog.
+func (l *MemoryEventLog) Forget(_ context.Context, session string) {
+	l.mu.Lock()
+	delete(l.sessions, session)
+	l.mu.Unlock()
+}
+
+// getStream names a session's GET stream in event ids.
+const getStream = "get"
+
+// eventID is the id of the event at pos of stream.
+func eventID(stream string, pos uint64) string {
+	return stream + "_" + strconv.FormatUint(pos, 10)
+}
+
+// parseEventID reads a Last-Event-ID the gateway wrote.
+func parseEventID(id string) (stream string, pos uint64, err error) {
+	i := strings.LastIndexByte(id, '_')
+	if i <= 0 {
+		return "", 0, fmt.Errorf("malformed Last-Event-ID %q: the gateway's event ids are STREAM_POSITION (get_7, p3_2)", id)
+	}
+	pos, err = strconv.ParseUint(id[i+1:], 10, 64)
+	if err != nil {
+		return "", 0, fmt.Errorf("malformed Last-Event-ID %q: the gateway's event ids are STREAM_POSITION (get_7, p3_2)", id)
+	}
+	return id[:i], pos, nil
+}
+
+// logger returns the function that logs the events of stream, or nil
+// when the session keeps no log.
+func (s *session) logger(stream string) func([]byte) uint64 {
+	log := s.h.opts.EventLog
+	if log == nil || s.poolKey != "" {
+		return nil
+	}
+	return func(data []byte) uint64 {
+		pos, err := log.Append(s.ctx, s.key, stream, data)
+		if err != nil {
+			s.h.warnf("event log: %v (the event is sent without an id; its stream cannot resume past it)", err)
+			return 0
+		}
+		return pos
+	}
+}
+
+// resumeStream serves GET with Last-Event-ID: the events of the stream it
+// names after it, then, for a stream still open, what follows.
+func (s *session) resumeStream(w http.ResponseWriter, r *http.Request, lastID string) {
+	log := s.h.opts.EventLog
+	if log == nil {
+		httpError(w, http.StatusBadRequest, "this gateway keeps no event log; streams cannot be resumed (Last-Event-ID)")
+		return
+	}
+	stream, pos, err := parseEventID(lastID)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if stream == getStream {
+		s.serveGetAfter(w, r, lastID, pos)
+		return
+	}
+	s.mu.Lock()
+	rep := s.posts[stream]
+	s.mu.Unlock()
+	if rep != nil {
+		// The client knows its stream broke; the gateway may not have
+		// noticed yet: the reader it still has stops first, so that what
+		// the log holds is all it took.
+		if !rep.out.takeover(r.Context()) {
+			return
+		}
+	}
+	replay, err := log.After(r.Context(), s.key, stream, pos)
+	if err != nil {
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("cannot resume after Last-Event-ID %q: %v", lastID, err))
+		return
+	}
+	s.touch()
+	if rep == nil {
+		if len(replay) == 0 {
+			httpError(w, http.StatusBadRequest, fmt.Sprintf("cannot resume after Last-Event-ID %q: stream %s of this session has no events after it (it ended, or never was)", lastID, stream))
+			return
+		}
+		// The stream has ended: its answer is in the log.
+		out := newOutbox()
+		out.stream = stream
+		out.close()
+		_ = s.stream(w, r, out, func() {}, replay, pos)
+		return
+	}
+	if s.stream(w, r, rep.out, func() { s.detach(rep) }, replay, pos) {
+		s.streamDone(stream)
+	}
+}
+
+// detach keeps a streamed POST whose client went away: its answer and
+// progress still go to its outbox and the log, for the client to resume
+// the stream; the server's other messages go to the GET stream.
+func (s *session) detach(rep *reply) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.live, rep)
+}
