@@ -82,13 +82,21 @@ func foreignRequestFindings(s string) []InjectionFinding {
 	if rows < 3 && !mail {
 		return nil
 	}
-	low := strings.ToLower(s)
-	lines := strings.Split(low, "\n")
-	for i, line := range lines {
-		t := strings.TrimSpace(line)
-		if len(t) < 12 || len(t) > 240 || t[0] == '|' || t[0] == '#' || strings.Contains(t, "|") {
+	// Rows are skipped as they are: only the other lines are lower-cased,
+	// and the whole text only when a line asks something.
+	var lines []string
+	i := 0
+	for off := 0; off < len(s); i++ {
+		end := len(s)
+		if j := strings.IndexByte(s[off:], '\n'); j >= 0 {
+			end = off + j
+		}
+		raw := strings.TrimSpace(s[off:end])
+		off = end + 1
+		if len(raw) < 12 || len(raw) > 240 || raw[0] == '|' || raw[0] == '#' || strings.IndexByte(raw, '|') >= 0 {
 			continue
 		}
+		t := strings.ToLower(raw)
 		if offersCode(t) {
 			return []InjectionFinding{{Rule: "injection.foreign-request", Message: "data offers code for the assistant to work into its answer"}}
 		}
@@ -98,6 +106,9 @@ func foreignRequestFindings(s string) []InjectionFinding {
 		words := contentWords(t, true)
 		if len(words) == 0 {
 			continue
+		}
+		if lines == nil {
+			lines = strings.Split(strings.ToLower(s), "\n")
 		}
 		rest := contentSet(lines, i)
 		shared := 0
@@ -137,7 +148,7 @@ func dataShape(s string) (rows int, mail bool) {
 		if l != "" && !fence {
 			lines++ // prose lines; a fenced block is neither prose nor rows
 		}
-		if len(l) > 2 && l[0] == '|' && strings.Count(l, "|") >= 3 {
+		if len(l) > 2 && l[0] == '|' && l[len(l)-1] == '|' {
 			rows++
 		}
 		off = end + 1
