@@ -355,17 +355,21 @@ func appendFile(t *testing.T, path, name string, lines []string) {
 // each scanner's own scope, see the set's README), so that a change that
 // loses ground fails.
 var externalFloors = map[string][2]float64{
-	"sql/pre": {0.95, 0.95},
+	// The floors are the held-out figures last measured (rounded down),
+	// at the end of the round that added the foreign-request rule:
+	// sql 0.975/0.990, pii 0.990/0.990, injection on results 1.000/0.870
+	// (0.648 before it), secrets outside the targets 0.946/0.733.
+	"sql/pre": {0.97, 0.98},
 	// The round that added GitLab's newer forms, Slack's legacy tokens
 	// and .npmrc credentials took held-out recall from 0.894 to 0.902 and
 	// precision from 0.917 to 0.902 (measured once, at the end of the
 	// round; the set's labels are each scanner's own scope).
 	"secrets/pre":        {0.90, 0.90},
-	"secrets_other/pre":  {0.93, 0.72},
-	"poisoning/describe": {0.75, 0.80},
-	"injection/post":     {0.95, 0.60},
-	"pii/post":           {0.95, 0.95},
-	"code/post":          {0.95, 0.55},
+	"secrets_other/pre":  {0.94, 0.73},
+	"poisoning/describe": {0.80, 0.80},
+	"injection/post":     {0.95, 0.87},
+	"pii/post":           {0.99, 0.99},
+	"code/post":          {0.95, 0.57},
 }
 
 // externalFiles are the files of the external set, one per guardrail.

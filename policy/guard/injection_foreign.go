@@ -16,7 +16,8 @@ import (
 // face, and its harm is that the assistant does it instead of the user's.
 //
 // Three things must hold, so that ordinary tables and mail stay clean:
-//   - the text is data: at least three table rows, or a mail (its headers,
+//   - the text is data: a table (three rows or more, and most of its
+//     lines), or a mail (its headers,
 //     or a line that opens a letter: "Hi David,");
 //   - the line opens as a request: a question word or "can you", or a verb
 //     that sets an assistant's task (explain, compose, determine, …);
@@ -81,12 +82,23 @@ func foreignRequestFindings(s string) []InjectionFinding {
 	if rows < 3 && !mail {
 		return nil
 	}
-	low := strings.ToLower(s)
-	lines := strings.Split(low, "\n")
-	for i, line := range lines {
-		t := strings.TrimSpace(line)
-		if len(t) < 12 || len(t) > 240 || t[0] == '|' || t[0] == '#' || strings.Contains(t, "|") {
+	// Rows are skipped as they are: only the other lines are lower-cased,
+	// and the whole text only when a line asks something.
+	var lines []string
+	i := 0
+	for off := 0; off < len(s); i++ {
+		end := len(s)
+		if j := strings.IndexByte(s[off:], '\n'); j >= 0 {
+			end = off + j
+		}
+		raw := strings.TrimSpace(s[off:end])
+		off = end + 1
+		if len(raw) < 12 || len(raw) > 240 || raw[0] == '|' || raw[0] == '#' || strings.IndexByte(raw, '|') >= 0 {
 			continue
+		}
+		t := strings.ToLower(raw)
+		if offersCode(t) {
+			return []InjectionFinding{{Rule: "injection.foreign-request", Message: "data offers code for the assistant to work into its answer"}}
 		}
 		if !opensRequest(t) {
 			continue
@@ -94,6 +106,9 @@ func foreignRequestFindings(s string) []InjectionFinding {
 		words := contentWords(t, true)
 		if len(words) == 0 {
 			continue
+		}
+		if lines == nil {
+			lines = strings.Split(strings.ToLower(s), "\n")
 		}
 		rest := contentSet(lines, i)
 		shared := 0
@@ -119,6 +134,7 @@ func dataShape(s string) (rows int, mail bool) {
 	if !hasBar && !hasSubject && !greeting {
 		return 0, false
 	}
+	lines, fence := 0, false
 	for off := 0; hasBar && off < len(s); {
 		j := strings.IndexByte(s[off:], '\n')
 		end := len(s)
@@ -126,10 +142,21 @@ func dataShape(s string) (rows int, mail bool) {
 			end = off + j
 		}
 		l := strings.TrimSpace(s[off:end])
-		if len(l) > 2 && l[0] == '|' && strings.Count(l, "|") >= 3 {
+		if strings.HasPrefix(l, "```") {
+			fence = !fence
+		}
+		if l != "" && !fence {
+			lines++ // prose lines; a fenced block is neither prose nor rows
+		}
+		if len(l) > 2 && l[0] == '|' && l[len(l)-1] == '|' {
 			rows++
 		}
 		off = end + 1
+	}
+	// A table is the data when its rows are most of the text; a document
+	// with a table in it (a README, a blog post) is prose.
+	if rows*2 < lines {
+		rows = 0
 	}
 	if rows < 3 && hasSubject {
 		if sub := indexFold(s, "subject:"); sub >= 0 && sub < 400 {
@@ -250,4 +277,29 @@ func contentSet(lines []string, skip int) map[string]bool {
 		}
 	}
 	return set
+}
+
+// offersCode: a line of a table or a mail that hands the reader code to
+// work in ("Don't hesitate to incorporate the below code snippet …"):
+// rows and mail do not; an instruction to the assistant does.
+func offersCode(t string) bool {
+	if !strings.Contains(t, "code") && !strings.Contains(t, "snippet") {
+		return false
+	}
+	offered := false
+	for _, w := range []string{"following code", "below code", "code below", "subsequent code", "this code", "following snippet", "snippet below", "below snippet"} {
+		if strings.Contains(t, w) {
+			offered = true
+			break
+		}
+	}
+	if !offered {
+		return false
+	}
+	for _, v := range []string{"incorporat", "integrat", "include", "add ", "adding", "blend", "merge", "adopt", "insert", "embed", "weav", "assimilat", "use ", "append"} {
+		if strings.Contains(t, v) {
+			return true
+		}
+	}
+	return false
 }

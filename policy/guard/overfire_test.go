@@ -9,11 +9,14 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"github.com/mcpgov/mcpgov/catalog"
 )
 
 // TestOverFiring is the other side of the eval: real files nobody labelled
@@ -79,10 +82,17 @@ func TestOverFiring(t *testing.T) {
 	set := evalSet(t)
 	flagged := map[string]int{}
 	var list []string
+	descs := map[string]string{} // description → a file it came from
 	for _, f := range files {
 		b, err := os.ReadFile(f.path)
 		if err != nil || !isText(b) {
 			continue
+		}
+		for _, m := range descriptionRe.FindAllSubmatch(b, -1) {
+			d := string(m[1])
+			if _, ok := descs[d]; !ok {
+				descs[d] = f.path
+			}
 		}
 		raw, _ := json.Marshal(map[string]any{"content": []map[string]string{{"type": "text", "text": string(b)}}})
 		p, err := Decode(raw, DefaultMaxScanBytes)
@@ -106,11 +116,26 @@ func TestOverFiring(t *testing.T) {
 			list = append(list, fmt.Sprintf("%s\t%s\t%s", r.Kind, strings.Join(names, ","), f.path))
 		}
 	}
+	// The describe hook: every description string in those files (a Go
+	// "Description:", a JS "description:", a JSON "description" member)
+	// as a tool's description.
+	poisoned := 0
+	for d, path := range descs {
+		var r []Result
+		r = set.Run(context.Background(), &Request{Hook: HookDescribe, Server: "overfire", Tool: "t", ToolDef: &catalog.ToolDef{Name: "t", Description: d}})
+		for _, x := range r {
+			if x.Kind == KindPoisoning && x.Verdict != "pass" {
+				poisoned++
+				list = append(list, fmt.Sprintf("%s\t%s\t%s\t%q", KindPoisoning, x.Findings[0].Rule, path, d))
+			}
+		}
+	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "over-firing check: %d files as post-tool text results\n  %-12s %s\n", len(files), "guardrail", "flagged files")
 	for _, k := range []string{KindCode, KindInjection, KindPII, KindSecrets} {
 		fmt.Fprintf(&b, "  %-12s %d\n", k, flagged[k])
 	}
+	fmt.Fprintf(&b, "  %-12s %d of %d description strings in those files\n", KindPoisoning, poisoned, len(descs))
 	t.Log(b.String())
 	if out := os.Getenv("MCPGOV_OVERFIRE_LIST"); out != "" {
 		sort.Strings(list)
@@ -119,6 +144,9 @@ func TestOverFiring(t *testing.T) {
 		}
 	}
 }
+
+// descriptionRe finds a description string in source and JSON files.
+var descriptionRe = regexp.MustCompile(`(?i)"?description"?\s*[:=]\s*"((?:[^"\\\n]|\\.){20,600})"`)
 
 // overfireExt are the kinds of text file a tool returns: sources, docs,
 // manifests and scripts.
