@@ -57,9 +57,12 @@ type frameResult struct {
 }
 
 // versionTransport adds MCP-Protocol-Version, fixed headers and the
-// outbound credentials.
+// outbound credentials — only to requests for the endpoint's own origin,
+// so nothing configured for one server (a moved secret, an API key, a
+// bearer token) reaches another host.
 type versionTransport struct {
 	base    http.RoundTripper
+	origin  string // scheme://host[:port] of the endpoint
 	headers http.Header
 	apply   func(*http.Request) error // outbound credentials, per request; may be nil
 	// authorizer, when set, gives the bearer token of each request.
@@ -79,6 +82,11 @@ func (t *versionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	t.mu.Lock()
 	v := t.version
 	t.mu.Unlock()
+	if origin(req.URL) != t.origin {
+		// The client refuses redirects to another origin (checkRedirect);
+		// this is the second line: never decorate such a request.
+		return nil, fmt.Errorf("refusing to send the upstream's headers and credentials to %s: not the configured origin %s", origin(req.URL), t.origin)
+	}
 	req = req.Clone(req.Context())
 	for k, vs := range t.headers {
 		req.Header[k] = vs
@@ -124,15 +132,50 @@ func DialHTTP(endpoint string, headers http.Header, stderr io.Writer) (*HTTPUpst
 // DialHTTPWith is DialHTTP with outbound credentials applied to every
 // request.
 func DialHTTPWith(endpoint string, headers http.Header, cred Credentials, stderr io.Writer) (*HTTPUpstream, error) {
-	if u, err := url.Parse(endpoint); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+	u, err := url.Parse(endpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("upstream URL %q: want http:// or https:// with a host", endpoint)
 	}
-	rt := &versionTransport{base: upstreamTransport, headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
+	rt := &versionTransport{base: upstreamTransport, origin: origin(u), headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
 	ctx, cancel := context.WithCancel(context.Background())
+	client := &http.Client{Transport: rt, CheckRedirect: checkRedirect(rt.origin)}
 	return &HTTPUpstream{
-		endpoint: endpoint, client: &http.Client{Transport: rt}, rt: rt, stderr: stderr,
+		endpoint: endpoint, client: client, rt: rt, stderr: stderr,
 		ctx: ctx, cancel: cancel, frames: make(chan frameResult, 16), auth: cred.Authorizer,
 	}, nil
+}
+
+// origin is scheme://host[:port], lower-cased, with the scheme's default
+// port left out, so that two spellings of one origin compare equal.
+func origin(u *url.URL) string {
+	host := strings.ToLower(u.Hostname())
+	if strings.Contains(host, ":") {
+		host = "[" + host + "]"
+	}
+	port := u.Port()
+	scheme := strings.ToLower(u.Scheme)
+	if (scheme == "http" && port == "80") || (scheme == "https" && port == "443") {
+		port = ""
+	}
+	if port != "" {
+		host += ":" + port
+	}
+	return scheme + "://" + host
+}
+
+// checkRedirect follows a redirect within the endpoint's origin (a server
+// that moves /mcp to /mcp/) and refuses one to any other origin: the
+// request would carry the upstream's headers and credentials there.
+func checkRedirect(want string) func(*http.Request, []*http.Request) error {
+	return func(req *http.Request, via []*http.Request) error {
+		if got := origin(req.URL); got != want {
+			return fmt.Errorf("the upstream server redirected to another origin (%s); mcpgov does not follow it, since the request carries this server's credentials: point the catalog or --url at the final address", got)
+		}
+		if len(via) >= 10 {
+			return errors.New("stopped after 10 redirects")
+		}
+		return nil
+	}
 }
 
 func (u *HTTPUpstream) current(gen int) bool {

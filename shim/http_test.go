@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -122,5 +123,96 @@ func TestHTTPUpstreamReinitialize(t *testing.T) {
 	}
 	if !strings.Contains(s.stderr.String(), "upstream session expired; initializing a new one") {
 		t.Fatalf("no re-initialization happened; stderr %q", s.stderr.String())
+	}
+}
+
+// TestHTTPUpstreamRedirectKeepsCredentials: a redirect within the
+// endpoint's origin is followed with the configured headers; one to another
+// origin is refused with a reason, and the other host never sees the
+// headers, the per-request credentials or the bearer token.
+func TestHTTPUpstreamRedirectKeepsCredentials(t *testing.T) {
+	var mu sync.Mutex
+	var leaked []string
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		leaked = append(leaked, r.Header.Get("X-Api-Key")+"|"+r.Header.Get("Authorization")+"|"+r.URL.RawQuery)
+		mu.Unlock()
+		http.Error(w, "no", http.StatusNotFound)
+	}))
+	t.Cleanup(other.Close)
+	f := newHTTPFixture(t)
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return f.srv }, nil)
+	var sameOriginKey string
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/moved":
+			http.Redirect(w, r, "/mcp", http.StatusPermanentRedirect)
+		case "/away":
+			http.Redirect(w, r, other.URL+"/steal", http.StatusTemporaryRedirect)
+		default:
+			mu.Lock()
+			sameOriginKey = r.Header.Get("X-Api-Key")
+			mu.Unlock()
+			h.ServeHTTP(w, r)
+		}
+	}))
+	t.Cleanup(origin.Close)
+	cred := Credentials{Apply: func(r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer grant-value")
+		return nil
+	}}
+	headers := http.Header{"X-Api-Key": {"moved-secret"}}
+
+	up, err := DialHTTPWith(origin.URL+"/moved", headers, cred, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { up.Shutdown(0) })
+	if err := up.WriteFrame([]byte(initLine)); err != nil {
+		t.Fatalf("a redirect within the origin: %v", err)
+	}
+	if got, err := up.ReadFrame(); err != nil || !strings.Contains(string(got), `"serverInfo"`) {
+		t.Fatalf("initialize through a same-origin redirect: %s %v", got, err)
+	}
+	mu.Lock()
+	if sameOriginKey != "moved-secret" {
+		t.Errorf("the same-origin redirect target got X-Api-Key %q, want the configured header", sameOriginKey)
+	}
+	mu.Unlock()
+
+	away, err := DialHTTPWith(origin.URL+"/away", headers, cred, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { away.Shutdown(0) })
+	err = away.WriteFrame([]byte(initLine))
+	if err == nil || !strings.Contains(err.Error(), "redirected to another origin") {
+		t.Fatalf("a redirect to another origin: got %v, want a refusal naming it", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(leaked) != 0 {
+		t.Fatalf("the other origin was reached: %q", leaked)
+	}
+}
+
+// TestOrigin: spellings of one origin compare equal, others do not.
+func TestOrigin(t *testing.T) {
+	for _, c := range []struct {
+		a, b string
+		same bool
+	}{
+		{"https://Example.com/mcp", "https://example.com:443/other", true},
+		{"http://127.0.0.1:80/", "http://127.0.0.1/x", true},
+		{"http://127.0.0.1:8080/", "http://127.0.0.1:8081/", false},
+		{"http://example.com/", "https://example.com/", false},
+		{"http://[::1]:9/", "http://[::1]:9/a", true},
+		{"http://example.com.evil.test/", "http://example.com/", false},
+	} {
+		ua, _ := url.Parse(c.a)
+		ub, _ := url.Parse(c.b)
+		if got := origin(ua) == origin(ub); got != c.same {
+			t.Errorf("origin(%s) == origin(%s): %v, want %v", c.a, c.b, got, c.same)
+		}
 	}
 }

@@ -11,6 +11,7 @@ package vault
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"sync"
@@ -164,6 +165,20 @@ func (v *Vault) SetAPIKey(ctx context.Context, user, server, key string) error {
 // names the server it was moved from, "" when none).
 func (v *Vault) SetSecret(ctx context.Context, server, name, value string) error {
 	return v.put(ctx, Entry{Key: Key{Server: server, Name: name}, Kind: KindSecret, Secret: value})
+}
+
+// SecretHolds reports whether the shared secret server/name exists and
+// whether it holds value, without recording a use: wrap asks before it
+// stores a moved secret, so as never to overwrite another entry's.
+func (v *Vault) SecretHolds(ctx context.Context, server, name, value string) (exists, same bool, err error) {
+	e, err := v.get(ctx, Key{Server: server, Name: name})
+	if errors.Is(err, ErrNotFound) {
+		return false, false, nil
+	}
+	if err != nil {
+		return false, false, err
+	}
+	return true, subtle.ConstantTimeCompare([]byte(e.Secret), []byte(value)) == 1, nil
 }
 
 // PutToken stores an OAuth grant for user and server.

@@ -149,6 +149,13 @@ func requestMeta(params json.RawMessage) map[string]any {
 // requires it, against the body: a policy decided on the body must not be
 // read differently by an intermediary that reads the headers.
 func mirroredHeaders(hdr http.Header, m *rpc.Message) error {
+	// One value each: with two, an intermediary that reads the last one
+	// would see another request than the one checked here.
+	for _, h := range []string{headerMethod, headerName} {
+		if n := len(hdr.Values(h)); n > 1 {
+			return fmt.Errorf("the %s header is given %d times; send it once", h, n)
+		}
+	}
 	method := hdr.Get(headerMethod)
 	if method == "" {
 		return fmt.Errorf("missing required %s header (protocol %s mirrors the method there)", headerMethod, statelessVersion)

@@ -237,6 +237,29 @@ func TestStatelessWire(t *testing.T) {
 		}
 	}
 
+	// A mirrored header given twice is refused: an intermediary reading
+	// the last value would see tools/list of "secret", not the call checked.
+	for _, h := range [][2]string{{"Mcp-Method", "tools/list"}, {"Mcp-Name", "secret"}} {
+		twice, _ := http.NewRequest(http.MethodPost, ep, strings.NewReader(req(18, "tools/call", `"name":"echo","arguments":{}`)))
+		twice.Header.Set("Content-Type", "application/json")
+		twice.Header.Set("Accept", "application/json")
+		twice.Header.Set("X-Test-User", "dan")
+		twice.Header.Set("Mcp-Protocol-Version", "2026-07-28")
+		twice.Header.Set("Mcp-Method", "tools/call")
+		twice.Header.Set("Mcp-Name", "echo")
+		twice.Header.Add(h[0], h[1])
+		resp, err := http.DefaultClient.Do(twice)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var a answer
+		err = json.NewDecoder(resp.Body).Decode(&a)
+		resp.Body.Close()
+		if err != nil || resp.StatusCode != http.StatusBadRequest || a.Error == nil || a.Error.Code != -32020 || !strings.Contains(a.Error.Message, h[0]+" header is given 2 times") {
+			t.Errorf("%s twice: %d %+v %v, want 400 -32020 naming the header", h[0], resp.StatusCode, a.Error, err)
+		}
+	}
+
 	get, _ := http.NewRequest(http.MethodGet, ep, nil)
 	get.Header.Set("Accept", "text/event-stream")
 	get.Header.Set("Mcp-Protocol-Version", "2026-07-28")

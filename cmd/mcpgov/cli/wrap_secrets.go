@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/mcpgov/mcpgov/login/vault"
@@ -41,16 +42,43 @@ func wrapSecrets(ctx context.Context, opts *WrapOptions, wo *wrap.Options, unwra
 		}
 	} else if opts.MoveSecrets {
 		wo.MoveSecret = func(s scan.Server, name, value string, store bool) (string, error) {
-			server, ref := govern.MovedSecretRef(s.Client, s.Name, name)
 			if !store {
+				_, ref := govern.MovedSecretRef(s.Client, s.Name, name)
 				return ref, nil
 			}
 			v, err := open()
 			if err != nil {
 				return "", err
 			}
-			return ref, v.SetSecret(ctx, server, name, value)
+			return moveSecret(ctx, v, s, name, value)
 		}
 	}
 	return func() { closeFn() }
+}
+
+// moveSecret stores value under the entry's reference and returns it. Two
+// entries of one client may share a name (a user-scope and a project-scope
+// "keys", or two projects' "notes"): a reference that already holds another
+// value is never overwritten — that would launch one server with the
+// other's secret and lose the first for good — so the entry takes the
+// next free one ("keys~2", …). The same value reuses its reference, so a
+// wrap after an unwrap writes the same file again.
+func moveSecret(ctx context.Context, v *vault.Vault, s scan.Server, name, value string) (string, error) {
+	for i := 1; i <= 100; i++ {
+		entry := s.Name
+		if i > 1 {
+			entry = fmt.Sprintf("%s~%d", s.Name, i)
+		}
+		server, ref := govern.MovedSecretRef(s.Client, entry, name)
+		exists, same, err := v.SecretHolds(ctx, server, name, value)
+		switch {
+		case err != nil:
+			return "", err
+		case !exists:
+			return ref, v.SetSecret(ctx, server, name, value)
+		case same:
+			return ref, nil
+		}
+	}
+	return "", fmt.Errorf("the vault holds 100 other secrets named %s for %s entries called %q: remove the stale ones with mcpgov creds delete", name, s.Client, s.Name)
 }
