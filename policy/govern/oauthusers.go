@@ -19,19 +19,16 @@ import (
 // gateway: a consent flow per server of the bundle's catalog, its grants
 // kept in the vault, its redirect endpoint at publicURL +
 // gateway.OAuthCallbackPath, and each grant, refresh, use and revocation
-// recorded (kind credential, never a token). It returns nil when no
-// server uses oauth_user. Servers a later bundle adds need a restart.
+// recorded (kind credential, never a token). With a vault it is made even
+// when no server uses oauth_user yet, so that those a reloaded bundle adds
+// work without a restart (Reload registers them); without a vault and
+// without such servers it returns nil.
 func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL string) (*oauthuser.Manager, error) {
-	var users []*catalog.Server
-	for _, s := range g.cur().bundle.Catalog.Servers {
-		if s.Auth.Kind() == catalog.AuthOAuthUser {
-			users = append(users, s)
-		}
-	}
-	if len(users) == 0 {
-		return nil, nil
-	}
+	users := oauthUserServers(g.cur().bundle.Catalog)
 	if g.Creds == nil || g.Creds.Vault == nil {
+		if len(users) == 0 {
+			return nil, nil
+		}
 		var why error = errors.New("no vault")
 		if g.Creds != nil && g.Creds.VaultErr != nil {
 			why = g.Creds.VaultErr
@@ -50,24 +47,65 @@ func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL s
 		m.Pending = g.shared.Store.Consents()
 	}
 	redirect := strings.TrimRight(publicURL, "/") + gateway.OAuthCallbackPath
+	if err := g.setOAuthServers(ctx, m, redirect, users); err != nil {
+		return nil, err
+	}
+	g.oauthMu.Lock()
+	g.oauth, g.oauthRedirect = m, redirect
+	g.oauthMu.Unlock()
+	return m, nil
+}
+
+func oauthUserServers(c *catalog.Catalog) []*catalog.Server {
+	var users []*catalog.Server
+	for _, s := range c.Servers {
+		if s.Auth.Kind() == catalog.AuthOAuthUser {
+			users = append(users, s)
+		}
+	}
+	return users
+}
+
+// setOAuthServers registers (or updates) each oauth_user server with m.
+func (g *GatewayGovernance) setOAuthServers(ctx context.Context, m *oauthuser.Manager, redirect string, users []*catalog.Server) error {
 	for _, s := range users {
 		a := s.Auth
 		secret := ""
 		if a.ClientSecret != "" {
+			var err error
 			if secret, err = g.Creds.Secrets.Resolve(ctx, a.ClientSecret); err != nil {
-				return nil, fmt.Errorf("server %s: auth.client_secret: %w", s.ID, err)
+				return fmt.Errorf("server %s: auth.client_secret: %w", s.ID, err)
 			}
 		}
 		resource := a.Resource
 		if resource == "" {
 			resource = s.Launch.URL
 		}
-		if err := m.AddServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL,
+		if _, err := m.SetServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL,
 			ClientID: a.ClientID, ClientSecret: secret, Scopes: a.Scopes, RedirectURL: redirect, Resource: resource}); err != nil {
-			return nil, fmt.Errorf("server %s: %w", s.ID, err)
+			return fmt.Errorf("server %s: %w", s.ID, err)
 		}
 	}
-	return m, nil
+	return nil
+}
+
+// reloadOAuthUsers registers the oauth_user servers of a bundle that
+// replaced the one in use (new ones, changed ones), so their consents work
+// without a restart. A server whose client secret does not resolve is
+// reported; its calls then fail with the reason.
+func (g *GatewayGovernance) reloadOAuthUsers(st *gatewayState) []Notice {
+	g.oauthMu.Lock()
+	m, redirect := g.oauth, g.oauthRedirect
+	g.oauthMu.Unlock()
+	if m == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := g.setOAuthServers(ctx, m, redirect, oauthUserServers(st.bundle.Catalog)); err != nil {
+		return []Notice{{"warning", "per-user OAuth: " + err.Error()}}
+	}
+	return nil
 }
 
 // vaultTokens is the vault as oauthuser's token store: each grant is the
