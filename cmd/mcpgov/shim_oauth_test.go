@@ -40,7 +40,7 @@ func newShimOAuthSandbox(t *testing.T) *shimOAuthSandbox {
 	s := &shimOAuthSandbox{t: t}
 	s.dex = oauthusertest.StartDex(t, "http://127.0.0.1:1/unused")
 	s.upstream = oauthusertest.StartBearerServer(t, s.dex.Issuer, oauthusertest.PublicClientID, "-introspect")
-	s.env = sandboxEnv(t)
+	s.env = sandboxEnv(t, "MCPGOV_AUDIT_DIR="+filepath.Join(t.TempDir(), "audit"))
 	home := envValue(s.env, "HOME")
 	bus := startSecretService(t, home)
 	s.browsed = filepath.Join(t.TempDir(), "browser.log")
@@ -139,6 +139,27 @@ func TestShimOAuthBrowser(t *testing.T) {
 		if strings.Contains(out, "eyJ") || strings.Contains(out, "state=") {
 			t.Errorf("stderr holds a token or a consent state:\n%s", out)
 		}
+	}
+	// The grant is recorded (kind credential, the catalog entry), never a
+	// token.
+	query := exec.Command("mcpgov", "audit", "query", "--format", "jsonl")
+	query.Env = s.env
+	records, err := query.Output()
+	if err != nil {
+		t.Fatalf("audit query: %v", err)
+	}
+	var grants int
+	for _, line := range strings.Split(strings.TrimSpace(string(records)), "\n") {
+		var r struct {
+			Kind, Outcome string
+			Server        struct{ ID string }
+		}
+		if json.Unmarshal([]byte(line), &r) == nil && r.Kind == "credential" && r.Outcome == "grant" && r.Server.ID == "notes" {
+			grants++
+		}
+	}
+	if grants != 1 || strings.Contains(string(records), "eyJ") {
+		t.Errorf("records: %d grant records of notes (want 1), or a token in them:\n%s", grants, records)
 	}
 }
 

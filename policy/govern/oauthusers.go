@@ -144,6 +144,12 @@ func (s vaultTokens) Delete(ctx context.Context, k oauthuser.Key) error {
 
 // oauthRecorder records consent-flow events as credential records.
 func oauthRecorder(store enforce.Store) oauthuser.Sink {
+	return recordOAuth(store, func(e oauthuser.Event) audit.Identity { return audit.Identity{Subject: e.User, Method: "vault"} }, nil)
+}
+
+// recordOAuth records each event (kind credential, never a token) as
+// the identity who returns says; server, when set, names the server.
+func recordOAuth(store enforce.Store, who func(oauthuser.Event) audit.Identity, server *audit.ServerRef) oauthuser.Sink {
 	return oauthuser.SinkFunc(func(ctx context.Context, e oauthuser.Event) {
 		if store == nil {
 			return
@@ -152,10 +158,38 @@ func oauthRecorder(store enforce.Store) oauthuser.Sink {
 		if e.Reason != "" {
 			reason += ": " + e.Reason
 		}
+		ref := audit.ServerRef{ID: e.Server}
+		if server != nil {
+			ref = *server
+		}
 		_ = store.Append(ctx, &audit.Record{
 			Version: audit.SchemaVersion, Kind: audit.KindCredential, Time: time.Now().UTC(),
-			Identity: audit.Identity{Subject: e.User, Method: "vault"}, Server: audit.ServerRef{ID: e.Server},
-			Outcome: string(e.Kind), Reason: reason,
+			Identity: who(e), Server: ref, Outcome: string(e.Kind), Reason: reason,
 		})
+	})
+}
+
+// OAuthSink records the shim's own OAuth events for its --url server (a
+// grant, refresh, refusal or consent of the person's keyring grant) in
+// the connection's audit store, as the connection's identity, never with
+// a token; nil when there is no store.
+func (e *Engine) OAuthSink() oauthuser.Sink {
+	if e.store == nil {
+		return nil
+	}
+	id := e.Config.Identity
+	if id.Subject == "" {
+		id = audit.Identity{Subject: "local"}
+	}
+	id.Method = "keyring"
+	server := audit.ServerRef{ID: e.URL}
+	if e.Config.Server != nil {
+		server.ID = e.Config.Server.ID
+	}
+	rec := recordOAuth(e.store, func(oauthuser.Event) audit.Identity { return id }, &server)
+	return oauthuser.SinkFunc(func(ctx context.Context, ev oauthuser.Event) {
+		if ev.Kind != oauthuser.EventUse { // each call's own record says it went through
+			rec.OAuthEvent(ctx, ev)
+		}
 	})
 }

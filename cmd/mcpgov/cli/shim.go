@@ -14,6 +14,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim"
@@ -220,7 +221,7 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 			refuse(err)
 			return credentialsError(err)
 		}
-		return shimHTTP(ctx, opts, relay, url, cred, refuse)
+		return shimHTTP(ctx, opts, relay, url, cred, refuse, eng.OAuthSink())
 	}
 	command := eng.Command
 	if len(command) == 0 {
@@ -291,7 +292,7 @@ func credentialsError(err error) error {
 	return err
 }
 
-func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url string, cred shim.Credentials, refuse func(error)) error {
+func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url string, cred shim.Credentials, refuse func(error), sink oauthuser.Sink) error {
 	headers := http.Header{}
 	for _, h := range opts.Headers {
 		name, value, _ := strings.Cut(h, ":") // checked in RunE
@@ -314,7 +315,7 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url str
 	if headers.Get("Authorization") == "" && cred.Apply == nil {
 		// No token of the user's login, no configured credentials: a
 		// server that asks for one gets mcpgov's own OAuth client.
-		remote, err := shimRemote(ctx, opts, url)
+		remote, err := shimRemote(ctx, opts, url, sink)
 		if err != nil {
 			refuse(err)
 			return err

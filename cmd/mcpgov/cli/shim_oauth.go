@@ -20,7 +20,7 @@ const shimOAuthUser = "local"
 // server that asks for a bearer token (as mcp-remote does, governed):
 // grants in the OS keyring (in memory for this run when there is none),
 // the browser opened when someone can use it.
-func shimRemote(ctx context.Context, opts *ShimOptions, url string) (*oauthuser.Remote, error) {
+func shimRemote(ctx context.Context, opts *ShimOptions, url string, sink oauthuser.Sink) (*oauthuser.Remote, error) {
 	f := opts.Factory
 	cfg := oauthuser.Config{ClientID: opts.OAuthClientID, ClientMetadataURL: opts.OAuthClientMetadataURL, Resource: url,
 		Scopes: strings.Fields(opts.OAuthScopes)}
@@ -38,7 +38,7 @@ func shimRemote(ctx context.Context, opts *ShimOptions, url string) (*oauthuser.
 		store = &oauthuser.MemoryStore{}
 	}
 	lockDir, _ := stateDir(f, "oauth-locks") // without one, only this process is serialized
-	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut}
+	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut, Sink: sink}
 	if open := shimBrowser(opts); open != nil {
 		r.Open = open
 	}
