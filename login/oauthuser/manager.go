@@ -109,6 +109,11 @@ type Manager struct {
 	// user who got the link: a user could pass theirs to a colleague.
 	CheckUser func(r *http.Request, user string) error
 
+	// Clients, when set, keeps the clients registered dynamically across
+	// runs (the shim: the keyring); without it a registration lives as
+	// long as the Manager.
+	Clients ClientStore
+
 	// Pending keeps the consents in flight (nil: this Manager's memory);
 	// replicas of a gateway share one, so a redirect may reach any.
 	Pending PendingStore

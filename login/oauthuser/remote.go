@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -48,6 +49,10 @@ type Remote struct {
 	// Store keeps the grants (a KeyringStore); LockDir the refresh locks.
 	Store   TokenStore
 	LockDir string
+	// Clients keeps a dynamically registered client across runs (the
+	// KeyringStore too); the redirect then listens on the port it was
+	// registered with, when that port is free.
+	Clients ClientStore
 	// Open opens a URL in the user's browser; nil or an error means the
 	// link goes to the client instead.
 	Open func(url string) error
@@ -76,11 +81,11 @@ func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
 	if r.m != nil {
 		return r.m, nil
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := r.listen()
 	if err != nil {
 		return nil, fmt.Errorf("listen on loopback for the OAuth redirect: %w", err)
 	}
-	m := &Manager{Store: r.Store, Sink: r, LockDir: r.LockDir, HTTPClient: r.HTTPClient}
+	m := &Manager{Store: r.Store, Sink: r, LockDir: r.LockDir, HTTPClient: r.HTTPClient, Clients: r.Clients}
 	cfg := r.Config
 	cfg.RedirectURL = "http://" + ln.Addr().String() + "/callback"
 	cfg.ResourceMetadataURL = metaURL
@@ -97,6 +102,22 @@ func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
 	go func() { _ = r.srv.Serve(ln) }()
 	r.m = m
 	return m, nil
+}
+
+// listen opens the redirect's loopback listener: on the port of the
+// client registered on an earlier run, when there is one and it is free
+// (its redirect URL must match), else on any port.
+func (r *Remote) listen() (net.Listener, error) {
+	if r.Clients != nil && r.Config.ClientID == "" {
+		if reg, err := r.Clients.GetClient(context.Background(), r.Server); err == nil {
+			if u, err := url.Parse(reg.RedirectURL); err == nil && u.Hostname() == "127.0.0.1" && u.Port() != "" {
+				if ln, err := net.Listen("tcp", u.Host); err == nil {
+					return ln, nil
+				}
+			}
+		}
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 // Close stops the redirect listener, letting a page being answered finish
