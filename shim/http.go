@@ -129,10 +129,14 @@ func DialHTTPWith(endpoint string, headers http.Header, cred Credentials, stderr
 	}
 	rt := &versionTransport{base: upstreamTransport, headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
 	ctx, cancel := context.WithCancel(context.Background())
-	return &HTTPUpstream{
+	u := &HTTPUpstream{
 		endpoint: endpoint, client: &http.Client{Transport: rt}, rt: rt, stderr: stderr,
 		ctx: ctx, cancel: cancel, frames: make(chan frameResult, 16), auth: cred.Authorizer,
-	}, nil
+	}
+	if cred.Authorizer != nil {
+		u.notifier(cred.Authorizer)
+	}
+	return u, nil
 }
 
 func (u *HTTPUpstream) current(gen int) bool {

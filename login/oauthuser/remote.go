@@ -68,6 +68,8 @@ type Remote struct {
 	srv     *http.Server
 	waiters map[string]*consentWait // by elicitation id
 	links   map[string]time.Time    // consents handed out as links: expiry by elicitation id
+	urlMode map[string]bool         // ... of which as URL-mode elicitations
+	notify  func([]byte)
 }
 
 var _ shim.Authorizer = (*Remote)(nil)
@@ -144,11 +146,27 @@ type consentWait struct {
 	failed string
 }
 
+// SetNotify implements shim.Notifier.
+func (r *Remote) SetNotify(f func([]byte)) {
+	r.mu.Lock()
+	r.notify = f
+	r.mu.Unlock()
+}
+
 // OAuthEvent implements Sink: a grant, or a consent that failed at the
-// redirect, wakes the call waiting for it.
+// redirect, wakes the call waiting for it; a grant the client was asked
+// for with a URL-mode elicitation is announced to it
+// (notifications/elicitation/complete), so it can retry.
 func (r *Remote) OAuthEvent(ctx context.Context, e Event) {
 	if (e.Kind == EventGrant || e.Kind == EventConsentFailed) && e.ElicitationID != "" {
 		r.mu.Lock()
+		if e.Kind == EventGrant && r.urlMode[e.ElicitationID] && r.notify != nil {
+			params, _ := json.Marshal(map[string]string{"elicitationId": e.ElicitationID})
+			if frame, err := rpc.Notification("notifications/elicitation/complete", params); err == nil {
+				go r.notify(frame) // not under r.mu: delivery may wait for the client
+			}
+		}
+		delete(r.urlMode, e.ElicitationID)
 		delete(r.links, e.ElicitationID)
 		if w, ok := r.waiters[e.ElicitationID]; ok {
 			if e.Kind == EventConsentFailed {
@@ -219,19 +237,22 @@ func (r *Remote) Challenged(ctx context.Context, c shim.Challenge) shim.Challeng
 		return shim.ChallengeResult{Retry: true}
 	}
 	r.logf("%s needs your consent; the link went to the MCP client", r.Server)
-	r.handedOut(cr)
+	r.handedOut(cr, c.Init != nil && initTakesURL(c.Init.Params))
 	return shim.ChallengeResult{Answer: consentAnswer(c, cr)}
 }
 
 // handedOut remembers a consent whose link went to the client, so Linger
 // keeps the redirect endpoint up for it.
-func (r *Remote) handedOut(cr *ConsentRequired) {
+func (r *Remote) handedOut(cr *ConsentRequired, urlMode bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.links == nil {
-		r.links = map[string]time.Time{}
+		r.links, r.urlMode = map[string]time.Time{}, map[string]bool{}
 	}
 	r.links[cr.ElicitationID] = cr.Expires
+	if urlMode {
+		r.urlMode[cr.ElicitationID] = true
+	}
 }
 
 // Linger keeps the redirect endpoint up after the client has gone, while
