@@ -14,7 +14,6 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim"
@@ -221,7 +220,7 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 			refuse(err)
 			return credentialsError(err)
 		}
-		return shimHTTP(ctx, opts, relay, url, cred, refuse, eng.OAuthSink())
+		return shimHTTP(ctx, opts, eng, relay, url, cred, refuse)
 	}
 	command := eng.Command
 	if len(command) == 0 {
@@ -292,7 +291,7 @@ func credentialsError(err error) error {
 	return err
 }
 
-func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url string, cred shim.Credentials, refuse func(error), sink oauthuser.Sink) error {
+func shimHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, relay *shim.Relay, url string, cred shim.Credentials, refuse func(error)) error {
 	headers := http.Header{}
 	for _, h := range opts.Headers {
 		name, value, _ := strings.Cut(h, ":") // checked in RunE
@@ -315,7 +314,7 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, relay *shim.Relay, url str
 	if headers.Get("Authorization") == "" && cred.Apply == nil {
 		// No token of the user's login, no configured credentials: a
 		// server that asks for one gets mcpgov's own OAuth client.
-		remote, err := shimRemote(ctx, opts, url, sink)
+		remote, err := shimRemote(ctx, opts, url, eng.OAuthSink())
 		if err != nil {
 			refuse(err)
 			return err
