@@ -49,7 +49,7 @@ const maxAuthRetries = 3
 
 // Notifier is an Authorizer that also has messages of its own for the
 // client (notifications/elicitation/complete once a consent it linked to
-// is given): the upstream hands it a function that delivers one as if
+// is given): WithAuthorizer hands it a function that delivers one as if
 // the server had sent it.
 type Notifier interface {
 	SetNotify(func(frame []byte))

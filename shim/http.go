@@ -129,14 +129,10 @@ func DialHTTPWith(endpoint string, headers http.Header, cred Credentials, stderr
 	}
 	rt := &versionTransport{base: upstreamTransport, headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
 	ctx, cancel := context.WithCancel(context.Background())
-	u := &HTTPUpstream{
+	return &HTTPUpstream{
 		endpoint: endpoint, client: &http.Client{Transport: rt}, rt: rt, stderr: stderr,
 		ctx: ctx, cancel: cancel, frames: make(chan frameResult, 16), auth: cred.Authorizer,
-	}
-	if cred.Authorizer != nil {
-		u.notifier(cred.Authorizer)
-	}
-	return u, nil
+	}, nil
 }
 
 func (u *HTTPUpstream) current(gen int) bool {
