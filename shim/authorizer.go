@@ -47,10 +47,25 @@ type ChallengeResult struct {
 // so a server that refuses every token cannot loop the shim.
 const maxAuthRetries = 3
 
+// Notifier is an Authorizer that also has messages of its own for the
+// client (notifications/elicitation/complete once a consent it linked to
+// is given): WithAuthorizer hands it a function that delivers one as if
+// the server had sent it.
+type Notifier interface {
+	SetNotify(func(frame []byte))
+}
+
 // WithAuthorizer makes u ask a for its bearer token on every request and
 // on every 401 or 403 refusal.
 func (u *HTTPUpstream) WithAuthorizer(a Authorizer) *HTTPUpstream {
 	u.rt.authorizer = a
 	u.auth = a
+	u.notifier(a)
 	return u
+}
+
+func (u *HTTPUpstream) notifier(a Authorizer) {
+	if n, ok := a.(Notifier); ok {
+		n.SetNotify(func(frame []byte) { u.deliver(frameResult{frame: frame}) })
+	}
 }

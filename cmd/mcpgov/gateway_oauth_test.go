@@ -281,3 +281,77 @@ scopes = ["openid", "email", "offline_access"]
 		t.Errorf("whoami on A with the grant redeemed on B: %s\nA:\n%s", got, logA())
 	}
 }
+
+// TestGatewayOAuthUserReload: the gateway starts on a bundle where no
+// server uses per-user OAuth; a reloaded bundle makes notes an oauth_user
+// server. Without a restart, alice's initialize gets the consent link, the
+// gateway's /oauth/callback redeems it, and her call carries her token.
+func TestGatewayOAuthUserReload(t *testing.T) {
+	addr := freeAddr(t)
+	base := "http://" + addr
+	d := oauthusertest.StartDex(t, base+"/oauth/callback")
+	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
+	gov := t.TempDir()
+	catalogPath := filepath.Join(gov, "catalog.toml")
+	plain := fmt.Sprintf("[catalog]\nmode = \"enforce\"\n[servers.notes]\nstatus = \"approved\"\n[servers.notes.launch]\nurl = %q\n", upstream)
+	writeFile(t, catalogPath, plain)
+	env := sandboxEnv(t, "MCPGOV_VAULT_KEY=env:TEST_VAULT_KEY", "TEST_VAULT_KEY="+vault.NewKey(), "NOTES_CLIENT_SECRET="+oauthusertest.ClientSecret)
+	cmd := exec.Command("mcpgov", "gateway", "token", "create", "--user", "alice@example.com", "--expires", "1d", "--json")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	var issued struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(out, &issued); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := serveGatewayAt(t, addr, env, "--bundle", gov)
+	writeFileAtomic(t, catalogPath, plain+fmt.Sprintf(`[servers.notes.auth]
+type = "oauth_user"
+issuer = %q
+client_id = %q
+client_secret = "env:NOTES_CLIENT_SECRET"
+scopes = ["openid", "email", "offline_access"]
+`, d.Issuer, oauthusertest.ClientID))
+	await.Until(t, "the gateway to reload the bundle", func() bool { return strings.Contains(stderr(), "mcpgov: reload: bundle revision ") })
+
+	url := base + "/servers/notes/mcp"
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`
+	_, answer, _ := authPost(t, url, issued.Token, initialize)
+	var refused struct {
+		Error struct {
+			Code int `json:"code"`
+			Data struct {
+				Elicitations []struct{ URL string } `json:"elicitations"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(sseData(answer)), &refused); err != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 {
+		t.Fatalf("initialize after the reload, no consent yet: %s\ngateway:\n%s", answer, stderr())
+	}
+	if code, page, err := oauthusertest.Consent(await.Context(t), refused.Error.Data.Elicitations[0].URL); err != nil || code != http.StatusOK {
+		t.Fatalf("consent: %d %v\n%s\ngateway:\n%s", code, err, page, stderr())
+	}
+	status, answer, hdr := authPost(t, url, issued.Token, initialize)
+	if status != 200 || !strings.Contains(answer, `"result"`) {
+		t.Fatalf("initialize after consent: %d %s\ngateway:\n%s", status, answer, stderr())
+	}
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+issued.Token)
+	req.Header.Set("Mcp-Session-Id", hdr.Get("Mcp-Session-Id"))
+	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "alice@example.com") {
+		t.Errorf("whoami after the reload and consent: %s\ngateway:\n%s", b, stderr())
+	}
+}

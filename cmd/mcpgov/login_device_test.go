@@ -82,7 +82,8 @@ func TestLoginDeviceFlow(t *testing.T) {
 	// would fail; with it one refreshes and the others reuse its result.
 	sb.expire("default")
 	refreshes := d.Refreshes.Load()
-	d.RefreshDelay.Store(int64(500 * time.Millisecond))
+	overlap := func() { time.Sleep(500 * time.Millisecond) } // holds each refresh at Dex so the five overlap
+	d.HoldRefresh.Store(&overlap)
 	var wg sync.WaitGroup
 	results := make([]result, 5)
 	for i := range results {
@@ -93,7 +94,7 @@ func TestLoginDeviceFlow(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	d.RefreshDelay.Store(0)
+	d.HoldRefresh.Store(nil)
 	if n := d.Refreshes.Load() - refreshes; n != 1 {
 		t.Errorf("five concurrent auth token processes sent %d refresh grants to Dex, want 1", n)
 	}

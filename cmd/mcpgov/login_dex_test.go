@@ -14,23 +14,20 @@ import (
 	"encoding/json"
 	"fmt"
 	"html"
-	"io"
-	"log"
 	"net"
 	"net/http"
 	"net/http/cookiejar"
-	"net/http/httputil"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
@@ -44,40 +41,11 @@ const (
 // loginScopes are the scopes the tests log in with.
 var loginScopes = "openid,profile,email,groups,offline_access," + gatewayScope
 
-// dex is a running Dex behind a loopback reverse proxy. The issuer is the
-// proxy's address; the proxy counts refresh-token grants and can hold them
-// back (RefreshDelay) so concurrent refreshes really overlap.
-type dex struct {
-	Issuer string
-	Addr   string
-	Log    *bytes.Buffer
-	cmd    *exec.Cmd
-	bin    string // the Dex binary and its config, for Restart
-	config string
-
-	Refreshes    atomic.Int32
-	RefreshDelay atomic.Int64 // nanoseconds
-}
-
-// dexBinary finds Dex: MCPGOV_DEX (set by make), else dex on PATH. Missing
-// Dex skips, except under MCPGOV_E2E where it fails.
-func dexBinary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("MCPGOV_DEX"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			t.Fatalf("MCPGOV_DEX=%s: %v; run make idp-deps", p, err)
-		}
-		return p
-	}
-	if p, err := exec.LookPath("dex"); err == nil {
-		return p
-	}
-	if os.Getenv("MCPGOV_E2E") != "" {
-		t.Fatal("Dex is not installed but MCPGOV_E2E is set; run make idp-deps")
-	}
-	t.Skip("Dex not installed (make idp-deps builds it; set MCPGOV_DEX)")
-	return ""
-}
+// dex is a running Dex behind a loopback reverse proxy
+// (oauthusertest.Dex, shared with the per-user OAuth tests). The issuer is
+// the proxy's address; the proxy counts refresh-token grants and can hold
+// them back (HoldRefresh) so concurrent refreshes really overlap.
+type dex = oauthusertest.Dex
 
 func freeAddr(t testing.TB) string {
 	t.Helper()
@@ -99,78 +67,7 @@ func startDex(t testing.TB, deviceExpiry string) *dex {
 // startDexExpiry is startDex with the lifetime of the tokens Dex signs.
 func startDexExpiry(t testing.TB, deviceExpiry, idTokens string) *dex {
 	t.Helper()
-	bin := dexBinary(t)
-	tmpl, err := os.ReadFile(filepath.Join("..", "..", "testdata", "idp", "dex.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr, dexAddr := ln.Addr().String(), freeAddr(t)
-	cfg := strings.NewReplacer("{{ISSUER}}", "http://"+addr+"/dex", "{{ADDR}}", dexAddr, "{{DEVICE_EXPIRY}}", deviceExpiry, "{{ID_TOKENS}}", idTokens).Replace(string(tmpl))
-	path := filepath.Join(t.TempDir(), "dex.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	d := &dex{Issuer: "http://" + addr + "/dex", Addr: addr, Log: &bytes.Buffer{}, bin: bin, config: path}
-	t.Cleanup(d.Stop)
-	target, _ := url.Parse("http://" + dexAddr)
-	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ErrorLog = log.New(io.Discard, "", 0) // Dex still starting, or stopped on purpose
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/token") {
-			body, _ := io.ReadAll(r.Body)
-			r.Body = io.NopCloser(bytes.NewReader(body))
-			if form, _ := url.ParseQuery(string(body)); form.Get("grant_type") == "refresh_token" {
-				d.Refreshes.Add(1)
-				time.Sleep(time.Duration(d.RefreshDelay.Load()))
-			}
-		}
-		rp.ServeHTTP(w, r)
-	})}
-	go srv.Serve(ln)
-	t.Cleanup(func() { srv.Close() })
-	d.start(t)
-	return d
-}
-
-// start runs the Dex process and waits for its discovery document.
-func (d *dex) start(t testing.TB) {
-	t.Helper()
-	d.cmd = exec.Command(d.bin, "serve", d.config)
-	d.cmd.Stdout, d.cmd.Stderr = d.Log, d.Log
-	d.cmd.Dir = t.TempDir()
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	await.Until(t, "Dex serving its discovery document", func() bool {
-		resp, err := http.Get(d.Issuer + "/.well-known/openid-configuration")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-}
-
-// Restart stops Dex and starts it again behind the same issuer URL. Its
-// storage is in memory, so it signs with new keys from then on: a key
-// rotation with the old keys gone at once.
-func (d *dex) Restart(t testing.TB) {
-	t.Helper()
-	d.Stop()
-	d.start(t)
-}
-
-// Stop kills Dex (the IdP-down case uses it mid-test); the proxy then
-// answers 502.
-func (d *dex) Stop() {
-	if d.cmd != nil && d.cmd.ProcessState == nil {
-		_ = d.cmd.Process.Kill()
-		_ = d.cmd.Wait()
-	}
+	return oauthusertest.StartDexFrom(t, "testdata/idp/dex.yaml", map[string]string{"DEVICE_EXPIRY": deviceExpiry, "ID_TOKENS": idTokens})
 }
 
 var formAction = regexp.MustCompile(`<form[^>]*method="post"[^>]*action="([^"]*)"`)

@@ -40,7 +40,7 @@ func newShimOAuthSandbox(t *testing.T) *shimOAuthSandbox {
 	s := &shimOAuthSandbox{t: t}
 	s.dex = oauthusertest.StartDex(t, "http://127.0.0.1:1/unused")
 	s.upstream = oauthusertest.StartBearerServer(t, s.dex.Issuer, oauthusertest.PublicClientID, "-introspect")
-	s.env = sandboxEnv(t)
+	s.env = sandboxEnv(t, "MCPGOV_AUDIT_DIR="+filepath.Join(t.TempDir(), "audit"))
 	home := envValue(s.env, "HOME")
 	bus := startSecretService(t, home)
 	s.browsed = filepath.Join(t.TempDir(), "browser.log")
@@ -139,6 +139,27 @@ func TestShimOAuthBrowser(t *testing.T) {
 		if strings.Contains(out, "eyJ") || strings.Contains(out, "state=") {
 			t.Errorf("stderr holds a token or a consent state:\n%s", out)
 		}
+	}
+	// The grant is recorded (kind credential, the catalog entry), never a
+	// token.
+	query := exec.Command("mcpgov", "audit", "query", "--format", "jsonl")
+	query.Env = s.env
+	records, err := query.Output()
+	if err != nil {
+		t.Fatalf("audit query: %v", err)
+	}
+	var grants int
+	for _, line := range strings.Split(strings.TrimSpace(string(records)), "\n") {
+		var r struct {
+			Kind, Outcome string
+			Server        struct{ ID string }
+		}
+		if json.Unmarshal([]byte(line), &r) == nil && r.Kind == "credential" && r.Outcome == "grant" && r.Server.ID == "notes" {
+			grants++
+		}
+	}
+	if grants != 1 || strings.Contains(string(records), "eyJ") {
+		t.Errorf("records: %d grant records of notes (want 1), or a token in them:\n%s", grants, records)
 	}
 }
 
@@ -262,5 +283,62 @@ func TestShimOAuthRevoked(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(s.browsed); strings.Count(string(b), "\n") != 1 {
 		t.Errorf("browser opened %q; want once, before the revocation", b)
+	}
+}
+
+// TestShimOAuthElicitationComplete: a client that declared URL
+// elicitation gets the consent as -32042; once the person consents, the
+// shim tells it with notifications/elicitation/complete (the elicitation's
+// id), and its retried initialize works on the same connection.
+func TestShimOAuthElicitationComplete(t *testing.T) {
+	s := newShimOAuthSandbox(t)
+	ctx := await.Context(t)
+	cmd := s.command(ctx, nil, "--no-browser")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	stderr := &syncBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
+	lines := bufio.NewScanner(stdout)
+	lines.Buffer(nil, 1<<20)
+	recv := func() string {
+		t.Helper()
+		if !lines.Scan() {
+			t.Fatalf("the shim said nothing more\n%s", stderr)
+		}
+		return lines.Text()
+	}
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}` + "\n"
+	io.WriteString(stdin, initialize)
+	var refused struct {
+		Error struct {
+			Code int `json:"code"`
+			Data struct {
+				Elicitations []struct{ URL, ElicitationID string } `json:"elicitations"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+	if answer := recv(); json.Unmarshal([]byte(answer), &refused) != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 {
+		t.Fatalf("initialize without consent: %s", answer)
+	}
+	el := refused.Error.Data.Elicitations[0]
+	if status, page, err := oauthusertest.Consent(ctx, el.URL); err != nil || status != http.StatusOK {
+		t.Fatalf("consent: %d %v\n%s", status, err, page)
+	}
+	var note struct {
+		Method string
+		Params struct {
+			ElicitationID string `json:"elicitationId"`
+		}
+	}
+	if got := recv(); json.Unmarshal([]byte(got), &note) != nil || note.Method != "notifications/elicitation/complete" || note.Params.ElicitationID != el.ElicitationID {
+		t.Fatalf("after the consent the client got %s; want notifications/elicitation/complete for %s", got, el.ElicitationID)
+	}
+	io.WriteString(stdin, initialize)
+	if got := recv(); !strings.Contains(got, `"result"`) || !strings.Contains(got, `"id":1`) {
+		t.Fatalf("the retried initialize: %s\n%s", got, stderr)
 	}
 }

@@ -85,15 +85,26 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 		// client.
 		c.ClientID, c.ClientSecret, style = c.ClientMetadataURL, "", oauth2.AuthStyleInParams
 	}
+	if c.ClientID == "" && m.Clients != nil {
+		// The client registered on an earlier run, for the same server
+		// and redirect: the grant it got is bound to it.
+		if reg, err := m.Clients.GetClient(ctx, s.id); err == nil && reg.Issuer == c.Issuer && reg.RedirectURL == c.RedirectURL && reg.ClientID != "" {
+			c.ClientID, c.ClientSecret = reg.ClientID, reg.ClientSecret
+			style = registeredStyle(reg.AuthMethod, reg.ClientSecret)
+		}
+	}
 	if c.ClientID == "" {
 		reg, err := m.register(ctx, s.id, meta, c)
 		if err != nil {
 			return nil, err
 		}
 		c.ClientID, c.ClientSecret = reg.ClientID, reg.ClientSecret
-		style = oauth2.AuthStyleInHeader
-		if reg.TokenEndpointAuthMethod == "client_secret_post" || c.ClientSecret == "" {
-			style = oauth2.AuthStyleInParams
+		style = registeredStyle(reg.TokenEndpointAuthMethod, reg.ClientSecret)
+		if m.Clients != nil {
+			if err := m.Clients.PutClient(ctx, s.id, Registration{Issuer: c.Issuer, RedirectURL: c.RedirectURL,
+				ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, AuthMethod: reg.TokenEndpointAuthMethod}); err != nil {
+				return nil, err
+			}
 		}
 	}
 	s.cfg = c
@@ -104,6 +115,14 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 	}
 	s.revokeURL = c.RevocationURL
 	return s.oc, nil
+}
+
+// registeredStyle is how a registered client sends its secret.
+func registeredStyle(method, secret string) oauth2.AuthStyle {
+	if method == "client_secret_post" || secret == "" {
+		return oauth2.AuthStyleInParams
+	}
+	return oauth2.AuthStyleInHeader
 }
 
 // authStyle picks how a client secret is sent: Basic unless the server

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"sync"
 	"time"
@@ -108,6 +109,11 @@ type Manager struct {
 	// user who got the link: a user could pass theirs to a colleague.
 	CheckUser func(r *http.Request, user string) error
 
+	// Clients, when set, keeps the clients registered dynamically across
+	// runs (the shim: the keyring); without it a registration lives as
+	// long as the Manager.
+	Clients ClientStore
+
 	// Pending keeps the consents in flight (nil: this Manager's memory);
 	// replicas of a gateway share one, so a redirect may reach any.
 	Pending PendingStore
@@ -121,8 +127,9 @@ type Manager struct {
 
 // server is one registered upstream with its lazily discovered endpoints.
 type server struct {
-	id  string
-	cfg Config
+	id   string
+	cfg  Config // as configured, then filled in by discovery
+	orig Config // as configured
 
 	mu        sync.Mutex
 	oc        *oauth2.Config
@@ -144,8 +151,28 @@ func (m *Manager) AddServer(id string, cfg Config) error {
 	if _, dup := m.servers[id]; dup {
 		return fmt.Errorf("oauth_user server %q registered twice", id)
 	}
-	m.servers[id] = &server{id: id, cfg: cfg}
+	m.servers[id] = &server{id: id, cfg: cfg, orig: cfg}
 	return nil
+}
+
+// SetServer registers id, or replaces its configuration when it differs
+// from the registered one (a reloaded bundle changed it): the new one is
+// discovered afresh on first use. Grants already given stay in the Store.
+// It reports whether anything changed.
+func (m *Manager) SetServer(id string, cfg Config) (bool, error) {
+	if err := cfg.validate(id); err != nil {
+		return false, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if s, ok := m.servers[id]; ok && reflect.DeepEqual(s.orig, cfg) {
+		return false, nil
+	}
+	if m.servers == nil {
+		m.servers = map[string]*server{}
+	}
+	m.servers[id] = &server{id: id, cfg: cfg, orig: cfg}
+	return true, nil
 }
 
 // ErrUnknownServer: the server was not registered with AddServer.

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"sync"
 	"time"
 
@@ -48,6 +49,10 @@ type Remote struct {
 	// Store keeps the grants (a KeyringStore); LockDir the refresh locks.
 	Store   TokenStore
 	LockDir string
+	// Clients keeps a dynamically registered client across runs (the
+	// KeyringStore too); the redirect then listens on the port it was
+	// registered with, when that port is free.
+	Clients ClientStore
 	// Open opens a URL in the user's browser; nil or an error means the
 	// link goes to the client instead.
 	Open func(url string) error
@@ -63,6 +68,8 @@ type Remote struct {
 	srv     *http.Server
 	waiters map[string]*consentWait // by elicitation id
 	links   map[string]time.Time    // consents handed out as links: expiry by elicitation id
+	urlMode map[string]bool         // ... of which as URL-mode elicitations
+	notify  func([]byte)
 }
 
 var _ shim.Authorizer = (*Remote)(nil)
@@ -76,11 +83,11 @@ func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
 	if r.m != nil {
 		return r.m, nil
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ln, err := r.listen()
 	if err != nil {
 		return nil, fmt.Errorf("listen on loopback for the OAuth redirect: %w", err)
 	}
-	m := &Manager{Store: r.Store, Sink: r, LockDir: r.LockDir, HTTPClient: r.HTTPClient}
+	m := &Manager{Store: r.Store, Sink: r, LockDir: r.LockDir, HTTPClient: r.HTTPClient, Clients: r.Clients}
 	cfg := r.Config
 	cfg.RedirectURL = "http://" + ln.Addr().String() + "/callback"
 	cfg.ResourceMetadataURL = metaURL
@@ -97,6 +104,22 @@ func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
 	go func() { _ = r.srv.Serve(ln) }()
 	r.m = m
 	return m, nil
+}
+
+// listen opens the redirect's loopback listener: on the port of the
+// client registered on an earlier run, when there is one and it is free
+// (its redirect URL must match), else on any port.
+func (r *Remote) listen() (net.Listener, error) {
+	if r.Clients != nil && r.Config.ClientID == "" {
+		if reg, err := r.Clients.GetClient(context.Background(), r.Server); err == nil {
+			if u, err := url.Parse(reg.RedirectURL); err == nil && u.Hostname() == "127.0.0.1" && u.Port() != "" {
+				if ln, err := net.Listen("tcp", u.Host); err == nil {
+					return ln, nil
+				}
+			}
+		}
+	}
+	return net.Listen("tcp", "127.0.0.1:0")
 }
 
 // Close stops the redirect listener, letting a page being answered finish
@@ -123,11 +146,27 @@ type consentWait struct {
 	failed string
 }
 
+// SetNotify implements shim.Notifier.
+func (r *Remote) SetNotify(f func([]byte)) {
+	r.mu.Lock()
+	r.notify = f
+	r.mu.Unlock()
+}
+
 // OAuthEvent implements Sink: a grant, or a consent that failed at the
-// redirect, wakes the call waiting for it.
+// redirect, wakes the call waiting for it; a grant the client was asked
+// for with a URL-mode elicitation is announced to it
+// (notifications/elicitation/complete), so it can retry.
 func (r *Remote) OAuthEvent(ctx context.Context, e Event) {
 	if (e.Kind == EventGrant || e.Kind == EventConsentFailed) && e.ElicitationID != "" {
 		r.mu.Lock()
+		if e.Kind == EventGrant && r.urlMode[e.ElicitationID] && r.notify != nil {
+			params, _ := json.Marshal(map[string]string{"elicitationId": e.ElicitationID})
+			if frame, err := rpc.Notification("notifications/elicitation/complete", params); err == nil {
+				go r.notify(frame) // not under r.mu: delivery may wait for the client
+			}
+		}
+		delete(r.urlMode, e.ElicitationID)
 		delete(r.links, e.ElicitationID)
 		if w, ok := r.waiters[e.ElicitationID]; ok {
 			if e.Kind == EventConsentFailed {
@@ -198,19 +237,22 @@ func (r *Remote) Challenged(ctx context.Context, c shim.Challenge) shim.Challeng
 		return shim.ChallengeResult{Retry: true}
 	}
 	r.logf("%s needs your consent; the link went to the MCP client", r.Server)
-	r.handedOut(cr)
+	r.handedOut(cr, c.Init != nil && initTakesURL(c.Init.Params))
 	return shim.ChallengeResult{Answer: consentAnswer(c, cr)}
 }
 
 // handedOut remembers a consent whose link went to the client, so Linger
 // keeps the redirect endpoint up for it.
-func (r *Remote) handedOut(cr *ConsentRequired) {
+func (r *Remote) handedOut(cr *ConsentRequired, urlMode bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.links == nil {
-		r.links = map[string]time.Time{}
+		r.links, r.urlMode = map[string]time.Time{}, map[string]bool{}
 	}
 	r.links[cr.ElicitationID] = cr.Expires
+	if urlMode {
+		r.urlMode[cr.ElicitationID] = true
+	}
 }
 
 // Linger keeps the redirect endpoint up after the client has gone, while

@@ -11,6 +11,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/policy"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/shim/creds"
@@ -43,6 +44,12 @@ type GatewayGovernance struct {
 	// Creds, when set before serving, gives upstreams the outbound
 	// credentials their catalog entries ask for (credentials.go).
 	Creds *creds.Injector
+
+	// oauth is the per-user OAuth of OAuthUsers, which a reload tells of
+	// the oauth_user servers it adds; nil when there is none.
+	oauthMu       sync.Mutex
+	oauth         *oauthuser.Manager
+	oauthRedirect string
 
 	// shadow is the candidate bundle (shadow_bundle) every call is also
 	// decided under, and recorded, without changing it; nil when none.
@@ -199,6 +206,7 @@ func (g *GatewayGovernance) Reload() (changed bool, notices []Notice, err error)
 	if st.bundle.Revision == g.Revision() {
 		return false, notices, nil
 	}
+	notices = append(notices, g.reloadOAuthUsers(st)...)
 	g.state.Store(st)
 	return true, notices, nil
 }

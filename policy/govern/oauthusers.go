@@ -19,19 +19,16 @@ import (
 // gateway: a consent flow per server of the bundle's catalog, its grants
 // kept in the vault, its redirect endpoint at publicURL +
 // gateway.OAuthCallbackPath, and each grant, refresh, use and revocation
-// recorded (kind credential, never a token). It returns nil when no
-// server uses oauth_user. Servers a later bundle adds need a restart.
+// recorded (kind credential, never a token). With a vault it is made even
+// when no server uses oauth_user yet, so that those a reloaded bundle adds
+// work without a restart (Reload registers them); without a vault and
+// without such servers it returns nil.
 func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL string) (*oauthuser.Manager, error) {
-	var users []*catalog.Server
-	for _, s := range g.cur().bundle.Catalog.Servers {
-		if s.Auth.Kind() == catalog.AuthOAuthUser {
-			users = append(users, s)
-		}
-	}
-	if len(users) == 0 {
-		return nil, nil
-	}
+	users := oauthUserServers(g.cur().bundle.Catalog)
 	if g.Creds == nil || g.Creds.Vault == nil {
+		if len(users) == 0 {
+			return nil, nil
+		}
 		var why error = errors.New("no vault")
 		if g.Creds != nil && g.Creds.VaultErr != nil {
 			why = g.Creds.VaultErr
@@ -50,24 +47,65 @@ func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL s
 		m.Pending = g.shared.Store.Consents()
 	}
 	redirect := strings.TrimRight(publicURL, "/") + gateway.OAuthCallbackPath
+	if err := g.setOAuthServers(ctx, m, redirect, users); err != nil {
+		return nil, err
+	}
+	g.oauthMu.Lock()
+	g.oauth, g.oauthRedirect = m, redirect
+	g.oauthMu.Unlock()
+	return m, nil
+}
+
+func oauthUserServers(c *catalog.Catalog) []*catalog.Server {
+	var users []*catalog.Server
+	for _, s := range c.Servers {
+		if s.Auth.Kind() == catalog.AuthOAuthUser {
+			users = append(users, s)
+		}
+	}
+	return users
+}
+
+// setOAuthServers registers (or updates) each oauth_user server with m.
+func (g *GatewayGovernance) setOAuthServers(ctx context.Context, m *oauthuser.Manager, redirect string, users []*catalog.Server) error {
 	for _, s := range users {
 		a := s.Auth
 		secret := ""
 		if a.ClientSecret != "" {
+			var err error
 			if secret, err = g.Creds.Secrets.Resolve(ctx, a.ClientSecret); err != nil {
-				return nil, fmt.Errorf("server %s: auth.client_secret: %w", s.ID, err)
+				return fmt.Errorf("server %s: auth.client_secret: %w", s.ID, err)
 			}
 		}
 		resource := a.Resource
 		if resource == "" {
 			resource = s.Launch.URL
 		}
-		if err := m.AddServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL,
+		if _, err := m.SetServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL,
 			ClientID: a.ClientID, ClientSecret: secret, Scopes: a.Scopes, RedirectURL: redirect, Resource: resource}); err != nil {
-			return nil, fmt.Errorf("server %s: %w", s.ID, err)
+			return fmt.Errorf("server %s: %w", s.ID, err)
 		}
 	}
-	return m, nil
+	return nil
+}
+
+// reloadOAuthUsers registers the oauth_user servers of a bundle that
+// replaced the one in use (new ones, changed ones), so their consents work
+// without a restart. A server whose client secret does not resolve is
+// reported; its calls then fail with the reason.
+func (g *GatewayGovernance) reloadOAuthUsers(st *gatewayState) []Notice {
+	g.oauthMu.Lock()
+	m, redirect := g.oauth, g.oauthRedirect
+	g.oauthMu.Unlock()
+	if m == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := g.setOAuthServers(ctx, m, redirect, oauthUserServers(st.bundle.Catalog)); err != nil {
+		return []Notice{{"warning", "per-user OAuth: " + err.Error()}}
+	}
+	return nil
 }
 
 // vaultTokens is the vault as oauthuser's token store: each grant is the
@@ -106,6 +144,12 @@ func (s vaultTokens) Delete(ctx context.Context, k oauthuser.Key) error {
 
 // oauthRecorder records consent-flow events as credential records.
 func oauthRecorder(store enforce.Store) oauthuser.Sink {
+	return recordOAuth(store, func(e oauthuser.Event) audit.Identity { return audit.Identity{Subject: e.User, Method: "vault"} }, nil)
+}
+
+// recordOAuth records each event (kind credential, never a token) as
+// the identity who returns says; server, when set, names the server.
+func recordOAuth(store enforce.Store, who func(oauthuser.Event) audit.Identity, server *audit.ServerRef) oauthuser.Sink {
 	return oauthuser.SinkFunc(func(ctx context.Context, e oauthuser.Event) {
 		if store == nil {
 			return
@@ -114,10 +158,38 @@ func oauthRecorder(store enforce.Store) oauthuser.Sink {
 		if e.Reason != "" {
 			reason += ": " + e.Reason
 		}
+		ref := audit.ServerRef{ID: e.Server}
+		if server != nil {
+			ref = *server
+		}
 		_ = store.Append(ctx, &audit.Record{
 			Version: audit.SchemaVersion, Kind: audit.KindCredential, Time: time.Now().UTC(),
-			Identity: audit.Identity{Subject: e.User, Method: "vault"}, Server: audit.ServerRef{ID: e.Server},
-			Outcome: string(e.Kind), Reason: reason,
+			Identity: who(e), Server: ref, Outcome: string(e.Kind), Reason: reason,
 		})
+	})
+}
+
+// OAuthSink records the shim's own OAuth events for its --url server (a
+// grant, refresh, refusal or consent of the person's keyring grant) in
+// the connection's audit store, as the connection's identity, never with
+// a token; nil when there is no store.
+func (e *Engine) OAuthSink() oauthuser.Sink {
+	if e.store == nil {
+		return nil
+	}
+	id := e.Config.Identity
+	if id.Subject == "" {
+		id = audit.Identity{Subject: "local"}
+	}
+	id.Method = "keyring"
+	server := audit.ServerRef{ID: e.URL}
+	if e.Config.Server != nil {
+		server.ID = e.Config.Server.ID
+	}
+	rec := recordOAuth(e.store, func(oauthuser.Event) audit.Identity { return id }, &server)
+	return oauthuser.SinkFunc(func(ctx context.Context, ev oauthuser.Event) {
+		if ev.Kind != oauthuser.EventUse { // each call's own record says it went through
+			rec.OAuthEvent(ctx, ev)
+		}
 	})
 }

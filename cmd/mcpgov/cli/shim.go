@@ -375,7 +375,7 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, relay 
 	if headers.Get("Authorization") == "" && cred.Apply == nil {
 		// No token of the user's login, no configured credentials: a
 		// server that asks for one gets mcpgov's own OAuth client.
-		remote, err := shimRemote(ctx, opts, url)
+		remote, err := shimRemote(ctx, opts, url, eng.OAuthSink())
 		if err != nil {
 			refuse(err)
 			return err

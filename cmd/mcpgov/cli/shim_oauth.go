@@ -20,7 +20,7 @@ const shimOAuthUser = "local"
 // server that asks for a bearer token (as mcp-remote does, governed):
 // grants in the OS keyring (in memory for this run when there is none),
 // the browser opened when someone can use it.
-func shimRemote(ctx context.Context, opts *ShimOptions, url string) (*oauthuser.Remote, error) {
+func shimRemote(ctx context.Context, opts *ShimOptions, url string, sink oauthuser.Sink) (*oauthuser.Remote, error) {
 	f := opts.Factory
 	cfg := oauthuser.Config{ClientID: opts.OAuthClientID, ClientMetadataURL: opts.OAuthClientMetadataURL, Resource: url,
 		Scopes: strings.Fields(opts.OAuthScopes)}
@@ -32,13 +32,15 @@ func shimRemote(ctx context.Context, opts *ShimOptions, url string) (*oauthuser.
 		}
 		cfg.ClientSecret = secret
 	}
-	var store oauthuser.TokenStore = oauthuser.KeyringStore{Secrets: f.Secrets()}
+	kr := oauthuser.KeyringStore{Secrets: f.Secrets()}
+	var store oauthuser.TokenStore = kr
+	var clients oauthuser.ClientStore = kr
 	if _, err := store.Get(ctx, oauthuser.Key{User: shimOAuthUser, Server: url}); errors.Is(err, login.ErrKeyringUnavailable) {
 		fmt.Fprintf(opts.IO.ErrOut, "mcpgov: warning: no OS keyring (%v): an OAuth grant for %s lasts only while this shim runs\n", errors.Unwrap(err), url)
-		store = &oauthuser.MemoryStore{}
+		store, clients = &oauthuser.MemoryStore{}, nil
 	}
 	lockDir, _ := stateDir(f, "oauth-locks") // without one, only this process is serialized
-	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut}
+	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut, Sink: sink, Clients: clients}
 	if open := shimBrowser(opts); open != nil {
 		r.Open = open
 	}

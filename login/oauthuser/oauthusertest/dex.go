@@ -38,9 +38,12 @@ const (
 // Dex is a running Dex behind a loopback proxy whose address is the
 // issuer. The proxy counts refresh grants; HoldRefresh, when set, runs
 // before a refresh grant is forwarded (a test blocks there until the
-// concurrent callers it wants are waiting).
+// concurrent callers it wants are waiting). It serves the per-user OAuth
+// tests (StartDex) and the login tests of cmd/mcpgov (StartDexFrom with
+// testdata/idp/dex.yaml).
 type Dex struct {
 	Issuer string
+	Addr   string // the proxy's host:port
 	Log    *syncBuffer
 
 	Refreshes   atomic.Int32
@@ -118,8 +121,17 @@ func StartDex(t testing.TB, redirectURL string) *Dex {
 // Go duration), for a test that waits for a real expiry.
 func StartDexExpiry(t testing.TB, redirectURL, tokenExpiry string) *Dex {
 	t.Helper()
+	return StartDexFrom(t, "testdata/idp/oauthuser.yaml", map[string]string{"REDIRECT": redirectURL, "TOKEN_EXPIRY": tokenExpiry})
+}
+
+// StartDexFrom runs Dex until the test ends with the configuration
+// template at config (a path in the repository), whose {{ISSUER}} and
+// {{ADDR}} (the port Dex listens on) are filled in, and each {{KEY}} of
+// vars with its value.
+func StartDexFrom(t testing.TB, config string, vars map[string]string) *Dex {
+	t.Helper()
 	bin := Binary(t)
-	tmpl, err := os.ReadFile(repoFile("testdata/idp/oauthuser.yaml"))
+	tmpl, err := os.ReadFile(repoFile(config))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,18 +139,22 @@ func StartDexExpiry(t testing.TB, redirectURL, tokenExpiry string) *Dex {
 	dexLn := Listen(t)
 	dexAddr := dexLn.Addr().String()
 	dexLn.Close() // Dex binds it itself
-	d := &Dex{Issuer: "http://" + proxyLn.Addr().String() + "/dex", Log: &syncBuffer{}}
-	cfg := strings.NewReplacer("{{ISSUER}}", d.Issuer, "{{ADDR}}", dexAddr, "{{REDIRECT}}", redirectURL, "{{TOKEN_EXPIRY}}", tokenExpiry).Replace(string(tmpl))
+	d := &Dex{Issuer: "http://" + proxyLn.Addr().String() + "/dex", Addr: proxyLn.Addr().String(), Log: &syncBuffer{}}
+	pairs := []string{"{{ISSUER}}", d.Issuer, "{{ADDR}}", dexAddr}
+	for k, v := range vars {
+		pairs = append(pairs, "{{"+k+"}}", v)
+	}
+	cfg := strings.NewReplacer(pairs...).Replace(string(tmpl))
 	path := filepath.Join(t.TempDir(), "dex.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	d.bin, d.cfg = bin, path
 	d.start(t)
-	t.Cleanup(d.stop)
+	t.Cleanup(d.Stop)
 	target, _ := url.Parse("http://" + dexAddr)
 	rp := httputil.NewSingleHostReverseProxy(target)
-	rp.ErrorLog = log.New(io.Discard, "", 0) // Dex still starting
+	rp.ErrorLog = log.New(io.Discard, "", 0) // Dex still starting, or stopped on purpose
 	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/token") {
 			body, _ := io.ReadAll(r.Body)
@@ -171,12 +187,16 @@ func (d *Dex) start(t testing.TB) {
 	d.mu.Unlock()
 }
 
-func (d *Dex) stop() {
+// Stop kills Dex (a test of an authorization server that is down uses it
+// mid-test; the proxy then answers 502). Stopping twice is harmless.
+func (d *Dex) Stop() {
 	d.mu.Lock()
 	cmd := d.cmd
 	d.mu.Unlock()
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
+	if cmd != nil && cmd.ProcessState == nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+	}
 }
 
 func (d *Dex) await(t testing.TB) {
@@ -198,7 +218,7 @@ func (d *Dex) await(t testing.TB) {
 // authorization server revokes them.
 func (d *Dex) Restart(t testing.TB) {
 	t.Helper()
-	d.stop()
+	d.Stop()
 	d.start(t)
 	d.await(t)
 }
