@@ -47,6 +47,24 @@ func seed(t *testing.T, dir string, n int) {
 	}
 }
 
+// store starts versitygw with bucket (Object Lock with a default
+// retention of lockDays, none when 0) and seeds a store of n records.
+func store(t *testing.T, bucket string, lockDays int32, n int) (*s3test.Server, string) {
+	t.Helper()
+	srv := s3test.Start(t)
+	srv.Bucket(t, bucket, lockDays)
+	dir := t.TempDir()
+	seed(t, dir, n)
+	return srv, dir
+}
+
+// setup is store with the bucket opened at prefix.
+func setup(t *testing.T, bucket string, lockDays int32, prefix string, n int) (*s3test.Server, string, *objstore.Bucket) {
+	t.Helper()
+	srv, dir := store(t, bucket, lockDays, n)
+	return srv, dir, open(t, srv, bucket, prefix, nil)
+}
+
 func open(t *testing.T, srv *s3test.Server, bucket, prefix string, hc *http.Client) *objstore.Bucket {
 	t.Helper()
 	loc, err := objstore.ParseURL(srv.URL(bucket, prefix))
@@ -90,11 +108,7 @@ func kinds(rep *objstore.VerifyReport) []string {
 // that never span two days, ships again (nothing new), and verifies the
 // central copy against every checkpoint.
 func TestShipVerifyRoundTrip(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.Bucket(t, "lake", 1)
-	dir := t.TempDir()
-	seed(t, dir, 230)
-	b := open(t, srv, "lake", "audit", nil)
+	_, dir, b := setup(t, "lake", 1, "audit", 230)
 	sh := &objstore.Shipper{Dir: dir, Replica: "gw-1", Bucket: b, Batch: 50}
 	rep := ship(t, sh)
 	// 20:00 + 8h over 230 records: the day changes at record 116 (seq
@@ -161,10 +175,7 @@ func (f *failAfterPut) RoundTrip(req *http.Request) (*http.Response, error) {
 // under the same key, the bucket refuses the overwrite, and the shipper
 // recognises its object: nothing is lost, nothing stored twice.
 func TestShipResumesAfterLostReply(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.Bucket(t, "lake", 1)
-	dir := t.TempDir()
-	seed(t, dir, 120)
+	srv, dir := store(t, "lake", 1, 120)
 	ft := &failAfterPut{}
 	ft.armed.Store(true)
 	b := open(t, srv, "lake", "", &http.Client{Transport: ft})
@@ -190,11 +201,7 @@ func TestShipResumesAfterLostReply(t *testing.T) {
 // through mcpgov (If-None-Match) and its version cannot be deleted behind
 // its back (Object Lock retention).
 func TestOverwriteRefusedUnderObjectLock(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.Bucket(t, "worm", 1)
-	dir := t.TempDir()
-	seed(t, dir, 60)
-	b := open(t, srv, "worm", "audit", nil)
+	srv, dir, b := setup(t, "worm", 1, "audit", 60)
 	ship(t, &objstore.Shipper{Dir: dir, Replica: "gw-1", Bucket: b, Batch: 100})
 	ctx := await.Context(t)
 	keys, err := b.List(ctx, "records/")
@@ -251,11 +258,7 @@ func TestOverwriteRefusedUnderObjectLock(t *testing.T) {
 // a gap, deleting the newest ones leaves checkpoints that vouch for more
 // than the bucket holds; both are reported with the seq range.
 func TestVerifyReportsDeletedObjects(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.Bucket(t, "plain", 0)
-	dir := t.TempDir()
-	seed(t, dir, 200)
-	b := open(t, srv, "plain", "p", nil)
+	srv, dir, b := setup(t, "plain", 0, "p", 200)
 	if rep := ship(t, &objstore.Shipper{Dir: dir, Replica: "r1", Bucket: b, Batch: 50}); rep.Retained || rep.Lock != "no object lock" {
 		t.Fatalf("an unlocked bucket: %+v", rep)
 	}
@@ -288,11 +291,7 @@ func TestVerifyReportsDeletedObjects(t *testing.T) {
 // changed (in a bucket without Object Lock, by someone bypassing mcpgov)
 // no longer matches its chain.
 func TestVerifyReportsEditedObject(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.Bucket(t, "plain", 0)
-	dir := t.TempDir()
-	seed(t, dir, 80)
-	b := open(t, srv, "plain", "", nil)
+	srv, dir, b := setup(t, "plain", 0, "", 80)
 	ship(t, &objstore.Shipper{Dir: dir, Replica: "r1", Bucket: b, Batch: 100})
 	ctx := await.Context(t)
 	keys, _ := b.List(ctx, "records/")
@@ -340,11 +339,7 @@ func TestVerifyReportsEditedObject(t *testing.T) {
 // its own retention (the seven years of a real deployment; a day here),
 // which the bucket reports back and enforces.
 func TestShipRetentionPerObject(t *testing.T) {
-	srv := s3test.Start(t)
-	srv.Bucket(t, "worm", 1)
-	dir := t.TempDir()
-	seed(t, dir, 20)
-	b := open(t, srv, "worm", "", nil)
+	srv, dir, b := setup(t, "worm", 1, "", 20)
 	now := time.Date(2026, 12, 7, 4, 0, 0, 0, time.UTC)
 	ship(t, &objstore.Shipper{Dir: dir, Replica: "gw-1", Bucket: b, Retain: 48 * time.Hour, RetainMode: "GOVERNANCE", Now: func() time.Time { return now }})
 	ctx := await.Context(t)

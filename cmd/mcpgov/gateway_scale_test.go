@@ -31,6 +31,25 @@ func startReplicas(t *testing.T, n int, bundle, url string, extra ...[]string) (
 	return bases, logs
 }
 
+// editCatalog rewrites bundle's catalog.toml, replacing each old (the
+// first of each pair) with its new, once.
+func editCatalog(t *testing.T, bundle string, oldNew ...string) {
+	t.Helper()
+	path := filepath.Join(bundle, "catalog.toml")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for i := 0; i+1 < len(oldNew); i += 2 {
+		if !strings.Contains(text, oldNew[i]) {
+			t.Fatalf("catalog.toml has no %q", oldNew[i])
+		}
+		text = strings.Replace(text, oldNew[i], oldNew[i+1], 1)
+	}
+	writeFileAtomic(t, path, text)
+}
+
 // callText calls tool on cs and returns its text, and whether it is a
 // tool error (a refusal).
 func callText(t *testing.T, cs *mcp.ClientSession, tool string, args map[string]any) (string, bool) {
@@ -204,14 +223,9 @@ func TestGatewayReplicaStartsWhileStoreDown(t *testing.T) {
 func TestGatewayReplicasShareBudgets(t *testing.T) {
 	redis := statetest.Start(t)
 	bundle := writeBundle(t)
-	catalogPath := filepath.Join(bundle, "catalog.toml")
-	cat, err := os.ReadFile(catalogPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	priced := strings.Replace(string(cat), "mode = \"enforce\"\n", "mode = \"enforce\"\n\n[catalog.budgets]\ncurrency = \"EUR\"\nuser_per_day = 0.25\n", 1)
-	priced = strings.Replace(priced, "[servers.fake.launch]", "[servers.fake.prices]\ncall = 0.1\n\n[servers.fake.launch]", 1)
-	writeFileAtomic(t, catalogPath, priced)
+	editCatalog(t, bundle,
+		"mode = \"enforce\"\n", "mode = \"enforce\"\n\n[catalog.budgets]\ncurrency = \"EUR\"\nuser_per_day = 0.25\n",
+		"[servers.fake.launch]", "[servers.fake.prices]\ncall = 0.1\n\n[servers.fake.launch]")
 	bases, logs := startReplicas(t, 2, bundle, redis.URL())
 	ctx := await.Context(t)
 	client := mcp.NewClient(&mcp.Implementation{Name: "budgets", Version: "1"}, nil)
@@ -234,5 +248,54 @@ func TestGatewayReplicasShareBudgets(t *testing.T) {
 	}
 	if passed != 2 || refused != 4 {
 		t.Fatalf("across two replicas: %d passed, %d refused; want 2 and 4", passed, refused)
+	}
+}
+
+// TestGatewayReplicasShareTaint: the starter's session-taint policy on
+// two replicas of one real Redis. A session reads private data and
+// ingests untrusted content through replica 0 (echo: the server's
+// data_scope is pii, echo is listed untrusted); its next call, to the
+// egress tool add, goes to replica 1, which resumes the session and
+// refuses the call naming the call on replica 0 that tainted it. A fresh
+// session may call add on either replica.
+func TestGatewayReplicasShareTaint(t *testing.T) {
+	redis := statetest.Start(t)
+	bundle := writeBundle(t)
+	editCatalog(t, bundle, "[servers.fake.launch]", "data_scope = [\"pii\"]\n[servers.fake.tools]\nuntrusted = [\"echo\"]\negress = [\"add\"]\n[servers.fake.launch]")
+	if err := os.MkdirAll(filepath.Join(bundle, "policies"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"authz.rego", "taint.rego"} {
+		rego, err := os.ReadFile(filepath.Join("..", "..", "catalog", "starter", "policies", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFileAtomic(t, filepath.Join(bundle, "policies", name), string(rego))
+	}
+	bases, logs := startReplicas(t, 2, bundle, redis.URL())
+	open := func(base string) string {
+		t.Helper()
+		status, body, sid := mcpPost(t, base+"/servers/fake/mcp", "", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"taint","version":"1"}}}`)
+		if status != http.StatusOK || sid == "" {
+			t.Fatalf("initialize: %d %s", status, body)
+		}
+		if status, body, _ := mcpPost(t, base+"/servers/fake/mcp", sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); status != http.StatusAccepted {
+			t.Fatalf("initialized: %d %s", status, body)
+		}
+		return sid
+	}
+	const add = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}`
+	fresh := open(bases[1])
+	if status, body, _ := mcpPost(t, bases[1]+"/servers/fake/mcp", fresh, add); status != http.StatusOK || strings.Contains(body, "can send data out") || strings.Contains(body, `"isError":true`) {
+		t.Fatalf("add in a fresh session: %d %s", status, body)
+	}
+	sid := open(bases[0])
+	if status, body, _ := mcpPost(t, bases[0]+"/servers/fake/mcp", sid, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"a web page"}}}`); status != http.StatusOK || !strings.Contains(body, "a web page") {
+		t.Fatalf("echo on replica 0: %d %s\n%s", status, body, logs[0]())
+	}
+	status, body, _ := mcpPost(t, bases[1]+"/servers/fake/mcp", sid, add)
+	if status != http.StatusOK || !strings.Contains(body, "tool add can send data out, and this session has read pii data (call 1, fake/echo, record ") ||
+		!strings.Contains(body, "the catalog's data_scope of fake") || !strings.Contains(body, "the catalog marks echo's results untrusted") {
+		t.Fatalf("add on replica 1 after the session was tainted on replica 0: %d %s\n%s", status, body, logs[1]())
 	}
 }

@@ -3,6 +3,7 @@ package enforce
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -26,6 +27,51 @@ type Facts struct {
 	tools     map[string]bool
 	classes   map[string]Taint
 	untrusted *Taint
+	// learned, when set, is told the facts each time a call establishes
+	// one they did not hold (a server, a tool, a data class, untrusted
+	// content), before the call's answer goes to the client.
+	learned func(FactsState)
+}
+
+// FactsState is Facts as a store keeps it, so that another process
+// serving the same session (a gateway replica) goes on from them.
+type FactsState struct {
+	Calls     int              `json:"calls"`
+	Servers   []string         `json:"servers"`
+	Tools     []string         `json:"tools"`
+	Classes   map[string]Taint `json:"classes"`
+	Untrusted *Taint           `json:"untrusted,omitempty"`
+}
+
+// RestoreFacts returns the facts s describes, telling learned (when not
+// nil) each time a later call adds to them.
+func RestoreFacts(s FactsState, learned func(FactsState)) *Facts {
+	f := &Facts{calls: s.Calls, servers: map[string]bool{}, tools: map[string]bool{}, classes: map[string]Taint{}, learned: learned}
+	for _, v := range s.Servers {
+		f.servers[v] = true
+	}
+	for _, v := range s.Tools {
+		f.tools[v] = true
+	}
+	maps.Copy(f.classes, s.Classes)
+	if s.Untrusted != nil {
+		t := *s.Untrusted
+		f.untrusted = &t
+	}
+	return f
+}
+
+// stateLocked is f's FactsState; f.mu is held.
+func (f *Facts) stateLocked() FactsState {
+	s := FactsState{Calls: f.calls, Servers: sortedKeys(f.servers), Tools: sortedKeys(f.tools), Classes: maps.Clone(f.classes)}
+	if s.Classes == nil {
+		s.Classes = map[string]Taint{}
+	}
+	if f.untrusted != nil {
+		t := *f.untrusted
+		s.Untrusted = &t
+	}
+	return s
 }
 
 // Taint names the earlier call that brought a fact into the session, so a
@@ -92,25 +138,43 @@ func (f *Facts) Observe(server *catalog.Server, serverName string, call *Call, g
 // untrusted (catalog tools.untrusted, annotation openWorldHint).
 func (f *Facts) observe(server *catalog.Server, serverName string, call *Call, guardrails []Guardrail, record string, now time.Time) {
 	f.mu.Lock()
-	defer f.mu.Unlock()
+	learned := f.observeLocked(server, serverName, call, guardrails, record, now)
+	var st FactsState
+	if learned && f.learned != nil {
+		st = f.stateLocked()
+	}
+	hook := f.learned
+	f.mu.Unlock()
+	if learned && hook != nil {
+		hook(st)
+	}
+}
+
+// observeLocked is observe with f.mu held; it reports whether the call
+// established a fact the session did not hold.
+func (f *Facts) observeLocked(server *catalog.Server, serverName string, call *Call, guardrails []Guardrail, record string, now time.Time) (learned bool) {
 	if f.servers == nil {
 		f.servers, f.tools, f.classes = map[string]bool{}, map[string]bool{}, map[string]Taint{}
 	}
 	f.calls++
+	tool := serverName + "/" + call.Tool
+	learned = !f.servers[serverName] || !f.tools[tool]
 	f.servers[serverName] = true
-	f.tools[serverName+"/"+call.Tool] = true
+	f.tools[tool] = true
 	taint := func(why string) Taint {
 		return Taint{Server: serverName, Tool: call.Tool, Call: f.calls, Record: record, Time: now.UTC(), Why: why}
 	}
 	addClass := func(c, why string) {
 		if _, ok := f.classes[c]; !ok && c != "" && c != "none" {
 			f.classes[c] = taint(why)
+			learned = true
 		}
 	}
 	setUntrusted := func(why string) {
 		if f.untrusted == nil {
 			t := taint(why)
 			f.untrusted = &t
+			learned = true
 		}
 	}
 	if server != nil {
@@ -145,6 +209,7 @@ func (f *Facts) observe(server *catalog.Server, serverName string, call *Call, g
 			setUntrusted(why)
 		}
 	}
+	return learned
 }
 
 // observed reports whether a call's outcome means its result reached the

@@ -66,18 +66,32 @@ type GatewayGovernance struct {
 const maxSessionFacts = 100_000
 
 // sessionFacts returns the facts of MCP session id, shared by its cores.
-func (g *GatewayGovernance) sessionFacts(id string) *enforce.Facts {
+// With a shared store, a session this replica has not served yet starts
+// from the facts its other replicas kept there, and what its calls
+// establish is kept there before their answers go out.
+func (g *GatewayGovernance) sessionFacts(id string) (*enforce.Facts, error) {
+	g.factsMu.Lock()
+	f, ok := g.facts[id]
+	g.factsMu.Unlock()
+	if ok {
+		return f, nil
+	}
+	// Read from the store without the lock: other sessions' cores do not
+	// wait for this one's round trip.
+	f, err := g.shared.sessionFacts(id)
+	if err != nil {
+		return nil, err
+	}
 	g.factsMu.Lock()
 	defer g.factsMu.Unlock()
-	if f, ok := g.facts[id]; ok {
-		return f
+	if had, ok := g.facts[id]; ok {
+		return had, nil // another core of the session got there first
 	}
 	if g.facts == nil || len(g.facts) >= maxSessionFacts {
 		g.facts = map[string]*enforce.Facts{}
 	}
-	f := &enforce.Facts{}
 	g.facts[id] = f
-	return f
+	return f, nil
 }
 
 // gatewayState is one usable bundle and the pipeline loaded from it.
@@ -326,6 +340,10 @@ func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.
 	st := g.cur()
 	c := st.bundle.Catalog
 	s := c.Server(id)
+	facts, err := g.sessionFacts(info.ID)
+	if err != nil {
+		return nil, err
+	}
 	cfg := enforce.Config{
 		Mode: c.Meta.Mode, Server: s, Launch: id,
 		// The gateway launches exactly what the entry says, so there is
@@ -333,7 +351,7 @@ func (g *GatewayGovernance) Core(id string, info gateway.SessionInfo) (*enforce.
 		VersionApproved: s != nil,
 		BundleRevision:  st.bundle.Revision, RequestURL: c.Meta.RequestURL,
 		Identity: info.Identity, Session: info.ID,
-		Facts:    g.sessionFacts(info.ID),
+		Facts:    facts,
 		Sink:     g.lines,
 		AuditErr: g.auditErr,
 		// Every gateway request's identity is verified, so its groups

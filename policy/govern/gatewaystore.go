@@ -7,6 +7,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy"
+	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/limit"
 	"github.com/mcpgov/mcpgov/policy/state"
 	"github.com/mcpgov/mcpgov/scan/fleet"
@@ -63,6 +64,8 @@ type SharedState struct {
 	Limits *state.Guard
 	Tokens *SharedTokenStore
 	Mode   state.DownMode
+	// Report is told what the replica cannot share (nil: nothing is).
+	Report func(Notice)
 }
 
 // OpenSharedState opens the store at url for a replica; report is told
@@ -89,7 +92,7 @@ func OpenSharedState(env Env, url string, mode state.DownMode, report func(Notic
 		}
 		report(Notice{"note", "the shared state store " + r.String() + " answers again; rate limits are shared again"})
 	}}
-	return &SharedState{Store: r, Limits: g, Tokens: &SharedTokenStore{Store: r, Now: env.Now}, Mode: mode}, nil
+	return &SharedState{Store: r, Limits: g, Tokens: &SharedTokenStore{Store: r, Now: env.Now}, Mode: mode, Report: report}, nil
 }
 
 // Close closes the store's connections.
@@ -281,4 +284,35 @@ func OpenGatewayFleet(env Env, c Configs, url string) (inv fleet.Store, done fun
 		return nil, nil, WithHint(err, "give --store redis://HOST:PORT/DB, or fix [gateway] store in config.toml (`mcpgov help config`)")
 	}
 	return r.Fleet(), func() { _ = r.Close() }, nil
+}
+
+// sessionFacts are the facts of session id for a replica: on a nil
+// SharedState, new ones of its own; else those the replicas kept in the
+// store, kept there again each time a call adds to them. A store that
+// cannot be read fails the session's start in store_down = enforce (its
+// taint rules would decide on less than the session did) and starts the
+// facts over in audit, reported.
+func (s *SharedState) sessionFacts(id string) (*enforce.Facts, error) {
+	if s == nil {
+		return &enforce.Facts{}, nil
+	}
+	save := func(st enforce.FactsState) {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		if err := s.Store.SaveFacts(ctx, id, st); err != nil && s.Report != nil {
+			s.Report(Notice{"warning", fmt.Sprintf("a session's facts could not be kept in the shared store (another replica resuming it would not know them): %v", err)})
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, _, err := s.Store.LoadFacts(ctx, id)
+	if err != nil {
+		if s.Mode == state.DownEnforce {
+			return nil, fmt.Errorf("the session's facts (for its taint rules) cannot be read, so it is refused (store failure mode enforce): %w", err)
+		}
+		if s.Report != nil {
+			s.Report(Notice{"warning", fmt.Sprintf("the session's facts cannot be read; its taint rules start over on this replica (store_down = audit): %v", err)})
+		}
+	}
+	return enforce.RestoreFacts(st, save), nil
 }

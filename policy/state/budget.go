@@ -29,23 +29,21 @@ const sessionBudgetKeep = 7 * 24 * time.Hour
 // both spend the last of a budget.
 var spendScript = redis.NewScript(`
 local amount = tonumber(ARGV[1])
-local check = ARGV[2] == '1'
-local function cur(i)
-  local p = redis.call('HGET', KEYS[i], 'period')
-  if p ~= ARGV[3 * i] then return 0, false end
-  return tonumber(redis.call('HGET', KEYS[i], 'spent') or '0'), true
+local spent, same = {}, {}
+for i = 1, #KEYS do
+  local v = redis.call('HMGET', KEYS[i], 'period', 'spent')
+  same[i] = v[1] == ARGV[3 * i]
+  spent[i] = same[i] and tonumber(v[2] or '0') or 0
 end
-if check then
+if ARGV[2] == '1' then
   for i = 1, #KEYS do
-    local spent = cur(i)
-    if spent + amount > tonumber(ARGV[3 * i + 1]) + 1e-9 then
-      return {i, tostring(spent)}
+    if spent[i] + amount > tonumber(ARGV[3 * i + 1]) + 1e-9 then
+      return {i, tostring(spent[i])}
     end
   end
 end
 for i = 1, #KEYS do
-  local _, same = cur(i)
-  if not same then redis.call('HSET', KEYS[i], 'period', ARGV[3 * i], 'spent', '0') end
+  if not same[i] then redis.call('HSET', KEYS[i], 'period', ARGV[3 * i], 'spent', '0') end
   redis.call('HINCRBYFLOAT', KEYS[i], 'spent', ARGV[1])
   redis.call('EXPIREAT', KEYS[i], ARGV[3 * i + 2])
 end

@@ -156,46 +156,60 @@ func auditShipRun(ctx context.Context, opts *AuditShipOptions) error {
 		opts.IO.Notef("shipped %s to %s (cursor at seq %d)", plural(rep.Sent, "record", "records"), rep.Endpoint, rep.Cursor)
 		return nil
 	}
-	if !opts.Follow {
+	var last *audit.ShipReport
+	err = shipLoop(ctx, opts, func() (int, uint64, error) {
 		rep, err := sh.Ship(ctx)
+		if last = rep; rep == nil {
+			return 0, 0, err
+		}
+		total += rep.Sent
+		return rep.Sent, rep.Cursor, err
+	})
+	if !opts.Follow {
 		if err != nil {
-			if rep != nil {
-				return withHint(fmt.Errorf("ship audit trail %s: %w (sent %d; cursor at seq %d)", s.Dir, err, rep.Sent, rep.Cursor),
+			if last != nil {
+				return withHint(fmt.Errorf("ship audit trail %s: %w (sent %d; cursor at seq %d)", s.Dir, err, last.Sent, last.Cursor),
 					"run it again once the endpoint is reachable: shipping resumes after the last accepted record")
 			}
 			return fmt.Errorf("ship audit trail %s: %w", s.Dir, err)
 		}
-		return report(rep)
+		return report(last)
 	}
+	cursor, _ := sh.Cursor()
+	endpoint, _ := audit.LogsURL(opts.OTLP)
+	return report(&audit.ShipReport{Endpoint: endpoint, Sent: total, Cursor: cursor})
+}
+
+// shipLoop runs one shipping pass, or with --follow a pass every
+// --interval until ctx is done, a failed pass retried with backoff (doubled
+// each time, up to a minute). pass returns what it shipped and the
+// cursor. The error is a single pass's; following ends without one.
+func shipLoop(ctx context.Context, opts *AuditShipOptions, pass func() (sent int, cursor uint64, err error)) error {
 	backoff := opts.Interval
 	for {
-		rep, err := sh.Ship(ctx)
-		if rep != nil {
-			total += rep.Sent
+		sent, cursor, err := pass()
+		if !opts.Follow {
+			return err
 		}
 		wait := opts.Interval
 		if err != nil {
 			if ctx.Err() != nil {
-				break
+				return nil
 			}
 			opts.IO.Warnf("audit ship: %v; retrying in %s", err, backoff)
 			wait, backoff = backoff, min(backoff*2, time.Minute)
 		} else {
 			backoff = opts.Interval
-			if rep.Sent > 0 && !opts.JSON {
-				opts.IO.Notef("shipped %s (cursor at seq %d)", plural(rep.Sent, "record", "records"), rep.Cursor)
+			if sent > 0 && !opts.JSON {
+				opts.IO.Notef("shipped %s (cursor at seq %d)", plural(sent, "record", "records"), cursor)
 			}
 		}
 		select {
 		case <-ctx.Done():
+			return nil
 		case <-time.After(wait):
-			continue
 		}
-		break
 	}
-	cursor, _ := sh.Cursor()
-	endpoint, _ := audit.LogsURL(opts.OTLP)
-	return report(&audit.ShipReport{Endpoint: endpoint, Sent: total, Cursor: cursor})
 }
 
 // auditShipS3 is audit ship --s3: one pass, or passes every --interval
@@ -227,43 +241,22 @@ func auditShipS3(ctx context.Context, opts *AuditShipOptions, dir string) error 
 			plural(total.Objects, "object", "objects"), plural(total.Checkpoints, "checkpoint", "checkpoints"), total.Location, total.Replica, total.Cursor, total.Lock)
 		return nil
 	}
-	backoff := opts.Interval
 	warned := false
-	for {
+	err = shipLoop(ctx, opts, func() (int, uint64, error) {
 		rep, err := sh.Ship(ctx)
-		if rep != nil {
-			add(rep)
-			if rep.Lock != "" && !rep.Retained && !warned {
-				opts.IO.Warnf("bucket %s: %s: whoever can write to the bucket can delete what was shipped; create it with Object Lock and a COMPLIANCE default retention, or pass --retain", b.Location(), rep.Lock)
-				warned = true
-			}
+		if rep == nil {
+			return 0, 0, err
 		}
-		if !opts.Follow {
-			if err != nil {
-				return withHint(fmt.Errorf("ship audit trail %s to %s: %w (cursor at seq %d)", dir, b.Location(), err, total.Cursor),
-					"run it again once the bucket is reachable: shipping resumes after the last range the bucket accepted")
-			}
-			return report()
+		add(rep)
+		if rep.Lock != "" && !rep.Retained && !warned {
+			opts.IO.Warnf("bucket %s: %s: whoever can write to the bucket can delete what was shipped; create it with Object Lock and a COMPLIANCE default retention, or pass --retain", b.Location(), rep.Lock)
+			warned = true
 		}
-		wait := opts.Interval
-		if err != nil {
-			if ctx.Err() != nil {
-				break
-			}
-			opts.IO.Warnf("audit ship: %v; retrying in %s", err, backoff)
-			wait, backoff = backoff, min(backoff*2, time.Minute)
-		} else {
-			backoff = opts.Interval
-			if rep.Records > 0 && !opts.JSON {
-				opts.IO.Notef("shipped %s (cursor at seq %d)", plural(rep.Records, "record", "records"), rep.Cursor)
-			}
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-			continue
-		}
-		break
+		return rep.Records, rep.Cursor, err
+	})
+	if err != nil {
+		return withHint(fmt.Errorf("ship audit trail %s to %s: %w (cursor at seq %d)", dir, b.Location(), err, total.Cursor),
+			"run it again once the bucket is reachable: shipping resumes after the last range the bucket accepted")
 	}
 	return report()
 }
