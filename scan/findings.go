@@ -44,16 +44,16 @@ func movable(s *Server, field string, l launch.Analysis) string {
 	ext := strings.ToLower(filepath.Ext(s.File))
 	json, codex := ext == ".json", ext == ".toml" && s.Client == ClientCodex
 	continueYAML := (ext == ".yaml" || ext == ".yml") && s.Client == ClientContinue
-	const local, remote = "mcpgov wrap --move-secrets", "mcpgov wrap --remote --move-secrets"
+	// opencode's command array and environment member are not moved.
+	local := (json && s.Client != ClientOpencode) || codex || continueYAML
 	switch {
-	case strings.HasPrefix(field, "env.") && (json || codex || continueYAML):
-		return local
-	case strings.HasPrefix(field, "args[") && (json || codex || continueYAML) && s.Transport == TransportStdio && len(l.WrappedBy) == 0:
-		return local
-	case (strings.HasPrefix(field, "headers.") || field == "url") && json && s.Transport == TransportHTTP:
-		return remote
-	case strings.HasPrefix(field, "headers.") && codex && s.Transport == TransportHTTP:
-		return remote
+	case strings.HasPrefix(field, "env.") && local:
+		return "mcpgov wrap --move-secrets"
+	case strings.HasPrefix(field, "args[") && local && s.Transport == TransportStdio && len(l.WrappedBy) == 0:
+		return "mcpgov wrap --move-secrets"
+	case (strings.HasPrefix(field, "headers.") || field == "url") && json && s.Transport == TransportHTTP,
+		strings.HasPrefix(field, "headers.") && codex && s.Transport == TransportHTTP:
+		return "mcpgov wrap --remote --move-secrets"
 	}
 	return ""
 }
