@@ -614,9 +614,9 @@ func (d *jdoc) unwrapCommand(it *item, lookup func(string) *Record) edit {
 // from the manifest (its moved secrets read back), when the client
 // rewrote the file since (the spans no longer match): the command and
 // args members, next to each other in either order, become the url
-// member again, and a
-// type member what it was. ok is false when they are not next to each
-// other (the url member is then not put back by guesswork).
+// member again, and a type member what it was. ok is false when they are
+// not next to each other (the url member is then not put back by
+// guesswork).
 func (d *jdoc) restoreRemoteRecord(obj *hujson.Object, cmd, argsMem *hujson.ObjectMember, rec *Record) (edit, bool) {
 	var remote, typ *Span
 	for i := range rec.Spans {

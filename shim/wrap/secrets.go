@@ -73,8 +73,9 @@ func moveArgSecrets(it *item, o Options, args []string, raw func(i int) (string,
 	if o.MoveSecret == nil {
 		return nil, nil, nil
 	}
+	found := secret.Args(args)
 	for i := range args {
-		if _, ok := secret.Args(args)[i]; !ok {
+		if _, ok := found[i]; !ok {
 			continue
 		}
 		_, value := argSecret(args, i)
