@@ -126,7 +126,16 @@ func TestMoveArgSecrets(t *testing.T) {
 // secrets (plain and quoted scalars) and its argument secrets into the
 // vault, and unwrap restores the file byte for byte.
 func TestMoveEnvSecretsYAML(t *testing.T) {
-	text := "name: dev\nmcpServers:\n  - name: k\n    command: npx\n    args: [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\"]\n    env:\n      GITHUB_TOKEN: " + secretB + "   # bot\n      OTHER_TOKEN: \"" + secretB + "x\"\n      LEVEL: debug\n"
+	for _, args := range []string{
+		`["-y", "k-mcp@1.0.0", "--api-key=` + secretA + `"]`,
+		`[-y, k-mcp@1.0.0, --api-key=` + secretA + ` ]`, // plain scalars
+	} {
+		moveYAML(t, args)
+	}
+}
+
+func moveYAML(t *testing.T, args string) {
+	text := "name: dev\nmcpServers:\n  - name: k\n    command: npx\n    args: " + args + "\n    env:\n      GITHUB_TOKEN: " + secretB + "   # bot\n      OTHER_TOKEN: \"" + secretB + "x\"\n      LEVEL: debug\n"
 	home, state, path, servers := moveFixture(t, ".continue/config.yaml", text)
 	v := memVault{}
 	o := v.opts(opts(t, state))

@@ -255,7 +255,14 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 		argMoves, left, err = moveArgSecrets(it, o, args, func(i int) (string, int) {
 			n := av.Content[i]
 			s := d.offset(n.Line, n.Column)
-			if e := scalarEnd(d.b, s); e > s && n.Kind == yaml.ScalarNode {
+			e := scalarEnd(d.b, s)
+			if av.Style&yaml.FlowStyle != 0 && n.Style == 0 && e > s {
+				// A plain scalar in a flow sequence ends at its , or ].
+				if j := bytes.IndexAny(d.b[s:e], ",]"); j >= 0 {
+					e = s + len(bytes.TrimRight(d.b[s:s+j], " \t"))
+				}
+			}
+			if e > s && n.Kind == yaml.ScalarNode {
 				return string(d.b[s:e]), s
 			}
 			return "", s
