@@ -44,8 +44,7 @@ func movable(s *Server, field string, l launch.Analysis) string {
 	ext := strings.ToLower(filepath.Ext(s.File))
 	json, codex := ext == ".json", ext == ".toml" && s.Client == ClientCodex
 	continueYAML := (ext == ".yaml" || ext == ".yml") && s.Client == ClientContinue
-	// opencode's command array and environment member are not moved.
-	local := (json && s.Client != ClientOpencode) || codex || continueYAML
+	local := json || codex || continueYAML
 	switch {
 	case strings.HasPrefix(field, "env.") && local:
 		return "mcpgov wrap --move-secrets"

@@ -89,7 +89,7 @@ func TestMovableSuggestion(t *testing.T) {
 		{ClientCursor, "mcp.json", TransportStdio, "env.TOKEN", launch.Analysis{}, "mcpgov wrap --move-secrets"},
 		{ClientCursor, "mcp.json", TransportStdio, "args[2]", launch.Analysis{}, "mcpgov wrap --move-secrets"},
 		{ClientCursor, "mcp.json", TransportStdio, "args[4]", bridged, ""},
-		{ClientOpencode, "opencode.json", TransportStdio, "env.TOKEN", launch.Analysis{}, ""},
+		{ClientOpencode, "opencode.json", TransportStdio, "env.TOKEN", launch.Analysis{}, "mcpgov wrap --move-secrets"},
 		{ClientCursor, "mcp.json", TransportHTTP, "headers.Authorization", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
 		{ClientCursor, "mcp.json", TransportHTTP, "url", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
 		{ClientCursor, "mcp.json", TransportSSE, "url", launch.Analysis{}, ""},

@@ -375,7 +375,7 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 		return skip(ActionSkippedUnsupported, "entry has no command")
 	}
 	if it.srv.Client == scan.ClientOpencode {
-		return d.wrapArgv(it, o, cmd)
+		return d.wrapArgv(it, o, obj, cmd)
 	}
 	command, ok := stringLit(&cmd.Value)
 	if !ok {
@@ -462,7 +462,7 @@ func (d *jdoc) argsAfter(cmd *hujson.ObjectMember, lits []string) string {
 }
 
 // wrapArgv wraps opencode's command array, which holds the whole argv.
-func (d *jdoc) wrapArgv(it *item, o Options, cmd *hujson.ObjectMember) edit {
+func (d *jdoc) wrapArgv(it *item, o Options, obj *hujson.Object, cmd *hujson.ObjectMember) edit {
 	argv, arr, ok := stringsOf(&cmd.Value)
 	if !ok || len(argv) == 0 {
 		return skip(ActionSkippedUnsupported, "command is not a non-empty array of strings")
@@ -470,15 +470,34 @@ func (d *jdoc) wrapArgv(it *item, o Options, cmd *hujson.ObjectMember) edit {
 	if isShimFor(argv[0], argv[1:], o.MCPGovPath) {
 		return skip(ActionAlreadyGoverned, "")
 	}
-	lits := []string{quote(o.MCPGovPath)}
-	for _, a := range shimPrefix(it.srv, o) {
-		lits = append(lits, quote(a))
+	moves, err := d.moveSecrets(it, o, obj)
+	if err != nil {
+		return skip(ActionFailed, "move secrets: "+err.Error())
 	}
+	argMoves, notMoved, err := moveArgSecrets(it, o, argv[1:], func(i int) (string, int) {
+		return d.raw(&arr.Elements[i+1]), d.start(&arr.Elements[i+1])
+	})
+	if err != nil {
+		return skip(ActionFailed, "move secrets: "+err.Error())
+	}
+	prefix := withSecretFlags(shimPrefix(it.srv, o), moves)
+	prefix = append(append(prefix[:len(prefix)-1:len(prefix)-1], argFlags(argMoves)...), "--")
+	lits := append([]string{quote(o.MCPGovPath)}, quoteAll(prefix)...)
 	p, text := d.insertFront(&cmd.Value, arr, cmd, lits)
-	return edit{
-		action: ActionWrapped, command: argv[0], args: argv[1:], patches: []patch{p},
+	e := edit{
+		action: ActionWrapped, command: argv[0], args: clearedArgs(argv[1:], argMoves), patches: []patch{p},
 		spans: []Span{{Field: "command", Original: d.raw(&cmd.Value), Wrapped: text}},
 	}
+	if len(argMoves) > 0 {
+		s, end := d.start(&cmd.Value), d.end(&cmd.Value)
+		text = cutMoves([]byte(text), 0, len(text), shiftMoves(argMoves, p.start, len(p.repl)-(p.end-p.start), s), func(argMove) string { return "" })
+		e.patches[0] = patch{s, end, text}
+		e.spans[0] = Span{Field: "command", Original: cutMoves(d.b, s, end, argMoves, func(argMove) string { return secretMark }),
+			Wrapped: text, Refs: argRefs(argMoves)}
+		e.redact = append(e.redact, maskMoves(argMoves)...)
+		e.reason = movedReason(e.reason, argMoves)
+	}
+	return addMoves(notMovedReason(e, notMoved, whyEscapes), moves)
 }
 
 // span returns the current file range of a manifest span's field.
@@ -570,8 +589,15 @@ func (d *jdoc) unwrapCommand(it *item, lookup func(string) *Record) edit {
 		if k < 0 || k >= len(argv) {
 			return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
 		}
-		return edit{action: ActionUnwrapped, reason: fallback,
-			patches: []patch{{d.start(&arr.Elements[0]), d.start(&arr.Elements[k]), ""}}}
+		back, err := restoreArgs(it, argv, k)
+		if err != nil {
+			return skip(ActionFailed, "restore a moved secret: "+err.Error())
+		}
+		ps := []patch{{d.start(&arr.Elements[0]), d.start(&arr.Elements[k]), ""}}
+		for i, v := range back {
+			ps = append(ps, patch{d.start(&arr.Elements[i]), d.end(&arr.Elements[i]), quote(v)})
+		}
+		return edit{action: ActionUnwrapped, reason: fallback, patches: ps}
 	}
 	command, ok := stringLit(&cmd.Value)
 	argsMem := member(obj, "args")

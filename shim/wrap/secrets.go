@@ -234,7 +234,7 @@ func (d *jdoc) moveSecrets(it *item, o Options, obj *hujson.Object) ([]moved, er
 	if o.MoveSecret == nil {
 		return nil, nil
 	}
-	env := member(obj, "env")
+	env := envMember(obj)
 	if env == nil {
 		return nil, nil
 	}
@@ -351,6 +351,15 @@ func urlSecrets(u string) []urlSecret {
 	return out
 }
 
+// envMember is the entry's environment: its env member, or opencode's
+// environment.
+func envMember(obj *hujson.Object) *hujson.ObjectMember {
+	if m := member(obj, "env"); m != nil {
+		return m
+	}
+	return member(obj, "environment")
+}
+
 // withSecretFlags puts a --secret-env flag per moved secret before the
 // prefix's "--".
 func withSecretFlags(prefix []string, ms []moved) []string {
@@ -388,6 +397,9 @@ func (d *jdoc) envSpan(obj *hujson.Object, field string) (int, int, bool) {
 		return 0, 0, false
 	}
 	env := member(obj, in)
+	if in == "env" {
+		env = envMember(obj)
+	}
 	if env == nil {
 		return 0, 0, false
 	}

@@ -58,6 +58,10 @@ func TestMoveArgSecrets(t *testing.T) {
 	}{
 		{"json", ".cursor/mcp.json", "{\n  \"mcpServers\": {\n    \"k\": {\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\", \"--token\", \"" + secretB + "\"]\n    }\n  }\n}\n",
 			`"args": ["shim", "--secret-arg", "2=vault:config/cursor/k/arg2", "--secret-arg", "4=vault:config/cursor/k/arg4", "--", "npx", "-y", "k-mcp@1.0.0", "--api-key=", "--token", ""]`},
+		// opencode: the whole argv in one command array, and its
+		// environment member.
+		{"opencode", ".config/opencode/opencode.json", "{\n  \"mcp\": {\n    \"k\": {\n      \"type\": \"local\",\n      \"command\": [\"npx\", \"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\", \"--token\", \"" + secretB + "\"],\n      \"environment\": {\"GITHUB_TOKEN\": \"" + secretB + "\"}\n    }\n  }\n}\n",
+			`"command": ["/usr/local/bin/mcpgov", "shim", "--secret-env", "GITHUB_TOKEN=vault:config/opencode/k/GITHUB_TOKEN", "--secret-arg", "2=vault:config/opencode/k/arg2", "--secret-arg", "4=vault:config/opencode/k/arg4", "--", "npx", "-y", "k-mcp@1.0.0", "--api-key=", "--token", ""],` + "\n" + `      "environment": {"GITHUB_TOKEN": ""}`},
 		// Codex: a multi-line array with a comment and a literal string,
 		// and an env table.
 		{"toml", ".codex/config.toml", "# codex\n[mcp_servers.k]\ncommand = \"npx\"\nargs = [\n  \"-y\", \"k-mcp@1.0.0\", # pinned\n  \"--api-key=" + secretA + "\",\n  \"--token\", '" + secretB + "',\n]\n\n[mcp_servers.k.env]\nGITHUB_TOKEN = \"" + secretB + "\" # the bot's\nLEVEL = \"debug\"\n",
