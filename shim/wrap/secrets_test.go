@@ -183,7 +183,7 @@ func moveYAML(t *testing.T, args string) {
 // file byte for byte. Without --move-secrets the entry is left, saying
 // how to wrap it.
 func TestMoveHeadersTOML(t *testing.T) {
-	text := "# codex\n[mcp_servers.linear]\nurl = \"https://mcp.linear.app/mcp\" # hosted\nstartup_timeout_sec = 20\nhttp_headers = { \"Authorization\" = \"Bearer " + secretB + "\", X-Team = 'blue' }\nenabled = true\n"
+	text := "# codex\n[mcp_servers.linear]\nurl = \"https://mcp.linear.app/mcp?api_key=" + secretA + "\" # hosted\nstartup_timeout_sec = 20\nhttp_headers = { \"Authorization\" = \"Bearer " + secretB + "\", X-Team = 'blue' }\nenabled = true\n"
 	home, state, path, servers := moveFixture(t, ".codex/config.toml", text)
 	plain := opts(t, state)
 	plain.Remote = true
@@ -200,17 +200,18 @@ func TestMoveHeadersTOML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved Authorization to the vault" {
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's api_key to the vault; moved Authorization to the vault" {
 		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
 	}
-	want := "# codex\n[mcp_servers.linear]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/linear/header-Authorization\", \"--header\", \"X-Team: blue\", \"--url\", \"https://mcp.linear.app/mcp\"] # hosted\nstartup_timeout_sec = 20\nenabled = true\n"
+	want := "# codex\n[mcp_servers.linear]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/linear/header-Authorization\", \"--header\", \"X-Team: blue\", \"--secret-query\", \"api_key=vault:config/codex/linear/query-api_key\", \"--url\", \"https://mcp.linear.app/mcp?api_key=\"] # hosted\nstartup_timeout_sec = 20\nenabled = true\n"
 	if got := readFile(t, path); got != want {
 		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
 	}
-	if strings.Contains(string(out.Changes[0].Before), secretB) || v["vault:config/codex/linear/header-Authorization"] != "Bearer "+secretB {
+	if strings.Contains(string(out.Changes[0].Before), secretB) || strings.Contains(string(out.Changes[0].Before), secretA) ||
+		v["vault:config/codex/linear/header-Authorization"] != "Bearer "+secretB || v["vault:config/codex/linear/query-api_key"] != secretA {
 		t.Errorf("diff or vault: %v", v)
 	}
-	if b, _ := os.ReadFile(filepath.Join(state, "manifest.json")); strings.Contains(string(b), secretB) {
+	if b, _ := os.ReadFile(filepath.Join(state, "manifest.json")); strings.Contains(string(b), secretB) || strings.Contains(string(b), secretA) {
 		t.Errorf("the manifest holds a secret")
 	}
 	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
@@ -256,5 +257,41 @@ func TestMoveRemoteRewritten(t *testing.T) {
 	wantB, _ := json.Marshal(want)
 	if string(got) != string(wantB) {
 		t.Errorf("entry after unwrap:\n%s\nwant\n%s", got, wantB)
+	}
+}
+
+// TestMoveURLTOML: a Codex url entry whose URL holds a secret query value
+// and a user:password gets both cut from --url and kept in the vault;
+// unwrap restores the file byte for byte.
+func TestMoveURLTOML(t *testing.T) {
+	text := "[mcp_servers.u]\n  url = 'https://bob:" + secretB + "@h.example.com/mcp?region=eu&api_key=" + secretA + "'\n"
+	home, state, path, servers := moveFixture(t, ".codex/config.toml", text)
+	v := memVault{}
+	o := v.opts(opts(t, state))
+	o.Remote = true
+	out, err := Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's userinfo, api_key to the vault" {
+		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
+	}
+	want := "[mcp_servers.u]\n  command = \"/usr/local/bin/mcpgov\"\n  args = [\"shim\", \"--secret-userinfo\", \"vault:config/codex/u/userinfo\", \"--secret-query\", \"api_key=vault:config/codex/u/query-api_key\", \"--url\", \"https://h.example.com/mcp?region=eu&api_key=\"]\n"
+	if got := readFile(t, path); got != want {
+		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
+	}
+	if v["vault:config/codex/u/userinfo"] != "bob:"+secretB || v["vault:config/codex/u/query-api_key"] != secretA {
+		t.Errorf("vault: %v", v)
+	}
+	for _, sec := range []string{secretA, secretB} {
+		if b, _ := os.ReadFile(filepath.Join(state, "manifest.json")); strings.Contains(string(b), sec) || strings.Contains(string(out.Changes[0].Before), sec) {
+			t.Errorf("a secret is in the manifest or the diff")
+		}
+	}
+	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, path); got != text {
+		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
 	}
 }

@@ -359,6 +359,44 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 			moved = append(moved, n)
 		}
 	}
+	var urlMoved []string
+	if raw := d.raw(uk); o.MoveSecret != nil && gw == "" && (raw == `"`+url+`"` || raw == "'"+url+"'") && !strings.ContainsAny(url, "\"'\\") {
+		// A secret query value or user:password, written verbatim,
+		// leaves the URL --url gets, as in a JSON entry.
+		var cleared strings.Builder
+		at, base := 0, uk.ValueStart+d.bom+1
+		for _, sec := range urlSecrets(url) {
+			value := url[sec.start:sec.end]
+			if sec.flag == SecretUserinfoFlag {
+				value = strings.TrimSuffix(value, "@")
+			}
+			ref, err := o.MoveSecret(it.srv, sec.name, value, !o.DryRun)
+			if err != nil {
+				return skip(ActionFailed, "move secrets: url: "+err.Error())
+			}
+			cleared.WriteString(url[at:sec.start])
+			at = sec.end
+			flags = append(flags, sec.flag, sec.arg+ref)
+			marks = append(marks, patch{base + sec.start, base + sec.start + len(value), secretMark})
+			refs = append(refs, ref)
+			redact = append(redact, patch{base + sec.start, base + sec.start + len(value), secret.Mask(value)})
+			urlMoved = append(urlMoved, strings.TrimPrefix(sec.name, "query-"))
+		}
+		cleared.WriteString(url[at:])
+		target = cleared.String()
+	}
+	// The manifest's copy marks each moved value, in file order.
+	order := make([]int, len(marks))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return marks[a].start - marks[b].start })
+	sortedMarks, sortedRefs := make([]patch, len(marks)), make([]string, len(marks))
+	for i, j := range order {
+		sortedMarks[i], sortedRefs[i] = marks[j], refs[j]
+	}
+	marks, refs = sortedMarks, sortedRefs
+
 	ind, _ := indentAt(d.b, d.keyStart(uk))
 	repl := "command = " + tomldoc.String(o.MCPGovPath) + d.nl + ind + "args = " +
 		tomldoc.Strings(append(flags, "--url", target))
@@ -366,7 +404,22 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	ed := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
 		patches: []patch{{start, uk.ValueEnd + d.bom, repl}},
 		spans:   []Span{{Field: "remote", Original: string(d.b[start : uk.ValueEnd+d.bom]), Wrapped: repl}}}
+	if len(urlMoved) > 0 {
+		ed.url = target // the manifest holds no secret
+		ed.reason += "; moved the URL's " + strings.Join(urlMoved, ", ") + " to the vault"
+	}
 	if !movesHeaders {
+		if len(marks) > 0 {
+			shifted := make([]patch, len(marks))
+			for i, m := range marks {
+				shifted[i] = patch{m.start - start, m.end - start, m.repl}
+			}
+			orig, err := apply(d.b[start:uk.ValueEnd+d.bom], shifted)
+			if err != nil {
+				return skip(ActionSkippedRemote, "the URL could not be marked")
+			}
+			ed.spans[0].Original, ed.spans[0].Refs, ed.redact = string(orig), refs, redact
+		}
 		return ed
 	}
 	// One span from the first to the last of the two lines: the url
