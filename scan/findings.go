@@ -39,7 +39,8 @@ var Rules = []finding.Rule{
 // (TOML) or a Continue (YAML) entry; an argument of such a stdio entry's
 // command line (unless another bridge runs it: wrap leaves
 // those); a header or the URL of a JSON or Codex Streamable HTTP entry,
-// which wrap --remote turns into `mcpgov shim --url`.
+// and the URL of a Continue one without headers, which wrap --remote
+// turns into `mcpgov shim --url`.
 func movable(s *Server, field string, l launch.Analysis) string {
 	ext := strings.ToLower(filepath.Ext(s.File))
 	json, codex := ext == ".json", ext == ".toml" && s.Client == ClientCodex
@@ -51,7 +52,8 @@ func movable(s *Server, field string, l launch.Analysis) string {
 	case strings.HasPrefix(field, "args[") && local && s.Transport == TransportStdio && len(l.WrappedBy) == 0:
 		return "mcpgov wrap --move-secrets"
 	case (strings.HasPrefix(field, "headers.") || field == "url") && json && s.Transport == TransportHTTP,
-		(strings.HasPrefix(field, "headers.") || field == "url") && codex && s.Transport == TransportHTTP:
+		(strings.HasPrefix(field, "headers.") || field == "url") && codex && s.Transport == TransportHTTP,
+		field == "url" && continueYAML && s.Transport == TransportHTTP && len(s.Headers) == 0:
 		return "mcpgov wrap --remote --move-secrets"
 	}
 	return ""

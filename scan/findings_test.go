@@ -96,7 +96,8 @@ func TestMovableSuggestion(t *testing.T) {
 		{ClientCodex, "config.toml", TransportStdio, "args[1]", launch.Analysis{}, "mcpgov wrap --move-secrets"},
 		{ClientCodex, "config.toml", TransportHTTP, "headers.Authorization", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
 		{ClientCodex, "config.toml", TransportHTTP, "url", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
-		{ClientContinue, "config.yaml", TransportHTTP, "url", launch.Analysis{}, ""},
+		{ClientContinue, "config.yaml", TransportHTTP, "url", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
+		{ClientContinue, "config.yaml", TransportHTTP, "headers.Authorization", launch.Analysis{}, ""},
 		{ClientContinue, "config.yaml", TransportStdio, "env.TOKEN", launch.Analysis{}, "mcpgov wrap --move-secrets"},
 		{ClientGoose, "config.yaml", TransportStdio, "env.TOKEN", launch.Analysis{}, ""},
 	} {

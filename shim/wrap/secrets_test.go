@@ -295,3 +295,34 @@ func TestMoveURLTOML(t *testing.T) {
 		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
 	}
 }
+
+// TestMoveURLYAML: a Continue streamable-http entry whose URL holds a
+// secret query value: wrap --remote --move-secrets cuts it from --url
+// into the vault; unwrap restores the file byte for byte.
+func TestMoveURLYAML(t *testing.T) {
+	text := "mcpServers:\n  - name: u\n    type: streamable-http\n    url: \"https://h.example.com/mcp?api_key=" + secretA + "&region=eu\"\n"
+	home, state, path, servers := moveFixture(t, ".continue/config.yaml", text)
+	v := memVault{}
+	o := v.opts(opts(t, state))
+	o.Remote = true
+	out, err := Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's api_key to the vault" {
+		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
+	}
+	want := "mcpServers:\n  - name: u\n    type: stdio\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--secret-query\", \"api_key=vault:config/continue/u/query-api_key\", \"--url\", \"https://h.example.com/mcp?api_key=&region=eu\"]\n"
+	if got := readFile(t, path); got != want {
+		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
+	}
+	if b, _ := os.ReadFile(filepath.Join(state, "manifest.json")); strings.Contains(string(b), secretA) || strings.Contains(string(out.Changes[0].Before), secretA) || v["vault:config/continue/u/query-api_key"] != secretA {
+		t.Errorf("a secret is in the manifest or the diff, or not in the vault")
+	}
+	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, path); got != text {
+		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
+	}
+}

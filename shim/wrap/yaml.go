@@ -498,15 +498,60 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 	if !own { // "- url: …": the new lines go under the item's first key
 		ind = strings.Repeat(" ", uk.Column-1)
 	}
-	target := uv.Value
-	if gw := o.gatewayFor(it.srv); gw != "" {
+	target, url := uv.Value, uv.Value
+	gw := o.gatewayFor(it.srv)
+	if gw != "" {
 		target = gw // the original URL is kept in the manifest
 	}
-	want := append(append([]string{"shim"}, shimFlags(it.srv, o)...), "--url", target)
+	flags := append([]string{"shim"}, shimFlags(it.srv, o)...)
+	orig := string(d.b[us:ve])
+	var (
+		refs, moved []string
+		redact      []patch
+	)
+	vs := d.offset(uv.Line, uv.Column)
+	raw := string(d.b[vs:ve])
+	q := ""
+	if raw != "" && (raw[0] == '"' || raw[0] == '\'') {
+		q = raw[:1]
+	}
+	if o.MoveSecret != nil && gw == "" && raw == q+url+q && !strings.ContainsAny(url, "\"'\\") {
+		// A secret query value or user:password, written verbatim,
+		// leaves the URL --url gets, as in a JSON entry.
+		var cleared, marked strings.Builder
+		at, base := 0, vs+len(q)
+		for _, sec := range urlSecrets(url) {
+			value := url[sec.start:sec.end]
+			if sec.flag == SecretUserinfoFlag {
+				value = strings.TrimSuffix(value, "@")
+			}
+			ref, err := o.MoveSecret(it.srv, sec.name, value, !o.DryRun)
+			if err != nil {
+				return skip(ActionFailed, "move secrets: url: "+err.Error())
+			}
+			cleared.WriteString(url[at:sec.start])
+			marked.WriteString(url[at:sec.start] + secretMark + url[sec.start+len(value):sec.end])
+			at = sec.end
+			flags = append(flags, sec.flag, sec.arg+ref)
+			refs = append(refs, ref)
+			redact = append(redact, patch{base + sec.start, base + sec.start + len(value), secret.Mask(value)})
+			moved = append(moved, strings.TrimPrefix(sec.name, "query-"))
+		}
+		if len(refs) > 0 {
+			cleared.WriteString(url[at:])
+			marked.WriteString(url[at:])
+			target, url = cleared.String(), cleared.String()
+			orig = string(d.b[us:vs]) + q + marked.String() + q
+		}
+	}
+	want := append(flags, "--url", target)
 	repl := "command: " + quote(o.MCPGovPath) + d.nl + ind + "args: [" + strings.Join(quoteAll(want), ", ") + "]"
-	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: uv.Value, args: []string{},
-		patches: []patch{{us, ve, repl}},
-		spans:   []Span{{Field: "remote", Original: string(d.b[us:ve]), Wrapped: repl}}}
+	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
+		patches: []patch{{us, ve, repl}}, redact: redact,
+		spans: []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: refs}}}
+	if len(moved) > 0 {
+		e.reason += "; moved the URL's " + strings.Join(moved, ", ") + " to the vault"
+	}
 	if tk, tv := mapValue(ent, "type"); tk != nil {
 		ts, te := d.offset(tk.Line, tk.Column), scalarEnd(d.b, d.offset(tv.Line, tv.Column))
 		if te < 0 || tk.Line != tv.Line {
@@ -521,6 +566,23 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 		return unsupported
 	}
 	return e
+}
+
+// originalURL is the URL a remote entry had before wrap: the record's,
+// or, when secrets were moved out of it, the one its span's original
+// (filled from the vault) holds.
+func originalURL(rec *Record) string {
+	for _, sp := range rec.Spans {
+		if sp.Field == "remote" && len(sp.Refs) > 0 {
+			var m map[string]any
+			if yaml.Unmarshal([]byte(sp.Original), &m) == nil {
+				if u, ok := m["url"].(string); ok {
+					return u
+				}
+			}
+		}
+	}
+	return rec.URL
 }
 
 // verifyURL decodes after and checks the entry is a url entry for url.
@@ -580,7 +642,7 @@ func (d *ydoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		}
 		if ps != nil {
 			after, err := apply(d.b, ps)
-			if err == nil && rec.URL != "" && rec.Command == "" && d.verifyURL(after, it, rec.URL) {
+			if err == nil && rec.URL != "" && rec.Command == "" && d.verifyURL(after, it, originalURL(rec)) {
 				return edit{action: ActionUnwrapped, patches: ps}
 			}
 			if err == nil && d.verify(after, it, rec.Command, restoredArgs(rec, it)) {
