@@ -9,7 +9,6 @@ import (
 
 	"github.com/tailscale/hujson"
 
-	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/scan"
 )
 
@@ -711,10 +710,8 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 	urlLit := d.raw(&um.Value)
 	orig := string(d.b[d.start(&um.Name):d.end(&um.Value)])
 	var (
-		moves  []moved
-		refs   []string
-		redact []patch
-		names  []string
+		moves []moved
+		cut   urlCut
 	)
 	if gw := o.gatewayFor(it.srv); gw != "" {
 		urlLit = quote(gw) // the original URL is kept in the manifest
@@ -727,32 +724,18 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 		for _, f := range flags {
 			lits = append(lits, quote(f))
 		}
-		if secs := urlSecrets(url); len(secs) > 0 && urlLit == `"`+url+`"` && !strings.ContainsAny(url, "\"\\") {
+		if urlLit == `"`+url+`"` && !strings.ContainsAny(url, "\"\\") {
 			// The URL is written verbatim: cut each secret part out of
 			// the text --url gets, and mark it in the manifest's copy.
-			var cleared, marked strings.Builder
-			at, base := 0, d.start(&um.Value)+1
-			for _, sec := range secs {
-				value, cut := url[sec.start:sec.end], sec.end
-				if sec.flag == SecretUserinfoFlag {
-					value = strings.TrimSuffix(value, "@")
-				}
-				ref, err := o.MoveSecret(it.srv, sec.name, value, !o.DryRun)
-				if err != nil {
-					return skip(ActionFailed, "move secrets: url: "+err.Error())
-				}
-				cleared.WriteString(url[at:sec.start])
-				marked.WriteString(url[at:sec.start] + secretMark + url[sec.start+len(value):cut])
-				at = cut
-				refs = append(refs, ref)
-				lits = append(lits, quote(sec.flag), quote(sec.arg+ref))
-				redact = append(redact, patch{base + sec.start, base + sec.start + len(value), secret.Mask(value)})
-				names = append(names, strings.TrimPrefix(sec.name, "query-"))
+			var err error
+			if cut, err = cutURLSecrets(it, o, url, d.start(&um.Value)+1); err != nil {
+				return skip(ActionFailed, "move secrets: "+err.Error())
 			}
-			cleared.WriteString(url[at:])
-			marked.WriteString(url[at:])
-			urlLit = quote(cleared.String())
-			orig = orig[:len(orig)-len(d.raw(&um.Value))] + `"` + marked.String() + `"`
+			if len(cut.refs) > 0 {
+				lits = append(lits, quoteAll(cut.flags)...)
+				urlLit = quote(cut.cleared)
+				orig = orig[:len(orig)-len(d.raw(&um.Value))] + `"` + cut.marked + `"`
+			}
 		}
 	}
 	lits = append(lits, quote("--url"), urlLit)
@@ -771,12 +754,11 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 	}
 	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url",
 		patches: []patch{{d.start(&um.Name), d.end(&um.Value), repl}},
-		spans:   []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: refs}},
-		args:    []string{}, url: url, redact: redact}
-	if len(refs) > 0 {
-		// The manifest's URL must hold no secret either.
-		e.url = strings.Trim(urlLit, `"`)
-		e.reason += "; moved the URL's " + strings.Join(names, ", ") + " to the vault"
+		spans:   []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: cut.refs}},
+		args:    []string{}, url: url, redact: cut.redact}
+	if len(cut.refs) > 0 {
+		e.url = cut.cleared // the manifest's URL must hold no secret either
+		e.reason += cut.reason()
 	}
 	if t := member(obj, "type"); t != nil {
 		want := quote("stdio")

@@ -360,6 +360,56 @@ func envMember(obj *hujson.Object) *hujson.ObjectMember {
 	return member(obj, "environment")
 }
 
+// urlCut is what --move-secrets took out of a URL written verbatim in a
+// config: the URL --url gets, the URL with a mark per moved value (for the
+// manifest), the shim flags that put the values back, and per value its
+// reference, its mask patch in the file and its name for the result.
+type urlCut struct {
+	cleared, marked string
+	flags, refs     []string
+	redact          []patch
+	names           []string
+}
+
+// cutURLSecrets moves the secret parts of url (urlSecrets) into the vault.
+// base is the file offset of url's first byte, for the mask patches.
+func cutURLSecrets(it *item, o Options, url string, base int) (urlCut, error) {
+	var (
+		c               urlCut
+		cleared, marked strings.Builder
+		at              int
+	)
+	for _, sec := range urlSecrets(url) {
+		value := url[sec.start:sec.end]
+		if sec.flag == SecretUserinfoFlag {
+			value = strings.TrimSuffix(value, "@")
+		}
+		ref, err := o.MoveSecret(it.srv, sec.name, value, !o.DryRun)
+		if err != nil {
+			return urlCut{}, fmt.Errorf("url: %w", err)
+		}
+		cleared.WriteString(url[at:sec.start])
+		marked.WriteString(url[at:sec.start] + secretMark + url[sec.start+len(value):sec.end])
+		at = sec.end
+		c.flags = append(c.flags, sec.flag, sec.arg+ref)
+		c.refs = append(c.refs, ref)
+		c.redact = append(c.redact, patch{base + sec.start, base + sec.start + len(value), secret.Mask(value)})
+		c.names = append(c.names, strings.TrimPrefix(sec.name, "query-"))
+	}
+	cleared.WriteString(url[at:])
+	marked.WriteString(url[at:])
+	c.cleared, c.marked = cleared.String(), marked.String()
+	return c, nil
+}
+
+// reason is the result's note on what left the URL ("" for nothing).
+func (c urlCut) reason() string {
+	if len(c.names) == 0 {
+		return ""
+	}
+	return "; moved the URL's " + strings.Join(c.names, ", ") + " to the vault"
+}
+
 // withSecretFlags puts a --secret-env flag per moved secret before the
 // prefix's "--".
 func withSecretFlags(prefix []string, ms []moved) []string {

@@ -359,31 +359,25 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 			moved = append(moved, n)
 		}
 	}
-	var urlMoved []string
+	var urlMoved string
 	if raw := d.raw(uk); o.MoveSecret != nil && gw == "" && (raw == `"`+url+`"` || raw == "'"+url+"'") && !strings.ContainsAny(url, "\"'\\") {
 		// A secret query value or user:password, written verbatim,
 		// leaves the URL --url gets, as in a JSON entry.
-		var cleared strings.Builder
-		at, base := 0, uk.ValueStart+d.bom+1
-		for _, sec := range urlSecrets(url) {
-			value := url[sec.start:sec.end]
-			if sec.flag == SecretUserinfoFlag {
-				value = strings.TrimSuffix(value, "@")
-			}
-			ref, err := o.MoveSecret(it.srv, sec.name, value, !o.DryRun)
-			if err != nil {
-				return skip(ActionFailed, "move secrets: url: "+err.Error())
-			}
-			cleared.WriteString(url[at:sec.start])
-			at = sec.end
-			flags = append(flags, sec.flag, sec.arg+ref)
-			marks = append(marks, patch{base + sec.start, base + sec.start + len(value), secretMark})
-			refs = append(refs, ref)
-			redact = append(redact, patch{base + sec.start, base + sec.start + len(value), secret.Mask(value)})
-			urlMoved = append(urlMoved, strings.TrimPrefix(sec.name, "query-"))
+		base := uk.ValueStart + d.bom + 1
+		cut, err := cutURLSecrets(it, o, url, base)
+		if err != nil {
+			return skip(ActionFailed, "move secrets: "+err.Error())
 		}
-		cleared.WriteString(url[at:])
-		target = cleared.String()
+		if len(cut.refs) > 0 {
+			flags = append(flags, cut.flags...)
+			for i, r := range cut.redact {
+				marks = append(marks, patch{r.start, r.end, secretMark})
+				refs = append(refs, cut.refs[i])
+			}
+			redact = append(redact, cut.redact...)
+			urlMoved = cut.reason()
+			target = cut.cleared
+		}
 	}
 	// The manifest's copy marks each moved value, in file order.
 	order := make([]int, len(marks))
@@ -404,9 +398,9 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	ed := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
 		patches: []patch{{start, uk.ValueEnd + d.bom, repl}},
 		spans:   []Span{{Field: "remote", Original: string(d.b[start : uk.ValueEnd+d.bom]), Wrapped: repl}}}
-	if len(urlMoved) > 0 {
+	if urlMoved != "" {
 		ed.url = target // the manifest holds no secret
-		ed.reason += "; moved the URL's " + strings.Join(urlMoved, ", ") + " to the vault"
+		ed.reason += urlMoved
 	}
 	if !movesHeaders {
 		if len(marks) > 0 {

@@ -505,10 +505,7 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 	}
 	flags := append([]string{"shim"}, shimFlags(it.srv, o)...)
 	orig := string(d.b[us:ve])
-	var (
-		refs, moved []string
-		redact      []patch
-	)
+	var cut urlCut
 	vs := d.offset(uv.Line, uv.Column)
 	raw := string(d.b[vs:ve])
 	q := ""
@@ -518,40 +515,22 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 	if o.MoveSecret != nil && gw == "" && raw == q+url+q && !strings.ContainsAny(url, "\"'\\") {
 		// A secret query value or user:password, written verbatim,
 		// leaves the URL --url gets, as in a JSON entry.
-		var cleared, marked strings.Builder
-		at, base := 0, vs+len(q)
-		for _, sec := range urlSecrets(url) {
-			value := url[sec.start:sec.end]
-			if sec.flag == SecretUserinfoFlag {
-				value = strings.TrimSuffix(value, "@")
-			}
-			ref, err := o.MoveSecret(it.srv, sec.name, value, !o.DryRun)
-			if err != nil {
-				return skip(ActionFailed, "move secrets: url: "+err.Error())
-			}
-			cleared.WriteString(url[at:sec.start])
-			marked.WriteString(url[at:sec.start] + secretMark + url[sec.start+len(value):sec.end])
-			at = sec.end
-			flags = append(flags, sec.flag, sec.arg+ref)
-			refs = append(refs, ref)
-			redact = append(redact, patch{base + sec.start, base + sec.start + len(value), secret.Mask(value)})
-			moved = append(moved, strings.TrimPrefix(sec.name, "query-"))
+		var err error
+		if cut, err = cutURLSecrets(it, o, url, vs+len(q)); err != nil {
+			return skip(ActionFailed, "move secrets: "+err.Error())
 		}
-		if len(refs) > 0 {
-			cleared.WriteString(url[at:])
-			marked.WriteString(url[at:])
-			target, url = cleared.String(), cleared.String()
-			orig = string(d.b[us:vs]) + q + marked.String() + q
+		if len(cut.refs) > 0 {
+			flags = append(flags, cut.flags...)
+			target, url = cut.cleared, cut.cleared
+			orig = string(d.b[us:vs]) + q + cut.marked + q
 		}
 	}
 	want := append(flags, "--url", target)
 	repl := "command: " + quote(o.MCPGovPath) + d.nl + ind + "args: [" + strings.Join(quoteAll(want), ", ") + "]"
 	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
-		patches: []patch{{us, ve, repl}}, redact: redact,
-		spans: []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: refs}}}
-	if len(moved) > 0 {
-		e.reason += "; moved the URL's " + strings.Join(moved, ", ") + " to the vault"
-	}
+		patches: []patch{{us, ve, repl}}, redact: cut.redact,
+		spans: []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: cut.refs}}}
+	e.reason += cut.reason()
 	if tk, tv := mapValue(ent, "type"); tk != nil {
 		ts, te := d.offset(tk.Line, tk.Column), scalarEnd(d.b, d.offset(tv.Line, tv.Column))
 		if te < 0 || tk.Line != tv.Line {
