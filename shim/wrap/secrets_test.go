@@ -46,6 +46,33 @@ func moveFixture(t *testing.T, rel, text string) (home, state, path string, serv
 	return home, state, path, scanHome(t, home)
 }
 
+// assertMoved checks the wrapped file is want and that no secret is in
+// the manifest or the shown diff.
+func assertMoved(t *testing.T, state, path string, out *Outcome, want string, secrets ...string) {
+	t.Helper()
+	if got := readFile(t, path); got != want {
+		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
+	}
+	b, _ := os.ReadFile(filepath.Join(state, "manifest.json"))
+	for _, sec := range secrets {
+		if strings.Contains(string(b), sec) || strings.Contains(string(out.Changes[0].Before), sec) {
+			t.Errorf("a moved secret is in the manifest or the diff")
+		}
+	}
+}
+
+// assertUnwrapped unwraps home's governed entries and checks path is text
+// again, byte for byte.
+func assertUnwrapped(t *testing.T, home, path, text string, o Options) {
+	t.Helper()
+	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, path); got != text {
+		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
+	}
+}
+
 // TestMoveArgSecrets: --move-secrets takes a secret out of an argument
 // (--api-key=VALUE keeps its --api-key= prefix, --token VALUE leaves "")
 // in every config format; the shim's --secret-arg flags say where each
@@ -204,22 +231,11 @@ func TestMoveHeadersTOML(t *testing.T) {
 		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
 	}
 	want := "# codex\n[mcp_servers.linear]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/linear/header-Authorization\", \"--header\", \"X-Team: blue\", \"--secret-query\", \"api_key=vault:config/codex/linear/query-api_key\", \"--url\", \"https://mcp.linear.app/mcp?api_key=\"] # hosted\nstartup_timeout_sec = 20\nenabled = true\n"
-	if got := readFile(t, path); got != want {
-		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
+	assertMoved(t, state, path, out, want, secretA, secretB)
+	if v["vault:config/codex/linear/header-Authorization"] != "Bearer "+secretB || v["vault:config/codex/linear/query-api_key"] != secretA {
+		t.Errorf("vault: %v", v)
 	}
-	if strings.Contains(string(out.Changes[0].Before), secretB) || strings.Contains(string(out.Changes[0].Before), secretA) ||
-		v["vault:config/codex/linear/header-Authorization"] != "Bearer "+secretB || v["vault:config/codex/linear/query-api_key"] != secretA {
-		t.Errorf("diff or vault: %v", v)
-	}
-	if b, _ := os.ReadFile(filepath.Join(state, "manifest.json")); strings.Contains(string(b), secretB) || strings.Contains(string(b), secretA) {
-		t.Errorf("the manifest holds a secret")
-	}
-	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
-		t.Fatal(err)
-	}
-	if got := readFile(t, path); got != text {
-		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
-	}
+	assertUnwrapped(t, home, path, text, o)
 }
 
 // TestMoveRemoteRewritten: a remote entry wrap --remote --move-secrets
@@ -277,23 +293,11 @@ func TestMoveURLTOML(t *testing.T) {
 		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
 	}
 	want := "[mcp_servers.u]\n  command = \"/usr/local/bin/mcpgov\"\n  args = [\"shim\", \"--secret-userinfo\", \"vault:config/codex/u/userinfo\", \"--secret-query\", \"api_key=vault:config/codex/u/query-api_key\", \"--url\", \"https://h.example.com/mcp?region=eu&api_key=\"]\n"
-	if got := readFile(t, path); got != want {
-		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
-	}
+	assertMoved(t, state, path, out, want, secretA, secretB)
 	if v["vault:config/codex/u/userinfo"] != "bob:"+secretB || v["vault:config/codex/u/query-api_key"] != secretA {
 		t.Errorf("vault: %v", v)
 	}
-	for _, sec := range []string{secretA, secretB} {
-		if b, _ := os.ReadFile(filepath.Join(state, "manifest.json")); strings.Contains(string(b), sec) || strings.Contains(string(out.Changes[0].Before), sec) {
-			t.Errorf("a secret is in the manifest or the diff")
-		}
-	}
-	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
-		t.Fatal(err)
-	}
-	if got := readFile(t, path); got != text {
-		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
-	}
+	assertUnwrapped(t, home, path, text, o)
 }
 
 // TestMoveURLYAML: a Continue streamable-http entry whose URL holds a
@@ -313,16 +317,9 @@ func TestMoveURLYAML(t *testing.T) {
 		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
 	}
 	want := "mcpServers:\n  - name: u\n    type: stdio\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--secret-query\", \"api_key=vault:config/continue/u/query-api_key\", \"--url\", \"https://h.example.com/mcp?api_key=&region=eu\"]\n"
-	if got := readFile(t, path); got != want {
-		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
+	assertMoved(t, state, path, out, want, secretA)
+	if v["vault:config/continue/u/query-api_key"] != secretA {
+		t.Errorf("vault: %v", v)
 	}
-	if b, _ := os.ReadFile(filepath.Join(state, "manifest.json")); strings.Contains(string(b), secretA) || strings.Contains(string(out.Changes[0].Before), secretA) || v["vault:config/continue/u/query-api_key"] != secretA {
-		t.Errorf("a secret is in the manifest or the diff, or not in the vault")
-	}
-	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
-		t.Fatal(err)
-	}
-	if got := readFile(t, path); got != text {
-		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
-	}
+	assertUnwrapped(t, home, path, text, o)
 }
