@@ -38,22 +38,23 @@ var Rules = []finding.Rule{
 // mcpgov's vault ("" for none): an env value of a JSON entry, a Codex
 // (TOML) or a Continue (YAML) entry; an argument of such a stdio entry's
 // command line (unless another bridge runs it: wrap leaves
-// those); a header or the URL of a JSON Streamable HTTP entry, or a
-// header of a Codex one, which wrap --remote turns into `mcpgov shim --url`.
+// those); a header or the URL of a JSON or Codex Streamable HTTP entry,
+// and the URL of a Continue one without headers, which wrap --remote
+// turns into `mcpgov shim --url`.
 func movable(s *Server, field string, l launch.Analysis) string {
 	ext := strings.ToLower(filepath.Ext(s.File))
 	json, codex := ext == ".json", ext == ".toml" && s.Client == ClientCodex
 	continueYAML := (ext == ".yaml" || ext == ".yml") && s.Client == ClientContinue
-	const local, remote = "mcpgov wrap --move-secrets", "mcpgov wrap --remote --move-secrets"
+	local := json || codex || continueYAML
 	switch {
-	case strings.HasPrefix(field, "env.") && (json || codex || continueYAML):
-		return local
-	case strings.HasPrefix(field, "args[") && (json || codex || continueYAML) && s.Transport == TransportStdio && len(l.WrappedBy) == 0:
-		return local
-	case (strings.HasPrefix(field, "headers.") || field == "url") && json && s.Transport == TransportHTTP:
-		return remote
-	case strings.HasPrefix(field, "headers.") && codex && s.Transport == TransportHTTP:
-		return remote
+	case strings.HasPrefix(field, "env.") && local:
+		return "mcpgov wrap --move-secrets"
+	case strings.HasPrefix(field, "args[") && local && s.Transport == TransportStdio && len(l.WrappedBy) == 0:
+		return "mcpgov wrap --move-secrets"
+	case (strings.HasPrefix(field, "headers.") || field == "url") && json && s.Transport == TransportHTTP,
+		(strings.HasPrefix(field, "headers.") || field == "url") && codex && s.Transport == TransportHTTP,
+		field == "url" && continueYAML && s.Transport == TransportHTTP && len(s.Headers) == 0:
+		return "mcpgov wrap --remote --move-secrets"
 	}
 	return ""
 }

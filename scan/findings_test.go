@@ -3,6 +3,8 @@ package scan
 import (
 	"strings"
 	"testing"
+
+	"github.com/mcpgov/mcpgov/scan/launch"
 )
 
 func serverFrom(t *testing.T, entry string) Server {
@@ -70,5 +72,38 @@ func TestTOMLSizeCap(t *testing.T) {
 	_, err := readConfig(fsys, "/h/.codex/config.toml", DefaultMaxFileSize)
 	if err == nil || !strings.Contains(err.Error(), "limit for a TOML config file") {
 		t.Errorf("got %v", err)
+	}
+}
+
+// TestMovableSuggestion: scan suggests `mcpgov wrap --move-secrets` only
+// for the secrets wrap moves, and --remote for a remote entry's.
+func TestMovableSuggestion(t *testing.T) {
+	bridged := launch.Analysis{WrappedBy: []string{"mcp-remote"}}
+	for _, c := range []struct {
+		client, file string
+		transport    Transport
+		field        string
+		l            launch.Analysis
+		want         string
+	}{
+		{ClientCursor, "mcp.json", TransportStdio, "env.TOKEN", launch.Analysis{}, "mcpgov wrap --move-secrets"},
+		{ClientCursor, "mcp.json", TransportStdio, "args[2]", launch.Analysis{}, "mcpgov wrap --move-secrets"},
+		{ClientCursor, "mcp.json", TransportStdio, "args[4]", bridged, ""},
+		{ClientOpencode, "opencode.json", TransportStdio, "env.TOKEN", launch.Analysis{}, "mcpgov wrap --move-secrets"},
+		{ClientCursor, "mcp.json", TransportHTTP, "headers.Authorization", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
+		{ClientCursor, "mcp.json", TransportHTTP, "url", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
+		{ClientCursor, "mcp.json", TransportSSE, "url", launch.Analysis{}, ""},
+		{ClientCodex, "config.toml", TransportStdio, "args[1]", launch.Analysis{}, "mcpgov wrap --move-secrets"},
+		{ClientCodex, "config.toml", TransportHTTP, "headers.Authorization", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
+		{ClientCodex, "config.toml", TransportHTTP, "url", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
+		{ClientContinue, "config.yaml", TransportHTTP, "url", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
+		{ClientContinue, "config.yaml", TransportHTTP, "headers.Authorization", launch.Analysis{}, ""},
+		{ClientContinue, "config.yaml", TransportStdio, "env.TOKEN", launch.Analysis{}, "mcpgov wrap --move-secrets"},
+		{ClientGoose, "config.yaml", TransportStdio, "env.TOKEN", launch.Analysis{}, ""},
+	} {
+		s := &Server{Client: c.client, File: "/home/u/" + c.file, Transport: c.transport}
+		if got := movable(s, c.field, c.l); got != c.want {
+			t.Errorf("%s %s %s: %q, want %q", c.client, c.transport, c.field, got, c.want)
+		}
 	}
 }

@@ -98,6 +98,12 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 		}
 		return string(out)
 	}
+	scanned := run("scan", "--json", "--client", "cursor")
+	for _, field := range []string{"headers.Authorization", "url"} {
+		if !regexp.MustCompile(regexp.QuoteMeta(field) + " holds a plain-text [^\"]*move it into mcpgov's vault with `mcpgov wrap --remote --move-secrets`").MatchString(scanned) {
+			t.Errorf("scan does not suggest the move for %s:\n%s", field, scanned)
+		}
+	}
 	out := run("wrap", "--client", "cursor", "--remote", "--move-secrets", "--dry-run")
 	out += run("wrap", "--client", "cursor", "--remote", "--move-secrets", "--mcpgov-path", mcpgov)
 	for _, want := range []string{
@@ -119,6 +125,9 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 		if o, _ := exec.Command("grep", "-r", leak, filepath.Join(home, ".local", "state", "mcpgov")).Output(); len(o) > 0 {
 			t.Errorf("a secret is in the state directory:\n%s", o)
 		}
+	}
+	if out := run("scan", "--json", "--client", "cursor"); strings.Contains(out, "plaintext-secret") || !strings.Contains(out, `"governed": true`) {
+		t.Errorf("scan after the move still finds a secret, or no governed entry:\n%s", out)
 	}
 	var doc struct {
 		MCPServers map[string]struct {

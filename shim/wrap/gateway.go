@@ -1,6 +1,7 @@
 package wrap
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/tailscale/hujson"
@@ -31,6 +32,26 @@ func gatewayReason(it *item, o Options, e edit) edit {
 	}
 	if o.gatewayFor(it.srv) == "" {
 		e.reason = reasonGatewayNoCatalog
+	}
+	return e
+}
+
+// gatewaySecretsLeft says, for --move-secrets with --gateway, which
+// plain-text secrets an entry pointed at the gateway keeps: the gateway
+// runs the catalog's own launch, with the credentials of the catalog's
+// auth block, so nothing reads them any more, and nothing injects them.
+func gatewaySecretsLeft(it *item, o Options, e edit) edit {
+	if o.MoveSecret == nil || e.action != ActionWrapped || o.gatewayFor(it.srv) == "" {
+		return e
+	}
+	var fields []string
+	for _, f := range it.srv.Findings {
+		if f.Rule == scan.RulePlaintextSecret && f.Field != "" && !slices.Contains(fields, f.Field) {
+			fields = append(fields, f.Field)
+		}
+	}
+	if len(fields) > 0 {
+		e.reason += "; " + strings.Join(fields, ", ") + " left in the config: the gateway runs the catalog's launch with the catalog's credentials, so nothing reads it now; remove it by hand"
 	}
 	return e
 }

@@ -235,3 +235,21 @@ func TestGatewayWrapHTTPEntry(t *testing.T) {
 		}
 	}
 }
+
+// TestGatewayWrapSecretsLeft: with --move-secrets, an entry pointed at
+// the gateway keeps its env secret (nothing would inject it: the gateway
+// runs the catalog's launch) and the result says so.
+func TestGatewayWrapSecretsLeft(t *testing.T) {
+	text := "{\n  \"mcpServers\": {\n    \"k\": {\"command\": \"npx\", \"args\": [\"k-mcp\"], \"env\": {\"GITHUB_TOKEN\": \"ghp_R2d2C3poLukeSkywalker0123456789abcd\"}}\n  }\n}\n"
+	_, state, _, servers := moveFixture(t, ".cursor/mcp.json", text)
+	o := memVault{}.opts(opts(t, state))
+	o.Gateway = func(scan.Server) string { return "https://gw.example.com/servers/k/mcp" }
+	out, err := Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "now runs mcpgov shim --url https://gw.example.com/servers/k/mcp; env.GITHUB_TOKEN left in the config: the gateway runs the catalog's launch with the catalog's credentials, so nothing reads it now; remove it by hand"
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != want {
+		t.Errorf("%s %q\nwant %q", r.Action, r.Reason, want)
+	}
+}

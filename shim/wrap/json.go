@@ -9,7 +9,6 @@ import (
 
 	"github.com/tailscale/hujson"
 
-	"github.com/mcpgov/mcpgov/policy/guard/secret"
 	"github.com/mcpgov/mcpgov/scan"
 )
 
@@ -375,7 +374,7 @@ func (d *jdoc) wrapEntry(it *item, o Options) edit {
 		return skip(ActionSkippedUnsupported, "entry has no command")
 	}
 	if it.srv.Client == scan.ClientOpencode {
-		return d.wrapArgv(it, o, cmd)
+		return d.wrapArgv(it, o, obj, cmd)
 	}
 	command, ok := stringLit(&cmd.Value)
 	if !ok {
@@ -462,7 +461,7 @@ func (d *jdoc) argsAfter(cmd *hujson.ObjectMember, lits []string) string {
 }
 
 // wrapArgv wraps opencode's command array, which holds the whole argv.
-func (d *jdoc) wrapArgv(it *item, o Options, cmd *hujson.ObjectMember) edit {
+func (d *jdoc) wrapArgv(it *item, o Options, obj *hujson.Object, cmd *hujson.ObjectMember) edit {
 	argv, arr, ok := stringsOf(&cmd.Value)
 	if !ok || len(argv) == 0 {
 		return skip(ActionSkippedUnsupported, "command is not a non-empty array of strings")
@@ -470,15 +469,34 @@ func (d *jdoc) wrapArgv(it *item, o Options, cmd *hujson.ObjectMember) edit {
 	if isShimFor(argv[0], argv[1:], o.MCPGovPath) {
 		return skip(ActionAlreadyGoverned, "")
 	}
-	lits := []string{quote(o.MCPGovPath)}
-	for _, a := range shimPrefix(it.srv, o) {
-		lits = append(lits, quote(a))
+	moves, err := d.moveSecrets(it, o, obj)
+	if err != nil {
+		return skip(ActionFailed, "move secrets: "+err.Error())
 	}
+	argMoves, notMoved, err := moveArgSecrets(it, o, argv[1:], func(i int) (string, int) {
+		return d.raw(&arr.Elements[i+1]), d.start(&arr.Elements[i+1])
+	})
+	if err != nil {
+		return skip(ActionFailed, "move secrets: "+err.Error())
+	}
+	prefix := withSecretFlags(shimPrefix(it.srv, o), moves)
+	prefix = append(append(prefix[:len(prefix)-1:len(prefix)-1], argFlags(argMoves)...), "--")
+	lits := append([]string{quote(o.MCPGovPath)}, quoteAll(prefix)...)
 	p, text := d.insertFront(&cmd.Value, arr, cmd, lits)
-	return edit{
-		action: ActionWrapped, command: argv[0], args: argv[1:], patches: []patch{p},
+	e := edit{
+		action: ActionWrapped, command: argv[0], args: clearedArgs(argv[1:], argMoves), patches: []patch{p},
 		spans: []Span{{Field: "command", Original: d.raw(&cmd.Value), Wrapped: text}},
 	}
+	if len(argMoves) > 0 {
+		s, end := d.start(&cmd.Value), d.end(&cmd.Value)
+		text = cutMoves([]byte(text), 0, len(text), shiftMoves(argMoves, p.start, len(p.repl)-(p.end-p.start), s), func(argMove) string { return "" })
+		e.patches[0] = patch{s, end, text}
+		e.spans[0] = Span{Field: "command", Original: cutMoves(d.b, s, end, argMoves, func(argMove) string { return secretMark }),
+			Wrapped: text, Refs: argRefs(argMoves)}
+		e.redact = append(e.redact, maskMoves(argMoves)...)
+		e.reason = movedReason(e.reason, argMoves)
+	}
+	return addMoves(notMovedReason(e, notMoved, whyEscapes), moves)
 }
 
 // span returns the current file range of a manifest span's field.
@@ -570,8 +588,15 @@ func (d *jdoc) unwrapCommand(it *item, lookup func(string) *Record) edit {
 		if k < 0 || k >= len(argv) {
 			return skip(ActionNotWrapped, "launches from the catalog or a URL; nothing to restore")
 		}
-		return edit{action: ActionUnwrapped, reason: fallback,
-			patches: []patch{{d.start(&arr.Elements[0]), d.start(&arr.Elements[k]), ""}}}
+		back, err := restoreArgs(it, argv, k)
+		if err != nil {
+			return skip(ActionFailed, "restore a moved secret: "+err.Error())
+		}
+		ps := []patch{{d.start(&arr.Elements[0]), d.start(&arr.Elements[k]), ""}}
+		for i, v := range back {
+			ps = append(ps, patch{d.start(&arr.Elements[i]), d.end(&arr.Elements[i]), quote(v)})
+		}
+		return edit{action: ActionUnwrapped, reason: fallback, patches: ps}
 	}
 	command, ok := stringLit(&cmd.Value)
 	argsMem := member(obj, "args")
@@ -614,9 +639,9 @@ func (d *jdoc) unwrapCommand(it *item, lookup func(string) *Record) edit {
 // from the manifest (its moved secrets read back), when the client
 // rewrote the file since (the spans no longer match): the command and
 // args members, next to each other in either order, become the url
-// member again, and a
-// type member what it was. ok is false when they are not next to each
-// other (the url member is then not put back by guesswork).
+// member again, and a type member what it was. ok is false when they are
+// not next to each other (the url member is then not put back by
+// guesswork).
 func (d *jdoc) restoreRemoteRecord(obj *hujson.Object, cmd, argsMem *hujson.ObjectMember, rec *Record) (edit, bool) {
 	var remote, typ *Span
 	for i := range rec.Spans {
@@ -685,10 +710,8 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 	urlLit := d.raw(&um.Value)
 	orig := string(d.b[d.start(&um.Name):d.end(&um.Value)])
 	var (
-		moves  []moved
-		refs   []string
-		redact []patch
-		names  []string
+		moves []moved
+		cut   urlCut
 	)
 	if gw := o.gatewayFor(it.srv); gw != "" {
 		urlLit = quote(gw) // the original URL is kept in the manifest
@@ -701,32 +724,18 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 		for _, f := range flags {
 			lits = append(lits, quote(f))
 		}
-		if secs := urlSecrets(url); len(secs) > 0 && urlLit == `"`+url+`"` && !strings.ContainsAny(url, "\"\\") {
+		if urlLit == `"`+url+`"` && !strings.ContainsAny(url, "\"\\") {
 			// The URL is written verbatim: cut each secret part out of
 			// the text --url gets, and mark it in the manifest's copy.
-			var cleared, marked strings.Builder
-			at, base := 0, d.start(&um.Value)+1
-			for _, sec := range secs {
-				value, cut := url[sec.start:sec.end], sec.end
-				if sec.flag == SecretUserinfoFlag {
-					value = strings.TrimSuffix(value, "@")
-				}
-				ref, err := o.MoveSecret(it.srv, sec.name, value, !o.DryRun)
-				if err != nil {
-					return skip(ActionFailed, "move secrets: url: "+err.Error())
-				}
-				cleared.WriteString(url[at:sec.start])
-				marked.WriteString(url[at:sec.start] + secretMark + url[sec.start+len(value):cut])
-				at = cut
-				refs = append(refs, ref)
-				lits = append(lits, quote(sec.flag), quote(sec.arg+ref))
-				redact = append(redact, patch{base + sec.start, base + sec.start + len(value), secret.Mask(value)})
-				names = append(names, strings.TrimPrefix(sec.name, "query-"))
+			var err error
+			if cut, err = cutURLSecrets(it, o, url, d.start(&um.Value)+1); err != nil {
+				return skip(ActionFailed, "move secrets: "+err.Error())
 			}
-			cleared.WriteString(url[at:])
-			marked.WriteString(url[at:])
-			urlLit = quote(cleared.String())
-			orig = orig[:len(orig)-len(d.raw(&um.Value))] + `"` + marked.String() + `"`
+			if len(cut.refs) > 0 {
+				lits = append(lits, quoteAll(cut.flags)...)
+				urlLit = quote(cut.cleared)
+				orig = orig[:len(orig)-len(d.raw(&um.Value))] + `"` + cut.marked + `"`
+			}
 		}
 	}
 	lits = append(lits, quote("--url"), urlLit)
@@ -745,12 +754,11 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 	}
 	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url",
 		patches: []patch{{d.start(&um.Name), d.end(&um.Value), repl}},
-		spans:   []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: refs}},
-		args:    []string{}, url: url, redact: redact}
-	if len(refs) > 0 {
-		// The manifest's URL must hold no secret either.
-		e.url = strings.Trim(urlLit, `"`)
-		e.reason += "; moved the URL's " + strings.Join(names, ", ") + " to the vault"
+		spans:   []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: cut.refs}},
+		args:    []string{}, url: url, redact: cut.redact}
+	if len(cut.refs) > 0 {
+		e.url = cut.cleared // the manifest's URL must hold no secret either
+		e.reason += cut.reason()
 	}
 	if t := member(obj, "type"); t != nil {
 		want := quote("stdio")

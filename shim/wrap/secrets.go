@@ -73,8 +73,9 @@ func moveArgSecrets(it *item, o Options, args []string, raw func(i int) (string,
 	if o.MoveSecret == nil {
 		return nil, nil, nil
 	}
+	found := secret.Args(args)
 	for i := range args {
-		if _, ok := secret.Args(args)[i]; !ok {
+		if _, ok := found[i]; !ok {
 			continue
 		}
 		_, value := argSecret(args, i)
@@ -233,7 +234,7 @@ func (d *jdoc) moveSecrets(it *item, o Options, obj *hujson.Object) ([]moved, er
 	if o.MoveSecret == nil {
 		return nil, nil
 	}
-	env := member(obj, "env")
+	env := envMember(obj)
 	if env == nil {
 		return nil, nil
 	}
@@ -350,6 +351,65 @@ func urlSecrets(u string) []urlSecret {
 	return out
 }
 
+// envMember is the entry's environment: its env member, or opencode's
+// environment.
+func envMember(obj *hujson.Object) *hujson.ObjectMember {
+	if m := member(obj, "env"); m != nil {
+		return m
+	}
+	return member(obj, "environment")
+}
+
+// urlCut is what --move-secrets took out of a URL written verbatim in a
+// config: the URL --url gets, the URL with a mark per moved value (for the
+// manifest), the shim flags that put the values back, and per value its
+// reference, its mask patch in the file and its name for the result.
+type urlCut struct {
+	cleared, marked string
+	flags, refs     []string
+	redact          []patch
+	names           []string
+}
+
+// cutURLSecrets moves the secret parts of url (urlSecrets) into the vault.
+// base is the file offset of url's first byte, for the mask patches.
+func cutURLSecrets(it *item, o Options, url string, base int) (urlCut, error) {
+	var (
+		c               urlCut
+		cleared, marked strings.Builder
+		at              int
+	)
+	for _, sec := range urlSecrets(url) {
+		value := url[sec.start:sec.end]
+		if sec.flag == SecretUserinfoFlag {
+			value = strings.TrimSuffix(value, "@")
+		}
+		ref, err := o.MoveSecret(it.srv, sec.name, value, !o.DryRun)
+		if err != nil {
+			return urlCut{}, fmt.Errorf("url: %w", err)
+		}
+		cleared.WriteString(url[at:sec.start])
+		marked.WriteString(url[at:sec.start] + secretMark + url[sec.start+len(value):sec.end])
+		at = sec.end
+		c.flags = append(c.flags, sec.flag, sec.arg+ref)
+		c.refs = append(c.refs, ref)
+		c.redact = append(c.redact, patch{base + sec.start, base + sec.start + len(value), secret.Mask(value)})
+		c.names = append(c.names, strings.TrimPrefix(sec.name, "query-"))
+	}
+	cleared.WriteString(url[at:])
+	marked.WriteString(url[at:])
+	c.cleared, c.marked = cleared.String(), marked.String()
+	return c, nil
+}
+
+// reason is the result's note on what left the URL ("" for nothing).
+func (c urlCut) reason() string {
+	if len(c.names) == 0 {
+		return ""
+	}
+	return "; moved the URL's " + strings.Join(c.names, ", ") + " to the vault"
+}
+
 // withSecretFlags puts a --secret-env flag per moved secret before the
 // prefix's "--".
 func withSecretFlags(prefix []string, ms []moved) []string {
@@ -387,6 +447,9 @@ func (d *jdoc) envSpan(obj *hujson.Object, field string) (int, int, bool) {
 		return 0, 0, false
 	}
 	env := member(obj, in)
+	if in == "env" {
+		env = envMember(obj)
+	}
 	if env == nil {
 		return 0, 0, false
 	}

@@ -46,6 +46,33 @@ func moveFixture(t *testing.T, rel, text string) (home, state, path string, serv
 	return home, state, path, scanHome(t, home)
 }
 
+// assertMoved checks the wrapped file is want and that no secret is in
+// the manifest or the shown diff.
+func assertMoved(t *testing.T, state, path string, out *Outcome, want string, secrets ...string) {
+	t.Helper()
+	if got := readFile(t, path); got != want {
+		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
+	}
+	b, _ := os.ReadFile(filepath.Join(state, "manifest.json"))
+	for _, sec := range secrets {
+		if strings.Contains(string(b), sec) || strings.Contains(string(out.Changes[0].Before), sec) {
+			t.Errorf("a moved secret is in the manifest or the diff")
+		}
+	}
+}
+
+// assertUnwrapped unwraps home's governed entries and checks path is text
+// again, byte for byte.
+func assertUnwrapped(t *testing.T, home, path, text string, o Options) {
+	t.Helper()
+	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
+		t.Fatal(err)
+	}
+	if got := readFile(t, path); got != text {
+		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
+	}
+}
+
 // TestMoveArgSecrets: --move-secrets takes a secret out of an argument
 // (--api-key=VALUE keeps its --api-key= prefix, --token VALUE leaves "")
 // in every config format; the shim's --secret-arg flags say where each
@@ -58,6 +85,10 @@ func TestMoveArgSecrets(t *testing.T) {
 	}{
 		{"json", ".cursor/mcp.json", "{\n  \"mcpServers\": {\n    \"k\": {\n      \"command\": \"npx\",\n      \"args\": [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\", \"--token\", \"" + secretB + "\"]\n    }\n  }\n}\n",
 			`"args": ["shim", "--secret-arg", "2=vault:config/cursor/k/arg2", "--secret-arg", "4=vault:config/cursor/k/arg4", "--", "npx", "-y", "k-mcp@1.0.0", "--api-key=", "--token", ""]`},
+		// opencode: the whole argv in one command array, and its
+		// environment member.
+		{"opencode", ".config/opencode/opencode.json", "{\n  \"mcp\": {\n    \"k\": {\n      \"type\": \"local\",\n      \"command\": [\"npx\", \"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\", \"--token\", \"" + secretB + "\"],\n      \"environment\": {\"GITHUB_TOKEN\": \"" + secretB + "\"}\n    }\n  }\n}\n",
+			`"command": ["/usr/local/bin/mcpgov", "shim", "--secret-env", "GITHUB_TOKEN=vault:config/opencode/k/GITHUB_TOKEN", "--secret-arg", "2=vault:config/opencode/k/arg2", "--secret-arg", "4=vault:config/opencode/k/arg4", "--", "npx", "-y", "k-mcp@1.0.0", "--api-key=", "--token", ""],` + "\n" + `      "environment": {"GITHUB_TOKEN": ""}`},
 		// Codex: a multi-line array with a comment and a literal string,
 		// and an env table.
 		{"toml", ".codex/config.toml", "# codex\n[mcp_servers.k]\ncommand = \"npx\"\nargs = [\n  \"-y\", \"k-mcp@1.0.0\", # pinned\n  \"--api-key=" + secretA + "\",\n  \"--token\", '" + secretB + "',\n]\n\n[mcp_servers.k.env]\nGITHUB_TOKEN = \"" + secretB + "\" # the bot's\nLEVEL = \"debug\"\n",
@@ -126,7 +157,16 @@ func TestMoveArgSecrets(t *testing.T) {
 // secrets (plain and quoted scalars) and its argument secrets into the
 // vault, and unwrap restores the file byte for byte.
 func TestMoveEnvSecretsYAML(t *testing.T) {
-	text := "name: dev\nmcpServers:\n  - name: k\n    command: npx\n    args: [\"-y\", \"k-mcp@1.0.0\", \"--api-key=" + secretA + "\"]\n    env:\n      GITHUB_TOKEN: " + secretB + "   # bot\n      OTHER_TOKEN: \"" + secretB + "x\"\n      LEVEL: debug\n"
+	for _, args := range []string{
+		`["-y", "k-mcp@1.0.0", "--api-key=` + secretA + `"]`,
+		`[-y, k-mcp@1.0.0, --api-key=` + secretA + ` ]`, // plain scalars
+	} {
+		moveYAML(t, args)
+	}
+}
+
+func moveYAML(t *testing.T, args string) {
+	text := "name: dev\nmcpServers:\n  - name: k\n    command: npx\n    args: " + args + "\n    env:\n      GITHUB_TOKEN: " + secretB + "   # bot\n      OTHER_TOKEN: \"" + secretB + "x\"\n      LEVEL: debug\n"
 	home, state, path, servers := moveFixture(t, ".continue/config.yaml", text)
 	v := memVault{}
 	o := v.opts(opts(t, state))
@@ -170,7 +210,7 @@ func TestMoveEnvSecretsYAML(t *testing.T) {
 // file byte for byte. Without --move-secrets the entry is left, saying
 // how to wrap it.
 func TestMoveHeadersTOML(t *testing.T) {
-	text := "# codex\n[mcp_servers.linear]\nurl = \"https://mcp.linear.app/mcp\" # hosted\nstartup_timeout_sec = 20\nhttp_headers = { \"Authorization\" = \"Bearer " + secretB + "\", X-Team = 'blue' }\nenabled = true\n"
+	text := "# codex\n[mcp_servers.linear]\nurl = \"https://mcp.linear.app/mcp?api_key=" + secretA + "\" # hosted\nstartup_timeout_sec = 20\nhttp_headers = { \"Authorization\" = \"Bearer " + secretB + "\", X-Team = 'blue' }\nenabled = true\n"
 	home, state, path, servers := moveFixture(t, ".codex/config.toml", text)
 	plain := opts(t, state)
 	plain.Remote = true
@@ -187,25 +227,15 @@ func TestMoveHeadersTOML(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved Authorization to the vault" {
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's api_key to the vault; moved Authorization to the vault" {
 		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
 	}
-	want := "# codex\n[mcp_servers.linear]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/linear/header-Authorization\", \"--header\", \"X-Team: blue\", \"--url\", \"https://mcp.linear.app/mcp\"] # hosted\nstartup_timeout_sec = 20\nenabled = true\n"
-	if got := readFile(t, path); got != want {
-		t.Errorf("wrapped:\n%s\nwant\n%s", got, want)
+	want := "# codex\n[mcp_servers.linear]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/linear/header-Authorization\", \"--header\", \"X-Team: blue\", \"--secret-query\", \"api_key=vault:config/codex/linear/query-api_key\", \"--url\", \"https://mcp.linear.app/mcp?api_key=\"] # hosted\nstartup_timeout_sec = 20\nenabled = true\n"
+	assertMoved(t, state, path, out, want, secretA, secretB)
+	if v["vault:config/codex/linear/header-Authorization"] != "Bearer "+secretB || v["vault:config/codex/linear/query-api_key"] != secretA {
+		t.Errorf("vault: %v", v)
 	}
-	if strings.Contains(string(out.Changes[0].Before), secretB) || v["vault:config/codex/linear/header-Authorization"] != "Bearer "+secretB {
-		t.Errorf("diff or vault: %v", v)
-	}
-	if b, _ := os.ReadFile(filepath.Join(state, "manifest.json")); strings.Contains(string(b), secretB) {
-		t.Errorf("the manifest holds a secret")
-	}
-	if _, err := Unwrap(context.Background(), governed(scanHome(t, home)), o); err != nil {
-		t.Fatal(err)
-	}
-	if got := readFile(t, path); got != text {
-		t.Errorf("unwrap:\n%s\nwant\n%s", got, text)
-	}
+	assertUnwrapped(t, home, path, text, o)
 }
 
 // TestMoveRemoteRewritten: a remote entry wrap --remote --move-secrets
@@ -244,4 +274,52 @@ func TestMoveRemoteRewritten(t *testing.T) {
 	if string(got) != string(wantB) {
 		t.Errorf("entry after unwrap:\n%s\nwant\n%s", got, wantB)
 	}
+}
+
+// TestMoveURLTOML: a Codex url entry whose URL holds a secret query value
+// and a user:password gets both cut from --url and kept in the vault;
+// unwrap restores the file byte for byte.
+func TestMoveURLTOML(t *testing.T) {
+	text := "[mcp_servers.u]\n  url = 'https://bob:" + secretB + "@h.example.com/mcp?region=eu&api_key=" + secretA + "'\n"
+	home, state, path, servers := moveFixture(t, ".codex/config.toml", text)
+	v := memVault{}
+	o := v.opts(opts(t, state))
+	o.Remote = true
+	out, err := Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's userinfo, api_key to the vault" {
+		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
+	}
+	want := "[mcp_servers.u]\n  command = \"/usr/local/bin/mcpgov\"\n  args = [\"shim\", \"--secret-userinfo\", \"vault:config/codex/u/userinfo\", \"--secret-query\", \"api_key=vault:config/codex/u/query-api_key\", \"--url\", \"https://h.example.com/mcp?region=eu&api_key=\"]\n"
+	assertMoved(t, state, path, out, want, secretA, secretB)
+	if v["vault:config/codex/u/userinfo"] != "bob:"+secretB || v["vault:config/codex/u/query-api_key"] != secretA {
+		t.Errorf("vault: %v", v)
+	}
+	assertUnwrapped(t, home, path, text, o)
+}
+
+// TestMoveURLYAML: a Continue streamable-http entry whose URL holds a
+// secret query value: wrap --remote --move-secrets cuts it from --url
+// into the vault; unwrap restores the file byte for byte.
+func TestMoveURLYAML(t *testing.T) {
+	text := "mcpServers:\n  - name: u\n    type: streamable-http\n    url: \"https://h.example.com/mcp?api_key=" + secretA + "&region=eu\"\n"
+	home, state, path, servers := moveFixture(t, ".continue/config.yaml", text)
+	v := memVault{}
+	o := v.opts(opts(t, state))
+	o.Remote = true
+	out, err := Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's api_key to the vault" {
+		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
+	}
+	want := "mcpServers:\n  - name: u\n    type: stdio\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--secret-query\", \"api_key=vault:config/continue/u/query-api_key\", \"--url\", \"https://h.example.com/mcp?api_key=&region=eu\"]\n"
+	assertMoved(t, state, path, out, want, secretA)
+	if v["vault:config/continue/u/query-api_key"] != secretA {
+		t.Errorf("vault: %v", v)
+	}
+	assertUnwrapped(t, home, path, text, o)
 }

@@ -359,6 +359,38 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 			moved = append(moved, n)
 		}
 	}
+	var urlMoved string
+	if raw := d.raw(uk); o.MoveSecret != nil && gw == "" && (raw == `"`+url+`"` || raw == "'"+url+"'") && !strings.ContainsAny(url, "\"'\\") {
+		// A secret query value or user:password, written verbatim,
+		// leaves the URL --url gets, as in a JSON entry.
+		base := uk.ValueStart + d.bom + 1
+		cut, err := cutURLSecrets(it, o, url, base)
+		if err != nil {
+			return skip(ActionFailed, "move secrets: "+err.Error())
+		}
+		if len(cut.refs) > 0 {
+			flags = append(flags, cut.flags...)
+			for i, r := range cut.redact {
+				marks = append(marks, patch{r.start, r.end, secretMark})
+				refs = append(refs, cut.refs[i])
+			}
+			redact = append(redact, cut.redact...)
+			urlMoved = cut.reason()
+			target = cut.cleared
+		}
+	}
+	// The manifest's copy marks each moved value, in file order.
+	order := make([]int, len(marks))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortFunc(order, func(a, b int) int { return marks[a].start - marks[b].start })
+	sortedMarks, sortedRefs := make([]patch, len(marks)), make([]string, len(marks))
+	for i, j := range order {
+		sortedMarks[i], sortedRefs[i] = marks[j], refs[j]
+	}
+	marks, refs = sortedMarks, sortedRefs
+
 	ind, _ := indentAt(d.b, d.keyStart(uk))
 	repl := "command = " + tomldoc.String(o.MCPGovPath) + d.nl + ind + "args = " +
 		tomldoc.Strings(append(flags, "--url", target))
@@ -366,7 +398,22 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	ed := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
 		patches: []patch{{start, uk.ValueEnd + d.bom, repl}},
 		spans:   []Span{{Field: "remote", Original: string(d.b[start : uk.ValueEnd+d.bom]), Wrapped: repl}}}
+	if urlMoved != "" {
+		ed.url = target // the manifest holds no secret
+		ed.reason += urlMoved
+	}
 	if !movesHeaders {
+		if len(marks) > 0 {
+			shifted := make([]patch, len(marks))
+			for i, m := range marks {
+				shifted[i] = patch{m.start - start, m.end - start, m.repl}
+			}
+			orig, err := apply(d.b[start:uk.ValueEnd+d.bom], shifted)
+			if err != nil {
+				return skip(ActionSkippedRemote, "the URL could not be marked")
+			}
+			ed.spans[0].Original, ed.spans[0].Refs, ed.redact = string(orig), refs, redact
+		}
 		return ed
 	}
 	// One span from the first to the last of the two lines: the url

@@ -250,7 +250,7 @@ func editFile(file string, items []*item, o Options, which op, man *Manifest) (*
 		for _, it := range items {
 			var e edit
 			if which == opWrap {
-				e = gatewayReason(it, o, d.wrapEntry(it, o))
+				e = gatewaySecretsLeft(it, o, gatewayReason(it, o, d.wrapEntry(it, o)))
 			} else {
 				var rerr error
 				e = d.unwrapEntry(it, func(ptr string) *Record {

@@ -255,7 +255,14 @@ func (d *ydoc) wrapEntry(it *item, o Options) edit {
 		argMoves, left, err = moveArgSecrets(it, o, args, func(i int) (string, int) {
 			n := av.Content[i]
 			s := d.offset(n.Line, n.Column)
-			if e := scalarEnd(d.b, s); e > s && n.Kind == yaml.ScalarNode {
+			e := scalarEnd(d.b, s)
+			if av.Style&yaml.FlowStyle != 0 && n.Style == 0 && e > s {
+				// A plain scalar in a flow sequence ends at its , or ].
+				if j := bytes.IndexAny(d.b[s:e], ",]"); j >= 0 {
+					e = s + len(bytes.TrimRight(d.b[s:s+j], " \t"))
+				}
+			}
+			if e > s && n.Kind == yaml.ScalarNode {
 				return string(d.b[s:e]), s
 			}
 			return "", s
@@ -491,15 +498,39 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 	if !own { // "- url: …": the new lines go under the item's first key
 		ind = strings.Repeat(" ", uk.Column-1)
 	}
-	target := uv.Value
-	if gw := o.gatewayFor(it.srv); gw != "" {
+	target, url := uv.Value, uv.Value
+	gw := o.gatewayFor(it.srv)
+	if gw != "" {
 		target = gw // the original URL is kept in the manifest
 	}
-	want := append(append([]string{"shim"}, shimFlags(it.srv, o)...), "--url", target)
+	flags := append([]string{"shim"}, shimFlags(it.srv, o)...)
+	orig := string(d.b[us:ve])
+	var cut urlCut
+	vs := d.offset(uv.Line, uv.Column)
+	raw := string(d.b[vs:ve])
+	q := ""
+	if raw != "" && (raw[0] == '"' || raw[0] == '\'') {
+		q = raw[:1]
+	}
+	if o.MoveSecret != nil && gw == "" && raw == q+url+q && !strings.ContainsAny(url, "\"'\\") {
+		// A secret query value or user:password, written verbatim,
+		// leaves the URL --url gets, as in a JSON entry.
+		var err error
+		if cut, err = cutURLSecrets(it, o, url, vs+len(q)); err != nil {
+			return skip(ActionFailed, "move secrets: "+err.Error())
+		}
+		if len(cut.refs) > 0 {
+			flags = append(flags, cut.flags...)
+			target, url = cut.cleared, cut.cleared
+			orig = string(d.b[us:vs]) + q + cut.marked + q
+		}
+	}
+	want := append(flags, "--url", target)
 	repl := "command: " + quote(o.MCPGovPath) + d.nl + ind + "args: [" + strings.Join(quoteAll(want), ", ") + "]"
-	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: uv.Value, args: []string{},
-		patches: []patch{{us, ve, repl}},
-		spans:   []Span{{Field: "remote", Original: string(d.b[us:ve]), Wrapped: repl}}}
+	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
+		patches: []patch{{us, ve, repl}}, redact: cut.redact,
+		spans: []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: cut.refs}}}
+	e.reason += cut.reason()
 	if tk, tv := mapValue(ent, "type"); tk != nil {
 		ts, te := d.offset(tk.Line, tk.Column), scalarEnd(d.b, d.offset(tv.Line, tv.Column))
 		if te < 0 || tk.Line != tv.Line {
@@ -514,6 +545,23 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 		return unsupported
 	}
 	return e
+}
+
+// originalURL is the URL a remote entry had before wrap: the record's,
+// or, when secrets were moved out of it, the one its span's original
+// (filled from the vault) holds.
+func originalURL(rec *Record) string {
+	for _, sp := range rec.Spans {
+		if sp.Field == "remote" && len(sp.Refs) > 0 {
+			var m map[string]any
+			if yaml.Unmarshal([]byte(sp.Original), &m) == nil {
+				if u, ok := m["url"].(string); ok {
+					return u
+				}
+			}
+		}
+	}
+	return rec.URL
 }
 
 // verifyURL decodes after and checks the entry is a url entry for url.
@@ -573,7 +621,7 @@ func (d *ydoc) unwrapEntry(it *item, lookup func(string) *Record) edit {
 		}
 		if ps != nil {
 			after, err := apply(d.b, ps)
-			if err == nil && rec.URL != "" && rec.Command == "" && d.verifyURL(after, it, rec.URL) {
+			if err == nil && rec.URL != "" && rec.Command == "" && d.verifyURL(after, it, originalURL(rec)) {
 				return edit{action: ActionUnwrapped, patches: ps}
 			}
 			if err == nil && d.verify(after, it, rec.Command, restoredArgs(rec, it)) {
