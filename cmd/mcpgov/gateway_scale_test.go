@@ -183,7 +183,7 @@ func TestGatewayReplicaStartsWhileStoreDown(t *testing.T) {
 		}
 		return strings.Contains(body, "not ready: read the replicas' session key: the shared state store is unavailable (unix://"+redis.Sock+")")
 	})
-	code, body, _ := mcpPost(t, bases[0]+"/servers/fake/mcp", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	code, body, _ := rawPost(t, bases[0]+"/servers/fake/mcp", "", `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
 	if code != http.StatusServiceUnavailable || !strings.Contains(body, "mcpgov gateway not ready") {
 		t.Fatalf("initialize with the store down: %d %q", code, body)
 	}
@@ -201,7 +201,9 @@ func TestGatewayReplicaStartsWhileStoreDown(t *testing.T) {
 	}
 	ctx := await.Context(t)
 	client := mcp.NewClient(&mcp.Implementation{Name: "late", Version: "1"}, nil)
-	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: bases[0] + "/servers/fake/mcp"}, nil)
+	// A 2025-11-25 session: what a second replica must serve from its
+	// signed id (under 2026-07-28 there is no session to hand over).
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: bases[0] + "/servers/fake/mcp"}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
 	if err != nil {
 		t.Fatalf("connect once ready: %v\n%s", err, logs[0]())
 	}
@@ -210,7 +212,7 @@ func TestGatewayReplicaStartsWhileStoreDown(t *testing.T) {
 		t.Fatalf("call once ready: %q (error %v)", text, isErr)
 	}
 	other, _ := startReplicas(t, 1, bundle, redis.URL())
-	code, body, _ = mcpPost(t, other[0]+"/servers/fake/mcp", cs.ID(), `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"elsewhere"}}}`)
+	code, body, _ = rawPost(t, other[0]+"/servers/fake/mcp", cs.ID(), `{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"elsewhere"}}}`)
 	if code != http.StatusOK || !strings.Contains(body, `"id":7`) || !strings.Contains(body, "elsewhere") {
 		t.Fatalf("the session on a second replica: %d %q", code, body)
 	}
@@ -275,25 +277,26 @@ func TestGatewayReplicasShareTaint(t *testing.T) {
 	bases, logs := startReplicas(t, 2, bundle, redis.URL())
 	open := func(base string) string {
 		t.Helper()
-		status, body, sid := mcpPost(t, base+"/servers/fake/mcp", "", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"taint","version":"1"}}}`)
+		status, body, hdr := rawPost(t, base+"/servers/fake/mcp", "", `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"taint","version":"1"}}}`)
+		sid := hdr.Get("Mcp-Session-Id")
 		if status != http.StatusOK || sid == "" {
 			t.Fatalf("initialize: %d %s", status, body)
 		}
-		if status, body, _ := mcpPost(t, base+"/servers/fake/mcp", sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); status != http.StatusAccepted {
+		if status, body, _ := rawPost(t, base+"/servers/fake/mcp", sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); status != http.StatusAccepted {
 			t.Fatalf("initialized: %d %s", status, body)
 		}
 		return sid
 	}
 	const add = `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"add","arguments":{"a":1,"b":2}}}`
 	fresh := open(bases[1])
-	if status, body, _ := mcpPost(t, bases[1]+"/servers/fake/mcp", fresh, add); status != http.StatusOK || strings.Contains(body, "can send data out") || strings.Contains(body, `"isError":true`) {
+	if status, body, _ := rawPost(t, bases[1]+"/servers/fake/mcp", fresh, add); status != http.StatusOK || strings.Contains(body, "can send data out") || strings.Contains(body, `"isError":true`) {
 		t.Fatalf("add in a fresh session: %d %s", status, body)
 	}
 	sid := open(bases[0])
-	if status, body, _ := mcpPost(t, bases[0]+"/servers/fake/mcp", sid, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"a web page"}}}`); status != http.StatusOK || !strings.Contains(body, "a web page") {
+	if status, body, _ := rawPost(t, bases[0]+"/servers/fake/mcp", sid, `{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"echo","arguments":{"message":"a web page"}}}`); status != http.StatusOK || !strings.Contains(body, "a web page") {
 		t.Fatalf("echo on replica 0: %d %s\n%s", status, body, logs[0]())
 	}
-	status, body, _ := mcpPost(t, bases[1]+"/servers/fake/mcp", sid, add)
+	status, body, _ := rawPost(t, bases[1]+"/servers/fake/mcp", sid, add)
 	if status != http.StatusOK || !strings.Contains(body, "tool add can send data out, and this session has read pii data (call 1, fake/echo, record ") ||
 		!strings.Contains(body, "the catalog's data_scope of fake") || !strings.Contains(body, "the catalog marks echo's results untrusted") {
 		t.Fatalf("add on replica 1 after the session was tainted on replica 0: %d %s\n%s", status, body, logs[1]())
