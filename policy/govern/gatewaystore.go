@@ -83,14 +83,14 @@ func OpenSharedState(env Env, url string, mode state.DownMode, report func(Notic
 			return
 		}
 		if err != nil {
-			what := "calls that need a rate-limit counter are refused until it is back (store_down = enforce)"
+			what := "calls that need a rate-limit or budget counter, and sessions new to this replica, are refused until it is back (store_down = enforce)"
 			if mode == state.DownAudit {
-				what = "rate limits are counted by this replica alone until it is back (store_down = audit)"
+				what = "rate limits and budgets are counted by this replica alone, and sessions new to it start their taint facts over, until it is back (store_down = audit)"
 			}
 			report(Notice{"warning", fmt.Sprintf("%v; %s", err, what)})
 			return
 		}
-		report(Notice{"note", "the shared state store " + r.String() + " answers again; rate limits are shared again"})
+		report(Notice{"note", "the shared state store " + r.String() + " answers again; rate limits and budgets are shared again"})
 	}}
 	return &SharedState{Store: r, Limits: g, Tokens: &SharedTokenStore{Store: r, Now: env.Now}, Mode: mode, Report: report}, nil
 }
