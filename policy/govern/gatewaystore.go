@@ -18,9 +18,10 @@ import (
 // gateway replicas share.
 type GatewayStoreConfig struct {
 	// Store is the Redis-protocol store's URL (redis://host:6379/0,
-	// rediss:// for TLS, unix:///path): rate-limit counters, issued
-	// tokens and their revocation, and the bundle revision are shared
-	// through it. Empty: one gateway process, state of its own.
+	// rediss:// for TLS, unix:///path): rate-limit counters, budgets,
+	// issued tokens and their revocation, the credential vault, the fleet
+	// inventory, session facts and the bundle revision are shared through
+	// it. Empty: one gateway process, state of its own.
 	Store string `toml:"store"`
 	// StoreDown is what a replica does while the store is unreachable:
 	// "enforce" (the default: calls that need a shared counter are
