@@ -136,11 +136,11 @@ func TestGatewayReplicasShareState(t *testing.T) {
 	}
 	for i := range 2 {
 		await.Until(t, "enforce replica reporting the outage", func() bool {
-			return strings.Contains(logs[i](), "calls that need a rate-limit counter are refused until it is back (store_down = enforce)")
+			return strings.Contains(logs[i](), "calls that need a rate-limit or budget counter, and sessions new to this replica, are refused until it is back (store_down = enforce)")
 		})
 	}
 	await.Until(t, "audit replica reporting the degraded limits", func() bool {
-		return strings.Contains(logs[2](), "rate limits are counted by this replica alone until it is back (store_down = audit)")
+		return strings.Contains(logs[2](), "rate limits and budgets are counted by this replica alone, and sessions new to it start their taint facts over, until it is back (store_down = audit)")
 	})
 
 	// Redis is back (empty: no persistence): every replica serves again.

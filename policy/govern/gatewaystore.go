@@ -18,9 +18,10 @@ import (
 // gateway replicas share.
 type GatewayStoreConfig struct {
 	// Store is the Redis-protocol store's URL (redis://host:6379/0,
-	// rediss:// for TLS, unix:///path): rate-limit counters, issued
-	// tokens and their revocation, and the bundle revision are shared
-	// through it. Empty: one gateway process, state of its own.
+	// rediss:// for TLS, unix:///path): rate-limit counters, budgets,
+	// issued tokens and their revocation, the credential vault, the fleet
+	// inventory, session facts and the bundle revision are shared through
+	// it. Empty: one gateway process, state of its own.
 	Store string `toml:"store"`
 	// StoreDown is what a replica does while the store is unreachable:
 	// "enforce" (the default: calls that need a shared counter are
@@ -83,14 +84,14 @@ func OpenSharedState(env Env, url string, mode state.DownMode, report func(Notic
 			return
 		}
 		if err != nil {
-			what := "calls that need a rate-limit counter are refused until it is back (store_down = enforce)"
+			what := "calls that need a rate-limit or budget counter, and sessions new to this replica, are refused until it is back (store_down = enforce)"
 			if mode == state.DownAudit {
-				what = "rate limits are counted by this replica alone until it is back (store_down = audit)"
+				what = "rate limits and budgets are counted by this replica alone, and sessions new to it start their taint facts over, until it is back (store_down = audit)"
 			}
 			report(Notice{"warning", fmt.Sprintf("%v; %s", err, what)})
 			return
 		}
-		report(Notice{"note", "the shared state store " + r.String() + " answers again; rate limits are shared again"})
+		report(Notice{"note", "the shared state store " + r.String() + " answers again; rate limits and budgets are shared again"})
 	}}
 	return &SharedState{Store: r, Limits: g, Tokens: &SharedTokenStore{Store: r, Now: env.Now}, Mode: mode, Report: report}, nil
 }

@@ -263,17 +263,21 @@ the managed file sets wins over the user's.
   store = "redis://redis.internal:6379/0"
       The Redis-protocol store (Redis, Valkey, ElastiCache, Memorystore;
       rediss:// for TLS, unix:///PATH for a socket) that several replicas
-      behind a load balancer share: rate-limit counters, issued tokens and
-      their revocation ("mcpgov gateway token" uses it too), the key that
-      signs session ids (any replica serves any session) and bundle
-      reloads (a replica looks at its bundle every second and at once
-      when another announces a new revision). Default: none, one process.
+      behind a load balancer share: rate-limit counters, budgets, issued
+      tokens and their revocation ("mcpgov gateway token" uses it too),
+      the credential vault (sealed; "mcpgov creds" uses it too), the fleet
+      inventory, each session's taint facts, the key that signs session
+      ids (any replica serves any session) and bundle reloads (a replica
+      looks at its bundle every second and at once when another announces
+      a new revision). A replica started while the store is down is not
+      ready until it answers. Default: none, one process.
   store_down = "enforce"
       While the store is unreachable: enforce (default) refuses calls that
-      need a rate-limit counter, and issued tokens cannot be checked;
-      audit counts rate limits per replica and says so on stderr. Either
-      way the store is tried again at each call: no restart once it is
-      back.
+      need a rate-limit or budget counter and sessions new to the replica,
+      and issued tokens cannot be checked; audit counts rate limits and
+      budgets per replica, starts new sessions' facts over, and says so on
+      stderr. Either way the store is tried again at each call: no restart
+      once it is back.
 
 [[gateway.issuers]] — an identity provider whose JWT access tokens the
 gateway accepts (repeat the table for several). The token's iss picks the
