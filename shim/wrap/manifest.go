@@ -1,12 +1,15 @@
 package wrap
 
 import (
+	"fmt"
 	"path/filepath"
 	"time"
 )
 
-// ManifestVersion is the version of the manifest's JSON format.
-const ManifestVersion = 1
+// ManifestVersion is the version of the manifest's JSON format. 2: a
+// span may carry refs (values --move-secrets took into the vault, marked
+// in its original); version 1 files read as they are.
+const ManifestVersion = 2
 
 // Manifest lists every entry mcpgov wrapped and still governs, with what it
 // was before, so Unwrap can restore it byte for byte.
@@ -60,6 +63,11 @@ func LoadManifest(stateDir string) (*Manifest, error) {
 	if err := readStateFile(manifestPath(stateDir), "wrap manifest", m); err != nil {
 		return nil, err
 	}
+	if m.SchemaVersion > ManifestVersion {
+		// Its spans may hold what this version would put back wrong.
+		return nil, fmt.Errorf("the wrap manifest %s has format %d, written by a newer mcpgov (this one reads up to %d); run wrap and unwrap with that version",
+			manifestPath(stateDir), m.SchemaVersion, ManifestVersion)
+	}
 	if m.Entries == nil {
 		m.Entries = []Record{}
 	}
@@ -67,6 +75,7 @@ func LoadManifest(stateDir string) (*Manifest, error) {
 }
 
 func (m *Manifest) save(stateDir string) error {
+	m.SchemaVersion = ManifestVersion
 	return writeStateFile(manifestPath(stateDir), "wrap manifest", m)
 }
 

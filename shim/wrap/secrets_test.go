@@ -323,3 +323,25 @@ func TestMoveURLYAML(t *testing.T) {
 	}
 	assertUnwrapped(t, home, path, text, o)
 }
+
+// TestManifestNewerRefused: a manifest a newer mcpgov wrote is refused,
+// saying so, rather than read by rules that would restore it wrong; a
+// version 1 manifest loads and is saved as the current version.
+func TestManifestNewerRefused(t *testing.T) {
+	state := t.TempDir()
+	writeFile(t, filepath.Join(state, "manifest.json"), `{"schemaVersion": 99, "entries": []}`)
+	if _, err := LoadManifest(state); err == nil || !strings.Contains(err.Error(), "has format 99, written by a newer mcpgov (this one reads up to 2)") {
+		t.Errorf("newer manifest: %v", err)
+	}
+	writeFile(t, filepath.Join(state, "manifest.json"), `{"schemaVersion": 1, "entries": []}`)
+	m, err := LoadManifest(state)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.save(state); err != nil {
+		t.Fatal(err)
+	}
+	if b := readFile(t, filepath.Join(state, "manifest.json")); !strings.Contains(b, `"schemaVersion": 2`) {
+		t.Errorf("saved:\n%s", b)
+	}
+}
