@@ -121,8 +121,7 @@ func TestOverFiring(t *testing.T) {
 	// as a tool's description.
 	poisoned := 0
 	for d, path := range descs {
-		var r []Result
-		r = set.Run(context.Background(), &Request{Hook: HookDescribe, Server: "overfire", Tool: "t", ToolDef: &catalog.ToolDef{Name: "t", Description: d}})
+		r := set.Run(context.Background(), &Request{Hook: HookDescribe, Server: "overfire", Tool: "t", ToolDef: &catalog.ToolDef{Name: "t", Description: d}})
 		for _, x := range r {
 			if x.Kind == KindPoisoning && x.Verdict != "pass" {
 				poisoned++
