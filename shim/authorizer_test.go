@@ -156,4 +156,16 @@ func TestAuthorizerAnswerAndBound(t *testing.T) {
 	if n := refused.Load(); n != maxAuthRetries+1 {
 		t.Errorf("sent %d times, want %d (the first and %d resends)", n, maxAuthRetries+1, maxAuthRetries)
 	}
+
+	// An Authorizer with nothing to do: the server's refusal is passed on
+	// as it was (its text), once.
+	refused.Store(0)
+	s3 := sessionWith(t, url, &scriptedAuthorizer{decide: func(Challenge) ChallengeResult { return ChallengeResult{} }})
+	s3.send(initLine)
+	if got := s3.recvID("1"); !strings.Contains(got, `"error"`) || !strings.Contains(got, "HTTP 401") || !strings.Contains(got, "unauthorized") {
+		t.Fatalf("a refusal the Authorizer leaves alone: %s", got)
+	}
+	if refused.Load() != 1 {
+		t.Errorf("sent %d times, want once", refused.Load())
+	}
 }

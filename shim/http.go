@@ -401,7 +401,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 		if resp.Request != nil {
 			sent = resp.Request.Header.Get("Authorization")
 		}
-		drain(resp)
+		body, _ := readBody(resp)
 		u.mu.Lock()
 		init := u.initMsg
 		u.mu.Unlock()
@@ -413,7 +413,9 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 			u.handle(res.Answer, gen)
 			return nil
 		}
-		return fmt.Errorf("sending %s: HTTP %d: the server refused mcpgov's authorization", what, resp.StatusCode)
+		// Nothing to do about it: the refusal goes on as the server wrote it.
+		resp.Body = io.NopCloser(bytes.NewReader(body))
+		break
 	}
 	if m.Method == "initialize" && m.IsCall() && resp.StatusCode == http.StatusOK {
 		u.mu.Lock()

@@ -260,6 +260,9 @@ func (m *Manager) Reject(ctx context.Context, user, serverID, accessToken string
 	l := m.keyLock(k)
 	l.Lock()
 	defer l.Unlock()
+	if c, ok := m.Store.(interface{ Forget(Key) }); ok {
+		c.Forget(k) // what the store holds now, not a copy of the refused token
+	}
 	t, err := m.Store.Get(ctx, k)
 	if errors.Is(err, ErrNoToken) {
 		return nil

@@ -69,6 +69,7 @@ type Remote struct {
 	waiters map[string]*consentWait // by elicitation id
 	links   map[string]time.Time    // consents handed out as links: expiry by elicitation id
 	urlMode map[string]bool         // ... of which as URL-mode elicitations
+	noGrant bool                    // the store held no grant at the first request
 	notify  func([]byte)
 }
 
@@ -87,7 +88,7 @@ func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on loopback for the OAuth redirect: %w", err)
 	}
-	m := &Manager{Store: r.Store, Sink: r, LockDir: r.LockDir, HTTPClient: r.HTTPClient, Clients: r.Clients}
+	m := &Manager{Store: &cachedStore{TokenStore: r.Store}, Sink: r, LockDir: r.LockDir, HTTPClient: r.HTTPClient, Clients: r.Clients}
 	cfg := r.Config
 	cfg.RedirectURL = "http://" + ln.Addr().String() + "/callback"
 	cfg.ResourceMetadataURL = metaURL
@@ -189,13 +190,28 @@ func (r *Remote) logf(format string, args ...any) {
 }
 
 // Authorization implements shim.Authorizer: the stored grant's access
-// token (refreshed when it expires), or none before any grant.
+// token (refreshed when it expires), or none before any grant. A server
+// that never challenges costs one look in the store per run, not one per
+// request (a keyring call is a D-Bus round trip); a grant given to
+// another shim meanwhile is found at this one's first 401.
 func (r *Remote) Authorization(ctx context.Context) (string, error) {
-	k := Key{User: r.User, Server: r.Server}
-	if _, err := r.Store.Get(ctx, k); errors.Is(err, ErrNoToken) {
-		return "", nil
-	} else if err != nil {
-		return "", err
+	r.mu.Lock()
+	m, none := r.m, r.noGrant
+	r.mu.Unlock()
+	if m == nil {
+		if none {
+			return "", nil
+		}
+		_, err := r.Store.Get(ctx, Key{User: r.User, Server: r.Server})
+		if errors.Is(err, ErrNoToken) {
+			r.mu.Lock()
+			r.noGrant = true
+			r.mu.Unlock()
+			return "", nil
+		}
+		if err != nil {
+			return "", err
+		}
 	}
 	m, err := r.manager("", nil)
 	if err != nil {
@@ -479,4 +495,60 @@ func initTakesURL(params []byte) bool {
 	}
 	ok, err := SupportsURLElicitation(json.RawMessage(p.Capabilities))
 	return err == nil && ok
+}
+
+// cachedStore keeps the last token read or written per key in memory, so
+// a call with a fresh token does not read the keyring. A token within a
+// minute of its expiry is read from the store again: the Manager's
+// refresh, under its lock, then sees what another process left there.
+type cachedStore struct {
+	TokenStore
+	mu sync.Mutex
+	m  map[Key]Token
+}
+
+func (c *cachedStore) Get(ctx context.Context, k Key) (Token, error) {
+	c.mu.Lock()
+	t, ok := c.m[k]
+	c.mu.Unlock()
+	if ok && t.AccessToken != "" && time.Now().Add(DefaultLeeway).Before(t.Expiry) {
+		return t, nil
+	}
+	t, err := c.TokenStore.Get(ctx, k)
+	if err == nil {
+		c.remember(k, t)
+	}
+	return t, err
+}
+
+func (c *cachedStore) Put(ctx context.Context, k Key, t Token) error {
+	if err := c.TokenStore.Put(ctx, k, t); err != nil {
+		c.forget(k)
+		return err
+	}
+	c.remember(k, t)
+	return nil
+}
+
+// Forget drops k's copy: the next Get reads the store.
+func (c *cachedStore) Forget(k Key) { c.forget(k) }
+
+func (c *cachedStore) Delete(ctx context.Context, k Key) error {
+	c.forget(k)
+	return c.TokenStore.Delete(ctx, k)
+}
+
+func (c *cachedStore) remember(k Key, t Token) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[Key]Token{}
+	}
+	c.m[k] = t
+}
+
+func (c *cachedStore) forget(k Key) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	delete(c.m, k)
 }
