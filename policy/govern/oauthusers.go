@@ -112,6 +112,8 @@ func (g *GatewayGovernance) reloadOAuthUsers(st *gatewayState) []Notice {
 // vault entry (user, server, "oauth"), encrypted at rest.
 type vaultTokens struct{ v *vault.Vault }
 
+var _ oauthuser.Locker = vaultTokens{}
+
 func (s vaultTokens) key(k oauthuser.Key) vault.Key {
 	return vault.Key{User: k.User, Server: k.Server, Name: vault.NameOAuth}
 }
@@ -131,6 +133,14 @@ func (s vaultTokens) Get(ctx context.Context, k oauthuser.Key) (oauthuser.Token,
 // Put implements oauthuser.TokenStore.
 func (s vaultTokens) Put(ctx context.Context, k oauthuser.Key, t oauthuser.Token) error {
 	return s.v.PutToken(ctx, k.User, k.Server, vault.Token(t))
+}
+
+// Lock implements oauthuser.Locker with the vault's refresh lock (the
+// same one vault.Vault.Token takes): a key in Redis when the vault is on
+// the shared store, so one replica at a time refreshes or rejects a grant;
+// a lock file next to the vault otherwise.
+func (s vaultTokens) Lock(ctx context.Context, k oauthuser.Key) (func(), error) {
+	return s.v.Store.Lock(ctx, s.key(k))
 }
 
 // Delete implements oauthuser.TokenStore.
