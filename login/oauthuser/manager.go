@@ -118,11 +118,11 @@ type Manager struct {
 	// replicas of a gateway share one, so a redirect may reach any.
 	Pending PendingStore
 
-	consentMu  sync.Mutex
-	mu         sync.Mutex
-	servers    map[string]*server
-	locks      map[Key]*sync.Mutex
-	memPending *MemoryPending
+	mu           sync.Mutex
+	servers      map[string]*server
+	locks        map[Key]*sync.Mutex
+	consentLocks map[Key]*sync.Mutex
+	memPending   *MemoryPending
 }
 
 // server is one registered upstream with its lazily discovered endpoints.
@@ -289,6 +289,21 @@ func (m *Manager) keyLock(k Key) *sync.Mutex {
 	if !ok {
 		l = &sync.Mutex{}
 		m.locks[k] = l
+	}
+	return l
+}
+
+// consentLock is the mutex under which this process makes k's consent.
+func (m *Manager) consentLock(k Key) *sync.Mutex {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.consentLocks == nil {
+		m.consentLocks = map[Key]*sync.Mutex{}
+	}
+	l, ok := m.consentLocks[k]
+	if !ok {
+		l = &sync.Mutex{}
+		m.consentLocks[k] = l
 	}
 	return l
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/policy/state"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
 
@@ -43,8 +44,13 @@ func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL s
 	m := &oauthuser.Manager{Store: vaultTokens{g.Creds.Vault}, Sink: oauthRecorder(g.Store()), LockDir: lockDir}
 	if g.shared != nil {
 		// Replicas share the consents in flight: the browser's redirect
-		// may reach any of them.
-		m.Pending = g.shared.Store.Consents()
+		// may reach any of them. Those of the vault's store are sealed
+		// with its key (the records hold the PKCE verifier).
+		if sv, ok := g.Creds.Vault.Store.(*state.Vault); ok {
+			m.Pending = sv.Consents()
+		} else {
+			m.Pending = g.shared.Store.Consents()
+		}
 	}
 	redirect := strings.TrimRight(publicURL, "/") + gateway.OAuthCallbackPath
 	if err := g.setOAuthServers(ctx, m, redirect, users); err != nil {
