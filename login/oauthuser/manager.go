@@ -89,8 +89,10 @@ type Manager struct {
 	// and consent request; nil drops them.
 	Sink Sink
 	// LockDir, when set, holds one lock file per grant, so only one
-	// process refreshes a grant at a time (rotating refresh tokens used
-	// twice may revoke the grant). Without it only this process is
+	// process of this host refreshes a grant at a time (rotating refresh
+	// tokens used twice may revoke the grant). A Store that is a Locker
+	// (the gateway's vault) locks the grant itself, for every host sharing
+	// it, and LockDir is not used. Without either only this process is
 	// serialized.
 	LockDir string
 	// Leeway is how long before expiry an access token is refreshed.
@@ -225,7 +227,7 @@ func (m *Manager) fresh(t Token) bool {
 
 // Token returns an access token of user for server, valid for at least
 // the leeway. It refreshes an expiring one (once per grant, across
-// goroutines and, with LockDir, across processes). When the user has no
+// goroutines and, with a Locker store or LockDir, across processes). When the user has no
 // usable grant it returns a *ConsentRequired error carrying the consent
 // URL; other errors mean the call must fail (fail closed).
 func (m *Manager) Token(ctx context.Context, user, serverID string) (string, error) {
