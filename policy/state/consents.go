@@ -23,6 +23,7 @@ const (
 	consentKey        = Prefix + "consent:"
 	consentCurrentKey = Prefix + "consent-current:"
 	consentUserKey    = Prefix + "consent-user:"
+	consentOwnerKey   = Prefix + "consent-owner:"
 )
 
 // MaxConsentsPerUser bounds the consents in flight of one user across the
@@ -111,12 +112,13 @@ func (c Consents) open(hash string, b []byte) ([]byte, error) {
 // supersedes (KEYS[2] names its state's hash), refuses when the user
 // (KEYS[3], a sorted set of state hashes by expiry) has ARGV[5] others in
 // flight, and sets the record (KEYS[1]), the current state and the user's
-// set, each expiring with the consent. ARGV: record, ttl ms, state hash,
-// now ms, cap, prefix of the records' keys.
+// set, and the record's owner (the user's set, so Take can leave it),
+// each expiring with the consent. ARGV: record, ttl ms, state hash, now
+// ms, cap, prefix of the records' keys, prefix of the owners' keys.
 var putScript = redis.NewScript(`
 local old = redis.call('GET', KEYS[2])
 if old and old ~= ARGV[3] then
-  redis.call('DEL', ARGV[6] .. old)
+  redis.call('DEL', ARGV[6] .. old, ARGV[7] .. old)
   redis.call('ZREM', KEYS[3], old)
 end
 redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', ARGV[4])
@@ -126,6 +128,7 @@ end
 local ttl = tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ttl)
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ttl)
+redis.call('SET', ARGV[7] .. ARGV[3], KEYS[3], 'PX', ttl)
 redis.call('ZADD', KEYS[3], tonumber(ARGV[4]) + ttl, ARGV[3])
 if redis.call('PTTL', KEYS[3]) < ttl then redis.call('PEXPIRE', KEYS[3], ttl) end
 return 1
@@ -143,7 +146,7 @@ func (c Consents) Put(ctx context.Context, state, user, server string, record []
 		return c.r.unavailable(err)
 	}
 	ok, err := putScript.Run(ctx, c.r.c, []string{consentKey + hash, currentKey(user, server), userKey(user)},
-		stored, ttl.Milliseconds(), hash, now.UnixMilli(), MaxConsentsPerUser, consentKey).Int()
+		stored, ttl.Milliseconds(), hash, now.UnixMilli(), MaxConsentsPerUser, consentKey, consentOwnerKey).Int()
 	if err != nil {
 		return c.r.unavailable(err)
 	}
@@ -153,17 +156,27 @@ func (c Consents) Put(ctx context.Context, state, user, server string, record []
 	return nil
 }
 
+// takeConsentScript removes and returns a consent's record (KEYS[1]), and takes
+// it out of its user's consents in flight (KEYS[2] names that set); ARGV:
+// the state's hash.
+var takeConsentScript = redis.NewScript(`
+local rec = redis.call('GETDEL', KEYS[1])
+local owner = redis.call('GETDEL', KEYS[2])
+if owner then redis.call('ZREM', owner, ARGV[1]) end
+return rec
+`)
+
 // Take implements oauthuser.PendingStore.
 func (c Consents) Take(ctx context.Context, state string) ([]byte, error) {
 	hash := stateHash(state)
-	b, err := c.r.c.GetDel(ctx, consentKey+hash).Bytes()
+	b, err := takeConsentScript.Run(ctx, c.r.c, []string{consentKey + hash, consentOwnerKey + hash}, hash).Text()
 	if errors.Is(err, redis.Nil) {
 		return nil, oauthuser.ErrNoPending
 	}
 	if err != nil {
 		return nil, c.r.unavailable(err)
 	}
-	return c.open(hash, b)
+	return c.open(hash, []byte(b))
 }
 
 // Current implements oauthuser.PendingStore: the current state's record,

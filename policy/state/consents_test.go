@@ -201,6 +201,16 @@ func TestRedisConsentsPerUser(t *testing.T) {
 	if err := c.Put(ctx, "bob-1", "bob", "server-new", []byte("{}"), time.Minute); err != nil {
 		t.Fatalf("another user: %v", err)
 	}
+	// A consent done (its state taken) is no longer in flight.
+	if _, err := c.Take(ctx, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put(ctx, "one-more", "alice", "server-new", []byte("{}"), time.Minute); err != nil {
+		t.Fatalf("a consent once another was done: %v", err)
+	}
+	if err := c.Put(ctx, "two-more", "alice", "server-newer", []byte("{}"), time.Minute); !errors.Is(err, state.ErrTooManyConsents) {
+		t.Fatalf("consent over the cap again: %v", err)
+	}
 }
 
 // TestRedisConsentsSealed: the vault's consents store keeps each record
