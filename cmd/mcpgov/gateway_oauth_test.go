@@ -13,8 +13,11 @@ import (
 	"strings"
 	"testing"
 
+	goredis "github.com/redis/go-redis/v9"
+
 	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
 	"github.com/mcpgov/mcpgov/login/vault"
+	"github.com/mcpgov/mcpgov/policy/state"
 	"github.com/mcpgov/mcpgov/policy/state/statetest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
@@ -251,6 +254,21 @@ scopes = ["openid", "email", "offline_access"]
 	}
 	if err := json.Unmarshal([]byte(sseData(answer)), &refused); err != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 {
 		t.Fatalf("initialize on A without consent: %s\nA:\n%s", answer, logA())
+	}
+	// The consent in flight is in the shared store sealed with the vault's
+	// key: its record (the PKCE verifier, the link) is not in the clear.
+	opt, err := goredis.ParseURL(redis.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := goredis.NewClient(opt)
+	defer raw.Close()
+	records := raw.Keys(await.Context(t), state.Prefix+"consent:*").Val()
+	if len(records) != 1 {
+		t.Fatalf("consent records in the store: %q", records)
+	}
+	if rec := raw.Get(await.Context(t), records[0]).Val(); strings.Contains(rec, "verifier") || strings.Contains(rec, "alice") || !strings.Contains(rec, `"sealed"`) {
+		t.Fatalf("the consent record is not sealed (%d bytes holding the verifier or the user in the clear)", len(rec))
 	}
 	code, page, err := oauthusertest.Consent(await.Context(t), refused.Error.Data.Elicitations[0].URL)
 	if err != nil || code != http.StatusOK || !strings.Contains(page, "Access granted") {

@@ -105,10 +105,12 @@ func (m *Manager) consent(ctx context.Context, user, serverID string, extra []st
 		return nil, err
 	}
 	scopes := union(oc.Scopes, extra)
-	// One consent at a time in this process, so concurrent calls show
-	// the user one link.
-	m.consentMu.Lock()
-	defer m.consentMu.Unlock()
+	// One consent at a time per user and server in this process, so
+	// concurrent calls show the user one link; a slow store holds up only
+	// that user's consent for that server.
+	l := m.consentLock(Key{User: user, Server: serverID})
+	l.Lock()
+	defer l.Unlock()
 	now := m.now()
 	store := m.pendingStore()
 	if rec, err := store.Current(ctx, user, serverID); err == nil {

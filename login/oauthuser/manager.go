@@ -89,8 +89,10 @@ type Manager struct {
 	// and consent request; nil drops them.
 	Sink Sink
 	// LockDir, when set, holds one lock file per grant, so only one
-	// process refreshes a grant at a time (rotating refresh tokens used
-	// twice may revoke the grant). Without it only this process is
+	// process of this host refreshes a grant at a time (rotating refresh
+	// tokens used twice may revoke the grant). A Store that is a Locker
+	// (the gateway's vault) locks the grant itself, for every host sharing
+	// it, and LockDir is not used. Without either only this process is
 	// serialized.
 	LockDir string
 	// Leeway is how long before expiry an access token is refreshed.
@@ -118,11 +120,11 @@ type Manager struct {
 	// replicas of a gateway share one, so a redirect may reach any.
 	Pending PendingStore
 
-	consentMu  sync.Mutex
-	mu         sync.Mutex
-	servers    map[string]*server
-	locks      map[Key]*sync.Mutex
-	memPending *MemoryPending
+	mu           sync.Mutex
+	servers      map[string]*server
+	locks        map[Key]*sync.Mutex
+	consentLocks map[Key]*sync.Mutex
+	memPending   *MemoryPending
 }
 
 // server is one registered upstream with its lazily discovered endpoints.
@@ -225,7 +227,7 @@ func (m *Manager) fresh(t Token) bool {
 
 // Token returns an access token of user for server, valid for at least
 // the leeway. It refreshes an expiring one (once per grant, across
-// goroutines and, with LockDir, across processes). When the user has no
+// goroutines and, with a Locker store or LockDir, across processes). When the user has no
 // usable grant it returns a *ConsentRequired error carrying the consent
 // URL; other errors mean the call must fail (fail closed).
 func (m *Manager) Token(ctx context.Context, user, serverID string) (string, error) {
@@ -257,9 +259,11 @@ func (m *Manager) Token(ctx context.Context, user, serverID string) (string, err
 // it meanwhile).
 func (m *Manager) Reject(ctx context.Context, user, serverID, accessToken string) error {
 	k := Key{User: user, Server: serverID}
-	l := m.keyLock(k)
-	l.Lock()
-	defer l.Unlock()
+	unlock, err := m.lockGrant(ctx, k)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	if c, ok := m.Store.(interface{ Forget(Key) }); ok {
 		c.Forget(k) // what the store holds now, not a copy of the refused token
 	}
@@ -291,6 +295,21 @@ func (m *Manager) keyLock(k Key) *sync.Mutex {
 	return l
 }
 
+// consentLock is the mutex under which this process makes k's consent.
+func (m *Manager) consentLock(k Key) *sync.Mutex {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.consentLocks == nil {
+		m.consentLocks = map[Key]*sync.Mutex{}
+	}
+	l, ok := m.consentLocks[k]
+	if !ok {
+		l = &sync.Mutex{}
+		m.consentLocks[k] = l
+	}
+	return l
+}
+
 // lockFile names the grant's lock file by a hash, so no user name or
 // server id lands in a file name.
 func (m *Manager) lockFile(k Key) string {
@@ -298,26 +317,51 @@ func (m *Manager) lockFile(k Key) string {
 	return filepath.Join(m.LockDir, "oauth-"+hex.EncodeToString(h[:12])+".lock")
 }
 
-// refresh renews k's access token. Holding the grant's lock, it re-reads
-// the store first: whoever refreshed meanwhile (another goroutine or
-// process) left a fresh token there, and the refresh token it used is
-// already spent.
-func (m *Manager) refresh(ctx context.Context, s *server, k Key) (Token, error) {
+// lockGrant takes k's lock for a read-modify-write of its grant: this
+// process's mutex, then the Store's own lock when it is a Locker (shared
+// by every replica on the store), else a lock file in LockDir (shared by
+// the processes of this host). The caller re-reads the grant after it:
+// whoever held the lock before may have changed it.
+func (m *Manager) lockGrant(ctx context.Context, k Key) (func(), error) {
 	l := m.keyLock(k)
 	l.Lock()
-	defer l.Unlock()
-	if m.LockDir != "" {
-		if err := os.MkdirAll(m.LockDir, 0o700); err != nil {
-			return Token{}, fmt.Errorf("create the lock directory: %w", err)
-		}
-		fl := flock.New(m.lockFile(k), flock.SetPermissions(0o600))
+	if lk, ok := m.Store.(Locker); ok {
 		lctx, cancel := context.WithTimeout(ctx, lockWait)
 		defer cancel()
-		if ok, err := fl.TryLockContext(lctx, 20*time.Millisecond); err != nil || !ok {
-			return Token{}, fmt.Errorf("lock %s to refresh the token for server %q: another process held it for %s: %v", m.lockFile(k), k.Server, lockWait, err)
+		unlock, err := lk.Lock(lctx, k)
+		if err != nil {
+			l.Unlock()
+			return nil, fmt.Errorf("lock the grant for server %q: %w", k.Server, err)
 		}
-		defer fl.Unlock()
+		return func() { unlock(); l.Unlock() }, nil
 	}
+	if m.LockDir == "" {
+		return l.Unlock, nil
+	}
+	if err := os.MkdirAll(m.LockDir, 0o700); err != nil {
+		l.Unlock()
+		return nil, fmt.Errorf("create the lock directory: %w", err)
+	}
+	fl := flock.New(m.lockFile(k), flock.SetPermissions(0o600))
+	lctx, cancel := context.WithTimeout(ctx, lockWait)
+	defer cancel()
+	if ok, err := fl.TryLockContext(lctx, 20*time.Millisecond); err != nil || !ok {
+		l.Unlock()
+		return nil, fmt.Errorf("lock %s to refresh the token for server %q: another process held it for %s: %v", m.lockFile(k), k.Server, lockWait, err)
+	}
+	return func() { _ = fl.Unlock(); l.Unlock() }, nil
+}
+
+// refresh renews k's access token. Holding the grant's lock, it re-reads
+// the store first: whoever refreshed meanwhile (another goroutine,
+// process or replica) left a fresh token there, and the refresh token it
+// used is already spent.
+func (m *Manager) refresh(ctx context.Context, s *server, k Key) (Token, error) {
+	unlock, err := m.lockGrant(ctx, k)
+	if err != nil {
+		return Token{}, err
+	}
+	defer unlock()
 	t, err := m.Store.Get(ctx, k)
 	if errors.Is(err, ErrNoToken) {
 		return Token{}, m.consentError(ctx, s, k)

@@ -59,6 +59,16 @@ type TokenStore interface {
 	Delete(ctx context.Context, k Key) error
 }
 
+// Locker is a TokenStore that can lock one grant for every process that
+// shares the store, not only those on one host: the gateway's vault on a
+// shared Redis, where replicas on several hosts hold the same grants.
+// When the Store implements it, the Manager takes that lock (instead of a
+// lock file in LockDir) around a refresh and Reject, then re-reads the
+// grant. unlock releases it; a lock whose holder dies must lapse by itself.
+type Locker interface {
+	Lock(ctx context.Context, k Key) (unlock func(), err error)
+}
+
 // MemoryStore is a TokenStore in process memory, for tests and a gateway
 // that keeps no grant across restarts.
 type MemoryStore struct {

@@ -12,6 +12,7 @@ import (
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/policy/state"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
 
@@ -43,8 +44,13 @@ func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL s
 	m := &oauthuser.Manager{Store: vaultTokens{g.Creds.Vault}, Sink: oauthRecorder(g.Store()), LockDir: lockDir}
 	if g.shared != nil {
 		// Replicas share the consents in flight: the browser's redirect
-		// may reach any of them.
-		m.Pending = g.shared.Store.Consents()
+		// may reach any of them. Those of the vault's store are sealed
+		// with its key (the records hold the PKCE verifier).
+		if sv, ok := g.Creds.Vault.Store.(*state.Vault); ok {
+			m.Pending = sv.Consents()
+		} else {
+			m.Pending = g.shared.Store.Consents()
+		}
 	}
 	redirect := strings.TrimRight(publicURL, "/") + gateway.OAuthCallbackPath
 	if err := g.setOAuthServers(ctx, m, redirect, users); err != nil {
@@ -112,6 +118,8 @@ func (g *GatewayGovernance) reloadOAuthUsers(st *gatewayState) []Notice {
 // vault entry (user, server, "oauth"), encrypted at rest.
 type vaultTokens struct{ v *vault.Vault }
 
+var _ oauthuser.Locker = vaultTokens{}
+
 func (s vaultTokens) key(k oauthuser.Key) vault.Key {
 	return vault.Key{User: k.User, Server: k.Server, Name: vault.NameOAuth}
 }
@@ -131,6 +139,14 @@ func (s vaultTokens) Get(ctx context.Context, k oauthuser.Key) (oauthuser.Token,
 // Put implements oauthuser.TokenStore.
 func (s vaultTokens) Put(ctx context.Context, k oauthuser.Key, t oauthuser.Token) error {
 	return s.v.PutToken(ctx, k.User, k.Server, vault.Token(t))
+}
+
+// Lock implements oauthuser.Locker with the vault's refresh lock (the
+// same one vault.Vault.Token takes): a key in Redis when the vault is on
+// the shared store, so one replica at a time refreshes or rejects a grant;
+// a lock file next to the vault otherwise.
+func (s vaultTokens) Lock(ctx context.Context, k oauthuser.Key) (func(), error) {
+	return s.v.Store.Lock(ctx, s.key(k))
 }
 
 // Delete implements oauthuser.TokenStore.

@@ -1,7 +1,10 @@
 package state_test
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +16,8 @@ import (
 
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
+	"github.com/mcpgov/mcpgov/login/vault"
+	"github.com/mcpgov/mcpgov/policy/state"
 	"github.com/mcpgov/mcpgov/policy/state/statetest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
@@ -136,4 +141,120 @@ func serveOn(t *testing.T, ln net.Listener, h http.Handler) {
 	s := &http.Server{Handler: h}
 	go s.Serve(ln)
 	t.Cleanup(func() { s.Close() })
+}
+
+// TestRedisConsentSuperseded: a new consent of a user for a server
+// deletes the one it supersedes (its link no longer redeems), as the
+// memory store does; another user's or server's stays.
+func TestRedisConsentSuperseded(t *testing.T) {
+	srv := statetest.Start(t)
+	ctx := await.Context(t)
+	a, b := open(t, srv.URL()).Consents(), open(t, srv.URL()).Consents()
+	put := func(c state.Consents, st, user, server string) {
+		t.Helper()
+		if err := c.Put(ctx, st, user, server, []byte(`{"state":"`+st+`"}`), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(a, "state-1", "alice", "notes")
+	put(a, "state-bob", "bob", "notes")
+	put(a, "state-drive", "alice", "drive")
+	put(b, "state-2", "alice", "notes") // on the other replica
+	if _, err := a.Take(ctx, "state-1"); !errors.Is(err, oauthuser.ErrNoPending) {
+		t.Fatalf("the superseded consent still redeems: %v", err)
+	}
+	if rec, err := a.Current(ctx, "alice", "notes"); err != nil || string(rec) != `{"state":"state-2"}` {
+		t.Fatalf("current: %q %v", rec, err)
+	}
+	for _, st := range []string{"state-bob", "state-drive", "state-2"} {
+		if rec, err := b.Take(ctx, st); err != nil || string(rec) != `{"state":"`+st+`"}` {
+			t.Errorf("take %s: %q %v", st, rec, err)
+		}
+	}
+	if d := dump(t, srv); strings.Contains(d, "state-") || strings.Contains(d, "alice") {
+		t.Errorf("a state or user name in the store:\n%s", d)
+	}
+}
+
+// TestRedisConsentsPerUser: one user has at most MaxConsentsPerUser
+// consents in flight across the replicas; a superseding one and another
+// user's still go in.
+func TestRedisConsentsPerUser(t *testing.T) {
+	srv := statetest.Start(t)
+	ctx := await.Context(t)
+	c := open(t, srv.URL()).Consents()
+	for i := range state.MaxConsentsPerUser {
+		if err := c.Put(ctx, fmt.Sprint("s", i), "alice", fmt.Sprint("server-", i), []byte("{}"), time.Minute); err != nil {
+			t.Fatalf("consent %d: %v", i, err)
+		}
+	}
+	err := c.Put(ctx, "one-more", "alice", "server-new", []byte("{}"), time.Minute)
+	if !errors.Is(err, state.ErrTooManyConsents) || !strings.Contains(err.Error(), "retry once some are done or expired") {
+		t.Fatalf("consent over the cap: %v", err)
+	}
+	if _, err := c.Take(ctx, "one-more"); !errors.Is(err, oauthuser.ErrNoPending) {
+		t.Fatalf("a refused consent was kept: %v", err)
+	}
+	if err := c.Put(ctx, "s0-again", "alice", "server-0", []byte("{}"), time.Minute); err != nil {
+		t.Fatalf("a consent superseding one in flight: %v", err)
+	}
+	if err := c.Put(ctx, "bob-1", "bob", "server-new", []byte("{}"), time.Minute); err != nil {
+		t.Fatalf("another user: %v", err)
+	}
+	// A consent done (its state taken) is no longer in flight.
+	if _, err := c.Take(ctx, "s1"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Put(ctx, "one-more", "alice", "server-new", []byte("{}"), time.Minute); err != nil {
+		t.Fatalf("a consent once another was done: %v", err)
+	}
+	if err := c.Put(ctx, "two-more", "alice", "server-newer", []byte("{}"), time.Minute); !errors.Is(err, state.ErrTooManyConsents) {
+		t.Fatalf("consent over the cap again: %v", err)
+	}
+}
+
+// TestRedisConsentsSealed: the vault's consents store keeps each record
+// (it holds the PKCE verifier) sealed with the vault's key and bound to
+// its state: the store shows no verifier, and a record copied under
+// another state does not open.
+func TestRedisConsentsSealed(t *testing.T) {
+	srv := statetest.Start(t)
+	ctx := await.Context(t)
+	kek := testKEK(t)
+	va, err := open(t, srv.URL()).Vault(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vb, err := open(t, srv.URL()).Vault(kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := va.Consents(), vb.Consents()
+	rec := []byte(`{"state":"st-1","verifier":"pkce-verifier-4f1d"}`)
+	if err := a.Put(ctx, "st-1", "alice", "notes", rec, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Put(ctx, "st-bob", "bob", "notes", []byte(`{"verifier":"bob-verifier"}`), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if d := dump(t, srv); strings.Contains(d, "verifier") {
+		t.Fatalf("a consent record in the clear:\n%s", d)
+	}
+	if got, err := b.Current(ctx, "alice", "notes"); err != nil || string(got) != string(rec) {
+		t.Fatalf("current on the other replica: %q %v", got, err)
+	}
+	// Bob's sealed record copied over alice's: it does not open as hers.
+	raw := rawClient(t, srv)
+	recordKey := func(st string) string {
+		h := sha256.Sum256([]byte(st))
+		return state.Prefix + "consent:" + hex.EncodeToString(h[:16])
+	}
+	aliceKey, bobKey := recordKey("st-1"), recordKey("st-bob")
+	if raw.Exists(ctx, aliceKey, bobKey).Val() != 2 {
+		t.Fatalf("consent keys: %q", raw.Keys(ctx, state.Prefix+"consent:*").Val())
+	}
+	raw.Set(ctx, aliceKey, raw.Get(ctx, bobKey).Val(), time.Minute)
+	if _, err := b.Take(ctx, "st-1"); !errors.Is(err, vault.ErrTampered) {
+		t.Fatalf("a record moved to another state: %v", err)
+	}
 }

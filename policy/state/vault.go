@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -200,8 +201,20 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `)
 
+// extendScript renews a lock's expiry only when it still holds the
+// holder's token: a holder whose lock lapsed and was taken by another
+// does not extend the other's.
+var extendScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`)
+
 // Lock implements vault.Store: SET NX with an expiry, tried again every
-// LockPoll until ctx is done.
+// LockPoll until ctx is done. While the holder has not released it, the
+// lock's expiry is renewed every LockTTL/3 (only while the key still holds
+// this holder's token), so a refresh that outlasts LockTTL (a slow token
+// endpoint, a stall) keeps it; a holder that dies stops renewing and the
+// lock lapses LockTTL later.
 func (v *Vault) Lock(ctx context.Context, k vault.Key) (func(), error) {
 	ttl, poll := v.LockTTL, v.LockPoll
 	if ttl <= 0 {
@@ -225,19 +238,54 @@ func (v *Vault) Lock(ctx context.Context, k vault.Key) (func(), error) {
 			return nil, v.r.unavailable(err)
 		}
 		if ok {
-			return func() {
-				// Released even when the caller's context is done: the
-				// lock must not outlive the refresh by its whole TTL.
-				rel, cancel := context.WithTimeout(context.WithoutCancel(ctx), ioTimeout)
-				defer cancel()
-				_ = unlockScript.Run(rel, v.r.c, []string{key}, holder).Err()
-			}, nil
+			return v.hold(ctx, key, holder, ttl), nil
 		}
 		select {
 		case <-ctx.Done():
 			return nil, fmt.Errorf("wait for the refresh lock of %s: %w", k, ctx.Err())
 		case <-t.C:
 		}
+	}
+}
+
+// hold renews the lock key held by holder every ttl/3 until the returned
+// release is called; release stops the renewal, then deletes the key if
+// it still holds holder. Renewal stops by itself once the key no longer
+// holds holder (it lapsed and another took it).
+func (v *Vault) hold(ctx context.Context, key, holder string, ttl time.Duration) func() {
+	// Renewed and released even when the caller's context is done: the
+	// lock must neither lapse under a running refresh nor outlive it.
+	bg := context.WithoutCancel(ctx)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(max(ttl/3, time.Millisecond))
+		defer t.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-t.C:
+			}
+			ext, cancel := context.WithTimeout(bg, min(ioTimeout, ttl/3+time.Millisecond))
+			n, err := extendScript.Run(ext, v.r.c, []string{key}, holder, ttl.Milliseconds()).Int()
+			cancel()
+			if err == nil && n == 0 {
+				return // lapsed and taken (or deleted): not ours to renew
+			}
+			// A store error is tried again on the next tick: the key still
+			// expires by itself if the store stays away.
+		}
+	}()
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			close(stop)
+			<-done
+			rel, cancel := context.WithTimeout(bg, ioTimeout)
+			defer cancel()
+			_ = unlockScript.Run(rel, v.r.c, []string{key}, holder).Err()
+		})
 	}
 }
 

@@ -224,10 +224,12 @@ func TestRedisVaultRefreshOnce(t *testing.T) {
 // TestRedisVaultLockExpires: a replica that dies holding a refresh lock
 // holds the others up only until the lock's expiry; a released lock is
 // free at once, and a holder whose lock expired and was taken by another
-// does not release the other's.
+// does not release the other's. The holder's death is the lock key
+// expiring (deleted here, as PEXPIRE 1 would), not a wall-clock wait.
 func TestRedisVaultLockExpires(t *testing.T) {
 	srv := statetest.Start(t)
 	ctx := await.Context(t)
+	raw := rawClient(t, srv)
 	kek := testKEK(t)
 	dead, err := open(t, srv.URL()).Vault(kek)
 	if err != nil {
@@ -237,31 +239,122 @@ func TestRedisVaultLockExpires(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dead.LockTTL, live.LockTTL = 300*time.Millisecond, time.Minute
 	k := vault.Key{User: "alice", Server: "drive", Name: vault.NameOAuth}
 	staleUnlock, err := dead.Lock(ctx, k) // never released in time: the replica "dies"
 	if err != nil {
 		t.Fatal(err)
 	}
-	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
-	if _, err := live.Lock(short, k); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("a held lock was taken: %v", err)
+	key := lockKey(t, ctx, raw)
+	deadHolder := raw.Get(ctx, key).Val()
+
+	got := make(chan error, 1)
+	var unlock func()
+	go func() {
+		var err error
+		unlock, err = live.Lock(ctx, k) // waits for the dead holder's expiry
+		got <- err
+	}()
+	// While held, nobody else gets it (one SET NX, no time window).
+	if ok := raw.SetNX(ctx, key, "probe", time.Minute).Val(); ok {
+		t.Fatal("a held lock was free")
 	}
-	cancel()
-	unlock, err := live.Lock(ctx, k) // waits for the dead holder's expiry
-	if err != nil {
+	select {
+	case err := <-got:
+		t.Fatalf("a held lock was taken: %v", err)
+	default:
+	}
+	raw.Del(ctx, key) // the dead holder's lock expires
+	if err := await.Recv(t, got, "the waiter to take the expired lock"); err != nil {
 		t.Fatal(err)
 	}
-	staleUnlock() // the dead holder's late release must not free live's lock
-	short, cancel = context.WithTimeout(ctx, 20*time.Millisecond)
-	if _, err := dead.Lock(short, k); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("a stale holder released the live lock: %v", err)
+	if h := raw.Get(ctx, key).Val(); h == deadHolder || h == "" {
+		t.Fatalf("lock holder after the expiry: %q", h)
 	}
-	cancel()
+	staleUnlock() // the dead holder's late release must not free live's lock
+	if ok := raw.SetNX(ctx, key, "probe", time.Minute).Val(); ok {
+		t.Fatal("a stale holder released the live lock")
+	}
 	unlock()
 	again, err := dead.Lock(ctx, k)
 	if err != nil {
 		t.Fatal(err)
 	}
 	again()
+}
+
+// rawClient is a plain client on srv, for a test to look at or change the
+// store behind the code under test.
+func rawClient(t *testing.T, srv *statetest.Server) *redis.Client {
+	t.Helper()
+	opt, err := redis.ParseURL(srv.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := redis.NewClient(opt)
+	t.Cleanup(func() { raw.Close() })
+	return raw
+}
+
+// lockKey is the one refresh-lock key in the store.
+func lockKey(t *testing.T, ctx context.Context, raw *redis.Client) string {
+	t.Helper()
+	keys, err := raw.Keys(ctx, state.Prefix+"vault-lock:*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("lock keys: %q, %v", keys, err)
+	}
+	return keys[0]
+}
+
+// TestRedisVaultLockRenewed: a refresh that runs longer than LockTTL keeps
+// its lock (the holder renews it), a renewal never touches a lock another
+// holder took, and release frees it at once.
+func TestRedisVaultLockRenewed(t *testing.T) {
+	srv := statetest.Start(t)
+	ctx := await.Context(t)
+	raw := rawClient(t, srv)
+	v, err := open(t, srv.URL()).Vault(testKEK(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const ttl = 1500 * time.Millisecond
+	v.LockTTL = ttl
+	k := vault.Key{User: "alice", Server: "drive", Name: vault.NameOAuth}
+	taken := time.Now()
+	unlock, err := v.Lock(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := lockKey(t, ctx, raw)
+	holder := raw.Get(ctx, key).Val()
+	// Still held, by the same holder, at every look until twice its TTL
+	// has passed: without renewal it lapses after one TTL.
+	await.Until(t, "the lock held past twice its TTL", func() bool {
+		if got, err := raw.Get(ctx, key).Result(); err != nil || got != holder {
+			t.Fatalf("the lock lapsed under its holder after %v: %q, %v", time.Since(taken), got, err)
+		}
+		return time.Since(taken) > 2*ttl
+	})
+	unlock()
+	if n := raw.Exists(ctx, key).Val(); n != 0 {
+		t.Fatal("a released lock is still held")
+	}
+
+	// A holder whose lock was taken by another (its own lapsed) renews
+	// nothing: the other's hour-long expiry stays.
+	stale, err := v.Lock(ctx, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw.Set(ctx, key, "other-holder", time.Hour)
+	since := time.Now()
+	await.Until(t, "two renewal periods", func() bool {
+		if d := raw.PTTL(ctx, key).Val(); d <= ttl {
+			t.Fatalf("a stale holder renewed another's lock: expiry now %v", d)
+		}
+		return time.Since(since) > ttl
+	})
+	stale()
+	if got := raw.Get(ctx, key).Val(); got != "other-holder" {
+		t.Fatalf("a stale holder released another's lock: %q", got)
+	}
 }

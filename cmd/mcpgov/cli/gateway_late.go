@@ -2,12 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"sync/atomic"
 	"time"
 
 	"github.com/mcpgov/mcpgov/policy/govern"
+	"github.com/mcpgov/mcpgov/policy/state"
 )
 
 // lateHandler serves a replica until its gateway is ready to: while the
@@ -48,10 +50,20 @@ func (l *lateHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // serve hands every request to h from now on.
 func (l *lateHandler) serve(h http.Handler) { l.h.Store(&h) }
 
-// waiting notes why the replica is not ready.
+// waiting notes why the replica is not ready: the class of err only.
+// /readyz is unauthenticated, on the public listener; the store's address
+// and its error go to the log alone.
 func (l *lateHandler) waiting(err error) {
-	s := err.Error()
+	s := notReadyReason(err)
 	l.why.Store(&s)
+}
+
+// notReadyReason is what /readyz says for err, without detail.
+func notReadyReason(err error) string {
+	if errors.Is(err, state.ErrUnavailable) {
+		return state.ErrUnavailable.Error()
+	}
+	return "the replicas' session key could not be read from the shared state store"
 }
 
 // keyRetry is how often a replica that started while its store was down
@@ -74,9 +86,15 @@ func awaitSessionKey(ctx context.Context, opts *GatewayServeOptions, shared *gov
 			return nil, ctx.Err()
 		case <-t.C:
 		}
+		prev := err
 		if key, err = shared.SessionKey(ctx); err == nil {
 			opts.IO.Notef("the shared state store %s answers; read the replicas' session key, now ready", shared.Store)
 			return key, nil
+		}
+		if err.Error() != prev.Error() {
+			// The detail changed (the store answers but the key is bad, or
+			// the other way round): logged once per change, not per try.
+			opts.IO.Warnf("%v; still not ready", err)
 		}
 		l.waiting(err)
 	}
