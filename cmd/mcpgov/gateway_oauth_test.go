@@ -198,8 +198,9 @@ func consentLinkIn(text string) string {
 // initialize on replica A is answered with the consent link A made; the
 // browser's redirect lands on B, which redeems the code with the PKCE
 // verifier A kept in the shared store; alice's next initialize and call on
-// A go through with her own token. The two replicas share one state
-// directory here (the vault is a file: it is not in the shared store yet).
+// A go through with her own token; the consent record in Redis is sealed.
+// With the shared store the vault is in Redis too, so the grant B stored is
+// the one A reads.
 func TestGatewayOAuthUserReplicas(t *testing.T) {
 	redis := statetest.Start(t)
 	addrA, addrB := freeAddr(t), freeAddr(t)
