@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -138,10 +139,11 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		t.Fatalf("%v\n%s", err, b)
 	}
+	origin := ts.URL // http://127.0.0.1:PORT, its port written
 	want := map[string][]string{
 		"keyed": {"shim", "--name", "keyed", "--secret-header", "Authorization=vault:config/cursor/keyed/header-Authorization", "--header", "X-Team: blue",
-			"--secret-query", "api_key=vault:config/cursor/keyed/query-api_key", "--url", ts.URL + "/mcp?region=eu&api_key="},
-		"basic": {"shim", "--name", "basic", "--secret-userinfo", "vault:config/cursor/basic/userinfo", "--url", ts.URL + "/mcp"},
+			"--secret-query", "api_key=vault:config/cursor/keyed/query-api_key", "--secret-origin", origin, "--url", ts.URL + "/mcp?region=eu&api_key="},
+		"basic": {"shim", "--name", "basic", "--secret-userinfo", "vault:config/cursor/basic/userinfo", "--secret-origin", origin, "--url", ts.URL + "/mcp"},
 	}
 	// After: what Cursor launches now.
 	for name, args := range want {
@@ -153,6 +155,32 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 		cmd := exec.Command(e.Command, e.Args...)
 		cmd.Env, cmd.Stderr = env, os.Stderr
 		call(name+"-after", &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second})
+	}
+	// The entry's --url edited to another origin (the same server, named
+	// localhost): the shim sends none of the moved secrets there, exits 1
+	// and names both origins.
+	for name, args := range want {
+		moved := slices.Clone(args)
+		moved[len(moved)-1] = strings.Replace(moved[len(moved)-1], "127.0.0.1", "localhost", 1)
+		mu.Lock()
+		*tag = name + "-moved"
+		mu.Unlock()
+		cmd := exec.CommandContext(await.Context(t), mcpgov, moved...)
+		cmd.Env, cmd.Stdin = env, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`+"\n")
+		out, err := cmd.CombinedOutput()
+		var ee *exec.ExitError
+		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
+			t.Errorf("%s with --url at localhost: %v, want exit 1\n%s", name, err, out)
+		}
+		wantErr := "--url's origin is " + strings.Replace(origin, "127.0.0.1", "localhost", 1) + ", its moved secrets (--secret-header, --secret-query, --secret-userinfo) were taken from " + origin
+		if !strings.Contains(string(out), wantErr) || !strings.Contains(string(out), "mcpgov wrap --move-secrets") || strings.Contains(string(out), "R2d2C3poLuke") {
+			t.Errorf("%s with --url at localhost said:\n%s\nwant %q and the remedy, no secret", name, out, wantErr)
+		}
+		mu.Lock()
+		if n := len(got[name+"-moved"]); n != 0 {
+			t.Errorf("%s with --url at localhost: the server got %d requests", name, n)
+		}
+		mu.Unlock()
 	}
 	mu.Lock()
 	for _, name := range []string{"keyed", "basic"} {

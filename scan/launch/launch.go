@@ -200,7 +200,7 @@ func (l *Analysis) peelShim(args []string) bool {
 }
 
 // shimValueFlags are `mcpgov shim` flags that take a separate value.
-var shimValueFlags = map[string]bool{"--bundle": true, "--server": true, "--name": true, "--mode": true, "--client": true, "--url": true, "--header": true, "--timeout": true, "--secret-env": true, "--secret-arg": true, "--secret-header": true, "--secret-query": true, "--secret-userinfo": true}
+var shimValueFlags = map[string]bool{"--bundle": true, "--server": true, "--name": true, "--mode": true, "--client": true, "--url": true, "--header": true, "--timeout": true, "--secret-env": true, "--secret-arg": true, "--secret-header": true, "--secret-query": true, "--secret-userinfo": true, "--secret-origin": true}
 
 // npm and Python runner flags that take a value.
 var runnerValueFlags = map[string]bool{

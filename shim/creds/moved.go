@@ -1,7 +1,10 @@
 package creds
 
 import (
+	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"strconv"
 	"strings"
 )
@@ -67,4 +70,69 @@ func FillURL(raw string, query []string, userinfo string) (string, error) {
 		}
 	}
 	return u, nil
+}
+
+// Origin is the origin of an http(s) URL, as wrap --move-secrets records
+// it beside the secrets it takes out of a remote entry (shim
+// --secret-origin): scheme://host:port, scheme and host in lower case and
+// the port always written (80 for http, 443 for https when the URL has
+// none), so two spellings of one origin compare equal. Errors say what is
+// wrong, never the URL's userinfo or query.
+func Origin(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", errors.New("not a URL")
+	}
+	scheme := strings.ToLower(u.Scheme)
+	port := u.Port()
+	switch {
+	case scheme != "http" && scheme != "https":
+		return "", fmt.Errorf("scheme %q is not http or https", u.Scheme)
+	case u.Hostname() == "":
+		return "", errors.New("no host")
+	case port == "" && scheme == "http":
+		port = "80"
+	case port == "":
+		port = "443"
+	}
+	return scheme + "://" + net.JoinHostPort(strings.ToLower(u.Hostname()), port), nil
+}
+
+// ValidOrigin says whether s is an origin Origin can compare: an http(s)
+// URL of scheme, host and port only (a "/" path is allowed).
+func ValidOrigin(s string) error {
+	if _, err := Origin(s); err != nil {
+		return err
+	}
+	u, _ := url.Parse(s)
+	if u.User != nil || (u.Path != "" && u.Path != "/") || u.RawQuery != "" || u.Fragment != "" || u.Opaque != "" {
+		return errors.New("it has more than scheme://host:port")
+	}
+	return nil
+}
+
+// ErrOrigin is CheckOrigin's refusal.
+var ErrOrigin = errors.New("moved secrets refused for another origin")
+
+// CheckOrigin refuses to send a moved secret to a URL whose origin is not
+// the one wrap took it from (shim --secret-origin): a careless edit of the
+// wrapped entry's --url (another host, a typo'd domain) must not carry the
+// vault's value there. An empty recorded origin (an entry wrapped before
+// origins were recorded) checks nothing.
+func CheckOrigin(recorded, target string) error {
+	if recorded == "" {
+		return nil
+	}
+	want, err := Origin(recorded)
+	if err != nil {
+		return fmt.Errorf("--secret-origin: %v; want scheme://host:port", err)
+	}
+	got, err := Origin(target)
+	if err != nil {
+		return fmt.Errorf("--url: %v", err)
+	}
+	if got != want {
+		return fmt.Errorf("%w: --url's origin is %s, its moved secrets (--secret-header, --secret-query, --secret-userinfo) were taken from %s (--secret-origin); none was sent", ErrOrigin, got, want)
+	}
+	return nil
 }

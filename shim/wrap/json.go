@@ -721,9 +721,7 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 			return skip(ActionFailed, "move secrets: "+err.Error())
 		}
 		moves = ms
-		for _, f := range flags {
-			lits = append(lits, quote(f))
-		}
+		target := url
 		if urlLit == `"`+url+`"` && !strings.ContainsAny(url, "\"\\") {
 			// The URL is written verbatim: cut each secret part out of
 			// the text --url gets, and mark it in the manifest's copy.
@@ -732,11 +730,15 @@ func (d *jdoc) wrapRemote(it *item, o Options, obj *hujson.Object) edit {
 				return skip(ActionFailed, "move secrets: "+err.Error())
 			}
 			if len(cut.refs) > 0 {
-				lits = append(lits, quoteAll(cut.flags)...)
-				urlLit = quote(cut.cleared)
+				flags = append(flags, cut.flags...)
+				urlLit, target = quote(cut.cleared), cut.cleared
 				orig = orig[:len(orig)-len(d.raw(&um.Value))] + `"` + cut.marked + `"`
 			}
 		}
+		if flags, err = withOrigin(flags, target); err != nil {
+			return skip(ActionSkippedRemote, "move secrets: "+err.Error())
+		}
+		lits = append(lits, quoteAll(flags)...)
 	}
 	lits = append(lits, quote("--url"), urlLit)
 	arr := "[" + strings.Join(lits, d.inlineSep(um)) + "]"

@@ -10,6 +10,7 @@ import (
 	"github.com/tailscale/hujson"
 
 	"github.com/mcpgov/mcpgov/policy/guard/secret"
+	"github.com/mcpgov/mcpgov/shim/creds"
 )
 
 // The shim flags a moved secret is passed by reference with; the shim
@@ -30,6 +31,11 @@ const (
 	// SecretUserinfoFlag: --secret-userinfo REF puts the URL's user and
 	// password (user:password, as written) back.
 	SecretUserinfoFlag = "--secret-userinfo"
+	// SecretOriginFlag: --secret-origin ORIGIN is the origin
+	// (scheme://host:port) of the URL the secrets of --secret-header,
+	// --secret-query and --secret-userinfo were taken with; the shim sends
+	// them to no other.
+	SecretOriginFlag = "--secret-origin"
 )
 
 // secretMark stands for a moved value in a span's Original (Span.Refs).
@@ -306,6 +312,23 @@ func (d *jdoc) moveHeaders(it *item, o Options, obj *hujson.Object) (flags []str
 		flags = append(flags, SecretHeaderFlag, name+"="+ref)
 	}
 	return flags, ms, nil
+}
+
+// withOrigin appends --secret-origin with url's origin to flags when they
+// move a secret of a remote entry (--secret-header, --secret-query,
+// --secret-userinfo), so the shim refuses to send it elsewhere should
+// --url be edited later. url is the URL --url gets.
+func withOrigin(flags []string, url string) ([]string, error) {
+	for _, f := range flags {
+		if f == SecretHeaderFlag || f == SecretQueryFlag || f == SecretUserinfoFlag {
+			origin, err := creds.Origin(url)
+			if err != nil {
+				return nil, fmt.Errorf("the URL's origin: %w", err)
+			}
+			return append(flags, SecretOriginFlag, origin), nil
+		}
+	}
+	return flags, nil
 }
 
 // urlSecret is a secret part of a URL: its offsets in the URL text.

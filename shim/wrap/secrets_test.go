@@ -230,7 +230,7 @@ func TestMoveHeadersTOML(t *testing.T) {
 	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's api_key to the vault; moved Authorization to the vault" {
 		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
 	}
-	want := "# codex\n[mcp_servers.linear]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/linear/header-Authorization\", \"--header\", \"X-Team: blue\", \"--secret-query\", \"api_key=vault:config/codex/linear/query-api_key\", \"--url\", \"https://mcp.linear.app/mcp?api_key=\"] # hosted\nstartup_timeout_sec = 20\nenabled = true\n"
+	want := "# codex\n[mcp_servers.linear]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/linear/header-Authorization\", \"--header\", \"X-Team: blue\", \"--secret-query\", \"api_key=vault:config/codex/linear/query-api_key\", \"--secret-origin\", \"https://mcp.linear.app:443\", \"--url\", \"https://mcp.linear.app/mcp?api_key=\"] # hosted\nstartup_timeout_sec = 20\nenabled = true\n"
 	assertMoved(t, state, path, out, want, secretA, secretB)
 	if v["vault:config/codex/linear/header-Authorization"] != "Bearer "+secretB || v["vault:config/codex/linear/query-api_key"] != secretA {
 		t.Errorf("vault: %v", v)
@@ -292,7 +292,7 @@ func TestMoveURLTOML(t *testing.T) {
 	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's userinfo, api_key to the vault" {
 		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
 	}
-	want := "[mcp_servers.u]\n  command = \"/usr/local/bin/mcpgov\"\n  args = [\"shim\", \"--secret-userinfo\", \"vault:config/codex/u/userinfo\", \"--secret-query\", \"api_key=vault:config/codex/u/query-api_key\", \"--url\", \"https://h.example.com/mcp?region=eu&api_key=\"]\n"
+	want := "[mcp_servers.u]\n  command = \"/usr/local/bin/mcpgov\"\n  args = [\"shim\", \"--secret-userinfo\", \"vault:config/codex/u/userinfo\", \"--secret-query\", \"api_key=vault:config/codex/u/query-api_key\", \"--secret-origin\", \"https://h.example.com:443\", \"--url\", \"https://h.example.com/mcp?region=eu&api_key=\"]\n"
 	assertMoved(t, state, path, out, want, secretA, secretB)
 	if v["vault:config/codex/u/userinfo"] != "bob:"+secretB || v["vault:config/codex/u/query-api_key"] != secretA {
 		t.Errorf("vault: %v", v)
@@ -316,7 +316,7 @@ func TestMoveURLYAML(t *testing.T) {
 	if r := out.Results[0]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's api_key to the vault" {
 		t.Fatalf("wrap: %s %q", r.Action, r.Reason)
 	}
-	want := "mcpServers:\n  - name: u\n    type: stdio\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--secret-query\", \"api_key=vault:config/continue/u/query-api_key\", \"--url\", \"https://h.example.com/mcp?api_key=&region=eu\"]\n"
+	want := "mcpServers:\n  - name: u\n    type: stdio\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--secret-query\", \"api_key=vault:config/continue/u/query-api_key\", \"--secret-origin\", \"https://h.example.com:443\", \"--url\", \"https://h.example.com/mcp?api_key=&region=eu\"]\n"
 	assertMoved(t, state, path, out, want, secretA)
 	if v["vault:config/continue/u/query-api_key"] != secretA {
 		t.Errorf("vault: %v", v)

@@ -379,6 +379,12 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 			target = cut.cleared
 		}
 	}
+	if o.MoveSecret != nil && gw == "" {
+		var err error
+		if flags, err = withOrigin(flags, target); err != nil {
+			return skip(ActionSkippedRemote, "move secrets: "+err.Error())
+		}
+	}
 	// The manifest's copy marks each moved value, in file order.
 	order := make([]int, len(marks))
 	for i := range order {

@@ -525,6 +525,12 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 			orig = string(d.b[us:vs]) + q + cut.marked + q
 		}
 	}
+	if len(cut.refs) > 0 {
+		var err error
+		if flags, err = withOrigin(flags, target); err != nil {
+			return skip(ActionSkippedRemote, "move secrets: "+err.Error())
+		}
+	}
 	want := append(flags, "--url", target)
 	repl := "command: " + quote(o.MCPGovPath) + d.nl + ind + "args: [" + strings.Join(quoteAll(want), ", ") + "]"
 	e := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},

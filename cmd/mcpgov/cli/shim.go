@@ -49,6 +49,10 @@ type ShimOptions struct {
 	SecretHeaders  []string
 	SecretQuery    []string
 	SecretUserinfo string
+	// SecretOrigin is the origin (scheme://host:port) wrap took the
+	// secrets above from; they go to no other (empty: an entry wrapped
+	// before origins were recorded, --url's own, unchecked).
+	SecretOrigin string
 	// OAuth client of --url, for a server that asks for a bearer token.
 	OAuthClientID          string
 	OAuthClientSecret      string // a secret reference
@@ -179,6 +183,14 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 					return flagErrorf("invalid --secret-userinfo: want REF, a secret reference (vault:…, env:…, file:…, keyring:…)")
 				}
 			}
+			if opts.SecretOrigin != "" {
+				if len(opts.SecretHeaders) == 0 && len(opts.SecretQuery) == 0 && opts.SecretUserinfo == "" {
+					return flagErrorf("--secret-origin is for --secret-header, --secret-query and --secret-userinfo: it names the origin their secrets were taken from")
+				}
+				if err := creds.ValidOrigin(opts.SecretOrigin); err != nil {
+					return flagErrorf("invalid --secret-origin %q: %v; want scheme://host:port, as wrap --move-secrets writes it", opts.SecretOrigin, err)
+				}
+			}
 			if (len(opts.SecretHeaders) > 0 || len(opts.SecretQuery) > 0 || opts.SecretUserinfo != "") && opts.URL == "" {
 				return flagErrorf("--secret-header, --secret-query and --secret-userinfo are for --url: they put a secret back into its requests")
 			}
@@ -205,6 +217,7 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	cmd.Flags().StringArrayVar(&opts.SecretEnv, "secret-env", nil, "set the server's variable NAME to the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
 	cmd.Flags().StringArrayVar(&opts.SecretHeaders, "secret-header", nil, "send the secret REF references as the HTTP header NAME for --url: NAME=REF (repeatable; wrap --move-secrets writes it)")
 	cmd.Flags().StringArrayVar(&opts.SecretQuery, "secret-query", nil, "fill the empty query parameter NAME of --url with the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
+	cmd.Flags().StringVar(&opts.SecretOrigin, "secret-origin", "", "send the secrets of --secret-header, --secret-query and --secret-userinfo only when --url's origin is this scheme://host:port (wrap --move-secrets writes it)")
 	cmd.Flags().StringVar(&opts.SecretUserinfo, "secret-userinfo", "", "put the user:password the secret REF references back into --url (wrap --move-secrets writes it)")
 	cmd.Flags().StringArrayVar(&opts.SecretArgs, "secret-arg", nil, "append the secret REF references to the server's argument N (0 is the first after the command): N=REF (repeatable; wrap --move-secrets writes it)")
 	return cmd
@@ -354,6 +367,10 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, relay 
 		headers.Add(strings.TrimSpace(name), strings.TrimSpace(value))
 	}
 	dial, err := shimMovedHTTP(ctx, opts, eng, url, headers)
+	if errors.Is(err, creds.ErrOrigin) {
+		refuse(err)
+		return withHint(err, "if the server really moved, run mcpgov unwrap, then mcpgov wrap --move-secrets on the entry with its new URL; else put the entry's --url back")
+	}
 	if err != nil {
 		refuse(err)
 		return withHint(err, "the config's secret was moved to the vault by mcpgov wrap --move-secrets; mcpgov unwrap puts it back")
@@ -397,6 +414,9 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, relay 
 func shimMovedHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, url string, headers http.Header) (string, error) {
 	if len(opts.SecretHeaders) == 0 && len(opts.SecretQuery) == 0 && opts.SecretUserinfo == "" {
 		return url, nil
+	}
+	if err := creds.CheckOrigin(opts.SecretOrigin, url); err != nil {
+		return "", err
 	}
 	resolve := func(flag string, specs []string) ([]string, error) {
 		out, err := eng.SecretEnv(ctx, opts.Factory.Secrets(), specs)

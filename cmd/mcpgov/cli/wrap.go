@@ -77,7 +77,10 @@ before its value (--api-key=, or nothing) and the shim appends it
 (--secret-arg N=REF); a remote JSON entry's secret header becomes ""
 (--secret-header NAME=REF; other headers go as --header), a secret query
 value or user:password is cut from the URL (--secret-query NAME=REF,
---secret-userinfo REF). Diffs and backups show the values masked; the
+--secret-userinfo REF), and --secret-origin records the URL's
+scheme://host:port: the shim sends those secrets to no other origin, so an
+edited --url gets none (run unwrap, then wrap again, when a server really
+moves; entries wrapped before this flag existed are not checked). Diffs and backups show the values masked; the
 manifest holds only references; unwrap reads the values back from the
 vault and restores the file byte for byte.
 
