@@ -33,17 +33,19 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 			if c.Resource == "" {
 				return nil, fmt.Errorf("oauth_user server %q: no client_id and no issuer to register one at\nhint: set client_id in the catalog", s.id)
 			}
-			prm, err := m.resourceMetadata(ctx, c.Resource, c.ResourceMetadataURL)
+			prm, absent, err := m.resourceMetadata(ctx, c.Resource, c.ResourceMetadataURL)
 			switch {
 			case err == nil:
 				c.Issuer = prm.AuthorizationServers[0]
 				if len(c.Scopes) == 0 {
 					c.Scopes = prm.ScopesSupported
 				}
-			case c.ResourceMetadataURL == "":
-				// No protected-resource metadata anywhere: a server of
-				// MCP 2025-03-26, whose authorization server is the
-				// origin of its URL.
+			case c.ResourceMetadataURL == "" && absent:
+				// No protected-resource metadata anywhere (404 at every
+				// well-known location): a server of MCP 2025-03-26, whose
+				// authorization server is the origin of its URL. Any
+				// other failure (5xx, a timeout, a bad document) is
+				// reported: the metadata may well exist.
 				legacy = true
 				c.Issuer = origin(c.Resource)
 			default:
@@ -247,10 +249,12 @@ func cmp(a, b string) string {
 // known, else where MCP says to look (the endpoint's path, then the root).
 // go-sdk checks that the metadata is for this resource and that the
 // servers are https or loopback.
-func (m *Manager) resourceMetadata(ctx context.Context, resource, metaURL string) (*oauthex.ProtectedResourceMetadata, error) {
+// absent reports that every location answered 404 (the server publishes
+// no metadata), the one case the 2025-03-26 fallback is for.
+func (m *Manager) resourceMetadata(ctx context.Context, resource, metaURL string) (_ *oauthex.ProtectedResourceMetadata, absent bool, _ error) {
 	u, err := url.Parse(resource)
 	if err != nil || u.Host == "" {
-		return nil, fmt.Errorf("resource %q is not a URL", resource)
+		return nil, false, fmt.Errorf("resource %q is not a URL", resource)
 	}
 	pathURL, rootURL, origin := *u, *u, *u
 	pathURL.Path = "/.well-known/oauth-protected-resource/" + strings.TrimLeft(u.Path, "/")
@@ -262,19 +266,34 @@ func (m *Manager) resourceMetadata(ctx context.Context, resource, metaURL string
 		tries = append(tries[:0:0], append([]struct{ meta, resource string }{{metaURL, resource}}, tries...)...)
 	}
 	var errs []error
+	absent = true
 	for _, try := range tries {
 		prm, err := oauthex.GetProtectedResourceMetadata(ctx, try.meta, try.resource, m.client())
 		if err != nil {
 			errs = append(errs, err)
+			absent = absent && notFound(err)
 			continue
 		}
 		if len(prm.AuthorizationServers) == 0 {
 			errs = append(errs, fmt.Errorf("%s names no authorization server", try.meta))
+			absent = false
 			continue
 		}
-		return prm, nil
+		return prm, false, nil
 	}
-	return nil, errors.Join(errs...)
+	return nil, absent, errors.Join(errs...)
+}
+
+// notFound says whether err is the go-sdk's discovery answer to a 404:
+// its status error is unexported and reads "bad status 404" (oauthex's
+// getJSON), wrapped with the URL it asked.
+func notFound(err error) bool {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if e.Error() == "bad status 404" {
+			return true
+		}
+	}
+	return false
 }
 
 // ReadChallenge reads the Bearer challenge of an upstream's 401 or 403
