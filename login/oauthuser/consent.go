@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -115,7 +116,7 @@ func (m *Manager) consent(ctx context.Context, user, serverID string, extra []st
 	store := m.pendingStore()
 	if rec, err := store.Current(ctx, user, serverID); err == nil {
 		p, err := decodePending(rec)
-		if err == nil && now.Before(p.Expires) && !slices.ContainsFunc(scopes, func(sc string) bool { return !slices.Contains(p.Scopes, sc) }) {
+		if err == nil && now.Before(p.Expires) && !slices.ContainsFunc(scopes, func(sc string) bool { return !slices.Contains(p.Scopes, sc) }) && linkOf(p.URL, oc) {
 			return p.consent(), nil
 		}
 	} else if !errors.Is(err, ErrNoPending) {
@@ -142,6 +143,26 @@ func (m *Manager) consent(ctx context.Context, user, serverID string, extra []st
 		return nil, fmt.Errorf("keep the consent in flight: %w", err)
 	}
 	return p.consent(), nil
+}
+
+// linkOf says whether the consent link was made with oc: the same
+// authorization endpoint, client and redirect. A server registered again
+// (its metadata moved to another authorization server, the redirect
+// listener on another port) gets a new link, not one that leads to the
+// old configuration.
+func linkOf(link string, oc *oauth2.Config) bool {
+	u, err := url.Parse(link)
+	if err != nil {
+		return false
+	}
+	q := u.Query()
+	u.RawQuery, u.Fragment = "", ""
+	a, err := url.Parse(oc.Endpoint.AuthURL)
+	if err != nil {
+		return false
+	}
+	a.RawQuery, a.Fragment = "", ""
+	return u.String() == a.String() && q.Get("client_id") == oc.ClientID && q.Get("redirect_uri") == oc.RedirectURL
 }
 
 // pendingStore is Pending, else the Manager's own memory.

@@ -63,64 +63,163 @@ type Remote struct {
 	// HTTPClient reaches the authorization server (nil: the default).
 	HTTPClient *http.Client
 
-	mu      sync.Mutex
-	m       *Manager
-	srv     *http.Server
-	waiters map[string]*consentWait // by elicitation id
-	links   map[string]time.Time    // consents handed out as links: expiry by elicitation id
-	urlMode map[string]bool         // ... of which as URL-mode elicitations
-	noGrant bool                    // the store held no grant at the first request
-	notify  func([]byte)
+	// NoKeyring, when set, is why the grants are kept in memory only (no
+	// OS keyring); it is said once, when a consent is first needed.
+	NoKeyring string
+
+	mu       sync.Mutex
+	m        *Manager
+	srv      *http.Server
+	ln       net.Listener
+	redirect string                  // the redirect URL the Manager has
+	metaURL  string                  // the metadata location it has (a challenge's)
+	scopes   []string                // the challenge's scopes it has
+	warned   bool                    // NoKeyring said
+	waiters  map[string]*consentWait // by elicitation id
+	links    map[string]time.Time    // consents handed out as links: expiry by elicitation id
+	urlMode  map[string]bool         // ... of which as URL-mode elicitations
+	noGrant  bool                    // the store held no grant at the first request
+	notify   func([]byte)
 }
 
 var _ shim.Authorizer = (*Remote)(nil)
 
-// manager returns the Manager, made at the first challenge: it listens on
-// a loopback port for the redirect and registers the server with what the
-// challenge said (metadata location, scopes).
+// manager returns the Manager, made at the first request that needs one
+// (a stored grant, or a challenge), registering the server with what the
+// challenge said (metadata location, scopes). A later challenge naming
+// another metadata location replaces it: RFC 9728's primary discovery is
+// the challenge, and the server may have moved its metadata. No loopback
+// listener is opened here unless a client is to be registered (its
+// redirect URL names the port); else it opens when a consent is made
+// (serve).
 func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.m != nil {
+		if metaURL != "" && metaURL != r.metaURL {
+			if _, err := r.m.SetServer(r.Server, r.config(r.redirect, metaURL, scopes)); err != nil {
+				return nil, err
+			}
+			r.logf("%s names its protected-resource metadata at %s now; discovering the authorization server again", r.Server, metaURL)
+			r.metaURL, r.scopes = metaURL, scopes
+		}
 		return r.m, nil
 	}
-	ln, err := r.listen()
-	if err != nil {
-		return nil, fmt.Errorf("listen on loopback for the OAuth redirect: %w", err)
-	}
 	m := &Manager{Store: &cachedStore{TokenStore: r.Store}, Sink: r, LockDir: r.LockDir, HTTPClient: r.HTTPClient, Clients: r.Clients}
+	redirect := r.registeredRedirect()
+	var ln net.Listener
+	switch {
+	case redirect != "":
+	case r.Config.ClientID != "":
+		// A configured client: the redirect's port matters only to a
+		// consent, and serve picks it then.
+		redirect = pendingRedirect
+	default:
+		// A client will be registered for the redirect: its port now.
+		var err error
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return nil, fmt.Errorf("listen on loopback for the OAuth redirect: %w", err)
+		}
+		redirect = "http://" + ln.Addr().String() + "/callback"
+	}
+	if err := m.AddServer(r.Server, r.config(redirect, metaURL, scopes)); err != nil {
+		if ln != nil {
+			ln.Close()
+		}
+		return nil, err
+	}
+	r.m, r.redirect, r.metaURL, r.scopes = m, redirect, metaURL, scopes
+	if ln != nil {
+		r.serveLocked(ln)
+	}
+	return m, nil
+}
+
+// pendingRedirect stands for the redirect URL of a configured client until
+// a consent needs the listener (serve replaces it before any link goes
+// out).
+const pendingRedirect = "http://127.0.0.1/callback"
+
+// config is the Manager's configuration of the server: Config with the
+// redirect, and the challenge's metadata location and scopes (configured
+// scopes win).
+func (r *Remote) config(redirect, metaURL string, scopes []string) Config {
 	cfg := r.Config
-	cfg.RedirectURL = "http://" + ln.Addr().String() + "/callback"
+	cfg.RedirectURL = redirect
 	cfg.ResourceMetadataURL = metaURL
 	if len(cfg.Scopes) == 0 {
 		cfg.Scopes = scopes
 	}
-	if err := m.AddServer(r.Server, cfg); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	mux := http.NewServeMux()
-	mux.Handle("/callback", m.RedirectHandler())
-	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = r.srv.Serve(ln) }()
-	r.m = m
-	return m, nil
+	return cfg
 }
 
-// listen opens the redirect's loopback listener: on the port of the
-// client registered on an earlier run, when there is one and it is free
-// (its redirect URL must match), else on any port.
-func (r *Remote) listen() (net.Listener, error) {
-	if r.Clients != nil && r.Config.ClientID == "" {
-		if reg, err := r.Clients.GetClient(context.Background(), r.Server); err == nil {
-			if u, err := url.Parse(reg.RedirectURL); err == nil && u.Hostname() == "127.0.0.1" && u.Port() != "" {
-				if ln, err := net.Listen("tcp", u.Host); err == nil {
-					return ln, nil
-				}
-			}
+// registeredRedirect is the loopback redirect URL of the client registered
+// for the server on an earlier run, "" when there is none.
+func (r *Remote) registeredRedirect() string {
+	if r.Clients == nil || r.Config.ClientID != "" {
+		return ""
+	}
+	reg, err := r.Clients.GetClient(context.Background(), r.Server)
+	if err != nil {
+		return ""
+	}
+	if u, err := url.Parse(reg.RedirectURL); err == nil && u.Scheme == "http" && u.Hostname() == "127.0.0.1" && u.Port() != "" {
+		return reg.RedirectURL
+	}
+	return ""
+}
+
+// serve makes sure the redirect listener runs before a consent's link goes
+// out: on the port of the redirect URL the server was registered with
+// when it is free, else on any port, and then the server is registered
+// again with that URL (changed: the consent must be asked for anew, a
+// registered client being bound to its redirect URL).
+func (r *Remote) serve() (changed bool, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.srv != nil {
+		return false, nil
+	}
+	var ln net.Listener
+	if u, err := url.Parse(r.redirect); err == nil && r.redirect != pendingRedirect && u.Port() != "" {
+		ln, _ = net.Listen("tcp", u.Host)
+	}
+	if ln == nil {
+		if ln, err = net.Listen("tcp", "127.0.0.1:0"); err != nil {
+			return false, fmt.Errorf("listen on loopback for the OAuth redirect: %w", err)
 		}
 	}
-	return net.Listen("tcp", "127.0.0.1:0")
+	redirect := "http://" + ln.Addr().String() + "/callback"
+	if redirect != r.redirect {
+		if _, err := r.m.SetServer(r.Server, r.config(redirect, r.metaURL, r.scopes)); err != nil {
+			ln.Close()
+			return false, err
+		}
+		r.redirect, changed = redirect, true
+	}
+	r.serveLocked(ln)
+	return changed, nil
+}
+
+// serveLocked answers the redirect on ln (r.mu held, r.m set).
+func (r *Remote) serveLocked(ln net.Listener) {
+	mux := http.NewServeMux()
+	mux.Handle("/callback", r.m.RedirectHandler())
+	r.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	r.ln = ln
+	go func(srv *http.Server) { _ = srv.Serve(ln) }(r.srv)
+}
+
+// RedirectURL is where the consent's redirect comes back to (the loopback
+// listener), "" while none is open: it opens only when a consent is made
+// or a client is registered, not for a stored grant.
+func (r *Remote) RedirectURL() string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ln == nil {
+		return ""
+	}
+	return "http://" + r.ln.Addr().String() + "/callback"
 }
 
 // Close stops the redirect listener, letting a page being answered finish
@@ -180,6 +279,18 @@ func (r *Remote) OAuthEvent(ctx context.Context, e Event) {
 	}
 	if r.Sink != nil {
 		r.Sink.OAuthEvent(ctx, e)
+	}
+}
+
+// warnNoKeyring says, once, that a consent's grant will not outlive
+// this shim (NoKeyring).
+func (r *Remote) warnNoKeyring() {
+	r.mu.Lock()
+	say := r.NoKeyring != "" && !r.warned
+	r.warned = true
+	r.mu.Unlock()
+	if say {
+		r.logf("warning: no OS keyring (%s): the OAuth grant for %s lasts only while this shim runs", r.NoKeyring, r.Server)
 	}
 }
 
@@ -244,6 +355,21 @@ func (r *Remote) Challenged(ctx context.Context, c shim.Challenge) shim.Challeng
 	case cr == nil:
 		return shim.ChallengeResult{}
 	}
+	if changed, err := r.serve(); err != nil {
+		return r.fail(c, err)
+	} else if changed {
+		// The consent is asked for with the redirect now listening.
+		retry, cr, err = m.answer(ctx, r.User, r.Server, c)
+		switch {
+		case err != nil:
+			return r.fail(c, err)
+		case retry:
+			return shim.ChallengeResult{Retry: true}
+		case cr == nil:
+			return shim.ChallengeResult{}
+		}
+	}
+	r.warnNoKeyring()
 	granted := r.waiter(cr.ElicitationID) // before the browser can come back
 	if r.open(cr.URL) {
 		r.logf("opened the browser to authorize %s; waiting for the consent", r.Server)

@@ -35,12 +35,16 @@ func shimRemote(ctx context.Context, opts *ShimOptions, url string, sink oauthus
 	kr := oauthuser.KeyringStore{Secrets: f.Secrets()}
 	var store oauthuser.TokenStore = kr
 	var clients oauthuser.ClientStore = kr
+	// Without an OS keyring the grants live in memory; the warning waits
+	// for a consent (Remote.NoKeyring), so a shim whose server never asks
+	// for one (the gateway, a server without OAuth) says nothing.
+	var noKeyring string
 	if _, err := store.Get(ctx, oauthuser.Key{User: shimOAuthUser, Server: url}); errors.Is(err, login.ErrKeyringUnavailable) {
-		fmt.Fprintf(opts.IO.ErrOut, "mcpgov: warning: no OS keyring (%v): an OAuth grant for %s lasts only while this shim runs\n", errors.Unwrap(err), url)
+		noKeyring = fmt.Sprint(errors.Unwrap(err))
 		store, clients = &oauthuser.MemoryStore{}, nil
 	}
 	lockDir, _ := stateDir(f, "oauth-locks") // without one, only this process is serialized
-	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut, Sink: sink, Clients: clients}
+	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut, Sink: sink, Clients: clients, NoKeyring: noKeyring}
 	if open := shimBrowser(opts); open != nil {
 		r.Open = open
 	}
