@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -160,6 +161,26 @@ func TestShimOAuthBrowser(t *testing.T) {
 	}
 	if grants != 1 || strings.Contains(string(records), "eyJ") {
 		t.Errorf("records: %d grant records of notes (want 1), or a token in them:\n%s", grants, records)
+	}
+
+	// logout (no local login here) removes the shim's grant from the
+	// Secret Service; a third shim needs a consent again.
+	logout := exec.Command("mcpgov", "logout")
+	logout.Env = s.env
+	out, err := logout.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "removed from the keyring the shim's OAuth grants and registered clients for "+s.upstream) {
+		t.Errorf("logout: %v\n%s", err, out)
+	}
+	if _, err := s.keyringItem(); !errors.Is(err, keyring.ErrNotFound) {
+		t.Errorf("the shim's grant after logout: %v, want none", err)
+	}
+	cs3, stderr3, err := s.connect(nil, []string{"MCPGOV_BROWSER=dex-consent-browser"})
+	if err != nil {
+		t.Fatalf("third shim: %v\n%s", err, stderr3)
+	}
+	defer cs3.Close()
+	if b, _ := os.ReadFile(s.browsed); strings.Count(string(b), "\n") != 2 {
+		t.Errorf("the shim after logout did not ask for a consent again: browser log %q", b)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -26,7 +27,10 @@ func newLogoutCmd(f *Factory, runF func(context.Context, *LogoutOptions) error) 
 		Use:     "logout",
 		GroupID: "identity",
 		Short:   "Forget the stored login",
-		Long: `Remove the profile's login from the keyring and its session file.
+		Long: `Remove the profile's login from the keyring and its session file, and
+the OAuth grants and registered clients mcpgov shim --url keeps in the
+keyring for the remote servers it fronted (removed locally, not revoked at
+their authorization servers).
 
 With --revoke, first ask the identity provider to revoke the refresh token
 (RFC 7009). Providers without a revocation endpoint (Dex among them) cannot:
@@ -61,6 +65,7 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	if s == nil && login.NeedsLogin(err) {
 		// Logging out twice is not an error: the wanted state holds.
 		opts.IO.Notef("not logged in (profile %q); nothing to do", ls.Profile)
+		logoutShim(ctx, opts)
 		return nil
 	}
 	if s == nil {
@@ -74,7 +79,28 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	}
 	opts.IO.Notef("logged out of %s (profile %q)", s.Issuer, s.Profile)
 	logoutVault(ctx, opts, user, actor)
+	logoutShim(ctx, opts)
 	return nil
+}
+
+// logoutShim removes the grants and registered clients `mcpgov shim --url`
+// keeps in the OS keyring for the remote servers it fronted (the servers
+// its index lists). They are removed locally only: the authorization
+// servers are not asked to revoke them (their endpoints are discovered per
+// server by the shim), so a refresh token stays valid there until it
+// expires.
+func logoutShim(ctx context.Context, opts *LogoutOptions) {
+	kr := shimKeyring(opts.Factory)
+	if kr.Index == "" {
+		return
+	}
+	done, err := kr.Forget(ctx, shimOAuthUser)
+	if len(done) > 0 {
+		opts.IO.Notef("removed from the keyring the shim's OAuth grants and registered clients for %s (not revoked at their authorization servers)", strings.Join(done, ", "))
+	}
+	if err != nil {
+		opts.IO.Warnf("remove the shim's OAuth grants: %v", err)
+	}
 }
 
 // logoutVault revokes the OAuth grants the vault holds for the person who

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -32,7 +33,7 @@ func shimRemote(ctx context.Context, opts *ShimOptions, url string, sink oauthus
 		}
 		cfg.ClientSecret = secret
 	}
-	kr := oauthuser.KeyringStore{Secrets: f.Secrets()}
+	kr := shimKeyring(f)
 	var store oauthuser.TokenStore = kr
 	var clients oauthuser.ClientStore = kr
 	// Without an OS keyring the grants live in memory; the warning waits
@@ -49,6 +50,17 @@ func shimRemote(ctx context.Context, opts *ShimOptions, url string, sink oauthus
 		r.Open = open
 	}
 	return r, nil
+}
+
+// shimKeyring is where the shim keeps its grants and registered clients:
+// the OS keyring, each server noted in a state file so that `mcpgov
+// logout` finds them (a keyring cannot be listed).
+func shimKeyring(f *Factory) oauthuser.IndexedKeyring {
+	kr := oauthuser.IndexedKeyring{KeyringStore: oauthuser.KeyringStore{Secrets: f.Secrets()}}
+	if dir, err := stateDir(f, "shim-oauth"); err == nil {
+		kr.Index = filepath.Join(dir, "servers")
+	}
+	return kr
 }
 
 // shimBrowser is how the shim opens a consent page, or nil when nobody
