@@ -107,13 +107,21 @@ url = %q
 	if err != nil || res.IsError || !strings.Contains(text(res), "Steps: 3") {
 		t.Fatalf("long-running operation: %+v, %v", res, err)
 	}
-	// Notifications of a call precede its answer on the POST stream.
-	mu.Lock()
-	got := slices.Clone(progress)
-	mu.Unlock()
-	if !slices.Equal(got, []float64{1, 2, 3}) {
-		t.Errorf("progress of the long-running operation: %v, want [1 2 3]", got)
-	}
+	// The progress notifications come on the call's POST stream. The
+	// go-sdk client runs notification handlers on a goroutine of their
+	// own, so the answer may reach the caller before the last handler has
+	// run: wait for all three, in order (it failed 1 of 3 clean runs when
+	// read at once).
+	var got []float64
+	await.Until(t, "progress 1, 2, 3 of the long-running operation", func() bool {
+		mu.Lock()
+		got = slices.Clone(progress)
+		mu.Unlock()
+		if len(got) > 3 || !slices.Equal(got, []float64{1, 2, 3}[:len(got)]) {
+			t.Fatalf("progress of the long-running operation: %v, want [1 2 3]", got)
+		}
+		return len(got) == 3
+	})
 	if _, err := ev.CallTool(ctx, &mcp.CallToolParams{Name: "get-env", Arguments: map[string]any{}}); err == nil || !strings.Contains(err.Error(), "Unknown tool") {
 		t.Errorf("the denied tool: %v, want Unknown tool", err)
 	}
