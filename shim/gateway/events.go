@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Resumable streams (Streamable HTTP 2025-11-25, "Resumability and
@@ -35,6 +37,19 @@ type EventLog interface {
 	Drop(ctx context.Context, session, stream string)
 	// Forget drops the events of a session that ended.
 	Forget(ctx context.Context, session string)
+}
+
+// SharedEventLog is an EventLog several replicas share (Redis): a
+// session's streams outlive any one replica's copy of the session. A
+// replica names the POST streams it opens with its ReplicaTag (p3-1a2b3c)
+// so that two replicas' copies of a session never write one stream; a
+// copy that ends (idle, shut down) leaves the log to the copies on other
+// replicas, and only the client's DELETE forgets it (else it expires); a
+// POST stream resumed on a replica that is not running its call follows
+// the log until the call's answer is in it.
+type SharedEventLog interface {
+	EventLog
+	ReplicaTag() string
 }
 
 // ErrEventNotInLog: a Last-Event-ID the log cannot resume after.
@@ -245,6 +260,12 @@ func (s *session) resumeStream(w http.ResponseWriter, r *http.Request, lastID st
 		return
 	}
 	s.touch()
+	if _, shared := log.(SharedEventLog); shared && rep == nil {
+		// Another replica runs the call (or ran it): its events reach
+		// this one through the log.
+		s.follow(w, r, stream, replay, pos)
+		return
+	}
 	if rep == nil {
 		if len(replay) == 0 {
 			httpError(w, http.StatusBadRequest, fmt.Sprintf("cannot resume after Last-Event-ID %q: stream %s of this session has no events after it (it ended, or never was)", lastID, stream))
@@ -269,4 +290,84 @@ func (s *session) detach(rep *reply) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.live, rep)
+}
+
+// followPoll is how often a followed stream asks the shared log for the
+// events another replica appended.
+const followPoll = 50 * time.Millisecond
+
+// follow serves a POST stream that another replica's copy of the session
+// writes to the shared log: the events after pos, then those appended
+// later, until the stream's answer (a JSON-RPC response) has been sent.
+// It ends without the answer when the client goes away, the session ends,
+// no event arrives for the idle timeout (the replica running the call
+// died: what it had not appended is lost), or the log fails; the client
+// may resume again from the last id it got.
+func (s *session) follow(w http.ResponseWriter, r *http.Request, stream string, replay [][]byte, pos uint64) {
+	log := s.h.opts.EventLog
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache, no-transform")
+	w.WriteHeader(http.StatusOK)
+	tick := time.NewTicker(followPoll)
+	defer tick.Stop()
+	quiet, lastKeep := time.Now(), time.Now()
+	for {
+		for _, data := range replay {
+			pos++
+			if _, err := fmt.Fprintf(w, "id: %s\nevent: message\ndata: %s\n\n", eventID(stream, pos), data); err != nil {
+				return
+			}
+			if isAnswer(data) {
+				if flusher != nil {
+					flusher.Flush()
+				}
+				s.streamDone(stream)
+				return
+			}
+		}
+		if len(replay) > 0 {
+			quiet = time.Now()
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.ctx.Done():
+			return
+		case now := <-tick.C:
+			if now.Sub(quiet) > s.h.opts.IdleTimeout {
+				return
+			}
+			if now.Sub(lastKeep) > s.h.opts.KeepAlive {
+				if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
+					return
+				}
+				lastKeep = now
+			}
+		}
+		s.touch()
+		var err error
+		if replay, err = log.After(r.Context(), s.key, stream, pos); err != nil {
+			s.h.warnf("event log: following stream %s: %v", stream, err)
+			return
+		}
+	}
+}
+
+// isAnswer reports whether an event the gateway logged is a JSON-RPC
+// response: the last event of a POST stream.
+func isAnswer(data []byte) bool {
+	var m struct {
+		Method *string          `json:"method"`
+		ID     json.RawMessage  `json:"id"`
+		Result json.RawMessage  `json:"result"`
+		Error  *json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(data, &m) != nil {
+		return false
+	}
+	return m.Method == nil && len(m.ID) > 0 && (m.Result != nil || m.Error != nil)
 }
