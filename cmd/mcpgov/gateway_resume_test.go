@@ -1,0 +1,148 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/policy/state/statetest"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+)
+
+// failoverProxy stands for a balancer that loses the first replica's
+// connection mid-stream: it sends every request to before until it breaks
+// the first streamed tools/call answer after its first progress event,
+// then every request to after.
+type failoverProxy struct {
+	before, after string
+
+	mu      sync.Mutex
+	cut     bool
+	resumes []string // Last-Event-ID, "@" + the replica that served it
+}
+
+func (p *failoverProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	p.mu.Lock()
+	target, cutDone := p.before, p.cut
+	if p.cut {
+		target = p.after
+	}
+	if id := r.Header.Get("Last-Event-ID"); r.Method == http.MethodGet && id != "" {
+		p.resumes = append(p.resumes, id+"@"+target)
+	}
+	p.mu.Unlock()
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, r.Method, target+r.URL.Path, bytes.NewReader(body))
+	req.Header = r.Header.Clone()
+	resp, err := http.DefaultTransport.RoundTrip(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadGateway)
+		return
+	}
+	defer resp.Body.Close()
+	for k, v := range resp.Header {
+		w.Header()[k] = v
+	}
+	w.WriteHeader(resp.StatusCode)
+	w.(http.Flusher).Flush()
+	breakIt := !cutDone && r.Method == http.MethodPost && bytes.Contains(body, []byte(`"tools/call"`)) &&
+		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		line := sc.Text()
+		_, _ = io.WriteString(w, line+"\n")
+		if line == "" {
+			w.(http.Flusher).Flush()
+		}
+		if breakIt && strings.HasPrefix(line, "data: ") && strings.Contains(line, "notifications/progress") {
+			_, _ = io.WriteString(w, "\n")
+			w.(http.Flusher).Flush()
+			p.mu.Lock()
+			p.cut = true
+			p.mu.Unlock()
+			cancel()                    // the first replica sees its client go
+			panic(http.ErrAbortHandler) // the client sees its stream break
+		}
+	}
+}
+
+// TestGatewayResumeAcrossReplicas: two `mcpgov gateway serve` replicas
+// share a real Redis. A go-sdk client (2025-11-25, sessions) calls
+// server-everything's trigger-long-running-operation (4 progress steps)
+// through the first replica; its answer stream breaks after the first
+// progress event, and from then on the balancer sends everything to the
+// second replica. The client resumes with GET and Last-Event-ID there:
+// the second replica, which never ran the call, replays from the shared
+// event log what the first one appended and follows it until the answer,
+// so the client gets progress 2, 3, 4 and the answer, each exactly once.
+func TestGatewayResumeAcrossReplicas(t *testing.T) {
+	redis := statetest.Start(t)
+	bundle := writeBundle(t)
+	a, b := startReplica(t, bundle, redis.URL()), startReplica(t, bundle, redis.URL())
+	proxy := &failoverProxy{before: "http://" + a.addr, after: "http://" + b.addr}
+	ps := httptest.NewServer(proxy)
+	t.Cleanup(ps.Close)
+
+	var mu sync.Mutex
+	var progress []float64
+	c := mcp.NewClient(&mcp.Implementation{Name: "resumer", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			progress = append(progress, r.Params.Progress)
+			mu.Unlock()
+		},
+	})
+	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ps.URL + "/servers/everything/mcp"},
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	params := &mcp.CallToolParams{Name: "trigger-long-running-operation", Arguments: map[string]any{"duration": 2, "steps": 4}}
+	params.SetProgressToken("tok")
+	res, err := cs.CallTool(await.Context(t), params)
+	if err != nil || res.IsError || len(res.Content) != 1 || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "completed") {
+		t.Fatalf("call across the broken stream: %+v, %v\nreplica A:\n%s\nreplica B:\n%s", res, err, a.log, b.log)
+	}
+	await.Until(t, "four progress notifications", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(progress) >= 4
+	})
+	mu.Lock()
+	got := slices.Clone(progress)
+	mu.Unlock()
+	if !slices.Equal(got, []float64{1, 2, 3, 4}) {
+		t.Errorf("progress = %v, want [1 2 3 4] (each once)", got)
+	}
+	proxy.mu.Lock()
+	defer proxy.mu.Unlock()
+	// pN-TAG_K: a POST stream of the first replica (named with its tag),
+	// resumed once, on the second replica.
+	if len(proxy.resumes) != 1 || !regexp.MustCompile(`^p\d+-[0-9a-f]{6}_\d+@http://`+regexp.QuoteMeta(b.addr)+`$`).MatchString(proxy.resumes[0]) {
+		t.Errorf("resumptions %q, want one of a POST stream (pN-TAG_K), on %s", proxy.resumes, b.addr)
+	}
+	// The call ran once, on the first replica: the second one only
+	// replayed its events.
+	calls := func(r *replica) int {
+		out, _ := exec.Command("mcpgov", "audit", "query", "--dir", r.audit, "--kind", "tool_call", "--format", "jsonl").CombinedOutput()
+		return strings.Count(string(out), `"tool":"trigger-long-running-operation"`)
+	}
+	await.Until(t, "the first replica's record of the call", func() bool { return calls(a) >= 1 })
+	if na, nb := calls(a), calls(b); na != 1 || nb != 0 {
+		t.Errorf("the call is recorded %d times by the replica that ran it and %d by the one that resumed its stream, want 1 and 0", na, nb)
+	}
+}
