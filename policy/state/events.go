@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -31,7 +32,13 @@ type EventLog struct {
 	maxEvents, maxBytes int
 	ttl                 time.Duration
 	tag                 string
+	downUntil           atomic.Int64 // unix ns: appends fail at once until then
 }
+
+// eventsRetry is how long appends fail at once after one failed: with the
+// store down, each event of a stream would otherwise wait for the dial
+// timeout before it is sent.
+const eventsRetry = time.Second
 
 var _ gateway.SharedEventLog = (*EventLog)(nil)
 
@@ -108,9 +115,13 @@ return 0
 
 // Append implements gateway.EventLog, in one round trip.
 func (l *EventLog) Append(ctx context.Context, session, stream string, data []byte) (uint64, error) {
+	if time.Now().UnixNano() < l.downUntil.Load() {
+		return 0, l.r.unavailable(errors.New("event log: the store failed less than a second ago"))
+	}
 	pos, err := appendScript.Run(ctx, l.r.c, []string{eventsHash(session), eventsList(session, stream)},
 		stream, data, l.maxEvents, l.maxBytes, l.ttl.Milliseconds()).Int64()
 	if err != nil {
+		l.downUntil.Store(time.Now().Add(eventsRetry).UnixNano())
 		return 0, l.r.unavailable(err)
 	}
 	return uint64(pos), nil

@@ -99,7 +99,9 @@ func TestRedisEventLogAcrossReplicas(t *testing.T) {
 }
 
 // TestRedisEventLogStoreDown: with the store gone, Append and After fail
-// with an error that names the store, not a replay of nothing.
+// with an error that names the store, not a replay of nothing; appends
+// fail at once for a second after one failed, and resume when the store
+// is back.
 func TestRedisEventLogStoreDown(t *testing.T) {
 	srv := statetest.Start(t)
 	ctx := await.Context(t)
@@ -111,9 +113,19 @@ func TestRedisEventLogStoreDown(t *testing.T) {
 	if _, err := l.Append(ctx, "s", "get", []byte("y")); err == nil {
 		t.Fatal("append with the store down: no error")
 	}
+	// The next append does not wait for the store again: each event of
+	// a stream would be held for the dial timeout.
+	if _, err := l.Append(ctx, "s", "get", []byte("y")); err == nil || !strings.Contains(err.Error(), "failed less than a second ago") {
+		t.Fatalf("append right after a failed one: %v, want it refused without asking the store", err)
+	}
 	if got, err := l.After(ctx, "s", "get", 0); err == nil || errors.Is(err, gateway.ErrEventNotInLog) {
 		t.Fatalf("after with the store down: %q %v, want the store's error", got, err)
 	}
+	srv.Start()
+	await.Until(t, "appends once the store is back", func() bool {
+		_, err := l.Append(ctx, "s", "get", []byte("z"))
+		return err == nil
+	})
 }
 
 type stateLog struct{ gateway.EventLog }

@@ -219,8 +219,13 @@ func (s *session) logger(stream string) func([]byte) uint64 {
 	return func(data []byte) uint64 {
 		pos, err := log.Append(s.ctx, s.key, stream, data)
 		if err != nil {
-			s.h.warnf("event log: %v (the event is sent without an id; its stream cannot resume past it)", err)
+			if !s.h.logFailing.Swap(true) {
+				s.h.warnf("event log: %v (events are sent without ids until it answers; their streams cannot resume past them)", err)
+			}
 			return 0
+		}
+		if s.h.logFailing.Swap(false) {
+			s.h.warnf("event log: appending again; streams resume")
 		}
 		return pos
 	}
