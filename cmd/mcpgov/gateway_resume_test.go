@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -144,5 +145,51 @@ func TestGatewayResumeAcrossReplicas(t *testing.T) {
 	await.Until(t, "the first replica's record of the call", func() bool { return calls(a) >= 1 })
 	if na, nb := calls(a), calls(b); na != 1 || nb != 0 {
 		t.Errorf("the call is recorded %d times by the replica that ran it and %d by the one that resumed its stream, want 1 and 0", na, nb)
+	}
+}
+
+// BenchmarkGatewayEventLog measures what the shared event log adds to a
+// tools/call whose answer is streamed (Accept: text/event-stream, as the
+// go-sdk client asks): one more round trip to Redis per event. json is
+// the same call answered as JSON (not logged), sse the streamed one;
+// with no store, sse is logged in the replica's memory.
+func BenchmarkGatewayEventLog(b *testing.B) {
+	redis := statetest.Start(b) // skips without redis-server
+	bundle := writeBundle(b)
+	id := 0
+	for _, store := range []struct{ name, url string }{{"memory", ""}, {"redis", redis.URL()}} {
+		r := startReplica(b, bundle, store.url)
+		url := "http://" + r.addr + "/servers/fake/mcp"
+		init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`
+		status, body, hdr := rawPost(b, url, "", init)
+		sid := hdr.Get("Mcp-Session-Id")
+		if status != 200 {
+			b.Fatalf("initialize: %d %s", status, body)
+		}
+		rawPost(b, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		for _, accept := range []string{"json", "sse"} {
+			b.Run(store.name+"-"+accept, func(b *testing.B) {
+				for range b.N {
+					id++ // new ids: the call log answers a repeated one
+					req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(
+						`{"jsonrpc":"2.0","id":`+strconv.Itoa(id)+`,"method":"tools/call","params":{"name":"echo","arguments":{"message":"x"}}}`))
+					req.Header.Set("Content-Type", "application/json")
+					req.Header.Set("Mcp-Session-Id", sid)
+					req.Header.Set("Accept", "application/json")
+					if accept == "sse" {
+						req.Header.Set("Accept", "application/json, text/event-stream")
+					}
+					resp, err := http.DefaultClient.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					body, _ := io.ReadAll(resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 || !strings.Contains(string(body), `"text":"x"`) || (accept == "sse") != strings.HasPrefix(string(body), "id: ") {
+						b.Fatalf("call: %d %s", resp.StatusCode, body)
+					}
+				}
+			})
+		}
 	}
 }
