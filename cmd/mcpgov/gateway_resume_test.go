@@ -27,6 +27,7 @@ import (
 // then every request to after.
 type failoverProxy struct {
 	before, after string
+	onCut         func() // called as the stream is cut, before the client sees it
 
 	mu      sync.Mutex
 	cut     bool
@@ -74,6 +75,9 @@ func (p *failoverProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			p.mu.Lock()
 			p.cut = true
 			p.mu.Unlock()
+			if p.onCut != nil {
+				p.onCut()
+			}
 			cancel()                    // the first replica sees its client go
 			panic(http.ErrAbortHandler) // the client sees its stream break
 		}
@@ -146,6 +150,59 @@ func TestGatewayResumeAcrossReplicas(t *testing.T) {
 	if na, nb := calls(a), calls(b); na != 1 || nb != 0 {
 		t.Errorf("the call is recorded %d times by the replica that ran it and %d by the one that resumed its stream, want 1 and 0", na, nb)
 	}
+}
+
+// TestGatewayResumeAfterReplicaDied is the documented limit: the replica
+// running a call is killed (SIGKILL, with its stdio server) right after
+// the first progress event of its answer stream reached the client. The
+// client resumes on the other replica, which replays what reached the
+// store (nothing past that event: no duplicate) and follows the log until
+// its idle timeout (2 s here) without an answer; the client's
+// reconnections find nothing more, and the call fails instead of hanging.
+func TestGatewayResumeAfterReplicaDied(t *testing.T) {
+	redis := statetest.Start(t)
+	bundle := writeBundle(t)
+	a := startReplica(t, bundle, redis.URL())
+	b := startReplica(t, bundle, redis.URL(), "--idle-timeout", "2s")
+	proxy := &failoverProxy{before: "http://" + a.addr, after: "http://" + b.addr, onCut: func() { a.kill9(t) }}
+	ps := httptest.NewServer(proxy)
+	t.Cleanup(ps.Close)
+	var mu sync.Mutex
+	var progress []float64
+	c := mcp.NewClient(&mcp.Implementation{Name: "resumer", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			progress = append(progress, r.Params.Progress)
+			mu.Unlock()
+		},
+	})
+	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ps.URL + "/servers/everything/mcp", MaxRetries: 1},
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	params := &mcp.CallToolParams{Name: "trigger-long-running-operation", Arguments: map[string]any{"duration": 4, "steps": 4}}
+	params.SetProgressToken("tok")
+	res, err := cs.CallTool(await.Context(t), params)
+	if err == nil {
+		proxy.mu.Lock()
+		defer proxy.mu.Unlock()
+		t.Fatalf("a call whose replica died answered: %+v (%v); resumes %q; progress %v\nB:\n%s", res, res.Content[0], proxy.resumes, progress, b.log)
+	}
+	t.Logf("the call failed: %v", err)
+	mu.Lock()
+	got := slices.Clone(progress)
+	mu.Unlock()
+	if !slices.Equal(got, []float64{1}) {
+		t.Errorf("progress = %v, want [1]: what the dead replica logged, once", got)
+	}
+	proxy.mu.Lock()
+	defer proxy.mu.Unlock()
+	if len(proxy.resumes) == 0 || !strings.HasSuffix(proxy.resumes[0], "@http://"+b.addr) {
+		t.Errorf("resumptions %q, want them on %s", proxy.resumes, b.addr)
+	}
+	t.Logf("resumptions: %q", proxy.resumes)
 }
 
 // BenchmarkGatewayEventLog measures what the shared event log adds to a
