@@ -28,6 +28,9 @@ import (
 type failoverProxy struct {
 	before, after string
 	onCut         func() // called as the stream is cut, before the client sees it
+	every         bool   // cut every streamed tools/call answer, not only the first
+
+	served []string // X-Upstream of each tools/call POST and each resumption
 
 	mu      sync.Mutex
 	cut     bool
@@ -60,7 +63,12 @@ func (p *failoverProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(resp.StatusCode)
 	w.(http.Flusher).Flush()
-	breakIt := !cutDone && r.Method == http.MethodPost && bytes.Contains(body, []byte(`"tools/call"`)) &&
+	if up := resp.Header.Get("X-Upstream"); up != "" && (r.Header.Get("Last-Event-ID") != "" || bytes.Contains(body, []byte(`"tools/call"`))) {
+		p.mu.Lock()
+		p.served = append(p.served, r.Method+" "+r.Header.Get("Last-Event-ID")+"@"+up)
+		p.mu.Unlock()
+	}
+	breakIt := (!cutDone || p.every) && r.Method == http.MethodPost && bytes.Contains(body, []byte(`"tools/call"`)) &&
 		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
 	sc := bufio.NewScanner(resp.Body)
 	for sc.Scan() {
@@ -203,6 +211,95 @@ func TestGatewayResumeAfterReplicaDied(t *testing.T) {
 		t.Errorf("resumptions %q, want them on %s", proxy.resumes, b.addr)
 	}
 	t.Logf("resumptions: %q", proxy.resumes)
+}
+
+// TestGatewayResumeBehindNginx: three replicas share a real Redis behind
+// nginx round robin; every streamed tools/call answer of a go-sdk
+// client's session is cut after its first progress event, and the client
+// resumes through nginx, on whichever replica it picks. Each of three
+// long calls is answered, with its progress 1-4 each once, and recorded
+// once across the three audit trails.
+func TestGatewayResumeBehindNginx(t *testing.T) {
+	redis := statetest.Start(t)
+	bundle := writeBundle(t)
+	var replicas []*replica
+	var backends []string
+	for range 3 {
+		r := startReplica(t, bundle, redis.URL())
+		replicas, backends = append(replicas, r), append(backends, r.addr)
+	}
+	lb := startNginxWith(t, backends, "      add_header X-Upstream $upstream_addr;\n")
+	proxy := &failoverProxy{before: lb, after: lb, every: true}
+	ps := httptest.NewServer(proxy)
+	t.Cleanup(ps.Close)
+	var mu sync.Mutex
+	progress := map[string][]float64{}
+	c := mcp.NewClient(&mcp.Implementation{Name: "resumer", Version: "1"}, &mcp.ClientOptions{
+		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
+			mu.Lock()
+			tok, _ := r.Params.ProgressToken.(string)
+			progress[tok] = append(progress[tok], r.Params.Progress)
+			mu.Unlock()
+		},
+	})
+	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ps.URL + "/servers/everything/mcp"},
+		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cs.Close() })
+	const calls = 3
+	for i := range calls {
+		tok := "tok" + strconv.Itoa(i)
+		params := &mcp.CallToolParams{Name: "trigger-long-running-operation", Arguments: map[string]any{"duration": 1, "steps": 4}}
+		params.SetProgressToken(tok)
+		res, err := cs.CallTool(await.Context(t), params)
+		if err != nil || res.IsError || len(res.Content) != 1 || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "completed") {
+			t.Fatalf("call %d across its broken stream: %+v, %v", i, res, err)
+		}
+		await.Until(t, "four progress notifications of "+tok, func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(progress[tok]) >= 4
+		})
+		mu.Lock()
+		got := slices.Clone(progress[tok])
+		mu.Unlock()
+		if !slices.Equal(got, []float64{1, 2, 3, 4}) {
+			t.Errorf("call %d: progress = %v, want [1 2 3 4] (each once)", i, got)
+		}
+	}
+	proxy.mu.Lock()
+	resumes, served := slices.Clone(proxy.resumes), slices.Clone(proxy.served)
+	proxy.mu.Unlock()
+	posts := 0
+	for _, id := range resumes {
+		if strings.HasPrefix(id, "p") {
+			posts++
+		}
+	}
+	if posts != calls {
+		t.Errorf("resumptions %q: want one per call (%d)", resumes, calls)
+	}
+	t.Logf("served (method Last-Event-ID@replica): %q", served)
+	count := func(r *replica) int {
+		out, _ := exec.Command("mcpgov", "audit", "query", "--dir", r.audit, "--kind", "tool_call", "--format", "jsonl").CombinedOutput()
+		return strings.Count(string(out), `"tool":"trigger-long-running-operation"`)
+	}
+	await.Until(t, "the calls' records", func() bool {
+		n := 0
+		for _, r := range replicas {
+			n += count(r)
+		}
+		return n >= calls
+	})
+	n := 0
+	for _, r := range replicas {
+		n += count(r)
+	}
+	if n != calls {
+		t.Errorf("the %d calls are recorded %d times across the replicas", calls, n)
+	}
 }
 
 // BenchmarkGatewayEventLog measures what the shared event log adds to a
