@@ -164,14 +164,16 @@ func TestGatewayResumeAcrossReplicas(t *testing.T) {
 // running a call is killed (SIGKILL, with its stdio server) right after
 // the first progress event of its answer stream reached the client. The
 // client resumes on the other replica, which replays what reached the
-// store (nothing past that event: no duplicate) and follows the log until
-// its idle timeout (2 s here) without an answer; the client's
-// reconnections find nothing more, and the call fails instead of hanging.
+// store (nothing past that event: no duplicate) and follows the log; once
+// the stream has been quiet for the stream lease (6 s) and the dead
+// replica's lease on it has lapsed, it ends the stream, the client's
+// reconnection finds the same, and the call fails instead of hanging for
+// the idle timeout (30 minutes).
 func TestGatewayResumeAfterReplicaDied(t *testing.T) {
 	redis := statetest.Start(t)
 	bundle := writeBundle(t)
 	a := startReplica(t, bundle, redis.URL())
-	b := startReplica(t, bundle, redis.URL(), "--idle-timeout", "2s")
+	b := startReplica(t, bundle, redis.URL()) // the default idle timeout: 30 minutes
 	proxy := &failoverProxy{before: "http://" + a.addr, after: "http://" + b.addr, onCut: func() { a.kill9(t) }}
 	ps := httptest.NewServer(proxy)
 	t.Cleanup(ps.Close)

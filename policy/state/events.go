@@ -179,3 +179,15 @@ func (l *EventLog) Forget(ctx context.Context, session string) {
 // ReplicaTag implements gateway.SharedEventLog: this process's part of
 // the names of the POST streams it opens.
 func (l *EventLog) ReplicaTag() string { return l.tag }
+
+// Live implements gateway.SharedEventLog: a key per stream, expiring
+// after lease.
+func (l *EventLog) Live(ctx context.Context, session, stream string, lease time.Duration) error {
+	return l.r.unavailable(l.r.c.Set(ctx, eventsList(session, stream)+":live", l.tag, lease).Err())
+}
+
+// Running implements gateway.SharedEventLog.
+func (l *EventLog) Running(ctx context.Context, session, stream string) (bool, error) {
+	n, err := l.r.c.Exists(ctx, eventsList(session, stream)+":live").Result()
+	return n > 0, l.r.unavailable(err)
+}

@@ -87,6 +87,20 @@ func TestRedisEventLogAcrossReplicas(t *testing.T) {
 	if got, err := big.After(ctx, "t", "x", 3); err != nil || len(got) != 1 {
 		t.Fatalf("another session after one was forgotten: %q %v", got, err)
 	}
+	// A replica's lease on a stream it writes, seen by the others.
+	if running, err := b.Running(ctx, "s", "p2"); err != nil || running {
+		t.Fatalf("a stream nobody said it runs: running %v, %v", running, err)
+	}
+	if err := a.Live(ctx, "s", "p2", 50*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if running, err := b.Running(ctx, "s", "p2"); err != nil || !running {
+		t.Fatalf("a stream another replica says it runs: running %v, %v", running, err)
+	}
+	await.Until(t, "the lease to lapse", func() bool {
+		running, err := b.Running(ctx, "s", "p2")
+		return err == nil && !running
+	})
 	// The ttl: a session whose events expire cannot be resumed.
 	short := open(t, srv.URL()).EventLog(0, 0, 50*time.Millisecond)
 	if _, err := short.Append(ctx, "u", "get", []byte("x")); err != nil {

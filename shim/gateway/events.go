@@ -50,6 +50,33 @@ type EventLog interface {
 type SharedEventLog interface {
 	EventLog
 	ReplicaTag() string
+	// Live notes that the replica writing stream of session is alive,
+	// for lease; Running reports whether such a note is current.
+	Live(ctx context.Context, session, stream string, lease time.Duration) error
+	Running(ctx context.Context, session, stream string) (bool, error)
+}
+
+// streamLease is how long a POST stream's call counts as running on its
+// replica after the replica last said so (every streamLease/3): a stream
+// followed on another replica ends once it has been quiet for this long
+// and its replica no longer says so (the replica died), instead of
+// waiting for the idle timeout.
+const streamLease = 6 * time.Second
+
+// keepLive says, until rep's answer is in, that this replica runs it.
+func (s *session) keepLive(l SharedEventLog, rep *reply) {
+	t := time.NewTicker(streamLease / 3)
+	defer t.Stop()
+	for {
+		_ = l.Live(s.ctx, s.key, rep.stream, streamLease) // a store down is reported by appends
+		select {
+		case <-rep.out.closed():
+			return
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // ErrEventNotInLog: a Last-Event-ID the log cannot resume after.
@@ -305,9 +332,10 @@ const followPoll = 50 * time.Millisecond
 // writes to the shared log: the events after pos, then those appended
 // later, until the stream's answer (a JSON-RPC response) has been sent.
 // It ends without the answer when the client goes away, the session ends,
-// no event arrives for the idle timeout (the replica running the call
-// died: what it had not appended is lost), or the log fails; the client
-// may resume again from the last id it got.
+// the stream has been quiet for streamLease and the replica running the
+// call no longer says it runs it (it died: what it had not appended is
+// lost), no event arrives for the idle timeout, or the log fails; the
+// client may resume again from the last id it got.
 func (s *session) follow(w http.ResponseWriter, r *http.Request, stream string, replay [][]byte, pos uint64) {
 	log := s.h.opts.EventLog
 	flusher, _ := w.(http.Flusher)
@@ -316,7 +344,7 @@ func (s *session) follow(w http.ResponseWriter, r *http.Request, stream string, 
 	w.WriteHeader(http.StatusOK)
 	tick := time.NewTicker(followPoll)
 	defer tick.Stop()
-	quiet, lastKeep := time.Now(), time.Now()
+	quiet, lastKeep, lastLive := time.Now(), time.Now(), time.Now()
 	for {
 		for _, data := range replay {
 			pos++
@@ -345,6 +373,13 @@ func (s *session) follow(w http.ResponseWriter, r *http.Request, stream string, 
 		case now := <-tick.C:
 			if now.Sub(quiet) > s.h.opts.IdleTimeout {
 				return
+			}
+			if now.Sub(quiet) > streamLease && now.Sub(lastLive) > streamLease/3 {
+				lastLive = now
+				if running, err := log.(SharedEventLog).Running(r.Context(), s.key, stream); err == nil && !running {
+					s.h.warnf("event log: stream %s: the replica running its call no longer says so (it died?); its answer will not come", stream)
+					return
+				}
 			}
 			if now.Sub(lastKeep) > s.h.opts.KeepAlive {
 				if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {

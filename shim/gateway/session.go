@@ -372,12 +372,16 @@ func (s *session) register(w http.ResponseWriter, m *rpc.Message, rep *reply, st
 		s.live[rep] = true
 		s.postSeq++
 		rep.stream = "p" + strconv.FormatUint(s.postSeq, 10)
-		if shared, ok := s.h.opts.EventLog.(SharedEventLog); ok {
+		shared, isShared := s.h.opts.EventLog.(SharedEventLog)
+		if isShared {
 			rep.stream += "-" + shared.ReplicaTag()
 		}
 		rep.out.stream, rep.out.log = rep.stream, s.logger(rep.stream)
 		if rep.out.log != nil {
 			s.posts[rep.stream] = rep
+			if isShared {
+				go s.keepLive(shared, rep)
+			}
 		}
 		if tok := progressToken(m.Params); tok != "" {
 			rep.token = tok

@@ -22,6 +22,10 @@ type taggedLog struct {
 
 func (l taggedLog) ReplicaTag() string { return l.tag }
 
+func (taggedLog) Live(context.Context, string, string, time.Duration) error { return nil }
+
+func (taggedLog) Running(context.Context, string, string) (bool, error) { return true, nil }
+
 // TestSharedEventLogCopies: with a shared log, a replica names its POST
 // streams with its tag; its copy of a session that ends idle leaves the
 // session's events to the other replicas, where a client resumes the
