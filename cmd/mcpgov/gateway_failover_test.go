@@ -126,14 +126,15 @@ type replica struct {
 }
 
 // startReplica runs `mcpgov gateway serve` in its own process group with
-// a state directory and an audit directory of its own.
-func startReplica(t testing.TB, bundle, store string) *replica {
+// a state directory and an audit directory of its own, and flags extra.
+func startReplica(t testing.TB, bundle, store string, extra ...string) *replica {
 	t.Helper()
 	r := &replica{addr: freeAddr(t), audit: filepath.Join(t.TempDir(), "audit"), log: &syncBuffer{}}
 	args := []string{"gateway", "serve", "--listen", r.addr, "--bundle", bundle, "--allow-anonymous"}
 	if store != "" {
 		args = append(args, "--store", store)
 	}
+	args = append(args, extra...)
 	r.cmd = exec.Command("mcpgov", args...)
 	r.cmd.Env = sandboxEnv(t, "MCPGOV_AUDIT_DIR="+r.audit)
 	r.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -247,6 +247,20 @@ func (s *SharedState) CallLog() gateway.CallLog {
 	return s.Store
 }
 
+// EventLog is the event log of sessions' streams the replicas share (a
+// client resumes a broken stream through any replica), its events kept
+// for idle after a session's last one (the gateway's idle timeout); nil
+// on a nil SharedState: the gateway keeps its own in memory.
+func (s *SharedState) EventLog(idle time.Duration) gateway.EventLog {
+	if s == nil {
+		return nil
+	}
+	if idle <= 0 {
+		idle = gateway.DefaultIdleTimeout
+	}
+	return s.Store.EventLog(0, 0, idle)
+}
+
 // EndCopies calls end with the record id of each session a client ends
 // through any replica (end ends this replica's copy), until ctx is done;
 // nothing on a nil SharedState.

@@ -2,12 +2,14 @@ package gateway
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Resumable streams (Streamable HTTP 2025-11-25, "Resumability and
@@ -35,6 +37,46 @@ type EventLog interface {
 	Drop(ctx context.Context, session, stream string)
 	// Forget drops the events of a session that ended.
 	Forget(ctx context.Context, session string)
+}
+
+// SharedEventLog is an EventLog several replicas share (Redis): a
+// session's streams outlive any one replica's copy of the session. A
+// replica names the POST streams it opens with its ReplicaTag (p3-1a2b3c)
+// so that two replicas' copies of a session never write one stream; a
+// copy that ends (idle, shut down) leaves the log to the copies on other
+// replicas, and only the client's DELETE forgets it (else it expires); a
+// POST stream resumed on a replica that is not running its call follows
+// the log until the call's answer is in it.
+type SharedEventLog interface {
+	EventLog
+	ReplicaTag() string
+	// Live notes that the replica writing stream of session is alive,
+	// for lease; Running reports whether such a note is current.
+	Live(ctx context.Context, session, stream string, lease time.Duration) error
+	Running(ctx context.Context, session, stream string) (bool, error)
+}
+
+// streamLease is how long a POST stream's call counts as running on its
+// replica after the replica last said so (every streamLease/3): a stream
+// followed on another replica ends once it has been quiet for this long
+// and its replica no longer says so (the replica died), instead of
+// waiting for the idle timeout.
+const streamLease = 6 * time.Second
+
+// keepLive says, until rep's answer is in, that this replica runs it.
+func (s *session) keepLive(l SharedEventLog, rep *reply) {
+	t := time.NewTicker(streamLease / 3)
+	defer t.Stop()
+	for {
+		_ = l.Live(s.ctx, s.key, rep.stream, streamLease) // a store down is reported by appends
+		select {
+		case <-rep.out.closed():
+			return
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // ErrEventNotInLog: a Last-Event-ID the log cannot resume after.
@@ -204,8 +246,13 @@ func (s *session) logger(stream string) func([]byte) uint64 {
 	return func(data []byte) uint64 {
 		pos, err := log.Append(s.ctx, s.key, stream, data)
 		if err != nil {
-			s.h.warnf("event log: %v (the event is sent without an id; its stream cannot resume past it)", err)
+			if !s.h.logFailing.Swap(true) {
+				s.h.warnf("event log: %v (events are sent without ids until it answers; their streams cannot resume past them)", err)
+			}
 			return 0
+		}
+		if s.h.logFailing.Swap(false) {
+			s.h.warnf("event log: appending again; streams resume")
 		}
 		return pos
 	}
@@ -245,6 +292,12 @@ func (s *session) resumeStream(w http.ResponseWriter, r *http.Request, lastID st
 		return
 	}
 	s.touch()
+	if _, shared := log.(SharedEventLog); shared && rep == nil {
+		// Another replica runs the call (or ran it): its events reach
+		// this one through the log.
+		s.follow(w, r, stream, replay, pos)
+		return
+	}
 	if rep == nil {
 		if len(replay) == 0 {
 			httpError(w, http.StatusBadRequest, fmt.Sprintf("cannot resume after Last-Event-ID %q: stream %s of this session has no events after it (it ended, or never was)", lastID, stream))
@@ -269,4 +322,92 @@ func (s *session) detach(rep *reply) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.live, rep)
+}
+
+// followPoll is how often a followed stream asks the shared log for the
+// events another replica appended.
+const followPoll = 50 * time.Millisecond
+
+// follow serves a POST stream that another replica's copy of the session
+// writes to the shared log: the events after pos, then those appended
+// later, until the stream's answer (a JSON-RPC response) has been sent.
+// It ends without the answer when the client goes away, the session ends,
+// the stream has been quiet for streamLease and the replica running the
+// call no longer says it runs it (it died: what it had not appended is
+// lost), no event arrives for the idle timeout, or the log fails; the
+// client may resume again from the last id it got.
+func (s *session) follow(w http.ResponseWriter, r *http.Request, stream string, replay [][]byte, pos uint64) {
+	log := s.h.opts.EventLog
+	flusher, _ := w.(http.Flusher)
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache, no-transform")
+	w.WriteHeader(http.StatusOK)
+	tick := time.NewTicker(followPoll)
+	defer tick.Stop()
+	quiet, lastKeep, lastLive := time.Now(), time.Now(), time.Now()
+	for {
+		for _, data := range replay {
+			pos++
+			if _, err := fmt.Fprintf(w, "id: %s\nevent: message\ndata: %s\n\n", eventID(stream, pos), data); err != nil {
+				return
+			}
+			if isAnswer(data) {
+				if flusher != nil {
+					flusher.Flush()
+				}
+				s.streamDone(stream)
+				return
+			}
+		}
+		if len(replay) > 0 {
+			quiet = time.Now()
+		}
+		if flusher != nil {
+			flusher.Flush()
+		}
+		select {
+		case <-r.Context().Done():
+			return
+		case <-s.ctx.Done():
+			return
+		case now := <-tick.C:
+			if now.Sub(quiet) > s.h.opts.IdleTimeout {
+				return
+			}
+			if now.Sub(quiet) > streamLease && now.Sub(lastLive) > streamLease/3 {
+				lastLive = now
+				if running, err := log.(SharedEventLog).Running(r.Context(), s.key, stream); err == nil && !running {
+					s.h.warnf("event log: stream %s: the replica running its call no longer says so (it died?); its answer will not come", stream)
+					return
+				}
+			}
+			if now.Sub(lastKeep) > s.h.opts.KeepAlive {
+				if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
+					return
+				}
+				lastKeep = now
+			}
+		}
+		s.touch()
+		var err error
+		if replay, err = log.After(r.Context(), s.key, stream, pos); err != nil {
+			s.h.warnf("event log: following stream %s: %v", stream, err)
+			return
+		}
+	}
+}
+
+// isAnswer reports whether an event the gateway logged is a JSON-RPC
+// response: the last event of a POST stream.
+func isAnswer(data []byte) bool {
+	var m struct {
+		Method *string          `json:"method"`
+		ID     json.RawMessage  `json:"id"`
+		Result json.RawMessage  `json:"result"`
+		Error  *json.RawMessage `json:"error"`
+	}
+	if json.Unmarshal(data, &m) != nil {
+		return false
+	}
+	return m.Method == nil && len(m.ID) > 0 && (m.Result != nil || m.Error != nil)
 }

@@ -23,6 +23,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -162,6 +163,8 @@ type Options struct {
 type Handler struct {
 	opts Options
 	mux  *http.ServeMux
+
+	logFailing atomic.Bool // the event log's last append failed (warned once)
 
 	mu       sync.Mutex
 	sessions map[string]*session

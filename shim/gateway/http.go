@@ -211,7 +211,7 @@ func (h *Handler) delete(w http.ResponseWriter, r *http.Request, ep endpoint) {
 	if s == nil {
 		return
 	}
-	s.end("the client ended the session")
+	s.end(reasonClientEnded)
 	if log := h.opts.Calls; log != nil {
 		// The other replicas' copies end when idle; none resumes it.
 		_ = log.EndSession(r.Context(), s.info.ID, h.opts.IdleTimeout)

@@ -212,6 +212,6 @@ func (h *Handler) EndRecord(sid string) {
 	}
 	h.mu.Unlock()
 	for _, s := range found {
-		s.end("the client ended the session through another replica")
+		s.end(reasonClientEndedElsewhere)
 	}
 }

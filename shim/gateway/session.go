@@ -372,9 +372,16 @@ func (s *session) register(w http.ResponseWriter, m *rpc.Message, rep *reply, st
 		s.live[rep] = true
 		s.postSeq++
 		rep.stream = "p" + strconv.FormatUint(s.postSeq, 10)
+		shared, isShared := s.h.opts.EventLog.(SharedEventLog)
+		if isShared {
+			rep.stream += "-" + shared.ReplicaTag()
+		}
 		rep.out.stream, rep.out.log = rep.stream, s.logger(rep.stream)
 		if rep.out.log != nil {
 			s.posts[rep.stream] = rep
+			if isShared {
+				go s.keepLive(shared, rep)
+			}
 		}
 		if tok := progressToken(m.Params); tok != "" {
 			rep.token = tok
@@ -629,7 +636,7 @@ func (s *session) end(reason string) {
 		s.pumps.Wait()
 		s.engine.Abandon()
 		s.engine.Wait()
-		if log := h.opts.EventLog; log != nil {
+		if log := h.opts.EventLog; log != nil && s.forgetLog(reason) {
 			log.Forget(context.WithoutCancel(s.ctx), s.key)
 		}
 		s.cancel()
@@ -688,4 +695,21 @@ func statusOf(err error) int {
 		return http.StatusNotFound
 	}
 	return http.StatusForbidden
+}
+
+// The reasons a client ends its session, through this replica or another.
+const (
+	reasonClientEnded          = "the client ended the session"
+	reasonClientEndedElsewhere = "the client ended the session through another replica"
+)
+
+// forgetLog reports whether a session's end drops its events: always from
+// a log of this replica's own; from a shared one only when the client
+// ended the session (other replicas' copies may still serve it; its
+// events expire otherwise).
+func (s *session) forgetLog(reason string) bool {
+	if _, shared := s.h.opts.EventLog.(SharedEventLog); !shared {
+		return true
+	}
+	return reason == reasonClientEnded || reason == reasonClientEndedElsewhere
 }

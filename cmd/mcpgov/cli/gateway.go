@@ -304,6 +304,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 			Metrics:        metrics,
 			SessionKey:     sessionKey,
 			Calls:          shared.CallLog(),
+			EventLog:       shared.EventLog(opts.IdleTimeout),
 			Tracing:        tracing,
 			// On its own listener, /metrics is not served beside the MCP
 			// endpoints, where anyone who reaches the gateway could read
