@@ -101,7 +101,23 @@ var (
 // first use: the patterns above cost a start of mcpgov that never reviews
 // a description nothing.
 func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+	f := sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+	lazyPatterns = append(lazyPatterns, f)
+	return f
+}
+
+// lazyPatterns are the patterns of lazyRegexp, for Warm.
+var lazyPatterns []func() *regexp.Regexp
+
+// Warm builds now what the package otherwise builds on first use, so a
+// process that will check text can pay for it before its first call, on a
+// goroutine of its own. Safe for concurrent use, with itself and with
+// checks: each table is built once.
+func Warm() {
+	phraseRules()
+	for _, f := range lazyPatterns {
+		f()
+	}
 }
 
 // phraseRules compiles the rule table on first use: the shim and most

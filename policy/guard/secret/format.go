@@ -44,7 +44,28 @@ var secretPatterns = sync.OnceValue(func() []secretPattern {
 // first use: a start of mcpgov that never looks for a secret does not
 // compile the package's patterns.
 func lazyRegexp(expr string) func() *regexp.Regexp {
-	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+	f := sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+	lazyPatterns = append(lazyPatterns, f)
+	return f
+}
+
+// lazyPatterns are the patterns of lazyRegexp, for Warm.
+var lazyPatterns []func() *regexp.Regexp
+
+// Warm builds now what the package otherwise builds on first use, so a
+// process that will check text can pay for it before its first call, on a
+// goroutine of its own. Safe for concurrent use, with itself and with
+// checks: each table is built once.
+func Warm() {
+	secretRules()
+	pivotGroups()
+	secretPatterns()
+	formatPivots()
+	glKeywordIndex()
+	assignTrie()
+	for _, f := range lazyPatterns {
+		f()
+	}
 }
 
 // mayMatch reports whether s holds one of the pattern's literal anchors,
