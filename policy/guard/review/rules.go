@@ -109,12 +109,12 @@ func lazyRegexp(expr string) func() *regexp.Regexp {
 // lazyPatterns are the patterns of lazyRegexp, for Warm.
 var lazyPatterns []func() *regexp.Regexp
 
-// Warm builds now what the package otherwise builds on first use, so a
-// process that will check text can pay for it before its first call, on a
-// goroutine of its own. Safe for concurrent use, with itself and with
-// checks: each table is built once.
+// Warm compiles now the patterns of lazyRegexp, which package init
+// compiled before they were made lazy, so a process that will review text
+// can pay for them on a goroutine of its own rather than in its first
+// call. The phrase rules stay built on first use, as before. Safe for
+// concurrent use: each pattern is compiled once.
 func Warm() {
-	phraseRules()
 	for _, f := range lazyPatterns {
 		f()
 	}

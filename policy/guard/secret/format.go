@@ -52,17 +52,16 @@ func lazyRegexp(expr string) func() *regexp.Regexp {
 // lazyPatterns are the patterns of lazyRegexp, for Warm.
 var lazyPatterns []func() *regexp.Regexp
 
-// Warm builds now what the package otherwise builds on first use, so a
-// process that will check text can pay for it before its first call, on a
-// goroutine of its own. Safe for concurrent use, with itself and with
-// checks: each table is built once.
+// Warm builds now the rule tables and patterns that package init built
+// before they were made lazy, so a process that will check text can pay
+// for them on a goroutine of its own rather than in its first call. The
+// gitleaks keyword index and the assignment trie stay built on first use,
+// as before. Safe for concurrent use: each table is built once.
 func Warm() {
 	secretRules()
 	pivotGroups()
 	secretPatterns()
 	formatPivots()
-	glKeywordIndex()
-	assignTrie()
 	for _, f := range lazyPatterns {
 		f()
 	}
