@@ -3,6 +3,8 @@ package guard
 import (
 	"sync"
 
+	"github.com/corazawaf/libinjection-go"
+
 	"github.com/mcpgov/mcpgov/policy/guard/review"
 	"github.com/mcpgov/mcpgov/policy/guard/secret"
 )
@@ -26,6 +28,9 @@ func warm(kinds map[string]bool) {
 	defer warmWG.Done()
 	if kinds[KindSecrets] || kinds[KindPII] || kinds[KindRegex] {
 		secret.Warm() // findings are masked through secret's patterns
+	}
+	if kinds[KindSQL] {
+		libinjection.IsSQLi("1 OR 1=1") // builds its keyword map
 	}
 	if kinds[KindInjection] || kinds[KindPoisoning] {
 		injectionReviewer()
