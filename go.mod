@@ -109,3 +109,5 @@ require (
 )
 
 replace github.com/nyaruka/phonenumbers => ./policy/guard/third_party/phonenumbers
+
+replace github.com/corazawaf/libinjection-go => ./policy/guard/third_party/libinjection-go

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"regexp"
 	"slices"
 	"sort"
 	"strconv"
@@ -72,7 +71,7 @@ func Parse(file string, text []byte) (*Catalog, error) {
 		// Type mismatches come as plain errors: "toml: line N (last key
 		// "k"): msg".
 		p := Problem{File: file, Message: err.Error()}
-		if m := decodeErrorPattern.FindStringSubmatch(err.Error()); m != nil {
+		if m := decodeErrorPattern().FindStringSubmatch(err.Error()); m != nil {
 			p.Line, _ = strconv.Atoi(m[1])
 			p.Message = fmt.Sprintf("%s: %s", m[2], m[3])
 		}
@@ -117,7 +116,7 @@ func Parse(file string, text []byte) (*Catalog, error) {
 // as the duplicate id it usually is.
 func describeParseError(pe toml.ParseError) string {
 	msg := pe.Message
-	if m := redefinedPattern.FindStringSubmatch(msg); m != nil {
+	if m := redefinedPattern().FindStringSubmatch(msg); m != nil {
 		parts := tomldoc.SplitKey(m[1])
 		if len(parts) == 2 && parts[0] == "servers" {
 			return fmt.Sprintf("duplicate server id: %s (its table is defined twice)", parts[1])
@@ -132,8 +131,8 @@ func describeParseError(pe toml.ParseError) string {
 // Patterns over BurntSushi/toml's messages, which carry no structured key
 // or line for these cases (pinned by TestDuplicateIDAndSyntaxErrors).
 var (
-	redefinedPattern   = regexp.MustCompile(`^Key '(.+)' has already been defined`)
-	decodeErrorPattern = regexp.MustCompile(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
+	redefinedPattern   = lazyRegexp(`^Key '(.+)' has already been defined`)
+	decodeErrorPattern = lazyRegexp(`^toml: line (\d+) \(last key "([^"]*)"\): (.*)$`)
 )
 
 type validator struct {
@@ -149,11 +148,11 @@ func (v *validator) add(path []string, format string, args ...any) {
 
 // ValidID reports whether id can name a catalog server or virtual server:
 // lower-case letters, digits, '.', '_' and '-', at most 63.
-func ValidID(id string) bool { return idPattern.MatchString(id) }
+func ValidID(id string) bool { return idPattern().MatchString(id) }
 
 var (
-	idPattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
-	digestPattern = regexp.MustCompile(`^sha256:[0-9a-f]{64}$`)
+	idPattern     = lazyRegexp(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+	digestPattern = lazyRegexp(`^sha256:[0-9a-f]{64}$`)
 )
 
 func (v *validator) catalog(c *Catalog) {
@@ -182,7 +181,7 @@ func (v *validator) catalog(c *Catalog) {
 
 func (v *validator) server(s *Server) {
 	at := func(keys ...string) []string { return append([]string{"servers", s.ID}, keys...) }
-	if !idPattern.MatchString(s.ID) {
+	if !idPattern().MatchString(s.ID) {
 		v.add(at(), "server id %q: use lower-case letters, digits, '.', '_' and '-' (at most 63)", s.ID)
 	}
 	switch s.Status {
@@ -240,7 +239,7 @@ func (v *validator) server(s *Server) {
 		}
 	}
 	for tool, fp := range s.Pins {
-		if !digestPattern.MatchString(fp) {
+		if !digestPattern().MatchString(fp) {
 			v.add(at("pins", tool), "server %s: pin for tool %q must be sha256:<64 hex digits>, got %q", s.ID, tool, fp)
 		}
 	}
@@ -274,7 +273,7 @@ func (v *validator) server(s *Server) {
 		if r.Reviewer == "" {
 			v.add(at("review"), "server %s: review without a reviewer", s.ID)
 		}
-		if r.FindingsDigest != "" && !digestPattern.MatchString(r.FindingsDigest) {
+		if r.FindingsDigest != "" && !digestPattern().MatchString(r.FindingsDigest) {
 			v.add(at("review", "findings_digest"), "server %s: findings_digest must be sha256:<64 hex digits>", s.ID)
 		}
 	}
@@ -300,7 +299,7 @@ func (v *validator) launch(s *Server, at []string) {
 
 func (v *validator) virtual(vs *VirtualServer, servers map[string]bool) {
 	at := func(keys ...string) []string { return append([]string{"virtual", vs.ID}, keys...) }
-	if !idPattern.MatchString(vs.ID) {
+	if !idPattern().MatchString(vs.ID) {
 		v.add(at(), "virtual server id %q: use lower-case letters, digits, '.', '_' and '-'", vs.ID)
 	}
 	if servers[vs.ID] {

@@ -2,7 +2,6 @@ package catalog
 
 import (
 	"fmt"
-	"regexp"
 	"strings"
 )
 
@@ -22,8 +21,8 @@ type RiskAssessment struct {
 // financial data or production rank high; source code, documents and
 // messages medium; anything else low.
 var (
-	highScope   = regexp.MustCompile(`(?i)secret|credential|password|token|key|pii|personal|customer|patient|health|medical|payment|financ|billing|payroll|hr\b|prod|infra|admin|iam|cloud`)
-	mediumScope = regexp.MustCompile(`(?i)code|repo|source|issue|ticket|wiki|page|doc|mail|message|chat|slack|calendar|file|drive|database|\bdb\b|sql|crm|log`)
+	highScope   = lazyRegexp(`(?i)secret|credential|password|token|key|pii|personal|customer|patient|health|medical|payment|financ|billing|payroll|hr\b|prod|infra|admin|iam|cloud`)
+	mediumScope = lazyRegexp(`(?i)code|repo|source|issue|ticket|wiki|page|doc|mail|message|chat|slack|calendar|file|drive|database|\bdb\b|sql|crm|log`)
 )
 
 // AssessRisk derives s's risk tier (see RiskAssessment).
@@ -41,9 +40,9 @@ func (s *Server) AssessRisk() RiskAssessment {
 		worst := 1
 		for _, d := range s.DataScope {
 			switch {
-			case highScope.MatchString(d):
+			case highScope().MatchString(d):
 				worst = max(worst, 3)
-			case mediumScope.MatchString(d):
+			case mediumScope().MatchString(d):
 				worst = max(worst, 2)
 			}
 		}

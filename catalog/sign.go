@@ -20,6 +20,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -409,8 +410,8 @@ func writeSignatureFile(dir string, data []byte) error {
 }
 
 var (
-	keyIDPattern = regexp.MustCompile(`^[0-9a-f]{16}$`)
-	hexSHA256    = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	keyIDPattern = lazyRegexp(`^[0-9a-f]{16}$`)
+	hexSHA256    = lazyRegexp(`^[0-9a-f]{64}$`)
 )
 
 // ReadSignature reads and checks the form of dir/bundle.sig; it verifies
@@ -441,7 +442,7 @@ func ReadSignature(dir string) (*Signature, error) {
 		return nil, bad("version %d: want %d", sig.Version, signatureVersion)
 	case sig.Algorithm != signatureAlgoName:
 		return nil, bad("algorithm %q: want %s", sig.Algorithm, signatureAlgoName)
-	case !keyIDPattern.MatchString(sig.KeyID):
+	case !keyIDPattern().MatchString(sig.KeyID):
 		return nil, bad("keyId %q: want 16 lower-case hex digits", sig.KeyID)
 	case sig.Files == nil:
 		return nil, bad("files is missing")
@@ -463,7 +464,7 @@ func ReadSignature(dir string) (*Signature, error) {
 		case f.Path == "" || path.IsAbs(f.Path) || path.Clean(f.Path) != f.Path || f.Path == ".." || strings.HasPrefix(f.Path, "../") ||
 			strings.ContainsAny(f.Path, "\\\n\r"):
 			return nil, bad("files[%d].path %q is not a clean relative path", i, f.Path)
-		case !hexSHA256.MatchString(f.SHA256):
+		case !hexSHA256().MatchString(f.SHA256):
 			return nil, bad("files[%d].sha256: want 64 lower-case hex digits", i)
 		case i > 0 && sig.Files[i-1].Path >= f.Path:
 			return nil, bad("files[%d]: %q is out of order or repeated", i, f.Path)
@@ -587,4 +588,11 @@ func diffManifests(dir string, signed, now Manifest) *ModifiedError {
 		return nil
 	}
 	return e
+}
+
+// lazyRegexp compiles expr on its first use, once, safe for concurrent
+// first use: a start of mcpgov that never needs the pattern does not pay
+// for it in package init.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"time"
 
 	"github.com/google/renameio/v2/maybe"
@@ -58,11 +59,13 @@ type Session struct {
 	RefreshedAt time.Time `json:"refreshedAt,omitzero"`
 }
 
-var profileName = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+var profileName = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)
+})
 
 // ValidProfile checks a profile name: it becomes a file name.
 func ValidProfile(name string) error {
-	if !profileName.MatchString(name) {
+	if !profileName().MatchString(name) {
 		return fmt.Errorf("invalid profile name %q: use letters, digits, '.', '_' and '-'", name)
 	}
 	return nil

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"unicode/utf8"
 
@@ -267,7 +266,7 @@ func sjIndent(raw []byte) (string, error) {
 	return b.String(), nil
 }
 
-var sjIDInvalid = regexp.MustCompile(`[^a-z0-9._-]+`)
+var sjIDInvalid = lazyRegexp(`[^a-z0-9._-]+`)
 
 // sjIDFromName makes a catalog id from a server.json name's last segment.
 func sjIDFromName(name string) string {
@@ -276,7 +275,7 @@ func sjIDFromName(name string) string {
 }
 
 func sjSanitiseID(s string) string {
-	s = sjIDInvalid.ReplaceAllString(strings.ToLower(s), "-")
+	s = sjIDInvalid().ReplaceAllString(strings.ToLower(s), "-")
 	s = strings.TrimLeft(s, "._-")
 	if len(s) > 63 {
 		s = strings.TrimRight(s[:63], "._-")
@@ -370,14 +369,14 @@ func sjDerive(doc *sjServer) (*catalog.Server, []string) {
 	return s, warnings
 }
 
-var sjURLTemplateVar = regexp.MustCompile(`\{[^{}]*\}`)
+var sjURLTemplateVar = lazyRegexp(`\{[^{}]*\}`)
 
 // sjURLPattern is the match rule for a remote URL: canonical the way scans
 // report URLs (lower-case host, no default port, no trailing slash), with
 // each {variable} a * glob.
 func sjURLPattern(raw string) string {
 	const hole = "mcpgovurlvariable"
-	canon := launch.Analyze("", nil, sjURLTemplateVar.ReplaceAllString(raw, hole)).URL
+	canon := launch.Analyze("", nil, sjURLTemplateVar().ReplaceAllString(raw, hole)).URL
 	return strings.ReplaceAll(canon, hole, "*")
 }
 

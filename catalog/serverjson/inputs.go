@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/mcpgov/mcpgov/catalog"
 )
@@ -102,7 +103,7 @@ type inValue struct {
 
 // secretName matches variable names that usually carry credentials, for
 // launch.env names without a server.json to say.
-var secretName = regexp.MustCompile(`(?i)(token|secret|passw|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|auth|(^|_)pat$)`)
+var secretName = lazyRegexp(`(?i)(token|secret|passw|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|auth|(^|_)pat$)`)
 
 // PlanInstall returns the inputs installing s asks for.
 func PlanInstall(s *catalog.Server) (*InstallPlan, error) {
@@ -125,7 +126,7 @@ func PlanInstall(s *catalog.Server) (*InstallPlan, error) {
 	}
 	for _, name := range s.Launch.Env {
 		if !have[name] {
-			p.add("env:"+name, Input{Key: name, Kind: InputEnv, Env: name, Required: true, Secret: secretName.MatchString(name)})
+			p.add("env:"+name, Input{Key: name, Kind: InputEnv, Env: name, Required: true, Secret: secretName().MatchString(name)})
 		}
 	}
 	return p, nil
@@ -252,11 +253,11 @@ func argKey(a inValue, i int) string {
 	return fmt.Sprintf("arg%d", i+1)
 }
 
-var templateVar = regexp.MustCompile(`\{([^{}]+)\}`)
+var templateVar = lazyRegexp(`\{([^{}]+)\}`)
 
 func templateVars(s string) []string {
 	var out []string
-	for _, m := range templateVar.FindAllStringSubmatch(s, -1) {
+	for _, m := range templateVar().FindAllStringSubmatch(s, -1) {
 		if !slices.Contains(out, m[1]) {
 			out = append(out, m[1])
 		}
@@ -387,4 +388,11 @@ type MissingInputError struct{ Keys []string }
 
 func (e *MissingInputError) Error() string {
 	return fmt.Sprintf("missing required input %s", strings.Join(e.Keys, ", "))
+}
+
+// lazyRegexp compiles expr on its first use, once, safe for concurrent
+// first use: a start of mcpgov that never needs the pattern does not pay
+// for it in package init.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

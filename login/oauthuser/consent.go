@@ -13,6 +13,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -203,25 +204,29 @@ func (m *Manager) consentError(ctx context.Context, s *server, k Key) error {
 	return cr
 }
 
-var page = template.Must(template.New("page").Parse(`<!doctype html>
+// page is parsed on first use, like oauthCode compiled: a process that
+// never answers a consent redirect does not pay for either at start.
+var page = sync.OnceValue(func() *template.Template {
+	return template.Must(template.New("page").Parse(`<!doctype html>
 <html><head><meta charset="utf-8"><title>mcpgov</title></head>
 <body><h1>{{.Title}}</h1><p>{{.Text}}</p></body></html>
 `))
+})
 
 func writePage(w http.ResponseWriter, status int, title, text string) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Referrer-Policy", "no-referrer")
 	w.WriteHeader(status)
-	_ = page.Execute(w, struct{ Title, Text string }{title, text})
+	_ = page().Execute(w, struct{ Title, Text string }{title, text})
 }
 
 // oauthCode keeps only what an OAuth error code may contain, so a crafted
 // redirect cannot put arbitrary text into the audit trail.
-var oauthCode = regexp.MustCompile(`^[a-z_]{1,64}$`)
+var oauthCode = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_]{1,64}$`) })
 
 func safeCode(s string) string {
-	if oauthCode.MatchString(s) {
+	if oauthCode().MatchString(s) {
 		return s
 	}
 	return "malformed_error"

@@ -3,6 +3,7 @@ package guard
 import (
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/guard/review"
@@ -19,7 +20,8 @@ type InjectionFinding struct {
 // (prompt markup, instruction overrides, concealment, consent bypass,
 // exfiltration, hidden Unicode) are the same signals in an argument or a
 // tool's output as in a description, so one implementation serves both.
-var injectionReviewer = review.New(nil)
+// It is built on first use.
+var injectionReviewer = sync.OnceValue(func() *review.Reviewer { return review.New(nil) })
 
 // injectionAt is the severity from which a review finding counts as an
 // injection; low findings are hints.
@@ -48,7 +50,7 @@ var argumentRules = map[string]bool{
 
 func reviewerFindings(field, s string) []InjectionFinding {
 	var out []InjectionFinding
-	for _, f := range injectionReviewer.Text(field, s) {
+	for _, f := range injectionReviewer().Text(field, s) {
 		if f.Severity.Rank() < injectionAt.Rank() {
 			continue
 		}
@@ -97,10 +99,12 @@ func CheckPoisoning(t catalog.ToolDef, otherTools []string) []InjectionFinding {
 }
 
 // urlPlaceholder: a URL part for data to be filled in (as the reviewer's).
-var urlPlaceholder = regexp.MustCompile(`(?i)\$\{|\{\{|%s|\$[a-z_(]`)
+var urlPlaceholder = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?i)\$\{|\{\{|%s|\$[a-z_(]`) })
 
 // urlDirective: a sentence, before a URL, that has the model use it.
-var urlDirective = regexp.MustCompile(`(?i)\b(?:send|sends|post|upload|forward|transmit|visit|open|fetch|load|navigate|go to|render|display|show|include|embed|append|request|access|call|click|submit|report|log|ping)\b`)
+var urlDirective = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?i)\b(?:send|sends|post|upload|forward|transmit|visit|open|fetch|load|navigate|go to|render|display|show|include|embed|append|request|access|call|click|submit|report|log|ping)\b`)
+})
 
 // urlTemplateUsed: a URL with placeholders in s is one the text has the
 // model fetch: the target of a Markdown image or link, an HTML src or
@@ -117,7 +121,7 @@ func urlTemplateUsed(s string) bool {
 			end++
 		}
 		off = max(end, at+4)
-		if !urlPlaceholder.MatchString(s[at:end]) {
+		if !urlPlaceholder().MatchString(s[at:end]) {
 			continue
 		}
 		before := s[max(at-6, 0):at]
@@ -126,7 +130,7 @@ func urlTemplateUsed(s string) bool {
 			return true
 		}
 		lo := strings.LastIndexByte(s[:at], '\n') + 1
-		if urlDirective.MatchString(s[max(lo, at-160):at]) {
+		if urlDirective().MatchString(s[max(lo, at-160):at]) {
 			return true
 		}
 	}

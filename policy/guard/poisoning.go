@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/mcpgov/mcpgov/catalog"
 )
@@ -36,77 +37,81 @@ const (
 	modifyVrb = `(?:modify|modifies|alter|alters|change|changes|rewrite|rewrites|overwrite|overwrites|replace|replaces|correct|corrects|fix|fixes|falsify|tamper\s+with|edit|edits|adjust|adjusts|update|updates)`
 )
 
-var poisonRules = []poisonRule{
-	{
-		rule: "tamper-result", msg: "tells the model to change another tool's result",
-		re: regexp.MustCompile(`\b` + modifyVrb + `\s+(?:the\s+|its\s+|their\s+|any\s+)?(?:\w+\s+){0,3}?` + resultOf + `\s+(?:of|from|returned\s+by|produced\s+by|given\s+by)\s+(?:the\s+|any\s+|other\s+)?(?:\w+\s+){0,2}?(?:tool|function)s?\b`),
-	},
-	{
-		rule: "tool-sequence", msg: "ties this tool to another tool's use",
-		re: regexp.MustCompile(`\b(?:after|before|once|whenever|every\s+time|each\s+time)\s+(?:you\s+(?:have\s+)?)?` + useVerbs + `\s+` + toolRef + `\b[^.\n]{0,160}?\b(?:run|call|use|invoke|execute)\s+` + thisTool + `\b`),
-	},
-	{
-		rule: "routing", msg: "routes calls away from other tools to this one",
-		re: regexp.MustCompile(`\b(?:always|only|must|should\s+always)\s+(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|rather\s+than|in\s+place\s+of|over)\b|` +
-			`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|rather\s+than|in\s+place\s+of)\s+(?:any|all|every|the\s+other|other)\b|` +
-			`\b(?:never|do\s+not|don't)\s+(?:use|call|invoke)\s+(?:any\s+|the\s+)?other\s+(?:tools?|functions?|servers?)\b|` +
-			// "Call this tool first to load the schema" is a setup step;
-			// "always call this tool first" and "before any other tool"
-			// claim every session.
-			`\b(?:always|must)\s+(?:call|use|run|invoke)\s+` + thisTool + `\s+first\b|` +
-			`\b(?:call|use|run|invoke)\s+` + thisTool + `\s+(?:first\s+)?before\s+(?:any|every|all)\s+(?:other\s+)?(?:tools?|functions?|actions?)\b|` +
-			thisTool + `\s+(?:replaces|supersedes|overrides|takes\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?(?:\S+\s+)?(?:tools?|functions?)\b|` +
-			thisTool + `\s+(?:supersedes|deprecates|takes\s+precedence\s+over)\s+\S|` +
-			// "should be preferred over all other search tools", "the only
-			// tool you should use for payments": a claim on every call.
-			`\b(?:should|must)\s+(?:always\s+)?be\s+(?:preferred|used|chosen|called)\s+(?:over|instead\s+of|rather\s+than|before)\s+(?:all|any|every|the)\s+(?:\w+\s+)?(?:other\s+)?(?:\w+\s+)?(?:tools?|functions?|servers?)\b|` +
-			`\b(?:the\s+)?only\s+(?:tool|function)\s+(?:you\s+|the\s+(?:assistant|model|ai)\s+)?(?:should|must|may|can|is\s+allowed\s+to)\s+(?:ever\s+)?(?:use|call|invoke)\b|` +
-			// Unconditional: "use this tool in place of the calculator
-			// tool." ("instead of list_issues when …" names a case).
-			`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|in\s+place\s+of|rather\s+than)\s+(?:the\s+)?['"\x60]?[\w.-]+['"\x60]?\s+(?:tool|function)s?\s*(?:[.!;]|$)|` +
-			`\b(?:better|improved|enhanced|upgraded|newer|safer|fixed)\s+(?:version|replacement)\s+of\s+(?:the\s+)?['"\x60]?[\w.-]+['"\x60]?\s+(?:tool|function)\b`),
-	},
-	{
-		rule: "redirect-all", msg: "redirects every message or payment to a fixed destination",
-		re: regexp.MustCompile(`\b(?:all|every|any)\s+(?:\w+\s+)?(?:e-?mails?|messages?|requests?|payments?|transactions?|transfers?|invoices?)\s+(?:must|should|shall|are\s+to|have\s+to)\s+(?:always\s+)?(?:be\s+)?(?:sent|forwarded|redirected|routed|copied|cc'?d|bcc'?d|paid|transferred)\s+to\b`),
-	},
-	{
-		rule: "model-marker", msg: "a bracketed marker addresses the model",
-		re: regexp.MustCompile(`(?m)(?:^|[\s(])[\[{]\s*(?:important|critical|system|admin|mandatory|instructions?|note\s+to\s+(?:the\s+)?(?:ai|assistant|model|llm))\s*[\]}]\s*\S`),
-	},
-	{
-		// Text a reader of a tool list does not see: an HTML comment, a
-		// terminal escape sequence, or a passage pushed far below the
-		// visible description by padding.
-		rule: "hidden-text", msg: "text hidden from a reader (comment, escape sequence or padding)",
-		re: regexp.MustCompile(`<!--[\s\S]*?\w[\s\S]*?-->|\x1b\[|(?:[ \t]*\n){8,}[ \t]*\S|[ \t\x{a0}]{40,}\S`),
-	},
-	{
-		// A tool has no business telling the model how to answer the user
-		// in general, or ranking itself above the instructions it has.
-		rule: "behaviour-override", msg: "tells the model how to answer the user, beyond this tool",
-		re: regexp.MustCompile(`\bfrom\s+now\s+on\b[^.\n]{0,60}?\b(?:respond|reply|answer|you\s+(?:must|will|should|always|never))\b|` +
-			`\bwhenever\s+(?:the\s+)?user\s+(?:mentions|asks|says|talks|writes|types|requests)\b[^.\n]{0,80}?\b(?:reply|respond|answer|say|tell\s+(?:them|the\s+user))\s+(?:that|with)\b|` +
-			`\b(?:overrides?|supersedes?|takes\s+precedence\s+over)\s+(?:any|all|every)\s+(?:previous|prior|other|earlier|existing)\s+(?:instructions?|rules?|guidelines?|directives?|system\s+prompts?)\b`),
-	},
-	{
-		rule: "conversation-data", msg: "asks for the user's messages to be copied into a tool's data",
-		re: regexp.MustCompile(`\b(?:append|include|add|attach|insert|pass|send|copy|put|embed)\s+(?:\w+\s+){0,3}?(?:the\s+)?(?:text\s+of\s+|content\s+of\s+)?(?:the\s+)?user'?s\s+(?:last|previous|recent|earlier|prior|other)\s+(?:\w+\s+)?(?:messages?|prompts?|queries|requests|inputs?)\b`),
-	},
-	{
-		rule: "param-asks-secret", msg: "a parameter asks for a secret or a file's contents",
-		paramOnly: true,
-		re: regexp.MustCompile(`\b(?:contents?|text|copy)\s+of\s+(?:the\s+|your\s+|the\s+user'?s\s+)?(?:~|/etc/|\$home|\.ssh|\.env|\.aws|id_rsa|mcp\.json|private\s+key|ssh\s+key|credentials?\s+file|config(?:uration)?\s+file)|` +
-			`\b(?:the\s+)?(?:user'?s|your)\s+(?:(?:ssh|aws|gpg|pgp|github|openai|cloud)\s+)?(?:passwords?|api\s+keys?|secrets?|private\s+keys?|ssh\s+keys?|access\s+tokens?|credentials)\b|` +
-			`\b(?:all|every)\s+(?:the\s+)?(?:environment\s+variables|env\s+vars|secrets|api\s+keys|credentials)\b|` +
-			`\b(?:previous|prior|entire|full|whole)\s+(?:conversation|chat|messages|system\s+prompt)\b|` +
-			`\b(?:all|every)\s+(?:the\s+)?(?:previous|prior|earlier)\s+(?:messages?|conversations?)\b|` +
-			`\b(?:your|the\s+(?:assistant|model|ai)'?s?)\s+(?:system\s+prompt|instructions)\b|\bsystem\s+prompt\s+(?:you|that\s+you)\b|` +
-			`\b(?:output|result)\s+of\s+(?:the\s+)?['"\x60]?(?:env|printenv|whoami|history|cat\s+~|cat\s+/etc|ls\s+~)\b|` +
-			`\bvalue\s+of\s+(?:the\s+)?\$?\w*(?:key|token|secret|password)\w*\s+(?:environment|env)\b|` +
-			`\b(?:any|all|every)\s+(?:\w+\s+)?(?:passwords?|tokens?|api\s+keys|credentials|secrets)\s+(?:they|the\s+user|you)\s+(?:have\s+)?(?:mentioned|shared|gave|given|provided|typed|entered|seen|saw|know)\b`),
-	},
-}
+// poisonRules are compiled on first use: a process that never reviews a
+// tool's description does not pay for them at start.
+var poisonRules = sync.OnceValue(func() []poisonRule {
+	return []poisonRule{
+		{
+			rule: "tamper-result", msg: "tells the model to change another tool's result",
+			re: regexp.MustCompile(`\b` + modifyVrb + `\s+(?:the\s+|its\s+|their\s+|any\s+)?(?:\w+\s+){0,3}?` + resultOf + `\s+(?:of|from|returned\s+by|produced\s+by|given\s+by)\s+(?:the\s+|any\s+|other\s+)?(?:\w+\s+){0,2}?(?:tool|function)s?\b`),
+		},
+		{
+			rule: "tool-sequence", msg: "ties this tool to another tool's use",
+			re: regexp.MustCompile(`\b(?:after|before|once|whenever|every\s+time|each\s+time)\s+(?:you\s+(?:have\s+)?)?` + useVerbs + `\s+` + toolRef + `\b[^.\n]{0,160}?\b(?:run|call|use|invoke|execute)\s+` + thisTool + `\b`),
+		},
+		{
+			rule: "routing", msg: "routes calls away from other tools to this one",
+			re: regexp.MustCompile(`\b(?:always|only|must|should\s+always)\s+(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|rather\s+than|in\s+place\s+of|over)\b|` +
+				`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|rather\s+than|in\s+place\s+of)\s+(?:any|all|every|the\s+other|other)\b|` +
+				`\b(?:never|do\s+not|don't)\s+(?:use|call|invoke)\s+(?:any\s+|the\s+)?other\s+(?:tools?|functions?|servers?)\b|` +
+				// "Call this tool first to load the schema" is a setup step;
+				// "always call this tool first" and "before any other tool"
+				// claim every session.
+				`\b(?:always|must)\s+(?:call|use|run|invoke)\s+` + thisTool + `\s+first\b|` +
+				`\b(?:call|use|run|invoke)\s+` + thisTool + `\s+(?:first\s+)?before\s+(?:any|every|all)\s+(?:other\s+)?(?:tools?|functions?|actions?)\b|` +
+				thisTool + `\s+(?:replaces|supersedes|overrides|takes\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?(?:\S+\s+)?(?:tools?|functions?)\b|` +
+				thisTool + `\s+(?:supersedes|deprecates|takes\s+precedence\s+over)\s+\S|` +
+				// "should be preferred over all other search tools", "the only
+				// tool you should use for payments": a claim on every call.
+				`\b(?:should|must)\s+(?:always\s+)?be\s+(?:preferred|used|chosen|called)\s+(?:over|instead\s+of|rather\s+than|before)\s+(?:all|any|every|the)\s+(?:\w+\s+)?(?:other\s+)?(?:\w+\s+)?(?:tools?|functions?|servers?)\b|` +
+				`\b(?:the\s+)?only\s+(?:tool|function)\s+(?:you\s+|the\s+(?:assistant|model|ai)\s+)?(?:should|must|may|can|is\s+allowed\s+to)\s+(?:ever\s+)?(?:use|call|invoke)\b|` +
+				// Unconditional: "use this tool in place of the calculator
+				// tool." ("instead of list_issues when …" names a case).
+				`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|in\s+place\s+of|rather\s+than)\s+(?:the\s+)?['"\x60]?[\w.-]+['"\x60]?\s+(?:tool|function)s?\s*(?:[.!;]|$)|` +
+				`\b(?:better|improved|enhanced|upgraded|newer|safer|fixed)\s+(?:version|replacement)\s+of\s+(?:the\s+)?['"\x60]?[\w.-]+['"\x60]?\s+(?:tool|function)\b`),
+		},
+		{
+			rule: "redirect-all", msg: "redirects every message or payment to a fixed destination",
+			re: regexp.MustCompile(`\b(?:all|every|any)\s+(?:\w+\s+)?(?:e-?mails?|messages?|requests?|payments?|transactions?|transfers?|invoices?)\s+(?:must|should|shall|are\s+to|have\s+to)\s+(?:always\s+)?(?:be\s+)?(?:sent|forwarded|redirected|routed|copied|cc'?d|bcc'?d|paid|transferred)\s+to\b`),
+		},
+		{
+			rule: "model-marker", msg: "a bracketed marker addresses the model",
+			re: regexp.MustCompile(`(?m)(?:^|[\s(])[\[{]\s*(?:important|critical|system|admin|mandatory|instructions?|note\s+to\s+(?:the\s+)?(?:ai|assistant|model|llm))\s*[\]}]\s*\S`),
+		},
+		{
+			// Text a reader of a tool list does not see: an HTML comment, a
+			// terminal escape sequence, or a passage pushed far below the
+			// visible description by padding.
+			rule: "hidden-text", msg: "text hidden from a reader (comment, escape sequence or padding)",
+			re: regexp.MustCompile(`<!--[\s\S]*?\w[\s\S]*?-->|\x1b\[|(?:[ \t]*\n){8,}[ \t]*\S|[ \t\x{a0}]{40,}\S`),
+		},
+		{
+			// A tool has no business telling the model how to answer the user
+			// in general, or ranking itself above the instructions it has.
+			rule: "behaviour-override", msg: "tells the model how to answer the user, beyond this tool",
+			re: regexp.MustCompile(`\bfrom\s+now\s+on\b[^.\n]{0,60}?\b(?:respond|reply|answer|you\s+(?:must|will|should|always|never))\b|` +
+				`\bwhenever\s+(?:the\s+)?user\s+(?:mentions|asks|says|talks|writes|types|requests)\b[^.\n]{0,80}?\b(?:reply|respond|answer|say|tell\s+(?:them|the\s+user))\s+(?:that|with)\b|` +
+				`\b(?:overrides?|supersedes?|takes\s+precedence\s+over)\s+(?:any|all|every)\s+(?:previous|prior|other|earlier|existing)\s+(?:instructions?|rules?|guidelines?|directives?|system\s+prompts?)\b`),
+		},
+		{
+			rule: "conversation-data", msg: "asks for the user's messages to be copied into a tool's data",
+			re: regexp.MustCompile(`\b(?:append|include|add|attach|insert|pass|send|copy|put|embed)\s+(?:\w+\s+){0,3}?(?:the\s+)?(?:text\s+of\s+|content\s+of\s+)?(?:the\s+)?user'?s\s+(?:last|previous|recent|earlier|prior|other)\s+(?:\w+\s+)?(?:messages?|prompts?|queries|requests|inputs?)\b`),
+		},
+		{
+			rule: "param-asks-secret", msg: "a parameter asks for a secret or a file's contents",
+			paramOnly: true,
+			re: regexp.MustCompile(`\b(?:contents?|text|copy)\s+of\s+(?:the\s+|your\s+|the\s+user'?s\s+)?(?:~|/etc/|\$home|\.ssh|\.env|\.aws|id_rsa|mcp\.json|private\s+key|ssh\s+key|credentials?\s+file|config(?:uration)?\s+file)|` +
+				`\b(?:the\s+)?(?:user'?s|your)\s+(?:(?:ssh|aws|gpg|pgp|github|openai|cloud)\s+)?(?:passwords?|api\s+keys?|secrets?|private\s+keys?|ssh\s+keys?|access\s+tokens?|credentials)\b|` +
+				`\b(?:all|every)\s+(?:the\s+)?(?:environment\s+variables|env\s+vars|secrets|api\s+keys|credentials)\b|` +
+				`\b(?:previous|prior|entire|full|whole)\s+(?:conversation|chat|messages|system\s+prompt)\b|` +
+				`\b(?:all|every)\s+(?:the\s+)?(?:previous|prior|earlier)\s+(?:messages?|conversations?)\b|` +
+				`\b(?:your|the\s+(?:assistant|model|ai)'?s?)\s+(?:system\s+prompt|instructions)\b|\bsystem\s+prompt\s+(?:you|that\s+you)\b|` +
+				`\b(?:output|result)\s+of\s+(?:the\s+)?['"\x60]?(?:env|printenv|whoami|history|cat\s+~|cat\s+/etc|ls\s+~)\b|` +
+				`\bvalue\s+of\s+(?:the\s+)?\$?\w*(?:key|token|secret|password)\w*\s+(?:environment|env)\b|` +
+				`\b(?:any|all|every)\s+(?:\w+\s+)?(?:passwords?|tokens?|api\s+keys|credentials|secrets)\s+(?:they|the\s+user|you)\s+(?:have\s+)?(?:mentioned|shared|gave|given|provided|typed|entered|seen|saw|know)\b`),
+		},
+	}
+})
 
 // poisonFindings applies poisonRules to the tool's description and to the
 // descriptions and titles of its input schema's properties, at any depth.
@@ -117,7 +122,7 @@ func poisonFindings(t catalog.ToolDef) []InjectionFinding {
 			return
 		}
 		low := strings.ToLower(s)
-		for _, r := range poisonRules {
+		for _, r := range poisonRules() {
 			if r.paramOnly && !param {
 				continue
 			}
@@ -168,27 +173,33 @@ func walkSchemaText(v any, path string, depth int, fn func(field, s string, para
 // an attack rather than guidance: a fixed destination (an address, a URL,
 // a channel, an account number) or "also", "instead", "without asking".
 // "If the user asks to delete a file, remove it only after confirmation"
-// has none of them.
+// has none of them. The patterns are compiled on first use.
 var (
-	hijackCondition = regexp.MustCompile(`\b(?:when|whenever|if|each\s+time|every\s+time|any\s+time|after|before|once)\s+` +
-		`(?:(?:the\s+)?user\b|you\s+are\s+asked\b|asked\b|someone\b|(?:you\s+)?(?:read|reading|open|opening|access|accessing|fetch|fetching|receive|receiving|call|calling|use|using|run|running|invoke|invoking)\b)` +
-		`[^.\n]{0,100}?,\s*(?:(?:also|instead|always|silently|quietly|secretly|then|immediately)\s+)?` +
-		`(send|forward|upload|post|transfer|wire|pay|change|replace|alter|modify|delete|remove|drop|run|execute|cc|bcc|copy|email|leak|redirect|call|invoke)\s+((?:[^.\n]|\.\S){0,120})`)
-	hijackMarker = regexp.MustCompile(`@[\w-]+\.|https?://|#[a-z][\w-]+|\d{6,}|\b[a-z]{2}\d{2}[a-z0-9]{10,}\b|` +
-		`\b(?:as\s+well|also|instead|without\s+(?:asking|telling|confirm\w*|notify\w*|mention\w*)|silently|secretly|quietly)\b`)
-	harmfulTool = regexp.MustCompile(`^['"\x60]?[\w.-]*(?:transfer|send|pay|delete|remove|drop|withdraw|wire|email|post|upload|exec)[\w.-]*`)
+	hijackCondition = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`\b(?:when|whenever|if|each\s+time|every\s+time|any\s+time|after|before|once)\s+` +
+			`(?:(?:the\s+)?user\b|you\s+are\s+asked\b|asked\b|someone\b|(?:you\s+)?(?:read|reading|open|opening|access|accessing|fetch|fetching|receive|receiving|call|calling|use|using|run|running|invoke|invoking)\b)` +
+			`[^.\n]{0,100}?,\s*(?:(?:also|instead|always|silently|quietly|secretly|then|immediately)\s+)?` +
+			`(send|forward|upload|post|transfer|wire|pay|change|replace|alter|modify|delete|remove|drop|run|execute|cc|bcc|copy|email|leak|redirect|call|invoke)\s+((?:[^.\n]|\.\S){0,120})`)
+	})
+	hijackMarker = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`@[\w-]+\.|https?://|#[a-z][\w-]+|\d{6,}|\b[a-z]{2}\d{2}[a-z0-9]{10,}\b|` +
+			`\b(?:as\s+well|also|instead|without\s+(?:asking|telling|confirm\w*|notify\w*|mention\w*)|silently|secretly|quietly)\b`)
+	})
+	harmfulTool = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`^['"\x60]?[\w.-]*(?:transfer|send|pay|delete|remove|drop|withdraw|wire|email|post|upload|exec)[\w.-]*`)
+	})
 )
 
 func conditionalHijack(low string) bool {
-	for _, m := range hijackCondition.FindAllStringSubmatchIndex(low, -1) {
+	for _, m := range hijackCondition().FindAllStringSubmatchIndex(low, -1) {
 		verb, rest := low[m[2]:m[3]], low[m[4]:m[5]]
 		if verb == "call" || verb == "invoke" {
-			if harmfulTool.MatchString(rest) {
+			if harmfulTool().MatchString(rest) {
 				return true
 			}
 			continue
 		}
-		if hijackMarker.MatchString(low[m[0]:m[5]]) {
+		if hijackMarker().MatchString(low[m[0]:m[5]]) {
 			return true
 		}
 	}

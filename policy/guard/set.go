@@ -56,6 +56,14 @@ func NewSet(cfg *Config, opts Options) (*Set, error) {
 		}
 	}
 	sort.Slice(s.specs, func(i, j int) bool { return s.specs[i].Name < s.specs[j].Name })
+	kinds := map[string]bool{}
+	for _, sp := range s.specs {
+		kinds[sp.Kind] = true
+	}
+	if len(kinds) > 0 {
+		warmWG.Add(1)
+		go warm(kinds)
+	}
 	if s.key == nil {
 		s.key = make([]byte, 32)
 		if _, err := rand.Read(s.key); err != nil {

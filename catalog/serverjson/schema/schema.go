@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 	"unicode/utf8"
 )
 
@@ -128,10 +129,10 @@ func sjSyntaxError(data []byte, err error) error {
 }
 
 var (
-	sjNamePattern     = regexp.MustCompile(`^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$`)
-	sjHTTPURLPattern  = regexp.MustCompile(`^https?://[^\s]+$`)
-	sjSHA256Pattern   = regexp.MustCompile(`^[a-f0-9]{64}$`)
-	sjIconSizePattern = regexp.MustCompile(`^(\d+x\d+|any)$`)
+	sjNamePattern     = lazyRegexp(`^[a-zA-Z0-9.-]+/[a-zA-Z0-9._-]+$`)
+	sjHTTPURLPattern  = lazyRegexp(`^https?://[^\s]+$`)
+	sjSHA256Pattern   = lazyRegexp(`^[a-f0-9]{64}$`)
+	sjIconSizePattern = lazyRegexp(`^(\d+x\d+|any)$`)
 )
 
 // Enumerations of the schema (and, for registry types, of the registry).
@@ -271,7 +272,7 @@ func Check(v any) []Problem {
 	c.required(m, "", "name", "description", "version")
 	if name, ok := c.str(m, "", "name"); ok {
 		c.length("name", name, 3, 200)
-		if !sjNamePattern.MatchString(name) {
+		if !sjNamePattern().MatchString(name) {
 			c.add("name", "%q is not reverse-DNS \"namespace/name\" (exactly one slash; letters, digits, '.', '-' before it, also '_' after it)", name)
 		}
 	}
@@ -357,7 +358,7 @@ func (c *sjChecker) icon(path string, v any) {
 				p := sjIndex(sjJoin(path, "sizes"), i)
 				if str, ok := s.(string); !ok {
 					c.add(p, "must be a string, not %s", sjKind(s))
-				} else if !sjIconSizePattern.MatchString(str) {
+				} else if !sjIconSizePattern().MatchString(str) {
 					c.add(p, "%q: want WxH (e.g. 48x48) or any", str)
 				}
 			}
@@ -386,7 +387,7 @@ func (c *sjChecker) pkg(path string, v any) {
 			c.add(sjJoin(path, "version"), `"latest" is not a version; pin a specific one`)
 		}
 	}
-	if sum, ok := c.str(m, path, "fileSha256"); ok && !sjSHA256Pattern.MatchString(sum) {
+	if sum, ok := c.str(m, path, "fileSha256"); ok && !sjSHA256Pattern().MatchString(sum) {
 		c.add(sjJoin(path, "fileSha256"), "want 64 lower-case hex digits")
 	}
 	if base, ok := c.str(m, path, "registryBaseUrl"); ok {
@@ -423,7 +424,7 @@ func (c *sjChecker) transport(path string, v any, types []string, remote bool) {
 	}
 	if typ == "streamable-http" || typ == "sse" {
 		c.required(m, path, "url")
-		if u, ok := c.str(m, path, "url"); ok && !sjHTTPURLPattern.MatchString(u) {
+		if u, ok := c.str(m, path, "url"); ok && !sjHTTPURLPattern().MatchString(u) {
 			c.add(sjJoin(path, "url"), "%q must start with http:// or https:// and contain no spaces", u)
 		}
 		if h, present := m["headers"]; present {
@@ -530,4 +531,11 @@ func (c *sjChecker) inputMap(path string, v any) {
 			c.input(p, im)
 		}
 	}
+}
+
+// lazyRegexp compiles expr on its first use, once, safe for concurrent
+// first use: a start of mcpgov that never needs the pattern does not pay
+// for it in package init.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

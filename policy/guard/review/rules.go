@@ -64,28 +64,28 @@ var (
 		`secrets|credentials|environment\s+variables|env\s+vars|cookies|` +
 		`(?:user|users'?|user's|their|your|all|personal)\s+(?:data|files|documents|information|info|emails|contacts))`
 
-	externalDest = regexp.MustCompile(`\bto\s+(?:an?\s+|the\s+|our\s+|my\s+|some\s+)?(?:external|third[\s-]party|remote|outside|attacker|analytics|tracking|telemetry|our\b|https?://|[\w.+-]+@)`)
+	externalDest = lazyRegexp(`\bto\s+(?:an?\s+|the\s+|our\s+|my\s+|some\s+)?(?:external|third[\s-]party|remote|outside|attacker|analytics|tracking|telemetry|our\b|https?://|[\w.+-]+@)`)
 
-	directiveWords = regexp.MustCompile(`\b(?:should|must|always|directly|automatically|immediately|never|do not|don't|need not|no need|make sure|be sure)\b`)
+	directiveWords = lazyRegexp(`\b(?:should|must|always|directly|automatically|immediately|never|do not|don't|need not|no need|make sure|be sure)\b`)
 
-	accessVerb = regexp.MustCompile(`\b(?:read|cat|open|load|fetch|grab|include|attach|send|upload|copy|pass|provide|access|retrieve|extract|dump|print|exfiltrate|forward|post|paste|insert|embed|append|collect|steal|leak|return|output|look\s+(?:at|in)|contents?\s+of)\b`)
+	accessVerb = lazyRegexp(`\b(?:read|cat|open|load|fetch|grab|include|attach|send|upload|copy|pass|provide|access|retrieve|extract|dump|print|exfiltrate|forward|post|paste|insert|embed|append|collect|steal|leak|return|output|look\s+(?:at|in)|contents?\s+of)\b`)
 
-	ofOther         = regexp.MustCompile(`^\s+(?:of|from|in)\s+(?:the\s+)?(?:given|selected|specified|requested|chosen|named|a|an|each|that|another)\b`)
-	asksUser        = regexp.MustCompile(`\b(?:confirm|check|double-check|verify|ask)\s+(?:\w+\s+){0,4}?(?:with\s+)?the\s+user\b`)
-	youWord         = regexp.MustCompile(`\byou\b`)
-	imperativeNext  = regexp.MustCompile(`^\s*[,:;]?\s*(?:then\s+|first\s+|also\s+|please\s+)?(?:add|set|include|insert|append|prepend|attach|send|forward|copy|cc|bcc|redirect|change|replace|modify|remove|delete|use|call|invoke|run|pass|log|record|save|write|report|notify|make|ensure|read|fetch|upload)\b`)
-	sendVerb        = regexp.MustCompile(`\b` + sendVerbs + `\b`)
-	instrumentWords = regexp.MustCompile(`\b(?:using|with|via|through|by)\b`)
-	dataNouns       = regexp.MustCompile(`\b(?:data|contents?|results?|output|information|info|conversation|history|credentials|keys?|tokens?|secrets?|passwords?|files?|everything|variables|logs?)\b`)
-	envTemplate     = regexp.MustCompile(`\.env\.(?:example|sample|template|dist|defaults?|schema)\b`)
-	mailToAll       = regexp.MustCompile(`\b(?:all|every|each|any)\b|\bbcc\b|\bcopy\b`)
+	ofOther         = lazyRegexp(`^\s+(?:of|from|in)\s+(?:the\s+)?(?:given|selected|specified|requested|chosen|named|a|an|each|that|another)\b`)
+	asksUser        = lazyRegexp(`\b(?:confirm|check|double-check|verify|ask)\s+(?:\w+\s+){0,4}?(?:with\s+)?the\s+user\b`)
+	youWord         = lazyRegexp(`\byou\b`)
+	imperativeNext  = lazyRegexp(`^\s*[,:;]?\s*(?:then\s+|first\s+|also\s+|please\s+)?(?:add|set|include|insert|append|prepend|attach|send|forward|copy|cc|bcc|redirect|change|replace|modify|remove|delete|use|call|invoke|run|pass|log|record|save|write|report|notify|make|ensure|read|fetch|upload)\b`)
+	sendVerb        = lazyRegexp(`\b` + sendVerbs + `\b`)
+	instrumentWords = lazyRegexp(`\b(?:using|with|via|through|by)\b`)
+	dataNouns       = lazyRegexp(`\b(?:data|contents?|results?|output|information|info|conversation|history|credentials|keys?|tokens?|secrets?|passwords?|files?|everything|variables|logs?)\b`)
+	envTemplate     = lazyRegexp(`\.env\.(?:example|sample|template|dist|defaults?|schema)\b`)
+	mailToAll       = lazyRegexp(`\b(?:all|every|each|any)\b|\bbcc\b|\bcopy\b`)
 
-	pathAssignment = regexp.MustCompile(`(?:path|file|filename|filepath|target|uri|url|location|dir|directory)['"\x60]?\s*[=:]\s*['"\x60]?\S*$`)
+	pathAssignment = lazyRegexp(`(?:path|file|filename|filepath|target|uri|url|location|dir|directory)['"\x60]?\s*[=:]\s*['"\x60]?\S*$`)
 
 	// A URL with a template for the model to fill in, and one that names a
 	// secret in its query.
-	urlPlaceholder = regexp.MustCompile(`\$\{|\{\{|%s|\$[a-z_(]`)
-	urlSecretParam = regexp.MustCompile(`[?&][\w.-]*(?:key|token|secret|passw|auth|cred|session|cookie)[\w.-]*=`)
+	urlPlaceholder = lazyRegexp(`\$\{|\{\{|%s|\$[a-z_(]`)
+	urlSecretParam = lazyRegexp(`[?&][\w.-]*(?:key|token|secret|passw|auth|cred|session|cookie)[\w.-]*=`)
 
 	sendStems = []string{"send", "sent", "transmit", "upload", "post", "forward", "exfiltrat", "leak", "shar", "relay", "beacon", "mirror",
 		"submit", "export", "report", "sync", "stream"}
@@ -96,6 +96,29 @@ var (
 		"request": true, "query": true, "command": true, "method": true, "endpoint": true, "api": true,
 	}
 )
+
+// lazyRegexp compiles expr on its first use, once, safe for concurrent
+// first use: the patterns above cost a start of mcpgov that never reviews
+// a description nothing.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	f := sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+	lazyPatterns = append(lazyPatterns, f)
+	return f
+}
+
+// lazyPatterns are the patterns of lazyRegexp, for Warm.
+var lazyPatterns []func() *regexp.Regexp
+
+// Warm compiles now the patterns of lazyRegexp, which package init
+// compiled before they were made lazy, so a process that will review text
+// can pay for them on a goroutine of its own rather than in its first
+// call. The phrase rules stay built on first use, as before. Safe for
+// concurrent use: each pattern is compiled once.
+func Warm() {
+	for _, f := range lazyPatterns {
+		f()
+	}
+}
 
 // phraseRules compiles the rule table on first use: the shim and most
 // commands never review a tool description, and compiling it at package
@@ -372,7 +395,7 @@ var phraseRules = sync.OnceValue(func() []phraseRule {
 			requires: []string{"send", "forward", "bcc", "cc", "copy", "redirect", "email", "mail", "reroute"},
 			re:       regexp.MustCompile(`\b(?:send|sends|forward|forwards|bcc|cc|copy|redirect|redirects|email|mail|reroute|reroutes)\b` + gap + `\bto\s+<?[\w.+-]+@[\w-]+(?:\.[\w-]+)+`),
 			refine: func(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
-				if mailToAll.MatchString(sc.norm[m[0]:m[1]]) {
+				if mailToAll().MatchString(sc.norm[m[0]:m[1]]) {
 					return finding.SeverityHigh, true
 				}
 				return finding.SeverityMedium, true
@@ -403,7 +426,7 @@ func sentence(norm string, start, end int) (string, int) {
 // the history of a channel or a thread the tool works on, not the
 // conversation with the model.
 func notOtherChannel(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
-	if ofOther.MatchString(sc.norm[m[1]:]) {
+	if ofOther().MatchString(sc.norm[m[1]:]) {
 		return "", false
 	}
 	return finding.SeverityHigh, true
@@ -414,10 +437,10 @@ func notOtherChannel(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) 
 // tells the model to check with the user is a warning, not a bypass.
 func raiseIfDirective(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
 	s, _ := sentence(sc.norm, m[0], m[1])
-	if asksUser.MatchString(s) {
+	if asksUser().MatchString(s) {
 		return "", false // "sent without further confirmation, so check with the user first"
 	}
-	if directiveWords.MatchString(s) {
+	if directiveWords().MatchString(s) {
 		return finding.SeverityHigh, true
 	}
 	return finding.SeverityLow, true
@@ -427,10 +450,10 @@ func raiseIfDirective(_ *reviewer, sc scanned, m []int) (finding.Severity, bool)
 // outside destination, dropped when the secret is only the means ("sends an
 // email using the account's credentials"), medium otherwise.
 func raiseIfExternal(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
-	if s, _ := sentence(sc.norm, m[0], m[1]); externalDest.MatchString(s) {
+	if s, _ := sentence(sc.norm, m[0], m[1]); externalDest().MatchString(s) {
 		return finding.SeverityHigh, true
 	}
-	if instrumentWords.MatchString(sc.norm[m[0]:m[1]]) {
+	if instrumentWords().MatchString(sc.norm[m[0]:m[1]]) {
 		return "", false
 	}
 	return finding.SeverityMedium, true
@@ -444,7 +467,7 @@ func directedAtOther(r *reviewer, sc scanned, m []int) (finding.Severity, bool) 
 	if !ok {
 		return sev, ok
 	}
-	if s, _ := sentence(sc.norm, m[0], m[1]); directiveWords.MatchString(s) || youWord.MatchString(s) || imperativeNext.MatchString(sc.norm[m[1]:]) {
+	if s, _ := sentence(sc.norm, m[0], m[1]); directiveWords().MatchString(s) || youWord().MatchString(s) || imperativeNext().MatchString(sc.norm[m[1]:]) {
 		return sev, true
 	}
 	return "", false
@@ -474,12 +497,12 @@ func sensitivePathSeverity(_ *reviewer, sc scanned, m []int) (finding.Severity, 
 	if strings.HasPrefix(path, ".env") && m[0] > 0 && isWordByte(sc.norm[m[0]-1]) {
 		return "", false // process.env, import.meta.env: code, not a file
 	}
-	if envTemplate.MatchString(path) {
+	if envTemplate().MatchString(path) {
 		return finding.SeverityLow, true // a template lists names, not secrets, even when read
 	}
 	s, lo := sentence(sc.norm, m[0], m[1])
 	before := s[:m[0]-lo]
-	if accessVerb.MatchString(before) || pathAssignment.MatchString(before) {
+	if accessVerb().MatchString(before) || pathAssignment().MatchString(before) {
 		return finding.SeverityHigh, true
 	}
 	for _, w := range []string{"id_", "credentials", ".netrc", ".npmrc", ".pypirc", "shadow", "wallet", ".kdbx", "keychain", ".env",
@@ -504,14 +527,14 @@ const MsgURLPlaceholder = "a URL with placeholders or secret names for data to b
 // endpoints (".../oauth/token") are not findings.
 func urlSeverity(_ *reviewer, sc scanned, m []int) (finding.Severity, bool) {
 	url := sc.norm[m[0]:m[1]]
-	if urlPlaceholder.MatchString(url) {
+	if urlPlaceholder().MatchString(url) {
 		return finding.SeverityHigh, true
 	}
-	if urlSecretParam.MatchString(url) {
+	if urlSecretParam().MatchString(url) {
 		return finding.SeverityMedium, true
 	}
 	s, lo := sentence(sc.norm, m[0], m[1])
-	if before := s[:m[0]-lo]; sendVerb.MatchString(before) && dataNouns.MatchString(before) {
+	if before := s[:m[0]-lo]; sendVerb().MatchString(before) && dataNouns().MatchString(before) {
 		return finding.SeverityMedium, true
 	}
 	return "", false

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // Secret rule ids.
@@ -45,32 +46,37 @@ type secretRule struct {
 	boundary bool
 }
 
-// secretRules are Find's own rules followed by formatSecretRules.
-var secretRules = append(ownRules, formatSecretRules()...)
+// secretRules are Find's own rules followed by formatSecretRules,
+// compiled on first use, once.
+var secretRules = sync.OnceValue(func() []secretRule {
+	return append(ownRules(), formatSecretRules()...)
+})
 
-var ownRules = []secretRule{
-	// A JWT's signature may be empty (alg none), so two parts are enough.
-	{RuleJWT, "JSON Web Token", []string{"eyJ"}, regexp.MustCompile(`^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]{8,})?`), 4096, 0, true},
-	// A key cut short (the header and its first line) is still a key;
-	// gitleaks' rule wants the whole block.
-	{RulePrivateKey, "private key", []string{"-----BEGIN"}, regexp.MustCompile(`^-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\[nr]|\s){1,4}[A-Za-z0-9+/=]{16,}`), 128, 0, false},
-	// OpenAI's project, service account and admin keys carry "T3BlbkFJ"
-	// (base64 of "OpenAI") between two random halves; gitleaks' rule wants
-	// each half's exact length, which has changed with every key format.
-	{RuleOpenAI, "OpenAI API key", []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"}, regexp.MustCompile(`^sk-[A-Za-z]+-[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}`), 400, 3.5, true},
-	{RuleAzure, "Azure storage account key", []string{"AccountKey="}, regexp.MustCompile(`^AccountKey=[A-Za-z0-9+/]{80,}={0,2}`), 100, 3.5, false},
-	// GitLab's newer token forms: a pipeline trigger token of any token
-	// character, a CI job token with or without its routing part.
-	{RuleGitLab, "GitLab token", []string{"glptt-", "glcbt-"}, regexp.MustCompile(`^gl(?:ptt-[0-9A-Za-z_-]{40}|cbt-(?:[0-9A-Za-z]{1,5}_)?[0-9A-Za-z_-]{20})(?:[^0-9A-Za-z_-]|$)`), 80, 3.0, true},
-	// Slack's legacy tokens (xoxa-, xoxp-, xoxo-, xoxs-, xoxr-): numeric
-	// parts of any length and a last part, the shape Slack issued before
-	// its current fixed lengths.
-	{RuleSlack, "Slack token", []string{"xoxa-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "xoxb-"}, regexp.MustCompile(`^xox[abposr]-(?:[0-9]{4,}-){1,4}[A-Za-z0-9]{8,}`), 200, 2.5, true},
-	// An .npmrc registry credential: whatever follows :_authToken= or
-	// :_password= is the secret (old npm tokens are UUIDs), unless it is a
-	// ${VAR} reference.
-	{RuleNPM, "npm registry credential", []string{":_authToken=", ":_password=", ":_auth="}, regexp.MustCompile(`^:_(?:authToken|password|auth)=(?:[^\s$"'{}]{16,})`), 300, 3.0, false},
-	{RuleAuthHeader, "credential in an Authorization header", []string{"uthorization:", "UTHORIZATION:"}, regexp.MustCompile(`^(?i:uthorization):[ \t]{0,5}(?i:Bearer|Basic|Token|Bot|Digest|ApiKey)[ \t]{1,5}([A-Za-z0-9._~+/=-]{16,})`), 4200, 3.0, false},
+func ownRules() []secretRule {
+	return []secretRule{
+		// A JWT's signature may be empty (alg none), so two parts are enough.
+		{RuleJWT, "JSON Web Token", []string{"eyJ"}, regexp.MustCompile(`^eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}(?:\.[A-Za-z0-9_-]{8,})?`), 4096, 0, true},
+		// A key cut short (the header and its first line) is still a key;
+		// gitleaks' rule wants the whole block.
+		{RulePrivateKey, "private key", []string{"-----BEGIN"}, regexp.MustCompile(`^-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?:\\[nr]|\s){1,4}[A-Za-z0-9+/=]{16,}`), 128, 0, false},
+		// OpenAI's project, service account and admin keys carry "T3BlbkFJ"
+		// (base64 of "OpenAI") between two random halves; gitleaks' rule wants
+		// each half's exact length, which has changed with every key format.
+		{RuleOpenAI, "OpenAI API key", []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-None-"}, regexp.MustCompile(`^sk-[A-Za-z]+-[A-Za-z0-9_-]{16,}T3BlbkFJ[A-Za-z0-9_-]{16,}`), 400, 3.5, true},
+		{RuleAzure, "Azure storage account key", []string{"AccountKey="}, regexp.MustCompile(`^AccountKey=[A-Za-z0-9+/]{80,}={0,2}`), 100, 3.5, false},
+		// GitLab's newer token forms: a pipeline trigger token of any token
+		// character, a CI job token with or without its routing part.
+		{RuleGitLab, "GitLab token", []string{"glptt-", "glcbt-"}, regexp.MustCompile(`^gl(?:ptt-[0-9A-Za-z_-]{40}|cbt-(?:[0-9A-Za-z]{1,5}_)?[0-9A-Za-z_-]{20})(?:[^0-9A-Za-z_-]|$)`), 80, 3.0, true},
+		// Slack's legacy tokens (xoxa-, xoxp-, xoxo-, xoxs-, xoxr-): numeric
+		// parts of any length and a last part, the shape Slack issued before
+		// its current fixed lengths.
+		{RuleSlack, "Slack token", []string{"xoxa-", "xoxp-", "xoxo-", "xoxs-", "xoxr-", "xoxb-"}, regexp.MustCompile(`^xox[abposr]-(?:[0-9]{4,}-){1,4}[A-Za-z0-9]{8,}`), 200, 2.5, true},
+		// An .npmrc registry credential: whatever follows :_authToken= or
+		// :_password= is the secret (old npm tokens are UUIDs), unless it is a
+		// ${VAR} reference.
+		{RuleNPM, "npm registry credential", []string{":_authToken=", ":_password=", ":_auth="}, regexp.MustCompile(`^:_(?:authToken|password|auth)=(?:[^\s$"'{}]{16,})`), 300, 3.0, false},
+		{RuleAuthHeader, "credential in an Authorization header", []string{"uthorization:", "UTHORIZATION:"}, regexp.MustCompile(`^(?i:uthorization):[ \t]{0,5}(?i:Bearer|Basic|Token|Bot|Digest|ApiKey)[ \t]{1,5}([A-Za-z0-9._~+/=-]{16,})`), 4200, 3.0, false},
+	}
 }
 
 // secretWhat says what each of mcpgov's rule ids finds.
@@ -112,7 +118,8 @@ func Find(key, s string) []Finding {
 	// Each anchor is found through its rarest byte (its pivot): one
 	// IndexByte pass per pivot byte instead of one Index per anchor, which
 	// matters on text full of the anchors' first letters.
-	for _, pg := range pivotGroups {
+	rules := secretRules()
+	for _, pg := range pivotGroups() {
 		for off := 0; off < len(s); {
 			j := strings.IndexByte(s[off:], pg.b)
 			if j < 0 {
@@ -125,7 +132,7 @@ func Find(key, s string) []Finding {
 				if at < 0 || at+len(pa.lit) > len(s) || s[at:at+len(pa.lit)] != pa.lit {
 					continue
 				}
-				r := &secretRules[pa.rule]
+				r := &rules[pa.rule]
 				if r.boundary && at > 0 && isWordChar(s[at-1]) && s[at-1] != '_' {
 					continue
 				}
@@ -205,7 +212,7 @@ var formatRules = map[string]string{
 // \b becomes the boundary check), a window wide enough for any token.
 func formatSecretRules() []secretRule {
 	var out []secretRule
-	for _, p := range secretPatterns {
+	for _, p := range secretPatterns() {
 		rule, ok := formatRules[p.kind]
 		if !ok {
 			continue
@@ -237,8 +244,9 @@ type pivotGroup struct {
 	anchors []pivotAnchor
 }
 
-// pivotGroups groups every rule anchor by its rarest byte.
-var pivotGroups = func() []pivotGroup {
+// pivotGroups groups every rule anchor by its rarest byte; built on
+// first use.
+var pivotGroups = sync.OnceValue(func() []pivotGroup {
 	rank := func(c byte) int {
 		switch {
 		case c >= 'a' && c <= 'z':
@@ -254,7 +262,7 @@ var pivotGroups = func() []pivotGroup {
 	}
 	idx := map[byte]int{}
 	var groups []pivotGroup
-	for ri, r := range secretRules {
+	for ri, r := range secretRules() {
 		for _, a := range r.anchors {
 			k := 0
 			for i := 1; i < len(a); i++ {
@@ -272,7 +280,7 @@ var pivotGroups = func() []pivotGroup {
 		}
 	}
 	return groups
-}()
+})
 
 // secretKey reports whether a JSON key names a credential.
 func secretKey(k string) bool {

@@ -4,6 +4,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // secretPattern recognises a credential format by its literal prefix first
@@ -15,25 +16,55 @@ type secretPattern struct {
 	keep   int // characters of the match that are a public prefix and may be shown
 }
 
-// secretPatterns are at most 32: anchorSet has a bit for each.
-var secretPatterns = []secretPattern{
-	{"private key", "-----BEGIN", regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----`), 0},
-	{"AWS access key", "AKIA|ASIA", regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), 4},
-	{"GitHub token", "ghp_|gho_|ghu_|ghs_|ghr_", regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{30,}`), 4},
-	{"GitHub token", "github_pat_", regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{22,}`), 11},
-	{"GitLab token", "glpat-", regexp.MustCompile(`\bglpat-[A-Za-z0-9_\-]{20,}`), 6},
-	{"Slack token", "xox", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`), 5},
-	{"Anthropic API key", "sk-ant-", regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_\-]{20,}`), 7},
-	{"OpenAI API key", "sk-", regexp.MustCompile(`\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}`), 3},
-	{"Stripe key", "sk_live_|rk_live_", regexp.MustCompile(`\b[rs]k_live_[A-Za-z0-9]{16,}`), 8},
-	{"Stripe key", "sk_test_|rk_test_", regexp.MustCompile(`\b[rs]k_test_[A-Za-z0-9]{16,}`), 8},
-	{"Google API key", "AIza", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}`), 4},
-	{"npm token", "npm_", regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}`), 4},
-	{"Hugging Face token", "hf_", regexp.MustCompile(`\bhf_[A-Za-z0-9]{30,}`), 3},
-	{"Linear API key", "lin_api_", regexp.MustCompile(`\blin_api_[A-Za-z0-9]{30,}`), 8},
-	{"SendGrid key", "SG.", regexp.MustCompile(`\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}`), 3},
-	{"JSON Web Token", "eyJ", regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}`), 0},
-	{"credentials in URL", "://", regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@`), 0},
+// secretPatterns are at most 32: anchorSet has a bit for each. They are
+// compiled on first use, once.
+var secretPatterns = sync.OnceValue(func() []secretPattern {
+	return []secretPattern{
+		{"private key", "-----BEGIN", regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----`), 0},
+		{"AWS access key", "AKIA|ASIA", regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), 4},
+		{"GitHub token", "ghp_|gho_|ghu_|ghs_|ghr_", regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{30,}`), 4},
+		{"GitHub token", "github_pat_", regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{22,}`), 11},
+		{"GitLab token", "glpat-", regexp.MustCompile(`\bglpat-[A-Za-z0-9_\-]{20,}`), 6},
+		{"Slack token", "xox", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`), 5},
+		{"Anthropic API key", "sk-ant-", regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_\-]{20,}`), 7},
+		{"OpenAI API key", "sk-", regexp.MustCompile(`\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}`), 3},
+		{"Stripe key", "sk_live_|rk_live_", regexp.MustCompile(`\b[rs]k_live_[A-Za-z0-9]{16,}`), 8},
+		{"Stripe key", "sk_test_|rk_test_", regexp.MustCompile(`\b[rs]k_test_[A-Za-z0-9]{16,}`), 8},
+		{"Google API key", "AIza", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}`), 4},
+		{"npm token", "npm_", regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}`), 4},
+		{"Hugging Face token", "hf_", regexp.MustCompile(`\bhf_[A-Za-z0-9]{30,}`), 3},
+		{"Linear API key", "lin_api_", regexp.MustCompile(`\blin_api_[A-Za-z0-9]{30,}`), 8},
+		{"SendGrid key", "SG.", regexp.MustCompile(`\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}`), 3},
+		{"JSON Web Token", "eyJ", regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}`), 0},
+		{"credentials in URL", "://", regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@`), 0},
+	}
+})
+
+// lazyRegexp compiles expr on its first use, once, safe for concurrent
+// first use: a start of mcpgov that never looks for a secret does not
+// compile the package's patterns.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	f := sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+	lazyPatterns = append(lazyPatterns, f)
+	return f
+}
+
+// lazyPatterns are the patterns of lazyRegexp, for Warm.
+var lazyPatterns []func() *regexp.Regexp
+
+// Warm builds now the rule tables and patterns that package init built
+// before they were made lazy, so a process that will check text can pay
+// for them on a goroutine of its own rather than in its first call. The
+// gitleaks keyword index and the assignment trie stay built on first use,
+// as before. Safe for concurrent use: each table is built once.
+func Warm() {
+	secretRules()
+	pivotGroups()
+	secretPatterns()
+	formatPivots()
+	for _, f := range lazyPatterns {
+		f()
+	}
 }
 
 // mayMatch reports whether s holds one of the pattern's literal anchors,
@@ -57,7 +88,7 @@ func (p secretPattern) mayMatch(s string) bool {
 
 // sensitiveName matches names of variables, headers and flags that carry
 // credentials.
-var sensitiveName = regexp.MustCompile(`(?i)(token|secret|passw(or)?d|passwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|auth|bearer|session|cookie|signature|client[_-]?secret|pat$)`)
+var sensitiveName = lazyRegexp(`(?i)(token|secret|passw(or)?d|passwd|api[_-]?key|apikey|access[_-]?key|private[_-]?key|credential|auth|bearer|session|cookie|signature|client[_-]?secret|pat$)`)
 
 // Match is a credential Detect found in a value.
 type Match struct {
@@ -70,15 +101,15 @@ type Match struct {
 // {env:VAR}, ${{ secrets.X }}.
 func isPlaceholder(v string) bool {
 	return strings.Contains(v, "${") || strings.Contains(v, "{env:") || strings.Contains(v, "$(") ||
-		placeholderVar.MatchString(v) || secretRef.MatchString(v)
+		placeholderVar().MatchString(v) || secretRef().MatchString(v)
 }
 
 // secretRef matches mcpgov's secret references (env:NAME, file:PATH,
 // keyring:SERVICE/ACCOUNT, vault:NAME), which name a secret held
 // elsewhere: `mcpgov wrap --move-secrets` writes them into shim flags.
-var secretRef = regexp.MustCompile(`^(?:env:[A-Za-z_][A-Za-z0-9_]*|file:/[^\s]+|keyring:[^\s/]+/[^\s]+|vault:[A-Za-z0-9._@/-]+)$`)
+var secretRef = lazyRegexp(`^(?:env:[A-Za-z_][A-Za-z0-9_]*|file:/[^\s]+|keyring:[^\s/]+/[^\s]+|vault:[A-Za-z0-9._@/-]+)$`)
 
-var placeholderVar = regexp.MustCompile(`^(?:Bearer\s+|token\s+)?(?:\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%)$`)
+var placeholderVar = lazyRegexp(`^(?:Bearer\s+|token\s+)?(?:\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%)$`)
 
 // Detect classifies a literal value. name is the variable, header or
 // flag the value belongs to ("" when unknown); a sensitive name makes a
@@ -98,9 +129,9 @@ type anchorSet uint32
 // is seldom. One strings.Contains per anchor found every "e" of a text
 // for "eyJ" and cost more than the rest of the masking.
 func anchorsIn(s string) anchorSet {
-	a := unanchored
+	pivots, a := formatPivots()
 	for i := 0; i < len(s); i++ {
-		for _, pa := range formatPivots[s[i]] {
+		for _, pa := range pivots[s[i]] {
 			at := i - pa.k
 			if at >= 0 && at+len(pa.lit) <= len(s) && s[at:at+len(pa.lit)] == pa.lit {
 				a |= 1 << pa.pattern
@@ -116,9 +147,11 @@ type formatAnchor struct {
 	pattern int // index into secretPatterns
 }
 
-// formatPivots lists, per byte, the anchors whose pivot it is; unanchored
-// has the bits of patterns without an anchor.
-var formatPivots, unanchored = func() (t [256][]formatAnchor, none anchorSet) {
+// formatPivots lists, per byte, the anchors whose pivot it is, and the
+// bits of patterns without an anchor; built on first use.
+var formatPivots = sync.OnceValues(func() (*[256][]formatAnchor, anchorSet) {
+	var t [256][]formatAnchor
+	var none anchorSet
 	rank := func(c byte) int {
 		switch {
 		case c >= 'a' && c <= 'z':
@@ -130,7 +163,7 @@ var formatPivots, unanchored = func() (t [256][]formatAnchor, none anchorSet) {
 		}
 		return 1 // _ : and friends
 	}
-	for pi, p := range secretPatterns {
+	for pi, p := range secretPatterns() {
 		if p.prefix == "" {
 			none |= 1 << pi
 			continue
@@ -145,8 +178,8 @@ var formatPivots, unanchored = func() (t [256][]formatAnchor, none anchorSet) {
 			t[lit[k]] = append(t[lit[k]], formatAnchor{lit, k, pi})
 		}
 	}
-	return t, none
-}()
+	return &t, none
+})
 
 func (a anchorSet) has(i int) bool { return a&(1<<i) != 0 }
 
@@ -155,7 +188,7 @@ func detectIn(name, value string, anchors anchorSet) (Match, bool) {
 	if len(value) < 8 {
 		return Match{}, false
 	}
-	for i, p := range secretPatterns {
+	for i, p := range secretPatterns() {
 		if !anchors.has(i) {
 			continue
 		}
@@ -170,7 +203,7 @@ func detectIn(name, value string, anchors anchorSet) (Match, bool) {
 		return Match{}, false
 	}
 	// looksOpaque first: it is cheap, and the name's expression is not.
-	if name != "" && looksOpaque(value) && sensitiveName.MatchString(name) {
+	if name != "" && looksOpaque(value) && sensitiveName().MatchString(name) {
 		return Match{Kind: "credential", Strong: false}, true
 	}
 	return Match{}, false
@@ -252,7 +285,7 @@ func looksOpaque(v string) bool {
 // Mask hides a secret, keeping only a public prefix of a known format
 // ("ghp_****") so a reader can tell what kind of credential leaked.
 func Mask(value string) string {
-	for _, p := range secretPatterns {
+	for _, p := range secretPatterns() {
 		if p.keep == 0 || !p.mayMatch(value) {
 			continue
 		}
@@ -324,7 +357,7 @@ func MaskKnownTokens(s string) string {
 // string s was masked from: masking writes "****", which is in no anchor,
 // so it never adds one.
 func maskKnownTokensIn(s string, anchors anchorSet) string {
-	for i, p := range secretPatterns {
+	for i, p := range secretPatterns() {
 		if p.kind == "credentials in URL" || !anchors.has(i) {
 			continue
 		}

@@ -58,7 +58,7 @@ func secretSamples() []secretSample {
 }
 
 func TestDetectSecretPatterns(t *testing.T) {
-	covered := make([]bool, len(secretPatterns))
+	covered := make([]bool, len(secretPatterns()))
 	for _, s := range secretSamples() {
 		m, ok := Detect("", s.value)
 		if !ok || m.Kind != s.kind || !m.Strong {
@@ -68,7 +68,7 @@ func TestDetectSecretPatterns(t *testing.T) {
 		if m, ok := Detect("DESCRIPTION", "value: "+s.value+" (do not share)"); !ok || m.Kind != s.kind {
 			t.Errorf("embedded %.30q: got %+v, %v; want %q", s.value, m, ok, s.kind)
 		}
-		for i, p := range secretPatterns {
+		for i, p := range secretPatterns() {
 			if p.kind == s.kind && p.re.MatchString(s.value) && p.mayMatch(s.value) {
 				covered[i] = true
 			}
@@ -76,7 +76,7 @@ func TestDetectSecretPatterns(t *testing.T) {
 	}
 	for i, c := range covered {
 		if !c {
-			t.Errorf("secretPatterns[%d] (%s, %s) has no true-positive sample", i, secretPatterns[i].kind, secretPatterns[i].re)
+			t.Errorf("secretPatterns[%d] (%s, %s) has no true-positive sample", i, secretPatterns()[i].kind, secretPatterns()[i].re)
 		}
 	}
 }
@@ -262,7 +262,7 @@ func TestMaskURLNeverReturnsSecret(t *testing.T) {
 }
 
 func TestAnchorSetHoldsEveryPattern(t *testing.T) {
-	if n := len(secretPatterns); n > 32 {
+	if n := len(secretPatterns()); n > 32 {
 		t.Fatalf("%d secret patterns; anchorSet has 32 bits", n)
 	}
 }
@@ -276,7 +276,7 @@ func TestAnchorsInMatchesContains(t *testing.T) {
 	}
 	for _, s := range texts {
 		var want anchorSet
-		for i, p := range secretPatterns {
+		for i, p := range secretPatterns() {
 			if p.mayMatch(s) {
 				want |= 1 << i
 			}

@@ -2,7 +2,6 @@ package secret
 
 import (
 	"path"
-	"regexp"
 	"strings"
 )
 
@@ -73,7 +72,7 @@ func (m masker) arg(prev, a string, nested bool) string {
 		return m.words(a)
 	}
 	// --name=value, NAME=value.
-	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envName.MatchString(name)) {
+	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envName().MatchString(name)) {
 		bare := strings.TrimLeft(name, "-")
 		switch {
 		case isHeaderFlag(name):
@@ -269,10 +268,10 @@ func isPortSpec(v string) bool {
 // {env:VAR}, $VAR, %VAR%). Unlike isPlaceholder it does not accept a
 // literal around one: "s3cret${X}" is masked.
 func onlyReference(v string) bool {
-	return referenceOnly.MatchString(v)
+	return referenceOnly().MatchString(v)
 }
 
-var referenceOnly = regexp.MustCompile(`^(?:\$\{\{[^}]*\}\}|\$\{[^}]*\}|\{env:[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%)$`)
+var referenceOnly = lazyRegexp(`^(?:\$\{\{[^}]*\}\}|\$\{[^}]*\}|\{env:[^}]*\}|\$[A-Za-z_][A-Za-z0-9_]*|%[A-Za-z_][A-Za-z0-9_]*%)$`)
 
 func isPathLike(v string) bool {
 	return strings.HasPrefix(v, "/") || strings.HasPrefix(v, "~/") || strings.HasPrefix(v, "./") ||
@@ -301,7 +300,7 @@ func sensitiveArgName(name string) bool {
 			return true
 		}
 	}
-	return sensitiveName.MatchString(name)
+	return sensitiveName().MatchString(name)
 }
 
 // notSecretSuffix ends flag names whose value says where or how a
@@ -314,7 +313,7 @@ var notSecretSuffix = map[string]bool{
 }
 
 // envName matches an environment variable's name (NAME=value).
-var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+var envName = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // base is a command's lower-case name without directory or Windows extension.
 func base(cmd string) string {
@@ -338,7 +337,7 @@ func Args(args []string) map[int]Match {
 		out[i] = m
 	}
 	for i, a := range args {
-		if _, val, ok := strings.Cut(a, "="); ok && secretRef.MatchString(val) {
+		if _, val, ok := strings.Cut(a, "="); ok && secretRef().MatchString(val) {
 			continue // NAME=REF names a secret held elsewhere (shim --secret-env)
 		}
 		if m, ok := Detect("", a); ok {
@@ -373,7 +372,7 @@ func Args(args []string) map[int]Match {
 // MaskArg hides the value of an argument Args flagged, whole, keeping a
 // --flag= or NAME= prefix, a header's name or a URL's user.
 func MaskArg(a string) string {
-	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envName.MatchString(name)) {
+	if name, val, ok := strings.Cut(a, "="); ok && (strings.HasPrefix(name, "-") || envName().MatchString(name)) {
 		return name + "=" + Mask(val)
 	}
 	if name, val, ok := strings.Cut(a, ":"); ok && !strings.Contains(name, " ") && strings.HasPrefix(strings.TrimSpace(val), "Bearer") {
