@@ -164,7 +164,21 @@ func checkForwarded(frame []byte, d *decided) string {
 		} `json:"params"`
 	}
 	if err := jsonv2.Unmarshal(frame, &exact); err != nil {
-		if bytes.Contains(frame, []byte("tools/call")) {
+		// Refused by the exact parser: a problem only if some reader
+		// could take it for a tools/call — its method member, read
+		// exactly or case-insensitively, says so. ("tools/call" as the
+		// value of another member, with no method, is no call at all.)
+		var exactMethod struct {
+			Method jsontext.Value `json:"method"`
+		}
+		var looseMethod struct{ Method json.RawMessage }
+		_ = jsonv2.Unmarshal(frame, &exactMethod, jsonv2.RejectUnknownMembers(false))
+		_ = json.Unmarshal(frame, &looseMethod)
+		isCall := func(raw []byte) bool {
+			var m string
+			return json.Unmarshal(raw, &m) == nil && m == "tools/call"
+		}
+		if isCall(exactMethod.Method) || isCall(looseMethod.Method) {
 			return "the upstream got a message an exact parser refuses: " + err.Error() + ": " + string(frame)
 		}
 		return ""
