@@ -252,33 +252,11 @@ command = %q
 // namespaced, calls one of each, and neither sees nor may call the tool
 // the catalog denies. Bad input gets precise errors.
 func TestGatewayAggregate(t *testing.T) {
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("server-everything is not installed; make test installs it into .cache/npm")
-	}
-	upstream := startConformanceHTTP(t, buildConformanceServer(t))
-	everything, _ := exec.LookPath("mcp-server-everything")
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
-name = "two"
-mode = "enforce"
-[servers.everything]
-status = "approved"
-[servers.everything.launch]
-command = %q
-args = ["stdio"]
-[servers.everything.tools]
-deny = ["get-env"]
-[servers.conf]
-status = "approved"
-[servers.conf.launch]
-url = %q
-[servers.unapproved]
+	bundle := everythingConfBundle(t, "two", `[servers.unapproved]
 status = "pending"
 [servers.unapproved.launch]
 command = "never-started"
-`, everything, upstream))
+`)
 	auditDir := filepath.Join(t.TempDir(), "audit")
 	base, stderr := startGatewayEnv(t, sandboxEnv(t, "MCPGOV_AUDIT_DIR="+auditDir), bundle, "--max-body", "4096")
 
