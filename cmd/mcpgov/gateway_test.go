@@ -143,17 +143,8 @@ func serveGatewayAt(t *testing.T, addr string, env []string, args ...string) (st
 // scenario, whether every check passed.
 func runConformanceServerSuite(t *testing.T, url string) map[string]bool {
 	t.Helper()
-	bin, _ := exec.LookPath("conformance")
-	entry, err := filepath.EvalSymlinks(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loader, err := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := t.TempDir()
-	cmd := exec.CommandContext(await.Context(t), "node", "--import", loader, entry, "server", "--url", url, "-o", out)
+	cmd := exec.CommandContext(await.Context(t), "node", "--import", conformanceLoader(t), conformanceEntry(t), "server", "--url", url, "-o", out)
 	cmd.Env = sandboxEnv(t)
 	outb, err := cmd.CombinedOutput()
 	if err != nil {
