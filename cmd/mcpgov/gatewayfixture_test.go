@@ -11,6 +11,7 @@ package main
 // the proxy that cuts a stream).
 
 import (
+	"bufio"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -238,4 +239,61 @@ func connectAt(t *testing.T, c *mcp.Client, tr *mcp.StreamableClientTransport, p
 		t.Fatalf("%s: negotiated %q, want %s", tr.Endpoint, v, want)
 	}
 	return cs
+}
+
+// rawStdio is a raw JSON-RPC client of a started process over its stdio
+// (the shim as an IDE runs it): one message a line each way, its stderr
+// kept.
+type rawStdio struct {
+	t      *testing.T
+	stdin  io.WriteCloser
+	lines  *bufio.Scanner
+	stderr *syncBuffer
+}
+
+// startRawStdio starts cmd with pipes for stdin and stdout and its stderr
+// kept.
+func startRawStdio(t *testing.T, cmd *exec.Cmd) *rawStdio {
+	t.Helper()
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rawStdio{t: t, stdin: stdin, stderr: &syncBuffer{}}
+	cmd.Stderr = r.stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	r.lines = bufio.NewScanner(stdout)
+	r.lines.Buffer(nil, 1<<20)
+	return r
+}
+
+// write sends msg as one line.
+func (r *rawStdio) write(msg string) {
+	r.t.Helper()
+	if _, err := io.WriteString(r.stdin, msg+"\n"); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// recv is the next line the process writes; the end of its output ends
+// the test.
+func (r *rawStdio) recv() string {
+	r.t.Helper()
+	if !r.lines.Scan() {
+		r.t.Fatalf("the process said nothing more\n%s", r.stderr)
+	}
+	return r.lines.Text()
+}
+
+// send writes msg and returns the next line.
+func (r *rawStdio) send(msg string) string {
+	r.t.Helper()
+	r.write(msg)
+	return r.recv()
 }
