@@ -71,6 +71,38 @@ func TestRedisVaultRollbackRefused(t *testing.T) {
 	}
 }
 
+// TestRedisVaultGenerationsAfterStoreLoss: the store loses its data (a
+// restart without persistence, FLUSHDB here) while a replica remembers a
+// generation; the next write's generation is still higher (the store's
+// clock), so the replica reads the new entry instead of refusing it as
+// rolled back.
+func TestRedisVaultGenerationsAfterStoreLoss(t *testing.T) {
+	srv := statetest.Start(t)
+	ctx := await.Context(t)
+	raw := rawClient(t, srv)
+	kek := testKEK(t)
+	a, b := openVault(t, srv.URL(), kek), openVault(t, srv.URL(), kek)
+	for _, key := range []string{"k-first-11111111", "k-second-22222222", "k-third-33333333"} {
+		if err := a.SetAPIKey(ctx, "alice@example.com", "jira", key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, err := b.APIKey(ctx, "alice@example.com", "jira"); err != nil || got != "k-third-33333333" {
+		t.Fatalf("before the loss: %q, %v", got, err)
+	}
+	if err := raw.FlushDB(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.SetAPIKey(ctx, "alice@example.com", "jira", "k-after-44444444"); err != nil {
+		t.Fatal(err)
+	}
+	for name, v := range map[string]*vault.Vault{"the writer": a, "a reader": b} {
+		if got, err := v.APIKey(ctx, "alice@example.com", "jira"); err != nil || got != "k-after-44444444" {
+			t.Errorf("%s after the store lost its data: %q, %v", name, got, err)
+		}
+	}
+}
+
 // TestRedisVaultDeleteUserPastMalformed (review: DeleteUser stopped at one
 // malformed entry, so one damaged field blocked a departing user's
 // revocation): alice's two entries are deleted even with a field that does
