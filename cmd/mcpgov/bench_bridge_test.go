@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // The bridge benchmark: a stdio server (server-everything) reached over
@@ -60,10 +63,55 @@ func BenchmarkBridgeRounds(b *testing.B) {
 	}
 	// Two sessions a side: each bridge starts a server process (Node) per
 	// session.
-	openSides(b, sides, 2)
-	rounds := benchRounds()
-	b.Run("serial", func(b *testing.B) { serialShape(b, sides, rounds) })
-	b.Run("saturation", func(b *testing.B) { saturationShape(b, sides, rounds) })
+	for _, s := range sides {
+		for range 2 {
+			s.sessions = append(s.sessions, openRawSession(b, s.url))
+		}
+		for i := range 100 { // warm up connections, caches and JITs
+			if err := s.sessions[i%len(s.sessions)].echo(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("MCPGOV_BENCH_GATEWAY_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	b.Run("serial", func(b *testing.B) {
+		lat := make([][]time.Duration, len(sides))
+		for range rounds * 3 {
+			for i, s := range sides {
+				for range 100 {
+					start := time.Now()
+					if err := s.sessions[0].echo(); err != nil {
+						b.Fatal(err)
+					}
+					lat[i] = append(lat[i], time.Since(start))
+				}
+			}
+		}
+		reportSides(b, sides, lat)
+	})
+	b.Run("saturation", func(b *testing.B) {
+		calls := make([]int, len(sides))
+		cpu := make([]time.Duration, len(sides))
+		var wall time.Duration
+		for range rounds {
+			for i, s := range sides {
+				n, c := saturate(b, s, 2*time.Second)
+				calls[i] += n
+				cpu[i] += c
+			}
+			wall += 2 * time.Second
+		}
+		b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "gomaxprocs")
+		for i, s := range sides {
+			b.ReportMetric(float64(calls[i])/wall.Seconds(), s.name+"-calls/s")
+			if s.proc != nil && cpu[i] > 0 {
+				b.ReportMetric(float64(calls[i])/cpu[i].Seconds(), s.name+"-calls/cpu-s")
+			}
+		}
+	})
 }
 
 // peersBin is the node_modules/.bin the bridge peers are installed in:

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -125,10 +126,36 @@ func BenchmarkGatewayRounds(b *testing.B) {
 		base, proc := startVMCP(b, thv, upstream)
 		sides = append(sides, &gatewaySide{name: "vmcp", url: base + "/mcp", proc: proc})
 	}
-	openSides(b, sides, gatewaySessions)
-	rounds := benchRounds()
+	for _, s := range sides {
+		for range gatewaySessions {
+			s.sessions = append(s.sessions, openRawSession(b, s.url))
+		}
+		for i := range 100 { // warm up connections, caches and JITs
+			if err := s.sessions[i%len(s.sessions)].echo(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("MCPGOV_BENCH_GATEWAY_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
 
-	b.Run("serial", func(b *testing.B) { serialShape(b, sides, rounds) })
+	b.Run("serial", func(b *testing.B) {
+		lat := make([][]time.Duration, len(sides))
+		for range rounds * 3 {
+			for i, s := range sides {
+				for range 100 {
+					start := time.Now()
+					if err := s.sessions[0].echo(); err != nil {
+						b.Fatal(err)
+					}
+					lat[i] = append(lat[i], time.Since(start))
+				}
+			}
+		}
+		reportSides(b, sides, lat)
+	})
 	for _, rate := range []int{200, 1000} {
 		b.Run("rate"+strconv.Itoa(rate), func(b *testing.B) {
 			lat := make([][]time.Duration, len(sides))
@@ -148,13 +175,30 @@ func BenchmarkGatewayRounds(b *testing.B) {
 			os.Remove(profile + ".done")
 			profiled.Signal(syscall.SIGUSR1)
 		}
-		saturationShape(b, sides, rounds)
+		calls := make([]int, len(sides))
+		cpu := make([]time.Duration, len(sides))
+		var wall time.Duration
+		for range rounds {
+			for i, s := range sides {
+				n, c := saturate(b, s, 2*time.Second)
+				calls[i] += n
+				cpu[i] += c
+			}
+			wall += 2 * time.Second
+		}
 		if profiled != nil {
 			profiled.Signal(syscall.SIGUSR2)
 			await.Until(b, "the gateway's CPU profile", func() bool {
 				_, err := os.Stat(profile + ".done")
 				return err == nil
 			})
+		}
+		b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "gomaxprocs")
+		for i, s := range sides {
+			b.ReportMetric(float64(calls[i])/wall.Seconds(), s.name+"-calls/s")
+			if s.proc != nil && cpu[i] > 0 {
+				b.ReportMetric(float64(calls[i])/cpu[i].Seconds(), s.name+"-calls/cpu-s")
+			}
 		}
 	})
 }
