@@ -46,6 +46,10 @@ type Manager struct {
 	HTTP    *http.Client
 	Now     func() time.Time
 	Leeway  time.Duration
+	// OnLockWait, when set, is called when a refresh finds the profile's
+	// lock held by another process, before it waits for it: what shows
+	// that a process has reached the lock (the concurrent-refresh test).
+	OnLockWait func()
 
 	keyringErr error // why the last putSecret fell back to the file
 }

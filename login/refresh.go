@@ -66,7 +66,13 @@ func (m *Manager) refresh(ctx context.Context) (*Session, error) {
 	lock := flock.New(m.lockPath(), flock.SetPermissions(0o600))
 	lctx, cancel := context.WithTimeout(ctx, lockWait)
 	defer cancel()
-	ok, err := lock.TryLockContext(lctx, 20*time.Millisecond)
+	ok, err := lock.TryLock()
+	if err == nil && !ok {
+		if m.OnLockWait != nil {
+			m.OnLockWait()
+		}
+		ok, err = lock.TryLockContext(lctx, 20*time.Millisecond)
+	}
 	if err != nil || !ok {
 		return nil, fmt.Errorf("lock %s for refresh: another mcpgov has held it for %s: %v", m.lockPath(), lockWait, err)
 	}

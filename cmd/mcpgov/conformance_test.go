@@ -7,14 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // ideemuEnv makes the test binary act as "ideemu", the client command the
@@ -134,39 +131,11 @@ func sampleArgs(tool *mcp.Tool) map[string]any {
 // conformance server is the shim's HTTP upstream.
 func TestShimConformanceClient(t *testing.T) {
 	t.Parallel()
-	if ok, err := haveProgram("conformance"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
-	}
-	bin, _ := exec.LookPath("conformance")
-	entry, err := filepath.EvalSymlinks(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 0.1.16 imports fs.globSync (Node >= 22); the loader supplies it on Node 20.
-	loader, err := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	suite := needConformance(t)
 	for _, scenario := range []string{"initialize", "tools_call", "sse-retry"} {
 		t.Run(scenario, func(t *testing.T) {
 			t.Parallel()
-			out := t.TempDir()
-			// The harness's own --timeout for the client is the test's
-			// budget too: its 30 s default fails a slow machine.
-			deadline := await.Deadline(t)
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", "--import", loader, entry,
-				"client", "--command", self, "--scenario", scenario, "--timeout", strconv.FormatInt(time.Until(deadline).Milliseconds(), 10), "-o", out)
-			cmd.Env = sandboxEnv(t, ideemuEnv+"="+deadline.Format(time.RFC3339Nano))
-			outb, err := cmd.CombinedOutput()
-			checks := summariseChecks(t, out)
+			checks, outb, err := suite.clientScenario(t, scenario)
 			if err != nil {
 				t.Fatalf("conformance %s: %v\n%s\nchecks: %s", scenario, err, outb, checks)
 			}
@@ -232,39 +201,14 @@ var shimAuthScenarios = []string{
 // (discovery, registration, PKCE, resource, scopes, step-up) is a check of
 // `mcpgov shim --url`. Warnings fail too.
 func TestShimConformanceAuth(t *testing.T) {
-	if ok, err := haveProgram("conformance"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
-	}
-	bin, _ := exec.LookPath("conformance")
-	entry, err := filepath.EvalSymlinks(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loader, err := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	suite := needConformance(t)
 	filter := os.Getenv("MCPGOV_CONFORMANCE_AUTH") // one scenario, while working on it
 	for _, scenario := range shimAuthScenarios {
 		if filter != "" && filter != scenario {
 			continue
 		}
 		t.Run(strings.TrimPrefix(scenario, "auth/"), func(t *testing.T) {
-			out := t.TempDir()
-			deadline := await.Deadline(t)
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", "--import", loader, entry,
-				"client", "--command", self, "--scenario", scenario, "--timeout", strconv.FormatInt(time.Until(deadline).Milliseconds(), 10), "-o", out)
-			cmd.Env = sandboxEnv(t, ideemuEnv+"="+deadline.Format(time.RFC3339Nano))
-			outb, err := cmd.CombinedOutput()
-			checks := summariseChecks(t, out)
+			checks, outb, err := suite.clientScenario(t, scenario)
 			if err != nil || !strings.Contains(checks, "=SUCCESS") || strings.Contains(checks, "=FAILURE") || strings.Contains(checks, "=WARNING") {
 				t.Fatalf("conformance %s: %v\nchecks: %s\n%s", scenario, err, checks, outb)
 			}

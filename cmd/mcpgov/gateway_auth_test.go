@@ -86,17 +86,7 @@ groups_claim = "groups"
 // mcpgov runs the real binary in the gateway's environment.
 func (g *authGateway) mcpgov(t *testing.T, args ...string) string {
 	t.Helper()
-	cmd := exec.Command("mcpgov", args...)
-	cmd.Env = g.Env
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("mcpgov %s: %v\n%s", strings.Join(args, " "), err, stderr)
-	}
-	return string(out)
+	return runMcpgov(t, g.Env, args...)
 }
 
 // token issues a token and returns it with its id.

@@ -197,23 +197,12 @@ func (r *replica) kill9(t *testing.T) {
 func TestGatewayFailover(t *testing.T) {
 	redis := statetest.Start(t)
 	bundle := writeBundle(t)
-	var replicas []*replica
-	var backends []string
-	for range 3 {
-		r := startReplica(t, bundle, redis.URL())
-		replicas = append(replicas, r)
-		backends = append(backends, r.addr)
-	}
+	replicas, backends := startReplicaSet(t, 3, bundle, redis.URL())
 	lb := startNginx(t, backends) + "/servers/fake/mcp"
 
-	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"failover","version":"1"}}}`
-	status, body, hdr := rawPost(t, lb, "", init)
-	sid := hdr.Get("Mcp-Session-Id")
-	if status != 200 || !strings.HasPrefix(sid, "mcpgov1.") {
-		t.Fatalf("initialize through nginx: %d %s (session %q)", status, body, sid)
-	}
-	if status, body, _ := rawPost(t, lb, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); status != 202 {
-		t.Fatalf("initialized: %d %s", status, body)
+	sid := initSession(t, lb, "failover")
+	if !strings.HasPrefix(sid, "mcpgov1.") {
+		t.Fatalf("initialize through nginx: session %q, want a signed one (mcpgov1.)", sid)
 	}
 	const calls = 1000
 	const killAfter = 300

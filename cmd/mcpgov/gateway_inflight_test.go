@@ -25,22 +25,10 @@ func TestGatewayFailoverInFlight(t *testing.T) {
 	}
 	redis := statetest.Start(t)
 	bundle := writeBundle(t)
-	var replicas []*replica
-	var backends []string
-	for range 3 {
-		r := startReplica(t, bundle, redis.URL())
-		replicas = append(replicas, r)
-		backends = append(backends, r.addr)
-	}
+	replicas, backends := startReplicaSet(t, 3, bundle, redis.URL())
 	const path = "/servers/everything/mcp"
 	lb := startNginx(t, backends) + path
-	init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"inflight","version":"1"}}}`
-	status, body, hdr := rawPost(t, lb, "", init)
-	sid := hdr.Get("Mcp-Session-Id")
-	if status != 200 || sid == "" {
-		t.Fatalf("initialize: %d %s", status, body)
-	}
-	rawPost(t, lb, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+	sid := initSession(t, lb, "inflight")
 
 	// The call runs on replica 1 (directly, so the test knows where),
 	// as a stream with progress: the first progress event says it runs.

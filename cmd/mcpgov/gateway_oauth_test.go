@@ -5,10 +5,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,7 +14,6 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
-	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/state"
 	"github.com/mcpgov/mcpgov/policy/state/statetest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
@@ -38,43 +35,15 @@ func TestGatewayOAuthUserConsent(t *testing.T) {
 	d := oauthusertest.StartDex(t, base+"/oauth/callback")
 	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID, "-introspect")
 	gov := t.TempDir()
-	writeFile(t, filepath.Join(gov, "catalog.toml"), fmt.Sprintf(`[catalog]
-mode = "enforce"
-[servers.notes]
-status = "approved"
-[servers.notes.launch]
-url = %q
-[servers.notes.auth]
-type = "oauth_user"
-issuer = %q
-client_id = %q
-client_secret = "env:NOTES_CLIENT_SECRET"
-scopes = ["openid", "email", "offline_access"]
-`, upstream, d.Issuer, oauthusertest.ClientID))
+	writeFile(t, filepath.Join(gov, "catalog.toml"), notesCatalog(upstream, d))
 	auditDir := filepath.Join(t.TempDir(), "audit")
-	env := sandboxEnv(t, "MCPGOV_AUDIT_DIR="+auditDir, "MCPGOV_VAULT_KEY=env:TEST_VAULT_KEY", "TEST_VAULT_KEY="+vault.NewKey(),
-		"NOTES_CLIENT_SECRET="+oauthusertest.ClientSecret)
-	mcpgov := func(args ...string) string {
-		t.Helper()
-		cmd := exec.Command("mcpgov", args...)
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("mcpgov %s: %v", strings.Join(args, " "), err)
-		}
-		return string(out)
-	}
-	var issued struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal([]byte(mcpgov("gateway", "token", "create", "--user", "alice@example.com", "--expires", "1d", "--json")), &issued); err != nil {
-		t.Fatal(err)
-	}
+	env := oauthUserEnv(t, "MCPGOV_AUDIT_DIR="+auditDir)
+	token := gatewayToken(t, env, "alice@example.com")
 	_, stderr := serveGatewayAt(t, addr, env, "--bundle", gov)
 	url := base + "/servers/notes/mcp"
 	initWith := func(caps string) (int, string) {
 		body := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":` + caps + `,"clientInfo":{"name":"t","version":"1"}}}`
-		status, answer, _ := authPost(t, url, issued.Token, body)
+		status, answer, _ := authPost(t, url, token, body)
 		return status, answer
 	}
 
@@ -85,48 +54,27 @@ scopes = ["openid", "email", "offline_access"]
 	}
 	// A client with URL elicitation: -32042 with the elicitation.
 	status, answer = initWith(`{"elicitation":{"url":{}}}`)
-	var refused struct {
-		Error struct {
-			Code int `json:"code"`
-			Data struct {
-				Elicitations []struct {
-					Mode, URL, ElicitationID string
-				} `json:"elicitations"`
-			} `json:"data"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(answer), &refused); err != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 ||
-		refused.Error.Data.Elicitations[0].Mode != "url" || !strings.HasPrefix(refused.Error.Data.Elicitations[0].URL, d.Issuer) {
-		t.Fatalf("initialize without consent, URL elicitation: %d %s", status, answer)
+	elicitation, err := consentElicitation(answer)
+	if err != nil || elicitation.Mode != "url" || !strings.HasPrefix(elicitation.URL, d.Issuer) {
+		t.Fatalf("initialize without consent, URL elicitation: %d %s (%v)", status, answer, err)
 	}
 
 	// The person consents in the browser; the gateway's callback stores
 	// the grant.
-	code, page, err := oauthusertest.Consent(await.Context(t), refused.Error.Data.Elicitations[0].URL)
+	code, page, err := oauthusertest.Consent(await.Context(t), elicitation.URL)
 	if err != nil || code != http.StatusOK {
 		t.Fatalf("consent: %d %v\n%s\ngateway:\n%s", code, err, page, stderr())
 	}
 
 	// Now the initialize and the call go through with alice's own token.
-	status, answer, hdr := authPost(t, url, issued.Token, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	status, answer, hdr := authPost(t, url, token, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
 	sid := hdr.Get("Mcp-Session-Id")
 	if status != 200 || sid == "" || !strings.Contains(answer, `"result"`) {
 		t.Fatalf("initialize after consent: %d %s\ngateway:\n%s", status, answer, stderr())
 	}
 	post := func(body string) string {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("Authorization", "Bearer "+issued.Token)
-		req.Header.Set("Mcp-Session-Id", sid)
-		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		t.Helper()
+		return bearerPost(t, url, token, sid, "application/json", body)
 	}
 	post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	if got := post(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`); !strings.Contains(got, "alice@example.com") {
@@ -167,7 +115,7 @@ scopes = ["openid", "email", "offline_access"]
 	if err != nil || !strings.Contains(string(b), `"notes"`) || strings.Contains(string(b), "eyJ") {
 		t.Errorf("the vault file: %v; want alice's grant for notes, sealed (no JWT in clear)", err)
 	}
-	records := mcpgov("audit", "query", "--format", "jsonl")
+	records := runMcpgov(t, env, "audit", "query", "--format", "jsonl")
 	if !strings.Contains(records, `"kind":"credential"`) || !strings.Contains(records, "grant") || strings.Contains(records, "eyJ") {
 		t.Errorf("records: want a credential record of the grant and no token:\n%s", records)
 	}
@@ -208,53 +156,22 @@ func TestGatewayOAuthUserReplicas(t *testing.T) {
 	d := oauthusertest.StartDex(t, publicURL+"/oauth/callback")
 	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
 	gov := t.TempDir()
-	writeFile(t, filepath.Join(gov, "catalog.toml"), fmt.Sprintf(`[catalog]
-mode = "enforce"
-[servers.notes]
-status = "approved"
-[servers.notes.launch]
-url = %q
-[servers.notes.auth]
-type = "oauth_user"
-issuer = %q
-client_id = %q
-client_secret = "env:NOTES_CLIENT_SECRET"
-scopes = ["openid", "email", "offline_access"]
-`, upstream, d.Issuer, oauthusertest.ClientID))
-	env := sandboxEnv(t, "MCPGOV_VAULT_KEY=env:TEST_VAULT_KEY", "TEST_VAULT_KEY="+vault.NewKey(), "NOTES_CLIENT_SECRET="+oauthusertest.ClientSecret)
+	writeFile(t, filepath.Join(gov, "catalog.toml"), notesCatalog(upstream, d))
+	env := oauthUserEnv(t)
 	configDir := filepath.Join(envValue(env, "XDG_CONFIG_HOME"), "mcpgov")
 	if err := os.MkdirAll(configDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	writeFile(t, filepath.Join(configDir, "config.toml"), fmt.Sprintf("[gateway]\nstore = %q\n", redis.URL()))
-	cmd := exec.Command("mcpgov", "gateway", "token", "create", "--user", "alice@example.com", "--expires", "1d", "--json")
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("token create: %v", err)
-	}
-	var issued struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(out, &issued); err != nil {
-		t.Fatal(err)
-	}
+	token := gatewayToken(t, env, "alice@example.com")
 	_, logA := serveGatewayAt(t, addrA, env, "--bundle", gov, "--public-url", publicURL)
 	_, logB := serveGatewayAt(t, addrB, env, "--bundle", gov, "--public-url", publicURL)
 	onA := "http://" + addrA + "/servers/notes/mcp"
-	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`
 
-	_, answer, _ := authPost(t, onA, issued.Token, initialize)
-	var refused struct {
-		Error struct {
-			Code int `json:"code"`
-			Data struct {
-				Elicitations []struct{ URL string } `json:"elicitations"`
-			} `json:"data"`
-		} `json:"error"`
-	}
-	if err := json.Unmarshal([]byte(sseData(answer)), &refused); err != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 {
-		t.Fatalf("initialize on A without consent: %s\nA:\n%s", answer, logA())
+	_, answer, _ := authPost(t, onA, token, initializeURLElicitation)
+	elicitation, err := consentElicitation(answer)
+	if err != nil {
+		t.Fatalf("initialize on A without consent: %s (%v)\nA:\n%s", answer, err, logA())
 	}
 	// The consent in flight is in the shared store sealed with the vault's
 	// key: its record (the PKCE verifier, the link) is not in the clear.
@@ -271,29 +188,18 @@ scopes = ["openid", "email", "offline_access"]
 	if rec := raw.Get(await.Context(t), records[0]).Val(); strings.Contains(rec, "verifier") || strings.Contains(rec, "alice") || !strings.Contains(rec, `"sealed"`) {
 		t.Fatalf("the consent record is not sealed (%d bytes holding the verifier or the user in the clear)", len(rec))
 	}
-	code, page, err := oauthusertest.Consent(await.Context(t), refused.Error.Data.Elicitations[0].URL)
+	code, page, err := oauthusertest.Consent(await.Context(t), elicitation.URL)
 	if err != nil || code != http.StatusOK || !strings.Contains(page, "Access granted") {
 		t.Fatalf("consent redeemed on B: %d %v\n%s\nB:\n%s", code, err, page, logB())
 	}
-	status, answer, hdr := authPost(t, onA, issued.Token, initialize)
+	status, answer, hdr := authPost(t, onA, token, initializeURLElicitation)
 	if status != 200 || !strings.Contains(answer, `"result"`) {
 		t.Fatalf("initialize on A after the grant on B: %d %s\nA:\n%s", status, answer, logA())
 	}
 	sid := hdr.Get("Mcp-Session-Id")
 	post := func(body string) string {
-		req, _ := http.NewRequest(http.MethodPost, onA, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
-		req.Header.Set("Authorization", "Bearer "+issued.Token)
-		req.Header.Set("Mcp-Session-Id", sid)
-		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
+		t.Helper()
+		return bearerPost(t, onA, token, sid, "application/json, text/event-stream", body)
 	}
 	post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	if got := post(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`); !strings.Contains(got, "alice@example.com") {
@@ -312,65 +218,28 @@ func TestGatewayOAuthUserReload(t *testing.T) {
 	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
 	gov := t.TempDir()
 	catalogPath := filepath.Join(gov, "catalog.toml")
-	plain := fmt.Sprintf("[catalog]\nmode = \"enforce\"\n[servers.notes]\nstatus = \"approved\"\n[servers.notes.launch]\nurl = %q\n", upstream)
-	writeFile(t, catalogPath, plain)
-	env := sandboxEnv(t, "MCPGOV_VAULT_KEY=env:TEST_VAULT_KEY", "TEST_VAULT_KEY="+vault.NewKey(), "NOTES_CLIENT_SECRET="+oauthusertest.ClientSecret)
-	cmd := exec.Command("mcpgov", "gateway", "token", "create", "--user", "alice@example.com", "--expires", "1d", "--json")
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("token create: %v", err)
-	}
-	var issued struct {
-		Token string `json:"token"`
-	}
-	if err := json.Unmarshal(out, &issued); err != nil {
-		t.Fatal(err)
-	}
+	writeFile(t, catalogPath, notesCatalog(upstream, nil))
+	env := oauthUserEnv(t)
+	token := gatewayToken(t, env, "alice@example.com")
 	_, stderr := serveGatewayAt(t, addr, env, "--bundle", gov)
-	writeFileAtomic(t, catalogPath, plain+fmt.Sprintf(`[servers.notes.auth]
-type = "oauth_user"
-issuer = %q
-client_id = %q
-client_secret = "env:NOTES_CLIENT_SECRET"
-scopes = ["openid", "email", "offline_access"]
-`, d.Issuer, oauthusertest.ClientID))
+	writeFileAtomic(t, catalogPath, notesCatalog(upstream, d))
 	await.Until(t, "the gateway to reload the bundle", func() bool { return strings.Contains(stderr(), "mcpgov: reload: bundle revision ") })
 
 	url := base + "/servers/notes/mcp"
-	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`
-	_, answer, _ := authPost(t, url, issued.Token, initialize)
-	var refused struct {
-		Error struct {
-			Code int `json:"code"`
-			Data struct {
-				Elicitations []struct{ URL string } `json:"elicitations"`
-			} `json:"data"`
-		} `json:"error"`
+	_, answer, _ := authPost(t, url, token, initializeURLElicitation)
+	elicitation, err := consentElicitation(answer)
+	if err != nil {
+		t.Fatalf("initialize after the reload, no consent yet: %s (%v)\ngateway:\n%s", answer, err, stderr())
 	}
-	if err := json.Unmarshal([]byte(sseData(answer)), &refused); err != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 {
-		t.Fatalf("initialize after the reload, no consent yet: %s\ngateway:\n%s", answer, stderr())
-	}
-	if code, page, err := oauthusertest.Consent(await.Context(t), refused.Error.Data.Elicitations[0].URL); err != nil || code != http.StatusOK {
+	if code, page, err := oauthusertest.Consent(await.Context(t), elicitation.URL); err != nil || code != http.StatusOK {
 		t.Fatalf("consent: %d %v\n%s\ngateway:\n%s", code, err, page, stderr())
 	}
-	status, answer, hdr := authPost(t, url, issued.Token, initialize)
+	status, answer, hdr := authPost(t, url, token, initializeURLElicitation)
 	if status != 200 || !strings.Contains(answer, `"result"`) {
 		t.Fatalf("initialize after consent: %d %s\ngateway:\n%s", status, answer, stderr())
 	}
-	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Accept", "application/json, text/event-stream")
-	req.Header.Set("Authorization", "Bearer "+issued.Token)
-	req.Header.Set("Mcp-Session-Id", hdr.Get("Mcp-Session-Id"))
-	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if !strings.Contains(string(b), "alice@example.com") {
-		t.Errorf("whoami after the reload and consent: %s\ngateway:\n%s", b, stderr())
+	got := bearerPost(t, url, token, hdr.Get("Mcp-Session-Id"), "application/json, text/event-stream", `{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`)
+	if !strings.Contains(got, "alice@example.com") {
+		t.Errorf("whoami after the reload and consent: %s\ngateway:\n%s", got, stderr())
 	}
 }

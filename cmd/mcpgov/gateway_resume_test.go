@@ -1,96 +1,21 @@
 package main
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os/exec"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/policy/state/statetest"
+	"github.com/mcpgov/mcpgov/shim/gateway/gatewaytest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
-
-// failoverProxy stands for a balancer that loses the first replica's
-// connection mid-stream: it sends every request to before until it breaks
-// the first streamed tools/call answer after its first progress event,
-// then every request to after.
-type failoverProxy struct {
-	before, after string
-	onCut         func() // called as the stream is cut, before the client sees it
-	every         bool   // cut every streamed tools/call answer, not only the first
-
-	served []string // X-Upstream of each tools/call POST and each resumption
-
-	mu      sync.Mutex
-	cut     bool
-	resumes []string // Last-Event-ID, "@" + the replica that served it
-}
-
-func (p *failoverProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	p.mu.Lock()
-	target, cutDone := p.before, p.cut
-	if p.cut {
-		target = p.after
-	}
-	if id := r.Header.Get("Last-Event-ID"); r.Method == http.MethodGet && id != "" {
-		p.resumes = append(p.resumes, id+"@"+target)
-	}
-	p.mu.Unlock()
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, r.Method, target+r.URL.Path, bytes.NewReader(body))
-	req.Header = r.Header.Clone()
-	resp, err := http.DefaultTransport.RoundTrip(req)
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	w.(http.Flusher).Flush()
-	if up := resp.Header.Get("X-Upstream"); up != "" && (r.Header.Get("Last-Event-ID") != "" || bytes.Contains(body, []byte(`"tools/call"`))) {
-		p.mu.Lock()
-		p.served = append(p.served, r.Method+" "+r.Header.Get("Last-Event-ID")+"@"+up)
-		p.mu.Unlock()
-	}
-	breakIt := (!cutDone || p.every) && r.Method == http.MethodPost && bytes.Contains(body, []byte(`"tools/call"`)) &&
-		strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream")
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		_, _ = io.WriteString(w, line+"\n")
-		if line == "" {
-			w.(http.Flusher).Flush()
-		}
-		if breakIt && strings.HasPrefix(line, "data: ") && strings.Contains(line, "notifications/progress") {
-			_, _ = io.WriteString(w, "\n")
-			w.(http.Flusher).Flush()
-			p.mu.Lock()
-			p.cut = true
-			p.mu.Unlock()
-			if p.onCut != nil {
-				p.onCut()
-			}
-			cancel()                    // the first replica sees its client go
-			panic(http.ErrAbortHandler) // the client sees its stream break
-		}
-	}
-}
 
 // TestGatewayResumeAcrossReplicas: two `mcpgov gateway serve` replicas
 // share a real Redis. A go-sdk client (2025-11-25, sessions) calls
@@ -105,57 +30,32 @@ func TestGatewayResumeAcrossReplicas(t *testing.T) {
 	redis := statetest.Start(t)
 	bundle := writeBundle(t)
 	a, b := startReplica(t, bundle, redis.URL()), startReplica(t, bundle, redis.URL())
-	proxy := &failoverProxy{before: "http://" + a.addr, after: "http://" + b.addr}
+	proxy := &gatewaytest.CutProxy{Before: "http://" + a.addr, After: "http://" + b.addr}
 	ps := httptest.NewServer(proxy)
 	t.Cleanup(ps.Close)
 
-	var mu sync.Mutex
-	var progress []float64
-	c := mcp.NewClient(&mcp.Implementation{Name: "resumer", Version: "1"}, &mcp.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
-			mu.Lock()
-			progress = append(progress, r.Params.Progress)
-			mu.Unlock()
-		},
-	})
-	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ps.URL + "/servers/everything/mcp"},
-		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	c := gatewaytest.NewProgressClient("resumer")
+	cs := connectAt(t, c.Client, &mcp.StreamableClientTransport{Endpoint: ps.URL + "/servers/everything/mcp"}, "2025-11-25", "2025-11-25", nil)
 	params := &mcp.CallToolParams{Name: "trigger-long-running-operation", Arguments: map[string]any{"duration": 2, "steps": 4}}
 	params.SetProgressToken("tok")
 	res, err := cs.CallTool(await.Context(t), params)
 	if err != nil || res.IsError || len(res.Content) != 1 || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "completed") {
 		t.Fatalf("call across the broken stream: %+v, %v\nreplica A:\n%s\nreplica B:\n%s", res, err, a.log, b.log)
 	}
-	await.Until(t, "four progress notifications", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(progress) >= 4
-	})
-	mu.Lock()
-	got := slices.Clone(progress)
-	mu.Unlock()
-	if !slices.Equal(got, []float64{1, 2, 3, 4}) {
+	await.Until(t, "four progress notifications", func() bool { return len(c.Progress()) >= 4 })
+	if got := c.Progress(); !slices.Equal(got, []float64{1, 2, 3, 4}) {
 		t.Errorf("progress = %v, want [1 2 3 4] (each once)", got)
 	}
-	proxy.mu.Lock()
-	defer proxy.mu.Unlock()
 	// pN-TAG_K: a POST stream of the first replica (named with its tag),
 	// resumed once, on the second replica.
-	if len(proxy.resumes) != 1 || !regexp.MustCompile(`^p\d+-[0-9a-f]{6}_\d+@http://`+regexp.QuoteMeta(b.addr)+`$`).MatchString(proxy.resumes[0]) {
-		t.Errorf("resumptions %q, want one of a POST stream (pN-TAG_K), on %s", proxy.resumes, b.addr)
+	if resumes := proxy.Resumes(); len(resumes) != 1 || !regexp.MustCompile(`^p\d+-[0-9a-f]{6}_\d+@http://`+regexp.QuoteMeta(b.addr)+`$`).MatchString(resumes[0]) {
+		t.Errorf("resumptions %q, want one of a POST stream (pN-TAG_K), on %s", resumes, b.addr)
 	}
 	// The call ran once, on the first replica: the second one only
 	// replayed its events.
-	calls := func(r *replica) int {
-		out, _ := exec.Command("mcpgov", "audit", "query", "--dir", r.audit, "--kind", "tool_call", "--format", "jsonl").CombinedOutput()
-		return strings.Count(string(out), `"tool":"trigger-long-running-operation"`)
-	}
-	await.Until(t, "the first replica's record of the call", func() bool { return calls(a) >= 1 })
-	if na, nb := calls(a), calls(b); na != 1 || nb != 0 {
+	const tool = "trigger-long-running-operation"
+	await.Until(t, "the first replica's record of the call", func() bool { return a.toolCalls(tool) >= 1 })
+	if na, nb := a.toolCalls(tool), b.toolCalls(tool); na != 1 || nb != 0 {
 		t.Errorf("the call is recorded %d times by the replica that ran it and %d by the one that resumed its stream, want 1 and 0", na, nb)
 	}
 }
@@ -174,45 +74,26 @@ func TestGatewayResumeAfterReplicaDied(t *testing.T) {
 	bundle := writeBundle(t)
 	a := startReplica(t, bundle, redis.URL())
 	b := startReplica(t, bundle, redis.URL()) // the default idle timeout: 30 minutes
-	proxy := &failoverProxy{before: "http://" + a.addr, after: "http://" + b.addr, onCut: func() { a.kill9(t) }}
+	proxy := &gatewaytest.CutProxy{Before: "http://" + a.addr, After: "http://" + b.addr, OnCut: func() { a.kill9(t) }}
 	ps := httptest.NewServer(proxy)
 	t.Cleanup(ps.Close)
-	var mu sync.Mutex
-	var progress []float64
-	c := mcp.NewClient(&mcp.Implementation{Name: "resumer", Version: "1"}, &mcp.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
-			mu.Lock()
-			progress = append(progress, r.Params.Progress)
-			mu.Unlock()
-		},
-	})
-	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ps.URL + "/servers/everything/mcp", MaxRetries: 1},
-		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	c := gatewaytest.NewProgressClient("resumer")
+	cs := connectAt(t, c.Client, &mcp.StreamableClientTransport{Endpoint: ps.URL + "/servers/everything/mcp", MaxRetries: 1}, "2025-11-25", "2025-11-25", nil)
 	params := &mcp.CallToolParams{Name: "trigger-long-running-operation", Arguments: map[string]any{"duration": 4, "steps": 4}}
 	params.SetProgressToken("tok")
 	res, err := cs.CallTool(await.Context(t), params)
 	if err == nil {
-		proxy.mu.Lock()
-		defer proxy.mu.Unlock()
-		t.Fatalf("a call whose replica died answered: %+v (%v); resumes %q; progress %v\nB:\n%s", res, res.Content[0], proxy.resumes, progress, b.log)
+		t.Fatalf("a call whose replica died answered: %+v (%v); resumes %q; progress %v\nB:\n%s", res, res.Content[0], proxy.Resumes(), c.Progress(), b.log)
 	}
 	t.Logf("the call failed: %v", err)
-	mu.Lock()
-	got := slices.Clone(progress)
-	mu.Unlock()
-	if !slices.Equal(got, []float64{1}) {
+	if got := c.Progress(); !slices.Equal(got, []float64{1}) {
 		t.Errorf("progress = %v, want [1]: what the dead replica logged, once", got)
 	}
-	proxy.mu.Lock()
-	defer proxy.mu.Unlock()
-	if len(proxy.resumes) == 0 || !strings.HasSuffix(proxy.resumes[0], "@http://"+b.addr) {
-		t.Errorf("resumptions %q, want them on %s", proxy.resumes, b.addr)
+	resumes := proxy.Resumes()
+	if len(resumes) == 0 || !strings.HasSuffix(resumes[0], "@http://"+b.addr) {
+		t.Errorf("resumptions %q, want them on %s", resumes, b.addr)
 	}
-	t.Logf("resumptions: %q", proxy.resumes)
+	t.Logf("resumptions: %q", resumes)
 }
 
 // TestGatewayResumeBehindNginx: three replicas share a real Redis behind
@@ -224,32 +105,13 @@ func TestGatewayResumeAfterReplicaDied(t *testing.T) {
 func TestGatewayResumeBehindNginx(t *testing.T) {
 	redis := statetest.Start(t)
 	bundle := writeBundle(t)
-	var replicas []*replica
-	var backends []string
-	for range 3 {
-		r := startReplica(t, bundle, redis.URL())
-		replicas, backends = append(replicas, r), append(backends, r.addr)
-	}
+	replicas, backends := startReplicaSet(t, 3, bundle, redis.URL())
 	lb := startNginxWith(t, backends, "      add_header X-Upstream $upstream_addr;\n")
-	proxy := &failoverProxy{before: lb, after: lb, every: true}
+	proxy := &gatewaytest.CutProxy{Before: lb, Every: true}
 	ps := httptest.NewServer(proxy)
 	t.Cleanup(ps.Close)
-	var mu sync.Mutex
-	progress := map[string][]float64{}
-	c := mcp.NewClient(&mcp.Implementation{Name: "resumer", Version: "1"}, &mcp.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
-			mu.Lock()
-			tok, _ := r.Params.ProgressToken.(string)
-			progress[tok] = append(progress[tok], r.Params.Progress)
-			mu.Unlock()
-		},
-	})
-	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ps.URL + "/servers/everything/mcp"},
-		&mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	c := gatewaytest.NewProgressClient("resumer")
+	cs := connectAt(t, c.Client, &mcp.StreamableClientTransport{Endpoint: ps.URL + "/servers/everything/mcp"}, "2025-11-25", "2025-11-25", nil)
 	const calls = 3
 	for i := range calls {
 		tok := "tok" + strconv.Itoa(i)
@@ -259,21 +121,12 @@ func TestGatewayResumeBehindNginx(t *testing.T) {
 		if err != nil || res.IsError || len(res.Content) != 1 || !strings.Contains(res.Content[0].(*mcp.TextContent).Text, "completed") {
 			t.Fatalf("call %d across its broken stream: %+v, %v", i, res, err)
 		}
-		await.Until(t, "four progress notifications of "+tok, func() bool {
-			mu.Lock()
-			defer mu.Unlock()
-			return len(progress[tok]) >= 4
-		})
-		mu.Lock()
-		got := slices.Clone(progress[tok])
-		mu.Unlock()
-		if !slices.Equal(got, []float64{1, 2, 3, 4}) {
+		await.Until(t, "four progress notifications of "+tok, func() bool { return len(c.ProgressOf(tok)) >= 4 })
+		if got := c.ProgressOf(tok); !slices.Equal(got, []float64{1, 2, 3, 4}) {
 			t.Errorf("call %d: progress = %v, want [1 2 3 4] (each once)", i, got)
 		}
 	}
-	proxy.mu.Lock()
-	resumes, served := slices.Clone(proxy.resumes), slices.Clone(proxy.served)
-	proxy.mu.Unlock()
+	resumes, served := proxy.Resumes(), proxy.Served()
 	posts := 0
 	for _, id := range resumes {
 		if strings.HasPrefix(id, "p") {
@@ -284,22 +137,15 @@ func TestGatewayResumeBehindNginx(t *testing.T) {
 		t.Errorf("resumptions %q: want one per call (%d)", resumes, calls)
 	}
 	t.Logf("served (method Last-Event-ID@replica): %q", served)
-	count := func(r *replica) int {
-		out, _ := exec.Command("mcpgov", "audit", "query", "--dir", r.audit, "--kind", "tool_call", "--format", "jsonl").CombinedOutput()
-		return strings.Count(string(out), `"tool":"trigger-long-running-operation"`)
-	}
-	await.Until(t, "the calls' records", func() bool {
+	count := func() int {
 		n := 0
 		for _, r := range replicas {
-			n += count(r)
+			n += r.toolCalls("trigger-long-running-operation")
 		}
-		return n >= calls
-	})
-	n := 0
-	for _, r := range replicas {
-		n += count(r)
+		return n
 	}
-	if n != calls {
+	await.Until(t, "the calls' records", func() bool { return count() >= calls })
+	if n := count(); n != calls {
 		t.Errorf("the %d calls are recorded %d times across the replicas", calls, n)
 	}
 }
@@ -316,13 +162,7 @@ func BenchmarkGatewayEventLog(b *testing.B) {
 	for _, store := range []struct{ name, url string }{{"memory", ""}, {"redis", redis.URL()}} {
 		r := startReplica(b, bundle, store.url)
 		url := "http://" + r.addr + "/servers/fake/mcp"
-		init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`
-		status, body, hdr := rawPost(b, url, "", init)
-		sid := hdr.Get("Mcp-Session-Id")
-		if status != 200 {
-			b.Fatalf("initialize: %d %s", status, body)
-		}
-		rawPost(b, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
+		sid := initSession(b, url, "bench")
 		for _, accept := range []string{"json", "sse"} {
 			b.Run(store.name+"-"+accept, func(b *testing.B) {
 				for range b.N {

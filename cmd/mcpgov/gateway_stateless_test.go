@@ -1,17 +1,15 @@
 package main
 
 import (
-	"context"
-	"fmt"
 	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpgov/mcpgov/shim/gateway/gatewaytest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
@@ -24,67 +22,20 @@ import (
 // gets a call's progress on its POST stream, is refused the denied tool,
 // and each call is recorded once with the caller's identity.
 func TestGatewayStateless(t *testing.T) {
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("server-everything is not installed; make test installs it into .cache/npm")
-	}
-	upstream := startConformanceHTTP(t, buildConformanceServer(t))
-	everything, _ := exec.LookPath("mcp-server-everything")
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
-name = "stateless"
-mode = "enforce"
-[servers.everything]
-status = "approved"
-[servers.everything.launch]
-command = %q
-args = ["stdio"]
-[servers.everything.tools]
-deny = ["get-env"]
-[servers.conf]
-status = "approved"
-[servers.conf.launch]
-url = %q
-`, everything, upstream))
+	bundle := everythingConfBundle(t, "stateless", "")
 	auditDir := filepath.Join(t.TempDir(), "audit")
 	base, stderr := startGatewayEnv(t, sandboxEnv(t, "MCPGOV_AUDIT_DIR="+auditDir), bundle)
 	ctx := await.Context(t)
 
-	var mu sync.Mutex
-	var progress []float64
-	client := mcp.NewClient(&mcp.Implementation{Name: "stateless-e2e", Version: "1"}, &mcp.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
-			mu.Lock()
-			progress = append(progress, r.Params.Progress)
-			mu.Unlock()
-		},
-	})
+	client := gatewaytest.NewProgressClient("stateless-e2e")
 	connect := func(path string) *mcp.ClientSession {
 		t.Helper()
-		cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + path}, nil)
-		if err != nil {
-			t.Fatalf("connect %s: %v\n%s", path, err, stderr())
-		}
-		t.Cleanup(func() { cs.Close() })
-		if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
-			t.Fatalf("%s: negotiated %q, want 2026-07-28", path, v)
-		}
+		cs := connectAt(t, client.Client, &mcp.StreamableClientTransport{Endpoint: base + path}, "", "2026-07-28", stderr)
 		if id := cs.ID(); id != "" {
 			t.Fatalf("%s: the client holds session %q; the revision has none", path, id)
 		}
 		return cs
 	}
-	text := func(res *mcp.CallToolResult) string {
-		var b strings.Builder
-		for _, c := range res.Content {
-			if tc, ok := c.(*mcp.TextContent); ok {
-				b.WriteString(tc.Text)
-			}
-		}
-		return b.String()
-	}
-
 	ev := connect("/servers/everything/mcp")
 	lt, err := ev.ListTools(ctx, nil)
 	if err != nil {
@@ -98,13 +49,13 @@ url = %q
 		t.Fatalf("server-everything tools through the gateway: %v (echo listed, get-env denied)", names)
 	}
 	res, err := ev.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "stateless hello"}})
-	if err != nil || res.IsError || !strings.Contains(text(res), "stateless hello") {
+	if err != nil || res.IsError || !strings.Contains(textOf(res), "stateless hello") {
 		t.Fatalf("echo: %+v, %v", res, err)
 	}
 	long := &mcp.CallToolParams{Name: "trigger-long-running-operation", Arguments: map[string]any{"duration": 0.3, "steps": 3}}
 	long.SetProgressToken("op-1")
 	res, err = ev.CallTool(ctx, long)
-	if err != nil || res.IsError || !strings.Contains(text(res), "Steps: 3") {
+	if err != nil || res.IsError || !strings.Contains(textOf(res), "Steps: 3") {
 		t.Fatalf("long-running operation: %+v, %v", res, err)
 	}
 	// The progress notifications come on the call's POST stream. The
@@ -114,9 +65,7 @@ url = %q
 	// read at once).
 	var got []float64
 	await.Until(t, "progress 1, 2, 3 of the long-running operation", func() bool {
-		mu.Lock()
-		got = slices.Clone(progress)
-		mu.Unlock()
+		got = client.Progress()
 		if len(got) > 3 || !slices.Equal(got, []float64{1, 2, 3}[:len(got)]) {
 			t.Fatalf("progress of the long-running operation: %v, want [1 2 3]", got)
 		}
@@ -128,12 +77,12 @@ url = %q
 
 	conf := connect("/servers/conf/mcp")
 	res, err = conf.CallTool(ctx, &mcp.CallToolParams{Name: "test_simple_text", Arguments: map[string]any{}})
-	if err != nil || res.IsError || text(res) == "" {
+	if err != nil || res.IsError || textOf(res) == "" {
 		t.Fatalf("conformance server test_simple_text: %+v, %v", res, err)
 	}
 	agg := connect("/mcp")
 	res, err = agg.CallTool(ctx, &mcp.CallToolParams{Name: "everything__get-sum", Arguments: map[string]any{"a": 2, "b": 3}})
-	if err != nil || res.IsError || !strings.Contains(text(res), "5") {
+	if err != nil || res.IsError || !strings.Contains(textOf(res), "5") {
 		t.Fatalf("everything__get-sum through /mcp: %+v, %v", res, err)
 	}
 

@@ -44,16 +44,7 @@ func BenchmarkGatewayStore(b *testing.B) {
 	for _, store := range []struct{ name, bundle, url string }{{"none", plain, ""}, {"embedded", bundle, ""}, {"redis", bundle, redis.URL()}} {
 		r := startReplica(b, store.bundle, store.url)
 		url := "http://" + r.addr + "/servers/fake/mcp"
-		open := func() string {
-			init := `{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`
-			status, body, hdr := rawPost(b, url, "", init)
-			sid := hdr.Get("Mcp-Session-Id")
-			if status != 200 {
-				b.Fatalf("initialize: %d %s", status, body)
-			}
-			rawPost(b, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
-			return sid
-		}
+		open := func() string { return initSession(b, url, "bench") }
 		var id atomic.Int64
 		call := func(sid string) {
 			n := id.Add(1)

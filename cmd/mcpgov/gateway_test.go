@@ -143,17 +143,8 @@ func serveGatewayAt(t *testing.T, addr string, env []string, args ...string) (st
 // scenario, whether every check passed.
 func runConformanceServerSuite(t *testing.T, url string) map[string]bool {
 	t.Helper()
-	bin, _ := exec.LookPath("conformance")
-	entry, err := filepath.EvalSymlinks(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loader, err := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := t.TempDir()
-	cmd := exec.CommandContext(await.Context(t), "node", "--import", loader, entry, "server", "--url", url, "-o", out)
+	cmd := exec.CommandContext(await.Context(t), "node", "--import", conformanceLoader(t), conformanceEntry(t), "server", "--url", url, "-o", out)
 	cmd.Env = sandboxEnv(t)
 	outb, err := cmd.CombinedOutput()
 	if err != nil {
@@ -252,33 +243,11 @@ command = %q
 // namespaced, calls one of each, and neither sees nor may call the tool
 // the catalog denies. Bad input gets precise errors.
 func TestGatewayAggregate(t *testing.T) {
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("server-everything is not installed; make test installs it into .cache/npm")
-	}
-	upstream := startConformanceHTTP(t, buildConformanceServer(t))
-	everything, _ := exec.LookPath("mcp-server-everything")
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
-name = "two"
-mode = "enforce"
-[servers.everything]
-status = "approved"
-[servers.everything.launch]
-command = %q
-args = ["stdio"]
-[servers.everything.tools]
-deny = ["get-env"]
-[servers.conf]
-status = "approved"
-[servers.conf.launch]
-url = %q
-[servers.unapproved]
+	bundle := everythingConfBundle(t, "two", `[servers.unapproved]
 status = "pending"
 [servers.unapproved.launch]
 command = "never-started"
-`, everything, upstream))
+`)
 	auditDir := filepath.Join(t.TempDir(), "audit")
 	base, stderr := startGatewayEnv(t, sandboxEnv(t, "MCPGOV_AUDIT_DIR="+auditDir), bundle, "--max-body", "4096")
 

@@ -4,10 +4,12 @@ package main
 
 import (
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 const deviceCodeRE = `one-time code: ([A-Z0-9-]+)`
@@ -80,10 +82,20 @@ func TestLoginDeviceFlow(t *testing.T) {
 	// Five processes find the token expired at once. Dex rotates refresh
 	// tokens and refuses a used one, so without the lock all but one
 	// would fail; with it one refreshes and the others reuse its result.
+	// Dex holds the refresh it gets until each of the five processes is
+	// either at Dex or waiting at the profile's lock (each waiting one
+	// notes its pid in waiters), so the five surely overlap.
 	sb.expire("default")
 	refreshes := d.Refreshes.Load()
-	overlap := func() { time.Sleep(500 * time.Millisecond) } // holds each refresh at Dex so the five overlap
-	d.HoldRefresh.Store(&overlap)
+	waiters := t.TempDir()
+	env := sb.Env
+	sb.Env = append(slices.Clip(env), "MCPGOV_TEST_LOCK_WAITERS="+waiters)
+	release := make(chan struct{})
+	var releaseOnce sync.Once
+	releaseDex := func() { releaseOnce.Do(func() { close(release) }) }
+	defer releaseDex()
+	hold := func() { <-release }
+	d.HoldRefresh.Store(&hold)
 	var wg sync.WaitGroup
 	results := make([]result, 5)
 	for i := range results {
@@ -93,8 +105,17 @@ func TestLoginDeviceFlow(t *testing.T) {
 			results[i] = sb.run("", "auth", "token")
 		}()
 	}
+	await.Until(t, "each of the five auth token processes at Dex or waiting at the lock", func() bool {
+		waiting, err := os.ReadDir(waiters)
+		return err == nil && int(d.Refreshes.Load()-refreshes)+len(waiting) >= len(results)
+	})
+	releaseDex()
 	wg.Wait()
+	if waiting, err := os.ReadDir(waiters); err == nil {
+		t.Logf("%d auth token processes waited at the lock while one refreshed", len(waiting))
+	}
 	d.HoldRefresh.Store(nil)
+	sb.Env = env
 	if n := d.Refreshes.Load() - refreshes; n != 1 {
 		t.Errorf("five concurrent auth token processes sent %d refresh grants to Dex, want 1", n)
 	}

@@ -3,12 +3,10 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -198,45 +196,21 @@ func TestShimOAuthLink(t *testing.T) {
 
 	// A raw client, to see the answers as they are.
 	cmd := s.command(ctx, nil, "--no-browser")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	lines := bufio.NewScanner(stdout)
-	lines.Buffer(nil, 1<<20)
-	send := func(msg string) string {
-		t.Helper()
-		if _, err := io.WriteString(stdin, msg+"\n"); err != nil {
-			t.Fatal(err)
-		}
-		if !lines.Scan() {
-			t.Fatalf("no answer to %s\n%s", msg, stderr)
-		}
-		return lines.Text()
-	}
-	plain := send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	shim := startRawStdio(t, cmd)
+	stdin, stderr := shim.stdin, shim.stderr
+	plain := shim.send(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
 	var plainErr struct {
 		Error struct{ Message string } `json:"error"`
 	}
 	if err := json.Unmarshal([]byte(plain), &plainErr); err != nil || !strings.Contains(plainErr.Error.Message, "needs your permission") || !consentLink.MatchString(plainErr.Error.Message) {
 		t.Fatalf("initialize without consent, no URL elicitation: %s\n%s", plain, stderr)
 	}
-	urlMode := send(`{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`)
-	var refused struct {
-		Error struct {
-			Code int `json:"code"`
-			Data struct {
-				Elicitations []struct{ Mode, URL, ElicitationID string } `json:"elicitations"`
-			} `json:"data"`
-		} `json:"error"`
+	urlMode := shim.send(`{"jsonrpc":"2.0","id":2,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`)
+	el, err := consentElicitation(urlMode)
+	if err != nil || el.Mode != "url" {
+		t.Fatalf("initialize without consent, URL elicitation: %s (%v)", urlMode, err)
 	}
-	if err := json.Unmarshal([]byte(urlMode), &refused); err != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 || refused.Error.Data.Elicitations[0].Mode != "url" {
-		t.Fatalf("initialize without consent, URL elicitation: %s", urlMode)
-	}
-	link := refused.Error.Data.Elicitations[0].URL
+	link := el.URL
 	if link != consentLink.FindString(plainErr.Error.Message) {
 		t.Errorf("two consent links for one grant in flight:\n%s\n%s", link, plain)
 	}
@@ -315,37 +289,15 @@ func TestShimOAuthElicitationComplete(t *testing.T) {
 	s := newShimOAuthSandbox(t)
 	ctx := await.Context(t)
 	cmd := s.command(ctx, nil, "--no-browser")
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	stderr := &syncBuffer{}
-	cmd.Stderr = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
+	shim := startRawStdio(t, cmd)
+	t.Cleanup(func() { shim.stdin.Close(); cmd.Wait() })
+	recv, stderr := shim.recv, shim.stderr
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`
+	answer := shim.send(initialize)
+	el, err := consentElicitation(answer)
+	if err != nil {
+		t.Fatalf("initialize without consent: %s (%v)", answer, err)
 	}
-	t.Cleanup(func() { stdin.Close(); cmd.Wait() })
-	lines := bufio.NewScanner(stdout)
-	lines.Buffer(nil, 1<<20)
-	recv := func() string {
-		t.Helper()
-		if !lines.Scan() {
-			t.Fatalf("the shim said nothing more\n%s", stderr)
-		}
-		return lines.Text()
-	}
-	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}` + "\n"
-	io.WriteString(stdin, initialize)
-	var refused struct {
-		Error struct {
-			Code int `json:"code"`
-			Data struct {
-				Elicitations []struct{ URL, ElicitationID string } `json:"elicitations"`
-			} `json:"data"`
-		} `json:"error"`
-	}
-	if answer := recv(); json.Unmarshal([]byte(answer), &refused) != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 {
-		t.Fatalf("initialize without consent: %s", answer)
-	}
-	el := refused.Error.Data.Elicitations[0]
 	if status, page, err := oauthusertest.Consent(ctx, el.URL); err != nil || status != http.StatusOK {
 		t.Fatalf("consent: %d %v\n%s", status, err, page)
 	}
@@ -358,8 +310,7 @@ func TestShimOAuthElicitationComplete(t *testing.T) {
 	if got := recv(); json.Unmarshal([]byte(got), &note) != nil || note.Method != "notifications/elicitation/complete" || note.Params.ElicitationID != el.ElicitationID {
 		t.Fatalf("after the consent the client got %s; want notifications/elicitation/complete for %s", got, el.ElicitationID)
 	}
-	io.WriteString(stdin, initialize)
-	if got := recv(); !strings.Contains(got, `"result"`) || !strings.Contains(got, `"id":1`) {
+	if got := shim.send(initialize); !strings.Contains(got, `"result"`) || !strings.Contains(got, `"id":1`) {
 		t.Fatalf("the retried initialize: %s\n%s", got, stderr)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -79,8 +80,13 @@ type Sealed struct {
 	Kind    string    `json:"kind"`
 	Updated time.Time `json:"updated"`
 	KeyID   string    `json:"kid"`
-	Nonce   []byte    `json:"nonce"`
-	Sealed  []byte    `json:"sealed"`
+	// Gen is the entry's generation in a shared store, bound to the
+	// sealed value so that an older copy of the entry put back opens
+	// with its own, lower, generation (the store refuses one older than
+	// it has read); 0 where a store keeps none (the file).
+	Gen    uint64 `json:"gen,omitempty"`
+	Nonce  []byte `json:"nonce"`
+	Sealed []byte `json:"sealed"`
 }
 
 // Info is what listing shows of a sealed entry.
@@ -92,14 +98,24 @@ type sealedValue struct {
 	Token  *Token `json:"token,omitempty"`
 }
 
+// aad is what a sealed value is bound to. An entry with no generation
+// keeps the first form, so entries sealed before generations open as
+// they did.
 func (s *Sealer) aad(se Sealed) []byte {
-	b, _ := json.Marshal([]string{"mcpgov-vault-v1", se.User, se.Server, se.Name, se.Kind, se.KeyID})
+	if se.Gen == 0 {
+		b, _ := json.Marshal([]string{"mcpgov-vault-v1", se.User, se.Server, se.Name, se.Kind, se.KeyID})
+		return b
+	}
+	b, _ := json.Marshal([]string{"mcpgov-vault-v2", se.User, se.Server, se.Name, se.Kind, se.KeyID, strconv.FormatUint(se.Gen, 10)})
 	return b
 }
 
 // Seal seals e.
-func (s *Sealer) Seal(e Entry) (Sealed, error) {
-	se := Sealed{Key: e.Key, Kind: e.Kind, Updated: e.Updated, KeyID: s.kid, Nonce: make([]byte, s.aead.NonceSize())}
+func (s *Sealer) Seal(e Entry) (Sealed, error) { return s.SealGen(e, 0) }
+
+// SealGen seals e as generation gen of its entry (0: none).
+func (s *Sealer) SealGen(e Entry, gen uint64) (Sealed, error) {
+	se := Sealed{Key: e.Key, Kind: e.Kind, Updated: e.Updated, KeyID: s.kid, Gen: gen, Nonce: make([]byte, s.aead.NonceSize())}
 	if _, err := rand.Read(se.Nonce); err != nil {
 		return se, err
 	}

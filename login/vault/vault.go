@@ -93,7 +93,9 @@ type Store interface {
 	// List returns the entries of user ("" for every user's and the
 	// shared ones), without values.
 	List(ctx context.Context, user string) ([]Info, error)
-	// DeleteUser removes every entry of user and returns how many.
+	// DeleteUser removes every entry of user and returns how many. An
+	// entry it cannot read does not stop the removal of the others: it
+	// returns how many it removed and an error naming that entry.
 	DeleteUser(ctx context.Context, user string) (int, error)
 	// Lock takes k's exclusive lock, across processes, for a refresh.
 	Lock(ctx context.Context, k Key) (func(), error)
@@ -318,17 +320,18 @@ func (v *Vault) Delete(ctx context.Context, k Key, reason string) error {
 }
 
 // RevokeUser revokes every entry of user (logout, offboarding) and
-// returns how many there were.
+// returns how many there were. When the store could not read some entry,
+// the ones it removed are still revoked (and audited), and the error says
+// which entry is left.
 func (v *Vault) RevokeUser(ctx context.Context, user, reason string) (int, error) {
 	if user == "" {
 		return 0, errors.New("vault: revoke: no user")
 	}
 	n, err := v.Store.DeleteUser(ctx, user)
-	if err != nil {
-		return 0, err
+	if n > 0 || err == nil {
+		v.audit(Event{Action: ActionRevoke, Key: Key{User: user}, Reason: fmt.Sprintf("%s (%d entries)", reason, n)})
 	}
-	v.audit(Event{Action: ActionRevoke, Key: Key{User: user}, Reason: fmt.Sprintf("%s (%d entries)", reason, n)})
-	return n, nil
+	return n, err
 }
 
 // List returns user's entries ("" for all), without values.

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -147,59 +146,6 @@ func TestVaultTamperRefused(t *testing.T) {
 	}
 	if refused != 3 {
 		t.Errorf("refused events = %d, want 3", refused)
-	}
-}
-
-// Two stores over one file (two processes: flock locks differ per open
-// file) and many callers each: a token about to expire is refreshed once.
-func TestVaultRefreshOncePerToken(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "vault.json")
-	kek := testKey(t)
-	var events []Event
-	var mu sync.Mutex
-	a, b := newVault(t, path, kek, &events, &mu), newVault(t, path, kek, &events, &mu)
-	now := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
-	a.Now, b.Now = func() time.Time { return now }, func() time.Time { return now }
-	if err := a.PutToken(ctx, "alice", "drive", Token{AccessToken: "old-access", RefreshToken: "rt-1", Expiry: now.Add(30 * time.Second)}); err != nil {
-		t.Fatal(err)
-	}
-	var calls atomic.Int32
-	refresh := func(_ context.Context, cur Token) (Token, error) {
-		if cur.RefreshToken != "rt-1" {
-			return Token{}, fmt.Errorf("refresh with %q", cur.RefreshToken)
-		}
-		calls.Add(1)
-		return Token{AccessToken: "new-access", Expiry: now.Add(time.Hour)}, nil
-	}
-	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for i := range 16 {
-		v := a
-		if i%2 == 1 {
-			v = b
-		}
-		wg.Go(func() {
-			tok, err := v.Token(ctx, "alice", "drive", refresh)
-			if err == nil && tok.AccessToken != "new-access" {
-				err = fmt.Errorf("got %q", tok.AccessToken)
-			}
-			errs <- err
-		})
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		if err != nil {
-			t.Error(err)
-		}
-	}
-	if n := calls.Load(); n != 1 {
-		t.Fatalf("refreshed %d times, want once", n)
-	}
-	tok, err := b.Token(ctx, "alice", "drive", nil)
-	if err != nil || tok.RefreshToken != "rt-1" {
-		t.Fatalf("kept refresh token: %+v, %v", tok, err)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -56,7 +57,7 @@ func (l *LocalLogin) Manager(ls LoginSettings) (*login.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("login: %w", err)
 	}
-	return &login.Manager{
+	m := &login.Manager{
 		Profile:  ls.Profile,
 		Issuer:   ls.Issuer,
 		ClientID: ls.ClientID,
@@ -65,7 +66,26 @@ func (l *LocalLogin) Manager(ls LoginSettings) (*login.Manager, error) {
 		Dir:      dir,
 		Secrets:  l.Secrets,
 		Now:      l.Env.Now,
-	}, nil
+	}
+	if waiters := l.Env.getenv(lockWaitersEnv); waiters != "" {
+		m.OnLockWait = func() { noteLockWaiter(waiters) }
+	}
+	return m, nil
+}
+
+// lockWaitersEnv names a directory in which a process that finds the
+// login's refresh lock held notes, as a file named by its process id,
+// that it waits for it. Only tests set it: it lets the concurrent-refresh
+// test hold the first refresh until every other process has reached the
+// lock, instead of holding it for a fixed time.
+const lockWaitersEnv = "MCPGOV_TEST_LOCK_WAITERS"
+
+// noteLockWaiter creates dir/PID; a failure is the test's to see (it
+// waits for the file), not the refresh's.
+func noteLockWaiter(dir string) {
+	if f, err := os.Create(filepath.Join(dir, strconv.Itoa(os.Getpid()))); err == nil {
+		f.Close()
+	}
 }
 
 // Identity is the verified identity attached to every policy input and

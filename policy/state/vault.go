@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -27,9 +29,24 @@ import (
 // its field the SHA-256 of the entry's key (no personal value in a field
 // name); a refresh's lock is a key with an expiry, so a replica that dies
 // holding it does not hold the others up longer than LockTTL.
+//
+// Each write of an entry is a new generation, sealed with it (the AAD), so
+// anyone who can write to Redis but lacks the key-encryption key cannot
+// raise it. A Vault remembers the highest generation it has read or
+// written of each entry and refuses an older one (vault.ErrTampered): an
+// older sealed copy put back (a rotated-out refresh token, a revoked key)
+// does not open on a replica that has seen a newer one. What it cannot
+// catch: a copy put back before this replica read the newer entry, or
+// after it restarted (the memory is the replica's; a counter kept in
+// Redis would be rolled back with the entry). Generations are the store's
+// clock in microseconds, or one more than the last when that is higher, so
+// they keep rising when the store loses its data and starts again.
 type Vault struct {
 	r      *Redis
 	sealer *vault.Sealer
+
+	mu   sync.Mutex
+	seen map[string]uint64 // field -> highest generation read or written
 	// LockTTL is how long a refresh lock holds when its holder does not
 	// release it (a replica killed mid-refresh); 30 s when zero.
 	LockTTL time.Duration
@@ -43,6 +60,7 @@ var _ vault.Store = (*Vault)(nil)
 // Keys of the vault.
 const (
 	vaultKey     = Prefix + "vault"
+	vaultGenKey  = Prefix + "vault-gen" // field -> the entry's last generation
 	vaultLockKey = Prefix + "vault-lock:"
 )
 
@@ -88,12 +106,68 @@ func (v *Vault) Get(ctx context.Context, k vault.Key) (vault.Entry, error) {
 	if se.Key != k { // an entry copied under another entry's field
 		return vault.Entry{}, fmt.Errorf("%s: %w", k, vault.ErrTampered)
 	}
-	return v.sealer.Open(se)
+	e, err := v.sealer.Open(se) // authenticates se.Gen
+	if err != nil {
+		return vault.Entry{}, err
+	}
+	if last := v.note(field(k), se.Gen); se.Gen < last {
+		return vault.Entry{}, fmt.Errorf("%s: %w: generation %d is older than generation %d, which this replica has read (an older copy of the entry was put back in the store)", k, vault.ErrTampered, se.Gen, last)
+	}
+	return e, nil
 }
+
+// note records that generation gen of field was read or written and
+// returns the highest one seen before.
+func (v *Vault) note(f string, gen uint64) uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.seen == nil {
+		v.seen = map[string]uint64{}
+	}
+	last := v.seen[f]
+	if gen > last {
+		v.seen[f] = gen
+	}
+	return last
+}
+
+// nextGenScript hands out an entry's next generation: the store's clock
+// in microseconds, or one more than the last generation when that is
+// higher (two writes within a microsecond, a clock set back).
+var nextGenScript = redis.NewScript(`
+local t = redis.call('TIME')
+local g = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
+if last >= g then g = last + 1 end
+redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f', g))
+return g
+`)
+
+// putNewerScript stores an entry unless the field holds a later
+// generation already (two replicas writing one entry at once: the later
+// generation stays, whichever write lands last).
+var putNewerScript = redis.NewScript(`
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if cur then
+  local ok, d = pcall(cjson.decode, cur)
+  if ok and type(d) == 'table' and type(d.gen) == 'number' and d.gen >= tonumber(ARGV[3]) then return 0 end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`)
 
 // Put implements vault.Store.
 func (v *Vault) Put(ctx context.Context, e vault.Entry) error {
-	se, err := v.sealer.Seal(e)
+	f := field(e.Key)
+	n, err := nextGenScript.Run(ctx, v.r.c, []string{vaultGenKey}, f).Int64()
+	if err != nil {
+		return v.r.unavailable(err)
+	}
+	if n <= 0 {
+		return fmt.Errorf("vault entry %s: the store handed out generation %d", e.Key, n)
+	}
+	gen := uint64(n)
+	se, err := v.sealer.SealGen(e, gen)
 	if err != nil {
 		return err
 	}
@@ -101,7 +175,11 @@ func (v *Vault) Put(ctx context.Context, e vault.Entry) error {
 	if err != nil {
 		return err
 	}
-	return v.r.unavailable(v.r.c.HSet(ctx, vaultKey, field(e.Key), b).Err())
+	if err := putNewerScript.Run(ctx, v.r.c, []string{vaultKey}, f, b, strconv.FormatUint(gen, 10)).Err(); err != nil {
+		return v.r.unavailable(err)
+	}
+	v.note(f, gen)
+	return nil
 }
 
 // Delete implements vault.Store.
@@ -168,28 +246,35 @@ end
 return n
 `)
 
-// DeleteUser implements vault.Store.
+// DeleteUser implements vault.Store. An entry that does not decode (whose
+// user cannot be read) does not stop the others' removal: user's entries
+// are deleted, and the error names each such entry and how to remove it.
 func (v *Vault) DeleteUser(ctx context.Context, user string) (int, error) {
 	m, err := v.r.c.HGetAll(ctx, vaultKey).Result()
 	if err != nil {
 		return 0, v.r.unavailable(err)
 	}
 	var args []any
-	for f, b := range m {
+	var bad []error
+	for _, f := range slices.Sorted(maps.Keys(m)) {
+		b := m[f]
 		se, err := decode([]byte(b))
 		if err != nil {
-			return 0, malformed(f, err)
+			bad = append(bad, malformed(f, err))
+			continue
 		}
 		if se.User == user {
 			args = append(args, f, b)
 		}
 	}
-	if len(args) == 0 {
-		return 0, nil
+	n := 0
+	if len(args) > 0 {
+		if n, err = deleteFieldsScript.Run(ctx, v.r.c, []string{vaultKey}, args...).Int(); err != nil {
+			return 0, v.r.unavailable(err)
+		}
 	}
-	n, err := deleteFieldsScript.Run(ctx, v.r.c, []string{vaultKey}, args...).Int()
-	if err != nil {
-		return 0, v.r.unavailable(err)
+	if len(bad) > 0 {
+		return n, fmt.Errorf("deleted %d entries of %s; %d entries could not be read, and may be theirs: %w", n, user, len(bad), errors.Join(bad...))
 	}
 	return n, nil
 }

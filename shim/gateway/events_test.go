@@ -12,83 +12,15 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
+	"github.com/mcpgov/mcpgov/shim/gateway/gatewaytest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
-
-// cutProxy forwards to the gateway, and breaks the first streamed
-// tools/call answer right after its first progress event; it notes the
-// Last-Event-ID of every GET.
-type cutProxy struct {
-	target string
-	cut    chan struct{} // closed once the stream was broken
-
-	mu      sync.Mutex
-	resumes []string
-	once    sync.Once
-}
-
-func (p *cutProxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	req, _ := http.NewRequestWithContext(r.Context(), r.Method, p.target+r.URL.Path, bytes.NewReader(body))
-	req.Header = r.Header.Clone()
-	if r.Method == http.MethodGet && r.Header.Get("Last-Event-ID") != "" {
-		p.mu.Lock()
-		p.resumes = append(p.resumes, r.Header.Get("Last-Event-ID"))
-		p.mu.Unlock()
-	}
-	ctx, cancel := context.WithCancel(r.Context())
-	defer cancel()
-	resp, err := http.DefaultTransport.RoundTrip(req.WithContext(ctx))
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusBadGateway)
-		return
-	}
-	defer resp.Body.Close()
-	for k, v := range resp.Header {
-		w.Header()[k] = v
-	}
-	w.WriteHeader(resp.StatusCode)
-	w.(http.Flusher).Flush()
-	breakIt := false
-	if r.Method == http.MethodPost && bytes.Contains(body, []byte(`"tools/call"`)) && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-		p.once.Do(func() { breakIt = true })
-	}
-	if !breakIt {
-		buf := make([]byte, 4096)
-		for {
-			n, err := resp.Body.Read(buf)
-			if n > 0 {
-				_, _ = w.Write(buf[:n])
-				w.(http.Flusher).Flush()
-			}
-			if err != nil {
-				return
-			}
-		}
-	}
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		line := sc.Text()
-		_, _ = io.WriteString(w, line+"\n")
-		if line == "" {
-			w.(http.Flusher).Flush()
-		}
-		if strings.HasPrefix(line, "data: ") && strings.Contains(line, "notifications/progress") {
-			_, _ = io.WriteString(w, "\n")
-			w.(http.Flusher).Flush()
-			cancel() // the gateway sees its client go
-			close(p.cut)
-			panic(http.ErrAbortHandler) // the client sees its stream break
-		}
-	}
-}
 
 // TestResumePOSTStream breaks a streamed tools/call answer after its
 // first progress event: the go-sdk client resumes the stream with GET and
@@ -113,19 +45,12 @@ func TestResumePOSTStream(t *testing.T) {
 	gov := &fakeGov{servers: []gateway.Server{{ID: "slow", URL: upTS.URL}},
 		entries: map[string]*catalog.Server{"slow": {ID: "slow", Status: catalog.StatusApproved}}}
 	gw, _ := newGateway(t, gov, gateway.Options{})
-	proxy := &cutProxy{target: gw.URL, cut: make(chan struct{})}
+	cut := make(chan struct{})
+	proxy := &gatewaytest.CutProxy{Before: gw.URL, OnCut: func() { close(cut) }}
 	ps := httptest.NewServer(proxy)
 	t.Cleanup(ps.Close)
 
-	var mu sync.Mutex
-	var progress []float64
-	c := mcp.NewClient(&mcp.Implementation{Name: "resumer", Version: "1"}, &mcp.ClientOptions{
-		ProgressNotificationHandler: func(_ context.Context, r *mcp.ProgressNotificationClientRequest) {
-			mu.Lock()
-			progress = append(progress, r.Params.Progress)
-			mu.Unlock()
-		},
-	})
+	c := gatewaytest.NewProgressClient("resumer")
 	// Resumption belongs to sessions (2025-11-25); the stateless revision
 	// has none.
 	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ps.URL + "/servers/slow/mcp"},
@@ -136,7 +61,7 @@ func TestResumePOSTStream(t *testing.T) {
 	t.Cleanup(func() { cs.Close() })
 	go func() {
 		select {
-		case <-proxy.cut:
+		case <-cut:
 			close(release)
 		case <-await.Context(t).Done():
 		}
@@ -148,20 +73,12 @@ func TestResumePOSTStream(t *testing.T) {
 		t.Fatalf("call across the broken stream: %+v, %v", res, err)
 	}
 	// Notifications are handled apart from the call's answer.
-	await.Until(t, "both progress notifications", func() bool {
-		mu.Lock()
-		defer mu.Unlock()
-		return len(progress) >= 2
-	})
-	mu.Lock()
-	defer mu.Unlock()
-	if !slices.Equal(progress, []float64{1, 2}) {
-		t.Errorf("progress = %v, want [1 2] (each once)", progress)
+	await.Until(t, "both progress notifications", func() bool { return len(c.Progress()) >= 2 })
+	if got := c.Progress(); !slices.Equal(got, []float64{1, 2}) {
+		t.Errorf("progress = %v, want [1 2] (each once)", got)
 	}
-	proxy.mu.Lock()
-	defer proxy.mu.Unlock()
-	if len(proxy.resumes) != 1 || !regexp.MustCompile(`^p\d+_1$`).MatchString(proxy.resumes[0]) {
-		t.Errorf("resumptions %q, want one after the first event of a POST stream (pN_1)", proxy.resumes)
+	if resumes := proxy.Resumes(); len(resumes) != 1 || !regexp.MustCompile(`^p\d+_1@`+regexp.QuoteMeta(gw.URL)+`$`).MatchString(resumes[0]) {
+		t.Errorf("resumptions %q, want one after the first event of a POST stream (pN_1)", resumes)
 	}
 }
 
@@ -171,11 +88,7 @@ func TestResumeErrors(t *testing.T) {
 	gov := twoServers(t)
 	ts, _ := newGateway(t, gov, gateway.Options{})
 	url := ts.URL + "/servers/beta/mcp"
-	status, _, hdr := post(t, url, "", initBody, "Accept", "application/json")
-	sid := hdr.Get("Mcp-Session-Id")
-	if status != 200 || sid == "" {
-		t.Fatalf("initialize: %d", status)
-	}
+	sid := initializeSession(t, url)
 	status, body, _ := post(t, url, sid, `{"jsonrpc":"2.0","id":"q","method":"ping"}`, "Mcp-Protocol-Version", "2025-11-25")
 	if status != 200 || !regexp.MustCompile(`id: p1_1\nevent: message\ndata: \{"jsonrpc":"2.0","id":"q"`).MatchString(body) {
 		t.Fatalf("ping as SSE: %d %q", status, body)
@@ -254,11 +167,7 @@ func TestResumeGETStream(t *testing.T) {
 	gov := twoServers(t)
 	ts, h := newGateway(t, gov, gateway.Options{})
 	url := ts.URL + "/servers/beta/mcp"
-	status, _, hdr := post(t, url, "", initBody, "Accept", "application/json")
-	sid := hdr.Get("Mcp-Session-Id")
-	if status != 200 || sid == "" {
-		t.Fatalf("initialize: %d", status)
-	}
+	sid := initializeSession(t, url)
 	if status, _, _ := post(t, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`); status != 202 {
 		t.Fatalf("initialized: %d", status)
 	}

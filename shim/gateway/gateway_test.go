@@ -342,11 +342,7 @@ func TestGetStream(t *testing.T) {
 	}
 	ts, _ := newGateway(t, gov, gateway.Options{})
 	url := ts.URL + "/servers/g/mcp"
-	status, _, hdr := post(t, url, "", initBody, "Accept", "application/json")
-	sid := hdr.Get("Mcp-Session-Id")
-	if status != 200 || sid == "" {
-		t.Fatalf("initialize: %d %q", status, sid)
-	}
+	sid := initializeSession(t, url)
 	post(t, url, sid, `{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 
 	get := func() *http.Response {
@@ -401,11 +397,7 @@ func TestGetStream(t *testing.T) {
 func TestStreamKeepAlive(t *testing.T) {
 	ts, _ := newGateway(t, twoServers(t), gateway.Options{KeepAlive: 20 * time.Millisecond})
 	url := ts.URL + "/servers/alpha/mcp"
-	status, _, hdr := post(t, url, "", initBody, "Accept", "application/json")
-	sid := hdr.Get("Mcp-Session-Id")
-	if status != 200 || sid == "" {
-		t.Fatalf("initialize: %d %q", status, sid)
-	}
+	sid := initializeSession(t, url)
 	req, _ := http.NewRequestWithContext(await.Context(t), http.MethodGet, url, nil)
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Mcp-Session-Id", sid)

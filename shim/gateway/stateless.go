@@ -493,8 +493,9 @@ func statelessAnswer(a *rpc.Message, clientID json.RawMessage) []byte {
 }
 
 // statelessStatus is the HTTP status the revision gives an answer: 404
-// for an unknown method, 400 for invalid params, an unsupported version or
-// missing client capabilities, else 200.
+// for an unknown method, 400 for an invalid request (one the gateway
+// refuses as ambiguous), invalid params, an unsupported version or missing
+// client capabilities, else 200.
 func statelessStatus(answer []byte) int {
 	var a struct {
 		Error *struct {
@@ -507,7 +508,7 @@ func statelessStatus(answer []byte) int {
 	switch a.Error.Code {
 	case jsonrpc.CodeMethodNotFound:
 		return http.StatusNotFound
-	case jsonrpc.CodeInvalidParams, codeUnsupportedProtocolVersion, -32021:
+	case jsonrpc.CodeInvalidRequest, jsonrpc.CodeInvalidParams, codeUnsupportedProtocolVersion, -32021:
 		return http.StatusBadRequest
 	}
 	return http.StatusOK

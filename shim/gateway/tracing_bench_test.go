@@ -7,13 +7,10 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/audit"
-	"github.com/mcpgov/mcpgov/catalog"
-	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 	"github.com/mcpgov/mcpgov/shim/trace"
 )
@@ -49,21 +46,9 @@ func BenchmarkGatewayTracing(b *testing.B) {
 	defer exp.Close(context.Background())
 	up := upstreamTB(b, "alpha", "echo")
 	session := func(tracing *gateway.Tracing) *mcp.ClientSession {
-		gov := &fakeGov{servers: []gateway.Server{{ID: "alpha", URL: up}},
-			entries: map[string]*catalog.Server{"alpha": {ID: "alpha", Status: catalog.StatusApproved}}}
-		var sink enforce.Sink = &idSink{}
-		if tracing != nil {
-			sink = tracing.Sink(sink)
-		}
-		h, err := gateway.New(gateway.Options{Governance: recordingGov{fakeGov: gov, sink: sink}, Tracing: tracing,
-			Identify: func(*http.Request) (audit.Identity, error) { return audit.Identity{Method: "anonymous"}, nil }})
-		if err != nil {
-			b.Fatal(err)
-		}
-		ts := httptest.NewServer(h)
-		b.Cleanup(func() { ts.Close(); _ = h.Close(context.Background()) })
+		url := benchGateway(b, up, tracing)
 		c := mcp.NewClient(&mcp.Implementation{Name: "bench", Version: "1"}, nil)
-		cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/alpha/mcp",
+		cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: url + "/servers/alpha/mcp",
 			HTTPClient: &http.Client{Transport: addHeaders{http.Header{"Traceparent": {"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}}}}}, nil)
 		if err != nil {
 			b.Fatal(err)
@@ -72,27 +57,7 @@ func BenchmarkGatewayTracing(b *testing.B) {
 		return cs
 	}
 	off, on := session(nil), session(gateway.NewTracing(exp))
-	call := func(cs *mcp.ClientSession) time.Duration {
-		start := time.Now()
-		if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"x": 1}}); err != nil {
-			b.Fatal(err)
-		}
-		return time.Since(start)
-	}
-	call(off)
-	call(on)
-	var tOff, tOn time.Duration
-	n := 0
-	for b.Loop() {
-		if n%2 == 0 {
-			tOff += call(off)
-			tOn += call(on)
-		} else {
-			tOn += call(on)
-			tOff += call(off)
-		}
-		n++
-	}
+	tOff, tOn, n := alternate(b, echoTimer(b, off), echoTimer(b, on))
 	b.ReportMetric(float64(tOff.Microseconds())/float64(n), "off-us/call")
 	b.ReportMetric(float64(tOn.Microseconds())/float64(n), "on-us/call")
 	b.ReportMetric(float64(tOn)/float64(tOff), "on/off")

@@ -63,6 +63,9 @@ func gatewayCredsRevokeRun(ctx context.Context, opts *GatewayCredsRevokeOptions)
 	defer closeFn()
 	n, err := v.RevokeUser(ctx, opts.User, "revoked with mcpgov gateway creds revoke")
 	if err != nil {
+		if n > 0 { // the rest were revoked; the error names what is left
+			opts.IO.Notef("revoked %d credentials of %s", n, opts.User)
+		}
 		return err
 	}
 	opts.IO.Notef("revoked %d credentials of %s", n, opts.User)
