@@ -99,6 +99,9 @@ func pipeIntoInterpreter(s string) bool {
 // (eval, os.system, shell=True, pickle, …), and shell command lines, parsed
 // with mvdan.cc/sh so that quoted text ("echo 'rm -rf /'") is not a command.
 func CheckCode(s string) []CodeFinding {
+	if r, ok := resolvePyAliases(s); ok {
+		s = r // o.popen(cmd) after "import os as o" is os.popen(cmd)
+	}
 	var out []CodeFinding
 	seen := map[string]bool{}
 	add := func(rule, msg string) {
@@ -148,6 +151,9 @@ func CheckCode(s string) []CodeFinding {
 				break
 			}
 		}
+	}
+	if strings.Contains(s, "<?") && phpBackticks(s) {
+		add(RuleCodeShell, "backticks run a shell command with a variable in it (PHP)")
 	}
 	if strings.Contains(s, "#{") && interpolatedBackticks(s) {
 		add(RuleCodeShell, "backticks run a shell command with interpolated input (Ruby)")
