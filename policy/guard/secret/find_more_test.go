@@ -73,3 +73,46 @@ func TestBareExpressionsAreCode(t *testing.T) {
 		}
 	}
 }
+
+// TestFindConfigForms covers credentials the issue lists outside JSON keys
+// and connection strings: an Azure storage key assigned to a key-named
+// variable, an XML element, an upper-case environment variable that glues
+// a program's name to PASSWORD, and a command line's --password VALUE.
+// The values are made up for this test.
+func TestFindConfigForms(t *testing.T) {
+	azure := "lJzRc1YdHaAA2KCNJJ1tkYwF/+mKK6Ygw0NGe170Xu592euJv2wYUtBlV8z+qnlcNQSnIYVTkLWntUO1F8j8rQ=="
+	for _, tc := range []struct {
+		in, rule, tok string
+	}{
+		{"AZURE_STORAGE_KEY=" + azure, RuleAzure, azure},
+		{`storage_key: "` + azure + `"`, RuleAzure, azure},
+		{"<password>Wq8zLp2vXr9k</password>", RuleGeneric, "Wq8zLp2vXr9k"},
+		{"PGPASSWORD=Wq8zLp2vXr9k psql -h db", RuleGeneric, "Wq8zLp2vXr9k"},
+		{"mysqldump --password Wq8zLp2vXr9k app", RuleGeneric, "Wq8zLp2vXr9k"},
+	} {
+		fs := Find("", tc.in)
+		ok := false
+		for _, f := range fs {
+			if f.Rule == tc.rule && tc.in[f.Start:f.End] == tc.tok {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("%q: %+v, want %s over %q", tc.in, fs, tc.rule, tc.tok)
+		}
+	}
+	for _, in := range []string{
+		`"integrity": "sha512-` + azure + `"`,
+		"checksum_key=" + azure,
+		azure,
+		"<password></password>",
+		"<password>${DB_PASSWORD}</password>",
+		"BYPASSWORD=Wq8zLp2vXr9k",
+		"app --password-file /run/secrets/pw",
+		"app --password $DB_PASSWORD",
+	} {
+		if fs := Find("", in); len(fs) > 0 {
+			t.Errorf("%q: %+v, want nothing", in, fs)
+		}
+	}
+}
