@@ -116,3 +116,36 @@ func TestFindConfigForms(t *testing.T) {
 		}
 	}
 }
+
+// TestFindSplitLiterals: a token split into string literals joined by +
+// (or PHP's .) is found, over the literals and the operator between them.
+// The values are made up for this test.
+func TestFindSplitLiterals(t *testing.T) {
+	for _, tc := range []struct {
+		in, rule, span string
+	}{
+		{`token = "ghp_" + "R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy"`, RuleGitHub, `ghp_" + "R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy`},
+		{`$k = 'sk_live_' . '4eC39HqLyjWDarjtT1zdp7dcXy';`, RuleStripe, `sk_live_' . '4eC39HqLyjWDarjtT1zdp7dcXy`},
+		{`const k = "AKIA"+"QX7Z2LMPW4RTY9KD";`, RuleAWS, `AKIA"+"QX7Z2LMPW4RTY9KD`},
+	} {
+		fs := Find("", tc.in)
+		ok := false
+		for _, f := range fs {
+			if f.Rule == tc.rule && tc.in[f.Start:f.End] == tc.span {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("%q: %+v, want %s over %q", tc.in, fs, tc.rule, tc.span)
+		}
+	}
+	for _, in := range []string{
+		`greeting = "hello" + "world"`,
+		`x = obj.name + "ghp_"`,
+		`"ghp_".length + "R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy".length`,
+	} {
+		if fs := Find("", in); len(fs) > 0 {
+			t.Errorf("%q: %+v, want nothing", in, fs)
+		}
+	}
+}
