@@ -159,8 +159,15 @@ func valueAfter(s string, ks, ke int) (int, int, bool) {
 	if op == "" && quotedKey && i < len(s) && s[i] == ',' {
 		op = ","
 	}
-	if op == "" && i > ke && strings.HasPrefix(s[ks:], "--") && i < len(s) && s[i] != '-' {
-		return readValue(s, i) // a command line's --password VALUE
+	if op == "" && i > ke && i < len(s) && flagName(s[ks:ke]) {
+		// A command line's --password VALUE: the flag names the
+		// credential (not --secret-add, --password-file) and the value is
+		// one plain word (not a usage line's "yes|no]" or "k=v,k=v").
+		vs, ve, ok := readValue(s, i)
+		if !ok || strings.ContainsAny(s[vs:ve], "[]|(){}<>,=") || s[vs] == '-' {
+			return 0, 0, false
+		}
+		return vs, ve, true
 	}
 	if op == "" {
 		return 0, 0, false
@@ -170,6 +177,21 @@ func valueAfter(s string, ks, ke int) (int, int, bool) {
 		i++
 	}
 	return readValue(s, i)
+}
+
+// flagName: a long option that names a credential: --password,
+// --db-password, --api-key, --token; the stem ends the name.
+func flagName(k string) bool {
+	k, ok := strings.CutPrefix(strings.ToLower(k), "--")
+	if !ok {
+		return false
+	}
+	for _, st := range []string{"password", "passwd", "pass", "pwd", "secret", "token", "apikey", "api-key", "api_key", "access-key", "secret-key", "credential", "credentials"} {
+		if strings.HasSuffix(k, st) && (len(k) == len(st) || k[len(k)-len(st)-1] == '-' || k[len(k)-len(st)-1] == '_') {
+			return true
+		}
+	}
+	return false
 }
 
 // xmlValue reads the text of an XML element <KEY>VALUE</KEY> (Maven's
@@ -184,7 +206,9 @@ func xmlValue(s string, ks, ke, i int) (int, int, bool) {
 		return 0, 0, false
 	}
 	v := s[i : i+end]
-	if strings.ContainsAny(v, " \t\n") {
+	// Element text is more often an id or a word than an assignment's
+	// value is: the bar is the own rules' 3.5 bits a character.
+	if strings.ContainsAny(v, " \t\n") || entropy(v) < 3.5 {
 		return 0, 0, false
 	}
 	return i, i + end, true

@@ -104,6 +104,10 @@ func TestFindConfigForms(t *testing.T) {
 	for _, in := range []string{
 		`"integrity": "sha512-` + azure + `"`,
 		"checksum_key=" + azure,
+		`"key": "` + azure + `"`,
+		"<SubjectFromWebIdentityToken>subject-123</SubjectFromWebIdentityToken>",
+		"docker service update --secret-add source=ssh-2,target=ssh-2 web",
+		"usage: run [--help][--credential yes|no][--exportdir PATH]",
 		azure,
 		"<password></password>",
 		"<password>${DB_PASSWORD}</password>",

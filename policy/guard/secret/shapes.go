@@ -122,8 +122,8 @@ func azureKeyName(before string) bool {
 		i--
 	}
 	name := strings.ToLower(before[i:e])
-	if !strings.Contains(name, "key") {
-		return false
+	if !strings.Contains(name, "key") || !containsAny(name, "storage", "account", "azure", "access", "shared", "primary", "secondary", "secret") {
+		return false // "key" alone is as often a public key
 	}
 	for _, x := range []string{"sha", "hash", "digest", "integrity", "public", "pub_", "cert", "fingerprint", "checksum"} {
 		if strings.Contains(name, x) {
@@ -131,6 +131,15 @@ func azureKeyName(before string) bool {
 		}
 	}
 	return true
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
 }
 
 func isB64URL(c byte) bool { return isWordChar(c) || c == '-' }
