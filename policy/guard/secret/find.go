@@ -263,6 +263,13 @@ func find(key, s string) []Finding {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	out = append(out, connStrings(s)...)
+	if strings.Contains(s, " -p") {
+		for _, f := range cliPasswords(s) {
+			if !overlaps(out, f.Start, f.End) {
+				out = append(out, f)
+			}
+		}
+	}
 	if key != "" && secretKey(key) {
 		v := strings.TrimSpace(s)
 		if len(v) >= 8 && len(v) <= 512 && !placeholder(v) && !strings.ContainsAny(v, " \n") && entropy(v) >= 3.0 && len(out) == 0 {
@@ -415,6 +422,53 @@ func connStrings(s string) []Finding {
 			continue
 		}
 		out = append(out, Finding{RuleConnString, "password in a connection string", at + colon + 1, at + atSign})
+	}
+	return out
+}
+
+// cliPasswords finds a password given on a command line the way two
+// clients take one: mysql's attached -pSECRET (mysql, mysqldump, mariadb,
+// … as MaskArgs knows them) and sshpass -p SECRET. The value must look
+// like a secret (secretLike), so -p$MYSQL_PWD or -pchangeme is not one.
+func cliPasswords(s string) []Finding {
+	var out []Finding
+	for off := 0; off < len(s); {
+		j := strings.Index(s[off:], " -p")
+		if j < 0 {
+			break
+		}
+		at := off + j + 3
+		off = at
+		ls := strings.LastIndexByte(s[:at], '\n') + 1
+		words := strings.Fields(s[ls:at])
+		client := ""
+		for _, w := range words {
+			if b := base(strings.Trim(w, `"'`)); mysqlClients[b] || b == "sshpass" {
+				client = b
+			}
+		}
+		vs := at
+		switch {
+		case client == "":
+			continue
+		case client == "sshpass":
+			if at >= len(s) || s[at] != ' ' {
+				continue
+			}
+			vs = at + 1
+		case at >= len(s) || s[at] == ' ' || s[at] == '=':
+			continue // mysql's -p alone prompts; -port is no password
+		}
+		ve := vs
+		for ve < len(s) && s[ve] != ' ' && s[ve] != '\t' && s[ve] != '\n' && s[ve] != '\r' {
+			ve++
+		}
+		if ve-vs >= 2 && isQuote(s[vs]) && s[ve-1] == s[vs] {
+			vs, ve = vs+1, ve-1
+		}
+		if secretLike(s[vs:ve]) {
+			out = append(out, Finding{RuleGeneric, client + " password on the command line", vs, ve})
+		}
 	}
 	return out
 }

@@ -89,6 +89,8 @@ func TestFindConfigForms(t *testing.T) {
 		{"<password>Wq8zLp2vXr9k</password>", RuleGeneric, "Wq8zLp2vXr9k"},
 		{"PGPASSWORD=Wq8zLp2vXr9k psql -h db", RuleGeneric, "Wq8zLp2vXr9k"},
 		{"mysqldump --password Wq8zLp2vXr9k app", RuleGeneric, "Wq8zLp2vXr9k"},
+		{"mysql -u root -pWq8zLp2vXr9k app", RuleGeneric, "Wq8zLp2vXr9k"},
+		{"sshpass -p 'Wq8zLp2vXr9k' ssh deploy@host", RuleGeneric, "Wq8zLp2vXr9k"},
 	} {
 		fs := Find("", tc.in)
 		ok := false
@@ -114,6 +116,10 @@ func TestFindConfigForms(t *testing.T) {
 		"BYPASSWORD=Wq8zLp2vXr9k",
 		"app --password-file /run/secrets/pw",
 		"app --password $DB_PASSWORD",
+		"mysql -u root -p app",
+		"mysql -u root -p$MYSQL_PWD app",
+		"ssh -p 2222 deploy@host",
+		"tar -pxf Wq8zLp2vXr9k.tar",
 	} {
 		if fs := Find("", in); len(fs) > 0 {
 			t.Errorf("%q: %+v, want nothing", in, fs)
