@@ -56,7 +56,7 @@ var codeAnchors = []codeAnchor{
 }
 
 // shellAnchors trigger the shell parse.
-var shellAnchors = []string{"rm ", "mkfs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget",
+var shellAnchors = []string{"rm ", "mkfs", "wipefs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget",
 	"&& sh ", "&& bash ", "; sh ", "; bash ", "&& ./", "; ./", "&& python", "<<< \"$(curl", "<<<$(curl", "<<< $(curl",
 	"nc ", "ncat ", "netcat ", "telnet ", "authorized_keys", "crontab", "history -c", "HISTFILE", "_history", "iptables",
 	"ufw ", "setenforce", "systemctl "}
@@ -99,6 +99,9 @@ func pipeIntoInterpreter(s string) bool {
 // (eval, os.system, shell=True, pickle, …), and shell command lines, parsed
 // with mvdan.cc/sh so that quoted text ("echo 'rm -rf /'") is not a command.
 func CheckCode(s string) []CodeFinding {
+	if r, ok := resolvePyAliases(s); ok {
+		s = r // o.popen(cmd) after "import os as o" is os.popen(cmd)
+	}
 	var out []CodeFinding
 	seen := map[string]bool{}
 	add := func(rule, msg string) {
@@ -148,6 +151,9 @@ func CheckCode(s string) []CodeFinding {
 				break
 			}
 		}
+	}
+	if strings.Contains(s, "<?") && phpBackticks(s) {
+		add(RuleCodeShell, "backticks run a shell command with a variable in it (PHP)")
 	}
 	if strings.Contains(s, "#{") && interpolatedBackticks(s) {
 		add(RuleCodeShell, "backticks run a shell command with interpolated input (Ruby)")
@@ -401,7 +407,11 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 				if rmRoot(args[1:]) {
 					add(RuleCodeRmRoot, "rm -rf on the root, home or every file")
 				}
-			case "mkfs", "wipefs", "shred":
+			case "mkfs", "wipefs":
+				if deviceTarget(args[1:]) {
+					add(RuleCodeDiskWipe, name+" destroys a file system")
+				}
+			case "shred":
 				add(RuleCodeDiskWipe, name+" destroys a file system")
 			case "dd":
 				for _, a := range args[1:] {
@@ -469,12 +479,24 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 					}
 				}
 			}
-			if strings.HasPrefix(name, "mkfs.") {
+			if strings.HasPrefix(name, "mkfs.") && deviceTarget(args[1:]) {
 				add(RuleCodeDiskWipe, name+" destroys a file system")
 			}
 		}
 		return true
 	})
+}
+
+// deviceTarget: mkfs or wipefs is given a device (/dev/…) or a target
+// the text does not fix ($DISK); "mkfs.erofs --help" or an image file
+// built in a directory destroys nothing.
+func deviceTarget(args []string) bool {
+	for _, a := range args {
+		if strings.HasPrefix(a, "/dev/") || strings.HasPrefix(a, "$") {
+			return true
+		}
+	}
+	return false
 }
 
 // downloadSubst: a word that is the output of curl or wget.

@@ -27,7 +27,19 @@ var moreCallForms = []callForm{
 	{"np.load(", RuleCodeDeserial, "numpy.load() with allow_pickle unpickles its input", argAllowPickle, false},
 	{"numpy.load(", RuleCodeDeserial, "numpy.load() with allow_pickle unpickles its input", argAllowPickle, false},
 	{"_pickle.loads(", RuleCodeDeserial, "pickle.loads() runs code from its input", argAny, false},
+	{"pexpect.spawn(", RuleCodeShell, "pexpect.spawn() runs a command", argDynamic, false},
+	{"pexpect.run(", RuleCodeShell, "pexpect.run() runs a command", argDynamic, false},
+	// subprocess without a shell runs its argument vector: a list of
+	// constants is a finding only when the command it makes is
+	// destructive (["rm", "-rf", "/"]); a list with values stays with
+	// shell=, since no shell reads it.
+	{"subprocess.run(", RuleCodeShell, "subprocess runs a destructive command", argArgv, false},
+	{"subprocess.call(", RuleCodeShell, "subprocess runs a destructive command", argArgv, false},
+	{"subprocess.Popen(", RuleCodeShell, "subprocess runs a destructive command", argArgv, false},
+	{"subprocess.check_call(", RuleCodeShell, "subprocess runs a destructive command", argArgv, false},
+	{"subprocess.check_output(", RuleCodeShell, "subprocess runs a destructive command", argArgv, false},
 	// Ruby
+	{"PTY.spawn(", RuleCodeShell, "PTY.spawn() runs a command", argDynamic, false},
 	{"Process.spawn(", RuleCodeShell, "Process.spawn() runs a command", argDynamic, false},
 	{"Kernel.system(", RuleCodeShell, "system() runs a shell command", argDynamic, false},
 	{"Kernel.exec(", RuleCodeShell, "exec() replaces the process with a command", argDynamic, false},
@@ -41,6 +53,10 @@ var moreCallForms = []callForm{
 	{"vm.runInContext(", RuleCodeEval, "vm.runInContext() runs text as code", argDynamic, false},
 	{"new vm.Script(", RuleCodeEval, "vm.Script compiles text into code", argDynamic, false},
 	{"execFileSync(", RuleCodeShell, "execFileSync() runs a program", argDynamic, true},
+	{"Deno.run(", RuleCodeShell, "Deno.run() runs a program", argDynamic, false},
+	{"new Deno.Command(", RuleCodeShell, "Deno.Command runs a program", argDynamic, false},
+	{"Bun.spawn(", RuleCodeShell, "Bun.spawn() runs a program", argDynamic, false},
+	{"Bun.spawnSync(", RuleCodeShell, "Bun.spawnSync() runs a program", argDynamic, false},
 	{"setTimeout(", RuleCodeEval, "setTimeout() with a string runs text as code", argStringBuilt, false},
 	{"setInterval(", RuleCodeEval, "setInterval() with a string runs text as code", argStringBuilt, false},
 	// Go
@@ -244,4 +260,39 @@ func jsonStringMembers(t string) []string {
 		off = end + 1
 	}
 	return out
+}
+
+// phpBackticks: PHP's backtick operator (shell_exec by another name) on a
+// command with a variable in it, `ls $dir`, inside PHP code (the text
+// opens a <?php or <?= block); a constant command in backticks is not a
+// finding, and markdown's inline code outside PHP is not PHP.
+func phpBackticks(s string) bool {
+	open := strings.Index(s, "<?php")
+	if open < 0 {
+		open = strings.Index(s, "<?=")
+	}
+	if open < 0 {
+		return false
+	}
+	for off := open; ; {
+		j := strings.IndexByte(s[off:], '`')
+		if j < 0 {
+			return false
+		}
+		at := off + j + 1
+		k := strings.IndexByte(s[at:], '`')
+		if k < 0 {
+			return false
+		}
+		body := s[at : at+k]
+		off = at + k + 1
+		if strings.ContainsRune(body, '\n') {
+			continue
+		}
+		for i := 0; i+1 < len(body); i++ {
+			if body[i] == '$' && (isWordChar(body[i+1]) || body[i+1] == '{') {
+				return true
+			}
+		}
+	}
 }

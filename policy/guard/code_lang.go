@@ -19,6 +19,7 @@ const (
 	argAny      = iota // flag whatever the argument
 	argDynamic         // flag unless the first argument is a constant string
 	argShellArg        // exec.Command-style: flag when a shell runs -c with a non-constant script, or the program is not constant
+	argArgv            // flag only when the constant argument vector (a list) runs something destructive
 )
 
 // callForm is a call of one language that runs commands or code, or
@@ -149,11 +150,15 @@ func callFormsAt(s string, p int, add func(rule, msg string)) {
 		}
 		switch f.prov {
 		case argDynamic:
-			if len(args) == 0 || constantArg(args[0]) && !dangerousConstant(args[0]) {
+			if len(args) == 0 || constantArg(args[0]) && !dangerousConstant(args[0]) && !dangerousArgv(args[:min(2, len(args))]) {
 				continue
 			}
 		case argShellArg:
-			if !dynamicCommand(args) {
+			if !dynamicCommand(args) && !dangerousArgv(args) {
+				continue
+			}
+		case argArgv:
+			if len(args) == 0 || !dangerousArgv(args[:1]) {
 				continue
 			}
 		}
@@ -266,10 +271,15 @@ func dynamicCommand(args []string) bool {
 // runs is: it destroys data, runs a download, or reads credentials.
 func dangerousConstant(a string) bool {
 	a = strings.TrimSpace(a)
-	if len(a) >= 2 && (a[0] == 'r' || a[0] == 'b' || a[0] == 'u' || a[0] == '@') {
-		a = a[1:]
+	if len(a) >= 2 && (a[0] == 'r' || a[0] == 'b' || a[0] == 'u' || a[0] == '@') && (a[1] == '"' || a[1] == '\'') {
+		a = a[1:] // r"…", b'…'; not the r of "rm -rf /"
 	}
-	cmd := strings.Trim(a, `"'[]`)
+	return dangerousCommand(strings.Trim(a, `"'[]`))
+}
+
+// dangerousCommand: the command line cmd destroys data, runs a download,
+// opens a reverse shell or reads credentials.
+func dangerousCommand(cmd string) bool {
 	low := strings.ToLower(cmd)
 	if wildcardInjection(low) {
 		return true
@@ -283,7 +293,54 @@ func dangerousConstant(a string) bool {
 	if hasShellAnchor(cmd) {
 		checkShell(cmd, func(string, string) { found = true }, 1)
 	}
+	if !found {
+		// Reverse shells, PowerShell cradles and encoded commands, writes
+		// to block devices: the script rules, on the command alone.
+		scriptFindings(low, func(string, string) { found = true })
+	}
 	return found
+}
+
+// dangerousArgv: the arguments, each a constant string or a list of them
+// (exec.Command("rm", "-rf", "/"), subprocess.run(["sh", "-c", "…"]),
+// spawn("rm", ["-rf", "~"])), make a command line that dangerousConstant
+// flags. An argument vector with a value in it is left to the call's
+// provenance rule.
+func dangerousArgv(args []string) bool {
+	line, ok := argvLine(args, 0)
+	return ok && strings.ContainsRune(line, ' ') && dangerousCommand(line)
+}
+
+// argvLine joins constant arguments into a shell command line, quoting
+// the ones a shell would split; ok is false when one is not a constant.
+func argvLine(args []string, depth int) (string, bool) {
+	if depth > 2 {
+		return "", false
+	}
+	parts := make([]string, 0, len(args))
+	for _, a := range args {
+		a = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(a), "new String[]"))
+		if len(a) >= 2 && (a[0] == '[' && a[len(a)-1] == ']' || a[0] == '{' && a[len(a)-1] == '}') {
+			inner, ok := argvLine(callArgs(a[1:len(a)-1]+")", -1), depth+1)
+			if !ok {
+				return "", false
+			}
+			parts = append(parts, inner)
+			continue
+		}
+		if !constantArg(a) {
+			return "", false
+		}
+		if a[0] != '"' && a[0] != '\'' && a[0] != '`' {
+			a = a[1:] // r"…", b'…'
+		}
+		v := a[1 : len(a)-1]
+		if v == "" || strings.ContainsAny(v, " \t'\"|;&<>()$`*?~") {
+			v = "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
+		}
+		parts = append(parts, v)
+	}
+	return strings.Join(parts, " "), len(parts) > 0
 }
 
 // wildcardInjection: a shell command run from code that hands a bare "*"

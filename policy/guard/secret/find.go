@@ -114,6 +114,92 @@ type Finding struct {
 // the value of ("" when none): a high-entropy value under a key named like
 // a password or token is a secret even without a known prefix.
 func Find(key, s string) []Finding {
+	out := find(key, s)
+	if j, at := joinLiterals(s); len(at) > 0 {
+		// A token split into literals joined by + or . ("ghp_" + "R7t…")
+		// is found in the joined text; what it finds across a joint is
+		// reported over the literals in s.
+		for _, f := range find(key, j) {
+			start, end, ok := unjoin(f.Start, f.End, at)
+			if ok && !overlaps(out, start, end) {
+				f.Start, f.End = start, end
+				out = append(out, f)
+			}
+		}
+		sort.Slice(out, func(i, k int) bool { return out[i].Start < out[k].Start })
+	}
+	return out
+}
+
+// joint is one place where joinLiterals removed a `" + "` between two
+// string literals: pos in the joined text, n bytes removed.
+type joint struct{ pos, n int }
+
+// joinLiterals removes, between two string literals of the same quote,
+// the closing quote, a + or . operator (with spaces) and the opening
+// quote: "ghp_" + "R7t…" becomes "ghp_R7t…". It returns nothing when s
+// has no such joint.
+func joinLiterals(s string) (string, []joint) {
+	if strings.IndexByte(s, '+') < 0 && !strings.Contains(s, " . ") {
+		return "", nil // the cheap test: most text joins nothing
+	}
+	var b strings.Builder
+	var at []joint
+	last := 0
+	for off := 0; off < len(s); {
+		j := strings.IndexAny(s[off:], "+.")
+		if j < 0 {
+			break
+		}
+		p := off + j
+		off = p + 1
+		l := p
+		for l > 0 && s[l-1] == ' ' && p-l < 3 {
+			l--
+		}
+		r := p + 1
+		for r < len(s) && s[r] == ' ' && r-p < 4 {
+			r++
+		}
+		if l == 0 || r >= len(s) || l-1 < last || !isQuote(s[l-1]) || s[r] != s[l-1] || s[p] == '.' && (l == p || r == p+1) {
+			continue // "a.b" is no joint; "…" . "…" (PHP) has spaces
+		}
+		b.WriteString(s[last : l-1])
+		at = append(at, joint{b.Len(), r + 1 - (l - 1)})
+		last = r + 1
+		off = last
+	}
+	if len(at) == 0 {
+		return "", nil
+	}
+	b.WriteString(s[last:])
+	return b.String(), at
+}
+
+// unjoin maps a span of the joined text back to s; ok only for a span
+// that crosses a joint (the others were found in s itself).
+func unjoin(start, end int, at []joint) (int, int, bool) {
+	shift, ss, crossed := 0, start, false
+	for _, j := range at {
+		if j.pos <= start {
+			shift += j.n
+			continue
+		}
+		if j.pos < end {
+			crossed = true
+		}
+	}
+	ss = start + shift
+	es := end
+	for _, j := range at {
+		if j.pos < end {
+			es += j.n
+		}
+	}
+	return ss, es, crossed
+}
+
+func find(key, s string) []Finding {
 	var out []Finding
 	// Each anchor is found through its rarest byte (its pivot): one
 	// IndexByte pass per pivot byte instead of one Index per anchor, which
@@ -180,6 +266,13 @@ func Find(key, s string) []Finding {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	out = append(out, connStrings(s)...)
+	if strings.Contains(s, " -p") {
+		for _, f := range cliPasswords(s) {
+			if !overlaps(out, f.Start, f.End) {
+				out = append(out, f)
+			}
+		}
+	}
 	if key != "" && secretKey(key) {
 		v := strings.TrimSpace(s)
 		if len(v) >= 8 && len(v) <= 512 && !placeholder(v) && !strings.ContainsAny(v, " \n") && entropy(v) >= 3.0 && len(out) == 0 {
@@ -332,6 +425,53 @@ func connStrings(s string) []Finding {
 			continue
 		}
 		out = append(out, Finding{RuleConnString, "password in a connection string", at + colon + 1, at + atSign})
+	}
+	return out
+}
+
+// cliPasswords finds a password given on a command line the way two
+// clients take one: mysql's attached -pSECRET (mysql, mysqldump, mariadb,
+// … as MaskArgs knows them) and sshpass -p SECRET. The value must look
+// like a secret (secretLike), so -p$MYSQL_PWD or -pchangeme is not one.
+func cliPasswords(s string) []Finding {
+	var out []Finding
+	for off := 0; off < len(s); {
+		j := strings.Index(s[off:], " -p")
+		if j < 0 {
+			break
+		}
+		at := off + j + 3
+		off = at
+		ls := strings.LastIndexByte(s[:at], '\n') + 1
+		words := strings.Fields(s[ls:at])
+		client := ""
+		for _, w := range words {
+			if b := base(strings.Trim(w, `"'`)); mysqlClients[b] || b == "sshpass" {
+				client = b
+			}
+		}
+		vs := at
+		switch {
+		case client == "":
+			continue
+		case client == "sshpass":
+			if at >= len(s) || s[at] != ' ' {
+				continue
+			}
+			vs = at + 1
+		case at >= len(s) || s[at] == ' ' || s[at] == '=':
+			continue // mysql's -p alone prompts; -port is no password
+		}
+		ve := vs
+		for ve < len(s) && s[ve] != ' ' && s[ve] != '\t' && s[ve] != '\n' && s[ve] != '\r' {
+			ve++
+		}
+		if ve-vs >= 2 && isQuote(s[vs]) && s[ve-1] == s[vs] {
+			vs, ve = vs+1, ve-1
+		}
+		if secretLike(s[vs:ve]) {
+			out = append(out, Finding{RuleGeneric, client + " password on the command line", vs, ve})
+		}
 	}
 	return out
 }

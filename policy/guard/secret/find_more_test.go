@@ -73,3 +73,89 @@ func TestBareExpressionsAreCode(t *testing.T) {
 		}
 	}
 }
+
+// TestFindConfigForms covers credentials the issue lists outside JSON keys
+// and connection strings: an Azure storage key assigned to a key-named
+// variable, an XML element, an upper-case environment variable that glues
+// a program's name to PASSWORD, and a command line's --password VALUE.
+// The values are made up for this test.
+func TestFindConfigForms(t *testing.T) {
+	azure := "lJzRc1YdHaAA2KCNJJ1tkYwF/+mKK6Ygw0NGe170Xu592euJv2wYUtBlV8z+qnlcNQSnIYVTkLWntUO1F8j8rQ=="
+	for _, tc := range []struct {
+		in, rule, tok string
+	}{
+		{"AZURE_STORAGE_KEY=" + azure, RuleAzure, azure},
+		{`storage_key: "` + azure + `"`, RuleAzure, azure},
+		{"<password>Wq8zLp2vXr9k</password>", RuleGeneric, "Wq8zLp2vXr9k"},
+		{"PGPASSWORD=Wq8zLp2vXr9k psql -h db", RuleGeneric, "Wq8zLp2vXr9k"},
+		{"mysqldump --password Wq8zLp2vXr9k app", RuleGeneric, "Wq8zLp2vXr9k"},
+		{"mysql -u root -pWq8zLp2vXr9k app", RuleGeneric, "Wq8zLp2vXr9k"},
+		{"sshpass -p 'Wq8zLp2vXr9k' ssh deploy@host", RuleGeneric, "Wq8zLp2vXr9k"},
+	} {
+		fs := Find("", tc.in)
+		ok := false
+		for _, f := range fs {
+			if f.Rule == tc.rule && tc.in[f.Start:f.End] == tc.tok {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("%q: %+v, want %s over %q", tc.in, fs, tc.rule, tc.tok)
+		}
+	}
+	for _, in := range []string{
+		`"integrity": "sha512-` + azure + `"`,
+		"checksum_key=" + azure,
+		`"key": "` + azure + `"`,
+		"<SubjectFromWebIdentityToken>subject-123</SubjectFromWebIdentityToken>",
+		"docker service update --secret-add source=ssh-2,target=ssh-2 web",
+		"usage: run [--help][--credential yes|no][--exportdir PATH]",
+		azure,
+		"<password></password>",
+		"<password>${DB_PASSWORD}</password>",
+		"BYPASSWORD=Wq8zLp2vXr9k",
+		"app --password-file /run/secrets/pw",
+		"app --password $DB_PASSWORD",
+		"mysql -u root -p app",
+		"mysql -u root -p$MYSQL_PWD app",
+		"ssh -p 2222 deploy@host",
+		"tar -pxf Wq8zLp2vXr9k.tar",
+	} {
+		if fs := Find("", in); len(fs) > 0 {
+			t.Errorf("%q: %+v, want nothing", in, fs)
+		}
+	}
+}
+
+// TestFindSplitLiterals: a token split into string literals joined by +
+// (or PHP's .) is found, over the literals and the operator between them.
+// The values are made up for this test.
+func TestFindSplitLiterals(t *testing.T) {
+	for _, tc := range []struct {
+		in, rule, span string
+	}{
+		{`token = "ghp_" + "R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy"`, RuleGitHub, `ghp_" + "R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy`},
+		{`$k = 'sk_live_' . '4eC39HqLyjWDarjtT1zdp7dcXy';`, RuleStripe, `sk_live_' . '4eC39HqLyjWDarjtT1zdp7dcXy`},
+		{`const k = "AKIA"+"QX7Z2LMPW4RTY9KD";`, RuleAWS, `AKIA"+"QX7Z2LMPW4RTY9KD`},
+	} {
+		fs := Find("", tc.in)
+		ok := false
+		for _, f := range fs {
+			if f.Rule == tc.rule && tc.in[f.Start:f.End] == tc.span {
+				ok = true
+			}
+		}
+		if !ok {
+			t.Errorf("%q: %+v, want %s over %q", tc.in, fs, tc.rule, tc.span)
+		}
+	}
+	for _, in := range []string{
+		`greeting = "hello" + "world"`,
+		`x = obj.name + "ghp_"`,
+		`"ghp_".length + "R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy".length`,
+	} {
+		if fs := Find("", in); len(fs) > 0 {
+			t.Errorf("%q: %+v, want nothing", in, fs)
+		}
+	}
+}

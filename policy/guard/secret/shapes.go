@@ -75,7 +75,71 @@ func shapeFindings(s string) []Finding {
 		}
 		add(RuleMailchimp, "Mailchimp API key", p-h, end)
 	}
+	// An Azure storage account key outside a connection string
+	// (AZURE_STORAGE_KEY=…, storage_key: "…"): 64 random bytes in base64,
+	// 86 characters and "==", assigned to a name that says key. A bare run
+	// of that shape is as likely a SHA-512 digest (npm's integrity
+	// fields), so the name is required, and digests' names are not keys.
+	for off := 0; off < len(s); {
+		j := strings.Index(s[off:], "==")
+		if j < 0 {
+			break
+		}
+		p := off + j
+		off = p + 2
+		if p+2 < len(s) && (isB64Std(s[p+2]) || s[p+2] == '=') || backRun(s[:p], isB64Std) != 86 {
+			continue
+		}
+		lo := p - 86
+		if azureKeyName(s[:lo]) {
+			add(RuleAzure, "Azure storage account key", lo, p+2)
+		}
+	}
 	return out
+}
+
+func isB64Std(c byte) bool { return isWordChar(c) && c != '_' || c == '+' || c == '/' }
+
+// azureKeyName: the text before a value ends in an assignment to a name
+// that holds "key" (storage_key: ", AZURE_STORAGE_KEY=, accountKey = ').
+func azureKeyName(before string) bool {
+	i := len(before)
+	for i > 0 && len(before)-i < 4 && (before[i-1] == '"' || before[i-1] == '\'' || before[i-1] == ' ') {
+		i--
+	}
+	if i == 0 || before[i-1] != '=' && before[i-1] != ':' {
+		return false
+	}
+	i--
+	for i > 0 && before[i-1] == ' ' {
+		i--
+	}
+	for i > 0 && (before[i-1] == '"' || before[i-1] == '\'') {
+		i--
+	}
+	e := i
+	for i > 0 && e-i < 64 && (isWordChar(before[i-1]) || before[i-1] == '-' || before[i-1] == '.') {
+		i--
+	}
+	name := strings.ToLower(before[i:e])
+	if !strings.Contains(name, "key") || !containsAny(name, "storage", "account", "azure", "access", "shared", "primary", "secondary", "secret") {
+		return false // "key" alone is as often a public key
+	}
+	for _, x := range []string{"sha", "hash", "digest", "integrity", "public", "pub_", "cert", "fingerprint", "checksum"} {
+		if strings.Contains(name, x) {
+			return false
+		}
+	}
+	return true
+}
+
+func containsAny(s string, subs ...string) bool {
+	for _, x := range subs {
+		if strings.Contains(s, x) {
+			return true
+		}
+	}
+	return false
 }
 
 func isB64URL(c byte) bool { return isWordChar(c) || c == '-' }
