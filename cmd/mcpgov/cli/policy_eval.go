@@ -48,9 +48,10 @@ Output: {"allow","mode","reasons","rule_ids","guardrails":[{"name","kind",
 kind; a name wins over a kind, a kind over a bare MODE): measure a bundle
 in enforce mode without editing its guardrails.toml.
 
-With --jsonl a bad input line does not stop the batch: its output line is
-{"input":N,"error":"…"}, stderr says why, and the exit code is 1 once
-every line has been read. Exits 0 whatever the decisions; 1 on bad input.`,
+With --jsonl a blank line is skipped (it has no output line), and a bad
+input line does not stop the batch: its output line is
+{"input":N,"error":"…"}, N being its line number in the input, stderr says
+why, and the exit code is 1 once every line has been read. Exits 0 whatever the decisions; 1 on bad input.`,
 		Example: `  echo '{"server":"db","tool":"query","arguments":{"sql":"DROP TABLE users"}}' | mcpgov policy eval --bundle ./governance
   mcpgov policy eval --jsonl --bundle ./governance < calls.jsonl
   mcpgov policy eval --jsonl --guardrail-mode enforce --guardrail-mode injection=audit < calls.jsonl`,
@@ -111,28 +112,30 @@ func policyEvalRun(ctx context.Context, opts *PolicyEvalOptions) error {
 	}
 	sc := bufio.NewScanner(opts.IO.In)
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
-	n, bad := 0, 0
+	lineNo, n, bad := 0, 0, 0
 	enc := json.NewEncoder(opts.IO.Out)
 	enc.SetEscapeHTML(false)
 	for sc.Scan() {
+		lineNo++
 		line := sc.Bytes()
 		if len(bytesTrim(line)) == 0 {
 			continue
 		}
 		n++
-		if err := eval(n, line); err != nil {
-			// One bad line is reported in place, so that output line N
-			// still answers input line N, and the batch goes on.
+		if err := eval(lineNo, line); err != nil {
+			// One bad line is reported in place, by its line number in
+			// the input, so the output keeps one line per input line and
+			// the batch goes on.
 			bad++
 			opts.IO.Errorf("%v", err)
-			if err := enc.Encode(badInput{Input: n, Error: err.Error()}); err != nil {
+			if err := enc.Encode(badInput{Input: lineNo, Error: err.Error()}); err != nil {
 				return err
 			}
 		}
 	}
 	if err := sc.Err(); err != nil {
 		if errors.Is(err, bufio.ErrTooLong) {
-			return fmt.Errorf("input %d: line longer than 64 MiB", n+1)
+			return fmt.Errorf("input %d: line longer than 64 MiB", lineNo+1)
 		}
 		return err
 	}
