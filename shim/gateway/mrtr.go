@@ -194,6 +194,9 @@ func (s *session) serverRequest(m *rpc.Message) {
 // every request of the server not answered yet, and parks the call until
 // the retry; s.mu is held.
 func (s *session) askInput(ic *inputCall) {
+	if ic.parked {
+		return // asked already: the latest requestState stays the good one
+	}
 	rep := ic.rep
 	ic.round++
 	timeout := s.h.opts.InputTimeout
@@ -445,7 +448,9 @@ func (h *Handler) resumeInput(w http.ResponseWriter, r *http.Request, ep endpoin
 		rep.out.push(rep.rewrite(final))
 		rep.out.close()
 	case len(ic.pending) > 0:
-		s.askInput(ic) // what the client left unanswered, and what came since
+		// What the client left unanswered, and what came since, unless
+		// a request that came since asked already.
+		s.askInput(ic)
 	}
 	s.mu.Unlock()
 	if final != nil {
