@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -149,5 +150,40 @@ func TestStatelessInputAmbiguous(t *testing.T) {
 		if err := <-done; err != nil {
 			t.Errorf("call: %v", err)
 		}
+	}
+}
+
+// TestStatelessAnsweredWhileWaiting: a server that stops waiting for its
+// input and answers the call before the client retries: the answer is
+// kept for the retry, which gets it (and the call is recorded once).
+func TestStatelessAnsweredWhileWaiting(t *testing.T) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "impatient", Version: "1"}, nil)
+	s.AddTool(&mcp.Tool{Name: "impatient", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			defer cancel()
+			_, err := req.Session.Elicit(short, &mcp.ElicitParams{Message: "quick?", RequestedSchema: json.RawMessage(`{"type":"object"}`)})
+			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("gave up waiting: %v", err != nil)}}}, nil
+		})
+	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	t.Cleanup(upTS.Close)
+	ts, _, store, _ := inputGatewayFor(t, &askUpstream{url: upTS.URL}, "impatient", gateway.Options{})
+	ep := ts.URL + "/servers/impatient/mcp"
+	status, a := rawStateless(t, ep, "ann", 1, "tools/call", `"name":"impatient","arguments":{}`)
+	if status != 200 || a.Result.ResultType != "input_required" {
+		t.Fatalf("first call: %d %+v", status, a)
+	}
+	var key string
+	for k := range a.Result.InputRequests {
+		key = k
+	}
+	q, _ := json.Marshal(a.Result.RequestState)
+	// The server gives up after 50 ms and answers; its answer is recorded
+	// as it passes, just before it reaches the parked call, which keeps it
+	// for the retry.
+	await.Until(t, "the server's answer recorded", func() bool { return len(toolRecords(store)) == 1 })
+	status, r := rawStateless(t, ep, "ann", 2, "tools/call", fmt.Sprintf(`"name":"impatient","arguments":{},"inputResponses":{%q:{"action":"cancel"}},"requestState":%s`, key, q))
+	if status != 200 || r.Result.ResultType != "complete" || len(r.Result.Content) != 1 || r.Result.Content[0].Text != "gave up waiting: true" {
+		t.Fatalf("retry after the server answered: %d %+v", status, r)
 	}
 }

@@ -73,9 +73,15 @@ func newAskUpstream(t *testing.T) *askUpstream {
 // recording into the returned store; the caller is named by X-Test-User.
 func inputGateway(t *testing.T, up *askUpstream, opts gateway.Options) (*httptest.Server, *gateway.Handler, *recordStore, *fakeGov) {
 	t.Helper()
+	return inputGatewayFor(t, up, "asker", opts)
+}
+
+// inputGatewayFor is inputGateway serving the upstream as server id.
+func inputGatewayFor(t *testing.T, up *askUpstream, id string, opts gateway.Options) (*httptest.Server, *gateway.Handler, *recordStore, *fakeGov) {
+	t.Helper()
 	store := &recordStore{}
-	base := &fakeGov{servers: []gateway.Server{{ID: "asker", URL: up.url}},
-		entries: map[string]*catalog.Server{"asker": {ID: "asker", Status: catalog.StatusApproved}}}
+	base := &fakeGov{servers: []gateway.Server{{ID: id, URL: up.url}},
+		entries: map[string]*catalog.Server{id: {ID: id, Status: catalog.StatusApproved}}}
 	opts.Governance = recordingGov{fakeGov: base, sink: store}
 	opts.Identify = func(r *http.Request) (audit.Identity, error) {
 		return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
