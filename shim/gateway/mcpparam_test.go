@@ -127,6 +127,23 @@ func TestStatelessParamHeaders(t *testing.T) {
 			t.Errorf("%s: %d %+v, want %d -32020 saying %q", c.name, status, a.Error, c.status, c.says)
 		}
 	}
+	// Through /mcp, under the aggregated name: the annotations are read
+	// from the list the client gets there.
+	agg, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/mcp", HTTPClient: &http.Client{Transport: rt}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { agg.Close() })
+	if _, err := agg.ListTools(await.Context(t), nil); err != nil {
+		t.Fatal(err)
+	}
+	if res, err := agg.CallTool(await.Context(t), &mcp.CallToolParams{Name: "regional__query", Arguments: map[string]any{"region": "ap"}}); err != nil || res.IsError {
+		t.Fatalf("go-sdk call through /mcp: %+v %v", res, err)
+	}
+	if status, a := rawStateless(t, ts.URL+"/mcp", "bob", 12, "tools/call", `"name":"regional__query","arguments":{"region":"ap"}`, "Mcp-Param-Region", "eu"); status != 400 || a.Error == nil || a.Error.Code != -32020 {
+		t.Errorf("/mcp with a mismatched Mcp-Param-Region: %d %+v, want 400 -32020", status, a.Error)
+	}
+
 	store.mu.Lock()
 	refused := 0
 	for _, r := range store.recs {
@@ -141,8 +158,8 @@ func TestStatelessParamHeaders(t *testing.T) {
 		}
 	}
 	store.mu.Unlock()
-	if refused != 5 || calls != 4 {
-		t.Errorf("records: %d refusals naming a Mcp-Param header (want 5) and %d calls (want 4: the go-sdk one and three raw)", refused, calls)
+	if refused != 6 || calls != 5 {
+		t.Errorf("records: %d refusals naming a Mcp-Param header (want 6) and %d calls (want 5: the go-sdk ones and three raw)", refused, calls)
 	}
 }
 
