@@ -69,8 +69,9 @@ import (
 // retry another replica receives gets an error that says so.
 
 // DefaultInputTimeout bounds how long a call waits for its client's
-// retry with the input its server asked for.
-const DefaultInputTimeout = 2 * time.Minute
+// retry with the input its server asked for: a person filling in a form
+// takes minutes (server-everything gives its own elicitation 10).
+const DefaultInputTimeout = 10 * time.Minute
 
 // inputMethods are the requests a server may answer with input_required.
 var inputMethods = map[string]bool{"tools/call": true, "prompts/get": true, "resources/read": true}
