@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"net/http"
@@ -100,15 +101,38 @@ func (s *session) noteTools(result json.RawMessage) {
 // ok is false when the tool is not listed (the engine then answers the
 // call as it does any unknown tool).
 func (s *session) bindingsOf(ctx context.Context, name string) ([]paramBinding, bool, error) {
-	s.mu.Lock()
-	bs, ok := s.bindings[name]
-	complete := s.bindingsComplete
-	s.mu.Unlock()
-	if ok || complete {
-		return bs, ok, nil
-	}
 	ctx, cancel := context.WithTimeout(ctx, ownTimeout)
 	defer cancel()
+	// A list that changes while it is listed is listed again: a tool it
+	// did not name then may have annotations all the same.
+	for range 3 {
+		s.mu.Lock()
+		bs, ok := s.bindings[name]
+		complete, gen := s.bindingsComplete, s.bindingsGen
+		s.mu.Unlock()
+		if ok || complete {
+			return bs, ok, nil
+		}
+		if err := s.listBindings(ctx); err != nil {
+			return nil, false, err
+		}
+		s.mu.Lock()
+		bs, ok = s.bindings[name]
+		if s.bindingsGen == gen {
+			s.bindingsComplete = true // until the list changes
+		}
+		complete = s.bindingsComplete
+		s.mu.Unlock()
+		if ok || complete {
+			return bs, ok, nil
+		}
+	}
+	return nil, false, errors.New("the tools list kept changing while it was listed")
+}
+
+// listBindings lists every tool through the engine (as the client would
+// see them) and notes their annotations.
+func (s *session) listBindings(ctx context.Context) error {
 	cursor := json.RawMessage(nil)
 	for range 100 {
 		params := json.RawMessage(`{}`)
@@ -117,7 +141,7 @@ func (s *session) bindingsOf(ctx context.Context, name string) ([]paramBinding, 
 		}
 		result, err := s.ownRequest(ctx, "tools/list", params)
 		if err != nil {
-			return nil, false, err
+			return err
 		}
 		s.mu.Lock()
 		s.noteTools(result)
@@ -127,15 +151,11 @@ func (s *session) bindingsOf(ctx context.Context, name string) ([]paramBinding, 
 		}
 		_ = jsonv2.Unmarshal(result, &page, jsonv2.RejectUnknownMembers(false))
 		if len(page.NextCursor) == 0 || string(page.NextCursor) == "null" {
-			break
+			return nil
 		}
 		cursor = json.RawMessage(page.NextCursor)
 	}
-	s.mu.Lock()
-	bs, ok = s.bindings[name]
-	s.bindingsComplete = true // until the list changes
-	s.mu.Unlock()
-	return bs, ok, nil
+	return nil
 }
 
 // checkParamHeaders checks a tools/call's Mcp-Param-* headers against its

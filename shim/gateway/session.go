@@ -72,6 +72,7 @@ type session struct {
 	// listed since the list last changed (mcpparam.go).
 	bindings         map[string][]paramBinding
 	bindingsComplete bool
+	bindingsGen      uint64 // counts the list's changes
 	// inputCaps are the server requests its client declared it answers
 	// (by method), inputs its calls waiting for the client's input
 	// (mrtr.go).
@@ -549,6 +550,7 @@ func (s *session) WriteFrame(msg []byte) error {
 	}
 	if s.poolKey != "" && m.Method == "notifications/tools/list_changed" {
 		s.bindings, s.bindingsComplete = nil, false
+		s.bindingsGen++
 	}
 	if s.poolKey != "" && (strings.HasSuffix(m.Method, "/list_changed") || m.Method == "notifications/resources/updated") {
 		s.toListeners(m) // to its clients' subscriptions/listen streams
