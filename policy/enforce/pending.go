@@ -179,20 +179,31 @@ func (p *pending) forwarding(c *call, st *CallState) bool {
 // false); a forwarded one stays, marked, until its answer arrives or the
 // relay ends, so that a late answer is dropped and recorded.
 func (p *pending) cancel(clientID json.RawMessage) (c *call, forwarded bool) {
+	c, forwarded, _ = p.cancelWhy(clientID, "")
+	return c, forwarded
+}
+
+// cancelWhy is cancel for a relay that cancels a call on its client's
+// behalf, saying why: a forwarded call's state is handed back (st), to be
+// recorded now, and its late answer is dropped without another record.
+func (p *pending) cancelWhy(clientID json.RawMessage, why string) (c *call, forwarded bool, st *CallState) {
 	key := canonicalID(clientID)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	n, ok := p.byClient[key]
 	if !ok {
-		return nil, false
+		return nil, false, nil
 	}
 	c = p.calls[n]
+	if why != "" && c.forwarded {
+		st, c.state = c.state, nil
+	}
 	if !c.forwarded {
 		p.remove(n, c)
 		if c.stop != nil {
 			c.stop()
 		}
-		return c, false
+		return c, false, nil
 	}
 	delete(p.byClient, key)
 	c.cancelled = true
@@ -201,7 +212,7 @@ func (p *pending) cancel(clientID json.RawMessage) (c *call, forwarded bool) {
 		close(p.empty)
 		p.empty = make(chan struct{})
 	}
-	return c, true
+	return c, true, st
 }
 
 // drained returns a channel closed once no call awaits an answer the
@@ -290,7 +301,8 @@ func exactNumber(s string) (*big.Rat, bool) {
 
 // recordCancelled records a forwarded call the client had cancelled.
 func (c *call) recordCancelled(ctx context.Context, detail string) {
-	if c.state != nil {
-		c.core.CancelCall(ctx, c.state, "cancelled by the client after it was sent upstream; "+detail)
+	if c.state == nil {
+		return
 	}
+	c.core.CancelCall(ctx, c.state, "cancelled by the client after it was sent upstream; "+detail)
 }

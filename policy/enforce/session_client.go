@@ -405,3 +405,80 @@ func answer(id json.RawMessage, v Verdict) []byte {
 	}
 	return rpc.ResultResponse(id, v.Result)
 }
+
+// CancelRequest cancels the client's call id on the client's behalf, as
+// its notifications/cancelled would, and records it as cancelled now with
+// why: a relay that gives up on a call (a stateless client that closed its
+// POST, or never answered the server's input requests). A late answer is
+// dropped without another record.
+func (s *Session) CancelRequest(ctx context.Context, id json.RawMessage, why string) {
+	c, forwarded, st := s.pending.cancelWhy(id, why)
+	if c == nil {
+		return
+	}
+	if !forwarded {
+		if c.state != nil {
+			c.core.CancelCall(ctx, c.state, why+"; never sent upstream")
+		}
+		return
+	}
+	if st != nil {
+		// Recorded now: a server need not answer a cancelled request.
+		c.core.CancelCall(ctx, st, why+"; after it was sent upstream")
+	}
+	if c.route < 0 {
+		return
+	}
+	reason, _ := json.Marshal(why)
+	n, err := rpc.Notification("notifications/cancelled", json.RawMessage(`{"requestId":`+string(c.up)+`,"reason":`+string(reason)+`}`))
+	if err == nil {
+		_ = s.routes[c.route].upstream.WriteFrame(n)
+	}
+}
+
+// Recheck governs a request of the client again without sending it: the
+// checks a new tools/call, resources/read or prompts/get gets before it
+// may go upstream (identity, the catalog's tool rules, the pre hook:
+// guardrails, rate limits, Rego). A stateless client's retry of a call
+// whose upstream request waits for the client's input (multi round-trip
+// requests) is such a request: it must pass as the first did. It returns
+// nil when the request may go on, else the answer for the client under
+// id; a refusal is recorded as a new call's is.
+func (s *Session) Recheck(ctx context.Context, id json.RawMessage, method string, params json.RawMessage) []byte {
+	ri := 0
+	if s.aggregate {
+		if method != "tools/call" {
+			return rpc.ErrorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound,
+				Message: fmt.Sprintf("mcpgov: %s is not available through an aggregated endpoint; use the server's own endpoint", method)})
+		}
+		name := toolName(params)
+		var tool string
+		ri, tool = s.routeOf(name)
+		if ri < 0 || s.tools != nil && !s.tools[name] {
+			return rpc.ErrorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: fmt.Sprintf("Unknown tool: %s", name)})
+		}
+		quoted, _ := jsontext.AppendQuote(nil, tool)
+		p, err := rpc.ReplaceMember(params, "name", quoted)
+		if err != nil {
+			return rpc.ErrorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "Invalid params: mcpgov: " + err.Error()})
+		}
+		params = p
+	}
+	core := s.core(ri)
+	if core == nil {
+		return nil
+	}
+	var v Verdict
+	switch method {
+	case "tools/call":
+		_, v = core.BeginCall(ctx, params)
+	case "resources/read", "prompts/get":
+		_, v = core.BeginRequest(ctx, method, params)
+	default:
+		return nil
+	}
+	if v.Pass {
+		return nil
+	}
+	return answer(id, v)
+}

@@ -29,6 +29,9 @@ type GatewayConfig struct {
 	MaxSessions int `toml:"max_sessions"`
 	// IdleTimeout ends a session nobody used for this long ("30m").
 	IdleTimeout string `toml:"idle_timeout"`
+	// InputTimeout bounds how long a stateless client's call whose server
+	// asked for input waits for the client's retry ("10m").
+	InputTimeout string `toml:"input_timeout"`
 	// TLSCert and TLSKey are PEM files: with both set the gateway serves
 	// HTTPS. Relative paths are relative to the config file.
 	TLSCert string `toml:"tls_cert"`
@@ -57,6 +60,7 @@ type GatewaySettings struct {
 	MaxBody        int64
 	MaxSessions    int
 	IdleTimeout    time.Duration
+	InputTimeout   time.Duration
 	TLSCert        string
 	TLSKey         string
 	// InventoryReaders and MetricsListen: see GatewayConfig.
@@ -145,6 +149,13 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 			return fmt.Errorf("config %s: invalid [gateway] idle_timeout %q: want a duration like 30m", cfg.Path(), g.IdleTimeout)
 		}
 		s.IdleTimeout = d
+	}
+	if g.InputTimeout != "" {
+		d, err := audit.ParseAge(g.InputTimeout)
+		if err != nil || d <= 0 {
+			return fmt.Errorf("config %s: invalid [gateway] input_timeout %q: want a duration like 10m", cfg.Path(), g.InputTimeout)
+		}
+		s.InputTimeout = d
 	}
 	if g.TLSCert != "" {
 		s.TLSCert = configRelative(cfg.Path(), g.TLSCert)

@@ -18,6 +18,7 @@ package gateway
 
 import (
 	"context"
+	"crypto/cipher"
 	"errors"
 	"fmt"
 	"io"
@@ -157,6 +158,10 @@ type Options struct {
 	// Tracing, when set, makes a span of every MCP message POSTed;
 	// Tracing.Sink adds what the engine's records say.
 	Tracing *Tracing
+	// InputTimeout bounds how long a stateless client's call whose server
+	// asked for input waits for the client's retry (mrtr.go);
+	// DefaultInputTimeout when 0.
+	InputTimeout time.Duration
 }
 
 // Handler serves the gateway's endpoints.
@@ -173,6 +178,15 @@ type Handler struct {
 	failures failures             // failed authentications per client address
 	resumeMu sync.Mutex           // one session resumption at a time
 	pools    map[string]*poolSlot // stateless callers' sessions, by poolKey
+
+	// Stateless calls waiting for their client's input, by the key their
+	// requestState names, and the cipher that seals those states
+	// (mrtr.go).
+	inputsMu    sync.Mutex
+	inputs      map[string]*inputCall
+	stateOnce   sync.Once
+	stateCipher cipher.AEAD
+	stateErr    error
 
 	drainState
 }
@@ -209,7 +223,10 @@ func New(opts Options) (*Handler, error) {
 	if opts.ServerName == "" {
 		opts.ServerName = "mcpgov-gateway"
 	}
-	h := &Handler{opts: opts, sessions: map[string]*session{}, pools: map[string]*poolSlot{}, mux: http.NewServeMux()}
+	if opts.InputTimeout <= 0 {
+		opts.InputTimeout = DefaultInputTimeout
+	}
+	h := &Handler{opts: opts, sessions: map[string]*session{}, pools: map[string]*poolSlot{}, inputs: map[string]*inputCall{}, mux: http.NewServeMux()}
 	h.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -65,6 +66,18 @@ type session struct {
 	initResult []byte
 	seq        uint64
 	listeners  map[*listener]bool // its clients' subscriptions/listen streams
+	subs       map[string]int     // resource URIs subscribed upstream: how many listeners want each
+	// bindings are the x-mcp-header annotations of the tools listed in it,
+	// by the name its clients call them; bindingsComplete: every tool was
+	// listed since the list last changed (mcpparam.go).
+	bindings         map[string][]paramBinding
+	bindingsComplete bool
+	bindingsGen      uint64 // counts the list's changes
+	// inputCaps are the server requests its client declared it answers
+	// (by method), inputs its calls waiting for the client's input
+	// (mrtr.go).
+	inputCaps map[string]bool
+	inputs    map[*inputCall]bool
 }
 
 // reply is one POST waiting for its answer.
@@ -78,6 +91,8 @@ type reply struct {
 	// stream names a streamed answer's stream in event ids (a client
 	// resumes it with Last-Event-ID until its answer is out).
 	stream string
+	// call is a stateless client's request (mrtr.go).
+	call *statelessCall
 }
 
 // open starts a session for an initialize on ep: it resolves the servers,
@@ -502,6 +517,20 @@ func (s *session) WriteFrame(msg []byte) error {
 		if rep.stream != "" && s.posts[rep.stream] == rep {
 			delete(s.posts, rep.stream) // ended: a resumption replays the log
 		}
+		if ic := rep.inputCall(); ic != nil {
+			if ic.parked {
+				// For the retry to come (a copy: msg is the engine's).
+				if final, err := rpc.Parse(bytes.Clone(msg)); err == nil {
+					ic.final = final
+				}
+				return nil
+			}
+			delete(s.inputs, ic)
+			if ic.timer != nil {
+				ic.timer.Stop()
+			}
+			s.h.dropInput(ic)
+		}
 		if rep.rewrite != nil {
 			msg = rep.rewrite(m)
 		}
@@ -516,10 +545,14 @@ func (s *session) WriteFrame(msg []byte) error {
 		}
 	}
 	if s.poolKey != "" && m.IsCall() {
-		s.refuseServerRequest(m)
+		s.serverRequest(m) // multi round-trip requests (mrtr.go)
 		return nil
 	}
-	if s.poolKey != "" && strings.HasSuffix(m.Method, "/list_changed") {
+	if s.poolKey != "" && m.Method == "notifications/tools/list_changed" {
+		s.bindings, s.bindingsComplete = nil, false
+		s.bindingsGen++
+	}
+	if s.poolKey != "" && (strings.HasSuffix(m.Method, "/list_changed") || m.Method == "notifications/resources/updated") {
 		s.toListeners(m) // to its clients' subscriptions/listen streams
 		return nil
 	}
@@ -600,8 +633,8 @@ func (s *session) end(reason string) {
 		return
 	}
 	s.ended = true
-	waiters, get, listeners := s.waiters, s.get, s.listeners
-	s.listeners = nil
+	waiters, get, listeners, inputs := s.waiters, s.get, s.listeners, s.inputs
+	s.listeners, s.inputs = nil, nil
 	s.waiters, s.tokens, s.live, s.get, s.backlog, s.posts = nil, nil, nil, nil, nil, nil
 	s.mu.Unlock()
 	if s.idle != nil {
@@ -630,6 +663,7 @@ func (s *session) end(reason string) {
 		l.out.push(s.listenResult(l.id)) // the subscription ends gracefully
 		l.out.close()
 	}
+	s.endInputs(inputs)
 	go func() {
 		defer h.wg.Done()
 		s.shutdownUpstreams()

@@ -42,11 +42,10 @@ import (
 // requests of one client may carry the same id on two connections), and
 // its answer goes back under the client's id, with resultType "complete"
 // on a result. A client that closes its POST cancels the call upstream.
-// What the revision cannot carry is not relayed: the upstream session is
-// opened without client capabilities (no sampling, elicitation or roots
-// requests, which the revision replaces by MRTR), a server's request that
-// comes anyway is answered with an error, and resource subscriptions are
-// not offered. A subscriptions/listen POST gets the pooled session's
+// The upstream session is opened with the client's elicitation and
+// sampling capabilities only: a server's request during a call reaches
+// the client as the revision's multi round-trip request (mrtr.go); roots
+// are not offered. A subscriptions/listen POST gets the pooled session's
 // list_changed notifications (listen.go).
 
 // codeHeaderMismatch is SEP-2575's error for HTTP headers that do not
@@ -131,7 +130,45 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 		s.listen(w, r, m)
 		return
 	}
+	if m.Method == "tools/call" {
+		if refused := s.checkParams(w, r, m); refused {
+			return
+		}
+	}
+	if isRetry(m) {
+		h.resumeInput(w, r, ep, s, m, sseOK) // a call waiting for this input (mrtr.go)
+		return
+	}
 	s.callStateless(w, r, m, sseOK)
+}
+
+// checkParams refuses a tools/call whose Mcp-Param-* headers do not
+// mirror its arguments, before policy decides on them; true when it
+// answered. The refusal is recorded as the engine records the messages it
+// refuses.
+func (s *session) checkParams(w http.ResponseWriter, r *http.Request, m *rpc.Message) bool {
+	var p struct {
+		Name string `json:"name"`
+	}
+	if jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.Name == "" {
+		return false // the engine refuses it with the reason
+	}
+	bindings, ok, err := s.bindingsOf(r.Context(), p.Name)
+	if err != nil {
+		reason := fmt.Sprintf("the tools could not be listed to check the request's %s* headers: %v", paramHeaderPrefix, err)
+		s.engine.Refuse(s.ctx, m.Method, reason)
+		statelessError(w, m.ID, http.StatusBadGateway, jsonrpc.CodeInternalError, reason, nil)
+		return true
+	}
+	if !ok {
+		return false // not a tool the caller may see: the engine answers
+	}
+	if err := checkParamHeaders(r.Header, m.Params, bindings); err != nil {
+		s.engine.Refuse(s.ctx, m.Method, err.Error())
+		statelessError(w, m.ID, http.StatusBadRequest, codeHeaderMismatch, err.Error(), nil)
+		return true
+	}
+	return false
 }
 
 // requestMeta reads params._meta; nil when there is none.
@@ -172,9 +209,13 @@ func mirroredHeaders(hdr http.Header, m *rpc.Message) error {
 	default:
 		return nil
 	}
-	name := hdr.Get(headerName)
-	if name == "" {
+	raw := hdr.Get(headerName)
+	if raw == "" {
 		return fmt.Errorf("missing required %s header for method %s", headerName, m.Method)
+	}
+	name, err := decodeHeaderValue(raw)
+	if err != nil {
+		return fmt.Errorf("%s header: %v", headerName, err)
 	}
 	var p map[string]jsontext.Value
 	if jsonv2.Unmarshal(m.Params, &p) != nil {
@@ -212,7 +253,8 @@ type poolSlot struct {
 func (h *Handler) poolKey(r *http.Request, ep endpoint, meta map[string]any) string {
 	who, _ := json.Marshal(caller(r))
 	client, _ := json.Marshal(clientOf(meta))
-	parts := [][]byte{[]byte(ep.path), who, client}
+	caps, _ := json.Marshal(clientInputCapabilities(meta))
+	parts := [][]byte{[]byte(ep.path), who, client, caps}
 	if _, ok := h.opts.Governance.(CredentialSource); ok {
 		for _, name := range []string{"Authorization", "X-Mcpgov-Mcp-Headers"} {
 			parts = append(parts, []byte(strings.Join(r.Header.Values(name), "\n")))
@@ -282,7 +324,8 @@ func (h *Handler) openPooled(r *http.Request, ep endpoint, meta map[string]any, 
 		}
 		h.mu.Unlock()
 	}
-	params, _ := json.Marshal(map[string]any{"protocolVersion": legacyInitVersion, "capabilities": map[string]any{},
+	caps := clientInputCapabilities(meta)
+	params, _ := json.Marshal(map[string]any{"protocolVersion": legacyInitVersion, "capabilities": caps,
 		"clientInfo": clientOf(meta)})
 	initID := `"mcpgov-stateless-` + randomHex(8) + `"`
 	body := rpc.Request(json.RawMessage(initID), "initialize", params)
@@ -296,6 +339,12 @@ func (h *Handler) openPooled(r *http.Request, ep endpoint, meta map[string]any, 
 		fail(status, refusal)
 		return
 	}
+	s.mu.Lock()
+	s.inputCaps = map[string]bool{}
+	for name := range caps {
+		s.inputCaps[inputCapabilities[name]] = true
+	}
+	s.mu.Unlock()
 	answer, err := s.initialize(r.Context(), m, body)
 	if err != nil {
 		s.end("opening the upstream session for a stateless client failed: " + err.Error())
@@ -313,9 +362,8 @@ func (h *Handler) openPooled(r *http.Request, ep endpoint, meta map[string]any, 
 }
 
 // discoverResult answers server/discover from the pooled session's
-// initialize result: the server's capabilities (without resource
-// subscriptions, which subscriptions/listen does not relay), instructions
-// and serverInfo.
+// initialize result: the server's capabilities (resource subscriptions
+// are served through subscriptions/listen), instructions and serverInfo.
 func (s *session) discoverResult() json.RawMessage {
 	s.mu.Lock()
 	answer := s.initResult
@@ -336,7 +384,6 @@ func (s *session) discoverResult() json.RawMessage {
 			if jsonv2.Unmarshal(v, &c) != nil {
 				continue
 			}
-			delete(c, "subscribe")
 			caps[name] = c
 		default:
 			caps[name] = v
@@ -371,9 +418,12 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 		statelessError(w, m.ID, http.StatusBadRequest, jsonrpc.CodeInvalidRequest, err.Error(), nil)
 		return
 	}
-	clientID := m.ID
-	rep := &reply{id: string(gid), out: newOutbox(), rewrite: func(answer *rpc.Message) []byte {
-		return statelessAnswer(answer, clientID)
+	call := &statelessCall{clientID: m.ID, method: m.Method, params: m.Params}
+	rep := &reply{id: string(gid), out: newOutbox(), call: call, rewrite: func(answer *rpc.Message) []byte {
+		if call.method == "tools/list" && answer.Result != nil {
+			s.noteTools(answer.Result) // s.mu is held (WriteFrame)
+		}
+		return statelessAnswer(answer, call.clientID, call.method)
 	}}
 	if !s.register(w, up, rep, true) {
 		return
@@ -384,22 +434,28 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 	// cancels.
 	logCtx := withRequestLogging(s.ctx, r)
 	go func() { _ = s.engine.FromClient(logCtx, body) }()
-	cancel := func() {
-		s.forget(rep)
-		// The POST is the request's whole lifecycle: a client that
-		// closed it cancelled the call.
-		p, _ := json.Marshal(map[string]any{"requestId": gid, "reason": "the client closed its request"})
-		if n, err := rpc.Notification("notifications/cancelled", p); err == nil {
-			s.fromClient(n)
-		}
-	}
-	if !rep.out.await(r.Context()) {
+	s.awaitStateless(w, r, rep, sseOK)
+}
+
+// reasonClosed is why a stateless request is cancelled when its client
+// closes the POST: the revision's only cancellation (its Streamable HTTP
+// transport has no notifications/cancelled).
+const reasonClosed = "cancelled: the client closed its POST, which is how a client of protocol " + statelessVersion + " cancels a request"
+
+// awaitStateless answers the POST with what comes for rep: its progress
+// and answer, or the server's input requests (mrtr.go).
+func (s *session) awaitStateless(w http.ResponseWriter, r *http.Request, rep *reply, sseOK bool) {
+	s.mu.Lock()
+	out := rep.out
+	s.mu.Unlock()
+	cancel := func() { s.cancelStateless(rep, reasonClosed) }
+	if !out.await(r.Context()) {
 		cancel()
 		return
 	}
 	if !sseOK {
 		select {
-		case <-rep.out.closed():
+		case <-out.closed():
 		case <-r.Context().Done():
 			cancel()
 			return
@@ -408,12 +464,12 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 	// An answer already there goes as one JSON body when it is all there
 	// is, or when the revision gives it a status of its own (a protocol
 	// error is not a stream); else the stream carries what comes.
-	if n, last := rep.out.answered(); last != nil && (!sseOK || n == 1 || statelessStatus(last) != http.StatusOK) {
-		_, _ = rep.out.take()
+	if n, last := out.answered(); last != nil && (!sseOK || n == 1 || statelessStatus(last) != http.StatusOK) {
+		_, _ = out.take()
 		writeJSON(w, statelessStatus(last), last)
 		return
 	}
-	_ = s.stream(w, r, rep.out, cancel, nil, 0)
+	_ = s.stream(w, r, out, cancel, nil, 0)
 }
 
 // sessionMeta are the _meta members by which a stateless request carries
@@ -468,10 +524,20 @@ func legacyParams(params json.RawMessage) (json.RawMessage, error) {
 	return rpc.ReplaceMember(params, "_meta", bytes.TrimRight(out.Bytes(), "\n"))
 }
 
+// cachedMethods are the requests whose results carry the revision's
+// cache fields (SEP-2549: ttlMs and cacheScope, required on the wire).
+var cachedMethods = map[string]bool{"tools/list": true, "prompts/list": true, "resources/list": true,
+	"resources/templates/list": true, "resources/read": true}
+
 // statelessAnswer is an answer as the stateless revision gives it: under
 // the client's id, a result with resultType "complete" (unless the server
-// gave one).
-func statelessAnswer(a *rpc.Message, clientID json.RawMessage) []byte {
+// gave one). A list or read result also says how it may be cached: what
+// the gateway answers depends on the caller (their groups, the catalog's
+// rules) and on a bundle that can change at any reload, so it is
+// "private" (no shared cache may serve it to another caller; an absent
+// cacheScope means "public") and stale at once (ttlMs 0) unless the
+// server gave a lifetime.
+func statelessAnswer(a *rpc.Message, clientID json.RawMessage, method string) []byte {
 	if a.Result == nil {
 		return a.WithID(clientID)
 	}
@@ -480,11 +546,33 @@ func statelessAnswer(a *rpc.Message, clientID json.RawMessage) []byte {
 	if len(res) < 2 || res[0] != '{' || jsonv2.Unmarshal(res, &members) != nil {
 		return a.WithID(clientID)
 	}
-	if _, ok := members["resultType"]; ok {
+	var add []byte
+	replaced := false
+	if _, ok := members["resultType"]; !ok {
+		add = append(add, `"resultType":"complete"`...)
+	}
+	if cachedMethods[method] {
+		if _, ok := members["ttlMs"]; !ok {
+			add = append(add, `,"ttlMs":0`...)
+		}
+		if v, ok := members["cacheScope"]; !ok {
+			add = append(add, `,"cacheScope":"private"`...)
+		} else if string(v) != `"private"` {
+			if r, err := rpc.ReplaceMember(res, "cacheScope", json.RawMessage(`"private"`)); err == nil {
+				res, replaced = r, true
+			}
+		}
+	}
+	if len(add) == 0 {
+		if replaced {
+			return rpc.ResultResponse(clientID, res)
+		}
 		return a.WithID(clientID)
 	}
-	out := make([]byte, 0, len(res)+26)
-	out = append(out, `{"resultType":"complete"`...)
+	add = bytes.TrimPrefix(add, []byte(","))
+	out := make([]byte, 0, len(res)+len(add)+2)
+	out = append(out, '{')
+	out = append(out, add...)
 	if rest := bytes.TrimSpace(res[1:]); len(rest) > 0 && rest[0] != '}' {
 		out = append(out, ',')
 	}
@@ -512,14 +600,6 @@ func statelessStatus(answer []byte) int {
 		return http.StatusBadRequest
 	}
 	return http.StatusOK
-}
-
-// refuseServerRequest answers a server's request in a pooled session: its
-// clients speak a revision without server-to-client requests.
-func (s *session) refuseServerRequest(m *rpc.Message) {
-	answer := rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeMethodNotFound,
-		Message: fmt.Sprintf("mcpgov: %s is not relayed: the gateway's client speaks protocol %s, which has no server-to-client requests", m.Method, statelessVersion)})
-	go s.fromClient(answer)
 }
 
 // isStatelessRequest reports whether a request speaks the stateless

@@ -49,6 +49,7 @@ type GatewayServeOptions struct {
 	MaxBody        int64
 	MaxSessions    int
 	IdleTimeout    time.Duration
+	InputTimeout   time.Duration
 	TLSCert        string
 	TLSKey         string
 	LogFormat      string
@@ -297,6 +298,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 			MaxBody:        opts.MaxBody,
 			MaxSessions:    opts.MaxSessions,
 			IdleTimeout:    opts.IdleTimeout,
+			InputTimeout:   opts.InputTimeout,
 			ServerName:     "mcpgov-gateway",
 			ServerVersion:  opts.Factory.Version.Version,
 			Diag:           errOut,

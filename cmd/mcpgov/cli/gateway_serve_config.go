@@ -18,6 +18,7 @@ import (
 func addGatewayServeFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
 	cmd.Flags().IntVar(&opts.MaxSessions, "max-sessions", gateway.DefaultMaxSessions, "most MCP sessions open at once")
 	cmd.Flags().DurationVar(&opts.IdleTimeout, "idle-timeout", gateway.DefaultIdleTimeout, "end a session nobody used for this long")
+	cmd.Flags().DurationVar(&opts.InputTimeout, "input-timeout", gateway.DefaultInputTimeout, "how long a 2026-07-28 client's call whose server asked for input waits for the client's retry")
 	cmd.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (with --tls-key)")
 	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "stderr as text lines or json (one log/slog object per line)")
@@ -44,6 +45,9 @@ func checkGatewayFlags(opts *GatewayServeOptions) error {
 	}
 	if opts.IdleTimeout <= 0 {
 		return flagErrorf("invalid --idle-timeout %s: want a positive duration", opts.IdleTimeout)
+	}
+	if opts.InputTimeout <= 0 {
+		return flagErrorf("invalid --input-timeout %s: want a positive duration", opts.InputTimeout)
 	}
 	if opts.OTLPTraces != "" {
 		if _, err := trace.TracesURL(opts.OTLPTraces); err != nil {
@@ -81,6 +85,9 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 	}
 	if !opts.Set["idle-timeout"] && s.IdleTimeout > 0 {
 		opts.IdleTimeout = s.IdleTimeout
+	}
+	if !opts.Set["input-timeout"] && s.InputTimeout > 0 {
+		opts.InputTimeout = s.InputTimeout
 	}
 	opts.InventoryReaders = s.InventoryReaders
 	if !opts.Set["public-url"] && s.PublicURL != "" {

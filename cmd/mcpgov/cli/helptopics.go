@@ -218,6 +218,11 @@ the managed file sets wins over the user's.
       initialize gets 503.
   idle_timeout = "30m"
       A session nobody used for this long ends (default 30m).
+  input_timeout = "10m"
+      How long a call of a 2026-07-28 client whose server asked for input
+      (elicitation, sampling) waits for the client's retry with it (default
+      10m); then the server's request is answered with an error and the
+      call is cancelled and recorded as such.
   tls_cert = "/etc/mcpgov/gateway.crt"
   tls_key = "/etc/mcpgov/gateway.key"
       PEM certificate (chain) and key: with both set the gateway serves
