@@ -33,6 +33,13 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 			if c.Resource == "" {
 				return nil, fmt.Errorf("oauth_user server %q: no client_id and no issuer to register one at\nhint: set client_id in the catalog", s.id)
 			}
+			if m.ProbeChallenge && c.ResourceMetadataURL == "" {
+				metaURL, scopes := m.probe(ctx, c.Resource)
+				c.ResourceMetadataURL = metaURL
+				if len(c.Scopes) == 0 {
+					c.Scopes = scopes
+				}
+			}
 			prm, absent, err := m.resourceMetadata(ctx, c.Resource, c.ResourceMetadataURL)
 			switch {
 			case err == nil:
@@ -311,4 +318,57 @@ func ReadChallenge(h http.Header) (metadataURL string, scopes []string) {
 		}
 	}
 	return "", nil
+}
+
+// probeBody is the request probe sends: a JSON-RPC ping, which a server
+// that takes no token answers (or refuses for want of a session) without
+// starting anything.
+const probeBody = `{"jsonrpc":"2.0","id":"mcpgov-probe","method":"ping"}`
+
+// probe asks the MCP server at resource, without a token, for its 401
+// challenge: where its protected-resource metadata is, and the scopes it
+// asks for (MCP's scope selection takes the challenge's first). Any other
+// answer, or none, yields nothing, and discovery goes on at the
+// well-known locations.
+func (m *Manager) probe(ctx context.Context, resource string) (metaURL string, scopes []string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, resource, strings.NewReader(probeBody))
+	if err != nil {
+		return "", nil
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := m.client().Do(req)
+	if err != nil {
+		return "", nil
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusUnauthorized {
+		return "", nil
+	}
+	return ReadChallenge(resp.Header)
+}
+
+// AuthorizationServer finds the authorization server of the MCP server at
+// resource as an MCP client does (RFC 9728): the server's 401 challenge,
+// then its protected-resource metadata at the challenge's location or the
+// well-known ones, then the first authorization server it names, whose
+// RFC 8414 or OpenID metadata it returns. For a client that is not a
+// person's (oauth_client), which needs only the token endpoint.
+func AuthorizationServer(ctx context.Context, client *http.Client, resource string) (*oauthex.AuthServerMeta, error) {
+	m := &Manager{HTTPClient: client}
+	metaURL, _ := m.probe(ctx, resource)
+	prm, _, err := m.resourceMetadata(ctx, resource, metaURL)
+	if err != nil {
+		return nil, fmt.Errorf("find the authorization server of %s: %w", resource, err)
+	}
+	issuer := prm.AuthorizationServers[0]
+	meta, err := auth.GetAuthServerMetadata(ctx, issuer, m.client())
+	if err != nil {
+		return nil, fmt.Errorf("discover the authorization server %s: %w", issuer, err)
+	}
+	if meta == nil {
+		return nil, fmt.Errorf("discover the authorization server %s: no OAuth or OpenID metadata there", issuer)
+	}
+	return meta, nil
 }

@@ -41,7 +41,7 @@ func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL s
 	if err != nil {
 		return nil, err
 	}
-	m := &oauthuser.Manager{Store: vaultTokens{g.Creds.Vault}, Sink: oauthRecorder(g.Store()), LockDir: lockDir}
+	m := &oauthuser.Manager{Store: vaultTokens{g.Creds.Vault}, Sink: oauthRecorder(g.Store()), LockDir: lockDir, ProbeChallenge: true}
 	if g.shared != nil {
 		// Replicas share the consents in flight: the browser's redirect
 		// may reach any of them. Those of the vault's store are sealed
@@ -88,7 +88,7 @@ func (g *GatewayGovernance) setOAuthServers(ctx context.Context, m *oauthuser.Ma
 			resource = s.Launch.URL
 		}
 		if _, err := m.SetServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL,
-			ClientID: a.ClientID, ClientSecret: secret, Scopes: a.Scopes, RedirectURL: redirect, Resource: resource}); err != nil {
+			ClientID: a.ClientID, ClientSecret: secret, ClientMetadataURL: a.ClientMetadataURL, Scopes: a.Scopes, RedirectURL: redirect, Resource: resource}); err != nil {
 			return fmt.Errorf("server %s: %w", s.ID, err)
 		}
 	}
