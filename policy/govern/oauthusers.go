@@ -48,6 +48,9 @@ func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL s
 		// with its key (the records hold the PKCE verifier).
 		if sv, ok := g.Creds.Vault.Store.(*state.Vault); ok {
 			m.Pending = sv.Consents()
+			// And the clients mcpgov registered itself as (RFC 7591),
+			// sealed too: replica B refreshes A's grants with A's client.
+			m.Clients = sv.Clients()
 		} else {
 			m.Pending = g.shared.Store.Consents()
 		}
