@@ -496,3 +496,120 @@ func runGatewayConformanceAuth(t *testing.T, entry, loader, self, revision, vers
 		t.Logf("%s: %s\n%s", scenario, checks, notes)
 	})
 }
+
+// Set before any init runs (package variables are initialized first), so
+// ideemu's init sees it.
+var _ = func() struct{} {
+	ideemuHook = func(deadline time.Time, serverURL, bundle string) (bool, error) {
+		if os.Getenv(gwemuAuthEnv) != "oauth_client" {
+			return false, nil
+		}
+		return true, ideemuClientCredentials(deadline, serverURL, bundle)
+	}
+	return struct{}{}
+}()
+
+// ideemuClientCredentials is ideemu for the client-credentials scenarios:
+// the shim fronts the scenario's server, a catalog entry whose auth is
+// oauth_client (the pre-registered client of MCP_CONFORMANCE_CONTEXT, its
+// secret or key by env reference), and gets its token itself: the
+// client has no OAuth of its own.
+func ideemuClientCredentials(deadline time.Time, serverURL, bundle string) error {
+	if name := os.Getenv(gwemuLogEnv); name != "" {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		gwemuLog = io.MultiWriter(os.Stderr, f)
+	}
+	var cc conformanceContext
+	if err := json.Unmarshal([]byte(os.Getenv("MCP_CONFORMANCE_CONTEXT")), &cc); err != nil {
+		return fmt.Errorf("MCP_CONFORMANCE_CONTEXT: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(bundle, "catalog.toml"), []byte(gwemuCatalog(serverURL, "oauth_client", cc)), 0o644); err != nil {
+		return err
+	}
+	cmd := exec.Command("mcpgov", "shim", "--bundle", bundle, "--url", serverURL)
+	cmd.Stderr = gwemuLog
+	env := []string{"MCPGOV_BUNDLE=", "MCPGOV_CONFIG=", "MCPGOV_KEYRING=off", "MCPGOV_VAULT_KEY=env:GWEMU_VAULT_KEY", "GWEMU_VAULT_KEY=" + vault.NewKey(),
+		"GWEMU_CLIENT_SECRET=" + cc.ClientSecret, "GWEMU_CLIENT_KEY=" + cc.PrivateKeyPEM}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, ideemuEnv+"=") && !strings.HasPrefix(kv, gwemuEnv) {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgov-ideemu", Version: "1"}, nil)
+	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil)
+	if err != nil {
+		return err
+	}
+	defer cs.Close()
+	lt, err := cs.ListTools(ctx, nil)
+	if err != nil {
+		return err
+	}
+	for _, tool := range lt.Tools {
+		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool.Name, Arguments: sampleArgs(tool)})
+		if err != nil {
+			return fmt.Errorf("call %s: %w", tool.Name, err)
+		}
+		if res.IsError {
+			b, _ := json.Marshal(res)
+			return fmt.Errorf("call %s: a tool error: %s", tool.Name, b)
+		}
+		b, _ := json.Marshal(res)
+		fmt.Fprintf(gwemuLog, "ideemu: %s -> %s\n", tool.Name, b)
+	}
+	return nil
+}
+
+// TestShimConformanceClientCredentials runs the client-credentials
+// scenarios with ideemu: `mcpgov shim --url` fronting a catalog server
+// whose auth is oauth_client gets the token (client_secret_basic, or a
+// private_key_jwt assertion) itself. Warnings fail too.
+func TestShimConformanceClientCredentials(t *testing.T) {
+	if ok, err := haveProgram("conformance"); err != nil {
+		t.Fatal(err)
+	} else if !ok {
+		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
+	}
+	bin, _ := exec.LookPath("conformance")
+	entry, err := filepath.EvalSymlinks(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	loader, err := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, scenario := range gatewayClientCredentialsScenarios {
+		t.Run(strings.TrimPrefix(scenario, "auth/"), func(t *testing.T) {
+			out := t.TempDir()
+			deadline := await.Deadline(t)
+			ctx, cancel := context.WithDeadline(context.Background(), deadline)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, "node", "--import", loader, entry,
+				"client", "--command", self, "--scenario", scenario, "--timeout", strconv.FormatInt(time.Until(deadline).Milliseconds(), 10), "-o", out)
+			logFile := filepath.Join(t.TempDir(), "ideemu.log")
+			cmd.Env = sandboxEnv(t, ideemuEnv+"="+deadline.Format(time.RFC3339Nano), gwemuAuthEnv+"=oauth_client", gwemuLogEnv+"="+logFile)
+			outb, err := cmd.CombinedOutput()
+			checks := summariseChecks(t, out)
+			notes, _ := os.ReadFile(logFile)
+			if err != nil || !strings.Contains(checks, "=SUCCESS") || strings.Contains(checks, "=FAILURE") || strings.Contains(checks, "=WARNING") {
+				t.Fatalf("conformance %s through the shim: %v\nchecks: %s\n%s\n%s", scenario, err, checks, outb, notes)
+			}
+			if strings.Contains(string(outb)+string(notes), "cc-token-") {
+				t.Errorf("conformance %s: the access token is in the shim's or the client's output:\n%s\n%s", scenario, outb, notes)
+			}
+			t.Logf("%s: %s\n%s", scenario, checks, notes)
+		})
+	}
+}
