@@ -135,6 +135,7 @@ type Manager struct {
 	consentLocks map[Key]*sync.Mutex
 	memPending   *MemoryPending
 	completions  map[string][]completion // by elicitation id
+	startURL     string                  // PersonCheck's StartPath: the links handed out
 }
 
 // server is one registered upstream with its lazily discovered endpoints.

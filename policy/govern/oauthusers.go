@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/state"
+	"github.com/mcpgov/mcpgov/shim/creds"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
 
@@ -211,4 +213,33 @@ func (e *Engine) OAuthSink() oauthuser.Sink {
 			rec.OAuthEvent(ctx, ev)
 		}
 	})
+}
+
+// ConsentSignin is the gateway's OpenID client at its identity provider
+// ([gateway] consent_issuer, consent_client_id, consent_client_secret, a
+// reference); zero when unset.
+type ConsentSignin struct{ Issuer, ClientID, ClientSecret string }
+
+// CheckConsentPerson binds m's consents to the person each was made for
+// when c is set: it returns the handler of the start and sign-in
+// endpoints (login/oauthuser.PersonCheck). Without c it returns nil, and
+// records once that consents are unchecked (a credential record).
+func (g *GatewayGovernance) CheckConsentPerson(ctx context.Context, m *oauthuser.Manager, c ConsentSignin, publicURL string) (http.Handler, error) {
+	if c.Issuer == "" {
+		oauthRecorder(g.Store()).OAuthEvent(ctx, oauthuser.Event{Kind: oauthuser.EventConsentUnchecked, User: "mcpgov",
+			Reason: "no [gateway] consent_issuer: a consent link works for whoever opens it", Time: time.Now().UTC()})
+		return nil, nil
+	}
+	secret := ""
+	if c.ClientSecret != "" {
+		var err error
+		if secret, err = g.Creds.Secrets.Resolve(ctx, c.ClientSecret); err != nil {
+			return nil, fmt.Errorf("[gateway] consent_client_secret: %w", err)
+		}
+	}
+	p := &oauthuser.PersonCheck{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret, BaseURL: publicURL,
+		UserOf: func(subject, email string) string {
+			return creds.UserOf(audit.Identity{Subject: subject, Email: email, Method: "oidc"})
+		}}
+	return p.Install(ctx, m)
 }

@@ -1,0 +1,190 @@
+//go:build unix
+
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
+	"github.com/mcpgov/mcpgov/login/vault"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+)
+
+var dexLoginForm = regexp.MustCompile(`<form[^>]*method="post"[^>]*action="([^"]*/auth/local/login[^"]*)"`)
+
+// openAs plays person (a Dex user) opening link in a fresh browser: each
+// Dex sign-in form on the way is filled in as them, redirects and cookies
+// are followed. It returns where the browser ended, its status and page.
+func openAs(ctx context.Context, link, person string) (int, string, error) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	do := func(method, u string, form url.Values) (int, string, *url.URL, error) {
+		var body io.Reader
+		if form != nil {
+			body = strings.NewReader(form.Encode())
+		}
+		req, err := http.NewRequestWithContext(ctx, method, u, body)
+		if err != nil {
+			return 0, "", nil, err
+		}
+		if form != nil {
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return 0, "", nil, err
+		}
+		defer resp.Body.Close()
+		b, err := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Request.URL, err
+	}
+	status, page, at, err := do(http.MethodGet, link, nil)
+	for signins := 0; err == nil && signins < 3; signins++ {
+		m := dexLoginForm.FindStringSubmatch(page)
+		if m == nil {
+			break
+		}
+		action, perr := at.Parse(html.UnescapeString(m[1]))
+		if perr != nil {
+			return 0, "", perr
+		}
+		status, page, at, err = do(http.MethodPost, action.String(), url.Values{"login": {person}, "password": {oauthusertest.Password}})
+	}
+	return status, page, err
+}
+
+// TestGatewayConsentPerson: with [gateway] consent_issuer set (Dex, which
+// is also the upstream's authorization server), a consent link leads to
+// the gateway's start endpoint, which signs the browser in first. Alice's
+// link opened by Bob is refused with a page saying it is someone else's,
+// a consent_failed other_user record, and the link burnt; nothing is
+// granted. Alice's next link, opened by Alice, grants, and her call
+// carries her own token.
+func TestGatewayConsentPerson(t *testing.T) {
+	addr := freeAddr(t)
+	base := "http://" + addr
+	d := oauthusertest.StartDexFrom(t, "testdata/idp/consent.yaml", map[string]string{
+		"REDIRECT": base + "/oauth/callback", "SIGNIN": base + "/oauth/signin", "TOKEN_EXPIRY": "10m"})
+	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
+	gov := t.TempDir()
+	writeFile(t, filepath.Join(gov, "catalog.toml"), fmt.Sprintf(`[catalog]
+mode = "enforce"
+[servers.notes]
+status = "approved"
+[servers.notes.launch]
+url = %q
+[servers.notes.auth]
+type = "oauth_user"
+issuer = %q
+client_id = %q
+client_secret = "env:NOTES_CLIENT_SECRET"
+scopes = ["openid", "email", "offline_access"]
+`, upstream, d.Issuer, oauthusertest.ClientID))
+	auditDir := filepath.Join(t.TempDir(), "audit")
+	env := sandboxEnv(t, "MCPGOV_AUDIT_DIR="+auditDir, "MCPGOV_VAULT_KEY=env:TEST_VAULT_KEY", "TEST_VAULT_KEY="+vault.NewKey(),
+		"NOTES_CLIENT_SECRET="+oauthusertest.ClientSecret)
+	configDir := filepath.Join(envValue(env, "XDG_CONFIG_HOME"), "mcpgov")
+	if err := os.MkdirAll(configDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(configDir, "config.toml"), fmt.Sprintf("[gateway]\nconsent_issuer = %q\nconsent_client_id = %q\nconsent_client_secret = \"env:NOTES_CLIENT_SECRET\"\n",
+		d.Issuer, oauthusertest.ClientID))
+	mcpgov := func(args ...string) string {
+		t.Helper()
+		cmd := exec.Command("mcpgov", args...)
+		cmd.Env = env
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("mcpgov %s: %v", strings.Join(args, " "), err)
+		}
+		return string(out)
+	}
+	var issued struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal([]byte(mcpgov("gateway", "token", "create", "--user", "alice@example.com", "--expires", "1d", "--json")), &issued); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr := serveGatewayAt(t, addr, env, "--bundle", gov)
+	if !strings.Contains(stderr(), "people sign in at "+d.Issuer+" first") {
+		t.Errorf("the gateway does not say consents are checked:\n%s", stderr())
+	}
+	url := base + "/servers/notes/mcp"
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`
+	link := func() string {
+		t.Helper()
+		_, answer, _ := authPost(t, url, issued.Token, initialize)
+		var refused struct {
+			Error struct {
+				Code int `json:"code"`
+				Data struct {
+					Elicitations []struct{ URL string } `json:"elicitations"`
+				} `json:"data"`
+			} `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(sseData(answer)), &refused); err != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 {
+			t.Fatalf("alice's initialize without consent: %s\ngateway:\n%s", answer, stderr())
+		}
+		l := refused.Error.Data.Elicitations[0].URL
+		if !strings.HasPrefix(l, base+"/oauth/start?state=") {
+			t.Fatalf("the consent link does not lead to the gateway's start endpoint: %.60s…", l)
+		}
+		return l
+	}
+
+	// Bob opens alice's link: refused once he has signed in as bob.
+	aliceLink := link()
+	status, page, err := openAs(await.Context(t), aliceLink, "bob@example.com")
+	if err != nil || status != http.StatusForbidden || !strings.Contains(page, "This consent link is for someone else") || !strings.Contains(page, "bob@example.com") {
+		t.Fatalf("alice's link opened by bob: %d %v\n%s\ngateway:\n%s", status, err, page, stderr())
+	}
+	records := mcpgov("audit", "query", "--format", "jsonl")
+	if !strings.Contains(records, `"outcome":"consent_failed"`) || !strings.Contains(records, "other_user") {
+		t.Errorf("no consent_failed other_user record:\n%s", records)
+	}
+	if strings.Contains(records, `"outcome":"grant"`) {
+		t.Fatalf("bob's sign-in granted something:\n%s", records)
+	}
+	// The link is burnt: alice opening it now is told it is no longer valid.
+	if status, page, _ := openAs(await.Context(t), aliceLink, "alice@example.com"); status != http.StatusBadRequest || !strings.Contains(page, "no longer valid") {
+		t.Errorf("the link bob opened, opened again: %d\n%s", status, page)
+	}
+
+	// Alice's own new link, opened by alice: granted.
+	status, page, err = openAs(await.Context(t), link(), "alice@example.com")
+	if err != nil || status != http.StatusOK || !strings.Contains(page, "Access granted") {
+		t.Fatalf("alice's link opened by alice: %d %v\n%s\ngateway:\n%s", status, err, page, stderr())
+	}
+	status, answer, hdr := authPost(t, url, issued.Token, `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`)
+	if status != 200 || !strings.Contains(answer, `"result"`) {
+		t.Fatalf("initialize after alice's consent: %d %s\ngateway:\n%s", status, answer, stderr())
+	}
+	req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	req.Header.Set("Authorization", "Bearer "+issued.Token)
+	req.Header.Set("Mcp-Session-Id", hdr.Get("Mcp-Session-Id"))
+	req.Header.Set("MCP-Protocol-Version", "2025-11-25")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if !strings.Contains(string(b), "alice@example.com") {
+		t.Errorf("whoami after alice's consent: %s\ngateway:\n%s", b, stderr())
+	}
+}
