@@ -20,6 +20,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
 	"github.com/mcpgov/mcpgov/login/vault"
+	"github.com/mcpgov/mcpgov/policy/state/statetest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
@@ -155,8 +156,10 @@ scopes = ["openid", "email", "offline_access"]
 	if !strings.Contains(records, `"outcome":"consent_failed"`) || !strings.Contains(records, "other_user") {
 		t.Errorf("no consent_failed other_user record:\n%s", records)
 	}
-	if strings.Contains(records, `"outcome":"grant"`) {
-		t.Fatalf("bob's sign-in granted something:\n%s", records)
+	for _, r := range strings.Split(records, "\n") {
+		if strings.Contains(r, `"server":{"id":"notes"}`) && strings.Contains(r, `"outcome":"grant"`) {
+			t.Fatalf("bob's sign-in granted notes: %s", r)
+		}
 	}
 	// The link is burnt: alice opening it now is told it is no longer valid.
 	if status, page, _ := openAs(await.Context(t), aliceLink, "alice@example.com"); status != http.StatusBadRequest || !strings.Contains(page, "no longer valid") {
@@ -186,5 +189,80 @@ scopes = ["openid", "email", "offline_access"]
 	b, _ := io.ReadAll(resp.Body)
 	if !strings.Contains(string(b), "alice@example.com") {
 		t.Errorf("whoami after alice's consent: %s\ngateway:\n%s", b, stderr())
+	}
+}
+
+// TestGatewayConsentPersonReplicas: two replicas on one real Redis, the
+// public URL replica B's. Alice's link, made on A, is opened on A (its
+// start endpoint sets the sign-in cookie); the identity provider sends
+// the browser back to B, which takes the cookie A signed (the key is in
+// the shared vault) and the consent A keeps in the shared store; alice
+// consents and her call on A carries her token. Without the shared key B
+// would refuse the sign-in.
+func TestGatewayConsentPersonReplicas(t *testing.T) {
+	redis := statetest.Start(t)
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	publicURL := "http://" + addrB
+	d := oauthusertest.StartDexFrom(t, "testdata/idp/consent.yaml", map[string]string{
+		"REDIRECT": publicURL + "/oauth/callback", "SIGNIN": publicURL + "/oauth/signin", "TOKEN_EXPIRY": "10m"})
+	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
+	gov := t.TempDir()
+	writeFile(t, filepath.Join(gov, "catalog.toml"), fmt.Sprintf(`[catalog]
+mode = "enforce"
+[servers.notes]
+status = "approved"
+[servers.notes.launch]
+url = %q
+[servers.notes.auth]
+type = "oauth_user"
+issuer = %q
+client_id = %q
+client_secret = "env:NOTES_CLIENT_SECRET"
+scopes = ["openid", "email", "offline_access"]
+`, upstream, d.Issuer, oauthusertest.ClientID))
+	env := sandboxEnv(t, "MCPGOV_VAULT_KEY=env:TEST_VAULT_KEY", "TEST_VAULT_KEY="+vault.NewKey(), "NOTES_CLIENT_SECRET="+oauthusertest.ClientSecret)
+	configDir := filepath.Join(envValue(env, "XDG_CONFIG_HOME"), "mcpgov")
+	if err := os.MkdirAll(configDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, filepath.Join(configDir, "config.toml"), fmt.Sprintf("[gateway]\nstore = %q\nconsent_issuer = %q\nconsent_client_id = %q\nconsent_client_secret = \"env:NOTES_CLIENT_SECRET\"\n",
+		redis.URL(), d.Issuer, oauthusertest.ClientID))
+	cmd := exec.Command("mcpgov", "gateway", "token", "create", "--user", "alice@example.com", "--expires", "1d", "--json")
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("token create: %v", err)
+	}
+	var issued struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(out, &issued); err != nil {
+		t.Fatal(err)
+	}
+	_, logA := serveGatewayAt(t, addrA, env, "--bundle", gov, "--public-url", publicURL)
+	_, logB := serveGatewayAt(t, addrB, env, "--bundle", gov, "--public-url", publicURL)
+	onA := "http://" + addrA + "/servers/notes/mcp"
+	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`
+	_, answer, _ := authPost(t, onA, issued.Token, initialize)
+	var refused struct {
+		Error struct {
+			Data struct {
+				Elicitations []struct{ URL string } `json:"elicitations"`
+			} `json:"data"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(sseData(answer)), &refused); err != nil || len(refused.Error.Data.Elicitations) != 1 {
+		t.Fatalf("alice's initialize on A: %s\nA:\n%s", answer, logA())
+	}
+	link, ok := strings.CutPrefix(refused.Error.Data.Elicitations[0].URL, publicURL+"/oauth/start?")
+	if !ok {
+		t.Fatalf("the link does not lead to the start endpoint at the public URL")
+	}
+	status, page, err := openAs(await.Context(t), "http://"+addrA+"/oauth/start?"+link, "alice@example.com")
+	if err != nil || status != http.StatusOK || !strings.Contains(page, "Access granted") {
+		t.Fatalf("alice's link started on A, signed in and consented on B: %d %v\n%s\nA:\n%s\nB:\n%s", status, err, page, logA(), logB())
+	}
+	if status, answer, _ := authPost(t, onA, issued.Token, initialize); status != 200 || !strings.Contains(answer, `"result"`) {
+		t.Fatalf("initialize on A after the consent on B: %d %s\nA:\n%s", status, answer, logA())
 	}
 }

@@ -43,6 +43,10 @@ type PersonCheck struct {
 	UserOf func(subject, email string) string
 	// HTTPClient reaches the identity provider (nil: the default).
 	HTTPClient *http.Client
+	// Key signs the cookies (32 bytes or more). Replicas behind one
+	// balancer share it: the sign-in may come back to another replica.
+	// Nil: a random key of this process.
+	Key []byte
 
 	key      []byte
 	provider *oidc.Provider
@@ -56,8 +60,11 @@ func (p *PersonCheck) Install(ctx context.Context, m *Manager) (http.Handler, er
 	if p.Issuer == "" || p.ClientID == "" || p.BaseURL == "" || p.UserOf == nil {
 		return nil, errors.New("the person check needs an issuer, a client id, the public URL and UserOf")
 	}
-	p.key = make([]byte, 32)
-	_, _ = rand.Read(p.key)
+	p.key = p.Key
+	if len(p.key) < 32 {
+		p.key = make([]byte, 32)
+		_, _ = rand.Read(p.key)
+	}
 	c := p.HTTPClient
 	if c == nil {
 		c = http.DefaultClient

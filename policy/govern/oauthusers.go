@@ -2,6 +2,8 @@ package govern
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/login/oauthuser"
+	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/state"
@@ -237,9 +240,39 @@ func (g *GatewayGovernance) CheckConsentPerson(ctx context.Context, m *oauthuser
 			return nil, fmt.Errorf("[gateway] consent_client_secret: %w", err)
 		}
 	}
-	p := &oauthuser.PersonCheck{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret, BaseURL: publicURL,
+	key, err := consentCookieKey(ctx, g.Creds.Vault)
+	if err != nil {
+		return nil, err
+	}
+	p := &oauthuser.PersonCheck{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret, BaseURL: publicURL, Key: key,
 		UserOf: func(subject, email string) string {
 			return creds.UserOf(audit.Identity{Subject: subject, Email: email, Method: "oidc"})
 		}}
 	return p.Install(ctx, m)
+}
+
+// consentCookieKey is the key the person check signs its cookies with,
+// kept in the vault (a shared secret, sealed like the others), so every
+// replica on the vault's store takes the cookies any of them set. The
+// first replica to start makes it.
+func consentCookieKey(ctx context.Context, v *vault.Vault) ([]byte, error) {
+	const server, name = "mcpgov-gateway", "consent-cookie-key"
+	ref := secretref.Ref{Scheme: "vault", Name: server + "/" + name}
+	s, err := v.Resolve(ctx, ref)
+	if errors.Is(err, vault.ErrNotFound) {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		if err := v.SetSecret(ctx, server, name, base64.RawStdEncoding.EncodeToString(b)); err != nil {
+			return nil, fmt.Errorf("keep the consent cookies' key in the vault: %w", err)
+		}
+		s, err = v.Resolve(ctx, ref) // another replica may have stored its own meanwhile: the stored one wins
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the consent cookies' key from the vault: %w", err)
+	}
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil || len(b) < 32 {
+		return nil, fmt.Errorf("the vault entry %s/%s is not a consent cookie key; delete it to have a new one made", server, name)
+	}
+	return b, nil
 }
