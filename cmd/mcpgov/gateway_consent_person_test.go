@@ -67,6 +67,48 @@ func openAs(ctx context.Context, link, person string) (int, string, error) {
 	return status, page, err
 }
 
+// authorizationURLOf signs person in through link's start endpoint and
+// returns where the gateway's sign-in endpoint then sends the browser
+// (the upstream's authorization server), without going there.
+func authorizationURLOf(ctx context.Context, link, person string) (string, error) {
+	jar, _ := cookiejar.New(nil)
+	var target string
+	c := &http.Client{Jar: jar, CheckRedirect: func(req *http.Request, via []*http.Request) error {
+		if via[len(via)-1].URL.Path == "/oauth/signin" {
+			target = req.URL.String()
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, link, nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		return "", err
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	m := dexLoginForm.FindStringSubmatch(string(page))
+	if m == nil {
+		return "", fmt.Errorf("no sign-in form at %s", resp.Request.URL)
+	}
+	action, err := resp.Request.URL.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		return "", err
+	}
+	resp, err = c.PostForm(action.String(), url.Values{"login": {person}, "password": {oauthusertest.Password}})
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if target == "" {
+		return "", fmt.Errorf("the sign-in ended at %s (%s), not at a redirect", resp.Request.URL, resp.Status)
+	}
+	return target, nil
+}
+
 // TestGatewayConsentPerson: with [gateway] consent_issuer set (Dex, which
 // is also the upstream's authorization server), a consent link leads to
 // the gateway's start endpoint, which signs the browser in first. Alice's
@@ -164,6 +206,17 @@ scopes = ["openid", "email", "offline_access"]
 	// The link is burnt: alice opening it now is told it is no longer valid.
 	if status, page, _ := openAs(await.Context(t), aliceLink, "alice@example.com"); status != http.StatusBadRequest || !strings.Contains(page, "no longer valid") {
 		t.Errorf("the link bob opened, opened again: %d\n%s", status, page)
+	}
+
+	// The authorization server's page itself, as alice's signed-in
+	// browser was sent to it, opened in another browser (no cookie of
+	// the sign-in): the redirect endpoint refuses to take the code.
+	asURL, err := authorizationURLOf(await.Context(t), link(), "alice@example.com")
+	if err != nil || !strings.HasPrefix(asURL, d.Issuer+"/auth?") {
+		t.Fatalf("alice's sign-in did not lead to the authorization server: %v", err)
+	}
+	if status, page, err := openAs(await.Context(t), asURL, "alice@example.com"); err != nil || status != http.StatusForbidden || !strings.Contains(page, "for someone else") {
+		t.Fatalf("the authorization server's page opened without the sign-in's cookie: %d %v\n%s", status, err, page)
 	}
 
 	// Alice's own new link, opened by alice: granted.
