@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
@@ -354,7 +355,8 @@ func (m *Manager) probe(ctx context.Context, resource string) (metaURL string, s
 // then its protected-resource metadata at the challenge's location or the
 // well-known ones, then the first authorization server it names, whose
 // RFC 8414 or OpenID metadata it returns. For a client that is not a
-// person's (oauth_client), which needs only the token endpoint.
+// person's (oauth_client), which needs only the token endpoint: unlike a
+// person's consent, it does not require the server to offer PKCE.
 func AuthorizationServer(ctx context.Context, client *http.Client, resource string) (*oauthex.AuthServerMeta, error) {
 	m := &Manager{HTTPClient: client}
 	metaURL, _ := m.probe(ctx, resource)
@@ -363,12 +365,50 @@ func AuthorizationServer(ctx context.Context, client *http.Client, resource stri
 		return nil, fmt.Errorf("find the authorization server of %s: %w", resource, err)
 	}
 	issuer := prm.AuthorizationServers[0]
-	meta, err := auth.GetAuthServerMetadata(ctx, issuer, m.client())
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || !secureURL(issuer) {
+		return nil, fmt.Errorf("the authorization server %q of %s is not an https (or loopback) URL", issuer, resource)
+	}
+	path := strings.TrimRight(u.Path, "/")
+	base := u.Scheme + "://" + u.Host
+	var errs []error
+	for _, at := range []string{base + "/.well-known/oauth-authorization-server" + path, base + "/.well-known/openid-configuration" + path, base + path + "/.well-known/openid-configuration"} {
+		meta, err := m.serverMeta(ctx, at)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if meta.Issuer != issuer {
+			errs = append(errs, fmt.Errorf("%s names issuer %q, not %q", at, meta.Issuer, issuer))
+			continue
+		}
+		if meta.TokenEndpoint != "" && !secureURL(meta.TokenEndpoint) {
+			return nil, fmt.Errorf("%s: token endpoint %q is neither https nor loopback", at, meta.TokenEndpoint)
+		}
+		return meta, nil
+	}
+	return nil, fmt.Errorf("discover the authorization server %s: %w", issuer, errors.Join(errs...))
+}
+
+// serverMeta reads one authorization server metadata document: duplicate
+// members refused, unknown ones ignored.
+func (m *Manager) serverMeta(ctx context.Context, at string) (*oauthex.AuthServerMeta, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, at, nil)
 	if err != nil {
-		return nil, fmt.Errorf("discover the authorization server %s: %w", issuer, err)
+		return nil, err
 	}
-	if meta == nil {
-		return nil, fmt.Errorf("discover the authorization server %s: no OAuth or OpenID metadata there", issuer)
+	req.Header.Set("Accept", "application/json")
+	resp, err := m.client().Do(req)
+	if err != nil {
+		return nil, err
 	}
-	return meta, nil
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s", at, resp.Status)
+	}
+	var meta oauthex.AuthServerMeta
+	if err := jsonv2.UnmarshalRead(io.LimitReader(resp.Body, 1<<20), &meta, jsonv2.RejectUnknownMembers(false)); err != nil {
+		return nil, fmt.Errorf("%s: %w", at, err)
+	}
+	return &meta, nil
 }

@@ -37,8 +37,14 @@ func (in *Injector) clientCredentials(ctx context.Context, s *catalog.Server) (v
 		return vault.Token{}, err
 	}
 	cc := clientcredentials.Config{ClientID: a.ClientID, TokenURL: tokenURL, Scopes: a.Scopes, EndpointParams: url.Values{}}
-	if a.Resource != "" {
-		cc.EndpointParams.Set("resource", a.Resource)
+	resource := a.Resource
+	if resource == "" && a.Issuer == "" && a.TokenURL == "" {
+		// Found through the server's own metadata: the token is for that
+		// server (RFC 8707, as MCP asks of its clients).
+		resource = s.Launch.URL
+	}
+	if resource != "" {
+		cc.EndpointParams.Set("resource", resource)
 	}
 	if a.Audience != "" {
 		cc.EndpointParams.Set("audience", a.Audience)

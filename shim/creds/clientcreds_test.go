@@ -8,6 +8,10 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -86,5 +90,45 @@ func TestClientAssertion(t *testing.T) {
 	_, err = in.clientAssertion(ctx, catalog.Auth{ClientID: "c", ClientAssertionKey: "env:NOT_PEM"}, "x")
 	if err == nil || !strings.Contains(err.Error(), "not a PEM private key") || strings.Contains(err.Error(), "ghp_") {
 		t.Fatalf("a value that is no key: %v", err)
+	}
+}
+
+// An oauth_client server with no issuer or token URL: the token endpoint
+// is the one of the authorization server its RFC 9728 metadata names, and
+// the token is asked for that server (resource), with the client's secret.
+func TestClientCredentialsDiscovered(t *testing.T) {
+	var form url.Values
+	var basic string
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("WWW-Authenticate", `Bearer resource_metadata="`+srv.URL+`/.well-known/oauth-protected-resource/mcp"`)
+		w.WriteHeader(http.StatusUnauthorized)
+	})
+	mux.HandleFunc("/.well-known/oauth-protected-resource/mcp", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"resource":%q,"authorization_servers":[%q]}`, srv.URL+"/mcp", srv.URL+"/as")
+	})
+	mux.HandleFunc("/.well-known/oauth-authorization-server/as", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"token_endpoint":%q,"response_types_supported":["code"]}`, srv.URL+"/as", srv.URL+"/as/token")
+	})
+	mux.HandleFunc("/as/token", func(w http.ResponseWriter, r *http.Request) {
+		_ = r.ParseForm()
+		form, basic = r.PostForm, r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"access_token":"cc-1","token_type":"Bearer","expires_in":3600}`)
+	})
+	in := &Injector{Secrets: &secretref.Resolver{Getenv: func(string) string { return "s3cret" }}}
+	s := &catalog.Server{ID: "jobs", Launch: catalog.Launch{URL: srv.URL + "/mcp"},
+		Auth: catalog.Auth{Type: catalog.AuthOAuthClient, ClientID: "mcpgov", ClientSecret: "env:S", Scopes: []string{"jobs:run"}}}
+	tok, err := in.clientCredentials(context.Background(), s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok.AccessToken != "cc-1" || form.Get("grant_type") != "client_credentials" || form.Get("resource") != srv.URL+"/mcp" ||
+		form.Get("scope") != "jobs:run" || !strings.HasPrefix(basic, "Basic ") {
+		t.Fatalf("token %q; the token request: %v, Authorization %q", tok.AccessToken, form, basic)
 	}
 }
