@@ -67,12 +67,23 @@ type Auth struct {
 
 	// OAuth (oauth_user, oauth_client, token_exchange): the issuer, or its
 	// endpoints when it publishes no discovery document.
-	Issuer           string   `json:"issuer,omitempty"`
-	AuthorizationURL string   `json:"authorizationUrl,omitempty"`
-	TokenURL         string   `json:"tokenUrl,omitempty"`
-	ClientID         string   `json:"clientId,omitempty"`
-	ClientSecret     string   `json:"clientSecret,omitempty"` // a reference
-	Scopes           []string `json:"scopes,omitempty"`
+	Issuer           string `json:"issuer,omitempty"`
+	AuthorizationURL string `json:"authorizationUrl,omitempty"`
+	TokenURL         string `json:"tokenUrl,omitempty"`
+	ClientID         string `json:"clientId,omitempty"`
+	ClientSecret     string `json:"clientSecret,omitempty"` // a reference
+	// ClientAssertionKey (oauth_client) references a PEM private key
+	// (PKCS#8, EC or RSA): mcpgov authenticates at the token endpoint with
+	// a JWT it signs with the key (RFC 7523 private_key_jwt) instead of a
+	// client secret. ClientAssertionAlg is its algorithm (ES256 for a
+	// P-256 key, RS256 for RSA by default).
+	ClientAssertionKey string `json:"clientAssertionKey,omitempty"`
+	ClientAssertionAlg string `json:"clientAssertionAlg,omitempty"`
+	// ClientMetadataURL (oauth_user, no client_id) is the https URL of
+	// mcpgov's OAuth Client ID Metadata Document, used as the client id at
+	// authorization servers that support them instead of registering.
+	ClientMetadataURL string   `json:"clientMetadataUrl,omitempty"`
+	Scopes            []string `json:"scopes,omitempty"`
 	// Resource (RFC 8707) and Audience name the server the token is for;
 	// for passthrough, Audience is what the caller's token must carry.
 	Resource string `json:"resource,omitempty"`
@@ -94,6 +105,9 @@ var authKeys = map[string]func(a *Auth) any{
 	"token_url": func(a *Auth) any { return &a.TokenURL }, "client_id": func(a *Auth) any { return &a.ClientID },
 	"client_secret": func(a *Auth) any { return &a.ClientSecret }, "scopes": func(a *Auth) any { return &a.Scopes },
 	"resource": func(a *Auth) any { return &a.Resource }, "audience": func(a *Auth) any { return &a.Audience },
+	"client_assertion_key": func(a *Auth) any { return &a.ClientAssertionKey },
+	"client_assertion_alg": func(a *Auth) any { return &a.ClientAssertionAlg },
+	"client_metadata_url":  func(a *Auth) any { return &a.ClientMetadataURL },
 }
 
 // UnmarshalTOML implements toml.Unmarshaler: a string is the old free-text
@@ -207,6 +221,7 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 	}
 	ref("secret", a.Secret)
 	ref("client_secret", a.ClientSecret)
+	ref("client_assertion_key", a.ClientAssertionKey)
 	places := 0
 	for _, p := range []string{a.Header, a.Query, a.Env} {
 		if p != "" {
@@ -225,15 +240,47 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 			v.add(at("auth"), "server %s: auth type %s needs exactly one of header, query or env (where the key goes)", s.ID, a.Type)
 		}
 	case AuthOAuthUser, AuthOAuthClient, AuthTokenExchange:
-		if a.Issuer == "" && a.TokenURL == "" {
+		// A server reached over HTTP names its authorization server in
+		// its protected-resource metadata (RFC 9728): oauth_user and
+		// oauth_client may leave the issuer to discovery, and oauth_user
+		// its client to registration (RFC 7591) or a client metadata
+		// document.
+		discovers := s.Launch.URL != "" && a.Type != AuthTokenExchange
+		if a.Issuer == "" && a.TokenURL == "" && !discovers {
 			v.add(at("auth"), "server %s: auth type %s needs issuer or token_url", s.ID, a.Type)
 		}
-		need("client_id", a.ClientID)
-		if a.Type == AuthOAuthUser && a.Issuer == "" && a.AuthorizationURL == "" {
+		if a.Type != AuthOAuthUser || !discovers {
+			need("client_id", a.ClientID)
+		}
+		if a.Type == AuthOAuthUser && a.Issuer == "" && a.AuthorizationURL == "" && !discovers {
 			v.add(at("auth"), "server %s: auth type oauth_user needs issuer or authorization_url", s.ID)
 		}
 	case AuthPassthrough:
 		need("audience", a.Audience)
+	}
+	if a.ClientAssertionKey != "" {
+		if a.Type != AuthOAuthClient {
+			v.add(at("auth", "client_assertion_key"), "server %s: auth.client_assertion_key is for auth type oauth_client (private_key_jwt), not %s", s.ID, a.Type)
+		}
+		if a.ClientSecret != "" {
+			v.add(at("auth", "client_assertion_key"), "server %s: auth has both client_secret and client_assertion_key; the client authenticates with one: keep client_assertion_key for private_key_jwt, client_secret for a shared secret", s.ID)
+		}
+	}
+	if a.ClientAssertionAlg != "" {
+		if !slices.Contains(ClientAssertionAlgs, a.ClientAssertionAlg) {
+			v.add(at("auth", "client_assertion_alg"), "server %s: auth.client_assertion_alg %q: want one of %s", s.ID, a.ClientAssertionAlg, strings.Join(ClientAssertionAlgs, ", "))
+		}
+		if a.ClientAssertionKey == "" {
+			v.add(at("auth", "client_assertion_alg"), "server %s: auth.client_assertion_alg is set without client_assertion_key (the key it signs with)", s.ID)
+		}
+	}
+	if a.ClientMetadataURL != "" {
+		if a.Type != AuthOAuthUser {
+			v.add(at("auth", "client_metadata_url"), "server %s: auth.client_metadata_url is for auth type oauth_user, not %s", s.ID, a.Type)
+		}
+		if !strings.HasPrefix(a.ClientMetadataURL, "https://") || len(a.ClientMetadataURL) == len("https://") {
+			v.add(at("auth", "client_metadata_url"), "server %s: auth.client_metadata_url %q must be an https URL (where mcpgov's client metadata document is published)", s.ID, a.ClientMetadataURL)
+		}
 	}
 	for _, u := range []struct{ key, val string }{{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}} {
 		if u.val != "" && !strings.HasPrefix(u.val, "https://") && !strings.HasPrefix(u.val, "http://") {
@@ -241,11 +288,14 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 		}
 	}
 	if a.Type == AuthNone || a.Type == AuthPassthrough || a.Type == AuthHeaders {
-		if a.Secret != "" || a.ClientSecret != "" {
+		if a.Secret != "" || a.ClientSecret != "" || a.ClientAssertionKey != "" {
 			v.add(at("auth"), "server %s: auth type %s takes no secret", s.ID, a.Type)
 		}
 	}
 }
+
+// ClientAssertionAlgs are the JWS algorithms of auth.client_assertion_alg.
+var ClientAssertionAlgs = []string{"ES256", "ES384", "ES512", "RS256", "PS256"}
 
 func joinTypes() string {
 	s := make([]string, len(authTypes))

@@ -59,6 +59,14 @@ func TestAuthProblems(t *testing.T) {
 		{"passthrough no audience", `type = "passthrough"`, "needs audience"},
 		{"oauth_client no endpoint", "type = \"oauth_client\"\nclient_id = \"c\"", "needs issuer or token_url"},
 		{"wrong type", "type = \"oauth_client\"\nscopes = \"a\"\ntoken_url = \"http://x\"\nclient_id = \"c\"", "auth.scopes: wrong type"},
+		{"oauth_user no url, no issuer", "type = \"oauth_user\"", "needs issuer or token_url"},
+		{"assertion key not oauth_client", "type = \"oauth_user\"\nissuer = \"https://as\"\nclient_id = \"c\"\nclient_assertion_key = \"env:K\"", "client_assertion_key is for auth type oauth_client"},
+		{"secret and assertion key", "type = \"oauth_client\"\ntoken_url = \"https://as/token\"\nclient_id = \"c\"\nclient_secret = \"env:S\"\nclient_assertion_key = \"env:K\"", "both client_secret and client_assertion_key"},
+		{"literal assertion key", "type = \"oauth_client\"\ntoken_url = \"https://as/token\"\nclient_id = \"c\"\nclient_assertion_key = \"-----BEGIN EC PRIVATE KEY-----\\nMHcCAQEEIC0123456789abcdefghijABCDEFGHIJ0123456789abcoAoGCCqGSM49\\n-----END EC PRIVATE KEY-----\"", "auth.client_assertion_key"},
+		{"bad assertion alg", "type = \"oauth_client\"\ntoken_url = \"https://as/token\"\nclient_id = \"c\"\nclient_assertion_key = \"env:K\"\nclient_assertion_alg = \"HS256\"", `client_assertion_alg "HS256": want one of`},
+		{"assertion alg without key", "type = \"oauth_client\"\ntoken_url = \"https://as/token\"\nclient_id = \"c\"\nclient_secret = \"env:S\"\nclient_assertion_alg = \"ES256\"", "client_assertion_alg is set without client_assertion_key"},
+		{"client metadata url not https", "type = \"oauth_user\"\nissuer = \"https://as\"\nclient_id = \"c\"\nclient_metadata_url = \"http://mcpgov.example/client.json\"", "must be an https URL"},
+		{"client metadata url on oauth_client", "type = \"oauth_client\"\ntoken_url = \"https://as/token\"\nclient_id = \"c\"\nclient_secret = \"env:S\"\nclient_metadata_url = \"https://mcpgov.example/client.json\"", "client_metadata_url is for auth type oauth_user"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := parseOne(t, "[servers.s]\nstatus = \"approved\"\n[servers.s.auth]\n"+tc.auth+"\n")
@@ -73,6 +81,42 @@ func TestAuthProblems(t *testing.T) {
 				t.Fatalf("problem line = %d, want the auth table's", ve.Problems[0].Line)
 			}
 		})
+	}
+}
+
+// A server reached over HTTP may leave its authorization server to
+// discovery (RFC 9728) and, for oauth_user, its client to registration or
+// a client metadata document; oauth_client may authenticate with a key.
+func TestAuthDiscovered(t *testing.T) {
+	c, err := parseOne(t, `
+[servers.notes]
+status = "approved"
+launch.url = "https://notes.example/mcp"
+[servers.notes.auth]
+type = "oauth_user"
+client_metadata_url = "https://mcpgov.example/client.json"
+[servers.jobs]
+status = "approved"
+launch.url = "https://jobs.example/mcp"
+[servers.jobs.auth]
+type = "oauth_client"
+client_id = "mcpgov"
+client_assertion_key = "file:/etc/mcpgov/jobs.pem"
+client_assertion_alg = "ES256"
+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := c.Server("notes").Auth; a.ClientMetadataURL != "https://mcpgov.example/client.json" || a.Issuer != "" || a.ClientID != "" {
+		t.Fatalf("notes auth = %+v", a)
+	}
+	if a := c.Server("jobs").Auth; a.ClientAssertionKey != "file:/etc/mcpgov/jobs.pem" || a.ClientAssertionAlg != "ES256" {
+		t.Fatalf("jobs auth = %+v", a)
+	}
+	// oauth_client still needs its client id.
+	_, err = parseOne(t, "[servers.s]\nstatus = \"approved\"\nlaunch.url = \"https://s.example/mcp\"\n[servers.s.auth]\ntype = \"oauth_client\"\nclient_secret = \"env:S\"\n")
+	if err == nil || !strings.Contains(err.Error(), "needs client_id") {
+		t.Fatalf("oauth_client without client_id: %v", err)
 	}
 }
 

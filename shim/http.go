@@ -139,10 +139,16 @@ func DialHTTPWith(endpoint string, headers http.Header, cred Credentials, stderr
 	rt := &versionTransport{base: upstreamTransport, origin: origin(u), headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
 	ctx, cancel := context.WithCancel(context.Background())
 	client := &http.Client{Transport: rt, CheckRedirect: checkRedirect(rt.origin)}
-	return &HTTPUpstream{
+	up := &HTTPUpstream{
 		endpoint: endpoint, client: client, rt: rt, stderr: stderr,
 		ctx: ctx, cancel: cancel, frames: make(chan frameResult, 16), auth: cred.Authorizer,
-	}, nil
+	}
+	if cred.Authorizer != nil {
+		// A consent the authorizer linked to is announced to the client
+		// (notifications/elicitation/complete) as if the server had sent it.
+		up.notifier(cred.Authorizer)
+	}
+	return up, nil
 }
 
 // origin is scheme://host[:port], lower-cased, with the scheme's default

@@ -38,6 +38,11 @@ func init() {
 	os.Exit(0)
 }
 
+// ideemuHook, when set (the client-credentials scenarios, in
+// gateway_conformance_test.go), runs ideemu in place of its own steps
+// when it reports that it handled the scenario.
+var ideemuHook func(deadline time.Time, serverURL, bundle string) (handled bool, err error)
+
 func ideemu(deadline time.Time, serverURL string) error {
 	bundle, err := os.MkdirTemp("", "ideemu-bundle")
 	if err != nil {
@@ -45,6 +50,11 @@ func ideemu(deadline time.Time, serverURL string) error {
 	}
 	defer os.RemoveAll(bundle)
 	cat := fmt.Sprintf("[servers.conformance]\nstatus = \"approved\"\n[servers.conformance.launch]\nurl = %q\n", serverURL)
+	if ideemuHook != nil {
+		if handled, err := ideemuHook(deadline, serverURL, bundle); handled {
+			return err
+		}
+	}
 	if err := os.WriteFile(filepath.Join(bundle, "catalog.toml"), []byte(cat), 0o644); err != nil {
 		return err
 	}

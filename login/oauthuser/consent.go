@@ -118,7 +118,7 @@ func (m *Manager) consent(ctx context.Context, user, serverID string, extra []st
 	if rec, err := store.Current(ctx, user, serverID); err == nil {
 		p, err := decodePending(rec)
 		if err == nil && now.Before(p.Expires) && !slices.ContainsFunc(scopes, func(sc string) bool { return !slices.Contains(p.Scopes, sc) }) && linkOf(p.URL, oc) {
-			return p.consent(), nil
+			return p.link(m.start()), nil
 		}
 	} else if !errors.Is(err, ErrNoPending) {
 		return nil, fmt.Errorf("read the consents in flight: %w", err)
@@ -143,7 +143,14 @@ func (m *Manager) consent(ctx context.Context, user, serverID string, extra []st
 	if err := store.Put(ctx, p.State, user, serverID, rec, ttl); err != nil {
 		return nil, fmt.Errorf("keep the consent in flight: %w", err)
 	}
-	return p.consent(), nil
+	return p.link(m.start()), nil
+}
+
+// start is the person check's start endpoint, "" without one.
+func (m *Manager) start() string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.startURL
 }
 
 // linkOf says whether the consent link was made with oc: the same

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
 	"golang.org/x/oauth2"
@@ -32,6 +33,13 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 		if c.Issuer == "" {
 			if c.Resource == "" {
 				return nil, fmt.Errorf("oauth_user server %q: no client_id and no issuer to register one at\nhint: set client_id in the catalog", s.id)
+			}
+			if m.ProbeChallenge && c.ResourceMetadataURL == "" {
+				metaURL, scopes := m.probe(ctx, c.Resource)
+				c.ResourceMetadataURL = metaURL
+				if len(c.Scopes) == 0 {
+					c.Scopes = scopes
+				}
 			}
 			prm, absent, err := m.resourceMetadata(ctx, c.Resource, c.ResourceMetadataURL)
 			switch {
@@ -311,4 +319,96 @@ func ReadChallenge(h http.Header) (metadataURL string, scopes []string) {
 		}
 	}
 	return "", nil
+}
+
+// probeBody is the request probe sends: a JSON-RPC ping, which a server
+// that takes no token answers (or refuses for want of a session) without
+// starting anything.
+const probeBody = `{"jsonrpc":"2.0","id":"mcpgov-probe","method":"ping"}`
+
+// probe asks the MCP server at resource, without a token, for its 401
+// challenge: where its protected-resource metadata is, and the scopes it
+// asks for (MCP's scope selection takes the challenge's first). Any other
+// answer, or none, yields nothing, and discovery goes on at the
+// well-known locations.
+func (m *Manager) probe(ctx context.Context, resource string) (metaURL string, scopes []string) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, resource, strings.NewReader(probeBody))
+	if err != nil {
+		return "", nil
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Accept", "application/json, text/event-stream")
+	resp, err := m.client().Do(req)
+	if err != nil {
+		return "", nil
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusUnauthorized {
+		return "", nil
+	}
+	return ReadChallenge(resp.Header)
+}
+
+// AuthorizationServer finds the authorization server of the MCP server at
+// resource as an MCP client does (RFC 9728): the server's 401 challenge,
+// then its protected-resource metadata at the challenge's location or the
+// well-known ones, then the first authorization server it names, whose
+// RFC 8414 or OpenID metadata it returns. For a client that is not a
+// person's (oauth_client), which needs only the token endpoint: unlike a
+// person's consent, it does not require the server to offer PKCE.
+func AuthorizationServer(ctx context.Context, client *http.Client, resource string) (*oauthex.AuthServerMeta, error) {
+	m := &Manager{HTTPClient: client}
+	metaURL, _ := m.probe(ctx, resource)
+	prm, _, err := m.resourceMetadata(ctx, resource, metaURL)
+	if err != nil {
+		return nil, fmt.Errorf("find the authorization server of %s: %w", resource, err)
+	}
+	issuer := prm.AuthorizationServers[0]
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" || !secureURL(issuer) {
+		return nil, fmt.Errorf("the authorization server %q of %s is not an https (or loopback) URL", issuer, resource)
+	}
+	path := strings.TrimRight(u.Path, "/")
+	base := u.Scheme + "://" + u.Host
+	var errs []error
+	for _, at := range []string{base + "/.well-known/oauth-authorization-server" + path, base + "/.well-known/openid-configuration" + path, base + path + "/.well-known/openid-configuration"} {
+		meta, err := m.serverMeta(ctx, at)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if meta.Issuer != issuer {
+			errs = append(errs, fmt.Errorf("%s names issuer %q, not %q", at, meta.Issuer, issuer))
+			continue
+		}
+		if meta.TokenEndpoint != "" && !secureURL(meta.TokenEndpoint) {
+			return nil, fmt.Errorf("%s: token endpoint %q is neither https nor loopback", at, meta.TokenEndpoint)
+		}
+		return meta, nil
+	}
+	return nil, fmt.Errorf("discover the authorization server %s: %w", issuer, errors.Join(errs...))
+}
+
+// serverMeta reads one authorization server metadata document: duplicate
+// members refused, unknown ones ignored.
+func (m *Manager) serverMeta(ctx context.Context, at string) (*oauthex.AuthServerMeta, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, at, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := m.client().Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s answered %s", at, resp.Status)
+	}
+	var meta oauthex.AuthServerMeta
+	if err := jsonv2.UnmarshalRead(io.LimitReader(resp.Body, 1<<20), &meta, jsonv2.RejectUnknownMembers(false)); err != nil {
+		return nil, fmt.Errorf("%s: %w", at, err)
+	}
+	return &meta, nil
 }

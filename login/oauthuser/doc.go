@@ -54,10 +54,19 @@
 // upstream sessions use Manager.Authorizer, so a token the server stops
 // taking is refreshed, or the call gets a new consent link.
 //
+// The gateway sets ProbeChallenge: it makes a person's consent link before
+// it has talked to the server, so discovery first asks the server for its
+// 401 challenge (where its metadata is, which scopes it wants). A consent
+// handed to a session's client as a URL-mode elicitation is announced to
+// that session (notifications/elicitation/complete) when the grant lands
+// in this process. AuthorizationServer is the same discovery for a client
+// that is not a person's (oauth_client).
+//
 // Consents in flight (state, PKCE verifier) live in a PendingStore: the
 // Manager's memory by default, or a store the gateway's replicas share
 // (policy/state's Redis: a state is taken once with GETDEL), so the
 // redirect may reach any replica. Dynamically registered clients live in
-// the Manager's memory: a restart registers a new client, whose grants
-// then need a new consent.
+// Clients when set (the shim: the keyring; the gateway's replicas: the
+// shared store, sealed), else in the Manager's memory: a restart then
+// registers a new client, whose grants need a new consent.
 package oauthuser

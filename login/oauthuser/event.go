@@ -17,7 +17,10 @@ const (
 	EventRevoke           EventKind = "revoke"            // Revoke removed the grant
 	EventConsentRequested EventKind = "consent_requested" // a call needs consent; a consent URL was made
 	EventConsentFailed    EventKind = "consent_failed"    // the redirect came back with an error or a bad state
-	EventRefreshRejected  EventKind = "refresh_rejected"  // the authorization server refused the refresh token
+	// EventConsentUnchecked: consents are not bound to the person they
+	// were made for (no PersonCheck configured); emitted once at start.
+	EventConsentUnchecked EventKind = "consent_unchecked"
+	EventRefreshRejected  EventKind = "refresh_rejected" // the authorization server refused the refresh token
 )
 
 // Event is an audit fact about a grant. It never carries a token, a code,

@@ -116,6 +116,15 @@ type Manager struct {
 	// long as the Manager.
 	Clients ClientStore
 
+	// ProbeChallenge, when set, makes discovery of a server with neither
+	// an issuer nor a known metadata location ask the server first: an
+	// unauthenticated request whose 401 challenge (RFC 9728) says where
+	// its protected-resource metadata is and which scopes it wants. The
+	// gateway sets it: it makes a person's consent link before it has
+	// talked to the server (the shim learns the same from the server's
+	// answer to the client's own first request).
+	ProbeChallenge bool
+
 	// Pending keeps the consents in flight (nil: this Manager's memory);
 	// replicas of a gateway share one, so a redirect may reach any.
 	Pending PendingStore
@@ -125,6 +134,8 @@ type Manager struct {
 	locks        map[Key]*sync.Mutex
 	consentLocks map[Key]*sync.Mutex
 	memPending   *MemoryPending
+	completions  map[string][]completion // by elicitation id
+	startURL     string                  // PersonCheck's StartPath: the links handed out
 }
 
 // server is one registered upstream with its lazily discovered endpoints.
@@ -210,6 +221,9 @@ func (m *Manager) oauthCtx(ctx context.Context) context.Context {
 }
 
 func (m *Manager) emit(ctx context.Context, e Event) {
+	if e.Kind == EventGrant && e.ElicitationID != "" {
+		m.completed(e.ElicitationID)
+	}
 	if m.Sink == nil {
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
 	"sync"
 	"time"
 )
@@ -45,6 +46,17 @@ type pendingRecord struct {
 
 func (p *pendingRecord) consent() *ConsentRequired {
 	return &ConsentRequired{User: p.User, Server: p.Server, URL: p.URL, ElicitationID: p.ElicitationID, Expires: p.Expires}
+}
+
+// link is the consent as handed out: through the person check's start
+// endpoint when there is one (startURL), else the authorization server's
+// page itself.
+func (p *pendingRecord) link(startURL string) *ConsentRequired {
+	cr := p.consent()
+	if startURL != "" {
+		cr.URL = startURL + "?state=" + url.QueryEscape(p.State)
+	}
+	return cr
 }
 
 func decodePending(b []byte) (*pendingRecord, error) {

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"slices"
 	"sync"
 	"time"
 
@@ -489,6 +490,19 @@ func (m *Manager) Authorizer(user, server string) shim.Authorizer {
 type grantAuthorizer struct {
 	m            *Manager
 	user, server string
+
+	mu     sync.Mutex
+	notify func([]byte)
+}
+
+var _ shim.Notifier = (*grantAuthorizer)(nil)
+
+// SetNotify implements shim.Notifier: the upstream session's way to send
+// its client notifications/elicitation/complete.
+func (g *grantAuthorizer) SetNotify(f func([]byte)) {
+	g.mu.Lock()
+	g.notify = f
+	g.mu.Unlock()
 }
 
 func (g *grantAuthorizer) Authorization(ctx context.Context) (string, error) {
@@ -517,7 +531,71 @@ func (g *grantAuthorizer) Challenged(ctx context.Context, c shim.Challenge) shim
 	case cr == nil:
 		return shim.ChallengeResult{}
 	}
+	if c.Init != nil && c.Call.IsCall() && initTakesURL(c.Init.Params) {
+		// Answered as a URL-mode elicitation: once the person consents,
+		// this session's client is told (wherever the grant lands in
+		// this process), so it can retry.
+		g.mu.Lock()
+		notify := g.notify
+		g.mu.Unlock()
+		if notify != nil {
+			g.m.onGrant(cr, notify)
+		}
+	}
 	return shim.ChallengeResult{Answer: consentAnswer(c, cr)}
+}
+
+// completion is a session waiting to hear that a consent it was given as
+// a URL-mode elicitation was granted.
+type completion struct {
+	notify  func([]byte)
+	expires time.Time
+}
+
+// onGrant has notify called with notifications/elicitation/complete when
+// cr's consent is granted through this Manager's RedirectHandler, until
+// cr expires.
+func (m *Manager) onGrant(cr *ConsentRequired, notify func([]byte)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := m.now()
+	for id, cs := range m.completions {
+		cs = slices.DeleteFunc(cs, func(c completion) bool { return !now.Before(c.expires) })
+		if len(cs) == 0 {
+			delete(m.completions, id)
+		} else {
+			m.completions[id] = cs
+		}
+	}
+	if m.completions == nil {
+		m.completions = map[string][]completion{}
+	}
+	if len(m.completions) >= maxPending {
+		return // bounded like the consents in flight; the client can still retry
+	}
+	m.completions[cr.ElicitationID] = append(m.completions[cr.ElicitationID], completion{notify: notify, expires: cr.Expires})
+}
+
+// completed sends notifications/elicitation/complete to the sessions that
+// were given elicitation id, once its consent is granted (as the shim
+// does, only a grant is announced: a client retrying after a refused
+// consent would only get another link).
+func (m *Manager) completed(id string) {
+	m.mu.Lock()
+	cs := m.completions[id]
+	delete(m.completions, id)
+	m.mu.Unlock()
+	if len(cs) == 0 {
+		return
+	}
+	params, _ := json.Marshal(map[string]string{"elicitationId": id})
+	frame, err := rpc.Notification("notifications/elicitation/complete", params)
+	if err != nil {
+		return
+	}
+	for _, c := range cs {
+		go c.notify(frame) // delivery may wait for the client
+	}
 }
 
 // bearer is the token of an Authorization header value.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -44,6 +45,14 @@ type GatewayConfig struct {
 	// PublicURL is the gateway's URL as browsers reach it: per-user OAuth
 	// consent returns to PublicURL/oauth/callback.
 	PublicURL string `toml:"public_url"`
+	// ConsentIssuer, ConsentClientID and ConsentClientSecret (a secret
+	// reference) are the gateway's OpenID client at its identity
+	// provider: a person opening a consent link (auth type oauth_user)
+	// signs in there first, and only the person the link was made for
+	// may consent. Without them a link works for whoever opens it.
+	ConsentIssuer       string `toml:"consent_issuer"`
+	ConsentClientID     string `toml:"consent_client_id"`
+	ConsentClientSecret string `toml:"consent_client_secret"`
 	// OTLPTraces, when set, is the OTLP/HTTP endpoint the gateway sends
 	// its spans to.
 	OTLPTraces string `toml:"otlp_traces"`
@@ -70,6 +79,9 @@ type GatewaySettings struct {
 	OTLPTraces string
 	// PublicURL: see GatewayConfig.
 	PublicURL string
+	// ConsentIssuer, ConsentClientID, ConsentClientSecret: see
+	// GatewayConfig; all or none.
+	ConsentIssuer, ConsentClientID, ConsentClientSecret string
 	// TrustedProxies: see GatewayConfig; checked.
 	TrustedProxies []netip.Prefix
 }
@@ -104,6 +116,21 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 	}
 	if g.PublicURL != "" {
 		s.PublicURL = g.PublicURL
+	}
+	if g.ConsentIssuer != "" || g.ConsentClientID != "" || g.ConsentClientSecret != "" {
+		if g.ConsentIssuer == "" || g.ConsentClientID == "" {
+			return WithHint(fmt.Errorf("config %s: [gateway] sets only some of consent_issuer and consent_client_id", cfg.Path()),
+				"set both (and consent_client_secret for a confidential client), or none to leave consent links unchecked")
+		}
+		if u, err := url.Parse(g.ConsentIssuer); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			return WithHint(fmt.Errorf("config %s: invalid [gateway] consent_issuer %q", cfg.Path(), g.ConsentIssuer),
+				"give the identity provider's issuer URL, such as https://login.example.com")
+		}
+		if g.ConsentClientSecret != "" && !strings.Contains(g.ConsentClientSecret, ":") {
+			return WithHint(fmt.Errorf("config %s: [gateway] consent_client_secret is not a secret reference", cfg.Path()),
+				"reference the secret (env:NAME, file:PATH, keyring:SERVICE/ACCOUNT), never the secret itself")
+		}
+		s.ConsentIssuer, s.ConsentClientID, s.ConsentClientSecret = g.ConsentIssuer, g.ConsentClientID, g.ConsentClientSecret
 	}
 	if g.OTLPTraces != "" {
 		u, err := url.Parse(g.OTLPTraces)

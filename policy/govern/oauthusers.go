@@ -2,17 +2,22 @@ package govern
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 	"time"
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/login/oauthuser"
+	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/state"
+	"github.com/mcpgov/mcpgov/shim/creds"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
 
@@ -41,13 +46,16 @@ func (g *GatewayGovernance) OAuthUsers(ctx context.Context, env Env, publicURL s
 	if err != nil {
 		return nil, err
 	}
-	m := &oauthuser.Manager{Store: vaultTokens{g.Creds.Vault}, Sink: oauthRecorder(g.Store()), LockDir: lockDir}
+	m := &oauthuser.Manager{Store: vaultTokens{g.Creds.Vault}, Sink: oauthRecorder(g.Store()), LockDir: lockDir, ProbeChallenge: true}
 	if g.shared != nil {
 		// Replicas share the consents in flight: the browser's redirect
 		// may reach any of them. Those of the vault's store are sealed
 		// with its key (the records hold the PKCE verifier).
 		if sv, ok := g.Creds.Vault.Store.(*state.Vault); ok {
 			m.Pending = sv.Consents()
+			// And the clients mcpgov registered itself as (RFC 7591),
+			// sealed too: replica B refreshes A's grants with A's client.
+			m.Clients = sv.Clients()
 		} else {
 			m.Pending = g.shared.Store.Consents()
 		}
@@ -88,7 +96,7 @@ func (g *GatewayGovernance) setOAuthServers(ctx context.Context, m *oauthuser.Ma
 			resource = s.Launch.URL
 		}
 		if _, err := m.SetServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL,
-			ClientID: a.ClientID, ClientSecret: secret, Scopes: a.Scopes, RedirectURL: redirect, Resource: resource}); err != nil {
+			ClientID: a.ClientID, ClientSecret: secret, ClientMetadataURL: a.ClientMetadataURL, Scopes: a.Scopes, RedirectURL: redirect, Resource: resource}); err != nil {
 			return fmt.Errorf("server %s: %w", s.ID, err)
 		}
 	}
@@ -208,4 +216,63 @@ func (e *Engine) OAuthSink() oauthuser.Sink {
 			rec.OAuthEvent(ctx, ev)
 		}
 	})
+}
+
+// ConsentSignin is the gateway's OpenID client at its identity provider
+// ([gateway] consent_issuer, consent_client_id, consent_client_secret, a
+// reference); zero when unset.
+type ConsentSignin struct{ Issuer, ClientID, ClientSecret string }
+
+// CheckConsentPerson binds m's consents to the person each was made for
+// when c is set: it returns the handler of the start and sign-in
+// endpoints (login/oauthuser.PersonCheck). Without c it returns nil, and
+// records once that consents are unchecked (a credential record).
+func (g *GatewayGovernance) CheckConsentPerson(ctx context.Context, m *oauthuser.Manager, c ConsentSignin, publicURL string) (http.Handler, error) {
+	if c.Issuer == "" {
+		oauthRecorder(g.Store()).OAuthEvent(ctx, oauthuser.Event{Kind: oauthuser.EventConsentUnchecked, User: "mcpgov",
+			Reason: "no [gateway] consent_issuer: a consent link works for whoever opens it", Time: time.Now().UTC()})
+		return nil, nil
+	}
+	secret := ""
+	if c.ClientSecret != "" {
+		var err error
+		if secret, err = g.Creds.Secrets.Resolve(ctx, c.ClientSecret); err != nil {
+			return nil, fmt.Errorf("[gateway] consent_client_secret: %w", err)
+		}
+	}
+	key, err := consentCookieKey(ctx, g.Creds.Vault)
+	if err != nil {
+		return nil, err
+	}
+	p := &oauthuser.PersonCheck{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: secret, BaseURL: publicURL, Key: key,
+		UserOf: func(subject, email string) string {
+			return creds.UserOf(audit.Identity{Subject: subject, Email: email, Method: "oidc"})
+		}}
+	return p.Install(ctx, m)
+}
+
+// consentCookieKey is the key the person check signs its cookies with,
+// kept in the vault (a shared secret, sealed like the others), so every
+// replica on the vault's store takes the cookies any of them set. The
+// first replica to start makes it.
+func consentCookieKey(ctx context.Context, v *vault.Vault) ([]byte, error) {
+	const server, name = "mcpgov-gateway", "consent-cookie-key"
+	ref := secretref.Ref{Scheme: "vault", Name: server + "/" + name}
+	s, err := v.Resolve(ctx, ref)
+	if errors.Is(err, vault.ErrNotFound) {
+		b := make([]byte, 32)
+		_, _ = rand.Read(b)
+		if err := v.SetSecret(ctx, server, name, base64.RawStdEncoding.EncodeToString(b)); err != nil {
+			return nil, fmt.Errorf("keep the consent cookies' key in the vault: %w", err)
+		}
+		s, err = v.Resolve(ctx, ref) // another replica may have stored its own meanwhile: the stored one wins
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read the consent cookies' key from the vault: %w", err)
+	}
+	b, err := base64.RawStdEncoding.DecodeString(s)
+	if err != nil || len(b) < 32 {
+		return nil, fmt.Errorf("the vault entry %s/%s is not a consent cookie key; delete it to have a new one made", server, name)
+	}
+	return b, nil
 }

@@ -201,3 +201,17 @@ func (c Consents) Current(ctx context.Context, user, server string) ([]byte, err
 	}
 	return c.open(hash, b)
 }
+
+// Peek implements oauthuser.PendingPeeker: the record of state, left in
+// the store (the person check reads it before the redirect takes it).
+func (c Consents) Peek(ctx context.Context, state string) ([]byte, error) {
+	hash := stateHash(state)
+	b, err := c.r.c.Get(ctx, consentKey+hash).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, oauthuser.ErrNoPending
+	}
+	if err != nil {
+		return nil, c.r.unavailable(err)
+	}
+	return c.open(hash, b)
+}

@@ -11,7 +11,6 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"golang.org/x/oauth2"
-	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/login/vault"
@@ -22,32 +21,10 @@ import (
 // in the vault as the shared entry (user "") and fetched again ahead of
 // its expiry, once across processes.
 func (in *Injector) oauthClient(ctx context.Context, s *catalog.Server, req Request) (shim.Credentials, error) {
-	a := s.Auth
 	if in.Vault == nil {
 		return shim.Credentials{}, &Error{Server: s.ID, Err: fmt.Errorf("oauth_client keeps its token in the vault: %w", in.noVault()), Hint: "configure the vault key (MCPGOV_VAULT_KEY, a secret reference)"}
 	}
-	fetch := func(ctx context.Context, _ vault.Token) (vault.Token, error) {
-		tokenURL, err := in.tokenURL(ctx, a)
-		if err != nil {
-			return vault.Token{}, err
-		}
-		secret, err := in.clientSecret(ctx, a)
-		if err != nil {
-			return vault.Token{}, err
-		}
-		cc := clientcredentials.Config{ClientID: a.ClientID, ClientSecret: secret, TokenURL: tokenURL, Scopes: a.Scopes, EndpointParams: url.Values{}}
-		if a.Resource != "" {
-			cc.EndpointParams.Set("resource", a.Resource)
-		}
-		if a.Audience != "" {
-			cc.EndpointParams.Set("audience", a.Audience)
-		}
-		t, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, in.client()))
-		if err != nil {
-			return vault.Token{}, describeOAuthError(err)
-		}
-		return vault.Token{AccessToken: t.AccessToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: a.Scopes}, nil
-	}
+	fetch := func(ctx context.Context, _ vault.Token) (vault.Token, error) { return in.clientCredentials(ctx, s) }
 	token := func(ctx context.Context) (string, error) {
 		t, err := in.Vault.Token(ctx, "", s.ID, fetch)
 		if err != nil {
@@ -57,7 +34,7 @@ func (in *Injector) oauthClient(ctx context.Context, s *catalog.Server, req Requ
 	}
 	// Fetched now, so a server whose grant fails is not started.
 	if _, err := token(ctx); err != nil {
-		return shim.Credentials{}, &Error{Server: s.ID, Err: err, Hint: "check the auth block's client_id, client_secret reference and token endpoint"}
+		return shim.Credentials{}, &Error{Server: s.ID, Err: err, Hint: "check the auth block's client_id, client_secret or client_assertion_key reference and token endpoint"}
 	}
 	return dynamic(s, req.Stdio, token)
 }

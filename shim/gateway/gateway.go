@@ -88,6 +88,14 @@ type Governance interface {
 // OAuthCallbackPath is the redirect endpoint of per-user OAuth consent.
 const OAuthCallbackPath = "/oauth/callback"
 
+// OAuthStartPath and OAuthSigninPath are where a consent link leads when
+// the gateway signs the person in before they consent, and where its
+// identity provider sends them back; OAuthCallback serves them too.
+const (
+	OAuthStartPath  = "/oauth/start"
+	OAuthSigninPath = "/oauth/signin"
+)
+
 // Defaults.
 const (
 	DefaultMaxBody     = 8 << 20 // a POST body (one JSON-RPC message)
@@ -245,6 +253,8 @@ func New(opts Options) (*Handler, error) {
 		// Reached by the person's browser, without a bearer token: the
 		// single-use state it carries is what authorizes it.
 		h.mux.Handle(OAuthCallbackPath, opts.OAuthCallback)
+		h.mux.Handle(OAuthStartPath, opts.OAuthCallback)
+		h.mux.Handle(OAuthSigninPath, opts.OAuthCallback)
 	}
 	h.mux.HandleFunc("/mcp", func(w http.ResponseWriter, r *http.Request) {
 		h.serveTraced(w, r, endpoint{kind: kindAggregate, path: r.URL.Path})

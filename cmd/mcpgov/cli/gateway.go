@@ -66,6 +66,9 @@ type GatewayServeOptions struct {
 	// PublicURL is the gateway's URL as browsers reach it (per-user OAuth
 	// consent returns there); its listen address when empty.
 	PublicURL string
+	// Consent is the gateway's OpenID client that signs a person in
+	// before they consent ([gateway] consent_*); zero when unset.
+	Consent govern.ConsentSignin
 	// TrustedProxy are the peers whose X-Forwarded-For names the client
 	// (--trusted-proxy, [gateway] trusted_proxies); trustedProxies, read.
 	TrustedProxy   []string
@@ -265,7 +268,20 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	var callback http.Handler
 	if consents != nil {
 		gov.Creds.OAuthUsers = consents
-		callback = consents.RedirectHandler()
+		person, err := gov.CheckConsentPerson(ctx, consents, opts.Consent, publicURL)
+		if err != nil {
+			return err
+		}
+		mux := http.NewServeMux()
+		mux.Handle(gateway.OAuthCallbackPath, consents.RedirectHandler())
+		if person != nil {
+			mux.Handle(gateway.OAuthStartPath, person)
+			mux.Handle(gateway.OAuthSigninPath, person)
+			opts.IO.Notef("per-user OAuth consent: people sign in at %s first; only the person a link was made for may consent", opts.Consent.Issuer)
+		} else {
+			opts.IO.Warnf("per-user OAuth consent links are not bound to the person they were made for: whoever opens one grants their upstream account to that person; set [gateway] consent_issuer and consent_client_id")
+		}
+		callback = mux
 		opts.IO.Notef("per-user OAuth consent returns to %s%s", strings.TrimRight(publicURL, "/"), gateway.OAuthCallbackPath)
 	}
 	if opts.MetricsListen != "" {

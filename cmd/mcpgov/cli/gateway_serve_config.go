@@ -93,6 +93,7 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 	if !opts.Set["public-url"] && s.PublicURL != "" {
 		opts.PublicURL = s.PublicURL
 	}
+	opts.Consent = govern.ConsentSignin{Issuer: s.ConsentIssuer, ClientID: s.ConsentClientID, ClientSecret: s.ConsentClientSecret}
 	if !opts.Set["metrics-listen"] && s.MetricsListen != "" {
 		opts.MetricsListen = s.MetricsListen
 	}

@@ -233,6 +233,20 @@ the managed file sets wins over the user's.
       (auth type oauth_user) is sent back to public_url/oauth/callback,
       which the authorization server must list as a redirect URI. Default:
       the listen address; as --public-url.
+  consent_issuer = "https://login.example.com"
+  consent_client_id = "mcpgov-gateway"
+  consent_client_secret = "env:MCPGOV_CONSENT_SECRET"
+      The gateway's OpenID client at your identity provider, which must
+      allow public_url/oauth/signin as a redirect URI. With it, a consent
+      link (auth type oauth_user) leads to public_url/oauth/start: the
+      person signs in there first, only the person the link was made for
+      may go on to consent (anyone else is refused, the link is burnt and
+      a consent_failed record names other_user), and the consent's
+      redirect is taken only from the browser that signed in. Without it a
+      link works for whoever opens it: someone it was passed to grants
+      their own upstream account to the person who got the link; the
+      gateway warns at start and records consent_unchecked. The secret is
+      a reference (env:, file:, keyring:).
   metrics_listen = "127.0.0.1:9090"
       Serve /metrics only on this address, not beside the MCP endpoints
       (where anyone who reaches the gateway could read it); as
