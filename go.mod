@@ -111,3 +111,5 @@ require (
 replace github.com/nyaruka/phonenumbers => ./policy/guard/third_party/phonenumbers
 
 replace github.com/corazawaf/libinjection-go => ./policy/guard/third_party/libinjection-go
+
+replace github.com/BobuSumisu/aho-corasick => ./policy/guard/third_party/aho-corasick
