@@ -102,7 +102,6 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	golang.org/x/crypto v0.57.0 // indirect
 	golang.org/x/sync v0.23.0 // indirect
-	golang.org/x/text v0.42.0 // indirect
 	golang.org/x/time v0.16.0 // indirect
 	golang.org/x/tools v0.51.0 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
@@ -111,3 +110,5 @@ require (
 replace github.com/nyaruka/phonenumbers => ./policy/guard/third_party/phonenumbers
 
 replace github.com/corazawaf/libinjection-go => ./policy/guard/third_party/libinjection-go
+
+replace github.com/BobuSumisu/aho-corasick => ./policy/guard/third_party/aho-corasick

@@ -11,15 +11,16 @@ tmp=$(mktemp -d)
 trap 'git worktree remove --force "$tmp/base" >/dev/null 2>&1 || true; rm -rf "$tmp"' EXIT
 git worktree add --detach -q "$tmp/base" "$base"
 flags=(-trimpath -ldflags "-s -w")
-(cd "$tmp/base" && $GO build "${flags[@]}" -o "$tmp/mcpgov-base" ./cmd/mcpgov)
-$GO build "${flags[@]}" -o "$tmp/mcpgov" ./cmd/mcpgov
+# Static, as released (.goreleaser.yaml CGO_ENABLED=0).
+(cd "$tmp/base" && CGO_ENABLED=0 $GO build "${flags[@]}" -o "$tmp/mcpgov-base" ./cmd/mcpgov)
+CGO_ENABLED=0 $GO build "${flags[@]}" -o "$tmp/mcpgov" ./cmd/mcpgov
 # figures keeps go test's result lines; the servers' own stderr lands in
 # the same stream, sometimes mid-line.
 figures() { sed 's/Starting default (STDIO) server\.\.\.//' | grep -E '^Benchmark|ns/op|^ok|FAIL'; }
 export MCPGOV_BENCH_BIN=$tmp/mcpgov MCPGOV_BENCH_BASELINE_BIN=$tmp/mcpgov-base
 # Peak RSS counts the pages of the binary the page cache maps in around each
 # fault: both builds start from their cached pages dropped (bench-report.sh).
-for b in "$MCPGOV_BENCH_BIN" "$MCPGOV_BENCH_BASELINE_BIN"; do dd if="$b" iflag=nocache count=0 status=none; done
+for b in "$MCPGOV_BENCH_BIN" "$MCPGOV_BENCH_BASELINE_BIN"; do sync "$b" && dd if="$b" iflag=nocache count=0 status=none; done
 echo "== end to end: a go-sdk client over real pipes, this build's shim vs $base's (baseline-*)"
 $GO test -run '^$' -bench '^BenchmarkEchoRounds$/approved-write-vs-baseline' -benchtime "${ECHO_CALLS:-2000}x" -count 1 ./cmd/mcpgov/ 2>&1 | figures
 $GO test -run '^$' -bench '^BenchmarkStartupRounds$/approved-vs-baseline' -benchtime 20x -count 1 ./cmd/mcpgov/ 2>&1 | figures

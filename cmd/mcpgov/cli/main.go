@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/spf13/cobra"
 )
 
 // Main runs mcpgov with the process's arguments and returns its exit code.
@@ -22,7 +24,12 @@ func Main() int {
 // run executes the command tree and maps the outcome to an exit code. Errors
 // are printed here and nowhere else.
 func run(ctx context.Context, f *Factory, args []string) int {
-	root, started := newRootCmd(f)
+	root, started := newRootCmdFor(f, args)
+	return execute(ctx, f, root, started, args)
+}
+
+// execute runs args on the tree root; started is newRootCmd's flag.
+func execute(ctx context.Context, f *Factory, root *cobra.Command, started *bool, args []string) int {
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
 	if err == nil {

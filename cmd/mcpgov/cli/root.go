@@ -7,10 +7,48 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// subcommand is one of the root's children and the name it is run by.
+type subcommand struct {
+	name  string
+	build func(*Factory) *cobra.Command
+}
+
+// rootChildren are the root's commands, in the order help lists them.
+func rootChildren() []subcommand {
+	return []subcommand{
+		{"scan", func(f *Factory) *cobra.Command { return newScanCmd(f, nil) }},
+		{"catalog", newCatalogCmd},
+		{"bundle", newBundleCmd},
+		{"policy", newPolicyCmd},
+		{"wrap", func(f *Factory) *cobra.Command { return newWrapCmd(f, nil) }},
+		{"unwrap", func(f *Factory) *cobra.Command { return newUnwrapCmd(f, nil) }},
+		{"shim", func(f *Factory) *cobra.Command { return newShimCmd(f, nil) }},
+		{"gateway", newGatewayCmd},
+		{"login", func(f *Factory) *cobra.Command { return newLoginCmd(f, nil) }},
+		{"logout", func(f *Factory) *cobra.Command { return newLogoutCmd(f, nil) }},
+		{"auth", newAuthCmd},
+		{"creds", newCredsCmd},
+		{"audit", newAuditCmd},
+		{"version", newVersionCmd},
+	}
+}
+
 // newRootCmd builds the command tree. The returned flag tells run whether a
 // command's own run function started, so earlier failures count as usage
 // errors.
 func newRootCmd(f *Factory) (*cobra.Command, *bool) {
+	return newRootCmdFor(f, nil)
+}
+
+// newRootCmdFor builds the tree args run: when args[0] names one of the
+// root's commands, the root with that command alone, as the rest of the
+// tree would only be built to be thrown away (every wrapped server of
+// every client starts `mcpgov shim`, so its start-up time and memory are
+// paid many times over); for anything else (no command, a flag first,
+// help, completion, a word that is no command) the whole tree, which help,
+// completion and suggestions need. A command's own help and errors do not
+// depend on its siblings.
+func newRootCmdFor(f *Factory, args []string) (*cobra.Command, *bool) {
 	started := new(bool)
 	root := &cobra.Command{
 		Use:   "mcpgov <command> [flags]",
@@ -44,22 +82,31 @@ Start with an inventory of this machine:
 	root.AddGroup(&cobra.Group{ID: "catalog", Title: "Catalog:"})
 	root.AddGroup(&cobra.Group{ID: "identity", Title: "Identity:"})
 	root.AddGroup(&cobra.Group{ID: "enforce", Title: "Enforcement and audit:"})
-	root.AddCommand(
-		newScanCmd(f, nil),
-		newCatalogCmd(f),
-		newBundleCmd(f),
-		newPolicyCmd(f),
-		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
-		newShimCmd(f, nil), newGatewayCmd(f),
-		newLoginCmd(f, nil), newLogoutCmd(f, nil), newAuthCmd(f), newCredsCmd(f),
-		newAuditCmd(f),
-		newVersionCmd(f),
-	)
-	for _, topic := range helpTopics() {
-		root.AddCommand(newHelpTopicCmd(topic))
+	if c, ok := namedChild(args); ok {
+		root.AddCommand(c.build(f))
+	} else {
+		for _, c := range rootChildren() {
+			root.AddCommand(c.build(f))
+		}
+		for _, topic := range helpTopics() {
+			root.AddCommand(newHelpTopicCmd(topic))
+		}
 	}
 	refuseUnknownSubcommands(root)
 	return root, started
+}
+
+// namedChild is the root's command args[0] names, if it names one.
+func namedChild(args []string) (subcommand, bool) {
+	if len(args) == 0 {
+		return subcommand{}, false
+	}
+	for _, c := range rootChildren() {
+		if c.name == args[0] {
+			return c, true
+		}
+	}
+	return subcommand{}, false
 }
 
 // refuseUnknownSubcommands makes every command that only groups others

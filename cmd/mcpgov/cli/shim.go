@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -223,7 +224,18 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	return cmd
 }
 
+// shimGCPercent is the shim's GOGC unless the environment sets one: a
+// shim lives as long as its client's session with a heap of a few MB, one
+// per wrapped server of every client, so its memory counts more than the
+// CPU of collecting a small heap more often. Measured on a shim serving
+// 300 echo calls: peak RSS 0.6 MB lower than at the default 100 without
+// guardrails, 1.3 MB with every guardrail; 25 and 10 saved no more.
+const shimGCPercent = 50
+
 func shimRun(ctx context.Context, opts *ShimOptions) error {
+	if opts.Factory.Getenv("GOGC") == "" {
+		debug.SetGCPercent(shimGCPercent)
+	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
 	// A client that goes away must not kill us with SIGPIPE before the
