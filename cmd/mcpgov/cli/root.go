@@ -50,7 +50,7 @@ Start with an inventory of this machine:
 		newBundleCmd(f),
 		newPolicyCmd(f),
 		newWrapCmd(f, nil), newUnwrapCmd(f, nil),
-		newShimCmd(f, nil), newGatewayCmd(f),
+		newShimCmd(f, nil), newShimLingerCmd(f), newGatewayCmd(f),
 		newLoginCmd(f, nil), newLogoutCmd(f, nil), newAuthCmd(f), newCredsCmd(f),
 		newAuditCmd(f),
 		newVersionCmd(f),

@@ -45,7 +45,8 @@ func shimRemote(ctx context.Context, opts *ShimOptions, url string, sink oauthus
 		store, clients = &oauthuser.MemoryStore{}, nil
 	}
 	lockDir, _ := stateDir(f, "oauth-locks") // without one, only this process is serialized
-	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut, Sink: sink, Clients: clients, NoKeyring: noKeyring}
+	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut, Sink: sink, Clients: clients, NoKeyring: noKeyring,
+		ConsentTTL: opts.OAuthConsentTTL}
 	if open := shimBrowser(opts); open != nil {
 		r.Open = open
 	}
