@@ -58,6 +58,9 @@ type keptClient struct {
 	RedirectURL  string   `json:"redirect_url"`
 	Resource     string   `json:"resource,omitempty"`
 	Scopes       []string `json:"scopes,omitempty"`
+	// Registered is the registration of a dynamically registered client,
+	// stored with the grant.
+	Registered *Registration `json:"registered,omitempty"`
 }
 
 // keeper is a started keeper process, seen from the Remote.
@@ -126,11 +129,11 @@ func (r *Remote) keptConsent(ctx context.Context, cr *ConsentRequired) (*keptCon
 		return nil, err
 	}
 	s.mu.Lock()
-	cfg := s.cfg
+	cfg, reg := s.cfg, s.reg
 	s.mu.Unlock()
 	return &keptConsent{Record: rec, Client: keptClient{
 		Issuer: cfg.Issuer, AuthURL: oc.Endpoint.AuthURL, TokenURL: oc.Endpoint.TokenURL, AuthStyle: int(oc.Endpoint.AuthStyle),
-		ClientID: oc.ClientID, ClientSecret: oc.ClientSecret, RedirectURL: oc.RedirectURL, Resource: cfg.Resource, Scopes: oc.Scopes,
+		ClientID: oc.ClientID, ClientSecret: oc.ClientSecret, RedirectURL: oc.RedirectURL, Resource: cfg.Resource, Scopes: oc.Scopes, Registered: reg,
 	}}, nil
 }
 
@@ -200,8 +203,10 @@ type KeepOptions struct {
 	In io.Reader
 	// Listener is the shim's redirect listener (inherited).
 	Listener net.Listener
-	// Store keeps the grants, as the shim's (the OS keyring).
-	Store TokenStore
+	// Store keeps the grants, as the shim's (the OS keyring); Clients
+	// the registration of a dynamically registered client with its grant.
+	Store   TokenStore
+	Clients ClientStore
 	// Sink receives the events the shim would have recorded (audit).
 	Sink Sink
 	// Log receives notes; nil discards them.
@@ -234,7 +239,7 @@ func Keep(ctx context.Context, o KeepOptions) error {
 	var mu sync.Mutex
 	held := map[string]heldConsent{} // by elicitation id
 	changed := make(chan struct{}, 1)
-	m := &Manager{Store: o.Store, Pending: &MemoryPending{}, HTTPClient: o.HTTPClient}
+	m := &Manager{Store: o.Store, Clients: o.Clients, Pending: &MemoryPending{}, HTTPClient: o.HTTPClient}
 	m.Sink = SinkFunc(func(ctx context.Context, e Event) {
 		if (e.Kind == EventGrant || e.Kind == EventConsentFailed) && e.ElicitationID != "" {
 			mu.Lock()
@@ -305,7 +310,7 @@ func keepConsent(ctx context.Context, m *Manager, held map[string]heldConsent, m
 	s := &server{id: p.Server, cfg: cfg, orig: cfg, oc: &oauth2.Config{
 		ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scopes: c.Scopes, RedirectURL: c.RedirectURL,
 		Endpoint: oauth2.Endpoint{AuthURL: c.AuthURL, TokenURL: c.TokenURL, AuthStyle: oauth2.AuthStyle(c.AuthStyle)},
-	}}
+	}, reg: c.Registered}
 	m.mu.Lock()
 	if m.servers == nil {
 		m.servers = map[string]*server{}

@@ -67,6 +67,7 @@ func shimLinger(ctx context.Context, f *Factory) error {
 		return fmt.Errorf("the redirect listener (fd 3): %w", err)
 	}
 	defer ln.Close()
+	kr := shimKeyring(f)
 	var (
 		once  sync.Once
 		store *audit.Store
@@ -92,7 +93,7 @@ func shimLinger(ctx context.Context, f *Factory) error {
 			sink.OAuthEvent(ctx, e)
 		}
 	})
-	err = oauthuser.Keep(ctx, oauthuser.KeepOptions{In: in, Listener: ln, Store: shimKeyring(f), Sink: lazy, Log: f.IO.ErrOut})
+	err = oauthuser.Keep(ctx, oauthuser.KeepOptions{In: in, Listener: ln, Store: kr, Clients: kr, Sink: lazy, Log: f.IO.ErrOut})
 	if store != nil {
 		if cerr := store.Close(); cerr != nil && err == nil {
 			err = cerr
