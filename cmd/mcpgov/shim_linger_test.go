@@ -299,3 +299,32 @@ func TestShimOAuthLinkKilledExpired(t *testing.T) {
 		t.Errorf("an expired consent was granted")
 	}
 }
+
+// TestShimOAuthLinkTerminated: a client that stops the shim's process
+// group with SIGTERM: the shim closes its own listener, hands the pending
+// consent over (its stderr says so) and exits; the helper, which the
+// signal did not reach, answers the link.
+func TestShimOAuthLinkTerminated(t *testing.T) {
+	s := newShimOAuthSandbox(t)
+	ctx := await.Context(t)
+	shim := s.startLingerShim(ctx)
+	link := shim.link()
+	helper := shim.helper()
+	if err := syscall.Kill(-shim.cmd.Process.Pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	_ = shim.cmd.Wait() // stderr closed: the helper does not hold it
+	if !strings.Contains(shim.stderr.String(), "keeps the redirect endpoint up: waiting up to") {
+		t.Fatalf("the shim did not hand the consent over:\n%s", shim.stderr)
+	}
+	if exited(helper, 0) {
+		t.Fatalf("the helper died with the shim's process group\nlog:\n%s", s.lingerLog())
+	}
+	if status, page, err := oauthusertest.Consent(ctx, link); err != nil || status != http.StatusOK {
+		t.Fatalf("consent after SIGTERM: %d %v\n%s\nhelper log:\n%s", status, err, page, s.lingerLog())
+	}
+	awaitExit(t, helper, "the helper, once the consent was granted")
+	if item, err := s.keyringItem(); err != nil || !strings.Contains(item, "refresh_token") {
+		t.Fatalf("no grant in the Secret Service after the helper: %v", err)
+	}
+}
