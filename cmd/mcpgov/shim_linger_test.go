@@ -328,3 +328,33 @@ func TestShimOAuthLinkTerminated(t *testing.T) {
 		t.Fatalf("no grant in the Secret Service after the helper: %v", err)
 	}
 }
+
+// TestShimOAuthLinkExpiresWhileShimRuns: a link nobody follows while the
+// shim runs: the helper is stopped at the consent's expiry, not kept for
+// as long as the shim runs, and records nothing (the shim is there).
+func TestShimOAuthLinkExpiresWhileShimRuns(t *testing.T) {
+	s := newShimOAuthSandbox(t)
+	ctx := await.Context(t)
+	shim := s.startLingerShim(ctx, "--oauth-consent-ttl", "2s")
+	shim.link()
+	helper := shim.helper()
+	shimfd, err := unix.PidfdOpen(shim.cmd.Process.Pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(shimfd)
+	awaitExit(t, helper, "the helper of an expired link, the shim running")
+	if exited(shimfd, 0) {
+		t.Fatalf("the shim exited with its helper:\n%s", shim.stderr)
+	}
+	shim.stdin.Close()
+	if err := shim.cmd.Wait(); err != nil {
+		t.Fatalf("the shim: %v\n%s", err, shim.stderr)
+	}
+	if records, all := s.credentialRecords(); records["consent_failed"] != 0 {
+		t.Errorf("the stopped helper recorded an expiry: %v\n%s", records, all)
+	}
+	if strings.Contains(shim.stderr.String(), "keeps the redirect endpoint up: waiting") {
+		t.Errorf("the shim handed an expired consent over:\n%s", shim.stderr)
+	}
+}

@@ -100,7 +100,18 @@ func (r *Remote) keep(ctx context.Context, cr *ConsentRequired) {
 		r.logf("warning: the redirect helper process (pid %d) is gone: %v", r.keeper.pid, err)
 		_ = r.keeper.w.Close()
 		r.keeper = nil
+		return
 	}
+	// A link nobody follows: the helper goes when it expires, not only
+	// when this shim does.
+	k := r.keeper
+	time.AfterFunc(time.Until(cr.Expires), func() {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		if r.keeper == k && !r.pendingLinksLocked() {
+			r.stopKeeperLocked()
+		}
+	})
 }
 
 // keptConsent is cr as its keeper needs it: the pending record and the
