@@ -67,7 +67,7 @@ func shimLinger(ctx context.Context, f *Factory) error {
 		return fmt.Errorf("the redirect listener (fd 3): %w", err)
 	}
 	defer ln.Close()
-	kr := shimKeyring(f)
+	kr, _ := shimGrantKeyring(ctx, f, hello.Server.ID) // as the shim found it
 	var (
 		once  sync.Once
 		store *audit.Store
