@@ -1,14 +1,16 @@
-//go:build unix
+//go:build linux
 
 package main
 
 import (
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
+	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // TestShimOAuthSealedWithoutKeyring: with no OS keyring (MCPGOV_KEYRING=off)
@@ -66,4 +68,35 @@ func TestShimOAuthSealedWithoutKeyring(t *testing.T) {
 	}
 	use(2)
 	use(2)
+}
+
+// TestShimOAuthSealedLinkKilled: without an OS keyring, the redirect
+// helper of a killed shim seals the grant for the session as the shim
+// would; the next shim uses it with no consent.
+func TestShimOAuthSealedLinkKilled(t *testing.T) {
+	s := newShimOAuthSandbox(t)
+	runtime := filepath.Join(t.TempDir(), "run")
+	if err := os.Mkdir(runtime, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s.env = append(s.env, "MCPGOV_KEYRING=off", "XDG_RUNTIME_DIR="+runtime)
+	ctx := await.Context(t)
+	shim := s.startLingerShim(ctx)
+	link := shim.link()
+	helper := shim.helper()
+	shim.kill()
+	if status, page, err := oauthusertest.Consent(ctx, link); err != nil || status != http.StatusOK {
+		t.Fatalf("consent after the shim was killed: %d %v\n%s\nhelper log:\n%s", status, err, page, s.lingerLog())
+	}
+	awaitExit(t, helper, "the helper, once the consent was granted")
+	cs, stderr, err := s.connect(nil, nil, "--no-browser")
+	if err != nil {
+		t.Fatalf("the next start: %v\n%s", err, stderr)
+	}
+	if who, isErr := whoami(t, cs); isErr || who != oauthusertest.User {
+		t.Fatalf("whoami on the next start = %q\n%s", who, stderr)
+	}
+	if _, err := s.keyringItem(); err == nil {
+		t.Errorf("the grant went to the Secret Service with MCPGOV_KEYRING=off")
+	}
 }
