@@ -64,7 +64,9 @@ func ideemu(deadline time.Time, serverURL string) error {
 	// the redirect; basic-cimd's server takes the client metadata URL as
 	// the client id.
 	args := []string{"shim", "--bundle", bundle, "--url", serverURL, "--oauth-client-metadata-url", conformanceCIMD}
-	env := []string{"MCPGOV_BUNDLE=", "MCPGOV_CONFIG=", "MCPGOV_BROWSER=follow-browser", "MCPGOV_KEYRING=off"}
+	// No keyring and no session runtime directory: each grant lives in
+	// the shim's memory, so every scenario runs its own authorization.
+	env := []string{"MCPGOV_BUNDLE=", "MCPGOV_CONFIG=", "MCPGOV_BROWSER=follow-browser", "MCPGOV_KEYRING=off", "XDG_RUNTIME_DIR="}
 	if raw := os.Getenv("MCP_CONFORMANCE_CONTEXT"); raw != "" {
 		var cc struct {
 			ClientID     string `json:"client_id"`
@@ -84,7 +86,7 @@ func ideemu(deadline time.Time, serverURL string) error {
 	cmd := exec.Command("mcpgov", args...)
 	cmd.Stderr = os.Stderr
 	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, ideemuEnv+"=") {
+		if !strings.HasPrefix(kv, ideemuEnv+"=") && !strings.HasPrefix(kv, "XDG_RUNTIME_DIR=") {
 			env = append(env, kv)
 		}
 	}

@@ -309,6 +309,7 @@ func (m *Manager) exchange(ctx context.Context, p *pendingRecord, code, iss stri
 	}
 	s.mu.Lock()
 	issuer := s.cfg.Issuer // discovery may have filled it in
+	reg := s.reg
 	s.mu.Unlock()
 	// RFC 9207: a redirect naming another issuer is a mix-up attack.
 	if iss != "" && issuer != "" && iss != issuer {
@@ -323,6 +324,14 @@ func (m *Manager) exchange(ctx context.Context, p *pendingRecord, code, iss stri
 		return Token{}, err
 	}
 	t := fromOAuth2(nt, Token{Scopes: p.Scopes})
+	if reg != nil && m.Clients != nil {
+		// The stored client is the one this grant is bound to: another
+		// process (a second shim, a redirect keeper) may have registered
+		// another meanwhile, for another redirect port.
+		if err := m.Clients.PutClient(ctx, p.Server, *reg); err != nil {
+			return Token{}, err
+		}
+	}
 	if err := m.Store.Put(ctx, Key{User: p.User, Server: p.Server}, t); err != nil {
 		return Token{}, err
 	}

@@ -95,12 +95,14 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 		// client.
 		c.ClientID, c.ClientSecret, style = c.ClientMetadataURL, "", oauth2.AuthStyleInParams
 	}
+	var registered *Registration
 	if c.ClientID == "" && m.Clients != nil {
 		// The client registered on an earlier run, for the same server
 		// and redirect: the grant it got is bound to it.
 		if reg, err := m.Clients.GetClient(ctx, s.id); err == nil && reg.Issuer == c.Issuer && reg.RedirectURL == c.RedirectURL && reg.ClientID != "" {
 			c.ClientID, c.ClientSecret = reg.ClientID, reg.ClientSecret
 			style = registeredStyle(reg.AuthMethod, reg.ClientSecret)
+			registered = &reg
 		}
 	}
 	if c.ClientID == "" {
@@ -110,13 +112,15 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 		}
 		c.ClientID, c.ClientSecret = reg.ClientID, reg.ClientSecret
 		style = registeredStyle(reg.TokenEndpointAuthMethod, reg.ClientSecret)
+		registered = &Registration{Issuer: c.Issuer, RedirectURL: c.RedirectURL,
+			ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, AuthMethod: reg.TokenEndpointAuthMethod}
 		if m.Clients != nil {
-			if err := m.Clients.PutClient(ctx, s.id, Registration{Issuer: c.Issuer, RedirectURL: c.RedirectURL,
-				ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, AuthMethod: reg.TokenEndpointAuthMethod}); err != nil {
+			if err := m.Clients.PutClient(ctx, s.id, *registered); err != nil {
 				return nil, err
 			}
 		}
 	}
+	s.reg = registered
 	s.cfg = c
 	s.oc = &oauth2.Config{
 		ClientID: c.ClientID, ClientSecret: c.ClientSecret, Scopes: slices.Clone(c.Scopes),

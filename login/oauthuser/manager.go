@@ -147,6 +147,10 @@ type server struct {
 	mu        sync.Mutex
 	oc        *oauth2.Config
 	revokeURL string
+	// reg is the dynamically registered client oc is, nil for a
+	// configured one: stored with each grant it gets (a grant is bound to
+	// its client).
+	reg *Registration
 }
 
 // AddServer registers an upstream server that uses per-user OAuth. The

@@ -68,6 +68,15 @@ type Remote struct {
 	// OS keyring); it is said once, when a consent is first needed.
 	NoKeyring string
 
+	// Keep, when set, starts the helper process that keeps the redirect
+	// endpoint up after this one is gone, when a consent's link goes to
+	// the client (not when a browser opened: the shim waits itself).
+	// Without it Linger keeps it up for as long as this process runs.
+	Keep KeepFunc
+	// ConsentTTL is how long a consent link works (DefaultConsentTTL
+	// when zero).
+	ConsentTTL time.Duration
+
 	mu       sync.Mutex
 	m        *Manager
 	srv      *http.Server
@@ -81,6 +90,7 @@ type Remote struct {
 	urlMode  map[string]bool         // ... of which as URL-mode elicitations
 	noGrant  bool                    // the store held no grant at the first request
 	notify   func([]byte)
+	keeper   *keeper // started by keep
 }
 
 var _ shim.Authorizer = (*Remote)(nil)
@@ -106,7 +116,7 @@ func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
 		}
 		return r.m, nil
 	}
-	m := &Manager{Store: &cachedStore{TokenStore: r.Store}, Sink: r, LockDir: r.LockDir, HTTPClient: r.HTTPClient, Clients: r.Clients}
+	m := &Manager{Store: &cachedStore{TokenStore: r.Store}, Sink: r, LockDir: r.LockDir, HTTPClient: r.HTTPClient, Clients: r.Clients, ConsentTTL: r.ConsentTTL}
 	redirect := r.registeredRedirect()
 	var ln net.Listener
 	switch {
@@ -225,6 +235,8 @@ func (r *Remote) RedirectURL() string {
 
 // Close stops the redirect listener, letting a page being answered finish
 // (the grant that ends Linger is announced before its page is written).
+// Then a keeper (Keep) takes over the consents still pending, or is
+// stopped when there are none.
 func (r *Remote) Close() error {
 	r.mu.Lock()
 	srv := r.srv
@@ -232,6 +244,7 @@ func (r *Remote) Close() error {
 	if srv == nil {
 		return nil
 	}
+	defer r.handOver()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	if err := srv.Shutdown(ctx); err != nil {
@@ -276,6 +289,7 @@ func (r *Remote) OAuthEvent(ctx context.Context, e Event) {
 			close(w.done)
 			delete(r.waiters, e.ElicitationID)
 		}
+		r.keepDoneLocked(e.ElicitationID)
 		r.mu.Unlock()
 	}
 	if r.Sink != nil {
@@ -381,6 +395,7 @@ func (r *Remote) Challenged(ctx context.Context, c shim.Challenge) shim.Challeng
 	}
 	r.logf("%s needs your consent; the link went to the MCP client", r.Server)
 	r.handedOut(cr, c.Init != nil && initTakesURL(c.Init.Params))
+	r.keep(ctx, cr)
 	return shim.ChallengeResult{Answer: consentAnswer(c, cr)}
 }
 
@@ -403,8 +418,15 @@ func (r *Remote) handedOut(cr *ConsentRequired, urlMode bool) {
 // whose initialize got the link usually stops the shim, and the browser
 // comes back later): it returns once every such consent is granted or
 // expired, or ctx ends. The grant lands in Store, so the client's next
-// start finds it.
+// start finds it. With a keeper process running (Keep) it returns at
+// once: Close hands the consents over to it.
 func (r *Remote) Linger(ctx context.Context) {
+	r.mu.Lock()
+	kept := r.keeper != nil
+	r.mu.Unlock()
+	if kept {
+		return
+	}
 	for {
 		r.mu.Lock()
 		var id string

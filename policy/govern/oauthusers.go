@@ -201,6 +201,15 @@ func (e *Engine) OAuthSink() oauthuser.Sink {
 	if e.store == nil {
 		return nil
 	}
+	id, server := e.OAuthRecordsAs()
+	return KeyringOAuthSink(e.store, id, server)
+}
+
+// OAuthRecordsAs is whom and which server OAuthSink's records name: the
+// connection's identity (method keyring; "local" without a login) and the
+// catalog entry, else the URL. The shim's redirect keeper, a process of
+// its own, records as the shim would with them (KeyringOAuthSink).
+func (e *Engine) OAuthRecordsAs() (audit.Identity, audit.ServerRef) {
 	id := e.Config.Identity
 	if id.Subject == "" {
 		id = audit.Identity{Subject: "local"}
@@ -210,9 +219,16 @@ func (e *Engine) OAuthSink() oauthuser.Sink {
 	if e.Config.Server != nil {
 		server.ID = e.Config.Server.ID
 	}
-	rec := recordOAuth(e.store, func(oauthuser.Event) audit.Identity { return id }, &server)
+	return id, server
+}
+
+// KeyringOAuthSink records the OAuth events of a keyring grant in store
+// (kind credential, never a token) as id, for server; a use is not
+// recorded (each call's own record says it went through).
+func KeyringOAuthSink(store enforce.Store, id audit.Identity, server audit.ServerRef) oauthuser.Sink {
+	rec := recordOAuth(store, func(oauthuser.Event) audit.Identity { return id }, &server)
 	return oauthuser.SinkFunc(func(ctx context.Context, ev oauthuser.Event) {
-		if ev.Kind != oauthuser.EventUse { // each call's own record says it went through
+		if ev.Kind != oauthuser.EventUse {
 			rec.OAuthEvent(ctx, ev)
 		}
 	})

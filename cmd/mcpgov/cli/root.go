@@ -23,6 +23,7 @@ func rootChildren() []subcommand {
 		{"wrap", func(f *Factory) *cobra.Command { return newWrapCmd(f, nil) }},
 		{"unwrap", func(f *Factory) *cobra.Command { return newUnwrapCmd(f, nil) }},
 		{"shim", func(f *Factory) *cobra.Command { return newShimCmd(f, nil) }},
+		{"__shim-linger", newShimLingerCmd},
 		{"gateway", newGatewayCmd},
 		{"login", func(f *Factory) *cobra.Command { return newLoginCmd(f, nil) }},
 		{"logout", func(f *Factory) *cobra.Command { return newLogoutCmd(f, nil) }},

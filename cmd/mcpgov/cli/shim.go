@@ -11,11 +11,13 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim"
@@ -60,6 +62,7 @@ type ShimOptions struct {
 	OAuthClientMetadataURL string
 	OAuthScopes            string // space-separated
 	NoBrowser              bool
+	OAuthConsentTTL        time.Duration
 }
 
 func newShimCmd(f *Factory, runF func(context.Context, *ShimOptions) error) *cobra.Command {
@@ -105,6 +108,9 @@ PKCE and a loopback redirect. It opens the browser and sends the call again
 once consent is given; where it cannot open one (--no-browser, SSH, no
 display) the call is answered with the consent link (a URL-mode
 elicitation, or a tool error) and the call retried after consent works.
+The link's redirect endpoint outlives the shim: a helper process in a
+session of its own answers it if the client stops or kills the shim
+first, until the consent is given or expires (--oauth-consent-ttl).
 The grant is kept in the OS keyring and refreshed when it expires; a token
 the server stops taking is refreshed, and a refused refresh leads to a new
 consent. MCPGOV_BROWSER names a command that opens the link instead.
@@ -150,8 +156,11 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 			default:
 				return flagErrorf("invalid --mode %q: want enforce or audit", opts.Mode)
 			}
-			if opts.URL == "" && (opts.OAuthClientID != "" || opts.OAuthClientSecret != "" || opts.OAuthClientMetadataURL != "" || opts.OAuthScopes != "") {
+			if opts.URL == "" && (opts.OAuthClientID != "" || opts.OAuthClientSecret != "" || opts.OAuthClientMetadataURL != "" || opts.OAuthScopes != "" || opts.OAuthConsentTTL != 0) {
 				return flagErrorf("the --oauth-* flags are for --url")
+			}
+			if opts.OAuthConsentTTL != 0 && (opts.OAuthConsentTTL < time.Second || opts.OAuthConsentTTL > oauthuser.DefaultConsentTTL) {
+				return flagErrorf("invalid --oauth-consent-ttl %s: want from 1s to %s", opts.OAuthConsentTTL, oauthuser.DefaultConsentTTL)
 			}
 			if opts.OAuthClientSecret != "" {
 				if _, err := secretref.Parse(opts.OAuthClientSecret); err != nil {
@@ -214,6 +223,7 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	cmd.Flags().StringVar(&opts.OAuthClientSecret, "oauth-client-secret", "", "secret reference (env:, file:, keyring:) of the --oauth-client-id's secret")
 	cmd.Flags().StringVar(&opts.OAuthClientMetadataURL, "oauth-client-metadata-url", "", "https URL of mcpgov's client metadata document, the client id where the authorization server supports them")
 	cmd.Flags().StringVar(&opts.OAuthScopes, "oauth-scopes", "", `scopes to ask the --url server's authorization server for, space-separated (default: the server's challenge, else its metadata's)`)
+	cmd.Flags().DurationVar(&opts.OAuthConsentTTL, "oauth-consent-ttl", 0, "how long a --url server's consent link works, up to 10m (default 10m)")
 	cmd.Flags().BoolVar(&opts.NoBrowser, "no-browser", false, "never open a browser for a --url server's consent; the link goes to the MCP client")
 	cmd.Flags().StringArrayVar(&opts.SecretEnv, "secret-env", nil, "set the server's variable NAME to the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
 	cmd.Flags().StringArrayVar(&opts.SecretHeaders, "secret-header", nil, "send the secret REF references as the HTTP header NAME for --url: NAME=REF (repeatable; wrap --move-secrets writes it)")
@@ -404,10 +414,16 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, relay 
 	if headers.Get("Authorization") == "" && cred.Apply == nil {
 		// No token of the user's login, no configured credentials: a
 		// server that asks for one gets mcpgov's own OAuth client.
+		id, server := eng.OAuthRecordsAs()
 		remote, err := shimRemote(ctx, opts, url, eng.OAuthSink())
 		if err != nil {
 			refuse(err)
 			return err
+		}
+		if remote.NoKeyring == "" {
+			// A consent whose link goes to the client outlives this
+			// shim: its grant lands in the keyring all the same.
+			remote.Keep = shimKeeper(opts.Factory, id, server)
 		}
 		defer remote.Close()
 		defer remote.Linger(ctx)

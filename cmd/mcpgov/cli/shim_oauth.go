@@ -33,23 +33,40 @@ func shimRemote(ctx context.Context, opts *ShimOptions, url string, sink oauthus
 		}
 		cfg.ClientSecret = secret
 	}
-	kr := shimKeyring(f)
+	kr, noKeyring := shimGrantKeyring(ctx, f, url)
 	var store oauthuser.TokenStore = kr
 	var clients oauthuser.ClientStore = kr
-	// Without an OS keyring the grants live in memory; the warning waits
-	// for a consent (Remote.NoKeyring), so a shim whose server never asks
-	// for one (the gateway, a server without OAuth) says nothing.
-	var noKeyring string
-	if _, err := store.Get(ctx, oauthuser.Key{User: shimOAuthUser, Server: url}); errors.Is(err, login.ErrKeyringUnavailable) {
-		noKeyring = fmt.Sprint(errors.Unwrap(err))
+	// Without an OS keyring or a session to seal them for, the grants live
+	// in memory; the warning waits for a consent (Remote.NoKeyring), so a
+	// shim whose server never asks for one (the gateway, a server without
+	// OAuth) says nothing.
+	if noKeyring != "" {
 		store, clients = &oauthuser.MemoryStore{}, nil
 	}
 	lockDir, _ := stateDir(f, "oauth-locks") // without one, only this process is serialized
-	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut, Sink: sink, Clients: clients, NoKeyring: noKeyring}
+	r := &oauthuser.Remote{Server: url, User: shimOAuthUser, Config: cfg, Store: store, LockDir: lockDir, Log: opts.IO.ErrOut, Sink: sink, Clients: clients, NoKeyring: noKeyring,
+		ConsentTTL: opts.OAuthConsentTTL}
 	if open := shimBrowser(opts); open != nil {
 		r.Open = open
 	}
 	return r, nil
+}
+
+// shimGrantKeyring is shimKeyring, or, without an OS keyring, the same
+// items sealed for the login session (sessionSealed); noKeyring says why
+// neither can be had (the grants then last one run).
+func shimGrantKeyring(ctx context.Context, f *Factory, url string) (kr oauthuser.IndexedKeyring, noKeyring string) {
+	kr = shimKeyring(f)
+	_, err := kr.Get(ctx, oauthuser.Key{User: shimOAuthUser, Server: url})
+	if !errors.Is(err, login.ErrKeyringUnavailable) {
+		return kr, ""
+	}
+	sealed, serr := openSessionSealed(f)
+	if serr != nil {
+		return kr, fmt.Sprintf("%v; %v", errors.Unwrap(err), serr)
+	}
+	kr.KeyringStore.Secrets = sealed
+	return kr, ""
 }
 
 // shimKeyring is where the shim keeps its grants and registered clients:
