@@ -58,6 +58,10 @@ func TestAuthProblems(t *testing.T) {
 		{"literal after scheme", "type = \"api_key\"\nheader = \"X-Key\"\nsecret = \"env:ghp_0123456789abcdefghijABCDEFGHIJ012345\"", "holds a literal secret"},
 		{"passthrough no audience", `type = "passthrough"`, "needs audience"},
 		{"oauth_client no endpoint", "type = \"oauth_client\"\nclient_id = \"c\"", "needs issuer or token_url"},
+		{"subject token type", "type = \"token_exchange\"\ntoken_url = \"http://x\"\nclient_id = \"c\"\nsubject_token_type = \"saml2\"", `auth.subject_token_type "saml2": want access_token, id_token or jwt`},
+		{"connector elsewhere", "type = \"oauth_client\"\ntoken_url = \"http://x\"\nclient_id = \"c\"\nconnector_id = \"idp\"", "auth.connector_id is for token_exchange, not oauth_client"},
+		{"cross_app no server client", "type = \"cross_app\"\nissuer = \"https://idp.example\"\nclient_id = \"c\"", "auth type cross_app needs server_client_id"},
+		{"server client elsewhere", "type = \"token_exchange\"\ntoken_url = \"http://x\"\nclient_id = \"c\"\nserver_client_id = \"s\"", "auth.server_client_id is for cross_app, not token_exchange"},
 		{"wrong type", "type = \"oauth_client\"\nscopes = \"a\"\ntoken_url = \"http://x\"\nclient_id = \"c\"", "auth.scopes: wrong type"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
