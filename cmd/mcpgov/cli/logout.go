@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"net/http"
+	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/login"
 	"github.com/mcpgov/mcpgov/policy/govern"
+	"github.com/mcpgov/mcpgov/shim/wrap"
 )
 
 // LogoutOptions are the inputs of `mcpgov logout`.
@@ -28,9 +31,14 @@ func newLogoutCmd(f *Factory, runF func(context.Context, *LogoutOptions) error) 
 		GroupID: "identity",
 		Short:   "Forget the stored login",
 		Long: `Remove the profile's login from the keyring and its session file, and
-the OAuth grants and registered clients mcpgov shim --url keeps in the
-keyring for the remote servers it fronted (removed locally, not revoked at
-their authorization servers).
+end the OAuth grants mcpgov shim --url keeps in the keyring for the remote
+servers it fronted: each is revoked at its authorization server (RFC 7009)
+when that server names a revocation endpoint, then removed with the client
+the shim registered. A grant that cannot be revoked there (no revocation
+endpoint, a client given with --oauth-client-id, the server unreachable) is
+still removed here, and a warning says it stays valid there until it
+expires. Grants stored before the shim kept an index of them are found
+through the remote servers mcpgov wrap put behind a shim.
 
 With --revoke, first ask the identity provider to revoke the refresh token
 (RFC 7009). Providers without a revocation endpoint (Dex among them) cannot:
@@ -83,24 +91,51 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	return nil
 }
 
-// logoutShim removes the grants and registered clients `mcpgov shim --url`
-// keeps in the OS keyring for the remote servers it fronted (the servers
-// its index lists). They are removed locally only: the authorization
-// servers are not asked to revoke them (their endpoints are discovered per
-// server by the shim), so a refresh token stays valid there until it
-// expires.
+// logoutShim ends the grants `mcpgov shim --url` keeps in the OS keyring
+// for the remote servers it fronted: each is revoked at its authorization
+// server (RFC 7009) when that server names a revocation endpoint, then
+// removed with the registered client. The servers are those the shim's
+// index lists and, for grants stored before the index existed, the remote
+// URLs wrap put behind a shim (its manifest). A grant that could not be
+// revoked there is still removed here, with a warning saying why.
 func logoutShim(ctx context.Context, opts *LogoutOptions) {
 	kr := shimKeyring(opts.Factory)
 	if kr.Index == "" {
 		return
 	}
-	done, err := kr.Forget(ctx, shimOAuthUser)
-	if len(done) > 0 {
-		opts.IO.Notef("removed from the keyring the shim's OAuth grants and registered clients for %s (not revoked at their authorization servers)", strings.Join(done, ", "))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	revoked, err := kr.RevokeAll(ctx, shimOAuthUser, http.DefaultClient, wrappedRemotes(opts.Factory))
+	for _, r := range revoked {
+		if r.AtIssuer {
+			opts.IO.Notef("revoked the shim's OAuth grant for %s at its authorization server and removed it from the keyring", r.Server)
+			continue
+		}
+		opts.IO.Warnf("removed the shim's OAuth grant for %s from the keyring, but did not revoke it: %s", r.Server, r.LocalOnly)
 	}
 	if err != nil {
 		opts.IO.Warnf("remove the shim's OAuth grants: %v", err)
 	}
+}
+
+// wrappedRemotes are the remote URLs wrap put behind a shim (its
+// manifest); nil when there is none or it cannot be read.
+func wrappedRemotes(f *Factory) []string {
+	dir, err := stateDir(f, "wrap")
+	if err != nil {
+		return nil
+	}
+	m, err := wrap.LoadManifest(dir)
+	if err != nil {
+		return nil
+	}
+	var urls []string
+	for _, r := range m.Entries {
+		if r.URL != "" && !slices.Contains(urls, r.URL) {
+			urls = append(urls, r.URL)
+		}
+	}
+	return urls
 }
 
 // logoutVault revokes the OAuth grants the vault holds for the person who
