@@ -314,14 +314,37 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	hk := d.key(it.srv.Name, "http_headers")
 	headers, _ := e["http_headers"].(map[string]any)
 	movesHeaders := o.MoveSecret != nil && gw == "" && hk != nil && headers != nil && strings.HasPrefix(d.raw(hk), "{")
+	// A token or header Codex reads from its environment stays there:
+	// the shim reads the same variable (env:NAME), which the wrapped
+	// entry's env_vars has Codex pass on (Codex gives a stdio server only
+	// the variables it names). Nothing secret is in the file to move.
+	bk, ek := d.key(it.srv.Name, "bearer_token_env_var"), d.key(it.srv.Name, "env_http_headers")
+	bearerVar, _ := e["bearer_token_env_var"].(string)
+	envHeaders, _ := e["env_http_headers"].(map[string]any)
+	passesBearer := gw == "" && bk != nil && envVarName(bearerVar)
+	passesEnvHeaders := gw == "" && ek != nil && envHeaders != nil && strings.HasPrefix(d.raw(ek), "{")
 	for _, k := range codexHTTPKeys {
-		if _, ok := e[k]; ok && !(k == "http_headers" && movesHeaders) {
+		if _, ok := e[k]; ok && !(k == "http_headers" && movesHeaders) && !(k == "bearer_token_env_var" && passesBearer) && !(k == "env_http_headers" && passesEnvHeaders) {
 			why := "has " + k + ", which mcpgov shim --url cannot pass on yet"
-			if k == "http_headers" && o.MoveSecret == nil && gw == "" {
+			switch {
+			case k == "http_headers" && o.MoveSecret == nil && gw == "":
 				why = "has http_headers; wrap --remote --move-secrets passes them on, a secret one from the vault"
+			case k == "http_headers" && (hk == nil || !strings.HasPrefix(d.raw(hk), "{")):
+				why = "has http_headers as a table of its own; write it inline (http_headers = { … }) to have it moved"
+			case k == "bearer_token":
+				why = "has bearer_token, which Codex refuses for Streamable HTTP (\"not supported for streamable_http\"); put the token in an environment variable named by bearer_token_env_var"
+			case (k == "bearer_token_env_var" || k == "env_http_headers") && gw != "":
+				why = "has " + k + ": the gateway, not this entry, holds the server's credentials"
+			case k == "bearer_token_env_var":
+				why = "bearer_token_env_var is not an environment variable name"
+			case k == "env_http_headers":
+				why = "env_http_headers is not an inline table"
 			}
 			return skip(ActionSkippedRemote, why)
 		}
+	}
+	if _, ok := e["env_vars"]; ok && (passesBearer || passesEnvHeaders) {
+		return skip(ActionSkippedRemote, "has env_vars beside url; wrap would have to merge them")
 	}
 	target := url
 	if gw != "" {
@@ -359,6 +382,23 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 			moved = append(moved, n)
 		}
 	}
+	var envVars []string
+	if passesBearer {
+		flags = append(flags, SecretBearerFlag, "env:"+bearerVar)
+		envVars = append(envVars, bearerVar)
+	}
+	if passesEnvHeaders {
+		for _, n := range slices.Sorted(maps.Keys(envHeaders)) {
+			v, ok := envHeaders[n].(string)
+			if !ok || !envVarName(v) {
+				return skip(ActionSkippedRemote, "env_http_headers."+n+" does not name an environment variable")
+			}
+			flags = append(flags, SecretHeaderFlag, n+"=env:"+v)
+			if !slices.Contains(envVars, v) {
+				envVars = append(envVars, v)
+			}
+		}
+	}
 	var urlMoved string
 	if raw := d.raw(uk); o.MoveSecret != nil && gw == "" && (raw == `"`+url+`"` || raw == "'"+url+"'") && !strings.ContainsAny(url, "\"'\\") {
 		// A secret query value or user:password, written verbatim,
@@ -379,7 +419,7 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 			target = cut.cleared
 		}
 	}
-	if o.MoveSecret != nil && gw == "" {
+	if (o.MoveSecret != nil || len(envVars) > 0) && gw == "" {
 		var err error
 		if flags, err = withOrigin(flags, target); err != nil {
 			return skip(ActionSkippedRemote, "move secrets: "+err.Error())
@@ -400,6 +440,9 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	ind, _ := indentAt(d.b, d.keyStart(uk))
 	repl := "command = " + tomldoc.String(o.MCPGovPath) + d.nl + ind + "args = " +
 		tomldoc.Strings(append(flags, "--url", target))
+	if len(envVars) > 0 {
+		repl += d.nl + ind + "env_vars = " + tomldoc.Strings(envVars)
+	}
 	start := d.keyStart(uk)
 	ed := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
 		patches: []patch{{start, uk.ValueEnd + d.bom, repl}},
@@ -408,7 +451,20 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 		ed.url = target // the manifest holds no secret
 		ed.reason += urlMoved
 	}
-	if !movesHeaders {
+	var removed []*tomldoc.Key // lines that leave the table: Codex refuses them beside command
+	if movesHeaders {
+		removed = append(removed, hk)
+	}
+	if passesBearer {
+		removed = append(removed, bk)
+	}
+	if passesEnvHeaders {
+		removed = append(removed, ek)
+	}
+	if len(envVars) > 0 {
+		ed.reason += "; Codex passes " + strings.Join(envVars, ", ") + " on to it (env_vars)"
+	}
+	if len(removed) == 0 {
 		if len(marks) > 0 {
 			shifted := make([]patch, len(marks))
 			for i, m := range marks {
@@ -422,16 +478,21 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 		}
 		return ed
 	}
-	// One span from the first to the last of the two lines: the url
-	// line replaced and the http_headers line taken out, what lies
-	// between kept.
-	hs, he := hk.Start+d.bom, hk.LineEnd+d.bom
-	from, to := min(start, hs), max(uk.ValueEnd+d.bom, he)
-	sub := []patch{{start - from, uk.ValueEnd + d.bom - from, repl}, {hs - from, he - from, ""}}
+	// One span from the first to the last of the lines: the url line
+	// replaced and the others taken out, what lies between kept.
+	from, to := start, uk.ValueEnd+d.bom
+	for _, k := range removed {
+		from, to = min(from, k.Start+d.bom), max(to, k.LineEnd+d.bom)
+	}
+	sub := []patch{{start - from, uk.ValueEnd + d.bom - from, repl}}
+	for _, k := range removed {
+		sub = append(sub, patch{k.Start + d.bom - from, k.LineEnd + d.bom - from, ""})
+	}
+	slices.SortFunc(sub, func(a, b patch) int { return a.start - b.start })
 	region := d.b[from:to]
 	wrapped, err := apply(region, sub)
 	if err != nil {
-		return skip(ActionSkippedRemote, "http_headers shares a line with url")
+		return skip(ActionSkippedRemote, "a line taken out shares a line with url")
 	}
 	for i := range marks {
 		marks[i].start -= from
@@ -439,7 +500,7 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	}
 	orig, err := apply(region, marks)
 	if err != nil {
-		return skip(ActionSkippedRemote, "http_headers could not be marked")
+		return skip(ActionSkippedRemote, "the moved values could not be marked")
 	}
 	ed.patches = []patch{{from, to, string(wrapped)}}
 	ed.spans = []Span{{Field: "remote-region", Original: string(orig), Wrapped: string(wrapped), Refs: refs}}
@@ -448,6 +509,19 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 		ed.reason += "; moved " + strings.Join(moved, ", ") + " to the vault"
 	}
 	return ed
+}
+
+// envVarName reports whether s names an environment variable.
+func envVarName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // inlineValue is where the value of name in the inline table k's value
