@@ -390,3 +390,50 @@ func TestCodexEnvHeaders(t *testing.T) {
 	}
 	assertUnwrapped(t, home, path, text, o)
 }
+
+// TestMoveRequestOptionsYAML: a Continue streamable-http entry with
+// requestOptions.headers (a secret Authorization, a plain X-Team) and a
+// secret query value: wrap --remote --move-secrets takes requestOptions
+// out (the shim sends its headers: the secret from the vault, the plain
+// one as --header) and cuts the query value, each to the original origin
+// only; a comment between the url and requestOptions stays; unwrap
+// restores the file byte for byte. requestOptions with more than headers,
+// or without --move-secrets, is left saying why.
+func TestMoveRequestOptionsYAML(t *testing.T) {
+	text := "mcpServers:\n  - name: r\n    type: streamable-http\n    url: https://h.example.com/mcp?api_key=" + secretA + "\n    # from the team wiki\n    requestOptions:\n      headers:\n        Authorization: \"Bearer " + secretB + "\"\n        X-Team: blue\n  - name: t\n    type: streamable-http\n    url: https://t.example.com/mcp\n    requestOptions:\n      timeout: 30\n      headers:\n        X-Team: blue\n# end\n"
+	home, state, path, servers := moveFixture(t, ".continue/config.yaml", text)
+	plain := opts(t, state)
+	plain.Remote = true
+	out, err := Wrap(context.Background(), servers, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range out.Results {
+		if r.Action != ActionSkippedRemote {
+			t.Errorf("without --move-secrets, %s: %s %q", r.Server, r.Action, r.Reason)
+		}
+	}
+	v := memVault{}
+	o := v.opts(plain)
+	out, err = Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Result{}
+	for _, r := range out.Results {
+		got[r.Server] = r
+	}
+	if r := got["r"]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's api_key to the vault; moved Authorization to the vault" {
+		t.Fatalf("r: %s %q", r.Action, r.Reason)
+	}
+	if r := got["t"]; r.Action != ActionSkippedRemote || !strings.Contains(r.Reason, "beyond headers") {
+		t.Errorf("t: %s %q", r.Action, r.Reason)
+	}
+	want := "mcpServers:\n  - name: r\n    type: stdio\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--secret-query\", \"api_key=vault:config/continue/r/query-api_key\", \"--secret-header\", \"Authorization=vault:config/continue/r/header-Authorization\", \"--header\", \"X-Team: blue\", \"--secret-origin\", \"https://h.example.com:443\", \"--url\", \"https://h.example.com/mcp?api_key=\"]\n    # from the team wiki\n" +
+		text[strings.Index(text, "  - name: t\n"):]
+	assertMoved(t, state, path, out, want, secretA, secretB)
+	if v["vault:config/continue/r/header-Authorization"] != "Bearer "+secretB || v["vault:config/continue/r/query-api_key"] != secretA {
+		t.Errorf("vault: %v", v)
+	}
+	assertUnwrapped(t, home, path, text, o)
+}
