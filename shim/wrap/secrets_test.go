@@ -353,12 +353,13 @@ func TestManifestNewerRefused(t *testing.T) {
 // them as before (--secret-bearer env:NAME, --secret-header NAME=env:VAR),
 // to the original origin only; the two lines leave the table (Codex
 // refuses them beside command), a secret inline header goes to the vault
-// as before; unwrap restores the file byte for byte. bearer_token, which
-// Codex refuses, and a table-form http_headers are left, saying why.
+// as before, and so does a table-form http_headers (its header line and
+// keys leave the file); unwrap restores the file byte for byte.
+// bearer_token, which Codex refuses, is left, saying why.
 func TestCodexEnvHeaders(t *testing.T) {
 	text := "[mcp_servers.lin]\nurl = \"https://mcp.lin.example/mcp\"\nbearer_token_env_var = \"LIN_TOKEN\"\nstartup_timeout_sec = 20\nenv_http_headers = { \"X-Team\" = \"LIN_TEAM\", X-Key = 'LIN_KEY' }\nhttp_headers = { \"X-Secret\" = \"" + secretB + "\" }\n" +
 		"\n[mcp_servers.lit]\nurl = \"https://lit.example/mcp\"\nbearer_token = \"" + secretA + "\"\n" +
-		"\n[mcp_servers.tab]\nurl = \"https://tab.example/mcp\"\n[mcp_servers.tab.http_headers]\nAuthorization = \"Bearer " + secretA + "\"\n"
+		"\n[mcp_servers.tab]\nurl = \"https://tab.example/mcp\" # hosted\n\n[mcp_servers.tab.http_headers]\nAuthorization = \"Bearer " + secretA + "\"\n# ours\nX-Team = 'blue'\n\n# the next one\n[mcp_servers.next]\ncommand = \"next-mcp\"\n"
 	home, state, path, servers := moveFixture(t, ".codex/config.toml", text)
 	v := memVault{}
 	o := v.opts(opts(t, state))
@@ -377,15 +378,16 @@ func TestCodexEnvHeaders(t *testing.T) {
 	if r := got["lit"]; r.Action != ActionSkippedRemote || !strings.Contains(r.Reason, "Codex refuses for Streamable HTTP") {
 		t.Errorf("lit: %s %q", r.Action, r.Reason)
 	}
-	if r := got["tab"]; r.Action != ActionSkippedRemote || !strings.Contains(r.Reason, "table of its own") {
+	if r := got["tab"]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved Authorization to the vault" {
 		t.Errorf("tab: %s %q", r.Action, r.Reason)
 	}
 	want := "[mcp_servers.lin]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"X-Secret=vault:config/codex/lin/header-X-Secret\", \"--secret-bearer\", \"env:LIN_TOKEN\", \"--secret-header\", \"X-Key=env:LIN_KEY\", \"--secret-header\", \"X-Team=env:LIN_TEAM\", \"--secret-origin\", \"https://mcp.lin.example:443\", \"--url\", \"https://mcp.lin.example/mcp\"]\nenv_vars = [\"LIN_TOKEN\", \"LIN_KEY\", \"LIN_TEAM\"]\nstartup_timeout_sec = 20\n" +
-		text[strings.Index(text, "\n[mcp_servers.lit]"):]
+		text[strings.Index(text, "\n[mcp_servers.lit]"):strings.Index(text, "\n[mcp_servers.tab]")] +
+		"\n[mcp_servers.tab]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/tab/header-Authorization\", \"--header\", \"X-Team: blue\", \"--secret-origin\", \"https://tab.example:443\", \"--url\", \"https://tab.example/mcp\"] # hosted\n\n\n# the next one\n[mcp_servers.next]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--\", \"next-mcp\"]\n"
 	if b := readFile(t, path); b != want {
 		t.Errorf("wrapped:\n%s\nwant\n%s", b, want)
 	}
-	if v["vault:config/codex/lin/header-X-Secret"] != secretB {
+	if v["vault:config/codex/lin/header-X-Secret"] != secretB || v["vault:config/codex/tab/header-Authorization"] != "Bearer "+secretA {
 		t.Errorf("vault: %v", v)
 	}
 	assertUnwrapped(t, home, path, text, o)

@@ -314,6 +314,10 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	hk := d.key(it.srv.Name, "http_headers")
 	headers, _ := e["http_headers"].(map[string]any)
 	movesHeaders := o.MoveSecret != nil && gw == "" && hk != nil && headers != nil && strings.HasPrefix(d.raw(hk), "{")
+	// Or a table of its own ([mcp_servers.ID.http_headers]): its header
+	// line and keys leave the file.
+	ht := d.doc.Table("mcp_servers", it.srv.Name, "http_headers")
+	tableHeaders := o.MoveSecret != nil && gw == "" && hk == nil && ht != nil && !ht.Array && headers != nil
 	// A token or header Codex reads from its environment stays there:
 	// the shim reads the same variable (env:NAME), which the wrapped
 	// entry's env_vars has Codex pass on (Codex gives a stdio server only
@@ -324,13 +328,13 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	passesBearer := gw == "" && bk != nil && envVarName(bearerVar)
 	passesEnvHeaders := gw == "" && ek != nil && envHeaders != nil && strings.HasPrefix(d.raw(ek), "{")
 	for _, k := range codexHTTPKeys {
-		if _, ok := e[k]; ok && !(k == "http_headers" && movesHeaders) && !(k == "bearer_token_env_var" && passesBearer) && !(k == "env_http_headers" && passesEnvHeaders) {
+		if _, ok := e[k]; ok && !(k == "http_headers" && (movesHeaders || tableHeaders)) && !(k == "bearer_token_env_var" && passesBearer) && !(k == "env_http_headers" && passesEnvHeaders) {
 			why := "has " + k + ", which mcpgov shim --url cannot pass on yet"
 			switch {
 			case k == "http_headers" && o.MoveSecret == nil && gw == "":
 				why = "has http_headers; wrap --remote --move-secrets passes them on, a secret one from the vault"
-			case k == "http_headers" && (hk == nil || !strings.HasPrefix(d.raw(hk), "{")):
-				why = "has http_headers as a table of its own; write it inline (http_headers = { … }) to have it moved"
+			case k == "http_headers" && ht != nil && ht.Array:
+				why = "has http_headers as an array of tables, which Codex does not take"
 			case k == "bearer_token":
 				why = "has bearer_token, which Codex refuses for Streamable HTTP (\"not supported for streamable_http\"); put the token in an environment variable named by bearer_token_env_var"
 			case (k == "bearer_token_env_var" || k == "env_http_headers") && gw != "":
@@ -357,17 +361,29 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 		redact []patch
 		moved  []string
 	)
-	if movesHeaders {
+	tableEnd := 0 // the end of the http_headers table's last key line
+	if movesHeaders || tableHeaders {
 		for _, n := range slices.Sorted(maps.Keys(headers)) {
 			v, ok := headers[n].(string)
 			if !ok {
 				return skip(ActionSkippedRemote, "http_headers."+n+" is not a string")
 			}
+			var s, end int
+			if tableHeaders {
+				k := d.doc.Key("mcp_servers", it.srv.Name, "http_headers", n)
+				if k == nil {
+					return skip(ActionSkippedRemote, "http_headers."+n+" is not a key of the http_headers table")
+				}
+				s, end, ok = k.ValueStart+d.bom, k.ValueEnd+d.bom, true
+				tableEnd = max(tableEnd, k.LineEnd+d.bom)
+			}
 			if _, isSecret := secret.Detect(n, v); !isSecret {
 				flags = append(flags, "--header", n+": "+v)
 				continue
 			}
-			s, end, ok := d.inlineValue(hk, n)
+			if movesHeaders {
+				s, end, ok = d.inlineValue(hk, n)
+			}
 			if !ok || string(d.b[s+1:end-1]) != v || strings.ContainsAny(v, "\\\"'") {
 				return skip(ActionSkippedRemote, "http_headers."+n+" is not written verbatim (escapes); move it by hand")
 			}
@@ -451,15 +467,22 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 		ed.url = target // the manifest holds no secret
 		ed.reason += urlMoved
 	}
-	var removed []*tomldoc.Key // lines that leave the table: Codex refuses them beside command
+	var removed [][2]int // lines that leave the entry: Codex refuses them beside command
+	line := func(k *tomldoc.Key) [2]int { return [2]int{k.Start + d.bom, k.LineEnd + d.bom} }
 	if movesHeaders {
-		removed = append(removed, hk)
+		removed = append(removed, line(hk))
+	}
+	if tableHeaders {
+		if ht.Start+d.bom < start {
+			return skip(ActionSkippedRemote, "the http_headers table comes before url")
+		}
+		removed = append(removed, [2]int{ht.Start + d.bom, max(tableEnd, ht.Start+d.bom)})
 	}
 	if passesBearer {
-		removed = append(removed, bk)
+		removed = append(removed, line(bk))
 	}
 	if passesEnvHeaders {
-		removed = append(removed, ek)
+		removed = append(removed, line(ek))
 	}
 	if len(envVars) > 0 {
 		ed.reason += "; Codex passes " + strings.Join(envVars, ", ") + " on to it (env_vars)"
@@ -481,12 +504,12 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	// One span from the first to the last of the lines: the url line
 	// replaced and the others taken out, what lies between kept.
 	from, to := start, uk.ValueEnd+d.bom
-	for _, k := range removed {
-		from, to = min(from, k.Start+d.bom), max(to, k.LineEnd+d.bom)
+	for _, r := range removed {
+		from, to = min(from, r[0]), max(to, r[1])
 	}
 	sub := []patch{{start - from, uk.ValueEnd + d.bom - from, repl}}
-	for _, k := range removed {
-		sub = append(sub, patch{k.Start + d.bom - from, k.LineEnd + d.bom - from, ""})
+	for _, r := range removed {
+		sub = append(sub, patch{r[0] - from, r[1] - from, ""})
 	}
 	slices.SortFunc(sub, func(a, b patch) int { return a.start - b.start })
 	region := d.b[from:to]
