@@ -26,9 +26,10 @@ import (
 // TestLogoutRevokesShimGrants: `mcpgov logout` ends the grants the shim
 // keeps in the OS keyring (a real Secret Service) at their authorization
 // server, node oidc-provider, which advertises RFC 7009 revocation. One
-// grant is in the shim's index; the other was stored before the index
-// existed and is found through the remote server wrap put behind a shim
-// (its manifest). After logout the issuer's introspection says both
+// grant is in the shim's index; two were stored before the index existed:
+// one is found through the remote server wrap put behind a shim (its
+// manifest), the other through a shim entry written by hand in Cursor's
+// config. After logout the issuer's introspection says both
 // refresh tokens are inactive, and the keyring holds neither.
 func TestLogoutRevokesShimGrants(t *testing.T) {
 	issuer := oauthusertest.StartRevokingIssuer(t, true)
@@ -42,7 +43,7 @@ func TestLogoutRevokesShimGrants(t *testing.T) {
 
 	// The shim's grants, as its Manager stores them: one noted in the
 	// index, one stored without it.
-	indexed, old := "https://notes.example/mcp", "https://old.example/mcp"
+	indexed, old, hand := "https://notes.example/mcp", "https://old.example/mcp", "https://hand.example/mcp"
 	grant := func(store oauthuser.TokenStore, clients oauthuser.ClientStore, server string) (oauthuser.Token, oauthuser.Registration) {
 		t.Helper()
 		ctx := await.Context(t)
@@ -74,6 +75,12 @@ func TestLogoutRevokesShimGrants(t *testing.T) {
 	}
 	tokA, regA := grant(kr, kr, indexed)
 	tokB, regB := grant(kr.KeyringStore, kr.KeyringStore, old)
+	tokC, regC := grant(kr.KeyringStore, kr.KeyringStore, hand)
+	cursor := filepath.Join(envValue(env, "HOME"), ".cursor", "mcp.json")
+	if err := os.MkdirAll(filepath.Dir(cursor), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, cursor, `{"mcpServers": {"hand": {"command": "mcpgov", "args": ["shim", "--url", "`+hand+`"]}}}`)
 	if err := os.MkdirAll(filepath.Join(state, "wrap"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +104,7 @@ func TestLogoutRevokesShimGrants(t *testing.T) {
 		}
 		return *out.Active
 	}
-	if !introspect(regA, tokA.RefreshToken) || !introspect(regB, tokB.RefreshToken) {
+	if !introspect(regA, tokA.RefreshToken) || !introspect(regB, tokB.RefreshToken) || !introspect(regC, tokC.RefreshToken) {
 		t.Fatal("the grants are not active before logout")
 	}
 
@@ -107,7 +114,7 @@ func TestLogoutRevokesShimGrants(t *testing.T) {
 	if err != nil {
 		t.Fatalf("logout: %v\n%s", err, out)
 	}
-	for _, srv := range []string{indexed, old} {
+	for _, srv := range []string{indexed, old, hand} {
 		if !strings.Contains(string(out), "revoked the shim's OAuth grant for "+srv+" at its authorization server") {
 			t.Errorf("logout does not say it revoked the grant for %s:\n%s", srv, out)
 		}
@@ -115,7 +122,7 @@ func TestLogoutRevokesShimGrants(t *testing.T) {
 			t.Errorf("the keyring item for %s after logout: %v", srv, err)
 		}
 	}
-	if introspect(regA, tokA.RefreshToken) || introspect(regB, tokB.RefreshToken) {
+	if introspect(regA, tokA.RefreshToken) || introspect(regB, tokB.RefreshToken) || introspect(regC, tokC.RefreshToken) {
 		t.Error("a refresh token is still active at the issuer after logout")
 	}
 	if strings.Contains(string(out), tokA.RefreshToken) || strings.Contains(string(out), regA.ClientSecret) {

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"runtime"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -13,6 +15,7 @@ import (
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/login"
 	"github.com/mcpgov/mcpgov/policy/govern"
+	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/shim/wrap"
 )
 
@@ -38,7 +41,8 @@ the shim registered. A grant that cannot be revoked there (no revocation
 endpoint, a client given with --oauth-client-id, the server unreachable) is
 still removed here, and a warning says it stays valid there until it
 expires. Grants stored before the shim kept an index of them are found
-through the remote servers mcpgov wrap put behind a shim.
+through the remote servers mcpgov wrap put behind a shim and the --url of
+every mcpgov shim entry in the clients' configs.
 
 With --revoke, first ask the identity provider to revoke the refresh token
 (RFC 7009). Providers without a revocation endpoint (Dex among them) cannot:
@@ -96,7 +100,8 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 // server (RFC 7009) when that server names a revocation endpoint, then
 // removed with the registered client. The servers are those the shim's
 // index lists and, for grants stored before the index existed, the remote
-// URLs wrap put behind a shim (its manifest). A grant that could not be
+// URLs wrap put behind a shim (its manifest) and the --url of every shim
+// entry in the clients' configs. A grant that could not be
 // revoked there is still removed here, with a warning saying why.
 func logoutShim(ctx context.Context, opts *LogoutOptions) {
 	kr := shimKeyring(opts.Factory)
@@ -105,7 +110,7 @@ func logoutShim(ctx context.Context, opts *LogoutOptions) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	revoked, err := kr.RevokeAll(ctx, shimOAuthUser, http.DefaultClient, wrappedRemotes(opts.Factory))
+	revoked, err := kr.RevokeAll(ctx, shimOAuthUser, http.DefaultClient, append(wrappedRemotes(opts.Factory), configuredRemotes(ctx, opts.Factory)...))
 	for _, r := range revoked {
 		if r.AtIssuer {
 			opts.IO.Notef("revoked the shim's OAuth grant for %s at its authorization server and removed it from the keyring", r.Server)
@@ -116,6 +121,36 @@ func logoutShim(ctx context.Context, opts *LogoutOptions) {
 	if err != nil {
 		opts.IO.Warnf("remove the shim's OAuth grants: %v", err)
 	}
+}
+
+// configuredRemotes are the --url servers of the `mcpgov shim` entries
+// the clients' configs hold (scan), wrap's or written by hand; nil when
+// the scan fails.
+func configuredRemotes(ctx context.Context, f *Factory) []string {
+	home, err := f.HomeDir()
+	if err != nil {
+		return nil
+	}
+	rep, err := scan.Scan(ctx, scan.Options{Env: scan.Env{OS: runtime.GOOS, Home: home, Getenv: f.Getenv}, Now: f.Now})
+	if err != nil {
+		return nil
+	}
+	var urls []string
+	for _, srv := range rep.Servers {
+		if !slices.Contains(srv.Args, "shim") {
+			continue
+		}
+		for i, a := range srv.Args {
+			u, ok := strings.CutPrefix(a, "--url=")
+			if !ok && a == "--url" && i+1 < len(srv.Args) {
+				u, ok = srv.Args[i+1], true
+			}
+			if ok && u != "" && !slices.Contains(urls, u) {
+				urls = append(urls, u)
+			}
+		}
+	}
+	return urls
 }
 
 // wrappedRemotes are the remote URLs wrap put behind a shim (its
