@@ -19,7 +19,8 @@ import (
 
 // TestWrapContinueRequestOptions: a Continue config.yaml Streamable HTTP
 // entry with requestOptions.headers (a secret bearer token, a plain
-// X-Team). `wrap --remote --move-secrets` takes requestOptions out: the
+// X-Team). scan suggests the move; `wrap --remote --move-secrets` takes
+// requestOptions out: the
 // entry runs `mcpgov shim --url` with the token from the vault
 // (--secret-header) and X-Team as --header; a recording Streamable HTTP
 // server sees the same Authorization and X-Team through the shim as from
@@ -71,6 +72,9 @@ func TestWrapContinueRequestOptions(t *testing.T) {
 	call("before", &mcp.StreamableClientTransport{Endpoint: rs.ts.URL + "/mcp",
 		HTTPClient: &http.Client{Transport: headerTransport{http.Header{"Authorization": {bearer}, "X-Team": {"blue"}}}}})
 
+	if scanned := run("scan", "--json", "--client", "continue"); !regexp.MustCompile(`headers.Authorization holds a plain-text [^"]*move it into mcpgov's vault with ` + "`mcpgov wrap --remote --move-secrets`").MatchString(scanned) {
+		t.Errorf("scan does not suggest the move for requestOptions.headers.Authorization:\n%s", scanned)
+	}
 	out := run("wrap", "--client", "continue", "--remote", "--move-secrets", "--mcpgov-path", mcpgov)
 	if !regexp.MustCompile(`notes\s+wrapped\s+\S+\s+remote entry now runs mcpgov shim --url; moved Authorization to the vault`).MatchString(out) {
 		t.Errorf("wrap output:\n%s", out)
