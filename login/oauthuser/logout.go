@@ -20,15 +20,27 @@ type Revoked struct {
 	LocalOnly string
 }
 
+// Fronted is a remote server a shim fronts, as a client's config names it:
+// its URL and the OAuth client its command line gives
+// (--oauth-client-id, the secret resolved from --oauth-client-secret),
+// if any.
+type Fronted struct {
+	URL          string
+	ClientID     string
+	ClientSecret string
+}
+
 // RevokeAll ends user's grants the shim keeps in the keyring: each is
 // revoked at its authorization server (RFC 7009, when the server's
 // metadata names a revocation_endpoint), then removed with the
 // registered client, as Forget does. The servers are those of the index
 // and also, for grants stored before the index existed, each of also
-// whose keyring holds a grant (the remote URLs `mcpgov wrap` put behind a
-// shim). A grant whose revocation fails is still removed here; its
-// Revoked says why. hc reaches the authorization servers.
-func (s IndexedKeyring) RevokeAll(ctx context.Context, user string, hc *http.Client, also []string) ([]Revoked, error) {
+// whose keyring holds a grant (the remote servers the clients' shims
+// front). A grant is revoked as the client the shim registered, else as
+// the one also names for its server. A grant whose revocation fails is
+// still removed here; its Revoked says why. hc reaches the authorization
+// servers.
+func (s IndexedKeyring) RevokeAll(ctx context.Context, user string, hc *http.Client, also []Fronted) ([]Revoked, error) {
 	indexed, err := s.Servers()
 	if err != nil {
 		return nil, err
@@ -36,7 +48,15 @@ func (s IndexedKeyring) RevokeAll(ctx context.Context, user string, hc *http.Cli
 	var out []Revoked
 	var errs []error
 	var extra []string
-	for _, srv := range append(slices.Clone(indexed), also...) {
+	named := map[string]Fronted{}
+	all := slices.Clone(indexed)
+	for _, f := range also {
+		if _, ok := named[f.URL]; !ok || named[f.URL].ClientID == "" {
+			named[f.URL] = f
+		}
+		all = append(all, f.URL)
+	}
+	for _, srv := range all {
 		if slices.ContainsFunc(out, func(r Revoked) bool { return r.Server == srv }) {
 			continue
 		}
@@ -51,7 +71,7 @@ func (s IndexedKeyring) RevokeAll(ctx context.Context, user string, hc *http.Cli
 		if !slices.Contains(indexed, srv) {
 			extra = append(extra, srv)
 		}
-		out = append(out, s.revokeRemote(ctx, user, srv, t, hc))
+		out = append(out, s.revokeRemote(ctx, user, srv, t, hc, named[srv]))
 	}
 	for _, srv := range extra {
 		e1 := s.KeyringStore.Delete(ctx, Key{User: user, Server: srv})
@@ -67,15 +87,19 @@ func (s IndexedKeyring) RevokeAll(ctx context.Context, user string, hc *http.Cli
 }
 
 // revokeRemote asks server's authorization server to revoke t, as the
-// client that obtained it: the registration the keyring keeps. The
-// endpoints are discovered again (the registration's issuer, else the
-// server's protected-resource metadata); nothing is registered.
-func (s IndexedKeyring) revokeRemote(ctx context.Context, user, server string, t Token, hc *http.Client) Revoked {
+// client that obtained it: the registration the keyring keeps, else the
+// client the config's --oauth-client-id names. The endpoints are
+// discovered again (the registration's issuer, else the server's
+// protected-resource metadata); nothing is registered.
+func (s IndexedKeyring) revokeRemote(ctx context.Context, user, server string, t Token, hc *http.Client, f Fronted) Revoked {
 	r := Revoked{Server: server}
 	reg, err := s.GetClient(ctx, server)
 	if errors.Is(err, ErrNoClient) || err == nil && reg.ClientID == "" {
-		r.LocalOnly = "the client the grant was issued to is not in the keyring (one given with --oauth-client-id), so it cannot ask for the revocation"
-		return r
+		if f.ClientID == "" {
+			r.LocalOnly = "the client the grant was issued to is known neither to the keyring nor to a client's config (--oauth-client-id), so it cannot ask for the revocation"
+			return r
+		}
+		reg, err = Registration{ClientID: f.ClientID, ClientSecret: f.ClientSecret}, nil
 	}
 	if err != nil {
 		r.LocalOnly = err.Error()

@@ -95,7 +95,7 @@ func TestRevokeAllAtIssuer(t *testing.T) {
 		t.Fatal("the grants are not active before logout")
 	}
 
-	revoked, err := kr.RevokeAll(ctx, "local", nil, []string{old, stranger})
+	revoked, err := kr.RevokeAll(ctx, "local", nil, []oauthuser.Fronted{{URL: old}, {URL: stranger}})
 	if err != nil {
 		t.Fatal(err)
 	}

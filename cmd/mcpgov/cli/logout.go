@@ -14,6 +14,8 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/login"
+	"github.com/mcpgov/mcpgov/login/oauthuser"
+	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/scan"
 	"github.com/mcpgov/mcpgov/shim/wrap"
@@ -36,9 +38,10 @@ func newLogoutCmd(f *Factory, runF func(context.Context, *LogoutOptions) error) 
 		Long: `Remove the profile's login from the keyring and its session file, and
 end the OAuth grants mcpgov shim --url keeps in the keyring for the remote
 servers it fronted: each is revoked at its authorization server (RFC 7009)
-when that server names a revocation endpoint, then removed with the client
-the shim registered. A grant that cannot be revoked there (no revocation
-endpoint, a client given with --oauth-client-id, the server unreachable) is
+when that server names a revocation endpoint, as the client the shim
+registered or the one a client's config gives it (--oauth-client-id), then
+removed with the registered client. A grant that cannot be revoked there
+(no revocation endpoint, its client unknown, the server unreachable) is
 still removed here, and a warning says it stays valid there until it
 expires. Grants stored before the shim kept an index of them are found
 through the remote servers mcpgov wrap put behind a shim and the --url of
@@ -110,7 +113,12 @@ func logoutShim(ctx context.Context, opts *LogoutOptions) {
 	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	revoked, err := kr.RevokeAll(ctx, shimOAuthUser, http.DefaultClient, append(wrappedRemotes(opts.Factory), configuredRemotes(ctx, opts.Factory)...))
+	var fronted []oauthuser.Fronted
+	for _, u := range wrappedRemotes(opts.Factory) {
+		fronted = append(fronted, oauthuser.Fronted{URL: u})
+	}
+	fronted = append(fronted, configuredRemotes(ctx, opts.Factory)...)
+	revoked, err := kr.RevokeAll(ctx, shimOAuthUser, http.DefaultClient, fronted)
 	for _, r := range revoked {
 		if r.AtIssuer {
 			opts.IO.Notef("revoked the shim's OAuth grant for %s at its authorization server and removed it from the keyring", r.Server)
@@ -124,9 +132,11 @@ func logoutShim(ctx context.Context, opts *LogoutOptions) {
 }
 
 // configuredRemotes are the --url servers of the `mcpgov shim` entries
-// the clients' configs hold (scan), wrap's or written by hand; nil when
-// the scan fails.
-func configuredRemotes(ctx context.Context, f *Factory) []string {
+// the clients' configs hold (scan), wrap's or written by hand, each with
+// the OAuth client its --oauth-client-id and --oauth-client-secret name
+// (the secret resolved; left out when it does not resolve); nil when the
+// scan fails.
+func configuredRemotes(ctx context.Context, f *Factory) []oauthuser.Fronted {
 	home, err := f.HomeDir()
 	if err != nil {
 		return nil
@@ -135,22 +145,38 @@ func configuredRemotes(ctx context.Context, f *Factory) []string {
 	if err != nil {
 		return nil
 	}
-	var urls []string
+	resolver := &secretref.Resolver{Getenv: f.Getenv, Keyring: f.Secrets()}
+	var out []oauthuser.Fronted
 	for _, srv := range rep.Servers {
 		if !slices.Contains(srv.Args, "shim") {
 			continue
 		}
-		for i, a := range srv.Args {
-			u, ok := strings.CutPrefix(a, "--url=")
-			if !ok && a == "--url" && i+1 < len(srv.Args) {
-				u, ok = srv.Args[i+1], true
-			}
-			if ok && u != "" && !slices.Contains(urls, u) {
-				urls = append(urls, u)
-			}
+		fr := oauthuser.Fronted{URL: flagValue(srv.Args, "--url"), ClientID: flagValue(srv.Args, "--oauth-client-id")}
+		if ref := flagValue(srv.Args, "--oauth-client-secret"); ref != "" && fr.ClientID != "" {
+			fr.ClientSecret, _ = resolver.Resolve(ctx, ref)
+		}
+		if fr.URL != "" {
+			out = append(out, fr)
 		}
 	}
-	return urls
+	return out
+}
+
+// flagValue is the value of flag in args ("--flag V" or "--flag=V"),
+// before any "--".
+func flagValue(args []string, flag string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			return v
+		}
+		if a == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
 }
 
 // wrappedRemotes are the remote URLs wrap put behind a shim (its
