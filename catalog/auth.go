@@ -41,9 +41,15 @@ const (
 	// AuthTokenExchange: the caller's token exchanged for one for the
 	// server (RFC 8693) at the identity provider.
 	AuthTokenExchange AuthType = "token_exchange"
+	// AuthCrossApp: cross-app access (MCP's enterprise-managed
+	// authorization): the caller's ID token exchanged at the identity
+	// provider (RFC 8693) for an identity assertion grant (ID-JAG) that
+	// the server's authorization server takes in a JWT-bearer grant (RFC
+	// 7523) for the server's token; no consent screen.
+	AuthCrossApp AuthType = "cross_app"
 )
 
-var authTypes = []AuthType{AuthNone, AuthAPIKey, AuthAPIKeyPerUser, AuthOAuthUser, AuthOAuthClient, AuthPassthrough, AuthHeaders, AuthTokenExchange}
+var authTypes = []AuthType{AuthNone, AuthAPIKey, AuthAPIKeyPerUser, AuthOAuthUser, AuthOAuthClient, AuthPassthrough, AuthHeaders, AuthTokenExchange, AuthCrossApp}
 
 // Auth is a server's [servers.ID.auth] table. Secrets are never inline:
 // Secret and ClientSecret are references ("env:NAME", "file:PATH",
@@ -89,6 +95,23 @@ type Auth struct {
 	Resource string `json:"resource,omitempty"`
 	Audience string `json:"audience,omitempty"`
 
+	// SubjectTokenType (token_exchange) is what the caller's token is,
+	// as RFC 8693 names it: "access_token" (the default), "id_token" or
+	// "jwt".
+	SubjectTokenType string `json:"subjectTokenType,omitempty"`
+	// ConnectorID (token_exchange) is sent as connector_id: Dex exchanges
+	// only tokens of an identity provider it has a connector for, and
+	// must be told which (a parameter outside RFC 8693; other issuers
+	// ignore it).
+	ConnectorID string `json:"connectorId,omitempty"`
+
+	// ServerClientID and ServerClientSecret (cross_app) are mcpgov's
+	// client at the server's authorization server, which takes the
+	// ID-JAG; ClientID and ClientSecret are then its client at the
+	// identity provider (Issuer).
+	ServerClientID     string `json:"serverClientId,omitempty"`
+	ServerClientSecret string `json:"serverClientSecret,omitempty"` // a reference
+
 	// Legacy is the old free-text value ("oauth", "api-key").
 	Legacy string `json:"legacy,omitempty"`
 
@@ -108,6 +131,16 @@ var authKeys = map[string]func(a *Auth) any{
 	"client_assertion_key": func(a *Auth) any { return &a.ClientAssertionKey },
 	"client_assertion_alg": func(a *Auth) any { return &a.ClientAssertionAlg },
 	"client_metadata_url":  func(a *Auth) any { return &a.ClientMetadataURL },
+	"subject_token_type":   func(a *Auth) any { return &a.SubjectTokenType }, "connector_id": func(a *Auth) any { return &a.ConnectorID },
+	"server_client_id": func(a *Auth) any { return &a.ServerClientID }, "server_client_secret": func(a *Auth) any { return &a.ServerClientSecret },
+}
+
+// SubjectTokenTypes are the RFC 8693 token types a token_exchange's
+// subject_token_type may name, by their short names.
+var SubjectTokenTypes = map[string]string{
+	"access_token": "urn:ietf:params:oauth:token-type:access_token",
+	"id_token":     "urn:ietf:params:oauth:token-type:id_token",
+	"jwt":          "urn:ietf:params:oauth:token-type:jwt",
 }
 
 // UnmarshalTOML implements toml.Unmarshaler: a string is the old free-text
@@ -222,6 +255,7 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 	ref("secret", a.Secret)
 	ref("client_secret", a.ClientSecret)
 	ref("client_assertion_key", a.ClientAssertionKey)
+	ref("server_client_secret", a.ServerClientSecret)
 	places := 0
 	for _, p := range []string{a.Header, a.Query, a.Env} {
 		if p != "" {
@@ -239,13 +273,13 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 		if places != 1 {
 			v.add(at("auth"), "server %s: auth type %s needs exactly one of header, query or env (where the key goes)", s.ID, a.Type)
 		}
-	case AuthOAuthUser, AuthOAuthClient, AuthTokenExchange:
+	case AuthOAuthUser, AuthOAuthClient, AuthTokenExchange, AuthCrossApp:
 		// A server reached over HTTP names its authorization server in
 		// its protected-resource metadata (RFC 9728): oauth_user and
 		// oauth_client may leave the issuer to discovery, and oauth_user
 		// its client to registration (RFC 7591) or a client metadata
 		// document.
-		discovers := s.Launch.URL != "" && a.Type != AuthTokenExchange
+		discovers := s.Launch.URL != "" && a.Type != AuthTokenExchange && a.Type != AuthCrossApp
 		if a.Issuer == "" && a.TokenURL == "" && !discovers {
 			v.add(at("auth"), "server %s: auth type %s needs issuer or token_url", s.ID, a.Type)
 		}
@@ -282,13 +316,33 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 			v.add(at("auth", "client_metadata_url"), "server %s: auth.client_metadata_url %q must be an https URL (where mcpgov's client metadata document is published)", s.ID, a.ClientMetadataURL)
 		}
 	}
+	if a.Type == AuthCrossApp {
+		need("server_client_id", a.ServerClientID)
+	} else {
+		for _, kv := range []struct{ k, v string }{{"server_client_id", a.ServerClientID}, {"server_client_secret", a.ServerClientSecret}} {
+			if kv.v != "" {
+				v.add(at("auth", kv.k), "server %s: auth.%s is for cross_app, not %s", s.ID, kv.k, a.Type)
+			}
+		}
+	}
+	if a.Type == AuthTokenExchange {
+		if _, ok := SubjectTokenTypes[a.SubjectTokenType]; a.SubjectTokenType != "" && !ok {
+			v.add(at("auth", "subject_token_type"), "server %s: auth.subject_token_type %q: want access_token, id_token or jwt (the caller's token, as RFC 8693 names it)", s.ID, a.SubjectTokenType)
+		}
+	} else {
+		for _, kv := range []struct{ k, v string }{{"subject_token_type", a.SubjectTokenType}, {"connector_id", a.ConnectorID}} {
+			if kv.v != "" {
+				v.add(at("auth", kv.k), "server %s: auth.%s is for token_exchange, not %s", s.ID, kv.k, a.Type)
+			}
+		}
+	}
 	for _, u := range []struct{ key, val string }{{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}} {
 		if u.val != "" && !strings.HasPrefix(u.val, "https://") && !strings.HasPrefix(u.val, "http://") {
 			v.add(at("auth", u.key), "server %s: auth.%s %q must start with https:// or http://", s.ID, u.key, u.val)
 		}
 	}
 	if a.Type == AuthNone || a.Type == AuthPassthrough || a.Type == AuthHeaders {
-		if a.Secret != "" || a.ClientSecret != "" || a.ClientAssertionKey != "" {
+		if a.Secret != "" || a.ClientSecret != "" || a.ClientAssertionKey != "" || a.ServerClientSecret != "" {
 			v.add(at("auth"), "server %s: auth type %s takes no secret", s.ID, a.Type)
 		}
 	}
@@ -390,6 +444,8 @@ func (a Auth) TOMLInline() string {
 		{"type", string(a.Type)}, {"secret", a.Secret}, {"header", a.Header}, {"prefix", a.Prefix}, {"query", a.Query}, {"env", a.Env},
 		{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}, {"client_id", a.ClientID},
 		{"client_secret", a.ClientSecret}, {"resource", a.Resource}, {"audience", a.Audience},
+		{"subject_token_type", a.SubjectTokenType}, {"connector_id", a.ConnectorID},
+		{"server_client_id", a.ServerClientID}, {"server_client_secret", a.ServerClientSecret},
 	} {
 		if kv.v != "" {
 			parts = append(parts, kv.k+" = "+tomldoc.String(kv.v))

@@ -38,9 +38,9 @@ var Rules = []finding.Rule{
 // mcpgov's vault ("" for none): an env value of a JSON entry, a Codex
 // (TOML) or a Continue (YAML) entry; an argument of such a stdio entry's
 // command line (unless another bridge runs it: wrap leaves
-// those); a header or the URL of a JSON or Codex Streamable HTTP entry,
-// and the URL of a Continue one without headers, which wrap --remote
-// turns into `mcpgov shim --url`.
+// those); a header or the URL of a JSON, Codex or Continue Streamable
+// HTTP entry (Continue's headers are its requestOptions.headers), which
+// wrap --remote turns into `mcpgov shim --url`.
 func movable(s *Server, field string, l launch.Analysis) string {
 	ext := strings.ToLower(filepath.Ext(s.File))
 	json, codex := ext == ".json", ext == ".toml" && s.Client == ClientCodex
@@ -53,7 +53,7 @@ func movable(s *Server, field string, l launch.Analysis) string {
 		return "mcpgov wrap --move-secrets"
 	case (strings.HasPrefix(field, "headers.") || field == "url") && json && s.Transport == TransportHTTP,
 		(strings.HasPrefix(field, "headers.") || field == "url") && codex && s.Transport == TransportHTTP,
-		field == "url" && continueYAML && s.Transport == TransportHTTP && len(s.Headers) == 0:
+		(strings.HasPrefix(field, "headers.") || field == "url") && continueYAML && s.Transport == TransportHTTP:
 		return "mcpgov wrap --remote --move-secrets"
 	}
 	return ""

@@ -97,7 +97,7 @@ func TestMovableSuggestion(t *testing.T) {
 		{ClientCodex, "config.toml", TransportHTTP, "headers.Authorization", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
 		{ClientCodex, "config.toml", TransportHTTP, "url", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
 		{ClientContinue, "config.yaml", TransportHTTP, "url", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"},
-		{ClientContinue, "config.yaml", TransportHTTP, "headers.Authorization", launch.Analysis{}, ""},
+		{ClientContinue, "config.yaml", TransportHTTP, "headers.Authorization", launch.Analysis{}, "mcpgov wrap --remote --move-secrets"}, // requestOptions.headers
 		{ClientContinue, "config.yaml", TransportStdio, "env.TOKEN", launch.Analysis{}, "mcpgov wrap --move-secrets"},
 		{ClientGoose, "config.yaml", TransportStdio, "env.TOKEN", launch.Analysis{}, ""},
 	} {

@@ -162,11 +162,19 @@ func TestShimOAuthBrowser(t *testing.T) {
 	}
 
 	// logout (no local login here) removes the shim's grant from the
-	// Secret Service; a third shim needs a consent again.
+	// Secret Service. Its client was given with --oauth-client-id, which
+	// a client's config names (here Cursor's); Dex, found again through
+	// the server's metadata, has no revocation endpoint, and logout says
+	// the grant stays valid there. A third shim needs a consent again.
+	cursor := filepath.Join(envValue(s.env, "HOME"), ".cursor", "mcp.json")
+	if err := os.MkdirAll(filepath.Dir(cursor), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeFile(t, cursor, `{"mcpServers": {"notes": {"command": "mcpgov", "args": ["shim", "--url", "`+s.upstream+`", "--oauth-client-id", "`+oauthusertest.PublicClientID+`"]}}}`)
 	logout := exec.Command("mcpgov", "logout")
 	logout.Env = s.env
 	out, err := logout.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "removed from the keyring the shim's OAuth grants and registered clients for "+s.upstream) {
+	if err != nil || !strings.Contains(string(out), "removed the shim's OAuth grant for "+s.upstream+" from the keyring, but did not revoke it: its authorization server offers no revocation endpoint (RFC 7009)") {
 		t.Errorf("logout: %v\n%s", err, out)
 	}
 	if _, err := s.keyringItem(); !errors.Is(err, keyring.ErrNotFound) {

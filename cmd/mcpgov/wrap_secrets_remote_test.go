@@ -172,7 +172,7 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 		if !errors.As(err, &ee) || ee.ExitCode() != 1 {
 			t.Errorf("%s with --url at localhost: %v, want exit 1\n%s", name, err, out)
 		}
-		wantErr := "--url's origin is " + strings.Replace(origin, "127.0.0.1", "localhost", 1) + ", its moved secrets (--secret-header, --secret-query, --secret-userinfo) were taken from " + origin
+		wantErr := "--url's origin is " + strings.Replace(origin, "127.0.0.1", "localhost", 1) + ", its moved secrets (--secret-header, --secret-bearer, --secret-query, --secret-userinfo) were taken from " + origin
 		if !strings.Contains(string(out), wantErr) || !strings.Contains(string(out), "mcpgov wrap --move-secrets") || strings.Contains(string(out), "R2d2C3poLuke") {
 			t.Errorf("%s with --url at localhost said:\n%s\nwant %q and the remedy, no secret", name, out, wantErr)
 		}

@@ -34,6 +34,9 @@ func TestMain(m *testing.M) {
 	if os.Getenv(conformanceClientEnv) != "" {
 		os.Exit(conformanceClient(os.Args[len(os.Args)-1]))
 	}
+	if os.Getenv(crossAppClientEnv) != "" {
+		os.Exit(crossAppClient(os.Args[len(os.Args)-1]))
+	}
 	os.Exit(m.Run())
 }
 

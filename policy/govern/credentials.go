@@ -188,7 +188,7 @@ func NewReplicaInjector(ctx context.Context, env Env, keyring login.SecretStore,
 		r = shared.Store
 	}
 	v, err := openVaultIn(ctx, env, keyring, false, rec, r)
-	return &creds.Injector{Vault: v, VaultErr: err, Secrets: SecretResolver(env, keyring, v)}
+	return &creds.Injector{Vault: v, VaultErr: err, Secrets: SecretResolver(env, keyring, v), Audit: rec}
 }
 
 // LocalUser is whose vault entries a person's own shim uses: their

@@ -69,6 +69,10 @@ type Injector struct {
 	// without it, the vault's grants are used as they are.
 	OAuthUsers OAuthUserTokens
 
+	// Audit, when set, receives a record of each token exchange and its
+	// refusals (never a token).
+	Audit func(vault.Event)
+
 	mu        sync.Mutex
 	endpoints map[string]string // issuer -> token endpoint
 }
@@ -143,6 +147,8 @@ func (in *Injector) For(ctx context.Context, req Request) (shim.Credentials, err
 		return callerHeaders(s, req)
 	case catalog.AuthTokenExchange:
 		return in.tokenExchange(ctx, s, req)
+	case catalog.AuthCrossApp:
+		return in.crossApp(ctx, s, req)
 	}
 	return fail("", "auth type %q is not supported", a.Type)
 }

@@ -132,7 +132,7 @@ func CheckOrigin(recorded, target string) error {
 		return fmt.Errorf("--url: %v", err)
 	}
 	if got != want {
-		return fmt.Errorf("%w: --url's origin is %s, its moved secrets (--secret-header, --secret-query, --secret-userinfo) were taken from %s (--secret-origin); none was sent", ErrOrigin, got, want)
+		return fmt.Errorf("%w: --url's origin is %s, its moved secrets (--secret-header, --secret-bearer, --secret-query, --secret-userinfo) were taken from %s (--secret-origin); none was sent", ErrOrigin, got, want)
 	}
 	return nil
 }

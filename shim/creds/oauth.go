@@ -4,8 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -96,25 +99,69 @@ func (in *Injector) oauthUser(ctx context.Context, s *catalog.Server, req Reques
 }
 
 // tokenExchange trades the caller's inbound token for one for the server
-// (RFC 8693) at the auth block's token endpoint, once per session.
+// (RFC 8693) at the auth block's token endpoint, once per session. Each
+// exchange and each refusal is recorded (never a token).
 func (in *Injector) tokenExchange(ctx context.Context, s *catalog.Server, req Request) (shim.Credentials, error) {
+	tok, err := in.exchange(ctx, s, req)
+	if err != nil {
+		in.record(vault.Event{Action: vault.ActionRefused, Key: vault.Key{User: req.User, Server: s.ID, Name: "token_exchange"}, Kind: vault.KindToken, Reason: err.Error()})
+		return shim.Credentials{}, err
+	}
+	in.record(vault.Event{Action: ActionExchange, Key: vault.Key{User: req.User, Server: s.ID, Name: "token_exchange"}, Kind: vault.KindToken, Reason: exchangeWhat(s.Auth)})
+	return bearer(s, req.Stdio, tok)
+}
+
+// ActionExchange is the credential record of a token exchange that gave
+// the server a token.
+const ActionExchange = "exchange"
+
+func (in *Injector) record(e vault.Event) {
+	if in.Audit != nil {
+		in.Audit(e)
+	}
+}
+
+// exchangeWhat says what an exchange asked for, for its record.
+func exchangeWhat(a catalog.Auth) string {
+	what := "at " + cmpStr(a.Issuer, a.TokenURL)
+	if a.Audience != "" {
+		what += " for audience " + a.Audience
+	}
+	if a.Resource != "" {
+		what += " for resource " + a.Resource
+	}
+	return what
+}
+
+func cmpStr(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+func (in *Injector) exchange(ctx context.Context, s *catalog.Server, req Request) (string, error) {
 	a := s.Auth
 	subject := inboundToken(req.Inbound)
 	if subject == "" {
-		return shim.Credentials{}, &Error{Server: s.ID, Err: errors.New("token exchange needs the caller's bearer token; there is none"), Hint: "reach the server through the gateway with an identity provider's token"}
+		return "", &Error{Server: s.ID, Err: errors.New("token exchange needs the caller's bearer token; there is none"), Hint: "reach the server through the gateway with an identity provider's token"}
 	}
 	tokenURL, err := in.tokenURL(ctx, a)
 	if err != nil {
-		return shim.Credentials{}, &Error{Server: s.ID, Err: err}
+		return "", &Error{Server: s.ID, Err: err}
 	}
 	secret, err := in.clientSecret(ctx, a)
 	if err != nil {
-		return shim.Credentials{}, &Error{Server: s.ID, Err: err}
+		return "", &Error{Server: s.ID, Err: err}
+	}
+	subjectType := a.SubjectTokenType
+	if subjectType == "" {
+		subjectType = "access_token"
 	}
 	form := url.Values{
 		"grant_type":           {"urn:ietf:params:oauth:grant-type:token-exchange"},
 		"subject_token":        {subject},
-		"subject_token_type":   {"urn:ietf:params:oauth:token-type:access_token"},
+		"subject_token_type":   {catalog.SubjectTokenTypes[subjectType]},
 		"requested_token_type": {"urn:ietf:params:oauth:token-type:access_token"},
 	}
 	if a.Audience != "" {
@@ -126,29 +173,101 @@ func (in *Injector) tokenExchange(ctx context.Context, s *catalog.Server, req Re
 	if len(a.Scopes) > 0 {
 		form.Set("scope", strings.Join(a.Scopes, " "))
 	}
+	if a.ConnectorID != "" {
+		form.Set("connector_id", a.ConnectorID)
+	}
+	if secret == "" {
+		form.Set("client_id", a.ClientID) // a public client
+	}
 	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, tokenURL, strings.NewReader(form.Encode()))
 	if err != nil {
-		return shim.Credentials{}, &Error{Server: s.ID, Err: err}
+		return "", &Error{Server: s.ID, Err: err}
 	}
 	hreq.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	hreq.SetBasicAuth(url.QueryEscape(a.ClientID), url.QueryEscape(secret))
+	if secret != "" {
+		hreq.SetBasicAuth(url.QueryEscape(a.ClientID), url.QueryEscape(secret))
+	}
 	resp, err := in.client().Do(hreq)
 	if err != nil {
-		return shim.Credentials{}, &Error{Server: s.ID, Err: fmt.Errorf("token exchange: %w", err)}
+		return "", &Error{Server: s.ID, Err: fmt.Errorf("token exchange: %w", err)}
 	}
 	defer resp.Body.Close()
 	var out struct {
-		AccessToken string `json:"access_token"`
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
+		AccessToken     string `json:"access_token"`
+		IssuedTokenType string `json:"issued_token_type"`
+		Error           string `json:"error"`
+		Description     string `json:"error_description"`
 	}
-	if err := jsonv2.UnmarshalRead(resp.Body, &out, jsonv2.RejectUnknownMembers(false)); err != nil {
-		return shim.Credentials{}, &Error{Server: s.ID, Err: fmt.Errorf("token exchange: %s answered %s: %w", tokenURL, resp.Status, err)}
+	if err := jsonv2.UnmarshalRead(io.LimitReader(resp.Body, 1<<20), &out, jsonv2.RejectUnknownMembers(false)); err != nil {
+		return "", &Error{Server: s.ID, Err: fmt.Errorf("token exchange: %s answered %s with no token response: %w", tokenURL, resp.Status, err)}
 	}
 	if resp.StatusCode != http.StatusOK || out.AccessToken == "" {
-		return shim.Credentials{}, &Error{Server: s.ID, Err: fmt.Errorf("token exchange refused by %s: %s %s", tokenURL, out.Error, out.Description)}
+		return "", &Error{Server: s.ID, Err: fmt.Errorf("token exchange of the caller's %s%s refused by %s (%s): %s", subjectType, forWhat(a), tokenURL, resp.Status, describeRefusal(out.Error, out.Description)),
+			Hint: exchangeHint(out.Error, a)}
 	}
-	return bearer(s, req.Stdio, out.AccessToken)
+	if out.IssuedTokenType != "" && out.IssuedTokenType != "urn:ietf:params:oauth:token-type:access_token" {
+		return "", &Error{Server: s.ID, Err: fmt.Errorf("token exchange at %s issued a %s, not the access token asked for", tokenURL, out.IssuedTokenType)}
+	}
+	if a.Audience != "" {
+		// An issuer may answer with a token for someone else (Dex, asked
+		// for a peer that does not trust the gateway's client, leaves it
+		// out of aud): that token is not sent where it is not meant for.
+		if aud, err := audiences(out.AccessToken); err == nil && !slices.Contains(aud, a.Audience) {
+			return "", &Error{Server: s.ID, Err: fmt.Errorf("token exchange at %s gave a token for %s, not for the audience %q the catalog asks for", tokenURL, strings.Join(quoted(aud), ", "), a.Audience),
+				Hint: "allow the gateway's client to obtain tokens for that audience at the issuer (Dex: the audience's client lists the gateway's in trustedPeers, and the scopes ask for audience:server:client_id:AUDIENCE)"}
+		}
+	}
+	return out.AccessToken, nil
+}
+
+// forWhat names what an exchange asked for, for its refusal.
+func forWhat(a catalog.Auth) string {
+	var parts []string
+	if a.Audience != "" {
+		parts = append(parts, "audience "+strconv.Quote(a.Audience))
+	}
+	if a.Resource != "" {
+		parts = append(parts, "resource "+strconv.Quote(a.Resource))
+	}
+	if len(a.Scopes) > 0 {
+		parts = append(parts, "scopes "+strconv.Quote(strings.Join(a.Scopes, " ")))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return " for " + strings.Join(parts, ", ")
+}
+
+// describeRefusal is a token endpoint's error code and description (never
+// its body, which may echo what was sent).
+func describeRefusal(code, desc string) string {
+	switch {
+	case code == "":
+		return "no error code"
+	case desc == "":
+		return code
+	}
+	return code + " (" + desc + ")"
+}
+
+// exchangeHint is what to check for a refused exchange.
+func exchangeHint(code string, a catalog.Auth) string {
+	switch code {
+	case "invalid_client", "unauthorized_client":
+		return "check the auth block's client_id and client_secret reference"
+	case "access_denied", "invalid_grant":
+		return "the issuer did not accept the caller's token as its subject: check subject_token_type and that the issuer trusts the caller's identity provider"
+	case "invalid_request", "request_not_supported", "unsupported_token_type":
+		if a.ConnectorID != "" {
+			return "check subject_token_type and connector_id (" + a.ConnectorID + ") against the issuer's configuration"
+		}
+		return "check subject_token_type, and whether the issuer needs a connector_id (Dex does)"
+	case "invalid_target", "invalid_scope":
+		return "the issuer does not issue tokens for that audience, resource or scopes to the gateway's client"
+	case "server_error":
+		return "the issuer's log says why (Dex answers so when a scope asks for an audience whose client does not list the gateway's in trustedPeers)"
+	}
+	return ""
 }
 
 // describeOAuthError keeps the token endpoint's error code and text, not

@@ -36,6 +36,10 @@ const (
 	// --secret-query and --secret-userinfo were taken with; the shim sends
 	// them to no other.
 	SecretOriginFlag = "--secret-origin"
+	// SecretBearerFlag: --secret-bearer REF sends the value as
+	// "Authorization: Bearer VALUE" (Codex's bearer_token_env_var, REF
+	// env:NAME).
+	SecretBearerFlag = "--secret-bearer"
 )
 
 // secretMark stands for a moved value in a span's Original (Span.Refs).
@@ -320,7 +324,7 @@ func (d *jdoc) moveHeaders(it *item, o Options, obj *hujson.Object) (flags []str
 // --url be edited later. url is the URL --url gets.
 func withOrigin(flags []string, url string) ([]string, error) {
 	for _, f := range flags {
-		if f == SecretHeaderFlag || f == SecretQueryFlag || f == SecretUserinfoFlag {
+		if f == SecretHeaderFlag || f == SecretQueryFlag || f == SecretUserinfoFlag || f == SecretBearerFlag {
 			origin, err := creds.Origin(url)
 			if err != nil {
 				return nil, fmt.Errorf("the URL's origin: %w", err)

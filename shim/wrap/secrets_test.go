@@ -345,3 +345,97 @@ func TestManifestNewerRefused(t *testing.T) {
 		t.Errorf("saved:\n%s", b)
 	}
 }
+
+// TestCodexEnvHeaders: a Codex Streamable HTTP entry whose token and
+// header come from Codex's environment (bearer_token_env_var,
+// env_http_headers) keeps them there: the wrapped stdio entry names the
+// variables in env_vars, so Codex passes them to the shim, which sends
+// them as before (--secret-bearer env:NAME, --secret-header NAME=env:VAR),
+// to the original origin only; the two lines leave the table (Codex
+// refuses them beside command), a secret inline header goes to the vault
+// as before, and so does a table-form http_headers (its header line and
+// keys leave the file); unwrap restores the file byte for byte.
+// bearer_token, which Codex refuses, is left, saying why.
+func TestCodexEnvHeaders(t *testing.T) {
+	text := "[mcp_servers.lin]\nurl = \"https://mcp.lin.example/mcp\"\nbearer_token_env_var = \"LIN_TOKEN\"\nstartup_timeout_sec = 20\nenv_http_headers = { \"X-Team\" = \"LIN_TEAM\", X-Key = 'LIN_KEY' }\nhttp_headers = { \"X-Secret\" = \"" + secretB + "\" }\n" +
+		"\n[mcp_servers.lit]\nurl = \"https://lit.example/mcp\"\nbearer_token = \"" + secretA + "\"\n" +
+		"\n[mcp_servers.tab]\nurl = \"https://tab.example/mcp\" # hosted\n\n[mcp_servers.tab.http_headers]\nAuthorization = \"Bearer " + secretA + "\"\n# ours\nX-Team = 'blue'\n\n# the next one\n[mcp_servers.next]\ncommand = \"next-mcp\"\n"
+	home, state, path, servers := moveFixture(t, ".codex/config.toml", text)
+	v := memVault{}
+	o := v.opts(opts(t, state))
+	o.Remote = true
+	out, err := Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Result{}
+	for _, r := range out.Results {
+		got[r.Server] = r
+	}
+	if r := got["lin"]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; Codex passes LIN_TOKEN, LIN_KEY, LIN_TEAM on to it (env_vars); moved X-Secret to the vault" {
+		t.Errorf("lin: %s %q", r.Action, r.Reason)
+	}
+	if r := got["lit"]; r.Action != ActionSkippedRemote || !strings.Contains(r.Reason, "Codex refuses for Streamable HTTP") {
+		t.Errorf("lit: %s %q", r.Action, r.Reason)
+	}
+	if r := got["tab"]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved Authorization to the vault" {
+		t.Errorf("tab: %s %q", r.Action, r.Reason)
+	}
+	want := "[mcp_servers.lin]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"X-Secret=vault:config/codex/lin/header-X-Secret\", \"--secret-bearer\", \"env:LIN_TOKEN\", \"--secret-header\", \"X-Key=env:LIN_KEY\", \"--secret-header\", \"X-Team=env:LIN_TEAM\", \"--secret-origin\", \"https://mcp.lin.example:443\", \"--url\", \"https://mcp.lin.example/mcp\"]\nenv_vars = [\"LIN_TOKEN\", \"LIN_KEY\", \"LIN_TEAM\"]\nstartup_timeout_sec = 20\n" +
+		text[strings.Index(text, "\n[mcp_servers.lit]"):strings.Index(text, "\n[mcp_servers.tab]")] +
+		"\n[mcp_servers.tab]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-header\", \"Authorization=vault:config/codex/tab/header-Authorization\", \"--header\", \"X-Team: blue\", \"--secret-origin\", \"https://tab.example:443\", \"--url\", \"https://tab.example/mcp\"] # hosted\n\n\n# the next one\n[mcp_servers.next]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--\", \"next-mcp\"]\n"
+	if b := readFile(t, path); b != want {
+		t.Errorf("wrapped:\n%s\nwant\n%s", b, want)
+	}
+	if v["vault:config/codex/lin/header-X-Secret"] != secretB || v["vault:config/codex/tab/header-Authorization"] != "Bearer "+secretA {
+		t.Errorf("vault: %v", v)
+	}
+	assertUnwrapped(t, home, path, text, o)
+}
+
+// TestMoveRequestOptionsYAML: a Continue streamable-http entry with
+// requestOptions.headers (a secret Authorization, a plain X-Team) and a
+// secret query value: wrap --remote --move-secrets takes requestOptions
+// out (the shim sends its headers: the secret from the vault, the plain
+// one as --header) and cuts the query value, each to the original origin
+// only; a comment between the url and requestOptions stays; unwrap
+// restores the file byte for byte. requestOptions with more than headers,
+// or without --move-secrets, is left saying why.
+func TestMoveRequestOptionsYAML(t *testing.T) {
+	text := "mcpServers:\n  - name: r\n    type: streamable-http\n    url: https://h.example.com/mcp?api_key=" + secretA + "\n    # from the team wiki\n    requestOptions:\n      headers:\n        Authorization: \"Bearer " + secretB + "\"\n        X-Team: blue\n  - name: t\n    type: streamable-http\n    url: https://t.example.com/mcp\n    requestOptions:\n      timeout: 30\n      headers:\n        X-Team: blue\n# end\n"
+	home, state, path, servers := moveFixture(t, ".continue/config.yaml", text)
+	plain := opts(t, state)
+	plain.Remote = true
+	out, err := Wrap(context.Background(), servers, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range out.Results {
+		if r.Action != ActionSkippedRemote {
+			t.Errorf("without --move-secrets, %s: %s %q", r.Server, r.Action, r.Reason)
+		}
+	}
+	v := memVault{}
+	o := v.opts(plain)
+	out, err = Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Result{}
+	for _, r := range out.Results {
+		got[r.Server] = r
+	}
+	if r := got["r"]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's api_key to the vault; moved Authorization to the vault" {
+		t.Fatalf("r: %s %q", r.Action, r.Reason)
+	}
+	if r := got["t"]; r.Action != ActionSkippedRemote || !strings.Contains(r.Reason, "beyond headers") {
+		t.Errorf("t: %s %q", r.Action, r.Reason)
+	}
+	want := "mcpServers:\n  - name: r\n    type: stdio\n    command: \"/usr/local/bin/mcpgov\"\n    args: [\"shim\", \"--secret-query\", \"api_key=vault:config/continue/r/query-api_key\", \"--secret-header\", \"Authorization=vault:config/continue/r/header-Authorization\", \"--header\", \"X-Team: blue\", \"--secret-origin\", \"https://h.example.com:443\", \"--url\", \"https://h.example.com/mcp?api_key=\"]\n    # from the team wiki\n" +
+		text[strings.Index(text, "  - name: t\n"):]
+	assertMoved(t, state, path, out, want, secretA, secretB)
+	if v["vault:config/continue/r/header-Authorization"] != "Bearer "+secretB || v["vault:config/continue/r/query-api_key"] != secretA {
+		t.Errorf("vault: %v", v)
+	}
+	assertUnwrapped(t, home, path, text, o)
+}

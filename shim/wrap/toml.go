@@ -314,14 +314,41 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	hk := d.key(it.srv.Name, "http_headers")
 	headers, _ := e["http_headers"].(map[string]any)
 	movesHeaders := o.MoveSecret != nil && gw == "" && hk != nil && headers != nil && strings.HasPrefix(d.raw(hk), "{")
+	// Or a table of its own ([mcp_servers.ID.http_headers]): its header
+	// line and keys leave the file.
+	ht := d.doc.Table("mcp_servers", it.srv.Name, "http_headers")
+	tableHeaders := o.MoveSecret != nil && gw == "" && hk == nil && ht != nil && !ht.Array && headers != nil
+	// A token or header Codex reads from its environment stays there:
+	// the shim reads the same variable (env:NAME), which the wrapped
+	// entry's env_vars has Codex pass on (Codex gives a stdio server only
+	// the variables it names). Nothing secret is in the file to move.
+	bk, ek := d.key(it.srv.Name, "bearer_token_env_var"), d.key(it.srv.Name, "env_http_headers")
+	bearerVar, _ := e["bearer_token_env_var"].(string)
+	envHeaders, _ := e["env_http_headers"].(map[string]any)
+	passesBearer := gw == "" && bk != nil && envVarName(bearerVar)
+	passesEnvHeaders := gw == "" && ek != nil && envHeaders != nil && strings.HasPrefix(d.raw(ek), "{")
 	for _, k := range codexHTTPKeys {
-		if _, ok := e[k]; ok && !(k == "http_headers" && movesHeaders) {
+		if _, ok := e[k]; ok && !(k == "http_headers" && (movesHeaders || tableHeaders)) && !(k == "bearer_token_env_var" && passesBearer) && !(k == "env_http_headers" && passesEnvHeaders) {
 			why := "has " + k + ", which mcpgov shim --url cannot pass on yet"
-			if k == "http_headers" && o.MoveSecret == nil && gw == "" {
+			switch {
+			case k == "http_headers" && o.MoveSecret == nil && gw == "":
 				why = "has http_headers; wrap --remote --move-secrets passes them on, a secret one from the vault"
+			case k == "http_headers" && ht != nil && ht.Array:
+				why = "has http_headers as an array of tables, which Codex does not take"
+			case k == "bearer_token":
+				why = "has bearer_token, which Codex refuses for Streamable HTTP (\"not supported for streamable_http\"); put the token in an environment variable named by bearer_token_env_var"
+			case (k == "bearer_token_env_var" || k == "env_http_headers") && gw != "":
+				why = "has " + k + ": the gateway, not this entry, holds the server's credentials"
+			case k == "bearer_token_env_var":
+				why = "bearer_token_env_var is not an environment variable name"
+			case k == "env_http_headers":
+				why = "env_http_headers is not an inline table"
 			}
 			return skip(ActionSkippedRemote, why)
 		}
+	}
+	if _, ok := e["env_vars"]; ok && (passesBearer || passesEnvHeaders) {
+		return skip(ActionSkippedRemote, "has env_vars beside url; wrap would have to merge them")
 	}
 	target := url
 	if gw != "" {
@@ -334,17 +361,29 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 		redact []patch
 		moved  []string
 	)
-	if movesHeaders {
+	tableEnd := 0 // the end of the http_headers table's last key line
+	if movesHeaders || tableHeaders {
 		for _, n := range slices.Sorted(maps.Keys(headers)) {
 			v, ok := headers[n].(string)
 			if !ok {
 				return skip(ActionSkippedRemote, "http_headers."+n+" is not a string")
 			}
+			var s, end int
+			if tableHeaders {
+				k := d.doc.Key("mcp_servers", it.srv.Name, "http_headers", n)
+				if k == nil {
+					return skip(ActionSkippedRemote, "http_headers."+n+" is not a key of the http_headers table")
+				}
+				s, end, ok = k.ValueStart+d.bom, k.ValueEnd+d.bom, true
+				tableEnd = max(tableEnd, k.LineEnd+d.bom)
+			}
 			if _, isSecret := secret.Detect(n, v); !isSecret {
 				flags = append(flags, "--header", n+": "+v)
 				continue
 			}
-			s, end, ok := d.inlineValue(hk, n)
+			if movesHeaders {
+				s, end, ok = d.inlineValue(hk, n)
+			}
 			if !ok || string(d.b[s+1:end-1]) != v || strings.ContainsAny(v, "\\\"'") {
 				return skip(ActionSkippedRemote, "http_headers."+n+" is not written verbatim (escapes); move it by hand")
 			}
@@ -357,6 +396,23 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 			refs = append(refs, ref)
 			redact = append(redact, patch{s + 1, end - 1, secret.Mask(v)})
 			moved = append(moved, n)
+		}
+	}
+	var envVars []string
+	if passesBearer {
+		flags = append(flags, SecretBearerFlag, "env:"+bearerVar)
+		envVars = append(envVars, bearerVar)
+	}
+	if passesEnvHeaders {
+		for _, n := range slices.Sorted(maps.Keys(envHeaders)) {
+			v, ok := envHeaders[n].(string)
+			if !ok || !envVarName(v) {
+				return skip(ActionSkippedRemote, "env_http_headers."+n+" does not name an environment variable")
+			}
+			flags = append(flags, SecretHeaderFlag, n+"=env:"+v)
+			if !slices.Contains(envVars, v) {
+				envVars = append(envVars, v)
+			}
 		}
 	}
 	var urlMoved string
@@ -379,7 +435,7 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 			target = cut.cleared
 		}
 	}
-	if o.MoveSecret != nil && gw == "" {
+	if (o.MoveSecret != nil || len(envVars) > 0) && gw == "" {
 		var err error
 		if flags, err = withOrigin(flags, target); err != nil {
 			return skip(ActionSkippedRemote, "move secrets: "+err.Error())
@@ -400,6 +456,9 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	ind, _ := indentAt(d.b, d.keyStart(uk))
 	repl := "command = " + tomldoc.String(o.MCPGovPath) + d.nl + ind + "args = " +
 		tomldoc.Strings(append(flags, "--url", target))
+	if len(envVars) > 0 {
+		repl += d.nl + ind + "env_vars = " + tomldoc.Strings(envVars)
+	}
 	start := d.keyStart(uk)
 	ed := edit{action: ActionWrapped, reason: "remote entry now runs mcpgov shim --url", url: url, args: []string{},
 		patches: []patch{{start, uk.ValueEnd + d.bom, repl}},
@@ -408,7 +467,27 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 		ed.url = target // the manifest holds no secret
 		ed.reason += urlMoved
 	}
-	if !movesHeaders {
+	var removed [][2]int // lines that leave the entry: Codex refuses them beside command
+	line := func(k *tomldoc.Key) [2]int { return [2]int{k.Start + d.bom, k.LineEnd + d.bom} }
+	if movesHeaders {
+		removed = append(removed, line(hk))
+	}
+	if tableHeaders {
+		if ht.Start+d.bom < start {
+			return skip(ActionSkippedRemote, "the http_headers table comes before url")
+		}
+		removed = append(removed, [2]int{ht.Start + d.bom, max(tableEnd, ht.Start+d.bom)})
+	}
+	if passesBearer {
+		removed = append(removed, line(bk))
+	}
+	if passesEnvHeaders {
+		removed = append(removed, line(ek))
+	}
+	if len(envVars) > 0 {
+		ed.reason += "; Codex passes " + strings.Join(envVars, ", ") + " on to it (env_vars)"
+	}
+	if len(removed) == 0 {
 		if len(marks) > 0 {
 			shifted := make([]patch, len(marks))
 			for i, m := range marks {
@@ -422,16 +501,21 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 		}
 		return ed
 	}
-	// One span from the first to the last of the two lines: the url
-	// line replaced and the http_headers line taken out, what lies
-	// between kept.
-	hs, he := hk.Start+d.bom, hk.LineEnd+d.bom
-	from, to := min(start, hs), max(uk.ValueEnd+d.bom, he)
-	sub := []patch{{start - from, uk.ValueEnd + d.bom - from, repl}, {hs - from, he - from, ""}}
+	// One span from the first to the last of the lines: the url line
+	// replaced and the others taken out, what lies between kept.
+	from, to := start, uk.ValueEnd+d.bom
+	for _, r := range removed {
+		from, to = min(from, r[0]), max(to, r[1])
+	}
+	sub := []patch{{start - from, uk.ValueEnd + d.bom - from, repl}}
+	for _, r := range removed {
+		sub = append(sub, patch{r[0] - from, r[1] - from, ""})
+	}
+	slices.SortFunc(sub, func(a, b patch) int { return a.start - b.start })
 	region := d.b[from:to]
 	wrapped, err := apply(region, sub)
 	if err != nil {
-		return skip(ActionSkippedRemote, "http_headers shares a line with url")
+		return skip(ActionSkippedRemote, "a line taken out shares a line with url")
 	}
 	for i := range marks {
 		marks[i].start -= from
@@ -439,7 +523,7 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 	}
 	orig, err := apply(region, marks)
 	if err != nil {
-		return skip(ActionSkippedRemote, "http_headers could not be marked")
+		return skip(ActionSkippedRemote, "the moved values could not be marked")
 	}
 	ed.patches = []patch{{from, to, string(wrapped)}}
 	ed.spans = []Span{{Field: "remote-region", Original: string(orig), Wrapped: string(wrapped), Refs: refs}}
@@ -448,6 +532,19 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 		ed.reason += "; moved " + strings.Join(moved, ", ") + " to the vault"
 	}
 	return ed
+}
+
+// envVarName reports whether s names an environment variable.
+func envVarName(s string) bool {
+	if s == "" || s[0] >= '0' && s[0] <= '9' {
+		return false
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // inlineValue is where the value of name in the inline table k's value

@@ -474,7 +474,10 @@ func precheck(it *item, o Options) (edit, bool) {
 			return skip(ActionSkippedRemote, string(s.Transport)+" transport; mcpgov shim --url speaks Streamable HTTP"), true
 		case len(s.Headers) > 0 && o.gatewayFor(s) != "":
 			return skip(ActionSkippedRemote, "has headers, which the gateway would not get"), true
-		case len(s.Headers) > 0 && o.MoveSecret == nil:
+		case len(s.Headers) > 0 && o.MoveSecret == nil && !strings.HasSuffix(s.File, ".toml"):
+			// Codex (TOML) names headers whose values stay in its
+			// environment (bearer_token_env_var, env_http_headers): its
+			// wrapper decides, literal ones needing --move-secrets.
 			return skip(ActionSkippedRemote, "has headers; wrap --remote --move-secrets passes them on, a secret one from the vault"), true
 		}
 		return edit{action: actionRemote}, true

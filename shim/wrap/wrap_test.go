@@ -145,6 +145,14 @@ func actions(out *Outcome) map[string]Action {
 	return m
 }
 
+func reasons(out *Outcome) map[string]string {
+	m := map[string]string{}
+	for _, r := range out.Results {
+		m[r.Client+"/"+r.Server] = r.Reason
+	}
+	return m
+}
+
 func TestWrapUnwrapRoundTrip(t *testing.T) {
 	home, state := setup(t)
 	orig := snapshot(t, home)
@@ -484,7 +492,8 @@ func TestRemoteWrap(t *testing.T) {
 	home, state := setup(t)
 	extra := map[string]string{
 		// Codex: a Streamable HTTP entry with an indented url line and a
-		// comment; one whose token comes from Codex's own env is left.
+		// comment; one whose token comes from Codex's own env keeps it
+		// there (the shim reads the variable Codex passes on).
 		".codex/config.toml":                        "model = \"o3\"\n\n[mcp_servers.linear]\n  url = \"https://mcp.linear.app/mcp\"  # hosted\n  startup_timeout_sec = 20\n\n[mcp_servers.tokened]\nurl = \"https://t.example.com/mcp\"\nbearer_token_env_var = \"T_TOKEN\"\n",
 		".config/Claude/claude_desktop_config.json": "{\n  \"mcpServers\": {\n    \"api\": {\n      \"type\": \"http\",\n      \"url\": \"https://mcp.example.com/mcp?k=${KEY}\"\n    },\n    \"hdr\": {\"type\": \"http\", \"url\": \"https://h.example.com/mcp\", \"headers\": {\"A\": \"b\"}},\n    \"sse\": {\"url\": \"https://s.example.com/sse\"}\n  }\n}\n",
 	}
@@ -507,10 +516,10 @@ func TestRemoteWrap(t *testing.T) {
 	for k, w := range map[string]Action{
 		"cursor/remote": ActionWrapped, "opencode/ocr": ActionWrapped,
 		"claude-desktop/api": ActionWrapped, "claude-desktop/hdr": ActionSkippedRemote, "claude-desktop/sse": ActionSkippedRemote,
-		"codex/linear": ActionWrapped, "codex/tokened": ActionSkippedRemote,
+		"codex/linear": ActionWrapped, "codex/tokened": ActionWrapped,
 	} {
 		if got[k] != w {
-			t.Errorf("%s: %s, want %s", k, got[k], w)
+			t.Errorf("%s: %s, want %s (%s)", k, got[k], w, reasons(out)[k])
 		}
 	}
 	cd := filepath.Join(home, ".config/Claude/claude_desktop_config.json")
@@ -522,6 +531,9 @@ func TestRemoteWrap(t *testing.T) {
 	cx, _ := os.ReadFile(filepath.Join(home, ".codex/config.toml"))
 	if !bytes.Contains(cx, []byte("[mcp_servers.linear]\n  command = \"/usr/local/bin/mcpgov\"\n  args = [\"shim\", \"--url\", \"https://mcp.linear.app/mcp\"]  # hosted\n  startup_timeout_sec = 20\n")) {
 		t.Errorf("codex:\n%s", cx)
+	}
+	if !bytes.HasSuffix(cx, []byte("[mcp_servers.tokened]\ncommand = \"/usr/local/bin/mcpgov\"\nargs = [\"shim\", \"--secret-bearer\", \"env:T_TOKEN\", \"--secret-origin\", \"https://t.example.com:443\", \"--url\", \"https://t.example.com/mcp\"]\nenv_vars = [\"T_TOKEN\"]\n")) {
+		t.Errorf("codex, bearer_token_env_var:\n%s", cx)
 	}
 	oc, _ := os.ReadFile(filepath.Join(home, ".config/opencode/opencode.json"))
 	if !bytes.Contains(oc, []byte(`"ocr": {"type": "local", "command": ["/usr/local/bin/mcpgov", "shim", "--url", "https://r.example.com/mcp"]}`)) {

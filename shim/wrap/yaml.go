@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"unicode/utf8"
 
@@ -486,8 +487,20 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 	if k, _ := mapValue(ent, "command"); k != nil {
 		return skip(ActionSkippedRemote, "entry has both url and command")
 	}
-	if k, _ := mapValue(ent, "requestOptions"); k != nil {
-		return skip(ActionSkippedRemote, "has requestOptions, which mcpgov shim --url does not take yet")
+	gw := o.gatewayFor(it.srv)
+	rk, rv := mapValue(ent, "requestOptions")
+	var hdrs *yaml.Node
+	if rk != nil {
+		switch hk, hv := mapValue(rv, "headers"); {
+		case gw != "":
+			return skip(ActionSkippedRemote, "has requestOptions, which the gateway would not get")
+		case rv.Kind != yaml.MappingNode || len(rv.Content) != 2 || hk == nil || hv.Kind != yaml.MappingNode || rv.Anchor != "" || hv.Anchor != "":
+			return skip(ActionSkippedRemote, "has requestOptions beyond headers, which mcpgov shim --url does not take")
+		case o.MoveSecret == nil:
+			return skip(ActionSkippedRemote, "has requestOptions.headers; wrap --remote --move-secrets passes them on, a secret one from the vault")
+		default:
+			hdrs = hv
+		}
 	}
 	us := d.offset(uk.Line, uk.Column)
 	ve := scalarEnd(d.b, d.offset(uv.Line, uv.Column))
@@ -499,7 +512,6 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 		ind = strings.Repeat(" ", uk.Column-1)
 	}
 	target, url := uv.Value, uv.Value
-	gw := o.gatewayFor(it.srv)
 	if gw != "" {
 		target = gw // the original URL is kept in the manifest
 	}
@@ -525,7 +537,15 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 			orig = string(d.b[us:vs]) + q + cut.marked + q
 		}
 	}
-	if len(cut.refs) > 0 {
+	var hm headerMoves
+	if hdrs != nil {
+		var err error
+		if hm, err = d.moveHeaders(it, o, hdrs); err != nil {
+			return skip(ActionSkippedRemote, err.Error())
+		}
+		flags = append(flags, hm.flags...)
+	}
+	if len(cut.refs) > 0 || len(hm.refs) > 0 {
 		var err error
 		if flags, err = withOrigin(flags, target); err != nil {
 			return skip(ActionSkippedRemote, "move secrets: "+err.Error())
@@ -537,6 +557,53 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 		patches: []patch{{us, ve, repl}}, redact: cut.redact,
 		spans: []Span{{Field: "remote", Original: orig, Wrapped: repl, Refs: cut.refs}}}
 	e.reason += cut.reason()
+	if hdrs != nil {
+		// One span from the url to the end of requestOptions (or from
+		// requestOptions to the url): the url replaced, requestOptions
+		// taken out (the shim sends its headers), what lies between kept.
+		bs := d.lines[rk.Line-1]
+		be := len(d.b)
+		if last := lastLine(rv); last < len(d.lines) {
+			be = d.lines[last]
+		}
+		from, to := min(us, bs), max(ve, be)
+		if bs < ve && be > us {
+			return unsupported
+		}
+		sub := []patch{{us - from, ve - from, repl}, {bs - from, be - from, ""}}
+		slices.SortFunc(sub, func(a, b patch) int { return a.start - b.start })
+		region := d.b[from:to]
+		wrapped, err := apply(region, sub)
+		if err != nil {
+			return unsupported
+		}
+		// The manifest's copy: the url as recorded above, the moved
+		// header values marked, in file order.
+		var marks []patch
+		refs := slices.Clone(cut.refs)
+		if len(cut.refs) > 0 {
+			marks = append(marks, patch{us - from, ve - from, orig})
+		}
+		for _, m := range hm.marks {
+			marks = append(marks, patch{m.start - from, m.end - from, secretMark})
+		}
+		slices.SortFunc(marks, func(a, b patch) int { return a.start - b.start })
+		if us > bs { // the header values come before the url's
+			refs = append(slices.Clone(hm.refs), cut.refs...)
+		} else {
+			refs = append(refs, hm.refs...)
+		}
+		marked, err := apply(region, marks)
+		if err != nil {
+			return unsupported
+		}
+		e.patches = []patch{{from, to, string(wrapped)}}
+		e.spans = []Span{{Field: "remote", Original: string(marked), Wrapped: string(wrapped), Refs: refs}}
+		e.redact = append(e.redact, hm.redact...)
+		if len(hm.moved) > 0 {
+			e.reason += "; moved " + strings.Join(hm.moved, ", ") + " to the vault"
+		}
+	}
 	if tk, tv := mapValue(ent, "type"); tk != nil {
 		ts, te := d.offset(tk.Line, tk.Column), scalarEnd(d.b, d.offset(tv.Line, tv.Column))
 		if te < 0 || tk.Line != tv.Line {
@@ -553,16 +620,78 @@ func (d *ydoc) wrapRemote(it *item, o Options, ent *yaml.Node) edit {
 	return e
 }
 
+// headerMoves is what wrap does with a Continue entry's
+// requestOptions.headers: flags for the shim (a secret value from the
+// vault, another as --header), the moved values' offsets in the file,
+// their references and masked copies.
+type headerMoves struct {
+	flags  []string
+	marks  []patch
+	refs   []string
+	redact []patch
+	moved  []string
+}
+
+// moveHeaders moves the headers of hv (requestOptions.headers): each a
+// one-line scalar written verbatim.
+func (d *ydoc) moveHeaders(it *item, o Options, hv *yaml.Node) (headerMoves, error) {
+	var hm headerMoves
+	for i := 0; i+1 < len(hv.Content); i += 2 {
+		k, v := hv.Content[i], hv.Content[i+1]
+		n := k.Value
+		if v.Kind != yaml.ScalarNode || k.Line != v.Line || v.Anchor != "" || v.Tag != "!!str" && v.Tag != "" {
+			return hm, fmt.Errorf("requestOptions.headers.%s is not a one-line string", n)
+		}
+		if _, isSecret := secret.Detect(n, v.Value); !isSecret {
+			hm.flags = append(hm.flags, "--header", n+": "+v.Value)
+			continue
+		}
+		vs := d.offset(v.Line, v.Column)
+		ve := scalarEnd(d.b, vs)
+		raw := string(d.b[vs:max(ve, vs)])
+		q := ""
+		if raw != "" && (raw[0] == '"' || raw[0] == '\'') {
+			q = raw[:1]
+		}
+		if ve < 0 || raw != q+v.Value+q || strings.ContainsAny(v.Value, "\"'\\") {
+			return hm, fmt.Errorf("requestOptions.headers.%s is not written verbatim (escapes); move it by hand", n)
+		}
+		ref, err := o.MoveSecret(it.srv, "header-"+n, v.Value, !o.DryRun)
+		if err != nil {
+			return hm, fmt.Errorf("move secrets: header %s: %v", n, err)
+		}
+		hm.flags = append(hm.flags, SecretHeaderFlag, n+"="+ref)
+		hm.marks = append(hm.marks, patch{vs + len(q), ve - len(q), secretMark})
+		hm.refs = append(hm.refs, ref)
+		hm.redact = append(hm.redact, patch{vs + len(q), ve - len(q), secret.Mask(v.Value)})
+		hm.moved = append(hm.moved, n)
+	}
+	return hm, nil
+}
+
+// lastLine is the last line (1-based) a node's content reaches.
+func lastLine(n *yaml.Node) int {
+	last := n.Line
+	for _, c := range n.Content {
+		last = max(last, lastLine(c))
+	}
+	return last
+}
+
 // originalURL is the URL a remote entry had before wrap: the record's,
 // or, when secrets were moved out of it, the one its span's original
 // (filled from the vault) holds.
 func originalURL(rec *Record) string {
 	for _, sp := range rec.Spans {
 		if sp.Field == "remote" && len(sp.Refs) > 0 {
-			var m map[string]any
-			if yaml.Unmarshal([]byte(sp.Original), &m) == nil {
-				if u, ok := m["url"].(string); ok {
-					return u
+			// The url line, alone: requestOptions may come before or
+			// after it in the span.
+			for _, line := range strings.Split(sp.Original, "\n") {
+				var m map[string]any
+				if yaml.Unmarshal([]byte(line), &m) == nil {
+					if u, ok := m["url"].(string); ok {
+						return u
+					}
 				}
 			}
 		}

@@ -4,13 +4,21 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"runtime"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/login"
+	"github.com/mcpgov/mcpgov/login/oauthuser"
+	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/policy/govern"
+	"github.com/mcpgov/mcpgov/scan"
+	"github.com/mcpgov/mcpgov/shim/wrap"
 )
 
 // LogoutOptions are the inputs of `mcpgov logout`.
@@ -28,9 +36,16 @@ func newLogoutCmd(f *Factory, runF func(context.Context, *LogoutOptions) error) 
 		GroupID: "identity",
 		Short:   "Forget the stored login",
 		Long: `Remove the profile's login from the keyring and its session file, and
-the OAuth grants and registered clients mcpgov shim --url keeps in the
-keyring for the remote servers it fronted (removed locally, not revoked at
-their authorization servers).
+end the OAuth grants mcpgov shim --url keeps in the keyring for the remote
+servers it fronted: each is revoked at its authorization server (RFC 7009)
+when that server names a revocation endpoint, as the client the shim
+registered or the one a client's config gives it (--oauth-client-id), then
+removed with the registered client. A grant that cannot be revoked there
+(no revocation endpoint, its client unknown, the server unreachable) is
+still removed here, and a warning says it stays valid there until it
+expires. Grants stored before the shim kept an index of them are found
+through the remote servers mcpgov wrap put behind a shim and the --url of
+every mcpgov shim entry in the clients' configs.
 
 With --revoke, first ask the identity provider to revoke the refresh token
 (RFC 7009). Providers without a revocation endpoint (Dex among them) cannot:
@@ -83,24 +98,105 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 	return nil
 }
 
-// logoutShim removes the grants and registered clients `mcpgov shim --url`
-// keeps in the OS keyring for the remote servers it fronted (the servers
-// its index lists). They are removed locally only: the authorization
-// servers are not asked to revoke them (their endpoints are discovered per
-// server by the shim), so a refresh token stays valid there until it
-// expires.
+// logoutShim ends the grants `mcpgov shim --url` keeps in the OS keyring
+// for the remote servers it fronted: each is revoked at its authorization
+// server (RFC 7009) when that server names a revocation endpoint, then
+// removed with the registered client. The servers are those the shim's
+// index lists and, for grants stored before the index existed, the remote
+// URLs wrap put behind a shim (its manifest) and the --url of every shim
+// entry in the clients' configs. A grant that could not be
+// revoked there is still removed here, with a warning saying why.
 func logoutShim(ctx context.Context, opts *LogoutOptions) {
 	kr := shimKeyring(opts.Factory)
 	if kr.Index == "" {
 		return
 	}
-	done, err := kr.Forget(ctx, shimOAuthUser)
-	if len(done) > 0 {
-		opts.IO.Notef("removed from the keyring the shim's OAuth grants and registered clients for %s (not revoked at their authorization servers)", strings.Join(done, ", "))
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	var fronted []oauthuser.Fronted
+	for _, u := range wrappedRemotes(opts.Factory) {
+		fronted = append(fronted, oauthuser.Fronted{URL: u})
+	}
+	fronted = append(fronted, configuredRemotes(ctx, opts.Factory)...)
+	revoked, err := kr.RevokeAll(ctx, shimOAuthUser, http.DefaultClient, fronted)
+	for _, r := range revoked {
+		if r.AtIssuer {
+			opts.IO.Notef("revoked the shim's OAuth grant for %s at its authorization server and removed it from the keyring", r.Server)
+			continue
+		}
+		opts.IO.Warnf("removed the shim's OAuth grant for %s from the keyring, but did not revoke it: %s", r.Server, r.LocalOnly)
 	}
 	if err != nil {
 		opts.IO.Warnf("remove the shim's OAuth grants: %v", err)
 	}
+}
+
+// configuredRemotes are the --url servers of the `mcpgov shim` entries
+// the clients' configs hold (scan), wrap's or written by hand, each with
+// the OAuth client its --oauth-client-id and --oauth-client-secret name
+// (the secret resolved; left out when it does not resolve); nil when the
+// scan fails.
+func configuredRemotes(ctx context.Context, f *Factory) []oauthuser.Fronted {
+	home, err := f.HomeDir()
+	if err != nil {
+		return nil
+	}
+	rep, err := scan.Scan(ctx, scan.Options{Env: scan.Env{OS: runtime.GOOS, Home: home, Getenv: f.Getenv}, Now: f.Now})
+	if err != nil {
+		return nil
+	}
+	resolver := &secretref.Resolver{Getenv: f.Getenv, Keyring: f.Secrets()}
+	var out []oauthuser.Fronted
+	for _, srv := range rep.Servers {
+		if !slices.Contains(srv.Args, "shim") {
+			continue
+		}
+		fr := oauthuser.Fronted{URL: flagValue(srv.Args, "--url"), ClientID: flagValue(srv.Args, "--oauth-client-id")}
+		if ref := flagValue(srv.Args, "--oauth-client-secret"); ref != "" && fr.ClientID != "" {
+			fr.ClientSecret, _ = resolver.Resolve(ctx, ref)
+		}
+		if fr.URL != "" {
+			out = append(out, fr)
+		}
+	}
+	return out
+}
+
+// flagValue is the value of flag in args ("--flag V" or "--flag=V"),
+// before any "--".
+func flagValue(args []string, flag string) string {
+	for i, a := range args {
+		if a == "--" {
+			break
+		}
+		if v, ok := strings.CutPrefix(a, flag+"="); ok {
+			return v
+		}
+		if a == flag && i+1 < len(args) {
+			return args[i+1]
+		}
+	}
+	return ""
+}
+
+// wrappedRemotes are the remote URLs wrap put behind a shim (its
+// manifest); nil when there is none or it cannot be read.
+func wrappedRemotes(f *Factory) []string {
+	dir, err := stateDir(f, "wrap")
+	if err != nil {
+		return nil
+	}
+	m, err := wrap.LoadManifest(dir)
+	if err != nil {
+		return nil
+	}
+	var urls []string
+	for _, r := range m.Entries {
+		if r.URL != "" && !slices.Contains(urls, r.URL) {
+			urls = append(urls, r.URL)
+		}
+	}
+	return urls
 }
 
 // logoutVault revokes the OAuth grants the vault holds for the person who

@@ -52,6 +52,9 @@ type ShimOptions struct {
 	SecretHeaders  []string
 	SecretQuery    []string
 	SecretUserinfo string
+	// SecretBearer is the REF of the token sent as "Authorization: Bearer
+	// TOKEN" (what wrap writes for Codex's bearer_token_env_var).
+	SecretBearer string
 	// SecretOrigin is the origin (scheme://host:port) wrap took the
 	// secrets above from; they go to no other (empty: an entry wrapped
 	// before origins were recorded, --url's own, unchecked).
@@ -193,16 +196,21 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 					return flagErrorf("invalid --secret-userinfo: want REF, a secret reference (vault:…, env:…, file:…, keyring:…)")
 				}
 			}
+			if opts.SecretBearer != "" {
+				if _, err := secretref.Parse(opts.SecretBearer); err != nil {
+					return flagErrorf("invalid --secret-bearer: want REF, a secret reference (env:NAME, vault:…, file:…, keyring:…)")
+				}
+			}
 			if opts.SecretOrigin != "" {
-				if len(opts.SecretHeaders) == 0 && len(opts.SecretQuery) == 0 && opts.SecretUserinfo == "" {
-					return flagErrorf("--secret-origin is for --secret-header, --secret-query and --secret-userinfo: it names the origin their secrets were taken from")
+				if len(opts.SecretHeaders) == 0 && len(opts.SecretQuery) == 0 && opts.SecretUserinfo == "" && opts.SecretBearer == "" {
+					return flagErrorf("--secret-origin is for --secret-header, --secret-bearer, --secret-query and --secret-userinfo: it names the origin their secrets were taken from")
 				}
 				if err := creds.ValidOrigin(opts.SecretOrigin); err != nil {
 					return flagErrorf("invalid --secret-origin %q: %v; want scheme://host:port, as wrap --move-secrets writes it", opts.SecretOrigin, err)
 				}
 			}
-			if (len(opts.SecretHeaders) > 0 || len(opts.SecretQuery) > 0 || opts.SecretUserinfo != "") && opts.URL == "" {
-				return flagErrorf("--secret-header, --secret-query and --secret-userinfo are for --url: they put a secret back into its requests")
+			if (len(opts.SecretHeaders) > 0 || len(opts.SecretQuery) > 0 || opts.SecretUserinfo != "" || opts.SecretBearer != "") && opts.URL == "" {
+				return flagErrorf("--secret-header, --secret-bearer, --secret-query and --secret-userinfo are for --url: they put a secret back into its requests")
 			}
 			if len(opts.SecretArgs) > 0 && len(opts.Command) == 0 {
 				return flagErrorf("--secret-arg is for the -- COMMAND form: it puts a secret back into one of its arguments")
@@ -228,7 +236,8 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	cmd.Flags().StringArrayVar(&opts.SecretEnv, "secret-env", nil, "set the server's variable NAME to the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
 	cmd.Flags().StringArrayVar(&opts.SecretHeaders, "secret-header", nil, "send the secret REF references as the HTTP header NAME for --url: NAME=REF (repeatable; wrap --move-secrets writes it)")
 	cmd.Flags().StringArrayVar(&opts.SecretQuery, "secret-query", nil, "fill the empty query parameter NAME of --url with the secret REF references: NAME=REF (repeatable; wrap --move-secrets writes it)")
-	cmd.Flags().StringVar(&opts.SecretOrigin, "secret-origin", "", "send the secrets of --secret-header, --secret-query and --secret-userinfo only when --url's origin is this scheme://host:port (wrap --move-secrets writes it)")
+	cmd.Flags().StringVar(&opts.SecretOrigin, "secret-origin", "", "send the secrets of --secret-header, --secret-bearer, --secret-query and --secret-userinfo only when --url's origin is this scheme://host:port (wrap --move-secrets writes it)")
+	cmd.Flags().StringVar(&opts.SecretBearer, "secret-bearer", "", `send the secret REF references as "Authorization: Bearer TOKEN" to --url (wrap writes it for Codex's bearer_token_env_var)`)
 	cmd.Flags().StringVar(&opts.SecretUserinfo, "secret-userinfo", "", "put the user:password the secret REF references back into --url (wrap --move-secrets writes it)")
 	cmd.Flags().StringArrayVar(&opts.SecretArgs, "secret-arg", nil, "append the secret REF references to the server's argument N (0 is the first after the command): N=REF (repeatable; wrap --move-secrets writes it)")
 	return cmd
@@ -440,7 +449,7 @@ func shimHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, relay 
 // entry: secret headers into headers, and query values and the user into
 // the URL it returns (url itself, the one governance matched, holds none).
 func shimMovedHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, url string, headers http.Header) (string, error) {
-	if len(opts.SecretHeaders) == 0 && len(opts.SecretQuery) == 0 && opts.SecretUserinfo == "" {
+	if len(opts.SecretHeaders) == 0 && len(opts.SecretQuery) == 0 && opts.SecretUserinfo == "" && opts.SecretBearer == "" {
 		return url, nil
 	}
 	if err := creds.CheckOrigin(opts.SecretOrigin, url); err != nil {
@@ -461,6 +470,14 @@ func shimMovedHTTP(ctx context.Context, opts *ShimOptions, eng *govern.Engine, u
 	for _, h := range hs {
 		name, value, _ := strings.Cut(h, "=")
 		headers.Set(name, value)
+	}
+	if opts.SecretBearer != "" {
+		b, err := resolve("--secret-bearer", []string{"bearer=" + opts.SecretBearer})
+		if err != nil {
+			return "", err
+		}
+		_, tok, _ := strings.Cut(b[0], "=")
+		headers.Set("Authorization", "Bearer "+tok)
 	}
 	qs, err := resolve("--secret-query", opts.SecretQuery)
 	if err != nil {
