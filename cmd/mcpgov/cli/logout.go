@@ -99,7 +99,7 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 }
 
 // logoutShim ends the grants `mcpgov shim --url` keeps in the OS keyring
-// for the remote servers it fronted: each is revoked at its authorization
+// (or the session's sealed store) for the remote servers it fronted: each is revoked at its authorization
 // server (RFC 7009) when that server names a revocation endpoint, then
 // removed with the registered client. The servers are those the shim's
 // index lists and, for grants stored before the index existed, the remote
@@ -107,7 +107,9 @@ func logoutRun(ctx context.Context, opts *LogoutOptions) error {
 // entry in the clients' configs. A grant that could not be
 // revoked there is still removed here, with a warning saying why.
 func logoutShim(ctx context.Context, opts *LogoutOptions) {
-	kr := shimKeyring(opts.Factory)
+	// The grants are in the OS keyring, or, without one, in the session's
+	// sealed store: the same place the shim keeps them.
+	kr, _ := shimGrantKeyring(ctx, opts.Factory, "")
 	if kr.Index == "" {
 		return
 	}
