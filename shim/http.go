@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -49,6 +50,10 @@ type HTTPUpstream struct {
 	closed    bool
 
 	auth Authorizer // nil: no OAuth of mcpgov's own
+
+	// direct, when set (DeliverTo), takes the messages read from the
+	// server's streams on the goroutine that read them.
+	direct atomic.Pointer[func([]byte)]
 }
 
 type frameResult struct {
@@ -184,6 +189,28 @@ func (u *HTTPUpstream) current(gen int) bool {
 	return gen == u.gen && !u.closed
 }
 
+// DeliverTo makes the upstream hand each message it reads from one of
+// the server's streams (a streamed answer, the GET stream) to fn, on the
+// goroutine that read it, instead of queueing it for ReadFrame: a caller
+// that governs many calls at once (the gateway) then finishes each answer
+// on its stream's own goroutine, with no hop through one reader. fn must
+// be safe for concurrent use; messages of one stream reach it in order.
+// An answer the server sends as the POST's JSON body still goes to
+// ReadFrame, which also reports the end of the connection. Call it before
+// the first message is sent.
+func (u *HTTPUpstream) DeliverTo(fn func(frame []byte)) { u.direct.Store(&fn) }
+
+// deliverRead passes on a message read from a stream of the server.
+func (u *HTTPUpstream) deliverRead(frame []byte) {
+	if fn := u.direct.Load(); fn != nil {
+		if u.ctx.Err() == nil {
+			(*fn)(frame)
+		}
+		return
+	}
+	u.deliver(frameResult{frame: frame})
+}
+
 func (u *HTTPUpstream) deliver(f frameResult) {
 	select {
 	case u.frames <- f:
@@ -193,12 +220,14 @@ func (u *HTTPUpstream) deliver(f frameResult) {
 
 // handle passes one message of the server on: the answer to our own
 // re-initialization goes to reinitialize, the answer to the client's
-// initialize opens the GET stream first, everything else to the engine.
-func (u *HTTPUpstream) handle(frame []byte, gen int) {
+// initialize opens the GET stream first, everything else to the engine
+// (read says it was read from a stream: see DeliverTo). It returns the
+// message's id (nil for none) and whether the message could be parsed.
+func (u *HTTPUpstream) handle(frame []byte, gen int, read bool) (json.RawMessage, bool) {
 	m, err := rpc.Parse(frame)
 	if err != nil {
 		fmt.Fprintf(u.stderr, "mcpgov: malformed message from the upstream server skipped: %v\n", err)
-		return
+		return nil, false
 	}
 	if m.IsResponse() {
 		key := string(m.ID)
@@ -209,15 +238,20 @@ func (u *HTTPUpstream) handle(frame []byte, gen int) {
 		u.mu.Unlock()
 		if isReinit {
 			reinit <- m.Raw
-			return
+			return m.ID, true
 		}
 		if isInit && m.Error == nil {
 			u.initialized(m.Result, gen)
 		}
 	}
 	if u.current(gen) {
-		u.deliver(frameResult{frame: m.Raw})
+		if read {
+			u.deliverRead(m.Raw)
+		} else {
+			u.deliver(frameResult{frame: m.Raw})
+		}
 	}
+	return m.ID, true
 }
 
 // initialized learns the protocol version and opens the GET stream, before
@@ -290,38 +324,46 @@ func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID, want string) 
 	answered := false
 	retry := time.Second
 	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 64<<10), DefaultMaxFrame)
+	// The buffer starts at the scanner's 4 KiB and grows to the frame
+	// limit only for a stream that needs it: one is read per streamed
+	// answer, and most answers are small.
+	sc.Buffer(nil, DefaultMaxFrame)
 	var data bytes.Buffer
 	event := ""
 	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
+		line := sc.Bytes()
+		if len(line) == 0 {
 			if data.Len() > 0 && (event == "" || event == "message") && u.current(gen) {
 				frame := bytes.Clone(data.Bytes())
-				if want != "" && !answered && string(rpc.LenientID(frame)) == want {
-					answered = true
+				id, parsed := u.handle(frame, gen, true)
+				if want != "" && !answered {
+					if !parsed {
+						// A frame handle skipped counts as the answer
+						// when its id reads as the call's.
+						id = rpc.LenientID(frame)
+					}
+					answered = string(id) == want
 				}
-				u.handle(frame, gen)
 			}
 			data.Reset()
 			event = ""
 			continue
 		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
+		field, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimPrefix(value, []byte(" "))
+		switch string(field) {
 		case "data":
 			if data.Len() > 0 {
 				data.WriteByte('\n')
 			}
-			data.WriteString(value)
+			data.Write(value)
 		case "event":
-			event = value
+			event = string(value)
 		case "id":
-			lastID = value
+			lastID = string(value)
 		case "retry":
 			var ms int
-			if _, err := fmt.Sscan(value, &ms); err == nil && ms >= 0 {
+			if _, err := fmt.Sscan(string(value), &ms); err == nil && ms >= 0 {
 				retry = time.Duration(ms) * time.Millisecond
 			}
 		}
@@ -410,7 +452,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 			continue
 		}
 		if res.Answer != nil && m.IsCall() {
-			u.handle(res.Answer, gen)
+			u.handle(res.Answer, gen, false)
 			return nil
 		}
 		// Nothing to do about it: the refusal goes on as the server wrote it.
@@ -440,7 +482,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 		if err != nil {
 			return fmt.Errorf("sending %s: read the answer: %w", what, err)
 		}
-		u.handle(body, gen)
+		u.handle(body, gen, false)
 		return nil
 	case resp.StatusCode == http.StatusOK:
 		drain(resp)
@@ -450,7 +492,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 	// the server wrote it; anything else says what the server said.
 	body, _ := readBody(resp)
 	if a, err := rpc.Parse(body); err == nil && a.IsResponse() && m.IsCall() && string(a.ID) == string(m.ID) {
-		u.handle(body, gen)
+		u.handle(body, gen, false)
 		return nil
 	}
 	return fmt.Errorf("sending %s: HTTP %d: %.200s", what, resp.StatusCode, bytes.TrimSpace(body))

@@ -209,6 +209,12 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 	h.wg.Add(1)
 	h.mu.Unlock()
 	for i, up := range s.ups {
+		if d, ok := up.(directUpstream); ok {
+			// Each streamed answer is finished (post hooks, record) on
+			// its stream's goroutine: no hop through the pump, and one
+			// session's answers are not finished one at a time.
+			d.DeliverTo(func(frame []byte) { _ = s.engine.FromUpstream(s.ctx, i, frame) })
+		}
 		s.pumps.Add(1)
 		go s.pump(i, up)
 	}
@@ -247,6 +253,12 @@ func (h *Handler) start(srv Server, cred shim.Credentials) (shim.Upstream, error
 		return nil, err
 	}
 	return p, nil
+}
+
+// directUpstream is an upstream that can hand the messages it reads to
+// the engine on the goroutine that read them (*shim.HTTPUpstream).
+type directUpstream interface {
+	DeliverTo(func(frame []byte))
 }
 
 // pump reads route i's upstream into the engine.
