@@ -76,8 +76,9 @@ const (
 
 // benchProfileHook is the CPU profile hook TestMain runs before the
 // mcpgov command: a gateway started by this test binary with
-// MCPGOV_BENCH_CPUPROFILE set profiles between SIGUSR1 and SIGUSR2; the
-// benchmark signals it around the saturation shape. The file is complete
+// MCPGOV_BENCH_CPUPROFILE set profiles between SIGUSR1 and SIGUSR2, and
+// at SIGUSR2 also writes its allocation profile to FILE.allocs; the
+// benchmark signals it around one side's shape. The files are complete
 // when FILE.done exists.
 func benchProfileHook() {
 	path := os.Getenv("MCPGOV_BENCH_CPUPROFILE")
@@ -102,6 +103,12 @@ func benchProfileHook() {
 				pprof.StopCPUProfile()
 				f.Close()
 				f = nil
+				// The allocations since start, beside it (FILE.allocs):
+				// after the warm-up, the calls' own dominate.
+				if a, err := os.Create(path + ".allocs"); err == nil {
+					_ = pprof.Lookup("allocs").WriteTo(a, 0)
+					a.Close()
+				}
 				os.WriteFile(path+".done", nil, 0o644)
 			}
 		}
