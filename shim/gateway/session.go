@@ -358,7 +358,11 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 // which it answered.
 func (s *session) register(w http.ResponseWriter, m *rpc.Message, rep *reply, stream bool) bool {
 	s.mu.Lock()
-	if s.ended {
+	// A session whose every upstream went away is ending: its last
+	// answers (why the calls failed) may reach the client before end
+	// runs, and a request sent on seeing one must get what a request
+	// after the end gets.
+	if s.ended || len(s.ups) > 0 && s.gone == len(s.ups) {
 		s.mu.Unlock()
 		if rep.rewrite != nil {
 			// A stateless request has no session to initialize anew.
