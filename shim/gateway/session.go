@@ -335,6 +335,12 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 			}
 		}, nil, 0)
 		if read && rep.out.log != nil {
+			if _, shared := s.h.opts.EventLog.(SharedEventLog); shared {
+				// The answer goes out before the store is told.
+				if f, ok := w.(http.Flusher); ok {
+					f.Flush()
+				}
+			}
 			s.streamDone(rep.stream)
 		}
 		return
