@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -44,7 +45,8 @@ import (
 //     calls/s, and calls per CPU-second of the proxy process (utime +
 //     stime from /proc), that is per core.
 //
-// Each side's p50 and p99 are reported, and for the proxies the added p50
+// Each round starts with another side (rotated), so that no side always
+// follows the same one. Each side's p50 and p99 are reported, and for the proxies the added p50
 // and p99 (the side's percentile minus direct's in the same run). The
 // saturation shape also reports, for each mcpgov side, the heap
 // allocations and bytes per call of the gateway process (from its own
@@ -183,8 +185,8 @@ func BenchmarkGatewayRounds(b *testing.B) {
 
 	b.Run("serial", func(b *testing.B) {
 		lat := make([][]time.Duration, len(sides))
-		for range rounds * 3 {
-			for i, s := range sides {
+		for round := range rounds * 3 {
+			for i, s := range rotated(sides, round) {
 				for range 100 {
 					start := time.Now()
 					if err := s.sessions[0].echo(); err != nil {
@@ -200,8 +202,8 @@ func BenchmarkGatewayRounds(b *testing.B) {
 		shape := "rate" + strconv.Itoa(rate)
 		b.Run(shape, func(b *testing.B) {
 			lat := make([][]time.Duration, len(sides))
-			for range rounds {
-				for i, s := range sides {
+			for round := range rounds {
+				for i, s := range rotated(sides, round) {
 					profile.start(shape, s)
 					lat[i] = append(lat[i], openLoop(b, s, rate, time.Second)...)
 					profile.stop(shape, s)
@@ -215,8 +217,8 @@ func BenchmarkGatewayRounds(b *testing.B) {
 		cpu := make([]time.Duration, len(sides))
 		heap := make([]heapUse, len(sides))
 		var wall time.Duration
-		for range rounds {
-			for i, s := range sides {
+		for round := range rounds {
+			for i, s := range rotated(sides, round) {
 				before := readHeapUse(b, s)
 				profile.start("saturation", s)
 				n, c := saturate(b, s, 2*time.Second)
@@ -240,6 +242,20 @@ func BenchmarkGatewayRounds(b *testing.B) {
 		}
 	})
 	profile.wait()
+}
+
+// rotated yields the sides with their index, starting with a different
+// one each round: a side does not always follow the same other side
+// (whose backlog at the upstream, or load, it would inherit).
+func rotated(sides []*gatewaySide, round int) iter.Seq2[int, *gatewaySide] {
+	return func(yield func(int, *gatewaySide) bool) {
+		for k := range sides {
+			i := (k + round) % len(sides)
+			if !yield(i, sides[i]) {
+				return
+			}
+		}
+	}
 }
 
 // benchSideFilter reads MCPGOV_BENCH_GATEWAY_SIDES: the sides to run
