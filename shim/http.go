@@ -53,7 +53,7 @@ type HTTPUpstream struct {
 
 	// direct, when set (DeliverTo), takes the messages read from the
 	// server's streams on the goroutine that read them.
-	direct atomic.Pointer[func([]byte)]
+	direct atomic.Pointer[func(*rpc.Message)]
 }
 
 type frameResult struct {
@@ -191,24 +191,25 @@ func (u *HTTPUpstream) current(gen int) bool {
 
 // DeliverTo makes the upstream hand each message it reads from one of
 // the server's streams (a streamed answer, the GET stream) to fn, on the
-// goroutine that read it, instead of queueing it for ReadFrame: a caller
-// that governs many calls at once (the gateway) then finishes each answer
-// on its stream's own goroutine, with no hop through one reader. fn must
-// be safe for concurrent use; messages of one stream reach it in order.
-// An answer the server sends as the POST's JSON body still goes to
-// ReadFrame, which also reports the end of the connection. Call it before
-// the first message is sent.
-func (u *HTTPUpstream) DeliverTo(fn func(frame []byte)) { u.direct.Store(&fn) }
+// goroutine that read it, parsed, instead of queueing it for ReadFrame: a
+// caller that governs many calls at once (the gateway) then finishes each
+// answer on its stream's own goroutine, with no hop through one reader
+// and no second parse. fn must be safe for concurrent use, and owns the
+// message; messages of one stream reach it in order. An answer the
+// server sends as the POST's JSON body still goes to ReadFrame, which
+// also reports the end of the connection. Call it before the first
+// message is sent.
+func (u *HTTPUpstream) DeliverTo(fn func(m *rpc.Message)) { u.direct.Store(&fn) }
 
 // deliverRead passes on a message read from a stream of the server.
-func (u *HTTPUpstream) deliverRead(frame []byte) {
+func (u *HTTPUpstream) deliverRead(m *rpc.Message) {
 	if fn := u.direct.Load(); fn != nil {
 		if u.ctx.Err() == nil {
-			(*fn)(frame)
+			(*fn)(m)
 		}
 		return
 	}
-	u.deliver(frameResult{frame: frame})
+	u.deliver(frameResult{frame: m.Raw})
 }
 
 func (u *HTTPUpstream) deliver(f frameResult) {
@@ -244,14 +245,15 @@ func (u *HTTPUpstream) handle(frame []byte, gen int, read bool) (json.RawMessage
 			u.initialized(m.Result, gen)
 		}
 	}
+	id := m.ID // the receiver may change m
 	if u.current(gen) {
 		if read {
-			u.deliverRead(m.Raw)
+			u.deliverRead(m)
 		} else {
 			u.deliver(frameResult{frame: m.Raw})
 		}
 	}
-	return m.ID, true
+	return id, true
 }
 
 // initialized learns the protocol version and opens the GET stream, before

@@ -213,7 +213,7 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 			// Each streamed answer is finished (post hooks, record) on
 			// its stream's goroutine: no hop through the pump, and one
 			// session's answers are not finished one at a time.
-			d.DeliverTo(func(frame []byte) { _ = s.engine.FromUpstream(s.ctx, i, frame) })
+			d.DeliverTo(func(m *rpc.Message) { _ = s.engine.FromUpstreamMessage(s.ctx, i, m) })
 		}
 		s.pumps.Add(1)
 		go s.pump(i, up)
@@ -258,7 +258,7 @@ func (h *Handler) start(srv Server, cred shim.Credentials) (shim.Upstream, error
 // directUpstream is an upstream that can hand the messages it reads to
 // the engine on the goroutine that read them (*shim.HTTPUpstream).
 type directUpstream interface {
-	DeliverTo(func(frame []byte))
+	DeliverTo(func(*rpc.Message))
 }
 
 // pump reads route i's upstream into the engine.
@@ -325,7 +325,7 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 		rep.out.prime = rep.out.log != nil && r.Header.Get(headerProtocol) >= "2025-11-25"
 	}
 	s.touch()
-	_ = s.engine.FromClient(withRequestLogging(s.ctx, r), body)
+	_ = s.engine.FromClientMessage(withRequestLogging(s.ctx, r), m)
 	if stream {
 		read := s.stream(w, r, rep.out, func() {
 			if rep.out.log != nil {
@@ -503,6 +503,15 @@ func (s *session) WriteFrame(msg []byte) error {
 		s.h.warnf("message to the client dropped: %v", err)
 		return nil
 	}
+	return s.WriteMessage(m)
+}
+
+var _ enforce.MessageWriter = (*session)(nil)
+
+// WriteMessage implements enforce.MessageWriter: WriteFrame for a message
+// the engine parsed already.
+func (s *session) WriteMessage(m *rpc.Message) error {
+	msg := m.Raw
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {
