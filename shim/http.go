@@ -66,10 +66,13 @@ type frameResult struct {
 // so nothing configured for one server (a moved secret, an API key, a
 // bearer token) reaches another host.
 type versionTransport struct {
-	base    http.RoundTripper
-	origin  string // scheme://host[:port] of the endpoint
-	headers http.Header
-	apply   func(*http.Request) error // outbound credentials, per request; may be nil
+	base   http.RoundTripper
+	origin string // scheme://host[:port] of the endpoint
+	// scheme and host are the endpoint URL's, as written: a request for
+	// exactly them is for origin, with no need to normalise its URL.
+	scheme, host string
+	headers      http.Header
+	apply        func(*http.Request) error // outbound credentials, per request; may be nil
 	// authorizer, when set, gives the bearer token of each request.
 	authorizer Authorizer
 	mu         sync.Mutex
@@ -87,7 +90,7 @@ func (t *versionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	t.mu.Lock()
 	v := t.version
 	t.mu.Unlock()
-	if origin(req.URL) != t.origin {
+	if (req.URL.Scheme != t.scheme || req.URL.Host != t.host) && origin(req.URL) != t.origin {
 		// The client refuses redirects to another origin (checkRedirect);
 		// this is the second line: never decorate such a request.
 		return nil, fmt.Errorf("refusing to send the upstream's headers and credentials to %s: not the configured origin %s", origin(req.URL), t.origin)
@@ -141,7 +144,7 @@ func DialHTTPWith(endpoint string, headers http.Header, cred Credentials, stderr
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("upstream URL %q: want http:// or https:// with a host", endpoint)
 	}
-	rt := &versionTransport{base: upstreamTransport, origin: origin(u), headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
+	rt := &versionTransport{base: upstreamTransport, origin: origin(u), scheme: u.Scheme, host: u.Host, headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
 	ctx, cancel := context.WithCancel(context.Background())
 	client := &http.Client{Transport: rt, CheckRedirect: checkRedirect(rt.origin)}
 	return &HTTPUpstream{
