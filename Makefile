@@ -279,9 +279,12 @@ BENCH_PAIRS := GatewayStore/redis-serial:GatewayStore/embedded-serial GatewaySto
 	$(foreach v,approved-write approved-fsync guarded-write guarded-fsync,EchoRounds/$(v)@shim-p50-µs:EchoRounds/$(v)@direct-p50-µs EchoRounds/$(v)@shim-p99-µs:EchoRounds/$(v)@direct-p99-µs) \
 	$(foreach v,approved-fsync guarded-fsync,EchoRounds/$(v)@added-p50-µs:EchoRounds/$(v)@fsync-p50-µs) \
 	$(foreach v,approved guarded,StartupRounds/$(v)@shim-p50-ms:StartupRounds/$(v)@direct-p50-ms) \
-	$(foreach r,serial rate200 rate1000,$(foreach v,guarded vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs))) \
+	$(foreach r,serial rate200 rate1000,$(foreach v,guarded governed vmcp,$(foreach q,p50 p99,GatewayRounds/$(r)@$(v)-$(q)-µs:GatewayRounds/$(r)@direct-$(q)-µs))) \
 	AuditAppendWrite:AuditAppend AuditLoneWrite:AuditLoneFsync AuditLoneFsync:AuditRawLoneFsync \
-	$(foreach v,supergateway mcp-proxy,BridgeRounds/serial@$(v)-p50-µs:BridgeRounds/serial@gateway-p50-µs BridgeRounds/saturation@$(v)-calls/cpu-s:BridgeRounds/saturation@gateway-calls/cpu-s)
+	$(foreach v,supergateway mcp-proxy,BridgeRounds/serial@$(v)-p50-µs:BridgeRounds/serial@gateway-p50-µs BridgeRounds/saturation@$(v)-calls/cpu-s:BridgeRounds/saturation@gateway-calls/cpu-s) \
+	GatewayRounds/saturation@governed-calls/cpu-s:BridgeRounds/saturation@gateway-calls/cpu-s GatewayRounds/saturation@vmcp-calls/cpu-s:GatewayRounds/saturation@governed-calls/cpu-s \
+	$(foreach q,calls/cpu-s allocs/call B/call,GatewayRounds/saturation@governed-$(q):GatewayRounds/saturation@governed-base-$(q)) \
+	$(foreach q,p50 p99,GatewayRounds/rate1000@governed-$(q)-µs:GatewayRounds/rate1000@governed-base-$(q)-µs)
 BENCH_COUNT ?= 3
 
 bench: ## run the Go benchmarks and report ratios against baselines measured in the same run

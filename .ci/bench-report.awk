@@ -59,14 +59,16 @@ END {
 	print "--allow-anonymous` on `/servers/everything/mcp` and through ToolHive's `thv vmcp serve` (" fact["thv"] ", static"
 	print "backend, anonymous inbound) when it is built (`make thv`). *gateway*: a catalog approving the server, audit"
 	print "trail on; *guarded*: plus the starter Rego policies and every guardrail enforced; *-fsync*: audit durability"
-	print "`fsync` instead of `write`. No inbound token is verified (anonymous). The client is a minimal HTTP client over 8"
-	print "sessions per side. Rounds interleave the sides. *serial*: one call at a time; *rateN*: open-loop at N calls/s,"
+	print "`fsync` instead of `write`; *governed*: guarded with authentication on, a personal token the gateway issued"
+	print "verified on every request (the other mcpgov sides are anonymous); *governed-base*: governed served by the"
+	print "baseline build (MCPGOV_BENCH_BASELINE_BIN), when set. The client is a minimal HTTP client over 8"
+	print "sessions per side. Rounds interleave the sides, each round starting with another. *serial*: one call at a time; *rateN*: open-loop at N calls/s,"
 	print "1 s per side per round, latency from the request's send; added = side percentile − direct percentile, µs."
 	print ""
 	print "| shape | side | p50 | **added p50** | p99 | **added p99** |"
 	print "|---|---|---:|---:|---:|---:|"
 	split("serial rate200 rate1000", gs, " ")
-	split("direct gateway guarded guarded-fsync vmcp", gd, " ")
+	split("direct gateway guarded guarded-fsync governed governed-base vmcp", gd, " ")
 	for (i = 1; i in gs; i++) {
 		b = "GatewayRounds/" gs[i]
 		for (j = 1; j in gd; j++) {
@@ -80,11 +82,14 @@ END {
 	print "the proxy process's own CPU time (user + system, /proc) meanwhile: governed calls per core, GOMAXPROCS " f0(get(b, "gomaxprocs")) "."
 	print "The upstream (Node, one thread) bounds every side's calls/s; per CPU-second is the proxy's own cost."
 	print ""
-	print "| side | calls/s | **calls per CPU-second of the proxy** |"
-	print "|---|---:|---:|"
+	print "Allocations and bytes per call are the gateway process's heap allocations (Go runtime counters on its /metrics)."
+	print ""
+	print "| side | calls/s | **calls per CPU-second of the proxy** | allocations per call | bytes per call |"
+	print "|---|---:|---:|---:|---:|"
 	for (j = 1; j in gd; j++) {
 		if (get(b, gd[j] "-calls/s") == "") continue
-		printf "| %s | %s | **%s** |\n", gd[j], f0(get(b, gd[j] "-calls/s")), f0(get(b, gd[j] "-calls/cpu-s"))
+		allocs = get(b, gd[j] "-allocs/call"); bytes = get(b, gd[j] "-B/call")
+		printf "| %s | %s | **%s** | %s | %s |\n", gd[j], f0(get(b, gd[j] "-calls/s")), f0(get(b, gd[j] "-calls/cpu-s")), allocs == "" ? "–" : f0(allocs), bytes == "" ? "–" : f0(bytes)
 	}
 	print ""
 	print "## Start-up: time to the answer to `initialize`, and RSS"

@@ -2,12 +2,16 @@ package policy
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
 	"testing"
 
+	"github.com/mcpgov/mcpgov/audit"
+	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/enforce"
+	"github.com/mcpgov/mcpgov/policy/guard"
 )
 
 func TestReadsInputProjects(t *testing.T) {
@@ -109,5 +113,40 @@ func TestDecisionCacheIgnoresUnreadFacts(t *testing.T) {
 	st.decMu.Unlock()
 	if n != 1 {
 		t.Errorf("%d cached decisions for 5 calls that differ only in the call counter; want 1", n)
+	}
+}
+
+// TestBuildInputForProjectsAlike: the input built with only the members
+// the policies read projects to what the whole input projects to, for
+// each shape of use, with facts, findings and arguments in play.
+func TestBuildInputForProjectsAlike(t *testing.T) {
+	b := bundle(t, "")
+	srv := b.Catalog.Server("everything")
+	payload, err := guard.Decode(json.RawMessage(`{"q":"select 1","n":[1,2]}`), 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	results := []guard.Result{{Name: "sql", Kind: "sql", Hook: guard.HookPre, Mode: guard.ModeEnforce, Verdict: "fail",
+		Findings: []guard.Finding{{Rule: "tautology", Message: "q: a tautology"}}}}
+	call := &enforce.Call{Tool: "echo", Identity: engineer, Client: audit.Client{Name: "c", Version: "1"},
+		Annotations: json.RawMessage(`{"readOnlyHint":true}`),
+		Facts: &enforce.FactsView{Calls: 3, Servers: []string{"everything"}, Untrusted: true,
+			Taint: map[string]enforce.Taint{"untrusted": {Server: "everything", Tool: "fetch", Call: 2}}}}
+	uses := []inputUse{
+		{all: true},
+		{roots: map[string]map[string]bool{}},
+		{roots: map[string]map[string]bool{"tool": nil, "session": {"untrusted": true, "taint": true}}},
+		{roots: map[string]map[string]bool{"identity": {"groups": true}, "server": {"id": true, "known": true}, "hook": nil}},
+		{roots: map[string]map[string]bool{"arguments": nil, "findings": nil, "client": {"name": true}}},
+		{roots: map[string]map[string]bool{"arguments_omitted": nil, "guardrails": nil, "nothing": nil}},
+	}
+	for _, server := range []*catalog.Server{srv, nil} {
+		whole := buildInput(guard.HookPre, server, call, payload, results)
+		for _, u := range uses {
+			got := u.project(buildInputFor(u, guard.HookPre, server, call, payload, results))
+			if want := u.project(whole); !reflect.DeepEqual(got, want) {
+				t.Errorf("use %+v, server %v:\n got %v\nwant %v", u, server != nil, got, want)
+			}
+		}
 	}
 }

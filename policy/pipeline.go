@@ -52,7 +52,7 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 		if !st.usesArgs {
 			argsFor = nil
 		}
-		in := buildInput(guard.HookPre, server, call, argsFor, results)
+		in := buildInputFor(st.use, guard.HookPre, server, call, argsFor, results)
 		rd, err := st.decide(ctx, in)
 		if err != nil {
 			return enforce.Decision{}, err

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
@@ -49,6 +50,10 @@ type HTTPUpstream struct {
 	closed    bool
 
 	auth Authorizer // nil: no OAuth of mcpgov's own
+
+	// direct, when set (DeliverTo), takes the messages read from the
+	// server's streams on the goroutine that read them.
+	direct atomic.Pointer[func(*rpc.Message)]
 }
 
 type frameResult struct {
@@ -61,10 +66,13 @@ type frameResult struct {
 // so nothing configured for one server (a moved secret, an API key, a
 // bearer token) reaches another host.
 type versionTransport struct {
-	base    http.RoundTripper
-	origin  string // scheme://host[:port] of the endpoint
-	headers http.Header
-	apply   func(*http.Request) error // outbound credentials, per request; may be nil
+	base   http.RoundTripper
+	origin string // scheme://host[:port] of the endpoint
+	// scheme and host are the endpoint URL's, as written: a request for
+	// exactly them is for origin, with no need to normalise its URL.
+	scheme, host string
+	headers      http.Header
+	apply        func(*http.Request) error // outbound credentials, per request; may be nil
 	// authorizer, when set, gives the bearer token of each request.
 	authorizer Authorizer
 	mu         sync.Mutex
@@ -82,7 +90,7 @@ func (t *versionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	t.mu.Lock()
 	v := t.version
 	t.mu.Unlock()
-	if origin(req.URL) != t.origin {
+	if (req.URL.Scheme != t.scheme || req.URL.Host != t.host) && origin(req.URL) != t.origin {
 		// The client refuses redirects to another origin (checkRedirect);
 		// this is the second line: never decorate such a request.
 		return nil, fmt.Errorf("refusing to send the upstream's headers and credentials to %s: not the configured origin %s", origin(req.URL), t.origin)
@@ -136,7 +144,7 @@ func DialHTTPWith(endpoint string, headers http.Header, cred Credentials, stderr
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("upstream URL %q: want http:// or https:// with a host", endpoint)
 	}
-	rt := &versionTransport{base: upstreamTransport, origin: origin(u), headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
+	rt := &versionTransport{base: upstreamTransport, origin: origin(u), scheme: u.Scheme, host: u.Host, headers: headers, apply: cred.Apply, authorizer: cred.Authorizer}
 	ctx, cancel := context.WithCancel(context.Background())
 	client := &http.Client{Transport: rt, CheckRedirect: checkRedirect(rt.origin)}
 	up := &HTTPUpstream{
@@ -190,6 +198,29 @@ func (u *HTTPUpstream) current(gen int) bool {
 	return gen == u.gen && !u.closed
 }
 
+// DeliverTo makes the upstream hand each message it reads from one of
+// the server's streams (a streamed answer, the GET stream) to fn, on the
+// goroutine that read it, parsed, instead of queueing it for ReadFrame: a
+// caller that governs many calls at once (the gateway) then finishes each
+// answer on its stream's own goroutine, with no hop through one reader
+// and no second parse. fn must be safe for concurrent use, and owns the
+// message; messages of one stream reach it in order. An answer the
+// server sends as the POST's JSON body still goes to ReadFrame, which
+// also reports the end of the connection. Call it before the first
+// message is sent.
+func (u *HTTPUpstream) DeliverTo(fn func(m *rpc.Message)) { u.direct.Store(&fn) }
+
+// deliverRead passes on a message read from a stream of the server.
+func (u *HTTPUpstream) deliverRead(m *rpc.Message) {
+	if fn := u.direct.Load(); fn != nil {
+		if u.ctx.Err() == nil {
+			(*fn)(m)
+		}
+		return
+	}
+	u.deliver(frameResult{frame: m.Raw})
+}
+
 func (u *HTTPUpstream) deliver(f frameResult) {
 	select {
 	case u.frames <- f:
@@ -199,12 +230,14 @@ func (u *HTTPUpstream) deliver(f frameResult) {
 
 // handle passes one message of the server on: the answer to our own
 // re-initialization goes to reinitialize, the answer to the client's
-// initialize opens the GET stream first, everything else to the engine.
-func (u *HTTPUpstream) handle(frame []byte, gen int) {
+// initialize opens the GET stream first, everything else to the engine
+// (read says it was read from a stream: see DeliverTo). It returns the
+// message's id (nil for none) and whether the message could be parsed.
+func (u *HTTPUpstream) handle(frame []byte, gen int, read bool) (json.RawMessage, bool) {
 	m, err := rpc.Parse(frame)
 	if err != nil {
 		fmt.Fprintf(u.stderr, "mcpgov: malformed message from the upstream server skipped: %v\n", err)
-		return
+		return nil, false
 	}
 	if m.IsResponse() {
 		key := string(m.ID)
@@ -215,15 +248,21 @@ func (u *HTTPUpstream) handle(frame []byte, gen int) {
 		u.mu.Unlock()
 		if isReinit {
 			reinit <- m.Raw
-			return
+			return m.ID, true
 		}
 		if isInit && m.Error == nil {
 			u.initialized(m.Result, gen)
 		}
 	}
+	id := m.ID // the receiver may change m
 	if u.current(gen) {
-		u.deliver(frameResult{frame: m.Raw})
+		if read {
+			u.deliverRead(m)
+		} else {
+			u.deliver(frameResult{frame: m.Raw})
+		}
 	}
+	return id, true
 }
 
 // initialized learns the protocol version and opens the GET stream, before
@@ -296,38 +335,46 @@ func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID, want string) 
 	answered := false
 	retry := time.Second
 	sc := bufio.NewScanner(body)
-	sc.Buffer(make([]byte, 64<<10), DefaultMaxFrame)
+	// The buffer starts at the scanner's 4 KiB and grows to the frame
+	// limit only for a stream that needs it: one is read per streamed
+	// answer, and most answers are small.
+	sc.Buffer(nil, DefaultMaxFrame)
 	var data bytes.Buffer
 	event := ""
 	for sc.Scan() {
-		line := sc.Text()
-		if line == "" {
+		line := sc.Bytes()
+		if len(line) == 0 {
 			if data.Len() > 0 && (event == "" || event == "message") && u.current(gen) {
 				frame := bytes.Clone(data.Bytes())
-				if want != "" && !answered && string(rpc.LenientID(frame)) == want {
-					answered = true
+				id, parsed := u.handle(frame, gen, true)
+				if want != "" && !answered {
+					if !parsed {
+						// A frame handle skipped counts as the answer
+						// when its id reads as the call's.
+						id = rpc.LenientID(frame)
+					}
+					answered = string(id) == want
 				}
-				u.handle(frame, gen)
 			}
 			data.Reset()
 			event = ""
 			continue
 		}
-		field, value, _ := strings.Cut(line, ":")
-		value = strings.TrimPrefix(value, " ")
-		switch field {
+		field, value, _ := bytes.Cut(line, []byte(":"))
+		value = bytes.TrimPrefix(value, []byte(" "))
+		switch string(field) {
 		case "data":
 			if data.Len() > 0 {
 				data.WriteByte('\n')
 			}
-			data.WriteString(value)
+			data.Write(value)
 		case "event":
-			event = value
+			event = string(value)
 		case "id":
-			lastID = value
+			lastID = string(value)
 		case "retry":
 			var ms int
-			if _, err := fmt.Sscan(value, &ms); err == nil && ms >= 0 {
+			if _, err := fmt.Sscan(string(value), &ms); err == nil && ms >= 0 {
 				retry = time.Duration(ms) * time.Millisecond
 			}
 		}
@@ -416,7 +463,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 			continue
 		}
 		if res.Answer != nil && m.IsCall() {
-			u.handle(res.Answer, gen)
+			u.handle(res.Answer, gen, false)
 			return nil
 		}
 		// Nothing to do about it: the refusal goes on as the server wrote it.
@@ -446,7 +493,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 		if err != nil {
 			return fmt.Errorf("sending %s: read the answer: %w", what, err)
 		}
-		u.handle(body, gen)
+		u.handle(body, gen, false)
 		return nil
 	case resp.StatusCode == http.StatusOK:
 		drain(resp)
@@ -456,7 +503,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 	// the server wrote it; anything else says what the server said.
 	body, _ := readBody(resp)
 	if a, err := rpc.Parse(body); err == nil && a.IsResponse() && m.IsCall() && string(a.ID) == string(m.ID) {
-		u.handle(body, gen)
+		u.handle(body, gen, false)
 		return nil
 	}
 	return fmt.Errorf("sending %s: HTTP %d: %.200s", what, resp.StatusCode, bytes.TrimSpace(body))

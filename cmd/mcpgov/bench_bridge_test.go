@@ -36,7 +36,7 @@ func BenchmarkBridgeRounds(b *testing.B) {
 	needEverything(b)
 	sides := []*gatewaySide{{name: "direct", url: startEverythingBench(b)}}
 	base, proc := startBenchGateway(b, writeBundle(b), "write")
-	sides = append(sides, &gatewaySide{name: "gateway", url: base + "/servers/everything/mcp", proc: proc})
+	sides = append(sides, &gatewaySide{name: "gateway", url: base + "/servers/everything/mcp", proc: proc, base: base})
 	peers := peersBin()
 	for _, p := range []struct {
 		name string
@@ -65,7 +65,7 @@ func BenchmarkBridgeRounds(b *testing.B) {
 	// session.
 	for _, s := range sides {
 		for range 2 {
-			s.sessions = append(s.sessions, openRawSession(b, s.url))
+			s.sessions = append(s.sessions, openRawSession(b, s.url, ""))
 		}
 		for i := range 100 { // warm up connections, caches and JITs
 			if err := s.sessions[i%len(s.sessions)].echo(); err != nil {

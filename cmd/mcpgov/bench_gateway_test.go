@@ -4,8 +4,10 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -43,12 +45,29 @@ import (
 //     calls/s, and calls per CPU-second of the proxy process (utime +
 //     stime from /proc), that is per core.
 //
-// Each side's p50 and p99 are reported, and for the proxies the added p50
-// and p99 (the side's percentile minus direct's in the same run).
+// Each round starts with another side (rotated), so that no side always
+// follows the same one. Each side's p50 and p99 are reported, and for the proxies the added p50
+// and p99 (the side's percentile minus direct's in the same run). The
+// saturation shape also reports, for each mcpgov side, the heap
+// allocations and bytes per call of the gateway process (from its own
+// /metrics, read before and after).
+//
+// The sides: direct; gateway (the catalog alone); guarded (the starter
+// Rego policies and every guardrail enforced), with audit durability write
+// and fsync and with tracing; governed, the figure the per-core aim is
+// about: guarded with authentication on (a personal token the gateway
+// issued, verified on every request) and the audit trail in the default
+// durability; with MCPGOV_BENCH_BASELINE_BIN set, governed-base, the same
+// served by that other build (a before/after in one run); and vmcp when
+// ToolHive's thv is built.
+//
 // MCPGOV_BENCH_GATEWAY_ROUNDS (default 3) sets the rounds a shape runs per
-// side; MCPGOV_BENCH_CPUPROFILE=FILE writes the guarded gateway's CPU
-// profile during the saturation shape (only when the gateway is this test
-// binary, not MCPGOV_BENCH_BIN).
+// side; MCPGOV_BENCH_GATEWAY_SIDES (a comma-separated list of side names)
+// keeps only those sides and direct. MCPGOV_BENCH_CPUPROFILE=FILE writes
+// the CPU profile of one side's gateway (MCPGOV_BENCH_CPUPROFILE_SIDE,
+// default governed) during one shape (MCPGOV_BENCH_CPUPROFILE_SHAPE,
+// default saturation; rate1000 profiles at a fixed rate), only when that
+// gateway is this test binary, not MCPGOV_BENCH_BIN.
 
 const (
 	gatewaySessions = 8
@@ -59,8 +78,9 @@ const (
 
 // benchProfileHook is the CPU profile hook TestMain runs before the
 // mcpgov command: a gateway started by this test binary with
-// MCPGOV_BENCH_CPUPROFILE set profiles between SIGUSR1 and SIGUSR2; the
-// benchmark signals it around the saturation shape. The file is complete
+// MCPGOV_BENCH_CPUPROFILE set profiles between SIGUSR1 and SIGUSR2, and
+// at SIGUSR2 also writes its allocation profile to FILE.allocs; the
+// benchmark signals it around one side's shape. The files are complete
 // when FILE.done exists.
 func benchProfileHook() {
 	path := os.Getenv("MCPGOV_BENCH_CPUPROFILE")
@@ -85,6 +105,12 @@ func benchProfileHook() {
 				pprof.StopCPUProfile()
 				f.Close()
 				f = nil
+				// The allocations since start, beside it (FILE.allocs):
+				// after the warm-up, the calls' own dominate.
+				if a, err := os.Create(path + ".allocs"); err == nil {
+					_ = pprof.Lookup("allocs").WriteTo(a, 0)
+					a.Close()
+				}
 				os.WriteFile(path+".done", nil, 0o644)
 			}
 		}
@@ -96,6 +122,9 @@ type gatewaySide struct {
 	name     string
 	url      string
 	proc     *os.Process // the proxy; nil for direct
+	base     string      // an mcpgov gateway's base URL (its /metrics); "" for the others
+	token    string      // the bearer token its requests carry; "" for none
+	profiled bool        // this test binary, which profiles on SIGUSR1 (benchProfileHook)
 	sessions []*rawSession
 }
 
@@ -103,23 +132,35 @@ type gatewaySide struct {
 func BenchmarkGatewayRounds(b *testing.B) {
 	needEverything(b)
 	upstream := startEverythingBench(b)
+	keep := benchSideFilter()
 	sides := []*gatewaySide{{name: "direct", url: upstream}}
-	gw := func(name, bundle, durability string, args ...string) *gatewaySide {
+	gw := func(name, bundle, durability string, args ...string) {
+		if !keep(name) {
+			return
+		}
 		base, proc := startBenchGateway(b, bundle, durability, args...)
-		return &gatewaySide{name: name, url: base + "/servers/everything/mcp", proc: proc}
+		sides = append(sides, &gatewaySide{name: name, url: base + "/servers/everything/mcp", proc: proc, base: base,
+			profiled: os.Getenv("MCPGOV_BENCH_BIN") == ""})
 	}
 	// approved: the catalog alone (and the audit trail); guarded: the
 	// starter Rego policies and every guardrail enforced, audit durability
 	// write (the default) and fsync.
-	sides = append(sides,
-		gw("gateway", writeHTTPBundle(b, upstream, false), "write"),
-		gw("guarded", writeHTTPBundle(b, upstream, true), "write"),
-		gw("guarded-fsync", writeHTTPBundle(b, upstream, true), "fsync"),
-		// guarded with a span per request sent over OTLP/HTTP (to a
-		// loopback receiver that discards them): what tracing adds.
-		gw("guarded-traced", writeHTTPBundle(b, upstream, true), "write", "--otlp-traces", otlpDiscard(b)),
-	)
-	if thv := thvBinary(); thv == "" {
+	gw("gateway", writeHTTPBundle(b, upstream, false), "write")
+	gw("guarded", writeHTTPBundle(b, upstream, true), "write")
+	gw("guarded-fsync", writeHTTPBundle(b, upstream, true), "fsync")
+	// guarded with a span per request sent over OTLP/HTTP (to a
+	// loopback receiver that discards them): what tracing adds.
+	gw("guarded-traced", writeHTTPBundle(b, upstream, true), "write", "--otlp-traces", otlpDiscard(b))
+	// governed: everything on, authentication included.
+	governed := writeHTTPBundle(b, upstream, true)
+	if keep("governed") {
+		sides = append(sides, startGovernedGateway(b, "governed", os.Getenv("MCPGOV_BENCH_BIN"), governed))
+	}
+	if bin := os.Getenv("MCPGOV_BENCH_BASELINE_BIN"); bin != "" && keep("governed-base") {
+		sides = append(sides, startGovernedGateway(b, "governed-base", bin, governed))
+	}
+	if !keep("vmcp") {
+	} else if thv := thvBinary(); thv == "" {
 		// On the output itself: a parent benchmark's log is not shown.
 		fmt.Printf("BenchmarkGatewayRounds: ToolHive's thv %s is not built (make thv builds it into .cache/bin, or set MCPGOV_THV): the vmcp side is left out\n", thvVersion)
 	} else {
@@ -128,7 +169,7 @@ func BenchmarkGatewayRounds(b *testing.B) {
 	}
 	for _, s := range sides {
 		for range gatewaySessions {
-			s.sessions = append(s.sessions, openRawSession(b, s.url))
+			s.sessions = append(s.sessions, openRawSession(b, s.url, s.token))
 		}
 		for i := range 100 { // warm up connections, caches and JITs
 			if err := s.sessions[i%len(s.sessions)].echo(); err != nil {
@@ -136,6 +177,7 @@ func BenchmarkGatewayRounds(b *testing.B) {
 			}
 		}
 	}
+	profile := newBenchProfile(b, sides)
 	rounds := 3
 	if v, err := strconv.Atoi(os.Getenv("MCPGOV_BENCH_GATEWAY_ROUNDS")); err == nil && v > 0 {
 		rounds = v
@@ -143,8 +185,8 @@ func BenchmarkGatewayRounds(b *testing.B) {
 
 	b.Run("serial", func(b *testing.B) {
 		lat := make([][]time.Duration, len(sides))
-		for range rounds * 3 {
-			for i, s := range sides {
+		for round := range rounds * 3 {
+			for i, s := range rotated(sides, round) {
 				for range 100 {
 					start := time.Now()
 					if err := s.sessions[0].echo(); err != nil {
@@ -157,41 +199,35 @@ func BenchmarkGatewayRounds(b *testing.B) {
 		reportSides(b, sides, lat)
 	})
 	for _, rate := range []int{200, 1000} {
-		b.Run("rate"+strconv.Itoa(rate), func(b *testing.B) {
+		shape := "rate" + strconv.Itoa(rate)
+		b.Run(shape, func(b *testing.B) {
 			lat := make([][]time.Duration, len(sides))
-			for range rounds {
-				for i, s := range sides {
+			for round := range rounds {
+				for i, s := range rotated(sides, round) {
+					profile.start(shape, s)
 					lat[i] = append(lat[i], openLoop(b, s, rate, time.Second)...)
+					profile.stop(shape, s)
 				}
 			}
 			reportSides(b, sides, lat)
 		})
 	}
 	b.Run("saturation", func(b *testing.B) {
-		profile := os.Getenv("MCPGOV_BENCH_CPUPROFILE")
-		var profiled *os.Process
-		if profile != "" && os.Getenv("MCPGOV_BENCH_BIN") == "" {
-			profiled = sides[2].proc // guarded
-			os.Remove(profile + ".done")
-			profiled.Signal(syscall.SIGUSR1)
-		}
 		calls := make([]int, len(sides))
 		cpu := make([]time.Duration, len(sides))
+		heap := make([]heapUse, len(sides))
 		var wall time.Duration
-		for range rounds {
-			for i, s := range sides {
+		for round := range rounds {
+			for i, s := range rotated(sides, round) {
+				before := readHeapUse(b, s)
+				profile.start("saturation", s)
 				n, c := saturate(b, s, 2*time.Second)
+				profile.stop("saturation", s)
 				calls[i] += n
 				cpu[i] += c
+				heap[i] = heap[i].add(readHeapUse(b, s).sub(before))
 			}
 			wall += 2 * time.Second
-		}
-		if profiled != nil {
-			profiled.Signal(syscall.SIGUSR2)
-			await.Until(b, "the gateway's CPU profile", func() bool {
-				_, err := os.Stat(profile + ".done")
-				return err == nil
-			})
 		}
 		b.ReportMetric(float64(runtime.GOMAXPROCS(0)), "gomaxprocs")
 		for i, s := range sides {
@@ -199,8 +235,150 @@ func BenchmarkGatewayRounds(b *testing.B) {
 			if s.proc != nil && cpu[i] > 0 {
 				b.ReportMetric(float64(calls[i])/cpu[i].Seconds(), s.name+"-calls/cpu-s")
 			}
+			if s.base != "" && calls[i] > 0 {
+				b.ReportMetric(heap[i].allocs/float64(calls[i]), s.name+"-allocs/call")
+				b.ReportMetric(heap[i].bytes/float64(calls[i]), s.name+"-B/call")
+			}
 		}
 	})
+	profile.wait()
+}
+
+// rotated yields the sides with their index, starting with a different
+// one each round: a side does not always follow the same other side
+// (whose backlog at the upstream, or load, it would inherit).
+func rotated(sides []*gatewaySide, round int) iter.Seq2[int, *gatewaySide] {
+	return func(yield func(int, *gatewaySide) bool) {
+		for k := range sides {
+			i := (k + round) % len(sides)
+			if !yield(i, sides[i]) {
+				return
+			}
+		}
+	}
+}
+
+// benchSideFilter reads MCPGOV_BENCH_GATEWAY_SIDES: the sides to run
+// (direct always runs); every side when it is unset.
+func benchSideFilter() func(string) bool {
+	v := os.Getenv("MCPGOV_BENCH_GATEWAY_SIDES")
+	if v == "" {
+		return func(string) bool { return true }
+	}
+	names := strings.Split(v, ",")
+	return func(name string) bool { return slices.Contains(names, name) }
+}
+
+// benchProfile profiles one side's gateway during one shape (see
+// BenchmarkGatewayRounds): it signals the process (benchProfileHook) as
+// the side's first round of the shape starts and as its last one ends.
+type benchProfile struct {
+	b           *testing.B
+	path, shape string
+	side        *gatewaySide
+	started     bool
+	stopped     int
+	rounds      int
+}
+
+func newBenchProfile(b *testing.B, sides []*gatewaySide) *benchProfile {
+	p := &benchProfile{b: b, path: os.Getenv("MCPGOV_BENCH_CPUPROFILE"), shape: os.Getenv("MCPGOV_BENCH_CPUPROFILE_SHAPE")}
+	if p.path == "" {
+		return p
+	}
+	if p.shape == "" {
+		p.shape = "saturation"
+	}
+	name := os.Getenv("MCPGOV_BENCH_CPUPROFILE_SIDE")
+	if name == "" {
+		name = "governed"
+	}
+	for _, s := range sides {
+		if s.name == name && s.profiled {
+			p.side = s
+		}
+	}
+	if p.side == nil {
+		fmt.Printf("BenchmarkGatewayRounds: no side %q served by this test binary to profile (MCPGOV_BENCH_CPUPROFILE_SIDE; MCPGOV_BENCH_BIN unset)\n", name)
+		return p
+	}
+	p.rounds = 3
+	if v, err := strconv.Atoi(os.Getenv("MCPGOV_BENCH_GATEWAY_ROUNDS")); err == nil && v > 0 {
+		p.rounds = v
+	}
+	os.Remove(p.path + ".done")
+	return p
+}
+
+// start begins the profile at the side's first round of its shape.
+func (p *benchProfile) start(shape string, s *gatewaySide) {
+	if p.side != s || shape != p.shape || p.started {
+		return
+	}
+	p.started = true
+	s.proc.Signal(syscall.SIGUSR1)
+}
+
+// stop ends it after the side's last round of the shape.
+func (p *benchProfile) stop(shape string, s *gatewaySide) {
+	if p.side != s || shape != p.shape {
+		return
+	}
+	if p.stopped++; p.stopped == p.rounds {
+		s.proc.Signal(syscall.SIGUSR2)
+	}
+}
+
+// wait returns once a profile that was taken is written.
+func (p *benchProfile) wait() {
+	if !p.started {
+		return
+	}
+	await.Until(p.b, "the gateway's CPU profile", func() bool {
+		_, err := os.Stat(p.path + ".done")
+		return err == nil
+	})
+}
+
+// heapUse is a gateway process's heap allocations so far: objects and
+// bytes, from the Go runtime's counters on its /metrics.
+type heapUse struct{ allocs, bytes float64 }
+
+func (h heapUse) add(o heapUse) heapUse { return heapUse{h.allocs + o.allocs, h.bytes + o.bytes} }
+func (h heapUse) sub(o heapUse) heapUse { return heapUse{h.allocs - o.allocs, h.bytes - o.bytes} }
+
+// readHeapUse reads s's gateway's allocation counters; zero for a side
+// that is not an mcpgov gateway.
+func readHeapUse(b *testing.B, s *gatewaySide) heapUse {
+	if s.base == "" {
+		return heapUse{}
+	}
+	resp, err := http.Get(s.base + "/metrics")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var h heapUse
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		name, value, ok := strings.Cut(sc.Text(), " ")
+		if !ok {
+			continue
+		}
+		v, err := strconv.ParseFloat(value, 64)
+		switch {
+		case err != nil:
+		case name == "go_memstats_mallocs_total":
+			h.allocs = v
+		case name == "go_memstats_alloc_bytes_total":
+			h.bytes = v
+		}
+	}
+	if h.allocs == 0 {
+		b.Fatalf("%s/metrics: no go_memstats_mallocs_total", s.base)
+	}
+	return h
 }
 
 // reportSides reports each side's p50 and p99 and, for every side but
@@ -299,15 +477,18 @@ func procCPU(b *testing.B, p *os.Process) time.Duration {
 // load generator stays light so that the machine's cores go to the sides.
 type rawSession struct {
 	url, id, version string
+	token            string // sent as a bearer token when set
 	client           *http.Client
 	next             atomic.Int64
 }
 
 var benchTransport = &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 256, IdleConnTimeout: time.Minute}
 
-func openRawSession(tb testing.TB, url string) *rawSession {
+// openRawSession opens a session at url; a token, when set, goes with
+// every request as a bearer token.
+func openRawSession(tb testing.TB, url, token string) *rawSession {
 	tb.Helper()
-	s := &rawSession{url: url, client: &http.Client{Transport: benchTransport}}
+	s := &rawSession{url: url, token: token, client: &http.Client{Transport: benchTransport}}
 	var answer []byte
 	await.Until(tb, "initialize answered by "+url, func() bool {
 		resp, body, err := s.post(`{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}`)
@@ -340,6 +521,9 @@ func (s *rawSession) post(body string) (*http.Response, []byte, error) {
 	}
 	if s.version != "" {
 		req.Header.Set("MCP-Protocol-Version", s.version)
+	}
+	if s.token != "" {
+		req.Header.Set("Authorization", "Bearer "+s.token)
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
@@ -452,12 +636,19 @@ func writeHTTPBundle(tb testing.TB, url string, guarded bool) string {
 // given durability mode, and returns its base URL and process.
 func startBenchGateway(tb testing.TB, bundle, durability string, args ...string) (string, *os.Process) {
 	tb.Helper()
+	return startBenchGatewayEnv(tb, os.Getenv("MCPGOV_BENCH_BIN"), durabilityEnv(tb, durability), bundle, append([]string{"--allow-anonymous"}, args...)...)
+}
+
+// startBenchGatewayEnv runs `bin gateway serve` (mcpgov, this test
+// binary, when bin is "") with env on bundle, and returns its base URL
+// and process.
+func startBenchGatewayEnv(tb testing.TB, bin string, env []string, bundle string, args ...string) (string, *os.Process) {
+	tb.Helper()
 	addr := freeAddr(tb)
-	bin := "mcpgov"
-	if v := os.Getenv("MCPGOV_BENCH_BIN"); v != "" {
-		bin = v
+	if bin == "" {
+		bin = "mcpgov"
 	}
-	proc := startBenchProcess(tb, durabilityEnv(tb, durability), bin, append([]string{"gateway", "serve", "--bundle", bundle, "--listen", addr, "--allow-anonymous"}, args...)...)
+	proc := startBenchProcess(tb, env, bin, append([]string{"gateway", "serve", "--bundle", bundle, "--listen", addr}, args...)...)
 	base := "http://" + addr
 	await.Until(tb, "the gateway answering /readyz", func() bool {
 		resp, err := http.Get(base + "/readyz")
@@ -467,6 +658,34 @@ func startBenchGateway(tb testing.TB, bundle, durability string, args ...string)
 		return err == nil && resp.StatusCode == 200
 	})
 	return base, proc
+}
+
+// startGovernedGateway runs `bin gateway serve` (this test binary when
+// bin is "") on bundle with every check on: no anonymous access, a
+// personal token it issued (`gateway token create`, its groups those of
+// the starter policies' callers) sent with every request, and the audit
+// trail in the default durability (write).
+func startGovernedGateway(tb testing.TB, name, bin, bundle string) *gatewaySide {
+	tb.Helper()
+	env := durabilityEnv(tb, "write")
+	cmd := bin
+	if cmd == "" {
+		cmd = "mcpgov"
+	}
+	mint := exec.Command(cmd, "gateway", "token", "create", "--user", "bench@example.com", "--groups", "eng", "--expires", "1d", "--json")
+	mint.Env = env
+	out, err := mint.Output()
+	if err != nil {
+		tb.Fatalf("%s gateway token create: %v", cmd, err)
+	}
+	var issued struct {
+		Token string `json:"token"`
+	}
+	if err := json.Unmarshal(out, &issued); err != nil || issued.Token == "" {
+		tb.Fatalf("%s gateway token create: %v\n%s", cmd, err, out)
+	}
+	base, proc := startBenchGatewayEnv(tb, bin, env, bundle)
+	return &gatewaySide{name: name, url: base + "/servers/everything/mcp", proc: proc, base: base, token: issued.Token, profiled: bin == ""}
 }
 
 // thvBinary is ToolHive's thv as make thv builds it (MCPGOV_THV names

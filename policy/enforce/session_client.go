@@ -55,6 +55,13 @@ func (s *Session) FromClientHandoff(ctx context.Context, frame []byte, handoff f
 	return s.fromClient(ctx, m, s.worker(handoff))
 }
 
+// FromClientMessage is FromClient for a message the transport parsed
+// already (rpc.Parse): the session does not parse it again. The caller
+// must not change m.
+func (s *Session) FromClientMessage(ctx context.Context, m *rpc.Message) error {
+	return s.fromClient(ctx, m, s.worker(nil))
+}
+
 // worker returns how to run work that may take time. Work that cannot
 // block (block false: local hooks, a write to the audit file) runs at
 // once on the caller's goroutine, which holds the message; work that may

@@ -31,6 +31,14 @@ func (s *Session) FromUpstreamHandoff(ctx context.Context, ri int, frame []byte,
 	return s.fromUpstream(ctx, ri, m, s.worker(handoff))
 }
 
+// FromUpstreamMessage is FromUpstream for a message the transport parsed
+// already (rpc.Parse): the session does not parse it again, and may
+// change it (an answer gets the client's id); the caller must not use it
+// after.
+func (s *Session) FromUpstreamMessage(ctx context.Context, ri int, m *rpc.Message) error {
+	return s.fromUpstream(ctx, ri, m, s.worker(nil))
+}
+
 // UpstreamOversize handles an upstream frame the transport could not take
 // whole; id is its id when the transport could read it.
 func (s *Session) UpstreamOversize(ri int, id json.RawMessage, err error) {
@@ -201,16 +209,32 @@ func (s *Session) finish(ctx context.Context, core *Core, m *rpc.Message, st *Ca
 		}
 	}
 	reply := core.FinishCall(context.WithoutCancel(ctx), st, m.Result, rpcErr)
-	out := m.Raw
+	var err error
 	switch {
 	case reply.Error != nil:
-		out = rpc.ErrorResponse(m.ID, reply.Error)
+		err = s.client.WriteFrame(rpc.ErrorResponse(m.ID, reply.Error))
 	case reply.Result != nil:
-		out = rewriteResult(m, reply.Result)
+		err = s.client.WriteFrame(rewriteResult(m, reply.Result))
+	default:
+		err = s.writeClient(m)
 	}
-	if err := s.client.WriteFrame(out); err != nil {
+	if err != nil {
 		s.warnf("write to client: %v", err)
 	}
+}
+
+// MessageWriter is a Peer that also takes a message as the session
+// parsed it (its Raw is what is sent), sparing it a parse of its own.
+type MessageWriter interface {
+	WriteMessage(m *rpc.Message) error
+}
+
+// writeClient sends m, a parsed message, to the client as it is.
+func (s *Session) writeClient(m *rpc.Message) error {
+	if mw, ok := s.client.(MessageWriter); ok {
+		return mw.WriteMessage(m)
+	}
+	return s.client.WriteFrame(m.Raw)
 }
 
 // rewriteResult replaces a response's result, keeping its other members.

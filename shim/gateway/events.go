@@ -311,6 +311,9 @@ func (s *session) resumeStream(w http.ResponseWriter, r *http.Request, lastID st
 		return
 	}
 	if s.stream(w, r, rep.out, func() { s.detach(rep) }, replay, pos) {
+		if f, ok := w.(http.Flusher); ok {
+			f.Flush() // the answer goes out before the log is told
+		}
 		s.streamDone(stream)
 	}
 }

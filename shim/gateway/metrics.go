@@ -117,7 +117,10 @@ type metricSink struct {
 	m    *Metrics
 }
 
-var _ enforce.AuditorHealth = metricSink{}
+var (
+	_ enforce.AuditorHealth = metricSink{}
+	_ enforce.Blocker       = metricSink{}
+)
 
 // Record implements enforce.Sink.
 func (s metricSink) Record(ctx context.Context, rec *audit.Record) error {
@@ -135,6 +138,17 @@ func (s metricSink) Healthy() error {
 		return h.Healthy()
 	}
 	return nil
+}
+
+// MayBlock implements enforce.Blocker: as next does (a sink that does not
+// say may block). Without it every core of the gateway would count as
+// blocking, and each call's hooks and record would run on a goroutine of
+// their own instead of the one that holds the message.
+func (s metricSink) MayBlock() bool {
+	if b, ok := s.next.(enforce.Blocker); ok {
+		return b.MayBlock()
+	}
+	return true
 }
 
 // toolLabel bounds the tool label values of server.

@@ -224,6 +224,12 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 	h.wg.Add(1)
 	h.mu.Unlock()
 	for i, up := range s.ups {
+		if d, ok := up.(directUpstream); ok {
+			// Each streamed answer is finished (post hooks, record) on
+			// its stream's goroutine: no hop through the pump, and one
+			// session's answers are not finished one at a time.
+			d.DeliverTo(func(m *rpc.Message) { _ = s.engine.FromUpstreamMessage(s.ctx, i, m) })
+		}
 		s.pumps.Add(1)
 		go s.pump(i, up)
 	}
@@ -262,6 +268,12 @@ func (h *Handler) start(srv Server, cred shim.Credentials) (shim.Upstream, error
 		return nil, err
 	}
 	return p, nil
+}
+
+// directUpstream is an upstream that can hand the messages it reads to
+// the engine on the goroutine that read them (*shim.HTTPUpstream).
+type directUpstream interface {
+	DeliverTo(func(*rpc.Message))
 }
 
 // pump reads route i's upstream into the engine.
@@ -328,7 +340,7 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 		rep.out.prime = rep.out.log != nil && r.Header.Get(headerProtocol) >= "2025-11-25"
 	}
 	s.touch()
-	_ = s.engine.FromClient(withRequestLogging(s.ctx, r), body)
+	_ = s.engine.FromClientMessage(withRequestLogging(s.ctx, r), m)
 	if stream {
 		read := s.stream(w, r, rep.out, func() {
 			if rep.out.log != nil {
@@ -338,6 +350,12 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 			}
 		}, nil, 0)
 		if read && rep.out.log != nil {
+			if _, shared := s.h.opts.EventLog.(SharedEventLog); shared {
+				// The answer goes out before the store is told.
+				if f, ok := w.(http.Flusher); ok {
+					f.Flush()
+				}
+			}
 			s.streamDone(rep.stream)
 		}
 		return
@@ -361,7 +379,11 @@ func (s *session) call(w http.ResponseWriter, r *http.Request, m *rpc.Message, b
 // which it answered.
 func (s *session) register(w http.ResponseWriter, m *rpc.Message, rep *reply, stream bool) bool {
 	s.mu.Lock()
-	if s.ended {
+	// A session whose every upstream went away is ending: its last
+	// answers (why the calls failed) may reach the client before end
+	// runs, and a request sent on seeing one must get what a request
+	// after the end gets.
+	if s.ended || len(s.ups) > 0 && s.gone == len(s.ups) {
 		s.mu.Unlock()
 		if rep.rewrite != nil {
 			// A stateless request has no session to initialize anew.
@@ -496,6 +518,15 @@ func (s *session) WriteFrame(msg []byte) error {
 		s.h.warnf("message to the client dropped: %v", err)
 		return nil
 	}
+	return s.WriteMessage(m)
+}
+
+var _ enforce.MessageWriter = (*session)(nil)
+
+// WriteMessage implements enforce.MessageWriter: WriteFrame for a message
+// the engine parsed already.
+func (s *session) WriteMessage(m *rpc.Message) error {
+	msg := m.Raw
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.ended {

@@ -31,16 +31,23 @@ func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, go
 			return false
 		}
 	}
-	// The headers go out at once only when the stream must wait: an
-	// answer already there leaves with them in one write. A stream that
-	// waits is primed with an event that has an id and no data (SEP-1699),
-	// so that a client can resume it even before its first message.
+	// A stream that waits is primed with an event that has an id and no
+	// data (SEP-1699), so that a client can resume it even before its
+	// first message: that goes out at once. Otherwise the headers go out
+	// with the first message, or after headerWait when none has come:
+	// most answers come sooner, and leave with the headers in one write.
+	unsent := false
 	if !out.ready() {
 		if out.prime && len(replay) == 0 && after == 0 {
 			fmt.Fprintf(w, "id: %s\ndata: \n\n", eventID(out.stream, 0))
-		}
-		if flusher != nil {
-			flusher.Flush()
+			if flusher != nil {
+				flusher.Flush()
+			}
+		} else {
+			unsent = len(replay) == 0
+			if !unsent && flusher != nil {
+				flusher.Flush()
+			}
 		}
 	} else if len(replay) > 0 && flusher != nil {
 		flusher.Flush()
@@ -72,22 +79,38 @@ func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, go
 				return false
 			}
 		}
-		if len(items) > 0 && flusher != nil {
-			flusher.Flush()
-		}
 		if closed {
+			// What is written goes out when the handler returns, with
+			// the end of the response, in one write.
 			return true
 		}
+		if len(items) > 0 && flusher != nil {
+			flusher.Flush()
+			unsent = false
+		}
+		wait := s.h.opts.KeepAlive
+		if unsent {
+			wait = min(wait, headerWait)
+		}
 		if keep == nil {
-			keep = time.NewTimer(s.h.opts.KeepAlive)
+			keep = time.NewTimer(wait)
 		} else {
-			keep.Reset(s.h.opts.KeepAlive)
+			keep.Reset(wait)
 		}
 		select {
 		case <-out.wake:
 		case <-ws.stop:
 			return false // a resumption took the stream over
 		case <-keep.C:
+			if unsent {
+				// Headers only: a long call's client learns that the
+				// gateway took its request.
+				unsent = false
+				if flusher != nil {
+					flusher.Flush()
+				}
+				continue
+			}
 			if _, err := fmt.Fprint(w, ": keepalive\n\n"); err != nil {
 				gone()
 				return false
@@ -101,6 +124,10 @@ func (s *session) stream(w http.ResponseWriter, r *http.Request, out *outbox, go
 		}
 	}
 }
+
+// headerWait is how long a stream's headers wait for its first message
+// to go out with (see stream).
+const headerWait = 20 * time.Millisecond
 
 // outbox is a queue of messages for one HTTP stream. The engine never
 // waits on a slow client: pushes only append. When the stream is
