@@ -111,6 +111,10 @@ type Auth struct {
 	// identity provider (Issuer).
 	ServerClientID     string `json:"serverClientId,omitempty"`
 	ServerClientSecret string `json:"serverClientSecret,omitempty"` // a reference
+	// ServerIssuer (cross_app) pins the server's authorization server:
+	// its protected-resource metadata must name it. Required with
+	// ServerClientSecret, which is sent there.
+	ServerIssuer string `json:"serverIssuer,omitempty"`
 
 	// Legacy is the old free-text value ("oauth", "api-key").
 	Legacy string `json:"legacy,omitempty"`
@@ -133,6 +137,7 @@ var authKeys = map[string]func(a *Auth) any{
 	"client_metadata_url":  func(a *Auth) any { return &a.ClientMetadataURL },
 	"subject_token_type":   func(a *Auth) any { return &a.SubjectTokenType }, "connector_id": func(a *Auth) any { return &a.ConnectorID },
 	"server_client_id": func(a *Auth) any { return &a.ServerClientID }, "server_client_secret": func(a *Auth) any { return &a.ServerClientSecret },
+	"server_issuer": func(a *Auth) any { return &a.ServerIssuer },
 }
 
 // SubjectTokenTypes are the RFC 8693 token types a token_exchange's
@@ -289,6 +294,13 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 		if a.Type == AuthOAuthUser && a.Issuer == "" && a.AuthorizationURL == "" && !discovers {
 			v.add(at("auth"), "server %s: auth type oauth_user needs issuer or authorization_url", s.ID)
 		}
+		// A shared secret goes to the token endpoint: left to discovery,
+		// the server's own metadata would choose where (any host). A
+		// registered or metadata-document client has no secret to lose,
+		// and a private_key_jwt assertion names its audience.
+		if discovers && a.ClientSecret != "" && a.Issuer == "" && a.TokenURL == "" {
+			v.add(at("auth", "client_secret"), "server %s: auth.client_secret is set but the authorization server is left to discovery, so the server's metadata would choose where the secret is sent; pin it with issuer (or token_url), as registered with that authorization server", s.ID)
+		}
 	case AuthPassthrough:
 		need("audience", a.Audience)
 	}
@@ -318,8 +330,11 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 	}
 	if a.Type == AuthCrossApp {
 		need("server_client_id", a.ServerClientID)
+		if a.ServerClientSecret != "" && a.ServerIssuer == "" {
+			v.add(at("auth", "server_client_secret"), "server %s: auth.server_client_secret is set without server_issuer, so the server's metadata would choose where the secret is sent; pin the authorization server that registered server_client_id with server_issuer", s.ID)
+		}
 	} else {
-		for _, kv := range []struct{ k, v string }{{"server_client_id", a.ServerClientID}, {"server_client_secret", a.ServerClientSecret}} {
+		for _, kv := range []struct{ k, v string }{{"server_client_id", a.ServerClientID}, {"server_client_secret", a.ServerClientSecret}, {"server_issuer", a.ServerIssuer}} {
 			if kv.v != "" {
 				v.add(at("auth", kv.k), "server %s: auth.%s is for cross_app, not %s", s.ID, kv.k, a.Type)
 			}
@@ -336,7 +351,7 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 			}
 		}
 	}
-	for _, u := range []struct{ key, val string }{{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}} {
+	for _, u := range []struct{ key, val string }{{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}, {"server_issuer", a.ServerIssuer}} {
 		if u.val != "" && !strings.HasPrefix(u.val, "https://") && !strings.HasPrefix(u.val, "http://") {
 			v.add(at("auth", u.key), "server %s: auth.%s %q must start with https:// or http://", s.ID, u.key, u.val)
 		}
@@ -445,7 +460,8 @@ func (a Auth) TOMLInline() string {
 		{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}, {"client_id", a.ClientID},
 		{"client_secret", a.ClientSecret}, {"resource", a.Resource}, {"audience", a.Audience},
 		{"subject_token_type", a.SubjectTokenType}, {"connector_id", a.ConnectorID},
-		{"server_client_id", a.ServerClientID}, {"server_client_secret", a.ServerClientSecret},
+		{"server_client_id", a.ServerClientID}, {"server_client_secret", a.ServerClientSecret}, {"server_issuer", a.ServerIssuer},
+		{"client_assertion_key", a.ClientAssertionKey}, {"client_assertion_alg", a.ClientAssertionAlg}, {"client_metadata_url", a.ClientMetadataURL},
 	} {
 		if kv.v != "" {
 			parts = append(parts, kv.k+" = "+tomldoc.String(kv.v))

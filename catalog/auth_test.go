@@ -70,6 +70,8 @@ func TestAuthProblems(t *testing.T) {
 		{"bad assertion alg", "type = \"oauth_client\"\ntoken_url = \"https://as/token\"\nclient_id = \"c\"\nclient_assertion_key = \"env:K\"\nclient_assertion_alg = \"HS256\"", `client_assertion_alg "HS256": want one of`},
 		{"assertion alg without key", "type = \"oauth_client\"\ntoken_url = \"https://as/token\"\nclient_id = \"c\"\nclient_secret = \"env:S\"\nclient_assertion_alg = \"ES256\"", "client_assertion_alg is set without client_assertion_key"},
 		{"client metadata url not https", "type = \"oauth_user\"\nissuer = \"https://as\"\nclient_id = \"c\"\nclient_metadata_url = \"http://mcpgov.example/client.json\"", "must be an https URL"},
+		{"cross_app secret without server_issuer", "type = \"cross_app\"\nissuer = \"https://idp.example\"\nclient_id = \"c\"\nserver_client_id = \"s\"\nserver_client_secret = \"env:S\"", "server_client_secret is set without server_issuer"},
+		{"server_issuer elsewhere", "type = \"oauth_client\"\ntoken_url = \"https://as/token\"\nclient_id = \"c\"\nserver_issuer = \"https://as\"", "auth.server_issuer is for cross_app, not oauth_client"},
 		{"client metadata url on oauth_client", "type = \"oauth_client\"\ntoken_url = \"https://as/token\"\nclient_id = \"c\"\nclient_secret = \"env:S\"\nclient_metadata_url = \"https://mcpgov.example/client.json\"", "client_metadata_url is for auth type oauth_user"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -116,6 +118,17 @@ client_assertion_alg = "ES256"
 	}
 	if a := c.Server("jobs").Auth; a.ClientAssertionKey != "file:/etc/mcpgov/jobs.pem" || a.ClientAssertionAlg != "ES256" {
 		t.Fatalf("jobs auth = %+v", a)
+	}
+	// A shared secret is never sent where discovery leads: the server's
+	// metadata would choose the token endpoint. Pinned, it is accepted.
+	for _, typ := range []string{"oauth_client", "oauth_user"} {
+		_, err = parseOne(t, "[servers.s]\nstatus = \"approved\"\nlaunch.url = \"https://s.example/mcp\"\n[servers.s.auth]\ntype = \""+typ+"\"\nclient_id = \"c\"\nclient_secret = \"env:S\"\n")
+		if err == nil || !strings.Contains(err.Error(), "auth.client_secret is set but the authorization server is left to discovery") {
+			t.Fatalf("%s with a secret and no issuer: %v", typ, err)
+		}
+		if _, err = parseOne(t, "[servers.s]\nstatus = \"approved\"\nlaunch.url = \"https://s.example/mcp\"\n[servers.s.auth]\ntype = \""+typ+"\"\nissuer = \"https://as.example\"\nclient_id = \"c\"\nclient_secret = \"env:S\"\n"); err != nil {
+			t.Fatalf("%s with a secret and a pinned issuer: %v", typ, err)
+		}
 	}
 	// oauth_client still needs its client id.
 	_, err = parseOne(t, "[servers.s]\nstatus = \"approved\"\nlaunch.url = \"https://s.example/mcp\"\n[servers.s.auth]\ntype = \"oauth_client\"\nclient_secret = \"env:S\"\n")

@@ -48,7 +48,13 @@ type CrossApp struct {
 	// authorization server.
 	Resource            string
 	ResourceMetadataURL string
-	Scopes              []string
+	// ServerIssuer, when set, is the authorization server ClientID is
+	// registered with: the metadata must name it, and ClientSecret goes
+	// nowhere else. Unset, the metadata's first authorization server is
+	// used (a caller sending a secret should set it: the server's own
+	// metadata then chooses where the secret goes).
+	ServerIssuer string
+	Scopes       []string
 	// HTTPClient reaches them all (http.DefaultClient when nil).
 	HTTPClient *http.Client
 }
@@ -66,6 +72,17 @@ func (c *CrossApp) Token(ctx context.Context, idToken string) (Token, error) {
 		return Token{}, fmt.Errorf("find the authorization server of %s: %w", c.Resource, err)
 	}
 	issuer := prm.AuthorizationServers[0]
+	if c.ServerIssuer != "" {
+		issuer = ""
+		for _, as := range prm.AuthorizationServers {
+			if strings.TrimSuffix(as, "/") == strings.TrimSuffix(c.ServerIssuer, "/") {
+				issuer = as
+			}
+		}
+		if issuer == "" {
+			return Token{}, fmt.Errorf("the protected-resource metadata of %s names %s as its authorization server, not %s (server_issuer): refusing to send the client's secret there", c.Resource, strings.Join(prm.AuthorizationServers, ", "), c.ServerIssuer)
+		}
+	}
 	meta, err := auth.GetAuthServerMetadata(ctx, issuer, m.client())
 	if err != nil {
 		return Token{}, fmt.Errorf("discover the authorization server %s: %w", issuer, err)

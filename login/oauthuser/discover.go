@@ -369,9 +369,24 @@ func AuthorizationServer(ctx context.Context, client *http.Client, resource stri
 		return nil, fmt.Errorf("find the authorization server of %s: %w", resource, err)
 	}
 	issuer := prm.AuthorizationServers[0]
-	u, err := url.Parse(issuer)
-	if err != nil || u.Host == "" || !secureURL(issuer) {
+	if u, err := url.Parse(issuer); err != nil || u.Host == "" || !secureURL(issuer) {
 		return nil, fmt.Errorf("the authorization server %q of %s is not an https (or loopback) URL", issuer, resource)
+	}
+	return m.issuerMetadata(ctx, issuer)
+}
+
+// IssuerMetadata reads the metadata of the authorization server issuer
+// names (RFC 8414, then OpenID discovery, each where the issuer's path
+// puts it): the document must name the same issuer, and its token
+// endpoint must be https or loopback.
+func IssuerMetadata(ctx context.Context, client *http.Client, issuer string) (*oauthex.AuthServerMeta, error) {
+	return (&Manager{HTTPClient: client}).issuerMetadata(ctx, issuer)
+}
+
+func (m *Manager) issuerMetadata(ctx context.Context, issuer string) (*oauthex.AuthServerMeta, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("the authorization server %q is not a URL", issuer)
 	}
 	path := strings.TrimRight(u.Path, "/")
 	base := u.Scheme + "://" + u.Host

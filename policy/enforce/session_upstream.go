@@ -110,7 +110,7 @@ func (s *Session) fromUpstream(ctx context.Context, ri int, m *rpc.Message, run 
 			return nil
 		}
 	}
-	m.Raw, m.ID = m.WithID(c.clientID), c.clientID
+	m.SetID(c.clientID)
 	if c.state != nil && c.core.Post() {
 		run(c.core.MayBlock(), func() { s.finish(ctx, c.core, m, c.state) })
 		return nil

@@ -264,6 +264,15 @@ func (m *Message) WithID(id json.RawMessage) []byte {
 	return append(b, m.Raw[m.idEnd:]...)
 }
 
+// SetID replaces the message's id with id, in Raw and ID, keeping the
+// offsets WithID uses right: a message whose id was set so can have it
+// replaced again (the gateway's stateless answers do).
+func (m *Message) SetID(id json.RawMessage) {
+	m.Raw = m.WithID(id)
+	m.idEnd = m.idStart + len(id)
+	m.ID = json.RawMessage(m.Raw[m.idStart:m.idEnd])
+}
+
 // ErrorResponse encodes a JSON-RPC error response with the given raw ID
 // (null when id is nil), using go-sdk's wire error type for the body.
 func ErrorResponse(id json.RawMessage, e *jsonrpc.Error) []byte {

@@ -57,3 +57,24 @@ func TestLenientIDInvalidUTF8(t *testing.T) {
 		t.Errorf("LenientID of a valid id = %q", id)
 	}
 }
+
+// An id set with SetID can be replaced again: the offsets follow the new
+// id (the engine gives an upstream answer the client's id, and the
+// gateway then gives a stateless client its own).
+func TestSetIDThenWithID(t *testing.T) {
+	m, err := Parse([]byte(`{"jsonrpc":"2.0","id":"mcpgov-2","error":{"code":-32042,"message":"consent"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.SetID([]byte(`7`))
+	if string(m.Raw) != `{"jsonrpc":"2.0","id":7,"error":{"code":-32042,"message":"consent"}}` || string(m.ID) != `7` {
+		t.Fatalf("after SetID: %s (id %s)", m.Raw, m.ID)
+	}
+	got := m.WithID([]byte(`"client-id-longer"`))
+	if want := `{"jsonrpc":"2.0","id":"client-id-longer","error":{"code":-32042,"message":"consent"}}`; string(got) != want {
+		t.Fatalf("WithID after SetID = %s, want %s", got, want)
+	}
+	if _, err := Parse(got); err != nil {
+		t.Fatalf("the frame no longer parses: %v", err)
+	}
+}

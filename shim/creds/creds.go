@@ -17,10 +17,9 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/coreos/go-oidc/v3/oidc"
-
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/secretref"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/shim"
@@ -244,11 +243,20 @@ func (in *Injector) tokenURL(ctx context.Context, a catalog.Auth) (string, error
 	if ok {
 		return u, nil
 	}
-	p, err := oidc.NewProvider(oidc.ClientContext(ctx, in.client()), strings.TrimSuffix(a.Issuer, "/"))
+	// RFC 8414 metadata or OpenID discovery, whichever the issuer
+	// publishes (an OAuth-only authorization server has no OpenID
+	// configuration).
+	meta, err := oauthuser.IssuerMetadata(ctx, in.client(), a.Issuer)
+	if err != nil && strings.HasSuffix(a.Issuer, "/") {
+		meta, err = oauthuser.IssuerMetadata(ctx, in.client(), strings.TrimSuffix(a.Issuer, "/"))
+	}
 	if err != nil {
 		return "", fmt.Errorf("discover the token endpoint of %s: %w", a.Issuer, err)
 	}
-	u = p.Endpoint().TokenURL
+	if meta.TokenEndpoint == "" {
+		return "", fmt.Errorf("the authorization server %s publishes no token endpoint", a.Issuer)
+	}
+	u = meta.TokenEndpoint
 	in.mu.Lock()
 	if in.endpoints == nil {
 		in.endpoints = map[string]string{}

@@ -55,7 +55,7 @@ func (in *Injector) crossAppToken(ctx context.Context, s *catalog.Server, req Re
 		}
 	}
 	xa := &oauthuser.CrossApp{IdPIssuer: a.Issuer, IdPTokenURL: a.TokenURL, IdPClientID: a.ClientID, IdPClientSecret: idpSecret,
-		ClientID: a.ServerClientID, ClientSecret: secret, Resource: resource, Scopes: a.Scopes, HTTPClient: in.HTTPClient}
+		ClientID: a.ServerClientID, ClientSecret: secret, ServerIssuer: a.ServerIssuer, Resource: resource, Scopes: a.Scopes, HTTPClient: in.HTTPClient}
 	t, err := xa.Token(ctx, subject)
 	if err != nil {
 		return "", &Error{Server: s.ID, Err: fmt.Errorf("cross-app access: %w", err),

@@ -85,4 +85,28 @@ func TestCrossAppWiring(t *testing.T) {
 		strings.Contains(events[0].Reason, "the-jag") || strings.Contains(events[0].Reason, "server-token") || strings.Contains(events[0].Reason, "alice-id-token") {
 		t.Errorf("records: %+v", events)
 	}
+
+	// server_issuer pins the authorization server the secret goes to:
+	// the same metadata naming another one is refused before any grant.
+	mu.Lock()
+	clear(got)
+	mu.Unlock()
+	s.Auth.ServerIssuer = "https://as.example"
+	if _, err := in.For(context.Background(), Request{Server: s, User: "alice@example.com", Inbound: inbound(map[string][]string{"Authorization": {"Bearer alice-id-token"}})}); err == nil ||
+		!strings.Contains(err.Error(), "not https://as.example (server_issuer)") {
+		t.Fatalf("metadata naming another authorization server than server_issuer: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if got["as_client"] != "" || got["subject"] != "" {
+		t.Fatalf("a grant was made though the metadata named another authorization server: %v", got)
+	}
+	// Pinned to the one the metadata names, it works.
+	s.Auth.ServerIssuer = srv.URL + "/as"
+	mu.Unlock()
+	_, err = in.For(context.Background(), Request{Server: s, User: "alice@example.com", Inbound: inbound(map[string][]string{"Authorization": {"Bearer alice-id-token"}})})
+	mu.Lock()
+	if err != nil || got["as_client"] != "mcpgov-at-as:as-secret" {
+		t.Fatalf("pinned to the metadata's authorization server: %v, %v", err, got)
+	}
 }
