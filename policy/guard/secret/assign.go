@@ -116,20 +116,35 @@ func assignmentAt(s string, at, n int) (Finding, bool) {
 // capsSuffix: the stem at s[at:at+n] ends an upper-case environment
 // variable name that glues a program's name to it (PGPASSWORD, SMTPPASS,
 // REDISCLI_AUTH has its underscore); the stem must end the name, so
-// BYPASSES or PASSPORTS are not read as one.
+// BYPASSES or PASSPORTS are not read as one. A name is at most
+// maxEnvName bytes: a longer word is no variable's name, and the scans
+// stop there, so a long word full of stems costs linear work.
 func capsSuffix(s string, at, n int) bool {
 	ks := at
 	for ks > 0 && isWordChar(s[ks-1]) {
+		if at-ks >= maxEnvName {
+			return false
+		}
 		ks--
 	}
 	ke := at + n
 	for ke < len(s) && isWordChar(s[ke]) {
+		if ke-at-n > len("WORD") {
+			return false
+		}
 		ke++
 	}
-	word := s[ks:ke]
+	for i := ks; i < ke; i++ {
+		if s[i] >= 'a' && s[i] <= 'z' {
+			return false
+		}
+	}
 	rest := s[at+n : ke]
-	return at-ks >= 2 && word == strings.ToUpper(word) && (rest == "" || rest == "WORD")
+	return at-ks >= 2 && (rest == "" || rest == "WORD")
 }
+
+// maxEnvName bounds the program name capsSuffix reads before a stem.
+const maxEnvName = 64
 
 // assignOps are the assignment and comparison operators, longest first.
 var assignOps = []string{"===", "!==", ":=", "=>", "==", "!=", "?=", "||", "=", ":"}

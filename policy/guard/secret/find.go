@@ -266,7 +266,7 @@ func find(key, s string) []Finding {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	out = append(out, connStrings(s)...)
-	if strings.Contains(s, " -p") {
+	if strings.Contains(s, " -p") || strings.Contains(s, "\t-p") {
 		for _, f := range cliPasswords(s) {
 			if !overlaps(out, f.Start, f.End) {
 				out = append(out, f)
@@ -431,39 +431,56 @@ func connStrings(s string) []Finding {
 
 // cliPasswords finds a password given on a command line the way two
 // clients take one: mysql's attached -pSECRET (mysql, mysqldump, mariadb,
-// … as MaskArgs knows them) and sshpass -p SECRET. The value must look
-// like a secret (secretLike), so -p$MYSQL_PWD or -pchangeme is not one.
+// … as MaskArgs knows them) and sshpass -p SECRET or -pSECRET. The value
+// must look like a secret (secretLike), so -p$MYSQL_PWD or -pchangeme is
+// not one. The client is the last client word before the -p on its line;
+// the words are read once, as the scan goes from one -p to the next, so
+// the work is linear in s however many -p one line holds.
 func cliPasswords(s string) []Finding {
 	var out []Finding
+	client, read := "", 0 // the client of the line so far, read up to s[read:]
 	for off := 0; off < len(s); {
-		j := strings.Index(s[off:], " -p")
+		j := strings.Index(s[off:], "-p")
 		if j < 0 {
 			break
 		}
-		at := off + j + 3
+		p := off + j
+		at := p + 2
 		off = at
-		ls := strings.LastIndexByte(s[:at], '\n') + 1
-		words := strings.Fields(s[ls:at])
-		client := ""
-		for _, w := range words {
-			if b := base(strings.Trim(w, `"'`)); mysqlClients[b] || b == "sshpass" {
+		if p == 0 || s[p-1] != ' ' && s[p-1] != '\t' {
+			continue
+		}
+		// The words of s[read:p] (p follows a blank, so no word straddles
+		// it): a newline starts a line with no client.
+		for i := read; i < p; {
+			if s[i] == '\n' {
+				client = ""
+			}
+			if isBlank(s[i]) {
+				i++
+				continue
+			}
+			e := i
+			for e < p && !isBlank(s[e]) {
+				e++
+			}
+			if b := base(strings.Trim(s[i:e], `"'`)); mysqlClients[b] || b == "sshpass" {
 				client = b
 			}
+			i = e
 		}
+		read = p
 		vs := at
 		switch {
 		case client == "":
 			continue
-		case client == "sshpass":
-			if at >= len(s) || s[at] != ' ' {
-				continue
-			}
+		case client == "sshpass" && at < len(s) && s[at] == ' ':
 			vs = at + 1
-		case at >= len(s) || s[at] == ' ' || s[at] == '=':
+		case at >= len(s) || isBlank(s[at]) || s[at] == '=':
 			continue // mysql's -p alone prompts; -port is no password
 		}
 		ve := vs
-		for ve < len(s) && s[ve] != ' ' && s[ve] != '\t' && s[ve] != '\n' && s[ve] != '\r' {
+		for ve < len(s) && !isBlank(s[ve]) {
 			ve++
 		}
 		if ve-vs >= 2 && isQuote(s[vs]) && s[ve-1] == s[vs] {
@@ -474,6 +491,10 @@ func cliPasswords(s string) []Finding {
 		}
 	}
 	return out
+}
+
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // placeholder recognises documentation values that are not secrets.
