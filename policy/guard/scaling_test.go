@@ -152,3 +152,28 @@ func BenchmarkGuardrailScaling(b *testing.B) {
 		})
 	}
 }
+
+// TestIndexFold: indexFold finds what strings.Index finds in the
+// lower-cased text, over every short text of a small alphabet with both
+// cases of the needle's first byte.
+func TestIndexFold(t *testing.T) {
+	alpha := "yYoUr;e"
+	var texts []string
+	var grow func(s string)
+	grow = func(s string) {
+		texts = append(texts, s)
+		if len(s) < 5 {
+			for i := range len(alpha) {
+				grow(s + alpha[i:i+1])
+			}
+		}
+	}
+	grow("")
+	for _, needle := range []string{"your", "y", "yo", ";e", "ur"} {
+		for _, s := range texts {
+			if got, want := indexFold(s, needle), strings.Index(strings.ToLower(s), needle); got != want {
+				t.Fatalf("indexFold(%q, %q) = %d, want %d", s, needle, got, want)
+			}
+		}
+	}
+}
