@@ -178,8 +178,19 @@ func valueAfter(s string, ks, ke int) (int, int, bool) {
 		// A command line's --password VALUE: the flag names the
 		// credential (not --secret-add, --password-file) and the value is
 		// one plain word (not a usage line's "yes|no]" or "k=v,k=v").
+		// Base64's '=' padding may end the value; a ',' or a '(' may be
+		// in it, where no usage line has one without a '|' or a bracket.
+		// A shell word is no code expression, so a '(' is the value's
+		// (a call would need quotes, which readValue reads).
 		vs, ve, ok := readValue(s, i)
-		if !ok || strings.ContainsAny(s[vs:ve], "[]|(){}<>,=") || s[vs] == '-' {
+		if !ok && i < len(s) && !isQuote(s[i]) {
+			vs, ve = i, i
+			for ve < len(s) && ve-i < 200 && !isBlank(s[ve]) {
+				ve++
+			}
+			ok = ve > vs
+		}
+		if !ok || strings.ContainsAny(strings.TrimSuffix(strings.TrimSuffix(s[vs:ve], "="), "="), "[]|{}<>=") || s[vs] == '-' {
 			return 0, 0, false
 		}
 		return vs, ve, true
@@ -221,6 +232,10 @@ func xmlValue(s string, ks, ke, i int) (int, int, bool) {
 		return 0, 0, false
 	}
 	v := s[i : i+end]
+	if t := strings.TrimSpace(v); t != "" && t != v {
+		i += strings.Index(v, t) // <password> SECRET </password>
+		end, v = len(t), t
+	}
 	// Element text is more often an id or a word than an assignment's
 	// value is: the bar is the own rules' 3.5 bits a character.
 	if strings.ContainsAny(v, " \t\n") || entropy(v) < 3.5 {
