@@ -267,18 +267,32 @@ const maxGen = 1 << 53
 // or a deletion of the entry won the race) is an error: the caller's
 // value is not in the store.
 func (v *Vault) Put(ctx context.Context, e vault.Entry) error {
-	f := field(e.Key)
-	n, err := nextGenScript.Run(ctx, v.r.c, []string{vaultKey, vaultGenKey}, f).Int64()
+	gen, err := v.nextGen(ctx, e.Key)
+	if err != nil {
+		return err
+	}
+	return v.putGen(ctx, e, gen)
+}
+
+// nextGen takes the next generation of k's entry from the store.
+func (v *Vault) nextGen(ctx context.Context, k vault.Key) (uint64, error) {
+	n, err := nextGenScript.Run(ctx, v.r.c, []string{vaultKey, vaultGenKey}, field(k)).Int64()
 	if err != nil {
 		if redis.HasErrorPrefix(err, "generation") || redis.HasErrorPrefix(err, "field") {
-			return fmt.Errorf("vault entry %s: %w", e.Key, err)
+			return 0, fmt.Errorf("vault entry %s: %w", k, err)
 		}
-		return v.r.unavailable(err)
+		return 0, v.r.unavailable(err)
 	}
 	if n <= 0 || n >= maxGen {
-		return fmt.Errorf("vault entry %s: the store handed out generation %d, want one in 1 to 2^53-1", e.Key, n)
+		return 0, fmt.Errorf("vault entry %s: the store handed out generation %d, want one in 1 to 2^53-1", k, n)
 	}
-	gen := uint64(n)
+	return uint64(n), nil
+}
+
+// putGen seals e with generation gen and stores it unless a later write
+// or deletion of the entry landed meanwhile.
+func (v *Vault) putGen(ctx context.Context, e vault.Entry, gen uint64) error {
+	f := field(e.Key)
 	se, err := v.sealer.SealGen(e, gen)
 	if err != nil {
 		return err
