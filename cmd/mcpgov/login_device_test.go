@@ -4,13 +4,38 @@ package main
 
 import (
 	"os"
+	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
+	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
+
+// lockWaitersEnv names, for this test binary only (which runs as mcpgov
+// in these tests: testscript.Main), a directory in which a process that
+// finds the login's refresh lock held notes, as a file named by its
+// process id, that it waits for it. The shipped binary has no such
+// variable: the hook is installed here, from Go code.
+const lockWaitersEnv = "MCPGOV_TEST_LOCK_WAITERS"
+
+func init() {
+	dir := os.Getenv(lockWaitersEnv)
+	if dir == "" {
+		return
+	}
+	govern.OnLockWait = func() {
+		// A failure is the test's to see (it waits for the file).
+		fd, err := syscall.Open(filepath.Join(dir, strconv.Itoa(os.Getpid())), syscall.O_WRONLY|syscall.O_CREAT|syscall.O_EXCL|syscall.O_NOFOLLOW|syscall.O_CLOEXEC, 0o600)
+		if err == nil {
+			syscall.Close(fd)
+		}
+	}
+}
 
 const deviceCodeRE = `one-time code: ([A-Z0-9-]+)`
 
@@ -89,7 +114,7 @@ func TestLoginDeviceFlow(t *testing.T) {
 	refreshes := d.Refreshes.Load()
 	waiters := t.TempDir()
 	env := sb.Env
-	sb.Env = append(slices.Clip(env), "MCPGOV_TEST_LOCK_WAITERS="+waiters)
+	sb.Env = append(slices.Clip(env), lockWaitersEnv+"="+waiters)
 	release := make(chan struct{})
 	var releaseOnce sync.Once
 	releaseDex := func() { releaseOnce.Do(func() { close(release) }) }

@@ -8,7 +8,6 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -67,26 +66,16 @@ func (l *LocalLogin) Manager(ls LoginSettings) (*login.Manager, error) {
 		Secrets:  l.Secrets,
 		Now:      l.Env.Now,
 	}
-	if waiters := l.Env.getenv(lockWaitersEnv); waiters != "" {
-		m.OnLockWait = func() { noteLockWaiter(waiters) }
-	}
+	m.OnLockWait = OnLockWait
 	return m, nil
 }
 
-// lockWaitersEnv names a directory in which a process that finds the
-// login's refresh lock held notes, as a file named by its process id,
-// that it waits for it. Only tests set it: it lets the concurrent-refresh
-// test hold the first refresh until every other process has reached the
-// lock, instead of holding it for a fixed time.
-const lockWaitersEnv = "MCPGOV_TEST_LOCK_WAITERS"
-
-// noteLockWaiter creates dir/PID; a failure is the test's to see (it
-// waits for the file), not the refresh's.
-func noteLockWaiter(dir string) {
-	if f, err := os.Create(filepath.Join(dir, strconv.Itoa(os.Getpid()))); err == nil {
-		f.Close()
-	}
-}
+// OnLockWait, when set, is called when a login refresh finds the
+// profile's lock held. Only a test binary sets it, from Go code run
+// before the command (the concurrent-refresh test notes each waiting
+// process, instead of holding the first refresh for a fixed time); no
+// configuration or environment variable of the shipped binary can.
+var OnLockWait func()
 
 // Identity is the verified identity attached to every policy input and
 // audit record. Without a usable login it returns Identity{Method:

@@ -39,13 +39,17 @@ func pyAliases(s string) map[string]string {
 		if j < 0 {
 			break
 		}
+		// Only a line's first "import " can be a statement's: before a
+		// later one the head holds "import", which no module name does.
+		// So the scan goes on at the next line, and s is read once
+		// however many "import " one line holds.
 		at := off + j
-		off = at + len("import ")
-		ls := strings.LastIndexByte(s[:at], '\n') + 1
+		ls := strings.LastIndexByte(s[off:at], '\n') + 1 + off
 		le := strings.IndexByte(s[at:], '\n')
 		if le < 0 {
 			le = len(s) - at
 		}
+		off = at + le + 1
 		head := strings.TrimSpace(s[ls:at])
 		names := s[at+len("import ") : at+le]
 		if k := strings.IndexAny(names, "#;"); k >= 0 {

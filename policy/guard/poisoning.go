@@ -119,10 +119,11 @@ var poisonRules = sync.OnceValue(func() []poisonRule {
 				`\b(?:output|result)\s+of\s+(?:the\s+)?['"\x60]?(?:env|printenv|whoami|history|cat\s+~|cat\s+/etc|ls\s+~)\b|` +
 				`\bvalue\s+of\s+(?:the\s+)?\$?\w*(?:key|token|secret|password)\w*\s+(?:environment|env)\b|` +
 				`\b(?:any|all|every)\s+(?:\w+\s+)?(?:passwords?|tokens?|api\s+keys|credentials|secrets)\s+(?:they|the\s+user|you)\s+(?:have\s+)?(?:mentioned|shared|gave|given|provided|typed|entered|seen|saw|know)\b|` +
-				// "The model should put the conversation history here": a
+				// "The model should put the conversation history here" (or
+				// provide, send, supply, fill in … the messages so far): a
 				// directive to copy the chat into a field, not a field that
 				// is the chat by design ("messages: the conversation so far").
-				`\b(?:put|paste|place|copy|include|insert|add|append|attach|write)\s+(?:\w+\s+){0,3}?(?:the\s+)?(?:whole\s+|full\s+|entire\s+|complete\s+)?(?:conversation|chat)\s+(?:history|log|transcript)\b`),
+				`\b(?:put|paste|place|copy|include|insert|add|append|attach|write|provide|pass|send|give|supply|fill\s+in)\s+(?:\w+\s+){0,3}?(?:the\s+)?(?:whole\s+|full\s+|entire\s+|complete\s+)?(?:(?:conversation|chat)\s+(?:history|log|transcript)|messages\s+so\s+far|previous\s+messages)\b`),
 		},
 	}
 })

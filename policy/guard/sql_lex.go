@@ -220,7 +220,9 @@ func lowerASCII(w string) string {
 }
 
 // indexFold is strings.Index, ASCII case-insensitive, for a lower-case
-// needle.
+// needle. The next place of each case of the first byte is looked up
+// only once the scan has passed it, so text full of one case and free
+// of the other ("eyJ…" for "your") is read once, not once per place.
 func indexFold(s, lower string) int {
 	n := len(lower)
 	if n == 0 {
@@ -231,28 +233,32 @@ func indexFold(s, lower string) int {
 	if c0 >= 'a' && c0 <= 'z' {
 		up = c0 - 32
 	}
-	for i := 0; i+n <= len(s); i++ {
-		c := s[i]
-		if c != c0 && c != up {
-			j := strings.IndexByte(s[i:], c0)
-			k := -1
-			if up != c0 {
-				k = strings.IndexByte(s[i:], up)
-			}
-			switch {
-			case j < 0 && k < 0:
-				return -1
-			case j < 0 || (k >= 0 && k < j):
-				j = k
-			}
-			i += j
-			if i+n > len(s) {
-				return -1
-			}
+	// nextLo and nextUp: the next c0 and up at or after i (len(s) when
+	// none); -1 while not looked up.
+	nextLo, nextUp := -1, -1
+	next := func(c byte, from int) int {
+		if j := strings.IndexByte(s[from:], c); j >= 0 {
+			return from + j
+		}
+		return len(s)
+	}
+	for i := 0; i+n <= len(s); {
+		if nextLo < i {
+			nextLo = next(c0, i)
+		}
+		if up == c0 {
+			nextUp = nextLo
+		} else if nextUp < i {
+			nextUp = next(up, i)
+		}
+		i = min(nextLo, nextUp)
+		if i+n > len(s) {
+			return -1
 		}
 		if equalFoldASCII(s[i:i+n], lower) {
 			return i
 		}
+		i++
 	}
 	return -1
 }

@@ -34,19 +34,27 @@ import (
 // anyone who can write to Redis but lacks the key-encryption key cannot
 // raise it. A Vault remembers the highest generation it has read or
 // written of each entry and refuses an older one (vault.ErrTampered): an
-// older sealed copy put back (a rotated-out refresh token, a revoked key)
-// does not open on a replica that has seen a newer one. What it cannot
-// catch: a copy put back before this replica read the newer entry, or
-// after it restarted (the memory is the replica's; a counter kept in
-// Redis would be rolled back with the entry). Generations are the store's
-// clock in microseconds, or one more than the last when that is higher, so
-// they keep rising when the store loses its data and starts again.
+// older sealed copy put back (a rotated-out refresh token) does not open
+// on a replica that has seen a newer one. A deletion (a revocation,
+// logout, offboarding) takes a generation too, the entry's tombstone: the
+// deleting replica remembers it, and the store keeps it in the vault-gen
+// hash until the entry is granted again, so a revoked copy put back is
+// refused by every replica that reads while the tombstone is there. What
+// it cannot catch: a copy put back, with the tombstone or the newer entry
+// removed, before this replica read the newer entry, or after it
+// restarted (the memory is the replica's; a counter kept in Redis can be
+// rolled back with the entry). Generations are the store's clock in
+// microseconds, or one more than the last when that is higher, so they
+// keep rising when the store loses its data and starts again; one at
+// 2^53 or beyond (past what the store's Lua numbers count exactly) is
+// refused.
 type Vault struct {
 	r      *Redis
 	sealer *vault.Sealer
 
-	mu   sync.Mutex
-	seen map[string]uint64 // field -> highest generation read or written
+	mu      sync.Mutex
+	seen    map[string]uint64 // field -> highest generation read or written
+	deleted map[string]uint64 // field -> highest generation at which it was deleted
 	// LockTTL is how long a refresh lock holds when its holder does not
 	// release it (a replica killed mid-refresh); 30 s when zero.
 	LockTTL time.Duration
@@ -59,8 +67,15 @@ var _ vault.Store = (*Vault)(nil)
 
 // Keys of the vault.
 const (
-	vaultKey     = Prefix + "vault"
-	vaultGenKey  = Prefix + "vault-gen" // field -> the entry's last generation
+	vaultKey = Prefix + "vault"
+	// vaultGenKey maps a field to the generation last handed out for it
+	// while a write is under way (removed when the write is stored), or to
+	// "d" and the tombstone's generation of a deleted entry (kept until the
+	// entry is written again: a revoked sealed copy can be put back at any
+	// time, so the tombstone matters as long as the entry is gone). The
+	// hash holds, then, one field per entry deleted and not granted again,
+	// and one per write interrupted between its two steps.
+	vaultGenKey  = Prefix + "vault-gen"
 	vaultLockKey = Prefix + "vault-lock:"
 )
 
@@ -92,7 +107,16 @@ func decode(b []byte) (vault.Sealed, error) {
 
 // Get implements vault.Store.
 func (v *Vault) Get(ctx context.Context, k vault.Key) (vault.Entry, error) {
-	b, err := v.r.c.HGet(ctx, vaultKey, field(k)).Bytes()
+	f := field(k)
+	var entry, gen *redis.StringCmd
+	if _, err := v.r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		entry = p.HGet(ctx, vaultKey, f)
+		gen = p.HGet(ctx, vaultGenKey, f)
+		return nil
+	}); err != nil && !errors.Is(err, redis.Nil) {
+		return vault.Entry{}, v.r.unavailable(err)
+	}
+	b, err := entry.Bytes()
 	if errors.Is(err, redis.Nil) {
 		return vault.Entry{}, fmt.Errorf("vault has no entry %s: %w", k, vault.ErrNotFound)
 	}
@@ -110,10 +134,48 @@ func (v *Vault) Get(ctx context.Context, k vault.Key) (vault.Entry, error) {
 	if err != nil {
 		return vault.Entry{}, err
 	}
-	if last := v.note(field(k), se.Gen); se.Gen < last {
+	if t, ok := tombstone(gen.Val()); ok {
+		v.noteDeleted(f, t)
+	}
+	if dead := v.deletedAt(f); dead != 0 && se.Gen <= dead {
+		return vault.Entry{}, fmt.Errorf("%s: %w: generation %d was deleted (revoked) at generation %d (a revoked copy of the entry was put back in the store)", k, vault.ErrTampered, se.Gen, dead)
+	}
+	if last := v.note(f, se.Gen); se.Gen < last {
 		return vault.Entry{}, fmt.Errorf("%s: %w: generation %d is older than generation %d, which this replica has read (an older copy of the entry was put back in the store)", k, vault.ErrTampered, se.Gen, last)
 	}
 	return e, nil
+}
+
+// tombstone reads a vault-gen value: the generation at which the entry
+// was deleted, when it is a tombstone ("d" and the generation).
+func tombstone(s string) (uint64, bool) {
+	rest, ok := strings.CutPrefix(s, "d")
+	if !ok {
+		return 0, false
+	}
+	g, err := strconv.ParseUint(rest, 10, 64)
+	return g, err == nil && g > 0
+}
+
+// noteDeleted records that field was deleted at generation gen: no copy
+// of a generation up to gen opens on this replica again.
+func (v *Vault) noteDeleted(f string, gen uint64) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if v.deleted == nil {
+		v.deleted = map[string]uint64{}
+	}
+	if gen > v.deleted[f] {
+		v.deleted[f] = gen
+	}
+}
+
+// deletedAt is the generation at which this replica knows field was last
+// deleted, 0 when it knows of none.
+func (v *Vault) deletedAt(f string) uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.deleted[f]
 }
 
 // note records that generation gen of field was read or written and
@@ -131,42 +193,106 @@ func (v *Vault) note(f string, gen uint64) uint64 {
 	return last
 }
 
-// nextGenScript hands out an entry's next generation: the store's clock
-// in microseconds, or one more than the last generation when that is
-// higher (two writes within a microsecond, a clock set back).
-var nextGenScript = redis.NewScript(`
-local t = redis.call('TIME')
-local g = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local last = tonumber(redis.call('HGET', KEYS[1], ARGV[1]) or '0')
-if last >= g then g = last + 1 end
-redis.call('HSET', KEYS[1], ARGV[1], string.format('%.0f', g))
+// genLua is the Lua both the generation and the deletion scripts use:
+// nextgen(vault, gens, field) is the field's next generation, the store's
+// clock in microseconds, or one more than the highest the field has had
+// (handed out, a tombstone, or the stored entry's) when that is higher
+// (two writes within a microsecond, a clock set back). A generation at
+// 2^53 or beyond is refused: Lua numbers are doubles, and past 2^53 one
+// more is the same number, so generations would stop rising.
+const genLua = `
+local limit = 9007199254740992
+local function lastgen(vkey, gkey, f)
+  local last = 0
+  local raw = redis.call('HGET', gkey, f)
+  if raw then
+    last = tonumber((string.gsub(raw, '^d', '')))
+    if not last then return nil, 'field ' .. f .. ' of ' .. gkey .. ' is not a generation' end
+  end
+  local cur = redis.call('HGET', vkey, f)
+  if cur then
+    local ok, d = pcall(cjson.decode, cur)
+    if ok and type(d) == 'table' and type(d.gen) == 'number' and d.gen > last then last = d.gen end
+  end
+  return last
+end
+local function nextgen(vkey, gkey, f)
+  local last, err = lastgen(vkey, gkey, f)
+  if not last then return nil, err end
+  local t = redis.call('TIME')
+  local g = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  if last >= g then g = last + 1 end
+  if g >= limit then
+    return nil, 'generation of field ' .. f .. ' would be ' .. string.format('%.0f', g) .. ', at or past 2^53 (a generation set in the store by hand or by an attacker: remove it with redis-cli HDEL ' .. gkey .. ' ' .. f .. ' after checking the entry)'
+  end
+  return g
+end
+`
+
+// nextGenScript hands out an entry's next generation and notes it in the
+// vault-gen hash (replacing a tombstone: the entry is granted again).
+var nextGenScript = redis.NewScript(genLua + `
+local g, err = nextgen(KEYS[1], KEYS[2], ARGV[1])
+if not g then return redis.error_reply(err) end
+redis.call('HSET', KEYS[2], ARGV[1], string.format('%.0f', g))
 return g
 `)
 
 // putNewerScript stores an entry unless the field holds a later
 // generation already (two replicas writing one entry at once: the later
-// generation stays, whichever write lands last).
+// generation stays, whichever write lands last) or the entry was deleted
+// at a later generation (a revocation while the write was under way); it
+// returns 1 when it stored the entry, 0 when a later entry is stored, -1
+// when a later deletion stands. Once stored, the vault-gen field is
+// removed when it still holds this write's generation (no later write
+// under way): the entry carries its generation.
 var putNewerScript = redis.NewScript(`
+local gen = tonumber(ARGV[3])
 local cur = redis.call('HGET', KEYS[1], ARGV[1])
 if cur then
   local ok, d = pcall(cjson.decode, cur)
-  if ok and type(d) == 'table' and type(d.gen) == 'number' and d.gen >= tonumber(ARGV[3]) then return 0 end
+  if ok and type(d) == 'table' and type(d.gen) == 'number' and d.gen >= gen then return 0 end
 end
+local raw = redis.call('HGET', KEYS[2], ARGV[1])
+if raw and string.sub(raw, 1, 1) == 'd' and (tonumber(string.sub(raw, 2)) or 0) >= gen then return -1 end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+if raw and tonumber(raw) == gen then redis.call('HDEL', KEYS[2], ARGV[1]) end
 return 1
 `)
 
-// Put implements vault.Store.
+// maxGen is the first generation refused: 2^53.
+const maxGen = 1 << 53
+
+// Put implements vault.Store. A write that did not land (a later write
+// or a deletion of the entry won the race) is an error: the caller's
+// value is not in the store.
 func (v *Vault) Put(ctx context.Context, e vault.Entry) error {
-	f := field(e.Key)
-	n, err := nextGenScript.Run(ctx, v.r.c, []string{vaultGenKey}, f).Int64()
+	gen, err := v.nextGen(ctx, e.Key)
 	if err != nil {
-		return v.r.unavailable(err)
+		return err
 	}
-	if n <= 0 {
-		return fmt.Errorf("vault entry %s: the store handed out generation %d", e.Key, n)
+	return v.putGen(ctx, e, gen)
+}
+
+// nextGen takes the next generation of k's entry from the store.
+func (v *Vault) nextGen(ctx context.Context, k vault.Key) (uint64, error) {
+	n, err := nextGenScript.Run(ctx, v.r.c, []string{vaultKey, vaultGenKey}, field(k)).Int64()
+	if err != nil {
+		if redis.HasErrorPrefix(err, "generation") || redis.HasErrorPrefix(err, "field") {
+			return 0, fmt.Errorf("vault entry %s: %w", k, err)
+		}
+		return 0, v.r.unavailable(err)
 	}
-	gen := uint64(n)
+	if n <= 0 || n >= maxGen {
+		return 0, fmt.Errorf("vault entry %s: the store handed out generation %d, want one in 1 to 2^53-1", k, n)
+	}
+	return uint64(n), nil
+}
+
+// putGen seals e with generation gen and stores it unless a later write
+// or deletion of the entry landed meanwhile.
+func (v *Vault) putGen(ctx context.Context, e vault.Entry, gen uint64) error {
+	f := field(e.Key)
 	se, err := v.sealer.SealGen(e, gen)
 	if err != nil {
 		return err
@@ -175,23 +301,80 @@ func (v *Vault) Put(ctx context.Context, e vault.Entry) error {
 	if err != nil {
 		return err
 	}
-	if err := putNewerScript.Run(ctx, v.r.c, []string{vaultKey}, f, b, strconv.FormatUint(gen, 10)).Err(); err != nil {
-		return v.r.unavailable(err)
-	}
-	v.note(f, gen)
-	return nil
-}
-
-// Delete implements vault.Store.
-func (v *Vault) Delete(ctx context.Context, k vault.Key) error {
-	n, err := v.r.c.HDel(ctx, vaultKey, field(k)).Result()
+	stored, err := putNewerScript.Run(ctx, v.r.c, []string{vaultKey, vaultGenKey}, f, b, strconv.FormatUint(gen, 10)).Int()
 	if err != nil {
 		return v.r.unavailable(err)
+	}
+	switch stored {
+	case 1:
+		v.note(f, gen)
+		return nil
+	case 0:
+		return fmt.Errorf("vault entry %s not stored: a later write of it landed first (generation %d is older); read it again", e.Key, gen)
+	default:
+		return fmt.Errorf("vault entry %s not stored: it was deleted (revoked) while this write of generation %d was under way", e.Key, gen)
+	}
+}
+
+// Delete implements vault.Store: the entry is removed and its tombstone
+// left (see Vault).
+func (v *Vault) Delete(ctx context.Context, k vault.Key) error {
+	n, err := v.deleteFields(ctx, field(k), "")
+	if err != nil {
+		return err
 	}
 	if n == 0 {
 		return fmt.Errorf("vault has no entry %s: %w", k, vault.ErrNotFound)
 	}
 	return nil
+}
+
+// deleteFieldsScript deletes the fields whose values are still the ones
+// read (an entry put again meanwhile is kept: it is a new grant; an empty
+// value read deletes whatever is there), leaving for each a tombstone in
+// the vault-gen hash, and returns each deleted field and its tombstone's
+// generation.
+var deleteFieldsScript = redis.NewScript(genLua + `
+local out = {}
+for i = 1, #ARGV, 2 do
+  local cur = redis.call('HGET', KEYS[1], ARGV[i])
+  if cur and (ARGV[i + 1] == '' or cur == ARGV[i + 1]) then
+    local g, err = nextgen(KEYS[1], KEYS[2], ARGV[i])
+    if not g then
+      -- A generation that cannot rise: the tombstone is the limit, which
+      -- no entry reaches.
+      g = limit - 1
+    end
+    redis.call('HDEL', KEYS[1], ARGV[i])
+    redis.call('HSET', KEYS[2], ARGV[i], 'd' .. string.format('%.0f', g))
+    table.insert(out, ARGV[i])
+    table.insert(out, g)
+  end
+end
+return out
+`)
+
+// deleteFields runs deleteFieldsScript on field/value pairs and notes
+// each tombstone; it returns how many fields it deleted.
+func (v *Vault) deleteFields(ctx context.Context, pairs ...string) (int, error) {
+	args := make([]any, len(pairs))
+	for i, p := range pairs {
+		args[i] = p
+	}
+	res, err := deleteFieldsScript.Run(ctx, v.r.c, []string{vaultKey, vaultGenKey}, args...).Slice()
+	if err != nil {
+		return 0, v.r.unavailable(err)
+	}
+	n := 0
+	for i := 0; i+1 < len(res); i += 2 {
+		f, _ := res[i].(string)
+		g, _ := res[i+1].(int64)
+		if f != "" && g > 0 {
+			v.noteDeleted(f, uint64(g))
+			n++
+		}
+	}
+	return n, nil
 }
 
 // all returns every stored entry with its field.
@@ -233,19 +416,6 @@ func (v *Vault) List(ctx context.Context, user string) ([]vault.Info, error) {
 	return out, nil
 }
 
-// deleteFieldsScript deletes the fields whose values are still the ones
-// read (an entry put again meanwhile is kept: it is a new grant) and
-// returns how many it deleted.
-var deleteFieldsScript = redis.NewScript(`
-local n = 0
-for i = 1, #ARGV, 2 do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
-    n = n + redis.call('HDEL', KEYS[1], ARGV[i])
-  end
-end
-return n
-`)
-
 // DeleteUser implements vault.Store. An entry that does not decode (whose
 // user cannot be read) does not stop the others' removal: user's entries
 // are deleted, and the error names each such entry and how to remove it.
@@ -254,7 +424,7 @@ func (v *Vault) DeleteUser(ctx context.Context, user string) (int, error) {
 	if err != nil {
 		return 0, v.r.unavailable(err)
 	}
-	var args []any
+	var args []string
 	var bad []error
 	for _, f := range slices.Sorted(maps.Keys(m)) {
 		b := m[f]
@@ -269,8 +439,8 @@ func (v *Vault) DeleteUser(ctx context.Context, user string) (int, error) {
 	}
 	n := 0
 	if len(args) > 0 {
-		if n, err = deleteFieldsScript.Run(ctx, v.r.c, []string{vaultKey}, args...).Int(); err != nil {
-			return 0, v.r.unavailable(err)
+		if n, err = v.deleteFields(ctx, args...); err != nil {
+			return 0, err
 		}
 	}
 	if len(bad) > 0 {

@@ -63,6 +63,11 @@ func (s *session) listen(w http.ResponseWriter, r *http.Request, m *rpc.Message)
 			statelessError(w, m.ID, http.StatusBadRequest, jsonrpc.CodeInvalidParams, "subscriptions/listen: notifications.resourceSubscriptions must be an array of resource URIs", nil)
 			return
 		}
+		if len(uris) > maxListenURIs {
+			statelessError(w, m.ID, http.StatusBadRequest, jsonrpc.CodeInvalidParams, fmt.Sprintf(
+				"subscriptions/listen: notifications.resourceSubscriptions lists %d URIs, more than the %d one listen request may (each is a resources/subscribe upstream); split them over several listen requests", len(uris), maxListenURIs), nil)
+			return
+		}
 	}
 	offered := s.offeredListChanged()
 	l := &listener{id: m.ID, kinds: map[string]bool{}, uris: map[string]bool{}, out: newOutbox()}
@@ -129,6 +134,19 @@ func (s *session) listen(w http.ResponseWriter, r *http.Request, m *rpc.Message)
 // ownTimeout bounds a request the gateway sends upstream for itself.
 const ownTimeout = 10 * time.Second
 
+// maxListenURIs bounds the resources one subscriptions/listen request may
+// name, and maxSessionURIs the distinct resources a pooled session keeps
+// subscribed upstream for its listeners: each is a governed
+// resources/subscribe round trip upstream and an audit record, so one
+// request must not fan out into an unbounded number of them. The session
+// bound is checked as each subscription starts; listen requests running
+// at once subscribe one URI at a time each, so they pass it by at most
+// one URI apiece.
+const (
+	maxListenURIs  = 100
+	maxSessionURIs = 1000
+)
+
 // subscribe subscribes the pooled session to uri upstream, unless a
 // listener did already.
 func (s *session) subscribe(ctx context.Context, uri string) error {
@@ -137,6 +155,10 @@ func (s *session) subscribe(ctx context.Context, uri string) error {
 		s.subs[uri]++
 		s.mu.Unlock()
 		return nil
+	}
+	if len(s.subs) >= maxSessionURIs {
+		s.mu.Unlock()
+		return fmt.Errorf("the session's listeners hold %d resource subscriptions, the most it keeps", maxSessionURIs)
 	}
 	s.mu.Unlock()
 	params, _ := json.Marshal(map[string]string{"uri": uri})

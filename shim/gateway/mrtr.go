@@ -312,9 +312,34 @@ func (s *session) endInputs(inputs map[*inputCall]bool) {
 var retryMembers = []string{"inputResponses", "requestState"}
 
 // isRetry reports whether a stateless request carries input for a call
-// that waits for it.
+// that waits for it: whether a top-level member of its params, decoded
+// (so "request\u0053tate" is requestState) and compared without case (as
+// rpc.CheckNames compares names), is one of retryMembers. The same text
+// deeper in params (a tool's arguments) is not a retry. Params that do
+// not parse are not a retry: the normal path refuses them.
 func isRetry(m *rpc.Message) bool {
-	return inputMethods[m.Method] && (bytes.Contains(m.Params, []byte(`"requestState"`)) || bytes.Contains(m.Params, []byte(`"inputResponses"`)))
+	if !inputMethods[m.Method] || len(m.Params) == 0 {
+		return false
+	}
+	dec := jsontext.NewDecoder(bytes.NewReader(m.Params))
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return false
+	}
+	for dec.PeekKind() == '"' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return false
+		}
+		for _, r := range retryMembers {
+			if strings.EqualFold(name.String(), r) {
+				return true
+			}
+		}
+		if dec.SkipValue() != nil {
+			return false
+		}
+	}
+	return false
 }
 
 // resumeInput serves a stateless client's retry of a call that waits for

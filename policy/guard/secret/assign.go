@@ -116,20 +116,35 @@ func assignmentAt(s string, at, n int) (Finding, bool) {
 // capsSuffix: the stem at s[at:at+n] ends an upper-case environment
 // variable name that glues a program's name to it (PGPASSWORD, SMTPPASS,
 // REDISCLI_AUTH has its underscore); the stem must end the name, so
-// BYPASSES or PASSPORTS are not read as one.
+// BYPASSES or PASSPORTS are not read as one. A name is at most
+// maxEnvName bytes: a longer word is no variable's name, and the scans
+// stop there, so a long word full of stems costs linear work.
 func capsSuffix(s string, at, n int) bool {
 	ks := at
 	for ks > 0 && isWordChar(s[ks-1]) {
+		if at-ks >= maxEnvName {
+			return false
+		}
 		ks--
 	}
 	ke := at + n
 	for ke < len(s) && isWordChar(s[ke]) {
+		if ke-at-n > len("WORD") {
+			return false
+		}
 		ke++
 	}
-	word := s[ks:ke]
+	for i := ks; i < ke; i++ {
+		if s[i] >= 'a' && s[i] <= 'z' {
+			return false
+		}
+	}
 	rest := s[at+n : ke]
-	return at-ks >= 2 && word == strings.ToUpper(word) && (rest == "" || rest == "WORD")
+	return at-ks >= 2 && (rest == "" || rest == "WORD")
 }
+
+// maxEnvName bounds the program name capsSuffix reads before a stem.
+const maxEnvName = 64
 
 // assignOps are the assignment and comparison operators, longest first.
 var assignOps = []string{"===", "!==", ":=", "=>", "==", "!=", "?=", "||", "=", ":"}
@@ -163,8 +178,19 @@ func valueAfter(s string, ks, ke int) (int, int, bool) {
 		// A command line's --password VALUE: the flag names the
 		// credential (not --secret-add, --password-file) and the value is
 		// one plain word (not a usage line's "yes|no]" or "k=v,k=v").
+		// Base64's '=' padding may end the value; a ',' or a '(' may be
+		// in it, where no usage line has one without a '|' or a bracket.
+		// A shell word is no code expression, so a '(' is the value's
+		// (a call would need quotes, which readValue reads).
 		vs, ve, ok := readValue(s, i)
-		if !ok || strings.ContainsAny(s[vs:ve], "[]|(){}<>,=") || s[vs] == '-' {
+		if !ok && i < len(s) && !isQuote(s[i]) {
+			vs, ve = i, i
+			for ve < len(s) && ve-i < 200 && !isBlank(s[ve]) {
+				ve++
+			}
+			ok = ve > vs
+		}
+		if !ok || strings.ContainsAny(strings.TrimSuffix(strings.TrimSuffix(s[vs:ve], "="), "="), "[]|{}<>=") || s[vs] == '-' {
 			return 0, 0, false
 		}
 		return vs, ve, true
@@ -206,6 +232,10 @@ func xmlValue(s string, ks, ke, i int) (int, int, bool) {
 		return 0, 0, false
 	}
 	v := s[i : i+end]
+	if t := strings.TrimSpace(v); t != "" && t != v {
+		i += strings.Index(v, t) // <password> SECRET </password>
+		end, v = len(t), t
+	}
 	// Element text is more often an id or a word than an assignment's
 	// value is: the bar is the own rules' 3.5 bits a character.
 	if strings.ContainsAny(v, " \t\n") || entropy(v) < 3.5 {

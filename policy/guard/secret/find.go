@@ -116,7 +116,7 @@ type Finding struct {
 func Find(key, s string) []Finding {
 	out := find(key, s)
 	if j, at := joinLiterals(s); len(at) > 0 {
-		// A token split into literals joined by + or . ("ghp_" + "R7t…")
+		// A token split into joined literals ("ghp_" + "R7t…")
 		// is found in the joined text; what it finds across a joint is
 		// reported over the literals in s.
 		for _, f := range find(key, j) {
@@ -131,41 +131,61 @@ func Find(key, s string) []Finding {
 	return out
 }
 
-// joint is one place where joinLiterals removed a `" + "` between two
-// string literals: pos in the joined text, n bytes removed.
+// joint is one place where joinLiterals removed what joins two string
+// literals: pos in the joined text, n bytes removed.
 type joint struct{ pos, n int }
 
-// joinLiterals removes, between two string literals of the same quote,
-// the closing quote, a + or . operator (with spaces) and the opening
-// quote: "ghp_" + "R7t…" becomes "ghp_R7t…". It returns nothing when s
-// has no such joint.
+// maxJoinSpace bounds the blanks (line breaks and indentation
+// included) joinLiterals reads on either side of an operator.
+const maxJoinSpace = 64
+
+// joinLiterals removes, between two string literals, the closing quote,
+// what joins them and the opening quote: "ghp_" + "R7t…" becomes
+// "ghp_R7t…". A join is + (JavaScript, Java, Python, C#), " . " (PHP,
+// with blanks), .. (Lua) or blanks alone (adjacent literals, which
+// Python and C concatenate); the blanks may hold line breaks, where long
+// literals are usually split, and the quotes may differ. It returns
+// nothing when s has no such joint. Each quote is looked at once, with
+// at most 2*maxJoinSpace+2 bytes after it, so the work is linear.
 func joinLiterals(s string) (string, []joint) {
-	if strings.IndexByte(s, '+') < 0 && !strings.Contains(s, " . ") {
-		return "", nil // the cheap test: most text joins nothing
-	}
 	var b strings.Builder
 	var at []joint
 	last := 0
 	for off := 0; off < len(s); {
-		j := strings.IndexAny(s[off:], "+.")
+		j := strings.IndexAny(s[off:], "\"'`")
 		if j < 0 {
 			break
 		}
-		p := off + j
-		off = p + 1
-		l := p
-		for l > 0 && s[l-1] == ' ' && p-l < 3 {
-			l--
+		q := off + j // a closing quote, if a joint follows
+		off = q + 1
+		if q < last {
+			continue
 		}
-		r := p + 1
-		for r < len(s) && s[r] == ' ' && r-p < 4 {
-			r++
+		i, sp := q+1, 0
+		for i < len(s) && isBlank(s[i]) && sp < maxJoinSpace {
+			i, sp = i+1, sp+1
 		}
-		if l == 0 || r >= len(s) || l-1 < last || !isQuote(s[l-1]) || s[r] != s[l-1] || s[p] == '.' && (l == p || r == p+1) {
-			continue // "a.b" is no joint; "…" . "…" (PHP) has spaces
+		op := ""
+		switch {
+		case strings.HasPrefix(s[i:], ".."):
+			op = ".."
+		case i < len(s) && (s[i] == '+' || s[i] == '.'):
+			op = s[i : i+1]
 		}
-		b.WriteString(s[last : l-1])
-		at = append(at, joint{b.Len(), r + 1 - (l - 1)})
+		r, sp2 := i+len(op), 0
+		for r < len(s) && isBlank(s[r]) && sp2 < maxJoinSpace {
+			r, sp2 = r+1, sp2+1
+		}
+		switch {
+		case r >= len(s) || !isQuote(s[r]):
+			continue
+		case op == "" && sp == 0:
+			continue // "" is an empty literal or an escaped quote, no joint
+		case op == "." && (sp == 0 || sp2 == 0):
+			continue // "a.b" is no joint; "…" . "…" (PHP) has blanks
+		}
+		b.WriteString(s[last:q])
+		at = append(at, joint{b.Len(), r + 1 - q})
 		last = r + 1
 		off = last
 	}
@@ -266,7 +286,7 @@ func find(key, s string) []Finding {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
 	out = append(out, connStrings(s)...)
-	if strings.Contains(s, " -p") {
+	if strings.Contains(s, " -p") || strings.Contains(s, "\t-p") {
 		for _, f := range cliPasswords(s) {
 			if !overlaps(out, f.Start, f.End) {
 				out = append(out, f)
@@ -431,39 +451,56 @@ func connStrings(s string) []Finding {
 
 // cliPasswords finds a password given on a command line the way two
 // clients take one: mysql's attached -pSECRET (mysql, mysqldump, mariadb,
-// … as MaskArgs knows them) and sshpass -p SECRET. The value must look
-// like a secret (secretLike), so -p$MYSQL_PWD or -pchangeme is not one.
+// … as MaskArgs knows them) and sshpass -p SECRET or -pSECRET. The value
+// must look like a secret (secretLike), so -p$MYSQL_PWD or -pchangeme is
+// not one. The client is the last client word before the -p on its line;
+// the words are read once, as the scan goes from one -p to the next, so
+// the work is linear in s however many -p one line holds.
 func cliPasswords(s string) []Finding {
 	var out []Finding
+	client, read := "", 0 // the client of the line so far, read up to s[read:]
 	for off := 0; off < len(s); {
-		j := strings.Index(s[off:], " -p")
+		j := strings.Index(s[off:], "-p")
 		if j < 0 {
 			break
 		}
-		at := off + j + 3
+		p := off + j
+		at := p + 2
 		off = at
-		ls := strings.LastIndexByte(s[:at], '\n') + 1
-		words := strings.Fields(s[ls:at])
-		client := ""
-		for _, w := range words {
-			if b := base(strings.Trim(w, `"'`)); mysqlClients[b] || b == "sshpass" {
+		if p == 0 || s[p-1] != ' ' && s[p-1] != '\t' {
+			continue
+		}
+		// The words of s[read:p] (p follows a blank, so no word straddles
+		// it): a newline starts a line with no client.
+		for i := read; i < p; {
+			if s[i] == '\n' {
+				client = ""
+			}
+			if isBlank(s[i]) {
+				i++
+				continue
+			}
+			e := i
+			for e < p && !isBlank(s[e]) {
+				e++
+			}
+			if b := base(strings.Trim(s[i:e], `"'`)); mysqlClients[b] || b == "sshpass" {
 				client = b
 			}
+			i = e
 		}
+		read = p
 		vs := at
 		switch {
 		case client == "":
 			continue
-		case client == "sshpass":
-			if at >= len(s) || s[at] != ' ' {
-				continue
-			}
+		case client == "sshpass" && at < len(s) && s[at] == ' ':
 			vs = at + 1
-		case at >= len(s) || s[at] == ' ' || s[at] == '=':
+		case at >= len(s) || isBlank(s[at]) || s[at] == '=':
 			continue // mysql's -p alone prompts; -port is no password
 		}
 		ve := vs
-		for ve < len(s) && s[ve] != ' ' && s[ve] != '\t' && s[ve] != '\n' && s[ve] != '\r' {
+		for ve < len(s) && !isBlank(s[ve]) {
 			ve++
 		}
 		if ve-vs >= 2 && isQuote(s[vs]) && s[ve-1] == s[vs] {
@@ -474,6 +511,10 @@ func cliPasswords(s string) []Finding {
 		}
 	}
 	return out
+}
+
+func isBlank(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f'
 }
 
 // placeholder recognises documentation values that are not secrets.

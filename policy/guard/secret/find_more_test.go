@@ -91,6 +91,15 @@ func TestFindConfigForms(t *testing.T) {
 		{"mysqldump --password Wq8zLp2vXr9k app", RuleGeneric, "Wq8zLp2vXr9k"},
 		{"mysql -u root -pWq8zLp2vXr9k app", RuleGeneric, "Wq8zLp2vXr9k"},
 		{"sshpass -p 'Wq8zLp2vXr9k' ssh deploy@host", RuleGeneric, "Wq8zLp2vXr9k"},
+		// The forms a review found missed: padding, a ',' or '(' in a
+		// flag's value, sshpass's attached -p, a tab before -p, blanks
+		// around an element's text.
+		{"app --token c2VjcmV0LXRva2VuLTQ4MjE5MA= --verbose", RuleGeneric, "c2VjcmV0LXRva2VuLTQ4MjE5MA="},
+		{"app --password Xk9vR2mQ,4tBw --verbose", RuleGeneric, "Xk9vR2mQ,4tBw"},
+		{"app --password Xk9v(R2mQ4tBw --verbose", RuleGeneric, "Xk9v(R2mQ4tBw"},
+		{"sshpass -pWq8zLp2vXr9k ssh deploy@host", RuleGeneric, "Wq8zLp2vXr9k"},
+		{"mysql -u root\t-pWq8zLp2vXr9k app", RuleGeneric, "Wq8zLp2vXr9k"},
+		{"<password> Wq8zLp2vXr9k </password>", RuleGeneric, "Wq8zLp2vXr9k"},
 	} {
 		fs := Find("", tc.in)
 		ok := false
@@ -120,6 +129,11 @@ func TestFindConfigForms(t *testing.T) {
 		"mysql -u root -p$MYSQL_PWD app",
 		"ssh -p 2222 deploy@host",
 		"tar -pxf Wq8zLp2vXr9k.tar",
+		"app --token a=b,c=d",
+		"app --password (yes|no)",
+		"sshpass -p ssh deploy@host",
+		"mysql\t-p\tapp",
+		"<password> two words </password>",
 	} {
 		if fs := Find("", in); len(fs) > 0 {
 			t.Errorf("%q: %+v, want nothing", in, fs)
@@ -127,8 +141,9 @@ func TestFindConfigForms(t *testing.T) {
 	}
 }
 
-// TestFindSplitLiterals: a token split into string literals joined by +
-// (or PHP's .) is found, over the literals and the operator between them.
+// TestFindSplitLiterals: a token split into string literals joined by +,
+// PHP's . or Lua's .., or only by blanks, is found, over the literals and
+// what joins them.
 // The values are made up for this test.
 func TestFindSplitLiterals(t *testing.T) {
 	for _, tc := range []struct {
@@ -137,6 +152,12 @@ func TestFindSplitLiterals(t *testing.T) {
 		{`token = "ghp_" + "R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy"`, RuleGitHub, `ghp_" + "R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy`},
 		{`$k = 'sk_live_' . '4eC39HqLyjWDarjtT1zdp7dcXy';`, RuleStripe, `sk_live_' . '4eC39HqLyjWDarjtT1zdp7dcXy`},
 		{`const k = "AKIA"+"QX7Z2LMPW4RTY9KD";`, RuleAWS, `AKIA"+"QX7Z2LMPW4RTY9KD`},
+		// A join across a line break, mixed quotes, Lua's .., adjacent
+		// literals.
+		{"token = \"ghp_\" +\n    \"R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy\"", RuleGitHub, "ghp_\" +\n    \"R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy"},
+		{`token = "ghp_" + 'R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy'`, RuleGitHub, `ghp_" + 'R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy`},
+		{`local t = "ghp_".."R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy"`, RuleGitHub, `ghp_".."R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy`},
+		{`token = ("ghp_R7tYq2Lm9XvP4kZs" "8WdN3bHc6FjA1eUo0iGy")`, RuleGitHub, `ghp_R7tYq2Lm9XvP4kZs" "8WdN3bHc6FjA1eUo0iGy`},
 	} {
 		fs := Find("", tc.in)
 		ok := false
@@ -153,6 +174,8 @@ func TestFindSplitLiterals(t *testing.T) {
 		`greeting = "hello" + "world"`,
 		`x = obj.name + "ghp_"`,
 		`"ghp_".length + "R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy".length`,
+		`"ghp_""R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy"`,
+		`"ghp_".R7tYq2Lm9XvP4kZs8WdN3bHc6FjA1eUo0iGy"`,
 	} {
 		if fs := Find("", in); len(fs) > 0 {
 			t.Errorf("%q: %+v, want nothing", in, fs)

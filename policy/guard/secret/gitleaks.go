@@ -209,11 +209,17 @@ func anyAllows(as []glAllow, secret, match, line string) bool {
 	return false
 }
 
+// lineAround is the line of s around s[a:b], at most maxLineAround
+// bytes either side of it: an allowlist reads the words near a match,
+// and a bound keeps one long line with many matches linear.
 func lineAround(s string, a, b int) string {
-	ls := strings.LastIndexByte(s[:a], '\n') + 1
-	le := strings.IndexByte(s[b:], '\n')
+	lo, hi := max(0, a-maxLineAround), min(len(s), b+maxLineAround)
+	ls := strings.LastIndexByte(s[lo:a], '\n') + 1 + lo
+	le := strings.IndexByte(s[b:hi], '\n')
 	if le < 0 {
-		return s[ls:]
+		return s[ls:hi]
 	}
 	return s[ls : b+le]
 }
+
+const maxLineAround = 1024
