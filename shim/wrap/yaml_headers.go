@@ -31,7 +31,7 @@ func (d *ydoc) moveHeaders(it *item, o Options, hv *yaml.Node) (headerMoves, err
 		if v.Kind != yaml.ScalarNode || k.Line != v.Line || v.Anchor != "" || v.Tag != "!!str" && v.Tag != "" {
 			return hm, fmt.Errorf("requestOptions.headers.%s is not a one-line string", n)
 		}
-		if _, isSecret := secret.Detect(n, v.Value); !isSecret {
+		if !secretHeader(n, v.Value) {
 			hm.flags = append(hm.flags, "--header", n+": "+v.Value)
 			continue
 		}
