@@ -134,12 +134,12 @@ func (s IndexedKeyring) revokeRemote(ctx context.Context, user, server string, t
 		}
 		// Only here, for a grant with no registration in the keyring,
 		// is the config's secret reference resolved.
-		cs, err := f.secret(ctx)
-		if err != nil {
-			r.LocalOnly = fmt.Sprintf("the --oauth-client-secret reference of client %q does not resolve (%v), so it cannot ask for the revocation", f.ClientID, err)
+		cs, rerr := f.secret(ctx)
+		if rerr != nil {
+			r.LocalOnly = fmt.Sprintf("the --oauth-client-secret reference of client %q does not resolve (%v), so it cannot ask for the revocation", f.ClientID, rerr)
 			return r
 		}
-		reg = Registration{ClientID: f.ClientID, ClientSecret: cs}
+		reg, err = Registration{ClientID: f.ClientID, ClientSecret: cs}, nil
 	}
 	if err != nil {
 		r.LocalOnly = err.Error()

@@ -2,8 +2,10 @@ package oauthuser_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -22,7 +24,32 @@ import (
 // neither's secret is sent, and the result says so).
 func TestRevokeAllResolvesOnlyWhatItUses(t *testing.T) {
 	ctx := await.Context(t)
-	ts := httptest.NewServer(http.NotFoundHandler()) // no metadata: discovery fails at once
+	// An authorization server for every path of ts: its metadata, and a
+	// revocation endpoint noting the client that asks.
+	var ts *httptest.Server
+	var asked []string // client id:secret of each revocation
+	ts = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/.well-known/oauth-protected-resource/"):
+			res := ts.URL + "/" + strings.TrimPrefix(r.URL.Path, "/.well-known/oauth-protected-resource/")
+			_, _ = fmt.Fprintf(w, `{"resource":%q,"authorization_servers":[%q]}`, res, ts.URL)
+		case r.URL.Path == "/.well-known/oauth-authorization-server":
+			_, _ = fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":"%[1]s/authorize","token_endpoint":"%[1]s/token","revocation_endpoint":"%[1]s/revoke","response_types_supported":["code"],"code_challenge_methods_supported":["S256"]}`, ts.URL)
+		case r.URL.Path == "/revoke":
+			_ = r.ParseForm()
+			id, secret, ok := r.BasicAuth()
+			if ok { // form-encoded (RFC 6749 2.3.1)
+				id, _ = url.QueryUnescape(id)
+				secret, _ = url.QueryUnescape(secret)
+			} else {
+				id, secret = r.PostForm.Get("client_id"), r.PostForm.Get("client_secret")
+			}
+			asked = append(asked, id+":"+secret)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
 	defer ts.Close()
 	sec := &mapSecrets{m: map[[2]string]string{}}
 	kr := oauthuser.IndexedKeyring{KeyringStore: oauthuser.KeyringStore{Secrets: sec}, Index: filepath.Join(t.TempDir(), "shim-oauth", "servers")}
@@ -61,6 +88,13 @@ func TestRevokeAllResolvesOnlyWhatItUses(t *testing.T) {
 	}
 	if len(revoked) != 3 {
 		t.Fatalf("RevokeAll: %+v; want the three grants, the URL without one untouched", revoked)
+	}
+	slices.Sort(asked)
+	if !slices.Equal(asked, []string{"cfg:cs-file:one", "dyn-1:"}) {
+		t.Errorf("revocations asked for by %q; want the config's client with its resolved secret for one, the registration for registered", asked)
+	}
+	if r := got[one]; !r.AtIssuer {
+		t.Errorf("the grant of the one configured client: %+v", r)
 	}
 	if r := got[clash]; r.AtIssuer || !strings.Contains(r.LocalOnly, "name different OAuth clients") {
 		t.Errorf("clashing configs: %+v", r)
