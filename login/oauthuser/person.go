@@ -39,7 +39,8 @@ type PersonCheck struct {
 	// SigninPath the provider must allow as a redirect URI.
 	Issuer, ClientID, ClientSecret, BaseURL string
 	// UserOf names the person an ID token's claims are (the same name the
-	// gateway gives the caller: email, else subject).
+	// gateway gives the caller: email, else subject); the e-mail is passed
+	// only when the token says it is verified (email_verified true), else "".
 	UserOf func(subject, email string) string
 	// HTTPClient reaches the identity provider (nil: the default).
 	HTTPClient *http.Client
@@ -190,9 +191,12 @@ func (p *PersonCheck) signin(w http.ResponseWriter, r *http.Request, m *Manager)
 		writePage(w, http.StatusBadGateway, "Sign-in failed", "mcpgov could not sign you in at "+p.Issuer+". Open the consent link again.")
 		return
 	}
-	email := claims.Email
-	if claims.EmailVerified != nil && !*claims.EmailVerified {
-		email = ""
+	// The e-mail names the person only when the provider says it checked
+	// it: one that lets people set their own address and does not say
+	// would let anyone sign in as anyone's address.
+	email := ""
+	if claims.EmailVerified != nil && *claims.EmailVerified {
+		email = claims.Email
 	}
 	person := p.UserOf(idt.Subject, email)
 	rec, err := m.peek(r.Context(), c.Consent)
