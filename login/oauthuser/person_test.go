@@ -180,3 +180,58 @@ func browserJar(t *testing.T, base string, cookies []*http.Cookie) *cookiejar.Ja
 	jar.SetCookies(mustURL(t, base+"/"), cookies)
 	return jar
 }
+
+// TestPersonCheckCookiePaths: with the gateway published under a path
+// (public_url https://gw.example/gw), or not, and servers whose redirect URLs
+// differ, the browser sends the sign-in cookie back to the sign-in and the
+// consent cookie to the redirect endpoint of the consent's own server, so
+// the consent completes for each server.
+func TestPersonCheckCookiePaths(t *testing.T) {
+	idp := newFakeIdP(t)
+	for _, base := range []string{"https://gw.example", "https://gw.example/gw"} {
+		t.Run(base, func(t *testing.T) { testPersonCookiePaths(t, idp, base) })
+	}
+}
+
+func testPersonCookiePaths(t *testing.T, idp *fakeIdP, base string) {
+	as, calls := fakeAS(t, 200, `{"access_token":"at","token_type":"Bearer","expires_in":3600}`)
+	ev := &eventLog{}
+	m := &oauthuser.Manager{Store: &oauthuser.MemoryStore{}, Sink: ev}
+	redirects := map[string]string{"gh": base + "/oauth/callback", "jira": base + "/jira/oauth/callback"}
+	for id, redirect := range redirects {
+		if err := m.AddServer(id, oauthuser.Config{AuthURL: "https://as.example/authorize", TokenURL: as.URL, ClientID: "cid",
+			RedirectURL: redirect, Scopes: []string{"repo"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := installPerson(t, m, idp, base)
+	for _, id := range []string{"gh", "jira"} {
+		cr, err := m.ConsentURL(context.Background(), "alice@example.com", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := base + oauthuser.StartPath + "?"; len(cr.URL) < len(want) || cr.URL[:len(want)] != want {
+			t.Fatalf("%s: link %s, want it under %s", id, cr.URL, want)
+		}
+		rec := personSignin(t, idp, h, base, cr, map[string]any{"sub": "s-alice", "email": "alice@example.com", "email_verified": true})
+		if rec.Code != http.StatusFound {
+			t.Fatalf("%s: sign-in at %s%s: %d %s, want 302 to the authorization server", id, base, oauthuser.SigninPath, rec.Code, rec.Body)
+		}
+		// The browser comes back from the authorization server to the
+		// server's redirect URL with the cookies whose path covers it.
+		jar := browserJar(t, base, rec.Result().Cookies())
+		callback := mustURL(t, redirects[id])
+		req := httptest.NewRequest(http.MethodGet, "/oauth/callback?"+url.Values{"state": {mustURL(t, cr.URL).Query().Get("state")}, "code": {"c"}}.Encode(), nil)
+		for _, ck := range jar.Cookies(callback) {
+			req.AddCookie(ck)
+		}
+		got := httptest.NewRecorder()
+		m.RedirectHandler().ServeHTTP(got, req)
+		if got.Code != http.StatusOK {
+			t.Errorf("%s: back at %s: %d %s (event %+v), want the grant", id, callback, got.Code, got.Body, ev.last(oauthuser.EventConsentFailed))
+		}
+	}
+	if *calls != 2 {
+		t.Errorf("token requests %d, want 2 (one per consent)", *calls)
+	}
+}
