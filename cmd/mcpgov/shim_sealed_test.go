@@ -17,7 +17,8 @@ import (
 // but a login session's runtime directory, the shim's grant is sealed in
 // shim-oauth/vault.json under a key in $XDG_RUNTIME_DIR: the next shim
 // uses it with no consent, the file holds no token, and a new session
-// (the key gone) needs a consent again. No "no OS keyring" warning.
+// (the key gone) needs a consent again, with a warning that the sealed
+// grant does not open. No "no OS keyring" warning.
 func TestShimOAuthSealedWithoutKeyring(t *testing.T) {
 	s := newShimOAuthSandbox(t)
 	runtime := filepath.Join(t.TempDir(), "run")
@@ -62,11 +63,14 @@ func TestShimOAuthSealedWithoutKeyring(t *testing.T) {
 	use(1) // the next shim: the sealed grant, no consent
 
 	// A new login session: the runtime directory emptied. The grant does
-	// not open; a consent again, sealed under the new key.
+	// not open (the shim says so); a consent again, sealed under the new
+	// key.
 	if err := os.Remove(key); err != nil {
 		t.Fatal(err)
 	}
-	use(2)
+	if stderr := use(2); !strings.Contains(stderr, "does not open under this login session's key") {
+		t.Errorf("the grant sealed in the earlier session was ignored without a warning:\n%s", stderr)
+	}
 	use(2)
 }
 

@@ -22,12 +22,23 @@ type Revoked struct {
 
 // Fronted is a remote server a shim fronts, as a client's config names it:
 // its URL and the OAuth client its command line gives
-// (--oauth-client-id, the secret resolved from --oauth-client-secret),
-// if any.
+// (--oauth-client-id, and the --oauth-client-secret reference), if any.
+// The reference is resolved (Resolve) only when a grant for URL is
+// revoked as this client: the URL has a grant, the keyring holds no
+// registration for it, and no other config names another client for it.
 type Fronted struct {
-	URL          string
-	ClientID     string
-	ClientSecret string
+	URL       string
+	ClientID  string
+	SecretRef string
+	Resolve   func(ctx context.Context, ref string) (string, error)
+}
+
+// secret resolves f's client secret reference ("" without one).
+func (f Fronted) secret(ctx context.Context) (string, error) {
+	if f.SecretRef == "" || f.Resolve == nil {
+		return "", nil
+	}
+	return f.Resolve(ctx, f.SecretRef)
 }
 
 // RevokeAll ends user's grants the shim keeps in the keyring: each is
@@ -49,12 +60,26 @@ func (s IndexedKeyring) RevokeAll(ctx context.Context, user string, hc *http.Cli
 	var errs []error
 	var extra []string
 	named := map[string]Fronted{}
+	clash := map[string]bool{} // configs naming different clients for a URL
 	all := slices.Clone(indexed)
 	for _, f := range also {
-		if _, ok := named[f.URL]; !ok || named[f.URL].ClientID == "" {
+		if f.ClientID != "" {
+			if g, ok := named[f.URL]; ok && g.ClientID != "" && (g.ClientID != f.ClientID || g.SecretRef != f.SecretRef) {
+				clash[f.URL] = true
+			}
+			if g, ok := named[f.URL]; !ok || g.ClientID == "" {
+				named[f.URL] = f
+			}
+		} else if _, ok := named[f.URL]; !ok {
 			named[f.URL] = f
 		}
 		all = append(all, f.URL)
+	}
+	for u := range clash {
+		// Which config's client got the grant is not known: none is
+		// used, so no config's secret goes to the wrong client's
+		// authorization server.
+		named[u] = Fronted{URL: u, SecretRef: clashRef}
 	}
 	for _, srv := range all {
 		if slices.ContainsFunc(out, func(r Revoked) bool { return r.Server == srv }) {
@@ -86,6 +111,10 @@ func (s IndexedKeyring) RevokeAll(ctx context.Context, user string, hc *http.Cli
 	return out, errors.Join(errs...)
 }
 
+// clashRef marks, in RevokeAll's named, a URL whose configs disagree on
+// the client.
+const clashRef = "\x00clash"
+
 // revokeRemote asks server's authorization server to revoke t, as the
 // client that obtained it: the registration the keyring keeps, else the
 // client the config's --oauth-client-id names. The endpoints are
@@ -95,11 +124,22 @@ func (s IndexedKeyring) revokeRemote(ctx context.Context, user, server string, t
 	r := Revoked{Server: server}
 	reg, err := s.GetClient(ctx, server)
 	if errors.Is(err, ErrNoClient) || err == nil && reg.ClientID == "" {
+		if f.SecretRef == clashRef {
+			r.LocalOnly = "the clients' configs name different OAuth clients (--oauth-client-id, --oauth-client-secret) for this server, and which one the grant was issued to is not known, so none is used to ask for the revocation"
+			return r
+		}
 		if f.ClientID == "" {
 			r.LocalOnly = "the client the grant was issued to is known neither to the keyring nor to a client's config (--oauth-client-id), so it cannot ask for the revocation"
 			return r
 		}
-		reg, err = Registration{ClientID: f.ClientID, ClientSecret: f.ClientSecret}, nil
+		// Only here, for a grant with no registration in the keyring,
+		// is the config's secret reference resolved.
+		cs, rerr := f.secret(ctx)
+		if rerr != nil {
+			r.LocalOnly = fmt.Sprintf("the --oauth-client-secret reference of client %q does not resolve (%v), so it cannot ask for the revocation", f.ClientID, rerr)
+			return r
+		}
+		reg, err = Registration{ClientID: f.ClientID, ClientSecret: cs}, nil
 	}
 	if err != nil {
 		r.LocalOnly = err.Error()

@@ -39,7 +39,8 @@ type PersonCheck struct {
 	// SigninPath the provider must allow as a redirect URI.
 	Issuer, ClientID, ClientSecret, BaseURL string
 	// UserOf names the person an ID token's claims are (the same name the
-	// gateway gives the caller: email, else subject).
+	// gateway gives the caller: email, else subject); the e-mail is passed
+	// only when the token says it is verified (email_verified true), else "".
 	UserOf func(subject, email string) string
 	// HTTPClient reaches the identity provider (nil: the default).
 	HTTPClient *http.Client
@@ -129,7 +130,7 @@ func (p *PersonCheck) start(w http.ResponseWriter, r *http.Request, m *Manager) 
 	c := signinCookie{State: randomString(), Verifier: oauth2.GenerateVerifier(), Nonce: randomString(), Consent: state, Expires: m.now().Add(signinTTL)}
 	raw, _ := json.Marshal(c)
 	v := base64.RawURLEncoding.EncodeToString(raw)
-	http.SetCookie(w, &http.Cookie{Name: signinCookieName, Value: v + "." + p.mac("signin", v), Path: SigninPath,
+	http.SetCookie(w, &http.Cookie{Name: signinCookieName, Value: v + "." + p.mac("signin", v), Path: p.publicPath(SigninPath),
 		HttpOnly: true, Secure: strings.HasPrefix(p.BaseURL, "https://"), SameSite: http.SameSiteLaxMode, MaxAge: int(signinTTL / time.Second)})
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, p.oauth().AuthCodeURL(c.State, oauth2.S256ChallengeOption(c.Verifier), oidc.Nonce(c.Nonce)), http.StatusFound)
@@ -190,9 +191,12 @@ func (p *PersonCheck) signin(w http.ResponseWriter, r *http.Request, m *Manager)
 		writePage(w, http.StatusBadGateway, "Sign-in failed", "mcpgov could not sign you in at "+p.Issuer+". Open the consent link again.")
 		return
 	}
-	email := claims.Email
-	if claims.EmailVerified != nil && !*claims.EmailVerified {
-		email = ""
+	// The e-mail names the person only when the provider says it checked
+	// it: one that lets people set their own address and does not say
+	// would let anyone sign in as anyone's address.
+	email := ""
+	if claims.EmailVerified != nil && *claims.EmailVerified {
+		email = claims.Email
 	}
 	person := p.UserOf(idt.Subject, email)
 	rec, err := m.peek(r.Context(), c.Consent)
@@ -211,23 +215,37 @@ func (p *PersonCheck) signin(w http.ResponseWriter, r *http.Request, m *Manager)
 			"You signed in as "+person+", and the link was made for another person. Nothing was granted and the link no longer works. If you need "+rec.Server+", retry the tool call yourself to get your own link.")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: signinCookieName, Value: "", Path: SigninPath, MaxAge: -1})
-	http.SetCookie(w, &http.Cookie{Name: consentCookieName, Value: p.mac("consent", c.Consent, rec.User), Path: callbackPath(m),
+	http.SetCookie(w, &http.Cookie{Name: signinCookieName, Value: "", Path: p.publicPath(SigninPath), MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: consentCookieName, Value: p.mac("consent", c.Consent, rec.User), Path: p.callbackPath(m, rec.Server),
 		HttpOnly: true, Secure: strings.HasPrefix(p.BaseURL, "https://"), SameSite: http.SameSiteLaxMode, MaxAge: int(signinTTL / time.Second)})
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, rec.URL, http.StatusFound)
 }
 
-// callbackPath is the path of the redirect endpoint (the cookie's).
-func callbackPath(m *Manager) string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, s := range m.servers {
-		if u, err := url.Parse(s.cfg.RedirectURL); err == nil && u.Path != "" {
+// publicPath is path (one of the check's own) as the browser sees it:
+// under BaseURL's path (a gateway published at https://host/gw serves
+// SigninPath at /gw/oauth/signin).
+func (p *PersonCheck) publicPath(path string) string {
+	base := ""
+	if u, err := url.Parse(p.BaseURL); err == nil {
+		base = strings.TrimRight(u.Path, "/")
+	}
+	return base + path
+}
+
+// callbackPath is the path of the redirect endpoint server's consent
+// returns to, as the browser sees it (the consent cookie's): the path of
+// that server's redirect URL, else the public URL's path.
+func (p *PersonCheck) callbackPath(m *Manager, server string) string {
+	if s, err := m.server(server); err == nil {
+		s.mu.Lock()
+		redirect := s.cfg.RedirectURL
+		s.mu.Unlock()
+		if u, err := url.Parse(redirect); err == nil && u.Path != "" {
 			return u.Path
 		}
 	}
-	return "/"
+	return p.publicPath("/")
 }
 
 // checkCookie is the Manager's CheckUser: the browser that came back

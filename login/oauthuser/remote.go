@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -515,6 +516,18 @@ type grantAuthorizer struct {
 
 	mu     sync.Mutex
 	notify func([]byte)
+	// busy: a notification to this session is being delivered.
+	busy atomic.Bool
+}
+
+// notifyOnGrant has this session told when cr's consent is granted.
+func (g *grantAuthorizer) notifyOnGrant(cr *ConsentRequired) {
+	g.mu.Lock()
+	notify := g.notify
+	g.mu.Unlock()
+	if notify != nil {
+		g.m.onGrant(cr, notify, &g.busy)
+	}
 }
 
 var _ shim.Notifier = (*grantAuthorizer)(nil)
@@ -557,12 +570,7 @@ func (g *grantAuthorizer) Challenged(ctx context.Context, c shim.Challenge) shim
 		// Answered as a URL-mode elicitation: once the person consents,
 		// this session's client is told (wherever the grant lands in
 		// this process), so it can retry.
-		g.mu.Lock()
-		notify := g.notify
-		g.mu.Unlock()
-		if notify != nil {
-			g.m.onGrant(cr, notify)
-		}
+		g.notifyOnGrant(cr)
 	}
 	return shim.ChallengeResult{Answer: consentAnswer(c, cr)}
 }
@@ -571,13 +579,14 @@ func (g *grantAuthorizer) Challenged(ctx context.Context, c shim.Challenge) shim
 // a URL-mode elicitation was granted.
 type completion struct {
 	notify  func([]byte)
+	busy    *atomic.Bool // the session's: set while a notification is delivered
 	expires time.Time
 }
 
 // onGrant has notify called with notifications/elicitation/complete when
 // cr's consent is granted through this Manager's RedirectHandler, until
 // cr expires.
-func (m *Manager) onGrant(cr *ConsentRequired, notify func([]byte)) {
+func (m *Manager) onGrant(cr *ConsentRequired, notify func([]byte), busy *atomic.Bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	now := m.now()
@@ -595,7 +604,7 @@ func (m *Manager) onGrant(cr *ConsentRequired, notify func([]byte)) {
 	if len(m.completions) >= maxPending {
 		return // bounded like the consents in flight; the client can still retry
 	}
-	m.completions[cr.ElicitationID] = append(m.completions[cr.ElicitationID], completion{notify: notify, expires: cr.Expires})
+	m.completions[cr.ElicitationID] = append(m.completions[cr.ElicitationID], completion{notify: notify, busy: busy, expires: cr.Expires})
 }
 
 // completed sends notifications/elicitation/complete to the sessions that
@@ -616,7 +625,18 @@ func (m *Manager) completed(id string) {
 		return
 	}
 	for _, c := range cs {
-		go c.notify(frame) // delivery may wait for the client
+		// Delivery may wait for the client (until its session closes,
+		// when it is dropped): one notification in flight per session,
+		// so a session whose client does not read does not gather a
+		// goroutine per consent. One not sent then is dropped; the
+		// notification only hastens the client's retry.
+		if !c.busy.CompareAndSwap(false, true) {
+			continue
+		}
+		go func() {
+			defer c.busy.Store(false)
+			c.notify(frame)
+		}()
 	}
 }
 

@@ -112,6 +112,7 @@ func TestPlaceFitsTransport(t *testing.T) {
 // endpoint as subject_token with the server's audience, and what comes
 // back — not the caller's token — reaches the upstream.
 func TestTokenExchange(t *testing.T) {
+	exchanged := "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"aud":"https://up.example"}`)) + ".sig"
 	var form map[string][]string
 	var user, pass string
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -119,7 +120,7 @@ func TestTokenExchange(t *testing.T) {
 		form = r.PostForm
 		user, pass, _ = r.BasicAuth()
 		w.Header().Set("Content-Type", "application/json")
-		_, _ = w.Write([]byte(`{"access_token":"exchanged-777","issued_token_type":"urn:ietf:params:oauth:token-type:access_token","token_type":"Bearer"}`))
+		_, _ = w.Write([]byte(`{"access_token":"` + exchanged + `","issued_token_type":"urn:ietf:params:oauth:token-type:access_token","token_type":"Bearer"}`))
 	}))
 	defer ts.Close()
 	in := &Injector{Secrets: &secretref.Resolver{Getenv: func(string) string { return "cs-1" }}}
@@ -132,7 +133,7 @@ func TestTokenExchange(t *testing.T) {
 	if err := c.Apply(r); err != nil {
 		t.Fatal(err)
 	}
-	if got := r.Header.Get("Authorization"); got != "Bearer exchanged-777" {
+	if got := r.Header.Get("Authorization"); got != "Bearer "+exchanged {
 		t.Fatalf("upstream Authorization = %q", got)
 	}
 	if form["subject_token"][0] != "caller-tok" || form["audience"][0] != "https://up.example" ||

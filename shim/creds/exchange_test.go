@@ -60,6 +60,29 @@ func TestTokenExchangeChecks(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), `gave a token for "someone-else", not for the audience "up"`) {
 		t.Fatalf("a token for another audience: %v", err)
 	}
+	// An opaque token, or a JWT with no aud, cannot be checked against
+	// the audience asked for: refused, with a hint, and recorded.
+	for _, tok := range []string{"opaque-777", "eyJhbGciOiJub25lIn0." + base64.RawURLEncoding.EncodeToString([]byte(`{"sub":"alice"}`)) + ".sig"} {
+		issued = tok
+		err = call(auth)
+		if err == nil || !strings.Contains(err.Error(), `gave a token whose audience cannot be read`) || !strings.Contains(err.Error(), `the audience "up"`) {
+			t.Fatalf("a token with no readable audience: %v", err)
+		}
+		if ce, ok := err.(*Error); !ok || !strings.Contains(ce.Hint, "drop audience") {
+			t.Errorf("hint for an unreadable audience: %#v", err)
+		}
+	}
+	if n := len(events); n != 4 || events[2].Action != vault.ActionRefused || events[3].Action != vault.ActionRefused || !strings.Contains(events[3].Reason, "audience cannot be read") {
+		t.Fatalf("records after unreadable audiences: %+v", events)
+	}
+	// Without an audience in the catalog, no check is promised: an opaque
+	// token is sent.
+	noAud := auth
+	noAud.Audience, noAud.Resource = "", "https://up.example"
+	if err := call(noAud); err != nil {
+		t.Fatalf("an opaque token with no audience asked: %v", err)
+	}
+	issued = jwtFor("up")
 	bad := auth
 	bad.ConnectorID = "nope"
 	err = call(bad)
@@ -69,11 +92,11 @@ func TestTokenExchangeChecks(t *testing.T) {
 	if ce, ok := err.(*Error); !ok || !strings.Contains(ce.Hint, "connector_id (nope)") {
 		t.Errorf("hint for an unknown connector: %#v", err)
 	}
-	if len(events) != 3 || events[1].Action != vault.ActionRefused || events[2].Action != vault.ActionRefused {
-		t.Fatalf("records after two refusals: %+v", events)
+	if len(events) != 6 || events[1].Action != vault.ActionRefused || events[5].Action != vault.ActionRefused {
+		t.Fatalf("records after the refusals: %+v", events)
 	}
 	for _, e := range events {
-		if strings.Contains(e.Reason, "caller-tok") || strings.Contains(e.Reason, "eyJ") {
+		if strings.Contains(e.Reason, "caller-tok") || strings.Contains(e.Reason, "eyJ") || strings.Contains(e.Reason, "opaque-777") {
 			t.Errorf("a token in a record: %+v", e)
 		}
 	}

@@ -212,7 +212,18 @@ func (in *Injector) exchange(ctx context.Context, s *catalog.Server, req Request
 		// An issuer may answer with a token for someone else (Dex, asked
 		// for a peer that does not trust the gateway's client, leaves it
 		// out of aud): that token is not sent where it is not meant for.
-		if aud, err := audiences(out.AccessToken); err == nil && !slices.Contains(aud, a.Audience) {
+		// A token whose audience cannot be read (opaque, or a JWT with no
+		// aud) is refused too: the catalog's audience promises a check,
+		// and the gateway has no introspection to make it another way, so
+		// forwarding it would fail open. An issuer that only issues
+		// opaque tokens is configured without audience (resource names
+		// the server instead), where no check is promised.
+		aud, err := audiences(out.AccessToken)
+		if err != nil {
+			return "", &Error{Server: s.ID, Err: fmt.Errorf("token exchange at %s gave a token whose audience cannot be read (not a JWT with an aud claim), so it cannot be checked against the audience %q the catalog asks for", tokenURL, a.Audience),
+				Hint: "have the issuer issue JWT access tokens with an aud claim for that audience; if it only issues opaque tokens, drop audience from the server's auth block (name the server with resource), and no audience check is made"}
+		}
+		if !slices.Contains(aud, a.Audience) {
 			return "", &Error{Server: s.ID, Err: fmt.Errorf("token exchange at %s gave a token for %s, not for the audience %q the catalog asks for", tokenURL, strings.Join(quoted(aud), ", "), a.Audience),
 				Hint: "allow the gateway's client to obtain tokens for that audience at the issuer (Dex: the audience's client lists the gateway's in trustedPeers, and the scopes ask for audience:server:client_id:AUDIENCE)"}
 		}

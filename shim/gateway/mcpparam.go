@@ -114,6 +114,17 @@ func (s *session) bindingsOf(ctx context.Context, name string) ([]paramBinding, 
 			return bs, ok, nil
 		}
 		if err := s.listBindings(ctx); err != nil {
+			if errors.Is(err, errTooManyPages) {
+				// A tool seen on the pages listed is checked; one not
+				// seen may be on a later page: refused, not forwarded
+				// with its headers unchecked.
+				s.mu.Lock()
+				bs, ok = s.bindings[name]
+				s.mu.Unlock()
+				if ok {
+					return bs, true, nil
+				}
+			}
 			return nil, false, err
 		}
 		s.mu.Lock()
@@ -130,11 +141,18 @@ func (s *session) bindingsOf(ctx context.Context, name string) ([]paramBinding, 
 	return nil, false, errors.New("the tools list kept changing while it was listed")
 }
 
+// maxListPages bounds the tools/list pages listBindings reads.
+const maxListPages = 100
+
+// errTooManyPages: the tools list did not end within maxListPages pages.
+var errTooManyPages = fmt.Errorf("the tools list has more than %d pages, so a tool's x-mcp-header annotations cannot all be read; ask the server's operator to list more tools per page", maxListPages)
+
 // listBindings lists every tool through the engine (as the client would
-// see them) and notes their annotations.
+// see them) and notes their annotations; errTooManyPages when the list
+// does not end within maxListPages pages.
 func (s *session) listBindings(ctx context.Context) error {
 	cursor := json.RawMessage(nil)
-	for range 100 {
+	for range maxListPages {
 		params := json.RawMessage(`{}`)
 		if cursor != nil {
 			params = json.RawMessage(`{"cursor":` + string(cursor) + `}`)
@@ -155,7 +173,7 @@ func (s *session) listBindings(ctx context.Context) error {
 		}
 		cursor = json.RawMessage(page.NextCursor)
 	}
-	return nil
+	return errTooManyPages
 }
 
 // checkParamHeaders checks a tools/call's Mcp-Param-* headers against its

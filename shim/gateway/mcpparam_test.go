@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -186,5 +187,51 @@ func TestStatelessCacheFields(t *testing.T) {
 	status, a := rawStateless(t, url+"/servers/alpha/mcp", "dan", 1, "tools/list", `"cursor":null`)
 	if status != 200 || a.Result.ResultType != "complete" || a.Result.TTLMs == nil || *a.Result.TTLMs != 0 || a.Result.CacheScope != "private" || len(a.Result.Tools) != 1 {
 		t.Fatalf("tools/list: %d %+v, want resultType complete, ttlMs 0, cacheScope private and the one allowed tool", status, a.Result)
+	}
+}
+
+// TestStatelessParamHeadersPageCap: an upstream that pages its tools one
+// by one, past the 100 pages the gateway lists to learn the x-mcp-header
+// annotations: a call for a tool on a later page is refused (it cannot be
+// checked) rather than forwarded with its Mcp-Param-* headers unchecked;
+// a tool on an early page is still checked and served.
+func TestStatelessParamHeadersPageCap(t *testing.T) {
+	s := mcp.NewServer(&mcp.Implementation{Name: "paged", Version: "1"}, &mcp.ServerOptions{PageSize: 1})
+	annotated := json.RawMessage(`{"type":"object","properties":{"region":{"type":"string","x-mcp-header":"Region"}}}`)
+	handler := func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+		return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "ran"}}}, nil
+	}
+	s.AddTool(&mcp.Tool{Name: "a_first", InputSchema: annotated}, handler)
+	for i := range 120 {
+		s.AddTool(&mcp.Tool{Name: fmt.Sprintf("m_%03d", i), InputSchema: json.RawMessage(`{"type":"object"}`)}, handler)
+	}
+	s.AddTool(&mcp.Tool{Name: "z_last", InputSchema: annotated}, handler)
+	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	t.Cleanup(upTS.Close)
+	base := &fakeGov{servers: []gateway.Server{{ID: "paged", URL: upTS.URL}},
+		entries: map[string]*catalog.Server{"paged": {ID: "paged", Status: catalog.StatusApproved}}}
+	h, err := gateway.New(gateway.Options{Governance: base, Identify: func(r *http.Request) (audit.Identity, error) {
+		return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := httptest.NewServer(h)
+	t.Cleanup(func() {
+		ts.Close()
+		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
+		defer cancel()
+		_ = h.Close(ctx)
+	})
+	ep := ts.URL + "/servers/paged/mcp"
+
+	if status, a := rawStateless(t, ep, "bob", 1, "tools/call", `"name":"z_last","arguments":{"region":"us"}`, "Mcp-Param-Region", "eu"); status != http.StatusBadGateway || a.Error == nil || !strings.Contains(a.Error.Message, "more than 100 pages") {
+		t.Errorf("a tool past the 100th page with a mismatched Mcp-Param-Region: %d %+v, want 502 saying the list has more than 100 pages", status, a.Error)
+	}
+	if status, a := rawStateless(t, ep, "bob", 2, "tools/call", `"name":"a_first","arguments":{"region":"us"}`, "Mcp-Param-Region", "eu"); status != http.StatusBadRequest || a.Error == nil || a.Error.Code != -32020 {
+		t.Errorf("a tool on the first page with a mismatched Mcp-Param-Region: %d %+v, want 400 -32020", status, a.Error)
+	}
+	if status, a := rawStateless(t, ep, "bob", 3, "tools/call", `"name":"a_first","arguments":{"region":"us"}`, "Mcp-Param-Region", "us"); status != http.StatusOK || a.Error != nil || a.Result.IsError {
+		t.Errorf("a tool on the first page with a matching Mcp-Param-Region: %d %+v, want it served", status, a)
 	}
 }

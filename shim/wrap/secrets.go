@@ -301,7 +301,7 @@ func (d *jdoc) moveHeaders(it *item, o Options, obj *hujson.Object) (flags []str
 		if member(ho, name) != m {
 			return nil, nil, fmt.Errorf("header %s is written twice", name)
 		}
-		if _, ok := secret.Detect(name, v); !ok {
+		if !secretHeader(name, v) {
 			flags = append(flags, "--header", name+": "+v)
 			continue
 		}
@@ -583,4 +583,32 @@ func (d *jdoc) restoreMoved(it *item, lookup func(string) *Record, done []patch)
 		out = append(out, patch{s, e, sp.Original})
 	}
 	return out
+}
+
+// secretHeader reports whether a header's value is moved to the vault
+// rather than passed as --header (argv, which every local user reads in
+// /proc/PID/cmdline): a value secret.Detect flags, or any non-empty value
+// of a header named like a credential, however its value looks (a short
+// cookie or API key escapes Detect).
+func secretHeader(name, value string) bool {
+	if _, ok := secret.Detect(name, value); ok {
+		return true
+	}
+	return value != "" && credentialHeader(name)
+}
+
+// credentialHeaderWords are the name parts of a credential header.
+var credentialHeaderWords = []string{"auth", "token", "key", "secret", "session", "password", "passwd", "cookie", "credential", "signature"}
+
+// credentialHeader reports whether a header name is a credential's:
+// Authorization, Proxy-Authorization, Cookie, or any name containing one
+// of credentialHeaderWords (X-Api-Key, X-Auth-Token, X-Session-Id).
+func credentialHeader(name string) bool {
+	n := strings.ToLower(name)
+	for _, w := range credentialHeaderWords {
+		if strings.Contains(n, w) {
+			return true
+		}
+	}
+	return false
 }

@@ -377,7 +377,7 @@ func (d *tdoc) wrapRemote(it *item, o Options, e map[string]any) edit {
 				s, end, ok = k.ValueStart+d.bom, k.ValueEnd+d.bom, true
 				tableEnd = max(tableEnd, k.LineEnd+d.bom)
 			}
-			if _, isSecret := secret.Detect(n, v); !isSecret {
+			if !secretHeader(n, v) {
 				flags = append(flags, "--header", n+": "+v)
 				continue
 			}

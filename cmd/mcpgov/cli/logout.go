@@ -136,8 +136,8 @@ func logoutShim(ctx context.Context, opts *LogoutOptions) {
 // configuredRemotes are the --url servers of the `mcpgov shim` entries
 // the clients' configs hold (scan), wrap's or written by hand, each with
 // the OAuth client its --oauth-client-id and --oauth-client-secret name
-// (the secret resolved; left out when it does not resolve); nil when the
-// scan fails.
+// (the secret's reference, resolved by RevokeAll only when a grant is
+// revoked as that client); nil when the scan fails.
 func configuredRemotes(ctx context.Context, f *Factory) []oauthuser.Fronted {
 	home, err := f.HomeDir()
 	if err != nil {
@@ -154,8 +154,10 @@ func configuredRemotes(ctx context.Context, f *Factory) []oauthuser.Fronted {
 			continue
 		}
 		fr := oauthuser.Fronted{URL: flagValue(srv.Args, "--url"), ClientID: flagValue(srv.Args, "--oauth-client-id")}
-		if ref := flagValue(srv.Args, "--oauth-client-secret"); ref != "" && fr.ClientID != "" {
-			fr.ClientSecret, _ = resolver.Resolve(ctx, ref)
+		if fr.ClientID != "" {
+			// Resolved by RevokeAll only for a grant revoked as this
+			// client, not for every entry scanned.
+			fr.SecretRef, fr.Resolve = flagValue(srv.Args, "--oauth-client-secret"), resolver.Resolve
 		}
 		if fr.URL != "" {
 			out = append(out, fr)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -21,7 +22,13 @@ import (
 // home) opens nothing; within the session the grants outlive each shim,
 // as the keyring's do. It implements login.SecretStore, so the keyring's
 // item layout is kept as is.
-type sessionSealed struct{ fs *vault.FileStore }
+type sessionSealed struct {
+	fs *vault.FileStore
+	// path is the vault file; warn is where a sealed item that does not
+	// open is reported (the shim's stderr).
+	path string
+	warn io.Writer
+}
 
 var _ login.SecretStore = sessionSealed{}
 
@@ -44,25 +51,7 @@ func openSessionSealed(f *Factory) (sessionSealed, error) {
 	keyPath := filepath.Join(dir, "shim-vault.key")
 	raw, err := os.ReadFile(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		key := vault.NewKey()
-		kf, cerr := os.OpenFile(keyPath, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-		switch {
-		case cerr == nil:
-			_, werr := kf.WriteString(key)
-			if cerr = kf.Close(); werr != nil {
-				cerr = werr
-			}
-			if cerr != nil {
-				_ = os.Remove(keyPath)
-				return sessionSealed{}, cerr
-			}
-			raw = []byte(key)
-			err = nil
-		case errors.Is(cerr, fs.ErrExist): // another shim made it meanwhile
-			raw, err = os.ReadFile(keyPath)
-		default:
-			return sessionSealed{}, cerr
-		}
+		raw, err = makeSessionKey(dir, keyPath)
 	}
 	if err != nil {
 		return sessionSealed{}, err
@@ -78,11 +67,44 @@ func openSessionSealed(f *Factory) (sessionSealed, error) {
 	if err := os.MkdirAll(sd, 0o700); err != nil {
 		return sessionSealed{}, err
 	}
-	st, err := vault.OpenFile(filepath.Join(sd, "vault.json"), kek)
+	path := filepath.Join(sd, "vault.json")
+	st, err := vault.OpenFile(path, kek)
 	if err != nil {
 		return sessionSealed{}, err
 	}
-	return sessionSealed{fs: st}, nil
+	s := sessionSealed{fs: st, path: path, warn: io.Discard}
+	if f.IO != nil && f.IO.ErrOut != nil {
+		s.warn = f.IO.ErrOut
+	}
+	return s, nil
+}
+
+// makeSessionKey makes the session's key at keyPath, or reads the one
+// another shim starting at once made: the key is written whole to a
+// temporary file beside it, then linked into place, which fails if the
+// name exists; a reader never sees a key half written.
+func makeSessionKey(dir, keyPath string) ([]byte, error) {
+	key := vault.NewKey()
+	tmp, err := os.CreateTemp(dir, ".shim-vault.key.*") // 0600
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = os.Remove(tmp.Name()) }()
+	_, werr := tmp.WriteString(key)
+	if err := tmp.Close(); werr == nil {
+		werr = err
+	}
+	if werr != nil {
+		return nil, werr
+	}
+	switch err := os.Link(tmp.Name(), keyPath); {
+	case err == nil:
+		return []byte(key), nil
+	case errors.Is(err, fs.ErrExist): // another shim made it meanwhile
+		return os.ReadFile(keyPath)
+	default:
+		return nil, err
+	}
 }
 
 func sealedKey(service, user string) vault.Key {
@@ -90,10 +112,15 @@ func sealedKey(service, user string) vault.Key {
 }
 
 // Get implements login.SecretStore. An item sealed under another
-// session's key does not open: as if it were not there (a new consent).
+// session's key (or altered) does not open: as if it were not there (a
+// new consent replaces it), said on stderr without naming the item.
 func (s sessionSealed) Get(service, user string) (string, error) {
 	e, err := s.fs.Get(context.Background(), sealedKey(service, user))
-	if errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrTampered) {
+	if errors.Is(err, vault.ErrTampered) {
+		fmt.Fprintf(s.warn, "mcpgov: warning: a sealed item in %s does not open under this login session's key (sealed in an earlier session, or altered); it is ignored and a new consent replaces it\n", s.path)
+		return "", login.ErrSecretNotFound
+	}
+	if errors.Is(err, vault.ErrNotFound) {
 		return "", login.ErrSecretNotFound
 	}
 	if err != nil {
