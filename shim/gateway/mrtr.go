@@ -453,7 +453,7 @@ func (h *Handler) resumeInput(w http.ResponseWriter, r *http.Request, ep endpoin
 	noteSession(r, s)
 	s.touch()
 
-	original, err := withoutMembers(m.Params, retryMembers)
+	original, err := withoutMembers(m.Params, "params", func(name string) bool { return slices.Contains(retryMembers, name) })
 	if err != nil {
 		s.cancelStateless(rep, "its retry could not be read: "+err.Error())
 		bad(http.StatusBadRequest, err.Error())
@@ -631,27 +631,27 @@ func requestDigest(method string, params json.RawMessage) string {
 	return hex.EncodeToString(h.Sum(nil)[:16])
 }
 
-// withoutMembers is an object without the named members; every other
-// byte is kept.
-func withoutMembers(obj json.RawMessage, names []string) (json.RawMessage, error) {
+// withoutMembers is the object obj (what names it in errors) without the
+// members drop names; every other byte is kept.
+func withoutMembers(obj json.RawMessage, what string, drop func(name string) bool) (json.RawMessage, error) {
 	dec := jsontext.NewDecoder(bytes.NewReader(obj))
 	var out bytes.Buffer
 	enc := jsontext.NewEncoder(&out)
 	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
-		return nil, errors.New("params must be an object")
+		return nil, fmt.Errorf("%s must be an object", what)
 	}
 	_ = enc.WriteToken(jsontext.BeginObject)
 	for dec.PeekKind() != '}' {
 		name, err := dec.ReadToken()
 		if err != nil {
-			return nil, fmt.Errorf("params: %v", err)
+			return nil, fmt.Errorf("%s: %v", what, err)
 		}
 		member := name.String()
 		v, err := dec.ReadValue()
 		if err != nil {
-			return nil, fmt.Errorf("params: %v", err)
+			return nil, fmt.Errorf("%s: %v", what, err)
 		}
-		if slices.Contains(names, member) {
+		if drop(member) {
 			continue
 		}
 		if err := enc.WriteToken(jsontext.String(member)); err != nil {

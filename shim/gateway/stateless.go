@@ -491,37 +491,11 @@ func legacyParams(params json.RawMessage) (json.RawMessage, error) {
 	if len(params) == 0 || jsonv2.Unmarshal(params, &p) != nil || p["_meta"] == nil {
 		return params, nil
 	}
-	dec := jsontext.NewDecoder(bytes.NewReader(p["_meta"]))
-	var out bytes.Buffer
-	enc := jsontext.NewEncoder(&out)
-	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
-		return nil, fmt.Errorf("params._meta is not an object")
-	}
-	_ = enc.WriteToken(jsontext.BeginObject)
-	for dec.PeekKind() != '}' {
-		name, err := dec.ReadToken()
-		if err != nil {
-			return nil, fmt.Errorf("params._meta: %v", err)
-		}
-		member := name.String()
-		v, err := dec.ReadValue()
-		if err != nil {
-			return nil, fmt.Errorf("params._meta: %v", err)
-		}
-		if sessionMeta[member] {
-			continue
-		}
-		if err := enc.WriteToken(jsontext.String(member)); err != nil {
-			return nil, err
-		}
-		if err := enc.WriteValue(v); err != nil {
-			return nil, err
-		}
-	}
-	if err := enc.WriteToken(jsontext.EndObject); err != nil {
+	meta, err := withoutMembers(json.RawMessage(p["_meta"]), "params._meta", func(name string) bool { return sessionMeta[name] })
+	if err != nil {
 		return nil, err
 	}
-	return rpc.ReplaceMember(params, "_meta", bytes.TrimRight(out.Bytes(), "\n"))
+	return rpc.ReplaceMember(params, "_meta", meta)
 }
 
 // cachedMethods are the requests whose results carry the revision's
