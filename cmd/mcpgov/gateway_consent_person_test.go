@@ -162,9 +162,10 @@ scopes = ["openid", "email", "offline_access"]
 		t.Fatal(err)
 	}
 	_, stderr := serveGatewayAt(t, addr, env, "--bundle", gov)
-	if !strings.Contains(stderr(), "people sign in at "+d.Issuer+" first") {
-		t.Errorf("the gateway does not say consents are checked:\n%s", stderr())
-	}
+	// The note may follow the gateway's readiness on stderr: wait for it.
+	await.Until(t, "the gateway saying consents are checked (people sign in at the IdP first)", func() bool {
+		return strings.Contains(stderr(), "people sign in at "+d.Issuer+" first")
+	})
 	url := base + "/servers/notes/mcp"
 	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`
 	link := func() string {
