@@ -107,7 +107,16 @@ func TestGuardrailScalingChild(t *testing.T) {
 			// quarter of what it is given, and a dropped regexp machine
 			// is made anew (~100 KB at 8 KB of input). What a quadratic
 			// scan adds at 4n is megabytes.
-			if bl > 8*bs+32*4*n+64<<10 {
+			limit := 8*bs + 32*4*n + 64<<10
+			// Pool drops are random, so a run over the limit is measured
+			// again and the least run counts: a quadratic scan allocates
+			// its megabytes in every run, a dropped pool entry does not
+			// recur in each (a clean-clone run once saw 724 KB against
+			// a 637 KB limit for a linear checker).
+			for i := 0; i < 4 && bl > limit; i++ {
+				bl = min(bl, allocBytes(func() { c.run(large) }))
+			}
+			if bl > limit {
 				t.Errorf("%s on %q repeated: %d bytes allocated for %d bytes of input, %d for %d: grows %.1fx for 4x the input",
 					c.name, tr, bs, n, bl, 4*n, float64(bl)/float64(max(bs, 1)))
 			}
