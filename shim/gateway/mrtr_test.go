@@ -58,10 +58,7 @@ func newAskUpstream(t *testing.T) *askUpstream {
 		})
 	s.AddTool(&mcp.Tool{Name: "hold", InputSchema: json.RawMessage(`{"type":"object"}`)},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			// The elicitation's outcome is the gateway's answer alone: the
-			// call's cancellation reaches this server on another request,
-			// in either order, and must not decide it.
-			_, err := req.Session.Elicit(context.WithoutCancel(ctx), &mcp.ElicitParams{Message: "Still there?", RequestedSchema: schema})
+			_, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "Still there?", RequestedSchema: schema})
 			u.holdErr <- err
 			<-ctx.Done()
 			u.holdCanceled <- struct{}{}
