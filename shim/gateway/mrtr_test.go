@@ -33,6 +33,7 @@ type askUpstream struct {
 func newAskUpstream(t *testing.T) *askUpstream {
 	t.Helper()
 	u := &askUpstream{holdErr: make(chan error, 4), holdCanceled: make(chan struct{}, 4)}
+	testDone, endTest := context.WithCancel(context.Background())
 	s := mcp.NewServer(&mcp.Implementation{Name: "asker", Version: "1"}, nil)
 	schema := json.RawMessage(`{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}`)
 	s.AddTool(&mcp.Tool{Name: "ask", InputSchema: json.RawMessage(`{"type":"object","properties":{"greeting":{"type":"string"}}}`)},
@@ -58,14 +59,27 @@ func newAskUpstream(t *testing.T) *askUpstream {
 		})
 	s.AddTool(&mcp.Tool{Name: "hold", InputSchema: json.RawMessage(`{"type":"object"}`)},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			_, err := req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "Still there?", RequestedSchema: schema})
-			u.holdErr <- err
+			// The elicitation and the call's end are awaited apart: the
+			// gateway's error answer to the elicitation and the call's
+			// cancellation reach this server on two HTTP requests, in
+			// either order, and a refused retry cancels the call without
+			// answering the elicitation at all. The elicitation ends with
+			// the test at the latest.
+			ectx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+			stop := context.AfterFunc(testDone, cancel)
+			go func() {
+				defer stop()
+				defer cancel()
+				_, err := req.Session.Elicit(ectx, &mcp.ElicitParams{Message: "Still there?", RequestedSchema: schema})
+				u.holdErr <- err
+			}()
 			<-ctx.Done()
 			u.holdCanceled <- struct{}{}
 			return nil, ctx.Err()
 		})
 	ts := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
 	t.Cleanup(ts.Close)
+	t.Cleanup(endTest) // runs before ts.Close: a pending elicitation must not hold the server open
 	u.url = ts.URL
 	return u
 }
