@@ -9,7 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -157,11 +156,22 @@ func TestStatelessInputAmbiguous(t *testing.T) {
 // input and answers the call before the client retries: the answer is
 // kept for the retry, which gets it (and the call is recorded once).
 func TestStatelessAnsweredWhileWaiting(t *testing.T) {
+	// The server gives up waiting when the test says so, once the client
+	// has its input_required answer (a timer could fire before the gateway
+	// parked the call on a loaded machine).
+	giveUp := make(chan struct{})
 	s := mcp.NewServer(&mcp.Implementation{Name: "impatient", Version: "1"}, nil)
 	s.AddTool(&mcp.Tool{Name: "impatient", InputSchema: json.RawMessage(`{"type":"object"}`)},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+			short, cancel := context.WithCancel(ctx)
 			defer cancel()
+			go func() {
+				select {
+				case <-giveUp:
+					cancel()
+				case <-short.Done():
+				}
+			}()
 			_, err := req.Session.Elicit(short, &mcp.ElicitParams{Message: "quick?", RequestedSchema: json.RawMessage(`{"type":"object"}`)})
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("gave up waiting: %v", err != nil)}}}, nil
 		})
@@ -178,9 +188,10 @@ func TestStatelessAnsweredWhileWaiting(t *testing.T) {
 		key = k
 	}
 	q, _ := json.Marshal(a.Result.RequestState)
-	// The server gives up after 50 ms and answers; its answer is recorded
-	// as it passes, just before it reaches the parked call, which keeps it
-	// for the retry.
+	// The server gives up and answers; its answer is recorded as it
+	// passes, just before it reaches the parked call, which keeps it for
+	// the retry.
+	close(giveUp)
 	await.Until(t, "the server's answer recorded", func() bool { return len(toolRecords(store)) == 1 })
 	status, r := rawStateless(t, ep, "ann", 2, "tools/call", fmt.Sprintf(`"name":"impatient","arguments":{},"inputResponses":{%q:{"action":"cancel"}},"requestState":%s`, key, q))
 	if status != 200 || r.Result.ResultType != "complete" || len(r.Result.Content) != 1 || r.Result.Content[0].Text != "gave up waiting: true" {
