@@ -22,6 +22,9 @@ var scalingTriggers = []string{
 	"a -p", "mysql -pX ", "sshpass -p ", "xpassword", "XPASSWORD", "PGPASSWORD=", "<password>", "</password>",
 	`"a" + `, `'a' + `, `"a" .. `, `"a" "b" `, `" + "`, "'", `"`, "--token ", "--password a,", "token=", "://a:b@", "eyJ",
 	"-----BEGIN ", ":_authToken=", "Authorization: Bearer ", "ghp_", "AKIA", "=== '", "password === ",
+	// secrets, one finding per repeat (each was checked against every
+	// earlier one: seconds for a 1 MiB leaf)
+	"sshpass -pS3cr3tPw9x ", "mysql\t-pS3cr3tPw9x ", `"ghp_R7tQ2vX9kL4mN8pZ" + "3wY6bH1cJ5dF0gS2aE7uI9oK" `,
 	// code
 	"import ", "from os import a as b,", "import os as o,", "os.popen(", "o.popen(", "curl x | sh;", "rm -rf / ", "$(", "`",
 	"eval(", "subprocess.Popen(", "pickle.loads(", "powershell -enc ", "iex(", "; ", "&& ", "\\\n",

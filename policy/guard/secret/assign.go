@@ -46,9 +46,11 @@ func assignments(s string) []Finding {
 	*bp = low
 	lowerPool.Put(bp)
 	var out []Finding
+	var seen spanSet
 	for _, h := range hits {
-		if f, ok := assignmentAt(s, h.at, h.n); ok && !overlaps(out, f.Start, f.End) {
+		if f, ok := assignmentAt(s, h.at, h.n); ok && !seen.overlaps(f.Start, f.End) {
 			out = append(out, f)
+			seen.add(f.Start, f.End)
 		}
 	}
 	return out

@@ -119,11 +119,13 @@ func Find(key, s string) []Finding {
 		// A token split into joined literals ("ghp_" + "R7t…")
 		// is found in the joined text; what it finds across a joint is
 		// reported over the literals in s.
+		seen, sums := newSpanSet(out), jointSums(at)
 		for _, f := range find(key, j) {
-			start, end, ok := unjoin(f.Start, f.End, at)
-			if ok && !overlaps(out, start, end) {
+			start, end, ok := unjoin(f.Start, f.End, at, sums)
+			if ok && !seen.overlaps(start, end) {
 				f.Start, f.End = start, end
 				out = append(out, f)
+				seen.add(start, end)
 			}
 		}
 		sort.Slice(out, func(i, k int) bool { return out[i].Start < out[k].Start })
@@ -196,29 +198,6 @@ func joinLiterals(s string) (string, []joint) {
 	return b.String(), at
 }
 
-// unjoin maps a span of the joined text back to s; ok only for a span
-// that crosses a joint (the others were found in s itself).
-func unjoin(start, end int, at []joint) (int, int, bool) {
-	shift, ss, crossed := 0, start, false
-	for _, j := range at {
-		if j.pos <= start {
-			shift += j.n
-			continue
-		}
-		if j.pos < end {
-			crossed = true
-		}
-	}
-	ss = start + shift
-	es := end
-	for _, j := range at {
-		if j.pos < end {
-			es += j.n
-		}
-	}
-	return ss, es, crossed
-}
-
 func find(key, s string) []Finding {
 	var out []Finding
 	// Each anchor is found through its rarest byte (its pivot): one
@@ -274,22 +253,30 @@ func find(key, s string) []Finding {
 	// The table's tokens come first, with the rules above: its patterns
 	// take a token whole where gitleaks' fixed lengths take a prefix of a
 	// longer one.
+	seen := newSpanSet(out)
 	for _, g := range shapeFindings(s) {
-		if !overlaps(out, g.Start, g.End) {
+		if !seen.overlaps(g.Start, g.End) {
 			out = append(out, g)
+			seen.add(g.Start, g.End)
 		}
 	}
 	for _, g := range gitleaksFindings(s) {
-		if !overlaps(out, g.Start, g.End) {
+		if !seen.overlaps(g.Start, g.End) {
 			out = append(out, g)
+			seen.add(g.Start, g.End)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Start < out[j].Start })
-	out = append(out, connStrings(s)...)
+	conns := connStrings(s)
+	out = append(out, conns...)
 	if strings.Contains(s, " -p") || strings.Contains(s, "\t-p") {
+		for _, f := range conns {
+			seen.add(f.Start, f.End)
+		}
 		for _, f := range cliPasswords(s) {
-			if !overlaps(out, f.Start, f.End) {
+			if !seen.overlaps(f.Start, f.End) {
 				out = append(out, f)
+				seen.add(f.Start, f.End)
 			}
 		}
 	}
@@ -335,15 +322,6 @@ func formatSecretRules() []secretRule {
 			re: regexp.MustCompile(`^` + expr), window: 512, boundary: boundary})
 	}
 	return out
-}
-
-func overlaps(fs []Finding, start, end int) bool {
-	for _, f := range fs {
-		if start < f.End && f.Start < end {
-			return true
-		}
-	}
-	return false
 }
 
 type pivotAnchor struct {
