@@ -12,19 +12,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/conformance"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -168,34 +164,10 @@ func (r *challengeRecorder) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 func TestConformanceAuthScenarios(t *testing.T) {
-	bin, err := exec.LookPath("conformance")
-	if err != nil {
-		if os.Getenv("MCPGOV_E2E") != "" {
-			t.Fatal("@modelcontextprotocol/conformance is not on PATH but MCPGOV_E2E is set\nhint: run make e2e-deps and put .cache/npm/node_modules/.bin on PATH")
-		}
-		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
-	}
-	entry, err := filepath.EvalSymlinks(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 0.1.16 imports fs.globSync (Node >= 22); the loader supplies it on Node 20.
-	loader, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	suite := conformance.Need(t)
 	for _, scenario := range conformanceScenarios {
 		t.Run(strings.TrimPrefix(scenario, "auth/"), func(t *testing.T) {
-			out := t.TempDir()
-			deadline := await.Deadline(t)
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", "--import", loader, entry, "client", "--command", self,
-				"--scenario", scenario, "--timeout", strconv.FormatInt(time.Until(deadline).Milliseconds(), 10), "-o", out)
-			cmd.Env = append(os.Environ(), conformanceClientEnv+"=1")
-			outb, err := cmd.CombinedOutput()
-			checks := readChecks(t, out)
+			checks, outb, err := suite.Client(t, await.Deadline(t), scenario, append(os.Environ(), conformanceClientEnv+"=1"))
 			if err != nil || !strings.Contains(checks, "=SUCCESS") || strings.Contains(checks, "=FAILURE") || strings.Contains(checks, "=WARNING") {
 				t.Fatalf("conformance %s: %v\nchecks: %s\n%s", scenario, err, checks, outb)
 			}
@@ -215,38 +187,6 @@ var conformanceScenarios = []string{
 	"auth/scope-from-www-authenticate", "auth/scope-from-scopes-supported", "auth/scope-omitted-when-undefined",
 	"auth/pre-registration", "auth/resource-mismatch", "auth/offline-access-scope",
 	"auth/scope-step-up", "auth/scope-retry-limit",
-}
-
-func readChecks(t *testing.T, out string) string {
-	// auth/x writes <out>/auth/x-<time>/checks.json.
-	var files []string
-	filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.Name() == "checks.json" {
-			files = append(files, path)
-		}
-		return nil
-	})
-	var parts []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		var checks []struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		}
-		if err := json.Unmarshal(b, &checks); err != nil {
-			t.Errorf("%s: %v", f, err)
-		}
-		for _, c := range checks {
-			if c.Status != "INFO" {
-				parts = append(parts, c.ID+"="+c.Status)
-			}
-		}
-	}
-	return strings.Join(parts, " ")
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
