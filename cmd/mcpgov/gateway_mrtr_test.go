@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -44,27 +43,7 @@ func (p *paramHeaders) RoundTrip(r *http.Request) (*http.Response, error) {
 // mirroring the argument into Mcp-Param-Region, which the gateway checks
 // against the body. Each completed call is recorded once, with the client.
 func TestGatewayStatelessRoundTrips(t *testing.T) {
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("server-everything is not installed; make test installs it into .cache/npm")
-	}
-	upstream := startConformanceHTTP(t, buildConformanceServer(t))
-	everything, _ := exec.LookPath("mcp-server-everything")
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
-name = "roundtrips"
-mode = "enforce"
-[servers.everything]
-status = "approved"
-[servers.everything.launch]
-command = %q
-args = ["stdio"]
-[servers.conf]
-status = "approved"
-[servers.conf.launch]
-url = %q
-`, everything, upstream))
+	bundle := everythingConfBundle(t, "roundtrips", "")
 	auditDir := filepath.Join(t.TempDir(), "audit")
 	base, stderr := startGatewayEnv(t, sandboxEnv(t, "MCPGOV_AUDIT_DIR="+auditDir), bundle)
 	ctx := await.Context(t)
