@@ -12,8 +12,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"gopkg.in/yaml.v3"
-
-	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // TestWrapContinueRequestOptions: a Continue config.yaml Streamable HTTP
@@ -39,16 +37,7 @@ func TestWrapContinueRequestOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.CommandContext(await.Context(t), "mcpgov", args...)
-		cmd.Env, cmd.Dir = env, home
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("mcpgov %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	run := func(args ...string) string { t.Helper(); return runIn(t, env, home, "mcpgov", args...) }
 	rs.call(t, "before", &mcp.StreamableClientTransport{Endpoint: rs.ts.URL + "/mcp",
 		HTTPClient: &http.Client{Transport: headerTransport{http.Header{"Authorization": {bearer}, "X-Team": {"blue"}}}}})
 

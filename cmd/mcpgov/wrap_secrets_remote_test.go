@@ -68,16 +68,7 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.CommandContext(await.Context(t), "mcpgov", args...)
-		cmd.Env, cmd.Dir = env, home
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("mcpgov %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	run := func(args ...string) string { t.Helper(); return runIn(t, env, home, "mcpgov", args...) }
 	scanned := run("scan", "--json", "--client", "cursor")
 	for _, field := range []string{"headers.Authorization", "url"} {
 		if !regexp.MustCompile(regexp.QuoteMeta(field) + " holds a plain-text [^\"]*move it into mcpgov's vault with `mcpgov wrap --remote --move-secrets`").MatchString(scanned) {
@@ -227,6 +218,19 @@ func wrapSandbox(t *testing.T, extra ...string) (env []string, home string) {
 	return env, envValue(env, "HOME")
 }
 
+// runIn runs name with args in env, from dir, and returns its output
+// (stdout and stderr); a failure ends the test.
+func runIn(t *testing.T, env []string, dir, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(await.Context(t), name, args...)
+	cmd.Env, cmd.Dir = env, dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
 // noSecretInState fails t when leak is in a file of mcpgov's state
 // directory under home.
 func noSecretInState(t *testing.T, home, leak string) {
@@ -299,13 +303,7 @@ func TestWrapMoveSecretsRemoteClaude(t *testing.T) {
 	run := func(tag, name string, args ...string) string {
 		t.Helper()
 		rs.setTag(tag)
-		cmd := exec.CommandContext(await.Context(t), name, args...)
-		cmd.Env, cmd.Dir = env, home
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-		return string(out)
+		return runIn(t, env, home, name, args...)
 	}
 	if out := run("before", "claude", "mcp", "list"); !regexp.MustCompile(`keyed: .* \(HTTP\) - . Connected`).MatchString(out) {
 		t.Fatalf("claude mcp list before wrap:\n%s", out)
