@@ -60,19 +60,7 @@ func TestStatelessParamHeaders(t *testing.T) {
 	store := &recordStore{}
 	base := &fakeGov{servers: []gateway.Server{{ID: "regional", URL: upTS.URL}},
 		entries: map[string]*catalog.Server{"regional": {ID: "regional", Status: catalog.StatusApproved}}}
-	h, err := gateway.New(gateway.Options{Governance: recordingGov{fakeGov: base, sink: store}, Identify: func(r *http.Request) (audit.Identity, error) {
-		return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		_ = h.Close(ctx)
-	})
+	ts, _ := serveGateway(t, gateway.Options{Governance: recordingGov{fakeGov: base, sink: store}, Identify: headerUser})
 	ep := ts.URL + "/servers/regional/mcp"
 
 	rt := &paramTransport{user: "ann"}
@@ -210,19 +198,7 @@ func TestStatelessParamHeadersPageCap(t *testing.T) {
 	t.Cleanup(upTS.Close)
 	base := &fakeGov{servers: []gateway.Server{{ID: "paged", URL: upTS.URL}},
 		entries: map[string]*catalog.Server{"paged": {ID: "paged", Status: catalog.StatusApproved}}}
-	h, err := gateway.New(gateway.Options{Governance: base, Identify: func(r *http.Request) (audit.Identity, error) {
-		return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		_ = h.Close(ctx)
-	})
+	ts, _ := serveGateway(t, gateway.Options{Governance: base, Identify: headerUser})
 	ep := ts.URL + "/servers/paged/mcp"
 
 	if status, a := rawStateless(t, ep, "bob", 1, "tools/call", `"name":"z_last","arguments":{"region":"us"}`, "Mcp-Param-Region", "eu"); status != http.StatusBadGateway || a.Error == nil || !strings.Contains(a.Error.Message, "more than 100 pages") {
