@@ -50,7 +50,17 @@ func startReplicas(t *testing.T) *replicas {
 // open is another replica: a vault on the store that has read nothing.
 func (r *replicas) open(t *testing.T) *vault.Vault {
 	t.Helper()
-	return openVault(t, r.srv.URL(), r.kek)
+	return &vault.Vault{Store: r.store(t)}
+}
+
+// store is another replica's vault store (its clients, consents, locks).
+func (r *replicas) store(t *testing.T) *state.Vault {
+	t.Helper()
+	st, err := open(t, r.srv.URL()).Vault(r.kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
 }
 
 // readsEverywhere checks that each replica, by name, reads want as
@@ -205,18 +215,9 @@ func TestRedisVaultRefreshOnce(t *testing.T) {
 // does not release the other's. The holder's death is the lock key
 // expiring (deleted here, as PEXPIRE 1 would), not a wall-clock wait.
 func TestRedisVaultLockExpires(t *testing.T) {
-	srv := statetest.Start(t)
-	ctx := await.Context(t)
-	raw := rawClient(t, srv)
-	kek := testKEK(t)
-	dead, err := open(t, srv.URL()).Vault(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := open(t, srv.URL()).Vault(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startReplicas(t)
+	ctx, raw := await.Context(t), r.raw
+	dead, live := r.store(t), r.store(t)
 	k := vault.Key{User: "alice", Server: "drive", Name: vault.NameOAuth}
 	staleUnlock, err := dead.Lock(ctx, k) // never released in time: the replica "dies"
 	if err != nil {
@@ -287,13 +288,9 @@ func lockKey(t *testing.T, ctx context.Context, raw *redis.Client) string {
 // its lock (the holder renews it), a renewal never touches a lock another
 // holder took, and release frees it at once.
 func TestRedisVaultLockRenewed(t *testing.T) {
-	srv := statetest.Start(t)
-	ctx := await.Context(t)
-	raw := rawClient(t, srv)
-	v, err := open(t, srv.URL()).Vault(testKEK(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startReplicas(t)
+	ctx, raw := await.Context(t), r.raw
+	v := r.store(t)
 	const ttl = 1500 * time.Millisecond
 	v.LockTTL = ttl
 	k := vault.Key{User: "alice", Server: "drive", Name: vault.NameOAuth}
