@@ -50,14 +50,10 @@ func conformanceClient(serverURL string) int {
 			return fail(err)
 		}
 	}
-	// What the shim does when a remote server answers 401: read the
-	// challenge for the metadata location and the scopes.
-	probe, err := http.Post(serverURL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	metaURL, scopes, err := challengeOf(serverURL)
 	if err != nil {
 		return fail(err)
 	}
-	probe.Body.Close()
-	metaURL, scopes := oauthuser.ReadChallenge(probe.Header)
 	m := &oauthuser.Manager{Store: &oauthuser.MemoryStore{}}
 	srv := &http.Server{Handler: m.RedirectHandler()}
 	ln, err := netListen()
@@ -91,14 +87,7 @@ func conformanceClient(serverURL string) int {
 	// retries, as the shim does for a server it fronts.
 	ops := []func(*mcp.ClientSession) error{
 		func(s *mcp.ClientSession) error { _, err := s.ListTools(ctx, nil); return err },
-		func(s *mcp.ClientSession) error {
-			res, err := s.ListTools(ctx, nil)
-			if err != nil || len(res.Tools) == 0 {
-				return err
-			}
-			_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: res.Tools[0].Name, Arguments: map[string]any{}})
-			return err
-		},
+		func(s *mcp.ClientSession) error { return callFirstTool(ctx, s) },
 	}
 	for _, op := range ops {
 		for attempt := 0; ; attempt++ {
@@ -129,6 +118,30 @@ func conformanceClient(serverURL string) int {
 		}
 	}
 	return 0
+}
+
+// challengeOf is what the shim does when a remote server answers 401: an
+// initialize without a token, whose challenge names the metadata location
+// and the scopes.
+func challengeOf(serverURL string) (metaURL string, scopes []string, err error) {
+	probe, err := http.Post(serverURL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	if err != nil {
+		return "", nil, err
+	}
+	probe.Body.Close()
+	metaURL, scopes = oauthuser.ReadChallenge(probe.Header)
+	return metaURL, scopes, nil
+}
+
+// callFirstTool lists the server's tools and calls the first, if any,
+// with no arguments.
+func callFirstTool(ctx context.Context, s *mcp.ClientSession) error {
+	res, err := s.ListTools(ctx, nil)
+	if err != nil || len(res.Tools) == 0 {
+		return err
+	}
+	_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: res.Tools[0].Name, Arguments: map[string]any{}})
+	return err
 }
 
 // followConsent plays the browser: the harness's authorization server

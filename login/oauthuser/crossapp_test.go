@@ -36,12 +36,10 @@ func crossAppClient(serverURL string) int {
 	if err := json.Unmarshal([]byte(os.Getenv("MCP_CONFORMANCE_CONTEXT")), &cc); err != nil {
 		return fail(err)
 	}
-	probe, err := http.Post(serverURL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	metaURL, scopes, err := challengeOf(serverURL)
 	if err != nil {
 		return fail(err)
 	}
-	probe.Body.Close()
-	metaURL, scopes := oauthuser.ReadChallenge(probe.Header)
 	xa := &oauthuser.CrossApp{IdPIssuer: cc.IdPIssuer, IdPClientID: cc.IdPClientID, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret,
 		Resource: serverURL, ResourceMetadataURL: metaURL, Scopes: scopes}
 	tok, err := xa.Token(ctx, cc.IDToken)
@@ -55,14 +53,8 @@ func crossAppClient(serverURL string) int {
 		return fail(err)
 	}
 	defer s.Close()
-	res, err := s.ListTools(ctx, nil)
-	if err != nil {
+	if err := callFirstTool(ctx, s); err != nil {
 		return fail(err)
-	}
-	if len(res.Tools) > 0 {
-		if _, err := s.CallTool(ctx, &mcp.CallToolParams{Name: res.Tools[0].Name, Arguments: map[string]any{}}); err != nil {
-			return fail(err)
-		}
 	}
 	return 0
 }
