@@ -12,25 +12,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpgov/mcpgov/shim/gateway/gatewaytest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
-
-// paramHeaders keeps the Mcp-Param-* headers the client sends.
-type paramHeaders struct {
-	mu   sync.Mutex
-	seen []string
-}
-
-func (p *paramHeaders) RoundTrip(r *http.Request) (*http.Response, error) {
-	p.mu.Lock()
-	for k, v := range r.Header {
-		if strings.HasPrefix(k, "Mcp-Param-") {
-			p.seen = append(p.seen, k+": "+strings.Join(v, ","))
-		}
-	}
-	p.mu.Unlock()
-	return http.DefaultTransport.RoundTrip(r)
-}
 
 // TestGatewayStatelessRoundTrips runs the stateless revision's remaining
 // parts through `mcpgov gateway serve` with real servers: a go-sdk v1.8
@@ -66,7 +50,7 @@ func TestGatewayStatelessRoundTrips(t *testing.T) {
 		},
 		ResourceUpdatedHandler: func(_ context.Context, r *mcp.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
 	})
-	hdrs := &paramHeaders{}
+	hdrs := &gatewaytest.ParamHeaders{}
 	connect := func(path string) *mcp.ClientSession {
 		t.Helper()
 		cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + path, HTTPClient: &http.Client{Transport: hdrs}}, nil)
@@ -135,9 +119,7 @@ func TestGatewayStatelessRoundTrips(t *testing.T) {
 	if err != nil || res.IsError || text(res) != "region=eu-north" {
 		t.Fatalf("test_x_mcp_header: %+v %v", res, err)
 	}
-	hdrs.mu.Lock()
-	seen := strings.Join(hdrs.seen, "; ")
-	hdrs.mu.Unlock()
+	seen := hdrs.Seen()
 	if !strings.Contains(seen, "Mcp-Param-Region: eu-north") {
 		t.Errorf("the go-sdk client sent %q; want Mcp-Param-Region: eu-north", seen)
 	}

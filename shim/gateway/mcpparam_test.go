@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -15,28 +14,9 @@ import (
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
+	"github.com/mcpgov/mcpgov/shim/gateway/gatewaytest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
-
-// paramTransport keeps the Mcp-Param-* headers of every request.
-type paramTransport struct {
-	user string
-	mu   sync.Mutex
-	seen []string
-}
-
-func (h *paramTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("X-Test-User", h.user)
-	h.mu.Lock()
-	for k, v := range r.Header {
-		if strings.HasPrefix(k, "Mcp-Param-") {
-			h.seen = append(h.seen, k+": "+strings.Join(v, ","))
-		}
-	}
-	h.mu.Unlock()
-	return http.DefaultTransport.RoundTrip(r)
-}
 
 // TestStatelessParamHeaders: a tool whose input schema names arguments
 // with x-mcp-header: the go-sdk client mirrors them into Mcp-Param-*
@@ -63,7 +43,7 @@ func TestStatelessParamHeaders(t *testing.T) {
 	ts, _ := serveGateway(t, gateway.Options{Governance: recordingGov{fakeGov: base, sink: store}, Identify: headerUser})
 	ep := ts.URL + "/servers/regional/mcp"
 
-	rt := &paramTransport{user: "ann"}
+	rt := &gatewaytest.ParamHeaders{User: "ann"}
 	c := mcp.NewClient(&mcp.Implementation{Name: "param-client", Version: "1"}, nil)
 	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ep, HTTPClient: &http.Client{Transport: rt}}, nil)
 	if err != nil {
@@ -77,9 +57,7 @@ func TestStatelessParamHeaders(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("go-sdk call with mirrored headers: %+v %v", res, err)
 	}
-	rt.mu.Lock()
-	seen := strings.Join(rt.seen, "; ")
-	rt.mu.Unlock()
+	seen := rt.Seen()
 	for _, want := range []string{"Mcp-Param-Region: =?base64?", "Mcp-Param-Shard: 7", "Mcp-Param-Dry: true"} {
 		if !strings.Contains(seen, want) {
 			t.Errorf("the go-sdk client sent %q, want %q among them", seen, want)
