@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/shim/shimtest/conformance"
 )
 
 // ideemuEnv makes the test binary act as "ideemu", the client command the
@@ -91,6 +94,13 @@ func ideemu(deadline time.Time, serverURL string) error {
 		}
 	}
 	cmd.Env = env
+	return callEveryTool(deadline, cmd, os.Stderr, false)
+}
+
+// callEveryTool is ideemu's client: it connects to the shim cmd runs,
+// lists the tools and calls each with sampleArgs, noting each answer in
+// log. A tool error fails it when toolErrorsFail.
+func callEveryTool(deadline time.Time, cmd *exec.Cmd, log io.Writer, toolErrorsFail bool) error {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgov-ideemu", Version: "1"}, nil)
@@ -109,7 +119,10 @@ func ideemu(deadline time.Time, serverURL string) error {
 			return fmt.Errorf("call %s: %w", tool.Name, err)
 		}
 		b, _ := json.Marshal(res)
-		fmt.Fprintf(os.Stderr, "ideemu: %s -> %s\n", tool.Name, b)
+		if res.IsError && toolErrorsFail {
+			return fmt.Errorf("call %s: a tool error: %s", tool.Name, b)
+		}
+		fmt.Fprintf(log, "ideemu: %s -> %s\n", tool.Name, b)
 	}
 	return nil
 }
@@ -143,11 +156,11 @@ func sampleArgs(tool *mcp.Tool) map[string]any {
 // conformance server is the shim's HTTP upstream.
 func TestShimConformanceClient(t *testing.T) {
 	t.Parallel()
-	suite := needConformance(t)
+	suite := conformance.Need(t)
 	for _, scenario := range []string{"initialize", "tools_call", "sse-retry"} {
 		t.Run(scenario, func(t *testing.T) {
 			t.Parallel()
-			checks, outb, err := suite.clientScenario(t, scenario)
+			checks, outb, err := clientScenario(t, suite, scenario, ideemuEnv)
 			if err != nil {
 				t.Fatalf("conformance %s: %v\n%s\nchecks: %s", scenario, err, outb, checks)
 			}
@@ -162,37 +175,6 @@ func TestShimConformanceClient(t *testing.T) {
 // conformanceCIMD is the client id auth/basic-cimd expects: the URL of
 // the client's metadata document.
 const conformanceCIMD = "https://conformance-test.local/client-metadata.json"
-
-// summariseChecks reads <out>/<scenario>-<ts>/checks.json and returns
-// "id=STATUS" for each check.
-func summariseChecks(t *testing.T, out string) string {
-	files, _ := filepath.Glob(filepath.Join(out, "*", "checks.json"))
-	nested, _ := filepath.Glob(filepath.Join(out, "*", "*", "checks.json")) // auth/x-<ts>
-	files = append(files, nested...)
-	var parts []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		var checks []struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		}
-		if err := json.Unmarshal(b, &checks); err != nil {
-			t.Errorf("%s: %v", f, err)
-			continue
-		}
-		for _, c := range checks {
-			if c.Status == "INFO" { // trace entries, not verdicts
-				continue
-			}
-			parts = append(parts, c.ID+"="+c.Status)
-		}
-	}
-	return strings.Join(parts, " ")
-}
 
 // shimAuthScenarios are the auth/* client scenarios ideemu passes with
 // the shim as its OAuth client. Not here: the client-credentials and
@@ -213,14 +195,14 @@ var shimAuthScenarios = []string{
 // (discovery, registration, PKCE, resource, scopes, step-up) is a check of
 // `mcpgov shim --url`. Warnings fail too.
 func TestShimConformanceAuth(t *testing.T) {
-	suite := needConformance(t)
+	suite := conformance.Need(t)
 	filter := os.Getenv("MCPGOV_CONFORMANCE_AUTH") // one scenario, while working on it
 	for _, scenario := range shimAuthScenarios {
 		if filter != "" && filter != scenario {
 			continue
 		}
 		t.Run(strings.TrimPrefix(scenario, "auth/"), func(t *testing.T) {
-			checks, outb, err := suite.clientScenario(t, scenario)
+			checks, outb, err := clientScenario(t, suite, scenario, ideemuEnv)
 			if err != nil || !strings.Contains(checks, "=SUCCESS") || strings.Contains(checks, "=FAILURE") || strings.Contains(checks, "=WARNING") {
 				t.Fatalf("conformance %s: %v\nchecks: %s\n%s", scenario, err, checks, outb)
 			}

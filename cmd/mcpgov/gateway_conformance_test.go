@@ -14,7 +14,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -26,7 +25,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/vault"
-	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/conformance"
 )
 
 // gwemuEnv makes the test binary act as "gwemu", the client command the
@@ -70,19 +69,28 @@ func init() {
 		fmt.Fprintf(os.Stderr, "gwemu: %s=%q: %v\n", gwemuEnv, v, err)
 		os.Exit(1)
 	}
-	if name := os.Getenv(gwemuLogEnv); name != "" {
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "gwemu:", err)
-			os.Exit(1)
-		}
-		gwemuLog = io.MultiWriter(os.Stderr, f)
+	if err := openGwemuLog(); err != nil {
+		fmt.Fprintln(os.Stderr, "gwemu:", err)
+		os.Exit(1)
 	}
 	if err := gwemu(deadline, os.Getenv(gwemuAuthEnv), os.Args[len(os.Args)-1]); err != nil {
 		fmt.Fprintln(gwemuLog, "gwemu:", err)
 		os.Exit(1)
 	}
 	os.Exit(0)
+}
+
+// openGwemuLog points gwemuLog at stderr and the file gwemuLogEnv names
+// too, when it names one. The file stays open until the process exits.
+func openGwemuLog() error {
+	if name := os.Getenv(gwemuLogEnv); name != "" {
+		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return err
+		}
+		gwemuLog = io.MultiWriter(os.Stderr, f)
+	}
+	return nil
 }
 
 // conformanceContext is MCP_CONFORMANCE_CONTEXT: the pre-registered
@@ -447,24 +455,7 @@ var gatewayClientCredentialsScenarios = []string{"auth/client-credentials-basic"
 // serve`, its per-user consent (oauth_user) and its client credentials
 // (oauth_client). Warnings fail too.
 func TestGatewayConformanceAuth(t *testing.T) {
-	if ok, err := haveProgram("conformance"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
-	}
-	bin, _ := exec.LookPath("conformance")
-	entry, err := filepath.EvalSymlinks(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loader, err := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	suite := conformance.Need(t)
 	filter := os.Getenv("MCPGOV_CONFORMANCE_AUTH") // one scenario, while working on it
 	kinds := map[string]string{}
 	for _, s := range shimAuthScenarios {
@@ -483,7 +474,7 @@ func TestGatewayConformanceAuth(t *testing.T) {
 			if filter != "" && filter != scenario {
 				continue
 			}
-			runGatewayConformanceAuth(t, entry, loader, self, revision.name, revision.version, scenario, kinds[scenario])
+			runGatewayConformanceAuth(t, suite, revision.name, revision.version, scenario, kinds[scenario])
 		}
 	}
 }
@@ -491,18 +482,10 @@ func TestGatewayConformanceAuth(t *testing.T) {
 // runGatewayConformanceAuth runs one auth scenario through the gateway
 // with gwemu's client asking for protocol revision version ("" for the
 // go-sdk's latest).
-func runGatewayConformanceAuth(t *testing.T, entry, loader, self, revision, version, scenario, kind string) {
+func runGatewayConformanceAuth(t *testing.T, suite conformance.Suite, revision, version, scenario, kind string) {
 	t.Run(revision+"/"+strings.TrimPrefix(scenario, "auth/"), func(t *testing.T) {
-		out := t.TempDir()
-		deadline := await.Deadline(t)
-		ctx, cancel := context.WithDeadline(context.Background(), deadline)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, "node", "--import", loader, entry,
-			"client", "--command", self, "--scenario", scenario, "--timeout", strconv.FormatInt(time.Until(deadline).Milliseconds(), 10), "-o", out)
 		logFile := filepath.Join(t.TempDir(), "gwemu.log")
-		cmd.Env = sandboxEnv(t, gwemuEnv+"="+deadline.Format(time.RFC3339Nano), gwemuAuthEnv+"="+kind, gwemuLogEnv+"="+logFile, gwemuProtocolEnv+"="+version)
-		outb, err := cmd.CombinedOutput()
-		checks := summariseChecks(t, out)
+		checks, outb, err := clientScenario(t, suite, scenario, gwemuEnv, gwemuAuthEnv+"="+kind, gwemuLogEnv+"="+logFile, gwemuProtocolEnv+"="+version)
 		if err != nil || !strings.Contains(checks, "=SUCCESS") || strings.Contains(checks, "=FAILURE") || strings.Contains(checks, "=WARNING") {
 			t.Fatalf("conformance %s through the gateway: %v\nchecks: %s\n%s", scenario, err, checks, outb)
 		}
@@ -549,13 +532,8 @@ var _ = func() struct{} {
 // secret or key by env reference), and gets its token itself: the
 // client has no OAuth of its own.
 func ideemuClientCredentials(deadline time.Time, serverURL, bundle string) error {
-	if name := os.Getenv(gwemuLogEnv); name != "" {
-		f, err := os.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		gwemuLog = io.MultiWriter(os.Stderr, f)
+	if err := openGwemuLog(); err != nil {
+		return err
 	}
 	var cc conformanceContext
 	if err := json.Unmarshal([]byte(os.Getenv("MCP_CONFORMANCE_CONTEXT")), &cc); err != nil {
@@ -574,31 +552,7 @@ func ideemuClientCredentials(deadline time.Time, serverURL, bundle string) error
 		}
 	}
 	cmd.Env = env
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
-	client := mcp.NewClient(&mcp.Implementation{Name: "mcpgov-ideemu", Version: "1"}, nil)
-	cs, err := client.Connect(ctx, &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second}, nil)
-	if err != nil {
-		return err
-	}
-	defer cs.Close()
-	lt, err := cs.ListTools(ctx, nil)
-	if err != nil {
-		return err
-	}
-	for _, tool := range lt.Tools {
-		res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: tool.Name, Arguments: sampleArgs(tool)})
-		if err != nil {
-			return fmt.Errorf("call %s: %w", tool.Name, err)
-		}
-		if res.IsError {
-			b, _ := json.Marshal(res)
-			return fmt.Errorf("call %s: a tool error: %s", tool.Name, b)
-		}
-		b, _ := json.Marshal(res)
-		fmt.Fprintf(gwemuLog, "ideemu: %s -> %s\n", tool.Name, b)
-	}
-	return nil
+	return callEveryTool(deadline, cmd, gwemuLog, true)
 }
 
 // TestShimConformanceClientCredentials runs the client-credentials
@@ -606,36 +560,11 @@ func ideemuClientCredentials(deadline time.Time, serverURL, bundle string) error
 // whose auth is oauth_client gets the token (client_secret_basic, or a
 // private_key_jwt assertion) itself. Warnings fail too.
 func TestShimConformanceClientCredentials(t *testing.T) {
-	if ok, err := haveProgram("conformance"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
-	}
-	bin, _ := exec.LookPath("conformance")
-	entry, err := filepath.EvalSymlinks(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loader, err := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	suite := conformance.Need(t)
 	for _, scenario := range gatewayClientCredentialsScenarios {
 		t.Run(strings.TrimPrefix(scenario, "auth/"), func(t *testing.T) {
-			out := t.TempDir()
-			deadline := await.Deadline(t)
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", "--import", loader, entry,
-				"client", "--command", self, "--scenario", scenario, "--timeout", strconv.FormatInt(time.Until(deadline).Milliseconds(), 10), "-o", out)
 			logFile := filepath.Join(t.TempDir(), "ideemu.log")
-			cmd.Env = sandboxEnv(t, ideemuEnv+"="+deadline.Format(time.RFC3339Nano), gwemuAuthEnv+"=oauth_client", gwemuLogEnv+"="+logFile)
-			outb, err := cmd.CombinedOutput()
-			checks := summariseChecks(t, out)
+			checks, outb, err := clientScenario(t, suite, scenario, ideemuEnv, gwemuAuthEnv+"=oauth_client", gwemuLogEnv+"="+logFile)
 			notes, _ := os.ReadFile(logFile)
 			if err != nil || !strings.Contains(checks, "=SUCCESS") || strings.Contains(checks, "=FAILURE") || strings.Contains(checks, "=WARNING") {
 				t.Fatalf("conformance %s through the shim: %v\nchecks: %s\n%s\n%s", scenario, err, checks, outb, notes)

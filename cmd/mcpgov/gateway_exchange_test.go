@@ -5,10 +5,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -61,11 +58,7 @@ scopes = ["openid", "email", "audience:server:client_id:other-upstream"]`))
 	auditDir := filepath.Join(t.TempDir(), "audit")
 	env := sandboxEnv(t, "MCPGOV_AUDIT_DIR="+auditDir, "MCPGOV_VAULT_KEY=env:TEST_VAULT_KEY", "TEST_VAULT_KEY="+vault.NewKey(),
 		"EXCHANGE_SECRET=exchange-secret")
-	configDir := filepath.Join(envValue(env, "XDG_CONFIG_HOME"), "mcpgov")
-	if err := os.MkdirAll(configDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(configDir, "config.toml"), fmt.Sprintf(`[[gateway.issuers]]
+	writeUserConfig(t, env, fmt.Sprintf(`[[gateway.issuers]]
 url = %q
 audience = "mcpgov-gateway"
 `, a.Issuer))
@@ -79,21 +72,7 @@ audience = "mcpgov-gateway"
 	if status != 200 || sid == "" || !strings.Contains(answer, `"result"`) {
 		t.Fatalf("initialize through the exchange: %d %s\ngateway:\n%s", status, answer, stderr())
 	}
-	post := func(body string) string {
-		req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json")
-		req.Header.Set("Authorization", "Bearer "+tok)
-		req.Header.Set("Mcp-Session-Id", sid)
-		req.Header.Set("MCP-Protocol-Version", "2025-11-25")
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return string(b)
-	}
+	post := func(body string) string { t.Helper(); return bearerPost(t, url, tok, sid, "application/json", body) }
 	post(`{"jsonrpc":"2.0","method":"notifications/initialized"}`)
 	if got := post(`{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}`); !strings.Contains(got, "alice@example.com") {
 		t.Fatalf("whoami with the exchanged token: %s\ngateway:\n%s", got, stderr())
@@ -127,14 +106,9 @@ audience = "mcpgov-gateway"
 		}
 	}
 
-	cmd := exec.Command("mcpgov", "audit", "query", "--format", "jsonl")
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("audit query: %v", err)
-	}
+	out := runMcpgov(t, env, "audit", "query", "--format", "jsonl")
 	outcomes := map[string][]string{}
-	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var r struct {
 			Kind    string
 			Outcome string
@@ -154,7 +128,7 @@ audience = "mcpgov-gateway"
 			t.Errorf("credential records of %s: %q; want the refusal", s, got)
 		}
 	}
-	if strings.Contains(string(out), tok) || strings.Contains(string(out), "eyJ") || strings.Contains(stderr(), "eyJ") {
+	if strings.Contains(out, tok) || strings.Contains(out, "eyJ") || strings.Contains(stderr(), "eyJ") {
 		t.Errorf("a token in the records or the gateway's log:\n%s\n%s", out, stderr())
 	}
 }

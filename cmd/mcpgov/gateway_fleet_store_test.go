@@ -23,11 +23,7 @@ func TestGatewayReplicasShareFleet(t *testing.T) {
 	redis := statetest.Start(t)
 	bundle := writeBundle(t)
 	config := func(env []string) []string {
-		if err := os.MkdirAll(filepath.Join(envValue(env, "XDG_CONFIG_HOME"), "mcpgov"), 0o700); err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, filepath.Join(envValue(env, "XDG_CONFIG_HOME"), "mcpgov", "config.toml"),
-			"[gateway]\nstore = \""+redis.URL()+"\"\ninventory_readers = [\"ops\"]\n")
+		writeUserConfig(t, env, "[gateway]\nstore = \""+redis.URL()+"\"\ninventory_readers = [\"ops\"]\n")
 		return env
 	}
 	admin := config(sandboxEnv(t))

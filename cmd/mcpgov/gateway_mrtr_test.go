@@ -3,7 +3,6 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -13,25 +12,9 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpgov/mcpgov/shim/gateway/gatewaytest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
-
-// paramHeaders keeps the Mcp-Param-* headers the client sends.
-type paramHeaders struct {
-	mu   sync.Mutex
-	seen []string
-}
-
-func (p *paramHeaders) RoundTrip(r *http.Request) (*http.Response, error) {
-	p.mu.Lock()
-	for k, v := range r.Header {
-		if strings.HasPrefix(k, "Mcp-Param-") {
-			p.seen = append(p.seen, k+": "+strings.Join(v, ","))
-		}
-	}
-	p.mu.Unlock()
-	return http.DefaultTransport.RoundTrip(r)
-}
 
 // TestGatewayStatelessRoundTrips runs the stateless revision's remaining
 // parts through `mcpgov gateway serve` with real servers: a go-sdk v1.8
@@ -44,27 +27,7 @@ func (p *paramHeaders) RoundTrip(r *http.Request) (*http.Response, error) {
 // mirroring the argument into Mcp-Param-Region, which the gateway checks
 // against the body. Each completed call is recorded once, with the client.
 func TestGatewayStatelessRoundTrips(t *testing.T) {
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("server-everything is not installed; make test installs it into .cache/npm")
-	}
-	upstream := startConformanceHTTP(t, buildConformanceServer(t))
-	everything, _ := exec.LookPath("mcp-server-everything")
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
-name = "roundtrips"
-mode = "enforce"
-[servers.everything]
-status = "approved"
-[servers.everything.launch]
-command = %q
-args = ["stdio"]
-[servers.conf]
-status = "approved"
-[servers.conf.launch]
-url = %q
-`, everything, upstream))
+	bundle := everythingConfBundle(t, "roundtrips", "")
 	auditDir := filepath.Join(t.TempDir(), "audit")
 	base, stderr := startGatewayEnv(t, sandboxEnv(t, "MCPGOV_AUDIT_DIR="+auditDir), bundle)
 	ctx := await.Context(t)
@@ -87,7 +50,7 @@ url = %q
 		},
 		ResourceUpdatedHandler: func(_ context.Context, r *mcp.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
 	})
-	hdrs := &paramHeaders{}
+	hdrs := &gatewaytest.ParamHeaders{}
 	connect := func(path string) *mcp.ClientSession {
 		t.Helper()
 		cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: base + path, HTTPClient: &http.Client{Transport: hdrs}}, nil)
@@ -156,9 +119,7 @@ url = %q
 	if err != nil || res.IsError || text(res) != "region=eu-north" {
 		t.Fatalf("test_x_mcp_header: %+v %v", res, err)
 	}
-	hdrs.mu.Lock()
-	seen := strings.Join(hdrs.seen, "; ")
-	hdrs.mu.Unlock()
+	seen := hdrs.Seen()
 	if !strings.Contains(seen, "Mcp-Param-Region: eu-north") {
 		t.Errorf("the go-sdk client sent %q; want Mcp-Param-Region: eu-north", seen)
 	}

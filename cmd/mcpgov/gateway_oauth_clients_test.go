@@ -3,12 +3,8 @@
 package main
 
 import (
-	"bufio"
-	"encoding/json"
 	"fmt"
 	"net/url"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -16,6 +12,7 @@ import (
 
 	goredis "github.com/redis/go-redis/v9"
 
+	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/state"
 	"github.com/mcpgov/mcpgov/policy/state/statetest"
@@ -28,49 +25,7 @@ import (
 // it registered.
 func startRegistrationServer(t *testing.T) (issuer string, registered *atomic.Int32) {
 	t.Helper()
-	modules, err := filepath.Abs(filepath.Join("..", "..", ".cache", "oidc-provider", "node_modules"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := os.Stat(filepath.Join(modules, "oidc-provider")); err != nil {
-		if os.Getenv("MCPGOV_E2E") != "" {
-			t.Fatal("oidc-provider is not installed but MCPGOV_E2E is set; run make e2e-deps")
-		}
-		t.Skip("oidc-provider not installed (make e2e-deps)")
-	}
-	dir := t.TempDir()
-	if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
-		t.Fatal(err)
-	}
-	script, err := os.ReadFile(filepath.Join("..", "..", "testdata", "idp", "oidc-provider-dcr.mjs"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(dir, "dcr.mjs"), string(script))
-	cmd := exec.Command("node", filepath.Join(dir, "dcr.mjs"))
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	registered = &atomic.Int32{}
-	issuers := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "issuer "); ok {
-				issuers <- u
-			}
-			if strings.HasPrefix(sc.Text(), "registered ") {
-				registered.Add(1)
-			}
-		}
-	}()
-	return await.Recv(t, issuers, "oidc-provider-dcr's issuer line"), registered
+	return oauthusertest.StartIssuer(t, "oidc-provider-dcr", oauthusertest.OIDCProviderScript(t, "oidc-provider-dcr.mjs"), "registered ")
 }
 
 // TestGatewayOAuthUserSharedClient: an oauth_user server with no client
@@ -96,49 +51,26 @@ type = "oauth_user"
 issuer = %q
 scopes = ["openid"]
 `, issuer))
-	initialize := `{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{"elicitation":{"url":{}}},"clientInfo":{"name":"t","version":"1"}}}`
 	// linkClients starts replicas A and B (on the shared store when
 	// store is set) and returns the client ids of alice's consent links
 	// on each.
 	linkClients := func(store string) (string, string) {
 		env := sandboxEnv(t, "MCPGOV_VAULT_KEY=env:TEST_VAULT_KEY", "TEST_VAULT_KEY="+vault.NewKey())
 		if store != "" {
-			configDir := filepath.Join(envValue(env, "XDG_CONFIG_HOME"), "mcpgov")
-			if err := os.MkdirAll(configDir, 0o700); err != nil {
-				t.Fatal(err)
-			}
-			writeFile(t, filepath.Join(configDir, "config.toml"), fmt.Sprintf("[gateway]\nstore = %q\n", store))
+			writeUserConfig(t, env, fmt.Sprintf("[gateway]\nstore = %q\n", store))
 		}
-		cmd := exec.Command("mcpgov", "gateway", "token", "create", "--user", "alice@example.com", "--expires", "1d", "--json")
-		cmd.Env = env
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("token create: %v", err)
-		}
-		var issued struct {
-			Token string `json:"token"`
-		}
-		if err := json.Unmarshal(out, &issued); err != nil {
-			t.Fatal(err)
-		}
+		token := gatewayToken(t, env, "alice@example.com")
 		publicURL := "http://" + freeAddr(t)
 		var ids []string
 		for _, replica := range []string{"A", "B"} {
 			addr := freeAddr(t)
 			_, log := serveGatewayAt(t, addr, env, "--bundle", gov, "--public-url", publicURL)
-			_, answer, _ := authPost(t, "http://"+addr+"/servers/notes/mcp", issued.Token, initialize)
-			var refused struct {
-				Error struct {
-					Code int `json:"code"`
-					Data struct {
-						Elicitations []struct{ URL string } `json:"elicitations"`
-					} `json:"data"`
-				} `json:"error"`
+			_, answer, _ := authPost(t, "http://"+addr+"/servers/notes/mcp", token, initializeURLElicitation)
+			e, err := consentElicitation(answer)
+			if err != nil {
+				t.Fatalf("alice's initialize on %s: %v: %s\n%s:\n%s", replica, err, answer, replica, log())
 			}
-			if err := json.Unmarshal([]byte(sseData(answer)), &refused); err != nil || refused.Error.Code != -32042 || len(refused.Error.Data.Elicitations) != 1 {
-				t.Fatalf("alice's initialize on %s: %s\n%s:\n%s", replica, answer, replica, log())
-			}
-			u, err := url.Parse(refused.Error.Data.Elicitations[0].URL)
+			u, err := url.Parse(e.URL)
 			if err != nil || !strings.HasPrefix(u.String(), issuer) || u.Query().Get("client_id") == "" {
 				t.Fatalf("the consent link on %s is not for a registered client at %s: %v", replica, issuer, err)
 			}

@@ -158,11 +158,7 @@ func TestGatewayOAuthUserReplicas(t *testing.T) {
 	gov := t.TempDir()
 	writeFile(t, filepath.Join(gov, "catalog.toml"), notesCatalog(upstream, d))
 	env := oauthUserEnv(t)
-	configDir := filepath.Join(envValue(env, "XDG_CONFIG_HOME"), "mcpgov")
-	if err := os.MkdirAll(configDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	writeFile(t, filepath.Join(configDir, "config.toml"), fmt.Sprintf("[gateway]\nstore = %q\n", redis.URL()))
+	writeUserConfig(t, env, fmt.Sprintf("[gateway]\nstore = %q\n", redis.URL()))
 	token := gatewayToken(t, env, "alice@example.com")
 	_, logA := serveGatewayAt(t, addrA, env, "--bundle", gov, "--public-url", publicURL)
 	_, logB := serveGatewayAt(t, addrB, env, "--bundle", gov, "--public-url", publicURL)

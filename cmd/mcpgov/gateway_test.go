@@ -20,6 +20,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/conformance"
 )
 
 // buildConformanceServer builds the go-sdk's conformance fixture server
@@ -141,10 +142,10 @@ func serveGatewayAt(t *testing.T, addr string, env []string, args ...string) (st
 // runConformanceServerSuite runs the server scenarios of npm
 // @modelcontextprotocol/conformance against url and returns, per
 // scenario, whether every check passed.
-func runConformanceServerSuite(t *testing.T, url string) map[string]bool {
+func runConformanceServerSuite(t *testing.T, suite conformance.Suite, url string) map[string]bool {
 	t.Helper()
 	out := t.TempDir()
-	cmd := exec.CommandContext(await.Context(t), "node", "--import", conformanceLoader(t), conformanceEntry(t), "server", "--url", url, "-o", out)
+	cmd := suite.Command(await.Context(t), "server", "--url", url, "-o", out)
 	cmd.Env = sandboxEnv(t)
 	outb, err := cmd.CombinedOutput()
 	if err != nil {
@@ -185,11 +186,7 @@ func runConformanceServerSuite(t *testing.T, url string) map[string]bool {
 // endpoint, once reaching it over Streamable HTTP and once launching it
 // over stdio: the gateway passes every scenario the server passes.
 func TestGatewayConformance(t *testing.T) {
-	if ok, err := haveProgram("conformance"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
-	}
+	suite := conformance.Need(t)
 	server := buildConformanceServer(t)
 	upstream := startConformanceHTTP(t, server)
 	bundle := t.TempDir()
@@ -207,7 +204,7 @@ command = %q
 `, upstream, server))
 	base, _ := startGateway(t, bundle)
 
-	direct := runConformanceServerSuite(t, upstream)
+	direct := runConformanceServerSuite(t, suite, upstream)
 	passed := 0
 	for _, ok := range direct {
 		if ok {
@@ -218,7 +215,7 @@ command = %q
 		t.Fatalf("no scenario passed directly: %v", direct)
 	}
 	for _, ep := range []string{"/servers/conf/mcp", "/servers/confstdio/mcp"} {
-		through := runConformanceServerSuite(t, base+ep)
+		through := runConformanceServerSuite(t, suite, base+ep)
 		var lost []string
 		n := 0
 		for name, ok := range direct {

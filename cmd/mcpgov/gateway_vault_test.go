@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/state/statetest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
@@ -33,28 +33,7 @@ func startTokenServer(t *testing.T, client, secret string) (issuer string, issue
 	}
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "CC_CLIENT_ID="+client, "CC_CLIENT_SECRET="+secret)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	issued = &atomic.Int32{}
-	issuers := make(chan string, 1)
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if u, ok := strings.CutPrefix(sc.Text(), "issuer "); ok {
-				issuers <- u
-			}
-			if strings.HasPrefix(sc.Text(), "token ") {
-				issued.Add(1)
-			}
-		}
-	}()
-	return await.Recv(t, issuers, "oidc-provider-cc's issuer line"), issued
+	return oauthusertest.StartIssuer(t, "oidc-provider-cc", cmd, "token ")
 }
 
 // TestGatewayReplicasShareVault: two replicas on one real Redis, a stdio

@@ -3,12 +3,7 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/cookiejar"
-	"net/http/httptest"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,7 +15,6 @@ import (
 	"github.com/mcpgov/mcpgov/login"
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
-	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // TestLogoutRevokesShimGrants: `mcpgov logout` ends the grants the shim
@@ -44,38 +38,9 @@ func TestLogoutRevokesShimGrants(t *testing.T) {
 	// The shim's grants, as its Manager stores them: one noted in the
 	// index, one stored without it.
 	indexed, old, hand := "https://notes.example/mcp", "https://old.example/mcp", "https://hand.example/mcp"
-	grant := func(store oauthuser.TokenStore, clients oauthuser.ClientStore, server string) (oauthuser.Token, oauthuser.Registration) {
-		t.Helper()
-		ctx := await.Context(t)
-		m := &oauthuser.Manager{Store: store, Clients: clients}
-		cb := httptest.NewServer(m.RedirectHandler())
-		t.Cleanup(cb.Close)
-		if err := m.AddServer(server, oauthuser.Config{Issuer: issuer, Scopes: []string{"openid", "offline_access"}, RedirectURL: cb.URL + "/callback"}); err != nil {
-			t.Fatal(err)
-		}
-		cr, err := m.ConsentURL(ctx, "local", server)
-		if err != nil {
-			t.Fatal(err)
-		}
-		jar, _ := cookiejar.New(nil)
-		resp, err := (&http.Client{Jar: jar}).Get(cr.URL) // the issuer approves at once
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		tok, err := store.Get(ctx, oauthuser.Key{User: "local", Server: server})
-		if err != nil || tok.RefreshToken == "" {
-			t.Fatalf("the grant for %s: %s, %v", server, resp.Status, err)
-		}
-		reg, err := clients.GetClient(ctx, server)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok, reg
-	}
-	tokA, regA := grant(kr, kr, indexed)
-	tokB, regB := grant(kr.KeyringStore, kr.KeyringStore, old)
-	tokC, regC := grant(kr.KeyringStore, kr.KeyringStore, hand)
+	tokA, regA := oauthusertest.Grant(t, kr, kr, issuer, indexed)
+	tokB, regB := oauthusertest.Grant(t, kr.KeyringStore, kr.KeyringStore, issuer, old)
+	tokC, regC := oauthusertest.Grant(t, kr.KeyringStore, kr.KeyringStore, issuer, hand)
 	cursor := filepath.Join(envValue(env, "HOME"), ".cursor", "mcp.json")
 	if err := os.MkdirAll(filepath.Dir(cursor), 0o755); err != nil {
 		t.Fatal(err)
@@ -86,25 +51,10 @@ func TestLogoutRevokesShimGrants(t *testing.T) {
 	}
 	writeFile(t, filepath.Join(state, "wrap", "manifest.json"), `{"schemaVersion": 2, "entries": [{"file": "/home/u/.codex/config.toml", "client": "codex",
   "scope": "user", "server": "old", "pointer": "mcp_servers.old", "format": "toml", "command": "", "args": [], "url": "`+old+`", "spans": []}]}`)
-	introspect := func(reg oauthuser.Registration, tok string) bool {
-		t.Helper()
-		req, _ := http.NewRequest(http.MethodPost, issuer+"/token/introspection", strings.NewReader(url.Values{"token": {tok}}.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(url.QueryEscape(reg.ClientID), url.QueryEscape(reg.ClientSecret))
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out struct {
-			Active *bool `json:"active"`
-		}
-		if err := json.NewDecoder(resp.Body).Decode(&out); err != nil || out.Active == nil {
-			t.Fatalf("introspection: %s %v", resp.Status, err)
-		}
-		return *out.Active
+	active := func(reg oauthuser.Registration, tok string) bool {
+		return oauthusertest.Introspect(t, issuer, reg, tok)
 	}
-	if !introspect(regA, tokA.RefreshToken) || !introspect(regB, tokB.RefreshToken) || !introspect(regC, tokC.RefreshToken) {
+	if !active(regA, tokA.RefreshToken) || !active(regB, tokB.RefreshToken) || !active(regC, tokC.RefreshToken) {
 		t.Fatal("the grants are not active before logout")
 	}
 
@@ -122,7 +72,7 @@ func TestLogoutRevokesShimGrants(t *testing.T) {
 			t.Errorf("the keyring item for %s after logout: %v", srv, err)
 		}
 	}
-	if introspect(regA, tokA.RefreshToken) || introspect(regB, tokB.RefreshToken) || introspect(regC, tokC.RefreshToken) {
+	if active(regA, tokA.RefreshToken) || active(regB, tokB.RefreshToken) || active(regC, tokC.RefreshToken) {
 		t.Error("a refresh token is still active at the issuer after logout")
 	}
 	if strings.Contains(string(out), tokA.RefreshToken) || strings.Contains(string(out), regA.ClientSecret) {

@@ -24,3 +24,16 @@ func sandboxEnv(tb testing.TB, extra ...string) []string {
 	)
 	return append(env, extra...)
 }
+
+// writeUserConfig writes text as the mcpgov config of env's sandbox
+// (XDG_CONFIG_HOME/mcpgov/config.toml).
+func writeUserConfig(tb testing.TB, env []string, text string) {
+	tb.Helper()
+	dir := filepath.Join(envValue(env, "XDG_CONFIG_HOME"), "mcpgov")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		tb.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(text), 0o644); err != nil {
+		tb.Fatal(err)
+	}
+}

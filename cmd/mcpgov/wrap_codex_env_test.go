@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -38,10 +37,7 @@ func TestWrapCodexEnvHeaders(t *testing.T) {
 	const token, team = "lin-tok-7f3a9c2e5b1d4086", "blue"
 	const tabBearer = "Bearer ghp_T4bleR2d2C3poLuke0123456789abcdef"
 	rs := newRecordingServer(t)
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), "[catalog]\nmode = \"audit\"\n")
-	env := sandboxEnv(t, "MCPGOV_BUNDLE="+bundle, "MCPGOV_VAULT_KEY=env:VAULT_KEY", "VAULT_KEY=q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=")
-	home := envValue(env, "HOME")
+	env, home := wrapSandbox(t)
 	env = append(env, "CODEX_HOME="+filepath.Join(home, ".codex"))
 	cfg := filepath.Join(home, ".codex", "config.toml")
 	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
@@ -64,26 +60,10 @@ func TestWrapCodexEnvHeaders(t *testing.T) {
 		}
 		return string(out)
 	}
-	call := func(tag string, tr mcp.Transport) {
-		t.Helper()
-		rs.mu.Lock()
-		rs.tag = tag
-		rs.mu.Unlock()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil).Connect(ctx, tr, nil)
-		if err != nil {
-			t.Fatalf("%s: connect: %v", tag, err)
-		}
-		defer cs.Close()
-		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hi"}}); err != nil {
-			t.Errorf("%s: echo: %v", tag, err)
-		}
-	}
 	// Before: what Codex sends for the entries as written.
-	call("before", &mcp.StreamableClientTransport{Endpoint: rs.ts.URL + "/mcp",
+	rs.call(t, "before", &mcp.StreamableClientTransport{Endpoint: rs.ts.URL + "/mcp",
 		HTTPClient: &http.Client{Transport: headerTransport{http.Header{"Authorization": {"Bearer " + token}, "X-Team": {team}}}}})
-	call("tab-before", &mcp.StreamableClientTransport{Endpoint: rs.ts.URL + "/mcp",
+	rs.call(t, "tab-before", &mcp.StreamableClientTransport{Endpoint: rs.ts.URL + "/mcp",
 		HTTPClient: &http.Client{Transport: headerTransport{http.Header{"Authorization": {tabBearer}, "X-Team": {"blue"}}}}})
 
 	out := run(nil, "mcpgov", "wrap", "--client", "codex", "--remote", "--move-secrets", "--mcpgov-path", mcpgov)
@@ -105,7 +85,7 @@ func TestWrapCodexEnvHeaders(t *testing.T) {
 	}
 	tabCmd := exec.Command(mcpgov, tabArgs...)
 	tabCmd.Env, tabCmd.Stderr = env, os.Stderr
-	call("tab-after", &mcp.CommandTransport{Command: tabCmd, TerminateDuration: 2 * time.Second})
+	rs.call(t, "tab-after", &mcp.CommandTransport{Command: tabCmd, TerminateDuration: 2 * time.Second})
 	// After: the command Codex runs, with the variables env_vars names.
 	tr := listed[0].Transport
 	cmd := exec.Command(tr.Command, tr.Args...)
@@ -113,36 +93,16 @@ func TestWrapCodexEnvHeaders(t *testing.T) {
 	for _, name := range tr.EnvVars {
 		cmd.Env = append(cmd.Env, name+"="+map[string]string{"LIN_TOKEN": token, "LIN_TEAM": team}[name])
 	}
-	call("after", &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second})
+	rs.call(t, "after", &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second})
 
-	rs.mu.Lock()
-	before, after := rs.got["before"], rs.got["after"]
-	if len(before) == 0 || len(after) == 0 || before[0].Authorization != "Bearer "+token || before[0].Team != team {
-		t.Errorf("the server saw %d requests before (%+v), %d after", len(before), before, len(after))
-	}
-	for _, s := range after {
-		if len(before) > 0 && s != before[0] {
-			t.Errorf("a request through the shim carried %+v, before wrap %+v", s, before[0])
-		}
-	}
-	tb, ta := rs.got["tab-before"], rs.got["tab-after"]
-	if len(tb) == 0 || len(ta) == 0 || tb[0].Authorization != tabBearer || tb[0].Team != "blue" {
-		t.Errorf("tab: the server saw %d requests before (%+v), %d after", len(tb), tb, len(ta))
-	}
-	for _, s := range ta {
-		if len(tb) > 0 && s != tb[0] {
-			t.Errorf("tab: a request through the shim carried %+v, before wrap %+v", s, tb[0])
-		}
-	}
-	rs.mu.Unlock()
+	rs.sawAlike(t, "before", "after", "Bearer "+token, team)
+	rs.sawAlike(t, "tab-before", "tab-after", tabBearer, "blue")
 	if b, _ := os.ReadFile(cfg); strings.Contains(string(b), token) || strings.Contains(string(b), "T4bleR2d2") || strings.Contains(string(b), "http_headers") {
 		t.Errorf("a token or the http_headers table is in the file:\n%s", b)
 	}
 
 	run(nil, "mcpgov", "unwrap", "--client", "codex")
-	if o, _ := exec.Command("grep", "-r", "T4bleR2d2", filepath.Join(home, ".local", "state", "mcpgov")).Output(); len(o) > 0 {
-		t.Errorf("a secret is in the state directory:\n%s", o)
-	}
+	noSecretInState(t, home, "T4bleR2d2")
 	if b, _ := os.ReadFile(cfg); string(b) != orig {
 		t.Errorf("after unwrap:\n%s\nwant\n%s", b, orig)
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,8 +12,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 	"gopkg.in/yaml.v3"
-
-	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
 // TestWrapContinueRequestOptions: a Continue config.yaml Streamable HTTP
@@ -29,10 +26,7 @@ import (
 func TestWrapContinueRequestOptions(t *testing.T) {
 	const bearer = "Bearer ghp_C0ntinueR2d2C3poLuke0123456789abcd"
 	rs := newRecordingServer(t)
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), "[catalog]\nmode = \"audit\"\n")
-	env := sandboxEnv(t, "MCPGOV_BUNDLE="+bundle, "MCPGOV_VAULT_KEY=env:VAULT_KEY", "VAULT_KEY=q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=")
-	home := envValue(env, "HOME")
+	env, home := wrapSandbox(t)
 	cfg := filepath.Join(home, ".continue", "config.yaml")
 	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
 		t.Fatal(err)
@@ -43,33 +37,8 @@ func TestWrapContinueRequestOptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.CommandContext(await.Context(t), "mcpgov", args...)
-		cmd.Env, cmd.Dir = env, home
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("mcpgov %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
-	call := func(tag string, tr mcp.Transport) {
-		t.Helper()
-		rs.mu.Lock()
-		rs.tag = tag
-		rs.mu.Unlock()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil).Connect(ctx, tr, nil)
-		if err != nil {
-			t.Fatalf("%s: connect: %v", tag, err)
-		}
-		defer cs.Close()
-		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hi"}}); err != nil {
-			t.Errorf("%s: echo: %v", tag, err)
-		}
-	}
-	call("before", &mcp.StreamableClientTransport{Endpoint: rs.ts.URL + "/mcp",
+	run := func(args ...string) string { t.Helper(); return runIn(t, env, home, "mcpgov", args...) }
+	rs.call(t, "before", &mcp.StreamableClientTransport{Endpoint: rs.ts.URL + "/mcp",
 		HTTPClient: &http.Client{Transport: headerTransport{http.Header{"Authorization": {bearer}, "X-Team": {"blue"}}}}})
 
 	if scanned := run("scan", "--json", "--client", "continue"); !regexp.MustCompile(`headers.Authorization holds a plain-text [^"]*move it into mcpgov's vault with ` + "`mcpgov wrap --remote --move-secrets`").MatchString(scanned) {
@@ -86,9 +55,7 @@ func TestWrapContinueRequestOptions(t *testing.T) {
 	if strings.Contains(string(b), "R2d2C3poLuke") || strings.Contains(out, "R2d2C3poLuke") || strings.Contains(string(b), "requestOptions") {
 		t.Errorf("after wrap, a secret or requestOptions is left:\n%s\n%s", out, b)
 	}
-	if o, _ := exec.Command("grep", "-r", "R2d2C3poLuke", filepath.Join(home, ".local", "state", "mcpgov")).Output(); len(o) > 0 {
-		t.Errorf("a secret is in the state directory:\n%s", o)
-	}
+	noSecretInState(t, home, "R2d2C3poLuke")
 	var doc struct {
 		MCPServers []struct {
 			Name    string   `yaml:"name"`
@@ -103,19 +70,9 @@ func TestWrapContinueRequestOptions(t *testing.T) {
 	e := doc.MCPServers[0]
 	cmd := exec.Command(e.Command, e.Args...)
 	cmd.Env, cmd.Stderr = env, os.Stderr
-	call("after", &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second})
+	rs.call(t, "after", &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second})
 
-	rs.mu.Lock()
-	before, after := rs.got["before"], rs.got["after"]
-	if len(before) == 0 || len(after) == 0 || before[0].Authorization != bearer || before[0].Team != "blue" {
-		t.Errorf("the server saw %d requests before (%+v), %d after", len(before), before, len(after))
-	}
-	for _, s := range after {
-		if len(before) > 0 && s != before[0] {
-			t.Errorf("a request through the shim carried %+v, before wrap %+v", s, before[0])
-		}
-	}
-	rs.mu.Unlock()
+	rs.sawAlike(t, "before", "after", bearer, "blue")
 
 	run("unwrap", "--client", "continue")
 	if b, _ := os.ReadFile(cfg); string(b) != orig {

@@ -39,15 +39,10 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 	)
 	rs := newRecordingServer(t)
 	ts, mu, got := rs.ts, &rs.mu, rs.got
-	tag := &rs.tag
 	keyed := ts.URL + "/mcp?region=eu&api_key=" + apiKey
 	basic := strings.Replace(ts.URL, "://", "://bob:"+passwd+"@", 1) + "/mcp"
 
-	env := sandboxEnv(t, "MCPGOV_VAULT_KEY=env:VAULT_KEY", "VAULT_KEY=q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=")
-	home := envValue(env, "HOME")
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), "[catalog]\nmode = \"audit\"\n")
-	env = append(env, "MCPGOV_BUNDLE="+bundle)
+	env, home := wrapSandbox(t)
 	cfg := filepath.Join(home, ".cursor", "mcp.json")
 	if err := os.MkdirAll(filepath.Dir(cfg), 0o755); err != nil {
 		t.Fatal(err)
@@ -64,41 +59,16 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 `
 	writeFile(t, cfg, orig)
 
-	call := func(name string, tr mcp.Transport) {
-		t.Helper()
-		mu.Lock()
-		*tag = name
-		mu.Unlock()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil).Connect(ctx, tr, nil)
-		if err != nil {
-			t.Fatalf("%s: connect: %v", name, err)
-		}
-		if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hi"}}); err != nil {
-			t.Errorf("%s: echo: %v", name, err)
-		}
-		cs.Close()
-	}
 	// Before: a client using the entries as written.
-	call("keyed-before", &mcp.StreamableClientTransport{Endpoint: keyed,
+	rs.call(t, "keyed-before", &mcp.StreamableClientTransport{Endpoint: keyed,
 		HTTPClient: &http.Client{Transport: headerTransport{http.Header{"Authorization": {bearer}, "X-Team": {"blue"}}}}})
-	call("basic-before", &mcp.StreamableClientTransport{Endpoint: basic})
+	rs.call(t, "basic-before", &mcp.StreamableClientTransport{Endpoint: basic})
 
 	mcpgov, err := exec.LookPath("mcpgov")
 	if err != nil {
 		t.Fatal(err)
 	}
-	run := func(args ...string) string {
-		t.Helper()
-		cmd := exec.CommandContext(await.Context(t), "mcpgov", args...)
-		cmd.Env, cmd.Dir = env, home
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("mcpgov %v: %v\n%s", args, err, out)
-		}
-		return string(out)
-	}
+	run := func(args ...string) string { t.Helper(); return runIn(t, env, home, "mcpgov", args...) }
 	scanned := run("scan", "--json", "--client", "cursor")
 	for _, field := range []string{"headers.Authorization", "url"} {
 		if !regexp.MustCompile(regexp.QuoteMeta(field) + " holds a plain-text [^\"]*move it into mcpgov's vault with `mcpgov wrap --remote --move-secrets`").MatchString(scanned) {
@@ -123,9 +93,7 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 		if strings.Contains(out, leak) || strings.Contains(string(b), leak) {
 			t.Errorf("a secret shows in the output or the file:\n%s\n%s", out, b)
 		}
-		if o, _ := exec.Command("grep", "-r", leak, filepath.Join(home, ".local", "state", "mcpgov")).Output(); len(o) > 0 {
-			t.Errorf("a secret is in the state directory:\n%s", o)
-		}
+		noSecretInState(t, home, leak)
 	}
 	if out := run("scan", "--json", "--client", "cursor"); strings.Contains(out, "plaintext-secret") || !strings.Contains(out, `"governed": true`) {
 		t.Errorf("scan after the move still finds a secret, or no governed entry:\n%s", out)
@@ -154,7 +122,7 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 		}
 		cmd := exec.Command(e.Command, e.Args...)
 		cmd.Env, cmd.Stderr = env, os.Stderr
-		call(name+"-after", &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second})
+		rs.call(t, name+"-after", &mcp.CommandTransport{Command: cmd, TerminateDuration: 2 * time.Second})
 	}
 	// The entry's --url edited to another origin (the same server, named
 	// localhost): the shim sends none of the moved secrets there, exits 1
@@ -162,9 +130,7 @@ func TestWrapMoveSecretsRemote(t *testing.T) {
 	for name, args := range want {
 		moved := slices.Clone(args)
 		moved[len(moved)-1] = strings.Replace(moved[len(moved)-1], "127.0.0.1", "localhost", 1)
-		mu.Lock()
-		*tag = name + "-moved"
-		mu.Unlock()
+		rs.setTag(name + "-moved")
 		cmd := exec.CommandContext(await.Context(t), mcpgov, moved...)
 		cmd.Env, cmd.Stdin = env, strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}`+"\n")
 		out, err := cmd.CombinedOutput()
@@ -241,6 +207,81 @@ func newRecordingServer(t *testing.T) *recordingServer {
 	return rs
 }
 
+// wrapSandbox is a sandbox environment for `wrap --move-secrets`, extra
+// added: a bundle in audit mode and a vault key. It returns the
+// environment and its HOME.
+func wrapSandbox(t *testing.T, extra ...string) (env []string, home string) {
+	t.Helper()
+	bundle := t.TempDir()
+	writeFile(t, filepath.Join(bundle, "catalog.toml"), "[catalog]\nmode = \"audit\"\n")
+	env = sandboxEnv(t, append([]string{"MCPGOV_BUNDLE=" + bundle, "MCPGOV_VAULT_KEY=env:VAULT_KEY", "VAULT_KEY=q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA="}, extra...)...)
+	return env, envValue(env, "HOME")
+}
+
+// runIn runs name with args in env, from dir, and returns its output
+// (stdout and stderr); a failure ends the test.
+func runIn(t *testing.T, env []string, dir, name string, args ...string) string {
+	t.Helper()
+	cmd := exec.CommandContext(await.Context(t), name, args...)
+	cmd.Env, cmd.Dir = env, dir
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("%s %v: %v\n%s", name, args, err, out)
+	}
+	return string(out)
+}
+
+// noSecretInState fails t when leak is in a file of mcpgov's state
+// directory under home.
+func noSecretInState(t *testing.T, home, leak string) {
+	t.Helper()
+	if o, _ := exec.Command("grep", "-r", leak, filepath.Join(home, ".local", "state", "mcpgov")).Output(); len(o) > 0 {
+		t.Errorf("a secret is in the state directory:\n%s", o)
+	}
+}
+
+// setTag records the requests from now on under tag.
+func (rs *recordingServer) setTag(tag string) {
+	rs.mu.Lock()
+	rs.tag = tag
+	rs.mu.Unlock()
+}
+
+// call connects a client through tr, its requests recorded under tag, and
+// calls echo once.
+func (rs *recordingServer) call(t *testing.T, tag string, tr mcp.Transport) {
+	t.Helper()
+	rs.setTag(tag)
+	ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
+	defer cancel()
+	cs, err := mcp.NewClient(&mcp.Implementation{Name: "t", Version: "1"}, nil).Connect(ctx, tr, nil)
+	if err != nil {
+		t.Fatalf("%s: connect: %v", tag, err)
+	}
+	defer cs.Close()
+	if _, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hi"}}); err != nil {
+		t.Errorf("%s: echo: %v", tag, err)
+	}
+}
+
+// sawAlike checks what the server recorded under the tags before and
+// after: requests under both, the first before carrying authorization and
+// team, and every request after carrying what that one did.
+func (rs *recordingServer) sawAlike(t *testing.T, before, after, authorization, team string) {
+	t.Helper()
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	b, a := rs.got[before], rs.got[after]
+	if len(b) == 0 || len(a) == 0 || b[0].Authorization != authorization || b[0].Team != team {
+		t.Errorf("the server saw %d requests %s (%+v), %d %s", len(b), before, b, len(a), after)
+	}
+	for _, s := range a {
+		if len(b) > 0 && s != b[0] {
+			t.Errorf("%s: a request through the shim carried %+v, %s %+v", after, s, before, b[0])
+		}
+	}
+}
+
 // TestWrapMoveSecretsRemoteClaude: Claude Code itself before and after
 // `wrap --remote --move-secrets`: its Streamable HTTP entry with a bearer
 // header and an api_key query parameter connects (claude mcp list), then
@@ -256,25 +297,13 @@ func TestWrapMoveSecretsRemoteClaude(t *testing.T) {
 	)
 	rs := newRecordingServer(t)
 	keyed := rs.ts.URL + "/mcp?region=eu&api_key=" + apiKey
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), "[catalog]\nmode = \"audit\"\n")
-	env := sandboxEnv(t, "MCPGOV_VAULT_KEY=env:VAULT_KEY", "VAULT_KEY=q83vEjRWeJCrze8SNFZ4kKvN7xI0VniQq83vEjRWeJA=",
-		"MCPGOV_BUNDLE="+bundle, "MCP_TIMEOUT=600000", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1")
-	home := envValue(env, "HOME")
+	env, home := wrapSandbox(t, "MCP_TIMEOUT=600000", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1")
 	entry := `{"type": "http", "url": "` + keyed + `", "headers": {"Authorization": "` + bearer + `", "X-Team": "blue"}}`
 	writeFile(t, filepath.Join(home, ".claude.json"), "{\n  \"hasCompletedOnboarding\": true,\n  \"mcpServers\": {\n    \"keyed\": "+entry+"\n  }\n}\n")
 	run := func(tag, name string, args ...string) string {
 		t.Helper()
-		rs.mu.Lock()
-		rs.tag = tag
-		rs.mu.Unlock()
-		cmd := exec.CommandContext(await.Context(t), name, args...)
-		cmd.Env, cmd.Dir = env, home
-		out, err := cmd.CombinedOutput()
-		if err != nil {
-			t.Fatalf("%s %v: %v\n%s", name, args, err, out)
-		}
-		return string(out)
+		rs.setTag(tag)
+		return runIn(t, env, home, name, args...)
 	}
 	if out := run("before", "claude", "mcp", "list"); !regexp.MustCompile(`keyed: .* \(HTTP\) - . Connected`).MatchString(out) {
 		t.Fatalf("claude mcp list before wrap:\n%s", out)

@@ -12,19 +12,15 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/conformance"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 )
 
@@ -54,14 +50,10 @@ func conformanceClient(serverURL string) int {
 			return fail(err)
 		}
 	}
-	// What the shim does when a remote server answers 401: read the
-	// challenge for the metadata location and the scopes.
-	probe, err := http.Post(serverURL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	metaURL, scopes, err := challengeOf(serverURL)
 	if err != nil {
 		return fail(err)
 	}
-	probe.Body.Close()
-	metaURL, scopes := oauthuser.ReadChallenge(probe.Header)
 	m := &oauthuser.Manager{Store: &oauthuser.MemoryStore{}}
 	srv := &http.Server{Handler: m.RedirectHandler()}
 	ln, err := netListen()
@@ -95,14 +87,7 @@ func conformanceClient(serverURL string) int {
 	// retries, as the shim does for a server it fronts.
 	ops := []func(*mcp.ClientSession) error{
 		func(s *mcp.ClientSession) error { _, err := s.ListTools(ctx, nil); return err },
-		func(s *mcp.ClientSession) error {
-			res, err := s.ListTools(ctx, nil)
-			if err != nil || len(res.Tools) == 0 {
-				return err
-			}
-			_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: res.Tools[0].Name, Arguments: map[string]any{}})
-			return err
-		},
+		func(s *mcp.ClientSession) error { return callFirstTool(ctx, s) },
 	}
 	for _, op := range ops {
 		for attempt := 0; ; attempt++ {
@@ -133,6 +118,30 @@ func conformanceClient(serverURL string) int {
 		}
 	}
 	return 0
+}
+
+// challengeOf is what the shim does when a remote server answers 401: an
+// initialize without a token, whose challenge names the metadata location
+// and the scopes.
+func challengeOf(serverURL string) (metaURL string, scopes []string, err error) {
+	probe, err := http.Post(serverURL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	if err != nil {
+		return "", nil, err
+	}
+	probe.Body.Close()
+	metaURL, scopes = oauthuser.ReadChallenge(probe.Header)
+	return metaURL, scopes, nil
+}
+
+// callFirstTool lists the server's tools and calls the first, if any,
+// with no arguments.
+func callFirstTool(ctx context.Context, s *mcp.ClientSession) error {
+	res, err := s.ListTools(ctx, nil)
+	if err != nil || len(res.Tools) == 0 {
+		return err
+	}
+	_, err = s.CallTool(ctx, &mcp.CallToolParams{Name: res.Tools[0].Name, Arguments: map[string]any{}})
+	return err
 }
 
 // followConsent plays the browser: the harness's authorization server
@@ -168,34 +177,10 @@ func (r *challengeRecorder) RoundTrip(req *http.Request) (*http.Response, error)
 }
 
 func TestConformanceAuthScenarios(t *testing.T) {
-	bin, err := exec.LookPath("conformance")
-	if err != nil {
-		if os.Getenv("MCPGOV_E2E") != "" {
-			t.Fatal("@modelcontextprotocol/conformance is not on PATH but MCPGOV_E2E is set\nhint: run make e2e-deps and put .cache/npm/node_modules/.bin on PATH")
-		}
-		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
-	}
-	entry, err := filepath.EvalSymlinks(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	// 0.1.16 imports fs.globSync (Node >= 22); the loader supplies it on Node 20.
-	loader, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
+	suite := conformance.Need(t)
 	for _, scenario := range conformanceScenarios {
 		t.Run(strings.TrimPrefix(scenario, "auth/"), func(t *testing.T) {
-			out := t.TempDir()
-			deadline := await.Deadline(t)
-			ctx, cancel := context.WithDeadline(context.Background(), deadline)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, "node", "--import", loader, entry, "client", "--command", self,
-				"--scenario", scenario, "--timeout", strconv.FormatInt(time.Until(deadline).Milliseconds(), 10), "-o", out)
-			cmd.Env = append(os.Environ(), conformanceClientEnv+"=1")
-			outb, err := cmd.CombinedOutput()
-			checks := readChecks(t, out)
+			checks, outb, err := suite.Client(t, await.Deadline(t), scenario, append(os.Environ(), conformanceClientEnv+"=1"))
 			if err != nil || !strings.Contains(checks, "=SUCCESS") || strings.Contains(checks, "=FAILURE") || strings.Contains(checks, "=WARNING") {
 				t.Fatalf("conformance %s: %v\nchecks: %s\n%s", scenario, err, checks, outb)
 			}
@@ -215,38 +200,6 @@ var conformanceScenarios = []string{
 	"auth/scope-from-www-authenticate", "auth/scope-from-scopes-supported", "auth/scope-omitted-when-undefined",
 	"auth/pre-registration", "auth/resource-mismatch", "auth/offline-access-scope",
 	"auth/scope-step-up", "auth/scope-retry-limit",
-}
-
-func readChecks(t *testing.T, out string) string {
-	// auth/x writes <out>/auth/x-<time>/checks.json.
-	var files []string
-	filepath.WalkDir(out, func(path string, d fs.DirEntry, err error) error {
-		if err == nil && d.Name() == "checks.json" {
-			files = append(files, path)
-		}
-		return nil
-	})
-	var parts []string
-	for _, f := range files {
-		b, err := os.ReadFile(f)
-		if err != nil {
-			t.Error(err)
-			continue
-		}
-		var checks []struct {
-			ID     string `json:"id"`
-			Status string `json:"status"`
-		}
-		if err := json.Unmarshal(b, &checks); err != nil {
-			t.Errorf("%s: %v", f, err)
-		}
-		for _, c := range checks {
-			if c.Status != "INFO" {
-				parts = append(parts, c.ID+"="+c.Status)
-			}
-		}
-	}
-	return strings.Join(parts, " ")
 }
 
 func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

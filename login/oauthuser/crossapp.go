@@ -15,7 +15,6 @@ import (
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/modelcontextprotocol/go-sdk/auth"
 	"github.com/modelcontextprotocol/go-sdk/oauthex"
-	"golang.org/x/oauth2"
 )
 
 // GrantJWTBearer is RFC 7523's grant, by which an authorization server
@@ -124,7 +123,7 @@ func (c *CrossApp) Token(ctx context.Context, idToken string) (Token, error) {
 		SubjectToken: idToken, SubjectTokenType: oauthex.TokenTypeIDToken,
 	}, idp, m.client())
 	if err != nil {
-		return Token{}, fmt.Errorf("the identity provider (%s) refused the token exchange: %w", idpToken, describeOAuth(err))
+		return Token{}, fmt.Errorf("token exchange at the identity provider (%s): %w", idpToken, TokenError(err))
 	}
 	if typ, _ := jag.Extra("issued_token_type").(string); typ != oauthex.TokenTypeIDJAG {
 		return Token{}, fmt.Errorf("the identity provider answered the exchange with a %q, not an ID-JAG (%s)", typ, oauthex.TokenTypeIDJAG)
@@ -186,11 +185,7 @@ func (c *CrossApp) post(ctx context.Context, endpoint string, form url.Values, c
 		return tokenAnswer{}, fmt.Errorf("%s (%s) answered %s with no token response: %w", who, endpoint, resp.Status, err)
 	}
 	if resp.StatusCode != http.StatusOK || a.AccessToken == "" {
-		desc := a.Error
-		if a.Description != "" {
-			desc += " (" + a.Description + ")"
-		}
-		return tokenAnswer{}, fmt.Errorf("%s (%s) refused the %s grant: %s %s", who, endpoint, grantName(form.Get("grant_type")), resp.Status, desc)
+		return tokenAnswer{}, fmt.Errorf("%s (%s) refused the %s grant: %s: %s", who, endpoint, grantName(form.Get("grant_type")), resp.Status, ErrorAnswer(a.Error, a.Description))
 	}
 	return a, nil
 }
@@ -200,17 +195,4 @@ func grantName(g string) string {
 		return "JWT-bearer"
 	}
 	return g
-}
-
-// describeOAuth keeps a token endpoint's error code and description, not
-// its body (which may echo what was sent).
-func describeOAuth(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		if re.ErrorCode != "" {
-			return fmt.Errorf("%s %s", re.ErrorCode, re.ErrorDescription)
-		}
-		return fmt.Errorf("status %s", re.Response.Status)
-	}
-	return err
 }

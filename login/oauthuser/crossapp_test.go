@@ -6,17 +6,14 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/conformance"
 )
 
 const crossAppClientEnv = "OAUTHUSER_CROSSAPP_CLIENT"
@@ -39,12 +36,10 @@ func crossAppClient(serverURL string) int {
 	if err := json.Unmarshal([]byte(os.Getenv("MCP_CONFORMANCE_CONTEXT")), &cc); err != nil {
 		return fail(err)
 	}
-	probe, err := http.Post(serverURL, "application/json", strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}`))
+	metaURL, scopes, err := challengeOf(serverURL)
 	if err != nil {
 		return fail(err)
 	}
-	probe.Body.Close()
-	metaURL, scopes := oauthuser.ReadChallenge(probe.Header)
 	xa := &oauthuser.CrossApp{IdPIssuer: cc.IdPIssuer, IdPClientID: cc.IdPClientID, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret,
 		Resource: serverURL, ResourceMetadataURL: metaURL, Scopes: scopes}
 	tok, err := xa.Token(ctx, cc.IDToken)
@@ -58,14 +53,8 @@ func crossAppClient(serverURL string) int {
 		return fail(err)
 	}
 	defer s.Close()
-	res, err := s.ListTools(ctx, nil)
-	if err != nil {
+	if err := callFirstTool(ctx, s); err != nil {
 		return fail(err)
-	}
-	if len(res.Tools) > 0 {
-		if _, err := s.CallTool(ctx, &mcp.CallToolParams{Name: res.Tools[0].Name, Arguments: map[string]any{}}); err != nil {
-			return fail(err)
-		}
 	}
 	return 0
 }
@@ -77,32 +66,9 @@ func crossAppClient(serverURL string) int {
 // JWT-bearer grant (RFC 7523, client_secret_basic), and the server takes
 // the token. Every check must succeed; a warning fails.
 func TestConformanceCrossAppAccess(t *testing.T) {
-	bin, err := exec.LookPath("conformance")
-	if err != nil {
-		if os.Getenv("MCPGOV_E2E") != "" {
-			t.Fatal("@modelcontextprotocol/conformance is not on PATH but MCPGOV_E2E is set\nhint: run make e2e-deps and put .cache/npm/node_modules/.bin on PATH")
-		}
-		t.Skip("@modelcontextprotocol/conformance is not installed; make test installs it into .cache/npm")
-	}
-	entry, err := filepath.EvalSymlinks(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	loader, _ := filepath.Abs(filepath.Join("..", "..", "testdata", "e2e", "conformance-node20", "register.mjs"))
-	self, err := os.Executable()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := t.TempDir()
-	deadline := await.Deadline(t)
-	ctx, cancel := context.WithDeadline(context.Background(), deadline)
-	defer cancel()
+	suite := conformance.Need(t)
 	const scenario = "auth/cross-app-access-complete-flow"
-	cmd := exec.CommandContext(ctx, "node", "--import", loader, entry, "client", "--command", self,
-		"--scenario", scenario, "--timeout", strconv.FormatInt(time.Until(deadline).Milliseconds(), 10), "-o", out)
-	cmd.Env = append(os.Environ(), crossAppClientEnv+"=1")
-	outb, err := cmd.CombinedOutput()
-	checks := readChecks(t, out)
+	checks, outb, err := suite.Client(t, await.Deadline(t), scenario, append(os.Environ(), crossAppClientEnv+"=1"))
 	for _, want := range []string{"complete-flow-token-exchange=SUCCESS", "complete-flow-jwt-bearer=SUCCESS"} {
 		if !strings.Contains(checks, want) {
 			t.Errorf("conformance %s: no %s", scenario, want)

@@ -10,7 +10,6 @@ import (
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/policy/state"
-	"github.com/mcpgov/mcpgov/policy/state/statetest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
@@ -20,18 +19,9 @@ import (
 // the clear), a registration copied under another server does not open,
 // and a server nobody registered for is ErrNoClient.
 func TestRedisClientsAcrossReplicas(t *testing.T) {
-	srv := statetest.Start(t)
+	r := startReplicas(t)
 	ctx := await.Context(t)
-	kek := testKEK(t)
-	va, err := open(t, srv.URL()).Vault(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vb, err := open(t, srv.URL()).Vault(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := va.Clients(), vb.Clients()
+	a, b := r.store(t).Clients(), r.store(t).Clients()
 	if _, err := b.GetClient(ctx, "notes"); !errors.Is(err, oauthuser.ErrNoClient) {
 		t.Fatalf("no registration yet: %v", err)
 	}
@@ -46,10 +36,10 @@ func TestRedisClientsAcrossReplicas(t *testing.T) {
 	if got, err := b.GetClient(ctx, "notes"); err != nil || got != reg {
 		t.Fatalf("replica B reads %+v, %v; want A's %+v", got, err, reg)
 	}
-	if d := dump(t, srv); strings.Contains(d, "dyn-client-7c1e") || strings.Contains(d, "dyn-secret-93ab") || strings.Contains(d, "notes") {
+	if d := dump(t, r.srv); strings.Contains(d, "dyn-client-7c1e") || strings.Contains(d, "dyn-secret-93ab") || strings.Contains(d, "notes") {
 		t.Fatalf("a registration in the clear:\n%s", d)
 	}
-	raw := rawClient(t, srv)
+	raw := rawClient(t, r.srv)
 	key := func(server string) string {
 		h := sha256.Sum256([]byte(server))
 		return state.Prefix + "oauth-client:" + hex.EncodeToString(h[:16])

@@ -192,20 +192,17 @@ func (c Consents) Current(ctx context.Context, user, server string) ([]byte, err
 	if len(hash) != 32 || strings.Trim(hash, "0123456789abcdef") != "" {
 		return nil, oauthuser.ErrNoPending // written by an earlier version (the state itself): make a new one
 	}
-	b, err := c.r.c.Get(ctx, consentKey+hash).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, oauthuser.ErrNoPending
-	}
-	if err != nil {
-		return nil, c.r.unavailable(err)
-	}
-	return c.open(hash, b)
+	return c.peek(ctx, hash)
 }
 
 // Peek implements oauthuser.PendingPeeker: the record of state, left in
 // the store (the person check reads it before the redirect takes it).
 func (c Consents) Peek(ctx context.Context, state string) ([]byte, error) {
-	hash := stateHash(state)
+	return c.peek(ctx, stateHash(state))
+}
+
+// peek is the record whose state hashes to hash, left in the store.
+func (c Consents) peek(ctx context.Context, hash string) ([]byte, error) {
 	b, err := c.r.c.Get(ctx, consentKey+hash).Bytes()
 	if errors.Is(err, redis.Nil) {
 		return nil, oauthuser.ErrNoPending

@@ -218,18 +218,9 @@ func TestRedisConsentsPerUser(t *testing.T) {
 // its state: the store shows no verifier, and a record copied under
 // another state does not open.
 func TestRedisConsentsSealed(t *testing.T) {
-	srv := statetest.Start(t)
+	r := startReplicas(t)
 	ctx := await.Context(t)
-	kek := testKEK(t)
-	va, err := open(t, srv.URL()).Vault(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	vb, err := open(t, srv.URL()).Vault(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, b := va.Consents(), vb.Consents()
+	a, b := r.store(t).Consents(), r.store(t).Consents()
 	rec := []byte(`{"state":"st-1","verifier":"pkce-verifier-4f1d"}`)
 	if err := a.Put(ctx, "st-1", "alice", "notes", rec, time.Minute); err != nil {
 		t.Fatal(err)
@@ -237,14 +228,14 @@ func TestRedisConsentsSealed(t *testing.T) {
 	if err := a.Put(ctx, "st-bob", "bob", "notes", []byte(`{"verifier":"bob-verifier"}`), time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if d := dump(t, srv); strings.Contains(d, "verifier") {
+	if d := dump(t, r.srv); strings.Contains(d, "verifier") {
 		t.Fatalf("a consent record in the clear:\n%s", d)
 	}
 	if got, err := b.Current(ctx, "alice", "notes"); err != nil || string(got) != string(rec) {
 		t.Fatalf("current on the other replica: %q %v", got, err)
 	}
 	// Bob's sealed record copied over alice's: it does not open as hers.
-	raw := rawClient(t, srv)
+	raw := rawClient(t, r.srv)
 	recordKey := func(st string) string {
 		h := sha256.Sum256([]byte(st))
 		return state.Prefix + "consent:" + hex.EncodeToString(h[:16])

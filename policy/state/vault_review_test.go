@@ -19,11 +19,9 @@ import (
 // limit). Each write is a new generation; the generation is sealed, so
 // the older copy cannot be relabelled as newer.
 func TestRedisVaultRollbackRefused(t *testing.T) {
-	srv := statetest.Start(t)
-	ctx := await.Context(t)
-	raw := rawClient(t, srv)
-	kek := testKEK(t)
-	a, b := openVault(t, srv.URL(), kek), openVault(t, srv.URL(), kek)
+	r := startReplicas(t)
+	ctx, raw := await.Context(t), r.raw
+	a, b := r.open(t), r.open(t)
 	const user, server = "alice@example.com", "jira"
 	if err := a.SetAPIKey(ctx, user, server, "k-revoked-1a2b3c4d"); err != nil {
 		t.Fatal(err)
@@ -36,7 +34,7 @@ func TestRedisVaultRollbackRefused(t *testing.T) {
 	if got, err := b.APIKey(ctx, user, server); err != nil || got != "k-current-5e6f7a8b" {
 		t.Fatalf("the other replica reads %q, %v", got, err)
 	}
-	fresh := openVault(t, srv.URL(), kek) // has read nothing yet
+	fresh := r.open(t) // has read nothing yet
 
 	raw.HSet(ctx, state.Prefix+"vault", old[0], old[1])
 	for name, v := range map[string]*vault.Vault{"the replica that wrote the newer key": a, "a replica that read it": b} {
@@ -64,11 +62,7 @@ func TestRedisVaultRollbackRefused(t *testing.T) {
 	if err := b.SetAPIKey(ctx, user, server, "k-next-9c0d1e2f"); err != nil {
 		t.Fatal(err)
 	}
-	for name, v := range map[string]*vault.Vault{"a": a, "b": b, "fresh": fresh} {
-		if got, err := v.APIKey(ctx, user, server); err != nil || got != "k-next-9c0d1e2f" {
-			t.Errorf("replica %s after a new write: %q, %v", name, got, err)
-		}
-	}
+	readsEverywhere(t, ctx, map[string]*vault.Vault{"a": a, "b": b, "fresh": fresh}, user, server, "k-next-9c0d1e2f", "after a new write")
 }
 
 // TestRedisVaultGenerationsAfterStoreLoss: the store loses its data (a
@@ -77,11 +71,9 @@ func TestRedisVaultRollbackRefused(t *testing.T) {
 // clock), so the replica reads the new entry instead of refusing it as
 // rolled back.
 func TestRedisVaultGenerationsAfterStoreLoss(t *testing.T) {
-	srv := statetest.Start(t)
-	ctx := await.Context(t)
-	raw := rawClient(t, srv)
-	kek := testKEK(t)
-	a, b := openVault(t, srv.URL(), kek), openVault(t, srv.URL(), kek)
+	r := startReplicas(t)
+	ctx, raw := await.Context(t), r.raw
+	a, b := r.open(t), r.open(t)
 	for _, key := range []string{"k-first-11111111", "k-second-22222222", "k-third-33333333"} {
 		if err := a.SetAPIKey(ctx, "alice@example.com", "jira", key); err != nil {
 			t.Fatal(err)
@@ -96,11 +88,7 @@ func TestRedisVaultGenerationsAfterStoreLoss(t *testing.T) {
 	if err := a.SetAPIKey(ctx, "alice@example.com", "jira", "k-after-44444444"); err != nil {
 		t.Fatal(err)
 	}
-	for name, v := range map[string]*vault.Vault{"the writer": a, "a reader": b} {
-		if got, err := v.APIKey(ctx, "alice@example.com", "jira"); err != nil || got != "k-after-44444444" {
-			t.Errorf("%s after the store lost its data: %q, %v", name, got, err)
-		}
-	}
+	readsEverywhere(t, ctx, map[string]*vault.Vault{"the writer": a, "a reader": b}, "alice@example.com", "jira", "k-after-44444444", "after the store lost its data")
 }
 
 // TestRedisVaultDeleteUserPastMalformed (review: DeleteUser stopped at one

@@ -34,6 +34,46 @@ func testKEK(t *testing.T) []byte {
 	return kek
 }
 
+// replicas is a real Redis whose vault replicas share one key.
+type replicas struct {
+	srv *statetest.Server
+	raw *redis.Client // the store itself, bypassing the vault
+	kek []byte
+}
+
+func startReplicas(t *testing.T) *replicas {
+	t.Helper()
+	srv := statetest.Start(t)
+	return &replicas{srv: srv, raw: rawClient(t, srv), kek: testKEK(t)}
+}
+
+// open is another replica: a vault on the store that has read nothing.
+func (r *replicas) open(t *testing.T) *vault.Vault {
+	t.Helper()
+	return &vault.Vault{Store: r.store(t)}
+}
+
+// store is another replica's vault store (its clients, consents, locks).
+func (r *replicas) store(t *testing.T) *state.Vault {
+	t.Helper()
+	st, err := open(t, r.srv.URL()).Vault(r.kek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// readsEverywhere checks that each replica, by name, reads want as
+// user's API key for server (when says at which point of the test).
+func readsEverywhere(t *testing.T, ctx context.Context, vs map[string]*vault.Vault, user, server, want, when string) {
+	t.Helper()
+	for name, v := range vs {
+		if got, err := v.APIKey(ctx, user, server); err != nil || got != want {
+			t.Errorf("replica %s %s: %q, %v; want %q", name, when, got, err, want)
+		}
+	}
+}
+
 // dump is every value the store holds under mcpgov's prefix (strings and
 // hash fields and values), as `redis-cli --scan` and GET/HGETALL show it.
 func dump(t *testing.T, srv *statetest.Server) string {
@@ -71,10 +111,9 @@ func dump(t *testing.T, srv *statetest.Server) string {
 // opened under another key-encryption key, is refused; a user's
 // revocation through one replica is seen by the other.
 func TestRedisVaultSharedAcrossReplicas(t *testing.T) {
-	srv := statetest.Start(t)
+	r := startReplicas(t)
 	ctx := await.Context(t)
-	kek := testKEK(t)
-	a, b := openVault(t, srv.URL(), kek), openVault(t, srv.URL(), kek)
+	a, b := r.open(t), r.open(t)
 	const (
 		access  = "at-3b1f9c0e7d2a4b6f"
 		refresh = "rt-8e7d6c5b4a392817"
@@ -97,7 +136,7 @@ func TestRedisVaultSharedAcrossReplicas(t *testing.T) {
 	if got, err := b.APIKey(ctx, "alice@example.com", "jira"); err != nil || got != apiKey {
 		t.Fatalf("the other replica's key: %q, %v", got, err)
 	}
-	d := dump(t, srv)
+	d := dump(t, r.srv)
 	for _, plain := range []string{access, refresh, apiKey, "k-bob-1a2b3c4d5e6f", "files.read"} {
 		if strings.Contains(d, plain) {
 			t.Fatalf("the store holds %q in the clear:\n%s", plain, d)
@@ -109,9 +148,7 @@ func TestRedisVaultSharedAcrossReplicas(t *testing.T) {
 	}
 
 	// Alice's jira entry copied over Bob's field: it does not open as Bob's.
-	opt, _ := redis.ParseURL(srv.URL())
-	raw := redis.NewClient(opt)
-	defer raw.Close()
+	raw := r.raw
 	fields := raw.HGetAll(ctx, state.Prefix+"vault").Val()
 	var aliceJira, bobJira string
 	for f, v := range fields {
@@ -140,7 +177,7 @@ func TestRedisVaultSharedAcrossReplicas(t *testing.T) {
 		t.Fatalf("an entry with a duplicate member: %v, want ErrTampered", err)
 	}
 	// Another key-encryption key opens nothing.
-	other := openVault(t, srv.URL(), testKEK(t))
+	other := openVault(t, r.srv.URL(), testKEK(t))
 	if _, err := other.APIKey(ctx, "alice@example.com", "jira"); !errors.Is(err, vault.ErrTampered) {
 		t.Fatalf("under another key: %v, want ErrTampered", err)
 	}
@@ -178,18 +215,9 @@ func TestRedisVaultRefreshOnce(t *testing.T) {
 // does not release the other's. The holder's death is the lock key
 // expiring (deleted here, as PEXPIRE 1 would), not a wall-clock wait.
 func TestRedisVaultLockExpires(t *testing.T) {
-	srv := statetest.Start(t)
-	ctx := await.Context(t)
-	raw := rawClient(t, srv)
-	kek := testKEK(t)
-	dead, err := open(t, srv.URL()).Vault(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := open(t, srv.URL()).Vault(kek)
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startReplicas(t)
+	ctx, raw := await.Context(t), r.raw
+	dead, live := r.store(t), r.store(t)
 	k := vault.Key{User: "alice", Server: "drive", Name: vault.NameOAuth}
 	staleUnlock, err := dead.Lock(ctx, k) // never released in time: the replica "dies"
 	if err != nil {
@@ -260,13 +288,9 @@ func lockKey(t *testing.T, ctx context.Context, raw *redis.Client) string {
 // its lock (the holder renews it), a renewal never touches a lock another
 // holder took, and release frees it at once.
 func TestRedisVaultLockRenewed(t *testing.T) {
-	srv := statetest.Start(t)
-	ctx := await.Context(t)
-	raw := rawClient(t, srv)
-	v, err := open(t, srv.URL()).Vault(testKEK(t))
-	if err != nil {
-		t.Fatal(err)
-	}
+	r := startReplicas(t)
+	ctx, raw := await.Context(t), r.raw
+	v := r.store(t)
 	const ttl = 1500 * time.Millisecond
 	v.LockTTL = ttl
 	k := vault.Key{User: "alice", Server: "drive", Name: vault.NameOAuth}

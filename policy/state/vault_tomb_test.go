@@ -22,11 +22,9 @@ import (
 func TestRedisVaultRevokedStaysRevoked(t *testing.T) {
 	for _, how := range []string{"Delete", "RevokeUser"} {
 		t.Run(how, func(t *testing.T) {
-			srv := statetest.Start(t)
-			ctx := await.Context(t)
-			raw := rawClient(t, srv)
-			kek := testKEK(t)
-			a, b := openVault(t, srv.URL(), kek), openVault(t, srv.URL(), kek)
+			r := startReplicas(t)
+			ctx, raw := await.Context(t), r.raw
+			a, b := r.open(t), r.open(t)
 			const user, server = "alice@example.com", "jira"
 			if err := a.SetAPIKey(ctx, user, server, "k-revoked-1a2b3c4d"); err != nil {
 				t.Fatal(err)
@@ -62,12 +60,7 @@ func TestRedisVaultRevokedStaysRevoked(t *testing.T) {
 			if err := b.SetAPIKey(ctx, user, server, "k-next-9c0d1e2f"); err != nil {
 				t.Fatal(err)
 			}
-			fresh := openVault(t, srv.URL(), kek)
-			for name, v := range map[string]*vault.Vault{"a": a, "b": b, "fresh": fresh} {
-				if got, err := v.APIKey(ctx, user, server); err != nil || got != "k-next-9c0d1e2f" {
-					t.Errorf("replica %s after a new grant: %q, %v", name, got, err)
-				}
-			}
+			readsEverywhere(t, ctx, map[string]*vault.Vault{"a": a, "b": b, "fresh": r.open(t)}, user, server, "k-next-9c0d1e2f", "after a new grant")
 		})
 	}
 }

@@ -68,7 +68,7 @@ func (in *Injector) clientCredentials(ctx context.Context, s *catalog.Server) (v
 	}
 	t, err := cc.Token(context.WithValue(ctx, oauth2.HTTPClient, in.client()))
 	if err != nil {
-		return vault.Token{}, describeOAuthError(err)
+		return vault.Token{}, fmt.Errorf("client-credentials grant at %s: %w", tokenURL, oauthuser.TokenError(err))
 	}
 	return vault.Token{AccessToken: t.AccessToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: a.Scopes}, nil
 }

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/mcpgov/mcpgov/catalog"
+	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/shim"
 )
@@ -81,7 +82,7 @@ func (in *Injector) oauthUser(ctx context.Context, s *catalog.Server, req Reques
 		c := oauth2.Config{ClientID: a.ClientID, ClientSecret: secret, Endpoint: oauth2.Endpoint{TokenURL: tokenURL}, Scopes: a.Scopes}
 		t, err := c.TokenSource(context.WithValue(ctx, oauth2.HTTPClient, in.client()), &oauth2.Token{RefreshToken: cur.RefreshToken, Expiry: time.Unix(1, 0)}).Token()
 		if err != nil {
-			return vault.Token{}, describeOAuthError(err)
+			return vault.Token{}, fmt.Errorf("refresh the grant at %s: %w", tokenURL, oauthuser.TokenError(err))
 		}
 		return vault.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: cur.Scopes}, nil
 	}
@@ -202,7 +203,7 @@ func (in *Injector) exchange(ctx context.Context, s *catalog.Server, req Request
 		return "", &Error{Server: s.ID, Err: fmt.Errorf("token exchange: %s answered %s with no token response: %w", tokenURL, resp.Status, err)}
 	}
 	if resp.StatusCode != http.StatusOK || out.AccessToken == "" {
-		return "", &Error{Server: s.ID, Err: fmt.Errorf("token exchange of the caller's %s%s refused by %s (%s): %s", subjectType, forWhat(a), tokenURL, resp.Status, describeRefusal(out.Error, out.Description)),
+		return "", &Error{Server: s.ID, Err: fmt.Errorf("token exchange of the caller's %s%s refused by %s (%s): %s", subjectType, forWhat(a), tokenURL, resp.Status, oauthuser.ErrorAnswer(out.Error, out.Description)),
 			Hint: exchangeHint(out.Error, a)}
 	}
 	if out.IssuedTokenType != "" && out.IssuedTokenType != "urn:ietf:params:oauth:token-type:access_token" {
@@ -249,18 +250,6 @@ func forWhat(a catalog.Auth) string {
 	return " for " + strings.Join(parts, ", ")
 }
 
-// describeRefusal is a token endpoint's error code and description (never
-// its body, which may echo what was sent).
-func describeRefusal(code, desc string) string {
-	switch {
-	case code == "":
-		return "no error code"
-	case desc == "":
-		return code
-	}
-	return code + " (" + desc + ")"
-}
-
 // exchangeHint is what to check for a refused exchange.
 func exchangeHint(code string, a catalog.Auth) string {
 	switch code {
@@ -279,17 +268,4 @@ func exchangeHint(code string, a catalog.Auth) string {
 		return "the issuer's log says why (Dex answers so when a scope asks for an audience whose client does not list the gateway's in trustedPeers)"
 	}
 	return ""
-}
-
-// describeOAuthError keeps the token endpoint's error code and text, not
-// its body (which may echo what was sent).
-func describeOAuthError(err error) error {
-	var re *oauth2.RetrieveError
-	if errors.As(err, &re) {
-		if re.ErrorCode != "" {
-			return fmt.Errorf("token endpoint refused: %s %s", re.ErrorCode, re.ErrorDescription)
-		}
-		return fmt.Errorf("token endpoint answered %s", re.Response.Status)
-	}
-	return err
 }

@@ -126,23 +126,13 @@ func credGateway(t *testing.T, more ...catalog.Server) *credFixture {
 	gov.entries["stdio"] = &catalog.Server{ID: "stdio", Status: catalog.StatusApproved, Auth: catalog.Auth{Type: catalog.AuthAPIKey, Secret: "env:STDIO_KEY", Env: stdioKeyEnv}}
 	t.Setenv(stdioServerEnv, "1")
 
-	h, err := gateway.New(gateway.Options{Governance: &credGov{fakeGov: gov, inj: inj},
+	ts, _ := serveGateway(t, gateway.Options{Governance: &credGov{fakeGov: gov, inj: inj},
 		Identify: func(r *http.Request) (audit.Identity, error) {
 			if u := r.Header.Get("X-Test-User"); u != "" {
 				return audit.Identity{Method: "jwt", Subject: u}, nil
 			}
 			return audit.Identity{Method: "anonymous"}, nil
 		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		_ = h.Close(ctx)
-	})
 	fx.url = ts.URL
 	return fx
 }

@@ -87,6 +87,13 @@ func newGateway(t *testing.T, gov *fakeGov, opts gateway.Options) (*httptest.Ser
 	opts.Identify = func(r *http.Request) (audit.Identity, error) {
 		return audit.Identity{Method: "anonymous", Subject: r.Header.Get("X-Test-User")}, nil
 	}
+	return serveGateway(t, opts)
+}
+
+// serveGateway serves the gateway opts make until the test ends, then
+// closes it; an error closing it fails the test.
+func serveGateway(t *testing.T, opts gateway.Options) (*httptest.Server, *gateway.Handler) {
+	t.Helper()
 	h, err := gateway.New(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -101,6 +108,12 @@ func newGateway(t *testing.T, gov *fakeGov, opts gateway.Options) (*httptest.Ser
 		}
 	})
 	return ts, h
+}
+
+// headerUser names the caller by the X-Test-User header, as the subject
+// of a JWT from https://idp.test.
+func headerUser(r *http.Request) (audit.Identity, error) {
+	return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
 }
 
 func twoServers(t *testing.T) *fakeGov {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -15,28 +14,9 @@ import (
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
+	"github.com/mcpgov/mcpgov/shim/gateway/gatewaytest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
-
-// paramTransport keeps the Mcp-Param-* headers of every request.
-type paramTransport struct {
-	user string
-	mu   sync.Mutex
-	seen []string
-}
-
-func (h *paramTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("X-Test-User", h.user)
-	h.mu.Lock()
-	for k, v := range r.Header {
-		if strings.HasPrefix(k, "Mcp-Param-") {
-			h.seen = append(h.seen, k+": "+strings.Join(v, ","))
-		}
-	}
-	h.mu.Unlock()
-	return http.DefaultTransport.RoundTrip(r)
-}
 
 // TestStatelessParamHeaders: a tool whose input schema names arguments
 // with x-mcp-header: the go-sdk client mirrors them into Mcp-Param-*
@@ -60,22 +40,10 @@ func TestStatelessParamHeaders(t *testing.T) {
 	store := &recordStore{}
 	base := &fakeGov{servers: []gateway.Server{{ID: "regional", URL: upTS.URL}},
 		entries: map[string]*catalog.Server{"regional": {ID: "regional", Status: catalog.StatusApproved}}}
-	h, err := gateway.New(gateway.Options{Governance: recordingGov{fakeGov: base, sink: store}, Identify: func(r *http.Request) (audit.Identity, error) {
-		return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		_ = h.Close(ctx)
-	})
+	ts, _ := serveGateway(t, gateway.Options{Governance: recordingGov{fakeGov: base, sink: store}, Identify: headerUser})
 	ep := ts.URL + "/servers/regional/mcp"
 
-	rt := &paramTransport{user: "ann"}
+	rt := &gatewaytest.ParamHeaders{User: "ann"}
 	c := mcp.NewClient(&mcp.Implementation{Name: "param-client", Version: "1"}, nil)
 	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ep, HTTPClient: &http.Client{Transport: rt}}, nil)
 	if err != nil {
@@ -89,9 +57,7 @@ func TestStatelessParamHeaders(t *testing.T) {
 	if err != nil || res.IsError {
 		t.Fatalf("go-sdk call with mirrored headers: %+v %v", res, err)
 	}
-	rt.mu.Lock()
-	seen := strings.Join(rt.seen, "; ")
-	rt.mu.Unlock()
+	seen := rt.Seen()
 	for _, want := range []string{"Mcp-Param-Region: =?base64?", "Mcp-Param-Shard: 7", "Mcp-Param-Dry: true"} {
 		if !strings.Contains(seen, want) {
 			t.Errorf("the go-sdk client sent %q, want %q among them", seen, want)
@@ -210,19 +176,7 @@ func TestStatelessParamHeadersPageCap(t *testing.T) {
 	t.Cleanup(upTS.Close)
 	base := &fakeGov{servers: []gateway.Server{{ID: "paged", URL: upTS.URL}},
 		entries: map[string]*catalog.Server{"paged": {ID: "paged", Status: catalog.StatusApproved}}}
-	h, err := gateway.New(gateway.Options{Governance: base, Identify: func(r *http.Request) (audit.Identity, error) {
-		return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		_ = h.Close(ctx)
-	})
+	ts, _ := serveGateway(t, gateway.Options{Governance: base, Identify: headerUser})
 	ep := ts.URL + "/servers/paged/mcp"
 
 	if status, a := rawStateless(t, ep, "bob", 1, "tools/call", `"name":"z_last","arguments":{"region":"us"}`, "Mcp-Param-Region", "eu"); status != http.StatusBadGateway || a.Error == nil || !strings.Contains(a.Error.Message, "more than 100 pages") {

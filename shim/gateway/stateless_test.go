@@ -13,7 +13,6 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
@@ -26,21 +25,7 @@ func statelessGateway(t *testing.T) (string, *recordStore, *fakeGov) {
 	store := &recordStore{}
 	base := twoServers(t)
 	gov := recordingGov{fakeGov: base, sink: store}
-	h, err := gateway.New(gateway.Options{Governance: gov, Identify: func(r *http.Request) (audit.Identity, error) {
-		return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("close gateway: %v", err)
-		}
-	})
+	ts, _ := serveGateway(t, gateway.Options{Governance: gov, Identify: headerUser})
 	return ts.URL, store, base
 }
 

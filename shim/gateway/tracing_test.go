@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -75,17 +74,7 @@ func newTracedGateway(t *testing.T) (url string, spans *spanSink, store *recordS
 	opts := gateway.Options{Governance: gov, Tracing: tracing, Identify: func(r *http.Request) (audit.Identity, error) {
 		return audit.Identity{Method: "jwt", Subject: "sub-private", Email: "someone@example.com", Groups: []string{"g1", "g2"}}, nil
 	}}
-	h, err := gateway.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		_ = h.Close(ctx)
-	})
+	ts, _ := serveGateway(t, opts)
 	return ts.URL, spans, store
 }
 

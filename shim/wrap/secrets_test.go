@@ -346,6 +346,21 @@ func TestManifestNewerRefused(t *testing.T) {
 	}
 }
 
+// wrapByServer runs Wrap and returns its outcome and its results by
+// server name.
+func wrapByServer(t *testing.T, servers []scan.Server, o Options) (*Outcome, map[string]Result) {
+	t.Helper()
+	out, err := Wrap(context.Background(), servers, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Result{}
+	for _, r := range out.Results {
+		got[r.Server] = r
+	}
+	return out, got
+}
+
 // TestCodexEnvHeaders: a Codex Streamable HTTP entry whose token and
 // header come from Codex's environment (bearer_token_env_var,
 // env_http_headers) keeps them there: the wrapped stdio entry names the
@@ -364,14 +379,7 @@ func TestCodexEnvHeaders(t *testing.T) {
 	v := memVault{}
 	o := v.opts(opts(t, state))
 	o.Remote = true
-	out, err := Wrap(context.Background(), servers, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]Result{}
-	for _, r := range out.Results {
-		got[r.Server] = r
-	}
+	_, got := wrapByServer(t, servers, o)
 	if r := got["lin"]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; Codex passes LIN_TOKEN, LIN_KEY, LIN_TEAM on to it (env_vars); moved X-Secret to the vault" {
 		t.Errorf("lin: %s %q", r.Action, r.Reason)
 	}
@@ -417,14 +425,7 @@ func TestMoveRequestOptionsYAML(t *testing.T) {
 	}
 	v := memVault{}
 	o := v.opts(plain)
-	out, err = Wrap(context.Background(), servers, o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got := map[string]Result{}
-	for _, r := range out.Results {
-		got[r.Server] = r
-	}
+	out, got := wrapByServer(t, servers, o)
 	if r := got["r"]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; moved the URL's api_key to the vault; moved Authorization to the vault" {
 		t.Fatalf("r: %s %q", r.Action, r.Reason)
 	}

@@ -38,6 +38,32 @@ func Consent(ctx context.Context, consentURL string) (int, string, error) {
 	return status, page, err
 }
 
+// LoginForm finds Dex's password sign-in form in a page; its first
+// group is the form's action (HTML-escaped).
+var LoginForm = regexp.MustCompile(`<form[^>]*method="post"[^>]*action="([^"]*/auth/local/login[^"]*)"`)
+
+// OpenAs plays person (a Dex user whose password is Password) opening
+// link in a fresh browser: each Dex sign-in form on the way, three at
+// most, is filled in as them; redirects and cookies are followed. It
+// returns the status and page where the browser ended.
+func OpenAs(ctx context.Context, link, person string) (int, string, error) {
+	jar, _ := cookiejar.New(nil)
+	c := &http.Client{Jar: jar}
+	status, page, at, err := get(ctx, c, link, nil)
+	for signins := 0; err == nil && signins < 3; signins++ {
+		m := LoginForm.FindStringSubmatch(page)
+		if m == nil {
+			break
+		}
+		action, perr := at.Parse(html.UnescapeString(m[1]))
+		if perr != nil {
+			return 0, "", perr
+		}
+		status, page, at, err = get(ctx, c, action.String(), url.Values{"login": {person}, "password": {Password}})
+	}
+	return status, page, err
+}
+
 func get(ctx context.Context, c *http.Client, u string, form url.Values) (int, string, *url.URL, error) {
 	method, body := http.MethodGet, io.Reader(nil)
 	if form != nil {

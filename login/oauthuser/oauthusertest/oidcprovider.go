@@ -6,6 +6,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
@@ -20,6 +21,20 @@ import (
 // under MCPGOV_E2E where it fails.
 func StartRevokingIssuer(t testing.TB, revocation bool) string {
 	t.Helper()
+	cmd := OIDCProviderScript(t, "oidc-provider-revoke.mjs")
+	if !revocation {
+		cmd.Env = append(os.Environ(), "REVOCATION=off")
+	}
+	issuer, _ := StartIssuer(t, "oidc-provider-revoke", cmd, "")
+	return issuer
+}
+
+// OIDCProviderScript is the node command that runs testdata/idp/script,
+// a node oidc-provider server, with the oidc-provider of
+// .cache/oidc-provider (make e2e-deps); missing, or node missing, the
+// test skips, except under MCPGOV_E2E where it fails.
+func OIDCProviderScript(t testing.TB, script string) *exec.Cmd {
+	t.Helper()
 	modules := repoFile(filepath.Join(".cache", "oidc-provider", "node_modules"))
 	if _, err := os.Stat(filepath.Join(modules, "oidc-provider")); err != nil {
 		if os.Getenv("MCPGOV_E2E") != "" {
@@ -32,21 +47,27 @@ func StartRevokingIssuer(t testing.TB, revocation bool) string {
 	}
 	// Node resolves the import from the node_modules beside the script.
 	dir := t.TempDir()
-	src, err := os.ReadFile(repoFile(filepath.Join("testdata", "idp", "oidc-provider-revoke.mjs")))
+	src, err := os.ReadFile(repoFile(filepath.Join("testdata", "idp", script)))
 	if err != nil {
 		t.Fatal(err)
 	}
-	script := filepath.Join(dir, "revoke.mjs")
-	if err := os.WriteFile(script, src, 0o600); err != nil {
+	path := filepath.Join(dir, script)
+	if err := os.WriteFile(path, src, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.Symlink(modules, filepath.Join(dir, "node_modules")); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command("node", script)
-	if !revocation {
-		cmd.Env = append(os.Environ(), "REVOCATION=off")
-	}
+	return exec.Command("node", path)
+}
+
+// StartIssuer starts cmd, an authorization server called name that
+// prints "issuer URL" once it listens, until the test ends (its stderr
+// shown when the test failed). It returns the issuer and the count of
+// the lines it prints that start with counted (each token issued, each
+// client registered; nil when counted is "").
+func StartIssuer(t testing.TB, name string, cmd *exec.Cmd, counted string) (issuer string, n *atomic.Int32) {
+	t.Helper()
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -60,17 +81,23 @@ func StartRevokingIssuer(t testing.TB, revocation bool) string {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() && log.String() != "" {
-			t.Logf("oidc-provider-revoke:\n%s", log)
+			t.Logf("%s:\n%s", name, log)
 		}
 	})
-	issuer := make(chan string, 1)
+	if counted != "" {
+		n = &atomic.Int32{}
+	}
+	issuers := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
 			if u, ok := strings.CutPrefix(sc.Text(), "issuer "); ok {
-				issuer <- u
+				issuers <- u
+			}
+			if n != nil && strings.HasPrefix(sc.Text(), counted) {
+				n.Add(1)
 			}
 		}
 	}()
-	return await.Recv(t, issuer, "oidc-provider-revoke's issuer line")
+	return await.Recv(t, issuers, name+"'s issuer line"), n
 }

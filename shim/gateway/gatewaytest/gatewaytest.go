@@ -1,8 +1,8 @@
-// Package gatewaytest has what the gateway's stream-resumption tests
-// share, in process and end to end: a go-sdk client that keeps the
-// progress notifications it gets, and a proxy that breaks a streamed
-// tools/call answer mid-stream, as a balancer losing a replica's
-// connection does.
+// Package gatewaytest has what the gateway's tests share, in process and
+// end to end: a go-sdk client that keeps the progress notifications it
+// gets, a proxy that breaks a streamed tools/call answer mid-stream, as a
+// balancer losing a replica's connection does, and a client transport
+// that keeps the Mcp-Param-* headers it sends.
 package gatewaytest
 
 import (
