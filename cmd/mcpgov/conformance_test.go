@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
+
+	"github.com/mcpgov/mcpgov/login/oauthuser"
 )
 
 // ideemuEnv makes the test binary act as "ideemu", the client command the
@@ -79,7 +81,16 @@ func ideemu(deadline time.Time, serverURL string) error {
 			args = append(args, "--oauth-client-id", cc.ClientID)
 		}
 		if cc.ClientSecret != "" {
-			args = append(args, "--oauth-client-secret", "env:IDEEMU_CLIENT_SECRET")
+			// The secret goes only to the authorization server the
+			// client is registered at, which whoever configures it
+			// knows (here: the one the harness started).
+			actx, cancel := context.WithDeadline(context.Background(), deadline)
+			meta, err := oauthuser.AuthorizationServer(actx, nil, serverURL)
+			cancel()
+			if err != nil {
+				return err
+			}
+			args = append(args, "--oauth-client-secret", "env:IDEEMU_CLIENT_SECRET", "--oauth-issuer", meta.Issuer)
 			env = append(env, "IDEEMU_CLIENT_SECRET="+cc.ClientSecret)
 		}
 	}

@@ -309,6 +309,7 @@ func (m *Manager) exchange(ctx context.Context, p *pendingRecord, code, iss stri
 	}
 	s.mu.Lock()
 	issuer := s.cfg.Issuer // discovery may have filled it in
+	as := s.authServerLocked()
 	reg := s.reg
 	s.mu.Unlock()
 	// RFC 9207: a redirect naming another issuer is a mix-up attack.
@@ -323,7 +324,9 @@ func (m *Manager) exchange(ctx context.Context, p *pendingRecord, code, iss stri
 	if err != nil {
 		return Token{}, err
 	}
-	t := fromOAuth2(nt, Token{Scopes: p.Scopes})
+	// The grant is bound to the authorization server and client that
+	// issued it: refreshed and revoked there only.
+	t := fromOAuth2(nt, Token{Scopes: p.Scopes, Issuer: as, ClientID: oc.ClientID})
 	if reg != nil && m.Clients != nil {
 		// The stored client is the one this grant is bound to: another
 		// process (a second shim, a redirect keeper) may have registered

@@ -100,7 +100,12 @@ var _ shim.Authorizer = (*Remote)(nil)
 // (a stored grant, or a challenge), registering the server with what the
 // challenge said (metadata location, scopes). A later challenge naming
 // another metadata location replaces it: RFC 9728's primary discovery is
-// the challenge, and the server may have moved its metadata. No loopback
+// the challenge, and the server may have moved its metadata. A grant is
+// refreshed and revoked only at the authorization server that issued it
+// (Token.Issuer): when the new metadata names another, the person is asked
+// for a new consent there (the link shows it), and the old grant's refresh
+// token goes nowhere new. With a client secret the issuer is pinned
+// (Config.Issuer), and the metadata chooses nothing. No loopback
 // listener is opened here unless a client is to be registered (its
 // redirect URL names the port); else it opens when a consent is made
 // (serve).
@@ -145,6 +150,17 @@ func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
 		r.serveLocked(ln)
 	}
 	return m, nil
+}
+
+// switching is the Manager when a challenge naming metaURL makes it
+// discover the authorization server again (nil otherwise).
+func (r *Remote) switching(metaURL string) *Manager {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m != nil && metaURL != "" && metaURL != r.metaURL {
+		return r.m
+	}
+	return nil
 }
 
 // pendingRedirect stands for the redirect URL of a configured client until
@@ -358,6 +374,15 @@ func (r *Remote) Authorization(ctx context.Context) (string, error) {
 // Challenged implements shim.Authorizer.
 func (r *Remote) Challenged(ctx context.Context, c shim.Challenge) shim.ChallengeResult {
 	metaURL, scopes := ReadChallenge(c.Header)
+	if m := r.switching(metaURL); m != nil {
+		// A stored grant that names no issuer (stored before grants did)
+		// is bound to the authorization server in force now, before the
+		// new metadata can name another: its refresh token never goes
+		// there.
+		if err := m.bindLegacy(ctx, r.User, r.Server); err != nil {
+			return r.fail(c, fmt.Errorf("record which authorization server issued the stored grant before following the server's metadata to %s: %w", metaURL, err))
+		}
+	}
 	m, err := r.manager(metaURL, scopes)
 	if err != nil {
 		return r.fail(c, err)

@@ -95,7 +95,7 @@ func (g *GatewayGovernance) setOAuthServers(ctx context.Context, m *oauthuser.Ma
 		if resource == "" {
 			resource = s.Launch.URL
 		}
-		if _, err := m.SetServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL,
+		if _, err := m.SetServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL, RevocationURL: a.RevocationURL,
 			ClientID: a.ClientID, ClientSecret: secret, ClientMetadataURL: a.ClientMetadataURL, Scopes: a.Scopes, RedirectURL: redirect, Resource: resource}); err != nil {
 			return fmt.Errorf("server %s: %w", s.ID, err)
 		}
