@@ -134,7 +134,7 @@ type Manager struct {
 	locks        map[Key]*sync.Mutex
 	consentLocks map[Key]*sync.Mutex
 	memPending   *MemoryPending
-	completions  map[string][]completion // by elicitation id
+	completions  map[string]*completions // by elicitation id
 	startURL     string                  // PersonCheck's StartPath: the links handed out
 }
 
