@@ -2,8 +2,8 @@ package oauthuser_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -182,8 +182,14 @@ func TestRemoteSecretNeedsIssuer(t *testing.T) {
 func TestPinnedEndpointsTakeNothingFromMetadata(t *testing.T) {
 	ctx := context.Background()
 	up := newTwoAS(t)
+	var mu sync.Mutex
+	var revoked []string
 	real := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		_, _ = io.Copy(io.Discard, r.Body)
+		_ = r.ParseForm()
+		user, pass, _ := r.BasicAuth()
+		mu.Lock()
+		revoked = append(revoked, r.URL.Path+" "+user+":"+pass+" "+r.PostForm.Get("token"))
+		mu.Unlock()
 	}))
 	defer real.Close()
 	resource := up.URL + "/mcp" // its metadata names as-a (with a revocation endpoint)
@@ -212,6 +218,11 @@ func TestPinnedEndpointsTakeNothingFromMetadata(t *testing.T) {
 			t.Fatalf("the upstream's authorization server got: %q", hits)
 		}
 	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(revoked) != 1 || revoked[0] != "/revoke gw:SHARED-SECRET REAL-RT" {
+		t.Errorf("the pinned authorization server got %q, want one revocation at the configured revocation_url only", revoked)
+	}
 }
 
 // TestConsentRecordsTheIssuer: a grant obtained through the redirect
@@ -239,5 +250,42 @@ func TestConsentRecordsTheIssuer(t *testing.T) {
 	got, err := m.Store.Get(ctx, oauthuser.Key{User: "alice", Server: "s"})
 	if err != nil || got.Issuer != up.URL+"/as-a" || got.ClientID != "c" {
 		t.Fatalf("grant: %v issuer %q client %q, %v", got, got.Issuer, got.ClientID, err)
+	}
+}
+
+// TestNewProcessRefreshesOnlyAtTheIssuer: a gateway started anew (a new
+// Manager) discovers its server's authorization server again; when the
+// metadata now names as-b, the stored grant issued by as-a is not
+// refreshed there: the person is asked to consent at as-b, and as-b's
+// token endpoint gets nothing.
+func TestNewProcessRefreshesOnlyAtTheIssuer(t *testing.T) {
+	ctx := context.Background()
+	up := newTwoAS(t)
+	m := &oauthuser.Manager{Store: &oauthuser.MemoryStore{}, ProbeChallenge: true}
+	if err := m.AddServer("s", oauthuser.Config{Resource: up.URL + "/mcp", ResourceMetadataURL: up.URL + "/prm-b", ClientID: "c", RedirectURL: "https://gw.example/cb"}); err != nil {
+		t.Fatal(err)
+	}
+	k := oauthuser.Key{User: "alice", Server: "s"}
+	if err := m.Store.Put(ctx, k, oauthuser.Token{AccessToken: "old", RefreshToken: "RT-FROM-AS-A", Expiry: time.Now().Add(-time.Minute), Issuer: up.URL + "/as-a", ClientID: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	var events []oauthuser.EventKind
+	m.Sink = oauthuser.SinkFunc(func(_ context.Context, e oauthuser.Event) { events = append(events, e.Kind) })
+	_, err := m.Token(ctx, "alice", "s")
+	var cr *oauthuser.ConsentRequired
+	if !errors.As(err, &cr) || !strings.HasPrefix(cr.URL, up.URL+"/as-b/authorize?") {
+		t.Fatalf("token: %v, want a consent at as-b", err)
+	}
+	if hits := up.at("as-b/"); len(hits) != 0 {
+		t.Fatalf("as-b got the grant of as-a: %q", hits)
+	}
+	if len(events) == 0 || events[0] != oauthuser.EventOtherIssuer {
+		t.Errorf("events %v, want other_issuer first", events)
+	}
+	if err := m.Revoke(ctx, "alice", "s"); err == nil || !strings.Contains(err.Error(), "it was issued by "+up.URL+"/as-a") {
+		t.Errorf("revoke: %v, want it refused at as-b", err)
+	}
+	if hits := up.at(""); len(hits) != 0 {
+		t.Fatalf("an authorization server got: %q", hits)
 	}
 }
