@@ -261,7 +261,15 @@ func (m *Manager) RedirectHandler() http.Handler {
 		}
 		ev := Event{User: p.User, Server: p.Server, ElicitationID: p.ElicitationID}
 		if m.CheckUser != nil {
-			if err := m.CheckUser(r, p.User); err != nil {
+			if err := m.CheckUser(r, p.User); errors.Is(err, ErrNoSignin) {
+				// Not someone else: this browser did not sign in for
+				// this consent (the link was opened past the sign-in).
+				ev.Kind, ev.Reason = EventConsentFailed, "signin_missing"
+				m.emit(r.Context(), ev)
+				writePage(w, http.StatusForbidden, "This browser did not sign in for this consent",
+					"Nothing was granted and the link no longer works. Retry the tool call to get a new link, and open it in this browser.")
+				return
+			} else if err != nil {
 				ev.Kind, ev.Reason = EventConsentFailed, "other_user"
 				m.emit(r.Context(), ev)
 				writePage(w, http.StatusForbidden, "This consent link is for someone else",
