@@ -32,11 +32,11 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 	if err := c.pinned(s.id); err != nil {
 		return nil, err
 	}
-	if c.Issuer == "" && (c.AuthURL != "" || c.TokenURL != "") {
-		// Pinned by its endpoints: none comes from metadata the server
-		// names, not the revocation endpoint either (RevocationURL as
-		// configured, else none).
-	} else if c.AuthURL == "" || c.TokenURL == "" || c.ClientID == "" {
+	// Pinned by its endpoints (no issuer): none comes from metadata the
+	// server names, not the revocation endpoint either (RevocationURL as
+	// configured, else none).
+	byEndpoints := c.Issuer == "" && (c.AuthURL != "" || c.TokenURL != "")
+	if !byEndpoints && (c.AuthURL == "" || c.TokenURL == "" || c.ClientID == "") {
 		if c.Issuer == "" {
 			if c.Resource == "" {
 				return nil, fmt.Errorf("oauth_user server %q: no client_id and no issuer to register one at\nhint: set client_id in the catalog", s.id)
