@@ -76,8 +76,14 @@ type Auth struct {
 	Issuer           string `json:"issuer,omitempty"`
 	AuthorizationURL string `json:"authorizationUrl,omitempty"`
 	TokenURL         string `json:"tokenUrl,omitempty"`
-	ClientID         string `json:"clientId,omitempty"`
-	ClientSecret     string `json:"clientSecret,omitempty"` // a reference
+	// RevocationURL (oauth_user) is the RFC 7009 revocation endpoint of
+	// an authorization server pinned by its endpoints (authorization_url
+	// and token_url, no issuer): without it a grant withdrawn here
+	// (`gateway creds revoke`, logout) is only removed here. With an
+	// issuer it overrides the one the issuer's metadata names.
+	RevocationURL string `json:"revocationUrl,omitempty"`
+	ClientID      string `json:"clientId,omitempty"`
+	ClientSecret  string `json:"clientSecret,omitempty"` // a reference
 	// ClientAssertionKey (oauth_client) references a PEM private key
 	// (PKCS#8, EC or RSA): mcpgov authenticates at the token endpoint with
 	// a JWT it signs with the key (RFC 7523 private_key_jwt) instead of a
@@ -130,7 +136,8 @@ var authKeys = map[string]func(a *Auth) any{
 	"query": func(a *Auth) any { return &a.Query }, "env": func(a *Auth) any { return &a.Env },
 	"issuer": func(a *Auth) any { return &a.Issuer }, "authorization_url": func(a *Auth) any { return &a.AuthorizationURL },
 	"token_url": func(a *Auth) any { return &a.TokenURL }, "client_id": func(a *Auth) any { return &a.ClientID },
-	"client_secret": func(a *Auth) any { return &a.ClientSecret }, "scopes": func(a *Auth) any { return &a.Scopes },
+	"revocation_url": func(a *Auth) any { return &a.RevocationURL },
+	"client_secret":  func(a *Auth) any { return &a.ClientSecret }, "scopes": func(a *Auth) any { return &a.Scopes },
 	"resource": func(a *Auth) any { return &a.Resource }, "audience": func(a *Auth) any { return &a.Audience },
 	"client_assertion_key": func(a *Auth) any { return &a.ClientAssertionKey },
 	"client_assertion_alg": func(a *Auth) any { return &a.ClientAssertionAlg },
@@ -298,8 +305,22 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 		// the server's own metadata would choose where (any host). A
 		// registered or metadata-document client has no secret to lose,
 		// and a private_key_jwt assertion names its audience.
-		if discovers && a.ClientSecret != "" && a.Issuer == "" && a.TokenURL == "" {
+		if discovers && a.ClientSecret != "" && a.Issuer == "" && a.TokenURL == "" && (a.Type != AuthOAuthUser || a.AuthorizationURL == "") {
 			v.add(at("auth", "client_secret"), "server %s: auth.client_secret is set but the authorization server is left to discovery, so the server's metadata would choose where the secret is sent; pin it with issuer (or token_url), as registered with that authorization server", s.ID)
+		}
+		// oauth_user pinned by its endpoints, not its issuer: every
+		// endpoint is pinned, none comes from the metadata the server
+		// names (it would get the consent, the code, or at revocation the
+		// refresh token with the client secret).
+		if discovers && a.Type == AuthOAuthUser && a.Issuer == "" && (a.TokenURL != "") != (a.AuthorizationURL != "") {
+			have, lack := "token_url", "authorization_url"
+			if a.TokenURL == "" {
+				have, lack = lack, have
+			}
+			v.add(at("auth", have), "server %s: auth.%s is set without %s or issuer, so the server's metadata would choose the %s; pin the authorization server with issuer, or set both authorization_url and token_url (and revocation_url, else a grant withdrawn here is not revoked at the authorization server)", s.ID, have, lack, strings.Replace(lack, "_url", " endpoint", 1))
+		}
+		if discovers && a.Type == AuthOAuthUser && a.Issuer == "" && a.AuthorizationURL != "" && a.TokenURL != "" && a.ClientID == "" {
+			v.add(at("auth"), "server %s: auth type oauth_user with authorization_url and token_url (no issuer) needs client_id: there is no authorization server metadata to register a client with", s.ID)
 		}
 	case AuthPassthrough:
 		need("audience", a.Audience)
@@ -319,6 +340,9 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 		if a.ClientAssertionKey == "" {
 			v.add(at("auth", "client_assertion_alg"), "server %s: auth.client_assertion_alg is set without client_assertion_key (the key it signs with)", s.ID)
 		}
+	}
+	if a.RevocationURL != "" && a.Type != AuthOAuthUser {
+		v.add(at("auth", "revocation_url"), "server %s: auth.revocation_url is for auth type oauth_user, not %s", s.ID, a.Type)
 	}
 	if a.ClientMetadataURL != "" {
 		if a.Type != AuthOAuthUser {
@@ -351,7 +375,7 @@ func (v *validator) auth(s *Server, at func(keys ...string) []string, warn func(
 			}
 		}
 	}
-	for _, u := range []struct{ key, val string }{{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}, {"server_issuer", a.ServerIssuer}} {
+	for _, u := range []struct{ key, val string }{{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}, {"revocation_url", a.RevocationURL}, {"server_issuer", a.ServerIssuer}} {
 		if u.val != "" && !strings.HasPrefix(u.val, "https://") && !strings.HasPrefix(u.val, "http://") {
 			v.add(at("auth", u.key), "server %s: auth.%s %q must start with https:// or http://", s.ID, u.key, u.val)
 		}
@@ -457,7 +481,7 @@ func (a Auth) TOMLInline() string {
 	var parts []string
 	for _, kv := range []struct{ k, v string }{
 		{"type", string(a.Type)}, {"secret", a.Secret}, {"header", a.Header}, {"prefix", a.Prefix}, {"query", a.Query}, {"env", a.Env},
-		{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}, {"client_id", a.ClientID},
+		{"issuer", a.Issuer}, {"authorization_url", a.AuthorizationURL}, {"token_url", a.TokenURL}, {"revocation_url", a.RevocationURL}, {"client_id", a.ClientID},
 		{"client_secret", a.ClientSecret}, {"resource", a.Resource}, {"audience", a.Audience},
 		{"subject_token_type", a.SubjectTokenType}, {"connector_id", a.ConnectorID},
 		{"server_client_id", a.ServerClientID}, {"server_client_secret", a.ServerClientSecret}, {"server_issuer", a.ServerIssuer},

@@ -130,6 +130,36 @@ client_assertion_alg = "ES256"
 			t.Fatalf("%s with a secret and a pinned issuer: %v", typ, err)
 		}
 	}
+	// oauth_user pinned by its endpoints pins every one: token_url or
+	// authorization_url alone would leave the other (and the revocation
+	// endpoint) to the metadata the server names.
+	const head = "[servers.s]\nstatus = \"approved\"\nlaunch.url = \"https://s.example/mcp\"\n[servers.s.auth]\ntype = \"oauth_user\"\nclient_id = \"c\"\n"
+	for _, tc := range []struct{ auth, want string }{
+		{"client_secret = \"env:S\"\ntoken_url = \"https://as.example/token\"", "auth.token_url is set without authorization_url or issuer, so the server's metadata would choose the authorization endpoint"},
+		{"token_url = \"https://as.example/token\"", "auth.token_url is set without authorization_url or issuer"},
+		{"authorization_url = \"https://as.example/authorize\"", "auth.authorization_url is set without token_url or issuer, so the server's metadata would choose the token endpoint"},
+		{"client_secret = \"env:S\"\nauthorization_url = \"https://as.example/authorize\"", "auth.authorization_url is set without token_url or issuer"},
+	} {
+		_, err := parseOne(t, head+tc.auth+"\n")
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "revocation_url") {
+			t.Errorf("%q: %v, want %q", tc.auth, err, tc.want)
+		}
+	}
+	c, err = parseOne(t, head+"client_secret = \"env:S\"\nauthorization_url = \"https://as.example/authorize\"\ntoken_url = \"https://as.example/token\"\nrevocation_url = \"https://as.example/revoke\"\n")
+	if err != nil {
+		t.Fatalf("oauth_user pinned by its endpoints: %v", err)
+	}
+	if a := c.Server("s").Auth; a.RevocationURL != "https://as.example/revoke" || !strings.Contains(a.TOMLInline(), `revocation_url = "https://as.example/revoke"`) {
+		t.Fatalf("revocation_url: %+v", a)
+	}
+	_, err = parseOne(t, strings.Replace(head, "client_id = \"c\"\n", "", 1)+"authorization_url = \"https://as.example/authorize\"\ntoken_url = \"https://as.example/token\"\n")
+	if err == nil || !strings.Contains(err.Error(), "needs client_id: there is no authorization server metadata to register a client with") {
+		t.Fatalf("pinned endpoints without client_id: %v", err)
+	}
+	_, err = parseOne(t, "[servers.s]\nstatus = \"approved\"\n[servers.s.auth]\ntype = \"oauth_client\"\ntoken_url = \"https://as/token\"\nclient_id = \"c\"\nrevocation_url = \"https://as/revoke\"\n")
+	if err == nil || !strings.Contains(err.Error(), "auth.revocation_url is for auth type oauth_user, not oauth_client") {
+		t.Fatalf("revocation_url on oauth_client: %v", err)
+	}
 	// oauth_client still needs its client id.
 	_, err = parseOne(t, "[servers.s]\nstatus = \"approved\"\nlaunch.url = \"https://s.example/mcp\"\n[servers.s.auth]\ntype = \"oauth_client\"\nclient_secret = \"env:S\"\n")
 	if err == nil || !strings.Contains(err.Error(), "needs client_id") {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/shim/shimtest/conformance"
 )
 
@@ -82,7 +83,16 @@ func ideemu(deadline time.Time, serverURL string) error {
 			args = append(args, "--oauth-client-id", cc.ClientID)
 		}
 		if cc.ClientSecret != "" {
-			args = append(args, "--oauth-client-secret", "env:IDEEMU_CLIENT_SECRET")
+			// The secret goes only to the authorization server the
+			// client is registered at, which whoever configures it
+			// knows (here: the one the harness started).
+			actx, cancel := context.WithDeadline(context.Background(), deadline)
+			meta, err := oauthuser.AuthorizationServer(actx, nil, serverURL)
+			cancel()
+			if err != nil {
+				return err
+			}
+			args = append(args, "--oauth-client-secret", "env:IDEEMU_CLIENT_SECRET", "--oauth-issuer", meta.Issuer)
 			env = append(env, "IDEEMU_CLIENT_SECRET="+cc.ClientSecret)
 		}
 	}

@@ -62,7 +62,18 @@ func conformanceClient(serverURL string) int {
 	}
 	go srv.Serve(ln)
 	defer srv.Close()
-	if err := m.AddServer("s", oauthuser.Config{ClientID: cc.ClientID, ClientSecret: cc.ClientSecret,
+	issuer := ""
+	if cc.ClientSecret != "" {
+		// A pre-registered client's secret goes only to the
+		// authorization server it was registered at, which the person
+		// configuring it knows (here: the one the harness started).
+		meta, err := oauthuser.AuthorizationServer(ctx, nil, serverURL)
+		if err != nil {
+			return fail(err)
+		}
+		issuer = meta.Issuer
+	}
+	if err := m.AddServer("s", oauthuser.Config{Issuer: issuer, ClientID: cc.ClientID, ClientSecret: cc.ClientSecret,
 		RedirectURL: "http://" + ln.Addr().String() + "/callback", Resource: serverURL,
 		ResourceMetadataURL: metaURL, Scopes: scopes}); err != nil {
 		return fail(err)

@@ -261,7 +261,15 @@ func (m *Manager) RedirectHandler() http.Handler {
 		}
 		ev := Event{User: p.User, Server: p.Server, ElicitationID: p.ElicitationID}
 		if m.CheckUser != nil {
-			if err := m.CheckUser(r, p.User); err != nil {
+			if err := m.CheckUser(r, p.User); errors.Is(err, ErrNoSignin) {
+				// Not someone else: this browser did not sign in for
+				// this consent (the link was opened past the sign-in).
+				ev.Kind, ev.Reason = EventConsentFailed, "signin_missing"
+				m.emit(r.Context(), ev)
+				writePage(w, http.StatusForbidden, "This browser did not sign in for this consent",
+					"Nothing was granted and the link no longer works. Retry the tool call to get a new link, and open it in this browser.")
+				return
+			} else if err != nil {
 				ev.Kind, ev.Reason = EventConsentFailed, "other_user"
 				m.emit(r.Context(), ev)
 				writePage(w, http.StatusForbidden, "This consent link is for someone else",
@@ -309,6 +317,7 @@ func (m *Manager) exchange(ctx context.Context, p *pendingRecord, code, iss stri
 	}
 	s.mu.Lock()
 	issuer := s.cfg.Issuer // discovery may have filled it in
+	as := s.authServerLocked()
 	reg := s.reg
 	s.mu.Unlock()
 	// RFC 9207: a redirect naming another issuer is a mix-up attack.
@@ -323,7 +332,9 @@ func (m *Manager) exchange(ctx context.Context, p *pendingRecord, code, iss stri
 	if err != nil {
 		return Token{}, err
 	}
-	t := fromOAuth2(nt, Token{Scopes: p.Scopes})
+	// The grant is bound to the authorization server and client that
+	// issued it: refreshed and revoked there only.
+	t := fromOAuth2(nt, Token{Scopes: p.Scopes, Issuer: as, ClientID: oc.ClientID})
 	if reg != nil && m.Clients != nil {
 		// The stored client is the one this grant is bound to: another
 		// process (a second shim, a redirect keeper) may have registered

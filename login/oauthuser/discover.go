@@ -29,7 +29,14 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 	c := s.cfg
 	var meta *oauthex.AuthServerMeta
 	legacy := false
-	if c.AuthURL == "" || c.TokenURL == "" || c.ClientID == "" {
+	if err := c.pinned(s.id); err != nil {
+		return nil, err
+	}
+	// Pinned by its endpoints (no issuer): none comes from metadata the
+	// server names, not the revocation endpoint either (RevocationURL as
+	// configured, else none).
+	byEndpoints := c.Issuer == "" && (c.AuthURL != "" || c.TokenURL != "")
+	if !byEndpoints && (c.AuthURL == "" || c.TokenURL == "" || c.ClientID == "") {
 		if c.Issuer == "" {
 			if c.Resource == "" {
 				return nil, fmt.Errorf("oauth_user server %q: no client_id and no issuer to register one at\nhint: set client_id in the catalog", s.id)
@@ -129,6 +136,47 @@ func (m *Manager) config(ctx context.Context, s *server) (*oauth2.Config, error)
 	}
 	s.revokeURL = c.RevocationURL
 	return s.oc, nil
+}
+
+// pinned refuses a configuration that would let the server's metadata
+// choose where a grant or a secret goes: an authorization server pinned
+// by some of its endpoints and not the issuer must have both the
+// authorization and token endpoints (and a client id: there is no
+// metadata to register at), and a client secret needs the authorization
+// server pinned, by its issuer or its endpoints.
+func (c Config) pinned(server string) error {
+	if c.Issuer == "" && (c.AuthURL != "" || c.TokenURL != "") {
+		switch {
+		case c.AuthURL == "":
+			return fmt.Errorf("oauth_user server %q: the token URL is set without the authorization URL or the issuer, and the authorization endpoint is not taken from the metadata the server names\nhint: set authorization_url too, or pin the authorization server with issuer", server)
+		case c.TokenURL == "":
+			return fmt.Errorf("oauth_user server %q: the authorization URL is set without the token URL or the issuer, and the token endpoint is not taken from the metadata the server names\nhint: set token_url too, or pin the authorization server with issuer", server)
+		case c.ClientID == "":
+			return fmt.Errorf("oauth_user server %q: the authorization and token URLs are set without a client id, and without an issuer there is no metadata to register a client at\nhint: set client_id", server)
+		}
+		return nil
+	}
+	if c.ClientSecret != "" && c.Issuer == "" {
+		return fmt.Errorf("oauth_user server %q: a client secret is configured but the authorization server is not pinned, so the metadata the server names would choose where the secret and the grant's refresh token go\nhint: pin it with the issuer the client is registered at (issuer, or --oauth-issuer for the shim), or with both the authorization and token URLs", server)
+	}
+	return nil
+}
+
+// authServer is the authorization server a grant obtained with s's
+// configuration (as discovered) is bound to: its issuer, or the token
+// endpoint of one pinned by its endpoints.
+func (s *server) authServer() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.authServerLocked()
+}
+
+// authServerLocked is authServer with s.mu held.
+func (s *server) authServerLocked() string {
+	if s.cfg.Issuer != "" {
+		return s.cfg.Issuer
+	}
+	return s.cfg.TokenURL
 }
 
 // registeredStyle is how a registered client sends its secret.

@@ -21,6 +21,10 @@ const (
 	// were made for (no PersonCheck configured); emitted once at start.
 	EventConsentUnchecked EventKind = "consent_unchecked"
 	EventRefreshRejected  EventKind = "refresh_rejected" // the authorization server refused the refresh token
+	// EventOtherIssuer: the server's authorization server (or client) is
+	// no longer the one that issued the user's grant; the grant is not
+	// refreshed or revoked there, and a new consent is asked for.
+	EventOtherIssuer EventKind = "other_issuer"
 )
 
 // Event is an audit fact about a grant. It never carries a token, a code,

@@ -22,7 +22,8 @@ type Revoked struct {
 
 // Fronted is a remote server a shim fronts, as a client's config names it:
 // its URL and the OAuth client its command line gives
-// (--oauth-client-id, and the --oauth-client-secret reference), if any.
+// (--oauth-client-id, and the --oauth-client-secret reference), if any,
+// and the authorization server it pins (--oauth-issuer).
 // The reference is resolved (Resolve) only when a grant for URL is
 // revoked as this client: the URL has a grant, the keyring holds no
 // registration for it, and no other config names another client for it.
@@ -30,6 +31,7 @@ type Fronted struct {
 	URL       string
 	ClientID  string
 	SecretRef string
+	Issuer    string
 	Resolve   func(ctx context.Context, ref string) (string, error)
 }
 
@@ -139,11 +141,22 @@ func (s IndexedKeyring) revokeRemote(ctx context.Context, user, server string, t
 			r.LocalOnly = fmt.Sprintf("the --oauth-client-secret reference of client %q does not resolve (%v), so it cannot ask for the revocation", f.ClientID, rerr)
 			return r
 		}
-		reg, err = Registration{ClientID: f.ClientID, ClientSecret: cs}, nil
+		reg, err = Registration{Issuer: f.Issuer, ClientID: f.ClientID, ClientSecret: cs}, nil
 	}
 	if err != nil {
 		r.LocalOnly = err.Error()
 		return r
+	}
+	// Revoked only where the grant was issued (its recorded issuer), and
+	// as a client of that server: a configured secret goes only to the
+	// issuer the config pins.
+	issuer := reg.Issuer
+	if t.Issuer != "" {
+		if issuer != "" && issuer != t.Issuer {
+			r.LocalOnly = fmt.Sprintf("the grant was issued by %s, not by %s where its client is registered, so it is not sent there", t.Issuer, issuer)
+			return r
+		}
+		issuer = t.Issuer
 	}
 	redirect := reg.RedirectURL
 	if redirect == "" {
@@ -155,7 +168,7 @@ func (s IndexedKeyring) revokeRemote(ctx context.Context, user, server string, t
 			atIssuer = e.AtIssuer
 		}
 	})}
-	if err := m.AddServer(server, Config{Issuer: reg.Issuer, Resource: server, ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURL: redirect}); err != nil {
+	if err := m.AddServer(server, Config{Issuer: issuer, Resource: server, ClientID: reg.ClientID, ClientSecret: reg.ClientSecret, RedirectURL: redirect}); err != nil {
 		r.LocalOnly = err.Error()
 		return r
 	}

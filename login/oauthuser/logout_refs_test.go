@@ -68,7 +68,11 @@ func TestRevokeAllResolvesOnlyWhatItUses(t *testing.T) {
 		return "cs-" + ref, nil
 	}
 	fr := func(u, id, ref string) oauthuser.Fronted {
-		return oauthuser.Fronted{URL: u, ClientID: id, SecretRef: ref, Resolve: resolve}
+		f := oauthuser.Fronted{URL: u, ClientID: id, SecretRef: ref, Resolve: resolve}
+		if ref != "" {
+			f.Issuer = ts.URL // a secret comes with the issuer it is registered at
+		}
+		return f
 	}
 	revoked, err := kr.RevokeAll(ctx, "local", nil, []oauthuser.Fronted{
 		fr(noGrant, "cfg", "file:nogrant"),

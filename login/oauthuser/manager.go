@@ -69,7 +69,7 @@ func (c Config) validate(server string) error {
 	if len(missing) > 0 {
 		return fmt.Errorf("oauth_user server %q: missing %s", server, strings.Join(missing, ", "))
 	}
-	return nil
+	return c.pinned(server)
 }
 
 // Defaults of the Manager's tunables.
@@ -134,7 +134,7 @@ type Manager struct {
 	locks        map[Key]*sync.Mutex
 	consentLocks map[Key]*sync.Mutex
 	memPending   *MemoryPending
-	completions  map[string][]completion // by elicitation id
+	completions  map[string]*completions // by elicitation id
 	startURL     string                  // PersonCheck's StartPath: the links handed out
 }
 
@@ -400,6 +400,15 @@ func (m *Manager) refresh(ctx context.Context, s *server, k Key) (Token, error) 
 	if err != nil {
 		return Token{}, err
 	}
+	t, ok := m.bound(s, t, oc)
+	if !ok {
+		// Another authorization server (or client) than the grant's: its
+		// refresh token is not sent there. The grant stays (its own
+		// server may come back); the person consents at the new one,
+		// whose link shows it.
+		m.emit(ctx, Event{Kind: EventOtherIssuer, User: k.User, Server: k.Server, Reason: "the server's authorization server is not the one that issued the grant"})
+		return Token{}, m.consentError(ctx, s, k)
+	}
 	nt, err := oc.TokenSource(m.oauthCtx(ctx), &oauth2.Token{RefreshToken: t.RefreshToken}).Token()
 	if err != nil {
 		if code, ok := rejected(err); ok {
@@ -420,6 +429,52 @@ func (m *Manager) refresh(ctx context.Context, s *server, k Key) (Token, error) 
 	return t, nil
 }
 
+// bound reports whether grant t may be refreshed or revoked with s's
+// configuration as discovered (oc): it was issued by the same
+// authorization server (Token.Issuer) to the same client. A grant stored
+// before grants recorded their issuer is bound to the authorization
+// server and client in force when it is first refreshed or revoked: the
+// one it was obtained from, unless the configuration changed in between
+// (the shim binds it before it follows a challenge to new metadata:
+// Remote.Challenged). The returned grant records them.
+func (m *Manager) bound(s *server, t Token, oc *oauth2.Config) (Token, bool) {
+	as := s.authServer()
+	if t.Issuer == "" {
+		t.Issuer, t.ClientID = as, oc.ClientID
+		return t, true
+	}
+	return t, t.Issuer == as && (t.ClientID == "" || t.ClientID == oc.ClientID)
+}
+
+// bindLegacy records in user's grant for serverID, when it was stored
+// before grants named their issuer, the authorization server and client
+// in force now (see bound), before a change of configuration can move it.
+func (m *Manager) bindLegacy(ctx context.Context, user, serverID string) error {
+	s, err := m.server(serverID)
+	if err != nil {
+		return err
+	}
+	k := Key{User: user, Server: serverID}
+	if t, err := m.Store.Get(ctx, k); err != nil || t.Issuer != "" {
+		return nil
+	}
+	oc, err := m.config(ctx, s)
+	if err != nil {
+		return err
+	}
+	unlock, err := m.lockGrant(ctx, k)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	t, err := m.Store.Get(ctx, k)
+	if err != nil || t.Issuer != "" {
+		return nil
+	}
+	t, _ = m.bound(s, t, oc)
+	return m.Store.Put(ctx, k, t)
+}
+
 // rejected reports whether err is the authorization server refusing the
 // refresh token itself (RFC 6749 invalid_grant; Dex says invalid_request),
 // rather than refusing mcpgov (invalid_client) or being unreachable.
@@ -438,7 +493,8 @@ func rejected(err error) (string, bool) {
 // fromOAuth2 converts a token response, keeping what the response leaves
 // out (servers need not resend the refresh token or the scopes).
 func fromOAuth2(nt *oauth2.Token, prev Token) Token {
-	t := Token{AccessToken: nt.AccessToken, RefreshToken: nt.RefreshToken, TokenType: nt.TokenType, Expiry: nt.Expiry, Scopes: prev.Scopes}
+	t := Token{AccessToken: nt.AccessToken, RefreshToken: nt.RefreshToken, TokenType: nt.TokenType, Expiry: nt.Expiry, Scopes: prev.Scopes,
+		Issuer: prev.Issuer, ClientID: prev.ClientID}
 	if t.RefreshToken == "" {
 		t.RefreshToken = prev.RefreshToken
 	}

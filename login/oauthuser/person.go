@@ -115,6 +115,18 @@ const (
 	signinTTL         = 10 * time.Minute
 )
 
+// cookieName is the name of the sign-in (or consent) cookie of one
+// sign-in's (or consent's) state: one per consent in flight, so a person
+// handed two links signs in for both in one browser without either
+// overwriting the other's cookie. The MAC keeps the state out of the name.
+func (p *PersonCheck) cookieName(kind, state string) string {
+	return kind + "_" + p.mac(kind+"-name", state)[:16]
+}
+
+// ErrNoSignin: the browser that came back to the redirect did not sign in
+// for this consent (it carries no consent cookie for it).
+var ErrNoSignin = errors.New("the browser did not sign in for this consent")
+
 func (p *PersonCheck) start(w http.ResponseWriter, r *http.Request, m *Manager) {
 	if r.Method != http.MethodGet {
 		writePage(w, http.StatusMethodNotAllowed, "Method not allowed", "This address is only visited by your browser.")
@@ -130,14 +142,14 @@ func (p *PersonCheck) start(w http.ResponseWriter, r *http.Request, m *Manager) 
 	c := signinCookie{State: randomString(), Verifier: oauth2.GenerateVerifier(), Nonce: randomString(), Consent: state, Expires: m.now().Add(signinTTL)}
 	raw, _ := json.Marshal(c)
 	v := base64.RawURLEncoding.EncodeToString(raw)
-	http.SetCookie(w, &http.Cookie{Name: signinCookieName, Value: v + "." + p.mac("signin", v), Path: p.publicPath(SigninPath),
+	http.SetCookie(w, &http.Cookie{Name: p.cookieName(signinCookieName, c.State), Value: v + "." + p.mac("signin", v), Path: p.publicPath(SigninPath),
 		HttpOnly: true, Secure: strings.HasPrefix(p.BaseURL, "https://"), SameSite: http.SameSiteLaxMode, MaxAge: int(signinTTL / time.Second)})
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, p.oauth().AuthCodeURL(c.State, oauth2.S256ChallengeOption(c.Verifier), oidc.Nonce(c.Nonce)), http.StatusFound)
 }
 
 func (p *PersonCheck) readSignin(r *http.Request, now time.Time) (*signinCookie, error) {
-	ck, err := r.Cookie(signinCookieName)
+	ck, err := r.Cookie(p.cookieName(signinCookieName, r.URL.Query().Get("state")))
 	if err != nil {
 		return nil, errors.New("no sign-in in flight in this browser")
 	}
@@ -215,8 +227,8 @@ func (p *PersonCheck) signin(w http.ResponseWriter, r *http.Request, m *Manager)
 			"You signed in as "+person+", and the link was made for another person. Nothing was granted and the link no longer works. If you need "+rec.Server+", retry the tool call yourself to get your own link.")
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: signinCookieName, Value: "", Path: p.publicPath(SigninPath), MaxAge: -1})
-	http.SetCookie(w, &http.Cookie{Name: consentCookieName, Value: p.mac("consent", c.Consent, rec.User), Path: p.callbackPath(m, rec.Server),
+	http.SetCookie(w, &http.Cookie{Name: p.cookieName(signinCookieName, c.State), Value: "", Path: p.publicPath(SigninPath), MaxAge: -1})
+	http.SetCookie(w, &http.Cookie{Name: p.cookieName(consentCookieName, c.Consent), Value: p.mac("consent", c.Consent, rec.User), Path: p.callbackPath(m, rec.Server),
 		HttpOnly: true, Secure: strings.HasPrefix(p.BaseURL, "https://"), SameSite: http.SameSiteLaxMode, MaxAge: int(signinTTL / time.Second)})
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, rec.URL, http.StatusFound)
@@ -251,11 +263,12 @@ func (p *PersonCheck) callbackPath(m *Manager, server string) string {
 // checkCookie is the Manager's CheckUser: the browser that came back
 // carries the cookie the sign-in bound to this consent and its user.
 func (p *PersonCheck) checkCookie(r *http.Request, user string) error {
-	ck, err := r.Cookie(consentCookieName)
+	state := r.URL.Query().Get("state")
+	ck, err := r.Cookie(p.cookieName(consentCookieName, state))
 	if err != nil {
-		return errors.New("the browser did not sign in for this consent")
+		return ErrNoSignin
 	}
-	if !hmac.Equal([]byte(ck.Value), []byte(p.mac("consent", r.URL.Query().Get("state"), user))) {
+	if !hmac.Equal([]byte(ck.Value), []byte(p.mac("consent", state, user))) {
 		return errors.New("the browser signed in for another consent or person")
 	}
 	return nil

@@ -235,3 +235,89 @@ func testPersonCookiePaths(t *testing.T, idp *fakeIdP, base string) {
 		t.Errorf("token requests %d, want 2 (one per consent)", *calls)
 	}
 }
+
+// TestPersonCheckTwoConsentsOneBrowser: a person handed two links (two
+// servers, one redirect endpoint) opens both in one browser, then signs
+// in for each in turn: neither sign-in nor consent cookie overwrites the
+// other's, and both consents complete. A browser that comes back without
+// having signed in for the consent is recorded as signin_missing, not as
+// someone else.
+func TestPersonCheckTwoConsentsOneBrowser(t *testing.T) {
+	const base = "https://gw.example"
+	idp := newFakeIdP(t)
+	as, calls := fakeAS(t, 200, `{"access_token":"at","token_type":"Bearer","expires_in":3600}`)
+	ev := &eventLog{}
+	m := &oauthuser.Manager{Store: &oauthuser.MemoryStore{}, Sink: ev}
+	for _, id := range []string{"gh", "jira"} {
+		if err := m.AddServer(id, oauthuser.Config{AuthURL: "https://as.example/authorize", TokenURL: as.URL, ClientID: "cid",
+			RedirectURL: base + "/oauth/callback"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := installPerson(t, m, idp, base)
+	jar := browserJar(t, base, nil)
+	send := func(req *http.Request, at string) *httptest.ResponseRecorder {
+		for _, ck := range jar.Cookies(mustURL(t, base+at)) {
+			req.AddCookie(ck)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		jar.SetCookies(mustURL(t, base+at), rec.Result().Cookies())
+		return rec
+	}
+	type flight struct {
+		cr           *oauthuser.ConsentRequired
+		state, nonce string
+	}
+	var fl []flight
+	for _, id := range []string{"gh", "jira"} {
+		cr, err := m.ConsentURL(context.Background(), "alice@example.com", id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := send(httptest.NewRequest(http.MethodGet, oauthuser.StartPath+"?"+mustURL(t, cr.URL).RawQuery, nil), oauthuser.StartPath)
+		if start.Code != http.StatusFound {
+			t.Fatalf("%s start: %d %s", id, start.Code, start.Body)
+		}
+		authz := mustURL(t, start.Header().Get("Location"))
+		fl = append(fl, flight{cr, authz.Query().Get("state"), authz.Query().Get("nonce")})
+	}
+	var back []string // where each sign-in sends the browser: the authorization server's consent
+	for i, f := range fl {
+		idp.mu.Lock()
+		idp.claims = map[string]any{"sub": "s-alice", "email": "alice@example.com", "email_verified": true, "nonce": f.nonce}
+		idp.mu.Unlock()
+		rec := send(httptest.NewRequest(http.MethodGet, oauthuser.SigninPath+"?"+url.Values{"state": {f.state}, "code": {"c"}}.Encode(), nil), oauthuser.SigninPath)
+		if rec.Code != http.StatusFound {
+			t.Fatalf("sign-in %d of two in flight: %d %s (event %+v)", i+1, rec.Code, rec.Body, ev.last(oauthuser.EventConsentFailed))
+		}
+		back = append(back, rec.Header().Get("Location"))
+	}
+	for i, loc := range back {
+		state := mustURL(t, loc).Query().Get("state")
+		req := httptest.NewRequest(http.MethodGet, "/oauth/callback?"+url.Values{"state": {state}, "code": {"c"}}.Encode(), nil)
+		for _, ck := range jar.Cookies(mustURL(t, base+"/oauth/callback")) {
+			req.AddCookie(ck)
+		}
+		got := httptest.NewRecorder()
+		m.RedirectHandler().ServeHTTP(got, req)
+		if got.Code != http.StatusOK {
+			t.Errorf("consent %d back at the callback: %d %s (event %+v), want the grant", i+1, got.Code, got.Body, ev.last(oauthuser.EventConsentFailed))
+		}
+	}
+	if *calls != 2 {
+		t.Errorf("token requests %d, want 2 (one per consent)", *calls)
+	}
+
+	// A browser that did not sign in for a consent.
+	cr, err := m.ConsentURL(context.Background(), "bob@example.com", "gh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := mustURL(t, cr.URL)
+	rec := httptest.NewRecorder()
+	m.RedirectHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/oauth/callback?"+url.Values{"state": {link.Query().Get("state")}, "code": {"c"}}.Encode(), nil))
+	if rec.Code != http.StatusForbidden || ev.last(oauthuser.EventConsentFailed).Reason != "signin_missing" {
+		t.Errorf("no sign-in: %d, recorded %+v, want 403 signin_missing", rec.Code, ev.last(oauthuser.EventConsentFailed))
+	}
+}

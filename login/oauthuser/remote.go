@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -100,7 +99,12 @@ var _ shim.Authorizer = (*Remote)(nil)
 // (a stored grant, or a challenge), registering the server with what the
 // challenge said (metadata location, scopes). A later challenge naming
 // another metadata location replaces it: RFC 9728's primary discovery is
-// the challenge, and the server may have moved its metadata. No loopback
+// the challenge, and the server may have moved its metadata. A grant is
+// refreshed and revoked only at the authorization server that issued it
+// (Token.Issuer): when the new metadata names another, the person is asked
+// for a new consent there (the link shows it), and the old grant's refresh
+// token goes nowhere new. With a client secret the issuer is pinned
+// (Config.Issuer), and the metadata chooses nothing. No loopback
 // listener is opened here unless a client is to be registered (its
 // redirect URL names the port); else it opens when a consent is made
 // (serve).
@@ -145,6 +149,17 @@ func (r *Remote) manager(metaURL string, scopes []string) (*Manager, error) {
 		r.serveLocked(ln)
 	}
 	return m, nil
+}
+
+// switching is the Manager when a challenge naming metaURL makes it
+// discover the authorization server again (nil otherwise).
+func (r *Remote) switching(metaURL string) *Manager {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.m != nil && metaURL != "" && metaURL != r.metaURL {
+		return r.m
+	}
+	return nil
 }
 
 // pendingRedirect stands for the redirect URL of a configured client until
@@ -358,6 +373,15 @@ func (r *Remote) Authorization(ctx context.Context) (string, error) {
 // Challenged implements shim.Authorizer.
 func (r *Remote) Challenged(ctx context.Context, c shim.Challenge) shim.ChallengeResult {
 	metaURL, scopes := ReadChallenge(c.Header)
+	if m := r.switching(metaURL); m != nil {
+		// A stored grant that names no issuer (stored before grants did)
+		// is bound to the authorization server in force now, before the
+		// new metadata can name another: its refresh token never goes
+		// there.
+		if err := m.bindLegacy(ctx, r.User, r.Server); err != nil {
+			return r.fail(c, fmt.Errorf("record which authorization server issued the stored grant before following the server's metadata to %s: %w", metaURL, err))
+		}
+	}
 	m, err := r.manager(metaURL, scopes)
 	if err != nil {
 		return r.fail(c, err)
@@ -575,36 +599,49 @@ func (g *grantAuthorizer) Challenged(ctx context.Context, c shim.Challenge) shim
 	return shim.ChallengeResult{Answer: consentAnswer(c, cr)}
 }
 
-// completion is a session waiting to hear that a consent it was given as
-// a URL-mode elicitation was granted.
-type completion struct {
-	notify  func([]byte)
-	busy    *atomic.Bool // the session's: set while a notification is delivered
+// completions are the sessions waiting to hear that one consent, given to
+// them as a URL-mode elicitation, was granted: at most one entry per
+// session (a session challenged again for the same consent adds nothing),
+// at most maxWaitingSessions per consent.
+type completions struct {
 	expires time.Time
+	// sessions: each session's notify, by its busy mark (set while a
+	// notification to it is delivered), which names the session.
+	sessions map[*atomic.Bool]func([]byte)
 }
+
+// maxWaitingSessions bounds the sessions told of one consent's grant:
+// one person's clients, a handful, not one per call.
+const maxWaitingSessions = 64
 
 // onGrant has notify called with notifications/elicitation/complete when
 // cr's consent is granted through this Manager's RedirectHandler, until
-// cr expires.
+// cr expires. A session is kept once per consent; expired consents are
+// dropped when a new one is added, not on every challenged call.
 func (m *Manager) onGrant(cr *ConsentRequired, notify func([]byte), busy *atomic.Bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	now := m.now()
-	for id, cs := range m.completions {
-		cs = slices.DeleteFunc(cs, func(c completion) bool { return !now.Before(c.expires) })
-		if len(cs) == 0 {
-			delete(m.completions, id)
-		} else {
-			m.completions[id] = cs
+	cs, ok := m.completions[cr.ElicitationID]
+	if !ok {
+		now := m.now()
+		for id, c := range m.completions {
+			if !now.Before(c.expires) {
+				delete(m.completions, id)
+			}
 		}
+		if m.completions == nil {
+			m.completions = map[string]*completions{}
+		}
+		if len(m.completions) >= maxPending {
+			return // bounded like the consents in flight; the client can still retry
+		}
+		cs = &completions{expires: cr.Expires, sessions: map[*atomic.Bool]func([]byte){}}
+		m.completions[cr.ElicitationID] = cs
 	}
-	if m.completions == nil {
-		m.completions = map[string][]completion{}
+	if _, dup := cs.sessions[busy]; dup || len(cs.sessions) >= maxWaitingSessions {
+		return
 	}
-	if len(m.completions) >= maxPending {
-		return // bounded like the consents in flight; the client can still retry
-	}
-	m.completions[cr.ElicitationID] = append(m.completions[cr.ElicitationID], completion{notify: notify, busy: busy, expires: cr.Expires})
+	cs.sessions[busy] = notify
 }
 
 // completed sends notifications/elicitation/complete to the sessions that
@@ -616,7 +653,7 @@ func (m *Manager) completed(id string) {
 	cs := m.completions[id]
 	delete(m.completions, id)
 	m.mu.Unlock()
-	if len(cs) == 0 {
+	if cs == nil || len(cs.sessions) == 0 {
 		return
 	}
 	params, _ := json.Marshal(map[string]string{"elicitationId": id})
@@ -624,18 +661,18 @@ func (m *Manager) completed(id string) {
 	if err != nil {
 		return
 	}
-	for _, c := range cs {
+	for busy, notify := range cs.sessions {
 		// Delivery may wait for the client (until its session closes,
 		// when it is dropped): one notification in flight per session,
 		// so a session whose client does not read does not gather a
 		// goroutine per consent. One not sent then is dropped; the
 		// notification only hastens the client's retry.
-		if !c.busy.CompareAndSwap(false, true) {
+		if !busy.CompareAndSwap(false, true) {
 			continue
 		}
 		go func() {
-			defer c.busy.Store(false)
-			c.notify(frame)
+			defer busy.Store(false)
+			notify(frame)
 		}()
 	}
 }

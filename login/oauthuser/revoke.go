@@ -65,8 +65,12 @@ func (m *Manager) revokeOne(ctx context.Context, user, serverID string) error {
 	atIssuer := false
 	if oc, err := m.config(ctx, s); err != nil {
 		issuerErr = err
+	} else if bt, ok := m.bound(s, t, oc); !ok {
+		// Revoked only where it was issued: the server's authorization
+		// server (or client) is now another one.
+		issuerErr = fmt.Errorf("it was issued by %s, and the server's authorization server is now %s (or another client): it is not sent there", bt.Issuer, s.authServer())
 	} else if s.revokeURL != "" {
-		issuerErr = m.revokeAt(ctx, s, oc.ClientID, oc.ClientSecret, t)
+		issuerErr = m.revokeAt(ctx, s, oc.ClientID, oc.ClientSecret, bt)
 		atIssuer = issuerErr == nil
 	}
 	if err := m.Store.Delete(ctx, k); err != nil {

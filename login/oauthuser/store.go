@@ -28,6 +28,15 @@ type Token struct {
 	TokenType    string    `json:"token_type,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Scopes       []string  `json:"scopes,omitempty"`
+	// Issuer is the authorization server that issued the grant: its
+	// issuer, or the token endpoint of one pinned by its endpoints (no
+	// issuer configured). ClientID is the client it was issued to. The
+	// grant is refreshed and revoked there only: a server that names
+	// another authorization server later gets a new consent, never this
+	// grant's refresh token. Empty in a grant stored before they were
+	// recorded (see Manager.bound).
+	Issuer   string `json:"issuer,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
 }
 
 // String describes t without its secrets.

@@ -56,6 +56,11 @@ type Token struct {
 	TokenType    string    `json:"token_type,omitempty"`
 	Expiry       time.Time `json:"expiry,omitzero"`
 	Scopes       []string  `json:"scopes,omitempty"`
+	// Issuer and ClientID are the authorization server that issued the
+	// grant and the client it was issued to (login/oauthuser: a grant is
+	// refreshed and revoked only there).
+	Issuer   string `json:"issuer,omitempty"`
+	ClientID string `json:"client_id,omitempty"`
 }
 
 // Entry is one credential. Key and Kind are stored in the clear (so

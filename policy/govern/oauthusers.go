@@ -95,7 +95,7 @@ func (g *GatewayGovernance) setOAuthServers(ctx context.Context, m *oauthuser.Ma
 		if resource == "" {
 			resource = s.Launch.URL
 		}
-		if _, err := m.SetServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL,
+		if _, err := m.SetServer(s.ID, oauthuser.Config{Issuer: a.Issuer, AuthURL: a.AuthorizationURL, TokenURL: a.TokenURL, RevocationURL: a.RevocationURL,
 			ClientID: a.ClientID, ClientSecret: secret, ClientMetadataURL: a.ClientMetadataURL, Scopes: a.Scopes, RedirectURL: redirect, Resource: resource}); err != nil {
 			return fmt.Errorf("server %s: %w", s.ID, err)
 		}
@@ -270,18 +270,16 @@ func (g *GatewayGovernance) CheckConsentPerson(ctx context.Context, m *oauthuser
 // consentCookieKey is the key the person check signs its cookies with,
 // kept in the vault (a shared secret, sealed like the others), so every
 // replica on the vault's store takes the cookies any of them set. The
-// first replica to start makes it.
+// first replica to start makes it, under the entry's lock in the vault's
+// store (a key in Redis on the shared store, a lock file next to a vault
+// file), reading it again under the lock: replicas that start together
+// make one key, and each takes the one stored.
 func consentCookieKey(ctx context.Context, v *vault.Vault) ([]byte, error) {
 	const server, name = "mcpgov-gateway", "consent-cookie-key"
 	ref := secretref.Ref{Scheme: "vault", Name: server + "/" + name}
 	s, err := v.Resolve(ctx, ref)
 	if errors.Is(err, vault.ErrNotFound) {
-		b := make([]byte, 32)
-		_, _ = rand.Read(b)
-		if err := v.SetSecret(ctx, server, name, base64.RawStdEncoding.EncodeToString(b)); err != nil {
-			return nil, fmt.Errorf("keep the consent cookies' key in the vault: %w", err)
-		}
-		s, err = v.Resolve(ctx, ref) // another replica may have stored its own meanwhile: the stored one wins
+		s, err = makeConsentCookieKey(ctx, v, server, name, ref)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read the consent cookies' key from the vault: %w", err)
@@ -291,4 +289,30 @@ func consentCookieKey(ctx context.Context, v *vault.Vault) ([]byte, error) {
 		return nil, fmt.Errorf("the vault entry %s/%s is not a consent cookie key; delete it to have a new one made", server, name)
 	}
 	return b, nil
+}
+
+// makeConsentCookieKey stores a new consent cookie key unless another
+// replica has meanwhile, and returns the stored one.
+func makeConsentCookieKey(ctx context.Context, v *vault.Vault, server, name string, ref secretref.Ref) (string, error) {
+	lctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	unlock, err := v.Store.Lock(lctx, vault.Key{Server: server, Name: name})
+	if err != nil {
+		return "", fmt.Errorf("lock the vault entry %s/%s to make the consent cookies' key: %w", server, name, err)
+	}
+	defer unlock()
+	if s, err := v.Resolve(ctx, ref); !errors.Is(err, vault.ErrNotFound) {
+		return s, err // another replica made it
+	}
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	if err := v.SetSecret(ctx, server, name, base64.RawStdEncoding.EncodeToString(b)); err != nil {
+		// A replica that does not take the lock (an older one) may
+		// have written its own first: the stored one wins.
+		if s, rerr := v.Resolve(ctx, ref); rerr == nil {
+			return s, nil
+		}
+		return "", fmt.Errorf("keep the consent cookies' key in the vault: %w", err)
+	}
+	return v.Resolve(ctx, ref)
 }

@@ -153,7 +153,7 @@ func configuredRemotes(ctx context.Context, f *Factory) []oauthuser.Fronted {
 		if !slices.Contains(srv.Args, "shim") {
 			continue
 		}
-		fr := oauthuser.Fronted{URL: flagValue(srv.Args, "--url"), ClientID: flagValue(srv.Args, "--oauth-client-id")}
+		fr := oauthuser.Fronted{URL: flagValue(srv.Args, "--url"), ClientID: flagValue(srv.Args, "--oauth-client-id"), Issuer: flagValue(srv.Args, "--oauth-issuer")}
 		if fr.ClientID != "" {
 			// Resolved by RevokeAll only for a grant revoked as this
 			// client, not for every entry scanned.

@@ -63,6 +63,7 @@ type ShimOptions struct {
 	OAuthClientID          string
 	OAuthClientSecret      string // a secret reference
 	OAuthClientMetadataURL string
+	OAuthIssuer            string
 	OAuthScopes            string // space-separated
 	NoBrowser              bool
 	OAuthConsentTTL        time.Duration
@@ -159,7 +160,7 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 			default:
 				return flagErrorf("invalid --mode %q: want enforce or audit", opts.Mode)
 			}
-			if opts.URL == "" && (opts.OAuthClientID != "" || opts.OAuthClientSecret != "" || opts.OAuthClientMetadataURL != "" || opts.OAuthScopes != "" || opts.OAuthConsentTTL != 0) {
+			if opts.URL == "" && (opts.OAuthClientID != "" || opts.OAuthClientSecret != "" || opts.OAuthIssuer != "" || opts.OAuthClientMetadataURL != "" || opts.OAuthScopes != "" || opts.OAuthConsentTTL != 0) {
 				return flagErrorf("the --oauth-* flags are for --url")
 			}
 			if opts.OAuthConsentTTL != 0 && (opts.OAuthConsentTTL < time.Second || opts.OAuthConsentTTL > oauthuser.DefaultConsentTTL) {
@@ -169,6 +170,14 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 				if _, err := secretref.Parse(opts.OAuthClientSecret); err != nil {
 					return flagErrorf("invalid --oauth-client-secret: want a secret reference (env:NAME, file:PATH, keyring:SERVICE/USER), never the secret itself")
 				}
+				if opts.OAuthIssuer == "" {
+					// Else the server's metadata would choose where the
+					// secret (and the grant's refresh token) goes.
+					return flagErrorf("--oauth-client-secret needs --oauth-issuer: the secret goes only to the authorization server the client is registered at, never to one the --url server's metadata names; add --oauth-issuer ISSUER_URL")
+				}
+			}
+			if opts.OAuthIssuer != "" && !strings.HasPrefix(opts.OAuthIssuer, "https://") && !strings.HasPrefix(opts.OAuthIssuer, "http://") {
+				return flagErrorf("invalid --oauth-issuer %q: want the authorization server's issuer URL (https://…)", opts.OAuthIssuer)
 			}
 			for _, spec := range opts.SecretEnv {
 				name, ref, ok := strings.Cut(spec, "=")
@@ -229,6 +238,7 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 	cmd.Flags().StringArrayVar(&opts.Headers, "header", nil, `HTTP header "Name: value" for --url (repeatable)`)
 	cmd.Flags().StringVar(&opts.OAuthClientID, "oauth-client-id", "", "OAuth client id of mcpgov at the --url server's authorization server (default: register dynamically)")
 	cmd.Flags().StringVar(&opts.OAuthClientSecret, "oauth-client-secret", "", "secret reference (env:, file:, keyring:) of the --oauth-client-id's secret")
+	cmd.Flags().StringVar(&opts.OAuthIssuer, "oauth-issuer", "", "issuer URL of the authorization server the --oauth-client-id is registered at, pinned instead of the one the --url server's metadata names (required with --oauth-client-secret)")
 	cmd.Flags().StringVar(&opts.OAuthClientMetadataURL, "oauth-client-metadata-url", "", "https URL of mcpgov's client metadata document, the client id where the authorization server supports them")
 	cmd.Flags().StringVar(&opts.OAuthScopes, "oauth-scopes", "", `scopes to ask the --url server's authorization server for, space-separated (default: the server's challenge, else its metadata's)`)
 	cmd.Flags().DurationVar(&opts.OAuthConsentTTL, "oauth-consent-ttl", 0, "how long a --url server's consent link works, up to 10m (default 10m)")

@@ -23,7 +23,7 @@ const shimOAuthUser = "local"
 // the browser opened when someone can use it.
 func shimRemote(ctx context.Context, opts *ShimOptions, url string, sink oauthuser.Sink) (*oauthuser.Remote, error) {
 	f := opts.Factory
-	cfg := oauthuser.Config{ClientID: opts.OAuthClientID, ClientMetadataURL: opts.OAuthClientMetadataURL, Resource: url,
+	cfg := oauthuser.Config{ClientID: opts.OAuthClientID, Issuer: opts.OAuthIssuer, ClientMetadataURL: opts.OAuthClientMetadataURL, Resource: url,
 		Scopes: strings.Fields(opts.OAuthScopes)}
 	if opts.OAuthClientSecret != "" {
 		r := &secretref.Resolver{Getenv: f.Getenv, Keyring: f.Secrets()}

@@ -43,3 +43,35 @@ func TestShimHintOnTerminal(t *testing.T) {
 		}
 	}
 }
+
+// TestShimOAuthSecretNeedsIssuer: --oauth-client-secret without
+// --oauth-issuer is a usage error (exit 2) naming the missing flag; with
+// it, the shim runs with the issuer pinned.
+func TestShimOAuthSecretNeedsIssuer(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string // "" to run
+	}{
+		{[]string{"--url", "https://mcp.example/mcp", "--oauth-client-id", "c", "--oauth-client-secret", "env:S"}, "--oauth-client-secret needs --oauth-issuer"},
+		{[]string{"--url", "https://mcp.example/mcp", "--oauth-client-id", "c", "--oauth-client-secret", "env:S", "--oauth-issuer", "as.example"}, `invalid --oauth-issuer "as.example"`},
+		{[]string{"--oauth-issuer", "https://as.example", "--", "server"}, "the --oauth-* flags are for --url"},
+		{[]string{"--url", "https://mcp.example/mcp", "--oauth-client-id", "c", "--oauth-client-secret", "env:S", "--oauth-issuer", "https://as.example"}, ""},
+	} {
+		f := sandboxFactory(t)
+		var got *ShimOptions
+		cmd := newShimCmd(f, func(_ context.Context, o *ShimOptions) error { got = o; return nil })
+		cmd.SetArgs(tc.args)
+		cmd.SetOut(&bytes.Buffer{})
+		cmd.SetErr(&bytes.Buffer{})
+		err := cmd.Execute()
+		if tc.want == "" {
+			if err != nil || got == nil || got.OAuthIssuer != "https://as.example" {
+				t.Errorf("%q: %v, options %+v", tc.args, err, got)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) || exitCode(err) != 2 {
+			t.Errorf("%q: %v (exit %d), want %q and exit 2", tc.args, err, exitCode(err), tc.want)
+		}
+	}
+}
