@@ -231,13 +231,19 @@ func (u *HTTPUpstream) deliver(f frameResult) {
 // handle passes one message of the server on: the answer to our own
 // re-initialization goes to reinitialize, the answer to the client's
 // initialize opens the GET stream first, everything else to the engine
-// (read says it was read from a stream: see DeliverTo). It returns the
+// (read says it was read from a stream: see DeliverTo). related is the id
+// of the request whose answer stream carried it (nil for the GET stream
+// or a JSON body): a request or notification of the server there is
+// about that request, and says so in its Related. It returns the
 // message's id (nil for none) and whether the message could be parsed.
-func (u *HTTPUpstream) handle(frame []byte, gen int, read bool) (json.RawMessage, bool) {
+func (u *HTTPUpstream) handle(frame []byte, gen int, read bool, related json.RawMessage) (json.RawMessage, bool) {
 	m, err := rpc.Parse(frame)
 	if err != nil {
 		fmt.Fprintf(u.stderr, "mcpgov: malformed message from the upstream server skipped: %v\n", err)
 		return nil, false
+	}
+	if related != nil && !m.IsResponse() {
+		m.Related = related
 	}
 	if m.IsResponse() {
 		key := string(m.ID)
@@ -330,9 +336,14 @@ func (u *HTTPUpstream) openStream(session string, gen int, lastID string) {
 
 // readEvents parses server-sent events into frames; it returns the last
 // event ID, the reconnection delay, and whether the answer to request want
-// (its raw id) came.
+// (its raw id) came. The stream of a request (want set) carries the
+// server's messages about it: they are handed on as related to it.
 func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID, want string) (string, time.Duration, bool) {
 	answered := false
+	var related json.RawMessage
+	if want != "" {
+		related = json.RawMessage(want)
+	}
 	retry := time.Second
 	sc := bufio.NewScanner(body)
 	// The buffer starts at the scanner's 4 KiB and grows to the frame
@@ -346,7 +357,7 @@ func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID, want string) 
 		if len(line) == 0 {
 			if data.Len() > 0 && (event == "" || event == "message") && u.current(gen) {
 				frame := bytes.Clone(data.Bytes())
-				id, parsed := u.handle(frame, gen, true)
+				id, parsed := u.handle(frame, gen, true, related)
 				if want != "" && !answered {
 					if !parsed {
 						// A frame handle skipped counts as the answer
@@ -463,7 +474,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 			continue
 		}
 		if res.Answer != nil && m.IsCall() {
-			u.handle(res.Answer, gen, false)
+			u.handle(res.Answer, gen, false, nil)
 			return nil
 		}
 		// Nothing to do about it: the refusal goes on as the server wrote it.
@@ -493,7 +504,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 		if err != nil {
 			return fmt.Errorf("sending %s: read the answer: %w", what, err)
 		}
-		u.handle(body, gen, false)
+		u.handle(body, gen, false, nil)
 		return nil
 	case resp.StatusCode == http.StatusOK:
 		drain(resp)
@@ -503,7 +514,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 	// the server wrote it; anything else says what the server said.
 	body, _ := readBody(resp)
 	if a, err := rpc.Parse(body); err == nil && a.IsResponse() && m.IsCall() && string(a.ID) == string(m.ID) {
-		u.handle(body, gen, false)
+		u.handle(body, gen, false, nil)
 		return nil
 	}
 	return fmt.Errorf("sending %s: HTTP %d: %.200s", what, resp.StatusCode, bytes.TrimSpace(body))

@@ -32,7 +32,9 @@ import (
 // which the engine echoes byte for byte), a progress notification to the
 // POST that carries its token, and the server's other messages to the one
 // POST stream in flight when there is exactly one (they are then about
-// it), else to the GET stream (kept until one opens).
+// it), else to the GET stream (kept until one opens); when the upstream's
+// transport says which request a server's message is about (it came on
+// that request's answer stream), it goes to that request's POST stream.
 type session struct {
 	h        *Handler
 	key      string // the Mcp-Session-Id
@@ -521,11 +523,34 @@ func (s *session) WriteFrame(msg []byte) error {
 	return s.WriteMessage(m)
 }
 
-var _ enforce.MessageWriter = (*session)(nil)
+var (
+	_ enforce.MessageWriter = (*session)(nil)
+	_ enforce.RelatedWriter = (*session)(nil)
+)
 
 // WriteMessage implements enforce.MessageWriter: WriteFrame for a message
 // the engine parsed already.
 func (s *session) WriteMessage(m *rpc.Message) error {
+	return s.writeMessage(m, nil)
+}
+
+// WriteRelated implements enforce.RelatedWriter: a server's request or
+// notification that came on the answer stream of the client's request
+// related (its id as the client sent it) goes where that request's
+// answer goes, when it is streamed there; the server sent it about that
+// request (Streamable HTTP ties them so).
+func (s *session) WriteRelated(msg []byte, related json.RawMessage) error {
+	m, err := rpc.Parse(msg)
+	if err != nil {
+		s.h.warnf("message to the client dropped: %v", err)
+		return nil
+	}
+	return s.writeMessage(m, related)
+}
+
+// writeMessage routes m; related, when set, is the client's request it
+// is about.
+func (s *session) writeMessage(m *rpc.Message, related json.RawMessage) error {
 	msg := m.Raw
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -576,7 +601,7 @@ func (s *session) WriteMessage(m *rpc.Message) error {
 		}
 	}
 	if s.poolKey != "" && m.IsCall() {
-		s.serverRequest(m) // multi round-trip requests (mrtr.go)
+		s.serverRequest(m, related) // multi round-trip requests (mrtr.go)
 		return nil
 	}
 	if s.poolKey != "" && m.Method == "notifications/tools/list_changed" {
@@ -585,6 +610,10 @@ func (s *session) WriteMessage(m *rpc.Message) error {
 	}
 	if s.poolKey != "" && (strings.HasSuffix(m.Method, "/list_changed") || m.Method == "notifications/resources/updated") {
 		s.toListeners(m) // to its clients' subscriptions/listen streams
+		return nil
+	}
+	if rep := s.waiters[string(related)]; related != nil && rep != nil && s.live[rep] {
+		rep.out.push(msg)
 		return nil
 	}
 	if len(s.live) == 1 {
