@@ -45,9 +45,13 @@ type HTTPUpstream struct {
 	gen       int          // incremented per (re)initialized session
 	initKey   string       // raw ID of the client's initialize call
 	initMsg   *rpc.Message // the client's initialize, replayed on 404
-	reinitKey string       // raw ID of our own initialize during re-initialization
+	reinitKey string       // raw ID of our own request in flight: initialize during re-initialization, server/discover
 	reinit    chan []byte  // its answer
 	closed    bool
+
+	// stateless, when set, calls the server without a session (see
+	// Stateless).
+	stateless *statelessUp
 
 	auth Authorizer // nil: no OAuth of mcpgov's own
 
@@ -259,6 +263,9 @@ func (u *HTTPUpstream) handle(frame []byte, gen int, read bool, related json.Raw
 		if isInit && m.Error == nil {
 			u.initialized(m.Result, gen)
 		}
+		if u.stateless != nil && !u.statelessAnswer(m) {
+			return m.ID, true // held: its input is asked of the client
+		}
 	}
 	id := m.ID // the receiver may change m
 	if u.current(gen) {
@@ -415,6 +422,9 @@ func (u *HTTPUpstream) WriteFrame(frame []byte) error {
 	if err != nil {
 		return fmt.Errorf("message for the upstream: %w", err)
 	}
+	if u.stateless != nil {
+		return u.writeStateless(m)
+	}
 	if m.Method == "initialize" && m.IsCall() {
 		u.mu.Lock()
 		u.initKey, u.initMsg = string(m.ID), m
@@ -433,6 +443,20 @@ func (u *HTTPUpstream) WriteFrame(frame []byte) error {
 
 // post sends one message. An answer in the response goes to handle.
 func (u *HTTPUpstream) post(m *rpc.Message) error {
+	return u.postWith(u.ctx, m, nil)
+}
+
+// postWith is post under ctx (which ends the request); done, when set,
+// is called once the POST is over: its answer read, or its stream ended.
+func (u *HTTPUpstream) postWith(ctx context.Context, m *rpc.Message, done func()) error {
+	streamed := false
+	if done != nil {
+		defer func() {
+			if !streamed {
+				done()
+			}
+		}()
+	}
 	u.mu.Lock()
 	session, gen, closed := u.session, u.gen, u.closed
 	u.mu.Unlock()
@@ -445,7 +469,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 	}
 	var resp *http.Response
 	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(u.ctx, http.MethodPost, u.endpoint, bytes.NewReader(m.Raw))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.endpoint, bytes.NewReader(m.Raw))
 		if err != nil {
 			return fmt.Errorf("sending %s: %w", what, err)
 		}
@@ -453,6 +477,9 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 		req.Header.Set("Accept", "application/json, text/event-stream")
 		if session != "" {
 			req.Header.Set("Mcp-Session-Id", session)
+		}
+		if u.stateless != nil && m.IsCall() {
+			u.statelessHeaders(req.Header, m)
 		}
 		resp, err = u.client.Do(req)
 		if err != nil {
@@ -497,7 +524,13 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 		drain(resp)
 		return nil
 	case resp.StatusCode == http.StatusOK && mediaType == "text/event-stream":
-		go u.readPostStream(resp, m, session, gen)
+		streamed = true
+		go func() {
+			u.readPostStream(resp, m, session, gen)
+			if done != nil {
+				done()
+			}
+		}()
 		return nil
 	case resp.StatusCode == http.StatusOK && mediaType == "application/json":
 		body, err := readBody(resp)
@@ -532,7 +565,8 @@ func (u *HTTPUpstream) readPostStream(resp *http.Response, m *rpc.Message, sessi
 	}
 	last, retry, answered := u.readEvents(resp.Body, gen, "", want)
 	resp.Body.Close()
-	for want != "" && !answered && last != "" && u.current(gen) {
+	// The stateless revision resumes no stream: it has no session.
+	for want != "" && !answered && last != "" && u.current(gen) && u.stateless == nil {
 		timer := time.NewTimer(retry)
 		select {
 		case <-timer.C:

@@ -190,7 +190,7 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 		cred, err := h.credentials(r, who, srv)
 		var up shim.Upstream
 		if err == nil {
-			up, err = h.start(srv, cred)
+			up, err = h.start(srv, cred, poolKey != "")
 		}
 		if err != nil {
 			core.StartFailed(s.ctx, err.Error()) // the error never holds a consent URL
@@ -250,11 +250,27 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 // shared by sessions would mix them and leak one user's data into another
 // user's session; a pool would need the server to be stateless, which
 // nothing in the catalog says.
-func (h *Handler) start(srv Server, cred shim.Credentials) (shim.Upstream, error) {
+//
+// A URL server the catalog says speaks the stateless revision
+// (launch.protocol 2026-07-28) is called without a session, once its
+// server/discover confirms it. The catalog decides, not discovery alone:
+// how a server is reached is part of its review, as its URL is, and
+// calling it statelessly changes what is governed and recorded (each
+// input round a call of its own, no call waiting in the gateway); a
+// server whose discover starts listing the revision after an upgrade
+// does not change that unreviewed. Probing every server would also cost
+// each session of a 2025-11-25 server a refused server/discover first.
+// For a stateless client (pooled), the server's input_required answers
+// pass to the client as they are; for a client of a session they are
+// asked of it as the server's requests.
+func (h *Handler) start(srv Server, cred shim.Credentials, pooled bool) (shim.Upstream, error) {
 	if srv.URL != "" {
 		up, err := shim.DialHTTPWith(srv.URL, srv.Headers, cred, h.opts.Diag)
 		if err != nil {
 			return nil, err
+		}
+		if srv.Protocol == shim.StatelessRevision {
+			up.Stateless(pooled)
 		}
 		return up, nil
 	}
