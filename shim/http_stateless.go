@@ -127,10 +127,18 @@ func (u *HTTPUpstream) writeStateless(m *rpc.Message) error {
 	st.mu.Unlock()
 	if err := u.sendStateless(c, m.Params); err != nil {
 		st.mu.Lock()
-		if st.calls[string(m.ID)] == c {
+		mine := st.calls[string(m.ID)] == c
+		if mine {
 			delete(st.calls, string(m.ID))
 		}
 		st.mu.Unlock()
+		if !mine {
+			// Cancelled while it was sent (its POST closed before the
+			// server's answer began): the call is over, not refused.
+			u.deliver(frameResult{frame: rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+				Message: "mcpgov: cancelled before the server answered"})})
+			return nil
+		}
 		return err
 	}
 	return nil

@@ -34,12 +34,22 @@ type sessionlessUpstream struct {
 	url  string
 	mu   sync.Mutex
 	seen []seenPost
+	// "wait" tells started, then waits for its call's end and tells
+	// ended.
+	started, ended chan struct{}
 }
 
 func newSessionlessUpstream(t *testing.T, opts *mcp.ServerOptions) *sessionlessUpstream {
 	t.Helper()
-	u := &sessionlessUpstream{}
+	u := &sessionlessUpstream{started: make(chan struct{}, 4), ended: make(chan struct{}, 4)}
 	s := mcp.NewServer(&mcp.Implementation{Name: "sessionless", Version: "2"}, opts)
+	s.AddTool(&mcp.Tool{Name: "wait", InputSchema: json.RawMessage(`{"type":"object"}`)},
+		func(ctx context.Context, _ *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
+			u.started <- struct{}{}
+			<-ctx.Done()
+			u.ended <- struct{}{}
+			return nil, ctx.Err()
+		})
 	s.AddTool(&mcp.Tool{Name: "ask", InputSchema: json.RawMessage(`{"type":"object","properties":{"who":{"type":"string"}},"required":["who"]}`)},
 		func(_ context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			var args struct {
@@ -64,7 +74,8 @@ func newSessionlessUpstream(t *testing.T, opts *mcp.ServerOptions) *sessionlessU
 		})
 	// Only a stateless go-sdk handler serves 2026-07-28 (a stateful
 	// one's server/discover lists the earlier revisions).
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: true})
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s },
+		&mcp.StreamableHTTPOptions{Stateless: true, PropagateRequestCancellation: true})
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodPost {
 			body, _ := io.ReadAll(r.Body)
@@ -304,4 +315,51 @@ func TestStatelessUpstreamNotConfirmed(t *testing.T) {
 	if !strings.Contains(body, "launch.protocol") || !strings.Contains(body, "unsupported protocol version") {
 		t.Fatalf("initialize: %s, want a refusal naming launch.protocol and the server's answer", body)
 	}
+}
+
+// TestStatelessUpstreamCancel: a call cancelled by its client, a
+// stateless one (closing its POST) and a session's (notifications/
+// cancelled), is cancelled upstream the revision's way: the gateway
+// closes the call's POST, and the server's handler ends; the call is
+// recorded as cancelled.
+func TestStatelessUpstreamCancel(t *testing.T) {
+	up := newSessionlessUpstream(t, nil)
+	ep, _, store, _ := sessionlessGateway(t, up.url)
+	for _, version := range []string{"2026-07-28", "2025-11-25"} {
+		cs, err := namingClient().Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ep,
+			HTTPClient: &http.Client{Transport: userTransport{"ann"}}}, &mcp.ClientSessionOptions{ProtocolVersion: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(await.Context(t))
+		done := make(chan error, 1)
+		go func() {
+			_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "wait", Arguments: map[string]any{}})
+			done <- err
+		}()
+		select {
+		case <-up.started:
+		case <-await.Context(t).Done():
+			t.Fatalf("%s: the call never reached the upstream", version)
+		}
+		cancel()
+		select {
+		case <-up.ended:
+		case <-await.Context(t).Done():
+			t.Fatalf("%s: the cancelled call still runs upstream", version)
+		}
+		if err := <-done; err == nil {
+			t.Errorf("%s: a cancelled call answered", version)
+		}
+		cs.Close()
+	}
+	await.Until(t, "both calls recorded as cancelled", func() bool {
+		n := 0
+		for _, r := range toolRecords(store) {
+			if r.Tool == "wait" && r.Outcome == audit.OutcomeCancelled {
+				n++
+			}
+		}
+		return n == 2
+	})
 }
