@@ -48,6 +48,10 @@ type session struct {
 	cancel   context.CancelFunc
 	pumps    sync.WaitGroup
 
+	// aggregate: its endpoint is /mcp or a virtual server, whose names
+	// are namespaced by route.
+	aggregate bool
+
 	mu      sync.Mutex
 	waiters map[string]*reply // by the client's raw id
 	tokens  map[string]*reply // by raw progress token
@@ -164,7 +168,7 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 	}
 	rev := revisionOf(gov)
 	client := enforce.ClientInfo(m.Params)
-	s = &session{h: h, key: key, endpoint: ep.path, who: who, info: info, poolKey: poolKey,
+	s = &session{h: h, key: key, endpoint: ep.path, aggregate: ep.kind != kindServer, who: who, info: info, poolKey: poolKey,
 		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}, posts: map[string]*reply{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var routes []enforce.Route

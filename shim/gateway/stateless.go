@@ -600,8 +600,24 @@ func (s *session) passesRetry(m *rpc.Message) bool {
 	if jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.State == "" || strings.HasPrefix(p.State, stateVersion) {
 		return false
 	}
-	for _, up := range s.ups {
-		if hu, ok := up.(*shim.HTTPUpstream); ok && hu.IsStateless() {
+	stateless := func(i int) bool {
+		hu, ok := s.ups[i].(*shim.HTTPUpstream)
+		return ok && hu.IsStateless()
+	}
+	if !s.aggregate {
+		return stateless(0)
+	}
+	// Aggregated: the route the namespaced name goes to (a resource's URI
+	// names none: any stateless route).
+	var q struct {
+		Name string `json:"name"`
+	}
+	if m.Method != "resources/read" && jsonv2.Unmarshal(m.Params, &q, jsonv2.RejectUnknownMembers(false)) == nil {
+		ri := s.engine.RouteOf(q.Name)
+		return ri >= 0 && ri < len(s.ups) && stateless(ri)
+	}
+	for i := range s.ups {
+		if stateless(i) {
 			return true
 		}
 	}

@@ -118,11 +118,14 @@ func (u *sessionlessUpstream) posts(t *testing.T) []seenPost {
 // sessionlessGateway serves the upstream as "sless", which the catalog
 // says speaks 2026-07-28; every core records into the returned store and
 // the caller is named by X-Test-User.
-func sessionlessGateway(t *testing.T, url string) (string, *gateway.Handler, *recordStore, *fakeGov) {
+func sessionlessGateway(t *testing.T, url string, more ...gateway.Server) (string, *gateway.Handler, *recordStore, *fakeGov) {
 	t.Helper()
 	store := &recordStore{}
-	base := &fakeGov{servers: []gateway.Server{{ID: "sless", URL: url, Protocol: "2026-07-28"}},
+	base := &fakeGov{servers: append([]gateway.Server{{ID: "sless", URL: url, Protocol: "2026-07-28"}}, more...),
 		entries: map[string]*catalog.Server{"sless": {ID: "sless", Status: catalog.StatusApproved}}}
+	for _, srv := range more {
+		base.entries[srv.ID] = &catalog.Server{ID: srv.ID, Status: catalog.StatusApproved}
+	}
 	h, err := gateway.New(gateway.Options{Governance: recordingGov{fakeGov: base, sink: store},
 		Identify: func(r *http.Request) (audit.Identity, error) {
 			return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
@@ -362,4 +365,65 @@ func TestStatelessUpstreamCancel(t *testing.T) {
 		}
 		return n == 2
 	})
+}
+
+// TestStatelessUpstreamAggregated: through /mcp, where tools are
+// namespaced, a stateless server's input_required answer and the
+// client's retry of the namespaced tool reach it as for its own
+// endpoint, for a stateless client and a session's; beside it, a
+// 2025-11-25 server's call waits in the gateway as before, and a retry
+// of its tool with a requestState the gateway did not seal is refused,
+// not passed to it.
+func TestStatelessUpstreamAggregated(t *testing.T) {
+	up := newSessionlessUpstream(t, nil)
+	legacy := newAskUpstream(t)
+	ep, _, _, _ := sessionlessGateway(t, up.url, gateway.Server{ID: "asker", URL: legacy.url})
+	agg := strings.TrimSuffix(ep, "/servers/sless/mcp") + "/mcp"
+	for _, version := range []string{"2026-07-28", "2025-11-25"} {
+		cs, err := namingClient().Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: agg,
+			HTTPClient: &http.Client{Transport: userTransport{"ann"}}}, &mcp.ClientSessionOptions{ProtocolVersion: version})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := cs.CallTool(await.Context(t), &mcp.CallToolParams{Name: "sless__ask", Arguments: map[string]any{"who": "erin"}})
+		if err != nil || res.IsError || res.Content[0].(*mcp.TextContent).Text != "erin got name-of-erin" {
+			t.Errorf("%s: sless__ask through /mcp: %+v %v", version, res, err)
+		}
+		cs.Close()
+	}
+}
+
+// TestStatelessUpstreamForeignStateMixed is the refusal half of
+// TestStatelessUpstreamAggregated, raw.
+func TestStatelessUpstreamForeignStateMixed(t *testing.T) {
+	up := newSessionlessUpstream(t, nil)
+	legacy := newAskUpstream(t)
+	ep, _, _, _ := sessionlessGateway(t, up.url, gateway.Server{ID: "asker", URL: legacy.url})
+	agg := strings.TrimSuffix(ep, "/servers/sless/mcp") + "/mcp"
+	status, a := rawStateless(t, agg, "ann", 1, "tools/call", `"name":"asker__ask","arguments":{}`)
+	if status != 200 || a.Result.ResultType != "input_required" || !strings.HasPrefix(a.Result.RequestState, "mcpgov1.") {
+		t.Fatalf("legacy tool through /mcp: %d %+v, want the gateway's own input_required", status, a)
+	}
+	status, r := rawStateless(t, agg, "ann", 2, "tools/call", `"name":"asker__ask","arguments":{},"inputResponses":{"x":{"action":"decline"}},"requestState":"asked:erin"`)
+	if status != 400 || r.Error == nil || !strings.Contains(r.Error.Message, "requestState was not issued by this gateway") {
+		t.Errorf("a foreign requestState for the 2025-11-25 server's tool: %d %+v, want it refused", status, r.Error)
+	}
+	// The waiting call still takes its own retry.
+	var key string
+	for k := range a.Result.InputRequests {
+		key = k
+	}
+	q, _ := json.Marshal(a.Result.RequestState)
+	status, done := rawStateless(t, agg, "ann", 5, "tools/call", fmt.Sprintf(`"name":"asker__ask","arguments":{},"inputResponses":{%q:{"action":"accept","content":{"name":"Ed"}}},"requestState":%s`, key, q))
+	if status != 200 || len(done.Result.Content) == 0 || done.Result.Content[0].Text != "hello Ed (accept)" {
+		t.Errorf("the legacy call's own retry: %d %+v", status, done)
+	}
+	status, a = rawStateless(t, agg, "ann", 3, "tools/call", `"name":"sless__ask","arguments":{"who":"erin"}`)
+	if status != 200 || a.Result.ResultType != "input_required" || a.Result.RequestState != "asked:erin" {
+		t.Fatalf("stateless tool through /mcp: %d %+v, want the server's own input_required", status, a)
+	}
+	status, a = rawStateless(t, agg, "ann", 4, "tools/call", `"name":"sless__ask","arguments":{"who":"erin"},"inputResponses":{"name":{"action":"accept","content":{"name":"E"}}},"requestState":"asked:erin"`)
+	if status != 200 || len(a.Result.Content) == 0 || a.Result.Content[0].Text != "erin got E" {
+		t.Errorf("its retry: %d %+v, want the server's answer", status, a)
+	}
 }
