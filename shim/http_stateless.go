@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -43,6 +44,7 @@ const (
 	metaClientInfo         = "io.modelcontextprotocol/clientInfo"
 	metaClientCapabilities = "io.modelcontextprotocol/clientCapabilities"
 	metaServerInfo         = "io.modelcontextprotocol/serverInfo"
+	metaLogLevel           = "io.modelcontextprotocol/logLevel"
 )
 
 // maxInputRounds bounds the rounds of input one call may ask of a client
@@ -119,6 +121,27 @@ func (u *HTTPUpstream) writeStateless(m *rpc.Message) error {
 	case !m.IsCall():
 		// initialized, roots/list_changed: the revision has no session
 		// to tell.
+		return nil
+	case m.Method == "ping":
+		// The revision has no ping (each request reaches the server on
+		// its own): answered here.
+		u.deliver(frameResult{frame: rpc.ResultResponse(m.ID, json.RawMessage(`{}`))})
+		return nil
+	case m.Method == "logging/setLevel":
+		// The revision carries the level in each request's _meta.
+		var p struct {
+			Level jsontext.Value `json:"level"`
+		}
+		if jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.Level.Kind() != '"' {
+			u.deliver(frameResult{frame: rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "mcpgov: logging/setLevel needs a string level"})})
+			return nil
+		}
+		st.mu.Lock()
+		meta := maps.Clone(st.meta)
+		meta[metaLogLevel] = json.RawMessage(p.Level)
+		st.meta = meta
+		st.mu.Unlock()
+		u.deliver(frameResult{frame: rpc.ResultResponse(m.ID, json.RawMessage(`{}`))})
 		return nil
 	}
 	c := &upCall{m: m}

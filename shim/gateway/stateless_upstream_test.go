@@ -23,6 +23,7 @@ import (
 // seenPost is what a stateless upstream saw of one POST.
 type seenPost struct {
 	method, session, header, meta string // Mcp-Method, Mcp-Session-Id, MCP-Protocol-Version, _meta protocolVersion
+	level                         string // _meta logLevel
 	retry                         bool   // it carried inputResponses
 }
 
@@ -88,9 +89,10 @@ func newSessionlessUpstream(t *testing.T, opts *mcp.ServerOptions) *sessionlessU
 			}
 			_ = json.Unmarshal(body, &m)
 			v, _ := m.Params.Meta["io.modelcontextprotocol/protocolVersion"].(string)
+			level, _ := m.Params.Meta["io.modelcontextprotocol/logLevel"].(string)
 			u.mu.Lock()
 			u.seen = append(u.seen, seenPost{method: r.Header.Get("Mcp-Method"), session: r.Header.Get("Mcp-Session-Id"),
-				header: r.Header.Get("Mcp-Protocol-Version"), meta: v, retry: m.Params.InputResponses != nil})
+				header: r.Header.Get("Mcp-Protocol-Version"), meta: v, level: level, retry: m.Params.InputResponses != nil})
 			u.mu.Unlock()
 		}
 		h.ServeHTTP(w, r)
@@ -284,9 +286,23 @@ func TestStatelessUpstreamSessionClient(t *testing.T) {
 	if cs.InitializeResult().ServerInfo == nil || cs.InitializeResult().ServerInfo.Name != "sessionless" {
 		t.Errorf("serverInfo %+v, want the server's from its server/discover", cs.InitializeResult().ServerInfo)
 	}
+	// A session's ping and logging level: answered by the gateway (the
+	// revision has neither), the level carried in each later request.
+	if err := cs.Ping(await.Context(t), nil); err != nil {
+		t.Errorf("ping: %v", err)
+	}
+	if err := cs.SetLoggingLevel(await.Context(t), &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
+		t.Errorf("logging/setLevel: %v", err)
+	}
 	askBoth(t, cs)
 	retries := 0
 	for _, p := range up.posts(t) {
+		if p.method == "ping" || p.method == "logging/setLevel" {
+			t.Errorf("the upstream got %s", p.method)
+		}
+		if p.method == "tools/call" && p.level != "debug" {
+			t.Errorf("a call went upstream with logLevel %q, want the session's debug", p.level)
+		}
 		if p.retry {
 			retries++
 		}
