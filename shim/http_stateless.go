@@ -51,6 +51,14 @@ const (
 // of a session (the go-sdk client stops at the same number).
 const maxInputRounds = 10
 
+// maxInputRequests bounds the input requests of one round: each becomes
+// a request to the client.
+const maxInputRequests = 16
+
+// inputMethods are the requests an input_required answer may ask of a
+// client (SEP-2322): only these are asked of a session's client.
+var inputMethods = map[string]bool{"elicitation/create": true, "sampling/createMessage": true, "roots/list": true}
+
 // statelessUp is the state of an upstream called without a session.
 type statelessUp struct {
 	// passInput: input_required answers go to the client as they are
@@ -346,6 +354,8 @@ func (u *HTTPUpstream) statelessAnswer(a *rpc.Message) bool {
 		return fail(fmt.Sprintf("the server asked for the client's input more than %d times in one call", maxInputRounds))
 	case len(ir.InputRequests) == 0:
 		return fail("the server answered input_required without input requests (it is busy); retry the call later")
+	case len(ir.InputRequests) > maxInputRequests:
+		return fail(fmt.Sprintf("the server asked for %d inputs in one round; mcpgov asks a client at most %d", len(ir.InputRequests), maxInputRequests))
 	}
 	keys := make([]string, 0, len(ir.InputRequests))
 	for k := range ir.InputRequests {
@@ -360,6 +370,12 @@ func (u *HTTPUpstream) statelessAnswer(a *rpc.Message) bool {
 		}
 		if jsonv2.Unmarshal(ir.InputRequests[k], &req, jsonv2.RejectUnknownMembers(false)) != nil || req.Method == "" {
 			return fail(fmt.Sprintf("the server's input request %q has no method", k))
+		}
+		if !inputMethods[req.Method] {
+			return fail(fmt.Sprintf("the server's input request %q asks for %.60q; an input request is elicitation/create, sampling/createMessage or roots/list", k, req.Method))
+		}
+		if kind := req.Params.Kind(); kind != '{' && kind != 0 {
+			return fail(fmt.Sprintf("the server's input request %q has params that are not an object", k))
 		}
 		st.seq++
 		id := json.RawMessage(strconv.Quote("mcpgov-input-" + strconv.FormatUint(st.seq, 10)))
