@@ -152,7 +152,19 @@ type Launch struct {
 	Env       []string `toml:"env" json:"env,omitempty"`
 	URL       string   `toml:"url" json:"url,omitempty"`
 	Headers   []string `toml:"headers" json:"headers,omitempty"`
+	// Protocol, for a url server, is the MCP revision the gateway calls
+	// it with: "2026-07-28" calls it statelessly (no session; the
+	// protocol version, client and capabilities in each request's
+	// _meta), once its server/discover confirms the revision; empty
+	// (or an earlier revision) opens a session with initialize.
+	Protocol string `toml:"protocol" json:"protocol,omitempty"`
 }
+
+// ProtocolStateless is the MCP revision without sessions (SEP-2575).
+const ProtocolStateless = "2026-07-28"
+
+// protocols are the revisions launch.protocol may name.
+var protocols = []string{ProtocolStateless, "2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"}
 
 // Match lists what else recognises this server in scanned configs, beyond
 // its own launch parameters: packages ("npm:name", "npm:name@1.2.*",

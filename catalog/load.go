@@ -295,6 +295,13 @@ func (v *validator) launch(s *Server, at []string) {
 	if l.Transport == "stdio" && l.URL != "" || (l.Transport == "http" || l.Transport == "sse") && l.Command != "" {
 		v.add(append(at, "transport"), "server %s: transport %s does not fit the launch parameters", s.ID, l.Transport)
 	}
+	switch {
+	case l.Protocol == "":
+	case !slices.Contains(protocols, l.Protocol):
+		v.add(append(at, "protocol"), "server %s: protocol %q: want one of %s", s.ID, l.Protocol, strings.Join(protocols, ", "))
+	case l.Protocol == ProtocolStateless && (l.URL == "" || l.Transport == "sse"):
+		v.add(append(at, "protocol"), "server %s: protocol %s needs a Streamable HTTP url (a stdio or SSE server is called in a session)", s.ID, l.Protocol)
+	}
 }
 
 func (v *validator) virtual(vs *VirtualServer, servers map[string]bool) {

@@ -45,9 +45,13 @@ type HTTPUpstream struct {
 	gen       int          // incremented per (re)initialized session
 	initKey   string       // raw ID of the client's initialize call
 	initMsg   *rpc.Message // the client's initialize, replayed on 404
-	reinitKey string       // raw ID of our own initialize during re-initialization
+	reinitKey string       // raw ID of our own request in flight: initialize during re-initialization, server/discover
 	reinit    chan []byte  // its answer
 	closed    bool
+
+	// stateless, when set, calls the server without a session (see
+	// Stateless).
+	stateless *statelessUp
 
 	auth Authorizer // nil: no OAuth of mcpgov's own
 
@@ -231,13 +235,19 @@ func (u *HTTPUpstream) deliver(f frameResult) {
 // handle passes one message of the server on: the answer to our own
 // re-initialization goes to reinitialize, the answer to the client's
 // initialize opens the GET stream first, everything else to the engine
-// (read says it was read from a stream: see DeliverTo). It returns the
+// (read says it was read from a stream: see DeliverTo). related is the id
+// of the request whose answer stream carried it (nil for the GET stream
+// or a JSON body): a request or notification of the server there is
+// about that request, and says so in its Related. It returns the
 // message's id (nil for none) and whether the message could be parsed.
-func (u *HTTPUpstream) handle(frame []byte, gen int, read bool) (json.RawMessage, bool) {
+func (u *HTTPUpstream) handle(frame []byte, gen int, read bool, related json.RawMessage) (json.RawMessage, bool) {
 	m, err := rpc.Parse(frame)
 	if err != nil {
 		fmt.Fprintf(u.stderr, "mcpgov: malformed message from the upstream server skipped: %v\n", err)
 		return nil, false
+	}
+	if related != nil && !m.IsResponse() {
+		m.Related = related
 	}
 	if m.IsResponse() {
 		key := string(m.ID)
@@ -252,6 +262,9 @@ func (u *HTTPUpstream) handle(frame []byte, gen int, read bool) (json.RawMessage
 		}
 		if isInit && m.Error == nil {
 			u.initialized(m.Result, gen)
+		}
+		if u.stateless != nil && !u.statelessAnswer(m) {
+			return m.ID, true // held: its input is asked of the client
 		}
 	}
 	id := m.ID // the receiver may change m
@@ -330,9 +343,14 @@ func (u *HTTPUpstream) openStream(session string, gen int, lastID string) {
 
 // readEvents parses server-sent events into frames; it returns the last
 // event ID, the reconnection delay, and whether the answer to request want
-// (its raw id) came.
+// (its raw id) came. The stream of a request (want set) carries the
+// server's messages about it: they are handed on as related to it.
 func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID, want string) (string, time.Duration, bool) {
 	answered := false
+	var related json.RawMessage
+	if want != "" {
+		related = json.RawMessage(want)
+	}
 	retry := time.Second
 	sc := bufio.NewScanner(body)
 	// The buffer starts at the scanner's 4 KiB and grows to the frame
@@ -346,7 +364,7 @@ func (u *HTTPUpstream) readEvents(body io.Reader, gen int, lastID, want string) 
 		if len(line) == 0 {
 			if data.Len() > 0 && (event == "" || event == "message") && u.current(gen) {
 				frame := bytes.Clone(data.Bytes())
-				id, parsed := u.handle(frame, gen, true)
+				id, parsed := u.handle(frame, gen, true, related)
 				if want != "" && !answered {
 					if !parsed {
 						// A frame handle skipped counts as the answer
@@ -404,6 +422,9 @@ func (u *HTTPUpstream) WriteFrame(frame []byte) error {
 	if err != nil {
 		return fmt.Errorf("message for the upstream: %w", err)
 	}
+	if u.stateless != nil {
+		return u.writeStateless(m)
+	}
 	if m.Method == "initialize" && m.IsCall() {
 		u.mu.Lock()
 		u.initKey, u.initMsg = string(m.ID), m
@@ -422,6 +443,20 @@ func (u *HTTPUpstream) WriteFrame(frame []byte) error {
 
 // post sends one message. An answer in the response goes to handle.
 func (u *HTTPUpstream) post(m *rpc.Message) error {
+	return u.postWith(u.ctx, m, nil)
+}
+
+// postWith is post under ctx (which ends the request); done, when set,
+// is called once the POST is over: its answer read, or its stream ended.
+func (u *HTTPUpstream) postWith(ctx context.Context, m *rpc.Message, done func()) error {
+	streamed := false
+	if done != nil {
+		defer func() {
+			if !streamed {
+				done()
+			}
+		}()
+	}
 	u.mu.Lock()
 	session, gen, closed := u.session, u.gen, u.closed
 	u.mu.Unlock()
@@ -434,7 +469,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 	}
 	var resp *http.Response
 	for attempt := 0; ; attempt++ {
-		req, err := http.NewRequestWithContext(u.ctx, http.MethodPost, u.endpoint, bytes.NewReader(m.Raw))
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.endpoint, bytes.NewReader(m.Raw))
 		if err != nil {
 			return fmt.Errorf("sending %s: %w", what, err)
 		}
@@ -442,6 +477,9 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 		req.Header.Set("Accept", "application/json, text/event-stream")
 		if session != "" {
 			req.Header.Set("Mcp-Session-Id", session)
+		}
+		if u.stateless != nil && m.IsCall() {
+			u.statelessHeaders(req.Header, m)
 		}
 		resp, err = u.client.Do(req)
 		if err != nil {
@@ -463,7 +501,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 			continue
 		}
 		if res.Answer != nil && m.IsCall() {
-			u.handle(res.Answer, gen, false)
+			u.handle(res.Answer, gen, false, nil)
 			return nil
 		}
 		// Nothing to do about it: the refusal goes on as the server wrote it.
@@ -486,14 +524,20 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 		drain(resp)
 		return nil
 	case resp.StatusCode == http.StatusOK && mediaType == "text/event-stream":
-		go u.readPostStream(resp, m, session, gen)
+		streamed = true
+		go func() {
+			u.readPostStream(resp, m, session, gen)
+			if done != nil {
+				done()
+			}
+		}()
 		return nil
 	case resp.StatusCode == http.StatusOK && mediaType == "application/json":
 		body, err := readBody(resp)
 		if err != nil {
 			return fmt.Errorf("sending %s: read the answer: %w", what, err)
 		}
-		u.handle(body, gen, false)
+		u.handle(body, gen, false, nil)
 		return nil
 	case resp.StatusCode == http.StatusOK:
 		drain(resp)
@@ -503,7 +547,7 @@ func (u *HTTPUpstream) post(m *rpc.Message) error {
 	// the server wrote it; anything else says what the server said.
 	body, _ := readBody(resp)
 	if a, err := rpc.Parse(body); err == nil && a.IsResponse() && m.IsCall() && string(a.ID) == string(m.ID) {
-		u.handle(body, gen, false)
+		u.handle(body, gen, false, nil)
 		return nil
 	}
 	return fmt.Errorf("sending %s: HTTP %d: %.200s", what, resp.StatusCode, bytes.TrimSpace(body))
@@ -521,7 +565,8 @@ func (u *HTTPUpstream) readPostStream(resp *http.Response, m *rpc.Message, sessi
 	}
 	last, retry, answered := u.readEvents(resp.Body, gen, "", want)
 	resp.Body.Close()
-	for want != "" && !answered && last != "" && u.current(gen) {
+	// The stateless revision resumes no stream: it has no session.
+	for want != "" && !answered && last != "" && u.current(gen) && u.stateless == nil {
 		timer := time.NewTimer(retry)
 		select {
 		case <-timer.C:

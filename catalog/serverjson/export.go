@@ -64,6 +64,7 @@ type sjGovLaunch struct {
 	Env       []string `json:"env,omitempty"`
 	URL       string   `json:"url,omitempty"`
 	Headers   []string `json:"headers,omitempty"`
+	Protocol  string   `json:"protocol,omitempty"`
 }
 
 type sjGovMatch struct {
@@ -168,7 +169,7 @@ func (g *sjGovernance) apply(s *catalog.Server) error {
 		s.Description = *g.Description
 	}
 	if l := g.Launch; l != nil {
-		s.Launch = catalog.Launch{Transport: l.Transport, Command: l.Command, Args: l.Args, Env: l.Env, URL: l.URL, Headers: l.Headers}
+		s.Launch = catalog.Launch{Transport: l.Transport, Command: l.Command, Args: l.Args, Env: l.Env, URL: l.URL, Headers: l.Headers, Protocol: l.Protocol}
 	}
 	if m := g.Match; m != nil {
 		s.Match = catalog.Match{Packages: m.Packages, Commands: m.Commands, URLs: m.URLs}
@@ -202,7 +203,7 @@ func sjGovernanceFor(s *catalog.Server, derived *catalog.Server) *sjGovernance {
 	}
 	if !sjLaunchEqual(s.Launch, derived.Launch) {
 		l := s.Launch
-		g.Launch = &sjGovLaunch{Transport: l.Transport, Command: l.Command, Args: l.Args, Env: l.Env, URL: l.URL, Headers: l.Headers}
+		g.Launch = &sjGovLaunch{Transport: l.Transport, Command: l.Command, Args: l.Args, Env: l.Env, URL: l.URL, Headers: l.Headers, Protocol: l.Protocol}
 	}
 	if !slices.Equal(s.Match.Packages, derived.Match.Packages) || !slices.Equal(s.Match.Commands, derived.Match.Commands) ||
 		!slices.Equal(s.Match.URLs, derived.Match.URLs) {
@@ -212,7 +213,7 @@ func sjGovernanceFor(s *catalog.Server, derived *catalog.Server) *sjGovernance {
 }
 
 func sjLaunchEqual(a, b catalog.Launch) bool {
-	return a.Transport == b.Transport && a.Command == b.Command && a.URL == b.URL &&
+	return a.Transport == b.Transport && a.Command == b.Command && a.URL == b.URL && a.Protocol == b.Protocol &&
 		slices.Equal(a.Args, b.Args) && slices.Equal(a.Env, b.Env) && slices.Equal(a.Headers, b.Headers)
 }
 

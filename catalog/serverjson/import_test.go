@@ -474,6 +474,17 @@ func TestCatalogEntriesRoundTrip(t *testing.T) {
 				t.Fatalf("re-import: %v\n%s", err, out)
 			}
 			sjAssertSameServer(t, imps[0].Server, s)
+			if s.Launch.Protocol != "" {
+				// Written into a catalog, it keeps its protocol.
+				text, err := AppendTOML("", imps)
+				if err != nil {
+					t.Fatal(err)
+				}
+				back, err := catalog.Parse("catalog.toml", []byte(text))
+				if err != nil || back.Server(s.ID) == nil || back.Server(s.ID).Launch.Protocol != s.Launch.Protocol {
+					t.Errorf("written into a catalog and read back: %v\n%s", err, text)
+				}
+			}
 		})
 	}
 
@@ -515,6 +526,10 @@ func sjExtraServers() []*catalog.Server {
 		},
 		{
 			ID: "bare", Status: catalog.StatusPending,
+		},
+		{
+			ID: "sessionless", Status: catalog.StatusApproved,
+			Launch: catalog.Launch{URL: "https://sessionless.example.com/mcp", Protocol: catalog.ProtocolStateless},
 		},
 		{
 			ID: "bridged", Status: catalog.StatusApproved, Description: "Remote server through mcp-remote",

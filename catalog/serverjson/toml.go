@@ -157,7 +157,7 @@ func sjRenderServer(b *strings.Builder, imp ImportedServer, nl string) {
 		kv("fail_mode", tomldoc.String(string(s.FailMode)), "closed: refuse calls when in doubt; open: allow")
 	}
 
-	if l := s.Launch; l.Transport != "" || l.Command != "" || len(l.Args) > 0 || len(l.Env) > 0 || l.URL != "" || len(l.Headers) > 0 {
+	if l := s.Launch; l.Transport != "" || l.Command != "" || len(l.Args) > 0 || len(l.Env) > 0 || l.URL != "" || len(l.Headers) > 0 || l.Protocol != "" {
 		line("")
 		table("launch")
 		sjStringKV(kv, "transport", l.Transport)
@@ -166,6 +166,7 @@ func sjRenderServer(b *strings.Builder, imp ImportedServer, nl string) {
 		sjListKV(kv, "env", l.Env)
 		sjStringKV(kv, "url", l.URL)
 		sjListKV(kv, "headers", l.Headers)
+		sjStringKV(kv, "protocol", l.Protocol)
 	}
 	if m := s.Match; len(m.Packages)+len(m.Commands)+len(m.URLs) > 0 {
 		line("")

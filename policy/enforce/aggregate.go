@@ -151,6 +151,13 @@ func (s *Session) aggregateToolCall(ctx context.Context, m *rpc.Message, run fun
 	return s.forward(ctx, ri, m, params, run)
 }
 
+// RouteOf returns the index of the route an aggregated session's
+// namespaced name (route__tool, or route__prompt) goes to; -1 for none.
+func (s *Session) RouteOf(name string) int {
+	ri, _ := s.routeOf(name)
+	return ri
+}
+
 // routeOf splits route__tool into the route's index and the tool's name;
 // -1 when no route has that name. The longest matching route name wins,
 // so route names may themselves contain the separator.

@@ -125,6 +125,23 @@ func (p *pending) take(route int, id json.RawMessage) (*call, bool) {
 	return c, ok
 }
 
+// clientOf returns the client's id of route's call in flight under
+// upstream id id, without taking it; false for none (or the session's own
+// call, which no client waits for).
+func (p *pending) clientOf(route int, id json.RawMessage) (json.RawMessage, bool) {
+	n, ok := upstreamID(id)
+	if !ok {
+		return nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.calls[n]
+	if !ok || c.route != route || c.own != nil {
+		return nil, false
+	}
+	return c.clientID, true
+}
+
 // remove forgets call n; p.mu is held.
 func (p *pending) remove(n uint64, c *call) {
 	delete(p.calls, n)

@@ -21,6 +21,14 @@ type Peer interface {
 	WriteFrame(msg []byte) error
 }
 
+// RelatedWriter is a Peer that takes, with a request or notification of
+// a server, the client's id of the call it is about, when the upstream's
+// transport said which call that is (rpc.Message.Related): a client with
+// several calls in flight then gets it where that call's answer goes.
+type RelatedWriter interface {
+	WriteRelated(msg []byte, related json.RawMessage) error
+}
+
 // Route is one upstream behind a session.
 type Route struct {
 	// Name prefixes the upstream's tools in an aggregated session

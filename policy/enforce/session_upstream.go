@@ -82,7 +82,7 @@ func (s *Session) fromUpstream(ctx context.Context, ri int, m *rpc.Message, run 
 	if !m.IsResponse() || m.ID == nil {
 		// The upstream's notifications, and errors it could not tie to a
 		// call, pass through.
-		return s.client.WriteFrame(m.Raw)
+		return s.writeRelated(ri, m, m.Raw)
 	}
 	c, ok := s.pending.take(ri, m.ID)
 	switch {
@@ -150,10 +150,24 @@ func (s *Session) toClient(ri int, m *rpc.Message, frame []byte) error {
 		id := s.reverse.give(ri, m.ID)
 		frame = rpc.Request(id, m.Method, paramsOf(frame, m))
 	}
-	if err := s.client.WriteFrame(frame); err != nil {
+	if err := s.writeRelated(ri, m, frame); err != nil {
 		return fmt.Errorf("write to client: %w", err)
 	}
 	return nil
+}
+
+// writeRelated writes frame, a server's request or notification m as the
+// client gets it, telling a RelatedWriter client which of its calls it
+// is about when the transport said so.
+func (s *Session) writeRelated(ri int, m *rpc.Message, frame []byte) error {
+	if m.Related != nil {
+		if rw, ok := s.client.(RelatedWriter); ok {
+			if id, ok := s.pending.clientOf(ri, m.Related); ok {
+				return rw.WriteRelated(frame, id)
+			}
+		}
+	}
+	return s.client.WriteFrame(frame)
 }
 
 // paramsOf returns the params of the frame being sent: those of frame

@@ -287,7 +287,7 @@ func (g *GatewayGovernance) Server(id string) (gateway.Server, error) {
 }
 
 func gatewayServer(s *catalog.Server) gateway.Server {
-	srv := gateway.Server{ID: s.ID, URL: s.Launch.URL}
+	srv := gateway.Server{ID: s.ID, URL: s.Launch.URL, Protocol: s.Launch.Protocol}
 	if s.Launch.Command != "" {
 		srv.Command = append([]string{s.Launch.Command}, s.Launch.Args...)
 	}

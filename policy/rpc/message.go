@@ -33,6 +33,12 @@ type Message struct {
 
 	// HasID is true when the frame has an id member, even a null one.
 	HasID bool
+	// Related is set by a transport that knows it (Streamable HTTP): the
+	// id of the request on whose answer stream the message came, as the
+	// transport sent it. A server's request or notification on that
+	// stream is about that request. Nil when the message came on no
+	// request's stream (stdio, the GET stream, a JSON body).
+	Related json.RawMessage
 	// idStart and idEnd delimit the id value in Raw, so that it can be
 	// replaced without touching the rest of the frame.
 	idStart, idEnd int

@@ -40,6 +40,9 @@ type Server struct {
 	Headers http.Header // sent with every request to URL
 	Command []string    // stdio launch: the resolved command, then its arguments
 	Env     []string    // the launched command's environment; nil: the gateway's
+	// Protocol is the catalog's launch.protocol: "2026-07-28" calls a URL
+	// upstream statelessly (shim.HTTPUpstream.Stateless).
+	Protocol string
 }
 
 // Virtual is a virtual server: routes to several servers, exposing only

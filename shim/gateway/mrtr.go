@@ -60,10 +60,13 @@ import (
 //     are answered with an error, the call is cancelled upstream and
 //     recorded as cancelled, with why. A retry that answers only some of
 //     the requests gets the others asked again;
-//   - a server request the gateway cannot tie to exactly one call of the
-//     client in flight (none, or several at once: a 2025-11-25 server's
-//     request does not say which call it is for), or one the client did
-//     not declare, is answered with an error that says so.
+//   - a server request is tied to the call on whose answer stream it came
+//     (Streamable HTTP: a server sends its requests about a call there);
+//     one that came elsewhere (the GET stream, a stdio server) is tied to
+//     the one call of the client in flight. One the gateway cannot tie to
+//     exactly one call (none, several at once: such a request does not
+//     say which call it is for; or the call it came with is over), or one
+//     the client did not declare, is answered with an error that says so.
 //
 // The waiting call lives on the replica that holds the pooled session: a
 // retry another replica receives gets an error that says so.
@@ -139,9 +142,10 @@ type pendingInput struct {
 	params json.RawMessage
 }
 
-// serverRequest handles a request of the server in a pooled session; s.mu
-// is held.
-func (s *session) serverRequest(m *rpc.Message) {
+// serverRequest handles a request of the server in a pooled session;
+// related is the call it came with, when the transport said; s.mu is
+// held.
+func (s *session) serverRequest(m *rpc.Message, related json.RawMessage) {
 	if m.Method == "ping" {
 		go s.fromClient(rpc.ResultResponse(m.ID, json.RawMessage(`{}`)))
 		return
@@ -157,10 +161,28 @@ func (s *session) serverRequest(m *rpc.Message) {
 	}
 	var target *reply
 	n := 0
-	for _, rep := range s.waiters {
-		if rep.call != nil && inputMethods[rep.call.method] {
-			target = rep
-			n++
+	if related != nil {
+		// It came on the answer stream of the call it is about.
+		rep := s.waiters[string(related)]
+		switch {
+		case rep == nil:
+			refuse(jsonrpc.CodeInternalError, fmt.Sprintf("%s came with a request of the client that no longer waits (answered, cancelled or abandoned)", m.Method))
+			return
+		case rep.call == nil || !inputMethods[rep.call.method]:
+			method := "a request"
+			if rep.call != nil {
+				method = rep.call.method
+			}
+			refuse(jsonrpc.CodeInternalError, fmt.Sprintf("%s came with the client's %s, whose answer cannot carry input requests (only tools/call, prompts/get and resources/read can)", m.Method, method))
+			return
+		}
+		target, n = rep, 1
+	} else {
+		for _, rep := range s.waiters {
+			if rep.call != nil && inputMethods[rep.call.method] {
+				target = rep
+				n++
+			}
 		}
 	}
 	switch {

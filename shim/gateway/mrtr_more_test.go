@@ -91,10 +91,12 @@ func TestStatelessInputRounds(t *testing.T) {
 	}
 }
 
-// TestStatelessInputAmbiguous: a 2025-11-25 server's request does not say
-// which call it is for; with two calls of one client in flight in the
-// pooled session, the gateway cannot tell, and answers the server's
-// requests with an error that says so, rather than guess.
+// TestStatelessInputAmbiguous: a server that answers its POSTs with JSON
+// bodies sends its requests during a call on the GET stream, where they
+// do not say which call they are for; with two calls of one client in
+// flight in the pooled session, the gateway cannot tell, and answers the
+// server's requests with an error that says so, rather than guess.
+// (TestStatelessInputTiedToItsCall: on the call's own stream, it can.)
 func TestStatelessInputAmbiguous(t *testing.T) {
 	started, release, finish := make(chan struct{}, 2), make(chan struct{}), make(chan struct{})
 	errs := make(chan error, 2)
@@ -108,7 +110,7 @@ func TestStatelessInputAmbiguous(t *testing.T) {
 			<-finish // both calls stay in flight until both were asked
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done"}}}, nil
 		})
-	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
+	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{JSONResponse: true}))
 	t.Cleanup(upTS.Close)
 	gov := &fakeGov{servers: []gateway.Server{{ID: "gate", URL: upTS.URL}},
 		entries: map[string]*catalog.Server{"gate": {ID: "gate", Status: catalog.StatusApproved}}}

@@ -32,7 +32,9 @@ import (
 // which the engine echoes byte for byte), a progress notification to the
 // POST that carries its token, and the server's other messages to the one
 // POST stream in flight when there is exactly one (they are then about
-// it), else to the GET stream (kept until one opens).
+// it), else to the GET stream (kept until one opens); when the upstream's
+// transport says which request a server's message is about (it came on
+// that request's answer stream), it goes to that request's POST stream.
 type session struct {
 	h        *Handler
 	key      string // the Mcp-Session-Id
@@ -45,6 +47,10 @@ type session struct {
 	ctx      context.Context
 	cancel   context.CancelFunc
 	pumps    sync.WaitGroup
+
+	// aggregate: its endpoint is /mcp or a virtual server, whose names
+	// are namespaced by route.
+	aggregate bool
 
 	mu      sync.Mutex
 	waiters map[string]*reply // by the client's raw id
@@ -162,7 +168,7 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 	}
 	rev := revisionOf(gov)
 	client := enforce.ClientInfo(m.Params)
-	s = &session{h: h, key: key, endpoint: ep.path, who: who, info: info, poolKey: poolKey,
+	s = &session{h: h, key: key, endpoint: ep.path, aggregate: ep.kind != kindServer, who: who, info: info, poolKey: poolKey,
 		waiters: map[string]*reply{}, tokens: map[string]*reply{}, live: map[*reply]bool{}, posts: map[string]*reply{}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	var routes []enforce.Route
@@ -188,7 +194,7 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 		cred, err := h.credentials(r, who, srv)
 		var up shim.Upstream
 		if err == nil {
-			up, err = h.start(srv, cred)
+			up, err = h.start(srv, cred, poolKey != "")
 		}
 		if err != nil {
 			core.StartFailed(s.ctx, err.Error()) // the error never holds a consent URL
@@ -248,11 +254,27 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 // shared by sessions would mix them and leak one user's data into another
 // user's session; a pool would need the server to be stateless, which
 // nothing in the catalog says.
-func (h *Handler) start(srv Server, cred shim.Credentials) (shim.Upstream, error) {
+//
+// A URL server the catalog says speaks the stateless revision
+// (launch.protocol 2026-07-28) is called without a session, once its
+// server/discover confirms it. The catalog decides, not discovery alone:
+// how a server is reached is part of its review, as its URL is, and
+// calling it statelessly changes what is governed and recorded (each
+// input round a call of its own, no call waiting in the gateway); a
+// server whose discover starts listing the revision after an upgrade
+// does not change that unreviewed. Probing every server would also cost
+// each session of a 2025-11-25 server a refused server/discover first.
+// For a stateless client (pooled), the server's input_required answers
+// pass to the client as they are; for a client of a session they are
+// asked of it as the server's requests.
+func (h *Handler) start(srv Server, cred shim.Credentials, pooled bool) (shim.Upstream, error) {
 	if srv.URL != "" {
 		up, err := shim.DialHTTPWith(srv.URL, srv.Headers, cred, h.opts.Diag)
 		if err != nil {
 			return nil, err
+		}
+		if srv.Protocol == shim.StatelessRevision {
+			up.Stateless(pooled)
 		}
 		return up, nil
 	}
@@ -521,11 +543,34 @@ func (s *session) WriteFrame(msg []byte) error {
 	return s.WriteMessage(m)
 }
 
-var _ enforce.MessageWriter = (*session)(nil)
+var (
+	_ enforce.MessageWriter = (*session)(nil)
+	_ enforce.RelatedWriter = (*session)(nil)
+)
 
 // WriteMessage implements enforce.MessageWriter: WriteFrame for a message
 // the engine parsed already.
 func (s *session) WriteMessage(m *rpc.Message) error {
+	return s.writeMessage(m, nil)
+}
+
+// WriteRelated implements enforce.RelatedWriter: a server's request or
+// notification that came on the answer stream of the client's request
+// related (its id as the client sent it) goes where that request's
+// answer goes, when it is streamed there; the server sent it about that
+// request (Streamable HTTP ties them so).
+func (s *session) WriteRelated(msg []byte, related json.RawMessage) error {
+	m, err := rpc.Parse(msg)
+	if err != nil {
+		s.h.warnf("message to the client dropped: %v", err)
+		return nil
+	}
+	return s.writeMessage(m, related)
+}
+
+// writeMessage routes m; related, when set, is the client's request it
+// is about.
+func (s *session) writeMessage(m *rpc.Message, related json.RawMessage) error {
 	msg := m.Raw
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -576,7 +621,7 @@ func (s *session) WriteMessage(m *rpc.Message) error {
 		}
 	}
 	if s.poolKey != "" && m.IsCall() {
-		s.serverRequest(m) // multi round-trip requests (mrtr.go)
+		s.serverRequest(m, related) // multi round-trip requests (mrtr.go)
 		return nil
 	}
 	if s.poolKey != "" && m.Method == "notifications/tools/list_changed" {
@@ -585,6 +630,10 @@ func (s *session) WriteMessage(m *rpc.Message) error {
 	}
 	if s.poolKey != "" && (strings.HasSuffix(m.Method, "/list_changed") || m.Method == "notifications/resources/updated") {
 		s.toListeners(m) // to its clients' subscriptions/listen streams
+		return nil
+	}
+	if rep := s.waiters[string(related)]; related != nil && rep != nil && s.live[rep] {
+		rep.out.push(msg)
 		return nil
 	}
 	if len(s.live) == 1 {

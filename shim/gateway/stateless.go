@@ -15,6 +15,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
 	"github.com/mcpgov/mcpgov/policy/rpc"
+	"github.com/mcpgov/mcpgov/shim"
 )
 
 // The stateless protocol revision (2026-07-28, SEP-2575) has no
@@ -22,12 +23,17 @@ import (
 // client and capabilities in params._meta, and the POST that carries it is
 // its whole lifecycle (no Mcp-Session-Id, no GET stream, no resumption).
 //
-// Upstreams: the gateway keeps one upstream session per (endpoint,
+// Upstreams: the gateway keeps one engine session per (endpoint,
 // verified identity, client), opened with a legacy initialize the first
 // time that caller's client speaks the revision on that endpoint, and
-// reused by its later requests until it is idle for IdleTimeout. It does
-// not call upstreams statelessly, because:
-//   - the catalog's servers speak 2025-11-25 and older (server-everything,
+// reused by its later requests until it is idle for IdleTimeout. Its
+// upstreams are sessions of 2025-11-25, except a URL server the catalog
+// says speaks the revision (launch.protocol), which is called without a
+// session, each request on its own (shim.HTTPUpstream.Stateless), its
+// input_required answers passed to the client as they are and the
+// client's retry governed as a call of its own. The engine session is
+// kept either way, because:
+//   - most servers speak 2025-11-25 and older (server-everything,
 //     every stdio server): a stdio server must be started and initialized,
 //     and one process per request would cost a process start per call;
 //   - one pooled engine session keeps the engine unchanged: the same
@@ -135,7 +141,7 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 			return
 		}
 	}
-	if isRetry(m) {
+	if isRetry(m) && !s.passesRetry(m) {
 		h.resumeInput(w, r, ep, s, m, sseOK) // a call waiting for this input (mrtr.go)
 		return
 	}
@@ -580,6 +586,42 @@ func statelessStatus(answer []byte) int {
 // revision: by its header or by its _meta.
 func isStatelessRequest(header string, m *rpc.Message) bool {
 	return header >= statelessVersion || strings.Contains(string(m.Params), metaProtocolVersion) && metaVersion(m.Params) >= statelessVersion
+}
+
+// passesRetry reports whether a retry goes to the server as a call of
+// its own, governed as any call: when the session has an upstream called
+// statelessly, whose input_required answers pass to the client as they
+// are, and the retry's requestState is not one the gateway sealed (it is
+// that server's own; the server checks it).
+func (s *session) passesRetry(m *rpc.Message) bool {
+	var p struct {
+		State string `json:"requestState"`
+	}
+	if jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.State == "" || strings.HasPrefix(p.State, stateVersion) {
+		return false
+	}
+	stateless := func(i int) bool {
+		hu, ok := s.ups[i].(*shim.HTTPUpstream)
+		return ok && hu.IsStateless()
+	}
+	if !s.aggregate {
+		return stateless(0)
+	}
+	// Aggregated: the route the namespaced name goes to (a resource's URI
+	// names none: any stateless route).
+	var q struct {
+		Name string `json:"name"`
+	}
+	if m.Method != "resources/read" && jsonv2.Unmarshal(m.Params, &q, jsonv2.RejectUnknownMembers(false)) == nil {
+		ri := s.engine.RouteOf(q.Name)
+		return ri >= 0 && ri < len(s.ups) && stateless(ri)
+	}
+	for i := range s.ups {
+		if stateless(i) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *session) isEnded() bool {

@@ -1,0 +1,694 @@
+package shim
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
+
+	"github.com/mcpgov/mcpgov/policy/rpc"
+)
+
+// The stateless revision toward the server (2026-07-28, SEP-2575): no
+// initialize and no session; each request is one POST that names the
+// protocol version, the client and its capabilities in params._meta, with
+// Mcp-Method and Mcp-Name mirroring the body; closing the POST cancels
+// it; and a server that needs the client's input answers with resultType
+// "input_required", its inputRequests and a requestState, and gets the
+// same request again with the inputResponses (multi round-trip requests,
+// SEP-2322).
+//
+// The engine above sees the session it knows: the client's initialize is
+// answered from the server's server/discover (which must list the
+// revision), notifications/initialized is not sent, a
+// notifications/cancelled closes the request's POST.
+
+// StatelessRevision is the protocol revision without sessions.
+const StatelessRevision = "2026-07-28"
+
+// Meta keys of the stateless revision.
+const (
+	metaProtocolVersion    = "io.modelcontextprotocol/protocolVersion"
+	metaClientInfo         = "io.modelcontextprotocol/clientInfo"
+	metaClientCapabilities = "io.modelcontextprotocol/clientCapabilities"
+	metaServerInfo         = "io.modelcontextprotocol/serverInfo"
+	metaLogLevel           = "io.modelcontextprotocol/logLevel"
+)
+
+// maxInputRounds bounds the rounds of input one call may ask of a client
+// of a session (the go-sdk client stops at the same number).
+const maxInputRounds = 10
+
+// maxInputRequests bounds the input requests of one round: each becomes
+// a request to the client.
+const maxInputRequests = 16
+
+// inputMethods are the requests an input_required answer may ask of a
+// client (SEP-2322): only these are asked of a session's client.
+var inputMethods = map[string]bool{"elicitation/create": true, "sampling/createMessage": true, "roots/list": true}
+
+// statelessUp is the state of an upstream called without a session.
+type statelessUp struct {
+	// passInput: input_required answers go to the client as they are
+	// (it speaks the revision); else they are asked of the client as a
+	// session's server requests, and the call retried with the answers.
+	passInput bool
+
+	mu     sync.Mutex
+	meta   map[string]json.RawMessage // the _meta members every request carries
+	calls  map[string]*upCall         // requests in flight, by raw id
+	inputs map[string]inputWait       // server requests asked of the client, by raw id
+	seq    uint64                     // numbers them
+	// params are the x-mcp-header annotations of the tools the server
+	// listed, by tool name: a call carries the annotated arguments in
+	// Mcp-Param-* headers, which the revision requires.
+	params map[string][]paramHeader
+}
+
+// paramHeader is one x-mcp-header annotation: the property's path in the
+// arguments and the header's name part.
+type paramHeader struct {
+	path   []string
+	header string
+}
+
+// upCall is one request of the client in flight to the server.
+type upCall struct {
+	m       *rpc.Message // as the engine sent it
+	cancel  func()       // closes its POST in flight
+	rounds  int
+	state   string                     // requestState of the round being answered
+	waiting int                        // server requests of the round the client has not answered
+	answers map[string]json.RawMessage // the client's answers, by input key
+}
+
+// inputWait is one server request asked of the client.
+type inputWait struct {
+	call   string // the raw id of the call it is for
+	key    string // its key in inputRequests
+	method string
+}
+
+// Stateless makes the upstream call its server under the stateless
+// revision: when the catalog says the server speaks it. passInput says
+// whether the client speaks it too (its input_required answers then pass
+// to it as they are). Call it before the first message.
+func (u *HTTPUpstream) Stateless(passInput bool) {
+	u.stateless = &statelessUp{passInput: passInput, calls: map[string]*upCall{}, inputs: map[string]inputWait{}}
+}
+
+// IsStateless reports whether the upstream calls its server without a
+// session.
+func (u *HTTPUpstream) IsStateless() bool { return u.stateless != nil }
+
+// writeStateless sends one message of the engine under the stateless
+// revision.
+func (u *HTTPUpstream) writeStateless(m *rpc.Message) error {
+	st := u.stateless
+	switch {
+	case m.IsResponse():
+		u.inputAnswered(m)
+		return nil
+	case m.Method == "initialize" && m.IsCall():
+		return u.discover(m)
+	case m.Method == "notifications/cancelled":
+		u.cancelStateless(m.Params)
+		return nil
+	case !m.IsCall():
+		// initialized, roots/list_changed: the revision has no session
+		// to tell.
+		return nil
+	case m.Method == "ping":
+		// The revision has no ping (each request reaches the server on
+		// its own): answered here.
+		u.deliver(frameResult{frame: rpc.ResultResponse(m.ID, json.RawMessage(`{}`))})
+		return nil
+	case m.Method == "logging/setLevel":
+		// The revision carries the level in each request's _meta.
+		var p struct {
+			Level jsontext.Value `json:"level"`
+		}
+		if jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.Level.Kind() != '"' {
+			u.deliver(frameResult{frame: rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInvalidParams, Message: "mcpgov: logging/setLevel needs a string level"})})
+			return nil
+		}
+		st.mu.Lock()
+		meta := maps.Clone(st.meta)
+		meta[metaLogLevel] = json.RawMessage(p.Level)
+		st.meta = meta
+		st.mu.Unlock()
+		u.deliver(frameResult{frame: rpc.ResultResponse(m.ID, json.RawMessage(`{}`))})
+		return nil
+	}
+	c := &upCall{m: m}
+	st.mu.Lock()
+	st.calls[string(m.ID)] = c
+	st.mu.Unlock()
+	if err := u.sendStateless(c, m.Params); err != nil {
+		st.mu.Lock()
+		mine := st.calls[string(m.ID)] == c
+		if mine {
+			delete(st.calls, string(m.ID))
+		}
+		st.mu.Unlock()
+		if !mine {
+			// Cancelled while it was sent (its POST closed before the
+			// server's answer began): the call is over, not refused.
+			u.deliver(frameResult{frame: rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+				Message: "mcpgov: cancelled before the server answered"})})
+			return nil
+		}
+		return err
+	}
+	return nil
+}
+
+// sendStateless POSTs call c with params, the revision's _meta added.
+func (u *HTTPUpstream) sendStateless(c *upCall, params json.RawMessage) error {
+	st := u.stateless
+	st.mu.Lock()
+	meta := st.meta
+	st.mu.Unlock()
+	p, err := withMeta(params, meta)
+	if err != nil {
+		return fmt.Errorf("params of %s: %w", c.m.Method, err)
+	}
+	m, err := rpc.Parse(rpc.Request(c.m.ID, c.m.Method, p))
+	if err != nil {
+		return fmt.Errorf("params of %s: %w", c.m.Method, err)
+	}
+	ctx, cancel := context.WithCancel(u.ctx)
+	st.mu.Lock()
+	c.cancel = cancel
+	st.mu.Unlock()
+	return u.postWith(ctx, m, cancel)
+}
+
+// discover answers the client's initialize from the server's
+// server/discover, sent with the client's info and capabilities: an
+// initialize result of the client's own (earlier) revision, with the
+// server's capabilities less the notifications nothing can carry without
+// a session (list changes, resource subscriptions), its serverInfo and
+// instructions. A server whose discover fails or does not list the
+// revision gets the initialize an error saying so.
+func (u *HTTPUpstream) discover(init *rpc.Message) error {
+	var p struct {
+		ProtocolVersion string         `json:"protocolVersion"`
+		Capabilities    jsontext.Value `json:"capabilities"`
+		ClientInfo      jsontext.Value `json:"clientInfo"`
+	}
+	_ = jsonv2.Unmarshal(init.Params, &p, jsonv2.RejectUnknownMembers(false))
+	meta := map[string]json.RawMessage{metaProtocolVersion: json.RawMessage(strconv.Quote(StatelessRevision))}
+	if p.ClientInfo.Kind() == '{' {
+		meta[metaClientInfo] = json.RawMessage(p.ClientInfo)
+	}
+	meta[metaClientCapabilities] = json.RawMessage(`{}`)
+	if p.Capabilities.Kind() == '{' {
+		meta[metaClientCapabilities] = json.RawMessage(p.Capabilities)
+	}
+	st := u.stateless
+	st.mu.Lock()
+	st.meta = meta
+	st.mu.Unlock()
+	u.rt.setVersion(StatelessRevision)
+
+	fail := func(why string) error {
+		u.deliver(frameResult{frame: rpc.ErrorResponse(init.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: "mcpgov: the catalog says the upstream server speaks protocol " + StatelessRevision + " (launch.protocol), but " + why})})
+		return nil
+	}
+	params, err := withMeta(nil, meta)
+	if err != nil {
+		return fail("the client's info could not be sent: " + err.Error())
+	}
+	m, err := rpc.Parse(rpc.Request(json.RawMessage(`"mcpgov-discover"`), "server/discover", params))
+	if err != nil {
+		return fail("the client's info could not be sent: " + err.Error())
+	}
+	answer := make(chan []byte, 1)
+	u.mu.Lock()
+	u.reinitKey, u.reinit = string(m.ID), answer
+	u.mu.Unlock()
+	defer func() {
+		u.mu.Lock()
+		u.reinit = nil
+		u.mu.Unlock()
+	}()
+	if err := u.post(m); err != nil {
+		return fail("its server/discover failed: " + err.Error())
+	}
+	timer := time.NewTimer(30 * time.Second)
+	defer timer.Stop()
+	var frame []byte
+	select {
+	case frame = <-answer:
+	case <-timer.C:
+		return fail("it did not answer server/discover within 30s")
+	case <-u.ctx.Done():
+		return u.ctx.Err()
+	}
+	a, err := rpc.Parse(frame)
+	if err != nil {
+		return fail("its answer to server/discover could not be read: " + err.Error())
+	}
+	if a.Error != nil {
+		return fail(fmt.Sprintf("it answered server/discover with an error: %.300s", a.Error))
+	}
+	var d struct {
+		SupportedVersions []string                  `json:"supportedVersions"`
+		Capabilities      map[string]jsontext.Value `json:"capabilities"`
+		Instructions      string                    `json:"instructions"`
+		Meta              map[string]jsontext.Value `json:"_meta"`
+	}
+	if err := jsonv2.Unmarshal(a.Result, &d, jsonv2.RejectUnknownMembers(false)); err != nil {
+		return fail("its answer to server/discover could not be read: " + err.Error())
+	}
+	if !slices.Contains(d.SupportedVersions, StatelessRevision) {
+		return fail(fmt.Sprintf("its server/discover lists only %s; remove launch.protocol to call it in a session", strings.Join(d.SupportedVersions, ", ")))
+	}
+	version := p.ProtocolVersion
+	if version == "" || version >= StatelessRevision {
+		version = "2025-11-25"
+	}
+	res := map[string]any{"protocolVersion": version, "capabilities": sessionless(d.Capabilities),
+		"serverInfo": json.RawMessage(`{"name":"","version":""}`)}
+	if info := d.Meta[metaServerInfo]; info.Kind() == '{' {
+		res["serverInfo"] = json.RawMessage(info)
+	}
+	if d.Instructions != "" {
+		res["instructions"] = d.Instructions
+	}
+	out, err := jsonv2.Marshal(res, jsonv2.Deterministic(true))
+	if err != nil {
+		return fail(err.Error())
+	}
+	u.deliver(frameResult{frame: rpc.ResultResponse(init.ID, out)})
+	return nil
+}
+
+// sessionless is a server's capabilities less what needs a session:
+// listChanged and subscribe (their notifications have no stream to come
+// on).
+func sessionless(caps map[string]jsontext.Value) map[string]any {
+	out := map[string]any{}
+	for name, v := range caps {
+		var members map[string]jsontext.Value
+		if (name == "tools" || name == "prompts" || name == "resources") && jsonv2.Unmarshal(v, &members) == nil {
+			delete(members, "listChanged")
+			delete(members, "subscribe")
+			out[name] = members
+			continue
+		}
+		out[name] = json.RawMessage(v)
+	}
+	return out
+}
+
+// statelessAnswer handles the server's answer to a call; false when it
+// is held: its input is asked of the client.
+func (u *HTTPUpstream) statelessAnswer(a *rpc.Message) bool {
+	st := u.stateless
+	key := string(a.ID)
+	st.mu.Lock()
+	c := st.calls[key]
+	if c == nil {
+		st.mu.Unlock()
+		return true
+	}
+	var ir struct {
+		ResultType    string                    `json:"resultType"`
+		InputRequests map[string]jsontext.Value `json:"inputRequests"`
+		RequestState  string                    `json:"requestState"`
+	}
+	if c.m.Method == "tools/list" && a.Result != nil {
+		st.noteTools(a.Result)
+	}
+	if st.passInput || a.Result == nil || jsonv2.Unmarshal(a.Result, &ir, jsonv2.RejectUnknownMembers(false)) != nil || ir.ResultType != "input_required" {
+		delete(st.calls, key)
+		st.mu.Unlock()
+		return true
+	}
+	// Asked of the client as a session's server requests, on the call's
+	// own stream (Related).
+	fail := func(why string) bool {
+		delete(st.calls, key)
+		st.mu.Unlock()
+		u.deliver(frameResult{frame: rpc.ErrorResponse(c.m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: " + why})})
+		return false
+	}
+	c.rounds++
+	switch {
+	case c.rounds > maxInputRounds:
+		return fail(fmt.Sprintf("the server asked for the client's input more than %d times in one call", maxInputRounds))
+	case len(ir.InputRequests) == 0:
+		return fail("the server answered input_required without input requests (it is busy); retry the call later")
+	case len(ir.InputRequests) > maxInputRequests:
+		return fail(fmt.Sprintf("the server asked for %d inputs in one round; mcpgov asks a client at most %d", len(ir.InputRequests), maxInputRequests))
+	}
+	keys := make([]string, 0, len(ir.InputRequests))
+	for k := range ir.InputRequests {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	var asks []*rpc.Message
+	for _, k := range keys {
+		var req struct {
+			Method string         `json:"method"`
+			Params jsontext.Value `json:"params"`
+		}
+		if jsonv2.Unmarshal(ir.InputRequests[k], &req, jsonv2.RejectUnknownMembers(false)) != nil || req.Method == "" {
+			return fail(fmt.Sprintf("the server's input request %q has no method", k))
+		}
+		if !inputMethods[req.Method] {
+			return fail(fmt.Sprintf("the server's input request %q asks for %.60q; an input request is elicitation/create, sampling/createMessage or roots/list", k, req.Method))
+		}
+		if kind := req.Params.Kind(); kind != '{' && kind != 0 {
+			return fail(fmt.Sprintf("the server's input request %q has params that are not an object", k))
+		}
+		st.seq++
+		id := json.RawMessage(strconv.Quote("mcpgov-input-" + strconv.FormatUint(st.seq, 10)))
+		ask, err := rpc.Parse(rpc.Request(id, req.Method, json.RawMessage(req.Params)))
+		if err != nil {
+			return fail(fmt.Sprintf("the server's input request %q: %v", k, err))
+		}
+		ask.Related = c.m.ID
+		st.inputs[string(id)] = inputWait{call: key, key: k, method: req.Method}
+		asks = append(asks, ask)
+	}
+	c.state, c.waiting, c.answers = ir.RequestState, len(asks), map[string]json.RawMessage{}
+	st.mu.Unlock()
+	for _, ask := range asks {
+		u.deliverRead(ask)
+	}
+	return false
+}
+
+// inputAnswered takes the client's answer to a server request asked of
+// it; once every request of the round is answered, the call goes to the
+// server again with the answers.
+func (u *HTTPUpstream) inputAnswered(a *rpc.Message) {
+	st := u.stateless
+	st.mu.Lock()
+	w, ok := st.inputs[string(a.ID)]
+	if !ok {
+		st.mu.Unlock()
+		fmt.Fprintf(u.stderr, "mcpgov: answer to unknown request id %.40s dropped: the server speaks %s and sent no requests\n", a.ID, StatelessRevision)
+		return
+	}
+	delete(st.inputs, string(a.ID))
+	c := st.calls[w.call]
+	if c == nil {
+		st.mu.Unlock()
+		return // the call is over (cancelled)
+	}
+	if a.Error != nil {
+		st.dropInputs(w.call)
+		delete(st.calls, w.call)
+		st.mu.Unlock()
+		u.deliver(frameResult{frame: rpc.ErrorResponse(c.m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: fmt.Sprintf("mcpgov: the client answered the server's %s with an error: %.300s", w.method, a.Error)})})
+		return
+	}
+	c.answers[w.key] = json.RawMessage(a.Result)
+	if c.waiting--; c.waiting > 0 {
+		st.mu.Unlock()
+		return
+	}
+	answers, state := c.answers, c.state
+	c.answers = nil
+	st.mu.Unlock()
+	responses, err := jsonv2.Marshal(answers, jsonv2.Deterministic(true))
+	add := map[string]json.RawMessage{"inputResponses": responses}
+	if state != "" {
+		add["requestState"] = json.RawMessage(strconv.Quote(state))
+	}
+	var params json.RawMessage
+	if err == nil {
+		params, err = setMembers(c.m.Params, add, true)
+	}
+	if err == nil {
+		err = u.sendStateless(c, params)
+	}
+	if err != nil {
+		st.mu.Lock()
+		delete(st.calls, w.call)
+		st.mu.Unlock()
+		u.deliver(frameResult{frame: rpc.ErrorResponse(c.m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
+			Message: "mcpgov: the call could not be sent again with the client's input: " + err.Error()})})
+	}
+}
+
+// dropInputs forgets the server requests asked for call; st.mu is held.
+func (st *statelessUp) dropInputs(call string) {
+	for id, w := range st.inputs {
+		if w.call == call {
+			delete(st.inputs, id)
+		}
+	}
+}
+
+// cancelStateless cancels a call: its POST is closed, which is how the
+// revision cancels; a call waiting for the client's input is answered
+// with an error at once (no POST of it is open).
+func (u *HTTPUpstream) cancelStateless(params json.RawMessage) {
+	var p struct {
+		RequestID jsontext.Value `json:"requestId"`
+	}
+	if jsonv2.Unmarshal(params, &p, jsonv2.RejectUnknownMembers(false)) != nil || len(p.RequestID) == 0 {
+		return
+	}
+	st := u.stateless
+	key := string(p.RequestID)
+	st.mu.Lock()
+	c := st.calls[key]
+	if c == nil {
+		st.mu.Unlock()
+		return
+	}
+	asking := c.waiting > 0
+	st.dropInputs(key)
+	delete(st.calls, key)
+	st.mu.Unlock()
+	if asking {
+		u.deliver(frameResult{frame: rpc.ErrorResponse(c.m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: cancelled while the server waited for the client's input"})})
+		return
+	}
+	if c.cancel != nil {
+		c.cancel()
+	}
+}
+
+// schemaProperty is what x-mcp-header processing reads of a schema.
+type schemaProperty struct {
+	XMCPHeader jsontext.Value            `json:"x-mcp-header"`
+	Properties map[string]schemaProperty `json:"properties"`
+}
+
+// noteTools learns the x-mcp-header annotations of the tools a
+// tools/list result lists; st.mu is held.
+func (st *statelessUp) noteTools(result json.RawMessage) {
+	var page struct {
+		Tools []struct {
+			Name        string         `json:"name"`
+			InputSchema schemaProperty `json:"inputSchema"`
+		} `json:"tools"`
+	}
+	if jsonv2.Unmarshal(result, &page, jsonv2.RejectUnknownMembers(false)) != nil {
+		return
+	}
+	if st.params == nil {
+		st.params = map[string][]paramHeader{}
+	}
+	for _, t := range page.Tools {
+		st.params[t.Name] = collectParams(t.InputSchema.Properties, nil, nil)
+	}
+}
+
+func collectParams(props map[string]schemaProperty, prefix []string, out []paramHeader) []paramHeader {
+	for name, p := range props {
+		path := append(append([]string(nil), prefix...), name)
+		var header string
+		if len(p.XMCPHeader) > 0 && jsonv2.Unmarshal(p.XMCPHeader, &header) == nil && header != "" {
+			out = append(out, paramHeader{path: path, header: header})
+		}
+		if len(p.Properties) > 0 {
+			out = collectParams(p.Properties, path, out)
+		}
+	}
+	return out
+}
+
+// statelessHeaders sets the headers by which the revision mirrors a
+// request's body: Mcp-Method, Mcp-Name for a named request, and a tool
+// call's annotated arguments in Mcp-Param-* (a string as it is, an
+// integer in decimal, a boolean as true or false).
+func (u *HTTPUpstream) statelessHeaders(h http.Header, m *rpc.Message) {
+	h.Set("Mcp-Method", m.Method)
+	var p struct {
+		Name      string                    `json:"name"`
+		URI       string                    `json:"uri"`
+		Arguments map[string]jsontext.Value `json:"arguments"`
+	}
+	_ = jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false))
+	switch m.Method {
+	case "tools/call", "prompts/get":
+		h.Set("Mcp-Name", headerValue(p.Name))
+	case "resources/read":
+		h.Set("Mcp-Name", headerValue(p.URI))
+	}
+	if m.Method != "tools/call" {
+		return
+	}
+	st := u.stateless
+	st.mu.Lock()
+	params := st.params[p.Name]
+	st.mu.Unlock()
+	for _, b := range params {
+		if v, ok := argumentAt(p.Arguments, b.path); ok {
+			h.Set("Mcp-Param-"+b.header, v)
+		}
+	}
+}
+
+// argumentAt is the argument at path as a header carries it; false when
+// it is absent, null or not a string, an integer or a boolean.
+func argumentAt(args map[string]jsontext.Value, path []string) (string, bool) {
+	v, ok := args[path[0]]
+	for _, part := range path[1:] {
+		var obj map[string]jsontext.Value
+		if !ok || jsonv2.Unmarshal(v, &obj) != nil {
+			return "", false
+		}
+		v, ok = obj[part]
+	}
+	if !ok {
+		return "", false
+	}
+	switch v.Kind() {
+	case '"':
+		var s string
+		if jsonv2.Unmarshal(v, &s) != nil {
+			return "", false
+		}
+		return headerValue(s), true
+	case 't', 'f':
+		return string(v), true
+	case '0':
+		n, err := strconv.ParseFloat(string(v), 64)
+		if err != nil || n != float64(int64(n)) || n > 1<<53-1 || n < -(1<<53-1) {
+			return "", false
+		}
+		return strconv.FormatInt(int64(n), 10), true
+	}
+	return "", false
+}
+
+// headerValue is a value as the revision carries it in a header:
+// Base64 between "=?base64?" and "?=" when it is not plain printable
+// ASCII without leading or trailing blanks, or reads as such a form.
+func headerValue(s string) string {
+	plain := s == "" || s[0] != ' ' && s[0] != '\t' && s[len(s)-1] != ' ' && s[len(s)-1] != '\t'
+	for _, r := range s {
+		if r < 0x20 || r > 0x7e {
+			plain = false
+		}
+	}
+	if strings.HasPrefix(s, "=?base64?") && strings.HasSuffix(s, "?=") {
+		plain = false
+	}
+	if plain {
+		return s
+	}
+	return "=?base64?" + base64.StdEncoding.EncodeToString([]byte(s)) + "?="
+}
+
+// withMeta is params with the members of meta in its _meta, those the
+// request carries already kept; every other byte is kept.
+func withMeta(params json.RawMessage, meta map[string]json.RawMessage) (json.RawMessage, error) {
+	if len(bytes.TrimSpace(params)) == 0 || string(bytes.TrimSpace(params)) == "null" {
+		params = json.RawMessage(`{}`)
+	}
+	var p map[string]jsontext.Value
+	if err := jsonv2.Unmarshal(params, &p); err != nil {
+		return nil, fmt.Errorf("params must be an object: %v", err)
+	}
+	current := json.RawMessage(`{}`)
+	if v, ok := p["_meta"]; ok && v.Kind() != 'n' {
+		current = json.RawMessage(v)
+	}
+	m, err := setMembers(current, meta, false)
+	if err != nil {
+		return nil, fmt.Errorf("_meta: %w", err)
+	}
+	return setMembers(params, map[string]json.RawMessage{"_meta": m}, true)
+}
+
+// setMembers is the object obj with the members of add: a member obj has
+// already is replaced when replace is set, else kept; the others are
+// added at the end, in name order. Every other byte is kept.
+func setMembers(obj json.RawMessage, add map[string]json.RawMessage, replace bool) (json.RawMessage, error) {
+	dec := jsontext.NewDecoder(bytes.NewReader(obj))
+	var out bytes.Buffer
+	enc := jsontext.NewEncoder(&out)
+	if tok, err := dec.ReadToken(); err != nil || tok.Kind() != '{' {
+		return nil, fmt.Errorf("not an object")
+	}
+	if err := enc.WriteToken(jsontext.BeginObject); err != nil {
+		return nil, err
+	}
+	seen := map[string]bool{}
+	for dec.PeekKind() != '}' {
+		name, err := dec.ReadToken()
+		if err != nil {
+			return nil, err
+		}
+		member := name.String()
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil, err
+		}
+		if nv, ok := add[member]; ok {
+			seen[member] = true
+			if replace {
+				v = jsontext.Value(nv)
+			}
+		}
+		if err := enc.WriteToken(jsontext.String(member)); err != nil {
+			return nil, err
+		}
+		if err := enc.WriteValue(v); err != nil {
+			return nil, err
+		}
+	}
+	names := make([]string, 0, len(add))
+	for name := range add {
+		if !seen[name] {
+			names = append(names, name)
+		}
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		if err := enc.WriteToken(jsontext.String(name)); err != nil {
+			return nil, err
+		}
+		if err := enc.WriteValue(jsontext.Value(add[name])); err != nil {
+			return nil, err
+		}
+	}
+	if err := enc.WriteToken(jsontext.EndObject); err != nil {
+		return nil, err
+	}
+	return json.RawMessage(bytes.TrimRight(out.Bytes(), "\n")), nil
+}
