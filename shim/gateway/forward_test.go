@@ -38,7 +38,7 @@ type askServer struct {
 // release is closed. An elicitation still waiting when quit is called
 // fails: a call left waiting for its client's input at the end of a test
 // would hold the server's session open (its DELETE waits for the call).
-func streamUpstream(t *testing.T, release <-chan struct{}) askServer {
+func streamUpstream(t testing.TB, release <-chan struct{}) askServer {
 	t.Helper()
 	s := mcp.NewServer(&mcp.Implementation{Name: "asker", Version: "1"}, nil)
 	schema := json.RawMessage(`{"type":"object","properties":{"name":{"type":"string"}},"required":["name"]}`)
@@ -100,7 +100,7 @@ var replicaKey = bytes.Repeat([]byte{7}, 32)
 // startTestReplica serves the asking upstream as "asker" under opts with
 // the replicas' key; with advertise, it advertises its own URL, or the
 // one given.
-func startTestReplica(t *testing.T, up askServer, advertise string, opts gateway.Options) *testReplica {
+func startTestReplica(t testing.TB, up askServer, advertise string, opts gateway.Options) *testReplica {
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	self := "http://" + ts.Listener.Addr().String()
