@@ -238,7 +238,14 @@ func (h *Handler) retryElsewhere(w http.ResponseWriter, r *http.Request, m *rpc.
 			h.warnf("the replica holding a call (%s) did not answer its client's retry: %v", st.Replica, err)
 			bad(http.StatusBadRequest, "the call this requestState continues was lost with the replica of the gateway that held it (it stopped, or cannot be reached); send the request again without requestState to start the call over")
 		},
-		ModifyResponse: func(*http.Response) error {
+		ModifyResponse: func(resp *http.Response) error {
+			if resp.StatusCode == http.StatusServiceUnavailable {
+				// Shutting down (its drain does not wait for calls
+				// waiting for input), or restarted and not serving yet:
+				// the call is lost either way, and "retry on another
+				// instance" would only come back here.
+				return errReplicaUnavailable
+			}
 			h.opts.Metrics.forwarded("forwarded")
 			return nil
 		},
@@ -246,6 +253,9 @@ func (h *Handler) retryElsewhere(w http.ResponseWriter, r *http.Request, m *rpc.
 	proxy.ServeHTTP(w, r)
 	return true
 }
+
+// errReplicaUnavailable: the replica holding the call answered 503.
+var errReplicaUnavailable = errors.New("it answered 503 (shutting down, or not serving yet)")
 
 // callOver is why a retry whose state names this replica, or none, finds
 // no call waiting for it.
