@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -71,7 +72,9 @@ func statelessPost(t *testing.T, endpoint string, id int, params string, extra .
 // server-everything's trigger-elicitation-request; the call starts on
 // replica A, whose server asks for input, and the client's retry goes to
 // replica B, which forwards it to A: the tool's answer carries what the
-// handler returned, and A records the call once (B none). Then a call
+// handler returned, and A records the call once (B none). Behind nginx
+// round robin a second client's four calls are answered, each retry
+// forwarded by the replica it landed on. Then a call
 // waiting on A gets a forward that A's key did not sign (refused, 403),
 // A is killed, and the retry through B gets the error that the call was
 // lost with its replica, recorded by B.
@@ -127,6 +130,38 @@ args = ["stdio"]
 	await.Until(t, "the call recorded on A", func() bool { return a.toolCalls("trigger-elicitation-request") == 1 })
 	if n := b.toolCalls("trigger-elicitation-request"); n != 0 {
 		t.Errorf("B recorded the call %d times, want 0: it ran on A", n)
+	}
+
+	// Behind nginx round robin (no affinity), a second client's calls
+	// and their retries land wherever the balancer sends them: each is
+	// answered, the replicas forwarding the retries that land away from
+	// their call.
+	lb := startNginx(t, []string{addrA, addrB})
+	rr, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: lb + path}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rr.Close()
+	for i := range 4 {
+		res, err := rr.CallTool(ctx, &mcp.CallToolParams{Name: "trigger-elicitation-request", Arguments: map[string]any{}})
+		if err != nil || res.IsError || !strings.Contains(textOf(res), "Grace Hopper") {
+			t.Fatalf("call %d through nginx: %+v %v\nA:\n%s\nB:\n%s", i, res, err, a.log.String(), b.log.String())
+		}
+	}
+	forwards := 0
+	for _, addr := range []string{addrA, addrB} {
+		_, body, _ := rawGet(t, "http://"+addr+"/metrics")
+		for _, line := range strings.Split(body, "\n") {
+			if v, ok := strings.CutPrefix(line, `mcpgov_gateway_retry_forwards_total{outcome="forwarded"} `); ok {
+				n, _ := strconv.Atoi(v)
+				forwards += n
+			}
+		}
+	}
+	// A call and its retry are two requests in a row: round robin
+	// sends every retry to the replica that did not get its call.
+	if forwards != 5 {
+		t.Errorf("the replicas forwarded %d retries in all, want 5: the first client's, and each of the 4 behind round robin", forwards)
 	}
 
 	// A call waiting on A; a forward signed with another key is refused
@@ -224,4 +259,20 @@ func TestGatewayAdvertiseURLInvalid(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "config "+config+": invalid [gateway] advertise_url: \"ftp://10.0.0.7\": want an http:// or https:// URL") {
 		t.Errorf("advertise_url ftp://: exit %d\n%s", code, out)
 	}
+}
+
+// rawGet gets url; it returns the status, the body and the headers.
+func rawGet(t *testing.T, url string) (int, string, http.Header) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(await.Context(t), http.MethodGet, url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b), resp.Header
 }
