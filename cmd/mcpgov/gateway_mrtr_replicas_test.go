@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,7 @@ import (
 type retrySplit struct {
 	retries, others string
 	retried         atomic.Int32
+	base            http.RoundTripper // http.DefaultTransport when nil
 }
 
 func (s *retrySplit) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -48,6 +50,9 @@ func (s *retrySplit) RoundTrip(r *http.Request) (*http.Response, error) {
 	}
 	u, _ := url.Parse(base)
 	r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, ""
+	if s.base != nil {
+		return s.base.RoundTrip(r)
+	}
 	return http.DefaultTransport.RoundTrip(r)
 }
 
@@ -79,23 +84,8 @@ func statelessPost(t *testing.T, endpoint string, id int, params string, extra .
 // A is killed, and the retry through B gets the error that the call was
 // lost with its replica, recorded by B.
 func TestGatewayRetryOnAnotherReplica(t *testing.T) {
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("server-everything is not installed; make test installs it into .cache/npm")
-	}
-	everything, _ := exec.LookPath("mcp-server-everything")
+	bundle := everythingBundle(t)
 	redis := statetest.Start(t)
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
-name = "mrtr-replicas"
-mode = "enforce"
-[servers.everything]
-status = "approved"
-[servers.everything.launch]
-command = %q
-args = ["stdio"]
-`, everything))
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	a := startReplicaAt(t, addrA, bundle, redis.URL(), "--advertise-url", "http://"+addrA)
 	b := startReplicaAt(t, addrB, bundle, redis.URL(), "--advertise-url", "http://"+addrB)
@@ -214,6 +204,68 @@ args = ["stdio"]
 		out, _ := exec.Command("mcpgov", "audit", "query", "--dir", b.audit, "--format", "jsonl").CombinedOutput()
 		return strings.Contains(string(out), "retry refused: the call this requestState continues was lost with the replica")
 	})
+}
+
+// everythingBundle is a bundle serving server-everything (stdio) as
+// "everything"; the test skips without it.
+func everythingBundle(t *testing.T) string {
+	t.Helper()
+	if ok, err := haveProgram("mcp-server-everything"); err != nil {
+		t.Fatal(err)
+	} else if !ok {
+		t.Skip("server-everything is not installed; make test installs it into .cache/npm")
+	}
+	everything, _ := exec.LookPath("mcp-server-everything")
+	bundle := t.TempDir()
+	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
+name = "mrtr-replicas"
+mode = "enforce"
+[servers.everything]
+status = "approved"
+[servers.everything.launch]
+command = %q
+args = ["stdio"]
+`, everything))
+	return bundle
+}
+
+// TestGatewayRetryOnAnotherReplicaTLS: two replicas serving HTTPS with
+// one self-signed certificate, each advertising its https:// URL: a
+// go-sdk client's retry sent to B is forwarded to A over TLS, A's
+// certificate checked against B's own tls_cert, and answered.
+func TestGatewayRetryOnAnotherReplicaTLS(t *testing.T) {
+	bundle := everythingBundle(t)
+	redis := statetest.Start(t)
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	addrA, addrB := freeAddr(t), freeAddr(t)
+	tlsArgs := []string{"--tls-cert", certFile, "--tls-key", keyFile}
+	a := startReplicaAt(t, addrA, bundle, redis.URL(), append(tlsArgs, "--advertise-url", "https://"+addrA)...)
+	b := startReplicaAt(t, addrB, bundle, redis.URL(), append(tlsArgs, "--advertise-url", "https://"+addrB)...)
+	await.Until(t, "both replicas serving HTTPS", func() bool {
+		return strings.Contains(a.log.String(), "advertised to the other replicas as https://"+addrA) &&
+			strings.Contains(b.log.String(), "advertised to the other replicas as https://"+addrB)
+	})
+	ctx := await.Context(t)
+	split := &retrySplit{retries: "https://" + addrB, others: "https://" + addrA,
+		base: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	client := mcp.NewClient(&mcp.Implementation{Name: "replicas-tls-e2e", Version: "1"}, &mcp.ClientOptions{
+		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
+			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Ada Lovelace", "check": true}}, nil
+		},
+	})
+	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "https://" + addrA + "/servers/everything/mcp", HTTPClient: &http.Client{Transport: split}}, nil)
+	if err != nil {
+		t.Fatalf("connect: %v\n%s", err, a.log.String())
+	}
+	defer cs.Close()
+	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "trigger-elicitation-request", Arguments: map[string]any{}})
+	if err != nil || res.IsError || !strings.Contains(textOf(res), "Ada Lovelace") {
+		t.Fatalf("trigger-elicitation-request retried on B over TLS: %+v %v\nA:\n%s\nB:\n%s", res, err, a.log.String(), b.log.String())
+	}
+	if n := split.retried.Load(); n != 1 {
+		t.Fatalf("%d retries went to B, want 1", n)
+	}
+	await.Until(t, "the call recorded on A", func() bool { return a.toolCalls("trigger-elicitation-request") == 1 })
 }
 
 // TestGatewayAdvertiseURLInvalid: an advertised URL that is not one the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -152,22 +153,23 @@ func (h *Handler) initReplicas() error {
 		k := sha256.Sum256(append([]byte("mcpgov replica forward\x00"), h.opts.SessionKey...))
 		h.replicas.key = k[:]
 	}
-	if h.opts.AdvertiseURL == "" {
-		return nil
+	if h.opts.AdvertiseURL != "" {
+		u, err := ParseAdvertiseURL(h.opts.AdvertiseURL)
+		if err != nil {
+			return fmt.Errorf("gateway: advertise URL %v", err)
+		}
+		if len(h.opts.SessionKey) == 0 {
+			return errors.New("gateway: an advertise URL needs the SessionKey the replicas share: they sign their forwards with it")
+		}
+		h.opts.AdvertiseURL = u
 	}
-	u, err := ParseAdvertiseURL(h.opts.AdvertiseURL)
-	if err != nil {
-		return fmt.Errorf("gateway: advertise URL %v", err)
-	}
-	if len(h.opts.SessionKey) == 0 {
-		return errors.New("gateway: an advertise URL needs the SessionKey the replicas share: they sign their forwards with it")
-	}
-	h.opts.AdvertiseURL = u
 	// Replicas reach each other directly (no HTTP proxy from the
-	// environment); a call may take minutes before its first byte, so
+	// environment), over https checking the peer's certificate against
+	// ReplicaRoots; a call may take minutes before its first byte, so
 	// only the dial and the TLS handshake are bounded.
 	h.replicas.transport = &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		TLSClientConfig:     &tls.Config{RootCAs: h.opts.ReplicaRoots, MinVersion: tls.VersionTLS12},
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
@@ -205,14 +207,8 @@ func (h *Handler) retryElsewhere(w http.ResponseWriter, r *http.Request, m *rpc.
 		bad(http.StatusInternalServerError, "the retry could not be forwarded to the replica holding its call: "+err.Error())
 		return true
 	}
-	transport := h.replicas.transport
-	if transport == nil {
-		// This replica advertises no URL but its peer does: forward all
-		// the same, over a transport of the defaults.
-		transport = http.DefaultTransport.(*http.Transport)
-	}
 	proxy := &httputil.ReverseProxy{
-		Transport:     transport,
+		Transport:     h.replicas.transport,
 		FlushInterval: -1, // every write of the answer goes on at once
 		ErrorLog:      log.New(h.opts.Diag, "mcpgov: warning: forwarding a retry: ", 0),
 		Rewrite: func(pr *httputil.ProxyRequest) {

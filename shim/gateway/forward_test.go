@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -104,7 +105,11 @@ func startTestReplica(t testing.TB, up askServer, advertise string, opts gateway
 	t.Helper()
 	ts := httptest.NewUnstartedServer(nil)
 	self := "http://" + ts.Listener.Addr().String()
-	if advertise == "self" {
+	tlsOn := advertise == "self-tls"
+	if tlsOn {
+		self = "https://" + ts.Listener.Addr().String()
+	}
+	if advertise == "self" || tlsOn {
 		advertise = self
 	}
 	rp := &testReplica{ts: ts, store: &recordStore{}, url: self}
@@ -124,7 +129,11 @@ func startTestReplica(t testing.TB, up askServer, advertise string, opts gateway
 	}
 	rp.h = h
 	ts.Config.Handler = h
-	ts.Start()
+	if tlsOn {
+		ts.StartTLS()
+	} else {
+		ts.Start()
+	}
 	t.Cleanup(func() {
 		rp.die()
 		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
@@ -564,4 +573,83 @@ func TestForwardedRetryClientAddress(t *testing.T) {
 	if len(refusals) != 1 || refusals[0].Addr != "203.0.113.9" || refusals[0].Tool != "ask" {
 		t.Errorf("A's refusals: %+v, want one of ask from 203.0.113.9", refusals)
 	}
+}
+
+// TestRetryForwardedOverTLS: replicas serving HTTPS forward to each
+// other's https:// URL, checking the peer's certificate against
+// ReplicaRoots (the CLI gives them the replica's own tls_cert); a
+// replica that does not trust its peer's certificate forwards nothing,
+// and says why in its log.
+func TestRetryForwardedOverTLS(t *testing.T) {
+	up := streamUpstream(t, nil)
+	roots := x509.NewCertPool()
+	var bLog, cLog syncBuffer
+	a := startTestReplica(t, up, "self-tls", gateway.Options{})
+	b := startTestReplica(t, up, "self-tls", gateway.Options{ReplicaRoots: roots, Diag: &bLog})
+	c := startTestReplica(t, up, "self-tls", gateway.Options{Diag: &cLog}) // the system's roots
+	roots.AddCert(a.ts.Certificate())
+	call := func(rp *testReplica, id int, params string) rawAnswer {
+		t.Helper()
+		meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{"elicitation":{"form":{}}}}`
+		body := fmt.Sprintf(`{"jsonrpc":"2.0","id":%d,"method":"tools/call","params":{%s,%s}}`, id, params, meta)
+		req, err := http.NewRequestWithContext(await.Context(t), http.MethodPost, rp.ts.URL+"/servers/asker/mcp", strings.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range map[string]string{"Content-Type": "application/json", "Accept": "application/json", "X-Test-User": "ann",
+			"Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "tools/call", "Mcp-Name": "ask"} {
+			req.Header.Set(k, v)
+		}
+		resp, err := rp.ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var ans rawAnswer
+		if err := json.NewDecoder(resp.Body).Decode(&ans); err != nil {
+			t.Fatalf("answer of %s: %d %v", rp.url, resp.StatusCode, err)
+		}
+		return ans
+	}
+	started := func(id int) (string, string) {
+		t.Helper()
+		ans := call(a, id, `"name":"ask","arguments":{"greeting":"hi"}`)
+		if ans.Result.ResultType != "input_required" || len(ans.Result.InputRequests) != 1 {
+			t.Fatalf("ask on A: %+v %+v", ans.Error, ans.Result)
+		}
+		for k := range ans.Result.InputRequests {
+			return k, ans.Result.RequestState
+		}
+		return "", ""
+	}
+	key, state := started(1)
+	if ans := call(b, 2, retryParams(key, state, "Bo")); ans.Error != nil || len(ans.Result.Content) != 1 || ans.Result.Content[0].Text != "hello Bo (accept)" {
+		t.Fatalf("retry on B over TLS: %+v %+v\n%s", ans.Error, ans.Result, bLog.String())
+	}
+	key, state = started(3)
+	if ans := call(c, 4, retryParams(key, state, "Cy")); ans.Error == nil || !strings.Contains(ans.Error.Message, "was lost with the replica") {
+		t.Fatalf("retry on C, which does not trust A's certificate: %+v %+v", ans.Error, ans.Result)
+	}
+	if !strings.Contains(cLog.String(), "certificate signed by unknown authority") {
+		t.Errorf("C's log does not say why the forward failed:\n%s", cLog.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer a handler's goroutines may write to while
+// the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

@@ -19,6 +19,7 @@ package gateway
 import (
 	"context"
 	"crypto/cipher"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -175,6 +176,10 @@ type Options struct {
 	// a replica that gets a retry of a call waiting here forwards it here
 	// (forward.go). It needs SessionKey.
 	AdvertiseURL string
+	// ReplicaRoots are the roots a replica's certificate is checked
+	// against when a retry is forwarded to it over https; the system's
+	// when nil.
+	ReplicaRoots *x509.CertPool
 }
 
 // Handler serves the gateway's endpoints.

@@ -302,6 +302,10 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		defer msrv.Close()
 		opts.IO.Notef("metrics at http://%s/metrics", mln.Addr())
 	}
+	roots, err := replicaRoots(opts)
+	if err != nil {
+		return err
+	}
 	build := func(sessionKey []byte) (*gateway.Handler, error) {
 		return gateway.New(gateway.Options{
 			Governance:       gov,
@@ -322,6 +326,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 			IdleTimeout:    opts.IdleTimeout,
 			InputTimeout:   opts.InputTimeout,
 			AdvertiseURL:   opts.AdvertiseURL,
+			ReplicaRoots:   roots,
 			ServerName:     "mcpgov-gateway",
 			ServerVersion:  opts.Factory.Version.Version,
 			Diag:           errOut,

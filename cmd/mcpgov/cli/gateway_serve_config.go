@@ -2,7 +2,9 @@ package cli
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -151,4 +153,27 @@ func checkAdvertiseStore(opts *GatewayServeOptions, store bool) error {
 	}
 	return withHint(fmt.Errorf("advertise URL %s is set, but no store is shared with other replicas", opts.AdvertiseURL),
 		"name the replicas' store with --store or [gateway] store (they sign the retries they forward with its key), or drop advertise_url on a single gateway")
+}
+
+// replicaRoots are the roots the other replicas' certificates are checked
+// against when a retry is forwarded to their https:// URLs: the system's
+// and the certificates of this replica's own tls_cert (replicas share one
+// certificate, or one issuer, more often than a public one); nil, the
+// system's, without TLS.
+func replicaRoots(opts *GatewayServeOptions) (*x509.CertPool, error) {
+	if opts.TLSCert == "" {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	pem, err := os.ReadFile(opts.TLSCert)
+	if err != nil {
+		return nil, fmt.Errorf("read the TLS certificate %s: %w", opts.TLSCert, err)
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, withHint(fmt.Errorf("the TLS certificate %s holds no PEM certificate", opts.TLSCert), "give the certificate (chain) in PEM")
+	}
+	return pool, nil
 }

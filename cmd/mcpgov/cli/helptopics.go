@@ -309,8 +309,12 @@ the managed file sets wins over the user's.
       again there, and a signature under the store's key; the client's
       address goes with it. Clients never see the URL: it travels sealed
       in the requestState. A retry whose replica stopped gets an error
-      saying the call was lost with it. Needs store. Default: none (a
-      retry on another replica gets an error); as --advertise-url.
+      saying the call was lost with it. Over https, a replica's
+      certificate is checked against the system's roots and the
+      certificates in this replica's own tls_cert (so each replica's
+      certificate must name the host of its advertise_url). Needs store.
+      Default: none (a retry on another replica gets an error); as
+      --advertise-url.
 
 [[gateway.issuers]] — an identity provider whose JWT access tokens the
 gateway accepts (repeat the table for several). The token's iss picks the
