@@ -82,7 +82,8 @@ func statelessPost(t *testing.T, endpoint string, id int, params string, extra .
 // forwarded by the replica it landed on. Then a call
 // waiting on A gets a forward that A's key did not sign (refused, 403),
 // A is killed, and the retry through B gets the error that the call was
-// lost with its replica, recorded by B.
+// lost with its replica, recorded by B; once A is back at its address,
+// the retry reaches it and it says the call was lost when it restarted.
 func TestGatewayRetryOnAnotherReplica(t *testing.T) {
 	bundle := everythingBundle(t)
 	redis := statetest.Start(t)
@@ -204,6 +205,15 @@ func TestGatewayRetryOnAnotherReplica(t *testing.T) {
 		out, _ := exec.Command("mcpgov", "audit", "query", "--dir", b.audit, "--format", "jsonl").CombinedOutput()
 		return strings.Contains(string(out), "retry refused: the call this requestState continues was lost with the replica")
 	})
+
+	// A comes back at the same address: the retry reaches it through B,
+	// and it says the call was lost when it restarted.
+	a2 := startReplicaAt(t, addrA, bundle, redis.URL(), "--advertise-url", "http://"+addrA)
+	await.Until(t, "A serving again", func() bool { return strings.Contains(a2.log.String(), "advertised to the other replicas") })
+	status, text = statelessPost(t, "http://"+addrB+path, 13, retry)
+	if status != 400 || !strings.Contains(text, "the call this requestState continues was lost when the replica of the gateway that held it restarted; send the request again without requestState") {
+		t.Fatalf("retry on B after A restarted: %d %s", status, text)
+	}
 }
 
 // everythingBundle is a bundle serving server-everything (stdio) as
