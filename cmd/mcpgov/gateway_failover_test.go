@@ -129,7 +129,13 @@ type replica struct {
 // a state directory and an audit directory of its own, and flags extra.
 func startReplica(t testing.TB, bundle, store string, extra ...string) *replica {
 	t.Helper()
-	r := &replica{addr: freeAddr(t), audit: filepath.Join(t.TempDir(), "audit"), log: &syncBuffer{}}
+	return startReplicaAt(t, freeAddr(t), bundle, store, extra...)
+}
+
+// startReplicaAt is startReplica listening on addr.
+func startReplicaAt(t testing.TB, addr, bundle, store string, extra ...string) *replica {
+	t.Helper()
+	r := &replica{addr: addr, audit: filepath.Join(t.TempDir(), "audit"), log: &syncBuffer{}}
 	args := []string{"gateway", "serve", "--listen", r.addr, "--bundle", bundle, "--allow-anonymous"}
 	if store != "" {
 		args = append(args, "--store", store)

@@ -59,6 +59,10 @@ type GatewayConfig struct {
 	// TrustedProxies are the peers (CIDR prefixes or addresses) whose
 	// X-Forwarded-For names the client.
 	TrustedProxies []string `toml:"trusted_proxies"`
+	// AdvertiseURL is this replica's own URL as the other replicas reach
+	// it: a stateless client's retry of a call waiting on this replica is
+	// forwarded here by whichever replica gets it.
+	AdvertiseURL string `toml:"advertise_url"`
 }
 
 // GatewaySettings are the [gateway] settings resolved from both configs;
@@ -84,6 +88,8 @@ type GatewaySettings struct {
 	ConsentIssuer, ConsentClientID, ConsentClientSecret string
 	// TrustedProxies: see GatewayConfig; checked.
 	TrustedProxies []netip.Prefix
+	// AdvertiseURL: see GatewayConfig; checked and normalized.
+	AdvertiseURL string
 }
 
 // Gateway resolves the [gateway] settings: each key the managed config
@@ -143,6 +149,14 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 				"give the OTLP/HTTP endpoint as http(s)://host:port, such as http://127.0.0.1:4318")
 		}
 		s.OTLPTraces = g.OTLPTraces
+	}
+	if g.AdvertiseURL != "" {
+		u, err := gateway.ParseAdvertiseURL(g.AdvertiseURL)
+		if err != nil {
+			return WithHint(fmt.Errorf("config %s: invalid [gateway] advertise_url: %v", cfg.Path(), err),
+				"give this replica's own URL as the other replicas reach it, such as advertise_url = \"http://10.0.0.7:8080\"")
+		}
+		s.AdvertiseURL = u
 	}
 	if len(g.InventoryReaders) > 0 {
 		s.InventoryReaders = g.InventoryReaders

@@ -181,7 +181,13 @@ func nonNil(s []string) []string {
 // address it was reached from; a client can write anything to the left).
 // A hop that is not an IP address ends the walk at the trusted hop to its
 // right.
+//
+// A retry another replica forwarded has the address that replica saw,
+// from its signed forward (forward.go).
 func (h *Handler) clientAddr(r *http.Request) string {
+	if f, ok := forwardOf(r); ok {
+		return f.addr
+	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
 		host = r.RemoteAddr

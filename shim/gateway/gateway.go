@@ -19,6 +19,7 @@ package gateway
 import (
 	"context"
 	"crypto/cipher"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -173,6 +174,15 @@ type Options struct {
 	// asked for input waits for the client's retry (mrtr.go);
 	// DefaultInputTimeout when 0.
 	InputTimeout time.Duration
+	// AdvertiseURL is this replica's own URL as the other replicas reach
+	// it ("http://10.0.0.7:8080"): the requestStates it seals name it, and
+	// a replica that gets a retry of a call waiting here forwards it here
+	// (forward.go). It needs SessionKey.
+	AdvertiseURL string
+	// ReplicaRoots are the roots a replica's certificate is checked
+	// against when a retry is forwarded to it over https; the system's
+	// when nil.
+	ReplicaRoots *x509.CertPool
 }
 
 // Handler serves the gateway's endpoints.
@@ -198,6 +208,7 @@ type Handler struct {
 	stateOnce   sync.Once
 	stateCipher cipher.AEAD
 	stateErr    error
+	replicas    replicas // forwarding retries to the replica holding their call
 
 	drainState
 }
@@ -238,6 +249,9 @@ func New(opts Options) (*Handler, error) {
 		opts.InputTimeout = DefaultInputTimeout
 	}
 	h := &Handler{opts: opts, sessions: map[string]*session{}, pools: map[string]*poolSlot{}, inputs: map[string]*inputCall{}, mux: http.NewServeMux()}
+	if err := h.initReplicas(); err != nil {
+		return nil, err
+	}
 	h.mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		fmt.Fprintln(w, "ok")

@@ -55,6 +55,9 @@ func (h *Handler) serveMCP(rw http.ResponseWriter, r *http.Request, ep endpoint)
 		httpError(w, http.StatusBadRequest, fmt.Sprintf("unsupported %s %q (supported: %s)", headerProtocol, version, strings.Join(supportedVersions, ", ")))
 		return
 	}
+	if r, ok = h.acceptForward(w, r, ep); !ok {
+		return // a replica's forward that does not check out (forward.go)
+	}
 	if r = h.authenticate(w, r, ep); r == nil {
 		return
 	}

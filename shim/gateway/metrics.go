@@ -34,6 +34,7 @@ type Metrics struct {
 	total      *prometheus.HistogramVec
 	requests   *prometheus.CounterVec
 	recordErrs prometheus.Counter
+	forwards   *prometheus.CounterVec
 
 	mu    sync.Mutex
 	tools map[string]map[string]bool // server -> tools labelled so far
@@ -70,7 +71,9 @@ func NewMetrics() *Metrics {
 		Help: "HTTP requests to the MCP endpoints by endpoint kind, method and status."}, []string{"endpoint", "method", "code"})
 	m.recordErrs = prometheus.NewCounter(prometheus.CounterOpts{Name: "mcpgov_gateway_record_errors_total",
 		Help: "Records the audit store failed to keep."})
-	m.reg.MustRegister(m.calls, m.denials, m.refusals, m.verdicts, m.guardDur, m.upstream, m.policy, m.total, m.requests, m.recordErrs,
+	m.forwards = prometheus.NewCounterVec(prometheus.CounterOpts{Name: "mcpgov_gateway_retry_forwards_total",
+		Help: "Retries of stateless calls between replicas: forwarded to the replica holding the call, lost with it (it did not answer), or refused (a forward received that did not check out)."}, []string{"outcome"})
+	m.reg.MustRegister(m.calls, m.denials, m.refusals, m.verdicts, m.guardDur, m.upstream, m.policy, m.total, m.requests, m.recordErrs, m.forwards,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -218,6 +221,14 @@ func (m *Metrics) request(kind endpointKind, method string, code int) {
 		return
 	}
 	m.requests.WithLabelValues(kind.String(), method, strconv.Itoa(code)).Inc()
+}
+
+// forwarded counts one retry forwarded, lost or refused (forward.go).
+func (m *Metrics) forwarded(outcome string) {
+	if m == nil {
+		return
+	}
+	m.forwards.WithLabelValues(outcome).Inc()
 }
 
 func (k endpointKind) String() string {

@@ -68,8 +68,10 @@ import (
 //     say which call it is for; or the call it came with is over), or one
 //     the client did not declare, is answered with an error that says so.
 //
-// The waiting call lives on the replica that holds the pooled session: a
-// retry another replica receives gets an error that says so.
+// The waiting call lives on the replica that holds the pooled session.
+// With AdvertiseURL set, the sealed state names that replica, and a retry
+// another replica receives is forwarded there and answered from there
+// (forward.go); without it, that retry gets an error naming the setting.
 
 // DefaultInputTimeout bounds how long a call waits for its client's
 // retry with the input its server asked for: a person filling in a form
@@ -416,15 +418,14 @@ func (h *Handler) resumeInput(w http.ResponseWriter, r *http.Request, ep endpoin
 		bad(http.StatusBadRequest, fmt.Sprintf("the retry must repeat the original %s request (its name or URI and arguments) with its inputResponses and requestState", st.Method))
 		return
 	}
+	if h.retryElsewhere(w, r, m, st, bad) {
+		return // its call waits on another replica (forward.go)
+	}
 	h.inputsMu.Lock()
 	ic := h.inputs[st.Call]
 	h.inputsMu.Unlock()
 	if ic == nil {
-		msg := fmt.Sprintf("the call this requestState continues is over (answered, cancelled, not answered within %s, or its upstream session ended); send the request again without requestState", h.opts.InputTimeout)
-		if len(h.opts.SessionKey) > 0 {
-			msg += ", or to the replica of the gateway that holds it"
-		}
-		bad(http.StatusBadRequest, msg)
+		bad(http.StatusBadRequest, h.callOver(st))
 		return
 	}
 	if !sameCaller(ic.who, who) || ic.endpoint != ep.path {
@@ -547,6 +548,10 @@ type sealedState struct {
 	Method   string `json:"m"`
 	Digest   string `json:"d"` // of the request's name or URI and arguments
 	Expires  int64  `json:"x"` // Unix milliseconds
+	// Replica is the AdvertiseURL of the replica holding the call, and
+	// Instance its process (forward.go); empty without AdvertiseURL.
+	Replica  string `json:"a,omitempty"`
+	Instance string `json:"i,omitempty"`
 }
 
 // stateVersion prefixes the requestStates this gateway seals.
@@ -580,6 +585,9 @@ func (h *Handler) sealState(st sealedState) (string, error) {
 	aead, err := h.stateAEAD()
 	if err != nil {
 		return "", err
+	}
+	if h.opts.AdvertiseURL != "" {
+		st.Replica, st.Instance = h.opts.AdvertiseURL, h.replicas.instance
 	}
 	plain, err := json.Marshal(st)
 	if err != nil {

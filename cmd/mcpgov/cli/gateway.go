@@ -73,6 +73,9 @@ type GatewayServeOptions struct {
 	// (--trusted-proxy, [gateway] trusted_proxies); trustedProxies, read.
 	TrustedProxy   []string
 	trustedProxies []netip.Prefix
+	// AdvertiseURL is this replica's own URL as the other replicas reach
+	// it (--advertise-url, [gateway] advertise_url); normalized.
+	AdvertiseURL string
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -210,6 +213,9 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	if shared != nil {
 		defer shared.Close()
 	}
+	if err := checkAdvertiseStore(opts, shared != nil); err != nil {
+		return err
+	}
 	auth, authCfg, err := govern.NewReplicaAuthenticator(ctx, f.Env(), c, opts.AllowAnonymous, shared.TokenStore())
 	if err != nil {
 		return err
@@ -296,6 +302,10 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		defer msrv.Close()
 		opts.IO.Notef("metrics at http://%s/metrics", mln.Addr())
 	}
+	roots, err := replicaRoots(opts)
+	if err != nil {
+		return err
+	}
 	build := func(sessionKey []byte) (*gateway.Handler, error) {
 		return gateway.New(gateway.Options{
 			Governance:       gov,
@@ -315,6 +325,8 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 			MaxSessions:    opts.MaxSessions,
 			IdleTimeout:    opts.IdleTimeout,
 			InputTimeout:   opts.InputTimeout,
+			AdvertiseURL:   opts.AdvertiseURL,
+			ReplicaRoots:   roots,
 			ServerName:     "mcpgov-gateway",
 			ServerVersion:  opts.Factory.Version.Version,
 			Diag:           errOut,
@@ -364,6 +376,9 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		late.serve(h)
 	}
 	opts.IO.Notef("gateway serving %s://%s (bundle revision %s, %d servers)", scheme, ln.Addr(), gov.Revision(), len(gov.Servers()))
+	if opts.AdvertiseURL != "" {
+		opts.IO.Notef("advertised to the other replicas as %s: retries of calls waiting here are forwarded here", opts.AdvertiseURL)
+	}
 	shared.EndCopies(ctx, h.EndRecord)
 	go gov.Watch(ctx, shared.WatchOptions(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}), shared.AfterReload(ctx, gov.Revision, h.Reload))
 	select {

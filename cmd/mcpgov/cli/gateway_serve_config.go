@@ -2,7 +2,10 @@ package cli
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
+	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -26,6 +29,7 @@ func addGatewayServeFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
 	cmd.Flags().StringVar(&opts.PublicURL, "public-url", "", "the gateway's URL as browsers reach it, where per-user OAuth consent returns (default: its listen address)")
 	cmd.Flags().StringVar(&opts.MetricsListen, "metrics-listen", "", "serve /metrics on this address only (such as 127.0.0.1:9090), not beside the MCP endpoints")
 	cmd.Flags().StringVar(&opts.OTLPTraces, "otlp-traces", "", "send a span per MCP request to this OTLP/HTTP endpoint (such as http://127.0.0.1:4318)")
+	cmd.Flags().StringVar(&opts.AdvertiseURL, "advertise-url", "", "this replica's own URL as the other replicas reach it (such as http://10.0.0.7:8080; needs --store): a 2026-07-28 client's retry of a call waiting here is forwarded here by whichever replica gets it")
 	cmd.Flags().StringArrayVar(&opts.TrustedProxy, "trusted-proxy", nil, "a load balancer or reverse proxy (CIDR or IP) whose X-Forwarded-For names the client (repeatable; default: none, the header is ignored)")
 }
 
@@ -53,6 +57,13 @@ func checkGatewayFlags(opts *GatewayServeOptions) error {
 		if _, err := trace.TracesURL(opts.OTLPTraces); err != nil {
 			return flagErrorf("--otlp-traces: %v", err)
 		}
+	}
+	if opts.AdvertiseURL != "" {
+		u, err := gateway.ParseAdvertiseURL(opts.AdvertiseURL)
+		if err != nil {
+			return flagErrorf("invalid --advertise-url: %v", err)
+		}
+		opts.AdvertiseURL = u
 	}
 	for _, v := range opts.TrustedProxy {
 		p, err := gateway.ParseTrustedProxy(v)
@@ -100,11 +111,17 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 	if !opts.Set["trusted-proxy"] && len(s.TrustedProxies) > 0 {
 		opts.trustedProxies = s.TrustedProxies
 	}
+	if !opts.Set["advertise-url"] && s.AdvertiseURL != "" {
+		opts.AdvertiseURL = s.AdvertiseURL
+	}
 	if !opts.Set["otlp-traces"] && s.OTLPTraces != "" {
 		opts.OTLPTraces = s.OTLPTraces
 	}
 	if !opts.Set["tls-cert"] && s.TLSCert != "" {
 		opts.TLSCert, opts.TLSKey = s.TLSCert, s.TLSKey
+	}
+	if err := checkAdvertiseScheme(opts); err != nil {
+		return err
 	}
 	if opts.TLSCert != "" {
 		if _, err := tls.LoadX509KeyPair(opts.TLSCert, opts.TLSKey); err != nil {
@@ -112,4 +129,51 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 		}
 	}
 	return nil
+}
+
+// checkAdvertiseScheme refuses an advertised URL whose scheme is not the
+// one this replica serves: the others would reach it over the other.
+func checkAdvertiseScheme(opts *GatewayServeOptions) error {
+	u := opts.AdvertiseURL
+	switch {
+	case u == "":
+	case opts.TLSCert != "" && !strings.HasPrefix(u, "https://"):
+		return withHint(fmt.Errorf("advertise URL %s is http://, but this replica serves HTTPS only (tls_cert)", u), "advertise the https:// URL the other replicas reach it at")
+	case opts.TLSCert == "" && !strings.HasPrefix(u, "http://"):
+		return withHint(fmt.Errorf("advertise URL %s is https://, but this replica serves plain HTTP (no tls_cert)", u), "advertise its http:// URL, or serve HTTPS with --tls-cert and --tls-key")
+	}
+	return nil
+}
+
+// checkAdvertiseStore refuses an advertised URL without the store the
+// replicas share: they sign their forwards with its key.
+func checkAdvertiseStore(opts *GatewayServeOptions, store bool) error {
+	if opts.AdvertiseURL == "" || store {
+		return nil
+	}
+	return withHint(fmt.Errorf("advertise URL %s is set, but no store is shared with other replicas", opts.AdvertiseURL),
+		"name the replicas' store with --store or [gateway] store (they sign the retries they forward with its key), or drop advertise_url on a single gateway")
+}
+
+// replicaRoots are the roots the other replicas' certificates are checked
+// against when a retry is forwarded to their https:// URLs: the system's
+// and the certificates of this replica's own tls_cert (replicas share one
+// certificate, or one issuer, more often than a public one); nil, the
+// system's, without TLS.
+func replicaRoots(opts *GatewayServeOptions) (*x509.CertPool, error) {
+	if opts.TLSCert == "" {
+		return nil, nil
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	pem, err := os.ReadFile(opts.TLSCert)
+	if err != nil {
+		return nil, fmt.Errorf("read the TLS certificate %s: %w", opts.TLSCert, err)
+	}
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, withHint(fmt.Errorf("the TLS certificate %s holds no PEM certificate", opts.TLSCert), "give the certificate (chain) in PEM")
+	}
+	return pool, nil
 }

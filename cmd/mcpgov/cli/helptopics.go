@@ -297,6 +297,24 @@ the managed file sets wins over the user's.
       budgets per replica, starts new sessions' facts over, and says so on
       stderr. Either way the store is tried again at each call: no restart
       once it is back.
+  advertise_url = "http://10.0.0.7:8080"
+      This replica's own URL as the other replicas reach it: scheme, host
+      and port only (https:// when it serves TLS, http:// otherwise; not
+      0.0.0.0). A call of a 2026-07-28 client whose server asked for input
+      (elicitation, sampling) waits on the replica whose upstream session
+      asked; with advertise_url on every replica, the client's retry is
+      forwarded there by whichever replica gets it, and answered from
+      there (JSON or stream, as it comes), so a load balancer needs no
+      affinity. The forward carries the client's credentials, checked
+      again there, and a signature under the store's key; the client's
+      address goes with it. Clients never see the URL: it travels sealed
+      in the requestState. A retry whose replica stopped gets an error
+      saying the call was lost with it. Over https, a replica's
+      certificate is checked against the system's roots and the
+      certificates in this replica's own tls_cert (so each replica's
+      certificate must name the host of its advertise_url). Needs store.
+      Default: none (a retry on another replica gets an error); as
+      --advertise-url.
 
 [[gateway.issuers]] — an identity provider whose JWT access tokens the
 gateway accepts (repeat the table for several). The token's iss picks the
