@@ -296,7 +296,7 @@ func find(key, s string) []Finding {
 	}
 	if key != "" && secretKey(key) {
 		v := strings.TrimSpace(s)
-		if len(v) >= 8 && len(v) <= 512 && !placeholder(v) && !strings.ContainsAny(v, " \n") && entropy(v) >= 3.0 && len(out) == 0 {
+		if len(v) >= 8 && len(v) <= 512 && !placeholder(v) && !strings.ContainsAny(v, " \n") && entropy(v) >= 3.0 && len(out) == 0 && !notCredential(v) {
 			out = append(out, Finding{RuleGeneric, "value of " + key, 0, len(s)})
 		}
 	} else {

@@ -224,10 +224,14 @@ func commonPassword(v string) bool {
 	// The digits that end a default password are its own ("admin2024"),
 	// not letters written as digits.
 	tail := strings.TrimRight(strings.ToLower(v), "0123456789")
-	lt := []byte(tail)
-	for i, c := range lt {
+	var lt []byte
+	for i := 0; i < len(tail); i++ {
+		c := tail[i]
 		if r, ok := leet[c]; ok {
-			lt[i] = r
+			c = r
+		}
+		if c >= 'a' && c <= 'z' {
+			lt = append(lt, c)
 		}
 	}
 	return defaultPasswords[string(core)] || defaultPasswords[string(ncore)] || defaultPasswords[tail] || defaultPasswords[string(lt)]

@@ -115,3 +115,22 @@ func TestStandInHelpers(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyedValueStandIns: a value under a credential-named JSON key is
+// judged by the same classes; a random one stays a finding. The values
+// are made up for this test.
+func TestKeyedValueStandIns(t *testing.T) {
+	for key, v := range map[string]string{
+		"password":      "Welc0me!2024",
+		"client_secret": "https://id.example.test/secret-store",
+		"api_token":     "{{ .Values.apiToken }}x",
+		"db_password":   "c2VjcmV0IHBhc3N3b3JkIGhlcmU=",
+	} {
+		if fs := Find(key, v); len(fs) > 0 {
+			t.Errorf("Find(%q, %q) = %+v, want none", key, v, fs)
+		}
+	}
+	if fs := Find("password", "Zr8kLm2Qx7Tv4Wp9"); len(fs) == 0 {
+		t.Error("a random password under a password key: no finding")
+	}
+}
