@@ -410,12 +410,32 @@ func trimClosers(v string) string {
 		default:
 			return v
 		}
-		if strings.Count(v, string(c)) <= strings.Count(v, string(open)) {
+		if unquotedCount(v, c) <= unquotedCount(v, open) {
 			return v
 		}
 		v = v[:len(v)-1]
 	}
 	return v
+}
+
+// unquotedCount counts c in v outside quoted literals ('{' in
+// Delim('{') is text, not a bracket).
+func unquotedCount(v string, c byte) int {
+	n := 0
+	var quote byte
+	for i := 0; i < len(v); i++ {
+		switch {
+		case quote != 0:
+			if v[i] == quote {
+				quote = 0
+			}
+		case v[i] == '"' || v[i] == '\'' || v[i] == '`':
+			quote = v[i]
+		case v[i] == c:
+			n++
+		}
+	}
+	return n
 }
 
 // closes: the bracket v opens with is closed in v.
@@ -528,8 +548,17 @@ func bareExpression(v string) bool {
 		return false
 	}
 	var stack []byte
+	var quote byte
 	for j := 0; j < len(v); j++ {
+		if quote != 0 {
+			if v[j] == quote {
+				quote = 0
+			}
+			continue
+		}
 		switch c := v[j]; c {
+		case '"', '\'', '`':
+			quote = c
 		case '(', '[', '{':
 			stack = append(stack, c)
 		case ')', ']', '}':

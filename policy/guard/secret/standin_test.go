@@ -38,6 +38,7 @@ func TestNotCredentialClasses(t *testing.T) {
 		"code closers": `cfg := Client{PrivateKey: rsaTestKey2048}`,
 		"code call":    `return &bundle{transportCredentials: credentials.NewTLS(&tls.Config{})}, nil`,
 		"code index":   `keyring.Add(Key{PrivateKey: fixtures["ed25519"]})`,
+		"quoted brace": `next = item{Token: lexer.Delim('[')}`,
 		"deref":        `if *apiToken1 == *apiToken2 {`,
 		"negation":     `if (!sessionId || !apiKey || !requestId2) {`,
 		"named var":    `signer.privateKey = p256TestPrivateKey`,
