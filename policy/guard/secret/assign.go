@@ -19,11 +19,13 @@ var assignStems = []string{"pass", "pwd", "secret", "token", "apikey", "api_key"
 var notSecretKeySuffixes = []string{"file", "name", "path", "url", "uri", "id", "ids", "type", "length", "size", "count",
 	"source", "location", "endpoint", "expiry", "expires", "expiresat", "field", "hint", "policy", "prompt", "label",
 	"header", "format", "mode", "enabled", "required", "min", "max", "limit", "ttl", "timeout", "kind", "version",
-	"prefix", "regex", "pattern", "ref", "arn", "store", "manager", "provider", "strategy", "method"}
+	"prefix", "regex", "pattern", "ref", "arn", "store", "manager", "provider", "strategy", "method",
+	"user", "username", "login", "mechanism", "properties", "paths", "files", "names", "urls", "uris", "index",
+	"issuer", "scope", "spec", "process", "proxy", "handle"}
 
 // notSecretKeys contain a stem without naming a credential.
 var notSecretKeys = []string{"passport", "compass", "bypass", "passthrough", "passenger", "passage", "tokeniz", "tokens",
-	"author", "authentication-results", "oauth2", "authority"}
+	"author", "authentication-results", "oauth2", "authority", "authenticat", "authz"}
 
 // assignTrie finds every stem in one pass over the lower-cased text.
 // It is built on first use, like the gitleaks keyword index.
@@ -83,6 +85,9 @@ func assignmentAt(s string, at, n int) (Finding, bool) {
 		}
 	}
 	bare := strings.Trim(strings.NewReplacer("_", "", "-", "", ".", "").Replace(key), "")
+	if bare == "pwd" || bare == "oldpwd" {
+		return Finding{}, false // the shell's working directory
+	}
 	for _, x := range notSecretKeySuffixes {
 		if strings.HasSuffix(bare, x) && len(bare) > len(x)+2 {
 			return Finding{}, false
@@ -97,6 +102,10 @@ func assignmentAt(s string, at, n int) (Finding, bool) {
 	}
 	v := s[vs:ve]
 	if !secretLike(v) {
+		return Finding{}, false
+	}
+	quoted := vs > 0 && isQuote(s[vs-1]) && ve < len(s) && s[ve] == s[vs-1]
+	if !quoted && (vs == 0 || s[vs-1] != '>') && bareReference(v) {
 		return Finding{}, false
 	}
 	ms, me := min(ks, vs), max(ke, ve)
@@ -201,10 +210,55 @@ func valueAfter(s string, ks, ke int) (int, int, bool) {
 		return 0, 0, false
 	}
 	i = skipSpaces(s, i+len(op), 3)
+	if op == "," && (i >= len(s) || !isQuote(s[i])) {
+		// "api_token", "…" is a pair of literals; "Api-Key", cfg.APIKey
+		// or "PWD", dir is a call with a name and a variable.
+		return 0, 0, false
+	}
 	if i < len(s) && s[i] == '@' {
 		i++
 	}
+	if op == "=" && ks > 0 && (s[ks-1] == '?' || s[ks-1] == '&' || s[ks-1] == ';' || s[ks-1] == '\\') {
+		if badgeURL(s, ks) {
+			return 0, 0, false
+		}
+		return queryValue(s, i)
+	}
+	if quotedKey && (op == ":" || op == "=") && i < len(s) && !isQuote(s[i]) {
+		// JSON's "key":value: a bare value ends at the member's end.
+		e := i
+		for e < len(s) && e-i < 200 && strings.IndexByte(",}] \t\r\n", s[e]) < 0 {
+			e++
+		}
+		if e == i || bareExpression(s[i:e]) || s[i] == '[' || s[i] == '{' {
+			return 0, 0, false
+		}
+		return i, e, true
+	}
 	return readValue(s, i)
+}
+
+// badgeURL: the query parameter at s[ks:] belongs to a status badge's
+// image URL (codecov's, shields.io's), whose token is public: a README
+// shows it to everyone.
+func badgeURL(s string, ks int) bool {
+	us := ks
+	for us > 0 && ks-us < 300 && !isBlank(s[us-1]) && !isQuote(s[us-1]) && s[us-1] != '(' {
+		us--
+	}
+	u := strings.ToLower(s[us:ks])
+	return strings.Contains(u, "shields.io/") || strings.Contains(u, "/badge.svg") || strings.Contains(u, "/graph/badge")
+}
+
+// queryValue reads a URL query parameter's value (?token=…&…): up to
+// the next parameter, the fragment, a quote, a bracket or a backslash
+// (JSON text escapes & as \u0026).
+func queryValue(s string, i int) (int, int, bool) {
+	e := i
+	for e < len(s) && e-i < 200 && strings.IndexByte("&#\"'`<>()[]\\ \t\r\n", s[e]) < 0 {
+		e++
+	}
+	return i, e, e > i
 }
 
 // flagName: a long option that names a credential: --password,
@@ -315,10 +369,157 @@ func readValue(s string, i int) (int, int, bool) {
 	for e > i && strings.IndexByte(",;\"'`", s[e-1]) >= 0 {
 		e--
 	}
+	if t := trimClosers(s[i:e]); len(t) < e-i {
+		// The value closes brackets it did not open: it sits in code
+		// ({PrivateKey: ecTestKey256}, Insert(x, middleware.After)), so
+		// a name in it is a variable's.
+		e = i + len(t)
+		for e > i && strings.IndexByte(",;\"'`", s[e-1]) >= 0 {
+			e--
+		}
+		if identOrPath(s[i:e]) {
+			return 0, 0, false
+		}
+	}
+	if e > i && (s[i] == '[' || s[i] == '{') && closes(s[i:e]) {
+		return 0, 0, false // a structure: a JSON object or array, a list
+	}
 	if bareExpression(s[i:e]) {
 		return 0, 0, false
 	}
 	return i, e, e > i
+}
+
+// trimClosers drops the closing brackets (and the punctuation between
+// them) that end v without an opening one in it.
+func trimClosers(v string) string {
+	for len(v) > 0 {
+		c := v[len(v)-1]
+		var open byte
+		switch c {
+		case ')':
+			open = '('
+		case ']':
+			open = '['
+		case '}':
+			open = '{'
+		case ',', ';', '.':
+			if t := strings.TrimRight(v, ",;."); t != v && len(t) > 0 && strings.IndexByte(")]}", t[len(t)-1]) >= 0 {
+				v = t
+				continue
+			}
+			return v
+		default:
+			return v
+		}
+		if unquotedCount(v, c) <= unquotedCount(v, open) {
+			return v
+		}
+		v = v[:len(v)-1]
+	}
+	return v
+}
+
+// unquotedCount counts c in v outside quoted literals ('{' in
+// Delim('{') is text, not a bracket).
+func unquotedCount(v string, c byte) int {
+	n := 0
+	var quote byte
+	for i := 0; i < len(v); i++ {
+		switch {
+		case quote != 0:
+			if v[i] == quote {
+				quote = 0
+			}
+		case v[i] == '"' || v[i] == '\'' || v[i] == '`':
+			quote = v[i]
+		case v[i] == c:
+			n++
+		}
+	}
+	return n
+}
+
+// closes: the bracket v opens with is closed in v.
+func closes(v string) bool {
+	open, shut := v[0], byte(']')
+	if open == '{' {
+		shut = '}'
+	}
+	depth := 0
+	for i := 0; i < len(v); i++ {
+		switch v[i] {
+		case open:
+			depth++
+		case shut:
+			depth--
+			if depth == 0 {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// identOrPath: a name or a dotted path of names, dereferenced or not
+// (ecTestKey256, tpm2.TPMRHOwner, *p.keyMarker, !sessionKey).
+func identOrPath(v string) bool {
+	v = strings.TrimLeft(v, "*&!")
+	if v == "" || isDigit(v[0]) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if !isWordChar(v[i]) && v[i] != '.' {
+			return false
+		}
+	}
+	return !strings.HasSuffix(v, ".") && !strings.Contains(v, "..")
+}
+
+// bareReference: an unquoted value that names a variable rather than
+// holding a credential: a dereference or an address (*privateKey2,
+// &cfg), a name built of a credential word (ed25519PrivateKey,
+// jwtTestEC256PrivateKey), a package's member (tpm2.TPMRHOwner: digits
+// in the package's name alone), a PowerShell or lower-case shell
+// variable ($env:DEVOPS_PAT, $credential).
+func bareReference(v string) bool {
+	switch {
+	case v[0] == '*' || v[0] == '&' || v[0] == '!':
+		return identOrPath(v)
+	case strings.HasPrefix(strings.ToLower(v), "$env:"):
+		return true
+	case v[0] == '$':
+		e := 1
+		for e < len(v) && isWordChar(v[e]) {
+			e++
+		}
+		return len(v) > 1 && v[1] >= 'a' && v[1] <= 'z' && (e == len(v) || strings.IndexByte(",;)&+", v[e]) >= 0) ||
+			len(v) > 2 && v[1] == '{' && strings.HasSuffix(v, "}") && identOrPath(v[2:len(v)-1])
+	case !identOrPath(v):
+		return false
+	}
+	if k := strings.IndexByte(v, '.'); k > 0 {
+		for i := k; i < len(v); i++ {
+			if isDigit(v[i]) {
+				return false
+			}
+		}
+		return true
+	}
+	for _, w := range []string{"Key", "Token", "Secret", "Credential", "Password"} {
+		for off := 0; ; {
+			j := strings.Index(v[off:], w)
+			if j < 0 {
+				break
+			}
+			at := off + j
+			off = at + 1
+			if at > 0 && (v[at-1] >= 'a' && v[at-1] <= 'z' || isDigit(v[at-1])) {
+				return true // a hump: privateKey, ed25519PrivateKey
+			}
+		}
+	}
+	return false
 }
 
 // bareExpression: an unquoted value that is code rather than a literal
@@ -349,8 +550,17 @@ func bareExpression(v string) bool {
 		return false
 	}
 	var stack []byte
+	var quote byte
 	for j := 0; j < len(v); j++ {
+		if quote != 0 {
+			if v[j] == quote {
+				quote = 0
+			}
+			continue
+		}
 		switch c := v[j]; c {
+		case '"', '\'', '`':
+			quote = c
 		case '(', '[', '{':
 			stack = append(stack, c)
 		case ')', ']', '}':
@@ -370,7 +580,7 @@ func secretLike(v string) bool {
 	if len(v) < 8 || len(v) > 200 || placeholder(v) || codeReference(v) {
 		return false
 	}
-	return entropy(v) >= 3.0 && mixedClasses(v)
+	return entropy(v) >= 3.0 && mixedClasses(v) && !notCredential(v)
 }
 
 // codeReference: an identifier, a dotted path or a call (os.environ,

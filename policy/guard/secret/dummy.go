@@ -31,7 +31,7 @@ import "strings"
 // a UUID of a version that is not random, or one group repeated between
 // dashes ("1234-1234-1234").
 func dummyValue(v string) bool {
-	return nonRandomUUID(v) || repeatedGroups(v)
+	return nonRandomUUID(v) || repeatedGroups(v) || wordsOnly(v) || jwtStandIn(v)
 }
 
 // nonRandomUUID: a canonical UUID of version 1, 2, 3 or 5 (a time and a

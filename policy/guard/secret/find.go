@@ -2,6 +2,7 @@ package secret
 
 import (
 	"math"
+	"net/url"
 	"regexp"
 	"sort"
 	"strings"
@@ -282,7 +283,7 @@ func find(key, s string) []Finding {
 	}
 	if key != "" && secretKey(key) {
 		v := strings.TrimSpace(s)
-		if len(v) >= 8 && len(v) <= 512 && !placeholder(v) && !strings.ContainsAny(v, " \n") && entropy(v) >= 3.0 && len(out) == 0 {
+		if len(v) >= 8 && len(v) <= 512 && !placeholder(v) && !strings.ContainsAny(v, " \n") && entropy(v) >= 3.0 && len(out) == 0 && !notCredential(v) {
 			out = append(out, Finding{RuleGeneric, "value of " + key, 0, len(s)})
 		}
 	} else {
@@ -419,7 +420,7 @@ func connStrings(s string) []Finding {
 			continue
 		}
 		pw := auth[colon+1 : atSign]
-		if len(pw) < 4 || placeholder(pw) {
+		if len(pw) < 4 || placeholder(pw) || standInPassword(auth[:colon], pw) || sameName(auth[:colon], pw) {
 			continue
 		}
 		out = append(out, Finding{RuleConnString, "password in a connection string", at + colon + 1, at + atSign})
@@ -513,6 +514,30 @@ func placeholder(v string) bool {
 	return allSame(v) || dummyValue(v)
 }
 
+// sameName: the password is the user name, give or take what is not a
+// letter or a digit ("postgres:postgres%23", "guest:guest").
+func sameName(user, pw string) bool {
+	if u, err := url.PathUnescape(user); err == nil {
+		user = u
+	}
+	if p, err := url.PathUnescape(pw); err == nil {
+		pw = p
+	}
+	core := func(s string) string {
+		var b strings.Builder
+		for i := 0; i < len(s); i++ {
+			if c := s[i] | 0x20; c >= 'a' && c <= 'z' {
+				b.WriteByte(c)
+			} else if isDigit(s[i]) {
+				b.WriteByte(s[i])
+			}
+		}
+		return b.String()
+	}
+	u := core(user)
+	return u != "" && u == core(pw)
+}
+
 // npmrcScope: the credential at s[at:] belongs to a registry scope as
 // .npmrc writes one, "//host/path/:_authToken=…"; npm reads no other form.
 func npmrcScope(s string, at int) bool {
@@ -532,7 +557,7 @@ func isIdentifier(s string) bool {
 	return s != ""
 }
 
-var placeholders = []string{"password", "secret", "token", "xxxx", "****", "...", "example", "your_", "your-", "yourpass", "changeme", "placeholder", "redacted", "dummy", "sample", "env.", "process.env", "os.environ", "getenv", "0000000", "1234567", "abcdefg", "<your", "insert"}
+var placeholders = []string{"password", "secret", "token", "xxxx", "****", "...", "example", "your_", "your-", "yourpass", "changeme", "change-me", "change_me", "placeholder", "redacted", "dummy", "sample", "env.", "process.env", "os.environ", "getenv", "0000000", "1234567", "abcdefg", "<your", "insert"}
 
 func allSame(v string) bool {
 	for i := 1; i < len(v); i++ {

@@ -1,0 +1,408 @@
+package secret
+
+import (
+	"encoding/base64"
+	"strings"
+)
+
+// What an assignment to a credential-named key holds when it is not a
+// credential. Reading the flagged files of 40,000 real ones (the npm
+// packages and the Go module cache, `make eval-overfire`) sorted the
+// generic rule's false positives into a few classes, each told by how the
+// value is made rather than by a list of values:
+//
+//   - public values: a URL or a URN (an issuer, an endpoint, a lock
+//     token), a file or module path, an AWS credential scope (the key id
+//     and a date, which signing puts in every request);
+//   - text that is not a value: a format string ("%s", "\n"), a regular
+//     expression, a template ("{header}.{payload}"), a list of options
+//     ("source=foo,target=bar") or of fields ("Uid:Gid:Shell");
+//   - stand-ins a person typed: a common password in any spelling
+//     ("passw0rd", "appP4$$w0rd", "s3cr3t-t0k3n"), the user name again
+//     ("guest:guest"), metasyntactic words ("foo:bar"), words alone
+//     ("admin-token"), a known token
+//     prefix with a body no issuer makes ("ghp_test123"), and base64 of
+//     any of these or of a sentence ("dGhpcyBpcyBub3QgYSByZWFsIHZhbHVl" is
+//     "this is not a real value").
+//
+// Test fixtures that hold a key of a real format (a PEM private key, a
+// JWT, a token of gitleaks' test suite) stay findings: nothing in the
+// value tells them from a leaked one.
+
+// notCredential reports whether v, the value of an assignment to a
+// credential-named key, is one of the classes above.
+func notCredential(v string) bool {
+	return publicValue(v) || notAValue(v) || standIn(v) || shellDefault(v)
+}
+
+// shellDefault: ${NAME:-default} (or :=, -, =) is judged by its default,
+// the literal part.
+func shellDefault(v string) bool {
+	if !strings.HasPrefix(v, "${") || !strings.HasSuffix(v, "}") {
+		return false
+	}
+	body := v[2 : len(v)-1]
+	k := strings.IndexAny(body, ":-=")
+	if k <= 0 || !isIdentifier(body[:k]) {
+		return false
+	}
+	def := strings.TrimLeft(body[k:], ":-=")
+	return !secretLike(def)
+}
+
+// publicValue: a URL, a URN, a path, an AWS credential scope.
+func publicValue(v string) bool {
+	l := strings.ToLower(v)
+	if strings.HasPrefix(l, "urn:") || schemeURL(l) {
+		return true
+	}
+	if strings.HasSuffix(l, "/aws4_request") {
+		return true // Credential=AKID/20210101/us-east-1/s3/aws4_request
+	}
+	return pathLike(v)
+}
+
+// schemeURL: scheme://… (the password a URL may carry is connStrings').
+func schemeURL(l string) bool {
+	i := strings.Index(l, "://")
+	if i <= 0 || i > 20 {
+		return false
+	}
+	for j := 0; j < i; j++ {
+		c := l[j]
+		if !(c >= 'a' && c <= 'z' || j > 0 && (isDigit(c) || c == '+' || c == '.' || c == '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+// pathLike: a file or module path, or a list of them: '/'-separated
+// segments of lower-case letters, digits and ._-, (a random value of
+// base64's alphabet has upper-case letters).
+func pathLike(v string) bool {
+	if strings.Count(v, "/") < 1 || strings.HasSuffix(v, "=") {
+		return false
+	}
+	letters := 0
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		switch {
+		case c >= 'a' && c <= 'z':
+			letters++
+		case isDigit(c) || c == '/' || c == '.' || c == '_' || c == '-' || c == ',' || c == '~':
+		default:
+			return false
+		}
+	}
+	// One slash between two runs is also a fraction or a ratio of
+	// random characters; a path has words.
+	return letters >= 3 && (strings.Count(v, "/") >= 2 || v[0] == '/' || v[0] == '.' || v[0] == '~')
+}
+
+// notAValue: a format string, a regular expression, a template, a list of
+// options or fields.
+func notAValue(v string) bool {
+	if strings.HasPrefix(v, `{"`) || strings.HasPrefix(v, `["`) || (v[0] == '{' || v[0] == '[') && closes(v) {
+		return true // JSON text, a list
+	}
+	for _, p := range formatMarks {
+		if strings.Contains(v, p) {
+			return true
+		}
+	}
+	return template(v) || optionList(v) || fieldList(v)
+}
+
+// formatMarks are printf verbs, escape sequences written out, and the
+// classes and quantifiers of regular expressions; a random value of
+// printable characters holds one of these two-byte runs about once in
+// tens of thousands.
+var formatMarks = []string{"%s", "%v", "%d", "%q", "%+v", "%#v", `\n`, `\t`, `\r`,
+	"[a-z", "[A-Z", "[0-9", `\d`, `\w`, `\s`, `\.`, ".*", ".+", "(?:", "(?i"}
+
+// template: every part of v is an interpolation ({name}, ${name},
+// {{ name }}) joined by punctuation, or a Python f-string.
+func template(v string) bool {
+	if len(v) > 2 && (v[0] == 'f' || v[0] == 'F') && isQuote(v[1]) && strings.Contains(v, "{") {
+		return true
+	}
+	holes, rest := 0, 0
+	for i := 0; i < len(v); {
+		if v[i] != '{' {
+			if isWordChar(v[i]) {
+				rest++
+			}
+			i++
+			continue
+		}
+		j := strings.IndexByte(v[i:], '}')
+		if j < 0 {
+			return false
+		}
+		name := strings.Trim(v[i+1:i+j], "{ $")
+		if !isIdentifier(name) {
+			return false
+		}
+		holes++
+		i += j + 1
+		for i < len(v) && v[i] == '}' {
+			i++
+		}
+	}
+	return holes > 0 && rest <= 3
+}
+
+// optionList: "source=foo,target=bar", "--format=json(x)",
+// "id=s,src=./s": a name of lower-case letters and dashes, '=', and more;
+// base64's '=' only pads the end.
+func optionList(v string) bool {
+	i := strings.IndexByte(v, '=')
+	if i <= 0 || strings.TrimRight(v[i:], "=") == "" {
+		return false
+	}
+	name := strings.TrimLeft(v[:i], "-")
+	if len(name) < 2 {
+		return false
+	}
+	for j := 0; j < len(name); j++ {
+		if c := name[j]; !(c >= 'a' && c <= 'z' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldList: three or more ':'-separated names of letters alone
+// ("UID:GID:GECOS:directory:shell").
+func fieldList(v string) bool {
+	parts := strings.Split(v, ":")
+	if len(parts) < 3 {
+		return false
+	}
+	for _, p := range parts {
+		for j := 0; j < len(p); j++ {
+			if c := p[j] | 0x20; c < 'a' || c > 'z' {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// standIn: a value a person typed in place of a credential.
+func standIn(v string) bool {
+	return commonPassword(v) || metasyntactic(v) || wordsOnly(v) || malformedToken(v) || encodedStandIn(v) || jwtStandIn(v)
+}
+
+// commonPassword: v, read with its digits and symbols as the letters
+// they stand for (p4ssw0rd, s3cr3t, appP4$$w0rd), holds a placeholder
+// word, or its letters alone are a default password ("test1",
+// "pass!@#$%^&*()_+", "qwerty").
+func commonPassword(v string) bool {
+	n := make([]byte, 0, len(v))
+	var core, ncore []byte
+	for i := 0; i < len(v); i++ {
+		c := v[i] | 0x20
+		if v[i] < 'A' || v[i] > 'Z' {
+			c = v[i]
+		}
+		if c >= 'a' && c <= 'z' {
+			core = append(core, c)
+		}
+		if r, ok := leet[c]; ok {
+			c = r
+		}
+		n = append(n, c)
+		if c >= 'a' && c <= 'z' {
+			ncore = append(ncore, c)
+		}
+	}
+	if string(n) != strings.ToLower(v) && placeholder(string(n)) {
+		return true
+	}
+	// The digits that end a default password are its own ("admin2024"),
+	// not letters written as digits.
+	tail := strings.TrimRight(strings.ToLower(v), "0123456789")
+	var lt []byte
+	for i := 0; i < len(tail); i++ {
+		c := tail[i]
+		if r, ok := leet[c]; ok {
+			c = r
+		}
+		if c >= 'a' && c <= 'z' {
+			lt = append(lt, c)
+		}
+	}
+	return defaultPasswords[string(core)] || defaultPasswords[string(ncore)] || defaultPasswords[tail] || defaultPasswords[string(lt)]
+}
+
+// leet maps the digits and symbols written for letters.
+var leet = map[byte]byte{'0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's'}
+
+// defaultPasswords are the words documentation and test suites use as a
+// password, in the letters-only form commonPassword reads.
+var defaultPasswords = map[string]bool{"pass": true, "passwd": true, "pwd": true, "test": true, "testing": true,
+	"guest": true, "admin": true, "root": true, "user": true, "qwerty": true, "letmein": true, "default": true,
+	"demo": true, "welcome": true, "hello": true, "apass": true, "mypass": true, "secret": true, "hunter": true,
+	"pa": true, "abc": true, "abcd": true, "abcdef": true, "foo": true, "bar": true, "foobar": true, "baz": true}
+
+// metasyntactic: the letters of v are foo, bar, baz and qux alone.
+func metasyntactic(v string) bool {
+	l := strings.ToLower(v)
+	n := 0
+	for _, w := range []string{"foo", "bar", "baz", "qux"} {
+		n += strings.Count(l, w) * len(w)
+	}
+	letters := 0
+	for i := 0; i < len(l); i++ {
+		if l[i] >= 'a' && l[i] <= 'z' {
+			letters++
+		}
+	}
+	return n > 0 && n == letters
+}
+
+// wordsOnly: two or more words of lower-case letters joined by '-' or
+// '_' ("admin-token", "admin-api-key-change-me"), no digit among them:
+// no issuer makes a token of words.
+func wordsOnly(v string) bool {
+	words, run := 0, 0
+	for i := 0; i <= len(v); i++ {
+		if i == len(v) || v[i] == '-' || v[i] == '_' {
+			if run == 0 {
+				return false
+			}
+			if run > 12 {
+				return false // a long run of letters is no word
+			}
+			words, run = words+1, 0
+			continue
+		}
+		if v[i] < 'a' || v[i] > 'z' {
+			return false
+		}
+		run++
+	}
+	return words >= 2
+}
+
+// malformedToken: v starts with a token format's prefix but is not a
+// token of it ("ghp_test123", "glpat-changeme"): a real one matches
+// its format.
+func malformedToken(v string) bool {
+	for _, p := range secretPatterns() {
+		switch p.kind {
+		case "private key", "credentials in URL", "JSON Web Token", "OpenAI API key":
+			continue
+		}
+		for _, pre := range strings.Split(p.prefix, "|") {
+			if strings.HasPrefix(v, pre) && len(v) > len(pre) {
+				if loc := p.re.FindStringIndex(v); loc == nil || loc[0] != 0 {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// encodedStandIn: v is base64 of text that is no credential: a sentence
+// or JSON ("this is not a real value", a pagination cursor, a JWT's
+// header), a stand-in, a user:password pair whose password is one, or a
+// keyboard mash. A random credential encoded is random bytes, which are
+// not all printable; a password encoded (a Kubernetes Secret's data)
+// decodes to the password, which is judged as it is.
+func encodedStandIn(v string) bool {
+	d, ok := decodeText(v)
+	if !ok {
+		return false
+	}
+	if strings.ContainsAny(d, " {\"") {
+		return true
+	}
+	if user, pw, ok := strings.Cut(d, ":"); ok {
+		return standInPassword(user, pw)
+	}
+	return placeholder(d) || commonPassword(d) || metasyntactic(d) || mash(d)
+}
+
+// decodeText decodes v as base64 (padded or not, either alphabet) when
+// what it encodes is printable ASCII of four bytes or more.
+func decodeText(v string) (string, bool) {
+	if len(v) < 8 {
+		return "", false
+	}
+	for i := 0; i < len(v); i++ {
+		c := v[i]
+		if !(isWordChar(c) || c == '+' || c == '/' || c == '-' || c == '=') {
+			return "", false
+		}
+	}
+	t := strings.TrimRight(v, "=")
+	var b []byte
+	var err error
+	if strings.ContainsAny(t, "-_") {
+		b, err = base64.RawURLEncoding.DecodeString(t)
+	} else {
+		b, err = base64.RawStdEncoding.DecodeString(t)
+	}
+	if err != nil || len(b) < 4 {
+		return "", false
+	}
+	for _, c := range b {
+		if c < 0x20 || c > 0x7e {
+			return "", false
+		}
+	}
+	return string(b), true
+}
+
+// standInPassword: a password that is the user name again, a
+// placeholder, a common or metasyntactic password, or the word "pass"
+// with the user's prefix ("env_user:env_pass").
+func standInPassword(user, pw string) bool {
+	if pw == "" || strings.EqualFold(pw, user) {
+		return true
+	}
+	l := strings.ToLower(pw)
+	return placeholder(pw) || commonPassword(pw) || metasyntactic(pw) ||
+		strings.HasSuffix(l, "pass") || strings.HasSuffix(l, "password") || strings.HasPrefix(l, "pass")
+}
+
+// mash: lower-case letters alone, long, from a handful of keys
+// ("laskdjflaksdjf…").
+func mash(d string) bool {
+	if len(d) < 12 {
+		return false
+	}
+	var seen [26]bool
+	n := 0
+	for i := 0; i < len(d); i++ {
+		c := d[i]
+		if c < 'a' || c > 'z' {
+			return false
+		}
+		if !seen[c-'a'] {
+			seen[c-'a'] = true
+			n++
+		}
+	}
+	return n <= 8
+}
+
+// jwtStandIn: a JWT-shaped value whose parts are words ("header.
+// eyJ….signature", "eyJ….eyJ….signature").
+func jwtStandIn(v string) bool {
+	parts := strings.Split(v, ".")
+	if len(parts) < 2 {
+		return false
+	}
+	for _, p := range parts {
+		switch strings.ToLower(p) {
+		case "header", "payload", "signature", "sig":
+			return true
+		}
+	}
+	return false
+}
