@@ -88,7 +88,12 @@ func (c *Core) CheckCall(ctx context.Context, params json.RawMessage) Verdict {
 // the relay answers the client with the Verdict; one that passes is
 // recorded by FinishCall (or CancelCall, FailCall) with its result.
 func (c *Core) BeginCall(ctx context.Context, params json.RawMessage) (*CallState, Verdict) {
-	p, parseErr := parseCallParams(params)
+	return c.beginCall(ctx, readCall(params))
+}
+
+// beginCall is BeginCall on params read already.
+func (c *Core) beginCall(ctx context.Context, rc *readParams) (*CallState, Verdict) {
+	p, parseErr := rc.p, rc.err
 	st := &CallState{
 		Call: &Call{
 			Tool: p.Name, Arguments: p.Arguments, Params: p.Forward, Meta: p.Meta,
