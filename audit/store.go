@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -562,19 +561,20 @@ func (s *Store) commit(batch []*pending) []error {
 		first := time.Time{}
 		for i, p := range batch {
 			p.rec.Seq, p.rec.Prev = s.seq+1, s.prev
-			line, err := json.Marshal(p.rec)
-			if err != nil {
+			start := len(buf)
+			var err error
+			if buf, err = appendRecord(buf, p.rec); err != nil {
 				errs[i] = fmt.Errorf("encode audit record: %w", err)
 				p.rec.Seq, p.rec.Prev = 0, ""
 				continue
 			}
 			s.seq++
-			sum := sha256.Sum256(line)
+			sum := sha256.Sum256(buf[start:])
 			s.prev = hex.EncodeToString(sum[:])
 			if first.IsZero() {
 				first = p.rec.Time
 			}
-			buf = append(append(buf, line...), '\n')
+			buf = append(buf, '\n')
 		}
 		s.buf = buf
 		if len(buf) == 0 {

@@ -72,6 +72,58 @@ func (u inputUse) reads(root string) bool {
 	return ok
 }
 
+// inputMember is what the policies read of one member of the input.
+type inputMember struct {
+	read bool
+	subs map[string]bool // nil: all of it
+}
+
+// member says what the policies read of root.
+func (u inputUse) member(root string) inputMember {
+	if u.all {
+		return inputMember{read: true}
+	}
+	subs, ok := u.roots[root]
+	return inputMember{read: ok, subs: subs}
+}
+
+// wants reports whether the policies read sub of the member.
+func (m inputMember) wants(sub string) bool { return m.subs == nil || m.subs[sub] }
+
+// put sets m[sub] = v when the policies read sub.
+func (m inputMember) put(obj map[string]any, sub string, v any) {
+	if m.wants(sub) {
+		obj[sub] = v
+	}
+}
+
+// size is the member's map size: n for all of it, else the subs read.
+func (m inputMember) size(n int) int {
+	if m.subs == nil {
+		return n
+	}
+	return min(n, len(m.subs))
+}
+
+// pick is project for one member read, v its whole value.
+func (u inputUse) pick(root string, v any) any {
+	if u.all {
+		return v
+	}
+	subs := u.roots[root]
+	m, isMap := v.(map[string]any)
+	if subs == nil || !isMap {
+		return v
+	}
+	pm := make(map[string]any, len(subs))
+	for k := range subs {
+		if sv, ok := m[k]; ok {
+			pm[k] = sv
+		}
+	}
+	return pm
+}
+
 // project returns the part of in the policies read; in itself when they
 // read all of it.
 func (u inputUse) project(in map[string]any) map[string]any {
@@ -79,23 +131,10 @@ func (u inputUse) project(in map[string]any) map[string]any {
 		return in
 	}
 	out := make(map[string]any, len(u.roots))
-	for root, subs := range u.roots {
-		v, ok := in[root]
-		if !ok {
-			continue
+	for root := range u.roots {
+		if v, ok := in[root]; ok {
+			out[root] = u.pick(root, v)
 		}
-		m, isMap := v.(map[string]any)
-		if subs == nil || !isMap {
-			out[root] = v
-			continue
-		}
-		pm := make(map[string]any, len(subs))
-		for k := range subs {
-			if sv, ok := m[k]; ok {
-				pm[k] = sv
-			}
-		}
-		out[root] = pm
 	}
 	return out
 }

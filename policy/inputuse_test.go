@@ -117,8 +117,8 @@ func TestDecisionCacheIgnoresUnreadFacts(t *testing.T) {
 }
 
 // TestBuildInputForProjectsAlike: the input built with only the members
-// the policies read projects to what the whole input projects to, for
-// each shape of use, with facts, findings and arguments in play.
+// the policies read is what the whole input projects to, for each shape
+// of use, with facts, findings and arguments in play.
 func TestBuildInputForProjectsAlike(t *testing.T) {
 	b := bundle(t, "")
 	srv := b.Catalog.Server("everything")
@@ -139,14 +139,87 @@ func TestBuildInputForProjectsAlike(t *testing.T) {
 		{roots: map[string]map[string]bool{"identity": {"groups": true}, "server": {"id": true, "known": true}, "hook": nil}},
 		{roots: map[string]map[string]bool{"arguments": nil, "findings": nil, "client": {"name": true}}},
 		{roots: map[string]map[string]bool{"arguments_omitted": nil, "guardrails": nil, "nothing": nil}},
+		{roots: map[string]map[string]bool{"arguments": {"q": true, "x": true}, "guardrails": {"sql": true}, "hook": {"x": true},
+			"session": {"calls": true, "taint": true, "nothing": true}, "tool": {"egress": true}, "server": {"groups": true, "data_scope": true}}},
+		{roots: map[string]map[string]bool{"identity": {"authenticated": true, "method": true}, "client": {"version": true}, "findings": {"x": true},
+			"session": {"servers": true, "tools": true, "data_classes": true}, "tool": {"annotations": true, "untrusted": true, "name": true}}},
 	}
 	for _, server := range []*catalog.Server{srv, nil} {
-		whole := buildInput(guard.HookPre, server, call, payload, results)
+		whole := wholeInput(guard.HookPre, server, call, payload, results)
 		for _, u := range uses {
-			got := u.project(buildInputFor(u, guard.HookPre, server, call, payload, results))
+			got := buildInputFor(u, guard.HookPre, server, call, payload, results)
 			if want := u.project(whole); !reflect.DeepEqual(got, want) {
 				t.Errorf("use %+v, server %v:\n got %v\nwant %v", u, server != nil, got, want)
 			}
 		}
+	}
+}
+
+// wholeInput is the whole policy input as the schema describes it, built
+// member by member, as the reference buildInputFor must project alike.
+func wholeInput(hook string, server *catalog.Server, call *enforce.Call, payload *guard.Payload, results []guard.Result) map[string]any {
+	id := call.Identity
+	groups := make([]any, 0, len(id.Groups))
+	for _, g := range id.Groups {
+		groups = append(groups, g)
+	}
+	srv := map[string]any{"known": server != nil, "id": "", "status": "", "risk": "", "groups": []any{}, "data_scope": []any{}, "owner": ""}
+	if server != nil {
+		srv = map[string]any{
+			"known": true, "id": server.ID, "status": string(server.Status), "risk": string(server.Risk),
+			"groups": anyStrings(server.Groups), "data_scope": anyStrings(server.DataScope), "owner": server.Owner,
+		}
+	}
+	annotations := map[string]any{}
+	if len(call.Annotations) > 0 {
+		_ = json.Unmarshal(call.Annotations, &annotations)
+	}
+	egress, untrusted := false, false
+	if server != nil {
+		egress, untrusted = server.ToolEgress(call.Tool), server.ToolUntrusted(call.Tool)
+	}
+	var args any = map[string]any{}
+	omitted := false
+	if payload != nil && payload.IsJSON {
+		if payload.Bytes <= maxRegoArguments {
+			args = payload.Decoded()
+		} else {
+			omitted = true
+		}
+	}
+	gr := map[string]any{}
+	findings := []any{}
+	for _, r := range results {
+		rules := []any{}
+		for _, f := range r.Findings {
+			rules = append(rules, f.Rule)
+			findings = append(findings, map[string]any{"guardrail": r.Name, "rule": f.Rule, "message": f.Message})
+		}
+		gr[r.Name] = map[string]any{"kind": r.Kind, "mode": r.Mode, "verdict": r.Verdict, "rules": rules}
+	}
+	f := call.Facts
+	if f == nil {
+		f = &enforce.FactsView{}
+	}
+	taint := map[string]any{}
+	for k, t := range f.Taint {
+		taint[k] = map[string]any{"server": t.Server, "tool": t.Tool, "call": t.Call, "record": t.Record,
+			"time": t.Time.Format("2006-01-02T15:04:05Z"), "why": t.Why}
+	}
+	return map[string]any{
+		"hook": hook,
+		"session": map[string]any{
+			"calls": f.Calls, "servers": anyStrings(f.Servers), "tools": anyStrings(f.Tools),
+			"data_classes": anyStrings(f.DataClasses), "untrusted": f.Untrusted, "taint": taint,
+		},
+		"identity": map[string]any{
+			"subject": id.Subject, "email": id.Email, "name": id.Name, "groups": groups,
+			"issuer": id.Issuer, "method": methodOrNone(id.Method), "authenticated": id.Authenticated(),
+		},
+		"client":    map[string]any{"name": call.Client.Name, "version": call.Client.Version},
+		"server":    srv,
+		"tool":      map[string]any{"name": call.Tool, "annotations": annotations, "egress": egress, "untrusted": untrusted},
+		"arguments": args, "arguments_omitted": omitted,
+		"guardrails": gr, "findings": findings,
 	}
 }

@@ -188,8 +188,9 @@ const maxCachedDecisions = 4096
 // maxCachedReviews bounds the tool-review cache; it is cleared when full.
 const maxCachedReviews = 4096
 
+// decide evaluates the policies on in, the input as they read it
+// (buildInputFor with st.use), or takes the decision cached for it.
 func (st *state) decide(ctx context.Context, in map[string]any) (regoDecision, error) {
-	in = st.use.project(in)
 	if !st.cacheDecisions {
 		return evalDecision(ctx, st.query, in)
 	}

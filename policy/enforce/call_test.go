@@ -265,3 +265,21 @@ func TestReviewBeforeFirstCall(t *testing.T) {
 		t.Error("no pins and no reviewers: nothing to verify")
 	}
 }
+
+// TestCreatedTaskSpellings: the quick refusal of results without a
+// "task" member must not miss one whose name is escaped.
+func TestCreatedTaskSpellings(t *testing.T) {
+	for _, c := range []struct{ result, want string }{
+		{`{"task":{"taskId":"t1"}}`, "t1"},
+		{`{"t\u0061sk":{"taskId":"t2"}}`, "t2"},
+		{`{"\u0074\u0061\u0073\u006b":{"taskId":"t3"}}`, "t3"},
+		{`{"task":{"taskId":"t4"},"content":[]}`, ""}, // a tool result, not a task
+		{`{"content":[{"type":"text","text":"Echo: hello"}]}`, ""},
+		{`{"content":[{"type":"text","text":"a task"}]}`, ""},
+		{`{"tasks":{"taskId":"t5"}}`, ""},
+	} {
+		if got := createdTask(json.RawMessage(c.result)); got != c.want {
+			t.Errorf("createdTask(%s) = %q, want %q", c.result, got, c.want)
+		}
+	}
+}

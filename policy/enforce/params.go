@@ -99,10 +99,24 @@ func parseCallParams(params json.RawMessage) (callParams, error) {
 }
 
 // toolName reads a tools/call's tool name with exact keys, or "".
-func toolName(params json.RawMessage) string {
+func toolName(params json.RawMessage) string { return readCall(params).name() }
+
+// readParams is a tools/call's params read once (parseCallParams) for
+// every check a session runs on the call before it goes upstream.
+type readParams struct {
+	p   callParams
+	err error
+}
+
+func readCall(params json.RawMessage) *readParams {
 	p, err := parseCallParams(params)
-	if err != nil {
+	return &readParams{p: p, err: err}
+}
+
+// name is the tool name, or "" for params that could not be read.
+func (r *readParams) name() string {
+	if r.err != nil {
 		return ""
 	}
-	return p.Name
+	return r.p.Name
 }

@@ -176,7 +176,10 @@ func (s *Session) forward(ctx context.Context, ri int, m *rpc.Message, params js
 			// session's own tools/list to verify pins) decide while
 			// another goroutine reads, so pings, cancellations and other
 			// calls never wait behind one; the rest decide at once.
-			run(core.MayBlock() || core.Unverified(params), func() { s.govern(ctx, ri, c, params) })
+			// The params are read once for the checks here, in govern
+			// and in BeginCall.
+			rc := readCall(params)
+			run(core.MayBlock() || core.unverified(rc.name), func() { s.govern(ctx, ri, c, rc) })
 			return nil
 		case "tasks/result":
 			c.state = core.BeginTaskResult(params)
@@ -292,15 +295,15 @@ func ClientInfo(params json.RawMessage) audit.Client { return clientInfo(params)
 // the call may not pass; a call that passes goes upstream re-encoded from
 // what the core decided on. When the client cancels the call meanwhile,
 // the hooks' context is cancelled and nothing is forwarded or answered.
-func (s *Session) govern(ctx context.Context, ri int, c *call, params json.RawMessage) {
+func (s *Session) govern(ctx context.Context, ri int, c *call, rc *readParams) {
 	core := c.core
 	callCtx, stop := context.WithCancel(ctx)
 	defer stop()
 	s.pending.deciding(c, stop)
-	if core.Unverified(params) {
+	if core.unverified(rc.name) {
 		s.verifyTools(callCtx, ri, core)
 	}
-	st, v := core.BeginCall(callCtx, params)
+	st, v := core.beginCall(callCtx, rc)
 	if !v.Pass {
 		if s.pending.forget(c) {
 			_ = s.client.WriteFrame(answer(c.clientID, v))

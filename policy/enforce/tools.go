@@ -142,23 +142,28 @@ func replaceTools(result json.RawMessage, obj map[string]json.RawMessage, kept [
 // tools through FilterTools before CheckCall, or a drifted definition
 // would go unnoticed.
 func (c *Core) Unverified(params json.RawMessage) bool {
+	return c.unverified(func() string { return toolName(params) })
+}
+
+// unverified is Unverified for the tool name that name reads.
+func (c *Core) unverified(name func() string) bool {
 	reviewed := reviews(c.cfg.Hooks)
 	if c.cfg.Server == nil || len(c.cfg.Server.Pins) == 0 && !reviewed {
 		return false
 	}
-	name := toolName(params)
-	if name == "" {
+	tool := name()
+	if tool == "" {
 		return false
 	}
 	// A pinned tool must match its pin, and with a describe hook every
 	// tool must pass review, before its first call: a call sent beside
 	// (or without) the client's tools/list would otherwise run unchecked.
-	if _, pinned := c.cfg.Server.Pins[name]; !pinned && !reviewed {
+	if _, pinned := c.cfg.Server.Pins[tool]; !pinned && !reviewed {
 		return false
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, seen := c.visible[name]
+	_, seen := c.visible[tool]
 	return !seen
 }
 

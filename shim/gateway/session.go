@@ -234,7 +234,10 @@ func (h *Handler) openAs(r *http.Request, ep endpoint, m *rpc.Message, resumed *
 			// Each streamed answer is finished (post hooks, record) on
 			// its stream's goroutine: no hop through the pump, and one
 			// session's answers are not finished one at a time.
-			d.DeliverTo(func(m *rpc.Message) { _ = s.engine.FromUpstreamMessage(s.ctx, i, m) })
+			d.DeliverTo(func(m *rpc.Message) {
+				growStack()
+				_ = s.engine.FromUpstreamMessage(s.ctx, i, m)
+			})
 		}
 		s.pumps.Add(1)
 		go s.pump(i, up)
