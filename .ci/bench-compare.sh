@@ -21,8 +21,8 @@ export MCPGOV_BENCH_BIN=$tmp/mcpgov MCPGOV_BENCH_BASELINE_BIN=$tmp/mcpgov-base
 # Peak RSS counts the pages of the binary the page cache maps in around each
 # fault: both builds start from their cached pages dropped (bench-report.sh).
 for b in "$MCPGOV_BENCH_BIN" "$MCPGOV_BENCH_BASELINE_BIN"; do sync "$b" && dd if="$b" iflag=nocache count=0 status=none; done
-echo "== end to end: a go-sdk client over real pipes, this build's shim vs $base's (baseline-*)"
-$GO test -run '^$' -bench '^BenchmarkEchoRounds$/approved-write-vs-baseline' -benchtime "${ECHO_CALLS:-2000}x" -count 1 ./cmd/mcpgov/ 2>&1 | figures
+echo "== end to end: a go-sdk client over real pipes, server-everything direct, $base's shim (baseline-*) and this build's, each shim's added-* over direct"
+$GO test -run '^$' -bench '^BenchmarkEchoRounds$/(approved|guarded)-write-vs-baseline' -benchtime "${ECHO_CALLS:-2000}x" -count 1 ./cmd/mcpgov/ 2>&1 | figures
 $GO test -run '^$' -bench '^BenchmarkStartupRounds$/approved-vs-baseline' -benchtime 20x -count 1 ./cmd/mcpgov/ 2>&1 | figures
 echo "== in process: BenchmarkRelayHop, alternating trees"
 for i in 1 2 3; do

@@ -62,6 +62,14 @@ type Command struct {
 	Dir      string
 	Stderr   io.Writer // the child's stderr; an *os.File is handed over directly
 	MaxFrame int
+	// BlockingRead reads the server's output with blocking reads on a
+	// thread of their own (Linux), not through the runtime's poller:
+	// fewer thread wake-ups on each answer's path, for a process that
+	// relays one server (the shim), at the cost of a thread per server
+	// (not for a gateway's many). The read ends when the server's
+	// output does (it and its process group exited), as a poller read
+	// does: nothing closes the pipe while the server runs.
+	BlockingRead bool
 }
 
 // StartProcess starts the upstream.
@@ -70,7 +78,7 @@ func StartProcess(c Command) (*Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	outR, outW, err := os.Pipe()
+	outR, outW, err := outputPipe(c.BlockingRead)
 	if err != nil {
 		inR.Close()
 		inW.Close()

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strconv"
@@ -27,13 +28,15 @@ func TestFakeServerProcess(t *testing.T) { catalogtest.RunIfHelperProcess(fakeSe
 // fakeServerArgs make the test binary run TestFakeServerProcess only.
 var fakeServerArgs = catalogtest.HelperProcessArgs
 
-func startFake(t *testing.T, args ...string) *Process {
+// startFake starts the fake server; blocking is Command.BlockingRead.
+func startFake(t *testing.T, blocking bool, args ...string) *Process {
 	t.Helper()
 	p, err := StartProcess(Command{
-		Path:   os.Args[0],
-		Args:   append(slices.Clone(fakeServerArgs), args...),
-		Env:    append(os.Environ(), fakeServerEnv+"=1"),
-		Stderr: os.Stderr,
+		Path:         os.Args[0],
+		Args:         append(slices.Clone(fakeServerArgs), args...),
+		Env:          append(os.Environ(), fakeServerEnv+"=1"),
+		Stderr:       os.Stderr,
+		BlockingRead: blocking,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -42,10 +45,23 @@ func startFake(t *testing.T, args ...string) *Process {
 	return p
 }
 
+// readModes are the two ways a Process reads its server's output
+// (Command.BlockingRead).
+var readModes = []struct {
+	name     string
+	blocking bool
+}{{"poller", false}, {"blocking", true}}
+
 // TestProcessRelay relays a real child process end to end and shuts it
-// down cleanly at the client's EOF.
+// down cleanly at the client's EOF, reading its output either way.
 func TestProcessRelay(t *testing.T) {
-	p := startFake(t)
+	for _, m := range readModes {
+		t.Run(m.name, func(t *testing.T) { testProcessRelay(t, m.blocking) })
+	}
+}
+
+func testProcessRelay(t *testing.T, blocking bool) {
+	p := startFake(t, blocking)
 	in := strings.NewReader(`{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}
 {"jsonrpc":"2.0","method":"notifications/initialized"}
 {"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hi"}}}
@@ -70,8 +86,14 @@ func TestProcessRelay(t *testing.T) {
 // process group: Shutdown returns (the server would never end by itself)
 // and both processes are gone.
 func TestProcessShutdownKillsGroup(t *testing.T) {
+	for _, m := range readModes {
+		t.Run(m.name, func(t *testing.T) { testProcessShutdownKillsGroup(t, m.blocking) })
+	}
+}
+
+func testProcessShutdownKillsGroup(t *testing.T, blocking bool) {
 	pidfile := t.TempDir() + "/pids"
-	p := startFake(t, "--hang", "--pidfile", pidfile)
+	p := startFake(t, blocking, "--hang", "--pidfile", pidfile)
 	var pids []int
 	await.Until(t, "the fake server's pid file", func() bool {
 		b, _ := os.ReadFile(pidfile)
@@ -94,6 +116,62 @@ func TestProcessShutdownKillsGroup(t *testing.T) {
 		await.Until(t, fmt.Sprintf("process %d to be gone after shutdown", pid), func() bool {
 			err := syscall.Kill(pid, 0)
 			return errors.Is(err, syscall.ESRCH) || isZombie(pid)
+		})
+	}
+}
+
+// TestProcessRelayEnds: whichever way the server's output is read, a
+// relay whose pump is waiting in that read ends in each way Run can end:
+// the context is cancelled (the server, which ignores SIGTERM and its
+// stdin's EOF, is killed), the server exits by itself, the client closes
+// its input while the server never answers. A blocking read cannot be
+// interrupted, so each of these must end it by ending the server's output.
+func TestProcessRelayEnds(t *testing.T) {
+	const call = `{"jsonrpc":"2.0","id":1,"method":"ping"}` + "\n"
+	for _, m := range readModes {
+		t.Run(m.name+"/cancelled", func(t *testing.T) {
+			p := startFake(t, m.blocking, "--hang")
+			in, client := io.Pipe() // the client never closes its input
+			defer client.Close()
+			ctx, cancel := context.WithCancel(context.Background())
+			r := &Relay{In: in, Out: &syncBuffer{}, Stderr: io.Discard}
+			done := make(chan error, 1)
+			go func() { done <- r.Run(ctx, p) }()
+			if _, err := io.WriteString(client, call); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			if err := await.Recv(t, done, "Run to return after the cancellation"); !errors.Is(err, context.Canceled) {
+				t.Fatalf("Run = %v, want context.Canceled", err)
+			}
+			if !await.Closed(t, p.Done()) {
+				t.Fatal("server still running")
+			}
+		})
+		t.Run(m.name+"/server-exits", func(t *testing.T) {
+			p := startFake(t, m.blocking, "--exit-early")
+			in, client := io.Pipe()
+			defer client.Close()
+			r := &Relay{In: in, Out: &syncBuffer{}, Stderr: io.Discard}
+			done := make(chan error, 1)
+			go func() { done <- r.Run(context.Background(), p) }()
+			err := await.Recv(t, done, "Run to return after the server's exit")
+			if !errors.Is(err, ErrUpstreamExited) || !strings.Contains(err.Error(), "exit status 1") {
+				t.Fatalf("Run = %v, want ErrUpstreamExited with the exit status", err)
+			}
+		})
+		t.Run(m.name+"/client-eof", func(t *testing.T) {
+			p := startFake(t, m.blocking, "--hang")
+			out := &syncBuffer{}
+			r := &Relay{In: strings.NewReader(call), Out: out, Stderr: io.Discard, Drain: time.Millisecond, Grace: time.Millisecond}
+			done := make(chan error, 1)
+			go func() { done <- r.Run(context.Background(), p) }()
+			if err := await.Recv(t, done, "Run to return after the client's EOF"); err != nil {
+				t.Fatalf("Run = %v", err)
+			}
+			if !await.Closed(t, p.Done()) {
+				t.Fatal("server still running")
+			}
 		})
 	}
 }

@@ -79,6 +79,13 @@ func (r *Relay) Reload(core *enforce.Core) error {
 	return r.session.Reload(0, core)
 }
 
+// CurrentCore returns the core governing the relay's new calls.
+func (r *Relay) CurrentCore() *enforce.Core {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.Core
+}
+
 // Run relays until the client closes its input (then it shuts the upstream
 // down and returns nil), the upstream exits (every pending call is answered
 // with an error and Run returns ErrUpstreamExited) or ctx is done (the

@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"runtime/pprof"
 	"runtime/trace"
 	"slices"
 	"strconv"
@@ -52,24 +54,33 @@ func durabilityEnv(tb testing.TB, durability string) []string {
 // tracer when MCPGOV_BENCH_TRACE names a file and the command is the shim:
 // the scheduler trace of a shim started by this test binary (not
 // MCPGOV_BENCH_BIN), for `go tool trace` and its -pprof=sched profile of
-// the time goroutines waited to run, e.g. over BenchmarkEchoRounds.
+// the time goroutines waited to run, e.g. over BenchmarkEchoRounds. A
+// name ending in .pprof gets a CPU profile instead, sampled at 2 kHz (a
+// shim spends well under a millisecond of CPU per call, too little for
+// the default 100 Hz; the runtime then warns on stderr that the rate was
+// set before the profile started). Each shim writes NAME.PID.
 func benchTraced(main func() int) int {
 	path := os.Getenv("MCPGOV_BENCH_TRACE")
 	if path == "" || len(os.Args) < 2 || os.Args[1] != "shim" {
 		return main()
 	}
 	f, err := os.Create(fmt.Sprintf("%s.%d", path, os.Getpid()))
-	if err == nil {
-		err = trace.Start(f)
-	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: trace: %v\n", err)
 		return main()
 	}
-	code := main()
-	trace.Stop()
-	f.Close()
-	return code
+	defer f.Close()
+	start, stop := trace.Start, trace.Stop
+	if strings.HasSuffix(path, ".pprof") {
+		runtime.SetCPUProfileRate(2000)
+		start, stop = pprof.StartCPUProfile, pprof.StopCPUProfile
+	}
+	if err := start(f); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: trace: %v\n", err)
+		return main()
+	}
+	defer stop()
+	return main()
 }
 
 // startSession starts command with env as a stdio MCP server, connects a
@@ -116,7 +127,10 @@ func benchShim(bundle, command string, args ...string) (string, []string) {
 // minus direct percentile), reported as metrics. In fsync durability the
 // device's fsync is measured in the same rounds too (fsyncFloor), and the
 // added p50 less the fsync's p50. Run it with -benchtime 2000x for the
-// issue's 2,000 calls a side.
+// issue's 2,000 calls a side. With MCPGOV_BENCH_BASELINE_BIN set to
+// another build of mcpgov, VARIANT-write-vs-baseline adds that build's
+// shim as a third side (echoRoundsBaseline): before and after a change,
+// each against direct, in one run.
 func BenchmarkEchoRounds(b *testing.B) {
 	needEverything(b)
 	for _, v := range shimVariants {
@@ -137,18 +151,101 @@ func BenchmarkEchoRounds(b *testing.B) {
 		}
 	}
 	if bin := os.Getenv("MCPGOV_BENCH_BASELINE_BIN"); bin != "" {
-		// The relay hop before and after a change, in one run: the
-		// baseline side is the other build's shim on the same bundle.
-		b.Run("approved-write-vs-baseline", func(b *testing.B) {
-			bundle := writeBundle(b)
-			_, args := benchShim(bundle, "mcp-server-everything", "stdio")
-			base, _, _ := startSession(b, durabilityEnv(b, "write"), bin, args...)
-			defer base.Close()
-			cmd, args := benchShim(bundle, "mcp-server-everything", "stdio")
-			shimmed, _, _ := startSession(b, durabilityEnv(b, "write"), cmd, args...)
-			defer shimmed.Close()
-			echoRounds(b, "baseline", base, shimmed)
-		})
+		// The relay hop before and after a change, in one run: three
+		// sides on the same bundle, server-everything direct, the other
+		// build's shim and this one's, in interleaved rounds.
+		for _, v := range shimVariants {
+			b.Run(v.name+"-write-vs-baseline", func(b *testing.B) {
+				direct, _, _ := startSession(b, sandboxEnv(b), "mcp-server-everything", "stdio")
+				defer direct.Close()
+				bundle := v.bundle(b)
+				_, args := benchShim(bundle, "mcp-server-everything", "stdio")
+				base, baseProc, _ := startSession(b, durabilityEnv(b, "write"), bin, args...)
+				defer base.Close()
+				cmd, args := benchShim(bundle, "mcp-server-everything", "stdio")
+				shimmed, shimProc, _ := startSession(b, durabilityEnv(b, "write"), cmd, args...)
+				defer shimmed.Close()
+				echoRoundsBaseline(b, direct, base, shimmed, baseProc.Pid, shimProc.Pid)
+			})
+		}
+	}
+}
+
+// echoRoundsBaseline makes b.N echo calls on each of three sessions in
+// interleaved rounds (direct first, then the two shims in an order that
+// alternates between rounds, so neither always runs right after the
+// direct side) and reports each side's percentiles, both shims' added
+// ones over direct (baseline-added-*, added-*), the ratio of this build's
+// added p50 to the baseline's, and both shims' peak RSS after the calls.
+func echoRoundsBaseline(b *testing.B, direct, base, shimmed *mcp.ClientSession, basePid, shimPid int) {
+	ctx := context.Background()
+	params := &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"message": "hello"}}
+	call := func(cs *mcp.ClientSession, lat []time.Duration, n int) []time.Duration {
+		for range n {
+			start := time.Now()
+			if _, err := cs.CallTool(ctx, params); err != nil {
+				b.Fatal(err)
+			}
+			lat = append(lat, time.Since(start))
+		}
+		return lat
+	}
+	for _, cs := range []*mcp.ClientSession{direct, base, shimmed} {
+		call(cs, nil, 50) // warm up
+	}
+	baseCPU0, shimCPU0 := cpuTime(b, basePid), cpuTime(b, shimPid)
+	dl := make([]time.Duration, 0, b.N)
+	bl := make([]time.Duration, 0, b.N)
+	sl := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for round := 0; round*roundCalls < b.N; round++ {
+		n := min(roundCalls, b.N-round*roundCalls)
+		dl = call(direct, dl, n)
+		if round%2 == 0 {
+			bl = call(base, bl, n)
+			sl = call(shimmed, sl, n)
+		} else {
+			sl = call(shimmed, sl, n)
+			bl = call(base, bl, n)
+		}
+	}
+	b.StopTimer()
+	// The CPU each shim spent per call (all its threads), which the
+	// machine's load sways less than latency does.
+	perCall := func(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) / float64(b.N) }
+	b.ReportMetric(perCall(cpuTime(b, basePid)-baseCPU0), "baseline-cpu-µs/call")
+	b.ReportMetric(perCall(cpuTime(b, shimPid)-shimCPU0), "shim-cpu-µs/call")
+	for _, l := range [][]time.Duration{dl, bl, sl} {
+		slices.Sort(l)
+	}
+	at := func(lat []time.Duration, q float64) float64 {
+		return float64(lat[int(q*float64(len(lat)-1))]) / float64(time.Microsecond)
+	}
+	for _, q := range []struct {
+		name string
+		q    float64
+	}{{"p50", 0.50}, {"p99", 0.99}} {
+		d, bs, s := at(dl, q.q), at(bl, q.q), at(sl, q.q)
+		b.ReportMetric(d, "direct-"+q.name+"-µs")
+		b.ReportMetric(bs, "baseline-"+q.name+"-µs")
+		b.ReportMetric(s, "shim-"+q.name+"-µs")
+		b.ReportMetric(bs-d, "baseline-added-"+q.name+"-µs")
+		b.ReportMetric(s-d, "added-"+q.name+"-µs")
+	}
+	if added := at(bl, 0.5) - at(dl, 0.5); added > 0 {
+		b.ReportMetric((at(sl, 0.5)-at(dl, 0.5))/added, "added-p50-ratio")
+	}
+	for _, side := range []struct {
+		name string
+		pid  int
+	}{{"baseline", basePid}, {"shim", shimPid}} {
+		kb, err := peakRSS(side.pid)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if kb > 0 {
+			b.ReportMetric(float64(kb)/1024, side.name+"-rss-MB")
+		}
 	}
 }
 
@@ -193,15 +290,10 @@ func (fl *fsyncFloor) one(b *testing.B) {
 	fl.lat = append(fl.lat, time.Since(start))
 }
 
-// echoRounds makes b.N echo calls on each session, alternating rounds, and
-// reports both sides' percentiles (the first side's named base) and the
-// added ones.
-func echoRounds(b *testing.B, base string, direct, shimmed *mcp.ClientSession) {
-	echoRoundsFloor(b, base, direct, shimmed, nil)
-}
-
-// echoRoundsFloor is echoRounds that, with a floor, also measures the
-// device's fsync in each round (not timed as either side) and reports its
+// echoRoundsFloor makes b.N echo calls on each session, alternating
+// rounds, and reports both sides' percentiles (the first side's named
+// base) and the added ones. With a floor, it also measures the device's
+// fsync in each round (not timed as either side) and reports its
 // percentiles and the shim's added p50 less the fsync's p50.
 func echoRoundsFloor(b *testing.B, base string, direct, shimmed *mcp.ClientSession, floor *fsyncFloor) {
 	ctx := context.Background()
@@ -326,6 +418,29 @@ func startupRounds(b *testing.B, baseName string, baseEnv, base, env, shim []str
 		b.ReportMetric(baseRSS, baseName+"-rss-MB")
 		b.ReportMetric(shimRSS, "shim-rss-MB")
 	}
+}
+
+// cpuTime is the CPU time the threads of process pid have run, from
+// /proc/PID/task/*/schedstat (nanoseconds; a thread that exited is no
+// longer counted); 0 where there is no /proc.
+func cpuTime(b *testing.B, pid int) time.Duration {
+	tasks, err := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total time.Duration
+	for _, t := range tasks {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread exited
+		}
+		ns, err := strconv.ParseInt(strings.Fields(string(data))[0], 10, 64)
+		if err != nil {
+			b.Fatalf("%s: %v", t, err)
+		}
+		total += time.Duration(ns)
+	}
+	return total
 }
 
 // peakRSS reads a process's peak resident set size in KiB from

@@ -7,9 +7,11 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +21,7 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/secretref"
+	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim"
 	"github.com/mcpgov/mcpgov/shim/creds"
@@ -261,6 +264,30 @@ server exits first, pending requests get errors and mcpgov exits 1.`,
 // guardrails, 1.3 MB with every guardrail; 25 and 10 saved no more.
 const shimGCPercent = 50
 
+// shimProcs sets how many threads run the shim's Go code at once, unless
+// the environment sets GOMAXPROCS: one while it relays a stdio server for
+// a core whose calls never wait on the network or the disk (no remote
+// guardrail detector, audit durability write), else the runtime's
+// default. Both pumps then read in blocking read(2) calls
+// (shim.Command.BlockingRead), so nothing on a call's path goes through
+// the runtime's poller, and one P spares the wake-ups of idle threads
+// looking for work. Measured end to end (BenchmarkEchoRounds
+// approved-write-vs-baseline, both orders): about a tenth less CPU per
+// call and 1.3 MB less peak RSS, latency not worse. With one P held by a
+// pump's blocking read, the poller is reached only by the runtime's
+// monitor, up to 10 ms later: a remote detector's answer would wait that
+// long, hence the default for a core that may block.
+func shimProcs(f *Factory, core *enforce.Core) {
+	if f.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	if core != nil && core.MayBlock() {
+		runtime.SetDefaultGOMAXPROCS()
+		return
+	}
+	runtime.GOMAXPROCS(1)
+}
+
 func shimRun(ctx context.Context, opts *ShimOptions) error {
 	if opts.Factory.Getenv("GOGC") == "" {
 		debug.SetGCPercent(shimGCPercent)
@@ -308,9 +335,27 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 		})
 	}
 	relay := &shim.Relay{In: opts.IO.In, Out: opts.IO.Out, Stderr: opts.IO.ErrOut, Core: core}
+	// procs applies shimProcs for the core in force once a stdio server
+	// runs and when the client's streams are in blocking mode too (a
+	// client may hand over non-blocking ones, read through the poller);
+	// under procsMu, so that the last one applied is for the latest core.
+	var procsMu sync.Mutex
+	stdio := false
+	procs := func(start bool) {
+		procsMu.Lock()
+		defer procsMu.Unlock()
+		stdio = stdio || start && shim.Blocking(opts.IO.In, opts.IO.Out)
+		if stdio {
+			shimProcs(opts.Factory, relay.CurrentCore())
+		}
+	}
 	// A changed bundle governs every new call of this connection: catalog
 	// entry, policies, guardrails and revision together.
-	go eng.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}, govern.ApplyCores(relay.Reload))
+	go eng.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}, govern.ApplyCores(func(core *enforce.Core) error {
+		err := relay.Reload(core)
+		procs(false)
+		return err
+	}))
 	if url := eng.URL; url != "" {
 		cred, err := eng.Credentials(ctx, opts.Factory.Secrets(), false)
 		if err != nil {
@@ -354,11 +399,12 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 			return withHint(err, "the config's secret was moved to the vault by mcpgov wrap --move-secrets; mcpgov unwrap puts it back")
 		}
 	}
-	up, err := shim.StartProcess(shim.Command{Path: path, Args: args, ExtraEnv: cred.Env, Stderr: opts.IO.ErrOut})
+	up, err := shim.StartProcess(shim.Command{Path: path, Args: args, ExtraEnv: cred.Env, Stderr: opts.IO.ErrOut, BlockingRead: true})
 	if err != nil {
 		refuse(err)
 		return err
 	}
+	procs(true)
 	err = relay.Run(ctx, up)
 	if errors.Is(err, shim.ErrUpstreamExited) {
 		if exit := up.ExitErr(); exit != nil {
