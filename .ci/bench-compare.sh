@@ -21,6 +21,9 @@ export MCPGOV_BENCH_BIN=$tmp/mcpgov MCPGOV_BENCH_BASELINE_BIN=$tmp/mcpgov-base
 # Peak RSS counts the pages of the binary the page cache maps in around each
 # fault: both builds start from their cached pages dropped (bench-report.sh).
 for b in "$MCPGOV_BENCH_BIN" "$MCPGOV_BENCH_BASELINE_BIN"; do sync "$b" && dd if="$b" iflag=nocache count=0 status=none; done
+# One build on both sides reads up to a tenth better on this build's side
+# (started second): for a small change, rerun with BASE's build as this
+# side (echoRoundsBaseline).
 echo "== end to end: a go-sdk client over real pipes, server-everything direct, $base's shim (baseline-*) and this build's, each shim's added-* over direct"
 $GO test -run '^$' -bench '^BenchmarkEchoRounds$/(approved|guarded)-write-vs-baseline' -benchtime "${ECHO_CALLS:-2000}x" -count 1 ./cmd/mcpgov/ 2>&1 | figures
 $GO test -run '^$' -bench '^BenchmarkStartupRounds$/approved-vs-baseline' -benchtime 20x -count 1 ./cmd/mcpgov/ 2>&1 | figures
