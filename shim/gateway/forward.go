@@ -53,12 +53,18 @@ import (
 //     the replica that receives it;
 //   - the answer (JSON or an event stream) goes back to the client as it
 //     comes, byte for byte, flushed as it is written;
-//   - a replica that does not answer (stopped, unreachable) lost the call
-//     with it: the client gets an error saying so, recorded as a refused
-//     retry; a replica that restarted since says the same.
+//   - a replica that does not answer (stopped, unreachable) or answers 503
+//     (shutting down: its drain does not wait for calls waiting for
+//     input) lost the call with it: the client gets an error saying so,
+//     recorded as a refused retry; a replica that restarted since says
+//     the same (the state names the process too);
+//   - replicas reach each other directly, never through an HTTP proxy of
+//     the environment; over https the peer's certificate is checked
+//     against Options.ReplicaRoots.
 //
-// Without AdvertiseURL a retry that reaches another replica gets an
-// error naming the setting (today's behaviour).
+// Only a replica can seal a state, so a client cannot make one forward
+// anywhere else. Without AdvertiseURL a retry that reaches another
+// replica gets an error naming the setting (today's behaviour).
 
 // headerForward carries a replica's signed forward of a retry.
 const headerForward = "Mcpgov-Replica-Forward"
