@@ -223,6 +223,9 @@ func (u *HTTPUpstream) discover(init *rpc.Message) error {
 	st.meta = meta
 	st.mu.Unlock()
 	u.rt.setVersion(StatelessRevision)
+	u.mu.Lock()
+	u.initMsg = init // what an Authorizer learns of the client (its capabilities)
+	u.mu.Unlock()
 
 	fail := func(why string) error {
 		u.deliver(frameResult{frame: rpc.ErrorResponse(init.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
