@@ -63,23 +63,14 @@ func TestGatewayStatelessRoundTrips(t *testing.T) {
 		}
 		return cs
 	}
-	text := func(res *mcp.CallToolResult) string {
-		var b strings.Builder
-		for _, c := range res.Content {
-			if tc, ok := c.(*mcp.TextContent); ok {
-				b.WriteString(tc.Text)
-			}
-		}
-		return b.String()
-	}
 
 	ev := connect("/servers/everything/mcp")
 	res, err := ev.CallTool(ctx, &mcp.CallToolParams{Name: "trigger-elicitation-request", Arguments: map[string]any{}})
-	if err != nil || res.IsError || !strings.Contains(text(res), "Grace Hopper") || !strings.Contains(text(res), "accept") {
+	if err != nil || res.IsError || !strings.Contains(textOf(res), "Grace Hopper") || !strings.Contains(textOf(res), "accept") {
 		t.Fatalf("trigger-elicitation-request: %+v %v\n%s", res, err, stderr())
 	}
 	res, err = ev.CallTool(ctx, &mcp.CallToolParams{Name: "trigger-sampling-request", Arguments: map[string]any{"prompt": "say something", "maxTokens": 20}})
-	if err != nil || res.IsError || !strings.Contains(text(res), "sampled by the client") || !strings.Contains(text(res), "e2e-model") {
+	if err != nil || res.IsError || !strings.Contains(textOf(res), "sampled by the client") || !strings.Contains(textOf(res), "e2e-model") {
 		t.Fatalf("trigger-sampling-request: %+v %v\n%s", res, err, stderr())
 	}
 	mu.Lock()
@@ -116,7 +107,7 @@ func TestGatewayStatelessRoundTrips(t *testing.T) {
 		t.Fatal(err)
 	}
 	res, err = conf.CallTool(ctx, &mcp.CallToolParams{Name: "test_x_mcp_header", Arguments: map[string]any{"region": "eu-north", "level": 2}})
-	if err != nil || res.IsError || text(res) != "region=eu-north" {
+	if err != nil || res.IsError || textOf(res) != "region=eu-north" {
 		t.Fatalf("test_x_mcp_header: %+v %v", res, err)
 	}
 	seen := hdrs.Seen()

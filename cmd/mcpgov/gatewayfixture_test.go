@@ -170,17 +170,6 @@ url = %q
 	return bundle
 }
 
-// textOf is the text content of a tool's result, joined.
-func textOf(res *mcp.CallToolResult) string {
-	var b strings.Builder
-	for _, c := range res.Content {
-		if tc, ok := c.(*mcp.TextContent); ok {
-			b.WriteString(tc.Text)
-		}
-	}
-	return b.String()
-}
-
 // startReplicaSet starts n replicas of bundle sharing store (startReplica)
 // and returns them with their addresses, the backends of a balancer.
 func startReplicaSet(t *testing.T, n int, bundle, store string) ([]*replica, []string) {

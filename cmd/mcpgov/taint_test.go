@@ -58,19 +58,10 @@ func TestSessionTaint(t *testing.T) {
 		}
 		return res
 	}
-	text := func(res *mcp.CallToolResult) string {
-		var b strings.Builder
-		for _, c := range res.Content {
-			if tc, ok := c.(*mcp.TextContent); ok {
-				b.WriteString(tc.Text)
-			}
-		}
-		return b.String()
-	}
 
 	cs, _ := sb.shim("--bundle", bundle, "--", "fake-mcp-server")
 	if res := add(cs); res.IsError {
-		t.Fatalf("add in an untainted session was refused: %s", text(res))
+		t.Fatalf("add in an untainted session was refused: %s", textOf(res))
 	}
 	res, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: catalogtest.ToolEcho, Arguments: map[string]any{"message": "write to jane.doe@example.com"}})
 	if err != nil || res.IsError {
@@ -78,18 +69,18 @@ func TestSessionTaint(t *testing.T) {
 	}
 	res = add(cs)
 	if !res.IsError {
-		t.Fatalf("add after an untrusted PII read was not refused: %s", text(res))
+		t.Fatalf("add after an untrusted PII read was not refused: %s", textOf(res))
 	}
 	for _, want := range []string{"session-taint", "read pii data (call 2, fake/echo, record ", "guardrail pii found pii.email in its result", "ingested untrusted content (call 2, fake/echo", "start a new session"} {
-		if !strings.Contains(text(res), want) {
-			t.Errorf("the refusal lacks %q: %s", want, text(res))
+		if !strings.Contains(textOf(res), want) {
+			t.Errorf("the refusal lacks %q: %s", want, textOf(res))
 		}
 	}
 	cs.Close()
 
 	fresh, _ := sb.shim("--bundle", bundle, "--", "fake-mcp-server")
 	if res := add(fresh); res.IsError {
-		t.Fatalf("add in a fresh session was refused: %s", text(res))
+		t.Fatalf("add in a fresh session was refused: %s", textOf(res))
 	}
 
 	out := sb.must("", "audit", "query", "--tool", catalogtest.ToolAdd, "--decision", "deny", "--count").Stdout

@@ -2,7 +2,6 @@ package oauthuser
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -237,35 +236,23 @@ func (m *Manager) register(ctx context.Context, id string, meta *oauthex.AuthSer
 // must be https, or http on loopback. No document (404) is nil: the
 // default endpoints apply.
 func (m *Manager) legacyMetadata(ctx context.Context, base string) (*oauthex.AuthServerMeta, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/.well-known/oauth-authorization-server", nil)
-	if err != nil {
-		return nil, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := m.client().Do(req)
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode == http.StatusNotFound {
+	at := base + "/.well-known/oauth-authorization-server"
+	meta, err := m.serverMeta(ctx, at)
+	if errors.Is(err, errNoMetadata) {
 		return nil, nil
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: HTTP %d", req.URL, resp.StatusCode)
-	}
-	var meta oauthex.AuthServerMeta
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&meta); err != nil {
-		return nil, fmt.Errorf("%s: %w", req.URL, err)
+	if err != nil {
+		return nil, err
 	}
 	if origin(meta.Issuer) != base {
-		return nil, fmt.Errorf("%s names issuer %q, not on %s", req.URL, meta.Issuer, base)
+		return nil, fmt.Errorf("%s names issuer %q, not on %s", at, meta.Issuer, base)
 	}
 	for _, e := range []string{meta.AuthorizationEndpoint, meta.TokenEndpoint, meta.RegistrationEndpoint, meta.RevocationEndpoint} {
 		if e != "" && !secureURL(e) {
-			return nil, fmt.Errorf("%s: endpoint %q is neither https nor loopback", req.URL, e)
+			return nil, fmt.Errorf("%s: endpoint %q is neither https nor loopback", at, e)
 		}
 	}
-	return &meta, nil
+	return meta, nil
 }
 
 // secureURL: https, or http to a loopback host.
@@ -457,8 +444,12 @@ func (m *Manager) issuerMetadata(ctx context.Context, issuer string) (*oauthex.A
 	return nil, fmt.Errorf("discover the authorization server %s: %w", issuer, errors.Join(errs...))
 }
 
+// errNoMetadata is serverMeta's answer when there is no document (404).
+var errNoMetadata = errors.New("no metadata document")
+
 // serverMeta reads one authorization server metadata document: duplicate
-// members refused, unknown ones ignored.
+// members refused, unknown ones ignored; none there (404) is
+// errNoMetadata.
 func (m *Manager) serverMeta(ctx context.Context, at string) (*oauthex.AuthServerMeta, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, at, nil)
 	if err != nil {
@@ -470,6 +461,9 @@ func (m *Manager) serverMeta(ctx context.Context, at string) (*oauthex.AuthServe
 		return nil, err
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotFound {
+		return nil, fmt.Errorf("%s answered %s: %w", at, resp.Status, errNoMetadata)
+	}
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("%s answered %s", at, resp.Status)
 	}

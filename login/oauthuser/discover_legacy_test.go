@@ -49,3 +49,39 @@ func TestLegacyFallbackOnlyOn404(t *testing.T) {
 		})
 	}
 }
+
+// TestLegacyMetadataDuplicateMembers: the metadata a 2025-03-26 server
+// publishes at its origin is read as every other metadata document is: a
+// member given twice (an authorization endpoint the reader would take
+// from either copy) is refused, and no consent link is made; the same
+// document without the second copy gives a consent at its endpoint.
+func TestLegacyMetadataDuplicateMembers(t *testing.T) {
+	for _, dup := range []bool{false, true} {
+		ts := httptest.NewServer(nil)
+		extra := ""
+		if dup {
+			extra = `,"authorization_endpoint":"https://elsewhere.example/authorize"`
+		}
+		ts.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path != "/.well-known/oauth-authorization-server" {
+				http.NotFound(w, r)
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"issuer":"` + ts.URL + `","authorization_endpoint":"` + ts.URL + `/a","token_endpoint":"` + ts.URL + `/t"` + extra + `}`))
+		})
+		m := &oauthuser.Manager{Store: &oauthuser.MemoryStore{}, LockDir: t.TempDir()}
+		if err := m.AddServer("s", oauthuser.Config{ClientID: "c", Resource: ts.URL + "/mcp", RedirectURL: "http://127.0.0.1:1/callback"}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := m.Token(context.Background(), "u", "s")
+		ts.Close()
+		var cr *oauthuser.ConsentRequired
+		if !dup && (!errors.As(err, &cr) || !strings.HasPrefix(cr.URL, ts.URL+"/a?")) {
+			t.Errorf("legacy metadata: %v, want a consent at %s/a", err, ts.URL)
+		}
+		if dup && (errors.As(err, &cr) || err == nil || !strings.Contains(err.Error(), "duplicate")) {
+			t.Errorf("legacy metadata naming authorization_endpoint twice: %v, want it refused as a duplicate, no consent", err)
+		}
+	}
+}

@@ -386,27 +386,29 @@ func (r *Remote) Challenged(ctx context.Context, c shim.Challenge) shim.Challeng
 	if err != nil {
 		return r.fail(c, err)
 	}
-	retry, cr, err := m.answer(ctx, r.User, r.Server, c)
-	switch {
-	case err != nil:
-		return r.fail(c, err)
-	case retry:
-		return shim.ChallengeResult{Retry: true}
-	case cr == nil:
-		return shim.ChallengeResult{}
-	}
-	if changed, err := r.serve(); err != nil {
-		return r.fail(c, err)
-	} else if changed {
-		// The consent is asked for with the redirect now listening.
-		retry, cr, err = m.answer(ctx, r.User, r.Server, c)
+	// A consent asked for before the redirect endpoint listened is asked
+	// for again, once, when serving it changed the redirect URL.
+	var cr *ConsentRequired
+	for asked := 0; ; asked++ {
+		retry, next, err := m.answer(ctx, r.User, r.Server, c)
 		switch {
 		case err != nil:
 			return r.fail(c, err)
 		case retry:
 			return shim.ChallengeResult{Retry: true}
-		case cr == nil:
+		case next == nil:
 			return shim.ChallengeResult{}
+		}
+		cr = next
+		if asked > 0 {
+			break
+		}
+		changed, err := r.serve()
+		if err != nil {
+			return r.fail(c, err)
+		}
+		if !changed {
+			break
 		}
 	}
 	r.warnNoKeyring()
