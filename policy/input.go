@@ -2,6 +2,7 @@ package policy
 
 import (
 	"encoding/json"
+	"sync"
 
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/enforce"
@@ -82,11 +83,7 @@ func buildInputFor(use inputUse, hook string, server *catalog.Server, call *enfo
 		m := make(map[string]any, s.size(4))
 		s.put(m, "name", call.Tool)
 		if s.wants("annotations") {
-			annotations := map[string]any{}
-			if len(call.Annotations) > 0 {
-				_ = json.Unmarshal(call.Annotations, &annotations)
-			}
-			m["annotations"] = annotations
+			m["annotations"] = toolAnnotations.get(call.Annotations)
 		}
 		if s.wants("egress") || s.wants("untrusted") {
 			egress, untrusted := false, false
@@ -163,6 +160,41 @@ func sessionInput(s inputMember, f *enforce.FactsView) map[string]any {
 		m["taint"] = taint
 	}
 	return m
+}
+
+// toolAnnotations holds decoded tool annotations by their JSON text: a
+// tool's annotations are the same bytes call after call, and decoding
+// them for every call's input was a tenth of its allocations. The maps
+// are shared between inputs, which only read them.
+var toolAnnotations annotationCache
+
+type annotationCache struct {
+	mu sync.Mutex
+	m  map[string]map[string]any
+}
+
+// maxCachedAnnotations bounds the cache; it is cleared when full.
+const maxCachedAnnotations = 1024
+
+func (c *annotationCache) get(raw json.RawMessage) map[string]any {
+	if len(raw) == 0 {
+		return map[string]any{}
+	}
+	c.mu.Lock()
+	v, ok := c.m[string(raw)]
+	c.mu.Unlock()
+	if ok {
+		return v
+	}
+	v = map[string]any{}
+	_ = json.Unmarshal(raw, &v)
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxCachedAnnotations {
+		c.m = map[string]map[string]any{}
+	}
+	c.m[string(raw)] = v
+	c.mu.Unlock()
+	return v
 }
 
 func methodOrNone(m string) string {

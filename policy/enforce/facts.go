@@ -1,6 +1,7 @@
 package enforce
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
@@ -185,10 +187,7 @@ func (f *Facts) observeLocked(server *catalog.Server, serverName string, call *C
 			setUntrusted(fmt.Sprintf("the catalog marks %s's results untrusted", call.Tool))
 		}
 	}
-	var ann struct {
-		OpenWorld *bool `json:"openWorldHint"`
-	}
-	if len(call.Annotations) > 0 && json.Unmarshal(call.Annotations, &ann) == nil && ann.OpenWorld != nil && *ann.OpenWorld {
+	if f.untrusted == nil && openWorld(call.Annotations) {
 		setUntrusted(fmt.Sprintf("%s is annotated openWorldHint", call.Tool))
 	}
 	for _, g := range guardrails {
@@ -216,4 +215,36 @@ func (f *Facts) observeLocked(server *catalog.Server, serverName string, call *C
 // client.
 func observed(outcome string) bool {
 	return outcome == audit.OutcomeAllowed || outcome == audit.OutcomeRedacted
+}
+
+// openWorld reports whether tool annotations say openWorldHint: true.
+// Annotations that cannot hold the member are not decoded: its name
+// would be spelled out in ASCII, in any case (encoding/json matches
+// member names regardless of case), or hold an escape or a non-ASCII
+// letter that folds to an ASCII one.
+func openWorld(annotations json.RawMessage) bool {
+	if len(annotations) == 0 || !mayName(annotations, "openworldhint") {
+		return false
+	}
+	var ann struct {
+		OpenWorld *bool `json:"openWorldHint"`
+	}
+	return json.Unmarshal(annotations, &ann) == nil && ann.OpenWorld != nil && *ann.OpenWorld
+}
+
+// mayName reports whether a JSON text may hold a member named name (in
+// lower case ASCII) as encoding/json matches names: it holds name in any
+// case, a backslash, or a byte beyond ASCII.
+func mayName(text []byte, name string) bool {
+	for _, c := range text {
+		if c == '\\' || c >= utf8.RuneSelf {
+			return true
+		}
+	}
+	for i := 0; i+len(name) <= len(text); i++ {
+		if bytes.EqualFold(text[i:i+len(name)], []byte(name)) {
+			return true
+		}
+	}
+	return false
 }

@@ -34,3 +34,22 @@ func TestFactsKeepTheFirstTaint(t *testing.T) {
 		t.Errorf("pii taint %+v", p)
 	}
 }
+
+// TestOpenWorldSpellings: annotations skipped without decoding are those
+// that cannot name openWorldHint as encoding/json reads names.
+func TestOpenWorldSpellings(t *testing.T) {
+	for ann, want := range map[string]bool{
+		``:                                   false,
+		`{"openWorldHint":true}`:             true,
+		`{"openWorldHint":false}`:            false,
+		`{"OPENWORLDHINT":true}`:             true,
+		`{"openWorld\u0048int":true}`:        true,
+		`{"readOnlyHint":true,"title":"x"}`:  false,
+		`{"title":"openWorldHint"}`:          false,
+		`{"title":"é","openworldhint":true}`: true,
+	} {
+		if got := openWorld(json.RawMessage(ann)); got != want {
+			t.Errorf("openWorld(%s) = %v, want %v", ann, got, want)
+		}
+	}
+}

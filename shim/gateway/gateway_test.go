@@ -436,3 +436,32 @@ func TestStreamKeepAlive(t *testing.T) {
 		}
 	}
 }
+
+// TestProgressTokenSpellings: the quick refusal of params without a
+// progressToken member must not miss one whose name is escaped.
+func TestProgressTokenSpellings(t *testing.T) {
+	for _, c := range []struct{ params, want string }{
+		{`{"name":"echo","_meta":{"progressToken":7}}`, "7"},
+		{`{"name":"echo","_meta":{"progress\u0054oken":"a"}}`, `"a"`},
+		{`{"name":"echo","arguments":{"message":"progressToken"}}`, ""},
+		{`{"name":"echo","arguments":{"message":"hello"}}`, ""},
+		{`{"name":"echo","_meta":{"progresstoken":7}}`, ""},
+	} {
+		if got := gateway.ProgressToken([]byte(c.params)); got != c.want {
+			t.Errorf("progressToken(%s) = %q, want %q", c.params, got, c.want)
+		}
+	}
+}
+
+// TestPostContentType: the gateway takes application/json with any
+// spelling the media type allows, and nothing else.
+func TestPostContentType(t *testing.T) {
+	for ct, want := range map[string]bool{
+		"application/json": true, "application/json; charset=utf-8": true, "Application/JSON": true,
+		"application/json-seq": false, "text/plain": false, "": false,
+	} {
+		if got := ct == "application/json" || gateway.MediaType(ct) == "application/json"; got != want {
+			t.Errorf("Content-Type %q taken: %v, want %v", ct, got, want)
+		}
+	}
+}

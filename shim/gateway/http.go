@@ -81,7 +81,7 @@ func (h *Handler) serveMCP(rw http.ResponseWriter, r *http.Request, ep endpoint)
 
 // post serves one JSON-RPC message of the client.
 func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, version string) {
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/json" {
+	if ct := r.Header.Get("Content-Type"); ct != "application/json" && mediaType(ct) != "application/json" { // the usual value unparsed
 		httpError(w, http.StatusUnsupportedMediaType, "Content-Type must be application/json")
 		return
 	}
@@ -339,6 +339,13 @@ func metaVersion(params json.RawMessage) string {
 	_ = json.Unmarshal(params, &p)
 	v, _ := p.Meta["io.modelcontextprotocol/protocolVersion"].(string)
 	return v
+}
+
+// mediaType is a Content-Type's media type, lower-cased, without its
+// parameters ("" when it cannot be parsed).
+func mediaType(ct string) string {
+	mt, _, _ := mime.ParseMediaType(ct)
+	return mt
 }
 
 func httpError(w http.ResponseWriter, status int, msg string) {

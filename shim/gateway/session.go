@@ -772,6 +772,9 @@ func (s *session) shutdownUpstreams() {
 
 // progressToken reads a request's params._meta.progressToken as raw JSON.
 func progressToken(params []byte) string {
+	if !bytes.Contains(params, []byte("progressToken")) && !bytes.Contains(params, []byte(`\u`)) {
+		return "" // no member can be named progressToken (most calls)
+	}
 	var p struct {
 		Meta struct {
 			Token jsontext.Value `json:"progressToken"`

@@ -1,0 +1,7 @@
+package gateway
+
+// Internals the external tests check directly.
+var (
+	ProgressToken = progressToken
+	MediaType     = mediaType
+)
