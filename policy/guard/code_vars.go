@@ -224,11 +224,7 @@ func resolveArg(a string, vars *varTable) []string {
 	if !isPyIdent(name) || constantArg(a) {
 		return nil
 	}
-	var out []string
-	for _, v := range vars.values(name) {
-		out = append(out, v)
-	}
-	return out
+	return append([]string(nil), vars.values(name)...)
 }
 
 // listElems returns the elements of a list literal ([…], {…},
