@@ -131,12 +131,13 @@ func TestGatewayConsentPerson(t *testing.T) {
 
 	// The authorization server's page itself, as alice's signed-in
 	// browser was sent to it, opened in another browser (no cookie of
-	// the sign-in): the redirect endpoint refuses to take the code.
+	// the sign-in): the redirect endpoint refuses to take the code, and
+	// says this browser did not sign in (not that it is someone else).
 	asURL, err := authorizationURLOf(await.Context(t), link(), "alice@example.com")
 	if err != nil || !strings.HasPrefix(asURL, d.Issuer+"/auth?") {
 		t.Fatalf("alice's sign-in did not lead to the authorization server: %v", err)
 	}
-	if status, page, err := oauthusertest.OpenAs(await.Context(t), asURL, "alice@example.com"); err != nil || status != http.StatusForbidden || !strings.Contains(page, "for someone else") {
+	if status, page, err := oauthusertest.OpenAs(await.Context(t), asURL, "alice@example.com"); err != nil || status != http.StatusForbidden || !strings.Contains(page, "did not sign in for this consent") {
 		t.Fatalf("the authorization server's page opened without the sign-in's cookie: %d %v\n%s", status, err, page)
 	}
 
