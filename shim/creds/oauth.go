@@ -84,7 +84,10 @@ func (in *Injector) oauthUser(ctx context.Context, s *catalog.Server, req Reques
 		if err != nil {
 			return vault.Token{}, fmt.Errorf("refresh the grant at %s: %w", tokenURL, oauthuser.TokenError(err))
 		}
-		return vault.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: cur.Scopes}, nil
+		// The grant stays bound to the authorization server and client that
+		// issued it (login/oauthuser refreshes and revokes it only there).
+		return vault.Token{AccessToken: t.AccessToken, RefreshToken: t.RefreshToken, TokenType: t.TokenType, Expiry: t.Expiry, Scopes: cur.Scopes,
+			Issuer: cur.Issuer, ClientID: cur.ClientID}, nil
 	}
 	token := func(ctx context.Context) (string, error) {
 		t, err := in.Vault.Token(ctx, req.User, s.ID, refresh)
