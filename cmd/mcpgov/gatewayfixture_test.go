@@ -29,23 +29,6 @@ import (
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
-// runMcpgov runs the real binary with env and returns its stdout; a
-// failure ends the test with its stderr.
-func runMcpgov(t testing.TB, env []string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("mcpgov", args...)
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("mcpgov %s: %v\n%s", strings.Join(args, " "), err, stderr)
-	}
-	return string(out)
-}
-
 // gatewayToken issues a personal gateway token of user, valid for a day,
 // in env's state directory.
 func gatewayToken(t testing.TB, env []string, user string) string {
