@@ -79,11 +79,8 @@ func consentPersonConfig(t *testing.T, env []string, d *dex, more string) {
 func TestGatewayConsentPerson(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
-	d := oauthusertest.StartDexFrom(t, "testdata/idp/consent.yaml", map[string]string{
-		"REDIRECT": base + "/oauth/callback", "SIGNIN": base + "/oauth/signin", "TOKEN_EXPIRY": "10m"})
-	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
-	gov := t.TempDir()
-	writeFile(t, filepath.Join(gov, "catalog.toml"), notesCatalog(upstream, d))
+	d := consentDex(t, base)
+	gov := notesBundle(t, d)
 	auditDir := filepath.Join(t.TempDir(), "audit")
 	env := oauthUserEnv(t, "MCPGOV_AUDIT_DIR="+auditDir)
 	consentPersonConfig(t, env, d, "")
@@ -167,11 +164,8 @@ func TestGatewayConsentPersonReplicas(t *testing.T) {
 	redis := statetest.Start(t)
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	publicURL := "http://" + addrB
-	d := oauthusertest.StartDexFrom(t, "testdata/idp/consent.yaml", map[string]string{
-		"REDIRECT": publicURL + "/oauth/callback", "SIGNIN": publicURL + "/oauth/signin", "TOKEN_EXPIRY": "10m"})
-	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
-	gov := t.TempDir()
-	writeFile(t, filepath.Join(gov, "catalog.toml"), notesCatalog(upstream, d))
+	d := consentDex(t, publicURL)
+	gov := notesBundle(t, d)
 	env := oauthUserEnv(t)
 	consentPersonConfig(t, env, d, fmt.Sprintf("store = %q\n", redis.URL()))
 	token := gatewayToken(t, env, "alice@example.com")

@@ -27,18 +27,7 @@ func TestGatewayReplicasShareFleet(t *testing.T) {
 		return env
 	}
 	admin := config(sandboxEnv(t))
-	run := func(env []string, args ...string) string {
-		t.Helper()
-		cmd := exec.Command("mcpgov", args...)
-		cmd.Env = env
-		var stderr strings.Builder
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("mcpgov %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-		}
-		return string(out)
-	}
+	run := func(env []string, args ...string) string { t.Helper(); return runMcpgov(t, env, args...) }
 	var created struct {
 		Token string `json:"token"`
 	}

@@ -33,9 +33,7 @@ func TestGatewayOAuthUserConsent(t *testing.T) {
 	addr := freeAddr(t)
 	base := "http://" + addr
 	d := oauthusertest.StartDex(t, base+"/oauth/callback")
-	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID, "-introspect")
-	gov := t.TempDir()
-	writeFile(t, filepath.Join(gov, "catalog.toml"), notesCatalog(upstream, d))
+	gov := notesBundle(t, d, "-introspect")
 	auditDir := filepath.Join(t.TempDir(), "audit")
 	env := oauthUserEnv(t, "MCPGOV_AUDIT_DIR="+auditDir)
 	token := gatewayToken(t, env, "alice@example.com")
@@ -154,9 +152,7 @@ func TestGatewayOAuthUserReplicas(t *testing.T) {
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	publicURL := "http://" + addrB
 	d := oauthusertest.StartDex(t, publicURL+"/oauth/callback")
-	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID)
-	gov := t.TempDir()
-	writeFile(t, filepath.Join(gov, "catalog.toml"), notesCatalog(upstream, d))
+	gov := notesBundle(t, d)
 	env := oauthUserEnv(t)
 	writeUserConfig(t, env, fmt.Sprintf("[gateway]\nstore = %q\n", redis.URL()))
 	token := gatewayToken(t, env, "alice@example.com")

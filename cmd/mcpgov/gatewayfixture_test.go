@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -27,23 +28,6 @@ import (
 	"github.com/mcpgov/mcpgov/login/vault"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
-
-// runMcpgov runs the real binary with env and returns its stdout; a
-// failure ends the test with its stderr.
-func runMcpgov(t testing.TB, env []string, args ...string) string {
-	t.Helper()
-	cmd := exec.Command("mcpgov", args...)
-	cmd.Env = env
-	out, err := cmd.Output()
-	if err != nil {
-		var stderr []byte
-		if ee, ok := err.(*exec.ExitError); ok {
-			stderr = ee.Stderr
-		}
-		t.Fatalf("mcpgov %s: %v\n%s", strings.Join(args, " "), err, stderr)
-	}
-	return string(out)
-}
 
 // gatewayToken issues a personal gateway token of user, valid for a day,
 // in env's state directory.
@@ -75,6 +59,28 @@ scopes = ["openid", "email", "offline_access"]
 `, d.Issuer, oauthusertest.ClientID)
 	}
 	return text
+}
+
+// notesBundle starts notes, an MCP server that takes d's tokens for its
+// client (oauthusertest.StartBearerServer, with flags), and writes a
+// bundle whose catalog is notesCatalog; it returns the bundle.
+func notesBundle(t testing.TB, d *dex, flags ...string) string {
+	t.Helper()
+	upstream := oauthusertest.StartBearerServer(t, d.Issuer, oauthusertest.ClientID, flags...)
+	bundle := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bundle, "catalog.toml"), []byte(notesCatalog(upstream, d)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return bundle
+}
+
+// consentDex starts Dex as the upstream's authorization server and the
+// gateway's consent issuer (testdata/idp/consent.yaml), sending browsers
+// back to the gateway at base.
+func consentDex(t testing.TB, base string) *dex {
+	t.Helper()
+	return oauthusertest.StartDexFrom(t, "testdata/idp/consent.yaml", map[string]string{
+		"REDIRECT": base + "/oauth/callback", "SIGNIN": base + "/oauth/signin", "TOKEN_EXPIRY": "10m"})
 }
 
 // oauthUserEnv is the sandbox environment of a gateway serving

@@ -2,7 +2,9 @@ package main
 
 import (
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -36,4 +38,21 @@ func writeUserConfig(tb testing.TB, env []string, text string) {
 	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte(text), 0o644); err != nil {
 		tb.Fatal(err)
 	}
+}
+
+// runMcpgov runs the real binary with env and returns its stdout; a
+// failure ends the test with its stderr.
+func runMcpgov(t testing.TB, env []string, args ...string) string {
+	t.Helper()
+	cmd := exec.Command("mcpgov", args...)
+	cmd.Env = env
+	out, err := cmd.Output()
+	if err != nil {
+		var stderr []byte
+		if ee, ok := err.(*exec.ExitError); ok {
+			stderr = ee.Stderr
+		}
+		t.Fatalf("mcpgov %s: %v\n%s", strings.Join(args, " "), err, stderr)
+	}
+	return string(out)
 }

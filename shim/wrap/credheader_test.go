@@ -27,9 +27,7 @@ func TestCredentialHeadersMoved(t *testing.T) {
 	} {
 		t.Run(tc.client, func(t *testing.T) {
 			home, state, path, servers := moveFixture(t, tc.rel, tc.text)
-			v := memVault{}
-			o := v.opts(opts(t, state))
-			o.Remote = true
+			v, o := remoteMove(t, state)
 			out, err := Wrap(context.Background(), servers, o)
 			if err != nil {
 				t.Fatal(err)

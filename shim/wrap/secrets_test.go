@@ -16,6 +16,16 @@ import (
 // memVault stands in for the vault: MoveSecret stores, RestoreSecret reads.
 type memVault map[string]string
 
+// remoteMove is what `wrap --remote --move-secrets` runs with, its state
+// in state: the options and the vault the secrets move to.
+func remoteMove(t *testing.T, state string) (memVault, Options) {
+	t.Helper()
+	v := memVault{}
+	o := v.opts(opts(t, state))
+	o.Remote = true
+	return v, o
+}
+
 func (v memVault) opts(o Options) Options {
 	o.MoveSecret = func(s scan.Server, name, value string, store bool) (string, error) {
 		ref := fmt.Sprintf("vault:config/%s/%s/%s", s.Client, s.Name, name)
@@ -245,9 +255,7 @@ func TestMoveHeadersTOML(t *testing.T) {
 func TestMoveRemoteRewritten(t *testing.T) {
 	entry := `{"type": "http", "url": "https://h.example.com/mcp?api_key=` + secretA + `", "headers": {"Authorization": "Bearer ` + secretB + `"}}`
 	home, state, path, servers := moveFixture(t, ".claude.json", "{\n  \"mcpServers\": {\n    \"k\": "+entry+"\n  }\n}\n")
-	v := memVault{}
-	o := v.opts(opts(t, state))
-	o.Remote = true
+	_, o := remoteMove(t, state)
 	if _, err := Wrap(context.Background(), servers, o); err != nil {
 		t.Fatal(err)
 	}
@@ -282,9 +290,7 @@ func TestMoveRemoteRewritten(t *testing.T) {
 func TestMoveURLTOML(t *testing.T) {
 	text := "[mcp_servers.u]\n  url = 'https://bob:" + secretB + "@h.example.com/mcp?region=eu&api_key=" + secretA + "'\n"
 	home, state, path, servers := moveFixture(t, ".codex/config.toml", text)
-	v := memVault{}
-	o := v.opts(opts(t, state))
-	o.Remote = true
+	v, o := remoteMove(t, state)
 	out, err := Wrap(context.Background(), servers, o)
 	if err != nil {
 		t.Fatal(err)
@@ -306,9 +312,7 @@ func TestMoveURLTOML(t *testing.T) {
 func TestMoveURLYAML(t *testing.T) {
 	text := "mcpServers:\n  - name: u\n    type: streamable-http\n    url: \"https://h.example.com/mcp?api_key=" + secretA + "&region=eu\"\n"
 	home, state, path, servers := moveFixture(t, ".continue/config.yaml", text)
-	v := memVault{}
-	o := v.opts(opts(t, state))
-	o.Remote = true
+	v, o := remoteMove(t, state)
 	out, err := Wrap(context.Background(), servers, o)
 	if err != nil {
 		t.Fatal(err)
@@ -376,9 +380,7 @@ func TestCodexEnvHeaders(t *testing.T) {
 		"\n[mcp_servers.lit]\nurl = \"https://lit.example/mcp\"\nbearer_token = \"" + secretA + "\"\n" +
 		"\n[mcp_servers.tab]\nurl = \"https://tab.example/mcp\" # hosted\n\n[mcp_servers.tab.http_headers]\nAuthorization = \"Bearer " + secretA + "\"\n# ours\nX-Team = 'blue'\n\n# the next one\n[mcp_servers.next]\ncommand = \"next-mcp\"\n"
 	home, state, path, servers := moveFixture(t, ".codex/config.toml", text)
-	v := memVault{}
-	o := v.opts(opts(t, state))
-	o.Remote = true
+	v, o := remoteMove(t, state)
 	_, got := wrapByServer(t, servers, o)
 	if r := got["lin"]; r.Action != ActionWrapped || r.Reason != "remote entry now runs mcpgov shim --url; Codex passes LIN_TOKEN, LIN_KEY, LIN_TEAM on to it (env_vars); moved X-Secret to the vault" {
 		t.Errorf("lin: %s %q", r.Action, r.Reason)
