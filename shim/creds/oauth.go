@@ -71,6 +71,18 @@ func (in *Injector) oauthUser(ctx context.Context, s *catalog.Server, req Reques
 		if cur.RefreshToken == "" {
 			return vault.Token{}, fmt.Errorf("no grant for %s: %w", req.User, vault.ErrNotFound)
 		}
+		// A grant is refreshed only at the authorization server that
+		// issued it, for the client it was issued to (the catalog may name
+		// another since): its refresh token is not sent anywhere else. A
+		// grant stored before grants named their issuer is bound to the
+		// one in force now.
+		as := cmpStr(a.Issuer, a.TokenURL)
+		if cur.Issuer == "" {
+			cur.Issuer, cur.ClientID = as, a.ClientID
+		}
+		if cur.Issuer != as || cur.ClientID != "" && cur.ClientID != a.ClientID {
+			return vault.Token{}, fmt.Errorf("the grant of %s was issued by another authorization server or client than the catalog names now (%s): it is not refreshed there; a new consent is needed: %w", req.User, as, vault.ErrNotFound)
+		}
 		tokenURL, err := in.tokenURL(ctx, a)
 		if err != nil {
 			return vault.Token{}, err

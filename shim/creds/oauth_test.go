@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -63,5 +64,17 @@ func TestOAuthUserRefreshKeepsIssuer(t *testing.T) {
 	}
 	if got.RefreshToken != "rt-2" || got.Issuer != as.URL || got.ClientID != "gw" {
 		t.Fatalf("stored grant after the refresh: refresh %q issuer %q client %q, want rt-2 bound to %s and gw", got.RefreshToken, got.Issuer, got.ClientID, as.URL)
+	}
+	// A grant another authorization server issued is not refreshed at the
+	// one the catalog names now: its refresh token never reaches it.
+	if err := v.PutToken(ctx, "bob", "s", vault.Token{AccessToken: "at-1", RefreshToken: "rt-1", Expiry: time.Now().Add(-time.Minute),
+		Issuer: "https://other-as.example", ClientID: "gw"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := in.For(ctx, Request{Server: s, User: "bob"}); err == nil || !strings.Contains(err.Error(), "another authorization server") {
+		t.Fatalf("a grant of another authorization server: %v, want it refused", err)
+	}
+	if refreshed != 1 {
+		t.Fatalf("the authorization server got %d refreshes, want only ann's", refreshed)
 	}
 }
