@@ -30,9 +30,9 @@ func buildInputFor(use inputUse, hook string, server *catalog.Server, call *enfo
 	if s := use.member("identity"); s.read {
 		id := call.Identity
 		m := make(map[string]any, s.size(7))
-		s.put(m, "subject", id.Subject)
-		s.put(m, "email", id.Email)
-		s.put(m, "name", id.Name)
+		put(s, m, "subject", id.Subject)
+		put(s, m, "email", id.Email)
+		put(s, m, "name", id.Name)
 		if s.wants("groups") {
 			groups := make([]any, 0, len(id.Groups))
 			for _, g := range id.Groups {
@@ -40,48 +40,48 @@ func buildInputFor(use inputUse, hook string, server *catalog.Server, call *enfo
 			}
 			m["groups"] = groups
 		}
-		s.put(m, "issuer", id.Issuer)
-		s.put(m, "method", methodOrNone(id.Method))
-		s.put(m, "authenticated", id.Authenticated())
+		put(s, m, "issuer", id.Issuer)
+		put(s, m, "method", methodOrNone(id.Method))
+		put(s, m, "authenticated", id.Authenticated())
 		in["identity"] = m
 	}
 	if s := use.member("client"); s.read {
 		m := make(map[string]any, s.size(2))
-		s.put(m, "name", call.Client.Name)
-		s.put(m, "version", call.Client.Version)
+		put(s, m, "name", call.Client.Name)
+		put(s, m, "version", call.Client.Version)
 		in["client"] = m
 	}
 	if s := use.member("server"); s.read {
 		m := make(map[string]any, s.size(7))
-		s.put(m, "known", server != nil)
+		put(s, m, "known", server != nil)
 		if server == nil {
-			s.put(m, "id", "")
-			s.put(m, "status", "")
-			s.put(m, "risk", "")
+			put(s, m, "id", "")
+			put(s, m, "status", "")
+			put(s, m, "risk", "")
 			if s.wants("groups") {
 				m["groups"] = []any{}
 			}
 			if s.wants("data_scope") {
 				m["data_scope"] = []any{}
 			}
-			s.put(m, "owner", "")
+			put(s, m, "owner", "")
 		} else {
-			s.put(m, "id", server.ID)
-			s.put(m, "status", string(server.Status))
-			s.put(m, "risk", string(server.Risk))
+			put(s, m, "id", server.ID)
+			put(s, m, "status", string(server.Status))
+			put(s, m, "risk", string(server.Risk))
 			if s.wants("groups") {
 				m["groups"] = anyStrings(server.Groups)
 			}
 			if s.wants("data_scope") {
 				m["data_scope"] = anyStrings(server.DataScope)
 			}
-			s.put(m, "owner", server.Owner)
+			put(s, m, "owner", server.Owner)
 		}
 		in["server"] = m
 	}
 	if s := use.member("tool"); s.read {
 		m := make(map[string]any, s.size(4))
-		s.put(m, "name", call.Tool)
+		put(s, m, "name", call.Tool)
 		if s.wants("annotations") {
 			m["annotations"] = toolAnnotations.get(call.Annotations)
 		}
@@ -90,8 +90,8 @@ func buildInputFor(use inputUse, hook string, server *catalog.Server, call *enfo
 			if server != nil {
 				egress, untrusted = server.ToolEgress(call.Tool), server.ToolUntrusted(call.Tool)
 			}
-			s.put(m, "egress", egress)
-			s.put(m, "untrusted", untrusted)
+			put(s, m, "egress", egress)
+			put(s, m, "untrusted", untrusted)
 		}
 		in["tool"] = m
 	}
@@ -140,7 +140,7 @@ func sessionInput(s inputMember, f *enforce.FactsView) map[string]any {
 		f = &enforce.FactsView{}
 	}
 	m := make(map[string]any, s.size(6))
-	s.put(m, "calls", f.Calls)
+	put(s, m, "calls", f.Calls)
 	if s.wants("servers") {
 		m["servers"] = anyStrings(f.Servers)
 	}
@@ -150,7 +150,7 @@ func sessionInput(s inputMember, f *enforce.FactsView) map[string]any {
 	if s.wants("data_classes") {
 		m["data_classes"] = anyStrings(f.DataClasses)
 	}
-	s.put(m, "untrusted", f.Untrusted)
+	put(s, m, "untrusted", f.Untrusted)
 	if s.wants("taint") {
 		taint := map[string]any{}
 		for k, t := range f.Taint {

@@ -90,8 +90,9 @@ func (u inputUse) member(root string) inputMember {
 // wants reports whether the policies read sub of the member.
 func (m inputMember) wants(sub string) bool { return m.subs == nil || m.subs[sub] }
 
-// put sets m[sub] = v when the policies read sub.
-func (m inputMember) put(obj map[string]any, sub string, v any) {
+// put sets obj[sub] = v when the policies read sub of m (generic, so
+// that v is not boxed into an interface, an allocation, unless it is).
+func put[T any](m inputMember, obj map[string]any, sub string, v T) {
 	if m.wants(sub) {
 		obj[sub] = v
 	}
@@ -169,7 +170,8 @@ func appendKey(b []byte, v any) (_ []byte, ok bool) {
 		}
 		return b, true
 	case map[string]any:
-		keys := make([]string, 0, len(x))
+		var small [16]string
+		keys := small[:0]
 		for k := range x {
 			keys = append(keys, k)
 		}

@@ -194,13 +194,13 @@ func (st *state) decide(ctx context.Context, in map[string]any) (regoDecision, e
 	if !st.cacheDecisions {
 		return evalDecision(ctx, st.query, in)
 	}
-	k, ok := appendKey(make([]byte, 0, 512), in)
+	var buf [512]byte
+	k, ok := appendKey(buf[:0], in)
 	if !ok {
 		return evalDecision(ctx, st.query, in)
 	}
-	key := string(k)
 	st.decMu.Lock()
-	d, ok := st.decisions[key]
+	d, ok := st.decisions[string(k)] // looked up without a copy of the key
 	st.decMu.Unlock()
 	if ok {
 		return d, nil
@@ -213,7 +213,7 @@ func (st *state) decide(ctx context.Context, in map[string]any) (regoDecision, e
 	if st.decisions == nil || len(st.decisions) >= maxCachedDecisions {
 		st.decisions = map[string]regoDecision{}
 	}
-	st.decisions[key] = d
+	st.decisions[string(k)] = d
 	st.decMu.Unlock()
 	return d, nil
 }

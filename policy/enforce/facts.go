@@ -33,6 +33,11 @@ type Facts struct {
 	// one they did not hold (a server, a tool, a data class, untrusted
 	// content), before the call's answer goes to the client.
 	learned func(FactsState)
+	// annotations and annotated remember the last annotations read for
+	// openWorldHint and what they said: a session mostly calls the same
+	// tools.
+	annotations string
+	annotated   bool
 }
 
 // FactsState is Facts as a store keeps it, so that another process
@@ -187,7 +192,7 @@ func (f *Facts) observeLocked(server *catalog.Server, serverName string, call *C
 			setUntrusted(fmt.Sprintf("the catalog marks %s's results untrusted", call.Tool))
 		}
 	}
-	if f.untrusted == nil && openWorld(call.Annotations) {
+	if f.untrusted == nil && f.openWorld(call.Annotations) {
 		setUntrusted(fmt.Sprintf("%s is annotated openWorldHint", call.Tool))
 	}
 	for _, g := range guardrails {
@@ -215,6 +220,15 @@ func (f *Facts) observeLocked(server *catalog.Server, serverName string, call *C
 // client.
 func observed(outcome string) bool {
 	return outcome == audit.OutcomeAllowed || outcome == audit.OutcomeRedacted
+}
+
+// openWorld is openWorld for the facts' session, remembering the last
+// annotations it read. Called with f.mu held.
+func (f *Facts) openWorld(annotations json.RawMessage) bool {
+	if string(annotations) != f.annotations {
+		f.annotations, f.annotated = string(annotations), openWorld(annotations)
+	}
+	return f.annotated
 }
 
 // openWorld reports whether tool annotations say openWorldHint: true.

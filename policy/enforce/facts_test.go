@@ -53,3 +53,22 @@ func TestOpenWorldSpellings(t *testing.T) {
 		}
 	}
 }
+
+// TestFactsOpenWorldAfterOtherAnnotations: the annotations remembered
+// from one call do not stand for another tool's.
+func TestFactsOpenWorldAfterOtherAnnotations(t *testing.T) {
+	var f Facts
+	web := &catalog.Server{ID: "web"}
+	now := time.Date(2026, 12, 7, 10, 0, 0, 0, time.UTC)
+	closed := json.RawMessage(`{"openWorldHint":false,"readOnlyHint":true}`)
+	f.observe(web, "web", &Call{Tool: "echo", Annotations: closed}, nil, "r1", now)
+	f.observe(web, "web", &Call{Tool: "echo", Annotations: closed}, nil, "r2", now)
+	f.observe(web, "web", &Call{Tool: "plain"}, nil, "r3", now)
+	if f.View().Untrusted {
+		t.Fatal("untrusted after tools annotated closed-world or not at all")
+	}
+	f.observe(web, "web", &Call{Tool: "fetch", Annotations: json.RawMessage(`{"openWorldHint":true}`)}, nil, "r4", now)
+	if u := f.View().Taint["untrusted"]; u.Record != "r4" {
+		t.Errorf("untrusted taint %+v: want the fetch", u)
+	}
+}

@@ -179,9 +179,11 @@ func CheckNames(v json.RawMessage, where string) error {
 	pd := getDecoder(v)
 	defer putDecoder(pd)
 	dec := pd.dec
-	// One entry per open container: the member names of an object, nil
-	// for an array.
-	var stack []*nameSet
+	// One entry per open container: the member names of an object (for
+	// an array, unused). Entries are kept when their container closes, so
+	// the next container at that depth reuses their slice.
+	var small [8]nameSet
+	stack, depth := small[:0], 0
 	for {
 		tok, err := dec.ReadToken()
 		if errors.Is(err, errEOF) {
@@ -190,25 +192,24 @@ func CheckNames(v json.RawMessage, where string) error {
 		if err != nil {
 			return parseError(err)
 		}
-		kind := tok.Kind()
-		var str string
-		if kind == '"' {
-			str = tok.String() // before the next call voids the token
-		}
-		switch kind {
-		case '{':
-			stack = append(stack, &nameSet{})
-		case '[':
-			stack = append(stack, nil)
+		switch tok.Kind() {
+		case '{', '[':
+			if depth == len(stack) {
+				stack = append(stack, nameSet{})
+			}
+			stack[depth].reset()
+			depth++
 		case '}', ']':
-			stack = stack[:len(stack)-1]
+			depth--
 		case '"':
-			// Within an object, names are the odd-numbered tokens.
+			// Within an object, names are the odd-numbered tokens; the
+			// stack's state does not void the token.
 			kind, n := dec.StackIndex(dec.StackDepth())
 			if kind != '{' || n%2 != 1 {
 				continue
 			}
-			if prev := stack[len(stack)-1].add(str); prev != "" {
+			str := tok.String()
+			if prev := stack[depth-1].add(str); prev != "" {
 				return fmt.Errorf("%w: members %q and %q of %s differ only in case", ErrAmbiguous, prev, str, where+string(dec.StackPointer().Parent()))
 			}
 		}
@@ -224,6 +225,12 @@ func fold(s string) string { return strings.ToLower(strings.ToUpper(s)) }
 type nameSet struct {
 	names []string
 	folds map[string]string
+}
+
+// reset empties the set, keeping the slice's room.
+func (s *nameSet) reset() {
+	clear(s.names)
+	s.names, s.folds = s.names[:0], nil
 }
 
 // add records name and returns an earlier name that differs from it only

@@ -1,7 +1,10 @@
 package rpc
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -76,5 +79,49 @@ func TestSetIDThenWithID(t *testing.T) {
 	}
 	if _, err := Parse(got); err != nil {
 		t.Fatalf("the frame no longer parses: %v", err)
+	}
+}
+
+// TestCheckNames: members whose names differ only in case are refused at
+// any depth, and only within one object: sibling objects, values and the
+// objects of an array are apart.
+func TestCheckNames(t *testing.T) {
+	many := func(last string) string { // past the slice, into the map
+		s := `{`
+		for i := range 20 {
+			s += fmt.Sprintf(`"m%d":%d,`, i, i)
+		}
+		return s + `"` + last + `":0}`
+	}
+	deep := func(inner string) string {
+		return strings.Repeat(`{"a":[`, 12) + inner + strings.Repeat(`]}`, 12)
+	}
+	for in, ambiguous := range map[string]bool{
+		`{"a":1,"A":2}`:                          true,
+		`{"a":{"x":1},"b":{"X":1}}`:              false,
+		`{"a":{"x":1,"y":{"z":1}},"b":{"Z":1}}`:  false,
+		`{"a":[{"x":1},{"X":1}]}`:                false,
+		`{"a":[{"x":1,"X":1}]}`:                  true,
+		`{"a":"A","b":"a"}`:                      false,
+		`{"a":["x","X"]}`:                        false,
+		`{"k":1,"\u212a":2}`:                     true,
+		`{"s":1,"ſ":2}`:                          true,
+		`{"a":{"b":1},"c":2,"C":3}`:              true,
+		many("M3"):                               true,
+		many("x"):                                false,
+		deep(`{"q":1}`):                          false,
+		deep(`{"q":1,"Q":2}`):                    true,
+		deep(`{"q":1},{"Q":2}`):                  false,
+		`[{"a":1},{"b":{"c":1}},{"B":1,"b":2}]`:  true,
+		`{"x":{"a":1,"b":2},"y":{"A":1}}`:        false,
+		`{"x":{"a":1,"b":2,"c":3},"y":{"d":{}}}`: false,
+	} {
+		err := CheckNames(json.RawMessage(in), "params")
+		if got := errors.Is(err, ErrAmbiguous); got != ambiguous {
+			t.Errorf("CheckNames(%.80s) = %v, want ambiguous %v", in, err, ambiguous)
+		}
+		if !ambiguous && err != nil {
+			t.Errorf("CheckNames(%.80s): %v", in, err)
+		}
 	}
 }

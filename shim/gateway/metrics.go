@@ -38,6 +38,73 @@ type Metrics struct {
 
 	mu    sync.Mutex
 	tools map[string]map[string]bool // server -> tools labelled so far
+
+	// The series each label set of a vector resolved to: resolving one
+	// (hashing its labels, a lookup under the vector's lock) for each of
+	// a call's dozen series was 2% of a governed call. The label values
+	// are bounded (toolLabel), as the vectors' own series are.
+	seriesMu  sync.RWMutex
+	counters  map[seriesKey]prometheus.Counter
+	observers map[seriesKey]prometheus.Observer
+}
+
+// seriesKey names one series: its vector and up to four label values.
+type seriesKey struct {
+	vec            any
+	l0, l1, l2, l3 string
+}
+
+func newSeriesKey(vec any, l []string) seriesKey {
+	k := seriesKey{vec: vec}
+	for i, v := range l {
+		switch i {
+		case 0:
+			k.l0 = v
+		case 1:
+			k.l1 = v
+		case 2:
+			k.l2 = v
+		case 3:
+			k.l3 = v
+		}
+	}
+	return k
+}
+
+// counter is vec.WithLabelValues(l...), resolved once per label set.
+func (m *Metrics) counter(vec *prometheus.CounterVec, l ...string) prometheus.Counter {
+	k := newSeriesKey(vec, l)
+	m.seriesMu.RLock()
+	c, ok := m.counters[k]
+	m.seriesMu.RUnlock()
+	if !ok {
+		c = vec.WithLabelValues(l...)
+		m.seriesMu.Lock()
+		if m.counters == nil {
+			m.counters = map[seriesKey]prometheus.Counter{}
+		}
+		m.counters[k] = c
+		m.seriesMu.Unlock()
+	}
+	return c
+}
+
+// observer is vec.WithLabelValues(l...), resolved once per label set.
+func (m *Metrics) observer(vec *prometheus.HistogramVec, l ...string) prometheus.Observer {
+	k := newSeriesKey(vec, l)
+	m.seriesMu.RLock()
+	o, ok := m.observers[k]
+	m.seriesMu.RUnlock()
+	if !ok {
+		o = vec.WithLabelValues(l...)
+		m.seriesMu.Lock()
+		if m.observers == nil {
+			m.observers = map[seriesKey]prometheus.Observer{}
+		}
+		m.observers[k] = o
+		m.seriesMu.Unlock()
+	}
+	return o
 }
 
 // maxToolLabels bounds the tool label values per server: tool names come
@@ -181,12 +248,12 @@ func (m *Metrics) observe(rec *audit.Record, err error) {
 	if kind == audit.KindPlaceholder {
 		kind = rec.SuppressedKind // the logging mode kept details out, not the call
 	}
-	m.refusals.WithLabelValues(server, kind).Inc()
+	m.counter(m.refusals, server, kind).Inc()
 	if kind != audit.KindToolCall {
 		return
 	}
 	tool := m.toolLabel(server, rec.Tool)
-	m.calls.WithLabelValues(server, tool, rec.Outcome).Inc()
+	m.counter(m.calls, server, tool, rec.Outcome).Inc()
 	if !rec.Decision.Allow {
 		rule := "policy"
 		if len(rec.Decision.RuleIDs) > 0 {
@@ -196,20 +263,20 @@ func (m *Metrics) observe(rec *audit.Record, err error) {
 		if rec.Decision.Enforced {
 			enforced = "true"
 		}
-		m.denials.WithLabelValues(server, tool, rule, enforced).Inc()
+		m.counter(m.denials, server, tool, rule, enforced).Inc()
 	}
 	for _, g := range rec.Guardrails {
-		m.verdicts.WithLabelValues(server, g.Name, g.Hook, g.Verdict).Inc()
-		m.guardDur.WithLabelValues(server, g.Name, g.Hook).Observe(seconds(g.DurationUS))
+		m.counter(m.verdicts, server, g.Name, g.Hook, g.Verdict).Inc()
+		m.observer(m.guardDur, server, g.Name, g.Hook).Observe(seconds(g.DurationUS))
 	}
 	if rec.Latency.UpstreamUS > 0 {
-		m.upstream.WithLabelValues(server, tool).Observe(seconds(rec.Latency.UpstreamUS))
+		m.observer(m.upstream, server, tool).Observe(seconds(rec.Latency.UpstreamUS))
 	}
 	if rec.Latency.PolicyUS > 0 {
-		m.policy.WithLabelValues(server, tool).Observe(seconds(rec.Latency.PolicyUS))
+		m.observer(m.policy, server, tool).Observe(seconds(rec.Latency.PolicyUS))
 	}
 	if rec.Latency.TotalUS > 0 {
-		m.total.WithLabelValues(server, tool).Observe(seconds(rec.Latency.TotalUS))
+		m.observer(m.total, server, tool).Observe(seconds(rec.Latency.TotalUS))
 	}
 }
 
