@@ -1,6 +1,10 @@
 package secret
 
-import "testing"
+import (
+	"math/rand/v2"
+	"strings"
+	"testing"
+)
 
 // TestNotCredentialClasses covers the classes of false positives the
 // over-firing check found in real files (standin.go), each in lines
@@ -134,4 +138,86 @@ func TestKeyedValueStandIns(t *testing.T) {
 	if fs := Find("password", "Zr8kLm2Qx7Tv4Wp9"); len(fs) == 0 {
 		t.Error("a random password under a password key: no finding")
 	}
+}
+
+// TestStandInsAreNotSecrets: values a person does use as a credential
+// are no stand-in, whatever word, mark or encoding they hold: passphrases
+// of words (Bitwarden's generator and diceware make these), base64 of a
+// passphrase or of an account's JSON (a Kubernetes Secret's data), a
+// password that starts with "pass", a random value that holds a format
+// mark, a common word with a random part. The values are made up for
+// this test.
+func TestStandInsAreNotSecrets(t *testing.T) {
+	for name, v := range map[string]string{
+		"bitwarden passphrase":       `correct-horse-battery-staple`,
+		"diceware passphrase":        `unsaid-flatly-rebound`,
+		"passphrase one known word":  `admin-walrus-quiver`,
+		"base64 passphrase":          `Y29ycmVjdCBob3JzZSBiYXR0ZXJ5IHN0YXBsZQ==`,
+		"base64 sentence passphrase": `TWFuZ28gbGFudGVybiA3IGRyaWZ0cyBub3J0aA==`,
+		"base64 service account":     `eyJ0eXBlIjoic2VydmljZV9hY2NvdW50IiwicHJvamVjdF9pZCI6InAtMSIsInByaXZhdGVfa2V5X2lkIjoiYTFiMiJ9`,
+		"base64 credentials json":    `eyJ1c2VyIjoic3ZjIiwicHciOiJYcjdrTG0yUXg3VHY0In0=`,
+		"base64 quoted":              `IlhyN2tMbTJReDdUdjQi`,
+		"base64 pass prefix":         `ZGVwbG95OnBhc3NXOXghUXo3TG0=`,
+		"base64 pass word":           `ZGVwbG95OlBhc3Nwb3J0LVF6N0xtOXg=`,
+		"format mark .*":             `Xk9.*mP2qLw7`,
+		"format mark %d":             `Qm7%dRt2Zp9w`,
+		"format mark tab":            `OpjUsiFedR!f\tMEs.pg`,
+		"format mark .+":             `r8T.+Lq2vZm9Wx`,
+		"format mark %s":             `k2P%sQx9mLw3Zt`,
+		"format mark \\s":            `Hv4\sPq8Nz2Lk`,
+		"format mark \\n":            `Wq3\nRt7Yu2Io`,
+		"metasyntactic digits":       `foo83920174829301`,
+		"leet password random":       `Pa55w0rd-Pr0d-9fKx`,
+		"leet secret random":         `S3cr3t_9fKxQ2mL`,
+	} {
+		if len(Find("password", v)) == 0 {
+			t.Errorf("%s: Find(password, %q): no finding", name, v)
+		}
+		if strings.Trim(v, "abcdefghijklmnopqrstuvwxyz-") == "" {
+			continue // the assignment rule takes no value of one class of characters, stand-in or not
+		}
+		if in := `DB_PASSWORD="` + v + `"`; len(Find("", in)) == 0 {
+			t.Errorf("%s: %q: no finding", name, in)
+		}
+	}
+	for name, in := range map[string]string{
+		"authentication token": `AUTHENTICATION_TOKEN="a8Fk29xLq0Zp4Rt7Vb3N"`,
+		"authenticator secret": `authenticator_secret: "Qm7vX2pL9rT4wZ8kN3bH6c"`,
+		"authz api key":        `AUTHZ_API_KEY=Rk82mWq7ZtLx4Pn9Vb3Y`,
+		"format mark key":      `login_password: Xk9.*mP2qLw7`,
+		"metasyntactic key":    `ADMIN_SECRET=foo83920174829301`,
+		"pass prefix url":      `postgres://app:passW9x!Qz7@db:5432/app`,
+		"pass word url":        `redis://deploy:Passport-Qz7Lm9x@cache:6379/0`,
+		"passphrase url":       `amqp://svc:correct-horse-battery-staple@mq:5672/`,
+	} {
+		if len(Find("", in)) == 0 {
+			t.Errorf("%s: %q: no finding", name, in)
+		}
+	}
+}
+
+// TestRandomPasswordsAreNotStandIns: random printable passwords are
+// almost never read as a stand-in or as text that is not a value (the
+// format marks alone passed about 2 % of them).
+func TestRandomPasswordsAreNotStandIns(t *testing.T) {
+	r := rand.New(rand.NewPCG(1, 2))
+	const n = 100000
+	passed := 0
+	var first []string
+	for range n {
+		b := make([]byte, 12+r.IntN(21))
+		for i := range b {
+			b[i] = byte(0x21 + r.IntN(94))
+		}
+		if v := string(b); notCredential(v) {
+			passed++
+			if len(first) < 5 {
+				first = append(first, v)
+			}
+		}
+	}
+	if passed > n/10000 {
+		t.Errorf("%d of %d random passwords are stand-ins (want at most %d), e.g. %q", passed, n, n/10000, first)
+	}
+	t.Logf("%d of %d random passwords read as stand-ins: %q", passed, n, first)
 }
