@@ -2,6 +2,7 @@ package secret
 
 import (
 	"encoding/base64"
+	"net/url"
 	"strings"
 )
 
@@ -103,7 +104,7 @@ func pathLike(v string) bool {
 // notAValue: a format string, a regular expression, a template, a list of
 // options or fields.
 func notAValue(v string) bool {
-	if (strings.HasPrefix(v, `{"`) || strings.HasPrefix(v, `["`)) && closes(v) && strings.ContainsAny(v[len(v)-1:], "]}") {
+	if jsonStart(v) {
 		return true // JSON text, a list
 	}
 	if (v[0] == '{' || v[0] == '[') && closes(v) && (len(v) == 2 || wordsAndNumbers(v[1:len(v)-1])) {
@@ -115,6 +116,22 @@ func notAValue(v string) bool {
 	return template(v) || optionList(v) || fieldList(v)
 }
 
+// jsonStart: v starts as JSON text does, {"name": or ["word", (it may
+// be cut where a program joins it to more: `{"iss":"https://a","exp":` + n).
+func jsonStart(v string) bool {
+	if len(v) < 4 || !(v[0] == '{' || v[0] == '[') || v[1] != '"' {
+		return false
+	}
+	i := 2
+	for i < len(v) && (isWordChar(v[i]) || v[i] == '-' || v[i] == '.' || v[i] == ':' || v[i] == ' ') {
+		i++
+	}
+	if i == 2 || i+1 >= len(v) || v[i] != '"' {
+		return false
+	}
+	return v[0] == '{' && v[i+1] == ':' || v[0] == '[' && (v[i+1] == ',' || v[i+1] == ']') && allWords(v[2:i])
+}
+
 // formatText: v holds a printf verb, an escape sequence written out or a
 // class or quantifier of a regular expression, and what is left is words
 // and numbers ("Bearer %s", "tok_[a-z0-9]{24}", "mismatch:\n%s"). A
@@ -123,7 +140,30 @@ func notAValue(v string) bool {
 // random value mixes letters, digits and cases within its runs
 // ("Xk9.*mP2qLw7").
 func formatText(v string) bool {
-	marked := false
+	marked, class := false, false
+	// A class of a regular expression with a range ([A-Za-z0-9._~+/-])
+	// is one mark, whatever it holds.
+	for {
+		i := strings.IndexByte(v, '[')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(v[i:], ']')
+		if j < 0 || !rangeClass(v[i+1:i+j]) {
+			break
+		}
+		marked, class = true, true
+		v = v[:i] + " " + v[i+j+1:]
+	}
+	if class {
+		// Around a class: its quantifiers, groups and alternatives.
+		v = strings.Map(func(r rune) rune {
+			if strings.ContainsRune("+*?()|^$", r) {
+				return ' '
+			}
+			return r
+		}, v)
+	}
 	for _, p := range formatMarks {
 		if strings.Contains(v, p) {
 			marked = true
@@ -131,6 +171,18 @@ func formatText(v string) bool {
 		}
 	}
 	return marked && wordsAndNumbers(v)
+}
+
+// rangeClass: the inside of [a-z], [0-9A-F], [^A-Za-z0-9._~+/-].
+func rangeClass(c string) bool {
+	c = strings.TrimPrefix(c, "^")
+	for i := 0; i+2 < len(c); i++ {
+		a, b := c[i], c[i+2]
+		if c[i+1] == '-' && (isDigit(a) && isDigit(b) || a >= 'a' && b <= 'z' || a >= 'A' && a <= 'Z' && b <= 'Z') && a < b {
+			return true
+		}
+	}
+	return false
 }
 
 // wordsAndNumbers: every run of letters and digits in v is a number or a
@@ -156,7 +208,13 @@ func wordsAndNumbers(v string) bool {
 }
 
 // allWords: every run of letters and digits in v is a word or a number.
-func allWords(v string) bool {
+func allWords(v string) bool { return wordRuns(v, false) }
+
+// namesWords: allWords, and a word may end in a number (header_b64,
+// foo2) or be an abbreviation (cfg, pkg), as names are.
+func namesWords(v string) bool { return wordRuns(v, true) }
+
+func wordRuns(v string, names bool) bool {
 	for i := 0; i < len(v); {
 		if !isAlnum(v[i]) {
 			i++
@@ -166,7 +224,7 @@ func allWords(v string) bool {
 		for j < len(v) && isAlnum(v[j]) {
 			j++
 		}
-		if !wordOrNumber(v[i:j]) {
+		if !wordOrNumber(v[i:j], !names) && !(names && numberedWord(v[i:j])) {
 			return false
 		}
 		i = j
@@ -174,10 +232,22 @@ func allWords(v string) bool {
 	return true
 }
 
+// numberedWord: a lower-case word and a number after it (foo2, sha256,
+// b64).
+func numberedWord(t string) bool {
+	i := 0
+	for i < len(t) && t[i] >= 'a' && t[i] <= 'z' {
+		i++
+	}
+	return i >= 1 && i < len(t) && digitCount(t[i:]) == len(t)-i
+}
+
 func isAlnum(c byte) bool { return isDigit(c) || c|0x20 >= 'a' && c|0x20 <= 'z' }
 
 // wordOrNumber: digits alone, or letters alone shaped as words are.
-func wordOrNumber(t string) bool {
+// With vowels, each word or camelCase hump holds a vowel (random runs
+// of letters mostly do not).
+func wordOrNumber(t string, vowels bool) bool {
 	digits := 0
 	for i := 0; i < len(t); i++ {
 		if isDigit(t[i]) {
@@ -193,19 +263,29 @@ func wordOrNumber(t string) bool {
 	if t == strings.ToUpper(t) {
 		return len(t) >= 2 && len(t) <= 6 // AWS, HTTP, JSON; not a random run of capitals
 	}
-	// Humps: an upper-case letter starts one, and each holds three
-	// letters or more; the first hump may be lower case.
-	run := 0
-	for i := 0; i < len(t); i++ {
-		if t[i] >= 'A' && t[i] <= 'Z' {
-			if i > 0 && run < 3 {
+	// Humps: an upper-case letter starts one, and each holds two
+	// letters or more, a vowel among them; the first hump may be lower
+	// case, and a word of one or two lower-case letters needs no vowel.
+	if len(t) <= 2 && t[0] >= 'a' {
+		return true
+	}
+	run, vowel := 0, false
+	for i := 0; i <= len(t); i++ {
+		if i == len(t) || t[i] >= 'A' && t[i] <= 'Z' {
+			if i > 0 && (run < 2 || vowels && !vowel) {
 				return false
 			}
-			run = 0
+			run, vowel = 0, false
+			if i == len(t) {
+				break
+			}
+		}
+		if strings.IndexByte("aeiouyAEIOUY", t[i]) >= 0 {
+			vowel = true
 		}
 		run++
 	}
-	return run >= 3 || len(t) == run && run >= 1 && t[0] >= 'a'
+	return true
 }
 
 // formatMarks are printf verbs, escape sequences written out, and the
@@ -233,7 +313,7 @@ func template(v string) bool {
 			return false
 		}
 		name := strings.Trim(v[i+1:i+j], "{ $")
-		if !isIdentifier(name) || !allWords(name) {
+		if !isIdentifier(name) || !namesWords(name) {
 			return false
 		}
 		holes++
@@ -269,7 +349,7 @@ func optionList(v string) bool {
 			return false
 		}
 	}
-	return allWords(v)
+	return namesWords(v)
 }
 
 // fieldList: three or more ':'-separated names of letters alone
@@ -565,6 +645,12 @@ func decodeText(v string) (string, bool) {
 // placeholder, a common or metasyntactic password, or the word "pass"
 // with the user's prefix ("env_user:env_pass", "user:pass").
 func standInPassword(user, pw string) bool {
+	if u, err := url.PathUnescape(user); err == nil {
+		user = u
+	}
+	if p, err := url.PathUnescape(pw); err == nil {
+		pw = p
+	}
 	if pw == "" || strings.EqualFold(pw, user) {
 		return true
 	}
