@@ -41,6 +41,35 @@ type varTable struct {
 	built bool
 	m     map[string][]string
 	memo  map[string][]string
+	fired map[string]bool
+}
+
+// variantFires reports whether form f fires on an argument list made by
+// putting assigned values in args (argVariants), once per form and
+// argument text: a call repeated is judged once.
+func (t *varTable) variantFires(f *callForm, args []string) bool {
+	var b strings.Builder
+	b.WriteString(f.lit)
+	for _, a := range args[:min(len(args), maxVarArgs)] {
+		b.WriteByte(0)
+		b.WriteString(a)
+	}
+	key := b.String()
+	if r, ok := t.fired[key]; ok {
+		return r
+	}
+	r := false
+	for _, v := range argVariants(args, t) {
+		if formFires(f, v) {
+			r = true
+			break
+		}
+	}
+	if t.fired == nil {
+		t.fired = map[string]bool{}
+	}
+	t.fired[key] = r
+	return r
 }
 
 func (t *varTable) values(name string) []string {
@@ -198,8 +227,13 @@ func argVariantsAt(args []string, vars *varTable, depth int) [][]string {
 	// stopping at maxVariants.
 	var pick [maxVarArgs]int
 	out := make([][]string, 0, maxVariants)
+	var back []string // the lists' backing array, allocated once
 	for len(out) < maxVariants {
-		v := make([]string, len(args))
+		if len(back) < len(args) {
+			back = make([]string, len(args)*(maxVariants-len(out)))
+		}
+		v := back[:len(args):len(args)]
+		back = back[len(args):]
 		for i := range args {
 			v[i] = alts[i][pick[i]]
 		}
