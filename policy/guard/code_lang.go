@@ -155,11 +155,8 @@ func callFormsAt(s string, p int, add func(rule, msg string), vars *varTable) {
 		if vars == nil {
 			continue
 		}
-		for _, v := range argVariants(args, vars) {
-			if formFires(f, v) {
-				add(f.rule, f.msg)
-				break
-			}
+		if vars.variantFires(f, args) {
+			add(f.rule, f.msg)
 		}
 	}
 }

@@ -18,19 +18,58 @@ import (
 // runs a name is judged as before (argument provenance), and the values
 // of a name assigned more than once are each tried.
 
-// maxVarValues bounds the values kept per name, and maxVariants the
-// argument lists tried per call.
+// maxVarValues bounds the values kept per name, maxVariants the
+// argument lists tried per call, maxVarArgs the arguments of a call put
+// in them (a program and its flags come first: ["rm", "-rf", "/"]), and
+// maxListDepth the list literals resolved within one another. The bounds
+// stop the work, not only what it returns: resolving a call costs the
+// same whatever its text (a call of 120 arguments, a list nested 190
+// deep).
 const (
 	maxVarValues = 4
 	maxVariants  = 16
+	maxVarArgs   = 8
+	maxListDepth = 2
 	maxRHS       = 600
 )
 
-// varTable holds the assignments of a text, read on first use.
+// varTable holds the assignments of a text, read on first use, and what
+// each argument text resolved to, so that a call repeated is resolved
+// once.
 type varTable struct {
 	s     string
 	built bool
 	m     map[string][]string
+	memo  map[string][]string
+	fired map[string]bool
+}
+
+// variantFires reports whether form f fires on an argument list made by
+// putting assigned values in args (argVariants), once per form and
+// argument text: a call repeated is judged once.
+func (t *varTable) variantFires(f *callForm, args []string) bool {
+	var b strings.Builder
+	b.WriteString(f.lit)
+	for _, a := range args[:min(len(args), maxVarArgs)] {
+		b.WriteByte(0)
+		b.WriteString(a)
+	}
+	key := b.String()
+	if r, ok := t.fired[key]; ok {
+		return r
+	}
+	r := false
+	for _, v := range argVariants(args, t) {
+		if formFires(f, v) {
+			r = true
+			break
+		}
+	}
+	if t.fired == nil {
+		t.fired = map[string]bool{}
+	}
+	t.fired[key] = r
+	return r
 }
 
 func (t *varTable) values(name string) []string {
@@ -162,32 +201,53 @@ func rhsEnd(s string, start int) int {
 // argVariants returns the argument lists made by putting the assigned
 // values in place of the names among args (and the word lists of
 // split strings), or nil when none of args is resolved.
+//
+// Only the first maxVarArgs arguments are resolved and kept, and at most
+// maxVariants lists are made.
 func argVariants(args []string, vars *varTable) [][]string {
-	alts := make([][]string, len(args))
+	return argVariantsAt(args, vars, 0)
+}
+
+func argVariantsAt(args []string, vars *varTable, depth int) [][]string {
+	args = args[:min(len(args), maxVarArgs)]
+	var alts [maxVarArgs][]string
 	resolved := false
 	for i, a := range args {
-		if vs := resolveArg(a, vars); len(vs) > 0 {
+		if vs := resolveArgAt(a, vars, depth); len(vs) > 0 {
 			alts[i] = vs
 			resolved = true
 		} else {
-			alts[i] = []string{a}
+			alts[i] = args[i : i+1]
 		}
 	}
 	if !resolved {
 		return nil
 	}
-	out := [][]string{nil}
-	for _, vs := range alts {
-		var next [][]string
-		for _, prefix := range out {
-			for _, v := range vs {
-				if len(next) == maxVariants {
-					break
-				}
-				next = append(next, append(append([]string{}, prefix...), v))
-			}
+	// The lists in the order of an odometer over the alternatives,
+	// stopping at maxVariants.
+	var pick [maxVarArgs]int
+	out := make([][]string, 0, maxVariants)
+	var back []string // the lists' backing array, allocated once
+	for len(out) < maxVariants {
+		if len(back) < len(args) {
+			back = make([]string, len(args)*(maxVariants-len(out)))
 		}
-		out = next
+		v := back[:len(args):len(args)]
+		back = back[len(args):]
+		for i := range args {
+			v[i] = alts[i][pick[i]]
+		}
+		out = append(out, v)
+		i := len(args) - 1
+		for ; i >= 0; i-- {
+			if pick[i]++; pick[i] < len(alts[i]) {
+				break
+			}
+			pick[i] = 0
+		}
+		if i < 0 {
+			break
+		}
 	}
 	return out
 }
@@ -196,9 +256,31 @@ func argVariants(args []string, vars *varTable) [][]string {
 // (cmd, *argv, args...), or the words of a split string (cmd.split(),
 // shlex.split(cmd), strings.Fields(cmd), "rm -rf /".split()).
 func resolveArg(a string, vars *varTable) []string {
+	return resolveArgAt(a, vars, 0)
+}
+
+func resolveArgAt(a string, vars *varTable, depth int) []string {
 	a = strings.TrimSpace(a)
+	if depth == 0 {
+		if vs, ok := vars.memo[a]; ok {
+			return vs
+		}
+		vs := resolveArgOnce(a, vars, depth)
+		if vars.memo == nil {
+			vars.memo = map[string][]string{}
+		}
+		vars.memo[a] = vs
+		return vs
+	}
+	return resolveArgOnce(a, vars, depth)
+}
+
+func resolveArgOnce(a string, vars *varTable, depth int) []string {
 	if l, ok := listElems(a); ok {
-		return resolveList(l, vars)
+		if depth >= maxListDepth {
+			return nil
+		}
+		return resolveList(l, vars, depth+1)
 	}
 	if inner, ok := splitCall(strings.TrimSuffix(strings.TrimPrefix(a, "*"), "...")); ok {
 		var out []string
@@ -241,8 +323,8 @@ func listElems(a string) ([]string, bool) {
 
 // resolveList returns the list literals made by resolving the elements
 // of a list, or nil when none is resolved.
-func resolveList(elems []string, vars *varTable) []string {
-	vs := argVariants(elems, vars)
+func resolveList(elems []string, vars *varTable, depth int) []string {
+	vs := argVariantsAt(elems, vars, depth)
 	out := make([]string, 0, len(vs))
 	for _, v := range vs {
 		out = append(out, "["+strings.Join(v, ", ")+"]")

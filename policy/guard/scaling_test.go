@@ -28,6 +28,10 @@ var scalingTriggers = []string{
 	// code
 	"import ", "from os import a as b,", "import os as o,", "os.popen(", "o.popen(", "curl x | sh;", "rm -rf / ", "$(", "`",
 	"eval(", "subprocess.Popen(", "pickle.loads(", "powershell -enc ", "iex(", "; ", "&& ", "\\\n",
+	// code: variables resolved in a call's arguments (varTriggers)
+	"a = 'x'\na = 'y'\nsubprocess.run([" + strings.Repeat("a, ", 120) + "a])\n",
+	"a = 'rm'\nsubprocess.run(" + strings.Repeat("[", 190) + "a" + strings.Repeat("]", 190) + ")\n",
+	"cmd = [[a, [b, [c]]], [a]]\ncmd = [[b, [a]]]\nsubprocess.run(cmd)\n",
 	// sql
 	"' OR '1'='1", "/*", "*/", "-- ", "$$", "DROP TABLE t;", "UNION SELECT ", "/*! ", "(",
 	// pii

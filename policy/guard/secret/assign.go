@@ -27,6 +27,21 @@ var notSecretKeySuffixes = []string{"file", "name", "path", "url", "uri", "id", 
 var notSecretKeys = []string{"passport", "compass", "bypass", "passthrough", "passenger", "passage", "tokeniz", "tokens",
 	"author", "authentication-results", "oauth2", "authority", "authenticat", "authz"}
 
+// authWord: notSecretKeys' words for authentication and authorization,
+// which name a credential when a secret's stem follows them
+// (AUTHENTICATION_TOKEN, authenticator_secret, AUTHZ_API_KEY).
+func authWord(x string) bool { return x == "authenticat" || x == "authz" }
+
+// namesSecret: a key's rest holds the stem of a secret.
+func namesSecret(rest string) bool {
+	for _, w := range []string{"token", "secret", "key", "pass", "pwd", "credential"} {
+		if strings.Contains(rest, w) {
+			return true
+		}
+	}
+	return false
+}
+
 // assignTrie finds every stem in one pass over the lower-cased text.
 // It is built on first use, like the gitleaks keyword index.
 var assignTrie = sync.OnceValue(func() *ahocorasick.Trie {
@@ -80,7 +95,8 @@ func assignmentAt(s string, at, n int) (Finding, bool) {
 	}
 	key := strings.ToLower(s[ks:ke])
 	for _, x := range notSecretKeys {
-		if strings.Contains(key, x) && !(x == "author" && strings.Contains(key, "authoriz")) {
+		if k := strings.Index(key, x); k >= 0 && !(x == "author" && strings.Contains(key, "authoriz")) &&
+			!(authWord(x) && namesSecret(key[k+len(x):])) {
 			return Finding{}, false
 		}
 	}

@@ -2,6 +2,7 @@ package secret
 
 import (
 	"encoding/base64"
+	"net/url"
 	"strings"
 )
 
@@ -103,28 +104,199 @@ func pathLike(v string) bool {
 // notAValue: a format string, a regular expression, a template, a list of
 // options or fields.
 func notAValue(v string) bool {
-	if strings.HasPrefix(v, `{"`) || strings.HasPrefix(v, `["`) || (v[0] == '{' || v[0] == '[') && closes(v) {
+	if jsonStart(v) {
 		return true // JSON text, a list
 	}
-	for _, p := range formatMarks {
-		if strings.Contains(v, p) {
-			return true
-		}
+	if (v[0] == '{' || v[0] == '[') && closes(v) && (len(v) == 2 || wordsAndNumbers(v[1:len(v)-1])) {
+		return true // a list of names, an empty one
+	}
+	if formatText(v) {
+		return true
 	}
 	return template(v) || optionList(v) || fieldList(v)
 }
 
+// jsonStart: v starts as JSON text does, {"name": or ["word", (it may
+// be cut where a program joins it to more: `{"iss":"https://a","exp":` + n).
+func jsonStart(v string) bool {
+	if len(v) < 4 || !(v[0] == '{' || v[0] == '[') || v[1] != '"' {
+		return false
+	}
+	i := 2
+	for i < len(v) && (isWordChar(v[i]) || v[i] == '-' || v[i] == '.' || v[i] == ':' || v[i] == ' ') {
+		i++
+	}
+	if i == 2 || i+1 >= len(v) || v[i] != '"' {
+		return false
+	}
+	return v[0] == '{' && v[i+1] == ':' || v[0] == '[' && (v[i+1] == ',' || v[i+1] == ']') && allWords(v[2:i])
+}
+
+// formatText: v holds a printf verb, an escape sequence written out or a
+// class or quantifier of a regular expression, and what is left is words
+// and numbers ("Bearer %s", "tok_[a-z0-9]{24}", "mismatch:\n%s"). A
+// random value of printable characters holds one of these two-byte runs
+// in about 2 % of cases, so the mark alone tells nothing; the rest of a
+// random value mixes letters, digits and cases within its runs
+// ("Xk9.*mP2qLw7").
+func formatText(v string) bool {
+	marked, class := false, false
+	// A class of a regular expression with a range ([A-Za-z0-9._~+/-])
+	// is one mark, whatever it holds.
+	for {
+		i := strings.IndexByte(v, '[')
+		if i < 0 {
+			break
+		}
+		j := strings.IndexByte(v[i:], ']')
+		if j < 0 || !rangeClass(v[i+1:i+j]) {
+			break
+		}
+		marked, class = true, true
+		v = v[:i] + " " + v[i+j+1:]
+	}
+	if class {
+		// Around a class: its quantifiers, groups and alternatives.
+		v = strings.Map(func(r rune) rune {
+			if strings.ContainsRune("+*?()|^$", r) {
+				return ' '
+			}
+			return r
+		}, v)
+	}
+	for _, p := range formatMarks {
+		if strings.Contains(v, p) {
+			marked = true
+			v = strings.ReplaceAll(v, p, " ")
+		}
+	}
+	return marked && wordsAndNumbers(v)
+}
+
+// rangeClass: the inside of [a-z], [0-9A-F], [^A-Za-z0-9._~+/-].
+func rangeClass(c string) bool {
+	c = strings.TrimPrefix(c, "^")
+	for i := 0; i+2 < len(c); i++ {
+		a, b := c[i], c[i+2]
+		if c[i+1] == '-' && (isDigit(a) && isDigit(b) || a >= 'a' && b <= 'z' || a >= 'A' && a <= 'Z' && b <= 'Z') && a < b {
+			return true
+		}
+	}
+	return false
+}
+
+// wordsAndNumbers: every run of letters and digits in v is a number or a
+// word (lower case, upper case, capitalised, or camelCase humps of two
+// letters or more), and v holds at most as many other characters as
+// letters and digits.
+func wordsAndNumbers(v string) bool {
+	alnum, other := 0, 0
+	if !allWords(v) {
+		return false
+	}
+	for i := 0; i < len(v); i++ {
+		if isAlnum(v[i]) {
+			alnum++
+		} else if v[i] != ' ' {
+			other++
+		}
+	}
+	if alnum == 0 {
+		return other <= 2 // "%s:%d"
+	}
+	return other <= alnum/2+1
+}
+
+// allWords: every run of letters and digits in v is a word or a number.
+func allWords(v string) bool { return wordRuns(v, false) }
+
+// namesWords: allWords, and a word may end in a number (header_b64,
+// foo2) or be an abbreviation (cfg, pkg), as names are.
+func namesWords(v string) bool { return wordRuns(v, true) }
+
+func wordRuns(v string, names bool) bool {
+	for i := 0; i < len(v); {
+		if !isAlnum(v[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(v) && isAlnum(v[j]) {
+			j++
+		}
+		if !wordOrNumber(v[i:j], !names) && !(names && numberedWord(v[i:j])) {
+			return false
+		}
+		i = j
+	}
+	return true
+}
+
+// numberedWord: a lower-case word and a number after it (foo2, sha256,
+// b64).
+func numberedWord(t string) bool {
+	i := 0
+	for i < len(t) && t[i] >= 'a' && t[i] <= 'z' {
+		i++
+	}
+	return i >= 1 && i < len(t) && digitCount(t[i:]) == len(t)-i
+}
+
+func isAlnum(c byte) bool { return isDigit(c) || c|0x20 >= 'a' && c|0x20 <= 'z' }
+
+// wordOrNumber: digits alone, or letters alone shaped as words are.
+// With vowels, each word or camelCase hump holds a vowel (random runs
+// of letters mostly do not).
+func wordOrNumber(t string, vowels bool) bool {
+	digits := 0
+	for i := 0; i < len(t); i++ {
+		if isDigit(t[i]) {
+			digits++
+		}
+	}
+	if digits == len(t) {
+		return true
+	}
+	if digits > 0 {
+		return false
+	}
+	if t == strings.ToUpper(t) {
+		return len(t) >= 2 && len(t) <= 6 // AWS, HTTP, JSON; not a random run of capitals
+	}
+	// Humps: an upper-case letter starts one, and each holds two
+	// letters or more, a vowel among them; the first hump may be lower
+	// case, and a word of one or two lower-case letters needs no vowel.
+	if len(t) <= 2 && t[0] >= 'a' {
+		return true
+	}
+	run, vowel := 0, false
+	for i := 0; i <= len(t); i++ {
+		if i == len(t) || t[i] >= 'A' && t[i] <= 'Z' {
+			if i > 0 && (run < 2 || vowels && !vowel) {
+				return false
+			}
+			run, vowel = 0, false
+			if i == len(t) {
+				break
+			}
+		}
+		if strings.IndexByte("aeiouyAEIOUY", t[i]) >= 0 {
+			vowel = true
+		}
+		run++
+	}
+	return true
+}
+
 // formatMarks are printf verbs, escape sequences written out, and the
-// classes and quantifiers of regular expressions; a random value of
-// printable characters holds one of these two-byte runs about once in
-// tens of thousands.
+// classes and quantifiers of regular expressions.
 var formatMarks = []string{"%s", "%v", "%d", "%q", "%+v", "%#v", `\n`, `\t`, `\r`,
 	"[a-z", "[A-Z", "[0-9", `\d`, `\w`, `\s`, `\.`, ".*", ".+", "(?:", "(?i"}
 
 // template: every part of v is an interpolation ({name}, ${name},
 // {{ name }}) joined by punctuation, or a Python f-string.
 func template(v string) bool {
-	if len(v) > 2 && (v[0] == 'f' || v[0] == 'F') && isQuote(v[1]) && strings.Contains(v, "{") {
+	if len(v) > 3 && (v[0] == 'f' || v[0] == 'F') && isQuote(v[1]) && v[len(v)-1] == v[1] && strings.Contains(v, "{") {
 		return true
 	}
 	holes, rest := 0, 0
@@ -141,7 +313,7 @@ func template(v string) bool {
 			return false
 		}
 		name := strings.Trim(v[i+1:i+j], "{ $")
-		if !isIdentifier(name) {
+		if !isIdentifier(name) || !namesWords(name) {
 			return false
 		}
 		holes++
@@ -170,7 +342,14 @@ func optionList(v string) bool {
 			return false
 		}
 	}
-	return true
+	// What follows is names and values of words, not a random part
+	// ("yx=ZEU/pNJn&d1Ea6S").
+	for j := i; j < len(v); j++ {
+		if c := v[j]; !isAlnum(c) && !strings.ContainsRune("=,._/:()-~", rune(c)) {
+			return false
+		}
+	}
+	return namesWords(v)
 }
 
 // fieldList: three or more ':'-separated names of letters alone
@@ -218,8 +397,11 @@ func commonPassword(v string) bool {
 			ncore = append(ncore, c)
 		}
 	}
-	if string(n) != strings.ToLower(v) && placeholder(string(n)) {
+	if string(n) != strings.ToLower(v) && placeholderWords(v, string(n)) {
 		return true
+	}
+	if !fewDigits(v) {
+		return false // the letters of "foo83920174829301" are no password's
 	}
 	// The digits that end a default password are its own ("admin2024"),
 	// not letters written as digits.
@@ -235,6 +417,68 @@ func commonPassword(v string) bool {
 		}
 	}
 	return defaultPasswords[string(core)] || defaultPasswords[string(ncore)] || defaultPasswords[tail] || defaultPasswords[string(lt)]
+}
+
+// placeholderWords: n, v read with its digits and symbols as letters,
+// holds placeholder words, and what is left of v around them is numbers
+// or stand-in words ("Pa55w0rd#2024", "s3cr3tV4lu3!", "appP4$$w0rd"),
+// not a random part ("Pa55w0rd-Pr0d-9fKx").
+func placeholderWords(v, n string) bool {
+	if !placeholder(n) {
+		return false
+	}
+	rest := []byte(v)
+	found := false
+	for _, p := range placeholders {
+		for off := 0; ; {
+			k := strings.Index(n[off:], p)
+			if k < 0 {
+				break
+			}
+			found = true
+			for i := off + k; i < off+k+len(p); i++ {
+				rest[i] = ' '
+			}
+			off += k + len(p)
+		}
+	}
+	if !found {
+		return false
+	}
+	for _, t := range strings.FieldsFunc(string(rest), func(r rune) bool { return r > 0x7f || !isAlnum(byte(r)) }) {
+		if digitCount(t) == len(t) {
+			continue
+		}
+		var w []byte
+		for i := 0; i < len(t); i++ {
+			c := t[i] | 0x20
+			if r, ok := leet[t[i]]; ok {
+				c = r
+			}
+			w = append(w, c)
+		}
+		if !standInWords[string(w)] {
+			return false
+		}
+	}
+	return true
+}
+
+// fewDigits: v ends in four digits at most (a year, "123") and holds
+// four more at most among its letters (written for letters, "Adm1n").
+func fewDigits(v string) bool {
+	t := strings.TrimRight(v, "0123456789")
+	return len(v)-len(t) <= 4 && digitCount(t) <= 4
+}
+
+func digitCount(v string) int {
+	n := 0
+	for i := 0; i < len(v); i++ {
+		if isDigit(v[i]) {
+			n++
+		}
+	}
+	return n
 }
 
 // leet maps the digits and symbols written for letters.
@@ -260,31 +504,55 @@ func metasyntactic(v string) bool {
 			letters++
 		}
 	}
-	return n > 0 && n == letters
+	return n > 0 && n == letters && fewDigits(v)
 }
 
-// wordsOnly: two or more words of lower-case letters joined by '-' or
-// '_' ("admin-token", "admin-api-key-change-me"), no digit among them:
-// no issuer makes a token of words.
+// wordsOnly: two or more words of lower-case letters joined by '-', '_'
+// or spaces, all of them but one of the words people name a stand-in
+// with ("admin-token", "local-dev-token", "not a real token"), no digit
+// among them. Words alone are also a passphrase ("correct-horse-battery-
+// staple" is what Bitwarden's generator makes by default), so words from
+// outside standInWords are one at most, and two words are both from it.
 func wordsOnly(v string) bool {
-	words, run := 0, 0
-	for i := 0; i <= len(v); i++ {
-		if i == len(v) || v[i] == '-' || v[i] == '_' {
-			if run == 0 {
-				return false
-			}
-			if run > 12 {
-				return false // a long run of letters is no word
-			}
-			words, run = words+1, 0
-			continue
+	words, known := 0, 0
+	for i := 0; i <= len(v); {
+		j := i
+		for j < len(v) && v[j] >= 'a' && v[j] <= 'z' {
+			j++
 		}
-		if v[i] < 'a' || v[i] > 'z' {
+		if j == i || j-i > 12 {
+			return false // an empty or long run of letters is no word
+		}
+		words++
+		if standInWords[v[i:j]] {
+			known++
+		}
+		if j == len(v) {
+			break
+		}
+		if c := v[j]; c != '-' && c != '_' && c != ' ' {
 			return false
 		}
-		run++
+		i = j + 1
 	}
-	return words >= 2
+	return words >= 2 && known >= max(2, words-1)
+}
+
+// standInWords are the words of a value typed in place of a credential:
+// what it is, where it is used, and that it is not real.
+var standInWords = map[string]bool{}
+
+func init() {
+	for _, w := range strings.Fields(`token tokens key keys secret secrets password passwords pass passwd pwd
+	passphrase api auth access refresh bearer session cookie jwt signing sign hmac master shared private public
+	encryption client service app application user admin root guest operator deploy deployment ci build bot
+	webhook dev devel development local localhost test tests testing staging stage prod production debug demo
+	example sample dummy fake mock fixture default placeholder insert here replace change changeme me my your
+	our some any this that the a an is it its not no real value valid invalid only just at all for of to in
+	and or with super very top secure insecure dont do use new old bad good wrong right unused none empty blank
+	foo bar baz qux hello world value values string text my`) {
+		standInWords[w] = true
+	}
 }
 
 // malformedToken: v starts with a token format's prefix but is not a
@@ -318,13 +586,28 @@ func encodedStandIn(v string) bool {
 	if !ok {
 		return false
 	}
-	if strings.ContainsAny(d, " {\"") {
-		return true
+	if strings.Contains(d, "{") {
+		return publicJSON(d) // a cursor, a JWT's header; not an account's key
+	}
+	if strings.Contains(d, " ") {
+		return wordsOnly(strings.ToLower(strings.Trim(d, ".!"))) || placeholder(d)
 	}
 	if user, pw, ok := strings.Cut(d, ":"); ok {
 		return standInPassword(user, pw)
 	}
 	return placeholder(d) || commonPassword(d) || metasyntactic(d) || mash(d)
+}
+
+// publicJSON: JSON text none of whose names or values speaks of a
+// credential ({"page":3,"size":50}, {"alg":"HS256","typ":"JWT"}).
+func publicJSON(d string) bool {
+	l := strings.ToLower(d)
+	for _, w := range []string{"pass", "pwd", "secret", "token", "key", "auth", "credential", "private", "account", "cert", "session", "cookie", "pw", "user", "login"} {
+		if strings.Contains(l, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // decodeText decodes v as base64 (padded or not, either alphabet) when
@@ -360,14 +643,32 @@ func decodeText(v string) (string, bool) {
 
 // standInPassword: a password that is the user name again, a
 // placeholder, a common or metasyntactic password, or the word "pass"
-// with the user's prefix ("env_user:env_pass").
+// with the user's prefix ("env_user:env_pass", "user:pass").
 func standInPassword(user, pw string) bool {
+	if u, err := url.PathUnescape(user); err == nil {
+		user = u
+	}
+	if p, err := url.PathUnescape(pw); err == nil {
+		pw = p
+	}
 	if pw == "" || strings.EqualFold(pw, user) {
 		return true
 	}
-	l := strings.ToLower(pw)
-	return placeholder(pw) || commonPassword(pw) || metasyntactic(pw) ||
-		strings.HasSuffix(l, "pass") || strings.HasSuffix(l, "password") || strings.HasPrefix(l, "pass")
+	if placeholder(pw) || commonPassword(pw) || metasyntactic(pw) {
+		return true
+	}
+	l, u := strings.ToLower(pw), strings.ToLower(user)
+	for _, s := range []string{"password", "passwd", "pass", "pwd"} {
+		if p, ok := strings.CutSuffix(l, s); ok {
+			for _, us := range []string{"username", "user", "usr", "name", "login"} {
+				if q, ok := strings.CutSuffix(u, us); ok && q == p {
+					return true
+				}
+			}
+			return p == ""
+		}
+	}
+	return false
 }
 
 // mash: lower-case letters alone, long, from a handful of keys
