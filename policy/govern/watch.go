@@ -19,6 +19,12 @@ func ApplyCores(use func(*enforce.Core) error) ApplyFunc {
 	return func(cfg enforce.Config) { _ = use(enforce.New(cfg)) }
 }
 
+// Then returns an ApplyFunc that applies a reloaded Config as a does,
+// then runs after (what a transport re-decides for the core in force).
+func (a ApplyFunc) Then(after func()) ApplyFunc {
+	return func(cfg enforce.Config) { a(cfg); after() }
+}
+
 // WatchOptions say how often Watch looks at the bundle.
 type WatchOptions struct {
 	// Interval between looks (DefaultWatchInterval when zero).

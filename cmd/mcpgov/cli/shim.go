@@ -21,7 +21,6 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/secretref"
-	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/policy/govern"
 	"github.com/mcpgov/mcpgov/shim"
 	"github.com/mcpgov/mcpgov/shim/creds"
@@ -277,7 +276,11 @@ const shimGCPercent = 50
 // pump's blocking read, the poller is reached only by the runtime's
 // monitor, up to 10 ms later: a remote detector's answer would wait that
 // long, hence the default for a core that may block.
-func shimProcs(f *Factory, core *enforce.Core) {
+// mayBlocker is what shimProcs asks of the core in force (enforce.Core,
+// reached through policy/govern: the CLI does not build cores itself).
+type mayBlocker interface{ MayBlock() bool }
+
+func shimProcs(f *Factory, core mayBlocker) {
 	if f.Getenv("GOMAXPROCS") != "" {
 		return
 	}
@@ -346,16 +349,17 @@ func shimRun(ctx context.Context, opts *ShimOptions) error {
 		defer procsMu.Unlock()
 		stdio = stdio || start && shim.Blocking(opts.IO.In, opts.IO.Out)
 		if stdio {
-			shimProcs(opts.Factory, relay.CurrentCore())
+			if core := relay.CurrentCore(); core != nil {
+				shimProcs(opts.Factory, core)
+			} else {
+				shimProcs(opts.Factory, nil)
+			}
 		}
 	}
 	// A changed bundle governs every new call of this connection: catalog
 	// entry, policies, guardrails and revision together.
-	go eng.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }}, govern.ApplyCores(func(core *enforce.Core) error {
-		err := relay.Reload(core)
-		procs(false)
-		return err
-	}))
+	go eng.Watch(ctx, govern.WatchOptions{Notify: func(n govern.Notice) { printNotice(opts.IO, n) }},
+		govern.ApplyCores(relay.Reload).Then(func() { procs(false) }))
 	if url := eng.URL; url != "" {
 		cred, err := eng.Credentials(ctx, opts.Factory.Secrets(), false)
 		if err != nil {
