@@ -62,6 +62,7 @@ type session struct {
 	postSeq uint64            // numbers the streamed POSTs (their stream names)
 	done    []string          // streams written to the end, newest last (their events are kept a while)
 	gone    int               // routes whose upstream went away
+	goneWhy string            // why the last of them went away, as a call in flight was told
 	ended   bool
 	idle    *time.Timer
 
@@ -324,16 +325,21 @@ func (s *session) pump(i int, up shim.Upstream) {
 func (s *session) upstreamGone(i int, err error) {
 	s.mu.Lock()
 	ended := s.ended
+	s.mu.Unlock()
+	if p, ok := s.ups[i].(*shim.Process); ok && !ended {
+		// Say how the process ended (its stderr, which may hold
+		// anything, stays in the log). Before the route counts as gone:
+		// a request that finds every route gone is told this.
+		err = p.ExitCause(err)
+	}
+	s.mu.Lock()
+	ended = s.ended
 	s.gone++
 	all := s.gone == len(s.ups)
+	s.goneWhy = fmt.Sprintf("upstream MCP server %s is not accepting messages: %v", s.ids[i], err)
 	s.mu.Unlock()
 	if ended {
 		return // we stopped it
-	}
-	if p, ok := s.ups[i].(*shim.Process); ok {
-		// Say how the process ended (its stderr, which may hold
-		// anything, stays in the log).
-		err = p.ExitCause(err)
 	}
 	s.engine.UpstreamGone(i, err)
 	if all {
@@ -409,7 +415,16 @@ func (s *session) register(w http.ResponseWriter, m *rpc.Message, rep *reply, st
 	// runs, and a request sent on seeing one must get what a request
 	// after the end gets.
 	if s.ended || len(s.ups) > 0 && s.gone == len(s.ups) {
+		why := s.goneWhy
 		s.mu.Unlock()
+		if m.Method == "initialize" && why != "" {
+			// The session this initialize opens lost its servers before
+			// the answer (a process that exits at once): say why, as a
+			// call in flight is told; a 404 would only send the client
+			// to initialize anew into the same end.
+			rpcError(w, http.StatusOK, m.ID, jsonrpc.CodeInternalError, why)
+			return false
+		}
 		if rep.rewrite != nil {
 			// A stateless request has no session to initialize anew.
 			statelessError(w, m.ID, http.StatusServiceUnavailable, jsonrpc.CodeInternalError,
