@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mcpgov/mcpgov/audit"
@@ -38,12 +39,20 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 	} else {
 		results = st.set.Run(ctx, req)
 	}
+	// A stateless retry's inputResponses (a person's answers, a model's
+	// output) go to the server beside the arguments: the pre guardrails
+	// scan them too, and block the call on them alike. The record says
+	// the retry carried them (not their values).
+	argResults := results
+	if len(call.InputResponses) > 0 {
+		results = append(slices.Clip(results), st.scanInputResponses(ctx, req, call.InputResponses)...)
+	}
 	dec := enforce.Decision{Allow: true, Guardrails: guardrails(results)}
 	// The record's copy masks what every secrets and pii guardrail finds,
 	// on whichever hook it is configured; a large call is left to the
 	// core, which records its digest.
 	if payload != nil && len(call.Arguments) <= enforce.MaxRecordedArguments {
-		dec.RecordArguments = st.set.RecordCopy(req, results)
+		dec.RecordArguments = st.set.RecordCopy(req, argResults)
 	}
 	blockByGuardrails(&dec, results)
 
@@ -86,6 +95,33 @@ func (p *Pipeline) Decide(ctx context.Context, server *catalog.Server, call *enf
 		}
 	}
 	return dec, nil
+}
+
+// inputResponsesName names, in a record, the results of the pre
+// guardrails on a retry's inputResponses.
+const inputResponsesName = "input_responses"
+
+// scanInputResponses runs the pre guardrails over a retry's
+// inputResponses; its results are named after the guardrail and the
+// member, and begin with one that says how many responses the retry
+// carried.
+func (st *state) scanInputResponses(ctx context.Context, args *guard.Request, responses json.RawMessage) []guard.Result {
+	var members map[string]json.RawMessage
+	_ = json.Unmarshal(responses, &members) // an object: parseCallParams checked it
+	note := guard.Result{Name: inputResponsesName, Hook: guard.HookPre, Mode: guard.ModeAudit, Verdict: audit.VerdictPass,
+		Findings: []guard.Finding{{Rule: "carried", Message: fmt.Sprintf("the retry carried %d input responses (their values are not recorded)", len(members))}}}
+	out := []guard.Result{note}
+	payload, err := guard.Decode(responses, st.set.MaxScanBytes())
+	if err != nil {
+		return append(out, guard.Result{Name: inputResponsesName, Hook: guard.HookPre, Mode: guard.ModeEnforce, Verdict: audit.VerdictError, Err: err})
+	}
+	req := *args
+	req.Payload = payload
+	for _, r := range st.set.Run(ctx, &req) {
+		r.Name += " (" + inputResponsesName + ")"
+		out = append(out, r)
+	}
+	return out
 }
 
 // charge prices a call the pipeline would let pass and spends its price

@@ -397,3 +397,48 @@ func TestReloadDuringCalls(t *testing.T) {
 	}
 	<-done
 }
+
+// TestDecideScansInputResponses: a stateless retry's inputResponses go to
+// the server beside its arguments: the pre guardrails scan them too and
+// block the call on a secret there, and the decision's guardrails say
+// that the retry carried them, without their values.
+func TestDecideScansInputResponses(t *testing.T) {
+	b := bundle(t, "[defaults]\nmode = \"enforce\"\n[guardrails.secrets]\n")
+	p, err := Load(b, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := b.Catalog.Server("everything")
+	secret := "ghp_" + strings.Repeat("a1B2c3D4", 5)[:36]
+	call := func(responses string) enforce.Decision {
+		t.Helper()
+		params := `{"name":"echo","arguments":{"message":"hi"},"inputResponses":` + responses + `,"requestState":"s"}`
+		c := &enforce.Call{Tool: "echo", Arguments: json.RawMessage(`{"message":"hi"}`), Params: json.RawMessage(params), InputResponses: json.RawMessage(responses), Identity: engineer}
+		d, err := p.Decide(context.Background(), srv, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	d := call(`{"k":{"action":"accept","content":{"token":"` + secret + `"}}}`)
+	if d.Allow || !strings.Contains(strings.Join(d.RuleIDs, ","), "guardrail.secrets (input_responses)/secrets.github-token") {
+		t.Errorf("a secret in inputResponses: %+v, want the call blocked", d)
+	}
+	carried := false
+	for _, g := range d.Guardrails {
+		for _, f := range g.Findings {
+			if strings.Contains(f.Message, secret) {
+				t.Errorf("a guardrail result shows the secret: %+v", g)
+			}
+		}
+		if g.Name == "input_responses" && len(g.Findings) == 1 && strings.Contains(g.Findings[0].Message, "carried 1 input responses") {
+			carried = true
+		}
+	}
+	if !carried {
+		t.Errorf("guardrails %+v do not say the retry carried input responses", d.Guardrails)
+	}
+	if d := call(`{"k":{"action":"accept","content":{"name":"Bo"}}}`); !d.Allow {
+		t.Errorf("plain input responses: %+v, want the call allowed", d)
+	}
+}

@@ -75,6 +75,105 @@ type statelessUp struct {
 	// listed, by tool name: a call carries the annotated arguments in
 	// Mcp-Param-* headers, which the revision requires.
 	params map[string][]paramHeader
+	// rounds counts, with passInput, the rounds of input a call has
+	// asked of its client so far, by the requestState of its last one:
+	// the client's retry carrying it continues the count.
+	rounds map[string]int
+}
+
+// maxPassedStates bounds statelessUp.rounds: the states of calls whose
+// client never retried are dropped past it.
+const maxPassedStates = 1024
+
+// inputCapability is the client capability each input request needs.
+var inputCapability = map[string]string{"elicitation/create": "elicitation", "sampling/createMessage": "sampling", "roots/list": "roots"}
+
+// declared returns the input methods the client declared in params'
+// _meta (the call's own), or at its initialize.
+func (st *statelessUp) declared(params json.RawMessage) map[string]bool {
+	var p struct {
+		Meta map[string]jsontext.Value `json:"_meta"`
+	}
+	_ = jsonv2.Unmarshal(params, &p, jsonv2.RejectUnknownMembers(false))
+	raw, ok := p.Meta[metaClientCapabilities]
+	if !ok {
+		raw = jsontext.Value(st.meta[metaClientCapabilities])
+	}
+	var caps map[string]jsontext.Value
+	_ = jsonv2.Unmarshal(raw, &caps, jsonv2.RejectUnknownMembers(false))
+	out := map[string]bool{}
+	for method, name := range inputCapability {
+		if v, ok := caps[name]; ok && v.Kind() == '{' {
+			out[method] = true
+		}
+	}
+	return out
+}
+
+// checkPassedInput says why the input requests of an input_required
+// answer in its round-th round cannot go to a client that declared
+// the input methods declared, or "" when they can.
+func checkPassedInput(reqs map[string]jsontext.Value, round int, declared map[string]bool) string {
+	switch {
+	case round > maxInputRounds:
+		return fmt.Sprintf("the server asked for the client's input more than %d times in one call", maxInputRounds)
+	case len(reqs) == 0:
+		return "" // busy: the client retries later
+	case len(reqs) > maxInputRequests:
+		return fmt.Sprintf("the server asked for %d inputs in one round; mcpgov asks a client at most %d", len(reqs), maxInputRequests)
+	}
+	keys := slices.Sorted(maps.Keys(reqs))
+	for _, k := range keys {
+		var req struct {
+			Method string         `json:"method"`
+			Params jsontext.Value `json:"params"`
+		}
+		if jsonv2.Unmarshal(reqs[k], &req, jsonv2.RejectUnknownMembers(false)) != nil || req.Method == "" {
+			return fmt.Sprintf("the server's input request %q has no method", k)
+		}
+		if !inputMethods[req.Method] {
+			return fmt.Sprintf("the server's input request %q asks for %.60q; an input request is elicitation/create, sampling/createMessage or roots/list", k, req.Method)
+		}
+		if !declared[req.Method] {
+			return fmt.Sprintf("the server's input request %q asks for %s, which the client did not declare in its capabilities (%s)", k, req.Method, inputCapability[req.Method])
+		}
+		if kind := req.Params.Kind(); kind != '{' && kind != 0 {
+			return fmt.Sprintf("the server's input request %q has params that are not an object", k)
+		}
+	}
+	return ""
+}
+
+// noteRounds keeps the rounds of the call whose last input_required
+// answer carried state; st.mu held.
+func (st *statelessUp) noteRounds(state string, rounds int) {
+	if state == "" {
+		return
+	}
+	if st.rounds == nil {
+		st.rounds = map[string]int{}
+	}
+	if len(st.rounds) >= maxPassedStates {
+		for k := range st.rounds {
+			delete(st.rounds, k)
+			break
+		}
+	}
+	st.rounds[state] = rounds
+}
+
+// takeRounds returns the rounds of input the call params continue (its
+// requestState's), 0 for a new call; st.mu held.
+func (st *statelessUp) takeRounds(params json.RawMessage) int {
+	var p struct {
+		RequestState string `json:"requestState"`
+	}
+	if jsonv2.Unmarshal(params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.RequestState == "" {
+		return 0
+	}
+	n := st.rounds[p.RequestState]
+	delete(st.rounds, p.RequestState)
+	return n
 }
 
 // paramHeader is one x-mcp-header annotation: the property's path in the
@@ -154,6 +253,9 @@ func (u *HTTPUpstream) writeStateless(m *rpc.Message) error {
 	}
 	c := &upCall{m: m}
 	st.mu.Lock()
+	if st.passInput {
+		c.rounds = st.takeRounds(m.Params)
+	}
 	st.calls[string(m.ID)] = c
 	st.mu.Unlock()
 	if err := u.sendStateless(c, m.Params); err != nil {
@@ -338,19 +440,32 @@ func (u *HTTPUpstream) statelessAnswer(a *rpc.Message) bool {
 	if c.m.Method == "tools/list" && a.Result != nil {
 		st.noteTools(a.Result)
 	}
-	if st.passInput || a.Result == nil || jsonv2.Unmarshal(a.Result, &ir, jsonv2.RejectUnknownMembers(false)) != nil || ir.ResultType != "input_required" {
-		delete(st.calls, key)
-		st.mu.Unlock()
-		return true
-	}
-	// Asked of the client as a session's server requests, on the call's
-	// own stream (Related).
 	fail := func(why string) bool {
 		delete(st.calls, key)
 		st.mu.Unlock()
 		u.deliver(frameResult{frame: rpc.ErrorResponse(c.m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: " + why})})
 		return false
 	}
+	if a.Result == nil || jsonv2.Unmarshal(a.Result, &ir, jsonv2.RejectUnknownMembers(false)) != nil || ir.ResultType != "input_required" {
+		delete(st.calls, key)
+		st.mu.Unlock()
+		return true
+	}
+	if st.passInput {
+		// The client speaks the revision: the answer goes to it as it
+		// is, checked as the input asked of a session's client is, and
+		// against the capabilities the client declared with the call.
+		c.rounds++
+		if why := checkPassedInput(ir.InputRequests, c.rounds, st.declared(c.m.Params)); why != "" {
+			return fail(why)
+		}
+		st.noteRounds(ir.RequestState, c.rounds)
+		delete(st.calls, key)
+		st.mu.Unlock()
+		return true
+	}
+	// Asked of the client as a session's server requests, on the call's
+	// own stream (Related).
 	c.rounds++
 	switch {
 	case c.rounds > maxInputRounds:

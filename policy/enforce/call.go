@@ -96,7 +96,7 @@ func (c *Core) beginCall(ctx context.Context, rc *readParams) (*CallState, Verdi
 	p, parseErr := rc.p, rc.err
 	st := &CallState{
 		Call: &Call{
-			Tool: p.Name, Arguments: p.Arguments, Params: p.Forward, Meta: p.Meta,
+			Tool: p.Name, Arguments: p.Arguments, Params: p.Forward, Meta: p.Meta, InputResponses: p.InputResponses,
 			Identity: c.cfg.Identity, Client: c.clientInfo(), Session: c.cfg.Session,
 			Annotations: c.annotations(p.Name), Facts: c.cfg.Facts.View(),
 			RequestLogging: audit.RequestLoggingFrom(ctx), RequestRef: audit.RequestRefFrom(ctx),

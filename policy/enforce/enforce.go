@@ -104,6 +104,10 @@ type Call struct {
 	Arguments json.RawMessage
 	Params    json.RawMessage // the whole params object
 	Meta      json.RawMessage // params._meta, if any
+	// InputResponses are params.inputResponses, if any: a stateless
+	// retry's answers to the server's input requests, which go to the
+	// server beside the arguments (the pre hook scans them too).
+	InputResponses json.RawMessage
 	// RequestLogging is the audit logging the transport's request chose
 	// (a gateway's X-Mcpgov-Logging header), within the configured mode.
 	RequestLogging string

@@ -17,12 +17,15 @@ type callParams struct {
 	Name      string
 	Arguments json.RawMessage
 	Meta      json.RawMessage
-	Forward   json.RawMessage
+	// InputResponses are a stateless retry's answers to the server's
+	// input requests (an object), nil when it carries none.
+	InputResponses json.RawMessage
+	Forward        json.RawMessage
 }
 
 // callKeys are the members of tools/call params the core reads or the
 // protocol defines.
-var callKeys = []string{"name", "arguments", "_meta", "task"}
+var callKeys = []string{"name", "arguments", "_meta", "task", "inputResponses", "requestState"}
 
 // parseCallParams reads tools/call params. It refuses what parsers would
 // read differently: duplicate members (at any depth), members whose names
@@ -79,6 +82,12 @@ func parseCallParams(params json.RawMessage) (callParams, error) {
 				return p, errors.New("_meta must be an object")
 			}
 			p.Meta = json.RawMessage(v.Clone())
+		case "inputResponses":
+			// Scanned by the pre guardrails as the arguments are.
+			if v.Kind() != '{' {
+				return p, errors.New("inputResponses must be an object")
+			}
+			p.InputResponses = json.RawMessage(v.Clone())
 		}
 		if len(out) > 1 {
 			out = append(out, ',')

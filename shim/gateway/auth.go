@@ -126,6 +126,9 @@ func (h *Handler) baseURL(r *http.Request) string {
 	if b := h.opts.Auth.BaseURL; b != "" {
 		return strings.TrimSuffix(b, "/")
 	}
+	if f, ok := forwardOf(r); ok && f.base != "" {
+		return f.base // the URL the client reached, not this replica's own
+	}
 	scheme := "http"
 	if r.TLS != nil {
 		scheme = "https"

@@ -17,6 +17,7 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -42,10 +43,19 @@ import (
 //     header of the gateway's, Mcpgov-Replica-Forward, signed with
 //     HMAC-SHA256 under a key derived from the replicas' SessionKey over
 //     the method, the path, a digest of the body, a digest of the
-//     caller's credentials, the client's address and an expiry 30 s on.
-//     A replica refuses a forward whose signature, expiry, method, path,
-//     body or credentials do not match, or that is not a retry, as a
-//     failed authentication of its sender;
+//     caller's credentials, the client's address, the gateway's URL as
+//     the client reached it and an expiry 30 s on. The credential
+//     headers go as the client sent them even when its Connection header
+//     names them (hop-by-hop to a proxy, not to a forward), and the
+//     digest signed is that of the headers sent;
+//   - a replica refuses a forward whose signature is not the replicas' as
+//     a failed authentication of its sender; one that a replica signed
+//     but whose expiry, method, path, body or credentials do not match,
+//     or that is not a retry, is refused without counting against the
+//     sender's address (the replica's: a client must not be able to get
+//     its forwards refused wholesale), logged and counted in the metrics;
+//   - the holding replica's answers name the gateway's URL as the client
+//     reached it (its 401 challenge), never a replica's address;
 //   - the client address the receiving replica uses (the limit on failed
 //     authentications, the records of refused calls) is the one the
 //     forwarding replica saw, taken from the signed header only;
@@ -82,11 +92,12 @@ const (
 // forwardClaims is what a forward's signed header says.
 type forwardClaims struct {
 	Method string `json:"m"`
-	Path   string `json:"p"`  // escaped
-	Body   string `json:"b"`  // hex SHA-256 of the body
-	Auth   string `json:"a"`  // hex SHA-256 of the caller's credential headers
-	Addr   string `json:"ip"` // the client's address at the forwarding replica
-	Exp    int64  `json:"x"`  // Unix milliseconds
+	Path   string `json:"p"`           // escaped
+	Body   string `json:"b"`           // hex SHA-256 of the body
+	Auth   string `json:"a"`           // hex SHA-256 of the caller's credential headers
+	Addr   string `json:"ip"`          // the client's address at the forwarding replica
+	Base   string `json:"u,omitempty"` // the gateway's URL as the client reached it
+	Exp    int64  `json:"x"`           // Unix milliseconds
 }
 
 // credentialHeaders are the headers with the caller's credentials, bound
@@ -104,7 +115,7 @@ type replicas struct {
 type forwardKey struct{}
 
 // forwardInfo is what an accepted forward told about its request.
-type forwardInfo struct{ addr string }
+type forwardInfo struct{ addr, base string }
 
 // forwardOf returns what the forward that brought r said, if one did.
 func forwardOf(r *http.Request) (forwardInfo, bool) {
@@ -207,9 +218,8 @@ func (h *Handler) retryElsewhere(w http.ResponseWriter, r *http.Request, m *rpc.
 	}
 	body := m.Raw
 	claims := forwardClaims{Method: http.MethodPost, Path: target.EscapedPath(), Body: digestHex(body), Auth: credentialDigest(r.Header),
-		Addr: h.clientAddr(r), Exp: time.Now().Add(forwardTTL).UnixMilli()}
-	signed, err := h.signForward(claims)
-	if err != nil {
+		Addr: h.clientAddr(r), Base: h.baseURL(r), Exp: time.Now().Add(forwardTTL).UnixMilli()}
+	if _, err := h.signForward(claims); err != nil {
 		bad(http.StatusInternalServerError, "the retry could not be forwarded to the replica holding its call: "+err.Error())
 		return true
 	}
@@ -227,6 +237,25 @@ func (h *Handler) retryElsewhere(w http.ResponseWriter, r *http.Request, m *rpc.
 			// This replica checked the Origin against its own Host; the
 			// other would check it against its advertised one.
 			pr.Out.Header.Del("Origin")
+			// The proxy removed the headers the client's Connection
+			// header names: its credentials go on all the same (the
+			// holding replica verifies them again), and the digest
+			// signed is that of the ones sent.
+			for _, name := range credentialHeaders {
+				if v := pr.In.Header.Values(name); len(v) > 0 {
+					pr.Out.Header[http.CanonicalHeaderKey(name)] = slices.Clone(v)
+				} else {
+					pr.Out.Header.Del(name)
+				}
+			}
+			c := claims
+			c.Auth = credentialDigest(pr.Out.Header)
+			signed, err := h.signForward(c)
+			if err != nil { // checked above with the same fields
+				h.warnf("signing a forward: %v", err)
+				pr.Out.Header.Del(headerForward)
+				return
+			}
 			pr.Out.Header.Set(headerForward, signed)
 		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -289,10 +318,13 @@ func (h *Handler) forwardMAC(body string) []byte {
 }
 
 // acceptForward checks the forward r carries, when it carries one. A
-// valid one returns r with what it says (its client address) and the body
-// it signed; anything else is answered 403 (429 for an address with too
-// many failures), counted as a failed authentication of the sender and
-// recorded as a refused call when it is a tools/call.
+// valid one returns r with what it says (its client address, the URL the
+// client reached) and the body it signed; anything else is answered 403
+// (429 for an address with too many failures) and recorded as a refused
+// call when it is a tools/call. One whose signature is not the replicas'
+// counts as a failed authentication of its sender; one a replica signed
+// that does not match does not (the sender is a replica, and what failed
+// came from its client): it is logged and counted in the metrics apart.
 func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpoint) (*http.Request, bool) {
 	values := r.Header.Values(headerForward)
 	if len(values) == 0 {
@@ -301,15 +333,26 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 	peer := h.clientAddr(r)
 	if wait := h.failures.blocked(peer, h.now()); wait > 0 {
 		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+1)))
-		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed authentications from %s; retry in %s", peer, wait.Round(time.Second)))
+		// Not the address: here it is the sender's, perhaps a replica's.
+		httpError(w, http.StatusTooManyRequests, fmt.Sprintf("too many failed authentications from this address; retry in %s", wait.Round(time.Second)))
 		return nil, false
 	}
 	var body []byte
+	signed := false // by a replica: the claims were read
+	var c forwardClaims
 	refuse := func(why string) (*http.Request, bool) {
 		a := &h.opts.Auth
-		h.failures.add(peer, h.now(), a.MaxFailures, a.FailureWindow)
 		h.opts.Metrics.forwarded("refused")
-		h.warnf("a request from %s that says it is forwarded by a replica was refused: %s", peer, why)
+		addr := peer
+		if signed {
+			if ip, err := netip.ParseAddr(c.Addr); err == nil {
+				addr = ip.String()
+			}
+			h.warnf("a retry forwarded by the replica at %s (client %s) was refused: %s; not counted as a failed authentication of either address", peer, addr, why)
+		} else {
+			h.failures.add(peer, h.now(), a.MaxFailures, a.FailureWindow)
+			h.warnf("a request from %s that says it is forwarded by a replica was refused: %s", peer, why)
+		}
 		reason := "forwarded request refused: " + why
 		m, err := rpc.Parse(body)
 		if err == nil && m.Method == "tools/call" && a.Refused != nil {
@@ -317,7 +360,7 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 				Name string `json:"name"`
 			}
 			_ = jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false))
-			a.Refused(r.Context(), AuthRefusal{Endpoint: ep.path, Server: ep.id, Method: m.Method, Tool: p.Name, Reason: reason, Addr: peer})
+			a.Refused(r.Context(), AuthRefusal{Endpoint: ep.path, Server: ep.id, Method: m.Method, Tool: p.Name, Reason: reason, Addr: addr})
 		}
 		var id []byte
 		if m != nil {
@@ -339,10 +382,11 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 	if len(values) > 1 {
 		return refuse(fmt.Sprintf("%s is given %d times", headerForward, len(values)))
 	}
-	c, err := h.verifyForward(values[0])
+	claims, err := h.verifyForward(values[0])
 	if err != nil {
 		return refuse(err.Error())
 	}
+	c, signed = claims, true
 	now := time.Now()
 	switch {
 	case now.UnixMilli() > c.Exp:
@@ -363,7 +407,7 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 	if m, err := rpc.Parse(body); err != nil || !isRetry(m) {
 		return refuse("only a retry of a call waiting for its client's input is forwarded")
 	}
-	r = r.WithContext(context.WithValue(r.Context(), forwardKey{}, forwardInfo{addr: addr.String()}))
+	r = r.WithContext(context.WithValue(r.Context(), forwardKey{}, forwardInfo{addr: addr.String(), base: c.Base}))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return r, true

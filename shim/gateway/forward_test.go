@@ -18,6 +18,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
@@ -652,4 +653,98 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestForwardKeepsConnectionCredentials: a client whose Connection header
+// names its credential headers (hop-by-hop to a proxy) still has its
+// retry forwarded with them, and answered. Forwards a replica signed
+// that do not check out (here replayed with another body) are refused
+// without counting against the sender's address, so they cannot shut off
+// that replica's forwards; forwards no replica signed still count, and
+// the 429 that follows does not show the address. The 401 the holding
+// replica answers a forwarded retry points at the gateway's URL the
+// client reached, not at the replica's own.
+func TestForwardKeepsConnectionCredentials(t *testing.T) {
+	up := streamUpstream(t, nil)
+	var revoked atomic.Bool
+	identify := func(r *http.Request) (audit.Identity, error) {
+		if r.Header.Get("Authorization") != "Bearer tok-ann" || r.Header.Get("X-Mcpgov-Mcp-Headers") != "k=v" {
+			return audit.Identity{}, fmt.Errorf("no credentials")
+		}
+		return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: "ann"}, nil
+	}
+	auth := gateway.AuthOptions{MaxFailures: 2, FailureWindow: time.Minute}
+	a := startTestReplica(t, up, "self", gateway.Options{Auth: auth, Identify: func(r *http.Request) (audit.Identity, error) {
+		if revoked.Load() {
+			return audit.Identity{}, fmt.Errorf("token revoked")
+		}
+		return identify(r)
+	}})
+	b := startTestReplica(t, up, "self", gateway.Options{Identify: identify, Auth: auth})
+	epA, epB := a.ts.URL+"/servers/asker/mcp", b.ts.URL+"/servers/asker/mcp"
+	creds := []string{"Authorization", "Bearer tok-ann", "X-Mcpgov-Mcp-Headers", "k=v"}
+	start := func(ep string, id int) (string, string) {
+		t.Helper()
+		status, ans := rawStateless(t, ep, "ann", id, "tools/call", `"name":"ask","arguments":{"greeting":"hi"}`, creds...)
+		if status != 200 || ans.Result.ResultType != "input_required" || len(ans.Result.InputRequests) != 1 {
+			t.Fatalf("ask on %s: %d %+v %+v", ep, status, ans.Error, ans.Result)
+		}
+		for k := range ans.Result.InputRequests {
+			return k, ans.Result.RequestState
+		}
+		return "", ""
+	}
+
+	// A signed forward captured on its way to A, replayed with another
+	// body more times than A allows failures: each refused, none counted.
+	rl := startRelay(t, a.ts.URL)
+	aViaRelay := startTestReplica(t, up, rl.ts.URL, gateway.Options{Identify: identify, Auth: auth})
+	key, state := start(aViaRelay.ts.URL+"/servers/asker/mcp", 1)
+	status, ans := rawStateless(t, epB, "ann", 2, "tools/call", retryParams(key, state, "Cy"), creds...)
+	if status != 400 || ans.Error == nil || !strings.Contains(ans.Error.Message, "not forwarded again") {
+		t.Fatalf("the captured forward: %d %+v", status, ans.Error)
+	}
+	rl.mu.Lock()
+	relayed := string(rl.body)
+	rl.mu.Unlock()
+	for i := range 4 {
+		status, text := rl.replay(t, epA, strings.Replace(relayed, `"Cy"`, `"Di"`, 1), nil)
+		if status != 403 || !strings.Contains(text, "its body is not the one signed") {
+			t.Fatalf("replay %d: %d %s, want 403", i, status, text)
+		}
+	}
+
+	// Connection names both credential headers: the forward carries them
+	// anyway, and A answers the retry.
+	key, state = start(epA, 3)
+	status, ans = rawStateless(t, epB, "ann", 4, "tools/call", retryParams(key, state, "Bo"),
+		append(creds, "Connection", "Authorization, X-Mcpgov-Mcp-Headers")...)
+	if status != 200 || ans.Error != nil || len(ans.Result.Content) != 1 || ans.Result.Content[0].Text != "hello Bo (accept)" {
+		t.Fatalf("retry naming its credentials in Connection: %d %+v %+v", status, ans.Error, ans.Result)
+	}
+
+	// A caller refused on A (not on B) meanwhile: the challenge names B's
+	// URL, which the client reached, not A's.
+	key, state = start(epA, 5)
+	revoked.Store(true)
+	retry := fmt.Sprintf(`{"jsonrpc":"2.0","id":6,"method":"tools/call","params":{%s,"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{"elicitation":{"form":{}}}}}}`,
+		retryParams(key, state, "Ed"))
+	hdr := append([]string{"Mcp-Protocol-Version", "2026-07-28", "Mcp-Method", "tools/call", "Mcp-Name", "ask", "Accept", "application/json"}, creds...)
+	status, text, got := post(t, epB, "", retry, hdr...)
+	challenge := got.Get("WWW-Authenticate")
+	if status != 401 || !strings.Contains(challenge, `resource_metadata="`+b.ts.URL+"/.well-known/oauth-protected-resource/servers/asker/mcp") ||
+		strings.Contains(challenge, a.ts.Listener.Addr().String()) {
+		t.Fatalf("retry of a caller refused on A: %d %q %s, want a challenge naming B's URL", status, challenge, text)
+	}
+	revoked.Store(false)
+
+	// Forwards no replica signed count (as the refused caller did): A
+	// answers 429 once there are MaxFailures, without the address.
+	forged := "v1." + base64.RawURLEncoding.EncodeToString([]byte(`{"m":"POST","p":"/servers/asker/mcp","b":"00","a":"00","ip":"198.51.100.1","x":9999999999999}`)) + ".AAAA"
+	for i, want := range []int{403, 429} {
+		status, text := rl.replay(t, epA, relayed, func(h http.Header) { h.Set("Mcpgov-Replica-Forward", forged) })
+		if status != want || strings.Contains(text, "127.0.0.1") {
+			t.Fatalf("forged forward %d: %d %s, want %d without the address", i, status, text, want)
+		}
+	}
 }
