@@ -252,13 +252,10 @@ func argVariantsAt(args []string, vars *varTable, depth int) [][]string {
 	return out
 }
 
-// resolveArg returns what an argument stands for: the values of a name
-// (cmd, *argv, args...), or the words of a split string (cmd.split(),
-// shlex.split(cmd), strings.Fields(cmd), "rm -rf /".split()).
-func resolveArg(a string, vars *varTable) []string {
-	return resolveArgAt(a, vars, 0)
-}
-
+// resolveArgAt returns what an argument stands for: the values of a
+// name (cmd, *argv, args...), or the words of a split string
+// (cmd.split(), shlex.split(cmd), strings.Fields(cmd), "rm -rf
+// /".split()); depth is how deep in list literals it is.
 func resolveArgAt(a string, vars *varTable, depth int) []string {
 	a = strings.TrimSpace(a)
 	if depth == 0 {
