@@ -108,6 +108,12 @@ func decode(b []byte) (vault.Sealed, error) {
 // Get implements vault.Store.
 func (v *Vault) Get(ctx context.Context, k vault.Key) (vault.Entry, error) {
 	f := field(k)
+	// What this replica knew before this read began is what the read is
+	// checked against: a newer generation or a deletion that another
+	// read of this replica notes meanwhile raced the same write as this
+	// one (the store moved on after this read took its copy), which is no
+	// sign of an older copy put back.
+	lastBefore, deadBefore := v.seenGen(f), v.deletedAt(f)
 	var entry, gen *redis.StringCmd
 	if _, err := v.r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 		entry = p.HGet(ctx, vaultKey, f)
@@ -134,14 +140,17 @@ func (v *Vault) Get(ctx context.Context, k vault.Key) (vault.Entry, error) {
 	if err != nil {
 		return vault.Entry{}, err
 	}
+	dead := deadBefore
 	if t, ok := tombstone(gen.Val()); ok {
 		v.noteDeleted(f, t)
+		dead = max(dead, t)
 	}
-	if dead := v.deletedAt(f); dead != 0 && se.Gen <= dead {
+	if dead != 0 && se.Gen <= dead {
 		return vault.Entry{}, fmt.Errorf("%s: %w: generation %d was deleted (revoked) at generation %d (a revoked copy of the entry was put back in the store)", k, vault.ErrTampered, se.Gen, dead)
 	}
-	if last := v.note(f, se.Gen); se.Gen < last {
-		return vault.Entry{}, fmt.Errorf("%s: %w: generation %d is older than generation %d, which this replica has read (an older copy of the entry was put back in the store)", k, vault.ErrTampered, se.Gen, last)
+	v.note(f, se.Gen)
+	if se.Gen < lastBefore {
+		return vault.Entry{}, fmt.Errorf("%s: %w: generation %d is older than generation %d, which this replica has read (an older copy of the entry was put back in the store)", k, vault.ErrTampered, se.Gen, lastBefore)
 	}
 	return e, nil
 }
@@ -178,19 +187,24 @@ func (v *Vault) deletedAt(f string) uint64 {
 	return v.deleted[f]
 }
 
-// note records that generation gen of field was read or written and
-// returns the highest one seen before.
-func (v *Vault) note(f string, gen uint64) uint64 {
+// seenGen is the highest generation of field this replica has read or
+// written, 0 when none.
+func (v *Vault) seenGen(f string) uint64 {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.seen[f]
+}
+
+// note records that generation gen of field was read or written.
+func (v *Vault) note(f string, gen uint64) {
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	if v.seen == nil {
 		v.seen = map[string]uint64{}
 	}
-	last := v.seen[f]
-	if gen > last {
+	if gen > v.seen[f] {
 		v.seen[f] = gen
 	}
-	return last
 }
 
 // genLua is the Lua both the generation and the deletion scripts use:

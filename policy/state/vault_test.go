@@ -3,7 +3,9 @@ package state_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -331,5 +333,53 @@ func TestRedisVaultLockRenewed(t *testing.T) {
 	stale()
 	if got := raw.Get(ctx, key).Val(); got != "other-holder" {
 		t.Fatalf("a stale holder released another's lock: %q", got)
+	}
+}
+
+// TestRedisVaultReadsRacingWrites: reads of one replica that race
+// another replica's writes are never taken for an older copy put back.
+// A read that took its copy before a write is checked against what the
+// replica knew when it began, not against a newer generation that a
+// read which started later noted first (that refused a good read as
+// tampered with, and failed a refresh-once run under load).
+func TestRedisVaultReadsRacingWrites(t *testing.T) {
+	r := startReplicas(t)
+	ctx := await.Context(t)
+	writer, reader := r.store(t), r.store(t)
+	k := vault.Key{User: "alice", Server: "drive", Name: vault.NameOAuth}
+	put := func(i int) error {
+		return writer.Put(ctx, vault.Entry{Key: k, Kind: vault.KindToken, Token: &vault.Token{AccessToken: fmt.Sprintf("at-%d", i)}})
+	}
+	if err := put(0); err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := reader.Get(ctx, k); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for i := 1; i <= 300; i++ {
+		if err := put(i); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a read racing the writes: %v", err)
 	}
 }
