@@ -73,38 +73,30 @@ func newSeriesKey(vec any, l []string) seriesKey {
 
 // counter is vec.WithLabelValues(l...), resolved once per label set.
 func (m *Metrics) counter(vec *prometheus.CounterVec, l ...string) prometheus.Counter {
-	k := newSeriesKey(vec, l)
-	m.seriesMu.RLock()
-	c, ok := m.counters[k]
-	m.seriesMu.RUnlock()
-	if !ok {
-		c = vec.WithLabelValues(l...)
-		m.seriesMu.Lock()
-		if m.counters == nil {
-			m.counters = map[seriesKey]prometheus.Counter{}
-		}
-		m.counters[k] = c
-		m.seriesMu.Unlock()
-	}
-	return c
+	return resolved(m, &m.counters, newSeriesKey(vec, l), func() prometheus.Counter { return vec.WithLabelValues(l...) })
 }
 
 // observer is vec.WithLabelValues(l...), resolved once per label set.
 func (m *Metrics) observer(vec *prometheus.HistogramVec, l ...string) prometheus.Observer {
-	k := newSeriesKey(vec, l)
+	return resolved(m, &m.observers, newSeriesKey(vec, l), func() prometheus.Observer { return vec.WithLabelValues(l...) })
+}
+
+// resolved returns the series of k in cache, resolving it (a label hash
+// and a vector lookup) only the first time.
+func resolved[T any](m *Metrics, cache *map[seriesKey]T, k seriesKey, resolve func() T) T {
 	m.seriesMu.RLock()
-	o, ok := m.observers[k]
+	s, ok := (*cache)[k]
 	m.seriesMu.RUnlock()
 	if !ok {
-		o = vec.WithLabelValues(l...)
+		s = resolve()
 		m.seriesMu.Lock()
-		if m.observers == nil {
-			m.observers = map[seriesKey]prometheus.Observer{}
+		if *cache == nil {
+			*cache = map[seriesKey]T{}
 		}
-		m.observers[k] = o
+		(*cache)[k] = s
 		m.seriesMu.Unlock()
 	}
-	return o
+	return s
 }
 
 // maxToolLabels bounds the tool label values per server: tool names come
