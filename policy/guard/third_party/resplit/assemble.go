@@ -6,6 +6,7 @@ import (
 	"go/format"
 	"go/parser"
 	"go/token"
+	"sort"
 	"strings"
 )
 
@@ -23,19 +24,19 @@ func assemble(src *srcFile, files []*srcFile, decls []string) ([]byte, error) {
 		return nil, err
 	}
 
-	// The imports in the order and groups of the file split from, then any
-	// that only another file of the split had.
+	// The imports the files of the split have that this one uses, the
+	// standard library's first.
 	var lines []importLine
 	seen := map[string]bool{}
-	for i, f := range files {
+	for _, f := range files {
 		for _, im := range f.imports {
 			if used[im.local] && !seen[im.local] {
 				seen[im.local] = true
-				im.group += 1000 * i
 				lines = append(lines, im)
 			}
 		}
 	}
+	sort.SliceStable(lines, func(i, j int) bool { return lines[i].group < lines[j].group })
 	var b strings.Builder
 	b.WriteString(src.preamble)
 	b.WriteString("package " + src.pkg + "\n\n")

@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -162,6 +163,19 @@ func splitFiles(dir string, s *split) (map[string][]byte, error) {
 		}
 	}
 
+	for _, g := range s.globs {
+		matched := false
+		for name := range found {
+			if ok, _ := path.Match(g.pattern, name); ok {
+				matched = true
+			}
+		}
+		if !matched {
+			return nil, fmt.Errorf("%s:%d: %s, sent to %s, matches no declaration in %s or the files split from it: "+
+				"correct the spec to the new release", specName, s.line, g.pattern, g.into, s.src)
+		}
+	}
+
 	dests := map[string][]string{} // file -> the text of its declarations, in order
 	for _, name := range names {
 		dests[name] = nil
@@ -176,7 +190,7 @@ func splitFiles(dir string, s *split) (map[string][]byte, error) {
 	for _, f := range files {
 		for _, d := range f.decls {
 			dest := f.name
-			if to, ok := s.dest[d.name]; ok {
+			if to, ok := s.destination(d.name); ok {
 				dest = to
 			}
 			text := d.text

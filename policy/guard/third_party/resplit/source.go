@@ -41,7 +41,9 @@ type decl struct {
 type importLine struct {
 	text  string // the import spec as written, with its comments
 	local string // the name the file refers to it by
-	group int    // import specs separated by a blank line are in different groups
+	// group is 0 for the standard library's packages, 1 for the others:
+	// each file gets its imports in these two groups, as goimports makes them.
+	group int
 }
 
 func parseSource(dir, name string) (*srcFile, error) {
@@ -68,8 +70,6 @@ func parseSource(dir, name string) (*srcFile, error) {
 
 	sf := &srcFile{name: name, src: src, tf: tf, comments: f.Comments, pkg: f.Name.Name, preamble: string(src[:lineStart(tf.Line(f.Package))])}
 	prevEnd := lineEnd(f.Name.End())
-	var prevLine int
-	group := 0
 	for _, d := range f.Decls {
 		gd, ok := d.(*ast.GenDecl)
 		if !ok || gd.Tok != token.IMPORT {
@@ -84,10 +84,6 @@ func parseSource(dir, name string) (*srcFile, error) {
 			if is.Comment != nil {
 				end = is.Comment.End()
 			}
-			if prevLine != 0 && tf.Line(start) > prevLine+1 {
-				group++
-			}
-			prevLine = tf.Line(end)
 			ip, err := strconv.Unquote(is.Path.Value)
 			if err != nil {
 				return nil, fmt.Errorf("%s: import %s: %w", p, is.Path.Value, err)
@@ -96,10 +92,13 @@ func parseSource(dir, name string) (*srcFile, error) {
 			if is.Name != nil {
 				local = is.Name.Name
 			}
+			group := 0
+			if first, _, _ := strings.Cut(ip, "/"); strings.Contains(first, ".") {
+				group = 1
+			}
 			sf.imports = append(sf.imports, importLine{text: string(src[off(start):off(end)]), local: local, group: group})
 		}
 		prevEnd = lineEnd(gd.End())
-		group++
 	}
 	for _, c := range f.Comments {
 		if o := off(c.Pos()); o > off(f.Name.End()) && o < prevEnd && !insideImport(f, c) {

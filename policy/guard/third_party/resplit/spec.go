@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -19,7 +20,9 @@ const specName = "resplit.txt"
 //	split SRC            a file upstream ships, and the files it is split into
 //	into OUT             the declarations named after it go to OUT
 //	NAME ...             declarations, by name: a method as Type.Method, a
-//	                     var, const or type group by its first name
+//	                     var, const or type group by its first name; a name
+//	                     with a * is a pattern (Type.Get*) for those not
+//	                     named exactly
 //	table VAR TYPE KEY VALUE PARTS N
 //	                     VAR (var VAR = sync.OnceValue(func() map[K]V {...}))
 //	                     is built from a map literal's entries kept in slices
@@ -36,9 +39,14 @@ type split struct {
 	src   string
 	into  []string          // files, in the order the spec names them
 	dest  map[string]string // declaration name -> file
+	globs []glob            // names with a *, in the spec's order
 	table *table
 	line  int
 }
+
+// glob sends every declaration whose name matches it (path.Match) and is
+// not named exactly elsewhere: PhoneMetadata.Get* for a type's getters.
+type glob struct{ pattern, into string }
 
 type table struct {
 	varName, typeName, keyField, valueField string
@@ -70,8 +78,8 @@ func (t *table) isPart(name string) bool {
 }
 
 func readSpec(dir string) (*spec, error) {
-	path := filepath.Join(dir, specName)
-	f, err := os.Open(path)
+	specPath := filepath.Join(dir, specName)
+	f, err := os.Open(specPath)
 	if err != nil {
 		return nil, fmt.Errorf("reading the split spec: %w (every module resplit lays out has one, see PATCH.md)", err)
 	}
@@ -87,7 +95,7 @@ func readSpec(dir string) (*spec, error) {
 			continue
 		}
 		bad := func(format string, args ...any) error {
-			return fmt.Errorf("%s:%d: %s", path, n, fmt.Sprintf(format, args...))
+			return fmt.Errorf("%s:%d: %s", specPath, n, fmt.Sprintf(format, args...))
 		}
 		switch fields[0] {
 		case "split":
@@ -123,6 +131,13 @@ func readSpec(dir string) (*spec, error) {
 				return nil, bad("declaration %q before an `into FILE`", fields[0])
 			}
 			for _, name := range fields {
+				if strings.Contains(name, "*") {
+					if _, err := path.Match(name, ""); err != nil {
+						return nil, bad("pattern %s: %v", name, err)
+					}
+					cur.globs = append(cur.globs, glob{name, into})
+					continue
+				}
 				if prev, dup := cur.dest[name]; dup {
 					return nil, bad("%s is already sent to %s", name, prev)
 				}
@@ -131,7 +146,7 @@ func readSpec(dir string) (*spec, error) {
 		}
 	}
 	if err := sc.Err(); err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
+		return nil, fmt.Errorf("reading %s: %w", specPath, err)
 	}
 	return s, nil
 }
@@ -161,4 +176,17 @@ func parseTable(f []string, line int) (*table, error) {
 	v := verbs[0]
 	t.partFile = regexp.MustCompile("^" + regexp.QuoteMeta(t.parts[:v[0]]) + `\d+` + regexp.QuoteMeta(t.parts[v[1]:]) + "$")
 	return t, nil
+}
+
+// destination is the file the spec sends a declaration to, if any.
+func (s *split) destination(name string) (string, bool) {
+	if to, ok := s.dest[name]; ok {
+		return to, true
+	}
+	for _, g := range s.globs {
+		if ok, _ := path.Match(g.pattern, name); ok {
+			return g.into, true
+		}
+	}
+	return "", false
 }
