@@ -30,7 +30,8 @@ const specName = "resplit.txt"
 //	                     files named by the Printf pattern PARTS (%02d: 01, 02…)
 //
 // Blank lines and lines starting with # are ignored. A declaration not
-// named stays in the file it is in.
+// named stays in the file it is in. (A line's first word is read as a
+// keyword first: a declaration named split, into or table cannot be named.)
 type spec struct {
 	splits []*split
 }
