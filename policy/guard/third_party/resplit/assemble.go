@@ -73,7 +73,8 @@ func usedNames(src string) (map[string]bool, error) {
 	used := map[string]bool{}
 	ast.Inspect(f, func(n ast.Node) bool {
 		if sel, ok := n.(*ast.SelectorExpr); ok {
-			//lint:ignore SA1019 the parser's object resolution is what tells a file-local name from another's
+			// The parser's object resolution tells a name the file declares
+			// (a variable called proto) from a package it imports.
 			if id, ok := sel.X.(*ast.Ident); ok && id.Obj == nil {
 				used[id.Name] = true
 			}
