@@ -524,8 +524,15 @@ func phone(run, d string) bool {
 	return false
 }
 
-// versionBefore: "version 1.2.3.4", "v1.2.3.4" are not addresses.
+// versionBefore: "version 1.2.3.4", "ver. 10.4.17.3" are not addresses;
+// the word is one of its own ("server 86.121.97.248" and "resolver" are
+// no versions).
 func versionBefore(s string, i int) bool {
-	w := strings.ToLower(strings.TrimRight(s[max(0, i-12):i], " :="))
-	return strings.HasSuffix(w, "version") || strings.HasSuffix(w, "ver") || strings.HasSuffix(w, "release") || strings.HasSuffix(w, "build")
+	w := strings.ToLower(strings.TrimRight(s[max(0, i-12):i], " :=."))
+	for _, v := range []string{"version", "ver", "release", "build"} {
+		if strings.HasSuffix(w, v) && (len(w) == len(v) || !isWordChar(w[len(w)-len(v)-1])) {
+			return true
+		}
+	}
+	return false
 }
