@@ -248,7 +248,7 @@ func classifyRun(s string, i int, run string, digits, dots, seps int, want func(
 		return PIIFinding{Category: PIISSN}, true
 	}
 	ssnShape := digits == 9 && len(run) == 11 && run[3] == run[6] && !isDigit(run[3])
-	if want(PIIPhone) && !standInPhone(run, d) && (phone(run, d) || !isDate(run) && !ssnShape && !cardWordBefore(s, i) && intlPhone(s, i, run, d, budget)) {
+	if want(PIIPhone) && !standInPhone(run, d) && !(nextToClock(s, i, i+len(run)) && !phoneWordBefore(s, i)) && (phone(run, d) || !isDate(run) && !ssnShape && !cardWordBefore(s, i) && intlPhone(s, i, run, d, budget)) {
 		return PIIFinding{Category: PIIPhone}, true
 	}
 	return PIIFinding{}, false
@@ -465,9 +465,11 @@ func ipv4(run string) bool {
 			return false
 		}
 	}
-	// Not personal: unspecified, loopback, broadcast, multicast.
+	// Not personal: unspecified, loopback, broadcast, multicast, and
+	// link-local (169.254.0.0/16, self-assigned on one link and the
+	// clouds' metadata address), as for IPv6.
 	switch {
-	case v[0] == 0, v[0] == 127, v[0] == 255, v[0] >= 224:
+	case v[0] == 0, v[0] == 127, v[0] == 255, v[0] >= 224, v[0] == 169 && v[1] == 254:
 		return false
 	}
 	return !handTypedIPv4(v)

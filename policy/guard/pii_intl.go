@@ -83,6 +83,20 @@ func notPhoneShape(s string, i int, run string) bool {
 	return hexDumpBytes(s, i, i+len(run))
 }
 
+// nextToClock: the run [i, j) runs into a time of day ("Jan 01 2000
+// 00:00:00") or follows one ("00:10:53 +0530 2022"): it is part of a
+// timestamp (unless a phone word comes before it).
+func nextToClock(s string, i, j int) bool {
+	if j+1 < len(s) && s[j] == ':' && isDigit(s[j+1]) {
+		return true
+	}
+	k := i
+	if k > 0 && s[k-1] == ' ' {
+		k--
+	}
+	return k >= 3 && isDigit(s[k-1]) && isDigit(s[k-2]) && s[k-3] == ':'
+}
+
 // hexDumpBytes: the run [i, j) is groups of two digits, and the group
 // of two just before or after it, on its line, holds a hex letter.
 func hexDumpBytes(s string, i, j int) bool {
@@ -113,7 +127,8 @@ func parseValid(run, region string, budget *int) bool {
 
 // phoneWordBefore: a phone word in the 40 bytes before i, as a word of
 // its own ("numbers" and "Tel." count; "$numberLong", "NumSyscall",
-// "tools/call", "json.Number" do not: an identifier is no context).
+// "tools/call", "json.Number", "numbers.range(" do not: an identifier is
+// no context).
 func phoneWordBefore(s string, i int) bool {
 	w := strings.ToLower(s[max(0, i-40):i])
 	for _, p := range phoneContext {
@@ -128,7 +143,8 @@ func phoneWordBefore(s string, i int) bool {
 			if end < len(w) && w[end] == 's' {
 				end++
 			}
-			if (at == 0 || !isWordChar(w[at-1]) && w[at-1] != '$' && w[at-1] != '/' && w[at-1] != '.') && (end == len(w) || !isWordChar(w[end])) {
+			member := end+1 < len(w) && w[end] == '.' && w[end+1] >= 'a' && w[end+1] <= 'z'
+			if (at == 0 || !isWordChar(w[at-1]) && w[at-1] != '$' && w[at-1] != '/' && w[at-1] != '.') && (end == len(w) || !isWordChar(w[end]) && !member) {
 				return true
 			}
 		}

@@ -61,6 +61,9 @@ func TestPIIHandTypedStandIns(t *testing.T) {
 		{"login from 86.121.97.248", PIIIP, 1},
 		{"from 192.168.10.24", PIIIP, 1},
 		{"dial 1.2.3.5", PIIIP, 1},
+		// Link-local, as for IPv6.
+		{"metadata at 169.254.169.254", PIIIP, 0},
+		{"metadata at 169.255.169.254", PIIIP, 1},
 		// A version word of its own; "server" is none.
 		{"ver. 10.4.17.3", PIIIP, 0},
 		{"build 10.4.17.3", PIIIP, 0},
@@ -83,6 +86,10 @@ func TestPIIHandTypedStandIns(t *testing.T) {
 		// Without a phone word: a row of counts from a lone 0, ZIP+4, hex
 		// dump bytes, a number without separators.
 		{"rc 0 6 18622\nfh 0 0 0", PIIPhone, 0},
+		{"Sat Jan 01 2000 00:00:00 GMT", PIIPhone, 0},
+		{"Sat Dec 03 00:10:53 +0530 2022", PIIPhone, 0},
+		{"numbers.range(49649733057, 49649733060)", PIIPhone, 0},
+		{"numbers: 0151 2345 6789", PIIPhone, 1},
 		{"Boston, MA 02110-1301 USA", PIIPhone, 0},
 		{"phone: 02110-1301", PIIPhone, 1},
 		{"0000020 50 4b 03 04 14 00\n", PIIPhone, 0},
