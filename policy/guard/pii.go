@@ -248,7 +248,7 @@ func classifyRun(s string, i int, run string, digits, dots, seps int, want func(
 		return PIIFinding{Category: PIISSN}, true
 	}
 	ssnShape := digits == 9 && len(run) == 11 && run[3] == run[6] && !isDigit(run[3])
-	if want(PIIPhone) && !standInPhone(run, d) && !(nextToClock(s, i, i+len(run)) && !phoneWordBefore(s, i)) && (phone(run, d) || !isDate(run) && !ssnShape && !cardWordBefore(s, i) && intlPhone(s, i, run, d, budget)) {
+	if want(PIIPhone) && !standInPhone(run, d) && !(nextToClock(s, i, i+len(run)) && !phoneWordBefore(s, i)) && !inIBANGroups(s, i) && (phone(run, d) || !isDate(run) && !ssnShape && !cardWordBefore(s, i) && intlPhone(s, i, run, d, budget)) {
 		return PIIFinding{Category: PIIPhone}, true
 	}
 	return PIIFinding{}, false

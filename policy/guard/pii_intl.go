@@ -83,6 +83,30 @@ func notPhoneShape(s string, i int, run string) bool {
 	return hexDumpBytes(s, i, i+len(run))
 }
 
+// inIBANGroups: the run [i, …) follows groups of four letters and digits
+// back to a country code and check digits ("NL91 1BNA 0417 1643 00"):
+// the rest of an account number written in groups, whose checksum (a
+// typo, a made-up number) did not hold, not a phone number.
+func inIBANGroups(s string, i int) bool {
+	k := i
+	for groups := 0; groups < 8; groups++ {
+		if k < 5 || s[k-1] != ' ' {
+			return false
+		}
+		g := s[k-5 : k-1]
+		for n := 0; n < 4; n++ {
+			if !isDigit(g[n]) && (g[n] < 'A' || g[n] > 'Z') {
+				return false
+			}
+		}
+		if _, known := ibanLengths[g[:2]]; known && isDigit(g[2]) && isDigit(g[3]) && (k == 5 || !isWordChar(s[k-6])) {
+			return true
+		}
+		k -= 5
+	}
+	return false
+}
+
 // nextToClock: the run [i, j) runs into a time of day ("Jan 01 2000
 // 00:00:00") or follows one ("00:10:53 +0530 2022"): it is part of a
 // timestamp (unless a phone word comes before it).

@@ -97,6 +97,10 @@ func TestPIIHandTypedStandIns(t *testing.T) {
 		{"isbn 0321751043", PIIPhone, 0},
 		{"mobile 07700900461", PIIPhone, 1},
 		{"ring 07700 900461", PIIPhone, 1},
+		// The rest of IBAN groups whose checksum fails is no phone.
+		{"IBAN NL91 1BNA 0417 1643 00", PIIPhone, 0},
+		{"IBAN NL91 1BNA 0417 1643 00", PIIIBAN, 0},
+		{"ref 1BNA 0417 1643 00", PIIPhone, 1},
 		// Cards: grouped as the networks print them.
 		{"stats 40 12 88 88 88 88 18 81", PIICard, 0},
 		{"4012 8888 8888 1881", PIICard, 1},
