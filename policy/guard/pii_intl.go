@@ -67,15 +67,19 @@ func intlPhone(s string, i int, run, d string, budget *int) bool {
 }
 
 // notPhoneShape: without a phone word, what a national number's digits
-// are more often: a count starting at a lone 0 ("0 6 18622", a row of
-// statistics; a trunk prefix is written joined to the area code), a US
+// are more often: a row of counts or bits with a group of one digit
+// ("0 6 18622", "01 0 0 0 01 0 111"; a national number's trunk prefix
+// is written joined to the area code, its groups have two digits or
+// more), a US
 // ZIP+4 code ("02110-1301", in every GPL notice), or bytes of a hex dump
 // (a neighbouring group of two holds a hex letter: "50 4b 03 04 14 00").
 // A number written without separators and no phone word near it (an
 // ISBN, an id, a count) was already set aside.
 func notPhoneShape(s string, i int, run string) bool {
-	if strings.HasPrefix(run, "0 ") {
-		return true
+	for _, g := range strings.FieldsFunc(run, func(r rune) bool { return r == ' ' || r == '-' || r == '.' }) {
+		if len(g) == 1 {
+			return true
+		}
 	}
 	if len(run) == 10 && run[5] == '-' && strings.Count(run, "-") == 1 {
 		return true

@@ -86,6 +86,8 @@ func TestPIIHandTypedStandIns(t *testing.T) {
 		// Without a phone word: a row of counts from a lone 0, ZIP+4, hex
 		// dump bytes, a number without separators.
 		{"rc 0 6 18622\nfh 0 0 0", PIIPhone, 0},
+		{"< 01 0 0 0 01 0 111 # bits", PIIPhone, 0},
+		{"H32:01007588 0 H24", PIIPhone, 0},
 		{"Sat Jan 01 2000 00:00:00 GMT", PIIPhone, 0},
 		{"Sat Dec 03 00:10:53 +0530 2022", PIIPhone, 0},
 		{"numbers.range(49649733057, 49649733060)", PIIPhone, 0},
