@@ -438,12 +438,26 @@ func (m *Manager) refresh(ctx context.Context, s *server, k Key) (Token, error) 
 // (the shim binds it before it follows a challenge to new metadata:
 // Remote.Challenged). The returned grant records them.
 func (m *Manager) bound(s *server, t Token, oc *oauth2.Config) (Token, bool) {
-	as := s.authServer()
-	if t.Issuer == "" {
-		t.Issuer, t.ClientID = as, oc.ClientID
-		return t, true
+	var ok bool
+	t.Issuer, t.ClientID, ok = BindGrant(t.Issuer, t.ClientID, s.authServer(), oc.ClientID)
+	return t, ok
+}
+
+// BindGrant is the rule for which authorization server and client a grant
+// may be refreshed or revoked with, shared by this package and the
+// gateway's outbound credentials (shim/creds) so that the two cannot
+// drift apart. A grant that recorded its issuer (and client) is bound to
+// them: it may be used with authorization server as and client clientID
+// only when they are the ones recorded (a grant that recorded no client
+// accepts any). A grant stored before grants recorded their issuer is
+// bound to as and clientID, the ones in force when it is first used. It
+// returns the grant's issuer and client after binding, and whether it
+// may be used.
+func BindGrant(issuer, client, as, clientID string) (string, string, bool) {
+	if issuer == "" {
+		return as, clientID, true
 	}
-	return t, t.Issuer == as && (t.ClientID == "" || t.ClientID == oc.ClientID)
+	return issuer, client, issuer == as && (client == "" || client == clientID)
 }
 
 // bindLegacy records in user's grant for serverID, when it was stored

@@ -25,6 +25,9 @@ type Peer interface {
 // a server, the client's id of the call it is about, when the upstream's
 // transport said which call that is (rpc.Message.Related): a client with
 // several calls in flight then gets it where that call's answer goes.
+// related is empty (not nil) when the transport tied the message to a
+// request that is no call of the client's (answered already, or the
+// engine's own): it belongs to none of the client's calls.
 type RelatedWriter interface {
 	WriteRelated(msg []byte, related json.RawMessage) error
 }

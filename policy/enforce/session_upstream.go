@@ -162,9 +162,14 @@ func (s *Session) toClient(ri int, m *rpc.Message, frame []byte) error {
 func (s *Session) writeRelated(ri int, m *rpc.Message, frame []byte) error {
 	if m.Related != nil {
 		if rw, ok := s.client.(RelatedWriter); ok {
-			if id, ok := s.pending.clientOf(ri, m.Related); ok {
-				return rw.WriteRelated(frame, id)
+			id, ok := s.pending.clientOf(ri, m.Related)
+			if !ok {
+				// Tied to a request that is no call of the client's (over
+				// already, or the engine's own): said so, never left for the
+				// client to guess, which could pin it on another call.
+				id = json.RawMessage{}
 			}
+			return rw.WriteRelated(frame, id)
 		}
 	}
 	return s.client.WriteFrame(frame)

@@ -167,8 +167,9 @@ func digitRuns(s string, want func(string) bool, taken []PIIFinding) []PIIFindin
 		if !isDigit(s[i]) && !(s[i] == '+' && i+1 < len(s) && isDigit(s[i+1])) && !(s[i] == '(' && i+1 < len(s) && isDigit(s[i+1])) {
 			continue
 		}
-		if i > 0 && (isWordChar(s[i-1]) || s[i-1] == '.' || s[i-1] == '-' || s[i-1] == '/') {
-			// Inside a word, a version, a path: skip to the run's end.
+		if i > 0 && (isWordChar(s[i-1]) || s[i-1] == '.' || s[i-1] == '-' || s[i-1] == '/' || s[i-1] == '#') {
+			// Inside a word, a version, a path, after '#' (an issue
+			// number, a URL's fragment): skip to the run's end.
 			for i < len(s) && (isWordChar(s[i]) || s[i] == '.') {
 				i++
 			}
@@ -247,7 +248,7 @@ func classifyRun(s string, i int, run string, digits, dots, seps int, want func(
 		return PIIFinding{Category: PIISSN}, true
 	}
 	ssnShape := digits == 9 && len(run) == 11 && run[3] == run[6] && !isDigit(run[3])
-	if want(PIIPhone) && !sequentialDigits(d) && (phone(run, d) || !isDate(run) && !ssnShape && !cardWordBefore(s, i) && intlPhone(s, i, run, d, budget)) {
+	if want(PIIPhone) && !standInPhone(run, d) && !(nextToClock(s, i, i+len(run)) && !phoneWordBefore(s, i)) && !inIBANGroups(s, i) && (phone(run, d) || !isDate(run) && !ssnShape && !cardWordBefore(s, i) && intlPhone(s, i, run, d, budget)) {
 		return PIIFinding{Category: PIIPhone}, true
 	}
 	return PIIFinding{}, false
@@ -269,18 +270,37 @@ func isDate(run string) bool {
 
 func year(p string) bool { return len(p) == 4 && (p[:2] == "19" || p[:2] == "20") }
 
-// sequentialDigits: 0123456789, 987654321: a stand-in typed along the
-// keyboard, not a number someone was given.
+// sequentialDigits: 0123456789, 1234567890, 987654321, 111-111-1111: a
+// stand-in typed along the keyboard's number row (where 0 follows 9) or
+// on one key, not a number someone was given.
 func sequentialDigits(d string) bool {
 	if len(d) < 6 {
 		return false
 	}
-	up, down := true, true
+	up, down, same := true, true, true
 	for k := 1; k < len(d); k++ {
-		up = up && d[k] == d[k-1]+1
-		down = down && d[k] == d[k-1]-1
+		a, b := d[k-1]-'0', d[k]-'0'
+		up = up && b == (a+1)%10
+		down = down && a == (b+1)%10
+		same = same && a == b
 	}
-	return up || down
+	return up || down || same
+}
+
+// standInPhone: the digits, or the national number after a country
+// code of one to three digits ("+1 987 654 3210"), are a keyboard run.
+func standInPhone(run, d string) bool {
+	if sequentialDigits(d) {
+		return true
+	}
+	if strings.HasPrefix(run, "+") {
+		for cc := 1; cc <= 3 && len(d)-cc >= 8; cc++ {
+			if sequentialDigits(d[cc:]) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // cardPieces finds cards among the space-separated groups of a long run.
@@ -327,14 +347,27 @@ func onlyDigits(s string) string {
 }
 
 // cardSeparators: cards are written in groups of digits separated the
-// same way throughout (or not at all).
+// same way throughout (or not at all), as the networks print them: a
+// first group of four, then groups of three to six (4-4-4-4, 4-6-5,
+// 4-4-4-4-3). Columns of numbers in a table or a hex dump ("67 04 42
+// 53 06 06", "5808 62 0 494490723") are grouped otherwise.
 func cardSeparators(run string) bool {
 	var sep byte
-	for i := 0; i < len(run); i++ {
-		c := run[i]
-		if isDigit(c) {
+	group, groups := 0, 0
+	for i := 0; i <= len(run); i++ {
+		if i < len(run) && isDigit(run[i]) {
+			group++
 			continue
 		}
+		if groups == 0 && group != 4 && i < len(run) || groups > 0 && (group < 3 || group > 6) {
+			return false
+		}
+		groups++
+		group = 0
+		if i == len(run) {
+			break
+		}
+		c := run[i]
 		if c != ' ' && c != '-' {
 			return false
 		}
@@ -432,12 +465,36 @@ func ipv4(run string) bool {
 			return false
 		}
 	}
-	// Not personal: unspecified, loopback, broadcast, documentation.
+	// Not personal: unspecified, loopback, broadcast, multicast, and
+	// link-local (169.254.0.0/16, self-assigned on one link and the
+	// clouds' metadata address), as for IPv6.
 	switch {
-	case v[0] == 0, v[0] == 127, v[0] == 255, v[0] >= 224:
+	case v[0] == 0, v[0] == 127, v[0] == 255, v[0] >= 224, v[0] == 169 && v[1] == 254:
 		return false
 	}
-	return true
+	return !handTypedIPv4(v)
+}
+
+// handTypedIPv4: an address no network handed out to a person's device
+// but a person typed: a network's own address (its host part zero:
+// 10.0.0.0, 192.168.1.0, what routes and CIDR prefixes are written
+// with), the same number four times (1.1.1.1, 10.10.10.10) or a count
+// up or down (1.2.3.4, 4.3.2.1, 5.6.7.8). Documentation and
+// configuration examples are made of them; an address a device was
+// given is none of these. (A private network's first address, its
+// router, stays a finding: the team's convention counts private
+// addresses, and the sets label 192.168.1.1 personal.)
+func handTypedIPv4(v [4]int) bool {
+	if v[3] == 0 {
+		return true
+	}
+	same, up, down := true, true, true
+	for i := 1; i < 4; i++ {
+		same = same && v[i] == v[0]
+		up = up && v[i] == v[i-1]+1
+		down = down && v[i] == v[i-1]-1
+	}
+	return same || up || down
 }
 
 // phone accepts international numbers (+CC and 7 to 14 more digits) and
@@ -469,8 +526,15 @@ func phone(run, d string) bool {
 	return false
 }
 
-// versionBefore: "version 1.2.3.4", "v1.2.3.4" are not addresses.
+// versionBefore: "version 1.2.3.4", "ver. 10.4.17.3" are not addresses;
+// the word is one of its own ("server 86.121.97.248" and "resolver" are
+// no versions).
 func versionBefore(s string, i int) bool {
-	w := strings.ToLower(strings.TrimRight(s[max(0, i-12):i], " :="))
-	return strings.HasSuffix(w, "version") || strings.HasSuffix(w, "ver") || strings.HasSuffix(w, "release") || strings.HasSuffix(w, "build")
+	w := strings.ToLower(strings.TrimRight(s[max(0, i-12):i], " :=."))
+	for _, v := range []string{"version", "ver", "release", "build"} {
+		if strings.HasSuffix(w, v) && (len(w) == len(v) || !isWordChar(w[len(w)-len(v)-1])) {
+			return true
+		}
+	}
+	return false
 }

@@ -52,7 +52,7 @@ func intlPhone(s string, i int, run, d string, budget *int) bool {
 		return parseValid(run, "ZZ", budget)
 	}
 	seps := strings.Count(run, " ") + strings.Count(run, "-") + strings.Count(run, ".") + strings.Count(run, "(")
-	if !ctx && (d[0] != '0' || seps == 0 && len(d) < 10) {
+	if !ctx && (d[0] != '0' || seps == 0 || notPhoneShape(s, i, run)) {
 		return false
 	}
 	if ctx && len(d) >= 7 {
@@ -66,6 +66,84 @@ func intlPhone(s string, i int, run, d string, budget *int) bool {
 	return false
 }
 
+// notPhoneShape: without a phone word, what a national number's digits
+// are more often: a row of counts or bits with a group of one digit
+// ("0 6 18622", "01 0 0 0 01 0 111"; a national number's trunk prefix
+// is written joined to the area code, its groups have two digits or
+// more), a US
+// ZIP+4 code ("02110-1301", in every GPL notice), or bytes of a hex dump
+// (a neighbouring group of two holds a hex letter: "50 4b 03 04 14 00").
+// A number written without separators and no phone word near it (an
+// ISBN, an id, a count) was already set aside.
+func notPhoneShape(s string, i int, run string) bool {
+	for _, g := range strings.FieldsFunc(run, func(r rune) bool { return r == ' ' || r == '-' || r == '.' }) {
+		if len(g) == 1 {
+			return true
+		}
+	}
+	if len(run) == 10 && run[5] == '-' && strings.Count(run, "-") == 1 {
+		return true
+	}
+	return hexDumpBytes(s, i, i+len(run))
+}
+
+// inIBANGroups: the run [i, …) follows groups of four letters and digits
+// back to a country code and check digits ("NL91 1BNA 0417 1643 00"):
+// the rest of an account number written in groups, whose checksum (a
+// typo, a made-up number) did not hold, not a phone number.
+func inIBANGroups(s string, i int) bool {
+	k := i
+	for groups := 0; groups < 8; groups++ {
+		if k < 5 || s[k-1] != ' ' {
+			return false
+		}
+		g := s[k-5 : k-1]
+		for n := 0; n < 4; n++ {
+			if !isDigit(g[n]) && (g[n] < 'A' || g[n] > 'Z') {
+				return false
+			}
+		}
+		if _, known := ibanLengths[g[:2]]; known && isDigit(g[2]) && isDigit(g[3]) && (k == 5 || !isWordChar(s[k-6])) {
+			return true
+		}
+		k -= 5
+	}
+	return false
+}
+
+// nextToClock: the run [i, j) runs into a time of day ("Jan 01 2000
+// 00:00:00") or follows one ("00:10:53 +0530 2022"): it is part of a
+// timestamp (unless a phone word comes before it).
+func nextToClock(s string, i, j int) bool {
+	if j+1 < len(s) && s[j] == ':' && isDigit(s[j+1]) {
+		return true
+	}
+	k := i
+	if k > 0 && s[k-1] == ' ' {
+		k--
+	}
+	return k >= 3 && isDigit(s[k-1]) && isDigit(s[k-2]) && s[k-3] == ':'
+}
+
+// hexDumpBytes: the run [i, j) is groups of two digits, and the group
+// of two just before or after it, on its line, holds a hex letter.
+func hexDumpBytes(s string, i, j int) bool {
+	for k := i; k < j; k += 3 {
+		if k+2 > j || !isDigit(s[k]) || !isDigit(s[k+1]) || k+2 < j && s[k+2] != ' ' {
+			return false
+		}
+	}
+	hexPair := func(a int) bool {
+		if a < 0 || a+2 > len(s) || !isHex(s[a]) || !isHex(s[a+1]) {
+			return false
+		}
+		return !isDigit(s[a]) || !isDigit(s[a+1])
+	}
+	before := i >= 3 && s[i-1] == ' ' && hexPair(i-3) && (i == 3 || !isWordChar(s[i-4]))
+	after := j+3 <= len(s) && s[j] == ' ' && hexPair(j+1) && (j+3 == len(s) || !isWordChar(s[j+3]))
+	return before || after
+}
+
 func parseValid(run, region string, budget *int) bool {
 	if *budget <= 0 {
 		return false
@@ -77,7 +155,8 @@ func parseValid(run, region string, budget *int) bool {
 
 // phoneWordBefore: a phone word in the 40 bytes before i, as a word of
 // its own ("numbers" and "Tel." count; "$numberLong", "NumSyscall",
-// "tools/call" do not: an identifier is no context).
+// "tools/call", "json.Number", "numbers.range(" do not: an identifier is
+// no context).
 func phoneWordBefore(s string, i int) bool {
 	w := strings.ToLower(s[max(0, i-40):i])
 	for _, p := range phoneContext {
@@ -92,7 +171,8 @@ func phoneWordBefore(s string, i int) bool {
 			if end < len(w) && w[end] == 's' {
 				end++
 			}
-			if (at == 0 || !isWordChar(w[at-1]) && w[at-1] != '$' && w[at-1] != '/') && (end == len(w) || !isWordChar(w[end])) {
+			member := end+1 < len(w) && w[end] == '.' && w[end+1] >= 'a' && w[end+1] <= 'z'
+			if (at == 0 || !isWordChar(w[at-1]) && w[at-1] != '$' && w[at-1] != '/' && w[at-1] != '.') && (end == len(w) || !isWordChar(w[end]) && !member) {
 				return true
 			}
 		}
@@ -133,7 +213,9 @@ func ipv6s(s string) []PIIFinding {
 		if err != nil || !ip.Is6() || ip.Is4In6() {
 			continue
 		}
-		if ip.IsLoopback() || ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsPrivate() || documentation6.Contains(ip) {
+		// An address ending in "::" is a prefix (2001::, 64:ff9b::), its
+		// host part zero: a network, not a device.
+		if ip.IsLoopback() || ip.IsUnspecified() || ip.IsLinkLocalUnicast() || ip.IsLinkLocalMulticast() || ip.IsPrivate() || documentation6.Contains(ip) || strings.HasSuffix(cand, "::") {
 			continue
 		}
 		out = append(out, PIIFinding{PIIIP, a, a + len(cand)})

@@ -114,8 +114,12 @@ func (v *Vault) Get(ctx context.Context, k vault.Key) (vault.Entry, error) {
 	// one (the store moved on after this read took its copy), which is no
 	// sign of an older copy put back.
 	lastBefore, deadBefore := v.seenGen(f), v.deletedAt(f)
+	// The entry and its tombstone are read in one transaction: read apart,
+	// a deletion landing between the two reads (an atomic script) showed
+	// the entry from before it beside the tombstone from after it, a
+	// logout racing a read taken for a revoked copy put back.
 	var entry, gen *redis.StringCmd
-	if _, err := v.r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+	if _, err := v.r.c.TxPipelined(ctx, func(p redis.Pipeliner) error {
 		entry = p.HGet(ctx, vaultKey, f)
 		gen = p.HGet(ctx, vaultGenKey, f)
 		return nil

@@ -383,3 +383,46 @@ func TestRedisVaultReadsRacingWrites(t *testing.T) {
 		t.Errorf("a read racing the writes: %v", err)
 	}
 }
+
+// TestRedisVaultReadsRacingDeletes: a read racing a deletion of the entry
+// (a logout, a revocation) finds the entry or finds none, and is never
+// taken for a revoked copy put back. The entry and its tombstone were
+// read in a plain pipeline, which a deletion could land in the middle of.
+func TestRedisVaultReadsRacingDeletes(t *testing.T) {
+	r := startReplicas(t)
+	ctx := await.Context(t)
+	writer, reader := r.store(t), r.store(t)
+	k := vault.Key{User: "alice", Server: "drive", Name: vault.NameOAuth}
+	stop := make(chan struct{})
+	errs := make(chan error, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := reader.Get(ctx, k); err != nil && !errors.Is(err, vault.ErrNotFound) {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	for i := range 300 {
+		if err := writer.Put(ctx, vault.Entry{Key: k, Kind: vault.KindToken, Token: &vault.Token{AccessToken: fmt.Sprintf("at-%d", i)}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := writer.Delete(ctx, k); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a read racing the deletions: %v", err)
+	}
+}

@@ -77,10 +77,8 @@ func (in *Injector) oauthUser(ctx context.Context, s *catalog.Server, req Reques
 		// grant stored before grants named their issuer is bound to the
 		// one in force now.
 		as := cmpStr(a.Issuer, a.TokenURL)
-		if cur.Issuer == "" {
-			cur.Issuer, cur.ClientID = as, a.ClientID
-		}
-		if cur.Issuer != as || cur.ClientID != "" && cur.ClientID != a.ClientID {
+		var ok bool
+		if cur.Issuer, cur.ClientID, ok = oauthuser.BindGrant(cur.Issuer, cur.ClientID, as, a.ClientID); !ok {
 			return vault.Token{}, fmt.Errorf("the grant of %s was issued by another authorization server or client than the catalog names now (%s): it is not refreshed there; a new consent is needed: %w", req.User, as, vault.ErrNotFound)
 		}
 		tokenURL, err := in.tokenURL(ctx, a)

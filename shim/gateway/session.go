@@ -460,7 +460,10 @@ func (s *session) writeMessage(m *rpc.Message, related json.RawMessage) error {
 		rep.out.push(msg)
 		return nil
 	}
-	if len(s.live) == 1 {
+	// Tied by the upstream to a request that is no call of the client's
+	// (enforce.RelatedWriter): never pinned on the one call in flight.
+	over := related != nil && len(related) == 0
+	if len(s.live) == 1 && !over {
 		for rep := range s.live {
 			rep.out.push(msg)
 		}

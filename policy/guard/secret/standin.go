@@ -691,19 +691,3 @@ func mash(d string) bool {
 	}
 	return n <= 8
 }
-
-// jwtStandIn: a JWT-shaped value whose parts are words ("header.
-// eyJ….signature", "eyJ….eyJ….signature").
-func jwtStandIn(v string) bool {
-	parts := strings.Split(v, ".")
-	if len(parts) < 2 {
-		return false
-	}
-	for _, p := range parts {
-		switch strings.ToLower(p) {
-		case "header", "payload", "signature", "sig":
-			return true
-		}
-	}
-	return false
-}
