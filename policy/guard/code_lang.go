@@ -66,7 +66,7 @@ var callForms = []callForm{
 	{"dill.load(", RuleCodeDeserial, "dill.load() runs code from its input", argAny, false},
 	{"jsonpickle.decode(", RuleCodeDeserial, "jsonpickle.decode() builds arbitrary objects", argAny, false},
 	{"jsonpickle.unpickler.decode(", RuleCodeDeserial, "jsonpickle.decode() builds arbitrary objects", argAny, false},
-	{"torch.load(", RuleCodeDeserial, "torch.load() unpickles its input", argAny, false},
+	{"torch.load(", RuleCodeDeserial, "torch.load() unpickles its input", argNoWeightsOnly, false},
 	{"yaml.unsafe_load(", RuleCodeDeserial, "yaml.unsafe_load() builds arbitrary objects", argAny, false},
 	{"yaml.full_load(", RuleCodeDeserial, "yaml.full_load() builds arbitrary objects", argAny, false},
 	{"shelve.open(", RuleCodeDeserial, "shelve unpickles what it reads", argAny, false},
@@ -107,8 +107,22 @@ var callForms = []callForm{
 	{"exec.Command(", RuleCodeShell, "exec.Command runs a program", argShellArg, false},
 	{"exec.CommandContext(", RuleCodeShell, "exec.CommandContext runs a program", argShellArg, false},
 	{"syscall.Exec(", RuleCodeShell, "syscall.Exec replaces the process with a program", argAny, false},
-	// Python, PHP, JS: home or root removal
+	// A tree removed whole: the home or a root directory (homeOrRoot)
 	{"shutil.rmtree(", RuleCodeRmTree, "shutil.rmtree() on a home or root directory", argAny, false},
+	{"os.RemoveAll(", RuleCodeRmTree, "os.RemoveAll on a home or root directory", argAny, false},
+	{"fs.rmSync(", RuleCodeRmTree, "fs.rmSync() on a home or root directory", argAny, false},
+	{"fs.rm(", RuleCodeRmTree, "fs.rm() on a home or root directory", argAny, false},
+	{"fs.rmdirSync(", RuleCodeRmTree, "fs.rmdirSync() on a home or root directory", argAny, false},
+	{"fs.promises.rm(", RuleCodeRmTree, "fs.rm() on a home or root directory", argAny, false},
+	{"fse.remove(", RuleCodeRmTree, "fs-extra remove() on a home or root directory", argAny, false},
+	{"fse.removeSync(", RuleCodeRmTree, "fs-extra removeSync() on a home or root directory", argAny, false},
+	{"rimraf(", RuleCodeRmTree, "rimraf on a home or root directory", argAny, false},
+	{"rimraf.sync(", RuleCodeRmTree, "rimraf on a home or root directory", argAny, false},
+	{"FileUtils.rm_rf(", RuleCodeRmTree, "FileUtils.rm_rf on a home or root directory", argAny, false},
+	{"FileUtils.rm_r(", RuleCodeRmTree, "FileUtils.rm_r on a home or root directory", argAny, false},
+	{"FileUtils.remove_dir(", RuleCodeRmTree, "FileUtils.remove_dir on a home or root directory", argAny, false},
+	{"FileUtils.deleteDirectory(", RuleCodeRmTree, "FileUtils.deleteDirectory on a home or root directory", argAny, false},
+	{"FileSystemUtils.deleteRecursively(", RuleCodeRmTree, "deleteRecursively on a home or root directory", argAny, false},
 }
 
 // allCallForms are callForms and moreCallForms.
@@ -138,8 +152,14 @@ func callFormsAt(s string, p int, add func(rule, msg string), vars *varTable) {
 		if at < 0 || s[at:p+1] != f.lit {
 			continue
 		}
-		if f.lit == ".execute(" && (at == 0 || s[at-1] != '"' && s[at-1] != '\'') {
-			continue // Groovy's "cmd".execute(), not cursor.execute(sql)
+		if f.lit == ".execute(" {
+			// Groovy's "cmd".execute() and [argv].execute(), not
+			// cursor.execute(sql): the receiver is a literal, judged as a
+			// command is.
+			if groovyExecutes(s, at) {
+				add(f.rule, f.msg)
+			}
+			continue
 		}
 		if !f.method && at > 0 && (isWordChar(s[at-1]) || s[at-1] == '.' || s[at-1] == '$' || s[at-1] == '>') {
 			continue // a method or a longer name (os.system vs system)
@@ -168,7 +188,7 @@ func formFires(f *callForm, args []string) bool {
 	}
 	switch f.prov {
 	case argDynamic:
-		if len(args) == 0 || constantArg(args[0]) && !dangerousConstant(args[0]) && !dangerousArgv(args[:min(2, len(args))]) {
+		if len(args) == 0 || constantArg(args[0]) && !dangerousConstant(args[0]) && !dangerousArgv(args[:min(2, len(args))]) && !dynamicCommand(args) {
 			return false
 		}
 	case argShellArg:
@@ -176,7 +196,10 @@ func formFires(f *callForm, args []string) bool {
 			return false
 		}
 	case argArgv:
-		if len(args) == 0 || !dangerousArgv(args[:1]) {
+		// A constant program with values after it runs no shell, unless
+		// the program is a shell given a script that is not constant
+		// (["bash", "-c", cmd]): that is shell=True by another name.
+		if len(args) == 0 || !dangerousArgv(args[:1]) && !shellListDynamic(args[0]) {
 			return false
 		}
 	}
@@ -261,24 +284,48 @@ func constantArg(a string) bool {
 }
 
 // dynamicCommand: exec.Command's program is not a constant, or it is a
-// shell given a -c script that is not a constant.
+// shell given a -c script that is not a constant. The arguments may come
+// as a list (spawn("sh", ["-c", cmd]), pcntl_exec("/bin/sh",
+// array("-c", $cmd)), exec(new String[]{"sh", "-c", cmd})).
 func dynamicCommand(args []string) bool {
 	if len(args) == 0 {
 		return false
 	}
-	if !constantArg(args[0]) {
+	if _, ok := listElems(args[0]); !ok && !constantArg(args[0]) {
 		return true
 	}
-	prog := strings.Trim(args[0], `"'`)
-	switch prog {
-	case "sh", "bash", "zsh", "/bin/sh", "/bin/bash", "cmd", "cmd.exe", "powershell", "pwsh":
-		for i, a := range args[1:] {
-			if t := strings.Trim(a, `"'`); (t == "-c" || t == "/c" || t == "/C" || t == "-Command") && i+2 < len(args) {
-				return !constantArg(args[i+2])
+	flat := flattenArgs(args, 0)
+	if len(flat) == 0 || !constantArg(flat[0]) {
+		return false // a list led by a value is judged by the form's rule
+	}
+	prog := strings.ToLower(path.Base(strings.ReplaceAll(strings.Trim(flat[0], `"'`), "\\", "/")))
+	switch strings.TrimSuffix(prog, ".exe") {
+	case "sh", "bash", "zsh", "dash", "ksh", "cmd", "powershell", "pwsh":
+		for i, a := range flat[1:] {
+			if t := strings.Trim(a, `"'`); (t == "-c" || t == "/c" || t == "/C" || strings.EqualFold(t, "-Command")) && i+2 < len(flat) {
+				return !constantArg(flat[i+2])
 			}
 		}
 	}
 	return false
+}
+
+// flattenArgs spreads the list literals among args (PHP's array(…)
+// too) into one argument vector.
+func flattenArgs(args []string, depth int) []string {
+	var out []string
+	for _, a := range args {
+		a = strings.TrimSpace(a)
+		if inner, ok := strings.CutPrefix(a, "array("); ok && strings.HasSuffix(inner, ")") {
+			a = "[" + inner[:len(inner)-1] + "]"
+		}
+		if l, ok := listElems(a); ok && depth < maxListDepth {
+			out = append(out, flattenArgs(l, depth+1)...)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // dangerousConstant: a constant command is still a finding when what it
@@ -382,18 +429,6 @@ func wildcardInjection(low string) bool {
 
 var sensitiveCommandPaths = []string{"/etc/shadow", "/etc/passwd", ".ssh/", "id_rsa", ".aws/credentials", ".netrc", ".git-credentials", "/dev/tcp/"}
 
-func homeOrRoot(args []string) bool {
-	if len(args) == 0 {
-		return false
-	}
-	a := args[0]
-	for _, h := range []string{"expanduser(", "Path.home()", "os.environ[\"HOME\"]", "os.environ['HOME']", "getenv(\"HOME\")", "getenv('HOME')", `"/"`, `'/'`, `"~"`, `'~'`, "HOME"} {
-		if strings.Contains(a, h) {
-			return true
-		}
-	}
-	return false
-}
 
 // scriptRules are literal shapes in any text: reverse shells, PowerShell
 // cradles and defences turned off, writes to block devices.
@@ -418,6 +453,7 @@ var scriptRules = []struct {
 	{"mknod", RuleCodeReverseShell, "a named pipe between a shell and netcat", []string{"nc ", "telnet ", "/bin/sh", "/bin/bash"}},
 	{"fsockopen(", RuleCodeReverseShell, "a socket wired to a shell", []string{"/bin/sh", "exec", "proc_open", "shell"}},
 	{"new-object system.net.sockets.tcpclient", RuleCodeReverseShell, "a PowerShell reverse shell", nil},
+	{"net.sockets.tcpclient", RuleCodeReverseShell, "a PowerShell reverse shell", []string{"iex", "invoke-expression", "getstream"}},
 	{"invoke-expression", RuleCodePowerShell, "Invoke-Expression runs text as PowerShell", nil},
 	{"iex(", RuleCodePowerShell, "IEX runs text as PowerShell", nil},
 	{"iex (", RuleCodePowerShell, "IEX runs text as PowerShell", nil},
@@ -455,6 +491,23 @@ var scriptRules = []struct {
 	{"of=/dev/", RuleCodeBlockDevice, "dd writes over a device", nil},
 }
 
+// constantExpression: the Invoke-Expression or IEX rule at low[at:] is
+// given a string literal with no variable or subexpression in it.
+func constantExpression(lit, low string, at int) bool {
+	if lit != "invoke-expression" && lit != "iex(" && lit != "iex (" {
+		return false
+	}
+	rest := strings.TrimLeft(low[at+len(lit):], " ")
+	if lit == "invoke-expression" {
+		rest = strings.TrimLeft(strings.TrimPrefix(rest, "-command"), " ")
+	}
+	if rest == "" || rest[0] != '"' && rest[0] != '\'' {
+		return false
+	}
+	end := strings.IndexByte(rest[1:], rest[0])
+	return end >= 0 && !strings.ContainsAny(rest[1:1+end], "$(`")
+}
+
 // psRoots are the targets of a PowerShell removal that wipe a drive or
 // a profile: a drive root, the user and system folders, the variables
 // naming them.
@@ -465,6 +518,9 @@ func scriptFindings(low string, add func(rule, msg string)) {
 	if blockDeviceWrite(low) {
 		add(RuleCodeBlockDevice, "writes over a block device")
 	}
+	if shellOnDescriptor(low) || socketShell(low) {
+		add(RuleCodeReverseShell, "a shell whose input and output are a network connection")
+	}
 	for _, r := range scriptRules {
 		at := strings.Index(low, r.lit)
 		if at < 0 {
@@ -472,6 +528,9 @@ func scriptFindings(low string, add func(rule, msg string)) {
 		}
 		if len(r.also) > 0 && !lineHasAny(low, at, r.also) {
 			continue
+		}
+		if constantExpression(r.lit, low, at) {
+			continue // Invoke-Expression "Get-Date": a fixed command
 		}
 		if r.lit == "of=/dev/" && (strings.Contains(low[at:min(len(low), at+20)], "of=/dev/null") || strings.Contains(low[at:min(len(low), at+20)], "of=/dev/zero")) {
 			continue
