@@ -322,7 +322,6 @@ var scriptAnchors = []string{"/dev/", "/inet/", "mknod", "nc ", "ncat", "socat",
 
 var lowerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-
 func yamlUnsafe(s string, at int) bool {
 	end := strings.IndexByte(s[at:], ')')
 	if end < 0 {

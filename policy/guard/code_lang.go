@@ -429,7 +429,6 @@ func wildcardInjection(low string) bool {
 
 var sensitiveCommandPaths = []string{"/etc/shadow", "/etc/passwd", ".ssh/", "id_rsa", ".aws/credentials", ".netrc", ".git-credentials", "/dev/tcp/"}
 
-
 // scriptRules are literal shapes in any text: reverse shells, PowerShell
 // cradles and defences turned off, writes to block devices.
 var scriptRules = []struct {
