@@ -400,7 +400,7 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 				return true
 			}
 			name := path.Base(args[0])
-			if downloadSubst(args[0]) {
+			if downloadAsCommand(n) {
 				// $(curl …) as the command: the download's output is run.
 				add(RuleCodePipeShell, "runs the output of a download as a command")
 			}

@@ -81,3 +81,16 @@ func phpVariableCall(s string, p int, vars *varTable) bool {
 	}
 	return false
 }
+
+// declaredAt: the name at s[at:] is being defined, not called: after
+// func, def, function or fn, or as a Go method (func (w *T) name().
+func declaredAt(s string, at int) bool {
+	ls := strings.LastIndexByte(s[:at], '\n') + 1
+	before := strings.TrimRight(s[ls:at], " \t")
+	for _, kw := range []string{"func", "def", "function", "fn", "async def"} {
+		if before == kw || strings.HasSuffix(before, " "+kw) || strings.HasSuffix(before, "\t"+kw) {
+			return true
+		}
+	}
+	return strings.HasPrefix(strings.TrimSpace(before), "func (") && strings.HasSuffix(before, ")")
+}

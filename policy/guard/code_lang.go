@@ -164,6 +164,9 @@ func callFormsAt(s string, p int, add func(rule, msg string), vars *varTable) {
 		if !f.method && at > 0 && (isWordChar(s[at-1]) || s[at-1] == '.' || s[at-1] == '$' || s[at-1] == '>') {
 			continue // a method or a longer name (os.system vs system)
 		}
+		if declaredAt(s, at) {
+			continue // func (w *Writer) spawn(f func()): a definition, not a call
+		}
 		args := callArgs(s, p)
 		if f.lit == "exec.CommandContext(" && len(args) > 0 {
 			args = args[1:] // the context, whatever it is called
@@ -437,8 +440,9 @@ var scriptRules = []struct {
 	msg  string
 	also []string // and one of these (lower case) in the same line; empty: none needed
 }{
-	{"/dev/tcp/", RuleCodeReverseShell, "a shell connected to a TCP socket (/dev/tcp)", nil},
-	{"/dev/udp/", RuleCodeReverseShell, "a shell connected to a UDP socket (/dev/udp)", nil},
+	// A shell's streams on /dev/tcp; not a port probe (head < /dev/tcp/db/5432).
+	{"/dev/tcp/", RuleCodeReverseShell, "a shell connected to a TCP socket (/dev/tcp)", devTCPShell},
+	{"/dev/udp/", RuleCodeReverseShell, "a shell connected to a UDP socket (/dev/udp)", devTCPShell},
 	{"nc -e ", RuleCodeReverseShell, "netcat hands a shell to a remote host", nil},
 	{"ncat -e ", RuleCodeReverseShell, "ncat hands a shell to a remote host", nil},
 	{"nc.traditional -e", RuleCodeReverseShell, "netcat hands a shell to a remote host", nil},
@@ -458,8 +462,10 @@ var scriptRules = []struct {
 	{"iex (", RuleCodePowerShell, "IEX runs text as PowerShell", nil},
 	{"| iex", RuleCodePowerShell, "IEX runs downloaded text as PowerShell", nil},
 	{"|iex", RuleCodePowerShell, "IEX runs downloaded text as PowerShell", nil},
-	{"downloadstring(", RuleCodePowerShell, "a PowerShell download cradle", nil},
-	{"downloadfile(", RuleCodePowerShell, "a PowerShell download cradle", nil},
+	// WebClient's methods in PowerShell ($wc.DownloadFile, (New-Object
+	// Net.WebClient).DownloadString), not an SDK's DownloadFile(ctx, …).
+	{"downloadstring(", RuleCodePowerShell, "a PowerShell download cradle", psCradleContext},
+	{"downloadfile(", RuleCodePowerShell, "a PowerShell download cradle", psCradleContext},
 	{"-encodedcommand", RuleCodePowerShell, "PowerShell runs an encoded command", nil},
 	{"set-mppreference", RuleCodePowerShell, "turns Microsoft Defender protection off", []string{"disable", "exclusion"}},
 	{"add-mppreference", RuleCodePowerShell, "adds a Microsoft Defender exclusion", []string{"exclusion"}},
@@ -506,6 +512,14 @@ func constantExpression(lit, low string, at int) bool {
 	end := strings.IndexByte(rest[1:], rest[0])
 	return end >= 0 && !strings.ContainsAny(rest[1:1+end], "$(`")
 }
+
+// devTCPShell: a line with /dev/tcp that gives a shell its streams
+// (bash -i >& /dev/tcp/…, exec 5<>/dev/tcp/…, sh <&196).
+var devTCPShell = []string{"sh -i", "bash -i", "<>", ">&", "<&", "0>&1", "/bin/sh", "/bin/bash", "| sh", "|sh", "| bash", "|bash", "cmd.exe"}
+
+// psCradleContext: a line that is PowerShell's (a variable, New-Object,
+// WebClient or IEX on it).
+var psCradleContext = []string{"webclient", "new-object", "$", "iex", "invoke-expression"}
 
 // psRoots are the targets of a PowerShell removal that wipe a drive or
 // a profile: a drive root, the user and system folders, the variables

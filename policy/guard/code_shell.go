@@ -217,3 +217,31 @@ func anyIn(s string, subs []string) bool {
 	}
 	return false
 }
+
+// downloadAsCommand: the command word is $(curl …) or $(wget …), so the
+// download's output is run. Backticks are left out: in prose they are
+// markdown's inline code.
+func downloadAsCommand(call *syntax.CallExpr) bool {
+	if len(call.Args) == 0 || len(call.Args[0].Parts) == 0 {
+		return false
+	}
+	cs, ok := call.Args[0].Parts[0].(*syntax.CmdSubst)
+	if !ok || cs.Backquotes || len(cs.Stmts) == 0 {
+		return false
+	}
+	args := stmtArgs(cs.Stmts[0])
+	if len(args) == 0 {
+		return false
+	}
+	switch path.Base(args[0]) {
+	case "curl", "wget":
+		return true
+	}
+	// $(curl … | base64 -d): the download leads a pipeline.
+	if b, ok := cs.Stmts[0].Cmd.(*syntax.BinaryCmd); ok {
+		if a := stmtArgs(pipelineStmts(&syntax.Stmt{Cmd: b}, 0)[0]); len(a) > 0 && (path.Base(a[0]) == "curl" || path.Base(a[0]) == "wget") {
+			return true
+		}
+	}
+	return false
+}

@@ -32,7 +32,7 @@ type poisonRule struct {
 const (
 	// toolName names a tool: a quoted or snake_case name, or words then
 	// "tool" (the built-in search tool).
-	toolName  = `(?:['"\x60][\w.-]+['"\x60]|[a-z][a-z0-9]*_[\w.-]+|(?:[\w-]+\s+){0,2}(?:tools?|functions?|servers?)\b)`
+	toolName = `(?:['"\x60][\w.-]+['"\x60]|[a-z][a-z0-9]*_[\w.-]+|(?:[\w-]+\s+){0,2}(?:tools?|functions?|servers?)\b)`
 	// namedTool is a tool's name alone: quoted or snake_case.
 	namedTool = `(?:['"\x60][\w.-]+['"\x60]|[a-z][a-z0-9]*_[\w.-]+)`
 	toolRef   = `(?:the\s+)?['"\x60]?[a-z][\w.-]*['"\x60]?\s+(?:tool|function)`
