@@ -46,6 +46,11 @@ var codeAnchors = []codeAnchor{
 	{"os.system(", RuleCodeShell, "os.system() runs a shell command", dynamicFirstArg},
 	{"os.popen(", RuleCodeShell, "os.popen() runs a shell command", dynamicFirstArg},
 	{"shell=", RuleCodeShell, "subprocess with shell=True runs a shell command", func(s string, at int) bool { return shellTruthy(s, at) && shellTrueDynamic(s, at) }},
+	// shell = True, spaced: only as a call's keyword (a config file's
+	// shell = "/bin/zsh" is no call).
+	{"shell =", RuleCodeShell, "subprocess with shell=True runs a shell command", func(s string, at int) bool {
+		return shellTruthy(s, at) && inCall(s, at) && shellTrueDynamic(s, at)
+	}},
 	{"child_process", RuleCodeShell, "child_process runs a command from a value", childProcessExec},
 	{"Runtime.getRuntime().exec(", RuleCodeShell, "Runtime.exec() runs a command", dynamicFirstArg},
 	{"pickle.loads(", RuleCodeDeserial, "pickle.loads() runs code from its input", nil},

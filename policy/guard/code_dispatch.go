@@ -94,3 +94,21 @@ func declaredAt(s string, at int) bool {
 	}
 	return strings.HasPrefix(strings.TrimSpace(before), "func (") && strings.HasSuffix(before, ")")
 }
+
+// inCall: s[at:] is inside the parentheses of a call opened on the same
+// or an earlier line, within 400 bytes.
+func inCall(s string, at int) bool {
+	depth := 0
+	for p := at - 1; p >= 0 && at-p < 400; p-- {
+		switch s[p] {
+		case ')':
+			depth++
+		case '(':
+			if depth == 0 {
+				return p > 0 && isWordChar(s[p-1])
+			}
+			depth--
+		}
+	}
+	return false
+}

@@ -72,6 +72,8 @@ var moreCallForms = []callForm{
 	{"require(", RuleCodeEval, "require() loads a file the request names", argRequestInput, false},
 	{"include_once(", RuleCodeEval, "include_once() loads a file the request names", argRequestInput, false},
 	{"require_once(", RuleCodeEval, "require_once() loads a file the request names", argRequestInput, false},
+	// C#
+	{"Process.Start(", RuleCodeShell, "Process.Start() runs a program", argDynamic, false},
 	{"array_map(", RuleCodeEval, "array_map() calls a function named by the request", argRequestFirst, false},
 	{"usort(", RuleCodeEval, "usort() calls a function named by the request", argRequestSecond, false},
 	{"uasort(", RuleCodeEval, "uasort() calls a function named by the request", argRequestSecond, false},
@@ -191,7 +193,7 @@ func requestInput(a string) bool {
 // shellTruthy: the value given to subprocess's shell= is true: True, or
 // any value Python reads as true (1, "yes", a non-empty list).
 func shellTruthy(s string, at int) bool {
-	v := s[at+len("shell="):]
+	v := s[at+strings.IndexByte(s[at:], '=')+1:]
 	end := strings.IndexAny(v, ",)\n")
 	if end < 0 {
 		end = len(v)
@@ -229,7 +231,8 @@ func contextCallsAt(s string, p int, add func(rule, msg string)) {
 		if !strings.Contains(s, c.context) {
 			continue
 		}
-		if args := callArgs(s, p); len(args) > 0 && (!constantArg(args[0]) || dangerousConstant(args[0])) {
+		// pb.command("sh", "-c", cmd): a shell given a script from a value.
+		if args := callArgs(s, p); len(args) > 0 && (!constantArg(args[0]) || dangerousConstant(args[0]) || dynamicCommand(args) || dangerousArgv(args)) {
 			add(c.rule, c.msg)
 		}
 	}

@@ -308,6 +308,11 @@ func dynamicCommand(args []string) bool {
 			if t := strings.Trim(a, `"'`); (t == "-c" || t == "/c" || t == "/C" || strings.EqualFold(t, "-Command")) && i+2 < len(flat) {
 				return !constantArg(flat[i+2])
 			}
+			// Process.Start("cmd.exe", "/c " + input): flag and script
+			// in one argument built from a value.
+			if t := strings.ToLower(strings.TrimLeft(a, `"'`)); i == 0 && !constantArg(a) && (strings.HasPrefix(t, "/c ") || strings.HasPrefix(t, "-c ") || strings.HasPrefix(t, "-command ")) {
+				return true
+			}
 		}
 	}
 	return false
@@ -524,7 +529,7 @@ var psCradleContext = []string{"webclient", "new-object", "$", "iex", "invoke-ex
 // psRoots are the targets of a PowerShell removal that wipe a drive or
 // a profile: a drive root, the user and system folders, the variables
 // naming them.
-var psRoots = []string{"c:\\ ", "c:\\'", "c:\\\"", "c:\\*", "$env:userprofile", "$env:systemdrive", "$env:windir", "$home", "-path c:\\ ", " c:\\\n", "c:\\windows", "c:\\users ", "c:\\users\n", "c:\\users\\*"}
+var psRoots = []string{" ~\n", " ~ ", "$env:homepath", "$env:homedrive\\ ", "c:\\ ", "c:\\'", "c:\\\"", "c:\\*", "$env:userprofile", "$env:systemdrive", "$env:windir", "$home", "-path c:\\ ", " c:\\\n", "c:\\windows", "c:\\users ", "c:\\users\n", "c:\\users\\*"}
 
 // scriptFindings looks for the script rules; low is s lower-cased.
 func scriptFindings(low string, add func(rule, msg string)) {

@@ -70,6 +70,17 @@ func TestCodeMechanisms(t *testing.T) {
 		{"java deleteDirectory", `FileUtils.deleteDirectory(new File(System.getProperty("user.home")));`, RuleCodeRmTree,
 			`FileUtils.deleteDirectory(new File(System.getProperty("java.io.tmpdir"), "x"));`},
 		{"rimraf env", "rimraf.sync(process.env.HOME)", RuleCodeRmTree, "rimraf.sync(path.join(__dirname, 'dist'))"},
+		// shell = True spaced as PEP 8 writes keywords only in a call.
+		{"shell spaced", "subprocess.Popen(cmd, shell = True)", RuleCodeShell, "[terminal]\nshell = \"/bin/zsh\"\nargs = cmd"},
+		{"shell spaced false", "subprocess.check_output(\"ping -c 1 \" + host, shell = True)", RuleCodeShell, "subprocess.check_output(cmd, shell = False)"},
+		// PowerShell's home, spelled ~ or $env:HOMEPATH.
+		{"ps home tilde", "Remove-Item -Recurse -Force ~", RuleCodeRmRoot, "Remove-Item -Recurse -Force ~\\AppData\\Local\\Temp\\build"},
+		{"ps homepath", "Remove-Item -Path $env:HOMEPATH -Recurse -Force", RuleCodeRmRoot, "Remove-Item -Path $env:TEMP\\x -Recurse -Force"},
+		// A shell's script from a value through a builder or C#.
+		{"pb.command", "ProcessBuilder pb = new ProcessBuilder();\npb.command(\"sh\", \"-c\", cmd);\npb.start();", RuleCodeShell,
+			"ProcessBuilder pb = new ProcessBuilder();\npb.command(\"git\", \"status\");\npb.start();"},
+		{"csharp cmd /c", "Process.Start(\"cmd.exe\", \"/c \" + input);", RuleCodeShell, "Process.Start(\"notepad.exe\");"},
+		{"csharp program", "Process.Start(userCmd);", RuleCodeShell, "Process.Start(\"cmd.exe\", \"/c dir\");"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if f := CheckCode(tc.bad); !hasRule(f, tc.rule) {
