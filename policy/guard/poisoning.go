@@ -120,13 +120,13 @@ var poisonRules = sync.OnceValue(func() []poisonRule {
 			re: regexp.MustCompile(`\bprefer\s+(?:using\s+)?` + thisTool + `\s+(?:over|to)\s+(?:any|all|every)\s+other\b|` +
 				`\b(?:used|called|chosen|invoked)\s+(?:in\s+place\s+of|instead\s+of|rather\s+than)\s+(?:any|all|every)\b|` +
 				`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|in\s+place\s+of|rather\s+than)\s+(?:the\s+)?(?:['"\x60][\w.-]+['"\x60]|[a-z][a-z0-9]*_[\w.-]+)\s*(?:[.!;]|$)|` +
-				`\b(?:must|shall)\s+always\s+be\s+(?:used|called|invoked|preferred)\s*(?:[.!;]|$)|` +
-				`\bother\s+(?:[\w-]+\s+){0,2}(?:tools?|functions?|servers?)\s+(?:are|is)\s+(?:now\s+)?(?:unsafe|broken|deprecated|insecure|unreliable|compromised|disabled|forbidden|malicious|outdated|not\s+(?:safe|allowed|trusted|to\s+be\s+used))\b|` +
+				`\b(?:this|it)\b[^.\n]{0,40}?\b(?:must|shall)\s+always\s+be\s+(?:used|called|invoked|preferred)\s*(?:[.!;]|$)|` +
+				`\bother\s+(?:[\w-]+\s+){0,2}(?:tools?|functions?|servers?)\s+(?:are|is)\s+(?:now\s+)?(?:unsafe|broken|insecure|unreliable|compromised|forbidden|malicious|not\s+(?:safe|allowed|trusted|to\s+be\s+used))\b|` +
 				`\b(?:results?|outputs?|answers?|data|responses?)\s+(?:from|of|returned\s+by)\s+(?:all\s+|any\s+|the\s+)?other\s+(?:[\w-]+\s+)?(?:tools?|functions?|servers?)\s+(?:are|is)\s+(?:\w+\s+)?(?:unreliable|wrong|incorrect|untrusted|untrustworthy|outdated|false|fake|compromised)\b|` +
 				`\b(?:never|do\s+not|don't)\s+(?:use|call|invoke)\s+(?:the\s+)?` + namedTool + `[^.\n]{0,40}?\b(?:use|call|invoke)\s+(?:this|the\s+current|our)\s+(?:tool|function|one)\b|` +
 				`\b(?:use|call|invoke)\s+` + thisTool + `\b[^.\n]{0,20}?\b(?:never|not)\s+(?:(?:use|call|invoke)\s+)?(?:the\s+)?` + namedTool + `|` +
 				`\b(?:whenever|when|if|every\s+time)\s+you\s+(?:would|want\s+to|need\s+to|are\s+about\s+to|intend\s+to|plan\s+to)\s+(?:use|call|invoke|run)\s+(?:the\s+)?` + namedTool + `[^.\n]{0,40}?\b(?:use|call|invoke)\s+(?:this|the\s+current|our)\s+(?:tool|function|one)\s+instead\b|` +
-				`\b(?:ignore|disregard|bypass|avoid|never\s+use|do\s+not\s+use|don't\s+use)\s+(?:the\s+|any\s+|all\s+)?(?:built-?in|native|default|standard|original|official|existing|other)\s+(?:[\w-]+\s+)?(?:tools?|functions?|search|fetch|browser|calculator|shell|terminal|client)\b`),
+				`\b(?:ignore|disregard|bypass|avoid|never\s+use|do\s+not\s+use|don't\s+use)\s+(?:the\s+|any\s+|all\s+)?(?:built-?in|native|default|standard|original|official|existing|other)\s+(?:[\w-]+\s+)?(?:tools?|functions?|search|fetch|browser|calculator|shell|terminal)\b`),
 		},
 		{
 			// Data from the session sent to a fixed destination: "forward a
@@ -161,8 +161,8 @@ var poisonRules = sync.OnceValue(func() []poisonRule {
 				`\b(?:messages?|turns?|prompts?)\s+(?:of|from|in)\s+(?:this|the\s+current|our)\s+(?:chat|conversation|session)\b|` +
 				`\b(?:personal|private|sensitive)\s+(?:details|data|information|info)\s+(?:the\s+user|they|you)\s+(?:have\s+|has\s+)?(?:shared|mentioned|provided|gave|given|entered|typed)\b|` +
 				`\b(?:list|enumerate|include|provide|give|send|name|describe)\s+(?:\w+\s+){0,2}?(?:every|all|each|the)\s+(?:other\s+)?(?:tools?|functions?)\s+(?:available\s+to\s+you|you\s+(?:have|can\s+(?:use|call|access)))|` +
-				`\b(?:value|contents?|dump|output|copy)\s+of\s+(?:the\s+)?(?:process\.env|os\.environ|\$env:?|environment)(?:\s|$|[^.\w])|` +
-				`\b(?:pass|put|provide|include|send|give|paste|copy|set|fill)\b[^.\n]{0,40}?\b[a-z0-9_]*(?:token|key|secret|password|credential)s?[a-z0-9_]*\s+(?:environment|env)\s+(?:variable|var)\b|` +
+				`\b(?:value|contents?|dump|output|copy)\s+of\s+(?:the\s+)?(?:process\.env|os\.environ|\$env:?)(?:\s|$|[^.\w])|` +
+				`\b(?:pass|put|provide|include|send|give|paste|copy|fill)\b[^.\n]{0,40}?\b[a-z0-9_]*(?:token|key|secret|password|credential)s?[a-z0-9_]*\s+(?:environment|env)\s+(?:variable|var)\s+(?:here|in\s+this|as\s+(?:this|the)\b)|` +
 				`\b(?:any|all|every)\s+(?:\w+\s+)?(?:passwords?|tokens?|api\s+keys?|credentials|secrets|private\s+keys?)\s+(?:or\s+\w+\s+)?(?:found|located|stored|present|you\s+(?:can\s+)?find|in\s+the\s+(?:workspace|project|repo(?:sitory)?|environment|home))\b|` +
 				`\b(?:output|result)\s+of\s+['"\x60]?(?:cat|ls|dir|type|find|head|tail|tree)\b[^\n)]{0,24}?(?:~|/etc|\$home|%userprofile%|\.ssh|\.aws|\.env)|` +
 				`\b(?:user'?s\s+)?home\s+directory\s+(?:listing|contents)\b|` +
