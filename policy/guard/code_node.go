@@ -1,6 +1,9 @@
 package guard
 
-import "strings"
+import (
+	"path"
+	"strings"
+)
 
 // Node's child_process is judged by its calls, as every other language's
 // exec forms are: the module imported under any name (const cp =
@@ -21,6 +24,7 @@ func childProcessExec(s string, at int) bool {
 		return false
 	}
 	receivers, funcs := childProcessBindings(s)
+	var judged map[string]bool
 	for off := 0; off < len(s); {
 		j := strings.IndexByte(s[off:], '(')
 		if j < 0 {
@@ -49,15 +53,43 @@ func childProcessExec(s string, at int) bool {
 		} else if b == 0 || !isWordChar(s[b-1]) {
 			fn = funcs[name]
 		}
-		if !childProcessFuncs[fn] {
-			continue
+		if !childProcessFuncs[fn] || fn == "execSync" || fn == "spawnSync" || fn == "execFileSync" {
+			continue // the *Sync forms are call forms of their own, judged there
 		}
 		args := callArgs(s, p)
-		if len(args) > 0 && (!constantArg(args[0]) || dangerousConstant(args[0]) || dangerousArgv(args[:min(2, len(args))]) || dynamicCommand(args)) {
+		if len(args) == 0 {
+			continue
+		}
+		key := strings.Join(args[:min(2, len(args))], "\x00")
+		if judged[key] {
+			continue // the same call again
+		}
+		if judged == nil {
+			judged = map[string]bool{}
+		}
+		judged[key] = true
+		if commandFires(args) {
 			return true
 		}
 	}
 	return false
+}
+
+// commandFires: a call that runs args[0] (a command line or a program
+// and its arguments) runs one from a value, a shell's script from a
+// value, or a destructive constant; the cheap tests first.
+func commandFires(args []string) bool {
+	if !constantArg(args[0]) {
+		return true
+	}
+	prog := strings.ToLower(strings.Trim(args[0], "\"'`"))
+	switch strings.TrimSuffix(path.Base(prog), ".exe") {
+	case "sh", "bash", "zsh", "dash", "ksh", "cmd", "powershell", "pwsh":
+		if dynamicCommand(args) {
+			return true
+		}
+	}
+	return dangerousConstant(args[0]) || dangerousArgv(args[:min(2, len(args))])
 }
 
 // childProcessBindings reads the names child_process is bound to in s:
