@@ -565,19 +565,6 @@ func isNumber(s string) bool {
 	return s != ""
 }
 
-func cmdName(c *syntax.Stmt) string {
-	if c == nil {
-		return ""
-	}
-	if call, ok := c.Cmd.(*syntax.CallExpr); ok {
-		args := unwrap(words(call.Args))
-		if len(args) > 0 {
-			return path.Base(args[0])
-		}
-	}
-	return ""
-}
-
 func isInterpreter(n string) bool {
 	switch n {
 	case "sh", "bash", "zsh", "dash", "ksh", "python", "python3", "perl", "ruby", "node":
