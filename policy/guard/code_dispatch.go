@@ -5,7 +5,7 @@ import "strings"
 // shellListDynamic: a list literal that runs a shell on a script that is
 // not a constant (["bash", "-c", cmd]).
 func shellListDynamic(a string) bool {
-	_, ok := listElems(a)
+	_, ok := firstElem(a)
 	return ok && dynamicCommand([]string{a})
 }
 

@@ -294,28 +294,85 @@ func dynamicCommand(args []string) bool {
 	if len(args) == 0 {
 		return false
 	}
-	if _, ok := listElems(args[0]); !ok && !constantArg(args[0]) {
+	first, isList := firstElem(args[0])
+	if !isList && !constantArg(first) {
 		return true
 	}
-	flat := flattenArgs(args, 0)
-	if len(flat) == 0 || !constantArg(flat[0]) {
-		return false // a list led by a value is judged by the form's rule
+	if first == "" || first[0] == '[' || first[0] == '{' {
+		return false // a list led by a list names no program
 	}
-	prog := strings.ToLower(path.Base(strings.ReplaceAll(strings.Trim(flat[0], `"'`), "\\", "/")))
-	switch strings.TrimSuffix(prog, ".exe") {
-	case "sh", "bash", "zsh", "dash", "ksh", "cmd", "powershell", "pwsh":
-		for i, a := range flat[1:] {
-			if t := strings.Trim(a, `"'`); (t == "-c" || t == "/c" || t == "/C" || strings.EqualFold(t, "-Command")) && i+2 < len(flat) {
-				return !constantArg(flat[i+2])
-			}
-			// Process.Start("cmd.exe", "/c " + input): flag and script
-			// in one argument built from a value.
-			if t := strings.ToLower(strings.TrimLeft(a, `"'`)); i == 0 && !constantArg(a) && (strings.HasPrefix(t, "/c ") || strings.HasPrefix(t, "-c ") || strings.HasPrefix(t, "-command ")) {
-				return true
-			}
+	// The cheap test before the lists are spread: the program must be a
+	// shell named by a constant.
+	if !constantArg(first) || !isShellName(first) {
+		return false
+	}
+	flat := flattenArgs(args, 0)
+	for i, a := range flat[1:] {
+		if t := strings.Trim(a, `"'`); (t == "-c" || t == "/c" || t == "/C" || strings.EqualFold(t, "-Command")) && i+2 < len(flat) {
+			return !constantArg(flat[i+2])
+		}
+		// Process.Start("cmd.exe", "/c " + input): flag and script
+		// in one argument built from a value.
+		if t := strings.ToLower(strings.TrimLeft(a, `"'`)); i == 0 && !constantArg(a) && (strings.HasPrefix(t, "/c ") || strings.HasPrefix(t, "-c ") || strings.HasPrefix(t, "-command ")) {
+			return true
 		}
 	}
 	return false
+}
+
+// isShellName: a constant string that names a shell (sh, /bin/bash,
+// cmd.exe, powershell).
+func isShellName(lit string) bool {
+	prog := strings.ToLower(path.Base(strings.ReplaceAll(strings.Trim(strings.TrimSpace(lit), `"'`+"`"), "\\", "/")))
+	switch strings.TrimSuffix(prog, ".exe") {
+	case "sh", "bash", "zsh", "dash", "ksh", "cmd", "powershell", "pwsh":
+		return true
+	}
+	return false
+}
+
+// firstElem returns a's first element when a is a list literal ([…],
+// {…}, array(…), []string{…}, new String[]{…}), without splitting the
+// rest, or a itself.
+func firstElem(a string) (string, bool) {
+	a = strings.TrimSpace(a)
+	for _, typ := range []string{"new String[]", "[]string", "String[]", "array("} {
+		if strings.HasPrefix(a, typ) {
+			a = strings.TrimSpace(a[len(typ):])
+			if typ == "array(" {
+				a = "[" + a
+			}
+			break
+		}
+	}
+	if len(a) < 2 || a[0] != '[' && a[0] != '{' {
+		return a, false
+	}
+	depth := 0
+	var quote byte
+	for i := 1; i < len(a); i++ {
+		c := a[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case c == ')' || c == ']' || c == '}':
+			if depth == 0 {
+				return strings.TrimSpace(a[1:i]), true
+			}
+			depth--
+		case c == ',' && depth == 0:
+			return strings.TrimSpace(a[1:i]), true
+		}
+	}
+	return strings.TrimSpace(a[1:]), true
 }
 
 // flattenArgs spreads the list literals among args (PHP's array(…)

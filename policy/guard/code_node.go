@@ -1,9 +1,6 @@
 package guard
 
-import (
-	"path"
-	"strings"
-)
+import "strings"
 
 // Node's child_process is judged by its calls, as every other language's
 // exec forms are: the module imported under any name (const cp =
@@ -82,12 +79,8 @@ func commandFires(args []string) bool {
 	if !constantArg(args[0]) {
 		return true
 	}
-	prog := strings.ToLower(strings.Trim(args[0], "\"'`"))
-	switch strings.TrimSuffix(path.Base(prog), ".exe") {
-	case "sh", "bash", "zsh", "dash", "ksh", "cmd", "powershell", "pwsh":
-		if dynamicCommand(args) {
-			return true
-		}
+	if dynamicCommand(args) {
+		return true
 	}
 	return dangerousConstant(args[0]) || dangerousArgv(args[:min(2, len(args))])
 }
