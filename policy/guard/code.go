@@ -46,7 +46,12 @@ var codeAnchors = []codeAnchor{
 	{"os.system(", RuleCodeShell, "os.system() runs a shell command", dynamicFirstArg},
 	{"os.popen(", RuleCodeShell, "os.popen() runs a shell command", dynamicFirstArg},
 	{"shell=", RuleCodeShell, "subprocess with shell=True runs a shell command", func(s string, at int) bool { return shellTruthy(s, at) && shellTrueDynamic(s, at) }},
-	{"child_process", RuleCodeShell, "child_process runs commands", childProcessExec},
+	// shell = True, spaced: only as a call's keyword (a config file's
+	// shell = "/bin/zsh" is no call).
+	{"shell =", RuleCodeShell, "subprocess with shell=True runs a shell command", func(s string, at int) bool {
+		return shellTruthy(s, at) && inCall(s, at) && shellTrueDynamic(s, at)
+	}},
+	{"child_process", RuleCodeShell, "child_process runs a command from a value", childProcessExec},
 	{"Runtime.getRuntime().exec(", RuleCodeShell, "Runtime.exec() runs a command", dynamicFirstArg},
 	{"pickle.loads(", RuleCodeDeserial, "pickle.loads() runs code from its input", nil},
 	{"pickle.load(", RuleCodeDeserial, "pickle.load() runs code from its input", nil},
@@ -86,7 +91,12 @@ func pipeIntoInterpreter(s string) bool {
 		}
 		at := off + j + 1
 		off = at
-		rest := strings.TrimLeft(s[at:min(len(s), at+12)], " ")
+		rest := strings.TrimLeft(s[at:min(len(s), at+32)], " ")
+		// | /bin/bash, | /usr/bin/env python3, | env sh
+		rest = strings.TrimPrefix(rest, "/usr/local/bin/")
+		rest = strings.TrimPrefix(rest, "/usr/bin/")
+		rest = strings.TrimPrefix(rest, "/bin/")
+		rest = strings.TrimPrefix(rest, "env ")
 		for _, t := range pipeTargets {
 			if strings.HasPrefix(rest, t) && (len(rest) == len(t) || !isWordChar(rest[len(t)])) {
 				return true
@@ -111,6 +121,7 @@ func CheckCode(s string) []CodeFinding {
 			out = append(out, CodeFinding{rule, msg})
 		}
 	}
+	php := strings.Contains(s, "<?")
 	// Most anchors hold a '(' : visit the (few) parentheses once and
 	// compare each such anchor in place, instead of one scan per anchor.
 	for off := 0; off < len(s); {
@@ -131,6 +142,9 @@ func CheckCode(s string) []CodeFinding {
 		}
 		callFormsAt(s, p, add, vars)
 		contextCallsAt(s, p, add)
+		if php && p > 0 && (s[p-1] == ']' || isWordChar(s[p-1])) && phpVariableCall(s, p, vars) {
+			add(RuleCodeEval, "calls a function the request names (PHP)")
+		}
 	}
 	script, shell := anchorsIn(s)
 	if script {
@@ -304,7 +318,7 @@ var anchorTrie = sync.OnceValue(func() *ahocorasick.Trie {
 
 // scriptAnchors are the script rules' literals, lower case: at least one
 // is in any text a script rule fires on.
-var scriptAnchors = []string{"/dev/", "/inet/", "mknod", "nc ", "ncat", "socat", "mkfifo", "ocket", "iex", "nvoke-",
+var scriptAnchors = []string{"/dev/", "/inet/", "mknod", "nc ", "ncat", "socat", "mkfifo", "ocket", "net.dial", "tcpclient", "sh -i", "iex", "nvoke-",
 	"ownload", "-enc", "-e ", "mppreference", "emove-", "rm -", "ri -", "del -", "erase -", "format-volume", "clear-disk", "bcdedit", "vssadmin", "ormat c",
 	"sockopen", "del /", "rd /", "rmdir /", "owershell", "pwsh", "ertutil", "itsadmin", "mshta",
 	"egsvr32", "undll32", "criptblock", "-service", "indefend", "antispyware", "realtimemonitoring",
@@ -313,17 +327,13 @@ var scriptAnchors = []string{"/dev/", "/inet/", "mknod", "nc ", "ncat", "socat",
 
 var lowerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
 
-func childProcessExec(s string, at int) bool {
-	w := s[at:min(len(s), at+400)]
-	return strings.Contains(w, "exec") || strings.Contains(w, "spawn")
-}
-
 func yamlUnsafe(s string, at int) bool {
 	end := strings.IndexByte(s[at:], ')')
 	if end < 0 {
 		end = min(len(s)-at, 200)
 	}
-	return !strings.Contains(s[at:at+end], "SafeLoader")
+	// SnakeYAML's new Yaml(new SafeConstructor()) is the safe loader of Java.
+	return !strings.Contains(s[at:at+end], "SafeLoader") && !strings.Contains(s, "SafeConstructor")
 }
 
 // shellLines picks the lines worth parsing: lines holding a shell anchor,
@@ -386,13 +396,8 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 			return false
 		case *syntax.BinaryCmd:
 			if n.Op == syntax.Pipe || n.Op == syntax.PipeAll {
-				l, r := cmdName(n.X), cmdName(n.Y)
-				if (l == "curl" || l == "wget" || l == "fetch") && isInterpreter(r) {
-					add(RuleCodePipeShell, "downloads a script and pipes it into "+r)
-				}
-				if isNetcat(l) && isInterpreter(r) {
-					add(RuleCodeReverseShell, l+" pipes a remote host's commands into "+r)
-				}
+				pipelineFindings(n, add)
+				return true
 			}
 		case *syntax.CallExpr:
 			args := unwrap(words(n.Args))
@@ -400,6 +405,10 @@ func checkShell(line string, add func(rule, msg string), depth int) {
 				return true
 			}
 			name := path.Base(args[0])
+			if downloadAsCommand(n) {
+				// $(curl …) as the command: the download's output is run.
+				add(RuleCodePipeShell, "runs the output of a download as a command")
+			}
 			if isNetcat(name) && netcatExec(args[1:]) {
 				add(RuleCodeReverseShell, name+" hands a shell to a remote host")
 			}
@@ -554,19 +563,6 @@ func isNumber(s string) bool {
 		}
 	}
 	return s != ""
-}
-
-func cmdName(c *syntax.Stmt) string {
-	if c == nil {
-		return ""
-	}
-	if call, ok := c.Cmd.(*syntax.CallExpr); ok {
-		args := unwrap(words(call.Args))
-		if len(args) > 0 {
-			return path.Base(args[0])
-		}
-	}
-	return ""
 }
 
 func isInterpreter(n string) bool {

@@ -72,6 +72,20 @@ var moreCallForms = []callForm{
 	{"require(", RuleCodeEval, "require() loads a file the request names", argRequestInput, false},
 	{"include_once(", RuleCodeEval, "include_once() loads a file the request names", argRequestInput, false},
 	{"require_once(", RuleCodeEval, "require_once() loads a file the request names", argRequestInput, false},
+	// C#
+	{"Process.Start(", RuleCodeShell, "Process.Start() runs a program", argDynamic, false},
+	{"array_map(", RuleCodeEval, "array_map() calls a function named by the request", argRequestFirst, false},
+	{"usort(", RuleCodeEval, "usort() calls a function named by the request", argRequestSecond, false},
+	{"uasort(", RuleCodeEval, "uasort() calls a function named by the request", argRequestSecond, false},
+	{"array_filter(", RuleCodeEval, "array_filter() calls a function named by the request", argRequestSecond, false},
+	{"array_walk(", RuleCodeEval, "array_walk() calls a function named by the request", argRequestSecond, false},
+	// Ruby's and Perl's open of "|cmd" runs a shell command.
+	{"open(", RuleCodeShell, "open() of a pipe runs a shell command", argPipeOpen, false},
+	{"Kernel.open(", RuleCodeShell, "open() of a pipe runs a shell command", argPipeOpen, false},
+	// Ruby: a method or a class named by the request
+	{".send(", RuleCodeEval, "send() calls a method named by the request", argRubyRequest, true},
+	{".public_send(", RuleCodeEval, "public_send() calls a method named by the request", argRubyRequest, true},
+	{"const_get(", RuleCodeEval, "const_get() loads a class named by the request", argRubyRequest, true},
 }
 
 // More argument provenance rules (see argAny).
@@ -82,6 +96,11 @@ const (
 	argStringBuilt                // the first argument is a string built from values
 	argRequestInput               // an argument reads the request ($_GET, $_POST, …)
 	argPregEval                   // the pattern carries the e modifier
+	argNoWeightsOnly              // torch.load without weights_only=True
+	argRequestFirst               // the first argument reads the request
+	argRequestSecond              // the second argument reads the request
+	argPipeOpen                   // open() of "|cmd" (or "cmd|") with a value in the command
+	argRubyRequest                // the first argument reads a Rails request (params[…], cookies[…])
 )
 
 // moreProvenance applies the provenance rules of moreCallForms; ok false
@@ -105,6 +124,39 @@ func moreProvenance(prov int, args []string) bool {
 		}
 		a := strings.TrimSpace(args[0])
 		return len(a) > 0 && (a[0] == '"' || a[0] == '\'' || a[0] == '`') && !constantArg(a)
+	case argNoWeightsOnly:
+		for _, a := range args {
+			if strings.ReplaceAll(a, " ", "") == "weights_only=True" {
+				return false
+			}
+		}
+		return true
+	case argRequestFirst:
+		return len(args) > 0 && requestInput(args[0])
+	case argRequestSecond:
+		return len(args) > 1 && requestInput(args[1])
+	case argRubyRequest:
+		if len(args) == 0 {
+			return false
+		}
+		for _, g := range []string{"params[", "params.fetch(", "params.require(", "cookies[", "request.params", "request.query_parameters"} {
+			if strings.Contains(args[0], g) {
+				return true
+			}
+		}
+		return false
+	case argPipeOpen:
+		for _, a := range args[:min(2, len(args))] {
+			a = strings.TrimSpace(a)
+			if len(a) < 3 || !isQuote(a[0]) || constantArg(a) {
+				continue
+			}
+			body := strings.TrimLeft(a[1:], " ")
+			if strings.HasPrefix(body, "|") || strings.HasSuffix(strings.TrimRight(a[:len(a)-1], " "), "|") {
+				return true
+			}
+		}
+		return false
 	case argRequestInput:
 		for _, a := range args {
 			if requestInput(a) {
@@ -141,7 +193,7 @@ func requestInput(a string) bool {
 // shellTruthy: the value given to subprocess's shell= is true: True, or
 // any value Python reads as true (1, "yes", a non-empty list).
 func shellTruthy(s string, at int) bool {
-	v := s[at+len("shell="):]
+	v := s[at+strings.IndexByte(s[at:], '=')+1:]
 	end := strings.IndexAny(v, ",)\n")
 	if end < 0 {
 		end = len(v)
@@ -161,9 +213,12 @@ var contextMethodCalls = []struct {
 	lit, context, rule, msg string
 }{
 	{".exec(", "getRuntime()", RuleCodeShell, "Runtime.exec() runs a command"},
+	{".exec(", "Runtime.runtime", RuleCodeShell, "Runtime.exec() runs a command (Groovy)"},
 	{".evaluate(", "GroovyShell", RuleCodeEval, "GroovyShell.evaluate() runs text as code"},
 	{".eval(", "ScriptEngine", RuleCodeEval, "ScriptEngine.eval() runs text as code"},
 	{".command(", "ProcessBuilder", RuleCodeShell, "ProcessBuilder runs a command"},
+	{".fromXML(", "XStream", RuleCodeDeserial, "XStream.fromXML() builds arbitrary objects"},
+	{".readValue(", "enableDefaultTyping", RuleCodeDeserial, "Jackson with default typing builds arbitrary objects"},
 }
 
 // contextCallsAt checks the context method calls whose "(" is at p.
@@ -176,7 +231,8 @@ func contextCallsAt(s string, p int, add func(rule, msg string)) {
 		if !strings.Contains(s, c.context) {
 			continue
 		}
-		if args := callArgs(s, p); len(args) > 0 && (!constantArg(args[0]) || dangerousConstant(args[0])) {
+		// pb.command("sh", "-c", cmd): a shell given a script from a value.
+		if args := callArgs(s, p); len(args) > 0 && (!constantArg(args[0]) || dangerousConstant(args[0]) || dynamicCommand(args) || dangerousArgv(args)) {
 			add(c.rule, c.msg)
 		}
 	}

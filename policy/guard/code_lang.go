@@ -66,7 +66,7 @@ var callForms = []callForm{
 	{"dill.load(", RuleCodeDeserial, "dill.load() runs code from its input", argAny, false},
 	{"jsonpickle.decode(", RuleCodeDeserial, "jsonpickle.decode() builds arbitrary objects", argAny, false},
 	{"jsonpickle.unpickler.decode(", RuleCodeDeserial, "jsonpickle.decode() builds arbitrary objects", argAny, false},
-	{"torch.load(", RuleCodeDeserial, "torch.load() unpickles its input", argAny, false},
+	{"torch.load(", RuleCodeDeserial, "torch.load() unpickles its input", argNoWeightsOnly, false},
 	{"yaml.unsafe_load(", RuleCodeDeserial, "yaml.unsafe_load() builds arbitrary objects", argAny, false},
 	{"yaml.full_load(", RuleCodeDeserial, "yaml.full_load() builds arbitrary objects", argAny, false},
 	{"shelve.open(", RuleCodeDeserial, "shelve unpickles what it reads", argAny, false},
@@ -107,8 +107,22 @@ var callForms = []callForm{
 	{"exec.Command(", RuleCodeShell, "exec.Command runs a program", argShellArg, false},
 	{"exec.CommandContext(", RuleCodeShell, "exec.CommandContext runs a program", argShellArg, false},
 	{"syscall.Exec(", RuleCodeShell, "syscall.Exec replaces the process with a program", argAny, false},
-	// Python, PHP, JS: home or root removal
+	// A tree removed whole: the home or a root directory (homeOrRoot)
 	{"shutil.rmtree(", RuleCodeRmTree, "shutil.rmtree() on a home or root directory", argAny, false},
+	{"os.RemoveAll(", RuleCodeRmTree, "os.RemoveAll on a home or root directory", argAny, false},
+	{"fs.rmSync(", RuleCodeRmTree, "fs.rmSync() on a home or root directory", argAny, false},
+	{"fs.rm(", RuleCodeRmTree, "fs.rm() on a home or root directory", argAny, false},
+	{"fs.rmdirSync(", RuleCodeRmTree, "fs.rmdirSync() on a home or root directory", argAny, false},
+	{"fs.promises.rm(", RuleCodeRmTree, "fs.rm() on a home or root directory", argAny, false},
+	{"fse.remove(", RuleCodeRmTree, "fs-extra remove() on a home or root directory", argAny, false},
+	{"fse.removeSync(", RuleCodeRmTree, "fs-extra removeSync() on a home or root directory", argAny, false},
+	{"rimraf(", RuleCodeRmTree, "rimraf on a home or root directory", argAny, false},
+	{"rimraf.sync(", RuleCodeRmTree, "rimraf on a home or root directory", argAny, false},
+	{"FileUtils.rm_rf(", RuleCodeRmTree, "FileUtils.rm_rf on a home or root directory", argAny, false},
+	{"FileUtils.rm_r(", RuleCodeRmTree, "FileUtils.rm_r on a home or root directory", argAny, false},
+	{"FileUtils.remove_dir(", RuleCodeRmTree, "FileUtils.remove_dir on a home or root directory", argAny, false},
+	{"FileUtils.deleteDirectory(", RuleCodeRmTree, "FileUtils.deleteDirectory on a home or root directory", argAny, false},
+	{"FileSystemUtils.deleteRecursively(", RuleCodeRmTree, "deleteRecursively on a home or root directory", argAny, false},
 }
 
 // allCallForms are callForms and moreCallForms.
@@ -138,11 +152,20 @@ func callFormsAt(s string, p int, add func(rule, msg string), vars *varTable) {
 		if at < 0 || s[at:p+1] != f.lit {
 			continue
 		}
-		if f.lit == ".execute(" && (at == 0 || s[at-1] != '"' && s[at-1] != '\'') {
-			continue // Groovy's "cmd".execute(), not cursor.execute(sql)
+		if f.lit == ".execute(" {
+			// Groovy's "cmd".execute() and [argv].execute(), not
+			// cursor.execute(sql): the receiver is a literal, judged as a
+			// command is.
+			if groovyExecutes(s, at) {
+				add(f.rule, f.msg)
+			}
+			continue
 		}
 		if !f.method && at > 0 && (isWordChar(s[at-1]) || s[at-1] == '.' || s[at-1] == '$' || s[at-1] == '>') {
 			continue // a method or a longer name (os.system vs system)
+		}
+		if declaredAt(s, at) {
+			continue // func (w *Writer) spawn(f func()): a definition, not a call
 		}
 		args := callArgs(s, p)
 		if f.lit == "exec.CommandContext(" && len(args) > 0 {
@@ -168,7 +191,7 @@ func formFires(f *callForm, args []string) bool {
 	}
 	switch f.prov {
 	case argDynamic:
-		if len(args) == 0 || constantArg(args[0]) && !dangerousConstant(args[0]) && !dangerousArgv(args[:min(2, len(args))]) {
+		if len(args) == 0 || constantArg(args[0]) && !dangerousConstant(args[0]) && !dangerousArgv(args[:min(2, len(args))]) && !dynamicCommand(args) {
 			return false
 		}
 	case argShellArg:
@@ -176,7 +199,10 @@ func formFires(f *callForm, args []string) bool {
 			return false
 		}
 	case argArgv:
-		if len(args) == 0 || !dangerousArgv(args[:1]) {
+		// A constant program with values after it runs no shell, unless
+		// the program is a shell given a script that is not constant
+		// (["bash", "-c", cmd]): that is shell=True by another name.
+		if len(args) == 0 || !dangerousArgv(args[:1]) && !shellListDynamic(args[0]) {
 			return false
 		}
 	}
@@ -261,24 +287,110 @@ func constantArg(a string) bool {
 }
 
 // dynamicCommand: exec.Command's program is not a constant, or it is a
-// shell given a -c script that is not a constant.
+// shell given a -c script that is not a constant. The arguments may come
+// as a list (spawn("sh", ["-c", cmd]), pcntl_exec("/bin/sh",
+// array("-c", $cmd)), exec(new String[]{"sh", "-c", cmd})).
 func dynamicCommand(args []string) bool {
 	if len(args) == 0 {
 		return false
 	}
-	if !constantArg(args[0]) {
+	first, isList := firstElem(args[0])
+	if !isList && !constantArg(first) {
 		return true
 	}
-	prog := strings.Trim(args[0], `"'`)
-	switch prog {
-	case "sh", "bash", "zsh", "/bin/sh", "/bin/bash", "cmd", "cmd.exe", "powershell", "pwsh":
-		for i, a := range args[1:] {
-			if t := strings.Trim(a, `"'`); (t == "-c" || t == "/c" || t == "/C" || t == "-Command") && i+2 < len(args) {
-				return !constantArg(args[i+2])
-			}
+	if first == "" || first[0] == '[' || first[0] == '{' {
+		return false // a list led by a list names no program
+	}
+	// The cheap test before the lists are spread: the program must be a
+	// shell named by a constant.
+	if !constantArg(first) || !isShellName(first) {
+		return false
+	}
+	flat := flattenArgs(args, 0)
+	for i, a := range flat[1:] {
+		if t := strings.Trim(a, `"'`); (t == "-c" || t == "/c" || t == "/C" || strings.EqualFold(t, "-Command")) && i+2 < len(flat) {
+			return !constantArg(flat[i+2])
+		}
+		// Process.Start("cmd.exe", "/c " + input): flag and script
+		// in one argument built from a value.
+		if t := strings.ToLower(strings.TrimLeft(a, `"'`)); i == 0 && !constantArg(a) && (strings.HasPrefix(t, "/c ") || strings.HasPrefix(t, "-c ") || strings.HasPrefix(t, "-command ")) {
+			return true
 		}
 	}
 	return false
+}
+
+// isShellName: a constant string that names a shell (sh, /bin/bash,
+// cmd.exe, powershell).
+func isShellName(lit string) bool {
+	prog := strings.ToLower(path.Base(strings.ReplaceAll(strings.Trim(strings.TrimSpace(lit), `"'`+"`"), "\\", "/")))
+	switch strings.TrimSuffix(prog, ".exe") {
+	case "sh", "bash", "zsh", "dash", "ksh", "cmd", "powershell", "pwsh":
+		return true
+	}
+	return false
+}
+
+// firstElem returns a's first element when a is a list literal ([…],
+// {…}, array(…), []string{…}, new String[]{…}), without splitting the
+// rest, or a itself.
+func firstElem(a string) (string, bool) {
+	a = strings.TrimSpace(a)
+	for _, typ := range []string{"new String[]", "[]string", "String[]", "array("} {
+		if strings.HasPrefix(a, typ) {
+			a = strings.TrimSpace(a[len(typ):])
+			if typ == "array(" {
+				a = "[" + a
+			}
+			break
+		}
+	}
+	if len(a) < 2 || a[0] != '[' && a[0] != '{' {
+		return a, false
+	}
+	depth := 0
+	var quote byte
+	for i := 1; i < len(a); i++ {
+		c := a[i]
+		switch {
+		case quote != 0:
+			if c == '\\' {
+				i++
+			} else if c == quote {
+				quote = 0
+			}
+		case c == '"' || c == '\'' || c == '`':
+			quote = c
+		case c == '(' || c == '[' || c == '{':
+			depth++
+		case c == ')' || c == ']' || c == '}':
+			if depth == 0 {
+				return strings.TrimSpace(a[1:i]), true
+			}
+			depth--
+		case c == ',' && depth == 0:
+			return strings.TrimSpace(a[1:i]), true
+		}
+	}
+	return strings.TrimSpace(a[1:]), true
+}
+
+// flattenArgs spreads the list literals among args (PHP's array(…)
+// too) into one argument vector.
+func flattenArgs(args []string, depth int) []string {
+	var out []string
+	for _, a := range args {
+		a = strings.TrimSpace(a)
+		if inner, ok := strings.CutPrefix(a, "array("); ok && strings.HasSuffix(inner, ")") {
+			a = "[" + inner[:len(inner)-1] + "]"
+		}
+		if l, ok := listElems(a); ok && depth < maxListDepth {
+			out = append(out, flattenArgs(l, depth+1)...)
+			continue
+		}
+		out = append(out, a)
+	}
+	return out
 }
 
 // dangerousConstant: a constant command is still a finding when what it
@@ -382,19 +494,6 @@ func wildcardInjection(low string) bool {
 
 var sensitiveCommandPaths = []string{"/etc/shadow", "/etc/passwd", ".ssh/", "id_rsa", ".aws/credentials", ".netrc", ".git-credentials", "/dev/tcp/"}
 
-func homeOrRoot(args []string) bool {
-	if len(args) == 0 {
-		return false
-	}
-	a := args[0]
-	for _, h := range []string{"expanduser(", "Path.home()", "os.environ[\"HOME\"]", "os.environ['HOME']", "getenv(\"HOME\")", "getenv('HOME')", `"/"`, `'/'`, `"~"`, `'~'`, "HOME"} {
-		if strings.Contains(a, h) {
-			return true
-		}
-	}
-	return false
-}
-
 // scriptRules are literal shapes in any text: reverse shells, PowerShell
 // cradles and defences turned off, writes to block devices.
 var scriptRules = []struct {
@@ -403,8 +502,9 @@ var scriptRules = []struct {
 	msg  string
 	also []string // and one of these (lower case) in the same line; empty: none needed
 }{
-	{"/dev/tcp/", RuleCodeReverseShell, "a shell connected to a TCP socket (/dev/tcp)", nil},
-	{"/dev/udp/", RuleCodeReverseShell, "a shell connected to a UDP socket (/dev/udp)", nil},
+	// A shell's streams on /dev/tcp; not a port probe (head < /dev/tcp/db/5432).
+	{"/dev/tcp/", RuleCodeReverseShell, "a shell connected to a TCP socket (/dev/tcp)", devTCPShell},
+	{"/dev/udp/", RuleCodeReverseShell, "a shell connected to a UDP socket (/dev/udp)", devTCPShell},
 	{"nc -e ", RuleCodeReverseShell, "netcat hands a shell to a remote host", nil},
 	{"ncat -e ", RuleCodeReverseShell, "ncat hands a shell to a remote host", nil},
 	{"nc.traditional -e", RuleCodeReverseShell, "netcat hands a shell to a remote host", nil},
@@ -418,13 +518,16 @@ var scriptRules = []struct {
 	{"mknod", RuleCodeReverseShell, "a named pipe between a shell and netcat", []string{"nc ", "telnet ", "/bin/sh", "/bin/bash"}},
 	{"fsockopen(", RuleCodeReverseShell, "a socket wired to a shell", []string{"/bin/sh", "exec", "proc_open", "shell"}},
 	{"new-object system.net.sockets.tcpclient", RuleCodeReverseShell, "a PowerShell reverse shell", nil},
+	{"net.sockets.tcpclient", RuleCodeReverseShell, "a PowerShell reverse shell", []string{"iex", "invoke-expression", "getstream"}},
 	{"invoke-expression", RuleCodePowerShell, "Invoke-Expression runs text as PowerShell", nil},
 	{"iex(", RuleCodePowerShell, "IEX runs text as PowerShell", nil},
 	{"iex (", RuleCodePowerShell, "IEX runs text as PowerShell", nil},
 	{"| iex", RuleCodePowerShell, "IEX runs downloaded text as PowerShell", nil},
 	{"|iex", RuleCodePowerShell, "IEX runs downloaded text as PowerShell", nil},
-	{"downloadstring(", RuleCodePowerShell, "a PowerShell download cradle", nil},
-	{"downloadfile(", RuleCodePowerShell, "a PowerShell download cradle", nil},
+	// WebClient's methods in PowerShell ($wc.DownloadFile, (New-Object
+	// Net.WebClient).DownloadString), not an SDK's DownloadFile(ctx, …).
+	{"downloadstring(", RuleCodePowerShell, "a PowerShell download cradle", psCradleContext},
+	{"downloadfile(", RuleCodePowerShell, "a PowerShell download cradle", psCradleContext},
 	{"-encodedcommand", RuleCodePowerShell, "PowerShell runs an encoded command", nil},
 	{"set-mppreference", RuleCodePowerShell, "turns Microsoft Defender protection off", []string{"disable", "exclusion"}},
 	{"add-mppreference", RuleCodePowerShell, "adds a Microsoft Defender exclusion", []string{"exclusion"}},
@@ -455,15 +558,43 @@ var scriptRules = []struct {
 	{"of=/dev/", RuleCodeBlockDevice, "dd writes over a device", nil},
 }
 
+// constantExpression: the Invoke-Expression or IEX rule at low[at:] is
+// given a string literal with no variable or subexpression in it.
+func constantExpression(lit, low string, at int) bool {
+	if lit != "invoke-expression" && lit != "iex(" && lit != "iex (" {
+		return false
+	}
+	rest := strings.TrimLeft(low[at+len(lit):], " ")
+	if lit == "invoke-expression" {
+		rest = strings.TrimLeft(strings.TrimPrefix(rest, "-command"), " ")
+	}
+	if rest == "" || rest[0] != '"' && rest[0] != '\'' {
+		return false
+	}
+	end := strings.IndexByte(rest[1:], rest[0])
+	return end >= 0 && !strings.ContainsAny(rest[1:1+end], "$(`")
+}
+
+// devTCPShell: a line with /dev/tcp that gives a shell its streams
+// (bash -i >& /dev/tcp/…, exec 5<>/dev/tcp/…, sh <&196).
+var devTCPShell = []string{"sh -i", "bash -i", "<>", ">&", "<&", "0>&1", "/bin/sh", "/bin/bash", "| sh", "|sh", "| bash", "|bash", "cmd.exe"}
+
+// psCradleContext: a line that is PowerShell's (a variable, New-Object,
+// WebClient or IEX on it).
+var psCradleContext = []string{"webclient", "new-object", "$", "iex", "invoke-expression"}
+
 // psRoots are the targets of a PowerShell removal that wipe a drive or
 // a profile: a drive root, the user and system folders, the variables
 // naming them.
-var psRoots = []string{"c:\\ ", "c:\\'", "c:\\\"", "c:\\*", "$env:userprofile", "$env:systemdrive", "$env:windir", "$home", "-path c:\\ ", " c:\\\n", "c:\\windows", "c:\\users ", "c:\\users\n", "c:\\users\\*"}
+var psRoots = []string{" ~\n", " ~ ", "$env:homepath", "$env:homedrive\\ ", "c:\\ ", "c:\\'", "c:\\\"", "c:\\*", "$env:userprofile", "$env:systemdrive", "$env:windir", "$home", "-path c:\\ ", " c:\\\n", "c:\\windows", "c:\\users ", "c:\\users\n", "c:\\users\\*"}
 
 // scriptFindings looks for the script rules; low is s lower-cased.
 func scriptFindings(low string, add func(rule, msg string)) {
 	if blockDeviceWrite(low) {
 		add(RuleCodeBlockDevice, "writes over a block device")
+	}
+	if shellOnDescriptor(low) || socketShell(low) {
+		add(RuleCodeReverseShell, "a shell whose input and output are a network connection")
 	}
 	for _, r := range scriptRules {
 		at := strings.Index(low, r.lit)
@@ -472,6 +603,9 @@ func scriptFindings(low string, add func(rule, msg string)) {
 		}
 		if len(r.also) > 0 && !lineHasAny(low, at, r.also) {
 			continue
+		}
+		if constantExpression(r.lit, low, at) {
+			continue // Invoke-Expression "Get-Date": a fixed command
 		}
 		if r.lit == "of=/dev/" && (strings.Contains(low[at:min(len(low), at+20)], "of=/dev/null") || strings.Contains(low[at:min(len(low), at+20)], "of=/dev/zero")) {
 			continue

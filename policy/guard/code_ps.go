@@ -95,8 +95,23 @@ func lineHasAny(low string, at int, words []string) bool {
 	}
 	line += "\n"
 	for _, w := range words {
-		if strings.Contains(line, w) {
-			return true
+		if w[0] < 'a' || w[0] > 'z' {
+			if strings.Contains(line, w) {
+				return true
+			}
+			continue
+		}
+		// A word that starts with a letter starts a word in the line:
+		// "nc " is not the end of Go's "func ".
+		for off := 0; ; {
+			j := strings.Index(line[off:], w)
+			if j < 0 {
+				break
+			}
+			if off+j == 0 || !isWordChar(line[off+j-1]) {
+				return true
+			}
+			off += j + 1
 		}
 	}
 	return false

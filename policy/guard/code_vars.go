@@ -122,6 +122,9 @@ func assignmentHead(line string) (string, int, bool) {
 	for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
 		i++
 	}
+	if strings.HasPrefix(line[i:], "<?php ") {
+		i += len("<?php ") // PHP's first statement shares the tag's line
+	}
 	for _, kw := range []string{"var ", "const ", "let ", "local ", "my ", "final ", "String ", "string "} {
 		if strings.HasPrefix(line[i:], kw) {
 			i += len(kw)

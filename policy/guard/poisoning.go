@@ -30,6 +30,11 @@ type poisonRule struct {
 }
 
 const (
+	// toolName names a tool: a quoted or snake_case name, or words then
+	// "tool" (the built-in search tool).
+	toolName = `(?:['"\x60][\w.-]+['"\x60]|[a-z][a-z0-9]*_[\w.-]+|(?:[\w-]+\s+){0,2}(?:tools?|functions?|servers?)\b)`
+	// namedTool is a tool's name alone: quoted or snake_case.
+	namedTool = `(?:['"\x60][\w.-]+['"\x60]|[a-z][a-z0-9]*_[\w.-]+)`
 	toolRef   = `(?:the\s+)?['"\x60]?[a-z][\w.-]*['"\x60]?\s+(?:tool|function)`
 	useVerbs  = `(?:using|calling|invoking|running|executing|used|called|invoked|ran|executed|use|call|invoke|run|execute)`
 	thisTool  = `(?:this|the\s+current|our)\s+(?:tool|function)`
@@ -60,7 +65,9 @@ var poisonRules = sync.OnceValue(func() []poisonRule {
 				`\b(?:always|must)\s+(?:call|use|run|invoke)\s+` + thisTool + `\s+first\b|` +
 				`\b(?:call|use|run|invoke)\s+` + thisTool + `\s+(?:first\s+)?before\s+(?:any|every|all)\s+(?:other\s+)?(?:tools?|functions?|actions?)\b|` +
 				thisTool + `\s+(?:replaces|supersedes|overrides|takes\s+precedence\s+over)\s+(?:the\s+|any\s+|all\s+)?(?:other\s+)?(?:\S+\s+)?(?:tools?|functions?)\b|` +
-				thisTool + `\s+(?:supersedes|deprecates|takes\s+precedence\s+over)\s+\S|` +
+				// "This tool supersedes list_issues", "replaces the send_email
+				// tool"; not "takes precedence over guessing the time".
+				thisTool + `\s+(?:supersedes|deprecates|replaces|takes\s+precedence\s+over)\s+(?:the\s+)?` + toolName + `|` +
 				// "should be preferred over all other search tools", "the only
 				// tool you should use for payments": a claim on every call.
 				`\b(?:should|must)\s+(?:always\s+)?be\s+(?:preferred|used|chosen|called)\s+(?:over|instead\s+of|rather\s+than|before)\s+(?:all|any|every|the)\s+(?:\w+\s+)?(?:other\s+)?(?:\w+\s+)?(?:tools?|functions?|servers?)\b|` +
@@ -104,6 +111,30 @@ var poisonRules = sync.OnceValue(func() []poisonRule {
 				`\b(?:overrides?|supersedes?|takes\s+precedence\s+over)\s+(?:any|all|every)\s+(?:previous|prior|other|earlier|existing)\s+(?:instructions?|rules?|guidelines?|directives?|system\s+prompts?)\b`),
 		},
 		{
+			// Routing said another way: a claim over a whole class of calls
+			// ("prefer this tool to any other search tool", "used in place of
+			// any calculator", "must always be used."), other tools run down
+			// ("other file tools are unsafe", "results from other tools are
+			// unreliable"), or the model told to ignore the built-in ones.
+			rule: "routing", msg: "routes calls away from other tools to this one",
+			re: regexp.MustCompile(`\bprefer\s+(?:using\s+)?` + thisTool + `\s+(?:over|to)\s+(?:any|all|every)\s+other\b|` +
+				`\b(?:used|called|chosen|invoked)\s+(?:in\s+place\s+of|instead\s+of|rather\s+than)\s+(?:any|all|every)\b|` +
+				`\b(?:use|call|invoke)\s+` + thisTool + `\s+(?:instead\s+of|in\s+place\s+of|rather\s+than)\s+(?:the\s+)?(?:['"\x60][\w.-]+['"\x60]|[a-z][a-z0-9]*_[\w.-]+)\s*(?:[.!;]|$)|` +
+				`\b(?:this|it)\b[^.\n]{0,40}?\b(?:must|shall)\s+always\s+be\s+(?:used|called|invoked|preferred)\s*(?:[.!;]|$)|` +
+				`\bother\s+(?:[\w-]+\s+){0,2}(?:tools?|functions?|servers?)\s+(?:are|is)\s+(?:now\s+)?(?:unsafe|broken|insecure|unreliable|compromised|forbidden|malicious|not\s+(?:safe|allowed|trusted|to\s+be\s+used))\b|` +
+				`\b(?:results?|outputs?|answers?|data|responses?)\s+(?:from|of|returned\s+by)\s+(?:all\s+|any\s+|the\s+)?other\s+(?:[\w-]+\s+)?(?:tools?|functions?|servers?)\s+(?:are|is)\s+(?:\w+\s+)?(?:unreliable|wrong|incorrect|untrusted|untrustworthy|outdated|false|fake|compromised)\b|` +
+				`\b(?:never|do\s+not|don't)\s+(?:use|call|invoke)\s+(?:the\s+)?` + namedTool + `[^.\n]{0,40}?\b(?:use|call|invoke)\s+(?:this|the\s+current|our)\s+(?:tool|function|one)\b|` +
+				`\b(?:use|call|invoke)\s+` + thisTool + `\b[^.\n]{0,20}?\b(?:never|not)\s+(?:(?:use|call|invoke)\s+)?(?:the\s+)?` + namedTool + `|` +
+				`\b(?:whenever|when|if|every\s+time)\s+you\s+(?:would|want\s+to|need\s+to|are\s+about\s+to|intend\s+to|plan\s+to)\s+(?:use|call|invoke|run)\s+(?:the\s+)?` + namedTool + `[^.\n]{0,40}?\b(?:use|call|invoke)\s+(?:this|the\s+current|our)\s+(?:tool|function|one)\s+instead\b|` +
+				`\b(?:ignore|disregard|bypass|avoid|never\s+use|do\s+not\s+use|don't\s+use)\s+(?:the\s+|any\s+|all\s+)?(?:built-?in|native|default|standard|original|official|existing|other)\s+(?:[\w-]+\s+)?(?:tools?|functions?|search|fetch|browser|calculator|shell|terminal)\b`),
+		},
+		{
+			// Data from the session sent to a fixed destination: "forward a
+			// summary of this chat to https://…".
+			rule: "exfiltrate-session", msg: "sends the conversation to a fixed destination",
+			re: regexp.MustCompile(`\b(?:forward|send|post|upload|e-?mail|transmit|report|copy|share|leak)\s+(?:\w+\s+){0,4}?(?:this|the|our|current|whole|entire|full)\s+(?:chat|conversation|session|dialog(?:ue)?|transcript)\b[^.\n]{0,60}?\bto\s+(?:https?://|[\w.+-]+@[\w-]+\.)`),
+		},
+		{
 			rule: "conversation-data", msg: "asks for the user's messages to be copied into a tool's data",
 			re: regexp.MustCompile(`\b(?:append|include|add|attach|insert|pass|send|copy|put|embed)\s+(?:\w+\s+){0,3}?(?:the\s+)?(?:text\s+of\s+|content\s+of\s+)?(?:the\s+)?user'?s\s+(?:last|previous|recent|earlier|prior|other)\s+(?:\w+\s+)?(?:messages?|prompts?|queries|requests|inputs?)\b`),
 		},
@@ -123,7 +154,19 @@ var poisonRules = sync.OnceValue(func() []poisonRule {
 				// provide, send, supply, fill in … the messages so far): a
 				// directive to copy the chat into a field, not a field that
 				// is the chat by design ("messages: the conversation so far").
-				`\b(?:put|paste|place|copy|include|insert|add|append|attach|write|provide|pass|send|give|supply|fill\s+in)\s+(?:\w+\s+){0,3}?(?:the\s+)?(?:whole\s+|full\s+|entire\s+|complete\s+)?(?:(?:conversation|chat)\s+(?:history|log|transcript)|messages\s+so\s+far|previous\s+messages)\b`),
+				`\b(?:put|paste|place|copy|include|insert|add|append|attach|write|provide|pass|send|give|supply|fill\s+in|summari[sz]e|repeat|list|describe)\s+(?:\w+\s+){0,3}?(?:the\s+)?(?:whole\s+|full\s+|entire\s+|complete\s+)?(?:(?:conversation|chat)\s+(?:history|log|transcript|so\s+far)|messages\s+so\s+far|previous\s+messages)\b|` +
+				// The session's own messages, the tools the model has, the
+				// environment as a whole, files the user opened: none is a
+				// value a parameter of an ordinary tool describes.
+				`\b(?:messages?|turns?|prompts?)\s+(?:of|from|in)\s+(?:this|the\s+current|our)\s+(?:chat|conversation|session)\b|` +
+				`\b(?:personal|private|sensitive)\s+(?:details|data|information|info)\s+(?:the\s+user|they|you)\s+(?:have\s+|has\s+)?(?:shared|mentioned|provided|gave|given|entered|typed)\b|` +
+				`\b(?:list|enumerate|include|provide|give|send|name|describe)\s+(?:\w+\s+){0,2}?(?:every|all|each|the)\s+(?:other\s+)?(?:tools?|functions?)\s+(?:available\s+to\s+you|you\s+(?:have|can\s+(?:use|call|access)))|` +
+				`\b(?:value|contents?|dump|output|copy)\s+of\s+(?:the\s+)?(?:process\.env|os\.environ|\$env:?)(?:\s|$|[^.\w])|` +
+				`\b(?:pass|put|provide|include|send|give|paste|copy|fill)\b[^.\n]{0,40}?\b[a-z0-9_]*(?:token|key|secret|password|credential)s?[a-z0-9_]*\s+(?:environment|env)\s+(?:variable|var)\s+(?:here|in\s+this|as\s+(?:this|the)\b)|` +
+				`\b(?:any|all|every)\s+(?:\w+\s+)?(?:passwords?|tokens?|api\s+keys?|credentials|secrets|private\s+keys?)\s+(?:or\s+\w+\s+)?(?:found|located|stored|present|you\s+(?:can\s+)?find|in\s+the\s+(?:workspace|project|repo(?:sitory)?|environment|home))\b|` +
+				`\b(?:output|result)\s+of\s+['"\x60]?(?:cat|ls|dir|type|find|head|tail|tree)\b[^\n)]{0,24}?(?:~|/etc|\$home|%userprofile%|\.ssh|\.aws|\.env)|` +
+				`\b(?:user'?s\s+)?home\s+directory\s+(?:listing|contents)\b|` +
+				`\b(?:include|add|attach|append|put|paste|send|copy|provide|read|pass)\s+(?:\w+\s+){0,3}?(?:contents?|text)\s+of\s+(?:any|all|every|each)\s+(?:\w+\s+)?files?\s+(?:the\s+user|you)\b`),
 		},
 	}
 })
@@ -192,7 +235,7 @@ func walkSchemaText(v any, path string, depth int, fn func(field, s string, para
 var (
 	hijackCondition = sync.OnceValue(func() *regexp.Regexp {
 		return regexp.MustCompile(`\b(?:when|whenever|if|each\s+time|every\s+time|any\s+time|after|before|once)\s+` +
-			`(?:(?:the\s+)?user\b|you\s+are\s+asked\b|asked\b|someone\b|(?:you\s+)?(?:read|reading|open|opening|access|accessing|fetch|fetching|receive|receiving|call|calling|use|using|run|running|invoke|invoking)\b)` +
+			`(?:(?:the\s+)?user\b|you\s+are\s+asked\b|asked\b|someone\b|(?:you\s+)?(?:answer|answering|respond|responding|reply|replying|read|reading|open|opening|access|accessing|fetch|fetching|receive|receiving|call|calling|use|using|run|running|invoke|invoking)\b)` +
 			`[^.\n]{0,100}?,\s*(?:(?:also|instead|always|silently|quietly|secretly|then|immediately)\s+)?` +
 			`(send|forward|upload|post|transfer|wire|pay|change|replace|alter|modify|delete|remove|drop|run|execute|cc|bcc|copy|email|leak|redirect|call|invoke|add|include|attach|append|insert)\s+((?:[^.\n]|\.\S){0,120})`)
 	})
