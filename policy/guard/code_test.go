@@ -320,6 +320,8 @@ func TestCodeHeldInVariables(t *testing.T) {
 		"root_dir = os.environ['HOME']\nshutil.rmtree(root_dir, ignore_errors=True)":                      RuleCodeRmTree,
 		`subprocess.run("rm -rf /".split())`:                                                              RuleCodeShell,
 		`exec.Command("rm", strings.Fields("-rf /")...)`:                                                  RuleCodeShell,
+		// Harmless values assigned first do not crowd out the last one.
+		"cmd = \"ls\"\ncmd = \"ls\"\ncmd = \"pwd\"\ncmd = \"id\"\ncmd = \"date\"\ncmd = \"whoami\"\ncmd = \"rm -rf /\"\nsubprocess.run(cmd.split())": RuleCodeShell,
 	}
 	for in, rule := range bad {
 		if !hasRule(CheckCode(in), rule) {

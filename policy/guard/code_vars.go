@@ -1,6 +1,7 @@
 package guard
 
 import (
+	"slices"
 	"strings"
 )
 
@@ -102,7 +103,14 @@ func varAssignments(s string) map[string][]string {
 				if m == nil {
 					m = map[string][]string{}
 				}
-				if vs := m[name]; len(vs) < maxVarValues {
+				// The last distinct values are kept, the ones nearest the
+				// call: keeping the first let a name assigned harmless
+				// values four times hide the fifth, dangerous one.
+				if vs := m[name]; !slices.Contains(vs, rhs) {
+					if len(vs) == maxVarValues {
+						copy(vs, vs[1:])
+						vs = vs[:len(vs)-1]
+					}
 					m[name] = append(vs, rhs)
 				}
 			}
