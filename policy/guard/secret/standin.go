@@ -51,10 +51,12 @@ func shellDefault(v string) bool {
 	return !secretLike(def)
 }
 
-// publicValue: a URL, a URN, a path, an AWS credential scope.
+// publicValue: a URL, a URN, a path, an AWS credential scope. A URL with
+// a random key in its path or query (a webhook's, a signed link's) is a
+// capability, not a public address.
 func publicValue(v string) bool {
 	l := strings.ToLower(v)
-	if strings.HasPrefix(l, "urn:") || schemeURL(l) {
+	if strings.HasPrefix(l, "urn:") || schemeURL(l) && !capabilityURL(v) {
 		return true
 	}
 	if strings.HasSuffix(l, "/aws4_request") {
@@ -77,6 +79,28 @@ func schemeURL(l string) bool {
 	}
 	return true
 }
+
+// capabilityURL reports whether the URL v (schemeURL) carries a random
+// key after its scheme: a path segment or query value of 16 characters
+// or more, with upper- and lower-case letters and digits, that is
+// secretLike ("hooks.example.test/catch/123456/Kx7mQ9vL2pR8sT4wAb3").
+// Lower-case names, numbers and UUIDs are parts of public addresses.
+func capabilityURL(v string) bool {
+	i := strings.Index(v, "://")
+	if i < 0 {
+		return false
+	}
+	for _, part := range strings.FieldsFunc(v[i+3:], func(r rune) bool { return strings.ContainsRune("/?&=#;", r) }) {
+		if len(part) >= 16 && strings.ContainsFunc(part, isUpper) && strings.ContainsFunc(part, isLower) && strings.ContainsFunc(part, isDigitRune) && secretLike(part) {
+			return true
+		}
+	}
+	return false
+}
+
+func isUpper(r rune) bool     { return r >= 'A' && r <= 'Z' }
+func isLower(r rune) bool     { return r >= 'a' && r <= 'z' }
+func isDigitRune(r rune) bool { return r >= '0' && r <= '9' }
 
 // pathLike: a file or module path, or a list of them: '/'-separated
 // segments of lower-case letters, digits and ._-, (a random value of

@@ -14,6 +14,8 @@ func TestNotCredentialClasses(t *testing.T) {
 	clean := map[string]string{
 		// public values
 		"url":           `TokenEndpoint: "https://auth.example.test/oauth2/token",`,
+		"url tenant":    `token_url = "https://login.example.test/72f988bf-86f1-41af-91ab-2d7cd011db47/oauth2/v2.0/token"`,
+		"url repo":      `secret_docs = "https://github.com/acme/SecretsManager2024/blob/main/README.md"`,
 		"urn":           `LockToken: "urn:uuid:6f1c1a52-0b1e-4c2f-9d55-1b8d3a0c7e21"`,
 		"module path":   `credentials.Module = "example.test/acme/credential-helper/login"`,
 		"aws scope":     `Credential=AKIDEXAMPLE/20250102/eu-west-1/s3/aws4_request`,
@@ -87,6 +89,7 @@ func TestNotCredentialClasses(t *testing.T) {
 		"base64 of rnd":   `"auth": "YWxpY2U6WHI3a0xtMlF4N1R2NFdwOQ=="`,
 		"header random":   `Authorization: Bearer 8Kq2Zr7LmX4tVw9Pn3Bh6c`,
 		"dotted var digs": `password = Xk7.Rm2Qz9Lt4Vw`,
+		"capability url":  `webhook_secret = "https://hooks.zapier.com/hooks/catch/123456/Kx7mQ9vL2pR8sT4wAb3/"`,
 	}
 	for name, in := range found {
 		if len(Find("", in)) == 0 {
