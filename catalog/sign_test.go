@@ -343,7 +343,7 @@ func TestVerifyDetectsTampering(t *testing.T) {
 			tamper: func(t *testing.T, dir string) {
 				os.WriteFile(filepath.Join(dir, "catalog.toml"), []byte("[catalog]\nmode = \"audit\"\n"), 0o644)
 				sig, _ := ReadSignature(dir)
-				sum, _ := hashFile(filepath.Join(dir, "catalog.toml"))
+				sum, _ := hashFile(filepath.Join(dir, "catalog.toml"), make([]byte, 7))
 				sig.Files[0].SHA256 = sum
 				sigWriteJSON(t, filepath.Join(dir, SignatureFile), sig)
 			},
@@ -507,4 +507,35 @@ func sigEdit(t *testing.T, dir string, edit func(map[string]any)) {
 func sigEncode(b []byte) string {
 	s, _ := json.Marshal(b) // []byte marshals as standard base64
 	return strings.Trim(string(s), `"`)
+}
+
+// TestManifestReadsThroughOneBuffer: a bundle's files are hashed through
+// one read buffer, not 32 KB each (the shim hashes its bundle at start and
+// on every watch tick), and a file larger than the buffer hashes whole.
+func TestManifestReadsThroughOneBuffer(t *testing.T) {
+	dir := t.TempDir()
+	big := bytes.Repeat([]byte("0123456789abcdef"), 3<<10) // 48 KB, several reads
+	if err := os.WriteFile(filepath.Join(dir, "big.json"), big, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 6 {
+		if err := os.WriteFile(filepath.Join(dir, fmt.Sprintf("p%d.rego", i)), []byte("package p\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	m, err := BuildManifest(dir)
+	runtime.ReadMemStats(&after)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := sha256.Sum256(big)
+	if m.Files[0].Path != "big.json" || m.Files[0].SHA256 != hex.EncodeToString(want[:]) {
+		t.Fatalf("manifest's first file = %+v, want big.json with SHA-256 %x", m.Files[0], want)
+	}
+	// 7 files at 32 KB each was ~230 KB.
+	if d := after.TotalAlloc - before.TotalAlloc; d > 64<<10 {
+		t.Fatalf("BuildManifest of 7 files allocated %d bytes, want at most %d: one read buffer for all files", d, 64<<10)
+	}
 }

@@ -318,7 +318,7 @@ func formatSecretRules() []secretRule {
 		if !ok {
 			continue
 		}
-		expr, boundary := strings.CutPrefix(p.re.String(), `\b`)
+		expr, boundary := strings.CutPrefix(p.expr, `\b`)
 		out = append(out, secretRule{rule: rule, what: p.kind, anchors: strings.Split(p.prefix, "|"),
 			re: regexp.MustCompile(`^` + expr), window: 512, boundary: boundary})
 	}

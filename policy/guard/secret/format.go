@@ -12,32 +12,46 @@ import (
 type secretPattern struct {
 	kind   string
 	prefix string // literal anchors, "|"-separated, one of which must occur; "" means always try
-	re     *regexp.Regexp
+	expr   string
 	keep   int // characters of the match that are a public prefix and may be shown
+	// re is expr compiled, on its first use: every governed start masks
+	// its command line, whose words seldom hold an anchor, and compiling
+	// all the patterns for that allocated ~110 KB the start did not need.
+	re func() *regexp.Regexp
 }
 
-// secretPatterns are at most 32: anchorSet has a bit for each. They are
-// compiled on first use, once.
+// secretPatterns are at most 32: anchorSet has a bit for each. The table
+// is built on first use, once; each pattern is compiled on its own first
+// use (Warm compiles them all).
 var secretPatterns = sync.OnceValue(func() []secretPattern {
-	return []secretPattern{
-		{"private key", "-----BEGIN", regexp.MustCompile(`-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----`), 0},
-		{"AWS access key", "AKIA|ASIA", regexp.MustCompile(`\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`), 4},
-		{"GitHub token", "ghp_|gho_|ghu_|ghs_|ghr_", regexp.MustCompile(`\bgh[pousr]_[A-Za-z0-9]{30,}`), 4},
-		{"GitHub token", "github_pat_", regexp.MustCompile(`\bgithub_pat_[A-Za-z0-9_]{22,}`), 11},
-		{"GitLab token", "glpat-", regexp.MustCompile(`\bglpat-[A-Za-z0-9_\-]{20,}`), 6},
-		{"Slack token", "xox", regexp.MustCompile(`\bxox[abposr]-[A-Za-z0-9-]{10,}`), 5},
-		{"Anthropic API key", "sk-ant-", regexp.MustCompile(`\bsk-ant-[A-Za-z0-9_\-]{20,}`), 7},
-		{"OpenAI API key", "sk-", regexp.MustCompile(`\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}`), 3},
-		{"Stripe key", "sk_live_|rk_live_", regexp.MustCompile(`\b[rs]k_live_[A-Za-z0-9]{16,}`), 8},
-		{"Stripe key", "sk_test_|rk_test_", regexp.MustCompile(`\b[rs]k_test_[A-Za-z0-9]{16,}`), 8},
-		{"Google API key", "AIza", regexp.MustCompile(`\bAIza[0-9A-Za-z_\-]{35}`), 4},
-		{"npm token", "npm_", regexp.MustCompile(`\bnpm_[A-Za-z0-9]{36}`), 4},
-		{"Hugging Face token", "hf_", regexp.MustCompile(`\bhf_[A-Za-z0-9]{30,}`), 3},
-		{"Linear API key", "lin_api_", regexp.MustCompile(`\blin_api_[A-Za-z0-9]{30,}`), 8},
-		{"SendGrid key", "SG.", regexp.MustCompile(`\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}`), 3},
-		{"JSON Web Token", "eyJ", regexp.MustCompile(`\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}`), 0},
-		{"credentials in URL", "://", regexp.MustCompile(`[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@`), 0},
+	srcs := []struct {
+		kind, prefix, expr string
+		keep               int
+	}{
+		{"private key", "-----BEGIN", `-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY-----`, 0},
+		{"AWS access key", "AKIA|ASIA", `\b(?:AKIA|ASIA)[0-9A-Z]{16}\b`, 4},
+		{"GitHub token", "ghp_|gho_|ghu_|ghs_|ghr_", `\bgh[pousr]_[A-Za-z0-9]{30,}`, 4},
+		{"GitHub token", "github_pat_", `\bgithub_pat_[A-Za-z0-9_]{22,}`, 11},
+		{"GitLab token", "glpat-", `\bglpat-[A-Za-z0-9_\-]{20,}`, 6},
+		{"Slack token", "xox", `\bxox[abposr]-[A-Za-z0-9-]{10,}`, 5},
+		{"Anthropic API key", "sk-ant-", `\bsk-ant-[A-Za-z0-9_\-]{20,}`, 7},
+		{"OpenAI API key", "sk-", `\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{20,}`, 3},
+		{"Stripe key", "sk_live_|rk_live_", `\b[rs]k_live_[A-Za-z0-9]{16,}`, 8},
+		{"Stripe key", "sk_test_|rk_test_", `\b[rs]k_test_[A-Za-z0-9]{16,}`, 8},
+		{"Google API key", "AIza", `\bAIza[0-9A-Za-z_\-]{35}`, 4},
+		{"npm token", "npm_", `\bnpm_[A-Za-z0-9]{36}`, 4},
+		{"Hugging Face token", "hf_", `\bhf_[A-Za-z0-9]{30,}`, 3},
+		{"Linear API key", "lin_api_", `\blin_api_[A-Za-z0-9]{30,}`, 8},
+		{"SendGrid key", "SG.", `\bSG\.[A-Za-z0-9_\-]{16,}\.[A-Za-z0-9_\-]{16,}`, 3},
+		{"JSON Web Token", "eyJ", `\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}`, 0},
+		{"credentials in URL", "://", `[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]+:[^/\s@]+@`, 0},
 	}
+	ps := make([]secretPattern, len(srcs))
+	for i, src := range srcs {
+		ps[i] = secretPattern{kind: src.kind, prefix: src.prefix, expr: src.expr, keep: src.keep,
+			re: sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(src.expr) })}
+	}
+	return ps
 })
 
 // lazyRegexp compiles expr on its first use, once, safe for concurrent
@@ -60,7 +74,9 @@ var lazyPatterns []func() *regexp.Regexp
 func Warm() {
 	secretRules()
 	pivotGroups()
-	secretPatterns()
+	for _, p := range secretPatterns() {
+		p.re()
+	}
 	formatPivots()
 	for _, f := range lazyPatterns {
 		f()
@@ -192,7 +208,7 @@ func detectIn(name, value string, anchors anchorSet) (Match, bool) {
 		if !anchors.has(i) {
 			continue
 		}
-		if loc := p.re.FindStringIndex(value); loc != nil {
+		if loc := p.re().FindStringIndex(value); loc != nil {
 			if p.kind == "credentials in URL" && urlPasswordIsPlaceholder(value[loc[0]:]) {
 				continue
 			}
@@ -289,7 +305,7 @@ func Mask(value string) string {
 		if p.keep == 0 || !p.mayMatch(value) {
 			continue
 		}
-		if loc := p.re.FindStringIndex(value); loc != nil && loc[0] == 0 {
+		if loc := p.re().FindStringIndex(value); loc != nil && loc[0] == 0 {
 			return value[:p.keep] + "****"
 		}
 	}
@@ -361,7 +377,7 @@ func maskKnownTokensIn(s string, anchors anchorSet) string {
 		if p.kind == "credentials in URL" || !anchors.has(i) {
 			continue
 		}
-		s = p.re.ReplaceAllStringFunc(s, Mask)
+		s = p.re().ReplaceAllStringFunc(s, Mask)
 	}
 	return s
 }

@@ -69,14 +69,14 @@ func TestDetectSecretPatterns(t *testing.T) {
 			t.Errorf("embedded %.30q: got %+v, %v; want %q", s.value, m, ok, s.kind)
 		}
 		for i, p := range secretPatterns() {
-			if p.kind == s.kind && p.re.MatchString(s.value) && p.mayMatch(s.value) {
+			if p.kind == s.kind && p.re().MatchString(s.value) && p.mayMatch(s.value) {
 				covered[i] = true
 			}
 		}
 	}
 	for i, c := range covered {
 		if !c {
-			t.Errorf("secretPatterns[%d] (%s, %s) has no true-positive sample", i, secretPatterns()[i].kind, secretPatterns()[i].re)
+			t.Errorf("secretPatterns[%d] (%s, %s) has no true-positive sample", i, secretPatterns()[i].kind, secretPatterns()[i].expr)
 		}
 	}
 }

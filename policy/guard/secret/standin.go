@@ -590,7 +590,7 @@ func malformedToken(v string) bool {
 		}
 		for _, pre := range strings.Split(p.prefix, "|") {
 			if strings.HasPrefix(v, pre) && len(v) > len(pre) {
-				if loc := p.re.FindStringIndex(v); loc == nil || loc[0] != 0 {
+				if loc := p.re().FindStringIndex(v); loc == nil || loc[0] != 0 {
 					return true
 				}
 			}
