@@ -26,6 +26,7 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/logbuf"
 )
 
 // askServer is the server the test replicas serve as "asker".
@@ -584,7 +585,7 @@ func TestForwardedRetryClientAddress(t *testing.T) {
 func TestRetryForwardedOverTLS(t *testing.T) {
 	up := streamUpstream(t, nil)
 	roots := x509.NewCertPool()
-	var bLog, cLog syncBuffer
+	var bLog, cLog logbuf.Buffer
 	a := startTestReplica(t, up, "self-tls", gateway.Options{})
 	b := startTestReplica(t, up, "self-tls", gateway.Options{ReplicaRoots: roots, Diag: &bLog})
 	c := startTestReplica(t, up, "self-tls", gateway.Options{Diag: &cLog}) // the system's roots
@@ -634,25 +635,6 @@ func TestRetryForwardedOverTLS(t *testing.T) {
 	if !strings.Contains(cLog.String(), "certificate signed by unknown authority") {
 		t.Errorf("C's log does not say why the forward failed:\n%s", cLog.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer a handler's goroutines may write to while
-// the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestForwardKeepsConnectionCredentials: a client whose Connection header
