@@ -23,8 +23,8 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/audit"
-	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
+	"github.com/mcpgov/mcpgov/shim/gateway/gatewaytest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 	"github.com/mcpgov/mcpgov/shim/shimtest/logbuf"
 )
@@ -83,9 +83,7 @@ func streamUpstream(t testing.TB, release <-chan struct{}) askServer {
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("hello %v, streamed", res.Content["name"])}}}, nil
 		})
-	ts := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
-	t.Cleanup(ts.Close)
-	return askServer{url: ts.URL, quit: func() { once.Do(func() { close(quitting) }) }}
+	return askServer{url: serveMCP(t, s, nil), quit: func() { once.Do(func() { close(quitting) }) }}
 }
 
 // testReplica is one gateway replica of a test: its server, its handler,
@@ -115,13 +113,9 @@ func startTestReplica(t testing.TB, up askServer, advertise string, opts gateway
 		advertise = self
 	}
 	rp := &testReplica{ts: ts, store: &recordStore{}, url: self}
-	base := &fakeGov{servers: []gateway.Server{{ID: "asker", URL: up.url}},
-		entries: map[string]*catalog.Server{"asker": {ID: "asker", Status: catalog.StatusApproved}}}
-	opts.Governance = recordingGov{fakeGov: base, sink: rp.store}
+	opts.Governance = recordingGov{fakeGov: approved("asker", up.url), sink: rp.store}
 	if opts.Identify == nil {
-		opts.Identify = func(r *http.Request) (audit.Identity, error) {
-			return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
-		}
+		opts.Identify = headerUser
 	}
 	opts.SessionKey = replicaKey
 	opts.AdvertiseURL = advertise
@@ -262,12 +256,8 @@ func TestRetryForwardedToHoldingReplica(t *testing.T) {
 
 	// A go-sdk client whose retries (requests carrying requestState) go
 	// to B and every other request to A.
-	c := mcp.NewClient(&mcp.Implementation{Name: "mrtr-client", Version: "1"}, &mcp.ClientOptions{
-		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Di"}}, nil
-		},
-	})
-	split := &splitTransport{user: "ann", retries: b.ts.URL, others: a.ts.URL}
+	c := gatewaytest.AcceptingClient("mrtr-client", map[string]any{"name": "Di"})
+	split := &gatewaytest.RetrySplit{User: "ann", Retries: b.ts.URL, Others: a.ts.URL}
 	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: epA, HTTPClient: &http.Client{Transport: split}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -277,7 +267,7 @@ func TestRetryForwardedToHoldingReplica(t *testing.T) {
 	if err != nil || res.IsError || len(res.Content) != 1 || res.Content[0].(*mcp.TextContent).Text != "hello Di (accept)" {
 		t.Fatalf("go-sdk client: %+v %v", res, err)
 	}
-	if n := split.retried.Load(); n != 1 {
+	if n := split.Retried(); n != 1 {
 		t.Errorf("the go-sdk client sent %d retries to B, want 1", n)
 	}
 
@@ -290,34 +280,6 @@ func TestRetryForwardedToHoldingReplica(t *testing.T) {
 	if got := metricLine(t, metrics, `mcpgov_gateway_retry_forwards_total{outcome="forwarded"}`); got != "3" {
 		t.Errorf("B's forwards counted: %q, want 3", got)
 	}
-}
-
-// splitTransport sends a request carrying requestState to retries and
-// any other to others, naming the caller.
-type splitTransport struct {
-	user            string
-	retries, others string
-	retried         atomic.Int32
-}
-
-func (s *splitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("X-Test-User", s.user)
-	base := s.others
-	if r.Body != nil {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		if bytes.Contains(b, []byte(`"requestState"`)) {
-			base = s.retries
-			s.retried.Add(1)
-		}
-	}
-	u, _ := url.Parse(base)
-	r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, ""
-	return http.DefaultTransport.RoundTrip(r)
 }
 
 // metricLine is the value of one metric line of m, "" when absent.
