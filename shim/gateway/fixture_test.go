@@ -1,6 +1,7 @@
 package gateway_test
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -80,4 +81,18 @@ func callBoth(t *testing.T, cs *mcp.ClientSession, tool string) (check func()) {
 			}
 		}
 	}
+}
+
+// cancelOn is ctx, cancelled also once stop is closed: how a test's
+// server stops a wait the test decides the end of.
+func cancelOn(ctx context.Context, stop <-chan struct{}) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	go func() {
+		select {
+		case <-stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, cancel
 }

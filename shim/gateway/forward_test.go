@@ -48,15 +48,8 @@ func streamUpstream(t testing.TB, release <-chan struct{}) askServer {
 	quitting := make(chan struct{})
 	var once sync.Once
 	elicit := func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.ElicitResult, error) {
-		ctx, cancel := context.WithCancel(ctx)
+		ctx, cancel := cancelOn(ctx, quitting)
 		defer cancel()
-		go func() {
-			select {
-			case <-quitting:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		return req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "Your name?", RequestedSchema: schema})
 	}
 	s.AddTool(&mcp.Tool{Name: "ask", InputSchema: json.RawMessage(`{"type":"object","properties":{"greeting":{"type":"string"}}}`)},

@@ -138,15 +138,8 @@ func TestStatelessAnsweredWhileWaiting(t *testing.T) {
 	s := mcp.NewServer(&mcp.Implementation{Name: "impatient", Version: "1"}, nil)
 	s.AddTool(&mcp.Tool{Name: "impatient", InputSchema: json.RawMessage(`{"type":"object"}`)},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			short, cancel := context.WithCancel(ctx)
+			short, cancel := cancelOn(ctx, giveUp)
 			defer cancel()
-			go func() {
-				select {
-				case <-giveUp:
-					cancel()
-				case <-short.Done():
-				}
-			}()
 			_, err := req.Session.Elicit(short, &mcp.ElicitParams{Message: "quick?", RequestedSchema: json.RawMessage(`{"type":"object"}`)})
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("gave up waiting: %v", err != nil)}}}, nil
 		})
