@@ -30,8 +30,8 @@ func approved(id, url string) *fakeGov {
 }
 
 // connectClient connects c to endpoint until the test ends, naming the
-// caller user (X-Test-User) when user is set, and asking for protocol
-// version when it is set.
+// caller user (X-Test-User) when user is set; when version is set, it
+// asks for that protocol version and checks that it was negotiated.
 func connectClient(t *testing.T, c *mcp.Client, endpoint, user, version string) *mcp.ClientSession {
 	t.Helper()
 	tr := &mcp.StreamableClientTransport{Endpoint: endpoint}
@@ -47,6 +47,9 @@ func connectClient(t *testing.T, c *mcp.Client, endpoint, user, version string) 
 		t.Fatalf("connect %s: %v", endpoint, err)
 	}
 	t.Cleanup(func() { cs.Close() })
+	if got := cs.InitializeResult().ProtocolVersion; version != "" && got != version {
+		t.Fatalf("connect %s: negotiated %q, want %s", endpoint, got, version)
+	}
 	return cs
 }
 
