@@ -145,7 +145,10 @@ func TestBuildInputForProjectsAlike(t *testing.T) {
 			"session": {"servers": true, "tools": true, "data_classes": true}, "tool": {"annotations": true, "untrusted": true, "name": true}}},
 	}
 	for _, server := range []*catalog.Server{srv, nil} {
-		whole := wholeInput(guard.HookPre, server, call, payload, results)
+		whole := buildInput(guard.HookPre, server, call, payload, results)
+		if want := wholeInput(guard.HookPre, server, call); !reflect.DeepEqual(whole, want) {
+			t.Errorf("whole input, server %v:\n got %v\nwant %v", server != nil, whole, want)
+		}
 		for _, u := range uses {
 			got := buildInputFor(u, guard.HookPre, server, call, payload, results)
 			if want := u.project(whole); !reflect.DeepEqual(got, want) {
@@ -155,9 +158,11 @@ func TestBuildInputForProjectsAlike(t *testing.T) {
 	}
 }
 
-// wholeInput is the whole policy input as the schema describes it, built
-// member by member, as the reference buildInputFor must project alike.
-func wholeInput(hook string, server *catalog.Server, call *enforce.Call, payload *guard.Payload, results []guard.Result) map[string]any {
+// wholeInput is the whole policy input as the schema describes it for the
+// call with TestBuildInputForProjectsAlike's arguments and sql finding,
+// built member by member apart from buildInput: what buildInput must
+// build, whose projections buildInputFor must build alike.
+func wholeInput(hook string, server *catalog.Server, call *enforce.Call) map[string]any {
 	id := call.Identity
 	groups := make([]any, 0, len(id.Groups))
 	for _, g := range id.Groups {
@@ -178,25 +183,11 @@ func wholeInput(hook string, server *catalog.Server, call *enforce.Call, payload
 	if server != nil {
 		egress, untrusted = server.ToolEgress(call.Tool), server.ToolUntrusted(call.Tool)
 	}
-	var args any = map[string]any{}
-	omitted := false
-	if payload != nil && payload.IsJSON {
-		if payload.Bytes <= maxRegoArguments {
-			args = payload.Decoded()
-		} else {
-			omitted = true
-		}
-	}
-	gr := map[string]any{}
-	findings := []any{}
-	for _, r := range results {
-		rules := []any{}
-		for _, f := range r.Findings {
-			rules = append(rules, f.Rule)
-			findings = append(findings, map[string]any{"guardrail": r.Name, "rule": f.Rule, "message": f.Message})
-		}
-		gr[r.Name] = map[string]any{"kind": r.Kind, "mode": r.Mode, "verdict": r.Verdict, "rules": rules}
-	}
+	// The arguments decoded as the policies see them (numbers kept as
+	// written), under the size that leaves them out.
+	args := map[string]any{"q": "select 1", "n": []any{json.Number("1"), json.Number("2")}}
+	gr := map[string]any{"sql": map[string]any{"kind": "sql", "mode": guard.ModeEnforce, "verdict": "fail", "rules": []any{"tautology"}}}
+	findings := []any{map[string]any{"guardrail": "sql", "rule": "tautology", "message": "q: a tautology"}}
 	f := call.Facts
 	if f == nil {
 		f = &enforce.FactsView{}
@@ -219,7 +210,7 @@ func wholeInput(hook string, server *catalog.Server, call *enforce.Call, payload
 		"client":    map[string]any{"name": call.Client.Name, "version": call.Client.Version},
 		"server":    srv,
 		"tool":      map[string]any{"name": call.Tool, "annotations": annotations, "egress": egress, "untrusted": untrusted},
-		"arguments": args, "arguments_omitted": omitted,
+		"arguments": args, "arguments_omitted": false,
 		"guardrails": gr, "findings": findings,
 	}
 }

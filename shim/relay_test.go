@@ -16,6 +16,7 @@ import (
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/logbuf"
 )
 
 // memUpstream is an in-memory upstream: the test plays the server on the
@@ -64,22 +65,9 @@ type session struct {
 	done   chan error
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer is the log a test reads while a relay or a child process
+// writes it.
+type syncBuffer = logbuf.Buffer
 
 func startSession(t *testing.T, core *enforce.Core) *session {
 	t.Helper()

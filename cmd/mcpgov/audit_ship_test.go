@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -238,7 +237,7 @@ func TestAuditShipOTLP(t *testing.T) {
 	follow := exec.CommandContext(ctx, "mcpgov", "audit", "ship", "--dir", dir, "--otlp", url, "--batch", "100", "--follow", "--interval", "200ms")
 	follow.Env = append(os.Environ(), "MCPGOV_CONFIG=")
 	follow.Cancel = func() error { return follow.Process.Signal(os.Interrupt) }
-	followErr := &lockedBuffer{}
+	followErr := &syncBuffer{}
 	follow.Stderr = followErr
 	if err := follow.Start(); err != nil {
 		t.Fatal(err)
@@ -260,23 +259,4 @@ func TestAuditShipOTLP(t *testing.T) {
 		t.Fatalf("cursor %d, %v", cur, err)
 	}
 	t.Logf("1550 records delivered across a collector restart; follow log:\n%s", followErr.String())
-}
-
-// lockedBuffer is a bytes.Buffer a child process writes while the test
-// reads it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -37,18 +37,10 @@ type authGateway struct {
 
 func startAuthGateway(t *testing.T) *authGateway {
 	t.Helper()
-	for _, prog := range []string{"mcp-server-everything"} {
-		if ok, err := haveProgram(prog); err != nil {
-			t.Fatal(err)
-		} else if !ok {
-			t.Skipf("%s is not installed; make test installs it into .cache/npm", prog)
-		}
-	}
+	everything := needEverything(t)
 	d := startDex(t, "5m")
 	conf := startConformanceHTTP(t, buildConformanceServer(t))
-	everything, _ := exec.LookPath("mcp-server-everything")
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
+	bundle := catalogBundle(t, fmt.Sprintf(`[catalog]
 name = "rbac"
 mode = "enforce"
 [servers.everything]

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
@@ -11,50 +10,18 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/policy/state/statetest"
+	"github.com/mcpgov/mcpgov/shim/gateway/gatewaytest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
-
-// retrySplit sends a request carrying requestState (a client's retry with
-// its input) to retries, and every other request to others: a balancer
-// without affinity at its least lucky.
-type retrySplit struct {
-	retries, others string
-	retried         atomic.Int32
-	base            http.RoundTripper // http.DefaultTransport when nil
-}
-
-func (s *retrySplit) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	base := s.others
-	if r.Body != nil {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		if bytes.Contains(b, []byte(`"requestState"`)) {
-			base = s.retries
-			s.retried.Add(1)
-		}
-	}
-	u, _ := url.Parse(base)
-	r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, ""
-	if s.base != nil {
-		return s.base.RoundTrip(r)
-	}
-	return http.DefaultTransport.RoundTrip(r)
-}
 
 // statelessPost posts one request of protocol 2026-07-28 declaring
 // elicitation, with the headers that mirror it, and extra headers in
@@ -97,12 +64,8 @@ func TestGatewayRetryOnAnotherReplica(t *testing.T) {
 	const path = "/servers/everything/mcp"
 	ctx := await.Context(t)
 
-	split := &retrySplit{retries: "http://" + addrB, others: "http://" + addrA}
-	client := mcp.NewClient(&mcp.Implementation{Name: "replicas-e2e", Version: "1"}, &mcp.ClientOptions{
-		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Grace Hopper", "check": true}}, nil
-		},
-	})
+	split := &gatewaytest.RetrySplit{Retries: "http://" + addrB, Others: "http://" + addrA}
+	client := gatewaytest.AcceptingClient("replicas-e2e", map[string]any{"name": "Grace Hopper", "check": true})
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "http://" + addrA + path, HTTPClient: &http.Client{Transport: split}}, nil)
 	if err != nil {
 		t.Fatalf("connect: %v\n%s", err, a.log.String())
@@ -115,7 +78,7 @@ func TestGatewayRetryOnAnotherReplica(t *testing.T) {
 	if err != nil || res.IsError || !strings.Contains(textOf(res), "Grace Hopper") || !strings.Contains(textOf(res), "accept") {
 		t.Fatalf("trigger-elicitation-request retried on B: %+v %v\nA:\n%s\nB:\n%s", res, err, a.log.String(), b.log.String())
 	}
-	if n := split.retried.Load(); n != 1 {
+	if n := split.Retried(); n != 1 {
 		t.Fatalf("%d retries went to B, want 1", n)
 	}
 	await.Until(t, "the call recorded on A", func() bool { return a.toolCalls("trigger-elicitation-request") == 1 })
@@ -220,14 +183,7 @@ func TestGatewayRetryOnAnotherReplica(t *testing.T) {
 // "everything"; the test skips without it.
 func everythingBundle(t *testing.T) string {
 	t.Helper()
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("server-everything is not installed; make test installs it into .cache/npm")
-	}
-	everything, _ := exec.LookPath("mcp-server-everything")
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
+	return catalogBundle(t, fmt.Sprintf(`[catalog]
 name = "mrtr-replicas"
 mode = "enforce"
 [servers.everything]
@@ -235,8 +191,7 @@ status = "approved"
 [servers.everything.launch]
 command = %q
 args = ["stdio"]
-`, everything))
-	return bundle
+`, needEverything(t)))
 }
 
 // TestGatewayRetryOnAnotherReplicaTLS: two replicas serving HTTPS with
@@ -256,13 +211,9 @@ func TestGatewayRetryOnAnotherReplicaTLS(t *testing.T) {
 			strings.Contains(b.log.String(), "advertised to the other replicas as https://"+addrB)
 	})
 	ctx := await.Context(t)
-	split := &retrySplit{retries: "https://" + addrB, others: "https://" + addrA,
-		base: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
-	client := mcp.NewClient(&mcp.Implementation{Name: "replicas-tls-e2e", Version: "1"}, &mcp.ClientOptions{
-		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Ada Lovelace", "check": true}}, nil
-		},
-	})
+	split := &gatewaytest.RetrySplit{Retries: "https://" + addrB, Others: "https://" + addrA,
+		Base: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}}
+	client := gatewaytest.AcceptingClient("replicas-tls-e2e", map[string]any{"name": "Ada Lovelace", "check": true})
 	cs, err := client.Connect(ctx, &mcp.StreamableClientTransport{Endpoint: "https://" + addrA + "/servers/everything/mcp", HTTPClient: &http.Client{Transport: split}}, nil)
 	if err != nil {
 		t.Fatalf("connect: %v\n%s", err, a.log.String())
@@ -272,7 +223,7 @@ func TestGatewayRetryOnAnotherReplicaTLS(t *testing.T) {
 	if err != nil || res.IsError || !strings.Contains(textOf(res), "Ada Lovelace") {
 		t.Fatalf("trigger-elicitation-request retried on B over TLS: %+v %v\nA:\n%s\nB:\n%s", res, err, a.log.String(), b.log.String())
 	}
-	if n := split.retried.Load(); n != 1 {
+	if n := split.Retried(); n != 1 {
 		t.Fatalf("%d retries went to B, want 1", n)
 	}
 	await.Until(t, "the call recorded on A", func() bool { return a.toolCalls("trigger-elicitation-request") == 1 })

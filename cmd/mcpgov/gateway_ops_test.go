@@ -38,11 +38,7 @@ func (t headerTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 // tool), and SIGTERM drains: a long call in flight finishes and is
 // recorded while new requests get 503, then the gateway exits 0.
 func TestGatewayOperations(t *testing.T) {
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("server-everything is not installed; make test installs it into .cache/npm")
-	}
+	needEverything(t)
 	bundle := writeGuardedBundle(t)
 	catalogPath := filepath.Join(bundle, "catalog.toml")
 	cat, err := os.ReadFile(catalogPath)

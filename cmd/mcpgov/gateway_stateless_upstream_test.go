@@ -31,8 +31,7 @@ func TestGatewayStatelessUpstream(t *testing.T) {
 	startProcess(t, os.Environ(), buildConformanceServer(t), "-http", addr, "-stateless=true")
 	listening(t, addr)
 	upstream := "http://" + addr + "/mcp"
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
+	bundle := catalogBundle(t, fmt.Sprintf(`[catalog]
 name = "stateless-upstream"
 mode = "enforce"
 [servers.conf]

@@ -189,8 +189,7 @@ func TestGatewayConformance(t *testing.T) {
 	suite := conformance.Need(t)
 	server := buildConformanceServer(t)
 	upstream := startConformanceHTTP(t, server)
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
+	bundle := catalogBundle(t, fmt.Sprintf(`[catalog]
 name = "conformance"
 mode = "enforce"
 [servers.conf]

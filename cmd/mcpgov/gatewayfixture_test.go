@@ -150,15 +150,9 @@ func bearerPost(t testing.TB, url, token, sid, accept, body string) string {
 // installed.
 func everythingConfBundle(t *testing.T, name, more string) string {
 	t.Helper()
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("server-everything is not installed; make test installs it into .cache/npm")
-	}
+	everything := needEverything(t)
 	upstream := startConformanceHTTP(t, buildConformanceServer(t))
-	everything, _ := exec.LookPath("mcp-server-everything")
-	bundle := t.TempDir()
-	writeFile(t, filepath.Join(bundle, "catalog.toml"), fmt.Sprintf(`[catalog]
+	return catalogBundle(t, fmt.Sprintf(`[catalog]
 name = %q
 mode = "enforce"
 [servers.everything]
@@ -173,7 +167,6 @@ status = "approved"
 [servers.conf.launch]
 url = %q
 `, name, everything, upstream)+more)
-	return bundle
 }
 
 // startReplicaSet starts n replicas of bundle sharing store (startReplica)

@@ -3,7 +3,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net/http"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/catalog/catalogtest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/logbuf"
 )
 
 // shim starts `mcpgov shim ARGS...` in the sandbox as an MCP client would
@@ -38,22 +38,8 @@ func (s *loginSandbox) shim(args ...string) (*mcp.ClientSession, *syncBuffer) {
 	return cs, stderr
 }
 
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+// syncBuffer is the log a test reads while a child process writes it.
+type syncBuffer = logbuf.Buffer
 
 func echo(t *testing.T, cs *mcp.ClientSession) (string, bool) {
 	t.Helper()

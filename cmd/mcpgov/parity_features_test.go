@@ -329,21 +329,12 @@ func runBoth(t *testing.T, run func(*testing.T, string, bool) map[string]string)
 	return direct, shimmed
 }
 
-func needEverythingT(t *testing.T) {
-	t.Helper()
-	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		t.Fatal(err)
-	} else if !ok {
-		t.Skip("mcp-server-everything is not installed; make test installs it into .cache/npm")
-	}
-}
-
 // TestShimFeatureParityStdio: server-everything over stdio, directly and
 // through the shim. The upstream runs behind `tee` so the test can see that
 // the shim forwards notifications/cancelled.
 func TestShimFeatureParityStdio(t *testing.T) {
 	t.Parallel()
-	needEverythingT(t)
+	needEverything(t)
 	dir := t.TempDir()
 	run := func(t *testing.T, name string, viaShim bool) map[string]string {
 		spyFile := filepath.Join(dir, name+".in")
@@ -472,7 +463,7 @@ func (s *spyProxy) sawCancel() bool {
 // toward the client). Each side goes through its own spy proxy.
 func TestShimFeatureParityHTTP(t *testing.T) {
 	t.Parallel()
-	needEverythingT(t)
+	needEverything(t)
 	upstream := startEverythingHTTP(t)
 	run := func(t *testing.T, name string, viaShim bool) map[string]string {
 		spy := &spyProxy{}

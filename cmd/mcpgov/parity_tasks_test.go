@@ -255,7 +255,7 @@ func observeTasks(t *testing.T, r *rawMCP) (seq []string, statuses []string) {
 // normalised responses directly and through the shim.
 func TestShimTasksParityStdio(t *testing.T) {
 	t.Parallel()
-	needEverythingT(t)
+	needEverything(t)
 	type obs struct{ seq, statuses []string }
 	var direct, shimmed obs
 	t.Run("sides", func(t *testing.T) {

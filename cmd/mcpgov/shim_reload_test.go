@@ -31,7 +31,7 @@ func TestShimReload(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(path, "shim", "--bundle", bundle, "--", "fake-mcp-server")
-	stderr := &lockedBuffer{}
+	stderr := &syncBuffer{}
 	cmd.Stderr = stderr
 	cmd.Env = sandboxEnv(t)
 	ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))

@@ -227,12 +227,26 @@ func BenchmarkShimEcho(b *testing.B) {
 
 func BenchmarkDirectEcho(b *testing.B) { benchEcho(b, "fake-mcp-server") }
 
-func needEverything(b *testing.B) {
+// needEverything returns the path of mcp-server-everything; without it
+// the test is skipped (haveProgram: it fails under MCPGOV_E2E).
+func needEverything(tb testing.TB) string {
+	tb.Helper()
 	if ok, err := haveProgram("mcp-server-everything"); err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	} else if !ok {
-		b.Skip("mcp-server-everything is not installed; run make e2e-deps")
+		tb.Skip("mcp-server-everything is not installed; make test installs it into .cache/npm")
 	}
+	p, _ := exec.LookPath("mcp-server-everything")
+	return p
+}
+
+// catalogBundle writes a bundle whose catalog.toml is catalog and
+// returns its directory.
+func catalogBundle(t *testing.T, catalog string) string {
+	t.Helper()
+	bundle := t.TempDir()
+	writeFile(t, filepath.Join(bundle, "catalog.toml"), catalog)
+	return bundle
 }
 
 // BenchmarkShimEchoEverything and BenchmarkDirectEchoEverything: the same

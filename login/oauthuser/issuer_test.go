@@ -101,19 +101,26 @@ func TestRemoteKeepsTheGrantAtItsIssuer(t *testing.T) {
 			if v, err := r.Authorization(ctx); err != nil || v != "Bearer at-a" {
 				t.Fatalf("stored grant: %q %v", v, err)
 			}
+			// switchToB challenges the request that sent sent with as-b's
+			// metadata: the answer is a consent at as-b, and nothing
+			// reaches as-b.
+			switchToB := func(sent string) {
+				t.Helper()
+				c := challenge(t, up.URL+"/prm-b")
+				c.Sent = sent
+				res := r.Challenged(ctx, c)
+				if res.Retry || !strings.Contains(string(res.Answer), up.URL+"/as-b/authorize?") {
+					t.Fatalf("challenge naming as-b: retry %v, answer %s, want a consent at as-b", res.Retry, res.Answer)
+				}
+				if hits := up.at("as-b/"); len(hits) != 0 {
+					t.Fatalf("as-b got a request with the grant issued by as-a: %q", hits)
+				}
+			}
 			if legacy {
 				// The first challenge names as-b's metadata at once: the
 				// legacy grant is bound to the authorization server in
 				// force before it (the well-known metadata's, as-a).
-				c := challenge(t, up.URL+"/prm-b")
-				c.Sent = "Bearer at-a"
-				res := r.Challenged(ctx, c)
-				if res.Retry || !strings.Contains(string(res.Answer), up.URL+"/as-b/authorize?") {
-					t.Fatalf("challenge naming as-b: retry %v, answer %s", res.Retry, res.Answer)
-				}
-				if hits := up.at("as-b/"); len(hits) != 0 {
-					t.Fatalf("as-b got the grant: %q", hits)
-				}
+				switchToB("Bearer at-a")
 				got, err := store.Get(ctx, k)
 				if err != nil || got.RefreshToken != "RT-A" || got.Issuer != up.URL+"/as-a" || got.ClientID != "c" {
 					t.Fatalf("legacy grant after the switch: %v %q %q, %v", got, got.Issuer, got.ClientID, err)
@@ -128,15 +135,7 @@ func TestRemoteKeepsTheGrantAtItsIssuer(t *testing.T) {
 			if hits := up.at("as-a/token"); len(hits) != 1 || !strings.Contains(hits[0], "rt=RT-A ") {
 				t.Fatalf("as-a token endpoint: %q, want one refresh with RT-A", hits)
 			}
-			c = challenge(t, up.URL+"/prm-b")
-			c.Sent = "Bearer at-as-a-new"
-			res := r.Challenged(ctx, c)
-			if res.Retry || !strings.Contains(string(res.Answer), up.URL+"/as-b/authorize?") {
-				t.Fatalf("challenge naming as-b: retry %v, answer %s, want a consent at as-b", res.Retry, res.Answer)
-			}
-			if hits := up.at("as-b/"); len(hits) != 0 {
-				t.Fatalf("as-b got a request with the grant issued by as-a: %q", hits)
-			}
+			switchToB("Bearer at-as-a-new")
 			got, err := store.Get(ctx, k)
 			if err != nil || got.RefreshToken != "rt-as-a-new" || got.Issuer != up.URL+"/as-a" {
 				t.Fatalf("the grant of as-a after the switch: %v (issuer %q), %v", got, got.Issuer, err)

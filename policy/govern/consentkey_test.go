@@ -42,19 +42,17 @@ func (s *steppedStore) Lock(ctx context.Context, k vault.Key) (func(), error) {
 	return s.Store.Lock(ctx, k)
 }
 
-// TestConsentCookieKeyReplicas: two gateway replicas (two vault clients,
-// one Redis) start together with no consent cookie key stored. Both read
-// "none" before either writes (unless one waits on the other's lock): A
-// writes and reads its key back, then B writes. Both must end with the
-// same key, and neither may fail to start.
-func TestConsentCookieKeyReplicas(t *testing.T) {
-	ctx := await.Context(t)
+// sharedVault starts a Redis, and returns what opens one replica's vault
+// store on it: a client of its own, every replica with the same key.
+func sharedVault(t *testing.T) func() vault.Store {
+	t.Helper()
 	redis := statetest.Start(t)
 	kek, err := vault.ParseKey(vault.NewKey())
 	if err != nil {
 		t.Fatal(err)
 	}
-	replica := func() *steppedStore {
+	return func() vault.Store {
+		t.Helper()
 		r, err := state.OpenRedis(redis.URL())
 		if err != nil {
 			t.Fatal(err)
@@ -64,9 +62,19 @@ func TestConsentCookieKeyReplicas(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		return &steppedStore{Store: st}
+		return st
 	}
-	a, b := replica(), replica()
+}
+
+// TestConsentCookieKeyReplicas: two gateway replicas (two vault clients,
+// one Redis) start together with no consent cookie key stored. Both read
+// "none" before either writes (unless one waits on the other's lock): A
+// writes and reads its key back, then B writes. Both must end with the
+// same key, and neither may fail to start.
+func TestConsentCookieKeyReplicas(t *testing.T) {
+	ctx := await.Context(t)
+	replicaVault := sharedVault(t)
+	a, b := &steppedStore{Store: replicaVault()}, &steppedStore{Store: replicaVault()}
 	// A's first read returns once B has read too (or asked for the lock
 	// A holds); B's once A has read its own key back (or asked for the
 	// lock B holds).

@@ -12,8 +12,6 @@ import (
 	"github.com/mcpgov/mcpgov/login/oauthuser"
 	"github.com/mcpgov/mcpgov/login/oauthuser/oauthusertest"
 	"github.com/mcpgov/mcpgov/login/vault"
-	"github.com/mcpgov/mcpgov/policy/state"
-	"github.com/mcpgov/mcpgov/policy/state/statetest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
 
@@ -47,27 +45,14 @@ func (s *watchedTokens) Lock(ctx context.Context, k oauthuser.Key) (func(), erro
 // token over A's new one.
 func TestOAuthUserReplicasRefreshOnce(t *testing.T) {
 	ctx := await.Context(t)
-	redis := statetest.Start(t)
-	kek, err := vault.ParseKey(vault.NewKey())
-	if err != nil {
-		t.Fatal(err)
-	}
+	replicaVault := sharedVault(t)
 	ln := oauthusertest.Listen(t)
 	redirect := "http://" + ln.Addr().String() + "/oauth/callback"
 	dex := oauthusertest.StartDex(t, redirect)
 	cfg := oauthuser.Config{Issuer: dex.Issuer, ClientID: oauthusertest.ClientID, ClientSecret: oauthusertest.ClientSecret,
 		Scopes: []string{"openid", "email", "offline_access"}, RedirectURL: redirect}
 	replica := func() (*oauthuser.Manager, *watchedTokens) {
-		r, err := state.OpenRedis(redis.URL())
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { r.Close() })
-		st, err := r.Vault(kek)
-		if err != nil {
-			t.Fatal(err)
-		}
-		store := &watchedTokens{vaultTokens: vaultTokens{&vault.Vault{Store: st}}}
+		store := &watchedTokens{vaultTokens: vaultTokens{&vault.Vault{Store: replicaVault()}}}
 		m := &oauthuser.Manager{Store: store, LockDir: t.TempDir()} // a lock dir per host
 		if err := m.AddServer("drive", cfg); err != nil {
 			t.Fatal(err)
@@ -82,7 +67,7 @@ func TestOAuthUserReplicasRefreshOnce(t *testing.T) {
 
 	const alice = "https://idp.example/|alice"
 	k := oauthuser.Key{User: alice, Server: "drive"}
-	_, err = a.Token(ctx, alice, "drive")
+	_, err := a.Token(ctx, alice, "drive")
 	var cr *oauthuser.ConsentRequired
 	if !errors.As(err, &cr) {
 		t.Fatalf("first token: %v, want a consent", err)

@@ -44,17 +44,7 @@ func bearerIdentify(r *http.Request) (audit.Identity, error) {
 
 func authGateway(t *testing.T, gov gateway.Governance, auth gateway.AuthOptions) *httptest.Server {
 	t.Helper()
-	h, err := gateway.New(gateway.Options{Governance: gov, Identify: bearerIdentify, Auth: auth})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		h.Close(ctx)
-	})
+	ts, _ := serveGateway(t, gateway.Options{Governance: gov, Identify: bearerIdentify, Auth: auth})
 	return ts
 }
 

@@ -10,7 +10,6 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/audit"
-	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/policy/enforce"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
@@ -23,8 +22,11 @@ import (
 // (with tracing, when given) whose records are numbered and dropped, for
 // an anonymous caller, until the benchmark ends; it returns its URL.
 func benchGateway(b *testing.B, up string, tracing *gateway.Tracing) string {
-	gov := &fakeGov{servers: []gateway.Server{{ID: "alpha", URL: up}},
-		entries: map[string]*catalog.Server{"alpha": {ID: "alpha", Status: catalog.StatusApproved}}}
+	return benchServe(b, approved("alpha", up), tracing)
+}
+
+// benchServe serves gov's servers through a gateway as benchGateway does.
+func benchServe(b *testing.B, gov *fakeGov, tracing *gateway.Tracing) string {
 	var sink enforce.Sink = &idSink{}
 	if tracing != nil {
 		sink = tracing.Sink(sink)
@@ -46,6 +48,20 @@ func echoTimer(b *testing.B, cs *mcp.ClientSession) func() time.Duration {
 		start := time.Now()
 		if _, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "echo", Arguments: map[string]any{"x": 1}}); err != nil {
 			b.Fatal(err)
+		}
+		return time.Since(start)
+	}
+}
+
+// askTimer returns a function that calls ask, answered want, in cs (its
+// client answers the tool's elicitation) and returns how long the call
+// took.
+func askTimer(b *testing.B, cs *mcp.ClientSession, want string) func() time.Duration {
+	return func() time.Duration {
+		start := time.Now()
+		res, err := cs.CallTool(context.Background(), &mcp.CallToolParams{Name: "ask", Arguments: map[string]any{}})
+		if err != nil || res.IsError || res.Content[0].(*mcp.TextContent).Text != want {
+			b.Fatalf("%+v %v", res, err)
 		}
 		return time.Since(start)
 	}

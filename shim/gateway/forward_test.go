@@ -23,9 +23,10 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/audit"
-	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
+	"github.com/mcpgov/mcpgov/shim/gateway/gatewaytest"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/logbuf"
 )
 
 // askServer is the server the test replicas serve as "asker".
@@ -47,15 +48,8 @@ func streamUpstream(t testing.TB, release <-chan struct{}) askServer {
 	quitting := make(chan struct{})
 	var once sync.Once
 	elicit := func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.ElicitResult, error) {
-		ctx, cancel := context.WithCancel(ctx)
+		ctx, cancel := cancelOn(ctx, quitting)
 		defer cancel()
-		go func() {
-			select {
-			case <-quitting:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
 		return req.Session.Elicit(ctx, &mcp.ElicitParams{Message: "Your name?", RequestedSchema: schema})
 	}
 	s.AddTool(&mcp.Tool{Name: "ask", InputSchema: json.RawMessage(`{"type":"object","properties":{"greeting":{"type":"string"}}}`)},
@@ -82,9 +76,7 @@ func streamUpstream(t testing.TB, release <-chan struct{}) askServer {
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("hello %v, streamed", res.Content["name"])}}}, nil
 		})
-	ts := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
-	t.Cleanup(ts.Close)
-	return askServer{url: ts.URL, quit: func() { once.Do(func() { close(quitting) }) }}
+	return askServer{url: serveMCP(t, s, nil), quit: func() { once.Do(func() { close(quitting) }) }}
 }
 
 // testReplica is one gateway replica of a test: its server, its handler,
@@ -114,13 +106,9 @@ func startTestReplica(t testing.TB, up askServer, advertise string, opts gateway
 		advertise = self
 	}
 	rp := &testReplica{ts: ts, store: &recordStore{}, url: self}
-	base := &fakeGov{servers: []gateway.Server{{ID: "asker", URL: up.url}},
-		entries: map[string]*catalog.Server{"asker": {ID: "asker", Status: catalog.StatusApproved}}}
-	opts.Governance = recordingGov{fakeGov: base, sink: rp.store}
+	opts.Governance = recordingGov{fakeGov: approved("asker", up.url), sink: rp.store}
 	if opts.Identify == nil {
-		opts.Identify = func(r *http.Request) (audit.Identity, error) {
-			return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
-		}
+		opts.Identify = headerUser
 	}
 	opts.SessionKey = replicaKey
 	opts.AdvertiseURL = advertise
@@ -261,12 +249,8 @@ func TestRetryForwardedToHoldingReplica(t *testing.T) {
 
 	// A go-sdk client whose retries (requests carrying requestState) go
 	// to B and every other request to A.
-	c := mcp.NewClient(&mcp.Implementation{Name: "mrtr-client", Version: "1"}, &mcp.ClientOptions{
-		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "Di"}}, nil
-		},
-	})
-	split := &splitTransport{user: "ann", retries: b.ts.URL, others: a.ts.URL}
+	c := gatewaytest.AcceptingClient("mrtr-client", map[string]any{"name": "Di"})
+	split := &gatewaytest.RetrySplit{User: "ann", Retries: b.ts.URL, Others: a.ts.URL}
 	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: epA, HTTPClient: &http.Client{Transport: split}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -276,7 +260,7 @@ func TestRetryForwardedToHoldingReplica(t *testing.T) {
 	if err != nil || res.IsError || len(res.Content) != 1 || res.Content[0].(*mcp.TextContent).Text != "hello Di (accept)" {
 		t.Fatalf("go-sdk client: %+v %v", res, err)
 	}
-	if n := split.retried.Load(); n != 1 {
+	if n := split.Retried(); n != 1 {
 		t.Errorf("the go-sdk client sent %d retries to B, want 1", n)
 	}
 
@@ -289,34 +273,6 @@ func TestRetryForwardedToHoldingReplica(t *testing.T) {
 	if got := metricLine(t, metrics, `mcpgov_gateway_retry_forwards_total{outcome="forwarded"}`); got != "3" {
 		t.Errorf("B's forwards counted: %q, want 3", got)
 	}
-}
-
-// splitTransport sends a request carrying requestState to retries and
-// any other to others, naming the caller.
-type splitTransport struct {
-	user            string
-	retries, others string
-	retried         atomic.Int32
-}
-
-func (s *splitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r = r.Clone(r.Context())
-	r.Header.Set("X-Test-User", s.user)
-	base := s.others
-	if r.Body != nil {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return nil, err
-		}
-		r.Body = io.NopCloser(bytes.NewReader(b))
-		if bytes.Contains(b, []byte(`"requestState"`)) {
-			base = s.retries
-			s.retried.Add(1)
-		}
-	}
-	u, _ := url.Parse(base)
-	r.URL.Scheme, r.URL.Host, r.Host = u.Scheme, u.Host, ""
-	return http.DefaultTransport.RoundTrip(r)
 }
 
 // metricLine is the value of one metric line of m, "" when absent.
@@ -584,7 +540,7 @@ func TestForwardedRetryClientAddress(t *testing.T) {
 func TestRetryForwardedOverTLS(t *testing.T) {
 	up := streamUpstream(t, nil)
 	roots := x509.NewCertPool()
-	var bLog, cLog syncBuffer
+	var bLog, cLog logbuf.Buffer
 	a := startTestReplica(t, up, "self-tls", gateway.Options{})
 	b := startTestReplica(t, up, "self-tls", gateway.Options{ReplicaRoots: roots, Diag: &bLog})
 	c := startTestReplica(t, up, "self-tls", gateway.Options{Diag: &cLog}) // the system's roots
@@ -634,25 +590,6 @@ func TestRetryForwardedOverTLS(t *testing.T) {
 	if !strings.Contains(cLog.String(), "certificate signed by unknown authority") {
 		t.Errorf("C's log does not say why the forward failed:\n%s", cLog.String())
 	}
-}
-
-// syncBuffer is a bytes.Buffer a handler's goroutines may write to while
-// the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // TestForwardKeepsConnectionCredentials: a client whose Connection header

@@ -2,15 +2,12 @@ package gateway_test
 
 import (
 	"context"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/mcpgov/mcpgov/audit"
-	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
@@ -38,20 +35,12 @@ func TestStatelessResourceSubscriptions(t *testing.T) {
 			return &mcp.ReadResourceResult{Contents: []*mcp.ResourceContents{{URI: r.Params.URI, Text: "text of " + r.Params.URI}}}, nil
 		})
 	}
-	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
-	t.Cleanup(upTS.Close)
-	gov := &fakeGov{servers: []gateway.Server{{ID: "docs", URL: upTS.URL}},
-		entries: map[string]*catalog.Server{"docs": {ID: "docs", Status: catalog.StatusApproved}}}
-	ts, _ := newGateway(t, gov, gateway.Options{})
+	ts, _ := newGateway(t, approved("docs", serveMCP(t, s, nil)), gateway.Options{})
 	updated := make(chan string, 8)
 	c := mcp.NewClient(&mcp.Implementation{Name: "subscriber", Version: "1"}, &mcp.ClientOptions{
 		ResourceUpdatedHandler: func(_ context.Context, r *mcp.ResourceUpdatedNotificationRequest) { updated <- r.Params.URI },
 	})
-	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/docs/mcp"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	cs := connectClient(t, c, ts.URL+"/servers/docs/mcp", "", "")
 	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
 		t.Fatalf("negotiated %q", v)
 	}
@@ -63,13 +52,8 @@ func TestStatelessResourceSubscriptions(t *testing.T) {
 	}
 	wait := func(what string, ch chan string, want string) {
 		t.Helper()
-		select {
-		case got := <-ch:
-			if got != want {
-				t.Fatalf("%s %q, want %q", what, got, want)
-			}
-		case <-await.Context(t).Done():
-			t.Fatalf("no %s %q", what, want)
+		if got := await.Recv(t, ch, what+" "+want); got != want {
+			t.Fatalf("%s %q, want %q", what, got, want)
 		}
 	}
 	wait("resources/subscribe upstream of", subscribed, "docs://a")
@@ -100,33 +84,19 @@ func TestStatelessClosedPostRecorded(t *testing.T) {
 	ts, _, store, _ := inputGateway(t, up, gateway.Options{})
 	// No elicitation handler: "hold"'s elicitation fails at once, and the
 	// call then waits until it is cancelled.
-	c := mcp.NewClient(&mcp.Implementation{Name: "closer", Version: "1"}, nil)
-	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/asker/mcp",
-		HTTPClient: &http.Client{Transport: userTransport{"ann"}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	cs := connectClient(t, mcp.NewClient(&mcp.Implementation{Name: "closer", Version: "1"}, nil), ts.URL+"/servers/asker/mcp", "ann", "")
 	ctx, cancel := context.WithCancel(await.Context(t))
 	errc := make(chan error, 1)
 	go func() {
 		_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "hold", Arguments: map[string]any{}})
 		errc <- err
 	}()
-	select {
-	case <-up.holdErr:
-	case <-await.Context(t).Done():
-		t.Fatal("the call never reached the upstream")
-	}
+	await.Recv(t, up.holdErr, "the call reaching the upstream")
 	cancel()
 	if err := <-errc; err == nil {
 		t.Fatal("the cancelled call returned no error")
 	}
-	select {
-	case <-up.holdCanceled:
-	case <-await.Context(t).Done():
-		t.Fatal("the call was not cancelled upstream")
-	}
+	await.Recv(t, up.holdCanceled, "the call's cancellation upstream")
 	var recs []*audit.Record
 	await.Until(t, "the cancelled call's record", func() bool {
 		recs = toolRecords(store)

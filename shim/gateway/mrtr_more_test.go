@@ -4,15 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync/atomic"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
@@ -50,11 +47,7 @@ func TestStatelessInputRounds(t *testing.T) {
 		}
 		return &mcp.GetPromptResult{Messages: []*mcp.PromptMessage{{Role: "user", Content: &mcp.TextContent{Text: "greet " + who}}}}, nil
 	})
-	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
-	t.Cleanup(upTS.Close)
-	gov := &fakeGov{servers: []gateway.Server{{ID: "twice", URL: upTS.URL}},
-		entries: map[string]*catalog.Server{"twice": {ID: "twice", Status: catalog.StatusApproved}}}
-	ts, _ := newGateway(t, gov, gateway.Options{})
+	ts, _ := newGateway(t, approved("twice", serveMCP(t, s, nil)), gateway.Options{})
 	var n atomic.Int32
 	c := mcp.NewClient(&mcp.Implementation{Name: "rounds", Version: "1"}, &mcp.ClientOptions{
 		ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
@@ -62,11 +55,7 @@ func TestStatelessInputRounds(t *testing.T) {
 		},
 	})
 	for _, e := range []struct{ path, tool string }{{"/servers/twice/mcp", "twice"}, {"/mcp", "twice__twice"}} {
-		cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + e.path}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cs.Close() })
+		cs := connectClient(t, c, ts.URL+e.path, "", "")
 		n.Store(0)
 		res, err := cs.CallTool(await.Context(t), &mcp.CallToolParams{Name: e.tool, Arguments: map[string]any{}})
 		if err != nil || res.IsError {
@@ -76,11 +65,7 @@ func TestStatelessInputRounds(t *testing.T) {
 			t.Errorf("%s: %q, want first1+second2 (two rounds)", e.path, got)
 		}
 	}
-	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/twice/mcp"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	cs := connectClient(t, c, ts.URL+"/servers/twice/mcp", "", "")
 	n.Store(0)
 	p, err := cs.GetPrompt(await.Context(t), &mcp.GetPromptParams{Name: "greet"})
 	if err != nil {
@@ -110,21 +95,13 @@ func TestStatelessInputAmbiguous(t *testing.T) {
 			<-finish // both calls stay in flight until both were asked
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "done"}}}, nil
 		})
-	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{JSONResponse: true}))
-	t.Cleanup(upTS.Close)
-	gov := &fakeGov{servers: []gateway.Server{{ID: "gate", URL: upTS.URL}},
-		entries: map[string]*catalog.Server{"gate": {ID: "gate", Status: catalog.StatusApproved}}}
-	ts, _ := newGateway(t, gov, gateway.Options{})
+	ts, _ := newGateway(t, approved("gate", serveMCP(t, s, &mcp.StreamableHTTPOptions{JSONResponse: true})), gateway.Options{})
 	c := mcp.NewClient(&mcp.Implementation{Name: "two-at-once", Version: "1"}, &mcp.ClientOptions{
 		ElicitationHandler: func(context.Context, *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
 			return &mcp.ElicitResult{Action: "decline"}, nil
 		},
 	})
-	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/gate/mcp"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	cs := connectClient(t, c, ts.URL+"/servers/gate/mcp", "", "")
 	done := make(chan error, 2)
 	for range 2 {
 		go func() {
@@ -133,11 +110,7 @@ func TestStatelessInputAmbiguous(t *testing.T) {
 		}()
 	}
 	for range 2 {
-		select {
-		case <-started:
-		case <-await.Context(t).Done():
-			t.Fatal("the two calls never reached the upstream")
-		}
+		await.Recv(t, started, "the two calls reaching the upstream")
 	}
 	close(release)
 	for range 2 {
@@ -165,21 +138,12 @@ func TestStatelessAnsweredWhileWaiting(t *testing.T) {
 	s := mcp.NewServer(&mcp.Implementation{Name: "impatient", Version: "1"}, nil)
 	s.AddTool(&mcp.Tool{Name: "impatient", InputSchema: json.RawMessage(`{"type":"object"}`)},
 		func(ctx context.Context, req *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
-			short, cancel := context.WithCancel(ctx)
+			short, cancel := cancelOn(ctx, giveUp)
 			defer cancel()
-			go func() {
-				select {
-				case <-giveUp:
-					cancel()
-				case <-short.Done():
-				}
-			}()
 			_, err := req.Session.Elicit(short, &mcp.ElicitParams{Message: "quick?", RequestedSchema: json.RawMessage(`{"type":"object"}`)})
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("gave up waiting: %v", err != nil)}}}, nil
 		})
-	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
-	t.Cleanup(upTS.Close)
-	ts, _, store, _ := inputGatewayFor(t, &askUpstream{url: upTS.URL}, "impatient", gateway.Options{})
+	ts, _, store, _ := inputGatewayFor(t, &askUpstream{url: serveMCP(t, s, nil)}, "impatient", gateway.Options{})
 	ep := ts.URL + "/servers/impatient/mcp"
 	status, a := rawStateless(t, ep, "ann", 1, "tools/call", `"name":"impatient","arguments":{}`)
 	if status != 200 || a.Result.ResultType != "input_required" {

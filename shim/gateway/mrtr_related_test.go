@@ -4,14 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
-	"net/http/httptest"
-	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
@@ -46,57 +42,15 @@ func TestStatelessInputTiedToItsCall(t *testing.T) {
 			}
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: fmt.Sprintf("%s got %v", args.Who, res.Content["name"])}}}, nil
 		})
-	upTS := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, nil))
-	t.Cleanup(upTS.Close)
-	gov := &fakeGov{servers: []gateway.Server{{ID: "greeter", URL: upTS.URL}},
-		entries: map[string]*catalog.Server{"greeter": {ID: "greeter", Status: catalog.StatusApproved}}}
-	ts, _ := newGateway(t, gov, gateway.Options{})
-	c := mcp.NewClient(&mcp.Implementation{Name: "two-at-once", Version: "1"}, &mcp.ClientOptions{
-		ElicitationHandler: func(_ context.Context, req *mcp.ElicitRequest) (*mcp.ElicitResult, error) {
-			who, ok := strings.CutPrefix(req.Params.Message, "name for ")
-			if !ok {
-				return nil, fmt.Errorf("unexpected elicitation %q", req.Params.Message)
-			}
-			return &mcp.ElicitResult{Action: "accept", Content: map[string]any{"name": "name-of-" + who}}, nil
-		},
-	})
-	cs, err := c.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/greeter/mcp"}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	ts, _ := newGateway(t, approved("greeter", serveMCP(t, s, nil)), gateway.Options{})
+	cs := connectClient(t, namingClient(), ts.URL+"/servers/greeter/mcp", "", "")
 	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
 		t.Fatalf("negotiated %q, want the stateless revision", v)
 	}
-	type answer struct {
-		who, text string
-		err       error
-	}
-	done := make(chan answer, 2)
-	for _, who := range []string{"alice", "bob"} {
-		go func() {
-			res, err := cs.CallTool(await.Context(t), &mcp.CallToolParams{Name: "greet", Arguments: map[string]any{"who": who}})
-			a := answer{who: who, err: err}
-			if err == nil && res.IsError {
-				a.err = fmt.Errorf("tool error: %v", res.Content)
-			} else if err == nil && len(res.Content) > 0 {
-				a.text = res.Content[0].(*mcp.TextContent).Text
-			}
-			done <- a
-		}()
-	}
+	check := callBoth(t, cs, "greet")
 	for range 2 {
-		select {
-		case <-arrived:
-		case <-await.Context(t).Done():
-			t.Fatal("the two calls never were in flight at once")
-		}
+		await.Recv(t, arrived, "the two calls in flight at once")
 	}
 	close(release)
-	for range 2 {
-		a := <-done
-		if want := a.who + " got name-of-" + a.who; a.err != nil || a.text != want {
-			t.Errorf("call for %s: %q %v, want %q", a.who, a.text, a.err, want)
-		}
-	}
+	check()
 }

@@ -95,25 +95,10 @@ func inputGateway(t *testing.T, up *askUpstream, opts gateway.Options) (*httptes
 func inputGatewayFor(t *testing.T, up *askUpstream, id string, opts gateway.Options) (*httptest.Server, *gateway.Handler, *recordStore, *fakeGov) {
 	t.Helper()
 	store := &recordStore{}
-	base := &fakeGov{servers: []gateway.Server{{ID: id, URL: up.url}},
-		entries: map[string]*catalog.Server{id: {ID: id, Status: catalog.StatusApproved}}}
+	base := approved(id, up.url)
 	opts.Governance = recordingGov{fakeGov: base, sink: store}
-	opts.Identify = func(r *http.Request) (audit.Identity, error) {
-		return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
-	}
-	h, err := gateway.New(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("close gateway: %v", err)
-		}
-	})
+	opts.Identify = headerUser
+	ts, h := serveGateway(t, opts)
 	return ts, h, store, base
 }
 

@@ -3,13 +3,10 @@ package gateway_test
 import (
 	"context"
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
-	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/catalog"
 	"github.com/mcpgov/mcpgov/shim/gateway"
 )
@@ -27,23 +24,13 @@ func BenchmarkGatewayStatelessUpstream(b *testing.B) {
 		func(context.Context, *mcp.CallToolRequest) (*mcp.CallToolResult, error) {
 			return &mcp.CallToolResult{Content: []mcp.Content{&mcp.TextContent{Text: "echo"}}}, nil
 		})
-	serve := func(stateless bool) string {
-		ts := httptest.NewServer(mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return s }, &mcp.StreamableHTTPOptions{Stateless: stateless}))
-		b.Cleanup(ts.Close)
-		return ts.URL
-	}
-	gov := &fakeGov{servers: []gateway.Server{{ID: "alpha", URL: serve(false)}, {ID: "beta", URL: serve(true), Protocol: "2026-07-28"}},
-		entries: map[string]*catalog.Server{"alpha": {ID: "alpha", Status: catalog.StatusApproved}, "beta": {ID: "beta", Status: catalog.StatusApproved}}}
-	h, err := gateway.New(gateway.Options{Governance: recordingGov{fakeGov: gov, sink: &idSink{}},
-		Identify: func(*http.Request) (audit.Identity, error) { return audit.Identity{Method: "anonymous"}, nil }})
-	if err != nil {
-		b.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	b.Cleanup(func() { ts.Close(); _ = h.Close(context.Background()) })
+	gov := approved("alpha", serveMCP(b, s, nil))
+	gov.servers = append(gov.servers, gateway.Server{ID: "beta", URL: serveMCP(b, s, &mcp.StreamableHTTPOptions{Stateless: true}), Protocol: "2026-07-28"})
+	gov.entries["beta"] = &catalog.Server{ID: "beta", Status: catalog.StatusApproved}
+	gw := benchServe(b, gov, nil)
 	connect := func(id string) *mcp.ClientSession {
 		c := mcp.NewClient(&mcp.Implementation{Name: "bench-" + id, Version: "1"}, nil)
-		cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: ts.URL + "/servers/" + id + "/mcp"}, nil)
+		cs, err := c.Connect(context.Background(), &mcp.StreamableClientTransport{Endpoint: gw + "/servers/" + id + "/mcp"}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -129,22 +129,7 @@ func sessionlessGateway(t *testing.T, url string, more ...gateway.Server) (strin
 	for _, srv := range more {
 		base.entries[srv.ID] = &catalog.Server{ID: srv.ID, Status: catalog.StatusApproved}
 	}
-	h, err := gateway.New(gateway.Options{Governance: recordingGov{fakeGov: base, sink: store},
-		Identify: func(r *http.Request) (audit.Identity, error) {
-			return audit.Identity{Method: "jwt", Issuer: "https://idp.test", Subject: r.Header.Get("X-Test-User")}, nil
-		}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ts := httptest.NewServer(h)
-	t.Cleanup(func() {
-		ts.Close()
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		if err := h.Close(ctx); err != nil {
-			t.Errorf("close gateway: %v", err)
-		}
-	})
+	ts, h := serveGateway(t, gateway.Options{Governance: recordingGov{fakeGov: base, sink: store}, Identify: headerUser})
 	return ts.URL + "/servers/sless/mcp", h, store, base
 }
 
@@ -162,35 +147,6 @@ func namingClient() *mcp.Client {
 	})
 }
 
-// askBoth calls ask for alice and bob at once and checks each got its
-// own answer.
-func askBoth(t *testing.T, cs *mcp.ClientSession) {
-	t.Helper()
-	type answer struct {
-		who, text string
-		err       error
-	}
-	done := make(chan answer, 2)
-	for _, who := range []string{"alice", "bob"} {
-		go func() {
-			res, err := cs.CallTool(await.Context(t), &mcp.CallToolParams{Name: "ask", Arguments: map[string]any{"who": who}})
-			a := answer{who: who, err: err}
-			if err == nil && res.IsError {
-				a.err = fmt.Errorf("tool error: %v", res.Content[0].(*mcp.TextContent).Text)
-			} else if err == nil && len(res.Content) > 0 {
-				a.text = res.Content[0].(*mcp.TextContent).Text
-			}
-			done <- a
-		}()
-	}
-	for range 2 {
-		a := <-done
-		if want := a.who + " got name-of-" + a.who; a.err != nil || a.text != want {
-			t.Errorf("call for %s: %q %v, want %q", a.who, a.text, a.err, want)
-		}
-	}
-}
-
 // TestStatelessUpstreamInputPasses: a stateless client (go-sdk v1.8,
 // 2026-07-28) calls a tool of an upstream the catalog says speaks the
 // revision: the gateway calls it statelessly (server/discover, then each
@@ -201,16 +157,11 @@ func askBoth(t *testing.T, cs *mcp.ClientSession) {
 func TestStatelessUpstreamInputPasses(t *testing.T) {
 	up := newSessionlessUpstream(t, nil)
 	ep, _, store, _ := sessionlessGateway(t, up.url)
-	cs, err := namingClient().Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ep,
-		HTTPClient: &http.Client{Transport: userTransport{"ann"}}}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
+	cs := connectClient(t, namingClient(), ep, "ann", "")
 	if v := cs.InitializeResult().ProtocolVersion; v != "2026-07-28" {
 		t.Fatalf("negotiated %q", v)
 	}
-	askBoth(t, cs)
+	callBoth(t, cs, "ask")()
 	calls, retries := 0, 0
 	for _, p := range up.posts(t) {
 		switch {
@@ -275,15 +226,7 @@ func TestStatelessUpstreamRetryGoverned(t *testing.T) {
 func TestStatelessUpstreamSessionClient(t *testing.T) {
 	up := newSessionlessUpstream(t, nil)
 	ep, _, _, _ := sessionlessGateway(t, up.url)
-	cs, err := namingClient().Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ep,
-		HTTPClient: &http.Client{Transport: userTransport{"ann"}}}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cs.Close() })
-	if v := cs.InitializeResult().ProtocolVersion; v != "2025-11-25" {
-		t.Fatalf("negotiated %q, want a session of 2025-11-25", v)
-	}
+	cs := connectClient(t, namingClient(), ep, "ann", "2025-11-25")
 	if cs.InitializeResult().ServerInfo == nil || cs.InitializeResult().ServerInfo.Name != "sessionless" {
 		t.Errorf("serverInfo %+v, want the server's from its server/discover", cs.InitializeResult().ServerInfo)
 	}
@@ -295,7 +238,7 @@ func TestStatelessUpstreamSessionClient(t *testing.T) {
 	if err := cs.SetLoggingLevel(await.Context(t), &mcp.SetLoggingLevelParams{Level: "debug"}); err != nil {
 		t.Errorf("logging/setLevel: %v", err)
 	}
-	askBoth(t, cs)
+	callBoth(t, cs, "ask")()
 	retries := 0
 	for _, p := range up.posts(t) {
 		if p.method == "ping" || p.method == "logging/setLevel" {
@@ -312,14 +255,8 @@ func TestStatelessUpstreamSessionClient(t *testing.T) {
 		t.Errorf("the upstream got %d retries, want 2", retries)
 	}
 
-	mute := mcp.NewClient(&mcp.Implementation{Name: "mute", Version: "1"}, nil)
-	ms, err := mute.Connect(await.Context(t), &mcp.StreamableClientTransport{Endpoint: ep,
-		HTTPClient: &http.Client{Transport: userTransport{"ann"}}}, &mcp.ClientSessionOptions{ProtocolVersion: "2025-11-25"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ms.Close() })
-	_, err = ms.CallTool(await.Context(t), &mcp.CallToolParams{Name: "ask", Arguments: map[string]any{"who": "dan"}})
+	ms := connectClient(t, mcp.NewClient(&mcp.Implementation{Name: "mute", Version: "1"}, nil), ep, "ann", "2025-11-25")
+	_, err := ms.CallTool(await.Context(t), &mcp.CallToolParams{Name: "ask", Arguments: map[string]any{"who": "dan"}})
 	if err == nil || !strings.Contains(err.Error(), "the client answered the server's elicitation/create with an error") {
 		t.Errorf("a client without elicitation: %v, want the gateway's error saying how the server's request was answered", err)
 	}
@@ -357,17 +294,9 @@ func TestStatelessUpstreamCancel(t *testing.T) {
 			_, err := cs.CallTool(ctx, &mcp.CallToolParams{Name: "wait", Arguments: map[string]any{}})
 			done <- err
 		}()
-		select {
-		case <-up.started:
-		case <-await.Context(t).Done():
-			t.Fatalf("%s: the call never reached the upstream", version)
-		}
+		await.Recv(t, up.started, version+": the call reaching the upstream")
 		cancel()
-		select {
-		case <-up.ended:
-		case <-await.Context(t).Done():
-			t.Fatalf("%s: the cancelled call still runs upstream", version)
-		}
+		await.Recv(t, up.ended, version+": the cancelled call's end upstream")
 		if err := <-done; err == nil {
 			t.Errorf("%s: a cancelled call answered", version)
 		}

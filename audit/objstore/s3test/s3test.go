@@ -5,7 +5,6 @@
 package s3test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"net"
@@ -13,7 +12,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -22,6 +20,7 @@ import (
 
 	"github.com/mcpgov/mcpgov/audit/objstore"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/logbuf"
 )
 
 // Test credentials of the server's root account.
@@ -47,23 +46,6 @@ func (s *Server) Creds() objstore.Credentials {
 // URL is s3://BUCKET/PREFIX with the query that reaches this server.
 func (s *Server) URL(bucket, prefix string) string {
 	return fmt.Sprintf("s3://%s/%s?endpoint=%s&path_style=true&region=us-east-1", bucket, prefix, s.Endpoint)
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 // Start runs versitygw until the test ends. Without it on PATH the test
@@ -94,7 +76,7 @@ func Start(t testing.TB) *Server {
 	l.Close()
 	cmd := exec.Command(bin, "--port", addr, "--quiet", "posix", "--versioning-dir", versions, root)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey)
-	var out lockedBuffer
+	var out logbuf.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -24,6 +24,7 @@ import (
 	"testing"
 
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/logbuf"
 )
 
 // Dex clients and user of testdata/idp/oauthuser.yaml.
@@ -44,7 +45,7 @@ const (
 type Dex struct {
 	Issuer string
 	Addr   string // the proxy's host:port
-	Log    *syncBuffer
+	Log    *logbuf.Buffer
 
 	Refreshes   atomic.Int32
 	HoldRefresh atomic.Pointer[func()]
@@ -52,23 +53,6 @@ type Dex struct {
 	mu       sync.Mutex
 	cmd      *exec.Cmd
 	bin, cfg string
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Binary finds Dex: MCPGOV_DEX (set by make), else dex on PATH. Missing
@@ -139,7 +123,7 @@ func StartDexFrom(t testing.TB, config string, vars map[string]string) *Dex {
 	dexLn := Listen(t)
 	dexAddr := dexLn.Addr().String()
 	dexLn.Close() // Dex binds it itself
-	d := &Dex{Issuer: "http://" + proxyLn.Addr().String() + "/dex", Addr: proxyLn.Addr().String(), Log: &syncBuffer{}}
+	d := &Dex{Issuer: "http://" + proxyLn.Addr().String() + "/dex", Addr: proxyLn.Addr().String(), Log: &logbuf.Buffer{}}
 	pairs := []string{"{{ISSUER}}", d.Issuer, "{{ADDR}}", dexAddr}
 	for k, v := range vars {
 		pairs = append(pairs, "{{"+k+"}}", v)
@@ -243,7 +227,7 @@ func StartBearerServer(t testing.TB, issuer, audience string, flags ...string) s
 	if err != nil {
 		t.Fatal(err)
 	}
-	stderr := &syncBuffer{}
+	stderr := &logbuf.Buffer{}
 	cmd.Stderr = stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
+	"github.com/mcpgov/mcpgov/shim/shimtest/logbuf"
 )
 
 // StartRevokingIssuer runs testdata/idp/oidc-provider-revoke.mjs — node
@@ -72,7 +73,7 @@ func StartIssuer(t testing.TB, name string, cmd *exec.Cmd, counted string) (issu
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := &syncBuffer{}
+	log := &logbuf.Buffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -2,7 +2,9 @@
 // end to end: a go-sdk client that keeps the progress notifications it
 // gets, a proxy that breaks a streamed tools/call answer mid-stream, as a
 // balancer losing a replica's connection does, and a client transport
-// that keeps the Mcp-Param-* headers it sends.
+// that keeps the Mcp-Param-* headers it sends; a client that accepts
+// every elicitation, and a transport that sends its retries to another
+// replica than its other requests.
 package gatewaytest
 
 import (
