@@ -1,6 +1,7 @@
 package shim
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,12 +76,21 @@ type statelessUp struct {
 	params map[string][]paramHeader
 	// rounds counts, with passInput, the rounds of input a call has
 	// asked of its client so far, by the requestState of its last one:
-	// the client's retry carrying it continues the count.
-	rounds map[string]int
+	// the client's retry carrying it continues the count. Its elements
+	// (passedState) are in roundsOrder, oldest first.
+	rounds      map[string]*list.Element
+	roundsOrder list.List
 }
 
-// maxPassedStates bounds statelessUp.rounds: the states of calls whose
-// client never retried are dropped past it.
+// passedState is one entry of statelessUp.rounds.
+type passedState struct {
+	state  string
+	rounds int
+}
+
+// maxPassedStates bounds statelessUp.rounds: past it, the oldest state
+// is dropped (that of a call whose client never retried, most likely;
+// dropping any other could reset a live call's count).
 const maxPassedStates = 1024
 
 // inputCapability is the client capability each input request needs.
@@ -150,15 +160,15 @@ func (st *statelessUp) noteRounds(state string, rounds int) {
 		return
 	}
 	if st.rounds == nil {
-		st.rounds = map[string]int{}
+		st.rounds = map[string]*list.Element{}
 	}
-	if len(st.rounds) >= maxPassedStates {
-		for k := range st.rounds {
-			delete(st.rounds, k)
-			break
-		}
+	if e := st.rounds[state]; e != nil {
+		st.roundsOrder.Remove(e)
+	} else if len(st.rounds) >= maxPassedStates {
+		oldest := st.roundsOrder.Front()
+		delete(st.rounds, st.roundsOrder.Remove(oldest).(passedState).state)
 	}
-	st.rounds[state] = rounds
+	st.rounds[state] = st.roundsOrder.PushBack(passedState{state: state, rounds: rounds})
 }
 
 // takeRounds returns the rounds of input the call params continue (its
@@ -170,9 +180,12 @@ func (st *statelessUp) takeRounds(params json.RawMessage) int {
 	if jsonv2.Unmarshal(params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.RequestState == "" {
 		return 0
 	}
-	n := st.rounds[p.RequestState]
+	e := st.rounds[p.RequestState]
+	if e == nil {
+		return 0
+	}
 	delete(st.rounds, p.RequestState)
-	return n
+	return st.roundsOrder.Remove(e).(passedState).rounds
 }
 
 // paramHeader is one x-mcp-header annotation: the property's path in the
