@@ -354,6 +354,12 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 			h.warnf("a request from %s that says it is forwarded by a replica was refused: %s", peer, why)
 		}
 		reason := "forwarded request refused: " + why
+		if body == nil && !signed && r.Method == http.MethodPost {
+			// Refused before its body was read: read now, for the record
+			// of a refused tools/call (the sender's failure counts either
+			// way).
+			body, _ = io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
+		}
 		m, err := rpc.Parse(body)
 		if err == nil && m.Method == "tools/call" && a.Refused != nil {
 			var p struct {
@@ -369,13 +375,6 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 		rpcError(w, http.StatusForbidden, id, jsonrpc.CodeInvalidRequest, "mcpgov: "+reason)
 		return nil, false
 	}
-	if r.Method == http.MethodPost {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
-		if err != nil {
-			return refuse("its body could not be read: " + err.Error())
-		}
-		body = b
-	}
 	if h.replicas.key == nil {
 		return refuse("this gateway shares no key with other replicas (no store)")
 	}
@@ -387,6 +386,17 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 		return refuse(err.Error())
 	}
 	c, signed = claims, true
+	// Read once the signature is known to be a replica's: a body this
+	// replica cannot read (past its MaxBody, when the replicas' limits
+	// differ; cut short) is then not held against the forwarding
+	// replica's address.
+	if r.Method == http.MethodPost {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
+		if err != nil {
+			return refuse("its body could not be read: " + err.Error())
+		}
+		body = b
+	}
 	now := time.Now()
 	switch {
 	case now.UnixMilli() > c.Exp:
