@@ -217,9 +217,13 @@ func (h *Handler) retryElsewhere(w http.ResponseWriter, r *http.Request, m *rpc.
 		return true
 	}
 	body := m.Raw
+	// Signed once, over the credential headers the client sent: the
+	// forward carries exactly those (Rewrite), so the digest is the one of
+	// the headers sent.
 	claims := forwardClaims{Method: http.MethodPost, Path: target.EscapedPath(), Body: digestHex(body), Auth: credentialDigest(r.Header),
 		Addr: h.clientAddr(r), Base: h.baseURL(r), Exp: time.Now().Add(forwardTTL).UnixMilli()}
-	if _, err := h.signForward(claims); err != nil {
+	signed, err := h.signForward(claims)
+	if err != nil {
 		bad(http.StatusInternalServerError, "the retry could not be forwarded to the replica holding its call: "+err.Error())
 		return true
 	}
@@ -239,22 +243,14 @@ func (h *Handler) retryElsewhere(w http.ResponseWriter, r *http.Request, m *rpc.
 			pr.Out.Header.Del("Origin")
 			// The proxy removed the headers the client's Connection
 			// header names: its credentials go on all the same (the
-			// holding replica verifies them again), and the digest
-			// signed is that of the ones sent.
+			// holding replica verifies them again), as the client sent
+			// them, which is what the signature covers.
 			for _, name := range credentialHeaders {
 				if v := pr.In.Header.Values(name); len(v) > 0 {
 					pr.Out.Header[http.CanonicalHeaderKey(name)] = slices.Clone(v)
 				} else {
 					pr.Out.Header.Del(name)
 				}
-			}
-			c := claims
-			c.Auth = credentialDigest(pr.Out.Header)
-			signed, err := h.signForward(c)
-			if err != nil { // checked above with the same fields
-				h.warnf("signing a forward: %v", err)
-				pr.Out.Header.Del(headerForward)
-				return
 			}
 			pr.Out.Header.Set(headerForward, signed)
 		},
