@@ -114,6 +114,26 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 			fmt.Sprintf("Method not found: %s is not served under protocol %s by this gateway", m.Method, statelessVersion), nil)
 		return
 	}
+	retry := isRetry(m)
+	var rc retryCheck
+	if retry {
+		// A retry whose call waits on another replica goes there before
+		// a pooled session is looked up: this replica needs none for it
+		// (opening one starts the server's processes, its OAuth), and
+		// failing to open one must not refuse a retry another replica
+		// serves. A refusal is recorded in the pooled session, opened
+		// only then.
+		rc = h.checkRetry(r, ep, m)
+		bad := func(status int, msg string) {
+			if s, _, _ := h.pooled(r, ep, meta); s != nil {
+				s.engine.Refuse(s.ctx, m.Method, "retry refused: "+msg)
+			}
+			statelessError(w, m.ID, status, jsonrpc.CodeInvalidParams, msg, nil)
+		}
+		if rc.why == "" && h.retryElsewhere(w, r, m, rc.st, bad) {
+			return // its call waits on another replica (forward.go)
+		}
+	}
 	s, status, refusal := h.pooled(r, ep, meta)
 	if s != nil && s.isEnded() {
 		// Ended since it was looked up (idle, its upstream gone): once
@@ -141,8 +161,8 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 			return
 		}
 	}
-	if isRetry(m) && !s.passesRetry(m) {
-		h.resumeInput(w, r, ep, s, m, sseOK) // a call waiting for this input (mrtr.go)
+	if retry && !s.passesRetry(m) {
+		h.resumeInput(w, r, ep, s, m, sseOK, rc) // a call waiting for this input (mrtr.go)
 		return
 	}
 	s.callStateless(w, r, m, sseOK)
