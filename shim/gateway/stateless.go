@@ -282,7 +282,7 @@ func (h *Handler) poolKey(r *http.Request, ep endpoint, meta map[string]any) str
 	caps, _ := json.Marshal(clientInputCapabilities(meta))
 	parts := [][]byte{[]byte(ep.path), who, client, caps}
 	if _, ok := h.opts.Governance.(CredentialSource); ok {
-		for _, name := range []string{"Authorization", "X-Mcpgov-Mcp-Headers"} {
+		for _, name := range credentialHeaders { // the ones a forward's signature binds too
 			parts = append(parts, []byte(strings.Join(r.Header.Values(name), "\n")))
 		}
 	}
