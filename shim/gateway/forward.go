@@ -114,8 +114,13 @@ type replicas struct {
 
 type forwardKey struct{}
 
-// forwardInfo is what an accepted forward told about its request.
-type forwardInfo struct{ addr, base string }
+// forwardInfo is what an accepted forward told about its request, and
+// its message, parsed when the forward was checked (post takes it from
+// there rather than parse it again).
+type forwardInfo struct {
+	addr, base string
+	msg        *rpc.Message
+}
 
 // forwardOf returns what the forward that brought r said, if one did.
 func forwardOf(r *http.Request) (forwardInfo, bool) {
@@ -410,10 +415,11 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 	if err != nil {
 		return refuse(fmt.Sprintf("its client address %q is not an IP address", c.Addr))
 	}
-	if m, err := rpc.Parse(body); err != nil || !isRetry(m) {
+	m, err := rpc.Parse(body)
+	if err != nil || !isRetry(m) {
 		return refuse("only a retry of a call waiting for its client's input is forwarded")
 	}
-	r = r.WithContext(context.WithValue(r.Context(), forwardKey{}, forwardInfo{addr: addr.String(), base: c.Base}))
+	r = r.WithContext(context.WithValue(r.Context(), forwardKey{}, forwardInfo{addr: addr.String(), base: c.Base, msg: m}))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return r, true
