@@ -616,6 +616,7 @@ func isStatelessRequest(header string, m *rpc.Message) bool {
 func (s *session) passesRetry(m *rpc.Message) bool {
 	var p struct {
 		State string `json:"requestState"`
+		Name  string `json:"name"`
 	}
 	if jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.State == "" || strings.HasPrefix(p.State, stateVersion) {
 		return false
@@ -627,21 +628,15 @@ func (s *session) passesRetry(m *rpc.Message) bool {
 	if !s.aggregate {
 		return stateless(0)
 	}
-	// Aggregated: the route the namespaced name goes to (a resource's URI
-	// names none: any stateless route).
-	var q struct {
-		Name string `json:"name"`
+	// Aggregated: only a tools/call is served (the engine refuses the
+	// rest), on the route its namespaced name goes to. Any other method
+	// names no route a foreign requestState could be meant for: refused
+	// as one (resumeInput).
+	if m.Method != "tools/call" {
+		return false
 	}
-	if m.Method != "resources/read" && jsonv2.Unmarshal(m.Params, &q, jsonv2.RejectUnknownMembers(false)) == nil {
-		ri := s.engine.RouteOf(q.Name)
-		return ri >= 0 && ri < len(s.ups) && stateless(ri)
-	}
-	for i := range s.ups {
-		if stateless(i) {
-			return true
-		}
-	}
-	return false
+	ri := s.engine.RouteOf(p.Name)
+	return ri >= 0 && ri < len(s.ups) && stateless(ri)
 }
 
 func (s *session) isEnded() bool {
