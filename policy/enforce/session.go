@@ -24,9 +24,11 @@ type Peer interface {
 // RelatedWriter is a Peer that takes, with a request or notification of
 // a server, the client's id of the call it is about, when the upstream's
 // transport said which call that is (rpc.Message.Related): a client with
-// several calls in flight then gets it where that call's answer goes.
+// several calls in flight then gets it where that call's answer goes. m
+// is the message as the client gets it, parsed (its Raw is what is sent),
+// as MessageWriter takes it.
 type RelatedWriter interface {
-	WriteRelated(msg []byte, related json.RawMessage) error
+	WriteRelated(m *rpc.Message, related json.RawMessage) error
 }
 
 // Route is one upstream behind a session.
