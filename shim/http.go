@@ -16,8 +16,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
-
 	"github.com/mcpgov/mcpgov/policy/rpc"
 )
 
@@ -601,8 +599,7 @@ func (u *HTTPUpstream) readPostStream(resp *http.Response, m *rpc.Message, sessi
 	}
 	if want != "" && !answered && u.current(gen) {
 		// The answer is lost: say so rather than leave the call waiting.
-		u.deliver(frameResult{frame: rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
-			Message: "mcpgov: the upstream server's stream ended before it answered"})})
+		u.answerError(m.ID, nil, "mcpgov: the upstream server's stream ended before it answered")
 	}
 }
 

@@ -1,8 +1,10 @@
 package shim
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -74,12 +76,21 @@ type statelessUp struct {
 	params map[string][]paramHeader
 	// rounds counts, with passInput, the rounds of input a call has
 	// asked of its client so far, by the requestState of its last one:
-	// the client's retry carrying it continues the count.
-	rounds map[string]int
+	// the client's retry carrying it continues the count. Its elements
+	// (passedState) are in roundsOrder, oldest first.
+	rounds      map[string]*list.Element
+	roundsOrder list.List
 }
 
-// maxPassedStates bounds statelessUp.rounds: the states of calls whose
-// client never retried are dropped past it.
+// passedState is one entry of statelessUp.rounds.
+type passedState struct {
+	state  string
+	rounds int
+}
+
+// maxPassedStates bounds statelessUp.rounds: past it, the oldest state
+// is dropped (that of a call whose client never retried, most likely;
+// dropping any other could reset a live call's count).
 const maxPassedStates = 1024
 
 // inputCapability is the client capability each input request needs.
@@ -109,7 +120,8 @@ func (st *statelessUp) declared(params json.RawMessage) map[string]bool {
 
 // checkPassedInput says why the input requests of an input_required
 // answer in its round-th round cannot go to a client that declared
-// the input methods declared, or "" when they can.
+// the input methods declared (nil: to a session's client, whose
+// capabilities the engine checks), or "" when they can.
 func checkPassedInput(reqs map[string]jsontext.Value, round int, declared map[string]bool) string {
 	switch {
 	case round > maxInputRounds:
@@ -131,7 +143,7 @@ func checkPassedInput(reqs map[string]jsontext.Value, round int, declared map[st
 		if !inputMethods[req.Method] {
 			return fmt.Sprintf("the server's input request %q asks for %.60q; an input request is elicitation/create, sampling/createMessage or roots/list", k, req.Method)
 		}
-		if !declared[req.Method] {
+		if declared != nil && !declared[req.Method] {
 			return fmt.Sprintf("the server's input request %q asks for %s, which the client did not declare in its capabilities (%s)", k, req.Method, inputCapability[req.Method])
 		}
 		if kind := req.Params.Kind(); kind != '{' && kind != 0 {
@@ -148,15 +160,15 @@ func (st *statelessUp) noteRounds(state string, rounds int) {
 		return
 	}
 	if st.rounds == nil {
-		st.rounds = map[string]int{}
+		st.rounds = map[string]*list.Element{}
 	}
-	if len(st.rounds) >= maxPassedStates {
-		for k := range st.rounds {
-			delete(st.rounds, k)
-			break
-		}
+	if e := st.rounds[state]; e != nil {
+		st.roundsOrder.Remove(e)
+	} else if len(st.rounds) >= maxPassedStates {
+		oldest := st.roundsOrder.Front()
+		delete(st.rounds, st.roundsOrder.Remove(oldest).(passedState).state)
 	}
-	st.rounds[state] = rounds
+	st.rounds[state] = st.roundsOrder.PushBack(passedState{state: state, rounds: rounds})
 }
 
 // takeRounds returns the rounds of input the call params continue (its
@@ -168,9 +180,12 @@ func (st *statelessUp) takeRounds(params json.RawMessage) int {
 	if jsonv2.Unmarshal(params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.RequestState == "" {
 		return 0
 	}
-	n := st.rounds[p.RequestState]
+	e := st.rounds[p.RequestState]
+	if e == nil {
+		return 0
+	}
 	delete(st.rounds, p.RequestState)
-	return n
+	return st.roundsOrder.Remove(e).(passedState).rounds
 }
 
 // paramHeader is one x-mcp-header annotation: the property's path in the
@@ -185,6 +200,7 @@ type upCall struct {
 	m       *rpc.Message // as the engine sent it
 	cancel  func()       // closes its POST in flight
 	rounds  int
+	asked   []string                   // ids of the server requests of the round asked of the client
 	state   string                     // requestState of the round being answered
 	waiting int                        // server requests of the round the client has not answered
 	answers map[string]json.RawMessage // the client's answers, by input key
@@ -257,14 +273,12 @@ func (u *HTTPUpstream) writeStateless(m *rpc.Message) error {
 	st.mu.Unlock()
 	if err := u.sendStateless(c, m.Params); err != nil {
 		st.mu.Lock()
-		mine := st.calls[string(m.ID)] == c
-		if mine {
-			delete(st.calls, string(m.ID))
-		}
+		mine := st.endCall(string(m.ID), c)
 		st.mu.Unlock()
 		if !mine {
-			// Cancelled while it was sent (its POST closed before the
-			// server's answer began): the call is over, not refused.
+			// Cancelled before or while it was sent (its POST closed
+			// before the server's answer began): the call is over, not
+			// refused.
 			u.deliver(frameResult{frame: rpc.ErrorResponse(m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
 				Message: "mcpgov: cancelled before the server answered"})})
 			return nil
@@ -273,6 +287,9 @@ func (u *HTTPUpstream) writeStateless(m *rpc.Message) error {
 	}
 	return nil
 }
+
+// errCallOver: the call was cancelled before its POST went out.
+var errCallOver = errors.New("the call was cancelled before it was sent")
 
 // sendStateless POSTs call c with params, the revision's _meta added.
 func (u *HTTPUpstream) sendStateless(c *upCall, params json.RawMessage) error {
@@ -290,6 +307,13 @@ func (u *HTTPUpstream) sendStateless(c *upCall, params json.RawMessage) error {
 	}
 	ctx, cancel := context.WithCancel(u.ctx)
 	st.mu.Lock()
+	if st.calls[string(c.m.ID)] != c {
+		// Cancelled since (cancelStateless found no POST of it to close):
+		// the server must not get it.
+		st.mu.Unlock()
+		cancel()
+		return errCallOver
+	}
 	c.cancel = cancel
 	st.mu.Unlock()
 	return u.postWith(ctx, m, cancel)
@@ -438,13 +462,12 @@ func (u *HTTPUpstream) statelessAnswer(a *rpc.Message) bool {
 		st.noteTools(a.Result)
 	}
 	fail := func(why string) bool {
-		delete(st.calls, key)
 		st.mu.Unlock()
-		u.deliver(frameResult{frame: rpc.ErrorResponse(c.m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: " + why})})
+		u.answerError(c.m.ID, c, "mcpgov: "+why)
 		return false
 	}
 	if a.Result == nil || jsonv2.Unmarshal(a.Result, &ir, jsonv2.RejectUnknownMembers(false)) != nil || ir.ResultType != "input_required" {
-		delete(st.calls, key)
+		st.endCall(key, c)
 		st.mu.Unlock()
 		return true
 	}
@@ -457,41 +480,30 @@ func (u *HTTPUpstream) statelessAnswer(a *rpc.Message) bool {
 			return fail(why)
 		}
 		st.noteRounds(ir.RequestState, c.rounds)
-		delete(st.calls, key)
+		st.endCall(key, c)
 		st.mu.Unlock()
 		return true
 	}
 	// Asked of the client as a session's server requests, on the call's
-	// own stream (Related).
+	// own stream (Related): checked as the ones passed to a client are
+	// (the engine checks them against the session's capabilities), and
+	// only then registered, so that a refused round leaves none waiting.
 	c.rounds++
-	switch {
-	case c.rounds > maxInputRounds:
-		return fail(fmt.Sprintf("the server asked for the client's input more than %d times in one call", maxInputRounds))
-	case len(ir.InputRequests) == 0:
-		return fail("the server answered input_required without input requests (it is busy); retry the call later")
-	case len(ir.InputRequests) > maxInputRequests:
-		return fail(fmt.Sprintf("the server asked for %d inputs in one round; mcpgov asks a client at most %d", len(ir.InputRequests), maxInputRequests))
+	why := checkPassedInput(ir.InputRequests, c.rounds, nil)
+	if why == "" && len(ir.InputRequests) == 0 {
+		why = "the server answered input_required without input requests (it is busy); retry the call later"
 	}
-	keys := make([]string, 0, len(ir.InputRequests))
-	for k := range ir.InputRequests {
-		keys = append(keys, k)
+	if why != "" {
+		return fail(why)
 	}
-	slices.Sort(keys)
 	var asks []*rpc.Message
-	for _, k := range keys {
+	var waits []inputWait
+	for _, k := range slices.Sorted(maps.Keys(ir.InputRequests)) {
 		var req struct {
 			Method string         `json:"method"`
 			Params jsontext.Value `json:"params"`
 		}
-		if jsonv2.Unmarshal(ir.InputRequests[k], &req, jsonv2.RejectUnknownMembers(false)) != nil || req.Method == "" {
-			return fail(fmt.Sprintf("the server's input request %q has no method", k))
-		}
-		if !inputMethods[req.Method] {
-			return fail(fmt.Sprintf("the server's input request %q asks for %.60q; an input request is elicitation/create, sampling/createMessage or roots/list", k, req.Method))
-		}
-		if kind := req.Params.Kind(); kind != '{' && kind != 0 {
-			return fail(fmt.Sprintf("the server's input request %q has params that are not an object", k))
-		}
+		_ = jsonv2.Unmarshal(ir.InputRequests[k], &req, jsonv2.RejectUnknownMembers(false)) // checked above
 		st.seq++
 		id := json.RawMessage(strconv.Quote("mcpgov-input-" + strconv.FormatUint(st.seq, 10)))
 		ask, err := rpc.Parse(rpc.Request(id, req.Method, json.RawMessage(req.Params)))
@@ -499,8 +511,13 @@ func (u *HTTPUpstream) statelessAnswer(a *rpc.Message) bool {
 			return fail(fmt.Sprintf("the server's input request %q: %v", k, err))
 		}
 		ask.Related = c.m.ID
-		st.inputs[string(id)] = inputWait{call: key, key: k, method: req.Method}
 		asks = append(asks, ask)
+		waits = append(waits, inputWait{call: key, key: k, method: req.Method})
+	}
+	c.asked = c.asked[:0]
+	for i, ask := range asks {
+		st.inputs[string(ask.ID)] = waits[i]
+		c.asked = append(c.asked, string(ask.ID))
 	}
 	c.state, c.waiting, c.answers = ir.RequestState, len(asks), map[string]json.RawMessage{}
 	st.mu.Unlock()
@@ -529,11 +546,8 @@ func (u *HTTPUpstream) inputAnswered(a *rpc.Message) {
 		return // the call is over (cancelled)
 	}
 	if a.Error != nil {
-		st.dropInputs(w.call)
-		delete(st.calls, w.call)
 		st.mu.Unlock()
-		u.deliver(frameResult{frame: rpc.ErrorResponse(c.m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
-			Message: fmt.Sprintf("mcpgov: the client answered the server's %s with an error: %.300s", w.method, a.Error)})})
+		u.answerError(c.m.ID, c, fmt.Sprintf("mcpgov: the client answered the server's %s with an error: %.300s", w.method, a.Error))
 		return
 	}
 	c.answers[w.key] = json.RawMessage(a.Result)
@@ -558,20 +572,45 @@ func (u *HTTPUpstream) inputAnswered(a *rpc.Message) {
 	}
 	if err != nil {
 		st.mu.Lock()
-		delete(st.calls, w.call)
+		mine := st.endCall(w.call, c)
 		st.mu.Unlock()
-		u.deliver(frameResult{frame: rpc.ErrorResponse(c.m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError,
-			Message: "mcpgov: the call could not be sent again with the client's input: " + err.Error()})})
+		msg := "mcpgov: the call could not be sent again with the client's input: " + err.Error()
+		if !mine {
+			msg = "mcpgov: cancelled before the server answered"
+		}
+		u.deliver(frameResult{frame: rpc.ErrorResponse(c.m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: msg})})
 	}
 }
 
-// dropInputs forgets the server requests asked for call; st.mu is held.
-func (st *statelessUp) dropInputs(call string) {
-	for id, w := range st.inputs {
-		if w.call == call {
-			delete(st.inputs, id)
-		}
+// endCall forgets call key: its entry and the server requests asked of
+// the client for it; st.mu held. Every answer the engine gets for a call
+// comes after it (statelessAnswer for the server's, answerError for
+// mcpgov's own), so no way a call ends leaves its state behind. c, when
+// set, is the call meant: false, and nothing forgotten, when key is no
+// longer it (it ended already).
+func (st *statelessUp) endCall(key string, c *upCall) bool {
+	cur := st.calls[key]
+	if cur == nil || (c != nil && cur != c) {
+		return false
 	}
+	delete(st.calls, key)
+	for _, id := range cur.asked {
+		delete(st.inputs, id)
+	}
+	return true
+}
+
+// answerError answers call id with mcpgov's error message, its state
+// forgotten first on a stateless upstream (endCall: c, when set, is the
+// call meant). The answer the server never gave, or that cannot go on,
+// goes this way.
+func (u *HTTPUpstream) answerError(id json.RawMessage, c *upCall, message string) {
+	if st := u.stateless; st != nil {
+		st.mu.Lock()
+		st.endCall(string(id), c)
+		st.mu.Unlock()
+	}
+	u.deliver(frameResult{frame: rpc.ErrorResponse(id, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: message})})
 }
 
 // cancelStateless cancels a call: its POST is closed, which is how the
@@ -592,15 +631,16 @@ func (u *HTTPUpstream) cancelStateless(params json.RawMessage) {
 		st.mu.Unlock()
 		return
 	}
-	asking := c.waiting > 0
-	st.dropInputs(key)
-	delete(st.calls, key)
+	// Read under st.mu: sendStateless sets it for each POST of the call
+	// (a retry's too), and sends none once the call is gone from calls.
+	asking, cancel := c.waiting > 0, c.cancel
+	st.endCall(key, c)
 	st.mu.Unlock()
 	if asking {
 		u.deliver(frameResult{frame: rpc.ErrorResponse(c.m.ID, &jsonrpc.Error{Code: jsonrpc.CodeInternalError, Message: "mcpgov: cancelled while the server waited for the client's input"})})
 		return
 	}
-	if c.cancel != nil {
-		c.cancel()
+	if cancel != nil {
+		cancel()
 	}
 }

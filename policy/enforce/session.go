@@ -24,12 +24,14 @@ type Peer interface {
 // RelatedWriter is a Peer that takes, with a request or notification of
 // a server, the client's id of the call it is about, when the upstream's
 // transport said which call that is (rpc.Message.Related): a client with
-// several calls in flight then gets it where that call's answer goes.
-// related is empty (not nil) when the transport tied the message to a
-// request that is no call of the client's (answered already, or the
-// engine's own): it belongs to none of the client's calls.
+// several calls in flight then gets it where that call's answer goes. m
+// is the message as the client gets it, parsed (its Raw is what is sent),
+// as MessageWriter takes it. related is empty (not nil) when the
+// transport tied the message to a request that is no call of the
+// client's (answered already, or the engine's own): it belongs to none of
+// the client's calls.
 type RelatedWriter interface {
-	WriteRelated(msg []byte, related json.RawMessage) error
+	WriteRelated(m *rpc.Message, related json.RawMessage) error
 }
 
 // Route is one upstream behind a session.

@@ -30,11 +30,7 @@ func (c *relatedClient) WriteFrame(msg []byte) error {
 	return nil
 }
 
-func (c *relatedClient) WriteRelated(msg []byte, related json.RawMessage) error {
-	m, err := rpc.Parse(msg)
-	if err != nil {
-		return err
-	}
+func (c *relatedClient) WriteRelated(m *rpc.Message, related json.RawMessage) error {
 	c.out <- relatedFrame{m: m, related: related, tied: true}
 	return nil
 }

@@ -169,7 +169,17 @@ func (s *Session) writeRelated(ri int, m *rpc.Message, frame []byte) error {
 				// client to guess, which could pin it on another call.
 				id = json.RawMessage{}
 			}
-			return rw.WriteRelated(frame, id)
+			out := m
+			if string(frame) != string(m.Raw) {
+				// Given an id of the session's own, or changed by a
+				// post hook: parsed as the client gets it.
+				p, err := rpc.Parse(frame)
+				if err != nil {
+					return fmt.Errorf("a server's message rewritten for the client does not parse: %w", err)
+				}
+				out = p
+			}
+			return rw.WriteRelated(out, id)
 		}
 	}
 	return s.client.WriteFrame(frame)

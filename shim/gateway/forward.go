@@ -114,8 +114,13 @@ type replicas struct {
 
 type forwardKey struct{}
 
-// forwardInfo is what an accepted forward told about its request.
-type forwardInfo struct{ addr, base string }
+// forwardInfo is what an accepted forward told about its request, and
+// its message, parsed when the forward was checked (post takes it from
+// there rather than parse it again).
+type forwardInfo struct {
+	addr, base string
+	msg        *rpc.Message
+}
 
 // forwardOf returns what the forward that brought r said, if one did.
 func forwardOf(r *http.Request) (forwardInfo, bool) {
@@ -217,9 +222,13 @@ func (h *Handler) retryElsewhere(w http.ResponseWriter, r *http.Request, m *rpc.
 		return true
 	}
 	body := m.Raw
+	// Signed once, over the credential headers the client sent: the
+	// forward carries exactly those (Rewrite), so the digest is the one of
+	// the headers sent.
 	claims := forwardClaims{Method: http.MethodPost, Path: target.EscapedPath(), Body: digestHex(body), Auth: credentialDigest(r.Header),
 		Addr: h.clientAddr(r), Base: h.baseURL(r), Exp: time.Now().Add(forwardTTL).UnixMilli()}
-	if _, err := h.signForward(claims); err != nil {
+	signed, err := h.signForward(claims)
+	if err != nil {
 		bad(http.StatusInternalServerError, "the retry could not be forwarded to the replica holding its call: "+err.Error())
 		return true
 	}
@@ -239,22 +248,14 @@ func (h *Handler) retryElsewhere(w http.ResponseWriter, r *http.Request, m *rpc.
 			pr.Out.Header.Del("Origin")
 			// The proxy removed the headers the client's Connection
 			// header names: its credentials go on all the same (the
-			// holding replica verifies them again), and the digest
-			// signed is that of the ones sent.
+			// holding replica verifies them again), as the client sent
+			// them, which is what the signature covers.
 			for _, name := range credentialHeaders {
 				if v := pr.In.Header.Values(name); len(v) > 0 {
 					pr.Out.Header[http.CanonicalHeaderKey(name)] = slices.Clone(v)
 				} else {
 					pr.Out.Header.Del(name)
 				}
-			}
-			c := claims
-			c.Auth = credentialDigest(pr.Out.Header)
-			signed, err := h.signForward(c)
-			if err != nil { // checked above with the same fields
-				h.warnf("signing a forward: %v", err)
-				pr.Out.Header.Del(headerForward)
-				return
 			}
 			pr.Out.Header.Set(headerForward, signed)
 		},
@@ -354,6 +355,12 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 			h.warnf("a request from %s that says it is forwarded by a replica was refused: %s", peer, why)
 		}
 		reason := "forwarded request refused: " + why
+		if body == nil && !signed && r.Method == http.MethodPost {
+			// Refused before its body was read: read now, for the record
+			// of a refused tools/call (the sender's failure counts either
+			// way).
+			body, _ = io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
+		}
 		m, err := rpc.Parse(body)
 		if err == nil && m.Method == "tools/call" && a.Refused != nil {
 			var p struct {
@@ -369,13 +376,6 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 		rpcError(w, http.StatusForbidden, id, jsonrpc.CodeInvalidRequest, "mcpgov: "+reason)
 		return nil, false
 	}
-	if r.Method == http.MethodPost {
-		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
-		if err != nil {
-			return refuse("its body could not be read: " + err.Error())
-		}
-		body = b
-	}
 	if h.replicas.key == nil {
 		return refuse("this gateway shares no key with other replicas (no store)")
 	}
@@ -387,6 +387,17 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 		return refuse(err.Error())
 	}
 	c, signed = claims, true
+	// Read once the signature is known to be a replica's: a body this
+	// replica cannot read (past its MaxBody, when the replicas' limits
+	// differ; cut short) is then not held against the forwarding
+	// replica's address.
+	if r.Method == http.MethodPost {
+		b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.opts.MaxBody))
+		if err != nil {
+			return refuse("its body could not be read: " + err.Error())
+		}
+		body = b
+	}
 	now := time.Now()
 	switch {
 	case now.UnixMilli() > c.Exp:
@@ -404,10 +415,11 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 	if err != nil {
 		return refuse(fmt.Sprintf("its client address %q is not an IP address", c.Addr))
 	}
-	if m, err := rpc.Parse(body); err != nil || !isRetry(m) {
+	m, err := rpc.Parse(body)
+	if err != nil || !isRetry(m) {
 		return refuse("only a retry of a call waiting for its client's input is forwarded")
 	}
-	r = r.WithContext(context.WithValue(r.Context(), forwardKey{}, forwardInfo{addr: addr.String(), base: c.Base}))
+	r = r.WithContext(context.WithValue(r.Context(), forwardKey{}, forwardInfo{addr: addr.String(), base: c.Base, msg: m}))
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	r.ContentLength = int64(len(body))
 	return r, true

@@ -115,7 +115,7 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 		rpcError(w, http.StatusBadRequest, nil, jsonrpc.CodeInvalidRequest, "Invalid Request: JSON-RPC batches are not supported (protocol 2025-06-18 and later)")
 		return
 	}
-	m, err := rpc.Parse(body)
+	m, err := parseBody(r, body)
 	if err != nil {
 		if errors.Is(err, rpc.ErrAmbiguous) {
 			// As the shim does: a message two parsers would read
@@ -179,6 +179,15 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 	// An answer streams (and carries the server's messages about the
 	// call) when the client accepts a stream; else it is one JSON body.
 	h.callOnce(w, r, s, m, body, sseOK)
+}
+
+// parseBody parses the message of a POST: a replica's forward's was
+// parsed when the forward was checked (acceptForward).
+func parseBody(r *http.Request, body []byte) (*rpc.Message, error) {
+	if f, ok := forwardOf(r); ok && f.msg != nil {
+		return f.msg, nil
+	}
+	return rpc.Parse(body)
 }
 
 // get opens the session's stream for the server's own messages.

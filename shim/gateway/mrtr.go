@@ -366,61 +366,73 @@ func isRetry(m *rpc.Message) bool {
 	return false
 }
 
-// resumeInput serves a stateless client's retry of a call that waits for
-// its input.
-// A retry refused is recorded in the caller's pooled session (mine), as
-// the engine records the messages it refuses: a forged, foreign or
-// replayed state is worth a look.
-func (h *Handler) resumeInput(w http.ResponseWriter, r *http.Request, ep endpoint, mine *session, m *rpc.Message, sseOK bool) {
-	bad := func(status int, msg string) {
-		mine.engine.Refuse(mine.ctx, m.Method, "retry refused: "+msg)
-		statelessError(w, m.ID, status, jsonrpc.CodeInvalidParams, msg, nil)
-	}
+// retryCheck is what checkRetry found of a retry: the state it carries
+// and its answers, or why it is refused (status and why).
+type retryCheck struct {
+	st        sealedState
+	responses map[string]jsontext.Value
+	status    int
+	why       string
+}
+
+// checkRetry checks a stateless client's retry against the state it
+// carries (sealed by a replica of the gateway, for this caller, endpoint
+// and request, not expired). It needs no session: a retry whose state
+// names another replica is forwarded there once it passes
+// (retryElsewhere), before any pooled session of this replica is looked
+// up.
+func (h *Handler) checkRetry(r *http.Request, ep endpoint, m *rpc.Message) retryCheck {
+	refuse := func(status int, why string) retryCheck { return retryCheck{status: status, why: why} }
 	if err := rpc.CheckNames(m.Params, "params"); err != nil {
-		bad(http.StatusBadRequest, err.Error())
-		return
+		return refuse(http.StatusBadRequest, err.Error())
 	}
 	var p map[string]jsontext.Value
 	if err := jsonv2.Unmarshal(m.Params, &p); err != nil {
-		bad(http.StatusBadRequest, fmt.Sprintf("params of %s: %v", m.Method, err))
-		return
+		return refuse(http.StatusBadRequest, fmt.Sprintf("params of %s: %v", m.Method, err))
 	}
 	var token string
 	if v := p["requestState"]; v == nil || jsonv2.Unmarshal(v, &token) != nil || token == "" {
-		bad(http.StatusBadRequest, "inputResponses without a requestState: a retry carries the requestState of the input_required answer it answers")
-		return
+		return refuse(http.StatusBadRequest, "inputResponses without a requestState: a retry carries the requestState of the input_required answer it answers")
 	}
 	var responses map[string]jsontext.Value
 	if v := p["inputResponses"]; v != nil {
 		if err := jsonv2.Unmarshal(v, &responses); err != nil || v.Kind() != '{' {
-			bad(http.StatusBadRequest, "inputResponses must be an object of answers by input request key")
-			return
+			return refuse(http.StatusBadRequest, "inputResponses must be an object of answers by input request key")
 		}
 	}
 	st, err := h.openState(token)
 	if err != nil {
-		bad(http.StatusBadRequest, err.Error())
-		return
+		return refuse(http.StatusBadRequest, err.Error())
 	}
-	who := caller(r)
 	switch {
 	case time.Now().UnixMilli() > st.Expires:
-		bad(http.StatusBadRequest, fmt.Sprintf("requestState expired at %s (a call waits at most %s for its input); send the request again without it",
+		return refuse(http.StatusBadRequest, fmt.Sprintf("requestState expired at %s (a call waits at most %s for its input); send the request again without it",
 			time.UnixMilli(st.Expires).UTC().Format(time.RFC3339), h.opts.InputTimeout))
-		return
-	case st.Who != callerDigest(who):
-		bad(http.StatusForbidden, "requestState was issued to another caller; only the caller whose call asked for input may answer it")
-		return
+	case st.Who != callerDigest(caller(r)):
+		return refuse(http.StatusForbidden, "requestState was issued to another caller; only the caller whose call asked for input may answer it")
 	case st.Endpoint != ep.path:
-		bad(http.StatusBadRequest, fmt.Sprintf("requestState belongs to a call on %s; retry it there", st.Endpoint))
-		return
+		return refuse(http.StatusBadRequest, fmt.Sprintf("requestState belongs to a call on %s; retry it there", st.Endpoint))
 	case st.Method != m.Method || st.Digest != requestDigest(m.Method, m.Params):
-		bad(http.StatusBadRequest, fmt.Sprintf("the retry must repeat the original %s request (its name or URI and arguments) with its inputResponses and requestState", st.Method))
+		return refuse(http.StatusBadRequest, fmt.Sprintf("the retry must repeat the original %s request (its name or URI and arguments) with its inputResponses and requestState", st.Method))
+	}
+	return retryCheck{st: st, responses: responses}
+}
+
+// resumeInput serves a stateless client's retry of a call that waits for
+// its input on this replica, rc what checkRetry found of it.
+// A retry refused is recorded in the caller's pooled session (mine), as
+// the engine records the messages it refuses: a forged, foreign or
+// replayed state is worth a look.
+func (h *Handler) resumeInput(w http.ResponseWriter, r *http.Request, ep endpoint, mine *session, m *rpc.Message, sseOK bool, rc retryCheck) {
+	bad := func(status int, msg string) {
+		mine.engine.Refuse(mine.ctx, m.Method, "retry refused: "+msg)
+		statelessError(w, m.ID, status, jsonrpc.CodeInvalidParams, msg, nil)
+	}
+	if rc.why != "" {
+		bad(rc.status, rc.why)
 		return
 	}
-	if h.retryElsewhere(w, r, m, st, bad) {
-		return // its call waits on another replica (forward.go)
-	}
+	st, responses, who := rc.st, rc.responses, caller(r)
 	h.inputsMu.Lock()
 	ic := h.inputs[st.Call]
 	h.inputsMu.Unlock()

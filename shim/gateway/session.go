@@ -382,13 +382,8 @@ func (s *session) WriteMessage(m *rpc.Message) error {
 // notification that came on the answer stream of the client's request
 // related (its id as the client sent it) goes where that request's
 // answer goes, when it is streamed there; the server sent it about that
-// request (Streamable HTTP ties them so).
-func (s *session) WriteRelated(msg []byte, related json.RawMessage) error {
-	m, err := rpc.Parse(msg)
-	if err != nil {
-		s.h.warnf("message to the client dropped: %v", err)
-		return nil
-	}
+// request (Streamable HTTP ties them so). m comes parsed by the engine.
+func (s *session) WriteRelated(m *rpc.Message, related json.RawMessage) error {
 	return s.writeMessage(m, related)
 }
 

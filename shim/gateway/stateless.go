@@ -114,6 +114,26 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 			fmt.Sprintf("Method not found: %s is not served under protocol %s by this gateway", m.Method, statelessVersion), nil)
 		return
 	}
+	retry := isRetry(m)
+	var rc retryCheck
+	if retry {
+		// A retry whose call waits on another replica goes there before
+		// a pooled session is looked up: this replica needs none for it
+		// (opening one starts the server's processes, its OAuth), and
+		// failing to open one must not refuse a retry another replica
+		// serves. A refusal is recorded in the pooled session, opened
+		// only then.
+		rc = h.checkRetry(r, ep, m)
+		bad := func(status int, msg string) {
+			if s, _, _ := h.pooled(r, ep, meta); s != nil {
+				s.engine.Refuse(s.ctx, m.Method, "retry refused: "+msg)
+			}
+			statelessError(w, m.ID, status, jsonrpc.CodeInvalidParams, msg, nil)
+		}
+		if rc.why == "" && h.retryElsewhere(w, r, m, rc.st, bad) {
+			return // its call waits on another replica (forward.go)
+		}
+	}
 	s, status, refusal := h.pooled(r, ep, meta)
 	if s != nil && s.isEnded() {
 		// Ended since it was looked up (idle, its upstream gone): once
@@ -141,8 +161,8 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 			return
 		}
 	}
-	if isRetry(m) && !s.passesRetry(m) {
-		h.resumeInput(w, r, ep, s, m, sseOK) // a call waiting for this input (mrtr.go)
+	if retry && !s.passesRetry(m) {
+		h.resumeInput(w, r, ep, s, m, sseOK, rc) // a call waiting for this input (mrtr.go)
 		return
 	}
 	s.callStateless(w, r, m, sseOK)
@@ -262,7 +282,7 @@ func (h *Handler) poolKey(r *http.Request, ep endpoint, meta map[string]any) str
 	caps, _ := json.Marshal(clientInputCapabilities(meta))
 	parts := [][]byte{[]byte(ep.path), who, client, caps}
 	if _, ok := h.opts.Governance.(CredentialSource); ok {
-		for _, name := range []string{"Authorization", "X-Mcpgov-Mcp-Headers"} {
+		for _, name := range credentialHeaders { // the ones a forward's signature binds too
 			parts = append(parts, []byte(strings.Join(r.Header.Values(name), "\n")))
 		}
 	}
@@ -596,6 +616,7 @@ func isStatelessRequest(header string, m *rpc.Message) bool {
 func (s *session) passesRetry(m *rpc.Message) bool {
 	var p struct {
 		State string `json:"requestState"`
+		Name  string `json:"name"`
 	}
 	if jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.State == "" || strings.HasPrefix(p.State, stateVersion) {
 		return false
@@ -607,21 +628,15 @@ func (s *session) passesRetry(m *rpc.Message) bool {
 	if !s.aggregate {
 		return stateless(0)
 	}
-	// Aggregated: the route the namespaced name goes to (a resource's URI
-	// names none: any stateless route).
-	var q struct {
-		Name string `json:"name"`
+	// Aggregated: only a tools/call is served (the engine refuses the
+	// rest), on the route its namespaced name goes to. Any other method
+	// names no route a foreign requestState could be meant for: refused
+	// as one (resumeInput).
+	if m.Method != "tools/call" {
+		return false
 	}
-	if m.Method != "resources/read" && jsonv2.Unmarshal(m.Params, &q, jsonv2.RejectUnknownMembers(false)) == nil {
-		ri := s.engine.RouteOf(q.Name)
-		return ri >= 0 && ri < len(s.ups) && stateless(ri)
-	}
-	for i := range s.ups {
-		if stateless(i) {
-			return true
-		}
-	}
-	return false
+	ri := s.engine.RouteOf(p.Name)
+	return ri >= 0 && ri < len(s.ups) && stateless(ri)
 }
 
 func (s *session) isEnded() bool {
