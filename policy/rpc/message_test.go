@@ -21,10 +21,17 @@ func TestParse(t *testing.T) {
 		{`[{"jsonrpc":"2.0","id":1,"method":"x"}]`, "invalid"},
 		{`{"jsonrpc":"2.0"}`, "invalid"},
 		{`{"jsonrpc":`, "parse"},
+		// Escaped names are the members they spell.
+		{`{"jsonrpc":"2.0","\u0069d":1,"m\u0065thod":"x"}`, "call"},
+		{`{"jsonrpc":"2.0","\u0049d":1,"method":"x"}`, "ambiguous"},
+		{`{"jsonrpc":"2.0","ID":1,"method":"x"}`, "ambiguous"},
+		{`{"jsonrpc":"2.0","id":1,"\u0069d":2,"method":"x"}`, "ambiguous"},
 	} {
 		m, err := Parse([]byte(tc.in))
 		got := "parse"
 		switch {
+		case errors.Is(err, ErrAmbiguous):
+			got = "ambiguous"
 		case errors.Is(err, ErrNotMessage):
 			got = "invalid"
 		case err != nil:
@@ -122,6 +129,29 @@ func TestCheckNames(t *testing.T) {
 		}
 		if !ambiguous && err != nil {
 			t.Errorf("CheckNames(%.80s): %v", in, err)
+		}
+	}
+}
+
+// BenchmarkParseAndCheck is what each message of a governed tools/call
+// costs here: the strict parse, then the case check of its params or
+// result.
+func BenchmarkParseAndCheck(b *testing.B) {
+	call := []byte(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"},"_meta":{"progressToken":3}}}`)
+	answer := []byte(`{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"Echo: hello"}],"structuredContent":{"echo":"hello"},"isError":false}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, frame := range [][]byte{call, answer} {
+			m, err := Parse(frame)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := CheckNames(m.Params, "params"); err != nil {
+				b.Fatal(err)
+			}
+			if err := CheckNames(m.Result, "result"); err != nil {
+				b.Fatal(err)
+			}
 		}
 	}
 }
