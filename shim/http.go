@@ -422,6 +422,13 @@ func (u *HTTPUpstream) WriteFrame(frame []byte) error {
 	if err != nil {
 		return fmt.Errorf("message for the upstream: %w", err)
 	}
+	return u.WriteMessage(m)
+}
+
+// WriteMessage is WriteFrame for a message parsed already (or made by
+// rpc.NewRequest): the engine's governed call is not parsed again. The
+// upstream owns m from then on.
+func (u *HTTPUpstream) WriteMessage(m *rpc.Message) error {
 	if u.stateless != nil {
 		return u.writeStateless(m)
 	}
@@ -430,7 +437,7 @@ func (u *HTTPUpstream) WriteFrame(frame []byte) error {
 		u.initKey, u.initMsg = string(m.ID), m
 		u.mu.Unlock()
 	}
-	err = u.post(m)
+	err := u.post(m)
 	if errors.Is(err, errSessionMissing) {
 		fmt.Fprintf(u.stderr, "mcpgov: upstream session expired; initializing a new one\n")
 		if err := u.reinitialize(); err != nil {

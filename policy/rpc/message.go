@@ -373,6 +373,21 @@ func Request(id json.RawMessage, method string, params json.RawMessage) []byte {
 	return append(b, '}')
 }
 
+// NewRequest is the Message of Request(id, method, params), made without
+// parsing what it has just encoded: for a request mcpgov sends on, whose
+// params it read and checked already.
+func NewRequest(id json.RawMessage, method string, params json.RawMessage) *Message {
+	raw := Request(id, method, params)
+	start := len(`{"jsonrpc":"2.0","id":`)
+	m := &Message{Raw: raw, Method: method, HasID: true, idStart: start, idEnd: start + len(id)}
+	m.ID = json.RawMessage(raw[m.idStart:m.idEnd])
+	if params != nil {
+		end := len(raw) - 1
+		m.Params = json.RawMessage(raw[end-len(params) : end])
+	}
+	return m
+}
+
 // Notification encodes a JSON-RPC notification with go-sdk's encoder.
 func Notification(method string, params json.RawMessage) ([]byte, error) {
 	return jsonrpc.EncodeMessage(&jsonrpc.Request{Method: method, Params: params})

@@ -155,3 +155,29 @@ func BenchmarkParseAndCheck(b *testing.B) {
 		}
 	}
 }
+
+// TestNewRequest: the message NewRequest makes is the one Parse reads
+// from the same frame, and its id can be replaced.
+func TestNewRequest(t *testing.T) {
+	for _, tc := range []struct {
+		id     string
+		params json.RawMessage
+	}{
+		{`7`, json.RawMessage(`{"name":"echo","arguments":{"x":1}}`)},
+		{`"a-b"`, json.RawMessage(`{}`)},
+		{`9007199254740993`, nil},
+	} {
+		m := NewRequest(json.RawMessage(tc.id), "tools/call", tc.params)
+		want, err := Parse(m.Raw)
+		if err != nil {
+			t.Fatalf("%s: the frame does not parse: %v", m.Raw, err)
+		}
+		if string(m.ID) != string(want.ID) || m.Method != want.Method || string(m.Params) != string(want.Params) ||
+			m.HasID != want.HasID || !m.IsCall() {
+			t.Errorf("NewRequest = %+v, Parse read %+v", m, want)
+		}
+		if got := string(m.WithID(json.RawMessage(`"z"`))); got != string(want.WithID(json.RawMessage(`"z"`))) {
+			t.Errorf("WithID: %s", got)
+		}
+	}
+}
