@@ -535,12 +535,12 @@ func (u *HTTPUpstream) postWith(ctx context.Context, m *rpc.Message, done func()
 		return nil
 	case resp.StatusCode == http.StatusOK && mediaType == "text/event-stream":
 		streamed = true
-		go func() {
+		streamWorkers.run(func() {
 			u.readPostStream(resp, m, session, gen)
 			if done != nil {
 				done()
 			}
-		}()
+		})
 		return nil
 	case resp.StatusCode == http.StatusOK && mediaType == "application/json":
 		body, err := readBody(resp)
