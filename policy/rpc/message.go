@@ -248,7 +248,11 @@ func CheckNames(v json.RawMessage, where string) error {
 		}
 		switch tok.Kind() {
 		case '{', '[':
-			if depth == len(stack) {
+			switch {
+			case depth < len(stack):
+			case depth < cap(stack):
+				stack = stack[:depth+1] // the set kept there, with its room
+			default:
 				stack = append(stack, nameSet{})
 			}
 			stack[depth].reset()
