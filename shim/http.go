@@ -42,6 +42,7 @@ type HTTPUpstream struct {
 
 	mu        sync.Mutex
 	session   string       // Mcp-Session-Id the server gave
+	sessionHV []string     // session as a header value, shared by its requests
 	gen       int          // incremented per (re)initialized session
 	initKey   string       // raw ID of the client's initialize call
 	initMsg   *rpc.Message // the client's initialize, replayed on 404
@@ -80,14 +81,25 @@ type versionTransport struct {
 	// authorizer, when set, gives the bearer token of each request.
 	authorizer Authorizer
 	mu         sync.Mutex
-	version    string
+	version    []string // MCP-Protocol-Version as a header value; nil before one was chosen
 }
 
 func (t *versionTransport) setVersion(v string) {
 	t.mu.Lock()
-	t.version = v
+	t.version = nil
+	if v != "" {
+		t.version = []string{v}
+	}
 	t.mu.Unlock()
 }
+
+// Header values every request of a kind carries, shared rather than made
+// per request (a header's Set makes its value slice): nothing that sends
+// or copies a request changes them (Header.Clone copies the values).
+var (
+	headerJSON      = []string{"application/json"}
+	headerAcceptAll = []string{"application/json, text/event-stream"}
+)
 
 // RoundTrip implements http.RoundTripper.
 func (t *versionTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -106,8 +118,8 @@ func (t *versionTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	for k, vs := range t.headers {
 		req.Header[k] = vs
 	}
-	if v != "" && req.Header.Get("MCP-Protocol-Version") == "" {
-		req.Header.Set("MCP-Protocol-Version", v)
+	if v != nil && req.Header.Get("MCP-Protocol-Version") == "" {
+		req.Header["Mcp-Protocol-Version"] = v
 	}
 	if t.apply != nil {
 		// Per request, so a refreshed token is the one sent.
@@ -468,7 +480,7 @@ func (u *HTTPUpstream) postWith(ctx context.Context, m *rpc.Message, done func()
 		}()
 	}
 	u.mu.Lock()
-	session, gen, closed := u.session, u.gen, u.closed
+	session, sessionHV, gen, closed := u.session, u.sessionHV, u.gen, u.closed
 	u.mu.Unlock()
 	if closed {
 		return errors.New("the upstream connection is closed")
@@ -483,10 +495,10 @@ func (u *HTTPUpstream) postWith(ctx context.Context, m *rpc.Message, done func()
 		if err != nil {
 			return fmt.Errorf("sending %s: %w", what, err)
 		}
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Accept", "application/json, text/event-stream")
+		req.Header["Content-Type"] = headerJSON
+		req.Header["Accept"] = headerAcceptAll
 		if session != "" {
-			req.Header.Set("Mcp-Session-Id", session)
+			req.Header["Mcp-Session-Id"] = sessionHV
 		}
 		if u.stateless != nil && m.IsCall() {
 			u.statelessHeaders(req.Header, m)
@@ -522,6 +534,7 @@ func (u *HTTPUpstream) postWith(ctx context.Context, m *rpc.Message, done func()
 		u.mu.Lock()
 		if u.gen == gen {
 			u.session = resp.Header.Get("Mcp-Session-Id")
+			u.sessionHV = []string{u.session}
 		}
 		u.mu.Unlock()
 	}
@@ -642,7 +655,7 @@ func (u *HTTPUpstream) reinitialize() error {
 		return errors.New("the session expired before initialize")
 	}
 	answer := make(chan []byte, 1)
-	u.session, u.gen = "", u.gen+1
+	u.session, u.sessionHV, u.gen = "", nil, u.gen+1
 	u.reinitKey, u.reinit = `"mcpgov-reinitialize"`, answer
 	gen := u.gen
 	u.mu.Unlock()
