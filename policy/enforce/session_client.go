@@ -314,9 +314,19 @@ func (s *Session) govern(ctx context.Context, ri int, c *call, rc *readParams) {
 		core.CancelCall(ctx, st, "cancelled by the client while being checked; never sent upstream")
 		return
 	}
-	if err := s.routes[ri].upstream.WriteFrame(rpc.Request(c.up, "tools/call", st.Call.Params)); err != nil {
+	if err := s.writeUpstream(ri, rpc.NewRequest(c.up, "tools/call", st.Call.Params)); err != nil {
 		s.notAccepted(c, err)
 	}
+}
+
+// writeUpstream sends m, a message the session made or parsed, to route
+// ri's upstream, as a message to one that takes it (no parse of its own).
+func (s *Session) writeUpstream(ri int, m *rpc.Message) error {
+	up := s.routes[ri].upstream
+	if mw, ok := up.(MessageWriter); ok {
+		return mw.WriteMessage(m)
+	}
+	return up.WriteFrame(m.Raw)
 }
 
 // verifyTimeout bounds the session's own tools/list.

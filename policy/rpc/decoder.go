@@ -14,6 +14,9 @@ type pooledDecoder struct {
 	dec    *jsontext.Decoder
 	r      bytes.Reader
 	pooled bool
+	// names is CheckNames's stack of member names, kept for the next
+	// value (empty between uses).
+	names []nameSet
 }
 
 // maxPooled bounds the inputs a pooled decoder reads: its buffer grows

@@ -76,20 +76,23 @@ func Parse(frame []byte) (*Message, error) {
 	}
 	var version string
 	for dec.PeekKind() != '}' {
-		nameTok, err := dec.ReadToken()
+		// The name is matched as the frame spells it, with no string made
+		// of it: one per member of every message was most of a parse's
+		// allocations.
+		nameVal, err := dec.ReadValue()
 		if err != nil {
 			return nil, parseError(err)
 		}
-		name := nameTok.String()
+		member, err := envelopeMember(nameVal)
+		if err != nil {
+			return nil, err
+		}
 		val, err := dec.ReadValue()
 		if err != nil {
 			return nil, parseError(err)
 		}
 		end := int(dec.InputOffset())
-		if variant := caseVariant(name, envelopeKeys); variant != "" {
-			return nil, fmt.Errorf("%w: member %q differs only in case from %q", ErrAmbiguous, name, variant)
-		}
-		switch name {
+		switch member {
 		case "jsonrpc":
 			if val.Kind() == '"' {
 				version = Unquote(val)
@@ -157,6 +160,35 @@ func Unquote(v jsontext.Value) string {
 	return string(s)
 }
 
+// envelopeMember returns the envelope member (one of envelopeKeys) that
+// the quoted member name nameVal is, or "" for another member; a name
+// that differs from one only in case is refused (ErrAmbiguous).
+func envelopeMember(nameVal jsontext.Value) (string, error) {
+	name := unquotedName(nameVal)
+	for _, k := range envelopeKeys {
+		if string(name) == k {
+			return k, nil
+		}
+	}
+	if variant := caseVariant(string(name), envelopeKeys); variant != "" {
+		return "", fmt.Errorf("%w: member %q differs only in case from %q", ErrAmbiguous, name, variant)
+	}
+	return "", nil
+}
+
+// unquotedName is the name a valid JSON string holds: the bytes between
+// its quotes when it has no escape (no copy), else its unquoted copy.
+func unquotedName(v jsontext.Value) []byte {
+	if len(v) >= 2 && bytes.IndexByte(v, '\\') < 0 {
+		return v[1 : len(v)-1]
+	}
+	s, err := jsontext.AppendUnquote(nil, v)
+	if err != nil {
+		return nil
+	}
+	return s
+}
+
 // caseVariant returns the name in names that name differs from only in
 // case, or "" (also when name is one of names exactly).
 func caseVariant(name string, names []string) string {
@@ -181,10 +213,32 @@ func CheckNames(v json.RawMessage, where string) error {
 	dec := pd.dec
 	// One entry per open container: the member names of an object (for
 	// an array, unused). Entries are kept when their container closes, so
-	// the next container at that depth reuses their slice.
-	var small [8]nameSet
-	stack, depth := small[:0], 0
+	// the next container at that depth reuses their slice; a pooled
+	// decoder keeps them for its next value.
+	stack, depth := pd.names[:0], 0
+	defer func() {
+		for i := range stack {
+			stack[i].reset() // the names are v's bytes: keep none of them
+		}
+		pd.names = stack[:0]
+	}()
 	for {
+		if depth > 0 {
+			// A member name is read as the value it is in v, so that the
+			// set holds v's own bytes: no string is made per name.
+			if kind, n := dec.StackIndex(dec.StackDepth()); kind == '{' && n%2 == 0 && dec.PeekKind() == '"' {
+				val, err := dec.ReadValue()
+				if err != nil {
+					return parseError(err)
+				}
+				end := int(dec.InputOffset())
+				name := unquotedName(jsontext.Value(v[end-len(val) : end]))
+				if prev := stack[depth-1].add(name); prev != nil {
+					return fmt.Errorf("%w: members %q and %q of %s differ only in case", ErrAmbiguous, prev, name, where+string(dec.StackPointer().Parent()))
+				}
+				continue
+			}
+		}
 		tok, err := dec.ReadToken()
 		if errors.Is(err, errEOF) {
 			return nil
@@ -194,24 +248,17 @@ func CheckNames(v json.RawMessage, where string) error {
 		}
 		switch tok.Kind() {
 		case '{', '[':
-			if depth == len(stack) {
+			switch {
+			case depth < len(stack):
+			case depth < cap(stack):
+				stack = stack[:depth+1] // the set kept there, with its room
+			default:
 				stack = append(stack, nameSet{})
 			}
 			stack[depth].reset()
 			depth++
 		case '}', ']':
 			depth--
-		case '"':
-			// Within an object, names are the odd-numbered tokens; the
-			// stack's state does not void the token.
-			kind, n := dec.StackIndex(dec.StackDepth())
-			if kind != '{' || n%2 != 1 {
-				continue
-			}
-			str := tok.String()
-			if prev := stack[depth-1].add(str); prev != "" {
-				return fmt.Errorf("%w: members %q and %q of %s differ only in case", ErrAmbiguous, prev, str, where+string(dec.StackPointer().Parent()))
-			}
 		}
 	}
 }
@@ -220,11 +267,12 @@ func CheckNames(v json.RawMessage, where string) error {
 // the Kelvin sign and long s, which Go's case folding maps to k and s).
 func fold(s string) string { return strings.ToLower(strings.ToUpper(s)) }
 
-// nameSet holds an object's member names; most objects have a few, so a
-// slice is searched until it grows large enough for a map.
+// nameSet holds an object's member names, as v's bytes; most objects
+// have a few, so a slice is searched until it grows large enough for a
+// map.
 type nameSet struct {
-	names []string
-	folds map[string]string
+	names [][]byte
+	folds map[string][]byte
 }
 
 // reset empties the set, keeping the slice's room.
@@ -234,29 +282,29 @@ func (s *nameSet) reset() {
 }
 
 // add records name and returns an earlier name that differs from it only
-// in case, or "".
-func (s *nameSet) add(name string) string {
+// in case, or nil.
+func (s *nameSet) add(name []byte) []byte {
 	if s.folds == nil && len(s.names) < 16 {
 		for _, n := range s.names {
-			if n != name && strings.EqualFold(n, name) {
+			if !bytes.Equal(n, name) && bytes.EqualFold(n, name) {
 				return n
 			}
 		}
 		s.names = append(s.names, name)
-		return ""
+		return nil
 	}
 	if s.folds == nil {
-		s.folds = make(map[string]string, 2*len(s.names))
+		s.folds = make(map[string][]byte, 2*len(s.names))
 		for _, n := range s.names {
-			s.folds[fold(n)] = n
+			s.folds[fold(string(n))] = n
 		}
 	}
-	key := fold(name)
-	if prev, ok := s.folds[key]; ok && prev != name {
+	key := fold(string(name))
+	if prev, ok := s.folds[key]; ok && !bytes.Equal(prev, name) {
 		return prev
 	}
 	s.folds[key] = name
-	return ""
+	return nil
 }
 
 // IsCall reports whether m is a request that expects a response.
@@ -327,6 +375,21 @@ func Request(id json.RawMessage, method string, params json.RawMessage) []byte {
 		b = append(b, params...)
 	}
 	return append(b, '}')
+}
+
+// NewRequest is the Message of Request(id, method, params), made without
+// parsing what it has just encoded: for a request mcpgov sends on, whose
+// params it read and checked already.
+func NewRequest(id json.RawMessage, method string, params json.RawMessage) *Message {
+	raw := Request(id, method, params)
+	start := len(`{"jsonrpc":"2.0","id":`)
+	m := &Message{Raw: raw, Method: method, HasID: true, idStart: start, idEnd: start + len(id)}
+	m.ID = json.RawMessage(raw[m.idStart:m.idEnd])
+	if params != nil {
+		end := len(raw) - 1
+		m.Params = json.RawMessage(raw[end-len(params) : end])
+	}
+	return m
 }
 
 // Notification encodes a JSON-RPC notification with go-sdk's encoder.

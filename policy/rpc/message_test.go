@@ -21,10 +21,17 @@ func TestParse(t *testing.T) {
 		{`[{"jsonrpc":"2.0","id":1,"method":"x"}]`, "invalid"},
 		{`{"jsonrpc":"2.0"}`, "invalid"},
 		{`{"jsonrpc":`, "parse"},
+		// Escaped names are the members they spell.
+		{`{"jsonrpc":"2.0","\u0069d":1,"m\u0065thod":"x"}`, "call"},
+		{`{"jsonrpc":"2.0","\u0049d":1,"method":"x"}`, "ambiguous"},
+		{`{"jsonrpc":"2.0","ID":1,"method":"x"}`, "ambiguous"},
+		{`{"jsonrpc":"2.0","id":1,"\u0069d":2,"method":"x"}`, "ambiguous"},
 	} {
 		m, err := Parse([]byte(tc.in))
 		got := "parse"
 		switch {
+		case errors.Is(err, ErrAmbiguous):
+			got = "ambiguous"
 		case errors.Is(err, ErrNotMessage):
 			got = "invalid"
 		case err != nil:
@@ -122,6 +129,55 @@ func TestCheckNames(t *testing.T) {
 		}
 		if !ambiguous && err != nil {
 			t.Errorf("CheckNames(%.80s): %v", in, err)
+		}
+	}
+}
+
+// BenchmarkParseAndCheck is what each message of a governed tools/call
+// costs here: the strict parse, then the case check of its params or
+// result.
+func BenchmarkParseAndCheck(b *testing.B) {
+	call := []byte(`{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"hello"},"_meta":{"progressToken":3}}}`)
+	answer := []byte(`{"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"Echo: hello"}],"structuredContent":{"echo":"hello"},"isError":false}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		for _, frame := range [][]byte{call, answer} {
+			m, err := Parse(frame)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := CheckNames(m.Params, "params"); err != nil {
+				b.Fatal(err)
+			}
+			if err := CheckNames(m.Result, "result"); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestNewRequest: the message NewRequest makes is the one Parse reads
+// from the same frame, and its id can be replaced.
+func TestNewRequest(t *testing.T) {
+	for _, tc := range []struct {
+		id     string
+		params json.RawMessage
+	}{
+		{`7`, json.RawMessage(`{"name":"echo","arguments":{"x":1}}`)},
+		{`"a-b"`, json.RawMessage(`{}`)},
+		{`9007199254740993`, nil},
+	} {
+		m := NewRequest(json.RawMessage(tc.id), "tools/call", tc.params)
+		want, err := Parse(m.Raw)
+		if err != nil {
+			t.Fatalf("%s: the frame does not parse: %v", m.Raw, err)
+		}
+		if string(m.ID) != string(want.ID) || m.Method != want.Method || string(m.Params) != string(want.Params) ||
+			m.HasID != want.HasID || !m.IsCall() {
+			t.Errorf("NewRequest = %+v, Parse read %+v", m, want)
+		}
+		if got := string(m.WithID(json.RawMessage(`"z"`))); got != string(want.WithID(json.RawMessage(`"z"`))) {
+			t.Errorf("WithID: %s", got)
 		}
 	}
 }

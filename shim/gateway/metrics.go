@@ -279,7 +279,21 @@ func (m *Metrics) request(kind endpointKind, method string, code int) {
 	if m == nil {
 		return
 	}
-	m.requests.WithLabelValues(kind.String(), method, strconv.Itoa(code)).Inc()
+	m.counter(m.requests, kind.String(), method, statusLabel(code)).Inc()
+}
+
+// statusLabel is code as a label value; the codes the gateway answers
+// most are constants, not a string made per request.
+func statusLabel(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "200"
+	case http.StatusAccepted:
+		return "202"
+	case http.StatusNoContent:
+		return "204"
+	}
+	return strconv.Itoa(code)
 }
 
 // forwarded counts one retry forwarded, lost or refused (forward.go).
