@@ -72,6 +72,9 @@ import (
 // With AdvertiseURL set, the sealed state names that replica, and a retry
 // another replica receives is forwarded there and answered from there
 // (forward.go); without it, that retry gets an error naming the setting.
+// A replica that drains keeps taking the retries of the calls it holds,
+// direct or forwarded, until they end or the drain's deadline cancels
+// them (ops.go).
 
 // DefaultInputTimeout bounds how long a call waits for its client's
 // retry with the input its server asked for: a person filling in a form
@@ -320,6 +323,7 @@ func (h *Handler) dropInput(ic *inputCall) {
 		delete(h.inputs, ic.key)
 	}
 	h.inputsMu.Unlock()
+	h.drainWake()
 }
 
 // endInputs forgets the waiting calls of a session that ended.
@@ -418,12 +422,20 @@ func (h *Handler) resumeInput(w http.ResponseWriter, r *http.Request, ep endpoin
 		bad(http.StatusBadRequest, fmt.Sprintf("the retry must repeat the original %s request (its name or URI and arguments) with its inputResponses and requestState", st.Method))
 		return
 	}
+	if elsewhere := st.Replica != "" && st.Replica != h.opts.AdvertiseURL; elsewhere && isContinuing(r) {
+		if _, forwarded := forwardOf(r); !forwarded && drainRefuse(w, r) {
+			return // another replica takes it and forwards it to the one holding its call
+		}
+	}
 	if h.retryElsewhere(w, r, m, st, bad) {
 		return // its call waits on another replica (forward.go)
 	}
 	h.inputsMu.Lock()
 	ic := h.inputs[st.Call]
 	h.inputsMu.Unlock()
+	if ic == nil && st.Replica == "" && len(h.opts.SessionKey) > 0 && drainRefuse(w, r) {
+		return // perhaps held by another replica, which the client may reach
+	}
 	if ic == nil {
 		bad(http.StatusBadRequest, h.callOver(st))
 		return

@@ -114,6 +114,9 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 			fmt.Sprintf("Method not found: %s is not served under protocol %s by this gateway", m.Method, statelessVersion), nil)
 		return
 	}
+	if !isRetry(m) && drainRefuse(w, r) {
+		return // only a retry may continue a call this replica holds
+	}
 	s, status, refusal := h.pooled(r, ep, meta)
 	if s != nil && s.isEnded() {
 		// Ended since it was looked up (idle, its upstream gone): once
@@ -144,6 +147,9 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 	if isRetry(m) && !s.passesRetry(m) {
 		h.resumeInput(w, r, ep, s, m, sseOK) // a call waiting for this input (mrtr.go)
 		return
+	}
+	if drainRefuse(w, r) {
+		return // a stateless upstream's retry is a call of its own, which any replica serves
 	}
 	s.callStateless(w, r, m, sseOK)
 }
