@@ -114,6 +114,7 @@ type statelessCall struct {
 	method   string
 	params   json.RawMessage // as the client sent them
 	input    *inputCall      // once its server asked for input
+	logLevel string          // the least level of the log messages it takes (loglevel.go)
 }
 
 // inputCall returns the input state of a stateless call, if its server
@@ -476,6 +477,7 @@ func (h *Handler) resumeInput(w http.ResponseWriter, r *http.Request, ep endpoin
 	ic.parked = false
 	ic.timer.Stop()
 	rep.call.clientID = m.ID
+	rep.call.logLevel = requestLogLevel(m.Params)
 	rep.out = newOutbox()
 	if sseOK {
 		s.live[rep] = true

@@ -457,12 +457,16 @@ func (s *session) writeMessage(m *rpc.Message, related json.RawMessage) error {
 		return nil
 	}
 	if rep := s.waiters[string(related)]; related != nil && rep != nil && s.live[rep] {
-		rep.out.push(msg)
+		if rep.takesLog(m) {
+			rep.out.push(msg)
+		}
 		return nil
 	}
 	if len(s.live) == 1 {
 		for rep := range s.live {
-			rep.out.push(msg)
+			if rep.takesLog(m) {
+				rep.out.push(msg)
+			}
 		}
 		return nil
 	}

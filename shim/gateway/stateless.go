@@ -419,7 +419,7 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 	s.seq++
 	gid := json.RawMessage(`"mcpgov-` + strconv.FormatUint(s.seq, 10) + `"`)
 	s.mu.Unlock()
-	params, err := legacyParams(m.Params)
+	params, err := legacyParams(m.Params, s.statelessRoute(m, false))
 	if err != nil {
 		statelessError(w, m.ID, http.StatusBadRequest, jsonrpc.CodeInvalidParams, err.Error(), nil)
 		return
@@ -430,7 +430,7 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 		statelessError(w, m.ID, http.StatusBadRequest, jsonrpc.CodeInvalidRequest, err.Error(), nil)
 		return
 	}
-	call := &statelessCall{clientID: m.ID, method: m.Method, params: m.Params}
+	call := &statelessCall{clientID: m.ID, method: m.Method, params: m.Params, logLevel: requestLogLevel(m.Params)}
 	rep := &reply{id: string(gid), out: newOutbox(), call: call, rewrite: func(answer *rpc.Message) []byte {
 		if call.method == "tools/list" && answer.Result != nil {
 			s.noteTools(answer.Result) // s.mu is held (WriteFrame)
@@ -492,18 +492,22 @@ var sessionMeta = map[string]bool{
 	metaProtocolVersion: true,
 	metaClientInfo:      true,
 	"io.modelcontextprotocol/clientCapabilities": true,
-	"io.modelcontextprotocol/logLevel":           true,
+	metaLogLevel: true,
 }
 
 // legacyParams is a stateless request's params as its upstream session
-// takes them: without the members of _meta in sessionMeta; every other
-// byte is kept.
-func legacyParams(params json.RawMessage) (json.RawMessage, error) {
+// takes them: without the members of _meta in sessionMeta, except the
+// request's log level with keepLevel (for an upstream called under the
+// stateless revision, which takes the level per request: loglevel.go);
+// every other byte is kept.
+func legacyParams(params json.RawMessage, keepLevel bool) (json.RawMessage, error) {
 	var p map[string]jsontext.Value
 	if len(params) == 0 || jsonv2.Unmarshal(params, &p) != nil || p["_meta"] == nil {
 		return params, nil
 	}
-	meta, err := withoutMembers(json.RawMessage(p["_meta"]), "params._meta", func(name string) bool { return sessionMeta[name] })
+	meta, err := withoutMembers(json.RawMessage(p["_meta"]), "params._meta", func(name string) bool {
+		return sessionMeta[name] && !(keepLevel && name == metaLogLevel)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -606,28 +610,39 @@ func (s *session) passesRetry(m *rpc.Message) bool {
 	if jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.State == "" || strings.HasPrefix(p.State, stateVersion) {
 		return false
 	}
+	return s.statelessRoute(m, true)
+}
+
+// statelessRoute reports whether m goes to an upstream called under the
+// stateless revision: on a server's endpoint its upstream; aggregated,
+// the route its namespaced name goes to, and for a request that names
+// none (a resource's URI, a list) whether any route is one (anyRoute) or
+// every route is.
+func (s *session) statelessRoute(m *rpc.Message, anyRoute bool) bool {
 	stateless := func(i int) bool {
 		hu, ok := s.ups[i].(*shim.HTTPUpstream)
 		return ok && hu.IsStateless()
 	}
 	if !s.aggregate {
-		return stateless(0)
+		return len(s.ups) == 1 && stateless(0)
 	}
-	// Aggregated: the route the namespaced name goes to (a resource's URI
-	// names none: any stateless route).
 	var q struct {
 		Name string `json:"name"`
 	}
-	if m.Method != "resources/read" && jsonv2.Unmarshal(m.Params, &q, jsonv2.RejectUnknownMembers(false)) == nil {
+	if m.Method != "resources/read" && jsonv2.Unmarshal(m.Params, &q, jsonv2.RejectUnknownMembers(false)) == nil && q.Name != "" {
 		ri := s.engine.RouteOf(q.Name)
 		return ri >= 0 && ri < len(s.ups) && stateless(ri)
 	}
+	n := 0
 	for i := range s.ups {
 		if stateless(i) {
-			return true
+			n++
 		}
 	}
-	return false
+	if anyRoute {
+		return n > 0
+	}
+	return n > 0 && n == len(s.ups)
 }
 
 func (s *session) isEnded() bool {
