@@ -71,7 +71,7 @@ type statelessUp struct {
 	// params are the x-mcp-header annotations of the tools the server
 	// listed, by tool name: a call carries the annotated arguments in
 	// Mcp-Param-* headers, which the revision requires.
-	params map[string][]paramHeader
+	params map[string][]ParamHeader
 	// rounds counts, with passInput, the rounds of input a call has
 	// asked of its client so far, by the requestState of its last one:
 	// the client's retry carrying it continues the count.
@@ -173,11 +173,12 @@ func (st *statelessUp) takeRounds(params json.RawMessage) int {
 	return n
 }
 
-// paramHeader is one x-mcp-header annotation: the property's path in the
-// arguments and the header's name part.
-type paramHeader struct {
-	path   []string
-	header string
+// ParamHeader is one x-mcp-header annotation of a tool's input schema
+// (SEP-2243): the property's path in the arguments, and the header's name
+// part (Mcp-Param-{Header}).
+type ParamHeader struct {
+	Path   []string
+	Header string
 }
 
 // upCall is one request of the client in flight to the server.
