@@ -76,6 +76,9 @@ type statelessUp struct {
 	// asked of its client so far, by the requestState of its last one:
 	// the client's retry carrying it continues the count.
 	rounds map[string]int
+	// listen is the upstream's subscriptions/listen, with passInput
+	// (http_stateless_listen.go).
+	listen upListen
 }
 
 // maxPassedStates bounds statelessUp.rounds: the states of calls whose
@@ -232,6 +235,10 @@ func (u *HTTPUpstream) writeStateless(m *rpc.Message) error {
 		// its own): answered here.
 		u.deliver(frameResult{frame: rpc.ResultResponse(m.ID, json.RawMessage(`{}`))})
 		return nil
+	case (m.Method == "resources/subscribe" || m.Method == "resources/unsubscribe") && st.passInput:
+		// The revision subscribes through subscriptions/listen.
+		u.subscription(m)
+		return nil
 	case m.Method == "logging/setLevel":
 		// The revision carries the level in each request's _meta.
 		var p struct {
@@ -385,7 +392,13 @@ func (u *HTTPUpstream) discover(init *rpc.Message) error {
 	if version == "" || version >= StatelessRevision {
 		version = "2025-11-25"
 	}
-	res := map[string]any{"protocolVersion": version, "capabilities": sessionless(d.Capabilities),
+	caps := sessionless(d.Capabilities)
+	if st.passInput {
+		// Its client listens, and the upstream for it.
+		caps = listenable(d.Capabilities)
+		st.noteListenable(d.Capabilities)
+	}
+	res := map[string]any{"protocolVersion": version, "capabilities": caps,
 		"serverInfo": json.RawMessage(`{"name":"","version":""}`)}
 	if info := d.Meta[metaServerInfo]; info.Kind() == '{' {
 		res["serverInfo"] = json.RawMessage(info)
@@ -399,6 +412,17 @@ func (u *HTTPUpstream) discover(init *rpc.Message) error {
 	}
 	u.deliver(frameResult{frame: rpc.ResultResponse(init.ID, out)})
 	return nil
+}
+
+// listenable is a server's capabilities as a pooled session's client
+// sees them: its list changes and resource subscriptions come through
+// the upstream's listen.
+func listenable(caps map[string]jsontext.Value) map[string]any {
+	out := map[string]any{}
+	for name, v := range caps {
+		out[name] = json.RawMessage(v)
+	}
+	return out
 }
 
 // sessionless is a server's capabilities less what needs a session:
