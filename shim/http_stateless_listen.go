@@ -16,6 +16,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"mime"
 	"net/http"
@@ -150,20 +151,25 @@ func (u *HTTPUpstream) relisten() {
 }
 
 // keepListening holds the listen m open until ctx ends, opening it again
-// when its stream ends or fails (after a delay that grows to a minute).
+// when its stream breaks or it fails (after a delay that grows to a
+// minute); a listen the server answered (it has nothing to send, or
+// ended the subscription) is not opened again.
 func (u *HTTPUpstream) keepListening(ctx context.Context, m *rpc.Message) {
 	delay := time.Second
 	for ctx.Err() == nil {
-		heard, err := u.listenOnce(ctx, m)
-		if ctx.Err() != nil {
+		answered, err := u.listenOnce(ctx, m)
+		if ctx.Err() != nil || answered && err == nil {
 			return
 		}
-		if err != nil {
-			fmt.Fprintf(u.stderr, "mcpgov: warning: the upstream's subscriptions/listen: %v; listening again in %s\n", err, delay)
+		if answered {
+			// Refused: asking again would be refused again.
+			fmt.Fprintf(u.stderr, "mcpgov: warning: the upstream refused subscriptions/listen: %v; its list changes and resource updates are not relayed\n", err)
+			return
 		}
-		if heard {
-			delay = time.Second
+		if err == nil {
+			err = errors.New("its stream ended")
 		}
+		fmt.Fprintf(u.stderr, "mcpgov: warning: the upstream's subscriptions/listen: %v; listening again in %s\n", err, delay)
 		timer := time.NewTimer(delay)
 		select {
 		case <-ctx.Done():
@@ -176,8 +182,8 @@ func (u *HTTPUpstream) keepListening(ctx context.Context, m *rpc.Message) {
 }
 
 // listenOnce POSTs the listen m and hands the notifications of its
-// stream on until it ends; heard says the server took it.
-func (u *HTTPUpstream) listenOnce(ctx context.Context, m *rpc.Message) (heard bool, err error) {
+// stream on until it ends; answered says the server answered the listen.
+func (u *HTTPUpstream) listenOnce(ctx context.Context, m *rpc.Message) (answered bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.endpoint, bytes.NewReader(m.Raw))
 	if err != nil {
 		return false, err
@@ -193,7 +199,11 @@ func (u *HTTPUpstream) listenOnce(ctx context.Context, m *rpc.Message) (heard bo
 	mediaType, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type"))
 	if resp.StatusCode != http.StatusOK {
 		body, _ := readBody(resp)
-		return false, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, bytes.TrimSpace(body))
+		// A refusal of the request (not of the moment: authentication,
+		// overload) is final.
+		refused := resp.StatusCode >= 400 && resp.StatusCode < 500 && resp.StatusCode != http.StatusUnauthorized &&
+			resp.StatusCode != http.StatusForbidden && resp.StatusCode != http.StatusRequestTimeout && resp.StatusCode != http.StatusTooManyRequests
+		return refused, fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, bytes.TrimSpace(body))
 	}
 	if mediaType != "text/event-stream" {
 		drain(resp)
@@ -205,8 +215,8 @@ func (u *HTTPUpstream) listenOnce(ctx context.Context, m *rpc.Message) (heard bo
 	for sc.Scan() {
 		line := sc.Bytes()
 		if len(line) == 0 {
-			if data.Len() > 0 {
-				u.listened(data.Bytes())
+			if data.Len() > 0 && u.listened(data.Bytes(), m.ID) {
+				answered = true
 			}
 			data.Reset()
 			continue
@@ -218,32 +228,40 @@ func (u *HTTPUpstream) listenOnce(ctx context.Context, m *rpc.Message) (heard bo
 			data.Write(bytes.TrimPrefix(value, []byte(" ")))
 		}
 	}
-	return true, sc.Err()
+	return answered, sc.Err()
 }
 
 // listened hands one message of a listen's stream on: a list change or
 // a resource update, without the listen's subscription id (the engine's
 // client has listens of its own); the acknowledgement and the listen's
-// answer stay here.
-func (u *HTTPUpstream) listened(frame []byte) {
+// answer stay here. It reports whether the message answers the listen
+// (id).
+func (u *HTTPUpstream) listened(frame []byte, id json.RawMessage) bool {
 	m, err := rpc.Parse(bytes.Clone(frame))
-	if err != nil || !listenNotifications[m.Method] {
-		return
+	if err != nil {
+		return false
+	}
+	if m.IsResponse() {
+		return string(m.ID) == string(id)
+	}
+	if !listenNotifications[m.Method] {
+		return false
 	}
 	params := m.Params
 	var p map[string]jsontext.Value
 	if len(params) > 0 && jsonv2.Unmarshal(params, &p) == nil && p["_meta"] != nil {
 		if params, err = rpc.ReplaceMember(params, "_meta", json.RawMessage(`{}`)); err != nil {
-			return
+			return false
 		}
 	}
 	n, err := rpc.Notification(m.Method, params)
 	if err != nil {
-		return
+		return false
 	}
 	if nm, err := rpc.Parse(n); err == nil {
 		u.deliverRead(nm)
 	}
+	return false
 }
 
 // noteListenable learns, from the server's server/discover capabilities,
