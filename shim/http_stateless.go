@@ -73,13 +73,16 @@ type statelessUp struct {
 	// params are the x-mcp-header annotations of the tools the server
 	// listed, by tool name: a call carries the annotated arguments in
 	// Mcp-Param-* headers, which the revision requires.
-	params map[string][]paramHeader
+	params map[string][]ParamHeader
 	// rounds counts, with passInput, the rounds of input a call has
 	// asked of its client so far, by the requestState of its last one:
 	// the client's retry carrying it continues the count. Its elements
 	// (passedState) are in roundsOrder, oldest first.
 	rounds      map[string]*list.Element
 	roundsOrder list.List
+	// listen is the upstream's subscriptions/listen, with passInput
+	// (http_stateless_listen.go).
+	listen upListen
 }
 
 // passedState is one entry of statelessUp.rounds.
@@ -188,11 +191,12 @@ func (st *statelessUp) takeRounds(params json.RawMessage) int {
 	return st.roundsOrder.Remove(e).(passedState).rounds
 }
 
-// paramHeader is one x-mcp-header annotation: the property's path in the
-// arguments and the header's name part.
-type paramHeader struct {
-	path   []string
-	header string
+// ParamHeader is one x-mcp-header annotation of a tool's input schema
+// (SEP-2243): the property's path in the arguments, and the header's name
+// part (Mcp-Param-{Header}).
+type ParamHeader struct {
+	Path   []string
+	Header string
 }
 
 // upCall is one request of the client in flight to the server.
@@ -246,6 +250,10 @@ func (u *HTTPUpstream) writeStateless(m *rpc.Message) error {
 		// The revision has no ping (each request reaches the server on
 		// its own): answered here.
 		u.deliver(frameResult{frame: rpc.ResultResponse(m.ID, json.RawMessage(`{}`))})
+		return nil
+	case (m.Method == "resources/subscribe" || m.Method == "resources/unsubscribe") && st.passInput:
+		// The revision subscribes through subscriptions/listen.
+		u.subscription(m)
 		return nil
 	case m.Method == "logging/setLevel":
 		// The revision carries the level in each request's _meta.
@@ -408,7 +416,13 @@ func (u *HTTPUpstream) discover(init *rpc.Message) error {
 	if version == "" || version >= StatelessRevision {
 		version = "2025-11-25"
 	}
-	res := map[string]any{"protocolVersion": version, "capabilities": sessionless(d.Capabilities),
+	caps := sessionless(d.Capabilities)
+	if st.passInput {
+		// Its client listens, and the upstream for it.
+		caps = listenable(d.Capabilities)
+		st.noteListenable(d.Capabilities)
+	}
+	res := map[string]any{"protocolVersion": version, "capabilities": caps,
 		"serverInfo": json.RawMessage(`{"name":"","version":""}`)}
 	if info := d.Meta[metaServerInfo]; info.Kind() == '{' {
 		res["serverInfo"] = json.RawMessage(info)
@@ -422,6 +436,17 @@ func (u *HTTPUpstream) discover(init *rpc.Message) error {
 	}
 	u.deliver(frameResult{frame: rpc.ResultResponse(init.ID, out)})
 	return nil
+}
+
+// listenable is a server's capabilities as a pooled session's client
+// sees them: its list changes and resource subscriptions come through
+// the upstream's listen.
+func listenable(caps map[string]jsontext.Value) map[string]any {
+	out := map[string]any{}
+	for name, v := range caps {
+		out[name] = json.RawMessage(v)
+	}
+	return out
 }
 
 // sessionless is a server's capabilities less what needs a session:

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"slices"
 	"strconv"
@@ -26,9 +27,11 @@ type schemaProperty struct {
 	Properties map[string]schemaProperty `json:"properties"`
 }
 
-// noteTools learns the x-mcp-header annotations of the tools a
-// tools/list result lists; st.mu is held.
-func (st *statelessUp) noteTools(result json.RawMessage) {
+// ToolParamHeaders reads the x-mcp-header annotations of the tools a
+// tools/list result lists, by tool name; nil when the result does not
+// read. The shim and the gateway read them alike: the headers a stateless
+// upstream is sent, and those a stateless client's call is checked by.
+func ToolParamHeaders(result json.RawMessage) map[string][]ParamHeader {
 	var page struct {
 		Tools []struct {
 			Name        string         `json:"name"`
@@ -36,22 +39,34 @@ func (st *statelessUp) noteTools(result json.RawMessage) {
 		} `json:"tools"`
 	}
 	if jsonv2.Unmarshal(result, &page, jsonv2.RejectUnknownMembers(false)) != nil {
+		return nil
+	}
+	out := make(map[string][]ParamHeader, len(page.Tools))
+	for _, t := range page.Tools {
+		out[t.Name] = collectParams(t.InputSchema.Properties, nil, nil)
+	}
+	return out
+}
+
+// noteTools learns the x-mcp-header annotations of the tools a
+// tools/list result lists; st.mu is held.
+func (st *statelessUp) noteTools(result json.RawMessage) {
+	found := ToolParamHeaders(result)
+	if found == nil {
 		return
 	}
 	if st.params == nil {
-		st.params = map[string][]paramHeader{}
+		st.params = map[string][]ParamHeader{}
 	}
-	for _, t := range page.Tools {
-		st.params[t.Name] = collectParams(t.InputSchema.Properties, nil, nil)
-	}
+	maps.Copy(st.params, found)
 }
 
-func collectParams(props map[string]schemaProperty, prefix []string, out []paramHeader) []paramHeader {
+func collectParams(props map[string]schemaProperty, prefix []string, out []ParamHeader) []ParamHeader {
 	for name, p := range props {
 		path := append(append([]string(nil), prefix...), name)
 		var header string
 		if len(p.XMCPHeader) > 0 && jsonv2.Unmarshal(p.XMCPHeader, &header) == nil && header != "" {
-			out = append(out, paramHeader{path: path, header: header})
+			out = append(out, ParamHeader{Path: path, Header: header})
 		}
 		if len(p.Properties) > 0 {
 			out = collectParams(p.Properties, path, out)
@@ -86,8 +101,8 @@ func (u *HTTPUpstream) statelessHeaders(h http.Header, m *rpc.Message) {
 	params := st.params[p.Name]
 	st.mu.Unlock()
 	for _, b := range params {
-		if v, ok := argumentAt(p.Arguments, b.path); ok {
-			h.Set("Mcp-Param-"+b.header, v)
+		if v, ok := argumentAt(p.Arguments, b.Path); ok {
+			h.Set("Mcp-Param-"+b.Header, v)
 		}
 	}
 }

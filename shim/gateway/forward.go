@@ -63,9 +63,11 @@ import (
 //     the replica that receives it;
 //   - the answer (JSON or an event stream) goes back to the client as it
 //     comes, byte for byte, flushed as it is written;
-//   - a replica that does not answer (stopped, unreachable) or answers 503
-//     (shutting down: its drain does not wait for calls waiting for
-//     input) lost the call with it: the client gets an error saying so,
+//   - a replica that drains still takes a forwarded retry of a call it
+//     holds, and its drain waits for such calls (ops.go); one that does
+//     not answer (stopped, unreachable) or answers 503 (its drain is over
+//     and it no longer holds the call, or it restarted and is not serving
+//     yet) lost the call with it: the client gets an error saying so,
 //     recorded as a refused retry; a replica that restarted since says
 //     the same (the state names the process too);
 //   - replicas reach each other directly, never through an HTTP proxy of
@@ -272,10 +274,11 @@ func (h *Handler) retryElsewhere(w http.ResponseWriter, r *http.Request, m *rpc.
 		},
 		ModifyResponse: func(resp *http.Response) error {
 			if resp.StatusCode == http.StatusServiceUnavailable {
-				// Shutting down (its drain does not wait for calls
-				// waiting for input), or restarted and not serving yet:
-				// the call is lost either way, and "retry on another
-				// instance" would only come back here.
+				// A draining replica takes the retries of the calls it
+				// holds: this one holds it no more (its drain is over),
+				// or restarted and is not serving yet. The call is lost
+				// either way, and "retry on another instance" would only
+				// come back here.
 				return errReplicaUnavailable
 			}
 			h.opts.Metrics.forwarded("forwarded")

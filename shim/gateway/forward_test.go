@@ -435,10 +435,10 @@ func TestForwardRefused(t *testing.T) {
 }
 
 // TestRetryLostWithReplica: the replica holding the call stopped before
-// the retry, or began to shut down; the replica that gets it answers
-// that the call was lost with it, and records the refused retry. Without
-// advertised URLs the
-// retry gets the error of a call that is over, naming the setting.
+// the retry; the replica that gets it answers that the call was lost with
+// it, and records the refused retry (a replica that drains still takes
+// the retry: drain_input_test.go). Without advertised URLs the retry gets
+// the error of a call that is over, naming the setting.
 func TestRetryLostWithReplica(t *testing.T) {
 	up := streamUpstream(t, nil)
 	a := startTestReplica(t, up, "self", gateway.Options{})
@@ -455,35 +455,6 @@ func TestRetryLostWithReplica(t *testing.T) {
 	}
 	if got := refusedRetries(b.store); len(got) != 1 || !strings.Contains(got[0], "was lost with the replica") {
 		t.Errorf("B's refused retries: %q, want the lost call", got)
-	}
-
-	// A replica that is shutting down answers 503: the call is lost
-	// with it all the same (its drain does not wait for it).
-	e := startTestReplica(t, up, "self", gateway.Options{})
-	key, state = askCall(t, e.ts.URL+"/servers/asker/mcp", 5)
-	drained := make(chan struct{})
-	go func() {
-		defer close(drained)
-		ctx, cancel := context.WithDeadline(context.Background(), await.Deadline(t))
-		defer cancel()
-		_ = e.h.Drain(ctx) // returns once the test quits the upstream's elicitation
-	}()
-	t.Cleanup(func() { <-drained })
-	t.Cleanup(up.quit)
-	await.Until(t, "replica E draining", func() bool {
-		resp, err := http.Get(e.ts.URL + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusServiceUnavailable
-	})
-	status, ans = rawStateless(t, b.ts.URL+"/servers/asker/mcp", "ann", 6, "tools/call", retryParams(key, state, "Bo"))
-	if status != 400 || ans.Error == nil || !strings.Contains(ans.Error.Message, "was lost with the replica of the gateway that held it") {
-		t.Fatalf("retry after E began to shut down: %d %+v %+v", status, ans.Error, ans.Result)
-	}
-	if got := refusedRetries(b.store); len(got) != 2 {
-		t.Errorf("B's refused retries: %q, want two lost calls", got)
 	}
 
 	c := startTestReplica(t, up, "", gateway.Options{})

@@ -37,7 +37,7 @@ const codeUnsupportedProtocolVersion = -32022
 
 // serveMCP serves one request to an MCP endpoint.
 func (h *Handler) serveMCP(rw http.ResponseWriter, r *http.Request, ep endpoint) {
-	w, done, ok := h.admit(rw, r, ep)
+	w, r, done, ok := h.admit(rw, r, ep)
 	if !ok {
 		return
 	}
@@ -148,6 +148,9 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 	var s *session
 	switch {
 	case m.Method == "initialize" && m.IsCall():
+		if drainRefuse(w, r) {
+			return
+		}
 		if sid != "" {
 			rpcError(w, http.StatusBadRequest, m.ID, jsonrpc.CodeInvalidRequest,
 				"Invalid Request: initialize opens a new session; send it without "+headerSession)
@@ -171,9 +174,14 @@ func (h *Handler) post(w http.ResponseWriter, r *http.Request, ep endpoint, vers
 		}
 	}
 	if !m.IsCall() {
-		// A notification, or the client's answer to a server's request.
+		// A notification, or the client's answer to a server's request
+		// (taken while the gateway drains: a call in flight may wait
+		// for it).
 		s.fromClient(body)
 		w.WriteHeader(http.StatusAccepted)
+		return
+	}
+	if drainRefuse(w, r) {
 		return
 	}
 	// An answer streams (and carries the server's messages about the
@@ -239,6 +247,9 @@ func (h *Handler) lookup(w http.ResponseWriter, r *http.Request, sid string, ep 
 	s := h.sessions[sid]
 	h.mu.Unlock()
 	if s == nil && len(h.opts.SessionKey) > 0 {
+		if drainRefuse(w, r) {
+			return nil // a draining replica takes on no session of another
+		}
 		return h.resume(w, r, sid, ep) // opened by another replica
 	}
 	if s == nil || s.endpoint != ep.path {

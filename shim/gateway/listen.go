@@ -13,6 +13,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 
 	"github.com/mcpgov/mcpgov/policy/rpc"
+	"github.com/mcpgov/mcpgov/shim"
 )
 
 // metaSubscriptionID names, in a notification's _meta, the
@@ -124,11 +125,25 @@ func (s *session) listen(w http.ResponseWriter, r *http.Request, m *rpc.Message)
 	s.listeners[l] = true
 	s.mu.Unlock()
 	s.touch()
+	s.upstreamsListen(true)
 	_ = s.stream(w, r, l.out, func() {}, nil, 0)
+	s.upstreamsListen(false)
 	s.mu.Lock()
 	delete(s.listeners, l)
 	s.mu.Unlock()
 	s.touch()
+}
+
+// upstreamsListen tells the session's upstreams called under the
+// stateless revision that a listener came (on) or went: while one
+// listens, they listen to their servers for the list changes to relay
+// (shim.HTTPUpstream.Listen).
+func (s *session) upstreamsListen(on bool) {
+	for _, up := range s.ups {
+		if hu, ok := up.(*shim.HTTPUpstream); ok && hu.IsStateless() {
+			hu.Listen(on)
+		}
+	}
 }
 
 // ownTimeout bounds a request the gateway sends upstream for itself.

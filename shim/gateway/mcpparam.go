@@ -13,6 +13,8 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/mcpgov/mcpgov/shim"
 )
 
 // Mcp-Param-* headers (SEP-2243): a tool's input schema may name, with
@@ -36,55 +38,12 @@ const paramHeaderPrefix = "Mcp-Param-"
 
 // paramBinding is one x-mcp-header annotation: the property's path in
 // the arguments and the header's name part.
-type paramBinding struct {
-	path   []string
-	header string
-}
-
-// schemaProperty is what x-mcp-header processing reads of a schema.
-type schemaProperty struct {
-	Type       string                    `json:"type"`
-	XMCPHeader jsontext.Value            `json:"x-mcp-header"`
-	Properties map[string]schemaProperty `json:"properties"`
-}
-
-// toolBindings reads the x-mcp-header annotations of a tools/list
-// result's tools, by tool name.
-func toolBindings(result json.RawMessage) map[string][]paramBinding {
-	var page struct {
-		Tools []struct {
-			Name        string         `json:"name"`
-			InputSchema schemaProperty `json:"inputSchema"`
-		} `json:"tools"`
-	}
-	if jsonv2.Unmarshal(result, &page, jsonv2.RejectUnknownMembers(false)) != nil {
-		return nil
-	}
-	out := map[string][]paramBinding{}
-	for _, t := range page.Tools {
-		out[t.Name] = collectBindings(t.InputSchema.Properties, nil, nil)
-	}
-	return out
-}
-
-func collectBindings(props map[string]schemaProperty, prefix []string, out []paramBinding) []paramBinding {
-	for name, p := range props {
-		path := append(append([]string(nil), prefix...), name)
-		var header string
-		if len(p.XMCPHeader) > 0 && jsonv2.Unmarshal(p.XMCPHeader, &header) == nil && header != "" {
-			out = append(out, paramBinding{path: path, header: header})
-		}
-		if len(p.Properties) > 0 {
-			out = collectBindings(p.Properties, path, out)
-		}
-	}
-	return out
-}
+type paramBinding = shim.ParamHeader
 
 // noteTools learns the annotations of the tools a tools/list answer
 // lists; s.mu is held.
 func (s *session) noteTools(result json.RawMessage) {
-	b := toolBindings(result)
+	b := shim.ToolParamHeaders(result)
 	if b == nil {
 		return
 	}
@@ -187,13 +146,13 @@ func checkParamHeaders(hdr http.Header, params json.RawMessage, bindings []param
 	}
 	_ = jsonv2.Unmarshal(params, &p, jsonv2.RejectUnknownMembers(false))
 	for _, b := range bindings {
-		name := paramHeaderPrefix + b.header
+		name := paramHeaderPrefix + b.Header
 		values := hdr.Values(name)
 		if len(values) > 1 {
 			return fmt.Errorf("the %s header is given %d times; send it once", name, len(values))
 		}
-		arg, present := lookupArgument(p.Arguments, b.path)
-		path := strings.Join(b.path, ".")
+		arg, present := lookupArgument(p.Arguments, b.Path)
+		path := strings.Join(b.Path, ".")
 		if !present || arg.Kind() == 'n' {
 			if len(values) == 1 {
 				return fmt.Errorf("header mismatch: %s header given for argument %q, which the body does not carry", name, path)

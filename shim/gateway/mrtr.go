@@ -72,6 +72,9 @@ import (
 // With AdvertiseURL set, the sealed state names that replica, and a retry
 // another replica receives is forwarded there and answered from there
 // (forward.go); without it, that retry gets an error naming the setting.
+// A replica that drains keeps taking the retries of the calls it holds,
+// direct or forwarded, until they end or the drain's deadline cancels
+// them (ops.go).
 
 // DefaultInputTimeout bounds how long a call waits for its client's
 // retry with the input its server asked for: a person filling in a form
@@ -111,6 +114,7 @@ type statelessCall struct {
 	method   string
 	params   json.RawMessage // as the client sent them
 	input    *inputCall      // once its server asked for input
+	logLevel string          // the least level of the log messages it takes (loglevel.go)
 }
 
 // inputCall returns the input state of a stateless call, if its server
@@ -320,6 +324,7 @@ func (h *Handler) dropInput(ic *inputCall) {
 		delete(h.inputs, ic.key)
 	}
 	h.inputsMu.Unlock()
+	h.drainWake()
 }
 
 // endInputs forgets the waiting calls of a session that ended.
@@ -436,6 +441,9 @@ func (h *Handler) resumeInput(w http.ResponseWriter, r *http.Request, ep endpoin
 	h.inputsMu.Lock()
 	ic := h.inputs[st.Call]
 	h.inputsMu.Unlock()
+	if ic == nil && st.Replica == "" && len(h.opts.SessionKey) > 0 && drainRefuse(w, r) {
+		return // perhaps held by another replica, which the client may reach
+	}
 	if ic == nil {
 		bad(http.StatusBadRequest, h.callOver(st))
 		return
@@ -476,6 +484,7 @@ func (h *Handler) resumeInput(w http.ResponseWriter, r *http.Request, ep endpoin
 	ic.parked = false
 	ic.timer.Stop()
 	rep.call.clientID = m.ID
+	rep.call.logLevel = requestLogLevel(m.Params)
 	rep.out = newOutbox()
 	if sseOK {
 		s.live[rep] = true

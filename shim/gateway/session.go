@@ -452,7 +452,9 @@ func (s *session) writeMessage(m *rpc.Message, related json.RawMessage) error {
 		return nil
 	}
 	if rep := s.waiters[string(related)]; related != nil && rep != nil && s.live[rep] {
-		rep.out.push(msg)
+		if rep.takesLog(m) {
+			rep.out.push(msg)
+		}
 		return nil
 	}
 	// Tied by the upstream to a request that is no call of the client's
@@ -460,7 +462,9 @@ func (s *session) writeMessage(m *rpc.Message, related json.RawMessage) error {
 	over := related != nil && len(related) == 0
 	if len(s.live) == 1 && !over {
 		for rep := range s.live {
-			rep.out.push(msg)
+			if rep.takesLog(m) {
+				rep.out.push(msg)
+			}
 		}
 		return nil
 	}

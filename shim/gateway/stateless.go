@@ -115,6 +115,9 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 		return
 	}
 	retry := isRetry(m)
+	if !retry && drainRefuse(w, r) {
+		return // only a retry may continue a call this replica holds
+	}
 	var rc retryCheck
 	if retry {
 		// A retry whose call waits on another replica goes there before
@@ -130,8 +133,15 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 			}
 			statelessError(w, m.ID, status, jsonrpc.CodeInvalidParams, msg, nil)
 		}
-		if rc.why == "" && h.retryElsewhere(w, r, m, rc.st, bad) {
-			return // its call waits on another replica (forward.go)
+		if rc.why == "" {
+			if elsewhere := rc.st.Replica != "" && rc.st.Replica != h.opts.AdvertiseURL; elsewhere && isContinuing(r) {
+				if _, forwarded := forwardOf(r); !forwarded && drainRefuse(w, r) {
+					return // another replica takes it and forwards it to the one holding its call
+				}
+			}
+			if h.retryElsewhere(w, r, m, rc.st, bad) {
+				return // its call waits on another replica (forward.go)
+			}
 		}
 	}
 	s, status, refusal := h.pooled(r, ep, meta)
@@ -164,6 +174,9 @@ func (h *Handler) postStateless(w http.ResponseWriter, r *http.Request, ep endpo
 	if retry && !s.passesRetry(m) {
 		h.resumeInput(w, r, ep, s, m, sseOK, rc) // a call waiting for this input (mrtr.go)
 		return
+	}
+	if drainRefuse(w, r) {
+		return // a stateless upstream's retry is a call of its own, which any replica serves
 	}
 	s.callStateless(w, r, m, sseOK)
 }
@@ -433,7 +446,7 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 	s.seq++
 	gid := json.RawMessage(`"mcpgov-` + strconv.FormatUint(s.seq, 10) + `"`)
 	s.mu.Unlock()
-	params, err := legacyParams(m.Params)
+	params, err := legacyParams(m.Params, s.statelessRoute(m, false))
 	if err != nil {
 		statelessError(w, m.ID, http.StatusBadRequest, jsonrpc.CodeInvalidParams, err.Error(), nil)
 		return
@@ -444,7 +457,7 @@ func (s *session) callStateless(w http.ResponseWriter, r *http.Request, m *rpc.M
 		statelessError(w, m.ID, http.StatusBadRequest, jsonrpc.CodeInvalidRequest, err.Error(), nil)
 		return
 	}
-	call := &statelessCall{clientID: m.ID, method: m.Method, params: m.Params}
+	call := &statelessCall{clientID: m.ID, method: m.Method, params: m.Params, logLevel: requestLogLevel(m.Params)}
 	rep := &reply{id: string(gid), out: newOutbox(), call: call, rewrite: func(answer *rpc.Message) []byte {
 		if call.method == "tools/list" && answer.Result != nil {
 			s.noteTools(answer.Result) // s.mu is held (WriteFrame)
@@ -506,18 +519,22 @@ var sessionMeta = map[string]bool{
 	metaProtocolVersion: true,
 	metaClientInfo:      true,
 	"io.modelcontextprotocol/clientCapabilities": true,
-	"io.modelcontextprotocol/logLevel":           true,
+	metaLogLevel: true,
 }
 
 // legacyParams is a stateless request's params as its upstream session
-// takes them: without the members of _meta in sessionMeta; every other
-// byte is kept.
-func legacyParams(params json.RawMessage) (json.RawMessage, error) {
+// takes them: without the members of _meta in sessionMeta, except the
+// request's log level with keepLevel (for an upstream called under the
+// stateless revision, which takes the level per request: loglevel.go);
+// every other byte is kept.
+func legacyParams(params json.RawMessage, keepLevel bool) (json.RawMessage, error) {
 	var p map[string]jsontext.Value
 	if len(params) == 0 || jsonv2.Unmarshal(params, &p) != nil || p["_meta"] == nil {
 		return params, nil
 	}
-	meta, err := withoutMembers(json.RawMessage(p["_meta"]), "params._meta", func(name string) bool { return sessionMeta[name] })
+	meta, err := withoutMembers(json.RawMessage(p["_meta"]), "params._meta", func(name string) bool {
+		return sessionMeta[name] && !(keepLevel && name == metaLogLevel)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -621,22 +638,46 @@ func (s *session) passesRetry(m *rpc.Message) bool {
 	if jsonv2.Unmarshal(m.Params, &p, jsonv2.RejectUnknownMembers(false)) != nil || p.State == "" || strings.HasPrefix(p.State, stateVersion) {
 		return false
 	}
+	if s.aggregate && m.Method != "tools/call" {
+		// Aggregated, only a tools/call is served (the engine refuses the
+		// rest), on the route its namespaced name goes to. Any other
+		// method names no route a foreign requestState could be meant
+		// for: refused as one (resumeInput).
+		return false
+	}
+	return s.statelessRoute(m, true)
+}
+
+// statelessRoute reports whether m goes to an upstream called under the
+// stateless revision: on a server's endpoint its upstream; aggregated,
+// the route its namespaced name goes to, and for a request that names
+// none (a resource's URI, a list) whether any route is one (anyRoute) or
+// every route is.
+func (s *session) statelessRoute(m *rpc.Message, anyRoute bool) bool {
 	stateless := func(i int) bool {
 		hu, ok := s.ups[i].(*shim.HTTPUpstream)
 		return ok && hu.IsStateless()
 	}
 	if !s.aggregate {
-		return stateless(0)
+		return len(s.ups) == 1 && stateless(0)
 	}
-	// Aggregated: only a tools/call is served (the engine refuses the
-	// rest), on the route its namespaced name goes to. Any other method
-	// names no route a foreign requestState could be meant for: refused
-	// as one (resumeInput).
-	if m.Method != "tools/call" {
-		return false
+	var q struct {
+		Name string `json:"name"`
 	}
-	ri := s.engine.RouteOf(p.Name)
-	return ri >= 0 && ri < len(s.ups) && stateless(ri)
+	if m.Method != "resources/read" && jsonv2.Unmarshal(m.Params, &q, jsonv2.RejectUnknownMembers(false)) == nil && q.Name != "" {
+		ri := s.engine.RouteOf(q.Name)
+		return ri >= 0 && ri < len(s.ups) && stateless(ri)
+	}
+	n := 0
+	for i := range s.ups {
+		if stateless(i) {
+			n++
+		}
+	}
+	if anyRoute {
+		return n > 0
+	}
+	return n > 0 && n == len(s.ups)
 }
 
 func (s *session) isEnded() bool {
