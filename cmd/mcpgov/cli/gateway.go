@@ -161,8 +161,10 @@ nothing, so no request is logged beyond what the configuration permits.
 Stdout carries nothing; diagnostics and one line per blocked call go to
 stderr, as text lines or, with --log-format json, one JSON object per line.
 SIGINT or SIGTERM drains: new requests get 503 and /readyz fails while the
-calls in flight finish and are recorded (up to --drain-timeout), then every
-session ends.`,
+calls in flight finish and are recorded, calls waiting for their client's
+input among them (their retries and answers are still taken), up to
+--drain-timeout; a call still waiting then is cancelled and recorded as
+cancelled by the drain. Then every session ends.`,
 		Example: `  mcpgov gateway serve --bundle ./governance --listen 127.0.0.1:8080 --allow-anonymous`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -386,8 +388,9 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	// Drain: new requests get 503 while the calls in flight finish and
-	// are recorded; then the sessions end and the server closes.
+	// Drain: new requests get 503 while the calls in flight, and those
+	// waiting for their client's input, finish and are recorded; then the
+	// sessions end and the server closes.
 	opts.IO.Notef("gateway draining: %d sessions open", h.Sessions())
 	drain, cancel := context.WithTimeout(context.Background(), opts.DrainTimeout)
 	defer cancel()

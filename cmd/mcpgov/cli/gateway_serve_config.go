@@ -25,7 +25,7 @@ func addGatewayServeFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
 	cmd.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (with --tls-key)")
 	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
 	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "stderr as text lines or json (one log/slog object per line)")
-	cmd.Flags().DurationVar(&opts.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long calls in flight may take to finish")
+	cmd.Flags().DurationVar(&opts.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long calls in flight, and calls waiting for their client's input, may take to finish")
 	cmd.Flags().StringVar(&opts.PublicURL, "public-url", "", "the gateway's URL as browsers reach it, where per-user OAuth consent returns (default: its listen address)")
 	cmd.Flags().StringVar(&opts.MetricsListen, "metrics-listen", "", "serve /metrics on this address only (such as 127.0.0.1:9090), not beside the MCP endpoints")
 	cmd.Flags().StringVar(&opts.OTLPTraces, "otlp-traces", "", "send a span per MCP request to this OTLP/HTTP endpoint (such as http://127.0.0.1:4318)")
