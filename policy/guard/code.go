@@ -223,20 +223,12 @@ func dynamicFirstArg(s string, at int) bool {
 // shellTrueDynamic: the call that shell=True belongs to runs a command
 // that is not a constant string.
 func shellTrueDynamic(s string, at int) bool {
-	depth := 0
-	for p := at - 1; p >= 0 && at-p < 400; p-- {
-		switch s[p] {
-		case ')':
-			depth++
-		case '(':
-			if depth == 0 {
-				args := callArgs(s, p)
-				return len(args) == 0 || !constantArg(args[0]) || dangerousConstant(args[0])
-			}
-			depth--
-		}
+	p := openParen(s, at)
+	if p < 0 {
+		return true
 	}
-	return true
+	args := callArgs(s, p)
+	return len(args) == 0 || !constantArg(args[0]) || dangerousConstant(args[0])
 }
 
 // interpolatedBackticks: Ruby's `…#{x}…` or %x(…#{x}…), a shell command

@@ -98,6 +98,13 @@ func declaredAt(s string, at int) bool {
 // inCall: s[at:] is inside the parentheses of a call opened on the same
 // or an earlier line, within 400 bytes.
 func inCall(s string, at int) bool {
+	p := openParen(s, at)
+	return p > 0 && isWordChar(s[p-1])
+}
+
+// openParen is where the parenthesis that s[at:] is inside opens, within
+// the 400 bytes before at, or -1.
+func openParen(s string, at int) int {
 	depth := 0
 	for p := at - 1; p >= 0 && at-p < 400; p-- {
 		switch s[p] {
@@ -105,10 +112,10 @@ func inCall(s string, at int) bool {
 			depth++
 		case '(':
 			if depth == 0 {
-				return p > 0 && isWordChar(s[p-1])
+				return p
 			}
 			depth--
 		}
 	}
-	return false
+	return -1
 }
