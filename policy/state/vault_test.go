@@ -353,35 +353,13 @@ func TestRedisVaultReadsRacingWrites(t *testing.T) {
 	if err := put(0); err != nil {
 		t.Fatal(err)
 	}
-	stop := make(chan struct{})
-	errs := make(chan error, 8)
-	var wg sync.WaitGroup
-	for range 8 {
-		wg.Go(func() {
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if _, err := reader.Get(ctx, k); err != nil {
-					errs <- err
-					return
-				}
+	readsRacing(t, func() error { _, err := reader.Get(ctx, k); return err }, func() {
+		for i := 1; i <= 300; i++ {
+			if err := put(i); err != nil {
+				t.Fatal(err)
 			}
-		})
-	}
-	for i := 1; i <= 300; i++ {
-		if err := put(i); err != nil {
-			t.Fatal(err)
 		}
-	}
-	close(stop)
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Errorf("a read racing the writes: %v", err)
-	}
+	})
 }
 
 // TestRedisVaultReadsRacingDeletes: a read racing a deletion of the entry
@@ -393,6 +371,29 @@ func TestRedisVaultReadsRacingDeletes(t *testing.T) {
 	ctx := await.Context(t)
 	writer, reader := r.store(t), r.store(t)
 	k := vault.Key{User: "alice", Server: "drive", Name: vault.NameOAuth}
+	read := func() error {
+		if _, err := reader.Get(ctx, k); !errors.Is(err, vault.ErrNotFound) {
+			return err
+		}
+		return nil
+	}
+	readsRacing(t, read, func() {
+		for i := range 300 {
+			if err := writer.Put(ctx, vault.Entry{Key: k, Kind: vault.KindToken, Token: &vault.Token{AccessToken: fmt.Sprintf("at-%d", i)}}); err != nil {
+				t.Fatal(err)
+			}
+			if err := writer.Delete(ctx, k); err != nil {
+				t.Fatal(err)
+			}
+		}
+	})
+}
+
+// readsRacing runs read in a loop on 8 goroutines while change runs,
+// and fails the test with each error a read met (a reader stops at its
+// first).
+func readsRacing(t *testing.T, read func() error, change func()) {
+	t.Helper()
 	stop := make(chan struct{})
 	errs := make(chan error, 8)
 	var wg sync.WaitGroup
@@ -404,25 +405,18 @@ func TestRedisVaultReadsRacingDeletes(t *testing.T) {
 					return
 				default:
 				}
-				if _, err := reader.Get(ctx, k); err != nil && !errors.Is(err, vault.ErrNotFound) {
+				if err := read(); err != nil {
 					errs <- err
 					return
 				}
 			}
 		})
 	}
-	for i := range 300 {
-		if err := writer.Put(ctx, vault.Entry{Key: k, Kind: vault.KindToken, Token: &vault.Token{AccessToken: fmt.Sprintf("at-%d", i)}}); err != nil {
-			t.Fatal(err)
-		}
-		if err := writer.Delete(ctx, k); err != nil {
-			t.Fatal(err)
-		}
-	}
+	change()
 	close(stop)
 	wg.Wait()
 	close(errs)
 	for err := range errs {
-		t.Errorf("a read racing the deletions: %v", err)
+		t.Errorf("a read racing the changes: %v", err)
 	}
 }
