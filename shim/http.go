@@ -543,6 +543,7 @@ func (u *HTTPUpstream) postWith(ctx context.Context, m *rpc.Message, done func()
 		return errSessionMissing
 	case resp.StatusCode == http.StatusAccepted:
 		drain(resp)
+		u.statelessUnanswered(m, "answered its POST with 202 Accepted and no body")
 		return nil
 	case resp.StatusCode == http.StatusOK && mediaType == "text/event-stream":
 		streamed = true
@@ -558,7 +559,9 @@ func (u *HTTPUpstream) postWith(ctx context.Context, m *rpc.Message, done func()
 		if err != nil {
 			return fmt.Errorf("sending %s: read the answer: %w", what, err)
 		}
-		u.handle(body, gen, false, nil)
+		if id, _ := u.handle(body, gen, false, nil); string(id) != string(m.ID) {
+			u.statelessUnanswered(m, statelessStrayAnswer(id))
+		}
 		return nil
 	case resp.StatusCode == http.StatusOK:
 		drain(resp)

@@ -625,6 +625,35 @@ func (st *statelessUp) endCall(key string, c *upCall) bool {
 	return true
 }
 
+// statelessUnanswered answers call m of a stateless upstream with an
+// error when its POST was answered without its answer: the revision
+// answers each request on its own POST, so none is coming and the call
+// would wait forever. why says what the server did; nothing happens for
+// an upstream with a session (its answers may come on the GET stream) or
+// a call no longer in flight.
+func (u *HTTPUpstream) statelessUnanswered(m *rpc.Message, why string) {
+	st := u.stateless
+	if st == nil || !m.IsCall() {
+		return
+	}
+	st.mu.Lock()
+	c := st.calls[string(m.ID)]
+	st.mu.Unlock()
+	if c == nil {
+		return
+	}
+	u.answerError(m.ID, c, fmt.Sprintf("mcpgov: the upstream server %s, without the answer to %s; a server of %s answers each request on its POST", why, c.m.Method, StatelessRevision))
+}
+
+// statelessStrayAnswer says what a JSON body held instead of the call's
+// answer: the message of id (nil: none could be read, or it had no id).
+func statelessStrayAnswer(id json.RawMessage) string {
+	if id == nil {
+		return "answered its POST with a JSON body that is not a message with an id"
+	}
+	return fmt.Sprintf("answered its POST with a JSON body for id %.40s, not the call's", id)
+}
+
 // answerError answers call id with mcpgov's error message, its state
 // forgotten first on a stateless upstream (endCall: c, when set, is the
 // call meant). The answer the server never gave, or that cannot go on,
