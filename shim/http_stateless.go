@@ -83,6 +83,10 @@ type statelessUp struct {
 	// listen is the upstream's subscriptions/listen, with passInput
 	// (http_stateless_listen.go).
 	listen upListen
+	// listenWait waits delay before the listen is opened again, false
+	// when ctx ended first; nil waits on a timer (tests set their own,
+	// to see the delays without waiting them).
+	listenWait func(ctx context.Context, delay time.Duration) bool
 }
 
 // passedState is one entry of statelessUp.rounds.

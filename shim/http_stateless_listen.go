@@ -155,7 +155,7 @@ func (u *HTTPUpstream) relisten() {
 // minute); a listen the server answered (it has nothing to send, or
 // ended the subscription) is not opened again.
 func (u *HTTPUpstream) keepListening(ctx context.Context, m *rpc.Message) {
-	delay := time.Second
+	delay := minListenDelay
 	for ctx.Err() == nil {
 		answered, err := u.listenOnce(ctx, m)
 		if ctx.Err() != nil || answered && err == nil {
@@ -170,14 +170,33 @@ func (u *HTTPUpstream) keepListening(ctx context.Context, m *rpc.Message) {
 			err = errors.New("its stream ended")
 		}
 		fmt.Fprintf(u.stderr, "mcpgov: warning: the upstream's subscriptions/listen: %v; listening again in %s\n", err, delay)
-		timer := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			timer.Stop()
-			return
-		case <-timer.C:
+		wait := u.stateless.listenWait
+		if wait == nil {
+			wait = waitListen
 		}
-		delay = min(2*delay, time.Minute)
+		if !wait(ctx, delay) {
+			return
+		}
+		delay = min(2*delay, maxListenDelay)
+	}
+}
+
+// The delays before a listen is opened again: the first, doubled on each
+// failure in a row up to the last.
+const (
+	minListenDelay = time.Second
+	maxListenDelay = time.Minute
+)
+
+// waitListen waits delay, false when ctx ends first.
+func waitListen(ctx context.Context, delay time.Duration) bool {
+	timer := time.NewTimer(delay)
+	defer timer.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
 	}
 }
 
