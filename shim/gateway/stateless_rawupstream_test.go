@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/jsonrpc"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/mcpgov/mcpgov/audit"
 	"github.com/mcpgov/mcpgov/policy/rpc"
 	"github.com/mcpgov/mcpgov/shim/shimtest/await"
 )
@@ -25,7 +26,8 @@ import (
 var allLevels = []string{"debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"}
 
 // rawStatelessUpstream is a server of 2026-07-28 written by hand, for what
-// a go-sdk server would not do. Its tool "loud" answers on an event
+// a go-sdk server would not do. Its tool "silent" gets 202 Accepted and
+// never an answer. Its tool "loud" answers on an event
 // stream that carries a notifications/message at every level, and one
 // without a level, whatever the call's _meta says. listen serves its
 // subscriptions/listen POSTs (n counts them from 1).
@@ -45,8 +47,12 @@ func rawStatelessUpstream(t *testing.T, listen func(w http.ResponseWriter, r *ht
 			_, _ = w.Write(rpc.ResultResponse(m.ID, json.RawMessage(`{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{"listChanged":true},"logging":{}}}`)))
 		case "tools/list":
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(rpc.ResultResponse(m.ID, json.RawMessage(`{"tools":[{"name":"loud","inputSchema":{"type":"object"}}]}`)))
+			_, _ = w.Write(rpc.ResultResponse(m.ID, json.RawMessage(`{"tools":[{"name":"loud","inputSchema":{"type":"object"}},{"name":"silent","inputSchema":{"type":"object"}}]}`)))
 		case "tools/call":
+			if strings.Contains(string(m.Params), `"name":"silent"`) {
+				w.WriteHeader(http.StatusAccepted) // no answer, ever
+				return
+			}
 			w.Header().Set("Content-Type", "text/event-stream")
 			for _, level := range append(slices.Clone(allLevels), "") {
 				params := `{"data":"at ` + level + `"}`
@@ -190,5 +196,24 @@ func TestStatelessListenReopened(t *testing.T) {
 			t.Errorf("list_changed for subscription %v, want the client's sub-1", id)
 		}
 		return
+	}
+}
+
+// TestStatelessUpstream202: a call the upstream answers with 202 Accepted
+// (no answer will come) is answered with an error saying so, and recorded
+// as a failed call, instead of leaving the client waiting.
+func TestStatelessUpstream202(t *testing.T) {
+	url := rawStatelessUpstream(t, func(w http.ResponseWriter, _ *http.Request, _ int64) {
+		http.Error(w, "no listens here", http.StatusBadRequest)
+	})
+	ep, _, store, _ := sessionlessGateway(t, url)
+	cs := connectClient(t, mcp.NewClient(&mcp.Implementation{Name: "c", Version: "1"}, nil), ep, "ann", "")
+	res, err := cs.CallTool(await.Context(t), &mcp.CallToolParams{Name: "silent", Arguments: map[string]any{}})
+	if err == nil || !strings.Contains(err.Error(), "answered its POST with 202 Accepted and no body, without the answer to tools/call") {
+		t.Fatalf("silent answered %+v %v, want an error saying the server answered 202", res, err)
+	}
+	await.Until(t, "the record of the silent call", func() bool { return len(toolRecords(store)) == 1 })
+	if r := toolRecords(store)[0]; r.Tool != "silent" || r.Outcome != audit.OutcomeError {
+		t.Errorf("record %s %s, want silent error", r.Tool, r.Outcome)
 	}
 }
