@@ -76,6 +76,10 @@ type GatewayServeOptions struct {
 	// AdvertiseURL is this replica's own URL as the other replicas reach
 	// it (--advertise-url, [gateway] advertise_url); normalized.
 	AdvertiseURL string
+	// ReplicaCert and ReplicaKey are the client certificate presented to
+	// the other replicas over https (--replica-cert, [gateway]
+	// replica_cert); TLSCert and TLSKey when empty.
+	ReplicaCert, ReplicaKey string
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -308,6 +312,10 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	if err != nil {
 		return err
 	}
+	replicaCert, replicaCAs, err := replicaTLS(opts)
+	if err != nil {
+		return err
+	}
 	build := func(sessionKey []byte) (*gateway.Handler, error) {
 		return gateway.New(gateway.Options{
 			Governance:       gov,
@@ -329,6 +337,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 			InputTimeout:   opts.InputTimeout,
 			AdvertiseURL:   opts.AdvertiseURL,
 			ReplicaRoots:   roots,
+			ReplicaCert:    replicaCert,
 			ServerName:     "mcpgov-gateway",
 			ServerVersion:  opts.Factory.Version.Version,
 			Diag:           errOut,
@@ -363,6 +372,9 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	if opts.TLSCert != "" {
 		scheme = "https"
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		// Asked of every client, required of none: only a forward
+		// between replicas must come with one (acceptForward).
+		gateway.ReplicaClientAuth(srv.TLSConfig, replicaCAs)
 		go func() { served <- srv.ServeTLS(ln, opts.TLSCert, opts.TLSKey) }()
 	} else {
 		go func() { served <- srv.Serve(ln) }()
