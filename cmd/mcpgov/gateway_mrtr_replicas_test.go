@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -195,13 +196,14 @@ args = ["stdio"]
 }
 
 // TestGatewayRetryOnAnotherReplicaTLS: two replicas serving HTTPS with
-// one self-signed certificate, each advertising its https:// URL: a
-// go-sdk client's retry sent to B is forwarded to A over TLS, A's
-// certificate checked against B's own tls_cert, and answered.
+// one self-signed certificate (for server and client authentication),
+// each advertising its https:// URL: a go-sdk client's retry sent to B
+// is forwarded to A over mutual TLS, each side's certificate checked
+// against its own tls_cert, and answered.
 func TestGatewayRetryOnAnotherReplicaTLS(t *testing.T) {
 	bundle := everythingBundle(t)
 	redis := statetest.Start(t)
-	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	certFile, keyFile, pool := selfSigned(t, t.TempDir(), x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
 	addrA, addrB := freeAddr(t), freeAddr(t)
 	tlsArgs := []string{"--tls-cert", certFile, "--tls-key", keyFile}
 	a := startReplicaAt(t, addrA, bundle, redis.URL(), append(tlsArgs, "--advertise-url", "https://"+addrA)...)

@@ -140,7 +140,8 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 			return withHint(fmt.Errorf("load the TLS certificate %s and key %s: %w", opts.TLSCert, opts.TLSKey, err), "give PEM files: the certificate (chain) and its unencrypted private key")
 		}
 	}
-	return nil
+	opts.replicaCert, opts.replicaCAs, err = replicaTLS(opts)
+	return err
 }
 
 // checkAdvertiseScheme refuses an advertised URL whose scheme is not the
