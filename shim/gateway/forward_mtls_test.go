@@ -91,7 +91,8 @@ func (ca *testCA) issue(usage ...x509.ExtKeyUsage) *tls.Certificate {
 func TestRetryForwardedOverMutualTLS(t *testing.T) {
 	up := streamUpstream(t, nil)
 	var aLog logbuf.Buffer
-	a := startTestReplica(t, up, "self-tls", gateway.Options{Diag: &aLog, Auth: gateway.AuthOptions{MaxFailures: 1, FailureWindow: time.Hour}})
+	metrics := gateway.NewMetrics()
+	a := startTestReplica(t, up, "self-tls", gateway.Options{Diag: &aLog, Metrics: metrics, Auth: gateway.AuthOptions{MaxFailures: 1, FailureWindow: time.Hour}})
 	roots := x509.NewCertPool()
 	roots.AddCert(a.ts.Certificate())
 	b := startTestReplica(t, up, "self-tls", gateway.Options{ReplicaRoots: roots, ReplicaCert: testReplicaCA().replicaCert})
@@ -138,6 +139,9 @@ func TestRetryForwardedOverMutualTLS(t *testing.T) {
 	}
 	if got := strings.Count(aLog.String(), "without a verified replica certificate (mutual TLS)"); got != 2 {
 		t.Errorf("A logged %d refusals without a replica certificate, want 2:\n%s", got, aLog.String())
+	}
+	if got := metricLine(t, metrics, `mcpgov_gateway_retry_forwards_total{outcome="refused"}`); got != "2" {
+		t.Errorf("A counted %s refused forwards, want 2", got)
 	}
 
 	// Not counted against 127.0.0.1: A still serves its clients there,
