@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/mcpgov/mcpgov/policy/state/statetest"
 )
 
 // TestGatewayReplicaCertWithoutClientAuth: a replica advertising its
@@ -53,4 +55,16 @@ func TestGatewayReplicaCertWithoutClientAuth(t *testing.T) {
 	if code != 1 || !strings.Contains(out, "sets only one of replica_cert and replica_key") {
 		t.Errorf("replica_cert without replica_key: exit %d\n%s", code, out)
 	}
+}
+
+// TestGatewayRetryOnAnotherReplicaReplicaCert: replicas whose tls_cert
+// allows server authentication only (as a public CA's) present a
+// replica_cert of their own CA to each other: the retry is forwarded
+// over mutual TLS and answered.
+func TestGatewayRetryOnAnotherReplicaReplicaCert(t *testing.T) {
+	bundle := everythingBundle(t)
+	redis := statetest.Start(t)
+	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	replicaCert, replicaKey, _ := selfSigned(t, t.TempDir(), x509.ExtKeyUsageClientAuth)
+	retryOnAnotherReplicaTLS(t, bundle, redis.URL(), pool, "--tls-cert", certFile, "--tls-key", keyFile, "--replica-cert", replicaCert, "--replica-key", replicaKey)
 }
