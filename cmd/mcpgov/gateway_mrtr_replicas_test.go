@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -195,17 +197,26 @@ args = ["stdio"]
 }
 
 // TestGatewayRetryOnAnotherReplicaTLS: two replicas serving HTTPS with
-// one self-signed certificate, each advertising its https:// URL: a
-// go-sdk client's retry sent to B is forwarded to A over TLS, A's
-// certificate checked against B's own tls_cert, and answered.
+// one self-signed certificate (for server and client authentication),
+// each advertising its https:// URL: a go-sdk client's retry sent to B
+// is forwarded to A over mutual TLS, each side's certificate checked
+// against its own tls_cert, and answered.
 func TestGatewayRetryOnAnotherReplicaTLS(t *testing.T) {
 	bundle := everythingBundle(t)
 	redis := statetest.Start(t)
-	certFile, keyFile, pool := selfSigned(t, t.TempDir())
+	certFile, keyFile, pool := selfSigned(t, t.TempDir(), x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth)
+	retryOnAnotherReplicaTLS(t, bundle, redis.URL(), pool, "--tls-cert", certFile, "--tls-key", keyFile)
+}
+
+// retryOnAnotherReplicaTLS starts two replicas serving HTTPS with
+// tlsArgs, each advertising its https:// URL, and checks that a go-sdk
+// client's retry sent to B is forwarded to A and answered; pool trusts
+// their serving certificate.
+func retryOnAnotherReplicaTLS(t *testing.T, bundle, store string, pool *x509.CertPool, tlsArgs ...string) {
+	t.Helper()
 	addrA, addrB := freeAddr(t), freeAddr(t)
-	tlsArgs := []string{"--tls-cert", certFile, "--tls-key", keyFile}
-	a := startReplicaAt(t, addrA, bundle, redis.URL(), append(tlsArgs, "--advertise-url", "https://"+addrA)...)
-	b := startReplicaAt(t, addrB, bundle, redis.URL(), append(tlsArgs, "--advertise-url", "https://"+addrB)...)
+	a := startReplicaAt(t, addrA, bundle, store, append(slices.Clone(tlsArgs), "--advertise-url", "https://"+addrA)...)
+	b := startReplicaAt(t, addrB, bundle, store, append(slices.Clone(tlsArgs), "--advertise-url", "https://"+addrB)...)
 	await.Until(t, "both replicas serving HTTPS", func() bool {
 		return strings.Contains(a.log.String(), "advertised to the other replicas as https://"+addrA) &&
 			strings.Contains(b.log.String(), "advertised to the other replicas as https://"+addrB)

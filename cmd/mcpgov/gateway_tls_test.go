@@ -28,9 +28,13 @@ import (
 )
 
 // selfSigned writes a self-signed certificate for 127.0.0.1 and its key
-// into dir and returns their paths and the pool that trusts it.
-func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+// into dir and returns their paths and the pool that trusts it; its
+// extended key usages are those given, serverAuth when none is.
+func selfSigned(t *testing.T, dir string, usage ...x509.ExtKeyUsage) (certFile, keyFile string, pool *x509.CertPool) {
 	t.Helper()
+	if len(usage) == 0 {
+		usage = []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}
+	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +46,7 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		IPAddresses:  []net.IP{net.ParseIP("127.0.0.1")},
 		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		ExtKeyUsage:  usage,
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
 	if err != nil {

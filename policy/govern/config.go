@@ -140,7 +140,7 @@ func ParseConfig(path string, text []byte) (Config, error) {
 		return cfg, fmt.Errorf("config %s: %w", path, err)
 	}
 	if und := md.Undecoded(); len(und) > 0 {
-		return cfg, WithHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys, shadow_bundle, profile, [profiles.NAME] issuer, client_id, scopes, gateway_url, gateway_audience, [audit] dir, logging, rotate_bytes, rotate_age, witness, signing_key, checkpoint_interval, durability, [gateway] listen, allowed_origins, max_body, max_sessions, idle_timeout, input_timeout, tls_cert, tls_key, inventory_readers, metrics_listen, public_url, otlp_traces, trusted_proxies, advertise_url, clock_skew, auth_failures, auth_failure_window, store, store_down, [[gateway.issuers]] url, audience, groups_claim, roles_claim (see `mcpgov help config`)")
+		return cfg, WithHint(fmt.Errorf("config %s: unknown key %q", path, und[0].String()), "known keys: bundle, trusted_keys, shadow_bundle, profile, [profiles.NAME] issuer, client_id, scopes, gateway_url, gateway_audience, [audit] dir, logging, rotate_bytes, rotate_age, witness, signing_key, checkpoint_interval, durability, [gateway] listen, allowed_origins, max_body, max_sessions, idle_timeout, input_timeout, tls_cert, tls_key, replica_cert, replica_key, inventory_readers, metrics_listen, public_url, otlp_traces, trusted_proxies, advertise_url, clock_skew, auth_failures, auth_failure_window, store, store_down, [[gateway.issuers]] url, audience, groups_claim, roles_claim (see `mcpgov help config`)")
 	}
 	if cfg.Bundle != "" && !filepath.IsAbs(cfg.Bundle) {
 		cfg.Bundle = filepath.Join(filepath.Dir(path), cfg.Bundle)

@@ -37,6 +37,12 @@ type GatewayConfig struct {
 	// HTTPS. Relative paths are relative to the config file.
 	TLSCert string `toml:"tls_cert"`
 	TLSKey  string `toml:"tls_key"`
+	// ReplicaCert and ReplicaKey are the PEM client certificate a
+	// replica presents to the others when it forwards a retry over https
+	// (mutual TLS), and the issuers it accepts from them; TLSCert and
+	// TLSKey when unset. Relative paths are relative to the config file.
+	ReplicaCert string `toml:"replica_cert"`
+	ReplicaKey  string `toml:"replica_key"`
 	// InventoryReaders are the groups whose members may read the fleet
 	// inventory over HTTP (GET /inventory); nobody when empty.
 	InventoryReaders []string `toml:"inventory_readers"`
@@ -76,6 +82,8 @@ type GatewaySettings struct {
 	InputTimeout   time.Duration
 	TLSCert        string
 	TLSKey         string
+	// ReplicaCert and ReplicaKey: see GatewayConfig; both or neither.
+	ReplicaCert, ReplicaKey string
 	// InventoryReaders and MetricsListen: see GatewayConfig.
 	InventoryReaders []string
 	MetricsListen    string
@@ -105,6 +113,9 @@ func (c Configs) Gateway() (GatewaySettings, error) {
 	}
 	if (s.TLSCert == "") != (s.TLSKey == "") {
 		return s, WithHint(fmt.Errorf("config: [gateway] sets only one of tls_cert and tls_key"), "set both, or neither to serve plain HTTP")
+	}
+	if (s.ReplicaCert == "") != (s.ReplicaKey == "") {
+		return s, WithHint(fmt.Errorf("config: [gateway] sets only one of replica_cert and replica_key"), "set both, or neither to present tls_cert to the other replicas")
 	}
 	return s, nil
 }
@@ -203,6 +214,12 @@ func applyGateway(s *GatewaySettings, cfg Config) error {
 	}
 	if g.TLSKey != "" {
 		s.TLSKey = configRelative(cfg.Path(), g.TLSKey)
+	}
+	if g.ReplicaCert != "" {
+		s.ReplicaCert = configRelative(cfg.Path(), g.ReplicaCert)
+	}
+	if g.ReplicaKey != "" {
+		s.ReplicaKey = configRelative(cfg.Path(), g.ReplicaKey)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -72,7 +73,16 @@ import (
 //     the same (the state names the process too);
 //   - replicas reach each other directly, never through an HTTP proxy of
 //     the environment; over https the peer's certificate is checked
-//     against Options.ReplicaRoots.
+//     against Options.ReplicaRoots, and the forwarding replica presents
+//     Options.ReplicaCert as its client certificate (mutual TLS): a
+//     replica's TLS listener asks for one without requiring it
+//     (ReplicaClientAuth: ordinary clients present none), and a forward
+//     that came over https without a verified one is refused, before its
+//     signature is looked at, and not counted as a failed authentication
+//     of any address (a replica with a wrong certificate must not get its
+//     address blocked). The HMAC proves the key; the certificate keeps
+//     that key alone from being enough over a network. Over plain http
+//     (loopback trials) the HMAC is all there is.
 //
 // Only a replica can seal a state, so a client cannot make one forward
 // anywhere else. Without AdvertiseURL a retry that reaches another
@@ -191,15 +201,56 @@ func (h *Handler) initReplicas() error {
 	// environment), over https checking the peer's certificate against
 	// ReplicaRoots; a call may take minutes before its first byte, so
 	// only the dial and the TLS handshake are bounded.
+	clientTLS := &tls.Config{RootCAs: h.opts.ReplicaRoots, MinVersion: tls.VersionTLS12}
+	if c := h.opts.ReplicaCert; c != nil {
+		if err := CheckReplicaCert(c); err != nil {
+			return fmt.Errorf("gateway: %v", err)
+		}
+		clientTLS.Certificates = []tls.Certificate{*c}
+	}
 	h.replicas.transport = &http.Transport{
 		DialContext:         (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		TLSClientConfig:     &tls.Config{RootCAs: h.opts.ReplicaRoots, MinVersion: tls.VersionTLS12},
+		TLSClientConfig:     clientTLS,
 		TLSHandshakeTimeout: 10 * time.Second,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,
 		ForceAttemptHTTP2:   true,
 	}
 	return nil
+}
+
+// CheckReplicaCert refuses a replica certificate whose leaf does not
+// allow client authentication: the other replicas' listeners would fail
+// every handshake of a forward presenting it ("bad certificate"), and
+// each retry would be lost.
+func CheckReplicaCert(c *tls.Certificate) error {
+	leaf := c.Leaf
+	if leaf == nil {
+		if len(c.Certificate) == 0 {
+			return errors.New("the replica certificate holds no certificate")
+		}
+		var err error
+		if leaf, err = x509.ParseCertificate(c.Certificate[0]); err != nil {
+			return fmt.Errorf("the replica certificate does not parse: %v", err)
+		}
+	}
+	if len(leaf.ExtKeyUsage) == 0 && len(leaf.UnknownExtKeyUsage) == 0 {
+		return nil // no extended key usage: any usage
+	}
+	if slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageClientAuth) || slices.Contains(leaf.ExtKeyUsage, x509.ExtKeyUsageAny) {
+		return nil
+	}
+	return errors.New("the replica certificate does not allow client authentication (no clientAuth extended key usage), and replicas present it to each other when they forward retries")
+}
+
+// ReplicaClientAuth makes a replica's TLS listener ask for a client
+// certificate without requiring one (ordinary clients present none), and
+// verify one given against cas: the issuers of the replicas'
+// certificates. acceptForward refuses a forward over https whose
+// connection brought no certificate verified so.
+func ReplicaClientAuth(cfg *tls.Config, cas *x509.CertPool) {
+	cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	cfg.ClientCAs = cas
 }
 
 // retryElsewhere serves a retry whose requestState names another replica
@@ -342,18 +393,22 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 		return nil, false
 	}
 	var body []byte
-	signed := false // by a replica: the claims were read
+	signed := false    // by a replica: the claims were read
+	noReplica := false // over https without a verified replica certificate
 	var c forwardClaims
 	refuse := func(why string) (*http.Request, bool) {
 		a := &h.opts.Auth
 		h.opts.Metrics.forwarded("refused")
 		addr := peer
-		if signed {
+		switch {
+		case signed:
 			if ip, err := netip.ParseAddr(c.Addr); err == nil {
 				addr = ip.String()
 			}
 			h.warnf("a retry forwarded by the replica at %s (client %s) was refused: %s; not counted as a failed authentication of either address", peer, addr, why)
-		} else {
+		case noReplica:
+			h.warnf("a request from %s that says it is forwarded by a replica was refused: %s; not counted as a failed authentication", peer, why)
+		default:
 			h.failures.add(peer, h.now(), a.MaxFailures, a.FailureWindow)
 			h.warnf("a request from %s that says it is forwarded by a replica was refused: %s", peer, why)
 		}
@@ -381,6 +436,10 @@ func (h *Handler) acceptForward(w http.ResponseWriter, r *http.Request, ep endpo
 	}
 	if h.replicas.key == nil {
 		return refuse("this gateway shares no key with other replicas (no store)")
+	}
+	if r.TLS != nil && len(r.TLS.VerifiedChains) == 0 {
+		noReplica = true
+		return refuse("it came over https without a verified replica certificate (mutual TLS): each replica presents its replica certificate, issued by one of the certificates in the others' replica certificate file (replica_cert, else tls_cert), which must allow client authentication")
 	}
 	if len(values) > 1 {
 		return refuse(fmt.Sprintf("%s is given %d times", headerForward, len(values)))

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
@@ -101,6 +102,10 @@ func startTestReplica(t testing.TB, up askServer, advertise string, opts gateway
 	tlsOn := advertise == "self-tls"
 	if tlsOn {
 		self = "https://" + ts.Listener.Addr().String()
+		// As the CLI sets a replica's listener up: a client certificate
+		// is asked for, verified against the replicas' CA.
+		ts.TLS = &tls.Config{}
+		gateway.ReplicaClientAuth(ts.TLS, testReplicaCA().pool)
 	}
 	if advertise == "self" || tlsOn {
 		advertise = self
@@ -513,7 +518,7 @@ func TestRetryForwardedOverTLS(t *testing.T) {
 	roots := x509.NewCertPool()
 	var bLog, cLog logbuf.Buffer
 	a := startTestReplica(t, up, "self-tls", gateway.Options{})
-	b := startTestReplica(t, up, "self-tls", gateway.Options{ReplicaRoots: roots, Diag: &bLog})
+	b := startTestReplica(t, up, "self-tls", gateway.Options{ReplicaRoots: roots, ReplicaCert: testReplicaCA().replicaCert, Diag: &bLog})
 	c := startTestReplica(t, up, "self-tls", gateway.Options{Diag: &cLog}) // the system's roots
 	roots.AddCert(a.ts.Certificate())
 	call := func(rp *testReplica, id int, params string) rawAnswer {

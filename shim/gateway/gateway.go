@@ -19,6 +19,7 @@ package gateway
 import (
 	"context"
 	"crypto/cipher"
+	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"fmt"
@@ -183,6 +184,12 @@ type Options struct {
 	// against when a retry is forwarded to it over https; the system's
 	// when nil.
 	ReplicaRoots *x509.CertPool
+	// ReplicaCert is the client certificate this replica presents when
+	// it forwards a retry over https (mutual TLS: the receiving replica's
+	// listener verifies it, see ReplicaClientAuth, and refuses a forward
+	// over https without it); its leaf must allow client authentication.
+	// None when nil.
+	ReplicaCert *tls.Certificate
 }
 
 // Handler serves the gateway's endpoints.

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"fmt"
 	"net"
 	"net/http"
@@ -76,6 +77,14 @@ type GatewayServeOptions struct {
 	// AdvertiseURL is this replica's own URL as the other replicas reach
 	// it (--advertise-url, [gateway] advertise_url); normalized.
 	AdvertiseURL string
+	// ReplicaCert and ReplicaKey are the client certificate presented to
+	// the other replicas over https (--replica-cert, [gateway]
+	// replica_cert); TLSCert and TLSKey when empty.
+	ReplicaCert, ReplicaKey string
+	// replicaCert is presented when a retry is forwarded over https,
+	// and replicaCAs are the issuers accepted from the others (replicaTLS).
+	replicaCert *tls.Certificate
+	replicaCAs  *x509.CertPool
 	// Set names the flags given on the command line: they override the
 	// [gateway] config, which overrides the flags' defaults.
 	Set map[string]bool
@@ -329,6 +338,7 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 			InputTimeout:   opts.InputTimeout,
 			AdvertiseURL:   opts.AdvertiseURL,
 			ReplicaRoots:   roots,
+			ReplicaCert:    opts.replicaCert,
 			ServerName:     "mcpgov-gateway",
 			ServerVersion:  opts.Factory.Version.Version,
 			Diag:           errOut,
@@ -363,6 +373,9 @@ func gatewayServeRun(ctx context.Context, opts *GatewayServeOptions) error {
 	if opts.TLSCert != "" {
 		scheme = "https"
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		// Asked of every client, required of none: only a forward
+		// between replicas must come with one (acceptForward).
+		gateway.ReplicaClientAuth(srv.TLSConfig, opts.replicaCAs)
 		go func() { served <- srv.ServeTLS(ln, opts.TLSCert, opts.TLSKey) }()
 	} else {
 		go func() { served <- srv.Serve(ln) }()

@@ -24,6 +24,8 @@ func addGatewayServeFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
 	cmd.Flags().DurationVar(&opts.InputTimeout, "input-timeout", gateway.DefaultInputTimeout, "how long a 2026-07-28 client's call whose server asked for input waits for the client's retry")
 	cmd.Flags().StringVar(&opts.TLSCert, "tls-cert", "", "PEM certificate (chain) file: serve HTTPS (with --tls-key)")
 	cmd.Flags().StringVar(&opts.TLSKey, "tls-key", "", "PEM private key file of --tls-cert")
+	cmd.Flags().StringVar(&opts.ReplicaCert, "replica-cert", "", "PEM client certificate (chain) file this replica presents to the others over https, whose issuers it accepts from them (with --replica-key; default: --tls-cert)")
+	cmd.Flags().StringVar(&opts.ReplicaKey, "replica-key", "", "PEM private key file of --replica-cert")
 	cmd.Flags().StringVar(&opts.LogFormat, "log-format", "text", "stderr as text lines or json (one log/slog object per line)")
 	cmd.Flags().DurationVar(&opts.DrainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long calls in flight, and calls waiting for their client's input, may take to finish")
 	cmd.Flags().StringVar(&opts.PublicURL, "public-url", "", "the gateway's URL as browsers reach it, where per-user OAuth consent returns (default: its listen address)")
@@ -37,6 +39,9 @@ func addGatewayServeFlags(cmd *cobra.Command, opts *GatewayServeOptions) {
 func checkGatewayFlags(opts *GatewayServeOptions) error {
 	if opts.Set["tls-cert"] != opts.Set["tls-key"] {
 		return flagErrorf("--tls-cert and --tls-key go together")
+	}
+	if opts.Set["replica-cert"] != opts.Set["replica-key"] {
+		return flagErrorf("--replica-cert and --replica-key go together")
 	}
 	if opts.LogFormat != "text" && opts.LogFormat != "json" {
 		return flagErrorf("invalid --log-format %q: want text or json", opts.LogFormat)
@@ -120,6 +125,13 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 	if !opts.Set["tls-cert"] && s.TLSCert != "" {
 		opts.TLSCert, opts.TLSKey = s.TLSCert, s.TLSKey
 	}
+	if !opts.Set["replica-cert"] && s.ReplicaCert != "" {
+		opts.ReplicaCert, opts.ReplicaKey = s.ReplicaCert, s.ReplicaKey
+	}
+	if opts.ReplicaCert != "" && opts.TLSCert == "" {
+		return withHint(fmt.Errorf("replica certificate %s is set, but this replica serves plain HTTP (no tls_cert)", opts.ReplicaCert),
+			"serve HTTPS with --tls-cert and --tls-key (replicas present their replica certificate to each other over https only), or drop replica_cert")
+	}
 	if err := checkAdvertiseScheme(opts); err != nil {
 		return err
 	}
@@ -128,7 +140,8 @@ func resolveGatewaySettings(opts *GatewayServeOptions, c govern.Configs) error {
 			return withHint(fmt.Errorf("load the TLS certificate %s and key %s: %w", opts.TLSCert, opts.TLSKey, err), "give PEM files: the certificate (chain) and its unencrypted private key")
 		}
 	}
-	return nil
+	opts.replicaCert, opts.replicaCAs, err = replicaTLS(opts)
+	return err
 }
 
 // checkAdvertiseScheme refuses an advertised URL whose scheme is not the
@@ -176,4 +189,46 @@ func replicaRoots(opts *GatewayServeOptions) (*x509.CertPool, error) {
 		return nil, withHint(fmt.Errorf("the TLS certificate %s holds no PEM certificate", opts.TLSCert), "give the certificate (chain) in PEM")
 	}
 	return pool, nil
+}
+
+// replicaTLS is the mutual TLS between replicas serving HTTPS: the
+// client certificate this replica presents when it forwards a retry, and
+// the issuers it accepts a forwarding replica's from. Both come from one
+// file, replica_cert, or tls_cert without it: the certificates in it
+// (the leaf and its chain) are the issuers accepted, and the system's
+// roots are not, for a public CA's would accept any certificate it
+// issued for client authentication. With a tls_cert from a public CA,
+// give the replicas a replica_cert from a CA of their own.
+//
+// A certificate that does not allow client authentication is an error
+// on a replica that advertises its URL or names replica_cert: the other
+// replicas would fail each of its forwards' handshakes. A tls_cert
+// without it on a replica that does neither is not presented (its
+// forwards are refused, and say why, on the replica that gets them).
+func replicaTLS(opts *GatewayServeOptions) (*tls.Certificate, *x509.CertPool, error) {
+	if opts.TLSCert == "" {
+		return nil, nil, nil
+	}
+	certFile, keyFile, setting := opts.TLSCert, opts.TLSKey, "tls_cert"
+	if opts.ReplicaCert != "" {
+		certFile, keyFile, setting = opts.ReplicaCert, opts.ReplicaKey, "replica_cert"
+	}
+	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	if err != nil {
+		return nil, nil, withHint(fmt.Errorf("load the replica certificate %s and key %s: %w", certFile, keyFile, err), "give PEM files: the certificate (chain) and its unencrypted private key")
+	}
+	pem, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read the replica certificate %s: %w", certFile, err)
+	}
+	cas := x509.NewCertPool()
+	cas.AppendCertsFromPEM(pem)
+	if err := gateway.CheckReplicaCert(&cert); err != nil {
+		if opts.AdvertiseURL == "" && opts.ReplicaCert == "" {
+			return nil, cas, nil
+		}
+		return nil, nil, withHint(fmt.Errorf("%s %s: %w", setting, certFile, err),
+			"set [gateway] replica_cert and replica_key (or --replica-cert and --replica-key) to a certificate with the clientAuth extended key usage, issued by a CA the replicas share")
+	}
+	return &cert, cas, nil
 }

@@ -227,6 +227,18 @@ the managed file sets wins over the user's.
   tls_key = "/etc/mcpgov/gateway.key"
       PEM certificate (chain) and key: with both set the gateway serves
       HTTPS only. Relative to the config file.
+  replica_cert = "/etc/mcpgov/replica.crt"
+  replica_key = "/etc/mcpgov/replica.key"
+      PEM client certificate (chain) and key this replica presents to the
+      others when it forwards a retry over https (mutual TLS; see
+      advertise_url); it accepts theirs when a certificate in this file
+      issued them (the system's roots are not taken). The certificate
+      must allow client authentication (clientAuth extended key usage):
+      a replica advertising its URL with one that does not is refused at
+      start. Needs tls_cert; default: tls_cert and tls_key themselves,
+      which a public CA issues for serverAuth only, so give replicas a
+      certificate of a CA of their own. Relative to the config file; as
+      --replica-cert and --replica-key.
   public_url = "https://mcp.example.com"
       The gateway's URL as browsers reach it (behind a proxy or load
       balancer): a person consenting to mcpgov calling a server for them
@@ -312,7 +324,11 @@ the managed file sets wins over the user's.
       saying the call was lost with it. Over https, a replica's
       certificate is checked against the system's roots and the
       certificates in this replica's own tls_cert (so each replica's
-      certificate must name the host of its advertise_url). Needs store.
+      certificate must name the host of its advertise_url), and the
+      forwarding replica presents its replica_cert (mutual TLS): a
+      forward over https without a verified one is refused (403). Use
+      https between hosts: over http the signature alone authenticates a
+      forward. Needs store.
       Default: none (a retry on another replica gets an error); as
       --advertise-url.
 
