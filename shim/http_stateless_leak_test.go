@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,13 +20,7 @@ import (
 // counts the calls with inputResponses it got.
 func inputServer(t *testing.T, answer string, streamEnds bool, retries *atomic.Int64) string {
 	t.Helper()
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		m, err := rpc.Parse(body)
-		if err != nil {
-			http.Error(w, "not JSON-RPC", http.StatusBadRequest)
-			return
-		}
+	return rawJSONRPC(t, func(w http.ResponseWriter, r *http.Request, m *rpc.Message) {
 		if m.Method == "server/discover" {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write(rpc.ResultResponse(m.ID, json.RawMessage(`{"supportedVersions":["2026-07-28"],"capabilities":{"tools":{}}}`)))
@@ -48,9 +41,7 @@ func inputServer(t *testing.T, answer string, streamEnds bool, retries *atomic.I
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write(rpc.ResultResponse(m.ID, json.RawMessage(answer)))
-	}))
-	t.Cleanup(ts.Close)
-	return ts.URL
+	})
 }
 
 // openStateless dials url statelessly and initializes it with a client

@@ -3,9 +3,7 @@ package shim
 import (
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -24,13 +22,7 @@ import (
 func TestStatelessListenBackoff(t *testing.T) {
 	const breaks = 8
 	var listens atomic.Int64
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		m, err := rpc.Parse(body)
-		if err != nil {
-			http.Error(w, "not JSON-RPC", http.StatusBadRequest)
-			return
-		}
+	url := rawJSONRPC(t, func(w http.ResponseWriter, r *http.Request, m *rpc.Message) {
 		switch m.Method {
 		case "server/discover":
 			w.Header().Set("Content-Type", "application/json")
@@ -52,10 +44,9 @@ func TestStatelessListenBackoff(t *testing.T) {
 		default:
 			http.Error(w, "not served here", http.StatusBadRequest)
 		}
-	}))
-	t.Cleanup(ts.Close)
+	})
 
-	up := openStateless(t, ts.URL, true)
+	up := openStateless(t, url, true)
 	var mu sync.Mutex
 	var delays []time.Duration
 	up.stateless.listenWait = func(ctx context.Context, d time.Duration) bool {

@@ -16,10 +16,8 @@ import (
 // every tools/call with answer (the id put in).
 func statelessServer(t *testing.T, answer string) string {
 	t.Helper()
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		m, err := rpc.Parse(body)
-		if err != nil || r.Header.Get("Mcp-Session-Id") != "" || r.Header.Get("Mcp-Method") != m.Method {
+	return rawJSONRPC(t, func(w http.ResponseWriter, r *http.Request, m *rpc.Message) {
+		if r.Header.Get("Mcp-Session-Id") != "" || r.Header.Get("Mcp-Method") != m.Method {
 			http.Error(w, "not a stateless request", http.StatusBadRequest)
 			return
 		}
@@ -29,6 +27,22 @@ func statelessServer(t *testing.T, answer string) string {
 			return
 		}
 		_, _ = w.Write(rpc.ResultResponse(m.ID, json.RawMessage(answer)))
+	})
+}
+
+// rawJSONRPC serves handle, until the test ends, for each JSON-RPC
+// message POSTed to it, and returns its URL; a body that is not one is
+// answered 400.
+func rawJSONRPC(t *testing.T, handle func(w http.ResponseWriter, r *http.Request, m *rpc.Message)) string {
+	t.Helper()
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		m, err := rpc.Parse(body)
+		if err != nil {
+			http.Error(w, "not JSON-RPC", http.StatusBadRequest)
+			return
+		}
+		handle(w, r, m)
 	}))
 	t.Cleanup(ts.Close)
 	return ts.URL

@@ -2,9 +2,7 @@ package shim
 
 import (
 	"encoding/json"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 
@@ -18,13 +16,7 @@ import (
 // elicitation instead (its retry gets bad).
 func unansweringServer(t *testing.T, ask bool, bad func(http.ResponseWriter, *rpc.Message)) string {
 	t.Helper()
-	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		m, err := rpc.Parse(body)
-		if err != nil {
-			http.Error(w, "not JSON-RPC", http.StatusBadRequest)
-			return
-		}
+	return rawJSONRPC(t, func(w http.ResponseWriter, r *http.Request, m *rpc.Message) {
 		retry := strings.Contains(string(m.Params), `"inputResponses"`)
 		w.Header().Set("Content-Type", "application/json")
 		switch {
@@ -35,9 +27,7 @@ func unansweringServer(t *testing.T, ask bool, bad func(http.ResponseWriter, *rp
 		default:
 			bad(w, m)
 		}
-	}))
-	t.Cleanup(ts.Close)
-	return ts.URL
+	})
 }
 
 // frames reads up's frames on a goroutine of its own, so that a test can

@@ -2,9 +2,11 @@ package gateway_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
@@ -98,4 +100,32 @@ func cancelOn(ctx context.Context, stop <-chan struct{}) (context.Context, conte
 		}
 	}()
 	return ctx, cancel
+}
+
+// openListen opens a stateless client's subscriptions/listen on endpoint
+// as the user ann, asking for notifications (the JSON of its
+// notifications member), and returns the open response: its body is the
+// listen's event stream, closed when the test ends or ctx is done.
+func openListen(t *testing.T, ctx context.Context, endpoint string, id any, notifications string) *http.Response {
+	t.Helper()
+	meta := `"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"raw","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}`
+	rid, err := json.Marshal(id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := `{"jsonrpc":"2.0","id":` + string(rid) + `,"method":"subscriptions/listen","params":{"notifications":` + notifications + `,` + meta + `}}`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, endpoint, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range map[string]string{"Content-Type": "application/json", "Accept": "application/json, text/event-stream",
+		"X-Test-User": "ann", "Mcp-Protocol-Version": "2026-07-28", "Mcp-Method": "subscriptions/listen"} {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { resp.Body.Close() })
+	return resp
 }
