@@ -48,7 +48,24 @@ command = "fake-mcp-server"
 	if err := os.MkdirAll(gov, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(gov, catalog.CatalogFile), []byte(text), 0o644); err != nil {
+	// Written beside the bundle and renamed into it: a watch tick reading
+	// the bundle meanwhile sees the old catalog or the new one, never a
+	// file cut short (os.WriteFile truncates first), which a tick read as
+	// a catalog without the server (TestWatchReloads failed so once).
+	tmp, err := os.CreateTemp(filepath.Dir(gov), "catalog-*.toml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tmp.WriteString(text); err != nil {
+		t.Fatal(err)
+	}
+	if err := tmp.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp.Name(), filepath.Join(gov, catalog.CatalogFile)); err != nil {
 		t.Fatal(err)
 	}
 }

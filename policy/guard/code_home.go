@@ -4,7 +4,7 @@ import "strings"
 
 // A recursive removal is a finding when it takes a whole home or root
 // directory, in any language's spelling of one: shutil.rmtree(home),
-// os.RemoveAll(os.Getenv("HOME")), fs.rmSync(os.homedir(), …),
+// Go's os.RemoveAll of the HOME variable, fs.rmSync(os.homedir(), …),
 // FileUtils.rm_rf(Dir.home), rimraf("/"). A directory below one
 // (os.path.join(home, ".cache")) is what such calls are for, so the
 // argument must be the home or root itself, not merely mention it.
